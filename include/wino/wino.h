@@ -1,0 +1,114 @@
+// Wino's public C++ API: describe a convolution, compile it for a device, set weights, run it,
+// and read the report of every kernel it made.
+//
+//   wino::ConvDesc desc{.n = 1, .c = 8, .h = 32, .w = 32, .k = 8, .r = 3, .s = 3,
+//                       .pad = wino::Padding::all(1)};
+//   wino::Conv conv = wino::compile(wino::Device::cpu(), desc, {.plan = "unfused", .m = 4});
+//   conv.set_weights(w);   // K x C x R x S floats, transformed once here
+//   conv.run(x, y);        // N x C x H x W in, N x K x OH x OW out
+//   wino::Report report = conv.report();
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace wino {
+
+/// Zero padding per side, in pixels.
+struct Padding {
+  int64_t top = 0, bottom = 0, left = 0, right = 0;
+  static Padding all(int64_t p) { return {p, p, p, p}; }
+};
+
+/// A 2D convolution (cross-correlation), NCHW input, KCRS weights, stride 1, dilation 1.
+struct ConvDesc {
+  int64_t n = 1, c = 1, h = 1, w = 1;  // input
+  int64_t k = 1, r = 3, s = 3;         // filters
+  Padding pad;
+  int64_t groups = 1;
+  int64_t out_h() const { return h + pad.top + pad.bottom - r + 1; }
+  int64_t out_w() const { return w + pad.left + pad.right - s + 1; }
+  /// FLOPs of the direct convolution: 2 N K C H_out W_out R S / groups.
+  double direct_flops() const;
+  /// "1x8x32x32 k8 3x3 pad 1,1,1,1".
+  std::string str() const;
+};
+
+/// Throws wino::Error (a std::runtime_error) naming the first problem of the description.
+void validate(const ConvDesc& desc);
+
+struct Device {
+  enum class Kind { cpu, cuda, opencl };
+  Kind kind = Kind::cpu;
+  int index = 0;
+  static Device cpu() { return {Kind::cpu, 0}; }
+  static Device cuda(int i = 0) { return {Kind::cuda, i}; }
+  /// Parses "cpu", "cuda", "cuda:1", "opencl", "opencl:0", "auto".
+  static Device parse(const std::string& text);
+};
+
+struct Options {
+  std::string plan = "auto";  // direct, unfused, fused-input, fused-output, fused, naive-fused, auto
+  int m = 0;                  // Winograd output tile; 0 lets the planner choose
+  int threads = 0;            // CPU worker threads; 0 = all cores
+};
+
+/// What Wino knows about one kernel it generated.
+struct KernelReport {
+  std::string name;
+  std::string stage;        // direct, input_transform, gemm, output_transform, ...
+  int lines = 0;            // source lines in the device's dialect
+  int64_t ssa_values = 0;   // value-producing operations in the source
+  int pred_regs = 0;        // predicted 32-bit registers per thread (register model)
+  int regs = -1;            // actual registers from the backend compiler (-1: not reported)
+  int spill_bytes = -1;     // spill stores + loads from the backend compiler (-1: not reported)
+  int64_t flops = 0;        // floating-point operations executed (static count)
+  int64_t bytes = 0;        // global memory bytes read and written (static count)
+  int64_t groups = 0, threads_per_group = 0;
+  double time_us = -1;      // median measured time of the last runs (-1: not run)
+  std::string source;       // the kernel's source text
+};
+
+struct Report {
+  std::string plan;
+  int m = 0, r = 0;
+  std::string device;
+  double weight_transform_us = 0;
+  double compile_ms = 0;
+  std::vector<KernelReport> kernels;
+};
+
+/// A compiled convolution. Cheap to copy (shared state).
+class Conv {
+ public:
+  struct Impl;
+  explicit Conv(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+  const ConvDesc& desc() const;
+  /// Sets the weights (K x C/groups x R x S, float32); Winograd plans transform them here, once.
+  void set_weights(const float* weights);
+  /// y = conv(x): x is N x C x H x W, y is N x K x out_h x out_w (float32, host memory).
+  void run(const float* x, float* y);
+  /// Runs `repeats` times and records the median time of each kernel in the report.
+  void benchmark(const float* x, float* y, int repeats);
+  Report report() const;
+
+ private:
+  std::shared_ptr<Impl> impl_;
+};
+
+/// Plans, generates and compiles the kernels of a convolution for a device.
+/// Throws wino::Error for invalid descriptions, unsupported plans and backend failures.
+Conv compile(const Device& device, const ConvDesc& desc, const Options& options = {});
+
+/// The kernels compile() would make, without a device: planned, verified and rendered in the
+/// dialect of `target` ("cpu" or "c", "opencl", "metal", or a CUDA architecture "sm_XX" such as
+/// "sm_90"). For "sm_XX" the CUDA source is compiled with NVRTC (no GPU needed) and regs and
+/// spill_bytes come from ptxas; for the other targets they stay -1. time_us stays -1 and
+/// Report::device is empty (nothing ran). Throws wino::Error for an unknown target, an
+/// unsupported plan, or (for "sm_XX") a missing NVRTC.
+Report explain(const ConvDesc& desc, const Options& options, const std::string& target);
+
+}  // namespace wino

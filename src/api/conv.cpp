@@ -1,0 +1,125 @@
+// wino::compile and wino::Conv: the pipeline ConvDesc -> plan -> IR -> verify -> render ->
+// backend compile -> run, with a report of every kernel.
+#include <algorithm>
+#include <chrono>
+
+#include "api/kernel_report.h"
+#include "common/error.h"
+#include "ir/verifier.h"
+#include "planner/choose_plan.h"
+#include "plans/program.h"
+#include "render/render.h"
+#include "runtime/backend.h"
+#include "wino/wino.h"
+
+namespace wino {
+
+struct Conv::Impl {
+  ConvDesc desc;
+  plans::Program program;
+  std::unique_ptr<runtime::Backend> backend;
+  std::vector<int> buffer_ids;  // backend buffer of each program buffer
+  Report report;
+  bool weights_set = false;
+};
+
+namespace {
+
+double median(std::vector<double> v) {
+  if (v.empty()) return -1;
+  std::sort(v.begin(), v.end());
+  size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+}  // namespace
+
+Conv compile(const Device& device, const ConvDesc& desc, const Options& options) {
+  validate(desc);
+  auto impl = std::make_shared<Conv::Impl>();
+  impl->desc = desc;
+  auto t0 = std::chrono::steady_clock::now();
+  impl->backend = runtime::make_backend(device, options);
+  impl->program = plans::build_program(desc, planner::choose_plan(desc, options, device));
+  const plans::Program& prog = impl->program;
+
+  std::vector<const ir::Kernel*> kernels;
+  for (const auto& k : prog.kernels) {
+    ir::verify_or_throw(*k);
+    kernels.push_back(k.get());
+  }
+  const render::Dialect dialect = impl->backend->dialect();
+  std::string source = render::render_program(kernels, dialect);
+  std::vector<runtime::BackendKernelStats> backend_stats = impl->backend->compile(kernels, source);
+
+  Report& rep = impl->report;
+  rep.plan = prog.plan;
+  rep.m = prog.m;
+  rep.r = prog.r;
+  rep.device = impl->backend->name();
+  for (size_t i = 0; i < kernels.size(); ++i) {
+    KernelReport kr = api::static_kernel_report(*kernels[i], dialect);
+    kr.regs = backend_stats.at(i).regs;
+    kr.spill_bytes = backend_stats.at(i).spill_bytes;
+    rep.kernels.push_back(std::move(kr));
+  }
+  for (const plans::ProgramBuffer& b : prog.buffers)
+    impl->buffer_ids.push_back(impl->backend->alloc(b.elements));
+  rep.compile_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  return Conv(impl);
+}
+
+const ConvDesc& Conv::desc() const { return impl_->desc; }
+
+void Conv::set_weights(const float* weights) {
+  if (!weights) throw Error("set_weights: null weights");
+  auto t0 = std::chrono::steady_clock::now();
+  std::vector<float> prepared = impl_->program.prepare_weights(weights);
+  const plans::ProgramBuffer& wb = impl_->program.buffers[plans::kWeights];
+  if (static_cast<int64_t>(prepared.size()) != wb.elements)
+    throw Error("internal: prepared weights have the wrong size");
+  impl_->backend->upload(impl_->buffer_ids[plans::kWeights], prepared.data(), wb.elements);
+  impl_->backend->synchronize();
+  impl_->report.weight_transform_us =
+      std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count();
+  impl_->weights_set = true;
+}
+
+namespace {
+
+std::vector<std::pair<int, std::vector<int>>> launch_sequence(const Conv::Impl& impl) {
+  std::vector<std::pair<int, std::vector<int>>> seq;
+  for (const plans::Launch& l : impl.program.launches) {
+    std::vector<int> bufs;
+    for (int b : l.buffers) bufs.push_back(impl.buffer_ids.at(b));
+    seq.emplace_back(l.kernel, bufs);
+  }
+  return seq;
+}
+
+}  // namespace
+
+void Conv::run(const float* x, float* y) { benchmark(x, y, 1); }
+
+void Conv::benchmark(const float* x, float* y, int repeats) {
+  if (!impl_->weights_set) throw Error("run: set_weights() must be called before run()");
+  if (!x || !y) throw Error("run: null input or output");
+  if (repeats < 1) throw Error("run: repeats must be >= 1");
+  Impl& impl = *impl_;
+  const auto& bufs = impl.program.buffers;
+  runtime::Backend& be = *impl.backend;
+  be.upload(impl.buffer_ids[plans::kInput], x, bufs[plans::kInput].elements);
+  auto seq = launch_sequence(impl);
+  std::vector<std::vector<double>> times(impl.program.kernels.size());
+  for (int rep = 0; rep < repeats; ++rep) {
+    std::vector<double> us = be.timed_launches(seq);
+    for (size_t i = 0; i < seq.size(); ++i) times[seq[i].first].push_back(us[i]);
+  }
+  be.download(impl.buffer_ids[plans::kOutput], y, bufs[plans::kOutput].elements);
+  for (size_t k = 0; k < times.size(); ++k) impl.report.kernels[k].time_us = median(times[k]);
+}
+
+Report Conv::report() const { return impl_->report; }
+
+}  // namespace wino

@@ -1,0 +1,67 @@
+// ConvDesc and Device: validation and parsing of what the user asks for.
+#include <cstdlib>
+#include <limits>
+
+#include "common/error.h"
+#include "wino/wino.h"
+
+namespace wino {
+
+double ConvDesc::direct_flops() const {
+  return 2.0 * static_cast<double>(n) * k * (c / groups) * out_h() * out_w() * r * s;
+}
+
+std::string ConvDesc::str() const {
+  return std::to_string(n) + "x" + std::to_string(c) + "x" + std::to_string(h) + "x" +
+         std::to_string(w) + " k" + std::to_string(k) + " " + std::to_string(r) + "x" +
+         std::to_string(s) + " pad " + std::to_string(pad.top) + "," + std::to_string(pad.bottom) +
+         "," + std::to_string(pad.left) + "," + std::to_string(pad.right) +
+         (groups != 1 ? " groups " + std::to_string(groups) : "");
+}
+
+void validate(const ConvDesc& d) {
+  struct Dim {
+    const char* name;
+    int64_t value;
+  };
+  for (Dim dim : {Dim{"N (batch)", d.n}, Dim{"C (input channels)", d.c}, Dim{"H (height)", d.h},
+                  Dim{"W (width)", d.w}, Dim{"K (output channels)", d.k}, Dim{"R (filter height)", d.r},
+                  Dim{"S (filter width)", d.s}, Dim{"groups", d.groups}})
+    if (dim.value < 1)
+      throw Error(std::string(dim.name) + " must be >= 1, got " + std::to_string(dim.value));
+  for (int64_t p : {d.pad.top, d.pad.bottom, d.pad.left, d.pad.right})
+    if (p < 0) throw Error("padding must be >= 0, got " + std::to_string(p));
+  constexpr int64_t kHuge = int64_t{1} << 31;
+  for (int64_t v : {d.n, d.c, d.h, d.w, d.k, d.r, d.s, d.pad.top, d.pad.bottom, d.pad.left, d.pad.right})
+    if (v >= kHuge) throw Error("dimension " + std::to_string(v) + " is too large (>= 2^31)");
+  if (d.c % d.groups || d.k % d.groups)
+    throw Error("groups (" + std::to_string(d.groups) + ") must divide C (" + std::to_string(d.c) +
+                ") and K (" + std::to_string(d.k) + ")");
+  if (d.out_h() < 1 || d.out_w() < 1)
+    throw Error("the output would be empty: input " + std::to_string(d.h) + "x" +
+                std::to_string(d.w) + " with padding is smaller than the " + std::to_string(d.r) +
+                "x" + std::to_string(d.s) + " filter");
+}
+
+Device Device::parse(const std::string& text) {
+  std::string kind = text, index;
+  if (size_t colon = text.find(':'); colon != std::string::npos) {
+    kind = text.substr(0, colon);
+    index = text.substr(colon + 1);
+  }
+  Device d;
+  if (kind == "cpu") d.kind = Kind::cpu;
+  else if (kind == "cuda") d.kind = Kind::cuda;
+  else if (kind == "opencl") d.kind = Kind::opencl;
+  else
+    throw Error("unknown device '" + text + "' (expected cpu, cuda, cuda:N, opencl or opencl:N)");
+  if (!index.empty()) {
+    char* end = nullptr;
+    long v = std::strtol(index.c_str(), &end, 10);
+    if (*end || v < 0 || v > 1024) throw Error("bad device index in '" + text + "'");
+    d.index = static_cast<int>(v);
+  }
+  return d;
+}
+
+}  // namespace wino

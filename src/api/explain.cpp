@@ -1,0 +1,73 @@
+// wino::explain: the front half of compile() (plan -> IR -> verify -> render) for a target
+// instead of a device, plus NVRTC's register and spill report for CUDA architectures.
+#include <chrono>
+
+#include "api/kernel_report.h"
+#include "common/error.h"
+#include "ir/verifier.h"
+#include "planner/choose_plan.h"
+#include "plans/program.h"
+#include "render/render.h"
+#include "runtime/cuda/nvrtc.h"
+#include "wino/wino.h"
+
+namespace wino {
+
+namespace {
+
+struct Target {
+  render::Dialect dialect = render::Dialect::c;
+  Device planning_device;  // the device the planner plans for, as compile() would
+  bool cuda_arch = false;  // "sm_XX": compile with NVRTC for that architecture
+};
+
+Target parse_target(const std::string& t) {
+  if (t == "cpu" || t == "c") return {render::Dialect::c, Device::cpu(), false};
+  if (t == "opencl") return {render::Dialect::opencl, Device{Device::Kind::opencl, 0}, false};
+  // No Metal device kind exists: plan as for the CPU, render in the Metal dialect.
+  if (t == "metal") return {render::Dialect::metal, Device::cpu(), false};
+  if (t.rfind("sm_", 0) == 0 && t.size() > 3) return {render::Dialect::cuda, Device::cuda(), true};
+  throw Error("unknown target '" + t + "' (expected cpu, c, opencl, metal, or sm_XX such as sm_90)");
+}
+
+}  // namespace
+
+Report explain(const ConvDesc& desc, const Options& options, const std::string& target) {
+  validate(desc);
+  const Target tgt = parse_target(target);
+  std::string why;
+  if (tgt.cuda_arch && !cuda::nvrtc_available(&why))
+    throw Error("target " + target + " needs NVRTC to report registers and spills, but it is "
+                "missing: " + why + " (use --target cpu, opencl or metal)");
+  auto t0 = std::chrono::steady_clock::now();
+  plans::Program prog =
+      plans::build_program(desc, planner::choose_plan(desc, options, tgt.planning_device));
+  std::vector<const ir::Kernel*> kernels;
+  for (const auto& k : prog.kernels) {
+    ir::verify_or_throw(*k);
+    kernels.push_back(k.get());
+  }
+
+  Report rep;
+  rep.plan = prog.plan;
+  rep.m = prog.m;
+  rep.r = prog.r;
+  for (const ir::Kernel* k : kernels) rep.kernels.push_back(api::static_kernel_report(*k, tgt.dialect));
+  if (tgt.cuda_arch && !kernels.empty()) {
+    std::string source = render::render_program(kernels, render::Dialect::cuda);
+    cuda::NvrtcOutput out = cuda::nvrtc_compile(source, kernels.front()->name, target);
+    for (KernelReport& kr : rep.kernels) {
+      auto it = out.kernels.find(kr.name);
+      if (it == out.kernels.end())
+        throw Error("internal: kernel " + kr.name + " is missing from the ptxas report for " +
+                    target + ":\n" + out.log);
+      kr.regs = it->second.registers;
+      kr.spill_bytes = static_cast<int>(it->second.spill_store_bytes + it->second.spill_load_bytes);
+    }
+  }
+  rep.compile_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  return rep;
+}
+
+}  // namespace wino

@@ -1,0 +1,26 @@
+// .npy files: float32 and float64, C order, little-endian, format versions 1.0, 2.0 and 3.0.
+// Anything else is rejected with an error naming the file and the problem.
+#pragma once
+
+#include <string>
+
+#include "common/tensor.h"
+
+namespace wino {
+
+/// Reads a .npy file. Throws wino::Error("<path>: <problem>") for a missing file, Fortran order,
+/// big-endian or other dtypes, a malformed header, or truncated data. Bytes after the data are
+/// also an error (numpy ignores them): they mean the header's shape does not describe the file.
+Tensor read_npy(const std::string& path);
+
+/// Writes a .npy file (version 1.0, or 2.0 when the header needs it), atomically: the data goes
+/// to a temporary file in the same directory that is renamed over `path` only when complete.
+/// The header is padded so that the data starts at a multiple of 64 bytes, as numpy does.
+void write_npy(const std::string& path, const Tensor& t);
+
+/// Checks, without writing anything, that write_npy(path, ...) can create `path`: its directory
+/// exists and `path` is not a directory. Throws wino::Error naming the path otherwise.
+/// Lets commands fail before a long computation rather than after it.
+void check_npy_output_path(const std::string& path);
+
+}  // namespace wino

@@ -1,0 +1,199 @@
+#include "ir/builder.h"
+
+#include "common/error.h"
+
+namespace wino::ir {
+
+const char* space_name(Space s) {
+  switch (s) {
+    case Space::global: return "global";
+    case Space::shared: return "shared";
+    case Space::per_thread: return "thread";
+  }
+  return "?";
+}
+
+const char* stmt_kind_name(StmtKind k) {
+  switch (k) {
+    case StmtKind::let: return "let";
+    case StmtKind::load: return "load";
+    case StmtKind::store: return "store";
+    case StmtKind::loop: return "loop";
+    case StmtKind::if_then: return "if";
+    case StmtKind::threads: return "threads";
+    case StmtKind::barrier: return "barrier";
+    case StmtKind::comment: return "comment";
+  }
+  return "?";
+}
+
+StmtPtr clone(const Stmt& s) {
+  auto c = std::make_unique<Stmt>();
+  c->kind = s.kind;
+  c->var = s.var;
+  c->value = s.value;
+  c->index = s.index;
+  c->cond = s.cond;
+  c->memory = s.memory;
+  c->accumulate = s.accumulate;
+  c->extent = s.extent;
+  c->loop_kind = s.loop_kind;
+  c->body = clone(s.body);
+  c->text = s.text;
+  return c;
+}
+
+Block clone(const Block& b) {
+  Block out;
+  for (const StmtPtr& s : b) out.push_back(clone(*s));
+  return out;
+}
+
+KernelBuilder::KernelBuilder(std::shared_ptr<Context> ctx, std::string name, int64_t num_groups,
+                             int threads_per_group)
+    : kernel_(std::make_unique<Kernel>()) {
+  if (num_groups < 1 || num_groups > INT32_MAX)
+    throw Error("kernel " + name + ": work-group count " + std::to_string(num_groups) +
+                " is outside [1, 2^31)");
+  if (threads_per_group < 1 || threads_per_group > 1024)
+    throw Error("kernel " + name + ": " + std::to_string(threads_per_group) +
+                " threads per work-group is outside [1, 1024]");
+  kernel_->ctx = std::move(ctx);
+  kernel_->name = std::move(name);
+  kernel_->num_groups = num_groups;
+  kernel_->threads_per_group = threads_per_group;
+  kernel_->group_id = kernel_->ctx->var("gid", Type::i32);
+  kernel_->thread_id = kernel_->ctx->var("tid", Type::i32);
+  blocks_.push_back(&kernel_->body);
+}
+
+const Memory* KernelBuilder::buffer(const std::string& name, int64_t size, bool read_only, Type type) {
+  auto m = std::make_unique<Memory>();
+  m->name = name;
+  m->space = Space::global;
+  m->type = type;
+  m->size = size;
+  m->read_only = read_only;
+  m->param_index = static_cast<int>(kernel_->buffers.size());
+  kernel_->buffers.push_back(std::move(m));
+  return kernel_->buffers.back().get();
+}
+
+const Memory* KernelBuilder::shared_array(const std::string& name, int64_t size, Type type) {
+  auto m = std::make_unique<Memory>();
+  m->name = name;
+  m->space = Space::shared;
+  m->type = type;
+  m->size = size;
+  kernel_->arrays.push_back(std::move(m));
+  return kernel_->arrays.back().get();
+}
+
+const Memory* KernelBuilder::thread_array(const std::string& name, int64_t size, Type type) {
+  auto m = std::make_unique<Memory>();
+  m->name = name;
+  m->space = Space::per_thread;
+  m->type = type;
+  m->size = size;
+  kernel_->arrays.push_back(std::move(m));
+  return kernel_->arrays.back().get();
+}
+
+Expr KernelBuilder::let(const std::string& hint, Expr value) {
+  if (value->op == Op::var || value->is_const()) return value;  // nothing to compute
+  auto s = std::make_unique<Stmt>();
+  s->kind = StmtKind::let;
+  s->var = ctx().var(hint, value.type());
+  s->value = value;
+  Expr v = s->var;
+  push(std::move(s));
+  return v;
+}
+
+Expr KernelBuilder::load(const std::string& hint, const Memory* mem, Expr index, Expr mask) {
+  auto s = std::make_unique<Stmt>();
+  s->kind = StmtKind::load;
+  s->var = ctx().var(hint, mem->type);
+  s->memory = mem;
+  s->index = index;
+  if (mask && !(mask->is_const() && mask->ival)) s->cond = mask;
+  Expr v = s->var;
+  push(std::move(s));
+  return v;
+}
+
+void KernelBuilder::store(const Memory* mem, Expr index, Expr value, Expr mask) {
+  if (mask && mask->is_const() && !mask->ival) return;  // never stored
+  auto s = std::make_unique<Stmt>();
+  s->kind = StmtKind::store;
+  s->memory = mem;
+  s->index = index;
+  s->value = value;
+  if (mask && !mask->is_const()) s->cond = mask;
+  push(std::move(s));
+}
+
+void KernelBuilder::accumulate(const Memory* mem, Expr index, Expr value, Expr mask) {
+  store(mem, index, value, mask);
+  if (!(mask && mask->is_const() && !mask->ival)) current().back()->accumulate = true;
+}
+
+void KernelBuilder::loop(const std::string& hint, int64_t extent, LoopKind kind,
+                         const std::function<void(Expr)>& body) {
+  if (extent <= 0) return;
+  auto s = std::make_unique<Stmt>();
+  s->kind = StmtKind::loop;
+  s->var = ctx().var(hint, Type::i32);
+  s->extent = extent;
+  s->loop_kind = kind;
+  Stmt* raw = s.get();
+  push(std::move(s));
+  blocks_.push_back(&raw->body);
+  body(raw->var);
+  blocks_.pop_back();
+}
+
+void KernelBuilder::if_then(Expr cond, const std::function<void()>& body) {
+  if (cond->is_const()) {
+    if (cond->ival) body();
+    return;
+  }
+  auto s = std::make_unique<Stmt>();
+  s->kind = StmtKind::if_then;
+  s->cond = cond;
+  Stmt* raw = s.get();
+  push(std::move(s));
+  blocks_.push_back(&raw->body);
+  body();
+  blocks_.pop_back();
+}
+
+void KernelBuilder::threads(const std::function<void(Expr)>& body) {
+  auto s = std::make_unique<Stmt>();
+  s->kind = StmtKind::threads;
+  Stmt* raw = s.get();
+  push(std::move(s));
+  blocks_.push_back(&raw->body);
+  body(kernel_->thread_id);
+  blocks_.pop_back();
+}
+
+void KernelBuilder::barrier() {
+  auto s = std::make_unique<Stmt>();
+  s->kind = StmtKind::barrier;
+  push(std::move(s));
+}
+
+void KernelBuilder::comment(const std::string& text) {
+  auto s = std::make_unique<Stmt>();
+  s->kind = StmtKind::comment;
+  s->text = text;
+  push(std::move(s));
+}
+
+std::unique_ptr<Kernel> KernelBuilder::finish() {
+  blocks_.clear();
+  return std::move(kernel_);
+}
+
+}  // namespace wino::ir

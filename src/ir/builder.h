@@ -1,0 +1,51 @@
+// KernelBuilder: the convenient way for plans to write kernels. It keeps a stack of open blocks,
+// so nested loops and regions read like the code they produce.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "ir/kernel.h"
+
+namespace wino::ir {
+
+class KernelBuilder {
+ public:
+  KernelBuilder(std::shared_ptr<Context> ctx, std::string name, int64_t num_groups,
+                int threads_per_group);
+
+  Context& ctx() { return *kernel_->ctx; }
+  Expr group_id() const { return kernel_->group_id; }
+  Expr thread_id() const { return kernel_->thread_id; }
+  KernelInfo& info() { return kernel_->info; }
+
+  const Memory* buffer(const std::string& name, int64_t size, bool read_only, Type type = Type::f32);
+  const Memory* shared_array(const std::string& name, int64_t size, Type type = Type::f32);
+  const Memory* thread_array(const std::string& name, int64_t size, Type type = Type::f32);
+
+  Expr let(const std::string& hint, Expr value);
+  Expr load(const std::string& hint, const Memory* mem, Expr index, Expr mask = {});
+  void store(const Memory* mem, Expr index, Expr value, Expr mask = {});
+  void accumulate(const Memory* mem, Expr index, Expr value, Expr mask = {});
+  void loop(const std::string& hint, int64_t extent, LoopKind kind,
+            const std::function<void(Expr)>& body);
+  void if_then(Expr cond, const std::function<void()>& body);
+  void threads(const std::function<void(Expr)>& body);
+  void barrier();
+  void comment(const std::string& text);
+
+  Expr i32(int64_t v) { return ctx().i32(v); }
+  Expr f32(double v) { return ctx().f32(v); }
+
+  /// Finishes and returns the kernel. The builder is empty afterwards.
+  std::unique_ptr<Kernel> finish();
+
+ private:
+  Block& current() { return *blocks_.back(); }
+  void push(StmtPtr s) { current().push_back(std::move(s)); }
+  std::unique_ptr<Kernel> kernel_;
+  std::vector<Block*> blocks_;
+};
+
+}  // namespace wino::ir

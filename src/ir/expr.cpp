@@ -1,0 +1,363 @@
+#include "ir/expr.h"
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <unordered_set>
+#include <vector>
+
+#include "common/error.h"
+
+namespace wino::ir {
+
+const char* type_name(Type t) {
+  switch (t) {
+    case Type::i32: return "i32";
+    case Type::f32: return "f32";
+    case Type::boolean: return "bool";
+  }
+  return "?";
+}
+
+const char* op_name(Op op) {
+  switch (op) {
+    case Op::const_int: return "const_int";
+    case Op::const_float: return "const_float";
+    case Op::var: return "var";
+    case Op::add: return "add";
+    case Op::sub: return "sub";
+    case Op::mul: return "mul";
+    case Op::div: return "div";
+    case Op::mod: return "mod";
+    case Op::min: return "min";
+    case Op::max: return "max";
+    case Op::lt: return "lt";
+    case Op::le: return "le";
+    case Op::eq: return "eq";
+    case Op::ne: return "ne";
+    case Op::logical_and: return "and";
+    case Op::logical_or: return "or";
+    case Op::neg: return "neg";
+    case Op::logical_not: return "not";
+    case Op::select: return "select";
+    case Op::cast: return "cast";
+  }
+  return "?";
+}
+
+int op_arity(Op op) {
+  switch (op) {
+    case Op::const_int:
+    case Op::const_float:
+    case Op::var: return 0;
+    case Op::neg:
+    case Op::logical_not:
+    case Op::cast: return 1;
+    case Op::select: return 3;
+    default: return 2;
+  }
+}
+
+Context::Context() = default;
+Context::~Context() = default;
+
+size_t Context::KeyHash::operator()(const Key& k) const {
+  size_t h = static_cast<size_t>(k.op) * 1000003u ^ static_cast<size_t>(k.type) * 7919u;
+  for (const Node* a : k.args) h = h * 31 + std::hash<const void*>()(a);
+  h = h * 31 + std::hash<int64_t>()(k.ival);
+  return h * 31 + std::hash<uint64_t>()(k.fbits);
+}
+
+Expr Context::make(Node proto) {
+  proto.ctx = this;
+  if (proto.op != Op::var && sharing_) {
+    uint64_t fbits;
+    std::memcpy(&fbits, &proto.fval, sizeof fbits);
+    Key key{proto.op, proto.type, proto.args, proto.ival, fbits};
+    if (auto it = table_.find(key); it != table_.end()) return it->second;
+    proto.id = static_cast<uint32_t>(nodes_.size());
+    nodes_.push_back(std::move(proto));
+    table_.emplace(key, &nodes_.back());
+    return &nodes_.back();
+  }
+  proto.id = static_cast<uint32_t>(nodes_.size());
+  nodes_.push_back(std::move(proto));
+  return &nodes_.back();
+}
+
+Expr Context::i32(int64_t v) {
+  if (v < std::numeric_limits<int32_t>::min() || v > std::numeric_limits<int32_t>::max())
+    throw Error("index value " + std::to_string(v) + " does not fit in 32 bits");
+  Node n{};
+  n.op = Op::const_int;
+  n.type = Type::i32;
+  n.ival = v;
+  return make(std::move(n));
+}
+
+Expr Context::f32(double v) {
+  Node n{};
+  n.op = Op::const_float;
+  n.type = Type::f32;
+  n.fval = static_cast<float>(v);
+  if (n.fval == 0.0) n.fval = 0.0;  // one zero: -0.0 and 0.0 share a node
+  return make(std::move(n));
+}
+
+Expr Context::boolean(bool v) {
+  Node n{};
+  n.op = Op::const_int;
+  n.type = Type::boolean;
+  n.ival = v ? 1 : 0;
+  return make(std::move(n));
+}
+
+Expr Context::var(const std::string& hint, Type type) {
+  Node n{};
+  n.op = Op::var;
+  n.type = type;
+  n.name = hint;
+  return make(std::move(n));
+}
+
+namespace {
+
+bool is_comparison(Op op) {
+  return op == Op::lt || op == Op::le || op == Op::eq || op == Op::ne;
+}
+bool is_commutative(Op op) {
+  return op == Op::add || op == Op::mul || op == Op::min || op == Op::max || op == Op::eq ||
+         op == Op::ne || op == Op::logical_and || op == Op::logical_or;
+}
+
+// Folds an integer operation; nullopt-like via `ok` when it cannot be folded exactly.
+bool fold_int(Op op, int64_t a, int64_t b, int64_t* out) {
+  switch (op) {
+    case Op::add: return !__builtin_add_overflow(a, b, out);
+    case Op::sub: return !__builtin_sub_overflow(a, b, out);
+    case Op::mul: return !__builtin_mul_overflow(a, b, out);
+    case Op::div: if (b == 0) return false; *out = a / b; return true;
+    case Op::mod: if (b == 0) return false; *out = a % b; return true;
+    case Op::min: *out = a < b ? a : b; return true;
+    case Op::max: *out = a > b ? a : b; return true;
+    case Op::lt: *out = a < b; return true;
+    case Op::le: *out = a <= b; return true;
+    case Op::eq: *out = a == b; return true;
+    case Op::ne: *out = a != b; return true;
+    case Op::logical_and: *out = a && b; return true;
+    case Op::logical_or: *out = a || b; return true;
+    default: return false;
+  }
+}
+
+bool fold_float(Op op, float a, float b, double* out, bool* is_bool) {
+  *is_bool = is_comparison(op);
+  switch (op) {
+    case Op::add: *out = a + b; return true;
+    case Op::sub: *out = a - b; return true;
+    case Op::mul: *out = a * b; return true;
+    case Op::div: *out = a / b; return true;
+    case Op::min: *out = std::fmin(a, b); return true;
+    case Op::max: *out = std::fmax(a, b); return true;
+    case Op::lt: *out = a < b; return true;
+    case Op::le: *out = a <= b; return true;
+    case Op::eq: *out = a == b; return true;
+    case Op::ne: *out = a != b; return true;
+    default: return false;
+  }
+}
+
+}  // namespace
+
+Expr Context::binary(Op op, Expr a, Expr b) {
+  if (!a || !b) throw Error("IR: null operand to " + std::string(op_name(op)));
+  if (a.type() != b.type())
+    throw Error(std::string("IR: operand types differ in ") + op_name(op) + ": " +
+                type_name(a.type()) + " vs " + type_name(b.type()));
+  if (op_arity(op) != 2) throw Error(std::string("IR: ") + op_name(op) + " is not binary");
+  if ((op == Op::logical_and || op == Op::logical_or) && a.type() != Type::boolean)
+    throw Error("IR: logical operators need boolean operands");
+  if ((op == Op::mod) && a.type() != Type::i32) throw Error("IR: mod needs integer operands");
+  return simplify_binary(op, a, b);
+}
+
+Expr Context::simplify_binary(Op op, Expr a, Expr b) {
+  const Type t = a.type();
+  const bool is_int = t != Type::f32;
+  // Constant folding.
+  if (a->is_const() && b->is_const()) {
+    if (is_int) {
+      int64_t v;
+      if (fold_int(op, a->ival, b->ival, &v)) {
+        if (is_comparison(op) || op == Op::logical_and || op == Op::logical_or) return boolean(v);
+        return i32(v);
+      }
+    } else {
+      double v;
+      bool is_bool;
+      if (fold_float(op, static_cast<float>(a->fval), static_cast<float>(b->fval), &v, &is_bool))
+        return is_bool ? boolean(v != 0) : f32(v);
+    }
+  }
+  // Canonical operand order: constants right for add/min/max/compare, left for mul.
+  if (is_commutative(op)) {
+    bool swap = op == Op::mul ? (b->is_const() && !a->is_const())
+                              : (a->is_const() && !b->is_const());
+    if (!swap && !a->is_const() && !b->is_const() && a->id > b->id && sharing_) swap = true;
+    if (swap) std::swap(a, b);
+  }
+  switch (op) {
+    case Op::add:
+      if (b->is_const(0)) return a;
+      // (x + c1) + c2 -> x + (c1 + c2), integers only (float reassociation changes rounding).
+      if (is_int && b->is_const() && a->op == Op::add && a->args[1]->is_const())
+        return binary(Op::add, a->args[0], binary(Op::add, a->args[1], b));
+      if (b->op == Op::neg) return binary(Op::sub, a, b->args[0]);
+      break;
+    case Op::sub:
+      if (b->is_const(0)) return a;
+      if (is_int && b->is_const()) return binary(Op::add, a, i32(-b->ival));
+      if (is_int && a == b) return i32(0);
+      if (a->is_const(0)) return unary(Op::neg, b);
+      if (b->op == Op::neg) return binary(Op::add, a, b->args[0]);
+      break;
+    case Op::mul:
+      // a is the constant when there is one.
+      if (a->is_const(0)) return is_int ? i32(0) : f32(0.0);
+      if (a->is_const(1)) return b;
+      if (a->is_const(-1)) return unary(Op::neg, b);
+      // c1 * (c2 * x) -> (c1 * c2) * x
+      if (a->is_const() && b->op == Op::mul && b->args[0]->is_const())
+        return binary(Op::mul, binary(Op::mul, a, b->args[0]), b->args[1]);
+      break;
+    case Op::div:
+      if (is_int && b->is_const(1)) return a;
+      if (!is_int && b->is_const(1)) return a;
+      if (is_int && a->is_const(0)) return a;
+      // (c1 * x) / c2 -> (c1 / c2) * x when c2 divides c1 exactly (x >= 0 in index arithmetic).
+      if (is_int && b->is_const() && b->ival > 0 && a->op == Op::mul && a->args[0]->is_const() &&
+          a->args[0]->ival % b->ival == 0)
+        return binary(Op::mul, i32(a->args[0]->ival / b->ival), a->args[1]);
+      break;
+    case Op::mod:
+      if (b->is_const(1)) return i32(0);
+      if (b->is_const() && b->ival > 0 && a->op == Op::mul && a->args[0]->is_const() &&
+          a->args[0]->ival % b->ival == 0)
+        return i32(0);
+      break;
+    case Op::min:
+    case Op::max:
+      if (a == b) return a;
+      break;
+    case Op::logical_and:
+      if (b->is_const()) return b->ival ? a : b;
+      if (a == b) return a;
+      break;
+    case Op::logical_or:
+      if (b->is_const()) return b->ival ? b : a;
+      if (a == b) return a;
+      break;
+    default:
+      break;
+  }
+  Node n{};
+  n.op = op;
+  n.type = is_comparison(op) ? Type::boolean : t;
+  n.nargs = 2;
+  n.args = {a.node(), b.node(), nullptr};
+  return make(std::move(n));
+}
+
+Expr Context::unary(Op op, Expr a) {
+  if (!a) throw Error("IR: null operand to " + std::string(op_name(op)));
+  if (op == Op::neg) {
+    if (a.type() == Type::boolean) throw Error("IR: neg of a boolean");
+    if (a->op == Op::neg) return a->args[0];
+    if (a->op == Op::const_int) return i32(-a->ival);
+    if (a->op == Op::const_float) return f32(-a->fval);
+  } else if (op == Op::logical_not) {
+    if (a.type() != Type::boolean) throw Error("IR: not of a non-boolean");
+    if (a->is_const()) return boolean(!a->ival);
+    if (a->op == Op::logical_not) return a->args[0];
+  } else {
+    throw Error(std::string("IR: ") + op_name(op) + " is not unary");
+  }
+  Node n{};
+  n.op = op;
+  n.type = a.type();
+  n.nargs = 1;
+  n.args = {a.node(), nullptr, nullptr};
+  return make(std::move(n));
+}
+
+Expr Context::select(Expr c, Expr a, Expr b) {
+  if (!c || !a || !b) throw Error("IR: null operand to select");
+  if (c.type() != Type::boolean) throw Error("IR: select condition must be boolean");
+  if (a.type() != b.type()) throw Error("IR: select branches have different types");
+  if (c->is_const()) return c->ival ? a : b;
+  if (a == b) return a;
+  Node n{};
+  n.op = Op::select;
+  n.type = a.type();
+  n.nargs = 3;
+  n.args = {c.node(), a.node(), b.node()};
+  return make(std::move(n));
+}
+
+Expr Context::cast(Expr a, Type to) {
+  if (!a) throw Error("IR: null operand to cast");
+  if (a.type() == to) return a;
+  if (a->op == Op::const_int && to == Type::f32) return f32(static_cast<double>(a->ival));
+  Node n{};
+  n.op = Op::cast;
+  n.type = to;
+  n.nargs = 1;
+  n.args = {a.node(), nullptr, nullptr};
+  return make(std::move(n));
+}
+
+namespace {
+Expr constant_like(Expr like, int64_t v) {
+  return like.type() == Type::f32 ? like.ctx().f32(static_cast<double>(v)) : like.ctx().i32(v);
+}
+}  // namespace
+
+Expr operator+(Expr a, Expr b) { return a.ctx().binary(Op::add, a, b); }
+Expr operator-(Expr a, Expr b) { return a.ctx().binary(Op::sub, a, b); }
+Expr operator*(Expr a, Expr b) { return a.ctx().binary(Op::mul, a, b); }
+Expr operator/(Expr a, Expr b) { return a.ctx().binary(Op::div, a, b); }
+Expr operator%(Expr a, Expr b) { return a.ctx().binary(Op::mod, a, b); }
+Expr operator-(Expr a) { return a.ctx().unary(Op::neg, a); }
+Expr operator+(Expr a, int64_t b) { return a + constant_like(a, b); }
+Expr operator-(Expr a, int64_t b) { return a - constant_like(a, b); }
+Expr operator*(Expr a, int64_t b) { return constant_like(a, b) * a; }
+Expr operator*(int64_t a, Expr b) { return constant_like(b, a) * b; }
+Expr operator/(Expr a, int64_t b) { return a / constant_like(a, b); }
+Expr operator%(Expr a, int64_t b) { return a % constant_like(a, b); }
+Expr min(Expr a, Expr b) { return a.ctx().binary(Op::min, a, b); }
+Expr max(Expr a, Expr b) { return a.ctx().binary(Op::max, a, b); }
+Expr lt(Expr a, Expr b) { return a.ctx().binary(Op::lt, a, b); }
+Expr le(Expr a, Expr b) { return a.ctx().binary(Op::le, a, b); }
+Expr eq(Expr a, Expr b) { return a.ctx().binary(Op::eq, a, b); }
+Expr ne(Expr a, Expr b) { return a.ctx().binary(Op::ne, a, b); }
+Expr logical_and(Expr a, Expr b) { return a.ctx().binary(Op::logical_and, a, b); }
+Expr logical_or(Expr a, Expr b) { return a.ctx().binary(Op::logical_or, a, b); }
+Expr select(Expr c, Expr a, Expr b) { return c.ctx().select(c, a, b); }
+
+size_t count_distinct_ops(const std::vector<Expr>& roots) {
+  std::unordered_set<const Node*> seen;
+  std::vector<const Node*> stack;
+  for (Expr r : roots)
+    if (r) stack.push_back(r.node());
+  size_t count = 0;
+  while (!stack.empty()) {
+    const Node* n = stack.back();
+    stack.pop_back();
+    if (!seen.insert(n).second) continue;
+    if (n->nargs > 0) ++count;
+    for (int i = 0; i < n->nargs; ++i) stack.push_back(n->args[i]);
+  }
+  return count;
+}
+
+}  // namespace wino::ir

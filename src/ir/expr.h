@@ -1,0 +1,137 @@
+// Pure expressions of the kernel IR: a hash-consed DAG owned by a Context. Building the same
+// expression twice returns the same node, so common subexpressions are shared by construction;
+// simple algebra is applied as nodes are built. Memory is never read by an expression: loads are
+// statements (see stmt.h), which is what makes sharing always safe.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace wino::ir {
+
+enum class Type : uint8_t { i32, f32, boolean };
+const char* type_name(Type t);
+
+enum class Op : uint8_t {
+  const_int, const_float, var,                // leaves
+  add, sub, mul, div, mod, min, max,          // arithmetic (div/mod: C semantics, ints >= 0)
+  lt, le, eq, ne, logical_and, logical_or,    // comparisons and logic -> boolean
+  neg, logical_not, select, cast,             // unary, ternary, conversion
+};
+const char* op_name(Op op);
+int op_arity(Op op);
+
+class Context;
+
+/// One node of the DAG. Immutable once built; identity is the address.
+struct Node {
+  Op op;
+  Type type;
+  uint8_t nargs = 0;
+  std::array<const Node*, 3> args{};
+  int64_t ival = 0;   // const_int
+  double fval = 0.0;  // const_float (already rounded to float for f32)
+  std::string name;   // var: a hint for printing only; variables are identified by object
+  uint32_t id = 0;    // creation order, for stable printing
+  Context* ctx = nullptr;
+
+  bool is_const() const { return op == Op::const_int || op == Op::const_float; }
+  bool is_const(double v) const {
+    return (op == Op::const_int && ival == v) || (op == Op::const_float && fval == v);
+  }
+};
+
+/// A handle to a node with the arithmetic operators a plan builder wants.
+class Expr {
+ public:
+  Expr() = default;
+  Expr(const Node* n) : n_(n) {}  // NOLINT: handles convert freely
+  const Node* node() const { return n_; }
+  const Node* operator->() const { return n_; }
+  explicit operator bool() const { return n_ != nullptr; }
+  Type type() const { return n_->type; }
+  Context& ctx() const { return *n_->ctx; }
+  friend bool operator==(Expr a, Expr b) { return a.n_ == b.n_; }
+
+ private:
+  const Node* n_ = nullptr;
+};
+
+/// Owns every node. Not thread-safe; one per compiled convolution.
+class Context {
+ public:
+  Context();
+  ~Context();
+  Context(const Context&) = delete;
+  Context& operator=(const Context&) = delete;
+
+  /// When off, every construction makes a new node (no hash-consing): the seed's failure mode,
+  /// kept for the naive-fused plan. Simplification still applies.
+  void set_sharing(bool on) { sharing_ = on; }
+  bool sharing() const { return sharing_; }
+
+  Expr i32(int64_t v);
+  Expr f32(double v);
+  Expr boolean(bool v);
+  /// A fresh variable (loop index, let-bound value, loaded value). Never shared.
+  Expr var(const std::string& hint, Type type);
+
+  Expr binary(Op op, Expr a, Expr b);
+  Expr unary(Op op, Expr a);
+  Expr select(Expr cond, Expr a, Expr b);
+  Expr cast(Expr a, Type to);
+
+  size_t node_count() const { return nodes_.size(); }
+
+ private:
+  struct Key {
+    Op op;
+    Type type;
+    std::array<const Node*, 3> args;
+    int64_t ival;
+    uint64_t fbits;
+    bool operator==(const Key&) const = default;
+  };
+  struct KeyHash {
+    size_t operator()(const Key& k) const;
+  };
+  Expr make(Node proto);
+  Expr simplify_binary(Op op, Expr a, Expr b);
+
+  std::deque<Node> nodes_;
+  std::unordered_map<Key, const Node*, KeyHash> table_;
+  bool sharing_ = true;
+};
+
+Expr operator+(Expr a, Expr b);
+Expr operator-(Expr a, Expr b);
+Expr operator*(Expr a, Expr b);
+Expr operator/(Expr a, Expr b);
+Expr operator%(Expr a, Expr b);
+Expr operator-(Expr a);
+/// Mixed with integer constants of the left operand's context (typed like the expression).
+Expr operator+(Expr a, int64_t b);
+Expr operator-(Expr a, int64_t b);
+Expr operator*(Expr a, int64_t b);
+Expr operator*(int64_t a, Expr b);
+Expr operator/(Expr a, int64_t b);
+Expr operator%(Expr a, int64_t b);
+Expr min(Expr a, Expr b);
+Expr max(Expr a, Expr b);
+Expr lt(Expr a, Expr b);
+Expr le(Expr a, Expr b);
+Expr eq(Expr a, Expr b);
+Expr ne(Expr a, Expr b);
+Expr logical_and(Expr a, Expr b);
+Expr logical_or(Expr a, Expr b);
+Expr select(Expr c, Expr a, Expr b);
+
+/// Number of distinct non-leaf nodes reachable from `roots` (what a renderer would compute once).
+size_t count_distinct_ops(const std::vector<Expr>& roots);
+
+}  // namespace wino::ir

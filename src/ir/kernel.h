@@ -1,0 +1,89 @@
+// Kernels of the IR: buffers and arrays, statements, and the kernel itself.
+//
+// Execution model (shared by every dialect): a kernel runs `num_groups` work-groups of
+// `threads_per_group` threads. Work-group-level statements run uniformly (every thread the same);
+// a `threads` region is where the threads diverge and where memory is read and written; barriers
+// stand between thread regions. This is the structure a CPU lowering needs (PoCL-style: each
+// thread region becomes a loop over the threads), so GPU-style kernels run on the CPU unchanged.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "ir/expr.h"
+
+namespace wino::ir {
+
+enum class Space : uint8_t {
+  global,      // a buffer parameter of the kernel
+  shared,      // work-group-local memory (CUDA __shared__, OpenCL __local, Metal threadgroup)
+  per_thread,  // a private array of each thread (registers when indexed by constants)
+};
+const char* space_name(Space s);
+
+/// A buffer parameter or an array. Identified by object; `name` is for printing.
+struct Memory {
+  std::string name;
+  Space space = Space::global;
+  Type type = Type::f32;
+  int64_t size = 0;        // elements
+  bool read_only = false;  // global buffers only
+  int param_index = -1;    // global buffers: position in the parameter list
+};
+
+enum class LoopKind : uint8_t { serial, unrolled };
+
+struct Stmt;
+using StmtPtr = std::unique_ptr<Stmt>;
+using Block = std::vector<StmtPtr>;
+
+enum class StmtKind : uint8_t {
+  let,      // var = value (a pure expression, computed once here)
+  load,     // var = mask ? memory[index] : 0
+  store,    // if (mask) memory[index] = value   (or += value when accumulate)
+  loop,     // for var in [0, extent): body
+  if_then,  // if (cond) body
+  threads,  // the thread region: body runs once per thread of the work-group
+  barrier,  // work-group barrier (between thread regions)
+  comment,  // text for the reader
+};
+const char* stmt_kind_name(StmtKind k);
+
+struct Stmt {
+  StmtKind kind;
+  Expr var;              // let, load, loop: the variable defined
+  Expr value;            // let, store
+  Expr index;            // load, store
+  Expr cond;             // load/store mask (null: always), if_then condition
+  const Memory* memory = nullptr;  // load, store
+  bool accumulate = false;         // store: += instead of =
+  int64_t extent = 0;              // loop
+  LoopKind loop_kind = LoopKind::serial;
+  Block body;            // loop, if_then, threads
+  std::string text;      // comment
+};
+
+/// Static facts the plan knows about a kernel, for the report.
+struct KernelInfo {
+  std::string plan, stage;  // e.g. "unfused", "input_transform"
+  int m = 0, r = 0;         // F(m, r); 0 for direct
+};
+
+struct Kernel {
+  std::string name;
+  KernelInfo info;
+  std::shared_ptr<Context> ctx;
+  std::vector<std::unique_ptr<Memory>> buffers;  // parameters, in order
+  std::vector<std::unique_ptr<Memory>> arrays;   // shared and per-thread arrays
+  int64_t num_groups = 1;
+  int threads_per_group = 1;
+  Expr group_id, thread_id;  // i32 variables
+  Block body;                // work-group-level statements
+};
+
+/// Deep copy of a statement tree (expressions are shared: they are immutable).
+StmtPtr clone(const Stmt& s);
+Block clone(const Block& b);
+
+}  // namespace wino::ir

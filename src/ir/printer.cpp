@@ -1,0 +1,117 @@
+#include "ir/printer.h"
+
+#include <sstream>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "ir/values.h"
+
+namespace wino::ir {
+
+namespace {
+
+std::string leaf(const Node* n) {
+  std::ostringstream s;
+  if (n->op == Op::const_int) {
+    if (n->type == Type::boolean) return n->ival ? "true" : "false";
+    s << n->ival;
+  } else if (n->op == Op::const_float) {
+    s << n->fval << "f";
+  } else {
+    s << n->name << "." << n->id;
+  }
+  return s.str();
+}
+
+class Printer {
+ public:
+  explicit Printer(const Kernel& k) : k_(k), plan_(plan_values(k)) {}
+
+  std::string run() {
+    out_ << "kernel " << k_.name << " groups=" << k_.num_groups
+         << " threads=" << k_.threads_per_group << "\n";
+    for (const auto& b : k_.buffers)
+      out_ << "  buffer " << b->name << ": " << type_name(b->type) << "[" << b->size << "]"
+           << (b->read_only ? " read_only" : "") << "\n";
+    for (const auto& a : k_.arrays)
+      out_ << "  " << space_name(a->space) << " " << a->name << ": " << type_name(a->type) << "["
+           << a->size << "]\n";
+    block(k_.body, 1);
+    return out_.str();
+  }
+
+  std::string expr(const Node* n) {
+    if (n->nargs == 0) return leaf(n);
+    if (auto it = names_.find(n); it != names_.end()) return it->second;
+    std::string s = std::string(op_name(n->op)) + "(";
+    for (int i = 0; i < n->nargs; ++i) s += (i ? ", " : "") + expr(n->args[i]);
+    return s + ")";
+  }
+
+ private:
+  void line(int indent, const std::string& s) { out_ << std::string(2 * indent, ' ') << s << "\n"; }
+
+  void block(const Block& b, int indent) {
+    for (const StmtPtr& sp : b) {
+      const Stmt& s = *sp;
+      if (auto it = plan_.defs_before.find(&s); it != plan_.defs_before.end())
+        for (const Node* n : it->second) {
+          std::string rhs = expr(n);
+          std::string name = "%" + std::to_string(n->id);
+          line(indent, name + " = " + rhs);
+          names_[n] = name;
+        }
+      std::string mask = s.cond ? " if " + expr(s.cond.node()) : "";
+      switch (s.kind) {
+        case StmtKind::let:
+          line(indent, "let " + leaf(s.var.node()) + " = " + expr(s.value.node()));
+          break;
+        case StmtKind::load:
+          line(indent, "load " + leaf(s.var.node()) + " = " + s.memory->name + "[" +
+                           expr(s.index.node()) + "]" + mask);
+          break;
+        case StmtKind::store:
+          line(indent, std::string(s.accumulate ? "accumulate " : "store ") + s.memory->name + "[" +
+                           expr(s.index.node()) + "] = " + expr(s.value.node()) + mask);
+          break;
+        case StmtKind::loop:
+          line(indent, std::string(s.loop_kind == LoopKind::unrolled ? "unrolled " : "") + "for " +
+                           leaf(s.var.node()) + " in 0.." + std::to_string(s.extent) + ":");
+          block(s.body, indent + 1);
+          break;
+        case StmtKind::if_then:
+          line(indent, "if " + expr(s.cond.node()) + ":");
+          block(s.body, indent + 1);
+          break;
+        case StmtKind::threads:
+          line(indent, "threads " + leaf(k_.thread_id.node()) + ":");
+          block(s.body, indent + 1);
+          break;
+        case StmtKind::barrier:
+          line(indent, "barrier");
+          break;
+        case StmtKind::comment:
+          line(indent, "# " + s.text);
+          break;
+      }
+    }
+  }
+
+  const Kernel& k_;
+  ValuePlan plan_;
+  std::ostringstream out_;
+  std::unordered_map<const Node*, std::string> names_;
+};
+
+}  // namespace
+
+std::string print(const Kernel& kernel) { return Printer(kernel).run(); }
+
+std::string print(Expr e) {
+  if (e->nargs == 0) return leaf(e.node());
+  std::string s = std::string(op_name(e->op)) + "(";
+  for (int i = 0; i < e->nargs; ++i) s += (i ? ", " : "") + print(Expr(e->args[i]));
+  return s + ")";
+}
+
+}  // namespace wino::ir

@@ -1,0 +1,26 @@
+// Winograd transforms as IR expressions: Y = L X L^T applied rows then columns, skipping zero
+// coefficients and folding +-1, with every partial sum shared through the hash-consed DAG.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "ir/expr.h"
+#include "transforms/matrix.h"
+
+namespace wino::ir {
+
+/// sum_k coeffs[k] * values[k] for one row of a rational matrix; zero terms skipped, +-1 folded.
+Expr linear_combination(Context& ctx, const RationalMatrix& m, int row, const std::vector<Expr>& values);
+
+/// L X L^T for a square q x q tile X (row-major, q = L.cols); returns p x p (p = L.rows), row-major.
+std::vector<Expr> transform_2d(Context& ctx, const RationalMatrix& L, const std::vector<Expr>& tile);
+
+struct TransformOpCount {
+  int64_t dag_ops = 0;    // distinct operations in the generated DAG
+  int64_t dense_ops = 0;  // multiplications + additions of the dense matrix products
+};
+/// Op counts of transform_2d(L) on a tile of fresh variables.
+TransformOpCount count_transform_ops(const RationalMatrix& L);
+
+}  // namespace wino::ir

@@ -1,0 +1,158 @@
+#include "ir/verifier.h"
+
+#include <functional>
+#include <unordered_set>
+
+#include "common/error.h"
+
+namespace wino::ir {
+
+namespace {
+
+class Verifier {
+ public:
+  explicit Verifier(const Kernel& k) : k_(k) {
+    for (const auto& b : k.buffers) memories_.insert(b.get());
+    for (const auto& a : k.arrays) memories_.insert(a.get());
+  }
+
+  std::vector<std::string> run() {
+    if (k_.num_groups < 1) problem("work-group count must be >= 1");
+    if (k_.threads_per_group < 1) problem("threads per work-group must be >= 1");
+    for (size_t i = 0; i < k_.buffers.size(); ++i)
+      if (k_.buffers[i]->param_index != static_cast<int>(i) || k_.buffers[i]->space != Space::global)
+        problem("buffer " + k_.buffers[i]->name + " is not a global parameter in position");
+    for (const auto& a : k_.arrays)
+      if (a->space == Space::global || a->size < 1)
+        problem("array " + a->name + " must be shared or per-thread with size >= 1");
+    defined_.emplace_back();
+    defined_.back().insert(k_.group_id.node());
+    block(k_.body, false);
+    return problems_;
+  }
+
+ private:
+  void problem(const std::string& what) { problems_.push_back(where_ + what); }
+
+  bool is_defined(const Node* v) const {
+    for (const auto& scope : defined_)
+      if (scope.count(v)) return true;
+    return false;
+  }
+
+  void check_expr(Expr e, const char* role) {
+    if (!e) {
+      problem(std::string("missing ") + role);
+      return;
+    }
+    std::unordered_set<const Node*> seen;
+    std::function<void(const Node*)> walk = [&](const Node* n) {
+      if (!seen.insert(n).second) return;
+      if (n->ctx != k_.ctx.get()) problem(std::string(role) + " uses a node of another context");
+      if (n->op == Op::var && !is_defined(n))
+        problem(std::string(role) + " uses variable '" + n->name + "' before it is defined");
+      for (int i = 0; i < n->nargs; ++i) walk(n->args[i]);
+    };
+    walk(e.node());
+  }
+
+  void check_memory(const Stmt& s, bool in_threads) {
+    if (!s.memory || !memories_.count(s.memory)) {
+      problem("memory is not a buffer or array of this kernel");
+      return;
+    }
+    const Memory& m = *s.memory;
+    if (!in_threads) problem("access to " + m.name + " outside a thread region");
+    check_expr(s.index, "index");
+    if (s.index && s.index.type() != Type::i32) problem("index into " + m.name + " is not i32");
+    if (s.index && s.index->op == Op::const_int && (s.index->ival < 0 || s.index->ival >= m.size))
+      problem("constant index " + std::to_string(s.index->ival) + " out of bounds of " + m.name +
+              "[" + std::to_string(m.size) + "]");
+    if (s.cond) {
+      check_expr(s.cond, "mask");
+      if (s.cond.type() != Type::boolean) problem("mask of an access to " + m.name + " is not boolean");
+    }
+  }
+
+  void block(const Block& b, bool in_threads) {
+    defined_.emplace_back();
+    for (const StmtPtr& sp : b) {
+      const Stmt& s = *sp;
+      where_ = std::string(stmt_kind_name(s.kind)) + ": ";
+      switch (s.kind) {
+        case StmtKind::let:
+          check_expr(s.value, "value");
+          if (s.value && s.var && s.value.type() != s.var.type()) problem("type mismatch");
+          define(s.var);
+          break;
+        case StmtKind::load:
+          check_memory(s, in_threads);
+          if (s.memory && s.var && s.var.type() != s.memory->type) problem("load type mismatch");
+          define(s.var);
+          break;
+        case StmtKind::store:
+          check_memory(s, in_threads);
+          check_expr(s.value, "value");
+          if (s.memory && s.memory->read_only) problem("store to read-only buffer " + s.memory->name);
+          if (s.memory && s.value && s.value.type() != s.memory->type)
+            problem("stored value type differs from " + s.memory->name);
+          break;
+        case StmtKind::loop:
+          if (s.extent < 1) problem("loop extent must be >= 1");
+          defined_.emplace_back();
+          define(s.var);
+          block(s.body, in_threads);
+          defined_.pop_back();
+          break;
+        case StmtKind::if_then:
+          check_expr(s.cond, "condition");
+          if (s.cond && s.cond.type() != Type::boolean) problem("condition is not boolean");
+          block(s.body, in_threads);
+          break;
+        case StmtKind::threads:
+          if (in_threads) problem("thread regions cannot nest");
+          defined_.emplace_back();
+          defined_.back().insert(k_.thread_id.node());
+          block(s.body, true);
+          defined_.pop_back();
+          break;
+        case StmtKind::barrier:
+          if (in_threads) problem("barrier inside a thread region (put it between regions)");
+          break;
+        case StmtKind::comment:
+          break;
+      }
+    }
+    defined_.pop_back();
+  }
+
+  void define(Expr v) {
+    if (!v || v->op != Op::var) {
+      problem("defines something that is not a variable");
+      return;
+    }
+    if (!all_defined_.insert(v.node()).second) problem("variable '" + v->name + "' defined twice");
+    defined_.back().insert(v.node());
+  }
+
+  const Kernel& k_;
+  std::unordered_set<const Memory*> memories_;
+  std::vector<std::unordered_set<const Node*>> defined_;
+  std::unordered_set<const Node*> all_defined_;
+  std::vector<std::string> problems_;
+  std::string where_;
+};
+
+}  // namespace
+
+std::vector<std::string> verify(const Kernel& kernel) { return Verifier(kernel).run(); }
+
+void verify_or_throw(const Kernel& kernel) {
+  std::vector<std::string> problems = verify(kernel);
+  if (problems.empty()) return;
+  std::string msg = "IR verifier rejected kernel " + kernel.name + ":";
+  for (const std::string& p : problems) msg += "\n  " + p;
+  throw Error(msg);
+}
+
+}  // namespace wino::ir

@@ -1,0 +1,192 @@
+#include "planner/kernel_stats.h"
+
+#include <algorithm>
+#include <map>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "ir/values.h"
+
+namespace wino::planner {
+
+using namespace ir;
+
+namespace {
+
+// A live interval [def, last] in statement positions, and its width in registers.
+struct Interval {
+  int64_t def = 0, last = 0;
+  int width = 1;
+};
+
+class Analyzer {
+ public:
+  explicit Analyzer(const Kernel& k) : k_(k), plan_(plan_values(k)) {}
+
+  KernelStats run() {
+    stats_.ssa_values = plan_.ssa_values;
+    scopes_.emplace_back();
+    define(k_.group_id.node(), 0);
+    define(k_.thread_id.node(), 0);
+    block(k_.body, 1);
+    scopes_.pop_back();
+    close_arrays();
+    stats_.max_live = max_live();
+    int pointers = 0;
+    for (const auto& b : k_.buffers) pointers += b->size > 0 ? 2 : 0;  // 64-bit addresses
+    stats_.pred_regs = stats_.max_live + pointers + 2;  // + thread/group ids
+    return stats_;
+  }
+
+ private:
+  // The value a node currently names: the innermost visible definition.
+  int value_of(const Node* n) const {
+    for (auto it = scopes_.rbegin(); it != scopes_.rend(); ++it)
+      if (auto f = it->find(n); f != it->end()) return f->second;
+    return -1;
+  }
+
+  void define(const Node* n, int width) {
+    scopes_.back()[n] = static_cast<int>(intervals_.size());
+    intervals_.push_back({pos_, pos_, width});
+  }
+
+  void use_value(int v) {
+    if (v < 0) return;
+    Interval& iv = intervals_[v];
+    int64_t last = pos_;
+    // A value defined outside a loop and used inside stays live for the whole loop.
+    for (const auto& [start, end] : open_loops_)
+      if (iv.def < start) {
+        last = std::max(last, end);
+        break;  // open_loops_ is outermost first
+      }
+    iv.last = std::max(iv.last, last);
+  }
+
+  // Uses the operands of an expression: named values directly, inline nodes through their args.
+  void use(const Node* n, std::unordered_set<const Node*>& counted, int64_t mult) {
+    if (n->op == Op::const_int || n->op == Op::const_float) return;
+    int v = value_of(n);
+    if (v >= 0) {
+      use_value(v);
+      return;
+    }
+    if (n->op == Op::var) return;
+    if (n->type == Type::f32 && n->op != Op::select && counted.insert(n).second) stats_.flops += mult;
+    for (int i = 0; i < n->nargs; ++i) use(n->args[i], counted, mult);
+  }
+
+  void array_access(const Memory* m) {
+    if (m->space != Space::per_thread) return;
+    auto [it, fresh] = arrays_.try_emplace(m, Interval{pos_, pos_, static_cast<int>(m->size)});
+    int64_t last = pos_;
+    for (const auto& [start, end] : open_loops_)
+      if (it->second.def < start) {
+        last = std::max(last, end);
+        break;
+      }
+    it->second.last = std::max(it->second.last, last);
+    (void)fresh;
+  }
+
+  // Loop end positions are needed when a use inside is seen: measure the loop first.
+  int64_t measure(const Block& b) {
+    int64_t n = 0;
+    for (const StmtPtr& s : b) {
+      if (auto it = plan_.defs_before.find(s.get()); it != plan_.defs_before.end())
+        n += static_cast<int64_t>(it->second.size());
+      n += 1 + measure(s->body);
+    }
+    return n;
+  }
+
+  void block(const Block& b, int64_t mult) {
+    scopes_.emplace_back();
+    for (const StmtPtr& sp : b) {
+      const Stmt& s = *sp;
+      if (auto it = plan_.defs_before.find(&s); it != plan_.defs_before.end())
+        for (const Node* n : it->second) {
+          ++pos_;
+          std::unordered_set<const Node*> counted;
+          if (n->type == Type::f32 && n->op != Op::select) stats_.flops += mult;
+          for (int i = 0; i < n->nargs; ++i) use(n->args[i], counted, mult);
+          define(n, n->type == Type::boolean ? 0 : 1);
+        }
+      ++pos_;
+      std::unordered_set<const Node*> counted;
+      for (Expr e : stmt_operands(s)) use(e.node(), counted, mult);
+      const int64_t per_thread = mult;
+      switch (s.kind) {
+        case StmtKind::let:
+          define(s.var.node(), s.var.type() == Type::boolean ? 0 : 1);
+          break;
+        case StmtKind::load:
+          array_access(s.memory);
+          if (s.memory->space == Space::global) stats_.bytes += 4 * per_thread;
+          define(s.var.node(), 1);
+          break;
+        case StmtKind::store:
+          array_access(s.memory);
+          if (s.memory->space == Space::global) stats_.bytes += (s.accumulate ? 8 : 4) * per_thread;
+          if (s.accumulate && s.memory->type == Type::f32) stats_.flops += per_thread;
+          break;
+        case StmtKind::loop: {
+          int64_t start = pos_;
+          open_loops_.emplace_back(start, start + measure(s.body));
+          scopes_.emplace_back();
+          define(s.var.node(), 1);
+          block(s.body, mult * s.extent);
+          scopes_.pop_back();
+          open_loops_.pop_back();
+          break;
+        }
+        case StmtKind::if_then:
+          block(s.body, mult);
+          break;
+        case StmtKind::threads:
+          block(s.body, mult * k_.threads_per_group * k_.num_groups);
+          break;
+        case StmtKind::barrier:
+        case StmtKind::comment:
+          break;
+      }
+    }
+    scopes_.pop_back();
+  }
+
+  void close_arrays() {
+    for (const auto& [m, iv] : arrays_) intervals_.push_back(iv);
+  }
+
+  int max_live() const {
+    std::map<int64_t, int> delta;
+    for (const Interval& iv : intervals_) {
+      if (iv.width == 0) continue;
+      delta[iv.def] += iv.width;
+      delta[iv.last + 1] -= iv.width;
+    }
+    int live = 0, best = 0;
+    for (const auto& [p, d] : delta) {
+      live += d;
+      best = std::max(best, live);
+    }
+    return best;
+  }
+
+  const Kernel& k_;
+  ValuePlan plan_;
+  KernelStats stats_;
+  int64_t pos_ = 0;
+  std::vector<std::unordered_map<const Node*, int>> scopes_;
+  std::vector<Interval> intervals_;
+  std::vector<std::pair<int64_t, int64_t>> open_loops_;
+  std::unordered_map<const Memory*, Interval> arrays_;
+};
+
+}  // namespace
+
+KernelStats analyze(const Kernel& kernel) { return Analyzer(kernel).run(); }
+
+}  // namespace wino::planner

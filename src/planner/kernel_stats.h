@@ -1,0 +1,22 @@
+// Static facts about a kernel before it runs: FLOPs and bytes (counted from the IR), and the
+// register-pressure model: the most 32-bit values live at once over the emitted order.
+#pragma once
+
+#include <cstdint>
+
+#include "ir/kernel.h"
+
+namespace wino::planner {
+
+struct KernelStats {
+  int64_t ssa_values = 0;  // value-producing operations as rendered
+  int64_t flops = 0;       // float operations executed by all threads (masked work included)
+  int64_t bytes = 0;       // global bytes loaded and stored by all threads (masked included)
+  int max_live = 0;        // most simultaneously live 32-bit values in one thread
+  int pred_regs = 0;       // predicted registers per thread: max_live + addressing overhead
+};
+
+/// Analyzes a kernel in the evaluation order of ir::plan_values.
+KernelStats analyze(const ir::Kernel& kernel);
+
+}  // namespace wino::planner

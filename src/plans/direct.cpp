@@ -1,0 +1,63 @@
+// Plan `direct`: direct convolution, one thread per output element, the baseline every other
+// plan is measured against. Supports groups.
+#include "plans/plan_common.h"
+
+namespace wino::plans {
+
+using namespace ir;
+
+Program build_direct(const ConvDesc& d, const PlanOptions& o) {
+  const int64_t N = d.n, C = d.c, H = d.h, W = d.w, K = d.k, R = d.r, S = d.s;
+  const int64_t OH = d.out_h(), OW = d.out_w(), Cg = C / d.groups, Kg = K / d.groups;
+  const int64_t total = N * K * OH * OW;
+  for (int64_t e : {total, N * C * H * W, K * Cg * R * S}) check_index_range("direct", e);
+  const int threads = o.threads > 0 ? o.threads : 128;
+
+  Program p;
+  p.plan = "direct";
+  p.buffers = {{"x", N * C * H * W, BufferRole::input},
+               {"w", K * Cg * R * S, BufferRole::weights},
+               {"y", total, BufferRole::output}};
+  const int64_t wsize = K * Cg * R * S;
+  p.prepare_weights = [wsize](const float* kcrs) { return std::vector<float>(kcrs, kcrs + wsize); };
+
+  auto ctx = std::make_shared<Context>();
+  KernelBuilder b(ctx, kernel_name("direct", "conv", 0, 0, "t" + std::to_string(threads)),
+                  ceil_div(total, threads), threads);
+  b.info() = {"direct", "direct", 0, 0};
+  const Memory* x = b.buffer("x", N * C * H * W, true);
+  const Memory* w = b.buffer("w", K * Cg * R * S, true);
+  const Memory* y = b.buffer("y", total, false);
+  const Memory* acc = b.thread_array("acc", 1);
+  b.threads([&](Expr tid) {
+    Expr idx = b.let("idx", b.group_id() * threads + tid);
+    b.if_then(lt(idx, b.i32(total)), [&] {
+      Expr ow = b.let("ow", idx % OW);
+      Expr oh = b.let("oh", (idx / OW) % OH);
+      Expr k = b.let("k", (idx / (OW * OH)) % K);
+      Expr n = b.let("n", idx / (OW * OH * K));
+      Expr c0 = b.let("c0", (k / Kg) * Cg);  // first input channel of k's group
+      b.store(acc, b.i32(0), b.f32(0));
+      b.loop("c", Cg, LoopKind::serial, [&](Expr c) {
+        Expr xbase = b.let("xbase", ((n * C + c0 + c) * H) * W);
+        Expr wbase = b.let("wbase", (k * Cg + c) * R * S);
+        for (int64_t r = 0; r < R; ++r) {
+          Expr ih = oh + (r - d.pad.top);
+          for (int64_t s = 0; s < S; ++s) {
+            Expr iw = ow + (s - d.pad.left);
+            Expr mask = logical_and(in_range(ih, 0, H), in_range(iw, 0, W));
+            Expr xv = b.load("xv", x, xbase + ih * W + iw, mask);
+            Expr wv = b.load("wv", w, wbase + (r * S + s));
+            b.accumulate(acc, b.i32(0), xv * wv);
+          }
+        }
+      });
+      b.store(y, idx, b.load("sum", acc, b.i32(0)));
+    });
+  });
+  p.kernels.push_back(b.finish());
+  p.launches.push_back({0, {kInput, kWeights, kOutput}});
+  return p;
+}
+
+}  // namespace wino::plans

@@ -1,0 +1,130 @@
+#include "plans/plan_common.h"
+
+#include <limits>
+
+#include "common/error.h"
+
+namespace wino::plans {
+
+const std::vector<std::string>& plan_names() {
+  static const std::vector<std::string> names = {"direct",       "unfused", "fused-input",
+                                                 "fused-output", "fused",   "naive-fused"};
+  return names;
+}
+
+std::string kernel_name(const std::string& plan, const std::string& stage, int m, int r,
+                        const std::string& tiles) {
+  std::string name = "wino_";
+  for (char c : plan) name += c == '-' ? '_' : c;
+  name += "_" + stage;
+  if (m > 0) name += "_f" + std::to_string(m) + "x" + std::to_string(r);
+  if (!tiles.empty()) name += "_" + tiles;
+  return name;
+}
+
+Tiling make_tiling(const ConvDesc& d, int m) {
+  if (d.r != d.s)
+    throw Error("Winograd plans need square filters (R == S); got " + std::to_string(d.r) + "x" +
+                std::to_string(d.s) + ": use --plan direct");
+  Tiling t;
+  t.m = m;
+  t.r = static_cast<int>(d.r);
+  t.t = cook_toom(m, t.r);
+  t.alpha = t.t.alpha;
+  t.tiles_h = ceil_div(d.out_h(), m);
+  t.tiles_w = ceil_div(d.out_w(), m);
+  t.tiles = d.n * t.tiles_h * t.tiles_w;
+  return t;
+}
+
+void check_index_range(const std::string& plan, int64_t elements) {
+  if (elements > std::numeric_limits<int32_t>::max())
+    throw Error("plan " + plan + ": a tensor of " + std::to_string(elements) +
+                " elements exceeds the 32-bit index range of the generated kernels; "
+                "split the batch into smaller runs");
+}
+
+std::vector<float> transform_weights(const ConvDesc& d, const Tiling& t, const float* kcrs,
+                                     WeightLayout layout) {
+  const int a = t.alpha, r = t.r;
+  std::vector<double> G(static_cast<size_t>(a) * r);
+  for (int i = 0; i < a; ++i)
+    for (int j = 0; j < r; ++j) G[i * r + j] = t.t.G.at(i, j).to_double();
+  const int64_t K = d.k, C = d.c;
+  std::vector<float> u(static_cast<size_t>(a * a) * K * C);
+  std::vector<double> tmp(static_cast<size_t>(a) * r);
+  for (int64_t k = 0; k < K; ++k)
+    for (int64_t c = 0; c < C; ++c) {
+      const float* g = kcrs + (k * C + c) * r * r;
+      for (int i = 0; i < a; ++i)  // tmp = G g
+        for (int j = 0; j < r; ++j) {
+          double s = 0;
+          for (int l = 0; l < r; ++l) s += G[i * r + l] * g[l * r + j];
+          tmp[i * r + j] = s;
+        }
+      for (int i = 0; i < a; ++i)  // U = tmp G^T
+        for (int j = 0; j < a; ++j) {
+          double s = 0;
+          for (int l = 0; l < r; ++l) s += tmp[i * r + l] * G[j * r + l];
+          const size_t xi = static_cast<size_t>(i) * a + j;
+          const size_t at = layout == WeightLayout::xi_k_c ? (xi * K + k) * C + c : (xi * C + c) * K + k;
+          u[at] = static_cast<float>(s);
+        }
+    }
+  return u;
+}
+
+TileCoords tile_coords(ir::KernelBuilder& b, ir::Expr p, const Tiling& t) {
+  return {b.let("n", p / (t.tiles_h * t.tiles_w)), b.let("th", (p / t.tiles_w) % t.tiles_h),
+          b.let("tw", p % t.tiles_w)};
+}
+
+std::vector<ir::Expr> load_input_tile(ir::KernelBuilder& b, const ir::Memory* x, const ConvDesc& d,
+                                      const Tiling& t, const TileCoords& tc, ir::Expr c,
+                                      ir::Expr valid) {
+  using namespace ir;
+  Expr ih0 = b.let("ih0", tc.th * t.m - d.pad.top), iw0 = b.let("iw0", tc.tw * t.m - d.pad.left);
+  Expr base = b.let("xbase", (tc.n * d.c + c) * d.h * d.w);
+  std::vector<Expr> tile;
+  for (int i = 0; i < t.alpha; ++i)
+    for (int j = 0; j < t.alpha; ++j) {
+      Expr ih = ih0 + i, iw = iw0 + j;
+      Expr mask = logical_and(in_range(ih, 0, d.h), in_range(iw, 0, d.w));
+      if (valid) mask = logical_and(valid, mask);
+      tile.push_back(b.load("d", x, base + ih * d.w + iw, mask));
+    }
+  return tile;
+}
+
+void store_output_tile(ir::KernelBuilder& b, const ir::Memory* y, const ConvDesc& d,
+                       const Tiling& t, const TileCoords& tc, ir::Expr k,
+                       const std::vector<ir::Expr>& values) {
+  using namespace ir;
+  const int64_t OH = d.out_h(), OW = d.out_w();
+  Expr oh0 = b.let("oh0", tc.th * t.m), ow0 = b.let("ow0", tc.tw * t.m);
+  Expr base = b.let("ybase", (tc.n * d.k + k) * OH * OW);
+  for (int i = 0; i < t.m; ++i)
+    for (int j = 0; j < t.m; ++j) {
+      Expr oh = oh0 + i, ow = ow0 + j;
+      b.store(y, base + oh * OW + ow, values[i * t.m + j],
+              logical_and(lt(oh, b.i32(OH)), lt(ow, b.i32(OW))));
+    }
+}
+
+Program build_program(const ConvDesc& d, const PlanOptions& o) {
+  validate(d);
+  if (o.plan == "direct") return build_direct(d, o);
+  if (d.groups != 1)
+    throw Error("plan " + o.plan + " supports groups = 1 only (got " + std::to_string(d.groups) +
+                "): use --plan direct or --plan auto");
+  if (o.plan == "unfused") return build_unfused(d, o);
+  if (o.plan == "fused-input") return build_fused_input(d, o);
+  if (o.plan == "fused-output") return build_fused_output(d, o);
+  if (o.plan == "fused") return build_fused(d, o);
+  if (o.plan == "naive-fused") return build_naive_fused(d, o);
+  std::string known;
+  for (const std::string& n : plan_names()) known += (known.empty() ? "" : ", ") + n;
+  throw Error("unknown plan '" + o.plan + "' (known: " + known + ")");
+}
+
+}  // namespace wino::plans

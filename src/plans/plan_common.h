@@ -1,0 +1,72 @@
+// Helpers shared by the plan builders: tiling arithmetic and the layout of the tensors.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "ir/builder.h"
+#include "plans/program.h"
+#include "transforms/winograd.h"
+
+namespace wino::plans {
+
+/// The Winograd tiling of a convolution's output.
+struct Tiling {
+  int m = 0, r = 0, alpha = 0;
+  int64_t tiles_h = 0, tiles_w = 0, tiles = 0;  // tiles = N * tiles_h * tiles_w
+  WinogradTransforms t;
+};
+Tiling make_tiling(const ConvDesc& d, int m);
+
+/// Checks every element count of a program fits the 32-bit index arithmetic of the kernels.
+void check_index_range(const std::string& plan, int64_t elements);
+
+/// Order of the transformed weights U in memory.
+enum class WeightLayout { xi_k_c, xi_c_k };
+
+/// Host-side weight transform: U[xi][k][c] = (G g G^T)[xi] in float64, rounded to float32.
+std::vector<float> transform_weights(const ConvDesc& d, const Tiling& t, const float* kcrs,
+                                     WeightLayout layout = WeightLayout::xi_k_c);
+
+/// Divides with rounding up.
+inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+/// Integer range test lo <= x < hi as an IR boolean.
+inline ir::Expr in_range(ir::Expr x, int64_t lo, int64_t hi) {
+  ir::Context& c = x.ctx();
+  return ir::logical_and(ir::le(c.i32(lo), x), ir::lt(x, c.i32(hi)));
+}
+
+/// Coordinates (image, tile row, tile column) of tile index p.
+struct TileCoords {
+  ir::Expr n, th, tw;
+};
+TileCoords tile_coords(ir::KernelBuilder& b, ir::Expr p, const Tiling& t);
+
+/// Loads the alpha x alpha input patch of tile (n, th, tw), channel c, with zero padding; `valid`
+/// masks every load (tiles or channels past the end of a block).
+std::vector<ir::Expr> load_input_tile(ir::KernelBuilder& b, const ir::Memory* x, const ConvDesc& d,
+                                      const Tiling& t, const TileCoords& tc, ir::Expr c,
+                                      ir::Expr valid = {});
+
+/// Stores an m x m output tile of channel k with the image-edge masks.
+void store_output_tile(ir::KernelBuilder& b, const ir::Memory* y, const ConvDesc& d,
+                       const Tiling& t, const TileCoords& tc, ir::Expr k,
+                       const std::vector<ir::Expr>& values);
+
+/// The unfused plan's element-wise kernels, reused by the partially fused plans.
+/// Input: V[xi][c][p] = (BT d B)[xi]; output: y = AT M A from M[xi][k][p].
+std::unique_ptr<ir::Kernel> input_transform_kernel(const ConvDesc& d, const Tiling& t, int threads,
+                                                   const std::string& plan);
+std::unique_ptr<ir::Kernel> output_transform_kernel(const ConvDesc& d, const Tiling& t, int threads,
+                                                    const std::string& plan);
+
+
+Program build_direct(const ConvDesc& d, const PlanOptions& o);
+Program build_unfused(const ConvDesc& d, const PlanOptions& o);
+Program build_fused_input(const ConvDesc& d, const PlanOptions& o);
+Program build_fused_output(const ConvDesc& d, const PlanOptions& o);
+Program build_fused(const ConvDesc& d, const PlanOptions& o);
+Program build_naive_fused(const ConvDesc& d, const PlanOptions& o);
+
+}  // namespace wino::plans

@@ -1,0 +1,63 @@
+// What a plan produces: the kernels of one convolution, the buffers they share, the order of
+// their launches, and how the weights are prepared on the host (once, at set-weights time).
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "ir/kernel.h"
+#include "wino/wino.h"
+
+namespace wino::plans {
+
+enum class BufferRole { input, weights, output, scratch };
+
+struct ProgramBuffer {
+  std::string name;
+  int64_t elements = 0;
+  BufferRole role = BufferRole::scratch;
+};
+
+struct Launch {
+  int kernel = 0;
+  std::vector<int> buffers;  // indices into Program::buffers, in the kernel's parameter order
+};
+
+/// Buffer indices every program uses.
+constexpr int kInput = 0, kWeights = 1, kOutput = 2;
+
+struct Program {
+  std::string plan;
+  int m = 0, r = 0;  // F(m, r); 0 for direct
+  std::vector<std::unique_ptr<ir::Kernel>> kernels;
+  std::vector<ProgramBuffer> buffers;  // kInput, kWeights (in the plan's layout), kOutput, scratch
+  std::vector<Launch> launches;
+  /// Raw K x C/groups x R x S weights -> the contents of buffers[kWeights].
+  std::function<std::vector<float>(const float* kcrs)> prepare_weights;
+};
+
+/// Tile sizes of a plan (0 = the plan's default). Each plan documents which it uses.
+struct PlanOptions {
+  std::string plan = "unfused";
+  int m = 4;
+  int threads = 0;          // threads per work-group of element-wise kernels
+  int block_k = 0;          // output channels per work-group (GEMM)
+  int block_tiles = 0;      // tiles per work-group (GEMM)
+  int reg_k = 0, reg_tiles = 0;  // register tile per thread (GEMM)
+  int chunk_c = 0;          // input channels staged per step (fused plans)
+};
+
+/// The plans Wino knows, in the order `--plan all` lists them.
+const std::vector<std::string>& plan_names();
+
+/// Builds the program of `options.plan` for a convolution. Throws wino::Error for unsupported
+/// requests (naming the plan and what it does not support).
+Program build_program(const ConvDesc& desc, const PlanOptions& options);
+
+/// Kernel names encode plan, stage, F(m, r) and tile sizes; built here and nowhere else.
+std::string kernel_name(const std::string& plan, const std::string& stage, int m, int r,
+                        const std::string& tiles);
+
+}  // namespace wino::plans

@@ -1,0 +1,214 @@
+#include "reference/reference.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <exception>
+#include <limits>
+#include <string>
+#include <system_error>
+#include <thread>
+#include <vector>
+
+#include "common/error.h"
+
+namespace wino {
+namespace {
+
+// Everything the loops need, validated once.
+struct Geometry {
+  int64_t N, C, H, W;   // input
+  int64_t K, Cg, R, S;  // weights (Cg: channels per group)
+  int64_t groups, Kg;   // Kg: output channels per group
+  int64_t OH, OW;
+  Padding pad;
+};
+
+std::string conv_desc(const Tensor& x, const Tensor& w) {
+  return "input " + shape_string(x.shape()) + ", weights " + shape_string(w.shape());
+}
+
+int64_t padded_extent(int64_t size, int64_t lo, int64_t hi, int64_t filter, const char* axis,
+                      const std::string& desc) {
+  int64_t padded = 0, out = 0;
+  if (__builtin_add_overflow(size, lo, &padded) || __builtin_add_overflow(padded, hi, &padded) ||
+      __builtin_sub_overflow(padded, filter - 1, &out))
+    throw Error(std::string("convolution size overflows 64 bits along ") + axis + " (" + desc +
+                "); use smaller padding");
+  if (out < 1)
+    throw Error(std::string("convolution output is empty along ") + axis + " (" + desc + "): the " +
+                axis + " extent " + std::to_string(size) + " plus padding " + std::to_string(lo) +
+                "+" + std::to_string(hi) + " is smaller than the filter (" + std::to_string(filter) +
+                "); increase the padding or use a larger input");
+  return out;
+}
+
+Geometry validate(const Tensor& x, const Tensor& w, const Padding& pad, int64_t groups) {
+  if (x.rank() != 4)
+    throw Error("convolution input must be a 4-D NCHW tensor, got shape " +
+                shape_string(x.shape()) + " (" + std::to_string(x.rank()) + "-D)");
+  if (w.rank() != 4)
+    throw Error("convolution weights must be a 4-D KCRS tensor, got shape " +
+                shape_string(w.shape()) + " (" + std::to_string(w.rank()) + "-D)");
+  const std::string desc = conv_desc(x, w);
+  for (size_t i = 0; i < 4; ++i)
+    if (x.dim(i) < 1 || w.dim(i) < 1)
+      throw Error("convolution tensors must have no zero-size dimension (" + desc + ")");
+  if (groups < 1) throw Error("groups must be >= 1, got " + std::to_string(groups));
+  if (pad.top < 0 || pad.bottom < 0 || pad.left < 0 || pad.right < 0)
+    throw Error("padding must be non-negative, got top " + std::to_string(pad.top) + ", bottom " +
+                std::to_string(pad.bottom) + ", left " + std::to_string(pad.left) + ", right " +
+                std::to_string(pad.right));
+
+  Geometry g{};
+  g.N = x.dim(0), g.C = x.dim(1), g.H = x.dim(2), g.W = x.dim(3);
+  g.K = w.dim(0), g.Cg = w.dim(1), g.R = w.dim(2), g.S = w.dim(3);
+  g.groups = groups;
+  g.pad = pad;
+  if (g.C % groups != 0)
+    throw Error("groups (" + std::to_string(groups) + ") must divide the input channels C = " +
+                std::to_string(g.C) + " (" + desc + ")");
+  if (g.K % groups != 0)
+    throw Error("groups (" + std::to_string(groups) + ") must divide the output channels K = " +
+                std::to_string(g.K) + " (" + desc + ")");
+  if (g.C / groups != g.Cg)
+    throw Error("channel mismatch: input has C = " + std::to_string(g.C) + " channels, so with " +
+                std::to_string(groups) + " group(s) the weights need dim 1 = " +
+                std::to_string(g.C / groups) + ", but they have " + std::to_string(g.Cg) + " (" +
+                desc + "); check the weights' layout (KCRS) and --groups");
+  g.Kg = g.K / groups;
+  g.OH = padded_extent(g.H, pad.top, pad.bottom, g.R, "height", desc);
+  g.OW = padded_extent(g.W, pad.left, pad.right, g.S, "width", desc);
+  shape_numel({g.N, g.K, g.OH, g.OW});  // throws on overflow
+  return g;
+}
+
+// y[n, k, :, :] += sum over the group's channels and the filter taps, in a fixed order
+// (c, r, s) so that every output's sum is the same whatever thread computes it.
+template <typename T>
+void conv_plane(const Geometry& g, const T* x, const std::vector<double>& w, double* y, int64_t n,
+                int64_t k) {
+  const int64_t group = k / g.Kg;
+  double* out = y + ((n * g.K + k) * g.OH) * g.OW;
+  for (int64_t c = 0; c < g.Cg; ++c) {
+    const T* plane = x + ((n * g.C + group * g.Cg + c) * g.H) * g.W;
+    for (int64_t r = 0; r < g.R; ++r) {
+      // Output rows whose input row oh + r - top lies inside the image.
+      const int64_t oh_lo = std::max<int64_t>(0, g.pad.top - r);
+      const int64_t oh_hi = std::min<int64_t>(g.OH, g.H + g.pad.top - r);
+      for (int64_t s = 0; s < g.S; ++s) {
+        const double wv = w[((k * g.Cg + c) * g.R + r) * g.S + s];
+        const int64_t ow_lo = std::max<int64_t>(0, g.pad.left - s);
+        const int64_t ow_hi = std::min<int64_t>(g.OW, g.W + g.pad.left - s);
+        if (ow_lo >= ow_hi) continue;
+        for (int64_t oh = oh_lo; oh < oh_hi; ++oh) {
+          const T* in = plane + (oh + r - g.pad.top) * g.W + (s - g.pad.left);
+          double* row = out + oh * g.OW;
+          for (int64_t ow = ow_lo; ow < ow_hi; ++ow) row[ow] += wv * static_cast<double>(in[ow]);
+        }
+      }
+    }
+  }
+}
+
+template <typename T>
+void conv_all(const Geometry& g, const T* x, const std::vector<double>& w, double* y) {
+  const int64_t planes = g.N * g.K;
+  const double work = static_cast<double>(planes) * static_cast<double>(g.OH * g.OW) *
+                      static_cast<double>(g.Cg * g.R * g.S);
+  unsigned threads = std::max(1u, std::min(std::thread::hardware_concurrency(), 8u));
+  if (work < 1e6 || planes < 2) threads = 1;  // not worth starting threads
+  threads = static_cast<unsigned>(std::min<int64_t>(threads, planes));
+
+  // Each (n, k) plane is computed entirely by one thread: the result does not depend on
+  // the number of threads or the scheduling.
+  std::atomic<int64_t> next{0};
+  auto worker = [&] {
+    for (int64_t p; (p = next.fetch_add(1)) < planes;) conv_plane(g, x, w, y, p / g.K, p % g.K);
+  };
+  std::vector<std::thread> pool;
+  try {
+    for (unsigned t = 1; t < threads; ++t) pool.emplace_back(worker);
+  } catch (const std::system_error&) {
+    // No more threads to be had: the ones started and this one share the work.
+  }
+  worker();
+  for (std::thread& t : pool) t.join();
+}
+
+}  // namespace
+
+Tensor reference_conv2d(const Tensor& x, const Tensor& w, const Padding& pad, int64_t groups) {
+  const Geometry g = validate(x, w, pad, groups);
+  std::vector<double> wd(static_cast<size_t>(w.numel()));
+  for (int64_t i = 0; i < w.numel(); ++i) wd[i] = w.get(i);
+
+  Tensor y;
+  try {
+    y = Tensor(DType::f64, {g.N, g.K, g.OH, g.OW});
+  } catch (const std::exception&) {  // bad_alloc, or length_error past vector::max_size
+    throw Error("cannot allocate the float64 convolution output " +
+                shape_string({g.N, g.K, g.OH, g.OW}) + " (" + conv_desc(x, w) +
+                "); it is too large for host memory, use a smaller input or padding");
+  }
+  if (x.dtype() == DType::f32) conv_all(g, x.f32(), wd, y.f64());
+  else conv_all(g, x.f64(), wd, y.f64());
+  return y;
+}
+
+double reference_conv2d_at(const Tensor& x, const Tensor& w, const Padding& pad, int64_t groups,
+                           int64_t n, int64_t k, int64_t oh, int64_t ow) {
+  const Geometry g = validate(x, w, pad, groups);
+  if (n < 0 || n >= g.N || k < 0 || k >= g.K || oh < 0 || oh >= g.OH || ow < 0 || ow >= g.OW)
+    throw Error("output index (" + std::to_string(n) + ", " + std::to_string(k) + ", " +
+                std::to_string(oh) + ", " + std::to_string(ow) + ") is out of range for output " +
+                shape_string({g.N, g.K, g.OH, g.OW}));
+  const int64_t group = k / g.Kg;
+  double acc = 0.0;
+  // Same (c, r, s) order as the full convolution, so both give the same bits.
+  for (int64_t c = 0; c < g.Cg; ++c)
+    for (int64_t r = 0; r < g.R; ++r) {
+      const int64_t ih = oh + r - g.pad.top;
+      if (ih < 0 || ih >= g.H) continue;
+      for (int64_t s = 0; s < g.S; ++s) {
+        const int64_t iw = ow + s - g.pad.left;
+        if (iw < 0 || iw >= g.W) continue;
+        acc += w.get(((k * g.Cg + c) * g.R + r) * g.S + s) *
+               x.get(((n * g.C + group * g.Cg + c) * g.H + ih) * g.W + iw);
+      }
+    }
+  return acc;
+}
+
+double relative_l2_error(const Tensor& y, const Tensor& ref) {
+  if (y.shape() != ref.shape())
+    throw Error("relative_l2_error: shapes differ, " + shape_string(y.shape()) + " vs reference " +
+                shape_string(ref.shape()));
+  const int64_t n = y.numel();
+  // Scale by the largest magnitudes first so that the sums of squares cannot overflow.
+  double max_ref = 0.0, max_diff = 0.0;
+  for (int64_t i = 0; i < n; ++i) {
+    const double a = y.get(i), b = ref.get(i);
+    if (std::isnan(a) || std::isnan(b)) return std::numeric_limits<double>::quiet_NaN();
+    const double d = a == b ? 0.0 : a - b;  // equal infinities differ by nothing
+    if (std::isnan(d)) return std::numeric_limits<double>::quiet_NaN();
+    max_ref = std::max(max_ref, std::fabs(b));
+    max_diff = std::max(max_diff, std::fabs(d));
+  }
+  if (max_diff == 0.0) return 0.0;
+  if (max_ref == 0.0 || std::isinf(max_diff)) {
+    if (std::isinf(max_ref)) return std::numeric_limits<double>::quiet_NaN();
+    return std::numeric_limits<double>::infinity();
+  }
+  if (std::isinf(max_ref)) return 0.0;
+  double sum_ref = 0.0, sum_diff = 0.0;
+  for (int64_t i = 0; i < n; ++i) {
+    const double a = y.get(i), b = ref.get(i);
+    const double d = (a == b ? 0.0 : a - b) / max_diff, r = b / max_ref;
+    sum_diff += d * d;
+    sum_ref += r * r;
+  }
+  return (max_diff * std::sqrt(sum_diff)) / (max_ref * std::sqrt(sum_ref));
+}
+
+}  // namespace wino

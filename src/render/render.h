@@ -1,0 +1,23 @@
+// The module's public entry: kernel IR -> source text in one of four C-style dialects.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "ir/kernel.h"
+
+namespace wino::render {
+
+enum class Dialect { c, cuda, opencl, metal };
+const char* dialect_name(Dialect d);
+
+/// Source of one kernel (function only, no prelude).
+std::string render_kernel(const ir::Kernel& kernel, Dialect dialect);
+
+/// A whole translation unit: the dialect's prelude followed by each kernel.
+std::string render_program(const std::vector<const ir::Kernel*>& kernels, Dialect dialect);
+
+/// Number of lines of a text (a final line without '\n' counts).
+int count_lines(const std::string& text);
+
+}  // namespace wino::render

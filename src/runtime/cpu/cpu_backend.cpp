@@ -1,0 +1,80 @@
+// The CPU backend: generated C compiled by the system compiler, work-groups spread over the cores.
+#include <chrono>
+#include <thread>
+
+#include "common/error.h"
+#include "runtime/backend.h"
+#include "runtime/cpu/cpu_compiler.h"
+#include "runtime/cpu/cpu_launch.h"
+
+namespace wino::runtime {
+
+namespace {
+
+class CpuBackend : public Backend {
+ public:
+  explicit CpuBackend(int threads)
+      : threads_(threads > 0 ? threads : std::max(1u, std::thread::hardware_concurrency())) {}
+
+  std::string name() const override {
+    return "cpu (" + std::to_string(threads_) + " threads)";
+  }
+  render::Dialect dialect() const override { return render::Dialect::c; }
+
+  std::vector<BackendKernelStats> compile(const std::vector<const ir::Kernel*>& kernels,
+                                          const std::string& source) override {
+    module_ = cpu::CpuCompiler::shared().compile(source);
+    kernels_.clear();
+    for (const ir::Kernel* k : kernels) kernels_.push_back({module_->function(k->name), k->num_groups});
+    return std::vector<BackendKernelStats>(kernels.size());
+  }
+
+  int alloc(int64_t elements) override {
+    buffers_.emplace_back(static_cast<size_t>(elements));
+    return static_cast<int>(buffers_.size()) - 1;
+  }
+  void upload(int b, const float* host, int64_t n) override {
+    std::copy(host, host + n, buffers_.at(b).begin());
+  }
+  void download(int b, float* host, int64_t n) override {
+    std::copy(buffers_.at(b).begin(), buffers_.at(b).begin() + n, host);
+  }
+
+  void launch(int kernel, const std::vector<int>& buffers) override {
+    std::vector<float*> ptrs;
+    for (int b : buffers) ptrs.push_back(buffers_.at(b).data());
+    const Entry& e = kernels_.at(kernel);
+    cpu::cpu_launch(e.fn, ptrs.data(), e.groups, threads_);
+  }
+
+  std::vector<double> timed_launches(
+      const std::vector<std::pair<int, std::vector<int>>>& sequence) override {
+    std::vector<double> us;
+    for (const auto& [k, bufs] : sequence) {
+      auto t0 = std::chrono::steady_clock::now();
+      launch(k, bufs);
+      auto t1 = std::chrono::steady_clock::now();
+      us.push_back(std::chrono::duration<double, std::micro>(t1 - t0).count());
+    }
+    return us;
+  }
+  void synchronize() override {}
+
+ private:
+  struct Entry {
+    cpu::KernelFn fn;
+    int64_t groups;
+  };
+  int threads_;
+  std::shared_ptr<const cpu::CpuModule> module_;
+  std::vector<Entry> kernels_;
+  std::vector<std::vector<float>> buffers_;
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> make_cpu_backend(const Options& options) {
+  return std::make_unique<CpuBackend>(options.threads);
+}
+
+}  // namespace wino::runtime

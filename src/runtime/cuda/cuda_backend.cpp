@@ -1,0 +1,95 @@
+// The CUDA backend: kernels rendered in the CUDA dialect, compiled by NVRTC for the device's own
+// architecture, launched through the driver API; registers and spills from ptxas and the driver.
+#include "common/error.h"
+#include "runtime/backend.h"
+#include "runtime/cuda/cuda_driver.h"
+#include "runtime/cuda/nvrtc.h"
+
+namespace wino::runtime {
+
+namespace {
+
+class CudaBackend : public Backend {
+ public:
+  explicit CudaBackend(int device) : ctx_(device) {}
+
+  std::string name() const override {
+    return "cuda:" + std::to_string(ctx_.info().ordinal) + " " + ctx_.name() + " (" + ctx_.arch() + ")";
+  }
+  render::Dialect dialect() const override { return render::Dialect::cuda; }
+
+  std::vector<BackendKernelStats> compile(const std::vector<const ir::Kernel*>& kernels,
+                                          const std::string& source) override {
+    std::string label = kernels.empty() ? "wino" : kernels.front()->name;
+    cuda::NvrtcOutput out = cuda::nvrtc_compile(source, label, ctx_.arch());
+    module_ = std::make_unique<cuda::CudaModule>(ctx_, out.cubin, label);
+    std::vector<BackendKernelStats> stats;
+    functions_.clear();
+    for (const ir::Kernel* k : kernels) {
+      cuda::CudaFunction f = module_->function(k->name);
+      cuda::FunctionAttributes attr = f.attributes();
+      BackendKernelStats s;
+      s.regs = attr.num_regs;
+      s.spill_bytes = attr.local_size_bytes;
+      if (auto it = out.kernels.find(k->name); it != out.kernels.end())
+        s.spill_bytes = static_cast<int>(it->second.spill_store_bytes + it->second.spill_load_bytes);
+      stats.push_back(s);
+      functions_.push_back({std::move(f), k->num_groups, k->threads_per_group});
+    }
+    return stats;
+  }
+
+  int alloc(int64_t elements) override {
+    buffers_.emplace_back(ctx_, static_cast<size_t>(std::max<int64_t>(elements, 1)) * sizeof(float));
+    return static_cast<int>(buffers_.size()) - 1;
+  }
+  void upload(int b, const float* host, int64_t n) override {
+    buffers_.at(b).copy_from_host(host, static_cast<size_t>(n) * sizeof(float));
+  }
+  void download(int b, float* host, int64_t n) override {
+    buffers_.at(b).copy_to_host(host, static_cast<size_t>(n) * sizeof(float));
+  }
+
+  void launch(int kernel, const std::vector<int>& buffers) override {
+    const Entry& e = functions_.at(kernel);
+    cuda::KernelArgs args;
+    for (int b : buffers) args.add(buffers_.at(b));
+    cuda::launch(e.fn, {static_cast<unsigned>(e.groups), 1, 1},
+                 {static_cast<unsigned>(e.threads), 1, 1}, 0, nullptr, args);
+  }
+
+  std::vector<double> timed_launches(
+      const std::vector<std::pair<int, std::vector<int>>>& sequence) override {
+    std::vector<double> us;
+    for (const auto& [k, bufs] : sequence) {
+      std::vector<float> ms = cuda::time_each_ms(ctx_, [&] { launch(k, bufs); }, 0, 1);
+      us.push_back(ms.at(0) * 1000.0);
+    }
+    return us;
+  }
+  void synchronize() override { ctx_.synchronize(); }
+
+ private:
+  struct Entry {
+    cuda::CudaFunction fn;
+    int64_t groups;
+    int threads;
+  };
+  cuda::CudaContext ctx_;
+  std::unique_ptr<cuda::CudaModule> module_;
+  std::vector<Entry> functions_;
+  std::vector<cuda::DeviceBuffer> buffers_;
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> make_cuda_backend(const Device& device, const Options&) {
+  std::string why;
+  if (!cuda::cuda_available(&why))
+    throw Error("CUDA device requested but not available: " + why +
+                " (use --device cpu, or run on a machine with an NVIDIA GPU and driver)");
+  if (!cuda::nvrtc_available(&why)) throw Error("CUDA device requested but NVRTC is missing: " + why);
+  return std::make_unique<CudaBackend>(device.index);
+}
+
+}  // namespace wino::runtime

@@ -1,0 +1,259 @@
+// `wino bench`: every plan on every layer of a layer file, on one device: median time, effective
+// GFLOP/s, speed-up over `direct`, and (--check) the relative L2 error vs the float64 reference.
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <iostream>
+
+#include "args.h"
+#include "commands.h"
+#include "common/json.h"
+#include "common/random.h"
+#include "conv_options.h"
+#include "layers_file.h"
+#include "plans/program.h"
+#include "reference/reference.h"
+#include "report_format.h"
+#include "runtime/backend.h"
+
+namespace wino::cli {
+
+namespace {
+
+constexpr uint64_t kInputSeed = 1, kWeightSeed = 2, kSampleSeed = 3;
+// Above this many reference FLOPs the float64 reference is evaluated at sampled outputs only.
+constexpr double kFullCheckFlops = 2e9;
+constexpr int kSamples = 2000;
+
+struct Row {
+  const Layer* layer = nullptr;
+  std::string plan;
+  Report report;
+  double time_us = -1, gflops = -1, vs_direct = -1;
+  double rel_err = -1;
+  bool checked = false, sampled = false;
+  std::string error;  // why the plan did not run on this layer
+};
+
+// The reference for --check: the whole float64 output, or its values at sampled flat indices.
+struct Reference {
+  Tensor full;
+  std::vector<int64_t> index;
+  std::vector<double> value;
+  bool sampled() const { return !index.empty(); }
+};
+
+Reference make_reference(const Layer& l, const Tensor& x, const Tensor& w) {
+  const ConvDesc& d = l.desc;
+  Reference ref;
+  if (d.direct_flops() < kFullCheckFlops) {
+    ref.full = reference_conv2d(x, w, d.pad, d.groups);
+    return ref;
+  }
+  const int64_t oh = d.out_h(), ow = d.out_w(), total = d.n * d.k * oh * ow;
+  Rng rng(kSampleSeed);
+  for (int i = 0; i < kSamples; ++i) {
+    const int64_t idx = static_cast<int64_t>(rng.next_u64() % static_cast<uint64_t>(total));
+    ref.index.push_back(idx);
+    ref.value.push_back(reference_conv2d_at(x, w, d.pad, d.groups, idx / (d.k * oh * ow),
+                                            (idx / (oh * ow)) % d.k, (idx / ow) % oh, idx % ow));
+  }
+  return ref;
+}
+
+double sampled_error(const Tensor& y, const Reference& ref) {
+  double diff2 = 0, ref2 = 0;
+  for (size_t i = 0; i < ref.index.size(); ++i) {
+    const double v = y.get(ref.index[i]);
+    if (std::isnan(v)) return NAN;
+    diff2 += (v - ref.value[i]) * (v - ref.value[i]);
+    ref2 += ref.value[i] * ref.value[i];
+  }
+  return ref2 > 0 ? std::sqrt(diff2 / ref2) : std::sqrt(diff2);
+}
+
+void run_plan(Row& row, const Device& device, const Options& o, const Tensor& x, const Tensor& w,
+              const Reference* ref, int repeats) {
+  const ConvDesc& d = row.layer->desc;
+  try {
+    Conv conv = compile(device, d, o);
+    conv.set_weights(w.f32());
+    Tensor y(DType::f32, {d.n, d.k, d.out_h(), d.out_w()});
+    conv.run(x.f32(), y.f32());  // warm-up
+    conv.benchmark(x.f32(), y.f32(), repeats);
+    row.report = conv.report();
+    row.time_us = 0;
+    for (const KernelReport& k : row.report.kernels) row.time_us += k.time_us;
+    row.gflops = d.direct_flops() / (row.time_us * 1e3);
+    if (ref) {
+      row.checked = true;
+      row.sampled = ref->sampled();
+      row.rel_err = row.sampled ? sampled_error(y, *ref) : relative_l2_error(y, ref->full);
+    }
+  } catch (const Error& e) {
+    row.error = e.what();
+  }
+}
+
+std::string fmt(const char* f, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, f, v);
+  return buf;
+}
+
+void print_header(std::ostream& out, size_t name_width) {
+  char line[256];
+  std::snprintf(line, sizeof line, "%-*s %-14s %-8s %12s %9s %9s  %s\n", static_cast<int>(name_width),
+                "layer", "plan", "F(m,r)", "time_us", "GFLOP/s", "vs direct", "rel_err");
+  out << line;
+}
+
+void print_row(std::ostream& out, const Row& row, size_t name_width) {
+  char line[512];
+  if (!row.error.empty()) {
+    std::snprintf(line, sizeof line, "%-*s %-14s not run: ", static_cast<int>(name_width),
+                  row.layer->name.c_str(), row.plan.c_str());
+    out << line << row.error << "\n";
+    return;
+  }
+  const Report& rep = row.report;
+  std::string tile = rep.m ? "F(" + std::to_string(rep.m) + "," + std::to_string(rep.r) + ")" : "-";
+  std::string err = !row.checked ? "-" : fmt("%.2e", row.rel_err) + (row.sampled ? " (sampled)" : "");
+  std::snprintf(line, sizeof line, "%-*s %-14s %-8s %12.1f %9.2f %9s  %s\n",
+                static_cast<int>(name_width), row.layer->name.c_str(), rep.plan.c_str(),
+                tile.c_str(), row.time_us, row.gflops,
+                row.vs_direct > 0 ? fmt("%.2f", row.vs_direct).c_str() : "-", err.c_str());
+  out << line;
+}
+
+void write_row_json(JsonWriter& j, const Row& row) {
+  j.begin_object();
+  j.key("layer").value(row.layer->name).key("problem").value(row.layer->desc.str());
+  j.key("plan").value(row.error.empty() ? row.report.plan : row.plan);
+  if (!row.error.empty()) {
+    j.key("error").value(row.error).end_object();
+    return;
+  }
+  j.key("m").value(row.report.m).key("r").value(row.report.r).key("device").value(row.report.device);
+  j.key("time_us").value(row.time_us).key("gflops").value(row.gflops);
+  if (row.vs_direct > 0) j.key("vs_direct").value(row.vs_direct); else j.key("vs_direct").null();
+  if (row.checked) j.key("rel_err").value(row.rel_err); else j.key("rel_err").null();
+  j.key("sampled").value(row.sampled);
+  write_kernels_json(j, row.report);
+  j.end_object();
+}
+
+std::vector<std::string> read_plans(const Args& args) {
+  if (!args.has("plans")) return plans::plan_names();
+  std::vector<std::string> list = split_commas(args.get("plans"), "--plans");
+  const auto& names = plans::plan_names();
+  for (const std::string& p : list)
+    if (p != "auto" && std::find(names.begin(), names.end(), p) == names.end()) {
+      std::string known;
+      for (const std::string& n : names) known += n + ", ";
+      throw UsageError("--plans: unknown plan '" + p + "' (known: " + known + "auto)");
+    }
+  return list;
+}
+
+std::vector<const Layer*> select_layers(const Args& args, const std::vector<Layer>& layers) {
+  std::vector<const Layer*> selected;
+  if (!args.has("only")) {
+    for (const Layer& l : layers) selected.push_back(&l);
+    return selected;
+  }
+  for (const std::string& name : split_commas(args.get("only"), "--only")) {
+    auto it = std::find_if(layers.begin(), layers.end(), [&](const Layer& l) { return l.name == name; });
+    if (it == layers.end()) {
+      std::string known;
+      for (const Layer& l : layers) known += (known.empty() ? "" : ", ") + l.name;
+      throw UsageError("--only: no layer '" + name + "' in " + args.get("layers") + " (layers: " +
+                       known + ")");
+    }
+    selected.push_back(&*it);
+  }
+  return selected;
+}
+
+}  // namespace
+
+int cmd_bench(const Argv& argv) {
+  Args args("bench", "Time plans on the layers of a layer file: median time, effective GFLOP/s, "
+                     "speed-up over direct and, with --check, the error vs the float64 reference.");
+  args.option("layers", "FILE", "layer file: lines of 'name N C K H W R S pad', '#' comments", true);
+  args.option("only", "NAME,...", "run only these layers of the file");
+  args.option("plans", "P,...", "plans to run (default: every plan)");
+  args.option("m", "M", "Winograd output tile m for F(m x m, r x r) (default: 4 for r <= 3, else 2)");
+  args.option("device", "D", "cpu or cuda[:N] (default cpu)");
+  args.option("repeat", "N", "timed runs after one warm-up; the median per kernel counts (default 5)");
+  args.flag("check", "relative L2 error vs the float64 reference (at 2000 sampled outputs for "
+                     "layers over 2 GFLOP)");
+  args.flag("list", "print the layers of the file (after --only) and exit");
+  args.flag("json", "print a JSON list of rows instead of the table");
+  args.epilog(
+      "examples:\n"
+      "  wino bench --layers layers.txt --only seed,resnet50.c4 --check\n"
+      "  wino bench --layers layers.txt --plans direct,unfused --device cuda --json");
+  if (!args.parse(argv)) return 0;
+
+  const std::vector<std::string> plan_list = read_plans(args);
+  const int repeats = static_cast<int>(args.get_int_opt("repeat", 1, 100000).value_or(5));
+  Options base = read_options(args);
+  const Device device = read_device(args);
+  const std::vector<Layer> layers = read_layers_file(args.get("layers"));
+  const std::vector<const Layer*> selected = select_layers(args, layers);
+  size_t name_width = 5;
+  for (const Layer* l : selected) name_width = std::max(name_width, l->name.size());
+
+  if (args.has("list")) {
+    for (const Layer* l : selected)
+      std::cout << l->name << std::string(name_width + 2 - l->name.size(), ' ') << l->desc.str()
+                << "  " << fmt("%.3f", l->desc.direct_flops() / 1e9) << " GFLOP\n";
+    return 0;
+  }
+  // Fails here, once, when the device is missing, rather than in every row.
+  const std::string device_name = runtime::make_backend(device, base)->name();
+  const bool json = args.has("json");
+  if (!json) {
+    std::cout << "device " << device_name << ", median of " << repeats
+              << " timed runs after one warm-up\n\n";
+    print_header(std::cout, name_width);
+  }
+
+  std::vector<Row> rows;
+  for (const Layer* l : selected) {
+    const ConvDesc& d = l->desc;
+    Tensor x = random_normal(DType::f32, {d.n, d.c, d.h, d.w}, kInputSeed);
+    Tensor w = random_normal(DType::f32, {d.k, d.c / d.groups, d.r, d.s}, kWeightSeed);
+    Reference ref;
+    if (args.has("check")) ref = make_reference(*l, x, w);
+    const size_t first = rows.size();
+    for (const std::string& plan : plan_list) {
+      Row row;
+      row.layer = l;
+      row.plan = plan;
+      Options o = base;
+      o.plan = plan;
+      run_plan(row, device, o, x, w, args.has("check") ? &ref : nullptr, repeats);
+      rows.push_back(std::move(row));
+    }
+    double direct_us = -1;
+    for (size_t i = first; i < rows.size(); ++i)
+      if (rows[i].error.empty() && rows[i].report.plan == "direct") direct_us = rows[i].time_us;
+    for (size_t i = first; i < rows.size(); ++i) {
+      if (direct_us > 0 && rows[i].error.empty()) rows[i].vs_direct = direct_us / rows[i].time_us;
+      if (!json) print_row(std::cout, rows[i], name_width);
+    }
+    std::cout.flush();
+  }
+  if (json) {
+    JsonWriter j;
+    j.begin_array();
+    for (const Row& row : rows) write_row_json(j, row);
+    j.end_array();
+    std::cout << j.str() << "\n";
+  }
+  return 0;
+}
+
+}  // namespace wino::cli

@@ -1,0 +1,222 @@
+// `wino explain`: what each plan generates for a convolution, kernel by kernel, without running it:
+// source lines, SSA values, predicted registers, and the registers and spills the target's
+// compiler reports. With --device the plans also run, for times (and the device's registers).
+#include <algorithm>
+#include <cstdio>
+#include <iostream>
+#include <sstream>
+
+#include "args.h"
+#include "commands.h"
+#include "common/json.h"
+#include "conv_options.h"
+#include "plans/program.h"
+#include "report_format.h"
+#include "runtime/cuda/nvrtc.h"
+
+namespace wino::cli {
+
+namespace {
+
+constexpr int kDeviceRepeats = 5;  // timed runs per plan with --device, after one warm-up
+
+struct PlanResult {
+  std::string plan;    // as requested
+  Report report;       // what explain() (and the device run) found; empty when `error` is set
+  std::string error;   // why the plan does not apply to this problem
+  std::string note;    // a remark on the device run
+  bool ran = false;
+};
+
+bool known_target(const std::string& t) {
+  return t == "cpu" || t == "c" || t == "opencl" || t == "metal" ||
+         (t.rfind("sm_", 0) == 0 && t.size() > 3);
+}
+
+std::string plan_names_text() {
+  std::string s;
+  for (const std::string& n : plans::plan_names()) s += (s.empty() ? "" : ", ") + n;
+  return s;
+}
+
+std::vector<std::string> requested_plans(const std::string& plan) {
+  if (plan == "all") return plans::plan_names();
+  const auto& names = plans::plan_names();
+  if (plan != "auto" && std::find(names.begin(), names.end(), plan) == names.end())
+    throw UsageError("--plan: unknown plan '" + plan + "' (known: " + plan_names_text() +
+                     ", auto or all)");
+  return {plan};
+}
+
+// Runs the plan on the device and copies its kernel times into `rep`, and on CUDA also the
+// registers and spills the device reports. Kernels are matched by name.
+void run_on_device(PlanResult& res, const Device& device, const Problem& prob, const Options& o) {
+  Conv conv = compile(device, prob.desc, o);
+  conv.set_weights(prob.w.f32());
+  Tensor y(DType::f32, {prob.desc.n, prob.desc.k, prob.desc.out_h(), prob.desc.out_w()});
+  conv.run(prob.x.f32(), y.f32());  // warm-up
+  conv.benchmark(prob.x.f32(), y.f32(), kDeviceRepeats);
+  Report dev = conv.report();
+  res.report.device = dev.device;
+  res.ran = true;
+  int matched = 0;
+  for (const KernelReport& dk : dev.kernels) {
+    for (KernelReport& k : res.report.kernels) {
+      if (k.name != dk.name) continue;
+      k.time_us = dk.time_us;
+      if (device.kind == Device::Kind::cuda) {
+        k.regs = dk.regs;
+        k.spill_bytes = dk.spill_bytes;
+      }
+      ++matched;
+    }
+  }
+  if (matched != static_cast<int>(dev.kernels.size()) || dev.kernels.size() != res.report.kernels.size()) {
+    res.note = "on " + dev.device + " the planner chose other kernels:";
+    for (const KernelReport& dk : dev.kernels) res.note += " " + dk.name;
+  }
+}
+
+struct Totals {
+  int lines = 0;
+  int64_t ssa = 0;
+  int max_pred = 0, max_regs = -1, spill = -1;
+  double time_us = -1;
+};
+
+Totals totals(const Report& rep) {
+  Totals t;
+  for (const KernelReport& k : rep.kernels) {
+    t.lines += k.lines;
+    t.ssa += k.ssa_values;
+    t.max_pred = std::max(t.max_pred, k.pred_regs);
+    t.max_regs = std::max(t.max_regs, k.regs);
+    if (k.spill_bytes >= 0) t.spill = std::max(t.spill, 0) + k.spill_bytes;
+    if (k.time_us >= 0) t.time_us = std::max(t.time_us, 0.0) + k.time_us;
+  }
+  return t;
+}
+
+void print_plan(std::ostream& out, const PlanResult& res, const std::string& target, bool source) {
+  if (!res.error.empty()) {
+    out << "== " << res.plan << ": not supported: " << res.error << "\n\n";
+    return;
+  }
+  const Report& rep = res.report;
+  const Totals t = totals(rep);
+  out << "== " << rep.plan;
+  if (rep.m) out << " F(" << rep.m << "x" << rep.m << ", " << rep.r << "x" << rep.r << ")";
+  out << ", target " << target << ": " << rep.kernels.size()
+      << (rep.kernels.size() == 1 ? " kernel, " : " kernels, ") << t.lines << " lines, " << t.ssa
+      << " SSA values, max registers " << (t.max_regs >= 0 ? std::to_string(t.max_regs) : "-")
+      << " (predicted " << t.max_pred << ")";
+  if (t.spill >= 0) out << ", " << t.spill << " spill bytes";
+  if (t.time_us >= 0) {
+    char time[32];
+    std::snprintf(time, sizeof time, "%.1f", t.time_us);
+    out << ", " << time << " us on " << rep.device;
+  }
+  out << "\n";
+  print_kernel_table(out, rep);
+  if (!res.note.empty()) out << "note: " << res.note << "\n";
+  if (source)
+    for (const KernelReport& k : rep.kernels) out << "\n// " << k.name << "\n" << k.source;
+  out << "\n";
+}
+
+void write_json(std::ostream& out, const std::vector<PlanResult>& results, const Problem& prob,
+                const std::string& target, bool source) {
+  JsonWriter j;
+  j.begin_array();
+  for (const PlanResult& res : results) {
+    j.begin_object();
+    j.key("plan").value(res.error.empty() ? res.report.plan : res.plan);
+    j.key("problem").value(prob.desc.str());
+    j.key("target").value(target);
+    if (!res.error.empty()) {
+      j.key("error").value(res.error).end_object();
+      continue;
+    }
+    j.key("m").value(res.report.m).key("r").value(res.report.r);
+    if (res.ran) j.key("device").value(res.report.device); else j.key("device").null();
+    write_kernels_json(j, res.report);
+    if (source) {
+      j.key("sources").begin_object();
+      for (const KernelReport& k : res.report.kernels) j.key(k.name).value(k.source);
+      j.end_object();
+    }
+    if (!res.note.empty()) j.key("note").value(res.note);
+    j.end_object();
+  }
+  j.end_array();
+  out << j.str() << "\n";
+}
+
+}  // namespace
+
+int cmd_explain(const Argv& argv) {
+  Args args("explain",
+            "Show the kernels each plan generates for a convolution: source lines, SSA values, "
+            "predicted and actual registers, spills; with --device also their times.");
+  add_problem_options(args);
+  // Declared here rather than with add_plan_options: explain takes no device by default.
+  args.option("plan", "P", "a plan (" + plan_names_text() + ", auto) or all (default auto)");
+  args.option("m", "M", "Winograd output tile m for F(m x m, r x r) (default: 4 for r <= 3, else 2)");
+  args.option("target", "T",
+              "cpu, opencl, metal, or a CUDA architecture sm_XX (default sm_90 when NVRTC is "
+              "available, else cpu); sm_XX reports ptxas registers and spills");
+  args.option("device", "D", "also run each plan on this device (cpu or cuda[:N]) for times");
+  args.flag("source", "print each kernel's source (in the target's dialect) after its table");
+  args.flag("json", "print a JSON list of plans instead of the tables");
+  args.epilog(
+      "examples:\n"
+      "  wino explain --shape 1,8,32,32 --k 8 --pad 1 --plan all --target sm_90\n"
+      "  wino explain --shape 1,64,56,56 --k 64 --pad 1 --plan unfused --m 6 --device cpu");
+  if (!args.parse(argv)) return 0;
+
+  std::string target = args.get_or("target", "");
+  if (target.empty()) target = cuda::nvrtc_available() ? "sm_90" : "cpu";
+  if (!known_target(target))
+    throw UsageError("--target: unknown target '" + target +
+                     "' (expected cpu, opencl, metal, or sm_XX such as sm_90)");
+  std::string why;
+  if (target.rfind("sm_", 0) == 0 && !cuda::nvrtc_available(&why))
+    throw Error("--target " + target + " needs NVRTC, which is missing: " + why +
+                " (use --target cpu, opencl or metal)");
+  const std::string plan_arg = args.get_or("plan", "auto");
+  const std::vector<std::string> plan_list = requested_plans(plan_arg);
+  const bool run = args.has("device");
+  const Device device = run ? read_device(args) : Device::cpu();
+  const Problem prob = read_problem(args, run);
+  const Options base = read_options(args);
+
+  std::vector<PlanResult> results;
+  for (const std::string& plan : plan_list) {
+    PlanResult res;
+    res.plan = plan;
+    Options o = base;
+    o.plan = plan;
+    try {
+      res.report = explain(prob.desc, o, target);
+    } catch (const Error& e) {
+      // A plan that does not fit this problem is one row of `--plan all`, not a failure of it.
+      if (plan_arg != "all") throw;
+      res.error = e.what();
+    }
+    if (run && res.error.empty()) run_on_device(res, device, prob, o);
+    results.push_back(std::move(res));
+  }
+
+  if (args.has("json")) {
+    write_json(std::cout, results, prob, target, args.has("source"));
+    return 0;
+  }
+  std::cout << "problem " << prob.desc.str() << "\n"
+            << "target  " << target;
+  if (target.rfind("sm_", 0) == 0) std::cout << " (NVRTC " << cuda::nvrtc_version() << ", no GPU needed)";
+  std::cout << "\n\n";
+  for (const PlanResult& res : results) print_plan(std::cout, res, target, args.has("source"));
+  return 0;
+}
+
+}  // namespace wino::cli

@@ -1,0 +1,80 @@
+// `wino run`: one convolution through the whole pipeline, with its per-kernel report and, with
+// --check, the relative L2 error against the float64 reference.
+#include <iostream>
+
+#include "args.h"
+#include "commands.h"
+#include "common/json.h"
+#include "conv_options.h"
+#include "io/npy.h"
+#include "reference/reference.h"
+#include "report_format.h"
+
+namespace wino::cli {
+
+int cmd_run(const Argv& argv) {
+  Args args("run", "Run one convolution with a chosen plan and report every kernel it used.");
+  add_problem_options(args);
+  add_plan_options(args, false);
+  args.option("output", "y.npy", "write the result here (float32)");
+  args.flag("check", "compare with the float64 reference and print the relative L2 error");
+  args.option("repeat", "N", "run N times and report median kernel times (default 1)");
+  args.flag("json", "print one JSON object instead of the table");
+  args.epilog(
+      "examples:\n"
+      "  wino run --shape 1,8,32,32 --k 8 --pad 1 --plan unfused --m 4 --check\n"
+      "  wino run --input x.npy --weights w.npy --pad 1 --output y.npy");
+  if (!args.parse(argv)) return 0;
+
+  Problem prob = read_problem(args, true);
+  if (args.has("output")) {
+    for (const char* in : {"input", "weights"})
+      if (args.has(in) && same_file(args.get(in), args.get("output")))
+        throw UsageError("--output " + args.get("output") + " is the same file as --" + in +
+                         ": choose another output path");
+  }
+  const int repeats = static_cast<int>(args.get_int_opt("repeat", 1, 100000).value_or(1));
+  Options options = read_options(args);
+  Conv conv = compile(read_device(args), prob.desc, options);
+  conv.set_weights(prob.w.f32());
+  Tensor y(DType::f32, {prob.desc.n, prob.desc.k, prob.desc.out_h(), prob.desc.out_w()});
+  conv.run(prob.x.f32(), y.f32());  // first run: warm-up
+  conv.benchmark(prob.x.f32(), y.f32(), repeats);
+  Report rep = conv.report();
+
+  double rel_err = -1;
+  if (args.has("check")) rel_err = relative_l2_error(y, reference_conv2d(prob.x, prob.w, prob.desc.pad, prob.desc.groups));
+  if (args.has("output")) write_npy(args.get("output"), y);
+
+  double total_us = 0;
+  for (const KernelReport& k : rep.kernels) total_us += k.time_us;
+  if (args.has("json")) {
+    JsonWriter j;
+    j.begin_object();
+    j.key("problem").value(prob.desc.str()).key("device").value(rep.device);
+    j.key("plan").value(rep.plan).key("m").value(rep.m).key("r").value(rep.r);
+    if (rel_err >= 0 || rel_err != rel_err) j.key("rel_err").value(rel_err);
+    j.key("time_us").value(total_us);
+    j.key("gflops").value(prob.desc.direct_flops() / (total_us * 1e3));
+    j.key("weight_transform_us").value(rep.weight_transform_us);
+    j.key("compile_ms").value(rep.compile_ms);
+    write_kernels_json(j, rep);
+    j.end_object();
+    std::cout << j.str() << "\n";
+    return 0;
+  }
+  std::cout << "problem " << prob.desc.str() << " (" << prob.source << ")\n"
+            << "device  " << rep.device << "\n"
+            << "plan    " << rep.plan;
+  if (rep.m) std::cout << " F(" << rep.m << "x" << rep.m << ", " << rep.r << "x" << rep.r << ")";
+  std::cout << ", compiled in " << rep.compile_ms << " ms, weights prepared in "
+            << rep.weight_transform_us << " us\n\n";
+  print_kernel_table(std::cout, rep);
+  std::cout << "\ntotal " << total_us << " us (median of " << repeats << "), "
+            << prob.desc.direct_flops() / (total_us * 1e3) << " effective GFLOP/s\n";
+  if (args.has("check")) std::cout << "relative L2 error vs float64 reference: " << rel_err << "\n";
+  if (args.has("output")) std::cout << "wrote " << args.get("output") << "\n";
+  return 0;
+}
+
+}  // namespace wino::cli

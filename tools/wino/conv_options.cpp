@@ -1,0 +1,125 @@
+#include "conv_options.h"
+
+#include <filesystem>
+
+#include "common/random.h"
+#include "io/npy.h"
+
+namespace wino::cli {
+
+void add_problem_options(Args& args) {
+  args.option("input", "x.npy", "input tensor N x C x H x W (float32 or float64)");
+  args.option("weights", "w.npy", "weights K x C/groups x R x S");
+  args.option("shape", "N,C,H,W", "instead of files: random normal input of this shape");
+  args.option("k", "K", "with --shape: number of filters");
+  args.option("r", "R", "with --shape: filter size R x R (default 3)");
+  args.option("seed", "S", "with --shape: random seed (default 0; weights use S+1)");
+  args.option("pad", "P|T,B,L,R", "zero padding on all sides, or per side (default 0)");
+  args.option("groups", "G", "channel groups (default 1; Winograd plans need 1)");
+}
+
+void add_plan_options(Args& args, bool allow_all_plans) {
+  args.option("plan", "P",
+              std::string("direct, unfused, auto") + (allow_all_plans ? " or all" : "") +
+                  " (default auto)");
+  args.option("m", "M", "Winograd output tile m for F(m x m, r x r) (default: 4 for r <= 3, else 2)");
+  args.option("device", "D", "cpu or cuda[:N] (default cpu)");
+}
+
+Padding parse_pad(const std::string& text) {
+  std::vector<std::string> items = split_commas(text, "--pad");
+  if (items.size() != 1 && items.size() != 4)
+    throw UsageError("--pad takes 1 value (all sides) or 4 values T,B,L,R, got " +
+                     std::to_string(items.size()) + " in '" + text + "'");
+  std::vector<int64_t> v;
+  for (const std::string& s : items) v.push_back(parse_int(s, "--pad", 0, int64_t{1} << 30));
+  if (v.size() == 1) return Padding::all(v[0]);
+  return {v[0], v[1], v[2], v[3]};
+}
+
+bool same_file(const std::string& a, const std::string& b) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (fs::equivalent(a, b, ec) && !ec) return true;
+  fs::path ca = fs::weakly_canonical(a, ec);
+  if (ec) return false;
+  fs::path cb = fs::weakly_canonical(b, ec);
+  return !ec && ca == cb;
+}
+
+Problem read_problem(const Args& args, bool need_data) {
+  const bool files = args.has("input") || args.has("weights");
+  if (files && args.has("shape"))
+    throw UsageError("give either --input/--weights or --shape, not both");
+  if (!files && !args.has("shape"))
+    throw UsageError("give --input x.npy --weights w.npy, or --shape N,C,H,W --k K");
+  Problem p;
+  p.desc.pad = parse_pad(args.get_or("pad", "0"));
+  p.desc.groups = args.get_int_opt("groups", 1, 1 << 20).value_or(1);
+  if (files) {
+    if (!args.has("input") || !args.has("weights"))
+      throw UsageError("--input and --weights go together");
+    for (const char* o : {"k", "r", "seed"})
+      if (args.has(o)) throw UsageError(std::string("--") + o + " only applies with --shape");
+    p.x = read_npy(args.get("input")).to(DType::f32);
+    p.w = read_npy(args.get("weights")).to(DType::f32);
+    if (p.x.rank() != 4)
+      throw Error(args.get("input") + ": input must be 4-D N x C x H x W, got shape " +
+                  shape_string(p.x.shape()));
+    if (p.w.rank() != 4)
+      throw Error(args.get("weights") + ": weights must be 4-D K x C/groups x R x S, got shape " +
+                  shape_string(p.w.shape()));
+    p.desc.n = p.x.dim(0);
+    p.desc.c = p.x.dim(1);
+    p.desc.h = p.x.dim(2);
+    p.desc.w = p.x.dim(3);
+    p.desc.k = p.w.dim(0);
+    p.desc.r = p.w.dim(2);
+    p.desc.s = p.w.dim(3);
+    if (p.w.dim(1) * p.desc.groups != p.desc.c)
+      throw Error("input has " + std::to_string(p.desc.c) + " channels but the weights expect " +
+                  std::to_string(p.w.dim(1)) + " x " + std::to_string(p.desc.groups) +
+                  " groups (weights shape " + shape_string(p.w.shape()) + ")");
+    p.source = args.get("input") + ", " + args.get("weights");
+  } else {
+    std::vector<int64_t> s = args.get_int_list("shape", 1, int64_t{1} << 30);
+    if (s.size() != 4) throw UsageError("--shape needs 4 values N,C,H,W");
+    if (!args.has("k")) throw UsageError("--shape needs --k K (number of filters)");
+    p.desc.n = s[0];
+    p.desc.c = s[1];
+    p.desc.h = s[2];
+    p.desc.w = s[3];
+    p.desc.k = args.get_int("k", 1, int64_t{1} << 30);
+    p.desc.r = p.desc.s = args.get_int_opt("r", 1, 64).value_or(3);
+    auto seed = static_cast<uint64_t>(args.get_int_opt("seed", 0, INT64_MAX).value_or(0));
+    p.source = "random normal (seed " + std::to_string(seed) + ")";
+    validate(p.desc);
+    if (need_data) {
+      Shape xs = {p.desc.n, p.desc.c, p.desc.h, p.desc.w};
+      Shape ws = {p.desc.k, p.desc.c / p.desc.groups, p.desc.r, p.desc.s};
+      if (shape_numel(xs) > (int64_t{1} << 31) || shape_numel(ws) > (int64_t{1} << 31))
+        throw Error("problem too large for random data (more than 2^31 elements)");
+      p.x = random_normal(DType::f32, xs, seed);
+      p.w = random_normal(DType::f32, ws, seed + 1);
+    }
+  }
+  validate(p.desc);
+  return p;
+}
+
+Device read_device(const Args& args) {
+  try {
+    return Device::parse(args.get_or("device", "cpu"));
+  } catch (const Error& e) {
+    throw UsageError(std::string("--device: ") + e.what());
+  }
+}
+
+Options read_options(const Args& args) {
+  Options o;
+  o.plan = args.get_or("plan", "auto");
+  o.m = static_cast<int>(args.get_int_opt("m", 1, 16).value_or(0));
+  return o;
+}
+
+}  // namespace wino::cli

@@ -1,0 +1,57 @@
+#include "report_format.h"
+
+#include <cstdio>
+#include <string>
+
+namespace wino::cli {
+
+namespace {
+
+std::string fmt(const char* f, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, f, v);
+  return buf;
+}
+
+std::string or_dash(int v) { return v < 0 ? "-" : std::to_string(v); }
+
+}  // namespace
+
+void print_kernel_table(std::ostream& out, const Report& report) {
+  size_t width = 6;
+  for (const KernelReport& k : report.kernels) width = std::max(width, k.name.size());
+  char line[512];
+  std::snprintf(line, sizeof line, "%-*s %6s %7s %5s %5s %6s %10s %10s %10s %8s\n",
+                static_cast<int>(width), "kernel", "lines", "ssa", "pred", "regs", "spill",
+                "MFLOP", "MB", "time_us", "GFLOP/s");
+  out << line;
+  for (const KernelReport& k : report.kernels) {
+    std::string gflops = k.time_us > 0 ? fmt("%.1f", k.flops / (k.time_us * 1e3)) : "-";
+    std::string time = k.time_us >= 0 ? fmt("%.1f", k.time_us) : "-";
+    std::snprintf(line, sizeof line, "%-*s %6d %7lld %5d %5s %6s %10.2f %10.2f %10s %8s\n",
+                  static_cast<int>(width), k.name.c_str(), k.lines,
+                  static_cast<long long>(k.ssa_values), k.pred_regs, or_dash(k.regs).c_str(),
+                  or_dash(k.spill_bytes).c_str(), k.flops / 1e6, k.bytes / 1e6, time.c_str(),
+                  gflops.c_str());
+    out << line;
+  }
+}
+
+void write_kernels_json(JsonWriter& j, const Report& report) {
+  j.key("kernels").begin_array();
+  for (const KernelReport& k : report.kernels) {
+    j.begin_object();
+    j.key("name").value(k.name).key("stage").value(k.stage);
+    j.key("lines").value(k.lines).key("ssa_values").value(k.ssa_values);
+    j.key("pred_regs").value(k.pred_regs);
+    if (k.regs >= 0) j.key("regs").value(k.regs); else j.key("regs").null();
+    if (k.spill_bytes >= 0) j.key("spill_bytes").value(k.spill_bytes); else j.key("spill_bytes").null();
+    j.key("flops").value(k.flops).key("bytes").value(k.bytes);
+    j.key("groups").value(k.groups).key("threads_per_group").value(k.threads_per_group);
+    if (k.time_us >= 0) j.key("time_us").value(k.time_us); else j.key("time_us").null();
+    j.end_object();
+  }
+  j.end_array();
+}
+
+}  // namespace wino::cli

@@ -1,0 +1,18 @@
+// Printing a wino::Report: the per-kernel table and its JSON form.
+#pragma once
+
+#include <ostream>
+
+#include "common/json.h"
+#include "wino/wino.h"
+
+namespace wino::cli {
+
+/// One row per kernel: name, lines, SSA values, registers (predicted / actual), spills, FLOPs,
+/// bytes, time, GFLOP/s.
+void print_kernel_table(std::ostream& out, const Report& report);
+
+/// Writes the "kernels" list (an array of objects) into an open JSON object.
+void write_kernels_json(JsonWriter& j, const Report& report);
+
+}  // namespace wino::cli
