@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Sets up a fresh machine, builds, and runs the main job: Wino on the seed's convolution layer
-# (1x8x32x32 input, 8 filters 3x3, padding 1) on the CPU, with the per-kernel report.
+# Sets up a fresh machine, builds, and runs the main job: the per-kernel report of every plan on
+# the seed's layer (1x8x32x32 input, 8 filters 3x3, padding 1), run on the CPU (registers and
+# spills from NVRTC for sm_90 where the CUDA toolkit is installed), then one checked run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -9,8 +10,9 @@ wino=build/release/wino
 
 echo "== the transforms of F(4x4, 3x3)"
 "$wino" transforms --m 4 --r 3
-for plan in direct unfused; do
-  echo
-  echo "== the seed's layer, plan $plan"
-  "$wino" run --shape 1,8,32,32 --k 8 --pad 1 --seed 1 --plan "$plan" --m 4 --check --repeat 20
-done
+echo
+echo "== the seed's table: every plan on the seed's layer"
+"$wino" explain --shape 1,8,32,32 --k 8 --pad 1 --plan all --device cpu
+echo
+echo "== the fused plan, checked against the float64 reference"
+"$wino" run --shape 1,8,32,32 --k 8 --pad 1 --seed 1 --plan fused --m 4 --check --repeat 20

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <cstdlib>
 
 #include "conv_tester.h"
 #include "plans/program.h"
@@ -13,6 +14,8 @@ struct PlanMR {
   std::string plan;
   int m, r;
 };
+
+void PrintTo(const PlanMR& p, std::ostream* os) { *os << p.plan << " F(" << p.m << "," << p.r << ")"; }
 
 std::string name_of(const ::testing::TestParamInfo<PlanMR>& info) {
   std::string p = info.param.plan;
@@ -39,8 +42,13 @@ class PlansCpu : public ::testing::TestWithParam<PlanMR> {};
 
 TEST_P(PlansCpu, MatchesReferenceOnEdgeSweep) {
   const PlanMR& pm = GetParam();
+  std::vector<ConvCase> sweep = edge_sweep(pm.r);
+  // naive-fused at alpha = 8 is the seed's blow-up on purpose: the C compiler needs ~1 minute per
+  // shape. The default run keeps the three hardest edges; WINO_SLOW_TESTS=1 runs them all.
+  const bool slow = std::getenv("WINO_SLOW_TESTS") != nullptr;
+  if (pm.plan == "naive-fused" && pm.m + pm.r - 1 >= 8 && !slow) sweep = {sweep[0], sweep[3], sweep[4]};
   double worst = 0;
-  for (const ConvCase& cc : edge_sweep(pm.r)) {
+  for (const ConvCase& cc : sweep) {
     if (cc.h + cc.pad.top + cc.pad.bottom < cc.r || cc.w + cc.pad.left + cc.pad.right < cc.r) continue;
     worst = std::max(worst, check_conv(Device::cpu(), pm.plan, pm.m, cc));
   }

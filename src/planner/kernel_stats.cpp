@@ -54,6 +54,11 @@ class Analyzer {
 
   void use_value(int v) {
     if (v < 0) return;
+    // A value loaded from a per-thread array is that array's register: keep the array alive.
+    if (auto a = alias_.find(v); a != alias_.end()) {
+      array_access(a->second);
+      return;
+    }
     Interval& iv = intervals_[v];
     int64_t last = pos_;
     // A value defined outside a loop and used inside stays live for the whole loop.
@@ -125,7 +130,12 @@ class Analyzer {
         case StmtKind::load:
           array_access(s.memory);
           if (s.memory->space == Space::global) stats_.bytes += 4 * per_thread;
-          define(s.var.node(), 1);
+          if (s.memory->space == Space::per_thread && s.index->op == Op::const_int) {
+            define(s.var.node(), 0);
+            alias_[static_cast<int>(intervals_.size()) - 1] = s.memory;
+          } else {
+            define(s.var.node(), 1);
+          }
           break;
         case StmtKind::store:
           array_access(s.memory);
@@ -183,6 +193,7 @@ class Analyzer {
   std::vector<Interval> intervals_;
   std::vector<std::pair<int64_t, int64_t>> open_loops_;
   std::unordered_map<const Memory*, Interval> arrays_;
+  std::unordered_map<int, const Memory*> alias_;  // value -> the per-thread array it reads
 };
 
 }  // namespace

@@ -20,7 +20,7 @@ FusedTiles choose_fused_tiles(const Tiling& t, const PlanOptions& o, bool all_po
   } else if (a2 <= 16) {
     f = {32, 16, 4, 2, 8, 0};
   } else if (a2 <= 36) {
-    f = {16, 16, 4, 4, 8, 0};
+    f = {16, 8, 4, 4, 8, 0};  // 288 threads: 576 would cap registers at 96 and spill
   } else {
     f = {8, 8, 4, 4, 4, 0};  // 256 threads: the 8x8 input transform needs > 128 registers
   }

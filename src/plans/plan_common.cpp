@@ -3,6 +3,7 @@
 #include <limits>
 
 #include "common/error.h"
+#include "passes/sink_to_first_use.h"
 
 namespace wino::plans {
 
@@ -111,8 +112,9 @@ void store_output_tile(ir::KernelBuilder& b, const ir::Memory* y, const ConvDesc
     }
 }
 
-Program build_program(const ConvDesc& d, const PlanOptions& o) {
-  validate(d);
+namespace {
+
+Program build_unoptimized(const ConvDesc& d, const PlanOptions& o) {
   if (o.plan == "direct") return build_direct(d, o);
   if (d.groups != 1)
     throw Error("plan " + o.plan + " supports groups = 1 only (got " + std::to_string(d.groups) +
@@ -125,6 +127,15 @@ Program build_program(const ConvDesc& d, const PlanOptions& o) {
   std::string known;
   for (const std::string& n : plan_names()) known += (known.empty() ? "" : ", ") + n;
   throw Error("unknown plan '" + o.plan + "' (known: " + known + ")");
+}
+
+}  // namespace
+
+Program build_program(const ConvDesc& d, const PlanOptions& o) {
+  validate(d);
+  Program p = build_unoptimized(d, o);
+  for (auto& k : p.kernels) passes::sink_to_first_use(*k);
+  return p;
 }
 
 }  // namespace wino::plans
