@@ -3,7 +3,7 @@
 # Idempotent: installs only missing packages, and prints nothing when all are there.
 set -euo pipefail
 
-packages=(g++ cmake ninja-build libgtest-dev libgmock-dev libbenchmark-dev python3)
+packages=(gcc g++ cmake ninja-build libgtest-dev libgmock-dev libbenchmark-dev python3)
 
 missing=()
 for p in "${packages[@]}"; do
