@@ -76,6 +76,7 @@ struct Report {
   int m = 0, r = 0;
   std::string device;
   double weight_transform_us = 0;
+  double time_us = -1;  // median of whole runs (GPU: events around all the kernels of one run)
   double compile_ms = 0;
   std::vector<KernelReport> kernels;
 };
@@ -91,8 +92,9 @@ class Conv {
   void set_weights(const float* weights);
   /// y = conv(x): x is N x C x H x W, y is N x K x out_h x out_w (float32, host memory).
   void run(const float* x, float* y);
-  /// Runs `repeats` times and records the median time of each kernel in the report.
-  void benchmark(const float* x, float* y, int repeats);
+  /// Runs `warmup` untimed times, then `repeats` times timing each kernel, then `repeats` times
+  /// timing whole runs; records the medians in the report (KernelReport::time_us, Report::time_us).
+  void benchmark(const float* x, float* y, int repeats, int warmup = 0);
   Report report() const;
 
  private:

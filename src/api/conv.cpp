@@ -100,17 +100,26 @@ std::vector<std::pair<int, std::vector<int>>> launch_sequence(const Conv::Impl& 
 
 }  // namespace
 
-void Conv::run(const float* x, float* y) { benchmark(x, y, 1); }
-
-void Conv::benchmark(const float* x, float* y, int repeats) {
+void Conv::run(const float* x, float* y) {
   if (!impl_->weights_set) throw Error("run: set_weights() must be called before run()");
   if (!x || !y) throw Error("run: null input or output");
-  if (repeats < 1) throw Error("run: repeats must be >= 1");
+  Impl& impl = *impl_;
+  const auto& bufs = impl.program.buffers;
+  impl.backend->upload(impl.buffer_ids[plans::kInput], x, bufs[plans::kInput].elements);
+  for (const auto& [kernel, buffers] : launch_sequence(impl)) impl.backend->launch(kernel, buffers);
+  impl.backend->download(impl.buffer_ids[plans::kOutput], y, bufs[plans::kOutput].elements);
+}
+
+void Conv::benchmark(const float* x, float* y, int repeats, int warmup) {
+  if (!impl_->weights_set) throw Error("run: set_weights() must be called before run()");
+  if (!x || !y) throw Error("run: null input or output");
+  if (repeats < 1 || warmup < 0) throw Error("benchmark: needs repeats >= 1 and warmup >= 0");
   Impl& impl = *impl_;
   const auto& bufs = impl.program.buffers;
   runtime::Backend& be = *impl.backend;
   be.upload(impl.buffer_ids[plans::kInput], x, bufs[plans::kInput].elements);
   auto seq = launch_sequence(impl);
+  impl.report.time_us = median(be.timed_runs(seq, warmup, repeats));
   std::vector<std::vector<double>> times(impl.program.kernels.size());
   for (int rep = 0; rep < repeats; ++rep) {
     std::vector<double> us = be.timed_launches(seq);

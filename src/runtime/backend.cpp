@@ -7,6 +7,20 @@ namespace wino::runtime {
 std::unique_ptr<Backend> make_cpu_backend(const Options& options);
 std::unique_ptr<Backend> make_cuda_backend(const Device& device, const Options& options);
 
+std::vector<double> Backend::timed_runs(const std::vector<std::pair<int, std::vector<int>>>& sequence,
+                                       int warmup, int repeats) {
+  for (int i = 0; i < warmup; ++i)
+    for (const auto& [kernel, buffers] : sequence) launch(kernel, buffers);
+  synchronize();
+  std::vector<double> runs;
+  for (int i = 0; i < repeats; ++i) {
+    double total = 0;
+    for (double us : timed_launches(sequence)) total += us;
+    runs.push_back(total);
+  }
+  return runs;
+}
+
 std::unique_ptr<Backend> make_backend(const Device& device, const Options& options) {
   switch (device.kind) {
     case Device::Kind::cpu:

@@ -39,6 +39,11 @@ class Backend {
   /// Microseconds of each launch of `sequence` (kernel, buffers), run in order once.
   virtual std::vector<double> timed_launches(
       const std::vector<std::pair<int, std::vector<int>>>& sequence) = 0;
+  /// Microseconds of each of `repeats` whole runs of `sequence` after `warmup` untimed runs. The
+  /// default times each launch separately and adds them up; GPU backends override it to time the
+  /// whole sequence with one pair of events (no launch gaps inside a run are lost or added).
+  virtual std::vector<double> timed_runs(const std::vector<std::pair<int, std::vector<int>>>& sequence,
+                                         int warmup, int repeats);
   /// Waits for every launched kernel.
   virtual void synchronize() = 0;
 };

@@ -124,7 +124,8 @@ std::vector<int64_t> Args::get_int_list(const std::string& name, int64_t lo, int
 
 std::string Args::help() const {
   std::ostringstream out;
-  out << "usage: wino " << command_;
+  // A subcommand of `wino` ("bench") or a program of its own ("wino_cudnn_bench").
+  out << "usage: " << (command_.find('_') == std::string::npos ? "wino " : "") << command_;
   for (const Spec& s : specs_)
     if (s.required) out << " --" << s.name << " " << s.metavar;
   out << " [options]\n\n" << summary_ << "\n\noptions:\n";

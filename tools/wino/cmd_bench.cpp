@@ -4,15 +4,16 @@
 #include <cmath>
 #include <cstdio>
 #include <iostream>
+#include <optional>
 
 #include "args.h"
 #include "commands.h"
 #include "common/json.h"
 #include "common/random.h"
 #include "conv_options.h"
-#include "layers_file.h"
+#include "io/layers_file.h"
 #include "plans/program.h"
-#include "reference/reference.h"
+#include "reference/reference_check.h"
 #include "report_format.h"
 #include "runtime/backend.h"
 
@@ -20,13 +21,10 @@ namespace wino::cli {
 
 namespace {
 
-constexpr uint64_t kInputSeed = 1, kWeightSeed = 2, kSampleSeed = 3;
-// Above this many reference FLOPs the float64 reference is evaluated at sampled outputs only.
-constexpr double kFullCheckFlops = 2e9;
-constexpr int kSamples = 2000;
+constexpr uint64_t kInputSeed = 1, kWeightSeed = 2;
 
 struct Row {
-  const Layer* layer = nullptr;
+  const io::Layer* layer = nullptr;
   std::string plan;
   Report report;
   double time_us = -1, gflops = -1, vs_direct = -1;
@@ -35,60 +33,21 @@ struct Row {
   std::string error;  // why the plan did not run on this layer
 };
 
-// The reference for --check: the whole float64 output, or its values at sampled flat indices.
-struct Reference {
-  Tensor full;
-  std::vector<int64_t> index;
-  std::vector<double> value;
-  bool sampled() const { return !index.empty(); }
-};
-
-Reference make_reference(const Layer& l, const Tensor& x, const Tensor& w) {
-  const ConvDesc& d = l.desc;
-  Reference ref;
-  if (d.direct_flops() < kFullCheckFlops) {
-    ref.full = reference_conv2d(x, w, d.pad, d.groups);
-    return ref;
-  }
-  const int64_t oh = d.out_h(), ow = d.out_w(), total = d.n * d.k * oh * ow;
-  Rng rng(kSampleSeed);
-  for (int i = 0; i < kSamples; ++i) {
-    const int64_t idx = static_cast<int64_t>(rng.next_u64() % static_cast<uint64_t>(total));
-    ref.index.push_back(idx);
-    ref.value.push_back(reference_conv2d_at(x, w, d.pad, d.groups, idx / (d.k * oh * ow),
-                                            (idx / (oh * ow)) % d.k, (idx / ow) % oh, idx % ow));
-  }
-  return ref;
-}
-
-double sampled_error(const Tensor& y, const Reference& ref) {
-  double diff2 = 0, ref2 = 0;
-  for (size_t i = 0; i < ref.index.size(); ++i) {
-    const double v = y.get(ref.index[i]);
-    if (std::isnan(v)) return NAN;
-    diff2 += (v - ref.value[i]) * (v - ref.value[i]);
-    ref2 += ref.value[i] * ref.value[i];
-  }
-  return ref2 > 0 ? std::sqrt(diff2 / ref2) : std::sqrt(diff2);
-}
-
 void run_plan(Row& row, const Device& device, const Options& o, const Tensor& x, const Tensor& w,
-              const Reference* ref, int repeats) {
+              const ReferenceCheck* ref, int repeats) {
   const ConvDesc& d = row.layer->desc;
   try {
     Conv conv = compile(device, d, o);
     conv.set_weights(w.f32());
     Tensor y(DType::f32, {d.n, d.k, d.out_h(), d.out_w()});
-    conv.run(x.f32(), y.f32());  // warm-up
-    conv.benchmark(x.f32(), y.f32(), repeats);
+    conv.benchmark(x.f32(), y.f32(), repeats, /*warmup=*/1);
     row.report = conv.report();
-    row.time_us = 0;
-    for (const KernelReport& k : row.report.kernels) row.time_us += k.time_us;
+    row.time_us = row.report.time_us;
     row.gflops = d.direct_flops() / (row.time_us * 1e3);
     if (ref) {
       row.checked = true;
       row.sampled = ref->sampled();
-      row.rel_err = row.sampled ? sampled_error(y, *ref) : relative_l2_error(y, ref->full);
+      row.rel_err = ref->relative_error(y);
     }
   } catch (const Error& e) {
     row.error = e.what();
@@ -156,23 +115,14 @@ std::vector<std::string> read_plans(const Args& args) {
   return list;
 }
 
-std::vector<const Layer*> select_layers(const Args& args, const std::vector<Layer>& layers) {
-  std::vector<const Layer*> selected;
-  if (!args.has("only")) {
-    for (const Layer& l : layers) selected.push_back(&l);
-    return selected;
+std::vector<const io::Layer*> select_layers(const Args& args, const std::vector<io::Layer>& layers) {
+  std::vector<std::string> names;
+  if (args.has("only")) names = split_commas(args.get("only"), "--only");
+  try {
+    return io::select_layers(layers, names, args.get("layers"));
+  } catch (const Error& e) {
+    throw UsageError(std::string("--only: ") + e.what());
   }
-  for (const std::string& name : split_commas(args.get("only"), "--only")) {
-    auto it = std::find_if(layers.begin(), layers.end(), [&](const Layer& l) { return l.name == name; });
-    if (it == layers.end()) {
-      std::string known;
-      for (const Layer& l : layers) known += (known.empty() ? "" : ", ") + l.name;
-      throw UsageError("--only: no layer '" + name + "' in " + args.get("layers") + " (layers: " +
-                       known + ")");
-    }
-    selected.push_back(&*it);
-  }
-  return selected;
 }
 
 }  // namespace
@@ -200,13 +150,13 @@ int cmd_bench(const Argv& argv) {
   const int repeats = static_cast<int>(args.get_int_opt("repeat", 1, 100000).value_or(5));
   Options base = read_options(args);
   const Device device = read_device(args);
-  const std::vector<Layer> layers = read_layers_file(args.get("layers"));
-  const std::vector<const Layer*> selected = select_layers(args, layers);
+  const std::vector<io::Layer> layers = io::read_layers_file(args.get("layers"));
+  const std::vector<const io::Layer*> selected = select_layers(args, layers);
   size_t name_width = 5;
-  for (const Layer* l : selected) name_width = std::max(name_width, l->name.size());
+  for (const io::Layer* l : selected) name_width = std::max(name_width, l->name.size());
 
   if (args.has("list")) {
-    for (const Layer* l : selected)
+    for (const io::Layer* l : selected)
       std::cout << l->name << std::string(name_width + 2 - l->name.size(), ' ') << l->desc.str()
                 << "  " << fmt("%.3f", l->desc.direct_flops() / 1e9) << " GFLOP\n";
     return 0;
@@ -221,12 +171,12 @@ int cmd_bench(const Argv& argv) {
   }
 
   std::vector<Row> rows;
-  for (const Layer* l : selected) {
+  for (const io::Layer* l : selected) {
     const ConvDesc& d = l->desc;
     Tensor x = random_normal(DType::f32, {d.n, d.c, d.h, d.w}, kInputSeed);
     Tensor w = random_normal(DType::f32, {d.k, d.c / d.groups, d.r, d.s}, kWeightSeed);
-    Reference ref;
-    if (args.has("check")) ref = make_reference(*l, x, w);
+    std::optional<ReferenceCheck> ref;
+    if (args.has("check")) ref.emplace(d, x, w);
     const size_t first = rows.size();
     for (const std::string& plan : plan_list) {
       Row row;
@@ -234,7 +184,7 @@ int cmd_bench(const Argv& argv) {
       row.plan = plan;
       Options o = base;
       o.plan = plan;
-      run_plan(row, device, o, x, w, args.has("check") ? &ref : nullptr, repeats);
+      run_plan(row, device, o, x, w, ref ? &*ref : nullptr, repeats);
       rows.push_back(std::move(row));
     }
     double direct_us = -1;

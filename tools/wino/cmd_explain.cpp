@@ -18,7 +18,7 @@ namespace wino::cli {
 
 namespace {
 
-constexpr int kDeviceRepeats = 5;  // timed runs per plan with --device, after one warm-up
+constexpr int kDeviceRepeats = 20;  // timed runs per plan with --device, after one warm-up
 
 struct PlanResult {
   std::string plan;    // as requested
@@ -54,8 +54,7 @@ void run_on_device(PlanResult& res, const Device& device, const Problem& prob, c
   Conv conv = compile(device, prob.desc, o);
   conv.set_weights(prob.w.f32());
   Tensor y(DType::f32, {prob.desc.n, prob.desc.k, prob.desc.out_h(), prob.desc.out_w()});
-  conv.run(prob.x.f32(), y.f32());  // warm-up
-  conv.benchmark(prob.x.f32(), y.f32(), kDeviceRepeats);
+  conv.benchmark(prob.x.f32(), y.f32(), kDeviceRepeats, /*warmup=*/1);
   Report dev = conv.report();
   res.report.device = dev.device;
   res.ran = true;

@@ -67,6 +67,15 @@ class CudaBackend : public Backend {
     }
     return us;
   }
+  std::vector<double> timed_runs(const std::vector<std::pair<int, std::vector<int>>>& sequence,
+                                 int warmup, int repeats) override {
+    auto run = [&] {
+      for (const auto& [k, bufs] : sequence) launch(k, bufs);
+    };
+    std::vector<double> us;
+    for (float ms : cuda::time_each_ms(ctx_, run, warmup, repeats)) us.push_back(ms * 1000.0);
+    return us;
+  }
   void synchronize() override { ctx_.synchronize(); }
 
  private:

@@ -8,7 +8,7 @@
 
 #include "wino/wino.h"
 
-namespace wino::cli {
+namespace wino::io {
 
 struct Layer {
   std::string name;
@@ -24,4 +24,10 @@ std::vector<Layer> parse_layers(std::istream& in, const std::string& filename);
 /// Reads and parses a layer file; throws wino::Error when it cannot be read or is malformed.
 std::vector<Layer> read_layers_file(const std::string& path);
 
-}  // namespace wino::cli
+/// The layers named in `names`, in that order (all of them when `names` is empty). Throws
+/// wino::Error naming the file and listing its layers when a name is not there.
+std::vector<const Layer*> select_layers(const std::vector<Layer>& layers,
+                                        const std::vector<std::string>& names,
+                                        const std::string& filename);
+
+}  // namespace wino::io

@@ -1,5 +1,6 @@
-#include "layers_file.h"
+#include "io/layers_file.h"
 
+#include <algorithm>
 #include <charconv>
 #include <filesystem>
 #include <fstream>
@@ -7,7 +8,7 @@
 
 #include "common/error.h"
 
-namespace wino::cli {
+namespace wino::io {
 
 namespace {
 
@@ -74,4 +75,24 @@ std::vector<Layer> read_layers_file(const std::string& path) {
   return parse_layers(in, path);
 }
 
-}  // namespace wino::cli
+std::vector<const Layer*> select_layers(const std::vector<Layer>& layers,
+                                        const std::vector<std::string>& names,
+                                        const std::string& filename) {
+  std::vector<const Layer*> selected;
+  if (names.empty()) {
+    for (const Layer& l : layers) selected.push_back(&l);
+    return selected;
+  }
+  for (const std::string& name : names) {
+    auto it = std::find_if(layers.begin(), layers.end(), [&](const Layer& l) { return l.name == name; });
+    if (it == layers.end()) {
+      std::string known;
+      for (const Layer& l : layers) known += (known.empty() ? "" : ", ") + l.name;
+      throw Error("no layer '" + name + "' in " + filename + " (layers: " + known + ")");
+    }
+    selected.push_back(&*it);
+  }
+  return selected;
+}
+
+}  // namespace wino::io

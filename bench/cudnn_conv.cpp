@@ -1,0 +1,178 @@
+#include "cudnn_conv.h"
+
+#include <cuda_runtime.h>
+#include <cudnn.h>
+
+#include "common/error.h"
+
+namespace wino::bench {
+
+namespace {
+
+void check(cudnnStatus_t s, const char* what) {
+  if (s != CUDNN_STATUS_SUCCESS)
+    throw Error(std::string("cuDNN: ") + what + " failed: " + cudnnGetErrorString(s));
+}
+void check(cudaError_t e, const char* what) {
+  if (e != cudaSuccess) throw Error(std::string("CUDA runtime: ") + what + " failed: " + cudaGetErrorString(e));
+}
+
+const char* algo_name(cudnnConvolutionFwdAlgo_t a) {
+  switch (a) {
+    case CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM: return "IMPLICIT_GEMM";
+    case CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM: return "IMPLICIT_PRECOMP_GEMM";
+    case CUDNN_CONVOLUTION_FWD_ALGO_GEMM: return "GEMM";
+    case CUDNN_CONVOLUTION_FWD_ALGO_DIRECT: return "DIRECT";
+    case CUDNN_CONVOLUTION_FWD_ALGO_FFT: return "FFT";
+    case CUDNN_CONVOLUTION_FWD_ALGO_FFT_TILING: return "FFT_TILING";
+    case CUDNN_CONVOLUTION_FWD_ALGO_WINOGRAD: return "WINOGRAD";
+    case CUDNN_CONVOLUTION_FWD_ALGO_WINOGRAD_NONFUSED: return "WINOGRAD_NONFUSED";
+    default: return "unknown";
+  }
+}
+
+// Device memory that frees itself.
+struct DeviceMemory {
+  void* ptr = nullptr;
+  explicit DeviceMemory(size_t bytes) {
+    if (bytes) check(cudaMalloc(&ptr, bytes), "cudaMalloc");
+  }
+  ~DeviceMemory() { cudaFree(ptr); }
+  DeviceMemory(const DeviceMemory&) = delete;
+  DeviceMemory& operator=(const DeviceMemory&) = delete;
+};
+
+}  // namespace
+
+struct CudnnConv::State {
+  ConvDesc d;
+  cudnnHandle_t handle = nullptr;
+  cudnnTensorDescriptor_t x_desc = nullptr, y_desc = nullptr;
+  cudnnFilterDescriptor_t w_desc = nullptr;
+  cudnnConvolutionDescriptor_t conv_desc = nullptr;
+  cudnnConvolutionFwdAlgo_t algo{};
+  size_t workspace_bytes = 0;
+  std::unique_ptr<DeviceMemory> x, w, y, workspace;
+  int64_t y_elements = 0;
+
+  ~State() {
+    if (conv_desc) cudnnDestroyConvolutionDescriptor(conv_desc);
+    if (w_desc) cudnnDestroyFilterDescriptor(w_desc);
+    if (y_desc) cudnnDestroyTensorDescriptor(y_desc);
+    if (x_desc) cudnnDestroyTensorDescriptor(x_desc);
+    if (handle) cudnnDestroy(handle);
+  }
+
+  void forward() {
+    const float one = 1, zero = 0;
+    check(cudnnConvolutionForward(handle, &one, x_desc, x->ptr, w_desc, w->ptr, conv_desc, algo,
+                                  workspace ? workspace->ptr : nullptr, workspace_bytes, &zero,
+                                  y_desc, y->ptr),
+          "cudnnConvolutionForward");
+  }
+};
+
+CudnnConv::CudnnConv(const ConvDesc& d, const float* x, const float* w) : s_(std::make_unique<State>()) {
+  if (d.pad.top != d.pad.bottom || d.pad.left != d.pad.right)
+    throw Error("cuDNN needs symmetric padding; got " + d.str());
+  State& s = *s_;
+  s.d = d;
+  const int n = static_cast<int>(d.n), c = static_cast<int>(d.c), k = static_cast<int>(d.k);
+  const int h = static_cast<int>(d.h), wd = static_cast<int>(d.w);
+  check(cudnnCreate(&s.handle), "cudnnCreate");
+  check(cudnnCreateTensorDescriptor(&s.x_desc), "cudnnCreateTensorDescriptor");
+  check(cudnnCreateTensorDescriptor(&s.y_desc), "cudnnCreateTensorDescriptor");
+  check(cudnnCreateFilterDescriptor(&s.w_desc), "cudnnCreateFilterDescriptor");
+  check(cudnnCreateConvolutionDescriptor(&s.conv_desc), "cudnnCreateConvolutionDescriptor");
+  check(cudnnSetTensor4dDescriptor(s.x_desc, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, n, c, h, wd),
+        "cudnnSetTensor4dDescriptor(x)");
+  check(cudnnSetFilter4dDescriptor(s.w_desc, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, k,
+                                   static_cast<int>(d.c / d.groups), static_cast<int>(d.r),
+                                   static_cast<int>(d.s)),
+        "cudnnSetFilter4dDescriptor");
+  check(cudnnSetConvolution2dDescriptor(s.conv_desc, static_cast<int>(d.pad.top),
+                                        static_cast<int>(d.pad.left), 1, 1, 1, 1,
+                                        CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT),
+        "cudnnSetConvolution2dDescriptor");
+  check(cudnnSetConvolutionGroupCount(s.conv_desc, static_cast<int>(d.groups)), "cudnnSetConvolutionGroupCount");
+  check(cudnnSetConvolutionMathType(s.conv_desc, CUDNN_FMA_MATH), "cudnnSetConvolutionMathType");
+  int on = 0, oc = 0, oh = 0, ow = 0;
+  check(cudnnGetConvolution2dForwardOutputDim(s.conv_desc, s.x_desc, s.w_desc, &on, &oc, &oh, &ow),
+        "cudnnGetConvolution2dForwardOutputDim");
+  if (oh != d.out_h() || ow != d.out_w())
+    throw Error("cuDNN output shape differs from Wino's for " + d.str());
+  check(cudnnSetTensor4dDescriptor(s.y_desc, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, on, oc, oh, ow),
+        "cudnnSetTensor4dDescriptor(y)");
+
+  const size_t xn = static_cast<size_t>(d.n * d.c * d.h * d.w);
+  const size_t wn = static_cast<size_t>(d.k * (d.c / d.groups) * d.r * d.s);
+  s.y_elements = int64_t{on} * oc * oh * ow;
+  s.x = std::make_unique<DeviceMemory>(xn * sizeof(float));
+  s.w = std::make_unique<DeviceMemory>(wn * sizeof(float));
+  s.y = std::make_unique<DeviceMemory>(static_cast<size_t>(s.y_elements) * sizeof(float));
+  check(cudaMemcpy(s.x->ptr, x, xn * sizeof(float), cudaMemcpyHostToDevice), "cudaMemcpy(x)");
+  check(cudaMemcpy(s.w->ptr, w, wn * sizeof(float), cudaMemcpyHostToDevice), "cudaMemcpy(w)");
+
+  int max_algos = 0;
+  check(cudnnGetConvolutionForwardAlgorithmMaxCount(s.handle, &max_algos),
+        "cudnnGetConvolutionForwardAlgorithmMaxCount");
+  std::vector<cudnnConvolutionFwdAlgoPerf_t> perf(static_cast<size_t>(max_algos));
+  int found = 0;
+  check(cudnnFindConvolutionForwardAlgorithm(s.handle, s.x_desc, s.w_desc, s.conv_desc, s.y_desc,
+                                             max_algos, &found, perf.data()),
+        "cudnnFindConvolutionForwardAlgorithm");
+  // Results come fastest first; keep the first that ran without tensor-core (TF32) math.
+  bool chosen = false;
+  for (int i = 0; i < found && !chosen; ++i) {
+    if (perf[i].status != CUDNN_STATUS_SUCCESS || perf[i].mathType != CUDNN_FMA_MATH) continue;
+    s.algo = perf[i].algo;
+    s.workspace_bytes = perf[i].memory;
+    chosen = true;
+  }
+  if (!chosen) throw Error("cuDNN found no FMA-math forward algorithm for " + d.str());
+  if (s.workspace_bytes) s.workspace = std::make_unique<DeviceMemory>(s.workspace_bytes);
+}
+
+CudnnConv::~CudnnConv() = default;
+
+std::string CudnnConv::algorithm() const {
+  char mb[32];
+  std::snprintf(mb, sizeof mb, "%.1f", s_->workspace_bytes / 1e6);
+  return std::string(algo_name(s_->algo)) + " (workspace " + mb + " MB)";
+}
+
+std::vector<double> CudnnConv::time_us(int warmup, int repeats) {
+  for (int i = 0; i < warmup; ++i) s_->forward();
+  check(cudaDeviceSynchronize(), "cudaDeviceSynchronize");
+  cudaEvent_t start, stop;
+  check(cudaEventCreate(&start), "cudaEventCreate");
+  check(cudaEventCreate(&stop), "cudaEventCreate");
+  std::vector<double> us;
+  for (int i = 0; i < repeats; ++i) {
+    check(cudaEventRecord(start), "cudaEventRecord");
+    s_->forward();
+    check(cudaEventRecord(stop), "cudaEventRecord");
+    check(cudaEventSynchronize(stop), "cudaEventSynchronize");
+    float ms = 0;
+    check(cudaEventElapsedTime(&ms, start, stop), "cudaEventElapsedTime");
+    us.push_back(ms * 1000.0);
+  }
+  cudaEventDestroy(start);
+  cudaEventDestroy(stop);
+  return us;
+}
+
+void CudnnConv::run(float* y) {
+  s_->forward();
+  check(cudaMemcpy(y, s_->y->ptr, static_cast<size_t>(s_->y_elements) * sizeof(float),
+                   cudaMemcpyDeviceToHost),
+        "cudaMemcpy(y)");
+}
+
+std::string CudnnConv::version() {
+  const size_t v = cudnnGetVersion();
+  return "cuDNN " + std::to_string(v / 10000) + "." + std::to_string(v / 100 % 100) + "." +
+         std::to_string(v % 100);
+}
+
+}  // namespace wino::bench

@@ -1,0 +1,284 @@
+// wino_cudnn_bench: every layer of a layer file on the GPU, Wino's fastest spill-free plan against
+// cuDNN's fastest fp32 algorithm, on the same data in the same process. Prints a table and
+// (--json) writes the numbers. See docs/performance.md.
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <optional>
+
+#include "args.h"
+#include "common/json.h"
+#include "common/random.h"
+#include "cudnn_conv.h"
+#include "io/layers_file.h"
+#include "reference/reference_check.h"
+#include "report_format.h"
+#include "runtime/backend.h"
+
+namespace wino::bench {
+
+namespace {
+
+using cli::Args;
+
+constexpr uint64_t kInputSeed = 1, kWeightSeed = 2;
+
+struct Timing {
+  double us = -1, tflops = -1, rel_err = -1;
+};
+
+struct Candidate {
+  std::string plan;
+  int m = 0;
+  Report report;
+  Timing t;
+  std::string rejected;  // why it cannot be the answer (error, spills, failure); empty if it can
+};
+
+struct LayerResult {
+  const io::Layer* layer = nullptr;
+  std::string cudnn_algo, cudnn_error;
+  Timing cudnn;
+  std::vector<Candidate> candidates;
+  const Candidate* best = nullptr;
+  double ratio() const { return best && cudnn.us > 0 ? cudnn.us / best->t.us : -1; }
+};
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+double tflops(const ConvDesc& d, double us) { return d.direct_flops() / (us * 1e6); }
+
+// The accuracy targets of the benchmark: F(4,3) and smaller 1e-5, larger tiles 3e-5.
+double tolerance(int m, int r) { return m == 0 || m + r - 1 <= 6 ? 1e-5 : 3e-5; }
+
+std::vector<std::pair<std::string, int>> candidate_plans(const ConvDesc& d) {
+  std::vector<std::pair<std::string, int>> c = {{"direct", 0}};
+  if (d.r != d.s || d.r == 1 || d.groups != 1) return c;
+  for (int m : {4, 6})
+    for (const char* p : {"unfused", "fused-input", "fused-output", "fused"}) c.emplace_back(p, m);
+  c.emplace_back("fused", 2);
+  return c;
+}
+
+void run_wino(Candidate& c, const ConvDesc& d, const Tensor& x, const Tensor& w,
+              const ReferenceCheck& ref, int warmup, int repeats) {
+  try {
+    Options o;
+    o.plan = c.plan;
+    o.m = c.m;
+    Conv conv = compile(Device::cuda(), d, o);
+    conv.set_weights(w.f32());
+    Tensor y(DType::f32, {d.n, d.k, d.out_h(), d.out_w()});
+    conv.benchmark(x.f32(), y.f32(), repeats, warmup);
+    c.report = conv.report();
+    c.t.us = c.report.time_us;
+    c.t.tflops = tflops(d, c.t.us);
+    c.t.rel_err = ref.relative_error(y);
+    for (const KernelReport& k : c.report.kernels)
+      if (k.spill_bytes > 0) c.rejected = k.name + " spills " + std::to_string(k.spill_bytes) + " bytes";
+    if (!(c.t.rel_err <= tolerance(c.report.m, c.report.r)))
+      c.rejected = "relative error " + std::to_string(c.t.rel_err) + " over the target";
+  } catch (const Error& e) {
+    c.rejected = e.what();
+  }
+}
+
+void run_cudnn(LayerResult& lr, const Tensor& x, const Tensor& w, const ReferenceCheck& ref,
+               int warmup, int repeats) {
+  const ConvDesc& d = lr.layer->desc;
+  try {
+    CudnnConv conv(d, x.f32(), w.f32());
+    lr.cudnn_algo = conv.algorithm();
+    lr.cudnn.us = median(conv.time_us(warmup, repeats));
+    lr.cudnn.tflops = tflops(d, lr.cudnn.us);
+    Tensor y(DType::f32, {d.n, d.k, d.out_h(), d.out_w()});
+    conv.run(y.f32());
+    lr.cudnn.rel_err = ref.relative_error(y);
+  } catch (const Error& e) {
+    lr.cudnn_error = e.what();
+  }
+}
+
+std::string fmt(const char* f, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, f, v);
+  return buf;
+}
+
+std::string plan_label(const Candidate& c) {
+  return c.report.m ? c.report.plan + " F(" + std::to_string(c.report.m) + "," +
+                          std::to_string(c.report.r) + ")"
+                    : c.plan + (c.m ? " m=" + std::to_string(c.m) : "");
+}
+
+void print_header(std::ostream& out) {
+  char line[512];
+  std::snprintf(line, sizeof line, "%-15s %-26s %9s %7s %8s | %-20s %9s %7s %8s %8s | %10s\n",
+                "layer", "cuDNN algorithm", "cuDNN us", "TFLOP/s", "rel_err", "Wino plan", "Wino us",
+                "TFLOP/s", "rel_err", "wt us", "cuDNN/Wino");
+  out << line << std::string(std::string(line).size() - 1, '-') << "\n";
+}
+
+void print_result(std::ostream& out, const LayerResult& lr, bool all_plans) {
+  char line[512];
+  const std::string algo = lr.cudnn_error.empty() ? lr.cudnn_algo.substr(0, lr.cudnn_algo.find(' ')) : "failed";
+  const Candidate* b = lr.best;
+  std::snprintf(line, sizeof line, "%-15s %-26s %9.1f %7.2f %8.1e | %-20s %9.1f %7.2f %8.1e %8.0f | %10s\n",
+                lr.layer->name.c_str(), algo.c_str(), lr.cudnn.us, lr.cudnn.tflops, lr.cudnn.rel_err,
+                b ? plan_label(*b).c_str() : "none", b ? b->t.us : -1, b ? b->t.tflops : -1,
+                b ? b->t.rel_err : -1, b ? b->report.weight_transform_us : -1,
+                lr.ratio() > 0 ? fmt("%.2f", lr.ratio()).c_str() : "-");
+  out << line;
+  if (!lr.cudnn_error.empty()) out << "    cuDNN: " << lr.cudnn_error << "\n";
+  if (!all_plans) return;
+  for (const Candidate& c : lr.candidates) {
+    int regs = 0, spill = 0;
+    for (const KernelReport& k : c.report.kernels) {
+      regs = std::max(regs, k.regs);
+      spill = std::max(spill, k.spill_bytes);
+    }
+    std::snprintf(line, sizeof line, "    %-22s %9.1f us %7.2f TFLOP/s  err %8.1e  max regs %3d  spill %d  %s\n",
+                  plan_label(c).c_str(), c.t.us, c.t.tflops, c.t.rel_err, regs, spill,
+                  c.rejected.empty() ? "" : ("rejected: " + c.rejected).c_str());
+    out << line;
+  }
+}
+
+void write_timing(JsonWriter& j, const Timing& t) {
+  j.key("us_med").value(t.us).key("tflops").value(t.tflops).key("rel_err").value(t.rel_err);
+}
+
+void write_json(const std::string& path, const std::vector<LayerResult>& results,
+                const std::string& device, int warmup, int repeats) {
+  JsonWriter j;
+  j.begin_object();
+  j.key("device").value(device).key("cudnn").value(CudnnConv::version());
+  j.key("warmup").value(warmup).key("repeats").value(repeats);
+  j.key("layers").begin_array();
+  for (const LayerResult& lr : results) {
+    const ConvDesc& d = lr.layer->desc;
+    j.begin_object().key("layer").value(lr.layer->name).key("problem").value(d.str());
+    j.key("N").value(d.n).key("C").value(d.c).key("K").value(d.k).key("H").value(d.h).key("W").value(d.w);
+    j.key("flops").value(d.direct_flops());
+    j.key("cudnn").begin_object().key("algorithm").value(lr.cudnn_algo);
+    if (!lr.cudnn_error.empty()) j.key("error").value(lr.cudnn_error);
+    write_timing(j, lr.cudnn);
+    j.end_object();
+    j.key("ratio_cudnn_over_wino").value(lr.ratio());
+    j.key("wino").begin_array();
+    for (const Candidate& c : lr.candidates) {
+      j.begin_object().key("plan").value(c.plan).key("m").value(c.m);
+      j.key("best").value(&c == lr.best);
+      if (!c.rejected.empty()) j.key("rejected").value(c.rejected);
+      write_timing(j, c.t);
+      j.key("weight_transform_us").value(c.report.weight_transform_us);
+      cli::write_kernels_json(j, c.report);
+      j.end_object();
+    }
+    j.end_array().end_object();
+  }
+  j.end_array().end_object();
+  std::ofstream out(path);
+  out << j.str() << "\n";
+  if (!out) throw Error("cannot write " + path);
+}
+
+double geomean(const std::vector<double>& v) {
+  double s = 0;
+  for (double x : v) s += std::log(x);
+  return v.empty() ? -1 : std::exp(s / static_cast<double>(v.size()));
+}
+
+void print_summary(std::ostream& out, const std::vector<LayerResult>& results) {
+  std::vector<double> batched;
+  out << "\n";
+  for (const LayerResult& lr : results)
+    if (lr.layer->desc.n >= 8 && lr.ratio() > 0) batched.push_back(lr.ratio());
+  if (!batched.empty())
+    out << "geometric mean of cuDNN/Wino over the " << batched.size()
+        << " layers with batch >= 8: " << fmt("%.2f", geomean(batched)) << "\n";
+  for (const LayerResult& lr : results)
+    if (lr.layer->desc.n < 8 && lr.ratio() > 0)
+      out << "batch " << lr.layer->desc.n << " " << lr.layer->name << ": cuDNN/Wino "
+          << fmt("%.2f", lr.ratio()) << "\n";
+}
+
+int run(int argc, char** argv) {
+  Args args("wino_cudnn_bench",
+            "Wino's fastest spill-free plan against cuDNN's fastest fp32 algorithm (TF32 off), "
+            "layer by layer on one CUDA GPU: median time with CUDA events, effective TFLOP/s, the "
+            "ratio cuDNN/Wino, and the relative L2 error of both vs the float64 reference.");
+  args.option("layers", "FILE", "layer file: 'name N C K H W R S pad' lines (default bench/layers.txt)");
+  args.option("only", "NAME,...", "run only these layers");
+  args.option("repeat", "N", "timed runs per measurement, median counts (default 30, at least 20)");
+  args.option("warmup", "N", "untimed runs before timing (default 5)");
+  args.option("json", "FILE", "also write every number as JSON to FILE");
+  args.flag("all-plans", "print every plan tried on each layer, not just the fastest");
+  args.epilog(
+      "Wino's time excludes the weight transform (done once in set_weights; column 'wt us').\n"
+      "A plan is eligible when no kernel spills and its error is within the targets (1e-5 for\n"
+      "alpha <= 6, 3e-5 above). Layers over 2 GFLOP are checked at 2000 sampled outputs.\n"
+      "example:\n  wino_cudnn_bench --only seed,resnet50.c2 --all-plans --json out.json");
+  std::vector<std::string> argv_list(argv + 1, argv + argc);
+  if (!args.parse(argv_list)) return 0;
+  const int repeats = static_cast<int>(args.get_int_opt("repeat", 20, 100000).value_or(30));
+  const int warmup = static_cast<int>(args.get_int_opt("warmup", 0, 100000).value_or(5));
+  const std::string layers_path = args.get_or("layers", "bench/layers.txt");
+  const std::vector<io::Layer> layers = io::read_layers_file(layers_path);
+  std::vector<std::string> names;
+  if (args.has("only")) names = cli::split_commas(args.get("only"), "--only");
+  const std::vector<const io::Layer*> selected = io::select_layers(layers, names, layers_path);
+  if (args.has("json")) std::ofstream(args.get("json"), std::ios::app);  // fail early if unwritable
+
+  const std::string device = runtime::make_backend(Device::cuda(), {})->name();
+  std::cout << device << ", " << CudnnConv::version() << "; median of " << repeats
+            << " runs after " << warmup << " warm-up runs, CUDA events\n\n";
+  print_header(std::cout);
+  std::vector<LayerResult> results;
+  for (const io::Layer* l : selected) {
+    const ConvDesc& d = l->desc;
+    Tensor x = random_normal(DType::f32, {d.n, d.c, d.h, d.w}, kInputSeed);
+    Tensor w = random_normal(DType::f32, {d.k, d.c / d.groups, d.r, d.s}, kWeightSeed);
+    ReferenceCheck ref(d, x, w);
+    LayerResult lr;
+    lr.layer = l;
+    run_cudnn(lr, x, w, ref, warmup, repeats);
+    for (const auto& [plan, m] : candidate_plans(d)) {
+      Candidate c;
+      c.plan = plan;
+      c.m = m;
+      run_wino(c, d, x, w, ref, warmup, repeats);
+      lr.candidates.push_back(std::move(c));
+    }
+    for (const Candidate& c : lr.candidates)
+      if (c.rejected.empty() && (!lr.best || c.t.us < lr.best->t.us)) lr.best = &c;
+    results.push_back(std::move(lr));
+    print_result(std::cout, results.back(), args.has("all-plans"));
+    std::cout.flush();
+  }
+  print_summary(std::cout, results);
+  if (args.has("json")) write_json(args.get("json"), results, device, warmup, repeats);
+  return 0;
+}
+
+}  // namespace
+
+}  // namespace wino::bench
+
+int main(int argc, char** argv) {
+  try {
+    return wino::bench::run(argc, argv);
+  } catch (const wino::cli::UsageError& e) {
+    std::cerr << "wino_cudnn_bench: " << e.what() << " (see --help)\n";
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "wino_cudnn_bench: " << e.what() << "\n";
+    return 1;
+  }
+}

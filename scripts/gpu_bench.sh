@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The GPU run in one go, on the machine with the NVIDIA GPU: build (unless a build is given),
+# check correctness (the GPU tests), then the benchmark against cuDNN on every layer of
+# bench/layers.txt. Writes gpu_tests.log, bench.txt and bench.json to $OUT (or build/gpu_bench).
+# Usage: scripts/gpu_bench.sh [BUILD_DIR] [extra wino_cudnn_bench options, e.g. --only seed]
+set -uo pipefail
+cd "$(dirname "$0")/.."
+build=${1:-build/release}
+shift || true
+out=${OUT:-build/gpu_bench}
+mkdir -p "$out"
+export WINO_CACHE_DIR=${WINO_CACHE_DIR:-/tmp/wino_cache}
+if [ ! -x "$build/wino" ] || [ ! -x "$build/bench/wino_cudnn_bench" ]; then
+  scripts/build.sh || exit 1
+  build=build/release
+fi
+# cuDNN comes with the PyTorch wheels on the GPU machine; the build machine has it in the toolkit.
+cudnn_lib=$(python3 -c "import nvidia.cudnn as c; print(list(c.__path__)[0] + '/lib')" 2>/dev/null)
+[ -n "$cudnn_lib" ] && export LD_LIBRARY_PATH="$cudnn_lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+
+nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm --format=csv | tee "$out/gpu.txt"
+echo "== correctness: GPU tests"
+"$build/tests/wino_tests" --gtest_filter='Cuda*:Nvrtc*:PlansCuda*:PlansNvrtc*' >"$out/gpu_tests.log" 2>&1
+tests_rc=$?
+grep -E "^\[  (PASSED|FAILED|SKIPPED) |tests ran" "$out/gpu_tests.log"
+echo "== the seed's layer: every plan's kernels on the GPU"
+"$build/wino" explain --shape 1,8,32,32 --k 8 --pad 1 --plan all --m 4 --device cuda 2>&1 | tee "$out/seed_table.txt"
+echo "== benchmark against cuDNN"
+"$build/bench/wino_cudnn_bench" --all-plans --json "$out/bench.json" "$@" 2>&1 | tee "$out/bench.txt"
+bench_rc=${PIPESTATUS[0]}
+[ "$tests_rc" -eq 0 ] && [ "$bench_rc" -eq 0 ]

@@ -1,0 +1,38 @@
+#include "reference/reference_check.h"
+
+#include <cmath>
+
+#include "common/random.h"
+#include "reference/reference.h"
+
+namespace wino {
+
+ReferenceCheck::ReferenceCheck(const ConvDesc& d, const Tensor& x, const Tensor& w,
+                               double full_flops, int samples, uint64_t seed) {
+  if (d.direct_flops() < full_flops) {
+    full_ = reference_conv2d(x, w, d.pad, d.groups);
+    return;
+  }
+  const int64_t oh = d.out_h(), ow = d.out_w(), total = d.n * d.k * oh * ow;
+  Rng rng(seed);
+  for (int i = 0; i < samples; ++i) {
+    const int64_t idx = static_cast<int64_t>(rng.next_u64() % static_cast<uint64_t>(total));
+    index_.push_back(idx);
+    value_.push_back(reference_conv2d_at(x, w, d.pad, d.groups, idx / (d.k * oh * ow),
+                                         (idx / (oh * ow)) % d.k, (idx / ow) % oh, idx % ow));
+  }
+}
+
+double ReferenceCheck::relative_error(const Tensor& y) const {
+  if (!sampled()) return relative_l2_error(y, full_);
+  double diff2 = 0, ref2 = 0;
+  for (size_t i = 0; i < index_.size(); ++i) {
+    const double v = y.get(index_[i]);
+    if (std::isnan(v)) return NAN;
+    diff2 += (v - value_[i]) * (v - value_[i]);
+    ref2 += value_[i] * value_[i];
+  }
+  return ref2 > 0 ? std::sqrt(diff2 / ref2) : std::sqrt(diff2);
+}
+
+}  // namespace wino
