@@ -32,6 +32,7 @@ struct Timing {
 struct Candidate {
   std::string plan;
   int m = 0;
+  std::vector<int> tiles;  // BK,BP,RK,RP,CC of the GEMM (empty: the plan's defaults)
   Report report;
   Timing t;
   std::string rejected;  // why it cannot be the answer (error, spills, failure); empty if it can
@@ -57,12 +58,18 @@ double tflops(const ConvDesc& d, double us) { return d.direct_flops() / (us * 1e
 // The accuracy targets of the benchmark: F(4,3) and smaller 1e-5, larger tiles 3e-5.
 double tolerance(int m, int r) { return m == 0 || m + r - 1 <= 6 ? 1e-5 : 3e-5; }
 
-std::vector<std::pair<std::string, int>> candidate_plans(const ConvDesc& d) {
-  std::vector<std::pair<std::string, int>> c = {{"direct", 0}};
+// What Wino tries on a layer: every plan, and for the unfused plan's GEMM a few tile shapes
+// besides its defaults (a small autotuning sweep; 0 keeps a default).
+std::vector<Candidate> candidate_plans(const ConvDesc& d) {
+  std::vector<Candidate> c = {{"direct", 0, {}}};
   if (d.r != d.s || d.r == 1 || d.groups != 1) return c;
-  for (int m : {4, 6})
-    for (const char* p : {"unfused", "fused-input", "fused-output", "fused"}) c.emplace_back(p, m);
-  c.emplace_back("fused", 2);
+  const std::vector<std::vector<int>> gemm_tiles = {
+      {}, {0, 0, 0, 0, 16}, {128, 64, 8, 8, 8}, {64, 64, 8, 8, 8}, {128, 128, 8, 8, 16}};
+  for (int m : {4, 6}) {
+    for (const auto& t : gemm_tiles) c.push_back({"unfused", m, t});
+    for (const char* p : {"fused-input", "fused-output", "fused"}) c.push_back({p, m, {}});
+  }
+  c.push_back({"fused", 2, {}});
   return c;
 }
 
@@ -72,6 +79,13 @@ void run_wino(Candidate& c, const ConvDesc& d, const Tensor& x, const Tensor& w,
     Options o;
     o.plan = c.plan;
     o.m = c.m;
+    if (!c.tiles.empty()) {
+      o.block_k = c.tiles[0];
+      o.block_tiles = c.tiles[1];
+      o.reg_k = c.tiles[2];
+      o.reg_tiles = c.tiles[3];
+      o.chunk_c = c.tiles[4];
+    }
     Conv conv = compile(Device::cuda(), d, o);
     conv.set_weights(w.f32());
     Tensor y(DType::f32, {d.n, d.k, d.out_h(), d.out_w()});
@@ -112,14 +126,19 @@ std::string fmt(const char* f, double v) {
 }
 
 std::string plan_label(const Candidate& c) {
-  return c.report.m ? c.report.plan + " F(" + std::to_string(c.report.m) + "," +
-                          std::to_string(c.report.r) + ")"
-                    : c.plan + (c.m ? " m=" + std::to_string(c.m) : "");
+  std::string label = c.report.m ? c.report.plan + " F(" + std::to_string(c.report.m) + "," +
+                                       std::to_string(c.report.r) + ")"
+                                 : c.plan + (c.m ? " m=" + std::to_string(c.m) : "");
+  if (!c.tiles.empty()) {
+    label += " t";
+    for (size_t i = 0; i < c.tiles.size(); ++i) label += (i ? "," : "") + std::to_string(c.tiles[i]);
+  }
+  return label;
 }
 
 void print_header(std::ostream& out) {
   char line[512];
-  std::snprintf(line, sizeof line, "%-15s %-26s %9s %7s %8s | %-20s %9s %7s %8s %8s | %10s\n",
+  std::snprintf(line, sizeof line, "%-15s %-22s %9s %7s %8s | %-36s %9s %7s %8s %8s | %10s\n",
                 "layer", "cuDNN algorithm", "cuDNN us", "TFLOP/s", "rel_err", "Wino plan", "Wino us",
                 "TFLOP/s", "rel_err", "wt us", "cuDNN/Wino");
   out << line << std::string(std::string(line).size() - 1, '-') << "\n";
@@ -129,7 +148,7 @@ void print_result(std::ostream& out, const LayerResult& lr, bool all_plans) {
   char line[512];
   const std::string algo = lr.cudnn_error.empty() ? lr.cudnn_algo.substr(0, lr.cudnn_algo.find(' ')) : "failed";
   const Candidate* b = lr.best;
-  std::snprintf(line, sizeof line, "%-15s %-26s %9.1f %7.2f %8.1e | %-20s %9.1f %7.2f %8.1e %8.0f | %10s\n",
+  std::snprintf(line, sizeof line, "%-15s %-22s %9.1f %7.2f %8.1e | %-36s %9.1f %7.2f %8.1e %8.0f | %10s\n",
                 lr.layer->name.c_str(), algo.c_str(), lr.cudnn.us, lr.cudnn.tflops, lr.cudnn.rel_err,
                 b ? plan_label(*b).c_str() : "none", b ? b->t.us : -1, b ? b->t.tflops : -1,
                 b ? b->t.rel_err : -1, b ? b->report.weight_transform_us : -1,
@@ -143,7 +162,7 @@ void print_result(std::ostream& out, const LayerResult& lr, bool all_plans) {
       regs = std::max(regs, k.regs);
       spill = std::max(spill, k.spill_bytes);
     }
-    std::snprintf(line, sizeof line, "    %-22s %9.1f us %7.2f TFLOP/s  err %8.1e  max regs %3d  spill %d  %s\n",
+    std::snprintf(line, sizeof line, "    %-36s %9.1f us %7.2f TFLOP/s  err %8.1e  max regs %3d  spill %d  %s\n",
                   plan_label(c).c_str(), c.t.us, c.t.tflops, c.t.rel_err, regs, spill,
                   c.rejected.empty() ? "" : ("rejected: " + c.rejected).c_str());
     out << line;
@@ -173,7 +192,7 @@ void write_json(const std::string& path, const std::vector<LayerResult>& results
     j.key("ratio_cudnn_over_wino").value(lr.ratio());
     j.key("wino").begin_array();
     for (const Candidate& c : lr.candidates) {
-      j.begin_object().key("plan").value(c.plan).key("m").value(c.m);
+      j.begin_object().key("plan").value(c.plan).key("m").value(c.m).key("label").value(plan_label(c));
       j.key("best").value(&c == lr.best);
       if (!c.rejected.empty()) j.key("rejected").value(c.rejected);
       write_timing(j, c.t);
@@ -249,10 +268,7 @@ int run(int argc, char** argv) {
     LayerResult lr;
     lr.layer = l;
     run_cudnn(lr, x, w, ref, warmup, repeats);
-    for (const auto& [plan, m] : candidate_plans(d)) {
-      Candidate c;
-      c.plan = plan;
-      c.m = m;
+    for (Candidate c : candidate_plans(d)) {
       run_wino(c, d, x, w, ref, warmup, repeats);
       lr.candidates.push_back(std::move(c));
     }

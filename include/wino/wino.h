@@ -53,6 +53,9 @@ struct Options {
   std::string plan = "auto";  // direct, unfused, fused-input, fused-output, fused, naive-fused, auto
   int m = 0;                  // Winograd output tile; 0 lets the planner choose
   int threads = 0;            // CPU worker threads; 0 = all cores
+  /// GEMM tile sizes of the Winograd plans (0 = the plan's default): output channels and tiles
+  /// per work-group, the register tile per thread, input channels staged per step.
+  int block_k = 0, block_tiles = 0, reg_k = 0, reg_tiles = 0, chunk_c = 0;
 };
 
 /// What Wino knows about one kernel it generated.

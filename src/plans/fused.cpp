@@ -11,16 +11,6 @@ using namespace ir;
 
 namespace {
 
-// The (xi, kq, pq) a thread of the per-point GEMM accumulated.
-struct PointCoords {
-  Expr xi, kq, pq;
-};
-PointCoords point_coords(KernelBuilder& b, Expr tid, const FusedTiles& ft) {
-  const int qk = ft.bk / ft.rk, qp = ft.bp / ft.rp;
-  Expr q = tid % (qk * qp);
-  return {b.let("xi", tid / (qk * qp)), b.let("kq", q / qp), b.let("pq", q % qp)};
-}
-
 Program fused_program(const ConvDesc& d, const PlanOptions& o, bool with_output) {
   const std::string plan = with_output ? "fused" : "fused-input";
   Tiling t = make_tiling(d, o.m);
@@ -53,48 +43,66 @@ Program fused_program(const ConvDesc& d, const PlanOptions& o, bool with_output)
   const Memory* out = with_output ? b.buffer("y", d.n * K * d.out_h() * d.out_w(), false)
                                   : b.buffer("mm", msize, false);
   FusedGemm g = build_fused_gemm(b, d, t, ft, InputSource::image, x, u);
-  const int qp = ft.bp / ft.rp;
-  if (!with_output) {
+  // Exchange through work-group memory, a slice of `rows` output channels at a time (all
+  // alpha^2 points of a bk x bp block rarely fit): the threads holding the slice's accumulators
+  // write Ms[xi][row][bp], then every thread output-transforms whole tiles of the slice
+  // (fused), or writes M[xi][k][p] with neighbouring threads on neighbouring tiles (fused-input;
+  // storing straight from the accumulators needs an address per value and spills).
+  int64_t rows = ft.bk;
+  while (rows > 1 && int64_t{a2} * rows * ft.bp > g.smem_size) rows /= 2;
+  if (ft.bk % rows || int64_t{a2} * rows * ft.bp > g.smem_size)
+    throw Error("fused tiles " + ft.str() + ": the accumulator exchange does not fit work-group memory");
+  b.loop("slice", ft.bk / rows, LoopKind::serial, [&](Expr slice) {
+    Expr lo = b.let("lo", slice * rows);
     b.threads([&](Expr tid) {
-      PointCoords pc = point_coords(b, tid, ft);
-      for (int i = 0; i < ft.rk; ++i)
-        for (int j = 0; j < ft.rp; ++j) {
-          Expr k = g.kb * ft.bk + pc.kq * ft.rk + i, p = g.pb * ft.bp + pc.pq + j * qp;
-          b.store(out, (pc.xi * K + k) * P + p, b.load("acc", g.acc, b.i32(i * ft.rp + j)),
-                  logical_and(lt(k, b.i32(K)), lt(p, b.i32(P))));
+      ThreadTile tt = g.tile(b, tid);
+      for (int j = 0; j < ft.ppt; ++j) {
+        Expr xi = b.let("xi", g.point(b, tt, j));
+        for (int i = 0; i < ft.rk; ++i) {
+          Expr kl = b.let("kl", g.row(b, tt, i) - lo);
+          for (int jj = 0; jj < ft.rp; ++jj)
+            b.store(g.smem, (xi * rows + kl) * ft.bp + g.col(b, tt, jj),
+                    b.load("acc", g.acc, b.i32(g.acc_index(j, i, jj))), in_range(kl, 0, rows));
         }
+      }
     });
-    prog.kernels.push_back(b.finish());
+    b.barrier();
+    const int64_t pairs = rows * ft.bp;
+    if (!with_output) {
+      b.threads([&](Expr tid) {
+        b.loop("mi", ceil_div(a2 * pairs, ft.threads), LoopKind::serial, [&](Expr mi) {
+          Expr e = b.let("e", mi * ft.threads + tid);
+          Expr xi = b.let("xi", e / pairs), kl = b.let("kl", (e / ft.bp) % rows), pl = b.let("pl", e % ft.bp);
+          Expr k = b.let("k", g.kb * ft.bk + kl + lo), p = b.let("p", g.pb * ft.bp + pl);
+          Expr ok = logical_and(lt(e, b.i32(a2 * pairs)), logical_and(lt(k, b.i32(K)), lt(p, b.i32(P))));
+          b.store(out, (xi * K + k) * P + p, b.load("m", g.smem, e), ok);
+        });
+      });
+      b.barrier();
+      return;
+    }
+    b.threads([&](Expr tid) {
+      b.loop("oi", ceil_div(pairs, ft.threads), LoopKind::serial, [&](Expr oi) {
+        Expr pair = b.let("pair", oi * ft.threads + tid);
+        Expr kl = b.let("kl", pair / ft.bp), pl = b.let("pl", pair % ft.bp);
+        Expr k = b.let("k", g.kb * ft.bk + kl + lo), p = b.let("p", g.pb * ft.bp + pl);
+        b.if_then(logical_and(lt(pair, b.i32(pairs)), logical_and(lt(k, b.i32(K)), lt(p, b.i32(P)))), [&] {
+          std::vector<Expr> tile;
+          for (int xi = 0; xi < a2; ++xi)
+            tile.push_back(b.load("m", g.smem, (b.i32(xi) * rows + kl) * ft.bp + pl));
+          store_output_tile(b, out, d, t, tile_coords(b, p, t), k, transform_2d(*ctx, t.t.AT, tile));
+        });
+      });
+    });
+    b.barrier();
+  });
+  prog.kernels.push_back(b.finish());
+  if (!with_output) {
     prog.kernels.push_back(output_transform_kernel(d, t, o.threads > 0 ? o.threads : 128, plan));
     prog.buffers.push_back({"mm", msize, BufferRole::scratch});
     prog.launches = {{0, {kInput, kWeights, 3}}, {1, {3, kOutput}}};
     return prog;
   }
-  // Exchange: Ms[xi][bk][bp] in work-group memory (reusing the staging area), then each thread
-  // transforms whole tiles.
-  b.threads([&](Expr tid) {
-    PointCoords pc = point_coords(b, tid, ft);
-    for (int i = 0; i < ft.rk; ++i)
-      for (int j = 0; j < ft.rp; ++j)
-        b.store(g.smem, (pc.xi * ft.bk + pc.kq * ft.rk + i) * ft.bp + pc.pq + j * qp,
-                b.load("acc", g.acc, b.i32(i * ft.rp + j)));
-  });
-  b.barrier();
-  const int64_t pairs = int64_t{ft.bk} * ft.bp;
-  b.threads([&](Expr tid) {
-    b.loop("oi", ceil_div(pairs, ft.threads), LoopKind::serial, [&](Expr oi) {
-      Expr pair = b.let("pair", oi * ft.threads + tid);
-      Expr kl = b.let("kl", pair / ft.bp), pl = b.let("pl", pair % ft.bp);
-      Expr k = b.let("k", g.kb * ft.bk + kl), p = b.let("p", g.pb * ft.bp + pl);
-      b.if_then(logical_and(lt(pair, b.i32(pairs)), logical_and(lt(k, b.i32(K)), lt(p, b.i32(P)))), [&] {
-        std::vector<Expr> tile;
-        for (int xi = 0; xi < a2; ++xi)
-          tile.push_back(b.load("m", g.smem, (b.i32(xi) * ft.bk + kl) * ft.bp + pl));
-        store_output_tile(b, out, d, t, tile_coords(b, p, t), k, transform_2d(*ctx, t.t.AT, tile));
-      });
-    });
-  });
-  prog.kernels.push_back(b.finish());
   prog.launches = {{0, {kInput, kWeights, kOutput}}};
   return prog;
 }

@@ -9,20 +9,32 @@ using namespace ir;
 
 std::string FusedTiles::str() const {
   return "bk" + std::to_string(bk) + "_bp" + std::to_string(bp) + "_r" + std::to_string(rk) + "x" +
-         std::to_string(rp) + "_c" + std::to_string(cc);
+         std::to_string(rp) + "_c" + std::to_string(cc) + "_p" + std::to_string(ppt);
 }
+
+namespace {
+
+constexpr int64_t kSharedLimit = 48 * 1024 / 4;  // floats of static work-group memory
+
+int64_t stage_size(int a2, const FusedTiles& f) { return int64_t{a2} * f.cc * (f.bk + f.bp); }
+
+}  // namespace
 
 FusedTiles choose_fused_tiles(const Tiling& t, const PlanOptions& o, bool all_points_per_thread) {
   const int a2 = t.alpha * t.alpha;
   FusedTiles f;
-  if (all_points_per_thread) {  // fused-output: every thread keeps all alpha^2 points
-    f = {16, 16, 1, 1, a2 <= 36 ? 8 : 4, 0};
+  // Register budget (measured with ptxas on the benchmark layers): the accumulators stay live
+  // across the chunk's input transform (alpha^2 inputs and outputs per thread), so 256 threads
+  // with up to 144 accumulators fit under 255 registers; more threads cap registers lower and
+  // spill (384 threads: 168 registers; 512: 128, less than the 8x8 transform alone needs).
+  if (all_points_per_thread) {
+    f = {16, 16, 1, 1, a2 <= 36 ? 8 : 4, a2, 0};
   } else if (a2 <= 16) {
-    f = {32, 16, 4, 2, 8, 0};
+    f = {32, 32, 4, 4, 4, 4, 0};   // 4 groups x 64 threads, 64 accumulators
   } else if (a2 <= 36) {
-    f = {16, 8, 4, 4, 8, 0};  // 288 threads: 576 would cap registers at 96 and spill
+    f = {32, 32, 4, 4, 4, 9, 0};   // 4 groups x 64 threads, 144 accumulators
   } else {
-    f = {8, 8, 4, 4, 4, 0};  // 256 threads: the 8x8 input transform needs > 128 registers
+    f = {16, 32, 4, 4, 4, 8, 0};   // 8 groups x 32 threads, 128 accumulators
   }
   if (o.block_k) f.bk = o.block_k;
   if (o.block_tiles) f.bp = o.block_tiles;
@@ -33,16 +45,15 @@ FusedTiles choose_fused_tiles(const Tiling& t, const PlanOptions& o, bool all_po
     throw Error("fused tiles: block sizes (" + std::to_string(f.bk) + ", " + std::to_string(f.bp) +
                 ") must be multiples of the register tile (" + std::to_string(f.rk) + ", " +
                 std::to_string(f.rp) + ")");
-  const int64_t per_point = (f.bk / f.rk) * (f.bp / f.rp);
-  const int64_t threads = all_points_per_thread ? per_point : per_point * a2;
-  const int64_t stage = int64_t{a2} * f.cc * (f.bk + f.bp), exchange = int64_t{a2} * f.bk * f.bp;
-  const int64_t smem = all_points_per_thread ? stage : std::max(stage, exchange);
+  if (f.rp % 4 && f.rp > 1 && !all_points_per_thread)
+    throw Error("fused tiles " + f.str() + ": the register tile's tile count must be 1 or a multiple of 4");
+  const int64_t threads = int64_t{a2 / f.ppt} * (f.bk / f.rk) * (f.bp / f.rp);
   if (threads > 1024)
     throw Error("fused tiles " + f.str() + " need " + std::to_string(threads) +
                 " threads per work-group for F(" + std::to_string(t.m) + "," + std::to_string(t.r) +
                 "); the limit is 1024: use smaller blocks");
-  if (smem * 4 > 48 * 1024)
-    throw Error("fused tiles " + f.str() + " need " + std::to_string(smem * 4) +
+  if (stage_size(a2, f) > kSharedLimit)
+    throw Error("fused tiles " + f.str() + " need " + std::to_string(stage_size(a2, f) * 4) +
                 " bytes of work-group memory; the limit is 49152: use smaller blocks or chunks");
   f.threads = static_cast<int>(threads);
   return f;
@@ -52,24 +63,41 @@ int64_t fused_groups(const ConvDesc& d, const Tiling& t, const FusedTiles& ft) {
   return ceil_div(d.k, ft.bk) * ceil_div(t.tiles, ft.bp);
 }
 
+ThreadTile FusedGemm::tile(KernelBuilder& b, Expr tid) const {
+  const int qk = ft.bk / ft.rk, qp = ft.bp / ft.rp;
+  Expr q = b.let("q", tid % (qk * qp));
+  return {b.let("grp", tid / (qk * qp)), b.let("kq", q / qp), b.let("pq", q % qp)};
+}
+Expr FusedGemm::point(KernelBuilder& b, const ThreadTile& tt, int j) const {
+  return tt.group * ft.ppt + b.i32(j);
+}
+Expr FusedGemm::row(KernelBuilder& b, const ThreadTile& tt, int i) const {
+  return tt.kq * ft.rk + b.i32(i);  // a contiguous run: vector reads when rk is a multiple of 4
+}
+Expr FusedGemm::col(KernelBuilder& b, const ThreadTile& tt, int j) const {
+  if (ft.rp % 4) return tt.pq + b.i32(int64_t{j} * (ft.bp / ft.rp));  // strided: conflict-free
+  const int gp = ft.rp / 4;  // runs of 4, spaced so neighbouring threads read neighbouring runs
+  return tt.pq * 4 + b.i32(int64_t{j / 4} * (ft.bp / gp) + j % 4);
+}
+
 FusedGemm build_fused_gemm(KernelBuilder& b, const ConvDesc& d, const Tiling& t,
                            const FusedTiles& ft, InputSource source, const Memory* input,
                            const Memory* u) {
   Context& ctx = b.ctx();
   const int a2 = t.alpha * t.alpha, T = ft.threads, bk = ft.bk, bp = ft.bp, cc = ft.cc;
   const int64_t C = d.c, K = d.k, P = t.tiles, pblocks = ceil_div(P, bp);
-  const int64_t stage = int64_t{a2} * cc * (bk + bp), exchange = int64_t{a2} * bk * bp;
-  const bool per_point = T > (bk / ft.rk) * (bp / ft.rp);
   FusedGemm g;
-  g.smem = b.shared_array("smem", per_point ? std::max(stage, exchange) : stage);
-  const int acc_size = per_point ? ft.rk * ft.rp : a2 * ft.rk * ft.rp;
-  g.acc = b.thread_array("acc", acc_size);
+  g.ft = ft;
+  // The plans reuse the area after the GEMM (exchanges), so it takes what static memory allows.
+  g.smem_size = std::max(stage_size(a2, ft), std::min<int64_t>(kSharedLimit, int64_t{a2} * bk * bp));
+  g.smem = b.shared_array("smem", g.smem_size);
+  g.acc = b.thread_array("acc", ft.ppt * ft.rk * ft.rp);
   const int64_t us_offset = int64_t{a2} * cc * bp;  // Vs[xi][cc][bp] then Us[xi][cc][bk]
   g.pb = b.let("pb", b.group_id() % pblocks);
   g.kb = b.let("kb", b.group_id() / pblocks);
 
   b.threads([&](Expr) {
-    for (int i = 0; i < acc_size; ++i) b.store(g.acc, b.i32(i), b.f32(0));
+    for (int i = 0; i < ft.ppt * ft.rk * ft.rp; ++i) b.store(g.acc, b.i32(i), b.f32(0));
   });
   b.loop("chunk", ceil_div(C, cc), LoopKind::serial, [&](Expr chunk) {
     Expr c0 = b.let("c0", chunk * cc);
@@ -106,26 +134,20 @@ FusedGemm build_fused_gemm(KernelBuilder& b, const ConvDesc& d, const Tiling& t,
     });
     b.barrier();
     b.threads([&](Expr tid) {
-      const int qk = bk / ft.rk, qp = bp / ft.rp;
-      Expr q = per_point ? tid % (qk * qp) : tid;
-      Expr kq = b.let("kq", q / qp), pq = b.let("pq", q % qp);
-      auto gemm_point = [&](Expr xi, int acc0) {
+      ThreadTile tt = g.tile(b, tid);
+      for (int j = 0; j < ft.ppt; ++j) {
+        Expr xi = b.let("xi", g.point(b, tt, j));
         b.loop("ci", cc, LoopKind::unrolled, [&](Expr ci) {
           Expr row = b.let("row", xi * cc + ci);
           std::vector<Expr> us, vs;
           for (int i = 0; i < ft.rk; ++i)
-            us.push_back(b.load("uk", g.smem, b.i32(us_offset) + row * bk + kq * ft.rk + i));
-          for (int j = 0; j < ft.rp; ++j)  // strided: neighbouring threads read neighbouring words
-            vs.push_back(b.load("vp", g.smem, row * bp + pq + j * qp));
+            us.push_back(b.load("uk", g.smem, b.i32(us_offset) + row * bk + g.row(b, tt, i)));
+          for (int jj = 0; jj < ft.rp; ++jj)
+            vs.push_back(b.load("vp", g.smem, row * bp + g.col(b, tt, jj)));
           for (int i = 0; i < ft.rk; ++i)
-            for (int j = 0; j < ft.rp; ++j)
-              b.accumulate(g.acc, b.i32(acc0 + i * ft.rp + j), us[i] * vs[j]);
+            for (int jj = 0; jj < ft.rp; ++jj)
+              b.accumulate(g.acc, b.i32(g.acc_index(j, i, jj)), us[i] * vs[jj]);
         });
-      };
-      if (per_point) {
-        gemm_point(b.let("xi", tid / (qk * qp)), 0);
-      } else {
-        for (int xi = 0; xi < a2; ++xi) gemm_point(b.i32(xi), xi * ft.rk * ft.rp);
       }
     });
     b.barrier();

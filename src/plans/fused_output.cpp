@@ -41,17 +41,14 @@ Program build_fused_output(const ConvDesc& d, const PlanOptions& o) {
   const Memory* v = b.buffer("v", vsize, true);
   const Memory* y = b.buffer("y", d.n * K * d.out_h() * d.out_w(), false);
   FusedGemm g = build_fused_gemm(b, d, t, ft, InputSource::transformed, v, u);
-  const int qk = ft.bk / ft.rk, qp = ft.bp / ft.rp;
-  (void)qk;
   b.threads([&](Expr tid) {
-    Expr kq = b.let("kq", tid / qp), pq = b.let("pq", tid % qp);
+    ThreadTile tt = g.tile(b, tid);
     for (int i = 0; i < ft.rk; ++i)
       for (int j = 0; j < ft.rp; ++j) {
-        Expr k = b.let("k", g.kb * ft.bk + kq * ft.rk + i), p = b.let("p", g.pb * ft.bp + pq + j * qp);
+        Expr k = b.let("k", g.kb * ft.bk + g.row(b, tt, i)), p = b.let("p", g.pb * ft.bp + g.col(b, tt, j));
         b.if_then(logical_and(lt(k, b.i32(K)), lt(p, b.i32(P))), [&] {
           std::vector<Expr> tile;
-          for (int xi = 0; xi < a2; ++xi)
-            tile.push_back(b.load("m", g.acc, b.i32((xi * ft.rk + i) * ft.rp + j)));
+          for (int xi = 0; xi < a2; ++xi) tile.push_back(b.load("m", g.acc, b.i32(g.acc_index(xi, i, j))));
           store_output_tile(b, y, d, t, tile_coords(b, p, t), k, transform_2d(*ctx, t.t.AT, tile));
         });
       }

@@ -164,6 +164,7 @@ int cmd_explain(const Argv& argv) {
   args.option("target", "T",
               "cpu, opencl, metal, or a CUDA architecture sm_XX (default sm_90 when NVRTC is "
               "available, else cpu); sm_XX reports ptxas registers and spills");
+  add_tiles_option(args);
   args.option("device", "D", "also run each plan on this device (cpu or cuda[:N]) for times");
   args.flag("source", "print each kernel's source (in the target's dialect) after its table");
   args.flag("json", "print a JSON list of plans instead of the tables");

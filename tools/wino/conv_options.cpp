@@ -24,6 +24,13 @@ void add_plan_options(Args& args, bool allow_all_plans) {
                   " (default auto)");
   args.option("m", "M", "Winograd output tile m for F(m x m, r x r) (default: 4 for r <= 3, else 2)");
   args.option("device", "D", "cpu or cuda[:N] (default cpu)");
+  add_tiles_option(args);
+}
+
+void add_tiles_option(Args& args) {
+  args.option("tiles", "BK,BP,RK,RP,CC",
+              "GEMM tiles of the Winograd plans: output channels and tiles per work-group, register "
+              "tile per thread, channels per step (0 keeps a default; e.g. 128,128,8,8,16)");
 }
 
 Padding parse_pad(const std::string& text) {
@@ -119,6 +126,13 @@ Options read_options(const Args& args) {
   Options o;
   o.plan = args.get_or("plan", "auto");
   o.m = static_cast<int>(args.get_int_opt("m", 1, 16).value_or(0));
+  if (args.has("tiles")) {
+    std::vector<std::string> items = split_commas(args.get("tiles"), "--tiles");
+    if (items.size() != 5)
+      throw UsageError("--tiles takes 5 values BK,BP,RK,RP,CC, got " + std::to_string(items.size()));
+    int* fields[5] = {&o.block_k, &o.block_tiles, &o.reg_k, &o.reg_tiles, &o.chunk_c};
+    for (int i = 0; i < 5; ++i) *fields[i] = static_cast<int>(parse_int(items[i], "--tiles", 0, 1024));
+  }
   return o;
 }
 

@@ -30,6 +30,9 @@ Padding parse_pad(const std::string& text);
 /// True when two paths name the same file (same inode, or the same normalized path).
 bool same_file(const std::string& a, const std::string& b);
 
+/// --tiles BK,BP,RK,RP,CC (read by read_options).
+void add_tiles_option(Args& args);
+
 /// Options from --plan/--m/--device.
 Options read_options(const Args& args);
 Device read_device(const Args& args);
