@@ -48,8 +48,8 @@ std::vector<std::string> requested_plans(const std::string& plan) {
   return {plan};
 }
 
-// Runs the plan on the device and copies its kernel times into `rep`, and on CUDA also the
-// registers and spills the device reports. Kernels are matched by name.
+// Runs the plan on the device and copies its kernel times into `rep`, and where it has them the
+// registers and spills the device reports (CUDA). Kernels are matched by name.
 void run_on_device(PlanResult& res, const Device& device, const Problem& prob, const Options& o) {
   Conv conv = compile(device, prob.desc, o);
   conv.set_weights(prob.w.f32());
@@ -64,10 +64,8 @@ void run_on_device(PlanResult& res, const Device& device, const Problem& prob, c
     for (KernelReport& k : res.report.kernels) {
       if (k.name != dk.name) continue;
       k.time_us = dk.time_us;
-      if (device.kind == Device::Kind::cuda) {
-        k.regs = dk.regs;
-        k.spill_bytes = dk.spill_bytes;
-      }
+      if (dk.regs >= 0) k.regs = dk.regs;  // the backend compiler's own numbers, where it has them
+      if (dk.spill_bytes >= 0) k.spill_bytes = dk.spill_bytes;
       ++matched;
     }
   }
@@ -165,7 +163,7 @@ int cmd_explain(const Argv& argv) {
   args.option("target", "T",
               "cpu, opencl, metal, or a CUDA architecture sm_XX (default sm_90 when NVRTC is "
               "available, else cpu); sm_XX reports ptxas registers and spills");
-  args.option("device", "D", "also run each plan on this device (cpu or cuda[:N]) for times");
+  args.option("device", "D", "also run each plan on this device (auto, cpu, cuda[:N], opencl[:N]) for times");
   args.flag("source", "print each kernel's source (in the target's dialect) after its table");
   args.flag("json", "print a JSON list of plans instead of the tables");
   args.epilog(
