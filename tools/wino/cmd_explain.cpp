@@ -18,6 +18,14 @@ namespace wino::cli {
 
 namespace {
 
+// Apple GPUs (Apple7 / M1 and later) give a thread at most 128 32-bit registers (256 16-bit
+// halves), and keep the full 1024 threads per core only up to 104 halves (Mesa's AGX compiler,
+// agx_occupancy; Dougall Johnson's G13 notes; Philip Turner's metal-benchmarks).
+constexpr int kAppleMaxRegs = 128, kAppleFullOccupancyRegs = 52;
+const std::string kMetalBudgetNote =
+    " (no Metal compiler here: regs and spills are not measured; Apple GPUs allow at most " +
+    std::to_string(kAppleMaxRegs) + " 32-bit registers per thread, and full occupancy needs <= " +
+    std::to_string(kAppleFullOccupancyRegs) + ")";
 constexpr int kDeviceRepeats = 5;  // timed runs per plan with --device, after one warm-up
 
 struct PlanResult {
@@ -117,6 +125,9 @@ void print_plan(std::ostream& out, const PlanResult& res, const std::string& tar
   out << "\n";
   print_kernel_table(out, rep);
   if (!res.note.empty()) out << "note: " << res.note << "\n";
+  if (target == "metal" && t.max_pred > kAppleMaxRegs)
+    out << "note: predicted registers over Apple's " << kAppleMaxRegs
+        << " per thread: this plan would spill on an Apple GPU\n";
   if (source)
     for (const KernelReport& k : rep.kernels) out << "\n// " << k.name << "\n" << k.source;
   out << "\n";
@@ -137,6 +148,7 @@ void write_json(std::ostream& out, const std::vector<PlanResult>& results, const
     }
     j.key("m").value(res.report.m).key("r").value(res.report.r);
     if (res.ran) j.key("device").value(res.report.device); else j.key("device").null();
+    if (target == "metal") j.key("max_regs_per_thread").value(kAppleMaxRegs);
     write_kernels_json(j, res.report);
     if (source) {
       j.key("sources").begin_object();
@@ -212,6 +224,7 @@ int cmd_explain(const Argv& argv) {
   std::cout << "problem " << prob.desc.str() << "\n"
             << "target  " << target;
   if (target.rfind("sm_", 0) == 0) std::cout << " (NVRTC " << cuda::nvrtc_version() << ", no GPU needed)";
+  if (target == "metal") std::cout << kMetalBudgetNote;
   std::cout << "\n\n";
   for (const PlanResult& res : results) print_plan(std::cout, res, target, args.has("source"));
   return 0;

@@ -35,7 +35,7 @@ std::vector<cl_platform_id> platform_ids(const Api& a, std::string* why_not) {
   cl_uint n = 0;
   cl_int rc = a.clGetPlatformIDs(0, nullptr, &n);
   if (rc == CL_PLATFORM_NOT_FOUND_KHR || (rc == CL_SUCCESS && n == 0)) {
-    if (why_not) *why_not = "the OpenCL ICD loader finds no platform (no driver in /etc/OpenCL/vendors)";
+    if (why_not) *why_not = "the OpenCL ICD loader finds no platform (no driver registered in /etc/OpenCL/vendors)";
     return {};
   }
   if (rc != CL_SUCCESS) {
