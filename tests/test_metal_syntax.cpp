@@ -3,6 +3,7 @@
 // The negative cases show the shim rejects what Apple's compiler would: CUDA or C builtins,
 // unknown attributes, double precision, a pointer in the wrong address space.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
