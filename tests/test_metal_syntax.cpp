@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "cli_runner.h"
 #include "conv_tester.h"
 #include "planner/choose_plan.h"
 #include "render/render.h"
@@ -96,6 +97,21 @@ TEST(MetalSyntaxShim, RejectsWhatMetalRejects) {
     EXPECT_FALSE(bad.ok) << c.to << " was accepted";
     EXPECT_NE(bad.output.find(c.expect), std::string::npos) << c.to << ":\n" << bad.output;
   }
+}
+
+TEST(MetalReport, ExplainGivesLinesSsaPredictedRegistersAndApplesBudget) {
+  CliResult r = run_wino({"explain", "--shape", "1,8,32,32", "--k", "8", "--pad", "1", "--plan",
+                          "all", "--m", "6", "--target", "metal"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("target  metal (no Metal compiler here"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("at most 128 32-bit registers per thread"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("lines     ssa  pred  regs  spill"), std::string::npos) << r.out;
+  // F(6,3) fused predicts more than 128 registers: flagged as a spill on Apple GPUs.
+  EXPECT_NE(r.out.find("over Apple's 128 per thread"), std::string::npos) << r.out;
+  CliResult j = run_wino({"explain", "--shape", "1,8,32,32", "--k", "8", "--pad", "1", "--plan",
+                          "fused", "--target", "metal", "--json"});
+  ASSERT_EQ(j.status, 0) << j.err;
+  EXPECT_NE(j.out.find("\"max_regs_per_thread\": 128"), std::string::npos) << j.out;
 }
 
 }  // namespace
