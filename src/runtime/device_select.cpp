@@ -2,6 +2,7 @@
 // else the CPU. An OpenCL CPU device (PoCL) is never chosen automatically: the CPU backend is
 // the better way to run on the CPU.
 #include "runtime/cuda/cuda_driver.h"
+#include "runtime/cuda/nvrtc.h"
 #include "runtime/opencl/opencl_device.h"
 #include "wino/wino.h"
 
@@ -10,7 +11,8 @@ namespace wino {
 Device Device::resolve(const Device& device, std::string* why) {
   if (device.kind != Kind::automatic) return device;
   std::string cuda_why, opencl_why;
-  if (cuda::cuda_available(&cuda_why)) {
+  // A GPU without NVRTC cannot compile Wino's kernels: fall through to the next choice.
+  if (cuda::cuda_available(&cuda_why) && cuda::nvrtc_available(&cuda_why)) {
     if (why) *why = "the first CUDA GPU";
     return cuda(0);
   }
