@@ -3,7 +3,10 @@
 # Idempotent: installs only missing packages, and prints nothing when all are there.
 set -euo pipefail
 
-packages=(gcc g++ cmake ninja-build libgtest-dev libgmock-dev libbenchmark-dev python3)
+# ocl-icd-libopencl1 + pocl-opencl-icd: the OpenCL ICD loader and PoCL, on which the OpenCL tests
+# run the GPU-style kernels on the CPU. clang: the Metal syntax check compiles Metal as C++.
+packages=(gcc g++ cmake ninja-build libgtest-dev libgmock-dev libbenchmark-dev python3
+          ocl-icd-libopencl1 pocl-opencl-icd clang)
 
 missing=()
 for p in "${packages[@]}"; do

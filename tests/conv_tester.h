@@ -5,9 +5,14 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <functional>
 #include <string>
+#include <vector>
 
+#include "api/compile_program.h"
 #include "common/random.h"
+#include "planner/choose_plan.h"
+#include "plans/program.h"
 #include "reference/reference.h"
 #include "wino/wino.h"
 
@@ -34,9 +39,57 @@ struct ConvCase {
   }
 };
 
+/// One (plan, F(m, r)) of the correctness sweep; m = 0 for direct.
+struct PlanCase {
+  std::string plan;
+  int m, r;
+};
+
+inline void PrintTo(const PlanCase& p, std::ostream* os) { *os << p.plan << " F(" << p.m << "," << p.r << ")"; }
+
+inline std::string plan_case_name(const ::testing::TestParamInfo<PlanCase>& info) {
+  std::string p = info.param.plan;
+  for (char& c : p)
+    if (c == '-') c = '_';
+  return p + "_f" + std::to_string(info.param.m) + "x" + std::to_string(info.param.r);
+}
+
+/// Every plan with every F(m, r) of the sweep (direct with r = 3 and 5), in plans::plan_names() order.
+inline std::vector<PlanCase> all_plan_cases() {
+  std::vector<PlanCase> out = {{"direct", 0, 3}, {"direct", 0, 5}};
+  for (const std::string& plan : plans::plan_names()) {
+    if (plan == "direct") continue;
+    for (auto [m, r] : {std::pair{2, 3}, {4, 3}, {6, 3}, {2, 5}, {4, 5}}) out.push_back({plan, m, r});
+  }
+  return out;
+}
+
+/// Shapes that hit the edges: C=1, C=3, K=1, H and W not multiples of m, H or W smaller than
+/// alpha, padding 0, 1, 2 and asymmetric, N=2, a prime-sized image.
+inline std::vector<ConvCase> edge_sweep(int r) {
+  const int64_t p = r / 2;
+  return {
+      {1, 1, 8, 8, 1, r, Padding::all(p)},
+      {1, 3, 13, 11, 5, r, Padding::all(p)},
+      {2, 4, 9, 10, 3, r, Padding::all(0)},
+      {1, 2, 3, 4, 2, r, Padding::all(2)},  // smaller than alpha
+      {2, 5, 17, 17, 7, r, {0, 2, 1, 0}},   // prime size, asymmetric padding
+      {1, 8, 32, 32, 8, r, Padding::all(1)},
+  };
+}
+
+/// False when the padded input is smaller than the filter (no output).
+inline bool has_output(const ConvCase& cc) {
+  return cc.h + cc.pad.top + cc.pad.bottom >= cc.r && cc.w + cc.pad.left + cc.pad.right >= cc.r;
+}
+
+/// A change made to a plan's program before it is compiled (tests only: a barrier removed).
+using ProgramEdit = std::function<void(plans::Program&)>;
+
 /// Runs the case; returns the relative L2 error (and fails the test when it is over tolerance).
+/// With `edit`, the planned program is edited, then compiled as compile() would.
 inline double check_conv(const Device& device, const std::string& plan, int m, const ConvCase& cc,
-                         uint64_t seed = 1) {
+                         uint64_t seed = 1, const ProgramEdit& edit = {}) {
   ConvDesc d;
   d.n = cc.n, d.c = cc.c, d.h = cc.h, d.w = cc.w, d.k = cc.k, d.r = d.s = cc.r, d.pad = cc.pad;
   Tensor x = random_normal(DType::f32, {d.n, d.c, d.h, d.w}, seed);
@@ -46,7 +99,12 @@ inline double check_conv(const Device& device, const std::string& plan, int m, c
   Options o;
   o.plan = plan;
   o.m = m;
-  Conv conv = compile(device, d, o);
+  Conv conv = edit ? [&] {
+    plans::Program prog = plans::build_program(d, planner::choose_plan(d, o, device));
+    edit(prog);
+    return api::compile_program(device, d, std::move(prog), o);
+  }()
+                   : compile(device, d, o);
   conv.set_weights(w.f32());
   conv.run(x.f32(), y.f32());
   Tensor ref = reference_conv2d(x, w, d.pad);

@@ -40,13 +40,20 @@ struct ConvDesc {
 void validate(const ConvDesc& desc);
 
 struct Device {
-  enum class Kind { cpu, cuda, opencl };
+  /// `automatic` picks, when compiling: the first CUDA GPU, else the first OpenCL GPU, else the
+  /// CPU (Report::device names the one that ran).
+  enum class Kind { cpu, cuda, opencl, automatic };
   Kind kind = Kind::cpu;
   int index = 0;
   static Device cpu() { return {Kind::cpu, 0}; }
   static Device cuda(int i = 0) { return {Kind::cuda, i}; }
+  static Device opencl(int i = 0) { return {Kind::opencl, i}; }
+  static Device automatic() { return {Kind::automatic, 0}; }
   /// Parses "cpu", "cuda", "cuda:1", "opencl", "opencl:0", "auto".
   static Device parse(const std::string& text);
+  /// The device `automatic` stands for on this machine (others are returned unchanged); `why`,
+  /// when given, receives a sentence saying why that one.
+  static Device resolve(const Device& device, std::string* why = nullptr);
 };
 
 struct Options {

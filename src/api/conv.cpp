@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "api/compile_program.h"
 #include "api/kernel_report.h"
 #include "common/error.h"
 #include "ir/verifier.h"
@@ -34,15 +35,11 @@ double median(std::vector<double> v) {
 
 }  // namespace
 
-Conv compile(const Device& device, const ConvDesc& desc, const Options& options) {
-  validate(desc);
-  auto impl = std::make_shared<Conv::Impl>();
-  impl->desc = desc;
-  auto t0 = std::chrono::steady_clock::now();
-  impl->backend = runtime::make_backend(device, options);
-  impl->program = plans::build_program(desc, planner::choose_plan(desc, options, device));
-  const plans::Program& prog = impl->program;
+namespace {
 
+// The device half of compile(): verify, render, compile on the backend, allocate the buffers.
+Conv finish(std::shared_ptr<Conv::Impl> impl, std::chrono::steady_clock::time_point t0) {
+  const plans::Program& prog = impl->program;
   std::vector<const ir::Kernel*> kernels;
   for (const auto& k : prog.kernels) {
     ir::verify_or_throw(*k);
@@ -69,6 +66,34 @@ Conv compile(const Device& device, const ConvDesc& desc, const Options& options)
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   return Conv(impl);
 }
+
+}  // namespace
+
+Conv compile(const Device& device, const ConvDesc& desc, const Options& options) {
+  validate(desc);
+  auto impl = std::make_shared<Conv::Impl>();
+  impl->desc = desc;
+  auto t0 = std::chrono::steady_clock::now();
+  const Device resolved = Device::resolve(device);
+  impl->backend = runtime::make_backend(resolved, options);
+  impl->program = plans::build_program(desc, planner::choose_plan(desc, options, resolved));
+  return finish(std::move(impl), t0);
+}
+
+namespace api {
+
+Conv compile_program(const Device& device, const ConvDesc& desc, plans::Program program,
+                     const Options& options) {
+  validate(desc);
+  auto impl = std::make_shared<Conv::Impl>();
+  impl->desc = desc;
+  auto t0 = std::chrono::steady_clock::now();
+  impl->backend = runtime::make_backend(device, options);
+  impl->program = std::move(program);
+  return finish(std::move(impl), t0);
+}
+
+}  // namespace api
 
 const ConvDesc& Conv::desc() const { return impl_->desc; }
 

@@ -50,11 +50,12 @@ Device Device::parse(const std::string& text) {
     index = text.substr(colon + 1);
   }
   Device d;
+  if (text == "auto") return automatic();
   if (kind == "cpu") d.kind = Kind::cpu;
   else if (kind == "cuda") d.kind = Kind::cuda;
   else if (kind == "opencl") d.kind = Kind::opencl;
   else
-    throw Error("unknown device '" + text + "' (expected cpu, cuda, cuda:N, opencl or opencl:N)");
+    throw Error("unknown device '" + text + "' (expected auto, cpu, cuda, cuda:N, opencl or opencl:N)");
   if (!index.empty()) {
     char* end = nullptr;
     long v = std::strtol(index.c_str(), &end, 10);

@@ -6,6 +6,7 @@ namespace wino::runtime {
 
 std::unique_ptr<Backend> make_cpu_backend(const Options& options);
 std::unique_ptr<Backend> make_cuda_backend(const Device& device, const Options& options);
+std::unique_ptr<Backend> make_opencl_backend(const Device& device, const Options& options);
 
 std::vector<double> Backend::timed_runs(const std::vector<std::pair<int, std::vector<int>>>& sequence,
                                        int warmup, int repeats) {
@@ -22,13 +23,16 @@ std::vector<double> Backend::timed_runs(const std::vector<std::pair<int, std::ve
 }
 
 std::unique_ptr<Backend> make_backend(const Device& device, const Options& options) {
-  switch (device.kind) {
+  const Device d = Device::resolve(device);
+  switch (d.kind) {
     case Device::Kind::cpu:
       return make_cpu_backend(options);
     case Device::Kind::cuda:
-      return make_cuda_backend(device, options);
+      return make_cuda_backend(d, options);
     case Device::Kind::opencl:
-      throw Error("the OpenCL runtime is not part of this build yet: use --device cpu or cuda");
+      return make_opencl_backend(d, options);
+    case Device::Kind::automatic:
+      break;
   }
   throw Error("unknown device kind");
 }

@@ -135,7 +135,7 @@ int cmd_bench(const Argv& argv) {
   args.option("plans", "P,...", "plans to run (default: every plan)");
   args.option("m", "M", "Winograd output tile m for F(m x m, r x r) (default: 4 for r <= 3, else 2)");
   add_tiles_option(args);
-  args.option("device", "D", "cpu or cuda[:N] (default cpu)");
+  args.option("device", "D", "auto, cpu, cuda[:N] or opencl[:N] (default auto)");
   args.option("repeat", "N", "timed runs after one warm-up; the median per kernel counts (default 5)");
   args.flag("check", "relative L2 error vs the float64 reference (at 2000 sampled outputs for "
                      "layers over 2 GFLOP)");

@@ -18,6 +18,14 @@ namespace wino::cli {
 
 namespace {
 
+// Apple GPUs (Apple7 / M1 and later) give a thread at most 128 32-bit registers (256 16-bit
+// halves), and keep the full 1024 threads per core only up to 104 halves (Mesa's AGX compiler,
+// agx_occupancy; Dougall Johnson's G13 notes; Philip Turner's metal-benchmarks).
+constexpr int kAppleMaxRegs = 128, kAppleFullOccupancyRegs = 52;
+const std::string kMetalBudgetNote =
+    " (no Metal compiler here: regs and spills are not measured; Apple GPUs allow at most " +
+    std::to_string(kAppleMaxRegs) + " 32-bit registers per thread, and full occupancy needs <= " +
+    std::to_string(kAppleFullOccupancyRegs) + ")";
 constexpr int kDeviceRepeats = 20;  // timed runs per plan with --device, after one warm-up
 
 struct PlanResult {
@@ -48,8 +56,8 @@ std::vector<std::string> requested_plans(const std::string& plan) {
   return {plan};
 }
 
-// Runs the plan on the device and copies its kernel times into `rep`, and on CUDA also the
-// registers and spills the device reports. Kernels are matched by name.
+// Runs the plan on the device and copies its kernel times into `rep`, and where it has them the
+// registers and spills the device reports (CUDA). Kernels are matched by name.
 void run_on_device(PlanResult& res, const Device& device, const Problem& prob, const Options& o) {
   Conv conv = compile(device, prob.desc, o);
   conv.set_weights(prob.w.f32());
@@ -63,10 +71,8 @@ void run_on_device(PlanResult& res, const Device& device, const Problem& prob, c
     for (KernelReport& k : res.report.kernels) {
       if (k.name != dk.name) continue;
       k.time_us = dk.time_us;
-      if (device.kind == Device::Kind::cuda) {
-        k.regs = dk.regs;
-        k.spill_bytes = dk.spill_bytes;
-      }
+      if (dk.regs >= 0) k.regs = dk.regs;  // the backend compiler's own numbers, where it has them
+      if (dk.spill_bytes >= 0) k.spill_bytes = dk.spill_bytes;
       ++matched;
     }
   }
@@ -118,6 +124,9 @@ void print_plan(std::ostream& out, const PlanResult& res, const std::string& tar
   out << "\n";
   print_kernel_table(out, rep);
   if (!res.note.empty()) out << "note: " << res.note << "\n";
+  if (target == "metal" && t.max_pred > kAppleMaxRegs)
+    out << "note: predicted registers over Apple's " << kAppleMaxRegs
+        << " per thread: this plan would spill on an Apple GPU\n";
   if (source)
     for (const KernelReport& k : rep.kernels) out << "\n// " << k.name << "\n" << k.source;
   out << "\n";
@@ -138,6 +147,7 @@ void write_json(std::ostream& out, const std::vector<PlanResult>& results, const
     }
     j.key("m").value(res.report.m).key("r").value(res.report.r);
     if (res.ran) j.key("device").value(res.report.device); else j.key("device").null();
+    if (target == "metal") j.key("max_regs_per_thread").value(kAppleMaxRegs);
     write_kernels_json(j, res.report);
     if (source) {
       j.key("sources").begin_object();
@@ -165,7 +175,7 @@ int cmd_explain(const Argv& argv) {
               "cpu, opencl, metal, or a CUDA architecture sm_XX (default sm_90 when NVRTC is "
               "available, else cpu); sm_XX reports ptxas registers and spills");
   add_tiles_option(args);
-  args.option("device", "D", "also run each plan on this device (cpu or cuda[:N]) for times");
+  args.option("device", "D", "also run each plan on this device (auto, cpu, cuda[:N], opencl[:N]) for times");
   args.flag("source", "print each kernel's source (in the target's dialect) after its table");
   args.flag("json", "print a JSON list of plans instead of the tables");
   args.epilog(
@@ -214,6 +224,7 @@ int cmd_explain(const Argv& argv) {
   std::cout << "problem " << prob.desc.str() << "\n"
             << "target  " << target;
   if (target.rfind("sm_", 0) == 0) std::cout << " (NVRTC " << cuda::nvrtc_version() << ", no GPU needed)";
+  if (target == "metal") std::cout << kMetalBudgetNote;
   std::cout << "\n\n";
   for (const PlanResult& res : results) print_plan(std::cout, res, target, args.has("source"));
   return 0;

@@ -23,7 +23,9 @@ void add_plan_options(Args& args, bool allow_all_plans) {
               std::string("direct, unfused, auto") + (allow_all_plans ? " or all" : "") +
                   " (default auto)");
   args.option("m", "M", "Winograd output tile m for F(m x m, r x r) (default: 4 for r <= 3, else 2)");
-  args.option("device", "D", "cpu or cuda[:N] (default cpu)");
+  args.option("device", "D",
+              "auto, cpu, cuda[:N] or opencl[:N] (default auto: a CUDA GPU, else an OpenCL GPU, "
+              "else the CPU; `wino devices` lists them)");
   add_tiles_option(args);
 }
 
@@ -116,7 +118,7 @@ Problem read_problem(const Args& args, bool need_data) {
 
 Device read_device(const Args& args) {
   try {
-    return Device::parse(args.get_or("device", "cpu"));
+    return Device::parse(args.get_or("device", "auto"));
   } catch (const Error& e) {
     throw UsageError(std::string("--device: ") + e.what());
   }

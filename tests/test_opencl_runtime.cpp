@@ -1,0 +1,105 @@
+// The OpenCL runtime on its own: discovery, the PoCL cache directory, program builds (the build
+// log in the error, the program cache), buffers, and event timing. Skips without OpenCL.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+
+#include "common/error.h"
+#include "common/random.h"
+#include "conv_tester.h"
+#include "runtime/backend.h"
+#include "runtime/opencl/opencl_device.h"
+
+namespace wino {
+namespace {
+
+#define SKIP_WITHOUT_OPENCL()                                                    \
+  do {                                                                           \
+    std::string why_;                                                            \
+    if (!opencl::opencl_available(&why_)) GTEST_SKIP() << "no OpenCL: " << why_; \
+  } while (0)
+
+TEST(OpenClRuntime, DevicesAreNumberedAcrossPlatforms) {
+  SKIP_WITHOUT_OPENCL();
+  std::vector<opencl::DeviceInfo> devices = opencl::list_devices();
+  std::vector<opencl::PlatformInfo> platforms = opencl::list_platforms();
+  ASSERT_FALSE(platforms.empty());
+  for (size_t i = 0; i < devices.size(); ++i) {
+    EXPECT_EQ(devices[i].index, static_cast<int>(i));
+    EXPECT_LT(devices[i].platform, static_cast<int>(platforms.size()));
+    EXPECT_FALSE(devices[i].name.empty());
+    EXPECT_GE(devices[i].max_work_group_size, 1u);
+  }
+}
+
+TEST(OpenClRuntime, PoclGetsAWritableCacheDirectory) {
+  SKIP_WITHOUT_OPENCL();
+  const char* dir = std::getenv("POCL_CACHE_DIR");
+  ASSERT_TRUE(dir && *dir) << "POCL_CACHE_DIR was not set before loading OpenCL";
+  EXPECT_TRUE(std::filesystem::is_directory(dir)) << dir;
+}
+
+TEST(OpenClRuntime, BuildFailureCarriesTheBuildLog) {
+  SKIP_WITHOUT_OPENCL();
+  auto dev = opencl::DeviceContext::get(0);
+  try {
+    dev->program("__kernel void broken(__global float* x) { x[0] = no_such_name; }\n", "broken");
+    FAIL() << "a kernel with an undeclared name built";
+  } catch (const Error& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("OpenCL program broken failed to build"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("build log:"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("no_such_name"), std::string::npos) << msg;
+  }
+}
+
+TEST(OpenClRuntime, ProgramCacheBuildsEachSourceOnce) {
+  SKIP_WITHOUT_OPENCL();
+  auto dev = opencl::DeviceContext::get(0);
+  const std::string a = "__kernel void twice(__global float* x) { x[get_global_id(0)] *= 2.0f; }\n";
+  const std::string b = "__kernel void thrice(__global float* x) { x[get_global_id(0)] *= 3.0f; }\n";
+  const int before = dev->builds();
+  opencl::cl_program first = dev->program(a, "twice");
+  EXPECT_EQ(dev->program(a, "twice"), first);
+  EXPECT_EQ(dev->builds(), before + 1);
+  EXPECT_NE(dev->program(b, "thrice"), first);
+  EXPECT_EQ(dev->builds(), before + 2);
+  EXPECT_EQ(opencl::DeviceContext::get(0), dev);  // one context per device and process
+}
+
+TEST(OpenClRuntime, BuffersRoundTrip) {
+  SKIP_WITHOUT_OPENCL();
+  auto backend = runtime::make_backend(Device::opencl(), {});
+  EXPECT_EQ(backend->name().rfind("opencl:0 ", 0), 0u) << backend->name();
+  std::vector<float> in(1000), out(1000, -1.0f);
+  for (size_t i = 0; i < in.size(); ++i) in[i] = 0.5f * static_cast<float>(i);
+  const int a = backend->alloc(1000), b = backend->alloc(7);
+  EXPECT_NE(a, b);
+  backend->upload(a, in.data(), 1000);
+  backend->download(a, out.data(), 1000);
+  EXPECT_EQ(in, out);
+}
+
+TEST(OpenClRuntime, EveryLaunchIsTimedByItsEvent) {
+  SKIP_WITHOUT_OPENCL();
+  ConvDesc d;
+  d.c = 4, d.h = d.w = 12, d.k = 4, d.pad = Padding::all(1);
+  Options o;
+  o.plan = "unfused";
+  o.m = 2;
+  Conv conv = compile(Device::opencl(), d, o);
+  Tensor x = random_normal(DType::f32, {1, 4, 12, 12}, 1), w = random_normal(DType::f32, {4, 4, 3, 3}, 2);
+  Tensor y(DType::f32, {1, 4, 12, 12});
+  conv.set_weights(w.f32());
+  conv.benchmark(x.f32(), y.f32(), 3);
+  Report rep = conv.report();
+  ASSERT_EQ(rep.kernels.size(), 3u);
+  for (const KernelReport& k : rep.kernels) {
+    EXPECT_GT(k.time_us, 0) << k.name;
+    EXPECT_EQ(k.regs, -1) << "OpenCL reports no registers";
+  }
+}
+
+}  // namespace
+}  // namespace wino

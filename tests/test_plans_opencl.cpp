@@ -1,0 +1,123 @@
+// Every plan x F(m, r) on OpenCL (PoCL in CI) against the float64 reference, and the proof that
+// this path exercises work-group synchronization: the fused kernels with a barrier removed fail
+// the same sweep. Skips cleanly where no OpenCL device exists.
+#include <gtest/gtest.h>
+#include <gtest/gtest-spi.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+
+#include "conv_tester.h"
+#include "runtime/opencl/opencl_device.h"
+
+namespace wino::testing {
+namespace {
+
+#define SKIP_WITHOUT_OPENCL()                                                    \
+  do {                                                                           \
+    std::string why_;                                                            \
+    if (!opencl::opencl_available(&why_)) GTEST_SKIP() << "no OpenCL: " << why_; \
+  } while (0)
+
+// Four edges of the CPU sweep (C=3 with H, W not multiples of m; smaller than alpha with padding
+// 2; N=2, prime size, asymmetric padding) and more input channels than one staged chunk of the
+// fused plans (C=20: chunks of 8 or 4, the last one partial), so that the barriers between chunks
+// matter. Every new shape is a new program for PoCL to compile (about 0.5 s each, 25 s for the
+// naive-fused alpha-8 kernels): this keeps the sweep near two minutes on two cores.
+std::vector<ConvCase> opencl_sweep(const PlanCase& pc) {
+  const std::vector<ConvCase> e = edge_sweep(pc.r);
+  if (pc.plan == "naive-fused" && pc.m + pc.r - 1 >= 8 && !std::getenv("WINO_SLOW_TESTS")) return {e[4]};
+  return {e[1], e[3], e[4], {1, 20, 10, 9, 9, pc.r, Padding::all(pc.r / 2)}};
+}
+
+class PlansOpenCl : public ::testing::TestWithParam<PlanCase> {};
+
+TEST_P(PlansOpenCl, MatchesReferenceOnSweep) {
+  SKIP_WITHOUT_OPENCL();
+  const PlanCase& pc = GetParam();
+  auto t0 = std::chrono::steady_clock::now();
+  double worst = 0;
+  for (const ConvCase& cc : opencl_sweep(pc))
+    if (has_output(cc)) worst = std::max(worst, check_conv(Device::opencl(), pc.plan, pc.m, cc));
+  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::printf("[ measured ] opencl %s F(%d,%d): worst rel L2 error %.3g in %.1f s\n",
+              pc.plan.c_str(), pc.m, pc.r, worst, s);
+}
+
+INSTANTIATE_TEST_SUITE_P(Sweep, PlansOpenCl, ::testing::ValuesIn(all_plan_cases()), plan_case_name);
+
+// Removes the `which`-th barrier (in source order) of a statement tree; returns the number of
+// barriers seen, so that a `which` past the end counts them and removes nothing.
+int remove_barrier(ir::Block& block, int which, int seen = 0) {
+  for (auto it = block.begin(); it != block.end();) {
+    if ((*it)->kind == ir::StmtKind::barrier && seen++ == which) {
+      it = block.erase(it);
+      continue;
+    }
+    seen = remove_barrier((*it)->body, which, seen);
+    ++it;
+  }
+  return seen;
+}
+
+int count_barriers(const plans::Program& prog) { return remove_barrier(prog.kernels.front()->body, -2); }
+
+// Runs the OpenCL sweep of a plan with barrier `which` of its first kernel removed; returns the
+// failures the checker reported (one per shape over tolerance), intercepted so they do not fail
+// this test.
+int sweep_failures_without_barrier(const std::string& plan, int m, int r, int which) {
+  ::testing::TestPartResultArray failures;
+  {
+    ::testing::ScopedFakeTestPartResultReporter reporter(
+        ::testing::ScopedFakeTestPartResultReporter::INTERCEPT_ONLY_CURRENT_THREAD, &failures);
+    for (const ConvCase& cc : opencl_sweep({plan, m, r}))
+      check_conv(Device::opencl(), plan, m, cc, 1, [&](plans::Program& prog) {
+        const int before = count_barriers(prog);
+        remove_barrier(prog.kernels.front()->body, which);
+        EXPECT_EQ(count_barriers(prog), before - 1) << "barrier " << which << " was not there";
+      });
+  }
+  int n = 0;
+  for (int i = 0; i < failures.size(); ++i) {
+    const ::testing::TestPartResult& f = failures.GetTestPartResult(i);
+    if (std::string(f.message()).find("rel L2 error") == std::string::npos)
+      ADD_FAILURE() << "unexpected failure: " << f.message();  // not a wrong result
+    else
+      ++n;
+  }
+  return n;
+}
+
+// Barrier 0 of the fused GEMM separates staging the chunk (V and U) in local memory from the
+// products that read it; barrier 2 of the fused kernel separates writing the accumulators to
+// local memory from the output transform that reads other work-items' accumulators. PoCL runs
+// the work-items of a barrier-free region one after another, so without either barrier a
+// work-item reads local memory its neighbours have not written yet: every shape fails.
+// (Barrier 1, at the end of each chunk, guards the next chunk's staging against work-items still
+// reading the last one. PoCL does not catch its removal: it synchronizes at the back edge of a
+// loop that contains a barrier anyway. docs/opencl.md has the details.)
+TEST(OpenClBarriers, FusedSweepFailsWithoutTheStagingBarrier) {
+  SKIP_WITHOUT_OPENCL();
+  const int shapes = static_cast<int>(opencl_sweep({"fused", 4, 3}).size());
+  EXPECT_EQ(sweep_failures_without_barrier("fused", 4, 3, 0), shapes);
+  EXPECT_EQ(sweep_failures_without_barrier("fused-input", 2, 5, 0), shapes);
+}
+
+TEST(OpenClBarriers, FusedSweepFailsWithoutTheExchangeBarrier) {
+  SKIP_WITHOUT_OPENCL();
+  const int shapes = static_cast<int>(opencl_sweep({"fused", 6, 3}).size());
+  EXPECT_EQ(sweep_failures_without_barrier("fused", 6, 3, 2), shapes);
+}
+
+TEST(OpenClBarriers, FusedKernelHasTheThreeBarriersTheTestsRemove) {
+  ConvDesc d;
+  d.c = 20, d.h = d.w = 10, d.k = 9;
+  Options o;
+  o.plan = "fused";
+  o.m = 4;
+  EXPECT_EQ(count_barriers(plans::build_program(d, planner::choose_plan(d, o, Device::opencl()))), 3);
+}
+
+}  // namespace
+}  // namespace wino::testing
