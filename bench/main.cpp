@@ -60,16 +60,24 @@ double tolerance(int m, int r) { return m == 0 || m + r - 1 <= 6 ? 1e-5 : 3e-5; 
 
 // What Wino tries on a layer: every plan, and for the unfused plan's GEMM a few tile shapes
 // besides its defaults (a small autotuning sweep; 0 keeps a default).
+Candidate candidate(const std::string& plan, int m, std::vector<int> tiles = {}) {
+  Candidate c;
+  c.plan = plan;
+  c.m = m;
+  c.tiles = std::move(tiles);
+  return c;
+}
+
 std::vector<Candidate> candidate_plans(const ConvDesc& d) {
-  std::vector<Candidate> c = {{"direct", 0, {}}};
+  std::vector<Candidate> c = {candidate("direct", 0)};
   if (d.r != d.s || d.r == 1 || d.groups != 1) return c;
   const std::vector<std::vector<int>> gemm_tiles = {
       {}, {0, 0, 0, 0, 16}, {128, 64, 8, 8, 8}, {64, 64, 8, 8, 8}, {128, 128, 8, 8, 16}};
   for (int m : {4, 6}) {
-    for (const auto& t : gemm_tiles) c.push_back({"unfused", m, t});
-    for (const char* p : {"fused-input", "fused-output", "fused"}) c.push_back({p, m, {}});
+    for (const auto& t : gemm_tiles) c.push_back(candidate("unfused", m, t));
+    for (const char* p : {"fused-input", "fused-output", "fused"}) c.push_back(candidate(p, m));
   }
-  c.push_back({"fused", 2, {}});
+  c.push_back(candidate("fused", 2));
   return c;
 }
 
