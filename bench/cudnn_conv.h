@@ -13,7 +13,7 @@ namespace wino::bench {
 class CudnnConv {
  public:
   /// Descriptors for `d` (NCHW, KCRS, fp32, stride 1, dilation 1), device buffers, and the
-  /// fastest FMA-math algorithm found on `x` and `w`. Throws wino::Error on any cuDNN/CUDA failure.
+  /// fastest FMA-math algorithm: Find's best three, timed again here (median of 10). Throws wino::Error on any cuDNN/CUDA failure.
   CudnnConv(const ConvDesc& d, const float* x, const float* w);
   ~CudnnConv();
   CudnnConv(const CudnnConv&) = delete;
