@@ -16,7 +16,9 @@ std::string ConvDesc::str() const {
          std::to_string(w) + " k" + std::to_string(k) + " " + std::to_string(r) + "x" +
          std::to_string(s) + " pad " + std::to_string(pad.top) + "," + std::to_string(pad.bottom) +
          "," + std::to_string(pad.left) + "," + std::to_string(pad.right) +
-         (groups != 1 ? " groups " + std::to_string(groups) : "");
+         (groups != 1 ? " groups " + std::to_string(groups) : "") +
+         (stride != 1 ? " stride " + std::to_string(stride) : "") +
+         (dilation != 1 ? " dilation " + std::to_string(dilation) : "");
 }
 
 void validate(const ConvDesc& d) {
@@ -26,13 +28,15 @@ void validate(const ConvDesc& d) {
   };
   for (Dim dim : {Dim{"N (batch)", d.n}, Dim{"C (input channels)", d.c}, Dim{"H (height)", d.h},
                   Dim{"W (width)", d.w}, Dim{"K (output channels)", d.k}, Dim{"R (filter height)", d.r},
-                  Dim{"S (filter width)", d.s}, Dim{"groups", d.groups}})
+                  Dim{"S (filter width)", d.s}, Dim{"groups", d.groups}, Dim{"stride", d.stride},
+                  Dim{"dilation", d.dilation}})
     if (dim.value < 1)
       throw Error(std::string(dim.name) + " must be >= 1, got " + std::to_string(dim.value));
   for (int64_t p : {d.pad.top, d.pad.bottom, d.pad.left, d.pad.right})
     if (p < 0) throw Error("padding must be >= 0, got " + std::to_string(p));
   constexpr int64_t kHuge = int64_t{1} << 31;
-  for (int64_t v : {d.n, d.c, d.h, d.w, d.k, d.r, d.s, d.pad.top, d.pad.bottom, d.pad.left, d.pad.right})
+  for (int64_t v : {d.n, d.c, d.h, d.w, d.k, d.r, d.s, d.pad.top, d.pad.bottom, d.pad.left,
+                    d.pad.right, d.stride, d.dilation})
     if (v >= kHuge) throw Error("dimension " + std::to_string(v) + " is too large (>= 2^31)");
   if (d.c % d.groups || d.k % d.groups)
     throw Error("groups (" + std::to_string(d.groups) + ") must divide C (" + std::to_string(d.c) +
@@ -40,7 +44,9 @@ void validate(const ConvDesc& d) {
   if (d.out_h() < 1 || d.out_w() < 1)
     throw Error("the output would be empty: input " + std::to_string(d.h) + "x" +
                 std::to_string(d.w) + " with padding is smaller than the " + std::to_string(d.r) +
-                "x" + std::to_string(d.s) + " filter");
+                "x" + std::to_string(d.s) + " filter" +
+                (d.dilation != 1 ? " dilated by " + std::to_string(d.dilation) : std::string()) +
+                ": use a larger input or more padding");
 }
 
 Device Device::parse(const std::string& text) {

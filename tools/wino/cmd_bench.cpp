@@ -47,7 +47,7 @@ Reference make_reference(const Layer& l, const Tensor& x, const Tensor& w) {
   const ConvDesc& d = l.desc;
   Reference ref;
   if (d.direct_flops() < kFullCheckFlops) {
-    ref.full = reference_conv2d(x, w, d.pad, d.groups);
+    ref.full = reference_conv2d(x, w, d.pad, d.groups, d.stride, d.dilation);
     return ref;
   }
   const int64_t oh = d.out_h(), ow = d.out_w(), total = d.n * d.k * oh * ow;
@@ -56,7 +56,8 @@ Reference make_reference(const Layer& l, const Tensor& x, const Tensor& w) {
     const int64_t idx = static_cast<int64_t>(rng.next_u64() % static_cast<uint64_t>(total));
     ref.index.push_back(idx);
     ref.value.push_back(reference_conv2d_at(x, w, d.pad, d.groups, idx / (d.k * oh * ow),
-                                            (idx / (oh * ow)) % d.k, (idx / ow) % oh, idx % ow));
+                                            (idx / (oh * ow)) % d.k, (idx / ow) % oh, idx % ow,
+                                            d.stride, d.dilation));
   }
   return ref;
 }
