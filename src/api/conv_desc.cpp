@@ -1,5 +1,6 @@
 // ConvDesc and Device: validation and parsing of what the user asks for.
 #include <cstdlib>
+#include <initializer_list>
 #include <limits>
 
 #include "common/error.h"
@@ -21,6 +22,22 @@ std::string ConvDesc::str() const {
          (dilation != 1 ? " dilation " + std::to_string(dilation) : "");
 }
 
+namespace {
+
+// Beyond any runnable problem (kernels index with 32 bits), and low enough that the plans'
+// size arithmetic (up to alpha^2 <= 256 times these counts) cannot overflow int64.
+constexpr int64_t kMaxElements = int64_t{1} << 52;
+
+void check_elements(const char* what, std::initializer_list<int64_t> factors) {
+  int64_t n = 1;
+  for (int64_t f : factors)
+    if (__builtin_mul_overflow(n, f, &n) || n > kMaxElements)
+      throw Error(std::string("the convolution is too large: ") + what +
+                  " would have more than 2^52 elements; use a smaller batch, image or padding");
+}
+
+}  // namespace
+
 void validate(const ConvDesc& d) {
   struct Dim {
     const char* name;
@@ -41,12 +58,18 @@ void validate(const ConvDesc& d) {
   if (d.c % d.groups || d.k % d.groups)
     throw Error("groups (" + std::to_string(d.groups) + ") must divide C (" + std::to_string(d.c) +
                 ") and K (" + std::to_string(d.k) + ")");
+  check_elements("the input N x C x H x W", {d.n, d.c, d.h, d.w});
+  check_elements("the weights K x C/groups x R x S", {d.k, d.c / d.groups, d.r, d.s});
+  check_elements("the weights K x C", {d.k, d.c});
   if (d.out_h() < 1 || d.out_w() < 1)
     throw Error("the output would be empty: input " + std::to_string(d.h) + "x" +
                 std::to_string(d.w) + " with padding is smaller than the " + std::to_string(d.r) +
                 "x" + std::to_string(d.s) + " filter" +
                 (d.dilation != 1 ? " dilated by " + std::to_string(d.dilation) : std::string()) +
                 ": use a larger input or more padding");
+  check_elements("the output N x K x OH x OW", {d.n, d.k, d.out_h(), d.out_w()});
+  check_elements("the output positions of all input channels, C x N x OH x OW",
+                 {d.c, d.n, d.out_h(), d.out_w()});
 }
 
 Device Device::parse(const std::string& text) {

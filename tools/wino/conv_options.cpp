@@ -89,6 +89,11 @@ Problem read_problem(const Args& args, bool need_data) {
     p.desc.k = p.w.dim(0);
     p.desc.r = p.w.dim(2);
     p.desc.s = p.w.dim(3);
+    try {  // zero-size dimensions first: they would make the checks below misleading
+      validate(p.desc);
+    } catch (const Error& e) {
+      throw Error(args.get("input") + ", " + args.get("weights") + ": " + e.what());
+    }
     if (p.w.dim(1) * p.desc.groups != p.desc.c)
       throw Error("input has " + std::to_string(p.desc.c) + " channels but the weights expect " +
                   std::to_string(p.w.dim(1)) + " x " + std::to_string(p.desc.groups) +
