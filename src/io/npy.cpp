@@ -110,7 +110,7 @@ void check_npy_output_path(const std::string& path) {
   if (::stat(dir.c_str(), &st) != 0) {
     int err = errno;
     if (err == ENOENT)
-      throw Error(path + ": cannot write: directory '" + dir + "' does not exist");
+      throw Error(path + ": cannot write: directory '" + dir + "' does not exist (create it first)");
     throw Error(path + ": cannot write: directory '" + dir + "': " + errno_text(err));
   }
   if (!S_ISDIR(st.st_mode))

@@ -97,7 +97,8 @@ Problem read_problem(const Args& args, bool need_data) {
     if (p.w.dim(1) * p.desc.groups != p.desc.c)
       throw Error("input has " + std::to_string(p.desc.c) + " channels but the weights expect " +
                   std::to_string(p.w.dim(1)) + " x " + std::to_string(p.desc.groups) +
-                  " groups (weights shape " + shape_string(p.w.shape()) + ")");
+                  " groups (weights shape " + shape_string(p.w.shape()) +
+                  "); check the weights' layout (K x C/groups x R x S) and --groups");
     p.source = args.get("input") + ", " + args.get("weights");
   } else {
     std::vector<int64_t> s = args.get_int_list("shape", 1, int64_t{1} << 30);
