@@ -106,6 +106,11 @@ TEST(ErrorsApi, GroupsFallBackUnderAutoAndAreRejectedWhenForced) {
     EXPECT_HAS(error_of([&] { explain(d, {.plan = plan}, "cpu"); }),
                std::string("plan ") + plan + " supports groups = 1 only (got 2): use --plan direct");
   EXPECT_HAS(error_of([&] { explain(small(), {.plan = "winograd"}, "cpu"); }), "unknown plan 'winograd'");
+  // Found by the conv_cli fuzzer: naive-fused F(8, 3) took 8 s and 600 MB to build (14 s under
+  // ASan); every fused plan stops at alpha 8 with a message instead.
+  for (const char* plan : {"naive-fused", "fused", "fused-input", "fused-output"})
+    EXPECT_HAS(error_of([&] { explain(small(), {.plan = plan, .m = 8}, "cpu"); }),
+               std::string("plan ") + plan + " supports alpha = m + r - 1 <= 8, got 10");
   d = small();
   d.r = 3, d.s = 5;
   EXPECT_EQ(explain(d, {.plan = "auto"}, "cpu").plan, "direct");
