@@ -1,6 +1,7 @@
 // Fuzz target: the CLI's argument parsing and the convolution description through planning, IR
-// building, IR verification and C rendering, as `wino explain --target cpu` does it, without
-// compiling or running anything. Input: arguments separated by whitespace.
+// building, IR verification and rendering in the dialect of --target (C, OpenCL, Metal or CUDA),
+// as `wino explain` does it, without compiling or running anything. Input: arguments separated
+// by whitespace.
 #include <cctype>
 #include <string>
 #include <vector>
@@ -30,7 +31,16 @@ std::vector<std::string> split_words(const uint8_t* data, size_t size) {
   return words;
 }
 
-void plan_build_verify_render(const ConvDesc& desc, Options options, const Device& device) {
+// The dialect `wino explain --target` renders in (unknown targets render C).
+render::Dialect dialect_of(const std::string& target) {
+  if (target == "opencl") return render::Dialect::opencl;
+  if (target == "metal") return render::Dialect::metal;
+  if (target.rfind("sm_", 0) == 0) return render::Dialect::cuda;
+  return render::Dialect::c;
+}
+
+void plan_build_verify_render(const ConvDesc& desc, const Options& options, const Device& device,
+                              render::Dialect dialect) {
   plans::Program prog;
   try {
     prog = plans::build_program(desc, planner::choose_plan(desc, options, device));
@@ -44,7 +54,7 @@ void plan_build_verify_render(const ConvDesc& desc, Options options, const Devic
                         desc.str() + ": " + problems.front());
     kernels.push_back(k.get());
   }
-  if (render::render_program(kernels, render::Dialect::c).empty())
+  if (render::render_program(kernels, dialect).empty())
     throw FuzzFailure("empty source for " + desc.str());
 }
 
@@ -60,22 +70,24 @@ void conv_cli_one_input(const uint8_t* data, size_t size) {
   cli::Problem problem;
   Options options;
   Device device;
+  render::Dialect dialect = render::Dialect::c;
   try {
     if (!args.parse(argv)) return;  // --help
     if (args.has("input") || args.has("weights")) return;  // no file I/O here
     problem = cli::read_problem(args, false);
     options = cli::read_options(args);
     device = cli::read_device(args);
+    dialect = dialect_of(args.get_or("target", "cpu"));
   } catch (const Error&) {
     return;  // usage errors and invalid descriptions, with their messages
   }
   if (options.plan == "all") {
     for (const std::string& plan : plans::plan_names()) {
       options.plan = plan;
-      plan_build_verify_render(problem.desc, options, device);
+      plan_build_verify_render(problem.desc, options, device, dialect);
     }
   } else {
-    plan_build_verify_render(problem.desc, options, device);
+    plan_build_verify_render(problem.desc, options, device, dialect);
   }
 }
 

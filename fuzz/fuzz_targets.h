@@ -24,7 +24,7 @@ class FuzzFailure : public std::logic_error {
 void npy_one_input(const uint8_t* data, size_t size);
 
 /// Whitespace-separated `wino explain`-style arguments -> argument parsing, problem reading and
-/// validation, planning, IR building, IR verification and C rendering of every plan asked for.
+/// validation, planning, IR building, IR verification and rendering of every plan asked for.
 /// Nothing is compiled or run, and no file is read (inputs naming --input/--weights stop early).
 void conv_cli_one_input(const uint8_t* data, size_t size);
 
