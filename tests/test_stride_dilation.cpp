@@ -9,6 +9,7 @@
 #include "cli_runner.h"
 #include "common/error.h"
 #include "common/random.h"
+#include "io/npy.h"
 #include "reference/reference.h"
 #include "wino/wino.h"
 
@@ -130,6 +131,20 @@ TEST(StrideDilation, CliRunsDirectAndRejectsWinogradAndBadValues) {
   EXPECT_EQ(forced.status, 1);
   EXPECT_NE(forced.err.find("plan fused supports stride 1 and dilation 1 only"), std::string::npos)
       << forced.err;
+
+  // `wino reference` takes them too, and `run --output` agrees with it.
+  testing::TempDir dir;
+  write_npy(dir.file("x.npy"), random_normal(DType::f32, {1, 3, 12, 12}, 3));
+  write_npy(dir.file("w.npy"), random_normal(DType::f32, {2, 3, 3, 3}, 4));
+  auto ref = run_wino({"reference", "--input", dir.file("x.npy"), "--weights", dir.file("w.npy"),
+                       "--pad", "1", "--stride", "2", "--dilation", "2", "--output", dir.file("ref.npy")});
+  ASSERT_EQ(ref.status, 0) << ref.err;
+  auto run = run_wino({"run", "--input", dir.file("x.npy"), "--weights", dir.file("w.npy"), "--pad",
+                       "1", "--stride", "2", "--dilation", "2", "--output", dir.file("y.npy")});
+  ASSERT_EQ(run.status, 0) << run.err;
+  const Tensor r = read_npy(dir.file("ref.npy")), y = read_npy(dir.file("y.npy"));
+  EXPECT_EQ(r.shape(), (Shape{1, 2, 5, 5}));  // (12 + 2 - 4 - 1) / 2 + 1
+  EXPECT_LT(relative_l2_error(y, r), 1e-6);
 
   for (const char* bad : {"0", "-2", "x"}) {
     auto r = run_wino({"run", "--shape", "1,3,12,12", "--k", "2", "--stride", bad});
