@@ -6,12 +6,14 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
 #include "cli_runner.h"
 #include "common/error.h"
 #include "fuzz_targets.h"
+#include "io/npy.h"
 #include "io/npy_format.h"
 
 namespace wino {
@@ -63,6 +65,20 @@ TEST(FuzzRegressions, NpyBodyAcceptsValidAndRejectsTruncatedQuietly) {
     EXPECT_NO_THROW(fuzz::npy_one_input(reinterpret_cast<const uint8_t*>(ok.data()), n)) << n;
   EXPECT_NO_THROW(parse_npy("ok.npy", ok));
   EXPECT_THROW(parse_npy("cut.npy", ok.substr(0, ok.size() - 1)), Error);
+}
+
+// Found by the file-reading half of the npy target: a header length shorter than the 12 bytes
+// read first made read_npy read the data over the end of its header buffer.
+TEST(FuzzRegressions, ShortHeaderFollowedByDataIsMalformedNotAnOverflow) {
+  testing::TempDir dir;
+  const std::string path = dir.file("short.npy");
+  std::ofstream(path, std::ios::binary) << std::string("\x93NUMPY\x01\x00\x00\x00", 10) + std::string(200, 'A');
+  try {
+    read_npy(path);
+    ADD_FAILURE() << "accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("malformed .npy header"), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace

@@ -87,10 +87,16 @@ Tensor read_npy(const std::string& path) {
   std::string head(kNpyMaxPrefix, '\0');
   head.resize(read_full(fd.get(), head.data(), std::min<uint64_t>(file_size, kNpyMaxPrefix), path));
   const uint64_t header_end = npy_header_end(path, head, file_size);
-  const size_t got = head.size();
-  head.resize(header_end);
-  if (read_full(fd.get(), head.data() + got, header_end - got, path) != header_end - got)
-    throw Error(path + ": truncated .npy header");
+  if (header_end > head.size()) {
+    const size_t got = head.size();
+    head.resize(header_end);
+    if (read_full(fd.get(), head.data() + got, header_end - got, path) != header_end - got)
+      throw Error(path + ": truncated .npy header");
+  } else {  // a (malformed) header shorter than the prefix read: the data starts before it ends
+    head.resize(header_end);
+    if (::lseek(fd.get(), static_cast<off_t>(header_end), SEEK_SET) < 0)
+      throw Error(path + ": cannot seek: " + errno_text(errno));
+  }
   const NpyLayout layout = parse_npy_layout(path, head, file_size);
 
   // Sizes are consistent with the file, so this allocation is bounded by the file size.
