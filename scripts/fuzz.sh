@@ -14,6 +14,10 @@ targets=(npy conv_cli transforms)
 [[ $# -ge 1 && $1 != all ]] && targets=("$1")
 seconds=${2:-600}
 
+for t in "${targets[@]}"; do
+  [[ -f fuzz/${t}_target.cpp ]] || { echo "fuzz.sh: unknown target '$t' (npy, conv_cli, transforms)" >&2; exit 2; }
+done
+command -v clang++ >/dev/null || { echo "fuzz.sh: clang++ not found (libFuzzer needs clang): apt-get install clang" >&2; exit 1; }
 cmake --preset fuzz >/dev/null
 cmake --build --preset fuzz -j 2 $(printf -- '--target fuzz_%s ' "${targets[@]}") >/dev/null
 
