@@ -59,7 +59,13 @@ TEST(ErrorsApi, ZeroOrNegativeDimensionsNameTheField) {
     }
   ConvDesc d = small();
   d.pad.left = -1;
-  EXPECT_HAS(error_of([&] { validate(d); }), "padding must be >= 0, got -1");
+  EXPECT_HAS(error_of([&] { validate(d); }), "padding (left) must be >= 0, got -1");
+  d = small();
+  d.w = int64_t{1} << 31;
+  EXPECT_HAS(error_of([&] { validate(d); }), "W (width) is too large: 2147483648 (the limit is 2^31 - 1)");
+  d = small();
+  d.pad.bottom = int64_t{1} << 40;
+  EXPECT_HAS(error_of([&] { validate(d); }), "padding (bottom) is too large");
 }
 
 TEST(ErrorsApi, ElementCountsThatOverflowAreRejectedBeforeAnyArithmetic) {

@@ -43,18 +43,27 @@ void validate(const ConvDesc& d) {
     const char* name;
     int64_t value;
   };
-  for (Dim dim : {Dim{"N (batch)", d.n}, Dim{"C (input channels)", d.c}, Dim{"H (height)", d.h},
-                  Dim{"W (width)", d.w}, Dim{"K (output channels)", d.k}, Dim{"R (filter height)", d.r},
-                  Dim{"S (filter width)", d.s}, Dim{"groups", d.groups}, Dim{"stride", d.stride},
-                  Dim{"dilation", d.dilation}})
+  const Dim dims[] = {{"N (batch)", d.n},           {"C (input channels)", d.c},
+                      {"H (height)", d.h},          {"W (width)", d.w},
+                      {"K (output channels)", d.k}, {"R (filter height)", d.r},
+                      {"S (filter width)", d.s},    {"groups", d.groups},
+                      {"stride", d.stride},         {"dilation", d.dilation}};
+  const Dim pads[] = {{"padding (top)", d.pad.top},
+                      {"padding (bottom)", d.pad.bottom},
+                      {"padding (left)", d.pad.left},
+                      {"padding (right)", d.pad.right}};
+  for (Dim dim : dims)
     if (dim.value < 1)
       throw Error(std::string(dim.name) + " must be >= 1, got " + std::to_string(dim.value));
-  for (int64_t p : {d.pad.top, d.pad.bottom, d.pad.left, d.pad.right})
-    if (p < 0) throw Error("padding must be >= 0, got " + std::to_string(p));
-  constexpr int64_t kHuge = int64_t{1} << 31;
-  for (int64_t v : {d.n, d.c, d.h, d.w, d.k, d.r, d.s, d.pad.top, d.pad.bottom, d.pad.left,
-                    d.pad.right, d.stride, d.dilation})
-    if (v >= kHuge) throw Error("dimension " + std::to_string(v) + " is too large (>= 2^31)");
+  for (Dim pad : pads)
+    if (pad.value < 0) throw Error(std::string(pad.name) + " must be >= 0, got " + std::to_string(pad.value));
+  auto check_size = [](Dim dim) {
+    if (dim.value >= int64_t{1} << 31)
+      throw Error(std::string(dim.name) + " is too large: " + std::to_string(dim.value) +
+                  " (the limit is 2^31 - 1)");
+  };
+  for (Dim dim : dims) check_size(dim);
+  for (Dim pad : pads) check_size(pad);
   if (d.c % d.groups || d.k % d.groups)
     throw Error("groups (" + std::to_string(d.groups) + ") must divide C (" + std::to_string(d.c) +
                 ") and K (" + std::to_string(d.k) + ")");
