@@ -93,8 +93,9 @@ CudnnConv::CudnnConv(const ConvDesc& d, const float* x, const float* w) : s_(std
                                    static_cast<int>(d.c / d.groups), static_cast<int>(d.r),
                                    static_cast<int>(d.s)),
         "cudnnSetFilter4dDescriptor");
+  const int st = static_cast<int>(d.stride), dl = static_cast<int>(d.dilation);
   check(cudnnSetConvolution2dDescriptor(s.conv_desc, static_cast<int>(d.pad.top),
-                                        static_cast<int>(d.pad.left), 1, 1, 1, 1,
+                                        static_cast<int>(d.pad.left), st, st, dl, dl,
                                         CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT),
         "cudnnSetConvolution2dDescriptor");
   check(cudnnSetConvolutionGroupCount(s.conv_desc, static_cast<int>(d.groups)), "cudnnSetConvolutionGroupCount");

@@ -12,7 +12,7 @@ namespace wino::bench {
 
 class CudnnConv {
  public:
-  /// Descriptors for `d` (NCHW, KCRS, fp32, stride 1, dilation 1), device buffers, and the
+  /// Descriptors for `d` (NCHW, KCRS, fp32), device buffers, and the
   /// fastest FMA-math algorithm: Find's best three, timed again here (median of 10). Throws wino::Error on any cuDNN/CUDA failure.
   CudnnConv(const ConvDesc& d, const float* x, const float* w);
   ~CudnnConv();

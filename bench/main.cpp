@@ -70,7 +70,7 @@ Candidate candidate(const std::string& plan, int m, std::vector<int> tiles = {})
 
 std::vector<Candidate> candidate_plans(const ConvDesc& d) {
   std::vector<Candidate> c = {candidate("direct", 0)};
-  if (d.r != d.s || d.r == 1 || d.groups != 1) return c;
+  if (d.r != d.s || d.r == 1 || d.groups != 1 || d.stride != 1 || d.dilation != 1) return c;
   const std::vector<std::vector<int>> gemm_tiles = {
       {}, {0, 0, 0, 0, 16}, {128, 64, 8, 8, 8}, {64, 64, 8, 8, 8}, {128, 128, 8, 8, 16}};
   for (int m : {4, 6}) {

@@ -15,9 +15,7 @@ namespace {
 using testing::run_wino;
 using testing::TempDir;
 
-bool contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
-}
+using testing::contains;
 
 // Runs wino with OpenCL made invisible: ocl-icd reads its drivers from $OCL_ICD_VENDORS.
 testing::CliResult run_without_opencl(const std::vector<std::string>& args) {
@@ -96,7 +94,9 @@ TEST(DeviceSelection, AutoNeverPicksAnOpenClCpuDevice) {
   std::string why;
   const Device d = Device::resolve(Device::automatic(), &why);
   EXPECT_FALSE(why.empty());
-  if (d.kind == Device::Kind::opencl) EXPECT_TRUE(opencl::list_devices().at(d.index).is_gpu());
+  if (d.kind == Device::Kind::opencl) {
+    EXPECT_TRUE(opencl::list_devices().at(d.index).is_gpu());
+  }
   EXPECT_EQ(Device::parse("auto").kind, Device::Kind::automatic);
   EXPECT_EQ(Device::parse("opencl:1").index, 1);
   EXPECT_EQ(Device::resolve(Device::cpu()).kind, Device::Kind::cpu);

@@ -15,9 +15,7 @@ namespace {
 using testing::run_wino;
 using testing::TempDir;
 
-bool contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
-}
+using testing::contains;
 
 int count(const std::string& haystack, const std::string& needle) {
   int n = 0;

@@ -10,9 +10,7 @@ namespace {
 
 using testing::run_wino;
 
-bool contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
-}
+using testing::contains;
 
 // The raw JSON text of the value after "key": (a number, literal, string or nested [...]).
 std::string json_value(const std::string& json, const std::string& key) {

@@ -13,9 +13,7 @@ namespace {
 using testing::run_wino;
 using testing::TempDir;
 
-bool contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
-}
+using testing::contains;
 
 // Writes `text` to dir/name and runs `wino bench --layers dir/name --list`.
 testing::CliResult list_layers(const TempDir& dir, const std::string& name, const std::string& text) {

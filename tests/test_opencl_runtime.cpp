@@ -8,17 +8,12 @@
 #include "common/error.h"
 #include "common/random.h"
 #include "conv_tester.h"
+#include "opencl_skip.h"
 #include "runtime/backend.h"
 #include "runtime/opencl/opencl_device.h"
 
 namespace wino {
 namespace {
-
-#define SKIP_WITHOUT_OPENCL()                                                    \
-  do {                                                                           \
-    std::string why_;                                                            \
-    if (!opencl::opencl_available(&why_)) GTEST_SKIP() << "no OpenCL: " << why_; \
-  } while (0)
 
 TEST(OpenClRuntime, DevicesAreNumberedAcrossPlatforms) {
   SKIP_WITHOUT_OPENCL();

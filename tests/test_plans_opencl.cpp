@@ -9,16 +9,11 @@
 #include <cstdlib>
 
 #include "conv_tester.h"
+#include "opencl_skip.h"
 #include "runtime/opencl/opencl_device.h"
 
 namespace wino::testing {
 namespace {
-
-#define SKIP_WITHOUT_OPENCL()                                                    \
-  do {                                                                           \
-    std::string why_;                                                            \
-    if (!opencl::opencl_available(&why_)) GTEST_SKIP() << "no OpenCL: " << why_; \
-  } while (0)
 
 // Four edges of the CPU sweep (C=3 with H, W not multiples of m; smaller than alpha with padding
 // 2; N=2, prime size, asymmetric padding) and more input channels than one staged chunk of the

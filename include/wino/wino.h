@@ -22,14 +22,21 @@ struct Padding {
   static Padding all(int64_t p) { return {p, p, p, p}; }
 };
 
-/// A 2D convolution (cross-correlation), NCHW input, KCRS weights, stride 1, dilation 1.
+/// A 2D convolution (cross-correlation), NCHW input, KCRS weights. Stride and dilation are the
+/// same along both axes; only the `direct` plan supports values other than 1 (`auto` picks it).
 struct ConvDesc {
   int64_t n = 1, c = 1, h = 1, w = 1;  // input
   int64_t k = 1, r = 3, s = 3;         // filters
   Padding pad;
   int64_t groups = 1;
-  int64_t out_h() const { return h + pad.top + pad.bottom - r + 1; }
-  int64_t out_w() const { return w + pad.left + pad.right - s + 1; }
+  int64_t stride = 1, dilation = 1;
+  /// Output extent: (padded - dilation (R - 1) - 1) / stride + 1; < 1 when the output is empty.
+  int64_t out_h() const { return out_extent(h + pad.top + pad.bottom, r); }
+  int64_t out_w() const { return out_extent(w + pad.left + pad.right, s); }
+  int64_t out_extent(int64_t padded, int64_t filter) const {
+    const int64_t span = padded - dilation * (filter - 1);  // positions of the first tap
+    return span < 1 || stride < 1 ? span : (span - 1) / stride + 1;
+  }
   /// FLOPs of the direct convolution: 2 N K C H_out W_out R S / groups.
   double direct_flops() const;
   /// "1x8x32x32 k8 3x3 pad 1,1,1,1".

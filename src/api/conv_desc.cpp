@@ -1,5 +1,6 @@
 // ConvDesc and Device: validation and parsing of what the user asks for.
 #include <cstdlib>
+#include <initializer_list>
 #include <limits>
 
 #include "common/error.h"
@@ -16,31 +17,68 @@ std::string ConvDesc::str() const {
          std::to_string(w) + " k" + std::to_string(k) + " " + std::to_string(r) + "x" +
          std::to_string(s) + " pad " + std::to_string(pad.top) + "," + std::to_string(pad.bottom) +
          "," + std::to_string(pad.left) + "," + std::to_string(pad.right) +
-         (groups != 1 ? " groups " + std::to_string(groups) : "");
+         (groups != 1 ? " groups " + std::to_string(groups) : "") +
+         (stride != 1 ? " stride " + std::to_string(stride) : "") +
+         (dilation != 1 ? " dilation " + std::to_string(dilation) : "");
 }
+
+namespace {
+
+// Beyond any runnable problem (kernels index with 32 bits), and low enough that the plans'
+// size arithmetic (up to alpha^2 <= 256 times these counts) cannot overflow int64.
+constexpr int64_t kMaxElements = int64_t{1} << 52;
+
+void check_elements(const char* what, std::initializer_list<int64_t> factors) {
+  int64_t n = 1;
+  for (int64_t f : factors)
+    if (__builtin_mul_overflow(n, f, &n) || n > kMaxElements)
+      throw Error(std::string("the convolution is too large: ") + what +
+                  " would have more than 2^52 elements; use a smaller batch, image or padding");
+}
+
+}  // namespace
 
 void validate(const ConvDesc& d) {
   struct Dim {
     const char* name;
     int64_t value;
   };
-  for (Dim dim : {Dim{"N (batch)", d.n}, Dim{"C (input channels)", d.c}, Dim{"H (height)", d.h},
-                  Dim{"W (width)", d.w}, Dim{"K (output channels)", d.k}, Dim{"R (filter height)", d.r},
-                  Dim{"S (filter width)", d.s}, Dim{"groups", d.groups}})
+  const Dim dims[] = {{"N (batch)", d.n},           {"C (input channels)", d.c},
+                      {"H (height)", d.h},          {"W (width)", d.w},
+                      {"K (output channels)", d.k}, {"R (filter height)", d.r},
+                      {"S (filter width)", d.s},    {"groups", d.groups},
+                      {"stride", d.stride},         {"dilation", d.dilation}};
+  const Dim pads[] = {{"padding (top)", d.pad.top},
+                      {"padding (bottom)", d.pad.bottom},
+                      {"padding (left)", d.pad.left},
+                      {"padding (right)", d.pad.right}};
+  for (Dim dim : dims)
     if (dim.value < 1)
       throw Error(std::string(dim.name) + " must be >= 1, got " + std::to_string(dim.value));
-  for (int64_t p : {d.pad.top, d.pad.bottom, d.pad.left, d.pad.right})
-    if (p < 0) throw Error("padding must be >= 0, got " + std::to_string(p));
-  constexpr int64_t kHuge = int64_t{1} << 31;
-  for (int64_t v : {d.n, d.c, d.h, d.w, d.k, d.r, d.s, d.pad.top, d.pad.bottom, d.pad.left, d.pad.right})
-    if (v >= kHuge) throw Error("dimension " + std::to_string(v) + " is too large (>= 2^31)");
+  for (Dim pad : pads)
+    if (pad.value < 0) throw Error(std::string(pad.name) + " must be >= 0, got " + std::to_string(pad.value));
+  auto check_size = [](Dim dim) {
+    if (dim.value >= int64_t{1} << 31)
+      throw Error(std::string(dim.name) + " is too large: " + std::to_string(dim.value) +
+                  " (the limit is 2^31 - 1)");
+  };
+  for (Dim dim : dims) check_size(dim);
+  for (Dim pad : pads) check_size(pad);
   if (d.c % d.groups || d.k % d.groups)
     throw Error("groups (" + std::to_string(d.groups) + ") must divide C (" + std::to_string(d.c) +
                 ") and K (" + std::to_string(d.k) + ")");
+  check_elements("the input N x C x H x W", {d.n, d.c, d.h, d.w});
+  check_elements("the weights K x C/groups x R x S", {d.k, d.c / d.groups, d.r, d.s});
+  check_elements("the weights K x C", {d.k, d.c});
   if (d.out_h() < 1 || d.out_w() < 1)
     throw Error("the output would be empty: input " + std::to_string(d.h) + "x" +
                 std::to_string(d.w) + " with padding is smaller than the " + std::to_string(d.r) +
-                "x" + std::to_string(d.s) + " filter");
+                "x" + std::to_string(d.s) + " filter" +
+                (d.dilation != 1 ? " dilated by " + std::to_string(d.dilation) : std::string()) +
+                ": use a larger input or more padding");
+  check_elements("the output N x K x OH x OW", {d.n, d.k, d.out_h(), d.out_w()});
+  check_elements("the output positions of all input channels, C x N x OH x OW",
+                 {d.c, d.n, d.out_h(), d.out_w()});
 }
 
 Device Device::parse(const std::string& text) {

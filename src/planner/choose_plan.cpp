@@ -15,7 +15,8 @@ plans::PlanOptions choose_plan(const ConvDesc& d, const Options& o, const Device
   p.chunk_c = o.chunk_c;
   if (o.m < 0) throw Error("m must be >= 1, got " + std::to_string(o.m));
   if (p.plan == "auto") {
-    const bool winograd_applies = d.groups == 1 && d.r == d.s && d.r > 1;
+    const bool winograd_applies =
+        d.groups == 1 && d.r == d.s && d.r > 1 && d.stride == 1 && d.dilation == 1;
     p.plan = winograd_applies ? "unfused" : "direct";
   }
   return p;

@@ -1,5 +1,5 @@
 // Plan `direct`: direct convolution, one thread per output element, the baseline every other
-// plan is measured against. Supports groups.
+// plan is measured against. Supports groups, stride and dilation.
 #include "plans/plan_common.h"
 
 namespace wino::plans {
@@ -29,6 +29,8 @@ Program build_direct(const ConvDesc& d, const PlanOptions& o) {
   const Memory* w = b.buffer("w", K * Cg * R * S, true);
   const Memory* y = b.buffer("y", total, false);
   const Memory* acc = b.thread_array("acc", 1);
+  // Input position of an output position's first tap (stride 1 keeps the kernel unchanged).
+  auto step = [&](Expr o) { return d.stride == 1 ? o : o * d.stride; };
   b.threads([&](Expr tid) {
     Expr idx = b.let("idx", b.group_id() * threads + tid);
     b.if_then(lt(idx, b.i32(total)), [&] {
@@ -42,9 +44,9 @@ Program build_direct(const ConvDesc& d, const PlanOptions& o) {
         Expr xbase = b.let("xbase", ((n * C + c0 + c) * H) * W);
         Expr wbase = b.let("wbase", (k * Cg + c) * R * S);
         for (int64_t r = 0; r < R; ++r) {
-          Expr ih = oh + (r - d.pad.top);
+          Expr ih = step(oh) + (r * d.dilation - d.pad.top);
           for (int64_t s = 0; s < S; ++s) {
-            Expr iw = ow + (s - d.pad.left);
+            Expr iw = step(ow) + (s * d.dilation - d.pad.left);
             Expr mask = logical_and(in_range(ih, 0, H), in_range(iw, 0, W));
             Expr xv = b.load("xv", x, xbase + ih * W + iw, mask);
             Expr wv = b.load("wv", w, wbase + (r * S + s));

@@ -116,6 +116,10 @@ namespace {
 
 Program build_unoptimized(const ConvDesc& d, const PlanOptions& o) {
   if (o.plan == "direct") return build_direct(d, o);
+  if (d.stride != 1 || d.dilation != 1)
+    throw Error("plan " + o.plan + " supports stride 1 and dilation 1 only (got stride " +
+                std::to_string(d.stride) + ", dilation " + std::to_string(d.dilation) +
+                "): Winograd tiles need unit steps; use --plan direct or --plan auto");
   if (d.groups != 1)
     throw Error("plan " + o.plan + " supports groups = 1 only (got " + std::to_string(d.groups) +
                 "): use --plan direct or --plan auto");

@@ -22,28 +22,32 @@ struct Geometry {
   int64_t groups, Kg;   // Kg: output channels per group
   int64_t OH, OW;
   Padding pad;
+  int64_t stride, dilation;
 };
 
 std::string conv_desc(const Tensor& x, const Tensor& w) {
   return "input " + shape_string(x.shape()) + ", weights " + shape_string(w.shape());
 }
 
-int64_t padded_extent(int64_t size, int64_t lo, int64_t hi, int64_t filter, const char* axis,
-                      const std::string& desc) {
-  int64_t padded = 0, out = 0;
+int64_t padded_extent(int64_t size, int64_t lo, int64_t hi, int64_t filter, int64_t stride,
+                      int64_t dilation, const char* axis, const std::string& desc) {
+  int64_t padded = 0, reach = 0, span = 0;  // reach: extent of the dilated filter - 1
   if (__builtin_add_overflow(size, lo, &padded) || __builtin_add_overflow(padded, hi, &padded) ||
-      __builtin_sub_overflow(padded, filter - 1, &out))
+      __builtin_mul_overflow(filter - 1, dilation, &reach) ||
+      __builtin_sub_overflow(padded, reach, &span))
     throw Error(std::string("convolution size overflows 64 bits along ") + axis + " (" + desc +
-                "); use smaller padding");
-  if (out < 1)
+                "); use smaller padding or dilation");
+  if (span < 1)
     throw Error(std::string("convolution output is empty along ") + axis + " (" + desc + "): the " +
                 axis + " extent " + std::to_string(size) + " plus padding " + std::to_string(lo) +
                 "+" + std::to_string(hi) + " is smaller than the filter (" + std::to_string(filter) +
+                (dilation != 1 ? " dilated by " + std::to_string(dilation) : std::string()) +
                 "); increase the padding or use a larger input");
-  return out;
+  return (span - 1) / stride + 1;
 }
 
-Geometry validate(const Tensor& x, const Tensor& w, const Padding& pad, int64_t groups) {
+Geometry validate(const Tensor& x, const Tensor& w, const Padding& pad, int64_t groups,
+                  int64_t stride, int64_t dilation) {
   if (x.rank() != 4)
     throw Error("convolution input must be a 4-D NCHW tensor, got shape " +
                 shape_string(x.shape()) + " (" + std::to_string(x.rank()) + "-D)");
@@ -55,6 +59,8 @@ Geometry validate(const Tensor& x, const Tensor& w, const Padding& pad, int64_t 
     if (x.dim(i) < 1 || w.dim(i) < 1)
       throw Error("convolution tensors must have no zero-size dimension (" + desc + ")");
   if (groups < 1) throw Error("groups must be >= 1, got " + std::to_string(groups));
+  if (stride < 1) throw Error("stride must be >= 1, got " + std::to_string(stride));
+  if (dilation < 1) throw Error("dilation must be >= 1, got " + std::to_string(dilation));
   if (pad.top < 0 || pad.bottom < 0 || pad.left < 0 || pad.right < 0)
     throw Error("padding must be non-negative, got top " + std::to_string(pad.top) + ", bottom " +
                 std::to_string(pad.bottom) + ", left " + std::to_string(pad.left) + ", right " +
@@ -65,6 +71,8 @@ Geometry validate(const Tensor& x, const Tensor& w, const Padding& pad, int64_t 
   g.K = w.dim(0), g.Cg = w.dim(1), g.R = w.dim(2), g.S = w.dim(3);
   g.groups = groups;
   g.pad = pad;
+  g.stride = stride;
+  g.dilation = dilation;
   if (g.C % groups != 0)
     throw Error("groups (" + std::to_string(groups) + ") must divide the input channels C = " +
                 std::to_string(g.C) + " (" + desc + ")");
@@ -77,10 +85,20 @@ Geometry validate(const Tensor& x, const Tensor& w, const Padding& pad, int64_t 
                 std::to_string(g.C / groups) + ", but they have " + std::to_string(g.Cg) + " (" +
                 desc + "); check the weights' layout (KCRS) and --groups");
   g.Kg = g.K / groups;
-  g.OH = padded_extent(g.H, pad.top, pad.bottom, g.R, "height", desc);
-  g.OW = padded_extent(g.W, pad.left, pad.right, g.S, "width", desc);
+  g.OH = padded_extent(g.H, pad.top, pad.bottom, g.R, stride, dilation, "height", desc);
+  g.OW = padded_extent(g.W, pad.left, pad.right, g.S, stride, dilation, "width", desc);
   shape_numel({g.N, g.K, g.OH, g.OW});  // throws on overflow
   return g;
+}
+
+// Output positions o in [lo, hi) whose input position o * stride + shift lies in [0, size).
+struct Range {
+  int64_t lo, hi;
+};
+Range inside(int64_t outputs, int64_t size, int64_t shift, int64_t stride) {
+  const int64_t lo = shift >= 0 ? 0 : (-shift + stride - 1) / stride;
+  const int64_t hi = size - 1 - shift < 0 ? 0 : (size - 1 - shift) / stride + 1;
+  return {lo, std::max(lo, std::min(hi, outputs))};
 }
 
 // y[n, k, :, :] += sum over the group's channels and the filter taps, in a fixed order
@@ -93,18 +111,18 @@ void conv_plane(const Geometry& g, const T* x, const std::vector<double>& w, dou
   for (int64_t c = 0; c < g.Cg; ++c) {
     const T* plane = x + ((n * g.C + group * g.Cg + c) * g.H) * g.W;
     for (int64_t r = 0; r < g.R; ++r) {
-      // Output rows whose input row oh + r - top lies inside the image.
-      const int64_t oh_lo = std::max<int64_t>(0, g.pad.top - r);
-      const int64_t oh_hi = std::min<int64_t>(g.OH, g.H + g.pad.top - r);
+      // Output rows whose input row oh * stride + r * dilation - top lies inside the image.
+      const Range rows = inside(g.OH, g.H, r * g.dilation - g.pad.top, g.stride);
       for (int64_t s = 0; s < g.S; ++s) {
         const double wv = w[((k * g.Cg + c) * g.R + r) * g.S + s];
-        const int64_t ow_lo = std::max<int64_t>(0, g.pad.left - s);
-        const int64_t ow_hi = std::min<int64_t>(g.OW, g.W + g.pad.left - s);
-        if (ow_lo >= ow_hi) continue;
-        for (int64_t oh = oh_lo; oh < oh_hi; ++oh) {
-          const T* in = plane + (oh + r - g.pad.top) * g.W + (s - g.pad.left);
+        const int64_t shift = s * g.dilation - g.pad.left;
+        const Range cols = inside(g.OW, g.W, shift, g.stride);
+        if (cols.lo >= cols.hi) continue;
+        for (int64_t oh = rows.lo; oh < rows.hi; ++oh) {
+          const T* in = plane + (oh * g.stride + r * g.dilation - g.pad.top) * g.W;
           double* row = out + oh * g.OW;
-          for (int64_t ow = ow_lo; ow < ow_hi; ++ow) row[ow] += wv * static_cast<double>(in[ow]);
+          for (int64_t ow = cols.lo; ow < cols.hi; ++ow)
+            row[ow] += wv * static_cast<double>(in[ow * g.stride + shift]);
         }
       }
     }
@@ -138,8 +156,9 @@ void conv_all(const Geometry& g, const T* x, const std::vector<double>& w, doubl
 
 }  // namespace
 
-Tensor reference_conv2d(const Tensor& x, const Tensor& w, const Padding& pad, int64_t groups) {
-  const Geometry g = validate(x, w, pad, groups);
+Tensor reference_conv2d(const Tensor& x, const Tensor& w, const Padding& pad, int64_t groups,
+                        int64_t stride, int64_t dilation) {
+  const Geometry g = validate(x, w, pad, groups, stride, dilation);
   std::vector<double> wd(static_cast<size_t>(w.numel()));
   for (int64_t i = 0; i < w.numel(); ++i) wd[i] = w.get(i);
 
@@ -157,8 +176,9 @@ Tensor reference_conv2d(const Tensor& x, const Tensor& w, const Padding& pad, in
 }
 
 double reference_conv2d_at(const Tensor& x, const Tensor& w, const Padding& pad, int64_t groups,
-                           int64_t n, int64_t k, int64_t oh, int64_t ow) {
-  const Geometry g = validate(x, w, pad, groups);
+                           int64_t n, int64_t k, int64_t oh, int64_t ow, int64_t stride,
+                           int64_t dilation) {
+  const Geometry g = validate(x, w, pad, groups, stride, dilation);
   if (n < 0 || n >= g.N || k < 0 || k >= g.K || oh < 0 || oh >= g.OH || ow < 0 || ow >= g.OW)
     throw Error("output index (" + std::to_string(n) + ", " + std::to_string(k) + ", " +
                 std::to_string(oh) + ", " + std::to_string(ow) + ") is out of range for output " +
@@ -168,10 +188,10 @@ double reference_conv2d_at(const Tensor& x, const Tensor& w, const Padding& pad,
   // Same (c, r, s) order as the full convolution, so both give the same bits.
   for (int64_t c = 0; c < g.Cg; ++c)
     for (int64_t r = 0; r < g.R; ++r) {
-      const int64_t ih = oh + r - g.pad.top;
+      const int64_t ih = oh * g.stride + r * g.dilation - g.pad.top;
       if (ih < 0 || ih >= g.H) continue;
       for (int64_t s = 0; s < g.S; ++s) {
-        const int64_t iw = ow + s - g.pad.left;
+        const int64_t iw = ow * g.stride + s * g.dilation - g.pad.left;
         if (iw < 0 || iw >= g.W) continue;
         acc += w.get(((k * g.Cg + c) * g.R + r) * g.S + s) *
                x.get(((n * g.C + group * g.Cg + c) * g.H + ih) * g.W + iw);

@@ -1,5 +1,5 @@
 // The oracle: float64 direct 2D convolution (cross-correlation, as in every DL framework).
-// NCHW input, KCRS weights (C is the per-group channel count), stride 1, dilation 1.
+// NCHW input, KCRS weights (C is the per-group channel count), stride and dilation (both axes).
 #pragma once
 
 #include <cstdint>
@@ -9,14 +9,18 @@
 
 namespace wino {
 
-/// y[n, k, oh, ow] = sum_{c, r, s} x[n, g*Cg + c, oh + r - top, ow + s - left] * w[k, c, r, s]
-/// with g = k / (K / groups). Accumulates in float64; the result is a float64 NCHW tensor.
-/// Throws wino::Error for inconsistent shapes, negative padding, or an empty output.
-Tensor reference_conv2d(const Tensor& x, const Tensor& w, const Padding& pad, int64_t groups = 1);
+/// y[n, k, oh, ow] = sum_{c, r, s} x[n, g*Cg + c, oh*st + r*dl - top, ow*st + s*dl - left]
+///                                 * w[k, c, r, s]
+/// with g = k / (K / groups), st the stride and dl the dilation. Accumulates in float64; the
+/// result is a float64 NCHW tensor. Throws wino::Error for inconsistent shapes, negative
+/// padding, stride or dilation below 1, or an empty output.
+Tensor reference_conv2d(const Tensor& x, const Tensor& w, const Padding& pad, int64_t groups = 1,
+                        int64_t stride = 1, int64_t dilation = 1);
 
 /// One output element of the same convolution, for checking sampled points of large layers.
 double reference_conv2d_at(const Tensor& x, const Tensor& w, const Padding& pad, int64_t groups,
-                           int64_t n, int64_t k, int64_t oh, int64_t ow);
+                           int64_t n, int64_t k, int64_t oh, int64_t ow, int64_t stride = 1,
+                           int64_t dilation = 1);
 
 /// Relative L2 error ||y - ref|| / ||ref|| (NaN if any value is NaN).
 double relative_l2_error(const Tensor& y, const Tensor& ref);

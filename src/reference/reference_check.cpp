@@ -10,7 +10,7 @@ namespace wino {
 ReferenceCheck::ReferenceCheck(const ConvDesc& d, const Tensor& x, const Tensor& w,
                                double full_flops, int samples, uint64_t seed) {
   if (d.direct_flops() < full_flops) {
-    full_ = reference_conv2d(x, w, d.pad, d.groups);
+    full_ = reference_conv2d(x, w, d.pad, d.groups, d.stride, d.dilation);
     return;
   }
   const int64_t oh = d.out_h(), ow = d.out_w(), total = d.n * d.k * oh * ow;
@@ -19,7 +19,8 @@ ReferenceCheck::ReferenceCheck(const ConvDesc& d, const Tensor& x, const Tensor&
     const int64_t idx = static_cast<int64_t>(rng.next_u64() % static_cast<uint64_t>(total));
     index_.push_back(idx);
     value_.push_back(reference_conv2d_at(x, w, d.pad, d.groups, idx / (d.k * oh * ow),
-                                         (idx / (oh * ow)) % d.k, (idx / ow) % oh, idx % ow));
+                                         (idx / (oh * ow)) % d.k, (idx / ow) % oh, idx % ow,
+                                         d.stride, d.dilation));
   }
 }
 

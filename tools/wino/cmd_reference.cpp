@@ -3,52 +3,23 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <filesystem>
 #include <iostream>
 #include <string>
-#include <system_error>
 #include <vector>
 
 #include "args.h"
 #include "commands.h"
 #include "common/error.h"
 #include "common/tensor.h"
+#include "conv_options.h"
 #include "io/npy.h"
 #include "reference/reference.h"
 
 namespace wino::cli {
 namespace {
 
-constexpr int64_t kMaxPad = int64_t{1} << 30;
 constexpr int64_t kPrintAll = 1024;  // print every value up to this many, else only the first few
 constexpr int64_t kPrintHead = 16;
-
-Padding parse_pad(const std::string& text) {
-  std::vector<std::string> items = split_commas(text, "--pad");
-  if (items.size() != 1 && items.size() != 4)
-    throw UsageError("--pad takes 1 value (all sides) or 4 values T,B,L,R, got " +
-                     std::to_string(items.size()) + " in '" + text + "'");
-  std::vector<int64_t> v;
-  for (const std::string& s : items) {
-    int64_t p = parse_int(s, "--pad", INT64_MIN, kMaxPad);
-    if (p < 0) throw UsageError("--pad values must be >= 0, got " + s + " in '" + text + "'");
-    v.push_back(p);
-  }
-  if (v.size() == 1) return Padding::all(v[0]);
-  return {v[0], v[1], v[2], v[3]};
-}
-
-// True when both paths name the same file: the same inode when both exist (hard links,
-// symlinks), or the same normalized path otherwise.
-bool same_file(const std::string& a, const std::string& b) {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  if (fs::equivalent(a, b, ec) && !ec) return true;
-  fs::path ca = fs::weakly_canonical(a, ec);
-  if (ec) return false;
-  fs::path cb = fs::weakly_canonical(b, ec);
-  return !ec && ca == cb;
-}
 
 std::string format_value(double v) {
   char buf[32];
@@ -90,7 +61,7 @@ void print_tensor(std::ostream& out, const std::string& name, const Tensor& y) {
 int cmd_reference(const Argv& argv) {
   Args args("reference",
             "Compute the float64 direct convolution (cross-correlation, as in PyTorch) of an NCHW\n"
-            "input and KCRS weights read from .npy files, stride 1, dilation 1: the oracle that\n"
+            "input and KCRS weights read from .npy files, with stride and dilation: the oracle that\n"
             "Winograd results are checked against. Accumulates in float64.");
   args.option("input", "X.npy", "input [N, C, H, W], float32 or float64", true);
   args.option("weights", "W.npy", "weights [K, C/groups, R, S], float32 or float64", true);
@@ -100,10 +71,13 @@ int cmd_reference(const Argv& argv) {
               "output [N, K, OH, OW] to write (replaced if it exists; never the input or weights)",
               true);
   args.option("groups", "G", "number of groups; C and K must be divisible by G (default 1)");
+  args.option("stride", "S", "stride along both axes (default 1)");
+  args.option("dilation", "D", "dilation along both axes (default 1)");
   args.option("dtype", "float32|float64", "element type of the output (default float64)");
   args.flag("print", "also print the output values to stdout (the first few for big outputs)");
   args.epilog(
-      "OH = H + T + B - R + 1 and OW = W + L + R - S + 1.\n\n"
+      "OH = (H + T + B - D (R - 1) - 1) / stride + 1, OW likewise with W, L, R and S\n"
+      "(D: dilation; with stride 1 and dilation 1, OH = H + T + B - R + 1).\n\n"
       "example:\n"
       "  wino random --shape 1,8,32,32 --seed 1 --output x.npy\n"
       "  wino random --shape 16,8,3,3 --seed 2 --output w.npy\n"
@@ -114,6 +88,7 @@ int cmd_reference(const Argv& argv) {
                     output = args.get("output");
   const Padding pad = parse_pad(args.get("pad"));
   const int64_t groups = args.get_int_opt("groups", 1, int64_t{1} << 40).value_or(1);
+  const auto [stride, dilation] = read_stride_dilation(args);
   const std::string dtype = args.get_or("dtype", "float64");
   if (dtype != "float32" && dtype != "float64")
     throw UsageError("--dtype must be float32 or float64, got '" + dtype + "'");
@@ -134,7 +109,7 @@ int cmd_reference(const Argv& argv) {
     throw Error(weights + ": --weights must be a 4-D KCRS tensor, got shape " +
                 shape_string(w.shape()));
   const auto start = std::chrono::steady_clock::now();
-  Tensor y = reference_conv2d(x, w, pad, groups);
+  Tensor y = reference_conv2d(x, w, pad, groups, stride, dilation);
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (dtype == "float32") y = y.to(DType::f32);

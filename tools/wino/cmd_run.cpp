@@ -31,7 +31,8 @@ int cmd_run(const Argv& argv) {
     for (const char* in : {"input", "weights"})
       if (args.has(in) && same_file(args.get(in), args.get("output")))
         throw UsageError("--output " + args.get("output") + " is the same file as --" + in +
-                         ": choose another output path");
+                         ": choose another output path (inputs are never overwritten)");
+    check_npy_output_path(args.get("output"));  // fail now, not after the computation
   }
   const int repeats = static_cast<int>(args.get_int_opt("repeat", 1, 100000).value_or(1));
   Options options = read_options(args);
@@ -42,7 +43,7 @@ int cmd_run(const Argv& argv) {
   Report rep = conv.report();
 
   double rel_err = -1;
-  if (args.has("check")) rel_err = relative_l2_error(y, reference_conv2d(prob.x, prob.w, prob.desc.pad, prob.desc.groups));
+  if (args.has("check")) rel_err = relative_l2_error(y, reference_conv2d(prob.x, prob.w, prob.desc.pad, prob.desc.groups, prob.desc.stride, prob.desc.dilation));
   if (args.has("output")) write_npy(args.get("output"), y);
 
   const double total_us = rep.time_us;  // whole runs, not the sum of per-kernel medians

@@ -1,6 +1,7 @@
 #include "conv_options.h"
 
 #include <filesystem>
+#include <tuple>
 
 #include "common/random.h"
 #include "io/npy.h"
@@ -16,6 +17,8 @@ void add_problem_options(Args& args) {
   args.option("seed", "S", "with --shape: random seed (default 0; weights use S+1)");
   args.option("pad", "P|T,B,L,R", "zero padding on all sides, or per side (default 0)");
   args.option("groups", "G", "channel groups (default 1; Winograd plans need 1)");
+  args.option("stride", "S", "stride along both axes (default 1; only --plan direct supports > 1)");
+  args.option("dilation", "D", "dilation along both axes (default 1; only --plan direct supports > 1)");
 }
 
 void add_plan_options(Args& args, bool allow_all_plans) {
@@ -41,9 +44,18 @@ Padding parse_pad(const std::string& text) {
     throw UsageError("--pad takes 1 value (all sides) or 4 values T,B,L,R, got " +
                      std::to_string(items.size()) + " in '" + text + "'");
   std::vector<int64_t> v;
-  for (const std::string& s : items) v.push_back(parse_int(s, "--pad", 0, int64_t{1} << 30));
+  for (const std::string& s : items) {
+    const int64_t p = parse_int(s, "--pad", INT64_MIN, kMaxPad);
+    if (p < 0) throw UsageError("--pad values must be >= 0, got " + s + " in '" + text + "'");
+    v.push_back(p);
+  }
   if (v.size() == 1) return Padding::all(v[0]);
   return {v[0], v[1], v[2], v[3]};
+}
+
+std::pair<int64_t, int64_t> read_stride_dilation(const Args& args) {
+  return {args.get_int_opt("stride", 1, kMaxPad).value_or(1),
+          args.get_int_opt("dilation", 1, kMaxPad).value_or(1)};
 }
 
 bool same_file(const std::string& a, const std::string& b) {
@@ -65,6 +77,7 @@ Problem read_problem(const Args& args, bool need_data) {
   Problem p;
   p.desc.pad = parse_pad(args.get_or("pad", "0"));
   p.desc.groups = args.get_int_opt("groups", 1, 1 << 20).value_or(1);
+  std::tie(p.desc.stride, p.desc.dilation) = read_stride_dilation(args);
   if (files) {
     if (!args.has("input") || !args.has("weights"))
       throw UsageError("--input and --weights go together");
@@ -85,10 +98,16 @@ Problem read_problem(const Args& args, bool need_data) {
     p.desc.k = p.w.dim(0);
     p.desc.r = p.w.dim(2);
     p.desc.s = p.w.dim(3);
+    try {  // zero-size dimensions first: they would make the checks below misleading
+      validate(p.desc);
+    } catch (const Error& e) {
+      throw Error(args.get("input") + ", " + args.get("weights") + ": " + e.what());
+    }
     if (p.w.dim(1) * p.desc.groups != p.desc.c)
       throw Error("input has " + std::to_string(p.desc.c) + " channels but the weights expect " +
                   std::to_string(p.w.dim(1)) + " x " + std::to_string(p.desc.groups) +
-                  " groups (weights shape " + shape_string(p.w.shape()) + ")");
+                  " groups (weights shape " + shape_string(p.w.shape()) +
+                  "); check the weights' layout (K x C/groups x R x S) and --groups");
     p.source = args.get("input") + ", " + args.get("weights");
   } else {
     std::vector<int64_t> s = args.get_int_list("shape", 1, int64_t{1} << 30);

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <utility>
 
 #include "args.h"
 #include "common/tensor.h"
@@ -10,7 +11,7 @@
 
 namespace wino::cli {
 
-/// Declares --input, --weights, --shape, --k, --r, --seed, --pad, --groups.
+/// Declares --input, --weights, --shape, --k, --r, --seed, --pad, --groups, --stride, --dilation.
 void add_problem_options(Args& args);
 /// Declares --plan, --m, --device.
 void add_plan_options(Args& args, bool allow_all_plans);
@@ -24,8 +25,14 @@ struct Problem {
 /// Reads the problem: loads the files or draws random normal data. Throws UsageError/Error.
 Problem read_problem(const Args& args, bool need_data);
 
-/// "1" or "T,B,L,R" -> padding (values >= 0).
+/// Largest --pad, --stride and --dilation value accepted.
+constexpr int64_t kMaxPad = int64_t{1} << 30;
+
+/// "1" or "T,B,L,R" -> padding (values >= 0; UsageError otherwise).
 Padding parse_pad(const std::string& text);
+
+/// --stride and --dilation (default 1 each), in [1, kMaxPad].
+std::pair<int64_t, int64_t> read_stride_dilation(const Args& args);
 
 /// True when two paths name the same file (same inode, or the same normalized path).
 bool same_file(const std::string& a, const std::string& b);

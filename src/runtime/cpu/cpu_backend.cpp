@@ -1,11 +1,13 @@
 // The CPU backend: generated C compiled by the system compiler, work-groups spread over the cores.
 #include <chrono>
+#include <new>
 #include <thread>
 
 #include "common/error.h"
 #include "runtime/backend.h"
 #include "runtime/cpu/cpu_compiler.h"
 #include "runtime/cpu/cpu_launch.h"
+#include "runtime/cpu/host_memory.h"
 
 namespace wino::runtime {
 
@@ -30,7 +32,15 @@ class CpuBackend : public Backend {
   }
 
   int alloc(int64_t elements) override {
-    buffers_.emplace_back(static_cast<size_t>(elements));
+    const int64_t bytes = elements * static_cast<int64_t>(sizeof(float));
+    cpu::check_host_allocation(held_bytes_, bytes, cpu::available_host_bytes());
+    try {
+      buffers_.emplace_back(static_cast<size_t>(elements));
+    } catch (const std::bad_alloc&) {
+      throw Error("out of host memory allocating a CPU buffer of " + std::to_string(bytes) +
+                  " bytes; use a smaller batch or image");
+    }
+    held_bytes_ += bytes;
     return static_cast<int>(buffers_.size()) - 1;
   }
   void upload(int b, const float* host, int64_t n) override {
@@ -66,6 +76,7 @@ class CpuBackend : public Backend {
     int64_t groups;
   };
   int threads_;
+  int64_t held_bytes_ = 0;  // bytes of buffers_, checked against the host's available memory
   std::shared_ptr<const cpu::CpuModule> module_;
   std::vector<Entry> kernels_;
   std::vector<std::vector<float>> buffers_;

@@ -61,8 +61,8 @@ class CudaBackend : public Backend {
   std::vector<double> timed_launches(
       const std::vector<std::pair<int, std::vector<int>>>& sequence) override {
     std::vector<double> us;
-    for (const auto& [k, bufs] : sequence) {
-      std::vector<float> ms = cuda::time_each_ms(ctx_, [&] { launch(k, bufs); }, 0, 1);
+    for (const auto& step : sequence) {  // no structured binding: clang 14 can't capture one
+      std::vector<float> ms = cuda::time_each_ms(ctx_, [&] { launch(step.first, step.second); }, 0, 1);
       us.push_back(ms.at(0) * 1000.0);
     }
     return us;

@@ -175,6 +175,10 @@ const DriverApi& api() {
 // Throws unless `r` is success; `call` is the driver function, `what` says on what.
 void check(CUresult r, const char* call, const std::string& what = "") {
   if (r == kSuccess) return;
+  if (r == kOutOfMemory)
+    throw Error("out of device memory in CUDA driver call " + std::string(call) +
+                (what.empty() ? "" : " (" + what + ")") +
+                ": free memory on the GPU (other processes?) or use a smaller batch or image");
   throw Error("CUDA driver call " + std::string(call) + " failed" + (what.empty() ? "" : " (" + what + ")") + ": " +
               error_text(api(), r));
 }
@@ -312,7 +316,8 @@ DeviceBuffer::DeviceBuffer(const CudaContext& context, size_t bytes) : context_(
   CUdeviceptr p = 0;
   CUresult r = api().cuMemAlloc(&p, bytes);
   if (r == kOutOfMemory)
-    throw Error("out of device memory allocating " + std::to_string(bytes) + " bytes on " + context.name());
+    throw Error("out of device memory allocating " + std::to_string(bytes) + " bytes on " + context.name() +
+                ": free memory on the GPU (other processes?) or use a smaller batch or image");
   check(r, "cuMemAlloc_v2", std::to_string(bytes) + " bytes on " + context.name());
   ptr_ = p;
 }

@@ -1,0 +1,205 @@
+// docs/errors.md, command-line side: every bad input to `wino run` gets a clear message on
+// stderr and a non-zero exit status (2 for a mistake in the command line, 1 for the rest),
+// never a crash, and no file the user gave is overwritten.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "cli_runner.h"
+#include "common/random.h"
+#include "io/npy.h"
+#include "runtime/cuda/cuda_driver.h"
+#include "scoped_env.h"
+
+namespace wino {
+namespace {
+
+using testing::CliResult;
+using testing::run_wino;
+using testing::ScopedEnv;
+using testing::slurp;
+using testing::TempDir;
+
+bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+// The run failed with exit status `code` and `part` in its message.
+void expect_fails(const CliResult& r, int code, const std::string& part) {
+  EXPECT_EQ(r.status, code) << "expected exit " << code << " with '" << part << "'; stderr: " << r.err;
+  EXPECT_TRUE(contains(r.err, part)) << "stderr '" << r.err << "' lacks '" << part << "'";
+}
+
+// x (1, 3, 8, 8) and w (4, 3, 3, 3) in `dir`.
+struct Files {
+  TempDir dir;
+  std::string x = dir.file("x.npy"), w = dir.file("w.npy"), y = dir.file("y.npy");
+  Files() {
+    write_npy(x, random_normal(DType::f32, {1, 3, 8, 8}, 1));
+    write_npy(w, random_normal(DType::f32, {4, 3, 3, 3}, 2));
+  }
+  CliResult run(std::vector<std::string> extra) const {
+    std::vector<std::string> args = {"run", "--input", x, "--weights", w, "--pad", "1"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return run_wino(args);
+  }
+};
+
+TEST(ErrorsCli, ZeroOrNegativeDimensions) {
+  expect_fails(run_wino({"run", "--shape", "0,3,8,8", "--k", "4"}), 2, "--shape must be in [1,");
+  expect_fails(run_wino({"run", "--shape", "1,3,8,8", "--k", "-4"}), 2, "--k must be in [1,");
+  expect_fails(run_wino({"run", "--shape", "1,3,8,8", "--k", "4", "--pad", "-1"}), 2,
+               "--pad values must be >= 0, got -1");
+  Files f;
+  write_npy(f.dir.file("x0.npy"), Tensor(DType::f32, {1, 0, 8, 8}));
+  expect_fails(run_wino({"run", "--input", f.dir.file("x0.npy"), "--weights", f.w}), 1,
+               "x0.npy, " + f.w + ": C (input channels) must be >= 1, got 0");
+}
+
+TEST(ErrorsCli, TooLargeProblems) {
+  expect_fails(run_wino({"run", "--shape", "1073741824,1073741824,1073741824,1073741824", "--k", "1"}),
+               1, "would have more than 2^52 elements");
+  expect_fails(run_wino({"explain", "--shape", "4096,64,128,128", "--k", "8", "--plan", "direct"}), 1,
+               "exceeds the 32-bit index range");
+}
+
+TEST(ErrorsCli, ShapesThatDoNotFit) {
+  Files f;
+  write_npy(f.dir.file("w5.npy"), random_normal(DType::f32, {4, 5, 3, 3}, 3));
+  expect_fails(run_wino({"run", "--input", f.x, "--weights", f.dir.file("w5.npy")}), 1,
+               "input has 3 channels but the weights expect 5");
+  write_npy(f.dir.file("w3d.npy"), random_normal(DType::f32, {4, 3, 3}, 3));
+  expect_fails(run_wino({"run", "--input", f.x, "--weights", f.dir.file("w3d.npy")}), 1,
+               "w3d.npy: weights must be 4-D K x C/groups x R x S, got shape (4, 3, 3)");
+  write_npy(f.dir.file("w9.npy"), random_normal(DType::f32, {4, 3, 9, 9}, 3));
+  expect_fails(run_wino({"run", "--input", f.x, "--weights", f.dir.file("w9.npy")}), 1,
+               "the output would be empty: input 8x8 with padding is smaller than the 9x9 filter");
+}
+
+TEST(ErrorsCli, PlansThatDoNotApplyFallBackOrFail) {
+  Files f;
+  write_npy(f.dir.file("w4g.npy"), random_normal(DType::f32, {4, 1, 3, 3}, 3));
+  expect_fails(run_wino({"run", "--input", f.x, "--weights", f.dir.file("w4g.npy"), "--groups", "3"}), 1,
+               "groups (3) must divide C (3) and K (4)");
+  write_npy(f.dir.file("wg.npy"), random_normal(DType::f32, {3, 1, 3, 3}, 3));
+  const std::string wg = f.dir.file("wg.npy");
+  expect_fails(run_wino({"run", "--input", f.x, "--weights", wg, "--groups", "3", "--plan", "fused"}), 1,
+               "plan fused supports groups = 1 only (got 3): use --plan direct or --plan auto");
+  auto r = run_wino({"run", "--input", f.x, "--weights", wg, "--groups", "3", "--check"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_TRUE(contains(r.out, "plan    direct")) << r.out;
+  expect_fails(f.run({"--plan", "winograd"}), 1, "unknown plan 'winograd'");
+}
+
+TEST(ErrorsCli, MalformedNpyNamesTheFile) {
+  Files f;
+  const std::string bad = f.dir.file("bad.npy");
+  std::ofstream(bad) << "this is not numpy";
+  expect_fails(run_wino({"run", "--input", bad, "--weights", f.w}), 1, bad + ": not a .npy file");
+  expect_fails(run_wino({"run", "--input", f.dir.file("missing.npy"), "--weights", f.w}), 1,
+               "missing.npy: file not found");
+}
+
+TEST(ErrorsCli, OutputNeverOverwritesAnInputAndIsCheckedBeforeComputing) {
+  Files f;
+  const std::string x_before = slurp(f.x);
+  expect_fails(f.run({"--output", f.x}), 2, "is the same file as --input");
+  const std::string alias = f.dir.file("sub/../x.npy");
+  std::filesystem::create_directory(f.dir.file("sub"));
+  expect_fails(f.run({"--output", alias}), 2, "is the same file as --input");
+  std::filesystem::create_symlink(f.w, f.dir.file("link.npy"));
+  expect_fails(f.run({"--output", f.dir.file("link.npy")}), 2, "is the same file as --weights");
+  EXPECT_EQ(slurp(f.x), x_before);
+
+  auto r = f.run({"--output", f.dir.file("no_dir/y.npy")});
+  expect_fails(r, 1, "no_dir/y.npy: cannot write: directory");
+  EXPECT_TRUE(contains(r.err, "does not exist")) << r.err;
+  EXPECT_EQ(r.out, "") << "nothing may run before the output is known to be writable";
+  expect_fails(f.run({"--output", f.dir.path().string()}), 1, "is a directory");
+  if (geteuid() != 0) {  // root may write anywhere
+    std::filesystem::create_directory(f.dir.file("ro"));
+    std::filesystem::permissions(f.dir.file("ro"), std::filesystem::perms::owner_read |
+                                                       std::filesystem::perms::owner_exec);
+    expect_fails(f.run({"--output", f.dir.file("ro/y.npy")}), 1, "is not writable");
+  }
+}
+
+TEST(ErrorsCli, NanAndInfInTheInputRunAndPropagate) {
+  Files f;
+  Tensor x = read_npy(f.x);
+  x.f32()[0] = std::nanf("");
+  x.f32()[100] = INFINITY;
+  write_npy(f.x, x);
+  auto r = f.run({"--output", f.y, "--plan", "direct"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  Tensor y = read_npy(f.y);
+  int nan = 0, inf = 0, finite = 0;
+  for (int64_t i = 0; i < y.numel(); ++i)
+    (std::isnan(y.get(i)) ? nan : std::isinf(y.get(i)) ? inf : finite)++;
+  EXPECT_EQ(nan, 4 * 4) << "x[0,0,0,0] is in 4 outputs of each of the 4 channels";
+  EXPECT_EQ(inf, 4 * 9) << "x[0,1,4,4] is in 9 outputs of each of the 4 channels";
+  EXPECT_EQ(finite, y.numel() - nan - inf);
+  r = f.run({"--check", "--plan", "unfused"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_TRUE(contains(r.out, "relative L2 error vs float64 reference: nan")) << r.out;
+}
+
+TEST(ErrorsCli, DeviceThatIsNotThere) {
+  if (cuda::cuda_available()) GTEST_SKIP() << "a CUDA device is present";
+  expect_fails(run_wino({"run", "--shape", "1,3,8,8", "--k", "4", "--device", "cuda"}), 1,
+               "CUDA device requested but not available");
+  expect_fails(run_wino({"run", "--shape", "1,3,8,8", "--k", "4", "--device", "tpu"}), 2,
+               "--device: unknown device 'tpu'");
+}
+
+TEST(ErrorsCli, OpenClDeviceThatIsNotThere) {
+  expect_fails(run_wino({"run", "--shape", "1,3,8,8", "--k", "4", "--device", "opencl:99"}), 1,
+               "no OpenCL device opencl:99");
+  TempDir no_drivers;  // ocl-icd reads its driver list from $OCL_ICD_VENDORS
+  ScopedEnv vendors("OCL_ICD_VENDORS", no_drivers.path().c_str());
+  expect_fails(run_wino({"run", "--shape", "1,3,8,8", "--k", "4", "--device", "opencl"}), 1,
+               "OpenCL device requested but not available");
+}
+
+TEST(ErrorsCli, NoCCompilerIsAClearError) {
+  ScopedEnv cc("CC", "/nonexistent/wino-cc");
+  expect_fails(run_wino({"run", "--shape", "1,3,8,8", "--k", "4"}), 1,
+               "CC=/nonexistent/wino-cc does not name an executable");
+  ScopedEnv no_cc("CC", nullptr);
+  TempDir empty;
+  ScopedEnv path("PATH", empty.path().c_str());
+  expect_fails(run_wino({"run", "--shape", "1,3,8,8", "--k", "4"}), 1,
+               "no C compiler found for the CPU runtime: install gcc");
+}
+
+TEST(ErrorsCli, UnwritableOrCorruptKernelCacheIsRebuiltOrBypassed) {
+  Files f;
+  const std::string cache = f.dir.file("cache");
+  ScopedEnv env("WINO_CACHE_DIR", cache.c_str());
+  auto first = f.run({"--output", f.y, "--plan", "unfused"});
+  ASSERT_EQ(first.status, 0) << first.err;
+  const std::string y_first = slurp(f.y);
+  int corrupted = 0;
+  for (const auto& e : std::filesystem::directory_iterator(cache))
+    if (e.path().extension() == ".so") std::ofstream(e.path(), std::ios::trunc) << "garbage", ++corrupted;
+  ASSERT_GT(corrupted, 0);
+  auto again = f.run({"--output", f.y, "--plan", "unfused"});
+  ASSERT_EQ(again.status, 0) << again.err;
+  EXPECT_TRUE(contains(again.err, "warning: corrupt CPU kernel cache entry")) << again.err;
+  EXPECT_EQ(slurp(f.y), y_first);
+
+  std::ofstream(f.dir.file("file")) << "x";
+  ScopedEnv blocked("WINO_CACHE_DIR", f.dir.file("file/cache").c_str());  // under a regular file
+  auto bypass = f.run({"--output", f.y, "--plan", "unfused"});
+  ASSERT_EQ(bypass.status, 0) << bypass.err;
+  EXPECT_TRUE(contains(bypass.err, "warning: cannot use the CPU kernel cache")) << bypass.err;
+  EXPECT_EQ(slurp(f.y), y_first);
+}
+
+}  // namespace
+}  // namespace wino
