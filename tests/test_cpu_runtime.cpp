@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "cli_runner.h"
+#include "scoped_env.h"
 #include "common/error.h"
 #include "common/random.h"
 #include "runtime/cpu/cpu_compiler.h"
@@ -62,22 +63,7 @@ void check_affine(KernelFn fn, long n, int threads, bool launch = true) {
 }
 
 /// Sets or unsets an environment variable for one scope.
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, const char* value) : name_(name) {
-    if (const char* old = std::getenv(name)) old_ = old;
-    if (value) setenv(name, value, 1);
-    else unsetenv(name);
-  }
-  ~ScopedEnv() {
-    if (old_) setenv(name_.c_str(), old_->c_str(), 1);
-    else unsetenv(name_.c_str());
-  }
-
- private:
-  std::string name_;
-  std::optional<std::string> old_;
-};
+using wino::testing::ScopedEnv;
 
 CompileOptions in_dir(const TempDir& dir) { return CompileOptions{(dir.path() / "cache").string(), true, ""}; }
 

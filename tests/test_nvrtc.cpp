@@ -1,6 +1,8 @@
 // NVRTC compile path: the ptxas report parser (literal samples, no toolkit needed), then real
 // compiles for sm_90 with the in-memory and on-disk caches (skipped where NVRTC is missing).
 #include <gtest/gtest.h>
+
+#include "scoped_env.h"
 #include <sys/stat.h>
 
 #include <cstdlib>
@@ -128,23 +130,7 @@ extern "C" __global__ void big(float* out, const float* in, int n) {
   out[threadIdx.x + blockIdx.x * blockDim.x] = acc;
 })";
 
-// Sets or unsets an environment variable for one scope.
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, const std::optional<std::string>& value) : name_(name) {
-    if (const char* old = std::getenv(name)) old_ = old;
-    if (value) setenv(name, value->c_str(), 1);
-    else unsetenv(name);
-  }
-  ~ScopedEnv() {
-    if (old_) setenv(name_.c_str(), old_->c_str(), 1);
-    else unsetenv(name_.c_str());
-  }
-
- private:
-  std::string name_;
-  std::optional<std::string> old_;
-};
+using wino::testing::ScopedEnv;
 
 // Each test gets a fresh disk cache in a temporary directory and an empty memory cache.
 class Nvrtc : public ::testing::Test {
@@ -155,7 +141,7 @@ class Nvrtc : public ::testing::Test {
     char pattern[] = "/tmp/wino_nvrtc_test_XXXXXX";
     ASSERT_NE(mkdtemp(pattern), nullptr);
     root_ = pattern;
-    env_.emplace("WINO_CACHE_DIR", root_);
+    env_.emplace("WINO_CACHE_DIR", root_.c_str());
     nvrtc_clear_memory_cache();
     nvrtc_reset_cache_stats();
   }
@@ -292,7 +278,7 @@ TEST_F(Nvrtc, CorruptDiskEntryIsRecompiled) {
 }
 
 TEST_F(Nvrtc, UnwritableCacheDirectoryOnlyCostsRecompiles) {
-  ScopedEnv env("WINO_CACHE_DIR", std::string("/proc/wino_cannot_write_here"));
+  ScopedEnv env("WINO_CACHE_DIR", "/proc/wino_cannot_write_here");
   NvrtcOutput out = nvrtc_compile(kSmallKernel, "scale_add", "sm_90");
   EXPECT_FALSE(out.cubin.empty());
   EXPECT_EQ(nvrtc_cache_stats().disk_writes, 0);
@@ -312,15 +298,15 @@ TEST_F(Nvrtc, MalformedArchIsAnError) {
 
 TEST(NvrtcCacheDir, FollowsWinoThenXdgThenHome) {
   {
-    ScopedEnv a("WINO_CACHE_DIR", std::string("/w")), b("XDG_CACHE_HOME", std::string("/x")), c("HOME", std::string("/h"));
+    ScopedEnv a("WINO_CACHE_DIR", "/w"), b("XDG_CACHE_HOME", "/x"), c("HOME", "/h");
     EXPECT_EQ(nvrtc_disk_cache_dir(), "/w/cuda");
   }
   {
-    ScopedEnv a("WINO_CACHE_DIR", std::nullopt), b("XDG_CACHE_HOME", std::string("/x")), c("HOME", std::string("/h"));
+    ScopedEnv a("WINO_CACHE_DIR", nullptr), b("XDG_CACHE_HOME", "/x"), c("HOME", "/h");
     EXPECT_EQ(nvrtc_disk_cache_dir(), "/x/wino/cuda");
   }
   {
-    ScopedEnv a("WINO_CACHE_DIR", std::nullopt), b("XDG_CACHE_HOME", std::nullopt), c("HOME", std::string("/h"));
+    ScopedEnv a("WINO_CACHE_DIR", nullptr), b("XDG_CACHE_HOME", nullptr), c("HOME", "/h");
     EXPECT_EQ(nvrtc_disk_cache_dir(), "/h/.cache/wino/cuda");
   }
 }
