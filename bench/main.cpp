@@ -11,6 +11,7 @@
 #include "args.h"
 #include "common/json.h"
 #include "common/random.h"
+#include "common/stats.h"
 #include "cudnn_conv.h"
 #include "io/layers_file.h"
 #include "reference/reference_check.h"
@@ -22,6 +23,7 @@ namespace wino::bench {
 namespace {
 
 using cli::Args;
+using cli::fmt;
 
 constexpr uint64_t kInputSeed = 1, kWeightSeed = 2;
 
@@ -46,12 +48,6 @@ struct LayerResult {
   const Candidate* best = nullptr;
   double ratio() const { return best && cudnn.us > 0 ? cudnn.us / best->t.us : -1; }
 };
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  const size_t n = v.size();
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 
 double tflops(const ConvDesc& d, double us) { return d.direct_flops() / (us * 1e6); }
 
@@ -125,12 +121,6 @@ void run_cudnn(LayerResult& lr, const Tensor& x, const Tensor& w, const Referenc
   } catch (const Error& e) {
     lr.cudnn_error = e.what();
   }
-}
-
-std::string fmt(const char* f, double v) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, f, v);
-  return buf;
 }
 
 std::string plan_label(const Candidate& c) {
@@ -261,7 +251,8 @@ int run(int argc, char** argv) {
   std::vector<std::string> names;
   if (args.has("only")) names = cli::split_commas(args.get("only"), "--only");
   const std::vector<const io::Layer*> selected = io::select_layers(layers, names, layers_path);
-  if (args.has("json")) std::ofstream(args.get("json"), std::ios::app);  // fail early if unwritable
+  if (args.has("json") && !std::ofstream(args.get("json"), std::ios::app))  // fail before the hours of runs
+    throw Error("cannot write " + args.get("json") + ": check that its directory exists and is writable");
 
   const std::string device = runtime::make_backend(Device::cuda(), {})->name();
   std::cout << device << ", " << CudnnConv::version() << "; median of " << repeats

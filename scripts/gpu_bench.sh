@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The GPU run in one go, on the machine with the NVIDIA GPU: build (unless a build is given),
-# check correctness (the GPU tests), then the benchmark against cuDNN on every layer of
-# bench/layers.txt. Writes gpu_tests.log, bench.txt and bench.json to $OUT (or build/gpu_bench).
+# check correctness (the GPU tests of scripts/device_check.sh), print the seed's table, then the
+# benchmark against cuDNN on every layer of bench/layers.txt. Writes gpu_tests.log,
+# seed_explain.txt, bench.txt and bench.json to $OUT (or build/gpu_bench).
 # Usage: scripts/gpu_bench.sh [BUILD_DIR] [extra wino_cudnn_bench options, e.g. --only seed]
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -18,13 +19,13 @@ fi
 cudnn_lib=$(python3 -c "import nvidia.cudnn as c; print(list(c.__path__)[0] + '/lib')" 2>/dev/null)
 [ -n "$cudnn_lib" ] && export LD_LIBRARY_PATH="$cudnn_lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 
-nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm --format=csv | tee "$out/gpu.txt"
-echo "== correctness: GPU tests"
-"$build/tests/wino_tests" --gtest_filter='Cuda*:Nvrtc*:PlansCuda*:PlansNvrtc*' >"$out/gpu_tests.log" 2>&1
-tests_rc=$?
-grep -E "^\[  (PASSED|FAILED|SKIPPED) |tests ran" "$out/gpu_tests.log"
+echo "== correctness: the GPU tests (scripts/device_check.sh)"
+OUT=$out scripts/device_check.sh "$build"
+tests_rc=0  # a crash leaves no PASSED line, a failure a FAILED line
+grep -q "^\[  PASSED  \]" "$out/gpu_tests.log" &&
+  ! grep -q "^\[  FAILED  \]" "$out"/gpu_tests.log "$out"/opencl_gpu_tests.log 2>/dev/null || tests_rc=1
 echo "== the seed's layer: every plan's kernels on the GPU"
-"$build/wino" explain --shape 1,8,32,32 --k 8 --pad 1 --plan all --m 4 --device cuda 2>&1 | tee "$out/seed_table.txt"
+"$build/wino" explain --shape 1,8,32,32 --k 8 --pad 1 --plan all --m 4 --device cuda 2>&1 | tee "$out/seed_explain.txt"
 echo "== benchmark against cuDNN"
 "$build/bench/wino_cudnn_bench" --all-plans --json "$out/bench.json" "$@" 2>&1 | tee "$out/bench.txt"
 bench_rc=${PIPESTATUS[0]}

@@ -6,6 +6,7 @@
 #include "api/compile_program.h"
 #include "api/kernel_report.h"
 #include "common/error.h"
+#include "common/stats.h"
 #include "ir/verifier.h"
 #include "planner/choose_plan.h"
 #include "plans/program.h"
@@ -25,13 +26,6 @@ struct Conv::Impl {
 };
 
 namespace {
-
-double median(std::vector<double> v) {
-  if (v.empty()) return -1;
-  std::sort(v.begin(), v.end());
-  size_t n = v.size();
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 
 }  // namespace
 

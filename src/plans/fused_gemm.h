@@ -14,7 +14,6 @@ namespace wino::plans {
 struct FusedTiles {
   int bk = 0, bp = 0, rk = 0, rp = 0, cc = 0, ppt = 0;
   int threads = 0;
-  int groups(int points) const { return points / ppt; }
   std::string str() const;  // "bk32_bp32_r4x4_c4_p9": part of the kernel name
 };
 

@@ -54,12 +54,6 @@ void run_plan(Row& row, const Device& device, const Options& o, const Tensor& x,
   }
 }
 
-std::string fmt(const char* f, double v) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, f, v);
-  return buf;
-}
-
 void print_header(std::ostream& out, size_t name_width) {
   char line[256];
   std::snprintf(line, sizeof line, "%-*s %-14s %-8s %12s %9s %9s  %s\n", static_cast<int>(name_width),

@@ -5,13 +5,13 @@
 
 namespace wino::cli {
 
-namespace {
-
 std::string fmt(const char* f, double v) {
   char buf[64];
   std::snprintf(buf, sizeof buf, f, v);
   return buf;
 }
+
+namespace {
 
 std::string or_dash(int v) { return v < 0 ? "-" : std::to_string(v); }
 

@@ -2,11 +2,15 @@
 #pragma once
 
 #include <ostream>
+#include <string>
 
 #include "common/json.h"
 #include "wino/wino.h"
 
 namespace wino::cli {
+
+/// One number printf-formatted ("%.2f"), as a string.
+std::string fmt(const char* f, double v);
 
 /// One row per kernel: name, lines, SSA values, registers (predicted / actual), spills, FLOPs,
 /// bytes, time, GFLOP/s.
