@@ -10,16 +10,30 @@ out=${OUT:-/tmp/wino_device}
 mkdir -p "$out"
 export WINO_CACHE_DIR=/tmp/wino_cache
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm --format=csv | tee "$out/gpu.txt"
-"$build/tests/wino_tests" --gtest_filter='Cuda*:Nvrtc*:PlansCuda*:PlansNvrtc*' 2>&1 | tee "$out/gpu_tests.log" | grep -E "measured|OK|FAILED|Failure|PASSED|SKIPPED" 
+# The CUDA sweep is one NVRTC build per case and shape: gtest shards run it on every core at once.
+shards=${WINO_GPU_SHARDS:-$(nproc)}
+start=$(date +%s)
+for i in $(seq 0 $((shards - 1))); do
+  GTEST_TOTAL_SHARDS=$shards GTEST_SHARD_INDEX=$i "$build/tests/wino_tests" \
+    --gtest_filter='Cuda*:Nvrtc*:*PlansCuda*:PlansNvrtc*' > "$out/gpu_tests.shard$i.log" 2>&1 &
+done
+wait
+cat "$out"/gpu_tests.shard*.log > "$out/gpu_tests.log"
+grep -E "measured|FAILED|Failure" "$out/gpu_tests.log"
+passed=$(grep -c "^\[  PASSED  \]" "$out/gpu_tests.log")
+echo "GPU tests: $shards shards, $passed passed whole, $(grep -c '^\[       OK \]' "$out/gpu_tests.log") tests OK, $(( $(date +%s) - start )) s"
+gpu_tests_rc=0
+[ "$passed" -eq "$shards" ] && ! grep -q "^\[  FAILED  \]" "$out/gpu_tests.log" || gpu_tests_rc=1
 # OpenCL on the GPU: NVIDIA's driver ships libnvidia-opencl.so.1, but the machine may register
 # only PoCL with the ICD loader; a private vendor directory makes the GPU opencl:0.
 if ldconfig -p | grep -q libnvidia-opencl.so.1; then
   vendors=$(mktemp -d)
   echo libnvidia-opencl.so.1 > "$vendors/nvidia.icd"
   OCL_ICD_VENDORS=$vendors "$build/wino" devices | tee "$out/opencl_gpu_devices.txt"
-  OCL_ICD_VENDORS=$vendors "$build/tests/wino_tests" --gtest_filter='OpenCl*:Sweep/PlansOpenCl*' 2>&1 |
+  OCL_ICD_VENDORS=$vendors "$build/tests/wino_tests" --gtest_filter='OpenCl*:Sweep/PlansOpenCl.*' 2>&1 |
     tee "$out/opencl_gpu_tests.log" | grep -E "measured|OK|FAILED|Failure|PASSED|SKIPPED"
 fi
 for plan in direct unfused fused-input fused-output fused naive-fused; do
   "$build/wino" run --shape 1,8,32,32 --k 8 --pad 1 --plan "$plan" --m 4 --device cuda --check --repeat 50 2>&1 | tee -a "$out/seed_table.txt"
 done
+exit $gpu_tests_rc

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <cmath>
 #include <functional>
 #include <string>
@@ -14,19 +15,13 @@
 #include "planner/choose_plan.h"
 #include "plans/program.h"
 #include "reference/reference.h"
+#include "reference/tolerance.h"
 #include "wino/wino.h"
 
 namespace wino::testing {
 
-/// Relative L2 tolerance per F(m, r), from measured errors with margin (see docs/accuracy.md).
-inline double tolerance(int m, int r) {
-  if (m == 0) return 1e-6;  // direct: float32 accumulation over C*R*S terms
-  const int alpha = m + r - 1;
-  if (alpha <= 4) return 2e-6;
-  if (alpha <= 6) return 1e-5;
-  if (alpha <= 8) return 5e-5;
-  return 5e-4;
-}
+/// Relative L2 tolerance per F(m, r): the library's documented one (see docs/accuracy.md).
+inline double tolerance(int m, int r) { return error_tolerance(m, r); }
 
 struct ConvCase {
   int64_t n = 1, c = 1, h = 8, w = 8, k = 1, r = 3;
@@ -64,6 +59,37 @@ inline std::vector<PlanCase> all_plan_cases() {
   return out;
 }
 
+/// Every F(m, r) with r in 1..7 and alpha = m + r - 1 <= 8 (odd and even alpha, m = 1 included).
+inline std::vector<std::pair<int, int>> every_f_mr() {
+  std::vector<std::pair<int, int>> out;
+  for (int r = 1; r <= 7; ++r)
+    for (int m = 1; m + r - 1 <= 8; ++m) out.push_back({m, r});
+  return out;
+}
+
+/// Every plan with every F(m, r) of every_f_mr() (direct with every r), in plan_names() order.
+inline std::vector<PlanCase> every_plan_case() {
+  std::vector<PlanCase> out;
+  for (const std::string& plan : plans::plan_names()) {
+    if (plan == "direct") {
+      for (int r = 1; r <= 7; ++r) out.push_back({plan, 0, r});
+      continue;
+    }
+    for (auto [m, r] : every_f_mr()) out.push_back({plan, m, r});
+  }
+  return out;
+}
+
+/// GEMM tiles (Options::block_k ... chunk_c) other than the defaults: the benchmark's choices for
+/// `unfused`, and for the fused plans register tiles, blocks and chunks of other shapes.
+inline std::vector<std::array<int, 5>> tile_variants(const std::string& plan) {
+  if (plan == "unfused")
+    return {{0, 0, 0, 0, 16}, {128, 64, 8, 8, 8}, {64, 64, 8, 8, 8}, {128, 128, 8, 8, 16}, {32, 32, 4, 4, 4}};
+  if (plan == "fused" || plan == "fused-input") return {{16, 16, 4, 4, 8}, {32, 16, 4, 1, 2}, {8, 32, 2, 4, 3}};
+  if (plan == "fused-output") return {{8, 8, 1, 1, 2}, {32, 16, 1, 1, 3}};
+  return {};
+}
+
 /// Shapes that hit the edges: C=1, C=3, K=1, H and W not multiples of m, H or W smaller than
 /// alpha, padding 0, 1, 2 and asymmetric, N=2, a prime-sized image.
 inline std::vector<ConvCase> edge_sweep(int r) {
@@ -78,6 +104,15 @@ inline std::vector<ConvCase> edge_sweep(int r) {
   };
 }
 
+/// Shapes where K, C and the tiles span several GEMM blocks and channel chunks, partial ones last.
+inline std::vector<ConvCase> block_sweep(int r) {
+  const int64_t p = r / 2;
+  return {
+      {2, 19, 9, 11, 37, r, Padding::all(p)},
+      {1, 35, 7, 6, 34, r, {p, 0, 0, p}},
+  };
+}
+
 /// False when the padded input is smaller than the filter (no output).
 inline bool has_output(const ConvCase& cc) {
   return cc.h + cc.pad.top + cc.pad.bottom >= cc.r && cc.w + cc.pad.left + cc.pad.right >= cc.r;
@@ -86,19 +121,25 @@ inline bool has_output(const ConvCase& cc) {
 /// A change made to a plan's program before it is compiled (tests only: a barrier removed).
 using ProgramEdit = std::function<void(plans::Program&)>;
 
+/// Options for plan `plan` with F(m, r) and GEMM tiles {block_k, block_tiles, reg_k, reg_tiles, chunk_c}.
+inline Options plan_options(const std::string& plan, int m, const std::array<int, 5>& tiles = {}) {
+  Options o;
+  o.plan = plan;
+  o.m = m;
+  o.block_k = tiles[0], o.block_tiles = tiles[1], o.reg_k = tiles[2], o.reg_tiles = tiles[3], o.chunk_c = tiles[4];
+  return o;
+}
+
 /// Runs the case; returns the relative L2 error (and fails the test when it is over tolerance).
 /// With `edit`, the planned program is edited, then compiled as compile() would.
-inline double check_conv(const Device& device, const std::string& plan, int m, const ConvCase& cc,
-                         uint64_t seed = 1, const ProgramEdit& edit = {}) {
+inline double check_conv(const Device& device, const Options& o, const ConvCase& cc, uint64_t seed = 1,
+                         const ProgramEdit& edit = {}) {
   ConvDesc d;
   d.n = cc.n, d.c = cc.c, d.h = cc.h, d.w = cc.w, d.k = cc.k, d.r = d.s = cc.r, d.pad = cc.pad;
   Tensor x = random_normal(DType::f32, {d.n, d.c, d.h, d.w}, seed);
   Tensor w = random_normal(DType::f32, {d.k, d.c, d.r, d.s}, seed + 1000);
   Tensor y(DType::f32, {d.n, d.k, d.out_h(), d.out_w()});
   for (int64_t i = 0; i < y.numel(); ++i) y.f32()[i] = std::nanf("");  // poison: every element must be written
-  Options o;
-  o.plan = plan;
-  o.m = m;
   Conv conv = edit ? [&] {
     plans::Program prog = plans::build_program(d, planner::choose_plan(d, o, device));
     edit(prog);
@@ -109,7 +150,8 @@ inline double check_conv(const Device& device, const std::string& plan, int m, c
   conv.run(x.f32(), y.f32());
   Tensor ref = reference_conv2d(x, w, d.pad);
   double err = relative_l2_error(y, ref);
-  double tol = tolerance(plan == "direct" ? 0 : m, static_cast<int>(cc.r));
+  const Report rep = conv.report();
+  double tol = tolerance(rep.m, static_cast<int>(cc.r));
   if (!(err <= tol)) {
     int64_t worst = 0;
     double worst_diff = -1;
@@ -117,11 +159,17 @@ inline double check_conv(const Device& device, const std::string& plan, int m, c
       double diff = std::isnan(y.get(i)) ? INFINITY : std::abs(y.get(i) - ref.get(i));
       if (diff > worst_diff) worst_diff = diff, worst = i;
     }
-    ADD_FAILURE() << plan << " F(" << m << "," << cc.r << ") on " << cc.str() << ": rel L2 error "
-                  << err << " > " << tol << "; worst flat index " << worst << ": got "
+    ADD_FAILURE() << o.plan << " F(" << o.m << "," << cc.r << ") tiles " << o.block_k << "," << o.block_tiles
+                  << "," << o.reg_k << "," << o.reg_tiles << "," << o.chunk_c << " on " << cc.str()
+                  << ": rel L2 error " << err << " > " << tol << "; worst flat index " << worst << ": got "
                   << y.get(worst) << ", expected " << ref.get(worst);
   }
   return err;
+}
+
+inline double check_conv(const Device& device, const std::string& plan, int m, const ConvCase& cc,
+                         uint64_t seed = 1, const ProgramEdit& edit = {}) {
+  return check_conv(device, plan_options(plan, m), cc, seed, edit);
 }
 
 }  // namespace wino::testing

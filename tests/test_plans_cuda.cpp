@@ -1,9 +1,12 @@
-// Every plan x F(m, r) x the edge sweep on the CUDA device, against the float64 reference.
-// Skips cleanly where there is no GPU (CI); run on the H100 with scripts/device_check.sh.
+// Every plan x every F(m, r) with alpha <= 8 on the CUDA device against the float64 reference:
+// the edges, shapes spanning several K, C and tile blocks, and other GEMM tiles. Skips cleanly
+// where there is no GPU (CI). One NVRTC build per case and shape: scripts/device_check.sh runs
+// the cases in parallel processes (gtest shards) on the GPU machine's cores.
 #include <gtest/gtest.h>
 
 #include <cstdio>
 
+#include "common/error.h"
 #include "conv_tester.h"
 #include "plans/program.h"
 #include "runtime/cuda/cuda_driver.h"
@@ -12,29 +15,68 @@
 namespace wino::testing {
 namespace {
 
-TEST(PlansCuda, EveryPlanMatchesReferenceOnEdgeSweep) {
-  std::string why;
-  if (!cuda::cuda_available(&why)) GTEST_SKIP() << "no CUDA device: " << why;
-  if (!cuda::nvrtc_available(&why)) GTEST_SKIP() << "no NVRTC: " << why;
-  const std::vector<ConvCase> sweep3 = {
-      {1, 1, 8, 8, 1, 3, Padding::all(1)},  {1, 3, 13, 11, 5, 3, Padding::all(1)},
-      {2, 4, 9, 10, 3, 3, Padding::all(0)}, {1, 2, 3, 4, 2, 3, Padding::all(2)},
-      {2, 5, 17, 17, 7, 3, {0, 2, 1, 0}},   {1, 8, 32, 32, 8, 3, Padding::all(1)},
-      {2, 64, 28, 28, 64, 3, Padding::all(1)}};
-  for (const std::string& plan : plans::plan_names()) {
-    std::vector<std::pair<int, int>> mrs = {{0, 3}};
-    if (plan != "direct") mrs = {{2, 3}, {4, 3}, {6, 3}, {2, 5}, {4, 5}};
-    for (auto [m, r] : mrs) {
-      double worst = 0;
-      for (ConvCase cc : sweep3) {
-        cc.r = r;
-        if (cc.h + cc.pad.top + cc.pad.bottom < r || cc.w + cc.pad.left + cc.pad.right < r) continue;
-        worst = std::max(worst, check_conv(Device::cuda(), plan, m, cc));
+#define SKIP_WITHOUT_CUDA()                                                      \
+  do {                                                                           \
+    std::string why;                                                             \
+    if (!cuda::cuda_available(&why)) GTEST_SKIP() << "no CUDA device: " << why;  \
+    if (!cuda::nvrtc_available(&why)) GTEST_SKIP() << "no NVRTC: " << why;       \
+  } while (0)
+
+/// Edges (C=3 with sizes not multiples of m, smaller than alpha with padding 2, N=2 prime-sized
+/// with asymmetric padding) and the block shapes; naive-fused has no blocks to span.
+std::vector<ConvCase> cuda_shapes(const PlanCase& pc) {
+  const std::vector<ConvCase> e = edge_sweep(pc.r);
+  std::vector<ConvCase> shapes = {e[0], e[1], e[3], e[4]};
+  if (pc.plan != "naive-fused")
+    for (const ConvCase& cc : block_sweep(pc.r)) shapes.push_back(cc);
+  return shapes;
+}
+
+class PlansCuda : public ::testing::TestWithParam<PlanCase> {};
+
+TEST_P(PlansCuda, MatchesReferenceOnEdgeAndBlockSweeps) {
+  SKIP_WITHOUT_CUDA();
+  const PlanCase& pc = GetParam();
+  double worst = 0;
+  for (const ConvCase& cc : cuda_shapes(pc))
+    if (has_output(cc)) worst = std::max(worst, check_conv(Device::cuda(), pc.plan, pc.m, cc));
+  std::printf("[ measured ] cuda %s F(%d,%d): worst rel L2 error %.3g\n", pc.plan.c_str(), pc.m, pc.r, worst);
+}
+
+TEST_P(PlansCuda, MatchesReferenceWithOtherTiles) {
+  SKIP_WITHOUT_CUDA();
+  const PlanCase& pc = GetParam();
+  int ran = 0, refused = 0;
+  for (const auto& tiles : tile_variants(pc.plan)) {
+    for (const ConvCase& cc : {block_sweep(pc.r)[0], edge_sweep(pc.r)[4]}) {
+      if (!has_output(cc)) continue;
+      try {
+        check_conv(Device::cuda(), plan_options(pc.plan, pc.m, tiles), cc);
+        ++ran;
+      } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("tiles"), std::string::npos) << e.what();
+        ++refused;
       }
-      std::printf("[ measured ] cuda %s F(%d,%d): worst rel L2 error %.3g\n", plan.c_str(), m, r, worst);
     }
   }
+  std::printf("[ measured ] cuda %s F(%d,%d): %d runs with other tiles, %d refused\n", pc.plan.c_str(), pc.m,
+              pc.r, ran, refused);
 }
+
+INSTANTIATE_TEST_SUITE_P(Sweep, PlansCuda, ::testing::ValuesIn(every_plan_case()), plan_case_name);
+
+// The main F(m, r) on a layer of real size (several blocks of every kind at once).
+class PlansCudaLarge : public ::testing::TestWithParam<PlanCase> {};
+
+TEST_P(PlansCudaLarge, MatchesReferenceOnALargeLayer) {
+  SKIP_WITHOUT_CUDA();
+  const PlanCase& pc = GetParam();
+  const double err = check_conv(Device::cuda(), pc.plan, pc.m, {2, 64, 28, 28, 64, pc.r, Padding::all(pc.r / 2)});
+  std::printf("[ measured ] cuda %s F(%d,%d) on 2x64x28x28 k64: rel L2 error %.3g\n", pc.plan.c_str(), pc.m,
+              pc.r, err);
+}
+
+INSTANTIATE_TEST_SUITE_P(Sweep, PlansCudaLarge, ::testing::ValuesIn(all_plan_cases()), plan_case_name);
 
 }  // namespace
 }  // namespace wino::testing

@@ -83,5 +83,35 @@ TEST(PlansStructure, RegisterModelWithinDocumentedBoundOfPtxas) {
     }
 }
 
+// The fused GEMM splits the alpha^2 points of a tile into groups of equal size: for every alpha
+// (odd ones have no divisor 4, 8 or 9) the groups cover each point once, so no thread count is
+// rounded down to 0 and no point is left out (the bug behind garbage for odd alpha).
+TEST(PlansStructure, FusedPointGroupsCoverEveryPointForEveryAlpha) {
+  for (int r = 1; r <= 7; ++r)
+    for (int m = 1; m + r - 1 <= 8; ++m) {
+      ConvDesc d = layer(1, 8, 16, 8);
+      d.r = d.s = r;
+      for (const char* plan : {"fused", "fused-input"}) {
+        plans::Program p = build(d, plan, m);
+        const std::string& name = p.kernels.front()->name;
+        const int ppt = std::stoi(name.substr(name.rfind("_p") + 2));
+        const int a2 = (m + r - 1) * (m + r - 1);
+        EXPECT_EQ(a2 % ppt, 0) << name;
+        EXPECT_GT(p.kernels.front()->threads_per_group, 0) << name;
+      }
+    }
+}
+
+TEST(PlansStructure, UnknownPlanListsEveryPlanAndAuto) {
+  try {
+    build(layer(1, 8, 16, 8), "winograd");
+    ADD_FAILURE() << "an unknown plan must be refused";
+  } catch (const std::exception& e) {
+    const std::string what = e.what();
+    for (const std::string& n : plans::plan_names()) EXPECT_NE(what.find(n), std::string::npos) << what;
+    EXPECT_NE(what.find("auto"), std::string::npos) << what;
+  }
+}
+
 }  // namespace
 }  // namespace wino

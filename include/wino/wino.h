@@ -48,15 +48,17 @@ void validate(const ConvDesc& desc);
 
 struct Device {
   /// `automatic` picks, when compiling: the first CUDA GPU, else the first OpenCL GPU, else the
-  /// CPU (Report::device names the one that ran).
-  enum class Kind { cpu, cuda, opencl, automatic };
+  /// CPU (Report::device names the one that ran). `interp` runs the kernels' IR in Wino's own
+  /// interpreter: no compiler, slow, strict (out-of-bounds, uninitialized reads and races throw).
+  enum class Kind { cpu, cuda, opencl, automatic, interp };
   Kind kind = Kind::cpu;
   int index = 0;
   static Device cpu() { return {Kind::cpu, 0}; }
   static Device cuda(int i = 0) { return {Kind::cuda, i}; }
   static Device opencl(int i = 0) { return {Kind::opencl, i}; }
   static Device automatic() { return {Kind::automatic, 0}; }
-  /// Parses "cpu", "cuda", "cuda:1", "opencl", "opencl:0", "auto".
+  static Device interpreter() { return {Kind::interp, 0}; }
+  /// Parses "cpu", "cuda", "cuda:1", "opencl", "opencl:0", "auto", "interp".
   static Device parse(const std::string& text);
   /// The device `automatic` stands for on this machine (others are returned unchanged); `why`,
   /// when given, receives a sentence saying why that one.
@@ -70,6 +72,10 @@ struct Options {
   /// GEMM tile sizes of the Winograd plans (0 = the plan's default): output channels and tiles
   /// per work-group, the register tile per thread, input channels staged per step.
   int block_k = 0, block_tiles = 0, reg_k = 0, reg_tiles = 0, chunk_c = 0;
+  /// Build the kernels unoptimized (CPU: gcc -O0, about 10x faster to compile; OpenCL:
+  /// -cl-opt-disable, about 3x): much slower to run. For correctness sweeps and one-off checks
+  /// of large kernels; CUDA ignores it.
+  bool quick_compile = false;
 };
 
 /// What Wino knows about one kernel it generated.

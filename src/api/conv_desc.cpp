@@ -89,11 +89,12 @@ Device Device::parse(const std::string& text) {
   }
   Device d;
   if (text == "auto") return automatic();
+  if (text == "interp") return interpreter();
   if (kind == "cpu") d.kind = Kind::cpu;
   else if (kind == "cuda") d.kind = Kind::cuda;
   else if (kind == "opencl") d.kind = Kind::opencl;
   else
-    throw Error("unknown device '" + text + "' (expected auto, cpu, cuda, cuda:N, opencl or opencl:N)");
+    throw Error("unknown device '" + text + "' (expected auto, cpu, cuda, cuda:N, opencl, opencl:N or interp)");
   if (!index.empty()) {
     char* end = nullptr;
     long v = std::strtol(index.c_str(), &end, 10);

@@ -18,6 +18,15 @@ constexpr int64_t kSharedLimit = 48 * 1024 / 4;  // floats of static work-group 
 
 int64_t stage_size(int a2, const FusedTiles& f) { return int64_t{a2} * f.cc * (f.bk + f.bp); }
 
+/// The largest divisor of alpha^2 that is at most `target`: every point group is then whole, so
+/// every Winograd point is computed (odd alpha has no divisor 4, 8 or 9: alpha^2 = 25 takes 5).
+int points_per_thread(int a2, int target) {
+  int ppt = 1;
+  for (int p = 1; p <= target; ++p)
+    if (a2 % p == 0) ppt = p;
+  return ppt;
+}
+
 }  // namespace
 
 FusedTiles choose_fused_tiles(const Tiling& t, const PlanOptions& o, bool all_points_per_thread) {
@@ -30,11 +39,11 @@ FusedTiles choose_fused_tiles(const Tiling& t, const PlanOptions& o, bool all_po
   if (all_points_per_thread) {
     f = {16, 16, 1, 1, a2 <= 36 ? 8 : 4, a2, 0};
   } else if (a2 <= 16) {
-    f = {32, 32, 4, 4, 4, 4, 0};   // 4 groups x 64 threads, 64 accumulators
+    f = {32, 32, 4, 4, 4, points_per_thread(a2, 4), 0};   // 4 groups x 64 threads, 64 accumulators
   } else if (a2 <= 36) {
-    f = {32, 32, 4, 4, 4, 9, 0};   // 4 groups x 64 threads, 144 accumulators
+    f = {32, 32, 4, 4, 4, points_per_thread(a2, 9), 0};   // 4 groups x 64 threads, 144 accumulators
   } else {
-    f = {16, 32, 4, 4, 4, 8, 0};   // 8 groups x 32 threads, 128 accumulators
+    f = {16, 32, 4, 4, 4, points_per_thread(a2, 8), 0};   // 8 groups x 32 threads, 128 accumulators
   }
   if (o.block_k) f.bk = o.block_k;
   if (o.block_tiles) f.bp = o.block_tiles;
@@ -47,6 +56,9 @@ FusedTiles choose_fused_tiles(const Tiling& t, const PlanOptions& o, bool all_po
                 std::to_string(f.rp) + ")");
   if (f.rp % 4 && f.rp > 1 && !all_points_per_thread)
     throw Error("fused tiles " + f.str() + ": the register tile's tile count must be 1 or a multiple of 4");
+  if (f.ppt < 1 || a2 % f.ppt)
+    throw Error("fused tiles " + f.str() + ": " + std::to_string(f.ppt) + " points per thread must divide alpha^2 = " +
+                std::to_string(a2));
   const int64_t threads = int64_t{a2 / f.ppt} * (f.bk / f.rk) * (f.bp / f.rp);
   if (threads > 1024)
     throw Error("fused tiles " + f.str() + " need " + std::to_string(threads) +

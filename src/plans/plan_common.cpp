@@ -130,7 +130,7 @@ Program build_unoptimized(const ConvDesc& d, const PlanOptions& o) {
   if (o.plan == "naive-fused") return build_naive_fused(d, o);
   std::string known;
   for (const std::string& n : plan_names()) known += (known.empty() ? "" : ", ") + n;
-  throw Error("unknown plan '" + o.plan + "' (known: " + known + ")");
+  throw Error("unknown plan '" + o.plan + "' (known: " + known + ", auto)");
 }
 
 }  // namespace

@@ -1,9 +1,11 @@
 #include "reference/reference_check.h"
 
 #include <cmath>
+#include <cstdio>
 
 #include "common/random.h"
 #include "reference/reference.h"
+#include "reference/tolerance.h"
 
 namespace wino {
 
@@ -11,6 +13,7 @@ ReferenceCheck::ReferenceCheck(const ConvDesc& d, const Tensor& x, const Tensor&
                                double full_flops, int samples, uint64_t seed) {
   if (d.direct_flops() < full_flops) {
     full_ = reference_conv2d(x, w, d.pad, d.groups, d.stride, d.dilation);
+    for (int64_t i = 0; i < full_.numel(); ++i) nonfinite_ += !std::isfinite(full_.get(i));
     return;
   }
   const int64_t oh = d.out_h(), ow = d.out_w(), total = d.n * d.k * oh * ow;
@@ -21,6 +24,7 @@ ReferenceCheck::ReferenceCheck(const ConvDesc& d, const Tensor& x, const Tensor&
     value_.push_back(reference_conv2d_at(x, w, d.pad, d.groups, idx / (d.k * oh * ow),
                                          (idx / (oh * ow)) % d.k, (idx / ow) % oh, idx % ow,
                                          d.stride, d.dilation));
+    nonfinite_ += !std::isfinite(value_.back());
   }
 }
 
@@ -34,6 +38,31 @@ double ReferenceCheck::relative_error(const Tensor& y) const {
     ref2 += value_[i] * value_[i];
   }
   return ref2 > 0 ? std::sqrt(diff2 / ref2) : std::sqrt(diff2);
+}
+
+CheckVerdict ReferenceCheck::judge(const Tensor& y, int m, int r) const {
+  CheckVerdict v;
+  v.tolerance = error_tolerance(m, r);
+  v.nonfinite_reference = nonfinite_;
+  if (nonfinite_ > 0) {
+    v.rel_err = NAN;
+    return v;
+  }
+  v.rel_err = relative_error(y);
+  v.kind = v.rel_err <= v.tolerance ? CheckVerdict::Kind::pass : CheckVerdict::Kind::fail;  // NaN fails
+  return v;
+}
+
+std::string CheckVerdict::describe(int m, int r) const {
+  if (kind == Kind::not_comparable)
+    return "not comparable: the float64 reference holds " + std::to_string(nonfinite_reference) +
+           " NaN or Inf values (the input or weights hold NaN or Inf, or products overflow), so no "
+           "error can be measured";
+  char line[160];
+  const std::string f = m == 0 ? "direct" : "F(" + std::to_string(m) + "," + std::to_string(r) + ")";
+  std::snprintf(line, sizeof line, "%.3g (tolerance %.0e for %s): %s", rel_err, tolerance, f.c_str(),
+                kind == Kind::pass ? "ok" : "FAILED");
+  return line;
 }
 
 }  // namespace wino

@@ -3,12 +3,27 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "common/tensor.h"
 #include "wino/wino.h"
 
 namespace wino {
+
+/// The outcome of a check: within the plan's documented tolerance, over it, or not comparable
+/// (the reference itself holds NaN or Inf, so no error can be measured).
+struct CheckVerdict {
+  enum class Kind { pass, fail, not_comparable };
+  Kind kind = Kind::not_comparable;
+  double rel_err = 0;    // NaN when not comparable
+  double tolerance = 0;  // error_tolerance(m, r)
+  int64_t nonfinite_reference = 0;  // NaN or Inf values of the reference at the checked points
+  bool passed() const { return kind == Kind::pass; }
+  /// One line for the user: "1.2e-07 (tolerance 2e-06 for F(4,3)): ok", "... FAILED",
+  /// "not comparable: the reference holds 12 NaN or Inf values (...)".
+  std::string describe(int m, int r) const;
+};
 
 class ReferenceCheck {
  public:
@@ -21,11 +36,14 @@ class ReferenceCheck {
   /// Relative L2 error of `y` (N x K x out_h x out_w) over the checked points; NaN if y has a NaN
   /// there.
   double relative_error(const Tensor& y) const;
+  /// relative_error() judged against error_tolerance(m, r) (m = 0: direct).
+  CheckVerdict judge(const Tensor& y, int m, int r) const;
 
  private:
   Tensor full_;
   std::vector<int64_t> index_;
   std::vector<double> value_;
+  int64_t nonfinite_ = 0;  // NaN or Inf values of the reference at the checked points
 };
 
 }  // namespace wino

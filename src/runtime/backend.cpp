@@ -7,6 +7,7 @@ namespace wino::runtime {
 std::unique_ptr<Backend> make_cpu_backend(const Options& options);
 std::unique_ptr<Backend> make_cuda_backend(const Device& device, const Options& options);
 std::unique_ptr<Backend> make_opencl_backend(const Device& device, const Options& options);
+std::unique_ptr<Backend> make_interp_backend();
 
 std::vector<double> Backend::timed_runs(const std::vector<std::pair<int, std::vector<int>>>& sequence,
                                        int warmup, int repeats) {
@@ -31,6 +32,8 @@ std::unique_ptr<Backend> make_backend(const Device& device, const Options& optio
       return make_cuda_backend(d, options);
     case Device::Kind::opencl:
       return make_opencl_backend(d, options);
+    case Device::Kind::interp:
+      return make_interp_backend();
     case Device::Kind::automatic:
       break;
   }

@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "args.h"
+#include "bench_rows.h"
 #include "commands.h"
 #include "common/json.h"
 #include "common/random.h"
@@ -23,16 +24,6 @@ namespace {
 
 constexpr uint64_t kInputSeed = 1, kWeightSeed = 2;
 
-struct Row {
-  const io::Layer* layer = nullptr;
-  std::string plan;
-  Report report;
-  double time_us = -1, gflops = -1, vs_direct = -1;
-  double rel_err = -1;
-  bool checked = false, sampled = false;
-  std::string error;  // why the plan did not run on this layer
-};
-
 void run_plan(Row& row, const Device& device, const Options& o, const Tensor& x, const Tensor& w,
               const ReferenceCheck* ref, int repeats) {
   const ConvDesc& d = row.layer->desc;
@@ -45,9 +36,8 @@ void run_plan(Row& row, const Device& device, const Options& o, const Tensor& x,
     row.time_us = row.report.time_us;
     row.gflops = d.direct_flops() / (row.time_us * 1e3);
     if (ref) {
-      row.checked = true;
       row.sampled = ref->sampled();
-      row.rel_err = ref->relative_error(y);
+      row.check = ref->judge(y, row.report.m, row.report.r);
     }
   } catch (const Error& e) {
     row.error = e.what();
@@ -71,7 +61,11 @@ void print_row(std::ostream& out, const Row& row, size_t name_width) {
   }
   const Report& rep = row.report;
   std::string tile = rep.m ? "F(" + std::to_string(rep.m) + "," + std::to_string(rep.r) + ")" : "-";
-  std::string err = !row.checked ? "-" : fmt("%.2e", row.rel_err) + (row.sampled ? " (sampled)" : "");
+  std::string err = "-";
+  if (row.check && row.check->kind == CheckVerdict::Kind::not_comparable) err = "not comparable";
+  else if (row.check)
+    err = fmt("%.2e", row.check->rel_err) + (row.sampled ? " (sampled)" : "") +
+          (row.wrong() ? fmt(" WRONG: over the tolerance %.0e, not ranked", row.check->tolerance) : "");
   std::snprintf(line, sizeof line, "%-*s %-14s %-8s %12.1f %9.2f %9s  %s\n",
                 static_cast<int>(name_width), row.layer->name.c_str(), rep.plan.c_str(),
                 tile.c_str(), row.time_us, row.gflops,
@@ -90,8 +84,13 @@ void write_row_json(JsonWriter& j, const Row& row) {
   j.key("m").value(row.report.m).key("r").value(row.report.r).key("device").value(row.report.device);
   j.key("time_us").value(row.time_us).key("gflops").value(row.gflops);
   if (row.vs_direct > 0) j.key("vs_direct").value(row.vs_direct); else j.key("vs_direct").null();
-  if (row.checked) j.key("rel_err").value(row.rel_err); else j.key("rel_err").null();
-  j.key("sampled").value(row.sampled);
+  if (row.check && row.check->kind != CheckVerdict::Kind::not_comparable) j.key("rel_err").value(row.check->rel_err);
+  else j.key("rel_err").null();
+  if (row.check) {
+    j.key("tolerance").value(row.check->tolerance);
+    j.key("check").value(row.check->passed() ? "ok" : row.wrong() ? "failed" : "not comparable");
+  }
+  j.key("sampled").value(row.sampled).key("fastest").value(row.fastest);
   write_kernels_json(j, row.report);
   j.end_object();
 }
@@ -182,13 +181,10 @@ int cmd_bench(const Argv& argv) {
       run_plan(row, device, o, x, w, ref ? &*ref : nullptr, repeats);
       rows.push_back(std::move(row));
     }
-    double direct_us = -1;
+    rank_layer(rows.begin() + static_cast<std::ptrdiff_t>(first), rows.end());
     for (size_t i = first; i < rows.size(); ++i)
-      if (rows[i].error.empty() && rows[i].report.plan == "direct") direct_us = rows[i].time_us;
-    for (size_t i = first; i < rows.size(); ++i) {
-      if (direct_us > 0 && rows[i].error.empty()) rows[i].vs_direct = direct_us / rows[i].time_us;
       if (!json) print_row(std::cout, rows[i], name_width);
-    }
+    if (!json) print_fastest(std::cout, rows.begin() + static_cast<std::ptrdiff_t>(first), rows.end());
     std::cout.flush();
   }
   if (json) {
@@ -198,6 +194,7 @@ int cmd_bench(const Argv& argv) {
     j.end_array();
     std::cout << j.str() << "\n";
   }
+  throw_if_wrong(rows);
   return 0;
 }
 

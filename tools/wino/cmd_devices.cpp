@@ -41,6 +41,7 @@ std::string device_name(const Device& d) {
     case Device::Kind::cpu: return "cpu";
     case Device::Kind::cuda: return "cuda:" + std::to_string(d.index);
     case Device::Kind::opencl: return "opencl:" + std::to_string(d.index);
+    case Device::Kind::interp: return "interp";
     case Device::Kind::automatic: break;
   }
   return "auto";

@@ -1,23 +1,67 @@
 // `wino run`: one convolution through the whole pipeline, with its per-kernel report and, with
 // --check, the relative L2 error against the float64 reference.
 #include <iostream>
+#include <optional>
 
 #include "args.h"
 #include "commands.h"
 #include "common/json.h"
 #include "conv_options.h"
 #include "io/npy.h"
-#include "reference/reference.h"
+#include "reference/reference_check.h"
 #include "report_format.h"
 
 namespace wino::cli {
+
+namespace {
+
+void print_run(const Args& args, const Problem& prob, const Report& rep, int repeats,
+               const std::optional<CheckVerdict>& check) {
+  const double total_us = rep.time_us;  // whole runs, not the sum of per-kernel medians
+  if (args.has("json")) {
+    JsonWriter j;
+    j.begin_object();
+    j.key("problem").value(prob.desc.str()).key("device").value(rep.device);
+    j.key("plan").value(rep.plan).key("m").value(rep.m).key("r").value(rep.r);
+    if (check) {
+      if (check->kind == CheckVerdict::Kind::not_comparable) j.key("rel_err").null();
+      else j.key("rel_err").value(check->rel_err);
+      j.key("tolerance").value(check->tolerance);
+      j.key("check").value(check->kind == CheckVerdict::Kind::pass   ? "ok"
+                           : check->kind == CheckVerdict::Kind::fail ? "failed"
+                                                                     : "not comparable");
+    }
+    j.key("time_us").value(total_us);
+    j.key("gflops").value(prob.desc.direct_flops() / (total_us * 1e3));
+    j.key("weight_transform_us").value(rep.weight_transform_us);
+    j.key("compile_ms").value(rep.compile_ms);
+    write_kernels_json(j, rep);
+    j.end_object();
+    std::cout << j.str() << "\n";
+    return;
+  }
+  std::cout << "problem " << prob.desc.str() << " (" << prob.source << ")\n"
+            << "device  " << rep.device << "\n"
+            << "plan    " << rep.plan;
+  if (rep.m) std::cout << " F(" << rep.m << "x" << rep.m << ", " << rep.r << "x" << rep.r << ")";
+  std::cout << ", compiled in " << rep.compile_ms << " ms, weights prepared in "
+            << rep.weight_transform_us << " us\n\n";
+  print_kernel_table(std::cout, rep);
+  std::cout << "\ntotal " << total_us << " us (median of " << repeats << "), "
+            << prob.desc.direct_flops() / (total_us * 1e3) << " effective GFLOP/s\n";
+  if (check) std::cout << "relative L2 error vs float64 reference: " << check->describe(rep.m, rep.r) << "\n";
+  if (args.has("output")) std::cout << "wrote " << args.get("output") << "\n";
+}
+
+}  // namespace
 
 int cmd_run(const Argv& argv) {
   Args args("run", "Run one convolution with a chosen plan and report every kernel it used.");
   add_problem_options(args);
   add_plan_options(args, false);
   args.option("output", "y.npy", "write the result here (float32)");
-  args.flag("check", "compare with the float64 reference and print the relative L2 error");
+  args.flag("check", "compare with the float64 reference: print the relative L2 error and exit 1 "
+                     "when it is over the tolerance of the plan's F(m, r) (docs/accuracy.md)");
   args.option("repeat", "N", "run N times and report median kernel times (default 1)");
   args.flag("json", "print one JSON object instead of the table");
   args.epilog(
@@ -42,37 +86,13 @@ int cmd_run(const Argv& argv) {
   conv.benchmark(prob.x.f32(), y.f32(), repeats, /*warmup=*/1);
   Report rep = conv.report();
 
-  double rel_err = -1;
-  if (args.has("check")) rel_err = relative_l2_error(y, reference_conv2d(prob.x, prob.w, prob.desc.pad, prob.desc.groups, prob.desc.stride, prob.desc.dilation));
+  std::optional<CheckVerdict> check;
+  if (args.has("check")) check = ReferenceCheck(prob.desc, prob.x, prob.w).judge(y, rep.m, rep.r);
   if (args.has("output")) write_npy(args.get("output"), y);
-
-  const double total_us = rep.time_us;  // whole runs, not the sum of per-kernel medians
-  if (args.has("json")) {
-    JsonWriter j;
-    j.begin_object();
-    j.key("problem").value(prob.desc.str()).key("device").value(rep.device);
-    j.key("plan").value(rep.plan).key("m").value(rep.m).key("r").value(rep.r);
-    if (rel_err >= 0 || rel_err != rel_err) j.key("rel_err").value(rel_err);
-    j.key("time_us").value(total_us);
-    j.key("gflops").value(prob.desc.direct_flops() / (total_us * 1e3));
-    j.key("weight_transform_us").value(rep.weight_transform_us);
-    j.key("compile_ms").value(rep.compile_ms);
-    write_kernels_json(j, rep);
-    j.end_object();
-    std::cout << j.str() << "\n";
-    return 0;
-  }
-  std::cout << "problem " << prob.desc.str() << " (" << prob.source << ")\n"
-            << "device  " << rep.device << "\n"
-            << "plan    " << rep.plan;
-  if (rep.m) std::cout << " F(" << rep.m << "x" << rep.m << ", " << rep.r << "x" << rep.r << ")";
-  std::cout << ", compiled in " << rep.compile_ms << " ms, weights prepared in "
-            << rep.weight_transform_us << " us\n\n";
-  print_kernel_table(std::cout, rep);
-  std::cout << "\ntotal " << total_us << " us (median of " << repeats << "), "
-            << prob.desc.direct_flops() / (total_us * 1e3) << " effective GFLOP/s\n";
-  if (args.has("check")) std::cout << "relative L2 error vs float64 reference: " << rel_err << "\n";
-  if (args.has("output")) std::cout << "wrote " << args.get("output") << "\n";
+  print_run(args, prob, rep, repeats, check);
+  if (check && check->kind == CheckVerdict::Kind::fail)
+    throw Error("--check failed: the relative L2 error " + check->describe(rep.m, rep.r) +
+                (args.has("output") ? "; the output was written anyway for inspection" : ""));
   return 0;
 }
 

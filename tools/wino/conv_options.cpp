@@ -1,10 +1,13 @@
 #include "conv_options.h"
 
+#include <cmath>
 #include <filesystem>
+#include <iostream>
 #include <tuple>
 
 #include "common/random.h"
 #include "io/npy.h"
+#include "plans/program.h"
 
 namespace wino::cli {
 
@@ -22,9 +25,9 @@ void add_problem_options(Args& args) {
 }
 
 void add_plan_options(Args& args, bool allow_all_plans) {
-  args.option("plan", "P",
-              std::string("direct, unfused, auto") + (allow_all_plans ? " or all" : "") +
-                  " (default auto)");
+  std::string plans;
+  for (const std::string& n : plans::plan_names()) plans += n + ", ";
+  args.option("plan", "P", plans + (allow_all_plans ? "auto or all" : "or auto") + " (default auto)");
   args.option("m", "M", "Winograd output tile m for F(m x m, r x r) (default: 4 for r <= 3, else 2)");
   args.option("device", "D",
               "auto, cpu, cuda[:N] or opencl[:N] (default auto: a CUDA GPU, else an OpenCL GPU, "
@@ -68,6 +71,23 @@ bool same_file(const std::string& a, const std::string& b) {
   return !ec && ca == cb;
 }
 
+namespace {
+
+/// The float32 copy of an input; warns when float64 values overflow to +-Inf on the way.
+Tensor to_float32(const Tensor& t, const std::string& name) {
+  Tensor f = t.to(DType::f32);
+  if (t.dtype() != DType::f64) return f;
+  int64_t overflowed = 0;
+  for (int64_t i = 0; i < t.numel(); ++i) overflowed += std::isfinite(t.get(i)) && std::isinf(f.get(i));
+  if (overflowed > 0)
+    std::cerr << "wino: warning: " << name << ": " << overflowed
+              << " float64 values exceed the float32 range (|x| > 3.4e38) and become +-Inf; scale "
+                 "the data if that is not intended\n";
+  return f;
+}
+
+}  // namespace
+
 Problem read_problem(const Args& args, bool need_data) {
   const bool files = args.has("input") || args.has("weights");
   if (files && args.has("shape"))
@@ -83,8 +103,8 @@ Problem read_problem(const Args& args, bool need_data) {
       throw UsageError("--input and --weights go together");
     for (const char* o : {"k", "r", "seed"})
       if (args.has(o)) throw UsageError(std::string("--") + o + " only applies with --shape");
-    p.x = read_npy(args.get("input")).to(DType::f32);
-    p.w = read_npy(args.get("weights")).to(DType::f32);
+    p.x = to_float32(read_npy(args.get("input")), args.get("input"));
+    p.w = to_float32(read_npy(args.get("weights")), args.get("weights"));
     if (p.x.rank() != 4)
       throw Error(args.get("input") + ": input must be 4-D N x C x H x W, got shape " +
                   shape_string(p.x.shape()));

@@ -15,8 +15,9 @@ namespace {
 
 class CpuBackend : public Backend {
  public:
-  explicit CpuBackend(int threads)
-      : threads_(threads > 0 ? threads : std::max(1u, std::thread::hardware_concurrency())) {}
+  CpuBackend(int threads, bool quick_compile)
+      : threads_(threads > 0 ? threads : std::max(1u, std::thread::hardware_concurrency())),
+        quick_compile_(quick_compile) {}
 
   std::string name() const override {
     return "cpu (" + std::to_string(threads_) + " threads)";
@@ -25,7 +26,9 @@ class CpuBackend : public Backend {
 
   std::vector<BackendKernelStats> compile(const std::vector<const ir::Kernel*>& kernels,
                                           const std::string& source) override {
-    module_ = cpu::CpuCompiler::shared().compile(source);
+    // The pragma overrides the command line's -O3 for every function of the file (GCC; other
+    // compilers ignore it). It is part of the source, so the cache keeps the two builds apart.
+    module_ = cpu::CpuCompiler::shared().compile(quick_compile_ ? "#pragma GCC optimize(\"O0\")\n" + source : source);
     kernels_.clear();
     for (const ir::Kernel* k : kernels) kernels_.push_back({module_->function(k->name), k->num_groups});
     return std::vector<BackendKernelStats>(kernels.size());
@@ -76,6 +79,7 @@ class CpuBackend : public Backend {
     int64_t groups;
   };
   int threads_;
+  bool quick_compile_;
   int64_t held_bytes_ = 0;  // bytes of buffers_, checked against the host's available memory
   std::shared_ptr<const cpu::CpuModule> module_;
   std::vector<Entry> kernels_;
@@ -85,7 +89,7 @@ class CpuBackend : public Backend {
 }  // namespace
 
 std::unique_ptr<Backend> make_cpu_backend(const Options& options) {
-  return std::make_unique<CpuBackend>(options.threads);
+  return std::make_unique<CpuBackend>(options.threads, options.quick_compile);
 }
 
 }  // namespace wino::runtime

@@ -37,7 +37,8 @@ struct Kernel {
 
 class OpenClBackend : public Backend {
  public:
-  explicit OpenClBackend(std::shared_ptr<DeviceContext> dev) : dev_(std::move(dev)) {}
+  OpenClBackend(std::shared_ptr<DeviceContext> dev, bool quick_compile)
+      : dev_(std::move(dev)), build_options_(quick_compile ? "-cl-opt-disable" : "") {}
   ~OpenClBackend() override {
     api().clFinish(dev_->queue());  // nothing may still use the buffers released below
     release_kernels();
@@ -53,7 +54,8 @@ class OpenClBackend : public Backend {
   std::vector<BackendKernelStats> compile(const std::vector<const ir::Kernel*>& kernels,
                                           const std::string& source) override {
     release_kernels();
-    cl_program program = dev_->program(source, kernels.empty() ? "wino" : kernels.front()->name);
+    cl_program program =
+        dev_->program(source, kernels.empty() ? "wino" : kernels.front()->name, build_options_);
     for (const ir::Kernel* k : kernels) {
       if (static_cast<size_t>(k->threads_per_group) > dev_->info().max_work_group_size)
         throw Error("kernel " + k->name + " needs " + std::to_string(k->threads_per_group) +
@@ -129,18 +131,19 @@ class OpenClBackend : public Backend {
   }
 
   std::shared_ptr<DeviceContext> dev_;
+  std::string build_options_;  // "-cl-opt-disable" for Options::quick_compile
   std::vector<Kernel> kernels_;
   std::vector<Buffer> buffers_;
 };
 
 }  // namespace
 
-std::unique_ptr<Backend> make_opencl_backend(const Device& device, const Options&) {
+std::unique_ptr<Backend> make_opencl_backend(const Device& device, const Options& options) {
   std::string why;
   if (!opencl::opencl_available(&why))
     throw Error("OpenCL device requested but not available: " + why +
                 " (use --device cpu, or install an OpenCL driver; scripts/setup.sh installs PoCL)");
-  return std::make_unique<OpenClBackend>(DeviceContext::get(device.index));
+  return std::make_unique<OpenClBackend>(DeviceContext::get(device.index), options.quick_compile);
 }
 
 }  // namespace wino::runtime

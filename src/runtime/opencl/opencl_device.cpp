@@ -155,9 +155,10 @@ DeviceContext::~DeviceContext() {
   a.clReleaseContext(context_);
 }
 
-cl_program DeviceContext::program(const std::string& source, const std::string& label) {
+cl_program DeviceContext::program(const std::string& source, const std::string& label,
+                                  const std::string& build_options) {
   cpu::Sha256 sha;
-  sha.update(source);
+  sha.update(build_options + '\n' + source);
   const std::string key = cpu::to_hex(sha.digest());
   std::lock_guard<std::mutex> lock(mutex_);
   if (auto it = programs_.find(key); it != programs_.end()) return it->second;
@@ -169,7 +170,7 @@ cl_program DeviceContext::program(const std::string& source, const std::string& 
   cl_program p = a.clCreateProgramWithSource(context_, 1, &text, &length, &rc);
   check(rc, "clCreateProgramWithSource");
   ++builds_;
-  rc = a.clBuildProgram(p, 1, &device_, "", nullptr, nullptr);
+  rc = a.clBuildProgram(p, 1, &device_, build_options.c_str(), nullptr, nullptr);
   if (rc != CL_SUCCESS) {
     std::string log;
     size_t size = 0;

@@ -51,9 +51,11 @@ class DeviceContext {
   cl_context context() const { return context_; }
   cl_command_queue queue() const { return queue_; }
 
-  /// The program of `source`, built for this device once per process (later calls return the
-  /// cached program). Throws wino::Error with the compiler's build log when the build fails.
-  cl_program program(const std::string& source, const std::string& label);
+  /// The program of `source`, built for this device with `build_options` (clBuildProgram's) once
+  /// per process (later calls return the cached program). Throws wino::Error with the compiler's
+  /// build log when the build fails.
+  cl_program program(const std::string& source, const std::string& label,
+                     const std::string& build_options = "");
   /// clBuildProgram calls made so far (the cache's misses).
   int builds() const;
 

@@ -1,0 +1,19 @@
+// The IR interpreter: the living definition of what a kernel means. It runs any verified kernel
+// directly, without a compiler, so the correctness sweep can cover every plan and F(m, r) in
+// seconds. It is also strict where hardware is forgiving: an out-of-bounds access, a read of
+// work-group or per-thread memory nothing wrote, a data race between threads of a work-group
+// (two threads touching one element with no barrier between), a store to a read-only buffer and
+// 32-bit index overflow all throw wino::Error naming the kernel, the memory and the index.
+#pragma once
+
+#include <vector>
+
+#include "ir/kernel.h"
+
+namespace wino::interp {
+
+/// Runs every work-group of `kernel` in order, the threads of each thread region one after the
+/// other. `buffers[i]` is the kernel's i-th parameter, holding at least its declared size.
+void interpret(const ir::Kernel& kernel, const std::vector<float*>& buffers);
+
+}  // namespace wino::interp

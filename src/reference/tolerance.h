@@ -1,0 +1,23 @@
+// The documented accuracy of each F(m, r): the relative L2 error a correct float32 run stays
+// under (docs/accuracy.md). `wino run --check`, `wino bench --check` and the tests all use it.
+#pragma once
+
+namespace wino {
+
+/// Relative L2 tolerance of F(m, r) against the float64 reference; m = 0 means direct.
+/// Set from the measured errors (docs/accuracy.md) with a margin of 3-10x; it grows with
+/// alpha = m + r - 1, steeply past 12 (the points' magnitudes grow with alpha).
+inline double error_tolerance(int m, int r) {
+  if (m == 0) return 1e-6;  // direct: float32 accumulation over C*R*S terms
+  const int alpha = m + r - 1;
+  if (alpha <= 4) return 2e-6;
+  if (alpha <= 6) return 1e-5;
+  if (alpha <= 8) return 5e-5;
+  if (alpha <= 10) return 1e-4;
+  if (alpha <= 12) return 5e-4;
+  if (alpha <= 13) return 2e-3;
+  if (alpha <= 14) return 5e-3;
+  return 2e-2;
+}
+
+}  // namespace wino

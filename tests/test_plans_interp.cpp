@@ -1,0 +1,75 @@
+// The whole correctness sweep through the IR interpreter: every plan x every F(m, r) with r in
+// 1..7 and alpha <= 8, on the edge shapes and on shapes spanning several K, C and tile blocks,
+// with default and non-default GEMM tiles. No compiler runs, so this covers in seconds what the
+// compiled backends (test_plans_cpu.cpp, test_plans_opencl.cpp) can only sample; the interpreter
+// also fails on out-of-bounds accesses, uninitialized reads and races that hardware forgives.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstdio>
+
+#include "common/error.h"
+#include "conv_tester.h"
+
+namespace wino::testing {
+namespace {
+
+class PlansInterp : public ::testing::TestWithParam<PlanCase> {};
+
+/// The edge shapes but the 32x32 seed layer (the compiled sweeps run it), then the block shapes.
+/// naive-fused has no GEMM blocks to span, and re-computes the channel sum in every output (the
+/// seed's blow-up), which makes many channels slow: it keeps to the edge shapes.
+std::vector<ConvCase> interp_shapes(const PlanCase& pc) {
+  std::vector<ConvCase> shapes = edge_sweep(pc.r);
+  shapes.pop_back();
+  if (pc.plan != "naive-fused")
+    for (const ConvCase& cc : block_sweep(pc.r)) shapes.push_back(cc);
+  return shapes;
+}
+
+TEST_P(PlansInterp, MatchesReferenceOnEdgeAndBlockSweeps) {
+  const PlanCase& pc = GetParam();
+  const std::vector<ConvCase> shapes = interp_shapes(pc);
+  double worst = 0;
+  int runs = 0;
+  for (const ConvCase& cc : shapes) {
+    if (!has_output(cc)) continue;
+    worst = std::max(worst, check_conv(Device::interpreter(), pc.plan, pc.m, cc));
+    ++runs;
+  }
+  std::printf("[ measured ] %s F(%d,%d): %d shapes, worst rel L2 error %.3g\n", pc.plan.c_str(), pc.m,
+              pc.r, runs, worst);
+}
+
+// Non-default tiles on a shape with several blocks and on a partial-tile edge. A combination a
+// plan cannot build is refused with a wino::Error naming the tiles and the limit: never computed.
+TEST_P(PlansInterp, MatchesReferenceWithOtherTiles) {
+  const PlanCase& pc = GetParam();
+  // K = 37 spans several blocks of the smaller tiles and part of the larger ones; C = 9 leaves
+  // partial channel chunks; the edge has H and W that are not multiples of m.
+  const std::vector<ConvCase> shapes = {{2, 9, 6, 7, 37, pc.r, Padding::all(pc.r / 2)}, edge_sweep(pc.r)[1]};
+  int ran = 0, refused = 0;
+  for (const auto& tiles : tile_variants(pc.plan)) {
+    for (const ConvCase& cc : shapes) {
+      if (!has_output(cc)) continue;
+      try {
+        check_conv(Device::interpreter(), plan_options(pc.plan, pc.m, tiles), cc);
+        ++ran;
+      } catch (const Error& e) {
+        const std::string what = e.what();
+        EXPECT_TRUE(what.find("tiles") != std::string::npos) << what;
+        ++refused;
+      }
+    }
+  }
+  std::printf("[ measured ] %s F(%d,%d): %d runs with other tiles, %d refused\n", pc.plan.c_str(),
+              pc.m, pc.r, ran, refused);
+  if (!tile_variants(pc.plan).empty()) {
+    EXPECT_GT(ran, 0) << "every tile variant was refused";
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Sweep, PlansInterp, ::testing::ValuesIn(every_plan_case()), plan_case_name);
+
+}  // namespace
+}  // namespace wino::testing
