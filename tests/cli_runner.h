@@ -7,12 +7,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace wino::testing {
@@ -82,6 +85,37 @@ class TempDir {
 
  private:
   std::filesystem::path path_;
+};
+
+/// While alive, keeps opening the FIFO at `path` for writing and closing it at once: a reader
+/// blocked on it gets end of file. A command that wrongly waits for a writer then fails its
+/// test instead of hanging it. `unblocked()` says whether a reader ever was blocked there.
+class FifoUnblocker {
+ public:
+  explicit FifoUnblocker(std::string path)
+      : path_(std::move(path)), thread_([this] {
+          while (!done_) {
+            // O_NONBLOCK: succeeds only while some process has the FIFO open for reading.
+            int fd = ::open(path_.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+            if (fd >= 0) {
+              ::close(fd);
+              unblocked_ = true;
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+          }
+        }) {}
+  ~FifoUnblocker() {
+    done_ = true;
+    thread_.join();
+  }
+  FifoUnblocker(const FifoUnblocker&) = delete;
+  FifoUnblocker& operator=(const FifoUnblocker&) = delete;
+  bool unblocked() const { return unblocked_; }
+
+ private:
+  std::string path_;
+  std::atomic<bool> done_{false}, unblocked_{false};
+  std::thread thread_;
 };
 
 }  // namespace wino::testing

@@ -126,6 +126,7 @@ TEST(ErrorsApi, GroupsFallBackUnderAutoAndAreRejectedWhenForced) {
 TEST(ErrorsApi, DeviceThatIsNotThere) {
   EXPECT_HAS(error_of([] { Device::parse("tpu"); }), "unknown device 'tpu'");
   EXPECT_HAS(error_of([] { Device::parse("cuda:x"); }), "bad device index");
+  EXPECT_HAS(error_of([] { Device::parse("opencl:"); }), "missing device index after 'opencl:'");
   EXPECT_HAS(error_of([] { compile(Device{Device::Kind::opencl, 99}, small()); }),
              "no OpenCL device opencl:99");
 }

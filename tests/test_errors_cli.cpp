@@ -61,6 +61,46 @@ TEST(ErrorsCli, ZeroOrNegativeDimensions) {
                "x0.npy, " + f.w + ": C (input channels) must be >= 1, got 0");
 }
 
+// An out-of-range --pad names the range it accepts, not the parser's internal lower bound.
+TEST(ErrorsCli, PadOutOfRangeNamesTheAcceptedRange) {
+  auto r = run_wino({"run", "--shape", "1,3,8,8", "--k", "4", "--pad", "2147483648"});
+  expect_fails(r, 2, "--pad must be in [0, 1073741824], got 2147483648");
+  EXPECT_FALSE(contains(r.err, "-9223372036854775808")) << r.err;
+  expect_fails(run_wino({"run", "--shape", "1,3,8,8", "--k", "4", "--pad", "1,1,1,2147483648"}), 2,
+               "--pad must be in [0, 1073741824], got 2147483648");
+}
+
+// Weights whose C/groups dimension is 0: the message says so instead of "expect 0 x 1 groups".
+TEST(ErrorsCli, WeightsWithZeroChannelsSayCMustBeAtLeastOne) {
+  Files f;
+  const std::string w0 = f.dir.file("w0.npy");
+  write_npy(w0, Tensor(DType::f32, {4, 0, 3, 3}));
+  auto r = run_wino({"run", "--input", f.x, "--weights", w0});
+  expect_fails(r, 1, w0 + ": the weights' C/groups (dimension 1) must be >= 1, got 0");
+  EXPECT_FALSE(contains(r.err, "expect 0 x")) << r.err;
+}
+
+// --tiles only shapes the GEMM of the Winograd plans: a plan without one refuses it by name.
+TEST(ErrorsCli, TilesWithAPlanWithoutGemmTilesAreRefused) {
+  for (const char* plan : {"direct", "naive-fused"})
+    expect_fails(run_wino({"run", "--shape", "1,3,8,8", "--k", "4", "--plan", plan, "--tiles",
+                           "32,32,4,4,4"}),
+                 2, std::string("--tiles does not apply to plan ") + plan);
+  expect_fails(run_wino({"explain", "--shape", "1,3,8,8", "--k", "4", "--plan", "direct", "--tiles",
+                         "32,32,4,4,4"}),
+               2, "--tiles does not apply to plan direct");
+  TempDir dir;
+  std::ofstream(dir.file("layers.txt")) << "tiny 1 4 4 8 8 3 3 1\n";
+  expect_fails(run_wino({"bench", "--layers", dir.file("layers.txt"), "--plans", "direct,naive-fused",
+                         "--tiles", "32,32,4,4,4"}),
+               2, "--tiles does not apply to --plans direct,naive-fused");
+  // auto and all apply the tiles to the plans that have GEMM tiles.
+  auto r = run_wino({"run", "--shape", "1,3,8,8", "--k", "4", "--plan", "auto", "--tiles", "32,32,4,4,4"});
+  EXPECT_EQ(r.status, 0) << r.err;
+  r = run_wino({"explain", "--shape", "1,3,8,8", "--k", "4", "--plan", "all", "--tiles", "32,32,4,4,4"});
+  EXPECT_EQ(r.status, 0) << r.err;
+}
+
 TEST(ErrorsCli, TooLargeProblems) {
   expect_fails(run_wino({"run", "--shape", "1073741824,1073741824,1073741824,1073741824", "--k", "1"}),
                1, "would have more than 2^52 elements");
@@ -155,6 +195,13 @@ TEST(ErrorsCli, DeviceThatIsNotThere) {
                "CUDA device requested but not available");
   expect_fails(run_wino({"run", "--shape", "1,3,8,8", "--k", "4", "--device", "tpu"}), 2,
                "--device: unknown device 'tpu'");
+}
+
+// "opencl:" and "cuda:" name no device: a usage error, not the first device.
+TEST(ErrorsCli, DeviceWithAnEmptyIndexIsRejected) {
+  for (const char* device : {"opencl:", "cuda:", "cpu:"})
+    expect_fails(run_wino({"run", "--shape", "1,3,8,8", "--k", "4", "--device", device}), 2,
+                 std::string("--device: missing device index after '") + device + "'");
 }
 
 TEST(ErrorsCli, OpenClDeviceThatIsNotThere) {

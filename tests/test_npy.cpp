@@ -239,6 +239,26 @@ TEST(Npy, RejectsMalformedHeaders) {
         "64 bits");
 }
 
+// A NUL or control byte from the file is shown escaped: what() is a C string, and a raw NUL
+// would end the message there.
+TEST(Npy, NonPrintableBytesInHeaderStringsAreEscaped) {
+  TempDir dir;
+  const std::string path = dir.file("nul.npy");
+  const std::string four = raw(std::vector<float>{1, 2, 3, 4});
+  const std::string nul_dtype("{'descr': '<f\0\x1b" "4', 'fortran_order': False, 'shape': (4,)}\n", 58);
+  spit(path, npy_bytes(1, nul_dtype, four));
+  try {
+    read_npy(path);
+    ADD_FAILURE() << "expected an error";
+  } catch (const Error& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("unsupported dtype '<f\\x00\\x1b4'; only float32"), std::string::npos) << msg;
+  }
+  spit(path, npy_bytes(1, std::string("{'descr': '<f4', 'fortran_order': False, 'shape': (4,), 'k\0': 1}\n", 65),
+                       four));
+  expect_error([&] { read_npy(path); }, path, "unexpected key 'k\\x00'");
+}
+
 TEST(Npy, MissingFileAndDirectory) {
   TempDir dir;
   const std::string missing = dir.file("nope.npy");

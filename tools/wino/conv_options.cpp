@@ -35,7 +35,8 @@ void add_plan_options(Args& args, bool allow_all_plans) {
 void add_tiles_option(Args& args) {
   args.option("tiles", "BK,BP,RK,RP,CC",
               "GEMM tiles of the Winograd plans: output channels and tiles per work-group, register "
-              "tile per thread, channels per step (0 keeps a default; e.g. 128,128,8,8,16)");
+              "tile per thread, channels per step (0 keeps a default; e.g. 128,128,8,8,16). Refused "
+              "with --plan direct or naive-fused; with auto or all, used by the plans that have them");
 }
 
 Padding parse_pad(const std::string& text) {
@@ -45,9 +46,10 @@ Padding parse_pad(const std::string& text) {
                      std::to_string(items.size()) + " in '" + text + "'");
   std::vector<int64_t> v;
   for (const std::string& s : items) {
-    const int64_t p = parse_int(s, "--pad", INT64_MIN, kMaxPad);
+    // Any integer first, so that a negative value gets its own message; then the real range.
+    const int64_t p = parse_int(s, "--pad", INT64_MIN, INT64_MAX);
     if (p < 0) throw UsageError("--pad values must be >= 0, got " + s + " in '" + text + "'");
-    v.push_back(p);
+    v.push_back(parse_int(s, "--pad", 0, kMaxPad));
   }
   if (v.size() == 1) return Padding::all(v[0]);
   return {v[0], v[1], v[2], v[3]};
@@ -91,6 +93,9 @@ Problem read_problem(const Args& args, bool need_data) {
     if (p.w.rank() != 4)
       throw Error(args.get("weights") + ": weights must be 4-D K x C/groups x R x S, got shape " +
                   shape_string(p.w.shape()));
+    if (p.w.dim(1) < 1)  // else the channel check below says "the weights expect 0 x 1 groups"
+      throw Error(args.get("weights") + ": the weights' C/groups (dimension 1) must be >= 1, got " +
+                  std::to_string(p.w.dim(1)) + " (weights shape " + shape_string(p.w.shape()) + ")");
     p.desc.n = p.x.dim(0);
     p.desc.c = p.x.dim(1);
     p.desc.h = p.x.dim(2);
@@ -143,6 +148,8 @@ Device read_device(const Args& args) {
   }
 }
 
+bool plan_uses_tiles(const std::string& plan) { return plan != "direct" && plan != "naive-fused"; }
+
 Options read_options(const Args& args) {
   Options o;
   o.plan = args.get_or("plan", "auto");
@@ -153,6 +160,10 @@ Options read_options(const Args& args) {
       throw UsageError("--tiles takes 5 values BK,BP,RK,RP,CC, got " + std::to_string(items.size()));
     int* fields[5] = {&o.block_k, &o.block_tiles, &o.reg_k, &o.reg_tiles, &o.chunk_c};
     for (int i = 0; i < 5; ++i) *fields[i] = static_cast<int>(parse_int(items[i], "--tiles", 0, 1024));
+    // Silently ignoring them would time or explain something other than what was asked for.
+    if (!plan_uses_tiles(o.plan))
+      throw UsageError("--tiles does not apply to plan " + o.plan + ", which has no GEMM tiles: "
+                       "leave --tiles out, or use unfused, fused-input, fused-output or fused");
   }
   return o;
 }

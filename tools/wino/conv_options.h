@@ -40,7 +40,11 @@ bool same_file(const std::string& a, const std::string& b);
 /// --tiles BK,BP,RK,RP,CC (read by read_options).
 void add_tiles_option(Args& args);
 
-/// Options from --plan/--m/--device.
+/// True for the plans whose GEMM --tiles shapes (every Winograd plan but naive-fused; auto and
+/// all pick or include such plans); false for direct and naive-fused.
+bool plan_uses_tiles(const std::string& plan);
+
+/// Options from --plan/--m/--tiles; --tiles with a plan that has no GEMM tiles is a UsageError.
 Options read_options(const Args& args);
 Device read_device(const Args& args);
 
