@@ -87,6 +87,27 @@ class TempDir {
   std::filesystem::path path_;
 };
 
+/// Writes the header of a float32 .npy file of `shape` and extends the file to its full size
+/// without writing the data: a sparse file, so a "huge" input costs no disk space.
+inline void write_sparse_f32_npy(const std::string& path, const std::vector<int64_t>& shape) {
+  std::string dict = "{'descr': '<f4', 'fortran_order': False, 'shape': (";
+  uint64_t bytes = 4;
+  for (int64_t d : shape) {
+    dict += std::to_string(d) + ", ";
+    bytes *= static_cast<uint64_t>(d);
+  }
+  dict += "), }";
+  const size_t header_len = (10 + dict.size() + 1 + 63) / 64 * 64 - 10;  // data 64-byte aligned
+  dict.append(header_len - dict.size() - 1, ' ');
+  dict += '\n';
+  std::string head = "\x93NUMPY\x01";
+  head += '\0';
+  head += static_cast<char>(header_len & 0xff);
+  head += static_cast<char>(header_len >> 8);
+  std::ofstream(path, std::ios::binary) << head << dict;
+  std::filesystem::resize_file(path, 10 + header_len + bytes);
+}
+
 /// While alive, keeps opening the FIFO at `path` for writing and closing it at once: a reader
 /// blocked on it gets end of file. A command that wrongly waits for a writer then fails its
 /// test instead of hanging it. `unblocked()` says whether a reader ever was blocked there.

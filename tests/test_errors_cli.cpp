@@ -2,6 +2,7 @@
 // stderr and a non-zero exit status (2 for a mistake in the command line, 1 for the rest),
 // never a crash, and no file the user gave is overwritten.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmath>
@@ -143,6 +144,30 @@ TEST(ErrorsCli, MalformedNpyNamesTheFile) {
   expect_fails(run_wino({"run", "--input", bad, "--weights", f.w}), 1, bad + ": not a .npy file");
   expect_fails(run_wino({"run", "--input", f.dir.file("missing.npy"), "--weights", f.w}), 1,
                "missing.npy: file not found");
+}
+
+// Inputs of hundreds of GiB (sparse files): the headers are checked against each other and
+// the data against the memory available before anything is read or allocated.
+TEST(ErrorsCli, HugeInputsAreCheckedBeforeTheirDataIsRead) {
+  Files f;
+  const std::string huge = f.dir.file("huge.npy");
+  testing::write_sparse_f32_npy(huge, {1, 4, 1 << 18, 1 << 18});  // 1 TiB, 4 channels
+  expect_fails(run_wino({"run", "--input", huge, "--weights", f.w}), 1,
+               "input has 4 channels but the weights expect 3 x 1 groups");
+  testing::write_sparse_f32_npy(huge, {1, 3, 1 << 18, 1 << 18});  // 768 GiB, 3 channels
+  expect_fails(run_wino({"run", "--input", huge, "--weights", f.w}), 1,
+               huge + ": reading its data needs 786432 MiB of memory but only ");
+}
+
+// A FIFO as --input: refused at once, never waiting for a writer.
+TEST(ErrorsCli, FifoAsInputIsRefusedWithoutWaiting) {
+  Files f;
+  const std::string fifo = f.dir.file("x.fifo");
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  testing::FifoUnblocker unblocker(fifo);  // a wrongly blocking open fails the test, not hangs it
+  expect_fails(run_wino({"run", "--input", fifo, "--weights", f.w}), 1,
+               fifo + ": is a FIFO (named pipe), not a regular .npy file");
+  EXPECT_FALSE(unblocker.unblocked()) << "wino waited for a writer";
 }
 
 TEST(ErrorsCli, OutputNeverOverwritesAnInputAndIsCheckedBeforeComputing) {

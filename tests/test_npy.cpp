@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <csignal>
@@ -257,6 +258,30 @@ TEST(Npy, NonPrintableBytesInHeaderStringsAreEscaped) {
   spit(path, npy_bytes(1, std::string("{'descr': '<f4', 'fortran_order': False, 'shape': (4,), 'k\0': 1}\n", 65),
                        four));
   expect_error([&] { read_npy(path); }, path, "unexpected key 'k\\x00'");
+}
+
+// NpyFile reads the header alone; the data is read (and allocated) only on read(), which
+// first checks it against the memory available.
+TEST(Npy, HeaderIsReadBeforeTheDataAndTheDataMustFitInMemory) {
+  TempDir dir;
+  const std::string path = dir.file("huge.npy");
+  testing::write_sparse_f32_npy(path, {1 << 20, 1 << 18});  // 1 TiB
+  NpyFile file(path);
+  EXPECT_EQ(file.layout().shape, (Shape{1 << 20, 1 << 18}));
+  EXPECT_EQ(file.layout().dtype, DType::f32);
+  expect_error([&] { file.read(); }, path, "reading its data needs 1048576 MiB of memory but only");
+  expect_error([&] { read_npy(path); }, path, "reading its data needs 1048576 MiB");
+}
+
+// A FIFO, a character device: refused without blocking (a FIFO has no writer here).
+TEST(Npy, NonRegularFilesAreRefusedWithoutBlocking) {
+  TempDir dir;
+  const std::string fifo = dir.file("x.fifo");
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  testing::FifoUnblocker unblocker(fifo);  // a wrongly blocking open fails the test, not hangs it
+  expect_error([&] { read_npy(fifo); }, fifo, "is a FIFO (named pipe), not a regular .npy file");
+  EXPECT_FALSE(unblocker.unblocked()) << "read_npy waited for a writer";
+  expect_error([&] { read_npy("/dev/null"); }, "/dev/null", "is a character device, not a regular .npy file");
 }
 
 TEST(Npy, MissingFileAndDirectory) {

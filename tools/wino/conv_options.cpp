@@ -70,6 +70,38 @@ bool same_file(const std::string& a, const std::string& b) {
   return !ec && ca == cb;
 }
 
+namespace {
+
+// The problem the headers of --input and --weights describe, with `base`'s padding, groups,
+// stride and dilation. Throws wino::Error naming the file for shapes that do not fit.
+ConvDesc desc_from_headers(const NpyFile& x_file, const NpyFile& w_file, ConvDesc base) {
+  const Shape& xs = x_file.layout().shape;
+  const Shape& ws = w_file.layout().shape;
+  if (xs.size() != 4)
+    throw Error(x_file.path() + ": input must be 4-D N x C x H x W, got shape " + shape_string(xs));
+  if (ws.size() != 4)
+    throw Error(w_file.path() + ": weights must be 4-D K x C/groups x R x S, got shape " +
+                shape_string(ws));
+  if (ws[1] < 1)  // else the channel check below says "the weights expect 0 x 1 groups"
+    throw Error(w_file.path() + ": the weights' C/groups (dimension 1) must be >= 1, got " +
+                std::to_string(ws[1]) + " (weights shape " + shape_string(ws) + ")");
+  ConvDesc d = base;
+  d.n = xs[0], d.c = xs[1], d.h = xs[2], d.w = xs[3];
+  d.k = ws[0], d.r = ws[2], d.s = ws[3];
+  try {  // zero-size dimensions first: they would make the checks below misleading
+    validate(d);
+  } catch (const Error& e) {
+    throw Error(x_file.path() + ", " + w_file.path() + ": " + e.what());
+  }
+  if (ws[1] * d.groups != d.c)
+    throw Error("input has " + std::to_string(d.c) + " channels but the weights expect " +
+                std::to_string(ws[1]) + " x " + std::to_string(d.groups) + " groups (weights shape " +
+                shape_string(ws) + "); check the weights' layout (K x C/groups x R x S) and --groups");
+  return d;
+}
+
+}  // namespace
+
 Problem read_problem(const Args& args, bool need_data) {
   const bool files = args.has("input") || args.has("weights");
   if (files && args.has("shape"))
@@ -85,34 +117,13 @@ Problem read_problem(const Args& args, bool need_data) {
       throw UsageError("--input and --weights go together");
     for (const char* o : {"k", "r", "seed"})
       if (args.has(o)) throw UsageError(std::string("--") + o + " only applies with --shape");
-    p.x = read_npy(args.get("input")).to(DType::f32);
-    p.w = read_npy(args.get("weights")).to(DType::f32);
-    if (p.x.rank() != 4)
-      throw Error(args.get("input") + ": input must be 4-D N x C x H x W, got shape " +
-                  shape_string(p.x.shape()));
-    if (p.w.rank() != 4)
-      throw Error(args.get("weights") + ": weights must be 4-D K x C/groups x R x S, got shape " +
-                  shape_string(p.w.shape()));
-    if (p.w.dim(1) < 1)  // else the channel check below says "the weights expect 0 x 1 groups"
-      throw Error(args.get("weights") + ": the weights' C/groups (dimension 1) must be >= 1, got " +
-                  std::to_string(p.w.dim(1)) + " (weights shape " + shape_string(p.w.shape()) + ")");
-    p.desc.n = p.x.dim(0);
-    p.desc.c = p.x.dim(1);
-    p.desc.h = p.x.dim(2);
-    p.desc.w = p.x.dim(3);
-    p.desc.k = p.w.dim(0);
-    p.desc.r = p.w.dim(2);
-    p.desc.s = p.w.dim(3);
-    try {  // zero-size dimensions first: they would make the checks below misleading
-      validate(p.desc);
-    } catch (const Error& e) {
-      throw Error(args.get("input") + ", " + args.get("weights") + ": " + e.what());
+    // Headers first: the shapes are checked against each other before any data is read.
+    NpyFile x_file(args.get("input")), w_file(args.get("weights"));
+    p.desc = desc_from_headers(x_file, w_file, p.desc);
+    if (need_data) {
+      p.x = x_file.read().to(DType::f32);
+      p.w = w_file.read().to(DType::f32);
     }
-    if (p.w.dim(1) * p.desc.groups != p.desc.c)
-      throw Error("input has " + std::to_string(p.desc.c) + " channels but the weights expect " +
-                  std::to_string(p.w.dim(1)) + " x " + std::to_string(p.desc.groups) +
-                  " groups (weights shape " + shape_string(p.w.shape()) +
-                  "); check the weights' layout (K x C/groups x R x S) and --groups");
     p.source = args.get("input") + ", " + args.get("weights");
   } else {
     std::vector<int64_t> s = args.get_int_list("shape", 1, int64_t{1} << 30);

@@ -22,7 +22,8 @@ struct Problem {
   std::string source;  // "x.npy, w.npy" or "random (seed S)"
 };
 
-/// Reads the problem: loads the files or draws random normal data. Throws UsageError/Error.
+/// Reads the problem: checks the .npy headers against each other, then (with need_data) loads
+/// the files or draws random normal data. Throws UsageError/Error.
 Problem read_problem(const Args& args, bool need_data);
 
 /// Largest --pad, --stride and --dilation value accepted.
