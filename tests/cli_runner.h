@@ -3,7 +3,10 @@
 #pragma once
 
 #include <fcntl.h>
+#include <poll.h>
 #include <spawn.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -107,6 +110,55 @@ inline void write_sparse_f32_npy(const std::string& path, const std::vector<int6
   std::ofstream(path, std::ios::binary) << head << dict;
   std::filesystem::resize_file(path, 10 + header_len + bytes);
 }
+
+/// A character device like /dev/null (minor 3) or /dev/full (minor 7): a node made in `dir`
+/// when this process may (root), so that a bug that replaces the node cannot harm the real one;
+/// else the real device, which a user who may not write /dev cannot replace anyway; "" when
+/// neither is safe (root without CAP_MKNOD).
+inline std::string char_device(const TempDir& dir, const std::string& name, unsigned minor) {
+  const std::string node = dir.file(name);
+  if (::mknod(node.c_str(), S_IFCHR | 0666, makedev(1, minor)) == 0) return node;
+  return geteuid() == 0 ? "" : "/dev/" + name;
+}
+
+inline bool is_char_device(const std::string& path) {
+  struct stat st {};
+  return ::lstat(path.c_str(), &st) == 0 && S_ISCHR(st.st_mode);
+}
+
+/// Reads everything written to the FIFO at `path`. The FIFO is open for reading from the
+/// constructor on (so a writer that opens it with O_NONBLOCK finds a reader), and a thread
+/// collects the bytes until the writer closes it, or 10 s pass without data (no hang when the
+/// FIFO is never written). `take()` waits for the thread and returns the bytes.
+class FifoReader {
+ public:
+  explicit FifoReader(const std::string& path)
+      : fd_(::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC)), thread_([this] { collect(); }) {}
+  ~FifoReader() {
+    if (thread_.joinable()) thread_.join();
+    if (fd_ >= 0) ::close(fd_);
+  }
+  FifoReader(const FifoReader&) = delete;
+  FifoReader& operator=(const FifoReader&) = delete;
+  std::string take() {
+    thread_.join();
+    return bytes_;
+  }
+
+ private:
+  void collect() {
+    if (fd_ < 0) return;
+    pollfd p{fd_, POLLIN, 0};
+    // No POLLHUP before a writer has come: this waits for the first data (or the timeout).
+    if (::poll(&p, 1, 10000) <= 0 || !(p.revents & POLLIN)) return;
+    ::fcntl(fd_, F_SETFL, ::fcntl(fd_, F_GETFL) & ~O_NONBLOCK);  // the writer is there: block
+    char buf[65536];
+    for (ssize_t got; (got = ::read(fd_, buf, sizeof buf)) > 0;) bytes_.append(buf, static_cast<size_t>(got));
+  }
+  int fd_;
+  std::string bytes_;
+  std::thread thread_;
+};
 
 /// While alive, keeps opening the FIFO at `path` for writing and closing it at once: a reader
 /// blocked on it gets end of file. A command that wrongly waits for a writer then fails its

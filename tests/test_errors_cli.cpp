@@ -2,10 +2,13 @@
 // stderr and a non-zero exit status (2 for a mistake in the command line, 1 for the rest),
 // never a crash, and no file the user gave is overwritten.
 #include <gtest/gtest.h>
+#include <spawn.h>
+#include <sys/wait.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmath>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -14,6 +17,7 @@
 #include "cli_runner.h"
 #include "common/random.h"
 #include "io/npy.h"
+#include "io/npy_format.h"
 #include "runtime/cuda/cuda_driver.h"
 #include "scoped_env.h"
 
@@ -191,6 +195,77 @@ TEST(ErrorsCli, OutputNeverOverwritesAnInputAndIsCheckedBeforeComputing) {
     std::filesystem::permissions(f.dir.file("ro"), std::filesystem::perms::owner_read |
                                                        std::filesystem::perms::owner_exec);
     expect_fails(f.run({"--output", f.dir.file("ro/y.npy")}), 1, "is not writable");
+  }
+}
+
+// --output that is a device, a FIFO or a symlink is written, not replaced by a regular file;
+// a replaced regular file keeps its mode.
+TEST(ErrorsCli, OutputToDevicesFifosSymlinksKeepsThemWhatTheyAre) {
+  TempDir dir;
+  const std::string null = testing::char_device(dir, "null", 3), full = testing::char_device(dir, "full", 7);
+  if (!null.empty() && !full.empty()) {
+    auto r = run_wino({"random", "--shape", "2", "--output", null});
+    EXPECT_EQ(r.status, 0) << r.err;
+    EXPECT_TRUE(testing::is_char_device(null));
+    expect_fails(run_wino({"random", "--shape", "2", "--output", full}), 1,
+                 full + ": write failed: No space left on device");
+    EXPECT_TRUE(testing::is_char_device(full));
+  }
+  const std::string expected = encode_npy(random_normal(DType::f32, {2}, 3));
+  const std::string fifo = dir.file("y.fifo");
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  {
+    testing::FifoReader reader(fifo);
+    auto r = run_wino({"random", "--shape", "2", "--seed", "3", "--output", fifo});
+    EXPECT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(reader.take(), expected);
+  }
+  expect_fails(run_wino({"random", "--shape", "2", "--output", fifo}), 1,
+               fifo + ": is a FIFO with no reader");
+
+  std::filesystem::create_symlink("real.npy", dir.file("link.npy"));
+  auto r = run_wino({"random", "--shape", "2", "--seed", "3", "--output", dir.file("link.npy")});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_TRUE(std::filesystem::is_symlink(dir.file("link.npy")));
+  EXPECT_EQ(slurp(dir.file("real.npy")), expected);
+
+  ASSERT_EQ(::chmod(dir.file("real.npy").c_str(), 0640), 0);
+  r = run_wino({"random", "--shape", "2", "--output", dir.file("real.npy")});
+  EXPECT_EQ(r.status, 0) << r.err;
+  struct stat st {};
+  ASSERT_EQ(::stat(dir.file("real.npy").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0640u);
+}
+
+// SIGINT or SIGTERM while the output is being written: the temporary is removed, the previous
+// file is untouched, and the process still dies of the signal.
+TEST(ErrorsCli, InterruptedWriteLeavesNoTemporaryFile) {
+  for (int sig : {SIGINT, SIGTERM}) {
+    TempDir dir;
+    const std::string out = dir.file("big.npy");
+    write_npy(out, random_normal(DType::f32, {4}, 1));
+    const std::string before = slurp(out);
+    std::vector<std::string> args = {WINO_CLI_PATH, "random", "--shape", "67108864", "--output", out};
+    std::vector<char*> argv;
+    for (std::string& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    pid_t pid = 0;
+    ASSERT_EQ(posix_spawn(&pid, argv[0], nullptr, nullptr, argv.data(), environ), 0);
+    bool writing = false;  // 256 MiB: the write and fsync take far longer than one poll
+    for (int i = 0; i < 60000 && !writing; ++i) {
+      for (const auto& e : std::filesystem::directory_iterator(dir.path()))
+        writing |= e.path().extension() == ".tmp";
+      if (!writing) usleep(1000);
+    }
+    EXPECT_TRUE(writing) << "no temporary file appeared";
+    kill(pid, sig);
+    int status = 0;
+    ASSERT_EQ(waitpid(pid, &status, 0), pid);
+    EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == sig) << "status " << status;
+    std::vector<std::string> names;
+    for (const auto& e : std::filesystem::directory_iterator(dir.path())) names.push_back(e.path().filename());
+    EXPECT_EQ(names, std::vector<std::string>{"big.npy"}) << "signal " << sig;
+    EXPECT_EQ(slurp(out), before);
   }
 }
 

@@ -5,41 +5,24 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <bit>
-#include <cctype>
 #include <cerrno>
 #include <cstdint>
-#include <cstdio>
 #include <cstring>
-#include <filesystem>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "common/error.h"
+#include "io/fd.h"
 #include "io/npy_format.h"
+#include "io/output_file.h"
 #include "runtime/cpu/host_memory.h"
 
 namespace wino {
 namespace {
 
 std::string errno_text(int err) { return std::strerror(err); }
-
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-  int release() { return std::exchange(fd_, -1); }
-
- private:
-  int fd_;
-};
 
 // Reads exactly `n` bytes; returns how many were read before end of file.
 size_t read_full(int fd, char* dst, size_t n, const std::string& path) {
@@ -52,16 +35,6 @@ size_t read_full(int fd, char* dst, size_t n, const std::string& path) {
     done += static_cast<size_t>(got);
   }
   return done;
-}
-
-void write_full(int fd, const char* src, size_t n, const std::string& path) {
-  while (n > 0) {
-    ssize_t put = ::write(fd, src, n);
-    if (put < 0 && errno == EINTR) continue;
-    if (put < 0) throw Error(path + ": write failed: " + errno_text(errno));
-    src += put;
-    n -= static_cast<size_t>(put);
-  }
 }
 
 std::string mib(uint64_t bytes) { return std::to_string((bytes + (1 << 20) - 1) >> 20) + " MiB"; }
@@ -108,11 +81,6 @@ void check_memory_for(const std::string& path, uint64_t bytes) {
               mib(static_cast<uint64_t>(available)) + " are available; use a smaller input");
 }
 
-std::string parent_dir(const std::string& path) {
-  std::string dir = std::filesystem::path(path).parent_path().string();
-  return dir.empty() ? "." : dir;
-}
-
 }  // namespace
 
 NpyFile::NpyFile(std::string path) : path_(std::move(path)) {
@@ -155,29 +123,10 @@ Tensor NpyFile::read() {
 
 Tensor read_npy(const std::string& path) { return NpyFile(path).read(); }
 
-void check_npy_output_path(const std::string& path) {
-  if (path.empty()) throw Error("output path is empty");
-  const std::string dir = parent_dir(path);
-  struct stat st {};
-  if (::stat(dir.c_str(), &st) != 0) {
-    int err = errno;
-    if (err == ENOENT)
-      throw Error(path + ": cannot write: directory '" + dir + "' does not exist (create it first)");
-    throw Error(path + ": cannot write: directory '" + dir + "': " + errno_text(err));
-  }
-  if (!S_ISDIR(st.st_mode))
-    throw Error(path + ": cannot write: '" + dir + "' is not a directory");
-  if (::access(dir.c_str(), W_OK | X_OK) != 0)
-    throw Error(path + ": cannot write: directory '" + dir + "' is not writable (" +
-                errno_text(errno) + ")");
-  if (std::filesystem::path(path).filename().empty() ||
-      (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)))
-    throw Error(path + ": cannot write: is a directory; give a file name such as out.npy");
-}
+void check_npy_output_path(const std::string& path) { check_output_path(path); }
 
 void write_npy(const std::string& path, const Tensor& t) {
   check_npy_output_path(path);
-
   const std::string head = npy_header(t);
   const size_t item = npy_item_size(t.dtype());
   const size_t bytes = static_cast<size_t>(t.numel()) * item;
@@ -189,45 +138,7 @@ void write_npy(const std::string& path, const Tensor& t) {
     npy_to_from_little_endian(swapped.data(), bytes, item);
     data = swapped.data();
   }
-
-  // A unique hidden temporary in the target's directory, so that rename() is atomic.
-  static std::atomic<unsigned> counter{0};
-  const std::filesystem::path target(path);
-  std::string tmp;
-  int raw = -1;
-  for (int attempt = 0; attempt < 100 && raw < 0; ++attempt) {
-    // Built by appends: g++ 12 warns falsely (-Wrestrict) on "literal" + std::string.
-    std::string name(1, '.');
-    name += target.filename().string();
-    name += '.';
-    name += std::to_string(::getpid());
-    name += '-';
-    name += std::to_string(counter.fetch_add(1));
-    name += ".npy.tmp";
-    tmp = (target.parent_path() / name).string();
-    raw = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-    if (raw < 0 && errno != EEXIST)
-      throw Error(path + ": cannot create a file in directory '" + parent_dir(path) +
-                  "': " + errno_text(errno));
-  }
-  if (raw < 0) throw Error(path + ": cannot create a unique temporary file next to it");
-  Fd fd(raw);
-  bool committed = false;
-  struct Cleanup {
-    const std::string& tmp;
-    const bool& committed;
-    ~Cleanup() {
-      if (!committed) ::unlink(tmp.c_str());
-    }
-  } cleanup{tmp, committed};
-
-  write_full(fd.get(), head.data(), head.size(), path);
-  write_full(fd.get(), data, bytes, path);
-  if (::fsync(fd.get()) != 0) throw Error(path + ": write failed (fsync): " + errno_text(errno));
-  if (::close(fd.release()) != 0) throw Error(path + ": write failed (close): " + errno_text(errno));
-  if (::rename(tmp.c_str(), path.c_str()) != 0)
-    throw Error(path + ": cannot replace the file: " + errno_text(errno));
-  committed = true;
+  write_output_file(path, {head, std::string_view(data, bytes)});
 }
 
 }  // namespace wino
