@@ -93,7 +93,7 @@ ConvDesc desc_from_headers(const NpyFile& x_file, const NpyFile& w_file, ConvDes
   } catch (const Error& e) {
     throw Error(x_file.path() + ", " + w_file.path() + ": " + e.what());
   }
-  if (ws[1] * d.groups != d.c)
+  if (ws[1] != d.c / d.groups)  // validate() made sure groups divides C
     throw Error("input has " + std::to_string(d.c) + " channels but the weights expect " +
                 std::to_string(ws[1]) + " x " + std::to_string(d.groups) + " groups (weights shape " +
                 shape_string(ws) + "); check the weights' layout (K x C/groups x R x S) and --groups");
