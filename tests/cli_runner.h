@@ -3,16 +3,22 @@
 #pragma once
 
 #include <fcntl.h>
+#include <poll.h>
 #include <spawn.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace wino::testing {
@@ -82,6 +88,107 @@ class TempDir {
 
  private:
   std::filesystem::path path_;
+};
+
+/// Writes the header of a float32 .npy file of `shape` and extends the file to its full size
+/// without writing the data: a sparse file, so a "huge" input costs no disk space.
+inline void write_sparse_f32_npy(const std::string& path, const std::vector<int64_t>& shape) {
+  std::string dict = "{'descr': '<f4', 'fortran_order': False, 'shape': (";
+  uint64_t bytes = 4;
+  for (int64_t d : shape) {
+    dict += std::to_string(d) + ", ";
+    bytes *= static_cast<uint64_t>(d);
+  }
+  dict += "), }";
+  const size_t header_len = (10 + dict.size() + 1 + 63) / 64 * 64 - 10;  // data 64-byte aligned
+  dict.append(header_len - dict.size() - 1, ' ');
+  dict += '\n';
+  std::string head = "\x93NUMPY\x01";
+  head += '\0';
+  head += static_cast<char>(header_len & 0xff);
+  head += static_cast<char>(header_len >> 8);
+  std::ofstream(path, std::ios::binary) << head << dict;
+  std::filesystem::resize_file(path, 10 + header_len + bytes);
+}
+
+/// A character device like /dev/null (minor 3) or /dev/full (minor 7): a node made in `dir`
+/// when this process may (root), so that a bug that replaces the node cannot harm the real one;
+/// else the real device, which a user who may not write /dev cannot replace anyway; "" when
+/// neither is safe (root without CAP_MKNOD).
+inline std::string char_device(const TempDir& dir, const std::string& name, unsigned minor) {
+  const std::string node = dir.file(name);
+  if (::mknod(node.c_str(), S_IFCHR | 0666, makedev(1, minor)) == 0) return node;
+  return geteuid() == 0 ? "" : "/dev/" + name;
+}
+
+inline bool is_char_device(const std::string& path) {
+  struct stat st {};
+  return ::lstat(path.c_str(), &st) == 0 && S_ISCHR(st.st_mode);
+}
+
+/// Reads everything written to the FIFO at `path`. The FIFO is open for reading from the
+/// constructor on (so a writer that opens it with O_NONBLOCK finds a reader), and a thread
+/// collects the bytes until the writer closes it, or 10 s pass without data (no hang when the
+/// FIFO is never written). `take()` waits for the thread and returns the bytes.
+class FifoReader {
+ public:
+  explicit FifoReader(const std::string& path)
+      : fd_(::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC)), thread_([this] { collect(); }) {}
+  ~FifoReader() {
+    if (thread_.joinable()) thread_.join();
+    if (fd_ >= 0) ::close(fd_);
+  }
+  FifoReader(const FifoReader&) = delete;
+  FifoReader& operator=(const FifoReader&) = delete;
+  std::string take() {
+    thread_.join();
+    return bytes_;
+  }
+
+ private:
+  void collect() {
+    if (fd_ < 0) return;
+    pollfd p{fd_, POLLIN, 0};
+    // No POLLHUP before a writer has come: this waits for the first data (or the timeout).
+    if (::poll(&p, 1, 10000) <= 0 || !(p.revents & POLLIN)) return;
+    ::fcntl(fd_, F_SETFL, ::fcntl(fd_, F_GETFL) & ~O_NONBLOCK);  // the writer is there: block
+    char buf[65536];
+    for (ssize_t got; (got = ::read(fd_, buf, sizeof buf)) > 0;) bytes_.append(buf, static_cast<size_t>(got));
+  }
+  int fd_;
+  std::string bytes_;
+  std::thread thread_;
+};
+
+/// While alive, keeps opening the FIFO at `path` for writing and closing it at once: a reader
+/// blocked on it gets end of file. A command that wrongly waits for a writer then fails its
+/// test instead of hanging it. `unblocked()` says whether a reader ever was blocked there.
+class FifoUnblocker {
+ public:
+  explicit FifoUnblocker(std::string path)
+      : path_(std::move(path)), thread_([this] {
+          while (!done_) {
+            // O_NONBLOCK: succeeds only while some process has the FIFO open for reading.
+            int fd = ::open(path_.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+            if (fd >= 0) {
+              ::close(fd);
+              unblocked_ = true;
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+          }
+        }) {}
+  ~FifoUnblocker() {
+    done_ = true;
+    thread_.join();
+  }
+  FifoUnblocker(const FifoUnblocker&) = delete;
+  FifoUnblocker& operator=(const FifoUnblocker&) = delete;
+  bool unblocked() const { return unblocked_; }
+
+ private:
+  std::string path_;
+  std::atomic<bool> done_{false}, unblocked_{false};
+  std::thread thread_;
 };
 
 }  // namespace wino::testing

@@ -191,6 +191,18 @@ TEST(CliBench, UnsupportedPlanIsAnErrorRow) {
   EXPECT_TRUE(contains(r.out, "\"plan\": \"unfused\", \"error\": ")) << r.out;
 }
 
+// A plan or layer listed twice would run twice and print two rows for one measurement.
+TEST(CliBench, DuplicatePlansOrLayersAreRejected) {
+  TempDir dir;
+  write_file(dir.file("layers.txt"), "tiny 1 4 4 8 8 3 3 1\nother 1 4 4 8 8 3 3 0\n");
+  auto r = run_wino({"bench", "--layers", dir.file("layers.txt"), "--plans", "direct,unfused,direct"});
+  EXPECT_EQ(r.status, 2) << r.err;
+  EXPECT_TRUE(contains(r.err, "--plans lists 'direct' twice")) << r.err;
+  r = run_wino({"bench", "--layers", dir.file("layers.txt"), "--only", "tiny,other,tiny", "--list"});
+  EXPECT_EQ(r.status, 2) << r.err;
+  EXPECT_TRUE(contains(r.err, "--only lists 'tiny' twice")) << r.err;
+}
+
 TEST(CliBench, UsageAndFileErrors) {
   TempDir dir;
   write_file(dir.file("layers.txt"), "tiny 1 4 4 8 8 3 3 1\n");

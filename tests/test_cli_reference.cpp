@@ -154,6 +154,18 @@ TEST(CliReference, NeverOverwritesTheInputs) {
   EXPECT_EQ(slurp(w), w_before);
 }
 
+// `wino reference` checks the headers against each other before reading a byte of data.
+TEST(CliReference, HugeInputsAreCheckedBeforeTheirDataIsRead) {
+  TempDir dir;
+  make_inputs(dir, "1,2,5,5", "3,2,3,3");
+  const std::string huge = dir.file("huge.npy");
+  testing::write_sparse_f32_npy(huge, {1, 4, 1 << 18, 1 << 18});  // 1 TiB, 4 channels
+  auto r = run_wino({"reference", "--input", huge, "--weights", dir.file("w.npy"), "--pad", "1",
+                     "--output", dir.file("y.npy")});
+  EXPECT_EQ(r.status, 1);
+  EXPECT_TRUE(contains(r.err, "channel mismatch: input has C = 4 channels")) << r.err;
+}
+
 TEST(CliReference, FileAndShapeErrors) {
   TempDir dir;
   make_inputs(dir, "1,2,5,5", "3,2,3,3");

@@ -191,6 +191,55 @@ TEST(CpuRuntime, CorruptCacheEntryIsRebuilt) {
   }
 }
 
+// A valid entry of another kernel copied over this one's name passes the checksum: the key
+// compiled into the library tells them apart before any kernel runs.
+TEST(CpuRuntime, EntryOfAnotherKernelIsRebuiltNotRun) {
+  TempDir dir;
+  const std::string source = affine_source(300), other = affine_source(100000);
+  std::string so_path, other_path;
+  {
+    CpuCompiler compiler(in_dir(dir));
+    so_path = compiler.compile(source)->so_path();
+    other_path = compiler.compile(other)->so_path();
+  }
+  ASSERT_NE(so_path, other_path);
+  fs::copy_file(other_path, so_path, fs::copy_options::overwrite_existing);
+  CpuCompiler compiler(in_dir(dir));
+  CompileStats stats;
+  ::testing::internal::CaptureStderr();
+  auto module = compiler.compile(source, &stats);
+  const std::string err = ::testing::internal::GetCapturedStderr();
+  ASSERT_TRUE(stats.rebuilt) << "the other kernel (N = 100000) was loaded as this one: " << err;
+  EXPECT_NE(err.find("corrupt CPU kernel cache entry " + so_path + " (it holds the kernels of another key"),
+            std::string::npos) << err;
+  check_affine(module->function("affine"), 300, 3);
+  CpuCompiler again(in_dir(dir));
+  CompileStats hit;
+  again.compile(source, &hit);
+  EXPECT_TRUE(hit.cache_hit && !hit.rebuilt) << "the rebuilt entry is used from then on";
+}
+
+// An entry replaced by a directory (or anything but a regular file) is removed and rebuilt.
+TEST(CpuRuntime, EntryThatIsNotARegularFileIsRebuilt) {
+  TempDir dir;
+  const std::string source = affine_source(300);
+  const std::string so_path = CpuCompiler(in_dir(dir)).compile(source)->so_path();
+  fs::remove(so_path);
+  fs::create_directory(so_path);
+  std::ofstream(so_path + "/inside") << "x";
+  CpuCompiler compiler(in_dir(dir));
+  CompileStats stats;
+  ::testing::internal::CaptureStderr();
+  auto module = compiler.compile(source, &stats);
+  const std::string err = ::testing::internal::GetCapturedStderr();
+  EXPECT_TRUE(stats.rebuilt);
+  EXPECT_NE(err.find("corrupt CPU kernel cache entry " + so_path + " (it is not a regular file)"),
+            std::string::npos) << err;
+  check_affine(module->function("affine"), 300, 3);
+  EXPECT_TRUE(fs::is_regular_file(so_path));
+  EXPECT_TRUE(has_valid_checksum_trailer(so_path));
+}
+
 TEST(CpuRuntime, SyntaxErrorReportsDiagnosticsAndKeepsSource) {
   TempDir dir;
   CpuCompiler compiler(in_dir(dir));
@@ -207,7 +256,9 @@ TEST(CpuRuntime, SyntaxErrorReportsDiagnosticsAndKeepsSource) {
     ASSERT_NE(at, std::string::npos) << msg;
     std::string kept = msg.substr(at + 8, msg.find(".c:", at) + 2 - (at + 8));
     EXPECT_TRUE(under(kept, dir.path() / "cache")) << kept;
-    EXPECT_EQ(wino::testing::slurp(kept), source);
+    const std::string kept_text = wino::testing::slurp(kept);  // the source, then the key string
+    EXPECT_EQ(kept_text.substr(0, source.size()), source);
+    EXPECT_NE(kept_text.find("wino_cache_key[] = \""), std::string::npos) << kept_text;
   }
 }
 

@@ -85,7 +85,14 @@ TEST(ErrorsApi, ElementCountsThatOverflowAreRejectedBeforeAnyArithmetic) {
   d = small();
   d.n = 1 << 12, d.c = 64, d.h = d.w = 128;  // 2^32 input elements
   for (const std::string& plan : plans::plan_names())
-    EXPECT_HAS(error_of([&] { explain(d, {.plan = plan}, "cpu"); }), "32-bit index range");
+    EXPECT_HAS(error_of([&] { explain(d, {.plan = plan}, "cpu"); }), "split the batch");
+  // With N = 1 there is no batch to split: the advice is about the image and the channels.
+  d.n = 1, d.c = 1 << 18;  // 2^32 input elements in one image
+  for (const std::string& plan : plans::plan_names()) {
+    const std::string what = error_of([&] { explain(d, {.plan = plan}, "cpu"); });
+    EXPECT_HAS(what, "the batch is already 1: use a smaller image or fewer channels");
+    EXPECT_EQ(what.find("split the batch"), std::string::npos) << what;
+  }
 }
 
 TEST(ErrorsApi, OutOfHostMemoryIsAClearErrorBeforeAllocating) {
@@ -126,6 +133,7 @@ TEST(ErrorsApi, GroupsFallBackUnderAutoAndAreRejectedWhenForced) {
 TEST(ErrorsApi, DeviceThatIsNotThere) {
   EXPECT_HAS(error_of([] { Device::parse("tpu"); }), "unknown device 'tpu'");
   EXPECT_HAS(error_of([] { Device::parse("cuda:x"); }), "bad device index");
+  EXPECT_HAS(error_of([] { Device::parse("opencl:"); }), "missing device index after 'opencl:'");
   EXPECT_HAS(error_of([] { compile(Device{Device::Kind::opencl, 99}, small()); }),
              "no OpenCL device opencl:99");
 }

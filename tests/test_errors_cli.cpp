@@ -2,9 +2,13 @@
 // stderr and a non-zero exit status (2 for a mistake in the command line, 1 for the rest),
 // never a crash, and no file the user gave is overwritten.
 #include <gtest/gtest.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmath>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -13,6 +17,7 @@
 #include "cli_runner.h"
 #include "common/random.h"
 #include "io/npy.h"
+#include "io/npy_format.h"
 #include "runtime/cuda/cuda_driver.h"
 #include "scoped_env.h"
 
@@ -61,6 +66,46 @@ TEST(ErrorsCli, ZeroOrNegativeDimensions) {
                "x0.npy, " + f.w + ": C (input channels) must be >= 1, got 0");
 }
 
+// An out-of-range --pad names the range it accepts, not the parser's internal lower bound.
+TEST(ErrorsCli, PadOutOfRangeNamesTheAcceptedRange) {
+  auto r = run_wino({"run", "--shape", "1,3,8,8", "--k", "4", "--pad", "2147483648"});
+  expect_fails(r, 2, "--pad must be in [0, 1073741824], got 2147483648");
+  EXPECT_FALSE(contains(r.err, "-9223372036854775808")) << r.err;
+  expect_fails(run_wino({"run", "--shape", "1,3,8,8", "--k", "4", "--pad", "1,1,1,2147483648"}), 2,
+               "--pad must be in [0, 1073741824], got 2147483648");
+}
+
+// Weights whose C/groups dimension is 0: the message says so instead of "expect 0 x 1 groups".
+TEST(ErrorsCli, WeightsWithZeroChannelsSayCMustBeAtLeastOne) {
+  Files f;
+  const std::string w0 = f.dir.file("w0.npy");
+  write_npy(w0, Tensor(DType::f32, {4, 0, 3, 3}));
+  auto r = run_wino({"run", "--input", f.x, "--weights", w0});
+  expect_fails(r, 1, w0 + ": the weights' C/groups (dimension 1) must be >= 1, got 0");
+  EXPECT_FALSE(contains(r.err, "expect 0 x")) << r.err;
+}
+
+// --tiles only shapes the GEMM of the Winograd plans: a plan without one refuses it by name.
+TEST(ErrorsCli, TilesWithAPlanWithoutGemmTilesAreRefused) {
+  for (const char* plan : {"direct", "naive-fused"})
+    expect_fails(run_wino({"run", "--shape", "1,3,8,8", "--k", "4", "--plan", plan, "--tiles",
+                           "32,32,4,4,4"}),
+                 2, std::string("--tiles does not apply to plan ") + plan);
+  expect_fails(run_wino({"explain", "--shape", "1,3,8,8", "--k", "4", "--plan", "direct", "--tiles",
+                         "32,32,4,4,4"}),
+               2, "--tiles does not apply to plan direct");
+  TempDir dir;
+  std::ofstream(dir.file("layers.txt")) << "tiny 1 4 4 8 8 3 3 1\n";
+  expect_fails(run_wino({"bench", "--layers", dir.file("layers.txt"), "--plans", "direct,naive-fused",
+                         "--tiles", "32,32,4,4,4"}),
+               2, "--tiles does not apply to --plans direct,naive-fused");
+  // auto and all apply the tiles to the plans that have GEMM tiles.
+  auto r = run_wino({"run", "--shape", "1,3,8,8", "--k", "4", "--plan", "auto", "--tiles", "32,32,4,4,4"});
+  EXPECT_EQ(r.status, 0) << r.err;
+  r = run_wino({"explain", "--shape", "1,3,8,8", "--k", "4", "--plan", "all", "--tiles", "32,32,4,4,4"});
+  EXPECT_EQ(r.status, 0) << r.err;
+}
+
 TEST(ErrorsCli, TooLargeProblems) {
   expect_fails(run_wino({"run", "--shape", "1073741824,1073741824,1073741824,1073741824", "--k", "1"}),
                1, "would have more than 2^52 elements");
@@ -105,6 +150,30 @@ TEST(ErrorsCli, MalformedNpyNamesTheFile) {
                "missing.npy: file not found");
 }
 
+// Inputs of hundreds of GiB (sparse files): the headers are checked against each other and
+// the data against the memory available before anything is read or allocated.
+TEST(ErrorsCli, HugeInputsAreCheckedBeforeTheirDataIsRead) {
+  Files f;
+  const std::string huge = f.dir.file("huge.npy");
+  testing::write_sparse_f32_npy(huge, {1, 4, 1 << 18, 1 << 18});  // 1 TiB, 4 channels
+  expect_fails(run_wino({"run", "--input", huge, "--weights", f.w}), 1,
+               "input has 4 channels but the weights expect 3 x 1 groups");
+  testing::write_sparse_f32_npy(huge, {1, 3, 1 << 18, 1 << 18});  // 768 GiB, 3 channels
+  expect_fails(run_wino({"run", "--input", huge, "--weights", f.w}), 1,
+               huge + ": reading its data needs 786432 MiB of memory but only ");
+}
+
+// A FIFO as --input: refused at once, never waiting for a writer.
+TEST(ErrorsCli, FifoAsInputIsRefusedWithoutWaiting) {
+  Files f;
+  const std::string fifo = f.dir.file("x.fifo");
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  testing::FifoUnblocker unblocker(fifo);  // a wrongly blocking open fails the test, not hangs it
+  expect_fails(run_wino({"run", "--input", fifo, "--weights", f.w}), 1,
+               fifo + ": is a FIFO (named pipe), not a regular .npy file");
+  EXPECT_FALSE(unblocker.unblocked()) << "wino waited for a writer";
+}
+
 TEST(ErrorsCli, OutputNeverOverwritesAnInputAndIsCheckedBeforeComputing) {
   Files f;
   const std::string x_before = slurp(f.x);
@@ -126,6 +195,77 @@ TEST(ErrorsCli, OutputNeverOverwritesAnInputAndIsCheckedBeforeComputing) {
     std::filesystem::permissions(f.dir.file("ro"), std::filesystem::perms::owner_read |
                                                        std::filesystem::perms::owner_exec);
     expect_fails(f.run({"--output", f.dir.file("ro/y.npy")}), 1, "is not writable");
+  }
+}
+
+// --output that is a device, a FIFO or a symlink is written, not replaced by a regular file;
+// a replaced regular file keeps its mode.
+TEST(ErrorsCli, OutputToDevicesFifosSymlinksKeepsThemWhatTheyAre) {
+  TempDir dir;
+  const std::string null = testing::char_device(dir, "null", 3), full = testing::char_device(dir, "full", 7);
+  if (!null.empty() && !full.empty()) {
+    auto r = run_wino({"random", "--shape", "2", "--output", null});
+    EXPECT_EQ(r.status, 0) << r.err;
+    EXPECT_TRUE(testing::is_char_device(null));
+    expect_fails(run_wino({"random", "--shape", "2", "--output", full}), 1,
+                 full + ": write failed: No space left on device");
+    EXPECT_TRUE(testing::is_char_device(full));
+  }
+  const std::string expected = encode_npy(random_normal(DType::f32, {2}, 3));
+  const std::string fifo = dir.file("y.fifo");
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  {
+    testing::FifoReader reader(fifo);
+    auto r = run_wino({"random", "--shape", "2", "--seed", "3", "--output", fifo});
+    EXPECT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(reader.take(), expected);
+  }
+  expect_fails(run_wino({"random", "--shape", "2", "--output", fifo}), 1,
+               fifo + ": is a FIFO with no reader");
+
+  std::filesystem::create_symlink("real.npy", dir.file("link.npy"));
+  auto r = run_wino({"random", "--shape", "2", "--seed", "3", "--output", dir.file("link.npy")});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_TRUE(std::filesystem::is_symlink(dir.file("link.npy")));
+  EXPECT_EQ(slurp(dir.file("real.npy")), expected);
+
+  ASSERT_EQ(::chmod(dir.file("real.npy").c_str(), 0640), 0);
+  r = run_wino({"random", "--shape", "2", "--output", dir.file("real.npy")});
+  EXPECT_EQ(r.status, 0) << r.err;
+  struct stat st {};
+  ASSERT_EQ(::stat(dir.file("real.npy").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0640u);
+}
+
+// SIGINT or SIGTERM while the output is being written: the temporary is removed, the previous
+// file is untouched, and the process still dies of the signal.
+TEST(ErrorsCli, InterruptedWriteLeavesNoTemporaryFile) {
+  for (int sig : {SIGINT, SIGTERM}) {
+    TempDir dir;
+    const std::string out = dir.file("big.npy");
+    write_npy(out, random_normal(DType::f32, {4}, 1));
+    const std::string before = slurp(out);
+    std::vector<std::string> args = {WINO_CLI_PATH, "random", "--shape", "67108864", "--output", out};
+    std::vector<char*> argv;
+    for (std::string& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    pid_t pid = 0;
+    ASSERT_EQ(posix_spawn(&pid, argv[0], nullptr, nullptr, argv.data(), environ), 0);
+    bool writing = false;  // 256 MiB: the write and fsync take far longer than one poll
+    for (int i = 0; i < 60000 && !writing; ++i) {
+      for (const auto& e : std::filesystem::directory_iterator(dir.path()))
+        writing |= e.path().extension() == ".tmp";
+      if (!writing) usleep(1000);
+    }
+    EXPECT_TRUE(writing) << "no temporary file appeared";
+    kill(pid, sig);
+    int status = 0;
+    ASSERT_EQ(waitpid(pid, &status, 0), pid);
+    EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == sig) << "status " << status;
+    std::vector<std::string> names;
+    for (const auto& e : std::filesystem::directory_iterator(dir.path())) names.push_back(e.path().filename());
+    EXPECT_EQ(names, std::vector<std::string>{"big.npy"}) << "signal " << sig;
+    EXPECT_EQ(slurp(out), before);
   }
 }
 
@@ -155,6 +295,13 @@ TEST(ErrorsCli, DeviceThatIsNotThere) {
                "CUDA device requested but not available");
   expect_fails(run_wino({"run", "--shape", "1,3,8,8", "--k", "4", "--device", "tpu"}), 2,
                "--device: unknown device 'tpu'");
+}
+
+// "opencl:" and "cuda:" name no device: a usage error, not the first device.
+TEST(ErrorsCli, DeviceWithAnEmptyIndexIsRejected) {
+  for (const char* device : {"opencl:", "cuda:", "cpu:"})
+    expect_fails(run_wino({"run", "--shape", "1,3,8,8", "--k", "4", "--device", device}), 2,
+                 std::string("--device: missing device index after '") + device + "'");
 }
 
 TEST(ErrorsCli, OpenClDeviceThatIsNotThere) {

@@ -1,6 +1,7 @@
 // The layer-file parser of `wino bench`, through `wino bench --list`: good files, and malformed
 // lines reported as file:line.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <fstream>
 #include <string>
@@ -67,6 +68,24 @@ TEST(LayersFile, MalformedLinesNameFileAndLine) {
   auto r = list_layers(dir, "comments.txt", "# only comments\n\n");
   EXPECT_EQ(r.status, 1);
   EXPECT_TRUE(contains(r.err, "comments.txt: no layers")) << r.err;
+}
+
+// A layer file that cannot be opened: the message says why (missing, a directory, not a file).
+TEST(LayersFile, UnopenableFileSaysWhy) {
+  TempDir dir;
+  auto r = run_wino({"bench", "--layers", dir.file("missing.txt"), "--list"});
+  EXPECT_EQ(r.status, 1);
+  EXPECT_TRUE(contains(r.err, "missing.txt': file not found (No such file or directory)")) << r.err;
+  r = run_wino({"bench", "--layers", dir.path().string(), "--list"});
+  EXPECT_EQ(r.status, 1);
+  EXPECT_TRUE(contains(r.err, "is a directory, not a layer file")) << r.err;
+  ASSERT_EQ(mkfifo(dir.file("fifo").c_str(), 0600), 0);
+  {
+    testing::FifoUnblocker unblocker(dir.file("fifo"));  // a wrongly blocking open fails, not hangs
+    r = run_wino({"bench", "--layers", dir.file("fifo"), "--list"});
+  }
+  EXPECT_EQ(r.status, 1);
+  EXPECT_TRUE(contains(r.err, "fifo': not a regular file")) << r.err;
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <csignal>
@@ -15,6 +16,7 @@
 #include "common/random.h"
 #include "common/tensor.h"
 #include "io/npy.h"
+#include "io/npy_format.h"
 
 namespace wino {
 namespace {
@@ -239,6 +241,50 @@ TEST(Npy, RejectsMalformedHeaders) {
         "64 bits");
 }
 
+// A NUL or control byte from the file is shown escaped: what() is a C string, and a raw NUL
+// would end the message there.
+TEST(Npy, NonPrintableBytesInHeaderStringsAreEscaped) {
+  TempDir dir;
+  const std::string path = dir.file("nul.npy");
+  const std::string four = raw(std::vector<float>{1, 2, 3, 4});
+  const std::string nul_dtype("{'descr': '<f\0\x1b" "4', 'fortran_order': False, 'shape': (4,)}\n", 58);
+  spit(path, npy_bytes(1, nul_dtype, four));
+  try {
+    read_npy(path);
+    ADD_FAILURE() << "expected an error";
+  } catch (const Error& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("unsupported dtype '<f\\x00\\x1b4'; only float32"), std::string::npos) << msg;
+  }
+  spit(path, npy_bytes(1, std::string("{'descr': '<f4', 'fortran_order': False, 'shape': (4,), 'k\0': 1}\n", 65),
+                       four));
+  expect_error([&] { read_npy(path); }, path, "unexpected key 'k\\x00'");
+}
+
+// NpyFile reads the header alone; the data is read (and allocated) only on read(), which
+// first checks it against the memory available.
+TEST(Npy, HeaderIsReadBeforeTheDataAndTheDataMustFitInMemory) {
+  TempDir dir;
+  const std::string path = dir.file("huge.npy");
+  testing::write_sparse_f32_npy(path, {1 << 20, 1 << 18});  // 1 TiB
+  NpyFile file(path);
+  EXPECT_EQ(file.layout().shape, (Shape{1 << 20, 1 << 18}));
+  EXPECT_EQ(file.layout().dtype, DType::f32);
+  expect_error([&] { file.read(); }, path, "reading its data needs 1048576 MiB of memory but only");
+  expect_error([&] { read_npy(path); }, path, "reading its data needs 1048576 MiB");
+}
+
+// A FIFO, a character device: refused without blocking (a FIFO has no writer here).
+TEST(Npy, NonRegularFilesAreRefusedWithoutBlocking) {
+  TempDir dir;
+  const std::string fifo = dir.file("x.fifo");
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  testing::FifoUnblocker unblocker(fifo);  // a wrongly blocking open fails the test, not hangs it
+  expect_error([&] { read_npy(fifo); }, fifo, "is a FIFO (named pipe), not a regular .npy file");
+  EXPECT_FALSE(unblocker.unblocked()) << "read_npy waited for a writer";
+  expect_error([&] { read_npy("/dev/null"); }, "/dev/null", "is a character device, not a regular .npy file");
+}
+
 TEST(Npy, MissingFileAndDirectory) {
   TempDir dir;
   const std::string missing = dir.file("nope.npy");
@@ -273,6 +319,61 @@ TEST(Npy, WriteReplacesAtomicallyAndReportsBadPaths) {
     expect_error([&] { write_npy(ro, next); }, ro, "not writable");
     std::filesystem::permissions(dir.file("ro"), std::filesystem::perms::owner_all);
   }
+}
+
+TEST(Npy, CharacterDevicesAreWrittenInPlace) {
+  TempDir dir;
+  const Tensor t = random_normal(DType::f32, {64}, 8);
+  const std::string null = testing::char_device(dir, "null", 3), full = testing::char_device(dir, "full", 7);
+  if (null.empty() || full.empty()) GTEST_SKIP() << "cannot make device nodes (root without CAP_MKNOD)";
+  write_npy(null, t);
+  EXPECT_TRUE(testing::is_char_device(null)) << null << " was replaced";
+  expect_error([&] { write_npy(full, t); }, full, "write failed: No space left on device");
+  EXPECT_TRUE(testing::is_char_device(full)) << full << " was replaced";
+  for (const auto& name : dir_entries(dir.path())) EXPECT_EQ(name.find(".tmp"), std::string::npos) << name;
+}
+
+TEST(Npy, FifoWithAReaderIsWrittenInPlaceAndWithoutOneIsRefused) {
+  TempDir dir;
+  const std::string fifo = dir.file("out.fifo");
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  const Tensor t = random_normal(DType::f32, {3, 5}, 9);
+  expect_error([&] { write_npy(fifo, t); }, fifo, "is a FIFO with no reader");
+  testing::FifoReader reader(fifo);
+  write_npy(fifo, t);
+  EXPECT_EQ(reader.take(), encode_npy(t));
+  struct stat st {};
+  ASSERT_EQ(::lstat(fifo.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISFIFO(st.st_mode)) << "the FIFO was replaced";
+  EXPECT_EQ(dir_entries(dir.path()), std::vector<std::string>{"out.fifo"});
+}
+
+TEST(Npy, SymlinkTargetIsWrittenAndTheLinkStays) {
+  TempDir dir;
+  const Tensor t = random_normal(DType::f32, {4}, 10);
+  write_npy(dir.file("real.npy"), random_normal(DType::f32, {2}, 11));
+  std::filesystem::create_symlink("real.npy", dir.file("link.npy"));  // relative, like ln -s
+  write_npy(dir.file("link.npy"), t);
+  EXPECT_TRUE(std::filesystem::is_symlink(dir.file("link.npy")));
+  EXPECT_EQ(slurp(dir.file("real.npy")), encode_npy(t));
+  // A dangling link: its target is created, as the shell's > would.
+  std::filesystem::create_directory(dir.file("sub"));
+  std::filesystem::create_symlink("sub/new.npy", dir.file("dangling.npy"));
+  write_npy(dir.file("dangling.npy"), t);
+  EXPECT_TRUE(std::filesystem::is_symlink(dir.file("dangling.npy")));
+  EXPECT_EQ(slurp(dir.file("sub/new.npy")), encode_npy(t));
+}
+
+TEST(Npy, ReplacingAFileKeepsItsMode) {
+  TempDir dir;
+  const std::string path = dir.file("private.npy");
+  write_npy(path, random_normal(DType::f32, {2}, 12));
+  ASSERT_EQ(::chmod(path.c_str(), 0640), 0);
+  write_npy(path, random_normal(DType::f32, {3}, 13));
+  struct stat st {};
+  ASSERT_EQ(::stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0640u);
+  EXPECT_EQ(read_npy(path).shape(), Shape{3});
 }
 
 // Runs in a death-test child: exits 0 when write_npy fails with a write error.

@@ -4,13 +4,18 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <functional>
+#include <set>
 
 #include "common/error.h"
 #include "common/random.h"
+#include "cli_runner.h"
 #include "conv_tester.h"
 #include "opencl_skip.h"
 #include "runtime/backend.h"
 #include "runtime/opencl/opencl_device.h"
+#include "scoped_env.h"
 
 namespace wino {
 namespace {
@@ -94,6 +99,65 @@ TEST(OpenClRuntime, EveryLaunchIsTimedByItsEvent) {
     EXPECT_GT(k.time_us, 0) << k.name;
     EXPECT_EQ(k.regs, -1) << "OpenCL reports no registers";
   }
+}
+
+// Every file under Wino's PoCL cache is damaged in turn (cut to half: a truncated kernel
+// library; bytes flipped: a garbled program.bc); each later run still succeeds with the same
+// bits, rebuilding what it cannot trust, instead of dying of SIGBUS or an assertion in PoCL.
+TEST(OpenClRuntime, DamagedPoclCacheFilesAreRebuiltNotLoaded) {
+  SKIP_WITHOUT_OPENCL();
+  testing::TempDir dir;
+  testing::ScopedEnv cache("WINO_CACHE_DIR", dir.file("cache").c_str());
+  testing::ScopedEnv pocl("POCL_CACHE_DIR", nullptr);  // the test process's own is set
+  const std::string y = dir.file("y.npy");
+  auto run = [&] {
+    return testing::run_wino({"run", "--shape", "1,3,8,8", "--k", "4", "--pad", "1", "--plan",
+                              "unfused", "--device", "opencl", "--output", y});
+  };
+  auto first = run();
+  ASSERT_EQ(first.status, 0) << first.err;
+  const std::string y_first = testing::slurp(y);
+  const std::filesystem::path pocl_dir = dir.file("cache/pocl");
+  auto damage_every_file = [&](const std::function<void(const std::filesystem::path&)>& damage) {
+    int damaged = 0;
+    for (const auto& e : std::filesystem::recursive_directory_iterator(pocl_dir))
+      if (e.is_regular_file() && e.file_size() > 16) damage(e.path()), ++damaged;
+    return damaged;
+  };
+  const std::vector<std::pair<std::string, std::function<void(const std::filesystem::path&)>>> damages = {
+      {"truncated", [](const std::filesystem::path& f) {
+         std::filesystem::resize_file(f, std::filesystem::file_size(f) / 2);
+       }},
+      {"garbled", [](const std::filesystem::path& f) {
+         std::fstream io(f, std::ios::binary | std::ios::in | std::ios::out);
+         io.seekp(static_cast<std::streamoff>(std::filesystem::file_size(f) / 3));
+         io.write("\xde\xad\xbe\xef\xde\xad\xbe\xef", 8);
+       }},
+  };
+  for (const auto& [what, damage] : damages) {
+    ASSERT_GT(damage_every_file(damage), 0) << "nothing cached under " << pocl_dir;
+    auto again = run();
+    ASSERT_EQ(again.status, 0) << what << ": " << again.err;
+    EXPECT_NE(again.err.find("warning: corrupt OpenCL (PoCL) kernel cache entry"), std::string::npos)
+        << what << ": " << again.err;
+    EXPECT_EQ(testing::slurp(y), y_first) << what;
+    auto clean = run();  // the rebuilt entry is trusted again, without a warning
+    ASSERT_EQ(clean.status, 0) << clean.err;
+    EXPECT_EQ(clean.err.find("warning"), std::string::npos) << clean.err;
+  }
+  // An intact entry of another program copied over this one's is not used either.
+  std::set<std::filesystem::path> before;
+  for (const auto& e : std::filesystem::directory_iterator(pocl_dir)) before.insert(e.path());
+  auto other = testing::run_wino({"run", "--shape", "1,5,8,8", "--k", "4", "--plan", "direct",
+                                  "--device", "opencl"});
+  ASSERT_EQ(other.status, 0) << other.err;
+  for (const auto& e : std::filesystem::directory_iterator(pocl_dir))
+    if (!before.count(e.path()))
+      for (const auto& mine : before) std::filesystem::copy_file(e.path(), mine, std::filesystem::copy_options::overwrite_existing);
+  auto swapped = run();
+  ASSERT_EQ(swapped.status, 0) << swapped.err;
+  EXPECT_NE(swapped.err.find("holds the program of another key"), std::string::npos) << swapped.err;
+  EXPECT_EQ(testing::slurp(y), y_first);
 }
 
 }  // namespace

@@ -83,7 +83,8 @@ void validate(const ConvDesc& d) {
 
 Device Device::parse(const std::string& text) {
   std::string kind = text, index;
-  if (size_t colon = text.find(':'); colon != std::string::npos) {
+  const size_t colon = text.find(':');
+  if (colon != std::string::npos) {
     kind = text.substr(0, colon);
     index = text.substr(colon + 1);
   }
@@ -95,6 +96,10 @@ Device Device::parse(const std::string& text) {
   else if (kind == "opencl") d.kind = Kind::opencl;
   else
     throw Error("unknown device '" + text + "' (expected auto, cpu, cuda, cuda:N, opencl, opencl:N or interp)");
+  // "opencl:" is not "opencl": an index was started and left out.
+  if (colon != std::string::npos && index.empty())
+    throw Error("missing device index after '" + text + "' (use " +
+                (kind == "cpu" ? kind : kind + " or " + kind + ":N") + ")");
   if (!index.empty()) {
     char* end = nullptr;
     long v = std::strtol(index.c_str(), &end, 10);

@@ -1,8 +1,11 @@
 #include "io/layers_file.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
-#include <filesystem>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
@@ -70,8 +73,17 @@ std::vector<Layer> parse_layers(std::istream& in, const std::string& filename) {
 }
 
 std::vector<Layer> read_layers_file(const std::string& path) {
+  // stat() first: a directory opens "successfully", and a FIFO would block until a writer comes.
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    const int err = errno;
+    throw Error("cannot open layer file '" + path + "': " +
+                (err == ENOENT ? "file not found (No such file or directory)" : std::strerror(err)));
+  }
+  if (S_ISDIR(st.st_mode)) throw Error("cannot open layer file '" + path + "': is a directory, not a layer file");
+  if (!S_ISREG(st.st_mode)) throw Error("cannot open layer file '" + path + "': not a regular file");
   std::ifstream in(path);
-  if (!in || std::filesystem::is_directory(path)) throw Error("cannot open layer file '" + path + "'");
+  if (!in) throw Error("cannot open layer file '" + path + "': " + std::strerror(errno));
   return parse_layers(in, path);
 }
 

@@ -42,7 +42,7 @@ class HeaderParser {
       PyValue key = parse_value();
       if (key.kind != PyValue::kStr) fail("dict keys must be strings");
       skip_space();
-      expect(':', "expected ':' after key '" + key.str + "'");
+      expect(':', "expected ':' after key '" + printable(key.str) + "'");
       skip_space();
       entries.emplace_back(key.str, parse_value());
       skip_space();
@@ -50,7 +50,7 @@ class HeaderParser {
         ++pos_;
         continue;
       }
-      if (peek() != '}') fail("expected ',' or '}' after the value of '" + key.str + "'");
+      if (peek() != '}') fail("expected ',' or '}' after the value of '" + printable(key.str) + "'");
     }
     ++pos_;
     skip_space();
@@ -163,8 +163,8 @@ NpyLayout interpret_header(const std::string& path, const std::string& text) {
                            : key == "fortran_order" ? &fortran
                            : key == "shape"         ? &shape
                                                     : nullptr;
-    if (!slot) throw Error(path + ": malformed .npy header: unexpected key '" + key + "'");
-    if (*slot) throw Error(path + ": malformed .npy header: key '" + key + "' appears twice");
+    if (!slot) throw Error(path + ": malformed .npy header: unexpected key '" + printable(key) + "'");
+    if (*slot) throw Error(path + ": malformed .npy header: key '" + printable(key) + "' appears twice");
     *slot = &value;
   }
   for (auto [name, v] : {std::pair{"descr", descr}, {"fortran_order", fortran}, {"shape", shape}})
@@ -175,16 +175,17 @@ NpyLayout interpret_header(const std::string& path, const std::string& text) {
     throw Error(path + ": unsupported dtype: structured (record) arrays are not supported; "
                        "only float32 ('<f4') and float64 ('<f8')");
   const std::string& d = descr->str;
+  const std::string shown = printable(d);  // bytes from the file, quoted in the messages below
   if (d == "<f4") h.dtype = DType::f32;
   else if (d == "<f8") h.dtype = DType::f64;
   else if (d == ">f4" || d == ">f8")
     throw Error(path + ": big-endian data ('" + d + "') is not supported; convert with " +
                 "arr.astype('<" + d.substr(1) + "')");
   else if (d == "|f4" || d == "|f8" || d == "=f4" || d == "=f8")
-    throw Error(path + ": dtype '" + d + "' has byte order '" + d[0] +
+    throw Error(path + ": dtype '" + shown + "' has byte order '" + d[0] +
                 "', which is not valid for float data; expected '<" + d.substr(1) + "'");
   else
-    throw Error(path + ": unsupported dtype '" + d + "'; only float32 ('<f4') and float64 ('<f8') "
+    throw Error(path + ": unsupported dtype '" + shown + "'; only float32 ('<f4') and float64 ('<f8') "
                 "are supported (convert with arr.astype(np.float32))");
 
   if (fortran->kind != PyValue::kBool)

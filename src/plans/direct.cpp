@@ -10,7 +10,7 @@ Program build_direct(const ConvDesc& d, const PlanOptions& o) {
   const int64_t N = d.n, C = d.c, H = d.h, W = d.w, K = d.k, R = d.r, S = d.s;
   const int64_t OH = d.out_h(), OW = d.out_w(), Cg = C / d.groups, Kg = K / d.groups;
   const int64_t total = N * K * OH * OW;
-  for (int64_t e : {total, N * C * H * W, K * Cg * R * S}) check_index_range("direct", e);
+  for (int64_t e : {total, N * C * H * W, K * Cg * R * S}) check_index_range("direct", d, e);
   const int threads = o.threads > 0 ? o.threads : 128;
 
   Program p;

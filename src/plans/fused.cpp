@@ -21,7 +21,7 @@ Program fused_program(const ConvDesc& d, const PlanOptions& o, bool with_output)
   const int a2 = t.alpha * t.alpha;
   const int64_t K = d.k, P = t.tiles, msize = a2 * K * P;
   for (int64_t e : {msize, a2 * d.c * K, d.n * d.c * d.h * d.w, d.n * K * d.out_h() * d.out_w()})
-    check_index_range(plan, e);
+    check_index_range(plan, d, e);
 
   Program prog;
   prog.plan = plan;

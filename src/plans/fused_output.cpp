@@ -18,7 +18,7 @@ Program build_fused_output(const ConvDesc& d, const PlanOptions& o) {
   const int a2 = t.alpha * t.alpha;
   const int64_t K = d.k, P = t.tiles, vsize = a2 * d.c * P;
   for (int64_t e : {vsize, a2 * d.c * K, d.n * d.c * d.h * d.w, d.n * K * d.out_h() * d.out_w()})
-    check_index_range(plan, e);
+    check_index_range(plan, d, e);
 
   Program prog;
   prog.plan = plan;

@@ -22,7 +22,7 @@ Program build_naive_fused(const ConvDesc& d, const PlanOptions& o) {
   const int64_t K = d.k, C = d.c, P = t.tiles, total = K * P;
   const int threads = o.threads > 0 ? o.threads : 128;
   for (int64_t e : {total, a2 * C * K, d.n * C * d.h * d.w, d.n * K * d.out_h() * d.out_w()})
-    check_index_range("naive-fused", e);
+    check_index_range("naive-fused", d, e);
 
   Program prog;
   prog.plan = "naive-fused";

@@ -38,11 +38,12 @@ Tiling make_tiling(const ConvDesc& d, int m) {
   return t;
 }
 
-void check_index_range(const std::string& plan, int64_t elements) {
+void check_index_range(const std::string& plan, const ConvDesc& d, int64_t elements) {
   if (elements > std::numeric_limits<int32_t>::max())
     throw Error("plan " + plan + ": a tensor of " + std::to_string(elements) +
-                " elements exceeds the 32-bit index range of the generated kernels; "
-                "split the batch into smaller runs");
+                " elements exceeds the 32-bit index range of the generated kernels; " +
+                (d.n > 1 ? "split the batch into smaller runs"
+                         : "the batch is already 1: use a smaller image or fewer channels"));
 }
 
 std::vector<float> transform_weights(const ConvDesc& d, const Tiling& t, const float* kcrs,

@@ -18,8 +18,9 @@ struct Tiling {
 };
 Tiling make_tiling(const ConvDesc& d, int m);
 
-/// Checks every element count of a program fits the 32-bit index arithmetic of the kernels.
-void check_index_range(const std::string& plan, int64_t elements);
+/// Checks every element count of a program fits the 32-bit index arithmetic of the kernels (the
+/// advice depends on the batch of `d`).
+void check_index_range(const std::string& plan, const ConvDesc& d, int64_t elements);
 
 /// Order of the transformed weights U in memory.
 enum class WeightLayout { xi_k_c, xi_c_k };

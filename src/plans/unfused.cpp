@@ -61,7 +61,7 @@ Program build_unfused(const ConvDesc& d, const PlanOptions& o) {
   const int threads = o.threads > 0 ? o.threads : 128;
   const int64_t vsize = a * a * d.c * t.tiles, msize = a * a * d.k * t.tiles;
   for (int64_t e : {vsize, msize, d.n * d.c * d.h * d.w, d.n * d.k * d.out_h() * d.out_w()})
-    check_index_range("unfused", e);
+    check_index_range("unfused", d, e);
 
   Program p;
   p.plan = "unfused";

@@ -25,8 +25,8 @@ struct Geometry {
   int64_t stride, dilation;
 };
 
-std::string conv_desc(const Tensor& x, const Tensor& w) {
-  return "input " + shape_string(x.shape()) + ", weights " + shape_string(w.shape());
+std::string conv_desc(const Shape& x, const Shape& w) {
+  return "input " + shape_string(x) + ", weights " + shape_string(w);
 }
 
 int64_t padded_extent(int64_t size, int64_t lo, int64_t hi, int64_t filter, int64_t stride,
@@ -46,17 +46,17 @@ int64_t padded_extent(int64_t size, int64_t lo, int64_t hi, int64_t filter, int6
   return (span - 1) / stride + 1;
 }
 
-Geometry validate(const Tensor& x, const Tensor& w, const Padding& pad, int64_t groups,
+Geometry validate(const Shape& x, const Shape& w, const Padding& pad, int64_t groups,
                   int64_t stride, int64_t dilation) {
-  if (x.rank() != 4)
-    throw Error("convolution input must be a 4-D NCHW tensor, got shape " +
-                shape_string(x.shape()) + " (" + std::to_string(x.rank()) + "-D)");
-  if (w.rank() != 4)
-    throw Error("convolution weights must be a 4-D KCRS tensor, got shape " +
-                shape_string(w.shape()) + " (" + std::to_string(w.rank()) + "-D)");
+  if (x.size() != 4)
+    throw Error("convolution input must be a 4-D NCHW tensor, got shape " + shape_string(x) +
+                " (" + std::to_string(x.size()) + "-D)");
+  if (w.size() != 4)
+    throw Error("convolution weights must be a 4-D KCRS tensor, got shape " + shape_string(w) +
+                " (" + std::to_string(w.size()) + "-D)");
   const std::string desc = conv_desc(x, w);
   for (size_t i = 0; i < 4; ++i)
-    if (x.dim(i) < 1 || w.dim(i) < 1)
+    if (x[i] < 1 || w[i] < 1)
       throw Error("convolution tensors must have no zero-size dimension (" + desc + ")");
   if (groups < 1) throw Error("groups must be >= 1, got " + std::to_string(groups));
   if (stride < 1) throw Error("stride must be >= 1, got " + std::to_string(stride));
@@ -67,8 +67,8 @@ Geometry validate(const Tensor& x, const Tensor& w, const Padding& pad, int64_t 
                 std::to_string(pad.right));
 
   Geometry g{};
-  g.N = x.dim(0), g.C = x.dim(1), g.H = x.dim(2), g.W = x.dim(3);
-  g.K = w.dim(0), g.Cg = w.dim(1), g.R = w.dim(2), g.S = w.dim(3);
+  g.N = x[0], g.C = x[1], g.H = x[2], g.W = x[3];
+  g.K = w[0], g.Cg = w[1], g.R = w[2], g.S = w[3];
   g.groups = groups;
   g.pad = pad;
   g.stride = stride;
@@ -158,7 +158,7 @@ void conv_all(const Geometry& g, const T* x, const std::vector<double>& w, doubl
 
 Tensor reference_conv2d(const Tensor& x, const Tensor& w, const Padding& pad, int64_t groups,
                         int64_t stride, int64_t dilation) {
-  const Geometry g = validate(x, w, pad, groups, stride, dilation);
+  const Geometry g = validate(x.shape(), w.shape(), pad, groups, stride, dilation);
   std::vector<double> wd(static_cast<size_t>(w.numel()));
   for (int64_t i = 0; i < w.numel(); ++i) wd[i] = w.get(i);
 
@@ -167,7 +167,7 @@ Tensor reference_conv2d(const Tensor& x, const Tensor& w, const Padding& pad, in
     y = Tensor(DType::f64, {g.N, g.K, g.OH, g.OW});
   } catch (const std::exception&) {  // bad_alloc, or length_error past vector::max_size
     throw Error("cannot allocate the float64 convolution output " +
-                shape_string({g.N, g.K, g.OH, g.OW}) + " (" + conv_desc(x, w) +
+                shape_string({g.N, g.K, g.OH, g.OW}) + " (" + conv_desc(x.shape(), w.shape()) +
                 "); it is too large for host memory, use a smaller input or padding");
   }
   if (x.dtype() == DType::f32) conv_all(g, x.f32(), wd, y.f64());
@@ -178,7 +178,7 @@ Tensor reference_conv2d(const Tensor& x, const Tensor& w, const Padding& pad, in
 double reference_conv2d_at(const Tensor& x, const Tensor& w, const Padding& pad, int64_t groups,
                            int64_t n, int64_t k, int64_t oh, int64_t ow, int64_t stride,
                            int64_t dilation) {
-  const Geometry g = validate(x, w, pad, groups, stride, dilation);
+  const Geometry g = validate(x.shape(), w.shape(), pad, groups, stride, dilation);
   if (n < 0 || n >= g.N || k < 0 || k >= g.K || oh < 0 || oh >= g.OH || ow < 0 || ow >= g.OW)
     throw Error("output index (" + std::to_string(n) + ", " + std::to_string(k) + ", " +
                 std::to_string(oh) + ", " + std::to_string(ow) + ") is out of range for output " +
@@ -229,6 +229,11 @@ double relative_l2_error(const Tensor& y, const Tensor& ref) {
     sum_ref += r * r;
   }
   return (max_diff * std::sqrt(sum_diff)) / (max_ref * std::sqrt(sum_ref));
+}
+
+void check_reference_shapes(const Shape& x, const Shape& w, const Padding& pad, int64_t groups,
+                            int64_t stride, int64_t dilation) {
+  validate(x, w, pad, groups, stride, dilation);
 }
 
 }  // namespace wino

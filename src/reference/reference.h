@@ -17,6 +17,11 @@ namespace wino {
 Tensor reference_conv2d(const Tensor& x, const Tensor& w, const Padding& pad, int64_t groups = 1,
                         int64_t stride = 1, int64_t dilation = 1);
 
+/// The checks reference_conv2d makes, on the shapes alone: lets a caller reject inputs that do
+/// not fit before reading their data. Throws the same wino::Error.
+void check_reference_shapes(const Shape& x, const Shape& w, const Padding& pad, int64_t groups,
+                            int64_t stride, int64_t dilation);
+
 /// One output element of the same convolution, for checking sampled points of large layers.
 double reference_conv2d_at(const Tensor& x, const Tensor& w, const Padding& pad, int64_t groups,
                            int64_t n, int64_t k, int64_t oh, int64_t ow, int64_t stride = 1,

@@ -95,6 +95,13 @@ void write_row_json(JsonWriter& j, const Row& row) {
   j.end_object();
 }
 
+// A name listed twice would run twice and print two rows for one measurement.
+void reject_duplicates(const std::vector<std::string>& names, const std::string& option) {
+  for (size_t i = 0; i < names.size(); ++i)
+    if (std::find(names.begin(), names.begin() + i, names[i]) != names.begin() + i)
+      throw UsageError(option + " lists '" + names[i] + "' twice");
+}
+
 std::vector<std::string> read_plans(const Args& args) {
   if (!args.has("plans")) return plans::plan_names();
   std::vector<std::string> list = split_commas(args.get("plans"), "--plans");
@@ -105,12 +112,14 @@ std::vector<std::string> read_plans(const Args& args) {
       for (const std::string& n : names) known += n + ", ";
       throw UsageError("--plans: unknown plan '" + p + "' (known: " + known + "auto)");
     }
+  reject_duplicates(list, "--plans");
   return list;
 }
 
 std::vector<const io::Layer*> select_layers(const Args& args, const std::vector<io::Layer>& layers) {
   std::vector<std::string> names;
   if (args.has("only")) names = split_commas(args.get("only"), "--only");
+  reject_duplicates(names, "--only");
   try {
     return io::select_layers(layers, names, args.get("layers"));
   } catch (const Error& e) {
@@ -143,6 +152,9 @@ int cmd_bench(const Argv& argv) {
   const std::vector<std::string> plan_list = read_plans(args);
   const int repeats = static_cast<int>(args.get_int_opt("repeat", 1, 100000).value_or(5));
   Options base = read_options(args);
+  if (args.has("tiles") && std::none_of(plan_list.begin(), plan_list.end(), plan_uses_tiles))
+    throw UsageError("--tiles does not apply to --plans " + args.get("plans") +
+                     ", which have no GEMM tiles: leave --tiles out, or add a Winograd plan");
   const Device device = read_device(args);
   const std::vector<io::Layer> layers = io::read_layers_file(args.get("layers"));
   const std::vector<const io::Layer*> selected = select_layers(args, layers);

@@ -99,15 +99,18 @@ int cmd_reference(const Argv& argv) {
   // Fail before the computation, not after it, when the output cannot be written.
   check_npy_output_path(output);
 
-  const Tensor x = read_npy(input);
-  const Tensor w = read_npy(weights);
+  // Headers first: shapes that do not fit are rejected before any data is read.
+  NpyFile x_file(input), w_file(weights);
+  const Shape& xs = x_file.layout().shape;
+  const Shape& ws = w_file.layout().shape;
   // The reference checks this too; here the message can name the file.
-  if (x.rank() != 4)
-    throw Error(input + ": --input must be a 4-D NCHW tensor, got shape " +
-                shape_string(x.shape()));
-  if (w.rank() != 4)
-    throw Error(weights + ": --weights must be a 4-D KCRS tensor, got shape " +
-                shape_string(w.shape()));
+  if (xs.size() != 4)
+    throw Error(input + ": --input must be a 4-D NCHW tensor, got shape " + shape_string(xs));
+  if (ws.size() != 4)
+    throw Error(weights + ": --weights must be a 4-D KCRS tensor, got shape " + shape_string(ws));
+  check_reference_shapes(xs, ws, pad, groups, stride, dilation);
+  const Tensor x = x_file.read();
+  const Tensor w = w_file.read();
   const auto start = std::chrono::steady_clock::now();
   Tensor y = reference_conv2d(x, w, pad, groups, stride, dilation);
   const double seconds =

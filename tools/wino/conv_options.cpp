@@ -38,7 +38,8 @@ void add_plan_options(Args& args, bool allow_all_plans) {
 void add_tiles_option(Args& args) {
   args.option("tiles", "BK,BP,RK,RP,CC",
               "GEMM tiles of the Winograd plans: output channels and tiles per work-group, register "
-              "tile per thread, channels per step (0 keeps a default; e.g. 128,128,8,8,16)");
+              "tile per thread, channels per step (0 keeps a default; e.g. 128,128,8,8,16). Refused "
+              "with --plan direct or naive-fused; with auto or all, used by the plans that have them");
 }
 
 Padding parse_pad(const std::string& text) {
@@ -48,9 +49,10 @@ Padding parse_pad(const std::string& text) {
                      std::to_string(items.size()) + " in '" + text + "'");
   std::vector<int64_t> v;
   for (const std::string& s : items) {
-    const int64_t p = parse_int(s, "--pad", INT64_MIN, kMaxPad);
+    // Any integer first, so that a negative value gets its own message; then the real range.
+    const int64_t p = parse_int(s, "--pad", INT64_MIN, INT64_MAX);
     if (p < 0) throw UsageError("--pad values must be >= 0, got " + s + " in '" + text + "'");
-    v.push_back(p);
+    v.push_back(parse_int(s, "--pad", 0, kMaxPad));
   }
   if (v.size() == 1) return Padding::all(v[0]);
   return {v[0], v[1], v[2], v[3]};
@@ -86,6 +88,34 @@ Tensor to_float32(const Tensor& t, const std::string& name) {
   return f;
 }
 
+// The problem the headers of --input and --weights describe, with `base`'s padding, groups,
+// stride and dilation. Throws wino::Error naming the file for shapes that do not fit.
+ConvDesc desc_from_headers(const NpyFile& x_file, const NpyFile& w_file, ConvDesc base) {
+  const Shape& xs = x_file.layout().shape;
+  const Shape& ws = w_file.layout().shape;
+  if (xs.size() != 4)
+    throw Error(x_file.path() + ": input must be 4-D N x C x H x W, got shape " + shape_string(xs));
+  if (ws.size() != 4)
+    throw Error(w_file.path() + ": weights must be 4-D K x C/groups x R x S, got shape " +
+                shape_string(ws));
+  if (ws[1] < 1)  // else the channel check below says "the weights expect 0 x 1 groups"
+    throw Error(w_file.path() + ": the weights' C/groups (dimension 1) must be >= 1, got " +
+                std::to_string(ws[1]) + " (weights shape " + shape_string(ws) + ")");
+  ConvDesc d = base;
+  d.n = xs[0], d.c = xs[1], d.h = xs[2], d.w = xs[3];
+  d.k = ws[0], d.r = ws[2], d.s = ws[3];
+  try {  // zero-size dimensions first: they would make the checks below misleading
+    validate(d);
+  } catch (const Error& e) {
+    throw Error(x_file.path() + ", " + w_file.path() + ": " + e.what());
+  }
+  if (ws[1] != d.c / d.groups)  // validate() made sure groups divides C
+    throw Error("input has " + std::to_string(d.c) + " channels but the weights expect " +
+                std::to_string(ws[1]) + " x " + std::to_string(d.groups) + " groups (weights shape " +
+                shape_string(ws) + "); check the weights' layout (K x C/groups x R x S) and --groups");
+  return d;
+}
+
 }  // namespace
 
 Problem read_problem(const Args& args, bool need_data) {
@@ -103,31 +133,13 @@ Problem read_problem(const Args& args, bool need_data) {
       throw UsageError("--input and --weights go together");
     for (const char* o : {"k", "r", "seed"})
       if (args.has(o)) throw UsageError(std::string("--") + o + " only applies with --shape");
-    p.x = to_float32(read_npy(args.get("input")), args.get("input"));
-    p.w = to_float32(read_npy(args.get("weights")), args.get("weights"));
-    if (p.x.rank() != 4)
-      throw Error(args.get("input") + ": input must be 4-D N x C x H x W, got shape " +
-                  shape_string(p.x.shape()));
-    if (p.w.rank() != 4)
-      throw Error(args.get("weights") + ": weights must be 4-D K x C/groups x R x S, got shape " +
-                  shape_string(p.w.shape()));
-    p.desc.n = p.x.dim(0);
-    p.desc.c = p.x.dim(1);
-    p.desc.h = p.x.dim(2);
-    p.desc.w = p.x.dim(3);
-    p.desc.k = p.w.dim(0);
-    p.desc.r = p.w.dim(2);
-    p.desc.s = p.w.dim(3);
-    try {  // zero-size dimensions first: they would make the checks below misleading
-      validate(p.desc);
-    } catch (const Error& e) {
-      throw Error(args.get("input") + ", " + args.get("weights") + ": " + e.what());
+    // Headers first: the shapes are checked against each other before any data is read.
+    NpyFile x_file(args.get("input")), w_file(args.get("weights"));
+    p.desc = desc_from_headers(x_file, w_file, p.desc);
+    if (need_data) {
+      p.x = to_float32(x_file.read(), args.get("input"));
+      p.w = to_float32(w_file.read(), args.get("weights"));
     }
-    if (p.w.dim(1) * p.desc.groups != p.desc.c)
-      throw Error("input has " + std::to_string(p.desc.c) + " channels but the weights expect " +
-                  std::to_string(p.w.dim(1)) + " x " + std::to_string(p.desc.groups) +
-                  " groups (weights shape " + shape_string(p.w.shape()) +
-                  "); check the weights' layout (K x C/groups x R x S) and --groups");
     p.source = args.get("input") + ", " + args.get("weights");
   } else {
     std::vector<int64_t> s = args.get_int_list("shape", 1, int64_t{1} << 30);
@@ -163,6 +175,8 @@ Device read_device(const Args& args) {
   }
 }
 
+bool plan_uses_tiles(const std::string& plan) { return plan != "direct" && plan != "naive-fused"; }
+
 Options read_options(const Args& args) {
   Options o;
   o.plan = args.get_or("plan", "auto");
@@ -173,6 +187,10 @@ Options read_options(const Args& args) {
       throw UsageError("--tiles takes 5 values BK,BP,RK,RP,CC, got " + std::to_string(items.size()));
     int* fields[5] = {&o.block_k, &o.block_tiles, &o.reg_k, &o.reg_tiles, &o.chunk_c};
     for (int i = 0; i < 5; ++i) *fields[i] = static_cast<int>(parse_int(items[i], "--tiles", 0, 1024));
+    // Silently ignoring them would time or explain something other than what was asked for.
+    if (!plan_uses_tiles(o.plan))
+      throw UsageError("--tiles does not apply to plan " + o.plan + ", which has no GEMM tiles: "
+                       "leave --tiles out, or use unfused, fused-input, fused-output or fused");
   }
   return o;
 }

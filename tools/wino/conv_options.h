@@ -22,7 +22,8 @@ struct Problem {
   std::string source;  // "x.npy, w.npy" or "random (seed S)"
 };
 
-/// Reads the problem: loads the files or draws random normal data. Throws UsageError/Error.
+/// Reads the problem: checks the .npy headers against each other, then (with need_data) loads
+/// the files or draws random normal data. Throws UsageError/Error.
 Problem read_problem(const Args& args, bool need_data);
 
 /// Largest --pad, --stride and --dilation value accepted.
@@ -40,7 +41,11 @@ bool same_file(const std::string& a, const std::string& b);
 /// --tiles BK,BP,RK,RP,CC (read by read_options).
 void add_tiles_option(Args& args);
 
-/// Options from --plan/--m/--device.
+/// True for the plans whose GEMM --tiles shapes (every Winograd plan but naive-fused; auto and
+/// all pick or include such plans); false for direct and naive-fused.
+bool plan_uses_tiles(const std::string& plan);
+
+/// Options from --plan/--m/--tiles; --tiles with a plan that has no GEMM tiles is a UsageError.
 Options read_options(const Args& args);
 Device read_device(const Args& args);
 

@@ -2,6 +2,7 @@
 
 #include <dlfcn.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -85,6 +86,31 @@ std::string make_temp_file(const std::string& dir, const std::string& key, const
   }
   close(fd);
   return path;
+}
+
+constexpr char kKeySymbol[] = "wino_cache_key";
+
+/// The source as compiled: the kernels, then the cache key as an exported string, so that a
+/// loaded library can be proven to be the one its file name promises.
+std::string with_key_symbol(const std::string& source, const std::string& key) {
+  return source + "\n__attribute__((visibility(\"default\"))) const char " + kKeySymbol + "[] = \"" +
+         key + "\";\n";
+}
+
+/// "" when the loaded library carries `key`, else why it is not that library. Reads data only:
+/// nothing of the library runs before this says yes.
+std::string key_mismatch(void* handle, const std::string& key) {
+  const char* stored = static_cast<const char*>(dlsym(handle, kKeySymbol));
+  if (!stored) return "it has no cache key";
+  if (std::strncmp(stored, key.c_str(), key.size() + 1) != 0)
+    return "it holds the kernels of another key, " + std::string(stored, strnlen(stored, key.size()));
+  return "";
+}
+
+/// True for a regular file (not a directory, a symlink or a device standing at an entry's name).
+bool is_regular_file(const std::string& path) {
+  struct stat st;
+  return lstat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
 }
 
 bool write_file(const std::string& path, const std::string& data) {
@@ -183,6 +209,10 @@ void CpuCompiler::clear_memory_cache() {
 
 std::shared_ptr<const CpuModule> CpuCompiler::load_cached(const std::string& so_path, const std::string& key,
                                                           std::string& corrupt_reason) {
+  if (!is_regular_file(so_path)) {
+    corrupt_reason = "it is not a regular file";
+    return nullptr;
+  }
   if (!has_valid_checksum_trailer(so_path)) {
     corrupt_reason = "its checksum does not match its contents";
     return nullptr;
@@ -193,6 +223,11 @@ std::shared_ptr<const CpuModule> CpuCompiler::load_cached(const std::string& so_
     corrupt_reason = err ? err : "dlopen failed";
     return nullptr;
   }
+  // A valid library of another kernel copied over this name passes the checksum.
+  if (corrupt_reason = key_mismatch(handle, key); !corrupt_reason.empty()) {
+    dlclose(handle);
+    return nullptr;
+  }
   return std::shared_ptr<const CpuModule>(new CpuModule(handle, so_path, key));
 }
 
@@ -201,7 +236,7 @@ std::shared_ptr<const CpuModule> CpuCompiler::build(const std::string& source, c
                                                     std::string& write_error) {
   std::string src_path = make_temp_file(dir, key, ".c", write_error);
   if (src_path.empty()) return nullptr;
-  if (!write_file(src_path, source)) {
+  if (!write_file(src_path, with_key_symbol(source, key))) {
     write_error = "cannot write " + src_path;
     std::remove(src_path.c_str());
     return nullptr;
@@ -254,7 +289,7 @@ std::shared_ptr<const CpuModule> CpuCompiler::compile(const std::string& source,
     tc = toolchain();
   }
   Sha256 sha;
-  hash_field(sha, "wino-cpu-kernel-v1");
+  hash_field(sha, "wino-cpu-kernel-v2");  // v2: the key is compiled in
   hash_field(sha, tc.path);
   hash_field(sha, tc.version);
   hash_field(sha, host_cpu_id());
@@ -280,6 +315,9 @@ std::shared_ptr<const CpuModule> CpuCompiler::compile(const std::string& source,
       if (!module) {
         warn_once("corrupt CPU kernel cache entry " + so_path + " (" + corrupt_reason + "); rebuilding it");
         st.rebuilt = true;
+        // rename() replaces a bad file, but not a directory standing at the entry's name.
+        std::error_code ec;
+        if (!is_regular_file(so_path)) std::filesystem::remove_all(so_path, ec);
       }
     }
     if (!module) {

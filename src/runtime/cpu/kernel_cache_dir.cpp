@@ -129,10 +129,18 @@ void append_checksum_trailer(const std::string& path) {
 }
 
 bool has_valid_checksum_trailer(const std::string& path) {
-  std::string data;
-  if (!read_file(path, data) || data.size() < kTrailerBytes) return false;
-  size_t payload = data.size() - kTrailerBytes;
-  return data.compare(payload, kTrailerBytes, make_trailer(data.data(), payload)) == 0;
+  std::string payload;
+  return read_checksummed_payload(path, payload);
+}
+
+bool read_checksummed_payload(const std::string& path, std::string& payload) {
+  struct stat st;  // reading a directory through a filebuf throws
+  if (lstat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return false;
+  if (!read_file(path, payload) || payload.size() < kTrailerBytes) return false;
+  const size_t size = payload.size() - kTrailerBytes;
+  if (payload.compare(size, kTrailerBytes, make_trailer(payload.data(), size)) != 0) return false;
+  payload.resize(size);
+  return true;
 }
 
 }  // namespace wino::cpu

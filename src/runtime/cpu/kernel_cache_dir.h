@@ -49,4 +49,8 @@ void append_checksum_trailer(const std::string& path);
 /// overwritten file gives false).
 bool has_valid_checksum_trailer(const std::string& path);
 
+/// The file's contents without the trailer in `payload`, when it is a regular file whose
+/// trailer matches them; false otherwise (`payload` is then unspecified).
+bool read_checksummed_payload(const std::string& path, std::string& payload);
+
 }  // namespace wino::cpu

@@ -3,41 +3,13 @@
 #include <dlfcn.h>
 
 #include <cstdlib>
-#include <filesystem>
-#include <memory>
 #include <mutex>
 
 #include "common/error.h"
-#include "runtime/cpu/kernel_cache_dir.h"
+#include "runtime/opencl/pocl_cache.h"
 
 namespace wino::opencl {
 namespace {
-
-// PoCL compiles kernels into $POCL_CACHE_DIR (default $XDG_CACHE_HOME/pocl or ~/.cache/pocl) and
-// aborts or fails to build when that is empty or not writable (no HOME, a read-only home in CI).
-// Wino gives it a directory beside its own kernel cache, checked like that one, before the ICD
-// loader loads PoCL; a user's POCL_CACHE_DIR is left alone.
-void set_pocl_cache_dir() {
-  if (const char* set = std::getenv("POCL_CACHE_DIR"); set && *set) return;
-  cpu::CacheLocation loc = cpu::default_cache_location();
-  if (std::getenv("WINO_CACHE_DIR")) {
-    loc = {loc.path + "/pocl", loc.private_levels + 1};
-  } else {
-    loc.path = std::filesystem::path(loc.path).parent_path().string() + "/pocl";
-  }
-  std::string dir = loc.path;
-  if (std::string why = cpu::prepare_cache_dir(loc); !why.empty()) {
-    static std::unique_ptr<cpu::PrivateTempDir> fallback;
-    try {
-      fallback = std::make_unique<cpu::PrivateTempDir>();
-    } catch (const Error&) {
-      return;  // PoCL then tries its own default
-    }
-    cpu::warn_once("OpenCL (PoCL) kernel cache disabled: " + why);
-    dir = fallback->path();
-  }
-  setenv("POCL_CACHE_DIR", dir.c_str(), 1);
-}
 
 // PoCL links each kernel with the system linker, found through PATH: give a process started
 // without one (env -i, some service managers) the standard system directories.
@@ -59,7 +31,8 @@ bool resolve(void* lib, const char* name, F& fn, std::string& error) {
 
 Loaded load() {
   Loaded l;
-  set_pocl_cache_dir();
+  // PoCL reads POCL_CACHE_DIR once, when it loads: its directory is set up first.
+  pocl_cache::set_up();
   set_default_path();
   void* lib = dlopen("libOpenCL.so.1", RTLD_NOW | RTLD_LOCAL);
   if (!lib) {

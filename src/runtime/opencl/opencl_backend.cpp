@@ -56,6 +56,7 @@ class OpenClBackend : public Backend {
     release_kernels();
     cl_program program =
         dev_->program(source, kernels.empty() ? "wino" : kernels.front()->name, build_options_);
+    program_ = program;
     for (const ir::Kernel* k : kernels) {
       if (static_cast<size_t>(k->threads_per_group) > dev_->info().max_work_group_size)
         throw Error("kernel " + k->name + " needs " + std::to_string(k->threads_per_group) +
@@ -109,9 +110,13 @@ class OpenClBackend : public Backend {
     }
     for (cl_event e : events) a.clReleaseEvent(e);
     check(rc, "waiting for and timing kernels (clWaitForEvents, clGetEventProfilingInfo)");
+    kernels_ran();
     return us;
   }
-  void synchronize() override { check(api().clFinish(dev_->queue()), "clFinish"); }
+  void synchronize() override {
+    check(api().clFinish(dev_->queue()), "clFinish");
+    kernels_ran();
+  }
 
  private:
   void enqueue(int kernel, const std::vector<int>& buffers, cl_event* event) {
@@ -125,6 +130,11 @@ class OpenClBackend : public Backend {
           "clEnqueueNDRangeKernel");
   }
 
+  // The driver compiles kernels at their first launch: what it made is complete only now.
+  void kernels_ran() {
+    if (program_) dev_->program_ran(program_);
+  }
+
   void release_kernels() {
     for (Kernel& k : kernels_) api().clReleaseKernel(k.kernel);
     kernels_.clear();
@@ -132,6 +142,7 @@ class OpenClBackend : public Backend {
 
   std::shared_ptr<DeviceContext> dev_;
   std::string build_options_;  // "-cl-opt-disable" for Options::quick_compile
+  cl_program program_ = nullptr;  // owned by dev_'s program cache
   std::vector<Kernel> kernels_;
   std::vector<Buffer> buffers_;
 };

@@ -4,6 +4,7 @@
 
 #include "common/error.h"
 #include "runtime/cpu/sha256.h"
+#include "runtime/opencl/pocl_cache.h"
 
 namespace wino::opencl {
 namespace {
@@ -155,13 +156,23 @@ DeviceContext::~DeviceContext() {
   a.clReleaseContext(context_);
 }
 
+std::string DeviceContext::cache_key(const std::string& source, const std::string& build_options) const {
+  cpu::Sha256 sha;
+  for (const std::string* field : {&info_.platform_name, &info_.version, &info_.driver_version,
+                                   &info_.name, &build_options, &source}) {
+    const uint64_t n = field->size();  // length-prefixed so that field boundaries can't shift
+    sha.update(&n, sizeof n);
+    sha.update(*field);
+  }
+  return cpu::to_hex(sha.digest(), 16);
+}
+
 cl_program DeviceContext::program(const std::string& source, const std::string& label,
                                   const std::string& build_options) {
-  cpu::Sha256 sha;
-  sha.update(build_options + '\n' + source);
-  const std::string key = cpu::to_hex(sha.digest());
+  const std::string key = cache_key(source, build_options);
   std::lock_guard<std::mutex> lock(mutex_);
   if (auto it = programs_.find(key); it != programs_.end()) return it->second;
+  pocl_cache::restore(key);
 
   const Api& a = api();
   const char* text = source.c_str();
@@ -184,8 +195,21 @@ cl_program DeviceContext::program(const std::string& source, const std::string& 
     throw Error("OpenCL program " + label + " failed to build on " + info_.name + ": " +
                 error_name(rc) + "\nbuild log:\n" + (log.empty() ? "(empty)" : log));
   }
+  pocl_cache::note_built(key);
   programs_[key] = p;
+  keys_[p] = key;
   return p;
+}
+
+void DeviceContext::program_ran(cl_program program) {
+  std::string key;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto it = keys_.find(program);
+    if (it == keys_.end()) return;
+    key = it->second;
+  }
+  pocl_cache::save(key);
 }
 
 int DeviceContext::builds() const {

@@ -58,9 +58,14 @@ class DeviceContext {
                      const std::string& build_options = "");
   /// clBuildProgram calls made so far (the cache's misses).
   int builds() const;
+  /// After kernels of `program` ran to completion: keeps what the driver compiled for them in
+  /// Wino's PoCL cache (pocl_cache.h) for later processes.
+  void program_ran(cl_program program);
 
  private:
   DeviceContext(const DeviceInfo& info, cl_device_id device);
+  // The key of `source` built with `build_options` on this device and driver.
+  std::string cache_key(const std::string& source, const std::string& build_options) const;
 
   DeviceInfo info_;
   cl_device_id device_ = nullptr;
@@ -68,6 +73,7 @@ class DeviceContext {
   cl_command_queue queue_ = nullptr;
   mutable std::mutex mutex_;
   std::unordered_map<std::string, cl_program> programs_;
+  std::unordered_map<cl_program, std::string> keys_;
   int builds_ = 0;
 };
 
