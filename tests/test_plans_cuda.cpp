@@ -22,13 +22,13 @@ namespace {
     if (!cuda::nvrtc_available(&why)) GTEST_SKIP() << "no NVRTC: " << why;       \
   } while (0)
 
-/// Edges (C=3 with sizes not multiples of m, smaller than alpha with padding 2, N=2 prime-sized
-/// with asymmetric padding) and the block shapes; naive-fused has no blocks to span.
+/// Edges (smaller than alpha with padding 2; N=2, prime-sized, asymmetric padding) and a shape
+/// spanning several K, C and tile blocks (naive-fused has no blocks to span). Each shape is an
+/// NVRTC build; the interpreter sweep runs every edge shape.
 std::vector<ConvCase> cuda_shapes(const PlanCase& pc) {
   const std::vector<ConvCase> e = edge_sweep(pc.r);
-  std::vector<ConvCase> shapes = {e[0], e[1], e[3], e[4]};
-  if (pc.plan != "naive-fused")
-    for (const ConvCase& cc : block_sweep(pc.r)) shapes.push_back(cc);
+  std::vector<ConvCase> shapes = {e[3], e[4]};
+  if (pc.plan != "naive-fused") shapes.push_back(block_sweep(pc.r)[0]);
   return shapes;
 }
 
@@ -48,13 +48,13 @@ TEST_P(PlansCuda, MatchesReferenceWithOtherTiles) {
   const PlanCase& pc = GetParam();
   int ran = 0, refused = 0;
   for (const auto& tiles : tile_variants(pc.plan)) {
-    for (const ConvCase& cc : {block_sweep(pc.r)[0], edge_sweep(pc.r)[4]}) {
+    for (const ConvCase& cc : {block_sweep(pc.r)[0]}) {
       if (!has_output(cc)) continue;
       try {
         check_conv(Device::cuda(), plan_options(pc.plan, pc.m, tiles), cc);
         ++ran;
       } catch (const Error& e) {
-        EXPECT_NE(std::string(e.what()).find("tiles"), std::string::npos) << e.what();
+        EXPECT_EQ(std::string(e.what()).rfind("plan " + pc.plan + ": ", 0), 0u) << e.what();
         ++refused;
       }
     }

@@ -29,7 +29,7 @@ GemmTiles choose_gemm_tiles(int64_t K, int64_t P, const PlanOptions& o) {
   g.rk = o.reg_k > 0 ? o.reg_k : (g.bk >= 64 ? 8 : 4);
   g.rp = o.reg_tiles > 0 ? o.reg_tiles : (g.bp >= 64 ? 8 : 4);
   g.cc = o.chunk_c > 0 ? o.chunk_c : 8;
-  const std::string what = "GEMM tiles " + g.str();
+  const std::string what = "plan " + o.plan + ": GEMM tiles " + g.str();
   if (g.rk % 4 || g.rp % 4 || g.bk % g.rk || g.bp % g.rp)
     throw Error(what + ": register tiles must be multiples of 4 dividing the block sizes");
   if (g.threads() > 1024 || g.threads() < 32)

@@ -51,7 +51,7 @@ Program fused_program(const ConvDesc& d, const PlanOptions& o, bool with_output)
   int64_t rows = ft.bk;
   while (rows > 1 && int64_t{a2} * rows * ft.bp > g.smem_size) rows /= 2;
   if (ft.bk % rows || int64_t{a2} * rows * ft.bp > g.smem_size)
-    throw Error("fused tiles " + ft.str() + ": the accumulator exchange does not fit work-group memory");
+    throw Error("plan " + plan + ": fused tiles " + ft.str() + ": the accumulator exchange does not fit work-group memory");
   b.loop("slice", ft.bk / rows, LoopKind::serial, [&](Expr slice) {
     Expr lo = b.let("lo", slice * rows);
     b.threads([&](Expr tid) {

@@ -51,21 +51,21 @@ FusedTiles choose_fused_tiles(const Tiling& t, const PlanOptions& o, bool all_po
   if (o.reg_tiles) f.rp = o.reg_tiles;
   if (o.chunk_c) f.cc = o.chunk_c;
   if (f.bk % f.rk || f.bp % f.rp)
-    throw Error("fused tiles: block sizes (" + std::to_string(f.bk) + ", " + std::to_string(f.bp) +
+    throw Error("plan " + o.plan + ": fused tiles: block sizes (" + std::to_string(f.bk) + ", " + std::to_string(f.bp) +
                 ") must be multiples of the register tile (" + std::to_string(f.rk) + ", " +
                 std::to_string(f.rp) + ")");
   if (f.rp % 4 && f.rp > 1 && !all_points_per_thread)
-    throw Error("fused tiles " + f.str() + ": the register tile's tile count must be 1 or a multiple of 4");
+    throw Error("plan " + o.plan + ": fused tiles " + f.str() + ": the register tile's tile count must be 1 or a multiple of 4");
   if (f.ppt < 1 || a2 % f.ppt)
-    throw Error("fused tiles " + f.str() + ": " + std::to_string(f.ppt) + " points per thread must divide alpha^2 = " +
+    throw Error("plan " + o.plan + ": fused tiles " + f.str() + ": " + std::to_string(f.ppt) + " points per thread must divide alpha^2 = " +
                 std::to_string(a2));
   const int64_t threads = int64_t{a2 / f.ppt} * (f.bk / f.rk) * (f.bp / f.rp);
   if (threads > 1024)
-    throw Error("fused tiles " + f.str() + " need " + std::to_string(threads) +
+    throw Error("plan " + o.plan + ": fused tiles " + f.str() + " need " + std::to_string(threads) +
                 " threads per work-group for F(" + std::to_string(t.m) + "," + std::to_string(t.r) +
                 "); the limit is 1024: use smaller blocks");
   if (stage_size(a2, f) > kSharedLimit)
-    throw Error("fused tiles " + f.str() + " need " + std::to_string(stage_size(a2, f) * 4) +
+    throw Error("plan " + o.plan + ": fused tiles " + f.str() + " need " + std::to_string(stage_size(a2, f) * 4) +
                 " bytes of work-group memory; the limit is 49152: use smaller blocks or chunks");
   f.threads = static_cast<int>(threads);
   return f;
