@@ -118,6 +118,20 @@ inline bool has_output(const ConvCase& cc) {
   return cc.h + cc.pad.top + cc.pad.bottom >= cc.r && cc.w + cc.pad.left + cc.pad.right >= cc.r;
 }
 
+/// Removes the `which`-th barrier (in source order) of a statement tree; returns the number of
+/// barriers seen, so that a `which` past the end (or negative) counts them and removes nothing.
+inline int remove_barrier(ir::Block& block, int which, int seen = 0) {
+  for (auto it = block.begin(); it != block.end();) {
+    if ((*it)->kind == ir::StmtKind::barrier && seen++ == which) {
+      it = block.erase(it);
+      continue;
+    }
+    seen = remove_barrier((*it)->body, which, seen);
+    ++it;
+  }
+  return seen;
+}
+
 /// A change made to a plan's program before it is compiled (tests only: a barrier removed).
 using ProgramEdit = std::function<void(plans::Program&)>;
 

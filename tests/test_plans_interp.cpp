@@ -80,19 +80,6 @@ INSTANTIATE_TEST_SUITE_P(Sweep, PlansInterp, ::testing::ValuesIn(every_plan_case
 namespace wino::testing {
 namespace {
 
-// Removes the `which`-th barrier (in source order) of a statement tree; returns the barriers seen.
-int drop_barrier(ir::Block& block, int which, int seen = 0) {
-  for (auto it = block.begin(); it != block.end();) {
-    if ((*it)->kind == ir::StmtKind::barrier && seen++ == which) {
-      it = block.erase(it);
-      continue;
-    }
-    seen = drop_barrier((*it)->body, which, seen);
-    ++it;
-  }
-  return seen;
-}
-
 // Every barrier of every kernel is needed: without any one of them, some thread reads or writes
 // work-group memory another thread touched in the same interval, which the interpreter reports as
 // a race, whatever the hardware would have done (PoCL misses the end-of-chunk barriers: it
@@ -105,12 +92,12 @@ TEST(InterpBarriers, RemovingAnyBarrierIsARace) {
       d.n = cc.n, d.c = cc.c, d.h = cc.h, d.w = cc.w, d.k = cc.k, d.r = d.s = cc.r, d.pad = cc.pad;
       const plans::Program probe = plans::build_program(d, planner::choose_plan(d, plan_options(plan, m), Device::interpreter()));
       for (size_t k = 0; k < probe.kernels.size(); ++k) {
-        const int barriers = drop_barrier(probe.kernels[k]->body, -2);
+        const int barriers = remove_barrier(probe.kernels[k]->body, -2);
         for (int which = 0; which < barriers; ++which) {
           std::string what;
           try {
             check_conv(Device::interpreter(), plan_options(plan, m), cc, 1,
-                       [&](plans::Program& prog) { drop_barrier(prog.kernels[k]->body, which); });
+                       [&](plans::Program& prog) { remove_barrier(prog.kernels[k]->body, which); });
           } catch (const Error& e) {
             what = e.what();
           }

@@ -65,20 +65,6 @@ TEST_P(PlansOpenClEvery, MatchesReference) {
 
 INSTANTIATE_TEST_SUITE_P(Sweep, PlansOpenClEvery, ::testing::ValuesIn(every_plan_case()), plan_case_name);
 
-// Removes the `which`-th barrier (in source order) of a statement tree; returns the number of
-// barriers seen, so that a `which` past the end counts them and removes nothing.
-int remove_barrier(ir::Block& block, int which, int seen = 0) {
-  for (auto it = block.begin(); it != block.end();) {
-    if ((*it)->kind == ir::StmtKind::barrier && seen++ == which) {
-      it = block.erase(it);
-      continue;
-    }
-    seen = remove_barrier((*it)->body, which, seen);
-    ++it;
-  }
-  return seen;
-}
-
 int count_barriers(const plans::Program& prog) { return remove_barrier(prog.kernels.front()->body, -2); }
 
 // Runs the OpenCL sweep of a plan with barrier `which` of its first kernel removed; returns the
