@@ -27,10 +27,6 @@ struct Conv::Impl {
 
 namespace {
 
-}  // namespace
-
-namespace {
-
 // The device half of compile(): verify, render, compile on the backend, allocate the buffers.
 Conv finish(std::shared_ptr<Conv::Impl> impl, std::chrono::steady_clock::time_point t0) {
   const plans::Program& prog = impl->program;
@@ -95,10 +91,11 @@ void Conv::set_weights(const float* weights) {
   if (!weights) throw Error("set_weights: null weights");
   auto t0 = std::chrono::steady_clock::now();
   std::vector<float> prepared = impl_->program.prepare_weights(weights);
-  const plans::ProgramBuffer& wb = impl_->program.buffers[plans::kWeights];
+  const int wi = impl_->program.buffer(plans::BufferRole::weights);
+  const plans::ProgramBuffer& wb = impl_->program.buffers.at(wi);
   if (static_cast<int64_t>(prepared.size()) != wb.elements)
     throw Error("internal: prepared weights have the wrong size");
-  impl_->backend->upload(impl_->buffer_ids[plans::kWeights], prepared.data(), wb.elements);
+  impl_->backend->upload(impl_->buffer_ids[wi], prepared.data(), wb.elements);
   impl_->backend->synchronize();
   impl_->report.weight_transform_us =
       std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count();
@@ -106,6 +103,16 @@ void Conv::set_weights(const float* weights) {
 }
 
 namespace {
+
+// Host copies of the buffer with `role` (input or output).
+void upload(Conv::Impl& impl, plans::BufferRole role, const float* data) {
+  const int i = impl.program.buffer(role);
+  impl.backend->upload(impl.buffer_ids.at(i), data, impl.program.buffers[i].elements);
+}
+void download(Conv::Impl& impl, plans::BufferRole role, float* data) {
+  const int i = impl.program.buffer(role);
+  impl.backend->download(impl.buffer_ids.at(i), data, impl.program.buffers[i].elements);
+}
 
 std::vector<std::pair<int, std::vector<int>>> launch_sequence(const Conv::Impl& impl) {
   std::vector<std::pair<int, std::vector<int>>> seq;
@@ -123,10 +130,9 @@ void Conv::run(const float* x, float* y) {
   if (!impl_->weights_set) throw Error("run: set_weights() must be called before run()");
   if (!x || !y) throw Error("run: null input or output");
   Impl& impl = *impl_;
-  const auto& bufs = impl.program.buffers;
-  impl.backend->upload(impl.buffer_ids[plans::kInput], x, bufs[plans::kInput].elements);
+  upload(impl, plans::BufferRole::input, x);
   for (const auto& [kernel, buffers] : launch_sequence(impl)) impl.backend->launch(kernel, buffers);
-  impl.backend->download(impl.buffer_ids[plans::kOutput], y, bufs[plans::kOutput].elements);
+  download(impl, plans::BufferRole::output, y);
 }
 
 void Conv::benchmark(const float* x, float* y, int repeats, int warmup) {
@@ -134,9 +140,8 @@ void Conv::benchmark(const float* x, float* y, int repeats, int warmup) {
   if (!x || !y) throw Error("run: null input or output");
   if (repeats < 1 || warmup < 0) throw Error("benchmark: needs repeats >= 1 and warmup >= 0");
   Impl& impl = *impl_;
-  const auto& bufs = impl.program.buffers;
   runtime::Backend& be = *impl.backend;
-  be.upload(impl.buffer_ids[plans::kInput], x, bufs[plans::kInput].elements);
+  upload(impl, plans::BufferRole::input, x);
   auto seq = launch_sequence(impl);
   impl.report.time_us = median(be.timed_runs(seq, warmup, repeats));
   std::vector<std::vector<double>> times(impl.program.kernels.size());
@@ -144,7 +149,7 @@ void Conv::benchmark(const float* x, float* y, int repeats, int warmup) {
     std::vector<double> us = be.timed_launches(seq);
     for (size_t i = 0; i < seq.size(); ++i) times[seq[i].first].push_back(us[i]);
   }
-  be.download(impl.buffer_ids[plans::kOutput], y, bufs[plans::kOutput].elements);
+  download(impl, plans::BufferRole::output, y);
   for (size_t k = 0; k < times.size(); ++k) impl.report.kernels[k].time_us = median(times[k]);
 }
 

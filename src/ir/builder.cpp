@@ -67,7 +67,8 @@ KernelBuilder::KernelBuilder(std::shared_ptr<Context> ctx, std::string name, int
   blocks_.push_back(&kernel_->body);
 }
 
-const Memory* KernelBuilder::buffer(const std::string& name, int64_t size, bool read_only, Type type) {
+const Memory* KernelBuilder::buffer(const std::string& name, int64_t size, bool read_only, Type type,
+                                    int binding) {
   auto m = std::make_unique<Memory>();
   m->name = name;
   m->space = Space::global;
@@ -75,6 +76,7 @@ const Memory* KernelBuilder::buffer(const std::string& name, int64_t size, bool 
   m->size = size;
   m->read_only = read_only;
   m->param_index = static_cast<int>(kernel_->buffers.size());
+  m->binding = binding;
   kernel_->buffers.push_back(std::move(m));
   return kernel_->buffers.back().get();
 }

@@ -20,7 +20,9 @@ class KernelBuilder {
   Expr thread_id() const { return kernel_->thread_id; }
   KernelInfo& info() { return kernel_->info; }
 
-  const Memory* buffer(const std::string& name, int64_t size, bool read_only, Type type = Type::f32);
+  /// A buffer parameter; `binding` names the program buffer every launch passes here.
+  const Memory* buffer(const std::string& name, int64_t size, bool read_only, Type type = Type::f32,
+                       int binding = -1);
   const Memory* shared_array(const std::string& name, int64_t size, Type type = Type::f32);
   const Memory* thread_array(const std::string& name, int64_t size, Type type = Type::f32);
 

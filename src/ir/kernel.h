@@ -30,6 +30,7 @@ struct Memory {
   int64_t size = 0;        // elements
   bool read_only = false;  // global buffers only
   int param_index = -1;    // global buffers: position in the parameter list
+  int binding = -1;        // global buffers: the program buffer a launch passes here
 };
 
 enum class LoopKind : uint8_t { serial, unrolled };

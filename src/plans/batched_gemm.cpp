@@ -39,8 +39,11 @@ GemmTiles choose_gemm_tiles(int64_t K, int64_t P, const PlanOptions& o) {
   return g;
 }
 
-std::unique_ptr<Kernel> batched_gemm_kernel(const ConvDesc& d, const Tiling& t, const GemmTiles& g,
-                                            const std::string& plan) {
+std::unique_ptr<Kernel> batched_gemm_kernel(const ProgramBuilder& prog, const Tiling& t,
+                                            const GemmTiles& g, BufferHandle u_buf, BufferHandle v_buf,
+                                            BufferHandle mm_buf) {
+  const ConvDesc& d = prog.desc();
+  const std::string& plan = prog.plan();
   const int a2 = t.alpha * t.alpha, T = g.threads(), cc = g.cc, bk = g.bk, bp = g.bp;
   const int64_t C = d.c, K = d.k, P = t.tiles;
   const int64_t kblocks = ceil_div(K, bk), pblocks = ceil_div(P, bp), chunks = ceil_div(C, cc);
@@ -49,9 +52,9 @@ std::unique_ptr<Kernel> batched_gemm_kernel(const ConvDesc& d, const Tiling& t, 
   auto ctx = std::make_shared<Context>();
   KernelBuilder b(ctx, kernel_name(plan, "gemm", t.m, t.r, g.str()), a2 * kblocks * pblocks, T);
   b.info() = {plan, "gemm", t.m, t.r};
-  const Memory* u = b.buffer("u", a2 * C * K, true);
-  const Memory* v = b.buffer("v", a2 * C * P, true);
-  const Memory* mm = b.buffer("mm", a2 * K * P, false);
+  const Memory* u = prog.param(b, u_buf);
+  const Memory* v = prog.param(b, v_buf);
+  const Memory* mm = prog.param(b, mm_buf, true);
   // Us[2][cc][bk] then Vs[2][cc][bp]: two buffers so chunk i+1 is stored while i is read.
   const Memory* smem = b.shared_array("smem", 2 * (a_size + b_size));
   const Memory* acc = b.thread_array("acc", g.rk * g.rp);

@@ -21,7 +21,8 @@ struct GemmTiles {
 GemmTiles choose_gemm_tiles(int64_t K, int64_t P, const PlanOptions& o);
 
 /// The GEMM kernel (buffers u, v, mm; U in WeightLayout::xi_c_k). `points` = alpha^2.
-std::unique_ptr<ir::Kernel> batched_gemm_kernel(const ConvDesc& d, const Tiling& t,
-                                                const GemmTiles& g, const std::string& plan);
+std::unique_ptr<ir::Kernel> batched_gemm_kernel(const ProgramBuilder& prog, const Tiling& t,
+                                                const GemmTiles& g, BufferHandle u, BufferHandle v,
+                                                BufferHandle mm);
 
 }  // namespace wino::plans

@@ -9,25 +9,19 @@ using namespace ir;
 Program build_direct(const ConvDesc& d, const PlanOptions& o) {
   const int64_t N = d.n, C = d.c, H = d.h, W = d.w, K = d.k, R = d.r, S = d.s;
   const int64_t OH = d.out_h(), OW = d.out_w(), Cg = C / d.groups, Kg = K / d.groups;
-  const int64_t total = N * K * OH * OW;
-  for (int64_t e : {total, N * C * H * W, K * Cg * R * S}) check_index_range("direct", d, e);
+  const int64_t total = N * K * OH * OW, wsize = K * Cg * R * S;
   const int threads = o.threads > 0 ? o.threads : 128;
-
-  Program p;
-  p.plan = "direct";
-  p.buffers = {{"x", N * C * H * W, BufferRole::input},
-               {"w", K * Cg * R * S, BufferRole::weights},
-               {"y", total, BufferRole::output}};
-  const int64_t wsize = K * Cg * R * S;
-  p.prepare_weights = [wsize](const float* kcrs) { return std::vector<float>(kcrs, kcrs + wsize); };
+  ProgramBuilder prog(d, "direct");
+  BufferHandle w_buf = prog.weights(
+      wsize, [wsize](const float* kcrs) { return std::vector<float>(kcrs, kcrs + wsize); });
 
   auto ctx = std::make_shared<Context>();
   KernelBuilder b(ctx, kernel_name("direct", "conv", 0, 0, "t" + std::to_string(threads)),
                   ceil_div(total, threads), threads);
   b.info() = {"direct", "direct", 0, 0};
-  const Memory* x = b.buffer("x", N * C * H * W, true);
-  const Memory* w = b.buffer("w", K * Cg * R * S, true);
-  const Memory* y = b.buffer("y", total, false);
+  const Memory* x = prog.param(b, prog.input());
+  const Memory* w = prog.param(b, w_buf);
+  const Memory* y = prog.param(b, prog.output(), true);
   const Memory* acc = b.thread_array("acc", 1);
   // Input position of an output position's first tap (stride 1 keeps the kernel unchanged).
   auto step = [&](Expr o) { return d.stride == 1 ? o : o * d.stride; };
@@ -57,9 +51,8 @@ Program build_direct(const ConvDesc& d, const PlanOptions& o) {
       b.store(y, idx, b.load("sum", acc, b.i32(0)));
     });
   });
-  p.kernels.push_back(b.finish());
-  p.launches.push_back({0, {kInput, kWeights, kOutput}});
-  return p;
+  prog.add(b.finish());
+  return prog.finish();
 }
 
 }  // namespace wino::plans

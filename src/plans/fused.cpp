@@ -14,34 +14,21 @@ namespace {
 Program fused_program(const ConvDesc& d, const PlanOptions& o, bool with_output) {
   const std::string plan = with_output ? "fused" : "fused-input";
   Tiling t = make_tiling(d, o.m);
-  if (t.alpha > 8)
-    throw Error("plan " + plan + " supports alpha = m + r - 1 <= 8, got " + std::to_string(t.alpha) +
-                ": use a smaller m or the unfused plan");
+  require_alpha_at_most(plan, t, 8, ": use a smaller m or the unfused plan");
   FusedTiles ft = choose_fused_tiles(t, o, false);
   const int a2 = t.alpha * t.alpha;
-  const int64_t K = d.k, P = t.tiles, msize = a2 * K * P;
-  for (int64_t e : {msize, a2 * d.c * K, d.n * d.c * d.h * d.w, d.n * K * d.out_h() * d.out_w()})
-    check_index_range(plan, d, e);
-
-  Program prog;
-  prog.plan = plan;
-  prog.m = t.m;
-  prog.r = t.r;
-  prog.buffers = {{"x", d.n * d.c * d.h * d.w, BufferRole::input},
-                  {"u", a2 * K * d.c, BufferRole::weights},
-                  {"y", d.n * K * d.out_h() * d.out_w(), BufferRole::output}};
-  prog.prepare_weights = [d, t](const float* kcrs) {
-    return transform_weights(d, t, kcrs, WeightLayout::xi_c_k);
-  };
+  const int64_t K = d.k, P = t.tiles;
+  ProgramBuilder prog(d, plan, t.m, t.r);
+  BufferHandle u_buf = transformed_weights(prog, t);
+  BufferHandle mm_buf = with_output ? BufferHandle{} : prog.scratch("mm", a2 * K * P);
 
   auto ctx = std::make_shared<Context>();
   KernelBuilder b(ctx, kernel_name(plan, with_output ? "all" : "input_gemm", t.m, t.r, ft.str()),
                   fused_groups(d, t, ft), ft.threads);
   b.info() = {plan, with_output ? "fused" : "input_transform+gemm", t.m, t.r};
-  const Memory* x = b.buffer("x", d.n * d.c * d.h * d.w, true);
-  const Memory* u = b.buffer("u", a2 * K * d.c, true);
-  const Memory* out = with_output ? b.buffer("y", d.n * K * d.out_h() * d.out_w(), false)
-                                  : b.buffer("mm", msize, false);
+  const Memory* x = prog.param(b, prog.input());
+  const Memory* u = prog.param(b, u_buf);
+  const Memory* out = prog.param(b, with_output ? prog.output() : mm_buf, true);
   FusedGemm g = build_fused_gemm(b, d, t, ft, InputSource::image, x, u);
   // Exchange through work-group memory, a slice of `rows` output channels at a time (all
   // alpha^2 points of a bk x bp block rarely fit): the threads holding the slice's accumulators
@@ -96,15 +83,9 @@ Program fused_program(const ConvDesc& d, const PlanOptions& o, bool with_output)
     });
     b.barrier();
   });
-  prog.kernels.push_back(b.finish());
-  if (!with_output) {
-    prog.kernels.push_back(output_transform_kernel(d, t, o.threads > 0 ? o.threads : 128, plan));
-    prog.buffers.push_back({"mm", msize, BufferRole::scratch});
-    prog.launches = {{0, {kInput, kWeights, 3}}, {1, {3, kOutput}}};
-    return prog;
-  }
-  prog.launches = {{0, {kInput, kWeights, kOutput}}};
-  return prog;
+  prog.add(b.finish());
+  if (!with_output) prog.add(output_transform_kernel(prog, t, o.threads > 0 ? o.threads : 128, mm_buf));
+  return prog.finish();
 }
 
 }  // namespace

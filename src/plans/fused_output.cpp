@@ -11,35 +11,21 @@ using namespace ir;
 Program build_fused_output(const ConvDesc& d, const PlanOptions& o) {
   const std::string plan = "fused-output";
   Tiling t = make_tiling(d, o.m);
-  if (t.alpha > 8)
-    throw Error("plan fused-output supports alpha = m + r - 1 <= 8, got " +
-                std::to_string(t.alpha) + ": use a smaller m or the unfused plan");
+  require_alpha_at_most(plan, t, 8, ": use a smaller m or the unfused plan");
   FusedTiles ft = choose_fused_tiles(t, o, true);
   const int a2 = t.alpha * t.alpha;
-  const int64_t K = d.k, P = t.tiles, vsize = a2 * d.c * P;
-  for (int64_t e : {vsize, a2 * d.c * K, d.n * d.c * d.h * d.w, d.n * K * d.out_h() * d.out_w()})
-    check_index_range(plan, d, e);
-
-  Program prog;
-  prog.plan = plan;
-  prog.m = t.m;
-  prog.r = t.r;
-  prog.buffers = {{"x", d.n * d.c * d.h * d.w, BufferRole::input},
-                  {"u", a2 * K * d.c, BufferRole::weights},
-                  {"y", d.n * K * d.out_h() * d.out_w(), BufferRole::output},
-                  {"v", vsize, BufferRole::scratch}};
-  prog.prepare_weights = [d, t](const float* kcrs) {
-    return transform_weights(d, t, kcrs, WeightLayout::xi_c_k);
-  };
-  prog.kernels.push_back(input_transform_kernel(d, t, o.threads > 0 ? o.threads : 128, plan));
+  const int64_t K = d.k, P = t.tiles;
+  ProgramBuilder prog(d, plan, t.m, t.r);
+  BufferHandle u_buf = transformed_weights(prog, t), v_buf = prog.scratch("v", a2 * d.c * P);
+  prog.add(input_transform_kernel(prog, t, o.threads > 0 ? o.threads : 128, v_buf));
 
   auto ctx = std::make_shared<Context>();
   KernelBuilder b(ctx, kernel_name(plan, "gemm_output", t.m, t.r, ft.str()), fused_groups(d, t, ft),
                   ft.threads);
   b.info() = {plan, "gemm+output_transform", t.m, t.r};
-  const Memory* u = b.buffer("u", a2 * K * d.c, true);
-  const Memory* v = b.buffer("v", vsize, true);
-  const Memory* y = b.buffer("y", d.n * K * d.out_h() * d.out_w(), false);
+  const Memory* u = prog.param(b, u_buf);
+  const Memory* v = prog.param(b, v_buf);
+  const Memory* y = prog.param(b, prog.output(), true);
   FusedGemm g = build_fused_gemm(b, d, t, ft, InputSource::transformed, v, u);
   b.threads([&](Expr tid) {
     ThreadTile tt = g.tile(b, tid);
@@ -53,9 +39,8 @@ Program build_fused_output(const ConvDesc& d, const PlanOptions& o) {
         });
       }
   });
-  prog.kernels.push_back(b.finish());
-  prog.launches = {{0, {kInput, 3}}, {1, {kWeights, 3, kOutput}}};
-  return prog;
+  prog.add(b.finish());
+  return prog.finish();
 }
 
 }  // namespace wino::plans

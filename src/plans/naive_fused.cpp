@@ -14,35 +14,24 @@ Program build_naive_fused(const ConvDesc& d, const PlanOptions& o) {
   // Its size grows as about alpha^5 on purpose; past alpha 8 (the seed's F(6, 3)) building the IR
   // alone takes seconds to minutes and gigabytes (found by the conv_cli fuzzer), and the C
   // compiler would take far longer.
-  if (t.alpha > 8)
-    throw Error("plan naive-fused supports alpha = m + r - 1 <= 8, got " + std::to_string(t.alpha) +
-                " (it exists to show the unshared kernel's blow-up, which grows as alpha^5): use a "
-                "smaller m or another plan");
-  const int a = t.alpha, a2 = a * a, m = t.m;
+  require_alpha_at_most("naive-fused", t, 8,
+                        " (it exists to show the unshared kernel's blow-up, which grows as alpha^5): "
+                        "use a smaller m or another plan");
+  const int a = t.alpha, m = t.m;
   const int64_t K = d.k, C = d.c, P = t.tiles, total = K * P;
   const int threads = o.threads > 0 ? o.threads : 128;
-  for (int64_t e : {total, a2 * C * K, d.n * C * d.h * d.w, d.n * K * d.out_h() * d.out_w()})
-    check_index_range("naive-fused", d, e);
-
-  Program prog;
-  prog.plan = "naive-fused";
-  prog.m = m;
-  prog.r = t.r;
-  prog.buffers = {{"x", d.n * C * d.h * d.w, BufferRole::input},
-                  {"u", a2 * K * C, BufferRole::weights},
-                  {"y", d.n * K * d.out_h() * d.out_w(), BufferRole::output}};
-  prog.prepare_weights = [d, t](const float* kcrs) {
-    return transform_weights(d, t, kcrs, WeightLayout::xi_c_k);
-  };
+  check_index_range("naive-fused", d, total);
+  ProgramBuilder prog(d, "naive-fused", m, t.r);
+  BufferHandle u_buf = transformed_weights(prog, t);
 
   auto ctx = std::make_shared<Context>();
   ctx->set_sharing(false);
   KernelBuilder b(ctx, kernel_name("naive-fused", "all", m, t.r, "t" + std::to_string(threads)),
                   ceil_div(total, threads), threads);
   b.info() = {"naive-fused", "fused", m, t.r};
-  const Memory* x = b.buffer("x", d.n * C * d.h * d.w, true);
-  const Memory* u = b.buffer("u", a2 * K * C, true);
-  const Memory* y = b.buffer("y", d.n * K * d.out_h() * d.out_w(), false);
+  const Memory* x = prog.param(b, prog.input());
+  const Memory* u = prog.param(b, u_buf);
+  const Memory* y = prog.param(b, prog.output(), true);
   const Memory* acc = b.thread_array("acc", m * m);
   b.threads([&](Expr tid) {
     Expr idx = b.let("idx", b.group_id() * threads + tid);
@@ -75,9 +64,8 @@ Program build_naive_fused(const ConvDesc& d, const PlanOptions& o) {
       store_output_tile(b, y, d, t, tc, k, out);
     });
   });
-  prog.kernels.push_back(b.finish());
-  prog.launches = {{0, {kInput, kWeights, kOutput}}};
-  return prog;
+  prog.add(b.finish());
+  return prog.finish();
 }
 
 }  // namespace wino::plans

@@ -46,6 +46,19 @@ void check_index_range(const std::string& plan, const ConvDesc& d, int64_t eleme
                          : "the batch is already 1: use a smaller image or fewer channels"));
 }
 
+BufferHandle transformed_weights(ProgramBuilder& prog, const Tiling& t) {
+  const ConvDesc& d = prog.desc();
+  return prog.weights(int64_t{t.alpha} * t.alpha * d.c * d.k, [d, t](const float* kcrs) {
+    return transform_weights(d, t, kcrs, WeightLayout::xi_c_k);
+  });
+}
+
+void require_alpha_at_most(const std::string& plan, const Tiling& t, int limit, const std::string& why) {
+  if (t.alpha > limit)
+    throw Error("plan " + plan + " supports alpha = m + r - 1 <= " + std::to_string(limit) + ", got " +
+                std::to_string(t.alpha) + why);
+}
+
 std::vector<float> transform_weights(const ConvDesc& d, const Tiling& t, const float* kcrs,
                                      WeightLayout layout) {
   const int a = t.alpha, r = t.r;

@@ -5,7 +5,7 @@
 #include <string>
 
 #include "ir/builder.h"
-#include "plans/program.h"
+#include "plans/program_builder.h"
 #include "transforms/winograd.h"
 
 namespace wino::plans {
@@ -24,6 +24,12 @@ void check_index_range(const std::string& plan, const ConvDesc& d, int64_t eleme
 
 /// Order of the transformed weights U in memory.
 enum class WeightLayout { xi_k_c, xi_c_k };
+
+/// Declares U[xi][c][k], made by transform_weights at set-weights time (every Winograd plan).
+BufferHandle transformed_weights(ProgramBuilder& prog, const Tiling& t);
+
+/// Throws the refusal of a plan whose kernels are built for alpha <= `limit` only.
+void require_alpha_at_most(const std::string& plan, const Tiling& t, int limit, const std::string& why);
 
 /// Host-side weight transform: U[xi][k][c] = (G g G^T)[xi] in float64, rounded to float32.
 std::vector<float> transform_weights(const ConvDesc& d, const Tiling& t, const float* kcrs,
@@ -57,10 +63,10 @@ void store_output_tile(ir::KernelBuilder& b, const ir::Memory* y, const ConvDesc
 
 /// The unfused plan's element-wise kernels, reused by the partially fused plans.
 /// Input: V[xi][c][p] = (BT d B)[xi]; output: y = AT M A from M[xi][k][p].
-std::unique_ptr<ir::Kernel> input_transform_kernel(const ConvDesc& d, const Tiling& t, int threads,
-                                                   const std::string& plan);
-std::unique_ptr<ir::Kernel> output_transform_kernel(const ConvDesc& d, const Tiling& t, int threads,
-                                                    const std::string& plan);
+std::unique_ptr<ir::Kernel> input_transform_kernel(const ProgramBuilder& prog, const Tiling& t,
+                                                   int threads, BufferHandle v);
+std::unique_ptr<ir::Kernel> output_transform_kernel(const ProgramBuilder& prog, const Tiling& t,
+                                                    int threads, BufferHandle mm);
 
 
 Program build_direct(const ConvDesc& d, const PlanOptions& o);

@@ -1,5 +1,6 @@
 // What a plan produces: the kernels of one convolution, the buffers they share, the order of
 // their launches, and how the weights are prepared on the host (once, at set-weights time).
+// Plans make it with a ProgramBuilder (plans/program_builder.h), which declares each buffer once.
 #pragma once
 
 #include <functional>
@@ -13,6 +14,7 @@
 namespace wino::plans {
 
 enum class BufferRole { input, weights, output, scratch };
+const char* role_name(BufferRole role);
 
 struct ProgramBuffer {
   std::string name;
@@ -25,17 +27,17 @@ struct Launch {
   std::vector<int> buffers;  // indices into Program::buffers, in the kernel's parameter order
 };
 
-/// Buffer indices every program uses.
-constexpr int kInput = 0, kWeights = 1, kOutput = 2;
-
 struct Program {
   std::string plan;
   int m = 0, r = 0;  // F(m, r); 0 for direct
   std::vector<std::unique_ptr<ir::Kernel>> kernels;
-  std::vector<ProgramBuffer> buffers;  // kInput, kWeights (in the plan's layout), kOutput, scratch
+  std::vector<ProgramBuffer> buffers;  // each declared once; weights in the plan's layout
   std::vector<Launch> launches;
-  /// Raw K x C/groups x R x S weights -> the contents of buffers[kWeights].
+  /// Raw K x C/groups x R x S weights -> the contents of the weights buffer.
   std::function<std::vector<float>(const float* kcrs)> prepare_weights;
+
+  /// Index of the buffer with `role` (input, weights, output: exactly one each); -1 if none.
+  int buffer(BufferRole role) const;
 };
 
 /// Tile sizes of a plan (0 = the plan's default). Each plan documents which it uses.

@@ -10,16 +10,17 @@ namespace wino::plans {
 
 using namespace ir;
 
-std::unique_ptr<Kernel> input_transform_kernel(const ConvDesc& d, const Tiling& t, int threads,
-                                               const std::string& plan) {
+std::unique_ptr<Kernel> input_transform_kernel(const ProgramBuilder& prog, const Tiling& t, int threads,
+                                               BufferHandle v_buf) {
+  const ConvDesc& d = prog.desc();
   const int a = t.alpha;
-  const int64_t C = d.c, P = t.tiles, H = d.h, W = d.w, total = C * P;
+  const int64_t C = d.c, P = t.tiles, total = C * P;
   auto ctx = std::make_shared<Context>();
-  KernelBuilder b(ctx, kernel_name(plan, "input", t.m, t.r, "t" + std::to_string(threads)),
+  KernelBuilder b(ctx, kernel_name(prog.plan(), "input", t.m, t.r, "t" + std::to_string(threads)),
                   ceil_div(total, threads), threads);
-  b.info() = {plan, "input_transform", t.m, t.r};
-  const Memory* x = b.buffer("x", d.n * C * H * W, true);
-  const Memory* v = b.buffer("v", a * a * total, false);
+  b.info() = {prog.plan(), "input_transform", t.m, t.r};
+  const Memory* x = prog.param(b, prog.input());
+  const Memory* v = prog.param(b, v_buf, true);
   b.threads([&](Expr tid) {
     Expr idx = b.let("idx", b.group_id() * threads + tid);
     b.if_then(lt(idx, b.i32(total)), [&] {
@@ -32,16 +33,17 @@ std::unique_ptr<Kernel> input_transform_kernel(const ConvDesc& d, const Tiling& 
   return b.finish();
 }
 
-std::unique_ptr<Kernel> output_transform_kernel(const ConvDesc& d, const Tiling& t, int threads,
-                                                const std::string& plan) {
+std::unique_ptr<Kernel> output_transform_kernel(const ProgramBuilder& prog, const Tiling& t, int threads,
+                                                BufferHandle mm_buf) {
+  const ConvDesc& d = prog.desc();
   const int a = t.alpha, m = t.m;
-  const int64_t K = d.k, P = t.tiles, OH = d.out_h(), OW = d.out_w(), total = K * P;
+  const int64_t K = d.k, P = t.tiles, total = K * P;
   auto ctx = std::make_shared<Context>();
-  KernelBuilder b(ctx, kernel_name(plan, "output", m, t.r, "t" + std::to_string(threads)),
+  KernelBuilder b(ctx, kernel_name(prog.plan(), "output", m, t.r, "t" + std::to_string(threads)),
                   ceil_div(total, threads), threads);
-  b.info() = {plan, "output_transform", m, t.r};
-  const Memory* mm = b.buffer("mm", a * a * total, true);
-  const Memory* y = b.buffer("y", d.n * K * OH * OW, false);
+  b.info() = {prog.plan(), "output_transform", m, t.r};
+  const Memory* mm = prog.param(b, mm_buf);
+  const Memory* y = prog.param(b, prog.output(), true);
   b.threads([&](Expr tid) {
     Expr idx = b.let("idx", b.group_id() * threads + tid);
     b.if_then(lt(idx, b.i32(total)), [&] {
@@ -57,29 +59,15 @@ std::unique_ptr<Kernel> output_transform_kernel(const ConvDesc& d, const Tiling&
 
 Program build_unfused(const ConvDesc& d, const PlanOptions& o) {
   Tiling t = make_tiling(d, o.m);
-  const int a = t.alpha;
+  const int64_t a2 = t.alpha * t.alpha;
   const int threads = o.threads > 0 ? o.threads : 128;
-  const int64_t vsize = a * a * d.c * t.tiles, msize = a * a * d.k * t.tiles;
-  for (int64_t e : {vsize, msize, d.n * d.c * d.h * d.w, d.n * d.k * d.out_h() * d.out_w()})
-    check_index_range("unfused", d, e);
-
-  Program p;
-  p.plan = "unfused";
-  p.m = t.m;
-  p.r = t.r;
-  p.buffers = {{"x", d.n * d.c * d.h * d.w, BufferRole::input},
-               {"u", a * a * d.k * d.c, BufferRole::weights},
-               {"y", d.n * d.k * d.out_h() * d.out_w(), BufferRole::output},
-               {"v", vsize, BufferRole::scratch},
-               {"mm", msize, BufferRole::scratch}};
-  p.prepare_weights = [d, t](const float* kcrs) {
-    return transform_weights(d, t, kcrs, WeightLayout::xi_c_k);
-  };
-  p.kernels.push_back(input_transform_kernel(d, t, threads, "unfused"));
-  p.kernels.push_back(batched_gemm_kernel(d, t, choose_gemm_tiles(d.k, t.tiles, o), "unfused"));
-  p.kernels.push_back(output_transform_kernel(d, t, threads, "unfused"));
-  p.launches = {{0, {kInput, 3}}, {1, {kWeights, 3, 4}}, {2, {4, kOutput}}};
-  return p;
+  ProgramBuilder prog(d, "unfused", t.m, t.r);
+  BufferHandle u = transformed_weights(prog, t);
+  BufferHandle v = prog.scratch("v", a2 * d.c * t.tiles), mm = prog.scratch("mm", a2 * d.k * t.tiles);
+  prog.add(input_transform_kernel(prog, t, threads, v));
+  prog.add(batched_gemm_kernel(prog, t, choose_gemm_tiles(d.k, t.tiles, o), u, v, mm));
+  prog.add(output_transform_kernel(prog, t, threads, mm));
+  return prog.finish();
 }
 
 }  // namespace wino::plans

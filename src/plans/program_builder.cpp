@@ -1,0 +1,72 @@
+#include "plans/program_builder.h"
+
+#include "common/error.h"
+#include "plans/plan_common.h"
+
+namespace wino::plans {
+
+const char* role_name(BufferRole role) {
+  switch (role) {
+    case BufferRole::input: return "input";
+    case BufferRole::weights: return "weights";
+    case BufferRole::output: return "output";
+    case BufferRole::scratch: return "scratch";
+  }
+  return "?";
+}
+
+int Program::buffer(BufferRole role) const {
+  for (size_t i = 0; i < buffers.size(); ++i)
+    if (buffers[i].role == role) return static_cast<int>(i);
+  return -1;
+}
+
+ProgramBuilder::ProgramBuilder(const ConvDesc& d, std::string plan, int m, int r) : desc_(d) {
+  program_.plan = std::move(plan);
+  program_.m = m;
+  program_.r = r;
+  input_ = declare("x", d.n * d.c * d.h * d.w, BufferRole::input);
+  output_ = declare("y", d.n * d.k * d.out_h() * d.out_w(), BufferRole::output);
+}
+
+BufferHandle ProgramBuilder::declare(const std::string& name, int64_t elements, BufferRole role) {
+  check_index_range(program_.plan, desc_, elements);
+  program_.buffers.push_back({name, elements, role});
+  return {static_cast<int>(program_.buffers.size()) - 1};
+}
+
+BufferHandle ProgramBuilder::weights(int64_t elements, PrepareWeights prepare) {
+  if (program_.prepare_weights) throw Error("internal: plan " + plan() + " declares weights twice");
+  program_.prepare_weights = std::move(prepare);
+  return declare(desc_.groups == 1 && program_.m > 0 ? "u" : "w", elements, BufferRole::weights);
+}
+
+BufferHandle ProgramBuilder::scratch(const std::string& name, int64_t elements) {
+  return declare(name, elements, BufferRole::scratch);
+}
+
+const ir::Memory* ProgramBuilder::param(ir::KernelBuilder& b, BufferHandle h, bool writes) const {
+  const ProgramBuffer& pb = program_.buffers.at(h.index);
+  if (writes && (pb.role == BufferRole::input || pb.role == BufferRole::weights))
+    throw Error("internal: plan " + plan() + " writes its " + role_name(pb.role) + " buffer");
+  return b.buffer(pb.name, pb.elements, !writes, ir::Type::f32, h.index);
+}
+
+void ProgramBuilder::add(std::unique_ptr<ir::Kernel> kernel) {
+  Launch launch{static_cast<int>(program_.kernels.size()), {}};
+  for (const auto& mem : kernel->buffers) {
+    if (mem->binding < 0)
+      throw Error("internal: kernel " + kernel->name + " has parameter " + mem->name +
+                  " that is not a program buffer");
+    launch.buffers.push_back(mem->binding);
+  }
+  program_.kernels.push_back(std::move(kernel));
+  program_.launches.push_back(std::move(launch));
+}
+
+Program ProgramBuilder::finish() {
+  if (!program_.prepare_weights) throw Error("internal: plan " + plan() + " declares no weights");
+  return std::move(program_);
+}
+
+}  // namespace wino::plans

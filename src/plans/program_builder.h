@@ -1,0 +1,52 @@
+// ProgramBuilder: how a plan makes its Program. Each buffer is declared once (name, size, role);
+// kernels take buffers as parameters by handle, and each added kernel's launch is derived from
+// its parameters, so no plan wires launches by position.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "ir/builder.h"
+#include "plans/program.h"
+
+namespace wino::plans {
+
+/// A buffer of the program being built.
+struct BufferHandle {
+  int index = -1;
+};
+
+class ProgramBuilder {
+ public:
+  using PrepareWeights = std::function<std::vector<float>(const float* kcrs)>;
+
+  /// Declares the input x and the output y of `d`. m and r: F(m, r), 0 for direct.
+  ProgramBuilder(const ConvDesc& d, std::string plan, int m = 0, int r = 0);
+
+  const ConvDesc& desc() const { return desc_; }
+  const std::string& plan() const { return program_.plan; }
+  BufferHandle input() const { return input_; }
+  BufferHandle output() const { return output_; }
+  /// The weights in the plan's layout, made from raw KCRS weights by `prepare` at set-weights time.
+  BufferHandle weights(int64_t elements, PrepareWeights prepare);
+  /// An intermediate (V, M) that lives in device memory between launches.
+  BufferHandle scratch(const std::string& name, int64_t elements);
+
+  /// Makes buffer `h` the next parameter of the kernel `b` builds; read-only unless `writes`.
+  const ir::Memory* param(ir::KernelBuilder& b, BufferHandle h, bool writes = false) const;
+  /// Appends a kernel and its launch (parameters bound to the buffers they were made from).
+  void add(std::unique_ptr<ir::Kernel> kernel);
+
+  Program finish();
+
+ private:
+  BufferHandle declare(const std::string& name, int64_t elements, BufferRole role);
+
+  ConvDesc desc_;
+  Program program_;
+  BufferHandle input_, output_;
+};
+
+}  // namespace wino::plans
