@@ -13,7 +13,7 @@
 #include "api/compile_program.h"
 #include "common/random.h"
 #include "planner/choose_plan.h"
-#include "plans/program.h"
+#include "lower/lower.h"
 #include "reference/reference.h"
 #include "reference/tolerance.h"
 #include "wino/wino.h"
@@ -26,19 +26,41 @@ inline double tolerance(int m, int r) { return error_tolerance(m, r); }
 struct ConvCase {
   int64_t n = 1, c = 1, h = 8, w = 8, k = 1, r = 3;
   Padding pad = Padding::all(1);
+  Epilogue epilogue{};
   std::string str() const {
-    return std::to_string(n) + "x" + std::to_string(c) + "x" + std::to_string(h) + "x" +
-           std::to_string(w) + " k" + std::to_string(k) + " r" + std::to_string(r) + " pad " +
-           std::to_string(pad.top) + "," + std::to_string(pad.bottom) + "," +
-           std::to_string(pad.left) + "," + std::to_string(pad.right);
+    std::string s = std::to_string(n) + "x" + std::to_string(c) + "x" + std::to_string(h) + "x" +
+                    std::to_string(w) + " k" + std::to_string(k) + " r" + std::to_string(r) + " pad " +
+                    std::to_string(pad.top) + "," + std::to_string(pad.bottom) + "," +
+                    std::to_string(pad.left) + "," + std::to_string(pad.right);
+    if (epilogue.bias) s += " +bias";
+    if (epilogue.residual) s += " +residual";
+    if (epilogue.activation != Activation::none) s += std::string(" ") + activation_name(epilogue.activation);
+    return s;
   }
 };
+
+
+/// The epilogues of the sweep: bias + residual + relu (a ResNet block's tail), bias + silu,
+/// residual + relu6.
+inline std::vector<Epilogue> epilogue_variants() {
+  return {{true, true, Activation::relu}, {true, false, Activation::silu}, {false, true, Activation::relu6}};
+}
 
 /// One (plan, F(m, r)) of the correctness sweep; m = 0 for direct.
 struct PlanCase {
   std::string plan;
   int m, r;
 };
+
+/// `cc` with one of epilogue_variants(), chosen by the case so that over a sweep every plan
+/// meets every variant with several F(m, r).
+inline ConvCase with_epilogue(ConvCase cc, const PlanCase& pc) {
+  size_t h = static_cast<size_t>(pc.m) * 7 + static_cast<size_t>(pc.r) * 13;
+  for (char c : pc.plan) h += static_cast<unsigned char>(c);
+  const std::vector<Epilogue> variants = epilogue_variants();
+  cc.epilogue = variants[h % variants.size()];
+  return cc;
+}
 
 inline void PrintTo(const PlanCase& p, std::ostream* os) { *os << p.plan << " F(" << p.m << "," << p.r << ")"; }
 
@@ -150,19 +172,18 @@ inline double check_conv(const Device& device, const Options& o, const ConvCase&
                          const ProgramEdit& edit = {}) {
   ConvDesc d;
   d.n = cc.n, d.c = cc.c, d.h = cc.h, d.w = cc.w, d.k = cc.k, d.r = d.s = cc.r, d.pad = cc.pad;
+  d.epilogue = cc.epilogue;
   Tensor x = random_normal(DType::f32, {d.n, d.c, d.h, d.w}, seed);
   Tensor w = random_normal(DType::f32, {d.k, d.c, d.r, d.s}, seed + 1000);
+  Tensor bias = random_normal(DType::f32, {d.k}, seed + 2000);
+  Tensor z = random_normal(DType::f32, {d.n, d.k, d.out_h(), d.out_w()}, seed + 3000);
   Tensor y(DType::f32, {d.n, d.k, d.out_h(), d.out_w()});
   for (int64_t i = 0; i < y.numel(); ++i) y.f32()[i] = std::nanf("");  // poison: every element must be written
-  Conv conv = edit ? [&] {
-    plans::Program prog = plans::build_program(d, planner::choose_plan(d, o, device));
-    edit(prog);
-    return api::compile_program(device, d, std::move(prog), o);
-  }()
-                   : compile(device, d, o);
-  conv.set_weights(w.f32());
-  conv.run(x.f32(), y.f32());
+  Conv conv = edit ? api::compile_edited(device, d, o, edit) : compile(device, d, o);
+  conv.set_weights(w.f32(), d.epilogue.bias ? bias.f32() : nullptr);
+  conv.run(x.f32(), y.f32(), d.epilogue.residual ? z.f32() : nullptr);
   Tensor ref = reference_conv2d(x, w, d.pad);
+  apply_reference_epilogue(ref, d.epilogue, &bias, &z);
   double err = relative_l2_error(y, ref);
   const Report rep = conv.report();
   double tol = tolerance(rep.m, static_cast<int>(cc.r));

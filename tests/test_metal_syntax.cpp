@@ -11,7 +11,7 @@
 #include "cli_runner.h"
 #include "conv_tester.h"
 #include "planner/choose_plan.h"
-#include "render/render.h"
+#include "lower/lower.h"
 #include "runtime/cpu/subprocess.h"
 
 namespace wino::testing {
@@ -51,10 +51,7 @@ std::string metal_program(const std::string& plan, int m, int r) {
   Options o;
   o.plan = plan;
   o.m = m;
-  plans::Program prog = plans::build_program(d, planner::choose_plan(d, o, Device::cpu()));
-  std::vector<const ir::Kernel*> kernels;
-  for (const auto& k : prog.kernels) kernels.push_back(k.get());
-  return render::render_program(kernels, render::Dialect::metal);
+  return lower::lower(d, planner::choose_plan(d, o, Device::cpu()), render::Dialect::metal).source;
 }
 
 class MetalSyntax : public ::testing::TestWithParam<PlanCase> {};

@@ -32,13 +32,13 @@ class PlansCpuEvery : public ::testing::TestWithParam<PlanCase> {};
 // Every plan x every F(m, r) with alpha <= 8 through the C compiler, built with quick_compile
 // (gcc -O0: 10x faster to build, so the whole sweep fits the default run), on an edge of partial
 // tiles and on a shape spanning several K, C and tile blocks. test_plans_interp.cpp runs the
-// same cases on every edge shape and with other tiles.
+// same cases on every edge shape and with other tiles. The edge carries an epilogue.
 TEST_P(PlansCpuEvery, MatchesReference) {
   const PlanCase& pm = GetParam();
   Options o = plan_options(pm.plan, pm.m);
   o.quick_compile = true;
   double worst = 0;
-  for (const ConvCase& cc : {edge_sweep(pm.r)[4], block_sweep(pm.r)[0]})
+  for (const ConvCase& cc : {with_epilogue(edge_sweep(pm.r)[4], pm), block_sweep(pm.r)[0]})
     if (has_output(cc)) worst = std::max(worst, check_conv(Device::cpu(), o, cc));
   std::printf("[ measured ] %s F(%d,%d) -O0: worst rel L2 error %.3g\n", pm.plan.c_str(), pm.m, pm.r, worst);
 }

@@ -2,7 +2,7 @@
 // report is read back.
 #include <gtest/gtest.h>
 
-#include "ir/verifier.h"
+#include "lower/lower.h"
 #include "plans/program.h"
 #include "render/render.h"
 #include "runtime/cuda/nvrtc.h"
@@ -20,14 +20,10 @@ TEST(PlansNvrtc, EveryPlanCompilesForSm90) {
       plans::PlanOptions o;
       o.plan = plan;
       o.m = m;
-      plans::Program p = plans::build_program(d, o);
+      const lower::Lowered low = lower::lower(d, o, render::Dialect::cuda);
       std::vector<const ir::Kernel*> kernels;
-      for (const auto& k : p.kernels) {
-        ir::verify_or_throw(*k);
-        kernels.push_back(k.get());
-      }
-      std::string source = render::render_program(kernels, render::Dialect::cuda);
-      cuda::NvrtcOutput out = cuda::nvrtc_compile(source, kernels[0]->name, "sm_90");
+      for (const auto& k : low.program.kernels) kernels.push_back(k.get());
+      cuda::NvrtcOutput out = cuda::nvrtc_compile(low.source, kernels[0]->name, "sm_90");
       EXPECT_FALSE(out.cubin.empty());
       for (const ir::Kernel* k : kernels) {
         auto it = out.kernels.find(k->name);

@@ -5,7 +5,7 @@
 #include <map>
 
 #include "planner/kernel_stats.h"
-#include "plans/program.h"
+#include "lower/lower.h"
 #include "render/render.h"
 #include "runtime/cuda/nvrtc.h"
 #include "wino/wino.h"
@@ -69,11 +69,13 @@ TEST(PlansStructure, RegisterModelWithinDocumentedBoundOfPtxas) {
   for (const ConvDesc& d : {layer(1, 8, 32, 8), layer(8, 256, 56, 256)})
     for (const std::string& plan : plans::plan_names()) {
       if (plan == "naive-fused") continue;  // sharing off: not what the model is for
-      plans::Program p = build(d, plan);
+      plans::PlanOptions o;
+      o.plan = plan;
+      o.m = 4;
+      const lower::Lowered low = lower::lower(d, o, render::Dialect::cuda);
       std::vector<const ir::Kernel*> ks;
-      for (const auto& k : p.kernels) ks.push_back(k.get());
-      cuda::NvrtcOutput out = cuda::nvrtc_compile(render::render_program(ks, render::Dialect::cuda),
-                                                  ks[0]->name, "sm_90");
+      for (const auto& k : low.program.kernels) ks.push_back(k.get());
+      cuda::NvrtcOutput out = cuda::nvrtc_compile(low.source, ks[0]->name, "sm_90");
       for (const ir::Kernel* k : ks) {
         const int pred = planner::analyze(*k).pred_regs, regs = out.kernels.at(k->name).registers;
         EXPECT_LE(2 * regs, 5 * pred) << k->name << ": " << regs << " vs predicted " << pred;

@@ -22,6 +22,21 @@ struct Padding {
   static Padding all(int64_t p) { return {p, p, p, p}; }
 };
 
+/// What happens to each output value as it is stored: y = act(conv(x, w) + bias[k] + z), with
+/// z the residual tensor (shaped like y: the tail of a ResNet block). Applied inside the kernel
+/// that writes y, in every plan.
+enum class Activation { none, relu, relu6, silu };
+const char* activation_name(Activation a);
+/// "none", "relu", "relu6", "silu" -> Activation; throws wino::Error naming the choices.
+Activation parse_activation(const std::string& text);
+
+struct Epilogue {
+  bool bias = false;      // K values, given to Conv::set_weights
+  bool residual = false;  // a tensor shaped like y, given to Conv::run
+  Activation activation = Activation::none;
+  bool any() const { return bias || residual || activation != Activation::none; }
+};
+
 /// A 2D convolution (cross-correlation), NCHW input, KCRS weights. Stride and dilation are the
 /// same along both axes; only the `direct` plan supports values other than 1 (`auto` picks it).
 struct ConvDesc {
@@ -30,6 +45,7 @@ struct ConvDesc {
   Padding pad;
   int64_t groups = 1;
   int64_t stride = 1, dilation = 1;
+  Epilogue epilogue;
   /// Output extent: (padded - dilation (R - 1) - 1) / stride + 1; < 1 when the output is empty.
   int64_t out_h() const { return out_extent(h + pad.top + pad.bottom, r); }
   int64_t out_w() const { return out_extent(w + pad.left + pad.right, s); }
@@ -39,7 +55,7 @@ struct ConvDesc {
   }
   /// FLOPs of the direct convolution: 2 N K C H_out W_out R S / groups.
   double direct_flops() const;
-  /// "1x8x32x32 k8 3x3 pad 1,1,1,1".
+  /// "1x8x32x32 k8 3x3 pad 1,1,1,1" (then " + bias + residual relu" when there is an epilogue).
   std::string str() const;
 };
 
@@ -102,6 +118,12 @@ struct Report {
   double time_us = -1;  // median of whole runs (GPU: events around all the kernels of one run)
   double compile_ms = 0;
   std::vector<KernelReport> kernels;
+  /// With explain(..., with_ir = true): the IR of every kernel after each step of lowering
+  /// ("build", then each pass by name), as `wino explain --ir` prints it.
+  struct IrSnapshot {
+    std::string after, ir;
+  };
+  std::vector<IrSnapshot> ir;
 };
 
 /// A compiled convolution. Cheap to copy (shared state).
@@ -112,12 +134,15 @@ class Conv {
 
   const ConvDesc& desc() const;
   /// Sets the weights (K x C/groups x R x S, float32); Winograd plans transform them here, once.
-  void set_weights(const float* weights);
+  /// `bias` (K floats) is required when the description's epilogue has a bias, else must be null.
+  void set_weights(const float* weights, const float* bias = nullptr);
   /// y = conv(x): x is N x C x H x W, y is N x K x out_h x out_w (float32, host memory).
-  void run(const float* x, float* y);
+  /// `residual` (shaped like y) is required when the epilogue has one, else must be null.
+  void run(const float* x, float* y, const float* residual = nullptr);
   /// Runs `warmup` untimed times, then `repeats` times timing each kernel, then `repeats` times
   /// timing whole runs; records the medians in the report (KernelReport::time_us, Report::time_us).
-  void benchmark(const float* x, float* y, int repeats, int warmup = 0);
+  void benchmark(const float* x, float* y, int repeats, int warmup = 0,
+                 const float* residual = nullptr);
   Report report() const;
 
  private:
@@ -133,7 +158,8 @@ Conv compile(const Device& device, const ConvDesc& desc, const Options& options 
 /// "sm_90"). For "sm_XX" the CUDA source is compiled with NVRTC (no GPU needed) and regs and
 /// spill_bytes come from ptxas; for the other targets they stay -1. time_us stays -1 and
 /// Report::device is empty (nothing ran). Throws wino::Error for an unknown target, an
-/// unsupported plan, or (for "sm_XX") a missing NVRTC.
-Report explain(const ConvDesc& desc, const Options& options, const std::string& target);
+/// unsupported plan, or (for "sm_XX") a missing NVRTC. `with_ir` fills Report::ir.
+Report explain(const ConvDesc& desc, const Options& options, const std::string& target,
+               bool with_ir = false);
 
 }  // namespace wino

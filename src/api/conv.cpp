@@ -1,5 +1,5 @@
-// wino::compile and wino::Conv: the pipeline ConvDesc -> plan -> IR -> verify -> render ->
-// backend compile -> run, with a report of every kernel.
+// wino::compile and wino::Conv: ConvDesc -> planner -> lower() -> backend compile -> run, with a
+// report of every kernel.
 #include <algorithm>
 #include <chrono>
 
@@ -7,10 +7,9 @@
 #include "api/kernel_report.h"
 #include "common/error.h"
 #include "common/stats.h"
-#include "ir/verifier.h"
+#include "lower/lower.h"
 #include "planner/choose_plan.h"
 #include "plans/program.h"
-#include "render/render.h"
 #include "runtime/backend.h"
 #include "wino/wino.h"
 
@@ -27,17 +26,23 @@ struct Conv::Impl {
 
 namespace {
 
-// The device half of compile(): verify, render, compile on the backend, allocate the buffers.
-Conv finish(std::shared_ptr<Conv::Impl> impl, std::chrono::steady_clock::time_point t0) {
+// lower() for the backend's dialect, then compile on the backend and allocate the buffers.
+Conv compile_lowered(const Device& device, const ConvDesc& desc, const Options& options,
+                     const lower::LowerOptions& lower_options) {
+  validate(desc);
+  auto t0 = std::chrono::steady_clock::now();
+  auto impl = std::make_shared<Conv::Impl>();
+  impl->desc = desc;
+  const Device resolved = Device::resolve(device);
+  impl->backend = runtime::make_backend(resolved, options);
+  const render::Dialect dialect = impl->backend->dialect();
+  lower::Lowered low =
+      lower::lower(desc, planner::choose_plan(desc, options, resolved), dialect, lower_options);
+  impl->program = std::move(low.program);
   const plans::Program& prog = impl->program;
   std::vector<const ir::Kernel*> kernels;
-  for (const auto& k : prog.kernels) {
-    ir::verify_or_throw(*k);
-    kernels.push_back(k.get());
-  }
-  const render::Dialect dialect = impl->backend->dialect();
-  std::string source = render::render_program(kernels, dialect);
-  std::vector<runtime::BackendKernelStats> backend_stats = impl->backend->compile(kernels, source);
+  for (const auto& k : prog.kernels) kernels.push_back(k.get());
+  std::vector<runtime::BackendKernelStats> backend_stats = impl->backend->compile(kernels, low.source);
 
   Report& rep = impl->report;
   rep.plan = prog.plan;
@@ -45,7 +50,7 @@ Conv finish(std::shared_ptr<Conv::Impl> impl, std::chrono::steady_clock::time_po
   rep.r = prog.r;
   rep.device = impl->backend->name();
   for (size_t i = 0; i < kernels.size(); ++i) {
-    KernelReport kr = api::static_kernel_report(*kernels[i], dialect);
+    KernelReport kr = api::static_kernel_report(*kernels[i], low.kernel_sources[i]);
     kr.regs = backend_stats.at(i).regs;
     kr.spill_bytes = backend_stats.at(i).spill_bytes;
     rep.kernels.push_back(std::move(kr));
@@ -60,51 +65,25 @@ Conv finish(std::shared_ptr<Conv::Impl> impl, std::chrono::steady_clock::time_po
 }  // namespace
 
 Conv compile(const Device& device, const ConvDesc& desc, const Options& options) {
-  validate(desc);
-  auto impl = std::make_shared<Conv::Impl>();
-  impl->desc = desc;
-  auto t0 = std::chrono::steady_clock::now();
-  const Device resolved = Device::resolve(device);
-  impl->backend = runtime::make_backend(resolved, options);
-  impl->program = plans::build_program(desc, planner::choose_plan(desc, options, resolved));
-  return finish(std::move(impl), t0);
+  return compile_lowered(device, desc, options, {});
 }
 
 namespace api {
 
-Conv compile_program(const Device& device, const ConvDesc& desc, plans::Program program,
-                     const Options& options) {
-  validate(desc);
-  auto impl = std::make_shared<Conv::Impl>();
-  impl->desc = desc;
-  auto t0 = std::chrono::steady_clock::now();
-  impl->backend = runtime::make_backend(device, options);
-  impl->program = std::move(program);
-  return finish(std::move(impl), t0);
+Conv compile_edited(const Device& device, const ConvDesc& desc, const Options& options,
+                    const std::function<void(plans::Program&)>& edit) {
+  lower::LowerOptions lower_options;
+  lower_options.edit = edit;
+  return compile_lowered(device, desc, options, lower_options);
 }
 
 }  // namespace api
 
 const ConvDesc& Conv::desc() const { return impl_->desc; }
 
-void Conv::set_weights(const float* weights) {
-  if (!weights) throw Error("set_weights: null weights");
-  auto t0 = std::chrono::steady_clock::now();
-  std::vector<float> prepared = impl_->program.prepare_weights(weights);
-  const int wi = impl_->program.buffer(plans::BufferRole::weights);
-  const plans::ProgramBuffer& wb = impl_->program.buffers.at(wi);
-  if (static_cast<int64_t>(prepared.size()) != wb.elements)
-    throw Error("internal: prepared weights have the wrong size");
-  impl_->backend->upload(impl_->buffer_ids[wi], prepared.data(), wb.elements);
-  impl_->backend->synchronize();
-  impl_->report.weight_transform_us =
-      std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count();
-  impl_->weights_set = true;
-}
-
 namespace {
 
-// Host copies of the buffer with `role` (input or output).
+// Host copies of the buffer with `role`.
 void upload(Conv::Impl& impl, plans::BufferRole role, const float* data) {
   const int i = impl.program.buffer(role);
   impl.backend->upload(impl.buffer_ids.at(i), data, impl.program.buffers[i].elements);
@@ -112,6 +91,25 @@ void upload(Conv::Impl& impl, plans::BufferRole role, const float* data) {
 void download(Conv::Impl& impl, plans::BufferRole role, float* data) {
   const int i = impl.program.buffer(role);
   impl.backend->download(impl.buffer_ids.at(i), data, impl.program.buffers[i].elements);
+}
+
+// An epilogue tensor is given exactly when the description's epilogue has it.
+void check_epilogue_arg(const char* call, const char* what, bool wanted, const void* given) {
+  if (wanted && !given)
+    throw Error(std::string(call) + ": the convolution's epilogue has a " + what +
+                ": pass it (or compile without it)");
+  if (!wanted && given)
+    throw Error(std::string(call) + ": a " + what + " was given but the convolution was compiled "
+                "without one: set ConvDesc::epilogue." + what + " = true");
+}
+
+// Checks a run's arguments and uploads its input and residual.
+void begin_run(Conv::Impl& impl, const float* x, const float* y, const float* residual) {
+  if (!impl.weights_set) throw Error("run: set_weights() must be called before run()");
+  if (!x || !y) throw Error("run: null input or output");
+  check_epilogue_arg("run", "residual", impl.desc.epilogue.residual, residual);
+  upload(impl, plans::BufferRole::input, x);
+  if (residual) upload(impl, plans::BufferRole::residual, residual);
 }
 
 std::vector<std::pair<int, std::vector<int>>> launch_sequence(const Conv::Impl& impl) {
@@ -126,22 +124,35 @@ std::vector<std::pair<int, std::vector<int>>> launch_sequence(const Conv::Impl& 
 
 }  // namespace
 
-void Conv::run(const float* x, float* y) {
-  if (!impl_->weights_set) throw Error("run: set_weights() must be called before run()");
-  if (!x || !y) throw Error("run: null input or output");
+void Conv::set_weights(const float* weights, const float* bias) {
+  if (!weights) throw Error("set_weights: null weights");
+  check_epilogue_arg("set_weights", "bias", impl_->desc.epilogue.bias, bias);
+  auto t0 = std::chrono::steady_clock::now();
+  std::vector<float> prepared = impl_->program.prepare_weights(weights);
+  const int wi = impl_->program.buffer(plans::BufferRole::weights);
+  const plans::ProgramBuffer& wb = impl_->program.buffers.at(wi);
+  if (static_cast<int64_t>(prepared.size()) != wb.elements)
+    throw Error("internal: prepared weights have the wrong size");
+  impl_->backend->upload(impl_->buffer_ids[wi], prepared.data(), wb.elements);
+  if (bias) upload(*impl_, plans::BufferRole::bias, bias);
+  impl_->backend->synchronize();
+  impl_->report.weight_transform_us =
+      std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count();
+  impl_->weights_set = true;
+}
+
+void Conv::run(const float* x, float* y, const float* residual) {
   Impl& impl = *impl_;
-  upload(impl, plans::BufferRole::input, x);
+  begin_run(impl, x, y, residual);
   for (const auto& [kernel, buffers] : launch_sequence(impl)) impl.backend->launch(kernel, buffers);
   download(impl, plans::BufferRole::output, y);
 }
 
-void Conv::benchmark(const float* x, float* y, int repeats, int warmup) {
-  if (!impl_->weights_set) throw Error("run: set_weights() must be called before run()");
-  if (!x || !y) throw Error("run: null input or output");
+void Conv::benchmark(const float* x, float* y, int repeats, int warmup, const float* residual) {
   if (repeats < 1 || warmup < 0) throw Error("benchmark: needs repeats >= 1 and warmup >= 0");
   Impl& impl = *impl_;
+  begin_run(impl, x, y, residual);
   runtime::Backend& be = *impl.backend;
-  upload(impl, plans::BufferRole::input, x);
   auto seq = launch_sequence(impl);
   impl.report.time_us = median(be.timed_runs(seq, warmup, repeats));
   std::vector<std::vector<double>> times(impl.program.kernels.size());

@@ -19,7 +19,25 @@ std::string ConvDesc::str() const {
          "," + std::to_string(pad.left) + "," + std::to_string(pad.right) +
          (groups != 1 ? " groups " + std::to_string(groups) : "") +
          (stride != 1 ? " stride " + std::to_string(stride) : "") +
-         (dilation != 1 ? " dilation " + std::to_string(dilation) : "");
+         (dilation != 1 ? " dilation " + std::to_string(dilation) : "") +
+         (epilogue.bias ? " + bias" : "") + (epilogue.residual ? " + residual" : "") +
+         (epilogue.activation != Activation::none ? std::string(" ") + activation_name(epilogue.activation) : "");
+}
+
+const char* activation_name(Activation a) {
+  switch (a) {
+    case Activation::none: return "none";
+    case Activation::relu: return "relu";
+    case Activation::relu6: return "relu6";
+    case Activation::silu: return "silu";
+  }
+  return "?";
+}
+
+Activation parse_activation(const std::string& text) {
+  for (Activation a : {Activation::none, Activation::relu, Activation::relu6, Activation::silu})
+    if (text == activation_name(a)) return a;
+  throw Error("unknown activation '" + text + "' (expected none, relu, relu6 or silu)");
 }
 
 namespace {

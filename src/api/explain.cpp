@@ -1,13 +1,11 @@
-// wino::explain: the front half of compile() (plan -> IR -> verify -> render) for a target
+// wino::explain: the front half of compile() (planner -> lower()) for a target
 // instead of a device, plus NVRTC's register and spill report for CUDA architectures.
 #include <chrono>
 
 #include "api/kernel_report.h"
 #include "common/error.h"
-#include "ir/verifier.h"
+#include "lower/lower.h"
 #include "planner/choose_plan.h"
-#include "plans/program.h"
-#include "render/render.h"
 #include "runtime/cuda/nvrtc.h"
 #include "wino/wino.h"
 
@@ -32,7 +30,8 @@ Target parse_target(const std::string& t) {
 
 }  // namespace
 
-Report explain(const ConvDesc& desc, const Options& options, const std::string& target) {
+Report explain(const ConvDesc& desc, const Options& options, const std::string& target,
+               bool with_ir) {
   validate(desc);
   const Target tgt = parse_target(target);
   std::string why;
@@ -40,22 +39,20 @@ Report explain(const ConvDesc& desc, const Options& options, const std::string& 
     throw Error("target " + target + " needs NVRTC to report registers and spills, but it is "
                 "missing: " + why + " (use --target cpu, opencl or metal)");
   auto t0 = std::chrono::steady_clock::now();
-  plans::Program prog =
-      plans::build_program(desc, planner::choose_plan(desc, options, tgt.planning_device));
-  std::vector<const ir::Kernel*> kernels;
-  for (const auto& k : prog.kernels) {
-    ir::verify_or_throw(*k);
-    kernels.push_back(k.get());
-  }
-
+  lower::LowerOptions lower_options;
+  lower_options.dump_ir = with_ir;
+  lower::Lowered low = lower::lower(desc, planner::choose_plan(desc, options, tgt.planning_device),
+                                    tgt.dialect, lower_options);
+  const plans::Program& prog = low.program;
   Report rep;
   rep.plan = prog.plan;
   rep.m = prog.m;
   rep.r = prog.r;
-  for (const ir::Kernel* k : kernels) rep.kernels.push_back(api::static_kernel_report(*k, tgt.dialect));
-  if (tgt.cuda_arch && !kernels.empty()) {
-    std::string source = render::render_program(kernels, render::Dialect::cuda);
-    cuda::NvrtcOutput out = cuda::nvrtc_compile(source, kernels.front()->name, target);
+  for (size_t i = 0; i < prog.kernels.size(); ++i)
+    rep.kernels.push_back(api::static_kernel_report(*prog.kernels[i], low.kernel_sources[i]));
+  for (lower::IrSnapshot& s : low.snapshots) rep.ir.push_back({s.after, std::move(s.ir)});
+  if (tgt.cuda_arch && !prog.kernels.empty()) {
+    cuda::NvrtcOutput out = cuda::nvrtc_compile(low.source, prog.kernels.front()->name, target);
     for (KernelReport& kr : rep.kernels) {
       auto it = out.kernels.find(kr.name);
       if (it == out.kernels.end())

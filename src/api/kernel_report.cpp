@@ -1,15 +1,16 @@
 #include "api/kernel_report.h"
 
 #include "planner/kernel_stats.h"
+#include "render/render.h"
 
 namespace wino::api {
 
-KernelReport static_kernel_report(const ir::Kernel& k, render::Dialect dialect) {
+KernelReport static_kernel_report(const ir::Kernel& k, const std::string& source) {
   planner::KernelStats st = planner::analyze(k);
   KernelReport kr;
   kr.name = k.name;
   kr.stage = k.info.stage;
-  kr.source = render::render_kernel(k, dialect);
+  kr.source = source;
   kr.lines = render::count_lines(kr.source);
   kr.ssa_values = st.ssa_values;
   kr.pred_regs = st.pred_regs;

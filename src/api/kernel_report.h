@@ -3,13 +3,12 @@
 #pragma once
 
 #include "ir/kernel.h"
-#include "render/render.h"
 #include "wino/wino.h"
 
 namespace wino::api {
 
-/// Name, stage, source in `dialect`, lines, SSA values, predicted registers, FLOPs, bytes and
-/// grid of a kernel; regs, spill_bytes and time_us stay -1 (not reported).
-KernelReport static_kernel_report(const ir::Kernel& kernel, render::Dialect dialect);
+/// Name, stage, `source` (the kernel rendered by lower()), lines, SSA values, predicted registers,
+/// FLOPs, bytes and grid of a kernel; regs, spill_bytes and time_us stay -1 (not reported).
+KernelReport static_kernel_report(const ir::Kernel& kernel, const std::string& source);
 
 }  // namespace wino::api

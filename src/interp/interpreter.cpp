@@ -106,6 +106,7 @@ class Machine {
     const double a = eval(n->args[0]);
     if (n->op == Op::neg) return n->type == Type::f32 ? static_cast<double>(-static_cast<float>(a)) : int_result(n, -static_cast<int64_t>(a));
     if (n->op == Op::logical_not) return a == 0 ? 1 : 0;
+    if (n->op == Op::exp) return static_cast<double>(std::exp(static_cast<float>(a)));
     if (n->op == Op::cast) return cast(n, a);
     const double b = eval(n->args[1]);
     const Type operand = n->args[0]->type;

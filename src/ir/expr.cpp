@@ -41,6 +41,7 @@ const char* op_name(Op op) {
     case Op::logical_not: return "not";
     case Op::select: return "select";
     case Op::cast: return "cast";
+    case Op::exp: return "exp";
   }
   return "?";
 }
@@ -51,6 +52,7 @@ int op_arity(Op op) {
     case Op::const_float:
     case Op::var: return 0;
     case Op::neg:
+    case Op::exp:
     case Op::logical_not:
     case Op::cast: return 1;
     case Op::select: return 3;
@@ -275,6 +277,9 @@ Expr Context::unary(Op op, Expr a) {
     if (a->op == Op::neg) return a->args[0];
     if (a->op == Op::const_int) return i32(-a->ival);
     if (a->op == Op::const_float) return f32(-a->fval);
+  } else if (op == Op::exp) {
+    if (a.type() != Type::f32) throw Error("IR: exp of a non-float");
+    if (a->op == Op::const_float) return f32(static_cast<float>(std::exp(static_cast<float>(a->fval))));
   } else if (op == Op::logical_not) {
     if (a.type() != Type::boolean) throw Error("IR: not of a non-boolean");
     if (a->is_const()) return boolean(!a->ival);
@@ -334,6 +339,7 @@ Expr operator*(Expr a, int64_t b) { return constant_like(a, b) * a; }
 Expr operator*(int64_t a, Expr b) { return constant_like(b, a) * b; }
 Expr operator/(Expr a, int64_t b) { return a / constant_like(a, b); }
 Expr operator%(Expr a, int64_t b) { return a % constant_like(a, b); }
+Expr exp(Expr a) { return a.ctx().unary(Op::exp, a); }
 Expr min(Expr a, Expr b) { return a.ctx().binary(Op::min, a, b); }
 Expr max(Expr a, Expr b) { return a.ctx().binary(Op::max, a, b); }
 Expr lt(Expr a, Expr b) { return a.ctx().binary(Op::lt, a, b); }

@@ -22,6 +22,7 @@ enum class Op : uint8_t {
   add, sub, mul, div, mod, min, max,          // arithmetic (div/mod: C semantics, ints >= 0)
   lt, le, eq, ne, logical_and, logical_or,    // comparisons and logic -> boolean
   neg, logical_not, select, cast,             // unary, ternary, conversion
+  exp,                                        // e^x (f32; activations)
 };
 const char* op_name(Op op);
 int op_arity(Op op);
@@ -130,6 +131,7 @@ Expr ne(Expr a, Expr b);
 Expr logical_and(Expr a, Expr b);
 Expr logical_or(Expr a, Expr b);
 Expr select(Expr c, Expr a, Expr b);
+Expr exp(Expr a);
 
 /// Number of distinct non-leaf nodes reachable from `roots` (what a renderer would compute once).
 size_t count_distinct_ops(const std::vector<Expr>& roots);

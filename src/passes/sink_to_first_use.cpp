@@ -1,5 +1,6 @@
 #include "passes/sink_to_first_use.h"
 
+#include <cstddef>
 #include <functional>
 #include <unordered_set>
 
@@ -29,35 +30,42 @@ void summarize(const Stmt& s, Summary& out, std::unordered_set<const Node*>& see
   for (const StmtPtr& c : s.body) summarize(*c, out, seen);
 }
 
+bool movable(const Stmt& s) { return s.kind == StmtKind::let || s.kind == StmtKind::load; }
+
+// Whether statement `later` must stay after the movable statement `s`.
+bool blocks(const Stmt& s, const Summary& later) {
+  if (later.vars_used.count(s.var.node())) return true;
+  return s.kind == StmtKind::load && (later.barrier || later.stored.count(s.memory));
+}
+
+// From the last statement up, each movable one moves down to just before its first blocker,
+// and then up over the movable statements directly before that blocker (values the blocker also
+// waits for). Stopping there, rather than right at the blocker, makes the pass idempotent: a
+// greedy sink swaps two values used by the same statement on every run.
 int sink_block(Block& block) {
   int moved = 0;
   for (StmtPtr& s : block) moved += sink_block(s->body);
-  std::vector<Summary> sums(block.size());
-  for (size_t i = 0; i < block.size(); ++i) {
+  const size_t n = block.size();
+  std::vector<Summary> sums(n);
+  for (size_t i = 0; i < n; ++i) {
     std::unordered_set<const Node*> seen;
     summarize(*block[i], sums[i], seen);
   }
-  for (size_t i = block.size(); i-- > 0;) {
-    const Stmt& s = *block[i];
-    if (s.kind != StmtKind::let && s.kind != StmtKind::load) continue;
-    size_t target = i;
-    for (size_t j = i + 1; j < block.size(); ++j) {
-      if (sums[j].vars_used.count(s.var.node())) break;
-      if (s.kind == StmtKind::load && (sums[j].barrier || sums[j].stored.count(s.memory))) break;
-      target = j;
+  std::vector<size_t> order;  // the arranged suffix, as original indices
+  for (size_t i = n; i-- > 0;) {
+    size_t at = 0;
+    if (movable(*block[i])) {
+      while (at < order.size() && !blocks(*block[i], sums[order[at]])) ++at;
+      while (at > 0 && movable(*block[order[at - 1]])) --at;
     }
-    if (target == i) continue;
-    // Rotate statement i to position target, keeping the summaries in step.
-    StmtPtr moving = std::move(block[i]);
-    Summary moving_sum = std::move(sums[i]);
-    for (size_t j = i; j < target; ++j) {
-      block[j] = std::move(block[j + 1]);
-      sums[j] = std::move(sums[j + 1]);
-    }
-    block[target] = std::move(moving);
-    sums[target] = std::move(moving_sum);
-    ++moved;
+    order.insert(order.begin() + static_cast<std::ptrdiff_t>(at), i);
   }
+  Block result;
+  for (size_t k = 0; k < n; ++k) {
+    moved += order[k] != k;
+    result.push_back(std::move(block[order[k]]));
+  }
+  block = std::move(result);
   return moved;
 }
 

@@ -21,7 +21,7 @@ Program build_direct(const ConvDesc& d, const PlanOptions& o) {
   b.info() = {"direct", "direct", 0, 0};
   const Memory* x = prog.param(b, prog.input());
   const Memory* w = prog.param(b, w_buf);
-  const Memory* y = prog.param(b, prog.output(), true);
+  const OutputSink y(prog, b);
   const Memory* acc = b.thread_array("acc", 1);
   // Input position of an output position's first tap (stride 1 keeps the kernel unchanged).
   auto step = [&](Expr o) { return d.stride == 1 ? o : o * d.stride; };
@@ -48,7 +48,7 @@ Program build_direct(const ConvDesc& d, const PlanOptions& o) {
           }
         }
       });
-      b.store(y, idx, b.load("sum", acc, b.i32(0)));
+      y.store(b, idx, b.load("sum", acc, b.i32(0)), y.channel_bias(b, k));
     });
   });
   prog.add(b.finish());

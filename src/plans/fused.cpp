@@ -2,6 +2,8 @@
 // into work-group memory chunk by chunk). `fused` also applies the output transform in the same
 // kernel, after an exchange of the accumulators through work-group memory; `fused-input` writes
 // M[xi][k][p] and leaves the output transform to a second kernel.
+#include <optional>
+
 #include "ir/transform_code.h"
 #include "plans/fused_gemm.h"
 
@@ -28,7 +30,9 @@ Program fused_program(const ConvDesc& d, const PlanOptions& o, bool with_output)
   b.info() = {plan, with_output ? "fused" : "input_transform+gemm", t.m, t.r};
   const Memory* x = prog.param(b, prog.input());
   const Memory* u = prog.param(b, u_buf);
-  const Memory* out = prog.param(b, with_output ? prog.output() : mm_buf, true);
+  std::optional<OutputSink> y;  // fused: y with the epilogue; fused-input: M
+  const Memory* mm = nullptr;
+  if (with_output) y.emplace(prog, b); else mm = prog.param(b, mm_buf, true);
   FusedGemm g = build_fused_gemm(b, d, t, ft, InputSource::image, x, u);
   // Exchange through work-group memory, a slice of `rows` output channels at a time (all
   // alpha^2 points of a bk x bp block rarely fit): the threads holding the slice's accumulators
@@ -62,7 +66,7 @@ Program fused_program(const ConvDesc& d, const PlanOptions& o, bool with_output)
           Expr xi = b.let("xi", e / pairs), kl = b.let("kl", (e / ft.bp) % rows), pl = b.let("pl", e % ft.bp);
           Expr k = b.let("k", g.kb * ft.bk + kl + lo), p = b.let("p", g.pb * ft.bp + pl);
           Expr ok = logical_and(lt(e, b.i32(a2 * pairs)), logical_and(lt(k, b.i32(K)), lt(p, b.i32(P))));
-          b.store(out, (xi * K + k) * P + p, b.load("m", g.smem, e), ok);
+          b.store(mm, (xi * K + k) * P + p, b.load("m", g.smem, e), ok);
         });
       });
       b.barrier();
@@ -77,7 +81,7 @@ Program fused_program(const ConvDesc& d, const PlanOptions& o, bool with_output)
           std::vector<Expr> tile;
           for (int xi = 0; xi < a2; ++xi)
             tile.push_back(b.load("m", g.smem, (b.i32(xi) * rows + kl) * ft.bp + pl));
-          store_output_tile(b, out, d, t, tile_coords(b, p, t), k, transform_2d(*ctx, t.t.AT, tile));
+          store_output_tile(b, *y, d, t, tile_coords(b, p, t), k, transform_2d(*ctx, t.t.AT, tile));
         });
       });
     });

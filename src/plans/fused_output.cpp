@@ -25,7 +25,7 @@ Program build_fused_output(const ConvDesc& d, const PlanOptions& o) {
   b.info() = {plan, "gemm+output_transform", t.m, t.r};
   const Memory* u = prog.param(b, u_buf);
   const Memory* v = prog.param(b, v_buf);
-  const Memory* y = prog.param(b, prog.output(), true);
+  const OutputSink y(prog, b);
   FusedGemm g = build_fused_gemm(b, d, t, ft, InputSource::transformed, v, u);
   b.threads([&](Expr tid) {
     ThreadTile tt = g.tile(b, tid);

@@ -31,7 +31,7 @@ Program build_naive_fused(const ConvDesc& d, const PlanOptions& o) {
   b.info() = {"naive-fused", "fused", m, t.r};
   const Memory* x = prog.param(b, prog.input());
   const Memory* u = prog.param(b, u_buf);
-  const Memory* y = prog.param(b, prog.output(), true);
+  const OutputSink y(prog, b);
   const Memory* acc = b.thread_array("acc", m * m);
   b.threads([&](Expr tid) {
     Expr idx = b.let("idx", b.group_id() * threads + tid);

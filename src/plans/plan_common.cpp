@@ -3,7 +3,6 @@
 #include <limits>
 
 #include "common/error.h"
-#include "passes/sink_to_first_use.h"
 
 namespace wino::plans {
 
@@ -111,24 +110,25 @@ std::vector<ir::Expr> load_input_tile(ir::KernelBuilder& b, const ir::Memory* x,
   return tile;
 }
 
-void store_output_tile(ir::KernelBuilder& b, const ir::Memory* y, const ConvDesc& d,
+void store_output_tile(ir::KernelBuilder& b, const OutputSink& y, const ConvDesc& d,
                        const Tiling& t, const TileCoords& tc, ir::Expr k,
                        const std::vector<ir::Expr>& values) {
   using namespace ir;
   const int64_t OH = d.out_h(), OW = d.out_w();
   Expr oh0 = b.let("oh0", tc.th * t.m), ow0 = b.let("ow0", tc.tw * t.m);
   Expr base = b.let("ybase", (tc.n * d.k + k) * OH * OW);
+  Expr bias = y.channel_bias(b, k);
   for (int i = 0; i < t.m; ++i)
     for (int j = 0; j < t.m; ++j) {
       Expr oh = oh0 + i, ow = ow0 + j;
-      b.store(y, base + oh * OW + ow, values[i * t.m + j],
+      y.store(b, base + oh * OW + ow, values[i * t.m + j], bias,
               logical_and(lt(oh, b.i32(OH)), lt(ow, b.i32(OW))));
     }
 }
 
 namespace {
 
-Program build_unoptimized(const ConvDesc& d, const PlanOptions& o) {
+Program build_plan(const ConvDesc& d, const PlanOptions& o) {
   if (o.plan == "direct") return build_direct(d, o);
   if (d.stride != 1 || d.dilation != 1)
     throw Error("plan " + o.plan + " supports stride 1 and dilation 1 only (got stride " +
@@ -151,9 +151,7 @@ Program build_unoptimized(const ConvDesc& d, const PlanOptions& o) {
 
 Program build_program(const ConvDesc& d, const PlanOptions& o) {
   validate(d);
-  Program p = build_unoptimized(d, o);
-  for (auto& k : p.kernels) passes::sink_to_first_use(*k);
-  return p;
+  return build_plan(d, o);
 }
 
 }  // namespace wino::plans

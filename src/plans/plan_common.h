@@ -5,6 +5,7 @@
 #include <string>
 
 #include "ir/builder.h"
+#include "plans/output_sink.h"
 #include "plans/program_builder.h"
 #include "transforms/winograd.h"
 
@@ -56,8 +57,8 @@ std::vector<ir::Expr> load_input_tile(ir::KernelBuilder& b, const ir::Memory* x,
                                       const Tiling& t, const TileCoords& tc, ir::Expr c,
                                       ir::Expr valid = {});
 
-/// Stores an m x m output tile of channel k with the image-edge masks.
-void store_output_tile(ir::KernelBuilder& b, const ir::Memory* y, const ConvDesc& d,
+/// Stores an m x m output tile of channel k with the image-edge masks (and the epilogue).
+void store_output_tile(ir::KernelBuilder& b, const OutputSink& y, const ConvDesc& d,
                        const Tiling& t, const TileCoords& tc, ir::Expr k,
                        const std::vector<ir::Expr>& values);
 

@@ -13,7 +13,9 @@
 
 namespace wino::plans {
 
-enum class BufferRole { input, weights, output, scratch };
+/// bias (K values, set with the weights) and residual (shaped like the output, given to each run)
+/// exist only when the convolution's epilogue has them.
+enum class BufferRole { input, weights, bias, residual, output, scratch };
 const char* role_name(BufferRole role);
 
 struct ProgramBuffer {
@@ -54,8 +56,9 @@ struct PlanOptions {
 /// The plans Wino knows, in the order `--plan all` lists them.
 const std::vector<std::string>& plan_names();
 
-/// Builds the program of `options.plan` for a convolution. Throws wino::Error for unsupported
-/// requests (naming the plan and what it does not support).
+/// Builds the program of `options.plan` for a convolution, before any pass (lower::lower runs
+/// them). Throws wino::Error for unsupported requests (naming the plan and what it does not
+/// support).
 Program build_program(const ConvDesc& desc, const PlanOptions& options);
 
 /// Kernel names encode plan, stage, F(m, r) and tile sizes; built here and nowhere else.

@@ -9,6 +9,8 @@ const char* role_name(BufferRole role) {
   switch (role) {
     case BufferRole::input: return "input";
     case BufferRole::weights: return "weights";
+    case BufferRole::bias: return "bias";
+    case BufferRole::residual: return "residual";
     case BufferRole::output: return "output";
     case BufferRole::scratch: return "scratch";
   }
@@ -27,6 +29,8 @@ ProgramBuilder::ProgramBuilder(const ConvDesc& d, std::string plan, int m, int r
   program_.r = r;
   input_ = declare("x", d.n * d.c * d.h * d.w, BufferRole::input);
   output_ = declare("y", d.n * d.k * d.out_h() * d.out_w(), BufferRole::output);
+  if (d.epilogue.bias) bias_ = declare("bias", d.k, BufferRole::bias);
+  if (d.epilogue.residual) residual_ = declare("z", d.n * d.k * d.out_h() * d.out_w(), BufferRole::residual);
 }
 
 BufferHandle ProgramBuilder::declare(const std::string& name, int64_t elements, BufferRole role) {
@@ -47,7 +51,7 @@ BufferHandle ProgramBuilder::scratch(const std::string& name, int64_t elements) 
 
 const ir::Memory* ProgramBuilder::param(ir::KernelBuilder& b, BufferHandle h, bool writes) const {
   const ProgramBuffer& pb = program_.buffers.at(h.index);
-  if (writes && (pb.role == BufferRole::input || pb.role == BufferRole::weights))
+  if (writes && pb.role != BufferRole::output && pb.role != BufferRole::scratch)
     throw Error("internal: plan " + plan() + " writes its " + role_name(pb.role) + " buffer");
   return b.buffer(pb.name, pb.elements, !writes, ir::Type::f32, h.index);
 }

@@ -22,13 +22,17 @@ class ProgramBuilder {
  public:
   using PrepareWeights = std::function<std::vector<float>(const float* kcrs)>;
 
-  /// Declares the input x and the output y of `d`. m and r: F(m, r), 0 for direct.
+  /// Declares the input x, the output y and the epilogue's buffers of `d`. m and r: F(m, r), 0
+  /// for direct.
   ProgramBuilder(const ConvDesc& d, std::string plan, int m = 0, int r = 0);
 
   const ConvDesc& desc() const { return desc_; }
   const std::string& plan() const { return program_.plan; }
   BufferHandle input() const { return input_; }
   BufferHandle output() const { return output_; }
+  /// The epilogue's buffers; index -1 when the description's epilogue has none.
+  BufferHandle bias() const { return bias_; }
+  BufferHandle residual() const { return residual_; }
   /// The weights in the plan's layout, made from raw KCRS weights by `prepare` at set-weights time.
   BufferHandle weights(int64_t elements, PrepareWeights prepare);
   /// An intermediate (V, M) that lives in device memory between launches.
@@ -46,7 +50,7 @@ class ProgramBuilder {
 
   ConvDesc desc_;
   Program program_;
-  BufferHandle input_, output_;
+  BufferHandle input_, output_, bias_, residual_;
 };
 
 }  // namespace wino::plans

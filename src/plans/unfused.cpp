@@ -43,7 +43,7 @@ std::unique_ptr<Kernel> output_transform_kernel(const ProgramBuilder& prog, cons
                   ceil_div(total, threads), threads);
   b.info() = {prog.plan(), "output_transform", m, t.r};
   const Memory* mm = prog.param(b, mm_buf);
-  const Memory* y = prog.param(b, prog.output(), true);
+  const OutputSink y(prog, b);
   b.threads([&](Expr tid) {
     Expr idx = b.let("idx", b.group_id() * threads + tid);
     b.if_then(lt(idx, b.i32(total)), [&] {

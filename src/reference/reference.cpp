@@ -236,4 +236,31 @@ void check_reference_shapes(const Shape& x, const Shape& w, const Padding& pad, 
   validate(x, w, pad, groups, stride, dilation);
 }
 
+double reference_activation(Activation a, double v) {
+  switch (a) {
+    case Activation::none: return v;
+    case Activation::relu: return v < 0 ? 0 : v;
+    case Activation::relu6: return v < 0 ? 0 : v > 6 ? 6 : v;
+    case Activation::silu: return v / (1 + std::exp(-v));
+  }
+  return v;
+}
+
+void apply_reference_epilogue(Tensor& y, const Epilogue& e, const Tensor* bias,
+                              const Tensor* residual) {
+  if (!e.any()) return;
+  if (y.rank() != 4) throw Error("reference epilogue: the output must be 4-D NCHW");
+  const int64_t K = y.dim(1), plane = y.dim(2) * y.dim(3);
+  if (e.bias && (!bias || bias->numel() != K))
+    throw Error("reference epilogue: the bias must have K = " + std::to_string(K) + " values");
+  if (e.residual && (!residual || residual->shape() != y.shape()))
+    throw Error("reference epilogue: the residual must have the output's shape");
+  for (int64_t i = 0; i < y.numel(); ++i) {
+    double v = y.get(i);
+    if (e.bias) v += bias->get((i / plane) % K);
+    if (e.residual) v += residual->get(i);
+    y.set(i, reference_activation(e.activation, v));
+  }
+}
+
 }  // namespace wino

@@ -27,6 +27,14 @@ double reference_conv2d_at(const Tensor& x, const Tensor& w, const Padding& pad,
                            int64_t n, int64_t k, int64_t oh, int64_t ow, int64_t stride = 1,
                            int64_t dilation = 1);
 
+/// An activation in float64, as the kernels apply it (NaN stays NaN, as in PyTorch).
+double reference_activation(Activation a, double v);
+
+/// Applies an epilogue to a float64 NCHW result y in place: y = act(y + bias[k] + residual).
+/// `bias` (K values) and `residual` (y's shape) are required where the epilogue has them.
+void apply_reference_epilogue(Tensor& y, const Epilogue& e, const Tensor* bias,
+                              const Tensor* residual);
+
 /// Relative L2 error ||y - ref|| / ||ref|| (NaN if any value is NaN).
 double relative_l2_error(const Tensor& y, const Tensor& ref);
 

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "common/error.h"
 #include "common/random.h"
 #include "reference/reference.h"
 #include "reference/tolerance.h"
@@ -10,9 +11,13 @@
 namespace wino {
 
 ReferenceCheck::ReferenceCheck(const ConvDesc& d, const Tensor& x, const Tensor& w,
-                               double full_flops, int samples, uint64_t seed) {
+                               const Tensor* bias, const Tensor* residual, double full_flops,
+                               int samples, uint64_t seed) {
+  if ((d.epilogue.bias && !bias) || (d.epilogue.residual && !residual))
+    throw Error("reference check: the epilogue of " + d.str() + " needs its bias and residual tensors");
   if (d.direct_flops() < full_flops) {
     full_ = reference_conv2d(x, w, d.pad, d.groups, d.stride, d.dilation);
+    apply_reference_epilogue(full_, d.epilogue, bias, residual);
     for (int64_t i = 0; i < full_.numel(); ++i) nonfinite_ += !std::isfinite(full_.get(i));
     return;
   }
@@ -20,10 +25,13 @@ ReferenceCheck::ReferenceCheck(const ConvDesc& d, const Tensor& x, const Tensor&
   Rng rng(seed);
   for (int i = 0; i < samples; ++i) {
     const int64_t idx = static_cast<int64_t>(rng.next_u64() % static_cast<uint64_t>(total));
+    const int64_t k = (idx / (oh * ow)) % d.k;
     index_.push_back(idx);
-    value_.push_back(reference_conv2d_at(x, w, d.pad, d.groups, idx / (d.k * oh * ow),
-                                         (idx / (oh * ow)) % d.k, (idx / ow) % oh, idx % ow,
-                                         d.stride, d.dilation));
+    double v = reference_conv2d_at(x, w, d.pad, d.groups, idx / (d.k * oh * ow), k,
+                                   (idx / ow) % oh, idx % ow, d.stride, d.dilation);
+    if (d.epilogue.bias) v += bias->get(k);
+    if (d.epilogue.residual) v += residual->get(idx);
+    value_.push_back(reference_activation(d.epilogue.activation, v));
     nonfinite_ += !std::isfinite(value_.back());
   }
 }

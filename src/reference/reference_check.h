@@ -27,10 +27,12 @@ struct CheckVerdict {
 
 class ReferenceCheck {
  public:
-  /// Computes the float64 reference of conv(x, w) for `d`: all of it when the direct convolution
-  /// costs fewer than `full_flops`, otherwise `samples` output points chosen with `seed`.
-  ReferenceCheck(const ConvDesc& d, const Tensor& x, const Tensor& w, double full_flops = 2e9,
-                 int samples = 2000, uint64_t seed = 3);
+  /// Computes the float64 reference of conv(x, w) for `d`, with d's epilogue (`bias` and
+  /// `residual` where it has them): all of it when the direct convolution costs fewer than
+  /// `full_flops`, otherwise `samples` output points chosen with `seed`.
+  ReferenceCheck(const ConvDesc& d, const Tensor& x, const Tensor& w, const Tensor* bias = nullptr,
+                 const Tensor* residual = nullptr, double full_flops = 2e9, int samples = 2000,
+                 uint64_t seed = 3);
 
   bool sampled() const { return !index_.empty(); }
   /// Relative L2 error of `y` (N x K x out_h x out_w) over the checked points; NaN if y has a NaN

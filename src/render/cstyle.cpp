@@ -230,7 +230,8 @@ class Renderer {
     }
     if (in_scope(n)) return names_[n];
     std::string t = op_text(n);
-    return top || n->op == Op::min || n->op == Op::max || n->op == Op::cast ? t : "(" + t + ")";
+    const bool call = n->op == Op::min || n->op == Op::max || n->op == Op::cast || n->op == Op::exp;
+    return top || call ? t : "(" + t + ")";
   }
 
   std::string op_text(const Node* n) {
@@ -251,6 +252,7 @@ class Renderer {
       case Op::logical_and: return a(0) + " && " + a(1);
       case Op::logical_or: return a(0) + " || " + a(1);
       case Op::neg: return "-" + a(0);
+      case Op::exp: return d_.fexp + "(" + expr(n->args[0], true) + ")";
       case Op::logical_not: return "!" + a(0);
       case Op::select: return a(0) + " ? " + a(1) + " : " + a(2);
       case Op::cast: return std::string("(") + c_type(n->type) + ")" + a(0);
@@ -274,11 +276,11 @@ std::string render_kernel(const Kernel& kernel, Dialect dialect) {
   return Renderer(kernel, dialect_spec(dialect)).run();
 }
 
-std::string render_program(const std::vector<const Kernel*>& kernels, Dialect dialect) {
+std::string translation_unit(const std::vector<std::string>& kernel_sources, Dialect dialect) {
   std::string out = dialect_spec(dialect).prelude;
-  for (const Kernel* k : kernels) {
+  for (const std::string& k : kernel_sources) {
     if (!out.empty()) out += "\n";
-    out += render_kernel(*k, dialect);
+    out += k;
   }
   return out;
 }

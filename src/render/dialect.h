@@ -18,6 +18,7 @@ struct DialectSpec {
   std::string group_id, thread_id;  // expressions of the ids (GPU dialects)
   std::string unroll_pragma;      // before an unrolled loop, "" for none
   std::string fmin, fmax;         // float min/max
+  std::string fexp;               // float e^x
   std::string imin, imax;         // int min/max ("" = use a conditional expression)
   bool emulate_threads = false;   // CPU: thread regions become loops, per-thread arrays gain [T]
   bool metal_params = false;      // buffers and ids are attributed parameters

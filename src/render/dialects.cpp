@@ -26,6 +26,7 @@ DialectSpec make_c() {
   s.unroll_pragma = "#pragma GCC unroll 64";
   s.fmin = "fminf";
   s.fmax = "fmaxf";
+  s.fexp = "expf";
   s.imin = "WINO_IMIN";
   s.imax = "WINO_IMAX";
   s.emulate_threads = true;
@@ -45,6 +46,7 @@ DialectSpec make_cuda() {
   s.unroll_pragma = "#pragma unroll";
   s.fmin = "fminf";
   s.fmax = "fmaxf";
+  s.fexp = "expf";
   s.imin = "min";
   s.imax = "max";
   s.launch_bounds = true;
@@ -64,6 +66,7 @@ DialectSpec make_opencl() {
   s.unroll_pragma = "#pragma unroll";
   s.fmin = "fmin";
   s.fmax = "fmax";
+  s.fexp = "exp";
   s.imin = "min";
   s.imax = "max";
   s.launch_bounds = true;
@@ -84,6 +87,7 @@ DialectSpec make_metal() {
   s.unroll_pragma = "#pragma unroll";
   s.fmin = "fmin";
   s.fmax = "fmax";
+  s.fexp = "exp";
   s.imin = "min";
   s.imax = "max";
   s.metal_params = true;

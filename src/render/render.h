@@ -14,8 +14,8 @@ const char* dialect_name(Dialect d);
 /// Source of one kernel (function only, no prelude).
 std::string render_kernel(const ir::Kernel& kernel, Dialect dialect);
 
-/// A whole translation unit: the dialect's prelude followed by each kernel.
-std::string render_program(const std::vector<const ir::Kernel*>& kernels, Dialect dialect);
+/// A whole translation unit: the dialect's prelude followed by each kernel's source.
+std::string translation_unit(const std::vector<std::string>& kernel_sources, Dialect dialect);
 
 /// Number of lines of a text (a final line without '\n' counts).
 int count_lines(const std::string& text);

@@ -103,7 +103,13 @@ Totals totals(const Report& rep) {
   return t;
 }
 
-void print_plan(std::ostream& out, const PlanResult& res, const std::string& target, bool source) {
+// What to print after each plan's table.
+struct Extras {
+  bool source = false;  // each kernel's source
+  bool ir = false;      // the IR after each lowering step
+};
+
+void print_plan(std::ostream& out, const PlanResult& res, const std::string& target, const Extras& extras) {
   if (!res.error.empty()) {
     out << "== " << res.plan << ": not supported: " << res.error << "\n\n";
     return;
@@ -128,13 +134,15 @@ void print_plan(std::ostream& out, const PlanResult& res, const std::string& tar
   if (target == "metal" && t.max_pred > kAppleMaxRegs)
     out << "note: predicted registers over Apple's " << kAppleMaxRegs
         << " per thread: this plan would spill on an Apple GPU\n";
-  if (source)
+  if (extras.ir)
+    for (const Report::IrSnapshot& s : rep.ir) out << "\n-- IR after " << s.after << "\n" << s.ir;
+  if (extras.source)
     for (const KernelReport& k : rep.kernels) out << "\n// " << k.name << "\n" << k.source;
   out << "\n";
 }
 
 void write_json(std::ostream& out, const std::vector<PlanResult>& results, const Problem& prob,
-                const std::string& target, bool source) {
+                const std::string& target, const Extras& extras) {
   JsonWriter j;
   j.begin_array();
   for (const PlanResult& res : results) {
@@ -150,7 +158,13 @@ void write_json(std::ostream& out, const std::vector<PlanResult>& results, const
     if (res.ran) j.key("device").value(res.report.device); else j.key("device").null();
     if (target == "metal") j.key("max_regs_per_thread").value(kAppleMaxRegs);
     write_kernels_json(j, res.report);
-    if (source) {
+    if (extras.ir) {
+      j.key("ir").begin_array();
+      for (const Report::IrSnapshot& s : res.report.ir)
+        j.begin_object().key("after").value(s.after).key("ir").value(s.ir).end_object();
+      j.end_array();
+    }
+    if (extras.source) {
       j.key("sources").begin_object();
       for (const KernelReport& k : res.report.kernels) j.key(k.name).value(k.source);
       j.end_object();
@@ -178,6 +192,7 @@ int cmd_explain(const Argv& argv) {
   add_tiles_option(args);
   args.option("device", "D", "also run each plan on this device (auto, cpu, cuda[:N], opencl[:N]) for times");
   args.flag("source", "print each kernel's source (in the target's dialect) after its table");
+  args.flag("ir", "print the IR of every kernel after each lowering step (build, then each pass)");
   args.flag("json", "print a JSON list of plans instead of the tables");
   args.epilog(
       "examples:\n"
@@ -200,6 +215,7 @@ int cmd_explain(const Argv& argv) {
   const Device device = run ? read_device(args) : Device::cpu();
   const Problem prob = read_problem(args, run);
   const Options base = read_options(args);
+  const Extras extras{args.has("source"), args.has("ir")};
 
   std::vector<PlanResult> results;
   for (const std::string& plan : plan_list) {
@@ -208,7 +224,7 @@ int cmd_explain(const Argv& argv) {
     Options o = base;
     o.plan = plan;
     try {
-      res.report = explain(prob.desc, o, target);
+      res.report = explain(prob.desc, o, target, extras.ir);
     } catch (const Error& e) {
       // A plan that does not fit this problem is one row of `--plan all`, not a failure of it.
       if (plan_arg != "all") throw;
@@ -219,7 +235,7 @@ int cmd_explain(const Argv& argv) {
   }
 
   if (args.has("json")) {
-    write_json(std::cout, results, prob, target, args.has("source"));
+    write_json(std::cout, results, prob, target, extras);
     return 0;
   }
   std::cout << "problem " << prob.desc.str() << "\n"
@@ -227,7 +243,7 @@ int cmd_explain(const Argv& argv) {
   if (target.rfind("sm_", 0) == 0) std::cout << " (NVRTC " << cuda::nvrtc_version() << ", no GPU needed)";
   if (target == "metal") std::cout << kMetalBudgetNote;
   std::cout << "\n\n";
-  for (const PlanResult& res : results) print_plan(std::cout, res, target, args.has("source"));
+  for (const PlanResult& res : results) print_plan(std::cout, res, target, extras);
   return 0;
 }
 

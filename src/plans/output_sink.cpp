@@ -1,0 +1,41 @@
+#include "plans/output_sink.h"
+
+namespace wino::plans {
+
+using namespace ir;
+
+OutputSink::OutputSink(const ProgramBuilder& prog, KernelBuilder& b)
+    : activation_(prog.desc().epilogue.activation) {
+  y_ = prog.param(b, prog.output(), true);
+  if (prog.bias().index >= 0) bias_ = prog.param(b, prog.bias());
+  if (prog.residual().index >= 0) residual_ = prog.param(b, prog.residual());
+}
+
+Expr OutputSink::channel_bias(KernelBuilder& b, Expr k) const {
+  return bias_ ? b.load("bias", bias_, k) : Expr();
+}
+
+namespace {
+
+// Comparisons rather than fmax/fmin so that NaN stays NaN, as in PyTorch.
+Expr activate(Activation a, Expr v) {
+  Context& c = v.ctx();
+  const Expr zero = c.f32(0);
+  switch (a) {
+    case Activation::none: return v;
+    case Activation::relu: return select(lt(v, zero), zero, v);
+    case Activation::relu6: return select(lt(v, zero), zero, select(lt(c.f32(6), v), c.f32(6), v));
+    case Activation::silu: return v / (c.f32(1) + exp(-v));
+  }
+  return v;
+}
+
+}  // namespace
+
+void OutputSink::store(KernelBuilder& b, Expr index, Expr value, Expr bias, Expr mask) const {
+  if (bias) value = value + bias;
+  if (residual_) value = value + b.load("z", residual_, index, mask);
+  b.store(y_, index, activate(activation_, value), mask);
+}
+
+}  // namespace wino::plans

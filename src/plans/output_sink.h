@@ -1,0 +1,29 @@
+// Where every plan stores the convolution's output: y, with the epilogue applied on the way
+// (y = act(value + bias[k] + residual)). The one place the epilogue is written, so every plan
+// and every dialect gets it the same.
+#pragma once
+
+#include "ir/builder.h"
+#include "plans/program_builder.h"
+
+namespace wino::plans {
+
+class OutputSink {
+ public:
+  /// Declares y (written) and the epilogue's buffers as parameters of the kernel `b` builds.
+  OutputSink(const ProgramBuilder& prog, ir::KernelBuilder& b);
+
+  /// What the epilogue needs of output channel k, loaded once for all the stores of a tile.
+  ir::Expr channel_bias(ir::KernelBuilder& b, ir::Expr k) const;
+  /// if (mask) y[index] = act(value + bias + residual[index]); `bias` from channel_bias().
+  void store(ir::KernelBuilder& b, ir::Expr index, ir::Expr value, ir::Expr bias,
+             ir::Expr mask = {}) const;
+
+ private:
+  const ir::Memory* y_ = nullptr;
+  const ir::Memory* bias_ = nullptr;      // K values
+  const ir::Memory* residual_ = nullptr;  // shaped like y
+  Activation activation_ = Activation::none;
+};
+
+}  // namespace wino::plans
