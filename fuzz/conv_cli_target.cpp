@@ -69,6 +69,8 @@ void conv_cli_one_input(const uint8_t* data, size_t size) {
   try {
     if (!args.parse(argv)) return;  // --help
     if (args.has("input") || args.has("weights")) return;  // no file I/O here
+    for (const char* e : {"bias", "residual"})
+      if (args.has(e) && args.get(e) != "random") return;
     problem = cli::read_problem(args, false);
     options = cli::read_options(args);
     device = cli::read_device(args);

@@ -60,9 +60,10 @@ std::vector<std::string> requested_plans(const std::string& plan) {
 // registers and spills the device reports (CUDA). Kernels are matched by name.
 void run_on_device(PlanResult& res, const Device& device, const Problem& prob, const Options& o) {
   Conv conv = compile(device, prob.desc, o);
-  conv.set_weights(prob.w.f32());
+  const Epilogue& e = prob.desc.epilogue;
+  conv.set_weights(prob.w.f32(), e.bias ? prob.bias.f32() : nullptr);
   Tensor y(DType::f32, {prob.desc.n, prob.desc.k, prob.desc.out_h(), prob.desc.out_w()});
-  conv.benchmark(prob.x.f32(), y.f32(), kDeviceRepeats, /*warmup=*/1);
+  conv.benchmark(prob.x.f32(), y.f32(), kDeviceRepeats, /*warmup=*/1, e.residual ? prob.residual.f32() : nullptr);
   Report dev = conv.report();
   res.report.device = dev.device;
   res.report.time_us = dev.time_us;  // whole runs, as `wino run` and `wino bench` report

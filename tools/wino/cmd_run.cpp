@@ -67,12 +67,13 @@ int cmd_run(const Argv& argv) {
   args.epilog(
       "examples:\n"
       "  wino run --shape 1,8,32,32 --k 8 --pad 1 --plan unfused --m 4 --check\n"
+      "  wino run --shape 1,64,56,56 --k 64 --pad 1 --bias random --residual random --activation relu --check\n"
       "  wino run --input x.npy --weights w.npy --pad 1 --output y.npy");
   if (!args.parse(argv)) return 0;
 
   Problem prob = read_problem(args, true);
   if (args.has("output")) {
-    for (const char* in : {"input", "weights"})
+    for (const char* in : {"input", "weights", "bias", "residual"})
       if (args.has(in) && same_file(args.get(in), args.get("output")))
         throw UsageError("--output " + args.get("output") + " is the same file as --" + in +
                          ": choose another output path (inputs are never overwritten)");
@@ -81,13 +82,15 @@ int cmd_run(const Argv& argv) {
   const int repeats = static_cast<int>(args.get_int_opt("repeat", 1, 100000).value_or(1));
   Options options = read_options(args);
   Conv conv = compile(read_device(args), prob.desc, options);
-  conv.set_weights(prob.w.f32());
+  const Epilogue& e = prob.desc.epilogue;
+  conv.set_weights(prob.w.f32(), e.bias ? prob.bias.f32() : nullptr);
   Tensor y(DType::f32, {prob.desc.n, prob.desc.k, prob.desc.out_h(), prob.desc.out_w()});
-  conv.benchmark(prob.x.f32(), y.f32(), repeats, /*warmup=*/1);
+  conv.benchmark(prob.x.f32(), y.f32(), repeats, /*warmup=*/1, e.residual ? prob.residual.f32() : nullptr);
   Report rep = conv.report();
 
   std::optional<CheckVerdict> check;
-  if (args.has("check")) check = ReferenceCheck(prob.desc, prob.x, prob.w).judge(y, rep.m, rep.r);
+  if (args.has("check"))
+    check = ReferenceCheck(prob.desc, prob.x, prob.w, &prob.bias, &prob.residual).judge(y, rep.m, rep.r);
   if (args.has("output")) write_npy(args.get("output"), y);
   print_run(args, prob, rep, repeats, check);
   if (check && check->kind == CheckVerdict::Kind::fail)

@@ -17,11 +17,18 @@ void add_problem_options(Args& args) {
   args.option("shape", "N,C,H,W", "instead of files: random normal input of this shape");
   args.option("k", "K", "with --shape: number of filters");
   args.option("r", "R", "with --shape: filter size R x R (default 3)");
-  args.option("seed", "S", "with --shape: random seed (default 0; weights use S+1)");
+  args.option("seed", "S", "with --shape: random seed (default 0; weights use S+1, --bias random S+2, "
+                           "--residual random S+3)");
   args.option("pad", "P|T,B,L,R", "zero padding on all sides, or per side (default 0)");
   args.option("groups", "G", "channel groups (default 1; Winograd plans need 1)");
   args.option("stride", "S", "stride along both axes (default 1; only --plan direct supports > 1)");
   args.option("dilation", "D", "dilation along both axes (default 1; only --plan direct supports > 1)");
+  args.option("bias", "b.npy|random",
+              "epilogue: add a per-output-channel bias (K values; 'random': fixed-seed normal)");
+  args.option("residual", "z.npy|random",
+              "epilogue: add a tensor shaped like the output, N x K x OH x OW (ResNet's skip "
+              "connection), before the activation");
+  args.option("activation", "A", "epilogue: none, relu, relu6 or silu, applied last (default none)");
 }
 
 void add_plan_options(Args& args, bool allow_all_plans) {
@@ -116,6 +123,34 @@ ConvDesc desc_from_headers(const NpyFile& x_file, const NpyFile& w_file, ConvDes
   return d;
 }
 
+// An epilogue tensor from --NAME: 'random' (normal, `seed`) or a .npy file of exactly `shape`.
+Tensor epilogue_tensor(const Args& args, const char* name, const Shape& shape, uint64_t seed,
+                       bool need_data) {
+  const std::string value = args.get(name);
+  if (value == "random") return need_data ? random_normal(DType::f32, shape, seed) : Tensor();
+  NpyFile file(value);
+  if (file.layout().shape != shape)
+    throw Error(value + ": --" + name + " must have shape " + shape_string(shape) + ", got " +
+                shape_string(file.layout().shape));
+  return need_data ? to_float32(file.read(), value) : Tensor();
+}
+
+// --activation, --bias and --residual into p.desc.epilogue and p's tensors (p.desc complete).
+void read_epilogue(const Args& args, Problem& p, uint64_t seed, bool need_data) {
+  Epilogue& e = p.desc.epilogue;
+  try {
+    e.activation = parse_activation(args.get_or("activation", "none"));
+  } catch (const Error& err) {
+    throw UsageError(std::string("--activation: ") + err.what());
+  }
+  e.bias = args.has("bias");
+  e.residual = args.has("residual");
+  const ConvDesc& d = p.desc;
+  if (e.bias) p.bias = epilogue_tensor(args, "bias", {d.k}, seed + 2, need_data);
+  if (e.residual)
+    p.residual = epilogue_tensor(args, "residual", {d.n, d.k, d.out_h(), d.out_w()}, seed + 3, need_data);
+}
+
 }  // namespace
 
 Problem read_problem(const Args& args, bool need_data) {
@@ -141,6 +176,8 @@ Problem read_problem(const Args& args, bool need_data) {
       p.w = to_float32(w_file.read(), args.get("weights"));
     }
     p.source = args.get("input") + ", " + args.get("weights");
+    validate(p.desc);
+    read_epilogue(args, p, 0, need_data);
   } else {
     std::vector<int64_t> s = args.get_int_list("shape", 1, int64_t{1} << 30);
     if (s.size() != 4) throw UsageError("--shape needs 4 values N,C,H,W");
@@ -162,6 +199,7 @@ Problem read_problem(const Args& args, bool need_data) {
       p.x = random_normal(DType::f32, xs, seed);
       p.w = random_normal(DType::f32, ws, seed + 1);
     }
+    read_epilogue(args, p, seed, need_data);
   }
   validate(p.desc);
   return p;

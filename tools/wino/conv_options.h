@@ -11,7 +11,8 @@
 
 namespace wino::cli {
 
-/// Declares --input, --weights, --shape, --k, --r, --seed, --pad, --groups, --stride, --dilation.
+/// Declares --input, --weights, --shape, --k, --r, --seed, --pad, --groups, --stride, --dilation,
+/// and the epilogue's --bias, --residual, --activation.
 void add_problem_options(Args& args);
 /// Declares --plan, --m, --device.
 void add_plan_options(Args& args, bool allow_all_plans);
@@ -19,6 +20,7 @@ void add_plan_options(Args& args, bool allow_all_plans);
 struct Problem {
   ConvDesc desc;
   Tensor x, w;  // float32
+  Tensor bias, residual;  // float32, where desc.epilogue has them (else empty)
   std::string source;  // "x.npy, w.npy" or "random (seed S)"
 };
 
