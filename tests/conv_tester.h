@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <functional>
@@ -41,9 +42,9 @@ struct ConvCase {
 
 
 /// The epilogues of the sweep: bias + residual + relu (a ResNet block's tail), bias + silu,
-/// residual + relu6.
+/// residual + relu6, and none (the plain store).
 inline std::vector<Epilogue> epilogue_variants() {
-  return {{true, true, Activation::relu}, {true, false, Activation::silu}, {false, true, Activation::relu6}};
+  return {{true, true, Activation::relu}, {true, false, Activation::silu}, {false, true, Activation::relu6}, {}};
 }
 
 /// One (plan, F(m, r)) of the correctness sweep; m = 0 for direct.
@@ -101,6 +102,30 @@ inline std::vector<PlanCase> every_plan_case() {
   }
   return out;
 }
+
+/// Every plan at every alpha = m + r - 1 in 1..8 with one F(m, r) each (r rotating with the plan
+/// and alpha, so each plan meets most r), and direct with every r: the compiled backends' sweep,
+/// where a case costs a compiler run. The interpreter runs every_plan_case().
+inline std::vector<PlanCase> every_alpha_case() {
+  std::vector<PlanCase> out;
+  const std::vector<std::string>& names = plans::plan_names();
+  for (size_t pi = 0; pi < names.size(); ++pi) {
+    if (names[pi] == "direct") {
+      for (int r = 1; r <= 7; ++r) out.push_back({names[pi], 0, r});
+      continue;
+    }
+    for (int alpha = 1; alpha <= 8; ++alpha) {
+      const int r = 1 + static_cast<int>((static_cast<size_t>(alpha) * 3 + pi) % std::min(alpha, 7));
+      out.push_back({names[pi], alpha - r + 1, r});
+    }
+  }
+  return out;
+}
+
+/// One shape for a compiled run: N = 2, H and W prime (partial tiles for every m > 1), asymmetric
+/// padding, C = 20 (several channel chunks, the last one partial), K = 37 (several blocks, the
+/// last one partial).
+inline ConvCase compiled_edge(int r) { return {2, 20, 11, 13, 37, r, {r / 2, 0, 0, r / 2}}; }
 
 /// GEMM tiles (Options::block_k ... chunk_c) other than the defaults: the benchmark's choices for
 /// `unfused`, and for the fused plans register tiles, blocks and chunks of other shapes.

@@ -12,17 +12,15 @@ namespace {
 
 class PlansCpu : public ::testing::TestWithParam<PlanCase> {};
 
-// The production build (-O3 -march=native) of the main F(m, r) on the seed's layer and on an
-// N=2, prime-sized, asymmetrically padded edge: what `restrict` and the vectorizer could break.
+// The production build (-O3 -march=native) of the main F(m, r) on one edge with partial tiles,
+// channel chunks and blocks, and an epilogue: what `restrict` and the vectorizer could break.
+// Each shape is a gcc -O3 run of several seconds, so one shape: the interpreter sweeps the rest.
 TEST_P(PlansCpu, MatchesReferenceOptimized) {
   const PlanCase& pm = GetParam();
-  const std::vector<ConvCase> e = edge_sweep(pm.r);
-  std::vector<ConvCase> shapes = {e[4], e[5]};
-  // naive-fused at alpha 8 (the seed's F(6,3)) takes gcc -O3 about 25 s per shape: one shape.
-  if (pm.plan == "naive-fused" && pm.m + pm.r - 1 >= 8) shapes = {e[5]};
-  double worst = 0;
-  for (const ConvCase& cc : shapes) worst = std::max(worst, check_conv(Device::cpu(), pm.plan, pm.m, cc));
-  std::printf("[ measured ] %s F(%d,%d) -O3: worst rel L2 error %.3g\n", pm.plan.c_str(), pm.m, pm.r, worst);
+  const ConvCase cc = with_epilogue(compiled_edge(pm.r), pm);
+  const double err = check_conv(Device::cpu(), pm.plan, pm.m, cc);
+  std::printf("[ measured ] %s F(%d,%d) -O3 on %s: rel L2 error %.3g\n", pm.plan.c_str(), pm.m, pm.r,
+              cc.str().c_str(), err);
 }
 
 INSTANTIATE_TEST_SUITE_P(Sweep, PlansCpu, ::testing::ValuesIn(all_plan_cases()), plan_case_name);
@@ -30,15 +28,15 @@ INSTANTIATE_TEST_SUITE_P(Sweep, PlansCpu, ::testing::ValuesIn(all_plan_cases()),
 class PlansCpuEvery : public ::testing::TestWithParam<PlanCase> {};
 
 // Every plan x every F(m, r) with alpha <= 8 through the C compiler, built with quick_compile
-// (gcc -O0: 10x faster to build, so the whole sweep fits the default run), on an edge of partial
-// tiles and on a shape spanning several K, C and tile blocks. test_plans_interp.cpp runs the
-// same cases on every edge shape and with other tiles. The edge carries an epilogue.
+// (gcc -O0: 10x faster to build, so the whole sweep fits the default run), on one shape with
+// partial tiles, channel chunks and K blocks, and one of the epilogues. test_plans_interp.cpp
+// runs the same cases on every edge shape and with other tiles.
 TEST_P(PlansCpuEvery, MatchesReference) {
   const PlanCase& pm = GetParam();
   Options o = plan_options(pm.plan, pm.m);
   o.quick_compile = true;
   double worst = 0;
-  for (const ConvCase& cc : {with_epilogue(edge_sweep(pm.r)[4], pm), block_sweep(pm.r)[0]})
+  for (const ConvCase& cc : {with_epilogue(compiled_edge(pm.r), pm)})
     if (has_output(cc)) worst = std::max(worst, check_conv(Device::cpu(), o, cc));
   std::printf("[ measured ] %s F(%d,%d) -O0: worst rel L2 error %.3g\n", pm.plan.c_str(), pm.m, pm.r, worst);
 }

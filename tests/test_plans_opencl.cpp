@@ -15,8 +15,8 @@
 namespace wino::testing {
 namespace {
 
-// The optimized build of the main F(m, r): an edge with N=2, a prime size and asymmetric padding,
-// and more input channels than one staged chunk of the fused plans (C=20: chunks of 8 or 4, the
+// The shapes of the barrier tests: an edge with N=2, a prime size and asymmetric padding, and
+// more input channels than one staged chunk of the fused plans (C=20: chunks of 8 or 4, the
 // last one partial), so that the barriers between chunks matter. Every shape is a new program
 // for PoCL to build (about 0.5 s each, 25 s for the naive-fused alpha-8 kernels).
 std::vector<ConvCase> opencl_sweep(const PlanCase& pc) {
@@ -32,7 +32,11 @@ TEST_P(PlansOpenCl, MatchesReferenceOnSweep) {
   const PlanCase& pc = GetParam();
   auto t0 = std::chrono::steady_clock::now();
   double worst = 0;
-  for (const ConvCase& cc : opencl_sweep(pc))
+  // One PoCL -O2 build per case; the interpreter sweeps the edges. naive-fused at alpha 8 takes
+  // PoCL about 25 s to build (the seed's blow-up): the CPU -O3 sweep runs it.
+  if (pc.plan == "naive-fused" && pc.m + pc.r - 1 >= 8 && !std::getenv("WINO_SLOW_TESTS"))
+    GTEST_SKIP() << "naive-fused alpha 8 on PoCL: set WINO_SLOW_TESTS=1";
+  for (const ConvCase& cc : {with_epilogue(compiled_edge(pc.r), pc)})
     if (has_output(cc)) worst = std::max(worst, check_conv(Device::opencl(), pc.plan, pc.m, cc));
   const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   std::printf("[ measured ] opencl %s F(%d,%d): worst rel L2 error %.3g in %.1f s\n",
@@ -43,9 +47,9 @@ INSTANTIATE_TEST_SUITE_P(Sweep, PlansOpenCl, ::testing::ValuesIn(all_plan_cases(
 
 class PlansOpenClEvery : public ::testing::TestWithParam<PlanCase> {};
 
-// Every plan x every F(m, r) with alpha <= 8 (odd alpha and m = 1 included) on one shape that
-// spans several K, C and tile blocks with partial ones (N = 2, odd sizes): one PoCL build each,
-// unoptimized, with one of the epilogues.
+// Every plan at every alpha <= 8 (odd alpha and m = 1 included; one F(m, r) per alpha) on one
+// shape that spans several K, C and tile blocks with partial ones (N = 2, odd sizes): one PoCL
+// build each, unoptimized, with one of the epilogues.
 // test_plans_interp.cpp runs the same cases on every edge shape and with other tiles.
 TEST_P(PlansOpenClEvery, MatchesReference) {
   SKIP_WITHOUT_OPENCL();
@@ -63,7 +67,7 @@ TEST_P(PlansOpenClEvery, MatchesReference) {
               cc.str().c_str(), err);
 }
 
-INSTANTIATE_TEST_SUITE_P(Sweep, PlansOpenClEvery, ::testing::ValuesIn(every_plan_case()), plan_case_name);
+INSTANTIATE_TEST_SUITE_P(Sweep, PlansOpenClEvery, ::testing::ValuesIn(every_alpha_case()), plan_case_name);
 
 int count_barriers(const plans::Program& prog) { return remove_barrier(prog.kernels.front()->body, -2); }
 

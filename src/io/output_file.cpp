@@ -92,6 +92,29 @@ class RemoveOnSignal {
   std::lock_guard<std::mutex> lock_;
 };
 
+// Holds kSignals back (on this thread) until unblock(): a signal that arrives between creating
+// the temporary and arming its removal waits for the handler instead of leaving the file behind.
+class SignalsHeld {
+ public:
+  SignalsHeld() {
+    sigset_t set;
+    sigemptyset(&set);
+    for (int s : kSignals) sigaddset(&set, s);
+    held_ = ::pthread_sigmask(SIG_BLOCK, &set, &previous_) == 0;
+  }
+  ~SignalsHeld() { unblock(); }
+  void unblock() {
+    if (held_) ::pthread_sigmask(SIG_SETMASK, &previous_, nullptr);
+    held_ = false;
+  }
+  SignalsHeld(const SignalsHeld&) = delete;
+  SignalsHeld& operator=(const SignalsHeld&) = delete;
+
+ private:
+  sigset_t previous_;
+  bool held_ = false;
+};
+
 // ---- Where the bytes go.
 
 // A device or FIFO reached through `path` (symlinks, /dev/stdout included) is written in place.
@@ -182,8 +205,10 @@ void replace_atomically(const std::string& path, const std::string& target,
   struct stat old {};
   const bool existed = ::stat(target.c_str(), &old) == 0;
   std::string tmp;
+  SignalsHeld held;
   Fd fd(create_temporary(path, target, tmp));
   RemoveOnSignal on_signal(tmp);
+  held.unblock();  // a signal held meanwhile is delivered now, to the handler that removes tmp
   bool committed = false;
   struct Cleanup {
     const std::string& tmp;
