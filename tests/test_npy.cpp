@@ -164,7 +164,8 @@ TEST(Npy, RejectsUnsupportedArrays) {
   check(header("'>f8'", "False", "(2, 2)"), four, "big-endian");
   check(header("'>f4'", "False", "(2, 2)"), four.substr(0, 16), "big-endian");
   check(header("'<i4'", "False", "(2, 2)"), four.substr(0, 16), "dtype '<i4'");
-  check(header("'<f2'", "False", "(2, 2)"), four.substr(0, 8), "dtype '<f2'");
+  check(header("'<f2'", "False", "(2, 3)"), four.substr(0, 8), "truncated data: shape (2, 3) of float16 needs 12 bytes");
+  check(header("'>f2'", "False", "(2, 2)"), four.substr(0, 8), "big-endian");
   check(header("'<c8'", "False", "(2, 2)"), four, "dtype '<c8'");
   check(header("'|O'", "False", "(2, 2)"), four, "dtype '|O'");
   check(header("'|f4'", "False", "(2, 2)"), four.substr(0, 16), "byte order");

@@ -22,6 +22,10 @@ struct Padding {
   static Padding all(int64_t p) { return {p, p, p, p}; }
 };
 
+/// Element types of tensors. Convolutions take f32, f16 or bf16 (ConvDesc::dtype); f64 is the
+/// reference's and the .npy reader's.
+enum class DType { f32, f64, f16, bf16 };
+
 /// What happens to each output value as it is stored: y = act(conv(x, w) + bias[k] + z), with
 /// z the residual tensor (shaped like y: the tail of a ResNet block). Applied inside the kernel
 /// that writes y, in every plan.
@@ -46,6 +50,10 @@ struct ConvDesc {
   int64_t groups = 1;
   int64_t stride = 1, dilation = 1;
   Epilogue epilogue;
+  /// Type of the input, weights, residual and output (bias and intermediates are float32).
+  /// f16/bf16: loads convert to float32, transforms and accumulation stay float32, stores round
+  /// back to nearest even.
+  DType dtype = DType::f32;
   /// Output extent: (padded - dilation (R - 1) - 1) / stride + 1; < 1 when the output is empty.
   int64_t out_h() const { return out_extent(h + pad.top + pad.bottom, r); }
   int64_t out_w() const { return out_extent(w + pad.left + pad.right, s); }

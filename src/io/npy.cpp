@@ -113,8 +113,7 @@ Tensor NpyFile::read() {
   // The header's sizes match the file's, so this allocation is bounded by the file size.
   check_memory_for(path_, layout_.data_bytes);
   Tensor t(layout_.dtype, layout_.shape);
-  char* dst = layout_.dtype == DType::f32 ? reinterpret_cast<char*>(t.f32())
-                                          : reinterpret_cast<char*>(t.f64());
+  char* dst = static_cast<char*>(t.data());
   if (read_full(fd_, dst, layout_.data_bytes, path_) != layout_.data_bytes)
     throw Error(path_ + ": truncated data (the file shrank while being read)");
   npy_to_from_little_endian(dst, layout_.data_bytes, npy_item_size(layout_.dtype));
@@ -130,8 +129,7 @@ void write_npy(const std::string& path, const Tensor& t) {
   const std::string head = npy_header(t);
   const size_t item = npy_item_size(t.dtype());
   const size_t bytes = static_cast<size_t>(t.numel()) * item;
-  const char* data = t.dtype() == DType::f32 ? reinterpret_cast<const char*>(t.f32())
-                                             : reinterpret_cast<const char*>(t.f64());
+  const char* data = static_cast<const char*>(t.data());
   std::vector<char> swapped;
   if constexpr (std::endian::native == std::endian::big) {
     swapped.assign(data, data + bytes);

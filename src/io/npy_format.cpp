@@ -173,20 +173,21 @@ NpyLayout interpret_header(const std::string& path, const std::string& text) {
   NpyLayout h;
   if (descr->kind != PyValue::kStr)
     throw Error(path + ": unsupported dtype: structured (record) arrays are not supported; "
-                       "only float32 ('<f4') and float64 ('<f8')");
+                       "only float32 ('<f4'), float64 ('<f8') and float16 ('<f2')");
   const std::string& d = descr->str;
   const std::string shown = printable(d);  // bytes from the file, quoted in the messages below
   if (d == "<f4") h.dtype = DType::f32;
   else if (d == "<f8") h.dtype = DType::f64;
-  else if (d == ">f4" || d == ">f8")
+  else if (d == "<f2") h.dtype = DType::f16;
+  else if (d == ">f4" || d == ">f8" || d == ">f2")
     throw Error(path + ": big-endian data ('" + d + "') is not supported; convert with " +
                 "arr.astype('<" + d.substr(1) + "')");
-  else if (d == "|f4" || d == "|f8" || d == "=f4" || d == "=f8")
+  else if (d == "|f4" || d == "|f8" || d == "|f2" || d == "=f4" || d == "=f8" || d == "=f2")
     throw Error(path + ": dtype '" + shown + "' has byte order '" + d[0] +
                 "', which is not valid for float data; expected '<" + d.substr(1) + "'");
   else
-    throw Error(path + ": unsupported dtype '" + shown + "'; only float32 ('<f4') and float64 ('<f8') "
-                "are supported (convert with arr.astype(np.float32))");
+    throw Error(path + ": unsupported dtype '" + shown + "'; only float32 ('<f4'), float64 ('<f8') and "
+                "float16 ('<f2') are supported (convert with arr.astype(np.float32))");
 
   if (fortran->kind != PyValue::kBool)
     throw Error(path + ": malformed .npy header: 'fortran_order' must be True or False");
@@ -275,14 +276,16 @@ NpyLayout parse_npy_layout(const std::string& path, std::string_view head, uint6
 Tensor parse_npy(const std::string& name, std::string_view bytes) {
   NpyLayout l = parse_npy_layout(name, bytes, bytes.size());
   Tensor t(l.dtype, l.shape);  // bounded by the size of `bytes`
-  char* dst = l.dtype == DType::f32 ? reinterpret_cast<char*>(t.f32()) : reinterpret_cast<char*>(t.f64());
+  char* dst = static_cast<char*>(t.data());
   if (l.data_bytes) std::memcpy(dst, bytes.data() + l.data_offset, l.data_bytes);
   npy_to_from_little_endian(dst, l.data_bytes, npy_item_size(l.dtype));
   return t;
 }
 
 std::string npy_header(const Tensor& t) {
-  const char* descr = t.dtype() == DType::f32 ? "<f4" : "<f8";
+  if (t.dtype() == DType::bf16)
+    throw Error(".npy has no bfloat16 type: convert the tensor to float32 before writing it");
+  const char* descr = t.dtype() == DType::f32 ? "<f4" : t.dtype() == DType::f16 ? "<f2" : "<f8";
   std::string dict = std::string("{'descr': '") + descr +
                      "', 'fortran_order': False, 'shape': " + shape_string(t.shape()) + ", }";
   // Pad with spaces and end with '\n' so that the data starts at a multiple of 64 bytes.
@@ -312,8 +315,7 @@ std::string encode_npy(const Tensor& t) {
   const size_t data_at = out.size();
   out.resize(data_at + bytes);
   if (bytes) {
-    const char* data = t.dtype() == DType::f32 ? reinterpret_cast<const char*>(t.f32())
-                                               : reinterpret_cast<const char*>(t.f64());
+    const char* data = static_cast<const char*>(t.data());
     std::memcpy(out.data() + data_at, data, bytes);
   }
   npy_to_from_little_endian(out.data() + data_at, bytes, item);

@@ -48,6 +48,6 @@ std::string npy_header(const Tensor& t);
 void npy_to_from_little_endian(char* data, size_t bytes, size_t item);
 
 /// Bytes per element.
-inline size_t npy_item_size(DType t) { return t == DType::f32 ? 4 : 8; }
+inline size_t npy_item_size(DType t) { return static_cast<size_t>(dtype_size(t)); }
 
 }  // namespace wino
