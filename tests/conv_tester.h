@@ -22,12 +22,13 @@
 namespace wino::testing {
 
 /// Relative L2 tolerance per F(m, r): the library's documented one (see docs/accuracy.md).
-inline double tolerance(int m, int r) { return error_tolerance(m, r); }
+inline double tolerance(int m, int r, DType dtype = DType::f32) { return error_tolerance(m, r, dtype); }
 
 struct ConvCase {
   int64_t n = 1, c = 1, h = 8, w = 8, k = 1, r = 3;
   Padding pad = Padding::all(1);
   Epilogue epilogue{};
+  DType dtype = DType::f32;
   std::string str() const {
     std::string s = std::to_string(n) + "x" + std::to_string(c) + "x" + std::to_string(h) + "x" +
                     std::to_string(w) + " k" + std::to_string(k) + " r" + std::to_string(r) + " pad " +
@@ -36,6 +37,7 @@ struct ConvCase {
     if (epilogue.bias) s += " +bias";
     if (epilogue.residual) s += " +residual";
     if (epilogue.activation != Activation::none) s += std::string(" ") + activation_name(epilogue.activation);
+    if (dtype != DType::f32) s += std::string(" ") + dtype_name(dtype);
     return s;
   }
 };
@@ -60,6 +62,14 @@ inline ConvCase with_epilogue(ConvCase cc, const PlanCase& pc) {
   for (char c : pc.plan) h += static_cast<unsigned char>(c);
   const std::vector<Epilogue> variants = epilogue_variants();
   cc.epilogue = variants[h % variants.size()];
+  return cc;
+}
+
+/// with_epilogue(), and tensors of f32, f16 or bf16 by the case (all three over a sweep).
+inline ConvCase with_variant(ConvCase cc, const PlanCase& pc) {
+  cc = with_epilogue(cc, pc);
+  const DType types[] = {DType::f16, DType::bf16, DType::f32};
+  cc.dtype = types[static_cast<size_t>(pc.m * 5 + pc.r * 3 + static_cast<int>(pc.plan.size())) % 3];
   return cc;
 }
 
@@ -198,20 +208,22 @@ inline double check_conv(const Device& device, const Options& o, const ConvCase&
   ConvDesc d;
   d.n = cc.n, d.c = cc.c, d.h = cc.h, d.w = cc.w, d.k = cc.k, d.r = d.s = cc.r, d.pad = cc.pad;
   d.epilogue = cc.epilogue;
-  Tensor x = random_normal(DType::f32, {d.n, d.c, d.h, d.w}, seed);
-  Tensor w = random_normal(DType::f32, {d.k, d.c, d.r, d.s}, seed + 1000);
-  Tensor bias = random_normal(DType::f32, {d.k}, seed + 2000);
-  Tensor z = random_normal(DType::f32, {d.n, d.k, d.out_h(), d.out_w()}, seed + 3000);
-  Tensor y(DType::f32, {d.n, d.k, d.out_h(), d.out_w()});
-  for (int64_t i = 0; i < y.numel(); ++i) y.f32()[i] = std::nanf("");  // poison: every element must be written
+  d.dtype = cc.dtype;
+  // Drawn in float32, then rounded to the tensors' type: the reference sees the same values.
+  Tensor x = random_normal(DType::f32, {d.n, d.c, d.h, d.w}, seed).to(d.dtype);
+  Tensor w = random_normal(DType::f32, {d.k, d.c, d.r, d.s}, seed + 1000).to(d.dtype);
+  Tensor bias = random_normal(DType::f32, {d.k}, seed + 2000).to(d.dtype);
+  Tensor z = random_normal(DType::f32, {d.n, d.k, d.out_h(), d.out_w()}, seed + 3000).to(d.dtype);
+  Tensor y(d.dtype, {d.n, d.k, d.out_h(), d.out_w()});
+  for (int64_t i = 0; i < y.numel(); ++i) y.set(i, std::nan(""));  // poison: every element must be written
   Conv conv = edit ? api::compile_edited(device, d, o, edit) : compile(device, d, o);
-  conv.set_weights(w.f32(), d.epilogue.bias ? bias.f32() : nullptr);
-  conv.run(x.f32(), y.f32(), d.epilogue.residual ? z.f32() : nullptr);
+  conv.set_weights(w.data(), d.epilogue.bias ? bias.data() : nullptr);
+  conv.run(x.data(), y.data(), d.epilogue.residual ? z.data() : nullptr);
   Tensor ref = reference_conv2d(x, w, d.pad);
   apply_reference_epilogue(ref, d.epilogue, &bias, &z);
   double err = relative_l2_error(y, ref);
   const Report rep = conv.report();
-  double tol = tolerance(rep.m, static_cast<int>(cc.r));
+  double tol = tolerance(rep.m, static_cast<int>(cc.r), d.dtype);
   if (!(err <= tol)) {
     int64_t worst = 0;
     double worst_diff = -1;

@@ -1,11 +1,13 @@
-// `wino run` with the fused epilogue: --bias, --residual, --activation, from files and random,
-// checked against the float64 reference with the same epilogue; bad epilogue inputs are refused.
+// `wino run` with the fused epilogue (--bias, --residual, --activation, from files and random)
+// and with f16/bf16 tensors (--dtype), checked against the float64 reference with the same
+// epilogue on the same rounded inputs; bad inputs are refused.
 #include <gtest/gtest.h>
 
 #include <string>
 
 #include "cli_runner.h"
 #include "common/error.h"
+#include "common/half.h"
 #include "common/random.h"
 #include "io/npy.h"
 #include "reference/reference.h"
@@ -77,6 +79,41 @@ TEST(CliEpilogue, BadEpilogueInputsAreRefused) {
   r = with({"--bias", dir.file("b4.npy"), "--output", dir.file("b4.npy")});
   EXPECT_EQ(r.status, 2);
   EXPECT_TRUE(contains(r.err, "same file as --bias")) << r.err;
+}
+
+TEST(CliDtype, Float16FilesInFloat16Out) {
+  TempDir dir;
+  const Tensor x = random_normal(DType::f32, {1, 3, 7, 6}, 5).to(DType::f16);
+  const Tensor w = random_normal(DType::f32, {4, 3, 3, 3}, 6).to(DType::f16);
+  write_npy(dir.file("x.npy"), x);
+  write_npy(dir.file("w.npy"), w);
+  auto r = run_wino({"run", "--input", dir.file("x.npy"), "--weights", dir.file("w.npy"), "--pad", "1",
+                     "--dtype", "f16", "--device", "cpu", "--plan", "fused", "--m", "2", "--check",
+                     "--output", dir.file("y.npy")});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_TRUE(contains(r.out, " f16 (")) << r.out;
+  const Tensor y = read_npy(dir.file("y.npy"));
+  ASSERT_EQ(y.dtype(), DType::f16);
+  EXPECT_LT(relative_l2_error(y, reference_conv2d(x, w, Padding::all(1))), 1e-3);
+}
+
+TEST(CliDtype, Bfloat16ReadsFloat32AndWritesFloat32) {
+  TempDir dir;
+  const Tensor x = random_normal(DType::f32, {2, 2, 5, 5}, 5), w = random_normal(DType::f32, {3, 2, 3, 3}, 6);
+  write_npy(dir.file("x.npy"), x);
+  write_npy(dir.file("w.npy"), w);
+  auto r = run_wino({"run", "--input", dir.file("x.npy"), "--weights", dir.file("w.npy"), "--dtype", "bf16",
+                     "--device", "interp", "--check", "--output", dir.file("y.npy")});
+  ASSERT_EQ(r.status, 0) << r.err;
+  const Tensor y = read_npy(dir.file("y.npy"));
+  ASSERT_EQ(y.dtype(), DType::f32);
+  // Every value is a bfloat16: the low 16 bits of its float32 are zero.
+  for (int64_t i = 0; i < y.numel(); ++i) ASSERT_EQ(float_bits(y.f32()[i]) & 0xffffu, 0u) << i;
+  const Tensor ref = reference_conv2d(x.to(DType::bf16), w.to(DType::bf16), Padding::all(0));
+  EXPECT_LT(relative_l2_error(y, ref), 8e-3);
+  r = run_wino({"run", "--shape", "1,1,4,4", "--k", "1", "--dtype", "f64"});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_TRUE(contains(r.err, "expected f32, f16 or bf16")) << r.err;
 }
 
 TEST(ApiEpilogue, MissingOrUnexpectedEpilogueTensorsAreClearErrors) {

@@ -34,14 +34,14 @@ namespace fs = std::filesystem;
 /// y[i] = 2 * x[i] + 1 over groups of 64 elements, the last group masked to n.
 std::string affine_source(long n, const std::string& name = "affine") {
   return "#define N " + std::to_string(n) + "L\n" + "void " + name +
-         "(float* const* buffers, long group_begin, long group_end) {\n"
-         "  const float* x = buffers[0];\n"
-         "  float* y = buffers[1];\n"
+         "(void* const* buffers, long group_begin, long group_end) {\n"
+         "  const float* x = (const float*)buffers[0];\n"
+         "  float* y = (float*)buffers[1];\n"
          "  for (long g = group_begin; g < group_end; ++g)\n"
          "    for (long i = g * 64; i < g * 64 + 64 && i < N; ++i) y[i] = 2.0f * x[i] + 1.0f;\n"
          "}\n"
-         "void count(float* const* buffers, long group_begin, long group_end) {\n"
-         "  for (long g = group_begin; g < group_end; ++g) buffers[0][g] += 1.0f;\n"
+         "void count(void* const* buffers, long group_begin, long group_end) {\n"
+         "  for (long g = group_begin; g < group_end; ++g) ((float*)buffers[0])[g] += 1.0f;\n"
          "}\n";
 }
 
@@ -55,7 +55,7 @@ std::vector<float> random_floats(long n, uint64_t seed) {
 /// Runs the affine kernel over n elements and checks every output.
 void check_affine(KernelFn fn, long n, int threads, bool launch = true) {
   std::vector<float> x = random_floats(n, 42 + n), y(n, -7.0f);
-  float* bufs[] = {x.data(), y.data()};
+  void* bufs[] = {x.data(), y.data()};
   long groups = (n + 63) / 64;
   if (launch) cpu_launch(fn, bufs, groups, threads);
   else fn(bufs, 0, groups);
@@ -95,7 +95,7 @@ TEST(CpuRuntime, CompilesAndRunsKernelOverGroups) {
   for (int threads : {1, 2, 5, 16, 200}) {
     for (long groups : {1L, 3L, 17L, 100L, 1001L}) {
       std::vector<float> hits(groups, 0.0f);
-      float* bufs[] = {hits.data()};
+      void* bufs[] = {hits.data()};
       for (int rep = 0; rep < 3; ++rep) cpu_launch(count, bufs, groups, threads);
       for (long g = 0; g < groups; ++g) ASSERT_EQ(hits[g], 3.0f) << threads << " threads, group " << g;
     }
@@ -107,11 +107,12 @@ TEST(CpuRuntime, FollowsIeeeForNanAndInf) {
   CpuCompiler compiler(in_dir(dir));
   // Under -ffast-math both tests below fold to constants; with IEEE semantics they must not.
   auto module = compiler.compile(
-      "void ieee(float* const* b, long g0, long g1) {\n"
+      "void ieee(void* const* v, long g0, long g1) {\n"
+      "  float* const* b = (float* const*)v;\n"
       "  for (long i = g0; i < g1; ++i) { b[1][i] = b[0][i] != b[0][i] ? 1.0f : 0.0f; b[2][i] = b[0][i] - b[0][i]; }\n"
       "}\n");
   std::vector<float> x = {std::nanf(""), std::numeric_limits<float>::infinity(), 2.5f}, isnan(3), diff(3);
-  float* bufs[] = {x.data(), isnan.data(), diff.data()};
+  void* bufs[] = {x.data(), isnan.data(), diff.data()};
   cpu_launch(module->function("ieee"), bufs, 3, 1);
   EXPECT_EQ(isnan, (std::vector<float>{1.0f, 0.0f, 0.0f}));
   EXPECT_TRUE(std::isnan(diff[0]));
@@ -243,7 +244,7 @@ TEST(CpuRuntime, EntryThatIsNotARegularFileIsRebuilt) {
 TEST(CpuRuntime, SyntaxErrorReportsDiagnosticsAndKeepsSource) {
   TempDir dir;
   CpuCompiler compiler(in_dir(dir));
-  std::string source = "void broken(float* const* b, long g0, long g1) { this is not C; }\n";
+  std::string source = "void broken(void* const* b, long g0, long g1) { this is not C; }\n";
   try {
     compiler.compile(source);
     FAIL() << "expected a wino::Error";
@@ -364,7 +365,7 @@ TEST(CpuRuntime, ConcurrentProcessesCompilingSameNewSourceAllSucceed) {
         CpuCompiler compiler(in_dir(dir));
         auto module = compiler.compile(source);
         std::vector<float> x = random_floats(2345, 5), y(2345);
-        float* bufs[] = {x.data(), y.data()};
+        void* bufs[] = {x.data(), y.data()};
         module->function("affine")(bufs, 0, (2345 + 63) / 64);
         for (long k = 0; k < 2345; ++k) {
           if (y[k] != 2.0f * x[k] + 1.0f) _exit(2);
@@ -434,24 +435,24 @@ TEST(CpuRuntime, DefaultCacheLocationFollowsEnvironment) {
 }
 
 TEST(CpuLaunch, RejectsBadArgumentsAndIgnoresEmptyGrids) {
-  float* bufs[] = {nullptr};
+  void* bufs[] = {nullptr};
   EXPECT_THROW(cpu_launch(nullptr, bufs, 10), Error);
-  auto never = [](float* const*, long, long) { ADD_FAILURE() << "kernel ran on an empty grid"; };
+  auto never = [](void* const*, long, long) { ADD_FAILURE() << "kernel ran on an empty grid"; };
   EXPECT_THROW(cpu_launch(never, bufs, 10, -1), Error);
   cpu_launch(never, bufs, 0);
   cpu_launch(never, bufs, -5, 4);
 }
 
 TEST(CpuLaunch, ConcurrentLaunchesFromSeveralThreadsAreEachComplete) {
-  KernelFn count = [](float* const* b, long g0, long g1) {
-    for (long g = g0; g < g1; ++g) b[0][g] += 1.0f;
+  KernelFn count = [](void* const* b, long g0, long g1) {
+    for (long g = g0; g < g1; ++g) static_cast<float*>(b[0])[g] += 1.0f;
   };
   constexpr int kCallers = 3, kLaunches = 200;
   std::vector<std::vector<float>> hits(kCallers, std::vector<float>(257, 0.0f));
   std::vector<std::thread> callers;
   for (int c = 0; c < kCallers; ++c) {
     callers.emplace_back([&, c] {
-      float* bufs[] = {hits[c].data()};
+      void* bufs[] = {hits[c].data()};
       for (int i = 0; i < kLaunches; ++i) cpu_launch(count, bufs, 257, 2 + c);
     });
   }

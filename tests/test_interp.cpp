@@ -14,7 +14,7 @@ namespace {
 
 using namespace ir;
 
-std::string error_of(const Kernel& k, std::vector<float*> buffers) {
+std::string error_of(const Kernel& k, std::vector<void*> buffers) {
   try {
     interpret(k, buffers);
   } catch (const Error& e) {

@@ -74,10 +74,10 @@ TEST(OpenClRuntime, BuffersRoundTrip) {
   EXPECT_EQ(backend->name().rfind("opencl:0 ", 0), 0u) << backend->name();
   std::vector<float> in(1000), out(1000, -1.0f);
   for (size_t i = 0; i < in.size(); ++i) in[i] = 0.5f * static_cast<float>(i);
-  const int a = backend->alloc(1000), b = backend->alloc(7);
+  const int a = backend->alloc(4000), b = backend->alloc(7);  // bytes
   EXPECT_NE(a, b);
-  backend->upload(a, in.data(), 1000);
-  backend->download(a, out.data(), 1000);
+  backend->upload(a, in.data(), 4000);
+  backend->download(a, out.data(), 4000);
   EXPECT_EQ(in, out);
 }
 

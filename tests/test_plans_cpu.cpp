@@ -36,7 +36,7 @@ TEST_P(PlansCpuEvery, MatchesReference) {
   Options o = plan_options(pm.plan, pm.m);
   o.quick_compile = true;
   double worst = 0;
-  for (const ConvCase& cc : {with_epilogue(compiled_edge(pm.r), pm)})
+  for (const ConvCase& cc : {with_variant(compiled_edge(pm.r), pm)})
     if (has_output(cc)) worst = std::max(worst, check_conv(Device::cpu(), o, cc));
   std::printf("[ measured ] %s F(%d,%d) -O0: worst rel L2 error %.3g\n", pm.plan.c_str(), pm.m, pm.r, worst);
 }

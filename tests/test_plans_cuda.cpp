@@ -27,7 +27,7 @@ namespace {
 /// NVRTC build; the interpreter sweep runs every edge shape.
 std::vector<ConvCase> cuda_shapes(const PlanCase& pc) {
   const std::vector<ConvCase> e = edge_sweep(pc.r);
-  std::vector<ConvCase> shapes = {e[3], with_epilogue(e[4], pc)};
+  std::vector<ConvCase> shapes = {e[3], with_variant(e[4], pc)};
   if (pc.plan != "naive-fused") shapes.push_back(block_sweep(pc.r)[0]);
   return shapes;
 }

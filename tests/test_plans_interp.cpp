@@ -43,11 +43,12 @@ TEST_P(PlansInterp, MatchesReferenceOnEdgeAndBlockSweeps) {
               pc.r, runs, worst);
 }
 
-// The epilogue (bias, residual, activation) on a prime-sized N = 2 shape with asymmetric
-// padding: each case meets one of the variants, so every plan meets them all.
-TEST_P(PlansInterp, EpilogueMatchesReference) {
+// The epilogue (bias, residual, activation) and f16/bf16 tensors on a prime-sized N = 2 shape
+// with asymmetric padding: each case meets one epilogue and one type, so every plan meets them
+// all with several F(m, r).
+TEST_P(PlansInterp, EpilogueAndHalfTensorsMatchReference) {
   const PlanCase& pc = GetParam();
-  const ConvCase cc = with_epilogue(edge_sweep(pc.r)[4], pc);
+  const ConvCase cc = with_variant(edge_sweep(pc.r)[4], pc);
   const double err = check_conv(Device::interpreter(), pc.plan, pc.m, cc);
   std::printf("[ measured ] %s F(%d,%d) on %s: rel L2 error %.3g\n", pc.plan.c_str(), pc.m, pc.r,
               cc.str().c_str(), err);

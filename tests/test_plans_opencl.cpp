@@ -59,7 +59,7 @@ TEST_P(PlansOpenClEvery, MatchesReference) {
   // run; WINO_SLOW_TESTS=1 runs them here too.
   if (pc.plan == "naive-fused" && pc.m + pc.r - 1 >= 7 && !std::getenv("WINO_SLOW_TESTS"))
     GTEST_SKIP() << "naive-fused alpha >= 7 on PoCL: set WINO_SLOW_TESTS=1";
-  const ConvCase cc = with_epilogue(block_sweep(pc.r)[0], pc);
+  const ConvCase cc = with_variant(block_sweep(pc.r)[0], pc);
   Options o = plan_options(pc.plan, pc.m);
   o.quick_compile = true;  // -cl-opt-disable: 3x faster PoCL builds (the other sweep builds optimized)
   const double err = check_conv(Device::opencl(), o, cc);

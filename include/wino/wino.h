@@ -141,16 +141,18 @@ class Conv {
   explicit Conv(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
   const ConvDesc& desc() const;
-  /// Sets the weights (K x C/groups x R x S, float32); Winograd plans transform them here, once.
-  /// `bias` (K floats) is required when the description's epilogue has a bias, else must be null.
-  void set_weights(const float* weights, const float* bias = nullptr);
-  /// y = conv(x): x is N x C x H x W, y is N x K x out_h x out_w (float32, host memory).
-  /// `residual` (shaped like y) is required when the epilogue has one, else must be null.
-  void run(const float* x, float* y, const float* residual = nullptr);
+  /// Sets the weights (K x C/groups x R x S, of the description's dtype: float, or the uint16
+  /// bits of f16/bf16); Winograd plans transform them here, once, in float32. `bias` (K values
+  /// of the dtype) is required when the description's epilogue has a bias, else must be null.
+  void set_weights(const void* weights, const void* bias = nullptr);
+  /// y = conv(x): x is N x C x H x W, y is N x K x out_h x out_w, both of the description's
+  /// dtype, in host memory. `residual` (shaped and typed like y) is required when the epilogue
+  /// has one, else must be null.
+  void run(const void* x, void* y, const void* residual = nullptr);
   /// Runs `warmup` untimed times, then `repeats` times timing each kernel, then `repeats` times
   /// timing whole runs; records the medians in the report (KernelReport::time_us, Report::time_us).
-  void benchmark(const float* x, float* y, int repeats, int warmup = 0,
-                 const float* residual = nullptr);
+  void benchmark(const void* x, void* y, int repeats, int warmup = 0,
+                 const void* residual = nullptr);
   Report report() const;
 
  private:

@@ -6,6 +6,7 @@
 #include "api/compile_program.h"
 #include "api/kernel_report.h"
 #include "common/error.h"
+#include "common/half.h"
 #include "common/stats.h"
 #include "lower/lower.h"
 #include "planner/choose_plan.h"
@@ -56,7 +57,7 @@ Conv compile_lowered(const Device& device, const ConvDesc& desc, const Options& 
     rep.kernels.push_back(std::move(kr));
   }
   for (const plans::ProgramBuffer& b : prog.buffers)
-    impl->buffer_ids.push_back(impl->backend->alloc(b.elements));
+    impl->buffer_ids.push_back(impl->backend->alloc(b.bytes()));
   rep.compile_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   return Conv(impl);
@@ -84,13 +85,24 @@ const ConvDesc& Conv::desc() const { return impl_->desc; }
 namespace {
 
 // Host copies of the buffer with `role`.
-void upload(Conv::Impl& impl, plans::BufferRole role, const float* data) {
+void upload(Conv::Impl& impl, plans::BufferRole role, const void* data) {
   const int i = impl.program.buffer(role);
-  impl.backend->upload(impl.buffer_ids.at(i), data, impl.program.buffers[i].elements);
+  impl.backend->upload(impl.buffer_ids.at(i), data, impl.program.buffers[i].bytes());
 }
-void download(Conv::Impl& impl, plans::BufferRole role, float* data) {
+void download(Conv::Impl& impl, plans::BufferRole role, void* data) {
   const int i = impl.program.buffer(role);
-  impl.backend->download(impl.buffer_ids.at(i), data, impl.program.buffers[i].elements);
+  impl.backend->download(impl.buffer_ids.at(i), data, impl.program.buffers[i].bytes());
+}
+
+// `n` values of the description's dtype as float32 (the weights and bias are prepared in f32).
+std::vector<float> to_float32(const void* data, int64_t n, DType dtype) {
+  std::vector<float> out(static_cast<size_t>(n));
+  const auto* bits = static_cast<const uint16_t*>(data);
+  for (int64_t i = 0; i < n; ++i)
+    out[i] = dtype == DType::f16    ? f16_to_float(bits[i])
+             : dtype == DType::bf16 ? bf16_to_float(bits[i])
+                                    : static_cast<const float*>(data)[i];
+  return out;
 }
 
 // An epilogue tensor is given exactly when the description's epilogue has it.
@@ -104,7 +116,7 @@ void check_epilogue_arg(const char* call, const char* what, bool wanted, const v
 }
 
 // Checks a run's arguments and uploads its input and residual.
-void begin_run(Conv::Impl& impl, const float* x, const float* y, const float* residual) {
+void begin_run(Conv::Impl& impl, const void* x, const void* y, const void* residual) {
   if (!impl.weights_set) throw Error("run: set_weights() must be called before run()");
   if (!x || !y) throw Error("run: null input or output");
   check_epilogue_arg("run", "residual", impl.desc.epilogue.residual, residual);
@@ -124,31 +136,33 @@ std::vector<std::pair<int, std::vector<int>>> launch_sequence(const Conv::Impl& 
 
 }  // namespace
 
-void Conv::set_weights(const float* weights, const float* bias) {
+void Conv::set_weights(const void* weights, const void* bias) {
   if (!weights) throw Error("set_weights: null weights");
-  check_epilogue_arg("set_weights", "bias", impl_->desc.epilogue.bias, bias);
+  const ConvDesc& d = impl_->desc;
+  check_epilogue_arg("set_weights", "bias", d.epilogue.bias, bias);
   auto t0 = std::chrono::steady_clock::now();
-  std::vector<float> prepared = impl_->program.prepare_weights(weights);
+  const std::vector<float> kcrs = to_float32(weights, d.k * (d.c / d.groups) * d.r * d.s, d.dtype);
+  std::vector<float> prepared = impl_->program.prepare_weights(kcrs.data());
   const int wi = impl_->program.buffer(plans::BufferRole::weights);
   const plans::ProgramBuffer& wb = impl_->program.buffers.at(wi);
   if (static_cast<int64_t>(prepared.size()) != wb.elements)
     throw Error("internal: prepared weights have the wrong size");
-  impl_->backend->upload(impl_->buffer_ids[wi], prepared.data(), wb.elements);
-  if (bias) upload(*impl_, plans::BufferRole::bias, bias);
+  impl_->backend->upload(impl_->buffer_ids[wi], prepared.data(), wb.bytes());
+  if (bias) upload(*impl_, plans::BufferRole::bias, to_float32(bias, d.k, d.dtype).data());
   impl_->backend->synchronize();
   impl_->report.weight_transform_us =
       std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count();
   impl_->weights_set = true;
 }
 
-void Conv::run(const float* x, float* y, const float* residual) {
+void Conv::run(const void* x, void* y, const void* residual) {
   Impl& impl = *impl_;
   begin_run(impl, x, y, residual);
   for (const auto& [kernel, buffers] : launch_sequence(impl)) impl.backend->launch(kernel, buffers);
   download(impl, plans::BufferRole::output, y);
 }
 
-void Conv::benchmark(const float* x, float* y, int repeats, int warmup, const float* residual) {
+void Conv::benchmark(const void* x, void* y, int repeats, int warmup, const void* residual) {
   if (repeats < 1 || warmup < 0) throw Error("benchmark: needs repeats >= 1 and warmup >= 0");
   Impl& impl = *impl_;
   begin_run(impl, x, y, residual);

@@ -21,7 +21,8 @@ std::string ConvDesc::str() const {
          (stride != 1 ? " stride " + std::to_string(stride) : "") +
          (dilation != 1 ? " dilation " + std::to_string(dilation) : "") +
          (epilogue.bias ? " + bias" : "") + (epilogue.residual ? " + residual" : "") +
-         (epilogue.activation != Activation::none ? std::string(" ") + activation_name(epilogue.activation) : "");
+         (epilogue.activation != Activation::none ? std::string(" ") + activation_name(epilogue.activation) : "") +
+         (dtype == DType::f16 ? " f16" : dtype == DType::bf16 ? " bf16" : "");
 }
 
 const char* activation_name(Activation a) {
@@ -57,6 +58,9 @@ void check_elements(const char* what, std::initializer_list<int64_t> factors) {
 }  // namespace
 
 void validate(const ConvDesc& d) {
+  if (d.dtype == DType::f64)
+    throw Error("dtype f64 is not a convolution type: use f32, f16 or bf16 (the float64 reference "
+                "is `wino reference`)");
   struct Dim {
     const char* name;
     int64_t value;

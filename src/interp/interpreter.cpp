@@ -6,6 +6,7 @@
 #include <string>
 
 #include "common/error.h"
+#include "common/half.h"
 
 namespace wino::interp {
 
@@ -17,7 +18,8 @@ namespace {
 /// finds uninitialized reads and races; global buffers are the caller's.
 struct Cells {
   const Memory* mem = nullptr;
-  float* data = nullptr;
+  float* data = nullptr;         // f32 memory
+  uint16_t* bits = nullptr;      // f16 and bf16 buffers
   int64_t size = 0;              // elements of one copy (per-thread arrays: one thread's)
   std::vector<float> storage;    // shared: size; per-thread: threads x size
   std::vector<uint8_t> written;  // shared and per-thread: written since the work-group started
@@ -30,14 +32,19 @@ constexpr int32_t kManyReaders = -2;
 
 class Machine {
  public:
-  Machine(const Kernel& k, const std::vector<float*>& buffers)
+  Machine(const Kernel& k, const std::vector<void*>& buffers)
       : k_(k), val_(k.ctx->node_count(), 0.0), stamp_(k.ctx->node_count(), 0) {
     if (buffers.size() != k.buffers.size())
       throw Error("interpreter: kernel " + k.name + " takes " + std::to_string(k.buffers.size()) +
                   " buffers, got " + std::to_string(buffers.size()));
     cells_.reserve(k.buffers.size() + k.arrays.size());  // stable addresses for cell_of()
-    for (size_t i = 0; i < buffers.size(); ++i)
-      cells_.push_back({k.buffers[i].get(), buffers[i], k.buffers[i]->size, {}, {}, {}, {}, {}, {}});
+    for (size_t i = 0; i < buffers.size(); ++i) {
+      Cells& c = cells_.emplace_back();
+      c.mem = k.buffers[i].get();
+      c.size = c.mem->size;
+      if (value_type(c.mem->type) != c.mem->type) c.bits = static_cast<uint16_t*>(buffers[i]);
+      else c.data = static_cast<float*>(buffers[i]);
+    }
     for (const auto& a : k.arrays) {
       Cells& c = cells_.emplace_back();
       c.mem = a.get();
@@ -177,6 +184,7 @@ class Machine {
   }
 
   float read(Cells& c, int64_t e) {
+    if (c.bits) return c.mem->type == Type::f16 ? f16_to_float(c.bits[e]) : bf16_to_float(c.bits[e]);
     if (c.mem->space == Space::global) return c.data[e];
     if (!c.written[e])
       fail("reads " + std::string(space_name(c.mem->space)) + " '" + c.mem->name + "' element " +
@@ -194,7 +202,8 @@ class Machine {
   void write(Cells& c, int64_t e, float v) {
     if (c.mem->space == Space::global) {
       if (c.mem->read_only) fail("stores to read-only buffer '" + c.mem->name + "'");
-      c.data[e] = v;
+      if (c.bits) c.bits[e] = c.mem->type == Type::f16 ? float_to_f16(v) : float_to_bf16(v);
+      else c.data[e] = v;
       return;
     }
     if (c.mem->space == Space::shared) {
@@ -280,7 +289,7 @@ class Machine {
 
 }  // namespace
 
-void interpret(const Kernel& kernel, const std::vector<float*>& buffers) {
+void interpret(const Kernel& kernel, const std::vector<void*>& buffers) {
   Machine(kernel, buffers).run();
 }
 

@@ -13,7 +13,8 @@
 namespace wino::interp {
 
 /// Runs every work-group of `kernel` in order, the threads of each thread region one after the
-/// other. `buffers[i]` is the kernel's i-th parameter, holding at least its declared size.
-void interpret(const ir::Kernel& kernel, const std::vector<float*>& buffers);
+/// other. `buffers[i]` is the kernel's i-th parameter, holding at least its declared size in its
+/// type (float, or the bits of f16/bf16).
+void interpret(const ir::Kernel& kernel, const std::vector<void*>& buffers);
 
 }  // namespace wino::interp

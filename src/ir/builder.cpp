@@ -115,7 +115,7 @@ Expr KernelBuilder::let(const std::string& hint, Expr value) {
 Expr KernelBuilder::load(const std::string& hint, const Memory* mem, Expr index, Expr mask) {
   auto s = std::make_unique<Stmt>();
   s->kind = StmtKind::load;
-  s->var = ctx().var(hint, mem->type);
+  s->var = ctx().var(hint, value_type(mem->type));  // f16/bf16 memory loads as f32
   s->memory = mem;
   s->index = index;
   if (mask && !(mask->is_const() && mask->ival)) s->cond = mask;

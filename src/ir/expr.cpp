@@ -15,9 +15,13 @@ const char* type_name(Type t) {
     case Type::i32: return "i32";
     case Type::f32: return "f32";
     case Type::boolean: return "bool";
+    case Type::f16: return "f16";
+    case Type::bf16: return "bf16";
   }
   return "?";
 }
+
+int type_bytes(Type t) { return t == Type::f16 || t == Type::bf16 ? 2 : t == Type::boolean ? 1 : 4; }
 
 const char* op_name(Op op) {
   switch (op) {

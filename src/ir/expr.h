@@ -14,8 +14,14 @@
 
 namespace wino::ir {
 
-enum class Type : uint8_t { i32, f32, boolean };
+/// Value types i32, f32, bool; f16 and bf16 are storage types of buffers only: a load from such
+/// a buffer gives an f32 value and a store rounds an f32 value to nearest even.
+enum class Type : uint8_t { i32, f32, boolean, f16, bf16 };
 const char* type_name(Type t);
+/// Bytes of one element in memory.
+int type_bytes(Type t);
+/// The type of the values a memory of type `t` holds (f16, bf16 -> f32).
+inline Type value_type(Type t) { return t == Type::f16 || t == Type::bf16 ? Type::f32 : t; }
 
 enum class Op : uint8_t {
   const_int, const_float, var,                // leaves

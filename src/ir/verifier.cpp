@@ -87,15 +87,18 @@ class Verifier {
           break;
         case StmtKind::load:
           check_memory(s, in_threads);
-          if (s.memory && s.var && s.var.type() != s.memory->type) problem("load type mismatch");
+          if (s.memory && s.var && s.var.type() != value_type(s.memory->type)) problem("load type mismatch");
           define(s.var);
           break;
         case StmtKind::store:
           check_memory(s, in_threads);
           check_expr(s.value, "value");
           if (s.memory && s.memory->read_only) problem("store to read-only buffer " + s.memory->name);
-          if (s.memory && s.value && s.value.type() != s.memory->type)
+          if (s.memory && s.value && s.value.type() != value_type(s.memory->type))
             problem("stored value type differs from " + s.memory->name);
+          if (s.memory && s.accumulate && value_type(s.memory->type) != s.memory->type)
+            problem("accumulating store into " + std::string(type_name(s.memory->type)) + " memory " +
+                    s.memory->name);
           break;
         case StmtKind::loop:
           if (s.extent < 1) problem("loop extent must be >= 1");

@@ -22,6 +22,8 @@ struct ProgramBuffer {
   std::string name;
   int64_t elements = 0;
   BufferRole role = BufferRole::scratch;
+  ir::Type type = ir::Type::f32;  // f16/bf16 for x, y and the residual of a half convolution
+  int64_t bytes() const { return elements * ir::type_bytes(type); }
 };
 
 struct Launch {

@@ -23,19 +23,35 @@ int Program::buffer(BufferRole role) const {
   return -1;
 }
 
+namespace {
+
+// The storage type of the convolution's tensors.
+ir::Type storage_type(DType t) {
+  switch (t) {
+    case DType::f16: return ir::Type::f16;
+    case DType::bf16: return ir::Type::bf16;
+    default: return ir::Type::f32;
+  }
+}
+
+}  // namespace
+
 ProgramBuilder::ProgramBuilder(const ConvDesc& d, std::string plan, int m, int r) : desc_(d) {
   program_.plan = std::move(plan);
   program_.m = m;
   program_.r = r;
-  input_ = declare("x", d.n * d.c * d.h * d.w, BufferRole::input);
-  output_ = declare("y", d.n * d.k * d.out_h() * d.out_w(), BufferRole::output);
+  const ir::Type t = storage_type(d.dtype);
+  const int64_t out = d.n * d.k * d.out_h() * d.out_w();
+  input_ = declare("x", d.n * d.c * d.h * d.w, BufferRole::input, t);
+  output_ = declare("y", out, BufferRole::output, t);
   if (d.epilogue.bias) bias_ = declare("bias", d.k, BufferRole::bias);
-  if (d.epilogue.residual) residual_ = declare("z", d.n * d.k * d.out_h() * d.out_w(), BufferRole::residual);
+  if (d.epilogue.residual) residual_ = declare("z", out, BufferRole::residual, t);
 }
 
-BufferHandle ProgramBuilder::declare(const std::string& name, int64_t elements, BufferRole role) {
+BufferHandle ProgramBuilder::declare(const std::string& name, int64_t elements, BufferRole role,
+                                     ir::Type type) {
   check_index_range(program_.plan, desc_, elements);
-  program_.buffers.push_back({name, elements, role});
+  program_.buffers.push_back({name, elements, role, type});
   return {static_cast<int>(program_.buffers.size()) - 1};
 }
 
@@ -53,7 +69,7 @@ const ir::Memory* ProgramBuilder::param(ir::KernelBuilder& b, BufferHandle h, bo
   const ProgramBuffer& pb = program_.buffers.at(h.index);
   if (writes && pb.role != BufferRole::output && pb.role != BufferRole::scratch)
     throw Error("internal: plan " + plan() + " writes its " + role_name(pb.role) + " buffer");
-  return b.buffer(pb.name, pb.elements, !writes, ir::Type::f32, h.index);
+  return b.buffer(pb.name, pb.elements, !writes, pb.type, h.index);
 }
 
 void ProgramBuilder::add(std::unique_ptr<ir::Kernel> kernel) {

@@ -46,7 +46,8 @@ class ProgramBuilder {
   Program finish();
 
  private:
-  BufferHandle declare(const std::string& name, int64_t elements, BufferRole role);
+  BufferHandle declare(const std::string& name, int64_t elements, BufferRole role,
+                       ir::Type type = ir::Type::f32);
 
   ConvDesc desc_;
   Program program_;

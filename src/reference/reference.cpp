@@ -170,8 +170,14 @@ Tensor reference_conv2d(const Tensor& x, const Tensor& w, const Padding& pad, in
                 shape_string({g.N, g.K, g.OH, g.OW}) + " (" + conv_desc(x.shape(), w.shape()) +
                 "); it is too large for host memory, use a smaller input or padding");
   }
-  if (x.dtype() == DType::f32) conv_all(g, x.f32(), wd, y.f64());
-  else conv_all(g, x.f64(), wd, y.f64());
+  if (x.dtype() == DType::f32) {
+    conv_all(g, x.f32(), wd, y.f64());
+  } else if (x.dtype() == DType::f64) {
+    conv_all(g, x.f64(), wd, y.f64());
+  } else {  // f16 and bf16 widen to float32 exactly
+    const Tensor xf = x.to(DType::f32);
+    conv_all(g, xf.f32(), wd, y.f64());
+  }
   return y;
 }
 

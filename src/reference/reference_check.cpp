@@ -13,6 +13,7 @@ namespace wino {
 ReferenceCheck::ReferenceCheck(const ConvDesc& d, const Tensor& x, const Tensor& w,
                                const Tensor* bias, const Tensor* residual, double full_flops,
                                int samples, uint64_t seed) {
+  dtype_ = d.dtype;
   if ((d.epilogue.bias && !bias) || (d.epilogue.residual && !residual))
     throw Error("reference check: the epilogue of " + d.str() + " needs its bias and residual tensors");
   if (d.direct_flops() < full_flops) {
@@ -50,7 +51,7 @@ double ReferenceCheck::relative_error(const Tensor& y) const {
 
 CheckVerdict ReferenceCheck::judge(const Tensor& y, int m, int r) const {
   CheckVerdict v;
-  v.tolerance = error_tolerance(m, r);
+  v.tolerance = error_tolerance(m, r, dtype_);
   v.nonfinite_reference = nonfinite_;
   if (nonfinite_ > 0) {
     v.rel_err = NAN;

@@ -38,7 +38,7 @@ class ReferenceCheck {
   /// Relative L2 error of `y` (N x K x out_h x out_w) over the checked points; NaN if y has a NaN
   /// there.
   double relative_error(const Tensor& y) const;
-  /// relative_error() judged against error_tolerance(m, r) (m = 0: direct).
+  /// relative_error() judged against error_tolerance(m, r, dtype) (m = 0: direct).
   CheckVerdict judge(const Tensor& y, int m, int r) const;
 
  private:
@@ -46,6 +46,7 @@ class ReferenceCheck {
   std::vector<int64_t> index_;
   std::vector<double> value_;
   int64_t nonfinite_ = 0;  // NaN or Inf values of the reference at the checked points
+  DType dtype_ = DType::f32;  // the tensors' type: f16/bf16 widen the tolerance
 };
 
 }  // namespace wino

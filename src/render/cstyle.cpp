@@ -25,7 +25,28 @@ int count_lines(const std::string& text) {
 
 namespace {
 
-const char* c_type(Type t) { return t == Type::f32 ? "float" : t == Type::i32 ? "int" : "bool"; }
+const char* c_type(Type t) {
+  switch (t) {
+    case Type::f32: return "float";
+    case Type::i32: return "int";
+    case Type::boolean: return "bool";
+    case Type::f16:
+    case Type::bf16: return "unsigned short";  // the bits; the prelude converts
+  }
+  return "?";
+}
+
+// f16/bf16 memory holds bits: loads widen them to float, stores round to nearest even.
+std::string widen(const Memory& m, const std::string& ref) {
+  if (m.type == Type::f16) return "wino_f16_to_f32(" + ref + ")";
+  if (m.type == Type::bf16) return "wino_bf16_to_f32(" + ref + ")";
+  return ref;
+}
+std::string narrow(const Memory& m, const std::string& value) {
+  if (m.type == Type::f16) return "wino_f32_to_f16(" + value + ")";
+  if (m.type == Type::bf16) return "wino_f32_to_bf16(" + value + ")";
+  return value;
+}
 
 // The shortest decimal that reads back as the same float.
 std::string float_literal(double v) {
@@ -86,10 +107,12 @@ class Renderer {
   void signature() {
     if (d_.emulate_threads) {
       out_ << d_.kernel_prefix << " " << k_.name
-           << "(float* const* buffers, long group_begin, long group_end) {\n";
-      for (const auto& b : k_.buffers)
-        out_ << "  " << format_type(b->read_only ? d_.global_const_ptr : d_.global_ptr, b->type)
-             << " " << b->name << " = buffers[" << b->param_index << "];\n";
+           << "(void* const* buffers, long group_begin, long group_end) {\n";
+      for (const auto& b : k_.buffers) {
+        const std::string type = format_type(b->read_only ? d_.global_const_ptr : d_.global_ptr, b->type);
+        std::string cast = type.substr(0, type.find(" restrict"));  // "(const float*)"
+        out_ << "  " << type << " " << b->name << " = (" << cast << ")buffers[" << b->param_index << "];\n";
+      }
       return;
     }
     out_ << d_.kernel_prefix << " ";
@@ -155,7 +178,7 @@ class Renderer {
              expr(s.value, true) + ";");
         break;
       case StmtKind::load: {
-        std::string ref = memory_ref(*s.memory, s.index);
+        std::string ref = widen(*s.memory, memory_ref(*s.memory, s.index));
         std::string zero = s.var.type() == Type::f32 ? "0.0f" : "0";
         std::string rhs = s.cond ? expr(s.cond, false) + " ? " + ref + " : " + zero : ref;
         line("const " + std::string(c_type(s.var.type())) + " " + name_of(s.var.node()) + " = " +
@@ -164,7 +187,7 @@ class Renderer {
       }
       case StmtKind::store: {
         std::string body = memory_ref(*s.memory, s.index) + (s.accumulate ? " += " : " = ") +
-                           expr(s.value, true) + ";";
+                           narrow(*s.memory, expr(s.value, true)) + ";";
         line(s.cond ? "if (" + expr(s.cond, true) + ") " + body : body);
         break;
       }

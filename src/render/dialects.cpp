@@ -1,5 +1,8 @@
 #include "render/dialect.h"
 
+#include <string>
+#include <utility>
+
 namespace wino::render {
 
 const char* dialect_name(Dialect d) {
@@ -14,11 +17,52 @@ const char* dialect_name(Dialect d) {
 
 namespace {
 
+// float <-> f16 / bf16 conversions, round to nearest even (as src/common/half.h on the host),
+// in the C subset every dialect shares; `qual` qualifies the functions, BITS/FLOAT are the
+// dialect's bit casts.
+std::string half_conversions(const std::string& qual, const std::string& bits, const std::string& flt) {
+  std::string s = R"(
+QUAL float wino_f16_to_f32(unsigned short h) {
+  const unsigned sign = (unsigned)(h & 0x8000u) << 16, e = (h >> 10) & 0x1fu, m = h & 0x3ffu;
+  if (e == 0x1fu) return FLOAT(sign | 0x7f800000u | (m << 13));
+  if (e != 0u) return FLOAT(sign | ((e + 112u) << 23) | (m << 13));
+  const float v = (float)m * 5.9604644775390625e-8f;
+  return sign ? -v : v;
+}
+QUAL unsigned short wino_f32_to_f16(float f) {
+  const unsigned u = BITS(f), sign = (u >> 16) & 0x8000u, a = u & 0x7fffffffu;
+  if (a > 0x7f800000u) return (unsigned short)(sign | 0x7e00u | ((a >> 13) & 0x3ffu));
+  if (a >= 0x477ff000u) return (unsigned short)(sign | 0x7c00u);
+  if (a < 0x38800000u) {
+    const float scaled = FLOAT(a) * 16777216.0f;
+    unsigned q = (unsigned)scaled;
+    const float rest = scaled - (float)q;
+    if (rest > 0.5f || (rest == 0.5f && (q & 1u))) ++q;
+    return (unsigned short)(sign | q);
+  }
+  return (unsigned short)(sign | ((a + 0xfffu + ((a >> 13) & 1u) - 0x38000000u) >> 13));
+}
+QUAL float wino_bf16_to_f32(unsigned short h) { return FLOAT((unsigned)h << 16); }
+QUAL unsigned short wino_f32_to_bf16(float f) {
+  const unsigned u = BITS(f);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return (unsigned short)((u >> 16) | 0x40u);
+  return (unsigned short)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+}
+)";
+  for (auto [from, to] : {std::pair<std::string, std::string>{"QUAL", qual}, {"BITS", bits}, {"FLOAT", flt}})
+    for (size_t at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size()))
+      s.replace(at, from.size(), to);
+  return s;
+}
+
 DialectSpec make_c() {
   DialectSpec s;
   s.dialect = Dialect::c;
   s.prelude = "#include <math.h>\n#include <stdbool.h>\n#define WINO_IMIN(a, b) ((a) < (b) ? (a) : (b))\n"
-              "#define WINO_IMAX(a, b) ((a) > (b) ? (a) : (b))\n";
+              "#define WINO_IMAX(a, b) ((a) > (b) ? (a) : (b))\n"
+              "static inline unsigned wino_bits(float f) { union { float f; unsigned u; } v; v.f = f; return v.u; }\n"
+              "static inline float wino_float(unsigned u) { union { float f; unsigned u; } v; v.u = u; return v.f; }\n" +
+              half_conversions("static inline", "wino_bits", "wino_float");
   s.kernel_prefix = "void";
   s.global_const_ptr = "const %s* restrict";
   s.global_ptr = "%s* restrict";
@@ -36,6 +80,7 @@ DialectSpec make_c() {
 DialectSpec make_cuda() {
   DialectSpec s;
   s.dialect = Dialect::cuda;
+  s.prelude = half_conversions("__device__ __forceinline__", "__float_as_uint", "__uint_as_float");
   s.kernel_prefix = "extern \"C\" __global__ void";
   s.global_const_ptr = "const %s* __restrict__";
   s.global_ptr = "%s* __restrict__";
@@ -56,6 +101,7 @@ DialectSpec make_cuda() {
 DialectSpec make_opencl() {
   DialectSpec s;
   s.dialect = Dialect::opencl;
+  s.prelude = half_conversions("static inline", "as_uint", "as_float");
   s.kernel_prefix = "__kernel void";
   s.global_const_ptr = "__global const %s* restrict";
   s.global_ptr = "__global %s* restrict";
@@ -76,7 +122,8 @@ DialectSpec make_opencl() {
 DialectSpec make_metal() {
   DialectSpec s;
   s.dialect = Dialect::metal;
-  s.prelude = "#include <metal_stdlib>\nusing namespace metal;\n";
+  s.prelude = "#include <metal_stdlib>\nusing namespace metal;\n" +
+              half_conversions("inline", "as_type<unsigned>", "as_type<float>");
   s.kernel_prefix = "kernel void";
   s.global_const_ptr = "device const %s*";
   s.global_ptr = "device %s*";

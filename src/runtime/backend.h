@@ -29,10 +29,10 @@ class Backend {
   virtual std::vector<BackendKernelStats> compile(const std::vector<const ir::Kernel*>& kernels,
                                                   const std::string& source) = 0;
 
-  /// Buffers of float32, identified by small integers.
-  virtual int alloc(int64_t elements) = 0;
-  virtual void upload(int buffer, const float* host, int64_t elements) = 0;
-  virtual void download(int buffer, float* host, int64_t elements) = 0;
+  /// Buffers of `bytes` bytes (the program's dtypes decide), identified by small integers.
+  virtual int alloc(int64_t bytes) = 0;
+  virtual void upload(int buffer, const void* host, int64_t bytes) = 0;
+  virtual void download(int buffer, void* host, int64_t bytes) = 0;
 
   /// Launches kernel `kernel` over its grid with `buffers` as its parameters.
   virtual void launch(int kernel, const std::vector<int>& buffers) = 0;

@@ -1,6 +1,7 @@
 #include "runtime/host_backend.h"
 
 #include <chrono>
+#include <cstring>
 #include <new>
 
 #include "common/error.h"
@@ -8,11 +9,10 @@
 
 namespace wino::runtime {
 
-int HostBackend::alloc(int64_t elements) {
-  const int64_t bytes = elements * static_cast<int64_t>(sizeof(float));
+int HostBackend::alloc(int64_t bytes) {
   cpu::check_host_allocation(held_bytes_, bytes, cpu::available_host_bytes());
   try {
-    buffers_.emplace_back(static_cast<size_t>(elements));
+    buffers_.emplace_back(static_cast<size_t>((bytes + 3) / 4));  // float-aligned storage
   } catch (const std::bad_alloc&) {
     throw Error("out of host memory allocating a buffer of " + std::to_string(bytes) +
                 " bytes; use a smaller batch or image");
@@ -21,12 +21,12 @@ int HostBackend::alloc(int64_t elements) {
   return static_cast<int>(buffers_.size()) - 1;
 }
 
-void HostBackend::upload(int b, const float* host, int64_t n) {
-  std::copy(host, host + n, buffers_.at(b).begin());
+void HostBackend::upload(int b, const void* host, int64_t bytes) {
+  if (bytes) std::memcpy(buffers_.at(b).data(), host, static_cast<size_t>(bytes));
 }
 
-void HostBackend::download(int b, float* host, int64_t n) {
-  std::copy(buffers_.at(b).begin(), buffers_.at(b).begin() + n, host);
+void HostBackend::download(int b, void* host, int64_t bytes) {
+  if (bytes) std::memcpy(host, buffers_.at(b).data(), static_cast<size_t>(bytes));
 }
 
 std::vector<double> HostBackend::timed_launches(
@@ -40,8 +40,8 @@ std::vector<double> HostBackend::timed_launches(
   return us;
 }
 
-std::vector<float*> HostBackend::pointers(const std::vector<int>& buffers) {
-  std::vector<float*> ptrs;
+std::vector<void*> HostBackend::pointers(const std::vector<int>& buffers) {
+  std::vector<void*> ptrs;
   for (int b : buffers) ptrs.push_back(buffers_.at(b).data());
   return ptrs;
 }

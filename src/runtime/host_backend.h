@@ -12,9 +12,9 @@ namespace wino::runtime {
 
 class HostBackend : public Backend {
  public:
-  int alloc(int64_t elements) override;
-  void upload(int buffer, const float* host, int64_t elements) override;
-  void download(int buffer, float* host, int64_t elements) override;
+  int alloc(int64_t bytes) override;
+  void upload(int buffer, const void* host, int64_t bytes) override;
+  void download(int buffer, void* host, int64_t bytes) override;
   /// Each launch timed with the wall clock (launches are synchronous).
   std::vector<double> timed_launches(
       const std::vector<std::pair<int, std::vector<int>>>& sequence) override;
@@ -22,8 +22,8 @@ class HostBackend : public Backend {
 
  protected:
   /// The host pointers of `buffers`, in order.
-  std::vector<float*> pointers(const std::vector<int>& buffers);
-  int64_t size_of(int buffer) const { return static_cast<int64_t>(buffers_.at(buffer).size()); }
+  std::vector<void*> pointers(const std::vector<int>& buffers);
+  int64_t bytes_of(int buffer) const { return 4 * static_cast<int64_t>(buffers_.at(buffer).size()); }
 
  private:
   int64_t held_bytes_ = 0;  // bytes of buffers_, checked against the host's available memory

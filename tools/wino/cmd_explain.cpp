@@ -61,9 +61,9 @@ std::vector<std::string> requested_plans(const std::string& plan) {
 void run_on_device(PlanResult& res, const Device& device, const Problem& prob, const Options& o) {
   Conv conv = compile(device, prob.desc, o);
   const Epilogue& e = prob.desc.epilogue;
-  conv.set_weights(prob.w.f32(), e.bias ? prob.bias.f32() : nullptr);
-  Tensor y(DType::f32, {prob.desc.n, prob.desc.k, prob.desc.out_h(), prob.desc.out_w()});
-  conv.benchmark(prob.x.f32(), y.f32(), kDeviceRepeats, /*warmup=*/1, e.residual ? prob.residual.f32() : nullptr);
+  conv.set_weights(prob.w.data(), e.bias ? prob.bias.data() : nullptr);
+  Tensor y(prob.desc.dtype, {prob.desc.n, prob.desc.k, prob.desc.out_h(), prob.desc.out_w()});
+  conv.benchmark(prob.x.data(), y.data(), kDeviceRepeats, /*warmup=*/1, e.residual ? prob.residual.data() : nullptr);
   Report dev = conv.report();
   res.report.device = dev.device;
   res.report.time_us = dev.time_us;  // whole runs, as `wino run` and `wino bench` report

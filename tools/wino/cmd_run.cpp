@@ -68,7 +68,8 @@ int cmd_run(const Argv& argv) {
       "examples:\n"
       "  wino run --shape 1,8,32,32 --k 8 --pad 1 --plan unfused --m 4 --check\n"
       "  wino run --shape 1,64,56,56 --k 64 --pad 1 --bias random --residual random --activation relu --check\n"
-      "  wino run --input x.npy --weights w.npy --pad 1 --output y.npy");
+      "  wino run --input x.npy --weights w.npy --pad 1 --output y.npy\n"
+      "  wino run --shape 8,64,56,56 --k 64 --pad 1 --dtype f16 --device cuda --check");
   if (!args.parse(argv)) return 0;
 
   Problem prob = read_problem(args, true);
@@ -83,15 +84,16 @@ int cmd_run(const Argv& argv) {
   Options options = read_options(args);
   Conv conv = compile(read_device(args), prob.desc, options);
   const Epilogue& e = prob.desc.epilogue;
-  conv.set_weights(prob.w.f32(), e.bias ? prob.bias.f32() : nullptr);
-  Tensor y(DType::f32, {prob.desc.n, prob.desc.k, prob.desc.out_h(), prob.desc.out_w()});
-  conv.benchmark(prob.x.f32(), y.f32(), repeats, /*warmup=*/1, e.residual ? prob.residual.f32() : nullptr);
+  conv.set_weights(prob.w.data(), e.bias ? prob.bias.data() : nullptr);
+  Tensor y(prob.desc.dtype, {prob.desc.n, prob.desc.k, prob.desc.out_h(), prob.desc.out_w()});
+  conv.benchmark(prob.x.data(), y.data(), repeats, /*warmup=*/1, e.residual ? prob.residual.data() : nullptr);
   Report rep = conv.report();
 
   std::optional<CheckVerdict> check;
   if (args.has("check"))
     check = ReferenceCheck(prob.desc, prob.x, prob.w, &prob.bias, &prob.residual).judge(y, rep.m, rep.r);
-  if (args.has("output")) write_npy(args.get("output"), y);
+  // .npy has no bfloat16: its results are written as float32 (exactly).
+  if (args.has("output")) write_npy(args.get("output"), y.dtype() == DType::bf16 ? y.to(DType::f32) : y);
   print_run(args, prob, rep, repeats, check);
   if (check && check->kind == CheckVerdict::Kind::fail)
     throw Error("--check failed: the relative L2 error " + check->describe(rep.m, rep.r) +

@@ -29,6 +29,10 @@ void add_problem_options(Args& args) {
               "epilogue: add a tensor shaped like the output, N x K x OH x OW (ResNet's skip "
               "connection), before the activation");
   args.option("activation", "A", "epilogue: none, relu, relu6 or silu, applied last (default none)");
+  args.option("dtype", "T",
+              "tensor type: f32 (default), f16 or bf16; transforms and sums stay float32. f16 reads "
+              "float16 or float32 .npy files and writes float16; bf16 (no .npy type) reads float32 "
+              "files, rounding them, and writes the result as float32");
 }
 
 void add_plan_options(Args& args, bool allow_all_plans) {
@@ -135,6 +139,20 @@ Tensor epilogue_tensor(const Args& args, const char* name, const Shape& shape, u
   return need_data ? to_float32(file.read(), value) : Tensor();
 }
 
+DType read_dtype(const Args& args) {
+  const std::string t = args.get_or("dtype", "f32");
+  if (t == "f32") return DType::f32;
+  if (t == "f16") return DType::f16;
+  if (t == "bf16") return DType::bf16;
+  throw UsageError("--dtype: unknown type '" + t + "' (expected f32, f16 or bf16)");
+}
+
+// Rounds the problem's tensors to p.desc.dtype (they are read or drawn as float32).
+void round_to_dtype(Problem& p) {
+  for (Tensor* t : {&p.x, &p.w, &p.bias, &p.residual})
+    if (t->numel() > 0 || t->rank() > 0) *t = t->to(p.desc.dtype);
+}
+
 // --activation, --bias and --residual into p.desc.epilogue and p's tensors (p.desc complete).
 void read_epilogue(const Args& args, Problem& p, uint64_t seed, bool need_data) {
   Epilogue& e = p.desc.epilogue;
@@ -160,6 +178,7 @@ Problem read_problem(const Args& args, bool need_data) {
   if (!files && !args.has("shape"))
     throw UsageError("give --input x.npy --weights w.npy, or --shape N,C,H,W --k K");
   Problem p;
+  const DType dtype = read_dtype(args);
   p.desc.pad = parse_pad(args.get_or("pad", "0"));
   p.desc.groups = args.get_int_opt("groups", 1, 1 << 20).value_or(1);
   std::tie(p.desc.stride, p.desc.dilation) = read_stride_dilation(args);
@@ -201,7 +220,9 @@ Problem read_problem(const Args& args, bool need_data) {
     }
     read_epilogue(args, p, seed, need_data);
   }
+  p.desc.dtype = dtype;
   validate(p.desc);
+  if (need_data) round_to_dtype(p);
   return p;
 }
 

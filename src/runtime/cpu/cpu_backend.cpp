@@ -32,7 +32,7 @@ class CpuBackend : public HostBackend {
   }
 
   void launch(int kernel, const std::vector<int>& buffers) override {
-    std::vector<float*> ptrs = pointers(buffers);
+    std::vector<void*> ptrs = pointers(buffers);
     const Entry& e = kernels_.at(kernel);
     cpu::cpu_launch(e.fn, ptrs.data(), e.groups, threads_);
   }

@@ -2,7 +2,7 @@
 // disk and in memory, and hands out their functions.
 //
 // Kernel ABI: every kernel is an exported C function
-//   void NAME(float* const* buffers, long group_begin, long group_end);
+//   void NAME(void* const* buffers, long group_begin, long group_end);
 // computing work-groups [group_begin, group_end) of its grid (see cpu_launch.h).
 #pragma once
 
@@ -17,7 +17,7 @@ namespace wino::cpu {
 class PrivateTempDir;
 
 /// A kernel entry point in the ABI above.
-using KernelFn = void (*)(float* const* buffers, long group_begin, long group_end);
+using KernelFn = void (*)(void* const* buffers, long group_begin, long group_end);
 
 /// A loaded shared object; owns the dlopen handle and closes it on destruction.
 class CpuModule {

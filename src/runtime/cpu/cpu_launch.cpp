@@ -28,7 +28,7 @@ class ThreadPool {
     for (std::thread& t : workers_) t.join();
   }
 
-  void run(KernelFn fn, float* const* buffers, long num_groups, int chunks) {
+  void run(KernelFn fn, void* const* buffers, long num_groups, int chunks) {
     std::lock_guard<std::mutex> launch_lock(launch_mu_);
     while (static_cast<int>(workers_.size()) < chunks - 1) {
       int index = static_cast<int>(workers_.size());
@@ -53,7 +53,7 @@ class ThreadPool {
  private:
   struct Job {
     KernelFn fn;
-    float* const* buffers;
+    void* const* buffers;
     long num_groups;
     int chunks;
     uint32_t generation;
@@ -105,7 +105,7 @@ class ThreadPool {
 
 }  // namespace
 
-void cpu_launch(KernelFn fn, float* const* buffers, long num_groups, int num_threads) {
+void cpu_launch(KernelFn fn, void* const* buffers, long num_groups, int num_threads) {
   if (!fn) throw Error("cpu_launch: null kernel function");
   if (num_threads < 0) throw Error("cpu_launch: num_threads must be >= 0, got " + std::to_string(num_threads));
   if (num_groups <= 0) return;

@@ -14,6 +14,6 @@ namespace wino::cpu {
 /// group is done. Launches from several threads are serialized. Not for use in a child process
 /// forked after a launch (its pool threads don't exist there).
 /// Throws wino::Error when fn is null or num_threads is negative; num_groups <= 0 does nothing.
-void cpu_launch(KernelFn fn, float* const* buffers, long num_groups, int num_threads = 0);
+void cpu_launch(KernelFn fn, void* const* buffers, long num_groups, int num_threads = 0);
 
 }  // namespace wino::cpu

@@ -39,15 +39,15 @@ class CudaBackend : public Backend {
     return stats;
   }
 
-  int alloc(int64_t elements) override {
-    buffers_.emplace_back(ctx_, static_cast<size_t>(std::max<int64_t>(elements, 1)) * sizeof(float));
+  int alloc(int64_t bytes) override {
+    buffers_.emplace_back(ctx_, static_cast<size_t>(std::max<int64_t>(bytes, 4)));
     return static_cast<int>(buffers_.size()) - 1;
   }
-  void upload(int b, const float* host, int64_t n) override {
-    buffers_.at(b).copy_from_host(host, static_cast<size_t>(n) * sizeof(float));
+  void upload(int b, const void* host, int64_t bytes) override {
+    buffers_.at(b).copy_from_host(host, static_cast<size_t>(bytes));
   }
-  void download(int b, float* host, int64_t n) override {
-    buffers_.at(b).copy_to_host(host, static_cast<size_t>(n) * sizeof(float));
+  void download(int b, void* host, int64_t bytes) override {
+    buffers_.at(b).copy_to_host(host, static_cast<size_t>(bytes));
   }
 
   void launch(int kernel, const std::vector<int>& buffers) override {

@@ -21,11 +21,12 @@ class InterpBackend : public HostBackend {
 
   void launch(int kernel, const std::vector<int>& buffers) override {
     const ir::Kernel& k = *kernels_.at(kernel);
-    for (size_t i = 0; i < buffers.size() && i < k.buffers.size(); ++i)
-      if (size_of(buffers[i]) < k.buffers[i]->size)
+    for (size_t i = 0; i < buffers.size() && i < k.buffers.size(); ++i) {
+      const int64_t need = k.buffers[i]->size * ir::type_bytes(k.buffers[i]->type);
+      if (bytes_of(buffers[i]) < need)
         throw Error("interpreter: kernel " + k.name + " parameter " + k.buffers[i]->name + " needs " +
-                    std::to_string(k.buffers[i]->size) + " elements, the buffer has " +
-                    std::to_string(size_of(buffers[i])));
+                    std::to_string(need) + " bytes, the buffer has " + std::to_string(bytes_of(buffers[i])));
+    }
     interp::interpret(k, pointers(buffers));
   }
 

@@ -72,18 +72,18 @@ class OpenClBackend : public Backend {
     return std::vector<BackendKernelStats>(kernels.size());
   }
 
-  int alloc(int64_t elements) override {
-    buffers_.emplace_back(dev_->context(), static_cast<size_t>(std::max<int64_t>(elements, 1)) * sizeof(float));
+  int alloc(int64_t bytes) override {
+    buffers_.emplace_back(dev_->context(), static_cast<size_t>(std::max<int64_t>(bytes, 4)));
     return static_cast<int>(buffers_.size()) - 1;
   }
-  void upload(int b, const float* host, int64_t n) override {
+  void upload(int b, const void* host, int64_t bytes) override {
     check(api().clEnqueueWriteBuffer(dev_->queue(), buffers_.at(b).mem(), CL_TRUE, 0,
-                                     static_cast<size_t>(n) * sizeof(float), host, 0, nullptr, nullptr),
+                                     static_cast<size_t>(bytes), host, 0, nullptr, nullptr),
           "clEnqueueWriteBuffer");
   }
-  void download(int b, float* host, int64_t n) override {
+  void download(int b, void* host, int64_t bytes) override {
     check(api().clEnqueueReadBuffer(dev_->queue(), buffers_.at(b).mem(), CL_TRUE, 0,
-                                    static_cast<size_t>(n) * sizeof(float), host, 0, nullptr, nullptr),
+                                    static_cast<size_t>(bytes), host, 0, nullptr, nullptr),
           "clEnqueueReadBuffer");
   }
 
