@@ -57,6 +57,24 @@ TEST(CliExplain, AllPlansForTheCpuTarget) {
   EXPECT_TRUE(contains(r.out, "== direct, target cpu: 1 kernel,"));
 }
 
+// --ir: the IR of every kernel after the build and after each pass, in text and in JSON; the
+// epilogue and the tensor type show in the IR (a bias load, f16 buffers).
+TEST(CliExplain, IrAfterEachLoweringStep) {
+  auto r = run_wino(explain_args({"--plan", "unfused", "--m", "2", "--target", "cpu", "--ir", "--bias",
+                                  "random", "--activation", "relu", "--dtype", "f16"}));
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(count(r.out, "-- IR after build"), 1) << r.out;
+  EXPECT_EQ(count(r.out, "-- IR after sink_to_first_use"), 1) << r.out;
+  EXPECT_EQ(count(r.out, "kernel wino_unfused_output_f2x3"), 2) << r.out;  // once per step
+  EXPECT_TRUE(contains(r.out, "buffer x: f16[")) << r.out;
+  EXPECT_TRUE(contains(r.out, "buffer bias: f32[8] read_only")) << r.out;
+  r = run_wino(explain_args({"--plan", "direct", "--target", "cpu", "--ir", "--json"}));
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(count(r.out, "\"after\": "), 2) << r.out;
+  r = run_wino(explain_args({"--plan", "direct", "--target", "cpu"}));
+  EXPECT_FALSE(contains(r.out, "-- IR after")) << "the IR is printed only when asked for";
+}
+
 TEST(CliExplain, JsonListsPlansAndKernels) {
   auto r = run_wino(explain_args({"--plan", "all", "--target", "cpu", "--json"}));
   ASSERT_EQ(r.status, 0) << r.err;

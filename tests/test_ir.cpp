@@ -97,6 +97,29 @@ std::unique_ptr<Kernel> small_kernel(bool break_it) {
 
 TEST(IrVerifier, AcceptsAWellFormedKernel) { EXPECT_TRUE(verify(*small_kernel(false)).empty()); }
 
+// f16/bf16 are storage types: buffers of them load as f32 and store f32 values (rounded); an
+// array of them, or accumulating into them, is refused.
+TEST(IrVerifier, HalfBuffersLoadAndStoreFloatValuesOnly) {
+  auto ctx = std::make_shared<Context>();
+  KernelBuilder b(ctx, "half", 1, 2);
+  const Memory* in = b.buffer("in", 2, true, Type::f16);
+  const Memory* out = b.buffer("out", 2, false, Type::bf16);
+  b.thread_array("bad", 2, Type::f16);
+  b.threads([&](Expr tid) {
+    Expr v = b.load("v", in, tid);
+    EXPECT_EQ(v.type(), Type::f32);
+    b.store(out, tid, v * b.f32(2));
+    b.accumulate(out, tid, v);
+  });
+  std::string all;
+  for (const std::string& p : verify(*b.finish())) all += p + "\n";
+  EXPECT_NE(all.find("array bad has storage type f16"), std::string::npos) << all;
+  EXPECT_NE(all.find("accumulating store into bf16 memory out"), std::string::npos) << all;
+  EXPECT_EQ(all.find("load type mismatch"), std::string::npos) << all;
+  EXPECT_EQ(type_bytes(Type::f16), 2);
+  EXPECT_EQ(type_bytes(Type::f32), 4);
+}
+
 TEST(IrVerifier, RejectsConstantIndexOutOfBounds) {
   auto problems = verify(*small_kernel(true));
   ASSERT_EQ(problems.size(), 1u);

@@ -22,9 +22,12 @@ class Verifier {
     for (size_t i = 0; i < k_.buffers.size(); ++i)
       if (k_.buffers[i]->param_index != static_cast<int>(i) || k_.buffers[i]->space != Space::global)
         problem("buffer " + k_.buffers[i]->name + " is not a global parameter in position");
-    for (const auto& a : k_.arrays)
+    for (const auto& a : k_.arrays) {
       if (a->space == Space::global || a->size < 1)
         problem("array " + a->name + " must be shared or per-thread with size >= 1");
+      if (value_type(a->type) != a->type)  // f16/bf16 are storage types of buffers
+        problem("array " + a->name + " has storage type " + type_name(a->type) + "; arrays hold values");
+    }
     defined_.emplace_back();
     defined_.back().insert(k_.group_id.node());
     block(k_.body, false);
