@@ -23,18 +23,24 @@ using CUevent = void*;
 constexpr CUresult kSuccess = 0;
 constexpr CUresult kOutOfMemory = 2;             // CUDA_ERROR_OUT_OF_MEMORY
 constexpr CUresult kNoBinaryForGpu = 209;        // CUDA_ERROR_NO_BINARY_FOR_GPU
-constexpr int kAttrMaxThreadsPerBlock = 1;       // CU_DEVICE_ATTRIBUTE_*
-constexpr int kAttrMaxSharedPerBlock = 8;
-constexpr int kAttrMultiprocessorCount = 16;
-constexpr int kAttrComputeCapabilityMajor = 75;
-constexpr int kAttrComputeCapabilityMinor = 76;
-constexpr int kAttrMaxSharedPerBlockOptin = 97;
-constexpr int kFuncMaxThreadsPerBlock = 0;       // CU_FUNC_ATTRIBUTE_*
-constexpr int kFuncSharedSizeBytes = 1;
-constexpr int kFuncConstSizeBytes = 2;
-constexpr int kFuncLocalSizeBytes = 3;
-constexpr int kFuncNumRegs = 4;
-constexpr int kFuncMaxDynamicSharedSizeBytes = 8;
+// CU_DEVICE_ATTRIBUTE_* values Wino queries.
+enum DeviceAttribute : int {
+  kAttrMaxThreadsPerBlock = 1,
+  kAttrMaxSharedPerBlock = 8,
+  kAttrMultiprocessorCount = 16,
+  kAttrComputeCapabilityMajor = 75,
+  kAttrComputeCapabilityMinor = 76,
+  kAttrMaxSharedPerBlockOptin = 97,
+};
+// CU_FUNC_ATTRIBUTE_* values Wino queries or sets.
+enum FunctionAttribute : int {
+  kFuncMaxThreadsPerBlock = 0,
+  kFuncSharedSizeBytes = 1,
+  kFuncConstSizeBytes = 2,
+  kFuncLocalSizeBytes = 3,
+  kFuncNumRegs = 4,
+  kFuncMaxDynamicSharedSizeBytes = 8,
+};
 
 struct DriverApi {
   CUresult (*cuInit)(unsigned) = nullptr;
