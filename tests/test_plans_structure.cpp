@@ -96,7 +96,8 @@ TEST(PlansStructure, FusedPointGroupsCoverEveryPointForEveryAlpha) {
       for (const char* plan : {"fused", "fused-input"}) {
         plans::Program p = build(d, plan, m);
         const std::string& name = p.kernels.front()->name;
-        const int ppt = std::stoi(name.substr(name.rfind("_p") + 2));
+        const size_t at = name.rfind("_p");  // no suffix: a single point (alpha = 1)
+        const int ppt = at == std::string::npos ? 1 : std::stoi(name.substr(at + 2));
         const int a2 = (m + r - 1) * (m + r - 1);
         EXPECT_EQ(a2 % ppt, 0) << name;
         EXPECT_GT(p.kernels.front()->threads_per_group, 0) << name;

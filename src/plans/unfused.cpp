@@ -2,9 +2,9 @@
 // intermediates V = BT d B and M = U V in device memory. Weights are transformed on the host.
 //
 // Layouts: V[xi][c][p] and M[xi][k][p] (xi = Winograd point, p = tile index, contiguous so that
-// neighbouring threads touch neighbouring addresses), U[xi][c][k] (see batched_gemm.h).
+// neighbouring threads touch neighbouring addresses), U[xi][c][k] (see gemm_core.h).
 #include "ir/transform_code.h"
-#include "plans/batched_gemm.h"
+#include "plans/gemm_core.h"
 
 namespace wino::plans {
 
@@ -65,7 +65,7 @@ Program build_unfused(const ConvDesc& d, const PlanOptions& o) {
   BufferHandle u = transformed_weights(prog, t);
   BufferHandle v = prog.scratch("v", a2 * d.c * t.tiles), mm = prog.scratch("mm", a2 * d.k * t.tiles);
   prog.add(input_transform_kernel(prog, t, threads, v));
-  prog.add(batched_gemm_kernel(prog, t, choose_gemm_tiles(d.k, t.tiles, o), u, v, mm));
+  prog.add(gemm_kernel(prog, t, choose_point_gemm_tiles(t, d.k, o), {GemmSource::transformed, GemmSink::store_m, u, v, mm}));
   prog.add(output_transform_kernel(prog, t, threads, mm));
   return prog.finish();
 }

@@ -1,0 +1,54 @@
+// Internal to the GEMM core (gemm_core.cpp, gemm_sinks.cpp): the accumulators a multiplication
+// leaves, their layout over the threads, and the sinks that consume them.
+#pragma once
+
+#include <functional>
+
+#include "plans/gemm_core.h"
+
+namespace wino::plans {
+
+/// The register tile of one thread: point group, row and column block.
+struct ThreadTile {
+  ir::Expr group, kq, pq;
+};
+
+struct GemmCore {
+  const ConvDesc* d = nullptr;
+  const Tiling* t = nullptr;
+  GemmTiles g;
+  const ir::Memory* smem = nullptr;  // work-group memory (staging; reused by the exchange)
+  int64_t smem_size = 0;
+  const ir::Memory* acc = nullptr;   // per thread: ppt x rk x rp accumulators
+  ir::Expr kb, pb;                   // block coordinates
+  ir::Expr xi0;                      // the work-group's first Winograd point
+
+  ThreadTile tile(ir::KernelBuilder& b, ir::Expr tid) const;
+  /// Work-group-local Winograd point of the thread's j-th point.
+  ir::Expr point(ir::KernelBuilder& b, const ThreadTile& tt, int j) const;
+  /// Block-local row (output channel) of register row i, column (tile) of register column j.
+  ir::Expr row(ir::KernelBuilder& b, const ThreadTile& tt, int i) const;
+  ir::Expr col(ir::KernelBuilder& b, const ThreadTile& tt, int j) const;
+  int acc_index(int point, int i, int j) const { return (point * g.rk + i) * g.rp + j; }
+};
+
+/// Zeroes the accumulators and multiplies every channel chunk; `exchange_room` sizes work-group
+/// memory for an exchange of the accumulators afterwards.
+GemmCore multiply_chunks(ir::KernelBuilder& b, const ConvDesc& d, const Tiling& t, const GemmTiles& g,
+                         GemmSource source, const ir::Memory* input, const ir::Memory* u,
+                         bool exchange_room);
+
+/// M[xi][k][p] straight from each thread's accumulators (one point per work-group).
+void store_m_from_registers(ir::KernelBuilder& b, const GemmCore& core, const ir::Memory* mm);
+/// The accumulators through work-group memory, a slice of output channels at a time; `consume`
+/// then reads Ms[xi][row][bp] for rows [lo, lo + rows) of the block.
+void exchange(ir::KernelBuilder& b, const GemmCore& core,
+              const std::function<void(ir::Expr lo, int64_t rows)>& consume);
+/// M[xi][k][p] from the exchanged accumulators, neighbouring threads on neighbouring tiles.
+void store_m_exchanged(ir::KernelBuilder& b, const GemmCore& core, const ir::Memory* mm);
+/// y = epilogue(AT M A) from the exchanged accumulators, one tile per thread at a time.
+void transform_exchanged(ir::KernelBuilder& b, const GemmCore& core, const OutputSink& y);
+/// y = epilogue(AT M A) on each thread's own alpha^2 accumulators (ppt = alpha^2).
+void transform_in_registers(ir::KernelBuilder& b, const GemmCore& core, const OutputSink& y);
+
+}  // namespace wino::plans

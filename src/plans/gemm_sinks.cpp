@@ -1,0 +1,113 @@
+// The sinks of the GEMM core: where the accumulators go after the last channel chunk.
+#include "ir/transform_code.h"
+#include "plans/gemm_parts.h"
+
+namespace wino::plans {
+
+using namespace ir;
+
+void store_m_from_registers(KernelBuilder& b, const GemmCore& core, const Memory* mm) {
+  const GemmTiles& g = core.g;
+  const int64_t K = core.d->k, P = core.t->tiles;
+  b.threads([&](Expr tid) {
+    ThreadTile tt = core.tile(b, tid);
+    for (int i = 0; i < g.rk; ++i)
+      for (int j = 0; j < g.rp; ++j) {
+        Expr k = b.let("k", core.kb * g.bk + core.row(b, tt, i)), p = b.let("p", core.pb * g.bp + core.col(b, tt, j));
+        b.store(mm, (core.xi0 * K + k) * P + p, b.load("m", core.acc, b.i32(core.acc_index(0, i, j))),
+                logical_and(lt(k, b.i32(K)), lt(p, b.i32(P))));
+      }
+  });
+}
+
+// All alpha^2 points of a bk x bp block rarely fit work-group memory, so the exchange goes a
+// slice of `rows` output channels at a time: the threads holding the slice's accumulators write
+// Ms[xi][row][bp], then every thread consumes whole tiles of the slice (storing straight from
+// the accumulators needs an address per value and spills).
+void exchange(KernelBuilder& b, const GemmCore& core, const std::function<void(Expr lo, int64_t rows)>& consume) {
+  const GemmTiles& g = core.g;
+  int64_t rows = g.bk;
+  while (rows > 1 && int64_t{g.points} * rows * g.bp > core.smem_size) rows /= 2;
+  if (g.bk % rows || int64_t{g.points} * rows * g.bp > core.smem_size)
+    throw Error("GEMM tiles " + g.str() + ": the accumulator exchange does not fit work-group memory");
+  b.loop("slice", g.bk / rows, LoopKind::serial, [&](Expr slice) {
+    Expr lo = b.let("lo", slice * rows);
+    b.threads([&](Expr tid) {
+      ThreadTile tt = core.tile(b, tid);
+      for (int j = 0; j < g.ppt; ++j) {
+        Expr xi = b.let("xi", core.point(b, tt, j));
+        for (int i = 0; i < g.rk; ++i) {
+          Expr kl = b.let("kl", core.row(b, tt, i) - lo);
+          for (int jj = 0; jj < g.rp; ++jj)
+            b.store(core.smem, (xi * rows + kl) * g.bp + core.col(b, tt, jj),
+                    b.load("acc", core.acc, b.i32(core.acc_index(j, i, jj))), in_range(kl, 0, rows));
+        }
+      }
+    });
+    b.barrier();
+    consume(lo, rows);
+    b.barrier();
+  });
+}
+
+void store_m_exchanged(KernelBuilder& b, const GemmCore& core, const Memory* mm) {
+  const GemmTiles& g = core.g;
+  const int64_t K = core.d->k, P = core.t->tiles, T = g.threads();
+  exchange(b, core, [&](Expr lo, int64_t rows) {
+    const int64_t n = g.points * rows * g.bp;
+    b.threads([&](Expr tid) {
+      b.loop("mi", ceil_div(n, T), LoopKind::serial, [&](Expr mi) {
+        Expr e = b.let("e", mi * T + tid);
+        Expr xi = b.let("xi", core.xi0 + e / (rows * g.bp)), kl = b.let("kl", (e / g.bp) % rows);
+        Expr pl = b.let("pl", e % g.bp);
+        Expr k = b.let("k", core.kb * g.bk + kl + lo), p = b.let("p", core.pb * g.bp + pl);
+        Expr ok = logical_and(lt(e, b.i32(n)), logical_and(lt(k, b.i32(K)), lt(p, b.i32(P))));
+        b.store(mm, (xi * K + k) * P + p, b.load("m", core.smem, e), ok);
+      });
+    });
+  });
+}
+
+void transform_exchanged(KernelBuilder& b, const GemmCore& core, const OutputSink& y) {
+  const GemmTiles& g = core.g;
+  const ConvDesc& d = *core.d;
+  const Tiling& t = *core.t;
+  const int64_t K = d.k, P = t.tiles, T = g.threads();
+  exchange(b, core, [&](Expr lo, int64_t rows) {
+    const int64_t pairs = rows * g.bp;
+    b.threads([&](Expr tid) {
+      b.loop("oi", ceil_div(pairs, T), LoopKind::serial, [&](Expr oi) {
+        Expr pair = b.let("pair", oi * T + tid);
+        Expr kl = b.let("kl", pair / g.bp), pl = b.let("pl", pair % g.bp);
+        Expr k = b.let("k", core.kb * g.bk + kl + lo), p = b.let("p", core.pb * g.bp + pl);
+        b.if_then(logical_and(lt(pair, b.i32(pairs)), logical_and(lt(k, b.i32(K)), lt(p, b.i32(P)))), [&] {
+          std::vector<Expr> tile;
+          for (int xi = 0; xi < g.points; ++xi)
+            tile.push_back(b.load("m", core.smem, (b.i32(xi) * rows + kl) * g.bp + pl));
+          store_output_tile(b, y, d, t, tile_coords(b, p, t), k, transform_2d(b.ctx(), t.t.AT, tile));
+        });
+      });
+    });
+  });
+}
+
+void transform_in_registers(KernelBuilder& b, const GemmCore& core, const OutputSink& y) {
+  const GemmTiles& g = core.g;
+  const ConvDesc& d = *core.d;
+  const Tiling& t = *core.t;
+  const int64_t K = d.k, P = t.tiles;
+  b.threads([&](Expr tid) {
+    ThreadTile tt = core.tile(b, tid);
+    for (int i = 0; i < g.rk; ++i)
+      for (int j = 0; j < g.rp; ++j) {
+        Expr k = b.let("k", core.kb * g.bk + core.row(b, tt, i)), p = b.let("p", core.pb * g.bp + core.col(b, tt, j));
+        b.if_then(logical_and(lt(k, b.i32(K)), lt(p, b.i32(P))), [&] {
+          std::vector<Expr> tile;
+          for (int xi = 0; xi < g.points; ++xi) tile.push_back(b.load("m", core.acc, b.i32(core.acc_index(xi, i, j))));
+          store_output_tile(b, y, d, t, tile_coords(b, p, t), k, transform_2d(b.ctx(), t.t.AT, tile));
+        });
+      }
+  });
+}
+
+}  // namespace wino::plans
