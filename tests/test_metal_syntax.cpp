@@ -11,7 +11,9 @@
 #include "cli_runner.h"
 #include "conv_tester.h"
 #include "planner/choose_plan.h"
+#include "ir/builder.h"
 #include "lower/lower.h"
+#include "render/render.h"
 #include "runtime/cpu/subprocess.h"
 
 namespace wino::testing {
@@ -66,6 +68,27 @@ TEST_P(MetalSyntax, CompilesAsCxxAgainstTheShim) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Sweep, MetalSyntax, ::testing::ValuesIn(all_plan_cases()), plan_case_name);
+
+// Vector values (f32x4 loads from float and half buffers, broadcast, extract, min/max, vector
+// stores and accumulation) in the Metal dialect's spelling.
+TEST(MetalSyntax, VectorValuesCompile) {
+  using namespace ir;
+  KernelBuilder b(std::make_shared<Context>(), "lanes", 2, 4);
+  const Memory* x = b.buffer("x", 32, true);
+  const Memory* h = b.buffer("h", 32, true, Type::f16);
+  const Memory* y = b.buffer("y", 32, false, Type::f16);
+  b.threads([&](Expr tid) {
+    Expr e = b.let("e", (b.group_id() * 4 + tid) * 4);
+    Expr v = b.load("v", x, e, {}, 4), w = b.load("w", h, e, lt(e, b.i32(24)), 4);
+    Expr r = min(v * w, broadcast(extract(v, 2), 4)) - v;
+    b.store(y, e, r);
+  });
+  auto k = b.finish();
+  const auto d = render::Dialect::metal;
+  Check c = metal_syntax_check(render::translation_unit({render::render_kernel(*k, d)}, d), "lanes");
+  if (!c.ran) GTEST_SKIP() << "no clang++";
+  EXPECT_TRUE(c.ok) << c.output;
+}
 
 // Each edit of a good kernel must make the check fail, naming the problem.
 TEST(MetalSyntaxShim, RejectsWhatMetalRejects) {

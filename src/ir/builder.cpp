@@ -112,10 +112,10 @@ Expr KernelBuilder::let(const std::string& hint, Expr value) {
   return v;
 }
 
-Expr KernelBuilder::load(const std::string& hint, const Memory* mem, Expr index, Expr mask) {
+Expr KernelBuilder::load(const std::string& hint, const Memory* mem, Expr index, Expr mask, int lanes) {
   auto s = std::make_unique<Stmt>();
   s->kind = StmtKind::load;
-  s->var = ctx().var(hint, value_type(mem->type));  // f16/bf16 memory loads as f32
+  s->var = ctx().var(hint, value_type(mem->type).with_lanes(lanes));  // f16/bf16 memory loads as f32
   s->memory = mem;
   s->index = index;
   if (mask && !(mask->is_const() && mask->ival)) s->cond = mask;

@@ -27,7 +27,8 @@ class KernelBuilder {
   const Memory* thread_array(const std::string& name, int64_t size, Type type = Type::f32);
 
   Expr let(const std::string& hint, Expr value);
-  Expr load(const std::string& hint, const Memory* mem, Expr index, Expr mask = {});
+  /// mem[index] (lanes > 1: the vector mem[index .. index + lanes)); 0 where `mask` is false.
+  Expr load(const std::string& hint, const Memory* mem, Expr index, Expr mask = {}, int lanes = 1);
   void store(const Memory* mem, Expr index, Expr value, Expr mask = {});
   void accumulate(const Memory* mem, Expr index, Expr value, Expr mask = {});
   void loop(const std::string& hint, int64_t extent, LoopKind kind,

@@ -10,18 +10,22 @@
 
 namespace wino::ir {
 
-const char* type_name(Type t) {
-  switch (t) {
-    case Type::i32: return "i32";
-    case Type::f32: return "f32";
-    case Type::boolean: return "bool";
-    case Type::f16: return "f16";
-    case Type::bf16: return "bf16";
+std::string type_name(Type t) {
+  const char* base = "?";
+  switch (t.scalar) {
+    case Scalar::i32: base = "i32"; break;
+    case Scalar::f32: base = "f32"; break;
+    case Scalar::boolean: base = "bool"; break;
+    case Scalar::f16: base = "f16"; break;
+    case Scalar::bf16: base = "bf16"; break;
   }
-  return "?";
+  return t.is_vector() ? base + ("x" + std::to_string(t.lanes)) : std::string(base);
 }
 
-int type_bytes(Type t) { return t == Type::f16 || t == Type::bf16 ? 2 : t == Type::boolean ? 1 : 4; }
+int type_bytes(Type t) {
+  const int element = t.scalar == Scalar::f16 || t.scalar == Scalar::bf16 ? 2 : t.scalar == Scalar::boolean ? 1 : 4;
+  return element * t.lanes;
+}
 
 const char* op_name(Op op) {
   switch (op) {
@@ -46,6 +50,8 @@ const char* op_name(Op op) {
     case Op::select: return "select";
     case Op::cast: return "cast";
     case Op::exp: return "exp";
+    case Op::broadcast: return "broadcast";
+    case Op::extract: return "extract";
   }
   return "?";
 }
@@ -57,6 +63,8 @@ int op_arity(Op op) {
     case Op::var: return 0;
     case Op::neg:
     case Op::exp:
+    case Op::broadcast:
+    case Op::extract:
     case Op::logical_not:
     case Op::cast: return 1;
     case Op::select: return 3;
@@ -68,7 +76,7 @@ Context::Context() = default;
 Context::~Context() = default;
 
 size_t Context::KeyHash::operator()(const Key& k) const {
-  size_t h = static_cast<size_t>(k.op) * 1000003u ^ static_cast<size_t>(k.type) * 7919u;
+  size_t h = static_cast<size_t>(k.op) * 1000003u ^ (static_cast<size_t>(k.type.scalar) * 64 + k.type.lanes) * 7919u;
   for (const Node* a : k.args) h = h * 31 + std::hash<const void*>()(a);
   h = h * 31 + std::hash<int64_t>()(k.ival);
   return h * 31 + std::hash<uint64_t>()(k.fbits);
@@ -184,12 +192,15 @@ Expr Context::binary(Op op, Expr a, Expr b) {
   if ((op == Op::logical_and || op == Op::logical_or) && a.type() != Type::boolean)
     throw Error("IR: logical operators need boolean operands");
   if ((op == Op::mod) && a.type() != Type::i32) throw Error("IR: mod needs integer operands");
+  if (a.type().is_vector() && !(op == Op::add || op == Op::sub || op == Op::mul || op == Op::div ||
+                                op == Op::min || op == Op::max))
+    throw Error(std::string("IR: ") + op_name(op) + " is scalar; extract the lanes of " + type_name(a.type()) + " first");
   return simplify_binary(op, a, b);
 }
 
 Expr Context::simplify_binary(Op op, Expr a, Expr b) {
   const Type t = a.type();
-  const bool is_int = t != Type::f32;
+  const bool is_int = t.scalar != Scalar::f32;
   // Constant folding.
   if (a->is_const() && b->is_const()) {
     if (is_int) {
@@ -301,7 +312,7 @@ Expr Context::unary(Op op, Expr a) {
 
 Expr Context::select(Expr c, Expr a, Expr b) {
   if (!c || !a || !b) throw Error("IR: null operand to select");
-  if (c.type() != Type::boolean) throw Error("IR: select condition must be boolean");
+  if (c.type() != Type::boolean) throw Error("IR: select condition must be a scalar boolean");
   if (a.type() != b.type()) throw Error("IR: select branches have different types");
   if (c->is_const()) return c->ival ? a : b;
   if (a == b) return a;
@@ -316,6 +327,7 @@ Expr Context::select(Expr c, Expr a, Expr b) {
 Expr Context::cast(Expr a, Type to) {
   if (!a) throw Error("IR: null operand to cast");
   if (a.type() == to) return a;
+  if (a.type().is_vector() || to.is_vector()) throw Error("IR: casts are scalar; cast the lanes");
   if (a->op == Op::const_int && to == Type::f32) return f32(static_cast<double>(a->ival));
   Node n{};
   n.op = Op::cast;
@@ -325,9 +337,39 @@ Expr Context::cast(Expr a, Type to) {
   return make(std::move(n));
 }
 
+Expr Context::broadcast(Expr a, int lanes) {
+  if (!a) throw Error("IR: null operand to broadcast");
+  if (a.type().is_vector() || a.type() == Type::boolean || !valid_lanes(lanes))
+    throw Error("IR: broadcast of " + type_name(a.type()) + " to " + std::to_string(lanes) +
+                " lanes (a scalar i32 or f32 to 2, 4, 8 or 16 lanes)");
+  if (lanes == 1) return a;
+  Node n{};
+  n.op = Op::broadcast;
+  n.type = a.type().with_lanes(lanes);
+  n.nargs = 1;
+  n.args = {a.node(), nullptr, nullptr};
+  return make(std::move(n));
+}
+
+Expr Context::extract(Expr a, int lane) {
+  if (!a) throw Error("IR: null operand to extract");
+  if (!a.type().is_vector() || lane < 0 || lane >= a.type().lanes)
+    throw Error("IR: extract of lane " + std::to_string(lane) + " from " + type_name(a.type()));
+  if (a->op == Op::broadcast) return a->args[0];
+  Node n{};
+  n.op = Op::extract;
+  n.type = a.type().element();
+  n.nargs = 1;
+  n.args = {a.node(), nullptr, nullptr};
+  n.ival = lane;
+  return make(std::move(n));
+}
+
 namespace {
 Expr constant_like(Expr like, int64_t v) {
-  return like.type() == Type::f32 ? like.ctx().f32(static_cast<double>(v)) : like.ctx().i32(v);
+  Context& c = like.ctx();
+  Expr k = like.type().scalar == Scalar::f32 ? c.f32(static_cast<double>(v)) : c.i32(v);
+  return c.broadcast(k, like.type().lanes);
 }
 }  // namespace
 
@@ -344,6 +386,8 @@ Expr operator*(int64_t a, Expr b) { return constant_like(b, a) * b; }
 Expr operator/(Expr a, int64_t b) { return a / constant_like(a, b); }
 Expr operator%(Expr a, int64_t b) { return a % constant_like(a, b); }
 Expr exp(Expr a) { return a.ctx().unary(Op::exp, a); }
+Expr broadcast(Expr a, int lanes) { return a.ctx().broadcast(a, lanes); }
+Expr extract(Expr a, int lane) { return a.ctx().extract(a, lane); }
 Expr min(Expr a, Expr b) { return a.ctx().binary(Op::min, a, b); }
 Expr max(Expr a, Expr b) { return a.ctx().binary(Op::max, a, b); }
 Expr lt(Expr a, Expr b) { return a.ctx().binary(Op::lt, a, b); }

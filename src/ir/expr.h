@@ -14,14 +14,40 @@
 
 namespace wino::ir {
 
-/// Value types i32, f32, bool; f16 and bf16 are storage types of buffers only: a load from such
-/// a buffer gives an f32 value and a store rounds an f32 value to nearest even.
-enum class Type : uint8_t { i32, f32, boolean, f16, bf16 };
-const char* type_name(Type t);
-/// Bytes of one element in memory.
+/// Element types. f16 and bf16 are storage types of buffers only: a load from such a buffer gives
+/// an f32 value and a store rounds an f32 value to nearest even.
+enum class Scalar : uint8_t { i32, f32, boolean, f16, bf16 };
+
+/// A value or memory type: an element type and a lane count (lanes > 1: a vector value, e.g.
+/// f32x4; memory is always scalar, and a vector load or store touches `lanes` consecutive
+/// elements). Vectors take arithmetic (add, sub, mul, div, min, max, neg), broadcast and
+/// extract; comparisons, logic, select, casts, exp and mod are scalar.
+struct Type {
+  Scalar scalar = Scalar::f32;
+  uint8_t lanes = 1;
+
+  constexpr Type() = default;
+  constexpr Type(Scalar s, int n = 1) : scalar(s), lanes(static_cast<uint8_t>(n)) {}  // NOLINT
+  static const Type i32, f32, boolean, f16, bf16;
+
+  constexpr Type element() const { return Type(scalar); }
+  constexpr Type with_lanes(int n) const { return Type(scalar, n); }
+  constexpr bool is_vector() const { return lanes > 1; }
+  friend constexpr bool operator==(Type a, Type b) = default;
+};
+inline constexpr Type Type::i32{Scalar::i32}, Type::f32{Scalar::f32}, Type::boolean{Scalar::boolean},
+    Type::f16{Scalar::f16}, Type::bf16{Scalar::bf16};
+
+/// "f32", "i32x4", ...
+std::string type_name(Type t);
+/// Bytes of one element (times the lanes) in memory.
 int type_bytes(Type t);
 /// The type of the values a memory of type `t` holds (f16, bf16 -> f32).
-inline Type value_type(Type t) { return t == Type::f16 || t == Type::bf16 ? Type::f32 : t; }
+inline Type value_type(Type t) {
+  return t.scalar == Scalar::f16 || t.scalar == Scalar::bf16 ? Type(Scalar::f32, t.lanes) : t;
+}
+/// Lane counts a vector may have.
+inline bool valid_lanes(int n) { return n == 1 || n == 2 || n == 4 || n == 8 || n == 16; }
 
 enum class Op : uint8_t {
   const_int, const_float, var,                // leaves
@@ -29,6 +55,7 @@ enum class Op : uint8_t {
   lt, le, eq, ne, logical_and, logical_or,    // comparisons and logic -> boolean
   neg, logical_not, select, cast,             // unary, ternary, conversion
   exp,                                        // e^x (f32; activations)
+  broadcast, extract,                         // scalar -> every lane; lane `ival` of a vector
 };
 const char* op_name(Op op);
 int op_arity(Op op);
@@ -92,6 +119,10 @@ class Context {
   Expr unary(Op op, Expr a);
   Expr select(Expr cond, Expr a, Expr b);
   Expr cast(Expr a, Type to);
+  /// A vector of `lanes` copies of scalar `a`.
+  Expr broadcast(Expr a, int lanes);
+  /// Lane `lane` of vector `a`.
+  Expr extract(Expr a, int lane);
 
   size_t node_count() const { return nodes_.size(); }
 
@@ -138,6 +169,8 @@ Expr logical_and(Expr a, Expr b);
 Expr logical_or(Expr a, Expr b);
 Expr select(Expr c, Expr a, Expr b);
 Expr exp(Expr a);
+Expr broadcast(Expr a, int lanes);
+Expr extract(Expr a, int lane);
 
 /// Number of distinct non-leaf nodes reachable from `roots` (what a renderer would compute once).
 size_t count_distinct_ops(const std::vector<Expr>& roots);

@@ -45,6 +45,8 @@ class Printer {
     if (auto it = names_.find(n); it != names_.end()) return it->second;
     std::string s = std::string(op_name(n->op)) + "(";
     for (int i = 0; i < n->nargs; ++i) s += (i ? ", " : "") + expr(n->args[i]);
+    if (n->op == Op::extract) s += ", " + std::to_string(n->ival);
+    if (n->op == Op::broadcast) s += ", " + std::to_string(n->type.lanes);
     return s + ")";
   }
 

@@ -27,6 +27,10 @@ class Verifier {
         problem("array " + a->name + " must be shared or per-thread with size >= 1");
       if (value_type(a->type) != a->type)  // f16/bf16 are storage types of buffers
         problem("array " + a->name + " has storage type " + type_name(a->type) + "; arrays hold values");
+      if (a->type.is_vector()) problem("array " + a->name + " has vector type " + type_name(a->type) + "; memory is scalar");
+    }
+    for (const auto& b : k_.buffers) {
+      if (b->type.is_vector()) problem("buffer " + b->name + " has vector type " + type_name(b->type) + "; memory is scalar");
     }
     defined_.emplace_back();
     defined_.back().insert(k_.group_id.node());
@@ -57,6 +61,14 @@ class Verifier {
       for (int i = 0; i < n->nargs; ++i) walk(n->args[i]);
     };
     walk(e.node());
+  }
+
+  // A vector access touches `lanes` consecutive elements: all of them must be in bounds.
+  void check_lanes(const Stmt& s, Type t) {
+    if (!valid_lanes(t.lanes)) problem(type_name(t) + " has a lane count other than 1, 2, 4, 8 or 16");
+    if (t.is_vector() && s.memory && s.index && s.index->op == Op::const_int && s.index->ival + t.lanes > s.memory->size)
+      problem("vector access " + type_name(t) + " at " + std::to_string(s.index->ival) + " runs past the end of " +
+              s.memory->name + "[" + std::to_string(s.memory->size) + "]");
   }
 
   void check_memory(const Stmt& s, bool in_threads) {
@@ -90,15 +102,17 @@ class Verifier {
           break;
         case StmtKind::load:
           check_memory(s, in_threads);
-          if (s.memory && s.var && s.var.type() != value_type(s.memory->type)) problem("load type mismatch");
+          if (s.memory && s.var && s.var.type().element() != value_type(s.memory->type)) problem("load type mismatch");
+          if (s.var) check_lanes(s, s.var.type());
           define(s.var);
           break;
         case StmtKind::store:
           check_memory(s, in_threads);
           check_expr(s.value, "value");
           if (s.memory && s.memory->read_only) problem("store to read-only buffer " + s.memory->name);
-          if (s.memory && s.value && s.value.type() != value_type(s.memory->type))
+          if (s.memory && s.value && s.value.type().element() != value_type(s.memory->type))
             problem("stored value type differs from " + s.memory->name);
+          if (s.value) check_lanes(s, s.value.type());
           if (s.memory && s.accumulate && value_type(s.memory->type) != s.memory->type)
             problem("accumulating store into " + std::string(type_name(s.memory->type)) + " memory " +
                     s.memory->name);

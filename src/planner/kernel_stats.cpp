@@ -14,6 +14,11 @@ using namespace ir;
 
 namespace {
 
+// Registers a value takes: one per lane (32-bit lanes); predicates are not counted.
+int registers(Type t) { return t == Type::boolean ? 0 : t.lanes; }
+// Float operations that are arithmetic (select, broadcast and extract move values only).
+bool is_flop(const Node* n) { return n->op != Op::select && n->op != Op::broadcast && n->op != Op::extract; }
+
 // A live interval [def, last] in statement positions, and its width in registers.
 struct Interval {
   int64_t def = 0, last = 0;
@@ -79,7 +84,7 @@ class Analyzer {
       return;
     }
     if (n->op == Op::var) return;
-    if (n->type == Type::f32 && n->op != Op::select && counted.insert(n).second) stats_.flops += mult;
+    if (n->type.scalar == Scalar::f32 && is_flop(n) && counted.insert(n).second) stats_.flops += mult * n->type.lanes;
     for (int i = 0; i < n->nargs; ++i) use(n->args[i], counted, mult);
   }
 
@@ -115,9 +120,9 @@ class Analyzer {
         for (const Node* n : it->second) {
           ++pos_;
           std::unordered_set<const Node*> counted;
-          if (n->type == Type::f32 && n->op != Op::select) stats_.flops += mult;
+          if (n->type.scalar == Scalar::f32 && is_flop(n)) stats_.flops += mult * n->type.lanes;
           for (int i = 0; i < n->nargs; ++i) use(n->args[i], counted, mult);
-          define(n, n->type == Type::boolean ? 0 : 1);
+          define(n, registers(n->type));
         }
       ++pos_;
       std::unordered_set<const Node*> counted;
@@ -125,22 +130,23 @@ class Analyzer {
       const int64_t per_thread = mult;
       switch (s.kind) {
         case StmtKind::let:
-          define(s.var.node(), s.var.type() == Type::boolean ? 0 : 1);
+          define(s.var.node(), registers(s.var.type()));
           break;
         case StmtKind::load:
           array_access(s.memory);
-          if (s.memory->space == Space::global) stats_.bytes += 4 * per_thread;
+          if (s.memory->space == Space::global) stats_.bytes += type_bytes(s.memory->type.with_lanes(s.var.type().lanes)) * per_thread;
           if (s.memory->space == Space::per_thread && s.index->op == Op::const_int) {
             define(s.var.node(), 0);
             alias_[static_cast<int>(intervals_.size()) - 1] = s.memory;
           } else {
-            define(s.var.node(), 1);
+            define(s.var.node(), registers(s.var.type()));
           }
           break;
         case StmtKind::store:
           array_access(s.memory);
-          if (s.memory->space == Space::global) stats_.bytes += (s.accumulate ? 8 : 4) * per_thread;
-          if (s.accumulate && s.memory->type == Type::f32) stats_.flops += per_thread;
+          if (s.memory->space == Space::global)
+            stats_.bytes += (s.accumulate ? 2 : 1) * type_bytes(s.memory->type.with_lanes(s.value.type().lanes)) * per_thread;
+          if (s.accumulate && s.memory->type == Type::f32) stats_.flops += per_thread * s.value.type().lanes;
           break;
         case StmtKind::loop: {
           int64_t start = pos_;

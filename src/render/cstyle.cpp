@@ -25,15 +25,44 @@ int count_lines(const std::string& text) {
 
 namespace {
 
-const char* c_type(Type t) {
-  switch (t) {
-    case Type::f32: return "float";
-    case Type::i32: return "int";
-    case Type::boolean: return "bool";
-    case Type::f16:
-    case Type::bf16: return "unsigned short";  // the bits; the prelude converts
+// Replaces each placeholder of a TypeTable pattern.
+std::string fill(std::string pattern, std::initializer_list<std::pair<const char*, std::string>> values) {
+  for (const auto& [key, value] : values)
+    for (size_t at = pattern.find(key); at != std::string::npos; at = pattern.find(key, at + value.size()))
+      pattern.replace(at, 2, value);
+  return pattern;
+}
+
+// The dialect's name of type t (scalar or vector).
+std::string type_text(const TypeTable& tt, Type t) {
+  std::string e;
+  switch (t.scalar) {
+    case Scalar::f32: e = tt.f32; break;
+    case Scalar::i32: e = tt.i32; break;
+    case Scalar::boolean: e = tt.boolean; break;
+    case Scalar::f16:
+    case Scalar::bf16: e = tt.half_bits; break;
   }
-  return "?";
+  if (!t.is_vector()) return e;
+  if (t.lanes > tt.max_lanes || t.scalar == Scalar::boolean)
+    throw Error("renderer: the target language has no " + type_name(t) + " vectors (at most " +
+                std::to_string(tt.max_lanes) + " lanes of i32 or f32)");
+  return fill(tt.vector, {{"%e", e}, {"%n", std::to_string(t.lanes)}});
+}
+
+// Lane i of vector value v.
+std::string lane_text(const TypeTable& tt, const std::string& v, int i) {
+  const std::string index = tt.lane == ".%i" ? std::string(1, "xyzw"[i])
+                            : tt.lane == ".s%i" ? std::string(1, "0123456789abcdef"[i])
+                                                : std::to_string(i);
+  return v + fill(tt.lane, {{"%i", index}});
+}
+
+// A vector of type t from its lanes.
+std::string make_text(const TypeTable& tt, Type t, const std::vector<std::string>& lanes) {
+  std::string a;
+  for (size_t i = 0; i < lanes.size(); ++i) a += (i ? ", " : "") + lanes[i];
+  return fill(tt.make, {{"%t", type_text(tt, t)}, {"%a", a}});
 }
 
 // f16/bf16 memory holds bits: loads widen them to float, stores round to nearest even.
@@ -63,10 +92,10 @@ std::string float_literal(double v) {
   return v < 0 ? "(" + s + ")" : s;
 }
 
-std::string format_type(const std::string& pattern, Type t) {
+std::string format_type(const std::string& pattern, const TypeTable& tt, Type t) {
   std::string out = pattern;
   size_t pos = out.find("%s");
-  if (pos != std::string::npos) out.replace(pos, 2, c_type(t));
+  if (pos != std::string::npos) out.replace(pos, 2, type_text(tt, t));
   return out;
 }
 
@@ -76,7 +105,7 @@ class Renderer {
     // Variables never take the name of a buffer, an array or a name the prelude uses.
     for (const auto& b : k.buffers) hint_counts_[b->name] = 1;
     for (const auto& a : k.arrays) hint_counts_[a->name] = 1;
-    for (const char* reserved : {"buffers", "group_begin", "group_end", "group_", "gid_", "tid_"})
+    for (const char* reserved : {"buffers", "group_begin", "group_end", "group_", "gid_", "tid_", "wv_"})
       hint_counts_[reserved] = 1;
   }
 
@@ -109,7 +138,7 @@ class Renderer {
       out_ << d_.kernel_prefix << " " << k_.name
            << "(void* const* buffers, long group_begin, long group_end) {\n";
       for (const auto& b : k_.buffers) {
-        const std::string type = format_type(b->read_only ? d_.global_const_ptr : d_.global_ptr, b->type);
+        const std::string type = format_type(b->read_only ? d_.global_const_ptr : d_.global_ptr, d_.types, b->type);
         std::string cast = type.substr(0, type.find(" restrict"));  // "(const float*)"
         out_ << "  " << type << " " << b->name << " = (" << cast << ")buffers[" << b->param_index << "];\n";
       }
@@ -123,7 +152,7 @@ class Renderer {
     out_ << k_.name << "(";
     for (size_t i = 0; i < k_.buffers.size(); ++i) {
       const Memory& b = *k_.buffers[i];
-      out_ << (i ? ", " : "") << format_type(b.read_only ? d_.global_const_ptr : d_.global_ptr, b.type)
+      out_ << (i ? ", " : "") << format_type(b.read_only ? d_.global_const_ptr : d_.global_ptr, d_.types, b.type)
            << " " << b.name;
       if (d_.metal_params) out_ << " [[buffer(" << i << ")]]";
     }
@@ -137,20 +166,58 @@ class Renderer {
     std::string size = "[" + std::to_string(a.size) + "]";
     if (a.space == Space::shared) {
       std::string q = d_.shared_decl.empty() ? "" : d_.shared_decl + " ";
-      line(q + c_type(a.type) + " " + a.name + size + ";");
+      line(q + ctype(a.type) + " " + a.name + size + ";");
     } else if (d_.emulate_threads && k_.threads_per_group > 1) {
-      line(std::string(c_type(a.type)) + " " + a.name + "[" + std::to_string(k_.threads_per_group) +
+      line(ctype(a.type) + " " + a.name + "[" + std::to_string(k_.threads_per_group) +
            "]" + size + ";");
     } else {
-      line(std::string(c_type(a.type)) + " " + a.name + size + ";");
+      line(ctype(a.type) + " " + a.name + size + ";");
     }
   }
 
-  std::string memory_ref(const Memory& m, Expr index) {
+  std::string ctype(Type t) const { return type_text(d_.types, t); }
+
+  std::string memory_prefix(const Memory& m) {
     std::string prefix = m.name;
     if (m.space == Space::per_thread && d_.emulate_threads && k_.threads_per_group > 1)
       prefix += "[" + name_of(k_.thread_id.node()) + "]";
-    return prefix + "[" + expr(index, true) + "]";
+    return prefix;
+  }
+  std::string memory_ref(const Memory& m, Expr index) { return memory_prefix(m) + "[" + expr(index, true) + "]"; }
+  // Element `index + lane` (a lane of a vector access).
+  std::string lane_ref(const Memory& m, Expr index, int lane) {
+    return lane ? memory_prefix(m) + "[" + expr(index, false) + " + " + std::to_string(lane) + "]" : memory_ref(m, index);
+  }
+
+  // A vector load: one access where the language has unaligned vector loads, else lane by lane.
+  std::string vector_load(const Stmt& s) {
+    const Type t = s.var.type();
+    const bool bits = value_type(s.memory->type) != s.memory->type;
+    if (!d_.types.load.empty() && !bits)
+      return fill(d_.types.load, {{"%t", ctype(t)}, {"%n", std::to_string(t.lanes)}, {"%p", "&" + memory_ref(*s.memory, s.index)}});
+    std::vector<std::string> lanes;
+    for (int i = 0; i < t.lanes; ++i) lanes.push_back(widen(*s.memory, lane_ref(*s.memory, s.index, i)));
+    return make_text(d_.types, t, lanes);
+  }
+
+  // A vector store (or accumulation), as one statement.
+  std::string vector_store(const Stmt& s) {
+    const Type t = s.value.type();
+    const bool bits = value_type(s.memory->type) != s.memory->type;
+    const std::string value = expr(s.value, true), n = std::to_string(t.lanes);
+    const std::string at = "&" + memory_ref(*s.memory, s.index);
+    const std::string& pattern = d_.types.store;
+    if (!pattern.empty() && !bits && pattern.find("%v") == std::string::npos)  // an lvalue
+      return fill(pattern, {{"%t", ctype(t)}, {"%p", at}}) + (s.accumulate ? " += " : " = ") + value + ";";
+    if (!pattern.empty() && !bits) {  // a store function
+      const std::string v = s.accumulate ? fill(d_.types.load, {{"%t", ctype(t)}, {"%n", n}, {"%p", at}}) + " + " + value : value;
+      return fill(pattern, {{"%v", v}, {"%n", n}, {"%p", at}}) + ";";
+    }
+    std::string body = "{ const " + ctype(t) + " wv_ = " + value + ";";
+    for (int i = 0; i < t.lanes; ++i)
+      body += " " + lane_ref(*s.memory, s.index, i) + (s.accumulate ? " += " : " = ") +
+              narrow(*s.memory, lane_text(d_.types, "wv_", i)) + ";";
+    return body + " }";
   }
 
   void block(const Block& b) {
@@ -169,25 +236,26 @@ class Renderer {
     if (auto it = plan_.defs_before.find(&s); it != plan_.defs_before.end())
       for (const Node* n : it->second) {
         std::string rhs = op_text(n);
-        line("const " + std::string(c_type(n->type)) + " " + name_of(n) + " = " + rhs + ";");
+        line("const " + ctype(n->type) + " " + name_of(n) + " = " + rhs + ";");
         scopes_.back().insert(n);
       }
     switch (s.kind) {
       case StmtKind::let:
-        line("const " + std::string(c_type(s.var.type())) + " " + name_of(s.var.node()) + " = " +
-             expr(s.value, true) + ";");
+        line("const " + ctype(s.var.type()) + " " + name_of(s.var.node()) + " = " + expr(s.value, true) + ";");
         break;
       case StmtKind::load: {
-        std::string ref = widen(*s.memory, memory_ref(*s.memory, s.index));
-        std::string zero = s.var.type() == Type::f32 ? "0.0f" : "0";
+        const Type t = s.var.type();
+        std::string ref = t.is_vector() ? vector_load(s) : widen(*s.memory, memory_ref(*s.memory, s.index));
+        std::string zero = t.scalar == Scalar::f32 ? "0.0f" : "0";
+        if (t.is_vector()) zero = make_text(d_.types, t, std::vector<std::string>(t.lanes, zero));
         std::string rhs = s.cond ? expr(s.cond, false) + " ? " + ref + " : " + zero : ref;
-        line("const " + std::string(c_type(s.var.type())) + " " + name_of(s.var.node()) + " = " +
-             rhs + ";");
+        line("const " + ctype(t) + " " + name_of(s.var.node()) + " = " + rhs + ";");
         break;
       }
       case StmtKind::store: {
-        std::string body = memory_ref(*s.memory, s.index) + (s.accumulate ? " += " : " = ") +
-                           narrow(*s.memory, expr(s.value, true)) + ";";
+        std::string body = s.value.type().is_vector() ? vector_store(s)
+                                                      : memory_ref(*s.memory, s.index) + (s.accumulate ? " += " : " = ") +
+                                                            narrow(*s.memory, expr(s.value, true)) + ";";
         line(s.cond ? "if (" + expr(s.cond, true) + ") " + body : body);
         break;
       }
@@ -253,12 +321,25 @@ class Renderer {
     }
     if (in_scope(n)) return names_[n];
     std::string t = op_text(n);
-    const bool call = n->op == Op::min || n->op == Op::max || n->op == Op::cast || n->op == Op::exp;
+    const bool call = n->op == Op::min || n->op == Op::max || n->op == Op::cast || n->op == Op::exp ||
+                      n->op == Op::broadcast || n->op == Op::extract;
     return top || call ? t : "(" + t + ")";
+  }
+
+  // min/max lane by lane (no dialect has one spelling for vector min/max).
+  std::string vector_min_max(const Node* n) {
+    const bool f = n->type.scalar == Scalar::f32;
+    const std::string& fn = n->op == Op::min ? (f ? d_.fmin : d_.imin) : (f ? d_.fmax : d_.imax);
+    const std::string x = expr(n->args[0], false), y = expr(n->args[1], false);
+    std::vector<std::string> lanes;
+    for (int i = 0; i < n->type.lanes; ++i)
+      lanes.push_back(fn + "(" + lane_text(d_.types, x, i) + ", " + lane_text(d_.types, y, i) + ")");
+    return make_text(d_.types, n->type, lanes);
   }
 
   std::string op_text(const Node* n) {
     auto a = [&](int i) { return expr(n->args[i], false); };
+    if ((n->op == Op::min || n->op == Op::max) && n->type.is_vector()) return vector_min_max(n);
     bool f = n->args[0] && n->args[0]->type == Type::f32;
     switch (n->op) {
       case Op::add: return a(0) + " + " + a(1);
@@ -278,7 +359,9 @@ class Renderer {
       case Op::exp: return d_.fexp + "(" + expr(n->args[0], true) + ")";
       case Op::logical_not: return "!" + a(0);
       case Op::select: return a(0) + " ? " + a(1) + " : " + a(2);
-      case Op::cast: return std::string("(") + c_type(n->type) + ")" + a(0);
+      case Op::cast: return "(" + ctype(n->type) + ")" + a(0);
+      case Op::broadcast: return make_text(d_.types, n->type, std::vector<std::string>(n->type.lanes, expr(n->args[0], true)));
+      case Op::extract: return lane_text(d_.types, a(0), static_cast<int>(n->ival));
       default: throw Error(std::string("renderer: unexpected node ") + op_name(n->op));
     }
   }

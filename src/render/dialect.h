@@ -7,8 +7,22 @@
 
 namespace wino::render {
 
+/// How a language spells the IR's types (ir::Type): scalar names, and vectors of `lanes` lanes.
+/// Patterns: %e = element type name, %n = lanes, %t = vector type name, %a = the lanes
+/// (comma-separated), %v = a vector value, %i = lane index, %p = an element's address.
+struct TypeTable {
+  std::string i32 = "int", f32 = "float", boolean = "bool";
+  std::string half_bits = "unsigned short";  // f16 and bf16 memory: the bits; the prelude converts
+  int max_lanes = 4;                          // the widest vector the language has
+  std::string vector;                         // "%e%n" (float4) or "wino_%ex%n" (C)
+  std::string make;                           // a vector from its lanes
+  std::string lane;                           // lane access: "[%i]", ".s%i" (hex), ".%i" (x y z w)
+  std::string load, store;                    // whole-vector memory access, "" = lane by lane
+};
+
 struct DialectSpec {
   Dialect dialect;
+  TypeTable types;
   std::string prelude;            // emitted once per program
   std::string kernel_prefix;      // before the function name ("extern \"C\" __global__ void")
   std::string global_const_ptr;   // parameter type of a read-only buffer, "%s" = element type

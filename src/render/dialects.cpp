@@ -55,14 +55,51 @@ QUAL unsigned short wino_f32_to_bf16(float f) {
   return s;
 }
 
+// Element-wise operators of CUDA's vector structs (CUDA defines the types, not the arithmetic).
+std::string cuda_vector_operators() {
+  std::string out;
+  for (const char* e : {"float", "int"})
+    for (int n : {2, 4}) {
+      const std::string t = std::string(e) + std::to_string(n);
+      const char* lanes[] = {"x", "y", "z", "w"};
+      for (const char* op : {"+", "-", "*", "/"}) {
+        out += "__device__ __forceinline__ " + t + " operator" + op + "(" + t + " a, " + t + " b) { return make_" + t + "(";
+        for (int i = 0; i < n; ++i) out += std::string(i ? ", " : "") + "a." + lanes[i] + " " + op + " b." + lanes[i];
+        out += "); }\n";
+        out += "__device__ __forceinline__ " + t + "& operator" + op + "=(" + t + "& a, " + t + " b) { return a = a " + op + " b; }\n";
+      }
+      out += "__device__ __forceinline__ " + t + " operator-(" + t + " a) { return make_" + t + "(";
+      for (int i = 0; i < n; ++i) out += std::string(i ? ", " : "") + "-a." + lanes[i];
+      out += "); }\n";
+    }
+  return out;
+}
+
+// GCC vector types for the C dialect, 2 to 16 lanes, aligned like their elements (vector loads
+// from any element address).
+std::string c_vector_types() {
+  std::string out;
+  for (const char* e : {"float", "int"})
+    for (int n : {2, 4, 8, 16})
+      out += "typedef " + std::string(e) + " wino_" + e + "x" + std::to_string(n) + " __attribute__((vector_size(" +
+             std::to_string(4 * n) + "), aligned(4)));\n";
+  return out;
+}
+
 DialectSpec make_c() {
   DialectSpec s;
   s.dialect = Dialect::c;
+  s.types.max_lanes = 16;
+  s.types.vector = "wino_%ex%n";
+  s.types.make = "(%t){%a}";
+  s.types.lane = "[%i]";
+  s.types.load = "*(const %t*)(%p)";
+  s.types.store = "*(%t*)(%p)";
   s.prelude = "#include <math.h>\n#include <stdbool.h>\n#define WINO_IMIN(a, b) ((a) < (b) ? (a) : (b))\n"
               "#define WINO_IMAX(a, b) ((a) > (b) ? (a) : (b))\n"
               "static inline unsigned wino_bits(float f) { union { float f; unsigned u; } v; v.f = f; return v.u; }\n"
               "static inline float wino_float(unsigned u) { union { float f; unsigned u; } v; v.u = u; return v.f; }\n" +
-              half_conversions("static inline", "wino_bits", "wino_float");
+              half_conversions("static inline", "wino_bits", "wino_float") + c_vector_types();
   s.kernel_prefix = "void";
   s.global_const_ptr = "const %s* restrict";
   s.global_ptr = "%s* restrict";
@@ -80,7 +117,10 @@ DialectSpec make_c() {
 DialectSpec make_cuda() {
   DialectSpec s;
   s.dialect = Dialect::cuda;
-  s.prelude = half_conversions("__device__ __forceinline__", "__float_as_uint", "__uint_as_float");
+  s.types.vector = "%e%n";
+  s.types.make = "make_%t(%a)";
+  s.types.lane = ".%i";
+  s.prelude = half_conversions("__device__ __forceinline__", "__float_as_uint", "__uint_as_float") + cuda_vector_operators();
   s.kernel_prefix = "extern \"C\" __global__ void";
   s.global_const_ptr = "const %s* __restrict__";
   s.global_ptr = "%s* __restrict__";
@@ -101,6 +141,12 @@ DialectSpec make_cuda() {
 DialectSpec make_opencl() {
   DialectSpec s;
   s.dialect = Dialect::opencl;
+  s.types.max_lanes = 16;
+  s.types.vector = "%e%n";
+  s.types.make = "(%t)(%a)";
+  s.types.lane = ".s%i";
+  s.types.load = "vload%n(0, %p)";
+  s.types.store = "vstore%n(%v, 0, %p)";
   s.prelude = half_conversions("static inline", "as_uint", "as_float");
   s.kernel_prefix = "__kernel void";
   s.global_const_ptr = "__global const %s* restrict";
@@ -122,6 +168,9 @@ DialectSpec make_opencl() {
 DialectSpec make_metal() {
   DialectSpec s;
   s.dialect = Dialect::metal;
+  s.types.vector = "%e%n";
+  s.types.make = "%t(%a)";
+  s.types.lane = "[%i]";
   s.prelude = "#include <metal_stdlib>\nusing namespace metal;\n" +
               half_conversions("inline", "as_type<unsigned>", "as_type<float>");
   s.kernel_prefix = "kernel void";
