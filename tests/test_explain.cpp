@@ -32,7 +32,8 @@ TEST(Explain, CpuTargetReportsEveryPlanStatically) {
     if (plan == "direct") {
       EXPECT_EQ(rep.kernels.size(), 1u);
     } else if (plan == "unfused") {
-      EXPECT_EQ(rep.kernels.size(), 3u);
+      ASSERT_EQ(rep.kernels.size(), 4u);  // input, GEMM, output, then the weight transform
+      EXPECT_EQ(rep.kernels[3].stage, "weight_transform");
     }
     for (const KernelReport& k : rep.kernels) {
       SCOPED_TRACE(k.name);

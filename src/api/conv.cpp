@@ -124,9 +124,10 @@ void begin_run(Conv::Impl& impl, const void* x, const void* y, const void* resid
   if (residual) upload(impl, plans::BufferRole::residual, residual);
 }
 
-std::vector<std::pair<int, std::vector<int>>> launch_sequence(const Conv::Impl& impl) {
+std::vector<std::pair<int, std::vector<int>>> launch_sequence(const Conv::Impl& impl,
+                                                              const std::vector<plans::Launch>& launches) {
   std::vector<std::pair<int, std::vector<int>>> seq;
-  for (const plans::Launch& l : impl.program.launches) {
+  for (const plans::Launch& l : launches) {
     std::vector<int> bufs;
     for (int b : l.buffers) bufs.push_back(impl.buffer_ids.at(b));
     seq.emplace_back(l.kernel, bufs);
@@ -142,13 +143,11 @@ void Conv::set_weights(const void* weights, const void* bias) {
   check_epilogue_arg("set_weights", "bias", d.epilogue.bias, bias);
   auto t0 = std::chrono::steady_clock::now();
   const std::vector<float> kcrs = to_float32(weights, d.k * (d.c / d.groups) * d.r * d.s, d.dtype);
-  std::vector<float> prepared = impl_->program.prepare_weights(kcrs.data());
-  const int wi = impl_->program.buffer(plans::BufferRole::weights);
-  const plans::ProgramBuffer& wb = impl_->program.buffers.at(wi);
-  if (static_cast<int64_t>(prepared.size()) != wb.elements)
-    throw Error("internal: prepared weights have the wrong size");
-  impl_->backend->upload(impl_->buffer_ids[wi], prepared.data(), wb.bytes());
+  upload(*impl_, plans::BufferRole::weights, kcrs.data());
   if (bias) upload(*impl_, plans::BufferRole::bias, to_float32(bias, d.k, d.dtype).data());
+  // The plan's layout of the weights (Winograd: U = G g G^T) is made on the device.
+  for (const auto& [kernel, buffers] : launch_sequence(*impl_, impl_->program.prepare_launches))
+    impl_->backend->launch(kernel, buffers);
   impl_->backend->synchronize();
   impl_->report.weight_transform_us =
       std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count();
@@ -158,7 +157,8 @@ void Conv::set_weights(const void* weights, const void* bias) {
 void Conv::run(const void* x, void* y, const void* residual) {
   Impl& impl = *impl_;
   begin_run(impl, x, y, residual);
-  for (const auto& [kernel, buffers] : launch_sequence(impl)) impl.backend->launch(kernel, buffers);
+  for (const auto& [kernel, buffers] : launch_sequence(impl, impl.program.launches))
+    impl.backend->launch(kernel, buffers);
   download(impl, plans::BufferRole::output, y);
 }
 
@@ -167,7 +167,7 @@ void Conv::benchmark(const void* x, void* y, int repeats, int warmup, const void
   Impl& impl = *impl_;
   begin_run(impl, x, y, residual);
   runtime::Backend& be = *impl.backend;
-  auto seq = launch_sequence(impl);
+  auto seq = launch_sequence(impl, impl.program.launches);
   impl.report.time_us = median(be.timed_runs(seq, warmup, repeats));
   std::vector<std::vector<double>> times(impl.program.kernels.size());
   for (int rep = 0; rep < repeats; ++rep) {

@@ -9,11 +9,10 @@ using namespace ir;
 Program build_direct(const ConvDesc& d, const PlanOptions& o) {
   const int64_t N = d.n, C = d.c, H = d.h, W = d.w, K = d.k, R = d.r, S = d.s;
   const int64_t OH = d.out_h(), OW = d.out_w(), Cg = C / d.groups, Kg = K / d.groups;
-  const int64_t total = N * K * OH * OW, wsize = K * Cg * R * S;
+  const int64_t total = N * K * OH * OW;
   const int threads = o.threads > 0 ? o.threads : 128;
   ProgramBuilder prog(d, "direct");
-  BufferHandle w_buf = prog.weights(
-      wsize, [wsize](const float* kcrs) { return std::vector<float>(kcrs, kcrs + wsize); });
+  BufferHandle w_buf = prog.weights();
 
   auto ctx = std::make_shared<Context>();
   KernelBuilder b(ctx, kernel_name("direct", "conv", 0, 0, "t" + std::to_string(threads)),

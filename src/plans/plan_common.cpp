@@ -3,6 +3,7 @@
 #include <limits>
 
 #include "common/error.h"
+#include "ir/transform_code.h"
 
 namespace wino::plans {
 
@@ -45,47 +46,46 @@ void check_index_range(const std::string& plan, const ConvDesc& d, int64_t eleme
                          : "the batch is already 1: use a smaller image or fewer channels"));
 }
 
+// U[xi][c][k] = (G g G^T)[xi] for weights g[k][c]: one thread per (c, k), neighbouring threads on
+// neighbouring k so the stores are coalesced. In float32 like every other transform; run by
+// set_weights on the device, so weights never visit the host to be transformed.
+std::unique_ptr<ir::Kernel> weight_transform_kernel(const ProgramBuilder& prog, const Tiling& t, BufferHandle w_buf,
+                                                    BufferHandle u_buf) {
+  using namespace ir;
+  const ConvDesc& d = prog.desc();
+  const int threads = 128, rr = t.r * t.r;
+  const int64_t K = d.k, C = d.c, total = K * C;
+  auto ctx = std::make_shared<Context>();
+  KernelBuilder b(ctx, kernel_name(prog.plan(), "weights", t.m, t.r, "t" + std::to_string(threads)),
+                  ceil_div(total, threads), threads);
+  b.info() = {prog.plan(), "weight_transform", t.m, t.r};
+  const Memory* w = prog.param(b, w_buf);
+  const Memory* u = prog.param(b, u_buf, true);
+  b.threads([&](Expr tid) {
+    Expr idx = b.let("idx", b.group_id() * threads + tid);
+    b.if_then(lt(idx, b.i32(total)), [&] {
+      Expr k = b.let("k", idx % K), c = b.let("c", idx / K);
+      Expr base = b.let("wbase", (k * C + c) * rr);
+      std::vector<Expr> g;
+      for (int i = 0; i < rr; ++i) g.push_back(b.load("g", w, base + i));
+      std::vector<Expr> ut = transform_2d(*ctx, t.t.G, g);
+      for (size_t xi = 0; xi < ut.size(); ++xi) b.store(u, (b.i32(static_cast<int64_t>(xi)) * C + c) * K + k, ut[xi]);
+    });
+  });
+  return b.finish();
+}
+
 BufferHandle transformed_weights(ProgramBuilder& prog, const Tiling& t) {
   const ConvDesc& d = prog.desc();
-  return prog.weights(int64_t{t.alpha} * t.alpha * d.c * d.k, [d, t](const float* kcrs) {
-    return transform_weights(d, t, kcrs, WeightLayout::xi_c_k);
-  });
+  BufferHandle u = prog.prepared_weights("u", int64_t{t.alpha} * t.alpha * d.c * d.k);
+  prog.add_preparation(weight_transform_kernel(prog, t, prog.weights(), u));
+  return u;
 }
 
 void require_alpha_at_most(const std::string& plan, const Tiling& t, int limit, const std::string& why) {
   if (t.alpha > limit)
     throw Error("plan " + plan + " supports alpha = m + r - 1 <= " + std::to_string(limit) + ", got " +
                 std::to_string(t.alpha) + why);
-}
-
-std::vector<float> transform_weights(const ConvDesc& d, const Tiling& t, const float* kcrs,
-                                     WeightLayout layout) {
-  const int a = t.alpha, r = t.r;
-  std::vector<double> G(static_cast<size_t>(a) * r);
-  for (int i = 0; i < a; ++i)
-    for (int j = 0; j < r; ++j) G[i * r + j] = t.t.G.at(i, j).to_double();
-  const int64_t K = d.k, C = d.c;
-  std::vector<float> u(static_cast<size_t>(a * a) * K * C);
-  std::vector<double> tmp(static_cast<size_t>(a) * r);
-  for (int64_t k = 0; k < K; ++k)
-    for (int64_t c = 0; c < C; ++c) {
-      const float* g = kcrs + (k * C + c) * r * r;
-      for (int i = 0; i < a; ++i)  // tmp = G g
-        for (int j = 0; j < r; ++j) {
-          double s = 0;
-          for (int l = 0; l < r; ++l) s += G[i * r + l] * g[l * r + j];
-          tmp[i * r + j] = s;
-        }
-      for (int i = 0; i < a; ++i)  // U = tmp G^T
-        for (int j = 0; j < a; ++j) {
-          double s = 0;
-          for (int l = 0; l < r; ++l) s += tmp[i * r + l] * G[j * r + l];
-          const size_t xi = static_cast<size_t>(i) * a + j;
-          const size_t at = layout == WeightLayout::xi_k_c ? (xi * K + k) * C + c : (xi * C + c) * K + k;
-          u[at] = static_cast<float>(s);
-        }
-    }
-  return u;
 }
 
 TileCoords tile_coords(ir::KernelBuilder& b, ir::Expr p, const Tiling& t) {

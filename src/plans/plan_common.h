@@ -23,18 +23,12 @@ Tiling make_tiling(const ConvDesc& d, int m);
 /// advice depends on the batch of `d`).
 void check_index_range(const std::string& plan, const ConvDesc& d, int64_t elements);
 
-/// Order of the transformed weights U in memory.
-enum class WeightLayout { xi_k_c, xi_c_k };
-
-/// Declares U[xi][c][k], made by transform_weights at set-weights time (every Winograd plan).
+/// Declares U[xi][c][k] and the weight-transform kernel set_weights runs to make it from the
+/// weights (every Winograd plan).
 BufferHandle transformed_weights(ProgramBuilder& prog, const Tiling& t);
 
 /// Throws the refusal of a plan whose kernels are built for alpha <= `limit` only.
 void require_alpha_at_most(const std::string& plan, const Tiling& t, int limit, const std::string& why);
-
-/// Host-side weight transform: U[xi][k][c] = (G g G^T)[xi] in float64, rounded to float32.
-std::vector<float> transform_weights(const ConvDesc& d, const Tiling& t, const float* kcrs,
-                                     WeightLayout layout = WeightLayout::xi_k_c);
 
 /// Divides with rounding up.
 inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }

@@ -13,9 +13,11 @@
 
 namespace wino::plans {
 
+/// weights: the caller's K x C/groups x R x S weights (float32), written by set_weights;
+/// prepared_weights: the plan's layout of them (Winograd: U), made by the preparation kernels.
 /// bias (K values, set with the weights) and residual (shaped like the output, given to each run)
 /// exist only when the convolution's epilogue has them.
-enum class BufferRole { input, weights, bias, residual, output, scratch };
+enum class BufferRole { input, weights, prepared_weights, bias, residual, output, scratch };
 const char* role_name(BufferRole role);
 
 struct ProgramBuffer {
@@ -36,9 +38,8 @@ struct Program {
   int m = 0, r = 0;  // F(m, r); 0 for direct
   std::vector<std::unique_ptr<ir::Kernel>> kernels;
   std::vector<ProgramBuffer> buffers;  // each declared once; weights in the plan's layout
-  std::vector<Launch> launches;
-  /// Raw K x C/groups x R x S weights -> the contents of the weights buffer.
-  std::function<std::vector<float>(const float* kcrs)> prepare_weights;
+  std::vector<Launch> launches;          // one convolution
+  std::vector<Launch> prepare_launches;  // set_weights: weights -> prepared weights, on the device
 
   /// Index of the buffer with `role` (input, weights, output: exactly one each); -1 if none.
   int buffer(BufferRole role) const;

@@ -9,6 +9,7 @@ const char* role_name(BufferRole role) {
   switch (role) {
     case BufferRole::input: return "input";
     case BufferRole::weights: return "weights";
+    case BufferRole::prepared_weights: return "prepared_weights";
     case BufferRole::bias: return "bias";
     case BufferRole::residual: return "residual";
     case BufferRole::output: return "output";
@@ -55,10 +56,14 @@ BufferHandle ProgramBuilder::declare(const std::string& name, int64_t elements, 
   return {static_cast<int>(program_.buffers.size()) - 1};
 }
 
-BufferHandle ProgramBuilder::weights(int64_t elements, PrepareWeights prepare) {
-  if (program_.prepare_weights) throw Error("internal: plan " + plan() + " declares weights twice");
-  program_.prepare_weights = std::move(prepare);
-  return declare(desc_.groups == 1 && program_.m > 0 ? "u" : "w", elements, BufferRole::weights);
+BufferHandle ProgramBuilder::weights() {
+  if (weights_.index < 0)
+    weights_ = declare("w", desc_.k * (desc_.c / desc_.groups) * desc_.r * desc_.s, BufferRole::weights);
+  return weights_;
+}
+
+BufferHandle ProgramBuilder::prepared_weights(const std::string& name, int64_t elements) {
+  return declare(name, elements, BufferRole::prepared_weights);
 }
 
 BufferHandle ProgramBuilder::scratch(const std::string& name, int64_t elements) {
@@ -67,12 +72,17 @@ BufferHandle ProgramBuilder::scratch(const std::string& name, int64_t elements) 
 
 const ir::Memory* ProgramBuilder::param(ir::KernelBuilder& b, BufferHandle h, bool writes) const {
   const ProgramBuffer& pb = program_.buffers.at(h.index);
-  if (writes && pb.role != BufferRole::output && pb.role != BufferRole::scratch)
+  if (writes && pb.role != BufferRole::output && pb.role != BufferRole::scratch && pb.role != BufferRole::prepared_weights)
     throw Error("internal: plan " + plan() + " writes its " + role_name(pb.role) + " buffer");
   return b.buffer(pb.name, pb.elements, !writes, pb.type, h.index);
 }
 
-void ProgramBuilder::add(std::unique_ptr<ir::Kernel> kernel) {
+void ProgramBuilder::add(std::unique_ptr<ir::Kernel> kernel) { append(std::move(kernel), program_.launches); }
+void ProgramBuilder::add_preparation(std::unique_ptr<ir::Kernel> kernel) {
+  preparations_.push_back(std::move(kernel));  // after the run's kernels: kernels[0] stays the first of a run
+}
+
+void ProgramBuilder::append(std::unique_ptr<ir::Kernel> kernel, std::vector<Launch>& launches) {
   Launch launch{static_cast<int>(program_.kernels.size()), {}};
   for (const auto& mem : kernel->buffers) {
     if (mem->binding < 0)
@@ -81,11 +91,13 @@ void ProgramBuilder::add(std::unique_ptr<ir::Kernel> kernel) {
     launch.buffers.push_back(mem->binding);
   }
   program_.kernels.push_back(std::move(kernel));
-  program_.launches.push_back(std::move(launch));
+  launches.push_back(std::move(launch));
 }
 
 Program ProgramBuilder::finish() {
-  if (!program_.prepare_weights) throw Error("internal: plan " + plan() + " declares no weights");
+  if (weights_.index < 0) throw Error("internal: plan " + plan() + " declares no weights");
+  for (auto& k : preparations_) append(std::move(k), program_.prepare_launches);
+  preparations_.clear();
   return std::move(program_);
 }
 

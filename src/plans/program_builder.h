@@ -20,8 +20,6 @@ struct BufferHandle {
 
 class ProgramBuilder {
  public:
-  using PrepareWeights = std::function<std::vector<float>(const float* kcrs)>;
-
   /// Declares the input x, the output y and the epilogue's buffers of `d`. m and r: F(m, r), 0
   /// for direct.
   ProgramBuilder(const ConvDesc& d, std::string plan, int m = 0, int r = 0);
@@ -33,8 +31,11 @@ class ProgramBuilder {
   /// The epilogue's buffers; index -1 when the description's epilogue has none.
   BufferHandle bias() const { return bias_; }
   BufferHandle residual() const { return residual_; }
-  /// The weights in the plan's layout, made from raw KCRS weights by `prepare` at set-weights time.
-  BufferHandle weights(int64_t elements, PrepareWeights prepare);
+  /// The caller's K x C/groups x R x S weights, as set_weights writes them.
+  BufferHandle weights();
+  /// The weights in the plan's layout (`elements` floats), made from weights() by the kernels
+  /// given to add_preparation().
+  BufferHandle prepared_weights(const std::string& name, int64_t elements);
   /// An intermediate (V, M) that lives in device memory between launches.
   BufferHandle scratch(const std::string& name, int64_t elements);
 
@@ -42,6 +43,8 @@ class ProgramBuilder {
   const ir::Memory* param(ir::KernelBuilder& b, BufferHandle h, bool writes = false) const;
   /// Appends a kernel and its launch (parameters bound to the buffers they were made from).
   void add(std::unique_ptr<ir::Kernel> kernel);
+  /// Appends a kernel that set_weights launches (once per set of weights), e.g. the weight transform.
+  void add_preparation(std::unique_ptr<ir::Kernel> kernel);
 
   Program finish();
 
@@ -51,7 +54,10 @@ class ProgramBuilder {
 
   ConvDesc desc_;
   Program program_;
-  BufferHandle input_, output_, bias_, residual_;
+  void append(std::unique_ptr<ir::Kernel> kernel, std::vector<Launch>& launches);
+
+  BufferHandle input_, output_, bias_, residual_, weights_;
+  std::vector<std::unique_ptr<ir::Kernel>> preparations_;
 };
 
 }  // namespace wino::plans
