@@ -146,6 +146,8 @@ void run_on(const Device& device, int lanes = 4) {
   expect_matches_definition(in, out, limit, lanes);
 }
 
+TEST(IrVectors, InterpreterRunsTheDefinition) { run_on(Device::interpreter()); }
+TEST(IrVectors, InterpreterRunsSixteenLanes) { run_on(Device::interpreter(), 16); }
 TEST(IrVectors, CpuGccRunsTheDefinition) { run_on(Device::cpu()); }
 TEST(IrVectors, CpuGccSixteenLanes) { run_on(Device::cpu(), 16); }
 

@@ -12,9 +12,11 @@
 
 namespace wino::interp {
 
-/// Runs every work-group of `kernel` in order, the threads of each thread region one after the
-/// other. `buffers[i]` is the kernel's i-th parameter, holding at least its declared size in its
-/// type (float, or the bits of f16/bf16).
+/// Runs every work-group of `kernel` in order, the threads of each thread region in lockstep (one
+/// statement at a time over the active threads; the same results as one thread after the other
+/// for any race-free kernel, and races throw). `buffers[i]` is the kernel's i-th parameter,
+/// holding at least its declared size in its type (float, or the bits of f16/bf16). Throws for a
+/// kernel that does not verify (a variable used out of its scope).
 void interpret(const ir::Kernel& kernel, const std::vector<void*>& buffers);
 
 }  // namespace wino::interp

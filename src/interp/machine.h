@@ -1,0 +1,222 @@
+// The interpreter's machine (internal to src/interp). It runs the threads of a thread region in
+// lockstep, SIMT-style: one statement at a time, each statement applied to every active lane in a
+// tight loop. `if_then`, `select` and access masks narrow the active lanes (a stack of masks);
+// nothing is ever evaluated for an inactive lane, so inactive lanes raise no error.
+//
+// Values are doubles (i32 and booleans exactly, f32 already rounded to float). A static analysis
+// (analysis.cpp) splits the nodes into uniform ones (one value for every thread: they depend on no
+// thread id, and on no variable that a thread region defines per thread) and varying ones (one
+// value per lane); it also bounds the integer values (bounds.cpp), which skips the checks that
+// cannot fail and makes constants of the nodes that can take one value only. Every computed
+// node is memoized until a variable it depends on is reassigned:
+// in a kernel whose variables are used only in their scope, the dependency defined last in program
+// order (the node's `key`) is also the one assigned last, so one comparison of clocks decides.
+// Varying values are also valid only for the lanes they were computed on: the mask they were
+// computed under must still be on the mask stack.
+//
+// A vector value (a type with lanes > 1; "lanes" elsewhere here are threads) is always varying:
+// its element c of thread l is at lanes[c * threads + l], and it runs element by element.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "interp/arena.h"
+#include "ir/kernel.h"
+
+namespace wino::interp::detail {
+
+/// One memory the kernel touches. Work-group and per-thread arrays carry the bookkeeping that
+/// finds uninitialized reads and races; global buffers are the caller's.
+struct Cells {
+  const ir::Memory* mem = nullptr;
+  float* data = nullptr;         // f32 memory
+  uint16_t* bits = nullptr;      // f16 and bf16 buffers
+  int64_t size = 0;              // elements of one copy (per-thread arrays: one thread's)
+  std::vector<float> storage;    // shared: size; per-thread: threads x size
+  std::vector<uint8_t> written;  // per-thread: written since the work-group started
+  // Shared memory only, by element: the phase (barrier interval) and thread of the last write and
+  // read (written since the work-group started: a write in one of its phases).
+  struct Track {
+    uint64_t write_phase = 0, read_phase = 0;
+    int32_t writer = -1, reader = -1;
+  };
+  std::vector<Track> track;
+};
+
+constexpr int32_t kManyReaders = -2;
+
+inline bool is_f32(ir::Type t) { return t.scalar == ir::Scalar::f32; }
+constexpr int kNone = 0, kAll = 1, kSome = 2;  // what narrow() found
+constexpr uint64_t kRootMask = 1;              // the id of every thread region's full mask
+
+/// What the machine keeps for one node (by Node::id).
+struct Slot {
+  uint64_t time = 0;        // the clock when the value was computed (0: never)
+  uint64_t mask = 0;        // varying nodes: the id of the mask it was computed under
+  double value = 0;         // uniform nodes and variables: the value; constants: the constant
+  double* lanes = nullptr;  // varying nodes and variables: one value per lane
+  uint32_t key = 0;         // the id whose assignment clock invalidates the value
+  uint32_t cap = 0;         // lanes[0, cap) exist (allocated for the largest lane computed)
+  int32_t lo = 0, hi = -1;  // i32 nodes: every value is an integer in [lo, hi] (hi < lo: unknown)
+  uint32_t depth = 0;       // varying nodes: the depth of `mask` on the mask stack
+  uint8_t width = 1;        // the type's lanes: a vector's lane c of thread l is lanes[c * threads + l]
+  bool varying = false;
+  bool in_range = false;    // i32 add, sub, mul whose every result fits 32 bits (no check)
+};
+
+/// A set of active lanes: `lanes` ascending; `dense` when they are exactly [lo, hi).
+struct Mask {
+  uint64_t id = 0;
+  int same = 0;  // pushes of this very lane set on top of it (no new level)
+  bool dense = false;
+  int lo = 0, hi = 0;
+  std::vector<uint32_t> lanes;
+  void set_dense(int l, int h);
+  void finish();  // sets dense, lo and hi from lanes
+};
+
+/// Runs `f(lane)` for every lane of `m`.
+template <class F>
+inline void each(const Mask& m, F&& f) {
+  if (m.dense) {
+    for (int l = m.lo; l < m.hi; ++l) f(l);
+  } else {
+    for (const uint32_t l : m.lanes) f(static_cast<int>(l));
+  }
+}
+
+/// What a machine borrows from its thread for a launch and gives back: launch after launch then
+/// reuses the same pages instead of having fresh ones zeroed by the system.
+struct Workspace {
+  std::vector<Slot> slots;
+  std::vector<uint64_t> vtime;
+  Chunks chunks;  // spare lane storage
+};
+
+class Machine {
+ public:
+  Machine(const ir::Kernel& k, const std::vector<void*>& buffers);
+  ~Machine();
+  Machine(const Machine&) = delete;
+  Machine& operator=(const Machine&) = delete;
+  void run();
+
+ private:
+  friend class Analysis;
+  // Errors (memory.cpp). `lane` -1: at work-group level.
+  [[noreturn]] void fail_at(int lane, const std::string& what) const;
+  [[noreturn]] void fail(const std::string& what) const { fail_at(current_lane(), what); }
+  int current_lane() const { return in_region_ ? masks_[depth_].lanes[0] : -1; }
+
+  // Memory (memory.cpp).
+  Cells& cell_of(const ir::Memory* m);
+  int64_t element(const Cells& c, double index, const char* what, int lane) const;
+  float read(Cells& c, int64_t e, int lane);
+  void write(Cells& c, int64_t e, float v, int lane);
+  // The same on the active lanes, at the elements of element_lanes(): out[l] = read(...), and
+  // write(..., v[l] rounded to float), or read + v[l] when accumulating. `base` >= 0: the
+  // elements are base + lane (see element_lanes).
+  void read_lanes(Cells& c, int64_t base, double* out);
+  void write_lanes(Cells& c, int64_t base, const double* v, bool accumulate);
+  void check_written(Cells& c, int64_t base);
+  bool written(const Cells& c, int64_t e) const {
+    return c.track.empty() ? c.written[e] != 0 : c.track[e].write_phase >= group_phase_;
+  }
+  /// Evaluates the index of `s` (plus `offset`: the element of a vector access) on the active
+  /// lanes and checks it. Per-thread arrays are laid out lane-minor (element i of thread l at
+  /// i * threads + l): at an index every thread shares, it returns i * threads; otherwise -1, and
+  /// the elements are in elements_.
+  int64_t element_lanes(const Cells& c, const ir::Stmt& s, const char* what, int offset);
+
+  // Expressions (eval.cpp).
+  double ueval(const ir::Node* n);
+  double ucompute(const ir::Node* n);
+  const double* veval(const ir::Node* n);
+  void vcompute(const ir::Node* n, double* out);
+  void vselect(const ir::Node* n, double* out);
+  void vbranch(const ir::Node* branch, double* out);
+  void vvector(const ir::Node* n, double* out);  // broadcast, extract, vector arithmetic
+  // The operations on a set of lanes L (one value, or the lanes of a mask): out[i] = op(a[i], b[i])
+  // for each index i of L, an error naming L's lane of i. An operand is lanes or one value (ops.h).
+  template <class L>
+  void unary_op(const ir::Node* n, double* out, const double* a, const L& lanes) const;
+  template <class L, class A, class B>
+  void binary_op(const ir::Node* n, double* out, A a, B b, const L& lanes) const;
+  template <class L, class A, class B>
+  void int_op(const ir::Node* n, double* out, A a, B b, const L& lanes) const;
+  template <class L, class A, class B>
+  void float_op(const ir::Node* n, double* out, A a, B b, const L& lanes) const;
+  const double* spread(double v, double* scratch) const;
+  double cast(const ir::Node* n, double a, int lane) const;
+  [[noreturn]] void overflow(const ir::Node* n, int64_t v, int lane) const;
+
+  // Masks (eval.cpp).
+  const Mask& top() const { return masks_[depth_]; }
+  Mask& next_mask();  // the level above the top, to fill before enter(kSome)
+  /// Which active lanes `cond` holds on: kNone, kAll (the top's lanes) or kSome (then they are
+  /// in next_mask()).
+  int narrow(const ir::Node* cond);
+  void enter(int how);  // makes the lanes narrow() found the top (kAll or kSome)
+  void leave();
+  bool alive(const Slot& s) const {
+    return s.depth <= static_cast<uint32_t>(depth_) && masks_[s.depth].id == s.mask;
+  }
+
+  // Statements (interpreter.cpp).
+  void block(const ir::Block& b);
+  void stmt(const ir::Stmt& s);
+  void let(const ir::Stmt& s);
+  void load(const ir::Stmt& s);
+  void load_uniform(const ir::Stmt& s, Slot& var);
+  void store(const ir::Stmt& s);
+  void if_then(const ir::Stmt& s);
+  void threads(const ir::Stmt& s);
+  void assign(const ir::Node* var) { vtime_[var->id] = ++clock_; }
+  void store_uniform(const ir::Stmt& s);
+  /// The lanes of variable `s`, grown to hold every lane of the top mask (dropping its values).
+  double* var_lanes(Slot& s) {
+    if (s.cap < lanes_needed(s)) s.cap = lanes_needed(s), s.lanes = var_arena_.take(size_t{s.cap} * s.width);
+    return s.lanes;
+  }
+  /// The same for node `id`, whose values flush() may drop.
+  double* node_lanes(Slot& s, uint32_t id) {
+    if (s.cap < lanes_needed(s)) {
+      s.cap = lanes_needed(s), s.lanes = node_arena_.take(size_t{s.cap} * s.width);
+      owners_.push_back(id);
+    }
+    return s.lanes;
+  }
+  /// Scalars: the lanes up to the top mask's last; vectors: every lane (their stride).
+  uint32_t lanes_needed(const Slot& s) const {
+    return static_cast<uint32_t>(s.width > 1 ? threads_ : top().hi);
+  }
+  /// Forgets the memoized lanes of every node, to reuse their storage (between statements).
+  void flush();
+
+  const ir::Kernel& k_;
+  const int threads_;
+  std::vector<Slot> slots_;       // by node id
+  std::vector<uint64_t> vtime_;   // by node id: variables' assignment clock (1: never)
+  uint64_t clock_ = 1, phase_ = 0, next_mask_id_ = 1;
+  uint64_t group_phase_ = 0;  // the first phase of the running work-group
+  int64_t group_ = 0;
+  bool in_region_ = false;
+  // Every memory holds floats, so every i32 value is an integer (a load from an i32 memory may
+  // give a fraction, which i32 operations truncate).
+  bool integral_ = true;
+  std::deque<Mask> masks_;        // the mask stack, masks_[0..depth_]; kept allocated
+  int depth_ = 0;
+  std::vector<Cells> cells_;      // a handful: a linear search beats hashing
+  Chunks spare_;                   // from the workspace; before the arenas, which use it
+  LaneArena var_arena_{spare_};    // variables' lanes
+  LaneArena node_arena_{spare_};   // nodes' lanes: a cache, flushed when it grows too large
+  std::vector<uint32_t> owners_;   // the nodes with lanes in node_arena_
+  std::vector<double> scratch_;                  // a uniform value spread over the lanes
+  std::vector<int64_t> elements_;                // by lane: the element a statement accesses
+};
+
+}  // namespace wino::interp::detail
