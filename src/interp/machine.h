@@ -111,6 +111,8 @@ class Machine {
   [[noreturn]] void fail_at(int lane, const std::string& what) const;
   [[noreturn]] void fail(const std::string& what) const { fail_at(current_lane(), what); }
   int current_lane() const { return in_region_ ? masks_[depth_].lanes[0] : -1; }
+  // "<verb> shared 'm' element e <other> with no barrier between (a race)".
+  [[noreturn]] void race(int lane, const Cells& c, int64_t e, const char* verb, const std::string& other) const;
 
   // Memory (memory.cpp).
   Cells& cell_of(const ir::Memory* m);

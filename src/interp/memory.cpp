@@ -95,6 +95,11 @@ int64_t Machine::element(const Cells& c, double index, const char* what, int lan
   return static_cast<int64_t>(index);
 }
 
+void Machine::race(int lane, const Cells& c, int64_t e, const char* verb, const std::string& other) const {
+  fail_at(lane, std::string(verb) + " shared '" + c.mem->name + "' element " + std::to_string(e) + " " + other +
+                    " with no barrier between (a race)");
+}
+
 float Machine::read(Cells& c, int64_t e, int lane) {
   if (c.bits) return c.mem->type == Type::f16 ? f16_to_float(c.bits[e]) : bf16_to_float(c.bits[e]);
   if (c.mem->space == Space::global) return c.data[e];
@@ -106,9 +111,7 @@ float Machine::read(Cells& c, int64_t e, int lane) {
   if (c.mem->space == Space::shared) {
     Cells::Track& t = c.track[e];
     if (t.write_phase == phase_ && t.writer != lane)
-      fail_at(lane, "reads shared '" + c.mem->name + "' element " + std::to_string(e) +
-                        " written by thread " + std::to_string(t.writer) +
-                        " with no barrier between (a race)");
+      race(lane, c, e, "reads", "written by thread " + std::to_string(t.writer));
     if (t.read_phase == phase_ && t.reader != lane) t.reader = kManyReaders;
     else if (t.read_phase != phase_) t.read_phase = phase_, t.reader = lane;
   }
@@ -125,12 +128,8 @@ void Machine::write(Cells& c, int64_t e, float v, int lane) {
   if (c.mem->space == Space::shared) {
     Cells::Track& t = c.track[e];
     if (t.write_phase == phase_ && t.writer != lane)
-      fail_at(lane, "writes shared '" + c.mem->name + "' element " + std::to_string(e) +
-                        " also written by thread " + std::to_string(t.writer) +
-                        " with no barrier between (a race)");
-    if (t.read_phase == phase_ && t.reader != lane)
-      fail_at(lane, "writes shared '" + c.mem->name + "' element " + std::to_string(e) +
-                        " that another thread read with no barrier between (a race)");
+      race(lane, c, e, "writes", "also written by thread " + std::to_string(t.writer));
+    if (t.read_phase == phase_ && t.reader != lane) race(lane, c, e, "writes", "that another thread read");
     t.write_phase = phase_;  // also marks it written
     t.writer = lane;
   } else {
