@@ -170,6 +170,33 @@ TEST_F(Nvrtc, CompilesASmallKernelForSm90) {
   RecordProperty("compile_ms", std::to_string(out.elapsed_ms));
 }
 
+// Several programs at once (the kernels of one convolution): each result is its own kernel's, in
+// input order, the same as a serial compile's; a failing program's error names it after every
+// compile has ended.
+TEST_F(Nvrtc, ParallelCompileKeepsEachKernelsReportInOrder) {
+  std::vector<std::string> sources, names;
+  for (int n : {8, 64, 16, 200}) {
+    sources.push_back("#define N " + std::to_string(n) + "\n" + std::string(kSpillingKernel));
+    names.push_back("big_" + std::to_string(sources.size() - 1) + "_n" + std::to_string(n));
+  }
+  std::vector<NvrtcOutput> outs = nvrtc_compile_parallel(sources, names, "sm_90");
+  ASSERT_EQ(outs.size(), 4u);
+  for (size_t i = 0; i < outs.size(); ++i) {
+    ASSERT_EQ(outs[i].kernels.count("big"), 1u) << names[i];
+    nvrtc_clear_memory_cache();
+    EXPECT_EQ(outs[i].kernels.at("big").registers, nvrtc_compile(sources[i], names[i], "sm_90").kernels.at("big").registers)
+        << names[i];
+  }
+  EXPECT_LT(outs[0].kernels.at("big").registers, outs[3].kernels.at("big").registers);
+  sources[2] = "extern \"C\" __global__ void broken( {";
+  try {
+    nvrtc_compile_parallel(sources, names, "sm_90");
+    FAIL() << "a broken program compiled";
+  } catch (const wino::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("big_2_n16"), std::string::npos) << e.what();
+  }
+}
+
 TEST_F(Nvrtc, SpillingKernelReportsSpills) {
   NvrtcOutput out = nvrtc_compile(kSpillingKernel, "big", "sm_90", {"-DN=600"});
   const KernelResourceStats& k = out.kernels.at("big");

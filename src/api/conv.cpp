@@ -43,7 +43,7 @@ Conv compile_lowered(const Device& device, const ConvDesc& desc, const Options& 
   const plans::Program& prog = impl->program;
   std::vector<const ir::Kernel*> kernels;
   for (const auto& k : prog.kernels) kernels.push_back(k.get());
-  std::vector<runtime::BackendKernelStats> backend_stats = impl->backend->compile(kernels, low.source);
+  std::vector<runtime::BackendKernelStats> backend_stats = impl->backend->compile(kernels, runtime::compile_sources(low.kernel_sources, impl->backend->dialect()));
 
   Report& rep = impl->report;
   rep.plan = prog.plan;

@@ -6,6 +6,7 @@
 #include "common/error.h"
 #include "lower/lower.h"
 #include "planner/choose_plan.h"
+#include "runtime/backend.h"
 #include "runtime/cuda/nvrtc.h"
 #include "wino/wino.h"
 
@@ -52,12 +53,17 @@ Report explain(const ConvDesc& desc, const Options& options, const std::string& 
     rep.kernels.push_back(api::static_kernel_report(*prog.kernels[i], low.kernel_sources[i]));
   for (lower::IrSnapshot& s : low.snapshots) rep.ir.push_back({s.after, std::move(s.ir)});
   if (tgt.cuda_arch && !prog.kernels.empty()) {
-    cuda::NvrtcOutput out = cuda::nvrtc_compile(low.source, prog.kernels.front()->name, target);
-    for (KernelReport& kr : rep.kernels) {
-      auto it = out.kernels.find(kr.name);
-      if (it == out.kernels.end())
+    // One program per kernel, compiled in parallel (as the CUDA backend does).
+    std::vector<std::string> names;
+    for (const KernelReport& kr : rep.kernels) names.push_back(kr.name);
+    std::vector<cuda::NvrtcOutput> outs =
+        cuda::nvrtc_compile_parallel(runtime::compile_sources(low.kernel_sources, tgt.dialect).kernels, names, target);
+    for (size_t i = 0; i < rep.kernels.size(); ++i) {
+      KernelReport& kr = rep.kernels[i];
+      auto it = outs[i].kernels.find(kr.name);
+      if (it == outs[i].kernels.end())
         throw Error("internal: kernel " + kr.name + " is missing from the ptxas report for " +
-                    target + ":\n" + out.log);
+                    target + ":\n" + outs[i].log);
       kr.regs = it->second.registers;
       kr.spill_bytes = static_cast<int>(it->second.spill_store_bytes + it->second.spill_load_bytes);
     }

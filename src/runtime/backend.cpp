@@ -9,6 +9,13 @@ std::unique_ptr<Backend> make_cuda_backend(const Device& device, const Options& 
 std::unique_ptr<Backend> make_opencl_backend(const Device& device, const Options& options);
 std::unique_ptr<Backend> make_interp_backend();
 
+CompileSources compile_sources(const std::vector<std::string>& kernel_sources, render::Dialect dialect) {
+  CompileSources s;
+  s.program = render::translation_unit(kernel_sources, dialect);
+  for (const std::string& k : kernel_sources) s.kernels.push_back(render::translation_unit({k}, dialect));
+  return s;
+}
+
 std::vector<double> Backend::timed_runs(const std::vector<std::pair<int, std::vector<int>>>& sequence,
                                        int warmup, int repeats) {
   for (int i = 0; i < warmup; ++i)

@@ -18,6 +18,15 @@ struct BackendKernelStats {
   int spill_bytes = -1;
 };
 
+/// What a backend compiles: the whole program as one translation unit, and each kernel alone with
+/// the prelude (for backends that compile the kernels of a program in parallel).
+struct CompileSources {
+  std::string program;
+  std::vector<std::string> kernels;
+};
+/// Both forms from the rendered kernels of a program.
+CompileSources compile_sources(const std::vector<std::string>& kernel_sources, render::Dialect dialect);
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -25,9 +34,9 @@ class Backend {
   virtual std::string name() const = 0;
   virtual render::Dialect dialect() const = 0;
 
-  /// Compiles `source` (the rendered program of `kernels`); kernel i is later launched by index.
+  /// Compiles `sources` (the rendered program of `kernels`); kernel i is later launched by index.
   virtual std::vector<BackendKernelStats> compile(const std::vector<const ir::Kernel*>& kernels,
-                                                  const std::string& source) = 0;
+                                                  const CompileSources& sources) = 0;
 
   /// Buffers of `bytes` bytes (the program's dtypes decide), identified by small integers.
   virtual int alloc(int64_t bytes) = 0;

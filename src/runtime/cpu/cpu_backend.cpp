@@ -22,7 +22,8 @@ class CpuBackend : public HostBackend {
   render::Dialect dialect() const override { return render::Dialect::c; }
 
   std::vector<BackendKernelStats> compile(const std::vector<const ir::Kernel*>& kernels,
-                                          const std::string& source) override {
+                                          const CompileSources& sources) override {
+    const std::string& source = sources.program;
     // The pragma overrides the command line's -O3 for every function of the file (GCC; other
     // compilers ignore it). It is part of the source, so the cache keeps the two builds apart.
     module_ = cpu::CpuCompiler::shared().compile(quick_compile_ ? "#pragma GCC optimize(\"O0\")\n" + source : source);

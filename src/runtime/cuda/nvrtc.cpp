@@ -13,6 +13,7 @@
 #include <deque>
 #include <fstream>
 #include <memory>
+#include <exception>
 #include <mutex>
 #include <regex>
 #include <sstream>
@@ -391,6 +392,32 @@ NvrtcOutput nvrtc_compile(const std::string& source, const std::string& program_
   if (!dir.empty() && write_entry(dir, key, out)) counters().disk_writes++;
   memory_cache().insert(key, std::make_shared<const NvrtcOutput>(out));
   return finish(std::move(out), NvrtcSource::compiled);
+}
+
+std::vector<NvrtcOutput> nvrtc_compile_parallel(const std::vector<std::string>& sources,
+                                                const std::vector<std::string>& program_names,
+                                                const std::string& arch) {
+  if (sources.size() != program_names.size()) throw Error("internal: nvrtc_compile_parallel: one name per source");
+  std::vector<NvrtcOutput> out(sources.size());
+  std::vector<std::exception_ptr> failures(sources.size());
+  std::atomic<size_t> next{0};
+  auto worker = [&] {
+    for (size_t i = next++; i < sources.size(); i = next++) {
+      try {
+        out[i] = nvrtc_compile(sources[i], program_names[i], arch);
+      } catch (...) {
+        failures[i] = std::current_exception();
+      }
+    }
+  };
+  const size_t n = std::min<size_t>(sources.size(), std::max(1u, std::thread::hardware_concurrency()));
+  std::vector<std::thread> threads;
+  for (size_t t = 1; t < n; ++t) threads.emplace_back(worker);
+  worker();
+  for (std::thread& t : threads) t.join();
+  for (const std::exception_ptr& f : failures)
+    if (f) std::rethrow_exception(f);
+  return out;
 }
 
 NvrtcCacheStats nvrtc_cache_stats() {

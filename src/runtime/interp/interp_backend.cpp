@@ -14,7 +14,7 @@ class InterpBackend : public HostBackend {
   render::Dialect dialect() const override { return render::Dialect::c; }
 
   std::vector<BackendKernelStats> compile(const std::vector<const ir::Kernel*>& kernels,
-                                          const std::string&) override {
+                                          const CompileSources&) override {
     kernels_ = kernels;  // owned by the program, which outlives the backend
     return std::vector<BackendKernelStats>(kernels.size());
   }

@@ -52,7 +52,8 @@ class OpenClBackend : public Backend {
   render::Dialect dialect() const override { return render::Dialect::opencl; }
 
   std::vector<BackendKernelStats> compile(const std::vector<const ir::Kernel*>& kernels,
-                                          const std::string& source) override {
+                                          const CompileSources& sources) override {
+    const std::string& source = sources.program;
     release_kernels();
     cl_program program =
         dev_->program(source, kernels.empty() ? "wino" : kernels.front()->name, build_options_);
