@@ -134,7 +134,9 @@ struct Report {
   std::vector<IrSnapshot> ir;
 };
 
-/// A compiled convolution. Cheap to copy (shared state).
+/// A compiled convolution. Cheap to copy (shared state). Thread-safe: calls on one Conv and its
+/// copies from several threads are serialized (each call runs whole, with the device's buffers to
+/// itself); for convolutions that run at the same time, compile one Conv per thread.
 class Conv {
  public:
   struct Impl;

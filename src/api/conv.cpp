@@ -2,6 +2,7 @@
 // report of every kernel.
 #include <algorithm>
 #include <chrono>
+#include <mutex>
 
 #include "api/compile_program.h"
 #include "api/kernel_report.h"
@@ -23,6 +24,7 @@ struct Conv::Impl {
   std::vector<int> buffer_ids;  // backend buffer of each program buffer
   Report report;
   bool weights_set = false;
+  std::mutex mutex;  // one call at a time: the backend's buffers hold one call's tensors
 };
 
 namespace {
@@ -138,6 +140,7 @@ std::vector<std::pair<int, std::vector<int>>> launch_sequence(const Conv::Impl& 
 }  // namespace
 
 void Conv::set_weights(const void* weights, const void* bias) {
+  std::lock_guard lock(impl_->mutex);
   if (!weights) throw Error("set_weights: null weights");
   const ConvDesc& d = impl_->desc;
   check_epilogue_arg("set_weights", "bias", d.epilogue.bias, bias);
@@ -156,6 +159,7 @@ void Conv::set_weights(const void* weights, const void* bias) {
 
 void Conv::run(const void* x, void* y, const void* residual) {
   Impl& impl = *impl_;
+  std::lock_guard lock(impl.mutex);
   begin_run(impl, x, y, residual);
   for (const auto& [kernel, buffers] : launch_sequence(impl, impl.program.launches))
     impl.backend->launch(kernel, buffers);
@@ -165,6 +169,7 @@ void Conv::run(const void* x, void* y, const void* residual) {
 void Conv::benchmark(const void* x, void* y, int repeats, int warmup, const void* residual) {
   if (repeats < 1 || warmup < 0) throw Error("benchmark: needs repeats >= 1 and warmup >= 0");
   Impl& impl = *impl_;
+  std::lock_guard lock(impl.mutex);
   begin_run(impl, x, y, residual);
   runtime::Backend& be = *impl.backend;
   auto seq = launch_sequence(impl, impl.program.launches);
@@ -178,6 +183,9 @@ void Conv::benchmark(const void* x, void* y, int repeats, int warmup, const void
   for (size_t k = 0; k < times.size(); ++k) impl.report.kernels[k].time_us = median(times[k]);
 }
 
-Report Conv::report() const { return impl_->report; }
+Report Conv::report() const {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->report;
+}
 
 }  // namespace wino
