@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs on the GPU machine (the `device` tool) from a build made here and carried along:
 # the GPU tests (CUDA, and OpenCL through NVIDIA's driver where it ships one), then the
-# per-kernel report of every plan on the seed's layer on the GPU.
+# README's device-tensor example, the library API's costs (wino_api_bench), then the per-kernel
+# report of every plan on the seed's layer on the GPU.
 # Usage there: scripts/device_check.sh [BUILD_DIR]   (logs go to $OUT when it is set)
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -36,6 +37,13 @@ if ldconfig -p | grep -q libnvidia-opencl.so.1; then
   OCL_ICD_VENDORS=$vendors "$build/tests/wino_tests" --gtest_filter='OpenClRuntime*' 2>&1 |
     tee "$out/opencl_gpu_tests.log" | grep -E "measured|OK|FAILED|Failure|PASSED|SKIPPED"
 fi
+# The README's device-tensor example, and the library API's costs: the second run of the API bench
+# is a new process that finds the kernels in the disk cache.
+"$build/examples/device_tensors" 2>&1 | tee "$out/api.txt" || gpu_tests_rc=1
+for pass in cold cached; do
+  echo "== wino_api_bench ($pass)" | tee -a "$out/api.txt"
+  "$build/bench/wino_api_bench" 2>&1 | tee -a "$out/api.txt" || gpu_tests_rc=1
+done
 for plan in direct unfused fused-input fused-output fused naive-fused; do
   "$build/wino" run --shape 1,8,32,32 --k 8 --pad 1 --plan "$plan" --m 4 --device cuda --check --repeat 50 2>&1 | tee -a "$out/seed_table.txt"
 done

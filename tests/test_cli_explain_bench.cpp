@@ -67,7 +67,7 @@ TEST(CliExplain, IrAfterEachLoweringStep) {
   EXPECT_EQ(count(r.out, "-- IR after sink_to_first_use"), 1) << r.out;
   EXPECT_EQ(count(r.out, "kernel wino_unfused_output_f2x3"), 2) << r.out;  // once per step
   EXPECT_TRUE(contains(r.out, "buffer x: f16[")) << r.out;
-  EXPECT_TRUE(contains(r.out, "buffer bias: f32[8] read_only")) << r.out;
+  EXPECT_TRUE(contains(r.out, "buffer bias: f16[8] read_only")) << r.out;
   r = run_wino(explain_args({"--plan", "direct", "--target", "cpu", "--ir", "--json"}));
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_EQ(count(r.out, "\"after\": "), 2) << r.out;

@@ -1,5 +1,6 @@
-// One Conv shared by several threads: every call runs whole (the backend's buffers hold one
-// call's tensors at a time), so each thread gets exactly its own input's output.
+// One Conv shared by several threads through the host-pointer API: each call has its own
+// intermediates (a workspace leased per call on the CPU), so each thread gets exactly its own
+// input's output.
 #include <gtest/gtest.h>
 
 #include <algorithm>

@@ -74,11 +74,13 @@ TEST(OpenClRuntime, BuffersRoundTrip) {
   EXPECT_EQ(backend->name().rfind("opencl:0 ", 0), 0u) << backend->name();
   std::vector<float> in(1000), out(1000, -1.0f);
   for (size_t i = 0; i < in.size(); ++i) in[i] = 0.5f * static_cast<float>(i);
-  const int a = backend->alloc(4000), b = backend->alloc(7);  // bytes
-  EXPECT_NE(a, b);
-  backend->upload(a, in.data(), 4000);
-  backend->download(a, out.data(), 4000);
+  auto a = backend->alloc(4000), b = backend->alloc(7);  // bytes
+  EXPECT_NE(a->ref().native, b->ref().native);
+  EXPECT_EQ(b->ref().bytes, 7);
+  backend->copy_from_host(a->ref(), in.data(), 4000, nullptr);
+  backend->copy_to_host(out.data(), a->ref(), 4000, nullptr);
   EXPECT_EQ(in, out);
+  EXPECT_EQ(backend->host_copies(), 2);
 }
 
 TEST(OpenClRuntime, EveryLaunchIsTimedByItsEvent) {

@@ -134,15 +134,15 @@ void run_on(const Device& device, int lanes = 4) {
   const render::Dialect dialect = backend->dialect();
   backend->compile({k.get()}, runtime::compile_sources({render::render_kernel(*k, dialect)}, dialect));
   Inputs in = make_inputs(n), out = in;
-  const int bx = backend->alloc(n * 4), bh = backend->alloc(n * 2), by = backend->alloc(n * 4), ba = backend->alloc(n * 4);
-  backend->upload(bx, in.x.data(), n * 4);
-  backend->upload(bh, in.hx.data(), n * 2);
-  backend->upload(by, in.y.data(), n * 4);
-  backend->upload(ba, in.acc.data(), n * 4);
-  backend->launch(0, {bx, bh, by, ba});
-  backend->synchronize();
-  backend->download(by, out.y.data(), n * 4);
-  backend->download(ba, out.acc.data(), n * 4);
+  auto bx = backend->alloc(n * 4), bh = backend->alloc(n * 2), by = backend->alloc(n * 4), ba = backend->alloc(n * 4);
+  backend->copy_from_host(bx->ref(), in.x.data(), n * 4, nullptr);
+  backend->copy_from_host(bh->ref(), in.hx.data(), n * 2, nullptr);
+  backend->copy_from_host(by->ref(), in.y.data(), n * 4, nullptr);
+  backend->copy_from_host(ba->ref(), in.acc.data(), n * 4, nullptr);
+  backend->launch(0, {bx->ref(), bh->ref(), by->ref(), ba->ref()}, nullptr);
+  backend->synchronize(nullptr);
+  backend->copy_to_host(out.y.data(), by->ref(), n * 4, nullptr);
+  backend->copy_to_host(out.acc.data(), ba->ref(), n * 4, nullptr);
   expect_matches_definition(in, out, limit, lanes);
 }
 

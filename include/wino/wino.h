@@ -7,6 +7,12 @@
 //   conv.set_weights(w);   // K x C x R x S floats, transformed once here
 //   conv.run(x, y);        // N x C x H x W in, N x K x OH x OW out
 //   wino::Report report = conv.report();
+//
+// On a GPU, tensors the caller already holds on the device run without any copy, on the
+// caller's stream (README.md, "Device tensors"):
+//   conv.set_weights(wino::TensorRef{w_dev, {K, C, 3, 3}});
+//   conv.run(wino::TensorRef{x_dev, {N, C, H, W}}, wino::TensorRef{y_dev, {N, K, OH, OW}},
+//            wino::Stream{cuda_stream});
 #pragma once
 
 #include <cstdint>
@@ -50,7 +56,7 @@ struct ConvDesc {
   int64_t groups = 1;
   int64_t stride = 1, dilation = 1;
   Epilogue epilogue;
-  /// Type of the input, weights, residual and output (bias and intermediates are float32).
+  /// Type of the input, weights, bias, residual and output (intermediates are float32).
   /// f16/bf16: loads convert to float32, transforms and accumulation stay float32, stores round
   /// back to nearest even.
   DType dtype = DType::f32;
@@ -102,6 +108,32 @@ struct Options {
   bool quick_compile = false;
 };
 
+/// A dense (row-major) tensor in memory the caller owns, given to a Conv without copying. `data`
+/// is what the Conv's device addresses: for CUDA a device address (cuMemAlloc's CUdeviceptr,
+/// cudaMalloc's pointer, torch.Tensor.data_ptr()), for OpenCL a cl_mem, for the CPU and the
+/// interpreter a host pointer. `shape` and `dtype` are checked against the convolution.
+struct TensorRef {
+  void* data = nullptr;
+  std::vector<int64_t> shape;
+  DType dtype = DType::f32;
+};
+
+/// Where a Conv enqueues its kernels: a CUstream / cudaStream_t for CUDA (PyTorch:
+/// torch.cuda.current_stream().cuda_stream), a cl_command_queue for OpenCL. Null is the
+/// device's default: CUDA's legacy default stream, Wino's own OpenCL queue. On the CPU the
+/// calling thread runs the kernels and the stream is ignored.
+struct Stream {
+  void* handle = nullptr;
+};
+
+/// Device memory for the intermediates of a run (V, M), given by the caller as cuDNN's
+/// workspace is: at least Conv::workspace_bytes() bytes on the Conv's device. Empty: the Conv
+/// uses its own (one per stream, allocated at the first run on it).
+struct Workspace {
+  void* data = nullptr;
+  int64_t bytes = 0;
+};
+
 /// What Wino knows about one kernel it generated.
 struct KernelReport {
   std::string name;
@@ -125,6 +157,9 @@ struct Report {
   double weight_transform_us = 0;
   double time_us = -1;  // median of whole runs (GPU: events around all the kernels of one run)
   double compile_ms = 0;
+  /// Copies between host and device memory this Conv made since it was compiled (host-pointer
+  /// calls copy in and out on GPUs; device-tensor calls never copy).
+  int64_t host_copies = 0;
   std::vector<KernelReport> kernels;
   /// With explain(..., with_ir = true): the IR of every kernel after each step of lowering
   /// ("build", then each pass by name), as `wino explain --ir` prints it.
@@ -134,9 +169,9 @@ struct Report {
   std::vector<IrSnapshot> ir;
 };
 
-/// A compiled convolution. Cheap to copy (shared state). Thread-safe: calls on one Conv and its
-/// copies from several threads are serialized (each call runs whole, with the device's buffers to
-/// itself); for convolutions that run at the same time, compile one Conv per thread.
+/// A compiled convolution. Cheap to copy (shared state). Thread-safe: device-tensor runs from
+/// several threads run at the same time, each on its own stream (the Conv keeps one workspace
+/// per stream); host-pointer calls, benchmark and set_weights are serialized.
 class Conv {
  public:
   struct Impl;
@@ -147,10 +182,22 @@ class Conv {
   /// bits of f16/bf16); Winograd plans transform them here, once, in float32. `bias` (K values
   /// of the dtype) is required when the description's epilogue has a bias, else must be null.
   void set_weights(const void* weights, const void* bias = nullptr);
+  /// As above from tensors on the Conv's device (shapes K x C/groups x R x S and K): copied and
+  /// prepared there on `stream`, never through the host; returns when they are ready. Runs in
+  /// flight on other streams are waited for before the old weights are replaced.
+  void set_weights(const TensorRef& weights, const TensorRef* bias = nullptr, Stream stream = {});
   /// y = conv(x): x is N x C x H x W, y is N x K x out_h x out_w, both of the description's
   /// dtype, in host memory. `residual` (shaped and typed like y) is required when the epilogue
   /// has one, else must be null.
   void run(const void* x, void* y, const void* residual = nullptr);
+  /// y = conv(x) on tensors on the Conv's device (x: N x C x H x W, y and residual: N x K x
+  /// out_h x out_w): enqueues the kernels on `stream` and returns without waiting and without
+  /// any host copy. Throws wino::Error for host memory given as device memory, a wrong shape or
+  /// dtype, or a stream of another device. `workspace`: see Workspace.
+  void run(const TensorRef& x, const TensorRef& y, Stream stream = {}, const TensorRef* residual = nullptr,
+           Workspace workspace = {});
+  /// Bytes a caller-supplied Workspace must hold (0 when the plan has no intermediates).
+  int64_t workspace_bytes() const;
   /// Runs `warmup` untimed times, then `repeats` times timing each kernel, then `repeats` times
   /// timing whole runs; records the medians in the report (KernelReport::time_us, Report::time_us).
   void benchmark(const void* x, void* y, int repeats, int warmup = 0,

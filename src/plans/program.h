@@ -1,5 +1,5 @@
 // What a plan produces: the kernels of one convolution, the buffers they share, the order of
-// their launches, and how the weights are prepared on the host (once, at set-weights time).
+// their launches, and the kernels that prepare the weights on the device (once per set_weights).
 // Plans make it with a ProgramBuilder (plans/program_builder.h), which declares each buffer once.
 #pragma once
 
@@ -13,7 +13,7 @@
 
 namespace wino::plans {
 
-/// weights: the caller's K x C/groups x R x S weights (float32), written by set_weights;
+/// weights: the caller's K x C/groups x R x S weights (the dtype of x), written by set_weights;
 /// prepared_weights: the plan's layout of them (Winograd: U), made by the preparation kernels.
 /// bias (K values, set with the weights) and residual (shaped like the output, given to each run)
 /// exist only when the convolution's epilogue has them.

@@ -45,7 +45,7 @@ ProgramBuilder::ProgramBuilder(const ConvDesc& d, std::string plan, int m, int r
   const int64_t out = d.n * d.k * d.out_h() * d.out_w();
   input_ = declare("x", d.n * d.c * d.h * d.w, BufferRole::input, t);
   output_ = declare("y", out, BufferRole::output, t);
-  if (d.epilogue.bias) bias_ = declare("bias", d.k, BufferRole::bias);
+  if (d.epilogue.bias) bias_ = declare("bias", d.k, BufferRole::bias, t);
   if (d.epilogue.residual) residual_ = declare("z", out, BufferRole::residual, t);
 }
 
@@ -58,7 +58,8 @@ BufferHandle ProgramBuilder::declare(const std::string& name, int64_t elements, 
 
 BufferHandle ProgramBuilder::weights() {
   if (weights_.index < 0)
-    weights_ = declare("w", desc_.k * (desc_.c / desc_.groups) * desc_.r * desc_.s, BufferRole::weights);
+    weights_ = declare("w", desc_.k * (desc_.c / desc_.groups) * desc_.r * desc_.s, BufferRole::weights,
+                       storage_type(desc_.dtype));
   return weights_;
 }
 

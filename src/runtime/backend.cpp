@@ -16,11 +16,29 @@ CompileSources compile_sources(const std::vector<std::string>& kernel_sources, r
   return s;
 }
 
-std::vector<double> Backend::timed_runs(const std::vector<std::pair<int, std::vector<int>>>& sequence,
-                                       int warmup, int repeats) {
+MemoryRef Backend::sub_range(MemoryRef m, int64_t offset, int64_t bytes) const {
+  if (offset < 0 || bytes < 0 || offset + bytes > m.bytes)
+    throw Error("internal: range [" + std::to_string(offset) + ", " + std::to_string(offset + bytes) +
+                ") outside memory of " + std::to_string(m.bytes) + " bytes");
+  return {static_cast<char*>(m.native) + offset, bytes};
+}
+
+void Backend::copy_from_host(MemoryRef dst, const void* host, int64_t bytes, StreamRef stream) {
+  if (bytes > dst.bytes) throw Error("internal: copy of " + std::to_string(bytes) + " bytes into " + std::to_string(dst.bytes));
+  ++host_copies_;
+  upload(dst, host, bytes, stream);
+}
+
+void Backend::copy_to_host(void* host, MemoryRef src, int64_t bytes, StreamRef stream) {
+  if (bytes > src.bytes) throw Error("internal: copy of " + std::to_string(bytes) + " bytes from " + std::to_string(src.bytes));
+  ++host_copies_;
+  download(host, src, bytes, stream);
+}
+
+std::vector<double> Backend::timed_runs(const std::vector<LaunchRef>& sequence, int warmup, int repeats) {
   for (int i = 0; i < warmup; ++i)
-    for (const auto& [kernel, buffers] : sequence) launch(kernel, buffers);
-  synchronize();
+    for (const LaunchRef& l : sequence) launch(l.kernel, l.args, nullptr);
+  synchronize(nullptr);
   std::vector<double> runs;
   for (int i = 0; i < repeats; ++i) {
     double total = 0;

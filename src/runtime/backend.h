@@ -1,7 +1,10 @@
-// The device interface every runtime implements: compile a program of kernels, hold buffers,
-// launch, time. Small on purpose (ggml's backend table is the model).
+// The device interface every runtime implements, split the way ggml's backend interface is:
+// the device compiles a program of kernels; memory is either allocated by the backend or the
+// caller's (a CUDA device address, a cl_mem, a host pointer) wrapped as a MemoryRef; work is
+// enqueued on a stream (a CUDA stream, an OpenCL queue; on the CPU the calling thread).
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <vector>
@@ -27,34 +30,78 @@ struct CompileSources {
 /// Both forms from the rendered kernels of a program.
 CompileSources compile_sources(const std::vector<std::string>& kernel_sources, render::Dialect dialect);
 
+/// Memory as kernels take it: the backend's native handle (a CUdeviceptr, a cl_mem, a host
+/// pointer) and its size in bytes. Does not own the memory.
+struct MemoryRef {
+  void* native = nullptr;
+  int64_t bytes = 0;
+};
+
+/// Memory the backend allocated; freed when the object goes.
+class Allocation {
+ public:
+  virtual ~Allocation() = default;
+  virtual MemoryRef ref() const = 0;
+};
+
+/// A stream as the backend takes it: a CUstream, a cl_command_queue; null is the backend's own
+/// default (CUDA's legacy default stream, Wino's queue). Host backends run on the calling thread.
+using StreamRef = void*;
+
+/// One launch: kernel index and its parameters' memory in order.
+struct LaunchRef {
+  int kernel = 0;
+  std::vector<MemoryRef> args;
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
   /// "cpu (2 threads, gcc)", "cuda:0 NVIDIA H100 80GB HBM3 (sm_90)".
   virtual std::string name() const = 0;
   virtual render::Dialect dialect() const = 0;
+  /// True when the backend's memory is host memory (a MemoryRef's native is a host pointer).
+  virtual bool host_memory() const { return false; }
 
   /// Compiles `sources` (the rendered program of `kernels`); kernel i is later launched by index.
   virtual std::vector<BackendKernelStats> compile(const std::vector<const ir::Kernel*>& kernels,
                                                   const CompileSources& sources) = 0;
 
-  /// Buffers of `bytes` bytes (the program's dtypes decide), identified by small integers.
-  virtual int alloc(int64_t bytes) = 0;
-  virtual void upload(int buffer, const void* host, int64_t bytes) = 0;
-  virtual void download(int buffer, void* host, int64_t bytes) = 0;
+  /// `bytes` of device memory.
+  virtual std::unique_ptr<Allocation> alloc(int64_t bytes) = 0;
+  /// `bytes` of `m` from byte `offset` on (pointer arithmetic; OpenCL cannot offset a cl_mem and
+  /// throws).
+  virtual MemoryRef sub_range(MemoryRef m, int64_t offset, int64_t bytes) const;
+  /// Copies enqueued on `stream`; host_copies() counts the two that cross to or from the host.
+  void copy_from_host(MemoryRef dst, const void* host, int64_t bytes, StreamRef stream);
+  void copy_to_host(void* host, MemoryRef src, int64_t bytes, StreamRef stream);
+  virtual void copy(MemoryRef dst, MemoryRef src, int64_t bytes, StreamRef stream) = 0;
+  /// Copies between the host and the device since the backend was made.
+  int64_t host_copies() const { return host_copies_.load(); }
 
-  /// Launches kernel `kernel` over its grid with `buffers` as its parameters.
-  virtual void launch(int kernel, const std::vector<int>& buffers) = 0;
-  /// Microseconds of each launch of `sequence` (kernel, buffers), run in order once.
-  virtual std::vector<double> timed_launches(
-      const std::vector<std::pair<int, std::vector<int>>>& sequence) = 0;
+  /// Throws wino::Error naming `what` unless `native` is this device's memory of at least `bytes`
+  /// (host backends cannot tell and accept any pointer).
+  virtual void check_memory(const void* native, int64_t bytes, const std::string& what) const = 0;
+  /// Throws wino::Error unless `stream` can run this backend's kernels.
+  virtual void check_stream(StreamRef stream) const = 0;
+
+  /// Enqueues kernel `kernel` over its grid on `stream`. Safe from several threads at once.
+  virtual void launch(int kernel, const std::vector<MemoryRef>& args, StreamRef stream) = 0;
+  /// Microseconds of each launch of `sequence`, run in order once on the default stream.
+  virtual std::vector<double> timed_launches(const std::vector<LaunchRef>& sequence) = 0;
   /// Microseconds of each of `repeats` whole runs of `sequence` after `warmup` untimed runs. The
   /// default times each launch separately and adds them up; GPU backends override it to time the
   /// whole sequence with one pair of events (no launch gaps inside a run are lost or added).
-  virtual std::vector<double> timed_runs(const std::vector<std::pair<int, std::vector<int>>>& sequence,
-                                         int warmup, int repeats);
-  /// Waits for every launched kernel.
-  virtual void synchronize() = 0;
+  virtual std::vector<double> timed_runs(const std::vector<LaunchRef>& sequence, int warmup, int repeats);
+  /// Waits for the work enqueued on `stream`.
+  virtual void synchronize(StreamRef stream) = 0;
+
+ protected:
+  virtual void upload(MemoryRef dst, const void* host, int64_t bytes, StreamRef stream) = 0;
+  virtual void download(void* host, MemoryRef src, int64_t bytes, StreamRef stream) = 0;
+
+ private:
+  std::atomic<int64_t> host_copies_{0};
 };
 
 /// The backend of a device. Throws wino::Error when the device is not there.

@@ -9,40 +9,64 @@
 
 namespace wino::runtime {
 
-int HostBackend::alloc(int64_t bytes) {
-  cpu::check_host_allocation(held_bytes_, bytes, cpu::available_host_bytes());
-  try {
-    buffers_.emplace_back(static_cast<size_t>((bytes + 3) / 4));  // float-aligned storage
-  } catch (const std::bad_alloc&) {
-    throw Error("out of host memory allocating a buffer of " + std::to_string(bytes) +
-                " bytes; use a smaller batch or image");
+namespace {
+
+class HostAllocation : public Allocation {
+ public:
+  HostAllocation(int64_t bytes, std::shared_ptr<std::atomic<int64_t>> held) : held_(std::move(held)), bytes_(bytes) {
+    try {
+      data_.resize(static_cast<size_t>((bytes + 3) / 4));  // float-aligned storage
+    } catch (const std::bad_alloc&) {
+      throw Error("out of host memory allocating a buffer of " + std::to_string(bytes) +
+                  " bytes; use a smaller batch or image");
+    }
+    *held_ += bytes;
   }
-  held_bytes_ += bytes;
-  return static_cast<int>(buffers_.size()) - 1;
+  ~HostAllocation() override { *held_ -= bytes_; }
+  MemoryRef ref() const override { return {const_cast<float*>(data_.data()), bytes_}; }
+
+ private:
+  std::shared_ptr<std::atomic<int64_t>> held_;
+  int64_t bytes_;
+  std::vector<float> data_;
+};
+
+}  // namespace
+
+std::unique_ptr<Allocation> HostBackend::alloc(int64_t bytes) {
+  cpu::check_host_allocation(held_bytes_->load(), bytes, cpu::available_host_bytes());
+  return std::make_unique<HostAllocation>(bytes, held_bytes_);
 }
 
-void HostBackend::upload(int b, const void* host, int64_t bytes) {
-  if (bytes) std::memcpy(buffers_.at(b).data(), host, static_cast<size_t>(bytes));
+void HostBackend::upload(MemoryRef dst, const void* host, int64_t bytes, StreamRef) {
+  if (bytes) std::memcpy(dst.native, host, static_cast<size_t>(bytes));
 }
 
-void HostBackend::download(int b, void* host, int64_t bytes) {
-  if (bytes) std::memcpy(host, buffers_.at(b).data(), static_cast<size_t>(bytes));
+void HostBackend::download(void* host, MemoryRef src, int64_t bytes, StreamRef) {
+  if (bytes) std::memcpy(host, src.native, static_cast<size_t>(bytes));
 }
 
-std::vector<double> HostBackend::timed_launches(
-    const std::vector<std::pair<int, std::vector<int>>>& sequence) {
+void HostBackend::copy(MemoryRef dst, MemoryRef src, int64_t bytes, StreamRef) {
+  if (bytes) std::memmove(dst.native, src.native, static_cast<size_t>(bytes));
+}
+
+void HostBackend::check_memory(const void* native, int64_t, const std::string& what) const {
+  if (native == nullptr) throw Error(what + " is a null pointer");
+}
+
+std::vector<double> HostBackend::timed_launches(const std::vector<LaunchRef>& sequence) {
   std::vector<double> us;
-  for (const auto& [k, bufs] : sequence) {
+  for (const LaunchRef& l : sequence) {
     auto t0 = std::chrono::steady_clock::now();
-    launch(k, bufs);
+    launch(l.kernel, l.args, nullptr);
     us.push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count());
   }
   return us;
 }
 
-std::vector<void*> HostBackend::pointers(const std::vector<int>& buffers) {
+std::vector<void*> HostBackend::pointers(const std::vector<MemoryRef>& args) {
   std::vector<void*> ptrs;
-  for (int b : buffers) ptrs.push_back(buffers_.at(b).data());
+  for (const MemoryRef& m : args) ptrs.push_back(m.native);
   return ptrs;
 }
 

@@ -1,5 +1,7 @@
 // The CUDA backend: kernels rendered in the CUDA dialect, compiled by NVRTC for the device's own
 // architecture, launched through the driver API; registers and spills from ptxas and the driver.
+#include <algorithm>
+
 #include "common/error.h"
 #include "runtime/backend.h"
 #include "runtime/cuda/cuda_driver.h"
@@ -8,6 +10,17 @@
 namespace wino::runtime {
 
 namespace {
+
+class CudaAllocation : public Allocation {
+ public:
+  CudaAllocation(const cuda::CudaContext& ctx, int64_t bytes)
+      : buffer_(ctx, static_cast<size_t>(std::max<int64_t>(bytes, 4))), bytes_(bytes) {}
+  MemoryRef ref() const override { return {reinterpret_cast<void*>(buffer_.device_ptr()), bytes_}; }
+
+ private:
+  cuda::DeviceBuffer buffer_;
+  int64_t bytes_;
+};
 
 class CudaBackend : public Backend {
  public:
@@ -45,44 +58,56 @@ class CudaBackend : public Backend {
     return stats;
   }
 
-  int alloc(int64_t bytes) override {
-    buffers_.emplace_back(ctx_, static_cast<size_t>(std::max<int64_t>(bytes, 4)));
-    return static_cast<int>(buffers_.size()) - 1;
+  std::unique_ptr<Allocation> alloc(int64_t bytes) override {
+    return std::make_unique<CudaAllocation>(ctx_, bytes);
   }
-  void upload(int b, const void* host, int64_t bytes) override {
-    buffers_.at(b).copy_from_host(host, static_cast<size_t>(bytes));
+  void copy(MemoryRef dst, MemoryRef src, int64_t bytes, StreamRef stream) override {
+    cuda::copy_device_async(ctx_, address(dst), address(src), static_cast<size_t>(bytes), cuda::StreamRef::native(stream));
   }
-  void download(int b, void* host, int64_t bytes) override {
-    buffers_.at(b).copy_to_host(host, static_cast<size_t>(bytes));
+  void check_memory(const void* native, int64_t bytes, const std::string& what) const override {
+    if (native == nullptr) throw Error(what + " is a null device pointer");
+    cuda::check_device_memory(ctx_, reinterpret_cast<uint64_t>(native), static_cast<size_t>(bytes), what);
   }
+  void check_stream(StreamRef stream) const override { cuda::check_stream(ctx_, cuda::StreamRef::native(stream)); }
 
-  void launch(int kernel, const std::vector<int>& buffers) override {
+  void launch(int kernel, const std::vector<MemoryRef>& args, StreamRef stream) override {
     const Entry& e = functions_.at(kernel);
-    cuda::KernelArgs args;
-    for (int b : buffers) args.add(buffers_.at(b));
-    cuda::launch(e.fn, {static_cast<unsigned>(e.groups), 1, 1},
-                 {static_cast<unsigned>(e.threads), 1, 1}, 0, nullptr, args);
+    cuda::KernelArgs packed;
+    for (const MemoryRef& m : args) packed.add(address(m));
+    cuda::launch(e.fn, {static_cast<unsigned>(e.groups), 1, 1}, {static_cast<unsigned>(e.threads), 1, 1}, 0,
+                 cuda::StreamRef::native(stream), packed);
   }
 
-  std::vector<double> timed_launches(
-      const std::vector<std::pair<int, std::vector<int>>>& sequence) override {
+  std::vector<double> timed_launches(const std::vector<LaunchRef>& sequence) override {
     std::vector<double> us;
-    for (const auto& step : sequence) {  // no structured binding: clang 14 can't capture one
-      std::vector<float> ms = cuda::time_each_ms(ctx_, [&] { launch(step.first, step.second); }, 0, 1);
+    for (const LaunchRef& l : sequence) {
+      std::vector<float> ms = cuda::time_each_ms(ctx_, [&] { launch(l.kernel, l.args, nullptr); }, 0, 1);
       us.push_back(ms.at(0) * 1000.0);
     }
     return us;
   }
-  std::vector<double> timed_runs(const std::vector<std::pair<int, std::vector<int>>>& sequence,
-                                 int warmup, int repeats) override {
+  std::vector<double> timed_runs(const std::vector<LaunchRef>& sequence, int warmup, int repeats) override {
     auto run = [&] {
-      for (const auto& [k, bufs] : sequence) launch(k, bufs);
+      for (const LaunchRef& l : sequence) launch(l.kernel, l.args, nullptr);
     };
     std::vector<double> us;
     for (float ms : cuda::time_each_ms(ctx_, run, warmup, repeats)) us.push_back(ms * 1000.0);
     return us;
   }
-  void synchronize() override { ctx_.synchronize(); }
+  void synchronize(StreamRef stream) override {
+    if (stream == nullptr) ctx_.synchronize();  // names the last kernel when one faulted
+    else cuda::synchronize(ctx_, cuda::StreamRef::native(stream));
+  }
+
+ protected:
+  void upload(MemoryRef dst, const void* host, int64_t bytes, StreamRef stream) override {
+    cuda::copy_to_device_async(ctx_, address(dst), host, static_cast<size_t>(bytes), cuda::StreamRef::native(stream));
+    synchronize(stream);  // the host memory may be reused as soon as this returns
+  }
+  void download(void* host, MemoryRef src, int64_t bytes, StreamRef stream) override {
+    cuda::copy_to_host_async(ctx_, host, address(src), static_cast<size_t>(bytes), cuda::StreamRef::native(stream));
+    synchronize(stream);
+  }
 
  private:
   struct Entry {
@@ -90,10 +115,11 @@ class CudaBackend : public Backend {
     int64_t groups;
     int threads;
   };
+  static uint64_t address(MemoryRef m) { return reinterpret_cast<uint64_t>(m.native); }
+
   cuda::CudaContext ctx_;
   std::vector<std::unique_ptr<cuda::CudaModule>> modules_;
   std::vector<Entry> functions_;
-  std::vector<cuda::DeviceBuffer> buffers_;
 };
 
 }  // namespace

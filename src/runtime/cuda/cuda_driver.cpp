@@ -250,7 +250,63 @@ void CudaStream::synchronize() const {
   check(api().cuStreamSynchronize(handle_), "cuStreamSynchronize", context_->info.name);
 }
 
-void launch(const CudaFunction& function, Dim3 grid, Dim3 block, unsigned shared_bytes, const CudaStream* stream,
+void synchronize(const CudaContext& context, StreamRef stream) {
+  context.make_current();
+  check(api().cuStreamSynchronize(stream.handle), "cuStreamSynchronize", context.name());
+}
+
+void copy_to_device_async(const CudaContext& context, uint64_t dst, const void* src, size_t bytes, StreamRef stream) {
+  if (bytes == 0) return;
+  context.make_current();
+  check(api().cuMemcpyHtoDAsync(dst, src, bytes, stream.handle), "cuMemcpyHtoDAsync_v2", std::to_string(bytes) + " bytes");
+}
+
+void copy_to_host_async(const CudaContext& context, void* dst, uint64_t src, size_t bytes, StreamRef stream) {
+  if (bytes == 0) return;
+  context.make_current();
+  check(api().cuMemcpyDtoHAsync(dst, src, bytes, stream.handle), "cuMemcpyDtoHAsync_v2", std::to_string(bytes) + " bytes");
+}
+
+void copy_device_async(const CudaContext& context, uint64_t dst, uint64_t src, size_t bytes, StreamRef stream) {
+  if (bytes == 0) return;
+  context.make_current();
+  check(api().cuMemcpyDtoDAsync(dst, src, bytes, stream.handle), "cuMemcpyDtoDAsync_v2", std::to_string(bytes) + " bytes");
+}
+
+void check_device_memory(const CudaContext& context, uint64_t ptr, size_t bytes, const std::string& what) {
+  context.make_current();
+  const DriverApi& a = api();
+  unsigned type = 0;
+  int managed = 0, ordinal = -1;
+  const CUresult r = a.cuPointerGetAttribute(&type, kPointerMemoryType, ptr);
+  if (r != kSuccess || (type != kMemoryTypeDevice && type != kMemoryTypeUnified)) {
+    if (r != kSuccess || a.cuPointerGetAttribute(&managed, kPointerIsManaged, ptr) != kSuccess || !managed)
+      throw Error(what + " is not CUDA device memory (a host pointer?): pass memory from cuMemAlloc, "
+                  "cudaMalloc or a CUDA tensor, or use the host-pointer run(x, y)");
+  }
+  check(a.cuPointerGetAttribute(&ordinal, kPointerDeviceOrdinal, ptr), "cuPointerGetAttribute", what);
+  if (ordinal != context.info().ordinal)
+    throw Error(what + " is memory of CUDA device " + std::to_string(ordinal) + ", but the convolution runs on cuda:" +
+                std::to_string(context.info().ordinal) + ": copy it there or compile for cuda:" + std::to_string(ordinal));
+  CUdeviceptr start = 0;
+  size_t size = 0;
+  if (a.cuPointerGetAttribute(&start, kPointerRangeStart, ptr) == kSuccess &&
+      a.cuPointerGetAttribute(&size, kPointerRangeSize, ptr) == kSuccess && ptr - start + bytes > size)
+    throw Error(what + " needs " + std::to_string(bytes) + " bytes, but its allocation ends " +
+                std::to_string(size - (ptr - start)) + " bytes after the given address");
+}
+
+void check_stream(const CudaContext& context, StreamRef stream) {
+  context.make_current();
+  CUcontext owner = nullptr;
+  check(api().cuStreamGetCtx(stream.handle, &owner), "cuStreamGetCtx", "the given stream");
+  if (owner != context.state()->context)
+    throw Error("the stream belongs to another CUDA context (another device, or a context made with cuCtxCreate), "
+                "not to the primary context of cuda:" + std::to_string(context.info().ordinal) +
+                ": pass a stream of that device (PyTorch: torch.cuda.current_stream(device))");
+}
+
+void launch(const CudaFunction& function, Dim3 grid, Dim3 block, unsigned shared_bytes, StreamRef stream,
             const std::vector<void*>& args) {
   detail::ModuleState& module = *function.module();
   detail::ContextState& ctx = *module.context;
@@ -278,7 +334,7 @@ void launch(const CudaFunction& function, Dim3 grid, Dim3 block, unsigned shared
     std::lock_guard lock(ctx.mutex);
     ctx.last_kernel = function.name();
   }
-  CUstream s = stream != nullptr ? stream->native_handle() : nullptr;
+  CUstream s = stream.handle;
   check(api().cuLaunchKernel(function.native_handle(), grid.x, grid.y, grid.z, block.x, block.y, block.z,
                              shared_bytes, s, const_cast<void**>(args.data()), nullptr),
         "cuLaunchKernel", describe());
@@ -303,12 +359,12 @@ class Event {
 }  // namespace
 
 std::vector<float> time_each_ms(const CudaContext& context, const std::function<void()>& work, int warmup,
-                                int repeats, const CudaStream* stream) {
+                                int repeats, StreamRef stream) {
   if (warmup < 0 || repeats < 1)
     throw Error("timing needs warmup >= 0 and repeats >= 1 (got " + std::to_string(warmup) + ", " +
                 std::to_string(repeats) + ")");
   context.make_current();
-  CUstream s = stream != nullptr ? stream->native_handle() : nullptr;
+  CUstream s = stream.handle;
   for (int i = 0; i < warmup; ++i) work();
   check(api().cuStreamSynchronize(s), "cuStreamSynchronize", "after warm-up on " + context.name());
   Event start, stop;
@@ -327,7 +383,7 @@ std::vector<float> time_each_ms(const CudaContext& context, const std::function<
 }
 
 float time_ms(const CudaContext& context, const std::function<void()>& work, int warmup, int repeats,
-              const CudaStream* stream) {
+              StreamRef stream) {
   std::vector<float> t = time_each_ms(context, work, warmup, repeats, stream);
   std::sort(t.begin(), t.end());
   size_t n = t.size();

@@ -172,6 +172,35 @@ class CudaStream {
   void* handle_ = nullptr;
 };
 
+/// A stream as launches and copies take it, not owned: one of Wino's CudaStreams, or a CUstream
+/// (== cudaStream_t) made elsewhere (PyTorch, CuPy, the caller). Null is the legacy default stream.
+struct StreamRef {
+  void* handle = nullptr;
+  StreamRef(std::nullptr_t = nullptr) {}
+  StreamRef(const CudaStream* s) : handle(s != nullptr ? s->native_handle() : nullptr) {}
+  static StreamRef native(void* h) {
+    StreamRef r;
+    r.handle = h;
+    return r;
+  }
+};
+
+/// Waits for the work on `stream`.
+void synchronize(const CudaContext& context, StreamRef stream);
+/// Copies enqueued on `stream` (host memory should be pinned for the copy to overlap; pageable
+/// memory works and the driver stages it).
+void copy_to_device_async(const CudaContext& context, uint64_t dst, const void* src, size_t bytes, StreamRef stream);
+void copy_to_host_async(const CudaContext& context, void* dst, uint64_t src, size_t bytes, StreamRef stream);
+void copy_device_async(const CudaContext& context, uint64_t dst, uint64_t src, size_t bytes, StreamRef stream);
+
+/// Throws wino::Error, naming `what`, unless [ptr, ptr + bytes) is device (or managed) memory
+/// of the context's device: a host pointer, memory of another GPU or a range past the end of
+/// its allocation is refused.
+void check_device_memory(const CudaContext& context, uint64_t ptr, size_t bytes, const std::string& what);
+/// Throws wino::Error unless `stream` belongs to the context (a stream of another device or
+/// context cannot run this context's kernels).
+void check_stream(const CudaContext& context, StreamRef stream);
+
 /// Grid or block extent.
 struct Dim3 {
   unsigned x = 1, y = 1, z = 1;
@@ -201,12 +230,12 @@ class KernelArgs {
 /// Launches `function` on `stream` (the default stream when null). `args[i]` points to the
 /// value of parameter i. Dynamic shared memory above 48 KiB is opted in automatically.
 /// Throws wino::Error naming the kernel, the configuration and the driver's error.
-void launch(const CudaFunction& function, Dim3 grid, Dim3 block, unsigned shared_bytes, const CudaStream* stream,
+void launch(const CudaFunction& function, Dim3 grid, Dim3 block, unsigned shared_bytes, StreamRef stream,
             const std::vector<void*>& args);
 
 /// As above, with packed arguments.
 inline void launch(const CudaFunction& function, Dim3 grid, Dim3 block, unsigned shared_bytes,
-                   const CudaStream* stream, const KernelArgs& args) {
+                   StreamRef stream, const KernelArgs& args) {
   launch(function, grid, block, shared_bytes, stream, args.pointers());
 }
 
@@ -214,10 +243,10 @@ inline void launch(const CudaFunction& function, Dim3 grid, Dim3 block, unsigned
 /// CUDA events: `warmup` untimed runs, then `repeats` timed ones; returns each repeat's
 /// milliseconds in order.
 std::vector<float> time_each_ms(const CudaContext& context, const std::function<void()>& work, int warmup,
-                                int repeats, const CudaStream* stream = nullptr);
+                                int repeats, StreamRef stream = nullptr);
 
 /// The median of time_each_ms.
 float time_ms(const CudaContext& context, const std::function<void()>& work, int warmup, int repeats,
-              const CudaStream* stream = nullptr);
+              StreamRef stream = nullptr);
 
 }  // namespace wino::cuda

@@ -62,6 +62,11 @@ const Driver& driver() {
               bind(lib, a.cuMemAlloc, {"cuMemAlloc_v2"}, missing) && bind(lib, a.cuMemFree, {"cuMemFree_v2"}, missing) &&
               bind(lib, a.cuMemcpyHtoD, {"cuMemcpyHtoD_v2"}, missing) &&
               bind(lib, a.cuMemcpyDtoH, {"cuMemcpyDtoH_v2"}, missing) &&
+              bind(lib, a.cuMemcpyHtoDAsync, {"cuMemcpyHtoDAsync_v2"}, missing) &&
+              bind(lib, a.cuMemcpyDtoHAsync, {"cuMemcpyDtoHAsync_v2"}, missing) &&
+              bind(lib, a.cuMemcpyDtoDAsync, {"cuMemcpyDtoDAsync_v2"}, missing) &&
+              bind(lib, a.cuPointerGetAttribute, {"cuPointerGetAttribute"}, missing) &&
+              bind(lib, a.cuStreamGetCtx, {"cuStreamGetCtx"}, missing) &&
               bind(lib, a.cuMemsetD8, {"cuMemsetD8_v2"}, missing) &&
               bind(lib, a.cuMemsetD32, {"cuMemsetD32_v2"}, missing) &&
               bind(lib, a.cuModuleLoadData, {"cuModuleLoadData"}, missing) &&

@@ -32,6 +32,15 @@ enum DeviceAttribute : int {
   kAttrComputeCapabilityMinor = 76,
   kAttrMaxSharedPerBlockOptin = 97,
 };
+// CU_POINTER_ATTRIBUTE_* values Wino queries, and the memory types of kPointerMemoryType.
+enum PointerAttribute : int {
+  kPointerMemoryType = 2,
+  kPointerIsManaged = 8,
+  kPointerDeviceOrdinal = 9,
+  kPointerRangeStart = 11,
+  kPointerRangeSize = 12,
+};
+constexpr unsigned kMemoryTypeHost = 1, kMemoryTypeDevice = 2, kMemoryTypeUnified = 4;
 // CU_FUNC_ATTRIBUTE_* values Wino queries or sets.
 enum FunctionAttribute : int {
   kFuncMaxThreadsPerBlock = 0,
@@ -61,6 +70,11 @@ struct DriverApi {
   CUresult (*cuMemFree)(CUdeviceptr) = nullptr;
   CUresult (*cuMemcpyHtoD)(CUdeviceptr, const void*, size_t) = nullptr;
   CUresult (*cuMemcpyDtoH)(void*, CUdeviceptr, size_t) = nullptr;
+  CUresult (*cuMemcpyHtoDAsync)(CUdeviceptr, const void*, size_t, CUstream) = nullptr;
+  CUresult (*cuMemcpyDtoHAsync)(void*, CUdeviceptr, size_t, CUstream) = nullptr;
+  CUresult (*cuMemcpyDtoDAsync)(CUdeviceptr, CUdeviceptr, size_t, CUstream) = nullptr;
+  CUresult (*cuPointerGetAttribute)(void*, int, CUdeviceptr) = nullptr;
+  CUresult (*cuStreamGetCtx)(CUstream, CUcontext*) = nullptr;
   CUresult (*cuMemsetD8)(CUdeviceptr, unsigned char, size_t) = nullptr;
   CUresult (*cuMemsetD32)(CUdeviceptr, unsigned, size_t) = nullptr;
   CUresult (*cuModuleLoadData)(CUmodule*, const void*) = nullptr;

@@ -19,15 +19,15 @@ class InterpBackend : public HostBackend {
     return std::vector<BackendKernelStats>(kernels.size());
   }
 
-  void launch(int kernel, const std::vector<int>& buffers) override {
+  void launch(int kernel, const std::vector<MemoryRef>& args, StreamRef) override {
     const ir::Kernel& k = *kernels_.at(kernel);
-    for (size_t i = 0; i < buffers.size() && i < k.buffers.size(); ++i) {
+    for (size_t i = 0; i < args.size() && i < k.buffers.size(); ++i) {
       const int64_t need = k.buffers[i]->size * ir::type_bytes(k.buffers[i]->type);
-      if (bytes_of(buffers[i]) < need)
+      if (args[i].bytes < need)
         throw Error("interpreter: kernel " + k.name + " parameter " + k.buffers[i]->name + " needs " +
-                    std::to_string(need) + " bytes, the buffer has " + std::to_string(bytes_of(buffers[i])));
+                    std::to_string(need) + " bytes, the buffer has " + std::to_string(args[i].bytes));
     }
-    interp::interpret(k, pointers(buffers));
+    interp::interpret(k, pointers(args));
   }
 
  private:

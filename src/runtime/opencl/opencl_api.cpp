@@ -52,7 +52,8 @@ Loaded load() {
   WINO_CL(clReleaseProgram); WINO_CL(clCreateKernel); WINO_CL(clReleaseKernel);
   WINO_CL(clSetKernelArg); WINO_CL(clGetKernelWorkGroupInfo); WINO_CL(clEnqueueNDRangeKernel);
   WINO_CL(clFinish); WINO_CL(clWaitForEvents); WINO_CL(clGetEventProfilingInfo);
-  WINO_CL(clReleaseEvent);
+  WINO_CL(clReleaseEvent); WINO_CL(clEnqueueCopyBuffer); WINO_CL(clGetMemObjectInfo);
+  WINO_CL(clGetCommandQueueInfo);
 #undef WINO_CL
   return l;  // the library stays loaded for the life of the process
 }

@@ -40,6 +40,7 @@ constexpr cl_ulong CL_QUEUE_PROFILING_ENABLE = 1 << 1;
 constexpr cl_ulong CL_MEM_READ_WRITE = 1 << 0;
 constexpr cl_uint CL_PROGRAM_BUILD_LOG = 0x1183;
 constexpr cl_uint CL_KERNEL_WORK_GROUP_SIZE = 0x11B0, CL_KERNEL_PRIVATE_MEM_SIZE = 0x11B4;
+constexpr cl_uint CL_MEM_SIZE = 0x1102, CL_MEM_CONTEXT = 0x1106, CL_QUEUE_CONTEXT = 0x1090;
 constexpr cl_uint CL_PROFILING_COMMAND_START = 0x1282, CL_PROFILING_COMMAND_END = 0x1283;
 
 /// The entry points, resolved from the loader. Every pointer is set when api() returns.
@@ -74,6 +75,10 @@ struct Api {
   cl_int (*clWaitForEvents)(cl_uint, const cl_event*);
   cl_int (*clGetEventProfilingInfo)(cl_event, cl_uint, size_t, void*, size_t*);
   cl_int (*clReleaseEvent)(cl_event);
+  cl_int (*clEnqueueCopyBuffer)(cl_command_queue, cl_mem, cl_mem, size_t, size_t, size_t, cl_uint,
+                                const cl_event*, cl_event*);
+  cl_int (*clGetMemObjectInfo)(cl_mem, cl_uint, size_t, void*, size_t*);
+  cl_int (*clGetCommandQueueInfo)(cl_command_queue, cl_uint, size_t, void*, size_t*);
 };
 
 /// The loaded API, or nullptr with the reason in *why_not. Loads once per process; before

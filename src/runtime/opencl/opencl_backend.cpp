@@ -1,5 +1,8 @@
 // The OpenCL backend: kernels rendered in OpenCL C, built by the device's driver through the ICD
 // loader (PoCL on the CPU in CI), launched with the plan's work-group size, timed by events.
+#include <algorithm>
+#include <mutex>
+
 #include "common/error.h"
 #include "runtime/backend.h"
 #include "runtime/opencl/opencl_device.h"
@@ -10,25 +13,29 @@ namespace {
 
 using namespace opencl;
 
-class Buffer {
+class ClAllocation : public Allocation {
  public:
-  Buffer(cl_context ctx, size_t bytes) {
+  ClAllocation(std::shared_ptr<DeviceContext> dev, int64_t bytes) : dev_(std::move(dev)), bytes_(bytes) {
     cl_int rc = CL_SUCCESS;
-    mem_ = api().clCreateBuffer(ctx, CL_MEM_READ_WRITE, bytes, nullptr, &rc);
-    check(rc, ("clCreateBuffer of " + std::to_string(bytes) + " bytes").c_str());
+    const size_t size = static_cast<size_t>(std::max<int64_t>(bytes, 4));
+    mem_ = api().clCreateBuffer(dev_->context(), CL_MEM_READ_WRITE, size, nullptr, &rc);
+    check(rc, ("clCreateBuffer of " + std::to_string(size) + " bytes").c_str());
   }
-  Buffer(Buffer&& o) noexcept : mem_(o.mem_) { o.mem_ = nullptr; }
-  Buffer(const Buffer&) = delete;
-  Buffer& operator=(const Buffer&) = delete;
-  Buffer& operator=(Buffer&&) = delete;
-  ~Buffer() {
-    if (mem_) api().clReleaseMemObject(mem_);
+  ClAllocation(const ClAllocation&) = delete;
+  ClAllocation& operator=(const ClAllocation&) = delete;
+  ~ClAllocation() override {
+    api().clFinish(dev_->queue());  // no kernel of Wino's queue may still use it
+    api().clReleaseMemObject(mem_);
   }
-  const cl_mem& mem() const { return mem_; }
+  MemoryRef ref() const override { return {mem_, bytes_}; }
 
  private:
+  std::shared_ptr<DeviceContext> dev_;
   cl_mem mem_ = nullptr;
+  int64_t bytes_;
 };
+
+cl_mem mem_of(MemoryRef m) { return static_cast<cl_mem>(m.native); }
 
 struct Kernel {
   cl_kernel kernel = nullptr;
@@ -73,29 +80,50 @@ class OpenClBackend : public Backend {
     return std::vector<BackendKernelStats>(kernels.size());
   }
 
-  int alloc(int64_t bytes) override {
-    buffers_.emplace_back(dev_->context(), static_cast<size_t>(std::max<int64_t>(bytes, 4)));
-    return static_cast<int>(buffers_.size()) - 1;
+  std::unique_ptr<Allocation> alloc(int64_t bytes) override { return std::make_unique<ClAllocation>(dev_, bytes); }
+  void copy(MemoryRef dst, MemoryRef src, int64_t bytes, StreamRef stream) override {
+    if (bytes == 0) return;
+    check(api().clEnqueueCopyBuffer(queue(stream), mem_of(src), mem_of(dst), 0, 0, static_cast<size_t>(bytes), 0,
+                                    nullptr, nullptr),
+          "clEnqueueCopyBuffer");
   }
-  void upload(int b, const void* host, int64_t bytes) override {
-    check(api().clEnqueueWriteBuffer(dev_->queue(), buffers_.at(b).mem(), CL_TRUE, 0,
-                                     static_cast<size_t>(bytes), host, 0, nullptr, nullptr),
-          "clEnqueueWriteBuffer");
+  void check_memory(const void* native, int64_t bytes, const std::string& what) const override {
+    if (native == nullptr) throw Error(what + " is a null cl_mem");
+    cl_context owner = nullptr;
+    size_t size = 0;
+    cl_mem mem = static_cast<cl_mem>(const_cast<void*>(native));
+    if (api().clGetMemObjectInfo(mem, CL_MEM_CONTEXT, sizeof owner, &owner, nullptr) != CL_SUCCESS ||
+        api().clGetMemObjectInfo(mem, CL_MEM_SIZE, sizeof size, &size, nullptr) != CL_SUCCESS)
+      throw Error(what + " is not a cl_mem buffer (a host pointer?): pass a buffer made with clCreateBuffer");
+    if (owner != dev_->context())
+      throw Error(what + " belongs to another OpenCL context: make it in Wino's (opencl:" +
+                  std::to_string(dev_->info().index) + ") or copy it there");
+    if (static_cast<int64_t>(size) < bytes)
+      throw Error(what + " needs " + std::to_string(bytes) + " bytes; the cl_mem holds " + std::to_string(size));
   }
-  void download(int b, void* host, int64_t bytes) override {
-    check(api().clEnqueueReadBuffer(dev_->queue(), buffers_.at(b).mem(), CL_TRUE, 0,
-                                    static_cast<size_t>(bytes), host, 0, nullptr, nullptr),
-          "clEnqueueReadBuffer");
+  MemoryRef sub_range(MemoryRef, int64_t, int64_t) const override {
+    throw Error("a caller-supplied workspace is not supported on OpenCL (a cl_mem cannot be offset): "
+                "leave Workspace empty and the Conv allocates its own");
+  }
+  void check_stream(StreamRef stream) const override {
+    if (stream == nullptr) return;
+    cl_context owner = nullptr;
+    check(api().clGetCommandQueueInfo(static_cast<cl_command_queue>(stream), CL_QUEUE_CONTEXT, sizeof owner, &owner,
+                                      nullptr),
+          "clGetCommandQueueInfo (is the stream a cl_command_queue?)");
+    if (owner != dev_->context())
+      throw Error("the command queue belongs to another OpenCL context, not opencl:" + std::to_string(dev_->info().index));
   }
 
-  void launch(int kernel, const std::vector<int>& buffers) override { enqueue(kernel, buffers, nullptr); }
+  void launch(int kernel, const std::vector<MemoryRef>& args, StreamRef stream) override {
+    enqueue(kernel, args, queue(stream), nullptr);
+  }
 
-  std::vector<double> timed_launches(
-      const std::vector<std::pair<int, std::vector<int>>>& sequence) override {
+  std::vector<double> timed_launches(const std::vector<LaunchRef>& sequence) override {
     std::vector<cl_event> events;
-    for (const auto& [k, bufs] : sequence) {
+    for (const LaunchRef& l : sequence) {
       cl_event e = nullptr;
-      enqueue(k, bufs, &e);
+      enqueue(l.kernel, l.args, dev_->queue(), &e);
       events.push_back(e);
     }
     std::vector<double> us;
@@ -114,20 +142,39 @@ class OpenClBackend : public Backend {
     kernels_ran();
     return us;
   }
-  void synchronize() override {
-    check(api().clFinish(dev_->queue()), "clFinish");
+  void synchronize(StreamRef stream) override {
+    check(api().clFinish(queue(stream)), "clFinish");
     kernels_ran();
   }
 
+ protected:
+  void upload(MemoryRef dst, const void* host, int64_t bytes, StreamRef stream) override {
+    check(api().clEnqueueWriteBuffer(queue(stream), mem_of(dst), CL_TRUE, 0, static_cast<size_t>(bytes), host, 0,
+                                     nullptr, nullptr),
+          "clEnqueueWriteBuffer");
+  }
+  void download(void* host, MemoryRef src, int64_t bytes, StreamRef stream) override {
+    check(api().clEnqueueReadBuffer(queue(stream), mem_of(src), CL_TRUE, 0, static_cast<size_t>(bytes), host, 0,
+                                    nullptr, nullptr),
+          "clEnqueueReadBuffer");
+  }
+
  private:
-  void enqueue(int kernel, const std::vector<int>& buffers, cl_event* event) {
+  cl_command_queue queue(StreamRef stream) const {
+    return stream != nullptr ? static_cast<cl_command_queue>(stream) : dev_->queue();
+  }
+
+  // A cl_kernel's arguments are shared state: setting them and enqueueing is one step.
+  void enqueue(int kernel, const std::vector<MemoryRef>& args, cl_command_queue q, cl_event* event) {
     const Kernel& k = kernels_.at(kernel);
     const Api& a = api();
-    for (size_t i = 0; i < buffers.size(); ++i)
-      check(a.clSetKernelArg(k.kernel, static_cast<cl_uint>(i), sizeof(cl_mem), &buffers_.at(buffers[i]).mem()),
-            "clSetKernelArg");
+    std::lock_guard lock(launch_mutex_);
+    for (size_t i = 0; i < args.size(); ++i) {
+      cl_mem mem = mem_of(args[i]);
+      check(a.clSetKernelArg(k.kernel, static_cast<cl_uint>(i), sizeof(cl_mem), &mem), "clSetKernelArg");
+    }
     const size_t global = k.groups * k.threads, local = k.threads;
-    check(a.clEnqueueNDRangeKernel(dev_->queue(), k.kernel, 1, nullptr, &global, &local, 0, nullptr, event),
+    check(a.clEnqueueNDRangeKernel(q, k.kernel, 1, nullptr, &global, &local, 0, nullptr, event),
           "clEnqueueNDRangeKernel");
   }
 
@@ -145,7 +192,7 @@ class OpenClBackend : public Backend {
   std::string build_options_;  // "-cl-opt-disable" for Options::quick_compile
   cl_program program_ = nullptr;  // owned by dev_'s program cache
   std::vector<Kernel> kernels_;
-  std::vector<Buffer> buffers_;
+  std::mutex launch_mutex_;
 };
 
 }  // namespace
