@@ -16,6 +16,7 @@
 #include "io/layers_file.h"
 #include "reference/reference_check.h"
 #include "report_format.h"
+#include "planner/choose_plan.h"
 #include "runtime/backend.h"
 
 namespace wino::bench {
@@ -46,6 +47,8 @@ struct LayerResult {
   Timing cudnn;
   std::vector<Candidate> candidates;
   const Candidate* best = nullptr;
+  const Candidate* model_pick = nullptr;  // plan "auto" by the cost model (Options::max_rel_err 1e-5)
+  const Candidate* tuned_pick = nullptr;  // plan "auto" with Options::tune
   double ratio() const { return best && cudnn.us > 0 ? cudnn.us / best->t.us : -1; }
 };
 
@@ -54,27 +57,44 @@ double tflops(const ConvDesc& d, double us) { return d.direct_flops() / (us * 1e
 // The accuracy targets of the benchmark: F(4,3) and smaller 1e-5, larger tiles 3e-5.
 double tolerance(int m, int r) { return m == 0 || m + r - 1 <= 6 ? 1e-5 : 3e-5; }
 
-// What Wino tries on a layer: every plan, and for the unfused plan's GEMM a few tile shapes
-// besides its defaults (a small autotuning sweep; 0 keeps a default).
-Candidate candidate(const std::string& plan, int m, std::vector<int> tiles = {}) {
+Candidate candidate(const PlanCandidate& pc) {
   Candidate c;
-  c.plan = plan;
-  c.m = m;
-  c.tiles = std::move(tiles);
+  c.plan = pc.plan;
+  c.m = pc.m;
+  if (!pc.tiles.empty())
+    for (const std::string& t : cli::split_commas(pc.tiles, "tiles")) c.tiles.push_back(std::stoi(t));
   return c;
 }
 
-std::vector<Candidate> candidate_plans(const ConvDesc& d) {
-  std::vector<Candidate> c = {candidate("direct", 0)};
-  if (d.r != d.s || d.r == 1 || d.groups != 1 || d.stride != 1 || d.dilation != 1) return c;
-  const std::vector<std::vector<int>> gemm_tiles = {
-      {}, {0, 0, 0, 0, 16}, {128, 64, 8, 8, 8}, {64, 64, 8, 8, 8}, {128, 128, 8, 8, 16}};
-  for (int m : {4, 6}) {
-    for (const auto& t : gemm_tiles) c.push_back(candidate("unfused", m, t));
-    for (const char* p : {"fused-input", "fused-output", "fused"}) c.push_back(candidate(p, m));
-  }
-  c.push_back(candidate("fused", 2));
-  return c;
+// What Wino tries on a layer: every candidate of the planner (plan x m x tile shapes), whatever
+// the cost model thinks of it; the planner's own pick is the first.
+std::vector<Candidate> candidate_plans(const ConvDesc& d, const planner::DeviceCaps& caps) {
+  Options o;
+  o.max_rel_err = 1.0;  // measure every F(m, r); the error target below decides
+  std::vector<Candidate> out;
+  for (const PlanCandidate& pc : planner::plan_convolution(d, o, caps).candidates) out.push_back(candidate(pc));
+  return out;
+}
+
+// The measured candidate the planner's pick `pc` stands for.
+const Candidate* find_pick(const std::vector<Candidate>& cands, const std::vector<PlanCandidate>& planned) {
+  for (const PlanCandidate& pc : planned)
+    if (pc.chosen) {
+      const Candidate want = candidate(pc);
+      for (const Candidate& c : cands)
+        if (c.plan == want.plan && c.m == want.m && c.tiles == want.tiles) return &c;
+    }
+  return nullptr;
+}
+
+// Plan "auto" on the layer, by the cost model and with tune mode, matched to the sweep's
+// measurements of the same candidates.
+void planner_picks(LayerResult& lr, const planner::DeviceCaps& caps) {
+  const ConvDesc& d = lr.layer->desc;
+  lr.model_pick = find_pick(lr.candidates, planner::plan_convolution(d, Options{}, caps).candidates);
+  Options tune;
+  tune.tune = true;
+  lr.tuned_pick = find_pick(lr.candidates, compile(Device::cuda(), d, tune).report().candidates);
 }
 
 void run_wino(Candidate& c, const ConvDesc& d, const Tensor& x, const Tensor& w,
@@ -134,6 +154,12 @@ std::string plan_label(const Candidate& c) {
   return label;
 }
 
+std::string pick_text(const LayerResult& lr, const Candidate* pick) {
+  if (!pick) return "none";
+  return plan_label(*pick) + " " + fmt("%.1f", pick->t.us) + " us (" +
+         (lr.best ? fmt("%.3f", pick->t.us / lr.best->t.us) : std::string("-")) + "x the best)";
+}
+
 void print_header(std::ostream& out) {
   char line[512];
   std::snprintf(line, sizeof line, "%-15s %-22s %9s %7s %8s | %-36s %9s %7s %8s %8s | %10s\n",
@@ -153,6 +179,8 @@ void print_result(std::ostream& out, const LayerResult& lr, bool all_plans) {
                 lr.ratio() > 0 ? fmt("%.2f", lr.ratio()).c_str() : "-");
   out << line;
   if (!lr.cudnn_error.empty()) out << "    cuDNN: " << lr.cudnn_error << "\n";
+  out << "    auto (cost model): " << pick_text(lr, lr.model_pick) << "; auto (tune): " << pick_text(lr, lr.tuned_pick)
+      << "\n";
   if (!all_plans) return;
   for (const Candidate& c : lr.candidates) {
     int regs = 0, spill = 0;
@@ -188,6 +216,11 @@ void write_json(const std::string& path, const std::vector<LayerResult>& results
     write_timing(j, lr.cudnn);
     j.end_object();
     j.key("ratio_cudnn_over_wino").value(lr.ratio());
+    for (const auto& [key, pick] : {std::pair{"auto_model", lr.model_pick}, std::pair{"auto_tuned", lr.tuned_pick}}) {
+      j.key(key).begin_object().key("label").value(pick ? plan_label(*pick) : "none");
+      j.key("us_med").value(pick ? pick->t.us : -1.0);
+      j.key("over_best").value(pick && lr.best ? pick->t.us / lr.best->t.us : -1.0).end_object();
+    }
     j.key("wino").begin_array();
     for (const Candidate& c : lr.candidates) {
       j.begin_object().key("plan").value(c.plan).key("m").value(c.m).key("label").value(plan_label(c));
@@ -224,6 +257,14 @@ void print_summary(std::ostream& out, const std::vector<LayerResult>& results) {
     if (lr.layer->desc.n < 8 && lr.ratio() > 0)
       out << "batch " << lr.layer->desc.n << " " << lr.layer->name << ": cuDNN/Wino "
           << fmt("%.2f", lr.ratio()) << "\n";
+  double model_worst = 0, tuned_worst = 0;
+  for (const LayerResult& lr : results) {
+    if (!lr.best) continue;
+    if (lr.model_pick) model_worst = std::max(model_worst, lr.model_pick->t.us / lr.best->t.us);
+    if (lr.tuned_pick) tuned_worst = std::max(tuned_worst, lr.tuned_pick->t.us / lr.best->t.us);
+  }
+  out << "plan auto against the exhaustive sweep's best, worst layer: cost model " << fmt("%.3f", model_worst)
+      << "x, tune " << fmt("%.3f", tuned_worst) << "x\n";
 }
 
 int run(int argc, char** argv) {
@@ -239,6 +280,9 @@ int run(int argc, char** argv) {
   args.flag("all-plans", "print every plan tried on each layer, not just the fastest");
   args.epilog(
       "Wino's time excludes the weight transform (done once in set_weights; column 'wt us').\n"
+      "Wino's candidates are the planner's (every plan x m x GEMM tile shape, as plan 'auto' sees\n"
+      "them); each layer's 'auto' line is the planner's pick by its cost model and in tune mode,\n"
+      "timed in this sweep, against the sweep's best.\n"
       "A plan is eligible when no kernel spills and its error is within the targets (1e-5 for\n"
       "alpha <= 6, 3e-5 above). Layers over 2 GFLOP are checked at 2000 sampled outputs.\n"
       "example:\n  wino_cudnn_bench --only seed,resnet50.c2 --all-plans --json out.json");
@@ -258,6 +302,7 @@ int run(int argc, char** argv) {
   std::cout << device << ", " << CudnnConv::version() << "; median of " << repeats
             << " runs after " << warmup << " warm-up runs, CUDA events\n\n";
   print_header(std::cout);
+  const planner::DeviceCaps caps = planner::caps_for_device(Device::cuda());
   std::vector<LayerResult> results;
   for (const io::Layer* l : selected) {
     const ConvDesc& d = l->desc;
@@ -267,12 +312,13 @@ int run(int argc, char** argv) {
     LayerResult lr;
     lr.layer = l;
     run_cudnn(lr, x, w, ref, warmup, repeats);
-    for (Candidate c : candidate_plans(d)) {
+    for (Candidate c : candidate_plans(d, caps)) {
       run_wino(c, d, x, w, ref, warmup, repeats);
       lr.candidates.push_back(std::move(c));
     }
     for (const Candidate& c : lr.candidates)
       if (c.rejected.empty() && (!lr.best || c.t.us < lr.best->t.us)) lr.best = &c;
+    planner_picks(lr, caps);
     results.push_back(std::move(lr));
     print_result(std::cout, results.back(), args.has("all-plans"));
     std::cout.flush();

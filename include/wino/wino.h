@@ -106,6 +106,26 @@ struct Options {
   /// -cl-opt-disable, about 3x): much slower to run. For correctness sweeps and one-off checks
   /// of large kernels; CUDA ignores it.
   bool quick_compile = false;
+  /// The planner never picks an F(m, r) whose float32 error bound (the largest relative error
+  /// of one tile over 1000 random ones, docs/accuracy.md) is above this: 1e-5 admits F(6,3) and
+  /// smaller, rejects F(8,3). With f16/bf16 tensors the type's own rounding comes on top.
+  double max_rel_err = 1e-5;
+  /// plan = "auto": measure the best few candidates of the cost model on the device and take the
+  /// fastest (slower to compile: each one is compiled and run).
+  bool tune = false;
+};
+
+/// One plan the planner considered for plan = "auto" (Report::candidates).
+struct PlanCandidate {
+  std::string plan;
+  int m = 0;                 // F(m, r); 0 for direct
+  std::string tiles;         // GEMM tiles "bk,bp,rk,rp,cc" when not the plan's defaults
+  int pred_regs = 0;         // the most registers any of its kernels is predicted to take
+  double predicted_us = -1;  // the cost model's time for one run
+  double measured_us = -1;   // tune mode: measured on the device
+  std::string bound;         // what limits the model's time: "bytes" or "FLOPs" (or "launches")
+  std::string rejected;      // why it was not chosen; empty for the choice
+  bool chosen = false;
 };
 
 /// A dense (row-major) tensor in memory the caller owns, given to a Conv without copying. `data`
@@ -157,6 +177,11 @@ struct Report {
   double weight_transform_us = 0;
   double time_us = -1;  // median of whole runs (GPU: events around all the kernels of one run)
   double compile_ms = 0;
+  /// plan = "auto": every candidate the planner considered, the choice first, with the reason
+  /// each other one was not taken. Empty when the plan was given.
+  std::vector<PlanCandidate> candidates;
+  /// The device budgets and rates the planner used ("255 regs/thread, 48 KiB shared, ...").
+  std::string planned_for;
   /// Copies between host and device memory this Conv made since it was compiled (host-pointer
   /// calls copy in and out on GPUs; device-tensor calls never copy).
   int64_t host_copies = 0;

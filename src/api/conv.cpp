@@ -7,6 +7,8 @@
 #include "api/conv_impl.h"
 #include "api/kernel_report.h"
 #include "common/error.h"
+#include "common/random.h"
+#include "common/tensor.h"
 #include "lower/lower.h"
 #include "planner/choose_plan.h"
 #include "plans/program.h"
@@ -27,8 +29,14 @@ Conv compile_lowered(const Device& device, const ConvDesc& desc, const Options& 
   const Device resolved = Device::resolve(device);
   impl->backend = runtime::make_backend(resolved, options);
   const render::Dialect dialect = impl->backend->dialect();
-  lower::Lowered low =
-      lower::lower(desc, planner::choose_plan(desc, options, resolved), dialect, lower_options);
+  const planner::DeviceCaps caps = planner::caps_for_device(resolved);
+  planner::Measure measure;
+  if (options.tune)
+    measure = [&](const plans::PlanOptions& p, std::string* rejected) {
+      return api::measure_plan(resolved, desc, options, p, rejected);
+    };
+  planner::Choice choice = planner::plan_convolution(desc, options, caps, measure);
+  lower::Lowered low = lower::lower(desc, choice.plan, dialect, lower_options);
   impl->program = std::move(low.program);
   const plans::Program& prog = impl->program;
   std::vector<const ir::Kernel*> kernels;
@@ -40,6 +48,8 @@ Conv compile_lowered(const Device& device, const ConvDesc& desc, const Options& 
   rep.m = prog.m;
   rep.r = prog.r;
   rep.device = impl->backend->name();
+  rep.candidates = std::move(choice.candidates);
+  if (!rep.candidates.empty()) rep.planned_for = caps.name + ": " + caps.budget_text();
   for (size_t i = 0; i < kernels.size(); ++i) {
     KernelReport kr = api::static_kernel_report(*kernels[i], low.kernel_sources[i]);
     kr.regs = backend_stats.at(i).regs;
@@ -70,6 +80,33 @@ Conv compile(const Device& device, const ConvDesc& desc, const Options& options)
 }
 
 namespace api {
+
+double measure_plan(const Device& device, const ConvDesc& d, const Options& base, const plans::PlanOptions& p,
+                    std::string* rejected) {
+  try {
+    Options o = base;
+    o.plan = p.plan, o.m = p.m, o.tune = false;
+    o.block_k = p.block_k, o.block_tiles = p.block_tiles, o.reg_k = p.reg_k, o.reg_tiles = p.reg_tiles;
+    o.chunk_c = p.chunk_c;
+    Conv conv = compile(device, d, o);
+    for (const KernelReport& k : conv.report().kernels)
+      if (k.spill_bytes > 0) {
+        *rejected = k.name + " spills " + std::to_string(k.spill_bytes) + " bytes";
+        return -1;
+      }
+    const Tensor w = random_normal(d.dtype, {d.k, d.c / d.groups, d.r, d.s}, 2);
+    const Tensor bias = random_normal(d.dtype, {d.k}, 3);
+    const Tensor x = random_normal(d.dtype, {d.n, d.c, d.h, d.w}, 1);
+    const Tensor z = random_normal(d.dtype, {d.n, d.k, d.out_h(), d.out_w()}, 4);
+    Tensor y(d.dtype, {d.n, d.k, d.out_h(), d.out_w()});
+    conv.set_weights(w.data(), d.epilogue.bias ? bias.data() : nullptr);
+    conv.benchmark(x.data(), y.data(), 5, 2, d.epilogue.residual ? z.data() : nullptr);
+    return conv.report().time_us;
+  } catch (const Error& e) {
+    *rejected = e.what();
+    return -1;
+  }
+}
 
 Conv compile_edited(const Device& device, const ConvDesc& desc, const Options& options,
                     const std::function<void(plans::Program&)>& edit) {

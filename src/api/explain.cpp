@@ -16,16 +16,14 @@ namespace {
 
 struct Target {
   render::Dialect dialect = render::Dialect::c;
-  Device planning_device;  // the device the planner plans for, as compile() would
   bool cuda_arch = false;  // "sm_XX": compile with NVRTC for that architecture
 };
 
 Target parse_target(const std::string& t) {
-  if (t == "cpu" || t == "c") return {render::Dialect::c, Device::cpu(), false};
-  if (t == "opencl") return {render::Dialect::opencl, Device{Device::Kind::opencl, 0}, false};
-  // No Metal device kind exists: plan as for the CPU, render in the Metal dialect.
-  if (t == "metal") return {render::Dialect::metal, Device::cpu(), false};
-  if (t.rfind("sm_", 0) == 0 && t.size() > 3) return {render::Dialect::cuda, Device::cuda(), true};
+  if (t == "cpu" || t == "c") return {render::Dialect::c, false};
+  if (t == "opencl") return {render::Dialect::opencl, false};
+  if (t == "metal") return {render::Dialect::metal, false};
+  if (t.rfind("sm_", 0) == 0 && t.size() > 3) return {render::Dialect::cuda, true};
   throw Error("unknown target '" + t + "' (expected cpu, c, opencl, metal, or sm_XX such as sm_90)");
 }
 
@@ -42,13 +40,16 @@ Report explain(const ConvDesc& desc, const Options& options, const std::string& 
   auto t0 = std::chrono::steady_clock::now();
   lower::LowerOptions lower_options;
   lower_options.dump_ir = with_ir;
-  lower::Lowered low = lower::lower(desc, planner::choose_plan(desc, options, tgt.planning_device),
-                                    tgt.dialect, lower_options);
+  const planner::DeviceCaps caps = planner::caps_for_target(target);
+  planner::Choice choice = planner::plan_convolution(desc, options, caps);
+  lower::Lowered low = lower::lower(desc, choice.plan, tgt.dialect, lower_options);
   const plans::Program& prog = low.program;
   Report rep;
   rep.plan = prog.plan;
   rep.m = prog.m;
   rep.r = prog.r;
+  rep.candidates = std::move(choice.candidates);
+  if (!rep.candidates.empty()) rep.planned_for = caps.name + ": " + caps.budget_text();
   for (size_t i = 0; i < prog.kernels.size(); ++i)
     rep.kernels.push_back(api::static_kernel_report(*prog.kernels[i], low.kernel_sources[i]));
   for (lower::IrSnapshot& s : low.snapshots) rep.ir.push_back({s.after, std::move(s.ir)});

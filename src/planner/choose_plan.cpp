@@ -1,25 +1,211 @@
 #include "planner/choose_plan.h"
 
+#include <algorithm>
+#include <array>
+#include <cstdio>
+#include <map>
+#include <mutex>
+#include <tuple>
+
 #include "common/error.h"
+#include "lower/lower.h"
+#include "planner/kernel_stats.h"
+#include "transforms/winograd.h"
 
 namespace wino::planner {
 
-plans::PlanOptions choose_plan(const ConvDesc& d, const Options& o, const Device&) {
+namespace {
+
+constexpr int kTuneTop = 4;  // tune mode measures this many of the model's best
+
+std::string num(const char* f, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, f, v);
+  return buf;
+}
+
+bool winograd_applies(const ConvDesc& d) {
+  return d.groups == 1 && d.r == d.s && d.r > 1 && d.stride == 1 && d.dilation == 1;
+}
+
+plans::PlanOptions given_plan(const ConvDesc& d, const Options& o, const std::string& plan, int m) {
   plans::PlanOptions p;
-  p.plan = o.plan;
-  p.m = o.m > 0 ? o.m : (d.r <= 3 ? 4 : 2);
+  p.plan = plan;
+  p.m = m > 0 ? m : (d.r <= 3 ? 4 : 2);
   p.block_k = o.block_k;
   p.block_tiles = o.block_tiles;
   p.reg_k = o.reg_k;
   p.reg_tiles = o.reg_tiles;
   p.chunk_c = o.chunk_c;
-  if (o.m < 0) throw Error("m must be >= 1, got " + std::to_string(o.m));
-  if (p.plan == "auto") {
-    const bool winograd_applies =
-        d.groups == 1 && d.r == d.s && d.r > 1 && d.stride == 1 && d.dilation == 1;
-    p.plan = winograd_applies ? "unfused" : "direct";
-  }
   return p;
+}
+
+bool tiles_given(const Options& o) { return o.block_k || o.block_tiles || o.reg_k || o.reg_tiles || o.chunk_c; }
+
+// Every plan x m x tile shape worth building for `d`: F(m, r) with alpha <= 8, and for the
+// unfused GEMM a few tile shapes besides its defaults (bk, bp, rk, rp, cc).
+std::vector<plans::PlanOptions> candidate_plans(const ConvDesc& d, const Options& o) {
+  std::vector<plans::PlanOptions> out = {given_plan(d, o, "direct", 0)};
+  if (!winograd_applies(d)) return out;
+  std::vector<int> ms;
+  for (int m : {2, 4, 6})
+    if ((o.m == 0 || o.m == m) && m + d.r - 1 <= 8) ms.push_back(m);
+  if (o.m > 0 && ms.empty()) ms.push_back(o.m);
+  static const std::vector<std::array<int, 5>> unfused_tiles = {
+      {0, 0, 0, 0, 16}, {128, 64, 8, 8, 8}, {64, 64, 8, 8, 8}, {128, 128, 8, 8, 16}};
+  for (int m : ms) {
+    out.push_back(given_plan(d, o, "unfused", m));
+    if (m >= 4 && !tiles_given(o))
+      for (const auto& t : unfused_tiles) {
+        plans::PlanOptions p = given_plan(d, o, "unfused", m);
+        std::tie(p.block_k, p.block_tiles, p.reg_k, p.reg_tiles, p.chunk_c) = std::tuple(t[0], t[1], t[2], t[3], t[4]);
+        out.push_back(p);
+      }
+    for (const char* plan : {"fused-input", "fused-output", "fused"}) out.push_back(given_plan(d, o, plan, m));
+  }
+  return out;
+}
+
+PlanCandidate describe(const plans::PlanOptions& p) {
+  PlanCandidate c;
+  c.plan = p.plan;
+  c.m = p.plan == "direct" ? 0 : p.m;
+  if (p.block_k || p.block_tiles || p.reg_k || p.reg_tiles || p.chunk_c)
+    c.tiles = std::to_string(p.block_k) + "," + std::to_string(p.block_tiles) + "," + std::to_string(p.reg_k) + "," +
+              std::to_string(p.reg_tiles) + "," + std::to_string(p.chunk_c);
+  return c;
+}
+
+int64_t shared_bytes(const ir::Kernel& k) {
+  int64_t bytes = 0;
+  for (const auto& a : k.arrays)
+    if (a->space == ir::Space::shared) bytes += a->size * ir::type_bytes(a->type);
+  return bytes;
+}
+
+// The cost model: each launch takes the longer of its FLOPs at the device's rate and its bytes at
+// the device's bandwidth, stretched when it has fewer work-groups than the device has cores (and
+// at least one thread's share of the FLOPs at one thread's rate), plus the launch cost.
+void predict(PlanCandidate& c, const plans::Program& prog, const std::vector<KernelStats>& stats,
+             const DeviceCaps& caps) {
+  double flop_us = 0, byte_us = 0, total = 0;
+  for (const plans::Launch& l : prog.launches) {
+    const KernelStats& s = stats.at(l.kernel);
+    const double f = s.flops / (caps.gflops * 1e3), b = s.bytes / (caps.bandwidth_gbs * 1e3);
+    const double util = std::min(1.0, static_cast<double>(prog.kernels[l.kernel]->num_groups) / caps.cores);
+    const ir::Kernel& k = *prog.kernels[l.kernel];
+    const double threads = static_cast<double>(k.num_groups) * k.threads_per_group;
+    const double serial = caps.thread_gflops > 0 ? s.flops / threads / (caps.thread_gflops * 1e3) : 0;
+    total += std::max(std::max(f, b) / std::max(util, 1e-3), serial) + caps.launch_us;
+    flop_us += f;
+    byte_us += b;
+  }
+  c.predicted_us = total;
+  const double launches = caps.launch_us * static_cast<double>(prog.launches.size());
+  c.bound = launches > std::max(flop_us, byte_us) ? "launches" : flop_us > byte_us ? "FLOPs" : "bytes";
+}
+
+// Builds one candidate and judges it against the accuracy and the device's budgets.
+void evaluate(PlanCandidate& c, const plans::PlanOptions& p, const ConvDesc& d, const Options& o,
+              const DeviceCaps& caps) {
+  if (c.m > 0) {
+    const double bound = fp32_error_bound(c.m, d.r);
+    if (bound > o.max_rel_err) {
+      c.rejected = "F(" + std::to_string(c.m) + "," + std::to_string(d.r) + ") float32 error bound " +
+                   num("%.2g", bound) + " > max_rel_err " + num("%.2g", o.max_rel_err);
+      return;
+    }
+  }
+  try {
+    const plans::Program prog = lower::lower(d, p, caps.dialect).program;
+    std::vector<KernelStats> stats;
+    for (const auto& k : prog.kernels) {
+      stats.push_back(analyze(*k));
+      c.pred_regs = std::max(c.pred_regs, stats.back().pred_regs);
+      if (stats.back().pred_regs > caps.regs_per_thread && c.rejected.empty())
+        c.rejected = k->name + ": predicted " + std::to_string(stats.back().pred_regs) + " registers > " +
+                     std::to_string(caps.regs_per_thread) + " per thread";
+      if (shared_bytes(*k) > caps.shared_bytes && c.rejected.empty())
+        c.rejected = k->name + ": " + std::to_string(shared_bytes(*k) / 1024) + " KiB of work-group memory > " +
+                     std::to_string(caps.shared_bytes / 1024) + " KiB";
+    }
+    predict(c, prog, stats, caps);
+  } catch (const Error& e) {
+    c.rejected = e.what();
+  }
+}
+
+// Tune mode: measures the model's best few and keeps the fastest first.
+void tune(std::vector<PlanCandidate>& cands, const std::vector<plans::PlanOptions>& plans, const Measure& measure) {
+  for (size_t i = 0, measured = 0; i < cands.size() && measured < kTuneTop; ++i) {
+    if (!cands[i].rejected.empty()) continue;
+    ++measured;
+    std::string why;
+    const double us = measure(plans[i], &why);
+    if (us < 0) cands[i].rejected = why.empty() ? "failed when measured" : why;
+    else cands[i].measured_us = us;
+  }
+  std::stable_sort(cands.begin(), cands.end(), [](const PlanCandidate& a, const PlanCandidate& b) {
+    return a.measured_us >= 0 && (b.measured_us < 0 || a.measured_us < b.measured_us);
+  });
+}
+
+}  // namespace
+
+double fp32_error_bound(int m, int r) {
+  static std::mutex mutex;
+  static std::map<std::pair<int, int>, double> bounds;
+  std::lock_guard lock(mutex);
+  auto [it, fresh] = bounds.try_emplace({m, r}, 0.0);
+  if (fresh) it->second = measure_fp32_error(cook_toom(m, r)).max_rel;
+  return it->second;
+}
+
+Choice plan_convolution(const ConvDesc& d, const Options& o, const DeviceCaps& caps, const Measure& measure) {
+  if (o.m < 0) throw Error("m must be >= 1, got " + std::to_string(o.m));
+  if (o.plan != "auto") return {given_plan(d, o, o.plan, o.m), {}};
+  std::vector<plans::PlanOptions> plans = candidate_plans(d, o);
+  std::vector<PlanCandidate> cands;
+  for (const plans::PlanOptions& p : plans) {
+    cands.push_back(describe(p));
+    evaluate(cands.back(), p, d, o, caps);
+  }
+  // Eligible first, fastest predicted first; `order` keeps each candidate with its plan.
+  std::vector<size_t> order(cands.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    const bool ea = cands[a].rejected.empty(), eb = cands[b].rejected.empty();
+    return ea != eb ? ea : ea && cands[a].predicted_us < cands[b].predicted_us;
+  });
+  std::vector<PlanCandidate> sorted;
+  std::vector<plans::PlanOptions> sorted_plans;
+  for (size_t i : order) sorted.push_back(cands[i]), sorted_plans.push_back(plans[i]);
+  if (measure) tune(sorted, sorted_plans, measure);
+  if (sorted.empty() || !sorted.front().rejected.empty()) {
+    std::string why = "no plan fits " + d.str() + " on " + caps.name + ":";
+    for (const PlanCandidate& c : sorted) why += "\n  " + c.plan + " m=" + std::to_string(c.m) + ": " + c.rejected;
+    throw Error(why);
+  }
+  PlanCandidate& pick = sorted.front();
+  pick.chosen = true;
+  for (size_t i = 1; i < sorted.size(); ++i) {
+    PlanCandidate& c = sorted[i];
+    if (!c.rejected.empty()) continue;
+    c.rejected = c.measured_us >= 0 ? "slower when measured: " + num("%.1f", c.measured_us) + " us vs " +
+                                          num("%.1f", pick.measured_us)
+                 : pick.measured_us >= 0 ? "not measured: predicted " + num("%.1f", c.predicted_us) + " us"
+                                         : "predicted slower: " + num("%.1f", c.predicted_us) + " us vs " +
+                                               num("%.1f", pick.predicted_us);
+  }
+  for (const plans::PlanOptions& p : plans) {  // the pick's plan, found by its description
+    const PlanCandidate c = describe(p);
+    if (c.plan == pick.plan && c.m == pick.m && c.tiles == pick.tiles) return {p, sorted};
+  }
+  throw Error("internal: the planner lost its pick");
+}
+
+plans::PlanOptions choose_plan(const ConvDesc& desc, const Options& options, const Device& device) {
+  return plan_convolution(desc, options, caps_for_device(device)).plan;
 }
 
 }  // namespace wino::planner

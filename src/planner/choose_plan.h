@@ -1,15 +1,38 @@
-// The planner's choice of plan, F(m, r) and tile sizes for a convolution on a device.
+// The planner: which plan, F(m, r) and GEMM tiles run a convolution on a device. For plan "auto"
+// it builds every candidate (plan x m x tile shapes), rejects those over the device's budgets or
+// the requested accuracy, ranks the rest by a cost model (FLOPs and bytes against the device's
+// rates) and, in tune mode, measures the best few on the device.
 #pragma once
 
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "planner/device_caps.h"
 #include "plans/program.h"
 #include "wino/wino.h"
 
 namespace wino::planner {
 
-/// Resolves Options (plan "auto", m = 0) into concrete plan options. A plan the user forced is
-/// kept as is (build_program then reports what it does not support); "auto" falls back to
-/// `direct` where Winograd does not apply (groups, non-square or 1x1 filters, stride or
-/// dilation other than 1).
+struct Choice {
+  plans::PlanOptions plan;
+  std::vector<PlanCandidate> candidates;  // plan "auto": the choice first; empty for a given plan
+};
+
+/// Tune mode: compiles and runs `plan` on the device and returns one run's microseconds, or
+/// returns a negative number with the reason in *rejected (spills, a failure).
+using Measure = std::function<double(const plans::PlanOptions& plan, std::string* rejected)>;
+
+/// Plans a convolution for `caps`. A plan the user gave is kept as is (build_program then reports
+/// what it does not support); "auto" searches, and throws wino::Error listing every candidate's
+/// reason when none fits.
+Choice plan_convolution(const ConvDesc& desc, const Options& options, const DeviceCaps& caps,
+                        const Measure& measure = {});
+
+/// plan_convolution's plan for `device` (resolved), by the cost model alone.
 plans::PlanOptions choose_plan(const ConvDesc& desc, const Options& options, const Device& device);
+
+/// The largest relative error of one F(m, r) tile in float32 over 1000 random tiles (cached).
+double fp32_error_bound(int m, int r);
 
 }  // namespace wino::planner

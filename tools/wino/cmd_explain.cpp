@@ -117,6 +117,7 @@ void print_plan(std::ostream& out, const PlanResult& res, const std::string& tar
   }
   const Report& rep = res.report;
   const Totals t = totals(rep);
+  print_candidate_table(out, rep);
   out << "== " << rep.plan;
   if (rep.m) out << " F(" << rep.m << "x" << rep.m << ", " << rep.r << "x" << rep.r << ")";
   out << ", target " << target << ": " << rep.kernels.size()
@@ -158,6 +159,7 @@ void write_json(std::ostream& out, const std::vector<PlanResult>& results, const
     j.key("m").value(res.report.m).key("r").value(res.report.r);
     if (res.ran) j.key("device").value(res.report.device); else j.key("device").null();
     if (target == "metal") j.key("max_regs_per_thread").value(kAppleMaxRegs);
+    write_candidates_json(j, res.report);
     write_kernels_json(j, res.report);
     if (extras.ir) {
       j.key("ir").begin_array();

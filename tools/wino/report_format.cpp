@@ -54,4 +54,43 @@ void write_kernels_json(JsonWriter& j, const Report& report) {
   j.end_array();
 }
 
+namespace {
+
+std::string candidate_label(const PlanCandidate& c) {
+  return c.plan + (c.m ? " m=" + std::to_string(c.m) : "") + (c.tiles.empty() ? "" : " t" + c.tiles);
+}
+
+}  // namespace
+
+void print_candidate_table(std::ostream& out, const Report& report) {
+  if (report.candidates.empty()) return;
+  out << "planner: " << report.candidates.size() << " candidates for " << report.planned_for << "\n";
+  char line[512];
+  std::snprintf(line, sizeof line, "  %-34s %5s %12s %8s %12s  %s\n", "candidate", "pred", "model_us", "bound",
+                "measured_us", "decision");
+  out << line;
+  for (const PlanCandidate& c : report.candidates) {
+    std::snprintf(line, sizeof line, "  %-34s %5s %12s %8s %12s  %s\n", candidate_label(c).c_str(),
+                  c.pred_regs ? std::to_string(c.pred_regs).c_str() : "-",
+                  c.predicted_us >= 0 ? fmt("%.1f", c.predicted_us).c_str() : "-", c.bound.empty() ? "-" : c.bound.c_str(),
+                  c.measured_us >= 0 ? fmt("%.1f", c.measured_us).c_str() : "-",
+                  c.chosen ? "chosen" : c.rejected.substr(0, c.rejected.find('\n')).c_str());
+    out << line;
+  }
+  out << "\n";
+}
+
+void write_candidates_json(JsonWriter& j, const Report& report) {
+  if (report.candidates.empty()) return;
+  j.key("planned_for").value(report.planned_for);
+  j.key("candidates").begin_array();
+  for (const PlanCandidate& c : report.candidates) {
+    j.begin_object().key("plan").value(c.plan).key("m").value(c.m).key("tiles").value(c.tiles);
+    j.key("pred_regs").value(c.pred_regs).key("predicted_us").value(c.predicted_us);
+    j.key("measured_us").value(c.measured_us).key("bound").value(c.bound);
+    j.key("chosen").value(c.chosen).key("rejected").value(c.rejected).end_object();
+  }
+  j.end_array();
+}
+
 }  // namespace wino::cli

@@ -16,6 +16,12 @@ std::string fmt(const char* f, double v);
 /// bytes, time, GFLOP/s.
 void print_kernel_table(std::ostream& out, const Report& report);
 
+/// The planner's candidates (plan "auto"): plan, F(m, r), tiles, predicted registers, the cost
+/// model's time and what bounds it, the measured time (tune mode), and why each was not chosen.
+void print_candidate_table(std::ostream& out, const Report& report);
+/// Writes "planned_for" and the "candidates" list into an open JSON object (when there are any).
+void write_candidates_json(JsonWriter& j, const Report& report);
+
 /// Writes the "kernels" list (an array of objects) into an open JSON object.
 void write_kernels_json(JsonWriter& j, const Report& report);
 

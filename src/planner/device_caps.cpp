@@ -1,0 +1,110 @@
+#include "planner/device_caps.h"
+
+#include <thread>
+
+#include "common/error.h"
+#include "runtime/cuda/cuda_driver.h"
+#include "runtime/opencl/opencl_device.h"
+
+namespace wino::planner {
+
+namespace {
+
+// The rates are what Wino's kernels reach, not the datasheet's: about half the FMA peak for the
+// GEMMs and 80% of the bandwidth for the transforms (measured on the H200: docs/performance.md).
+DeviceCaps nvidia(int major, int sms, const std::string& name) {
+  DeviceCaps c;
+  c.name = name;
+  c.dialect = render::Dialect::cuda;
+  c.regs_per_thread = 255;
+  c.shared_bytes = 48 * 1024;  // static shared memory (Wino's kernels do not opt in to more)
+  c.simd_width = 32;
+  c.cores = sms;
+  const double clock_ghz = major >= 9 ? 1.98 : 1.41;
+  c.gflops = 0.5 * sms * 128 * 2 * clock_ghz;
+  const bool h200 = name.find("H200") != std::string::npos;
+  c.bandwidth_gbs = 0.8 * (h200 ? 4300 : major >= 9 ? 3350 : major == 8 ? 1550 : 900);
+  c.launch_us = 2.5;
+  c.thread_gflops = 1.0;  // dependent FMAs: about 2 FLOPs per 4 cycles at ~2 GHz
+  return c;
+}
+
+DeviceCaps cpu_caps(int cores) {
+  DeviceCaps c;
+  c.name = "cpu (" + std::to_string(cores) + " cores)";
+  c.dialect = render::Dialect::c;
+  c.regs_per_thread = 1 << 20;  // C compilers keep what does not fit on the stack, in cache
+  c.shared_bytes = 1 << 30;     // a work-group's shared arrays are ordinary memory
+  c.cores = cores;
+  c.gflops = 2.0 * cores;       // Wino's scalar C kernels today (issue 17 is the vector backend)
+  c.bandwidth_gbs = 8.0 * cores;
+  c.launch_us = 5;
+  return c;
+}
+
+int host_cores() { return std::max(1u, std::thread::hardware_concurrency()); }
+
+}  // namespace
+
+std::string DeviceCaps::budget_text() const {
+  auto num = [](double v) { return std::to_string(static_cast<long long>(v + 0.5)); };
+  return (regs_per_thread < (1 << 20) ? num(regs_per_thread) + " regs/thread, " : "") +
+         (shared_bytes < (1 << 30) ? num(shared_bytes / 1024.0) + " KiB shared, " : "") + num(bandwidth_gbs) +
+         " GB/s, " + num(gflops) + " GFLOP/s";
+}
+
+DeviceCaps caps_for_target(const std::string& t) {
+  if (t == "cpu" || t == "c") return cpu_caps(host_cores());
+  if (t == "metal") {
+    DeviceCaps c;
+    c.name = "metal (Apple GPU)";
+    c.dialect = render::Dialect::metal;
+    c.regs_per_thread = 128;  // above it the kernel does not get full occupancy and spills
+    c.shared_bytes = 32 * 1024;
+    c.simd_width = 32;
+    c.cores = 10;
+    c.gflops = 0.5 * 3600;
+    c.bandwidth_gbs = 0.8 * 100;
+    c.launch_us = 5;
+    return c;
+  }
+  if (t == "opencl") {
+    DeviceCaps c = nvidia(8, 40, "opencl (a generic GPU)");
+    c.dialect = render::Dialect::opencl;
+    c.regs_per_thread = 128;
+    c.shared_bytes = 32 * 1024;
+    return c;
+  }
+  if (t.rfind("sm_", 0) == 0 && t.size() > 4) {
+    const int major = std::stoi(t.substr(3, t.size() - 4));
+    DeviceCaps c = nvidia(major, major >= 9 ? 132 : 108, t + (major >= 9 ? " (H200 class)" : ""));
+    if (major >= 9) c.bandwidth_gbs = 0.8 * 4300;
+    return c;
+  }
+  throw Error("unknown target '" + t + "' (expected cpu, c, opencl, metal, or sm_XX such as sm_90)");
+}
+
+DeviceCaps caps_for_device(const Device& d) {
+  switch (d.kind) {
+    case Device::Kind::cuda: {
+      for (const cuda::DeviceInfo& i : cuda::list_cuda_devices())
+        if (i.ordinal == d.index) return nvidia(i.cc_major, i.sm_count, i.name + " (" + i.arch + ")");
+      return caps_for_target("sm_90");
+    }
+    case Device::Kind::opencl: {
+      std::vector<opencl::DeviceInfo> all = opencl::list_devices();
+      if (d.index < 0 || d.index >= static_cast<int>(all.size())) return caps_for_target("opencl");
+      const opencl::DeviceInfo& i = all[d.index];
+      DeviceCaps c = i.is_gpu() ? caps_for_target("opencl") : cpu_caps(std::max(1, i.compute_units));
+      c.name = "opencl:" + std::to_string(d.index) + " " + i.name;
+      c.dialect = render::Dialect::opencl;
+      if (i.is_gpu()) c.shared_bytes = static_cast<int64_t>(i.local_mem_bytes);
+      c.cores = std::max(1, i.compute_units);
+      return c;
+    }
+    default:
+      return cpu_caps(host_cores());
+  }
+}
+
+}  // namespace wino::planner

@@ -1,0 +1,37 @@
+// What the planner knows about the device it plans for: the budgets a kernel must fit (registers
+// per thread, work-group memory) and the rates its cost model divides by (memory bandwidth and
+// float32 FLOP rate a Wino kernel reaches, launch cost).
+#pragma once
+
+#include <string>
+
+#include "render/render.h"
+#include "wino/wino.h"
+
+namespace wino::planner {
+
+struct DeviceCaps {
+  std::string name;                          // "sm_90 (H200 class)", "metal (Apple GPU)", "cpu (2 cores)"
+  render::Dialect dialect = render::Dialect::c;
+  int regs_per_thread = 255;                 // a kernel predicted above it spills (or does not fit)
+  int64_t shared_bytes = 48 * 1024;          // work-group memory one work-group may take
+  int simd_width = 1;                        // warp or SIMD-group width (1 on the CPU)
+  int cores = 1;                             // SMs, compute units or CPU cores
+  double bandwidth_gbs = 10;                 // global memory bandwidth a kernel reaches
+  double gflops = 10;                        // float32 rate a kernel's arithmetic reaches
+  double launch_us = 0;                      // fixed cost of one kernel launch
+  double thread_gflops = 0;                  // one thread's own rate (a kernel with few threads
+                                             // takes its longest thread's time); 0: not a limit
+  /// "255 regs/thread, 48 KiB shared, 4300 GB/s, 33500 GFLOP/s" for the candidate table.
+  std::string budget_text() const;
+};
+
+/// The capabilities of an explain() target: "cpu"/"c", "opencl" (a generic OpenCL GPU),
+/// "metal" (an Apple GPU: 128 registers per thread, no spilling, 32 KiB threadgroup memory) or
+/// "sm_XX" (an NVIDIA architecture; sm_90 is the H200 class Wino is measured on).
+DeviceCaps caps_for_target(const std::string& target);
+
+/// The capabilities of a device compile() runs on (resolved: not `automatic`), from its queries.
+DeviceCaps caps_for_device(const Device& device);
+
+}  // namespace wino::planner

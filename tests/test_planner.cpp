@@ -1,0 +1,117 @@
+// The planner of plan "auto": every candidate with the reason it was not taken, the accuracy and
+// register budgets as constraints, the cost model's ranking, and tune mode's measurements.
+#include <gtest/gtest.h>
+
+#include "cli_runner.h"
+#include "planner/choose_plan.h"
+#include "wino/wino.h"
+
+namespace wino {
+namespace {
+
+ConvDesc layer(int64_t n, int64_t c, int64_t hw, int64_t k) {
+  ConvDesc d;
+  d.n = n, d.c = c, d.h = d.w = hw, d.k = k, d.pad = Padding::all(1);
+  return d;
+}
+
+// Exactly one candidate is chosen, it comes first and is the report's plan; every other one says
+// why it was not.
+void expect_one_choice(const Report& rep) {
+  ASSERT_FALSE(rep.candidates.empty());
+  EXPECT_TRUE(rep.candidates.front().chosen);
+  EXPECT_EQ(rep.candidates.front().plan, rep.plan);
+  EXPECT_EQ(rep.candidates.front().m, rep.m);
+  for (size_t i = 1; i < rep.candidates.size(); ++i) {
+    EXPECT_FALSE(rep.candidates[i].chosen);
+    EXPECT_FALSE(rep.candidates[i].rejected.empty()) << rep.candidates[i].plan << " m=" << rep.candidates[i].m;
+  }
+}
+
+TEST(Planner, AutoConsidersEveryPlanAndSaysWhyNot) {
+  const Report rep = explain(layer(8, 256, 56, 256), {}, "sm_90");
+  expect_one_choice(rep);
+  EXPECT_GE(rep.candidates.size(), 20u);  // direct + 3 m x (4 plans + unfused tile shapes)
+  for (const char* plan : {"direct", "unfused", "fused-input", "fused-output", "fused"})
+    EXPECT_TRUE(std::any_of(rep.candidates.begin(), rep.candidates.end(),
+                            [&](const PlanCandidate& c) { return c.plan == plan; }))
+        << plan;
+  EXPECT_NE(rep.plan, "direct");  // Winograd's FLOPs win on a large 3x3 layer
+  EXPECT_GT(rep.candidates.front().predicted_us, 0);
+  EXPECT_NE(rep.planned_for.find("255 regs/thread"), std::string::npos) << rep.planned_for;
+}
+
+TEST(Planner, MaxRelErrBoundsTheTileSize) {
+  EXPECT_LT(planner::fp32_error_bound(6, 3), 1e-5);  // docs/accuracy.md: 4.64e-6
+  EXPECT_GT(planner::fp32_error_bound(8, 3), 1e-5);  // 3.3e-5
+  Options strict;
+  strict.max_rel_err = 1e-6;  // only F(2,3) (8.1e-7) and direct remain
+  const Report rep = explain(layer(8, 256, 56, 256), strict, "sm_90");
+  expect_one_choice(rep);
+  EXPECT_LE(rep.m, 2);
+  int rejected_for_error = 0;
+  for (const PlanCandidate& c : rep.candidates)
+    if (c.rejected.find("float32 error bound") != std::string::npos) {
+      EXPECT_GE(c.m, 4);
+      ++rejected_for_error;
+    }
+  EXPECT_GT(rejected_for_error, 0);
+}
+
+TEST(Planner, AppleBudgetKeepsEveryChoiceWithin128Registers) {
+  for (const ConvDesc& d : {layer(1, 8, 32, 8), layer(8, 256, 56, 256)}) {
+    const Report rep = explain(d, {}, "metal");
+    expect_one_choice(rep);
+    EXPECT_LE(rep.candidates.front().pred_regs, 128);
+    for (const PlanCandidate& c : rep.candidates)
+      if (c.pred_regs > 128) EXPECT_NE(c.rejected.find("registers > 128 per thread"), std::string::npos) << c.rejected;
+  }
+}
+
+TEST(Planner, OnlyDirectWhereWinogradDoesNotApply) {
+  ConvDesc d = layer(1, 8, 32, 8);
+  d.stride = 2;
+  const Report rep = explain(d, {}, "cpu");
+  ASSERT_EQ(rep.candidates.size(), 1u);
+  EXPECT_EQ(rep.plan, "direct");
+}
+
+TEST(Planner, AGivenPlanIsKept) {
+  Options o;
+  o.plan = "fused";
+  o.m = 2;
+  const Report rep = explain(layer(1, 8, 32, 8), o, "cpu");
+  EXPECT_EQ(rep.plan, "fused");
+  EXPECT_TRUE(rep.candidates.empty());
+}
+
+TEST(Planner, TuneMeasuresTheBestFewAndKeepsTheFastest) {
+  Options o;
+  o.tune = true;
+  Conv conv = compile(Device::interpreter(), layer(1, 3, 10, 4), o);
+  const Report rep = conv.report();
+  expect_one_choice(rep);
+  const PlanCandidate& pick = rep.candidates.front();
+  ASSERT_GE(pick.measured_us, 0);
+  int measured = 0;
+  for (const PlanCandidate& c : rep.candidates)
+    if (c.measured_us >= 0) {
+      ++measured;
+      EXPECT_LE(pick.measured_us, c.measured_us);
+      if (!c.chosen) EXPECT_NE(c.rejected.find("slower when measured"), std::string::npos) << c.rejected;
+    }
+  EXPECT_GE(measured, 2);
+  EXPECT_LE(measured, 4);
+}
+
+TEST(Planner, ExplainPrintsTheCandidateTable) {
+  const auto r = testing::run_wino({"explain", "--shape", "1,8,32,32", "--k", "8", "--pad", "1", "--target", "metal"});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_TRUE(testing::contains(r.out, "planner: ")) << r.out;
+  EXPECT_TRUE(testing::contains(r.out, "chosen")) << r.out;
+  const auto j = testing::run_wino({"explain", "--shape", "1,8,32,32", "--k", "8", "--pad", "1", "--json"});
+  EXPECT_TRUE(testing::contains(j.out, "\"candidates\"")) << j.out;
+}
+
+}  // namespace
+}  // namespace wino
