@@ -113,5 +113,15 @@ TEST(Planner, ExplainPrintsTheCandidateTable) {
   EXPECT_TRUE(testing::contains(j.out, "\"candidates\"")) << j.out;
 }
 
+TEST(Planner, RunTunePrintsTheMeasuredCandidates) {
+  const auto r = testing::run_wino({"run", "--shape", "1,3,10,10", "--k", "4", "--pad", "1", "--device", "interp",
+                                    "--tune", "--check"});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_TRUE(testing::contains(r.out, "slower when measured")) << r.out;
+  const auto bad = testing::run_wino({"run", "--shape", "1,3,10,10", "--k", "4", "--max-rel-err", "-1"});
+  EXPECT_EQ(bad.status, 2);
+  EXPECT_TRUE(testing::contains(bad.err, "--max-rel-err takes a number in (0, 1]")) << bad.err;
+}
+
 }  // namespace
 }  // namespace wino

@@ -193,6 +193,7 @@ int cmd_explain(const Argv& argv) {
               "cpu, opencl, metal, or a CUDA architecture sm_XX (default sm_90 when NVRTC is "
               "available, else cpu); sm_XX reports ptxas registers and spills");
   add_tiles_option(args);
+  add_accuracy_option(args);
   args.option("device", "D", "also run each plan on this device (auto, cpu, cuda[:N], opencl[:N]) for times");
   args.flag("source", "print each kernel's source (in the target's dialect) after its table");
   args.flag("ir", "print the IR of every kernel after each lowering step (build, then each pass)");

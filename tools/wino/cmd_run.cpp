@@ -35,6 +35,7 @@ void print_run(const Args& args, const Problem& prob, const Report& rep, int rep
     j.key("gflops").value(prob.desc.direct_flops() / (total_us * 1e3));
     j.key("weight_transform_us").value(rep.weight_transform_us);
     j.key("compile_ms").value(rep.compile_ms);
+    write_candidates_json(j, rep);
     write_kernels_json(j, rep);
     j.end_object();
     std::cout << j.str() << "\n";
@@ -46,6 +47,7 @@ void print_run(const Args& args, const Problem& prob, const Report& rep, int rep
   if (rep.m) std::cout << " F(" << rep.m << "x" << rep.m << ", " << rep.r << "x" << rep.r << ")";
   std::cout << ", compiled in " << rep.compile_ms << " ms, weights prepared in "
             << rep.weight_transform_us << " us\n\n";
+  if (args.has("tune")) print_candidate_table(std::cout, rep);
   print_kernel_table(std::cout, rep);
   std::cout << "\ntotal " << total_us << " us (median of " << repeats << "), "
             << prob.desc.direct_flops() / (total_us * 1e3) << " effective GFLOP/s\n";
@@ -59,6 +61,8 @@ int cmd_run(const Argv& argv) {
   Args args("run", "Run one convolution with a chosen plan and report every kernel it used.");
   add_problem_options(args);
   add_plan_options(args, false);
+  args.flag("tune", "with --plan auto: measure the cost model's best four candidates here and run the "
+                    "fastest; prints the candidate table");
   args.option("output", "y.npy", "write the result here (float32)");
   args.flag("check", "compare with the float64 reference: print the relative L2 error and exit 1 "
                      "when it is over the tolerance of the plan's F(m, r) (docs/accuracy.md)");

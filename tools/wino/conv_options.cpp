@@ -1,3 +1,4 @@
+#include <cstdlib>
 #include "conv_options.h"
 
 #include <cmath>
@@ -44,6 +45,13 @@ void add_plan_options(Args& args, bool allow_all_plans) {
               "auto, cpu, cuda[:N] or opencl[:N] (default auto: a CUDA GPU, else an OpenCL GPU, "
               "else the CPU; `wino devices` lists them)");
   add_tiles_option(args);
+  add_accuracy_option(args);
+}
+
+void add_accuracy_option(Args& args) {
+  args.option("max-rel-err", "E",
+              "with --plan auto: the largest float32 error bound of F(m, r) the planner may pick "
+              "(default 1e-5: F(6,3) and smaller)");
 }
 
 void add_tiles_option(Args& args) {
@@ -240,6 +248,14 @@ Options read_options(const Args& args) {
   Options o;
   o.plan = args.get_or("plan", "auto");
   o.m = static_cast<int>(args.get_int_opt("m", 1, 16).value_or(0));
+  if (args.has("max-rel-err")) {
+    const std::string& text = args.get("max-rel-err");
+    char* end = nullptr;
+    o.max_rel_err = std::strtod(text.c_str(), &end);
+    if (end == text.c_str() || *end != '\0' || !(o.max_rel_err > 0) || o.max_rel_err > 1)
+      throw UsageError("--max-rel-err takes a number in (0, 1] such as 1e-5, got '" + text + "'");
+  }
+  o.tune = args.has("tune");
   if (args.has("tiles")) {
     std::vector<std::string> items = split_commas(args.get("tiles"), "--tiles");
     if (items.size() != 5)

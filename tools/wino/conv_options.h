@@ -42,6 +42,8 @@ bool same_file(const std::string& a, const std::string& b);
 
 /// --tiles BK,BP,RK,RP,CC (read by read_options).
 void add_tiles_option(Args& args);
+/// --max-rel-err E: Options::max_rel_err.
+void add_accuracy_option(Args& args);
 
 /// True for the plans whose GEMM --tiles shapes (every Winograd plan but naive-fused; auto and
 /// all pick or include such plans); false for direct and naive-fused.
