@@ -13,19 +13,13 @@
 #include "opencl_skip.h"
 #include "reference/reference.h"
 #include "runtime/opencl/opencl_device.h"
+#include "cuda_skip.h"
 #include "runtime/cuda/cuda_driver.h"
 #include "runtime/cuda/nvrtc.h"
 #include "wino/wino.h"
 
 namespace wino {
 namespace {
-
-#define SKIP_WITHOUT_CUDA()                                                       \
-  do {                                                                            \
-    std::string why;                                                              \
-    if (!cuda::cuda_available(&why)) GTEST_SKIP() << "no CUDA device: " << why;  \
-    if (!cuda::nvrtc_available(&why)) GTEST_SKIP() << "no NVRTC: " << why;       \
-  } while (0)
 
 // A small layer with two K and C blocks' worth of channels, partial tiles and a ResNet tail.
 struct Layer {

@@ -9,18 +9,12 @@
 #include "common/error.h"
 #include "conv_tester.h"
 #include "plans/program.h"
+#include "cuda_skip.h"
 #include "runtime/cuda/cuda_driver.h"
 #include "runtime/cuda/nvrtc.h"
 
 namespace wino::testing {
 namespace {
-
-#define SKIP_WITHOUT_CUDA()                                                      \
-  do {                                                                           \
-    std::string why;                                                             \
-    if (!cuda::cuda_available(&why)) GTEST_SKIP() << "no CUDA device: " << why;  \
-    if (!cuda::nvrtc_available(&why)) GTEST_SKIP() << "no NVRTC: " << why;       \
-  } while (0)
 
 /// Edges (smaller than alpha with padding 2; N=2, prime-sized, asymmetric padding) and a shape
 /// spanning several K, C and tile blocks (naive-fused has no blocks to span). Each shape is an
