@@ -16,6 +16,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -95,6 +96,8 @@ struct Device {
   static Device resolve(const Device& device, std::string* why = nullptr);
 };
 
+struct PlanCandidate;
+
 struct Options {
   std::string plan = "auto";  // direct, unfused, fused-input, fused-output, fused, naive-fused, auto
   int m = 0;                  // Winograd output tile; 0 lets the planner choose
@@ -110,9 +113,15 @@ struct Options {
   /// of one tile over 1000 random ones, docs/accuracy.md) is above this: 1e-5 admits F(6,3) and
   /// smaller, rejects F(8,3). With f16/bf16 tensors the type's own rounding comes on top.
   double max_rel_err = 1e-5;
-  /// plan = "auto": measure the best few candidates of the cost model on the device and take the
-  /// fastest (slower to compile: each one is compiled and run).
+  /// plan = "auto": measure the best `tune_top` candidates of the cost model on the device and
+  /// take the fastest (slower to compile: each one is compiled and run). The pick is stored in
+  /// the tuning cache, and later compiles of the same convolution on the same device take it
+  /// from there without measuring.
   bool tune = false;
+  int tune_top = 6;
+  /// Called in tune mode after each candidate is measured: `done` of `total`, and the fastest so
+  /// far (for progress bars).
+  std::function<void(int done, int total, const PlanCandidate& best)> tune_progress = nullptr;
 };
 
 /// One plan the planner considered for plan = "auto" (Report::candidates).

@@ -2,6 +2,7 @@
 // report of every kernel.
 #include <algorithm>
 #include <chrono>
+#include <optional>
 
 #include "api/compile_program.h"
 #include "api/conv_impl.h"
@@ -11,6 +12,7 @@
 #include "common/tensor.h"
 #include "lower/lower.h"
 #include "planner/choose_plan.h"
+#include "planner/tuning_cache.h"
 #include "plans/program.h"
 #include "runtime/backend.h"
 #include "wino/wino.h"
@@ -35,7 +37,14 @@ Conv compile_lowered(const Device& device, const ConvDesc& desc, const Options& 
     measure = [&](const plans::PlanOptions& p, std::string* rejected) {
       return api::measure_plan(resolved, desc, options, p, rejected);
     };
-  planner::Choice choice = planner::plan_convolution(desc, options, caps, measure);
+  // Plan "auto": tune mode measures and stores its pick; otherwise a stored pick is taken.
+  const bool automatic = options.plan == "auto";
+  const std::string key = automatic ? planner::tuning_key(caps.identity, desc, options) : "";
+  std::optional<PlanCandidate> remembered;
+  if (automatic && !options.tune) remembered = planner::load_tuned(key);
+  planner::Choice choice = planner::plan_convolution(desc, options, caps, measure, remembered);
+  if (automatic && options.tune && !choice.candidates.empty() && choice.candidates.front().measured_us >= 0)
+    planner::store_tuned(key, choice.candidates.front());
   lower::Lowered low = lower::lower(desc, choice.plan, dialect, lower_options);
   impl->program = std::move(low.program);
   const plans::Program& prog = impl->program;
@@ -100,7 +109,7 @@ double measure_plan(const Device& device, const ConvDesc& d, const Options& base
     const Tensor z = random_normal(d.dtype, {d.n, d.k, d.out_h(), d.out_w()}, 4);
     Tensor y(d.dtype, {d.n, d.k, d.out_h(), d.out_w()});
     conv.set_weights(w.data(), d.epilogue.bias ? bias.data() : nullptr);
-    conv.benchmark(x.data(), y.data(), 5, 2, d.epilogue.residual ? z.data() : nullptr);
+    conv.benchmark(x.data(), y.data(), 10, 3, d.epilogue.residual ? z.data() : nullptr);
     return conv.report().time_us;
   } catch (const Error& e) {
     *rejected = e.what();

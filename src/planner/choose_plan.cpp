@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <cstdio>
 #include <map>
 #include <mutex>
@@ -15,8 +16,6 @@
 namespace wino::planner {
 
 namespace {
-
-constexpr int kTuneTop = 4;  // tune mode measures this many of the model's best
 
 std::string num(const char* f, double v) {
   char buf[64];
@@ -83,20 +82,38 @@ int64_t shared_bytes(const ir::Kernel& k) {
   return bytes;
 }
 
-// The cost model: each launch takes the longer of its FLOPs at the device's rate and its bytes at
-// the device's bandwidth, stretched when it has fewer work-groups than the device has cores (and
-// at least one thread's share of the FLOPs at one thread's rate), plus the launch cost.
+// The share of the device's rates a kernel reaches from its occupancy: resident warps per SM,
+// limited by registers, work-group memory and the SM's warp slots, against the warps that hide
+// latency fully (GPUs only; 1 elsewhere).
+double occupancy_rate(const ir::Kernel& k, int pred_regs, const DeviceCaps& caps) {
+  if (caps.regs_per_core == 0 || caps.simd_width <= 1) return 1.0;
+  const int64_t warps = (k.threads_per_group + caps.simd_width - 1) / caps.simd_width;
+  const int64_t regs = (std::max(pred_regs, 16) + 7) / 8 * 8;
+  int64_t groups = caps.regs_per_core / (regs * caps.simd_width * warps);
+  groups = std::min(groups, caps.max_warps_per_core / std::max<int64_t>(warps, 1));
+  if (const int64_t shared = shared_bytes(k); shared > 0) groups = std::min(groups, caps.shared_per_core / shared);
+  const double active = static_cast<double>(std::max<int64_t>(groups, 1) * warps);
+  return std::clamp(active / caps.warps_for_full_rate, 1.0 / caps.warps_for_full_rate, 1.0);
+}
+
+// The cost model: each launch takes the longest of its FLOPs at the device's rate, its bytes at
+// the device's bandwidth and its work-group memory traffic at that memory's bandwidth, stretched
+// by the idle cores of its last wave of work-groups and by low occupancy (and at least one
+// thread's share of the FLOPs at one thread's rate), plus the launch cost.
 void predict(PlanCandidate& c, const plans::Program& prog, const std::vector<KernelStats>& stats,
              const DeviceCaps& caps) {
   double flop_us = 0, byte_us = 0, total = 0;
   for (const plans::Launch& l : prog.launches) {
     const KernelStats& s = stats.at(l.kernel);
     const double f = s.flops / (caps.gflops * 1e3), b = s.bytes / (caps.bandwidth_gbs * 1e3);
-    const double util = std::min(1.0, static_cast<double>(prog.kernels[l.kernel]->num_groups) / caps.cores);
+    const double sh = caps.shared_gbs > 0 ? s.shared_bytes / (caps.shared_gbs * 1e3) : 0;
     const ir::Kernel& k = *prog.kernels[l.kernel];
+    // Work-groups run in waves of one per core: the last wave's idle cores are lost.
+    const double groups = static_cast<double>(k.num_groups);
+    const double util = groups / (std::ceil(groups / caps.cores) * caps.cores) * occupancy_rate(k, s.pred_regs, caps);
     const double threads = static_cast<double>(k.num_groups) * k.threads_per_group;
     const double serial = caps.thread_gflops > 0 ? s.flops / threads / (caps.thread_gflops * 1e3) : 0;
-    total += std::max(std::max(f, b) / std::max(util, 1e-3), serial) + caps.launch_us;
+    total += std::max(std::max({f, b, sh}) / std::max(util, 1e-3), serial) + caps.launch_us;
     flop_us += f;
     byte_us += b;
   }
@@ -135,19 +152,43 @@ void evaluate(PlanCandidate& c, const plans::PlanOptions& p, const ConvDesc& d, 
   }
 }
 
-// Tune mode: measures the model's best few and keeps the fastest first.
-void tune(std::vector<PlanCandidate>& cands, const std::vector<plans::PlanOptions>& plans, const Measure& measure) {
-  for (size_t i = 0, measured = 0; i < cands.size() && measured < kTuneTop; ++i) {
+// Tune mode: measures the model's best `o.tune_top` and keeps the fastest first.
+void tune(std::vector<PlanCandidate>& cands, const std::vector<plans::PlanOptions>& plans, const Measure& measure,
+          const Options& o) {
+  int eligible = 0;
+  for (const PlanCandidate& c : cands) eligible += c.rejected.empty();
+  const int total = std::min(std::max(o.tune_top, 1), eligible);
+  const PlanCandidate* best = nullptr;
+  for (size_t i = 0, measured = 0; i < cands.size() && static_cast<int>(measured) < total; ++i) {
     if (!cands[i].rejected.empty()) continue;
     ++measured;
     std::string why;
     const double us = measure(plans[i], &why);
     if (us < 0) cands[i].rejected = why.empty() ? "failed when measured" : why;
     else cands[i].measured_us = us;
+    if (us >= 0 && (!best || us < best->measured_us)) best = &cands[i];
+    if (o.tune_progress && best) o.tune_progress(static_cast<int>(measured), total, *best);
   }
   std::stable_sort(cands.begin(), cands.end(), [](const PlanCandidate& a, const PlanCandidate& b) {
     return a.measured_us >= 0 && (b.measured_us < 0 || a.measured_us < b.measured_us);
   });
+}
+
+bool same_candidate(const PlanCandidate& a, const PlanCandidate& b) {
+  return a.plan == b.plan && a.m == b.m && a.tiles == b.tiles;
+}
+
+// The tuning cache's pick goes first when it is still eligible; returns whether it was.
+bool take_remembered(std::vector<PlanCandidate>& cands, const PlanCandidate& remembered) {
+  for (size_t i = 0; i < cands.size(); ++i)
+    if (cands[i].rejected.empty() && same_candidate(cands[i], remembered)) {
+      PlanCandidate pick = cands[i];
+      pick.measured_us = remembered.measured_us;
+      cands.erase(cands.begin() + static_cast<std::ptrdiff_t>(i));
+      cands.insert(cands.begin(), pick);
+      return true;
+    }
+  return false;
 }
 
 }  // namespace
@@ -161,7 +202,8 @@ double fp32_error_bound(int m, int r) {
   return it->second;
 }
 
-Choice plan_convolution(const ConvDesc& d, const Options& o, const DeviceCaps& caps, const Measure& measure) {
+Choice plan_convolution(const ConvDesc& d, const Options& o, const DeviceCaps& caps, const Measure& measure,
+                        const std::optional<PlanCandidate>& remembered) {
   if (o.m < 0) throw Error("m must be >= 1, got " + std::to_string(o.m));
   if (o.plan != "auto") return {given_plan(d, o, o.plan, o.m), {}};
   std::vector<plans::PlanOptions> plans = candidate_plans(d, o);
@@ -180,7 +222,9 @@ Choice plan_convolution(const ConvDesc& d, const Options& o, const DeviceCaps& c
   std::vector<PlanCandidate> sorted;
   std::vector<plans::PlanOptions> sorted_plans;
   for (size_t i : order) sorted.push_back(cands[i]), sorted_plans.push_back(plans[i]);
-  if (measure) tune(sorted, sorted_plans, measure);
+  bool from_cache = false;
+  if (measure) tune(sorted, sorted_plans, measure, o);
+  else if (remembered) from_cache = take_remembered(sorted, *remembered);
   if (sorted.empty() || !sorted.front().rejected.empty()) {
     std::string why = "no plan fits " + d.str() + " on " + caps.name + ":";
     for (const PlanCandidate& c : sorted) why += "\n  " + c.plan + " m=" + std::to_string(c.m) + ": " + c.rejected;
@@ -191,16 +235,15 @@ Choice plan_convolution(const ConvDesc& d, const Options& o, const DeviceCaps& c
   for (size_t i = 1; i < sorted.size(); ++i) {
     PlanCandidate& c = sorted[i];
     if (!c.rejected.empty()) continue;
-    c.rejected = c.measured_us >= 0 ? "slower when measured: " + num("%.1f", c.measured_us) + " us vs " +
-                                          num("%.1f", pick.measured_us)
+    c.rejected = from_cache ? "the tuning cache holds a measured pick (" + num("%.1f", pick.measured_us) + " us)"
+                 : c.measured_us >= 0 ? "slower when measured: " + num("%.1f", c.measured_us) + " us vs " +
+                                            num("%.1f", pick.measured_us)
                  : pick.measured_us >= 0 ? "not measured: predicted " + num("%.1f", c.predicted_us) + " us"
                                          : "predicted slower: " + num("%.1f", c.predicted_us) + " us vs " +
                                                num("%.1f", pick.predicted_us);
   }
-  for (const plans::PlanOptions& p : plans) {  // the pick's plan, found by its description
-    const PlanCandidate c = describe(p);
-    if (c.plan == pick.plan && c.m == pick.m && c.tiles == pick.tiles) return {p, sorted};
-  }
+  for (const plans::PlanOptions& p : plans)  // the pick's plan, found by its description
+    if (same_candidate(describe(p), pick)) return {p, sorted, from_cache};
   throw Error("internal: the planner lost its pick");
 }
 

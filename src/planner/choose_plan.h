@@ -5,6 +5,7 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,7 @@ namespace wino::planner {
 struct Choice {
   plans::PlanOptions plan;
   std::vector<PlanCandidate> candidates;  // plan "auto": the choice first; empty for a given plan
+  bool from_cache = false;                // the choice is the tuning cache's
 };
 
 /// Tune mode: compiles and runs `plan` on the device and returns one run's microseconds, or
@@ -25,9 +27,10 @@ using Measure = std::function<double(const plans::PlanOptions& plan, std::string
 
 /// Plans a convolution for `caps`. A plan the user gave is kept as is (build_program then reports
 /// what it does not support); "auto" searches, and throws wino::Error listing every candidate's
-/// reason when none fits.
+/// reason when none fits. With `measure`, the model's best Options::tune_top are measured;
+/// else a `remembered` pick (the tuning cache's) is taken when it is still an eligible candidate.
 Choice plan_convolution(const ConvDesc& desc, const Options& options, const DeviceCaps& caps,
-                        const Measure& measure = {});
+                        const Measure& measure = {}, const std::optional<PlanCandidate>& remembered = {});
 
 /// plan_convolution's plan for `device` (resolved), by the cost model alone.
 plans::PlanOptions choose_plan(const ConvDesc& desc, const Options& options, const Device& device);

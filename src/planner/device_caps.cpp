@@ -1,5 +1,6 @@
 #include "planner/device_caps.h"
 
+#include <fstream>
 #include <thread>
 
 #include "common/error.h"
@@ -21,11 +22,15 @@ DeviceCaps nvidia(int major, int sms, const std::string& name) {
   c.simd_width = 32;
   c.cores = sms;
   const double clock_ghz = major >= 9 ? 1.98 : 1.41;
-  c.gflops = 0.5 * sms * 128 * 2 * clock_ghz;
+  c.gflops = 0.6 * sms * 128 * 2 * clock_ghz;
   const bool h200 = name.find("H200") != std::string::npos;
   c.bandwidth_gbs = 0.8 * (h200 ? 4300 : major >= 9 ? 3350 : major == 8 ? 1550 : 900);
   c.launch_us = 2.5;
-  c.thread_gflops = 1.0;  // dependent FMAs: about 2 FLOPs per 4 cycles at ~2 GHz
+  c.regs_per_core = 65536;
+  c.shared_gbs = 0.8 * sms * 128 * clock_ghz;  // 32 banks x 4 bytes per clock per SM
+  c.shared_per_core = major >= 9 ? 228 * 1024 : 164 * 1024;
+  c.max_warps_per_core = major >= 9 ? 64 : 48;
+  c.thread_gflops = 1.0;  // a lone thread: dependent FMAs, about 2 FLOPs per 4 cycles at ~2 GHz
   return c;
 }
 
@@ -43,6 +48,14 @@ DeviceCaps cpu_caps(int cores) {
 }
 
 int host_cores() { return std::max(1u, std::thread::hardware_concurrency()); }
+
+// "model name" of /proc/cpuinfo (tuning results are per CPU model).
+std::string cpu_model() {
+  std::ifstream in("/proc/cpuinfo");
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind("model name", 0) == 0 && line.find(':') != std::string::npos) return line.substr(line.find(':') + 2);
+  return "unknown CPU";
+}
 
 }  // namespace
 
@@ -88,7 +101,11 @@ DeviceCaps caps_for_device(const Device& d) {
   switch (d.kind) {
     case Device::Kind::cuda: {
       for (const cuda::DeviceInfo& i : cuda::list_cuda_devices())
-        if (i.ordinal == d.index) return nvidia(i.cc_major, i.sm_count, i.name + " (" + i.arch + ")");
+        if (i.ordinal == d.index) {
+          DeviceCaps c = nvidia(i.cc_major, i.sm_count, i.name + " (" + i.arch + ")");
+          c.identity = "cuda " + i.name + " " + i.arch + " driver " + cuda::cuda_driver_version();
+          return c;
+        }
       return caps_for_target("sm_90");
     }
     case Device::Kind::opencl: {
@@ -100,10 +117,19 @@ DeviceCaps caps_for_device(const Device& d) {
       c.dialect = render::Dialect::opencl;
       if (i.is_gpu()) c.shared_bytes = static_cast<int64_t>(i.local_mem_bytes);
       c.cores = std::max(1, i.compute_units);
+      c.identity = "opencl " + i.name + " " + i.platform_name + " driver " + i.driver_version;
       return c;
     }
-    default:
-      return cpu_caps(host_cores());
+    case Device::Kind::interp: {
+      DeviceCaps c = cpu_caps(host_cores());
+      c.identity = "interp";
+      return c;
+    }
+    default: {
+      DeviceCaps c = cpu_caps(host_cores());
+      c.identity = "cpu " + cpu_model() + " " + std::to_string(host_cores()) + " threads";
+      return c;
+    }
   }
 }
 

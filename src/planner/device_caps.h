@@ -12,6 +12,7 @@ namespace wino::planner {
 
 struct DeviceCaps {
   std::string name;                          // "sm_90 (H200 class)", "metal (Apple GPU)", "cpu (2 cores)"
+  std::string identity;                      // what keys the tuning cache: device, architecture, driver
   render::Dialect dialect = render::Dialect::c;
   int regs_per_thread = 255;                 // a kernel predicted above it spills (or does not fit)
   int64_t shared_bytes = 48 * 1024;          // work-group memory one work-group may take
@@ -19,7 +20,12 @@ struct DeviceCaps {
   int cores = 1;                             // SMs, compute units or CPU cores
   double bandwidth_gbs = 10;                 // global memory bandwidth a kernel reaches
   double gflops = 10;                        // float32 rate a kernel's arithmetic reaches
+  double shared_gbs = 0;                     // work-group memory bandwidth (0: not a limit)
   double launch_us = 0;                      // fixed cost of one kernel launch
+  int64_t regs_per_core = 0;                 // registers of one SM (0: no occupancy limit)
+  int64_t shared_per_core = 0;               // work-group memory of one SM
+  int max_warps_per_core = 64;               // resident warps (SIMD groups) per SM
+  int warps_for_full_rate = 16;              // resident warps that hide latency fully
   double thread_gflops = 0;                  // one thread's own rate (a kernel with few threads
                                              // takes its longest thread's time); 0: not a limit
   /// "255 regs/thread, 48 KiB shared, 4300 GB/s, 33500 GFLOP/s" for the candidate table.

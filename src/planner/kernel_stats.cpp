@@ -135,6 +135,8 @@ class Analyzer {
         case StmtKind::load:
           array_access(s.memory);
           if (s.memory->space == Space::global) stats_.bytes += type_bytes(s.memory->type.with_lanes(s.var.type().lanes)) * per_thread;
+          if (s.memory->space == Space::shared)
+            stats_.shared_bytes += type_bytes(s.memory->type.with_lanes(s.var.type().lanes)) * per_thread;
           if (s.memory->space == Space::per_thread && s.index->op == Op::const_int) {
             define(s.var.node(), 0);
             alias_[static_cast<int>(intervals_.size()) - 1] = s.memory;
@@ -146,6 +148,8 @@ class Analyzer {
           array_access(s.memory);
           if (s.memory->space == Space::global)
             stats_.bytes += (s.accumulate ? 2 : 1) * type_bytes(s.memory->type.with_lanes(s.value.type().lanes)) * per_thread;
+          if (s.memory->space == Space::shared)
+            stats_.shared_bytes += (s.accumulate ? 2 : 1) * type_bytes(s.memory->type.with_lanes(s.value.type().lanes)) * per_thread;
           if (s.accumulate && s.memory->type == Type::f32) stats_.flops += per_thread * s.value.type().lanes;
           break;
         case StmtKind::loop: {

@@ -95,13 +95,6 @@ void write_row_json(JsonWriter& j, const Row& row) {
   j.end_object();
 }
 
-// A name listed twice would run twice and print two rows for one measurement.
-void reject_duplicates(const std::vector<std::string>& names, const std::string& option) {
-  for (size_t i = 0; i < names.size(); ++i)
-    if (std::find(names.begin(), names.begin() + i, names[i]) != names.begin() + i)
-      throw UsageError(option + " lists '" + names[i] + "' twice");
-}
-
 std::vector<std::string> read_plans(const Args& args) {
   if (!args.has("plans")) return plans::plan_names();
   std::vector<std::string> list = split_commas(args.get("plans"), "--plans");
@@ -114,17 +107,6 @@ std::vector<std::string> read_plans(const Args& args) {
     }
   reject_duplicates(list, "--plans");
   return list;
-}
-
-std::vector<const io::Layer*> select_layers(const Args& args, const std::vector<io::Layer>& layers) {
-  std::vector<std::string> names;
-  if (args.has("only")) names = split_commas(args.get("only"), "--only");
-  reject_duplicates(names, "--only");
-  try {
-    return io::select_layers(layers, names, args.get("layers"));
-  } catch (const Error& e) {
-    throw UsageError(std::string("--only: ") + e.what());
-  }
 }
 
 }  // namespace

@@ -1,5 +1,8 @@
+#include <algorithm>
 #include <cstdlib>
 #include "conv_options.h"
+
+#include "io/layers_file.h"
 
 #include <cmath>
 #include <filesystem>
@@ -268,6 +271,24 @@ Options read_options(const Args& args) {
                        "leave --tiles out, or use unfused, fused-input, fused-output or fused");
   }
   return o;
+}
+
+// A name listed twice would run twice and print two rows for one measurement.
+void reject_duplicates(const std::vector<std::string>& names, const std::string& option) {
+  for (size_t i = 0; i < names.size(); ++i)
+    if (std::find(names.begin(), names.begin() + i, names[i]) != names.begin() + i)
+      throw UsageError(option + " lists '" + names[i] + "' twice");
+}
+
+std::vector<const io::Layer*> select_layers(const Args& args, const std::vector<io::Layer>& layers) {
+  std::vector<std::string> names;
+  if (args.has("only")) names = split_commas(args.get("only"), "--only");
+  reject_duplicates(names, "--only");
+  try {
+    return io::select_layers(layers, names, args.get("layers"));
+  } catch (const Error& e) {
+    throw UsageError(std::string("--only: ") + e.what());
+  }
 }
 
 }  // namespace wino::cli

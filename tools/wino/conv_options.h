@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "args.h"
+#include "io/layers_file.h"
 #include "common/tensor.h"
 #include "wino/wino.h"
 
@@ -52,5 +53,10 @@ bool plan_uses_tiles(const std::string& plan);
 /// Options from --plan/--m/--tiles; --tiles with a plan that has no GEMM tiles is a UsageError.
 Options read_options(const Args& args);
 Device read_device(const Args& args);
+
+/// Throws a UsageError naming `option` when `names` lists a name twice.
+void reject_duplicates(const std::vector<std::string>& names, const std::string& option);
+/// The layers of --layers FILE that --only names (all when it is absent); --only errors are usage errors.
+std::vector<const io::Layer*> select_layers(const Args& args, const std::vector<io::Layer>& layers);
 
 }  // namespace wino::cli

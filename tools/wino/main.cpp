@@ -28,6 +28,7 @@ const Command kCommands[] = {
     {"explain", wino::cli::cmd_explain,
      "the kernels each plan generates: lines, SSA values, predicted/actual registers, spills"},
     {"bench", wino::cli::cmd_bench, "time plans on the layers of a layer file, GFLOP/s, --check"},
+    {"tune", wino::cli::cmd_tune, "measure plan auto's best candidates per layer; fill the tuning cache"},
     {"devices", wino::cli::cmd_devices, "list the CPU, CUDA and OpenCL devices and what --device auto picks"},
 };
 

@@ -54,13 +54,9 @@ void write_kernels_json(JsonWriter& j, const Report& report) {
   j.end_array();
 }
 
-namespace {
-
 std::string candidate_label(const PlanCandidate& c) {
   return c.plan + (c.m ? " m=" + std::to_string(c.m) : "") + (c.tiles.empty() ? "" : " t" + c.tiles);
 }
-
-}  // namespace
 
 void print_candidate_table(std::ostream& out, const Report& report) {
   if (report.candidates.empty()) return;

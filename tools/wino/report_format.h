@@ -16,6 +16,8 @@ std::string fmt(const char* f, double v);
 /// bytes, time, GFLOP/s.
 void print_kernel_table(std::ostream& out, const Report& report);
 
+/// "unfused m=4 t128,64,8,8,8": a candidate's plan, m and GEMM tiles.
+std::string candidate_label(const PlanCandidate& c);
 /// The planner's candidates (plan "auto"): plan, F(m, r), tiles, predicted registers, the cost
 /// model's time and what bounds it, the measured time (tune mode), and why each was not chosen.
 void print_candidate_table(std::ostream& out, const Report& report);

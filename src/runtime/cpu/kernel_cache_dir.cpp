@@ -61,6 +61,13 @@ CacheLocation default_cache_location() {
   return {"/tmp/wino-" + std::to_string(geteuid()) + "/cpu", 2};
 }
 
+CacheLocation sibling_cache_location(const std::string& name) {
+  CacheLocation loc = default_cache_location();
+  if (!env("WINO_CACHE_DIR").empty()) return {loc.path + "/" + name, loc.private_levels + 1};
+  loc.path = fs::path(loc.path).parent_path().string() + "/" + name;
+  return loc;
+}
+
 std::string prepare_cache_dir(const CacheLocation& location) {
   std::error_code ec;
   fs::path target = fs::absolute(location.path, ec).lexically_normal();

@@ -17,6 +17,10 @@ struct CacheLocation {
 /// $HOME/.cache/wino/cpu, else /tmp/wino-<uid>/cpu.
 CacheLocation default_cache_location();
 
+/// The cache directory `name` beside the CPU kernels': $WINO_CACHE_DIR/name if set, else
+/// .../wino/name next to .../wino/cpu (the PoCL cache, the tuning cache).
+CacheLocation sibling_cache_location(const std::string& name);
+
 /// Creates the directory (every missing component with mode 0700) and checks that its private
 /// components are directories owned by this user, not writable by group or others, and that
 /// the directory itself is writable. Returns "" when the directory is usable, else the reason.

@@ -328,12 +328,7 @@ void set_up() {
   if (const char* set = std::getenv("POCL_CACHE_DIR"); set && *set) return;  // the user's
   State& s = state();
   std::lock_guard<std::mutex> lock(s.mu);
-  cpu::CacheLocation loc = cpu::default_cache_location();
-  if (std::getenv("WINO_CACHE_DIR")) {
-    loc = {loc.path + "/pocl", loc.private_levels + 1};
-  } else {
-    loc.path = fs::path(loc.path).parent_path().string() + "/pocl";
-  }
+  const cpu::CacheLocation loc = cpu::sibling_cache_location("pocl");
   std::string why = cpu::prepare_cache_dir(loc);
   if (why.empty()) {
     s.store = fs::absolute(loc.path).lexically_normal().string();
