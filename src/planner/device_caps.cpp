@@ -88,8 +88,9 @@ DeviceCaps caps_for_target(const std::string& t) {
     c.shared_bytes = 32 * 1024;
     return c;
   }
-  if (t.rfind("sm_", 0) == 0 && t.size() > 4) {
-    const int major = std::stoi(t.substr(3, t.size() - 4));
+  const std::string digits = t.rfind("sm_", 0) == 0 ? t.substr(3) : "";
+  if (digits.size() >= 2 && digits.size() <= 3 && digits.find_first_not_of("0123456789") == std::string::npos) {
+    const int major = std::stoi(digits) / 10;
     DeviceCaps c = nvidia(major, major >= 9 ? 132 : 108, t + (major >= 9 ? " (H200 class)" : ""));
     if (major >= 9) c.bandwidth_gbs = 0.8 * 4300;
     return c;
