@@ -132,7 +132,7 @@ void run_on(const Device& device, int lanes = 4) {
   ASSERT_TRUE(verify(*k).empty());
   auto backend = runtime::make_backend(device, {});
   const render::Dialect dialect = backend->dialect();
-  backend->compile({k.get()}, runtime::compile_sources({render::render_kernel(*k, dialect)}, dialect));
+  backend->compile({runtime::KernelSpec::of(*k)}, runtime::compile_sources({render::render_kernel(*k, dialect)}, dialect));
   Inputs in = make_inputs(n), out = in;
   auto bx = backend->alloc(n * 4), bh = backend->alloc(n * 2), by = backend->alloc(n * 4), ba = backend->alloc(n * 4);
   backend->copy_from_host(bx->ref(), in.x.data(), n * 4, nullptr);

@@ -48,9 +48,10 @@ Conv compile_lowered(const Device& device, const ConvDesc& desc, const Options& 
   lower::Lowered low = lower::lower(desc, choice.plan, dialect, lower_options);
   impl->program = std::move(low.program);
   const plans::Program& prog = impl->program;
-  std::vector<const ir::Kernel*> kernels;
-  for (const auto& k : prog.kernels) kernels.push_back(k.get());
-  std::vector<runtime::BackendKernelStats> backend_stats = impl->backend->compile(kernels, runtime::compile_sources(low.kernel_sources, impl->backend->dialect()));
+  std::vector<runtime::KernelSpec> specs;
+  for (const auto& k : prog.kernels) specs.push_back(runtime::KernelSpec::of(*k));
+  const std::vector<runtime::BackendKernelStats> backend_stats =
+      impl->backend->compile(specs, runtime::compile_sources(low.kernel_sources, dialect));
 
   Report& rep = impl->report;
   rep.plan = prog.plan;
@@ -59,8 +60,8 @@ Conv compile_lowered(const Device& device, const ConvDesc& desc, const Options& 
   rep.device = impl->backend->name();
   rep.candidates = std::move(choice.candidates);
   if (!rep.candidates.empty()) rep.planned_for = caps.name + ": " + caps.budget_text();
-  for (size_t i = 0; i < kernels.size(); ++i) {
-    KernelReport kr = api::static_kernel_report(*kernels[i], low.kernel_sources[i]);
+  for (size_t i = 0; i < prog.kernels.size(); ++i) {
+    KernelReport kr = api::static_kernel_report(*prog.kernels[i], low.kernel_sources[i]);
     kr.regs = backend_stats.at(i).regs;
     kr.spill_bytes = backend_stats.at(i).spill_bytes;
     rep.kernels.push_back(std::move(kr));

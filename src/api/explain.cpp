@@ -32,8 +32,8 @@ Report explain(const ConvDesc& desc, const Options& options, const std::string& 
   for (size_t i = 0; i < prog.kernels.size(); ++i)
     rep.kernels.push_back(api::static_kernel_report(*prog.kernels[i], low.kernel_sources[i]));
   for (lower::IrSnapshot& s : low.snapshots) rep.ir.push_back({s.after, std::move(s.ir)});
-  std::vector<const ir::Kernel*> kernels;
-  for (const auto& k : prog.kernels) kernels.push_back(k.get());
+  std::vector<runtime::KernelSpec> kernels;
+  for (const auto& k : prog.kernels) kernels.push_back(runtime::KernelSpec::of(*k));
   const std::vector<runtime::BackendKernelStats> stats =
       runtime::compile_offline(target, kernels, runtime::compile_sources(low.kernel_sources, caps.dialect));
   for (size_t i = 0; i < rep.kernels.size(); ++i) {

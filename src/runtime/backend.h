@@ -30,6 +30,16 @@ struct CompileSources {
 /// Both forms from the rendered kernels of a program.
 CompileSources compile_sources(const std::vector<std::string>& kernel_sources, render::Dialect dialect);
 
+/// What a backend needs to launch one kernel: its name in the sources and its grid. The
+/// interpreter, which runs the IR itself, also takes the kernel (compiling backends ignore it).
+struct KernelSpec {
+  std::string name;
+  int64_t groups = 0;
+  int threads = 0;
+  const ir::Kernel* ir = nullptr;  // outlives the backend
+  static KernelSpec of(const ir::Kernel& k) { return {k.name, k.num_groups, k.threads_per_group, &k}; }
+};
+
 /// Memory as kernels take it: the backend's native handle (a CUdeviceptr, a cl_mem, a host
 /// pointer) and its size in bytes. Does not own the memory.
 struct MemoryRef {
@@ -64,7 +74,7 @@ class Backend {
   virtual bool host_memory() const { return false; }
 
   /// Compiles `sources` (the rendered program of `kernels`); kernel i is later launched by index.
-  virtual std::vector<BackendKernelStats> compile(const std::vector<const ir::Kernel*>& kernels,
+  virtual std::vector<BackendKernelStats> compile(const std::vector<KernelSpec>& kernels,
                                                   const CompileSources& sources) = 0;
 
   /// `bytes` of device memory.

@@ -6,7 +6,7 @@
 namespace wino::runtime {
 
 std::vector<BackendKernelStats> compile_offline(const std::string& target,
-                                                const std::vector<const ir::Kernel*>& kernels,
+                                                const std::vector<KernelSpec>& kernels,
                                                 const CompileSources& sources) {
   std::vector<BackendKernelStats> stats(kernels.size());
   if (target.rfind("sm_", 0) != 0 || kernels.empty()) return stats;
@@ -15,7 +15,7 @@ std::vector<BackendKernelStats> compile_offline(const std::string& target,
     throw Error("target " + target + " needs NVRTC to report registers and spills, but it is missing: " + why +
                 " (use --target cpu, opencl or metal)");
   std::vector<std::string> names;
-  for (const ir::Kernel* k : kernels) names.push_back(k->name);
+  for (const KernelSpec& k : kernels) names.push_back(k.name);
   const std::vector<cuda::NvrtcOutput> outs = cuda::nvrtc_compile_parallel(sources.kernels, names, target);
   for (size_t i = 0; i < kernels.size(); ++i) {
     auto it = outs[i].kernels.find(names[i]);

@@ -14,7 +14,7 @@ namespace wino::runtime {
 /// from ptxas. Other targets have no offline compiler here: their stats stay -1. Throws
 /// wino::Error when NVRTC is needed and missing, or a kernel does not compile.
 std::vector<BackendKernelStats> compile_offline(const std::string& target,
-                                                const std::vector<const ir::Kernel*>& kernels,
+                                                const std::vector<KernelSpec>& kernels,
                                                 const CompileSources& sources);
 
 }  // namespace wino::runtime

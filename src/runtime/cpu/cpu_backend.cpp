@@ -21,14 +21,14 @@ class CpuBackend : public HostBackend {
   }
   render::Dialect dialect() const override { return render::Dialect::c; }
 
-  std::vector<BackendKernelStats> compile(const std::vector<const ir::Kernel*>& kernels,
+  std::vector<BackendKernelStats> compile(const std::vector<KernelSpec>& kernels,
                                           const CompileSources& sources) override {
     const std::string& source = sources.program;
     // The pragma overrides the command line's -O3 for every function of the file (GCC; other
     // compilers ignore it). It is part of the source, so the cache keeps the two builds apart.
     module_ = cpu::CpuCompiler::shared().compile(quick_compile_ ? "#pragma GCC optimize(\"O0\")\n" + source : source);
     kernels_.clear();
-    for (const ir::Kernel* k : kernels) kernels_.push_back({module_->function(k->name), k->num_groups});
+    for (const KernelSpec& k : kernels) kernels_.push_back({module_->function(k.name), k.groups});
     return std::vector<BackendKernelStats>(kernels.size());
   }
 

@@ -33,27 +33,27 @@ class CudaBackend : public Backend {
 
   // Each kernel is its own NVRTC program, compiled in parallel and cached on its own (a kernel
   // shared by several plans or tile choices is compiled once), and its own module.
-  std::vector<BackendKernelStats> compile(const std::vector<const ir::Kernel*>& kernels,
+  std::vector<BackendKernelStats> compile(const std::vector<KernelSpec>& kernels,
                                           const CompileSources& sources) override {
     if (sources.kernels.size() != kernels.size()) throw Error("internal: CUDA compile needs one source per kernel");
     std::vector<std::string> names;
-    for (const ir::Kernel* k : kernels) names.push_back(k->name);
+    for (const KernelSpec& k : kernels) names.push_back(k.name);
     std::vector<cuda::NvrtcOutput> outs = cuda::nvrtc_compile_parallel(sources.kernels, names, ctx_.arch());
     std::vector<BackendKernelStats> stats;
     functions_.clear();
     modules_.clear();
     for (size_t i = 0; i < kernels.size(); ++i) {
-      const ir::Kernel* k = kernels[i];
-      modules_.push_back(std::make_unique<cuda::CudaModule>(ctx_, outs[i].cubin, k->name));
-      cuda::CudaFunction f = modules_.back()->function(k->name);
+      const KernelSpec& k = kernels[i];
+      modules_.push_back(std::make_unique<cuda::CudaModule>(ctx_, outs[i].cubin, k.name));
+      cuda::CudaFunction f = modules_.back()->function(k.name);
       cuda::FunctionAttributes attr = f.attributes();
       BackendKernelStats s;
       s.regs = attr.num_regs;
       s.spill_bytes = attr.local_size_bytes;
-      if (auto it = outs[i].kernels.find(k->name); it != outs[i].kernels.end())
+      if (auto it = outs[i].kernels.find(k.name); it != outs[i].kernels.end())
         s.spill_bytes = static_cast<int>(it->second.spill_store_bytes + it->second.spill_load_bytes);
       stats.push_back(s);
-      functions_.push_back({std::move(f), k->num_groups, k->threads_per_group});
+      functions_.push_back({std::move(f), k.groups, k.threads});
     }
     return stats;
   }

@@ -13,9 +13,13 @@ class InterpBackend : public HostBackend {
   std::string name() const override { return "interp (IR interpreter)"; }
   render::Dialect dialect() const override { return render::Dialect::c; }
 
-  std::vector<BackendKernelStats> compile(const std::vector<const ir::Kernel*>& kernels,
+  std::vector<BackendKernelStats> compile(const std::vector<KernelSpec>& kernels,
                                           const CompileSources&) override {
-    kernels_ = kernels;  // owned by the program, which outlives the backend
+    kernels_.clear();
+    for (const KernelSpec& k : kernels) {
+      if (!k.ir) throw Error("internal: the interpreter needs the IR of kernel " + k.name);
+      kernels_.push_back(k.ir);
+    }
     return std::vector<BackendKernelStats>(kernels.size());
   }
 

@@ -58,23 +58,23 @@ class OpenClBackend : public Backend {
   }
   render::Dialect dialect() const override { return render::Dialect::opencl; }
 
-  std::vector<BackendKernelStats> compile(const std::vector<const ir::Kernel*>& kernels,
+  std::vector<BackendKernelStats> compile(const std::vector<KernelSpec>& kernels,
                                           const CompileSources& sources) override {
     const std::string& source = sources.program;
     release_kernels();
     cl_program program =
-        dev_->program(source, kernels.empty() ? "wino" : kernels.front()->name, build_options_);
+        dev_->program(source, kernels.empty() ? "wino" : kernels.front().name, build_options_);
     program_ = program;
-    for (const ir::Kernel* k : kernels) {
-      if (static_cast<size_t>(k->threads_per_group) > dev_->info().max_work_group_size)
-        throw Error("kernel " + k->name + " needs " + std::to_string(k->threads_per_group) +
+    for (const KernelSpec& k : kernels) {
+      if (static_cast<size_t>(k.threads) > dev_->info().max_work_group_size)
+        throw Error("kernel " + k.name + " needs " + std::to_string(k.threads) +
                     " work-items per work-group; " + dev_->info().name + " allows " +
                     std::to_string(dev_->info().max_work_group_size));
       cl_int rc = CL_SUCCESS;
-      cl_kernel kernel = api().clCreateKernel(program, k->name.c_str(), &rc);
-      check(rc, ("clCreateKernel " + k->name).c_str());
-      kernels_.push_back({kernel, static_cast<size_t>(k->num_groups),
-                          static_cast<size_t>(k->threads_per_group)});
+      cl_kernel kernel = api().clCreateKernel(program, k.name.c_str(), &rc);
+      check(rc, ("clCreateKernel " + k.name).c_str());
+      kernels_.push_back({kernel, static_cast<size_t>(k.groups),
+                          static_cast<size_t>(k.threads)});
     }
     // OpenCL drivers report no register counts or spills.
     return std::vector<BackendKernelStats>(kernels.size());
