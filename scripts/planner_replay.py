@@ -9,6 +9,16 @@ def label(c):
     s = c["plan"] + (f" F({c['m']},3)" if c["m"] else "")
     return s + (f" t{c['tiles']}" if c["tiles"] else "")
 
+def tune_order(cands, per_group=2):
+    """The order tune mode measures in (planner::tune_order): the model's order, with a plan and
+    m's third and later tile shapes after every other plan and m's first two."""
+    seen, first, later = {}, [], []
+    for c in cands:
+        g = (c["plan"], c["m"])
+        seen[g] = seen.get(g, 0) + 1
+        (first if seen[g] <= per_group else later).append(c)
+    return first + later
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("sweep")
@@ -27,7 +37,7 @@ def main():
         cands = [x for x in json.loads(out)[0]["candidates"] if x["chosen"] or x["rejected"].startswith("predicted")]
         pick = label(cands[0])
         model = measured.get(pick, math.inf) / best
-        tune = min(measured.get(label(x), math.inf) for x in cands[: a.top]) / best
+        tune = min(measured.get(label(x), math.inf) for x in tune_order(cands)[: a.top]) / best
         worst_model, worst_tune = max(worst_model, model), max(worst_tune, tune)
         print(f"{l['layer']:16} {best:9.1f} {pick:34} {model:7.3f} {tune:11.3f}")
     print(f"worst: cost model {worst_model:.3f}x, tune (top {a.top}) {worst_tune:.3f}x")

@@ -152,22 +152,34 @@ void evaluate(PlanCandidate& c, const plans::PlanOptions& p, const ConvDesc& d, 
   }
 }
 
-// Tune mode: measures the model's best `o.tune_top` and keeps the fastest first.
+// The order tune mode measures in: the model's, except that a plan and m's third and later tile
+// shapes wait until every other plan and m has had its first two (ties among tile shapes would
+// otherwise crowd out a better m).
+std::vector<size_t> tune_order(const std::vector<PlanCandidate>& cands) {
+  std::map<std::pair<std::string, int>, int> seen;
+  std::vector<size_t> first, later;
+  for (size_t i = 0; i < cands.size(); ++i) {
+    if (!cands[i].rejected.empty()) continue;
+    (++seen[{cands[i].plan, cands[i].m}] <= 2 ? first : later).push_back(i);
+  }
+  first.insert(first.end(), later.begin(), later.end());
+  return first;
+}
+
+// Tune mode: measures `o.tune_top` candidates in tune_order and keeps the fastest first.
 void tune(std::vector<PlanCandidate>& cands, const std::vector<plans::PlanOptions>& plans, const Measure& measure,
           const Options& o) {
-  int eligible = 0;
-  for (const PlanCandidate& c : cands) eligible += c.rejected.empty();
-  const int total = std::min(std::max(o.tune_top, 1), eligible);
+  std::vector<size_t> order = tune_order(cands);
+  order.resize(std::min(order.size(), static_cast<size_t>(std::max(o.tune_top, 1))));
   const PlanCandidate* best = nullptr;
-  for (size_t i = 0, measured = 0; i < cands.size() && static_cast<int>(measured) < total; ++i) {
-    if (!cands[i].rejected.empty()) continue;
-    ++measured;
+  for (size_t n = 0; n < order.size(); ++n) {
+    PlanCandidate& c = cands[order[n]];
     std::string why;
-    const double us = measure(plans[i], &why);
-    if (us < 0) cands[i].rejected = why.empty() ? "failed when measured" : why;
-    else cands[i].measured_us = us;
-    if (us >= 0 && (!best || us < best->measured_us)) best = &cands[i];
-    if (o.tune_progress && best) o.tune_progress(static_cast<int>(measured), total, *best);
+    const double us = measure(plans[order[n]], &why);
+    if (us < 0) c.rejected = why.empty() ? "failed when measured" : why;
+    else c.measured_us = us;
+    if (us >= 0 && (!best || us < best->measured_us)) best = &c;
+    if (o.tune_progress && best) o.tune_progress(static_cast<int>(n + 1), static_cast<int>(order.size()), *best);
   }
   std::stable_sort(cands.begin(), cands.end(), [](const PlanCandidate& a, const PlanCandidate& b) {
     return a.measured_us >= 0 && (b.measured_us < 0 || a.measured_us < b.measured_us);
