@@ -21,6 +21,41 @@ namespace wino {
 
 namespace {
 
+// Plan "auto" on a device: tune mode measures and stores its pick in the tuning cache; otherwise
+// a stored pick is taken, and without one the cost model decides.
+planner::Choice plan_on_device(const Device& device, const planner::DeviceCaps& caps, const ConvDesc& desc,
+                               const Options& options) {
+  planner::Measure measure;
+  if (options.tune)
+    measure = [&](const plans::PlanOptions& p, std::string* rejected) {
+      return api::measure_plan(device, desc, options, p, rejected);
+    };
+  const bool automatic = options.plan == "auto";
+  const std::string key = automatic ? planner::tuning_key(caps.identity, desc, options) : "";
+  std::optional<PlanCandidate> remembered;
+  if (automatic && !options.tune) remembered = planner::load_tuned(key);
+  planner::Choice choice = planner::plan_convolution(desc, options, caps, measure, remembered);
+  if (automatic && options.tune && !choice.candidates.empty() && choice.candidates.front().measured_us >= 0)
+    planner::store_tuned(key, choice.candidates.front());
+  return choice;
+}
+
+// The Conv's own memory (weights, prepared weights, bias) and its workspaces' layout.
+void allocate_buffers(Conv::Impl& impl) {
+  std::vector<int64_t> scratch_bytes;
+  for (size_t i = 0; i < impl.program.buffers.size(); ++i) {
+    const plans::ProgramBuffer& b = impl.program.buffers[i];
+    const bool held = b.role == plans::BufferRole::weights || b.role == plans::BufferRole::prepared_weights ||
+                      b.role == plans::BufferRole::bias;
+    impl.held.push_back(held ? impl.backend->alloc(b.bytes()) : nullptr);
+    if (b.role == plans::BufferRole::scratch) {
+      impl.scratch.push_back(static_cast<int>(i));
+      scratch_bytes.push_back(b.bytes());
+    }
+  }
+  impl.workspaces = std::make_unique<api::Workspaces>(*impl.backend, scratch_bytes);
+}
+
 // lower() for the backend's dialect, then compile on the backend and allocate the buffers.
 Conv compile_lowered(const Device& device, const ConvDesc& desc, const Options& options,
                      const lower::LowerOptions& lower_options) {
@@ -32,19 +67,7 @@ Conv compile_lowered(const Device& device, const ConvDesc& desc, const Options& 
   impl->backend = runtime::make_backend(resolved, options);
   const render::Dialect dialect = impl->backend->dialect();
   const planner::DeviceCaps caps = planner::caps_for_device(resolved);
-  planner::Measure measure;
-  if (options.tune)
-    measure = [&](const plans::PlanOptions& p, std::string* rejected) {
-      return api::measure_plan(resolved, desc, options, p, rejected);
-    };
-  // Plan "auto": tune mode measures and stores its pick; otherwise a stored pick is taken.
-  const bool automatic = options.plan == "auto";
-  const std::string key = automatic ? planner::tuning_key(caps.identity, desc, options) : "";
-  std::optional<PlanCandidate> remembered;
-  if (automatic && !options.tune) remembered = planner::load_tuned(key);
-  planner::Choice choice = planner::plan_convolution(desc, options, caps, measure, remembered);
-  if (automatic && options.tune && !choice.candidates.empty() && choice.candidates.front().measured_us >= 0)
-    planner::store_tuned(key, choice.candidates.front());
+  planner::Choice choice = plan_on_device(resolved, caps, desc, options);
   lower::Lowered low = lower::lower(desc, choice.plan, dialect, lower_options);
   impl->program = std::move(low.program);
   const plans::Program& prog = impl->program;
@@ -66,18 +89,7 @@ Conv compile_lowered(const Device& device, const ConvDesc& desc, const Options& 
     kr.spill_bytes = backend_stats.at(i).spill_bytes;
     rep.kernels.push_back(std::move(kr));
   }
-  std::vector<int64_t> scratch_bytes;
-  for (size_t i = 0; i < prog.buffers.size(); ++i) {
-    const plans::ProgramBuffer& b = prog.buffers[i];
-    const bool held = b.role == plans::BufferRole::weights || b.role == plans::BufferRole::prepared_weights ||
-                      b.role == plans::BufferRole::bias;
-    impl->held.push_back(held ? impl->backend->alloc(b.bytes()) : nullptr);
-    if (b.role == plans::BufferRole::scratch) {
-      impl->scratch.push_back(static_cast<int>(i));
-      scratch_bytes.push_back(b.bytes());
-    }
-  }
-  impl->workspaces = std::make_unique<api::Workspaces>(*impl->backend, scratch_bytes);
+  allocate_buffers(*impl);
   rep.compile_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   return Conv(impl);
