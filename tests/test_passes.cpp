@@ -8,6 +8,7 @@
 #include "lower/lower.h"
 #include "passes/sink_to_first_use.h"
 #include "planner/choose_plan.h"
+#include "planner/tile_choice.h"
 
 namespace wino {
 namespace {
@@ -87,7 +88,7 @@ TEST(Lower, SnapshotsAfterBuildAndEachPass) {
   o.m = 2;
   lower::LowerOptions dump;
   dump.dump_ir = true;
-  lower::Lowered low = lower::lower(d, o, render::Dialect::opencl, dump);
+  lower::Lowered low = lower::lower(d, planner::resolve_plan(d, o), render::Dialect::opencl, dump);
   ASSERT_EQ(low.snapshots.size(), 2u);
   EXPECT_EQ(low.snapshots[0].after, "build");
   EXPECT_EQ(low.snapshots[1].after, "sink_to_first_use");
@@ -97,7 +98,7 @@ TEST(Lower, SnapshotsAfterBuildAndEachPass) {
     EXPECT_NE(low.source.find(low.kernel_sources[i]), std::string::npos) << "kernel " << i;
     EXPECT_EQ(low.snapshots[1].ir.find(print(*low.program.kernels[i])) != std::string::npos, true);
   }
-  EXPECT_TRUE(lower::lower(d, o, render::Dialect::opencl).snapshots.empty());
+  EXPECT_TRUE(lower::lower(d, planner::resolve_plan(d, o), render::Dialect::opencl).snapshots.empty());
 }
 
 TEST(Lower, InvalidIrAfterAnEditIsRefusedNamingTheStep) {

@@ -6,6 +6,7 @@
 #include "plans/program.h"
 #include "render/render.h"
 #include "runtime/cuda/nvrtc.h"
+#include "planner/tile_choice.h"
 
 namespace wino {
 namespace {
@@ -20,7 +21,7 @@ TEST(PlansNvrtc, EveryPlanCompilesForSm90) {
       plans::PlanOptions o;
       o.plan = plan;
       o.m = m;
-      const lower::Lowered low = lower::lower(d, o, render::Dialect::cuda);
+      const lower::Lowered low = lower::lower(d, planner::resolve_plan(d, o), render::Dialect::cuda);
       std::vector<const ir::Kernel*> kernels;
       for (const auto& k : low.program.kernels) kernels.push_back(k.get());
       cuda::NvrtcOutput out = cuda::nvrtc_compile(low.source, kernels[0]->name, "sm_90");

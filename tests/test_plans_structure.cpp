@@ -9,6 +9,7 @@
 #include "render/render.h"
 #include "runtime/cuda/nvrtc.h"
 #include "wino/wino.h"
+#include "planner/tile_choice.h"
 
 namespace wino {
 namespace {
@@ -23,7 +24,7 @@ plans::Program build(const ConvDesc& d, const std::string& plan, int m = 4) {
   plans::PlanOptions o;
   o.plan = plan;
   o.m = m;
-  return plans::build_program(d, o);
+  return plans::build_program(d, planner::resolve_plan(d, o));
 }
 
 int64_t total_ssa(const plans::Program& p) {
@@ -72,7 +73,7 @@ TEST(PlansStructure, RegisterModelWithinDocumentedBoundOfPtxas) {
       plans::PlanOptions o;
       o.plan = plan;
       o.m = 4;
-      const lower::Lowered low = lower::lower(d, o, render::Dialect::cuda);
+      const lower::Lowered low = lower::lower(d, planner::resolve_plan(d, o), render::Dialect::cuda);
       std::vector<const ir::Kernel*> ks;
       for (const auto& k : low.program.kernels) ks.push_back(k.get());
       cuda::NvrtcOutput out = cuda::nvrtc_compile(low.source, ks[0]->name, "sm_90");

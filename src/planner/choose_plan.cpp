@@ -11,6 +11,7 @@
 #include "common/error.h"
 #include "lower/lower.h"
 #include "planner/kernel_stats.h"
+#include "planner/tile_choice.h"
 #include "transforms/winograd.h"
 
 namespace wino::planner {
@@ -134,7 +135,7 @@ void evaluate(PlanCandidate& c, const plans::PlanOptions& p, const ConvDesc& d, 
     }
   }
   try {
-    const plans::Program prog = lower::lower(d, p, caps.dialect).program;
+    const plans::Program prog = lower::lower(d, resolve_plan(d, p), caps.dialect).program;
     std::vector<KernelStats> stats;
     for (const auto& k : prog.kernels) {
       stats.push_back(analyze(*k));
@@ -217,7 +218,7 @@ double fp32_error_bound(int m, int r) {
 Choice plan_convolution(const ConvDesc& d, const Options& o, const DeviceCaps& caps, const Measure& measure,
                         const std::optional<PlanCandidate>& remembered) {
   if (o.m < 0) throw Error("m must be >= 1, got " + std::to_string(o.m));
-  if (o.plan != "auto") return {given_plan(d, o, o.plan, o.m), {}};
+  if (o.plan != "auto") return {resolve_plan(d, given_plan(d, o, o.plan, o.m)), {}};
   std::vector<plans::PlanOptions> plans = candidate_plans(d, o);
   std::vector<PlanCandidate> cands;
   for (const plans::PlanOptions& p : plans) {
@@ -255,7 +256,7 @@ Choice plan_convolution(const ConvDesc& d, const Options& o, const DeviceCaps& c
                                                num("%.1f", pick.predicted_us);
   }
   for (const plans::PlanOptions& p : plans)  // the pick's plan, found by its description
-    if (same_candidate(describe(p), pick)) return {p, sorted, from_cache};
+    if (same_candidate(describe(p), pick)) return {resolve_plan(d, p), sorted, from_cache};
   throw Error("internal: the planner lost its pick");
 }
 

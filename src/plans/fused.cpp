@@ -11,8 +11,8 @@ namespace {
 Program fused_program(const ConvDesc& d, const PlanOptions& o, bool with_output) {
   const std::string plan = with_output ? "fused" : "fused-input";
   Tiling t = make_tiling(d, o.m);
-  require_alpha_at_most(plan, t, 8, ": use a smaller m or the unfused plan");
-  GemmTiles g = choose_all_points_tiles(t, o, false);
+  const GemmTiles& g = given_tiles(o);
+  check_all_points_tiles(g, t, plan, false);
   ProgramBuilder prog(d, plan, t.m, t.r);
   BufferHandle u = transformed_weights(prog, t);
   if (with_output) {

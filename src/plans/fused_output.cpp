@@ -8,8 +8,8 @@ namespace wino::plans {
 Program build_fused_output(const ConvDesc& d, const PlanOptions& o) {
   const std::string plan = "fused-output";
   Tiling t = make_tiling(d, o.m);
-  require_alpha_at_most(plan, t, 8, ": use a smaller m or the unfused plan");
-  GemmTiles g = choose_all_points_tiles(t, o, true);
+  const GemmTiles& g = given_tiles(o);
+  check_all_points_tiles(g, t, plan, true);
   ProgramBuilder prog(d, plan, t.m, t.r);
   BufferHandle u = transformed_weights(prog, t);
   BufferHandle v = prog.scratch("v", int64_t{t.alpha} * t.alpha * d.c * t.tiles);

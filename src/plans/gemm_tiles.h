@@ -1,35 +1,23 @@
-// The tile sizes of the Winograd GEMM core (gemm_core.h), one struct for every plan that uses it.
-// A work-group owns a bk x bp block of M for `points` Winograd points (1: one GEMM per point, the
-// unfused plan; alpha^2: every point of its tiles, the fused plans); input channels are consumed
-// in chunks of cc; each thread accumulates an rk x rp register tile for each of its `ppt` points.
+// The limits every GEMM tile choice must meet, checked by the plans that take one (the planner
+// chooses the tiles: planner/tile_choice.h).
 #pragma once
 
 #include <string>
 
+#include "plans/gemm_tile_shape.h"
 #include "plans/plan_common.h"
 
 namespace wino::plans {
 
-struct GemmTiles {
-  int points = 1;  // Winograd points per work-group: 1 or alpha^2
-  int bk = 0, bp = 0, rk = 0, rp = 0, cc = 0;
-  int ppt = 1;            // points per thread; divides `points`
-  bool prefetch = false;  // the next chunk's global loads in flight while this one is multiplied
-  int threads() const { return (points / ppt) * (bk / rk) * (bp / rp); }
-  /// Part of the kernel name: "bk128_bp128_r8x8_c8", with "_p9" when a work-group has all points.
-  std::string str() const;
-  /// Floats of work-group memory the staged chunk takes (two copies when prefetching).
-  int64_t stage_floats() const { return (prefetch ? 2 : 1) * int64_t{points} * cc * (bk + bp); }
-};
+/// The tiles a GEMM plan was given (PlanOptions::gemm); throws wino::Error when the planner has
+/// not resolved them (build through planner::resolve_plan).
+const GemmTiles& given_tiles(const PlanOptions& o);
 
-/// Floats of static work-group memory a kernel may take (48 KiB).
-constexpr int64_t kSharedFloats = 48 * 1024 / 4;
+/// Checks tiles for one GEMM per Winograd point (plan unfused); throws naming what to change.
+void check_point_gemm_tiles(const GemmTiles& g, const Tiling& t, const std::string& plan);
 
-/// Tiles for one GEMM per Winograd point (K x C times C x P; plan unfused), double-buffered.
-GemmTiles choose_point_gemm_tiles(const Tiling& t, int64_t K, const PlanOptions& o);
-
-/// Tiles for a work-group holding all alpha^2 points (plans fused, fused-input, fused-output);
-/// `all_points_per_thread` keeps a tile's alpha^2 accumulators in one thread (fused-output).
-GemmTiles choose_all_points_tiles(const Tiling& t, const PlanOptions& o, bool all_points_per_thread);
+/// Checks tiles of a work-group holding all alpha^2 points (plans fused, fused-input,
+/// fused-output; `all_points_per_thread` for fused-output).
+void check_all_points_tiles(const GemmTiles& g, const Tiling& t, const std::string& plan, bool all_points_per_thread);
 
 }  // namespace wino::plans

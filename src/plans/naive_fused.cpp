@@ -10,13 +10,9 @@ namespace wino::plans {
 using namespace ir;
 
 Program build_naive_fused(const ConvDesc& d, const PlanOptions& o) {
+  // Its size grows as about alpha^5 on purpose: the planner keeps alpha <= 8 (planner::max_alpha;
+  // past that, building the IR alone takes seconds to minutes and gigabytes, found by the fuzzer).
   Tiling t = make_tiling(d, o.m);
-  // Its size grows as about alpha^5 on purpose; past alpha 8 (the seed's F(6, 3)) building the IR
-  // alone takes seconds to minutes and gigabytes (found by the conv_cli fuzzer), and the C
-  // compiler would take far longer.
-  require_alpha_at_most("naive-fused", t, 8,
-                        " (it exists to show the unshared kernel's blow-up, which grows as alpha^5): "
-                        "use a smaller m or another plan");
   const int a = t.alpha, m = t.m;
   const int64_t K = d.k, C = d.c, P = t.tiles, total = K * P;
   const int threads = o.threads > 0 ? o.threads : 128;

@@ -82,12 +82,6 @@ BufferHandle transformed_weights(ProgramBuilder& prog, const Tiling& t) {
   return u;
 }
 
-void require_alpha_at_most(const std::string& plan, const Tiling& t, int limit, const std::string& why) {
-  if (t.alpha > limit)
-    throw Error("plan " + plan + " supports alpha = m + r - 1 <= " + std::to_string(limit) + ", got " +
-                std::to_string(t.alpha) + why);
-}
-
 TileCoords tile_coords(ir::KernelBuilder& b, ir::Expr p, const Tiling& t) {
   return {b.let("n", p / (t.tiles_h * t.tiles_w)), b.let("th", (p / t.tiles_w) % t.tiles_h),
           b.let("tw", p % t.tiles_w)};

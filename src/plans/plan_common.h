@@ -27,9 +27,6 @@ void check_index_range(const std::string& plan, const ConvDesc& d, int64_t eleme
 /// weights (every Winograd plan).
 BufferHandle transformed_weights(ProgramBuilder& prog, const Tiling& t);
 
-/// Throws the refusal of a plan whose kernels are built for alpha <= `limit` only.
-void require_alpha_at_most(const std::string& plan, const Tiling& t, int limit, const std::string& why);
-
 /// Divides with rounding up.
 inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 

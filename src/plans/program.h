@@ -5,10 +5,12 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "ir/kernel.h"
+#include "plans/gemm_tile_shape.h"
 #include "wino/wino.h"
 
 namespace wino::plans {
@@ -45,7 +47,9 @@ struct Program {
   int buffer(BufferRole role) const;
 };
 
-/// Tile sizes of a plan (0 = the plan's default). Each plan documents which it uses.
+/// A plan, F(m, r) and its tile sizes. block_k ... chunk_c are the user's GEMM tile overrides
+/// (0 = the planner's choice); `gemm` is the planner's resolved choice, which the GEMM plans
+/// (unfused, fused-input, fused-output, fused) require (planner::resolve_plan).
 struct PlanOptions {
   std::string plan = "unfused";
   int m = 4;
@@ -54,6 +58,7 @@ struct PlanOptions {
   int block_tiles = 0;      // tiles per work-group (GEMM)
   int reg_k = 0, reg_tiles = 0;  // register tile per thread (GEMM)
   int chunk_c = 0;          // input channels staged per step (fused plans)
+  std::optional<GemmTiles> gemm;
 };
 
 /// The plans Wino knows, in the order `--plan all` lists them.

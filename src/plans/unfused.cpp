@@ -59,13 +59,15 @@ std::unique_ptr<Kernel> output_transform_kernel(const ProgramBuilder& prog, cons
 
 Program build_unfused(const ConvDesc& d, const PlanOptions& o) {
   Tiling t = make_tiling(d, o.m);
+  const GemmTiles& g = given_tiles(o);
+  check_point_gemm_tiles(g, t, "unfused");
   const int64_t a2 = t.alpha * t.alpha;
   const int threads = o.threads > 0 ? o.threads : 128;
   ProgramBuilder prog(d, "unfused", t.m, t.r);
   BufferHandle u = transformed_weights(prog, t);
   BufferHandle v = prog.scratch("v", a2 * d.c * t.tiles), mm = prog.scratch("mm", a2 * d.k * t.tiles);
   prog.add(input_transform_kernel(prog, t, threads, v));
-  prog.add(gemm_kernel(prog, t, choose_point_gemm_tiles(t, d.k, o), {GemmSource::transformed, GemmSink::store_m, u, v, mm}));
+  prog.add(gemm_kernel(prog, t, g, {GemmSource::transformed, GemmSink::store_m, u, v, mm}));
   prog.add(output_transform_kernel(prog, t, threads, mm));
   return prog.finish();
 }

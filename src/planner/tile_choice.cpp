@@ -1,0 +1,87 @@
+#include "planner/tile_choice.h"
+
+#include "common/error.h"
+#include "plans/plan_common.h"
+
+namespace wino::planner {
+
+namespace {
+
+using plans::GemmTiles;
+
+// The smallest power of two >= n, clamped to [lo, hi].
+int pow2_at_least(int64_t n, int lo, int hi) {
+  int v = lo;
+  while (v < n && v < hi) v *= 2;
+  return v;
+}
+
+/// The largest divisor of alpha^2 that is at most `target`: every point group is then whole, so
+/// every Winograd point is computed (odd alpha has no divisor 4, 8 or 9: alpha^2 = 25 takes 5).
+int points_per_thread(int a2, int target) {
+  int ppt = 1;
+  for (int p = 1; p <= target; ++p)
+    if (a2 % p == 0) ppt = p;
+  return ppt;
+}
+
+void apply_overrides(GemmTiles& g, const plans::PlanOptions& o) {
+  if (o.block_k) g.bk = o.block_k;
+  if (o.block_tiles) g.bp = o.block_tiles;
+  if (o.reg_k) g.rk = o.reg_k;
+  if (o.reg_tiles) g.rp = o.reg_tiles;
+  if (o.chunk_c) g.cc = o.chunk_c;
+}
+
+// One GEMM per Winograd point (plan unfused): blocks as large as K and the tiles allow (up to
+// 128), 8x8 register tiles on blocks of 64 or more, double-buffered chunks of 8 channels.
+GemmTiles point_gemm_tiles(const plans::Tiling& t, int64_t K) {
+  GemmTiles g;
+  g.bk = pow2_at_least(K, 32, 128);
+  g.bp = pow2_at_least(t.tiles, 32, 128);
+  g.rk = g.bk >= 64 ? 8 : 4;
+  g.rp = g.bp >= 64 ? 8 : 4;
+  g.cc = 8;
+  g.prefetch = true;
+  return g;
+}
+
+// A work-group holding all alpha^2 points (plans fused, fused-input, fused-output).
+GemmTiles all_points_tiles(const plans::Tiling& t, bool all_points_per_thread) {
+  const int a2 = t.alpha * t.alpha;
+  // Register budget (measured with ptxas on the benchmark layers): the accumulators stay live
+  // across the chunk's input transform (alpha^2 inputs and outputs per thread), so 256 threads
+  // with up to 144 accumulators fit under 255 registers; more threads cap registers lower and
+  // spill (384 threads: 168 registers; 512: 128, less than the 8x8 transform alone needs).
+  if (all_points_per_thread) return {a2, 16, 16, 1, 1, a2 <= 36 ? 8 : 4, a2};
+  if (a2 <= 16) return {a2, 32, 32, 4, 4, 4, points_per_thread(a2, 4)};  // 4 groups x 64 threads, 64 accumulators
+  if (a2 <= 36) return {a2, 32, 32, 4, 4, 4, points_per_thread(a2, 9)};  // 4 groups x 64 threads, 144 accumulators
+  return {a2, 16, 32, 4, 4, 4, points_per_thread(a2, 8)};                 // 8 groups x 32 threads, 128 accumulators
+}
+
+}  // namespace
+
+int max_alpha(const std::string& plan) {
+  // The fused kernels keep alpha^2 accumulators per tile group in registers; naive-fused grows as
+  // alpha^5 (past alpha 8 building its IR alone takes seconds to minutes and gigabytes).
+  return plan == "fused" || plan == "fused-input" || plan == "fused-output" || plan == "naive-fused" ? 8 : 0;
+}
+
+plans::PlanOptions resolve_plan(const ConvDesc& d, plans::PlanOptions p) {
+  const bool gemm = p.plan == "unfused" || p.plan == "fused" || p.plan == "fused-input" || p.plan == "fused-output";
+  if (!gemm && p.plan != "naive-fused") return p;
+  const plans::Tiling t = plans::make_tiling(d, p.m);
+  if (const int limit = max_alpha(p.plan); limit > 0 && t.alpha > limit)
+    throw Error("plan " + p.plan + " supports alpha = m + r - 1 <= " + std::to_string(limit) + ", got " +
+                std::to_string(t.alpha) +
+                (p.plan == "naive-fused" ? " (it exists to show the unshared kernel's blow-up, which grows as alpha^5): "
+                                           "use a smaller m or another plan"
+                                         : ": use a smaller m or the unfused plan"));
+  if (!gemm) return p;
+  GemmTiles g = p.plan == "unfused" ? point_gemm_tiles(t, d.k) : all_points_tiles(t, p.plan == "fused-output");
+  apply_overrides(g, p);
+  p.gemm = g;
+  return p;
+}
+
+}  // namespace wino::planner

@@ -1,0 +1,18 @@
+// The planner's choices inside a plan: the GEMM tile sizes of each Winograd plan (for the device
+// Wino is tuned on, with the user's overrides applied) and the largest alpha = m + r - 1 each plan
+// is built for. resolve_plan applies both; the plans only check and use what it gives them.
+#pragma once
+
+#include "plans/program.h"
+#include "wino/wino.h"
+
+namespace wino::planner {
+
+/// The largest alpha `plan` builds kernels for (0: no limit).
+int max_alpha(const std::string& plan);
+
+/// `p` with its GEMM tiles chosen (PlanOptions::gemm, for the plans that have a GEMM). Throws
+/// wino::Error for an alpha over the plan's limit, naming what to use instead.
+plans::PlanOptions resolve_plan(const ConvDesc& desc, plans::PlanOptions p);
+
+}  // namespace wino::planner
