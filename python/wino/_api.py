@@ -1,0 +1,161 @@
+"""The functional API: argument checks, output allocation, and a cache of compiled convolutions."""
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any, Optional, Sequence, Tuple, Union
+
+from . import _tensors
+from ._wino import Conv, WinoError
+from ._wino import compile as _compile
+from ._wino import explain as _explain
+
+IntPair = Union[int, Sequence[int]]
+_ACTIVATIONS = (None, "none", "relu", "relu6", "silu")
+
+
+def _pair(value: IntPair, name: str) -> Tuple[int, int]:
+    if isinstance(value, int):
+        return value, value
+    items = tuple(value)
+    if len(items) != 2 or not all(isinstance(v, int) for v in items):
+        raise ValueError(f"{name} must be an int or a pair of ints, got {value!r}")
+    return items[0], items[1]
+
+
+def _square(value: IntPair, name: str) -> int:
+    a, b = _pair(value, name)
+    if a != b:
+        raise ValueError(f"{name} must be the same along both axes in Wino, got {value!r}")
+    return a
+
+
+def _desc(x_shape, w_shape, bias: bool, residual: bool, stride, padding, dilation, groups,
+          activation, dtype: str) -> dict:
+    if len(x_shape) != 4:
+        raise ValueError(f"input must be 4-D (N, C, H, W), got shape {tuple(x_shape)}")
+    if len(w_shape) != 4:
+        raise ValueError(f"weight must be 4-D (K, C/groups, R, S), got shape {tuple(w_shape)}")
+    if activation not in _ACTIVATIONS:
+        raise ValueError(f"activation must be one of relu, relu6, silu or None, got {activation!r}")
+    if isinstance(padding, str):
+        raise ValueError("padding must be an int or a pair of ints (Wino has no 'same' or 'valid')")
+    n, c, h, w = (int(v) for v in x_shape)
+    k, cg, r, s = (int(v) for v in w_shape)
+    if cg * groups != c:
+        raise ValueError(f"input has {c} channels but the weight expects {cg} x {groups} groups "
+                         f"(weight shape {tuple(w_shape)})")
+    ph, pw = _pair(padding, "padding")
+    return dict(n=n, c=c, h=h, w=w, k=k, r=r, s=s, pad_top=ph, pad_bottom=ph, pad_left=pw,
+                pad_right=pw, groups=groups, stride=_square(stride, "stride"),
+                dilation=_square(dilation, "dilation"), bias=bias, residual=residual,
+                activation=activation or "none", dtype=dtype)
+
+
+def _options(plan: str, m: Optional[int], tune: bool, max_rel_err: float, threads: int) -> dict:
+    return dict(plan=plan, m=m or 0, tune=tune, max_rel_err=max_rel_err, threads=threads)
+
+
+def _out_shape(d: dict) -> Tuple[int, int, int, int]:
+    def extent(size, pad0, pad1, filt):
+        span = size + pad0 + pad1 - d["dilation"] * (filt - 1)
+        return (span - 1) // d["stride"] + 1 if span >= 1 else span
+    return (d["n"], d["k"], extent(d["h"], d["pad_top"], d["pad_bottom"], d["r"]),
+            extent(d["w"], d["pad_left"], d["pad_right"], d["s"]))
+
+
+class Compiled:
+    """A convolution compiled for one input shape, holding its weights (transformed once).
+
+    Call it on inputs of that shape: `y = conv(x)` (`residual=` when compiled with one)."""
+
+    def __init__(self, conv: Conv, desc: dict, device: str, kind: str):
+        self._conv, self._desc, self.device, self._kind = conv, desc, device, kind
+
+    def set_weights(self, weight, bias=None) -> None:
+        w = _tensors.prepare(weight, "weight", self._kind, self.device, self._desc["dtype"])
+        b = None if bias is None else _tensors.prepare(bias, "bias", self._kind, self.device, self._desc["dtype"])
+        if (b is None) != (not self._desc["bias"]):
+            raise ValueError("bias must be given exactly when the convolution was compiled with one")
+        self._conv.set_weights(w, b, _tensors.stream_of(w))
+        self._keep = (w, b)  # the weights must outlive an asynchronous preparation
+
+    def __call__(self, x, residual=None):
+        xs = _tensors.prepare(x, "input", self._kind, self.device, self._desc["dtype"])
+        shape = (self._desc["n"], self._desc["c"], self._desc["h"], self._desc["w"])
+        if tuple(xs.shape) != shape:
+            raise ValueError(f"input has shape {tuple(xs.shape)}, but this convolution was compiled for {shape}")
+        if (residual is None) == self._desc["residual"]:
+            raise ValueError("residual must be given exactly when the convolution was compiled with one")
+        rs = None if residual is None else _tensors.prepare(residual, "residual", self._kind, self.device,
+                                                            self._desc["dtype"])
+        y = _tensors.empty_like_input(xs, _out_shape(self._desc))
+        self._conv.run(xs, y, rs, _tensors.stream_of(xs))
+        return y
+
+    def report(self) -> dict:
+        """The per-kernel report as Python data; report()["table"] is the CLI's table."""
+        return self._conv.report()
+
+    @property
+    def workspace_bytes(self) -> int:
+        return self._conv.workspace_bytes
+
+
+_cache: "OrderedDict[tuple, Compiled]" = OrderedDict()
+_CACHE_SIZE = 64
+
+
+def compile(weight, bias=None, *, input_shape, stride: IntPair = 1, padding: IntPair = 0,
+            dilation: IntPair = 1, groups: int = 1, plan: str = "auto", m: Optional[int] = None,
+            activation: Optional[str] = None, residual: bool = False, device: Optional[str] = None,
+            tune: bool = False, max_rel_err: float = 1e-5, threads: int = 0) -> Compiled:
+    """Compiles the convolution of inputs of `input_shape` with `weight` (and `bias`) and returns
+    a reusable Compiled holding the transformed weights."""
+    kind = _tensors.kind_of(weight)
+    dev = _tensors.device_of(weight, device)
+    dtype = _tensors.dtype_name(weight)
+    desc = _desc(input_shape, weight.shape, bias is not None, residual, stride, padding, dilation,
+                 groups, activation, dtype)
+    c = Compiled(_compile(desc, dev, _options(plan, m, tune, max_rel_err, threads)), desc, dev, kind)
+    c.set_weights(weight, bias)
+    return c
+
+
+def conv2d(input, weight, bias=None, stride: IntPair = 1, padding: IntPair = 0, dilation: IntPair = 1,
+           groups: int = 1, *, plan: str = "auto", m: Optional[int] = None,
+           activation: Optional[str] = None, residual=None, device: Optional[str] = None):
+    """y = act(conv2d(input, weight) + bias + residual), like torch.nn.functional.conv2d.
+
+    NumPy arrays or torch tensors (CPU or CUDA; the output follows the input's type and device).
+    The compiled convolution is cached by shape and options; the weights are set on each call."""
+    kind = _tensors.kind_of(input)
+    if _tensors.kind_of(weight) != kind:
+        raise TypeError("input and weight must both be NumPy arrays or both be torch tensors")
+    dev = _tensors.device_of(input, device)
+    dtype = _tensors.dtype_name(input)
+    desc = _desc(input.shape, weight.shape, bias is not None, residual is not None, stride, padding,
+                 dilation, groups, activation, dtype)
+    key = (tuple(sorted(desc.items())), dev, plan, m)
+    conv = _cache.get(key)
+    if conv is None:
+        conv = Compiled(_compile(desc, dev, _options(plan, m, False, 1e-5, 0)), desc, dev, kind)
+        _cache[key] = conv
+        if len(_cache) > _CACHE_SIZE:
+            _cache.popitem(last=False)
+    _cache.move_to_end(key)
+    conv.set_weights(weight, bias)
+    return conv(input, residual)
+
+
+def explain(input_shape, weight_shape, *, stride: IntPair = 1, padding: IntPair = 0, dilation: IntPair = 1,
+            groups: int = 1, plan: str = "auto", m: Optional[int] = None, bias: bool = False,
+            residual: bool = False, activation: Optional[str] = None, dtype: str = "float32",
+            target: str = "cpu", max_rel_err: float = 1e-5, show: bool = True) -> dict:
+    """The kernels Wino would make for `target` (cpu, opencl, metal, sm_XX), without running them:
+    the planner's candidates and the per-kernel report as Python data; prints the CLI's table."""
+    desc = _desc(input_shape, weight_shape, bias, residual, stride, padding, dilation, groups,
+                 activation, dtype)
+    report = _explain(desc, _options(plan, m, False, max_rel_err, 0), target)
+    if show:
+        print(report["table"], end="")
+    return report

@@ -1,0 +1,69 @@
+"""What the API needs to know about a tensor, NumPy or torch, without importing torch unless the
+tensor is one: its kind, device, dtype, a contiguous NCHW version, outputs like it, its stream."""
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+
+_DTYPES = {"float32", "float16", "bfloat16"}
+
+
+def kind_of(t) -> str:
+    if isinstance(t, np.ndarray):
+        return "numpy"
+    if type(t).__module__.startswith("torch"):
+        return "torch"
+    raise TypeError(f"Wino takes NumPy arrays or torch tensors, got {type(t).__name__}")
+
+
+def dtype_name(t) -> str:
+    name = str(t.dtype).replace("torch.", "")
+    if name not in _DTYPES:
+        raise TypeError(f"Wino takes float32, float16 or bfloat16 tensors, got {name}: convert it first "
+                        f"(for example x.float())")
+    return name
+
+
+def device_of(t, device: Optional[str]) -> str:
+    """The Wino device for a tensor: where the tensor is, unless `device` says otherwise."""
+    if kind_of(t) == "torch" and t.device.type == "cuda":
+        own = f"cuda:{t.device.index or 0}"
+        if device not in (None, own, "cuda" if own == "cuda:0" else own):
+            raise ValueError(f"the tensors are on {own}, but device={device!r} was asked for")
+        return own
+    if kind_of(t) == "torch" and t.device.type != "cpu":
+        raise ValueError(f"Wino runs on CPU and CUDA tensors, got a tensor on {t.device}")
+    if device is not None and device.startswith("cuda"):
+        raise ValueError(f"device={device!r} needs CUDA tensors; these are in host memory")
+    return device or "cpu"
+
+
+def prepare(t, what: str, kind: str, device: str, dtype: str):
+    """`t` as the C++ side takes it: C-contiguous (channels_last and other strides are copied to
+    NCHW, as PyTorch's own kernels would), on `device`, of `dtype`; never requiring grad."""
+    if kind_of(t) != kind:
+        raise TypeError(f"{what} must be a {'NumPy array' if kind == 'numpy' else 'torch tensor'}, "
+                        f"like the input")
+    if dtype_name(t) != dtype:
+        raise TypeError(f"{what} has dtype {dtype_name(t)}, but the input is {dtype}")
+    if kind == "numpy":
+        return np.ascontiguousarray(t)
+    if device_of(t, None) != (device if device.startswith("cuda") else "cpu"):
+        raise ValueError(f"{what} is on {t.device}, but the convolution runs on {device}")
+    return t.detach().contiguous()
+
+
+def empty_like_input(x, shape):
+    if isinstance(x, np.ndarray):
+        return np.empty(shape, dtype=x.dtype)
+    import torch
+    return torch.empty(shape, dtype=x.dtype, device=x.device)
+
+
+def stream_of(t) -> int:
+    """The CUDA stream to run on: PyTorch's current stream of the tensor's device (0 elsewhere)."""
+    if kind_of(t) == "torch" and t.device.type == "cuda":
+        import torch
+        return torch.cuda.current_stream(t.device).cuda_stream
+    return 0
