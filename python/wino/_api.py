@@ -70,24 +70,31 @@ class Compiled:
 
     def __init__(self, conv: Conv, desc: dict, device: str, kind: str):
         self._conv, self._desc, self.device, self._kind = conv, desc, device, kind
+        self._weights = None  # what the transformed weights were made from (torch tensors only)
 
-    def set_weights(self, weight, bias=None) -> None:
-        w = _tensors.prepare(weight, "weight", self._kind, self.device, self._desc["dtype"])
-        b = None if bias is None else _tensors.prepare(bias, "bias", self._kind, self.device, self._desc["dtype"])
+    def set_weights(self, weight, bias=None, differentiable: bool = False) -> None:
+        """Transforms the weights (on the device); skipped when these torch tensors are unchanged
+        since the last call (same tensors, data pointers and version counters)."""
+        key = _weights_key(weight, bias)
+        if key is not None and key == self._weights:
+            return
+        dt = self._desc["dtype"]
+        w = _tensors.prepare(weight, "weight", self._kind, self.device, dt, differentiable)
+        b = None if bias is None else _tensors.prepare(bias, "bias", self._kind, self.device, dt, differentiable)
         if (b is None) != (not self._desc["bias"]):
             raise ValueError("bias must be given exactly when the convolution was compiled with one")
         self._conv.set_weights(w, b, _tensors.stream_of(w))
-        self._keep = (w, b)  # the weights must outlive an asynchronous preparation
+        self._weights = key
 
-    def __call__(self, x, residual=None):
-        xs = _tensors.prepare(x, "input", self._kind, self.device, self._desc["dtype"])
+    def __call__(self, x, residual=None, differentiable: bool = False):
+        xs = _tensors.prepare(x, "input", self._kind, self.device, self._desc["dtype"], differentiable)
         shape = (self._desc["n"], self._desc["c"], self._desc["h"], self._desc["w"])
         if tuple(xs.shape) != shape:
             raise ValueError(f"input has shape {tuple(xs.shape)}, but this convolution was compiled for {shape}")
         if (residual is None) == self._desc["residual"]:
             raise ValueError("residual must be given exactly when the convolution was compiled with one")
         rs = None if residual is None else _tensors.prepare(residual, "residual", self._kind, self.device,
-                                                            self._desc["dtype"])
+                                                            self._desc["dtype"], differentiable)
         y = _tensors.empty_like_input(xs, _out_shape(self._desc))
         self._conv.run(xs, y, rs, _tensors.stream_of(xs))
         return y
@@ -99,6 +106,14 @@ class Compiled:
     @property
     def workspace_bytes(self) -> int:
         return self._conv.workspace_bytes
+
+
+def _weights_key(weight, bias):
+    """Identifies torch weights and their contents' version; None for NumPy (no version counter)."""
+    if _tensors.kind_of(weight) != "torch":
+        return None
+    parts = [weight] + ([bias] if bias is not None else [])
+    return tuple((id(t), t.data_ptr(), t._version) for t in parts)
 
 
 _cache: "OrderedDict[tuple, Compiled]" = OrderedDict()
@@ -123,7 +138,8 @@ def compile(weight, bias=None, *, input_shape, stride: IntPair = 1, padding: Int
 
 def conv2d(input, weight, bias=None, stride: IntPair = 1, padding: IntPair = 0, dilation: IntPair = 1,
            groups: int = 1, *, plan: str = "auto", m: Optional[int] = None,
-           activation: Optional[str] = None, residual=None, device: Optional[str] = None):
+           activation: Optional[str] = None, residual=None, device: Optional[str] = None,
+           _differentiable: bool = False):
     """y = act(conv2d(input, weight) + bias + residual), like torch.nn.functional.conv2d.
 
     NumPy arrays or torch tensors (CPU or CUDA; the output follows the input's type and device).
@@ -143,8 +159,8 @@ def conv2d(input, weight, bias=None, stride: IntPair = 1, padding: IntPair = 0, 
         if len(_cache) > _CACHE_SIZE:
             _cache.popitem(last=False)
     _cache.move_to_end(key)
-    conv.set_weights(weight, bias)
-    return conv(input, residual)
+    conv.set_weights(weight, bias, _differentiable)
+    return conv(input, residual, _differentiable)
 
 
 def explain(input_shape, weight_shape, *, stride: IntPair = 1, padding: IntPair = 0, dilation: IntPair = 1,

@@ -39,9 +39,10 @@ def device_of(t, device: Optional[str]) -> str:
     return device or "cpu"
 
 
-def prepare(t, what: str, kind: str, device: str, dtype: str):
+def prepare(t, what: str, kind: str, device: str, dtype: str, differentiable: bool = False):
     """`t` as the C++ side takes it: C-contiguous (channels_last and other strides are copied to
-    NCHW, as PyTorch's own kernels would), on `device`, of `dtype`; never requiring grad."""
+    NCHW, as PyTorch's own kernels would), on `device`, of `dtype`. A torch tensor that requires
+    grad is refused outside `differentiable` callers (wino.torch's op): its gradient would be lost."""
     if kind_of(t) != kind:
         raise TypeError(f"{what} must be a {'NumPy array' if kind == 'numpy' else 'torch tensor'}, "
                         f"like the input")
@@ -49,6 +50,10 @@ def prepare(t, what: str, kind: str, device: str, dtype: str):
         raise TypeError(f"{what} has dtype {dtype_name(t)}, but the input is {dtype}")
     if kind == "numpy":
         return np.ascontiguousarray(t)
+    import torch
+    if t.requires_grad and torch.is_grad_enabled() and not differentiable:
+        raise ValueError(f"{what} requires grad: wino.conv2d has no backward; use wino.torch.conv2d "
+                         f"(differentiable) or run under torch.no_grad()")
     if device_of(t, None) != (device if device.startswith("cuda") else "cpu"):
         raise ValueError(f"{what} is on {t.device}, but the convolution runs on {device}")
     return t.detach().contiguous()
