@@ -5,7 +5,7 @@ set -euo pipefail
 
 # ocl-icd-libopencl1 + pocl-opencl-icd: the OpenCL ICD loader and PoCL, on which the OpenCL tests
 # run the GPU-style kernels on the CPU. clang: the Metal syntax check compiles Metal as C++.
-packages=(gcc g++ cmake ninja-build libgtest-dev libgmock-dev libbenchmark-dev python3
+packages=(gcc g++ cmake ninja-build libgtest-dev libgmock-dev libbenchmark-dev python3 python3-dev python3-venv
           ocl-icd-libopencl1 pocl-opencl-icd clang)
 
 missing=()

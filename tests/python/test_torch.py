@@ -1,0 +1,141 @@
+"""wino with PyTorch: tensors in and out, the wino::conv2d op (opcheck, torch.compile, autograd),
+the drop-in Conv2d and convert(model)."""
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+import torch.nn as nn  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+
+import wino  # noqa: E402
+import wino.torch  # noqa: E402
+from conftest import reference_conv2d, rel_err  # noqa: E402
+
+
+def tensors(seed=0, n=2, c=5, h=11, w=9, k=6):
+    g = torch.Generator().manual_seed(seed)
+    return (torch.randn(n, c, h, w, generator=g), torch.randn(k, c, 3, 3, generator=g),
+            torch.randn(k, generator=g))
+
+
+def test_torch_in_torch_out_matches_the_reference():
+    x, w, b = tensors()
+    y = wino.conv2d(x, w, b, padding=1)
+    assert isinstance(y, torch.Tensor) and y.dtype == torch.float32 and y.shape == (2, 6, 11, 9)
+    assert rel_err(y.numpy(), reference_conv2d(x.numpy(), w.numpy(), b.numpy(), padding=(1, 1))) < 1e-5
+
+
+def test_channels_last_and_strided_inputs_are_converted():
+    x, w, b = tensors()
+    ref = reference_conv2d(x.numpy(), w.numpy(), b.numpy(), padding=(1, 1))
+    y = wino.conv2d(x.to(memory_format=torch.channels_last), w, b, padding=1)
+    assert rel_err(y.numpy(), ref) < 1e-5
+    wide = torch.zeros(2, 5, 11, 18)
+    wide[..., ::2] = x
+    assert rel_err(wino.conv2d(wide[..., ::2], w, b, padding=1).numpy(), ref) < 1e-5
+
+
+@pytest.mark.parametrize("make,error,match", [
+    (lambda x, w: wino.conv2d(x.double(), w.double()), TypeError, "float64"),
+    (lambda x, w: wino.conv2d(x.int(), w), TypeError, "int32"),
+    (lambda x, w: wino.conv2d(x, w.numpy()), TypeError, "both be NumPy arrays or both be torch"),
+    (lambda x, w: wino.conv2d(x, w.half()), TypeError, "weight has dtype float16"),
+    (lambda x, w: wino.conv2d(x, w.requires_grad_()), ValueError, "requires grad"),
+    (lambda x, w: wino.conv2d(x, w, device="cuda:0"), ValueError, "CUDA tensors"),
+    (lambda x, w: wino.torch.Conv2d(nn.Conv2d(5, 6, 3, padding_mode="reflect")), ValueError, "padding_mode"),
+])
+def test_bad_input_raises_a_clear_error(make, error, match):
+    x, w, _ = tensors()
+    with pytest.raises(error, match=match):
+        make(x, w)
+
+
+def test_op_passes_opcheck():
+    x, w, b = tensors(n=1, c=3, h=6, w=6, k=4)
+    torch.library.opcheck(torch.ops.wino.conv2d.default, (x, w, b, 1, [1, 1], 1, 1, "relu", "auto"))
+    torch.library.opcheck(torch.ops.wino.conv2d.default,
+                          (x.requires_grad_(), w.requires_grad_(), b.requires_grad_(), 1, [1, 1], 1, 1, "none", "auto"))
+
+
+def test_op_runs_under_torch_compile_without_graph_breaks():
+    x, w, b = tensors()
+
+    def f(x):
+        return torch.relu(wino.torch.conv2d(x, w, b, padding=1)) * 2
+
+    compiled = torch.compile(f, fullgraph=True, backend="aot_eager")
+    assert rel_err(compiled(x).numpy(), 2 * np.maximum(reference_conv2d(x.numpy(), w.numpy(), b.numpy(),
+                                                                        padding=(1, 1)), 0)) < 1e-5
+
+
+@pytest.mark.parametrize("activation", [None, "relu", "silu"])
+def test_gradients_equal_pytorchs(activation):
+    x, w, b = tensors(seed=3)
+    act = {None: lambda t: t, "relu": F.relu, "silu": F.silu}[activation]
+    grads = []
+    for use_wino in (True, False):
+        xs, ws, bs = (t.clone().requires_grad_() for t in (x, w, b))
+        y = wino.torch.conv2d(xs, ws, bs, padding=1, activation=activation) if use_wino else \
+            act(F.conv2d(xs, ws, bs, padding=1))
+        (y * torch.linspace(-1, 1, y.numel()).reshape(y.shape)).sum().backward()
+        grads.append([t.grad for t in (xs, ws, bs)])
+    for got, want in zip(*grads):
+        assert torch.allclose(got, want, rtol=1e-4, atol=1e-4)
+
+
+def small_net():
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(),
+                         nn.Conv2d(8, 8, 3, padding=1, bias=False), nn.ReLU(),
+                         nn.Conv2d(8, 4, 1), nn.Conv2d(4, 4, 3, padding=(1, 1), padding_mode="circular"))
+
+
+def test_converted_module_shares_parameters_and_tracks_weight_changes():
+    net = small_net().eval()
+    x = torch.randn(2, 3, 12, 12)
+    with torch.no_grad():
+        want = net(x)
+    keys = list(net.state_dict())
+    net, table = wino.torch.convert(net)
+    assert list(net.state_dict()) == keys
+    assert isinstance(net[0], wino.torch.Conv2d) and isinstance(net[6], nn.Conv2d)
+    assert [r[1] for r in table] == ["converted", "converted", "converted", "kept"]
+    assert "padding_mode 'circular'" in str(table)
+    with torch.no_grad():
+        assert torch.allclose(net(x), want, rtol=1e-4, atol=1e-4)
+        net[0].weight.mul_(2)  # an in-place change is seen (version counter)
+        with pytest.raises(AssertionError):
+            assert torch.allclose(net(x), want, rtol=1e-4, atol=1e-4)
+
+
+def test_folding_batchnorm_and_relu_into_the_epilogue():
+    net = small_net().eval()
+    x = torch.randn(2, 3, 12, 12)
+    with torch.no_grad():
+        want = net(x)
+        net, table = wino.torch.convert(net, fold=True, filter=lambda name, conv: name != "5")
+        assert isinstance(net[1], nn.Identity) and isinstance(net[2], nn.Identity) and net[0].activation == "relu"
+        assert ("5", "kept", "excluded by filter") in table
+        assert torch.allclose(net(x), want, rtol=1e-4, atol=1e-4)
+
+
+def test_a_converted_model_trains_like_the_original():
+    steps = []
+    for use_wino in (True, False):
+        net = nn.Sequential(nn.Conv2d(3, 6, 3, padding=1), nn.ReLU(), nn.Conv2d(6, 2, 3, padding=1))
+        torch.manual_seed(1)
+        for p in net.parameters():
+            nn.init.normal_(p, std=0.3)
+        if use_wino:
+            net, _ = wino.torch.convert(net)
+        opt = torch.optim.SGD(net.parameters(), lr=0.05)
+        x, target = torch.randn(4, 3, 10, 10), torch.randn(4, 2, 10, 10)
+        losses = []
+        for _ in range(5):
+            opt.zero_grad()
+            loss = F.mse_loss(net(x), target)
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+        steps.append(losses)
+    assert np.allclose(steps[0], steps[1], rtol=1e-4), steps
