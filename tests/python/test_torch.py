@@ -25,6 +25,29 @@ def test_torch_in_torch_out_matches_the_reference():
     assert rel_err(y.numpy(), reference_conv2d(x.numpy(), w.numpy(), b.numpy(), padding=(1, 1))) < 1e-5
 
 
+EDGES = [  # (N, C, H, W, K, R, padding, stride, dilation, groups, activation)
+    (1, 1, 5, 5, 1, 3, 1, 1, 1, 1, None),     # C = K = 1, an image smaller than alpha
+    (2, 3, 13, 7, 5, 3, 0, 1, 1, 1, "relu"),  # padding 0, odd sizes, batch 2
+    (1, 6, 9, 11, 7, 3, 2, 1, 1, 1, "silu"),  # padding 2
+    (1, 4, 10, 10, 4, 5, 2, 1, 1, 1, None),   # 5x5
+    (1, 8, 12, 12, 8, 3, 1, 2, 1, 2, None),   # stride 2, groups (direct)
+    (1, 3, 11, 11, 4, 3, 2, 1, 2, 1, None),   # dilation 2 (direct)
+    (1, 3, 8, 8, 4, 1, 0, 1, 1, 1, "relu6"),  # 1x1
+    (1, 70, 12, 12, 66, 3, 1, 1, 1, 1, None), # several K and C blocks
+]
+
+
+@pytest.mark.parametrize("n,c,h,w,k,r,pad,stride,dil,groups,act", EDGES)
+def test_matches_torch_in_float64_over_the_edges(n, c, h, w, k, r, pad, stride, dil, groups, act):
+    g = torch.Generator().manual_seed(n * 1000 + c * 10 + k)
+    x, wt = torch.randn(n, c, h, w, generator=g), torch.randn(k, c // groups, r, r, generator=g)
+    b = torch.randn(k, generator=g)
+    y = wino.conv2d(x, wt, b, stride, pad, dil, groups, activation=act)
+    z = F.conv2d(x.double(), wt.double(), b.double(), stride, pad, dil, groups)
+    ref = {None: z, "relu": F.relu(z), "relu6": F.relu6(z), "silu": F.silu(z)}[act]
+    assert rel_err(y.numpy(), ref.numpy()) < 1e-5
+
+
 def test_channels_last_and_strided_inputs_are_converted():
     x, w, b = tensors()
     ref = reference_conv2d(x.numpy(), w.numpy(), b.numpy(), padding=(1, 1))
