@@ -5,8 +5,9 @@ set -euo pipefail
 
 # ocl-icd-libopencl1 + pocl-opencl-icd: the OpenCL ICD loader and PoCL, on which the OpenCL tests
 # run the GPU-style kernels on the CPU. clang: the Metal syntax check compiles Metal as C++.
+# libdnnl-dev: oneDNN, the yardstick of bench/wino_onednn_bench.
 packages=(gcc g++ cmake ninja-build libgtest-dev libgmock-dev libbenchmark-dev python3 python3-dev python3-venv
-          ocl-icd-libopencl1 pocl-opencl-icd clang)
+          ocl-icd-libopencl1 pocl-opencl-icd clang libdnnl-dev)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -1,0 +1,180 @@
+// wino_onednn_bench: Wino against oneDNN on the CPU, layer by layer, same data, same thread
+// count: oneDNN's direct, winograd and auto algorithms (in their preferred layouts, reorders not
+// timed) and Wino's plan auto in tune mode; median times, the ratio of oneDNN's best over Wino,
+// and every result's relative L2 error against float64. See docs/performance.md.
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <thread>
+
+#include "args.h"
+#include "common/json.h"
+#include "common/random.h"
+#include "common/stats.h"
+#include "io/layers_file.h"
+#include "onednn_conv.h"
+#include "reference/reference_check.h"
+#include "report_format.h"
+
+namespace wino::bench {
+
+namespace {
+
+using cli::Args;
+using cli::fmt;
+
+struct Timing {
+  std::string name, detail, error;  // error: why it did not run
+  double us = -1, rel_err = -1;
+};
+
+struct Row {
+  const io::Layer* layer = nullptr;
+  std::vector<Timing> onednn;  // direct, winograd, auto
+  Timing wino;
+  const Timing* best_onednn() const {
+    const Timing* b = nullptr;
+    for (const Timing& t : onednn)
+      if (t.us > 0 && (!b || t.us < b->us)) b = &t;
+    return b;
+  }
+};
+
+Timing time_onednn(const ConvDesc& d, const std::string& algo, const Tensor& x, const Tensor& w,
+                   const ReferenceCheck& ref, int repeats) {
+  Timing t;
+  t.name = algo;
+  try {
+    OneDnnConv conv(d, algo, x.f32(), w.f32());
+    t.detail = conv.implementation();
+    t.us = median(conv.time_us(2, repeats));
+    Tensor y(DType::f32, {d.n, d.k, d.out_h(), d.out_w()});
+    conv.run(y.f32());
+    t.rel_err = ref.relative_error(y);
+  } catch (const std::exception& e) {
+    t.error = e.what();
+  }
+  return t;
+}
+
+Timing time_wino(const ConvDesc& d, int threads, const Tensor& x, const Tensor& w, const ReferenceCheck& ref,
+                 int repeats) {
+  Timing t;
+  t.name = "wino";
+  try {
+    Options o;
+    o.threads = threads;
+    o.tune = true;
+    o.tune_top = 3;
+    Conv conv = compile(Device::cpu(), d, o);
+    conv.set_weights(w.f32());
+    Tensor y(DType::f32, {d.n, d.k, d.out_h(), d.out_w()});
+    conv.benchmark(x.f32(), y.f32(), repeats, 2);
+    const Report r = conv.report();
+    t.detail = r.plan + (r.m ? " F(" + std::to_string(r.m) + "," + std::to_string(r.r) + ")" : "");
+    if (!r.candidates.empty() && !r.candidates.front().tiles.empty()) t.detail += " t" + r.candidates.front().tiles;
+    t.us = r.time_us;
+    t.rel_err = ref.relative_error(y);
+  } catch (const std::exception& e) {
+    t.error = e.what();
+  }
+  return t;
+}
+
+std::string cell(const Timing& t) { return t.us > 0 ? fmt("%.1f", t.us) : "-"; }
+
+void print_row(const Row& r) {
+  const Timing* best = r.best_onednn();
+  std::printf("%-16s %10s %10s %10s | %-28s %10s | %6s | %8s %8s\n", r.layer->name.c_str(), cell(r.onednn[0]).c_str(),
+              cell(r.onednn[1]).c_str(), cell(r.onednn[2]).c_str(), r.wino.detail.c_str(), cell(r.wino).c_str(),
+              best && r.wino.us > 0 ? fmt("%.2f", best->us / r.wino.us).c_str() : "-",
+              best ? fmt("%.1e", best->rel_err).c_str() : "-", r.wino.us > 0 ? fmt("%.1e", r.wino.rel_err).c_str() : "-");
+  for (const Timing& t : r.onednn)
+    if (!t.error.empty()) std::printf("    oneDNN %s: %s\n", t.name.c_str(), t.error.substr(0, 150).c_str());
+  if (!r.wino.error.empty()) std::printf("    Wino: %s\n", r.wino.error.c_str());
+}
+
+void write_json(const std::string& path, const std::vector<Row>& rows, int threads) {
+  JsonWriter j;
+  j.begin_object().key("onednn").value(OneDnnConv::version()).key("threads").value(threads).key("layers").begin_array();
+  for (const Row& r : rows) {
+    j.begin_object().key("layer").value(r.layer->name).key("problem").value(r.layer->desc.str());
+    for (const Timing* t : {&r.onednn[0], &r.onednn[1], &r.onednn[2], &r.wino}) {
+      j.key(t->name).begin_object().key("us_med").value(t->us).key("rel_err").value(t->rel_err);
+      j.key("detail").value(t->detail).key("error").value(t->error).end_object();
+    }
+    j.end_object();
+  }
+  j.end_array().end_object();
+  std::ofstream(path) << j.str() << "\n";
+}
+
+int run(int argc, char** argv) {
+  Args args("wino_onednn_bench",
+            "Wino's plan auto (tune mode) against oneDNN's direct, winograd and auto algorithms on the CPU, "
+            "same data and threads: median times, oneDNN's best over Wino, relative L2 errors vs float64.");
+  args.option("layers", "FILE", "layer file (default bench/cpu_layers.txt: issue 17's table)");
+  args.option("only", "NAME,...", "run only these layers");
+  args.option("repeat", "N", "timed runs per measurement, the median counts (default 20)");
+  args.option("threads", "T", "threads for both libraries (default: every core)");
+  args.option("json", "FILE", "also write every number as JSON");
+  args.epilog("example:\n  wino_onednn_bench --only seed,resnet50.c3 --threads 2");
+  std::vector<std::string> argv_list(argv + 1, argv + argc);
+  if (!args.parse(argv_list)) return 0;
+  const int repeats = static_cast<int>(args.get_int_opt("repeat", 3, 100000).value_or(20));
+  const int threads = static_cast<int>(args.get_int_opt("threads", 1, 1024).value_or(
+      static_cast<int64_t>(std::max(1u, std::thread::hardware_concurrency()))));
+  omp_set_num_threads(threads);
+  const std::string path = args.get_or("layers", "bench/cpu_layers.txt");
+  const std::vector<io::Layer> layers = io::read_layers_file(path);
+  std::vector<std::string> names;
+  if (args.has("only")) names = cli::split_commas(args.get("only"), "--only");
+  const std::vector<const io::Layer*> selected = io::select_layers(layers, names, path);
+  std::printf("%s, %d threads for both; median of %d runs; times in us\n\n", OneDnnConv::version().c_str(), threads,
+              repeats);
+  std::printf("%-16s %10s %10s %10s | %-28s %10s | %6s | %8s %8s\n", "layer", "dnn direct", "dnn wino", "dnn auto",
+              "Wino plan", "Wino", "best/W", "dnn err", "Wino err");
+  std::vector<Row> rows;
+  std::vector<double> ratios;
+  for (const io::Layer* l : selected) {
+    const ConvDesc& d = l->desc;
+    const Tensor x = random_normal(DType::f32, {d.n, d.c, d.h, d.w}, 1);
+    const Tensor w = random_normal(DType::f32, {d.k, d.c / d.groups, d.r, d.s}, 2);
+    const ReferenceCheck ref(d, x, w);
+    Row r;
+    r.layer = l;
+    for (const char* algo : {"direct", "winograd", "auto"}) r.onednn.push_back(time_onednn(d, algo, x, w, ref, repeats));
+    r.wino = time_wino(d, threads, x, w, ref, repeats);
+    print_row(r);
+    std::fflush(stdout);
+    if (const Timing* b = r.best_onednn(); b && r.wino.us > 0) ratios.push_back(b->us / r.wino.us);
+    rows.push_back(std::move(r));
+  }
+  double log_sum = 0;
+  for (double v : ratios) log_sum += std::log(v);
+  if (!ratios.empty())
+    std::printf("\ngeometric mean of oneDNN's best over Wino: %.3f (>1: Wino faster); slowest layer %.3f\n",
+                std::exp(log_sum / ratios.size()), *std::min_element(ratios.begin(), ratios.end()));
+  if (args.has("json")) write_json(args.get("json"), rows, threads);
+  return 0;
+}
+
+}  // namespace
+
+}  // namespace wino::bench
+
+int main(int argc, char** argv) {
+  try {
+    return wino::bench::run(argc, argv);
+  } catch (const wino::cli::UsageError& e) {
+    std::cerr << "wino_onednn_bench: " << e.what() << " (see --help)\n";
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "wino_onednn_bench: " << e.what() << "\n";
+    return 1;
+  }
+}
