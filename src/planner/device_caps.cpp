@@ -30,6 +30,7 @@ DeviceCaps nvidia(int major, int sms, const std::string& name) {
   c.shared_gbs = 0.8 * sms * 128 * clock_ghz;  // 32 banks x 4 bytes per clock per SM
   c.shared_per_core = major >= 9 ? 228 * 1024 : 164 * 1024;
   c.max_warps_per_core = major >= 9 ? 64 : 48;
+  c.barrier_us = 0.5;
   c.thread_gflops = 1.0;  // a lone thread: dependent FMAs, about 2 FLOPs per 4 cycles at ~2 GHz
   return c;
 }

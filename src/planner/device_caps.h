@@ -26,6 +26,7 @@ struct DeviceCaps {
   int64_t shared_per_core = 0;               // work-group memory of one SM
   int max_warps_per_core = 64;               // resident warps (SIMD groups) per SM
   int warps_for_full_rate = 16;              // resident warps that hide latency fully
+  double barrier_us = 0;                     // one work-group barrier and the loads it waits for
   double thread_gflops = 0;                  // one thread's own rate (a kernel with few threads
                                              // takes its longest thread's time); 0: not a limit
   /// "255 regs/thread, 48 KiB shared, 4300 GB/s, 33500 GFLOP/s" for the candidate table.

@@ -169,6 +169,8 @@ class Analyzer {
           block(s.body, mult * k_.threads_per_group * k_.num_groups);
           break;
         case StmtKind::barrier:
+          stats_.barriers += mult;  // outside the thread regions: mult counts its executions
+          break;
         case StmtKind::comment:
           break;
       }

@@ -13,6 +13,7 @@ struct KernelStats {
   int64_t flops = 0;       // float operations executed by all threads (masked work included)
   int64_t bytes = 0;       // global bytes loaded and stored by all threads (masked included)
   int64_t shared_bytes = 0;  // work-group memory bytes loaded and stored by all threads
+  int64_t barriers = 0;      // barriers each work-group passes (loop trips included)
   int max_live = 0;        // most simultaneously live 32-bit values in one thread
   int pred_regs = 0;       // predicted registers per thread: max_live + addressing overhead
 };
