@@ -162,3 +162,36 @@ def test_a_converted_model_trains_like_the_original():
             losses.append(loss.item())
         steps.append(losses)
     assert np.allclose(steps[0], steps[1], rtol=1e-4), steps
+
+
+cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device (scripts/gpu_python.sh runs these)")
+
+
+@cuda
+def test_cuda_tensors_run_on_the_current_stream_without_copies():
+    x, w, b = (t.cuda() for t in tensors())
+    stream = torch.cuda.Stream()
+    with torch.cuda.stream(stream):
+        y = wino.conv2d(x, w, b, padding=1)
+    stream.synchronize()
+    assert y.is_cuda and y.dtype == torch.float32
+    ref = F.conv2d(x.double(), w.double(), b.double(), padding=1)
+    assert rel_err(y.double().cpu().numpy(), ref.cpu().numpy()) < 1e-5
+    conv = wino.compile(w, b, input_shape=tuple(x.shape), padding=1)
+    conv(x)
+    assert conv.report()["host_copies"] == 0 and conv.report()["device"].startswith("cuda")
+
+
+@cuda
+def test_cuda_model_converts_and_trains():
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 4, 3, padding=1)).cuda()
+    x = torch.randn(2, 3, 16, 16, device="cuda")
+    with torch.no_grad():
+        want = net(x)
+    net, _ = wino.torch.convert(net)
+    with torch.no_grad():
+        assert torch.allclose(net(x), want, rtol=1e-4, atol=1e-4)
+    net(x).square().mean().backward()
+    assert net[0].weight.grad is not None and net[0].weight.grad.is_cuda
+
