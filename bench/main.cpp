@@ -332,14 +332,4 @@ int run(int argc, char** argv) {
 
 }  // namespace wino::bench
 
-int main(int argc, char** argv) {
-  try {
-    return wino::bench::run(argc, argv);
-  } catch (const wino::cli::UsageError& e) {
-    std::cerr << "wino_cudnn_bench: " << e.what() << " (see --help)\n";
-    return 2;
-  } catch (const std::exception& e) {
-    std::cerr << "wino_cudnn_bench: " << e.what() << "\n";
-    return 1;
-  }
-}
+int main(int argc, char** argv) { return wino::cli::tool_main("wino_cudnn_bench", wino::bench::run, argc, argv); }

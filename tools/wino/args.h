@@ -60,4 +60,8 @@ int64_t parse_int(const std::string& text, const std::string& what, int64_t lo, 
 /// Splits "a,b,c" at commas (empty items are an error naming `what`).
 std::vector<std::string> split_commas(const std::string& text, const std::string& what);
 
+/// main() of a standalone tool built on Args: runs `run`, prints "<program>: <message>" for an
+/// error and returns 2 for a UsageError (with "(see --help)"), 1 for any other exception.
+int tool_main(const char* program, int (*run)(int, char**), int argc, char** argv);
+
 }  // namespace wino::cli
