@@ -108,6 +108,10 @@ class Compiled:
         return self._conv.workspace_bytes
 
 
+def _hashable(value):
+    return value if isinstance(value, (int, str)) else tuple(value)
+
+
 def _weights_key(weight, bias):
     """Identifies torch weights and their contents' version; None for NumPy (no version counter)."""
     if _tensors.kind_of(weight) != "torch":
@@ -144,21 +148,29 @@ def conv2d(input, weight, bias=None, stride: IntPair = 1, padding: IntPair = 0, 
 
     NumPy arrays or torch tensors (CPU or CUDA; the output follows the input's type and device).
     The compiled convolution is cached by shape and options; the weights are set on each call."""
-    kind = _tensors.kind_of(input)
-    if _tensors.kind_of(weight) != kind:
-        raise TypeError("input and weight must both be NumPy arrays or both be torch tensors")
-    dev = _tensors.device_of(input, device)
-    dtype = _tensors.dtype_name(input)
-    desc = _desc(input.shape, weight.shape, bias is not None, residual is not None, stride, padding,
-                 dilation, groups, activation, dtype)
-    key = (tuple(sorted(desc.items())), dev, plan, m)
-    conv = _cache.get(key)
+    # The call as given is the cache key: a hit skips building the description (the tensors are
+    # still checked when they are used below).
+    try:
+        key = (type(input), getattr(input, "device", None), input.dtype, tuple(input.shape), tuple(weight.shape),
+               bias is None, residual is None, _hashable(stride), _hashable(padding), _hashable(dilation), groups,
+               activation, device, plan, m)
+    except (AttributeError, TypeError):
+        key = None  # not tensors, or unhashable arguments: the checks below say what is wrong
+    conv = _cache.get(key) if key is not None else None
     if conv is None:
+        kind = _tensors.kind_of(input)
+        if _tensors.kind_of(weight) != kind:
+            raise TypeError("input and weight must both be NumPy arrays or both be torch tensors")
+        dev = _tensors.device_of(input, device)
+        desc = _desc(input.shape, weight.shape, bias is not None, residual is not None, stride, padding,
+                     dilation, groups, activation, _tensors.dtype_name(input))
         conv = Compiled(_compile(desc, dev, _options(plan, m, False, 1e-5, 0)), desc, dev, kind)
-        _cache[key] = conv
-        if len(_cache) > _CACHE_SIZE:
-            _cache.popitem(last=False)
-    _cache.move_to_end(key)
+        if key is not None:
+            _cache[key] = conv
+            if len(_cache) > _CACHE_SIZE:
+                _cache.popitem(last=False)
+    else:
+        _cache.move_to_end(key)
     conv.set_weights(weight, bias, _differentiable)
     return conv(input, residual, _differentiable)
 
