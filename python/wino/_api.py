@@ -55,12 +55,15 @@ def _options(plan: str, m: Optional[int], tune: bool, max_rel_err: float, thread
     return dict(plan=plan, m=m or 0, tune=tune, max_rel_err=max_rel_err, threads=threads)
 
 
+def out_extent(size: int, pad0: int, pad1: int, filt: int, stride: int, dilation: int) -> int:
+    """An output extent, as ConvDesc::out_extent computes it (< 1 when the output is empty)."""
+    span = size + pad0 + pad1 - dilation * (filt - 1)
+    return (span - 1) // stride + 1 if span >= 1 else span
+
+
 def _out_shape(d: dict) -> Tuple[int, int, int, int]:
-    def extent(size, pad0, pad1, filt):
-        span = size + pad0 + pad1 - d["dilation"] * (filt - 1)
-        return (span - 1) // d["stride"] + 1 if span >= 1 else span
-    return (d["n"], d["k"], extent(d["h"], d["pad_top"], d["pad_bottom"], d["r"]),
-            extent(d["w"], d["pad_left"], d["pad_right"], d["s"]))
+    return (d["n"], d["k"], out_extent(d["h"], d["pad_top"], d["pad_bottom"], d["r"], d["stride"], d["dilation"]),
+            out_extent(d["w"], d["pad_left"], d["pad_right"], d["s"], d["stride"], d["dilation"]))
 
 
 class Compiled:

@@ -1,4 +1,4 @@
-"""Type stubs of the extension module (the wino package wraps it)."""
+"""Type hints of the extension module for editors (the wino package wraps it)."""
 from typing import Any, Optional
 
 version: str

@@ -17,10 +17,6 @@ from . import _api
 _ACTIVATIONS = ("none", "relu", "relu6", "silu")
 
 
-def _out_extent(size: int, pad: int, dilation: int, filt: int, stride: int) -> int:
-    return (size + 2 * pad - dilation * (filt - 1) - 1) // stride + 1
-
-
 @torch.library.custom_op("wino::conv2d", mutates_args=())
 def _conv2d_op(input: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor], stride: int,
                padding: List[int], dilation: int, groups: int, activation: str, plan: str) -> torch.Tensor:
@@ -32,8 +28,8 @@ def _conv2d_op(input: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.T
 def _(input, weight, bias, stride, padding, dilation, groups, activation, plan):
     n, _, h, w = input.shape
     k, _, r, s = weight.shape
-    return input.new_empty((n, k, _out_extent(h, padding[0], dilation, r, stride),
-                            _out_extent(w, padding[1], dilation, s, stride)))
+    return input.new_empty((n, k, _api.out_extent(h, padding[0], padding[0], r, stride, dilation),
+                            _api.out_extent(w, padding[1], padding[1], s, stride, dilation)))
 
 
 def _setup_context(ctx, inputs, output):

@@ -145,7 +145,7 @@ void enqueue_run(Conv::Impl& impl, MemoryRef x, MemoryRef y, MemoryRef residual,
     scratch = carve(impl, workspace, workspace_bytes);
   } else {
     lease.emplace(impl.workspaces->acquire(stream));
-    for (size_t i = 0; i < impl.scratch.size(); ++i) scratch.push_back(lease->at(i));
+    scratch = lease->refs();
   }
   for (const runtime::LaunchRef& l : launch_refs(impl, impl.program.launches, x, y, residual, scratch))
     impl.backend->launch(l.kernel, l.args, stream);
@@ -162,6 +162,34 @@ void prepare_weights(Conv::Impl& impl, runtime::StreamRef stream) {
 // Runs still in flight may read the weights about to be replaced.
 void wait_for_runs(Conv::Impl& impl) {
   if (impl.weights_set) impl.backend->synchronize(nullptr);
+}
+
+void check_host_args(const Conv::Impl& impl, const void* x, const void* y, const void* residual) {
+  if (!x || !y) throw Error("run: null input or output");
+  check_epilogue_arg("run", "residual", impl.desc.epilogue.residual, residual);
+}
+
+// The memory of a host-pointer call's tensors: the caller's own on host backends; elsewhere the
+// Conv's staging buffers, x and the residual copied in (the caller holds host_mutex).
+struct HostCall {
+  MemoryRef x, y, residual;
+  bool staged = false;
+};
+
+HostCall begin_host_call(Conv::Impl& impl, const void* x, const void* y, const void* residual) {
+  if (impl.backend->host_memory())
+    return {host_memory(impl, BufferRole::input, x), host_memory(impl, BufferRole::output, y),
+            residual ? host_memory(impl, BufferRole::residual, residual) : MemoryRef{}, false};
+  HostCall c{staged(impl, BufferRole::input), staged(impl, BufferRole::output),
+             residual ? staged(impl, BufferRole::residual) : MemoryRef{}, true};
+  impl.backend->copy_from_host(c.x, x, c.x.bytes, nullptr);
+  if (residual) impl.backend->copy_from_host(c.residual, residual, c.residual.bytes, nullptr);
+  return c;
+}
+
+// Copies y back when it was staged (synchronous).
+void end_host_call(Conv::Impl& impl, const HostCall& c, void* y) {
+  if (c.staged) impl.backend->copy_to_host(y, c.y, c.y.bytes, nullptr);
 }
 
 double microseconds_since(std::chrono::steady_clock::time_point t0) {
@@ -220,54 +248,35 @@ void Conv::run(const TensorRef& x, const TensorRef& y, Stream stream, const Tens
 
 void Conv::run(const void* x, void* y, const void* residual) {
   Impl& impl = *impl_;
-  if (!x || !y) throw Error("run: null input or output");
-  check_epilogue_arg("run", "residual", impl.desc.epilogue.residual, residual);
-  if (impl.backend->host_memory()) {  // the kernels read and write the caller's memory
-    std::shared_lock lock(impl.weights_mutex);
-    enqueue_run(impl, host_memory(impl, BufferRole::input, x), host_memory(impl, BufferRole::output, y),
-                residual ? host_memory(impl, BufferRole::residual, residual) : MemoryRef{}, nullptr, {}, 0);
-    return;
-  }
-  std::lock_guard host_lock(impl.host_mutex);
+  check_host_args(impl, x, y, residual);
+  // Host backends read and write the caller's memory: no staging, so calls need not be serialized.
+  std::unique_lock<std::mutex> host_lock(impl.host_mutex, std::defer_lock);
+  if (!impl.backend->host_memory()) host_lock.lock();
   std::shared_lock lock(impl.weights_mutex);
   require_weights(impl);
-  const MemoryRef xs = staged(impl, BufferRole::input), ys = staged(impl, BufferRole::output);
-  const MemoryRef rs = residual ? staged(impl, BufferRole::residual) : MemoryRef{};
-  impl.backend->copy_from_host(xs, x, xs.bytes, nullptr);
-  if (residual) impl.backend->copy_from_host(rs, residual, rs.bytes, nullptr);
-  enqueue_run(impl, xs, ys, rs, nullptr, {}, 0);
-  impl.backend->copy_to_host(y, ys, ys.bytes, nullptr);
+  const HostCall c = begin_host_call(impl, x, y, residual);
+  enqueue_run(impl, c.x, c.y, c.residual, nullptr, {}, 0);
+  end_host_call(impl, c, y);
 }
 
 void Conv::benchmark(const void* x, void* y, int repeats, int warmup, const void* residual) {
   if (repeats < 1 || warmup < 0) throw Error("benchmark: needs repeats >= 1 and warmup >= 0");
   Impl& impl = *impl_;
-  if (!x || !y) throw Error("run: null input or output");
-  check_epilogue_arg("run", "residual", impl.desc.epilogue.residual, residual);
+  check_host_args(impl, x, y, residual);
   std::lock_guard host_lock(impl.host_mutex);
   std::shared_lock lock(impl.weights_mutex);
   require_weights(impl);
   runtime::Backend& be = *impl.backend;
-  const bool host = be.host_memory();
-  const MemoryRef xs = host ? host_memory(impl, BufferRole::input, x) : staged(impl, BufferRole::input);
-  const MemoryRef ys = host ? host_memory(impl, BufferRole::output, y) : staged(impl, BufferRole::output);
-  MemoryRef rs;
-  if (residual) rs = host ? host_memory(impl, BufferRole::residual, residual) : staged(impl, BufferRole::residual);
-  if (!host) {
-    be.copy_from_host(xs, x, xs.bytes, nullptr);
-    if (residual) be.copy_from_host(rs, residual, rs.bytes, nullptr);
-  }
+  const HostCall c = begin_host_call(impl, x, y, residual);
   api::Workspaces::Lease lease = impl.workspaces->acquire(nullptr);
-  std::vector<MemoryRef> scratch;
-  for (size_t i = 0; i < impl.scratch.size(); ++i) scratch.push_back(lease.at(i));
-  const std::vector<runtime::LaunchRef> seq = launch_refs(impl, impl.program.launches, xs, ys, rs, scratch);
+  const std::vector<runtime::LaunchRef> seq = launch_refs(impl, impl.program.launches, c.x, c.y, c.residual, lease.refs());
   impl.report.time_us = median(be.timed_runs(seq, warmup, repeats));
   std::vector<std::vector<double>> times(impl.program.kernels.size());
   for (int rep = 0; rep < repeats; ++rep) {
     std::vector<double> us = be.timed_launches(seq);
     for (size_t i = 0; i < seq.size(); ++i) times[seq[i].kernel].push_back(us[i]);
   }
-  if (!host) be.copy_to_host(y, ys, ys.bytes, nullptr);
+  end_host_call(impl, c, y);
   for (size_t k = 0; k < times.size(); ++k) impl.report.kernels[k].time_us = median(times[k]);
 }
 

@@ -36,9 +36,10 @@ Workspaces::Lease::~Lease() {
   owner_->free_.push_back(std::move(pooled_));
 }
 
-runtime::MemoryRef Workspaces::Lease::at(size_t i) const {
-  const Set& set = pooled_ ? *pooled_ : *shared_;
-  return set.at(i)->ref();
+std::vector<runtime::MemoryRef> Workspaces::Lease::refs() const {
+  std::vector<runtime::MemoryRef> out;
+  for (const auto& a : pooled_ ? *pooled_ : *shared_) out.push_back(a->ref());
+  return out;
 }
 
 }  // namespace wino::api

@@ -24,8 +24,8 @@ class Workspaces {
           const std::vector<std::unique_ptr<runtime::Allocation>>* shared);
     Lease(Lease&&) = default;
     ~Lease();
-    /// The memory of buffer i.
-    runtime::MemoryRef at(size_t i) const;
+    /// The memory of every buffer, in order.
+    std::vector<runtime::MemoryRef> refs() const;
 
    private:
     Workspaces* owner_;

@@ -48,6 +48,15 @@ def test_matches_torch_in_float64_over_the_edges(n, c, h, w, k, r, pad, stride, 
     assert rel_err(y.numpy(), ref.numpy()) < 1e-5
 
 
+@pytest.mark.parametrize("dtype,tol", [(torch.float16, 1e-3), (torch.bfloat16, 8e-3)])
+def test_half_tensors_round_the_output_only(dtype, tol):
+    x, w, b = (t.to(dtype) for t in tensors())
+    y = wino.conv2d(x, w, b, padding=1, activation="relu")
+    assert y.dtype == dtype
+    ref = F.relu(F.conv2d(x.double(), w.double(), b.double(), padding=1))  # on the same rounded inputs
+    assert rel_err(y.double().numpy(), ref.numpy()) < tol
+
+
 def test_channels_last_and_strided_inputs_are_converted():
     x, w, b = tensors()
     ref = reference_conv2d(x.numpy(), w.numpy(), b.numpy(), padding=(1, 1))
