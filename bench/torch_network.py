@@ -82,20 +82,29 @@ def run(name, batch, size=224):
             out[mode] = {"ms": forward_ms(net, x), "rel_err": rel_err(net(x), ref),
                          "layers_ms": per_layer_ms(net, x, torch.nn.Conv2d)}
     torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
-    converted, table = wino.torch.convert(copy.deepcopy(net))
-    with torch.no_grad():
-        out["wino"] = {"ms": forward_ms(converted, x), "rel_err": rel_err(converted(x), ref),
-                       "layers_ms": per_layer_ms(converted, x, (torch.nn.Conv2d, wino.torch.Conv2d)),
-                       "converted": sum(r[1] == "converted" for r in table), "convs": len(table)}
+    variants = {"wino": None,  # every conv Wino accepts (1x1 and strided ones through its direct plan)
+                "wino_3x3": lambda _, c: c.kernel_size == (3, 3) and c.stride == (1, 1)}  # Winograd's layers only
+    for variant, keep in variants.items():
+        converted, table = wino.torch.convert(copy.deepcopy(net), filter=keep)
+        with torch.no_grad():
+            out[variant] = {"ms": forward_ms(converted, x), "rel_err": rel_err(converted(x), ref),
+                            "layers_ms": per_layer_ms(converted, x, (torch.nn.Conv2d, wino.torch.Conv2d)),
+                            "converted": sum(r[1] == "converted" for r in table), "convs": len(table)}
+        print(f"{name} {variant}: {out[variant]['converted']} of {out[variant]['convs']} convs converted")
+        del converted
+    shapes = {n: f"{m.in_channels}->{m.out_channels} k{m.kernel_size[0]} s{m.stride[0]}"
+              for n, m in net.named_modules() if isinstance(m, torch.nn.Conv2d)}
     base = out["cudnn_fp32"]["ms"]
     print(f"{name} b{batch}: cuDNN fp32 {base:.2f} ms (err {out['cudnn_fp32']['rel_err']:.2e}), "
           f"PyTorch default TF32 {out['pytorch_default_tf32']['ms']:.2f} ms (err "
           f"{out['pytorch_default_tf32']['rel_err']:.2e}), Wino {out['wino']['ms']:.2f} ms (err "
-          f"{out['wino']['rel_err']:.2e}): {base / out['wino']['ms']:.2f}x over fp32")
-    print(f"  {'layer':24} {'cuDNN fp32 ms':>14} {'TF32 ms':>9} {'Wino ms':>9}")
+          f"{out['wino']['rel_err']:.2e}): {base / out['wino']['ms']:.2f}x over fp32; Wino on the 3x3 stride-1 convs "
+          f"only {out['wino_3x3']['ms']:.2f} ms (err {out['wino_3x3']['rel_err']:.2e})")
+    print(f"  {'layer':24} {'cuDNN fp32 ms':>14} {'TF32 ms':>9} {'Wino ms':>9} {'3x3 only':>9}  shape")
     for layer, ms in out["cudnn_fp32"]["layers_ms"].items():
         print(f"  {layer:24} {ms:14.3f} {out['pytorch_default_tf32']['layers_ms'].get(layer, float('nan')):9.3f} "
-              f"{out['wino']['layers_ms'].get(layer, float('nan')):9.3f}")
+              f"{out['wino']['layers_ms'].get(layer, float('nan')):9.3f} "
+              f"{out['wino_3x3']['layers_ms'].get(layer, float('nan')):9.3f}  {shapes.get(layer, '')}")
     return out
 
 

@@ -204,3 +204,34 @@ def test_cuda_model_converts_and_trains():
     net(x).square().mean().backward()
     assert net[0].weight.grad is not None and net[0].weight.grad.is_cuda
 
+
+
+@cuda
+@pytest.mark.parametrize("n,c,h,w,k,r,pad,stride,dil,groups,act", EDGES)
+def test_cuda_matches_torch_in_float64_over_the_edges(n, c, h, w, k, r, pad, stride, dil, groups, act):
+    g = torch.Generator().manual_seed(n * 1000 + c * 10 + k)
+    x, wt = torch.randn(n, c, h, w, generator=g), torch.randn(k, c // groups, r, r, generator=g)
+    b = torch.randn(k, generator=g)
+    y = wino.conv2d(x.cuda(), wt.cuda(), b.cuda(), stride, pad, dil, groups, activation=act)
+    assert y.is_cuda
+    z = F.conv2d(x.double(), wt.double(), b.double(), stride, pad, dil, groups)
+    ref = {None: z, "relu": F.relu(z), "relu6": F.relu6(z), "silu": F.silu(z)}[act]
+    assert rel_err(y.cpu().numpy(), ref.numpy()) < 1e-5
+
+
+@cuda
+@pytest.mark.parametrize("dtype,tol", [(torch.float16, 1e-3), (torch.bfloat16, 8e-3)])
+def test_cuda_half_tensors(dtype, tol):
+    x, w, b = (t.to(dtype).cuda() for t in tensors())
+    y = wino.conv2d(x, w, b, padding=1)
+    assert y.dtype == dtype and y.is_cuda
+    ref = F.conv2d(x.double(), w.double(), b.double(), padding=1)
+    assert rel_err(y.double().cpu().numpy(), ref.cpu().numpy()) < tol
+
+
+@cuda
+def test_cuda_op_under_torch_compile_and_opcheck():
+    x, w, b = (t.cuda() for t in tensors())
+    fn = torch.compile(lambda x: wino.torch.conv2d(x, w, b, padding=1, activation="relu"), fullgraph=True)
+    assert rel_err(fn(x).cpu().numpy(), F.relu(F.conv2d(x, w, b, padding=1)).cpu().numpy()) < 1e-5
+    torch.library.opcheck(torch.ops.wino.conv2d.default, (x, w, b, 1, [1, 1], 1, 1, "relu", "auto"))
