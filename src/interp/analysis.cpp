@@ -147,6 +147,10 @@ void Analysis::use_block(const Block& b, bool in_region) {
         use_block(s.body, in_region);
         break;
       case StmtKind::threads: use_block(s.body, true); break;
+      case StmtKind::mma:
+        if (!in_region) reject("an mma outside a thread region");
+        for (Expr e : s.args) use(e, pos, in_region);
+        break;
       default: break;
     }
   }

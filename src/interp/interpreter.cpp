@@ -8,6 +8,7 @@
 #include "interp/interpreter.h"
 
 #include <algorithm>
+#include <vector>
 
 #include "interp/analysis.h"
 #include "interp/machine.h"
@@ -65,6 +66,7 @@ void Machine::stmt(const Stmt& s) {
       ++phase_;
       return;
     case StmtKind::comment: return;
+    case StmtKind::mma: return mma(s);
   }
 }
 
@@ -163,6 +165,54 @@ void Machine::store_uniform(const Stmt& s) {
   const int64_t e = element(c, ueval(s.index.node()), "store to", -1);
   const float v = static_cast<float>(ueval(s.value.node()));
   write(c, e, s.accumulate ? read(c, e, -1) + v : v, -1);
+}
+
+// Warp by warp: gather the lanes' fragments into A, B and C (ir/mma.h), D = C + A x B with the
+// products of the rounded operands (mma_product) summed exactly and rounded to float once.
+void Machine::mma(const Stmt& s) {
+  if (!in_region_) fail("an mma outside a thread region");
+  const Mask& m = top();
+  if (threads_ % kWarp || !m.dense || m.lo != 0 || m.hi != threads_)
+    fail("an mma with some threads inactive (every thread of a warp must run it together)");
+  const MmaKind kind = s.mma;
+  const int depth = mma_depth(kind), na = mma_a_values(kind), nb = mma_b_values(kind);
+  std::vector<const double*> args;
+  std::vector<std::vector<double>> uniform;  // operands every lane shares, spread over the lanes
+  for (Expr e : s.args) {
+    if (slots_[e->id].varying) {
+      args.push_back(veval(e.node()));
+    } else {
+      uniform.emplace_back(threads_, ueval(e.node()));
+      args.push_back(uniform.back().data());
+    }
+  }
+  Cells& c = cell_of(s.memory);
+  std::vector<double> a(kMmaRows * depth), b(depth * kMmaCols);
+  for (int w = 0; w < threads_; w += kWarp) {
+    double cm[kMmaRows][kMmaCols];
+    for (int l = 0; l < kWarp; ++l) {
+      for (int i = 0; i < na; ++i) {
+        const MmaPos p = mma_a_pos(kind, l, i);
+        a[p.row * depth + p.col] = args[i][w + l];
+      }
+      for (int i = 0; i < nb; ++i) {
+        const MmaPos p = mma_b_pos(kind, l, i);
+        b[p.row * kMmaCols + p.col] = args[na + i][w + l];
+      }
+      for (int i = 0; i < 4; ++i) {
+        const MmaPos p = mma_c_pos(l, i);
+        cm[p.row][p.col] = read(c, s.slots[i] * threads_ + w + l, w + l);
+      }
+    }
+    for (int l = 0; l < kWarp; ++l)
+      for (int i = 0; i < 4; ++i) {
+        const MmaPos p = mma_c_pos(l, i);
+        double sum = cm[p.row][p.col];
+        for (int k = 0; k < depth; ++k)
+          sum += mma_product(kind, static_cast<float>(a[p.row * depth + k]), static_cast<float>(b[k * kMmaCols + p.col]));
+        write(c, s.slots[i] * threads_ + w + l, static_cast<float>(sum), w + l);
+      }
+  }
 }
 
 }  // namespace detail

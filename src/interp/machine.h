@@ -177,6 +177,7 @@ class Machine {
   void store(const ir::Stmt& s);
   void if_then(const ir::Stmt& s);
   void threads(const ir::Stmt& s);
+  void mma(const ir::Stmt& s);
   void assign(const ir::Node* var) { vtime_[var->id] = ++clock_; }
   void store_uniform(const ir::Stmt& s);
   /// The lanes of variable `s`, grown to hold every lane of the top mask (dropping its values).

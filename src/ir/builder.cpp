@@ -23,6 +23,7 @@ const char* stmt_kind_name(StmtKind k) {
     case StmtKind::threads: return "threads";
     case StmtKind::barrier: return "barrier";
     case StmtKind::comment: return "comment";
+    case StmtKind::mma: return "mma";
   }
   return "?";
 }
@@ -40,6 +41,9 @@ StmtPtr clone(const Stmt& s) {
   c->loop_kind = s.loop_kind;
   c->body = clone(s.body);
   c->text = s.text;
+  c->mma = s.mma;
+  c->args = s.args;
+  c->slots = s.slots;
   return c;
 }
 
@@ -183,6 +187,18 @@ void KernelBuilder::threads(const std::function<void(Expr)>& body) {
 void KernelBuilder::barrier() {
   auto s = std::make_unique<Stmt>();
   s->kind = StmtKind::barrier;
+  push(std::move(s));
+}
+
+void KernelBuilder::mma(MmaKind kind, const Memory* acc, std::vector<int64_t> slots, std::vector<Expr> a,
+                        std::vector<Expr> b) {
+  auto s = std::make_unique<Stmt>();
+  s->kind = StmtKind::mma;
+  s->mma = kind;
+  s->memory = acc;
+  s->slots = std::move(slots);
+  s->args = std::move(a);
+  s->args.insert(s->args.end(), b.begin(), b.end());
   push(std::move(s));
 }
 

@@ -36,6 +36,8 @@ class KernelBuilder {
   void if_then(Expr cond, const std::function<void()>& body);
   void threads(const std::function<void(Expr)>& body);
   void barrier();
+  /// acc[slots] += A x B, warp by warp (ir/mma.h): `a` and `b` are this lane's fragment values.
+  void mma(MmaKind kind, const Memory* acc, std::vector<int64_t> slots, std::vector<Expr> a, std::vector<Expr> b);
   void comment(const std::string& text);
 
   Expr i32(int64_t v) { return ctx().i32(v); }

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "ir/expr.h"
+#include "ir/mma.h"
 
 namespace wino::ir {
 
@@ -48,6 +49,7 @@ enum class StmtKind : uint8_t {
   threads,  // the thread region: body runs once per thread of the work-group
   barrier,  // work-group barrier (between thread regions)
   comment,  // text for the reader
+  mma,      // memory[slots] += A x B: a warp-level matrix op in a thread region (ir/mma.h)
 };
 const char* stmt_kind_name(StmtKind k);
 
@@ -63,6 +65,12 @@ struct Stmt {
   LoopKind loop_kind = LoopKind::serial;
   Block body;            // loop, if_then, threads
   std::string text;      // comment
+  // mma: every thread of every warp runs it together (all threads active); `args` are the
+  // lane's values of A then B, `slots` the 4 elements of the per-thread f32 array `memory`
+  // holding its part of C (read) and D (written).
+  MmaKind mma = MmaKind::tf32_m16n8k8;
+  std::vector<Expr> args;
+  std::vector<int64_t> slots;
 };
 
 /// Static facts the plan knows about a kernel, for the report.

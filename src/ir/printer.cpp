@@ -95,6 +95,15 @@ class Printer {
         case StmtKind::comment:
           line(indent, "# " + s.text);
           break;
+        case StmtKind::mma: {
+          std::string text = "mma." + mma_name(s.mma) + " " + s.memory->name + "[";
+          for (size_t i = 0; i < s.slots.size(); ++i) text += (i ? "," : "") + std::to_string(s.slots[i]);
+          text += "] +=";
+          for (size_t i = 0; i < s.args.size(); ++i)
+            text += std::string(i == 0 ? " A{" : i == size_t(mma_a_values(s.mma)) ? "} x B{" : ", ") + expr(s.args[i].node());
+          line(indent, text + "}");
+          break;
+        }
       }
     }
   }

@@ -8,6 +8,7 @@ std::vector<Expr> stmt_operands(const Stmt& s) {
   std::vector<Expr> out;
   for (Expr e : {s.cond, s.index, s.value})
     if (e) out.push_back(e);
+  out.insert(out.end(), s.args.begin(), s.args.end());
   return out;
 }
 

@@ -89,6 +89,25 @@ class Verifier {
     }
   }
 
+  void check_mma(const Stmt& s, bool in_threads) {
+    if (!in_threads) problem("mma outside a thread region");
+    if (k_.threads_per_group % kWarp) problem("mma in a work-group that is not whole warps of 32 threads");
+    if (!s.memory || !memories_.count(s.memory) || s.memory->space != Space::per_thread || s.memory->type != Type::f32) {
+      problem("mma accumulates into something that is not a per-thread f32 array of this kernel");
+      return;
+    }
+    if (s.slots.size() != 4) problem("mma takes 4 accumulator elements");
+    for (int64_t e : s.slots)
+      if (e < 0 || e >= s.memory->size) problem("mma accumulator element " + std::to_string(e) + " out of bounds");
+    if (s.args.size() != size_t(mma_a_values(s.mma) + mma_b_values(s.mma)))
+      problem("mma." + mma_name(s.mma) + " takes " + std::to_string(mma_a_values(s.mma)) + " values of A and " +
+              std::to_string(mma_b_values(s.mma)) + " of B per lane");
+    for (Expr e : s.args) {
+      check_expr(e, "operand");
+      if (e && e.type() != Type::f32) problem("mma operand is not f32");
+    }
+  }
+
   void block(const Block& b, bool in_threads) {
     defined_.emplace_back();
     for (const StmtPtr& sp : b) {
@@ -141,6 +160,7 @@ class Verifier {
           break;
         case StmtKind::comment:
           break;
+        case StmtKind::mma: check_mma(s, in_threads); break;
       }
     }
     defined_.pop_back();

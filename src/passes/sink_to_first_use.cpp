@@ -25,7 +25,7 @@ void summarize(const Stmt& s, Summary& out, std::unordered_set<const Node*>& see
     for (int i = 0; i < n->nargs; ++i) walk(n->args[i]);
   };
   for (Expr e : stmt_operands(s)) walk(e.node());
-  if (s.kind == StmtKind::store) out.stored.insert(s.memory);
+  if (s.kind == StmtKind::store || s.kind == StmtKind::mma) out.stored.insert(s.memory);
   if (s.kind == StmtKind::barrier || s.kind == StmtKind::threads) out.barrier = true;
   for (const StmtPtr& c : s.body) summarize(*c, out, seen);
 }

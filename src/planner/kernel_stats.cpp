@@ -173,6 +173,10 @@ class Analyzer {
           break;
         case StmtKind::comment:
           break;
+        case StmtKind::mma:  // a warp's 2 x 16 x 8 x depth flops, a 32nd per thread
+          array_access(s.memory);
+          stats_.flops += per_thread * 2 * kMmaRows * kMmaCols * mma_depth(s.mma) / kWarp;
+          break;
       }
     }
     scopes_.pop_back();

@@ -295,6 +295,17 @@ class Renderer {
       case StmtKind::comment:
         line("// " + s.text);
         break;
+      case StmtKind::mma: {
+        if (!d_.mma)
+          throw Error(std::string("the ") + dialect_name(d_.dialect) +
+                      " dialect has no warp-level matrix op (mma): tensor-core precisions run on CUDA only");
+        std::string call = "wino_mma_" + mma_operand_name(s.mma) + "(";
+        for (size_t i = 0; i < s.slots.size(); ++i)
+          call += (i ? ", " : "") + memory_prefix(*s.memory) + "[" + std::to_string(s.slots[i]) + "]";
+        for (Expr e : s.args) call += ", " + expr(e, true);
+        line(call + ");");
+        break;
+      }
     }
   }
 

@@ -37,6 +37,7 @@ struct DialectSpec {
   bool emulate_threads = false;   // CPU: thread regions become loops, per-thread arrays gain [T]
   bool metal_params = false;      // buffers and ids are attributed parameters
   bool launch_bounds = false;     // CUDA __launch_bounds__ / OpenCL reqd_work_group_size
+  bool mma = false;               // has wino_mma_<operands>(d0..d3, a..., b...) for ir::StmtKind::mma
 };
 
 const DialectSpec& dialect_spec(Dialect d);

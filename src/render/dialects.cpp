@@ -110,12 +110,62 @@ DialectSpec make_c() {
   return s;
 }
 
+// The mma statement (ir/mma.h) as sm_80 mma.sync: wino_mma_<operands>(d0..d3, a..., b...) with
+// the lane's f32 values, rounded here (cvt.rna to tf32, cvt.rn to packed f16/bf16 pairs).
+std::string cuda_mma() {
+  return R"(
+__device__ __forceinline__ unsigned wino_tf32(float x) {
+  unsigned r; asm("cvt.rna.tf32.f32 %0, %1;" : "=r"(r) : "f"(x)); return r;
+}
+__device__ __forceinline__ unsigned wino_f16x2(float lo, float hi) {
+  unsigned r; asm("cvt.rn.f16x2.f32 %0, %1, %2;" : "=r"(r) : "f"(hi), "f"(lo)); return r;
+}
+__device__ __forceinline__ unsigned wino_bf16x2(float lo, float hi) {
+  unsigned r; asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(r) : "f"(hi), "f"(lo)); return r;
+}
+__device__ __forceinline__ void wino_mma_tf32_bits(float& d0, float& d1, float& d2, float& d3, unsigned a0,
+    unsigned a1, unsigned a2, unsigned a3, unsigned b0, unsigned b1) {
+  asm volatile("mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"
+               : "+f"(d0), "+f"(d1), "+f"(d2), "+f"(d3)
+               : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
+}
+__device__ __forceinline__ void wino_mma_tf32(float& d0, float& d1, float& d2, float& d3, float a0, float a1,
+    float a2, float a3, float b0, float b1) {
+  wino_mma_tf32_bits(d0, d1, d2, d3, wino_tf32(a0), wino_tf32(a1), wino_tf32(a2), wino_tf32(a3), wino_tf32(b0),
+                     wino_tf32(b1));
+}
+#define WINO_SMALL(x, big) wino_tf32((x) - __uint_as_float(big))
+__device__ __forceinline__ void wino_mma_tf32x3(float& d0, float& d1, float& d2, float& d3, float a0, float a1,
+    float a2, float a3, float b0, float b1) {
+  const unsigned A0 = wino_tf32(a0), A1 = wino_tf32(a1), A2 = wino_tf32(a2), A3 = wino_tf32(a3);
+  const unsigned B0 = wino_tf32(b0), B1 = wino_tf32(b1);
+  wino_mma_tf32_bits(d0, d1, d2, d3, WINO_SMALL(a0, A0), WINO_SMALL(a1, A1), WINO_SMALL(a2, A2),
+                     WINO_SMALL(a3, A3), B0, B1);
+  wino_mma_tf32_bits(d0, d1, d2, d3, A0, A1, A2, A3, WINO_SMALL(b0, B0), WINO_SMALL(b1, B1));
+  wino_mma_tf32_bits(d0, d1, d2, d3, A0, A1, A2, A3, B0, B1);
+}
+#define WINO_MMA_HALF(NAME, TYPE, PACK)                                                                       \
+  __device__ __forceinline__ void NAME(float& d0, float& d1, float& d2, float& d3, float a0, float a1, float a2, \
+      float a3, float a4, float a5, float a6, float a7, float b0, float b1, float b2, float b3) {              \
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32." TYPE "." TYPE ".f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "  \
+                 "{%8,%9}, {%0,%1,%2,%3};"                                                                    \
+                 : "+f"(d0), "+f"(d1), "+f"(d2), "+f"(d3)                                                     \
+                 : "r"(PACK(a0, a1)), "r"(PACK(a2, a3)), "r"(PACK(a4, a5)), "r"(PACK(a6, a7)),                \
+                   "r"(PACK(b0, b1)), "r"(PACK(b2, b3)));                                                     \
+  }
+WINO_MMA_HALF(wino_mma_f16, "f16", wino_f16x2)
+WINO_MMA_HALF(wino_mma_bf16, "bf16", wino_bf16x2)
+)";
+}
+
 DialectSpec make_cuda() {
   DialectSpec s;
   s.dialect = Dialect::cuda;
   // Lane by lane in memory: a float4 access needs 16-byte alignment the IR does not promise.
   s.types = {.vector = "%e%n", .make = "make_%t(%a)", .lane = ".%i", .load = "", .store = ""};
-  s.prelude = half_conversions("__device__ __forceinline__", "__float_as_uint", "__uint_as_float") + cuda_vector_operators();
+  s.prelude = half_conversions("__device__ __forceinline__", "__float_as_uint", "__uint_as_float") + cuda_vector_operators() +
+              cuda_mma();
+  s.mma = true;
   s.kernel_prefix = "extern \"C\" __global__ void";
   s.global_const_ptr = "const %s* __restrict__";
   s.global_ptr = "%s* __restrict__";

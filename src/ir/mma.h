@@ -1,0 +1,46 @@
+// Warp-level matrix multiply-accumulate (the `mma` statement): D = A x B + C on a 16 x 8 tile per
+// warp of 32 threads, with A 16 x k and B k x 8 (k = 8 for tf32, 16 for f16 and bf16) spread over
+// the warp's lanes as fragments: each lane holds some elements of A, B and C in fixed positions
+// (PTX's mma.sync.m16n8k8 / m16n8k16 layouts). These functions are the one definition of those
+// positions: plans use them to decide which element each lane loads, the interpreter to gather
+// the fragments, and the CUDA dialect issues the matching instruction.
+#pragma once
+
+#include <string>
+
+namespace wino::ir {
+
+/// The operand type and shape of an mma. Operands are rounded to the operand type (tf32: to
+/// nearest, ties away; f16 and bf16: to nearest even); products are exact and summed in f32.
+/// tf32x3 is fp32-accurate on tf32 units: each operand x splits into big = tf32(x) and small =
+/// tf32(x - big), and D = C + small(A) big(B) + big(A) small(B) + big(A) big(B) (three mmas).
+enum class MmaKind : unsigned char { tf32_m16n8k8, tf32x3_m16n8k8, f16_m16n8k16, bf16_m16n8k16 };
+
+constexpr int kMmaRows = 16, kMmaCols = 8, kWarp = 32;
+
+/// "tf32.m16n8k8", ...
+std::string mma_name(MmaKind k);
+/// "tf32", "tf32x3", "f16", "bf16".
+std::string mma_operand_name(MmaKind k);
+/// Whether A and B are tf32 (one or three mmas), with k = 8.
+inline bool mma_is_tf32(MmaKind k) { return k == MmaKind::tf32_m16n8k8 || k == MmaKind::tf32x3_m16n8k8; }
+/// The depth k of the product (8 or 16).
+int mma_depth(MmaKind k);
+/// Values of A and B each lane holds (C and D: always 4).
+int mma_a_values(MmaKind k);
+int mma_b_values(MmaKind k);
+
+struct MmaPos {
+  int row, col;
+};
+/// Where value i of `lane`'s fragment sits in A (16 x k), B (k x 8) and C or D (16 x 8).
+MmaPos mma_a_pos(MmaKind k, int lane, int i);
+MmaPos mma_b_pos(MmaKind k, int lane, int i);
+MmaPos mma_c_pos(int lane, int i);
+
+/// The exact product of the rounded operands a and b that the mma sums (three terms for tf32x3).
+double mma_product(MmaKind k, float a, float b);
+/// `x` rounded to tf32 (10 mantissa bits; to nearest, ties away from zero: PTX cvt.rna.tf32.f32).
+float round_tf32(float x);
+
+}  // namespace wino::ir

@@ -1,0 +1,185 @@
+// The warp-level matrix op (ir::StmtKind::mma): what the interpreter computes for each operand
+// kind against a product written out here from the PTX fragment layouts, the CUDA source compiled
+// by NVRTC for sm_90 (no GPU needed), the GPU agreeing with the interpreter, and clear refusals.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <vector>
+
+#include "common/error.h"
+#include "common/half.h"
+#include "common/random.h"
+#include "cuda_skip.h"
+#include "interp/interpreter.h"
+#include "ir/builder.h"
+#include "ir/verifier.h"
+#include "render/render.h"
+#include "runtime/backend.h"
+
+namespace wino {
+namespace {
+
+using namespace ir;
+
+constexpr int kWarps = 2;
+const MmaKind kKinds[] = {MmaKind::tf32_m16n8k8, MmaKind::tf32x3_m16n8k8, MmaKind::f16_m16n8k16,
+                          MmaKind::bf16_m16n8k16};
+
+// Each warp w: d[w] = c[w] + a[w] x b[w], with a[w] 16 x k, b[w] k x 8 and c, d 16 x 8 row-major,
+// each lane loading its fragment values at the positions ir/mma.h gives, twice over (two mmas
+// accumulate: the second adds a x b again).
+std::unique_ptr<Kernel> mma_kernel(MmaKind kind, int threads = kWarps * kWarp) {
+  const int k = mma_depth(kind);
+  KernelBuilder b(std::make_shared<Context>(), "mma_test", 1, threads);
+  const Memory* a = b.buffer("a", kWarps * 16 * k, true);
+  const Memory* bm = b.buffer("b", kWarps * k * 8, true);
+  const Memory* c = b.buffer("c", kWarps * 16 * 8, true);
+  const Memory* d = b.buffer("d", kWarps * 16 * 8, false);
+  const Memory* acc = b.thread_array("acc", 4);
+  b.threads([&](Expr tid) {
+    Expr w = b.let("w", tid / kWarp), lane = b.let("lane", tid % kWarp);
+    // Positions depend on the lane: select over the 32 lanes' constants, as a plan's formulas would.
+    auto pos = [&](auto f, int i, int cols) {
+      Expr at = b.i32(0);
+      for (int l = kWarp - 1; l >= 0; --l) {
+        MmaPos p = f(l, i);
+        at = l == kWarp - 1 ? b.i32(p.row * cols + p.col) : select(eq(lane, b.i32(l)), b.i32(p.row * cols + p.col), at);
+      }
+      return at;
+    };
+    for (int i = 0; i < 4; ++i)
+      b.store(acc, b.i32(i), b.load("c", c, w * 128 + pos([](int l, int j) { return mma_c_pos(l, j); }, i, 8)));
+    std::vector<Expr> av, bv;
+    for (int i = 0; i < mma_a_values(kind); ++i)
+      av.push_back(b.load("a", a, w * (16 * k) + pos([&](int l, int j) { return mma_a_pos(kind, l, j); }, i, k)));
+    for (int i = 0; i < mma_b_values(kind); ++i)
+      bv.push_back(b.load("b", bm, w * (k * 8) + pos([&](int l, int j) { return mma_b_pos(kind, l, j); }, i, 8)));
+    b.mma(kind, acc, {0, 1, 2, 3}, av, bv);
+    b.mma(kind, acc, {0, 1, 2, 3}, av, bv);
+    for (int i = 0; i < 4; ++i)
+      b.store(d, w * 128 + pos([](int l, int j) { return mma_c_pos(l, j); }, i, 8), b.load("r", acc, b.i32(i)));
+  });
+  return b.finish();
+}
+
+float rounded(MmaKind kind, float x) {
+  switch (kind) {
+    case MmaKind::f16_m16n8k16: return f16_to_float(float_to_f16(x));
+    case MmaKind::bf16_m16n8k16: return bf16_to_float(float_to_bf16(x));
+    default: return round_tf32(x);
+  }
+}
+
+std::vector<float> random_floats(size_t n, uint64_t seed) {
+  Rng rng(seed);
+  std::vector<float> v(n);
+  for (float& x : v) x = static_cast<float>(rng.normal());
+  return v;
+}
+
+struct Data {
+  std::vector<float> a, b, c, d;
+};
+
+Data random_data(MmaKind kind) {
+  const int k = mma_depth(kind);
+  return {random_floats(kWarps * 16 * k, 1), random_floats(kWarps * k * 8, 2), random_floats(kWarps * 128, 3),
+          std::vector<float>(kWarps * 128, -7)};
+}
+
+// d = c + 2 a x b in float64, from the operands as given (exact) or as the tensor cores round them.
+std::vector<double> expected(MmaKind kind, const Data& in, bool round_operands) {
+  const int k = mma_depth(kind);
+  std::vector<double> d(kWarps * 128);
+  for (int w = 0; w < kWarps; ++w)
+    for (int r = 0; r < 16; ++r)
+      for (int col = 0; col < 8; ++col) {
+        double s = in.c[w * 128 + r * 8 + col];
+        for (int j = 0; j < k; ++j) {
+          float x = in.a[w * 16 * k + r * k + j], y = in.b[w * k * 8 + j * 8 + col];
+          s += 2 * (round_operands ? double{rounded(kind, x)} * rounded(kind, y) : double{x} * y);
+        }
+        d[w * 128 + r * 8 + col] = s;
+      }
+  return d;
+}
+
+double max_rel(const std::vector<float>& got, const std::vector<double>& want) {
+  double worst = 0;
+  for (size_t i = 0; i < got.size(); ++i) worst = std::max(worst, std::fabs(got[i] - want[i]) / (1 + std::fabs(want[i])));
+  return worst;
+}
+
+TEST(Mma, InterpreterComputesEachKindFromTheFragmentLayouts) {
+  for (MmaKind kind : kKinds) {
+    SCOPED_TRACE(mma_name(kind));
+    std::unique_ptr<Kernel> k = mma_kernel(kind);
+    EXPECT_TRUE(verify(*k).empty()) << verify(*k)[0];
+    Data in = random_data(kind);
+    interp::interpret(*k, {in.a.data(), in.b.data(), in.c.data(), in.d.data()});
+    const double exact = max_rel(in.d, expected(kind, in, false));
+    if (kind == MmaKind::tf32x3_m16n8k8) {
+      EXPECT_LT(exact, 1e-6);  // fp32-accurate
+    } else {
+      EXPECT_LT(max_rel(in.d, expected(kind, in, true)), 1e-6);  // the rounded operands' product
+      EXPECT_GT(exact, kind == MmaKind::f16_m16n8k16 ? 1e-5 : 1e-4);  // ... which is not the exact one
+    }
+  }
+}
+
+TEST(Mma, CudaSourceCompilesForSm90) {
+  std::string why;
+  if (!cuda::nvrtc_available(&why)) GTEST_SKIP() << "NVRTC not available: " << why;
+  for (MmaKind kind : kKinds) {
+    std::unique_ptr<Kernel> k = mma_kernel(kind);
+    const std::string src = render::translation_unit({render::render_kernel(*k, render::Dialect::cuda)},
+                                                     render::Dialect::cuda);
+    EXPECT_NE(src.find("wino_mma_" + mma_operand_name(kind) + "("), std::string::npos);
+    cuda::NvrtcOutput out = cuda::nvrtc_compile(src, k->name, "sm_90");
+    EXPECT_FALSE(out.cubin.empty()) << mma_name(kind) << ":\n" << out.log;
+  }
+}
+
+TEST(Mma, GpuAgreesWithTheInterpreter) {
+  SKIP_WITHOUT_CUDA();
+  auto backend = runtime::make_backend(Device::cuda(), Options{});
+  for (MmaKind kind : kKinds) {
+    SCOPED_TRACE(mma_name(kind));
+    std::unique_ptr<Kernel> k = mma_kernel(kind);
+    Data in = random_data(kind), gpu = in;
+    interp::interpret(*k, {in.a.data(), in.b.data(), in.c.data(), in.d.data()});
+    backend->compile({runtime::KernelSpec::of(*k)},
+                     runtime::compile_sources({render::render_kernel(*k, render::Dialect::cuda)}, render::Dialect::cuda));
+    std::vector<std::unique_ptr<runtime::Allocation>> mem;
+    std::vector<runtime::MemoryRef> args;
+    for (std::vector<float>* v : {&gpu.a, &gpu.b, &gpu.c, &gpu.d}) {
+      mem.push_back(backend->alloc(static_cast<int64_t>(v->size() * 4)));
+      backend->copy_from_host(mem.back()->ref(), v->data(), static_cast<int64_t>(v->size() * 4), nullptr);
+      args.push_back(mem.back()->ref());
+    }
+    backend->launch(0, args, nullptr);
+    backend->copy_to_host(gpu.d.data(), args[3], static_cast<int64_t>(gpu.d.size() * 4), nullptr);
+    backend->synchronize(nullptr);
+    std::vector<double> want(in.d.begin(), in.d.end());
+    EXPECT_LT(max_rel(gpu.d, want), 1e-5);  // the tensor cores' summation order and rounding differ
+  }
+}
+
+TEST(Mma, MisuseIsRefusedClearly) {
+  std::unique_ptr<Kernel> partial = mma_kernel(MmaKind::tf32_m16n8k8, 48);
+  std::vector<std::string> problems = verify(*partial);
+  ASSERT_FALSE(problems.empty());
+  EXPECT_NE(problems[0].find("whole warps"), std::string::npos) << problems[0];
+  std::unique_ptr<Kernel> k = mma_kernel(MmaKind::f16_m16n8k16);
+  for (render::Dialect d : {render::Dialect::c, render::Dialect::opencl, render::Dialect::metal}) {
+    try {
+      render::render_kernel(*k, d);
+      ADD_FAILURE() << "rendered an mma for " << render::dialect_name(d);
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("tensor-core precisions run on CUDA only"), std::string::npos) << e.what();
+    }
+  }
+}
+
+}  // namespace
+}  // namespace wino
