@@ -41,6 +41,17 @@ const char* activation_name(Activation a);
 /// "none", "relu", "relu6", "silu" -> Activation; throws wino::Error naming the choices.
 Activation parse_activation(const std::string& text);
 
+/// The arithmetic of the Winograd GEMM (the transforms always run in f32), from the most accurate:
+/// fp32 (FMA units), tf32x3 (tensor cores, fp32-level accuracy: each operand split into a tf32
+/// part and a tf32 remainder, three products), tf32, fp16 and bf16 (operands rounded to the type,
+/// f32 accumulation). Tensor-core precisions run on NVIDIA GPUs of sm_80 and newer (and in the
+/// interpreter). The planner never picks a lower precision than asked; it may pick a higher one.
+enum class Precision { fp32, tf32x3, tf32, fp16, bf16 };
+/// "fp32", "3xtf32", "tf32", "fp16", "bf16".
+const char* precision_name(Precision p);
+/// The names above -> Precision; throws wino::Error naming the choices.
+Precision parse_precision(const std::string& text);
+
 struct Epilogue {
   bool bias = false;      // K values, given to Conv::set_weights
   bool residual = false;  // a tensor shaped like y, given to Conv::run
@@ -113,6 +124,9 @@ struct Options {
   /// of one tile over 1000 random ones, docs/accuracy.md) is above this: 1e-5 admits F(6,3) and
   /// smaller, rejects F(8,3). With f16/bf16 tensors the type's own rounding comes on top.
   double max_rel_err = 1e-5;
+  /// The lowest arithmetic precision the GEMM may use (see Precision). Its rounding comes on top
+  /// of max_rel_err's bound.
+  Precision precision = Precision::fp32;
   /// plan = "auto": measure the best `tune_top` candidates of the cost model on the device and
   /// take the fastest (slower to compile: each one is compiled and run). The pick is stored in
   /// the tuning cache, and later compiles of the same convolution on the same device take it
@@ -129,6 +143,7 @@ struct PlanCandidate {
   std::string plan;
   int m = 0;                 // F(m, r); 0 for direct
   std::string tiles;         // GEMM tiles "bk,bp,rk,rp,cc" when not the plan's defaults
+  Precision precision = Precision::fp32;  // of its GEMM
   int pred_regs = 0;         // the most registers any of its kernels is predicted to take
   double predicted_us = -1;  // the cost model's time for one run
   double measured_us = -1;   // tune mode: measured on the device
@@ -182,6 +197,7 @@ struct KernelReport {
 struct Report {
   std::string plan;
   int m = 0, r = 0;
+  Precision precision = Precision::fp32;  // of the GEMM that ran (the transforms are f32)
   std::string device;
   double weight_transform_us = 0;
   double time_us = -1;  // median of whole runs (GPU: events around all the kernels of one run)

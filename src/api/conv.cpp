@@ -68,7 +68,9 @@ Conv compile_lowered(const Device& device, const ConvDesc& desc, const Options& 
   const render::Dialect dialect = impl->backend->dialect();
   const planner::DeviceCaps caps = planner::caps_for_device(resolved);
   planner::Choice choice = plan_on_device(resolved, caps, desc, options);
-  lower::Lowered low = lower::lower(desc, choice.plan, dialect, lower_options);
+  lower::LowerOptions lowering = lower_options;
+  lowering.ir_as_source = resolved.kind == Device::Kind::interp;  // it runs the IR: nothing to render
+  lower::Lowered low = lower::lower(desc, choice.plan, dialect, lowering);
   impl->program = std::move(low.program);
   const plans::Program& prog = impl->program;
   std::vector<runtime::KernelSpec> specs;
@@ -80,6 +82,7 @@ Conv compile_lowered(const Device& device, const ConvDesc& desc, const Options& 
   rep.plan = prog.plan;
   rep.m = prog.m;
   rep.r = prog.r;
+  rep.precision = choice.plan.precision;
   rep.device = impl->backend->name();
   rep.candidates = std::move(choice.candidates);
   if (!rep.candidates.empty()) rep.planned_for = caps.name + ": " + caps.budget_text();

@@ -41,6 +41,23 @@ Activation parse_activation(const std::string& text) {
   throw Error("unknown activation '" + text + "' (expected none, relu, relu6 or silu)");
 }
 
+const char* precision_name(Precision p) {
+  switch (p) {
+    case Precision::fp32: return "fp32";
+    case Precision::tf32x3: return "3xtf32";
+    case Precision::tf32: return "tf32";
+    case Precision::fp16: return "fp16";
+    case Precision::bf16: return "bf16";
+  }
+  return "?";
+}
+
+Precision parse_precision(const std::string& text) {
+  for (Precision p : {Precision::fp32, Precision::tf32x3, Precision::tf32, Precision::fp16, Precision::bf16})
+    if (text == precision_name(p)) return p;
+  throw Error("unknown precision '" + text + "' (expected fp32, 3xtf32, tf32, fp16 or bf16)");
+}
+
 namespace {
 
 // Beyond any runnable problem (kernels index with 32 bits), and low enough that the plans'

@@ -27,6 +27,7 @@ Report explain(const ConvDesc& desc, const Options& options, const std::string& 
   rep.plan = prog.plan;
   rep.m = prog.m;
   rep.r = prog.r;
+  rep.precision = choice.plan.precision;
   rep.candidates = std::move(choice.candidates);
   if (!rep.candidates.empty()) rep.planned_for = caps.name + ": " + caps.budget_text();
   for (size_t i = 0; i < prog.kernels.size(); ++i)

@@ -40,6 +40,11 @@ MmaPos mma_c_pos(int lane, int i);
 
 /// The exact product of the rounded operands a and b that the mma sums (three terms for tf32x3).
 double mma_product(MmaKind k, float a, float b);
+/// Lane = 4 g + t: a lane's positions are those of lane 0 moved by g along A's rows and B's
+/// columns, and by t times this step along A's columns and B's rows (tests check it against the
+/// functions above), which is how plans compute them per lane.
+inline int mma_t_step(MmaKind k) { return mma_is_tf32(k) ? 1 : 2; }
+
 /// `x` rounded to tf32 (10 mantissa bits; to nearest, ties away from zero: PTX cvt.rna.tf32.f32).
 float round_tf32(float x);
 

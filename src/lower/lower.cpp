@@ -49,6 +49,11 @@ Lowered lower(const ConvDesc& desc, const plans::PlanOptions& choice, render::Di
     for (auto& k : out.program.kernels) pass.run(*k);
     step(pass.name);
   }
+  if (options.ir_as_source) {
+    for (const auto& k : out.program.kernels) out.kernel_sources.push_back(ir::print(*k));
+    for (const std::string& s : out.kernel_sources) out.source += s + "\n";
+    return out;
+  }
   for (const auto& k : out.program.kernels) out.kernel_sources.push_back(render::render_kernel(*k, dialect));
   out.source = render::translation_unit(out.kernel_sources, dialect);
   return out;

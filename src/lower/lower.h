@@ -21,13 +21,14 @@ struct IrSnapshot {
 
 struct LowerOptions {
   bool dump_ir = false;  // keep an IrSnapshot after every step
+  bool ir_as_source = false;  // the interpreter's "source": each kernel's IR as printed, no rendering
   /// Edits the built program before the passes (tests: remove a barrier, plant a bug).
   std::function<void(plans::Program&)> edit;
 };
 
 struct Lowered {
   plans::Program program;                    // the kernels after every pass
-  std::vector<std::string> kernel_sources;   // one per kernel, in the dialect
+  std::vector<std::string> kernel_sources;   // one per kernel, in the dialect (or IR: ir_as_source)
   std::string source;                        // the translation unit: prelude + kernel sources
   std::vector<IrSnapshot> snapshots;         // with LowerOptions::dump_ir
 };

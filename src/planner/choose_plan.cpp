@@ -62,6 +62,15 @@ std::vector<plans::PlanOptions> candidate_plans(const ConvDesc& d, const Options
         out.push_back(p);
       }
     for (const char* plan : {"fused-input", "fused-output", "fused"}) out.push_back(given_plan(d, o, plan, m));
+    if (o.precision != Precision::fp32) {  // the tensor-core GEMM, besides the fp32 plans above
+      plans::PlanOptions p = given_plan(d, o, "unfused", m);
+      p.precision = o.precision;
+      out.push_back(p);
+      if (!tiles_given(o)) {
+        std::tie(p.block_k, p.block_tiles, p.reg_k, p.reg_tiles, p.chunk_c) = std::tuple(128, 64, 8, 8, 16);
+        out.push_back(p);
+      }
+    }
   }
   return out;
 }
@@ -70,6 +79,7 @@ PlanCandidate describe(const plans::PlanOptions& p) {
   PlanCandidate c;
   c.plan = p.plan;
   c.m = p.plan == "direct" ? 0 : p.m;
+  c.precision = p.precision;
   if (p.block_k || p.block_tiles || p.reg_k || p.reg_tiles || p.chunk_c)
     c.tiles = std::to_string(p.block_k) + "," + std::to_string(p.block_tiles) + "," + std::to_string(p.reg_k) + "," +
               std::to_string(p.reg_tiles) + "," + std::to_string(p.chunk_c);
@@ -106,7 +116,8 @@ void predict(PlanCandidate& c, const plans::Program& prog, const std::vector<Ker
   double flop_us = 0, byte_us = 0, total = 0;
   for (const plans::Launch& l : prog.launches) {
     const KernelStats& s = stats.at(l.kernel);
-    const double f = s.flops / (caps.gflops * 1e3), b = s.bytes / (caps.bandwidth_gbs * 1e3);
+    const double mma = s.mma_flops > 0 ? s.mma_tf32_flops / (caps.tf32_gflops * 1e3) : 0;
+    const double f = (s.flops - s.mma_flops) / (caps.gflops * 1e3) + mma, b = s.bytes / (caps.bandwidth_gbs * 1e3);
     const double sh = caps.shared_gbs > 0 ? s.shared_bytes / (caps.shared_gbs * 1e3) : 0;
     const ir::Kernel& k = *prog.kernels[l.kernel];
     // Work-groups run in waves of one per core: the last wave's idle cores are lost.
@@ -124,6 +135,11 @@ void predict(PlanCandidate& c, const plans::Program& prog, const std::vector<Ker
   c.bound = launches > std::max(flop_us, byte_us) ? "launches" : flop_us > byte_us ? "FLOPs" : "bytes";
 }
 
+std::string tensor_cores_missing(Precision p, const DeviceCaps& caps) {
+  return std::string("precision ") + precision_name(p) + " runs on tensor cores (CUDA sm_80 or newer, or the "
+         "interpreter); " + caps.name + " has none";
+}
+
 // Builds one candidate and judges it against the accuracy and the device's budgets.
 void evaluate(PlanCandidate& c, const plans::PlanOptions& p, const ConvDesc& d, const Options& o,
               const DeviceCaps& caps) {
@@ -134,6 +150,10 @@ void evaluate(PlanCandidate& c, const plans::PlanOptions& p, const ConvDesc& d, 
                    num("%.2g", bound) + " > max_rel_err " + num("%.2g", o.max_rel_err);
       return;
     }
+  }
+  if (p.precision != Precision::fp32 && !caps.mma) {
+    c.rejected = tensor_cores_missing(p.precision, caps);
+    return;
   }
   try {
     const plans::Program prog = lower::lower(d, resolve_plan(d, p), caps.dialect).program;
@@ -189,7 +209,7 @@ void tune(std::vector<PlanCandidate>& cands, const std::vector<plans::PlanOption
 }
 
 bool same_candidate(const PlanCandidate& a, const PlanCandidate& b) {
-  return a.plan == b.plan && a.m == b.m && a.tiles == b.tiles;
+  return a.plan == b.plan && a.m == b.m && a.tiles == b.tiles && a.precision == b.precision;
 }
 
 // The tuning cache's pick goes first when it is still eligible; returns whether it was.
@@ -219,7 +239,13 @@ double fp32_error_bound(int m, int r) {
 Choice plan_convolution(const ConvDesc& d, const Options& o, const DeviceCaps& caps, const Measure& measure,
                         const std::optional<PlanCandidate>& remembered) {
   if (o.m < 0) throw Error("m must be >= 1, got " + std::to_string(o.m));
-  if (o.plan != "auto") return {resolve_plan(d, given_plan(d, o, o.plan, o.m)), {}};
+  if (o.plan != "auto") {
+    plans::PlanOptions p = given_plan(d, o, o.plan, o.m);
+    p.precision = o.precision;
+    if (p.plan == "unfused" && p.precision != Precision::fp32 && !caps.mma)
+      throw Error(tensor_cores_missing(p.precision, caps) + ": use --precision fp32 (or another plan, which runs in fp32)");
+    return {resolve_plan(d, p), {}};
+  }
   std::vector<plans::PlanOptions> plans = candidate_plans(d, o);
   std::vector<PlanCandidate> cands;
   for (const plans::PlanOptions& p : plans) {

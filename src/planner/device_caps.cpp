@@ -32,6 +32,10 @@ DeviceCaps nvidia(int major, int sms, const std::string& name) {
   c.max_warps_per_core = major >= 9 ? 64 : 48;
   c.barrier_us = 0.5;
   c.thread_gflops = 1.0;  // a lone thread: dependent FMAs, about 2 FLOPs per 4 cycles at ~2 GHz
+  // Tensor cores: dense tf32 is 1024 (sm_80) or 2048 (sm_90) FLOPs per clock per SM; mma.sync
+  // GEMMs fed from work-group memory reach well under half of it.
+  c.mma = major >= 8;
+  c.tf32_gflops = c.mma ? 0.35 * sms * (major >= 9 ? 2048 : 1024) * clock_ghz : 0;
   return c;
 }
 
@@ -125,6 +129,9 @@ DeviceCaps caps_for_device(const Device& d) {
     case Device::Kind::interp: {
       DeviceCaps c = cpu_caps(host_cores());
       c.identity = "interp";
+      c.dialect = render::Dialect::cuda;  // candidates render in the dialect every IR op has
+      c.mma = true;  // the interpreter runs the warp-level ops lane by lane
+      c.tf32_gflops = c.gflops;
       return c;
     }
     default: {

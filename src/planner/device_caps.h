@@ -27,6 +27,8 @@ struct DeviceCaps {
   int max_warps_per_core = 64;               // resident warps (SIMD groups) per SM
   int warps_for_full_rate = 16;              // resident warps that hide latency fully
   double barrier_us = 0;                     // one work-group barrier and the loads it waits for
+  bool mma = false;                          // warp-level tensor-core ops (ir/mma.h): sm_80 and newer
+  double tf32_gflops = 0;                    // the tf32 rate of Wino's mma GEMMs
   double thread_gflops = 0;                  // one thread's own rate (a kernel with few threads
                                              // takes its longest thread's time); 0: not a limit
   /// "255 regs/thread, 48 KiB shared, 4300 GB/s, 33500 GFLOP/s" for the candidate table.

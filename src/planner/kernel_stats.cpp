@@ -173,10 +173,14 @@ class Analyzer {
           break;
         case StmtKind::comment:
           break;
-        case StmtKind::mma:  // a warp's 2 x 16 x 8 x depth flops, a 32nd per thread
+        case StmtKind::mma: {  // a warp's 2 x 16 x 8 x depth flops, a 32nd per thread
           array_access(s.memory);
-          stats_.flops += per_thread * 2 * kMmaRows * kMmaCols * mma_depth(s.mma) / kWarp;
+          const int64_t f = per_thread * 2 * kMmaRows * kMmaCols * mma_depth(s.mma) / kWarp;
+          stats_.flops += f;
+          stats_.mma_flops += f;
+          stats_.mma_tf32_flops += s.mma == MmaKind::tf32x3_m16n8k8 ? 3 * f : mma_is_tf32(s.mma) ? f : f / 2;
           break;
+        }
       }
     }
     scopes_.pop_back();

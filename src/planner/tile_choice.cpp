@@ -46,6 +46,29 @@ GemmTiles point_gemm_tiles(const plans::Tiling& t, int64_t K) {
   return g;
 }
 
+// Tensor cores (plan unfused): 8 x 8 accumulators per thread, so a warp multiplies a 64 x 32
+// slice of the block as 4 x 4 mmas; 128 x 128 blocks (8 warps) where K and the tiles fill them;
+// double-buffered chunks of 16 channels (35 KiB of work-group memory with the padding).
+GemmTiles mma_point_tiles(const plans::Tiling& t, int64_t K, ir::MmaKind kind) {
+  GemmTiles g;
+  g.bk = K > 64 ? 128 : 64;
+  g.bp = t.tiles > 64 ? 128 : 64;
+  g.rk = g.rp = 8;
+  g.cc = 16;
+  g.prefetch = true;
+  g.mma = kind;
+  return g;
+}
+
+ir::MmaKind mma_kind(Precision p) {
+  switch (p) {
+    case Precision::tf32x3: return ir::MmaKind::tf32x3_m16n8k8;
+    case Precision::tf32: return ir::MmaKind::tf32_m16n8k8;
+    case Precision::fp16: return ir::MmaKind::f16_m16n8k16;
+    default: return ir::MmaKind::bf16_m16n8k16;
+  }
+}
+
 // A work-group holding all alpha^2 points (plans fused, fused-input, fused-output).
 GemmTiles all_points_tiles(const plans::Tiling& t, bool all_points_per_thread) {
   const int a2 = t.alpha * t.alpha;
@@ -68,6 +91,7 @@ int max_alpha(const std::string& plan) {
 }
 
 plans::PlanOptions resolve_plan(const ConvDesc& d, plans::PlanOptions p) {
+  if (p.plan != "unfused") p.precision = Precision::fp32;  // the others compute in fp32 (higher)
   const bool gemm = p.plan == "unfused" || p.plan == "fused" || p.plan == "fused-input" || p.plan == "fused-output";
   if (!gemm && p.plan != "naive-fused") return p;
   const plans::Tiling t = plans::make_tiling(d, p.m);
@@ -78,7 +102,9 @@ plans::PlanOptions resolve_plan(const ConvDesc& d, plans::PlanOptions p) {
                                            "use a smaller m or another plan"
                                          : ": use a smaller m or the unfused plan"));
   if (!gemm) return p;
-  GemmTiles g = p.plan == "unfused" ? point_gemm_tiles(t, d.k) : all_points_tiles(t, p.plan == "fused-output");
+  GemmTiles g = p.plan != "unfused"             ? all_points_tiles(t, p.plan == "fused-output")
+                : p.precision == Precision::fp32 ? point_gemm_tiles(t, d.k)
+                                                 : mma_point_tiles(t, d.k, mma_kind(p.precision));
   apply_overrides(g, p);
   p.gemm = g;
   return p;

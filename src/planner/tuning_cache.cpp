@@ -44,7 +44,7 @@ std::string payload(const std::string& key, const PlanCandidate& p) {
   char us[32];
   std::snprintf(us, sizeof us, "%.3f", p.measured_us);
   s << kMagic << "\nkey " << key << "\nplan " << p.plan << "\nm " << p.m << "\ntiles " << p.tiles
-    << "\nmeasured_us " << us << "\n";
+    << "\nprecision " << precision_name(p.precision) << "\nmeasured_us " << us << "\n";
   return s.str();
 }
 
@@ -68,7 +68,7 @@ std::string tuning_key(const std::string& device, const ConvDesc& d, const Optio
          " stride " + std::to_string(d.stride) + " dilation " + std::to_string(d.dilation) + " | m " +
          std::to_string(o.m) + " tiles " + std::to_string(o.block_k) + "," + std::to_string(o.block_tiles) + "," +
          std::to_string(o.reg_k) + "," + std::to_string(o.reg_tiles) + "," + std::to_string(o.chunk_c) +
-         " threads " + std::to_string(o.threads) + " max_rel_err " + err;
+         " threads " + std::to_string(o.threads) + " max_rel_err " + err + " precision " + precision_name(o.precision);
 }
 
 std::string tuned_path(const std::string& key) {
@@ -79,11 +79,11 @@ std::string tuned_path(const std::string& key) {
 std::optional<PlanCandidate> load_tuned(const std::string& key) {
   const std::string path = tuned_path(key);
   if (path.empty() || !std::filesystem::exists(path)) return std::nullopt;
-  std::string text, stored_key, m, us;
+  std::string text, stored_key, m, us, precision;
   PlanCandidate p;
   if (!cpu::read_checksummed_payload(path, text) || text.rfind(std::string(kMagic) + "\n", 0) != 0 ||
       !field(text, "key", stored_key) || !field(text, "plan", p.plan) || !field(text, "m", m) ||
-      !field(text, "tiles", p.tiles) || !field(text, "measured_us", us)) {
+      !field(text, "tiles", p.tiles) || !field(text, "precision", precision) || !field(text, "measured_us", us)) {
     cpu::warn_once("ignoring the tuning cache file " + path + ": it is damaged (run `wino tune` again)");
     return std::nullopt;
   }
@@ -94,6 +94,7 @@ std::optional<PlanCandidate> load_tuned(const std::string& key) {
   try {
     p.m = std::stoi(m);
     p.measured_us = std::stod(us);
+    p.precision = parse_precision(precision);
   } catch (const std::exception&) {
     cpu::warn_once("ignoring the tuning cache file " + path + ": it is damaged (run `wino tune` again)");
     return std::nullopt;

@@ -29,7 +29,8 @@ struct Operand {
   int64_t extent;  // K or P: columns of the tensor in memory
   Expr col0;       // the block's first column
   int64_t base;    // offset in work-group memory
-  int64_t copy;    // floats of one copy: points x cc x width
+  int64_t copy;    // floats of one copy: points x cc x pitch
+  int pitch;       // floats from one row to the next: width plus GemmTiles::pad()
   int first = 0;   // first slot in `next`
   int loads = 0;   // elements per thread per chunk
 };
@@ -40,10 +41,11 @@ class ChunkStager {
               GemmSource source, const Memory* input, const Memory* u)
       : b_(b), d_(d), t_(t), g_(g), core_(core), source_(source), input_(input) {
     const int T = g.threads(), copies = g.prefetch ? 2 : 1;
-    const int64_t a = int64_t{g.points} * g.cc * g.bk, v = int64_t{g.points} * g.cc * g.bp;
-    ops_.push_back({u, "u", g.bk, d.k, core.kb * g.bk, 0, a});
-    ops_.push_back({input, "v", g.bp, t.tiles, core.pb * g.bp, copies * a, v});
-    for (Operand& op : ops_) op.loads = static_cast<int>(ceil_div(op.copy, T));
+    const int pa = g.bk + g.pad(), pv = g.bp + g.pad();
+    const int64_t a = int64_t{g.points} * g.cc * pa, v = int64_t{g.points} * g.cc * pv;
+    ops_.push_back({u, "u", g.bk, d.k, core.kb * g.bk, 0, a, pa});
+    ops_.push_back({input, "v", g.bp, t.tiles, core.pb * g.bp, copies * a, v, pv});
+    for (Operand& op : ops_) op.loads = static_cast<int>(ceil_div(int64_t{g.points} * g.cc * op.width, T));
     ops_[1].first = ops_[0].loads;
   }
   const Operand& a() const { return ops_[0]; }
@@ -63,7 +65,7 @@ class ChunkStager {
     for (const Operand& op : ops_)
       for (int i = 0; i < op.loads; ++i) {
         Element el = element(op, i, tid);
-        b_.store(core_.smem, b_.i32(op.base) + buf * op.copy + el.row * op.width + el.col,
+        b_.store(core_.smem, b_.i32(op.base) + buf * op.copy + el.row * op.pitch + el.col,
                  b_.load("n", next, b_.i32(op.first + i)), el.ok);
       }
   }
@@ -92,7 +94,7 @@ class ChunkStager {
       el.row = ev / op.width;
       el.col = ev % op.width;
     }
-    if (op.copy % T) el.ok = lt(e, b_.i32(op.copy));
+    if (const int64_t n = int64_t{g_.points} * g_.cc * op.width; n % T) el.ok = lt(e, b_.i32(n));
     return el;
   }
   static Expr both(Expr x, Expr y) { return !x ? y : !y ? x : logical_and(x, y); }
@@ -113,11 +115,13 @@ class ChunkStager {
     const int T = g_.threads();
     b_.comment(std::string("stage the chunk's ") + (op.hint[0] == 'u' ? "weights" : "transformed inputs") +
                " [xi][cc][" + (op.hint[0] == 'u' ? "bk" : "bp") + "] in work-group memory");
-    b_.loop("si", op.loads, LoopKind::serial, [&](Expr si) {
+    const int64_t loads = ceil_div(int64_t{g_.points} * g_.cc * op.width, T);
+    b_.loop("si", loads, LoopKind::serial, [&](Expr si) {
       Expr e = b_.let("e", si * T + tid);
-      b_.if_then(lt(e, b_.i32(op.copy)), [&] {
+      b_.if_then(lt(e, b_.i32(int64_t{g_.points} * g_.cc * op.width)), [&] {
         Element el{e / op.width, e % op.width, {}};
-        b_.store(core_.smem, b_.i32(op.base) + e, load(op, el, c0));
+        Expr at = op.pitch == op.width ? e : el.row * op.pitch + el.col;
+        b_.store(core_.smem, b_.i32(op.base) + at, load(op, el, c0));
       });
     });
   }
@@ -168,8 +172,8 @@ void multiply_chunk(KernelBuilder& b, const GemmCore& core, const ChunkStager& s
     if (!xl->is_const()) xl = b.let("xi", xl);
     b.loop("ci", g.cc, LoopKind::unrolled, [&](Expr ci) {
       Expr r = xl * g.cc + ci;
-      Expr arow = b.let("arow", b.i32(st.a().base) + buf * st.a().copy + r * g.bk);
-      Expr brow = b.let("brow", b.i32(st.v().base) + buf * st.v().copy + r * g.bp);
+      Expr arow = b.let("arow", b.i32(st.a().base) + buf * st.a().copy + r * st.a().pitch);
+      Expr brow = b.let("brow", b.i32(st.v().base) + buf * st.v().copy + r * st.v().pitch);
       std::vector<Expr> us, vs;
       for (int i = 0; i < g.rk; ++i) us.push_back(b.load("a", core.smem, arow + core.row(b, tt, i)));
       for (int jj = 0; jj < g.rp; ++jj) vs.push_back(b.load("b", core.smem, brow + core.col(b, tt, jj)));
@@ -179,9 +183,62 @@ void multiply_chunk(KernelBuilder& b, const GemmCore& core, const ChunkStager& s
   }
 }
 
+/// The lane's place in its warp and the warp's block of M (tensor cores).
+struct WarpPlace {
+  Expr g, t, k0, p0;  // lane = 4 g + t; the warp's first row and column in the block
+};
+
+WarpPlace warp_place(KernelBuilder& b, const GemmTiles& g, Expr tid) {
+  const int warps_p = g.bp / (4 * g.rp);
+  Expr warp = b.let("warp", tid / kWarp), lane = b.let("lane", tid % kWarp);
+  return {b.let("g", lane / 4), b.let("t", lane % 4), b.let("wk", warp / warps_p * (8 * g.rk)),
+          b.let("wp", warp % warps_p * (4 * g.rp))};
+}
+
+/// acc += Us x Vs over the chunk on tensor cores: per k-step of the mma's depth, each warp loads
+/// its fragments of (rk / 2) 16-row slices of Us and (rp / 2) 8-column slices of Vs and issues
+/// one mma per pair.
+void multiply_chunk_mma(KernelBuilder& b, const GemmCore& core, const ChunkStager& st, Expr tid, Expr buf) {
+  const GemmTiles& g = core.g;
+  const MmaKind kind = *g.mma;
+  const int depth = mma_depth(kind), step = mma_t_step(kind), tm = g.rk / 2, tn = g.rp / 2;
+  const WarpPlace w = warp_place(b, g, tid);
+  Expr abase = b.let("abase", b.i32(st.a().base) + buf * st.a().copy + w.k0 + w.g);
+  Expr bbase = b.let("bbase", b.i32(st.v().base) + buf * st.v().copy + w.p0 + w.g);
+  b.loop("ks", g.cc / depth, LoopKind::unrolled, [&](Expr ks) {
+    Expr chan = b.let("chan", ks * depth + w.t * step);  // the lane's first channel of the k-step
+    std::vector<std::vector<Expr>> a(tm), v(tn);
+    for (int mi = 0; mi < tm; ++mi)
+      for (int i = 0; i < mma_a_values(kind); ++i) {
+        const MmaPos p = mma_a_pos(kind, 0, i);  // row: output channel; column: input channel
+        a[mi].push_back(b.load("a", core.smem, abase + (chan + p.col) * st.a().pitch + (mi * 16 + p.row)));
+      }
+    for (int ni = 0; ni < tn; ++ni)
+      for (int i = 0; i < mma_b_values(kind); ++i) {
+        const MmaPos p = mma_b_pos(kind, 0, i);  // row: input channel; column: tile
+        v[ni].push_back(b.load("b", core.smem, bbase + (chan + p.row) * st.v().pitch + (ni * 8 + p.col)));
+      }
+    for (int mi = 0; mi < tm; ++mi)
+      for (int ni = 0; ni < tn; ++ni) {
+        std::vector<int64_t> slots;
+        for (int i = 0; i < 4; ++i) slots.push_back(core.acc_index(0, 2 * mi + i / 2, 2 * ni + i % 2));
+        b.mma(kind, core.acc, slots, a[mi], v[ni]);
+      }
+  });
+}
+
+void multiply(KernelBuilder& b, const GemmCore& core, const ChunkStager& st, Expr tid, Expr buf) {
+  if (core.g.mma) multiply_chunk_mma(b, core, st, tid, buf);
+  else multiply_chunk(b, core, st, tid, buf);
+}
+
 }  // namespace
 
 ThreadTile GemmCore::tile(KernelBuilder& b, Expr tid) const {
+  if (g.mma) {  // rows g, g + 8 of 16-row slices; columns 2t, 2t + 1 of 8-column slices
+    const WarpPlace w = warp_place(b, g, tid);
+    return {Expr{}, b.let("kq", w.k0 + w.g), b.let("pq", w.p0 + w.t * 2)};
+  }
   const int qk = g.bk / g.rk, qp = g.bp / g.rp;
   if (g.points == 1) return {Expr{}, b.let("kq", tid / qp), b.let("pq", tid % qp)};
   // With several points the group index stays a computed value even when there is one group
@@ -193,8 +250,12 @@ ThreadTile GemmCore::tile(KernelBuilder& b, Expr tid) const {
 Expr GemmCore::point(KernelBuilder& b, const ThreadTile& tt, int j) const {
   return tt.group ? tt.group * g.ppt + b.i32(j) : b.i32(j);
 }
-Expr GemmCore::row(KernelBuilder& b, const ThreadTile& tt, int i) const { return spaced(b, tt.kq, i, g.rk, g.bk); }
-Expr GemmCore::col(KernelBuilder& b, const ThreadTile& tt, int j) const { return spaced(b, tt.pq, j, g.rp, g.bp); }
+Expr GemmCore::row(KernelBuilder& b, const ThreadTile& tt, int i) const {
+  return g.mma ? tt.kq + (16 * (i / 2) + 8 * (i % 2)) : spaced(b, tt.kq, i, g.rk, g.bk);
+}
+Expr GemmCore::col(KernelBuilder& b, const ThreadTile& tt, int j) const {
+  return g.mma ? tt.pq + (8 * (j / 2) + j % 2) : spaced(b, tt.pq, j, g.rp, g.bp);
+}
 
 GemmCore multiply_chunks(KernelBuilder& b, const ConvDesc& d, const Tiling& t, const GemmTiles& g,
                          GemmSource source, const Memory* input, const Memory* u, bool exchange_room) {
@@ -225,7 +286,7 @@ GemmCore multiply_chunks(KernelBuilder& b, const ConvDesc& d, const Tiling& t, c
       Expr c0 = b.let("c0", chunk * g.cc);
       b.threads([&](Expr tid) { st.stage(tid, c0); });
       b.barrier();
-      b.threads([&](Expr tid) { multiply_chunk(b, core, st, tid, b.i32(0)); });
+      b.threads([&](Expr tid) { multiply(b, core, st, tid, b.i32(0)); });
       b.barrier();
     });
     return core;
@@ -244,7 +305,7 @@ GemmCore multiply_chunks(KernelBuilder& b, const ConvDesc& d, const Tiling& t, c
     Expr more = b.let("more", lt(chunk + 1, b.i32(chunks)));
     b.threads([&](Expr tid) {
       b.if_then(more, [&] { st.fetch(next, tid, (chunk + 1) * g.cc); });
-      multiply_chunk(b, core, st, tid, buf);
+      multiply(b, core, st, tid, buf);
       b.if_then(more, [&] { st.stash(next, tid, (chunk + 1) % 2); });
     });
     b.barrier();
@@ -275,6 +336,8 @@ void check_stages(const std::string& plan, const Tiling& t, const GemmTiles& g, 
     refuse("the output transform in registers needs all alpha^2 points in each thread");
   if (s.sink == GemmSink::transform_after_exchange && g.points != a2)
     refuse("the output transform after an exchange needs all alpha^2 points in a work-group");
+  if (g.mma && (g.points != 1 || s.source != GemmSource::transformed || s.sink != GemmSink::store_m))
+    refuse("tensor cores run the GEMM of the unfused plan only (one Winograd point per work-group)");
 }
 
 }  // namespace

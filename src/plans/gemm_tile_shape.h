@@ -6,7 +6,10 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
+
+#include "ir/mma.h"
 
 namespace wino::plans {
 
@@ -15,11 +18,17 @@ struct GemmTiles {
   int bk = 0, bp = 0, rk = 0, rp = 0, cc = 0;
   int ppt = 1;            // points per thread; divides `points`
   bool prefetch = false;  // the next chunk's global loads in flight while this one is multiplied
+  // Tensor cores: each warp multiplies with `mma` (ir/mma.h), and a thread's rk x rp accumulators
+  // are its parts of (rk / 2) x (rp / 2) tiles of 16 x 8 (a warp covers 8 rk x 4 rp of the block).
+  std::optional<ir::MmaKind> mma;
   int threads() const { return (points / ppt) * (bk / rk) * (bp / rp); }
-  /// Part of the kernel name: "bk128_bp128_r8x8_c8", with "_p9" when a work-group has all points.
+  /// Part of the kernel name: "bk128_bp128_r8x8_c8", with "_p9" when a work-group has all points
+  /// and "_tf32" (the mma's operands) on tensor cores.
   std::string str() const;
+  /// Padding of each staged row: a tensor-core warp's fragment reads then hit 32 distinct banks.
+  int pad() const { return !mma ? 0 : ir::mma_is_tf32(*mma) ? 8 : 4; }
   /// Floats of work-group memory the staged chunk takes (two copies when prefetching).
-  int64_t stage_floats() const { return (prefetch ? 2 : 1) * int64_t{points} * cc * (bk + bp); }
+  int64_t stage_floats() const { return (prefetch ? 2 : 1) * int64_t{points} * cc * (bk + bp + 2 * pad()); }
 };
 
 /// Floats of static work-group memory a kernel may take (48 KiB).

@@ -7,7 +7,8 @@ namespace wino::plans {
 std::string GemmTiles::str() const {
   std::string s = "bk" + std::to_string(bk) + "_bp" + std::to_string(bp) + "_r" + std::to_string(rk) + "x" +
                   std::to_string(rp) + "_c" + std::to_string(cc);
-  return points > 1 ? s + "_p" + std::to_string(ppt) : s;
+  if (points > 1) s += "_p" + std::to_string(ppt);
+  return mma ? s + "_" + ir::mma_operand_name(*mma) : s;
 }
 
 namespace {
@@ -32,6 +33,15 @@ const GemmTiles& given_tiles(const PlanOptions& o) {
 }
 
 void check_point_gemm_tiles(const GemmTiles& g, const Tiling& t, const std::string& plan) {
+  if (g.mma) {
+    const int depth = ir::mma_depth(*g.mma);
+    if (g.rk < 2 || g.rp < 2 || g.rk % 2 || g.rp % 2 || g.bk % (8 * g.rk) || g.bp % (4 * g.rp) || g.bk % 32 ||
+        g.bp % 32 || g.cc % depth)
+      throw Error("plan " + plan + ": tensor-core GEMM tiles " + g.str() +
+                  ": register tiles must be even, a warp's 8 rk x 4 rp must divide the block, blocks must be "
+                  "multiples of 32 and chunks multiples of " + std::to_string(depth) + " channels");
+    return check_limits(g, t, plan, 32);
+  }
   if (g.rk < 1 || g.rp < 1 || g.cc < 1 || g.rk % 4 || g.rp % 4 || g.bk % g.rk || g.bp % g.rp)
     throw Error("plan " + plan + ": GEMM tiles " + g.str() +
                 ": register tiles must be multiples of 4 dividing the block sizes");

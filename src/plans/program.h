@@ -58,6 +58,7 @@ struct PlanOptions {
   int block_tiles = 0;      // tiles per work-group (GEMM)
   int reg_k = 0, reg_tiles = 0;  // register tile per thread (GEMM)
   int chunk_c = 0;          // input channels staged per step (fused plans)
+  Precision precision = Precision::fp32;  // of the GEMM (tensor cores: plan unfused)
   std::optional<GemmTiles> gemm;
 };
 

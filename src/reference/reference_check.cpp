@@ -49,9 +49,9 @@ double ReferenceCheck::relative_error(const Tensor& y) const {
   return ref2 > 0 ? std::sqrt(diff2 / ref2) : std::sqrt(diff2);
 }
 
-CheckVerdict ReferenceCheck::judge(const Tensor& y, int m, int r) const {
+CheckVerdict ReferenceCheck::judge(const Tensor& y, int m, int r, Precision precision) const {
   CheckVerdict v;
-  v.tolerance = error_tolerance(m, r, dtype_);
+  v.tolerance = error_tolerance(m, r, dtype_, precision);
   v.nonfinite_reference = nonfinite_;
   if (nonfinite_ > 0) {
     v.rel_err = NAN;

@@ -38,8 +38,8 @@ class ReferenceCheck {
   /// Relative L2 error of `y` (N x K x out_h x out_w) over the checked points; NaN if y has a NaN
   /// there.
   double relative_error(const Tensor& y) const;
-  /// relative_error() judged against error_tolerance(m, r, dtype) (m = 0: direct).
-  CheckVerdict judge(const Tensor& y, int m, int r) const;
+  /// relative_error() judged against error_tolerance(m, r, dtype, precision) (m = 0: direct).
+  CheckVerdict judge(const Tensor& y, int m, int r, Precision precision = Precision::fp32) const;
 
  private:
   Tensor full_;

@@ -37,7 +37,7 @@ void run_plan(Row& row, const Device& device, const Options& o, const Tensor& x,
     row.gflops = d.direct_flops() / (row.time_us * 1e3);
     if (ref) {
       row.sampled = ref->sampled();
-      row.check = ref->judge(y, row.report.m, row.report.r);
+      row.check = ref->judge(y, row.report.m, row.report.r, row.report.precision);
     }
   } catch (const Error& e) {
     row.error = e.what();

@@ -23,6 +23,7 @@ void print_run(const Args& args, const Problem& prob, const Report& rep, int rep
     j.begin_object();
     j.key("problem").value(prob.desc.str()).key("device").value(rep.device);
     j.key("plan").value(rep.plan).key("m").value(rep.m).key("r").value(rep.r);
+    j.key("precision").value(precision_name(rep.precision));
     if (check) {
       if (check->kind == CheckVerdict::Kind::not_comparable) j.key("rel_err").null();
       else j.key("rel_err").value(check->rel_err);
@@ -45,6 +46,7 @@ void print_run(const Args& args, const Problem& prob, const Report& rep, int rep
             << "device  " << rep.device << "\n"
             << "plan    " << rep.plan;
   if (rep.m) std::cout << " F(" << rep.m << "x" << rep.m << ", " << rep.r << "x" << rep.r << ")";
+  if (rep.precision != Precision::fp32) std::cout << " " << precision_name(rep.precision) << " GEMM (tensor cores)";
   std::cout << ", compiled in " << rep.compile_ms << " ms, weights prepared in "
             << rep.weight_transform_us << " us\n\n";
   if (args.has("tune")) print_candidate_table(std::cout, rep);
@@ -95,7 +97,7 @@ int cmd_run(const Argv& argv) {
 
   std::optional<CheckVerdict> check;
   if (args.has("check"))
-    check = ReferenceCheck(prob.desc, prob.x, prob.w, &prob.bias, &prob.residual).judge(y, rep.m, rep.r);
+    check = ReferenceCheck(prob.desc, prob.x, prob.w, &prob.bias, &prob.residual).judge(y, rep.m, rep.r, rep.precision);
   // .npy has no bfloat16: its results are written as float32 (exactly).
   if (args.has("output")) write_npy(args.get("output"), y.dtype() == DType::bf16 ? y.to(DType::f32) : y);
   print_run(args, prob, rep, repeats, check);

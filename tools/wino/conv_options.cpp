@@ -55,6 +55,9 @@ void add_accuracy_option(Args& args) {
   args.option("max-rel-err", "E",
               "with --plan auto: the largest float32 error bound of F(m, r) the planner may pick "
               "(default 1e-5: F(6,3) and smaller)");
+  args.option("precision", "P",
+              "the lowest precision the Winograd GEMM may use: fp32 (default), 3xtf32 (fp32-accurate on tensor "
+              "cores), tf32, fp16 or bf16 (tensor cores: CUDA sm_80 or newer; the planner may pick a higher one)");
 }
 
 void add_tiles_option(Args& args) {
@@ -257,6 +260,13 @@ Options read_options(const Args& args) {
     o.max_rel_err = std::strtod(text.c_str(), &end);
     if (end == text.c_str() || *end != '\0' || !(o.max_rel_err > 0) || o.max_rel_err > 1)
       throw UsageError("--max-rel-err takes a number in (0, 1] such as 1e-5, got '" + text + "'");
+  }
+  if (args.has("precision")) {
+    try {
+      o.precision = parse_precision(args.get("precision"));
+    } catch (const Error& e) {
+      throw UsageError(std::string("--precision: ") + e.what());
+    }
   }
   o.tune = args.has("tune");
   if (args.has("tiles")) {

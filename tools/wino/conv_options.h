@@ -43,7 +43,7 @@ bool same_file(const std::string& a, const std::string& b);
 
 /// --tiles BK,BP,RK,RP,CC (read by read_options).
 void add_tiles_option(Args& args);
-/// --max-rel-err E: Options::max_rel_err.
+/// --max-rel-err E: Options::max_rel_err; --precision P: Options::precision.
 void add_accuracy_option(Args& args);
 
 /// True for the plans whose GEMM --tiles shapes (every Winograd plan but naive-fused; auto and
