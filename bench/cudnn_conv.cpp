@@ -75,7 +75,7 @@ struct CudnnConv::State {
   }
 };
 
-CudnnConv::CudnnConv(const ConvDesc& d, const float* x, const float* w) : s_(std::make_unique<State>()) {
+CudnnConv::CudnnConv(const ConvDesc& d, const float* x, const float* w, bool tf32) : s_(std::make_unique<State>()) {
   if (d.pad.top != d.pad.bottom || d.pad.left != d.pad.right)
     throw Error("cuDNN needs symmetric padding; got " + d.str());
   State& s = *s_;
@@ -99,7 +99,8 @@ CudnnConv::CudnnConv(const ConvDesc& d, const float* x, const float* w) : s_(std
                                         CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT),
         "cudnnSetConvolution2dDescriptor");
   check(cudnnSetConvolutionGroupCount(s.conv_desc, static_cast<int>(d.groups)), "cudnnSetConvolutionGroupCount");
-  check(cudnnSetConvolutionMathType(s.conv_desc, CUDNN_FMA_MATH), "cudnnSetConvolutionMathType");
+  check(cudnnSetConvolutionMathType(s.conv_desc, tf32 ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH),
+        "cudnnSetConvolutionMathType");
   int on = 0, oc = 0, oh = 0, ow = 0;
   check(cudnnGetConvolution2dForwardOutputDim(s.conv_desc, s.x_desc, s.w_desc, &on, &oc, &oh, &ow),
         "cudnnGetConvolution2dForwardOutputDim");
@@ -126,11 +127,11 @@ CudnnConv::CudnnConv(const ConvDesc& d, const float* x, const float* w) : s_(std
                                              max_algos, &found, perf.data()),
         "cudnnFindConvolutionForwardAlgorithm");
   // Find's own timing is one call per algorithm and sometimes ranks a slower one first, so the
-  // best three FMA-math (no TF32) algorithms are timed again here and the fastest is kept.
+  // best three algorithms of the math asked for are timed again here and the fastest is kept.
   std::vector<cudnnConvolutionFwdAlgoPerf_t> fma;
   for (int i = 0; i < found && fma.size() < 3; ++i)
-    if (perf[i].status == CUDNN_STATUS_SUCCESS && perf[i].mathType == CUDNN_FMA_MATH) fma.push_back(perf[i]);
-  if (fma.empty()) throw Error("cuDNN found no FMA-math forward algorithm for " + d.str());
+    if (perf[i].status == CUDNN_STATUS_SUCCESS && (tf32 || perf[i].mathType == CUDNN_FMA_MATH)) fma.push_back(perf[i]);
+  if (fma.empty()) throw Error(std::string("cuDNN found no ") + (tf32 ? "" : "FMA-math ") + "forward algorithm for " + d.str());
   double best_us = 0;
   for (const cudnnConvolutionFwdAlgoPerf_t& p : fma) {
     s.algo = p.algo;

@@ -12,9 +12,11 @@ namespace wino::bench {
 
 class CudnnConv {
  public:
-  /// Descriptors for `d` (NCHW, KCRS, fp32), device buffers, and the
-  /// fastest FMA-math algorithm: Find's best three, timed again here (median of 10). Throws wino::Error on any cuDNN/CUDA failure.
-  CudnnConv(const ConvDesc& d, const float* x, const float* w);
+  /// Descriptors for `d` (NCHW, KCRS, fp32), device buffers, and the fastest algorithm: Find's
+  /// best three, timed again here (median of 10); FMA math (TF32 off) unless `tf32` (cuDNN's
+  /// default math, TF32 allowed: what PyTorch runs by default). Throws wino::Error on any
+  /// cuDNN/CUDA failure.
+  CudnnConv(const ConvDesc& d, const float* x, const float* w, bool tf32 = false);
   ~CudnnConv();
   CudnnConv(const CudnnConv&) = delete;
   CudnnConv& operator=(const CudnnConv&) = delete;

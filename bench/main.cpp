@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <optional>
 
 #include "args.h"
@@ -15,6 +16,7 @@
 #include "cudnn_conv.h"
 #include "io/layers_file.h"
 #include "reference/reference_check.h"
+#include "reference/tolerance.h"
 #include "report_format.h"
 #include "planner/choose_plan.h"
 #include "runtime/backend.h"
@@ -36,6 +38,7 @@ struct Candidate {
   std::string plan;
   int m = 0;
   std::vector<int> tiles;  // BK,BP,RK,RP,CC of the GEMM (empty: the plan's defaults)
+  Precision precision = Precision::fp32;
   Report report;
   Timing t;
   std::string rejected;  // why it cannot be the answer (error, spills, failure); empty if it can
@@ -45,6 +48,9 @@ struct LayerResult {
   const io::Layer* layer = nullptr;
   std::string cudnn_algo, cudnn_error;
   Timing cudnn;
+  std::string tf32_algo, tf32_error;  // cuDNN with TF32 allowed (PyTorch's default), with --precision
+  Timing cudnn_tf32;
+  std::map<Precision, const Candidate*> best_asked;  // the fastest eligible candidate of each --precision
   std::vector<Candidate> candidates;
   const Candidate* best = nullptr;
   const Candidate* model_pick = nullptr;  // plan "auto" by the cost model (Options::max_rel_err 1e-5)
@@ -61,6 +67,7 @@ Candidate candidate(const PlanCandidate& pc) {
   Candidate c;
   c.plan = pc.plan;
   c.m = pc.m;
+  c.precision = pc.precision;
   if (!pc.tiles.empty())
     for (const std::string& t : cli::split_commas(pc.tiles, "tiles")) c.tiles.push_back(std::stoi(t));
   return c;
@@ -68,11 +75,17 @@ Candidate candidate(const PlanCandidate& pc) {
 
 // What Wino tries on a layer: every candidate of the planner (plan x m x tile shapes), whatever
 // the cost model thinks of it; the planner's own pick is the first.
-std::vector<Candidate> candidate_plans(const ConvDesc& d, const planner::DeviceCaps& caps) {
+std::vector<Candidate> candidate_plans(const ConvDesc& d, const planner::DeviceCaps& caps,
+                                       const std::vector<Precision>& precisions) {
   Options o;
   o.max_rel_err = 1.0;  // measure every F(m, r); the error target below decides
   std::vector<Candidate> out;
   for (const PlanCandidate& pc : planner::plan_convolution(d, o, caps).candidates) out.push_back(candidate(pc));
+  for (Precision p : precisions) {  // each tensor-core precision's own candidates
+    o.precision = p;
+    for (const PlanCandidate& pc : planner::plan_convolution(d, o, caps).candidates)
+      if (pc.precision == p && p != Precision::fp32) out.push_back(candidate(pc));
+  }
   return out;
 }
 
@@ -82,17 +95,19 @@ const Candidate* find_pick(const std::vector<Candidate>& cands, const std::vecto
     if (pc.chosen) {
       const Candidate want = candidate(pc);
       for (const Candidate& c : cands)
-        if (c.plan == want.plan && c.m == want.m && c.tiles == want.tiles) return &c;
+        if (c.plan == want.plan && c.m == want.m && c.tiles == want.tiles && c.precision == want.precision) return &c;
     }
   return nullptr;
 }
 
 // Plan "auto" on the layer, by the cost model and with tune mode, matched to the sweep's
 // measurements of the same candidates.
-void planner_picks(LayerResult& lr, const planner::DeviceCaps& caps) {
+void planner_picks(LayerResult& lr, const planner::DeviceCaps& caps, Precision precision) {
   const ConvDesc& d = lr.layer->desc;
-  lr.model_pick = find_pick(lr.candidates, planner::plan_convolution(d, Options{}, caps).candidates);
-  Options tune;
+  Options model;
+  model.precision = precision;
+  lr.model_pick = find_pick(lr.candidates, planner::plan_convolution(d, model, caps).candidates);
+  Options tune = model;
   tune.tune = true;
   lr.tuned_pick = find_pick(lr.candidates, compile(Device::cuda(), d, tune).report().candidates);
 }
@@ -103,6 +118,7 @@ void run_wino(Candidate& c, const ConvDesc& d, const Tensor& x, const Tensor& w,
     Options o;
     o.plan = c.plan;
     o.m = c.m;
+    o.precision = c.precision;
     if (!c.tiles.empty()) {
       o.block_k = c.tiles[0];
       o.block_tiles = c.tiles[1];
@@ -120,26 +136,28 @@ void run_wino(Candidate& c, const ConvDesc& d, const Tensor& x, const Tensor& w,
     c.t.rel_err = ref.relative_error(y);
     for (const KernelReport& k : c.report.kernels)
       if (k.spill_bytes > 0) c.rejected = k.name + " spills " + std::to_string(k.spill_bytes) + " bytes";
-    if (!(c.t.rel_err <= tolerance(c.report.m, c.report.r)))
+    const double tol = c.precision == Precision::fp32 || c.precision == Precision::tf32x3
+                           ? tolerance(c.report.m, c.report.r)
+                           : error_tolerance(c.report.m, c.report.r, DType::f32, c.precision);
+    if (!(c.t.rel_err <= tol))
       c.rejected = "relative error " + std::to_string(c.t.rel_err) + " over the target";
   } catch (const Error& e) {
     c.rejected = e.what();
   }
 }
 
-void run_cudnn(LayerResult& lr, const Tensor& x, const Tensor& w, const ReferenceCheck& ref,
-               int warmup, int repeats) {
-  const ConvDesc& d = lr.layer->desc;
+void run_cudnn(const ConvDesc& d, bool tf32, std::string& algo, std::string& error, Timing& t, const Tensor& x,
+               const Tensor& w, const ReferenceCheck& ref, int warmup, int repeats) {
   try {
-    CudnnConv conv(d, x.f32(), w.f32());
-    lr.cudnn_algo = conv.algorithm();
-    lr.cudnn.us = median(conv.time_us(warmup, repeats));
-    lr.cudnn.tflops = tflops(d, lr.cudnn.us);
+    CudnnConv conv(d, x.f32(), w.f32(), tf32);
+    algo = conv.algorithm();
+    t.us = median(conv.time_us(warmup, repeats));
+    t.tflops = tflops(d, t.us);
     Tensor y(DType::f32, {d.n, d.k, d.out_h(), d.out_w()});
     conv.run(y.f32());
-    lr.cudnn.rel_err = ref.relative_error(y);
+    t.rel_err = ref.relative_error(y);
   } catch (const Error& e) {
-    lr.cudnn_error = e.what();
+    error = e.what();
   }
 }
 
@@ -151,13 +169,20 @@ std::string plan_label(const Candidate& c) {
     label += " t";
     for (size_t i = 0; i < c.tiles.size(); ++i) label += (i ? "," : "") + std::to_string(c.tiles[i]);
   }
-  return label;
+  return c.precision == Precision::fp32 ? label : label + " " + precision_name(c.precision);
 }
 
 std::string pick_text(const LayerResult& lr, const Candidate* pick) {
   if (!pick) return "none";
   return plan_label(*pick) + " " + fmt("%.1f", pick->t.us) + " us (" +
          (lr.best ? fmt("%.3f", pick->t.us / lr.best->t.us) : std::string("-")) + "x the best)";
+}
+
+// The GEMM kernel's real TFLOP/s (its own FLOPs over its own time), for tensor-core rows.
+std::string gemm_tflops(const Candidate& c) {
+  for (const KernelReport& k : c.report.kernels)
+    if (k.name.find("_gemm_") != std::string::npos && k.time_us > 0) return fmt("%.1f TFLOP/s", k.flops / (k.time_us * 1e6));
+  return "-";
 }
 
 void print_header(std::ostream& out) {
@@ -181,6 +206,16 @@ void print_result(std::ostream& out, const LayerResult& lr, bool all_plans) {
   if (!lr.cudnn_error.empty()) out << "    cuDNN: " << lr.cudnn_error << "\n";
   out << "    auto (cost model): " << pick_text(lr, lr.model_pick) << "; auto (tune): " << pick_text(lr, lr.tuned_pick)
       << "\n";
+  if (lr.cudnn_tf32.us > 0 || !lr.tf32_error.empty())
+    out << "    cuDNN TF32 " << (lr.tf32_error.empty() ? lr.tf32_algo.substr(0, lr.tf32_algo.find(' ')) : "failed: " + lr.tf32_error)
+        << " " << fmt("%.1f", lr.cudnn_tf32.us) << " us (err " << fmt("%.1e", lr.cudnn_tf32.rel_err) << ")\n";
+  for (const auto& [p, a] : lr.best_asked)
+    out << "    best " << precision_name(p) << ": "
+        << (a ? plan_label(*a) + " " + fmt("%.1f", a->t.us) + " us (err " + fmt("%.1e", a->t.rel_err) + ", GEMM " +
+                    gemm_tflops(*a) + "): cuDNN TF32/Wino " + fmt("%.2f", lr.cudnn_tf32.us / a->t.us) +
+                    ", cuDNN fp32/Wino " + fmt("%.2f", lr.cudnn.us / a->t.us)
+              : std::string("none eligible"))
+        << "\n";
   if (!all_plans) return;
   for (const Candidate& c : lr.candidates) {
     int regs = 0, spill = 0;
@@ -215,6 +250,11 @@ void write_json(const std::string& path, const std::vector<LayerResult>& results
     if (!lr.cudnn_error.empty()) j.key("error").value(lr.cudnn_error);
     write_timing(j, lr.cudnn);
     j.end_object();
+    if (lr.cudnn_tf32.us > 0) {
+      j.key("cudnn_tf32").begin_object().key("algorithm").value(lr.tf32_algo);
+      write_timing(j, lr.cudnn_tf32);
+      j.end_object();
+    }
     j.key("ratio_cudnn_over_wino").value(lr.ratio());
     for (const auto& [key, pick] : {std::pair{"auto_model", lr.model_pick}, std::pair{"auto_tuned", lr.tuned_pick}}) {
       j.key(key).begin_object().key("label").value(pick ? plan_label(*pick) : "none");
@@ -224,6 +264,7 @@ void write_json(const std::string& path, const std::vector<LayerResult>& results
     j.key("wino").begin_array();
     for (const Candidate& c : lr.candidates) {
       j.begin_object().key("plan").value(c.plan).key("m").value(c.m).key("label").value(plan_label(c));
+      j.key("precision").value(precision_name(c.precision));
       j.key("best").value(&c == lr.best);
       if (!c.rejected.empty()) j.key("rejected").value(c.rejected);
       write_timing(j, c.t);
@@ -263,6 +304,17 @@ void print_summary(std::ostream& out, const std::vector<LayerResult>& results) {
     if (lr.model_pick) model_worst = std::max(model_worst, lr.model_pick->t.us / lr.best->t.us);
     if (lr.tuned_pick) tuned_worst = std::max(tuned_worst, lr.tuned_pick->t.us / lr.best->t.us);
   }
+  std::map<Precision, std::pair<std::vector<double>, std::vector<double>>> ratios;  // cuDNN TF32, fp32 over Wino
+  for (const LayerResult& lr : results)
+    for (const auto& [p, a] : lr.best_asked)
+      if (lr.layer->desc.n >= 8 && a && lr.cudnn_tf32.us > 0 && lr.cudnn.us > 0) {
+        ratios[p].first.push_back(lr.cudnn_tf32.us / a->t.us);
+        ratios[p].second.push_back(lr.cudnn.us / a->t.us);
+      }
+  for (const auto& [p, r] : ratios)
+    out << "best " << precision_name(p) << " over the " << r.first.size() << " layers with batch >= 8: cuDNN TF32/Wino "
+        << fmt("%.2f", geomean(r.first)) << ", cuDNN fp32/Wino " << fmt("%.2f", geomean(r.second))
+        << " (geometric means)\n";
   out << "plan auto against the exhaustive sweep's best, worst layer: cost model " << fmt("%.3f", model_worst)
       << "x, tune " << fmt("%.3f", tuned_worst) << "x\n";
 }
@@ -278,6 +330,9 @@ int run(int argc, char** argv) {
   args.option("warmup", "N", "untimed runs before timing (default 5)");
   args.option("json", "FILE", "also write every number as JSON to FILE");
   args.flag("all-plans", "print every plan tried on each layer, not just the fastest");
+  args.option("precision", "P,...",
+              "also measure Wino's tensor-core GEMM in these precisions (3xtf32, tf32, fp16, bf16) and cuDNN with TF32 "
+              "allowed (PyTorch's default); default fp32 (FMA only)");
   args.epilog(
       "Wino's time excludes the weight transform (done once in set_weights; column 'wt us').\n"
       "Wino's candidates are the planner's (every plan x m x GEMM tile shape, as plan 'auto' sees\n"
@@ -303,6 +358,10 @@ int run(int argc, char** argv) {
             << " runs after " << warmup << " warm-up runs, CUDA events\n\n";
   print_header(std::cout);
   const planner::DeviceCaps caps = planner::caps_for_device(Device::cuda());
+  std::vector<Precision> precisions;
+  for (const std::string& p : cli::split_commas(args.get_or("precision", "fp32"), "--precision"))
+    precisions.push_back(parse_precision(p));
+  const bool tensor = std::any_of(precisions.begin(), precisions.end(), [](Precision p) { return p != Precision::fp32; });
   std::vector<LayerResult> results;
   for (const io::Layer* l : selected) {
     const ConvDesc& d = l->desc;
@@ -311,14 +370,20 @@ int run(int argc, char** argv) {
     ReferenceCheck ref(d, x, w);
     LayerResult lr;
     lr.layer = l;
-    run_cudnn(lr, x, w, ref, warmup, repeats);
-    for (Candidate c : candidate_plans(d, caps)) {
+    run_cudnn(d, false, lr.cudnn_algo, lr.cudnn_error, lr.cudnn, x, w, ref, warmup, repeats);
+    if (tensor) run_cudnn(d, true, lr.tf32_algo, lr.tf32_error, lr.cudnn_tf32, x, w, ref, warmup, repeats);
+    for (Candidate c : candidate_plans(d, caps, precisions)) {
       run_wino(c, d, x, w, ref, warmup, repeats);
       lr.candidates.push_back(std::move(c));
     }
     for (const Candidate& c : lr.candidates)
       if (c.rejected.empty() && (!lr.best || c.t.us < lr.best->t.us)) lr.best = &c;
-    planner_picks(lr, caps);
+    for (Precision p : precisions) {
+      const Candidate*& a = lr.best_asked[p];
+      for (const Candidate& c : lr.candidates)
+        if (c.rejected.empty() && c.precision == p && (!a || c.t.us < a->t.us)) a = &c;
+    }
+    planner_picks(lr, caps, precisions.front());
     results.push_back(std::move(lr));
     print_result(std::cout, results.back(), args.has("all-plans"));
     std::cout.flush();

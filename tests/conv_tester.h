@@ -223,7 +223,7 @@ inline double check_conv(const Device& device, const Options& o, const ConvCase&
   apply_reference_epilogue(ref, d.epilogue, &bias, &z);
   double err = relative_l2_error(y, ref);
   const Report rep = conv.report();
-  double tol = tolerance(rep.m, static_cast<int>(cc.r), d.dtype);
+  double tol = error_tolerance(rep.m, static_cast<int>(cc.r), d.dtype, rep.precision);
   if (!(err <= tol)) {
     int64_t worst = 0;
     double worst_diff = -1;
@@ -231,7 +231,7 @@ inline double check_conv(const Device& device, const Options& o, const ConvCase&
       double diff = std::isnan(y.get(i)) ? INFINITY : std::abs(y.get(i) - ref.get(i));
       if (diff > worst_diff) worst_diff = diff, worst = i;
     }
-    ADD_FAILURE() << o.plan << " F(" << o.m << "," << cc.r << ") tiles " << o.block_k << "," << o.block_tiles
+    ADD_FAILURE() << o.plan << " " << precision_name(rep.precision) << " F(" << o.m << "," << cc.r << ") tiles " << o.block_k << "," << o.block_tiles
                   << "," << o.reg_k << "," << o.reg_tiles << "," << o.chunk_c << " on " << cc.str()
                   << ": rel L2 error " << err << " > " << tol << "; worst flat index " << worst << ": got "
                   << y.get(worst) << ", expected " << ref.get(worst);

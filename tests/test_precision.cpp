@@ -1,0 +1,156 @@
+// The tensor-core precisions (Options::precision): the unfused plan's mma GEMM against the
+// float64 reference in the interpreter (every edge, several blocks, epilogues, half tensors, other
+// tiles) and on the GPU; the planner treating precision as a constraint; NVRTC building each mode
+// for sm_90 without spills; the CLI's --precision.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+
+#include "cli_runner.h"
+#include "common/error.h"
+#include "conv_tester.h"
+#include "cuda_skip.h"
+#include "runtime/cuda/nvrtc.h"
+
+namespace wino::testing {
+namespace {
+
+const Precision kTensorPrecisions[] = {Precision::tf32x3, Precision::tf32, Precision::fp16, Precision::bf16};
+
+struct PrecisionCase {
+  Precision precision;
+  int m, r;
+};
+
+std::vector<PrecisionCase> precision_cases() {
+  std::vector<PrecisionCase> out;
+  for (Precision p : kTensorPrecisions)
+    for (auto [m, r] : {std::pair{2, 3}, {3, 3}, {4, 3}, {6, 3}, {2, 5}, {1, 3}}) out.push_back({p, m, r});
+  return out;
+}
+
+std::string case_name(const ::testing::TestParamInfo<PrecisionCase>& info) {
+  return std::string(precision_name(info.param.precision)) + "_f" + std::to_string(info.param.m) + "x" +
+         std::to_string(info.param.r);
+}
+
+Options precision_options(const PrecisionCase& pc, const std::array<int, 5>& tiles = {}) {
+  Options o = plan_options("unfused", pc.m, tiles);
+  o.precision = pc.precision;
+  return o;
+}
+
+// Valid tensor-core tiles besides the default: a 64 x 64 block, a 64 x 64 block with chunks of
+// 32 channels, and a 4 x 4 register tile (warps of 32 x 16).
+const std::array<int, 5> kOtherTiles[] = {{64, 64, 8, 8, 16}, {64, 64, 8, 8, 32}, {64, 128, 4, 4, 16}};
+
+class PrecisionSweep : public ::testing::TestWithParam<PrecisionCase> {};
+
+TEST_P(PrecisionSweep, InterpreterMatchesReference) {
+  const PrecisionCase& pc = GetParam();
+  const PlanCase plan{"unfused", pc.m, pc.r};
+  std::vector<ConvCase> shapes = edge_sweep(pc.r);
+  shapes.pop_back();  // the 32x32 seed layer: the GPU runs it
+  for (const ConvCase& cc : block_sweep(pc.r)) shapes.push_back(cc);
+  shapes.push_back(with_variant(edge_sweep(pc.r)[4], plan));
+  double worst = 0;
+  for (const ConvCase& cc : shapes)
+    if (has_output(cc)) worst = std::max(worst, check_conv(Device::interpreter(), precision_options(pc), cc));
+  for (const auto& tiles : kOtherTiles)
+    worst = std::max(worst, check_conv(Device::interpreter(), precision_options(pc, tiles), block_sweep(pc.r)[0]));
+  std::printf("[ measured ] interp unfused %s F(%d,%d): worst rel L2 error %.3g\n", precision_name(pc.precision),
+              pc.m, pc.r, worst);
+}
+
+TEST_P(PrecisionSweep, GpuMatchesReference) {
+  SKIP_WITHOUT_CUDA();
+  const PrecisionCase& pc = GetParam();
+  const std::vector<ConvCase> e = edge_sweep(pc.r);
+  double worst = 0;
+  for (const ConvCase& cc : {e[3], with_variant(e[4], {"unfused", pc.m, pc.r}), e[5], block_sweep(pc.r)[0],
+                             ConvCase{2, 64, 28, 28, 96, pc.r, Padding::all(pc.r / 2)}})
+    if (has_output(cc)) worst = std::max(worst, check_conv(Device::cuda(), precision_options(pc), cc));
+  for (const auto& tiles : kOtherTiles)
+    worst = std::max(worst, check_conv(Device::cuda(), precision_options(pc, tiles), block_sweep(pc.r)[0]));
+  std::printf("[ measured ] cuda unfused %s F(%d,%d): worst rel L2 error %.3g\n", precision_name(pc.precision),
+              pc.m, pc.r, worst);
+}
+
+INSTANTIATE_TEST_SUITE_P(Sweep, PrecisionSweep, ::testing::ValuesIn(precision_cases()), case_name);
+
+TEST(Precision, TilesTheMmaCannotUseAreRefusedByName) {
+  Options o = precision_options({Precision::fp16, 4, 3}, {64, 64, 8, 8, 8});  // 8 channels < fp16's k = 16
+  try {
+    check_conv(Device::interpreter(), o, block_sweep(3)[0]);
+    ADD_FAILURE() << "tiles with chunks of 8 channels ran with fp16 mma (k = 16)";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("chunks multiples of 16"), std::string::npos) << e.what();
+  }
+}
+
+ConvDesc large_layer() {
+  ConvDesc d;
+  d.n = 8, d.c = d.k = 256, d.h = d.w = 28, d.pad = Padding::all(1);
+  return d;
+}
+
+TEST(Precision, PlannerNeverPicksALowerPrecision) {
+  for (Precision asked : {Precision::fp32, Precision::tf32x3, Precision::tf32, Precision::bf16}) {
+    Options o;
+    o.precision = asked;
+    const Report rep = explain(large_layer(), o, "sm_90");
+    bool offered = false;
+    for (const PlanCandidate& c : rep.candidates) {
+      EXPECT_TRUE(c.precision == Precision::fp32 || c.precision == asked) << precision_name(c.precision);
+      offered = offered || (c.precision == asked && c.plan == "unfused" && c.rejected.find("tensor") == std::string::npos);
+    }
+    EXPECT_TRUE(offered) << precision_name(asked);
+    EXPECT_TRUE(rep.precision == Precision::fp32 || rep.precision == asked);
+  }
+}
+
+TEST(Precision, DevicesWithoutTensorCoresRunFp32AndSayWhy) {
+  Options o;
+  o.precision = Precision::tf32;
+  const Report rep = explain(large_layer(), o, "cpu");
+  EXPECT_EQ(rep.precision, Precision::fp32);
+  bool said = false;
+  for (const PlanCandidate& c : rep.candidates)
+    if (c.precision == Precision::tf32) said = c.rejected.find("runs on tensor cores (CUDA sm_80 or newer") != std::string::npos;
+  EXPECT_TRUE(said);
+  o.plan = "unfused";
+  try {
+    explain(large_layer(), o, "cpu");
+    ADD_FAILURE() << "unfused tf32 planned for the CPU";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("use --precision fp32"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Precision, EachModeCompilesForSm90WithoutSpills) {
+  std::string why;
+  if (!cuda::nvrtc_available(&why)) GTEST_SKIP() << "NVRTC not available: " << why;
+  for (Precision p : kTensorPrecisions) {
+    Options o = plan_options("unfused", 4);
+    o.precision = p;
+    const Report rep = explain(large_layer(), o, "sm_90");
+    for (const KernelReport& k : rep.kernels) {
+      EXPECT_EQ(k.spill_bytes, 0) << k.name;
+      std::printf("[ measured ] %s %s: predicted %d registers, ptxas %d\n", precision_name(p), k.name.c_str(),
+                  k.pred_regs, k.regs);
+    }
+  }
+}
+
+TEST(Precision, CliTakesAndChecksIt) {
+  CliResult bad = run_wino({"run", "--shape", "1,4,8,8", "--k", "4", "--precision", "fp8"});
+  EXPECT_EQ(bad.status, 2);
+  EXPECT_NE(bad.err.find("expected fp32, 3xtf32, tf32, fp16 or bf16"), std::string::npos) << bad.err;
+  CliResult ok = run_wino({"run", "--shape", "1,8,10,10", "--k", "8", "--pad", "1", "--device", "interp", "--plan",
+                           "unfused", "--precision", "3xtf32", "--check"});
+  EXPECT_EQ(ok.status, 0) << ok.err;
+  EXPECT_NE(ok.out.find("3xtf32 GEMM (tensor cores)"), std::string::npos) << ok.out;
+}
+
+}  // namespace
+}  // namespace wino::testing
