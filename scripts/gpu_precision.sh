@@ -17,7 +17,7 @@ shards=$(nproc)
 logs=$(mktemp -d)
 for i in $(seq 0 $((shards - 1))); do
   GTEST_TOTAL_SHARDS=$shards GTEST_SHARD_INDEX=$i "$build/tests/wino_tests" \
-    --gtest_filter='Mma.*:*PrecisionSweep.Gpu*:Precision.*' > "$logs/shard$i.log" 2>&1 &
+    --gtest_filter='Mma.*:*PrecisionSweep.Gpu*:Precision.*-Precision.CliTakesAndChecksIt' > "$logs/shard$i.log" 2>&1 &
 done
 wait
 cat "$logs"/shard*.log > "$out/tests.log"
