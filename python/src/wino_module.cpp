@@ -58,6 +58,7 @@ wino::Options options_from(const nb::dict& o) {
   opt.tune = nb::cast<bool>(o["tune"]);
   opt.max_rel_err = nb::cast<double>(o["max_rel_err"]);
   opt.threads = nb::cast<int>(o["threads"]);
+  opt.precision = wino::parse_precision(nb::cast<std::string>(o["precision"]));
   return opt;
 }
 
@@ -74,7 +75,7 @@ nb::dict candidate_dict(const wino::PlanCandidate& c) {
   nb::dict d;
   d["plan"] = c.plan, d["m"] = c.m, d["tiles"] = c.tiles, d["pred_regs"] = c.pred_regs;
   d["predicted_us"] = c.predicted_us, d["measured_us"] = c.measured_us, d["bound"] = c.bound;
-  d["rejected"] = c.rejected, d["chosen"] = c.chosen;
+  d["rejected"] = c.rejected, d["chosen"] = c.chosen, d["precision"] = wino::precision_name(c.precision);
   return d;
 }
 
@@ -82,6 +83,7 @@ nb::dict candidate_dict(const wino::PlanCandidate& c) {
 nb::dict report_dict(const wino::Report& r) {
   nb::dict d;
   d["plan"] = r.plan, d["m"] = r.m, d["r"] = r.r, d["device"] = r.device;
+  d["precision"] = wino::precision_name(r.precision);
   d["time_us"] = r.time_us, d["compile_ms"] = r.compile_ms, d["weight_transform_us"] = r.weight_transform_us;
   d["host_copies"] = r.host_copies, d["planned_for"] = r.planned_for;
   nb::list kernels, candidates;

@@ -51,8 +51,9 @@ def _desc(x_shape, w_shape, bias: bool, residual: bool, stride, padding, dilatio
                 activation=activation or "none", dtype=dtype)
 
 
-def _options(plan: str, m: Optional[int], tune: bool, max_rel_err: float, threads: int) -> dict:
-    return dict(plan=plan, m=m or 0, tune=tune, max_rel_err=max_rel_err, threads=threads)
+def _options(plan: str, m: Optional[int], tune: bool, max_rel_err: float, threads: int,
+             precision: str = "fp32") -> dict:
+    return dict(plan=plan, m=m or 0, tune=tune, max_rel_err=max_rel_err, threads=threads, precision=precision)
 
 
 def out_extent(size: int, pad0: int, pad1: int, filt: int, stride: int, dilation: int) -> int:
@@ -130,15 +131,16 @@ _CACHE_SIZE = 64
 def compile(weight, bias=None, *, input_shape, stride: IntPair = 1, padding: IntPair = 0,
             dilation: IntPair = 1, groups: int = 1, plan: str = "auto", m: Optional[int] = None,
             activation: Optional[str] = None, residual: bool = False, device: Optional[str] = None,
-            tune: bool = False, max_rel_err: float = 1e-5, threads: int = 0) -> Compiled:
+            tune: bool = False, max_rel_err: float = 1e-5, threads: int = 0, precision: str = "fp32") -> Compiled:
     """Compiles the convolution of inputs of `input_shape` with `weight` (and `bias`) and returns
-    a reusable Compiled holding the transformed weights."""
+    a reusable Compiled holding the transformed weights. `precision` is the lowest the Winograd
+    GEMM may use: fp32, 3xtf32 (fp32-accurate on tensor cores), tf32, fp16 or bf16."""
     kind = _tensors.kind_of(weight)
     dev = _tensors.device_of(weight, device)
     dtype = _tensors.dtype_name(weight)
     desc = _desc(input_shape, weight.shape, bias is not None, residual, stride, padding, dilation,
                  groups, activation, dtype)
-    c = Compiled(_compile(desc, dev, _options(plan, m, tune, max_rel_err, threads)), desc, dev, kind)
+    c = Compiled(_compile(desc, dev, _options(plan, m, tune, max_rel_err, threads, precision)), desc, dev, kind)
     c.set_weights(weight, bias)
     return c
 
@@ -146,17 +148,19 @@ def compile(weight, bias=None, *, input_shape, stride: IntPair = 1, padding: Int
 def conv2d(input, weight, bias=None, stride: IntPair = 1, padding: IntPair = 0, dilation: IntPair = 1,
            groups: int = 1, *, plan: str = "auto", m: Optional[int] = None,
            activation: Optional[str] = None, residual=None, device: Optional[str] = None,
-           _differentiable: bool = False):
+           precision: str = "fp32", _differentiable: bool = False):
     """y = act(conv2d(input, weight) + bias + residual), like torch.nn.functional.conv2d.
 
     NumPy arrays or torch tensors (CPU or CUDA; the output follows the input's type and device).
-    The compiled convolution is cached by shape and options; the weights are set on each call."""
+    `precision`: the lowest the Winograd GEMM may use (fp32, 3xtf32, tf32, fp16, bf16; tensor
+    cores on CUDA sm_80 and newer). The compiled convolution is cached by shape and options; the
+    weights are set on each call."""
     # The call as given is the cache key: a hit skips building the description (the tensors are
     # still checked when they are used below).
     try:
         key = (type(input), getattr(input, "device", None), input.dtype, tuple(input.shape), tuple(weight.shape),
                bias is None, residual is None, _hashable(stride), _hashable(padding), _hashable(dilation), groups,
-               activation, device, plan, m)
+               activation, device, plan, m, precision)
     except (AttributeError, TypeError):
         key = None  # not tensors, or unhashable arguments: the checks below say what is wrong
     conv = _cache.get(key) if key is not None else None
@@ -167,7 +171,7 @@ def conv2d(input, weight, bias=None, stride: IntPair = 1, padding: IntPair = 0, 
         dev = _tensors.device_of(input, device)
         desc = _desc(input.shape, weight.shape, bias is not None, residual is not None, stride, padding,
                      dilation, groups, activation, _tensors.dtype_name(input))
-        conv = Compiled(_compile(desc, dev, _options(plan, m, False, 1e-5, 0)), desc, dev, kind)
+        conv = Compiled(_compile(desc, dev, _options(plan, m, False, 1e-5, 0, precision)), desc, dev, kind)
         if key is not None:
             _cache[key] = conv
             if len(_cache) > _CACHE_SIZE:
@@ -181,12 +185,12 @@ def conv2d(input, weight, bias=None, stride: IntPair = 1, padding: IntPair = 0, 
 def explain(input_shape, weight_shape, *, stride: IntPair = 1, padding: IntPair = 0, dilation: IntPair = 1,
             groups: int = 1, plan: str = "auto", m: Optional[int] = None, bias: bool = False,
             residual: bool = False, activation: Optional[str] = None, dtype: str = "float32",
-            target: str = "cpu", max_rel_err: float = 1e-5, show: bool = True) -> dict:
+            target: str = "cpu", max_rel_err: float = 1e-5, precision: str = "fp32", show: bool = True) -> dict:
     """The kernels Wino would make for `target` (cpu, opencl, metal, sm_XX), without running them:
     the planner's candidates and the per-kernel report as Python data; prints the CLI's table."""
     desc = _desc(input_shape, weight_shape, bias, residual, stride, padding, dilation, groups,
                  activation, dtype)
-    report = _explain(desc, _options(plan, m, False, max_rel_err, 0), target)
+    report = _explain(desc, _options(plan, m, False, max_rel_err, 0, precision), target)
     if show:
         print(report["table"], end="")
     return report

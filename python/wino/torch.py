@@ -19,13 +19,15 @@ _ACTIVATIONS = ("none", "relu", "relu6", "silu")
 
 @torch.library.custom_op("wino::conv2d", mutates_args=())
 def _conv2d_op(input: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor], stride: int,
-               padding: List[int], dilation: int, groups: int, activation: str, plan: str) -> torch.Tensor:
+               padding: List[int], dilation: int, groups: int, activation: str, plan: str,
+               precision: str = "fp32") -> torch.Tensor:
     return _api.conv2d(input, weight, bias, stride, tuple(padding), dilation, groups, plan=plan,
-                       activation=None if activation == "none" else activation, _differentiable=True)
+                       activation=None if activation == "none" else activation, precision=precision,
+                       _differentiable=True)
 
 
 @_conv2d_op.register_fake
-def _(input, weight, bias, stride, padding, dilation, groups, activation, plan):
+def _(input, weight, bias, stride, padding, dilation, groups, activation, plan, precision="fp32"):
     n, _, h, w = input.shape
     k, _, r, s = weight.shape
     return input.new_empty((n, k, _api.out_extent(h, padding[0], padding[0], r, stride, dilation),
@@ -33,7 +35,7 @@ def _(input, weight, bias, stride, padding, dilation, groups, activation, plan):
 
 
 def _setup_context(ctx, inputs, output):
-    input, weight, bias, stride, padding, dilation, groups, activation, _ = inputs
+    input, weight, bias, stride, padding, dilation, groups, activation = inputs[:8]
     ctx.save_for_backward(input, weight, bias, output)
     ctx.conf = (stride, tuple(padding), dilation, groups, activation)
 
@@ -56,18 +58,18 @@ def _backward(ctx, grad):
         gw = torch.nn.grad.conv2d_weight(input, weight.shape, grad, stride, padding, dilation, groups)
     if bias is not None and ctx.needs_input_grad[2]:
         gb = grad.sum((0, 2, 3))
-    return gi, gw, gb, None, None, None, None, None, None
+    return gi, gw, gb, None, None, None, None, None, None, None
 
 
 _conv2d_op.register_autograd(_backward, setup_context=_setup_context)
 
 
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
-           activation: Optional[str] = None, plan: str = "auto") -> torch.Tensor:
+           activation: Optional[str] = None, plan: str = "auto", precision: str = "fp32") -> torch.Tensor:
     """torch.nn.functional.conv2d through Wino, differentiable and traceable (torch.ops.wino.conv2d)."""
     pad = list(_api._pair(padding, "padding"))
     return torch.ops.wino.conv2d(input, weight, bias, _api._square(stride, "stride"), pad,
-                                 _api._square(dilation, "dilation"), groups, activation or "none", plan)
+                                 _api._square(dilation, "dilation"), groups, activation or "none", plan, precision)
 
 
 def _ineligible(conv: nn.Conv2d) -> Optional[str]:
@@ -92,7 +94,8 @@ class Conv2d(nn.Module):
     training unchanged), forward through wino::conv2d; Wino's transformed weights are cached and
     remade when the weight changes."""
 
-    def __init__(self, conv: nn.Conv2d, activation: Optional[str] = None, plan: str = "auto"):
+    def __init__(self, conv: nn.Conv2d, activation: Optional[str] = None, plan: str = "auto",
+                 precision: str = "fp32"):
         super().__init__()
         why = _ineligible(conv)
         if why:
@@ -101,16 +104,16 @@ class Conv2d(nn.Module):
         self.in_channels, self.out_channels = conv.in_channels, conv.out_channels
         self.kernel_size, self.stride, self.padding = conv.kernel_size, conv.stride, conv.padding
         self.dilation, self.groups = conv.dilation, conv.groups
-        self.activation, self.plan = activation, plan
+        self.activation, self.plan, self.precision = activation, plan, precision
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return conv2d(x, self.weight, self.bias, self.stride[0], self.padding, self.dilation[0], self.groups,
-                      activation=self.activation, plan=self.plan)
+                      activation=self.activation, plan=self.plan, precision=self.precision)
 
     def extra_repr(self) -> str:
         act = f", activation={self.activation}" if self.activation else ""
         return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}, "
-                f"padding={self.padding}, groups={self.groups}{act}, plan={self.plan}")
+                f"padding={self.padding}, groups={self.groups}{act}, plan={self.plan}, precision={self.precision}")
 
 
 class ConversionTable(list):
@@ -136,11 +139,13 @@ def _fold_bn(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> nn.Conv2d:
 
 
 def convert(model: nn.Module, filter: Optional[Callable[[str, nn.Conv2d], bool]] = None,
-            fold: bool = False, plan: str = "auto"):
+            fold: bool = False, plan: str = "auto", precision: str = "fp32"):
     """Replaces every eligible nn.Conv2d of `model` (in place) with wino.torch.Conv2d and returns
     (model, table of what was converted and why the others were not). `filter(name, conv)`
     returning False keeps a conv. `fold=True` (inference, eval mode) also folds a BatchNorm2d and
-    a ReLU that follow a conv in an nn.Sequential into it (weights then become the folded copies)."""
+    a ReLU that follow a conv in an nn.Sequential into it (weights then become the folded copies).
+    `precision` is the lowest the Winograd GEMM may use (fp32, 3xtf32, tf32, fp16, bf16: see
+    wino.conv2d); "tf32" is what PyTorch's own fp32 convolutions use by default on CUDA."""
     table = ConversionTable()
     for parent_name, parent in list(model.named_modules()):
         children = list(parent.named_children())
@@ -162,7 +167,7 @@ def convert(model: nn.Module, filter: Optional[Callable[[str, nn.Conv2d], bool]]
                 if rest and isinstance(rest[0], nn.ReLU):
                     activation = "relu"
                     folded.append(children[i + 1 + len(folded)][0])
-            setattr(parent, name, Conv2d(child, activation=activation, plan=plan))
+            setattr(parent, name, Conv2d(child, activation=activation, plan=plan, precision=precision))
             for f in folded:
                 setattr(parent, f, nn.Identity())
             table.append((full, "converted", "folded " + " + ".join(folded) if folded else ""))

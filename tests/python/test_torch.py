@@ -235,3 +235,24 @@ def test_cuda_op_under_torch_compile_and_opcheck():
     fn = torch.compile(lambda x: wino.torch.conv2d(x, w, b, padding=1, activation="relu"), fullgraph=True)
     assert rel_err(fn(x).cpu().numpy(), F.relu(F.conv2d(x, w, b, padding=1)).cpu().numpy()) < 1e-5
     torch.library.opcheck(torch.ops.wino.conv2d.default, (x, w, b, 1, [1, 1], 1, 1, "relu", "auto"))
+
+
+def test_precision_is_a_floor_the_cpu_meets_in_fp32():
+    x, w, b = tensors()
+    conv = wino.compile(w, b, input_shape=tuple(x.shape), padding=1, precision="tf32")
+    assert conv.report()["precision"] == "fp32"  # no tensor cores: a higher precision than asked
+    assert rel_err(conv(x).numpy(), F.conv2d(x.double(), w.double(), b.double(), padding=1).numpy()) < 1e-5
+    with pytest.raises(ValueError, match="expected fp32, 3xtf32, tf32, fp16 or bf16"):
+        wino.conv2d(x, w, b, padding=1, precision="fp8")
+
+
+@cuda
+@pytest.mark.parametrize("precision,tol", [("3xtf32", 1e-5), ("tf32", 6e-3), ("fp16", 6e-3), ("bf16", 5e-2)])
+def test_cuda_tensor_core_precisions(precision, tol):
+    g = torch.Generator().manual_seed(3)
+    x, w = torch.randn(4, 64, 20, 20, generator=g), torch.randn(96, 64, 3, 3, generator=g)
+    net = wino.torch.Conv2d(nn.Conv2d(64, 96, 3, padding=1, bias=False), precision=precision, plan="unfused").cuda()
+    with torch.no_grad():
+        net.weight.copy_(w)
+        y = net(x.cuda())
+    assert rel_err(y.double().cpu().numpy(), F.conv2d(x.double(), w.double(), padding=1).numpy()) < tol
