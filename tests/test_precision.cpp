@@ -41,8 +41,8 @@ Options precision_options(const PrecisionCase& pc, const std::array<int, 5>& til
 }
 
 // Valid tensor-core tiles besides the default: a 64 x 64 block, a 64 x 64 block with chunks of
-// 32 channels, and a 4 x 4 register tile (warps of 32 x 16).
-const std::array<int, 5> kOtherTiles[] = {{64, 64, 8, 8, 16}, {64, 64, 8, 8, 32}, {64, 128, 4, 4, 16}};
+// 32 channels, a 4 x 4 register tile (warps of 32 x 16) and an 8 x 16 one (warps of 64 x 64).
+const std::array<int, 5> kOtherTiles[] = {{64, 64, 8, 8, 16}, {64, 64, 8, 8, 32}, {64, 128, 4, 4, 16}, {128, 128, 8, 16, 16}};
 
 class PrecisionSweep : public ::testing::TestWithParam<PrecisionCase> {};
 

@@ -66,10 +66,15 @@ std::vector<plans::PlanOptions> candidate_plans(const ConvDesc& d, const Options
       plans::PlanOptions p = given_plan(d, o, "unfused", m);
       p.precision = o.precision;
       out.push_back(p);
-      if (!tiles_given(o)) {
-        std::tie(p.block_k, p.block_tiles, p.reg_k, p.reg_tiles, p.chunk_c) = std::tuple(128, 64, 8, 8, 16);
-        out.push_back(p);
-      }
+      // Besides the default: narrower blocks for few tiles, and warps of 64 x 64 or 128 x 32
+      // (fewer fragment loads per mma, 128 accumulators per thread).
+      static const std::vector<std::array<int, 5>> mma_tiles = {{128, 64, 8, 8, 16}, {128, 128, 8, 16, 16},
+                                                                {128, 128, 16, 8, 16}};
+      if (!tiles_given(o))
+        for (const auto& t : mma_tiles) {
+          std::tie(p.block_k, p.block_tiles, p.reg_k, p.reg_tiles, p.chunk_c) = std::tuple(t[0], t[1], t[2], t[3], t[4]);
+          out.push_back(p);
+        }
     }
   }
   return out;
