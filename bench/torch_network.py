@@ -2,8 +2,8 @@
 """Whole networks on the GPU: torchvision vgg16 (batch 8) and resnet50 (batch 32) with random
 weights, inference, converted to Wino against the original in one process: time per forward
 (CUDA events, median of 20 after warm-up) with cuDNN fp32 (TF32 off), with PyTorch's default
-(TF32 on) and with Wino; time per conv layer (events around each module); relative error of each
-against a float64 run. Needs a CUDA GPU, torch and torchvision, and `pip install .`.
+(TF32 on) and with Wino (on every conv; on the convs Winograd serves, in fp32, 3xtf32 and tf32);
+time per conv layer (events around each module); relative error of each against a float64 run. Needs a CUDA GPU, torch and torchvision, and `pip install .`.
 
     python3 bench/torch_network.py [--nets vgg16,resnet50] [--json out.json]
 """
@@ -82,10 +82,12 @@ def run(name, batch, size=224):
             out[mode] = {"ms": forward_ms(net, x), "rel_err": rel_err(net(x), ref),
                          "layers_ms": per_layer_ms(net, x, torch.nn.Conv2d)}
     torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
-    variants = {"wino": None,  # every conv Wino accepts (1x1 and strided ones through its direct plan)
-                "wino_3x3": lambda _, c: c.kernel_size == (3, 3) and c.stride == (1, 1)}  # Winograd's layers only
-    for variant, keep in variants.items():
-        converted, table = wino.torch.convert(copy.deepcopy(net), filter=keep)
+    # Wino on every conv it accepts (1x1 and strided ones through its direct plan), then on the
+    # convs Winograd serves (convert's default) in fp32, 3xtf32 and tf32.
+    variants = {"wino_all": dict(only_winograd=False), "wino": {}, "wino_3xtf32": dict(precision="3xtf32"),
+                "wino_tf32": dict(precision="tf32")}
+    for variant, kwargs in variants.items():
+        converted, table = wino.torch.convert(copy.deepcopy(net), **kwargs)
         with torch.no_grad():
             out[variant] = {"ms": forward_ms(converted, x), "rel_err": rel_err(converted(x), ref),
                             "layers_ms": per_layer_ms(converted, x, (torch.nn.Conv2d, wino.torch.Conv2d)),
@@ -94,17 +96,18 @@ def run(name, batch, size=224):
         del converted
     shapes = {n: f"{m.in_channels}->{m.out_channels} k{m.kernel_size[0]} s{m.stride[0]}"
               for n, m in net.named_modules() if isinstance(m, torch.nn.Conv2d)}
-    base = out["cudnn_fp32"]["ms"]
+    base, tf32 = out["cudnn_fp32"]["ms"], out["pytorch_default_tf32"]["ms"]
     print(f"{name} b{batch}: cuDNN fp32 {base:.2f} ms (err {out['cudnn_fp32']['rel_err']:.2e}), "
-          f"PyTorch default TF32 {out['pytorch_default_tf32']['ms']:.2f} ms (err "
-          f"{out['pytorch_default_tf32']['rel_err']:.2e}), Wino {out['wino']['ms']:.2f} ms (err "
-          f"{out['wino']['rel_err']:.2e}): {base / out['wino']['ms']:.2f}x over fp32; Wino on the 3x3 stride-1 convs "
-          f"only {out['wino_3x3']['ms']:.2f} ms (err {out['wino_3x3']['rel_err']:.2e})")
-    print(f"  {'layer':24} {'cuDNN fp32 ms':>14} {'TF32 ms':>9} {'Wino ms':>9} {'3x3 only':>9}  shape")
-    for layer, ms in out["cudnn_fp32"]["layers_ms"].items():
-        print(f"  {layer:24} {ms:14.3f} {out['pytorch_default_tf32']['layers_ms'].get(layer, float('nan')):9.3f} "
-              f"{out['wino']['layers_ms'].get(layer, float('nan')):9.3f} "
-              f"{out['wino_3x3']['layers_ms'].get(layer, float('nan')):9.3f}  {shapes.get(layer, '')}")
+          f"PyTorch default TF32 {tf32:.2f} ms (err {out['pytorch_default_tf32']['rel_err']:.2e})")
+    for variant in variants:
+        v = out[variant]
+        print(f"  {variant:12} {v['ms']:8.2f} ms (err {v['rel_err']:.2e}, {v['converted']} of {v['convs']} convs): "
+              f"{base / v['ms']:.2f}x cuDNN fp32, {tf32 / v['ms']:.2f}x PyTorch's TF32")
+    cols = ["cudnn_fp32", "pytorch_default_tf32"] + list(variants)
+    print(f"  {'layer ms':24} " + " ".join(f"{c[:12]:>12}" for c in cols) + "  shape")
+    for layer in out["cudnn_fp32"]["layers_ms"]:
+        print(f"  {layer:24} " + " ".join(f"{out[c]['layers_ms'].get(layer, float('nan')):12.3f}" for c in cols)
+              + f"  {shapes.get(layer, '')}")
     return out
 
 

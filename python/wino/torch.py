@@ -138,11 +138,24 @@ def _fold_bn(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> nn.Conv2d:
     return fused
 
 
+def _not_winograd(conv: nn.Conv2d) -> Optional[str]:
+    """Why Winograd does not apply to `conv` (None when it does): Wino would run it with its direct
+    plan, which is slower than PyTorch's own convolution."""
+    k, s, d = conv.kernel_size, conv.stride, conv.dilation
+    if k[0] != k[1] or k[0] < 2:
+        return f"kernel {k[0]}x{k[1]}"
+    if s != (1, 1) or d != (1, 1) or conv.groups != 1:
+        return f"stride {s[0]}, dilation {d[0]}, groups {conv.groups}"
+    return None
+
+
 def convert(model: nn.Module, filter: Optional[Callable[[str, nn.Conv2d], bool]] = None,
-            fold: bool = False, plan: str = "auto", precision: str = "fp32"):
+            fold: bool = False, plan: str = "auto", precision: str = "fp32", only_winograd: bool = True):
     """Replaces every eligible nn.Conv2d of `model` (in place) with wino.torch.Conv2d and returns
     (model, table of what was converted and why the others were not). `filter(name, conv)`
-    returning False keeps a conv. `fold=True` (inference, eval mode) also folds a BatchNorm2d and
+    returning False keeps a conv. `only_winograd` (the default) keeps the convs Winograd does not
+    apply to (1x1, strided, dilated, grouped), where PyTorch's own convolution is faster than
+    Wino's direct plan; False converts them too. `fold=True` (inference, eval mode) also folds a BatchNorm2d and
     a ReLU that follow a conv in an nn.Sequential into it (weights then become the folded copies).
     `precision` is the lowest the Winograd GEMM may use (fp32, 3xtf32, tf32, fp16, bf16: see
     wino.conv2d); "tf32" is what PyTorch's own fp32 convolutions use by default on CUDA."""
@@ -154,6 +167,9 @@ def convert(model: nn.Module, filter: Optional[Callable[[str, nn.Conv2d], bool]]
                 continue
             full = f"{parent_name}.{name}" if parent_name else name
             why = _ineligible(child) or (None if filter is None or filter(full, child) else "excluded by filter")
+            if not why and only_winograd and _not_winograd(child):
+                why = f"Winograd does not apply ({_not_winograd(child)}): PyTorch's convolution is faster than " \
+                      "Wino's direct plan (only_winograd=False converts it)"
             if why:
                 table.append((full, "kept", why))
                 continue

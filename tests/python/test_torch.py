@@ -131,13 +131,23 @@ def test_converted_module_shares_parameters_and_tracks_weight_changes():
     net, table = wino.torch.convert(net)
     assert list(net.state_dict()) == keys
     assert isinstance(net[0], wino.torch.Conv2d) and isinstance(net[6], nn.Conv2d)
-    assert [r[1] for r in table] == ["converted", "converted", "converted", "kept"]
-    assert "padding_mode 'circular'" in str(table)
+    assert [r[1] for r in table] == ["converted", "converted", "kept", "kept"]
+    assert "Winograd does not apply (kernel 1x1)" in str(table) and "padding_mode 'circular'" in str(table)
     with torch.no_grad():
         assert torch.allclose(net(x), want, rtol=1e-4, atol=1e-4)
         net[0].weight.mul_(2)  # an in-place change is seen (version counter)
         with pytest.raises(AssertionError):
             assert torch.allclose(net(x), want, rtol=1e-4, atol=1e-4)
+
+
+def test_only_winograd_false_converts_1x1_and_strided_convs_too():
+    net = nn.Sequential(nn.Conv2d(3, 8, 1), nn.Conv2d(8, 4, 3, stride=2, padding=1)).eval()
+    x = torch.randn(2, 3, 11, 11)
+    with torch.no_grad():
+        want = net(x)
+        net, table = wino.torch.convert(net, only_winograd=False)
+        assert [r[1] for r in table] == ["converted", "converted"]
+        assert torch.allclose(net(x), want, rtol=1e-4, atol=1e-4)
 
 
 def test_folding_batchnorm_and_relu_into_the_epilogue():
