@@ -29,6 +29,7 @@ struct ConvCase {
   Padding pad = Padding::all(1);
   Epilogue epilogue{};
   DType dtype = DType::f32;
+  Layout layout = Layout::nchw;
   std::string str() const {
     std::string s = std::to_string(n) + "x" + std::to_string(c) + "x" + std::to_string(h) + "x" +
                     std::to_string(w) + " k" + std::to_string(k) + " r" + std::to_string(r) + " pad " +
@@ -38,6 +39,7 @@ struct ConvCase {
     if (epilogue.residual) s += " +residual";
     if (epilogue.activation != Activation::none) s += std::string(" ") + activation_name(epilogue.activation);
     if (dtype != DType::f32) s += std::string(" ") + dtype_name(dtype);
+    if (layout == Layout::nhwc) s += " nhwc";
     return s;
   }
 };
@@ -209,6 +211,7 @@ inline double check_conv(const Device& device, const Options& o, const ConvCase&
   d.n = cc.n, d.c = cc.c, d.h = cc.h, d.w = cc.w, d.k = cc.k, d.r = d.s = cc.r, d.pad = cc.pad;
   d.epilogue = cc.epilogue;
   d.dtype = cc.dtype;
+  d.layout = cc.layout;
   // Drawn in float32, then rounded to the tensors' type: the reference sees the same values.
   Tensor x = random_normal(DType::f32, {d.n, d.c, d.h, d.w}, seed).to(d.dtype);
   Tensor w = random_normal(DType::f32, {d.k, d.c, d.r, d.s}, seed + 1000).to(d.dtype);
@@ -218,7 +221,13 @@ inline double check_conv(const Device& device, const Options& o, const ConvCase&
   for (int64_t i = 0; i < y.numel(); ++i) y.set(i, std::nan(""));  // poison: every element must be written
   Conv conv = edit ? api::compile_edited(device, d, o, edit) : compile(device, d, o);
   conv.set_weights(w.data(), d.epilogue.bias ? bias.data() : nullptr);
-  conv.run(x.data(), y.data(), d.epilogue.residual ? z.data() : nullptr);
+  if (d.layout == Layout::nhwc) {  // the kernels see channels-last tensors; the checks below NCHW ones
+    Tensor xl = nchw_to_nhwc(x), yl = nchw_to_nhwc(y), zl = nchw_to_nhwc(z);
+    conv.run(xl.data(), yl.data(), d.epilogue.residual ? zl.data() : nullptr);
+    y = nhwc_to_nchw(yl);
+  } else {
+    conv.run(x.data(), y.data(), d.epilogue.residual ? z.data() : nullptr);
+  }
   Tensor ref = reference_conv2d(x, w, d.pad);
   apply_reference_epilogue(ref, d.epilogue, &bias, &z);
   double err = relative_l2_error(y, ref);

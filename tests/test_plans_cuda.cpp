@@ -59,6 +59,23 @@ TEST_P(PlansCuda, MatchesReferenceWithOtherTiles) {
 
 INSTANTIATE_TEST_SUITE_P(Sweep, PlansCuda, ::testing::ValuesIn(every_plan_case()), plan_case_name);
 
+// Channels-last (NHWC) tensors: a prime-sized N = 2 edge with an epilogue and a half type, and a
+// shape spanning several blocks.
+class PlansCudaNhwc : public ::testing::TestWithParam<PlanCase> {};
+
+TEST_P(PlansCudaNhwc, MatchesReference) {
+  SKIP_WITHOUT_CUDA();
+  const PlanCase& pc = GetParam();
+  double worst = 0;
+  for (ConvCase cc : {with_variant(edge_sweep(pc.r)[4], pc), block_sweep(pc.r)[0]}) {
+    cc.layout = Layout::nhwc;
+    if (has_output(cc)) worst = std::max(worst, check_conv(Device::cuda(), pc.plan, pc.m, cc));
+  }
+  std::printf("[ measured ] cuda nhwc %s F(%d,%d): worst rel L2 error %.3g\n", pc.plan.c_str(), pc.m, pc.r, worst);
+}
+
+INSTANTIATE_TEST_SUITE_P(Sweep, PlansCudaNhwc, ::testing::ValuesIn(all_plan_cases()), plan_case_name);
+
 // The main F(m, r) on a layer of real size (several blocks of every kind at once).
 class PlansCudaLarge : public ::testing::TestWithParam<PlanCase> {};
 

@@ -85,6 +85,24 @@ TEST_P(PlansInterp, MatchesReferenceWithOtherTiles) {
 
 INSTANTIATE_TEST_SUITE_P(Sweep, PlansInterp, ::testing::ValuesIn(every_plan_case()), plan_case_name);
 
+// Channels-last (NHWC) input, output and residual: an edge, a prime-sized N = 2 shape with an
+// epilogue and a half type, and one spanning several blocks, for every plan.
+class PlansInterpNhwc : public ::testing::TestWithParam<PlanCase> {};
+
+TEST_P(PlansInterpNhwc, MatchesReference) {
+  const PlanCase& pc = GetParam();
+  std::vector<ConvCase> shapes = {edge_sweep(pc.r)[1], with_variant(edge_sweep(pc.r)[4], pc)};
+  if (pc.plan != "naive-fused") shapes.push_back(block_sweep(pc.r)[0]);
+  double worst = 0;
+  for (ConvCase cc : shapes) {
+    cc.layout = Layout::nhwc;
+    if (has_output(cc)) worst = std::max(worst, check_conv(Device::interpreter(), pc.plan, pc.m, cc));
+  }
+  std::printf("[ measured ] nhwc %s F(%d,%d): worst rel L2 error %.3g\n", pc.plan.c_str(), pc.m, pc.r, worst);
+}
+
+INSTANTIATE_TEST_SUITE_P(Sweep, PlansInterpNhwc, ::testing::ValuesIn(all_plan_cases()), plan_case_name);
+
 }  // namespace
 }  // namespace wino::testing
 

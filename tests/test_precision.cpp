@@ -53,6 +53,9 @@ TEST_P(PrecisionSweep, InterpreterMatchesReference) {
   shapes.pop_back();  // the 32x32 seed layer: the GPU runs it
   for (const ConvCase& cc : block_sweep(pc.r)) shapes.push_back(cc);
   shapes.push_back(with_variant(edge_sweep(pc.r)[4], plan));
+  ConvCase nhwc = with_variant(block_sweep(pc.r)[1], plan);
+  nhwc.layout = Layout::nhwc;
+  shapes.push_back(nhwc);
   double worst = 0;
   for (const ConvCase& cc : shapes)
     if (has_output(cc)) worst = std::max(worst, check_conv(Device::interpreter(), precision_options(pc), cc));
@@ -67,8 +70,10 @@ TEST_P(PrecisionSweep, GpuMatchesReference) {
   const PrecisionCase& pc = GetParam();
   const std::vector<ConvCase> e = edge_sweep(pc.r);
   double worst = 0;
+  ConvCase nhwc{2, 64, 28, 28, 96, pc.r, Padding::all(pc.r / 2)};
+  nhwc.layout = Layout::nhwc;
   for (const ConvCase& cc : {e[3], with_variant(e[4], {"unfused", pc.m, pc.r}), e[5], block_sweep(pc.r)[0],
-                             ConvCase{2, 64, 28, 28, 96, pc.r, Padding::all(pc.r / 2)}})
+                             ConvCase{2, 64, 28, 28, 96, pc.r, Padding::all(pc.r / 2)}, nhwc})
     if (has_output(cc)) worst = std::max(worst, check_conv(Device::cuda(), precision_options(pc), cc));
   for (const auto& tiles : kOtherTiles)
     worst = std::max(worst, check_conv(Device::cuda(), precision_options(pc, tiles), block_sweep(pc.r)[0]));

@@ -52,6 +52,14 @@ const char* precision_name(Precision p);
 /// The names above -> Precision; throws wino::Error naming the choices.
 Precision parse_precision(const std::string& text);
 
+/// Memory order of the input x, the output y and the residual: NCHW (rows of W contiguous) or
+/// NHWC (channels contiguous: PyTorch's channels_last). Weights are always K x C/groups x R x S.
+enum class Layout { nchw, nhwc };
+/// "nchw", "nhwc".
+const char* layout_name(Layout l);
+/// The names above -> Layout; throws wino::Error naming the choices.
+Layout parse_layout(const std::string& text);
+
 struct Epilogue {
   bool bias = false;      // K values, given to Conv::set_weights
   bool residual = false;  // a tensor shaped like y, given to Conv::run
@@ -72,6 +80,7 @@ struct ConvDesc {
   /// f16/bf16: loads convert to float32, transforms and accumulation stay float32, stores round
   /// back to nearest even.
   DType dtype = DType::f32;
+  Layout layout = Layout::nchw;  // of x, y and the residual
   /// Output extent: (padded - dilation (R - 1) - 1) / stride + 1; < 1 when the output is empty.
   int64_t out_h() const { return out_extent(h + pad.top + pad.bottom, r); }
   int64_t out_w() const { return out_extent(w + pad.left + pad.right, s); }

@@ -22,7 +22,15 @@ std::string ConvDesc::str() const {
          (dilation != 1 ? " dilation " + std::to_string(dilation) : "") +
          (epilogue.bias ? " + bias" : "") + (epilogue.residual ? " + residual" : "") +
          (epilogue.activation != Activation::none ? std::string(" ") + activation_name(epilogue.activation) : "") +
-         (dtype == DType::f16 ? " f16" : dtype == DType::bf16 ? " bf16" : "");
+         (dtype == DType::f16 ? " f16" : dtype == DType::bf16 ? " bf16" : "") + (layout == Layout::nhwc ? " nhwc" : "");
+}
+
+const char* layout_name(Layout l) { return l == Layout::nhwc ? "nhwc" : "nchw"; }
+
+Layout parse_layout(const std::string& text) {
+  for (Layout l : {Layout::nchw, Layout::nhwc})
+    if (text == layout_name(l)) return l;
+  throw Error("unknown layout '" + text + "' (expected nchw or nhwc)");
 }
 
 const char* activation_name(Activation a) {

@@ -33,11 +33,12 @@ const char* role_label(BufferRole role) {
 }
 
 Shape role_shape(const ConvDesc& d, BufferRole role) {
+  const bool nhwc = d.layout == Layout::nhwc;
   switch (role) {
-    case BufferRole::input: return {d.n, d.c, d.h, d.w};
+    case BufferRole::input: return nhwc ? Shape{d.n, d.h, d.w, d.c} : Shape{d.n, d.c, d.h, d.w};
     case BufferRole::weights: return {d.k, d.c / d.groups, d.r, d.s};
     case BufferRole::bias: return {d.k};
-    default: return {d.n, d.k, d.out_h(), d.out_w()};
+    default: return nhwc ? Shape{d.n, d.out_h(), d.out_w(), d.k} : Shape{d.n, d.k, d.out_h(), d.out_w()};
   }
 }
 
@@ -47,7 +48,11 @@ int64_t role_bytes(const Conv::Impl& impl, BufferRole role) {
 
 // Checks the caller's tensor for `role` (dtype, shape, that it is the device's memory).
 MemoryRef tensor_memory(const Conv::Impl& impl, const char* call, const TensorRef& t, BufferRole role) {
-  const std::string label = role_label(role);
+  std::string label = role_label(role);
+  if (impl.desc.layout == Layout::nhwc) {  // "x (N, C, H, W)" -> "x (N, H, W, C)"
+    if (role == BufferRole::input) label = "x (N, H, W, C)";
+    if (role == BufferRole::output || role == BufferRole::residual) label = label.substr(0, label.find(' ')) + " (N, out_h, out_w, K)";
+  }
   const std::string what = std::string(call) + ": " + label.substr(0, label.find(' '));
   if (t.data == nullptr) throw Error(what + " is null");
   if (t.dtype != impl.desc.dtype)

@@ -118,4 +118,27 @@ Tensor Tensor::to(DType dtype) const {
   return out;
 }
 
+namespace {
+
+// out[n][b][a][c] = in[n][c][a][b] style moves of the channel axis, element by element (exact).
+Tensor move_channels(const Tensor& t, bool to_last) {
+  if (t.rank() != 4) throw Error("a layout change needs a 4-d tensor, got rank " + std::to_string(t.rank()));
+  const int64_t n = t.dim(0), c = to_last ? t.dim(1) : t.dim(3), h = to_last ? t.dim(2) : t.dim(1),
+                w = to_last ? t.dim(3) : t.dim(2);
+  Tensor out(t.dtype(), to_last ? Shape{n, h, w, c} : Shape{n, c, h, w});
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t ch = 0; ch < c; ++ch)
+      for (int64_t p = 0; p < h * w; ++p) {
+        const int64_t nchw = (i * c + ch) * h * w + p, nhwc = (i * h * w + p) * c + ch;
+        if (to_last) out.set(nhwc, t.get(nchw));
+        else out.set(nchw, t.get(nhwc));
+      }
+  return out;
+}
+
+}  // namespace
+
+Tensor nchw_to_nhwc(const Tensor& t) { return move_channels(t, true); }
+Tensor nhwc_to_nchw(const Tensor& t) { return move_channels(t, false); }
+
 }  // namespace wino

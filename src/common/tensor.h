@@ -63,4 +63,8 @@ class Tensor {
   std::vector<uint16_t> u16_;
 };
 
+/// A 4-d tensor N x C x H x W rearranged as N x H x W x C (channels last), and back.
+Tensor nchw_to_nhwc(const Tensor& t);
+Tensor nhwc_to_nchw(const Tensor& t);
+
 }  // namespace wino

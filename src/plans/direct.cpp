@@ -27,21 +27,23 @@ Program build_direct(const ConvDesc& d, const PlanOptions& o) {
   b.threads([&](Expr tid) {
     Expr idx = b.let("idx", b.group_id() * threads + tid);
     b.if_then(lt(idx, b.i32(total)), [&] {
-      Expr ow = b.let("ow", idx % OW);
-      Expr oh = b.let("oh", (idx / OW) % OH);
-      Expr k = b.let("k", (idx / (OW * OH)) % K);
+      // idx runs in the output's memory order: (n, k, oh, ow) for NCHW, (n, oh, ow, k) for NHWC.
+      const bool nhwc = d.layout == Layout::nhwc;
+      Expr ow = b.let("ow", nhwc ? (idx / K) % OW : idx % OW);
+      Expr oh = b.let("oh", nhwc ? (idx / (K * OW)) % OH : (idx / OW) % OH);
+      Expr k = b.let("k", nhwc ? idx % K : (idx / (OW * OH)) % K);
       Expr n = b.let("n", idx / (OW * OH * K));
       Expr c0 = b.let("c0", (k / Kg) * Cg);  // first input channel of k's group
       b.store(acc, b.i32(0), b.f32(0));
       b.loop("c", Cg, LoopKind::serial, [&](Expr c) {
-        Expr xbase = b.let("xbase", ((n * C + c0 + c) * H) * W);
+        Expr xbase = b.let("xbase", image_base(d.layout, n, c0 + c, C, H * W));
         Expr wbase = b.let("wbase", (k * Cg + c) * R * S);
         for (int64_t r = 0; r < R; ++r) {
           Expr ih = step(oh) + (r * d.dilation - d.pad.top);
           for (int64_t s = 0; s < S; ++s) {
             Expr iw = step(ow) + (s * d.dilation - d.pad.left);
             Expr mask = logical_and(in_range(ih, 0, H), in_range(iw, 0, W));
-            Expr xv = b.load("xv", x, xbase + ih * W + iw, mask);
+            Expr xv = b.load("xv", x, xbase + (ih * W + iw) * pixel_step(d.layout, C), mask);
             Expr wv = b.load("wv", w, wbase + (r * S + s));
             b.accumulate(acc, b.i32(0), xv * wv);
           }

@@ -87,19 +87,24 @@ TileCoords tile_coords(ir::KernelBuilder& b, ir::Expr p, const Tiling& t) {
           b.let("tw", p % t.tiles_w)};
 }
 
+ir::Expr image_base(Layout layout, ir::Expr n, ir::Expr ch, int64_t channels, int64_t pixels) {
+  return layout == Layout::nhwc ? n * (pixels * channels) + ch : (n * channels + ch) * pixels;
+}
+
 std::vector<ir::Expr> load_input_tile(ir::KernelBuilder& b, const ir::Memory* x, const ConvDesc& d,
                                       const Tiling& t, const TileCoords& tc, ir::Expr c,
                                       ir::Expr valid) {
   using namespace ir;
   Expr ih0 = b.let("ih0", tc.th * t.m - d.pad.top), iw0 = b.let("iw0", tc.tw * t.m - d.pad.left);
-  Expr base = b.let("xbase", (tc.n * d.c + c) * d.h * d.w);
+  Expr base = b.let("xbase", image_base(d.layout, tc.n, c, d.c, d.h * d.w));
+  const int64_t step = pixel_step(d.layout, d.c);
   std::vector<Expr> tile;
   for (int i = 0; i < t.alpha; ++i)
     for (int j = 0; j < t.alpha; ++j) {
       Expr ih = ih0 + i, iw = iw0 + j;
       Expr mask = logical_and(in_range(ih, 0, d.h), in_range(iw, 0, d.w));
       if (valid) mask = logical_and(valid, mask);
-      tile.push_back(b.load("d", x, base + ih * d.w + iw, mask));
+      tile.push_back(b.load("d", x, base + (ih * d.w + iw) * step, mask));
     }
   return tile;
 }
@@ -110,12 +115,13 @@ void store_output_tile(ir::KernelBuilder& b, const OutputSink& y, const ConvDesc
   using namespace ir;
   const int64_t OH = d.out_h(), OW = d.out_w();
   Expr oh0 = b.let("oh0", tc.th * t.m), ow0 = b.let("ow0", tc.tw * t.m);
-  Expr base = b.let("ybase", (tc.n * d.k + k) * OH * OW);
+  Expr base = b.let("ybase", image_base(d.layout, tc.n, k, d.k, OH * OW));
+  const int64_t step = pixel_step(d.layout, d.k);
   Expr bias = y.channel_bias(b, k);
   for (int i = 0; i < t.m; ++i)
     for (int j = 0; j < t.m; ++j) {
       Expr oh = oh0 + i, ow = ow0 + j;
-      y.store(b, base + oh * OW + ow, values[i * t.m + j], bias,
+      y.store(b, base + (oh * OW + ow) * step, values[i * t.m + j], bias,
               logical_and(lt(oh, b.i32(OH)), lt(ow, b.i32(OW))));
     }
 }

@@ -42,6 +42,12 @@ struct TileCoords {
 };
 TileCoords tile_coords(ir::KernelBuilder& b, ir::Expr p, const Tiling& t);
 
+/// Where channel `ch` of image `n` starts in an N x channels x pixels tensor of the convolution's
+/// layout (NCHW: a plane; NHWC: the first pixel's element), and the step from one pixel (h * W +
+/// w) to the next.
+ir::Expr image_base(Layout layout, ir::Expr n, ir::Expr ch, int64_t channels, int64_t pixels);
+inline int64_t pixel_step(Layout layout, int64_t channels) { return layout == Layout::nhwc ? channels : 1; }
+
 /// Loads the alpha x alpha input patch of tile (n, th, tw), channel c, with zero padding; `valid`
 /// masks every load (tiles or channels past the end of a block).
 std::vector<ir::Expr> load_input_tile(ir::KernelBuilder& b, const ir::Memory* x, const ConvDesc& d,
