@@ -139,5 +139,23 @@ TEST(ApiEpilogue, MissingOrUnexpectedEpilogueTensorsAreClearErrors) {
   conv.run(x.f32(), y.data());
 }
 
+// --layout nhwc runs the kernels channels last on the same NCHW files: the same numbers come out.
+TEST(CliLayout, NhwcRunsChannelsLastWithTheSameResult) {
+  const std::vector<std::string> base = {"run", "--shape", "2,5,13,11", "--k", "7", "--pad", "1", "--residual",
+                                         "random", "--bias", "random", "--activation", "silu", "--plan",
+                                         "fused", "--device", "interp", "--check", "--json"};
+  std::vector<std::string> args = base;
+  args.insert(args.end(), {"--layout", "nhwc"});
+  const testing::CliResult nchw = run_wino(base), nhwc = run_wino(args);
+  ASSERT_EQ(nchw.status, 0) << nchw.err;
+  ASSERT_EQ(nhwc.status, 0) << nhwc.err;
+  EXPECT_TRUE(contains(nhwc.out, "nhwc")) << nhwc.out;
+  auto err_of = [](const std::string& out) { return out.substr(out.find("\"rel_err\""), 30); };
+  EXPECT_EQ(err_of(nchw.out), err_of(nhwc.out));
+  const testing::CliResult bad = run_wino({"run", "--shape", "1,2,4,4", "--k", "2", "--layout", "nwhc"});
+  EXPECT_EQ(bad.status, 2);
+  EXPECT_TRUE(contains(bad.err, "expected nchw or nhwc")) << bad.err;
+}
+
 }  // namespace
 }  // namespace wino

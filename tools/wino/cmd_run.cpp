@@ -92,7 +92,13 @@ int cmd_run(const Argv& argv) {
   const Epilogue& e = prob.desc.epilogue;
   conv.set_weights(prob.w.data(), e.bias ? prob.bias.data() : nullptr);
   Tensor y(prob.desc.dtype, {prob.desc.n, prob.desc.k, prob.desc.out_h(), prob.desc.out_w()});
-  conv.benchmark(prob.x.data(), y.data(), repeats, /*warmup=*/1, e.residual ? prob.residual.data() : nullptr);
+  if (prob.desc.layout == Layout::nhwc) {  // the kernels run channels last; the files stay NCHW
+    Tensor x = nchw_to_nhwc(prob.x), yl = nchw_to_nhwc(y), z = e.residual ? nchw_to_nhwc(prob.residual) : Tensor();
+    conv.benchmark(x.data(), yl.data(), repeats, /*warmup=*/1, e.residual ? z.data() : nullptr);
+    y = nhwc_to_nchw(yl);
+  } else {
+    conv.benchmark(prob.x.data(), y.data(), repeats, /*warmup=*/1, e.residual ? prob.residual.data() : nullptr);
+  }
   Report rep = conv.report();
 
   std::optional<CheckVerdict> check;

@@ -37,6 +37,9 @@ void add_problem_options(Args& args) {
               "tensor type: f32 (default), f16 or bf16; transforms and sums stay float32. f16 reads "
               "float16 or float32 .npy files and writes float16; bf16 (no .npy type) reads float32 "
               "files, rounding them, and writes the result as float32");
+  args.option("layout", "L",
+              "memory order the kernels take x, y and the residual in: nchw (default) or nhwc (channels last, "
+              "PyTorch's channels_last); .npy files stay N,C,H,W and are converted in and out");
 }
 
 void add_plan_options(Args& args, bool allow_all_plans) {
@@ -235,6 +238,11 @@ Problem read_problem(const Args& args, bool need_data) {
     read_epilogue(args, p, seed, need_data);
   }
   p.desc.dtype = dtype;
+  try {
+    p.desc.layout = parse_layout(args.get_or("layout", "nchw"));
+  } catch (const Error& e) {
+    throw UsageError(std::string("--layout: ") + e.what());
+  }
   validate(p.desc);
   if (need_data) round_to_dtype(p);
   return p;
