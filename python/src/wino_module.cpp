@@ -48,6 +48,7 @@ wino::ConvDesc desc_from(const nb::dict& d) {
   desc.epilogue.activation = wino::parse_activation(nb::cast<std::string>(d["activation"]));
   const std::string dtype = nb::cast<std::string>(d["dtype"]);
   desc.dtype = dtype == "float16" ? wino::DType::f16 : dtype == "bfloat16" ? wino::DType::bf16 : wino::DType::f32;
+  desc.layout = wino::parse_layout(nb::cast<std::string>(d["layout"]));
   return desc;
 }
 

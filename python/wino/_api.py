@@ -30,7 +30,7 @@ def _square(value: IntPair, name: str) -> int:
 
 
 def _desc(x_shape, w_shape, bias: bool, residual: bool, stride, padding, dilation, groups,
-          activation, dtype: str) -> dict:
+          activation, dtype: str, layout: str = "nchw") -> dict:
     if len(x_shape) != 4:
         raise ValueError(f"input must be 4-D (N, C, H, W), got shape {tuple(x_shape)}")
     if len(w_shape) != 4:
@@ -48,7 +48,7 @@ def _desc(x_shape, w_shape, bias: bool, residual: bool, stride, padding, dilatio
     return dict(n=n, c=c, h=h, w=w, k=k, r=r, s=s, pad_top=ph, pad_bottom=ph, pad_left=pw,
                 pad_right=pw, groups=groups, stride=_square(stride, "stride"),
                 dilation=_square(dilation, "dilation"), bias=bias, residual=residual,
-                activation=activation or "none", dtype=dtype)
+                activation=activation or "none", dtype=dtype, layout=layout)
 
 
 def _options(plan: str, m: Optional[int], tune: bool, max_rel_err: float, threads: int,
@@ -91,17 +91,19 @@ class Compiled:
         self._weights = key
 
     def __call__(self, x, residual=None, differentiable: bool = False):
-        xs = _tensors.prepare(x, "input", self._kind, self.device, self._desc["dtype"], differentiable)
-        shape = (self._desc["n"], self._desc["c"], self._desc["h"], self._desc["w"])
-        if tuple(xs.shape) != shape:
-            raise ValueError(f"input has shape {tuple(xs.shape)}, but this convolution was compiled for {shape}")
-        if (residual is None) == self._desc["residual"]:
+        d, nhwc = self._desc, self._desc["layout"] == "nhwc"
+        shape = (d["n"], d["c"], d["h"], d["w"])
+        if tuple(x.shape) != shape:
+            raise ValueError(f"input has shape {tuple(x.shape)}, but this convolution was compiled for {shape}")
+        xs = _tensors.prepare(x, "input", self._kind, self.device, d["dtype"], differentiable, d["layout"])
+        if (residual is None) == d["residual"]:
             raise ValueError("residual must be given exactly when the convolution was compiled with one")
         rs = None if residual is None else _tensors.prepare(residual, "residual", self._kind, self.device,
-                                                            self._desc["dtype"], differentiable)
-        y = _tensors.empty_like_input(xs, _out_shape(self._desc))
+                                                            d["dtype"], differentiable, d["layout"])
+        n, k, oh, ow = _out_shape(d)
+        y = _tensors.empty_like_input(xs, (n, oh, ow, k) if nhwc else (n, k, oh, ow))
         self._conv.run(xs, y, rs, _tensors.stream_of(xs))
-        return y
+        return y.permute(0, 3, 1, 2) if nhwc else y  # channels_last in, channels_last out
 
     def report(self) -> dict:
         """The per-kernel report as Python data; report()["table"] is the CLI's table."""
@@ -131,15 +133,17 @@ _CACHE_SIZE = 64
 def compile(weight, bias=None, *, input_shape, stride: IntPair = 1, padding: IntPair = 0,
             dilation: IntPair = 1, groups: int = 1, plan: str = "auto", m: Optional[int] = None,
             activation: Optional[str] = None, residual: bool = False, device: Optional[str] = None,
-            tune: bool = False, max_rel_err: float = 1e-5, threads: int = 0, precision: str = "fp32") -> Compiled:
+            tune: bool = False, max_rel_err: float = 1e-5, threads: int = 0, precision: str = "fp32",
+            layout: str = "nchw") -> Compiled:
     """Compiles the convolution of inputs of `input_shape` with `weight` (and `bias`) and returns
     a reusable Compiled holding the transformed weights. `precision` is the lowest the Winograd
-    GEMM may use: fp32, 3xtf32 (fp32-accurate on tensor cores), tf32, fp16 or bf16."""
+    GEMM may use: fp32, 3xtf32 (fp32-accurate on tensor cores), tf32, fp16 or bf16. `layout`
+    "nhwc" takes and returns channels_last torch tensors without copies."""
     kind = _tensors.kind_of(weight)
     dev = _tensors.device_of(weight, device)
     dtype = _tensors.dtype_name(weight)
     desc = _desc(input_shape, weight.shape, bias is not None, residual, stride, padding, dilation,
-                 groups, activation, dtype)
+                 groups, activation, dtype, layout)
     c = Compiled(_compile(desc, dev, _options(plan, m, tune, max_rel_err, threads, precision)), desc, dev, kind)
     c.set_weights(weight, bias)
     return c
@@ -153,14 +157,15 @@ def conv2d(input, weight, bias=None, stride: IntPair = 1, padding: IntPair = 0, 
 
     NumPy arrays or torch tensors (CPU or CUDA; the output follows the input's type and device).
     `precision`: the lowest the Winograd GEMM may use (fp32, 3xtf32, tf32, fp16, bf16; tensor
-    cores on CUDA sm_80 and newer). The compiled convolution is cached by shape and options; the
-    weights are set on each call."""
+    cores on CUDA sm_80 and newer). A channels_last torch input runs channels last (NHWC kernels,
+    no copies) and gives a channels_last output. The compiled convolution is cached by shape and
+    options; the weights are set on each call."""
     # The call as given is the cache key: a hit skips building the description (the tensors are
     # still checked when they are used below).
     try:
         key = (type(input), getattr(input, "device", None), input.dtype, tuple(input.shape), tuple(weight.shape),
                bias is None, residual is None, _hashable(stride), _hashable(padding), _hashable(dilation), groups,
-               activation, device, plan, m, precision)
+               activation, device, plan, m, precision, _tensors.layout_of(input))
     except (AttributeError, TypeError):
         key = None  # not tensors, or unhashable arguments: the checks below say what is wrong
     conv = _cache.get(key) if key is not None else None
@@ -170,7 +175,7 @@ def conv2d(input, weight, bias=None, stride: IntPair = 1, padding: IntPair = 0, 
             raise TypeError("input and weight must both be NumPy arrays or both be torch tensors")
         dev = _tensors.device_of(input, device)
         desc = _desc(input.shape, weight.shape, bias is not None, residual is not None, stride, padding,
-                     dilation, groups, activation, _tensors.dtype_name(input))
+                     dilation, groups, activation, _tensors.dtype_name(input), _tensors.layout_of(input))
         conv = Compiled(_compile(desc, dev, _options(plan, m, False, 1e-5, 0, precision)), desc, dev, kind)
         if key is not None:
             _cache[key] = conv
@@ -185,11 +190,12 @@ def conv2d(input, weight, bias=None, stride: IntPair = 1, padding: IntPair = 0, 
 def explain(input_shape, weight_shape, *, stride: IntPair = 1, padding: IntPair = 0, dilation: IntPair = 1,
             groups: int = 1, plan: str = "auto", m: Optional[int] = None, bias: bool = False,
             residual: bool = False, activation: Optional[str] = None, dtype: str = "float32",
-            target: str = "cpu", max_rel_err: float = 1e-5, precision: str = "fp32", show: bool = True) -> dict:
+            target: str = "cpu", max_rel_err: float = 1e-5, precision: str = "fp32", layout: str = "nchw",
+            show: bool = True) -> dict:
     """The kernels Wino would make for `target` (cpu, opencl, metal, sm_XX), without running them:
     the planner's candidates and the per-kernel report as Python data; prints the CLI's table."""
     desc = _desc(input_shape, weight_shape, bias, residual, stride, padding, dilation, groups,
-                 activation, dtype)
+                 activation, dtype, layout)
     report = _explain(desc, _options(plan, m, False, max_rel_err, 0, precision), target)
     if show:
         print(report["table"], end="")

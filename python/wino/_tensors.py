@@ -39,9 +39,20 @@ def device_of(t, device: Optional[str]) -> str:
     return device or "cpu"
 
 
-def prepare(t, what: str, kind: str, device: str, dtype: str, differentiable: bool = False):
-    """`t` as the C++ side takes it: C-contiguous (channels_last and other strides are copied to
-    NCHW, as PyTorch's own kernels would), on `device`, of `dtype`. A torch tensor that requires
+def layout_of(t) -> str:
+    """"nhwc" for a 4-D torch tensor in channels_last memory order (not also plain contiguous),
+    else "nchw"."""
+    if kind_of(t) != "torch" or t.dim() != 4 or t.is_contiguous():
+        return "nchw"
+    import torch
+    return "nhwc" if t.is_contiguous(memory_format=torch.channels_last) else "nchw"
+
+
+def prepare(t, what: str, kind: str, device: str, dtype: str, differentiable: bool = False,
+            layout: str = "nchw"):
+    """`t` as the C++ side takes it: C-contiguous in `layout` (an NCHW-shaped tensor in other
+    strides is copied, as PyTorch's own kernels would; "nhwc" gives the N, H, W, C view of a
+    channels_last tensor, without a copy), on `device`, of `dtype`. A torch tensor that requires
     grad is refused outside `differentiable` callers (wino.torch's op): its gradient would be lost."""
     if kind_of(t) != kind:
         raise TypeError(f"{what} must be a {'NumPy array' if kind == 'numpy' else 'torch tensor'}, "
@@ -56,6 +67,8 @@ def prepare(t, what: str, kind: str, device: str, dtype: str, differentiable: bo
                          f"(differentiable) or run under torch.no_grad()")
     if device_of(t, None) != (device if device.startswith("cuda") else "cpu"):
         raise ValueError(f"{what} is on {t.device}, but the convolution runs on {device}")
+    if layout == "nhwc":
+        return t.detach().contiguous(memory_format=torch.channels_last).permute(0, 2, 3, 1)
     return t.detach().contiguous()
 
 

@@ -12,7 +12,7 @@ from typing import Callable, List, Optional
 import torch
 from torch import nn
 
-from . import _api
+from . import _api, _tensors
 
 _ACTIVATIONS = ("none", "relu", "relu6", "silu")
 
@@ -30,8 +30,9 @@ def _conv2d_op(input: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.T
 def _(input, weight, bias, stride, padding, dilation, groups, activation, plan, precision="fp32"):
     n, _, h, w = input.shape
     k, _, r, s = weight.shape
-    return input.new_empty((n, k, _api.out_extent(h, padding[0], padding[0], r, stride, dilation),
-                            _api.out_extent(w, padding[1], padding[1], s, stride, dilation)))
+    y = input.new_empty((n, k, _api.out_extent(h, padding[0], padding[0], r, stride, dilation),
+                         _api.out_extent(w, padding[1], padding[1], s, stride, dilation)))
+    return y.contiguous(memory_format=torch.channels_last) if _tensors.layout_of(input) == "nhwc" else y
 
 
 def _setup_context(ctx, inputs, output):

@@ -57,11 +57,17 @@ def test_half_tensors_round_the_output_only(dtype, tol):
     assert rel_err(y.double().numpy(), ref.numpy()) < tol
 
 
-def test_channels_last_and_strided_inputs_are_converted():
+def test_channels_last_runs_channels_last_and_strided_inputs_are_converted():
     x, w, b = tensors()
     ref = reference_conv2d(x.numpy(), w.numpy(), b.numpy(), padding=(1, 1))
-    y = wino.conv2d(x.to(memory_format=torch.channels_last), w, b, padding=1)
-    assert rel_err(y.numpy(), ref) < 1e-5
+    for plan in ("auto", "direct", "fused"):
+        z = torch.randn(2, 6, 11, 9).to(memory_format=torch.channels_last)
+        y = wino.conv2d(x.to(memory_format=torch.channels_last), w, b, padding=1, plan=plan, residual=z)
+        assert y.is_contiguous(memory_format=torch.channels_last) and not y.is_contiguous()  # NHWC kernels
+        assert rel_err(y.numpy(), ref + z.numpy()) < 1e-5, plan
+    conv = wino.compile(w, b, input_shape=tuple(x.shape), padding=1, layout="nhwc")
+    assert rel_err(conv(x.to(memory_format=torch.channels_last)).numpy(), ref) < 1e-5
+    assert rel_err(conv(x).numpy(), ref) < 1e-5  # an NCHW input is converted
     wide = torch.zeros(2, 5, 11, 18)
     wide[..., ::2] = x
     assert rel_err(wino.conv2d(wide[..., ::2], w, b, padding=1).numpy(), ref) < 1e-5
@@ -85,6 +91,8 @@ def test_bad_input_raises_a_clear_error(make, error, match):
 def test_op_passes_opcheck():
     x, w, b = tensors(n=1, c=3, h=6, w=6, k=4)
     torch.library.opcheck(torch.ops.wino.conv2d.default, (x, w, b, 1, [1, 1], 1, 1, "relu", "auto"))
+    torch.library.opcheck(torch.ops.wino.conv2d.default,  # channels last in, channels last out
+                          (x.to(memory_format=torch.channels_last), w, b, 1, [1, 1], 1, 1, "none", "auto"))
     torch.library.opcheck(torch.ops.wino.conv2d.default,
                           (x.requires_grad_(), w.requires_grad_(), b.requires_grad_(), 1, [1, 1], 1, 1, "none", "auto"))
 
@@ -235,6 +243,8 @@ def test_cuda_half_tensors(dtype, tol):
     x, w, b = (t.to(dtype).cuda() for t in tensors())
     y = wino.conv2d(x, w, b, padding=1)
     assert y.dtype == dtype and y.is_cuda
+    yl = wino.conv2d(x.to(memory_format=torch.channels_last), w, b, padding=1)  # AMP's channels_last
+    assert yl.is_contiguous(memory_format=torch.channels_last) and torch.allclose(yl.float(), y.float(), rtol=1e-3, atol=1e-3)
     ref = F.conv2d(x.double(), w.double(), b.double(), padding=1)
     assert rel_err(y.double().cpu().numpy(), ref.cpu().numpy()) < tol
 
