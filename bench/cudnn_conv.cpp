@@ -56,6 +56,7 @@ struct CudnnConv::State {
   size_t workspace_bytes = 0;
   std::unique_ptr<DeviceMemory> x, w, y, workspace;
   int64_t y_elements = 0;
+  int element_bytes = 4;
   cudnnConvolutionFwdAlgoPerf_t best{};
 
   ~State() {
@@ -75,23 +76,28 @@ struct CudnnConv::State {
   }
 };
 
-CudnnConv::CudnnConv(const ConvDesc& d, const float* x, const float* w, bool tf32) : s_(std::make_unique<State>()) {
+CudnnConv::CudnnConv(const ConvDesc& d, const Tensor& x, const Tensor& w, bool tf32)
+    : s_(std::make_unique<State>()) {
   if (d.pad.top != d.pad.bottom || d.pad.left != d.pad.right)
     throw Error("cuDNN needs symmetric padding; got " + d.str());
   State& s = *s_;
   s.d = d;
   const int n = static_cast<int>(d.n), c = static_cast<int>(d.c), k = static_cast<int>(d.k);
   const int h = static_cast<int>(d.h), wd = static_cast<int>(d.w);
+  const bool nhwc = d.layout == Layout::nhwc, half = d.dtype != DType::f32;
+  const cudnnTensorFormat_t format = nhwc ? CUDNN_TENSOR_NHWC : CUDNN_TENSOR_NCHW;
+  const cudnnDataType_t type = d.dtype == DType::f16    ? CUDNN_DATA_HALF
+                               : d.dtype == DType::bf16 ? CUDNN_DATA_BFLOAT16
+                                                        : CUDNN_DATA_FLOAT;
+  s.element_bytes = half ? 2 : 4;
   check(cudnnCreate(&s.handle), "cudnnCreate");
   check(cudnnCreateTensorDescriptor(&s.x_desc), "cudnnCreateTensorDescriptor");
   check(cudnnCreateTensorDescriptor(&s.y_desc), "cudnnCreateTensorDescriptor");
   check(cudnnCreateFilterDescriptor(&s.w_desc), "cudnnCreateFilterDescriptor");
   check(cudnnCreateConvolutionDescriptor(&s.conv_desc), "cudnnCreateConvolutionDescriptor");
-  check(cudnnSetTensor4dDescriptor(s.x_desc, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, n, c, h, wd),
-        "cudnnSetTensor4dDescriptor(x)");
-  check(cudnnSetFilter4dDescriptor(s.w_desc, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, k,
-                                   static_cast<int>(d.c / d.groups), static_cast<int>(d.r),
-                                   static_cast<int>(d.s)),
+  check(cudnnSetTensor4dDescriptor(s.x_desc, format, type, n, c, h, wd), "cudnnSetTensor4dDescriptor(x)");
+  check(cudnnSetFilter4dDescriptor(s.w_desc, type, format, k, static_cast<int>(d.c / d.groups),
+                                   static_cast<int>(d.r), static_cast<int>(d.s)),
         "cudnnSetFilter4dDescriptor");
   const int st = static_cast<int>(d.stride), dl = static_cast<int>(d.dilation);
   check(cudnnSetConvolution2dDescriptor(s.conv_desc, static_cast<int>(d.pad.top),
@@ -99,24 +105,25 @@ CudnnConv::CudnnConv(const ConvDesc& d, const float* x, const float* w, bool tf3
                                         CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT),
         "cudnnSetConvolution2dDescriptor");
   check(cudnnSetConvolutionGroupCount(s.conv_desc, static_cast<int>(d.groups)), "cudnnSetConvolutionGroupCount");
-  check(cudnnSetConvolutionMathType(s.conv_desc, tf32 ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH),
+  const bool fma_only = !half && !tf32;
+  check(cudnnSetConvolutionMathType(s.conv_desc, fma_only ? CUDNN_FMA_MATH : half ? CUDNN_TENSOR_OP_MATH : CUDNN_DEFAULT_MATH),
         "cudnnSetConvolutionMathType");
   int on = 0, oc = 0, oh = 0, ow = 0;
   check(cudnnGetConvolution2dForwardOutputDim(s.conv_desc, s.x_desc, s.w_desc, &on, &oc, &oh, &ow),
         "cudnnGetConvolution2dForwardOutputDim");
   if (oh != d.out_h() || ow != d.out_w())
     throw Error("cuDNN output shape differs from Wino's for " + d.str());
-  check(cudnnSetTensor4dDescriptor(s.y_desc, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, on, oc, oh, ow),
-        "cudnnSetTensor4dDescriptor(y)");
+  check(cudnnSetTensor4dDescriptor(s.y_desc, format, type, on, oc, oh, ow), "cudnnSetTensor4dDescriptor(y)");
 
-  const size_t xn = static_cast<size_t>(d.n * d.c * d.h * d.w);
-  const size_t wn = static_cast<size_t>(d.k * (d.c / d.groups) * d.r * d.s);
   s.y_elements = int64_t{on} * oc * oh * ow;
-  s.x = std::make_unique<DeviceMemory>(xn * sizeof(float));
-  s.w = std::make_unique<DeviceMemory>(wn * sizeof(float));
-  s.y = std::make_unique<DeviceMemory>(static_cast<size_t>(s.y_elements) * sizeof(float));
-  check(cudaMemcpy(s.x->ptr, x, xn * sizeof(float), cudaMemcpyHostToDevice), "cudaMemcpy(x)");
-  check(cudaMemcpy(s.w->ptr, w, wn * sizeof(float), cudaMemcpyHostToDevice), "cudaMemcpy(w)");
+  // K x C x R x S moves to K x R x S x C exactly as N x C x H x W moves to N x H x W x C.
+  const Tensor xd = nhwc ? nchw_to_nhwc(x) : x, wdv = nhwc ? nchw_to_nhwc(w) : w;
+  const size_t xb = static_cast<size_t>(xd.numel()) * s.element_bytes, wb = static_cast<size_t>(wdv.numel()) * s.element_bytes;
+  s.x = std::make_unique<DeviceMemory>(xb);
+  s.w = std::make_unique<DeviceMemory>(wb);
+  s.y = std::make_unique<DeviceMemory>(static_cast<size_t>(s.y_elements) * s.element_bytes);
+  check(cudaMemcpy(s.x->ptr, xd.data(), xb, cudaMemcpyHostToDevice), "cudaMemcpy(x)");
+  check(cudaMemcpy(s.w->ptr, wdv.data(), wb, cudaMemcpyHostToDevice), "cudaMemcpy(w)");
 
   int max_algos = 0;
   check(cudnnGetConvolutionForwardAlgorithmMaxCount(s.handle, &max_algos),
@@ -130,8 +137,8 @@ CudnnConv::CudnnConv(const ConvDesc& d, const float* x, const float* w, bool tf3
   // best three algorithms of the math asked for are timed again here and the fastest is kept.
   std::vector<cudnnConvolutionFwdAlgoPerf_t> fma;
   for (int i = 0; i < found && fma.size() < 3; ++i)
-    if (perf[i].status == CUDNN_STATUS_SUCCESS && (tf32 || perf[i].mathType == CUDNN_FMA_MATH)) fma.push_back(perf[i]);
-  if (fma.empty()) throw Error(std::string("cuDNN found no ") + (tf32 ? "" : "FMA-math ") + "forward algorithm for " + d.str());
+    if (perf[i].status == CUDNN_STATUS_SUCCESS && (!fma_only || perf[i].mathType == CUDNN_FMA_MATH)) fma.push_back(perf[i]);
+  if (fma.empty()) throw Error(std::string("cuDNN found no ") + (fma_only ? "FMA-math " : "") + "forward algorithm for " + d.str());
   double best_us = 0;
   for (const cudnnConvolutionFwdAlgoPerf_t& p : fma) {
     s.algo = p.algo;
@@ -178,11 +185,14 @@ std::vector<double> CudnnConv::time_us(int warmup, int repeats) {
   return us;
 }
 
-void CudnnConv::run(float* y) {
+Tensor CudnnConv::run() {
   s_->forward();
-  check(cudaMemcpy(y, s_->y->ptr, static_cast<size_t>(s_->y_elements) * sizeof(float),
-                   cudaMemcpyDeviceToHost),
+  const ConvDesc& d = s_->d;
+  const bool nhwc = d.layout == Layout::nhwc;
+  Tensor y(d.dtype, nhwc ? Shape{d.n, d.out_h(), d.out_w(), d.k} : Shape{d.n, d.k, d.out_h(), d.out_w()});
+  check(cudaMemcpy(y.data(), s_->y->ptr, static_cast<size_t>(s_->y_elements) * s_->element_bytes, cudaMemcpyDeviceToHost),
         "cudaMemcpy(y)");
+  return nhwc ? nhwc_to_nchw(y) : y;
 }
 
 std::string CudnnConv::version() {

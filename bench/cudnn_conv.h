@@ -6,17 +6,19 @@
 #include <string>
 #include <vector>
 
+#include "common/tensor.h"
 #include "wino/wino.h"
 
 namespace wino::bench {
 
 class CudnnConv {
  public:
-  /// Descriptors for `d` (NCHW, KCRS, fp32), device buffers, and the fastest algorithm: Find's
-  /// best three, timed again here (median of 10); FMA math (TF32 off) unless `tf32` (cuDNN's
-  /// default math, TF32 allowed: what PyTorch runs by default). Throws wino::Error on any
-  /// cuDNN/CUDA failure.
-  CudnnConv(const ConvDesc& d, const float* x, const float* w, bool tf32 = false);
+  /// Descriptors for `d` (its dtype and layout; float32 accumulation), device buffers holding x
+  /// and w (N x C x H x W and K x C x R x S tensors of d.dtype, moved to channels last for an NHWC
+  /// `d`), and the fastest algorithm: Find's best three, timed again here (median of 10). fp32:
+  /// FMA math (TF32 off) unless `tf32` (cuDNN's default math, TF32 allowed: what PyTorch runs by
+  /// default); f16 and bf16: tensor-core math. Throws wino::Error on any cuDNN/CUDA failure.
+  CudnnConv(const ConvDesc& d, const Tensor& x, const Tensor& w, bool tf32 = false);
   ~CudnnConv();
   CudnnConv(const CudnnConv&) = delete;
   CudnnConv& operator=(const CudnnConv&) = delete;
@@ -25,8 +27,8 @@ class CudnnConv {
   std::string algorithm() const;
   /// Microseconds of each of `repeats` calls after `warmup` calls (events around each call).
   std::vector<double> time_us(int warmup, int repeats);
-  /// Runs once and copies the output (N x K x out_h x out_w) to `y`.
-  void run(float* y);
+  /// Runs once and returns the output as N x K x out_h x out_w of d.dtype.
+  Tensor run();
 
   /// "cuDNN 9.19.0 (runtime 91900)".
   static std::string version();

@@ -47,6 +47,7 @@ struct Candidate {
 struct LayerResult {
   const io::Layer* layer = nullptr;
   std::string cudnn_algo, cudnn_error;
+  std::string cudnn_mode = "fp32";  // the row's cuDNN: fp32 FMA math, or "f16 nhwc" and the like
   Timing cudnn;
   std::string tf32_algo, tf32_error;  // cuDNN with TF32 allowed (PyTorch's default), with --precision
   Timing cudnn_tf32;
@@ -102,8 +103,7 @@ const Candidate* find_pick(const std::vector<Candidate>& cands, const std::vecto
 
 // Plan "auto" on the layer, by the cost model and with tune mode, matched to the sweep's
 // measurements of the same candidates.
-void planner_picks(LayerResult& lr, const planner::DeviceCaps& caps, Precision precision) {
-  const ConvDesc& d = lr.layer->desc;
+void planner_picks(LayerResult& lr, const ConvDesc& d, const planner::DeviceCaps& caps, Precision precision) {
   Options model;
   model.precision = precision;
   lr.model_pick = find_pick(lr.candidates, planner::plan_convolution(d, model, caps).candidates);
@@ -127,18 +127,21 @@ void run_wino(Candidate& c, const ConvDesc& d, const Tensor& x, const Tensor& w,
       o.chunk_c = c.tiles[4];
     }
     Conv conv = compile(Device::cuda(), d, o);
-    conv.set_weights(w.f32());
-    Tensor y(DType::f32, {d.n, d.k, d.out_h(), d.out_w()});
-    conv.benchmark(x.f32(), y.f32(), repeats, warmup);
+    conv.set_weights(w.data());
+    const bool nhwc = d.layout == Layout::nhwc;  // x and y channels last for the kernels; y back to NCHW
+    const Tensor xl = nhwc ? nchw_to_nhwc(x) : x;
+    Tensor yl(d.dtype, nhwc ? Shape{d.n, d.out_h(), d.out_w(), d.k} : Shape{d.n, d.k, d.out_h(), d.out_w()});
+    conv.benchmark(xl.data(), yl.data(), repeats, warmup);
+    const Tensor y = nhwc ? nhwc_to_nchw(yl) : yl;
     c.report = conv.report();
     c.t.us = c.report.time_us;
     c.t.tflops = tflops(d, c.t.us);
     c.t.rel_err = ref.relative_error(y);
     for (const KernelReport& k : c.report.kernels)
       if (k.spill_bytes > 0) c.rejected = k.name + " spills " + std::to_string(k.spill_bytes) + " bytes";
-    const double tol = c.precision == Precision::fp32 || c.precision == Precision::tf32x3
-                           ? tolerance(c.report.m, c.report.r)
-                           : error_tolerance(c.report.m, c.report.r, DType::f32, c.precision);
+    const bool fp32_accurate = (c.precision == Precision::fp32 || c.precision == Precision::tf32x3) && d.dtype == DType::f32;
+    const double tol = fp32_accurate ? tolerance(c.report.m, c.report.r)
+                                     : error_tolerance(c.report.m, c.report.r, d.dtype, c.precision);
     if (!(c.t.rel_err <= tol))
       c.rejected = "relative error " + std::to_string(c.t.rel_err) + " over the target";
   } catch (const Error& e) {
@@ -149,13 +152,11 @@ void run_wino(Candidate& c, const ConvDesc& d, const Tensor& x, const Tensor& w,
 void run_cudnn(const ConvDesc& d, bool tf32, std::string& algo, std::string& error, Timing& t, const Tensor& x,
                const Tensor& w, const ReferenceCheck& ref, int warmup, int repeats) {
   try {
-    CudnnConv conv(d, x.f32(), w.f32(), tf32);
+    CudnnConv conv(d, x, w, tf32);
     algo = conv.algorithm();
     t.us = median(conv.time_us(warmup, repeats));
     t.tflops = tflops(d, t.us);
-    Tensor y(DType::f32, {d.n, d.k, d.out_h(), d.out_w()});
-    conv.run(y.f32());
-    t.rel_err = ref.relative_error(y);
+    t.rel_err = ref.relative_error(conv.run());
   } catch (const Error& e) {
     error = e.what();
   }
@@ -212,8 +213,9 @@ void print_result(std::ostream& out, const LayerResult& lr, bool all_plans) {
   for (const auto& [p, a] : lr.best_asked)
     out << "    best " << precision_name(p) << ": "
         << (a ? plan_label(*a) + " " + fmt("%.1f", a->t.us) + " us (err " + fmt("%.1e", a->t.rel_err) + ", GEMM " +
-                    gemm_tflops(*a) + "): cuDNN TF32/Wino " + fmt("%.2f", lr.cudnn_tf32.us / a->t.us) +
-                    ", cuDNN fp32/Wino " + fmt("%.2f", lr.cudnn.us / a->t.us)
+                    gemm_tflops(*a) + "): " +
+                    (lr.cudnn_tf32.us > 0 ? "cuDNN TF32/Wino " + fmt("%.2f", lr.cudnn_tf32.us / a->t.us) + ", " : "") +
+                    "cuDNN " + lr.cudnn_mode + "/Wino " + fmt("%.2f", lr.cudnn.us / a->t.us)
               : std::string("none eligible"))
         << "\n";
   if (!all_plans) return;
@@ -245,7 +247,7 @@ void write_json(const std::string& path, const std::vector<LayerResult>& results
     const ConvDesc& d = lr.layer->desc;
     j.begin_object().key("layer").value(lr.layer->name).key("problem").value(d.str());
     j.key("N").value(d.n).key("C").value(d.c).key("K").value(d.k).key("H").value(d.h).key("W").value(d.w);
-    j.key("flops").value(d.direct_flops());
+    j.key("flops").value(d.direct_flops()).key("mode").value(lr.cudnn_mode);
     j.key("cudnn").begin_object().key("algorithm").value(lr.cudnn_algo);
     if (!lr.cudnn_error.empty()) j.key("error").value(lr.cudnn_error);
     write_timing(j, lr.cudnn);
@@ -304,17 +306,17 @@ void print_summary(std::ostream& out, const std::vector<LayerResult>& results) {
     if (lr.model_pick) model_worst = std::max(model_worst, lr.model_pick->t.us / lr.best->t.us);
     if (lr.tuned_pick) tuned_worst = std::max(tuned_worst, lr.tuned_pick->t.us / lr.best->t.us);
   }
-  std::map<Precision, std::pair<std::vector<double>, std::vector<double>>> ratios;  // cuDNN TF32, fp32 over Wino
+  std::map<Precision, std::pair<std::vector<double>, std::vector<double>>> ratios;  // cuDNN TF32, the row's over Wino
   for (const LayerResult& lr : results)
     for (const auto& [p, a] : lr.best_asked)
-      if (lr.layer->desc.n >= 8 && a && lr.cudnn_tf32.us > 0 && lr.cudnn.us > 0) {
-        ratios[p].first.push_back(lr.cudnn_tf32.us / a->t.us);
+      if (lr.layer->desc.n >= 8 && a && lr.cudnn.us > 0) {
+        if (lr.cudnn_tf32.us > 0) ratios[p].first.push_back(lr.cudnn_tf32.us / a->t.us);
         ratios[p].second.push_back(lr.cudnn.us / a->t.us);
       }
   for (const auto& [p, r] : ratios)
-    out << "best " << precision_name(p) << " over the " << r.first.size() << " layers with batch >= 8: cuDNN TF32/Wino "
-        << fmt("%.2f", geomean(r.first)) << ", cuDNN fp32/Wino " << fmt("%.2f", geomean(r.second))
-        << " (geometric means)\n";
+    out << "best " << precision_name(p) << " over the " << r.second.size() << " layers with batch >= 8: "
+        << (r.first.empty() ? "" : "cuDNN TF32/Wino " + fmt("%.2f", geomean(r.first)) + ", ") << "cuDNN "
+        << results.front().cudnn_mode << "/Wino " << fmt("%.2f", geomean(r.second)) << " (geometric means)\n";
   out << "plan auto against the exhaustive sweep's best, worst layer: cost model " << fmt("%.3f", model_worst)
       << "x, tune " << fmt("%.3f", tuned_worst) << "x\n";
 }
@@ -330,6 +332,8 @@ int run(int argc, char** argv) {
   args.option("warmup", "N", "untimed runs before timing (default 5)");
   args.option("json", "FILE", "also write every number as JSON to FILE");
   args.flag("all-plans", "print every plan tried on each layer, not just the fastest");
+  args.option("dtype", "T", "tensor type of x, w and y for both libraries: f32 (default), f16 or bf16");
+  args.option("layout", "L", "memory order of x and y for both libraries: nchw (default) or nhwc");
   args.option("precision", "P,...",
               "also measure Wino's tensor-core GEMM in these precisions (3xtf32, tf32, fp16, bf16) and cuDNN with TF32 "
               "allowed (PyTorch's default); default fp32 (FMA only)");
@@ -362,16 +366,26 @@ int run(int argc, char** argv) {
   for (const std::string& p : cli::split_commas(args.get_or("precision", "fp32"), "--precision"))
     precisions.push_back(parse_precision(p));
   const bool tensor = std::any_of(precisions.begin(), precisions.end(), [](Precision p) { return p != Precision::fp32; });
+  const std::string dtype_text = args.get_or("dtype", "f32");
+  const DType dtype = dtype_text == "f16" ? DType::f16 : dtype_text == "bf16" ? DType::bf16 : DType::f32;
+  if (dtype_text != "f32" && dtype == DType::f32) throw cli::UsageError("--dtype takes f32, f16 or bf16, got '" + dtype_text + "'");
+  const Layout layout = parse_layout(args.get_or("layout", "nchw"));
   std::vector<LayerResult> results;
   for (const io::Layer* l : selected) {
-    const ConvDesc& d = l->desc;
-    Tensor x = random_normal(DType::f32, {d.n, d.c, d.h, d.w}, kInputSeed);
-    Tensor w = random_normal(DType::f32, {d.k, d.c / d.groups, d.r, d.s}, kWeightSeed);
+    ConvDesc d = l->desc;
+    d.dtype = dtype;
+    d.layout = layout;
+    // Drawn in float32 and rounded to the type: cuDNN, Wino and the reference see the same values.
+    Tensor x = random_normal(DType::f32, {d.n, d.c, d.h, d.w}, kInputSeed).to(dtype);
+    Tensor w = random_normal(DType::f32, {d.k, d.c / d.groups, d.r, d.s}, kWeightSeed).to(dtype);
     ReferenceCheck ref(d, x, w);
     LayerResult lr;
     lr.layer = l;
+    if (dtype != DType::f32 || layout != Layout::nchw)
+      lr.cudnn_mode = std::string(dtype_name(dtype)) + " " + layout_name(layout);
     run_cudnn(d, false, lr.cudnn_algo, lr.cudnn_error, lr.cudnn, x, w, ref, warmup, repeats);
-    if (tensor) run_cudnn(d, true, lr.tf32_algo, lr.tf32_error, lr.cudnn_tf32, x, w, ref, warmup, repeats);
+    if (tensor && dtype == DType::f32)  // half types run on tensor cores in the row above already
+      run_cudnn(d, true, lr.tf32_algo, lr.tf32_error, lr.cudnn_tf32, x, w, ref, warmup, repeats);
     for (Candidate c : candidate_plans(d, caps, precisions)) {
       run_wino(c, d, x, w, ref, warmup, repeats);
       lr.candidates.push_back(std::move(c));
@@ -383,7 +397,7 @@ int run(int argc, char** argv) {
       for (const Candidate& c : lr.candidates)
         if (c.rejected.empty() && c.precision == p && (!a || c.t.us < a->t.us)) a = &c;
     }
-    planner_picks(lr, caps, precisions.front());
+    planner_picks(lr, d, caps, precisions.front());
     results.push_back(std::move(lr));
     print_result(std::cout, results.back(), args.has("all-plans"));
     std::cout.flush();
