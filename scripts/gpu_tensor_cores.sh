@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Runs on the GPU machine (the `device` tool): wino_cudnn_bench for the tensor-core modes against
+# cuDNN in the matching mode on the batch >= 8 layers: fp32 tensors with 3xtf32 and tf32 (against
+# cuDNN fp32 and TF32), or half tensors channels last (against cuDNN's same type, NHWC).
+# Usage there: scripts/gpu_tensor_cores.sh BUILD f32|f16|bf16   (logs go to $OUT)
+set -uo pipefail
+cd "$(dirname "$0")/.."
+build=${1:?usage: scripts/gpu_tensor_cores.sh BUILD f32|f16|bf16}
+dtype=${2:-f32}
+out=${OUT:-/tmp/wino_tensor_cores}
+mkdir -p "$out"
+export LD_LIBRARY_PATH=$(python3 -c "import nvidia.cudnn as c;print(list(c.__path__)[0])")/lib:${LD_LIBRARY_PATH:-}
+export WINO_CACHE_DIR=$(mktemp -d)
+layers=resnet50.c2.b32,resnet50.c3.b32,resnet50.c4.b32,resnet50.c5.b32,vgg16.1_2.b8,vgg16.2_2.b8,vgg16.3_2.b8,vgg16.4_2.b8,vgg16.5_2.b8
+case $dtype in
+  f32) mode=(--precision 3xtf32,tf32) ;;
+  f16) mode=(--dtype f16 --layout nhwc --precision fp16) ;;
+  bf16) mode=(--dtype bf16 --layout nhwc --precision bf16) ;;
+  *) echo "unknown type $dtype (f32, f16 or bf16)" >&2; exit 2 ;;
+esac
+start=$(date +%s)
+"$build/bench/wino_cudnn_bench" --only "$layers" "${mode[@]}" --all-plans --repeat 20 --warmup 3 \
+  --json "$out/bench_$dtype.json" > "$out/bench_$dtype.txt" 2>&1
+rc=$?
+grep -v "^    [a-z]" "$out/bench_$dtype.txt"
+grep -E "^    (best|cuDNN TF32)" "$out/bench_$dtype.txt"
+echo "$dtype: $(( $(date +%s) - start )) s"
+exit $rc
