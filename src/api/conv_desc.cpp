@@ -25,12 +25,26 @@ std::string ConvDesc::str() const {
          (dtype == DType::f16 ? " f16" : dtype == DType::bf16 ? " bf16" : "") + (layout == Layout::nhwc ? " nhwc" : "");
 }
 
+namespace {
+
+// The value of `all` whose name is `text`; the error lists every name ("a, b or c").
+template <class E, size_t N>
+E parse_named(const std::string& text, const E (&all)[N], const char* (*name)(E), const char* what) {
+  std::string names;
+  for (size_t i = 0; i < N; ++i) {
+    if (text == name(all[i])) return all[i];
+    names += (i == 0 ? "" : i + 1 == N ? " or " : ", ") + std::string(name(all[i]));
+  }
+  throw Error(std::string("unknown ") + what + " '" + text + "' (expected " + names + ")");
+}
+
+}  // namespace
+
 const char* layout_name(Layout l) { return l == Layout::nhwc ? "nhwc" : "nchw"; }
 
 Layout parse_layout(const std::string& text) {
-  for (Layout l : {Layout::nchw, Layout::nhwc})
-    if (text == layout_name(l)) return l;
-  throw Error("unknown layout '" + text + "' (expected nchw or nhwc)");
+  static const Layout all[] = {Layout::nchw, Layout::nhwc};
+  return parse_named(text, all, layout_name, "layout");
 }
 
 const char* activation_name(Activation a) {
@@ -44,9 +58,8 @@ const char* activation_name(Activation a) {
 }
 
 Activation parse_activation(const std::string& text) {
-  for (Activation a : {Activation::none, Activation::relu, Activation::relu6, Activation::silu})
-    if (text == activation_name(a)) return a;
-  throw Error("unknown activation '" + text + "' (expected none, relu, relu6 or silu)");
+  static const Activation all[] = {Activation::none, Activation::relu, Activation::relu6, Activation::silu};
+  return parse_named(text, all, activation_name, "activation");
 }
 
 const char* precision_name(Precision p) {
@@ -61,9 +74,9 @@ const char* precision_name(Precision p) {
 }
 
 Precision parse_precision(const std::string& text) {
-  for (Precision p : {Precision::fp32, Precision::tf32x3, Precision::tf32, Precision::fp16, Precision::bf16})
-    if (text == precision_name(p)) return p;
-  throw Error("unknown precision '" + text + "' (expected fp32, 3xtf32, tf32, fp16 or bf16)");
+  static const Precision all[] = {Precision::fp32, Precision::tf32x3, Precision::tf32, Precision::fp16,
+                                  Precision::bf16};
+  return parse_named(text, all, precision_name, "precision");
 }
 
 namespace {
