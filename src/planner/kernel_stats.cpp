@@ -112,10 +112,26 @@ class Analyzer {
     return n;
   }
 
+  // A run of consecutive mma statements converts each distinct operand once (cvt to tf32: one
+  // register per value, two for 3xtf32's big and small parts; f16 and bf16: one per pair), and
+  // the converted fragments stay live through the run, beside the f32 values.
+  struct MmaRun {
+    int64_t first = -1, last = -1;
+    std::unordered_set<const Node*> operands;
+    double regs_per_value = 0;
+  };
+  void close_mma_run(MmaRun& run) {
+    if (run.first >= 0)
+      intervals_.push_back({run.first, run.last, static_cast<int>(run.operands.size() * run.regs_per_value + 0.5)});
+    run = MmaRun{};
+  }
+
   void block(const Block& b, int64_t mult) {
     scopes_.emplace_back();
+    MmaRun run;
     for (const StmtPtr& sp : b) {
       const Stmt& s = *sp;
+      if (s.kind != StmtKind::mma) close_mma_run(run);
       if (auto it = plan_.defs_before.find(&s); it != plan_.defs_before.end())
         for (const Node* n : it->second) {
           ++pos_;
@@ -175,6 +191,10 @@ class Analyzer {
           break;
         case StmtKind::mma: {  // a warp's 2 x 16 x 8 x depth flops, a 32nd per thread
           array_access(s.memory);
+          if (run.first < 0) run.first = pos_;
+          run.last = pos_;
+          run.regs_per_value = s.mma == MmaKind::tf32x3_m16n8k8 ? 2 : mma_is_tf32(s.mma) ? 1 : 0.5;
+          for (Expr e : s.args) run.operands.insert(e.node());
           const int64_t f = per_thread * 2 * kMmaRows * kMmaCols * mma_depth(s.mma) / kWarp;
           stats_.flops += f;
           stats_.mma_flops += f;
@@ -183,6 +203,7 @@ class Analyzer {
         }
       }
     }
+    close_mma_run(run);
     scopes_.pop_back();
   }
 
