@@ -53,7 +53,7 @@ std::string metal_program(const std::string& plan, int m, int r) {
   Options o;
   o.plan = plan;
   o.m = m;
-  return lower::lower(d, planner::choose_plan(d, o, Device::cpu()), render::Dialect::metal).source;
+  return lower::lower(d, planner::plan_convolution(d, o, planner::caps_for_target("metal")).plan, render::Dialect::metal).source;
 }
 
 class MetalSyntax : public ::testing::TestWithParam<PlanCase> {};

@@ -40,11 +40,18 @@ plans::PlanOptions given_plan(const ConvDesc& d, const Options& o, const std::st
   return p;
 }
 
+// Plan unfused on a CPU (or the interpreter) takes the CPU-shaped GEMM, unless register tiles are
+// given (those shape the GPU core, which every backend also runs).
+plans::PlanOptions on_device(plans::PlanOptions p, const Options& o, const DeviceCaps& caps) {
+  if (p.plan == "unfused" && p.precision == Precision::fp32 && !o.reg_k && !o.reg_tiles) p.vector_lanes = caps.vector_lanes;
+  return p;
+}
+
 bool tiles_given(const Options& o) { return o.block_k || o.block_tiles || o.reg_k || o.reg_tiles || o.chunk_c; }
 
 // Every plan x m x tile shape worth building for `d`: F(m, r) with alpha <= 8, and for the
 // unfused GEMM a few tile shapes besides its defaults (bk, bp, rk, rp, cc).
-std::vector<plans::PlanOptions> candidate_plans(const ConvDesc& d, const Options& o) {
+std::vector<plans::PlanOptions> candidate_plans(const ConvDesc& d, const Options& o, const DeviceCaps& caps) {
   std::vector<plans::PlanOptions> out = {given_plan(d, o, "direct", 0)};
   if (!winograd_applies(d)) return out;
   std::vector<int> ms;
@@ -55,6 +62,7 @@ std::vector<plans::PlanOptions> candidate_plans(const ConvDesc& d, const Options
       {0, 0, 0, 0, 16}, {128, 64, 8, 8, 8}, {64, 64, 8, 8, 8}, {128, 128, 8, 8, 16}};
   for (int m : ms) {
     out.push_back(given_plan(d, o, "unfused", m));
+    if (caps.vector_lanes) out.push_back(on_device(given_plan(d, o, "unfused", m), o, caps));
     if (m >= 4 && !tiles_given(o))
       for (const auto& t : unfused_tiles) {
         plans::PlanOptions p = given_plan(d, o, "unfused", m);
@@ -85,6 +93,7 @@ PlanCandidate describe(const plans::PlanOptions& p) {
   c.plan = p.plan;
   c.m = p.plan == "direct" ? 0 : p.m;
   c.precision = p.precision;
+  if (p.vector_lanes) c.tiles += (c.tiles.empty() ? "" : ",") + std::string("v") + std::to_string(p.vector_lanes);
   if (p.block_k || p.block_tiles || p.reg_k || p.reg_tiles || p.chunk_c)
     c.tiles = std::to_string(p.block_k) + "," + std::to_string(p.block_tiles) + "," + std::to_string(p.reg_k) + "," +
               std::to_string(p.reg_tiles) + "," + std::to_string(p.chunk_c);
@@ -122,7 +131,9 @@ void predict(PlanCandidate& c, const plans::Program& prog, const std::vector<Ker
   for (const plans::Launch& l : prog.launches) {
     const KernelStats& s = stats.at(l.kernel);
     const double mma = s.mma_flops > 0 ? s.mma_tf32_flops / (caps.tf32_gflops * 1e3) : 0;
-    const double f = (s.flops - s.mma_flops) / (caps.gflops * 1e3) + mma, b = s.bytes / (caps.bandwidth_gbs * 1e3);
+    const double vec = caps.vector_gflops > 0 ? s.vector_flops / (caps.vector_gflops * 1e3) : 0;
+    const double scalar = s.flops - s.mma_flops - (caps.vector_gflops > 0 ? s.vector_flops : 0);
+    const double f = scalar / (caps.gflops * 1e3) + mma + vec, b = s.bytes / (caps.bandwidth_gbs * 1e3);
     const double sh = caps.shared_gbs > 0 ? s.shared_bytes / (caps.shared_gbs * 1e3) : 0;
     const ir::Kernel& k = *prog.kernels[l.kernel];
     // Work-groups run in waves of one per core: the last wave's idle cores are lost.
@@ -247,11 +258,12 @@ Choice plan_convolution(const ConvDesc& d, const Options& o, const DeviceCaps& c
   if (o.plan != "auto") {
     plans::PlanOptions p = given_plan(d, o, o.plan, o.m);
     p.precision = o.precision;
+    p = on_device(p, o, caps);
     if (p.plan == "unfused" && p.precision != Precision::fp32 && !caps.mma)
       throw Error(tensor_cores_missing(p.precision, caps) + ": use --precision fp32 (or another plan, which runs in fp32)");
     return {resolve_plan(d, p), {}};
   }
-  std::vector<plans::PlanOptions> plans = candidate_plans(d, o);
+  std::vector<plans::PlanOptions> plans = candidate_plans(d, o, caps);
   std::vector<PlanCandidate> cands;
   for (const plans::PlanOptions& p : plans) {
     cands.push_back(describe(p));

@@ -84,8 +84,13 @@ class Analyzer {
       return;
     }
     if (n->op == Op::var) return;
-    if (n->type.scalar == Scalar::f32 && is_flop(n) && counted.insert(n).second) stats_.flops += mult * n->type.lanes;
+    if (n->type.scalar == Scalar::f32 && is_flop(n) && counted.insert(n).second) add_flops(mult * n->type.lanes, n->type);
     for (int i = 0; i < n->nargs; ++i) use(n->args[i], counted, mult);
+  }
+
+  void add_flops(int64_t n, Type t) {
+    stats_.flops += n;
+    if (t.is_vector()) stats_.vector_flops += n;
   }
 
   void array_access(const Memory* m) {
@@ -136,7 +141,7 @@ class Analyzer {
         for (const Node* n : it->second) {
           ++pos_;
           std::unordered_set<const Node*> counted;
-          if (n->type.scalar == Scalar::f32 && is_flop(n)) stats_.flops += mult * n->type.lanes;
+          if (n->type.scalar == Scalar::f32 && is_flop(n)) add_flops(mult * n->type.lanes, n->type);
           for (int i = 0; i < n->nargs; ++i) use(n->args[i], counted, mult);
           define(n, registers(n->type));
         }
@@ -166,7 +171,7 @@ class Analyzer {
             stats_.bytes += (s.accumulate ? 2 : 1) * type_bytes(s.memory->type.with_lanes(s.value.type().lanes)) * per_thread;
           if (s.memory->space == Space::shared)
             stats_.shared_bytes += (s.accumulate ? 2 : 1) * type_bytes(s.memory->type.with_lanes(s.value.type().lanes)) * per_thread;
-          if (s.accumulate && s.memory->type == Type::f32) stats_.flops += per_thread * s.value.type().lanes;
+          if (s.accumulate && s.memory->type == Type::f32) add_flops(per_thread * s.value.type().lanes, s.value.type());
           break;
         case StmtKind::loop: {
           int64_t start = pos_;

@@ -12,6 +12,7 @@ struct KernelStats {
   int64_t ssa_values = 0;  // value-producing operations as rendered
   int64_t flops = 0;       // float operations executed by all threads (masked work included)
   int64_t mma_flops = 0;   // of which on tensor cores (mma statements)
+  int64_t vector_flops = 0;  // of which in vector operations (lanes > 1)
   int64_t mma_tf32_flops = 0;  // the same in tf32 time: x3 for tf32x3, x0.5 for f16 and bf16
   int64_t bytes = 0;       // global bytes loaded and stored by all threads (masked included)
   int64_t shared_bytes = 0;  // work-group memory bytes loaded and stored by all threads

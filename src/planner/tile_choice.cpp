@@ -60,6 +60,18 @@ GemmTiles mma_point_tiles(const plans::Tiling& t, int64_t K, ir::MmaKind kind) {
   return g;
 }
 
+// The CPU-shaped GEMM (plan unfused on a CPU): bk rows of bp / lanes vectors of accumulators,
+// 16 of the 32 vector registers of AVX-512 (8 x 2 x 16 floats), 12 of AVX2's 16 (6 x 2 x 8).
+GemmTiles cpu_point_tiles(int lanes) {
+  GemmTiles g;
+  g.lanes = lanes;
+  g.bk = lanes >= 16 ? 8 : 6;
+  g.bp = 2 * lanes;
+  g.rk = g.bk;
+  g.rp = g.bp;
+  return g;
+}
+
 ir::MmaKind mma_kind(Precision p) {
   switch (p) {
     case Precision::tf32x3: return ir::MmaKind::tf32x3_m16n8k8;
@@ -102,10 +114,13 @@ plans::PlanOptions resolve_plan(const ConvDesc& d, plans::PlanOptions p) {
                                            "use a smaller m or another plan"
                                          : ": use a smaller m or the unfused plan"));
   if (!gemm) return p;
+  if (p.plan != "unfused" || p.precision != Precision::fp32) p.vector_lanes = 0;
   GemmTiles g = p.plan != "unfused"             ? all_points_tiles(t, p.plan == "fused-output")
+                : p.vector_lanes > 0             ? cpu_point_tiles(p.vector_lanes)
                 : p.precision == Precision::fp32 ? point_gemm_tiles(t, d.k)
                                                  : mma_point_tiles(t, d.k, mma_kind(p.precision));
   apply_overrides(g, p);
+  if (g.lanes) g.rk = g.bk, g.rp = g.bp;  // one thread holds the whole block
   p.gemm = g;
   return p;
 }

@@ -8,6 +8,7 @@ std::string GemmTiles::str() const {
   std::string s = "bk" + std::to_string(bk) + "_bp" + std::to_string(bp) + "_r" + std::to_string(rk) + "x" +
                   std::to_string(rp) + "_c" + std::to_string(cc);
   if (points > 1) s += "_p" + std::to_string(ppt);
+  if (lanes) s += "_v" + std::to_string(lanes);
   return mma ? s + "_" + ir::mma_operand_name(*mma) : s;
 }
 
@@ -33,6 +34,12 @@ const GemmTiles& given_tiles(const PlanOptions& o) {
 }
 
 void check_point_gemm_tiles(const GemmTiles& g, const Tiling& t, const std::string& plan) {
+  if (g.lanes) {
+    if (!ir::valid_lanes(g.lanes) || g.bk < 1 || g.bp < g.lanes || g.bp % g.lanes || g.bk * (g.bp / g.lanes) > 32)
+      throw Error("plan " + plan + ": CPU GEMM tiles " + g.str() + ": bp must be a multiple of the " +
+                  std::to_string(g.lanes) + " lanes and the block at most 32 vectors of accumulators");
+    return;
+  }
   if (g.mma) {
     const int depth = ir::mma_depth(*g.mma);
     if (g.rk < 2 || g.rp < 2 || g.rk % 2 || g.rp % 2 || g.bk % (8 * g.rk) || g.bp % (4 * g.rp) || g.bk % 32 ||

@@ -60,11 +60,12 @@ void store_output_tile(ir::KernelBuilder& b, const OutputSink& y, const ConvDesc
                        const std::vector<ir::Expr>& values);
 
 /// The unfused plan's element-wise kernels, reused by the partially fused plans.
-/// Input: V[xi][c][p] = (BT d B)[xi]; output: y = AT M A from M[xi][k][p].
+/// Input: V[xi][c][p] = (BT d B)[xi]; output: y = AT M A from M[xi][k][p]; rows of `pitch` >= the
+/// tiles (the input kernel writes zeros past the tiles).
 std::unique_ptr<ir::Kernel> input_transform_kernel(const ProgramBuilder& prog, const Tiling& t,
-                                                   int threads, BufferHandle v);
+                                                   int threads, BufferHandle v, int64_t pitch);
 std::unique_ptr<ir::Kernel> output_transform_kernel(const ProgramBuilder& prog, const Tiling& t,
-                                                    int threads, BufferHandle mm);
+                                                    int threads, BufferHandle mm, int64_t pitch);
 
 
 Program build_direct(const ConvDesc& d, const PlanOptions& o);

@@ -59,6 +59,7 @@ struct PlanOptions {
   int reg_k = 0, reg_tiles = 0;  // register tile per thread (GEMM)
   int chunk_c = 0;          // input channels staged per step (fused plans)
   Precision precision = Precision::fp32;  // of the GEMM (tensor cores: plan unfused)
+  int vector_lanes = 0;     // > 0: plan unfused's CPU-shaped GEMM with vectors of this many floats
   std::optional<GemmTiles> gemm;
 };
 
