@@ -61,12 +61,14 @@ GemmTiles mma_point_tiles(const plans::Tiling& t, int64_t K, ir::MmaKind kind) {
 }
 
 // The CPU-shaped GEMM (plan unfused on a CPU): bk rows of bp / lanes vectors of accumulators,
-// 16 of the 32 vector registers of AVX-512 (8 x 2 x 16 floats), 12 of AVX2's 16 (6 x 2 x 8).
-GemmTiles cpu_point_tiles(int lanes) {
+// 16 of the 32 vector registers of AVX-512 (8 x 2 x 16 floats), 12 of AVX2's 16 (6 x 2 x 8); one
+// vector of tiles, twice the rows, when the tiles fit one vector (padding would be wasted work).
+GemmTiles cpu_point_tiles(int lanes, int64_t tiles) {
   GemmTiles g;
   g.lanes = lanes;
-  g.bk = lanes >= 16 ? 8 : 6;
-  g.bp = 2 * lanes;
+  const int vectors = tiles <= lanes ? 1 : 2;
+  g.bk = (lanes >= 16 ? 8 : 6) * (2 / vectors);
+  g.bp = vectors * lanes;
   g.rk = g.bk;
   g.rp = g.bp;
   return g;
@@ -116,7 +118,7 @@ plans::PlanOptions resolve_plan(const ConvDesc& d, plans::PlanOptions p) {
   if (!gemm) return p;
   if (p.plan != "unfused" || p.precision != Precision::fp32) p.vector_lanes = 0;
   GemmTiles g = p.plan != "unfused"             ? all_points_tiles(t, p.plan == "fused-output")
-                : p.vector_lanes > 0             ? cpu_point_tiles(p.vector_lanes)
+                : p.vector_lanes > 0             ? cpu_point_tiles(p.vector_lanes, t.tiles)
                 : p.precision == Precision::fp32 ? point_gemm_tiles(t, d.k)
                                                  : mma_point_tiles(t, d.k, mma_kind(p.precision));
   apply_overrides(g, p);
