@@ -127,6 +127,21 @@ TEST(DeviceTensors, MisuseIsRefusedByName) {
   expect_error([&] { conv.set_weights(ref(l.w)); }, "epilogue has a bias");
 }
 
+TEST(DeviceTensors, NhwcTensorsAreCheckedInTheirOwnShape) {
+  Layer l;
+  l.desc.layout = Layout::nhwc;
+  Conv conv = compile(Device::cpu(), l.desc, unfused());
+  TensorRef b = ref(l.bias);
+  conv.set_weights(ref(l.w), &b);
+  Tensor x = nchw_to_nhwc(l.x), z = nchw_to_nhwc(l.z), y = nchw_to_nhwc(Tensor(DType::f32, l.out_shape()));
+  TensorRef zr = ref(z);
+  expect_error([&] { conv.run(ref(l.x), ref(y), {}, &zr); },
+               "x has shape (2, 5, 11, 9), but the convolution needs x (N, H, W, C) = (2, 11, 9, 5)");
+  conv.run(ref(x), ref(y), {}, &zr);  // the right shapes run
+  TensorRef nchw_y{y.f32(), l.out_shape(), DType::f32};
+  expect_error([&] { conv.run(ref(x), nchw_y, {}, &zr); }, "but the convolution needs y (N, out_h, out_w, K)");
+}
+
 // 8 threads x 100 runs on one Conv, each thread with its own tensors: every run's output is the
 // one a lone run gives (each concurrent call gets its own workspace).
 void eight_threads_on_host(const Device& device) {
