@@ -125,6 +125,13 @@ CudnnConv::CudnnConv(const ConvDesc& d, const Tensor& x, const Tensor& w, bool t
   check(cudaMemcpy(s.x->ptr, xd.data(), xb, cudaMemcpyHostToDevice), "cudaMemcpy(x)");
   check(cudaMemcpy(s.w->ptr, wdv.data(), wb, cudaMemcpyHostToDevice), "cudaMemcpy(w)");
 
+  find_fastest(fma_only);
+}
+
+// Find's own timing is one call per algorithm and sometimes ranks a slower one first, so the best
+// three algorithms of the math asked for are timed again here and the fastest is kept.
+void CudnnConv::find_fastest(bool fma_only) {
+  State& s = *s_;
   int max_algos = 0;
   check(cudnnGetConvolutionForwardAlgorithmMaxCount(s.handle, &max_algos),
         "cudnnGetConvolutionForwardAlgorithmMaxCount");
@@ -133,20 +140,19 @@ CudnnConv::CudnnConv(const ConvDesc& d, const Tensor& x, const Tensor& w, bool t
   check(cudnnFindConvolutionForwardAlgorithm(s.handle, s.x_desc, s.w_desc, s.conv_desc, s.y_desc,
                                              max_algos, &found, perf.data()),
         "cudnnFindConvolutionForwardAlgorithm");
-  // Find's own timing is one call per algorithm and sometimes ranks a slower one first, so the
-  // best three algorithms of the math asked for are timed again here and the fastest is kept.
-  std::vector<cudnnConvolutionFwdAlgoPerf_t> fma;
-  for (int i = 0; i < found && fma.size() < 3; ++i)
-    if (perf[i].status == CUDNN_STATUS_SUCCESS && (!fma_only || perf[i].mathType == CUDNN_FMA_MATH)) fma.push_back(perf[i]);
-  if (fma.empty()) throw Error(std::string("cuDNN found no ") + (fma_only ? "FMA-math " : "") + "forward algorithm for " + d.str());
+  std::vector<cudnnConvolutionFwdAlgoPerf_t> best3;
+  for (int i = 0; i < found && best3.size() < 3; ++i)
+    if (perf[i].status == CUDNN_STATUS_SUCCESS && (!fma_only || perf[i].mathType == CUDNN_FMA_MATH)) best3.push_back(perf[i]);
+  if (best3.empty())
+    throw Error(std::string("cuDNN found no ") + (fma_only ? "FMA-math " : "") + "forward algorithm for " + s.d.str());
   double best_us = 0;
-  for (const cudnnConvolutionFwdAlgoPerf_t& p : fma) {
+  for (const cudnnConvolutionFwdAlgoPerf_t& p : best3) {
     s.algo = p.algo;
     s.workspace_bytes = p.memory;
     s.workspace = p.memory ? std::make_unique<DeviceMemory>(p.memory) : nullptr;
     std::vector<double> us = time_us(2, 10);
     std::sort(us.begin(), us.end());
-    if (&p == &fma.front() || us[us.size() / 2] < best_us) {
+    if (&p == &best3.front() || us[us.size() / 2] < best_us) {
       best_us = us[us.size() / 2];
       s.best = p;
     }

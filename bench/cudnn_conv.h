@@ -34,6 +34,7 @@ class CudnnConv {
   static std::string version();
 
  private:
+  void find_fastest(bool fma_only);
   struct State;
   std::unique_ptr<State> s_;
 };

@@ -321,6 +321,58 @@ void print_summary(std::ostream& out, const std::vector<LayerResult>& results) {
       << "x, tune " << fmt("%.3f", tuned_worst) << "x\n";
 }
 
+// What one run compares: the tensors' type and layout (both libraries), and Wino's precisions.
+struct Mode {
+  DType dtype = DType::f32;
+  Layout layout = Layout::nchw;
+  std::vector<Precision> precisions;
+  bool tensor = false;  // a tensor-core precision is among them (cuDNN TF32 is measured too)
+};
+
+Mode read_mode(const Args& args) {
+  Mode m;
+  for (const std::string& p : cli::split_commas(args.get_or("precision", "fp32"), "--precision"))
+    m.precisions.push_back(parse_precision(p));
+  m.tensor = std::any_of(m.precisions.begin(), m.precisions.end(), [](Precision p) { return p != Precision::fp32; });
+  const std::string dtype = args.get_or("dtype", "f32");
+  m.dtype = dtype == "f16" ? DType::f16 : dtype == "bf16" ? DType::bf16 : DType::f32;
+  if (dtype != "f32" && m.dtype == DType::f32) throw cli::UsageError("--dtype takes f32, f16 or bf16, got '" + dtype + "'");
+  m.layout = parse_layout(args.get_or("layout", "nchw"));
+  return m;
+}
+
+// cuDNN and every Wino candidate on one layer, the bests picked, the planner's picks matched.
+LayerResult measure_layer(const io::Layer& l, const Mode& mode, const planner::DeviceCaps& caps, int warmup,
+                          int repeats) {
+  ConvDesc d = l.desc;
+  d.dtype = mode.dtype;
+  d.layout = mode.layout;
+  // Drawn in float32 and rounded to the type: cuDNN, Wino and the reference see the same values.
+  Tensor x = random_normal(DType::f32, {d.n, d.c, d.h, d.w}, kInputSeed).to(d.dtype);
+  Tensor w = random_normal(DType::f32, {d.k, d.c / d.groups, d.r, d.s}, kWeightSeed).to(d.dtype);
+  ReferenceCheck ref(d, x, w);
+  LayerResult lr;
+  lr.layer = &l;
+  if (d.dtype != DType::f32 || d.layout != Layout::nchw)
+    lr.cudnn_mode = std::string(dtype_name(d.dtype)) + " " + layout_name(d.layout);
+  run_cudnn(d, false, lr.cudnn_algo, lr.cudnn_error, lr.cudnn, x, w, ref, warmup, repeats);
+  if (mode.tensor && d.dtype == DType::f32)  // half types run on tensor cores in the row above already
+    run_cudnn(d, true, lr.tf32_algo, lr.tf32_error, lr.cudnn_tf32, x, w, ref, warmup, repeats);
+  for (Candidate c : candidate_plans(d, caps, mode.precisions)) {
+    run_wino(c, d, x, w, ref, warmup, repeats);
+    lr.candidates.push_back(std::move(c));
+  }
+  for (const Candidate& c : lr.candidates)  // the table's row: fp32 against cuDNN fp32
+    if (c.rejected.empty() && c.precision == Precision::fp32 && (!lr.best || c.t.us < lr.best->t.us)) lr.best = &c;
+  for (Precision p : mode.precisions) {
+    const Candidate*& a = lr.best_asked[p];
+    for (const Candidate& c : lr.candidates)
+      if (c.rejected.empty() && c.precision == p && (!a || c.t.us < a->t.us)) a = &c;
+  }
+  planner_picks(lr, d, caps, mode.precisions.front());
+  return lr;
+}
+
 int run(int argc, char** argv) {
   Args args("wino_cudnn_bench",
             "Wino's fastest spill-free plan against cuDNN's fastest fp32 algorithm (TF32 off), "
@@ -362,43 +414,10 @@ int run(int argc, char** argv) {
             << " runs after " << warmup << " warm-up runs, CUDA events\n\n";
   print_header(std::cout);
   const planner::DeviceCaps caps = planner::caps_for_device(Device::cuda());
-  std::vector<Precision> precisions;
-  for (const std::string& p : cli::split_commas(args.get_or("precision", "fp32"), "--precision"))
-    precisions.push_back(parse_precision(p));
-  const bool tensor = std::any_of(precisions.begin(), precisions.end(), [](Precision p) { return p != Precision::fp32; });
-  const std::string dtype_text = args.get_or("dtype", "f32");
-  const DType dtype = dtype_text == "f16" ? DType::f16 : dtype_text == "bf16" ? DType::bf16 : DType::f32;
-  if (dtype_text != "f32" && dtype == DType::f32) throw cli::UsageError("--dtype takes f32, f16 or bf16, got '" + dtype_text + "'");
-  const Layout layout = parse_layout(args.get_or("layout", "nchw"));
+  const Mode mode = read_mode(args);
   std::vector<LayerResult> results;
   for (const io::Layer* l : selected) {
-    ConvDesc d = l->desc;
-    d.dtype = dtype;
-    d.layout = layout;
-    // Drawn in float32 and rounded to the type: cuDNN, Wino and the reference see the same values.
-    Tensor x = random_normal(DType::f32, {d.n, d.c, d.h, d.w}, kInputSeed).to(dtype);
-    Tensor w = random_normal(DType::f32, {d.k, d.c / d.groups, d.r, d.s}, kWeightSeed).to(dtype);
-    ReferenceCheck ref(d, x, w);
-    LayerResult lr;
-    lr.layer = l;
-    if (dtype != DType::f32 || layout != Layout::nchw)
-      lr.cudnn_mode = std::string(dtype_name(dtype)) + " " + layout_name(layout);
-    run_cudnn(d, false, lr.cudnn_algo, lr.cudnn_error, lr.cudnn, x, w, ref, warmup, repeats);
-    if (tensor && dtype == DType::f32)  // half types run on tensor cores in the row above already
-      run_cudnn(d, true, lr.tf32_algo, lr.tf32_error, lr.cudnn_tf32, x, w, ref, warmup, repeats);
-    for (Candidate c : candidate_plans(d, caps, precisions)) {
-      run_wino(c, d, x, w, ref, warmup, repeats);
-      lr.candidates.push_back(std::move(c));
-    }
-    for (const Candidate& c : lr.candidates)  // the table's row: fp32 against cuDNN fp32
-      if (c.rejected.empty() && c.precision == Precision::fp32 && (!lr.best || c.t.us < lr.best->t.us)) lr.best = &c;
-    for (Precision p : precisions) {
-      const Candidate*& a = lr.best_asked[p];
-      for (const Candidate& c : lr.candidates)
-        if (c.rejected.empty() && c.precision == p && (!a || c.t.us < a->t.us)) a = &c;
-    }
-    planner_picks(lr, d, caps, precisions.front());
-    results.push_back(std::move(lr));
+    results.push_back(measure_layer(*l, mode, caps, warmup, repeats));
     print_result(std::cout, results.back(), args.has("all-plans"));
     std::cout.flush();
   }

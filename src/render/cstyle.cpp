@@ -220,6 +220,18 @@ class Renderer {
     return body + " }";
   }
 
+  // wino_mma_<operands>(acc[s0], ..., acc[s3], a..., b...): the prelude's function for the mma.
+  std::string mma_call(const Stmt& s) {
+    if (!d_.mma)
+      throw Error(std::string("the ") + dialect_name(d_.dialect) +
+                  " dialect has no warp-level matrix op (mma): tensor-core precisions run on CUDA only");
+    std::string call = "wino_mma_" + mma_operand_name(s.mma) + "(";
+    for (size_t i = 0; i < s.slots.size(); ++i)
+      call += (i ? ", " : "") + memory_prefix(*s.memory) + "[" + std::to_string(s.slots[i]) + "]";
+    for (Expr e : s.args) call += ", " + expr(e, true);
+    return call + ");";
+  }
+
   void block(const Block& b) {
     scopes_.emplace_back();
     for (const StmtPtr& s : b) stmt(*s);
@@ -295,17 +307,9 @@ class Renderer {
       case StmtKind::comment:
         line("// " + s.text);
         break;
-      case StmtKind::mma: {
-        if (!d_.mma)
-          throw Error(std::string("the ") + dialect_name(d_.dialect) +
-                      " dialect has no warp-level matrix op (mma): tensor-core precisions run on CUDA only");
-        std::string call = "wino_mma_" + mma_operand_name(s.mma) + "(";
-        for (size_t i = 0; i < s.slots.size(); ++i)
-          call += (i ? ", " : "") + memory_prefix(*s.memory) + "[" + std::to_string(s.slots[i]) + "]";
-        for (Expr e : s.args) call += ", " + expr(e, true);
-        line(call + ");");
+      case StmtKind::mma:
+        line(mma_call(s));
         break;
-      }
     }
   }
 
