@@ -409,12 +409,12 @@ int run(int argc, char** argv) {
   if (args.has("json") && !std::ofstream(args.get("json"), std::ios::app))  // fail before the hours of runs
     throw Error("cannot write " + args.get("json") + ": check that its directory exists and is writable");
 
+  const Mode mode = read_mode(args);  // usage errors before any device work
   const std::string device = runtime::make_backend(Device::cuda(), {})->name();
   std::cout << device << ", " << CudnnConv::version() << "; median of " << repeats
             << " runs after " << warmup << " warm-up runs, CUDA events\n\n";
   print_header(std::cout);
   const planner::DeviceCaps caps = planner::caps_for_device(Device::cuda());
-  const Mode mode = read_mode(args);
   std::vector<LayerResult> results;
   for (const io::Layer* l : selected) {
     results.push_back(measure_layer(*l, mode, caps, warmup, repeats));
