@@ -329,7 +329,7 @@ struct Mode {
   bool tensor = false;  // a tensor-core precision is among them (cuDNN TF32 is measured too)
 };
 
-Mode read_mode(const Args& args) {
+Mode read_mode(const Args& args) try {
   Mode m;
   for (const std::string& p : cli::split_commas(args.get_or("precision", "fp32"), "--precision"))
     m.precisions.push_back(parse_precision(p));
@@ -339,6 +339,10 @@ Mode read_mode(const Args& args) {
   if (dtype != "f32" && m.dtype == DType::f32) throw cli::UsageError("--dtype takes f32, f16 or bf16, got '" + dtype + "'");
   m.layout = parse_layout(args.get_or("layout", "nchw"));
   return m;
+} catch (const cli::UsageError&) {
+  throw;
+} catch (const Error& e) {  // an unknown precision or layout is a command-line mistake
+  throw cli::UsageError(e.what());
 }
 
 // cuDNN and every Wino candidate on one layer, the bests picked, the planner's picks matched.
