@@ -20,12 +20,13 @@ constexpr int64_t kWorkspaceAlign = 256;  // each intermediate starts on a 256-b
 
 int64_t aligned(int64_t bytes) { return (bytes + kWorkspaceAlign - 1) / kWorkspaceAlign * kWorkspaceAlign; }
 
-// The caller's tensors: what each is called in errors, and its shape.
-const char* role_label(BufferRole role) {
+// The caller's tensors: what each is called in errors, and its shape in the convolution's layout.
+std::string role_label(BufferRole role, Layout layout) {
+  const bool nhwc = layout == Layout::nhwc;
   switch (role) {
-    case BufferRole::input: return "x (N, C, H, W)";
-    case BufferRole::output: return "y (N, K, out_h, out_w)";
-    case BufferRole::residual: return "residual (N, K, out_h, out_w)";
+    case BufferRole::input: return nhwc ? "x (N, H, W, C)" : "x (N, C, H, W)";
+    case BufferRole::output: return nhwc ? "y (N, out_h, out_w, K)" : "y (N, K, out_h, out_w)";
+    case BufferRole::residual: return nhwc ? "residual (N, out_h, out_w, K)" : "residual (N, K, out_h, out_w)";
     case BufferRole::weights: return "weights (K, C/groups, R, S)";
     case BufferRole::bias: return "bias (K)";
     default: return "buffer";
@@ -48,11 +49,7 @@ int64_t role_bytes(const Conv::Impl& impl, BufferRole role) {
 
 // Checks the caller's tensor for `role` (dtype, shape, that it is the device's memory).
 MemoryRef tensor_memory(const Conv::Impl& impl, const char* call, const TensorRef& t, BufferRole role) {
-  std::string label = role_label(role);
-  if (impl.desc.layout == Layout::nhwc) {  // "x (N, C, H, W)" -> "x (N, H, W, C)"
-    if (role == BufferRole::input) label = "x (N, H, W, C)";
-    if (role == BufferRole::output || role == BufferRole::residual) label = label.substr(0, label.find(' ')) + " (N, out_h, out_w, K)";
-  }
+  const std::string label = role_label(role, impl.desc.layout);
   const std::string what = std::string(call) + ": " + label.substr(0, label.find(' '));
   if (t.data == nullptr) throw Error(what + " is null");
   if (t.dtype != impl.desc.dtype)

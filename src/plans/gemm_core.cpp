@@ -32,7 +32,8 @@ struct Operand {
   int64_t copy;    // floats of one copy: points x cc x pitch
   int pitch;       // floats from one row to the next: width plus GemmTiles::pad()
   int first = 0;   // first slot in `next`
-  int loads = 0;   // elements per thread per chunk
+  int64_t elements = 0;  // of one chunk: points x cc x width
+  int loads = 0;         // elements per thread per chunk
 };
 
 class ChunkStager {
@@ -45,7 +46,10 @@ class ChunkStager {
     const int64_t a = int64_t{g.points} * g.cc * pa, v = int64_t{g.points} * g.cc * pv;
     ops_.push_back({u, "u", g.bk, d.k, core.kb * g.bk, 0, a, pa});
     ops_.push_back({input, "v", g.bp, t.tiles, core.pb * g.bp, copies * a, v, pv});
-    for (Operand& op : ops_) op.loads = static_cast<int>(ceil_div(int64_t{g.points} * g.cc * op.width, T));
+    for (Operand& op : ops_) {
+      op.elements = int64_t{g.points} * g.cc * op.width;
+      op.loads = static_cast<int>(ceil_div(op.elements, T));
+    }
     ops_[1].first = ops_[0].loads;
   }
   const Operand& a() const { return ops_[0]; }
@@ -94,7 +98,7 @@ class ChunkStager {
       el.row = ev / op.width;
       el.col = ev % op.width;
     }
-    if (const int64_t n = int64_t{g_.points} * g_.cc * op.width; n % T) el.ok = lt(e, b_.i32(n));
+    if (op.elements % T) el.ok = lt(e, b_.i32(op.elements));
     return el;
   }
   static Expr both(Expr x, Expr y) { return !x ? y : !y ? x : logical_and(x, y); }
@@ -115,10 +119,9 @@ class ChunkStager {
     const int T = g_.threads();
     b_.comment(std::string("stage the chunk's ") + (op.hint[0] == 'u' ? "weights" : "transformed inputs") +
                " [xi][cc][" + (op.hint[0] == 'u' ? "bk" : "bp") + "] in work-group memory");
-    const int64_t loads = ceil_div(int64_t{g_.points} * g_.cc * op.width, T);
-    b_.loop("si", loads, LoopKind::serial, [&](Expr si) {
+    b_.loop("si", op.loads, LoopKind::serial, [&](Expr si) {
       Expr e = b_.let("e", si * T + tid);
-      b_.if_then(lt(e, b_.i32(int64_t{g_.points} * g_.cc * op.width)), [&] {
+      b_.if_then(lt(e, b_.i32(op.elements)), [&] {
         Element el{e / op.width, e % op.width, {}};
         Expr at = op.pitch == op.width ? e : el.row * op.pitch + el.col;
         b_.store(core_.smem, b_.i32(op.base) + at, load(op, el, c0));
