@@ -379,9 +379,10 @@ LayerResult measure_layer(const io::Layer& l, const Mode& mode, const planner::D
 
 int run(int argc, char** argv) {
   Args args("wino_cudnn_bench",
-            "Wino's fastest spill-free plan against cuDNN's fastest fp32 algorithm (TF32 off), "
-            "layer by layer on one CUDA GPU: median time with CUDA events, effective TFLOP/s, the "
-            "ratio cuDNN/Wino, and the relative L2 error of both vs the float64 reference.");
+            "Wino's fastest spill-free plan against cuDNN's fastest algorithm in the matching mode (fp32 with "
+            "TF32 off; with --precision also cuDNN TF32; with --dtype f16/bf16 cuDNN's tensor-core math), layer by "
+            "layer on one CUDA GPU: median time with CUDA events, effective TFLOP/s, the ratio cuDNN/Wino, and the "
+            "relative L2 error of both vs the float64 reference.");
   args.option("layers", "FILE", "layer file: 'name N C K H W R S pad' lines (default bench/layers.txt)");
   args.option("only", "NAME,...", "run only these layers");
   args.option("repeat", "N", "timed runs per measurement, median counts (default 30, at least 20)");
