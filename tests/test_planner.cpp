@@ -2,6 +2,9 @@
 // register budgets as constraints, the cost model's ranking, and tune mode's measurements.
 #include <gtest/gtest.h>
 
+#include <set>
+#include <tuple>
+
 #include "cli_runner.h"
 #include "scoped_env.h"
 #include "planner/choose_plan.h"
@@ -131,6 +134,25 @@ TEST(Planner, RunTunePrintsTheMeasuredCandidates) {
   const auto bad = testing::run_wino({"run", "--shape", "1,3,10,10", "--k", "4", "--max-rel-err", "-1"});
   EXPECT_EQ(bad.status, 2);
   EXPECT_TRUE(testing::contains(bad.err, "--max-rel-err takes a number in (0, 1]")) << bad.err;
+}
+
+}  // namespace
+}  // namespace wino
+
+namespace wino {
+namespace {
+
+// Every candidate is told apart by plan, m, tiles and precision (the pick is found by them): the
+// CPU-shaped GEMM and the GPU core with the same block overrides too.
+TEST(Planner, CandidatesAreDistinctWithTileOverrides) {
+  Options o;
+  o.block_k = 8, o.block_tiles = 32;
+  const Report rep = explain(layer(1, 16, 12, 16), o, "cpu");
+  std::set<std::tuple<std::string, int, std::string, Precision>> seen;
+  for (const PlanCandidate& c : rep.candidates)
+    EXPECT_TRUE(seen.insert({c.plan, c.m, c.tiles, c.precision}).second) << c.plan << " m=" << c.m << " t" << c.tiles;
+  EXPECT_TRUE(std::any_of(rep.candidates.begin(), rep.candidates.end(),
+                          [](const PlanCandidate& c) { return c.tiles.rfind("8,32,0,0,0,v", 0) == 0; }));
 }
 
 }  // namespace

@@ -93,10 +93,11 @@ PlanCandidate describe(const plans::PlanOptions& p) {
   c.plan = p.plan;
   c.m = p.plan == "direct" ? 0 : p.m;
   c.precision = p.precision;
-  if (p.vector_lanes) c.tiles += (c.tiles.empty() ? "" : ",") + std::string("v") + std::to_string(p.vector_lanes);
   if (p.block_k || p.block_tiles || p.reg_k || p.reg_tiles || p.chunk_c)
     c.tiles = std::to_string(p.block_k) + "," + std::to_string(p.block_tiles) + "," + std::to_string(p.reg_k) + "," +
               std::to_string(p.reg_tiles) + "," + std::to_string(p.chunk_c);
+  // The CPU-shaped GEMM is its own candidate, whatever tiles it shares with the GPU core.
+  if (p.vector_lanes) c.tiles += (c.tiles.empty() ? "" : ",") + std::string("v") + std::to_string(p.vector_lanes);
   return c;
 }
 
