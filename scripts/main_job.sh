@@ -19,4 +19,8 @@ echo "== the fused plan, checked against the float64 reference"
 "$wino" run --shape 1,8,32,32 --k 8 --pad 1 --seed 1 --plan fused --m 4 --check --repeat 20
 echo
 echo "== Wino on the CPU against oneDNN (Debian's libdnnl), same data and threads: the seed's layer and resnet50.c3"
-build/release/bench/wino_onednn_bench --only seed,resnet50.c3 --repeat 10
+if [ -x build/release/bench/wino_onednn_bench ]; then
+  build/release/bench/wino_onednn_bench --only seed,resnet50.c3 --repeat 10
+else
+  echo "wino_onednn_bench was not built: install libdnnl-dev (scripts/setup.sh does) and rebuild"
+fi
