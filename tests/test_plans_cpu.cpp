@@ -53,19 +53,19 @@ TEST_P(PlansCpuEvery, MatchesReference) {
 
 INSTANTIATE_TEST_SUITE_P(Sweep, PlansCpuEvery, ::testing::ValuesIn(every_plan_case()), plan_case_name);
 
-// The CPU-shaped GEMM of plan unfused with blocks other than its default (odd rows, one to three
-// vectors of tiles, partial K blocks), and blocks it cannot hold refused by name.
+// The CPU-shaped GEMM of plan unfused with blocks other than its default (odd rows of tiles, one
+// to three vectors of output channels, partial K blocks), and blocks it cannot hold refused by name.
 TEST(PlansCpuGemm, OtherBlocksMatchReferenceOrAreRefused) {
   const int lanes = planner::caps_for_device(Device::cpu()).vector_lanes;
   ASSERT_GT(lanes, 0);
-  for (const std::array<int, 5>& tiles : {std::array<int, 5>{5, lanes, 0, 0, 0}, {3, 3 * lanes, 0, 0, 0},
-                                          {1, 2 * lanes, 0, 0, 0}}) {
+  for (const std::array<int, 5>& tiles : {std::array<int, 5>{lanes, 5, 0, 0, 0}, {3 * lanes, 3, 0, 0, 0},
+                                          {2 * lanes, 1, 0, 0, 0}}) {
     Options o = plan_options("unfused", 4, tiles);
     o.quick_compile = true;
     const double err = check_conv(Device::cpu(), o, compiled_edge(3));
     std::printf("[ measured ] cpu gemm blocks %d x %d: rel L2 error %.3g\n", tiles[0], tiles[1], err);
   }
-  for (const std::array<int, 5>& tiles : {std::array<int, 5>{8, lanes + 1, 0, 0, 0}, {40, 4 * lanes, 0, 0, 0}}) {
+  for (const std::array<int, 5>& tiles : {std::array<int, 5>{lanes + 1, 8, 0, 0, 0}, {4 * lanes, 10, 0, 0, 0}}) {
     try {
       check_conv(Device::cpu(), plan_options("unfused", 4, tiles), compiled_edge(3));
       ADD_FAILURE() << "blocks " << tiles[0] << " x " << tiles[1] << " ran";

@@ -11,22 +11,25 @@ Expr linear_combination(Context& ctx, const RationalMatrix& m, int row,
   if (static_cast<int>(values.size()) != m.cols)
     throw Error("transform: " + std::to_string(values.size()) + " values for a row of " +
                 std::to_string(m.cols) + " coefficients");
+  // Coefficients take the lanes of the values (the CPU plans transform vectors of channels).
+  const int lanes = values.empty() ? 1 : values[0].type().lanes;
+  auto constant = [&](double c) { return lanes > 1 ? ctx.broadcast(ctx.f32(c), lanes) : ctx.f32(c); };
   Expr sum;
   for (int k = 0; k < m.cols; ++k) {
     const Rational& c = m.at(row, k);
     if (c.is_zero()) continue;
     Expr v = values[k];
     if (!sum) {
-      sum = c.is_one() ? v : c.is_minus_one() ? -v : ctx.f32(c.to_double()) * v;
+      sum = c.is_one() ? v : c.is_minus_one() ? -v : constant(c.to_double()) * v;
     } else if (c.is_one()) {
       sum = sum + v;
     } else if (c.is_minus_one()) {
       sum = sum - v;
     } else {
-      sum = sum + ctx.f32(c.to_double()) * v;
+      sum = sum + constant(c.to_double()) * v;
     }
   }
-  return sum ? sum : ctx.f32(0.0);
+  return sum ? sum : constant(0.0);
 }
 
 std::vector<Expr> transform_2d(Context& ctx, const RationalMatrix& L, const std::vector<Expr>& tile) {

@@ -60,15 +60,16 @@ GemmTiles mma_point_tiles(const plans::Tiling& t, int64_t K, ir::MmaKind kind) {
   return g;
 }
 
-// The CPU-shaped GEMM (plan unfused on a CPU): bk rows of bp / lanes vectors of accumulators,
-// 16 of the 32 vector registers of AVX-512 (8 x 2 x 16 floats), 12 of AVX2's 16 (6 x 2 x 8); one
-// vector of tiles, twice the rows, when the tiles fit one vector (padding would be wasted work).
-GemmTiles cpu_point_tiles(int lanes, int64_t tiles) {
+// The CPU-shaped GEMM (plan unfused on a CPU, plans/cpu_unfused.h): bp rows (tiles) of bk / lanes
+// vectors (output channels) of accumulators. AVX-512 has 32 vector registers: 14 x 2 accumulators
+// leave 4 for the U vectors and a broadcast; AVX2's 16 take 6 x 2. One vector of channels, twice
+// the rows, when K fits in one; never more rows than tiles (padding would be wasted work).
+GemmTiles cpu_point_tiles(int lanes, int64_t k, int64_t tiles) {
   GemmTiles g;
   g.lanes = lanes;
-  const int vectors = tiles <= lanes ? 1 : 2;
-  g.bk = (lanes >= 16 ? 8 : 6) * (2 / vectors);
-  g.bp = vectors * lanes;
+  const int vectors = k <= lanes ? 1 : 2;
+  g.bk = vectors * lanes;
+  g.bp = static_cast<int>(std::min<int64_t>((lanes >= 16 ? 14 : 6) * (2 / vectors), tiles));
   g.rk = g.bk;
   g.rp = g.bp;
   return g;
@@ -118,7 +119,7 @@ plans::PlanOptions resolve_plan(const ConvDesc& d, plans::PlanOptions p) {
   if (!gemm) return p;
   if (p.plan != "unfused" || p.precision != Precision::fp32) p.vector_lanes = 0;
   GemmTiles g = p.plan != "unfused"             ? all_points_tiles(t, p.plan == "fused-output")
-                : p.vector_lanes > 0             ? cpu_point_tiles(p.vector_lanes, t.tiles)
+                : p.vector_lanes > 0             ? cpu_point_tiles(p.vector_lanes, d.k, t.tiles)
                 : p.precision == Precision::fp32 ? point_gemm_tiles(t, d.k)
                                                  : mma_point_tiles(t, d.k, mma_kind(p.precision));
   apply_overrides(g, p);

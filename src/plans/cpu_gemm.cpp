@@ -1,48 +1,47 @@
 // The GEMM of plan `unfused` shaped for a CPU core (GemmTiles::lanes > 0): one thread per
-// work-group (a task on a core) multiplies a bk x bp block of M for one Winograd point over every
-// input channel, with the block's accumulators in vector registers: bk rows of bp / lanes vectors.
-// Per channel it loads bp / lanes vectors of V and broadcasts bk values of U, the register-blocked
-// micro-kernel of BLIS, oneDNN and ncnn. V and M rows are padded to whole blocks (`pitch`), so the
-// vector loads and stores never run past a row; rows past K are masked.
-#include "plans/gemm_core.h"
+// work-group (a task on a core) multiplies a bp x bk block of M[xi][p][k] for one Winograd point
+// over every input channel, with the block's accumulators in vector registers: bp rows (tiles) of
+// bk / lanes vectors (output channels). Per channel it loads bk / lanes vectors of U and
+// broadcasts bp values of V, the register-blocked micro-kernel of BLIS, oneDNN and ncnn. Rows and
+// columns are padded to whole blocks (cpu_unfused.h), so no load or store needs a mask.
+#include "plans/cpu_unfused.h"
 
 namespace wino::plans {
 
 using namespace ir;
 
 std::unique_ptr<Kernel> cpu_gemm_kernel(const ProgramBuilder& prog, const Tiling& t, const GemmTiles& g,
-                                        const GemmStages& s, int64_t pitch) {
-  const ConvDesc& d = prog.desc();
-  const int a2 = t.alpha * t.alpha, L = g.lanes, nv = g.bp / g.lanes;
-  const int64_t K = d.k, C = d.c, kblocks = ceil_div(K, g.bk), pblocks = pitch / g.bp;
+                                        const CpuShapes& s, const CpuBuffers& buf) {
+  const int a2 = t.alpha * t.alpha, L = g.lanes, nv = g.bk / g.lanes;
+  const int64_t C = prog.desc().c, kblocks = s.kp / g.bk, pblocks = s.pp / g.bp;
   KernelBuilder b(std::make_shared<Context>(), kernel_name(prog.plan(), "gemm", t.m, t.r, g.str()),
                   a2 * kblocks * pblocks, 1);
   b.info() = {prog.plan(), "gemm", t.m, t.r};
-  const Memory* u = prog.param(b, s.u);
-  const Memory* v = prog.param(b, s.input);
-  const Memory* mm = prog.param(b, s.mm, true);
-  const Memory* acc = b.thread_array("acc", int64_t{g.bk} * g.bp);
+  const Memory* u = prog.param(b, buf.u);
+  const Memory* v = prog.param(b, buf.v);
+  const Memory* mm = prog.param(b, buf.mm, true);
+  const Memory* acc = b.thread_array("acc", int64_t{g.bp} * g.bk);
+  auto slot = [&](int i, int j) { return b.i32((int64_t{i} * nv + j) * L); };
   b.threads([&](Expr) {
     Expr gid = b.group_id();
     Expr pb = b.let("pb", gid % pblocks), kb = b.let("kb", (gid / pblocks) % kblocks);
     Expr xi = b.let("xi", gid / (pblocks * kblocks));
     Expr k0 = b.let("k0", kb * g.bk), p0 = b.let("p0", pb * g.bp);
-    for (int i = 0; i < g.bk * nv; ++i) b.store(acc, b.i32(int64_t{i} * L), broadcast(b.f32(0), L));
+    Expr vplane = b.let("vplane", xi * s.vplane + p0 * s.cp), uplane = b.let("uplane", xi * C * s.kp + k0);
+    for (int i = 0; i < g.bp; ++i)
+      for (int j = 0; j < nv; ++j) b.store(acc, slot(i, j), broadcast(b.f32(0), L));
     b.loop("c", C, LoopKind::serial, [&](Expr c) {
-      Expr vrow = b.let("vrow", (xi * C + c) * pitch + p0), urow = b.let("urow", (xi * C + c) * K + k0);
-      std::vector<Expr> vv;
-      for (int j = 0; j < nv; ++j) vv.push_back(b.load("v", v, vrow + j * L, {}, L));
-      for (int i = 0; i < g.bk; ++i) {
-        Expr ui = b.load("u", u, urow + i, K % g.bk ? lt(k0 + i, b.i32(K)) : Expr{});
-        Expr ub = b.let("ub", broadcast(ui, L));
-        for (int j = 0; j < nv; ++j) b.accumulate(acc, b.i32((int64_t{i} * nv + j) * L), ub * vv[j]);
+      Expr urow = b.let("urow", uplane + c * s.kp);
+      std::vector<Expr> uu;
+      for (int j = 0; j < nv; ++j) uu.push_back(b.load("u", u, urow + j * L, {}, L));
+      for (int i = 0; i < g.bp; ++i) {
+        Expr vb = b.let("vb", broadcast(b.load("v", v, vplane + (int64_t{i} * s.cp) + c), L));
+        for (int j = 0; j < nv; ++j) b.accumulate(acc, slot(i, j), vb * uu[j]);
       }
     });
-    for (int i = 0; i < g.bk; ++i) {
-      Expr k = b.let("k", k0 + i);
-      for (int j = 0; j < nv; ++j)
-        b.store(mm, (xi * K + k) * pitch + p0 + j * L, b.load("m", acc, b.i32((int64_t{i} * nv + j) * L), {}, L),
-                K % g.bk ? lt(k, b.i32(K)) : Expr{});
+    for (int i = 0; i < g.bp; ++i) {
+      Expr mrow = b.let("mrow", xi * s.mplane + (p0 + i) * s.kp + k0);
+      for (int j = 0; j < nv; ++j) b.store(mm, mrow + j * L, b.load("m", acc, slot(i, j), {}, L));
     }
   });
   return b.finish();

@@ -21,7 +21,7 @@ Program fused_program(const ConvDesc& d, const PlanOptions& o, bool with_output)
   }
   BufferHandle mm = prog.scratch("mm", int64_t{t.alpha} * t.alpha * d.k * t.tiles);
   prog.add(gemm_kernel(prog, t, g, {GemmSource::image, GemmSink::store_m, u, prog.input(), mm}));
-  prog.add(output_transform_kernel(prog, t, o.threads > 0 ? o.threads : 128, mm, t.tiles));
+  prog.add(output_transform_kernel(prog, t, o.threads > 0 ? o.threads : 128, mm));
   return prog.finish();
 }
 

@@ -13,7 +13,7 @@ Program build_fused_output(const ConvDesc& d, const PlanOptions& o) {
   ProgramBuilder prog(d, plan, t.m, t.r);
   BufferHandle u = transformed_weights(prog, t);
   BufferHandle v = prog.scratch("v", int64_t{t.alpha} * t.alpha * d.c * t.tiles);
-  prog.add(input_transform_kernel(prog, t, o.threads > 0 ? o.threads : 128, v, t.tiles));
+  prog.add(input_transform_kernel(prog, t, o.threads > 0 ? o.threads : 128, v));
   prog.add(gemm_kernel(prog, t, g, {GemmSource::transformed, GemmSink::transform_in_registers, u, v, {}}));
   return prog.finish();
 }

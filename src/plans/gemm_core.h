@@ -42,9 +42,5 @@ struct GemmStages {
 std::unique_ptr<ir::Kernel> gemm_kernel(const ProgramBuilder& prog, const Tiling& t, const GemmTiles& g,
                                         const GemmStages& stages);
 
-/// The CPU-shaped GEMM of plan unfused (GemmTiles::lanes > 0, cpu_gemm.cpp): V and M rows of
-/// `pitch` elements (the tiles rounded up to whole bp blocks).
-std::unique_ptr<ir::Kernel> cpu_gemm_kernel(const ProgramBuilder& prog, const Tiling& t, const GemmTiles& g,
-                                            const GemmStages& stages, int64_t pitch);
 
 }  // namespace wino::plans

@@ -35,8 +35,8 @@ const GemmTiles& given_tiles(const PlanOptions& o) {
 
 void check_point_gemm_tiles(const GemmTiles& g, const Tiling& t, const std::string& plan) {
   if (g.lanes) {
-    if (!ir::valid_lanes(g.lanes) || g.bk < 1 || g.bp < g.lanes || g.bp % g.lanes || g.bk * (g.bp / g.lanes) > 32)
-      throw Error("plan " + plan + ": CPU GEMM tiles " + g.str() + ": bp must be a multiple of the " +
+    if (!ir::valid_lanes(g.lanes) || g.bp < 1 || g.bk < g.lanes || g.bk % g.lanes || g.bp * (g.bk / g.lanes) > 32)
+      throw Error("plan " + plan + ": CPU GEMM tiles " + g.str() + ": bk must be a multiple of the " +
                   std::to_string(g.lanes) + " lanes and the block at most 32 vectors of accumulators");
     return;
   }

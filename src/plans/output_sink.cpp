@@ -11,8 +11,8 @@ OutputSink::OutputSink(const ProgramBuilder& prog, KernelBuilder& b)
   if (prog.residual().index >= 0) residual_ = prog.param(b, prog.residual());
 }
 
-Expr OutputSink::channel_bias(KernelBuilder& b, Expr k) const {
-  return bias_ ? b.load("bias", bias_, k) : Expr();
+Expr OutputSink::channel_bias(KernelBuilder& b, Expr k, Expr mask) const {
+  return bias_ ? b.load("bias", bias_, k, mask) : Expr();
 }
 
 namespace {

@@ -50,11 +50,11 @@ void check_index_range(const std::string& plan, const ConvDesc& d, int64_t eleme
 // neighbouring k so the stores are coalesced. In float32 like every other transform; run by
 // set_weights on the device, so weights never visit the host to be transformed.
 std::unique_ptr<ir::Kernel> weight_transform_kernel(const ProgramBuilder& prog, const Tiling& t, BufferHandle w_buf,
-                                                    BufferHandle u_buf) {
+                                                    BufferHandle u_buf, int64_t k_pitch) {
   using namespace ir;
   const ConvDesc& d = prog.desc();
   const int threads = 128, rr = t.r * t.r;
-  const int64_t K = d.k, C = d.c, total = K * C;
+  const int64_t K = k_pitch, C = d.c, total = K * C;
   auto ctx = std::make_shared<Context>();
   KernelBuilder b(ctx, kernel_name(prog.plan(), "weights", t.m, t.r, "t" + std::to_string(threads)),
                   ceil_div(total, threads), threads);
@@ -66,8 +66,9 @@ std::unique_ptr<ir::Kernel> weight_transform_kernel(const ProgramBuilder& prog, 
     b.if_then(lt(idx, b.i32(total)), [&] {
       Expr k = b.let("k", idx % K), c = b.let("c", idx / K);
       Expr base = b.let("wbase", (k * C + c) * rr);
+      Expr real = K > d.k ? lt(k, b.i32(d.k)) : Expr{};  // the padding columns are zeros
       std::vector<Expr> g;
-      for (int i = 0; i < rr; ++i) g.push_back(b.load("g", w, base + i));
+      for (int i = 0; i < rr; ++i) g.push_back(b.load("g", w, base + i, real));
       std::vector<Expr> ut = transform_2d(*ctx, t.t.G, g);
       for (size_t xi = 0; xi < ut.size(); ++xi) b.store(u, (b.i32(static_cast<int64_t>(xi)) * C + c) * K + k, ut[xi]);
     });
@@ -75,10 +76,11 @@ std::unique_ptr<ir::Kernel> weight_transform_kernel(const ProgramBuilder& prog, 
   return b.finish();
 }
 
-BufferHandle transformed_weights(ProgramBuilder& prog, const Tiling& t) {
+BufferHandle transformed_weights(ProgramBuilder& prog, const Tiling& t, int64_t k_pitch) {
   const ConvDesc& d = prog.desc();
-  BufferHandle u = prog.prepared_weights("u", int64_t{t.alpha} * t.alpha * d.c * d.k);
-  prog.add_preparation(weight_transform_kernel(prog, t, prog.weights(), u));
+  if (k_pitch == 0) k_pitch = d.k;
+  BufferHandle u = prog.prepared_weights("u", int64_t{t.alpha} * t.alpha * d.c * k_pitch);
+  prog.add_preparation(weight_transform_kernel(prog, t, prog.weights(), u, k_pitch));
   return u;
 }
 

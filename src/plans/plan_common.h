@@ -24,8 +24,8 @@ Tiling make_tiling(const ConvDesc& d, int m);
 void check_index_range(const std::string& plan, const ConvDesc& d, int64_t elements);
 
 /// Declares U[xi][c][k] and the weight-transform kernel set_weights runs to make it from the
-/// weights (every Winograd plan).
-BufferHandle transformed_weights(ProgramBuilder& prog, const Tiling& t);
+/// weights (every Winograd plan); rows of `k_pitch` >= K elements (0: K), zeros past K.
+BufferHandle transformed_weights(ProgramBuilder& prog, const Tiling& t, int64_t k_pitch = 0);
 
 /// Divides with rounding up.
 inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
@@ -60,12 +60,11 @@ void store_output_tile(ir::KernelBuilder& b, const OutputSink& y, const ConvDesc
                        const std::vector<ir::Expr>& values);
 
 /// The unfused plan's element-wise kernels, reused by the partially fused plans.
-/// Input: V[xi][c][p] = (BT d B)[xi]; output: y = AT M A from M[xi][k][p]; rows of `pitch` >= the
-/// tiles (the input kernel writes zeros past the tiles).
+/// Input: V[xi][c][p] = (BT d B)[xi]; output: y = AT M A from M[xi][k][p].
 std::unique_ptr<ir::Kernel> input_transform_kernel(const ProgramBuilder& prog, const Tiling& t,
-                                                   int threads, BufferHandle v, int64_t pitch);
+                                                   int threads, BufferHandle v);
 std::unique_ptr<ir::Kernel> output_transform_kernel(const ProgramBuilder& prog, const Tiling& t,
-                                                    int threads, BufferHandle mm, int64_t pitch);
+                                                    int threads, BufferHandle mm);
 
 
 Program build_direct(const ConvDesc& d, const PlanOptions& o);

@@ -4,18 +4,18 @@
 // Layouts: V[xi][c][p] and M[xi][k][p] (xi = Winograd point, p = tile index, contiguous so that
 // neighbouring threads touch neighbouring addresses), U[xi][c][k] (see gemm_core.h).
 #include "ir/transform_code.h"
-#include "plans/gemm_core.h"
+#include "plans/cpu_unfused.h"
 
 namespace wino::plans {
 
 using namespace ir;
 
-// V[xi][c][p] for p < pitch (>= the tiles; the padding is zeros).
+// V[xi][c][p].
 std::unique_ptr<Kernel> input_transform_kernel(const ProgramBuilder& prog, const Tiling& t, int threads,
-                                               BufferHandle v_buf, int64_t pitch) {
+                                               BufferHandle v_buf) {
   const ConvDesc& d = prog.desc();
   const int a = t.alpha;
-  const int64_t C = d.c, P = pitch, total = C * P;
+  const int64_t C = d.c, P = t.tiles, total = C * P;
   auto ctx = std::make_shared<Context>();
   KernelBuilder b(ctx, kernel_name(prog.plan(), "input", t.m, t.r, "t" + std::to_string(threads)),
                   ceil_div(total, threads), threads);
@@ -26,8 +26,7 @@ std::unique_ptr<Kernel> input_transform_kernel(const ProgramBuilder& prog, const
     Expr idx = b.let("idx", b.group_id() * threads + tid);
     b.if_then(lt(idx, b.i32(total)), [&] {
       Expr p = b.let("p", idx % P), c = b.let("c", idx / P);
-      std::vector<Expr> tile = load_input_tile(b, x, d, t, tile_coords(b, p, t), c,
-                                               pitch > t.tiles ? lt(p, b.i32(t.tiles)) : Expr{});
+      std::vector<Expr> tile = load_input_tile(b, x, d, t, tile_coords(b, p, t), c);
       std::vector<Expr> vt = transform_2d(*ctx, t.t.BT, tile);
       for (int xi = 0; xi < a * a; ++xi) b.store(v, (b.i32(xi) * C + c) * P + p, vt[xi]);
     });
@@ -35,9 +34,9 @@ std::unique_ptr<Kernel> input_transform_kernel(const ProgramBuilder& prog, const
   return b.finish();
 }
 
-// From M[xi][k][p] with rows of `pitch` elements.
+// From M[xi][k][p].
 std::unique_ptr<Kernel> output_transform_kernel(const ProgramBuilder& prog, const Tiling& t, int threads,
-                                                BufferHandle mm_buf, int64_t pitch) {
+                                                BufferHandle mm_buf) {
   const ConvDesc& d = prog.desc();
   const int a = t.alpha, m = t.m;
   const int64_t K = d.k, P = t.tiles, total = K * P;
@@ -53,7 +52,7 @@ std::unique_ptr<Kernel> output_transform_kernel(const ProgramBuilder& prog, cons
       Expr p = b.let("p", idx % P), k = b.let("k", idx / P);
       TileCoords tc = tile_coords(b, p, t);
       std::vector<Expr> tile;
-      for (int xi = 0; xi < a * a; ++xi) tile.push_back(b.load("m", mm, (b.i32(xi) * K + k) * pitch + p));
+      for (int xi = 0; xi < a * a; ++xi) tile.push_back(b.load("m", mm, (b.i32(xi) * K + k) * P + p));
       store_output_tile(b, y, d, t, tc, k, transform_2d(*ctx, t.t.AT, tile));
     });
   });
@@ -64,16 +63,16 @@ Program build_unfused(const ConvDesc& d, const PlanOptions& o) {
   Tiling t = make_tiling(d, o.m);
   const GemmTiles& g = given_tiles(o);
   check_point_gemm_tiles(g, t, "unfused");
+  if (g.lanes) return build_cpu_unfused(d, t, g);
   const int64_t a2 = t.alpha * t.alpha;
   const int threads = o.threads > 0 ? o.threads : 128;
   ProgramBuilder prog(d, "unfused", t.m, t.r);
   BufferHandle u = transformed_weights(prog, t);
-  const int64_t pitch = g.lanes ? ceil_div(t.tiles, g.bp) * g.bp : t.tiles;  // CPU: whole vector blocks
-  BufferHandle v = prog.scratch("v", a2 * d.c * pitch), mm = prog.scratch("mm", a2 * d.k * pitch);
-  prog.add(input_transform_kernel(prog, t, threads, v, pitch));
+  BufferHandle v = prog.scratch("v", a2 * d.c * t.tiles), mm = prog.scratch("mm", a2 * d.k * t.tiles);
+  prog.add(input_transform_kernel(prog, t, threads, v));
   const GemmStages stages{GemmSource::transformed, GemmSink::store_m, u, v, mm};
-  prog.add(g.lanes ? cpu_gemm_kernel(prog, t, g, stages, pitch) : gemm_kernel(prog, t, g, stages));
-  prog.add(output_transform_kernel(prog, t, threads, mm, pitch));
+  prog.add(gemm_kernel(prog, t, g, stages));
+  prog.add(output_transform_kernel(prog, t, threads, mm));
   return prog.finish();
 }
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
@@ -13,6 +14,24 @@
 namespace wino::cpu {
 namespace {
 
+/// Spins until `done()` or `kSpin` has passed; true when done. Waking a sleeping thread takes tens
+/// of microseconds on virtual machines, as long as a small kernel runs, so the threads of a
+/// convolution's back-to-back launches wait by spinning first (as OpenMP runtimes do).
+constexpr auto kSpin = std::chrono::microseconds(300);
+template <class Done>
+bool spin_until(Done done) {
+  const auto until = std::chrono::steady_clock::now() + kSpin;
+  for (;;) {
+    for (int i = 0; i < 64; ++i) {
+      if (done()) return true;
+#if defined(__x86_64__) || defined(__i386__)
+      __builtin_ia32_pause();
+#endif
+    }
+    if (std::chrono::steady_clock::now() > until) return false;
+  }
+}
+
 /// Worker threads waiting for chunks of the current launch. A launch is published under mu_ with
 /// a new generation; chunks are claimed through `claim_`, which packs (generation, next chunk)
 /// into one word so that a worker waking late can never claim a chunk of a later launch with the
@@ -23,6 +42,7 @@ class ThreadPool {
     {
       std::lock_guard<std::mutex> lock(mu_);
       stop_ = true;
+      stopping_.store(true);
     }
     work_cv_.notify_all();
     for (std::thread& t : workers_) t.join();
@@ -40,12 +60,14 @@ class ThreadPool {
       if (++generation_ == 0) ++generation_;  // 0 means "no launch seen yet" to workers
       job.generation = generation_;
       job_ = job;
+      published_.store(generation_, std::memory_order_release);
       done_.store(0);
       claim_.store(pack(job.generation, 0));
       active_workers_ = chunks - 1;
     }
     work_cv_.notify_all();
     run_chunks(job);
+    if (spin_until([&] { return done_.load() == chunks; })) return;
     std::unique_lock<std::mutex> lock(mu_);
     done_cv_.wait(lock, [&] { return done_.load() == chunks; });
   }
@@ -79,6 +101,7 @@ class ThreadPool {
   void worker_loop(int index) {
     uint32_t seen = 0;
     for (;;) {
+      spin_until([&] { return published_.load(std::memory_order_acquire) != seen || stopping_.load(); });
       Job job{};
       {
         std::unique_lock<std::mutex> lock(mu_);
@@ -100,6 +123,8 @@ class ThreadPool {
   int active_workers_ = 0;
   bool stop_ = false;
   std::atomic<uint64_t> claim_{0};
+  std::atomic<uint32_t> published_{0};  // generation_, readable without the lock while spinning
+  std::atomic<bool> stopping_{false};
   std::atomic<int> done_{0};
 };
 

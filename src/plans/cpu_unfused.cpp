@@ -1,0 +1,163 @@
+// Plan `unfused` shaped for a CPU: the pad, input-transform and output-transform kernels and the
+// program that joins them to the GEMM (cpu_gemm.cpp). Layouts in cpu_unfused.h.
+#include "plans/cpu_unfused.h"
+
+#include <algorithm>
+
+#include "ir/transform_code.h"
+#include "plans/output_sink.h"
+
+namespace wino::plans {
+
+using namespace ir;
+
+CpuShapes cpu_shapes(const ConvDesc& d, const Tiling& t, const GemmTiles& g) {
+  CpuShapes s;
+  s.lanes = g.lanes;
+  s.cp = ceil_div(d.c, g.lanes) * g.lanes;
+  s.kp = ceil_div(d.k, g.bk) * g.bk;
+  s.pp = ceil_div(t.tiles, g.bp) * g.bp;
+  s.hp = (t.tiles_h - 1) * t.m + t.alpha;
+  s.wp = (t.tiles_w - 1) * t.m + t.alpha;
+  s.vplane = s.pp * s.cp + 16;
+  s.mplane = s.pp * s.kp + 16;
+  s.padded_input = !(d.layout == Layout::nhwc && d.c % g.lanes == 0 && d.dtype == DType::f32);
+  return s;
+}
+
+// One row of xp per work-group: the image's pixels copied without a condition (channels
+// innermost, so the stores are contiguous; the compiler gathers the NCHW reads), then zeros in
+// the border columns and the padding channels, or in the whole row above or below the image.
+std::unique_ptr<Kernel> cpu_pad_kernel(const ProgramBuilder& prog, const CpuShapes& s, BufferHandle xp_buf) {
+  const ConvDesc& d = prog.desc();
+  const int L = s.lanes;
+  KernelBuilder b(std::make_shared<Context>(), kernel_name(prog.plan(), "pad", 0, 0, "v" + std::to_string(L)),
+                  d.n * s.hp, 1);
+  b.info() = {prog.plan(), "pad", 0, 0};
+  const Memory* x = prog.param(b, prog.input());
+  const Memory* xp = prog.param(b, xp_buf, true);
+  const Expr zeros = broadcast(b.f32(0), L);
+  b.threads([&](Expr) {
+    Expr row = b.group_id();
+    Expr n = b.let("n", row / s.hp), ih = b.let("ih", row % s.hp - d.pad.top);
+    Expr row_in = b.let("row_in", in_range(ih, 0, d.h));
+    auto at = [&](Expr w_pad, Expr c) { return (row * s.wp + w_pad) * s.cp + c; };
+    auto zero_columns = [&](int64_t from, int64_t count) {
+      if (count > 0)
+        b.loop("w", count, LoopKind::serial, [&](Expr w) {
+          b.loop("cb", s.cp / L, LoopKind::serial, [&](Expr cb) { b.store(xp, at(w + from, cb * L), zeros); });
+        });
+    };
+    b.if_then(row_in, [&] {
+      b.loop("w", d.w, LoopKind::serial, [&](Expr w) {
+        Expr from = b.let("from", image_base(d.layout, n, b.i32(0), d.c, d.h * d.w) + (ih * d.w + w) * pixel_step(d.layout, d.c));
+        b.loop("c", d.c, LoopKind::serial, [&](Expr c) {
+          b.store(xp, at(w + d.pad.left, c), b.load("x", x, from + c * (d.layout == Layout::nchw ? d.h * d.w : 1)));
+        });
+        if (s.cp > d.c)
+          b.loop("c", s.cp - d.c, LoopKind::serial, [&](Expr c) { b.store(xp, at(w + d.pad.left, c + d.c), b.f32(0)); });
+      });
+      zero_columns(0, d.pad.left);
+      zero_columns(d.pad.left + d.w, s.wp - d.pad.left - d.w);
+    });
+    b.if_then(logical_or(lt(ih, b.i32(0)), le(b.i32(d.h), ih)), [&] { zero_columns(0, s.wp); });
+  });
+  return b.finish();
+}
+
+std::unique_ptr<Kernel> cpu_input_kernel(const ProgramBuilder& prog, const Tiling& t, const CpuShapes& s,
+                                         const CpuBuffers& buf) {
+  const ConvDesc& d = prog.desc();
+  const int L = s.lanes, a = t.alpha;
+  const int64_t cblocks = s.cp / L;
+  auto ctx = std::make_shared<Context>();
+  KernelBuilder b(ctx, kernel_name(prog.plan(), "input", t.m, t.r, "v" + std::to_string(L)), s.pp * cblocks, 1);
+  b.info() = {prog.plan(), "input_transform", t.m, t.r};
+  const Memory* src = prog.param(b, s.padded_input ? buf.xp : prog.input());
+  const Memory* v = prog.param(b, buf.v, true);
+  // xp holds every patch whole; x (NHWC) needs the image-edge masks.
+  const int64_t rows = s.padded_input ? s.hp : d.h, cols = s.padded_input ? s.wp : d.w;
+  const int64_t top = s.padded_input ? 0 : d.pad.top, left = s.padded_input ? 0 : d.pad.left;
+  b.threads([&](Expr) {
+    Expr cb = b.let("cb", b.group_id() % cblocks), p = b.let("p", b.group_id() / cblocks);
+    TileCoords tc = tile_coords(b, p, t);
+    Expr valid = s.pp > t.tiles ? lt(p, b.i32(t.tiles)) : Expr{};  // padding rows of V are zeros
+    Expr ih0 = b.let("ih0", tc.th * t.m - top), iw0 = b.let("iw0", tc.tw * t.m - left);
+    Expr base = b.let("xbase", tc.n * (rows * cols * s.cp) + cb * L);
+    std::vector<Expr> tile;
+    for (int i = 0; i < a; ++i)
+      for (int j = 0; j < a; ++j) {
+        Expr ih = ih0 + i, iw = iw0 + j, mask = valid;
+        if (!s.padded_input) {
+          Expr inside = logical_and(in_range(ih, 0, d.h), in_range(iw, 0, d.w));
+          mask = mask ? logical_and(mask, inside) : inside;
+        }
+        tile.push_back(b.load("d", src, base + (ih * cols + iw) * s.cp, mask, L));
+      }
+    std::vector<Expr> vt = transform_2d(*ctx, t.t.BT, tile);
+    for (int xi = 0; xi < a * a; ++xi) b.store(v, b.i32(xi * s.vplane) + p * s.cp + cb * L, vt[xi]);
+  });
+  return b.finish();
+}
+
+std::unique_ptr<Kernel> cpu_output_kernel(const ProgramBuilder& prog, const Tiling& t, const CpuShapes& s,
+                                          const CpuBuffers& buf) {
+  const ConvDesc& d = prog.desc();
+  const int L = s.lanes, a = t.alpha, m = t.m;
+  const int64_t kblocks = s.kp / L, OH = d.out_h(), OW = d.out_w();
+  auto ctx = std::make_shared<Context>();
+  KernelBuilder b(ctx, kernel_name(prog.plan(), "output", m, t.r, "v" + std::to_string(L)), t.tiles * kblocks, 1);
+  b.info() = {prog.plan(), "output_transform", m, t.r};
+  const Memory* mm = prog.param(b, buf.mm);
+  const OutputSink y(prog, b);
+  b.threads([&](Expr) {
+    Expr kb = b.let("kb", b.group_id() % kblocks), p = b.let("p", b.group_id() / kblocks);
+    TileCoords tc = tile_coords(b, p, t);
+    std::vector<Expr> tile;
+    for (int xi = 0; xi < a * a; ++xi) tile.push_back(b.load("m", mm, b.i32(xi * s.mplane) + p * s.kp + kb * L, {}, L));
+    const std::vector<Expr> out = transform_2d(*ctx, t.t.AT, tile);
+    Expr oh0 = b.let("oh0", tc.th * m), ow0 = b.let("ow0", tc.tw * m);
+    // A lane whose channel is known to be past K (one block of channels) has nothing to store.
+    const int lanes = kblocks == 1 ? static_cast<int>(std::min<int64_t>(L, d.k)) : L;
+    std::vector<Expr> k(L), bias(L), kmask(L);
+    for (int l = 0; l < lanes; ++l) {
+      k[l] = b.let("k", kb * L + l);
+      if (s.kp > d.k && kblocks > 1) kmask[l] = b.let("kin", lt(k[l], b.i32(d.k)));
+      bias[l] = y.channel_bias(b, k[l], kmask[l]);
+    }
+    auto store = [&](int l, int i, int j) {
+      Expr oh = oh0 + i, ow = ow0 + j, mask = kmask[l];
+      if (OH % m) mask = mask ? logical_and(mask, lt(oh, b.i32(OH))) : lt(oh, b.i32(OH));
+      if (OW % m) mask = mask ? logical_and(mask, lt(ow, b.i32(OW))) : lt(ow, b.i32(OW));
+      Expr at = image_base(d.layout, tc.n, k[l], d.k, OH * OW) + (oh * OW + ow) * pixel_step(d.layout, d.k);
+      y.store(b, at, extract(out[i * m + j], l), bias[l], mask);
+    };
+    // Lanes are output channels: innermost for NHWC, outermost for NCHW (contiguous stores).
+    for (int outer = 0; outer < (d.layout == Layout::nhwc ? m * m : lanes); ++outer)
+      for (int inner = 0; inner < (d.layout == Layout::nhwc ? lanes : m * m); ++inner) {
+        const int l = d.layout == Layout::nhwc ? inner : outer, pix = d.layout == Layout::nhwc ? outer : inner;
+        store(l, pix / m, pix % m);
+      }
+  });
+  return b.finish();
+}
+
+Program build_cpu_unfused(const ConvDesc& d, const Tiling& t, const GemmTiles& g) {
+  const CpuShapes s = cpu_shapes(d, t, g);
+  const int64_t a2 = int64_t{t.alpha} * t.alpha;
+  for (int64_t elements : {a2 * s.vplane, a2 * s.mplane, a2 * d.c * s.kp, d.n * s.hp * s.wp * s.cp})
+    check_index_range("unfused", d, elements);
+  ProgramBuilder prog(d, "unfused", t.m, t.r);
+  CpuBuffers buf;
+  buf.u = transformed_weights(prog, t, s.kp);
+  if (s.padded_input) buf.xp = prog.scratch("xp", d.n * s.hp * s.wp * s.cp);
+  buf.v = prog.scratch("v", a2 * s.vplane);
+  buf.mm = prog.scratch("mm", a2 * s.mplane);
+  if (s.padded_input) prog.add(cpu_pad_kernel(prog, s, buf.xp));
+  prog.add(cpu_input_kernel(prog, t, s, buf));
+  prog.add(cpu_gemm_kernel(prog, t, g, s, buf));
+  prog.add(cpu_output_kernel(prog, t, s, buf));
+  return prog.finish();
+}
+
+}  // namespace wino::plans
