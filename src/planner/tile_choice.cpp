@@ -61,18 +61,31 @@ GemmTiles mma_point_tiles(const plans::Tiling& t, int64_t K, ir::MmaKind kind) {
 }
 
 // The CPU-shaped GEMM (plan unfused on a CPU, plans/cpu_unfused.h): bp rows (tiles) of bk / lanes
-// vectors (output channels) of accumulators. AVX-512 has 32 vector registers: 14 x 2 accumulators
-// leave 4 for the U vectors and a broadcast; AVX2's 16 take 6 x 2. One vector of channels, twice
-// the rows, when K fits in one; never more rows than tiles (padding would be wasted work).
-GemmTiles cpu_point_tiles(int lanes, int64_t k, int64_t tiles) {
-  GemmTiles g;
-  g.lanes = lanes;
-  const int vectors = k <= lanes ? 1 : 2;
-  g.bk = vectors * lanes;
-  g.bp = static_cast<int>(std::min<int64_t>((lanes >= 16 ? 14 : 6) * (2 / vectors), tiles));
-  g.rk = g.bk;
-  g.rp = g.bp;
-  return g;
+// vectors (output channels) of accumulators, at most 28 of AVX-512's 32 vector registers (12 of
+// AVX2's 16), the rest for the U vectors and a broadcast. Of the blocks that fit, the one with the
+// least work counting the padding of the tiles and channels to whole blocks, where each FMA also
+// pays for its share of the loads (bp broadcasts and bk / lanes vectors per channel), and more when
+// the block's panel of U (c x bk) outgrows L1 and is read again from L2 for each block of tiles;
+// the GEMM runs at the FMA pipes' rate, so padding is time lost.
+GemmTiles cpu_point_tiles(int lanes, int64_t c, int64_t k, int64_t tiles) {
+  const int accumulators = lanes >= 16 ? 28 : 12;
+  GemmTiles best;
+  double best_cost = 0;
+  for (int nv = 1; nv <= 4 && (nv == 1 || (nv - 1) * lanes < k); ++nv)
+    for (int bp = 1; bp * nv <= accumulators && (bp == 1 || bp - 1 < tiles); ++bp) {
+      const double padded = static_cast<double>((tiles + bp - 1) / bp * bp) * ((k + nv * lanes - 1) / (nv * lanes) * nv);
+      const bool panel_from_l2 = tiles > bp && c * nv * lanes * 4 > 24 * 1024;
+      const double cost = padded * (1.0 + 0.5 * (bp + nv) / (bp * nv) + (panel_from_l2 ? 2.0 / bp : 0.0));
+      if (best.lanes == 0 || cost < best_cost) {
+        best_cost = cost;
+        best.lanes = lanes;
+        best.bk = nv * lanes;
+        best.bp = bp;
+      }
+    }
+  best.rk = best.bk;
+  best.rp = best.bp;
+  return best;
 }
 
 ir::MmaKind mma_kind(Precision p) {
@@ -119,7 +132,7 @@ plans::PlanOptions resolve_plan(const ConvDesc& d, plans::PlanOptions p) {
   if (!gemm) return p;
   if (p.plan != "unfused" || p.precision != Precision::fp32) p.vector_lanes = 0;
   GemmTiles g = p.plan != "unfused"             ? all_points_tiles(t, p.plan == "fused-output")
-                : p.vector_lanes > 0             ? cpu_point_tiles(p.vector_lanes, d.k, t.tiles)
+                : p.vector_lanes > 0             ? cpu_point_tiles(p.vector_lanes, d.c, d.k, t.tiles)
                 : p.precision == Precision::fp32 ? point_gemm_tiles(t, d.k)
                                                  : mma_point_tiles(t, d.k, mma_kind(p.precision));
   apply_overrides(g, p);

@@ -27,11 +27,11 @@ std::unique_ptr<Kernel> cpu_gemm_kernel(const ProgramBuilder& prog, const Tiling
     Expr pb = b.let("pb", gid % pblocks), kb = b.let("kb", (gid / pblocks) % kblocks);
     Expr xi = b.let("xi", gid / (pblocks * kblocks));
     Expr k0 = b.let("k0", kb * g.bk), p0 = b.let("p0", pb * g.bp);
-    Expr vplane = b.let("vplane", xi * s.vplane + p0 * s.cp), uplane = b.let("uplane", xi * C * s.kp + k0);
+    Expr vplane = b.let("vplane", xi * s.vplane + p0 * s.cp), uplane = b.let("uplane", (xi * kblocks + kb) * C * g.bk);
     for (int i = 0; i < g.bp; ++i)
       for (int j = 0; j < nv; ++j) b.store(acc, slot(i, j), broadcast(b.f32(0), L));
     b.loop("c", C, LoopKind::serial, [&](Expr c) {
-      Expr urow = b.let("urow", uplane + c * s.kp);
+      Expr urow = b.let("urow", uplane + c * g.bk);
       std::vector<Expr> uu;
       for (int j = 0; j < nv; ++j) uu.push_back(b.load("u", u, urow + j * L, {}, L));
       for (int i = 0; i < g.bp; ++i) {

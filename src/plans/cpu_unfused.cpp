@@ -149,7 +149,7 @@ Program build_cpu_unfused(const ConvDesc& d, const Tiling& t, const GemmTiles& g
     check_index_range("unfused", d, elements);
   ProgramBuilder prog(d, "unfused", t.m, t.r);
   CpuBuffers buf;
-  buf.u = transformed_weights(prog, t, s.kp);
+  buf.u = transformed_weights(prog, t, s.kp, g.bk);
   if (s.padded_input) buf.xp = prog.scratch("xp", d.n * s.hp * s.wp * s.cp);
   buf.v = prog.scratch("v", a2 * s.vplane);
   buf.mm = prog.scratch("mm", a2 * s.mplane);

@@ -3,7 +3,7 @@
 // register-blocked micro-kernel. Tensors (channels last and padded to whole vectors and blocks):
 //   xp[n][hp][wp][cp]  the input with its zero border, unless x is NHWC with whole vectors already
 //   V[xi][pp][cp]      the transformed input, a row of channels per tile; planes `vplane` apart
-//   U[xi][c][kp]       the transformed weights, zeros past K
+//   U[xi][kp / bk][c][bk]  the transformed weights in panels of a GEMM block's channels, zeros past K
 //   M[xi][pp][kp]      the products, a row of output channels per tile; planes `mplane` apart
 #pragma once
 

@@ -50,7 +50,7 @@ void check_index_range(const std::string& plan, const ConvDesc& d, int64_t eleme
 // neighbouring k so the stores are coalesced. In float32 like every other transform; run by
 // set_weights on the device, so weights never visit the host to be transformed.
 std::unique_ptr<ir::Kernel> weight_transform_kernel(const ProgramBuilder& prog, const Tiling& t, BufferHandle w_buf,
-                                                    BufferHandle u_buf, int64_t k_pitch) {
+                                                    BufferHandle u_buf, int64_t k_pitch, int64_t k_block) {
   using namespace ir;
   const ConvDesc& d = prog.desc();
   const int threads = 128, rr = t.r * t.r;
@@ -70,17 +70,23 @@ std::unique_ptr<ir::Kernel> weight_transform_kernel(const ProgramBuilder& prog, 
       std::vector<Expr> g;
       for (int i = 0; i < rr; ++i) g.push_back(b.load("g", w, base + i, real));
       std::vector<Expr> ut = transform_2d(*ctx, t.t.G, g);
-      for (size_t xi = 0; xi < ut.size(); ++xi) b.store(u, (b.i32(static_cast<int64_t>(xi)) * C + c) * K + k, ut[xi]);
+      // U[xi][k / k_block][c][k % k_block]: with k_block = K, U[xi][c][k].
+      Expr panel = k_block == K ? b.i32(0) : b.let("panel", k / k_block), lane = k_block == K ? k : b.let("kl", k % k_block);
+      for (size_t xi = 0; xi < ut.size(); ++xi) {
+        Expr x = b.i32(static_cast<int64_t>(xi));
+        b.store(u, ((x * (K / k_block) + panel) * C + c) * k_block + lane, ut[xi]);
+      }
     });
   });
   return b.finish();
 }
 
-BufferHandle transformed_weights(ProgramBuilder& prog, const Tiling& t, int64_t k_pitch) {
+BufferHandle transformed_weights(ProgramBuilder& prog, const Tiling& t, int64_t k_pitch, int64_t k_block) {
   const ConvDesc& d = prog.desc();
   if (k_pitch == 0) k_pitch = d.k;
+  if (k_block == 0) k_block = k_pitch;
   BufferHandle u = prog.prepared_weights("u", int64_t{t.alpha} * t.alpha * d.c * k_pitch);
-  prog.add_preparation(weight_transform_kernel(prog, t, prog.weights(), u, k_pitch));
+  prog.add_preparation(weight_transform_kernel(prog, t, prog.weights(), u, k_pitch, k_block));
   return u;
 }
 
