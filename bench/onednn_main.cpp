@@ -44,8 +44,14 @@ struct Row {
   }
 };
 
+// Both libraries' threads spin for a while after their last run (OpenMP's for milliseconds), and
+// on a machine with few cores a spinning thread of one slows the other: each measurement starts
+// after a pause long enough for them to go to sleep.
+void settle() { std::this_thread::sleep_for(std::chrono::milliseconds(50)); }
+
 Timing time_onednn(const ConvDesc& d, const std::string& algo, const Tensor& x, const Tensor& w,
                    const ReferenceCheck& ref, int repeats) {
+  settle();
   Timing t;
   t.name = algo;
   try {
@@ -63,6 +69,7 @@ Timing time_onednn(const ConvDesc& d, const std::string& algo, const Tensor& x, 
 
 Timing time_wino(const ConvDesc& d, int threads, const Tensor& x, const Tensor& w, const ReferenceCheck& ref,
                  int repeats) {
+  settle();
   Timing t;
   t.name = "wino";
   try {
