@@ -1,6 +1,6 @@
 // wino_onednn_bench: Wino against oneDNN on the CPU, layer by layer, same data, same thread
 // count: oneDNN's direct, winograd and auto algorithms (in their preferred layouts, reorders not
-// timed) and Wino's plan auto in tune mode; median times, the ratio of oneDNN's best over Wino,
+// timed) and Wino's plan auto in tune mode, taking turns; median times, the ratio of oneDNN's best over Wino,
 // and every result's relative L2 error against float64. See docs/performance.md.
 #include <omp.h>
 
@@ -8,6 +8,8 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <functional>
+#include <memory>
 #include <iostream>
 #include <thread>
 
@@ -49,47 +51,72 @@ struct Row {
 // after a pause long enough for them to go to sleep.
 void settle() { std::this_thread::sleep_for(std::chrono::milliseconds(50)); }
 
-Timing time_onednn(const ConvDesc& d, const std::string& algo, const Tensor& x, const Tensor& w,
-                   const ReferenceCheck& ref, int repeats) {
-  settle();
-  Timing t;
-  t.name = algo;
+// One library's convolution, built once and timed in rounds (see measure_rounds).
+struct Contender {
+  Timing timing;
+  std::function<double(int)> time_us;  // median of that many runs (after two warm-ups)
+  std::vector<double> rounds;
+};
+
+Contender onednn_contender(const ConvDesc& d, const std::string& algo, const Tensor& x, const Tensor& w,
+                           const ReferenceCheck& ref) {
+  Contender c;
+  c.timing.name = algo;
   try {
-    OneDnnConv conv(d, algo, x.f32(), w.f32());
-    t.detail = conv.implementation();
-    t.us = median(conv.time_us(2, repeats));
+    auto conv = std::make_shared<OneDnnConv>(d, algo, x.f32(), w.f32());
+    c.timing.detail = conv->implementation();
     Tensor y(DType::f32, {d.n, d.k, d.out_h(), d.out_w()});
-    conv.run(y.f32());
-    t.rel_err = ref.relative_error(y);
+    conv->run(y.f32());
+    c.timing.rel_err = ref.relative_error(y);
+    c.time_us = [conv](int runs) { return median(conv->time_us(2, runs)); };
   } catch (const std::exception& e) {
-    t.error = e.what();
+    c.timing.error = e.what();
   }
-  return t;
+  return c;
 }
 
-Timing time_wino(const ConvDesc& d, int threads, const Tensor& x, const Tensor& w, const ReferenceCheck& ref,
-                 int repeats) {
-  settle();
-  Timing t;
-  t.name = "wino";
+Contender wino_contender(const ConvDesc& d, int threads, const Tensor& x, const Tensor& w, const ReferenceCheck& ref) {
+  Contender c;
+  c.timing.name = "wino";
   try {
     Options o;
     o.threads = threads;
     o.tune = true;
     o.tune_top = 3;
-    Conv conv = compile(Device::cpu(), d, o);
-    conv.set_weights(w.f32());
-    Tensor y(DType::f32, {d.n, d.k, d.out_h(), d.out_w()});
-    conv.benchmark(x.f32(), y.f32(), repeats, 2);
-    const Report r = conv.report();
-    t.detail = r.plan + (r.m ? " F(" + std::to_string(r.m) + "," + std::to_string(r.r) + ")" : "");
-    if (!r.candidates.empty() && !r.candidates.front().tiles.empty()) t.detail += " t" + r.candidates.front().tiles;
-    t.us = r.time_us;
-    t.rel_err = ref.relative_error(y);
+    settle();
+    auto conv = std::make_shared<Conv>(compile(Device::cpu(), d, o));
+    conv->set_weights(w.f32());
+    auto y = std::make_shared<Tensor>(DType::f32, std::vector<int64_t>{d.n, d.k, d.out_h(), d.out_w()});
+    conv->run(x.f32(), y->f32());
+    const Report r = conv->report();
+    c.timing.detail = r.plan + (r.m ? " F(" + std::to_string(r.m) + "," + std::to_string(r.r) + ")" : "");
+    if (!r.candidates.empty() && !r.candidates.front().tiles.empty()) c.timing.detail += " t" + r.candidates.front().tiles;
+    c.timing.rel_err = ref.relative_error(*y);
+    c.time_us = [conv, y, &x](int runs) {
+      conv->benchmark(x.f32(), y->f32(), runs, 2);
+      return conv->report().time_us;
+    };
   } catch (const std::exception& e) {
-    t.error = e.what();
+    c.timing.error = e.what();
   }
-  return t;
+  return c;
+}
+
+// Machines like this one are shared and their speed drifts over seconds: the contenders take
+// turns, `rounds` times, each turn warmed up and then the median of its runs, and each keeps the
+// median of its turns.
+void measure_rounds(std::vector<Contender>& cs, int repeats, int rounds) {
+  for (int round = 0; round < rounds; ++round)
+    for (Contender& c : cs)
+      if (c.time_us) {
+        settle();
+        // Warm up for 20 ms: caches, the threads' wake-up and the core's clock after the pause.
+        const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(20);
+        while (std::chrono::steady_clock::now() < until) c.time_us(3);
+        c.rounds.push_back(c.time_us(std::max(3, repeats / rounds)));
+      }
+  for (Contender& c : cs)
+    if (!c.rounds.empty()) c.timing.us = median(c.rounds);
 }
 
 std::string cell(const Timing& t) { return t.us > 0 ? fmt("%.1f", t.us) : "-"; }
@@ -126,13 +153,15 @@ int run(int argc, char** argv) {
             "same data and threads: median times, oneDNN's best over Wino, relative L2 errors vs float64.");
   args.option("layers", "FILE", "layer file (default bench/cpu_layers.txt: issue 17's table)");
   args.option("only", "NAME,...", "run only these layers");
-  args.option("repeat", "N", "timed runs per measurement, the median counts (default 20)");
+  args.option("repeat", "N", "timed runs per library and layer (default 60)");
+  args.option("rounds", "R", "turns the libraries take, the runs split between them (default 3)");
   args.option("threads", "T", "threads for both libraries (default: every core)");
   args.option("json", "FILE", "also write every number as JSON");
   args.epilog("example:\n  wino_onednn_bench --only seed,resnet50.c3 --threads 2");
   std::vector<std::string> argv_list(argv + 1, argv + argc);
   if (!args.parse(argv_list)) return 0;
-  const int repeats = static_cast<int>(args.get_int_opt("repeat", 3, 100000).value_or(20));
+  const int repeats = static_cast<int>(args.get_int_opt("repeat", 3, 100000).value_or(60));
+  const int rounds = static_cast<int>(args.get_int_opt("rounds", 1, 1000).value_or(3));
   const int threads = static_cast<int>(args.get_int_opt("threads", 1, 1024).value_or(
       static_cast<int64_t>(std::max(1u, std::thread::hardware_concurrency()))));
   omp_set_num_threads(threads);
@@ -141,8 +170,8 @@ int run(int argc, char** argv) {
   std::vector<std::string> names;
   if (args.has("only")) names = cli::split_commas(args.get("only"), "--only");
   const std::vector<const io::Layer*> selected = io::select_layers(layers, names, path);
-  std::printf("%s, %d threads for both; median of %d runs; times in us\n\n", OneDnnConv::version().c_str(), threads,
-              repeats);
+  std::printf("%s, %d threads for both; %d runs each in %d alternating rounds, median of the rounds' medians; "
+              "times in us\n\n", OneDnnConv::version().c_str(), threads, repeats, rounds);
   std::printf("%-16s %10s %10s %10s | %-28s %10s | %6s | %8s %8s\n", "layer", "dnn direct", "dnn wino", "dnn auto",
               "Wino plan", "Wino", "best/W", "dnn err", "Wino err");
   std::vector<Row> rows;
@@ -154,8 +183,12 @@ int run(int argc, char** argv) {
     const ReferenceCheck ref(d, x, w);
     Row r;
     r.layer = l;
-    for (const char* algo : {"direct", "winograd", "auto"}) r.onednn.push_back(time_onednn(d, algo, x, w, ref, repeats));
-    r.wino = time_wino(d, threads, x, w, ref, repeats);
+    std::vector<Contender> cs;
+    for (const char* algo : {"direct", "winograd", "auto"}) cs.push_back(onednn_contender(d, algo, x, w, ref));
+    cs.push_back(wino_contender(d, threads, x, w, ref));
+    measure_rounds(cs, repeats, rounds);
+    for (size_t i = 0; i < 3; ++i) r.onednn.push_back(cs[i].timing);
+    r.wino = cs[3].timing;
     print_row(r);
     std::fflush(stdout);
     if (const Timing* b = r.best_onednn(); b && r.wino.us > 0) ratios.push_back(b->us / r.wino.us);

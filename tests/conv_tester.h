@@ -144,10 +144,13 @@ inline ConvCase compiled_edge(int r) { return {2, 20, 11, 13, 37, r, {r / 2, 0, 
 inline std::vector<std::array<int, 5>> tile_variants(const std::string& plan) {
   if (plan == "unfused")
     // The last two give blocks but no register tiles: the CPU-shaped GEMM where the device has
-    // one (odd rows, three vectors of tiles), refused by the GPU core (block not a multiple of 8).
+    // one (three vectors of 4 channels x 5 tiles, one vector x 7), refused by the GPU core (block
+    // not a multiple of 8).
     return {{0, 0, 0, 0, 16}, {128, 64, 8, 8, 8}, {64, 64, 8, 8, 8}, {128, 128, 8, 8, 16}, {32, 32, 4, 4, 4},
-            {5, 12, 0, 0, 0}, {3, 48, 0, 0, 0}};
-  if (plan == "fused" || plan == "fused-input") return {{16, 16, 4, 4, 8}, {32, 16, 4, 1, 2}, {8, 32, 2, 4, 3}};
+            {12, 5, 0, 0, 0}, {4, 7, 0, 0, 0}};
+  // fused: the last is the CPU-shaped plan's block (two vectors of 4 channels x 3 tiles).
+  if (plan == "fused") return {{16, 16, 4, 4, 8}, {32, 16, 4, 1, 2}, {8, 32, 2, 4, 3}, {8, 3, 0, 0, 0}};
+  if (plan == "fused-input") return {{16, 16, 4, 4, 8}, {32, 16, 4, 1, 2}, {8, 32, 2, 4, 3}};
   if (plan == "fused-output") return {{8, 8, 1, 1, 2}, {32, 16, 1, 1, 3}};
   return {};
 }

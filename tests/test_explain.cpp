@@ -43,7 +43,9 @@ TEST(Explain, CpuTargetReportsEveryPlanStatically) {
       EXPECT_GT(k.lines, 0);
       EXPECT_GT(k.ssa_values, 0);
       EXPECT_GT(k.pred_regs, 0);
-      if (k.stage != "pad") EXPECT_GT(k.flops, 0);  // a copy has none
+      if (k.stage != "pad") {
+        EXPECT_GT(k.flops, 0);  // a copy has none
+      }
       EXPECT_GT(k.bytes, 0);
       EXPECT_GT(k.groups, 0);
       EXPECT_GT(k.threads_per_group, 0);

@@ -75,6 +75,31 @@ TEST(PlansCpuGemm, OtherBlocksMatchReferenceOrAreRefused) {
   }
 }
 
+// The CPU fused plan carries groups of tiles through all three stages: several groups with a
+// partial last one, output channels past a whole number of vectors, an epilogue, both layouts
+// (NHWC with whole vectors of channels read in place, without the pad kernel), at -O3, against
+// float64.
+TEST(PlansCpuFused, GroupsOfTilesWithATailMatchReference) {
+  for (auto [layout, c] : {std::pair{Layout::nchw, 19}, {Layout::nhwc, 19}, {Layout::nhwc, 32}})
+    for (int m : {2, 4}) {
+      ConvCase cc{3, c, 17, 21, 37, 3, Padding::all(1), {true, true, Activation::relu}};
+      cc.layout = layout;
+      ConvDesc d;
+      d.n = cc.n, d.c = cc.c, d.h = cc.h, d.w = cc.w, d.k = cc.k, d.pad = cc.pad, d.layout = layout;
+      const Report rep = explain(d, plan_options("fused", m), "cpu");
+      const bool in_place = layout == Layout::nhwc && c % 16 == 0;
+      const KernelReport& pipeline = rep.kernels.at(in_place ? 0 : 1);  // after the pad, if any
+      ASSERT_NE(pipeline.name.find("_pipeline_"), std::string::npos) << pipeline.name;
+      const int64_t group = std::stoll(pipeline.name.substr(pipeline.name.rfind("_g") + 2));
+      const int64_t tiles = cc.n * ((cc.h + m - 1) / m) * ((cc.w + m - 1) / m);
+      EXPECT_GT(pipeline.groups, 1);
+      EXPECT_NE(tiles % group, 0) << "the last group should be partial: " << tiles << " tiles, groups of " << group;
+      const double err = check_conv(Device::cpu(), plan_options("fused", m), cc);
+      std::printf("[ measured ] cpu fused F(%d,3) %s C=%d, groups of %lld tiles: rel L2 error %.3g\n", m,
+                  layout_name(layout), c, static_cast<long long>(group), err);
+    }
+}
+
 TEST(PlansCpuErrors, ForcedWinogradPlanRejectsGroupsAndAutoFallsBack) {
   ConvDesc d;
   d.n = 1, d.c = 4, d.h = 8, d.w = 8, d.k = 4, d.r = d.s = 3, d.pad = Padding::all(1), d.groups = 2;

@@ -40,10 +40,11 @@ plans::PlanOptions given_plan(const ConvDesc& d, const Options& o, const std::st
   return p;
 }
 
-// Plan unfused on a CPU (or the interpreter) takes the CPU-shaped GEMM, unless register tiles are
+// Plans unfused and fused on a CPU (or the interpreter) are CPU-shaped, unless register tiles are
 // given (those shape the GPU core, which every backend also runs).
 plans::PlanOptions on_device(plans::PlanOptions p, const Options& o, const DeviceCaps& caps) {
-  if (p.plan == "unfused" && p.precision == Precision::fp32 && !o.reg_k && !o.reg_tiles) p.vector_lanes = caps.vector_lanes;
+  const bool shaped = p.plan == "unfused" || (p.plan == "fused" && caps.private_arrays);
+  if (shaped && p.precision == Precision::fp32 && !o.reg_k && !o.reg_tiles) p.vector_lanes = caps.vector_lanes;
   return p;
 }
 
@@ -62,7 +63,9 @@ std::vector<plans::PlanOptions> candidate_plans(const ConvDesc& d, const Options
       {0, 0, 0, 0, 16}, {128, 64, 8, 8, 8}, {64, 64, 8, 8, 8}, {128, 128, 8, 8, 16}};
   for (int m : ms) {
     out.push_back(given_plan(d, o, "unfused", m));
-    if (caps.vector_lanes) out.push_back(on_device(given_plan(d, o, "unfused", m), o, caps));
+    if (caps.vector_lanes)
+      for (const char* plan : {"unfused", "fused"})
+        if (plan == std::string("unfused") || caps.private_arrays) out.push_back(on_device(given_plan(d, o, plan, m), o, caps));
     if (m >= 4 && !tiles_given(o))
       for (const auto& t : unfused_tiles) {
         plans::PlanOptions p = given_plan(d, o, "unfused", m);

@@ -55,6 +55,7 @@ DeviceCaps cpu_caps(int cores) {
   // Register-blocked vector FMAs: the CPU-shaped GEMM measured 220-230 GFLOP/s with AVX-512 on
   // 2 Zen 4 cores (one 512-bit FMA per cycle per core).
   c.vector_gflops = cores * c.vector_lanes * 7.0;
+  c.private_arrays = true;  // a C function's locals, on an 8 MiB stack
   return c;
 }
 
@@ -127,6 +128,7 @@ DeviceCaps caps_for_device(const Device& d) {
       DeviceCaps c = i.is_gpu() ? caps_for_target("opencl") : cpu_caps(std::max(1, i.compute_units));
       c.name = "opencl:" + std::to_string(d.index) + " " + i.name;
       c.dialect = render::Dialect::opencl;
+      c.private_arrays = false;  // OpenCL private memory is not for arrays that large
       if (i.is_gpu()) c.shared_bytes = static_cast<int64_t>(i.local_mem_bytes);
       c.cores = std::max(1, i.compute_units);
       c.identity = "opencl " + i.name + " " + i.platform_name + " driver " + i.driver_version;

@@ -88,6 +88,16 @@ GemmTiles cpu_point_tiles(int lanes, int64_t c, int64_t k, int64_t tiles) {
   return best;
 }
 
+// The CPU fused plan's tiles per work-group: as many whole blocks of bp as keep the work-group's
+// V and M (alpha^2 x tiles x channels each) within half of a 1 MiB L2, and at most a quarter of
+// the tiles, so that every core gets work.
+int cpu_group_tiles(const GemmTiles& g, const plans::Tiling& t, const ConvDesc& d) {
+  const int64_t lanes = g.lanes, cp = (d.c + lanes - 1) / lanes * lanes, kp = (d.k + g.bk - 1) / g.bk * g.bk;
+  const int64_t per_block = int64_t{t.alpha} * t.alpha * g.bp * (cp + kp) * 4;
+  const int64_t fit = (512 * 1024) / per_block, share = (t.tiles + 4 * g.bp - 1) / (4 * g.bp);
+  return g.bp * static_cast<int>(std::max<int64_t>(1, std::min(fit, share)));
+}
+
 ir::MmaKind mma_kind(Precision p) {
   switch (p) {
     case Precision::tf32x3: return ir::MmaKind::tf32x3_m16n8k8;
@@ -130,13 +140,14 @@ plans::PlanOptions resolve_plan(const ConvDesc& d, plans::PlanOptions p) {
                                            "use a smaller m or another plan"
                                          : ": use a smaller m or the unfused plan"));
   if (!gemm) return p;
-  if (p.plan != "unfused" || p.precision != Precision::fp32) p.vector_lanes = 0;
-  GemmTiles g = p.plan != "unfused"             ? all_points_tiles(t, p.plan == "fused-output")
-                : p.vector_lanes > 0             ? cpu_point_tiles(p.vector_lanes, d.c, d.k, t.tiles)
+  if ((p.plan != "unfused" && p.plan != "fused") || p.precision != Precision::fp32) p.vector_lanes = 0;
+  GemmTiles g = p.vector_lanes > 0              ? cpu_point_tiles(p.vector_lanes, d.c, d.k, t.tiles)
+                : p.plan != "unfused"             ? all_points_tiles(t, p.plan == "fused-output")
                 : p.precision == Precision::fp32 ? point_gemm_tiles(t, d.k)
                                                  : mma_point_tiles(t, d.k, mma_kind(p.precision));
   apply_overrides(g, p);
   if (g.lanes) g.rk = g.bk, g.rp = g.bp;  // one thread holds the whole block
+  if (g.lanes && p.plan == "fused") g.group_tiles = cpu_group_tiles(g, t, d);
   p.gemm = g;
   return p;
 }

@@ -10,9 +10,31 @@ namespace wino::plans {
 
 using namespace ir;
 
+void cpu_gemm_block(KernelBuilder& b, const GemmTiles& g, int64_t channels, const Memory* u, Expr u_panel,
+                    const Memory* v, Expr v_row0, int64_t v_stride, const Memory* mm, Expr m_row0, int64_t m_stride,
+                    const Memory* acc) {
+  const int L = g.lanes, nv = g.bk / g.lanes;
+  auto slot = [&](int i, int j) { return b.i32((int64_t{i} * nv + j) * L); };
+  for (int i = 0; i < g.bp; ++i)
+    for (int j = 0; j < nv; ++j) b.store(acc, slot(i, j), broadcast(b.f32(0), L));
+  b.loop("c", channels, LoopKind::serial, [&](Expr c) {
+    Expr urow = b.let("urow", u_panel + c * g.bk);
+    std::vector<Expr> uu;
+    for (int j = 0; j < nv; ++j) uu.push_back(b.load("u", u, urow + j * L, {}, L));
+    for (int i = 0; i < g.bp; ++i) {
+      Expr vb = b.let("vb", broadcast(b.load("v", v, v_row0 + int64_t{i} * v_stride + c), L));
+      for (int j = 0; j < nv; ++j) b.accumulate(acc, slot(i, j), vb * uu[j]);
+    }
+  });
+  for (int i = 0; i < g.bp; ++i) {
+    Expr mrow = b.let("mrow", m_row0 + int64_t{i} * m_stride);
+    for (int j = 0; j < nv; ++j) b.store(mm, mrow + j * L, b.load("m", acc, slot(i, j), {}, L));
+  }
+}
+
 std::unique_ptr<Kernel> cpu_gemm_kernel(const ProgramBuilder& prog, const Tiling& t, const GemmTiles& g,
                                         const CpuShapes& s, const CpuBuffers& buf) {
-  const int a2 = t.alpha * t.alpha, L = g.lanes, nv = g.bk / g.lanes;
+  const int a2 = t.alpha * t.alpha;
   const int64_t C = prog.desc().c, kblocks = s.kp / g.bk, pblocks = s.pp / g.bp;
   KernelBuilder b(std::make_shared<Context>(), kernel_name(prog.plan(), "gemm", t.m, t.r, g.str()),
                   a2 * kblocks * pblocks, 1);
@@ -21,28 +43,14 @@ std::unique_ptr<Kernel> cpu_gemm_kernel(const ProgramBuilder& prog, const Tiling
   const Memory* v = prog.param(b, buf.v);
   const Memory* mm = prog.param(b, buf.mm, true);
   const Memory* acc = b.thread_array("acc", int64_t{g.bp} * g.bk);
-  auto slot = [&](int i, int j) { return b.i32((int64_t{i} * nv + j) * L); };
   b.threads([&](Expr) {
     Expr gid = b.group_id();
     Expr pb = b.let("pb", gid % pblocks), kb = b.let("kb", (gid / pblocks) % kblocks);
     Expr xi = b.let("xi", gid / (pblocks * kblocks));
-    Expr k0 = b.let("k0", kb * g.bk), p0 = b.let("p0", pb * g.bp);
-    Expr vplane = b.let("vplane", xi * s.vplane + p0 * s.cp), uplane = b.let("uplane", (xi * kblocks + kb) * C * g.bk);
-    for (int i = 0; i < g.bp; ++i)
-      for (int j = 0; j < nv; ++j) b.store(acc, slot(i, j), broadcast(b.f32(0), L));
-    b.loop("c", C, LoopKind::serial, [&](Expr c) {
-      Expr urow = b.let("urow", uplane + c * g.bk);
-      std::vector<Expr> uu;
-      for (int j = 0; j < nv; ++j) uu.push_back(b.load("u", u, urow + j * L, {}, L));
-      for (int i = 0; i < g.bp; ++i) {
-        Expr vb = b.let("vb", broadcast(b.load("v", v, vplane + (int64_t{i} * s.cp) + c), L));
-        for (int j = 0; j < nv; ++j) b.accumulate(acc, slot(i, j), vb * uu[j]);
-      }
-    });
-    for (int i = 0; i < g.bp; ++i) {
-      Expr mrow = b.let("mrow", xi * s.mplane + (p0 + i) * s.kp + k0);
-      for (int j = 0; j < nv; ++j) b.store(mm, mrow + j * L, b.load("m", acc, slot(i, j), {}, L));
-    }
+    Expr p0 = b.let("p0", pb * g.bp);
+    cpu_gemm_block(b, g, C, u, b.let("upanel", (xi * kblocks + kb) * C * g.bk), v,
+                   b.let("vrow0", xi * s.vplane + p0 * s.cp), s.cp, mm,
+                   b.let("mrow0", xi * s.mplane + p0 * s.kp + kb * g.bk), s.kp, acc);
   });
   return b.finish();
 }

@@ -13,6 +13,7 @@ using namespace ir;
 
 CpuShapes cpu_shapes(const ConvDesc& d, const Tiling& t, const GemmTiles& g) {
   CpuShapes s;
+  s.desc = &d;
   s.lanes = g.lanes;
   s.cp = ceil_div(d.c, g.lanes) * g.lanes;
   s.kp = ceil_div(d.k, g.bk) * g.bk;
@@ -65,79 +66,92 @@ std::unique_ptr<Kernel> cpu_pad_kernel(const ProgramBuilder& prog, const CpuShap
   return b.finish();
 }
 
-std::unique_ptr<Kernel> cpu_input_kernel(const ProgramBuilder& prog, const Tiling& t, const CpuShapes& s,
-                                         const CpuBuffers& buf) {
-  const ConvDesc& d = prog.desc();
-  const int L = s.lanes, a = t.alpha;
-  const int64_t cblocks = s.cp / L;
-  auto ctx = std::make_shared<Context>();
-  KernelBuilder b(ctx, kernel_name(prog.plan(), "input", t.m, t.r, "v" + std::to_string(L)), s.pp * cblocks, 1);
-  b.info() = {prog.plan(), "input_transform", t.m, t.r};
-  const Memory* src = prog.param(b, s.padded_input ? buf.xp : prog.input());
-  const Memory* v = prog.param(b, buf.v, true);
+std::vector<Expr> cpu_input_tile(KernelBuilder& b, const Tiling& t, const CpuShapes& s, const Memory* src, Expr p,
+                                 Expr cb, Expr valid) {
+  const ConvDesc& d = *s.desc;
   // xp holds every patch whole; x (NHWC) needs the image-edge masks.
   const int64_t rows = s.padded_input ? s.hp : d.h, cols = s.padded_input ? s.wp : d.w;
   const int64_t top = s.padded_input ? 0 : d.pad.top, left = s.padded_input ? 0 : d.pad.left;
+  TileCoords tc = tile_coords(b, p, t);
+  Expr ih0 = b.let("ih0", tc.th * t.m - top), iw0 = b.let("iw0", tc.tw * t.m - left);
+  Expr base = b.let("xbase", tc.n * (rows * cols * s.cp) + cb * s.lanes);
+  std::vector<Expr> tile;
+  for (int i = 0; i < t.alpha; ++i)
+    for (int j = 0; j < t.alpha; ++j) {
+      Expr ih = ih0 + i, iw = iw0 + j, mask = valid;
+      if (!s.padded_input) {
+        Expr inside = logical_and(in_range(ih, 0, d.h), in_range(iw, 0, d.w));
+        mask = mask ? logical_and(mask, inside) : inside;
+      }
+      tile.push_back(b.load("d", src, base + (ih * cols + iw) * s.cp, mask, s.lanes));
+    }
+  return transform_2d(b.ctx(), t.t.BT, tile);
+}
+
+void cpu_output_tile(KernelBuilder& b, const Tiling& t, const CpuShapes& s, const OutputSink& y, Expr p, Expr kb,
+                     const std::vector<Expr>& products, Expr valid) {
+  const ConvDesc& d = *s.desc;
+  const int L = s.lanes, m = t.m;
+  const int64_t kblocks = s.kp / L, OH = d.out_h(), OW = d.out_w();
+  const std::vector<Expr> out = transform_2d(b.ctx(), t.t.AT, products);
+  TileCoords tc = tile_coords(b, p, t);
+  Expr oh0 = b.let("oh0", tc.th * m), ow0 = b.let("ow0", tc.tw * m);
+  // A lane whose channel is known to be past K (one block of channels) has nothing to store.
+  const int lanes = kblocks == 1 ? static_cast<int>(std::min<int64_t>(L, d.k)) : L;
+  std::vector<Expr> k(L), bias(L), kmask(L);
+  for (int l = 0; l < lanes; ++l) {
+    k[l] = b.let("k", kb * L + l);
+    if (s.kp > d.k && kblocks > 1) kmask[l] = b.let("kin", lt(k[l], b.i32(d.k)));
+    bias[l] = y.channel_bias(b, k[l], kmask[l]);
+  }
+  auto store = [&](int l, int i, int j) {
+    Expr oh = oh0 + i, ow = ow0 + j, mask = valid;
+    for (Expr c : {kmask[l], OH % m ? lt(oh, b.i32(OH)) : Expr{}, OW % m ? lt(ow, b.i32(OW)) : Expr{}})
+      if (c) mask = mask ? logical_and(mask, c) : c;
+    Expr at = image_base(d.layout, tc.n, k[l], d.k, OH * OW) + (oh * OW + ow) * pixel_step(d.layout, d.k);
+    y.store(b, at, extract(out[i * m + j], l), bias[l], mask);
+  };
+  // Lanes are output channels: innermost for NHWC, outermost for NCHW (contiguous stores).
+  for (int outer = 0; outer < (d.layout == Layout::nhwc ? m * m : lanes); ++outer)
+    for (int inner = 0; inner < (d.layout == Layout::nhwc ? lanes : m * m); ++inner) {
+      const int l = d.layout == Layout::nhwc ? inner : outer, pix = d.layout == Layout::nhwc ? outer : inner;
+      store(l, pix / m, pix % m);
+    }
+}
+
+std::unique_ptr<Kernel> cpu_input_kernel(const ProgramBuilder& prog, const Tiling& t, const CpuShapes& s,
+                                         const CpuBuffers& buf) {
+  const int L = s.lanes;
+  const int64_t cblocks = s.cp / L;
+  KernelBuilder b(std::make_shared<Context>(), kernel_name(prog.plan(), "input", t.m, t.r, "v" + std::to_string(L)),
+                  s.pp * cblocks, 1);
+  b.info() = {prog.plan(), "input_transform", t.m, t.r};
+  const Memory* src = prog.param(b, s.padded_input ? buf.xp : prog.input());
+  const Memory* v = prog.param(b, buf.v, true);
   b.threads([&](Expr) {
     Expr cb = b.let("cb", b.group_id() % cblocks), p = b.let("p", b.group_id() / cblocks);
-    TileCoords tc = tile_coords(b, p, t);
     Expr valid = s.pp > t.tiles ? lt(p, b.i32(t.tiles)) : Expr{};  // padding rows of V are zeros
-    Expr ih0 = b.let("ih0", tc.th * t.m - top), iw0 = b.let("iw0", tc.tw * t.m - left);
-    Expr base = b.let("xbase", tc.n * (rows * cols * s.cp) + cb * L);
-    std::vector<Expr> tile;
-    for (int i = 0; i < a; ++i)
-      for (int j = 0; j < a; ++j) {
-        Expr ih = ih0 + i, iw = iw0 + j, mask = valid;
-        if (!s.padded_input) {
-          Expr inside = logical_and(in_range(ih, 0, d.h), in_range(iw, 0, d.w));
-          mask = mask ? logical_and(mask, inside) : inside;
-        }
-        tile.push_back(b.load("d", src, base + (ih * cols + iw) * s.cp, mask, L));
-      }
-    std::vector<Expr> vt = transform_2d(*ctx, t.t.BT, tile);
-    for (int xi = 0; xi < a * a; ++xi) b.store(v, b.i32(xi * s.vplane) + p * s.cp + cb * L, vt[xi]);
+    const std::vector<Expr> vt = cpu_input_tile(b, t, s, src, p, cb, valid);
+    for (int xi = 0; xi < t.alpha * t.alpha; ++xi) b.store(v, b.i32(xi * s.vplane) + p * s.cp + cb * L, vt[xi]);
   });
   return b.finish();
 }
 
 std::unique_ptr<Kernel> cpu_output_kernel(const ProgramBuilder& prog, const Tiling& t, const CpuShapes& s,
                                           const CpuBuffers& buf) {
-  const ConvDesc& d = prog.desc();
-  const int L = s.lanes, a = t.alpha, m = t.m;
-  const int64_t kblocks = s.kp / L, OH = d.out_h(), OW = d.out_w();
-  auto ctx = std::make_shared<Context>();
-  KernelBuilder b(ctx, kernel_name(prog.plan(), "output", m, t.r, "v" + std::to_string(L)), t.tiles * kblocks, 1);
-  b.info() = {prog.plan(), "output_transform", m, t.r};
+  const int L = s.lanes;
+  const int64_t kblocks = s.kp / L;
+  KernelBuilder b(std::make_shared<Context>(), kernel_name(prog.plan(), "output", t.m, t.r, "v" + std::to_string(L)),
+                  t.tiles * kblocks, 1);
+  b.info() = {prog.plan(), "output_transform", t.m, t.r};
   const Memory* mm = prog.param(b, buf.mm);
   const OutputSink y(prog, b);
   b.threads([&](Expr) {
     Expr kb = b.let("kb", b.group_id() % kblocks), p = b.let("p", b.group_id() / kblocks);
-    TileCoords tc = tile_coords(b, p, t);
-    std::vector<Expr> tile;
-    for (int xi = 0; xi < a * a; ++xi) tile.push_back(b.load("m", mm, b.i32(xi * s.mplane) + p * s.kp + kb * L, {}, L));
-    const std::vector<Expr> out = transform_2d(*ctx, t.t.AT, tile);
-    Expr oh0 = b.let("oh0", tc.th * m), ow0 = b.let("ow0", tc.tw * m);
-    // A lane whose channel is known to be past K (one block of channels) has nothing to store.
-    const int lanes = kblocks == 1 ? static_cast<int>(std::min<int64_t>(L, d.k)) : L;
-    std::vector<Expr> k(L), bias(L), kmask(L);
-    for (int l = 0; l < lanes; ++l) {
-      k[l] = b.let("k", kb * L + l);
-      if (s.kp > d.k && kblocks > 1) kmask[l] = b.let("kin", lt(k[l], b.i32(d.k)));
-      bias[l] = y.channel_bias(b, k[l], kmask[l]);
-    }
-    auto store = [&](int l, int i, int j) {
-      Expr oh = oh0 + i, ow = ow0 + j, mask = kmask[l];
-      if (OH % m) mask = mask ? logical_and(mask, lt(oh, b.i32(OH))) : lt(oh, b.i32(OH));
-      if (OW % m) mask = mask ? logical_and(mask, lt(ow, b.i32(OW))) : lt(ow, b.i32(OW));
-      Expr at = image_base(d.layout, tc.n, k[l], d.k, OH * OW) + (oh * OW + ow) * pixel_step(d.layout, d.k);
-      y.store(b, at, extract(out[i * m + j], l), bias[l], mask);
-    };
-    // Lanes are output channels: innermost for NHWC, outermost for NCHW (contiguous stores).
-    for (int outer = 0; outer < (d.layout == Layout::nhwc ? m * m : lanes); ++outer)
-      for (int inner = 0; inner < (d.layout == Layout::nhwc ? lanes : m * m); ++inner) {
-        const int l = d.layout == Layout::nhwc ? inner : outer, pix = d.layout == Layout::nhwc ? outer : inner;
-        store(l, pix / m, pix % m);
-      }
+    std::vector<Expr> products;
+    for (int xi = 0; xi < t.alpha * t.alpha; ++xi)
+      products.push_back(b.load("m", mm, b.i32(xi * s.mplane) + p * s.kp + kb * L, {}, L));
+    cpu_output_tile(b, t, s, y, p, kb, products, {});
   });
   return b.finish();
 }

@@ -8,11 +8,13 @@
 #pragma once
 
 #include "plans/gemm_core.h"
+#include "plans/output_sink.h"
 
 namespace wino::plans {
 
 /// The padded sizes of the CPU plan's tensors.
 struct CpuShapes {
+  const ConvDesc* desc = nullptr;
   int lanes = 0;
   int64_t cp = 0, kp = 0, pp = 0;  // channels, output channels and tiles rounded up to vectors / blocks
   int64_t hp = 0, wp = 0;          // xp's rows and columns: every tile's alpha x alpha patch inside
@@ -26,6 +28,20 @@ CpuShapes cpu_shapes(const ConvDesc& d, const Tiling& t, const GemmTiles& g);
 struct CpuBuffers {
   BufferHandle xp, u, v, mm;
 };
+
+/// The alpha^2 vectors of V for tile p, channels [cb * lanes, (cb + 1) * lanes): the patch loaded
+/// from xp (or x), transformed; zeros where `valid` is false.
+std::vector<ir::Expr> cpu_input_tile(ir::KernelBuilder& b, const Tiling& t, const CpuShapes& s, const ir::Memory* src,
+                                     ir::Expr p, ir::Expr cb, ir::Expr valid);
+/// Transforms the alpha^2 vectors of M of tile p, channels [kb * lanes, ...) and stores them in y
+/// (with the epilogue), lane by lane; nothing where `valid` is false.
+void cpu_output_tile(ir::KernelBuilder& b, const Tiling& t, const CpuShapes& s, const OutputSink& y, ir::Expr p,
+                     ir::Expr kb, const std::vector<ir::Expr>& products, ir::Expr valid);
+/// One bp x bk block of M for one point: rows of V from `v_row0` (`v_stride` apart), the panel of
+/// U from `u_panel`, rows of M from `m_row0` (`m_stride` apart); `acc` holds bp x bk floats.
+void cpu_gemm_block(ir::KernelBuilder& b, const GemmTiles& g, int64_t channels, const ir::Memory* u, ir::Expr u_panel,
+                    const ir::Memory* v, ir::Expr v_row0, int64_t v_stride, const ir::Memory* mm, ir::Expr m_row0,
+                    int64_t m_stride, const ir::Memory* acc);
 
 /// xp from x: the image inside a zero border, channels last and padded to whole vectors.
 std::unique_ptr<ir::Kernel> cpu_pad_kernel(const ProgramBuilder& prog, const CpuShapes& s, BufferHandle xp);
@@ -41,5 +57,8 @@ std::unique_ptr<ir::Kernel> cpu_output_kernel(const ProgramBuilder& prog, const 
 
 /// The whole plan: pad (when needed), input transform, GEMM, output transform.
 Program build_cpu_unfused(const ConvDesc& d, const Tiling& t, const GemmTiles& g);
+/// Plan fused: pad (when needed), then one kernel through all three stages per group of tiles
+/// (cpu_fused.cpp).
+Program build_cpu_fused(const ConvDesc& d, const Tiling& t, const GemmTiles& g);
 
 }  // namespace wino::plans

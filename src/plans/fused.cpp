@@ -2,7 +2,7 @@
 // into work-group memory chunk by chunk). `fused` also applies the output transform in the same
 // kernel, after an exchange of the accumulators through work-group memory; `fused-input` writes
 // M[xi][k][p] and leaves the output transform to a second kernel.
-#include "plans/gemm_core.h"
+#include "plans/cpu_unfused.h"
 
 namespace wino::plans {
 
@@ -12,6 +12,10 @@ Program fused_program(const ConvDesc& d, const PlanOptions& o, bool with_output)
   const std::string plan = with_output ? "fused" : "fused-input";
   Tiling t = make_tiling(d, o.m);
   const GemmTiles& g = given_tiles(o);
+  if (g.lanes && with_output) {
+    check_point_gemm_tiles(g, t, plan);
+    return build_cpu_fused(d, t, g);
+  }
   check_all_points_tiles(g, t, plan, false);
   ProgramBuilder prog(d, plan, t.m, t.r);
   BufferHandle u = transformed_weights(prog, t);

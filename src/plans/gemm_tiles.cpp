@@ -9,6 +9,7 @@ std::string GemmTiles::str() const {
                   std::to_string(rp) + "_c" + std::to_string(cc);
   if (points > 1) s += "_p" + std::to_string(ppt);
   if (lanes) s += "_v" + std::to_string(lanes);
+  if (group_tiles) s += "_g" + std::to_string(group_tiles);
   return mma ? s + "_" + ir::mma_operand_name(*mma) : s;
 }
 
@@ -38,6 +39,9 @@ void check_point_gemm_tiles(const GemmTiles& g, const Tiling& t, const std::stri
     if (!ir::valid_lanes(g.lanes) || g.bp < 1 || g.bk < g.lanes || g.bk % g.lanes || g.bp * (g.bk / g.lanes) > 32)
       throw Error("plan " + plan + ": CPU GEMM tiles " + g.str() + ": bk must be a multiple of the " +
                   std::to_string(g.lanes) + " lanes and the block at most 32 vectors of accumulators");
+    if (g.group_tiles % g.bp)
+      throw Error("plan " + plan + ": CPU tiles " + g.str() + ": the tiles of a work-group (" +
+                  std::to_string(g.group_tiles) + ") must be a multiple of bp (" + std::to_string(g.bp) + ")");
     return;
   }
   if (g.mma) {
