@@ -30,6 +30,7 @@ struct ConvCase {
   Epilogue epilogue{};
   DType dtype = DType::f32;
   Layout layout = Layout::nchw;
+  int64_t stride = 1, dilation = 1, groups = 1;  // the direct plan's (Winograd plans take 1)
   std::string str() const {
     std::string s = std::to_string(n) + "x" + std::to_string(c) + "x" + std::to_string(h) + "x" +
                     std::to_string(w) + " k" + std::to_string(k) + " r" + std::to_string(r) + " pad " +
@@ -40,6 +41,9 @@ struct ConvCase {
     if (epilogue.activation != Activation::none) s += std::string(" ") + activation_name(epilogue.activation);
     if (dtype != DType::f32) s += std::string(" ") + dtype_name(dtype);
     if (layout == Layout::nhwc) s += " nhwc";
+    if (stride != 1) s += " stride " + std::to_string(stride);
+    if (dilation != 1) s += " dilation " + std::to_string(dilation);
+    if (groups != 1) s += " groups " + std::to_string(groups);
     return s;
   }
 };
@@ -218,9 +222,10 @@ inline double check_conv(const Device& device, const Options& o, const ConvCase&
   d.epilogue = cc.epilogue;
   d.dtype = cc.dtype;
   d.layout = cc.layout;
+  d.stride = cc.stride, d.dilation = cc.dilation, d.groups = cc.groups;
   // Drawn in float32, then rounded to the tensors' type: the reference sees the same values.
   Tensor x = random_normal(DType::f32, {d.n, d.c, d.h, d.w}, seed).to(d.dtype);
-  Tensor w = random_normal(DType::f32, {d.k, d.c, d.r, d.s}, seed + 1000).to(d.dtype);
+  Tensor w = random_normal(DType::f32, {d.k, d.c / d.groups, d.r, d.s}, seed + 1000).to(d.dtype);
   Tensor bias = random_normal(DType::f32, {d.k}, seed + 2000).to(d.dtype);
   Tensor z = random_normal(DType::f32, {d.n, d.k, d.out_h(), d.out_w()}, seed + 3000).to(d.dtype);
   Tensor y(d.dtype, {d.n, d.k, d.out_h(), d.out_w()});
@@ -234,7 +239,7 @@ inline double check_conv(const Device& device, const Options& o, const ConvCase&
   } else {
     conv.run(x.data(), y.data(), d.epilogue.residual ? z.data() : nullptr);
   }
-  Tensor ref = reference_conv2d(x, w, d.pad);
+  Tensor ref = reference_conv2d(x, w, d.pad, d.groups, d.stride, d.dilation);
   apply_reference_epilogue(ref, d.epilogue, &bias, &z);
   double err = relative_l2_error(y, ref);
   const Report rep = conv.report();

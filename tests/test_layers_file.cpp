@@ -30,11 +30,13 @@ TEST(LayersFile, ParsesCommentsBlankLinesAndColumns) {
                        "seed   1 8 8 32 32 3 3 1\n"
                        "   # indented comment\n"
                        "wide\t2\t16\t4\t9\t20\t5\t5\t2   # trailing comment\n"
+                       "s2     1 8 16 9 9 3 3 1 2  # the optional stride column\n"
                        "valid  1 3 6 4 4 3 3 0");  // no final newline
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_TRUE(contains(r.out, "seed   1x8x32x32 k8 3x3 pad 1,1,1,1  0.001 GFLOP")) << r.out;
   EXPECT_TRUE(contains(r.out, "wide   2x16x9x20 k4 5x5 pad 2,2,2,2")) << r.out;
   EXPECT_TRUE(contains(r.out, "valid  1x3x4x4 k6 3x3 pad 0,0,0,0")) << r.out;
+  EXPECT_TRUE(contains(r.out, "1x8x9x9 k16 3x3 pad 1,1,1,1 stride 2")) << r.out;
   r = run_wino({"bench", "--layers", dir.file("good.txt"), "--list", "--only", "valid,seed"});
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_LT(r.out.find("valid"), r.out.find("seed"));  // in --only order
@@ -48,8 +50,10 @@ TEST(LayersFile, MalformedLinesNameFileAndLine) {
     const char* message;
   };
   const Case cases[] = {
-      {"# header\nok 1 8 8 8 8 3 3 1\nshort 1 8 8 8 8 3 3\n", ":3: expected 9 columns (name N C K H W R S pad), got 8"},
-      {"long 1 8 8 8 8 3 3 1 7\n", ":1: expected 9 columns"},
+      {"# header\nok 1 8 8 8 8 3 3 1\nshort 1 8 8 8 8 3 3\n",
+       ":3: expected 9 or 10 columns (name N C K H W R S pad [stride]), got 8"},
+      {"long 1 8 8 8 8 3 3 1 2 7\n", ":1: expected 9 or 10 columns"},
+      {"stride0 1 8 8 8 8 3 3 1 0\n", ":1: column stride must be >= 1, got 0"},
       {"\n\nnum 1 8 eight 8 8 3 3 1\n", ":3: column K: 'eight' is not an integer"},
       {"frac 1 8 8 8.5 8 3 3 1\n", ":1: column H: '8.5' is not an integer"},
       {"zero 1 0 8 8 8 3 3 1\n", ":1: column C must be >= 1, got 0"},

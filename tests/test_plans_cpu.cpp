@@ -65,6 +65,14 @@ TEST(PlansCpuGemm, OtherBlocksMatchReferenceOrAreRefused) {
     const double err = check_conv(Device::cpu(), o, compiled_edge(3));
     std::printf("[ measured ] cpu gemm blocks %d x %d: rel L2 error %.3g\n", tiles[0], tiles[1], err);
   }
+  // K a whole number of vectors but not of blocks: the last block's second vector is all padding.
+  for (const char* plan : {"unfused", "fused"}) {
+    ConvCase cc = compiled_edge(3);
+    cc.k = 3 * lanes;
+    const double err = check_conv(Device::cpu(), plan_options(plan, 4, {2 * lanes, 3, 0, 0, 0}), cc);
+    std::printf("[ measured ] cpu %s K = %lld in blocks of %d: rel L2 error %.3g\n", plan,
+                static_cast<long long>(cc.k), 2 * lanes, err);
+  }
   for (const std::array<int, 5>& tiles : {std::array<int, 5>{lanes + 1, 8, 0, 0, 0}, {4 * lanes, 10, 0, 0, 0}}) {
     try {
       check_conv(Device::cpu(), plan_options("unfused", 4, tiles), compiled_edge(3));
@@ -97,6 +105,31 @@ TEST(PlansCpuFused, GroupsOfTilesWithATailMatchReference) {
       const double err = check_conv(Device::cpu(), plan_options("fused", m), cc);
       std::printf("[ measured ] cpu fused F(%d,3) %s C=%d, groups of %lld tiles: rel L2 error %.3g\n", m,
                   layout_name(layout), c, static_cast<long long>(group), err);
+    }
+}
+
+// The CPU direct plan on the shapes Winograd does not serve: a first layer (C = 3, 7x7, stride 2),
+// 1x1 with and without stride, dilation, odd padding, output rows and channels past whole blocks,
+// batch > 1, an epilogue, both layouts; groups fall back to the scalar kernel.
+TEST(PlansCpuDirect, StridesDilationsAndEdgesMatchReference) {
+  std::vector<ConvCase> cases = {
+      {1, 3, 23, 19, 37, 7, Padding::all(3)},                                    // a first layer
+      {2, 20, 9, 11, 33, 1, Padding::all(0), {true, true, Activation::relu}},    // 1x1, epilogue
+      {1, 24, 10, 13, 16, 1, Padding::all(0)},                                   // 1x1 downsample
+      {2, 5, 12, 10, 19, 3, {0, 2, 1, 0}, {true, false, Activation::silu}},     // dilated
+      {1, 8, 11, 11, 12, 3, Padding::all(1)},                                    // grouped
+  };
+  cases[0].stride = 2, cases[2].stride = 2, cases[3].dilation = 2, cases[4].stride = 2, cases[4].groups = 4;
+  for (ConvCase cc : cases)
+    for (Layout layout : {Layout::nchw, Layout::nhwc}) {
+      cc.layout = layout;
+      ConvDesc d;
+      d.n = cc.n, d.c = cc.c, d.h = cc.h, d.w = cc.w, d.k = cc.k, d.r = d.s = cc.r, d.pad = cc.pad, d.layout = layout;
+      d.stride = cc.stride, d.dilation = cc.dilation, d.groups = cc.groups;
+      const std::string name = explain(d, plan_options("direct", 0), "cpu").kernels.at(0).name;
+      EXPECT_EQ(name.find("_v") != std::string::npos, cc.groups == 1) << name;  // groups: the scalar kernel
+      const double err = check_conv(Device::cpu(), plan_options("direct", 0), cc);
+      std::printf("[ measured ] cpu direct %s (%s): rel L2 error %.3g\n", cc.str().c_str(), name.c_str(), err);
     }
 }
 

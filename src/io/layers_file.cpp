@@ -15,7 +15,7 @@ namespace wino::io {
 
 namespace {
 
-constexpr const char* kColumns = "name N C K H W R S pad";
+constexpr const char* kColumns = "name N C K H W R S pad [stride]";
 
 int64_t parse_column(const std::string& text, const char* column, int64_t lo, const std::string& where) {
   int64_t v = 0;
@@ -42,8 +42,8 @@ std::vector<Layer> parse_layers(std::istream& in, const std::string& filename) {
     for (std::string f; fields >> f;) cols.push_back(f);
     if (cols.empty()) continue;
     const std::string where = filename + ":" + std::to_string(line_no) + ": ";
-    if (cols.size() != 9)
-      throw Error(where + "expected 9 columns (" + kColumns + "), got " + std::to_string(cols.size()));
+    if (cols.size() != 9 && cols.size() != 10)
+      throw Error(where + "expected 9 or 10 columns (" + kColumns + "), got " + std::to_string(cols.size()));
     Layer l;
     l.name = cols[0];
     l.line = line_no;
@@ -56,6 +56,7 @@ std::vector<Layer> parse_layers(std::istream& in, const std::string& filename) {
     d.r = parse_column(cols[6], "R", 1, where);
     d.s = parse_column(cols[7], "S", 1, where);
     d.pad = Padding::all(parse_column(cols[8], "pad", 0, where));
+    if (cols.size() == 10) d.stride = parse_column(cols[9], "stride", 1, where);
     try {
       validate(d);
     } catch (const Error& e) {

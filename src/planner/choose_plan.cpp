@@ -43,7 +43,7 @@ plans::PlanOptions given_plan(const ConvDesc& d, const Options& o, const std::st
 // Plans unfused and fused on a CPU (or the interpreter) are CPU-shaped, unless register tiles are
 // given (those shape the GPU core, which every backend also runs).
 plans::PlanOptions on_device(plans::PlanOptions p, const Options& o, const DeviceCaps& caps) {
-  const bool shaped = p.plan == "unfused" || (p.plan == "fused" && caps.private_arrays);
+  const bool shaped = p.plan == "unfused" || p.plan == "direct" || (p.plan == "fused" && caps.private_arrays);
   if (shaped && p.precision == Precision::fp32 && !o.reg_k && !o.reg_tiles) p.vector_lanes = caps.vector_lanes;
   return p;
 }
@@ -53,7 +53,9 @@ bool tiles_given(const Options& o) { return o.block_k || o.block_tiles || o.reg_
 // Every plan x m x tile shape worth building for `d`: F(m, r) with alpha <= 8, and for the
 // unfused GEMM a few tile shapes besides its defaults (bk, bp, rk, rp, cc).
 std::vector<plans::PlanOptions> candidate_plans(const ConvDesc& d, const Options& o, const DeviceCaps& caps) {
-  std::vector<plans::PlanOptions> out = {given_plan(d, o, "direct", 0)};
+  // Each candidate is what compile() builds when asked for it by name (the CPU-shaped plans on a
+  // CPU), so that tune mode measures the candidate it describes.
+  std::vector<plans::PlanOptions> out = {on_device(given_plan(d, o, "direct", 0), o, caps)};
   if (!winograd_applies(d)) return out;
   std::vector<int> ms;
   for (int m : {2, 4, 6})
@@ -62,17 +64,15 @@ std::vector<plans::PlanOptions> candidate_plans(const ConvDesc& d, const Options
   static const std::vector<std::array<int, 5>> unfused_tiles = {
       {0, 0, 0, 0, 16}, {128, 64, 8, 8, 8}, {64, 64, 8, 8, 8}, {128, 128, 8, 8, 16}};
   for (int m : ms) {
-    out.push_back(given_plan(d, o, "unfused", m));
-    if (caps.vector_lanes)
-      for (const char* plan : {"unfused", "fused"})
-        if (plan == std::string("unfused") || caps.private_arrays) out.push_back(on_device(given_plan(d, o, plan, m), o, caps));
+    out.push_back(on_device(given_plan(d, o, "unfused", m), o, caps));
     if (m >= 4 && !tiles_given(o))
       for (const auto& t : unfused_tiles) {
         plans::PlanOptions p = given_plan(d, o, "unfused", m);
         std::tie(p.block_k, p.block_tiles, p.reg_k, p.reg_tiles, p.chunk_c) = std::tuple(t[0], t[1], t[2], t[3], t[4]);
-        out.push_back(p);
+        // Without register tiles a CPU makes the CPU-shaped GEMM of these (the default above).
+        if (!(caps.vector_lanes && !p.reg_k && !p.reg_tiles)) out.push_back(p);
       }
-    for (const char* plan : {"fused-input", "fused-output", "fused"}) out.push_back(given_plan(d, o, plan, m));
+    for (const char* plan : {"fused-input", "fused-output", "fused"}) out.push_back(on_device(given_plan(d, o, plan, m), o, caps));
     if (o.precision != Precision::fp32) {  // the tensor-core GEMM, besides the fp32 plans above
       plans::PlanOptions p = given_plan(d, o, "unfused", m);
       p.precision = o.precision;

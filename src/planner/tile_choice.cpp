@@ -130,6 +130,11 @@ int max_alpha(const std::string& plan) {
 
 plans::PlanOptions resolve_plan(const ConvDesc& d, plans::PlanOptions p) {
   if (p.plan != "unfused") p.precision = Precision::fp32;  // the others compute in fp32 (higher)
+  if (p.plan == "direct") {  // CPU-shaped for one group: blocks of output pixels of a row
+    if (d.groups != 1) p.vector_lanes = 0;
+    if (p.vector_lanes) p.gemm = cpu_point_tiles(p.vector_lanes, d.r * d.s * (d.c / d.groups), d.k, d.out_w());
+    return p;
+  }
   const bool gemm = p.plan == "unfused" || p.plan == "fused" || p.plan == "fused-input" || p.plan == "fused-output";
   if (!gemm && p.plan != "naive-fused") return p;
   const plans::Tiling t = plans::make_tiling(d, p.m);

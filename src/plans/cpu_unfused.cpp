@@ -88,35 +88,50 @@ std::vector<Expr> cpu_input_tile(KernelBuilder& b, const Tiling& t, const CpuSha
   return transform_2d(b.ctx(), t.t.BT, tile);
 }
 
+void cpu_store_channels(KernelBuilder& b, const ConvDesc& d, const OutputSink& y, Expr n, Expr k0, int64_t k_extent,
+                        const std::vector<CpuPixel>& pixels, const std::vector<Expr>& values) {
+  const int L = values.at(0).type().lanes;
+  const int64_t OH = d.out_h(), OW = d.out_w();
+  // A lane whose channel is known to be past K (one block of channels) has nothing to store.
+  const bool one_block = k_extent == L;
+  const int lanes = one_block ? static_cast<int>(std::min<int64_t>(L, d.k)) : L;
+  std::vector<Expr> k(L), bias(L), kmask(L);
+  for (int l = 0; l < lanes; ++l) {
+    k[l] = b.let("k", k0 + l);
+    if (!one_block && k_extent > d.k) kmask[l] = b.let("kin", lt(k[l], b.i32(d.k)));
+    bias[l] = y.channel_bias(b, k[l], kmask[l]);
+  }
+  auto store = [&](int l, size_t px) {
+    const CpuPixel& at = pixels[px];
+    Expr mask = at.mask;
+    if (kmask[l]) mask = mask ? logical_and(mask, kmask[l]) : kmask[l];
+    Expr index = image_base(d.layout, n, k[l], d.k, OH * OW) + (at.oh * OW + at.ow) * pixel_step(d.layout, d.k);
+    y.store(b, index, extract(values[px], l), bias[l], mask);
+  };
+  // Lanes are output channels: innermost for NHWC, outermost for NCHW (contiguous stores).
+  const bool nhwc = d.layout == Layout::nhwc;
+  for (size_t outer = 0; outer < (nhwc ? pixels.size() : size_t(lanes)); ++outer)
+    for (size_t inner = 0; inner < (nhwc ? size_t(lanes) : pixels.size()); ++inner)
+      store(static_cast<int>(nhwc ? inner : outer), nhwc ? outer : inner);
+}
+
 void cpu_output_tile(KernelBuilder& b, const Tiling& t, const CpuShapes& s, const OutputSink& y, Expr p, Expr kb,
                      const std::vector<Expr>& products, Expr valid) {
   const ConvDesc& d = *s.desc;
-  const int L = s.lanes, m = t.m;
-  const int64_t kblocks = s.kp / L, OH = d.out_h(), OW = d.out_w();
+  const int m = t.m;
+  const int64_t OH = d.out_h(), OW = d.out_w();
   const std::vector<Expr> out = transform_2d(b.ctx(), t.t.AT, products);
   TileCoords tc = tile_coords(b, p, t);
   Expr oh0 = b.let("oh0", tc.th * m), ow0 = b.let("ow0", tc.tw * m);
-  // A lane whose channel is known to be past K (one block of channels) has nothing to store.
-  const int lanes = kblocks == 1 ? static_cast<int>(std::min<int64_t>(L, d.k)) : L;
-  std::vector<Expr> k(L), bias(L), kmask(L);
-  for (int l = 0; l < lanes; ++l) {
-    k[l] = b.let("k", kb * L + l);
-    if (s.kp > d.k && kblocks > 1) kmask[l] = b.let("kin", lt(k[l], b.i32(d.k)));
-    bias[l] = y.channel_bias(b, k[l], kmask[l]);
-  }
-  auto store = [&](int l, int i, int j) {
-    Expr oh = oh0 + i, ow = ow0 + j, mask = valid;
-    for (Expr c : {kmask[l], OH % m ? lt(oh, b.i32(OH)) : Expr{}, OW % m ? lt(ow, b.i32(OW)) : Expr{}})
-      if (c) mask = mask ? logical_and(mask, c) : c;
-    Expr at = image_base(d.layout, tc.n, k[l], d.k, OH * OW) + (oh * OW + ow) * pixel_step(d.layout, d.k);
-    y.store(b, at, extract(out[i * m + j], l), bias[l], mask);
-  };
-  // Lanes are output channels: innermost for NHWC, outermost for NCHW (contiguous stores).
-  for (int outer = 0; outer < (d.layout == Layout::nhwc ? m * m : lanes); ++outer)
-    for (int inner = 0; inner < (d.layout == Layout::nhwc ? lanes : m * m); ++inner) {
-      const int l = d.layout == Layout::nhwc ? inner : outer, pix = d.layout == Layout::nhwc ? outer : inner;
-      store(l, pix / m, pix % m);
+  std::vector<CpuPixel> pixels;
+  for (int i = 0; i < m; ++i)
+    for (int j = 0; j < m; ++j) {
+      Expr oh = oh0 + i, ow = ow0 + j, mask = valid;
+      for (Expr c : {OH % m ? lt(oh, b.i32(OH)) : Expr{}, OW % m ? lt(ow, b.i32(OW)) : Expr{}})
+        if (c) mask = mask ? logical_and(mask, c) : c;
+      pixels.push_back({oh, ow, mask});
     }
+  cpu_store_channels(b, d, y, tc.n, kb * s.lanes, s.kp, pixels, out);
 }
 
 std::unique_ptr<Kernel> cpu_input_kernel(const ProgramBuilder& prog, const Tiling& t, const CpuShapes& s,

@@ -33,6 +33,15 @@ struct CpuBuffers {
 /// from xp (or x), transformed; zeros where `valid` is false.
 std::vector<ir::Expr> cpu_input_tile(ir::KernelBuilder& b, const Tiling& t, const CpuShapes& s, const ir::Memory* src,
                                      ir::Expr p, ir::Expr cb, ir::Expr valid);
+/// An output pixel and when to store it (empty: always).
+struct CpuPixel {
+  ir::Expr oh, ow, mask;
+};
+/// Stores vectors of output channels [k0, k0 + lanes) of image n, values[i] at pixels[i], lane by
+/// lane with the epilogue. k0 runs over whole vectors up to `k_extent` >= K: channels past K are
+/// masked (skipped when k_extent is one vector, so k0 = 0).
+void cpu_store_channels(ir::KernelBuilder& b, const ConvDesc& d, const OutputSink& y, ir::Expr n, ir::Expr k0,
+                        int64_t k_extent, const std::vector<CpuPixel>& pixels, const std::vector<ir::Expr>& values);
 /// Transforms the alpha^2 vectors of M of tile p, channels [kb * lanes, ...) and stores them in y
 /// (with the epilogue), lane by lane; nothing where `valid` is false.
 void cpu_output_tile(ir::KernelBuilder& b, const Tiling& t, const CpuShapes& s, const OutputSink& y, ir::Expr p,
@@ -57,6 +66,8 @@ std::unique_ptr<ir::Kernel> cpu_output_kernel(const ProgramBuilder& prog, const 
 
 /// The whole plan: pad (when needed), input transform, GEMM, output transform.
 Program build_cpu_unfused(const ConvDesc& d, const Tiling& t, const GemmTiles& g);
+/// Plan direct for one group of channels (cpu_direct.cpp).
+Program build_cpu_direct(const ConvDesc& d, const GemmTiles& g);
 /// Plan fused: pad (when needed), then one kernel through all three stages per group of tiles
 /// (cpu_fused.cpp).
 Program build_cpu_fused(const ConvDesc& d, const Tiling& t, const GemmTiles& g);

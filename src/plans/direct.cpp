@@ -1,12 +1,14 @@
 // Plan `direct`: direct convolution, one thread per output element, the baseline every other
-// plan is measured against. Supports groups, stride and dilation.
-#include "plans/plan_common.h"
+// plan is measured against. Supports groups, stride and dilation. On a CPU (vector lanes, one
+// group) the register-blocked kernel of cpu_direct.cpp instead.
+#include "plans/cpu_unfused.h"
 
 namespace wino::plans {
 
 using namespace ir;
 
 Program build_direct(const ConvDesc& d, const PlanOptions& o) {
+  if (o.gemm && o.gemm->lanes) return build_cpu_direct(d, *o.gemm);
   const int64_t N = d.n, C = d.c, H = d.h, W = d.w, K = d.k, R = d.r, S = d.s;
   const int64_t OH = d.out_h(), OW = d.out_w(), Cg = C / d.groups, Kg = K / d.groups;
   const int64_t total = N * K * OH * OW;
