@@ -55,6 +55,10 @@ Program build_cpu_direct(const ConvDesc& d, const GemmTiles& g) {
   const Memory* acc = b.thread_array("acc", int64_t{g.bp} * g.bk);
   auto slot = [&](int i, int j) { return b.i32((int64_t{i} * nv + j) * L); };
   const int64_t cstep = d.layout == Layout::nchw ? H * W : 1;  // from one input channel to the next
+  // Without padding every tap of an output pixel is inside the image: no masks, and the pixels
+  // past the row's end (a partial last block) read the row's last one, their sums dropped. With
+  // padding, only blocks touching the edge need masks.
+  const bool unpadded = d.pad.top == 0 && d.pad.bottom == 0 && d.pad.left == 0 && d.pad.right == 0;
   b.threads([&](Expr) {
     Expr gid = b.group_id();
     Expr wb = b.let("wb", gid % wblocks), oh = b.let("oh", (gid / wblocks) % OH);
@@ -62,27 +66,41 @@ Program build_cpu_direct(const ConvDesc& d, const GemmTiles& g) {
     Expr ow0 = b.let("ow0", wb * g.bp), xbase = b.let("xbase", image_base(d.layout, n, b.i32(0), C, H * W));
     for (int i = 0; i < g.bp; ++i)
       for (int j = 0; j < nv; ++j) b.store(acc, slot(i, j), broadcast(b.f32(0), L));
-    b.loop("r", R, LoopKind::serial, [&](Expr r) {
-      Expr ih = b.let("ih", oh * d.stride + r * d.dilation - d.pad.top);
-      Expr row_in = b.let("row_in", in_range(ih, 0, H));
-      b.loop("s", S, LoopKind::serial, [&](Expr s) {
-        std::vector<Expr> at, inside;
-        for (int i = 0; i < g.bp; ++i) {
-          Expr iw = b.let("iw", (ow0 + i) * d.stride + s * d.dilation - d.pad.left);
-          inside.push_back(b.let("in", logical_and(row_in, in_range(iw, 0, W))));
-          at.push_back(b.let("at", xbase + (ih * W + iw) * pixel_step(d.layout, C)));
-        }
-        Expr wrow0 = b.let("wrow0", ((kb * R + r) * S + s) * (C * g.bk));
-        b.loop("c", C, LoopKind::serial, [&](Expr c) {
-          std::vector<Expr> wv;
-          for (int j = 0; j < nv; ++j) wv.push_back(b.load("wv", wp, wrow0 + c * g.bk + j * L, {}, L));
+    // The taps of the block, with masks at the image's edges or (`masked` false) without.
+    auto taps = [&](bool masked) {
+      b.loop("r", R, LoopKind::serial, [&](Expr r) {
+        Expr ih = b.let("ih", oh * d.stride + r * d.dilation - d.pad.top);
+        Expr row_in = masked ? b.let("row_in", in_range(ih, 0, H)) : Expr{};
+        b.loop("s", S, LoopKind::serial, [&](Expr s) {
+          std::vector<Expr> at, inside;
           for (int i = 0; i < g.bp; ++i) {
-            Expr xb = b.let("xb", broadcast(b.load("x", x, at[i] + c * cstep, inside[i]), L));
-            for (int j = 0; j < nv; ++j) b.accumulate(acc, slot(i, j), xb * wv[j]);
+            Expr ow = unpadded && OW % g.bp ? min(ow0 + i, b.i32(OW - 1)) : ow0 + i;
+            Expr iw = b.let("iw", ow * d.stride + s * d.dilation - d.pad.left);
+            inside.push_back(masked ? b.let("in", logical_and(row_in, in_range(iw, 0, W))) : Expr{});
+            at.push_back(b.let("at", xbase + (ih * W + iw) * pixel_step(d.layout, C)));
           }
+          Expr wrow0 = b.let("wrow0", ((kb * R + r) * S + s) * (C * g.bk));
+          b.loop("c", C, LoopKind::serial, [&](Expr c) {
+            std::vector<Expr> wv;
+            for (int j = 0; j < nv; ++j) wv.push_back(b.load("wv", wp, wrow0 + c * g.bk + j * L, {}, L));
+            for (int i = 0; i < g.bp; ++i) {
+              Expr xb = b.let("xb", broadcast(b.load("x", x, at[i] + c * cstep, inside[i]), L));
+              for (int j = 0; j < nv; ++j) b.accumulate(acc, slot(i, j), xb * wv[j]);
+            }
+          });
         });
       });
-    });
+    };
+    if (unpadded) {
+      taps(false);
+    } else {  // most blocks lie inside the image: they take the taps without masks
+      Expr top = oh * d.stride - d.pad.top, left = ow0 * d.stride - d.pad.left;
+      Expr interior = b.let("interior", logical_and(logical_and(le(b.i32(0), top), lt(top + (R - 1) * d.dilation, b.i32(H))),
+                                                    logical_and(le(b.i32(0), left),
+                                                                lt(left + ((g.bp - 1) * d.stride + (S - 1) * d.dilation), b.i32(W)))));
+      b.if_then(interior, [&] { taps(false); });
+      b.if_then(b.ctx().unary(Op::logical_not, interior), [&] { taps(true); });
+    }
     for (int j = 0; j < nv; ++j) {
       std::vector<CpuPixel> pixels;
       std::vector<Expr> values;
