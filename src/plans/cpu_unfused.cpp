@@ -134,13 +134,24 @@ void cpu_output_tile(KernelBuilder& b, const Tiling& t, const CpuShapes& s, cons
   cpu_store_channels(b, d, y, tc.n, kb * s.lanes, s.kp, pixels, out);
 }
 
+namespace {
+
+// A transform kernel of the CPU plan: one thread per work-group.
+KernelBuilder transform_kernel(const ProgramBuilder& prog, const Tiling& t, int lanes, const std::string& stage,
+                               int64_t groups) {
+  KernelBuilder b(std::make_shared<Context>(), kernel_name(prog.plan(), stage, t.m, t.r, "v" + std::to_string(lanes)),
+                  groups, 1);
+  b.info() = {prog.plan(), stage + "_transform", t.m, t.r};
+  return b;
+}
+
+}  // namespace
+
 std::unique_ptr<Kernel> cpu_input_kernel(const ProgramBuilder& prog, const Tiling& t, const CpuShapes& s,
                                          const CpuBuffers& buf) {
   const int L = s.lanes;
   const int64_t cblocks = s.cp / L;
-  KernelBuilder b(std::make_shared<Context>(), kernel_name(prog.plan(), "input", t.m, t.r, "v" + std::to_string(L)),
-                  s.pp * cblocks, 1);
-  b.info() = {prog.plan(), "input_transform", t.m, t.r};
+  KernelBuilder b = transform_kernel(prog, t, L, "input", s.pp * cblocks);
   const Memory* src = prog.param(b, s.padded_input ? buf.xp : prog.input());
   const Memory* v = prog.param(b, buf.v, true);
   b.threads([&](Expr) {
@@ -156,9 +167,7 @@ std::unique_ptr<Kernel> cpu_output_kernel(const ProgramBuilder& prog, const Tili
                                           const CpuBuffers& buf) {
   const int L = s.lanes;
   const int64_t kblocks = s.kp / L;
-  KernelBuilder b(std::make_shared<Context>(), kernel_name(prog.plan(), "output", t.m, t.r, "v" + std::to_string(L)),
-                  t.tiles * kblocks, 1);
-  b.info() = {prog.plan(), "output_transform", t.m, t.r};
+  KernelBuilder b = transform_kernel(prog, t, L, "output", t.tiles * kblocks);
   const Memory* mm = prog.param(b, buf.mm);
   const OutputSink y(prog, b);
   b.threads([&](Expr) {
