@@ -35,84 +35,112 @@ std::unique_ptr<Kernel> weight_panel_kernel(const ProgramBuilder& prog, int bk, 
   return b.finish();
 }
 
-}  // namespace
+// One work-group's block: bp output pixels from (n, oh, ow0), channels [kb * bk, (kb + 1) * bk).
+struct DirectBlock {
+  ir::Expr n, oh, ow0, kb, xbase;
+};
 
-Program build_cpu_direct(const ConvDesc& d, const GemmTiles& g) {
+// The kernel's buffers and accumulators.
+struct DirectArgs {
+  const ConvDesc& d;
+  const GemmTiles& g;
+  const ir::Memory *x, *wp, *acc;
+  // Without padding every tap of an output pixel is inside the image: no masks, and the pixels
+  // past the row's end (a partial last block) read the row's last one, their sums dropped.
+  bool unpadded;
+};
+
+// acc += the block's taps (r, s) over every input channel: per channel bk / lanes vectors of
+// weights and bp broadcasts of the image, masked at the image's edges when `masked`.
+void accumulate_taps(ir::KernelBuilder& b, const DirectArgs& a, const DirectBlock& blk, bool masked) {
+  const ConvDesc& d = a.d;
+  const GemmTiles& g = a.g;
   const int L = g.lanes, nv = g.bk / L;
-  const int64_t C = d.c, H = d.h, W = d.w, R = d.r, S = d.s, OH = d.out_h(), OW = d.out_w();
-  const int64_t kp = ceil_div(d.k, g.bk) * g.bk, kblocks = kp / g.bk, wblocks = ceil_div(OW, g.bp);
-  check_index_range("direct", d, kp * R * S * C);
-  ProgramBuilder prog(d, "direct");
-  BufferHandle panel = prog.prepared_weights("wpanel", kp * R * S * C);
-  prog.add_preparation(weight_panel_kernel(prog, g.bk, kp, prog.weights(), panel));
-  // Pixel blocks fastest: a panel of weights (taps x C x bk) is reused from cache by every block.
+  const int64_t OW = d.out_w(), cstep = d.layout == Layout::nchw ? d.h * d.w : 1;  // channel to channel
+  b.loop("r", d.r, LoopKind::serial, [&](Expr r) {
+    Expr ih = b.let("ih", blk.oh * d.stride + r * d.dilation - d.pad.top);
+    Expr row_in = masked ? b.let("row_in", in_range(ih, 0, d.h)) : Expr{};
+    b.loop("s", d.s, LoopKind::serial, [&](Expr s) {
+      std::vector<Expr> at, inside;
+      for (int i = 0; i < g.bp; ++i) {
+        Expr ow = a.unpadded && OW % g.bp ? min(blk.ow0 + i, b.i32(OW - 1)) : blk.ow0 + i;
+        Expr iw = b.let("iw", ow * d.stride + s * d.dilation - d.pad.left);
+        inside.push_back(masked ? b.let("in", logical_and(row_in, in_range(iw, 0, d.w))) : Expr{});
+        at.push_back(b.let("at", blk.xbase + (ih * d.w + iw) * pixel_step(d.layout, d.c)));
+      }
+      Expr wrow0 = b.let("wrow0", ((blk.kb * d.r + r) * d.s + s) * (d.c * g.bk));
+      b.loop("c", d.c, LoopKind::serial, [&](Expr c) {
+        std::vector<Expr> wv;
+        for (int j = 0; j < nv; ++j) wv.push_back(b.load("wv", a.wp, wrow0 + c * g.bk + j * L, {}, L));
+        for (int i = 0; i < g.bp; ++i) {
+          Expr xb = b.let("xb", broadcast(b.load("x", a.x, at[i] + c * cstep, inside[i]), L));
+          for (int j = 0; j < nv; ++j) b.accumulate(a.acc, b.i32((int64_t{i} * nv + j) * L), xb * wv[j]);
+        }
+      });
+    });
+  });
+}
+
+// Whether every tap of the block lies inside the image (then it needs no masks).
+Expr block_inside(ir::KernelBuilder& b, const ConvDesc& d, const GemmTiles& g, const DirectBlock& blk) {
+  Expr top = blk.oh * d.stride - d.pad.top, left = blk.ow0 * d.stride - d.pad.left;
+  Expr rows = logical_and(le(b.i32(0), top), lt(top + (d.r - 1) * d.dilation, b.i32(d.h)));
+  Expr cols = logical_and(le(b.i32(0), left), lt(left + ((g.bp - 1) * d.stride + (d.s - 1) * d.dilation), b.i32(d.w)));
+  return b.let("interior", logical_and(rows, cols));
+}
+
+// Pixel blocks fastest: a panel of weights (taps x C x bk) is reused from cache by every block.
+std::unique_ptr<Kernel> direct_kernel(const ProgramBuilder& prog, const GemmTiles& g, int64_t kp, BufferHandle panel) {
+  const ConvDesc& d = prog.desc();
+  const int L = g.lanes, nv = g.bk / L;
+  const int64_t OH = d.out_h(), OW = d.out_w(), wblocks = ceil_div(OW, g.bp);
   KernelBuilder b(std::make_shared<Context>(), kernel_name("direct", "conv", 0, 0, g.str()),
-                  kblocks * d.n * OH * wblocks, 1);
+                  (kp / g.bk) * d.n * OH * wblocks, 1);
   b.info() = {"direct", "direct", 0, 0};
   const Memory* x = prog.param(b, prog.input());
   const Memory* wp = prog.param(b, panel);
   const OutputSink y(prog, b);
-  const Memory* acc = b.thread_array("acc", int64_t{g.bp} * g.bk);
-  auto slot = [&](int i, int j) { return b.i32((int64_t{i} * nv + j) * L); };
-  const int64_t cstep = d.layout == Layout::nchw ? H * W : 1;  // from one input channel to the next
-  // Without padding every tap of an output pixel is inside the image: no masks, and the pixels
-  // past the row's end (a partial last block) read the row's last one, their sums dropped. With
-  // padding, only blocks touching the edge need masks.
-  const bool unpadded = d.pad.top == 0 && d.pad.bottom == 0 && d.pad.left == 0 && d.pad.right == 0;
+  const DirectArgs args{d, g, x, wp, b.thread_array("acc", int64_t{g.bp} * g.bk),
+                        d.pad.top == 0 && d.pad.bottom == 0 && d.pad.left == 0 && d.pad.right == 0};
   b.threads([&](Expr) {
     Expr gid = b.group_id();
-    Expr wb = b.let("wb", gid % wblocks), oh = b.let("oh", (gid / wblocks) % OH);
-    Expr n = b.let("n", (gid / (wblocks * OH)) % d.n), kb = b.let("kb", gid / (wblocks * OH * d.n));
-    Expr ow0 = b.let("ow0", wb * g.bp), xbase = b.let("xbase", image_base(d.layout, n, b.i32(0), C, H * W));
-    for (int i = 0; i < g.bp; ++i)
-      for (int j = 0; j < nv; ++j) b.store(acc, slot(i, j), broadcast(b.f32(0), L));
-    // The taps of the block, with masks at the image's edges or (`masked` false) without.
-    auto taps = [&](bool masked) {
-      b.loop("r", R, LoopKind::serial, [&](Expr r) {
-        Expr ih = b.let("ih", oh * d.stride + r * d.dilation - d.pad.top);
-        Expr row_in = masked ? b.let("row_in", in_range(ih, 0, H)) : Expr{};
-        b.loop("s", S, LoopKind::serial, [&](Expr s) {
-          std::vector<Expr> at, inside;
-          for (int i = 0; i < g.bp; ++i) {
-            Expr ow = unpadded && OW % g.bp ? min(ow0 + i, b.i32(OW - 1)) : ow0 + i;
-            Expr iw = b.let("iw", ow * d.stride + s * d.dilation - d.pad.left);
-            inside.push_back(masked ? b.let("in", logical_and(row_in, in_range(iw, 0, W))) : Expr{});
-            at.push_back(b.let("at", xbase + (ih * W + iw) * pixel_step(d.layout, C)));
-          }
-          Expr wrow0 = b.let("wrow0", ((kb * R + r) * S + s) * (C * g.bk));
-          b.loop("c", C, LoopKind::serial, [&](Expr c) {
-            std::vector<Expr> wv;
-            for (int j = 0; j < nv; ++j) wv.push_back(b.load("wv", wp, wrow0 + c * g.bk + j * L, {}, L));
-            for (int i = 0; i < g.bp; ++i) {
-              Expr xb = b.let("xb", broadcast(b.load("x", x, at[i] + c * cstep, inside[i]), L));
-              for (int j = 0; j < nv; ++j) b.accumulate(acc, slot(i, j), xb * wv[j]);
-            }
-          });
-        });
-      });
-    };
-    if (unpadded) {
-      taps(false);
+    DirectBlock blk;
+    blk.oh = b.let("oh", (gid / wblocks) % OH);
+    blk.n = b.let("n", (gid / (wblocks * OH)) % d.n);
+    blk.kb = b.let("kb", gid / (wblocks * OH * d.n));
+    blk.ow0 = b.let("ow0", (gid % wblocks) * g.bp);
+    blk.xbase = b.let("xbase", image_base(d.layout, blk.n, b.i32(0), d.c, d.h * d.w));
+    for (int i = 0; i < g.bp * nv; ++i) b.store(args.acc, b.i32(int64_t{i} * L), broadcast(b.f32(0), L));
+    if (args.unpadded) {
+      accumulate_taps(b, args, blk, false);
     } else {  // most blocks lie inside the image: they take the taps without masks
-      Expr top = oh * d.stride - d.pad.top, left = ow0 * d.stride - d.pad.left;
-      Expr interior = b.let("interior", logical_and(logical_and(le(b.i32(0), top), lt(top + (R - 1) * d.dilation, b.i32(H))),
-                                                    logical_and(le(b.i32(0), left),
-                                                                lt(left + ((g.bp - 1) * d.stride + (S - 1) * d.dilation), b.i32(W)))));
-      b.if_then(interior, [&] { taps(false); });
-      b.if_then(b.ctx().unary(Op::logical_not, interior), [&] { taps(true); });
+      Expr inside = block_inside(b, d, g, blk);
+      b.if_then(inside, [&] { accumulate_taps(b, args, blk, false); });
+      b.if_then(b.ctx().unary(Op::logical_not, inside), [&] { accumulate_taps(b, args, blk, true); });
     }
     for (int j = 0; j < nv; ++j) {
       std::vector<CpuPixel> pixels;
       std::vector<Expr> values;
       for (int i = 0; i < g.bp; ++i) {
-        Expr ow = ow0 + i;
-        pixels.push_back({oh, ow, OW % g.bp ? lt(ow, b.i32(OW)) : Expr{}});
-        values.push_back(b.load("sum", acc, slot(i, j), {}, L));
+        Expr ow = blk.ow0 + i;
+        pixels.push_back({blk.oh, ow, OW % g.bp ? lt(ow, b.i32(OW)) : Expr{}});
+        values.push_back(b.load("sum", args.acc, b.i32((int64_t{i} * nv + j) * L), {}, L));
       }
-      cpu_store_channels(b, d, y, n, kb * g.bk + j * L, kp, pixels, values);
+      cpu_store_channels(b, d, y, blk.n, blk.kb * g.bk + j * L, kp, pixels, values);
     }
   });
-  prog.add(b.finish());
+  return b.finish();
+}
+
+}  // namespace
+
+Program build_cpu_direct(const ConvDesc& d, const GemmTiles& g) {
+  const int64_t kp = ceil_div(d.k, g.bk) * g.bk;
+  check_index_range("direct", d, kp * d.r * d.s * d.c);
+  ProgramBuilder prog(d, "direct");
+  BufferHandle panel = prog.prepared_weights("wpanel", kp * d.r * d.s * d.c);
+  prog.add_preparation(weight_panel_kernel(prog, g.bk, kp, prog.weights(), panel));
+  prog.add(direct_kernel(prog, g, kp, panel));
   return prog.finish();
 }
 
