@@ -152,9 +152,11 @@ inline std::vector<std::array<int, 5>> tile_variants(const std::string& plan) {
     // not a multiple of 8).
     return {{0, 0, 0, 0, 16}, {128, 64, 8, 8, 8}, {64, 64, 8, 8, 8}, {128, 128, 8, 8, 16}, {32, 32, 4, 4, 4},
             {12, 5, 0, 0, 0}, {4, 7, 0, 0, 0}};
-  // fused: the last is the CPU-shaped plan's block (two vectors of 4 channels x 3 tiles).
-  if (plan == "fused") return {{16, 16, 4, 4, 8}, {32, 16, 4, 1, 2}, {8, 32, 2, 4, 3}, {8, 3, 0, 0, 0}};
-  if (plan == "fused-input") return {{16, 16, 4, 4, 8}, {32, 16, 4, 1, 2}, {8, 32, 2, 4, 3}};
+  // fused: the Apple GPU's lean tiles (planner: kLeanAllPointsTiles), then the CPU-shaped plan's
+  // block (two vectors of 4 channels x 3 tiles).
+  if (plan == "fused")
+    return {{16, 16, 4, 4, 8}, {32, 16, 4, 1, 2}, {8, 32, 2, 4, 3}, {8, 16, 4, 1, 2}, {8, 8, 1, 1, 2}, {8, 3, 0, 0, 0}};
+  if (plan == "fused-input") return {{16, 16, 4, 4, 8}, {32, 16, 4, 1, 2}, {8, 32, 2, 4, 3}, {8, 16, 4, 1, 2}, {8, 8, 1, 1, 2}};
   if (plan == "fused-output") return {{8, 8, 1, 1, 2}, {32, 16, 1, 1, 3}};
   return {};
 }

@@ -50,6 +50,23 @@ plans::PlanOptions on_device(plans::PlanOptions p, const Options& o, const Devic
 
 bool tiles_given(const Options& o) { return o.block_k || o.block_tiles || o.reg_k || o.reg_tiles || o.chunk_c; }
 
+using TileShape = std::array<int, 5>;  // bk, bp, rk, rp, cc: Options::block_k ... chunk_c
+
+plans::PlanOptions with_tiles(plans::PlanOptions p, const TileShape& t) {
+  std::tie(p.block_k, p.block_tiles, p.reg_k, p.reg_tiles, p.chunk_c) = std::tuple(t[0], t[1], t[2], t[3], t[4]);
+  return p;
+}
+
+// Lean tiles of fused and fused-input for a device whose budgets their defaults exceed (an Apple
+// GPU's 128 registers and 32 KiB of threadgroup memory; the defaults predict up to 241 registers
+// and take 48 KiB): 4 x 1 register tiles over 8 x 16 blocks (90 registers at F(4,3)), or 1 x 1
+// over 8 x 8 (63 at F(4,3), 121 at F(6,3)), chunks of 2 channels.
+const std::vector<TileShape> kLeanAllPointsTiles = {{8, 16, 4, 1, 2}, {8, 8, 1, 1, 2}};
+
+bool lean_tiles_apply(const std::string& plan, const Options& o, const DeviceCaps& caps) {
+  return (plan == "fused" || plan == "fused-input") && caps.regs_per_thread <= 128 && !tiles_given(o);
+}
+
 // Every plan x m x tile shape worth building for `d`: F(m, r) with alpha <= 8, and for the
 // unfused GEMM a few tile shapes besides its defaults (bk, bp, rk, rp, cc).
 std::vector<plans::PlanOptions> candidate_plans(const ConvDesc& d, const Options& o, const DeviceCaps& caps) {
@@ -67,12 +84,14 @@ std::vector<plans::PlanOptions> candidate_plans(const ConvDesc& d, const Options
     out.push_back(on_device(given_plan(d, o, "unfused", m), o, caps));
     if (m >= 4 && !tiles_given(o))
       for (const auto& t : unfused_tiles) {
-        plans::PlanOptions p = given_plan(d, o, "unfused", m);
-        std::tie(p.block_k, p.block_tiles, p.reg_k, p.reg_tiles, p.chunk_c) = std::tuple(t[0], t[1], t[2], t[3], t[4]);
         // Without register tiles a CPU makes the CPU-shaped GEMM of these (the default above).
-        if (!(caps.vector_lanes && !p.reg_k && !p.reg_tiles)) out.push_back(p);
+        if (!(caps.vector_lanes && !t[2] && !t[3])) out.push_back(with_tiles(given_plan(d, o, "unfused", m), t));
       }
-    for (const char* plan : {"fused-input", "fused-output", "fused"}) out.push_back(on_device(given_plan(d, o, plan, m), o, caps));
+    for (const char* plan : {"fused-input", "fused-output", "fused"}) {
+      out.push_back(on_device(given_plan(d, o, plan, m), o, caps));
+      if (lean_tiles_apply(plan, o, caps))
+        for (const TileShape& t : kLeanAllPointsTiles) out.push_back(with_tiles(given_plan(d, o, plan, m), t));
+    }
     if (o.precision != Precision::fp32) {  // the tensor-core GEMM, besides the fp32 plans above
       plans::PlanOptions p = given_plan(d, o, "unfused", m);
       p.precision = o.precision;
@@ -82,10 +101,7 @@ std::vector<plans::PlanOptions> candidate_plans(const ConvDesc& d, const Options
       static const std::vector<std::array<int, 5>> mma_tiles = {{128, 64, 8, 8, 16}, {128, 128, 8, 16, 16},
                                                                 {128, 128, 16, 8, 16}};
       if (!tiles_given(o))
-        for (const auto& t : mma_tiles) {
-          std::tie(p.block_k, p.block_tiles, p.reg_k, p.reg_tiles, p.chunk_c) = std::tuple(t[0], t[1], t[2], t[3], t[4]);
-          out.push_back(p);
-        }
+        for (const auto& t : mma_tiles) out.push_back(with_tiles(p, t));
     }
   }
   return out;
@@ -194,6 +210,20 @@ void evaluate(PlanCandidate& c, const plans::PlanOptions& p, const ConvDesc& d, 
   }
 }
 
+// A fused plan asked for by name on a device whose budgets its default tiles exceed: the first
+// lean tiles that fit (the default when none does; explain then flags it).
+plans::PlanOptions within_device_budget(const plans::PlanOptions& p, const ConvDesc& d, const Options& o,
+                                          const DeviceCaps& caps) {
+  std::vector<plans::PlanOptions> tries = {p};
+  for (const TileShape& t : kLeanAllPointsTiles) tries.push_back(with_tiles(p, t));
+  for (const plans::PlanOptions& q : tries) {
+    PlanCandidate c = describe(q);
+    evaluate(c, q, d, o, caps);
+    if (c.rejected.empty()) return q;
+  }
+  return p;
+}
+
 // The order tune mode measures in: the model's, except that a plan and m's third and later tile
 // shapes wait until every other plan and m has had its first two (ties among tile shapes would
 // otherwise crowd out a better m).
@@ -276,6 +306,7 @@ Choice plan_convolution(const ConvDesc& d, const Options& o, const DeviceCaps& c
     p = on_device(p, o, caps);
     if (p.plan == "unfused" && p.precision != Precision::fp32 && !caps.mma)
       throw Error(tensor_cores_missing(p.precision, caps) + ": use --precision fp32 (or another plan, which runs in fp32)");
+    if (lean_tiles_apply(p.plan, o, caps)) p = within_device_budget(p, d, o, caps);
     return {resolve_plan(d, p), {}};
   }
   std::vector<plans::PlanOptions> plans = candidate_plans(d, o, caps);
