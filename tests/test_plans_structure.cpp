@@ -89,6 +89,27 @@ TEST(PlansStructure, RegisterModelWithinDocumentedBoundOfPtxas) {
 // The fused GEMM splits the alpha^2 points of a tile into groups of equal size: for every alpha
 // (odd ones have no divisor 4, 8 or 9) the groups cover each point once, so no thread count is
 // rounded down to 0 and no point is left out (the bug behind garbage for odd alpha).
+// The CPU fused plan keeps V and M in per-thread arrays indexed by loop counters: memory (the
+// stack), not registers. The register model counts them as local bytes, and a device with a
+// register budget refuses such a kernel (it would live in local memory there).
+TEST(PlansStructure, PerThreadArraysIndexedAtRunTimeAreMemoryNotRegisters) {
+  const ConvDesc d = layer(1, 32, 16, 32);
+  plans::PlanOptions o;
+  o.plan = "fused";
+  o.m = 4;
+  o.vector_lanes = 4;
+  const plans::Program prog = plans::build_program(d, planner::resolve_plan(d, o));
+  const planner::KernelStats s = planner::analyze(*prog.kernels.at(1));  // after the pad
+  ASSERT_NE(prog.kernels[1]->name.find("pipeline"), std::string::npos) << prog.kernels[1]->name;
+  EXPECT_GT(s.local_bytes, 36 * 4 * 32 * 4);  // V and M of at least 4 tiles
+  EXPECT_LT(s.pred_regs, 4096) << "the arrays were counted as registers";
+  Options cpu_o;
+  cpu_o.plan = "fused";
+  EXPECT_LT(explain(d, cpu_o, "cpu").kernels.at(1).pred_regs, 4096);  // the host's lanes
+  // GPU-shaped kernels index their per-thread arrays by constants only.
+  for (const auto& k : build(d, "fused").kernels) EXPECT_EQ(planner::analyze(*k).local_bytes, 0) << k->name;
+}
+
 TEST(PlansStructure, FusedPointGroupsCoverEveryPointForEveryAlpha) {
   for (int r = 1; r <= 7; ++r)
     for (int m = 1; m + r - 1 <= 8; ++m) {

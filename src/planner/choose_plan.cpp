@@ -200,6 +200,9 @@ void evaluate(PlanCandidate& c, const plans::PlanOptions& p, const ConvDesc& d, 
       if (stats.back().pred_regs > caps.regs_per_thread && c.rejected.empty())
         c.rejected = k->name + ": predicted " + std::to_string(stats.back().pred_regs) + " registers > " +
                      std::to_string(caps.regs_per_thread) + " per thread";
+      if (stats.back().local_bytes > 0 && caps.regs_per_thread < (1 << 20) && c.rejected.empty())
+        c.rejected = k->name + ": " + std::to_string(stats.back().local_bytes) +
+                     " bytes of per-thread arrays indexed at run time (local memory on this device)";
       if (shared_bytes(*k) > caps.shared_bytes && c.rejected.empty())
         c.rejected = k->name + ": " + std::to_string(shared_bytes(*k) / 1024) + " KiB of work-group memory > " +
                      std::to_string(caps.shared_bytes / 1024) + " KiB";

@@ -93,8 +93,9 @@ class Analyzer {
     if (t.is_vector()) stats_.vector_flops += n;
   }
 
-  void array_access(const Memory* m) {
+  void array_access(const Memory* m, Expr index = {}) {
     if (m->space != Space::per_thread) return;
+    if (index && index->op != Op::const_int) indexed_.insert(m);
     auto [it, fresh] = arrays_.try_emplace(m, Interval{pos_, pos_, static_cast<int>(m->size)});
     int64_t last = pos_;
     for (const auto& [start, end] : open_loops_)
@@ -154,7 +155,7 @@ class Analyzer {
           define(s.var.node(), registers(s.var.type()));
           break;
         case StmtKind::load:
-          array_access(s.memory);
+          array_access(s.memory, s.index);
           if (s.memory->space == Space::global) stats_.bytes += type_bytes(s.memory->type.with_lanes(s.var.type().lanes)) * per_thread;
           if (s.memory->space == Space::shared)
             stats_.shared_bytes += type_bytes(s.memory->type.with_lanes(s.var.type().lanes)) * per_thread;
@@ -166,7 +167,7 @@ class Analyzer {
           }
           break;
         case StmtKind::store:
-          array_access(s.memory);
+          array_access(s.memory, s.index);
           if (s.memory->space == Space::global)
             stats_.bytes += (s.accumulate ? 2 : 1) * type_bytes(s.memory->type.with_lanes(s.value.type().lanes)) * per_thread;
           if (s.memory->space == Space::shared)
@@ -213,7 +214,10 @@ class Analyzer {
   }
 
   void close_arrays() {
-    for (const auto& [m, iv] : arrays_) intervals_.push_back(iv);
+    for (const auto& [m, iv] : arrays_) {
+      if (indexed_.count(m)) stats_.local_bytes += m->size * type_bytes(m->type);
+      else intervals_.push_back(iv);
+    }
   }
 
   int max_live() const {
@@ -239,6 +243,7 @@ class Analyzer {
   std::vector<Interval> intervals_;
   std::vector<std::pair<int64_t, int64_t>> open_loops_;
   std::unordered_map<const Memory*, Interval> arrays_;
+  std::unordered_set<const Memory*> indexed_;  // per-thread arrays indexed at run time: memory
   std::unordered_map<int, const Memory*> alias_;  // value -> the per-thread array it reads
 };
 

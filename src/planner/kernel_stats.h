@@ -17,6 +17,9 @@ struct KernelStats {
   int64_t bytes = 0;       // global bytes loaded and stored by all threads (masked included)
   int64_t shared_bytes = 0;  // work-group memory bytes loaded and stored by all threads
   int64_t barriers = 0;      // barriers each work-group passes (loop trips included)
+  // Per-thread arrays indexed at run time live in memory, not registers (a CPU's stack, a GPU's
+  // local memory): their bytes per thread.
+  int64_t local_bytes = 0;
   int max_live = 0;        // most simultaneously live 32-bit values in one thread
   int pred_regs = 0;       // predicted registers per thread: max_live + addressing overhead
 };
