@@ -20,7 +20,7 @@ echo "== the fused plan, checked against the float64 reference"
 echo
 echo "== Wino on the CPU against oneDNN (Debian's libdnnl), same data and threads: the seed's layer and resnet50.c3"
 if [ -x build/release/bench/wino_onednn_bench ]; then
-  build/release/bench/wino_onednn_bench --only seed,resnet50.c3 --repeat 10
+  build/release/bench/wino_onednn_bench --only seed,resnet50.c3
 else
   echo "wino_onednn_bench was not built: install libdnnl-dev (scripts/setup.sh does) and rebuild"
 fi

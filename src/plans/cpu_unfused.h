@@ -1,6 +1,7 @@
-// Plan `unfused` shaped for a CPU (GemmTiles::lanes > 0): every stage works on vectors of
-// `lanes` channels, so the transforms are pure vector adds and FMAs and the GEMM is a
-// register-blocked micro-kernel. Tensors (channels last and padded to whole vectors and blocks):
+// The plans shaped for a CPU (GemmTiles::lanes > 0): unfused (cpu_unfused.cpp), fused
+// (cpu_fused.cpp) and direct (cpu_direct.cpp). Every stage works on vectors of `lanes` channels,
+// so the transforms are pure vector adds and FMAs and the GEMM is a register-blocked
+// micro-kernel (cpu_gemm.cpp). Tensors (channels last and padded to whole vectors and blocks):
 //   xp[n][hp][wp][cp]  the input with its zero border, unless x is NHWC with whole vectors already
 //   V[xi][pp][cp]      the transformed input, a row of channels per tile; planes `vplane` apart
 //   U[xi][kp / bk][c][bk]  the transformed weights in panels of a GEMM block's channels, zeros past K

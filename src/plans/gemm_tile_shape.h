@@ -21,8 +21,9 @@ struct GemmTiles {
   // Tensor cores: each warp multiplies with `mma` (ir/mma.h), and a thread's rk x rp accumulators
   // are its parts of (rk / 2) x (rp / 2) tiles of 16 x 8 (a warp covers 8 rk x 4 rp of the block).
   std::optional<ir::MmaKind> mma;
-  // CPU-shaped (plans unfused and fused on a CPU, cpu_unfused.h): one thread per work-group, bp x bk
-  // accumulators held as bp rows of bk / lanes vectors of `lanes` floats (0: the GPU-shaped core).
+  // CPU-shaped (plans unfused, fused and direct on a CPU, cpu_unfused.h): one thread per
+  // work-group, bp x bk accumulators held as bp rows of bk / lanes vectors of `lanes` floats (0:
+  // the GPU-shaped core).
   int lanes = 0;
   int group_tiles = 0;  // CPU fused: tiles a work-group carries through all three stages (a multiple of bp)
   int threads() const { return lanes ? 1 : (points / ppt) * (bk / rk) * (bp / rp); }
