@@ -113,7 +113,7 @@ void measure_rounds(std::vector<Contender>& cs, int repeats, int rounds) {
         // Warm up for 20 ms: caches, the threads' wake-up and the core's clock after the pause.
         const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(20);
         while (std::chrono::steady_clock::now() < until) c.time_us(3);
-        c.rounds.push_back(c.time_us(std::max(3, repeats / rounds)));
+        c.rounds.push_back(c.time_us(std::max(3, repeats / rounds)));  // the header prints this total
       }
   for (Contender& c : cs)
     if (!c.rounds.empty()) c.timing.us = median(c.rounds);
@@ -153,7 +153,7 @@ int run(int argc, char** argv) {
             "same data and threads: median times, oneDNN's best over Wino, relative L2 errors vs float64.");
   args.option("layers", "FILE", "layer file (default bench/cpu_layers.txt: issue 17's table)");
   args.option("only", "NAME,...", "run only these layers");
-  args.option("repeat", "N", "timed runs per library and layer (default 60)");
+  args.option("repeat", "N", "timed runs per library and layer, split over the rounds, at least 3 a round (default 60)");
   args.option("rounds", "R", "turns the libraries take, the runs split between them (default 3)");
   args.option("threads", "T", "threads for both libraries (default: every core)");
   args.option("json", "FILE", "also write every number as JSON");
@@ -171,7 +171,7 @@ int run(int argc, char** argv) {
   if (args.has("only")) names = cli::split_commas(args.get("only"), "--only");
   const std::vector<const io::Layer*> selected = io::select_layers(layers, names, path);
   std::printf("%s, %d threads for both; %d runs each in %d alternating rounds, median of the rounds' medians; "
-              "times in us\n\n", OneDnnConv::version().c_str(), threads, repeats, rounds);
+              "times in us\n\n", OneDnnConv::version().c_str(), threads, rounds * std::max(3, repeats / rounds), rounds);
   std::printf("%-16s %10s %10s %10s | %-28s %10s | %6s | %8s %8s\n", "layer", "dnn direct", "dnn wino", "dnn auto",
               "Wino plan", "Wino", "best/W", "dnn err", "Wino err");
   std::vector<Row> rows;

@@ -108,6 +108,22 @@ TEST(PlansCpuFused, GroupsOfTilesWithATailMatchReference) {
     }
 }
 
+// A layer so wide that one block of tiles' V and M would not fit the thread's stack: plan fused
+// on a CPU says so and what to use; auto takes another plan.
+TEST(PlansCpuFused, GroupsTooLargeForTheStackAreRefusedByName) {
+  ConvDesc d;
+  d.c = 1536, d.h = d.w = 56, d.k = 16, d.pad = Padding::all(1);
+  try {
+    explain(d, plan_options("fused", 6), "cpu");
+    ADD_FAILURE() << "a group of several MiB was built";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("on the thread's stack, over 2048 KiB: use plan unfused"), std::string::npos)
+        << e.what();
+  }
+  const Report rep = explain(d, plan_options("auto", 6), "cpu");
+  EXPECT_NE(rep.plan, "fused");
+}
+
 // The CPU direct plan on the shapes Winograd does not serve: a first layer (C = 3, 7x7, stride 2),
 // 1x1 with and without stride, dilation, odd padding, output rows and channels past whole blocks,
 // batch > 1, an epilogue, both layouts; groups fall back to the scalar kernel.

@@ -40,8 +40,9 @@ plans::PlanOptions given_plan(const ConvDesc& d, const Options& o, const std::st
   return p;
 }
 
-// Plans unfused and fused on a CPU (or the interpreter) are CPU-shaped, unless register tiles are
-// given (those shape the GPU core, which every backend also runs).
+// Plans unfused, direct and fused on a CPU (or the interpreter; fused only where a thread may hold
+// its large arrays) are CPU-shaped, unless register tiles are given (those shape the GPU core,
+// which every backend also runs).
 plans::PlanOptions on_device(plans::PlanOptions p, const Options& o, const DeviceCaps& caps) {
   const bool shaped = p.plan == "unfused" || p.plan == "direct" || (p.plan == "fused" && caps.private_arrays);
   if (shaped && p.precision == Precision::fp32 && !o.reg_k && !o.reg_tiles) p.vector_lanes = caps.vector_lanes;
@@ -78,7 +79,7 @@ std::vector<plans::PlanOptions> candidate_plans(const ConvDesc& d, const Options
   for (int m : {2, 4, 6})
     if ((o.m == 0 || o.m == m) && m + d.r - 1 <= 8) ms.push_back(m);
   if (o.m > 0 && ms.empty()) ms.push_back(o.m);
-  static const std::vector<std::array<int, 5>> unfused_tiles = {
+  static const std::vector<TileShape> unfused_tiles = {
       {0, 0, 0, 0, 16}, {128, 64, 8, 8, 8}, {64, 64, 8, 8, 8}, {128, 128, 8, 8, 16}};
   for (int m : ms) {
     out.push_back(on_device(given_plan(d, o, "unfused", m), o, caps));
@@ -98,7 +99,7 @@ std::vector<plans::PlanOptions> candidate_plans(const ConvDesc& d, const Options
       out.push_back(p);
       // Besides the default: narrower blocks for few tiles, and warps of 64 x 64 or 128 x 32
       // (fewer fragment loads per mma, 128 accumulators per thread).
-      static const std::vector<std::array<int, 5>> mma_tiles = {{128, 64, 8, 8, 16}, {128, 128, 8, 16, 16},
+      static const std::vector<TileShape> mma_tiles = {{128, 64, 8, 8, 16}, {128, 128, 8, 16, 16},
                                                                 {128, 128, 16, 8, 16}};
       if (!tiles_given(o))
         for (const auto& t : mma_tiles) out.push_back(with_tiles(p, t));

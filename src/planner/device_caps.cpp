@@ -46,7 +46,7 @@ DeviceCaps cpu_caps(int cores) {
   c.regs_per_thread = 1 << 20;  // C compilers keep what does not fit on the stack, in cache
   c.shared_bytes = 1 << 30;     // a work-group's shared arrays are ordinary memory
   c.cores = cores;
-  c.gflops = 2.0 * cores;       // Wino's scalar C kernels (plans other than the CPU-shaped unfused)
+  c.gflops = 2.0 * cores;       // Wino's scalar C kernels (the plans that are not CPU-shaped)
   c.bandwidth_gbs = 25.0 * cores;  // the intermediates of one convolution mostly stay in L2 / L3
   c.launch_us = 2;                 // the thread pool spins between back-to-back launches
   // The host's vector width, detected at run time (the kernels are built with -march=native).
@@ -55,7 +55,7 @@ DeviceCaps cpu_caps(int cores) {
   // Register-blocked vector FMAs: the CPU-shaped GEMM measured 220-230 GFLOP/s with AVX-512 on
   // 2 Zen 4 cores (one 512-bit FMA per cycle per core).
   c.vector_gflops = cores * c.vector_lanes * 7.0;
-  c.private_arrays = true;  // a C function's locals, on an 8 MiB stack
+  c.private_arrays = true;  // a C function's locals, on an 8 MiB stack (the plan keeps them under 2 MiB)
   return c;
 }
 

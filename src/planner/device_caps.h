@@ -28,7 +28,7 @@ struct DeviceCaps {
   int warps_for_full_rate = 16;              // resident warps that hide latency fully
   double barrier_us = 0;                     // one work-group barrier and the loads it waits for
   bool mma = false;                          // warp-level tensor-core ops (ir/mma.h): sm_80 and newer
-  int vector_lanes = 0;                      // > 0: plan unfused's GEMM is CPU-shaped, with this many floats per vector
+  int vector_lanes = 0;                      // > 0: plans unfused, direct and fused are CPU-shaped, this many floats per vector
   bool private_arrays = false;               // a thread may hold arrays of hundreds of KiB (the CPU fused plan's V and M)
   double vector_gflops = 0;                  // the rate of vector operations (0: that of the others)
   double tf32_gflops = 0;                    // the tf32 rate of Wino's mma GEMMs

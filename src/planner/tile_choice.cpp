@@ -1,6 +1,7 @@
 #include "planner/tile_choice.h"
 
 #include "common/error.h"
+#include "plans/gemm_tiles.h"
 #include "plans/plan_common.h"
 
 namespace wino::planner {
@@ -60,7 +61,8 @@ GemmTiles mma_point_tiles(const plans::Tiling& t, int64_t K, ir::MmaKind kind) {
   return g;
 }
 
-// The CPU-shaped GEMM (plan unfused on a CPU, plans/cpu_unfused.h): bp rows (tiles) of bk / lanes
+// The CPU-shaped GEMM (plans unfused and fused on a CPU, plans/cpu_unfused.h; direct with output
+// pixels for tiles and taps x channels for channels): bp rows (tiles) of bk / lanes
 // vectors (output channels) of accumulators, at most 28 of AVX-512's 32 vector registers (12 of
 // AVX2's 16), the rest for the U vectors and a broadcast. Of the blocks that fit, the one with the
 // least work counting the padding of the tiles and channels to whole blocks, where each FMA also
@@ -132,7 +134,12 @@ plans::PlanOptions resolve_plan(const ConvDesc& d, plans::PlanOptions p) {
   if (p.plan != "unfused") p.precision = Precision::fp32;  // the others compute in fp32 (higher)
   if (p.plan == "direct") {  // CPU-shaped for one group: blocks of output pixels of a row
     if (d.groups != 1) p.vector_lanes = 0;
-    if (p.vector_lanes) p.gemm = cpu_point_tiles(p.vector_lanes, d.r * d.s * (d.c / d.groups), d.k, d.out_w());
+    if (!p.vector_lanes) return p;
+    GemmTiles g = cpu_point_tiles(p.vector_lanes, d.r * d.s * (d.c / d.groups), d.k, d.out_w());
+    apply_overrides(g, p);
+    g.rk = g.bk, g.rp = g.bp;
+    plans::check_point_gemm_tiles(g, plans::Tiling{}, "direct");
+    p.gemm = g;
     return p;
   }
   const bool gemm = p.plan == "unfused" || p.plan == "fused" || p.plan == "fused-input" || p.plan == "fused-output";

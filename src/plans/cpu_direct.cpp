@@ -56,7 +56,7 @@ void accumulate_taps(ir::KernelBuilder& b, const DirectArgs& a, const DirectBloc
   const ConvDesc& d = a.d;
   const GemmTiles& g = a.g;
   const int L = g.lanes, nv = g.bk / L;
-  const int64_t OW = d.out_w(), cstep = d.layout == Layout::nchw ? d.h * d.w : 1;  // channel to channel
+  const int64_t OW = d.out_w(), cstep = channel_step(d.layout, d.h * d.w);
   b.loop("r", d.r, LoopKind::serial, [&](Expr r) {
     Expr ih = b.let("ih", blk.oh * d.stride + r * d.dilation - d.pad.top);
     Expr row_in = masked ? b.let("row_in", in_range(ih, 0, d.h)) : Expr{};
@@ -136,7 +136,6 @@ std::unique_ptr<Kernel> direct_kernel(const ProgramBuilder& prog, const GemmTile
 
 Program build_cpu_direct(const ConvDesc& d, const GemmTiles& g) {
   const int64_t kp = ceil_div(d.k, g.bk) * g.bk;
-  check_index_range("direct", d, kp * d.r * d.s * d.c);
   ProgramBuilder prog(d, "direct");
   BufferHandle panel = prog.prepared_weights("wpanel", kp * d.r * d.s * d.c);
   prog.add_preparation(weight_panel_kernel(prog, g.bk, kp, prog.weights(), panel));

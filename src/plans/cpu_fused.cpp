@@ -6,19 +6,30 @@
 // Layouts and stages as in cpu_unfused.h, with the work-group's tiles for rows.
 #include "plans/cpu_unfused.h"
 
+#include "common/error.h"
+
 namespace wino::plans {
 
 using namespace ir;
 
 namespace {
 
+// V and M of a group live on the stack of the thread that runs it (8 MiB on Linux; the calling
+// thread runs groups too). The planner sizes groups to half of L2, but one GEMM block of tiles
+// can need more on very wide layers: those are refused rather than overflowing the stack.
+constexpr int64_t kStackArrayBytes = int64_t{2} << 20;
+
 std::unique_ptr<Kernel> cpu_pipeline_kernel(const ProgramBuilder& prog, const Tiling& t, const GemmTiles& g,
                                             const CpuShapes& s, const CpuBuffers& buf) {
   const int L = s.lanes, a2 = t.alpha * t.alpha;
   const int64_t C = prog.desc().c, PB = g.group_tiles, groups = ceil_div(t.tiles, PB);
   const int64_t cblocks = s.cp / L, kblocks = s.kp / g.bk;
-  // Planes a cache line off a multiple of 4 KiB (see CpuShapes::vplane).
-  const int64_t vplane = PB * s.cp + 16, mplane = PB * s.kp + 16;
+  const int64_t vplane = CpuShapes::plane(PB * s.cp), mplane = CpuShapes::plane(PB * s.kp);
+  if (PB < g.bp || PB % g.bp) throw Error("internal: CPU fused tiles " + g.str() + " without whole blocks per group");
+  if (const int64_t bytes = (a2 * (vplane + mplane) + int64_t{g.bp} * g.bk) * 4; bytes > kStackArrayBytes)
+    throw Error("plan fused on a CPU: a group of " + std::to_string(PB) + " tiles keeps " +
+                std::to_string(bytes >> 10) + " KiB of V and M on the thread's stack, over " +
+                std::to_string(kStackArrayBytes >> 10) + " KiB: use plan unfused or a smaller m");
   KernelBuilder b(std::make_shared<Context>(), kernel_name(prog.plan(), "pipeline", t.m, t.r, g.str()), groups, 1);
   b.info() = {prog.plan(), "fused", t.m, t.r};
   const Memory* src = prog.param(b, s.padded_input ? buf.xp : prog.input());
@@ -62,8 +73,6 @@ std::unique_ptr<Kernel> cpu_pipeline_kernel(const ProgramBuilder& prog, const Ti
 
 Program build_cpu_fused(const ConvDesc& d, const Tiling& t, const GemmTiles& g) {
   const CpuShapes s = cpu_shapes(d, t, g);
-  check_index_range("fused", d, int64_t{t.alpha} * t.alpha * d.c * s.kp);
-  check_index_range("fused", d, d.n * s.hp * s.wp * s.cp);
   ProgramBuilder prog(d, "fused", t.m, t.r);
   CpuBuffers buf;
   buf.u = transformed_weights(prog, t, s.kp, g.bk);

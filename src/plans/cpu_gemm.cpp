@@ -1,9 +1,10 @@
-// The GEMM of plan `unfused` shaped for a CPU core (GemmTiles::lanes > 0): one thread per
-// work-group (a task on a core) multiplies a bp x bk block of M[xi][p][k] for one Winograd point
-// over every input channel, with the block's accumulators in vector registers: bp rows (tiles) of
-// bk / lanes vectors (output channels). Per channel it loads bk / lanes vectors of U and
-// broadcasts bp values of V, the register-blocked micro-kernel of BLIS, oneDNN and ncnn. Rows and
-// columns are padded to whole blocks (cpu_unfused.h), so no load or store needs a mask.
+// The GEMM of the CPU-shaped plans (GemmTiles::lanes > 0): the kernel of unfused, the block that
+// fused and (with the image for V) direct also run. One thread per work-group (a task on a core)
+// multiplies a bp x bk block of M[xi][p][k] for one Winograd point over every input channel, with
+// the block's accumulators in vector registers: bp rows (tiles) of bk / lanes vectors (output
+// channels). Per channel it loads bk / lanes vectors of U and broadcasts bp values of V, the
+// register-blocked micro-kernel of BLIS, oneDNN and ncnn. Rows and columns are padded to whole
+// blocks (cpu_unfused.h), so no load or store needs a mask.
 #include "plans/cpu_unfused.h"
 
 namespace wino::plans {

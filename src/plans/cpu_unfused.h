@@ -2,7 +2,7 @@
 // (cpu_fused.cpp) and direct (cpu_direct.cpp). Every stage works on vectors of `lanes` channels,
 // so the transforms are pure vector adds and FMAs and the GEMM is a register-blocked
 // micro-kernel (cpu_gemm.cpp). Tensors (channels last and padded to whole vectors and blocks):
-//   xp[n][hp][wp][cp]  the input with its zero border, unless x is NHWC with whole vectors already
+//   xp[n][hp][wp][cp]  the input with its zero border, unless x is f32 NHWC with whole vectors already
 //   V[xi][pp][cp]      the transformed input, a row of channels per tile; planes `vplane` apart
 //   U[xi][kp / bk][c][bk]  the transformed weights in panels of a GEMM block's channels, zeros past K
 //   M[xi][pp][kp]      the products, a row of output channels per tile; planes `mplane` apart
@@ -22,6 +22,7 @@ struct CpuShapes {
   // A transform touches all alpha^2 planes at once: planes a multiple of 4 KiB apart would share
   // one set of the L1 cache and evict each other, so each is padded by a cache line.
   int64_t vplane = 0, mplane = 0;
+  static int64_t plane(int64_t elements) { return elements + 16; }
   bool padded_input = false;       // false: the input kernel reads x (NHWC, whole vectors) with masks
 };
 CpuShapes cpu_shapes(const ConvDesc& d, const Tiling& t, const GemmTiles& g);

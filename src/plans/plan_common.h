@@ -49,6 +49,8 @@ TileCoords tile_coords(ir::KernelBuilder& b, ir::Expr p, const Tiling& t);
 /// w) to the next.
 ir::Expr image_base(Layout layout, ir::Expr n, ir::Expr ch, int64_t channels, int64_t pixels);
 inline int64_t pixel_step(Layout layout, int64_t channels) { return layout == Layout::nhwc ? channels : 1; }
+/// The step from one channel to the next in that layout (`pixels` = H * W).
+inline int64_t channel_step(Layout layout, int64_t pixels) { return layout == Layout::nchw ? pixels : 1; }
 
 /// Loads the alpha x alpha input patch of tile (n, th, tw), channel c, with zero padding; `valid`
 /// masks every load (tiles or channels past the end of a block).
