@@ -149,6 +149,19 @@ TEST(PlansCpuDirect, StridesDilationsAndEdgesMatchReference) {
     }
 }
 
+// y itself fits the 32-bit offsets (2^28 elements), but the lanes past K = 1 of a vector of 16
+// channels would address 2^32: refused by name rather than computing a wrapped offset.
+TEST(PlansCpuErrors, OffsetsOfMaskedLanesPastTheIndexRangeAreRefused) {
+  ConvDesc d;
+  d.h = d.w = 16384, d.c = 1, d.k = 1, d.r = d.s = 1;
+  try {
+    explain(d, plan_options("direct", 0), "cpu");
+    ADD_FAILURE() << "planned";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("exceeds the 32-bit index range"), std::string::npos) << e.what();
+  }
+}
+
 TEST(PlansCpuErrors, ForcedWinogradPlanRejectsGroupsAndAutoFallsBack) {
   ConvDesc d;
   d.n = 1, d.c = 4, d.h = 8, d.w = 8, d.k = 4, d.r = d.s = 3, d.pad = Padding::all(1), d.groups = 2;

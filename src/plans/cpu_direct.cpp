@@ -136,6 +136,9 @@ std::unique_ptr<Kernel> direct_kernel(const ProgramBuilder& prog, const GemmTile
 
 Program build_cpu_direct(const ConvDesc& d, const GemmTiles& g) {
   const int64_t kp = ceil_div(d.k, g.bk) * g.bk;
+  // Masked lanes compute offsets past K in y and past the last row's end in x.
+  check_index_range("direct", d, d.n * kp * d.out_h() * d.out_w());
+  check_index_range("direct", d, (d.n + 1) * d.c * d.h * d.w);
   ProgramBuilder prog(d, "direct");
   BufferHandle panel = prog.prepared_weights("wpanel", kp * d.r * d.s * d.c);
   prog.add_preparation(weight_panel_kernel(prog, g.bk, kp, prog.weights(), panel));

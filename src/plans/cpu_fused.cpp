@@ -73,6 +73,7 @@ std::unique_ptr<Kernel> cpu_pipeline_kernel(const ProgramBuilder& prog, const Ti
 
 Program build_cpu_fused(const ConvDesc& d, const Tiling& t, const GemmTiles& g) {
   const CpuShapes s = cpu_shapes(d, t, g);
+  check_padded_offsets("fused", d, s);
   ProgramBuilder prog(d, "fused", t.m, t.r);
   CpuBuffers buf;
   buf.u = transformed_weights(prog, t, s.kp, g.bk);

@@ -11,6 +11,13 @@ namespace wino::plans {
 
 using namespace ir;
 
+// Masked lanes still compute their offsets: channels up to kp in y, the padding tiles' patches one
+// image past the input. Those offsets must fit the kernels' 32-bit arithmetic too.
+void check_padded_offsets(const std::string& plan, const ConvDesc& d, const CpuShapes& s) {
+  check_index_range(plan, d, d.n * s.kp * d.out_h() * d.out_w());
+  check_index_range(plan, d, (d.n + 1) * (s.padded_input ? s.hp * s.wp * s.cp : d.h * d.w * d.c));
+}
+
 CpuShapes cpu_shapes(const ConvDesc& d, const Tiling& t, const GemmTiles& g) {
   CpuShapes s;
   s.desc = &d;
@@ -182,6 +189,7 @@ std::unique_ptr<Kernel> cpu_output_kernel(const ProgramBuilder& prog, const Tili
 
 Program build_cpu_unfused(const ConvDesc& d, const Tiling& t, const GemmTiles& g) {
   const CpuShapes s = cpu_shapes(d, t, g);
+  check_padded_offsets("unfused", d, s);
   const int64_t a2 = int64_t{t.alpha} * t.alpha;
   ProgramBuilder prog(d, "unfused", t.m, t.r);
   CpuBuffers buf;

@@ -26,6 +26,8 @@ struct CpuShapes {
   bool padded_input = false;       // false: the input kernel reads x (NHWC, whole vectors) with masks
 };
 CpuShapes cpu_shapes(const ConvDesc& d, const Tiling& t, const GemmTiles& g);
+/// Throws when the offsets masked lanes compute (past K, past the tiles) leave 32-bit range.
+void check_padded_offsets(const std::string& plan, const ConvDesc& d, const CpuShapes& s);
 
 struct CpuBuffers {
   BufferHandle xp, u, v, mm;
