@@ -5,11 +5,27 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 venv=build/venv
+pip=("$venv/bin/pip" install -q)
+
+# PyPI's torch wheel pulls in about 3 GB of CUDA libraries, and a download cut off halfway has failed
+# CI before: retry the install, resuming cut-off wheels (pip keeps the finished ones in its cache).
+pip_install_retrying() {
+  local resume=()
+  "$venv/bin/pip" install --help | grep -q -- --resume-retries && resume=(--resume-retries 20)
+  for attempt in 1 2 3 4 5; do
+    "${pip[@]}" --retries 10 "${resume[@]}" "$@" && return 0
+    echo "python: pip install $* failed (attempt $attempt of 5); retrying in $((attempt * 10)) s" >&2
+    sleep $((attempt * 10))
+  done
+  return 1
+}
+
 if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import torch, torchvision, nanobind, numpy, pytest" 2>/dev/null; then
   echo "python: setting up $venv (PyTorch from PyPI: a few GB, once)"
   python3 -m venv "$venv"
-  "$venv/bin/pip" install -q --upgrade pip
-  "$venv/bin/pip" install -q nanobind scikit-build-core numpy pytest torch torchvision
+  pip_install_retrying --upgrade pip
+  pip_install_retrying nanobind scikit-build-core numpy pytest
+  pip_install_retrying torch torchvision
 fi
 echo "python: pip install . (the C++ library and the extension, built by CMake)"
 "$venv/bin/pip" install -q --no-build-isolation .
