@@ -108,6 +108,35 @@ TEST(PlansCpuFused, GroupsOfTilesWithATailMatchReference) {
     }
 }
 
+// The transposed NCHW copy into xp and the row-by-row vector stores of the output, on the shapes
+// where their blocks end: rows narrower than 4 pixels (element by element), of 4, 5, 8 and 37
+// pixels (vector blocks, the last overlapping), channels past whole blocks and C = 1, padding 0 to
+// 2 (uneven), output rows ending inside the last tile (lane by lane there), K past a vector,
+// batch 2, bias and residual (vector stores) and relu (lane by lane), F(2,3), F(4,3), F(6,3).
+TEST(PlansCpuLayouts, TransposedPadAndRowStoresMatchReference) {
+  struct Shape {
+    int64_t c, h, w, k;
+    Padding pad;
+    Epilogue epilogue;
+  };
+  const std::vector<Shape> shapes = {
+      {19, 6, 3, 5, Padding::all(1), {}},                            // 3 pixels a row
+      {1, 7, 4, 17, Padding::all(0), {true, false, Activation::none}},
+      {16, 5, 5, 16, {2, 1, 0, 2}, {false, true, Activation::none}},  // 5 pixels: blocks of 4
+      {33, 9, 8, 3, Padding::all(2), {}},
+      {19, 11, 37, 21, Padding::all(1), {true, true, Activation::relu}},
+  };
+  for (const Shape& sh : shapes)
+    for (int m : {2, 4, 6})
+      for (const char* plan : {"unfused", "fused"}) {
+        ConvCase cc{2, sh.c, sh.h, sh.w, sh.k, 3, sh.pad, sh.epilogue};
+        Options o = plan_options(plan, m);
+        o.quick_compile = true;
+        const double err = check_conv(Device::cpu(), o, cc);
+        std::printf("[ measured ] cpu %s F(%d,3) %s: rel L2 error %.3g\n", plan, m, cc.str().c_str(), err);
+      }
+}
+
 // A layer so wide that one block of tiles' V and M would not fit the thread's stack: plan fused
 // on a CPU says so and what to use; auto takes another plan.
 TEST(PlansCpuFused, GroupsTooLargeForTheStackAreRefusedByName) {

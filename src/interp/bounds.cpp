@@ -102,8 +102,8 @@ Bounds bound(const Node* n, const Bounds* const* args) {
   const bool ints = n->args[0]->type.scalar != Scalar::f32;  // the operands' (the operation's) type
   Bounds r;
   if (n->type.is_vector() || n->args[0]->type.is_vector()) {  // vectors, and extract: not bounded
-    const bool checked = ints && n->op != Op::broadcast && n->op != Op::extract && n->op != Op::min &&
-                         n->op != Op::max;  // vector i32 arithmetic checks overflow
+    const bool checked = ints && n->op != Op::broadcast && n->op != Op::extract && n->op != Op::interleave &&
+                         n->op != Op::slice && n->op != Op::min && n->op != Op::max;  // vector i32 arithmetic checks overflow
     r.may_fail = fails || checked;
     return r;
   }

@@ -120,7 +120,7 @@ const double* Machine::spread(double v, double* scratch) const {
 
 void Machine::vcompute(const Node* n, double* out) {
   if (n->op == Op::select) return vselect(n, out);
-  if (slots_[n->id].width > 1 || n->op == Op::extract) return vvector(n, out);
+  if (slots_[n->id].width > 1 || n->op == Op::extract || n->op == Op::slice) return vvector(n, out);
   const MaskLanes lanes{top()};
   if (is_unary(n->op)) return unary_op(n, out, veval(n->args[0]), lanes);  // varying operand
   const Node* x = n->args[0];  // both operands, in order
@@ -165,12 +165,23 @@ void Machine::vvector(const Node* n, double* out) {
     return;
   }
   const double* a = veval(x);  // a vector: varying
-  if (n->op == Op::extract) {
-    const double* e = a + n->ival * threads_;
-    each(top(), [&](int l) { out[l] = e[l]; });
+  if (n->op == Op::extract || n->op == Op::slice) {  // lanes from ival on
+    for (int i = 0; i < slots_[n->id].width; ++i) {
+      const double* e = a + (n->ival + i) * threads_;
+      each(top(), [&](int l) { out[i * threads_ + l] = e[l]; });
+    }
     return;
   }
   const double* b = n->nargs > 1 ? veval(n->args[1]) : nullptr;  // vector arithmetic: same types
+  if (n->op == Op::interleave) {
+    const int width = slots_[n->id].width;
+    for (int i = 0; i < width; ++i) {
+      const int from = ir::interleave_lane(width, n->ival, i);
+      const double* src = from < width ? a + from * threads_ : b + (from - width) * threads_;
+      each(top(), [&](int l) { out[i * threads_ + l] = src[l]; });
+    }
+    return;
+  }
   for (int i = 0; i < slots_[n->id].width * threads_; i += threads_) {
     if (b) binary_op(n, out + i, PerLane{a + i}, PerLane{b + i}, lanes);
     else unary_op(n, out + i, a + i, lanes);

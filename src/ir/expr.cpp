@@ -52,6 +52,8 @@ const char* op_name(Op op) {
     case Op::exp: return "exp";
     case Op::broadcast: return "broadcast";
     case Op::extract: return "extract";
+    case Op::interleave: return "interleave";
+    case Op::slice: return "slice";
   }
   return "?";
 }
@@ -65,6 +67,7 @@ int op_arity(Op op) {
     case Op::exp:
     case Op::broadcast:
     case Op::extract:
+    case Op::slice:
     case Op::logical_not:
     case Op::cast: return 1;
     case Op::select: return 3;
@@ -365,6 +368,59 @@ Expr Context::extract(Expr a, int lane) {
   return make(std::move(n));
 }
 
+Expr Context::interleave(Expr a, Expr b, int group, bool odd) {
+  if (!a || !b) throw Error("IR: null operand to interleave");
+  const int lanes = a.type().lanes;
+  if (a.type() != b.type() || !a.type().is_vector() || group < 1 || 2 * group > lanes || lanes % (2 * group) != 0)
+    throw Error("IR: interleave of " + type_name(a.type()) + " and " + type_name(b.type()) + " in groups of " +
+                std::to_string(group) + " (two vectors of one type, groups of at most half their lanes)");
+  Node n{};
+  n.op = Op::interleave;
+  n.type = a.type();
+  n.nargs = 2;
+  n.args = {a.node(), b.node(), nullptr};
+  n.ival = 2 * group + (odd ? 1 : 0);
+  return make(std::move(n));
+}
+
+Expr Context::slice(Expr a, int first, int count) {
+  if (!a) throw Error("IR: null operand to slice");
+  const int lanes = a.type().lanes;
+  if (!a.type().is_vector() || !valid_lanes(count) || first < 0 || first + count > lanes)
+    throw Error("IR: slice of lanes " + std::to_string(first) + ".." + std::to_string(first + count - 1) + " of " +
+                type_name(a.type()) + " (1, 2, 4, 8 or 16 lanes within the vector)");
+  if (count == 1) return extract(a, first);
+  if (count == lanes) return a;
+  if (a->op == Op::broadcast) return broadcast(a->args[0], count);
+  Node n{};
+  n.op = Op::slice;
+  n.type = a.type().with_lanes(count);
+  n.nargs = 1;
+  n.args = {a.node(), nullptr, nullptr};
+  n.ival = first;
+  return make(std::move(n));
+}
+
+std::vector<Expr> transpose_lanes(std::vector<Expr> rows) {
+  const int lanes = static_cast<int>(rows.size());
+  for (const Expr& r : rows)
+    if (!r || r.type().lanes != lanes)
+      throw Error("IR: transpose_lanes needs " + std::to_string(lanes) + " vectors of " + std::to_string(lanes) +
+                  " lanes");
+  // Round g pairs rows i and i + g (i's bit g clear): afterwards every aligned block of 2g rows
+  // holds, in groups of 2g lanes, the transposes of its 2g x 2g diagonal blocks.
+  for (int g = 1; g < lanes; g *= 2) {
+    std::vector<Expr> next(rows.size());
+    for (int i = 0; i < lanes; ++i) {
+      if (i & g) continue;
+      next[i] = interleave(rows[i], rows[i + g], g, false);
+      next[i + g] = interleave(rows[i], rows[i + g], g, true);
+    }
+    rows = std::move(next);
+  }
+  return rows;
+}
+
 namespace {
 Expr constant_like(Expr like, int64_t v) {
   Context& c = like.ctx();
@@ -388,6 +444,8 @@ Expr operator%(Expr a, int64_t b) { return a % constant_like(a, b); }
 Expr exp(Expr a) { return a.ctx().unary(Op::exp, a); }
 Expr broadcast(Expr a, int lanes) { return a.ctx().broadcast(a, lanes); }
 Expr extract(Expr a, int lane) { return a.ctx().extract(a, lane); }
+Expr interleave(Expr a, Expr b, int group, bool odd) { return a.ctx().interleave(a, b, group, odd); }
+Expr slice(Expr a, int first, int count) { return a.ctx().slice(a, first, count); }
 Expr min(Expr a, Expr b) { return a.ctx().binary(Op::min, a, b); }
 Expr max(Expr a, Expr b) { return a.ctx().binary(Op::max, a, b); }
 Expr lt(Expr a, Expr b) { return a.ctx().binary(Op::lt, a, b); }

@@ -20,8 +20,8 @@ enum class Scalar : uint8_t { i32, f32, boolean, f16, bf16 };
 
 /// A value or memory type: an element type and a lane count (lanes > 1: a vector value, e.g.
 /// f32x4; memory is always scalar, and a vector load or store touches `lanes` consecutive
-/// elements). Vectors take arithmetic (add, sub, mul, div, min, max, neg), broadcast and
-/// extract; comparisons, logic, select, casts, exp and mod are scalar.
+/// elements). Vectors take arithmetic (add, sub, mul, div, min, max, neg), broadcast, extract
+/// interleave and slice; comparisons, logic, select, casts, exp and mod are scalar.
 struct Type {
   Scalar scalar = Scalar::f32;
   uint8_t lanes = 1;
@@ -56,6 +56,8 @@ enum class Op : uint8_t {
   neg, logical_not, select, cast,             // unary, ternary, conversion
   exp,                                        // e^x (f32; activations)
   broadcast, extract,                         // scalar -> every lane; lane `ival` of a vector
+  interleave,                                 // two vectors' lane groups, alternating (interleave_lane)
+  slice,                                      // lanes [ival, ival + result lanes) of a vector
 };
 const char* op_name(Op op);
 int op_arity(Op op);
@@ -123,6 +125,12 @@ class Context {
   Expr broadcast(Expr a, int lanes);
   /// Lane `lane` of vector `a`.
   Expr extract(Expr a, int lane);
+  /// Groups of `group` lanes taken alternately from a and b: the even-numbered groups of each,
+  /// or the odd-numbered ones (`odd`). With group 1: a0 b0 a2 b2 ... (odd: a1 b1 a3 b3 ...), one
+  /// step of a lane transpose (transpose_lanes).
+  Expr interleave(Expr a, Expr b, int group, bool odd);
+  /// Lanes [first, first + count) of vector `a` (count 1: a scalar, as extract).
+  Expr slice(Expr a, int first, int count);
 
   size_t node_count() const { return nodes_.size(); }
 
@@ -171,6 +179,21 @@ Expr select(Expr c, Expr a, Expr b);
 Expr exp(Expr a);
 Expr broadcast(Expr a, int lanes);
 Expr extract(Expr a, int lane);
+Expr interleave(Expr a, Expr b, int group, bool odd);
+Expr slice(Expr a, int first, int count);
+
+/// The lane of the operands an interleave (`ival` = group * 2 + odd) puts in lane i of its result:
+/// lanes 0..lanes-1 are a's, lanes..2*lanes-1 are b's (like __builtin_shufflevector's indices).
+inline int interleave_lane(int lanes, int64_t ival, int i) {
+  const int group = static_cast<int>(ival / 2), odd = static_cast<int>(ival % 2);
+  const int pair = i / (2 * group), at = i % (2 * group);
+  const int from_b = at >= group ? lanes : 0;
+  return from_b + pair * 2 * group + odd * group + at % group;
+}
+
+/// The transpose of `rows` vectors of `rows.size()` lanes each (a power of two): lane j of
+/// result i is lane i of rows[j]. log2(lanes) rounds of interleaves, lanes * log2(lanes) in all.
+std::vector<Expr> transpose_lanes(std::vector<Expr> rows);
 
 /// Number of distinct non-leaf nodes reachable from `roots` (what a renderer would compute once).
 size_t count_distinct_ops(const std::vector<Expr>& roots);

@@ -46,6 +46,8 @@ class Printer {
     std::string s = std::string(op_name(n->op)) + "(";
     for (int i = 0; i < n->nargs; ++i) s += (i ? ", " : "") + expr(n->args[i]);
     if (n->op == Op::extract) s += ", " + std::to_string(n->ival);
+    if (n->op == Op::slice) s += ", from " + std::to_string(n->ival);
+    if (n->op == Op::interleave) s += ", group " + std::to_string(n->ival / 2) + (n->ival % 2 ? ", odd" : ", even");
     if (n->op == Op::broadcast) s += ", " + std::to_string(n->type.lanes);
     return s + ")";
   }

@@ -16,8 +16,11 @@ namespace {
 
 // Registers a value takes: one per lane (32-bit lanes); predicates are not counted.
 int registers(Type t) { return t == Type::boolean ? 0 : t.lanes; }
-// Float operations that are arithmetic (select, broadcast and extract move values only).
-bool is_flop(const Node* n) { return n->op != Op::select && n->op != Op::broadcast && n->op != Op::extract; }
+// Float operations that are arithmetic (select, broadcast, extract, interleave, slice move values only).
+bool is_flop(const Node* n) {
+  return n->op != Op::select && n->op != Op::broadcast && n->op != Op::extract && n->op != Op::interleave &&
+         n->op != Op::slice;
+}
 
 // A live interval [def, last] in statement positions, and its width in registers.
 struct Interval {

@@ -33,12 +33,63 @@ CpuShapes cpu_shapes(const ConvDesc& d, const Tiling& t, const GemmTiles& g) {
   return s;
 }
 
-// One row of xp per work-group: the image's pixels copied without a condition (channels
-// innermost, so the stores are contiguous; the compiler gathers the NCHW reads), then zeros in
-// the border columns and the padding channels, or in the whole row above or below the image.
+namespace {
+
+// Lanes of the transposed NCHW copy: the widest power of two up to the vector width that one
+// image row holds (0: rows narrower than 4 pixels, copied element by element).
+int pad_transpose_lanes(const ConvDesc& d, int lanes) {
+  if (d.layout != Layout::nchw || d.dtype != DType::f32) return 0;
+  int t = lanes;
+  while (t > d.w) t /= 2;
+  return t >= 4 ? t : 0;
+}
+
+// One image row into xp, T channels by T pixels at a time: T vector loads along the row (one per
+// channel), a lane transpose, T vector stores of T channels (one per pixel). A row whose width is
+// not a multiple of T ends with a block that overlaps the one before it. Channels past C load
+// zeros, which fills xp's padding channels.
+void pad_row_transposed(KernelBuilder& b, const CpuShapes& s, const Memory* x, const Memory* xp, Expr n, Expr ih,
+                        Expr row, int T) {
+  const ConvDesc& d = *s.desc;
+  auto block = [&](Expr cb, Expr w0) {
+    std::vector<Expr> rows;
+    for (int r = 0; r < T; ++r) {
+      Expr c = b.let("c", cb * T + r);
+      Expr mask = d.c % T != 0 ? lt(c, b.i32(d.c)) : Expr{};
+      rows.push_back(b.load("x", x, image_base(d.layout, n, c, d.c, d.h * d.w) + ih * d.w + w0, mask, T));
+    }
+    const std::vector<Expr> pixels = transpose_lanes(rows);
+    for (int j = 0; j < T; ++j) b.store(xp, (row * s.wp + w0 + j + d.pad.left) * s.cp + cb * T, pixels[j]);
+  };
+  b.loop("cb", s.cp / T, LoopKind::serial, [&](Expr cb) {
+    b.loop("wb", d.w / T, LoopKind::serial, [&](Expr wb) { block(cb, wb * T); });
+    if (d.w % T != 0) block(cb, b.i32(d.w - T));
+  });
+}
+
+// One image row into xp element by element (channels innermost, so the stores are contiguous;
+// the compiler gathers the reads), zeros in the padding channels.
+void pad_row_elementwise(KernelBuilder& b, const CpuShapes& s, const Memory* x, const Memory* xp, Expr n, Expr ih,
+                         Expr row) {
+  const ConvDesc& d = *s.desc;
+  auto at = [&](Expr w, Expr c) { return (row * s.wp + w + d.pad.left) * s.cp + c; };
+  b.loop("w", d.w, LoopKind::serial, [&](Expr w) {
+    Expr from = b.let("from", image_base(d.layout, n, b.i32(0), d.c, d.h * d.w) + (ih * d.w + w) * pixel_step(d.layout, d.c));
+    b.loop("c", d.c, LoopKind::serial, [&](Expr c) {
+      b.store(xp, at(w, c), b.load("x", x, from + c * channel_step(d.layout, d.h * d.w)));
+    });
+    if (s.cp > d.c)
+      b.loop("c", s.cp - d.c, LoopKind::serial, [&](Expr c) { b.store(xp, at(w, c + d.c), b.f32(0)); });
+  });
+}
+
+}  // namespace
+
+// One row of xp per work-group: the image row (transposed to channels-last in vector blocks where
+// the layout allows), then zeros in the border columns, or in the whole row above or below the image.
 std::unique_ptr<Kernel> cpu_pad_kernel(const ProgramBuilder& prog, const CpuShapes& s, BufferHandle xp_buf) {
   const ConvDesc& d = prog.desc();
-  const int L = s.lanes;
+  const int L = s.lanes, T = pad_transpose_lanes(d, L);
   KernelBuilder b(std::make_shared<Context>(), kernel_name(prog.plan(), "pad", 0, 0, "v" + std::to_string(L)),
                   d.n * s.hp, 1);
   b.info() = {prog.plan(), "pad", 0, 0};
@@ -49,22 +100,16 @@ std::unique_ptr<Kernel> cpu_pad_kernel(const ProgramBuilder& prog, const CpuShap
     Expr row = b.group_id();
     Expr n = b.let("n", row / s.hp), ih = b.let("ih", row % s.hp - d.pad.top);
     Expr row_in = b.let("row_in", in_range(ih, 0, d.h));
-    auto at = [&](Expr w_pad, Expr c) { return (row * s.wp + w_pad) * s.cp + c; };
     auto zero_columns = [&](int64_t from, int64_t count) {
       if (count > 0)
         b.loop("w", count, LoopKind::serial, [&](Expr w) {
-          b.loop("cb", s.cp / L, LoopKind::serial, [&](Expr cb) { b.store(xp, at(w + from, cb * L), zeros); });
+          b.loop("cb", s.cp / L, LoopKind::serial,
+                 [&](Expr cb) { b.store(xp, (row * s.wp + w + from) * s.cp + cb * L, zeros); });
         });
     };
     b.if_then(row_in, [&] {
-      b.loop("w", d.w, LoopKind::serial, [&](Expr w) {
-        Expr from = b.let("from", image_base(d.layout, n, b.i32(0), d.c, d.h * d.w) + (ih * d.w + w) * pixel_step(d.layout, d.c));
-        b.loop("c", d.c, LoopKind::serial, [&](Expr c) {
-          b.store(xp, at(w + d.pad.left, c), b.load("x", x, from + c * channel_step(d.layout, d.h * d.w)));
-        });
-        if (s.cp > d.c)
-          b.loop("c", s.cp - d.c, LoopKind::serial, [&](Expr c) { b.store(xp, at(w + d.pad.left, c + d.c), b.f32(0)); });
-      });
+      if (T) pad_row_transposed(b, s, x, xp, n, ih, row, T);
+      else pad_row_elementwise(b, s, x, xp, n, ih, row);
       zero_columns(0, d.pad.left);
       zero_columns(d.pad.left + d.w, s.wp - d.pad.left - d.w);
     });
@@ -93,52 +138,6 @@ std::vector<Expr> cpu_input_tile(KernelBuilder& b, const Tiling& t, const CpuSha
       tile.push_back(b.load("d", src, base + (ih * cols + iw) * s.cp, mask, s.lanes));
     }
   return transform_2d(b.ctx(), t.t.BT, tile);
-}
-
-void cpu_store_channels(KernelBuilder& b, const ConvDesc& d, const OutputSink& y, Expr n, Expr k0, int64_t k_extent,
-                        const std::vector<CpuPixel>& pixels, const std::vector<Expr>& values) {
-  const int L = values.at(0).type().lanes;
-  const int64_t OH = d.out_h(), OW = d.out_w();
-  // A lane whose channel is known to be past K (one block of channels) has nothing to store.
-  const bool one_block = k_extent == L;
-  const int lanes = one_block ? static_cast<int>(std::min<int64_t>(L, d.k)) : L;
-  std::vector<Expr> k(L), bias(L), kmask(L);
-  for (int l = 0; l < lanes; ++l) {
-    k[l] = b.let("k", k0 + l);
-    if (!one_block && k_extent > d.k) kmask[l] = b.let("kin", lt(k[l], b.i32(d.k)));
-    bias[l] = y.channel_bias(b, k[l], kmask[l]);
-  }
-  auto store = [&](int l, size_t px) {
-    const CpuPixel& at = pixels[px];
-    Expr mask = at.mask;
-    if (kmask[l]) mask = mask ? logical_and(mask, kmask[l]) : kmask[l];
-    Expr index = image_base(d.layout, n, k[l], d.k, OH * OW) + (at.oh * OW + at.ow) * pixel_step(d.layout, d.k);
-    y.store(b, index, extract(values[px], l), bias[l], mask);
-  };
-  // Lanes are output channels: innermost for NHWC, outermost for NCHW (contiguous stores).
-  const bool nhwc = d.layout == Layout::nhwc;
-  for (size_t outer = 0; outer < (nhwc ? pixels.size() : size_t(lanes)); ++outer)
-    for (size_t inner = 0; inner < (nhwc ? size_t(lanes) : pixels.size()); ++inner)
-      store(static_cast<int>(nhwc ? inner : outer), nhwc ? outer : inner);
-}
-
-void cpu_output_tile(KernelBuilder& b, const Tiling& t, const CpuShapes& s, const OutputSink& y, Expr p, Expr kb,
-                     const std::vector<Expr>& products, Expr valid) {
-  const ConvDesc& d = *s.desc;
-  const int m = t.m;
-  const int64_t OH = d.out_h(), OW = d.out_w();
-  const std::vector<Expr> out = transform_2d(b.ctx(), t.t.AT, products);
-  TileCoords tc = tile_coords(b, p, t);
-  Expr oh0 = b.let("oh0", tc.th * m), ow0 = b.let("ow0", tc.tw * m);
-  std::vector<CpuPixel> pixels;
-  for (int i = 0; i < m; ++i)
-    for (int j = 0; j < m; ++j) {
-      Expr oh = oh0 + i, ow = ow0 + j, mask = valid;
-      for (Expr c : {OH % m ? lt(oh, b.i32(OH)) : Expr{}, OW % m ? lt(ow, b.i32(OW)) : Expr{}})
-        if (c) mask = mask ? logical_and(mask, c) : c;
-      pixels.push_back({oh, ow, mask});
-    }
-  cpu_store_channels(b, d, y, tc.n, kb * s.lanes, s.kp, pixels, out);
 }
 
 namespace {

@@ -1,5 +1,7 @@
 #include "plans/output_sink.h"
 
+#include "common/error.h"
+
 namespace wino::plans {
 
 using namespace ir;
@@ -33,8 +35,10 @@ Expr activate(Activation a, Expr v) {
 }  // namespace
 
 void OutputSink::store(KernelBuilder& b, Expr index, Expr value, Expr bias, Expr mask) const {
-  if (bias) value = value + bias;
-  if (residual_) value = value + b.load("z", residual_, index, mask);
+  const int lanes = value.type().lanes;
+  if (lanes > 1 && !takes_vectors()) throw Error("internal: a vector store into y with an activation");
+  if (bias) value = value + broadcast(bias, lanes);
+  if (residual_) value = value + b.load("z", residual_, index, mask, lanes);
   b.store(y_, index, activate(activation_, value), mask);
 }
 

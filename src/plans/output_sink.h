@@ -16,9 +16,13 @@ class OutputSink {
   /// What the epilogue needs of output channel k, loaded once for all the stores of a tile (none
   /// where `mask` is false: channels past K).
   ir::Expr channel_bias(ir::KernelBuilder& b, ir::Expr k, ir::Expr mask = {}) const;
-  /// if (mask) y[index] = act(value + bias + residual[index]); `bias` from channel_bias().
+  /// if (mask) y[index] = act(value + bias + residual[index]); `bias` from channel_bias(). A vector
+  /// value is stored at index.. index + lanes, with bias for every lane (takes_vectors() only).
   void store(ir::KernelBuilder& b, ir::Expr index, ir::Expr value, ir::Expr bias,
              ir::Expr mask = {}) const;
+  /// Whether store() takes vectors: the activations compare lane by lane (to keep NaN), so not
+  /// with one.
+  bool takes_vectors() const { return activation_ == Activation::none; }
 
  private:
   const ir::Memory* y_ = nullptr;

@@ -337,7 +337,8 @@ class Renderer {
     if (in_scope(n)) return names_[n];
     std::string t = op_text(n);
     const bool call = n->op == Op::min || n->op == Op::max || n->op == Op::cast || n->op == Op::exp ||
-                      n->op == Op::broadcast || n->op == Op::extract;
+                      n->op == Op::broadcast || n->op == Op::extract || n->op == Op::interleave ||
+                      n->op == Op::slice;
     return top || call ? t : "(" + t + ")";
   }
 
@@ -350,6 +351,23 @@ class Renderer {
     for (int i = 0; i < n->type.lanes; ++i)
       lanes.push_back(fn + "(" + lane_text(d_.types, x, i) + ", " + lane_text(d_.types, y, i) + ")");
     return make_text(d_.types, n->type, lanes);
+  }
+
+  // An interleave or a slice: the dialect's shuffle, else a vector made of the chosen lanes.
+  std::string shuffle_text(const Node* n) {
+    const bool two = n->op == Op::interleave;
+    const std::string x = expr(n->args[0], false), y = two ? expr(n->args[1], false) : x;
+    const int lanes = n->args[0]->type.lanes;
+    std::vector<std::string> picks;
+    for (int i = 0; i < n->type.lanes; ++i) {
+      const int from = two ? ir::interleave_lane(lanes, n->ival, i) : static_cast<int>(n->ival) + i;
+      picks.push_back(d_.types.shuffle.empty() ? lane_text(d_.types, from < lanes ? x : y, from % lanes)
+                                               : std::to_string(from));
+    }
+    if (d_.types.shuffle.empty()) return make_text(d_.types, n->type, picks);
+    std::string indices;
+    for (const std::string& p : picks) indices += (indices.empty() ? "" : ", ") + p;
+    return fill(d_.types.shuffle, {{"%a", x}, {"%b", y}, {"%i", indices}});
   }
 
   std::string op_text(const Node* n) {
@@ -377,6 +395,8 @@ class Renderer {
       case Op::cast: return "(" + ctype(n->type) + ")" + a(0);
       case Op::broadcast: return make_text(d_.types, n->type, std::vector<std::string>(n->type.lanes, expr(n->args[0], true)));
       case Op::extract: return lane_text(d_.types, a(0), static_cast<int>(n->ival));
+      case Op::interleave:
+      case Op::slice: return shuffle_text(n);
       default: throw Error(std::string("renderer: unexpected node ") + op_name(n->op));
     }
   }

@@ -90,7 +90,7 @@ DialectSpec make_c() {
   DialectSpec s;
   s.dialect = Dialect::c;
   s.types = {.max_lanes = 16, .vector = "wino_%ex%n", .make = "(%t){%a}", .lane = "[%i]",
-             .load = "*(const %t*)(%p)", .store = "*(%t*)(%p)"};
+             .load = "*(const %t*)(%p)", .store = "*(%t*)(%p)", .shuffle = "__builtin_shufflevector(%a, %b, %i)"};
   s.prelude = "#include <math.h>\n#include <stdbool.h>\n#define WINO_IMIN(a, b) ((a) < (b) ? (a) : (b))\n"
               "#define WINO_IMAX(a, b) ((a) > (b) ? (a) : (b))\n"
               "static inline unsigned wino_bits(float f) { union { float f; unsigned u; } v; v.f = f; return v.u; }\n"
@@ -162,7 +162,7 @@ DialectSpec make_cuda() {
   DialectSpec s;
   s.dialect = Dialect::cuda;
   // Lane by lane in memory: a float4 access needs 16-byte alignment the IR does not promise.
-  s.types = {.vector = "%e%n", .make = "make_%t(%a)", .lane = ".%i", .load = "", .store = ""};
+  s.types = {.vector = "%e%n", .make = "make_%t(%a)", .lane = ".%i", .load = "", .store = "", .shuffle = ""};
   s.prelude = half_conversions("__device__ __forceinline__", "__float_as_uint", "__uint_as_float") + cuda_vector_operators() +
               cuda_mma();
   s.mma = true;
@@ -187,7 +187,7 @@ DialectSpec make_opencl() {
   DialectSpec s;
   s.dialect = Dialect::opencl;
   s.types = {.max_lanes = 16, .vector = "%e%n", .make = "(%t)(%a)", .lane = ".s%i",
-             .load = "vload%n(0, %p)", .store = "vstore%n(%v, 0, %p)"};
+             .load = "vload%n(0, %p)", .store = "vstore%n(%v, 0, %p)", .shuffle = ""};
   s.prelude = half_conversions("static inline", "as_uint", "as_float");
   s.kernel_prefix = "__kernel void";
   s.global_const_ptr = "__global const %s* restrict";
@@ -209,7 +209,7 @@ DialectSpec make_opencl() {
 DialectSpec make_metal() {
   DialectSpec s;
   s.dialect = Dialect::metal;
-  s.types = {.vector = "%e%n", .make = "%t(%a)", .lane = "[%i]", .load = "", .store = ""};
+  s.types = {.vector = "%e%n", .make = "%t(%a)", .lane = "[%i]", .load = "", .store = "", .shuffle = ""};
   s.prelude = "#include <metal_stdlib>\nusing namespace metal;\n" +
               half_conversions("inline", "as_type<unsigned>", "as_type<float>");
   s.kernel_prefix = "kernel void";
