@@ -14,6 +14,7 @@ using namespace ir;
 std::unique_ptr<Kernel> input_transform_kernel(const ProgramBuilder& prog, const Tiling& t, int threads,
                                                BufferHandle v_buf) {
   const ConvDesc& d = prog.desc();
+  if (d.layout == Layout::nhwc) return input_transform_nhwc_kernel(prog, t, v_buf);
   const int a = t.alpha;
   const int64_t C = d.c, P = t.tiles, total = C * P;
   auto ctx = std::make_shared<Context>();
@@ -38,6 +39,7 @@ std::unique_ptr<Kernel> input_transform_kernel(const ProgramBuilder& prog, const
 std::unique_ptr<Kernel> output_transform_kernel(const ProgramBuilder& prog, const Tiling& t, int threads,
                                                 BufferHandle mm_buf) {
   const ConvDesc& d = prog.desc();
+  if (d.layout == Layout::nhwc) return output_transform_nhwc_kernel(prog, t, mm_buf);
   const int a = t.alpha, m = t.m;
   const int64_t K = d.k, P = t.tiles, total = K * P;
   auto ctx = std::make_shared<Context>();

@@ -1,0 +1,132 @@
+// The unfused plan's transform kernels for NHWC (channels-last) tensors on GPUs. x and y keep
+// channels innermost, V and M keep tiles innermost (V[xi][c][p], M[xi][k][p], what the GEMM
+// reads), so each kernel turns a block of 16 channels x 8 tiles around in work-group memory: x
+// (or y) moves in runs of 16 neighbouring channels of a pixel, V (or M) in runs of 8 tiles, each
+// run at least one whole 32-byte sector.
+#include "ir/transform_code.h"
+#include "plans/output_sink.h"
+#include "plans/plan_common.h"
+
+namespace wino::plans {
+
+using namespace ir;
+
+namespace {
+
+constexpr int kChannels = 16, kTiles = 8, kThreads = kChannels * kTiles;
+constexpr int kPitch = kTiles + 1;  // a padded row: a warp's channels of one point spread over the banks
+constexpr int64_t kSharedBytes = 32 * 1024;  // within every GPU's work-group memory (Apple's 32 KiB)
+
+// Winograd points per round through work-group memory: all of them where they fit (then no
+// thread holds its values across a barrier), else equal shares.
+int chunk_points(int points) {
+  const int64_t per_point = int64_t{kChannels} * kPitch * 4;
+  const int64_t rounds = ceil_div(points * per_point, kSharedBytes);
+  return static_cast<int>(ceil_div(points, rounds));
+}
+
+// One work-group's block: channels [c0, c0 + 16) x tiles [p0, p0 + 8), the thread's own pair.
+struct Block {
+  Expr c0, p0;
+  int64_t channels, tiles;
+
+  Expr channel(KernelBuilder& b, Expr tid) const { return b.let("c", c0 + tid % kChannels); }
+  Expr tile(KernelBuilder& b, Expr tid) const { return b.let("p", p0 + tid / kChannels); }
+  Expr inside(KernelBuilder& b, Expr c, Expr p) const {
+    return logical_and(lt(c, b.i32(channels)), lt(p, b.i32(tiles)));
+  }
+};
+
+Block block_of(KernelBuilder& b, int64_t channels, int64_t tiles) {
+  const int64_t cblocks = ceil_div(channels, kChannels);
+  return {b.let("c0", b.group_id() % cblocks * kChannels), b.let("p0", b.group_id() / cblocks * kTiles), channels,
+          tiles};
+}
+
+// Work-group memory of one round: [point][channel][tile], rows padded.
+Expr staged(Expr point, Expr channel, Expr tile) { return (point * kChannels + channel) * kPitch + tile; }
+
+// The points [xi0, xi0 + count) of the block between mine (a per-thread array, one value per point
+// for the thread's own pair) and plane (V or M, [xi][c][p]), through smem: `to_plane` stores, else loads.
+void move_chunk(KernelBuilder& b, const Block& blk, const Memory* mine, const Memory* smem, const Memory* plane,
+                int xi0, int count, bool to_plane) {
+  auto own = [&](Expr tid, const std::function<void(int, Expr)>& f) {
+    for (int i = 0; i < count; ++i) f(i, staged(b.i32(i), tid % kChannels, tid / kChannels));
+  };
+  auto cooperative = [&](Expr tid) {  // thread tid moves elements tid, tid + 128, ...: tiles fastest
+    for (int i = 0; i < count; ++i) {
+      Expr e = tid + i * kThreads;
+      Expr pl = e % kTiles, cl = e / kTiles % kChannels;
+      Expr c = blk.c0 + cl, p = blk.p0 + pl;
+      Expr at = (b.i32(xi0 + i) * blk.channels + c) * blk.tiles + p;
+      Expr in = blk.inside(b, c, p);
+      if (to_plane) b.store(plane, at, b.load("s", smem, staged(b.i32(i), cl, pl)), in);
+      else b.store(smem, staged(b.i32(i), cl, pl), b.load("v", plane, at, in));
+    }
+  };
+  if (to_plane) {
+    b.threads([&](Expr tid) { own(tid, [&](int i, Expr at) { b.store(smem, at, b.load("v", mine, b.i32(xi0 + i))); }); });
+    b.barrier();
+    b.threads(cooperative);
+  } else {
+    b.threads(cooperative);
+    b.barrier();
+    b.threads([&](Expr tid) { own(tid, [&](int i, Expr at) { b.store(mine, b.i32(xi0 + i), b.load("s", smem, at)); }); });
+  }
+  b.barrier();  // the next round overwrites smem
+}
+
+}  // namespace
+
+std::unique_ptr<Kernel> input_transform_nhwc_kernel(const ProgramBuilder& prog, const Tiling& t, BufferHandle v_buf) {
+  const ConvDesc& d = prog.desc();
+  const int a2 = t.alpha * t.alpha;
+  auto ctx = std::make_shared<Context>();
+  KernelBuilder b(ctx, kernel_name(prog.plan(), "input", t.m, t.r, "nhwc_t" + std::to_string(kThreads)),
+                  ceil_div(d.c, kChannels) * ceil_div(t.tiles, kTiles), kThreads);
+  b.info() = {prog.plan(), "input_transform", t.m, t.r};
+  const Memory* x = prog.param(b, prog.input());
+  const Memory* v = prog.param(b, v_buf, true);
+  const int chunk = chunk_points(a2);
+  const Memory* smem = b.shared_array("smem", int64_t{chunk} * kChannels * kPitch);
+  const Memory* mine = b.thread_array("vt", a2);
+  const Block blk = block_of(b, d.c, t.tiles);
+  b.threads([&](Expr tid) {
+    Expr c = blk.channel(b, tid), p = blk.tile(b, tid);
+    // Pairs outside the layer transform a clamped tile of zeros: every thread reaches the barriers.
+    Expr in = b.let("in", blk.inside(b, c, p));
+    Expr ps = b.let("ps", min(p, b.i32(t.tiles - 1)));
+    const std::vector<Expr> tile = load_input_tile(b, x, d, t, tile_coords(b, ps, t), min(c, b.i32(d.c - 1)), in);
+    const std::vector<Expr> vt = transform_2d(*ctx, t.t.BT, tile);
+    for (int xi = 0; xi < a2; ++xi) b.store(mine, b.i32(xi), vt[xi]);
+  });
+  for (int xi0 = 0; xi0 < a2; xi0 += chunk) move_chunk(b, blk, mine, smem, v, xi0, std::min(chunk, a2 - xi0), true);
+  return b.finish();
+}
+
+std::unique_ptr<Kernel> output_transform_nhwc_kernel(const ProgramBuilder& prog, const Tiling& t, BufferHandle mm_buf) {
+  const ConvDesc& d = prog.desc();
+  const int a2 = t.alpha * t.alpha;
+  auto ctx = std::make_shared<Context>();
+  KernelBuilder b(ctx, kernel_name(prog.plan(), "output", t.m, t.r, "nhwc_t" + std::to_string(kThreads)),
+                  ceil_div(d.k, kChannels) * ceil_div(t.tiles, kTiles), kThreads);
+  b.info() = {prog.plan(), "output_transform", t.m, t.r};
+  const Memory* mm = prog.param(b, mm_buf);
+  const OutputSink y(prog, b);
+  const int chunk = chunk_points(a2);
+  const Memory* smem = b.shared_array("smem", int64_t{chunk} * kChannels * kPitch);
+  const Memory* mine = b.thread_array("mt", a2);
+  const Block blk = block_of(b, d.k, t.tiles);
+  for (int xi0 = 0; xi0 < a2; xi0 += chunk) move_chunk(b, blk, mine, smem, mm, xi0, std::min(chunk, a2 - xi0), false);
+  b.threads([&](Expr tid) {
+    Expr k = blk.channel(b, tid), p = blk.tile(b, tid);
+    b.if_then(blk.inside(b, k, p), [&] {
+      std::vector<Expr> tile;
+      for (int xi = 0; xi < a2; ++xi) tile.push_back(b.load("m", mine, b.i32(xi)));
+      store_output_tile(b, y, d, t, tile_coords(b, p, t), k, transform_2d(*ctx, t.t.AT, tile));
+    });
+  });
+  return b.finish();
+}
+
+}  // namespace wino::plans
