@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "error_of.h"
 #include "ir/builder.h"
 #include "ir/verifier.h"
 #include "opencl_skip.h"
@@ -30,14 +31,7 @@ TEST(IrInterleave, TakesAlternateGroupsOfEachOperand) {
   EXPECT_EQ(interleave_lane(8, 2 * 4 + 1, 4), 12);
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using testing::error_of;
 
 TEST(IrInterleave, RefusesWhatItCannotDoByName) {
   Context c;

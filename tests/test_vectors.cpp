@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "error_of.h"
 #include "common/half.h"
 #include "common/random.h"
 #include "ir/builder.h"
@@ -21,14 +22,7 @@
 namespace wino::ir {
 namespace {
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using testing::error_of;
 
 TEST(IrVectors, TypesCarryLanesAndBytes) {
   EXPECT_EQ(type_name(Type::f32.with_lanes(4)), "f32x4");

@@ -76,54 +76,67 @@ void move_chunk(KernelBuilder& b, const Block& blk, const Memory* mine, const Me
   b.barrier();  // the next round overwrites smem
 }
 
+// What both kernels turn around through: work-group memory for a chunk of points, the thread's
+// own value of every point, and the work-group's block.
+struct TurnAround {
+  const Memory* smem;
+  const Memory* mine;
+  Block blk;
+  int points, chunk;
+
+  // Every point between `mine` and plane, chunk by chunk.
+  void move(KernelBuilder& b, const Memory* plane, bool to_plane) const {
+    for (int xi0 = 0; xi0 < points; xi0 += chunk)
+      move_chunk(b, blk, mine, smem, plane, xi0, std::min(chunk, points - xi0), to_plane);
+  }
+};
+
+// The kernel of one stage over `channels` (C or K) x the tiles, and what it turns around through.
+std::pair<KernelBuilder, TurnAround> nhwc_kernel(const ProgramBuilder& prog, const Tiling& t, const std::string& stage,
+                                                 int64_t channels) {
+  KernelBuilder b(std::make_shared<Context>(),
+                  kernel_name(prog.plan(), stage, t.m, t.r, "nhwc_t" + std::to_string(kThreads)),
+                  ceil_div(channels, kChannels) * ceil_div(t.tiles, kTiles), kThreads);
+  b.info() = {prog.plan(), stage + "_transform", t.m, t.r};
+  const int points = t.alpha * t.alpha, chunk = chunk_points(points);
+  const Memory* smem = b.shared_array("smem", int64_t{chunk} * kChannels * kPitch);
+  const Memory* mine = b.thread_array("mine", points);
+  const Block blk = block_of(b, channels, t.tiles);
+  return {std::move(b), TurnAround{smem, mine, blk, points, chunk}};
+}
+
 }  // namespace
 
 std::unique_ptr<Kernel> input_transform_nhwc_kernel(const ProgramBuilder& prog, const Tiling& t, BufferHandle v_buf) {
   const ConvDesc& d = prog.desc();
-  const int a2 = t.alpha * t.alpha;
-  auto ctx = std::make_shared<Context>();
-  KernelBuilder b(ctx, kernel_name(prog.plan(), "input", t.m, t.r, "nhwc_t" + std::to_string(kThreads)),
-                  ceil_div(d.c, kChannels) * ceil_div(t.tiles, kTiles), kThreads);
-  b.info() = {prog.plan(), "input_transform", t.m, t.r};
+  auto [b, turn] = nhwc_kernel(prog, t, "input", d.c);
   const Memory* x = prog.param(b, prog.input());
   const Memory* v = prog.param(b, v_buf, true);
-  const int chunk = chunk_points(a2);
-  const Memory* smem = b.shared_array("smem", int64_t{chunk} * kChannels * kPitch);
-  const Memory* mine = b.thread_array("vt", a2);
-  const Block blk = block_of(b, d.c, t.tiles);
   b.threads([&](Expr tid) {
-    Expr c = blk.channel(b, tid), p = blk.tile(b, tid);
+    Expr c = turn.blk.channel(b, tid), p = turn.blk.tile(b, tid);
     // Pairs outside the layer transform a clamped tile of zeros: every thread reaches the barriers.
-    Expr in = b.let("in", blk.inside(b, c, p));
+    Expr in = b.let("in", turn.blk.inside(b, c, p));
     Expr ps = b.let("ps", min(p, b.i32(t.tiles - 1)));
     const std::vector<Expr> tile = load_input_tile(b, x, d, t, tile_coords(b, ps, t), min(c, b.i32(d.c - 1)), in);
-    const std::vector<Expr> vt = transform_2d(*ctx, t.t.BT, tile);
-    for (int xi = 0; xi < a2; ++xi) b.store(mine, b.i32(xi), vt[xi]);
+    const std::vector<Expr> vt = transform_2d(b.ctx(), t.t.BT, tile);
+    for (int xi = 0; xi < turn.points; ++xi) b.store(turn.mine, b.i32(xi), vt[xi]);
   });
-  for (int xi0 = 0; xi0 < a2; xi0 += chunk) move_chunk(b, blk, mine, smem, v, xi0, std::min(chunk, a2 - xi0), true);
+  turn.move(b, v, true);
   return b.finish();
 }
 
 std::unique_ptr<Kernel> output_transform_nhwc_kernel(const ProgramBuilder& prog, const Tiling& t, BufferHandle mm_buf) {
   const ConvDesc& d = prog.desc();
-  const int a2 = t.alpha * t.alpha;
-  auto ctx = std::make_shared<Context>();
-  KernelBuilder b(ctx, kernel_name(prog.plan(), "output", t.m, t.r, "nhwc_t" + std::to_string(kThreads)),
-                  ceil_div(d.k, kChannels) * ceil_div(t.tiles, kTiles), kThreads);
-  b.info() = {prog.plan(), "output_transform", t.m, t.r};
+  auto [b, turn] = nhwc_kernel(prog, t, "output", d.k);
   const Memory* mm = prog.param(b, mm_buf);
   const OutputSink y(prog, b);
-  const int chunk = chunk_points(a2);
-  const Memory* smem = b.shared_array("smem", int64_t{chunk} * kChannels * kPitch);
-  const Memory* mine = b.thread_array("mt", a2);
-  const Block blk = block_of(b, d.k, t.tiles);
-  for (int xi0 = 0; xi0 < a2; xi0 += chunk) move_chunk(b, blk, mine, smem, mm, xi0, std::min(chunk, a2 - xi0), false);
+  turn.move(b, mm, false);
   b.threads([&](Expr tid) {
-    Expr k = blk.channel(b, tid), p = blk.tile(b, tid);
-    b.if_then(blk.inside(b, k, p), [&] {
+    Expr k = turn.blk.channel(b, tid), p = turn.blk.tile(b, tid);
+    b.if_then(turn.blk.inside(b, k, p), [&] {
       std::vector<Expr> tile;
-      for (int xi = 0; xi < a2; ++xi) tile.push_back(b.load("m", mine, b.i32(xi)));
-      store_output_tile(b, y, d, t, tile_coords(b, p, t), k, transform_2d(*ctx, t.t.AT, tile));
+      for (int xi = 0; xi < turn.points; ++xi) tile.push_back(b.load("m", turn.mine, b.i32(xi)));
+      store_output_tile(b, y, d, t, tile_coords(b, p, t), k, transform_2d(b.ctx(), t.t.AT, tile));
     });
   });
   return b.finish();
