@@ -8,6 +8,8 @@
 #include "cli_runner.h"
 #include "scoped_env.h"
 #include "planner/choose_plan.h"
+#include "planner/device_caps.h"
+#include "planner/tile_choice.h"
 #include "wino/wino.h"
 
 namespace wino {
@@ -157,3 +159,41 @@ TEST(Planner, CandidatesAreDistinctWithTileOverrides) {
 
 }  // namespace
 }  // namespace wino
+
+namespace wino::planner {
+namespace {
+
+// The CPU-shaped plans block for the machine's caches: caps read L1d and L2 from the machine, and
+// the fused plan's groups of tiles follow L2 (half of it for V and M).
+TEST(PlannerCpu, BlockingFollowsTheMachinesCacheSizes) {
+  const DeviceCaps caps = caps_for_target("cpu");
+  EXPECT_GE(caps.l1_bytes, 8 << 10);
+  EXPECT_LE(caps.l1_bytes, 4 << 20);
+  EXPECT_GE(caps.l2_bytes, caps.l1_bytes);
+  EXPECT_NE(caps.budget_text().find("L1d " + std::to_string(caps.l1_bytes / 1024) + " KiB"), std::string::npos)
+      << caps.budget_text();
+  ConvDesc d;
+  d.c = d.k = 256, d.h = d.w = 56, d.pad = Padding::all(1);
+  plans::PlanOptions p;
+  p.plan = "fused", p.m = 4, p.vector_lanes = 16;
+  int64_t previous = 0;
+  for (int64_t l2 : {int64_t{256} << 10, int64_t{1} << 20, int64_t{8} << 20}) {
+    p.l2_bytes = l2;
+    const int64_t group = resolve_plan(d, p).gemm->group_tiles;
+    const int64_t bp = resolve_plan(d, p).gemm->bp;
+    EXPECT_GE(group, previous) << "L2 " << l2;
+    // V and M of a group within half of L2, unless one block alone is more.
+    const int64_t bytes = group * 36 * (256 + 256) * 4;
+    if (group > bp) {
+      EXPECT_LE(bytes, l2 / 2) << "L2 " << l2;
+    }
+    previous = group;
+  }
+  p.l2_bytes = int64_t{256} << 10;
+  const int64_t small = resolve_plan(d, p).gemm->group_tiles;
+  p.l2_bytes = int64_t{8} << 20;
+  EXPECT_GT(resolve_plan(d, p).gemm->group_tiles, small);
+}
+
+}  // namespace
+}  // namespace wino::planner

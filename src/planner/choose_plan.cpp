@@ -45,7 +45,11 @@ plans::PlanOptions given_plan(const ConvDesc& d, const Options& o, const std::st
 // which every backend also runs).
 plans::PlanOptions on_device(plans::PlanOptions p, const Options& o, const DeviceCaps& caps) {
   const bool shaped = p.plan == "unfused" || p.plan == "direct" || (p.plan == "fused" && caps.private_arrays);
-  if (shaped && p.precision == Precision::fp32 && !o.reg_k && !o.reg_tiles) p.vector_lanes = caps.vector_lanes;
+  if (shaped && p.precision == Precision::fp32 && !o.reg_k && !o.reg_tiles) {
+    p.vector_lanes = caps.vector_lanes;
+    p.l1_bytes = caps.l1_bytes;
+    p.l2_bytes = caps.l2_bytes;
+  }
   return p;
 }
 

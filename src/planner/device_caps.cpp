@@ -1,5 +1,8 @@
 #include "planner/device_caps.h"
 
+#include <unistd.h>
+
+#include <cctype>
 #include <fstream>
 #include <thread>
 
@@ -39,6 +42,31 @@ DeviceCaps nvidia(int major, int sms, const std::string& name) {
   return c;
 }
 
+// "48K", "1024K", "32M" (sysfs's cache sizes) in bytes; 0 when it is none of those.
+int64_t size_bytes(const std::string& text) {
+  size_t end = 0;
+  while (end < text.size() && std::isdigit(static_cast<unsigned char>(text[end]))) ++end;
+  if (end == 0 || end > 9) return 0;
+  const int64_t n = std::stoll(text.substr(0, end));
+  const std::string unit = text.substr(end);
+  return unit == "K" ? n << 10 : unit == "M" ? n << 20 : unit.empty() ? n : 0;
+}
+
+// The size of the level-`level` data (or unified) cache of the first core: sysfs, else glibc's
+// sysconf; 0 when neither says (some virtual machines).
+int64_t data_cache_bytes(int level) {
+  for (int i = 0; i < 8; ++i) {
+    const std::string dir = "/sys/devices/system/cpu/cpu0/cache/index" + std::to_string(i) + "/";
+    std::ifstream level_in(dir + "level"), type_in(dir + "type"), size_in(dir + "size");
+    int l = 0;
+    std::string type, size;
+    if ((level_in >> l) && (type_in >> type) && (size_in >> size) && l == level && type != "Instruction")
+      if (const int64_t bytes = size_bytes(size); bytes > 0) return bytes;
+  }
+  const long bytes = sysconf(level == 1 ? _SC_LEVEL1_DCACHE_SIZE : _SC_LEVEL2_CACHE_SIZE);
+  return bytes > 0 ? bytes : 0;
+}
+
 DeviceCaps cpu_caps(int cores) {
   DeviceCaps c;
   c.name = "cpu (" + std::to_string(cores) + " cores)";
@@ -56,6 +84,8 @@ DeviceCaps cpu_caps(int cores) {
   // 2 Zen 4 cores (one 512-bit FMA per cycle per core).
   c.vector_gflops = cores * c.vector_lanes * 7.0;
   c.private_arrays = true;  // a C function's locals, on an 8 MiB stack (the plan keeps them under 2 MiB)
+  if (const int64_t l1 = data_cache_bytes(1); l1 > 0) c.l1_bytes = l1;
+  if (const int64_t l2 = data_cache_bytes(2); l2 > 0) c.l2_bytes = l2;
   return c;
 }
 
@@ -74,8 +104,12 @@ std::string cpu_model() {
 std::string DeviceCaps::budget_text() const {
   auto num = [](double v) { return std::to_string(static_cast<long long>(v + 0.5)); };
   return (regs_per_thread < (1 << 20) ? num(regs_per_thread) + " regs/thread, " : "") +
-         (shared_bytes < (1 << 30) ? num(shared_bytes / 1024.0) + " KiB shared, " : "") + num(bandwidth_gbs) +
-         " GB/s, " + num(gflops) + " GFLOP/s";
+         (shared_bytes < (1 << 30) ? num(shared_bytes / 1024.0) + " KiB shared, " : "") +
+         (vector_lanes > 0 && dialect == render::Dialect::c
+              ? num(vector_lanes) + " float lanes, L1d " + num(l1_bytes / 1024.0) + " KiB, L2 " +
+                    num(l2_bytes / 1024.0) + " KiB, "
+              : "") +
+         num(bandwidth_gbs) + " GB/s, " + num(gflops) + " GFLOP/s";
 }
 
 DeviceCaps caps_for_target(const std::string& t) {

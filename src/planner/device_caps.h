@@ -32,6 +32,8 @@ struct DeviceCaps {
   bool private_arrays = false;               // a thread may hold arrays of hundreds of KiB (the CPU fused plan's V and M)
   double vector_gflops = 0;                  // the rate of vector operations (0: that of the others)
   double tf32_gflops = 0;                    // the tf32 rate of Wino's mma GEMMs
+  int64_t l1_bytes = 32 * 1024;              // data caches of one core: the CPU-shaped plans' blocking
+  int64_t l2_bytes = 1 << 20;                //   (read from the machine by caps_for_device)
   double thread_gflops = 0;                  // one thread's own rate (a kernel with few threads
                                              // takes its longest thread's time); 0: not a limit
   /// "255 regs/thread, 48 KiB shared, 4300 GB/s, 33500 GFLOP/s" for the candidate table.

@@ -61,22 +61,25 @@ GemmTiles mma_point_tiles(const plans::Tiling& t, int64_t K, ir::MmaKind kind) {
   return g;
 }
 
+// A plan's L1 for its blocking: the machine's (PlanOptions from the device's caps), else 32 KiB.
+int64_t l1_of(const plans::PlanOptions& p) { return p.l1_bytes > 0 ? p.l1_bytes : 32 * 1024; }
+
 // The CPU-shaped GEMM (plans unfused and fused on a CPU, plans/cpu_unfused.h; direct with output
 // pixels for tiles and taps x channels for channels): bp rows (tiles) of bk / lanes
 // vectors (output channels) of accumulators, at most 28 of AVX-512's 32 vector registers (12 of
 // AVX2's 16), the rest for the U vectors and a broadcast. Of the blocks that fit, the one with the
 // least work counting the padding of the tiles and channels to whole blocks, where each FMA also
 // pays for its share of the loads (bp broadcasts and bk / lanes vectors per channel), and more when
-// the block's panel of U (c x bk) outgrows L1 and is read again from L2 for each block of tiles;
-// the GEMM runs at the FMA pipes' rate, so padding is time lost.
-GemmTiles cpu_point_tiles(int lanes, int64_t c, int64_t k, int64_t tiles) {
+// the block's panel of U (c x bk) outgrows three quarters of L1 and is read again from L2 for
+// each block of tiles; the GEMM runs at the FMA pipes' rate, so padding is time lost.
+GemmTiles cpu_point_tiles(int lanes, int64_t c, int64_t k, int64_t tiles, int64_t l1_bytes) {
   const int accumulators = lanes >= 16 ? 28 : 12;
   GemmTiles best;
   double best_cost = 0;
   for (int nv = 1; nv <= 4 && (nv == 1 || (nv - 1) * lanes < k); ++nv)
     for (int bp = 1; bp * nv <= accumulators && (bp == 1 || bp - 1 < tiles); ++bp) {
       const double padded = static_cast<double>((tiles + bp - 1) / bp * bp) * ((k + nv * lanes - 1) / (nv * lanes) * nv);
-      const bool panel_from_l2 = tiles > bp && c * nv * lanes * 4 > 24 * 1024;
+      const bool panel_from_l2 = tiles > bp && c * nv * lanes * 4 > l1_bytes * 3 / 4;
       const double cost = padded * (1.0 + 0.5 * (bp + nv) / (bp * nv) + (panel_from_l2 ? 2.0 / bp : 0.0));
       if (best.lanes == 0 || cost < best_cost) {
         best_cost = cost;
@@ -91,12 +94,12 @@ GemmTiles cpu_point_tiles(int lanes, int64_t c, int64_t k, int64_t tiles) {
 }
 
 // The CPU fused plan's tiles per work-group: as many whole blocks of bp as keep the work-group's
-// V and M (alpha^2 x tiles x channels each) within half of a 1 MiB L2, and at most a quarter of
-// the tiles, so that every core gets work.
-int cpu_group_tiles(const GemmTiles& g, const plans::Tiling& t, const ConvDesc& d) {
+// V and M (alpha^2 x tiles x channels each) within half of L2, and at most a quarter of the
+// tiles, so that every core gets work.
+int cpu_group_tiles(const GemmTiles& g, const plans::Tiling& t, const ConvDesc& d, int64_t l2_bytes) {
   const int64_t lanes = g.lanes, cp = (d.c + lanes - 1) / lanes * lanes, kp = (d.k + g.bk - 1) / g.bk * g.bk;
   const int64_t per_block = int64_t{t.alpha} * t.alpha * g.bp * (cp + kp) * 4;
-  const int64_t fit = (512 * 1024) / per_block, share = (t.tiles + 4 * g.bp - 1) / (4 * g.bp);
+  const int64_t fit = (l2_bytes / 2) / per_block, share = (t.tiles + 4 * g.bp - 1) / (4 * g.bp);
   return g.bp * static_cast<int>(std::max<int64_t>(1, std::min(fit, share)));
 }
 
@@ -135,7 +138,7 @@ plans::PlanOptions resolve_plan(const ConvDesc& d, plans::PlanOptions p) {
   if (p.plan == "direct") {  // CPU-shaped for one group: blocks of output pixels of a row
     if (d.groups != 1) p.vector_lanes = 0;
     if (!p.vector_lanes) return p;
-    GemmTiles g = cpu_point_tiles(p.vector_lanes, d.r * d.s * (d.c / d.groups), d.k, d.out_w());
+    GemmTiles g = cpu_point_tiles(p.vector_lanes, d.r * d.s * (d.c / d.groups), d.k, d.out_w(), l1_of(p));
     apply_overrides(g, p);
     g.rk = g.bk, g.rp = g.bp;
     plans::check_point_gemm_tiles(g, plans::Tiling{}, "direct");
@@ -153,13 +156,13 @@ plans::PlanOptions resolve_plan(const ConvDesc& d, plans::PlanOptions p) {
                                          : ": use a smaller m or the unfused plan"));
   if (!gemm) return p;
   if ((p.plan != "unfused" && p.plan != "fused") || p.precision != Precision::fp32) p.vector_lanes = 0;
-  GemmTiles g = p.vector_lanes > 0              ? cpu_point_tiles(p.vector_lanes, d.c, d.k, t.tiles)
+  GemmTiles g = p.vector_lanes > 0              ? cpu_point_tiles(p.vector_lanes, d.c, d.k, t.tiles, l1_of(p))
                 : p.plan != "unfused"             ? all_points_tiles(t, p.plan == "fused-output")
                 : p.precision == Precision::fp32 ? point_gemm_tiles(t, d.k)
                                                  : mma_point_tiles(t, d.k, mma_kind(p.precision));
   apply_overrides(g, p);
   if (g.lanes) g.rk = g.bk, g.rp = g.bp;  // one thread holds the whole block
-  if (g.lanes && p.plan == "fused") g.group_tiles = cpu_group_tiles(g, t, d);
+  if (g.lanes && p.plan == "fused") g.group_tiles = cpu_group_tiles(g, t, d, p.l2_bytes > 0 ? p.l2_bytes : int64_t{1} << 20);
   p.gemm = g;
   return p;
 }
