@@ -109,11 +109,13 @@ TEST(PlansCpuFused, GroupsOfTilesWithATailMatchReference) {
 }
 
 // The transposed NCHW copy into xp and the row-by-row vector stores of the output, on the shapes
-// where their blocks end: rows narrower than 4 pixels (element by element), of 4, 5, 8 and 37
-// pixels (vector blocks, the last overlapping), channels past whole blocks and C = 1, padding 0 to
-// 2 (uneven), output rows ending inside the last tile (lane by lane there), K past a vector,
-// batch 2, bias and residual (vector stores) and relu (lane by lane), F(2,3), F(4,3), F(6,3).
-TEST(PlansCpuLayouts, TransposedPadAndRowStoresMatchReference) {
+// where their blocks end: rows narrower than 4 pixels (element by element), of 4, 5, 8, 9 and 37
+// pixels (vector blocks, the last overlapping), channels past whole blocks, C = 1, and C a whole
+// number of narrow blocks but not of vectors (C = 4 on 5-pixel rows, 8 on 9: the padding channels
+// load nothing past x), padding 0 to 2 (uneven), output rows ending inside the last tile (lane by
+// lane there), K past a vector, batch 2, bias and residual (vector stores) and relu (lane by lane),
+// F(2,3), F(4,3), F(6,3).
+TEST(PlansCpuNchw, TransposedPadAndRowStoresMatchReference) {
   struct Shape {
     int64_t c, h, w, k;
     Padding pad;
@@ -124,6 +126,8 @@ TEST(PlansCpuLayouts, TransposedPadAndRowStoresMatchReference) {
       {1, 7, 4, 17, Padding::all(0), {true, false, Activation::none}},
       {16, 5, 5, 16, {2, 1, 0, 2}, {false, true, Activation::none}},  // 5 pixels: blocks of 4
       {33, 9, 8, 3, Padding::all(2), {}},
+      {4, 6, 5, 7, Padding::all(1), {}},
+      {8, 5, 9, 9, Padding::all(1), {true, false, Activation::none}},
       {19, 11, 37, 21, Padding::all(1), {true, true, Activation::relu}},
   };
   for (const Shape& sh : shapes)

@@ -8,9 +8,9 @@
 #include <vector>
 
 #include "common/error.h"
-#include "error_of.h"
 #include "common/half.h"
 #include "common/random.h"
+#include "error_of.h"
 #include "ir/builder.h"
 #include "ir/verifier.h"
 #include "opencl_skip.h"

@@ -120,7 +120,7 @@ const double* Machine::spread(double v, double* scratch) const {
 
 void Machine::vcompute(const Node* n, double* out) {
   if (n->op == Op::select) return vselect(n, out);
-  if (slots_[n->id].width > 1 || n->op == Op::extract || n->op == Op::slice) return vvector(n, out);
+  if (slots_[n->id].width > 1 || n->op == Op::extract) return vvector(n, out);
   const MaskLanes lanes{top()};
   if (is_unary(n->op)) return unary_op(n, out, veval(n->args[0]), lanes);  // varying operand
   const Node* x = n->args[0];  // both operands, in order

@@ -191,7 +191,8 @@ Expr Context::binary(Op op, Expr a, Expr b) {
   if (a.type() != b.type())
     throw Error(std::string("IR: operand types differ in ") + op_name(op) + ": " +
                 type_name(a.type()) + " vs " + type_name(b.type()));
-  if (op_arity(op) != 2) throw Error(std::string("IR: ") + op_name(op) + " is not binary");
+  if (op_arity(op) != 2 || op == Op::interleave)
+    throw Error(std::string("IR: ") + op_name(op) + " is not a binary arithmetic operation");
   if ((op == Op::logical_and || op == Op::logical_or) && a.type() != Type::boolean)
     throw Error("IR: logical operators need boolean operands");
   if ((op == Op::mod) && a.type() != Type::i32) throw Error("IR: mod needs integer operands");

@@ -20,7 +20,7 @@ enum class Scalar : uint8_t { i32, f32, boolean, f16, bf16 };
 
 /// A value or memory type: an element type and a lane count (lanes > 1: a vector value, e.g.
 /// f32x4; memory is always scalar, and a vector load or store touches `lanes` consecutive
-/// elements). Vectors take arithmetic (add, sub, mul, div, min, max, neg), broadcast, extract
+/// elements). Vectors take arithmetic (add, sub, mul, div, min, max, neg), broadcast, extract,
 /// interleave and slice; comparisons, logic, select, casts, exp and mod are scalar.
 struct Type {
   Scalar scalar = Scalar::f32;
@@ -70,7 +70,7 @@ struct Node {
   Type type;
   uint8_t nargs = 0;
   std::array<const Node*, 3> args{};
-  int64_t ival = 0;   // const_int
+  int64_t ival = 0;   // const_int; extract's lane, interleave's group * 2 + odd, slice's first lane
   double fval = 0.0;  // const_float (already rounded to float for f32)
   std::string name;   // var: a hint for printing only; variables are identified by object
   uint32_t id = 0;    // creation order, for stable printing

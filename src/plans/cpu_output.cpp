@@ -2,6 +2,7 @@
 // transform go to y lane by lane, or, for NCHW rows, transposed so that each vector holds one
 // channel's pixels and a tile's row is one or two vector stores.
 #include <algorithm>
+#include <bit>
 
 #include "ir/transform_code.h"
 #include "plans/cpu_unfused.h"
@@ -12,12 +13,6 @@ namespace wino::plans {
 using namespace ir;
 
 namespace {
-
-int next_pow2(int v) {
-  int p = 1;
-  while (p < v) p *= 2;
-  return p;
-}
 
 // The output channels [k0, k0 + L) one vector covers: which to store, and under which mask.
 struct ChannelLanes {
@@ -45,7 +40,7 @@ Expr both(Expr a, Expr b) { return a && b ? logical_and(a, b) : a ? a : b; }
 // Zero when the tile's rows cannot be stored as vectors (NHWC, an activation, m = 1, or rows wider
 // than a vector).
 int padded_row_lanes(const ConvDesc& d, const OutputSink& y, int m, int L) {
-  const int P = next_pow2(m);
+  const int P = static_cast<int>(std::bit_ceil(static_cast<unsigned>(m)));
   return d.layout == Layout::nchw && y.takes_vectors() && m >= 2 && P <= L ? P : 0;
 }
 
@@ -54,13 +49,18 @@ int padded_row_lanes(const ConvDesc& d, const OutputSink& y, int m, int L) {
 // channel's row then stored as power-of-two pieces. The tile lies inside the image horizontally.
 void store_tile_rows(KernelBuilder& b, const ConvDesc& d, const OutputSink& y, Expr n, Expr k0, int64_t k_extent,
                      Expr oh0, Expr ow0, int m, int P, const std::vector<Expr>& values, Expr valid) {
-  const int L = values.at(0).type().lanes, rows_padded = m * P;
-  const int T = std::min(L, next_pow2(rows_padded));
+  const int L = values.at(0).type().lanes, pixels_padded = m * P;
+  const int T = std::min(L, static_cast<int>(std::bit_ceil(static_cast<unsigned>(pixels_padded))));
   const int64_t OH = d.out_h(), OW = d.out_w();
   const ChannelLanes ch = channel_lanes(b, d, k0, k_extent, L);
+  std::vector<Expr> bias(L), base(L);
+  for (int l = 0; l < ch.count; ++l) {
+    bias[l] = y.channel_bias(b, ch.k[l], ch.kmask[l]);
+    base[l] = image_base(d.layout, n, ch.k[l], d.k, OH * OW);
+  }
   const Expr zero = broadcast(b.f32(0), T);
-  for (int first = 0; first < rows_padded; first += T)  // a block of T / P rows
-    for (int cs = 0; cs * T < ch.count; ++cs) {          // channels [cs * T, (cs + 1) * T)
+  for (int first = 0; first < pixels_padded; first += T)  // a block of T / P rows
+    for (int cs = 0; cs * T < ch.count; ++cs) {            // channels [cs * T, (cs + 1) * T)
       std::vector<Expr> block;
       for (int q = first; q < first + T; ++q) {
         const int i = q / P, j = q % P;
@@ -69,15 +69,13 @@ void store_tile_rows(KernelBuilder& b, const ConvDesc& d, const OutputSink& y, E
       const std::vector<Expr> channels = transpose_lanes(block);
       for (int l = 0; l < T && cs * T + l < ch.count; ++l) {
         const int lane = cs * T + l;
-        Expr bias = y.channel_bias(b, ch.k[lane], ch.kmask[lane]);
-        Expr base = image_base(d.layout, n, ch.k[lane], d.k, OH * OW);
         for (int r = 0; r < T / P && first / P + r < m; ++r) {
           const int i = first / P + r;
           Expr oh = oh0 + i, mask = both(valid, ch.kmask[lane]);
           if (OH % m) mask = both(mask, lt(oh, b.i32(OH)));
           for (int j0 = 0; j0 < m;) {  // pieces of 4 and 2 for m = 6
-            const int w = next_pow2(m - j0 + 1) / 2;  // the largest power of two <= m - j0
-            y.store(b, base + oh * OW + ow0 + j0, slice(channels[l], r * P + j0, w), bias, mask);
+            const int w = static_cast<int>(std::bit_floor(static_cast<unsigned>(m - j0)));
+            y.store(b, base[lane] + oh * OW + ow0 + j0, slice(channels[l], r * P + j0, w), bias[lane], mask);
             j0 += w;
           }
         }
@@ -131,7 +129,7 @@ void cpu_output_tile(KernelBuilder& b, const Tiling& t, const CpuShapes& s, cons
   // The last tile of a row reaches past the image: lane by lane there.
   Expr inside = b.let("inside", lt(ow0 + (m - 1), b.i32(OW)));
   b.if_then(inside, rows);
-  b.if_then(le(b.i32(OW), ow0 + (m - 1)), lane_by_lane);
+  b.if_then(b.ctx().unary(Op::logical_not, inside), lane_by_lane);
 }
 
 }  // namespace wino::plans

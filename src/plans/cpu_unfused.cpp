@@ -46,8 +46,8 @@ int pad_transpose_lanes(const ConvDesc& d, int lanes) {
 
 // One image row into xp, T channels by T pixels at a time: T vector loads along the row (one per
 // channel), a lane transpose, T vector stores of T channels (one per pixel). A row whose width is
-// not a multiple of T ends with a block that overlaps the one before it. Channels past C load
-// zeros, which fills xp's padding channels.
+// not a multiple of T ends with a block that overlaps the one before it. Channels past C (up to
+// xp's whole vectors, which may be more than T past C) load zeros, which fills xp's padding.
 void pad_row_transposed(KernelBuilder& b, const CpuShapes& s, const Memory* x, const Memory* xp, Expr n, Expr ih,
                         Expr row, int T) {
   const ConvDesc& d = *s.desc;
@@ -55,7 +55,7 @@ void pad_row_transposed(KernelBuilder& b, const CpuShapes& s, const Memory* x, c
     std::vector<Expr> rows;
     for (int r = 0; r < T; ++r) {
       Expr c = b.let("c", cb * T + r);
-      Expr mask = d.c % T != 0 ? lt(c, b.i32(d.c)) : Expr{};
+      Expr mask = s.cp > d.c ? lt(c, b.i32(d.c)) : Expr{};  // xp's padding channels: zeros
       rows.push_back(b.load("x", x, image_base(d.layout, n, c, d.c, d.h * d.w) + ih * d.w + w0, mask, T));
     }
     const std::vector<Expr> pixels = transpose_lanes(rows);

@@ -47,7 +47,8 @@ struct CpuPixel {
 void cpu_store_channels(ir::KernelBuilder& b, const ConvDesc& d, const OutputSink& y, ir::Expr n, ir::Expr k0,
                         int64_t k_extent, const std::vector<CpuPixel>& pixels, const std::vector<ir::Expr>& values);
 /// Transforms the alpha^2 vectors of M of tile p, channels [kb * lanes, ...) and stores them in y
-/// (with the epilogue), lane by lane; nothing where `valid` is false.
+/// (with the epilogue): NCHW rows as vectors where the tile lies inside the image and there is no
+/// activation, else lane by lane (cpu_output.cpp); nothing where `valid` is false.
 void cpu_output_tile(ir::KernelBuilder& b, const Tiling& t, const CpuShapes& s, const OutputSink& y, ir::Expr p,
                      ir::Expr kb, const std::vector<ir::Expr>& products, ir::Expr valid);
 /// One bp x bk block of M for one point: rows of V from `v_row0` (`v_stride` apart), the panel of

@@ -2,7 +2,7 @@
 // channels innermost, V and M keep tiles innermost (V[xi][c][p], M[xi][k][p], what the GEMM
 // reads), so each kernel turns a block of 16 channels x 8 tiles around in work-group memory: x
 // (or y) moves in runs of 16 neighbouring channels of a pixel, V (or M) in runs of 8 tiles, each
-// run at least one whole 32-byte sector.
+// run one 32-byte sector or more (aligned where C is a multiple of 16 and the tiles of 8).
 #include "ir/transform_code.h"
 #include "plans/output_sink.h"
 #include "plans/plan_common.h"
@@ -26,7 +26,7 @@ int chunk_points(int points) {
 }
 
 // One work-group's block: channels [c0, c0 + 16) x tiles [p0, p0 + 8), the thread's own pair.
-struct Block {
+struct TileBlock {
   Expr c0, p0;
   int64_t channels, tiles;
 
@@ -37,7 +37,7 @@ struct Block {
   }
 };
 
-Block block_of(KernelBuilder& b, int64_t channels, int64_t tiles) {
+TileBlock block_of(KernelBuilder& b, int64_t channels, int64_t tiles) {
   const int64_t cblocks = ceil_div(channels, kChannels);
   return {b.let("c0", b.group_id() % cblocks * kChannels), b.let("p0", b.group_id() / cblocks * kTiles), channels,
           tiles};
@@ -47,9 +47,10 @@ Block block_of(KernelBuilder& b, int64_t channels, int64_t tiles) {
 Expr staged(Expr point, Expr channel, Expr tile) { return (point * kChannels + channel) * kPitch + tile; }
 
 // The points [xi0, xi0 + count) of the block between mine (a per-thread array, one value per point
-// for the thread's own pair) and plane (V or M, [xi][c][p]), through smem: `to_plane` stores, else loads.
-void move_chunk(KernelBuilder& b, const Block& blk, const Memory* mine, const Memory* smem, const Memory* plane,
-                int xi0, int count, bool to_plane) {
+// for the thread's own pair) and plane (V or M, [xi][c][p]), through smem: `to_plane` stores, else loads;
+// the `last` round ends without a barrier (nothing after it reuses smem).
+void move_chunk(KernelBuilder& b, const TileBlock& blk, const Memory* mine, const Memory* smem, const Memory* plane,
+                int xi0, int count, bool to_plane, bool last) {
   auto own = [&](Expr tid, const std::function<void(int, Expr)>& f) {
     for (int i = 0; i < count; ++i) f(i, staged(b.i32(i), tid % kChannels, tid / kChannels));
   };
@@ -73,7 +74,7 @@ void move_chunk(KernelBuilder& b, const Block& blk, const Memory* mine, const Me
     b.barrier();
     b.threads([&](Expr tid) { own(tid, [&](int i, Expr at) { b.store(mine, b.i32(xi0 + i), b.load("s", smem, at)); }); });
   }
-  b.barrier();  // the next round overwrites smem
+  if (!last) b.barrier();  // the next round overwrites smem
 }
 
 // What both kernels turn around through: work-group memory for a chunk of points, the thread's
@@ -81,13 +82,13 @@ void move_chunk(KernelBuilder& b, const Block& blk, const Memory* mine, const Me
 struct TurnAround {
   const Memory* smem;
   const Memory* mine;
-  Block blk;
+  TileBlock blk;
   int points, chunk;
 
   // Every point between `mine` and plane, chunk by chunk.
   void move(KernelBuilder& b, const Memory* plane, bool to_plane) const {
     for (int xi0 = 0; xi0 < points; xi0 += chunk)
-      move_chunk(b, blk, mine, smem, plane, xi0, std::min(chunk, points - xi0), to_plane);
+      move_chunk(b, blk, mine, smem, plane, xi0, std::min(chunk, points - xi0), to_plane, xi0 + chunk >= points);
   }
 };
 
@@ -101,7 +102,7 @@ std::pair<KernelBuilder, TurnAround> nhwc_kernel(const ProgramBuilder& prog, con
   const int points = t.alpha * t.alpha, chunk = chunk_points(points);
   const Memory* smem = b.shared_array("smem", int64_t{chunk} * kChannels * kPitch);
   const Memory* mine = b.thread_array("mine", points);
-  const Block blk = block_of(b, channels, t.tiles);
+  const TileBlock blk = block_of(b, channels, t.tiles);
   return {std::move(b), TurnAround{smem, mine, blk, points, chunk}};
 }
 

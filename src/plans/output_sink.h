@@ -13,8 +13,8 @@ class OutputSink {
   /// Declares y (written) and the epilogue's buffers as parameters of the kernel `b` builds.
   OutputSink(const ProgramBuilder& prog, ir::KernelBuilder& b);
 
-  /// What the epilogue needs of output channel k, loaded once for all the stores of a tile (none
-  /// where `mask` is false: channels past K).
+  /// What the epilogue needs of output channel k, loaded once for the stores of that channel in a
+  /// tile (none where `mask` is false: channels past K).
   ir::Expr channel_bias(ir::KernelBuilder& b, ir::Expr k, ir::Expr mask = {}) const;
   /// if (mask) y[index] = act(value + bias + residual[index]); `bias` from channel_bias(). A vector
   /// value is stored at index.. index + lanes, with bias for every lane (takes_vectors() only).

@@ -69,8 +69,9 @@ std::unique_ptr<ir::Kernel> input_transform_kernel(const ProgramBuilder& prog, c
                                                    int threads, BufferHandle v);
 std::unique_ptr<ir::Kernel> output_transform_kernel(const ProgramBuilder& prog, const Tiling& t,
                                                     int threads, BufferHandle mm);
-/// The same for NHWC x and y on a GPU: blocks of 32 channels x 8 tiles turned around in work-group
-/// memory, so that x, y and V, M are all read and written in whole runs (nhwc_transforms.cpp).
+/// The same for NHWC x and y on a GPU (the two above call them; 128 threads whatever `threads`
+/// says): blocks of 16 channels x 8 tiles turned around in work-group memory, so that x, y and V,
+/// M are all read and written in runs (nhwc_transforms.cpp).
 std::unique_ptr<ir::Kernel> input_transform_nhwc_kernel(const ProgramBuilder& prog, const Tiling& t, BufferHandle v);
 std::unique_ptr<ir::Kernel> output_transform_nhwc_kernel(const ProgramBuilder& prog, const Tiling& t,
                                                          BufferHandle mm);

@@ -53,7 +53,7 @@ struct Program {
 struct PlanOptions {
   std::string plan = "unfused";
   int m = 4;
-  int threads = 0;          // threads per work-group of element-wise kernels
+  int threads = 0;          // threads per work-group of element-wise kernels (GPU NHWC transforms: 128)
   int block_k = 0;          // output channels per work-group (GEMM)
   int block_tiles = 0;      // tiles per work-group (GEMM)
   int reg_k = 0, reg_tiles = 0;  // register tile per thread (GEMM)

@@ -337,8 +337,9 @@ class Renderer {
     if (in_scope(n)) return names_[n];
     std::string t = op_text(n);
     const bool call = n->op == Op::min || n->op == Op::max || n->op == Op::cast || n->op == Op::exp ||
-                      n->op == Op::broadcast || n->op == Op::extract || n->op == Op::interleave ||
-                      n->op == Op::slice;
+                      n->op == Op::broadcast || n->op == Op::extract ||
+                      // a lane-by-lane vector literal such as OpenCL's (float4)(...) takes parentheses
+                      ((n->op == Op::interleave || n->op == Op::slice) && !d_.types.shuffle.empty());
     return top || call ? t : "(" + t + ")";
   }
 

@@ -91,7 +91,11 @@ DialectSpec make_c() {
   s.dialect = Dialect::c;
   s.types = {.max_lanes = 16, .vector = "wino_%ex%n", .make = "(%t){%a}", .lane = "[%i]",
              .load = "*(const %t*)(%p)", .store = "*(%t*)(%p)", .shuffle = "__builtin_shufflevector(%a, %b, %i)"};
-  s.prelude = "#include <math.h>\n#include <stdbool.h>\n#define WINO_IMIN(a, b) ((a) < (b) ? (a) : (b))\n"
+  // The lane moves (interleave, slice) are __builtin_shufflevector: GCC has it from version 12.
+  s.prelude = "#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ < 12\n"
+              "#error \"Wino's CPU kernels need GCC 12 or newer, or clang (for __builtin_shufflevector): set CC\"\n"
+              "#endif\n"
+              "#include <math.h>\n#include <stdbool.h>\n#define WINO_IMIN(a, b) ((a) < (b) ? (a) : (b))\n"
               "#define WINO_IMAX(a, b) ((a) > (b) ? (a) : (b))\n"
               "static inline unsigned wino_bits(float f) { union { float f; unsigned u; } v; v.f = f; return v.u; }\n"
               "static inline float wino_float(unsigned u) { union { float f; unsigned u; } v; v.u = u; return v.f; }\n" +
