@@ -44,19 +44,41 @@ int padded_row_lanes(const ConvDesc& d, const OutputSink& y, int m, int L) {
   return d.layout == Layout::nchw && y.takes_vectors() && m >= 2 && P <= L ? P : 0;
 }
 
+// Where one tile's output goes: image n, its first row and column, and the output channels from
+// k0 (k_extent as in cpu_store_channels).
+struct TileOrigin {
+  Expr n, oh0, ow0, k0;
+  int64_t k_extent;
+};
+
+// One channel's rows [first_row, first_row + rows) of a tile, from the lanes of `pixels` (each row
+// padded to P lanes), stored as power-of-two pieces: 4 and 2 for m = 6.
+void store_channel_rows(KernelBuilder& b, const ConvDesc& d, const OutputSink& y, const TileOrigin& at, int m, int P,
+                        Expr pixels, int first_row, int rows, Expr base, Expr bias, Expr mask) {
+  const int64_t OH = d.out_h(), OW = d.out_w();
+  for (int r = 0; r < rows && first_row + r < m; ++r) {
+    Expr oh = at.oh0 + (first_row + r);
+    Expr row_mask = OH % m ? both(mask, lt(oh, b.i32(OH))) : mask;
+    for (int j0 = 0; j0 < m;) {
+      const int w = static_cast<int>(std::bit_floor(static_cast<unsigned>(m - j0)));
+      y.store(b, base + oh * OW + at.ow0 + j0, slice(pixels, r * P + j0, w), bias, row_mask);
+      j0 += w;
+    }
+  }
+}
+
 // The m x m pixel vectors of one tile (lanes: channels [k0, k0 + L)) stored row by row: each row
-// padded to P pixels, blocks of T pixels transposed against slices of T channels, and every
-// channel's row then stored as power-of-two pieces. The tile lies inside the image horizontally.
-void store_tile_rows(KernelBuilder& b, const ConvDesc& d, const OutputSink& y, Expr n, Expr k0, int64_t k_extent,
-                     Expr oh0, Expr ow0, int m, int P, const std::vector<Expr>& values, Expr valid) {
+// padded to P pixels, blocks of T pixels transposed against slices of T channels, so that each
+// vector holds T / P rows of one channel. The tile lies inside the image horizontally.
+void store_tile_rows(KernelBuilder& b, const ConvDesc& d, const OutputSink& y, const TileOrigin& at, int m, int P,
+                     const std::vector<Expr>& values, Expr valid) {
   const int L = values.at(0).type().lanes, pixels_padded = m * P;
   const int T = std::min(L, static_cast<int>(std::bit_ceil(static_cast<unsigned>(pixels_padded))));
-  const int64_t OH = d.out_h(), OW = d.out_w();
-  const ChannelLanes ch = channel_lanes(b, d, k0, k_extent, L);
+  const ChannelLanes ch = channel_lanes(b, d, at.k0, at.k_extent, L);
   std::vector<Expr> bias(L), base(L);
   for (int l = 0; l < ch.count; ++l) {
     bias[l] = y.channel_bias(b, ch.k[l], ch.kmask[l]);
-    base[l] = image_base(d.layout, n, ch.k[l], d.k, OH * OW);
+    base[l] = image_base(d.layout, at.n, ch.k[l], d.k, d.out_h() * d.out_w());
   }
   const Expr zero = broadcast(b.f32(0), T);
   for (int first = 0; first < pixels_padded; first += T)  // a block of T / P rows
@@ -69,16 +91,8 @@ void store_tile_rows(KernelBuilder& b, const ConvDesc& d, const OutputSink& y, E
       const std::vector<Expr> channels = transpose_lanes(block);
       for (int l = 0; l < T && cs * T + l < ch.count; ++l) {
         const int lane = cs * T + l;
-        for (int r = 0; r < T / P && first / P + r < m; ++r) {
-          const int i = first / P + r;
-          Expr oh = oh0 + i, mask = both(valid, ch.kmask[lane]);
-          if (OH % m) mask = both(mask, lt(oh, b.i32(OH)));
-          for (int j0 = 0; j0 < m;) {  // pieces of 4 and 2 for m = 6
-            const int w = static_cast<int>(std::bit_floor(static_cast<unsigned>(m - j0)));
-            y.store(b, base[lane] + oh * OW + ow0 + j0, slice(channels[l], r * P + j0, w), bias[lane], mask);
-            j0 += w;
-          }
-        }
+        store_channel_rows(b, d, y, at, m, P, channels[l], first / P, T / P, base[lane], bias[lane],
+                           both(valid, ch.kmask[lane]));
       }
     }
 }
@@ -124,7 +138,7 @@ void cpu_output_tile(KernelBuilder& b, const Tiling& t, const CpuShapes& s, cons
   };
   const int P = padded_row_lanes(d, y, m, s.lanes);
   if (!P) return lane_by_lane();
-  auto rows = [&] { store_tile_rows(b, d, y, tc.n, kb * s.lanes, s.kp, oh0, ow0, m, P, out, valid); };
+  auto rows = [&] { store_tile_rows(b, d, y, TileOrigin{tc.n, oh0, ow0, kb * s.lanes, s.kp}, m, P, out, valid); };
   if (OW % m == 0) return rows();
   // The last tile of a row reaches past the image: lane by lane there.
   Expr inside = b.let("inside", lt(ow0 + (m - 1), b.i32(OW)));
