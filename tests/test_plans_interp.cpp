@@ -10,6 +10,7 @@
 
 #include "common/error.h"
 #include "planner/choose_plan.h"
+#include "planner/tile_choice.h"
 #include "plans/program.h"
 #include "conv_tester.h"
 
@@ -139,6 +140,41 @@ TEST(InterpBarriers, RemovingAnyBarrierIsARace) {
       }
     }
   }
+}
+
+}  // namespace
+}  // namespace wino::testing
+
+namespace wino::testing {
+namespace {
+
+// The interpreter plans the CPU-shaped kernels at 4 lanes; these run them at AVX2's 8 and
+// AVX-512's 16, where blocks of channels, narrow rows and padding channels end differently, with
+// every access bounds-checked (a compiled run would read past x unnoticed). Shapes: C a whole
+// number of narrow blocks but not of vectors (4 channels on 5-pixel rows, 8 on 9), a partial
+// channel block with uneven padding, bias and residual, batch 2.
+TEST(PlansInterpCpuShaped, EightAndSixteenLanesStayInBounds) {
+  const std::vector<ConvCase> shapes = {
+      {2, 4, 6, 5, 7, 3, Padding::all(1)},
+      {1, 8, 5, 9, 9, 3, Padding::all(1), {true, false, Activation::none}},
+      {2, 19, 7, 17, 21, 3, {2, 1, 0, 2}, {true, true, Activation::none}},
+  };
+  for (int lanes : {8, 16})
+    for (const char* plan : {"unfused", "fused", "direct"})
+      for (int m : {2, 4})
+        for (const ConvCase& cc : shapes) {
+          ConvDesc d;
+          d.n = cc.n, d.c = cc.c, d.h = cc.h, d.w = cc.w, d.k = cc.k, d.r = d.s = cc.r, d.pad = cc.pad;
+          d.epilogue = cc.epilogue;
+          plans::PlanOptions p;
+          p.plan = plan, p.m = m, p.vector_lanes = lanes;
+          const plans::PlanOptions resolved = planner::resolve_plan(d, p);
+          const double err = check_conv(Device::interpreter(), plan, m, cc, 1, [&](plans::Program& prog) {
+            prog = plans::build_program(d, resolved);
+          });
+          std::printf("[ measured ] interp %s F(%d,3) at %d lanes %s: rel L2 error %.3g\n", plan, m, lanes,
+                      cc.str().c_str(), err);
+        }
 }
 
 }  // namespace
