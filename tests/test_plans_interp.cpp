@@ -179,3 +179,41 @@ TEST(PlansInterpCpuShaped, EightAndSixteenLanesStayInBounds) {
 
 }  // namespace
 }  // namespace wino::testing
+
+namespace wino::testing {
+namespace {
+
+// The GPU transforms for NHWC turn blocks of 16 channels x 8 tiles around in work-group memory:
+// channels past whole blocks (17, 33) and exactly one (16), C = 1, tiles a multiple of 8 and not,
+// K on both sides of a block, batch 3, f16 tensors and an epilogue, F(2,3) to F(6,3) (one round
+// through work-group memory, or two at 64 points), for every plan that uses them (register tiles
+// select the GPU-shaped unfused plan here). The interpreter stops on any race, out-of-bounds access or
+// read of unwritten memory.
+TEST(PlansInterpNhwcTransforms, BlockEdgesMatchReference) {
+  const std::vector<ConvCase> shapes = {
+      {3, 17, 8, 8, 16, 3, Padding::all(1)},  // 3 x 4 tiles at m = 4
+      {1, 33, 9, 13, 31, 3, {0, 2, 1, 0}, {true, true, Activation::relu}},
+      {2, 1, 16, 16, 17, 3, Padding::all(1)},
+      {1, 16, 11, 6, 1, 3, Padding::all(2)},
+  };
+  const std::vector<std::pair<const char*, std::array<int, 5>>> plans = {
+      {"unfused", {64, 64, 8, 8, 8}}, {"fused-output", {0, 0, 0, 0, 0}}, {"fused-input", {0, 0, 0, 0, 0}}};
+  for (const auto& [plan, tiles] : plans)
+    for (int m : {2, 4, 6})
+      for (ConvCase cc : shapes) {
+        cc.layout = Layout::nhwc;
+        if (cc.c == 33) cc.dtype = DType::f16;
+        const Options o = plan_options(plan, m, tiles);
+        ConvDesc d;
+        d.n = cc.n, d.c = cc.c, d.h = cc.h, d.w = cc.w, d.k = cc.k, d.pad = cc.pad, d.layout = Layout::nhwc;
+        int turned = 0;
+        for (const KernelReport& k : compile(Device::interpreter(), d, o).report().kernels)
+          turned += k.name.find("_nhwc_t128") != std::string::npos;
+        EXPECT_EQ(turned, std::string(plan) == "unfused" ? 2 : 1) << plan << " F(" << m << ",3)";
+        const double err = check_conv(Device::interpreter(), o, cc);
+        std::printf("[ measured ] interp nhwc %s F(%d,3) %s: rel L2 error %.3g\n", plan, m, cc.str().c_str(), err);
+      }
+}
+
+}  // namespace
+}  // namespace wino::testing
