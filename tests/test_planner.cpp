@@ -195,5 +195,28 @@ TEST(PlannerCpu, BlockingFollowsTheMachinesCacheSizes) {
   EXPECT_GT(resolve_plan(d, p).gemm->group_tiles, small);
 }
 
+// The cost model's CPU fused plan: a group of tiles whose V and M outgrow L2 runs its GEMM from
+// L3 at 0.42 of the vector rate (vgg16.3_2 at batch 1: F(6,3)'s groups take 1.7 MiB and measured
+// 12 ms against F(4,3)'s 5.2 ms on a 1 MiB L2), so auto takes F(4,3) there, and F(6,3) when L2
+// holds it.
+TEST(PlannerCpu, FusedGroupsPastL2AreChargedTheirSlowerGemm) {
+  ConvDesc d;
+  d.c = d.k = 256, d.h = d.w = 56, d.pad = Padding::all(1);
+  DeviceCaps caps = caps_for_target("cpu");
+  caps.vector_lanes = 16;
+  auto fused6 = [&](const Choice& c) {
+    for (const PlanCandidate& x : c.candidates)
+      if (x.plan == "fused" && x.m == 6) return x.predicted_us;
+    return -1.0;
+  };
+  caps.l2_bytes = int64_t{1} << 20;
+  const Choice small = plan_convolution(d, Options{}, caps);
+  caps.l2_bytes = int64_t{64} << 20;
+  const Choice large = plan_convolution(d, Options{}, caps);
+  ASSERT_GT(fused6(small), 0);
+  EXPECT_GT(fused6(small), 2 * fused6(large));
+  EXPECT_FALSE(small.plan.plan == "fused" && small.plan.m == 6);
+}
+
 }  // namespace
 }  // namespace wino::planner

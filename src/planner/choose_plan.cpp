@@ -146,6 +146,15 @@ double occupancy_rate(const ir::Kernel& k, int pred_regs, const DeviceCaps& caps
   return std::clamp(active / caps.warps_for_full_rate, 1.0 / caps.warps_for_full_rate, 1.0);
 }
 
+// A CPU thread's arrays indexed at run time (the CPU fused plan's V and M) live in its core's L2
+// when they fit. A work-group whose arrays do not fit runs its GEMM out of L3, at the share of the
+// vector rate measured there: 78 of 185 GFLOP/s (vgg16.3_2 at F(6,3), 1.7 MiB per group on a
+// 1 MiB L2, against F(4,3)'s 1.0 MiB; docs/performance.md).
+constexpr double kArraysPastL2Rate = 0.42;
+double vector_rate_share(const KernelStats& s, const DeviceCaps& caps) {
+  return caps.private_arrays && s.local_bytes > caps.l2_bytes ? kArraysPastL2Rate : 1.0;
+}
+
 // The cost model: each launch takes the longest of its FLOPs at the device's rate, its bytes at
 // the device's bandwidth and its work-group memory traffic at that memory's bandwidth, stretched
 // by the idle cores of its last wave of work-groups and by low occupancy (and at least one
@@ -156,9 +165,11 @@ void predict(PlanCandidate& c, const plans::Program& prog, const std::vector<Ker
   for (const plans::Launch& l : prog.launches) {
     const KernelStats& s = stats.at(l.kernel);
     const double mma = s.mma_flops > 0 ? s.mma_tf32_flops / (caps.tf32_gflops * 1e3) : 0;
-    const double vec = caps.vector_gflops > 0 ? s.vector_flops / (caps.vector_gflops * 1e3) : 0;
+    const double vec =
+        caps.vector_gflops > 0 ? s.vector_flops / (caps.vector_gflops * vector_rate_share(s, caps) * 1e3) : 0;
     const double scalar = s.flops - s.mma_flops - (caps.vector_gflops > 0 ? s.vector_flops : 0);
-    const double f = scalar / (caps.gflops * 1e3) + mma + vec, b = s.bytes / (caps.bandwidth_gbs * 1e3);
+    const double f = scalar / (caps.gflops * 1e3) + mma + vec;
+    const double b = s.bytes / (caps.bandwidth_gbs * 1e3);
     const double sh = caps.shared_gbs > 0 ? s.shared_bytes / (caps.shared_gbs * 1e3) : 0;
     const ir::Kernel& k = *prog.kernels[l.kernel];
     // Work-groups run in waves of one per core: the last wave's idle cores are lost.
