@@ -257,6 +257,8 @@ std::vector<size_t> tune_order(const std::vector<PlanCandidate>& cands) {
   return first;
 }
 
+constexpr int kTuneExtraRounds = 2;
+
 // Tune mode: measures `o.tune_top` candidates in tune_order and keeps the fastest first.
 void tune(std::vector<PlanCandidate>& cands, const std::vector<plans::PlanOptions>& plans, const Measure& measure,
           const Options& o) {
@@ -273,15 +275,17 @@ void tune(std::vector<PlanCandidate>& cands, const std::vector<plans::PlanOption
     if (o.tune_progress && best) o.tune_progress(static_cast<int>(n + 1), static_cast<int>(order.size()), *best);
   }
   // A machine shared with others slows down in bursts, which only ever make a run slower: the
-  // close contenders (within 1.5x of the best) are measured once more and keep their faster time.
+  // close contenders (within 1.5x of the best) are measured in two more rounds, taking turns so
+  // that one burst cannot hit all of one candidate's runs, and keep their fastest time.
   if (best) {
     const double best_us = best->measured_us;
-    for (size_t n : order) {
-      PlanCandidate& c = cands[n];
-      if (c.measured_us < 0 || c.measured_us > 1.5 * best_us) continue;
-      std::string why;
-      if (const double us = measure(plans[n], &why); us >= 0) c.measured_us = std::min(c.measured_us, us);
-    }
+    for (int round = 0; round < kTuneExtraRounds; ++round)
+      for (size_t n : order) {
+        PlanCandidate& c = cands[n];
+        if (c.measured_us < 0 || c.measured_us > 1.5 * best_us) continue;
+        std::string why;
+        if (const double us = measure(plans[n], &why); us >= 0) c.measured_us = std::min(c.measured_us, us);
+      }
   }
   std::stable_sort(cands.begin(), cands.end(), [](const PlanCandidate& a, const PlanCandidate& b) {
     return a.measured_us >= 0 && (b.measured_us < 0 || a.measured_us < b.measured_us);
