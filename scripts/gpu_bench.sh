@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The GPU run in one go, on the machine with the NVIDIA GPU: build (unless a build is given),
 # check correctness (the GPU tests of scripts/device_check.sh), print the seed's table, then the
-# benchmark against cuDNN on every layer of bench/layers.txt. Writes gpu_tests.log,
-# seed_explain.txt, bench.txt and bench.json to $OUT (or build/gpu_bench).
+# benchmark against cuDNN on every layer of bench/layers.txt (Find here, PyTorch's cuDNN too where
+# torch is installed). Writes gpu_tests.log, seed_explain.txt, bench.txt, bench.json, torch.json
+# and table.md to $OUT (or build/gpu_bench).
 # Usage: scripts/gpu_bench.sh [BUILD_DIR] [extra wino_cudnn_bench options, e.g. --only seed]
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -28,4 +29,10 @@ echo "== the seed's layer: every plan's kernels on the GPU"
 echo "== benchmark against cuDNN"
 "$build/bench/wino_cudnn_bench" --all-plans --json "$out/bench.json" "$@" 2>&1 | tee "$out/bench.txt"
 bench_rc=${PIPESTATUS[0]}
+# The other half of the yardstick: cuDNN through PyTorch in the same call, where torch is installed.
+if python3 -c "import torch; assert torch.cuda.is_available()" 2>/dev/null; then
+  echo "== cuDNN through PyTorch (fp32, TF32 off), and Wino against the faster cuDNN"
+  python3 bench/torch_yardstick.py --modes fp32 --json "$out/torch.json" > "$out/torch.txt" 2>&1 &&
+    python3 scripts/yardstick_table.py "$out/bench.json" "$out/torch.json" | tee "$out/table.md" || bench_rc=1
+fi
 [ "$tests_rc" -eq 0 ] && [ "$bench_rc" -eq 0 ]

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs on the GPU machine (the `device` tool): wino_cudnn_bench for the tensor-core modes against
 # cuDNN in the matching mode on the batch >= 8 layers: fp32 tensors with 3xtf32 and tf32 (against
-# cuDNN fp32 and TF32), or half tensors channels last (against cuDNN's same type, NHWC).
+# cuDNN fp32 and TF32), or half tensors channels last (against cuDNN's same type, NHWC). cuDNN is
+# timed twice in the same call, through the legacy Find and through PyTorch
+# (bench/torch_yardstick.py); scripts/yardstick_table.py compares Wino with the faster of the two.
 # Usage there: scripts/gpu_tensor_cores.sh BUILD f32|f16|bf16   (logs go to $OUT)
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -13,9 +15,9 @@ export LD_LIBRARY_PATH=$(python3 -c "import nvidia.cudnn as c;print(list(c.__pat
 export WINO_CACHE_DIR=$(mktemp -d)
 layers=resnet50.c2.b32,resnet50.c3.b32,resnet50.c4.b32,resnet50.c5.b32,vgg16.1_2.b8,vgg16.2_2.b8,vgg16.3_2.b8,vgg16.4_2.b8,vgg16.5_2.b8
 case $dtype in
-  f32) mode=(--precision 3xtf32,tf32) ;;
-  f16) mode=(--dtype f16 --layout nhwc --precision fp16) ;;
-  bf16) mode=(--dtype bf16 --layout nhwc --precision bf16) ;;
+  f32) mode=(--precision 3xtf32,tf32); torch_modes=fp32,tf32 ;;
+  f16) mode=(--dtype f16 --layout nhwc --precision fp16); torch_modes=fp16 ;;
+  bf16) mode=(--dtype bf16 --layout nhwc --precision bf16); torch_modes=bf16 ;;
   *) echo "unknown type $dtype (f32, f16 or bf16)" >&2; exit 2 ;;
 esac
 start=$(date +%s)
@@ -24,5 +26,8 @@ start=$(date +%s)
 rc=$?
 grep -v "^    [a-z]" "$out/bench_$dtype.txt"
 grep -E "^    (best|cuDNN TF32)" "$out/bench_$dtype.txt"
+python3 bench/torch_yardstick.py --only "$layers" --modes "$torch_modes" --json "$out/torch_$dtype.json" \
+  > "$out/torch_$dtype.txt" 2>&1 || rc=1
+python3 scripts/yardstick_table.py "$out/bench_$dtype.json" "$out/torch_$dtype.json" | tee "$out/table_$dtype.md" || rc=1
 echo "$dtype: $(( $(date +%s) - start )) s"
 exit $rc
