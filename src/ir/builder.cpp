@@ -128,6 +128,12 @@ Expr KernelBuilder::load(const std::string& hint, const Memory* mem, Expr index,
   return v;
 }
 
+Expr KernelBuilder::load_aligned(const std::string& hint, const Memory* mem, Expr index, int lanes) {
+  Expr v = load(hint, mem, index, {}, lanes);
+  current().back()->aligned = lanes > 1;
+  return v;
+}
+
 void KernelBuilder::store(const Memory* mem, Expr index, Expr value, Expr mask) {
   if (mask && mask->is_const() && !mask->ival) return;  // never stored
   auto s = std::make_unique<Stmt>();
