@@ -42,6 +42,7 @@ std::unique_ptr<Kernel> output_transform_kernel(const ProgramBuilder& prog, cons
                                                 BufferHandle mm_buf) {
   const ConvDesc& d = prog.desc();
   if (d.layout == Layout::nhwc) return output_transform_nhwc_kernel(prog, t, mm_buf);
+  if (turned_output_fits(t, threads)) return output_transform_turned_kernel(prog, t, threads, mm_buf);
   const int a = t.alpha, m = t.m;
   const int64_t K = d.k, P = t.tiles, total = K * P;
   auto ctx = std::make_shared<Context>();

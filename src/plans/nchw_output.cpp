@@ -1,0 +1,71 @@
+// The NCHW output transform on a GPU with its stores in runs: a work-group transforms `threads`
+// consecutive tiles of one output channel, one tile per thread, into work-group memory, then
+// writes them out row by row of the image, neighbouring threads on neighbouring pixels. Stored
+// straight from each thread, an m x m tile's row of m floats lands m * 4 bytes away from the next
+// thread's, so a warp's store touches m times the sectors it fills (the transform measured about
+// half the bandwidth of the input transform for the same bytes).
+#include "ir/transform_code.h"
+#include "plans/output_sink.h"
+#include "plans/plan_common.h"
+
+namespace wino::plans {
+
+using namespace ir;
+
+namespace {
+
+// Floats from one tile's row to the next in work-group memory: m, made odd so that the threads'
+// stores of one element of their tiles (m floats apart) spread over the banks.
+int row_pitch(int m) { return m % 2 ? m : m + 1; }
+
+int64_t turned_floats(const Tiling& t, int threads) { return int64_t{t.m} * threads * row_pitch(t.m); }
+
+}  // namespace
+
+bool turned_output_fits(const Tiling& t, int threads) { return turned_floats(t, threads) <= 48 * 1024 / 4; }
+
+std::unique_ptr<Kernel> output_transform_turned_kernel(const ProgramBuilder& prog, const Tiling& t, int threads,
+                                                       BufferHandle mm_buf) {
+  const ConvDesc& d = prog.desc();
+  const int a = t.alpha, m = t.m, pitch = row_pitch(m);
+  const int64_t K = d.k, P = t.tiles, OH = d.out_h(), OW = d.out_w(), pblocks = ceil_div(P, threads);
+  auto ctx = std::make_shared<Context>();
+  KernelBuilder b(ctx, kernel_name(prog.plan(), "output", m, t.r, "t" + std::to_string(threads) + "_rows"),
+                  K * pblocks, threads);
+  b.info() = {prog.plan(), "output_transform", m, t.r};
+  const Memory* mm = prog.param(b, mm_buf);
+  const OutputSink y(prog, b);
+  // Tile pl's row i: ys[(i * threads + pl) * pitch + j], so that the writes below read runs.
+  const Memory* ys = b.shared_array("ys", turned_floats(t, threads));
+  Expr k = b.let("k", b.group_id() / pblocks), p0 = b.let("p0", b.group_id() % pblocks * threads);
+  b.threads([&](Expr tid) {
+    Expr p = b.let("p", p0 + tid);
+    b.if_then(lt(p, b.i32(P)), [&] {
+      std::vector<Expr> tile;
+      for (int xi = 0; xi < a * a; ++xi) tile.push_back(b.load("m", mm, (b.i32(xi) * K + k) * P + p));
+      std::vector<Expr> out = transform_2d(*ctx, t.t.AT, tile);
+      for (int i = 0; i < m; ++i)
+        for (int j = 0; j < m; ++j) b.store(ys, (b.i32(i) * threads + tid) * pitch + j, out[i * m + j]);
+    });
+  });
+  b.barrier();
+  b.comment("write the tiles out a row of the image at a time, neighbouring threads on neighbouring pixels");
+  b.threads([&](Expr tid) {
+    Expr bias = y.channel_bias(b, k);
+    b.loop("it", int64_t{m} * m, LoopKind::serial, [&](Expr it) {
+      Expr e = b.let("e", it * threads + tid);  // (i, pl, j) with j fastest
+      Expr i = b.let("i", e / (int64_t{threads} * m)), pl = b.let("pl", e / m % threads), j = b.let("j", e % m);
+      Expr p = b.let("p", p0 + pl);
+      TileCoords tc = tile_coords(b, p, t);
+      Expr oh = b.let("oh", tc.th * m + i), ow = b.let("ow", tc.tw * m + j);
+      Expr ok = b.let("ok", logical_and(lt(p, b.i32(P)), logical_and(lt(oh, b.i32(OH)), lt(ow, b.i32(OW)))));
+      b.if_then(ok, [&] {
+        Expr value = b.load("yv", ys, (i * threads + pl) * pitch + j);
+        y.store(b, image_base(d.layout, tc.n, k, K, OH * OW) + oh * OW + ow, value, bias);
+      });
+    });
+  });
+  return b.finish();
+}
+
+}  // namespace wino::plans
