@@ -215,5 +215,36 @@ TEST(PlansInterpNhwcTransforms, BlockEdgesMatchReference) {
       }
 }
 
+// The GPU's NCHW output transform writes a work-group's 128 tiles of a channel through work-group
+// memory when a channel has at least 128 tiles: a last block of tiles part full (200 = 128 + 72,
+// 147 = 128 + 19), partial tiles at the image's right and bottom edges (37 = 9 x 4 + 1 = 6 x 6 + 1),
+// uneven padding, batch > 1, K = 5, f16 tensors and the whole epilogue; unfused (register tiles
+// select the GPU-shaped plan) and fused-input, which share it. The interpreter stops on any race,
+// out-of-bounds access or read of unwritten memory.
+TEST(PlansInterpNchwOutputRows, PartialBlocksAndTilesMatchReference) {
+  const std::vector<std::pair<int, ConvCase>> cases = {
+      {4, {2, 3, 37, 37, 5, 3, Padding::all(1)}},
+      {4, {2, 2, 38, 36, 5, 3, {0, 2, 1, 0}, {true, true, Activation::relu}, DType::f16}},
+      {6, {3, 3, 37, 37, 5, 3, Padding::all(1), {true, true, Activation::silu}}},
+      {2, {1, 1, 30, 20, 2, 3, Padding::all(2)}},
+  };
+  const std::vector<std::pair<const char*, std::array<int, 5>>> plans = {{"unfused", {64, 64, 8, 8, 8}},
+                                                                         {"fused-input", {0, 0, 0, 0, 0}}};
+  for (const auto& [plan, tiles] : plans)
+    for (const auto& [m, cc] : cases) {
+      const Options o = plan_options(plan, m, tiles);
+      ConvDesc d;
+      d.n = cc.n, d.c = cc.c, d.h = cc.h, d.w = cc.w, d.k = cc.k, d.pad = cc.pad, d.epilogue = cc.epilogue;
+      d.dtype = cc.dtype;
+      int rows = 0;
+      for (const KernelReport& k : compile(Device::interpreter(), d, o).report().kernels)
+        rows += k.name.find("_output_") != std::string::npos && k.name.find("_rows") != std::string::npos;
+      EXPECT_EQ(rows, 1) << plan << " F(" << m << ",3) " << cc.str();
+      const double err = check_conv(Device::interpreter(), o, cc);
+      std::printf("[ measured ] interp nchw output rows %s F(%d,3) %s: rel L2 error %.3g\n", plan, m, cc.str().c_str(),
+                  err);
+    }
+}
+
 }  // namespace
 }  // namespace wino::testing

@@ -37,6 +37,7 @@ StmtPtr clone(const Stmt& s) {
   c->cond = s.cond;
   c->memory = s.memory;
   c->accumulate = s.accumulate;
+  c->aligned = s.aligned;
   c->extent = s.extent;
   c->loop_kind = s.loop_kind;
   c->body = clone(s.body);

@@ -22,7 +22,11 @@ int64_t turned_floats(const Tiling& t, int threads) { return int64_t{t.m} * thre
 
 }  // namespace
 
-bool turned_output_fits(const Tiling& t, int threads) { return turned_floats(t, threads) <= 48 * 1024 / 4; }
+// Within the smallest work-group memory of Wino's targets (32 KiB: Metal, generic OpenCL), and
+// only with a work-group's worth of tiles per channel (fewer would leave most threads idle).
+bool turned_output_fits(const Tiling& t, int threads) {
+  return turned_floats(t, threads) <= 32 * 1024 / 4 && t.tiles >= threads;
+}
 
 std::unique_ptr<Kernel> output_transform_turned_kernel(const ProgramBuilder& prog, const Tiling& t, int threads,
                                                        BufferHandle mm_buf) {

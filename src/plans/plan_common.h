@@ -78,7 +78,8 @@ std::unique_ptr<ir::Kernel> output_transform_nhwc_kernel(const ProgramBuilder& p
                                                          BufferHandle mm);
 /// The NCHW output transform with its stores in runs of pixels (nchw_output.cpp): `threads`
 /// tiles of one channel per work-group, turned around in work-group memory; used by
-/// output_transform_kernel where that memory fits (turned_output_fits).
+/// output_transform_kernel where that memory fits and a channel has that many tiles
+/// (turned_output_fits).
 bool turned_output_fits(const Tiling& t, int threads);
 std::unique_ptr<ir::Kernel> output_transform_turned_kernel(const ProgramBuilder& prog, const Tiling& t, int threads,
                                                            BufferHandle mm);

@@ -44,8 +44,9 @@ QUAL unsigned short wino_f32_to_f16(float f) {
   return (unsigned short)(sign | ((a + 0xfffu + ((a >> 13) & 1u) - 0x38000000u) >> 13));
 }
 )";
-  // CUDA: one cvt instruction (round to nearest even, as above), where the V and y stores of the
-  // half modes would otherwise spend about ten on each value.
+  // CUDA: one cvt instruction (round to nearest even, overflow to inf, subnormals kept, as above;
+  // only a NaN's payload may differ), where the V and y stores of the half modes would otherwise
+  // spend about ten instructions on each value.
   if (cvt_f16)
     s = s.substr(0, s.find("QUAL unsigned short wino_f32_to_f16")) +
         "QUAL unsigned short wino_f32_to_f16(float f) {\n"
