@@ -81,12 +81,11 @@ std::unique_ptr<ir::Kernel> weight_transform_kernel(const ProgramBuilder& prog, 
   return b.finish();
 }
 
-BufferHandle transformed_weights(ProgramBuilder& prog, const Tiling& t, int64_t k_pitch, int64_t k_block,
-                                 ir::Type type) {
+BufferHandle transformed_weights(ProgramBuilder& prog, const Tiling& t, int64_t k_pitch, int64_t k_block) {
   const ConvDesc& d = prog.desc();
   if (k_pitch == 0) k_pitch = d.k;
   if (k_block == 0) k_block = k_pitch;
-  BufferHandle u = prog.prepared_weights("u", int64_t{t.alpha} * t.alpha * d.c * k_pitch, type);
+  BufferHandle u = prog.prepared_weights("u", int64_t{t.alpha} * t.alpha * d.c * k_pitch);
   prog.add_preparation(weight_transform_kernel(prog, t, prog.weights(), u, k_pitch, k_block));
   return u;
 }

@@ -26,9 +26,8 @@ void check_index_range(const std::string& plan, const ConvDesc& d, int64_t eleme
 /// Declares U[xi][c][k] and the weight-transform kernel set_weights runs to make it from the
 /// weights (every Winograd plan); rows of `k_pitch` >= K elements (0: K), zeros past K. With a
 /// `k_block` dividing k_pitch, U[xi][k / k_block][c][k % k_block]: panels of k_block output
-/// channels, each one contiguous stream for a CPU GEMM that walks it. `type`: U's storage type.
-BufferHandle transformed_weights(ProgramBuilder& prog, const Tiling& t, int64_t k_pitch = 0, int64_t k_block = 0,
-                                 ir::Type type = ir::Type::f32);
+/// channels, each one contiguous stream for a CPU GEMM that walks it.
+BufferHandle transformed_weights(ProgramBuilder& prog, const Tiling& t, int64_t k_pitch = 0, int64_t k_block = 0);
 
 /// Divides with rounding up.
 inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }

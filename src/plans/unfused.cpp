@@ -1,10 +1,9 @@
 // Plan `unfused`: input transform, batched GEMM and output transform as three kernels with the
-// intermediates V = BT d B and M = U V in device memory. Weights are transformed by a preparation
-// kernel (set_weights).
+// intermediates V = BT d B and M = U V in device memory. Weights are transformed on the host.
 //
 // Layouts: V[xi][c][p] and M[xi][k][p] (xi = Winograd point, p = tile index, contiguous so that
-// neighbouring threads touch neighbouring addresses), U[xi][c][k] (see gemm_core.h). U and V are
-// f16 or bf16 for those tensor-core precisions (mma_operand_type), float otherwise.
+// neighbouring threads touch neighbouring addresses), U[xi][c][k] (see gemm_core.h). V is f16 or
+// bf16 for those tensor-core precisions (transformed_input_type), float otherwise.
 #include "ir/transform_code.h"
 #include "plans/cpu_unfused.h"
 
@@ -66,10 +65,10 @@ std::unique_ptr<Kernel> output_transform_kernel(const ProgramBuilder& prog, cons
 
 namespace {
 
-// U and V in the type the GEMM rounds them to: f16 and bf16 mmas read them as that type anyway
-// (their operands are rounded to nearest even, as a store to f16 or bf16 memory rounds), so
-// storing them so is exact and halves their bytes; tf32 keeps float (it rounds ties away).
-ir::Type mma_operand_type(const GemmTiles& g) {
+// V in the type the GEMM rounds it to: f16 and bf16 mmas read V as that type anyway (their
+// operands are rounded to nearest even, as a store to f16 or bf16 memory rounds), so storing it
+// so is exact and halves its bytes; tf32 keeps float (its rounding is to nearest, ties away).
+ir::Type transformed_input_type(const GemmTiles& g) {
   if (!g.mma) return Type::f32;
   if (*g.mma == MmaKind::f16_m16n8k16) return Type::f16;
   if (*g.mma == MmaKind::bf16_m16n8k16) return Type::bf16;
@@ -86,8 +85,8 @@ Program build_unfused(const ConvDesc& d, const PlanOptions& o) {
   const int64_t a2 = t.alpha * t.alpha;
   const int threads = o.threads > 0 ? o.threads : 128;
   ProgramBuilder prog(d, "unfused", t.m, t.r);
-  BufferHandle u = transformed_weights(prog, t, 0, 0, mma_operand_type(g));
-  BufferHandle v = prog.scratch("v", a2 * d.c * t.tiles, mma_operand_type(g)),
+  BufferHandle u = transformed_weights(prog, t);
+  BufferHandle v = prog.scratch("v", a2 * d.c * t.tiles, transformed_input_type(g)),
                mm = prog.scratch("mm", a2 * d.k * t.tiles);
   prog.add(input_transform_kernel(prog, t, threads, v));
   const GemmStages stages{GemmSource::transformed, GemmSink::store_m, u, v, mm};
