@@ -36,9 +36,8 @@ class ProgramBuilder {
   /// The weights in the plan's layout (`elements` floats), made from weights() by the kernels
   /// given to add_preparation().
   BufferHandle prepared_weights(const std::string& name, int64_t elements);
-  /// An intermediate (V, M) that lives in device memory between launches; f16 and bf16 hold
-  /// bits (stores round to nearest even, loads widen to float).
-  BufferHandle scratch(const std::string& name, int64_t elements, ir::Type type = ir::Type::f32);
+  /// An intermediate (V, M) that lives in device memory between launches.
+  BufferHandle scratch(const std::string& name, int64_t elements);
 
   /// Makes buffer `h` the next parameter of the kernel `b` builds; read-only unless `writes`.
   const ir::Memory* param(ir::KernelBuilder& b, BufferHandle h, bool writes = false) const;

@@ -2,8 +2,7 @@
 // intermediates V = BT d B and M = U V in device memory. Weights are transformed on the host.
 //
 // Layouts: V[xi][c][p] and M[xi][k][p] (xi = Winograd point, p = tile index, contiguous so that
-// neighbouring threads touch neighbouring addresses), U[xi][c][k] (see gemm_core.h). V is f16 or
-// bf16 for those tensor-core precisions (transformed_input_type), float otherwise.
+// neighbouring threads touch neighbouring addresses), U[xi][c][k] (see gemm_core.h).
 #include "ir/transform_code.h"
 #include "plans/cpu_unfused.h"
 
@@ -63,20 +62,6 @@ std::unique_ptr<Kernel> output_transform_kernel(const ProgramBuilder& prog, cons
   return b.finish();
 }
 
-namespace {
-
-// V in the type the GEMM rounds it to: f16 and bf16 mmas read V as that type anyway (their
-// operands are rounded to nearest even, as a store to f16 or bf16 memory rounds), so storing it
-// so is exact and halves its bytes; tf32 keeps float (its rounding is to nearest, ties away).
-ir::Type transformed_input_type(const GemmTiles& g) {
-  if (!g.mma) return Type::f32;
-  if (*g.mma == MmaKind::f16_m16n8k16) return Type::f16;
-  if (*g.mma == MmaKind::bf16_m16n8k16) return Type::bf16;
-  return Type::f32;
-}
-
-}  // namespace
-
 Program build_unfused(const ConvDesc& d, const PlanOptions& o) {
   Tiling t = make_tiling(d, o.m);
   const GemmTiles& g = given_tiles(o);
@@ -86,8 +71,7 @@ Program build_unfused(const ConvDesc& d, const PlanOptions& o) {
   const int threads = o.threads > 0 ? o.threads : 128;
   ProgramBuilder prog(d, "unfused", t.m, t.r);
   BufferHandle u = transformed_weights(prog, t);
-  BufferHandle v = prog.scratch("v", a2 * d.c * t.tiles, transformed_input_type(g)),
-               mm = prog.scratch("mm", a2 * d.k * t.tiles);
+  BufferHandle v = prog.scratch("v", a2 * d.c * t.tiles), mm = prog.scratch("mm", a2 * d.k * t.tiles);
   prog.add(input_transform_kernel(prog, t, threads, v));
   const GemmStages stages{GemmSource::transformed, GemmSink::store_m, u, v, mm};
   prog.add(gemm_kernel(prog, t, g, stages));
