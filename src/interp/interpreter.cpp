@@ -111,7 +111,6 @@ void Machine::threads(const Stmt& s) {
 }
 
 void Machine::load(const Stmt& s) {
-  if (s.aligned) check_aligned(s);
   Slot& var = slots_[s.var->id];
   if (!var.varying) return load_uniform(s, var);
   double* out = var_lanes(var);

@@ -173,8 +173,6 @@ class Machine {
   void stmt(const ir::Stmt& s);
   void let(const ir::Stmt& s);
   void load(const ir::Stmt& s);
-  /// An aligned vector load's index is a multiple of its lanes in every active thread.
-  void check_aligned(const ir::Stmt& s);
   void load_uniform(const ir::Stmt& s, Slot& var);
   void store(const ir::Stmt& s);
   void if_then(const ir::Stmt& s);

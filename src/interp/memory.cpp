@@ -138,22 +138,6 @@ void Machine::write(Cells& c, int64_t e, float v, int lane) {
   c.data[e] = v;
 }
 
-void Machine::check_aligned(const Stmt& s) {
-  const int lanes = s.var.type().lanes;
-  const Node* index = s.index.node();
-  auto check = [&](double i, int lane) {
-    if (std::fmod(i, lanes) != 0)
-      fail_at(lane, "aligned load of " + std::to_string(lanes) + " lanes from " + s.memory->name + " at element " +
-                        std::to_string(static_cast<int64_t>(i)) + ", not a multiple of " + std::to_string(lanes));
-  };
-  if (slots_[index->id].varying) {
-    const double* v = veval(index);
-    each(top(), [&](int l) { check(v[l], l); });
-  } else {
-    check(ueval(index), current_lane());
-  }
-}
-
 int64_t Machine::element_lanes(const Cells& c, const Stmt& s, const char* what, int offset) {
   const Node* index = s.index.node();
   int64_t* e = elements_.data();

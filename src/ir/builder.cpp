@@ -37,7 +37,6 @@ StmtPtr clone(const Stmt& s) {
   c->cond = s.cond;
   c->memory = s.memory;
   c->accumulate = s.accumulate;
-  c->aligned = s.aligned;
   c->extent = s.extent;
   c->loop_kind = s.loop_kind;
   c->body = clone(s.body);
@@ -126,12 +125,6 @@ Expr KernelBuilder::load(const std::string& hint, const Memory* mem, Expr index,
   if (mask && !(mask->is_const() && mask->ival)) s->cond = mask;
   Expr v = s->var;
   push(std::move(s));
-  return v;
-}
-
-Expr KernelBuilder::load_aligned(const std::string& hint, const Memory* mem, Expr index, int lanes) {
-  Expr v = load(hint, mem, index, {}, lanes);
-  current().back()->aligned = lanes > 1;
   return v;
 }
 

@@ -29,9 +29,6 @@ class KernelBuilder {
   Expr let(const std::string& hint, Expr value);
   /// mem[index] (lanes > 1: the vector mem[index .. index + lanes)); 0 where `mask` is false.
   Expr load(const std::string& hint, const Memory* mem, Expr index, Expr mask = {}, int lanes = 1);
-  /// The vector mem[index .. index + lanes) where index is a multiple of `lanes` (the interpreter
-  /// checks it): one wide access in every dialect (CUDA: float4 and float2).
-  Expr load_aligned(const std::string& hint, const Memory* mem, Expr index, int lanes);
   void store(const Memory* mem, Expr index, Expr value, Expr mask = {});
   void accumulate(const Memory* mem, Expr index, Expr value, Expr mask = {});
   void loop(const std::string& hint, int64_t extent, LoopKind kind,

@@ -61,9 +61,6 @@ struct Stmt {
   Expr cond;             // load/store mask (null: always), if_then condition
   const Memory* memory = nullptr;  // load, store
   bool accumulate = false;         // store: += instead of =
-  // load of a vector: the plan promises the index is a multiple of the lanes, so dialects that
-  // need alignment for one wide access (CUDA's float4) may use it; the interpreter checks it.
-  bool aligned = false;
   int64_t extent = 0;              // loop
   LoopKind loop_kind = LoopKind::serial;
   Block body;            // loop, if_then, threads

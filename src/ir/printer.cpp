@@ -71,8 +71,8 @@ class Printer {
           line(indent, "let " + leaf(s.var.node()) + " = " + expr(s.value.node()));
           break;
         case StmtKind::load:
-          line(indent, std::string(s.aligned ? "load aligned " : "load ") + leaf(s.var.node()) + " = " +
-                           s.memory->name + "[" + expr(s.index.node()) + "]" + mask);
+          line(indent, "load " + leaf(s.var.node()) + " = " + s.memory->name + "[" +
+                           expr(s.index.node()) + "]" + mask);
           break;
         case StmtKind::store:
           line(indent, std::string(s.accumulate ? "accumulate " : "store ") + s.memory->name + "[" +

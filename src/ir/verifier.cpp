@@ -123,11 +123,6 @@ class Verifier {
           check_memory(s, in_threads);
           if (s.memory && s.var && s.var.type().element() != value_type(s.memory->type)) problem("load type mismatch");
           if (s.var) check_lanes(s, s.var.type());
-          if (s.aligned && (!s.var || !s.var.type().is_vector() || s.cond)) problem("an aligned load is an unmasked vector load");
-          if (s.aligned && s.memory && s.memory->space != Space::shared)
-            problem("aligned loads read work-group memory (its base alignment is the kernel's own)");
-          if (s.aligned && s.var && s.index && s.index->op == Op::const_int && s.index->ival % s.var.type().lanes)
-            problem("aligned load at " + std::to_string(s.index->ival) + " is not a multiple of its lanes");
           define(s.var);
           break;
         case StmtKind::store:

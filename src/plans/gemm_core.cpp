@@ -1,12 +1,10 @@
 #include "plans/gemm_core.h"
 
-#include <map>
 #include <optional>
 
 #include "common/error.h"
 #include "ir/transform_code.h"
 #include "plans/gemm_parts.h"
-#include "plans/mma_runs.h"
 
 namespace wino::plans {
 
@@ -33,7 +31,6 @@ struct Operand {
   int64_t base;    // offset in work-group memory
   int64_t copy;    // floats of one copy: points x cc x pitch
   int pitch;       // floats from one row to the next: width plus GemmTiles::pad()
-  int run = 0;     // tensor cores: a lane's values per staged row, side by side (mma_runs.h); 0: in order
   int first = 0;   // first slot in `next`
   int64_t elements = 0;  // of one chunk: points x cc x width
   int loads = 0;         // elements per thread per chunk
@@ -54,10 +51,6 @@ class ChunkStager {
       op.loads = static_cast<int>(ceil_div(op.elements, T));
     }
     ops_[1].first = ops_[0].loads;
-    if (g.mma) {
-      ops_[0].run = run_length(g.rk, true);
-      ops_[1].run = run_length(g.rp, false);
-    }
   }
   const Operand& a() const { return ops_[0]; }
   const Operand& v() const { return ops_[1]; }
@@ -76,7 +69,7 @@ class ChunkStager {
     for (const Operand& op : ops_)
       for (int i = 0; i < op.loads; ++i) {
         Element el = element(op, i, tid);
-        b_.store(core_.smem, b_.i32(op.base) + buf * op.copy + el.row * op.pitch + column(op, el.col),
+        b_.store(core_.smem, b_.i32(op.base) + buf * op.copy + el.row * op.pitch + el.col,
                  b_.load("n", next, b_.i32(op.first + i)), el.ok);
       }
   }
@@ -109,8 +102,6 @@ class ChunkStager {
     return el;
   }
   static Expr both(Expr x, Expr y) { return !x ? y : !y ? x : logical_and(x, y); }
-  /// Where column `col` of a staged row goes: in order, or in the lanes' runs (tensor cores).
-  static Expr column(const Operand& op, Expr col) { return op.run ? fragment_column(col, op.run) : col; }
   /// op[xi][c0 + ci][col0 + col] for element `el`, zero past the tensor's ends.
   Expr load(const Operand& op, const Element& el, Expr c0) {
     Expr xi = core_.xi0, ci = el.row;
@@ -132,7 +123,7 @@ class ChunkStager {
       Expr e = b_.let("e", si * T + tid);
       b_.if_then(lt(e, b_.i32(op.elements)), [&] {
         Element el{e / op.width, e % op.width, {}};
-        Expr at = op.pitch == op.width && !op.run ? e : el.row * op.pitch + column(op, el.col);
+        Expr at = op.pitch == op.width ? e : el.row * op.pitch + el.col;
         b_.store(core_.smem, b_.i32(op.base) + at, load(op, el, c0));
       });
     });
@@ -207,58 +198,29 @@ WarpPlace warp_place(KernelBuilder& b, const GemmTiles& g, Expr tid) {
           b.let("wp", warp % warps_p * (4 * g.rp))};
 }
 
-/// A lane's run of n values of one staged row (mma_runs.h), from `start` = the row's first value
-/// of lane g: float4 loads (float2 for runs of 2 mod 4, singles for odd runs).
-std::vector<Expr> read_run(KernelBuilder& b, const GemmCore& core, Expr start, Expr g, int n) {
-  std::vector<Expr> out;
-  if (run_chunks(n)) {
-    for (int c = 0; c < run_chunks(n); ++c) {
-      Expr v = b.load_aligned("r", core.smem, start + run_chunk_offset(g, c, n), 4);
-      for (int i = 0; i < 4; ++i) out.push_back(extract(v, i));
-    }
-  } else if (n % 2 == 0) {
-    for (int c = 0; c < n / 2; ++c) {
-      Expr v = b.load_aligned("r", core.smem, start + int64_t{2} * c, 2);
-      out.push_back(extract(v, 0));
-      out.push_back(extract(v, 1));
-    }
-  } else {
-    for (int s = 0; s < n; ++s) out.push_back(b.load("r", core.smem, start + int64_t{s}));
-  }
-  return out;
-}
-
-/// acc += Us x Vs over the chunk on tensor cores: per k-step of the mma's depth, each warp reads
-/// its lanes' runs of the staged rows its fragments need (mma_runs.h: U's rows g and g + 8 of each
-/// 16-row slice, V's column g of each 8-column slice, side by side) and issues one mma per pair
-/// of a 16-row slice of Us and an 8-column slice of Vs.
+/// acc += Us x Vs over the chunk on tensor cores: per k-step of the mma's depth, each warp loads
+/// its fragments of (rk / 2) 16-row slices of Us and (rp / 2) 8-column slices of Vs and issues
+/// one mma per pair.
 void multiply_chunk_mma(KernelBuilder& b, const GemmCore& core, const ChunkStager& st, Expr tid, Expr buf) {
   const GemmTiles& g = core.g;
   const MmaKind kind = *g.mma;
   const int depth = mma_depth(kind), step = mma_t_step(kind), tm = g.rk / 2, tn = g.rp / 2;
-  const int na = st.a().run, nb = st.v().run;
   const WarpPlace w = warp_place(b, g, tid);
-  Expr abase = b.let("abase", b.i32(st.a().base) + buf * st.a().copy + w.k0 + w.g * na);
-  Expr bbase = b.let("bbase", b.i32(st.v().base) + buf * st.v().copy + w.p0 + w.g * nb);
+  Expr abase = b.let("abase", b.i32(st.a().base) + buf * st.a().copy + w.k0 + w.g);
+  Expr bbase = b.let("bbase", b.i32(st.v().base) + buf * st.v().copy + w.p0 + w.g);
   b.loop("ks", g.cc / depth, LoopKind::unrolled, [&](Expr ks) {
     Expr chan = b.let("chan", ks * depth + w.t * step);  // the lane's first channel of the k-step
-    std::map<int, std::vector<Expr>> arun, vrun;  // by channel offset from chan
-    for (int i = 0; i < mma_a_values(kind); ++i) {
-      const int c = mma_a_pos(kind, 0, i).col;
-      if (!arun.count(c)) arun[c] = read_run(b, core, abase + (chan + c) * st.a().pitch, w.g, na);
-    }
-    for (int i = 0; i < mma_b_values(kind); ++i) {
-      const int c = mma_b_pos(kind, 0, i).row;
-      if (!vrun.count(c)) vrun[c] = read_run(b, core, bbase + (chan + c) * st.v().pitch, w.g, nb);
-    }
     std::vector<std::vector<Expr>> a(tm), v(tn);
     for (int mi = 0; mi < tm; ++mi)
       for (int i = 0; i < mma_a_values(kind); ++i) {
-        const MmaPos p = mma_a_pos(kind, 0, i);  // row: output channel (0 or 8); column: input channel
-        a[mi].push_back(arun[p.col][mi * 2 + p.row / 8]);
+        const MmaPos p = mma_a_pos(kind, 0, i);  // row: output channel; column: input channel
+        a[mi].push_back(b.load("a", core.smem, abase + (chan + p.col) * st.a().pitch + (mi * 16 + p.row)));
       }
     for (int ni = 0; ni < tn; ++ni)
-      for (int i = 0; i < mma_b_values(kind); ++i) v[ni].push_back(vrun[mma_b_pos(kind, 0, i).row][ni]);
+      for (int i = 0; i < mma_b_values(kind); ++i) {
+        const MmaPos p = mma_b_pos(kind, 0, i);  // row: input channel; column: tile
+        v[ni].push_back(b.load("b", core.smem, bbase + (chan + p.row) * st.v().pitch + (ni * 8 + p.col)));
+      }
     for (int mi = 0; mi < tm; ++mi)
       for (int ni = 0; ni < tn; ++ni) {
         std::vector<int64_t> slots;

@@ -30,8 +30,7 @@ struct GemmTiles {
   /// Part of the kernel name: "bk128_bp128_r8x8_c8", with "_p9" when a work-group has all points
   /// and "_tf32" (the mma's operands) on tensor cores.
   std::string str() const;
-  /// Padding of each staged row: with it the float4 fragment reads of a tensor-core quarter-warp
-  /// (rows t or 2t of the lanes' runs, plans/mma_runs.h) fall in 8 distinct groups of 4 banks.
+  /// Padding of each staged row: a tensor-core warp's fragment reads then hit 32 distinct banks.
   int pad() const { return !mma ? 0 : ir::mma_is_tf32(*mma) ? 8 : 4; }
   /// Floats of work-group memory the staged chunk takes (two copies when prefetching).
   int64_t stage_floats() const { return (prefetch ? 2 : 1) * int64_t{points} * cc * (bk + bp + 2 * pad()); }

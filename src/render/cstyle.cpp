@@ -193,9 +193,6 @@ class Renderer {
   std::string vector_load(const Stmt& s) {
     const Type t = s.var.type();
     const bool bits = value_type(s.memory->type) != s.memory->type;
-    if (s.aligned && !d_.types.aligned_load.empty() && !bits)
-      return fill(d_.types.aligned_load,
-                  {{"%t", ctype(t)}, {"%n", std::to_string(t.lanes)}, {"%p", "&" + memory_ref(*s.memory, s.index)}});
     if (!d_.types.load.empty() && !bits)
       return fill(d_.types.load, {{"%t", ctype(t)}, {"%n", std::to_string(t.lanes)}, {"%p", "&" + memory_ref(*s.memory, s.index)}});
     std::vector<std::string> lanes;

@@ -99,7 +99,7 @@ DialectSpec make_c() {
   DialectSpec s;
   s.dialect = Dialect::c;
   s.types = {.max_lanes = 16, .vector = "wino_%ex%n", .make = "(%t){%a}", .lane = "[%i]",
-             .load = "*(const %t*)(%p)", .store = "*(%t*)(%p)", .aligned_load = "", .shuffle = "__builtin_shufflevector(%a, %b, %i)"};
+             .load = "*(const %t*)(%p)", .store = "*(%t*)(%p)", .shuffle = "__builtin_shufflevector(%a, %b, %i)"};
   // The lane moves (interleave, slice) are __builtin_shufflevector: GCC has it from version 12.
   s.prelude = "#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ < 12\n"
               "#error \"Wino's CPU kernels need GCC 12 or newer, or clang (for __builtin_shufflevector): set CC\"\n"
@@ -174,9 +174,8 @@ WINO_MMA_HALF(wino_mma_bf16, "bf16", wino_bf16x2)
 DialectSpec make_cuda() {
   DialectSpec s;
   s.dialect = Dialect::cuda;
-  // Lane by lane in memory, as float4 only where the IR promises the alignment (aligned loads).
-  s.types = {.vector = "%e%n", .make = "make_%t(%a)", .lane = ".%i", .load = "", .store = "",
-             .aligned_load = "*reinterpret_cast<const %t*>(%p)", .shuffle = ""};
+  // Lane by lane in memory: a float4 access needs 16-byte alignment the IR does not promise.
+  s.types = {.vector = "%e%n", .make = "make_%t(%a)", .lane = ".%i", .load = "", .store = "", .shuffle = ""};
   s.prelude = half_conversions("__device__ __forceinline__", "__float_as_uint", "__uint_as_float", true) +
               cuda_vector_operators() + cuda_mma();
   s.mma = true;
@@ -201,7 +200,7 @@ DialectSpec make_opencl() {
   DialectSpec s;
   s.dialect = Dialect::opencl;
   s.types = {.max_lanes = 16, .vector = "%e%n", .make = "(%t)(%a)", .lane = ".s%i",
-             .load = "vload%n(0, %p)", .store = "vstore%n(%v, 0, %p)", .aligned_load = "", .shuffle = ""};
+             .load = "vload%n(0, %p)", .store = "vstore%n(%v, 0, %p)", .shuffle = ""};
   s.prelude = half_conversions("static inline", "as_uint", "as_float");
   s.kernel_prefix = "__kernel void";
   s.global_const_ptr = "__global const %s* restrict";
@@ -223,7 +222,7 @@ DialectSpec make_opencl() {
 DialectSpec make_metal() {
   DialectSpec s;
   s.dialect = Dialect::metal;
-  s.types = {.vector = "%e%n", .make = "%t(%a)", .lane = "[%i]", .load = "", .store = "", .aligned_load = "", .shuffle = ""};
+  s.types = {.vector = "%e%n", .make = "%t(%a)", .lane = "[%i]", .load = "", .store = "", .shuffle = ""};
   s.prelude = "#include <metal_stdlib>\nusing namespace metal;\n" +
               half_conversions("inline", "as_type<unsigned>", "as_type<float>");
   s.kernel_prefix = "kernel void";
