@@ -215,16 +215,22 @@ inline Options plan_options(const std::string& plan, int m, const std::array<int
   return o;
 }
 
-/// Runs the case; returns the relative L2 error (and fails the test when it is over tolerance).
-/// With `edit`, the planned program is edited, then compiled as compile() would.
-inline double check_conv(const Device& device, const Options& o, const ConvCase& cc, uint64_t seed = 1,
-                         const ProgramEdit& edit = {}) {
+/// The convolution a case describes.
+inline ConvDesc desc_of(const ConvCase& cc) {
   ConvDesc d;
   d.n = cc.n, d.c = cc.c, d.h = cc.h, d.w = cc.w, d.k = cc.k, d.r = d.s = cc.r, d.pad = cc.pad;
   d.epilogue = cc.epilogue;
   d.dtype = cc.dtype;
   d.layout = cc.layout;
   d.stride = cc.stride, d.dilation = cc.dilation, d.groups = cc.groups;
+  return d;
+}
+
+/// Runs the case; returns the relative L2 error (and fails the test when it is over tolerance).
+/// With `edit`, the planned program is edited, then compiled as compile() would.
+inline double check_conv(const Device& device, const Options& o, const ConvCase& cc, uint64_t seed = 1,
+                         const ProgramEdit& edit = {}) {
+  const ConvDesc d = desc_of(cc);
   // Drawn in float32, then rounded to the tensors' type: the reference sees the same values.
   Tensor x = random_normal(DType::f32, {d.n, d.c, d.h, d.w}, seed).to(d.dtype);
   Tensor w = random_normal(DType::f32, {d.k, d.c / d.groups, d.r, d.s}, seed + 1000).to(d.dtype);

@@ -118,8 +118,7 @@ TEST(InterpBarriers, RemovingAnyBarrierIsARace) {
   const ConvCase cc{1, 9, 9, 9, 40, 3, Padding::all(1)};
   for (const char* plan : {"unfused", "fused-input", "fused-output", "fused"}) {
     for (int m : {2, 3, 4}) {
-      ConvDesc d;
-      d.n = cc.n, d.c = cc.c, d.h = cc.h, d.w = cc.w, d.k = cc.k, d.r = d.s = cc.r, d.pad = cc.pad;
+      const ConvDesc d = desc_of(cc);
       const plans::Program probe =
           lower::lower(d, planner::choose_plan(d, plan_options(plan, m), Device::interpreter()), render::Dialect::c)
               .program;
@@ -163,9 +162,7 @@ TEST(PlansInterpCpuShaped, EightAndSixteenLanesStayInBounds) {
     for (const char* plan : {"unfused", "fused", "direct"})
       for (int m : {2, 4})
         for (const ConvCase& cc : shapes) {
-          ConvDesc d;
-          d.n = cc.n, d.c = cc.c, d.h = cc.h, d.w = cc.w, d.k = cc.k, d.r = d.s = cc.r, d.pad = cc.pad;
-          d.epilogue = cc.epilogue;
+          const ConvDesc d = desc_of(cc);
           plans::PlanOptions p;
           p.plan = plan, p.m = m, p.vector_lanes = lanes;
           const plans::PlanOptions resolved = planner::resolve_plan(d, p);
@@ -204,8 +201,7 @@ TEST(PlansInterpNhwcTransforms, BlockEdgesMatchReference) {
         cc.layout = Layout::nhwc;
         if (cc.c == 33) cc.dtype = DType::f16;
         const Options o = plan_options(plan, m, tiles);
-        ConvDesc d;
-        d.n = cc.n, d.c = cc.c, d.h = cc.h, d.w = cc.w, d.k = cc.k, d.pad = cc.pad, d.layout = Layout::nhwc;
+        const ConvDesc d = desc_of(cc);
         int turned = 0;
         for (const KernelReport& k : compile(Device::interpreter(), d, o).report().kernels)
           turned += k.name.find("_nhwc_t128") != std::string::npos;
@@ -233,9 +229,7 @@ TEST(PlansInterpNchwOutputRows, PartialBlocksAndTilesMatchReference) {
   for (const auto& [plan, tiles] : plans)
     for (const auto& [m, cc] : cases) {
       const Options o = plan_options(plan, m, tiles);
-      ConvDesc d;
-      d.n = cc.n, d.c = cc.c, d.h = cc.h, d.w = cc.w, d.k = cc.k, d.pad = cc.pad, d.epilogue = cc.epilogue;
-      d.dtype = cc.dtype;
+      const ConvDesc d = desc_of(cc);
       int rows = 0;
       for (const KernelReport& k : compile(Device::interpreter(), d, o).report().kernels)
         rows += k.name.find("_output_") != std::string::npos && k.name.find("_rows") != std::string::npos;

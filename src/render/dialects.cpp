@@ -22,7 +22,7 @@ namespace {
 // dialect's bit casts.
 std::string half_conversions(const std::string& qual, const std::string& bits, const std::string& flt,
                              bool cvt_f16 = false) {
-  std::string s = R"(
+  const std::string f16_to_f32 = R"(
 QUAL float wino_f16_to_f32(unsigned short h) {
   const unsigned sign = (unsigned)(h & 0x8000u) << 16, e = (h >> 10) & 0x1fu, m = h & 0x3ffu;
   if (e == 0x1fu) return FLOAT(sign | 0x7f800000u | (m << 13));
@@ -30,7 +30,8 @@ QUAL float wino_f16_to_f32(unsigned short h) {
   const float v = (float)m * 5.9604644775390625e-8f;
   return sign ? -v : v;
 }
-QUAL unsigned short wino_f32_to_f16(float f) {
+)";
+  const std::string f32_to_f16 = R"(QUAL unsigned short wino_f32_to_f16(float f) {
   const unsigned u = BITS(f), sign = (u >> 16) & 0x8000u, a = u & 0x7fffffffu;
   if (a > 0x7f800000u) return (unsigned short)(sign | 0x7e00u | ((a >> 13) & 0x3ffu));
   if (a >= 0x477ff000u) return (unsigned short)(sign | 0x7c00u);
@@ -45,19 +46,19 @@ QUAL unsigned short wino_f32_to_f16(float f) {
 }
 )";
   // CUDA: one cvt instruction (round to nearest even, overflow to inf, subnormals kept, as above;
-  // only a NaN's payload may differ), where the V and y stores of the half modes would otherwise
-  // spend about ten instructions on each value.
-  if (cvt_f16)
-    s = s.substr(0, s.find("QUAL unsigned short wino_f32_to_f16")) +
-        "QUAL unsigned short wino_f32_to_f16(float f) {\n"
-        "  unsigned short h; asm(\"cvt.rn.f16.f32 %0, %1;\" : \"=h\"(h) : \"f\"(f)); return h;\n}\n";
-  s += R"(QUAL float wino_bf16_to_f32(unsigned short h) { return FLOAT((unsigned)h << 16); }
+  // only a NaN's payload may differ) where each stored f16 value would otherwise cost about ten.
+  const std::string f32_to_f16_cvt = R"(QUAL unsigned short wino_f32_to_f16(float f) {
+  unsigned short h; asm("cvt.rn.f16.f32 %0, %1;" : "=h"(h) : "f"(f)); return h;
+}
+)";
+  const std::string bf16 = R"(QUAL float wino_bf16_to_f32(unsigned short h) { return FLOAT((unsigned)h << 16); }
 QUAL unsigned short wino_f32_to_bf16(float f) {
   const unsigned u = BITS(f);
   if ((u & 0x7fffffffu) > 0x7f800000u) return (unsigned short)((u >> 16) | 0x40u);
   return (unsigned short)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
 }
 )";
+  std::string s = f16_to_f32 + (cvt_f16 ? f32_to_f16_cvt : f32_to_f16) + bf16;
   for (auto [from, to] : {std::pair<std::string, std::string>{"QUAL", qual}, {"BITS", bits}, {"FLOAT", flt}})
     for (size_t at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size()))
       s.replace(at, from.size(), to);
