@@ -214,7 +214,8 @@ TEST(PlansInterpNhwcTransforms, BlockEdgesMatchReference) {
 // The GPU's NCHW output transform writes a work-group's 128 tiles of a channel through work-group
 // memory when a channel has at least 128 tiles: a last block of tiles part full (200 = 128 + 72,
 // 147 = 128 + 19), partial tiles at the image's right and bottom edges (37 = 9 x 4 + 1 = 6 x 6 + 1),
-// uneven padding, batch > 1, K = 5, f16 tensors and the whole epilogue; unfused (register tiles
+// m = 1 to 6 (odd m needs no row padding), uneven padding, batch > 1, K = 5, f16 tensors and the
+// whole epilogue; unfused (register tiles
 // select the GPU-shaped plan) and fused-input, which share it. The interpreter stops on any race,
 // out-of-bounds access or read of unwritten memory.
 TEST(PlansInterpNchwOutputRows, PartialBlocksAndTilesMatchReference) {
@@ -223,6 +224,9 @@ TEST(PlansInterpNchwOutputRows, PartialBlocksAndTilesMatchReference) {
       {4, {2, 2, 38, 36, 5, 3, {0, 2, 1, 0}, {true, true, Activation::relu}, DType::f16}},
       {6, {3, 3, 37, 37, 5, 3, Padding::all(1), {true, true, Activation::silu}}},
       {2, {1, 1, 30, 20, 2, 3, Padding::all(2)}},
+      {1, {1, 2, 12, 12, 3, 3, Padding::all(1)}},    // m = 1: 144 tiles of one pixel
+      {3, {2, 3, 37, 37, 5, 3, Padding::all(1)}},    // odd m: its rows need no padding in work-group memory
+      {5, {2, 2, 37, 37, 4, 3, {1, 0, 0, 1}}},       // 8 x 8 tiles per image, the last ones partial
   };
   const std::vector<std::pair<const char*, std::array<int, 5>>> plans = {{"unfused", {64, 64, 8, 8, 8}},
                                                                          {"fused-input", {0, 0, 0, 0, 0}}};
