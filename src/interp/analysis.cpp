@@ -151,6 +151,13 @@ void Analysis::use_block(const Block& b, bool in_region) {
         if (!in_region) reject("an mma outside a thread region");
         for (Expr e : s.args) use(e, pos, in_region);
         break;
+      case StmtKind::copy_async:
+        if (!in_region) reject("a copy_async outside a thread region");
+        if (!s.memory || !s.source) reject("a copy_async has no memory");
+        use(s.index, pos, in_region);
+        use(s.source_index, pos, in_region);
+        if (s.cond) use(s.cond, pos, in_region);
+        break;
       default: break;
     }
   }

@@ -34,7 +34,9 @@ void Machine::run() {
     group_phase_ = ++phase_;
     gid.value = static_cast<double>(g);
     assign(k_.group_id.node());
+    start_copies();
     block(k_.body);
+    finish_copies();
   }
 }
 
@@ -67,6 +69,9 @@ void Machine::stmt(const Stmt& s) {
       return;
     case StmtKind::comment: return;
     case StmtKind::mma: return mma(s);
+    case StmtKind::copy_async: return copy_async(s);
+    case StmtKind::copy_commit: return copy_commit();
+    case StmtKind::copy_wait: return copy_wait(s);
   }
 }
 

@@ -133,6 +133,7 @@ class Machine {
   /// i * threads + l): at an index every thread shares, it returns i * threads; otherwise -1, and
   /// the elements are in elements_.
   int64_t element_lanes(const Cells& c, const ir::Stmt& s, const char* what, int offset);
+  int64_t element_lanes(const Cells& c, const ir::Node* index, const char* what, int offset);
 
   // Expressions (eval.cpp).
   double ueval(const ir::Node* n);
@@ -178,6 +179,13 @@ class Machine {
   void if_then(const ir::Stmt& s);
   void threads(const ir::Stmt& s);
   void mma(const ir::Stmt& s);
+  // Asynchronous copies (copies.cpp): values read at issue, written at the copy_wait that retires
+  // their group.
+  void copy_async(const ir::Stmt& s);
+  void copy_commit();
+  void copy_wait(const ir::Stmt& s);
+  void start_copies();   // a work-group starts: no copies in flight
+  void finish_copies();  // a work-group ends: every copy must have been retired
   void assign(const ir::Node* var) { vtime_[var->id] = ++clock_; }
   void store_uniform(const ir::Stmt& s);
   /// The lanes of variable `s`, grown to hold every lane of the top mask (dropping its values).
@@ -220,6 +228,16 @@ class Machine {
   std::vector<uint32_t> owners_;   // the nodes with lanes in node_arena_
   std::vector<double> scratch_;                  // a uniform value spread over the lanes
   std::vector<int64_t> elements_;                // by lane: the element a statement accesses
+  struct PendingCopy {
+    int lane;
+    int64_t group;  // the thread's commit count when it was issued
+    Cells* cells;
+    int64_t element;
+    float value;
+  };
+  std::vector<PendingCopy> copies_;  // in flight, in issue order
+  std::vector<int64_t> commits_;     // by lane: groups committed in this work-group
+  std::vector<double> copy_values_;  // a copy_async's values, element-major by lane
 };
 
 }  // namespace wino::interp::detail

@@ -139,7 +139,10 @@ void Machine::write(Cells& c, int64_t e, float v, int lane) {
 }
 
 int64_t Machine::element_lanes(const Cells& c, const Stmt& s, const char* what, int offset) {
-  const Node* index = s.index.node();
+  return element_lanes(c, s.index.node(), what, offset);
+}
+
+int64_t Machine::element_lanes(const Cells& c, const Node* index, const char* what, int offset) {
   int64_t* e = elements_.data();
   const double size = static_cast<double>(c.size);
   const bool own = c.mem->space == Space::per_thread;  // element i of thread l at i * threads + l

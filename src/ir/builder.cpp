@@ -24,6 +24,9 @@ const char* stmt_kind_name(StmtKind k) {
     case StmtKind::barrier: return "barrier";
     case StmtKind::comment: return "comment";
     case StmtKind::mma: return "mma";
+    case StmtKind::copy_async: return "copy_async";
+    case StmtKind::copy_commit: return "copy_commit";
+    case StmtKind::copy_wait: return "copy_wait";
   }
   return "?";
 }
@@ -44,6 +47,8 @@ StmtPtr clone(const Stmt& s) {
   c->mma = s.mma;
   c->args = s.args;
   c->slots = s.slots;
+  c->source = s.source;
+  c->source_index = s.source_index;
   return c;
 }
 
@@ -199,6 +204,32 @@ void KernelBuilder::mma(MmaKind kind, const Memory* acc, std::vector<int64_t> sl
   s->slots = std::move(slots);
   s->args = std::move(a);
   s->args.insert(s->args.end(), b.begin(), b.end());
+  push(std::move(s));
+}
+
+void KernelBuilder::copy_async(const Memory* dst, Expr index, const Memory* src, Expr src_index, int elements,
+                                Expr mask) {
+  auto s = std::make_unique<Stmt>();
+  s->kind = StmtKind::copy_async;
+  s->memory = dst;
+  s->index = index;
+  s->source = src;
+  s->source_index = src_index;
+  s->extent = elements;
+  s->cond = mask;
+  push(std::move(s));
+}
+
+void KernelBuilder::copy_commit() {
+  auto s = std::make_unique<Stmt>();
+  s->kind = StmtKind::copy_commit;
+  push(std::move(s));
+}
+
+void KernelBuilder::copy_wait(int groups_left) {
+  auto s = std::make_unique<Stmt>();
+  s->kind = StmtKind::copy_wait;
+  s->extent = groups_left;
   push(std::move(s));
 }
 

@@ -38,6 +38,13 @@ class KernelBuilder {
   void barrier();
   /// acc[slots] += A x B, warp by warp (ir/mma.h): `a` and `b` are this lane's fragment values.
   void mma(MmaKind kind, const Memory* acc, std::vector<int64_t> slots, std::vector<Expr> a, std::vector<Expr> b);
+  /// dst[index + i] = mask ? src[src_index + i] : 0 for i < elements (1 or 4), asynchronously: the
+  /// values land in work-group memory at the copy_wait that retires the thread's group.
+  void copy_async(const Memory* dst, Expr index, const Memory* src, Expr src_index, int elements, Expr mask = {});
+  /// Closes the thread's group of copies issued since the last commit.
+  void copy_commit();
+  /// Waits until at most `groups_left` of the thread's committed groups are in flight.
+  void copy_wait(int groups_left);
   void comment(const std::string& text);
 
   Expr i32(int64_t v) { return ctx().i32(v); }

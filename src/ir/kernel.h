@@ -50,6 +50,11 @@ enum class StmtKind : uint8_t {
   barrier,  // work-group barrier (between thread regions)
   comment,  // text for the reader
   mma,      // memory[slots] += A x B: a warp-level matrix op in a thread region (ir/mma.h)
+  // Asynchronous copies global -> work-group memory (CUDA cp.async; other dialects refuse them):
+  copy_async,   // memory[index + i] = cond ? source[source_index + i] : 0 for i < extent (1 or 4),
+                // landing at the thread's copy_wait that retires its group, not before
+  copy_commit,  // closes the thread's group of copies issued since the last commit
+  copy_wait,    // waits until at most `extent` of the thread's committed groups are still in flight
 };
 const char* stmt_kind_name(StmtKind k);
 
@@ -61,7 +66,7 @@ struct Stmt {
   Expr cond;             // load/store mask (null: always), if_then condition
   const Memory* memory = nullptr;  // load, store
   bool accumulate = false;         // store: += instead of =
-  int64_t extent = 0;              // loop
+  int64_t extent = 0;              // loop: iterations; copy_async: elements; copy_wait: groups left
   LoopKind loop_kind = LoopKind::serial;
   Block body;            // loop, if_then, threads
   std::string text;      // comment
@@ -71,6 +76,9 @@ struct Stmt {
   MmaKind mma = MmaKind::tf32_m16n8k8;
   std::vector<Expr> args;
   std::vector<int64_t> slots;
+  // copy_async: the global buffer read and the element index of the first value read.
+  const Memory* source = nullptr;
+  Expr source_index;
 };
 
 /// Static facts the plan knows about a kernel, for the report.

@@ -106,6 +106,18 @@ class Printer {
           line(indent, text + "}");
           break;
         }
+        case StmtKind::copy_async: {
+          std::string text = "copy_async " + s.memory->name + "[" + expr(s.index.node()) + "] <- " + s.source->name +
+                             "[" + expr(s.source_index.node()) + "] x" + std::to_string(s.extent);
+          line(indent, text + mask);
+          break;
+        }
+        case StmtKind::copy_commit:
+          line(indent, "copy_commit");
+          break;
+        case StmtKind::copy_wait:
+          line(indent, "copy_wait " + std::to_string(s.extent));
+          break;
       }
     }
   }

@@ -6,7 +6,7 @@ namespace wino::ir {
 
 std::vector<Expr> stmt_operands(const Stmt& s) {
   std::vector<Expr> out;
-  for (Expr e : {s.cond, s.index, s.value})
+  for (Expr e : {s.cond, s.index, s.value, s.source_index})
     if (e) out.push_back(e);
   out.insert(out.end(), s.args.begin(), s.args.end());
   return out;

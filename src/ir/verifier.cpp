@@ -108,6 +108,19 @@ class Verifier {
     }
   }
 
+  void check_copy(const Stmt& s, bool in_threads) {
+    check_memory(s, in_threads);
+    if (s.memory && s.memory->space != Space::shared) problem("copy_async writes work-group memory only");
+    if (!s.source || !memories_.count(s.source) || s.source->space != Space::global) {
+      problem("copy_async reads something that is not a global buffer of this kernel");
+      return;
+    }
+    if (s.memory && s.memory->type != s.source->type) problem("copy_async between memories of different types");
+    if (s.extent != 1 && s.extent != 4) problem("copy_async moves 1 or 4 elements, not " + std::to_string(s.extent));
+    check_expr(s.source_index, "source index");
+    if (s.source_index && s.source_index.type() != Type::i32) problem("source index is not i32");
+  }
+
   void block(const Block& b, bool in_threads) {
     defined_.emplace_back();
     for (const StmtPtr& sp : b) {
@@ -161,6 +174,12 @@ class Verifier {
         case StmtKind::comment:
           break;
         case StmtKind::mma: check_mma(s, in_threads); break;
+        case StmtKind::copy_async: check_copy(s, in_threads); break;
+        case StmtKind::copy_commit:
+        case StmtKind::copy_wait:
+          if (!in_threads) problem("copy_commit and copy_wait belong in a thread region");
+          if (s.extent < 0) problem("copy_wait's groups left must be >= 0");
+          break;
       }
     }
     defined_.pop_back();

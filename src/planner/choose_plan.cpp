@@ -40,6 +40,9 @@ plans::PlanOptions given_plan(const ConvDesc& d, const Options& o, const std::st
   return p;
 }
 
+// cp.async came to CUDA with the tensor cores' mma.sync (sm_80).
+bool async_copies(const DeviceCaps& caps) { return caps.mma && caps.dialect == render::Dialect::cuda; }
+
 // Plans unfused, direct and fused on a CPU (or the interpreter; fused only where a thread may hold
 // its large arrays) are CPU-shaped, unless register tiles are given (those shape the GPU core,
 // which every backend also runs).
@@ -50,6 +53,7 @@ plans::PlanOptions on_device(plans::PlanOptions p, const Options& o, const Devic
     p.l1_bytes = caps.l1_bytes;
     p.l2_bytes = caps.l2_bytes;
   }
+  p.async_copies = async_copies(caps);
   return p;
 }
 
@@ -101,14 +105,16 @@ std::vector<plans::PlanOptions> candidate_plans(const ConvDesc& d, const Options
       plans::PlanOptions p = given_plan(d, o, "unfused", m);
       p.precision = o.precision;
       out.push_back(p);
-      // Besides the default: narrower blocks for few tiles, and warps of 64 x 64 or 128 x 32
-      // (fewer fragment loads per mma, 128 accumulators per thread).
-      static const std::vector<TileShape> mma_tiles = {{128, 64, 8, 8, 16}, {128, 128, 8, 16, 16},
-                                                                {128, 128, 16, 8, 16}};
+      // Besides the default: the other block shapes, and warps of 64 x 64 or 128 x 32 (fewer
+      // fragment loads per mma, 128 accumulators per thread).
+      static const std::vector<TileShape> mma_tiles = {{128, 64, 8, 8, 16},   {64, 128, 8, 8, 16},
+                                                       {128, 128, 8, 8, 16},  {128, 128, 8, 16, 16},
+                                                       {128, 128, 16, 8, 16}};
       if (!tiles_given(o))
         for (const auto& t : mma_tiles) out.push_back(with_tiles(p, t));
     }
   }
+  for (plans::PlanOptions& p : out) p.async_copies = async_copies(caps);  // each as run by name (on_device)
   return out;
 }
 

@@ -132,6 +132,8 @@ DeviceCaps caps_for_target(const std::string& t) {
     c.dialect = render::Dialect::opencl;
     c.regs_per_thread = 128;
     c.shared_bytes = 32 * 1024;
+    c.mma = false;  // OpenCL C has no warp-level matrix op (nor asynchronous copies)
+    c.tf32_gflops = 0;
     return c;
   }
   const std::string digits = t.rfind("sm_", 0) == 0 ? t.substr(3) : "";

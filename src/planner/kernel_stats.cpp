@@ -198,6 +198,15 @@ class Analyzer {
           break;
         case StmtKind::comment:
           break;
+        case StmtKind::copy_async: {  // memory to memory: no register holds the values
+          const int64_t bytes = s.extent * type_bytes(s.memory->type) * per_thread;
+          stats_.bytes += bytes;
+          stats_.shared_bytes += bytes;
+          break;
+        }
+        case StmtKind::copy_commit:
+        case StmtKind::copy_wait:
+          break;
         case StmtKind::mma: {  // a warp's 2 x 16 x 8 x depth flops, a 32nd per thread
           array_access(s.memory);
           if (run.first < 0) run.first = pos_;

@@ -41,7 +41,7 @@ class ChunkStager {
   ChunkStager(KernelBuilder& b, const ConvDesc& d, const Tiling& t, const GemmTiles& g, GemmCore& core,
               GemmSource source, const Memory* input, const Memory* u)
       : b_(b), d_(d), t_(t), g_(g), core_(core), source_(source), input_(input) {
-    const int T = g.threads(), copies = g.prefetch ? 2 : 1;
+    const int T = g.threads(), copies = g.stages ? g.stages : g.prefetch ? 2 : 1;
     const int pa = g.bk + g.pad(), pv = g.bp + g.pad();
     const int64_t a = int64_t{g.points} * g.cc * pa, v = int64_t{g.points} * g.cc * pv;
     ops_.push_back({u, "u", g.bk, d.k, core.kb * g.bk, 0, a, pa});
@@ -73,6 +73,30 @@ class ChunkStager {
                  b_.load("n", next, b_.i32(op.first + i)), el.ok);
       }
   }
+  /// Global -> work-group memory copy `buf` asynchronously (stages): runs of 4 elements where the
+  /// rows allow (the tensor's columns and the staged rows multiples of 4: 16-byte copies).
+  void issue_copies(Expr tid, Expr c0, Expr buf) {
+    const int T = g_.threads();
+    for (const Operand& op : ops_) {
+      const int w = op.extent % 4 == 0 && op.width % 4 == 0 && op.pitch % 4 == 0 && op.base % 4 == 0 ? 4 : 1;
+      const int runs = op.width / w;
+      const int64_t count = int64_t{g_.points} * g_.cc * runs;
+      for (int64_t i = 0; i < ceil_div(count, T); ++i) {
+        Expr e = b_.i32(i * T) + tid;
+        Element el;
+        el.row = T % runs == 0 ? b_.i32(i * (T / runs)) + tid / runs : e / runs;
+        el.col = (T % runs == 0 ? tid % runs : e % runs) * w;
+        if (count % T) el.ok = lt(e, b_.i32(count));
+        auto [index, ok] = source(op, el, c0);
+        Expr dst = b_.i32(op.base) + buf * op.copy + el.row * op.pitch + el.col;
+        if (el.ok) {  // past the chunk's end: nothing to copy, nowhere to put it
+          b_.if_then(el.ok, [&] { b_.copy_async(core_.smem, dst, op.mem, index, w, ok); });
+        } else {
+          b_.copy_async(core_.smem, dst, op.mem, index, w, ok);
+        }
+      }
+    }
+  }
   /// Global -> work-group memory directly (no prefetch): V (or transformed image tiles), then U.
   void stage(Expr tid, Expr c0) {
     if (source_ == GemmSource::image || g_.points > 1) stage_tiles(tid, c0);
@@ -102,8 +126,9 @@ class ChunkStager {
     return el;
   }
   static Expr both(Expr x, Expr y) { return !x ? y : !y ? x : logical_and(x, y); }
-  /// op[xi][c0 + ci][col0 + col] for element `el`, zero past the tensor's ends.
-  Expr load(const Operand& op, const Element& el, Expr c0) {
+  /// The index of op[xi][c0 + ci][col0 + col] for element `el`, and whether it is inside the
+  /// chunk and the tensor (null: always).
+  std::pair<Expr, Expr> source(const Operand& op, const Element& el, Expr c0) {
     Expr xi = core_.xi0, ci = el.row;
     if (g_.points > 1) {
       xi = b_.let("xi", core_.xi0 + el.row / g_.cc);
@@ -113,7 +138,12 @@ class ChunkStager {
     Expr ok = el.ok;
     if (d_.c % g_.cc) ok = both(ok, lt(c, b_.i32(d_.c)));
     if (op.extent % op.width) ok = both(ok, lt(x, b_.i32(op.extent)));
-    return b_.load(op.hint, op.mem, (xi * d_.c + c) * op.extent + x, ok);
+    return {(xi * d_.c + c) * op.extent + x, ok};
+  }
+  /// op[xi][c0 + ci][col0 + col] for element `el`, zero past the tensor's ends.
+  Expr load(const Operand& op, const Element& el, Expr c0) {
+    auto [index, ok] = source(op, el, c0);
+    return b_.load(op.hint, op.mem, index, ok);
   }
   void stage_elements(const Operand& op, Expr tid, Expr c0) {
     const int T = g_.threads();
@@ -260,6 +290,38 @@ Expr GemmCore::col(KernelBuilder& b, const ThreadTile& tt, int j) const {
   return g.mma ? tt.pq + (8 * (j / 2) + j % 2) : spaced(b, tt.pq, j, g.rp, g.bp);
 }
 
+namespace {
+
+/// The chunks through a ring of g.stages copies filled by asynchronous copies: chunks i + 1 ..
+/// i + stages - 1 are in flight while chunk i is multiplied. Each thread commits one group of
+/// copies per chunk (empty past the last), so waiting until stages - 2 groups are in flight
+/// retires chunk i's; the barrier after the wait then publishes every thread's copies and tells
+/// that all threads are done with the copy the next chunk overwrites.
+void pipeline_chunks(KernelBuilder& b, const GemmCore& core, ChunkStager& st, int64_t chunks) {
+  const GemmTiles& g = core.g;
+  const int S = g.stages, accs = g.ppt * g.rk * g.rp;
+  b.threads([&](Expr tid) {
+    for (int i = 0; i < accs; ++i) b.store(core.acc, b.i32(i), b.f32(0));
+    for (int s = 0; s < S - 1; ++s) {
+      if (s < chunks) st.issue_copies(tid, b.i32(int64_t{s} * g.cc), b.i32(s));
+      b.copy_commit();
+    }
+  });
+  b.loop("chunk", chunks, LoopKind::serial, [&](Expr chunk) {
+    b.threads([&](Expr) { b.copy_wait(S - 2); });
+    b.barrier();
+    b.threads([&](Expr tid) {
+      Expr ahead = b.let("ahead", chunk + (S - 1));
+      b.if_then(lt(ahead, b.i32(chunks)), [&] { st.issue_copies(tid, ahead * g.cc, ahead % S); });
+      b.copy_commit();
+      multiply(b, core, st, tid, chunk % S);
+    });
+  });
+  b.barrier();  // the sinks may reuse work-group memory
+}
+
+}  // namespace
+
 GemmCore multiply_chunks(KernelBuilder& b, const ConvDesc& d, const Tiling& t, const GemmTiles& g,
                          GemmSource source, const Memory* input, const Memory* u, bool exchange_room) {
   const int64_t pblocks = ceil_div(t.tiles, g.bp), kblocks = ceil_div(d.k, g.bk), chunks = ceil_div(d.c, g.cc);
@@ -281,6 +343,10 @@ GemmCore multiply_chunks(KernelBuilder& b, const ConvDesc& d, const Tiling& t, c
   core.acc = b.thread_array("acc", accs);
   ChunkStager st(b, d, t, g, core, source, input, u);
 
+  if (g.stages) {
+    pipeline_chunks(b, core, st, chunks);
+    return core;
+  }
   if (!g.prefetch) {
     b.threads([&](Expr) {
       for (int i = 0; i < accs; ++i) b.store(core.acc, b.i32(i), b.f32(0));
@@ -339,6 +405,8 @@ void check_stages(const std::string& plan, const Tiling& t, const GemmTiles& g, 
     refuse("the output transform in registers needs all alpha^2 points in each thread");
   if (s.sink == GemmSink::transform_after_exchange && g.points != a2)
     refuse("the output transform after an exchange needs all alpha^2 points in a work-group");
+  if (g.stages && (g.points != 1 || s.source != GemmSource::transformed))
+    refuse("asynchronous copies stage U and V of one Winograd point per work-group (the unfused plan's GEMM)");
   if (g.mma && (g.points != 1 || s.source != GemmSource::transformed || s.sink != GemmSink::store_m))
     refuse("tensor cores run the GEMM of the unfused plan only (one Winograd point per work-group)");
 }

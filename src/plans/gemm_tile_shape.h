@@ -18,22 +18,27 @@ struct GemmTiles {
   int bk = 0, bp = 0, rk = 0, rp = 0, cc = 0;
   int ppt = 1;            // points per thread; divides `points`
   bool prefetch = false;  // the next chunk's global loads in flight while this one is multiplied
+  // Asynchronous copies (cp.async, CUDA): a ring of `stages` copies of the chunk, the next
+  // stages - 1 chunks in flight while one is multiplied (0: none; excludes `prefetch`).
+  int stages = 0;
   // Tensor cores: each warp multiplies with `mma` (ir/mma.h), and a thread's rk x rp accumulators
   // are its parts of (rk / 2) x (rp / 2) tiles of 16 x 8 (a warp covers 8 rk x 4 rp of the block).
-  std::optional<ir::MmaKind> mma;
+  std::optional<ir::MmaKind> mma = std::nullopt;
   // CPU-shaped (plans unfused, fused and direct on a CPU, cpu_unfused.h): one thread per
   // work-group, bp x bk accumulators held as bp rows of bk / lanes vectors of `lanes` floats (0:
   // the GPU-shaped core).
   int lanes = 0;
   int group_tiles = 0;  // CPU fused: tiles a work-group carries through all three stages (a multiple of bp)
   int threads() const { return lanes ? 1 : (points / ppt) * (bk / rk) * (bp / rp); }
-  /// Part of the kernel name: "bk128_bp128_r8x8_c8", with "_p9" when a work-group has all points
-  /// and "_tf32" (the mma's operands) on tensor cores.
+  /// Part of the kernel name: "bk128_bp128_r8x8_c8", with "_p9" when a work-group has all points,
+  /// "_s3" with asynchronous copies and "_tf32" (the mma's operands) on tensor cores.
   std::string str() const;
   /// Padding of each staged row: a tensor-core warp's fragment reads then hit 32 distinct banks.
   int pad() const { return !mma ? 0 : ir::mma_is_tf32(*mma) ? 8 : 4; }
-  /// Floats of work-group memory the staged chunk takes (two copies when prefetching).
-  int64_t stage_floats() const { return (prefetch ? 2 : 1) * int64_t{points} * cc * (bk + bp + 2 * pad()); }
+  /// Floats of work-group memory one copy of the staged chunk takes.
+  int64_t chunk_floats() const { return int64_t{points} * cc * (bk + bp + 2 * pad()); }
+  /// Floats of work-group memory the staged chunks take (two copies when prefetching).
+  int64_t stage_floats() const { return (stages ? stages : prefetch ? 2 : 1) * chunk_floats(); }
 };
 
 /// Floats of static work-group memory a kernel may take (48 KiB).

@@ -10,6 +10,7 @@ std::string GemmTiles::str() const {
   if (points > 1) s += "_p" + std::to_string(ppt);
   if (lanes) s += "_v" + std::to_string(lanes);
   if (group_tiles) s += "_g" + std::to_string(group_tiles);
+  if (stages) s += "_s" + std::to_string(stages);
   return mma ? s + "_" + ir::mma_operand_name(*mma) : s;
 }
 
@@ -44,6 +45,9 @@ void check_point_gemm_tiles(const GemmTiles& g, const Tiling& t, const std::stri
                   std::to_string(g.group_tiles) + ") must be a multiple of bp (" + std::to_string(g.bp) + ")");
     return;
   }
+  if (g.stages && (g.stages < 2 || g.prefetch))
+    throw Error("plan " + plan + ": GEMM tiles " + g.str() +
+                ": asynchronous copies need a ring of at least 2 copies of the chunk, without prefetch");
   if (g.mma) {
     const int depth = ir::mma_depth(*g.mma);
     if (g.rk < 2 || g.rp < 2 || g.rk % 2 || g.rp % 2 || g.bk % (8 * g.rk) || g.bp % (4 * g.rp) || g.bk % 32 ||

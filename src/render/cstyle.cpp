@@ -221,6 +221,20 @@ class Renderer {
   }
 
   // wino_mma_<operands>(acc[s0], ..., acc[s3], a..., b...): the prelude's function for the mma.
+  // cp.async of 4, 8 or 16 bytes; where the mask is false it reads nothing (from the buffer's
+  // start, always a valid address) and fills the destination with zeros.
+  std::string copy_async_call(const Stmt& s) {
+    if (!d_.copy_async)
+      throw Error(std::string("the ") + dialect_name(d_.dialect) +
+                  " dialect has no asynchronous copy (copy_async): the plans that use it run on CUDA only");
+    const int64_t bytes = s.extent * type_bytes(s.memory->type);
+    std::string src = memory_prefix(*s.source) + " + " +
+                      (s.cond ? "(" + expr(s.cond, false) + " ? " + expr(s.source_index, false) + " : 0)"
+                              : expr(s.source_index, false));
+    return "wino_copy_async<" + std::to_string(bytes) + ">(&" + memory_ref(*s.memory, s.index) + ", " + src + ", " +
+           (s.cond ? expr(s.cond, true) : "true") + ");";
+  }
+
   std::string mma_call(const Stmt& s) {
     if (!d_.mma)
       throw Error(std::string("the ") + dialect_name(d_.dialect) +
@@ -309,6 +323,15 @@ class Renderer {
         break;
       case StmtKind::mma:
         line(mma_call(s));
+        break;
+      case StmtKind::copy_async:
+        line(copy_async_call(s));
+        break;
+      case StmtKind::copy_commit:
+        line("asm volatile(\"cp.async.commit_group;\" ::: \"memory\");");
+        break;
+      case StmtKind::copy_wait:
+        line("asm volatile(\"cp.async.wait_group " + std::to_string(s.extent) + ";\" ::: \"memory\");");
         break;
     }
   }

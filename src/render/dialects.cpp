@@ -172,14 +172,29 @@ WINO_MMA_HALF(wino_mma_bf16, "bf16", wino_bf16x2)
 )";
 }
 
+// ir::StmtKind::copy_async as sm_80 cp.async (16 bytes bypass L1: .cg takes that size only).
+std::string cuda_copy_async() {
+  return R"(
+template <int kBytes>
+__device__ __forceinline__ void wino_copy_async(void* dst, const void* src, bool ok) {
+  const unsigned at = static_cast<unsigned>(__cvta_generic_to_shared(dst));
+  if (kBytes == 16)
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;" :: "r"(at), "l"(src), "r"(ok ? 16 : 0) : "memory");
+  else
+    asm volatile("cp.async.ca.shared.global [%0], [%1], %2, %3;" :: "r"(at), "l"(src), "n"(kBytes), "r"(ok ? kBytes : 0) : "memory");
+}
+)";
+}
+
 DialectSpec make_cuda() {
   DialectSpec s;
   s.dialect = Dialect::cuda;
   // Lane by lane in memory: a float4 access needs 16-byte alignment the IR does not promise.
   s.types = {.vector = "%e%n", .make = "make_%t(%a)", .lane = ".%i", .load = "", .store = "", .shuffle = ""};
   s.prelude = half_conversions("__device__ __forceinline__", "__float_as_uint", "__uint_as_float", true) +
-              cuda_vector_operators() + cuda_mma();
+              cuda_vector_operators() + cuda_mma() + cuda_copy_async();
   s.mma = true;
+  s.copy_async = true;
   s.kernel_prefix = "extern \"C\" __global__ void";
   s.global_const_ptr = "const %s* __restrict__";
   s.global_ptr = "%s* __restrict__";
