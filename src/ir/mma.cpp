@@ -51,11 +51,16 @@ float round_tf32(float x) {
   return std::bit_cast<float>((bits + 0x1000u) & ~0x1fffu);  // magnitude rounding: ties away
 }
 
+float truncate_tf32(float x) {
+  if (!std::isfinite(x)) return x;
+  return std::bit_cast<float>(std::bit_cast<uint32_t>(x) & ~0x1fffu);
+}
+
 double mma_product(MmaKind k, float a, float b) {
   switch (k) {
     case MmaKind::tf32_m16n8k8: return double{round_tf32(a)} * round_tf32(b);
     case MmaKind::tf32x3_m16n8k8: {
-      const float ab = round_tf32(a), as = round_tf32(a - ab), bb = round_tf32(b), bs = round_tf32(b - bb);
+      const float ab = round_tf32(a), as = truncate_tf32(a - ab), bb = round_tf32(b), bs = truncate_tf32(b - bb);
       return double{as} * bb + double{ab} * bs + double{ab} * bb;
     }
     case MmaKind::f16_m16n8k16: return double{f16_to_float(float_to_f16(a))} * f16_to_float(float_to_f16(b));

@@ -13,7 +13,8 @@ namespace wino::ir {
 /// The operand type and shape of an mma. Operands are rounded to the operand type (tf32: to
 /// nearest, ties away; f16 and bf16: to nearest even); products are exact and summed in f32.
 /// tf32x3 is fp32-accurate on tf32 units: each operand x splits into big = tf32(x) and small =
-/// tf32(x - big), and D = C + small(A) big(B) + big(A) small(B) + big(A) big(B) (three mmas).
+/// x - big truncated to tf32 (its error, at most 2^-21 |x|, is far below fp32's sums'), and
+/// D = C + small(A) big(B) + big(A) small(B) + big(A) big(B) (three mmas).
 enum class MmaKind : unsigned char { tf32_m16n8k8, tf32x3_m16n8k8, f16_m16n8k16, bf16_m16n8k16 };
 
 constexpr int kMmaRows = 16, kMmaCols = 8, kWarp = 32;
@@ -47,5 +48,7 @@ inline int mma_t_step(MmaKind k) { return mma_is_tf32(k) ? 1 : 2; }
 
 /// `x` rounded to tf32 (10 mantissa bits; to nearest, ties away from zero: PTX cvt.rna.tf32.f32).
 float round_tf32(float x);
+/// `x` truncated to tf32 (toward zero).
+float truncate_tf32(float x);
 
 }  // namespace wino::ir
