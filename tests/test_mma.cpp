@@ -9,6 +9,7 @@
 #include "common/error.h"
 #include "common/half.h"
 #include "common/random.h"
+#include "cuda_only.h"
 #include "cuda_skip.h"
 #include "interp/interpreter.h"
 #include "ir/builder.h"
@@ -172,15 +173,7 @@ TEST(Mma, MisuseIsRefusedClearly) {
   std::vector<std::string> problems = verify(*partial);
   ASSERT_FALSE(problems.empty());
   EXPECT_NE(problems[0].find("whole warps"), std::string::npos) << problems[0];
-  std::unique_ptr<Kernel> k = mma_kernel(MmaKind::f16_m16n8k16);
-  for (render::Dialect d : {render::Dialect::c, render::Dialect::opencl, render::Dialect::metal}) {
-    try {
-      render::render_kernel(*k, d);
-      ADD_FAILURE() << "rendered an mma for " << render::dialect_name(d);
-    } catch (const Error& e) {
-      EXPECT_NE(std::string(e.what()).find("tensor-core precisions run on CUDA only"), std::string::npos) << e.what();
-    }
-  }
+  expect_cuda_only(*mma_kernel(MmaKind::f16_m16n8k16), "tensor-core precisions run on CUDA only");
 }
 
 }  // namespace

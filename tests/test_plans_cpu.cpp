@@ -4,10 +4,13 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <tuple>
 
 #include "common/error.h"
 #include "conv_tester.h"
+#include "lower/lower.h"
 #include "planner/device_caps.h"
+#include "planner/tile_choice.h"
 #include "plans/program.h"
 
 namespace wino::testing {
@@ -80,6 +83,21 @@ TEST(PlansCpuGemm, OtherBlocksMatchReferenceOrAreRefused) {
     } catch (const Error& e) {
       EXPECT_NE(std::string(e.what()).find("CPU GEMM tiles"), std::string::npos) << e.what();
     }
+  }
+}
+
+// The micro-kernel keeps U's vectors in registers (WINO_PIN) when they fit beside the accumulators
+// and a broadcast in AVX2's 16 vector registers: 4 x 3 accumulators + 3 + 1 fit, 3 x 4 + 4 + 1 do not.
+TEST(PlansCpuGemm, UVectorsStayInRegistersWhereTheyFit) {
+  ConvDesc d;
+  d.c = 16, d.h = d.w = 12, d.k = 32, d.pad = Padding::all(1);
+  for (auto [bk, bp, pinned] : {std::tuple{24, 4, true}, {32, 3, false}}) {
+    plans::PlanOptions p;
+    p.plan = "unfused";
+    p.vector_lanes = 8;
+    p.block_k = bk, p.block_tiles = bp;
+    const std::string src = lower::lower(d, planner::resolve_plan(d, p), render::Dialect::c).source;
+    EXPECT_EQ(src.find("WINO_PIN(u") != std::string::npos, pinned) << bk << " x " << bp;
   }
 }
 

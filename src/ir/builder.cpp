@@ -40,6 +40,7 @@ StmtPtr clone(const Stmt& s) {
   c->cond = s.cond;
   c->memory = s.memory;
   c->accumulate = s.accumulate;
+  c->in_register = s.in_register;
   c->extent = s.extent;
   c->loop_kind = s.loop_kind;
   c->body = clone(s.body);
@@ -130,6 +131,12 @@ Expr KernelBuilder::load(const std::string& hint, const Memory* mem, Expr index,
   if (mask && !(mask->is_const() && mask->ival)) s->cond = mask;
   Expr v = s->var;
   push(std::move(s));
+  return v;
+}
+
+Expr KernelBuilder::register_load(const std::string& hint, const Memory* mem, Expr index, int lanes) {
+  Expr v = load(hint, mem, index, {}, lanes);
+  current().back()->in_register = true;
   return v;
 }
 

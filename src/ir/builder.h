@@ -29,6 +29,8 @@ class KernelBuilder {
   Expr let(const std::string& hint, Expr value);
   /// mem[index] (lanes > 1: the vector mem[index .. index + lanes)); 0 where `mask` is false.
   Expr load(const std::string& hint, const Memory* mem, Expr index, Expr mask = {}, int lanes = 1);
+  /// A load whose value stays in a register for its uses (Stmt::in_register).
+  Expr register_load(const std::string& hint, const Memory* mem, Expr index, int lanes = 1);
   void store(const Memory* mem, Expr index, Expr value, Expr mask = {});
   void accumulate(const Memory* mem, Expr index, Expr value, Expr mask = {});
   void loop(const std::string& hint, int64_t extent, LoopKind kind,

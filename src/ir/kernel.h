@@ -66,6 +66,9 @@ struct Stmt {
   Expr cond;             // load/store mask (null: always), if_then condition
   const Memory* memory = nullptr;  // load, store
   bool accumulate = false;         // store: += instead of =
+  // load: the value is reused across a loop body; keep it in a register (the C dialect stops the
+  // compiler from re-reading memory at each use, which costs load slots in micro-kernels)
+  bool in_register = false;
   int64_t extent = 0;              // loop: iterations; copy_async: elements; copy_wait: groups left
   LoopKind loop_kind = LoopKind::serial;
   Block body;            // loop, if_then, threads

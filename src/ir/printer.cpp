@@ -72,7 +72,7 @@ class Printer {
           break;
         case StmtKind::load:
           line(indent, "load " + leaf(s.var.node()) + " = " + s.memory->name + "[" +
-                           expr(s.index.node()) + "]" + mask);
+                           expr(s.index.node()) + "]" + mask + (s.in_register ? " (in a register)" : ""));
           break;
         case StmtKind::store:
           line(indent, std::string(s.accumulate ? "accumulate " : "store ") + s.memory->name + "[" +

@@ -275,7 +275,9 @@ class Renderer {
         std::string zero = t.scalar == Scalar::f32 ? "0.0f" : "0";
         if (t.is_vector()) zero = make_text(d_.types, t, std::vector<std::string>(t.lanes, zero));
         std::string rhs = s.cond ? expr(s.cond, false) + " ? " + ref + " : " + zero : ref;
-        line("const " + ctype(t) + " " + name_of(s.var.node()) + " = " + rhs + ";");
+        const bool pin = s.in_register && !d_.pin.empty();
+        line((pin ? "" : "const ") + ctype(t) + " " + name_of(s.var.node()) + " = " + rhs + ";");
+        if (pin) line(fill(d_.pin, {{"%v", name_of(s.var.node())}}) + ";");
         break;
       }
       case StmtKind::store: {

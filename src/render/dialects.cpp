@@ -109,7 +109,13 @@ DialectSpec make_c() {
               "#define WINO_IMAX(a, b) ((a) > (b) ? (a) : (b))\n"
               "static inline unsigned wino_bits(float f) { union { float f; unsigned u; } v; v.f = f; return v.u; }\n"
               "static inline float wino_float(unsigned u) { union { float f; unsigned u; } v; v.u = u; return v.f; }\n" +
-              half_conversions("static inline", "wino_bits", "wino_float") + c_vector_types();
+              half_conversions("static inline", "wino_bits", "wino_float") + c_vector_types() +
+              // An empty asm that takes the value in a vector register: GCC and clang then keep it
+              // there instead of folding a memory read into each use.
+              "#if defined(__x86_64__) || defined(__i386__)\n#define WINO_PIN(v) __asm__(\"\" : \"+x\"(v))\n"
+              "#elif defined(__aarch64__)\n#define WINO_PIN(v) __asm__(\"\" : \"+w\"(v))\n"
+              "#else\n#define WINO_PIN(v) ((void)0)\n#endif\n";
+  s.pin = "WINO_PIN(%v)";
   s.kernel_prefix = "void";
   s.global_const_ptr = "const %s* restrict";
   s.global_ptr = "%s* restrict";
