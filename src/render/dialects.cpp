@@ -110,9 +110,10 @@ DialectSpec make_c() {
               "static inline unsigned wino_bits(float f) { union { float f; unsigned u; } v; v.f = f; return v.u; }\n"
               "static inline float wino_float(unsigned u) { union { float f; unsigned u; } v; v.u = u; return v.f; }\n" +
               half_conversions("static inline", "wino_bits", "wino_float") + c_vector_types() +
-              // An empty asm that takes the value in a vector register: GCC and clang then keep it
-              // there instead of folding a memory read into each use.
-              "#if defined(__x86_64__) || defined(__i386__)\n#define WINO_PIN(v) __asm__(\"\" : \"+x\"(v))\n"
+              // An empty asm that takes the value in a vector register ("v": any of AVX-512's 32 where
+              // the ISA has them): GCC and clang then keep it there instead of folding a memory read
+              // into each use.
+              "#if defined(__x86_64__) || defined(__i386__)\n#define WINO_PIN(v) __asm__(\"\" : \"+v\"(v))\n"
               "#elif defined(__aarch64__)\n#define WINO_PIN(v) __asm__(\"\" : \"+w\"(v))\n"
               "#else\n#define WINO_PIN(v) ((void)0)\n#endif\n";
   s.pin = "WINO_PIN(%v)";
