@@ -125,6 +125,10 @@ TEST(DeviceTensors, MisuseIsRefusedByName) {
   short_w.shape = {6, 5, 3};
   expect_error([&] { conv.set_weights(short_w, &b); }, "weights (K, C/groups, R, S) = (6, 5, 3, 3)");
   expect_error([&] { conv.set_weights(ref(l.w)); }, "epilogue has a bias");
+  conv.set_weights(ref(l.w), &b);
+  std::vector<float> ws(static_cast<size_t>(conv.workspace_bytes() / 4) + 4);
+  float* off = ws.data() + (reinterpret_cast<uintptr_t>(ws.data()) % 16 == 0 ? 1 : 0);  // 4 bytes past a boundary
+  expect_error([&] { conv.run(ref(l.x), ref(y), {}, &z, {off, conv.workspace_bytes()}); }, "past a 16-byte boundary");
 }
 
 TEST(DeviceTensors, NhwcTensorsAreCheckedInTheirOwnShape) {

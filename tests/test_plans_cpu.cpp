@@ -97,7 +97,7 @@ TEST(PlansCpuGemm, UVectorsStayInRegistersWhereTheyFit) {
     p.vector_lanes = 8;
     p.block_k = bk, p.block_tiles = bp;
     const std::string src = lower::lower(d, planner::resolve_plan(d, p), render::Dialect::c).source;
-    EXPECT_EQ(src.find("WINO_PIN(u") != std::string::npos, pinned) << bk << " x " << bp;
+    EXPECT_EQ(src.find("WINO_PIN32(u") != std::string::npos, pinned) << bk << " x " << bp;
   }
 }
 

@@ -180,8 +180,9 @@ struct Stream {
 };
 
 /// Device memory for the intermediates of a run (V, M), given by the caller as cuDNN's
-/// workspace is: at least Conv::workspace_bytes() bytes on the Conv's device. Empty: the Conv
-/// uses its own (one per stream, allocated at the first run on it).
+/// workspace is: at least Conv::workspace_bytes() bytes on the Conv's device, starting on a
+/// 16-byte boundary. Empty: the Conv uses its own (one per stream, allocated at the first run on
+/// it).
 struct Workspace {
   void* data = nullptr;
   int64_t bytes = 0;

@@ -2,6 +2,7 @@
 // GPU) or on tensors already on the device (enqueued on the caller's stream, never copied).
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <optional>
 
 #include "api/conv_impl.h"
@@ -102,6 +103,11 @@ std::vector<MemoryRef> carve(const Conv::Impl& impl, const Workspace& ws, int64_
   if (ws.bytes < need)
     throw Error("run: the workspace holds " + std::to_string(ws.bytes) + " bytes; this convolution needs " +
                 std::to_string(need) + " (Conv::workspace_bytes())");
+  // The GEMM copies 16-byte runs of V (cp.async on CUDA), so V must start on a 16-byte boundary.
+  if (const auto misaligned = reinterpret_cast<uintptr_t>(ws.data) % 16)
+    throw Error("run: the workspace starts " + std::to_string(misaligned) +
+                " bytes past a 16-byte boundary; give it memory from the device's allocator, or an offset into "
+                "it that is a multiple of 16");
   std::vector<MemoryRef> out;
   int64_t offset = 0;
   for (int i : impl.scratch) {

@@ -153,7 +153,8 @@ void Analysis::use_block(const Block& b, bool in_region) {
         break;
       case StmtKind::copy_async:
         if (!in_region) reject("a copy_async outside a thread region");
-        if (!s.memory || !s.source) reject("a copy_async has no memory");
+        if (!s.memory || s.memory->space != Space::shared || !s.source || s.source->space != Space::global)
+          reject("a copy_async must copy from a global buffer to work-group memory");
         use(s.index, pos, in_region);
         use(s.source_index, pos, in_region);
         if (s.cond) use(s.cond, pos, in_region);

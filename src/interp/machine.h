@@ -45,6 +45,10 @@ struct Cells {
     int32_t writer = -1, reader = -1;
   };
   std::vector<Track> track;
+  // Shared memory that asynchronous copies write (copies.cpp), by element: whether a copy into it
+  // is in flight; empty until the first copy.
+  std::vector<uint8_t> in_flight;
+  bool landing(int64_t e) const { return !in_flight.empty() && in_flight[e] != 0; }
 };
 
 constexpr int32_t kManyReaders = -2;
@@ -113,6 +117,8 @@ class Machine {
   int current_lane() const { return in_region_ ? masks_[depth_].lanes[0] : -1; }
   // "<verb> shared 'm' element e <other> with no barrier between (a race)".
   [[noreturn]] void race(int lane, const Cells& c, int64_t e, const char* verb, const std::string& other) const;
+  // "<verb> shared 'm' element e while an asynchronous copy into it is in flight".
+  [[noreturn]] void in_flight(int lane, const Cells& c, int64_t e, const char* verb) const;
 
   // Memory (memory.cpp).
   Cells& cell_of(const ir::Memory* m);

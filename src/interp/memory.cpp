@@ -100,9 +100,15 @@ void Machine::race(int lane, const Cells& c, int64_t e, const char* verb, const 
                     " with no barrier between (a race)");
 }
 
+void Machine::in_flight(int lane, const Cells& c, int64_t e, const char* verb) const {
+  fail_at(lane, std::string(verb) + " shared '" + c.mem->name + "' element " + std::to_string(e) +
+                    " while an asynchronous copy into it is in flight (copy_wait, then a barrier, first)");
+}
+
 float Machine::read(Cells& c, int64_t e, int lane) {
   if (c.bits) return c.mem->type == Type::f16 ? f16_to_float(c.bits[e]) : bf16_to_float(c.bits[e]);
   if (c.mem->space == Space::global) return c.data[e];
+  if (c.landing(e)) in_flight(lane, c, e, "reads");
   if (!written(c, e)) {
     const int64_t i = c.mem->space == Space::per_thread ? e / threads_ : e;  // in the thread's copy
     fail_at(lane, "reads " + std::string(space_name(c.mem->space)) + " '" + c.mem->name + "' element " +
@@ -126,6 +132,7 @@ void Machine::write(Cells& c, int64_t e, float v, int lane) {
     return;
   }
   if (c.mem->space == Space::shared) {
+    if (c.landing(e)) in_flight(lane, c, e, "writes");
     Cells::Track& t = c.track[e];
     if (t.write_phase == phase_ && t.writer != lane)
       race(lane, c, e, "writes", "also written by thread " + std::to_string(t.writer));
@@ -200,7 +207,7 @@ void Machine::read_lanes(Cells& c, int64_t base, double* out) {
     each(top(), [&](int l) {
       const int64_t x = e[l];
       Cells::Track& t = track[x];
-      if (t.write_phase < first || (t.write_phase == phase && t.writer != l)) read(c, x, l);  // throws
+      if (t.write_phase < first || (t.write_phase == phase && t.writer != l) || c.landing(x)) read(c, x, l);  // throws
       if (t.read_phase != phase) t.read_phase = phase, t.reader = l;
       else if (t.reader != l) t.reader = kManyReaders;
       out[l] = data[x];
@@ -232,7 +239,7 @@ void Machine::write_lanes(Cells& c, int64_t base, const double* v, bool accumula
     each(top(), [&](int l) {
       const int64_t x = e[l];
       Cells::Track& t = track[x];
-      if ((t.write_phase == phase && t.writer != l) || (t.read_phase == phase && t.reader != l))
+      if ((t.write_phase == phase && t.writer != l) || (t.read_phase == phase && t.reader != l) || c.landing(x))
         write(c, x, static_cast<float>(v[l]), l);  // throws
       t.write_phase = phase;
       t.writer = l;

@@ -117,6 +117,8 @@ class Verifier {
     }
     if (s.memory && s.memory->type != s.source->type) problem("copy_async between memories of different types");
     if (s.extent != 1 && s.extent != 4) problem("copy_async moves 1 or 4 elements, not " + std::to_string(s.extent));
+    else if (s.memory && s.extent * type_bytes(s.memory->type) < 4)
+      problem("copy_async moves 4, 8 or 16 bytes, not " + std::to_string(s.extent * type_bytes(s.memory->type)));
     check_expr(s.source_index, "source index");
     if (s.source_index && s.source_index.type() != Type::i32) problem("source index is not i32");
   }

@@ -277,7 +277,7 @@ class Renderer {
         std::string rhs = s.cond ? expr(s.cond, false) + " ? " + ref + " : " + zero : ref;
         const bool pin = s.in_register && !d_.pin.empty();
         line((pin ? "" : "const ") + ctype(t) + " " + name_of(s.var.node()) + " = " + rhs + ";");
-        if (pin) line(fill(d_.pin, {{"%v", name_of(s.var.node())}}) + ";");
+        if (pin) line(fill(d_.pin, {{"%b", std::to_string(type_bytes(t))}, {"%v", name_of(s.var.node())}}) + ";");
         break;
       }
       case StmtKind::store: {

@@ -39,7 +39,7 @@ struct DialectSpec {
   bool metal_params = false;      // buffers and ids are attributed parameters
   bool launch_bounds = false;     // CUDA __launch_bounds__ / OpenCL reqd_work_group_size
   bool mma = false;               // has wino_mma_<operands>(d0..d3, a..., b...) for ir::StmtKind::mma
-  std::string pin;                // keeps value %v in a register (Stmt::in_register), "" = no such statement
+  std::string pin;                // keeps value %v of %b bytes in a register (Stmt::in_register), "" = none
   bool copy_async = false;        // has wino_copy_async<bytes>(dst, src, ok) and cp.async groups
 };
 

@@ -96,6 +96,21 @@ std::string c_vector_types() {
   return out;
 }
 
+// WINO_PIN<bytes>(v): an empty asm that takes the value in a vector register ("v": any of
+// AVX-512's 32 where the ISA has them), so that GCC and clang keep it there instead of folding a
+// memory read into each use (Stmt::in_register); a no-op where the ISA has no register that wide.
+std::string c_pins() {
+  std::string out;
+  for (const auto& [bytes, x86] : {std::pair{4, "__SSE__"}, {8, "__SSE__"}, {16, "__SSE__"}, {32, "__AVX__"},
+                                  {64, "__AVX512F__"}}) {
+    const std::string name = "WINO_PIN" + std::to_string(bytes) + "(v)";
+    out += std::string("#if defined(") + x86 + ")\n#define " + name + " __asm__(\"\" : \"+v\"(v))\n";
+    if (bytes <= 16) out += "#elif defined(__aarch64__)\n#define " + name + " __asm__(\"\" : \"+w\"(v))\n";
+    out += "#else\n#define " + name + " ((void)0)\n#endif\n";
+  }
+  return out;
+}
+
 DialectSpec make_c() {
   DialectSpec s;
   s.dialect = Dialect::c;
@@ -109,14 +124,8 @@ DialectSpec make_c() {
               "#define WINO_IMAX(a, b) ((a) > (b) ? (a) : (b))\n"
               "static inline unsigned wino_bits(float f) { union { float f; unsigned u; } v; v.f = f; return v.u; }\n"
               "static inline float wino_float(unsigned u) { union { float f; unsigned u; } v; v.u = u; return v.f; }\n" +
-              half_conversions("static inline", "wino_bits", "wino_float") + c_vector_types() +
-              // An empty asm that takes the value in a vector register ("v": any of AVX-512's 32 where
-              // the ISA has them): GCC and clang then keep it there instead of folding a memory read
-              // into each use.
-              "#if defined(__x86_64__) || defined(__i386__)\n#define WINO_PIN(v) __asm__(\"\" : \"+v\"(v))\n"
-              "#elif defined(__aarch64__)\n#define WINO_PIN(v) __asm__(\"\" : \"+w\"(v))\n"
-              "#else\n#define WINO_PIN(v) ((void)0)\n#endif\n";
-  s.pin = "WINO_PIN(%v)";
+              half_conversions("static inline", "wino_bits", "wino_float") + c_vector_types() + c_pins();
+  s.pin = "WINO_PIN%b(%v)";
   s.kernel_prefix = "void";
   s.global_const_ptr = "const %s* restrict";
   s.global_ptr = "%s* restrict";
@@ -188,7 +197,7 @@ std::string cuda_copy_async() {
 template <int kBytes>
 __device__ __forceinline__ void wino_copy_async(void* dst, const void* src, bool ok) {
   const unsigned at = static_cast<unsigned>(__cvta_generic_to_shared(dst));
-  if (kBytes == 16)
+  if constexpr (kBytes == 16)
     asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;" :: "r"(at), "l"(src), "r"(ok ? 16 : 0) : "memory");
   else
     asm volatile("cp.async.ca.shared.global [%0], [%1], %2, %3;" :: "r"(at), "l"(src), "n"(kBytes), "r"(ok ? kBytes : 0) : "memory");
