@@ -1,0 +1,142 @@
+#include "plans/chunk_stager.h"
+
+#include "ir/transform_code.h"
+
+namespace wino::plans {
+
+using namespace ir;
+
+ChunkStager::ChunkStager(KernelBuilder& b, const ConvDesc& d, const Tiling& t, const GemmTiles& g, GemmCore& core,
+                         GemmSource source, const Memory* input, const Memory* u)
+    : b_(b), d_(d), t_(t), g_(g), core_(core), source_(source), input_(input) {
+  const int T = g.threads(), copies = g.stages ? g.stages : g.prefetch ? 2 : 1;
+  const int pa = g.bk + g.pad(), pv = g.bp + g.pad();
+  const int64_t a = int64_t{g.points} * g.cc * pa, v = int64_t{g.points} * g.cc * pv;
+  ops_.push_back({u, "u", g.bk, d.k, core.kb * g.bk, 0, a, pa});
+  ops_.push_back({input, "v", g.bp, t.tiles, core.pb * g.bp, copies * a, v, pv});
+  for (StagedOperand& op : ops_) {
+    op.elements = int64_t{g.points} * g.cc * op.width;
+    op.loads = static_cast<int>(ceil_div(op.elements, T));
+  }
+  ops_[1].first = ops_[0].loads;
+}
+
+void ChunkStager::fetch(const Memory* next, Expr tid, Expr c0) {
+  for (const StagedOperand& op : ops_)
+    for (int i = 0; i < op.loads; ++i) {
+      Element el = element(op, i, tid);
+      b_.store(next, b_.i32(op.first + i), load(op, el, c0));
+    }
+}
+
+void ChunkStager::stash(const Memory* next, Expr tid, Expr buf) {
+  for (const StagedOperand& op : ops_)
+    for (int i = 0; i < op.loads; ++i) {
+      Element el = element(op, i, tid);
+      b_.store(core_.smem, b_.i32(op.base) + buf * op.copy + el.row * op.pitch + el.col,
+               b_.load("n", next, b_.i32(op.first + i)), el.ok);
+    }
+}
+
+void ChunkStager::issue_copies(Expr tid, Expr c0, Expr buf) {
+  const int T = g_.threads();
+  for (const StagedOperand& op : ops_) {
+    const int w = op.extent % 4 == 0 && op.width % 4 == 0 && op.pitch % 4 == 0 && op.base % 4 == 0 ? 4 : 1;
+    const int runs = op.width / w;
+    const int64_t count = int64_t{g_.points} * g_.cc * runs;
+    for (int64_t i = 0; i < ceil_div(count, T); ++i) {
+      Expr e = b_.i32(i * T) + tid;
+      Element el;
+      el.row = T % runs == 0 ? b_.i32(i * (T / runs)) + tid / runs : e / runs;
+      el.col = (T % runs == 0 ? tid % runs : e % runs) * w;
+      if (count % T) el.ok = lt(e, b_.i32(count));
+      auto [index, ok] = source(op, el, c0);
+      Expr dst = b_.i32(op.base) + buf * op.copy + el.row * op.pitch + el.col;
+      if (el.ok) {  // past the chunk's end: nothing to copy, nowhere to put it
+        b_.if_then(el.ok, [&] { b_.copy_async(core_.smem, dst, op.mem, index, w, ok); });
+      } else {
+        b_.copy_async(core_.smem, dst, op.mem, index, w, ok);
+      }
+    }
+  }
+}
+
+void ChunkStager::stage(Expr tid, Expr c0) {
+  if (source_ == GemmSource::image || g_.points > 1) stage_tiles(tid, c0);
+  else stage_elements(v(), tid, c0);
+  stage_elements(a(), tid, c0);
+}
+
+ChunkStager::Element ChunkStager::element(const StagedOperand& op, int i, Expr tid) {
+  const int T = g_.threads();
+  Expr e = b_.i32(int64_t{i} * T) + tid;
+  Element el;
+  if (T % op.width == 0) {
+    el.row = b_.i32(int64_t{i} * (T / op.width)) + tid / op.width;
+    el.col = tid % op.width;
+  } else {
+    Expr ev = b_.let("e", e);
+    el.row = ev / op.width;
+    el.col = ev % op.width;
+  }
+  if (op.elements % T) el.ok = lt(e, b_.i32(op.elements));
+  return el;
+}
+
+std::pair<Expr, Expr> ChunkStager::source(const StagedOperand& op, const Element& el, Expr c0) {
+  Expr xi = core_.xi0, ci = el.row;
+  if (g_.points > 1) {
+    xi = b_.let("xi", core_.xi0 + el.row / g_.cc);
+    ci = el.row % g_.cc;
+  }
+  Expr c = b_.let("c", c0 + ci), x = b_.let("col", op.col0 + el.col);
+  Expr ok = el.ok;
+  if (d_.c % g_.cc) ok = both(ok, lt(c, b_.i32(d_.c)));
+  if (op.extent % op.width) ok = both(ok, lt(x, b_.i32(op.extent)));
+  return {(xi * d_.c + c) * op.extent + x, ok};
+}
+
+Expr ChunkStager::load(const StagedOperand& op, const Element& el, Expr c0) {
+  auto [index, ok] = source(op, el, c0);
+  return b_.load(op.hint, op.mem, index, ok);
+}
+
+void ChunkStager::stage_elements(const StagedOperand& op, Expr tid, Expr c0) {
+  const int T = g_.threads();
+  b_.comment(std::string("stage the chunk's ") + (op.hint[0] == 'u' ? "weights" : "transformed inputs") +
+             " [xi][cc][" + (op.hint[0] == 'u' ? "bk" : "bp") + "] in work-group memory");
+  b_.loop("si", op.loads, LoopKind::serial, [&](Expr si) {
+    Expr e = b_.let("e", si * T + tid);
+    b_.if_then(lt(e, b_.i32(op.elements)), [&] {
+      Element el{e / op.width, e % op.width, {}};
+      Expr at = op.pitch == op.width ? e : el.row * op.pitch + el.col;
+      b_.store(core_.smem, b_.i32(op.base) + at, load(op, el, c0));
+    });
+  });
+}
+
+void ChunkStager::stage_tiles(Expr tid, Expr c0) {
+  const int T = g_.threads(), a2 = t_.alpha * t_.alpha, cc = g_.cc, bp = g_.bp;
+  const int64_t C = d_.c, P = t_.tiles;
+  b_.comment(source_ == GemmSource::image ? "transform the chunk's input tiles into work-group memory Vs[xi][cc][bp]"
+                                          : "stage the chunk's transformed inputs Vs[xi][cc][bp] in work-group memory");
+  b_.loop("vi", ceil_div(int64_t{cc} * bp, T), LoopKind::serial, [&](Expr vi) {
+    Expr pair = b_.let("pair", vi * T + tid);
+    b_.if_then(lt(pair, b_.i32(int64_t{cc} * bp)), [&] {
+      Expr ci = b_.let("ci", pair / bp), pl = b_.let("pl", pair % bp);
+      Expr c = b_.let("c", c0 + ci), p = b_.let("p", core_.pb * bp + pl);
+      Expr valid = b_.let("valid", logical_and(lt(c, b_.i32(C)), lt(p, b_.i32(P))));
+      std::vector<Expr> v;
+      if (source_ == GemmSource::image) {
+        std::vector<Expr> tile = load_input_tile(b_, input_, d_, t_, tile_coords(b_, p, t_), c, valid);
+        v = transform_2d(b_.ctx(), t_.t.BT, tile);
+      } else {
+        for (int xi = 0; xi < a2; ++xi) v.push_back(b_.load("v", input_, (b_.i32(xi) * C + c) * P + p, valid));
+      }
+      for (int xi = 0; xi < a2; ++xi)
+        b_.store(core_.smem, b_.i32(this->v().base) + (b_.i32(xi) * cc + ci) * bp + pl, v[xi]);
+    });
+  });
+}
+
+}  // namespace wino::plans

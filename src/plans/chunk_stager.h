@@ -1,0 +1,79 @@
+// Internal to the GEMM core (gemm_core.cpp): how a chunk of cc input channels of U and V gets
+// from memory into work-group memory, as [copy][point][cc][width] rows. Four ways: loads staged
+// directly (stage), a prefetch through registers overlapped with the multiply (fetch, then stash),
+// asynchronous copies into a ring of stages (issue_copies), or, for the fused plans, input tiles
+// transformed on the way (stage with GemmSource::image).
+#pragma once
+
+#include <utility>
+#include <vector>
+
+#include "plans/gemm_parts.h"
+
+namespace wino::plans {
+
+/// One operand staged from memory into work-group memory: U[xi][c][k] or V[xi][c][p], chunk by
+/// chunk, as [copy][point][cc][width] (copy: a stage, or the double buffer when prefetching).
+struct StagedOperand {
+  const ir::Memory* mem;
+  const char* hint;
+  int width;       // bk or bp: columns of a row
+  int64_t extent;  // K or P: columns of the tensor in memory
+  ir::Expr col0;   // the block's first column
+  int64_t base;    // offset in work-group memory
+  int64_t copy;    // floats of one copy: points x cc x pitch
+  int pitch;       // floats from one row to the next: width plus GemmTiles::pad()
+  int first = 0;   // first slot in `next`
+  int64_t elements = 0;  // of one chunk: points x cc x width
+  int loads = 0;         // elements per thread per chunk
+};
+
+class ChunkStager {
+ public:
+  ChunkStager(ir::KernelBuilder& b, const ConvDesc& d, const Tiling& t, const GemmTiles& g, GemmCore& core,
+              GemmSource source, const ir::Memory* input, const ir::Memory* u);
+  const StagedOperand& a() const { return ops_[0]; }
+  const StagedOperand& v() const { return ops_[1]; }
+  int next_slots() const { return ops_[0].loads + ops_[1].loads; }
+
+  /// Global -> registers (prefetch): the chunk starting at channel c0 into `next`.
+  void fetch(const ir::Memory* next, ir::Expr tid, ir::Expr c0);
+  /// Registers -> work-group memory copy `buf` (prefetch).
+  void stash(const ir::Memory* next, ir::Expr tid, ir::Expr buf);
+  /// Global -> work-group memory copy `buf` asynchronously (stages): runs of 4 elements where the
+  /// rows allow (the tensor's columns and the staged rows multiples of 4: 16-byte copies).
+  void issue_copies(ir::Expr tid, ir::Expr c0, ir::Expr buf);
+  /// Global -> work-group memory directly (no prefetch): V (or transformed image tiles), then U.
+  void stage(ir::Expr tid, ir::Expr c0);
+
+ private:
+  struct Element {
+    ir::Expr row, col, ok;  // row in [points x cc]; ok: inside the chunk (null: always)
+  };
+  // Element e = i*T + tid of a chunk is (row e / width, column e % width), so neighbouring
+  // threads read neighbouring addresses.
+  Element element(const StagedOperand& op, int i, ir::Expr tid);
+  static ir::Expr both(ir::Expr x, ir::Expr y) { return !x ? y : !y ? x : ir::logical_and(x, y); }
+  /// The index of op[xi][c0 + ci][col0 + col] for element `el`, and whether it is inside the
+  /// chunk and the tensor (null: always).
+  std::pair<ir::Expr, ir::Expr> source(const StagedOperand& op, const Element& el, ir::Expr c0);
+  /// op[xi][c0 + ci][col0 + col] for element `el`, zero past the tensor's ends.
+  ir::Expr load(const StagedOperand& op, const Element& el, ir::Expr c0);
+  void stage_elements(const StagedOperand& op, ir::Expr tid, ir::Expr c0);
+  // A work-group with all alpha^2 points stages V a (channel, tile) pair at a time: the pair's
+  // alpha^2 values come from the input tile, transformed here (image), or from V at constant
+  // strides (transformed; fewer index operations than an element loop, which costs up to 1.5x
+  // on layers with few tiles).
+  void stage_tiles(ir::Expr tid, ir::Expr c0);
+
+  ir::KernelBuilder& b_;
+  const ConvDesc& d_;
+  const Tiling& t_;
+  const GemmTiles& g_;
+  GemmCore& core_;
+  GemmSource source_;
+  const ir::Memory* input_;
+  std::vector<StagedOperand> ops_;
+};
+
+}  // namespace wino::plans
