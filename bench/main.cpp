@@ -19,7 +19,9 @@
 #include "reference/tolerance.h"
 #include "report_format.h"
 #include "planner/choose_plan.h"
+#include "planner/device_caps.h"
 #include "runtime/backend.h"
+#include "runtime/cuda/cuda_driver.h"
 
 namespace wino::bench {
 
@@ -179,10 +181,18 @@ std::string pick_text(const LayerResult& lr, const Candidate* pick) {
          (lr.best ? fmt("%.3f", pick->t.us / lr.best->t.us) : std::string("-")) + "x the best)";
 }
 
-// The GEMM kernel's real TFLOP/s (its own FLOPs over its own time), for tensor-core rows.
-std::string gemm_tflops(const Candidate& c) {
+// The GEMM kernel's real TFLOP/s (its own FLOPs over its own time), and its share of the
+// precision's peak on this GPU (planner::nvidia_peak_gflops), for tensor-core rows.
+std::string gemm_tflops(const Candidate& c, const cuda::DeviceInfo& gpu) {
+  const double peak = planner::nvidia_peak_gflops(gpu.cc_major, gpu.sm_count, c.precision) / 1e3;
   for (const KernelReport& k : c.report.kernels)
-    if (k.name.find("_gemm_") != std::string::npos && k.time_us > 0) return fmt("%.1f TFLOP/s", k.flops / (k.time_us * 1e6));
+    if (k.name.find("_gemm_") != std::string::npos && k.time_us > 0) {
+      const double tflops = k.flops / (k.time_us * 1e6);
+      return fmt("%.1f TFLOP/s", tflops) +
+             (peak > 0 ? fmt(", %.0f%%", 100 * tflops / peak) + " of the " + precision_name(c.precision) +
+                             fmt(" peak %.0f", peak)
+                       : std::string());
+    }
   return "-";
 }
 
@@ -194,7 +204,7 @@ void print_header(std::ostream& out) {
   out << line << std::string(std::string(line).size() - 1, '-') << "\n";
 }
 
-void print_result(std::ostream& out, const LayerResult& lr, bool all_plans) {
+void print_result(std::ostream& out, const LayerResult& lr, const cuda::DeviceInfo& gpu, bool all_plans) {
   char line[512];
   const std::string algo = lr.cudnn_error.empty() ? lr.cudnn_algo.substr(0, lr.cudnn_algo.find(' ')) : "failed";
   const Candidate* b = lr.best;
@@ -213,7 +223,7 @@ void print_result(std::ostream& out, const LayerResult& lr, bool all_plans) {
   for (const auto& [p, a] : lr.best_asked)
     out << "    best " << precision_name(p) << ": "
         << (a ? plan_label(*a) + " " + fmt("%.1f", a->t.us) + " us (err " + fmt("%.1e", a->t.rel_err) + ", GEMM " +
-                    gemm_tflops(*a) + "): " +
+                    gemm_tflops(*a, gpu) + "): " +
                     (lr.cudnn_tf32.us > 0 ? "cuDNN TF32/Wino " + fmt("%.2f", lr.cudnn_tf32.us / a->t.us) + ", " : "") +
                     "cuDNN " + lr.cudnn_mode + "/Wino " + fmt("%.2f", lr.cudnn.us / a->t.us)
               : std::string("none eligible"))
@@ -420,10 +430,11 @@ int run(int argc, char** argv) {
             << " runs after " << warmup << " warm-up runs, CUDA events\n\n";
   print_header(std::cout);
   const planner::DeviceCaps caps = planner::caps_for_device(Device::cuda());
+  const cuda::DeviceInfo gpu = cuda::list_cuda_devices().at(0);  // the device Device::cuda() runs on
   std::vector<LayerResult> results;
   for (const io::Layer* l : selected) {
     results.push_back(measure_layer(*l, mode, caps, warmup, repeats));
-    print_result(std::cout, results.back(), args.has("all-plans"));
+    print_result(std::cout, results.back(), gpu, args.has("all-plans"));
     std::cout.flush();
   }
   print_summary(std::cout, results);

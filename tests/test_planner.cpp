@@ -35,6 +35,17 @@ void expect_one_choice(const Report& rep) {
   }
 }
 
+// The peaks the GPU benchmark measures its GEMMs against: the H200's datasheet (67 TFLOP/s fp32;
+// about 495 tf32 and 990 fp16 dense, at a lower tensor clock than the 1.98 GHz used here).
+TEST(Planner, NvidiaPeaksMatchTheDatasheet) {
+  EXPECT_NEAR(planner::nvidia_peak_gflops(9, 132, Precision::fp32), 66.9e3, 0.1e3);
+  EXPECT_NEAR(planner::nvidia_peak_gflops(9, 132, Precision::tf32), 535e3, 1e3);
+  EXPECT_NEAR(planner::nvidia_peak_gflops(9, 132, Precision::tf32x3) * 3, planner::nvidia_peak_gflops(9, 132, Precision::tf32), 1);
+  EXPECT_EQ(planner::nvidia_peak_gflops(9, 132, Precision::fp16), 2 * planner::nvidia_peak_gflops(9, 132, Precision::tf32));
+  EXPECT_EQ(planner::nvidia_peak_gflops(8, 108, Precision::tf32), 108 * 1.41 * 1024);  // A100: 156 TFLOP/s
+  EXPECT_EQ(planner::nvidia_peak_gflops(7, 80, Precision::tf32), 0);                   // no tf32 before sm_80
+}
+
 TEST(Planner, AutoConsidersEveryPlanAndSaysWhyNot) {
   const Report rep = explain(layer(8, 256, 56, 256), {}, "sm_90");
   expect_one_choice(rep);

@@ -16,6 +16,8 @@ namespace {
 
 // The rates are what Wino's kernels reach, not the datasheet's: about half the FMA peak for the
 // GEMMs and 80% of the bandwidth for the transforms (measured on the H200: docs/performance.md).
+double boost_ghz(int major) { return major >= 9 ? 1.98 : 1.41; }
+
 DeviceCaps nvidia(int major, int sms, const std::string& name) {
   DeviceCaps c;
   c.name = name;
@@ -24,8 +26,8 @@ DeviceCaps nvidia(int major, int sms, const std::string& name) {
   c.shared_bytes = 48 * 1024;  // static shared memory (Wino's kernels do not opt in to more)
   c.simd_width = 32;
   c.cores = sms;
-  const double clock_ghz = major >= 9 ? 1.98 : 1.41;
-  c.gflops = 0.6 * sms * 128 * 2 * clock_ghz;
+  const double clock_ghz = boost_ghz(major);
+  c.gflops = 0.6 * nvidia_peak_gflops(major, sms, Precision::fp32);
   const bool h200 = name.find("H200") != std::string::npos;
   c.bandwidth_gbs = 0.8 * (h200 ? 4300 : major >= 9 ? 3350 : major == 8 ? 1550 : 900);
   c.launch_us = 2.5;
@@ -35,10 +37,9 @@ DeviceCaps nvidia(int major, int sms, const std::string& name) {
   c.max_warps_per_core = major >= 9 ? 64 : 48;
   c.barrier_us = 0.5;
   c.thread_gflops = 1.0;  // a lone thread: dependent FMAs, about 2 FLOPs per 4 cycles at ~2 GHz
-  // Tensor cores: dense tf32 is 1024 (sm_80) or 2048 (sm_90) FLOPs per clock per SM; mma.sync
-  // GEMMs fed from work-group memory reach well under half of it.
+  // mma.sync GEMMs fed from work-group memory reach well under half of the tensor cores' peak.
   c.mma = major >= 8;
-  c.tf32_gflops = c.mma ? 0.35 * sms * (major >= 9 ? 2048 : 1024) * clock_ghz : 0;
+  c.tf32_gflops = 0.35 * nvidia_peak_gflops(major, sms, Precision::tf32);
   return c;
 }
 
@@ -110,6 +111,19 @@ std::string DeviceCaps::budget_text() const {
                     num(l2_bytes / 1024.0) + " KiB, "
               : "") +
          num(bandwidth_gbs) + " GB/s, " + num(gflops) + " GFLOP/s";
+}
+
+double nvidia_peak_gflops(int major, int sms, Precision p) {
+  const double per_sm_clock = sms * boost_ghz(major);
+  const double tf32 = major >= 9 ? 2048 : major >= 8 ? 1024 : 0;
+  switch (p) {
+    case Precision::fp32: return per_sm_clock * 256;
+    case Precision::tf32x3: return per_sm_clock * tf32 / 3;
+    case Precision::tf32: return per_sm_clock * tf32;
+    case Precision::fp16:
+    case Precision::bf16: return per_sm_clock * tf32 * 2;
+  }
+  return 0;
 }
 
 DeviceCaps caps_for_target(const std::string& t) {

@@ -48,4 +48,11 @@ DeviceCaps caps_for_target(const std::string& target);
 /// The capabilities of a device compile() runs on (resolved: not `automatic`), from its queries.
 DeviceCaps caps_for_device(const Device& device);
 
+/// The datasheet's dense peak of an NVIDIA GPU (compute capability `major`, `sms` SMs, at its
+/// boost clock: 1.98 GHz for sm_90, 1.41 for sm_80) in GFLOP/s of useful work for a GEMM
+/// precision: fp32 on the FMA pipes (256 FLOPs per clock per SM), tf32 on the tensor cores (1024
+/// on sm_80, 2048 on sm_90), fp16 and bf16 twice tf32, 3xtf32 a third of tf32 (three mmas per
+/// product); 0 where the precision needs tensor cores the device lacks.
+double nvidia_peak_gflops(int major, int sms, Precision p);
+
 }  // namespace wino::planner
