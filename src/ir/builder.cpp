@@ -31,6 +31,13 @@ const char* stmt_kind_name(StmtKind k) {
   return "?";
 }
 
+int64_t shared_array_bytes(const Kernel& k) {
+  int64_t bytes = 0;
+  for (const auto& a : k.arrays)
+    if (a->space == Space::shared) bytes += (a->size * type_bytes(a->type) + 15) / 16 * 16;
+  return bytes;
+}
+
 StmtPtr clone(const Stmt& s) {
   auto c = std::make_unique<Stmt>();
   c->kind = s.kind;

@@ -102,6 +102,9 @@ struct Kernel {
   Block body;                // work-group-level statements
 };
 
+/// Bytes of work-group memory a kernel's shared arrays take (each starts on a 16-byte boundary).
+int64_t shared_array_bytes(const Kernel& k);
+
 /// Deep copy of a statement tree (expressions are shared: they are immutable).
 StmtPtr clone(const Stmt& s);
 Block clone(const Block& b);

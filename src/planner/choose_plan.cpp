@@ -131,13 +131,6 @@ PlanCandidate describe(const plans::PlanOptions& p) {
   return c;
 }
 
-int64_t shared_bytes(const ir::Kernel& k) {
-  int64_t bytes = 0;
-  for (const auto& a : k.arrays)
-    if (a->space == ir::Space::shared) bytes += a->size * ir::type_bytes(a->type);
-  return bytes;
-}
-
 // The share of the device's rates a kernel reaches from its occupancy: resident warps per SM,
 // limited by registers, work-group memory and the SM's warp slots, against the warps that hide
 // latency fully (GPUs only; 1 elsewhere).
@@ -147,7 +140,7 @@ double occupancy_rate(const ir::Kernel& k, int pred_regs, const DeviceCaps& caps
   const int64_t regs = (std::max(pred_regs, 16) + 7) / 8 * 8;
   int64_t groups = caps.regs_per_core / (regs * caps.simd_width * warps);
   groups = std::min(groups, caps.max_warps_per_core / std::max<int64_t>(warps, 1));
-  if (const int64_t shared = shared_bytes(k); shared > 0) groups = std::min(groups, caps.shared_per_core / shared);
+  if (const int64_t shared = ir::shared_array_bytes(k); shared > 0) groups = std::min(groups, caps.shared_per_core / shared);
   const double active = static_cast<double>(std::max<int64_t>(groups, 1) * warps);
   return std::clamp(active / caps.warps_for_full_rate, 1.0 / caps.warps_for_full_rate, 1.0);
 }
@@ -225,8 +218,8 @@ void evaluate(PlanCandidate& c, const plans::PlanOptions& p, const ConvDesc& d, 
       if (stats.back().local_bytes > 0 && caps.regs_per_thread < (1 << 20) && c.rejected.empty())
         c.rejected = k->name + ": " + std::to_string(stats.back().local_bytes) +
                      " bytes of per-thread arrays indexed at run time (local memory on this device)";
-      if (shared_bytes(*k) > caps.shared_bytes && c.rejected.empty())
-        c.rejected = k->name + ": " + std::to_string(shared_bytes(*k) / 1024) + " KiB of work-group memory > " +
+      if (ir::shared_array_bytes(*k) > caps.shared_bytes && c.rejected.empty())
+        c.rejected = k->name + ": " + std::to_string(ir::shared_array_bytes(*k) / 1024) + " KiB of work-group memory > " +
                      std::to_string(caps.shared_bytes / 1024) + " KiB";
     }
     predict(c, prog, stats, caps);

@@ -23,7 +23,9 @@ DeviceCaps nvidia(int major, int sms, const std::string& name) {
   c.name = name;
   c.dialect = render::Dialect::cuda;
   c.regs_per_thread = 255;
-  c.shared_bytes = 48 * 1024;  // static shared memory (Wino's kernels do not opt in to more)
+  // Static shared memory, or 96 KiB on sm_80+ (above 48 KiB kernels opt in, render.h; the GEMMs
+  // with asynchronous copies take it for deeper rings).
+  c.shared_bytes = major >= 8 ? 96 * 1024 : 48 * 1024;
   c.simd_width = 32;
   c.cores = sms;
   const double clock_ghz = boost_ghz(major);

@@ -66,10 +66,10 @@ GemmTiles mma_point_tiles(ir::MmaKind kind) {
 }
 
 // GEMMs on CUDA sm_80+ stage their chunks with asynchronous copies (cp.async): as many copies of the
-// chunk as fit in static work-group memory, up to 4; the registers that prefetched the next chunk
-// are free for more warps.
+// chunk as fit in the 96 KiB those GPUs let a kernel take, up to 4; the registers that prefetched
+// the next chunk are free for more warps.
 void use_async_copies(GemmTiles& g) {
-  const int64_t fit = plans::kSharedFloats / g.chunk_floats();
+  const int64_t fit = plans::kAsyncSharedFloats / g.chunk_floats();
   if (fit < 2) return;
   g.prefetch = false;
   g.stages = static_cast<int>(std::min<int64_t>(fit, 4));

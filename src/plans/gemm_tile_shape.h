@@ -13,6 +13,12 @@
 
 namespace wino::plans {
 
+/// Floats of static work-group memory a kernel may take (48 KiB).
+constexpr int64_t kSharedFloats = 48 * 1024 / 4;
+/// Floats of work-group memory a GEMM with asynchronous copies (CUDA sm_80+) may take: 96 KiB,
+/// which every such GPU lets a kernel opt in to (dynamic shared memory above 48 KiB).
+constexpr int64_t kAsyncSharedFloats = 96 * 1024 / 4;
+
 struct GemmTiles {
   int points = 1;  // Winograd points per work-group: 1 or alpha^2
   int bk = 0, bp = 0, rk = 0, rp = 0, cc = 0;
@@ -39,9 +45,8 @@ struct GemmTiles {
   int64_t chunk_floats() const { return int64_t{points} * cc * (bk + bp + 2 * pad()); }
   /// Floats of work-group memory the staged chunks take (two copies when prefetching).
   int64_t stage_floats() const { return (stages ? stages : prefetch ? 2 : 1) * chunk_floats(); }
+  /// Floats of work-group memory the staged chunks may take.
+  int64_t stage_limit() const { return stages ? kAsyncSharedFloats : kSharedFloats; }
 };
-
-/// Floats of static work-group memory a kernel may take (48 KiB).
-constexpr int64_t kSharedFloats = 48 * 1024 / 4;
 
 }  // namespace wino::plans

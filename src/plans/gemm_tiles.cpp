@@ -23,9 +23,9 @@ void check_limits(const GemmTiles& g, const Tiling& t, const std::string& plan, 
     throw Error(what + " need " + std::to_string(g.threads()) + " threads per work-group for F(" +
                 std::to_string(t.m) + "," + std::to_string(t.r) + "); the limit is " +
                 (g.threads() > 1024 ? "1024: use smaller blocks" : "at least " + std::to_string(min_threads) + ": use larger blocks"));
-  if (g.stage_floats() > kSharedFloats)
-    throw Error(what + " need " + std::to_string(g.stage_floats() * 4) +
-                " bytes of work-group memory; the limit is 49152: use smaller blocks or chunks");
+  if (g.stage_floats() > g.stage_limit())
+    throw Error(what + " need " + std::to_string(g.stage_floats() * 4) + " bytes of work-group memory; the limit is " +
+                std::to_string(g.stage_limit() * 4) + ": use smaller blocks or chunks");
 }
 
 }  // namespace

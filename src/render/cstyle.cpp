@@ -105,7 +105,7 @@ class Renderer {
     // Variables never take the name of a buffer, an array or a name the prelude uses.
     for (const auto& b : k.buffers) hint_counts_[b->name] = 1;
     for (const auto& a : k.arrays) hint_counts_[a->name] = 1;
-    for (const char* reserved : {"buffers", "group_begin", "group_end", "group_", "gid_", "tid_", "wv_"})
+    for (const char* reserved : {"buffers", "group_begin", "group_end", "group_", "gid_", "tid_", "wv_", "wino_shared_"})
       hint_counts_[reserved] = 1;
   }
 
@@ -120,7 +120,18 @@ class Renderer {
       line("const int " + name_of(k_.group_id.node()) + " = " + d_.group_id + ";");
       line("const int " + name_of(k_.thread_id.node()) + " = " + d_.thread_id + ";");
     }
-    for (const auto& a : k_.arrays) declare_array(*a);
+    const bool dynamic = dynamic_shared_bytes(k_, d_.dialect) > 0;
+    if (dynamic) line(d_.dynamic_shared_decl + " unsigned char wino_shared_[];");
+    int64_t offset = 0;  // of the next shared array in wino_shared_, 16-byte aligned
+    for (const auto& a : k_.arrays) {
+      if (!dynamic || a->space != Space::shared) {
+        declare_array(*a);
+        continue;
+      }
+      line(ctype(a->type) + "* " + a->name + " = reinterpret_cast<" + ctype(a->type) + "*>(wino_shared_ + " +
+           std::to_string(offset) + ");");
+      offset += (a->size * type_bytes(a->type) + 15) / 16 * 16;
+    }
     block(k_.body);
     if (d_.emulate_threads) {
       --indent_;
@@ -441,6 +452,11 @@ class Renderer {
 
 std::string render_kernel(const Kernel& kernel, Dialect dialect) {
   return Renderer(kernel, dialect_spec(dialect)).run();
+}
+
+int64_t dynamic_shared_bytes(const Kernel& kernel, Dialect dialect) {
+  const int64_t bytes = shared_array_bytes(kernel);
+  return !dialect_spec(dialect).dynamic_shared_decl.empty() && bytes > kStaticSharedBytes ? bytes : 0;
 }
 
 std::string translation_unit(const std::vector<std::string>& kernel_sources, Dialect dialect) {

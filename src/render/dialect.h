@@ -29,6 +29,9 @@ struct DialectSpec {
   std::string global_const_ptr;   // parameter type of a read-only buffer, "%s" = element type
   std::string global_ptr;         // parameter type of a written buffer
   std::string shared_decl;        // qualifier of work-group-local arrays
+  // Above kStaticSharedBytes the arrays are carved from one `extern` array of this qualifier,
+  // sized at launch ("" = static arrays only).
+  std::string dynamic_shared_decl;
   std::string barrier;            // statement
   std::string group_id, thread_id;  // expressions of the ids (GPU dialects)
   std::string unroll_pragma;      // before an unrolled loop, "" for none

@@ -218,6 +218,7 @@ DialectSpec make_cuda() {
   s.global_const_ptr = "const %s* __restrict__";
   s.global_ptr = "%s* __restrict__";
   s.shared_decl = "__shared__ __align__(16)";  // 16-byte runs become vector loads
+  s.dynamic_shared_decl = "extern __shared__ __align__(16)";
   s.barrier = "__syncthreads();";
   s.group_id = "(int)blockIdx.x";
   s.thread_id = "(int)threadIdx.x";

@@ -14,6 +14,12 @@ const char* dialect_name(Dialect d);
 /// Source of one kernel (function only, no prelude).
 std::string render_kernel(const ir::Kernel& kernel, Dialect dialect);
 
+/// Static work-group memory a CUDA kernel may declare; above it the arrays are dynamic.
+constexpr int64_t kStaticSharedBytes = 48 * 1024;
+/// Bytes of dynamic work-group memory the kernel's launch must provide in `dialect` (0: its
+/// arrays are static).
+int64_t dynamic_shared_bytes(const ir::Kernel& kernel, Dialect dialect);
+
 /// A whole translation unit: the dialect's prelude followed by each kernel's source.
 std::string translation_unit(const std::vector<std::string>& kernel_sources, Dialect dialect);
 

@@ -53,7 +53,8 @@ class CudaBackend : public Backend {
       if (auto it = outs[i].kernels.find(k.name); it != outs[i].kernels.end())
         s.spill_bytes = static_cast<int>(it->second.spill_store_bytes + it->second.spill_load_bytes);
       stats.push_back(s);
-      functions_.push_back({std::move(f), k.groups, k.threads});
+      const int64_t shared = k.ir ? render::dynamic_shared_bytes(*k.ir, render::Dialect::cuda) : 0;
+      functions_.push_back({std::move(f), k.groups, k.threads, static_cast<unsigned>(shared)});
     }
     return stats;
   }
@@ -74,7 +75,7 @@ class CudaBackend : public Backend {
     const Entry& e = functions_.at(kernel);
     cuda::KernelArgs packed;
     for (const MemoryRef& m : args) packed.add(address(m));
-    cuda::launch(e.fn, {static_cast<unsigned>(e.groups), 1, 1}, {static_cast<unsigned>(e.threads), 1, 1}, 0,
+    cuda::launch(e.fn, {static_cast<unsigned>(e.groups), 1, 1}, {static_cast<unsigned>(e.threads), 1, 1}, e.dynamic_shared,
                  cuda::StreamRef::native(stream), packed);
   }
 
@@ -114,6 +115,7 @@ class CudaBackend : public Backend {
     cuda::CudaFunction fn;
     int64_t groups;
     int threads;
+    unsigned dynamic_shared = 0;  // bytes (kernels with over 48 KiB of work-group memory)
   };
   static uint64_t address(MemoryRef m) { return reinterpret_cast<uint64_t>(m.native); }
 
