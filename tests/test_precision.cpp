@@ -147,6 +147,32 @@ TEST(Precision, EachModeCompilesForSm90WithoutSpills) {
   }
 }
 
+int count_of(const std::string& text, const std::string& what) {
+  int n = 0;
+  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
+// A warp's 4 x 4 mmas per k-step share their fragments: each of the 16 + 8 registers of A and B
+// is converted once (tf32: one value each; f16, bf16: a packed pair), not once per mma.
+TEST(Precision, EachFragmentRegisterIsConvertedOnce) {
+  for (Precision p : {Precision::tf32, Precision::fp16, Precision::bf16}) {
+    Options o = plan_options("unfused", 4, {64, 64, 8, 8, 16});
+    o.precision = p;
+    const Report rep = explain(large_layer(), o, "sm_90");
+    const std::string conv = p == Precision::tf32 ? " = wino_tf32(" : p == Precision::fp16 ? " = wino_f16x2(" : " = wino_bf16x2(";
+    const std::string mma = p == Precision::tf32 ? "wino_mma_tf32_bits(" : p == Precision::fp16 ? "wino_mma_f16_bits(" : "wino_mma_bf16_bits(";
+    int checked = 0;
+    for (const KernelReport& k : rep.kernels) {
+      if (k.stage != "gemm") continue;
+      ++checked;
+      EXPECT_EQ(count_of(k.source, mma), 16) << k.source;  // one k-step in the loop body
+      EXPECT_EQ(count_of(k.source, conv), 24) << k.source;
+    }
+    EXPECT_EQ(checked, 1) << precision_name(p);
+  }
+}
+
 TEST(Precision, CliTakesAndChecksIt) {
   CliResult bad = run_wino({"run", "--shape", "1,4,8,8", "--k", "4", "--precision", "fp8"});
   EXPECT_EQ(bad.status, 2);

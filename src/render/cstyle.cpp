@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <map>
 #include <sstream>
 #include <unordered_map>
 #include <unordered_set>
@@ -246,20 +247,42 @@ class Renderer {
            (s.cond ? expr(s.cond, true) : "true") + ");";
   }
 
+  // The operands go to the prelude's wino_mma_<operands>_bits as tensor-core registers: each
+  // value (tf32) or pair of values (f16, bf16) converted once per scope and reused by every mma
+  // that takes it (NVRTC does not merge repeated conversions in asm: a warp's 4 x 4 mmas
+  // converted each fragment 4 times). 3xtf32 splits its operands in its own function.
   std::string mma_call(const Stmt& s) {
     if (!d_.mma)
       throw Error(std::string("the ") + dialect_name(d_.dialect) +
                   " dialect has no warp-level matrix op (mma): tensor-core precisions run on CUDA only");
-    std::string call = "wino_mma_" + mma_operand_name(s.mma) + "(";
+    const std::string name = mma_operand_name(s.mma);
+    const bool split = s.mma == MmaKind::tf32x3_m16n8k8;
+    std::string call = "wino_mma_" + name + (split ? "(" : "_bits(");
     for (size_t i = 0; i < s.slots.size(); ++i)
       call += (i ? ", " : "") + memory_prefix(*s.memory) + "[" + std::to_string(s.slots[i]) + "]";
-    for (Expr e : s.args) call += ", " + expr(e, true);
+    const size_t per = mma_is_tf32(s.mma) ? 1 : 2;  // values per register
+    for (size_t i = 0; i < s.args.size(); i += per)
+      call += ", " + (split ? expr(s.args[i], true) : mma_register(name, s.args[i], per == 2 ? s.args[i + 1] : Expr{}));
     return call + ");";
+  }
+
+  std::string mma_register(const std::string& operands, Expr lo, Expr hi) {
+    const OperandKey key{lo.node(), hi ? hi.node() : nullptr};
+    for (auto it = operand_scopes_.rbegin(); it != operand_scopes_.rend(); ++it)
+      if (auto found = it->find(key); found != it->end()) return found->second;
+    int& count = hint_counts_["op"];
+    const std::string reg = "op" + std::to_string(count++);
+    line("const unsigned " + reg + " = wino_" + (operands == "tf32" ? "tf32" : operands + "x2") + "(" +
+         expr(lo, true) + (hi ? ", " + expr(hi, true) : "") + ");");
+    operand_scopes_.back()[key] = reg;
+    return reg;
   }
 
   void block(const Block& b) {
     scopes_.emplace_back();
+    operand_scopes_.emplace_back();
     for (const StmtPtr& s : b) stmt(*s);
+    operand_scopes_.pop_back();
     scopes_.pop_back();
   }
 
@@ -446,6 +469,8 @@ class Renderer {
   std::unordered_map<const Node*, std::string> names_;
   std::unordered_map<std::string, int> hint_counts_;
   std::vector<std::unordered_set<const Node*>> scopes_;
+  using OperandKey = std::pair<const Node*, const Node*>;  // a value, or a pair packed in one register
+  std::vector<std::map<OperandKey, std::string>> operand_scopes_;
 };
 
 }  // namespace

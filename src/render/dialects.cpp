@@ -140,8 +140,9 @@ DialectSpec make_c() {
   return s;
 }
 
-// The mma statement (ir/mma.h) as sm_80 mma.sync: wino_mma_<operands>(d0..d3, a..., b...) with
-// the lane's f32 values, rounded here (cvt.rna to tf32, cvt.rn to packed f16/bf16 pairs).
+// The mma statement (ir/mma.h) as sm_80 mma.sync: wino_mma_<operands>_bits(d0..d3, a..., b...) on
+// registers the kernel converts once per value (wino_tf32: cvt.rna) or pair (wino_f16x2,
+// wino_bf16x2: cvt.rn packed); 3xtf32's wino_mma_tf32x3 takes the f32 values and splits them.
 std::string cuda_mma() {
   return R"(
 __device__ __forceinline__ unsigned wino_tf32(float x) {
@@ -159,11 +160,6 @@ __device__ __forceinline__ void wino_mma_tf32_bits(float& d0, float& d1, float& 
                : "+f"(d0), "+f"(d1), "+f"(d2), "+f"(d3)
                : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
 }
-__device__ __forceinline__ void wino_mma_tf32(float& d0, float& d1, float& d2, float& d3, float a0, float a1,
-    float a2, float a3, float b0, float b1) {
-  wino_mma_tf32_bits(d0, d1, d2, d3, wino_tf32(a0), wino_tf32(a1), wino_tf32(a2), wino_tf32(a3), wino_tf32(b0),
-                     wino_tf32(b1));
-}
 // 3xtf32's split in integer operations, 4x the rate of cvt on sm_80/sm_90: big = x rounded to
 // tf32 (ties away, as cvt.rna, for finite x), small = x - big truncated (a NaN stays one).
 __device__ __forceinline__ unsigned wino_tf32_big(float x) { return (__float_as_uint(x) + 0x1000u) & 0xffffe000u; }
@@ -177,17 +173,16 @@ __device__ __forceinline__ void wino_mma_tf32x3(float& d0, float& d1, float& d2,
   wino_mma_tf32_bits(d0, d1, d2, d3, A0, A1, A2, A3, WINO_SMALL(b0, B0), WINO_SMALL(b1, B1));
   wino_mma_tf32_bits(d0, d1, d2, d3, A0, A1, A2, A3, B0, B1);
 }
-#define WINO_MMA_HALF(NAME, TYPE, PACK)                                                                       \
-  __device__ __forceinline__ void NAME(float& d0, float& d1, float& d2, float& d3, float a0, float a1, float a2, \
-      float a3, float a4, float a5, float a6, float a7, float b0, float b1, float b2, float b3) {              \
+#define WINO_MMA_HALF(NAME, TYPE)                                                                            \
+  __device__ __forceinline__ void NAME(float& d0, float& d1, float& d2, float& d3, unsigned a01, unsigned a23,  \
+      unsigned a45, unsigned a67, unsigned b01, unsigned b23) {                                                \
     asm volatile("mma.sync.aligned.m16n8k16.row.col.f32." TYPE "." TYPE ".f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "  \
                  "{%8,%9}, {%0,%1,%2,%3};"                                                                    \
                  : "+f"(d0), "+f"(d1), "+f"(d2), "+f"(d3)                                                     \
-                 : "r"(PACK(a0, a1)), "r"(PACK(a2, a3)), "r"(PACK(a4, a5)), "r"(PACK(a6, a7)),                \
-                   "r"(PACK(b0, b1)), "r"(PACK(b2, b3)));                                                     \
+                 : "r"(a01), "r"(a23), "r"(a45), "r"(a67), "r"(b01), "r"(b23));                               \
   }
-WINO_MMA_HALF(wino_mma_f16, "f16", wino_f16x2)
-WINO_MMA_HALF(wino_mma_bf16, "bf16", wino_bf16x2)
+WINO_MMA_HALF(wino_mma_f16_bits, "f16")
+WINO_MMA_HALF(wino_mma_bf16_bits, "bf16")
 )";
 }
 
