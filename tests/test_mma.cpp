@@ -137,7 +137,7 @@ TEST(Mma, CudaSourceCompilesForSm90) {
     std::unique_ptr<Kernel> k = mma_kernel(kind);
     const std::string src = render::translation_unit({render::render_kernel(*k, render::Dialect::cuda)},
                                                      render::Dialect::cuda);
-    const std::string call = kind == MmaKind::tf32x3_m16n8k8 ? "wino_mma_tf32_bits(" : "wino_mma_" + mma_operand_name(kind) + "_bits(";
+    const std::string call = "wino_mma_" + mma_operand_name(kind) + (kind == MmaKind::tf32x3_m16n8k8 ? "(" : "_bits(");
     EXPECT_NE(src.find(call), std::string::npos) << call;
     cuda::NvrtcOutput out = cuda::nvrtc_compile(src, k->name, "sm_90");
     EXPECT_FALSE(out.cubin.empty()) << mma_name(kind) << ":\n" << out.log;

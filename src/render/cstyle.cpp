@@ -1,12 +1,10 @@
 // The C-style base renderer: walks the statement tree in the order of ir::plan_values and prints
 // it; every dialect difference comes from its DialectSpec.
-#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <map>
 #include <sstream>
-#include <tuple>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -252,69 +250,30 @@ class Renderer {
   // The operands go to the prelude's wino_mma_<operands>_bits as tensor-core registers: each
   // value (tf32) or pair of values (f16, bf16) converted once per scope and reused by every mma
   // that takes it (NVRTC does not merge repeated conversions in asm: a warp's 4 x 4 mmas
-  // converted each fragment 4 times).
+  // converted each fragment 4 times). 3xtf32 splits its operands in its own function.
   std::string mma_call(const Stmt& s) {
-    std::string call = "wino_mma_" + mma_operand_name(s.mma) + "_bits(" + mma_accumulators(s);
-    const size_t per = mma_is_tf32(s.mma) ? 1 : 2;  // values per register
-    const Form form = per == 1 ? Form::tf32 : s.mma == MmaKind::f16_m16n8k16 ? Form::f16 : Form::bf16;
-    for (size_t i = 0; i < s.args.size(); i += per)
-      call += ", " + mma_register(form, s.args[i], per == 2 ? s.args[i + 1] : Expr{});
-    return call + ");";
-  }
-
-  std::string mma_accumulators(const Stmt& s) {
     if (!d_.mma)
       throw Error(std::string("the ") + dialect_name(d_.dialect) +
                   " dialect has no warp-level matrix op (mma): tensor-core precisions run on CUDA only");
-    std::string acc;
+    const std::string name = mma_operand_name(s.mma);
+    const bool split = s.mma == MmaKind::tf32x3_m16n8k8;
+    std::string call = "wino_mma_" + name + (split ? "(" : "_bits(");
     for (size_t i = 0; i < s.slots.size(); ++i)
-      acc += (i ? ", " : "") + memory_prefix(*s.memory) + "[" + std::to_string(s.slots[i]) + "]";
-    return acc;
-  }
-
-  // 3xtf32: D += small(A) big(B), then big(A) small(B), then big(A) big(B), as three tf32 mmas.
-  // The three of one tile depend on each other, so a run of the k-step's mmas goes in three
-  // passes (each accumulator still sees its three products in that order): the first pass
-  // here, the other two when the run ends (flush_split_mmas).
-  void split_mma(const Stmt& s) {
-    for (const Stmt* other : pending_split_)
-      for (int64_t slot : other->slots)
-        if (std::find(s.slots.begin(), s.slots.end(), slot) != s.slots.end()) flush_split_mmas();
-    line(split_mma_line(s, 0));
-    pending_split_.push_back(&s);
-  }
-  std::string split_mma_line(const Stmt& s, int pass) {
-    const int na = mma_a_values(s.mma);
-    std::string call = "wino_mma_tf32_bits(" + mma_accumulators(s);
-    for (size_t i = 0; i < s.args.size(); ++i) {
-      const bool a = static_cast<int>(i) < na;
-      const bool small = (pass == 0 && a) || (pass == 1 && !a);
-      call += ", " + mma_register(small ? Form::small : Form::big, s.args[i], Expr{});
-    }
+      call += (i ? ", " : "") + memory_prefix(*s.memory) + "[" + std::to_string(s.slots[i]) + "]";
+    const size_t per = mma_is_tf32(s.mma) ? 1 : 2;  // values per register
+    for (size_t i = 0; i < s.args.size(); i += per)
+      call += ", " + (split ? expr(s.args[i], true) : mma_register(name, s.args[i], per == 2 ? s.args[i + 1] : Expr{}));
     return call + ");";
   }
-  void flush_split_mmas() {
-    for (int pass = 1; pass <= 2; ++pass)
-      for (const Stmt* s : pending_split_) line(split_mma_line(*s, pass));
-    pending_split_.clear();
-  }
 
-  enum class Form { tf32, f16, bf16, big, small };  // cvt.rna; packed pairs; 3xtf32's split
-  std::string mma_register(Form form, Expr lo, Expr hi) {
-    const OperandKey key{lo.node(), hi ? hi.node() : nullptr, static_cast<int>(form)};
+  std::string mma_register(const std::string& operands, Expr lo, Expr hi) {
+    const OperandKey key{lo.node(), hi ? hi.node() : nullptr};
     for (auto it = operand_scopes_.rbegin(); it != operand_scopes_.rend(); ++it)
       if (auto found = it->find(key); found != it->end()) return found->second;
-    std::string value;
-    switch (form) {
-      case Form::tf32: value = "wino_tf32(" + expr(lo, true) + ")"; break;
-      case Form::f16: value = "wino_f16x2(" + expr(lo, true) + ", " + expr(hi, true) + ")"; break;
-      case Form::bf16: value = "wino_bf16x2(" + expr(lo, true) + ", " + expr(hi, true) + ")"; break;
-      case Form::big: value = "wino_tf32_big(" + expr(lo, true) + ")"; break;
-      case Form::small: value = "WINO_SMALL(" + expr(lo, true) + ", " + mma_register(Form::big, lo, hi) + ")"; break;
-    }
     int& count = hint_counts_["op"];
     const std::string reg = "op" + std::to_string(count++);
-    line("const unsigned " + reg + " = " + value + ";");
+    line("const unsigned " + reg + " = wino_" + (operands == "tf32" ? "tf32" : operands + "x2") + "(" +
+         expr(lo, true) + (hi ? ", " + expr(hi, true) : "") + ");");
     operand_scopes_.back()[key] = reg;
     return reg;
   }
@@ -323,7 +282,6 @@ class Renderer {
     scopes_.emplace_back();
     operand_scopes_.emplace_back();
     for (const StmtPtr& s : b) stmt(*s);
-    flush_split_mmas();
     operand_scopes_.pop_back();
     scopes_.pop_back();
   }
@@ -335,11 +293,6 @@ class Renderer {
   }
 
   void stmt(const Stmt& s) {
-    // Passes of split mmas wait only across loads and lets of other values.
-    const bool split = s.kind == StmtKind::mma && s.mma == MmaKind::tf32x3_m16n8k8;
-    if (!split && !pending_split_.empty() &&
-        !(s.kind == StmtKind::let || (s.kind == StmtKind::load && s.memory != pending_split_.front()->memory)))
-      flush_split_mmas();
     if (auto it = plan_.defs_before.find(&s); it != plan_.defs_before.end())
       for (const Node* n : it->second) {
         std::string rhs = op_text(n);
@@ -405,8 +358,7 @@ class Renderer {
         line("// " + s.text);
         break;
       case StmtKind::mma:
-        if (split) split_mma(s);
-        else line(mma_call(s));
+        line(mma_call(s));
         break;
       case StmtKind::copy_async:
         line(copy_async_call(s));
@@ -517,14 +469,7 @@ class Renderer {
   std::unordered_map<const Node*, std::string> names_;
   std::unordered_map<std::string, int> hint_counts_;
   std::vector<std::unordered_set<const Node*>> scopes_;
-  // A value, or a pair packed in one register, in one form.
-  struct OperandKey {
-    const Node* lo;
-    const Node* hi;
-    int form;
-    bool operator<(const OperandKey& o) const { return std::tie(lo, hi, form) < std::tie(o.lo, o.hi, o.form); }
-  };
-  std::vector<const Stmt*> pending_split_;  // 3xtf32 mmas whose second and third passes are due
+  using OperandKey = std::pair<const Node*, const Node*>;  // a value, or a pair packed in one register
   std::vector<std::map<OperandKey, std::string>> operand_scopes_;
 };
 

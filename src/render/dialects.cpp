@@ -142,7 +142,7 @@ DialectSpec make_c() {
 
 // The mma statement (ir/mma.h) as sm_80 mma.sync: wino_mma_<operands>_bits(d0..d3, a..., b...) on
 // registers the kernel converts once per value (wino_tf32: cvt.rna) or pair (wino_f16x2,
-// wino_bf16x2: cvt.rn packed), or splits (3xtf32: wino_tf32_big, WINO_SMALL).
+// wino_bf16x2: cvt.rn packed); 3xtf32's wino_mma_tf32x3 takes the f32 values and splits them.
 std::string cuda_mma() {
   return R"(
 __device__ __forceinline__ unsigned wino_tf32(float x) {
@@ -161,10 +161,18 @@ __device__ __forceinline__ void wino_mma_tf32_bits(float& d0, float& d1, float& 
                : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
 }
 // 3xtf32's split in integer operations, 4x the rate of cvt on sm_80/sm_90: big = x rounded to
-// tf32 (ties away, as cvt.rna, for finite x), small = x - big truncated (a NaN stays one); the
-// kernel multiplies the parts with three wino_mma_tf32_bits.
+// tf32 (ties away, as cvt.rna, for finite x), small = x - big truncated (a NaN stays one).
 __device__ __forceinline__ unsigned wino_tf32_big(float x) { return (__float_as_uint(x) + 0x1000u) & 0xffffe000u; }
 #define WINO_SMALL(x, big) (__float_as_uint((x) - __uint_as_float(big)) & 0xffffe000u)
+__device__ __forceinline__ void wino_mma_tf32x3(float& d0, float& d1, float& d2, float& d3, float a0, float a1,
+    float a2, float a3, float b0, float b1) {
+  const unsigned A0 = wino_tf32_big(a0), A1 = wino_tf32_big(a1), A2 = wino_tf32_big(a2), A3 = wino_tf32_big(a3);
+  const unsigned B0 = wino_tf32_big(b0), B1 = wino_tf32_big(b1);
+  wino_mma_tf32_bits(d0, d1, d2, d3, WINO_SMALL(a0, A0), WINO_SMALL(a1, A1), WINO_SMALL(a2, A2),
+                     WINO_SMALL(a3, A3), B0, B1);
+  wino_mma_tf32_bits(d0, d1, d2, d3, A0, A1, A2, A3, WINO_SMALL(b0, B0), WINO_SMALL(b1, B1));
+  wino_mma_tf32_bits(d0, d1, d2, d3, A0, A1, A2, A3, B0, B1);
+}
 #define WINO_MMA_HALF(NAME, TYPE)                                                                            \
   __device__ __forceinline__ void NAME(float& d0, float& d1, float& d2, float& d3, unsigned a01, unsigned a23,  \
       unsigned a45, unsigned a67, unsigned b01, unsigned b23) {                                                \
