@@ -126,7 +126,7 @@ ir::MmaKind mma_kind(Precision p) {
   }
 }
 
-// A work-group holding all alpha^2 points (plans fused, fused-input, fused-output).
+// A work-group holding all alpha^2 points (plans fused and fused-output).
 GemmTiles all_points_tiles(const plans::Tiling& t, bool all_points_per_thread) {
   const int a2 = t.alpha * t.alpha;
   // Register budget (measured with ptxas on the benchmark layers): the accumulators stay live
@@ -137,6 +137,20 @@ GemmTiles all_points_tiles(const plans::Tiling& t, bool all_points_per_thread) {
   if (a2 <= 16) return {a2, 32, 32, 4, 4, 4, points_per_thread(a2, 4)};  // 4 groups x 64 threads, 64 accumulators
   if (a2 <= 36) return {a2, 32, 32, 4, 4, 4, points_per_thread(a2, 9)};  // 4 groups x 64 threads, 144 accumulators
   return {a2, 16, 32, 4, 4, 4, points_per_thread(a2, 8)};                 // 8 groups x 32 threads, 128 accumulators
+}
+
+// fused-input: a work-group holds one row of alpha points, so it computes an alpha-th of each input
+// tile's transform and keeps alpha x bk x bp accumulators: 8 x 8 register tiles over blocks of
+// 64 (or 32) output channels x 32 tiles, one thread group of 32 (or 16) per point, chunks of 8
+// channels (256 threads and 64 accumulators each at F(6,3)).
+GemmTiles point_row_tiles(const plans::Tiling& t, int64_t K) {
+  GemmTiles g;
+  g.points = t.alpha;
+  g.bk = K > 32 ? 64 : 32;
+  g.bp = 32;
+  g.rk = g.rp = 8;
+  g.cc = 8;
+  return g;
 }
 
 }  // namespace
@@ -171,6 +185,7 @@ plans::PlanOptions resolve_plan(const ConvDesc& d, plans::PlanOptions p) {
   if (!gemm) return p;
   if ((p.plan != "unfused" && p.plan != "fused") || p.precision != Precision::fp32) p.vector_lanes = 0;
   GemmTiles g = p.vector_lanes > 0              ? cpu_point_tiles(p.vector_lanes, d.c, d.k, t.tiles, l1_of(p))
+                : p.plan == "fused-input"         ? point_row_tiles(t, d.k)
                 : p.plan != "unfused"             ? all_points_tiles(t, p.plan == "fused-output")
                 : p.precision == Precision::fp32 ? point_gemm_tiles(t, d.k, p.async_copies)
                                                  : mma_point_tiles(mma_kind(p.precision));

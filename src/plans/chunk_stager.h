@@ -65,6 +65,10 @@ class ChunkStager {
   // strides (transformed; fewer index operations than an element loop, which costs up to 1.5x
   // on layers with few tiles).
   void stage_tiles(ir::Expr tid, ir::Expr c0);
+  // A work-group with one row of points (i alpha .. i alpha + alpha - 1, fused-input) computes only
+  // that row of each tile's transform: B^T row i against the patch rows it needs, then the row
+  // transform (a branch per row keeps the coefficients constant).
+  void stage_point_row(ir::Expr tid, ir::Expr c0);
 
   ir::KernelBuilder& b_;
   const ConvDesc& d_;

@@ -220,11 +220,15 @@ std::pair<std::string, std::string> stage_names(const GemmStages& s) {
 void check_stages(const std::string& plan, const Tiling& t, const GemmTiles& g, const GemmStages& s) {
   const int a2 = t.alpha * t.alpha;
   auto refuse = [&](const std::string& why) { throw Error("plan " + plan + ": GEMM tiles " + g.str() + ": " + why); };
-  if (g.points != 1 && g.points != a2) refuse("a work-group holds 1 or alpha^2 Winograd points");
+  if (g.points != 1 && g.points != a2 && g.points != t.alpha)
+    refuse("a work-group holds 1, alpha (a row) or alpha^2 Winograd points");
+  if (g.points == t.alpha && g.points != a2 && s.source != GemmSource::image)
+    refuse("a row of alpha Winograd points per work-group is for the input transformed in the kernel (fused-input)");
   if (g.ppt < 1 || g.points % g.ppt)
     refuse(std::to_string(g.ppt) + " points per thread must divide alpha^2 = " + std::to_string(a2));
-  if (s.source == GemmSource::image && (g.points != a2 || g.prefetch))
-    refuse("transforming the input in the kernel needs all alpha^2 points in a work-group, without prefetch");
+  if (s.source == GemmSource::image && ((g.points == 1 && a2 > 1) || g.prefetch))
+    refuse("transforming the input in the kernel needs a row of alpha or all alpha^2 points in a work-group, "
+           "without prefetch");
   if (s.sink == GemmSink::transform_in_registers && g.ppt != a2)
     refuse("the output transform in registers needs all alpha^2 points in each thread");
   if (s.sink == GemmSink::transform_after_exchange && g.points != a2)

@@ -30,7 +30,8 @@ void exchange(KernelBuilder& b, const GemmCore& core, const std::function<void(E
   while (rows > 1 && int64_t{g.points} * rows * g.bp > core.smem_size) rows /= 2;
   if (g.bk % rows || int64_t{g.points} * rows * g.bp > core.smem_size)
     throw Error("GEMM tiles " + g.str() + ": the accumulator exchange does not fit work-group memory");
-  b.loop("slice", g.bk / rows, LoopKind::serial, [&](Expr slice) {
+  const int64_t slices = g.bk / rows;
+  b.loop("slice", slices, LoopKind::serial, [&](Expr slice) {
     Expr lo = b.let("lo", slice * rows);
     b.threads([&](Expr tid) {
       ThreadTile tt = core.tile(b, tid);
@@ -46,7 +47,7 @@ void exchange(KernelBuilder& b, const GemmCore& core, const std::function<void(E
     });
     b.barrier();
     consume(lo, rows);
-    b.barrier();
+    if (slices > 1) b.barrier();  // the next slice overwrites what this one read
   });
 }
 

@@ -20,7 +20,7 @@ constexpr int64_t kSharedFloats = 48 * 1024 / 4;
 constexpr int64_t kAsyncSharedFloats = 96 * 1024 / 4;
 
 struct GemmTiles {
-  int points = 1;  // Winograd points per work-group: 1 or alpha^2
+  int points = 1;  // Winograd points per work-group: 1, alpha (a row: fused-input) or alpha^2
   int bk = 0, bp = 0, rk = 0, rp = 0, cc = 0;
   int ppt = 1;            // points per thread; divides `points`
   bool prefetch = false;  // the next chunk's global loads in flight while this one is multiplied

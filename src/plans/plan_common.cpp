@@ -101,7 +101,7 @@ ir::Expr image_base(Layout layout, ir::Expr n, ir::Expr ch, int64_t channels, in
 
 std::vector<ir::Expr> load_input_tile(ir::KernelBuilder& b, const ir::Memory* x, const ConvDesc& d,
                                       const Tiling& t, const TileCoords& tc, ir::Expr c,
-                                      ir::Expr valid) {
+                                      ir::Expr valid, const std::vector<bool>& rows) {
   using namespace ir;
   Expr ih0 = b.let("ih0", tc.th * t.m - d.pad.top), iw0 = b.let("iw0", tc.tw * t.m - d.pad.left);
   Expr base = b.let("xbase", image_base(d.layout, tc.n, c, d.c, d.h * d.w));
@@ -109,6 +109,10 @@ std::vector<ir::Expr> load_input_tile(ir::KernelBuilder& b, const ir::Memory* x,
   std::vector<Expr> tile;
   for (int i = 0; i < t.alpha; ++i)
     for (int j = 0; j < t.alpha; ++j) {
+      if (!rows.empty() && !rows[i]) {
+        tile.push_back(b.f32(0));
+        continue;
+      }
       Expr ih = ih0 + i, iw = iw0 + j;
       Expr mask = logical_and(in_range(ih, 0, d.h), in_range(iw, 0, d.w));
       if (valid) mask = logical_and(valid, mask);

@@ -53,10 +53,11 @@ inline int64_t pixel_step(Layout layout, int64_t channels) { return layout == La
 inline int64_t channel_step(Layout layout, int64_t pixels) { return layout == Layout::nchw ? pixels : 1; }
 
 /// Loads the alpha x alpha input patch of tile (n, th, tw), channel c, with zero padding; `valid`
-/// masks every load (tiles or channels past the end of a block).
+/// masks every load (tiles or channels past the end of a block). With `rows`, only the patch rows
+/// it marks are loaded (the others are 0).
 std::vector<ir::Expr> load_input_tile(ir::KernelBuilder& b, const ir::Memory* x, const ConvDesc& d,
                                       const Tiling& t, const TileCoords& tc, ir::Expr c,
-                                      ir::Expr valid = {});
+                                      ir::Expr valid = {}, const std::vector<bool>& rows = {});
 
 /// Stores an m x m output tile of channel k with the image-edge masks (and the epilogue).
 void store_output_tile(ir::KernelBuilder& b, const OutputSink& y, const ConvDesc& d,
