@@ -55,10 +55,16 @@ GemmTiles point_gemm_tiles(const plans::Tiling& t, int64_t K, bool async_copies)
 // (2026-12-03, 9 vgg16 and resnet50 layers at batch >= 8) 64 x 64 was the fastest block for 3xtf32
 // on 8 layers and for tf32 on 5, within 3% elsewhere, against 128 x 128, 128 x 64, 64 x 128 and
 // warps of 64 x 64; 14 warps of 136-142 registers share an SM. So it is for the FMA GEMM (above).
-GemmTiles mma_point_tiles(ir::MmaKind kind) {
+// fp16 and bf16 on layers of 512 tiles or more take 128 x 128 blocks of 4 warps of 64 x 64 (8 x 16
+// register tiles, 204 registers, a ring of 4 stages in 68 KiB): their GEMM ran 18-19% faster than
+// with 64 x 64 blocks on vgg16.1_2.b8 and vgg16.3_2.b8 at F(6,3), the same on resnet50.c5.b32
+// (H200, 2026-12-03, bench/results/h200_gemm_dynamic_shared_tiles.txt); tf32 and 3xtf32 did not gain.
+GemmTiles mma_point_tiles(ir::MmaKind kind, int64_t tiles) {
   GemmTiles g;
-  g.bk = g.bp = 64;
-  g.rk = g.rp = 8;
+  const bool wide = !ir::mma_is_tf32(kind) && tiles >= 512;
+  g.bk = g.bp = wide ? 128 : 64;
+  g.rk = 8;
+  g.rp = wide ? 16 : 8;
   g.cc = 16;
   g.prefetch = true;
   g.mma = kind;
@@ -188,7 +194,7 @@ plans::PlanOptions resolve_plan(const ConvDesc& d, plans::PlanOptions p) {
                 : p.plan == "fused-input"         ? point_row_tiles(t, d.k)
                 : p.plan != "unfused"             ? all_points_tiles(t, p.plan == "fused-output")
                 : p.precision == Precision::fp32 ? point_gemm_tiles(t, d.k, p.async_copies)
-                                                 : mma_point_tiles(mma_kind(p.precision));
+                                                 : mma_point_tiles(mma_kind(p.precision), t.tiles);
   apply_overrides(g, p);
   // The tensor-core GEMM runs on CUDA only; the FMA one where the device has the copies.
   if (g.mma || (p.async_copies && p.plan == "unfused" && !g.lanes)) use_async_copies(g);
