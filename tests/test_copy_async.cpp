@@ -8,12 +8,12 @@
 
 #include "common/error.h"
 #include "cuda_only.h"
+#include "cuda_run.h"
 #include "cuda_skip.h"
 #include "interp/interpreter.h"
 #include "ir/builder.h"
 #include "ir/verifier.h"
 #include "render/render.h"
-#include "runtime/backend.h"
 #include "runtime/cuda/nvrtc.h"
 
 namespace wino {
@@ -145,21 +145,8 @@ TEST(CopyAsync, CudaSourceCompilesForSm90) {
 
 TEST(CopyAsync, GpuAgreesWithTheInterpreter) {
   SKIP_WITHOUT_CUDA();
-  std::unique_ptr<Kernel> k = copy_kernel(Wait::retire_then_read);
-  auto backend = runtime::make_backend(Device::cuda(), Options{});
-  backend->compile({runtime::KernelSpec::of(*k)},
-                   runtime::compile_sources({render::render_kernel(*k, render::Dialect::cuda)}, render::Dialect::cuda));
-  std::vector<float> in = input(), out(kFloats, -1);
-  std::vector<std::unique_ptr<runtime::Allocation>> mem;
-  std::vector<runtime::MemoryRef> args;
-  for (std::vector<float>* v : {&in, &out}) {
-    mem.push_back(backend->alloc(kFloats * 4));
-    backend->copy_from_host(mem.back()->ref(), v->data(), kFloats * 4, nullptr);
-    args.push_back(mem.back()->ref());
-  }
-  backend->launch(0, args, nullptr);
-  backend->copy_to_host(out.data(), args[1], kFloats * 4, nullptr);
-  backend->synchronize(nullptr);
+  std::vector<float> in = input();
+  const std::vector<float> out = run_on_cuda(*copy_kernel(Wait::retire_then_read), in, kFloats);
   EXPECT_EQ(out, expected(in));
 }
 

@@ -5,11 +5,11 @@
 
 #include <vector>
 
+#include "cuda_run.h"
 #include "cuda_skip.h"
 #include "interp/interpreter.h"
 #include "ir/builder.h"
 #include "render/render.h"
-#include "runtime/backend.h"
 #include "runtime/cuda/nvrtc.h"
 
 namespace wino {
@@ -84,21 +84,9 @@ TEST(DynamicShared, CudaSourceCompilesForSm90) {
 TEST(DynamicShared, GpuAgreesWithTheInterpreter) {
   SKIP_WITHOUT_CUDA();
   std::unique_ptr<Kernel> k = two_array_kernel(kBig);
-  std::vector<float> in = input(), want(kBig, -1), got(kBig, -1);
+  std::vector<float> in = input(), want(kBig, -1);
   interp::interpret(*k, {in.data(), want.data()});
-  auto backend = runtime::make_backend(Device::cuda(), Options{});
-  backend->compile({runtime::KernelSpec::of(*k)},
-                   runtime::compile_sources({render::render_kernel(*k, render::Dialect::cuda)}, render::Dialect::cuda));
-  std::vector<std::unique_ptr<runtime::Allocation>> mem;
-  std::vector<runtime::MemoryRef> args;
-  for (std::vector<float>* v : {&in, &got}) {
-    mem.push_back(backend->alloc(kBig * 4));
-    backend->copy_from_host(mem.back()->ref(), v->data(), kBig * 4, nullptr);
-    args.push_back(mem.back()->ref());
-  }
-  backend->launch(0, args, nullptr);
-  backend->copy_to_host(got.data(), args[1], kBig * 4, nullptr);
-  backend->synchronize(nullptr);
+  const std::vector<float> got = run_on_cuda(*k, in, kBig);
   EXPECT_EQ(got, want);
 }
 

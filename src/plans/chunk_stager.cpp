@@ -115,60 +115,64 @@ void ChunkStager::stage_elements(const StagedOperand& op, Expr tid, Expr c0) {
   });
 }
 
-void ChunkStager::stage_tiles(Expr tid, Expr c0) {
-  if (source_ == GemmSource::image && g_.points == t_.alpha && t_.alpha > 1) return stage_point_row(tid, c0);
-  const int T = g_.threads(), a2 = t_.alpha * t_.alpha, cc = g_.cc, bp = g_.bp;
-  const int64_t C = d_.c, P = t_.tiles;
-  b_.comment(source_ == GemmSource::image ? "transform the chunk's input tiles into work-group memory Vs[xi][cc][bp]"
-                                          : "stage the chunk's transformed inputs Vs[xi][cc][bp] in work-group memory");
+void ChunkStager::for_each_pair(Expr tid, Expr c0, const std::function<void(const Pair&)>& body) {
+  const int T = g_.threads(), cc = g_.cc, bp = g_.bp;
   b_.loop("vi", ceil_div(int64_t{cc} * bp, T), LoopKind::serial, [&](Expr vi) {
     Expr pair = b_.let("pair", vi * T + tid);
     b_.if_then(lt(pair, b_.i32(int64_t{cc} * bp)), [&] {
-      Expr ci = b_.let("ci", pair / bp), pl = b_.let("pl", pair % bp);
-      Expr c = b_.let("c", c0 + ci), p = b_.let("p", core_.pb * bp + pl);
-      Expr valid = b_.let("valid", logical_and(lt(c, b_.i32(C)), lt(p, b_.i32(P))));
-      std::vector<Expr> v;
-      if (source_ == GemmSource::image) {
-        std::vector<Expr> tile = load_input_tile(b_, input_, d_, t_, tile_coords(b_, p, t_), c, valid);
-        v = transform_2d(b_.ctx(), t_.t.BT, tile);
-      } else {
-        for (int xi = 0; xi < a2; ++xi) v.push_back(b_.load("v", input_, (b_.i32(xi) * C + c) * P + p, valid));
-      }
-      for (int xi = 0; xi < a2; ++xi)
-        b_.store(core_.smem, b_.i32(this->v().base) + (b_.i32(xi) * cc + ci) * bp + pl, v[xi]);
+      Pair q;
+      q.ci = b_.let("ci", pair / bp);
+      q.pl = b_.let("pl", pair % bp);
+      q.c = b_.let("c", c0 + q.ci);
+      q.p = b_.let("p", core_.pb * bp + q.pl);
+      q.valid = b_.let("valid", logical_and(lt(q.c, b_.i32(d_.c)), lt(q.p, b_.i32(t_.tiles))));
+      body(q);
     });
   });
 }
 
-void ChunkStager::stage_point_row(Expr tid, Expr c0) {
-  const int T = g_.threads(), A = t_.alpha, cc = g_.cc, bp = g_.bp;
+void ChunkStager::store_v(int point, const Pair& q, Expr value) {
+  b_.store(core_.smem, b_.i32(v().base) + (b_.i32(point) * g_.cc + q.ci) * g_.bp + q.pl, value);
+}
+
+void ChunkStager::stage_tiles(Expr tid, Expr c0) {
+  if (source_ == GemmSource::image && g_.points == t_.alpha && t_.alpha > 1) return stage_point_row(tid, c0);
+  const int a2 = t_.alpha * t_.alpha;
   const int64_t C = d_.c, P = t_.tiles;
+  b_.comment(source_ == GemmSource::image ? "transform the chunk's input tiles into work-group memory Vs[xi][cc][bp]"
+                                          : "stage the chunk's transformed inputs Vs[xi][cc][bp] in work-group memory");
+  for_each_pair(tid, c0, [&](const Pair& q) {
+    std::vector<Expr> v;
+    if (source_ == GemmSource::image) {
+      std::vector<Expr> tile = load_input_tile(b_, input_, d_, t_, tile_coords(b_, q.p, t_), q.c, q.valid);
+      v = transform_2d(b_.ctx(), t_.t.BT, tile);
+    } else {
+      for (int xi = 0; xi < a2; ++xi) v.push_back(b_.load("v", input_, (b_.i32(xi) * C + q.c) * P + q.p, q.valid));
+    }
+    for (int xi = 0; xi < a2; ++xi) store_v(xi, q, v[xi]);
+  });
+}
+
+void ChunkStager::stage_point_row(Expr tid, Expr c0) {
+  const int A = t_.alpha;
   const RationalMatrix& BT = t_.t.BT;
   b_.comment("transform the chunk's input tiles into work-group memory Vs[j][cc][bp]: row i of the points only");
   Expr row = b_.let("row", core_.xi0 / A);
-  b_.loop("vi", ceil_div(int64_t{cc} * bp, T), LoopKind::serial, [&](Expr vi) {
-    Expr pair = b_.let("pair", vi * T + tid);
-    b_.if_then(lt(pair, b_.i32(int64_t{cc} * bp)), [&] {
-      Expr ci = b_.let("ci", pair / bp), pl = b_.let("pl", pair % bp);
-      Expr c = b_.let("c", c0 + ci), p = b_.let("p", core_.pb * bp + pl);
-      Expr valid = b_.let("valid", logical_and(lt(c, b_.i32(C)), lt(p, b_.i32(P))));
-      const TileCoords tc = tile_coords(b_, p, t_);
-      for (int i = 0; i < A; ++i)
-        b_.if_then(eq(row, b_.i32(i)), [&] {
-          std::vector<bool> rows(A);
-          for (int a = 0; a < A; ++a) rows[a] = !BT.at(i, a).is_zero();
-          const std::vector<Expr> tile = load_input_tile(b_, input_, d_, t_, tc, c, valid, rows);
-          std::vector<Expr> w(A);  // (B^T d)[i][col]
-          for (int col = 0; col < A; ++col) {
-            std::vector<Expr> column;
-            for (int a = 0; a < A; ++a) column.push_back(tile[a * A + col]);
-            w[col] = linear_combination(b_.ctx(), BT, i, column);
-          }
-          for (int j = 0; j < A; ++j)
-            b_.store(core_.smem, b_.i32(this->v().base) + (b_.i32(j) * cc + ci) * bp + pl,
-                     linear_combination(b_.ctx(), BT, j, w));
-        });
-    });
+  for_each_pair(tid, c0, [&](const Pair& q) {
+    const TileCoords tc = tile_coords(b_, q.p, t_);
+    for (int i = 0; i < A; ++i)
+      b_.if_then(eq(row, b_.i32(i)), [&] {
+        std::vector<bool> rows(A);
+        for (int a = 0; a < A; ++a) rows[a] = !BT.at(i, a).is_zero();
+        const std::vector<Expr> tile = load_input_tile(b_, input_, d_, t_, tc, q.c, q.valid, rows);
+        std::vector<Expr> w(A);  // (B^T d)[i][col]
+        for (int col = 0; col < A; ++col) {
+          std::vector<Expr> column;
+          for (int a = 0; a < A; ++a) column.push_back(tile[a * A + col]);
+          w[col] = linear_combination(b_.ctx(), BT, i, column);
+        }
+        for (int j = 0; j < A; ++j) store_v(j, q, linear_combination(b_.ctx(), BT, j, w));
+      });
   });
 }
 

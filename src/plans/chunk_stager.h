@@ -5,6 +5,7 @@
 // transformed on the way (stage with GemmSource::image).
 #pragma once
 
+#include <functional>
 #include <utility>
 #include <vector>
 
@@ -69,6 +70,14 @@ class ChunkStager {
   // that row of each tile's transform: B^T row i against the patch rows it needs, then the row
   // transform (a branch per row keeps the coefficients constant).
   void stage_point_row(ir::Expr tid, ir::Expr c0);
+  // The chunk's (channel, tile) pairs, taken by the threads in turn: the pair's place in the chunk
+  // (ci, pl), its channel and tile, and whether both exist.
+  struct Pair {
+    ir::Expr ci, pl, c, p, valid;
+  };
+  void for_each_pair(ir::Expr tid, ir::Expr c0, const std::function<void(const Pair&)>& body);
+  /// Vs[point][ci][pl] = value.
+  void store_v(int point, const Pair& q, ir::Expr value);
 
   ir::KernelBuilder& b_;
   const ConvDesc& d_;
