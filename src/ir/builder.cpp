@@ -34,7 +34,7 @@ const char* stmt_kind_name(StmtKind k) {
 int64_t shared_array_bytes(const Kernel& k) {
   int64_t bytes = 0;
   for (const auto& a : k.arrays)
-    if (a->space == Space::shared) bytes += (a->size * type_bytes(a->type) + 15) / 16 * 16;
+    if (a->space == Space::shared) bytes += aligned_shared_bytes(*a);
   return bytes;
 }
 

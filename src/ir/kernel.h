@@ -102,6 +102,8 @@ struct Kernel {
   Block body;                // work-group-level statements
 };
 
+/// Bytes a shared array takes when each starts on a 16-byte boundary.
+inline int64_t aligned_shared_bytes(const Memory& a) { return (a.size * type_bytes(a.type) + 15) / 16 * 16; }
 /// Bytes of work-group memory a kernel's shared arrays take (each starts on a 16-byte boundary).
 int64_t shared_array_bytes(const Kernel& k);
 

@@ -54,6 +54,20 @@ std::vector<Expr> transform_2d(Context& ctx, const RationalMatrix& L, const std:
   return y;
 }
 
+std::vector<Expr> transform_2d_row(Context& ctx, const RationalMatrix& L, const std::vector<Expr>& tile, int i) {
+  const int p = L.rows, q = L.cols;
+  if (static_cast<int>(tile.size()) != q * q)
+    throw Error("transform: tile of " + std::to_string(tile.size()) + " values, expected " + std::to_string(q * q));
+  std::vector<Expr> w(q), column(q);  // w = (L X)[i][:]
+  for (int j = 0; j < q; ++j) {
+    for (int k = 0; k < q; ++k) column[k] = tile[k * q + j];
+    w[j] = linear_combination(ctx, L, i, column);
+  }
+  std::vector<Expr> y(p);
+  for (int j = 0; j < p; ++j) y[j] = linear_combination(ctx, L, j, w);
+  return y;
+}
+
 TransformOpCount count_transform_ops(const RationalMatrix& L) {
   Context ctx;
   std::vector<Expr> tile;

@@ -16,6 +16,10 @@ Expr linear_combination(Context& ctx, const RationalMatrix& m, int row, const st
 /// L X L^T for a square q x q tile X (row-major, q = L.cols); returns p x p (p = L.rows), row-major.
 std::vector<Expr> transform_2d(Context& ctx, const RationalMatrix& L, const std::vector<Expr>& tile);
 
+/// Row i of L X L^T (p values): L's row i against the tile's columns, then the row transform; only
+/// the tile rows where L's row i is non-zero are read.
+std::vector<Expr> transform_2d_row(Context& ctx, const RationalMatrix& L, const std::vector<Expr>& tile, int i);
+
 struct TransformOpCount {
   int64_t dag_ops = 0;    // distinct operations in the generated DAG
   int64_t dense_ops = 0;  // multiplications + additions of the dense matrix products

@@ -162,16 +162,11 @@ void ChunkStager::stage_point_row(Expr tid, Expr c0) {
     const TileCoords tc = tile_coords(b_, q.p, t_);
     for (int i = 0; i < A; ++i)
       b_.if_then(eq(row, b_.i32(i)), [&] {
-        std::vector<bool> rows(A);
+        std::vector<bool> rows(A);  // the patch rows B^T's row i reads
         for (int a = 0; a < A; ++a) rows[a] = !BT.at(i, a).is_zero();
         const std::vector<Expr> tile = load_input_tile(b_, input_, d_, t_, tc, q.c, q.valid, rows);
-        std::vector<Expr> w(A);  // (B^T d)[i][col]
-        for (int col = 0; col < A; ++col) {
-          std::vector<Expr> column;
-          for (int a = 0; a < A; ++a) column.push_back(tile[a * A + col]);
-          w[col] = linear_combination(b_.ctx(), BT, i, column);
-        }
-        for (int j = 0; j < A; ++j) store_v(j, q, linear_combination(b_.ctx(), BT, j, w));
+        const std::vector<Expr> v = transform_2d_row(b_.ctx(), BT, tile, i);
+        for (int j = 0; j < A; ++j) store_v(j, q, v[j]);
       });
   });
 }

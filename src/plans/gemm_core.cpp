@@ -225,7 +225,7 @@ void check_stages(const std::string& plan, const Tiling& t, const GemmTiles& g, 
   if (g.points == t.alpha && g.points != a2 && s.source != GemmSource::image)
     refuse("a row of alpha Winograd points per work-group is for the input transformed in the kernel (fused-input)");
   if (g.ppt < 1 || g.points % g.ppt)
-    refuse(std::to_string(g.ppt) + " points per thread must divide alpha^2 = " + std::to_string(a2));
+    refuse(std::to_string(g.ppt) + " points per thread must divide the work-group's " + std::to_string(g.points));
   if (s.source == GemmSource::image && ((g.points == 1 && a2 > 1) || g.prefetch))
     refuse("transforming the input in the kernel needs a row of alpha or all alpha^2 points in a work-group, "
            "without prefetch");

@@ -7,7 +7,7 @@
 //
 //   plan           source        sink
 //   unfused        transformed   store_m
-//   fused-input    image         store_m      (through an exchange: a work-group has all points)
+//   fused-input    image         store_m      (through an exchange: a work-group has a row of points)
 //   fused-output   transformed   transform_in_registers
 //   fused          image         transform_after_exchange
 #pragma once

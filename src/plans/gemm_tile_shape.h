@@ -1,6 +1,7 @@
 // The tile sizes of the Winograd GEMM core (gemm_core.h), one struct for every plan that uses it.
 // A work-group owns a bk x bp block of M for `points` Winograd points (1: one GEMM per point, the
-// unfused plan; alpha^2: every point of its tiles, the fused plans); input channels are consumed
+// unfused plan; alpha: one row of points, fused-input; alpha^2: every point of its tiles, fused
+// and fused-output); input channels are consumed
 // in chunks of cc; each thread accumulates an rk x rp register tile for each of its `ppt` points.
 // The planner chooses them (planner/tile_choice.h); the plans check and use them.
 #pragma once

@@ -131,7 +131,7 @@ class Renderer {
       }
       line(ctype(a->type) + "* " + a->name + " = reinterpret_cast<" + ctype(a->type) + "*>(wino_shared_ + " +
            std::to_string(offset) + ");");
-      offset += (a->size * type_bytes(a->type) + 15) / 16 * 16;
+      offset += aligned_shared_bytes(*a);
     }
     block(k_.body);
     if (d_.emulate_threads) {
@@ -249,8 +249,9 @@ class Renderer {
 
   // The operands go to the prelude's wino_mma_<operands>_bits as tensor-core registers: each
   // value (tf32) or pair of values (f16, bf16) converted once per scope and reused by every mma
-  // that takes it (NVRTC does not merge repeated conversions in asm: a warp's 4 x 4 mmas
-  // converted each fragment 4 times). 3xtf32 splits its operands in its own function.
+  // that takes it, so the source shows one conversion per register (converting in each mma's
+  // call put a warp's 4 x 4 mmas' conversions in the PTX four times; ptxas merged them, the H200
+  // ran both at the same speed). 3xtf32 splits its operands in its own function.
   std::string mma_call(const Stmt& s) {
     if (!d_.mma)
       throw Error(std::string("the ") + dialect_name(d_.dialect) +
