@@ -1,12 +1,16 @@
 // float16 / bfloat16 conversions on the host (round to nearest even, NaN, infinities,
-// subnormals) and float16 .npy files.
+// subnormals), on the GPU against the host, and float16 .npy files.
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <limits>
 
 #include "common/half.h"
+#include "cuda_run.h"
+#include "cuda_skip.h"
+#include "ir/builder.h"
 #include "common/random.h"
 #include "common/error.h"
 #include "io/npy.h"
@@ -50,6 +54,30 @@ TEST(Half, Bfloat16RoundsToNearestEven) {
     const float f = bf16_to_float(static_cast<uint16_t>(h));
     if (std::isnan(f)) continue;
     ASSERT_EQ(float_to_bf16(f), h) << std::hex << h;
+  }
+}
+
+// The CUDA dialect widens f16 with one cvt instruction: every one of the 65536 values (NaNs as
+// NaNs) must come out as the host's conversion gives it.
+TEST(Half, CudaWidensEveryFloat16AsTheHostDoes) {
+  SKIP_WITHOUT_CUDA();
+  constexpr int64_t n = 0x10000, threads = 256;
+  ir::KernelBuilder b(std::make_shared<ir::Context>(), "widen_every_f16", n / threads, threads);
+  const ir::Memory* h = b.buffer("h", n, true, ir::Type::f16);
+  const ir::Memory* y = b.buffer("y", n, false);
+  b.threads([&](ir::Expr tid) {
+    ir::Expr e = b.let("e", b.group_id() * threads + tid);
+    b.store(y, e, b.load("v", h, e));
+  });
+  std::vector<uint16_t> halves(n);
+  for (int64_t i = 0; i < n; ++i) halves[i] = static_cast<uint16_t>(i);
+  std::vector<float> packed(n / 2);  // the f16 buffer's bytes, as run_on_cuda uploads floats
+  std::memcpy(packed.data(), halves.data(), n * 2);
+  const std::vector<float> out = run_on_cuda(*b.finish(), packed, n);
+  for (int64_t i = 0; i < n; ++i) {
+    const float want = f16_to_float(halves[i]);
+    if (std::isnan(want)) ASSERT_TRUE(std::isnan(out[i])) << std::hex << i;
+    else ASSERT_EQ(std::memcmp(&out[i], &want, 4), 0) << std::hex << i << ": " << out[i] << " vs " << want;
   }
 }
 
