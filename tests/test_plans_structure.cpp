@@ -92,6 +92,27 @@ TEST(PlansStructure, RegisterModelWithinDocumentedBoundOfPtxas) {
 // The CPU fused plan keeps V and M in per-thread arrays indexed by loop counters: memory (the
 // stack), not registers. The register model counts them as local bytes, and a device with a
 // register budget refuses such a kernel (it would live in local memory there).
+// The NHWC transform kernels ask CUDA for several work-groups per multiprocessor (a register
+// budget: they are memory-bound), fewer as alpha^2 grows; the GEMM leaves registers to ptxas.
+TEST(PlansStructure, NhwcTransformsAskForMoreWarpsInFlight) {
+  ConvDesc d = layer(2, 32, 24, 32);
+  d.layout = Layout::nhwc;
+  d.dtype = DType::f16;
+  const std::map<int, int> groups_at_m = {{2, 6}, {4, 4}, {6, 2}};  // alpha 4, 6, 8
+  for (const auto& [m, groups] : groups_at_m) {
+    const plans::Program prog = build(d, "unfused", m);
+    for (const auto& k : prog.kernels) {
+      const bool transform = k->name.find("_nhwc_") != std::string::npos;
+      EXPECT_EQ(k->min_groups_per_multiprocessor, transform ? groups : 1) << k->name;
+      const std::string cuda = render::render_kernel(*k, render::Dialect::cuda);
+      EXPECT_NE(cuda.find("__launch_bounds__(" + std::to_string(k->threads_per_group) + ", " +
+                          std::to_string(k->min_groups_per_multiprocessor) + ")"),
+                std::string::npos)
+          << k->name;
+    }
+  }
+}
+
 TEST(PlansStructure, PerThreadArraysIndexedAtRunTimeAreMemoryNotRegisters) {
   const ConvDesc d = layer(1, 32, 16, 32);
   plans::PlanOptions o;

@@ -19,6 +19,8 @@ class KernelBuilder {
   Expr group_id() const { return kernel_->group_id; }
   Expr thread_id() const { return kernel_->thread_id; }
   KernelInfo& info() { return kernel_->info; }
+  /// Asks the compiler to fit `groups` work-groups on a multiprocessor (Kernel::min_groups_per_multiprocessor).
+  void set_min_groups_per_multiprocessor(int groups) { kernel_->min_groups_per_multiprocessor = groups; }
 
   /// A buffer parameter; `binding` names the program buffer every launch passes here.
   const Memory* buffer(const std::string& name, int64_t size, bool read_only, Type type = Type::f32,

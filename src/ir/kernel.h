@@ -98,6 +98,10 @@ struct Kernel {
   std::vector<std::unique_ptr<Memory>> arrays;   // shared and per-thread arrays
   int64_t num_groups = 1;
   int threads_per_group = 1;
+  // Work-groups the compiler must fit on one multiprocessor at once (CUDA's __launch_bounds__
+  // minimum): a register budget for memory-bound kernels that need many warps in flight; 1
+  // leaves registers to the compiler.
+  int min_groups_per_multiprocessor = 1;
   Expr group_id, thread_id;  // i32 variables
   Block body;                // work-group-level statements
 };

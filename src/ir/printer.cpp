@@ -28,8 +28,9 @@ class Printer {
   explicit Printer(const Kernel& k) : k_(k), plan_(plan_values(k)) {}
 
   std::string run() {
-    out_ << "kernel " << k_.name << " groups=" << k_.num_groups
-         << " threads=" << k_.threads_per_group << "\n";
+    out_ << "kernel " << k_.name << " groups=" << k_.num_groups << " threads=" << k_.threads_per_group;
+    if (k_.min_groups_per_multiprocessor > 1) out_ << " min_groups_per_multiprocessor=" << k_.min_groups_per_multiprocessor;
+    out_ << "\n";
     for (const auto& b : k_.buffers)
       out_ << "  buffer " << b->name << ": " << type_name(b->type) << "[" << b->size << "]"
            << (b->read_only ? " read_only" : "") << "\n";

@@ -99,6 +99,7 @@ std::pair<KernelBuilder, TurnAround> nhwc_kernel(const ProgramBuilder& prog, con
                   kernel_name(prog.plan(), stage, t.m, t.r, "nhwc_t" + std::to_string(kThreads)),
                   ceil_div(channels, kChannels) * ceil_div(t.tiles, kTiles), kThreads);
   b.info() = {prog.plan(), stage + "_transform", t.m, t.r};
+  b.set_min_groups_per_multiprocessor(transform_groups_per_multiprocessor(t, kThreads));
   const int points = t.alpha * t.alpha, chunk = chunk_points(points);
   const Memory* smem = b.shared_array("smem", int64_t{chunk} * kChannels * kPitch);
   const Memory* mine = b.thread_array("mine", points);

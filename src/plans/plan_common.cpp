@@ -1,5 +1,6 @@
 #include "plans/plan_common.h"
 
+#include <algorithm>
 #include <limits>
 
 #include "common/error.h"
@@ -97,6 +98,11 @@ TileCoords tile_coords(ir::KernelBuilder& b, ir::Expr p, const Tiling& t) {
 
 ir::Expr image_base(Layout layout, ir::Expr n, ir::Expr ch, int64_t channels, int64_t pixels) {
   return layout == Layout::nhwc ? n * (pixels * channels) + ch : (n * channels + ch) * pixels;
+}
+
+int transform_groups_per_multiprocessor(const Tiling& t, int threads) {
+  const int64_t registers = 5 * t.alpha * t.alpha / 2 + 24;
+  return static_cast<int>(std::clamp<int64_t>(65536 / (threads * registers), 1, 6));
 }
 
 std::vector<ir::Expr> load_input_tile(ir::KernelBuilder& b, const ir::Memory* x, const ConvDesc& d,

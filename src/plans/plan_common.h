@@ -29,6 +29,13 @@ void check_index_range(const std::string& plan, const ConvDesc& d, int64_t eleme
 /// channels, each one contiguous stream for a CPU GEMM that walks it.
 BufferHandle transformed_weights(ProgramBuilder& prog, const Tiling& t, int64_t k_pitch = 0, int64_t k_block = 0);
 
+/// Work-groups of `threads` that a transform kernel (memory-bound: it needs many warps in flight)
+/// asks a CUDA GPU's compiler to fit on one multiprocessor of 64 K registers: as many as leave each
+/// thread 2.5 registers per Winograd point and 24 more (the points it holds, the patch it loads),
+/// at most 6. Measured on the H200 (NHWC, f16): 64 registers for F(2,3)'s output transform and
+/// 168 for F(6,3)'s input transform were slower or spilled; 96-128 for F(4,3) were faster.
+int transform_groups_per_multiprocessor(const Tiling& t, int threads);
+
 /// Divides with rounding up.
 inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 

@@ -158,7 +158,7 @@ class Renderer {
     }
     out_ << d_.kernel_prefix << " ";
     if (d_.launch_bounds && d_.dialect == Dialect::cuda)
-      out_ << "__launch_bounds__(" << k_.threads_per_group << ", 1) ";  // 1 block/SM: no occupancy-driven spills
+      out_ << "__launch_bounds__(" << k_.threads_per_group << ", " << k_.min_groups_per_multiprocessor << ") ";
     if (d_.launch_bounds && d_.dialect == Dialect::opencl)
       out_ << "__attribute__((reqd_work_group_size(" << k_.threads_per_group << ", 1, 1))) ";
     out_ << k_.name << "(";
