@@ -180,10 +180,10 @@ TEST(PlansInterpCpuShaped, EightAndSixteenLanesStayInBounds) {
 namespace wino::testing {
 namespace {
 
-// The GPU transforms for NHWC turn blocks of 16 channels x 8 tiles around in work-group memory:
-// channels past whole blocks (17, 33) and exactly one (16), C = 1, tiles a multiple of 8 and not,
+// The GPU transforms for NHWC turn blocks of 16 channels x 16 tiles around in work-group memory:
+// channels past whole blocks (17, 33) and exactly one (16), C = 1, tiles a multiple of 16 and not,
 // K on both sides of a block, batch 3, f16 tensors and an epilogue, F(2,3) to F(6,3) (one round
-// through work-group memory, or two at 64 points), for every plan that uses them (register tiles
+// through work-group memory at 16 points, two at 36, three at 64), for every plan that uses them (register tiles
 // select the GPU-shaped unfused plan here). The interpreter stops on any race, out-of-bounds access or
 // read of unwritten memory.
 TEST(PlansInterpNhwcTransforms, BlockEdgesMatchReference) {
@@ -204,7 +204,7 @@ TEST(PlansInterpNhwcTransforms, BlockEdgesMatchReference) {
         const ConvDesc d = desc_of(cc);
         int turned = 0;
         for (const KernelReport& k : compile(Device::interpreter(), d, o).report().kernels)
-          turned += k.name.find("_nhwc_t128") != std::string::npos;
+          turned += k.name.find("_nhwc_t256") != std::string::npos;
         EXPECT_EQ(turned, std::string(plan) == "unfused" ? 2 : 1) << plan << " F(" << m << ",3)";
         const double err = check_conv(Device::interpreter(), o, cc);
         std::printf("[ measured ] interp nhwc %s F(%d,3) %s: rel L2 error %.3g\n", plan, m, cc.str().c_str(), err);

@@ -1,8 +1,10 @@
 // The unfused plan's transform kernels for NHWC (channels-last) tensors on GPUs. x and y keep
 // channels innermost, V and M keep tiles innermost (V[xi][c][p], M[xi][k][p], what the GEMM
-// reads), so each kernel turns a block of 16 channels x 8 tiles around in work-group memory: x
-// (or y) moves in runs of 16 neighbouring channels of a pixel, V (or M) in runs of 8 tiles, each
-// run one 32-byte sector or more (aligned where C is a multiple of 16 and the tiles of 8).
+// reads), so each kernel turns a block of 16 channels x 16 tiles around in work-group memory: x
+// (or y) moves in runs of 16 neighbouring channels of a pixel, V (or M) in runs of 16 tiles, each
+// run one 32-byte sector or more (aligned where C and the tiles are multiples of 16). On the H200
+// 16 x 16 moved f16 NHWC fastest of 16 x 8, 16 x 16, 8 x 32, 16 x 32 and 32 x 8 (the output
+// transform 15-37% faster than 16 x 8; bench/results/h200_nhwc_block_shapes.txt).
 #include "ir/transform_code.h"
 #include "plans/output_sink.h"
 #include "plans/plan_common.h"
@@ -13,7 +15,7 @@ using namespace ir;
 
 namespace {
 
-constexpr int kChannels = 16, kTiles = 8, kThreads = kChannels * kTiles;
+constexpr int kChannels = 16, kTiles = 16, kThreads = kChannels * kTiles;
 constexpr int kPitch = kTiles + 1;  // a padded row: a warp's channels of one point spread over the banks
 constexpr int64_t kSharedBytes = 32 * 1024;  // within every GPU's work-group memory (Apple's 32 KiB)
 
@@ -25,7 +27,7 @@ int chunk_points(int points) {
   return static_cast<int>(ceil_div(points, rounds));
 }
 
-// One work-group's block: channels [c0, c0 + 16) x tiles [p0, p0 + 8), the thread's own pair.
+// One work-group's block: channels [c0, c0 + 16) x tiles [p0, p0 + 16), the thread's own pair.
 struct TileBlock {
   Expr c0, p0;
   int64_t channels, tiles;

@@ -32,8 +32,9 @@ BufferHandle transformed_weights(ProgramBuilder& prog, const Tiling& t, int64_t 
 /// Work-groups of `threads` that a transform kernel (memory-bound: it needs many warps in flight)
 /// asks a CUDA GPU's compiler to fit on one multiprocessor of 64 K registers: as many as leave each
 /// thread 2.5 registers per Winograd point and 24 more (the points it holds, the patch it loads),
-/// at most 6. Measured on the H200 (NHWC, f16): 64 registers for F(2,3)'s output transform and
-/// 168 for F(6,3)'s input transform were slower or spilled; 96-128 for F(4,3) were faster.
+/// at most 6. Measured on the H200 (NHWC f16, work-groups of 128 threads): 8 groups (64
+/// registers) made F(2,3)'s output transform slower, 3 (168) made F(6,3)'s input transform spill,
+/// 4-5 made F(4,3)'s 6-11% faster than 1.
 int transform_groups_per_multiprocessor(const Tiling& t, int threads);
 
 /// Divides with rounding up.
@@ -77,8 +78,8 @@ std::unique_ptr<ir::Kernel> input_transform_kernel(const ProgramBuilder& prog, c
                                                    int threads, BufferHandle v);
 std::unique_ptr<ir::Kernel> output_transform_kernel(const ProgramBuilder& prog, const Tiling& t,
                                                     int threads, BufferHandle mm);
-/// The same for NHWC x and y on a GPU (the two above call them; 128 threads whatever `threads`
-/// says): blocks of 16 channels x 8 tiles turned around in work-group memory, so that x, y and V,
+/// The same for NHWC x and y on a GPU (the two above call them; 256 threads whatever `threads`
+/// says): blocks of 16 channels x 16 tiles turned around in work-group memory, so that x, y and V,
 /// M are all read and written in runs (nhwc_transforms.cpp).
 std::unique_ptr<ir::Kernel> input_transform_nhwc_kernel(const ProgramBuilder& prog, const Tiling& t, BufferHandle v);
 std::unique_ptr<ir::Kernel> output_transform_nhwc_kernel(const ProgramBuilder& prog, const Tiling& t,
