@@ -86,12 +86,6 @@ TEST(PlansStructure, RegisterModelWithinDocumentedBoundOfPtxas) {
     }
 }
 
-// The fused GEMM splits the alpha^2 points of a tile into groups of equal size: for every alpha
-// (odd ones have no divisor 4, 8 or 9) the groups cover each point once, so no thread count is
-// rounded down to 0 and no point is left out (the bug behind garbage for odd alpha).
-// The CPU fused plan keeps V and M in per-thread arrays indexed by loop counters: memory (the
-// stack), not registers. The register model counts them as local bytes, and a device with a
-// register budget refuses such a kernel (it would live in local memory there).
 // The NHWC transform kernels ask CUDA for several work-groups per multiprocessor (a register
 // budget: they are memory-bound), fewer as alpha^2 grows; the GEMM leaves registers to ptxas.
 TEST(PlansStructure, NhwcTransformsAskForMoreWarpsInFlight) {
@@ -110,9 +104,26 @@ TEST(PlansStructure, NhwcTransformsAskForMoreWarpsInFlight) {
                 std::string::npos)
           << k->name;
     }
+    // ptxas meets the budget without spilling (where NVRTC is here).
+    std::string why;
+    if (!cuda::nvrtc_available(&why)) continue;
+    plans::PlanOptions o;
+    o.plan = "unfused";
+    o.m = m;
+    const lower::Lowered low = lower::lower(d, planner::resolve_plan(d, o), render::Dialect::cuda);
+    const cuda::NvrtcOutput out = cuda::nvrtc_compile(low.source, low.program.kernels[0]->name, "sm_90");
+    for (const auto& k : low.program.kernels) {
+      const int cap = 65536 / (k->threads_per_group * k->min_groups_per_multiprocessor);
+      EXPECT_LE(out.kernels.at(k->name).registers, cap) << k->name;
+      EXPECT_FALSE(out.kernels.at(k->name).spills()) << k->name << " at F(" << m << ",3)";
+    }
   }
 }
 
+
+// The CPU fused plan keeps V and M in per-thread arrays indexed by loop counters: memory (the
+// stack), not registers. The register model counts them as local bytes, and a device with a
+// register budget refuses such a kernel (it would live in local memory there).
 TEST(PlansStructure, PerThreadArraysIndexedAtRunTimeAreMemoryNotRegisters) {
   const ConvDesc d = layer(1, 32, 16, 32);
   plans::PlanOptions o;
@@ -131,6 +142,9 @@ TEST(PlansStructure, PerThreadArraysIndexedAtRunTimeAreMemoryNotRegisters) {
   for (const auto& k : build(d, "fused").kernels) EXPECT_EQ(planner::analyze(*k).local_bytes, 0) << k->name;
 }
 
+// The fused GEMM splits the alpha^2 points of a tile into groups of equal size: for every alpha
+// (odd ones have no divisor 4, 8 or 9) the groups cover each point once, so no thread count is
+// rounded down to 0 and no point is left out (the bug behind garbage for odd alpha).
 TEST(PlansStructure, FusedPointGroupsCoverEveryPointForEveryAlpha) {
   for (int r = 1; r <= 7; ++r)
     for (int m = 1; m + r - 1 <= 8; ++m) {

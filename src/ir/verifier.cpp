@@ -19,6 +19,7 @@ class Verifier {
   std::vector<std::string> run() {
     if (k_.num_groups < 1) problem("work-group count must be >= 1");
     if (k_.threads_per_group < 1) problem("threads per work-group must be >= 1");
+    if (k_.min_groups_per_multiprocessor < 1) problem("work-groups asked per multiprocessor must be >= 1");
     for (size_t i = 0; i < k_.buffers.size(); ++i)
       if (k_.buffers[i]->param_index != static_cast<int>(i) || k_.buffers[i]->space != Space::global)
         problem("buffer " + k_.buffers[i]->name + " is not a global parameter in position");

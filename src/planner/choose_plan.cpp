@@ -131,13 +131,22 @@ PlanCandidate describe(const plans::PlanOptions& p) {
   return c;
 }
 
+// The registers a thread of `k` may take: the device's limit, or fewer where the kernel asks CUDA
+// to fit several work-groups on a multiprocessor (ptxas then caps them; above the cap it spills).
+int register_budget(const ir::Kernel& k, const DeviceCaps& caps) {
+  if (caps.dialect != render::Dialect::cuda || caps.regs_per_core == 0 || k.min_groups_per_multiprocessor <= 1)
+    return caps.regs_per_thread;
+  const int64_t fit = caps.regs_per_core / (int64_t{k.threads_per_group} * k.min_groups_per_multiprocessor);
+  return static_cast<int>(std::min<int64_t>(caps.regs_per_thread, fit / 8 * 8));  // allocated in 8s
+}
+
 // The share of the device's rates a kernel reaches from its occupancy: resident warps per SM,
 // limited by registers, work-group memory and the SM's warp slots, against the warps that hide
 // latency fully (GPUs only; 1 elsewhere).
 double occupancy_rate(const ir::Kernel& k, int pred_regs, const DeviceCaps& caps) {
   if (caps.regs_per_core == 0 || caps.simd_width <= 1) return 1.0;
   const int64_t warps = (k.threads_per_group + caps.simd_width - 1) / caps.simd_width;
-  const int64_t regs = (std::max(pred_regs, 16) + 7) / 8 * 8;
+  const int64_t regs = (std::clamp(pred_regs, 16, register_budget(k, caps)) + 7) / 8 * 8;
   int64_t groups = caps.regs_per_core / (regs * caps.simd_width * warps);
   groups = std::min(groups, caps.max_warps_per_core / std::max<int64_t>(warps, 1));
   if (const int64_t shared = ir::shared_array_bytes(k); shared > 0) groups = std::min(groups, caps.shared_per_core / shared);
@@ -212,9 +221,9 @@ void evaluate(PlanCandidate& c, const plans::PlanOptions& p, const ConvDesc& d, 
     for (const auto& k : prog.kernels) {
       stats.push_back(analyze(*k));
       c.pred_regs = std::max(c.pred_regs, stats.back().pred_regs);
-      if (stats.back().pred_regs > caps.regs_per_thread && c.rejected.empty())
+      if (const int budget = register_budget(*k, caps); stats.back().pred_regs > budget && c.rejected.empty())
         c.rejected = k->name + ": predicted " + std::to_string(stats.back().pred_regs) + " registers > " +
-                     std::to_string(caps.regs_per_thread) + " per thread";
+                     std::to_string(budget) + " per thread";
       if (stats.back().local_bytes > 0 && caps.regs_per_thread < (1 << 20) && c.rejected.empty())
         c.rejected = k->name + ": " + std::to_string(stats.back().local_bytes) +
                      " bytes of per-thread arrays indexed at run time (local memory on this device)";

@@ -56,7 +56,7 @@ void move_chunk(KernelBuilder& b, const TileBlock& blk, const Memory* mine, cons
   auto own = [&](Expr tid, const std::function<void(int, Expr)>& f) {
     for (int i = 0; i < count; ++i) f(i, staged(b.i32(i), tid % kChannels, tid / kChannels));
   };
-  auto cooperative = [&](Expr tid) {  // thread tid moves elements tid, tid + 128, ...: tiles fastest
+  auto cooperative = [&](Expr tid) {  // thread tid moves elements tid, tid + kThreads, ...: tiles fastest
     for (int i = 0; i < count; ++i) {
       Expr e = tid + i * kThreads;
       Expr pl = e % kTiles, cl = e / kTiles % kChannels;

@@ -18,8 +18,8 @@ const char* dialect_name(Dialect d) {
 namespace {
 
 // float <-> f16 / bf16 conversions, round to nearest even (as src/common/half.h on the host),
-// in the C subset every dialect shares; `qual` qualifies the functions, BITS/FLOAT are the
-// dialect's bit casts.
+// in the C subset every dialect shares, or for f16 CUDA's cvt instructions (`cvt_f16`); `qual`
+// qualifies the functions, BITS/FLOAT are the dialect's bit casts.
 std::string half_conversions(const std::string& qual, const std::string& bits, const std::string& flt,
                              bool cvt_f16 = false) {
   const std::string f16_to_f32 = R"(
