@@ -207,6 +207,24 @@ TEST(PlannerCpu, BlockingFollowsTheMachinesCacheSizes) {
   EXPECT_GT(resolve_plan(d, p).gemm->group_tiles, small);
 }
 
+// The CPU GEMM blocks the planner picks keep U's vectors in registers (AVX2: 16 vector registers,
+// AVX-512: 32): ResNet-50's c2 and c3 at F(4,3) on AVX2 took bk 32 x bp 3 (12 accumulators, 4 U
+// vectors and a broadcast: 17), whose GEMM ran 1.3-1.6x slower than 16 x 6's.
+TEST(PlannerCpu, GemmBlocksKeepUInRegisters) {
+  for (int lanes : {8, 16})
+    for (const auto& [c, hw] : std::vector<std::pair<int64_t, int64_t>>{{64, 56}, {128, 28}, {256, 14}, {512, 7}, {3, 224}})
+      for (int m : {2, 4, 6})
+        for (const char* plan : {"unfused", "fused"}) {
+          ConvDesc d;
+          d.c = d.k = c, d.h = d.w = hw, d.pad = Padding::all(1);
+          plans::PlanOptions p;
+          p.plan = plan, p.m = m, p.vector_lanes = lanes;
+          const plans::GemmTiles g = *resolve_plan(d, p).gemm;
+          EXPECT_TRUE(g.cpu_u_in_registers()) << plan << " C " << c << " F(" << m << ",3) lanes " << lanes << ": "
+                                              << g.str();
+        }
+}
+
 // The cost model's CPU fused plan: a group of tiles whose V and M outgrow L2 runs its GEMM from
 // L3 at 0.42 of the vector rate (vgg16.3_2 at batch 1: F(6,3)'s groups take 1.7 MiB and measured
 // 12 ms against F(4,3)'s 5.2 ms on a 1 MiB L2), so auto takes F(4,3) there, and F(6,3) when L2

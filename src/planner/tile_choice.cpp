@@ -85,19 +85,23 @@ void use_async_copies(GemmTiles& g) {
 int64_t l1_of(const plans::PlanOptions& p) { return p.l1_bytes > 0 ? p.l1_bytes : 32 * 1024; }
 
 // The CPU-shaped GEMM (plans unfused and fused on a CPU, plans/cpu_unfused.h; direct with output
-// pixels for tiles and taps x channels for channels): bp rows (tiles) of bk / lanes
-// vectors (output channels) of accumulators, at most 28 of AVX-512's 32 vector registers (12 of
-// AVX2's 16), the rest for the U vectors and a broadcast. Of the blocks that fit, the one with the
-// least work counting the padding of the tiles and channels to whole blocks, where each FMA also
-// pays for its share of the loads (bp broadcasts and bk / lanes vectors per channel), and more when
-// the block's panel of U (c x bk) outgrows three quarters of L1 and is read again from L2 for
-// each block of tiles; the GEMM runs at the FMA pipes' rate, so padding is time lost.
+// pixels for tiles and taps x channels for channels): bp rows (tiles) of bk / lanes vectors
+// (output channels) of accumulators, at most 28 of AVX-512's 32 vector registers (12 of AVX2's
+// 16), the rest for the U vectors and a broadcast (GemmTiles::cpu_u_in_registers). Of the blocks
+// that fit, the one with the least work counting the padding of the tiles and channels to whole
+// blocks, where each FMA also pays for its share of the loads (bp broadcasts and bk / lanes
+// vectors per channel), and more when the block's panel of U (c x bk) outgrows three quarters of
+// L1 and is read again from L2 for each block of tiles; the GEMM runs at the FMA pipes' rate, so
+// padding is time lost.
 GemmTiles cpu_point_tiles(int lanes, int64_t c, int64_t k, int64_t tiles, int64_t l1_bytes) {
   const int accumulators = lanes >= 16 ? 28 : 12;
   GemmTiles best;
   double best_cost = 0;
   for (int nv = 1; nv <= 4 && (nv == 1 || (nv - 1) * lanes < k); ++nv)
     for (int bp = 1; bp * nv <= accumulators && (bp == 1 || bp - 1 < tiles); ++bp) {
+      GemmTiles g;
+      g.lanes = lanes, g.bk = nv * lanes, g.bp = bp;
+      if (!g.cpu_u_in_registers()) continue;
       const double padded = static_cast<double>((tiles + bp - 1) / bp * bp) * ((k + nv * lanes - 1) / (nv * lanes) * nv);
       const bool panel_from_l2 = tiles > bp && c * nv * lanes * 4 > l1_bytes * 3 / 4;
       const double cost = padded * (1.0 + 0.5 * (bp + nv) / (bp * nv) + (panel_from_l2 ? 2.0 / bp : 0.0));

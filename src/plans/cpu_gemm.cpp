@@ -16,11 +16,10 @@ void cpu_gemm_block(KernelBuilder& b, const GemmTiles& g, int64_t channels, cons
                     const Memory* acc) {
   const int L = g.lanes, nv = g.bk / g.lanes;
   auto slot = [&](int i, int j) { return b.i32((int64_t{i} * nv + j) * L); };
-  // U's vectors in registers where they fit beside the accumulators and a broadcast (AVX-512: 32
-  // vector registers, AVX2: 16): else compilers re-read U at each FMA, and on AVX2 the loads, 16
-  // per 12 FMAs, cap the micro-kernel at 55-65% of the FMA pipes (measured on a Zen 3: 52-61
-  // GFLOP/s a core against 81 with U in registers, of a 95 GFLOP/s peak).
-  const bool pin_u = g.bp * nv + nv + 1 <= (L >= 16 ? 32 : 16);
+  // U's vectors in registers where they fit: else compilers re-read U at each FMA, and on AVX2
+  // the loads, 16 per 12 FMAs, cap the micro-kernel at 55-65% of the FMA pipes (measured on a
+  // Zen 3: 52-61 GFLOP/s a core against 81 with U in registers, of a 95 GFLOP/s peak).
+  const bool pin_u = g.cpu_u_in_registers();
   for (int i = 0; i < g.bp; ++i)
     for (int j = 0; j < nv; ++j) b.store(acc, slot(i, j), broadcast(b.f32(0), L));
   b.loop("c", channels, LoopKind::serial, [&](Expr c) {

@@ -37,6 +37,11 @@ struct GemmTiles {
   int lanes = 0;
   int group_tiles = 0;  // CPU fused: tiles a work-group carries through all three stages (a multiple of bp)
   int threads() const { return lanes ? 1 : (points / ppt) * (bk / rk) * (bp / rp); }
+  /// CPU-shaped: whether the block's bk / lanes vectors of U fit in vector registers beside its
+  /// accumulators and a broadcast (AVX-512 has 32, AVX2 16). Else compilers fold U's loads into
+  /// the FMAs, and the loads cap the micro-kernel (bk 32 x bp 3 on AVX2 ran 1.3-1.6x slower than
+  /// 16 x 6 or 24 x 4, which keep U in registers).
+  bool cpu_u_in_registers() const { return bp * (bk / lanes) + bk / lanes + 1 <= (lanes >= 16 ? 32 : 16); }
   /// Part of the kernel name: "bk128_bp128_r8x8_c8", with "_p9" when a work-group has all points,
   /// "_s3" with asynchronous copies and "_tf32" (the mma's operands) on tensor cores.
   std::string str() const;
