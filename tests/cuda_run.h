@@ -1,5 +1,6 @@
-// Runs a one-input, one-output kernel of the IR on the CUDA device: `in` uploaded as the first
-// buffer, the second (out_floats, filled with -1 first) downloaded after the launch.
+// Runs a one-input, one-output kernel of the IR on a device through its backend (render in the
+// device's dialect, compile, launch): `in` uploaded as the first buffer, the second (out_floats,
+// filled with -1 first) downloaded after the launch.
 #pragma once
 
 #include <initializer_list>
@@ -12,10 +13,11 @@
 
 namespace wino {
 
-inline std::vector<float> run_on_cuda(const ir::Kernel& k, const std::vector<float>& in, size_t out_floats) {
-  auto backend = runtime::make_backend(Device::cuda(), Options{});
-  backend->compile({runtime::KernelSpec::of(k)},
-                   runtime::compile_sources({render::render_kernel(k, render::Dialect::cuda)}, render::Dialect::cuda));
+inline std::vector<float> run_on_device(const Device& device, const ir::Kernel& k, const std::vector<float>& in,
+                                        size_t out_floats) {
+  auto backend = runtime::make_backend(device, Options{});
+  const render::Dialect dialect = backend->dialect();
+  backend->compile({runtime::KernelSpec::of(k)}, runtime::compile_sources({render::render_kernel(k, dialect)}, dialect));
   std::vector<float> out(out_floats, -1);
   std::vector<std::unique_ptr<runtime::Allocation>> mem;
   std::vector<runtime::MemoryRef> args;
@@ -29,6 +31,10 @@ inline std::vector<float> run_on_cuda(const ir::Kernel& k, const std::vector<flo
   backend->copy_to_host(out.data(), args[1], static_cast<int64_t>(out.size() * 4), nullptr);
   backend->synchronize(nullptr);
   return out;
+}
+
+inline std::vector<float> run_on_cuda(const ir::Kernel& k, const std::vector<float>& in, size_t out_floats) {
+  return run_on_device(Device::cuda(), k, in, out_floats);
 }
 
 }  // namespace wino

@@ -1,5 +1,5 @@
 // float16 / bfloat16 conversions on the host (round to nearest even, NaN, infinities,
-// subnormals), on the GPU against the host, and float16 .npy files.
+// subnormals), in the kernels of every dialect against the host, and float16 .npy files.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -10,6 +10,7 @@
 #include "common/half.h"
 #include "cuda_run.h"
 #include "cuda_skip.h"
+#include "opencl_skip.h"
 #include "ir/builder.h"
 #include "common/random.h"
 #include "common/error.h"
@@ -57,28 +58,69 @@ TEST(Half, Bfloat16RoundsToNearestEven) {
   }
 }
 
-// The CUDA dialect widens f16 with one cvt instruction: every one of the 65536 values (NaNs as
-// NaNs) must come out as the host's conversion gives it.
-TEST(Half, CudaWidensEveryFloat16AsTheHostDoes) {
-  SKIP_WITHOUT_CUDA();
-  constexpr int64_t n = 0x10000, threads = 256;
-  ir::KernelBuilder b(std::make_shared<ir::Context>(), "widen_every_f16", n / threads, threads);
-  const ir::Memory* h = b.buffer("h", n, true, ir::Type::f16);
-  const ir::Memory* y = b.buffer("y", n, false);
+// A kernel that copies every element of one buffer into another of the other type: `from` f16
+// widened to float, or float narrowed to f16.
+std::unique_ptr<ir::Kernel> convert_kernel(int64_t n, ir::Type from, ir::Type to) {
+  constexpr int64_t threads = 256;
+  ir::KernelBuilder b(std::make_shared<ir::Context>(), "convert_every_value", n / threads, threads);
+  const ir::Memory* x = b.buffer("x", n, true, from);
+  const ir::Memory* y = b.buffer("y", n, false, to);
   b.threads([&](ir::Expr tid) {
     ir::Expr e = b.let("e", b.group_id() * threads + tid);
-    b.store(y, e, b.load("v", h, e));
+    b.store(y, e, b.load("v", x, e));
   });
+  return b.finish();
+}
+
+// The kernels' own f16 conversions on `device` against the host's: every one of the 65536 f16
+// values widened, and floats narrowed: each finite f16 value, the midpoints between neighbours
+// (ties, to even), the floats just either side of them, and past the largest (to infinity).
+// NaNs need only stay NaNs.
+void expect_conversions_match_host(const Device& device) {
+  constexpr int64_t n = 0x10000;
   std::vector<uint16_t> halves(n);
   for (int64_t i = 0; i < n; ++i) halves[i] = static_cast<uint16_t>(i);
-  std::vector<float> packed(n / 2);  // the f16 buffer's bytes, as run_on_cuda uploads floats
+  std::vector<float> packed(n / 2);  // the f16 buffer's bytes, as run_on_device uploads floats
   std::memcpy(packed.data(), halves.data(), n * 2);
-  const std::vector<float> out = run_on_cuda(*b.finish(), packed, n);
+  const std::vector<float> wide = run_on_device(device, *convert_kernel(n, ir::Type::f16, ir::Type::f32), packed, n);
   for (int64_t i = 0; i < n; ++i) {
     const float want = f16_to_float(halves[i]);
-    if (std::isnan(want)) ASSERT_TRUE(std::isnan(out[i])) << std::hex << i;
-    else ASSERT_EQ(std::memcmp(&out[i], &want, 4), 0) << std::hex << i << ": " << out[i] << " vs " << want;
+    if (std::isnan(want)) ASSERT_TRUE(std::isnan(wide[i])) << std::hex << i;
+    else ASSERT_EQ(std::memcmp(&wide[i], &want, 4), 0) << std::hex << i << ": " << wide[i] << " vs " << want;
   }
+  std::vector<float> floats;
+  for (uint32_t h = 0; h < 0x7c00; ++h)
+    for (float sign : {1.0f, -1.0f}) {
+      const float f = sign * f16_to_float(static_cast<uint16_t>(h)), next = sign * f16_to_float(static_cast<uint16_t>(h + 1));
+      const float mid = (f + next) / 2;  // exact: 12 significant bits
+      for (float x : {f, mid, std::nextafter(mid, 0.0f), std::nextafter(mid, 2 * next)}) floats.push_back(x);
+    }
+  for (float x : {65520.0f, 1e6f, -1e6f, std::numeric_limits<float>::infinity(), std::nanf("")}) floats.push_back(x);
+  floats.resize((floats.size() + 511) / 512 * 512, 0.5f);  // whole work-groups, whole floats of output
+  const std::vector<float> narrow_packed =
+      run_on_device(device, *convert_kernel(static_cast<int64_t>(floats.size()), ir::Type::f32, ir::Type::f16), floats,
+                    floats.size() / 2);
+  std::vector<uint16_t> narrow(floats.size());
+  std::memcpy(narrow.data(), narrow_packed.data(), narrow.size() * 2);
+  for (size_t i = 0; i < floats.size(); ++i) {
+    if (std::isnan(floats[i])) ASSERT_TRUE(std::isnan(f16_to_float(narrow[i]))) << floats[i];
+    else ASSERT_EQ(narrow[i], float_to_f16(floats[i])) << std::hexfloat << floats[i];
+  }
+}
+
+// The C dialect converts with x86's F16C where the compiler targets it (this machine: -march=native).
+TEST(Half, CpuKernelsConvertAsTheHostDoes) { expect_conversions_match_host(Device::cpu()); }
+
+// The CUDA dialect converts with one cvt instruction each way.
+TEST(Half, CudaKernelsConvertAsTheHostDoes) {
+  SKIP_WITHOUT_CUDA();
+  expect_conversions_match_host(Device::cuda());
+}
+
+// OpenCL has the C subset every dialect shares.
+TEST(Half, OpenclKernelsConvertAsTheHostDoes) {
+  SKIP_WITHOUT_OPENCL();
+  expect_conversions_match_host(Device::opencl());
 }
 
 TEST(Half, Float16NpyRoundTripAndTensorConversions) {
