@@ -182,10 +182,10 @@ namespace {
 
 // The GPU transforms for NHWC turn blocks of 16 channels x 16 tiles around in work-group memory:
 // channels past whole blocks (17, 33) and exactly one (16), C = 1, tiles a multiple of 16 and not,
-// K on both sides of a block, batch 3, f16 tensors and an epilogue, F(2,3) to F(6,3) (one round
-// through work-group memory at 16 points, two at 36, three at 64), for every plan that uses them (register tiles
-// select the GPU-shaped unfused plan here). The interpreter stops on any race, out-of-bounds access or
-// read of unwritten memory.
+// K on both sides of a block, batch 3, f16 tensors and an epilogue, F(1,3) to F(6,3) (odd alpha
+// included; one round through work-group memory up to 25 points, two unequal ones at 49, three at
+// 64), for every plan that uses them (register tiles select the GPU-shaped unfused plan here). The
+// interpreter stops on any race, out-of-bounds access or read of unwritten memory.
 TEST(PlansInterpNhwcTransforms, BlockEdgesMatchReference) {
   const std::vector<ConvCase> shapes = {
       {3, 17, 8, 8, 16, 3, Padding::all(1)},  // 3 x 4 tiles at m = 4
@@ -196,7 +196,7 @@ TEST(PlansInterpNhwcTransforms, BlockEdgesMatchReference) {
   const std::vector<std::pair<const char*, std::array<int, 5>>> plans = {
       {"unfused", {64, 64, 8, 8, 8}}, {"fused-output", {0, 0, 0, 0, 0}}, {"fused-input", {0, 0, 0, 0, 0}}};
   for (const auto& [plan, tiles] : plans)
-    for (int m : {2, 4, 6})
+    for (int m = 1; m <= 6; ++m)
       for (ConvCase cc : shapes) {
         cc.layout = Layout::nhwc;
         if (cc.c == 33) cc.dtype = DType::f16;

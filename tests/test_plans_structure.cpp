@@ -92,7 +92,8 @@ TEST(PlansStructure, NhwcTransformsAskForMoreWarpsInFlight) {
   ConvDesc d = layer(2, 32, 24, 32);
   d.layout = Layout::nhwc;
   d.dtype = DType::f16;
-  const std::map<int, int> groups_at_m = {{2, 4}, {4, 2}, {6, 1}};  // alpha 4, 6, 8; 256 threads
+  // alpha 3 to 8, 256 threads
+  const std::map<int, int> groups_at_m = {{1, 5}, {2, 4}, {3, 2}, {4, 2}, {5, 1}, {6, 1}};
   for (const auto& [m, groups] : groups_at_m) {
     const plans::Program prog = build(d, "unfused", m);
     for (const auto& k : prog.kernels) {
