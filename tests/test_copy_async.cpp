@@ -8,7 +8,7 @@
 
 #include "common/error.h"
 #include "cuda_only.h"
-#include "cuda_run.h"
+#include "device_run.h"
 #include "cuda_skip.h"
 #include "interp/interpreter.h"
 #include "ir/builder.h"

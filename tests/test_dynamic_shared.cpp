@@ -5,7 +5,7 @@
 
 #include <vector>
 
-#include "cuda_run.h"
+#include "device_run.h"
 #include "cuda_skip.h"
 #include "interp/interpreter.h"
 #include "ir/builder.h"

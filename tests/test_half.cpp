@@ -8,7 +8,7 @@
 #include <limits>
 
 #include "common/half.h"
-#include "cuda_run.h"
+#include "device_run.h"
 #include "cuda_skip.h"
 #include "opencl_skip.h"
 #include "ir/builder.h"

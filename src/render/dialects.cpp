@@ -73,7 +73,8 @@ QUAL unsigned short wino_f32_to_bf16(float f) {
 }
 )";
   // x86 with F16C: one instruction each way (imm 0: round to nearest even), where the C subset
-  // took 4.5x as long to pad an f16 image and 3.5x to store the output (resnet50.c3 on a Zen 3).
+  // took 2.5-4.5x as long to pad an f16 image and 2-3.5x to store the output (resnet50.c3 on a
+  // Zen 3, bench/results/cpu_f16_c3_f16c_ab.txt).
   const std::string f16c = "#if defined(__F16C__)\n#include <immintrin.h>\n"
                            "QUAL float wino_f16_to_f32(unsigned short h) { return _cvtsh_ss(h); }\n"
                            "QUAL unsigned short wino_f32_to_f16(float f) { return _cvtss_sh(f, 0); }\n#else";
