@@ -41,8 +41,11 @@ Options precision_options(const PrecisionCase& pc, const std::array<int, 5>& til
 }
 
 // Valid tensor-core tiles besides the default: a 64 x 64 block, a 64 x 64 block with chunks of
-// 32 channels, a 4 x 4 register tile (warps of 32 x 16) and an 8 x 16 one (warps of 64 x 64).
-const std::array<int, 5> kOtherTiles[] = {{64, 64, 8, 8, 16}, {64, 64, 8, 8, 32}, {64, 128, 4, 4, 16}, {128, 128, 8, 16, 16}};
+// 32 channels, a 4 x 4 register tile (warps of 32 x 16), an 8 x 16 one (warps of 64 x 64), and
+// register tiles whose rows and slices are read in runs of 2 and 1 (2 x 2, 6 x 6: the GEMM core's
+// run_width) instead of 4.
+const std::array<int, 5> kOtherTiles[] = {{64, 64, 8, 8, 16},      {64, 64, 8, 8, 32}, {64, 128, 4, 4, 16},
+                                          {128, 128, 8, 16, 16},   {32, 32, 2, 2, 16}, {96, 96, 6, 6, 16}};
 
 class PrecisionSweep : public ::testing::TestWithParam<PrecisionCase> {};
 
@@ -70,6 +73,9 @@ TEST_P(PrecisionSweep, InterpreterMatchesReference) {
   ConvCase nhwc = with_variant(block_sweep(pc.r)[1], plan);
   nhwc.layout = Layout::nhwc;
   shapes.push_back(nhwc);
+  // Tiles a multiple of 4 for every F(m, r) here (M's runs go out as aligned vector stores), K = 40
+  // a partial block.
+  shapes.push_back({4, 20, 14, 14, 40, pc.r, Padding::all(pc.r / 2)});
   WorstErrors worst;
   for (const ConvCase& cc : shapes)
     if (has_output(cc)) worst.add(cc, check_conv(Device::interpreter(), precision_options(pc), cc));

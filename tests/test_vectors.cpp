@@ -11,7 +11,9 @@
 #include "common/half.h"
 #include "common/random.h"
 #include "error_of.h"
+#include "interp/interpreter.h"
 #include "ir/builder.h"
+#include "ir/printer.h"
 #include "ir/verifier.h"
 #include "opencl_skip.h"
 #include "render/render.h"
@@ -68,7 +70,8 @@ TEST(IrVectors, VerifierChecksEveryLaneIsInBounds) {
 
 /// Each of `groups` x 4 threads owns 4 consecutive elements at e = 4 * (group * 4 + thread):
 ///   v = x[e..e+4) (f32x4), h = hx[e..e+4) (f16 loads, widened lane by lane), s = x[0]
-///   y[e..e+4) = max(v * s + h, -0.5) - extract(v, 3), masked to e < limit (else untouched)
+///   y[e..e+4) = max(v * s + h, -0.5) - extract(v, 3), masked to e < limit (else untouched), as
+///                an aligned store (e is a multiple of the lanes)
 ///   acc[e..e+4) += v                  (a vector accumulation into a written buffer)
 std::unique_ptr<Kernel> vector_kernel(int groups, int64_t limit, int lanes = 4) {
   const int64_t n = int64_t{groups} * 4 * lanes;
@@ -83,7 +86,7 @@ std::unique_ptr<Kernel> vector_kernel(int groups, int64_t limit, int lanes = 4) 
     Expr h = b.load("h", hx, e, {}, lanes);
     Expr s = b.load("s", x, b.i32(0));
     Expr r = max(v * broadcast(s, lanes) + h, broadcast(b.f32(-0.5), lanes)) - broadcast(extract(v, lanes - 1), lanes);
-    b.store(y, e, r, lt(e, b.i32(limit)));
+    b.aligned_store(y, e, r, lt(e, b.i32(limit)));
     b.accumulate(acc, e, v);
   });
   return b.finish();
@@ -167,8 +170,35 @@ TEST(IrVectors, EachDialectSpellsVectorsFromItsTable) {
   const std::string cu = render::render_kernel(*k, render::Dialect::cuda);
   EXPECT_NE(cu.find("const float4 v = make_float4(x[e], x[e + 1], x[e + 2], x[e + 3]);"), std::string::npos) << cu;
   EXPECT_NE(cu.find("v.w"), std::string::npos) << cu;
+  EXPECT_NE(cu.find("*reinterpret_cast<float4*>(&y[e]) = "), std::string::npos) << cu;  // aligned: one wide store
+  EXPECT_EQ(cu.find("*reinterpret_cast<float4*>(&acc[e])"), std::string::npos) << cu;
   const std::string metal = render::render_kernel(*k, render::Dialect::metal);
   EXPECT_NE(metal.find("float4(wino_f16_to_f32(hx[e])"), std::string::npos) << metal;
+}
+
+TEST(IrVectors, InterpreterRefusesMisalignedAlignedStores) {
+  for (int shift : {0, 2}) {
+    KernelBuilder b(std::make_shared<Context>(), "aligned_store", 1, 4);
+    const Memory* x = b.buffer("x", 32, true);
+    const Memory* y = b.buffer("y", 32, false);
+    b.threads([&](Expr tid) {
+      Expr e = b.let("e", tid * 4 + shift);
+      b.aligned_store(y, e, b.load("v", x, e, {}, 4));
+    });
+    auto k = b.finish();
+    EXPECT_NE(print(*k).find("(aligned)"), std::string::npos);
+    std::vector<float> xs(32, 1.0f), ys(32, 0.0f);
+    const std::string error = error_of([&] { interp::interpret(*k, {xs.data(), ys.data()}); });
+    if (shift == 0) EXPECT_EQ(error, "");
+    else EXPECT_NE(error.find("aligned store of 4 elements to 'y' at element 2, not a multiple of 4 (misaligned)"),
+                   std::string::npos) << error;
+  }
+  KernelBuilder b(std::make_shared<Context>(), "aligned_scalar", 1, 4);
+  const Memory* y = b.buffer("y", 4, false);
+  b.threads([&](Expr tid) { b.aligned_store(y, tid, b.f32(1)); });
+  const std::vector<std::string> problems = verify(*b.finish());
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_NE(problems[0].find("an aligned store of a scalar"), std::string::npos) << problems[0];
 }
 
 TEST(IrVectors, LanesBeyondTheLanguageAreRefusedByName) {

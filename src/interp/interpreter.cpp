@@ -8,6 +8,7 @@
 #include "interp/interpreter.h"
 
 #include <algorithm>
+#include <cmath>
 #include <vector>
 
 #include "interp/analysis.h"
@@ -155,6 +156,7 @@ void Machine::store(const Stmt& s) {
   Cells& c = cell_of(s.memory);
   const Node* value = s.value.node();
   const int width = slots_[value->id].width;
+  if (s.aligned) check_aligned(c, s.index.node(), width);
   int64_t base = element_lanes(c, s, "store to", 0);
   const double* v = slots_[value->id].varying ? veval(value) : spread(ueval(value), scratch_.data());
   for (int i = 0; i < width; ++i) {  // a vector: its elements one after the other
@@ -162,6 +164,18 @@ void Machine::store(const Stmt& s) {
     write_lanes(c, base, v + i * threads_, s.accumulate);
   }
   leave();
+}
+
+void Machine::check_aligned(const Cells& c, const Node* index, int width) {
+  auto check = [&](double i, int lane) {
+    if (std::fmod(i, width) != 0)
+      fail_at(lane, "an aligned store of " + std::to_string(width) + " elements to '" + c.mem->name + "' at element " +
+                        std::to_string(static_cast<int64_t>(i)) + ", not a multiple of " + std::to_string(width) +
+                        " (misaligned)");
+  };
+  if (!slots_[index->id].varying) return check(ueval(index), current_lane());
+  const double* v = veval(index);
+  each(top(), [&](int l) { check(v[l], l); });
 }
 
 void Machine::store_uniform(const Stmt& s) {

@@ -48,6 +48,7 @@ StmtPtr clone(const Stmt& s) {
   c->memory = s.memory;
   c->accumulate = s.accumulate;
   c->in_register = s.in_register;
+  c->aligned = s.aligned;
   c->extent = s.extent;
   c->loop_kind = s.loop_kind;
   c->body = clone(s.body);
@@ -156,6 +157,11 @@ void KernelBuilder::store(const Memory* mem, Expr index, Expr value, Expr mask) 
   s->value = value;
   if (mask && !mask->is_const()) s->cond = mask;
   push(std::move(s));
+}
+
+void KernelBuilder::aligned_store(const Memory* mem, Expr index, Expr value, Expr mask) {
+  store(mem, index, value, mask);
+  if (!(mask && mask->is_const() && !mask->ival)) current().back()->aligned = true;
 }
 
 void KernelBuilder::accumulate(const Memory* mem, Expr index, Expr value, Expr mask) {

@@ -34,6 +34,9 @@ class KernelBuilder {
   /// A load whose value stays in a register for its uses (Stmt::in_register).
   Expr register_load(const std::string& hint, const Memory* mem, Expr index, int lanes = 1);
   void store(const Memory* mem, Expr index, Expr value, Expr mask = {});
+  /// A vector store whose index the plan promises is a multiple of its lanes, into memory that
+  /// starts on the vector's size (Stmt::aligned): one wide store where the language has it.
+  void aligned_store(const Memory* mem, Expr index, Expr value, Expr mask = {});
   void accumulate(const Memory* mem, Expr index, Expr value, Expr mask = {});
   void loop(const std::string& hint, int64_t extent, LoopKind kind,
             const std::function<void(Expr)>& body);

@@ -69,6 +69,9 @@ struct Stmt {
   // load: the value is reused across a loop body; keep it in a register (the C dialect stops the
   // compiler from re-reading memory at each use, which costs load slots in micro-kernels)
   bool in_register = false;
+  // store of a vector: its index is a multiple of its lanes, in memory that starts on the vector's
+  // size (the plan's promise; the interpreter checks it), so it may be one wide access
+  bool aligned = false;
   int64_t extent = 0;              // loop: iterations; copy_async: elements; copy_wait: groups left
   LoopKind loop_kind = LoopKind::serial;
   Block body;            // loop, if_then, threads

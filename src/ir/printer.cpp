@@ -77,7 +77,8 @@ class Printer {
           break;
         case StmtKind::store:
           line(indent, std::string(s.accumulate ? "accumulate " : "store ") + s.memory->name + "[" +
-                           expr(s.index.node()) + "] = " + expr(s.value.node()) + mask);
+                           expr(s.index.node()) + "] = " + expr(s.value.node()) + mask +
+                           (s.aligned ? " (aligned)" : ""));
           break;
         case StmtKind::loop:
           line(indent, std::string(s.loop_kind == LoopKind::unrolled ? "unrolled " : "") + "for " +

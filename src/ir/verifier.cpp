@@ -148,6 +148,7 @@ class Verifier {
           if (s.memory && s.value && s.value.type().element() != value_type(s.memory->type))
             problem("stored value type differs from " + s.memory->name);
           if (s.value) check_lanes(s, s.value.type());
+          if (s.aligned && s.value && !s.value.type().is_vector()) problem("an aligned store of a scalar");
           if (s.memory && s.accumulate && value_type(s.memory->type) != s.memory->type)
             problem("accumulating store into " + std::string(type_name(s.memory->type)) + " memory " +
                     s.memory->name);

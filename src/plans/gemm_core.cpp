@@ -52,29 +52,42 @@ WarpPlace warp_place(KernelBuilder& b, const GemmTiles& g, Expr tid) {
           b.let("wp", warp % warps_p * (4 * g.rp))};
 }
 
+// Which row of M an mma row stands for is the plan's choice (a bijection per warp, undone where
+// the accumulators are stored): lane g holds row g of each 16 x 8 tile's two halves, so mma row g
+// of slice s goes to warp row (s / w) 8 w + g w + s % w. A lane's n values of one channel row are
+// then runs of w contiguous floats (16-byte reads for w = 4, a quarter of the load instructions),
+// and lanes g and g + 1 read neighbouring runs (conflict-free with the rows' padding).
+int run_width(int n) { return n % 4 == 0 ? 4 : n % 2 == 0 ? 2 : 1; }
+Expr warp_offset(Expr g, int s, int w) { return g * w + (s / w) * 8 * w + s % w; }
+
 /// acc += Us x Vs over the chunk on tensor cores: per k-step of the mma's depth, each warp loads
 /// its fragments of (rk / 2) 16-row slices of Us and (rp / 2) 8-column slices of Vs and issues
-/// one mma per pair.
+/// one mma per pair. A's register row i (slice i / 2, half i % 2) and B's slice j are placed by
+/// warp_offset; GemmCore::row and col place the accumulators the same way.
 void multiply_chunk_mma(KernelBuilder& b, const GemmCore& core, const ChunkStager& st, Expr tid, Expr buf) {
   const GemmTiles& g = core.g;
   const MmaKind kind = *g.mma;
   const int depth = mma_depth(kind), step = mma_t_step(kind), tm = g.rk / 2, tn = g.rp / 2;
+  const int wa = run_width(g.rk), wb = run_width(tn);
   const WarpPlace w = warp_place(b, g, tid);
-  Expr abase = b.let("abase", b.i32(st.a().base) + buf * st.a().copy + w.k0 + w.g);
-  Expr bbase = b.let("bbase", b.i32(st.v().base) + buf * st.v().copy + w.p0 + w.g);
+  Expr abase = b.let("abase", b.i32(st.a().base) + buf * st.a().copy + w.k0);
+  Expr bbase = b.let("bbase", b.i32(st.v().base) + buf * st.v().copy + w.p0);
   b.loop("ks", g.cc / depth, LoopKind::unrolled, [&](Expr ks) {
     Expr chan = b.let("chan", ks * depth + w.t * step);  // the lane's first channel of the k-step
+    // Each value of a fragment is (channel row, register row or slice); rows are read in runs.
+    auto a_at = [&](int mi, int i) {
+      const MmaPos p = mma_a_pos(kind, 0, i);  // row: output channel; column: input channel
+      return abase + (chan + p.col) * st.a().pitch + warp_offset(w.g, 2 * mi + p.row / 8, wa);
+    };
+    auto b_at = [&](int ni, int i) {
+      const MmaPos p = mma_b_pos(kind, 0, i);  // row: input channel; column: tile
+      return bbase + (chan + p.row) * st.v().pitch + warp_offset(w.g, ni, wb);
+    };
     std::vector<std::vector<Expr>> a(tm), v(tn);
     for (int mi = 0; mi < tm; ++mi)
-      for (int i = 0; i < mma_a_values(kind); ++i) {
-        const MmaPos p = mma_a_pos(kind, 0, i);  // row: output channel; column: input channel
-        a[mi].push_back(b.load("a", core.smem, abase + (chan + p.col) * st.a().pitch + (mi * 16 + p.row)));
-      }
+      for (int i = 0; i < mma_a_values(kind); ++i) a[mi].push_back(b.load("a", core.smem, a_at(mi, i)));
     for (int ni = 0; ni < tn; ++ni)
-      for (int i = 0; i < mma_b_values(kind); ++i) {
-        const MmaPos p = mma_b_pos(kind, 0, i);  // row: input channel; column: tile
-        v[ni].push_back(b.load("b", core.smem, bbase + (chan + p.row) * st.v().pitch + (ni * 8 + p.col)));
-      }
+      for (int i = 0; i < mma_b_values(kind); ++i) v[ni].push_back(b.load("b", core.smem, b_at(ni, i)));
     for (int mi = 0; mi < tm; ++mi)
       for (int ni = 0; ni < tn; ++ni) {
         std::vector<int64_t> slots;
@@ -92,9 +105,9 @@ void multiply(KernelBuilder& b, const GemmCore& core, const ChunkStager& st, Exp
 }  // namespace
 
 ThreadTile GemmCore::tile(KernelBuilder& b, Expr tid) const {
-  if (g.mma) {  // rows g, g + 8 of 16-row slices; columns 2t, 2t + 1 of 8-column slices
+  if (g.mma) {  // the lane's row g of each slice and its columns 2t, 2t + 1, placed by warp_offset
     const WarpPlace w = warp_place(b, g, tid);
-    return {Expr{}, b.let("kq", w.k0 + w.g), b.let("pq", w.p0 + w.t * 2)};
+    return {Expr{}, b.let("kq", w.k0 + w.g * run_width(g.rk)), b.let("pq", w.p0 + w.t * (2 * run_width(g.rp / 2)))};
   }
   const int qk = g.bk / g.rk, qp = g.bp / g.rp;
   if (g.points == 1) return {Expr{}, b.let("kq", tid / qp), b.let("pq", tid % qp)};
@@ -107,11 +120,32 @@ ThreadTile GemmCore::tile(KernelBuilder& b, Expr tid) const {
 Expr GemmCore::point(KernelBuilder& b, const ThreadTile& tt, int j) const {
   return tt.group ? tt.group * g.ppt + b.i32(j) : b.i32(j);
 }
+// Tensor cores: kq and pq hold the lane's g w and 2 t w (tile()); register row i is mma row
+// g + 8 (i % 2) of slice i / 2, register column j is mma column 2 t + j % 2 of slice j / 2.
 Expr GemmCore::row(KernelBuilder& b, const ThreadTile& tt, int i) const {
-  return g.mma ? tt.kq + (16 * (i / 2) + 8 * (i % 2)) : spaced(b, tt.kq, i, g.rk, g.bk);
+  if (!g.mma) return spaced(b, tt.kq, i, g.rk, g.bk);
+  const int w = run_width(g.rk);
+  return tt.kq + b.i32((i / w) * 8 * w + i % w);
 }
 Expr GemmCore::col(KernelBuilder& b, const ThreadTile& tt, int j) const {
-  return g.mma ? tt.pq + (8 * (j / 2) + j % 2) : spaced(b, tt.pq, j, g.rp, g.bp);
+  if (!g.mma) return spaced(b, tt.pq, j, g.rp, g.bp);
+  const int w = run_width(g.rp / 2), slice = j / 2;
+  return tt.pq + b.i32((j % 2) * w + (slice / w) * 8 * w + slice % w);
+}
+
+std::vector<std::vector<int>> GemmCore::column_runs() const {
+  std::vector<std::vector<int>> runs;
+  if (!g.mma) {
+    for (int j = 0; j < g.rp; ++j) runs.push_back({j});
+    return runs;
+  }
+  const int tn = g.rp / 2, w = run_width(tn);  // column j is mma column j % 2 of slice j / 2
+  for (int e = 0; e < 2; ++e)
+    for (int first = 0; first < tn; first += w) {
+      runs.emplace_back();
+      for (int slice = first; slice < first + w; ++slice) runs.back().push_back(2 * slice + e);
+    }
+  return runs;
 }
 
 namespace {

@@ -29,7 +29,13 @@ struct GemmCore {
   /// Block-local row (output channel) of register row i, column (tile) of register column j.
   ir::Expr row(ir::KernelBuilder& b, const ThreadTile& tt, int i) const;
   ir::Expr col(ir::KernelBuilder& b, const ThreadTile& tt, int j) const;
-  int acc_index(int point, int i, int j) const { return (point * g.rk + i) * g.rp + j; }
+  /// The register columns grouped in runs of contiguous block columns, each run starting at a
+  /// multiple of its length (single columns where the layout promises no more).
+  std::vector<std::vector<int>> column_runs() const;
+  /// Tensor cores keep a run of columns (column_runs) in consecutive accumulators.
+  int acc_index(int point, int i, int j) const {
+    return (point * g.rk + i) * g.rp + (g.mma ? j % 2 * (g.rp / 2) + j / 2 : j);
+  }
 };
 
 /// Zeroes the accumulators and multiplies every channel chunk; `exchange_room` sizes work-group

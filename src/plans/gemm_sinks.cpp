@@ -6,17 +6,29 @@ namespace wino::plans {
 
 using namespace ir;
 
+// A run of columns (column_runs: consecutive accumulators, starting at a multiple of its length)
+// goes out as one aligned vector store where P is a multiple of the run's length too: then the
+// run's index is a multiple of it (M, an intermediate, starts 16-byte aligned), and the run is
+// inside the tensor or outside it as a whole.
 void store_m_from_registers(KernelBuilder& b, const GemmCore& core, const Memory* mm) {
   const GemmTiles& g = core.g;
   const int64_t K = core.d->k, P = core.t->tiles;
   b.threads([&](Expr tid) {
     ThreadTile tt = core.tile(b, tid);
-    for (int i = 0; i < g.rk; ++i)
-      for (int j = 0; j < g.rp; ++j) {
-        Expr k = b.let("k", core.kb * g.bk + core.row(b, tt, i)), p = b.let("p", core.pb * g.bp + core.col(b, tt, j));
-        b.store(mm, (core.xi0 * K + k) * P + p, b.load("m", core.acc, b.i32(core.acc_index(0, i, j))),
-                logical_and(lt(k, b.i32(K)), lt(p, b.i32(P))));
+    for (int i = 0; i < g.rk; ++i) {
+      Expr k = b.let("k", core.kb * g.bk + core.row(b, tt, i));
+      for (const std::vector<int>& run : core.column_runs()) {
+        const int n = static_cast<int>(run.size());
+        const bool whole = n > 1 && P % n == 0;
+        for (int r = 0; r < n; r += whole ? n : 1) {
+          Expr p = b.let("p", core.pb * g.bp + core.col(b, tt, run[r]));
+          Expr m = b.load("m", core.acc, b.i32(core.acc_index(0, i, run[r])), {}, whole ? n : 1);
+          Expr at = (core.xi0 * K + k) * P + p, ok = logical_and(lt(k, b.i32(K)), lt(p, b.i32(P)));
+          if (whole) b.aligned_store(mm, at, m, ok);
+          else b.store(mm, at, m, ok);
+        }
       }
+    }
   });
 }
 

@@ -218,7 +218,7 @@ class Renderer {
     const bool bits = value_type(s.memory->type) != s.memory->type;
     const std::string value = expr(s.value, true), n = std::to_string(t.lanes);
     const std::string at = "&" + memory_ref(*s.memory, s.index);
-    const std::string& pattern = d_.types.store;
+    const std::string& pattern = s.aligned && !d_.types.aligned_store.empty() ? d_.types.aligned_store : d_.types.store;
     if (!pattern.empty() && !bits && pattern.find("%v") == std::string::npos)  // an lvalue
       return fill(pattern, {{"%t", ctype(t)}, {"%p", at}}) + (s.accumulate ? " += " : " = ") + value + ";";
     if (!pattern.empty() && !bits) {  // a store function

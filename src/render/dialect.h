@@ -18,6 +18,7 @@ struct TypeTable {
   std::string make;                           // a vector from its lanes
   std::string lane;                           // lane access: "[%i]", ".s%i" (hex), ".%i" (x y z w)
   std::string load, store;                    // whole-vector memory access, "" = lane by lane
+  std::string aligned_store;                  // an lvalue for Stmt::aligned stores ("" = as `store`)
   std::string shuffle;                        // lanes of %a and %b by the indices %i, "" = lane by lane
 };
 

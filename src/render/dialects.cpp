@@ -230,8 +230,15 @@ __device__ __forceinline__ void wino_copy_async(void* dst, const void* src, bool
 DialectSpec make_cuda() {
   DialectSpec s;
   s.dialect = Dialect::cuda;
-  // Lane by lane in memory: a float4 access needs 16-byte alignment the IR does not promise.
-  s.types = {.vector = "%e%n", .make = "make_%t(%a)", .lane = ".%i", .load = "", .store = "", .shuffle = ""};
+  // Lane by lane in memory: a float4 access needs 16-byte alignment the IR does not promise,
+  // except for aligned stores (Stmt::aligned).
+  s.types = {.vector = "%e%n",
+             .make = "make_%t(%a)",
+             .lane = ".%i",
+             .load = "",
+             .store = "",
+             .aligned_store = "*reinterpret_cast<%t*>(%p)",
+             .shuffle = ""};
   s.prelude = half_conversions("__device__ __forceinline__", "__float_as_uint", "__uint_as_float", HalfInstructions::cuda) +
               cuda_vector_operators() + cuda_mma() + cuda_copy_async();
   s.mma = true;
