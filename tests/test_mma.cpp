@@ -3,6 +3,7 @@
 // by NVRTC for sm_90 (no GPU needed), the GPU agreeing with the interpreter, and clear refusals.
 #include <gtest/gtest.h>
 
+#include <bit>
 #include <cmath>
 #include <vector>
 
@@ -11,6 +12,9 @@
 #include "common/random.h"
 #include "cuda_only.h"
 #include "cuda_skip.h"
+#include "device_run.h"
+#include "error_of.h"
+#include "opencl_skip.h"
 #include "interp/interpreter.h"
 #include "ir/builder.h"
 #include "ir/verifier.h"
@@ -29,7 +33,8 @@ const MmaKind kKinds[] = {MmaKind::tf32_m16n8k8, MmaKind::tf32x3_m16n8k8, MmaKin
 // Each warp w: d[w] = c[w] + a[w] x b[w], with a[w] 16 x k, b[w] k x 8 and c, d 16 x 8 row-major,
 // each lane loading its fragment values at the positions ir/mma.h gives, twice over (two mmas
 // accumulate: the second adds a x b again).
-std::unique_ptr<Kernel> mma_kernel(MmaKind kind, int threads = kWarps * kWarp) {
+// `rounded`: the operands are tf32 values already (Stmt::operands_rounded).
+std::unique_ptr<Kernel> mma_kernel(MmaKind kind, int threads = kWarps * kWarp, bool rounded = false) {
   const int k = mma_depth(kind);
   KernelBuilder b(std::make_shared<Context>(), "mma_test", 1, threads);
   const Memory* a = b.buffer("a", kWarps * 16 * k, true);
@@ -55,8 +60,8 @@ std::unique_ptr<Kernel> mma_kernel(MmaKind kind, int threads = kWarps * kWarp) {
       av.push_back(b.load("a", a, w * (16 * k) + pos([&](int l, int j) { return mma_a_pos(kind, l, j); }, i, k)));
     for (int i = 0; i < mma_b_values(kind); ++i)
       bv.push_back(b.load("b", bm, w * (k * 8) + pos([&](int l, int j) { return mma_b_pos(kind, l, j); }, i, 8)));
-    b.mma(kind, acc, {0, 1, 2, 3}, av, bv);
-    b.mma(kind, acc, {0, 1, 2, 3}, av, bv);
+    b.mma(kind, acc, {0, 1, 2, 3}, av, bv, rounded);
+    b.mma(kind, acc, {0, 1, 2, 3}, av, bv, rounded);
     for (int i = 0; i < 4; ++i)
       b.store(d, w * 128 + pos([](int l, int j) { return mma_c_pos(l, j); }, i, 8), b.load("r", acc, b.i32(i)));
   });
@@ -167,6 +172,63 @@ TEST(Mma, GpuAgreesWithTheInterpreter) {
     std::vector<double> want(in.d.begin(), in.d.end());
     EXPECT_LT(max_rel(gpu.d, want), 1e-5);  // the tensor cores' summation order and rounding differ
   }
+}
+
+// A tf32 mma whose operands the plan stored rounded takes their bits (no conversion in the
+// source); the interpreter refuses an operand that is not a tf32 value, the verifier the promise
+// on other kinds.
+TEST(Mma, RoundedTf32OperandsPassUnconverted) {
+  std::unique_ptr<Kernel> k = mma_kernel(MmaKind::tf32_m16n8k8, kWarps * kWarp, true);
+  EXPECT_TRUE(verify(*k).empty());
+  Data in = random_data(MmaKind::tf32_m16n8k8);
+  const std::string refused = testing::error_of([&] { interp::interpret(*k, {in.a.data(), in.b.data(), in.c.data(), in.d.data()}); });
+  EXPECT_NE(refused.find("not a tf32 value"), std::string::npos) << refused;
+  for (std::vector<float>* v : {&in.a, &in.b})
+    for (float& x : *v) x = round_tf32(x);
+  interp::interpret(*k, {in.a.data(), in.b.data(), in.c.data(), in.d.data()});
+  EXPECT_LT(max_rel(in.d, expected(MmaKind::tf32_m16n8k8, in, false)), 1e-6);
+  const std::string src = render::render_kernel(*k, render::Dialect::cuda);
+  EXPECT_NE(src.find("= wino_tf32_bits("), std::string::npos) << src;
+  EXPECT_EQ(src.find("= wino_tf32("), std::string::npos) << src;
+  const std::vector<std::string> problems = verify(*mma_kernel(MmaKind::f16_m16n8k16, kWarps * kWarp, true));
+  ASSERT_EQ(problems.size(), 2u);  // one per mma
+  EXPECT_NE(problems[0].find("only tf32.m16n8k8 takes them unconverted"), std::string::npos) << problems[0];
+}
+
+// out[i] = tf32_rounded(in[i]) in each dialect, bit for bit as ir::round_tf32 on the host: ties
+// (away from zero), the values beside them, signed zeros, subnormals, the largest floats, Inf and NaN.
+void expect_tf32_rounding_as_host(const Device& device) {
+  std::vector<float> in = random_floats(256, 9);
+  for (uint32_t bits : {0x3f801000u, 0x3f800fffu, 0x3f803000u, 0xbf801000u, 0x00001000u, 0x00000fffu, 0x80000001u,
+                        0x7f7fffffu, 0xff7fefffu, 0x7f800000u, 0xff800000u, 0x7fc00000u, 0x80000000u, 0u})
+    in.push_back(std::bit_cast<float>(bits));
+  const int64_t n = static_cast<int64_t>(in.size());
+  KernelBuilder b(std::make_shared<Context>(), "round_tf32_test", (n + 63) / 64, 64);
+  const Memory* x = b.buffer("x", n, true);
+  const Memory* y = b.buffer("y", n, false);
+  b.threads([&](Expr tid) {
+    Expr i = b.let("i", b.group_id() * 64 + tid);
+    b.if_then(lt(i, b.i32(n)), [&] { b.store(y, i, tf32_rounded(b.load("x", x, i))); });
+  });
+  const std::vector<float> out = run_on_device(device, *b.finish(), in, in.size());
+  for (size_t i = 0; i < in.size(); ++i) {
+    const float want = round_tf32(in[i]);
+    if (std::isnan(want)) EXPECT_TRUE(std::isnan(out[i])) << i;
+    else EXPECT_EQ(std::bit_cast<uint32_t>(out[i]), std::bit_cast<uint32_t>(want)) << "x = " << in[i];
+  }
+}
+
+TEST(Mma, Tf32RoundingRunsAsTheHostsInTheInterpreterAndC) {
+  expect_tf32_rounding_as_host(Device::interpreter());
+  expect_tf32_rounding_as_host(Device::cpu());
+}
+TEST(Mma, Tf32RoundingRunsAsTheHostsInOpencl) {
+  SKIP_WITHOUT_OPENCL();
+  expect_tf32_rounding_as_host(Device::opencl());
+}
+TEST(CudaMma, Tf32RoundingRunsAsTheHosts) {
+  SKIP_WITHOUT_CUDA();
+  expect_tf32_rounding_as_host(Device::cuda());
 }
 
 TEST(Mma, MisuseIsRefusedClearly) {

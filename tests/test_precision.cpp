@@ -173,21 +173,30 @@ int count_of(const std::string& text, const std::string& what) {
 
 // A warp's 4 x 4 mmas per k-step share their fragments: each of the 16 + 8 registers of A and B
 // is converted once (tf32: one value each; f16, bf16: a packed pair), not once per mma.
+// tf32's operands are stored rounded by the transforms, so its GEMM passes their bits; f16 and
+// bf16 pack each pair of floats once.
 TEST(Precision, EachFragmentRegisterIsConvertedOnce) {
   for (Precision p : {Precision::tf32, Precision::fp16, Precision::bf16}) {
     Options o = plan_options("unfused", 4, {64, 64, 8, 8, 16});
     o.precision = p;
     const Report rep = explain(large_layer(), o, "sm_90");
-    const std::string conv = p == Precision::tf32 ? " = wino_tf32(" : p == Precision::fp16 ? " = wino_f16x2(" : " = wino_bf16x2(";
-    const std::string mma = p == Precision::tf32 ? "wino_mma_tf32_bits(" : p == Precision::fp16 ? "wino_mma_f16_bits(" : "wino_mma_bf16_bits(";
-    int checked = 0;
+    const bool tf32 = p == Precision::tf32;
+    const std::string conv = tf32 ? " = wino_tf32_bits(" : p == Precision::fp16 ? " = wino_f16x2(" : " = wino_bf16x2(";
+    const std::string mma = tf32 ? "wino_mma_tf32_bits(" : p == Precision::fp16 ? "wino_mma_f16_bits(" : "wino_mma_bf16_bits(";
+    int checked = 0, rounding = 0;
     for (const KernelReport& k : rep.kernels) {
+      if (k.stage == "input_transform" || k.stage == "weight_transform") {
+        EXPECT_EQ(count_of(k.source, "wino_round_tf32(") > 0, tf32) << k.source;
+        ++rounding;
+      }
       if (k.stage != "gemm") continue;
       ++checked;
       EXPECT_EQ(count_of(k.source, mma), 16) << k.source;  // one k-step in the loop body
       EXPECT_EQ(count_of(k.source, conv), 24) << k.source;
+      EXPECT_EQ(count_of(k.source, " = wino_tf32("), 0) << k.source;
     }
     EXPECT_EQ(checked, 1) << precision_name(p);
+    EXPECT_EQ(rounding, 2) << precision_name(p);
   }
 }
 

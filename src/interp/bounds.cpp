@@ -112,7 +112,8 @@ Bounds bound(const Node* n, const Bounds* const* args) {
     case Op::logical_and: case Op::logical_or: case Op::logical_not:
       r = truth(n->op, a, b);
       break;
-    case Op::exp: break;
+    case Op::exp:
+    case Op::round_tf32: break;
     case Op::select:
       if (a.known() && a.lo == a.hi) r = a.lo != 0 ? b : *args[2];  // the one branch evaluated
       else if (known) r = exactly(std::min(b.lo, args[2]->lo), std::max(b.hi, args[2]->hi));

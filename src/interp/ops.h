@@ -48,7 +48,8 @@ inline float min_f32(float x, float y) { return (y < x || std::isnan(x)) ? y : x
 inline float max_f32(float x, float y) { return (y > x || std::isnan(x)) ? y : x; }
 
 inline bool is_unary(ir::Op op) {
-  return op == ir::Op::neg || op == ir::Op::logical_not || op == ir::Op::exp || op == ir::Op::cast;
+  return op == ir::Op::neg || op == ir::Op::logical_not || op == ir::Op::exp || op == ir::Op::round_tf32 ||
+         op == ir::Op::cast;
 }
 
 constexpr int64_t kMin32 = std::numeric_limits<int32_t>::min();
@@ -74,6 +75,9 @@ void Machine::unary_op(const ir::Node* n, double* out, const double* a, const L&
     case Op::logical_not: lanes([&](int i, int) { out[i] = a[i] == 0 ? 1 : 0; }); return;
     case Op::exp:
       lanes([&](int i, int) { out[i] = static_cast<double>(std::exp(static_cast<float>(a[i]))); });
+      return;
+    case Op::round_tf32:
+      lanes([&](int i, int) { out[i] = static_cast<double>(ir::round_tf32(static_cast<float>(a[i]))); });
       return;
     case Op::cast:
       if (n->type == Type::boolean) lanes([&](int i, int) { out[i] = a[i] != 0; });

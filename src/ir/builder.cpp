@@ -54,6 +54,7 @@ StmtPtr clone(const Stmt& s) {
   c->body = clone(s.body);
   c->text = s.text;
   c->mma = s.mma;
+  c->operands_rounded = s.operands_rounded;
   c->args = s.args;
   c->slots = s.slots;
   c->source = s.source;
@@ -216,10 +217,11 @@ void KernelBuilder::barrier() {
 }
 
 void KernelBuilder::mma(MmaKind kind, const Memory* acc, std::vector<int64_t> slots, std::vector<Expr> a,
-                        std::vector<Expr> b) {
+                        std::vector<Expr> b, bool operands_rounded) {
   auto s = std::make_unique<Stmt>();
   s->kind = StmtKind::mma;
   s->mma = kind;
+  s->operands_rounded = operands_rounded;
   s->memory = acc;
   s->slots = std::move(slots);
   s->args = std::move(a);

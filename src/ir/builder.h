@@ -44,7 +44,9 @@ class KernelBuilder {
   void threads(const std::function<void(Expr)>& body);
   void barrier();
   /// acc[slots] += A x B, warp by warp (ir/mma.h): `a` and `b` are this lane's fragment values.
-  void mma(MmaKind kind, const Memory* acc, std::vector<int64_t> slots, std::vector<Expr> a, std::vector<Expr> b);
+  /// `operands_rounded` (tf32 only): a and b are tf32 values already (Stmt::operands_rounded).
+  void mma(MmaKind kind, const Memory* acc, std::vector<int64_t> slots, std::vector<Expr> a, std::vector<Expr> b,
+           bool operands_rounded = false);
   /// dst[index + i] = mask ? src[src_index + i] : 0 for i < elements (1 or 4), asynchronously: the
   /// values land in work-group memory at the copy_wait that retires the thread's group.
   void copy_async(const Memory* dst, Expr index, const Memory* src, Expr src_index, int elements, Expr mask = {});

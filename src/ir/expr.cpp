@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "ir/mma.h"
 
 namespace wino::ir {
 
@@ -50,6 +51,7 @@ const char* op_name(Op op) {
     case Op::select: return "select";
     case Op::cast: return "cast";
     case Op::exp: return "exp";
+    case Op::round_tf32: return "round_tf32";
     case Op::broadcast: return "broadcast";
     case Op::extract: return "extract";
     case Op::interleave: return "interleave";
@@ -65,6 +67,7 @@ int op_arity(Op op) {
     case Op::var: return 0;
     case Op::neg:
     case Op::exp:
+    case Op::round_tf32:
     case Op::broadcast:
     case Op::extract:
     case Op::slice:
@@ -299,6 +302,10 @@ Expr Context::unary(Op op, Expr a) {
   } else if (op == Op::exp) {
     if (a.type() != Type::f32) throw Error("IR: exp of a non-float");
     if (a->op == Op::const_float) return f32(static_cast<float>(std::exp(static_cast<float>(a->fval))));
+  } else if (op == Op::round_tf32) {
+    if (a.type() != Type::f32) throw Error("IR: round_tf32 of a non-float");
+    if (a->op == Op::const_float) return f32(ir::round_tf32(static_cast<float>(a->fval)));
+    if (a->op == Op::round_tf32) return a;
   } else if (op == Op::logical_not) {
     if (a.type() != Type::boolean) throw Error("IR: not of a non-boolean");
     if (a->is_const()) return boolean(!a->ival);
@@ -443,6 +450,7 @@ Expr operator*(int64_t a, Expr b) { return constant_like(b, a) * b; }
 Expr operator/(Expr a, int64_t b) { return a / constant_like(a, b); }
 Expr operator%(Expr a, int64_t b) { return a % constant_like(a, b); }
 Expr exp(Expr a) { return a.ctx().unary(Op::exp, a); }
+Expr tf32_rounded(Expr a) { return a.ctx().unary(Op::round_tf32, a); }
 Expr broadcast(Expr a, int lanes) { return a.ctx().broadcast(a, lanes); }
 Expr extract(Expr a, int lane) { return a.ctx().extract(a, lane); }
 Expr interleave(Expr a, Expr b, int group, bool odd) { return a.ctx().interleave(a, b, group, odd); }

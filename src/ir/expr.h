@@ -55,6 +55,7 @@ enum class Op : uint8_t {
   lt, le, eq, ne, logical_and, logical_or,    // comparisons and logic -> boolean
   neg, logical_not, select, cast,             // unary, ternary, conversion
   exp,                                        // e^x (f32; activations)
+  round_tf32,                                 // x rounded to tf32 (f32; ir::round_tf32)
   broadcast, extract,                         // scalar -> every lane; lane `ival` of a vector
   interleave,                                 // two vectors' lane groups, alternating (interleave_lane)
   slice,                                      // lanes [ival, ival + result lanes) of a vector
@@ -177,6 +178,9 @@ Expr logical_and(Expr a, Expr b);
 Expr logical_or(Expr a, Expr b);
 Expr select(Expr c, Expr a, Expr b);
 Expr exp(Expr a);
+/// `a` (f32) rounded to tf32's 10 mantissa bits, to nearest with ties away (as ir::round_tf32):
+/// what a tensor-core GEMM's operands are, stored so the GEMM need not convert them.
+Expr tf32_rounded(Expr a);
 Expr broadcast(Expr a, int lanes);
 Expr extract(Expr a, int lane);
 Expr interleave(Expr a, Expr b, int group, bool odd);

@@ -80,6 +80,9 @@ struct Stmt {
   // lane's values of A then B, `slots` the 4 elements of the per-thread f32 array `memory`
   // holding its part of C (read) and D (written).
   MmaKind mma = MmaKind::tf32_m16n8k8;
+  // mma (tf32): the operands are tf32 values already (the plan stored them rounded; the
+  // interpreter checks), so they go to the tensor cores as they are, without a conversion
+  bool operands_rounded = false;
   std::vector<Expr> args;
   std::vector<int64_t> slots;
   // copy_async: the global buffer read and the element index of the first value read.

@@ -105,7 +105,7 @@ class Printer {
           text += "] +=";
           for (size_t i = 0; i < s.args.size(); ++i)
             text += std::string(i == 0 ? " A{" : i == size_t(mma_a_values(s.mma)) ? "} x B{" : ", ") + expr(s.args[i].node());
-          line(indent, text + "}");
+          line(indent, text + "}" + (s.operands_rounded ? " (operands rounded)" : ""));
           break;
         }
         case StmtKind::copy_async: {

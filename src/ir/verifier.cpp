@@ -107,6 +107,8 @@ class Verifier {
       check_expr(e, "operand");
       if (e && e.type() != Type::f32) problem("mma operand is not f32");
     }
+    if (s.operands_rounded && s.mma != MmaKind::tf32_m16n8k8)
+      problem("mma." + mma_name(s.mma) + " with operands rounded: only tf32.m16n8k8 takes them unconverted");
   }
 
   void check_copy(const Stmt& s, bool in_threads) {

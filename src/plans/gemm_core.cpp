@@ -1,5 +1,6 @@
 #include "plans/gemm_core.h"
 
+#include <algorithm>
 #include <optional>
 
 #include "common/error.h"
@@ -60,6 +61,15 @@ WarpPlace warp_place(KernelBuilder& b, const GemmTiles& g, Expr tid) {
 int run_width(int n) { return n % 4 == 0 ? 4 : n % 2 == 0 ? 2 : 1; }
 Expr warp_offset(Expr g, int s, int w) { return g * w + (s / w) * 8 * w + s % w; }
 
+// Runs of A's register rows and of B's slices. Where the loaded values are the mma's operand
+// registers as they are (tf32 values stored rounded), the instruction wants A's rows g and g + 8
+// of one channel side by side and B's two channels of a slice in a pair of registers, which
+// longer runs would scatter (ptxas then spent 60 moves per k-step on a 64 x 64 block): runs of 2
+// rows of A and single values of B. Converted operands (3xtf32's split, f16 and bf16 pairs) land
+// in new registers anyway and take the longest runs.
+int a_run(const GemmTiles& g) { return gemm_operand_values(g) == StoredValues::tf32 ? 2 : run_width(g.rk); }
+int b_run(const GemmTiles& g) { return gemm_operand_values(g) == StoredValues::tf32 ? 1 : run_width(g.rp / 2); }
+
 /// acc += Us x Vs over the chunk on tensor cores: per k-step of the mma's depth, each warp loads
 /// its fragments of (rk / 2) 16-row slices of Us and (rp / 2) 8-column slices of Vs and issues
 /// one mma per pair. A's register row i (slice i / 2, half i % 2) and B's slice j are placed by
@@ -68,7 +78,7 @@ void multiply_chunk_mma(KernelBuilder& b, const GemmCore& core, const ChunkStage
   const GemmTiles& g = core.g;
   const MmaKind kind = *g.mma;
   const int depth = mma_depth(kind), step = mma_t_step(kind), tm = g.rk / 2, tn = g.rp / 2;
-  const int wa = run_width(g.rk), wb = run_width(tn);
+  const int wa = a_run(g), wb = b_run(g);
   const WarpPlace w = warp_place(b, g, tid);
   Expr abase = b.let("abase", b.i32(st.a().base) + buf * st.a().copy + w.k0);
   Expr bbase = b.let("bbase", b.i32(st.v().base) + buf * st.v().copy + w.p0);
@@ -92,7 +102,7 @@ void multiply_chunk_mma(KernelBuilder& b, const GemmCore& core, const ChunkStage
       for (int ni = 0; ni < tn; ++ni) {
         std::vector<int64_t> slots;
         for (int i = 0; i < 4; ++i) slots.push_back(core.acc_index(0, 2 * mi + i / 2, 2 * ni + i % 2));
-        b.mma(kind, core.acc, slots, a[mi], v[ni]);
+        b.mma(kind, core.acc, slots, a[mi], v[ni], gemm_operand_values(g) == StoredValues::tf32);
       }
   });
 }
@@ -107,7 +117,7 @@ void multiply(KernelBuilder& b, const GemmCore& core, const ChunkStager& st, Exp
 ThreadTile GemmCore::tile(KernelBuilder& b, Expr tid) const {
   if (g.mma) {  // the lane's row g of each slice and its columns 2t, 2t + 1, placed by warp_offset
     const WarpPlace w = warp_place(b, g, tid);
-    return {Expr{}, b.let("kq", w.k0 + w.g * run_width(g.rk)), b.let("pq", w.p0 + w.t * (2 * run_width(g.rp / 2)))};
+    return {Expr{}, b.let("kq", w.k0 + w.g * a_run(g)), b.let("pq", w.p0 + w.t * (2 * b_run(g)))};
   }
   const int qk = g.bk / g.rk, qp = g.bp / g.rp;
   if (g.points == 1) return {Expr{}, b.let("kq", tid / qp), b.let("pq", tid % qp)};
@@ -124,13 +134,22 @@ Expr GemmCore::point(KernelBuilder& b, const ThreadTile& tt, int j) const {
 // g + 8 (i % 2) of slice i / 2, register column j is mma column 2 t + j % 2 of slice j / 2.
 Expr GemmCore::row(KernelBuilder& b, const ThreadTile& tt, int i) const {
   if (!g.mma) return spaced(b, tt.kq, i, g.rk, g.bk);
-  const int w = run_width(g.rk);
+  const int w = a_run(g);
   return tt.kq + b.i32((i / w) * 8 * w + i % w);
 }
 Expr GemmCore::col(KernelBuilder& b, const ThreadTile& tt, int j) const {
   if (!g.mma) return spaced(b, tt.pq, j, g.rp, g.bp);
-  const int w = run_width(g.rp / 2), slice = j / 2;
+  const int w = b_run(g), slice = j / 2;
   return tt.pq + b.i32((j % 2) * w + (slice / w) * 8 * w + slice % w);
+}
+
+// Tensor cores: the lane's columns of w slices (col()) are 2 w contiguous block columns, kept in
+// that order in the accumulators and cut into runs of at most 4 (a float4).
+int GemmCore::acc_index(int point, int i, int j) const {
+  const int row = (point * g.rk + i) * g.rp;
+  if (!g.mma) return row + j;
+  const int w = b_run(g), slice = j / 2;
+  return row + (slice / w) * 2 * w + (j % 2) * w + slice % w;
 }
 
 std::vector<std::vector<int>> GemmCore::column_runs() const {
@@ -139,11 +158,11 @@ std::vector<std::vector<int>> GemmCore::column_runs() const {
     for (int j = 0; j < g.rp; ++j) runs.push_back({j});
     return runs;
   }
-  const int tn = g.rp / 2, w = run_width(tn);  // column j is mma column j % 2 of slice j / 2
-  for (int e = 0; e < 2; ++e)
-    for (int first = 0; first < tn; first += w) {
-      runs.emplace_back();
-      for (int slice = first; slice < first + w; ++slice) runs.back().push_back(2 * slice + e);
+  const int w = b_run(g), length = std::min(2 * w, 4);
+  for (int first = 0; first < g.rp / 2; first += w)  // w slices: columns e w + s of the chunk
+    for (int at = 0; at < 2 * w; ++at) {
+      if (at % length == 0) runs.emplace_back();
+      runs.back().push_back(2 * (first + at % w) + at / w);
     }
   return runs;
 }

@@ -32,6 +32,8 @@ enum class GemmSink {
 struct GemmStages {
   GemmSource source = GemmSource::transformed;
   GemmSink sink = GemmSink::store_m;
+  // With tf32 mma tiles, U and V hold tf32 values (gemm_operand_values: the plan stores them
+  // rounded), which the mmas take unconverted.
   BufferHandle u;      // U[xi][c][k] (transformed_weights)
   BufferHandle input;  // V for `transformed`, the image x for `image`
   BufferHandle mm;     // M for `store_m`

@@ -32,10 +32,9 @@ struct GemmCore {
   /// The register columns grouped in runs of contiguous block columns, each run starting at a
   /// multiple of its length (single columns where the layout promises no more).
   std::vector<std::vector<int>> column_runs() const;
-  /// Tensor cores keep a run of columns (column_runs) in consecutive accumulators.
-  int acc_index(int point, int i, int j) const {
-    return (point * g.rk + i) * g.rp + (g.mma ? j % 2 * (g.rp / 2) + j / 2 : j);
-  }
+  /// The accumulator of register row i, column j of point `point`; tensor cores keep each run of
+  /// columns (column_runs) in consecutive ones.
+  int acc_index(int point, int i, int j) const;
 };
 
 /// Zeroes the accumulators and multiplies every channel chunk; `exchange_room` sizes work-group

@@ -111,7 +111,8 @@ std::pair<KernelBuilder, TurnAround> nhwc_kernel(const ProgramBuilder& prog, con
 
 }  // namespace
 
-std::unique_ptr<Kernel> input_transform_nhwc_kernel(const ProgramBuilder& prog, const Tiling& t, BufferHandle v_buf) {
+std::unique_ptr<Kernel> input_transform_nhwc_kernel(const ProgramBuilder& prog, const Tiling& t, BufferHandle v_buf,
+                                                    StoredValues values) {
   const ConvDesc& d = prog.desc();
   auto [b, turn] = nhwc_kernel(prog, t, "input", d.c);
   const Memory* x = prog.param(b, prog.input());
@@ -123,7 +124,7 @@ std::unique_ptr<Kernel> input_transform_nhwc_kernel(const ProgramBuilder& prog, 
     Expr ps = b.let("ps", min(p, b.i32(t.tiles - 1)));
     const std::vector<Expr> tile = load_input_tile(b, x, d, t, tile_coords(b, ps, t), min(c, b.i32(d.c - 1)), in);
     const std::vector<Expr> vt = transform_2d(b.ctx(), t.t.BT, tile);
-    for (int xi = 0; xi < turn.points; ++xi) b.store(turn.mine, b.i32(xi), vt[xi]);
+    for (int xi = 0; xi < turn.points; ++xi) b.store(turn.mine, b.i32(xi), stored(vt[xi], values));
   });
   turn.move(b, v, true);
   return b.finish();

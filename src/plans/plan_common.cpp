@@ -50,8 +50,15 @@ void check_index_range(const std::string& plan, const ConvDesc& d, int64_t eleme
 // U[xi][c][k] = (G g G^T)[xi] for weights g[k][c]: one thread per (c, k), neighbouring threads on
 // neighbouring k so the stores are coalesced. In float32 like every other transform; run by
 // set_weights on the device, so weights never visit the host to be transformed.
+StoredValues gemm_operand_values(const GemmTiles& g) {
+  return g.mma == ir::MmaKind::tf32_m16n8k8 ? StoredValues::tf32 : StoredValues::f32;
+}
+
+ir::Expr stored(ir::Expr v, StoredValues values) { return values == StoredValues::tf32 ? ir::tf32_rounded(v) : v; }
+
 std::unique_ptr<ir::Kernel> weight_transform_kernel(const ProgramBuilder& prog, const Tiling& t, BufferHandle w_buf,
-                                                    BufferHandle u_buf, int64_t k_pitch, int64_t k_block) {
+                                                    BufferHandle u_buf, int64_t k_pitch, int64_t k_block,
+                                                    StoredValues values) {
   using namespace ir;
   const ConvDesc& d = prog.desc();
   const int threads = 128, rr = t.r * t.r;
@@ -75,19 +82,20 @@ std::unique_ptr<ir::Kernel> weight_transform_kernel(const ProgramBuilder& prog, 
       Expr panel = k_block == K ? b.i32(0) : b.let("panel", k / k_block), lane = k_block == K ? k : b.let("kl", k % k_block);
       for (size_t xi = 0; xi < ut.size(); ++xi) {
         Expr x = b.i32(static_cast<int64_t>(xi));
-        b.store(u, ((x * (K / k_block) + panel) * C + c) * k_block + lane, ut[xi]);
+        b.store(u, ((x * (K / k_block) + panel) * C + c) * k_block + lane, stored(ut[xi], values));
       }
     });
   });
   return b.finish();
 }
 
-BufferHandle transformed_weights(ProgramBuilder& prog, const Tiling& t, int64_t k_pitch, int64_t k_block) {
+BufferHandle transformed_weights(ProgramBuilder& prog, const Tiling& t, int64_t k_pitch, int64_t k_block,
+                                 StoredValues values) {
   const ConvDesc& d = prog.desc();
   if (k_pitch == 0) k_pitch = d.k;
   if (k_block == 0) k_block = k_pitch;
   BufferHandle u = prog.prepared_weights("u", int64_t{t.alpha} * t.alpha * d.c * k_pitch);
-  prog.add_preparation(weight_transform_kernel(prog, t, prog.weights(), u, k_pitch, k_block));
+  prog.add_preparation(weight_transform_kernel(prog, t, prog.weights(), u, k_pitch, k_block, values));
   return u;
 }
 

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "ir/builder.h"
+#include "plans/gemm_tile_shape.h"
 #include "plans/output_sink.h"
 #include "plans/program_builder.h"
 #include "transforms/winograd.h"
@@ -23,11 +24,21 @@ Tiling make_tiling(const ConvDesc& d, int m);
 /// advice depends on the batch of `d`).
 void check_index_range(const std::string& plan, const ConvDesc& d, int64_t elements);
 
+/// What the transforms store for the GEMM: float32 values, or float32 values rounded to tf32, which
+/// a tf32 tensor-core GEMM then takes without converting them (the same numbers: the mma rounds
+/// its operands so anyway).
+enum class StoredValues { f32, tf32 };
+/// tf32 for the GEMM tiles of a tf32 mma, else f32.
+StoredValues gemm_operand_values(const GemmTiles& g);
+/// `v` as `values` says it is stored.
+ir::Expr stored(ir::Expr v, StoredValues values);
+
 /// Declares U[xi][c][k] and the weight-transform kernel set_weights runs to make it from the
 /// weights (every Winograd plan); rows of `k_pitch` >= K elements (0: K), zeros past K. With a
 /// `k_block` dividing k_pitch, U[xi][k / k_block][c][k % k_block]: panels of k_block output
 /// channels, each one contiguous stream for a CPU GEMM that walks it.
-BufferHandle transformed_weights(ProgramBuilder& prog, const Tiling& t, int64_t k_pitch = 0, int64_t k_block = 0);
+BufferHandle transformed_weights(ProgramBuilder& prog, const Tiling& t, int64_t k_pitch = 0, int64_t k_block = 0,
+                                 StoredValues values = StoredValues::f32);
 
 /// Work-groups of `threads` that a transform kernel (memory-bound: it needs many warps in flight)
 /// asks a CUDA GPU's compiler to fit on one multiprocessor of 64 K registers: as many as leave each
@@ -74,14 +85,15 @@ void store_output_tile(ir::KernelBuilder& b, const OutputSink& y, const ConvDesc
 
 /// The unfused plan's element-wise kernels, reused by the partially fused plans.
 /// Input: V[xi][c][p] = (BT d B)[xi]; output: y = AT M A from M[xi][k][p].
-std::unique_ptr<ir::Kernel> input_transform_kernel(const ProgramBuilder& prog, const Tiling& t,
-                                                   int threads, BufferHandle v);
+std::unique_ptr<ir::Kernel> input_transform_kernel(const ProgramBuilder& prog, const Tiling& t, int threads,
+                                                   BufferHandle v, StoredValues values = StoredValues::f32);
 std::unique_ptr<ir::Kernel> output_transform_kernel(const ProgramBuilder& prog, const Tiling& t,
                                                     int threads, BufferHandle mm);
 /// The same for NHWC x and y on a GPU (the two above call them; 256 threads whatever `threads`
 /// says): blocks of 16 channels x 16 tiles turned around in work-group memory, so that x, y and V,
 /// M are all read and written in runs (nhwc_transforms.cpp).
-std::unique_ptr<ir::Kernel> input_transform_nhwc_kernel(const ProgramBuilder& prog, const Tiling& t, BufferHandle v);
+std::unique_ptr<ir::Kernel> input_transform_nhwc_kernel(const ProgramBuilder& prog, const Tiling& t, BufferHandle v,
+                                                        StoredValues values);
 std::unique_ptr<ir::Kernel> output_transform_nhwc_kernel(const ProgramBuilder& prog, const Tiling& t,
                                                          BufferHandle mm);
 /// The NCHW output transform with its stores in runs of pixels (nchw_output.cpp): `threads`

@@ -12,9 +12,9 @@ using namespace ir;
 
 // V[xi][c][p].
 std::unique_ptr<Kernel> input_transform_kernel(const ProgramBuilder& prog, const Tiling& t, int threads,
-                                               BufferHandle v_buf) {
+                                               BufferHandle v_buf, StoredValues values) {
   const ConvDesc& d = prog.desc();
-  if (d.layout == Layout::nhwc) return input_transform_nhwc_kernel(prog, t, v_buf);
+  if (d.layout == Layout::nhwc) return input_transform_nhwc_kernel(prog, t, v_buf, values);
   const int a = t.alpha;
   const int64_t C = d.c, P = t.tiles, total = C * P;
   auto ctx = std::make_shared<Context>();
@@ -29,7 +29,7 @@ std::unique_ptr<Kernel> input_transform_kernel(const ProgramBuilder& prog, const
       Expr p = b.let("p", idx % P), c = b.let("c", idx / P);
       std::vector<Expr> tile = load_input_tile(b, x, d, t, tile_coords(b, p, t), c);
       std::vector<Expr> vt = transform_2d(*ctx, t.t.BT, tile);
-      for (int xi = 0; xi < a * a; ++xi) b.store(v, (b.i32(xi) * C + c) * P + p, vt[xi]);
+      for (int xi = 0; xi < a * a; ++xi) b.store(v, (b.i32(xi) * C + c) * P + p, stored(vt[xi], values));
     });
   });
   return b.finish();
@@ -70,9 +70,10 @@ Program build_unfused(const ConvDesc& d, const PlanOptions& o) {
   const int64_t a2 = t.alpha * t.alpha;
   const int threads = o.threads > 0 ? o.threads : 128;
   ProgramBuilder prog(d, "unfused", t.m, t.r);
-  BufferHandle u = transformed_weights(prog, t);
+  const StoredValues values = gemm_operand_values(g);
+  BufferHandle u = transformed_weights(prog, t, 0, 0, values);
   BufferHandle v = prog.scratch("v", a2 * d.c * t.tiles), mm = prog.scratch("mm", a2 * d.k * t.tiles);
-  prog.add(input_transform_kernel(prog, t, threads, v));
+  prog.add(input_transform_kernel(prog, t, threads, v, values));
   const GemmStages stages{GemmSource::transformed, GemmSink::store_m, u, v, mm};
   prog.add(gemm_kernel(prog, t, g, stages));
   prog.add(output_transform_kernel(prog, t, threads, mm));

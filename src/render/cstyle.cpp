@@ -251,7 +251,8 @@ class Renderer {
   // value (tf32) or pair of values (f16, bf16) converted once per scope and reused by every mma
   // that takes it, so the source shows one conversion per register (converting in each mma's
   // call put a warp's 4 x 4 mmas' conversions in the PTX four times; ptxas merged them, the H200
-  // ran both at the same speed). 3xtf32 splits its operands in its own function.
+  // ran both at the same speed). 3xtf32 splits its operands in its own function; tf32 operands
+  // the plan stored rounded (Stmt::operands_rounded) pass as their bits.
   std::string mma_call(const Stmt& s) {
     if (!d_.mma)
       throw Error(std::string("the ") + dialect_name(d_.dialect) +
@@ -263,18 +264,20 @@ class Renderer {
       call += (i ? ", " : "") + memory_prefix(*s.memory) + "[" + std::to_string(s.slots[i]) + "]";
     const size_t per = mma_is_tf32(s.mma) ? 1 : 2;  // values per register
     for (size_t i = 0; i < s.args.size(); i += per)
-      call += ", " + (split ? expr(s.args[i], true) : mma_register(name, s.args[i], per == 2 ? s.args[i + 1] : Expr{}));
+      call += ", " + (split ? expr(s.args[i], true)
+                            : mma_register(s.operands_rounded ? "bits" : name, s.args[i], per == 2 ? s.args[i + 1] : Expr{}));
     return call + ");";
   }
 
+  // `operands`: tf32, f16 or bf16 (a conversion), or bits (a tf32 value as it is).
   std::string mma_register(const std::string& operands, Expr lo, Expr hi) {
     const OperandKey key{lo.node(), hi ? hi.node() : nullptr};
     for (auto it = operand_scopes_.rbegin(); it != operand_scopes_.rend(); ++it)
       if (auto found = it->find(key); found != it->end()) return found->second;
     int& count = hint_counts_["op"];
     const std::string reg = "op" + std::to_string(count++);
-    line("const unsigned " + reg + " = wino_" + (operands == "tf32" ? "tf32" : operands + "x2") + "(" +
-         expr(lo, true) + (hi ? ", " + expr(hi, true) : "") + ");");
+    const std::string convert = operands == "bits" ? "wino_tf32_bits" : operands == "tf32" ? "wino_tf32" : "wino_" + operands + "x2";
+    line("const unsigned " + reg + " = " + convert + "(" + expr(lo, true) + (hi ? ", " + expr(hi, true) : "") + ");");
     operand_scopes_.back()[key] = reg;
     return reg;
   }
@@ -397,6 +400,7 @@ class Renderer {
     if (in_scope(n)) return names_[n];
     std::string t = op_text(n);
     const bool call = n->op == Op::min || n->op == Op::max || n->op == Op::cast || n->op == Op::exp ||
+                      n->op == Op::round_tf32 ||
                       n->op == Op::broadcast || n->op == Op::extract ||
                       // a lane-by-lane vector literal such as OpenCL's (float4)(...) takes parentheses
                       ((n->op == Op::interleave || n->op == Op::slice) && !d_.types.shuffle.empty());
@@ -451,6 +455,7 @@ class Renderer {
       case Op::logical_or: return a(0) + " || " + a(1);
       case Op::neg: return "-" + a(0);
       case Op::exp: return d_.fexp + "(" + expr(n->args[0], true) + ")";
+      case Op::round_tf32: return "wino_round_tf32(" + expr(n->args[0], true) + ")";
       case Op::logical_not: return "!" + a(0);
       case Op::select: return a(0) + " ? " + a(1) + " : " + a(2);
       case Op::cast: return "(" + ctype(n->type) + ")" + a(0);

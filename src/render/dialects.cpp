@@ -25,8 +25,9 @@ enum class HalfInstructions {
 };
 
 // float <-> f16 / bf16 conversions, round to nearest even (as src/common/half.h on the host),
-// in the C subset every dialect shares or by the dialect's instructions; `qual` qualifies the
-// functions, BITS/FLOAT are the dialect's bit casts.
+// in the C subset every dialect shares or by the dialect's instructions, and float rounded to
+// tf32 (ir::round_tf32's bits; the IR's round_tf32); `qual` qualifies the functions, BITS/FLOAT
+// are the dialect's bit casts.
 std::string half_conversions(const std::string& qual, const std::string& bits, const std::string& flt,
                              HalfInstructions instructions = HalfInstructions::none) {
   const std::string f16_to_f32 = R"(
@@ -70,6 +71,11 @@ QUAL unsigned short wino_f32_to_bf16(float f) {
   const unsigned u = BITS(f);
   if ((u & 0x7fffffffu) > 0x7f800000u) return (unsigned short)((u >> 16) | 0x40u);
   return (unsigned short)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+}
+QUAL float wino_round_tf32(float f) {
+  const unsigned u = BITS(f);
+  if ((u & 0x7f800000u) == 0x7f800000u) return f;
+  return FLOAT((u + 0x1000u) & 0xffffe000u);
 }
 )";
   // x86 with F16C: one instruction each way (imm 0: round to nearest even), where the C subset
@@ -175,6 +181,7 @@ std::string cuda_mma() {
 __device__ __forceinline__ unsigned wino_tf32(float x) {
   unsigned r; asm("cvt.rna.tf32.f32 %0, %1;" : "=r"(r) : "f"(x)); return r;
 }
+__device__ __forceinline__ unsigned wino_tf32_bits(float x) { return __float_as_uint(x); }  // x is tf32 already
 __device__ __forceinline__ unsigned wino_f16x2(float lo, float hi) {
   unsigned r; asm("cvt.rn.f16x2.f32 %0, %1, %2;" : "=r"(r) : "f"(hi), "f"(lo)); return r;
 }
