@@ -127,7 +127,7 @@ TEST(CopyAsync, MalformedCopiesAndOtherDialectsAreRefusedByName) {
   std::vector<std::string> problems = verify(*b.finish());
   ASSERT_EQ(problems.size(), 2u);
   EXPECT_NE(problems[0].find("work-group memory only"), std::string::npos) << problems[0];
-  EXPECT_NE(problems[1].find("1 or 4 elements"), std::string::npos) << problems[1];
+  EXPECT_NE(problems[1].find("1, 2, 4 or 8 elements"), std::string::npos) << problems[1];
   expect_cuda_only(*copy_kernel(Wait::retire_then_read), "no asynchronous copy");
 }
 

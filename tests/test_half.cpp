@@ -12,6 +12,7 @@
 #include "cuda_skip.h"
 #include "opencl_skip.h"
 #include "ir/builder.h"
+#include "ir/verifier.h"
 #include "common/random.h"
 #include "common/error.h"
 #include "io/npy.h"
@@ -121,6 +122,57 @@ TEST(Half, CudaKernelsConvertAsTheHostDoes) {
 TEST(Half, OpenclKernelsConvertAsTheHostDoes) {
   SKIP_WITHOUT_OPENCL();
   expect_conversions_match_host(Device::opencl());
+}
+
+// Work-group memory may hold f16 or bf16 (the GEMM stages a half V there): out[i] = x[n - 1 - i]
+// through such an array, rounded to its type, in every dialect and the interpreter; a per-thread
+// array of a half type is refused.
+std::unique_ptr<ir::Kernel> half_shared_kernel(ir::Type type) {
+  using namespace ir;
+  KernelBuilder b(std::make_shared<Context>(), "half_shared", 1, 64);
+  const Memory* x = b.buffer("x", 64, true);
+  const Memory* y = b.buffer("y", 64, false);
+  const Memory* s = b.shared_array("s", 64, type);
+  b.threads([&](Expr tid) { b.store(s, tid, b.load("x", x, tid)); });
+  b.barrier();
+  b.threads([&](Expr tid) { b.store(y, tid, b.load("s", s, b.i32(63) - tid)); });
+  return b.finish();
+}
+
+void expect_half_shared_rounds(const Device& device) {
+  Rng rng(5);
+  std::vector<float> in(64);
+  for (float& v : in) v = static_cast<float>(rng.normal()) * 3.0f;
+  for (ir::Type type : {ir::Type::f16, ir::Type::bf16}) {
+    auto k = half_shared_kernel(type);
+    ASSERT_TRUE(ir::verify(*k).empty()) << ir::verify(*k)[0];
+    const std::vector<float> out = run_on_device(device, *k, in, 64);
+    for (int i = 0; i < 64; ++i) {
+      const float x = in[63 - i];
+      const float want = type == ir::Type::f16 ? f16_to_float(float_to_f16(x)) : bf16_to_float(float_to_bf16(x));
+      EXPECT_EQ(out[i], want) << ir::type_name(type) << " element " << i;
+    }
+  }
+}
+
+TEST(Half, WorkGroupArraysKeepHalfValues) {
+  expect_half_shared_rounds(Device::interpreter());
+  expect_half_shared_rounds(Device::cpu());
+  using namespace ir;
+  KernelBuilder b(std::make_shared<Context>(), "half_own", 1, 32);
+  const Memory* own = b.thread_array("own", 4, Type::f16);
+  b.threads([&](Expr) { b.store(own, b.i32(0), b.f32(1)); });
+  const std::vector<std::string> problems = verify(*b.finish());
+  ASSERT_FALSE(problems.empty());
+  EXPECT_NE(problems[0].find("per-thread array own has storage type f16"), std::string::npos) << problems[0];
+}
+TEST(Half, OpenclWorkGroupArraysKeepHalfValues) {
+  SKIP_WITHOUT_OPENCL();
+  expect_half_shared_rounds(Device::opencl());
+}
+TEST(Half, CudaWorkGroupArraysKeepHalfValues) {
+  SKIP_WITHOUT_CUDA();
+  expect_half_shared_rounds(Device::cuda());
 }
 
 TEST(Half, Float16NpyRoundTripAndTensorConversions) {

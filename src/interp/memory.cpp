@@ -124,6 +124,17 @@ float Machine::read(Cells& c, int64_t e, int lane) {
   return c.data[e];
 }
 
+namespace {
+
+// What an f16 or bf16 work-group array keeps of a float (global half buffers keep the bits).
+float as_stored(const Memory& m, float v) {
+  if (m.type == Type::f16) return f16_to_float(float_to_f16(v));
+  if (m.type == Type::bf16) return bf16_to_float(float_to_bf16(v));
+  return v;
+}
+
+}  // namespace
+
 void Machine::write(Cells& c, int64_t e, float v, int lane) {
   if (c.mem->space == Space::global) {
     if (c.mem->read_only) fail_at(lane, "stores to read-only buffer '" + c.mem->name + "'");
@@ -142,7 +153,7 @@ void Machine::write(Cells& c, int64_t e, float v, int lane) {
   } else {
     c.written[e] = 1;
   }
-  c.data[e] = v;
+  c.data[e] = as_stored(*c.mem, v);
 }
 
 int64_t Machine::element_lanes(const Cells& c, const Stmt& s, const char* what, int offset) {
@@ -216,6 +227,14 @@ void Machine::read_lanes(Cells& c, int64_t base, double* out) {
 }
 
 void Machine::write_lanes(Cells& c, int64_t base, const double* v, bool accumulate) {
+  if (c.mem->space == Space::shared && value_type(c.mem->type) != c.mem->type) {  // rare: one at a time
+    const int64_t* e = elements_.data();
+    each(top(), [&](int l) {
+      const float x = static_cast<float>(v[l]);
+      write(c, e[l], accumulate ? read(c, e[l], l) + x : x, l);
+    });
+    return;
+  }
   const int64_t* e = elements_.data();
   float* data = c.data;
   if (base >= 0) {  // a per-thread array at one index

@@ -26,8 +26,8 @@ class Verifier {
     for (const auto& a : k_.arrays) {
       if (a->space == Space::global || a->size < 1)
         problem("array " + a->name + " must be shared or per-thread with size >= 1");
-      if (value_type(a->type) != a->type)  // f16/bf16 are storage types of buffers
-        problem("array " + a->name + " has storage type " + type_name(a->type) + "; arrays hold values");
+      if (value_type(a->type) != a->type && a->space != Space::shared)  // f16/bf16: buffers and work-group memory
+        problem("per-thread array " + a->name + " has storage type " + type_name(a->type) + "; they hold values");
       if (a->type.is_vector()) problem("array " + a->name + " has vector type " + type_name(a->type) + "; memory is scalar");
     }
     for (const auto& b : k_.buffers) {
@@ -119,8 +119,9 @@ class Verifier {
       return;
     }
     if (s.memory && s.memory->type != s.source->type) problem("copy_async between memories of different types");
-    if (s.extent != 1 && s.extent != 4) problem("copy_async moves 1 or 4 elements, not " + std::to_string(s.extent));
-    else if (s.memory && s.extent * type_bytes(s.memory->type) < 4)
+    if (s.extent != 1 && s.extent != 2 && s.extent != 4 && s.extent != 8)
+      problem("copy_async moves 1, 2, 4 or 8 elements, not " + std::to_string(s.extent));
+    else if (s.memory && (s.extent * type_bytes(s.memory->type) < 4 || s.extent * type_bytes(s.memory->type) > 16))
       problem("copy_async moves 4, 8 or 16 bytes, not " + std::to_string(s.extent * type_bytes(s.memory->type)));
     check_expr(s.source_index, "source index");
     if (s.source_index && s.source_index.type() != Type::i32) problem("source index is not i32");

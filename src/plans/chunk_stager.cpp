@@ -6,14 +6,30 @@ namespace wino::plans {
 
 using namespace ir;
 
+namespace {
+
+int stage_copies(const GemmTiles& g) { return g.stages ? g.stages : g.prefetch ? 2 : 1; }
+
+}  // namespace
+
+bool stages_half_v(GemmSource source, const Memory* input) {
+  return source == GemmSource::transformed && input && value_type(input->type) != input->type;
+}
+
+int64_t u_stage_floats(const GemmTiles& g) { return stage_copies(g) * int64_t{g.points} * g.cc * (g.bk + g.pad()); }
+
+// A half V's rows are padded by 8 elements (16 bytes: the copies stay aligned), so that the
+// fragment reads of a half-warp, 8 bytes per lane from rows 2t apart, hit distinct banks.
 ChunkStager::ChunkStager(KernelBuilder& b, const ConvDesc& d, const Tiling& t, const GemmTiles& g, GemmCore& core,
                          GemmSource source, const Memory* input, const Memory* u)
     : b_(b), d_(d), t_(t), g_(g), core_(core), source_(source), input_(input) {
-  const int T = g.threads(), copies = g.stages ? g.stages : g.prefetch ? 2 : 1;
-  const int pa = g.bk + g.pad(), pv = g.bp + g.pad();
+  const int T = g.threads(), copies = stage_copies(g);
+  const bool half_v = stages_half_v(source, input);
+  const int pa = g.bk + g.pad(), pv = g.bp + (half_v ? 8 : g.pad());
   const int64_t a = int64_t{g.points} * g.cc * pa, v = int64_t{g.points} * g.cc * pv;
-  ops_.push_back({u, "u", g.bk, d.k, core.kb * g.bk, 0, a, pa});
-  ops_.push_back({input, "v", g.bp, t.tiles, core.pb * g.bp, copies * a, v, pv});
+  const Memory* vs = half_v ? b.shared_array("vs", copies * v, input->type) : core.smem;
+  ops_.push_back({u, "u", core.smem, g.bk, d.k, core.kb * g.bk, 0, a, pa});
+  ops_.push_back({input, "v", vs, g.bp, t.tiles, core.pb * g.bp, half_v ? 0 : copies * a, v, pv});
   for (StagedOperand& op : ops_) {
     op.elements = int64_t{g.points} * g.cc * op.width;
     op.loads = static_cast<int>(ceil_div(op.elements, T));
@@ -33,7 +49,7 @@ void ChunkStager::stash(const Memory* next, Expr tid, Expr buf) {
   for (const StagedOperand& op : ops_)
     for (int i = 0; i < op.loads; ++i) {
       Element el = element(op, i, tid);
-      b_.store(core_.smem, b_.i32(op.base) + buf * op.copy + el.row * op.pitch + el.col,
+      b_.store(op.smem, b_.i32(op.base) + buf * op.copy + el.row * op.pitch + el.col,
                b_.load("n", next, b_.i32(op.first + i)), el.ok);
     }
 }
@@ -41,7 +57,8 @@ void ChunkStager::stash(const Memory* next, Expr tid, Expr buf) {
 void ChunkStager::issue_copies(Expr tid, Expr c0, Expr buf) {
   const int T = g_.threads();
   for (const StagedOperand& op : ops_) {
-    const int w = op.extent % 4 == 0 && op.width % 4 == 0 && op.pitch % 4 == 0 && op.base % 4 == 0 ? 4 : 1;
+    const int n = 16 / type_bytes(op.mem->type);  // elements of a 16-byte copy
+    const int w = op.extent % n == 0 && op.width % n == 0 && op.pitch % n == 0 && op.base % n == 0 ? n : 1;
     const int runs = op.width / w;
     const int64_t count = int64_t{g_.points} * g_.cc * runs;
     for (int64_t i = 0; i < ceil_div(count, T); ++i) {
@@ -53,9 +70,9 @@ void ChunkStager::issue_copies(Expr tid, Expr c0, Expr buf) {
       auto [index, ok] = source(op, el, c0);
       Expr dst = b_.i32(op.base) + buf * op.copy + el.row * op.pitch + el.col;
       if (el.ok) {  // past the chunk's end: nothing to copy, nowhere to put it
-        b_.if_then(el.ok, [&] { b_.copy_async(core_.smem, dst, op.mem, index, w, ok); });
+        b_.if_then(el.ok, [&] { b_.copy_async(op.smem, dst, op.mem, index, w, ok); });
       } else {
-        b_.copy_async(core_.smem, dst, op.mem, index, w, ok);
+        b_.copy_async(op.smem, dst, op.mem, index, w, ok);
       }
     }
   }
@@ -110,7 +127,7 @@ void ChunkStager::stage_elements(const StagedOperand& op, Expr tid, Expr c0) {
     b_.if_then(lt(e, b_.i32(op.elements)), [&] {
       Element el{e / op.width, e % op.width, {}};
       Expr at = op.pitch == op.width ? e : el.row * op.pitch + el.col;
-      b_.store(core_.smem, b_.i32(op.base) + at, load(op, el, c0));
+      b_.store(op.smem, b_.i32(op.base) + at, load(op, el, c0));
     });
   });
 }
@@ -132,7 +149,7 @@ void ChunkStager::for_each_pair(Expr tid, Expr c0, const std::function<void(cons
 }
 
 void ChunkStager::store_v(int point, const Pair& q, Expr value) {
-  b_.store(core_.smem, b_.i32(v().base) + (b_.i32(point) * g_.cc + q.ci) * g_.bp + q.pl, value);
+  b_.store(v().smem, b_.i32(v().base) + (b_.i32(point) * g_.cc + q.ci) * g_.bp + q.pl, value);
 }
 
 void ChunkStager::stage_tiles(Expr tid, Expr c0) {

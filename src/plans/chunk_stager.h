@@ -18,6 +18,7 @@ namespace wino::plans {
 struct StagedOperand {
   const ir::Memory* mem;
   const char* hint;
+  const ir::Memory* smem;  // where it is staged: the core's f32 array, or V's own half array
   int width;       // bk or bp: columns of a row
   int64_t extent;  // K or P: columns of the tensor in memory
   ir::Expr col0;   // the block's first column
@@ -28,6 +29,12 @@ struct StagedOperand {
   int64_t elements = 0;  // of one chunk: points x cc x width
   int loads = 0;         // elements per thread per chunk
 };
+
+/// Whether V is staged in an array of its own half type: an f16 or bf16 V from the transforms,
+/// copied as it is (the mma rounds its operands to that type anyway).
+bool stages_half_v(GemmSource source, const ir::Memory* input);
+/// Floats of the core's f32 work-group array when V has its own (U's copies only).
+int64_t u_stage_floats(const GemmTiles& g);
 
 class ChunkStager {
  public:

@@ -33,8 +33,8 @@ void multiply_chunk(KernelBuilder& b, const GemmCore& core, const ChunkStager& s
       Expr arow = b.let("arow", b.i32(st.a().base) + buf * st.a().copy + r * st.a().pitch);
       Expr brow = b.let("brow", b.i32(st.v().base) + buf * st.v().copy + r * st.v().pitch);
       std::vector<Expr> us, vs;
-      for (int i = 0; i < g.rk; ++i) us.push_back(b.load("a", core.smem, arow + core.row(b, tt, i)));
-      for (int jj = 0; jj < g.rp; ++jj) vs.push_back(b.load("b", core.smem, brow + core.col(b, tt, jj)));
+      for (int i = 0; i < g.rk; ++i) us.push_back(b.load("a", st.a().smem, arow + core.row(b, tt, i)));
+      for (int jj = 0; jj < g.rp; ++jj) vs.push_back(b.load("b", st.v().smem, brow + core.col(b, tt, jj)));
       for (int i = 0; i < g.rk; ++i)
         for (int jj = 0; jj < g.rp; ++jj) b.accumulate(core.acc, b.i32(core.acc_index(j, i, jj)), us[i] * vs[jj]);
     });
@@ -95,9 +95,9 @@ void multiply_chunk_mma(KernelBuilder& b, const GemmCore& core, const ChunkStage
     };
     std::vector<std::vector<Expr>> a(tm), v(tn);
     for (int mi = 0; mi < tm; ++mi)
-      for (int i = 0; i < mma_a_values(kind); ++i) a[mi].push_back(b.load("a", core.smem, a_at(mi, i)));
+      for (int i = 0; i < mma_a_values(kind); ++i) a[mi].push_back(b.load("a", st.a().smem, a_at(mi, i)));
     for (int ni = 0; ni < tn; ++ni)
-      for (int i = 0; i < mma_b_values(kind); ++i) v[ni].push_back(b.load("b", core.smem, b_at(ni, i)));
+      for (int i = 0; i < mma_b_values(kind); ++i) v[ni].push_back(b.load("b", st.v().smem, b_at(ni, i)));
     for (int mi = 0; mi < tm; ++mi)
       for (int ni = 0; ni < tn; ++ni) {
         std::vector<int64_t> slots;
@@ -212,7 +212,7 @@ GemmCore multiply_chunks(KernelBuilder& b, const ConvDesc& d, const Tiling& t, c
   core.kb = b.let("kb", one_point_group ? gid / pblocks : (gid / pblocks) % kblocks);
   core.xi0 = one_point_group ? b.i32(0) : b.let("xi", gid / (pblocks * kblocks) * g.points);
   // An exchange reuses the area after the GEMM, so it takes what static memory allows.
-  core.smem_size = g.stage_floats();
+  core.smem_size = stages_half_v(source, input) ? u_stage_floats(g) : g.stage_floats();
   if (exchange_room)
     core.smem_size = std::max(core.smem_size, std::min<int64_t>(kSharedFloats, int64_t{g.points} * g.bk * g.bp));
   core.smem = b.shared_array("smem", core.smem_size);

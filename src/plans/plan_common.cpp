@@ -54,6 +54,13 @@ StoredValues gemm_operand_values(const GemmTiles& g) {
   return g.mma == ir::MmaKind::tf32_m16n8k8 ? StoredValues::tf32 : StoredValues::f32;
 }
 
+ir::Type v_storage_type(const GemmTiles& g, const Tiling& t) {
+  if (!g.mma || g.points != 1 || t.tiles % 8) return ir::Type::f32;
+  if (*g.mma == ir::MmaKind::f16_m16n8k16) return ir::Type::f16;
+  if (*g.mma == ir::MmaKind::bf16_m16n8k16) return ir::Type::bf16;
+  return ir::Type::f32;
+}
+
 ir::Expr stored(ir::Expr v, StoredValues values) { return values == StoredValues::tf32 ? ir::tf32_rounded(v) : v; }
 
 std::unique_ptr<ir::Kernel> weight_transform_kernel(const ProgramBuilder& prog, const Tiling& t, BufferHandle w_buf,

@@ -67,8 +67,8 @@ BufferHandle ProgramBuilder::prepared_weights(const std::string& name, int64_t e
   return declare(name, elements, BufferRole::prepared_weights);
 }
 
-BufferHandle ProgramBuilder::scratch(const std::string& name, int64_t elements) {
-  return declare(name, elements, BufferRole::scratch);
+BufferHandle ProgramBuilder::scratch(const std::string& name, int64_t elements, ir::Type type) {
+  return declare(name, elements, BufferRole::scratch, type);
 }
 
 const ir::Memory* ProgramBuilder::param(ir::KernelBuilder& b, BufferHandle h, bool writes) const {

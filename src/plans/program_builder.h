@@ -37,7 +37,7 @@ class ProgramBuilder {
   /// given to add_preparation().
   BufferHandle prepared_weights(const std::string& name, int64_t elements);
   /// An intermediate (V, M) that lives in device memory between launches.
-  BufferHandle scratch(const std::string& name, int64_t elements);
+  BufferHandle scratch(const std::string& name, int64_t elements, ir::Type type = ir::Type::f32);
 
   /// Makes buffer `h` the next parameter of the kernel `b` builds; read-only unless `writes`.
   const ir::Memory* param(ir::KernelBuilder& b, BufferHandle h, bool writes = false) const;
