@@ -47,7 +47,8 @@ class KernelBuilder {
   /// `operands_rounded` (tf32 only): a and b are tf32 values already (Stmt::operands_rounded).
   void mma(MmaKind kind, const Memory* acc, std::vector<int64_t> slots, std::vector<Expr> a, std::vector<Expr> b,
            bool operands_rounded = false);
-  /// dst[index + i] = mask ? src[src_index + i] : 0 for i < elements (1, 2, 4 or 8: 4, 8 or 16 bytes), asynchronously: the
+  /// dst[index + i] = mask ? src[src_index + i] : 0 for i < elements (4, 8 or 16 bytes: 1 to 4 floats,
+  /// 2 to 8 halves), asynchronously: the
   /// values land in work-group memory at the copy_wait that retires the thread's group.
   void copy_async(const Memory* dst, Expr index, const Memory* src, Expr src_index, int elements, Expr mask = {});
   /// Closes the thread's group of copies issued since the last commit.

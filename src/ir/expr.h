@@ -14,14 +14,14 @@
 
 namespace wino::ir {
 
-/// Element types. f16 and bf16 are storage types of buffers only: a load from such a buffer gives
-/// an f32 value and a store rounds an f32 value to nearest even.
+/// Element types. f16 and bf16 are storage types of buffers and work-group arrays only: a load
+/// from such memory gives an f32 value and a store rounds an f32 value to nearest even.
 enum class Scalar : uint8_t { i32, f32, boolean, f16, bf16 };
 
 /// A value or memory type: an element type and a lane count (lanes > 1: a vector value, e.g.
 /// f32x4; memory is always scalar, and a vector load or store touches `lanes` consecutive
 /// elements). Vectors take arithmetic (add, sub, mul, div, min, max, neg), broadcast, extract,
-/// interleave and slice; comparisons, logic, select, casts, exp and mod are scalar.
+/// interleave and slice; comparisons, logic, select, casts, exp, round_tf32 and mod are scalar.
 struct Type {
   Scalar scalar = Scalar::f32;
   uint8_t lanes = 1;

@@ -51,8 +51,8 @@ enum class StmtKind : uint8_t {
   comment,  // text for the reader
   mma,      // memory[slots] += A x B: a warp-level matrix op in a thread region (ir/mma.h)
   // Asynchronous copies global -> work-group memory (CUDA cp.async; other dialects refuse them):
-  copy_async,   // memory[index + i] = cond ? source[source_index + i] : 0 for i < extent (1 or 4),
-                // landing at the thread's copy_wait that retires its group, not before
+  copy_async,   // memory[index + i] = cond ? source[source_index + i] : 0 for i < extent (4, 8 or
+                // 16 bytes), landing at the thread's copy_wait that retires its group, not before
   copy_commit,  // closes the thread's group of copies issued since the last commit
   copy_wait,    // waits until at most `extent` of the thread's committed groups are still in flight
 };

@@ -19,7 +19,7 @@ int registers(Type t) { return t == Type::boolean ? 0 : t.lanes; }
 // Float operations that are arithmetic (select, broadcast, extract, interleave, slice move values only).
 bool is_flop(const Node* n) {
   return n->op != Op::select && n->op != Op::broadcast && n->op != Op::extract && n->op != Op::interleave &&
-         n->op != Op::slice;
+         n->op != Op::slice && n->op != Op::round_tf32;  // round_tf32: integer bit operations
 }
 
 // A live interval [def, last] in statement positions, and its width in registers.

@@ -1,29 +1,24 @@
 #include "plans/chunk_stager.h"
 
+#include "common/error.h"
 #include "ir/transform_code.h"
 
 namespace wino::plans {
 
 using namespace ir;
 
-namespace {
-
-int stage_copies(const GemmTiles& g) { return g.stages ? g.stages : g.prefetch ? 2 : 1; }
-
-}  // namespace
-
 bool stages_half_v(GemmSource source, const Memory* input) {
   return source == GemmSource::transformed && input && value_type(input->type) != input->type;
 }
 
-int64_t u_stage_floats(const GemmTiles& g) { return stage_copies(g) * int64_t{g.points} * g.cc * (g.bk + g.pad()); }
+int64_t u_stage_floats(const GemmTiles& g) { return g.copies() * int64_t{g.points} * g.cc * (g.bk + g.pad()); }
 
 // A half V's rows are padded by 8 elements (16 bytes: the copies stay aligned), so that the
 // fragment reads of a half-warp, 8 bytes per lane from rows 2t apart, hit distinct banks.
 ChunkStager::ChunkStager(KernelBuilder& b, const ConvDesc& d, const Tiling& t, const GemmTiles& g, GemmCore& core,
                          GemmSource source, const Memory* input, const Memory* u)
     : b_(b), d_(d), t_(t), g_(g), core_(core), source_(source), input_(input) {
-  const int T = g.threads(), copies = stage_copies(g);
+  const int T = g.threads(), copies = g.copies();
   const bool half_v = stages_half_v(source, input);
   const int pa = g.bk + g.pad(), pv = g.bp + (half_v ? 8 : g.pad());
   const int64_t a = int64_t{g.points} * g.cc * pa, v = int64_t{g.points} * g.cc * pv;
@@ -59,6 +54,9 @@ void ChunkStager::issue_copies(Expr tid, Expr c0, Expr buf) {
   for (const StagedOperand& op : ops_) {
     const int n = 16 / type_bytes(op.mem->type);  // elements of a 16-byte copy
     const int w = op.extent % n == 0 && op.width % n == 0 && op.pitch % n == 0 && op.base % n == 0 ? n : 1;
+    if (w * type_bytes(op.mem->type) < 4)  // v_storage_type keeps a half V to whole 16-byte runs
+      throw Error("internal: GEMM tiles " + g_.str() + ": " + op.hint + " in " + type_name(op.mem->type) +
+                  " with rows of " + std::to_string(op.extent) + " cannot be copied in 16-byte runs");
     const int runs = op.width / w;
     const int64_t count = int64_t{g_.points} * g_.cc * runs;
     for (int64_t i = 0; i < ceil_div(count, T); ++i) {

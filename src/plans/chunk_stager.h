@@ -22,9 +22,9 @@ struct StagedOperand {
   int width;       // bk or bp: columns of a row
   int64_t extent;  // K or P: columns of the tensor in memory
   ir::Expr col0;   // the block's first column
-  int64_t base;    // offset in work-group memory
-  int64_t copy;    // floats of one copy: points x cc x pitch
-  int pitch;       // floats from one row to the next: width plus GemmTiles::pad()
+  int64_t base;    // offset in `smem`, in its elements
+  int64_t copy;    // elements of one copy: points x cc x pitch
+  int pitch;       // elements from one row to the next: width plus GemmTiles::pad() (a half V: 8)
   int first = 0;   // first slot in `next`
   int64_t elements = 0;  // of one chunk: points x cc x width
   int loads = 0;         // elements per thread per chunk
@@ -48,8 +48,9 @@ class ChunkStager {
   void fetch(const ir::Memory* next, ir::Expr tid, ir::Expr c0);
   /// Registers -> work-group memory copy `buf` (prefetch).
   void stash(const ir::Memory* next, ir::Expr tid, ir::Expr buf);
-  /// Global -> work-group memory copy `buf` asynchronously (stages): runs of 4 elements where the
-  /// rows allow (the tensor's columns and the staged rows multiples of 4: 16-byte copies).
+  /// Global -> work-group memory copy `buf` asynchronously (stages): 16-byte runs (4 floats, 8
+  /// halves) where the rows allow (the tensor's columns and the staged rows multiples of the run),
+  /// else single floats; throws wino::Error for a half operand whose rows do not allow them.
   void issue_copies(ir::Expr tid, ir::Expr c0, ir::Expr buf);
   /// Global -> work-group memory directly (no prefetch): V (or transformed image tiles), then U.
   void stage(ir::Expr tid, ir::Expr c0);

@@ -67,8 +67,8 @@ Expr warp_offset(Expr g, int s, int w) { return g * w + (s / w) * 8 * w + s % w;
 // longer runs would scatter (ptxas then spent 60 moves per k-step on a 64 x 64 block): runs of 2
 // rows of A and single values of B. Converted operands (3xtf32's split, f16 and bf16 pairs) land
 // in new registers anyway and take the longest runs.
-int a_run(const GemmTiles& g) { return gemm_operand_values(g) == StoredValues::tf32 ? 2 : run_width(g.rk); }
-int b_run(const GemmTiles& g) { return gemm_operand_values(g) == StoredValues::tf32 ? 1 : run_width(g.rp / 2); }
+int a_run(const GemmCore& core) { return core.tf32_operands ? 2 : run_width(core.g.rk); }
+int b_run(const GemmCore& core) { return core.tf32_operands ? 1 : run_width(core.g.rp / 2); }
 
 /// acc += Us x Vs over the chunk on tensor cores: per k-step of the mma's depth, each warp loads
 /// its fragments of (rk / 2) 16-row slices of Us and (rp / 2) 8-column slices of Vs and issues
@@ -78,13 +78,14 @@ void multiply_chunk_mma(KernelBuilder& b, const GemmCore& core, const ChunkStage
   const GemmTiles& g = core.g;
   const MmaKind kind = *g.mma;
   const int depth = mma_depth(kind), step = mma_t_step(kind), tm = g.rk / 2, tn = g.rp / 2;
-  const int wa = a_run(g), wb = b_run(g);
+  const int wa = a_run(core), wb = b_run(core);
   const WarpPlace w = warp_place(b, g, tid);
   Expr abase = b.let("abase", b.i32(st.a().base) + buf * st.a().copy + w.k0);
   Expr bbase = b.let("bbase", b.i32(st.v().base) + buf * st.v().copy + w.p0);
   b.loop("ks", g.cc / depth, LoopKind::unrolled, [&](Expr ks) {
     Expr chan = b.let("chan", ks * depth + w.t * step);  // the lane's first channel of the k-step
     // Each value of a fragment is (channel row, register row or slice); rows are read in runs.
+    // Lane 0's positions: A's rows are 0 or 8 (the half), B's column 0; warp_offset adds the g.
     auto a_at = [&](int mi, int i) {
       const MmaPos p = mma_a_pos(kind, 0, i);  // row: output channel; column: input channel
       return abase + (chan + p.col) * st.a().pitch + warp_offset(w.g, 2 * mi + p.row / 8, wa);
@@ -102,7 +103,7 @@ void multiply_chunk_mma(KernelBuilder& b, const GemmCore& core, const ChunkStage
       for (int ni = 0; ni < tn; ++ni) {
         std::vector<int64_t> slots;
         for (int i = 0; i < 4; ++i) slots.push_back(core.acc_index(0, 2 * mi + i / 2, 2 * ni + i % 2));
-        b.mma(kind, core.acc, slots, a[mi], v[ni], gemm_operand_values(g) == StoredValues::tf32);
+        b.mma(kind, core.acc, slots, a[mi], v[ni], core.tf32_operands);
       }
   });
 }
@@ -117,7 +118,7 @@ void multiply(KernelBuilder& b, const GemmCore& core, const ChunkStager& st, Exp
 ThreadTile GemmCore::tile(KernelBuilder& b, Expr tid) const {
   if (g.mma) {  // the lane's row g of each slice and its columns 2t, 2t + 1, placed by warp_offset
     const WarpPlace w = warp_place(b, g, tid);
-    return {Expr{}, b.let("kq", w.k0 + w.g * a_run(g)), b.let("pq", w.p0 + w.t * (2 * b_run(g)))};
+    return {Expr{}, b.let("kq", w.k0 + w.g * a_run(*this)), b.let("pq", w.p0 + w.t * (2 * b_run(*this)))};
   }
   const int qk = g.bk / g.rk, qp = g.bp / g.rp;
   if (g.points == 1) return {Expr{}, b.let("kq", tid / qp), b.let("pq", tid % qp)};
@@ -134,12 +135,12 @@ Expr GemmCore::point(KernelBuilder& b, const ThreadTile& tt, int j) const {
 // g + 8 (i % 2) of slice i / 2, register column j is mma column 2 t + j % 2 of slice j / 2.
 Expr GemmCore::row(KernelBuilder& b, const ThreadTile& tt, int i) const {
   if (!g.mma) return spaced(b, tt.kq, i, g.rk, g.bk);
-  const int w = a_run(g);
+  const int w = a_run(*this);
   return tt.kq + b.i32((i / w) * 8 * w + i % w);
 }
 Expr GemmCore::col(KernelBuilder& b, const ThreadTile& tt, int j) const {
   if (!g.mma) return spaced(b, tt.pq, j, g.rp, g.bp);
-  const int w = b_run(g), slice = j / 2;
+  const int w = b_run(*this), slice = j / 2;
   return tt.pq + b.i32((j % 2) * w + (slice / w) * 8 * w + slice % w);
 }
 
@@ -148,7 +149,7 @@ Expr GemmCore::col(KernelBuilder& b, const ThreadTile& tt, int j) const {
 int GemmCore::acc_index(int point, int i, int j) const {
   const int row = (point * g.rk + i) * g.rp;
   if (!g.mma) return row + j;
-  const int w = b_run(g), slice = j / 2;
+  const int w = b_run(*this), slice = j / 2;
   return row + (slice / w) * 2 * w + (j % 2) * w + slice % w;
 }
 
@@ -158,7 +159,7 @@ std::vector<std::vector<int>> GemmCore::column_runs() const {
     for (int j = 0; j < g.rp; ++j) runs.push_back({j});
     return runs;
   }
-  const int w = b_run(g), length = std::min(2 * w, 4);
+  const int w = b_run(*this), length = std::min(2 * w, 4);
   for (int first = 0; first < g.rp / 2; first += w)  // w slices: columns e w + s of the chunk
     for (int at = 0; at < 2 * w; ++at) {
       if (at % length == 0) runs.emplace_back();
@@ -200,12 +201,14 @@ void pipeline_chunks(KernelBuilder& b, const GemmCore& core, ChunkStager& st, in
 }  // namespace
 
 GemmCore multiply_chunks(KernelBuilder& b, const ConvDesc& d, const Tiling& t, const GemmTiles& g,
-                         GemmSource source, const Memory* input, const Memory* u, bool exchange_room) {
+                         const GemmStages& stages, const Memory* input, const Memory* u, bool exchange_room) {
+  const GemmSource source = stages.source;
   const int64_t pblocks = ceil_div(t.tiles, g.bp), kblocks = ceil_div(d.k, g.bk), chunks = ceil_div(d.c, g.cc);
   GemmCore core;
   core.d = &d;
   core.t = &t;
   core.g = g;
+  core.tf32_operands = stages.operands == StoredValues::tf32;
   Expr gid = b.group_id();
   core.pb = b.let("pb", gid % pblocks);
   const bool one_point_group = g.points == t.alpha * t.alpha;  // the grid has no point dimension
@@ -290,6 +293,8 @@ void check_stages(const std::string& plan, const Tiling& t, const GemmTiles& g, 
     refuse("asynchronous copies stage U and V of one Winograd point per work-group (the unfused plan's GEMM)");
   if (g.mma && (g.points != 1 || s.source != GemmSource::transformed || s.sink != GemmSink::store_m))
     refuse("tensor cores run the GEMM of the unfused plan only (one Winograd point per work-group)");
+  if (s.operands == StoredValues::tf32 && g.mma != ir::MmaKind::tf32_m16n8k8)
+    refuse("U and V stored as tf32 values are for the tf32 mma");
 }
 
 }  // namespace
@@ -301,17 +306,23 @@ std::unique_ptr<Kernel> gemm_kernel(const ProgramBuilder& prog, const Tiling& t,
   const int a2 = t.alpha * t.alpha;
   const int64_t groups = (a2 / g.points) * ceil_div(d.k, g.bk) * ceil_div(t.tiles, g.bp);
   const auto [name, stage] = stage_names(s);
-  KernelBuilder b(std::make_shared<Context>(), kernel_name(prog.plan(), name, t.m, t.r, g.str()), groups,
+  // A V stored in f16 or bf16 (v_storage_type) makes another kernel than a float32 V: its name says so.
+  const ir::Type v_type = s.source == GemmSource::transformed ? v_storage_type(g, t) : ir::Type::f32;
+  const std::string v_part = v_type == ir::Type::f32 ? "" : "_v" + ir::type_name(v_type);
+  KernelBuilder b(std::make_shared<Context>(), kernel_name(prog.plan(), name, t.m, t.r, g.str() + v_part), groups,
                   g.threads());
   b.info() = {prog.plan(), stage, t.m, t.r};
   const Memory* u = prog.param(b, s.u);
   const Memory* input = prog.param(b, s.input);
+  if (s.source == GemmSource::transformed && input->type != v_type)
+    throw Error("internal: plan " + prog.plan() + " stored V in " + ir::type_name(input->type) + "; tiles " + g.str() +
+                " take it in " + ir::type_name(v_type) + " (v_storage_type)");
   std::optional<OutputSink> y;
   const Memory* mm = nullptr;
   if (s.sink == GemmSink::store_m) mm = prog.param(b, s.mm, true);
   else y.emplace(prog, b);
   const bool exchanges = s.sink == GemmSink::transform_after_exchange || (s.sink == GemmSink::store_m && g.points > 1);
-  GemmCore core = multiply_chunks(b, d, t, g, s.source, input, u, exchanges);
+  GemmCore core = multiply_chunks(b, d, t, g, s, input, u, exchanges);
   switch (s.sink) {
     case GemmSink::store_m:
       if (g.points == 1) store_m_from_registers(b, core, mm);

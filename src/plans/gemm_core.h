@@ -32,11 +32,12 @@ enum class GemmSink {
 struct GemmStages {
   GemmSource source = GemmSource::transformed;
   GemmSink sink = GemmSink::store_m;
-  // With tf32 mma tiles, U and V hold tf32 values (gemm_operand_values: the plan stores them
-  // rounded), which the mmas take unconverted.
   BufferHandle u;      // U[xi][c][k] (transformed_weights)
   BufferHandle input;  // V for `transformed`, the image x for `image`
   BufferHandle mm;     // M for `store_m`
+  // What the plan stored in U and V: tf32 values (gemm_operand_values, for tf32 mma tiles) go to
+  // the tensor cores unconverted.
+  StoredValues operands = StoredValues::f32;
 };
 
 /// The GEMM kernel of a Winograd plan. Throws wino::Error for a source, sink and tiles that do

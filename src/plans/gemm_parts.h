@@ -17,11 +17,13 @@ struct GemmCore {
   const ConvDesc* d = nullptr;
   const Tiling* t = nullptr;
   GemmTiles g;
-  const ir::Memory* smem = nullptr;  // work-group memory (staging; reused by the exchange)
+  const ir::Memory* smem = nullptr;  // work-group memory: staging (U only when V has its own half
+                                     // array: ChunkStager) and the exchange
   int64_t smem_size = 0;
   const ir::Memory* acc = nullptr;   // per thread: ppt x rk x rp accumulators
   ir::Expr kb, pb;                   // block coordinates
   ir::Expr xi0;                      // the work-group's first Winograd point
+  bool tf32_operands = false;        // U and V hold tf32 values (GemmStages::operands)
 
   ThreadTile tile(ir::KernelBuilder& b, ir::Expr tid) const;
   /// Work-group-local Winograd point of the thread's j-th point.
@@ -40,7 +42,7 @@ struct GemmCore {
 /// Zeroes the accumulators and multiplies every channel chunk; `exchange_room` sizes work-group
 /// memory for an exchange of the accumulators afterwards.
 GemmCore multiply_chunks(ir::KernelBuilder& b, const ConvDesc& d, const Tiling& t, const GemmTiles& g,
-                         GemmSource source, const ir::Memory* input, const ir::Memory* u,
+                         const GemmStages& stages, const ir::Memory* input, const ir::Memory* u,
                          bool exchange_room);
 
 /// M[xi][k][p] straight from each thread's accumulators (one point per work-group).

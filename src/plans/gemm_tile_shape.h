@@ -45,12 +45,15 @@ struct GemmTiles {
   /// Part of the kernel name: "bk128_bp128_r8x8_c8", with "_p9" when a work-group has all points,
   /// "_s3" with asynchronous copies and "_tf32" (the mma's operands) on tensor cores.
   std::string str() const;
-  /// Padding of each staged row: a tensor-core warp's fragment reads then hit 32 distinct banks.
+  /// Padding of each staged float row: a tensor-core warp's fragment reads then hit distinct banks
+  /// (a half V's rows take 8: ChunkStager).
   int pad() const { return !mma ? 0 : ir::mma_is_tf32(*mma) ? 8 : 4; }
-  /// Floats of work-group memory one copy of the staged chunk takes.
+  /// Floats of work-group memory one copy of the staged chunk takes (at most: a half V takes less).
   int64_t chunk_floats() const { return int64_t{points} * cc * (bk + bp + 2 * pad()); }
-  /// Floats of work-group memory the staged chunks take (two copies when prefetching).
-  int64_t stage_floats() const { return (stages ? stages : prefetch ? 2 : 1) * chunk_floats(); }
+  /// Copies of the staged chunk: the stages, two when prefetching, else one.
+  int copies() const { return stages ? stages : prefetch ? 2 : 1; }
+  /// Floats of work-group memory the staged chunks take (at most: a half V takes less).
+  int64_t stage_floats() const { return copies() * chunk_floats(); }
   /// Floats of work-group memory the staged chunks may take.
   int64_t stage_limit() const { return stages ? kAsyncSharedFloats : kSharedFloats; }
 };

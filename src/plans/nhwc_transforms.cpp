@@ -124,7 +124,7 @@ std::unique_ptr<Kernel> input_transform_nhwc_kernel(const ProgramBuilder& prog, 
     Expr ps = b.let("ps", min(p, b.i32(t.tiles - 1)));
     const std::vector<Expr> tile = load_input_tile(b, x, d, t, tile_coords(b, ps, t), min(c, b.i32(d.c - 1)), in);
     const std::vector<Expr> vt = transform_2d(b.ctx(), t.t.BT, tile);
-    for (int xi = 0; xi < turn.points; ++xi) b.store(turn.mine, b.i32(xi), stored(vt[xi], values));
+    for (int xi = 0; xi < turn.points; ++xi) b.store(turn.mine, b.i32(xi), as_gemm_operand(vt[xi], values));
   });
   turn.move(b, v, true);
   return b.finish();

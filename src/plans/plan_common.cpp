@@ -47,9 +47,6 @@ void check_index_range(const std::string& plan, const ConvDesc& d, int64_t eleme
                          : "the batch is already 1: use a smaller image or fewer channels"));
 }
 
-// U[xi][c][k] = (G g G^T)[xi] for weights g[k][c]: one thread per (c, k), neighbouring threads on
-// neighbouring k so the stores are coalesced. In float32 like every other transform; run by
-// set_weights on the device, so weights never visit the host to be transformed.
 StoredValues gemm_operand_values(const GemmTiles& g) {
   return g.mma == ir::MmaKind::tf32_m16n8k8 ? StoredValues::tf32 : StoredValues::f32;
 }
@@ -61,8 +58,12 @@ ir::Type v_storage_type(const GemmTiles& g, const Tiling& t) {
   return ir::Type::f32;
 }
 
-ir::Expr stored(ir::Expr v, StoredValues values) { return values == StoredValues::tf32 ? ir::tf32_rounded(v) : v; }
+ir::Expr as_gemm_operand(ir::Expr v, StoredValues values) { return values == StoredValues::tf32 ? ir::tf32_rounded(v) : v; }
 
+// U[xi][c][k] = (G g G^T)[xi] for weights g[k][c]: one thread per (c, k), neighbouring threads on
+// neighbouring k so the stores are coalesced. In float32 like every other transform (stored
+// rounded to tf32 for a tf32 GEMM); run by set_weights on the device, so weights never visit the
+// host to be transformed.
 std::unique_ptr<ir::Kernel> weight_transform_kernel(const ProgramBuilder& prog, const Tiling& t, BufferHandle w_buf,
                                                     BufferHandle u_buf, int64_t k_pitch, int64_t k_block,
                                                     StoredValues values) {
@@ -89,7 +90,7 @@ std::unique_ptr<ir::Kernel> weight_transform_kernel(const ProgramBuilder& prog, 
       Expr panel = k_block == K ? b.i32(0) : b.let("panel", k / k_block), lane = k_block == K ? k : b.let("kl", k % k_block);
       for (size_t xi = 0; xi < ut.size(); ++xi) {
         Expr x = b.i32(static_cast<int64_t>(xi));
-        b.store(u, ((x * (K / k_block) + panel) * C + c) * k_block + lane, stored(ut[xi], values));
+        b.store(u, ((x * (K / k_block) + panel) * C + c) * k_block + lane, as_gemm_operand(ut[xi], values));
       }
     });
   });

@@ -31,7 +31,7 @@ enum class StoredValues { f32, tf32 };
 /// tf32 for the GEMM tiles of a tf32 mma, else f32.
 StoredValues gemm_operand_values(const GemmTiles& g);
 /// `v` as `values` says it is stored.
-ir::Expr stored(ir::Expr v, StoredValues values);
+ir::Expr as_gemm_operand(ir::Expr v, StoredValues values);
 /// The type the unfused plan stores V in: the f16 or bf16 of an mma of that type (which rounds its
 /// operands so anyway: half the bytes, the same numbers), where the tiles P are a multiple of 8,
 /// so that every 16-byte run of a row is inside it (the GEMM stages V by 16-byte copies); else f32.

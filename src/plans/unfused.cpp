@@ -29,7 +29,7 @@ std::unique_ptr<Kernel> input_transform_kernel(const ProgramBuilder& prog, const
       Expr p = b.let("p", idx % P), c = b.let("c", idx / P);
       std::vector<Expr> tile = load_input_tile(b, x, d, t, tile_coords(b, p, t), c);
       std::vector<Expr> vt = transform_2d(*ctx, t.t.BT, tile);
-      for (int xi = 0; xi < a * a; ++xi) b.store(v, (b.i32(xi) * C + c) * P + p, stored(vt[xi], values));
+      for (int xi = 0; xi < a * a; ++xi) b.store(v, (b.i32(xi) * C + c) * P + p, as_gemm_operand(vt[xi], values));
     });
   });
   return b.finish();
@@ -75,7 +75,7 @@ Program build_unfused(const ConvDesc& d, const PlanOptions& o) {
   BufferHandle v = prog.scratch("v", a2 * d.c * t.tiles, v_storage_type(g, t));
   BufferHandle mm = prog.scratch("mm", a2 * d.k * t.tiles);
   prog.add(input_transform_kernel(prog, t, threads, v, values));
-  const GemmStages stages{GemmSource::transformed, GemmSink::store_m, u, v, mm};
+  const GemmStages stages{GemmSource::transformed, GemmSink::store_m, u, v, mm, values};
   prog.add(gemm_kernel(prog, t, g, stages));
   prog.add(output_transform_kernel(prog, t, threads, mm));
   return prog.finish();

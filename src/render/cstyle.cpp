@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <map>
+#include <tuple>
 #include <sstream>
 #include <unordered_map>
 #include <unordered_set>
@@ -271,12 +272,12 @@ class Renderer {
 
   // `operands`: tf32, f16 or bf16 (a conversion), or bits (a tf32 value as it is).
   std::string mma_register(const std::string& operands, Expr lo, Expr hi) {
-    const OperandKey key{lo.node(), hi ? hi.node() : nullptr};
+    const std::string convert = operands == "bits" ? "wino_tf32_bits" : operands == "tf32" ? "wino_tf32" : "wino_" + operands + "x2";
+    const OperandKey key{convert, lo.node(), hi ? hi.node() : nullptr};
     for (auto it = operand_scopes_.rbegin(); it != operand_scopes_.rend(); ++it)
       if (auto found = it->find(key); found != it->end()) return found->second;
     int& count = hint_counts_["op"];
     const std::string reg = "op" + std::to_string(count++);
-    const std::string convert = operands == "bits" ? "wino_tf32_bits" : operands == "tf32" ? "wino_tf32" : "wino_" + operands + "x2";
     line("const unsigned " + reg + " = " + convert + "(" + expr(lo, true) + (hi ? ", " + expr(hi, true) : "") + ");");
     operand_scopes_.back()[key] = reg;
     return reg;
@@ -475,7 +476,8 @@ class Renderer {
   std::unordered_map<const Node*, std::string> names_;
   std::unordered_map<std::string, int> hint_counts_;
   std::vector<std::unordered_set<const Node*>> scopes_;
-  using OperandKey = std::pair<const Node*, const Node*>;  // a value, or a pair packed in one register
+  // The conversion and its value, or pair of values packed in one register.
+  using OperandKey = std::tuple<std::string, const Node*, const Node*>;
   std::vector<std::map<OperandKey, std::string>> operand_scopes_;
 };
 
