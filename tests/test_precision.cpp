@@ -4,6 +4,8 @@
 // for sm_90 without spills; the CLI's --precision.
 #include <gtest/gtest.h>
 
+#include <map>
+
 #include <cstdio>
 
 #include "cli_runner.h"
@@ -73,9 +75,11 @@ TEST_P(PrecisionSweep, InterpreterMatchesReference) {
   ConvCase nhwc = with_variant(block_sweep(pc.r)[1], plan);
   nhwc.layout = Layout::nhwc;
   shapes.push_back(nhwc);
-  // Tiles a multiple of 4 for every F(m, r) here (M's runs go out as aligned vector stores), K = 40
-  // a partial block.
+  // Tiles a multiple of 4 for every F(m, r) here (M's runs go out as aligned vector stores), and
+  // of 8 for all but F(6,3) on the second (fp16 and bf16 then store V in their type), K = 40 a
+  // partial block.
   shapes.push_back({4, 20, 14, 14, 40, pc.r, Padding::all(pc.r / 2)});
+  shapes.push_back({2, 20, 16, 16, 40, pc.r, Padding::all(pc.r / 2)});
   WorstErrors worst;
   for (const ConvCase& cc : shapes)
     if (has_output(cc)) worst.add(cc, check_conv(Device::interpreter(), precision_options(pc), cc));
@@ -91,8 +95,11 @@ TEST_P(PrecisionSweep, GpuMatchesReference) {
   WorstErrors worst;
   ConvCase nhwc{2, 64, 28, 28, 96, pc.r, Padding::all(pc.r / 2)};
   nhwc.layout = Layout::nhwc;
+  // 28 x 28 has tiles of no multiple of 8 at F(4,3) (V float32 in every mode), 32 x 32 has (fp16
+  // and bf16 store V in their type).
   for (const ConvCase& cc : {e[3], with_variant(e[4], {"unfused", pc.m, pc.r}), e[5], block_sweep(pc.r)[0],
-                             ConvCase{2, 64, 28, 28, 96, pc.r, Padding::all(pc.r / 2)}, nhwc})
+                             ConvCase{2, 64, 28, 28, 96, pc.r, Padding::all(pc.r / 2)},
+                             ConvCase{2, 64, 32, 32, 96, pc.r, Padding::all(pc.r / 2)}, nhwc})
     if (has_output(cc)) worst.add(cc, check_conv(Device::cuda(), precision_options(pc), cc));
   for (const auto& tiles : kOtherTiles)
     worst.add(block_sweep(pc.r)[0], check_conv(Device::cuda(), precision_options(pc, tiles), block_sweep(pc.r)[0]));
@@ -197,6 +204,33 @@ TEST(Precision, EachFragmentRegisterIsConvertedOnce) {
     }
     EXPECT_EQ(checked, 1) << precision_name(p);
     EXPECT_EQ(rounding, 2) << precision_name(p);
+  }
+}
+
+// fp16 and bf16 store V in their type where the tiles are a multiple of 8 (at F(4,3) on 28 x 28,
+// 8 x 7 x 7 = 392 is, 1 x 7 x 7 = 49 is not): the input transform writes half V's bytes, and the
+// GEMM is named for it; tf32 keeps a float32 V.
+TEST(Precision, HalfModesStoreVInTheirType) {
+  auto kernels = [](const ConvDesc& d, Precision p) {
+    Options o = plan_options("unfused", 4, {64, 64, 8, 8, 16});
+    o.precision = p;
+    std::map<std::string, KernelReport> by_stage;
+    for (const KernelReport& k : explain(d, o, "sm_90").kernels) by_stage[k.stage] = k;
+    return by_stage;
+  };
+  ConvDesc odd = large_layer();
+  odd.n = 1;  // 49 tiles
+  for (const ConvDesc& d : {large_layer(), odd}) {
+    const bool half = d.n == 8;
+    auto f32 = kernels(d, Precision::tf32);
+    for (Precision p : {Precision::fp16, Precision::bf16}) {
+      auto k = kernels(d, p);
+      const std::string suffix = p == Precision::fp16 ? "_vf16" : "_vbf16";
+      EXPECT_EQ(k["gemm"].name.find(suffix) != std::string::npos, half) << k["gemm"].name;
+      const int64_t v_halves = int64_t{36} * d.c * (d.n * 7 * 7);  // V's elements at F(4,3): 6 x 6 points
+      EXPECT_EQ(f32["input_transform"].bytes - k["input_transform"].bytes, half ? v_halves * 2 : 0) << precision_name(p);
+    }
+    EXPECT_EQ(f32["gemm"].name.find("_v"), std::string::npos) << f32["gemm"].name;
   }
 }
 
