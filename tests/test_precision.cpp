@@ -80,6 +80,9 @@ TEST_P(PrecisionSweep, InterpreterMatchesReference) {
   // partial block.
   shapes.push_back({4, 20, 14, 14, 40, pc.r, Padding::all(pc.r / 2)});
   shapes.push_back({2, 20, 16, 16, 40, pc.r, Padding::all(pc.r / 2)});
+  ConvCase nhwc8 = with_variant(shapes.back(), plan);  // the same channels last, with an epilogue
+  nhwc8.layout = Layout::nhwc;
+  shapes.push_back(nhwc8);
   WorstErrors worst;
   for (const ConvCase& cc : shapes)
     if (has_output(cc)) worst.add(cc, check_conv(Device::interpreter(), precision_options(pc), cc));
