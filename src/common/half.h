@@ -51,4 +51,8 @@ inline uint16_t float_to_f16(float f) {
   return static_cast<uint16_t>(sign | ((r - 0x38000000u) >> 13));
 }
 
+/// `f` rounded to the nearest f16 / bf16 value (ties to even), as a float.
+inline float round_to_f16(float f) { return f16_to_float(float_to_f16(f)); }
+inline float round_to_bf16(float f) { return bf16_to_float(float_to_bf16(f)); }
+
 }  // namespace wino

@@ -128,8 +128,8 @@ namespace {
 
 // What an f16 or bf16 work-group array keeps of a float (global half buffers keep the bits).
 float as_stored(const Memory& m, float v) {
-  if (m.type == Type::f16) return f16_to_float(float_to_f16(v));
-  if (m.type == Type::bf16) return bf16_to_float(float_to_bf16(v));
+  if (m.type == Type::f16) return round_to_f16(v);
+  if (m.type == Type::bf16) return round_to_bf16(v);
   return v;
 }
 

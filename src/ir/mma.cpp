@@ -63,8 +63,8 @@ double mma_product(MmaKind k, float a, float b) {
       const float ab = round_tf32(a), as = truncate_tf32(a - ab), bb = round_tf32(b), bs = truncate_tf32(b - bb);
       return double{as} * bb + double{ab} * bs + double{ab} * bb;
     }
-    case MmaKind::f16_m16n8k16: return double{f16_to_float(float_to_f16(a))} * f16_to_float(float_to_f16(b));
-    case MmaKind::bf16_m16n8k16: return double{bf16_to_float(float_to_bf16(a))} * bf16_to_float(float_to_bf16(b));
+    case MmaKind::f16_m16n8k16: return double{round_to_f16(a)} * round_to_f16(b);
+    case MmaKind::bf16_m16n8k16: return double{round_to_bf16(a)} * round_to_bf16(b);
   }
   return double{a} * b;
 }

@@ -107,9 +107,7 @@ GemmTiles cpu_point_tiles(int lanes, int64_t c, int64_t k, int64_t tiles, int64_
       const double cost = padded * (1.0 + 0.5 * (bp + nv) / (bp * nv) + (panel_from_l2 ? 2.0 / bp : 0.0));
       if (best.lanes == 0 || cost < best_cost) {
         best_cost = cost;
-        best.lanes = lanes;
-        best.bk = nv * lanes;
-        best.bp = bp;
+        best = g;
       }
     }
   best.rk = best.bk;

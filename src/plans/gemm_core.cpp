@@ -59,7 +59,8 @@ WarpPlace warp_place(KernelBuilder& b, const GemmTiles& g, Expr tid) {
 // then runs of w contiguous floats (16-byte reads for w = 4, a quarter of the load instructions),
 // and lanes g and g + 1 read neighbouring runs (conflict-free with the rows' padding).
 int run_width(int n) { return n % 4 == 0 ? 4 : n % 2 == 0 ? 2 : 1; }
-Expr warp_offset(Expr g, int s, int w) { return g * w + (s / w) * 8 * w + s % w; }
+int run_offset(int s, int w) { return (s / w) * 8 * w + s % w; }  // of slice s, past lane g's g w
+Expr warp_offset(Expr g, int s, int w) { return g * w + run_offset(s, w); }
 
 // Runs of A's register rows and of B's slices. Where the loaded values are the mma's operand
 // registers as they are (tf32 values stored rounded), the instruction wants A's rows g and g + 8
@@ -135,13 +136,12 @@ Expr GemmCore::point(KernelBuilder& b, const ThreadTile& tt, int j) const {
 // g + 8 (i % 2) of slice i / 2, register column j is mma column 2 t + j % 2 of slice j / 2.
 Expr GemmCore::row(KernelBuilder& b, const ThreadTile& tt, int i) const {
   if (!g.mma) return spaced(b, tt.kq, i, g.rk, g.bk);
-  const int w = a_run(*this);
-  return tt.kq + b.i32((i / w) * 8 * w + i % w);
+  return tt.kq + b.i32(run_offset(i, a_run(*this)));
 }
 Expr GemmCore::col(KernelBuilder& b, const ThreadTile& tt, int j) const {
   if (!g.mma) return spaced(b, tt.pq, j, g.rp, g.bp);
-  const int w = b_run(*this), slice = j / 2;
-  return tt.pq + b.i32((j % 2) * w + (slice / w) * 8 * w + slice % w);
+  const int w = b_run(*this);
+  return tt.pq + b.i32((j % 2) * w + run_offset(j / 2, w));
 }
 
 // Tensor cores: the lane's columns of w slices (col()) are 2 w contiguous block columns, kept in
