@@ -33,8 +33,11 @@ const MmaKind kKinds[] = {MmaKind::tf32_m16n8k8, MmaKind::tf32x3_m16n8k8, MmaKin
 // Each warp w: d[w] = c[w] + a[w] x b[w], with a[w] 16 x k, b[w] k x 8 and c, d 16 x 8 row-major,
 // each lane loading its fragment values at the positions ir/mma.h gives, twice over (two mmas
 // accumulate: the second adds a x b again).
-// `rounded`: the operands are tf32 values already (Stmt::operands_rounded).
-std::unique_ptr<Kernel> mma_kernel(MmaKind kind, int threads = kWarps * kWarp, bool rounded = false) {
+// `rounded`: the operands are values of the mma's type already (Stmt::operands_rounded); f16
+// and bf16 ones then come through work-group arrays of that type (`through_halves`, which rounds
+// them there), as the GEMM's staged V does.
+std::unique_ptr<Kernel> mma_kernel(MmaKind kind, int threads = kWarps * kWarp, bool rounded = false,
+                                   bool through_halves = true) {
   const int k = mma_depth(kind);
   KernelBuilder b(std::make_shared<Context>(), "mma_test", 1, threads);
   const Memory* a = b.buffer("a", kWarps * 16 * k, true);
@@ -42,6 +45,19 @@ std::unique_ptr<Kernel> mma_kernel(MmaKind kind, int threads = kWarps * kWarp, b
   const Memory* c = b.buffer("c", kWarps * 16 * 8, true);
   const Memory* d = b.buffer("d", kWarps * 16 * 8, false);
   const Memory* acc = b.thread_array("acc", 4);
+  if (rounded && through_halves && !mma_is_tf32(kind)) {
+    const Type half = kind == MmaKind::f16_m16n8k16 ? Type::f16 : Type::bf16;
+    const Memory* as = b.shared_array("as", a->size, half);
+    const Memory* bs = b.shared_array("bs", bm->size, half);
+    b.threads([&](Expr tid) {
+      for (const auto& [from, to] : {std::pair{a, as}, std::pair{bm, bs}})
+        b.loop("e", from->size / threads, LoopKind::serial,
+               [&](Expr e) { b.store(to, e * threads + tid, b.load("x", from, e * threads + tid)); });
+    });
+    b.barrier();
+    a = as;
+    bm = bs;
+  }
   b.threads([&](Expr tid) {
     Expr w = b.let("w", tid / kWarp), lane = b.let("lane", tid % kWarp);
     // Positions depend on the lane: select over the 32 lanes' constants, as a plan's formulas would.
@@ -60,8 +76,10 @@ std::unique_ptr<Kernel> mma_kernel(MmaKind kind, int threads = kWarps * kWarp, b
       av.push_back(b.load("a", a, w * (16 * k) + pos([&](int l, int j) { return mma_a_pos(kind, l, j); }, i, k)));
     for (int i = 0; i < mma_b_values(kind); ++i)
       bv.push_back(b.load("b", bm, w * (k * 8) + pos([&](int l, int j) { return mma_b_pos(kind, l, j); }, i, 8)));
-    b.mma(kind, acc, {0, 1, 2, 3}, av, bv, rounded);
-    b.mma(kind, acc, {0, 1, 2, 3}, av, bv, rounded);
+    b.mma(kind, acc, {0, 1, 2, 3}, av, bv, {rounded, rounded});
+    // f16/bf16: the second mma converts A from the same stored values (its loads keep their bits
+    // for the first one, and widen for this use)
+    b.mma(kind, acc, {0, 1, 2, 3}, av, bv, {rounded && mma_is_tf32(kind), rounded});
     for (int i = 0; i < 4; ++i)
       b.store(d, w * 128 + pos([](int l, int j) { return mma_c_pos(l, j); }, i, 8), b.load("r", acc, b.i32(i)));
   });
@@ -152,9 +170,11 @@ TEST(Mma, CudaSourceCompilesForSm90) {
 TEST(Mma, GpuAgreesWithTheInterpreter) {
   SKIP_WITHOUT_CUDA();
   auto backend = runtime::make_backend(Device::cuda(), Options{});
-  for (MmaKind kind : kKinds) {
-    SCOPED_TRACE(mma_name(kind));
-    std::unique_ptr<Kernel> k = mma_kernel(kind);
+  for (MmaKind kind : kKinds)
+  for (bool rounded : {false, true}) {  // f16/bf16 operands converted, or passed as stored
+    if (rounded && mma_is_tf32(kind)) continue;
+    SCOPED_TRACE(mma_name(kind) + (rounded ? " as stored" : ""));
+    std::unique_ptr<Kernel> k = mma_kernel(kind, kWarps * kWarp, rounded);
     Data in = random_data(kind), gpu = in;
     interp::interpret(*k, {in.a.data(), in.b.data(), in.c.data(), in.d.data()});
     backend->compile({runtime::KernelSpec::of(*k)},
@@ -190,9 +210,36 @@ TEST(Mma, RoundedTf32OperandsPassUnconverted) {
   const std::string src = render::render_kernel(*k, render::Dialect::cuda);
   EXPECT_NE(src.find("= wino_tf32_bits("), std::string::npos) << src;
   EXPECT_EQ(src.find("= wino_tf32("), std::string::npos) << src;
-  const std::vector<std::string> problems = verify(*mma_kernel(MmaKind::f16_m16n8k16, kWarps * kWarp, true));
-  ASSERT_EQ(problems.size(), 2u);  // one per mma
-  EXPECT_NE(problems[0].find("only tf32.m16n8k8 takes them unconverted"), std::string::npos) << problems[0];
+  const std::vector<std::string> problems = verify(*mma_kernel(MmaKind::tf32x3_m16n8k8, kWarps * kWarp, true));
+  ASSERT_EQ(problems.size(), 4u);  // one per side of each mma
+  EXPECT_NE(problems[0].find("splits its operands"), std::string::npos) << problems[0];
+}
+
+// f16/bf16 operands staged in work-group memory of the mma's type go in as their stored bits,
+// packed in pairs (no conversion to float and back); the verifier refuses the promise for values
+// that were not loaded from such memory.
+TEST(Mma, HalfOperandsPassAsStored) {
+  for (MmaKind kind : {MmaKind::f16_m16n8k16, MmaKind::bf16_m16n8k16}) {
+    SCOPED_TRACE(mma_name(kind));
+    std::unique_ptr<Kernel> k = mma_kernel(kind, kWarps * kWarp, true);
+    ASSERT_TRUE(verify(*k).empty()) << verify(*k)[0];
+    Data in = random_data(kind);
+    interp::interpret(*k, {in.a.data(), in.b.data(), in.c.data(), in.d.data()});
+    EXPECT_LT(max_rel(in.d, expected(kind, in, true)), 1e-6);
+    const std::string src = render::render_kernel(*k, render::Dialect::cuda);
+    const std::string name = mma_operand_name(kind);
+    EXPECT_NE(src.find("= wino_halves(b"), std::string::npos) << src;  // B, in both mmas
+    EXPECT_NE(src.find("= wino_" + name + "x2(wino_" + name + "_to_f32(a"), std::string::npos) << src;  // A, 2nd
+    EXPECT_EQ(src.find("wino_" + name + "x2(wino_" + name + "_to_f32(b"), std::string::npos) << src;
+    std::string why;
+    if (cuda::nvrtc_available(&why)) {
+      cuda::NvrtcOutput out = cuda::nvrtc_compile(render::translation_unit({src}, render::Dialect::cuda), k->name, "sm_90");
+      EXPECT_FALSE(out.cubin.empty()) << out.log;
+    }
+    const std::vector<std::string> problems = verify(*mma_kernel(kind, kWarps * kWarp, true, false));
+    ASSERT_FALSE(problems.empty());
+    EXPECT_NE(problems[0].find("is marked rounded but is not a value loaded from"), std::string::npos) << problems[0];
+  }
 }
 
 // out[i] = tf32_rounded(in[i]) in each dialect, bit for bit as ir::round_tf32 on the host: ties

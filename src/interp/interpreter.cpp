@@ -205,13 +205,13 @@ void Machine::mma(const Stmt& s) {
       args.push_back(uniform.back().data());
     }
   }
-  if (s.operands_rounded)
-    for (size_t i = 0; i < args.size(); ++i)
+  for (size_t i = 0; i < args.size(); ++i)
+    if (s.operands_rounded[i < size_t(na) ? 0 : 1])
       each(m, [&](int l) {
         const float v = static_cast<float>(args[i][l]);
-        if (round_tf32(v) != v && !std::isnan(v))
-          fail_at(l, "an mma with operands rounded got " + std::to_string(v) + ", not a tf32 value, as operand " +
-                         std::to_string(i) + " (store it rounded, or let the mma convert it)");
+        if (mma_round_operand(kind, v) != v && !std::isnan(v))
+          fail_at(l, "an mma with operands rounded got " + std::to_string(v) + ", not a " + mma_operand_name(kind) +
+                         " value, as operand " + std::to_string(i) + " (store it rounded, or let the mma convert it)");
       });
   Cells& c = cell_of(s.memory);
   std::vector<double> a(kMmaRows * depth), b(depth * kMmaCols);

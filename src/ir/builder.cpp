@@ -217,7 +217,7 @@ void KernelBuilder::barrier() {
 }
 
 void KernelBuilder::mma(MmaKind kind, const Memory* acc, std::vector<int64_t> slots, std::vector<Expr> a,
-                        std::vector<Expr> b, bool operands_rounded) {
+                        std::vector<Expr> b, std::array<bool, 2> operands_rounded) {
   auto s = std::make_unique<Stmt>();
   s->kind = StmtKind::mma;
   s->mma = kind;

@@ -44,9 +44,9 @@ class KernelBuilder {
   void threads(const std::function<void(Expr)>& body);
   void barrier();
   /// acc[slots] += A x B, warp by warp (ir/mma.h): `a` and `b` are this lane's fragment values.
-  /// `operands_rounded` (tf32 only): a and b are tf32 values already (Stmt::operands_rounded).
+  /// `operands_rounded` (A, B): that side's values are of the mma's type already (Stmt::operands_rounded).
   void mma(MmaKind kind, const Memory* acc, std::vector<int64_t> slots, std::vector<Expr> a, std::vector<Expr> b,
-           bool operands_rounded = false);
+           std::array<bool, 2> operands_rounded = {});
   /// dst[index + i] = mask ? src[src_index + i] : 0 for i < elements (4, 8 or 16 bytes: 1 to 4 floats,
   /// 2 to 8 halves), asynchronously: the
   /// values land in work-group memory at the copy_wait that retires the thread's group.

@@ -7,6 +7,7 @@
 // thread region becomes a loop over the threads), so GPU-style kernels run on the CPU unchanged.
 #pragma once
 
+#include <array>
 #include <memory>
 #include <string>
 #include <vector>
@@ -80,9 +81,11 @@ struct Stmt {
   // lane's values of A then B, `slots` the 4 elements of the per-thread f32 array `memory`
   // holding its part of C (read) and D (written).
   MmaKind mma = MmaKind::tf32_m16n8k8;
-  // mma (tf32): the operands are tf32 values already (the plan stored them rounded; the
-  // interpreter checks), so they go to the tensor cores as they are, without a conversion
-  bool operands_rounded = false;
+  // mma, per side (A, B): the operands are values of the mma's type already (tf32, f16 or bf16:
+  // the plan stored them so; the interpreter checks), so they go to the tensor cores as they are,
+  // without a conversion. f16/bf16 operands so marked are loads from memory of that type (their
+  // bits become the registers; the verifier checks).
+  std::array<bool, 2> operands_rounded{};
   std::vector<Expr> args;
   std::vector<int64_t> slots;
   // copy_async: the global buffer read and the element index of the first value read.

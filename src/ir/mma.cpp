@@ -56,6 +56,14 @@ float truncate_tf32(float x) {
   return std::bit_cast<float>(std::bit_cast<uint32_t>(x) & ~0x1fffu);
 }
 
+float mma_round_operand(MmaKind k, float x) {
+  switch (k) {
+    case MmaKind::f16_m16n8k16: return round_to_f16(x);
+    case MmaKind::bf16_m16n8k16: return round_to_bf16(x);
+    default: return round_tf32(x);
+  }
+}
+
 double mma_product(MmaKind k, float a, float b) {
   switch (k) {
     case MmaKind::tf32_m16n8k8: return double{round_tf32(a)} * round_tf32(b);

@@ -46,6 +46,9 @@ double mma_product(MmaKind k, float a, float b);
 /// functions above), which is how plans compute them per lane.
 inline int mma_t_step(MmaKind k) { return mma_is_tf32(k) ? 1 : 2; }
 
+/// `x` rounded to the operand type of a one-mma kind (tf32, f16, bf16), as the mma rounds it.
+float mma_round_operand(MmaKind k, float x);
+
 /// `x` rounded to tf32 (10 mantissa bits; to nearest, ties away from zero: PTX cvt.rna.tf32.f32).
 float round_tf32(float x);
 /// `x` truncated to tf32 (toward zero).

@@ -105,7 +105,8 @@ class Printer {
           text += "] +=";
           for (size_t i = 0; i < s.args.size(); ++i)
             text += std::string(i == 0 ? " A{" : i == size_t(mma_a_values(s.mma)) ? "} x B{" : ", ") + expr(s.args[i].node());
-          line(indent, text + "}" + (s.operands_rounded ? " (operands rounded)" : ""));
+          const auto [ra, rb] = s.operands_rounded;
+          line(indent, text + "}" + (ra && rb ? " (operands rounded)" : ra ? " (A rounded)" : rb ? " (B rounded)" : ""));
           break;
         }
         case StmtKind::copy_async: {

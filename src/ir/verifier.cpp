@@ -1,6 +1,7 @@
 #include "ir/verifier.h"
 
 #include <functional>
+#include <unordered_map>
 #include <unordered_set>
 
 #include "common/error.h"
@@ -107,8 +108,21 @@ class Verifier {
       check_expr(e, "operand");
       if (e && e.type() != Type::f32) problem("mma operand is not f32");
     }
-    if (s.operands_rounded && s.mma != MmaKind::tf32_m16n8k8)
-      problem("mma." + mma_name(s.mma) + " with operands rounded: only tf32.m16n8k8 takes them unconverted");
+    const Type half = s.mma == MmaKind::f16_m16n8k16 ? Type::f16 : s.mma == MmaKind::bf16_m16n8k16 ? Type::bf16 : Type::f32;
+    for (int side = 0; side < 2; ++side) {
+      if (!s.operands_rounded[side]) continue;
+      if (s.mma == MmaKind::tf32x3_m16n8k8) problem("mma.tf32x3 splits its operands: none can be marked rounded");
+      if (half == Type::f32) continue;
+      // f16/bf16 registers are the stored bits: each operand is a value loaded from such memory.
+      const size_t first = side == 0 ? 0 : size_t(mma_a_values(s.mma));
+      const size_t end = side == 0 ? first + mma_a_values(s.mma) : s.args.size();
+      for (size_t i = first; i < end && i < s.args.size(); ++i) {
+        auto from = loaded_from_.find(s.args[i].node());
+        if (from == loaded_from_.end() || from->second->type != half)
+          problem("mma." + mma_name(s.mma) + " operand " + std::to_string(i) +
+                  " is marked rounded but is not a value loaded from " + type_name(half) + " memory");
+      }
+    }
   }
 
   void check_copy(const Stmt& s, bool in_threads) {
@@ -142,6 +156,7 @@ class Verifier {
           check_memory(s, in_threads);
           if (s.memory && s.var && s.var.type().element() != value_type(s.memory->type)) problem("load type mismatch");
           if (s.var) check_lanes(s, s.var.type());
+          if (s.var && s.memory && !s.var.type().is_vector()) loaded_from_[s.var.node()] = s.memory;
           define(s.var);
           break;
         case StmtKind::store:
@@ -203,6 +218,7 @@ class Verifier {
 
   const Kernel& k_;
   std::unordered_set<const Memory*> memories_;
+  std::unordered_map<const Node*, const Memory*> loaded_from_;  // scalar load variables: their memory
   std::vector<std::unordered_set<const Node*>> defined_;
   std::unordered_set<const Node*> all_defined_;
   std::vector<std::string> problems_;

@@ -81,6 +81,9 @@ void multiply_chunk_mma(KernelBuilder& b, const GemmCore& core, const ChunkStage
   const int depth = mma_depth(kind), step = mma_t_step(kind), tm = g.rk / 2, tn = g.rp / 2;
   const int wa = a_run(core), wb = b_run(core);
   const WarpPlace w = warp_place(b, g, tid);
+  // tf32 values stored rounded, and a V staged in the mma's half type, go in as they are.
+  const bool half_v = st.v().smem->type != ir::Type::f32;
+  const std::array<bool, 2> rounded{core.tf32_operands, core.tf32_operands || half_v};
   Expr abase = b.let("abase", b.i32(st.a().base) + buf * st.a().copy + w.k0);
   Expr bbase = b.let("bbase", b.i32(st.v().base) + buf * st.v().copy + w.p0);
   b.loop("ks", g.cc / depth, LoopKind::unrolled, [&](Expr ks) {
@@ -104,7 +107,7 @@ void multiply_chunk_mma(KernelBuilder& b, const GemmCore& core, const ChunkStage
       for (int ni = 0; ni < tn; ++ni) {
         std::vector<int64_t> slots;
         for (int i = 0; i < 4; ++i) slots.push_back(core.acc_index(0, 2 * mi + i / 2, 2 * ni + i % 2));
-        b.mma(kind, core.acc, slots, a[mi], v[ni], core.tf32_operands);
+        b.mma(kind, core.acc, slots, a[mi], v[ni], rounded);
       }
   });
 }

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
 #include <map>
 #include <tuple>
 #include <sstream>
@@ -109,6 +110,7 @@ class Renderer {
     for (const auto& a : k.arrays) hint_counts_[a->name] = 1;
     for (const char* reserved : {"buffers", "group_begin", "group_end", "group_", "gid_", "tid_", "wv_", "wino_shared_"})
       hint_counts_[reserved] = 1;
+    find_raw_halves(k.body);
   }
 
   std::string run() {
@@ -253,7 +255,8 @@ class Renderer {
   // that takes it, so the source shows one conversion per register (converting in each mma's
   // call put a warp's 4 x 4 mmas' conversions in the PTX four times; ptxas merged them, the H200
   // ran both at the same speed). 3xtf32 splits its operands in its own function; tf32 operands
-  // the plan stored rounded (Stmt::operands_rounded) pass as their bits.
+  // the plan stored rounded (Stmt::operands_rounded) pass as their bits, f16/bf16 ones as the
+  // stored halves packed in pairs (raw_halves_).
   std::string mma_call(const Stmt& s) {
     if (!d_.mma)
       throw Error(std::string("the ") + dialect_name(d_.dialect) +
@@ -264,21 +267,29 @@ class Renderer {
     for (size_t i = 0; i < s.slots.size(); ++i)
       call += (i ? ", " : "") + memory_prefix(*s.memory) + "[" + std::to_string(s.slots[i]) + "]";
     const size_t per = mma_is_tf32(s.mma) ? 1 : 2;  // values per register
-    for (size_t i = 0; i < s.args.size(); i += per)
+    for (size_t i = 0; i < s.args.size(); i += per) {
+      const bool rounded = s.operands_rounded[i < size_t(mma_a_values(s.mma)) ? 0 : 1];
       call += ", " + (split ? expr(s.args[i], true)
-                            : mma_register(s.operands_rounded ? "bits" : name, s.args[i], per == 2 ? s.args[i + 1] : Expr{}));
+                            : mma_register(rounded ? (per == 2 ? "halves" : "bits") : name, s.args[i],
+                                           per == 2 ? s.args[i + 1] : Expr{}));
+    }
     return call + ");";
   }
 
-  // `operands`: tf32, f16 or bf16 (a conversion), or bits (a tf32 value as it is).
+  // `operands`: tf32, f16 or bf16 (a conversion), bits (a tf32 value as it is) or halves (two
+  // stored f16/bf16 values as they are).
   std::string mma_register(const std::string& operands, Expr lo, Expr hi) {
-    const std::string convert = operands == "bits" ? "wino_tf32_bits" : operands == "tf32" ? "wino_tf32" : "wino_" + operands + "x2";
+    const std::string convert = operands == "bits"     ? "wino_tf32_bits"
+                                : operands == "halves" ? "wino_halves"
+                                : operands == "tf32"   ? "wino_tf32"
+                                                       : "wino_" + operands + "x2";
     const OperandKey key{convert, lo.node(), hi ? hi.node() : nullptr};
     for (auto it = operand_scopes_.rbegin(); it != operand_scopes_.rend(); ++it)
       if (auto found = it->find(key); found != it->end()) return found->second;
     int& count = hint_counts_["op"];
     const std::string reg = "op" + std::to_string(count++);
-    line("const unsigned " + reg + " = " + convert + "(" + expr(lo, true) + (hi ? ", " + expr(hi, true) : "") + ");");
+    auto arg = [&](Expr e) { return operands == "halves" ? name_of(e.node()) : expr(e, true); };
+    line("const unsigned " + reg + " = " + convert + "(" + arg(lo) + (hi ? ", " + arg(hi) : "") + ");");
     operand_scopes_.back()[key] = reg;
     return reg;
   }
@@ -310,6 +321,12 @@ class Renderer {
         break;
       case StmtKind::load: {
         const Type t = s.var.type();
+        if (raw_halves_.count(s.var.node())) {  // the stored bits, for an mma (raw_halves_)
+          const std::string ref = memory_ref(*s.memory, s.index);
+          line("const " + d_.types.half_bits + " " + name_of(s.var.node()) + " = " +
+               (s.cond ? expr(s.cond, false) + " ? " + ref + " : 0" : ref) + ";");
+          break;
+        }
         std::string ref = t.is_vector() ? vector_load(s) : widen(*s.memory, memory_ref(*s.memory, s.index));
         std::string zero = t.scalar == Scalar::f32 ? "0.0f" : "0";
         if (t.is_vector()) zero = make_text(d_.types, t, std::vector<std::string>(t.lanes, zero));
@@ -395,7 +412,10 @@ class Renderer {
         if (n->type == Type::boolean) return n->ival ? "true" : "false";
         return n->ival < 0 && !top ? "(" + std::to_string(n->ival) + ")" : std::to_string(n->ival);
       case Op::const_float: return float_literal(n->fval);
-      case Op::var: return name_of(n);
+      case Op::var: {
+        auto raw = raw_halves_.find(n);  // a value held as its stored bits, used as a float here
+        return raw == raw_halves_.end() ? name_of(n) : widen(*raw->second, name_of(n));
+      }
       default: break;
     }
     if (in_scope(n)) return names_[n];
@@ -468,8 +488,33 @@ class Renderer {
     }
   }
 
+  // The f16/bf16 values an mma takes as stored (Stmt::operands_rounded): the loads that define
+  // them keep the bits (one 16-bit register each; the compiler then merges neighbouring loads and
+  // packs pairs with one instruction, where widening to float and narrowing back cost two
+  // conversions per value and kept bf16 loads 2 bytes wide). Any other use widens the bits.
+  void find_raw_halves(const Block& body) {
+    std::unordered_set<const Node*> operands;
+    std::function<void(const Block&)> mmas = [&](const Block& b) {
+      for (const StmtPtr& s : b) {
+        if (s->kind == StmtKind::mma && !mma_is_tf32(s->mma))
+          for (size_t i = 0; i < s->args.size(); ++i)
+            if (s->operands_rounded[i < size_t(mma_a_values(s->mma)) ? 0 : 1]) operands.insert(s->args[i].node());
+        mmas(s->body);
+      }
+    };
+    std::function<void(const Block&)> loads = [&](const Block& b) {
+      for (const StmtPtr& s : b) {
+        if (s->kind == StmtKind::load && operands.count(s->var.node())) raw_halves_[s->var.node()] = s->memory;
+        loads(s->body);
+      }
+    };
+    mmas(body);
+    if (!operands.empty()) loads(body);
+  }
+
   const Kernel& k_;
   const DialectSpec& d_;
+  std::unordered_map<const Node*, const Memory*> raw_halves_;
   ValuePlan plan_;
   std::ostringstream out_;
   int indent_ = 0;

@@ -182,6 +182,10 @@ __device__ __forceinline__ unsigned wino_tf32(float x) {
   unsigned r; asm("cvt.rna.tf32.f32 %0, %1;" : "=r"(r) : "f"(x)); return r;
 }
 __device__ __forceinline__ unsigned wino_tf32_bits(float x) { return __float_as_uint(x); }  // x is tf32 already
+// Two stored f16/bf16 values as one register, lo in the low half (one PRMT).
+__device__ __forceinline__ unsigned wino_halves(unsigned short lo, unsigned short hi) {
+  return (unsigned)lo | ((unsigned)hi << 16);
+}
 __device__ __forceinline__ unsigned wino_f16x2(float lo, float hi) {
   unsigned r; asm("cvt.rn.f16x2.f32 %0, %1, %2;" : "=r"(r) : "f"(hi), "f"(lo)); return r;
 }
