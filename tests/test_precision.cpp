@@ -1,4 +1,4 @@
-// The tensor-core precisions (Options::precision): the unfused plan's mma GEMM against the
+// The tensor-core precisions (Options::precision): the unfused and fused-output plans' mma GEMMs against the
 // float64 reference in the interpreter (every edge, several blocks, epilogues, half tensors, other
 // tiles) and on the GPU; the planner treating precision as a constraint; NVRTC building each mode
 // for sm_90 without spills; the CLI's --precision.
@@ -22,22 +22,25 @@ const Precision kTensorPrecisions[] = {Precision::tf32x3, Precision::tf32, Preci
 struct PrecisionCase {
   Precision precision;
   int m, r;
+  const char* plan = "unfused";  // or fused-output (tensor cores up to alpha 6, then fp32)
 };
 
 std::vector<PrecisionCase> precision_cases() {
   std::vector<PrecisionCase> out;
-  for (Precision p : kTensorPrecisions)
-    for (auto [m, r] : {std::pair{2, 3}, {3, 3}, {4, 3}, {6, 3}, {2, 5}, {1, 3}}) out.push_back({p, m, r});
+  for (const char* plan : {"unfused", "fused-output"})
+    for (Precision p : kTensorPrecisions)
+      for (auto [m, r] : {std::pair{2, 3}, {3, 3}, {4, 3}, {6, 3}, {2, 5}, {1, 3}}) out.push_back({p, m, r, plan});
   return out;
 }
 
 std::string case_name(const ::testing::TestParamInfo<PrecisionCase>& info) {
-  return std::string(precision_name(info.param.precision)) + "_f" + std::to_string(info.param.m) + "x" +
-         std::to_string(info.param.r);
+  const std::string plan = info.param.plan;
+  return (plan == "unfused" ? "" : "fused_output_") + std::string(precision_name(info.param.precision)) + "_f" +
+         std::to_string(info.param.m) + "x" + std::to_string(info.param.r);
 }
 
 Options precision_options(const PrecisionCase& pc, const std::array<int, 5>& tiles = {}) {
-  Options o = plan_options("unfused", pc.m, tiles);
+  Options o = plan_options(pc.plan, pc.m, tiles);
   o.precision = pc.precision;
   return o;
 }
@@ -48,6 +51,16 @@ Options precision_options(const PrecisionCase& pc, const std::array<int, 5>& til
 // run_width) instead of 4.
 const std::array<int, 5> kOtherTiles[] = {{64, 64, 8, 8, 16},      {64, 64, 8, 8, 32}, {64, 128, 4, 4, 16},
                                           {128, 128, 8, 16, 16},   {32, 32, 2, 2, 16}, {96, 96, 6, 6, 16}};
+// fused-output's besides its default (32 x 32 blocks of 2 x 2 register tiles, chunks of 16): a
+// 64-row block (16 warps), 4 x 2 register tiles, and warps of 16 x 16; past alpha 6 it runs the
+// fp32 plan, whose tiles these are not.
+const std::array<int, 5> kOtherOutputTiles[] = {{64, 32, 2, 2, 16}, {32, 32, 4, 2, 16}, {32, 64, 2, 4, 16}};
+
+std::vector<std::array<int, 5>> other_tiles(const PrecisionCase& pc) {
+  if (std::string(pc.plan) == "unfused") return {std::begin(kOtherTiles), std::end(kOtherTiles)};
+  if (pc.m + pc.r - 1 > 6) return {};
+  return {std::begin(kOtherOutputTiles), std::end(kOtherOutputTiles)};
+}
 
 class PrecisionSweep : public ::testing::TestWithParam<PrecisionCase> {};
 
@@ -60,14 +73,14 @@ struct WorstErrors {
     w = std::max(w, err);
   }
   void print(const char* where, const PrecisionCase& pc) const {
-    std::printf("[ measured ] %s unfused %s F(%d,%d): worst rel L2 error %.3g with float32 tensors, %.3g with f16/bf16 ones\n",
-                where, precision_name(pc.precision), pc.m, pc.r, f32, half);
+    std::printf("[ measured ] %s %s %s F(%d,%d): worst rel L2 error %.3g with float32 tensors, %.3g with f16/bf16 ones\n",
+                where, pc.plan, precision_name(pc.precision), pc.m, pc.r, f32, half);
   }
 };
 
 TEST_P(PrecisionSweep, InterpreterMatchesReference) {
   const PrecisionCase& pc = GetParam();
-  const PlanCase plan{"unfused", pc.m, pc.r};
+  const PlanCase plan{pc.plan, pc.m, pc.r};
   std::vector<ConvCase> shapes = edge_sweep(pc.r);
   shapes.pop_back();  // the 32x32 seed layer: the GPU runs it
   for (const ConvCase& cc : block_sweep(pc.r)) shapes.push_back(cc);
@@ -86,7 +99,7 @@ TEST_P(PrecisionSweep, InterpreterMatchesReference) {
   WorstErrors worst;
   for (const ConvCase& cc : shapes)
     if (has_output(cc)) worst.add(cc, check_conv(Device::interpreter(), precision_options(pc), cc));
-  for (const auto& tiles : kOtherTiles)
+  for (const auto& tiles : other_tiles(pc))
     worst.add(block_sweep(pc.r)[0], check_conv(Device::interpreter(), precision_options(pc, tiles), block_sweep(pc.r)[0]));
   worst.print("interp", pc);
 }
@@ -100,11 +113,11 @@ TEST_P(PrecisionSweep, GpuMatchesReference) {
   nhwc.layout = Layout::nhwc;
   // 28 x 28 has tiles of no multiple of 8 at F(4,3) (V float32 in every mode), 32 x 32 has (fp16
   // and bf16 store V in their type).
-  for (const ConvCase& cc : {e[3], with_variant(e[4], {"unfused", pc.m, pc.r}), e[5], block_sweep(pc.r)[0],
+  for (const ConvCase& cc : {e[3], with_variant(e[4], {pc.plan, pc.m, pc.r}), e[5], block_sweep(pc.r)[0],
                              ConvCase{2, 64, 28, 28, 96, pc.r, Padding::all(pc.r / 2)},
                              ConvCase{2, 64, 32, 32, 96, pc.r, Padding::all(pc.r / 2)}, nhwc})
     if (has_output(cc)) worst.add(cc, check_conv(Device::cuda(), precision_options(pc), cc));
-  for (const auto& tiles : kOtherTiles)
+  for (const auto& tiles : other_tiles(pc))
     worst.add(block_sweep(pc.r)[0], check_conv(Device::cuda(), precision_options(pc, tiles), block_sweep(pc.r)[0]));
   worst.print("cuda", pc);
 }
@@ -142,6 +155,27 @@ TEST(Precision, PlannerNeverPicksALowerPrecision) {
   }
 }
 
+// fused-output runs its GEMM on tensor cores where every thread's alpha^2 x 4 accumulators fit
+// (alpha <= 6: 144 at F(4,3)); at F(6,3) (256) it keeps fp32, the higher precision, and says so.
+TEST(Precision, FusedOutputTakesTensorCoresUpToAlpha6) {
+  for (auto [m, tensor] : {std::pair{2, true}, {4, true}, {6, false}}) {
+    Options o = plan_options("fused-output", m);
+    o.precision = Precision::fp16;
+    const Report rep = explain(large_layer(), o, "sm_90");
+    EXPECT_EQ(rep.precision, tensor ? Precision::fp16 : Precision::fp32) << m;
+    bool mma = false;
+    for (const KernelReport& k : rep.kernels) mma = mma || k.source.find("wino_mma_f16_bits(") != std::string::npos;
+    EXPECT_EQ(mma, tensor) << m;
+  }
+  Options o;
+  o.precision = Precision::tf32;
+  bool offered = false;
+  for (const PlanCandidate& c : explain(large_layer(), o, "sm_90").candidates)
+    offered = offered || (c.plan == "fused-output" && c.precision == Precision::tf32 &&
+                          c.rejected.find("tensor") == std::string::npos && c.rejected.find("spill") == std::string::npos);
+  EXPECT_TRUE(offered);
+}
+
 TEST(Precision, DevicesWithoutTensorCoresRunFp32AndSayWhy) {
   Options o;
   o.precision = Precision::tf32;
@@ -163,10 +197,13 @@ TEST(Precision, DevicesWithoutTensorCoresRunFp32AndSayWhy) {
 TEST(Precision, EachModeCompilesForSm90WithoutSpills) {
   std::string why;
   if (!cuda::nvrtc_available(&why)) GTEST_SKIP() << "NVRTC not available: " << why;
-  for (Precision p : kTensorPrecisions) {
-    Options o = plan_options("unfused", 4);
+  for (Precision p : kTensorPrecisions)
+  for (const char* plan : {"unfused", "fused-output"})
+  for (int m : {2, 4}) {
+    Options o = plan_options(plan, m);
     o.precision = p;
     const Report rep = explain(large_layer(), o, "sm_90");
+    EXPECT_EQ(rep.precision, p) << plan;
     for (const KernelReport& k : rep.kernels) {
       EXPECT_EQ(k.spill_bytes, 0) << k.name;
       std::printf("[ measured ] %s %s: predicted %d registers, ptxas %d\n", precision_name(p), k.name.c_str(),

@@ -1,5 +1,8 @@
 #include "planner/tile_choice.h"
 
+#include <cstdlib>
+#include <optional>
+
 #include "common/error.h"
 #include "plans/gemm_tiles.h"
 #include "plans/plan_common.h"
@@ -147,6 +150,26 @@ GemmTiles all_points_tiles(const plans::Tiling& t, bool all_points_per_thread) {
   return {a2, 16, 32, 4, 4, 4, points_per_thread(a2, 8)};                 // 8 groups x 32 threads, 128 accumulators
 }
 
+// Tensor-core fused-output: each thread holds all alpha^2 points of a 2 x 2 register tile (a warp:
+// 16 output channels x 8 tiles, one mma per point and k-step), 4 alpha^2 accumulators, up to 144
+// at alpha 6 (beyond, the fp32 plan: a higher precision); 8 warps cover a 32 x 32 block. Chunks
+// of 16 channels are staged about 4 points at a time (GemmTiles::stage_points) so that a ring of
+// copies fits work-group memory.
+std::optional<GemmTiles> mma_output_tiles(ir::MmaKind kind, const plans::Tiling& t) {
+  const int a2 = t.alpha * t.alpha;
+  if (a2 > 36) return std::nullopt;
+  GemmTiles g;
+  g.points = g.ppt = a2;
+  g.bk = g.bp = 32;
+  g.rk = g.rp = 2;
+  g.cc = 16;
+  g.mma = kind;
+  g.stage_points = 1;
+  for (int q = 1; q <= 6; ++q)  // the divisor nearest 4
+    if (a2 % q == 0 && std::abs(q - 4) <= std::abs(g.stage_points - 4)) g.stage_points = q;
+  return g;
+}
+
 // fused-input: a work-group holds one row of alpha points, so it computes an alpha-th of each input
 // tile's transform and keeps alpha x bk x bp accumulators: 8 x 8 register tiles over blocks of
 // 64 (or 32) output channels x 32 tiles, one thread group of 32 (or 16) per point, chunks of 8
@@ -170,7 +193,9 @@ int max_alpha(const std::string& plan) {
 }
 
 plans::PlanOptions resolve_plan(const ConvDesc& d, plans::PlanOptions p) {
-  if (p.plan != "unfused") p.precision = Precision::fp32;  // the others compute in fp32 (higher)
+  // Tensor cores take the unfused plan's GEMM, and fused-output's up to alpha 6; the others compute
+  // in fp32 (a higher precision).
+  if (p.plan != "unfused" && p.plan != "fused-output") p.precision = Precision::fp32;
   if (p.plan == "direct") {  // CPU-shaped for one group: blocks of output pixels of a row
     if (d.groups != 1) p.vector_lanes = 0;
     if (!p.vector_lanes) return p;
@@ -191,9 +216,15 @@ plans::PlanOptions resolve_plan(const ConvDesc& d, plans::PlanOptions p) {
                                            "use a smaller m or another plan"
                                          : ": use a smaller m or the unfused plan"));
   if (!gemm) return p;
+  std::optional<GemmTiles> mma_output;
+  if (p.plan == "fused-output" && p.precision != Precision::fp32) {
+    mma_output = mma_output_tiles(mma_kind(p.precision), t);
+    if (!mma_output) p.precision = Precision::fp32;
+  }
   if ((p.plan != "unfused" && p.plan != "fused") || p.precision != Precision::fp32) p.vector_lanes = 0;
   GemmTiles g = p.vector_lanes > 0              ? cpu_point_tiles(p.vector_lanes, d.c, d.k, t.tiles, l1_of(p))
                 : p.plan == "fused-input"         ? point_row_tiles(t, d.k)
+                : mma_output                      ? *mma_output
                 : p.plan != "unfused"             ? all_points_tiles(t, p.plan == "fused-output")
                 : p.precision == Precision::fp32 ? point_gemm_tiles(t, d.k, p.async_copies)
                                                  : mma_point_tiles(mma_kind(p.precision), t.tiles);

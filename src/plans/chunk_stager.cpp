@@ -11,7 +11,7 @@ bool stages_half_v(GemmSource source, const Memory* input) {
   return source == GemmSource::transformed && input && value_type(input->type) != input->type;
 }
 
-int64_t u_stage_floats(const GemmTiles& g) { return g.copies() * int64_t{g.points} * g.cc * (g.bk + g.pad()); }
+int64_t u_stage_floats(const GemmTiles& g) { return g.copies() * int64_t{g.staged_points()} * g.cc * (g.bk + g.pad()); }
 
 // A half V's rows are padded by 8 elements (16 bytes: the copies stay aligned), so that the
 // fragment reads of a half-warp, 8 bytes per lane from rows 2t apart, hit distinct banks.
@@ -21,12 +21,12 @@ ChunkStager::ChunkStager(KernelBuilder& b, const ConvDesc& d, const Tiling& t, c
   const int T = g.threads(), copies = g.copies();
   const bool half_v = stages_half_v(source, input);
   const int pa = g.bk + g.pad(), pv = g.bp + (half_v ? 8 : g.pad());
-  const int64_t a = int64_t{g.points} * g.cc * pa, v = int64_t{g.points} * g.cc * pv;
+  const int64_t a = int64_t{g.staged_points()} * g.cc * pa, v = int64_t{g.staged_points()} * g.cc * pv;
   const Memory* vs = half_v ? b.shared_array("vs", copies * v, input->type) : core.smem;
   ops_.push_back({u, "u", core.smem, g.bk, d.k, core.kb * g.bk, 0, a, pa});
   ops_.push_back({input, "v", vs, g.bp, t.tiles, core.pb * g.bp, half_v ? 0 : copies * a, v, pv});
   for (StagedOperand& op : ops_) {
-    op.elements = int64_t{g.points} * g.cc * op.width;
+    op.elements = int64_t{g.staged_points()} * g.cc * op.width;
     op.loads = static_cast<int>(ceil_div(op.elements, T));
   }
   ops_[1].first = ops_[0].loads;
@@ -49,8 +49,9 @@ void ChunkStager::stash(const Memory* next, Expr tid, Expr buf) {
     }
 }
 
-void ChunkStager::issue_copies(Expr tid, Expr c0, Expr buf) {
+void ChunkStager::issue_copies(Expr tid, Expr c0, Expr buf, int first_point) {
   const int T = g_.threads();
+  first_point_ = first_point;
   for (const StagedOperand& op : ops_) {
     const int n = 16 / type_bytes(op.mem->type);  // elements of a 16-byte copy
     const int w = op.extent % n == 0 && op.width % n == 0 && op.pitch % n == 0 && op.base % n == 0 ? n : 1;
@@ -58,7 +59,7 @@ void ChunkStager::issue_copies(Expr tid, Expr c0, Expr buf) {
       throw Error("internal: GEMM tiles " + g_.str() + ": " + op.hint + " in " + type_name(op.mem->type) +
                   " with rows of " + std::to_string(op.extent) + " cannot be copied in 16-byte runs");
     const int runs = op.width / w;
-    const int64_t count = int64_t{g_.points} * g_.cc * runs;
+    const int64_t count = int64_t{g_.staged_points()} * g_.cc * runs;
     for (int64_t i = 0; i < ceil_div(count, T); ++i) {
       Expr e = b_.i32(i * T) + tid;
       Element el;
@@ -74,6 +75,7 @@ void ChunkStager::issue_copies(Expr tid, Expr c0, Expr buf) {
       }
     }
   }
+  first_point_ = 0;
 }
 
 void ChunkStager::stage(Expr tid, Expr c0) {
@@ -99,9 +101,9 @@ ChunkStager::Element ChunkStager::element(const StagedOperand& op, int i, Expr t
 }
 
 std::pair<Expr, Expr> ChunkStager::source(const StagedOperand& op, const Element& el, Expr c0) {
-  Expr xi = core_.xi0, ci = el.row;
-  if (g_.points > 1) {
-    xi = b_.let("xi", core_.xi0 + el.row / g_.cc);
+  Expr xi = core_.xi0 + b_.i32(first_point_), ci = el.row;
+  if (g_.staged_points() > 1) {
+    xi = b_.let("xi", xi + el.row / g_.cc);
     ci = el.row % g_.cc;
   }
   Expr c = b_.let("c", c0 + ci), x = b_.let("col", op.col0 + el.col);

@@ -50,8 +50,9 @@ class ChunkStager {
   void stash(const ir::Memory* next, ir::Expr tid, ir::Expr buf);
   /// Global -> work-group memory copy `buf` asynchronously (stages): 16-byte runs (4 floats, 8
   /// halves) where the rows allow (the tensor's columns and the staged rows multiples of the run),
-  /// else single floats; throws wino::Error for a half operand whose rows do not allow them.
-  void issue_copies(ir::Expr tid, ir::Expr c0, ir::Expr buf);
+  /// else single floats; throws wino::Error for a half operand whose rows do not allow them. A
+  /// copy holds GemmTiles::staged_points() points from the work-group's `first_point` on.
+  void issue_copies(ir::Expr tid, ir::Expr c0, ir::Expr buf, int first_point = 0);
   /// Global -> work-group memory directly (no prefetch): V (or transformed image tiles), then U.
   void stage(ir::Expr tid, ir::Expr c0);
 
@@ -87,6 +88,7 @@ class ChunkStager {
   /// Vs[point][ci][pl] = value.
   void store_v(int point, const Pair& q, ir::Expr value);
 
+  int first_point_ = 0;  // of the copy being issued (issue_copies)
   ir::KernelBuilder& b_;
   const ConvDesc& d_;
   const Tiling& t_;

@@ -1,6 +1,8 @@
 // Plan `fused-output`: the seed's Option 2 done right. A separate kernel writes V = BT d B; the
 // GEMM kernel keeps all alpha^2 accumulators of its tiles in registers (computed once) and
-// applies Y = AT M A to them in its epilogue, so M never goes to memory.
+// applies Y = AT M A to them in its epilogue, so M never goes to memory. On tensor cores each
+// lane's accumulators of every point stand for the same output channels and tiles (the mma's
+// fragment places do not depend on the point), so the transform needs no exchange either.
 #include "plans/gemm_core.h"
 
 namespace wino::plans {
@@ -11,10 +13,11 @@ Program build_fused_output(const ConvDesc& d, const PlanOptions& o) {
   const GemmTiles& g = given_tiles(o);
   check_all_points_tiles(g, t, plan, true);
   ProgramBuilder prog(d, plan, t.m, t.r);
-  BufferHandle u = transformed_weights(prog, t);
-  BufferHandle v = prog.scratch("v", int64_t{t.alpha} * t.alpha * d.c * t.tiles);
-  prog.add(input_transform_kernel(prog, t, o.threads > 0 ? o.threads : 128, v));
-  prog.add(gemm_kernel(prog, t, g, {GemmSource::transformed, GemmSink::transform_in_registers, u, v, {}}));
+  const StoredValues values = gemm_operand_values(g);
+  BufferHandle u = transformed_weights(prog, t, 0, 0, values);
+  BufferHandle v = prog.scratch("v", int64_t{t.alpha} * t.alpha * d.c * t.tiles, v_storage_type(g, t));
+  prog.add(input_transform_kernel(prog, t, o.threads > 0 ? o.threads : 128, v, values));
+  prog.add(gemm_kernel(prog, t, g, {GemmSource::transformed, GemmSink::transform_in_registers, u, v, {}, values}));
   return prog.finish();
 }
 

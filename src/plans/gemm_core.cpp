@@ -71,11 +71,13 @@ Expr warp_offset(Expr g, int s, int w) { return g * w + run_offset(s, w); }
 int a_run(const GemmCore& core) { return core.tf32_operands ? 2 : run_width(core.g.rk); }
 int b_run(const GemmCore& core) { return core.tf32_operands ? 1 : run_width(core.g.rp / 2); }
 
-/// acc += Us x Vs over the chunk on tensor cores: per k-step of the mma's depth, each warp loads
-/// its fragments of (rk / 2) 16-row slices of Us and (rp / 2) 8-column slices of Vs and issues
-/// one mma per pair. A's register row i (slice i / 2, half i % 2) and B's slice j are placed by
+/// acc += Us x Vs over the chunk on tensor cores, for the staged copy's `count` points (the
+/// work-group's points first_point ..): per k-step of the mma's depth, each warp loads its
+/// fragments of (rk / 2) 16-row slices of Us and (rp / 2) 8-column slices of Vs and issues one mma
+/// per pair. A's register row i (slice i / 2, half i % 2) and B's slice j are placed by
 /// warp_offset; GemmCore::row and col place the accumulators the same way.
-void multiply_chunk_mma(KernelBuilder& b, const GemmCore& core, const ChunkStager& st, Expr tid, Expr buf) {
+void multiply_chunk_mma(KernelBuilder& b, const GemmCore& core, const ChunkStager& st, Expr tid, Expr buf,
+                        int first_point, int count) {
   const GemmTiles& g = core.g;
   const MmaKind kind = *g.mma;
   const int depth = mma_depth(kind), step = mma_t_step(kind), tm = g.rk / 2, tn = g.rp / 2;
@@ -86,17 +88,19 @@ void multiply_chunk_mma(KernelBuilder& b, const GemmCore& core, const ChunkStage
   const std::array<bool, 2> rounded{core.tf32_operands, core.tf32_operands || half_v};
   Expr abase = b.let("abase", b.i32(st.a().base) + buf * st.a().copy + w.k0);
   Expr bbase = b.let("bbase", b.i32(st.v().base) + buf * st.v().copy + w.p0);
+  for (int j = 0; j < count; ++j)
   b.loop("ks", g.cc / depth, LoopKind::unrolled, [&](Expr ks) {
+    const int64_t row0 = int64_t{j} * g.cc;  // the point's first channel row in the copy
     Expr chan = b.let("chan", ks * depth + w.t * step);  // the lane's first channel of the k-step
     // Each value of a fragment is (channel row, register row or slice); rows are read in runs.
     // Lane 0's positions: A's rows are 0 or 8 (the half), B's column 0; warp_offset adds the g.
     auto a_at = [&](int mi, int i) {
       const MmaPos p = mma_a_pos(kind, 0, i);  // row: output channel; column: input channel
-      return abase + (chan + p.col) * st.a().pitch + warp_offset(w.g, 2 * mi + p.row / 8, wa);
+      return abase + (chan + b.i32(row0 + p.col)) * st.a().pitch + warp_offset(w.g, 2 * mi + p.row / 8, wa);
     };
     auto b_at = [&](int ni, int i) {
       const MmaPos p = mma_b_pos(kind, 0, i);  // row: input channel; column: tile
-      return bbase + (chan + p.row) * st.v().pitch + warp_offset(w.g, ni, wb);
+      return bbase + (chan + b.i32(row0 + p.row)) * st.v().pitch + warp_offset(w.g, ni, wb);
     };
     std::vector<std::vector<Expr>> a(tm), v(tn);
     for (int mi = 0; mi < tm; ++mi)
@@ -106,14 +110,17 @@ void multiply_chunk_mma(KernelBuilder& b, const GemmCore& core, const ChunkStage
     for (int mi = 0; mi < tm; ++mi)
       for (int ni = 0; ni < tn; ++ni) {
         std::vector<int64_t> slots;
-        for (int i = 0; i < 4; ++i) slots.push_back(core.acc_index(0, 2 * mi + i / 2, 2 * ni + i % 2));
+        for (int i = 0; i < 4; ++i) slots.push_back(core.acc_index(first_point + j, 2 * mi + i / 2, 2 * ni + i % 2));
         b.mma(kind, core.acc, slots, a[mi], v[ni], rounded);
       }
   });
 }
 
-void multiply(KernelBuilder& b, const GemmCore& core, const ChunkStager& st, Expr tid, Expr buf) {
-  if (core.g.mma) multiply_chunk_mma(b, core, st, tid, buf);
+/// The staged copy `buf` multiplied: all of the work-group's points, or on tensor cores the
+/// `count` points from first_point on that the copy holds (GemmTiles::stage_points).
+void multiply(KernelBuilder& b, const GemmCore& core, const ChunkStager& st, Expr tid, Expr buf, int first_point = 0,
+              int count = 1) {
+  if (core.g.mma) multiply_chunk_mma(b, core, st, tid, buf, first_point, count);
   else multiply_chunk(b, core, st, tid, buf);
 }
 
@@ -173,31 +180,47 @@ std::vector<std::vector<int>> GemmCore::column_runs() const {
 
 namespace {
 
-/// The chunks through a ring of g.stages copies filled by asynchronous copies: chunks i + 1 ..
-/// i + stages - 1 are in flight while chunk i is multiplied. Each thread commits one group of
-/// copies per chunk (empty past the last), so waiting until stages - 2 groups are in flight
-/// retires chunk i's; the barrier after the wait then publishes every thread's copies and tells
-/// that all threads are done with the copy the next chunk overwrites.
+/// The chunks through a ring of g.stages copies filled by asynchronous copies. The ring's steps
+/// are the chunks, or where a copy holds a group of the work-group's points
+/// (GemmTiles::stage_points) every chunk of the first group, then of the next, ...: each group's
+/// accumulators are known at compile time, and only its own copies' addresses (and the next
+/// group's) are live in its loop (groups inside the chunk loop kept all of them live: 255
+/// registers and spills at alpha 6). Steps i + 1 .. i + stages - 1 are in flight while step i is
+/// multiplied. Each thread commits one group of copies per step (empty past the last), so waiting
+/// until stages - 2 groups are in flight retires step i's; the barrier after the wait then
+/// publishes every thread's copies and tells that all threads are done with the copy the next
+/// step overwrites.
 void pipeline_chunks(KernelBuilder& b, const GemmCore& core, ChunkStager& st, int64_t chunks) {
   const GemmTiles& g = core.g;
   const int S = g.stages, accs = g.ppt * g.rk * g.rp;
+  const int pg = g.staged_points(), groups = g.points / pg;
+  auto issue = [&](Expr tid, int group, Expr chunk, Expr buf) { st.issue_copies(tid, chunk * g.cc, buf, group * pg); };
   b.threads([&](Expr tid) {
     for (int i = 0; i < accs; ++i) b.store(core.acc, b.i32(i), b.f32(0));
     for (int s = 0; s < S - 1; ++s) {
-      if (s < chunks) st.issue_copies(tid, b.i32(int64_t{s} * g.cc), b.i32(s));
+      if (s < chunks * groups) issue(tid, static_cast<int>(s / chunks), b.i32(s % chunks), b.i32(s % S));
       b.copy_commit();
     }
   });
-  b.loop("chunk", chunks, LoopKind::serial, [&](Expr chunk) {
-    b.threads([&](Expr) { b.copy_wait(S - 2); });
-    b.barrier();
-    b.threads([&](Expr tid) {
-      Expr ahead = b.let("ahead", chunk + (S - 1));
-      b.if_then(lt(ahead, b.i32(chunks)), [&] { st.issue_copies(tid, ahead * g.cc, ahead % S); });
-      b.copy_commit();
-      multiply(b, core, st, tid, chunk % S);
+  for (int grp = 0; grp < groups; ++grp)
+    b.loop("chunk", chunks, LoopKind::serial, [&](Expr chunk) {
+      b.threads([&](Expr) { b.copy_wait(S - 2); });
+      b.barrier();
+      b.threads([&](Expr tid) {
+        Expr step = groups == 1 ? chunk : b.let("step", chunk + grp * chunks);
+        Expr buf = b.let("ahead_buf", (step + (S - 1)) % S);
+        // Step + S - 1 is chunk + S - 1 of this group, or past its end in one of the next
+        Expr ahead = b.let("ahead", chunk + (S - 1));
+        const int last = std::min<int64_t>(groups - 1, grp + (S - 1 + chunks - 1) / chunks);
+        for (int next = grp; next <= last; ++next) {
+          Expr at = next == grp ? ahead : b.let("ahead", ahead - (next - grp) * chunks);
+          Expr in_group = next == grp ? lt(ahead, b.i32(chunks)) : logical_and(le(b.i32(0), at), lt(at, b.i32(chunks)));
+          b.if_then(in_group, [&] { issue(tid, next, at, buf); });
+        }
+        b.copy_commit();
+        multiply(b, core, st, tid, step % S, grp * pg, pg);
+      });
     });
-  });
   b.barrier();  // the sinks may reuse work-group memory
 }
 
@@ -292,10 +315,20 @@ void check_stages(const std::string& plan, const Tiling& t, const GemmTiles& g, 
     refuse("the output transform in registers needs all alpha^2 points in each thread");
   if (s.sink == GemmSink::transform_after_exchange && g.points != a2)
     refuse("the output transform after an exchange needs all alpha^2 points in a work-group");
-  if (g.stages && (g.points != 1 || s.source != GemmSource::transformed))
-    refuse("asynchronous copies stage U and V of one Winograd point per work-group (the unfused plan's GEMM)");
-  if (g.mma && (g.points != 1 || s.source != GemmSource::transformed || s.sink != GemmSink::store_m))
-    refuse("tensor cores run the GEMM of the unfused plan only (one Winograd point per work-group)");
+  // Tensor cores take one point per work-group (unfused), or all alpha^2 in each thread with the
+  // output transform in registers (fused-output), staged a group of points at a time.
+  const bool mma_output = g.mma && g.points == a2 && g.ppt == a2 && s.sink == GemmSink::transform_in_registers;
+  if (g.stages && (!(g.points == 1 || mma_output) || s.source != GemmSource::transformed))
+    refuse("asynchronous copies stage U and V of one Winograd point per work-group (the unfused plan's GEMM), or "
+           "of the tensor-core fused-output");
+  if (g.mma && (!(g.points == 1 && s.sink == GemmSink::store_m) && !mma_output))
+    refuse("tensor cores run the GEMM of the unfused plan (one Winograd point per work-group) and of fused-output "
+           "(all alpha^2 points in each thread)");
+  if (g.mma && s.source != GemmSource::transformed) refuse("tensor cores take V from the input-transform kernel");
+  if (g.stage_points && (!mma_output || !g.stages || g.points % g.stage_points))
+    refuse("staging " + std::to_string(g.stage_points) + " points at a time is for the tensor-core fused-output, "
+           "with asynchronous copies, and must divide the work-group's " + std::to_string(g.points) + " points");
+  if (mma_output && !g.stages) refuse("the tensor-core fused-output stages its chunks with asynchronous copies");
   if (s.operands == StoredValues::tf32 && g.mma != ir::MmaKind::tf32_m16n8k8)
     refuse("U and V stored as tf32 values are for the tf32 mma");
 }
@@ -315,6 +348,9 @@ std::unique_ptr<Kernel> gemm_kernel(const ProgramBuilder& prog, const Tiling& t,
   KernelBuilder b(std::make_shared<Context>(), kernel_name(prog.plan(), name, t.m, t.r, g.str() + v_part), groups,
                   g.threads());
   b.info() = {prog.plan(), stage, t.m, t.r};
+  // Tensor-core fused-output with up to 64 accumulators a thread (alpha 4): two work-groups of 8
+  // warps per multiprocessor (128 registers each; ptxas took 128 to 137 without the bound).
+  if (g.mma && g.points > 1 && g.ppt * g.rk * g.rp <= 64 && g.threads() <= 256) b.set_min_groups_per_multiprocessor(2);
   const Memory* u = prog.param(b, s.u);
   const Memory* input = prog.param(b, s.input);
   if (s.source == GemmSource::transformed && input->type != v_type)

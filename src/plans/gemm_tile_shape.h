@@ -31,25 +31,31 @@ struct GemmTiles {
   // Tensor cores: each warp multiplies with `mma` (ir/mma.h), and a thread's rk x rp accumulators
   // are its parts of (rk / 2) x (rp / 2) tiles of 16 x 8 (a warp covers 8 rk x 4 rp of the block).
   std::optional<ir::MmaKind> mma = std::nullopt;
+  // Points of each staged copy of a chunk (0: all of the work-group's). Tensor-core fused-output
+  // holds all alpha^2 points in each thread but stages them a group at a time, so that a ring of
+  // copies fits work-group memory: the ring's steps are (chunk, point group) pairs.
+  int stage_points = 0;
   // CPU-shaped (plans unfused, fused and direct on a CPU, cpu_unfused.h): one thread per
   // work-group, bp x bk accumulators held as bp rows of bk / lanes vectors of `lanes` floats (0:
   // the GPU-shaped core).
   int lanes = 0;
   int group_tiles = 0;  // CPU fused: tiles a work-group carries through all three stages (a multiple of bp)
   int threads() const { return lanes ? 1 : (points / ppt) * (bk / rk) * (bp / rp); }
+  int staged_points() const { return stage_points ? stage_points : points; }
   /// CPU-shaped: whether the block's bk / lanes vectors of U fit in vector registers beside its
   /// accumulators and a broadcast (AVX-512 has 32, AVX2 16). Else compilers fold U's loads into
   /// the FMAs, and the loads cap the micro-kernel (bk 32 x bp 3 on AVX2 ran 1.3-1.6x slower than
   /// 16 x 6 or 24 x 4, which keep U in registers).
   bool cpu_u_in_registers() const { return bp * (bk / lanes) + bk / lanes + 1 <= (lanes >= 16 ? 32 : 16); }
   /// Part of the kernel name: "bk128_bp128_r8x8_c8", with "_p9" when a work-group has all points,
-  /// "_s3" with asynchronous copies and "_tf32" (the mma's operands) on tensor cores.
+  /// "_s3" with asynchronous copies ("_q4" staging 4 points at a time) and "_tf32" (the mma's
+  /// operands) on tensor cores.
   std::string str() const;
   /// Padding of each staged float row: a tensor-core warp's fragment reads then hit distinct banks
   /// (a half V's rows take 8: ChunkStager).
   int pad() const { return !mma ? 0 : ir::mma_is_tf32(*mma) ? 8 : 4; }
   /// Floats of work-group memory one copy of the staged chunk takes (at most: a half V takes less).
-  int64_t chunk_floats() const { return int64_t{points} * cc * (bk + bp + 2 * pad()); }
+  int64_t chunk_floats() const { return int64_t{staged_points()} * cc * (bk + bp + 2 * pad()); }
   /// Copies of the staged chunk: the stages, two when prefetching, else one.
   int copies() const { return stages ? stages : prefetch ? 2 : 1; }
   /// Floats of work-group memory the staged chunks take (at most: a half V takes less).

@@ -11,6 +11,7 @@ std::string GemmTiles::str() const {
   if (lanes) s += "_v" + std::to_string(lanes);
   if (group_tiles) s += "_g" + std::to_string(group_tiles);
   if (stages) s += "_s" + std::to_string(stages);
+  if (stage_points) s += "_q" + std::to_string(stage_points);
   return mma ? s + "_" + ir::mma_operand_name(*mma) : s;
 }
 
@@ -65,6 +66,15 @@ void check_point_gemm_tiles(const GemmTiles& g, const Tiling& t, const std::stri
 
 void check_all_points_tiles(const GemmTiles& g, const Tiling& t, const std::string& plan, bool all_points_per_thread) {
   const std::string what = "plan " + plan + ": fused tiles " + g.str();
+  if (g.mma) {
+    const int depth = ir::mma_depth(*g.mma);
+    if (!all_points_per_thread || g.rk < 2 || g.rp < 2 || g.rk % 2 || g.rp % 2 || g.bk % (8 * g.rk) ||
+        g.bp % (4 * g.rp) || g.cc % depth)
+      throw Error(what + ": tensor cores take all points in each thread (fused-output), even register tiles, a "
+                  "warp's 8 rk x 4 rp dividing the block and chunks of a multiple of " + std::to_string(depth) +
+                  " channels");
+    return check_limits(g, t, plan, 32);
+  }
   if (g.rk < 1 || g.rp < 1 || g.cc < 1 || g.bk % g.rk || g.bp % g.rp)
     throw Error(what + ": block sizes (" + std::to_string(g.bk) + ", " + std::to_string(g.bp) +
                 ") must be multiples of the register tile (" + std::to_string(g.rk) + ", " +

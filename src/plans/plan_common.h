@@ -32,7 +32,8 @@ enum class StoredValues { f32, tf32 };
 StoredValues gemm_operand_values(const GemmTiles& g);
 /// `v` as `values` says it is stored.
 ir::Expr as_gemm_operand(ir::Expr v, StoredValues values);
-/// The type the unfused plan stores V in: the f16 or bf16 of an mma of that type (which rounds its
+/// The type the unfused plan (and the tensor-core fused-output) stores V in: the f16 or bf16 of an
+/// mma of that type (which rounds its
 /// operands so anyway: half the bytes, the same numbers), where the tiles P are a multiple of 8,
 /// so that every 16-byte run of a row is inside it (the GEMM stages V by 16-byte copies); else f32.
 ir::Type v_storage_type(const GemmTiles& g, const Tiling& t);
