@@ -73,55 +73,73 @@ std::unique_ptr<ir::Kernel> convert_kernel(int64_t n, ir::Type from, ir::Type to
   return b.finish();
 }
 
-// The kernels' own f16 conversions on `device` against the host's: every one of the 65536 f16
-// values widened, and floats narrowed: each finite f16 value, the midpoints between neighbours
+// A half type's host conversions and its first bits past the finite values (infinity).
+struct HalfType {
+  ir::Type type;
+  float (*widen)(uint16_t);
+  uint16_t (*narrow)(float);
+  uint32_t infinity;
+};
+const HalfType kF16{ir::Type::f16, f16_to_float, float_to_f16, 0x7c00};
+const HalfType kBf16{ir::Type::bf16, bf16_to_float, float_to_bf16, 0x7f80};
+
+// The kernels' own conversions of a half type on `device` against the host's: every one of the
+// 65536 values widened, and floats narrowed: each finite value, the midpoints between neighbours
 // (ties, to even), the floats just either side of them, and past the largest (to infinity).
 // NaNs need only stay NaNs.
-void expect_conversions_match_host(const Device& device) {
+void expect_conversions_match_host(const Device& device, const HalfType& ht = kF16) {
+  SCOPED_TRACE(ir::type_name(ht.type));
   constexpr int64_t n = 0x10000;
   std::vector<uint16_t> halves(n);
   for (int64_t i = 0; i < n; ++i) halves[i] = static_cast<uint16_t>(i);
-  std::vector<float> packed(n / 2);  // the f16 buffer's bytes, as run_on_device uploads floats
+  std::vector<float> packed(n / 2);  // the half buffer's bytes, as run_on_device uploads floats
   std::memcpy(packed.data(), halves.data(), n * 2);
-  const std::vector<float> wide = run_on_device(device, *convert_kernel(n, ir::Type::f16, ir::Type::f32), packed, n);
+  const std::vector<float> wide = run_on_device(device, *convert_kernel(n, ht.type, ir::Type::f32), packed, n);
   for (int64_t i = 0; i < n; ++i) {
-    const float want = f16_to_float(halves[i]);
+    const float want = ht.widen(halves[i]);
     if (std::isnan(want)) ASSERT_TRUE(std::isnan(wide[i])) << std::hex << i;
     else ASSERT_EQ(std::memcmp(&wide[i], &want, 4), 0) << std::hex << i << ": " << wide[i] << " vs " << want;
   }
   std::vector<float> floats;
-  for (uint32_t h = 0; h < 0x7c00; ++h)
+  for (uint32_t h = 0; h < ht.infinity; ++h)
     for (float sign : {1.0f, -1.0f}) {
-      const float f = sign * f16_to_float(static_cast<uint16_t>(h)), next = sign * f16_to_float(static_cast<uint16_t>(h + 1));
-      const float mid = (f + next) / 2;  // exact: 12 significant bits
+      const float f = sign * ht.widen(static_cast<uint16_t>(h)), next = sign * ht.widen(static_cast<uint16_t>(h + 1));
+      const float mid = f / 2 + next / 2;  // exact: one more significant bit than the type (f16: 12, bf16: 9)
       for (float x : {f, mid, std::nextafter(mid, 0.0f), std::nextafter(mid, 2 * next)}) floats.push_back(x);
     }
-  for (float x : {65520.0f, 1e6f, -1e6f, std::numeric_limits<float>::infinity(), std::nanf("")}) floats.push_back(x);
+  for (float x : {65520.0f, 1e6f, -1e6f, std::numeric_limits<float>::max(), std::numeric_limits<float>::infinity(),
+                  std::nanf("")})
+    floats.push_back(x);
   floats.resize((floats.size() + 511) / 512 * 512, 0.5f);  // whole work-groups, whole floats of output
   const std::vector<float> narrow_packed =
-      run_on_device(device, *convert_kernel(static_cast<int64_t>(floats.size()), ir::Type::f32, ir::Type::f16), floats,
+      run_on_device(device, *convert_kernel(static_cast<int64_t>(floats.size()), ir::Type::f32, ht.type), floats,
                     floats.size() / 2);
   std::vector<uint16_t> narrow(floats.size());
   std::memcpy(narrow.data(), narrow_packed.data(), narrow.size() * 2);
   for (size_t i = 0; i < floats.size(); ++i) {
-    if (std::isnan(floats[i])) ASSERT_TRUE(std::isnan(f16_to_float(narrow[i]))) << floats[i];
-    else ASSERT_EQ(narrow[i], float_to_f16(floats[i])) << std::hexfloat << floats[i];
+    if (std::isnan(floats[i])) ASSERT_TRUE(std::isnan(ht.widen(narrow[i]))) << floats[i];
+    else ASSERT_EQ(narrow[i], ht.narrow(floats[i])) << std::hexfloat << floats[i];
   }
 }
 
 // The C dialect converts with x86's F16C where the compiler targets it (this machine: -march=native).
-TEST(Half, CpuKernelsConvertAsTheHostDoes) { expect_conversions_match_host(Device::cpu()); }
+TEST(Half, CpuKernelsConvertAsTheHostDoes) {
+  expect_conversions_match_host(Device::cpu());
+  expect_conversions_match_host(Device::cpu(), kBf16);
+}
 
-// The CUDA dialect converts with one cvt instruction each way.
+// The CUDA dialect converts with one cvt instruction each way (bf16: narrowing; its widening is a shift).
 TEST(Half, CudaKernelsConvertAsTheHostDoes) {
   SKIP_WITHOUT_CUDA();
   expect_conversions_match_host(Device::cuda());
+  expect_conversions_match_host(Device::cuda(), kBf16);
 }
 
 // OpenCL has the C subset every dialect shares.
 TEST(Half, OpenclKernelsConvertAsTheHostDoes) {
   SKIP_WITHOUT_OPENCL();
   expect_conversions_match_host(Device::opencl());
+  expect_conversions_match_host(Device::opencl(), kBf16);
 }
 
 // Work-group memory may hold f16 or bf16 (the GEMM stages a half V there): out[i] = x[n - 1 - i]
