@@ -12,6 +12,7 @@
 #include "common/error.h"
 #include "conv_tester.h"
 #include "cuda_skip.h"
+#include "error_of.h"
 #include "runtime/cuda/nvrtc.h"
 
 namespace wino::testing {
@@ -29,7 +30,7 @@ std::vector<PrecisionCase> precision_cases() {
   std::vector<PrecisionCase> out;
   for (const char* plan : {"unfused", "fused-output"})
     for (Precision p : kTensorPrecisions)
-      for (auto [m, r] : {std::pair{2, 3}, {3, 3}, {4, 3}, {6, 3}, {2, 5}, {1, 3}}) out.push_back({p, m, r, plan});
+      for (auto [m, r] : {std::pair{2, 3}, {3, 3}, {4, 3}, {6, 3}, {2, 5}, {1, 3}, {1, 2}}) out.push_back({p, m, r, plan});
   return out;
 }
 
@@ -51,15 +52,18 @@ Options precision_options(const PrecisionCase& pc, const std::array<int, 5>& til
 // run_width) instead of 4.
 const std::array<int, 5> kOtherTiles[] = {{64, 64, 8, 8, 16},      {64, 64, 8, 8, 32}, {64, 128, 4, 4, 16},
                                           {128, 128, 8, 16, 16},   {32, 32, 2, 2, 16}, {96, 96, 6, 6, 16}};
-// fused-output's besides its default (32 x 32 blocks of 2 x 2 register tiles, chunks of 16): a
-// 64-row block (16 warps), 4 x 2 register tiles, and warps of 16 x 16; past alpha 6 it runs the
-// fp32 plan, whose tiles these are not.
-const std::array<int, 5> kOtherOutputTiles[] = {{64, 32, 2, 2, 16}, {32, 32, 4, 2, 16}, {32, 64, 2, 4, 16}};
+// fused-output's besides its default (32 x 32 blocks of 2 x 2 register tiles, chunks of 16, a
+// ring of 4 copies): a 64-row block (16 warps), 4 x 2 register tiles, warps of 16 x 16, and chunks
+// of 32 (a ring of 2; at alpha 5 two copies of 5 points do not fit, and the planner says so: tested
+// below); past alpha 6 it runs the fp32 plan, whose tiles these are not.
+const std::array<int, 5> kOtherOutputTiles[] = {{64, 32, 2, 2, 16}, {32, 32, 4, 2, 16}, {32, 64, 2, 4, 16},
+                                                {32, 32, 2, 2, 32}};
 
 std::vector<std::array<int, 5>> other_tiles(const PrecisionCase& pc) {
   if (std::string(pc.plan) == "unfused") return {std::begin(kOtherTiles), std::end(kOtherTiles)};
-  if (pc.m + pc.r - 1 > 6) return {};
-  return {std::begin(kOtherOutputTiles), std::end(kOtherOutputTiles)};
+  const int alpha = pc.m + pc.r - 1;
+  if (alpha > 6) return {};
+  return {std::begin(kOtherOutputTiles), std::end(kOtherOutputTiles) - (alpha == 5 ? 1 : 0)};
 }
 
 class PrecisionSweep : public ::testing::TestWithParam<PrecisionCase> {};
@@ -92,6 +96,8 @@ TEST_P(PrecisionSweep, InterpreterMatchesReference) {
   // of 8 for all but F(6,3) on the second (fp16 and bf16 then store V in their type), K = 40 a
   // partial block.
   shapes.push_back({4, 20, 14, 14, 40, pc.r, Padding::all(pc.r / 2)});
+  // Five chunks of 16 channels: more steps than the ring has copies (issued within a point group)
+  shapes.push_back({1, 80, 8, 8, 40, pc.r, Padding::all(pc.r / 2)});
   shapes.push_back({2, 20, 16, 16, 40, pc.r, Padding::all(pc.r / 2)});
   ConvCase nhwc8 = with_variant(shapes.back(), plan);  // the same channels last, with an epilogue
   nhwc8.layout = Layout::nhwc;
@@ -176,6 +182,14 @@ TEST(Precision, FusedOutputTakesTensorCoresUpToAlpha6) {
   EXPECT_TRUE(offered);
 }
 
+TEST(Precision, FusedOutputTilesThatDoNotFitTwoCopiesAreRefusedByName) {
+  Options o = plan_options("fused-output", 3, {32, 32, 2, 2, 32});  // alpha 5: copies of 5 points x 32 channels
+  o.precision = Precision::tf32;
+  const std::string why = error_of([&] { explain(large_layer(), o, "sm_90"); });
+  EXPECT_NE(why.find("for two copies of a staged chunk; the limit is 98304: use smaller blocks or chunks"),
+            std::string::npos) << why;
+}
+
 TEST(Precision, DevicesWithoutTensorCoresRunFp32AndSayWhy) {
   Options o;
   o.precision = Precision::tf32;
@@ -185,13 +199,17 @@ TEST(Precision, DevicesWithoutTensorCoresRunFp32AndSayWhy) {
   for (const PlanCandidate& c : rep.candidates)
     if (c.precision == Precision::tf32) said = c.rejected.find("runs on tensor cores (CUDA sm_80 or newer") != std::string::npos;
   EXPECT_TRUE(said);
-  o.plan = "unfused";
-  try {
-    explain(large_layer(), o, "cpu");
-    ADD_FAILURE() << "unfused tf32 planned for the CPU";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("use --precision fp32"), std::string::npos) << e.what();
+  for (const char* plan : {"unfused", "fused-output"}) {
+    o.plan = plan;
+    try {
+      explain(large_layer(), o, "cpu");
+      ADD_FAILURE() << plan << " tf32 planned for the CPU";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("use --precision fp32"), std::string::npos) << e.what();
+    }
   }
+  o.m = 6;  // fused-output past alpha 6 runs fp32 wherever it runs
+  EXPECT_EQ(explain(large_layer(), o, "cpu").precision, Precision::fp32);
 }
 
 TEST(Precision, EachModeCompilesForSm90WithoutSpills) {

@@ -112,7 +112,7 @@ std::vector<plans::PlanOptions> candidate_plans(const ConvDesc& d, const Options
                                                        {128, 128, 16, 8, 16}};
       if (!tiles_given(o))
         for (const auto& t : mma_tiles) out.push_back(with_tiles(p, t));
-      if (m + d.r - 1 <= 6) {  // fused-output's tensor-core GEMM (planner/tile_choice.h)
+      if (tensor_core_plan("fused-output", m + static_cast<int>(d.r) - 1)) {
         plans::PlanOptions f = given_plan(d, o, "fused-output", m);
         f.precision = o.precision;
         out.push_back(f);
@@ -340,7 +340,7 @@ Choice plan_convolution(const ConvDesc& d, const Options& o, const DeviceCaps& c
     plans::PlanOptions p = given_plan(d, o, o.plan, o.m);
     p.precision = o.precision;
     p = on_device(p, o, caps);
-    if ((p.plan == "unfused" || p.plan == "fused-output") && p.precision != Precision::fp32 && !caps.mma)
+    if (tensor_core_plan(p.plan, p.m + static_cast<int>(d.r) - 1) && p.precision != Precision::fp32 && !caps.mma)
       throw Error(tensor_cores_missing(p.precision, caps) +
                   ": use --precision fp32 (or a plan other than unfused and fused-output, which runs in fp32)");
     if (lean_tiles_apply(p.plan, o, caps)) p = within_device_budget(p, d, o, caps);

@@ -155,9 +155,8 @@ GemmTiles all_points_tiles(const plans::Tiling& t, bool all_points_per_thread) {
 // at alpha 6 (beyond, the fp32 plan: a higher precision); 8 warps cover a 32 x 32 block. Chunks
 // of 16 channels are staged about 4 points at a time (GemmTiles::stage_points) so that a ring of
 // copies fits work-group memory.
-std::optional<GemmTiles> mma_output_tiles(ir::MmaKind kind, const plans::Tiling& t) {
+GemmTiles mma_output_tiles(ir::MmaKind kind, const plans::Tiling& t) {
   const int a2 = t.alpha * t.alpha;
-  if (a2 > 36) return std::nullopt;
   GemmTiles g;
   g.points = g.ppt = a2;
   g.bk = g.bp = 32;
@@ -185,6 +184,10 @@ GemmTiles point_row_tiles(const plans::Tiling& t, int64_t K) {
 }
 
 }  // namespace
+
+bool tensor_core_plan(const std::string& plan, int alpha) {
+  return plan == "unfused" || (plan == "fused-output" && alpha <= 6);
+}
 
 int max_alpha(const std::string& plan) {
   // The fused kernels keep alpha^2 accumulators per tile group in registers; naive-fused grows as
@@ -216,11 +219,9 @@ plans::PlanOptions resolve_plan(const ConvDesc& d, plans::PlanOptions p) {
                                            "use a smaller m or another plan"
                                          : ": use a smaller m or the unfused plan"));
   if (!gemm) return p;
+  if (!tensor_core_plan(p.plan, t.alpha)) p.precision = Precision::fp32;
   std::optional<GemmTiles> mma_output;
-  if (p.plan == "fused-output" && p.precision != Precision::fp32) {
-    mma_output = mma_output_tiles(mma_kind(p.precision), t);
-    if (!mma_output) p.precision = Precision::fp32;
-  }
+  if (p.plan == "fused-output" && p.precision != Precision::fp32) mma_output = mma_output_tiles(mma_kind(p.precision), t);
   if ((p.plan != "unfused" && p.plan != "fused") || p.precision != Precision::fp32) p.vector_lanes = 0;
   GemmTiles g = p.vector_lanes > 0              ? cpu_point_tiles(p.vector_lanes, d.c, d.k, t.tiles, l1_of(p))
                 : p.plan == "fused-input"         ? point_row_tiles(t, d.k)

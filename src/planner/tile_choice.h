@@ -11,8 +11,12 @@ namespace wino::planner {
 /// The largest alpha `plan` builds kernels for (0: no limit).
 int max_alpha(const std::string& plan);
 
+/// Whether `plan`'s GEMM runs on tensor cores at this alpha when a precision asks for them: unfused
+/// always, fused-output while each thread's alpha^2 x 4 accumulators fit (alpha <= 6).
+bool tensor_core_plan(const std::string& plan, int alpha);
+
 /// `p` with its GEMM tiles chosen (PlanOptions::gemm, for the plans that have a GEMM), on tensor
-/// cores when p.precision asks for them (plan unfused; the other plans run in fp32, which is
+/// cores when p.precision asks for them (tensor_core_plan; the other plans run in fp32, which is
 /// never a lower precision than asked, and their precision becomes fp32). Throws
 /// wino::Error for an alpha over the plan's limit, naming what to use instead.
 plans::PlanOptions resolve_plan(const ConvDesc& desc, plans::PlanOptions p);

@@ -73,6 +73,10 @@ void check_all_points_tiles(const GemmTiles& g, const Tiling& t, const std::stri
       throw Error(what + ": tensor cores take all points in each thread (fused-output), even register tiles, a "
                   "warp's 8 rk x 4 rp dividing the block and chunks of a multiple of " + std::to_string(depth) +
                   " channels");
+    if (g.stages < 2)  // the planner sets as many copies as fit (use_async_copies)
+      throw Error(what + " need " + std::to_string(2 * g.chunk_floats() * 4) + " bytes of work-group memory for two " +
+                  "copies of a staged chunk; the limit is " + std::to_string(kAsyncSharedFloats * 4) +
+                  ": use smaller blocks or chunks");
     return check_limits(g, t, plan, 32);
   }
   if (g.rk < 1 || g.rp < 1 || g.cc < 1 || g.bk % g.rk || g.bp % g.rp)
