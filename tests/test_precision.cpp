@@ -170,7 +170,14 @@ TEST(Precision, FusedOutputTakesTensorCoresUpToAlpha6) {
     const Report rep = explain(large_layer(), o, "sm_90");
     EXPECT_EQ(rep.precision, tensor ? Precision::fp16 : Precision::fp32) << m;
     bool mma = false;
-    for (const KernelReport& k : rep.kernels) mma = mma || k.source.find("wino_mma_f16_bits(") != std::string::npos;
+    for (const KernelReport& k : rep.kernels) {
+      if (k.source.find("wino_mma_f16_bits(") == std::string::npos) continue;
+      mma = true;
+      // V in f16 (the tiles are a multiple of 8) goes in as stored, U (float32) converted
+      EXPECT_NE(k.source.find(" = wino_halves(b"), std::string::npos) << k.name;
+      EXPECT_EQ(k.source.find("wino_f16x2(wino_f16_to_f32("), std::string::npos) << k.name;
+      EXPECT_NE(k.source.find(" = wino_f16x2(a"), std::string::npos) << k.name;
+    }
     EXPECT_EQ(mma, tensor) << m;
   }
   Options o;
