@@ -504,7 +504,9 @@ class Renderer {
     };
     std::function<void(const Block&)> loads = [&](const Block& b) {
       for (const StmtPtr& s : b) {
-        if (s->kind == StmtKind::load && operands.count(s->var.node())) raw_halves_[s->var.node()] = s->memory;
+        // (only loads from half memory hold bits; the verifier refuses a promise on any other)
+        if (s->kind == StmtKind::load && operands.count(s->var.node()) && value_type(s->memory->type) != s->memory->type)
+          raw_halves_[s->var.node()] = s->memory;
         loads(s->body);
       }
     };
