@@ -206,7 +206,7 @@ void Machine::mma(const Stmt& s) {
     }
   }
   for (size_t i = 0; i < args.size(); ++i)
-    if (s.operands_rounded[i < size_t(na) ? 0 : 1])
+    if (s.operands_rounded[mma_side(kind, i)])
       each(m, [&](int l) {
         const float v = static_cast<float>(args[i][l]);
         if (mma_round_operand(kind, v) != v && !std::isnan(v))

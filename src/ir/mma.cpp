@@ -66,13 +66,11 @@ float mma_round_operand(MmaKind k, float x) {
 
 double mma_product(MmaKind k, float a, float b) {
   switch (k) {
-    case MmaKind::tf32_m16n8k8: return double{round_tf32(a)} * round_tf32(b);
     case MmaKind::tf32x3_m16n8k8: {
       const float ab = round_tf32(a), as = truncate_tf32(a - ab), bb = round_tf32(b), bs = truncate_tf32(b - bb);
       return double{as} * bb + double{ab} * bs + double{ab} * bb;
     }
-    case MmaKind::f16_m16n8k16: return double{round_to_f16(a)} * round_to_f16(b);
-    case MmaKind::bf16_m16n8k16: return double{round_to_bf16(a)} * round_to_bf16(b);
+    default: return double{mma_round_operand(k, a)} * mma_round_operand(k, b);
   }
   return double{a} * b;
 }

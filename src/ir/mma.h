@@ -6,7 +6,10 @@
 // the fragments, and the CUDA dialect issues the matching instruction.
 #pragma once
 
+#include <cstddef>
 #include <string>
+
+#include "ir/expr.h"
 
 namespace wino::ir {
 
@@ -48,6 +51,13 @@ inline int mma_t_step(MmaKind k) { return mma_is_tf32(k) ? 1 : 2; }
 
 /// `x` rounded to the operand type of a one-mma kind (tf32, f16, bf16), as the mma rounds it.
 float mma_round_operand(MmaKind k, float x);
+/// Which side operand i of an mma's lane values (A's, then B's) belongs to: 0 for A, 1 for B.
+inline int mma_side(MmaKind k, size_t i) { return i < static_cast<size_t>(mma_a_values(k)) ? 0 : 1; }
+/// The memory type that holds an mma's operands exactly as it takes them: f16 or bf16 for those
+/// kinds, f32 for the tf32 kinds (tf32 values live in f32 memory).
+inline Type mma_storage_type(MmaKind k) {
+  return k == MmaKind::f16_m16n8k16 ? Type::f16 : k == MmaKind::bf16_m16n8k16 ? Type::bf16 : Type::f32;
+}
 
 /// `x` rounded to tf32 (10 mantissa bits; to nearest, ties away from zero: PTX cvt.rna.tf32.f32).
 float round_tf32(float x);

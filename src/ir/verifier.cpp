@@ -108,21 +108,19 @@ class Verifier {
       check_expr(e, "operand");
       if (e && e.type() != Type::f32) problem("mma operand is not f32");
     }
-    const Type half = s.mma == MmaKind::f16_m16n8k16 ? Type::f16 : s.mma == MmaKind::bf16_m16n8k16 ? Type::bf16 : Type::f32;
-    for (int side = 0; side < 2; ++side) {
-      if (!s.operands_rounded[side]) continue;
-      if (s.mma == MmaKind::tf32x3_m16n8k8) problem("mma.tf32x3 splits its operands: none can be marked rounded");
-      if (half == Type::f32) continue;
-      // f16/bf16 registers are the stored bits: each operand is a value loaded from such memory.
-      const size_t first = side == 0 ? 0 : size_t(mma_a_values(s.mma));
-      const size_t end = side == 0 ? first + mma_a_values(s.mma) : s.args.size();
-      for (size_t i = first; i < end && i < s.args.size(); ++i) {
+    const Type half = mma_storage_type(s.mma);
+    for (int side = 0; side < 2; ++side)
+      if (s.operands_rounded[side] && s.mma == MmaKind::tf32x3_m16n8k8)
+        problem("mma.tf32x3 splits its operands: none can be marked rounded");
+    if (half != Type::f32)
+      for (size_t i = 0; i < s.args.size(); ++i) {
+        if (!s.operands_rounded[mma_side(s.mma, i)]) continue;
+        // f16/bf16 registers are the stored bits: each operand is a value loaded from such memory.
         auto from = loaded_from_.find(s.args[i].node());
         if (from == loaded_from_.end() || from->second->type != half)
           problem("mma." + mma_name(s.mma) + " operand " + std::to_string(i) +
                   " is marked rounded but is not a value loaded from " + type_name(half) + " memory");
       }
-    }
   }
 
   void check_copy(const Stmt& s, bool in_threads) {

@@ -119,8 +119,8 @@ void multiply_chunk_mma(KernelBuilder& b, const GemmCore& core, const ChunkStage
 /// The staged copy `buf` multiplied: all of the work-group's points, or on tensor cores the
 /// `count` points from first_point on that the copy holds (GemmTiles::stage_points).
 void multiply(KernelBuilder& b, const GemmCore& core, const ChunkStager& st, Expr tid, Expr buf, int first_point = 0,
-              int count = 1) {
-  if (core.g.mma) multiply_chunk_mma(b, core, st, tid, buf, first_point, count);
+              int count = 0) {
+  if (core.g.mma) multiply_chunk_mma(b, core, st, tid, buf, first_point, count ? count : core.g.staged_points());
   else multiply_chunk(b, core, st, tid, buf);
 }
 

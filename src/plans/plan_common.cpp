@@ -53,9 +53,7 @@ StoredValues gemm_operand_values(const GemmTiles& g) {
 
 ir::Type v_storage_type(const GemmTiles& g, const Tiling& t) {
   if (!g.mma || (g.points != 1 && !g.stage_points) || t.tiles % 8) return ir::Type::f32;
-  if (*g.mma == ir::MmaKind::f16_m16n8k16) return ir::Type::f16;
-  if (*g.mma == ir::MmaKind::bf16_m16n8k16) return ir::Type::bf16;
-  return ir::Type::f32;
+  return ir::mma_storage_type(*g.mma);
 }
 
 ir::Expr as_gemm_operand(ir::Expr v, StoredValues values) { return values == StoredValues::tf32 ? ir::tf32_rounded(v) : v; }

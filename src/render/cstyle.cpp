@@ -268,7 +268,7 @@ class Renderer {
       call += (i ? ", " : "") + memory_prefix(*s.memory) + "[" + std::to_string(s.slots[i]) + "]";
     const size_t per = mma_is_tf32(s.mma) ? 1 : 2;  // values per register
     for (size_t i = 0; i < s.args.size(); i += per) {
-      const bool rounded = s.operands_rounded[i < size_t(mma_a_values(s.mma)) ? 0 : 1];
+      const bool rounded = s.operands_rounded[mma_side(s.mma, i)];
       call += ", " + (split ? expr(s.args[i], true)
                             : mma_register(rounded ? (per == 2 ? "halves" : "bits") : name, s.args[i],
                                            per == 2 ? s.args[i + 1] : Expr{}));
@@ -498,7 +498,7 @@ class Renderer {
       for (const StmtPtr& s : b) {
         if (s->kind == StmtKind::mma && !mma_is_tf32(s->mma))
           for (size_t i = 0; i < s->args.size(); ++i)
-            if (s->operands_rounded[i < size_t(mma_a_values(s->mma)) ? 0 : 1]) operands.insert(s->args[i].node());
+            if (s->operands_rounded[mma_side(s->mma, i)]) operands.insert(s->args[i].node());
         mmas(s->body);
       }
     };
