@@ -173,10 +173,10 @@ TEST(Precision, FusedOutputTakesTensorCoresUpToAlpha6) {
     for (const KernelReport& k : rep.kernels) {
       if (k.source.find("wino_mma_f16_bits(") == std::string::npos) continue;
       mma = true;
-      // V in f16 (the tiles are a multiple of 8) goes in as stored, U (float32) converted
+      // V (the tiles a multiple of 8) and U (K a multiple of 8) in f16 go in as stored
       EXPECT_NE(k.source.find(" = wino_halves(b"), std::string::npos) << k.name;
-      EXPECT_EQ(k.source.find("wino_f16x2(wino_f16_to_f32("), std::string::npos) << k.name;
-      EXPECT_NE(k.source.find(" = wino_f16x2(a"), std::string::npos) << k.name;
+      EXPECT_NE(k.source.find(" = wino_halves(a"), std::string::npos) << k.name;
+      EXPECT_EQ(k.source.find("wino_f16x2("), std::string::npos) << k.name;
     }
     EXPECT_EQ(mma, tensor) << m;
   }
@@ -246,7 +246,8 @@ int count_of(const std::string& text, const std::string& what) {
 // A warp's 4 x 4 mmas per k-step share their fragments: each of the 16 + 8 registers of A and B
 // is converted once (tf32: one value each; f16, bf16: a packed pair), not once per mma.
 // tf32's operands are stored rounded by the transforms, so its GEMM passes their bits; f16 and
-// bf16 pack each pair of floats once.
+// bf16 operands are stored in their type (U: K a multiple of 8; V: the tiles) and go in as
+// stored, each pair packed once.
 TEST(Precision, EachFragmentRegisterIsConvertedOnce) {
   for (Precision p : {Precision::tf32, Precision::fp16, Precision::bf16}) {
     Options o = plan_options("unfused", 4, {64, 64, 8, 8, 16});
@@ -264,10 +265,9 @@ TEST(Precision, EachFragmentRegisterIsConvertedOnce) {
       if (k.stage != "gemm") continue;
       ++checked;
       EXPECT_EQ(count_of(k.source, mma), 16) << k.source;  // one k-step in the loop body
-      // A: 4 slices of 4 registers, B: 4 of 2; a half V (this layer's tiles are a multiple of 8)
-      // goes in as stored, packed in pairs
-      EXPECT_EQ(count_of(k.source, conv), tf32 ? 24 : 16) << k.source;
-      EXPECT_EQ(count_of(k.source, " = wino_halves("), tf32 ? 0 : 8) << k.source;
+      // A: 4 slices of 4 registers, B: 4 of 2
+      EXPECT_EQ(count_of(k.source, conv), tf32 ? 24 : 0) << k.source;
+      EXPECT_EQ(count_of(k.source, " = wino_halves("), tf32 ? 0 : 24) << k.source;
       EXPECT_EQ(count_of(k.source, " = wino_tf32("), 0) << k.source;
     }
     EXPECT_EQ(checked, 1) << precision_name(p);
@@ -277,8 +277,8 @@ TEST(Precision, EachFragmentRegisterIsConvertedOnce) {
 
 // fp16 and bf16 store V in their type where the tiles are a multiple of 8 (at F(4,3) on 28 x 28,
 // 8 x 7 x 7 = 392 is, 1 x 7 x 7 = 49 is not): the input transform writes half V's bytes, and the
-// GEMM is named for it; tf32 keeps a float32 V.
-TEST(Precision, HalfModesStoreVInTheirType) {
+// GEMM is named for it; tf32 keeps a float32 V. U likewise where K is a multiple of 8.
+TEST(Precision, HalfModesStoreUAndVInTheirType) {
   auto kernels = [](const ConvDesc& d, Precision p) {
     Options o = plan_options("unfused", 4, {64, 64, 8, 8, 16});
     o.precision = p;
@@ -286,19 +286,25 @@ TEST(Precision, HalfModesStoreVInTheirType) {
     for (const KernelReport& k : explain(d, o, "sm_90").kernels) by_stage[k.stage] = k;
     return by_stage;
   };
-  ConvDesc odd = large_layer();
+  ConvDesc odd = large_layer(), odd_k = large_layer();
   odd.n = 1;  // 49 tiles
-  for (const ConvDesc& d : {large_layer(), odd}) {
-    const bool half = d.n == 8;
+  odd_k.k = 60;
+  for (const ConvDesc& d : {large_layer(), odd, odd_k}) {
+    const bool half_v = d.n == 8, half_u = d.k % 8 == 0;
     auto f32 = kernels(d, Precision::tf32);
     for (Precision p : {Precision::fp16, Precision::bf16}) {
       auto k = kernels(d, p);
-      const std::string suffix = p == Precision::fp16 ? "_vf16" : "_vbf16";
-      EXPECT_EQ(k["gemm"].name.find(suffix) != std::string::npos, half) << k["gemm"].name;
+      const std::string type = p == Precision::fp16 ? "f16" : "bf16";
+      EXPECT_EQ(k["gemm"].name.find("_v" + type) != std::string::npos, half_v) << k["gemm"].name;
+      EXPECT_EQ(k["gemm"].name.find("_u" + type) != std::string::npos, half_u) << k["gemm"].name;
       const int64_t v_halves = int64_t{36} * d.c * (d.n * 7 * 7);  // V's elements at F(4,3): 6 x 6 points
-      EXPECT_EQ(f32["input_transform"].bytes - k["input_transform"].bytes, half ? v_halves * 2 : 0) << precision_name(p);
+      EXPECT_EQ(f32["input_transform"].bytes - k["input_transform"].bytes, half_v ? v_halves * 2 : 0) << precision_name(p);
+      const int64_t u_halves = int64_t{36} * d.c * d.k;
+      EXPECT_EQ(f32["weight_transform"].bytes - k["weight_transform"].bytes, half_u ? u_halves * 2 : 0)
+          << precision_name(p);
     }
     EXPECT_EQ(f32["gemm"].name.find("_v"), std::string::npos) << f32["gemm"].name;
+    for (const char* half : {"_uf16", "_ubf16"}) EXPECT_EQ(f32["gemm"].name.find(half), std::string::npos);
   }
 }
 

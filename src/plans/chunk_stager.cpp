@@ -7,24 +7,35 @@ namespace wino::plans {
 
 using namespace ir;
 
-bool stages_half_v(GemmSource source, const Memory* input) {
-  return source == GemmSource::transformed && input && value_type(input->type) != input->type;
+bool stages_half(const Memory* operand) { return operand && value_type(operand->type) != operand->type; }
+
+namespace {
+// Elements from one staged row to the next. A half operand's rows are padded by 8 elements (16
+// bytes: the copies stay aligned), so that the fragment reads of a half-warp, 8 bytes per lane
+// from rows 2t apart, hit distinct banks.
+int stage_pitch(const GemmTiles& g, int width, const Memory* operand) {
+  return width + (stages_half(operand) ? 8 : g.pad());
+}
+int64_t copy_elements(const GemmTiles& g, int width, const Memory* operand) {
+  return int64_t{g.staged_points()} * g.cc * stage_pitch(g, width, operand);
+}
+}  // namespace
+
+int64_t f32_stage_floats(const GemmTiles& g, const Memory* u, const Memory* v) {
+  return g.copies() * ((stages_half(u) ? 0 : copy_elements(g, g.bk, u)) + (stages_half(v) ? 0 : copy_elements(g, g.bp, v)));
 }
 
-int64_t u_stage_floats(const GemmTiles& g) { return g.copies() * int64_t{g.staged_points()} * g.cc * (g.bk + g.pad()); }
-
-// A half V's rows are padded by 8 elements (16 bytes: the copies stay aligned), so that the
-// fragment reads of a half-warp, 8 bytes per lane from rows 2t apart, hit distinct banks.
 ChunkStager::ChunkStager(KernelBuilder& b, const ConvDesc& d, const Tiling& t, const GemmTiles& g, GemmCore& core,
                          GemmSource source, const Memory* input, const Memory* u)
     : b_(b), d_(d), t_(t), g_(g), core_(core), source_(source), input_(input) {
   const int T = g.threads(), copies = g.copies();
-  const bool half_v = stages_half_v(source, input);
-  const int pa = g.bk + g.pad(), pv = g.bp + (half_v ? 8 : g.pad());
-  const int64_t a = int64_t{g.staged_points()} * g.cc * pa, v = int64_t{g.staged_points()} * g.cc * pv;
-  const Memory* vs = half_v ? b.shared_array("vs", copies * v, input->type) : core.smem;
-  ops_.push_back({u, "u", core.smem, g.bk, d.k, core.kb * g.bk, 0, a, pa});
-  ops_.push_back({input, "v", vs, g.bp, t.tiles, core.pb * g.bp, half_v ? 0 : copies * a, v, pv});
+  const Memory* v_in = source == GemmSource::transformed ? input : nullptr;
+  const int64_t a = copy_elements(g, g.bk, u), v = copy_elements(g, g.bp, v_in);
+  const Memory* us = stages_half(u) ? b.shared_array("us", copies * a, u->type) : core.smem;
+  const Memory* vs = stages_half(v_in) ? b.shared_array("vs", copies * v, input->type) : core.smem;
+  const int64_t v_base = vs == core.smem && us == core.smem ? copies * a : 0;
+  ops_.push_back({u, "u", us, g.bk, d.k, core.kb * g.bk, 0, a, stage_pitch(g, g.bk, u)});
+  ops_.push_back({input, "v", vs, g.bp, t.tiles, core.pb * g.bp, v_base, v, stage_pitch(g, g.bp, v_in)});
   for (StagedOperand& op : ops_) {
     op.elements = int64_t{g.staged_points()} * g.cc * op.width;
     op.loads = static_cast<int>(ceil_div(op.elements, T));
@@ -55,7 +66,7 @@ void ChunkStager::issue_copies(Expr tid, Expr c0, Expr buf, int first_point) {
   for (const StagedOperand& op : ops_) {
     const int n = 16 / type_bytes(op.mem->type);  // elements of a 16-byte copy
     const int w = op.extent % n == 0 && op.width % n == 0 && op.pitch % n == 0 && op.base % n == 0 ? n : 1;
-    if (w * type_bytes(op.mem->type) < 4)  // v_storage_type keeps a half V to whole 16-byte runs
+    if (w * type_bytes(op.mem->type) < 4)  // u_ and v_storage_type keep half operands to whole 16-byte runs
       throw Error("internal: GEMM tiles " + g_.str() + ": " + op.hint + " in " + type_name(op.mem->type) +
                   " with rows of " + std::to_string(op.extent) + " cannot be copied in 16-byte runs");
     const int runs = op.width / w;

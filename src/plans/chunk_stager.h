@@ -18,23 +18,24 @@ namespace wino::plans {
 struct StagedOperand {
   const ir::Memory* mem;
   const char* hint;
-  const ir::Memory* smem;  // where it is staged: the core's f32 array, or V's own half array
+  const ir::Memory* smem;  // where it is staged: the core's f32 array, or the operand's own half array
   int width;       // bk or bp: columns of a row
   int64_t extent;  // K or P: columns of the tensor in memory
   ir::Expr col0;   // the block's first column
   int64_t base;    // offset in `smem`, in its elements
   int64_t copy;    // elements of one copy: points x cc x pitch
-  int pitch;       // elements from one row to the next: width plus GemmTiles::pad() (a half V: 8)
+  int pitch;       // elements from one row to the next: width plus GemmTiles::pad() (a half operand: 8)
   int first = 0;   // first slot in `next`
   int64_t elements = 0;  // of one chunk: points x cc x width
   int loads = 0;         // elements per thread per chunk
 };
 
-/// Whether V is staged in an array of its own half type: an f16 or bf16 V from the transforms,
-/// copied as it is (the mma rounds its operands to that type anyway).
-bool stages_half_v(GemmSource source, const ir::Memory* input);
-/// Floats of the core's f32 work-group array when V has its own (U's copies only).
-int64_t u_stage_floats(const GemmTiles& g);
+/// Whether an operand is staged in an array of its own half type: an f16 or bf16 U from the
+/// weight transform, or V from the input transform, copied as it is (the mma rounds its operands
+/// to that type anyway).
+bool stages_half(const ir::Memory* operand);
+/// Floats of the core's f32 work-group array: the copies of the operands not staged in halves.
+int64_t f32_stage_floats(const GemmTiles& g, const ir::Memory* u, const ir::Memory* v);
 
 class ChunkStager {
  public:

@@ -83,9 +83,9 @@ void multiply_chunk_mma(KernelBuilder& b, const GemmCore& core, const ChunkStage
   const int depth = mma_depth(kind), step = mma_t_step(kind), tm = g.rk / 2, tn = g.rp / 2;
   const int wa = a_run(core), wb = b_run(core);
   const WarpPlace w = warp_place(b, g, tid);
-  // tf32 values stored rounded, and a V staged in the mma's half type, go in as they are.
-  const bool half_v = st.v().smem->type != ir::Type::f32;
-  const std::array<bool, 2> rounded{core.tf32_operands, core.tf32_operands || half_v};
+  // tf32 values stored rounded, and operands staged in the mma's half type, go in as they are.
+  const std::array<bool, 2> rounded{core.tf32_operands || st.a().smem->type != ir::Type::f32,
+                                    core.tf32_operands || st.v().smem->type != ir::Type::f32};
   Expr abase = b.let("abase", b.i32(st.a().base) + buf * st.a().copy + w.k0);
   Expr bbase = b.let("bbase", b.i32(st.v().base) + buf * st.v().copy + w.p0);
   for (int j = 0; j < count; ++j)
@@ -241,10 +241,10 @@ GemmCore multiply_chunks(KernelBuilder& b, const ConvDesc& d, const Tiling& t, c
   core.kb = b.let("kb", one_point_group ? gid / pblocks : (gid / pblocks) % kblocks);
   core.xi0 = one_point_group ? b.i32(0) : b.let("xi", gid / (pblocks * kblocks) * g.points);
   // An exchange reuses the area after the GEMM, so it takes what static memory allows.
-  core.smem_size = stages_half_v(source, input) ? u_stage_floats(g) : g.stage_floats();
+  core.smem_size = f32_stage_floats(g, u, source == GemmSource::transformed ? input : nullptr);
   if (exchange_room)
     core.smem_size = std::max(core.smem_size, std::min<int64_t>(kSharedFloats, int64_t{g.points} * g.bk * g.bp));
-  core.smem = b.shared_array("smem", core.smem_size);
+  if (core.smem_size > 0) core.smem = b.shared_array("smem", core.smem_size);  // none when U and V are halves
   const int accs = g.ppt * g.rk * g.rp;
   core.acc = b.thread_array("acc", accs);
   ChunkStager st(b, d, t, g, core, source, input, u);
@@ -344,7 +344,9 @@ std::unique_ptr<Kernel> gemm_kernel(const ProgramBuilder& prog, const Tiling& t,
   const auto [name, stage] = stage_names(s);
   // A V stored in f16 or bf16 (v_storage_type) makes another kernel than a float32 V: its name says so.
   const ir::Type v_type = s.source == GemmSource::transformed ? v_storage_type(g, t) : ir::Type::f32;
-  const std::string v_part = v_type == ir::Type::f32 ? "" : "_v" + ir::type_name(v_type);
+  const ir::Type u_type = u_storage_type(g, d);
+  std::string v_part = v_type == ir::Type::f32 ? "" : "_v" + ir::type_name(v_type);
+  if (u_type != ir::Type::f32) v_part += "_u" + ir::type_name(u_type);
   KernelBuilder b(std::make_shared<Context>(), kernel_name(prog.plan(), name, t.m, t.r, g.str() + v_part), groups,
                   g.threads());
   b.info() = {prog.plan(), stage, t.m, t.r};
@@ -356,6 +358,9 @@ std::unique_ptr<Kernel> gemm_kernel(const ProgramBuilder& prog, const Tiling& t,
   if (s.source == GemmSource::transformed && input->type != v_type)
     throw Error("internal: plan " + prog.plan() + " stored V in " + ir::type_name(input->type) + "; tiles " + g.str() +
                 " take it in " + ir::type_name(v_type) + " (v_storage_type)");
+  if (u->type != u_type)
+    throw Error("internal: plan " + prog.plan() + " stored U in " + ir::type_name(u->type) + "; tiles " + g.str() +
+                " take it in " + ir::type_name(u_type) + " (u_storage_type)");
   std::optional<OutputSink> y;
   const Memory* mm = nullptr;
   if (s.sink == GemmSink::store_m) mm = prog.param(b, s.mm, true);

@@ -56,6 +56,11 @@ ir::Type v_storage_type(const GemmTiles& g, const Tiling& t) {
   return ir::mma_storage_type(*g.mma);
 }
 
+ir::Type u_storage_type(const GemmTiles& g, const ConvDesc& d) {
+  if (!g.mma || (g.points != 1 && !g.stage_points) || d.k % 8) return ir::Type::f32;
+  return ir::mma_storage_type(*g.mma);
+}
+
 ir::Expr as_gemm_operand(ir::Expr v, StoredValues values) { return values == StoredValues::tf32 ? ir::tf32_rounded(v) : v; }
 
 // U[xi][c][k] = (G g G^T)[xi] for weights g[k][c]: one thread per (c, k), neighbouring threads on
@@ -96,11 +101,11 @@ std::unique_ptr<ir::Kernel> weight_transform_kernel(const ProgramBuilder& prog, 
 }
 
 BufferHandle transformed_weights(ProgramBuilder& prog, const Tiling& t, int64_t k_pitch, int64_t k_block,
-                                 StoredValues values) {
+                                 StoredValues values, ir::Type type) {
   const ConvDesc& d = prog.desc();
   if (k_pitch == 0) k_pitch = d.k;
   if (k_block == 0) k_block = k_pitch;
-  BufferHandle u = prog.prepared_weights("u", int64_t{t.alpha} * t.alpha * d.c * k_pitch);
+  BufferHandle u = prog.prepared_weights("u", int64_t{t.alpha} * t.alpha * d.c * k_pitch, type);
   prog.add_preparation(weight_transform_kernel(prog, t, prog.weights(), u, k_pitch, k_block, values));
   return u;
 }

@@ -37,13 +37,16 @@ ir::Expr as_gemm_operand(ir::Expr v, StoredValues values);
 /// operands so anyway: half the bytes, the same numbers), where the tiles P are a multiple of 8,
 /// so that every 16-byte run of a row is inside it (the GEMM stages V by 16-byte copies); else f32.
 ir::Type v_storage_type(const GemmTiles& g, const Tiling& t);
+/// The same for U, whose rows are the K output channels: f16 or bf16 where K is a multiple of 8.
+ir::Type u_storage_type(const GemmTiles& g, const ConvDesc& d);
 
 /// Declares U[xi][c][k] and the weight-transform kernel set_weights runs to make it from the
 /// weights (every Winograd plan); rows of `k_pitch` >= K elements (0: K), zeros past K. With a
 /// `k_block` dividing k_pitch, U[xi][k / k_block][c][k % k_block]: panels of k_block output
-/// channels, each one contiguous stream for a CPU GEMM that walks it.
+/// channels, each one contiguous stream for a CPU GEMM that walks it. U is stored in `type`
+/// (u_storage_type), its values narrowed on the store.
 BufferHandle transformed_weights(ProgramBuilder& prog, const Tiling& t, int64_t k_pitch = 0, int64_t k_block = 0,
-                                 StoredValues values = StoredValues::f32);
+                                 StoredValues values = StoredValues::f32, ir::Type type = ir::Type::f32);
 
 /// Work-groups of `threads` that a transform kernel (memory-bound: it needs many warps in flight)
 /// asks a CUDA GPU's compiler to fit on one multiprocessor of 64 K registers: as many as leave each

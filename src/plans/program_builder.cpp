@@ -63,8 +63,8 @@ BufferHandle ProgramBuilder::weights() {
   return weights_;
 }
 
-BufferHandle ProgramBuilder::prepared_weights(const std::string& name, int64_t elements) {
-  return declare(name, elements, BufferRole::prepared_weights);
+BufferHandle ProgramBuilder::prepared_weights(const std::string& name, int64_t elements, ir::Type type) {
+  return declare(name, elements, BufferRole::prepared_weights, type);
 }
 
 BufferHandle ProgramBuilder::scratch(const std::string& name, int64_t elements, ir::Type type) {

@@ -35,7 +35,7 @@ class ProgramBuilder {
   BufferHandle weights();
   /// The weights in the plan's layout (`elements` floats), made from weights() by the kernels
   /// given to add_preparation().
-  BufferHandle prepared_weights(const std::string& name, int64_t elements);
+  BufferHandle prepared_weights(const std::string& name, int64_t elements, ir::Type type = ir::Type::f32);
   /// An intermediate (V, M) that lives in device memory between launches.
   BufferHandle scratch(const std::string& name, int64_t elements, ir::Type type = ir::Type::f32);
 

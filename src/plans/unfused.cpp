@@ -71,7 +71,7 @@ Program build_unfused(const ConvDesc& d, const PlanOptions& o) {
   const int threads = o.threads > 0 ? o.threads : 128;
   ProgramBuilder prog(d, "unfused", t.m, t.r);
   const StoredValues values = gemm_operand_values(g);
-  BufferHandle u = transformed_weights(prog, t, 0, 0, values);
+  BufferHandle u = transformed_weights(prog, t, 0, 0, values, u_storage_type(g, d));
   BufferHandle v = prog.scratch("v", a2 * d.c * t.tiles, v_storage_type(g, t));
   BufferHandle mm = prog.scratch("mm", a2 * d.k * t.tiles);
   prog.add(input_transform_kernel(prog, t, threads, v, values));
