@@ -230,6 +230,7 @@ plans::PlanOptions resolve_plan(const ConvDesc& d, plans::PlanOptions p) {
                 : p.precision == Precision::fp32 ? point_gemm_tiles(t, d.k, p.async_copies)
                                                  : mma_point_tiles(mma_kind(p.precision), t.tiles);
   apply_overrides(g, p);
+  plans::choose_half_operands(g, d, t);  // before the ring is sized: halves take half the room
   // The tensor-core GEMM runs on CUDA only; the FMA one where the device has the copies.
   if (g.mma || (p.async_copies && p.plan == "unfused" && !g.lanes)) use_async_copies(g);
   if (g.lanes) g.rk = g.bk, g.rp = g.bp;  // one thread holds the whole block

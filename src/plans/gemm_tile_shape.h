@@ -35,6 +35,10 @@ struct GemmTiles {
   // holds all alpha^2 points in each thread but stages them a group at a time, so that a ring of
   // copies fits work-group memory: the ring's steps are (chunk, point group) pairs.
   int stage_points = 0;
+  // Tensor cores in f16 or bf16: U (half_u) and V (half_v) are stored and staged in the mma's
+  // type, half the bytes of floats (plans::u_storage_type, v_storage_type; the planner sets them
+  // where K and the tiles are multiples of 8, so that 16-byte copies stay inside rows).
+  bool half_u = false, half_v = false;
   // CPU-shaped (plans unfused, fused and direct on a CPU, cpu_unfused.h): one thread per
   // work-group, bp x bk accumulators held as bp rows of bk / lanes vectors of `lanes` floats (0:
   // the GPU-shaped core).
@@ -52,13 +56,17 @@ struct GemmTiles {
   /// operands) on tensor cores.
   std::string str() const;
   /// Padding of each staged float row: a tensor-core warp's fragment reads then hit distinct banks
-  /// (a half V's rows take 8: ChunkStager).
+  /// (a half operand's rows take 8 halves: ChunkStager).
   int pad() const { return !mma ? 0 : ir::mma_is_tf32(*mma) ? 8 : 4; }
-  /// Floats of work-group memory one copy of the staged chunk takes (at most: a half V takes less).
-  int64_t chunk_floats() const { return int64_t{staged_points()} * cc * (bk + bp + 2 * pad()); }
+  /// Floats of work-group memory one staged row of `width` columns takes, in halves or floats.
+  int64_t row_floats(int width, bool half) const { return half ? (width + 8) / 2 : width + pad(); }
+  /// Floats of work-group memory one copy of the staged chunk takes.
+  int64_t chunk_floats() const {
+    return int64_t{staged_points()} * cc * (row_floats(bk, half_u) + row_floats(bp, half_v));
+  }
   /// Copies of the staged chunk: the stages, two when prefetching, else one.
   int copies() const { return stages ? stages : prefetch ? 2 : 1; }
-  /// Floats of work-group memory the staged chunks take (at most: a half V takes less).
+  /// Floats of work-group memory the staged chunks take.
   int64_t stage_floats() const { return copies() * chunk_floats(); }
   /// Floats of work-group memory the staged chunks may take.
   int64_t stage_limit() const { return stages ? kAsyncSharedFloats : kSharedFloats; }

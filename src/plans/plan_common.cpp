@@ -51,15 +51,24 @@ StoredValues gemm_operand_values(const GemmTiles& g) {
   return g.mma == ir::MmaKind::tf32_m16n8k8 ? StoredValues::tf32 : StoredValues::f32;
 }
 
-ir::Type v_storage_type(const GemmTiles& g, const Tiling& t) {
-  if (!g.mma || (g.points != 1 && !g.stage_points) || t.tiles % 8) return ir::Type::f32;
-  return ir::mma_storage_type(*g.mma);
+void choose_half_operands(GemmTiles& g, const ConvDesc& d, const Tiling& t) {
+  const bool half = g.mma && ir::mma_storage_type(*g.mma) != ir::Type::f32 && (g.points == 1 || g.stage_points);
+  g.half_u = half && d.k % 8 == 0;
+  g.half_v = half && t.tiles % 8 == 0;
 }
 
-ir::Type u_storage_type(const GemmTiles& g, const ConvDesc& d) {
-  if (!g.mma || (g.points != 1 && !g.stage_points) || d.k % 8) return ir::Type::f32;
+namespace {
+ir::Type half_storage(const GemmTiles& g, bool half, const char* what, int64_t row, const char* of) {
+  if (!half) return ir::Type::f32;
+  if (!g.mma || ir::mma_storage_type(*g.mma) == ir::Type::f32 || row % 8)
+    throw Error("GEMM tiles " + g.str() + ": " + what + " is stored in halves only for an f16 or bf16 mma and " + of +
+                " a multiple of 8 (got " + std::to_string(row) + ")");
   return ir::mma_storage_type(*g.mma);
 }
+}  // namespace
+
+ir::Type v_storage_type(const GemmTiles& g, const Tiling& t) { return half_storage(g, g.half_v, "V", t.tiles, "tiles"); }
+ir::Type u_storage_type(const GemmTiles& g, const ConvDesc& d) { return half_storage(g, g.half_u, "U", d.k, "K"); }
 
 ir::Expr as_gemm_operand(ir::Expr v, StoredValues values) { return values == StoredValues::tf32 ? ir::tf32_rounded(v) : v; }
 

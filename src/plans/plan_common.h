@@ -32,12 +32,14 @@ enum class StoredValues { f32, tf32 };
 StoredValues gemm_operand_values(const GemmTiles& g);
 /// `v` as `values` says it is stored.
 ir::Expr as_gemm_operand(ir::Expr v, StoredValues values);
-/// The type the unfused plan (and the tensor-core fused-output) stores V in: the f16 or bf16 of an
-/// mma of that type (which rounds its
-/// operands so anyway: half the bytes, the same numbers), where the tiles P are a multiple of 8,
-/// so that every 16-byte run of a row is inside it (the GEMM stages V by 16-byte copies); else f32.
+/// Sets GemmTiles::half_u and half_v: the unfused plan (and the tensor-core fused-output) store U
+/// and V in the f16 or bf16 of an mma of that type (which rounds its operands so anyway: half the
+/// bytes, the same numbers) where their rows, K output channels and P tiles, are multiples of 8,
+/// so that every 16-byte run of a row is inside it (the GEMM stages them by 16-byte copies).
+void choose_half_operands(GemmTiles& g, const ConvDesc& d, const Tiling& t);
+/// The type V is stored in (GemmTiles::half_v; an error where the tiles do not allow it).
 ir::Type v_storage_type(const GemmTiles& g, const Tiling& t);
-/// The same for U, whose rows are the K output channels: f16 or bf16 where K is a multiple of 8.
+/// The type U is stored in (GemmTiles::half_u; an error where K does not allow it).
 ir::Type u_storage_type(const GemmTiles& g, const ConvDesc& d);
 
 /// Declares U[xi][c][k] and the weight-transform kernel set_weights runs to make it from the
