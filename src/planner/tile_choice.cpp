@@ -58,17 +58,23 @@ GemmTiles point_gemm_tiles(const plans::Tiling& t, int64_t K, bool async_copies)
 // (2026-12-03, 9 vgg16 and resnet50 layers at batch >= 8) 64 x 64 was the fastest block for 3xtf32
 // on 8 layers and for tf32 on 5, within 3% elsewhere, against 128 x 128, 128 x 64, 64 x 128 and
 // warps of 64 x 64; 14 warps of 136-142 registers share an SM. So it is for the FMA GEMM (above).
-// fp16 and bf16 on layers of 512 tiles or more take 128 x 128 blocks of 4 warps of 64 x 64 (8 x 16
-// register tiles, 204 registers, a ring of 4 stages in 68 KiB): their GEMM ran 18-19% faster than
-// with 64 x 64 blocks on vgg16.1_2.b8 and vgg16.3_2.b8 at F(6,3), the same on resnet50.c5.b32
-// (H200, 2026-12-03, bench/results/h200_gemm_dynamic_shared_tiles.txt); tf32 and 3xtf32 did not gain.
-GemmTiles mma_point_tiles(ir::MmaKind kind, int64_t tiles) {
+// fp16 and bf16 on layers of 512 tiles or more take blocks of 64 output channels (128 rows padded
+// K = 64 to twice its work) and chunks of 32 channels, of 64 tiles where K <= 64 (2 warps of
+// 8 x 8) and 128 tiles above (2 warps of 8 x 16), U and V staged in halves (a ring of 4 in 18-26
+// KiB). On the H200 (2026-12-04, F(4,3) NHWC, bench/results/h200_half_gemm_tiles_session31.txt)
+// against the 128 x 128 blocks of 4 warps of 64 x 64 and chunks of 16 they had before: GEMM
+// 146.9 -> 128.5 us on vgg16.1_2.b8, 42.6 -> 38.2 on resnet50.c2.b32, 89.8 -> 78.0 on
+// vgg16.2_2.b8, 62.2 -> 59.7 on vgg16.3_2.b8, within 2% on resnet50.c3.b32 and c4.b32; below 512
+// tiles 64 x 64 blocks with chunks of 16 stay (chunks of 32 and 128 x 128 blocks were 1-15% slower
+// there).
+GemmTiles mma_point_tiles(ir::MmaKind kind, int64_t tiles, int64_t k) {
   GemmTiles g;
-  const bool wide = !ir::mma_is_tf32(kind) && tiles >= 512;
-  g.bk = g.bp = wide ? 128 : 64;
+  const bool wide = !ir::mma_is_tf32(kind) && tiles >= 512, narrow_k = k <= 64;
+  g.bk = 64;
+  g.bp = wide && !narrow_k ? 128 : 64;
   g.rk = 8;
-  g.rp = wide ? 16 : 8;
-  g.cc = 16;
+  g.rp = wide && !narrow_k ? 16 : 8;
+  g.cc = wide ? 32 : 16;
   g.prefetch = true;
   g.mma = kind;
   return g;
@@ -228,7 +234,7 @@ plans::PlanOptions resolve_plan(const ConvDesc& d, plans::PlanOptions p) {
                 : mma_output                      ? *mma_output
                 : p.plan != "unfused"             ? all_points_tiles(t, p.plan == "fused-output")
                 : p.precision == Precision::fp32 ? point_gemm_tiles(t, d.k, p.async_copies)
-                                                 : mma_point_tiles(mma_kind(p.precision), t.tiles);
+                                                 : mma_point_tiles(mma_kind(p.precision), t.tiles, d.k);
   apply_overrides(g, p);
   plans::choose_half_operands(g, d, t);  // before the ring is sized: halves take half the room
   // The tensor-core GEMM runs on CUDA only; the FMA one where the device has the copies.
