@@ -47,11 +47,14 @@ Options precision_options(const PrecisionCase& pc, const std::array<int, 5>& til
 }
 
 // Valid tensor-core tiles besides the default: a 64 x 64 block, a 64 x 64 block with chunks of
-// 32 channels, a 4 x 4 register tile (warps of 32 x 16), an 8 x 16 one (warps of 64 x 64), and
+// 32 channels, a 4 x 4 register tile (warps of 32 x 16), an 8 x 16 one (warps of 64 x 64, in
+// 128 x 128 blocks and in the 64 x 128 blocks with chunks of 32 that fp16 and bf16 take on large
+// layers), and
 // register tiles whose rows and slices are read in runs of 2 and 1 (2 x 2, 6 x 6: the GEMM core's
 // run_width) instead of 4.
 const std::array<int, 5> kOtherTiles[] = {{64, 64, 8, 8, 16},      {64, 64, 8, 8, 32}, {64, 128, 4, 4, 16},
-                                          {128, 128, 8, 16, 16},   {32, 32, 2, 2, 16}, {96, 96, 6, 6, 16}};
+                                          {128, 128, 8, 16, 16},   {64, 128, 8, 16, 32}, {32, 32, 2, 2, 16},
+                                          {96, 96, 6, 6, 16}};
 // fused-output's besides its default (32 x 32 blocks of 2 x 2 register tiles, chunks of 16, a
 // ring of 4 copies): a 64-row block (16 warps), 4 x 2 register tiles, warps of 16 x 16, and chunks
 // of 32 (a ring of 2; at alpha 5 two copies of 5 points do not fit, and the planner says so: tested
@@ -247,13 +250,16 @@ int count_of(const std::string& text, const std::string& what) {
 // is converted once (tf32: one value each; f16, bf16: a packed pair), not once per mma.
 // tf32's operands are stored rounded by the transforms, so its GEMM passes their bits; f16 and
 // bf16 operands are stored in their type (U: K a multiple of 8; V: the tiles) and go in as
-// stored, each pair packed once.
+// stored, each pair packed once; with K = 60 U stays float32 and each A pair is converted once.
 TEST(Precision, EachFragmentRegisterIsConvertedOnce) {
+  ConvDesc odd_k = large_layer();
+  odd_k.k = 60;
+  for (const ConvDesc& d : {large_layer(), odd_k})
   for (Precision p : {Precision::tf32, Precision::fp16, Precision::bf16}) {
     Options o = plan_options("unfused", 4, {64, 64, 8, 8, 16});
     o.precision = p;
-    const Report rep = explain(large_layer(), o, "sm_90");
-    const bool tf32 = p == Precision::tf32;
+    const Report rep = explain(d, o, "sm_90");
+    const bool tf32 = p == Precision::tf32, float_u = d.k % 8 != 0;
     const std::string conv = tf32 ? " = wino_tf32_bits(" : p == Precision::fp16 ? " = wino_f16x2(" : " = wino_bf16x2(";
     const std::string mma = tf32 ? "wino_mma_tf32_bits(" : p == Precision::fp16 ? "wino_mma_f16_bits(" : "wino_mma_bf16_bits(";
     int checked = 0, rounding = 0;
@@ -266,8 +272,8 @@ TEST(Precision, EachFragmentRegisterIsConvertedOnce) {
       ++checked;
       EXPECT_EQ(count_of(k.source, mma), 16) << k.source;  // one k-step in the loop body
       // A: 4 slices of 4 registers, B: 4 of 2
-      EXPECT_EQ(count_of(k.source, conv), tf32 ? 24 : 0) << k.source;
-      EXPECT_EQ(count_of(k.source, " = wino_halves("), tf32 ? 0 : 24) << k.source;
+      EXPECT_EQ(count_of(k.source, conv), tf32 ? 24 : float_u ? 16 : 0) << k.source;
+      EXPECT_EQ(count_of(k.source, " = wino_halves("), tf32 ? 0 : float_u ? 8 : 24) << k.source;
       EXPECT_EQ(count_of(k.source, " = wino_tf32("), 0) << k.source;
     }
     EXPECT_EQ(checked, 1) << precision_name(p);

@@ -60,8 +60,8 @@ GemmTiles point_gemm_tiles(const plans::Tiling& t, int64_t K, bool async_copies)
 // warps of 64 x 64; 14 warps of 136-142 registers share an SM. So it is for the FMA GEMM (above).
 // fp16 and bf16 on layers of 512 tiles or more take blocks of 64 output channels (128 rows padded
 // K = 64 to twice its work) and chunks of 32 channels, of 64 tiles where K <= 64 (2 warps of
-// 8 x 8) and 128 tiles above (2 warps of 8 x 16), U and V staged in halves (a ring of 4 in 18-26
-// KiB). On the H200 (2026-12-04, F(4,3) NHWC, bench/results/h200_half_gemm_tiles_session31.txt)
+// 8 x 8) and 128 tiles above (2 warps of 8 x 16), U and V staged in halves (a ring of 4 in 36 and
+// 52 KiB). On the H200 (2026-12-04, F(4,3) NHWC, bench/results/h200_half_gemm_tiles_session31.txt)
 // against the 128 x 128 blocks of 4 warps of 64 x 64 and chunks of 16 they had before: GEMM
 // 146.9 -> 128.5 us on vgg16.1_2.b8, 42.6 -> 38.2 on resnet50.c2.b32, 89.8 -> 78.0 on
 // vgg16.2_2.b8, 62.2 -> 59.7 on vgg16.3_2.b8, within 2% on resnet50.c3.b32 and c4.b32; below 512

@@ -342,7 +342,7 @@ std::unique_ptr<Kernel> gemm_kernel(const ProgramBuilder& prog, const Tiling& t,
   const int a2 = t.alpha * t.alpha;
   const int64_t groups = (a2 / g.points) * ceil_div(d.k, g.bk) * ceil_div(t.tiles, g.bp);
   const auto [name, stage] = stage_names(s);
-  // A V stored in f16 or bf16 (v_storage_type) makes another kernel than a float32 V: its name says so.
+  // U or V stored in f16 or bf16 (u_/v_storage_type) make another kernel than float32 ones: its name says so.
   const ir::Type v_type = s.source == GemmSource::transformed ? v_storage_type(g, t) : ir::Type::f32;
   const ir::Type u_type = u_storage_type(g, d);
   std::string v_part = v_type == ir::Type::f32 ? "" : "_v" + ir::type_name(v_type);

@@ -17,8 +17,8 @@ struct GemmCore {
   const ConvDesc* d = nullptr;
   const Tiling* t = nullptr;
   GemmTiles g;
-  const ir::Memory* smem = nullptr;  // work-group memory: staging (U only when V has its own half
-                                     // array: ChunkStager) and the exchange
+  const ir::Memory* smem = nullptr;  // work-group memory: staging of the operands not staged in
+                                     // halves (none when both are: ChunkStager) and the exchange
   int64_t smem_size = 0;
   const ir::Memory* acc = nullptr;   // per thread: ppt x rk x rp accumulators
   ir::Expr kb, pb;                   // block coordinates

@@ -74,7 +74,8 @@ ir::Expr as_gemm_operand(ir::Expr v, StoredValues values) { return values == Sto
 
 // U[xi][c][k] = (G g G^T)[xi] for weights g[k][c]: one thread per (c, k), neighbouring threads on
 // neighbouring k so the stores are coalesced. In float32 like every other transform (stored
-// rounded to tf32 for a tf32 GEMM); run by set_weights on the device, so weights never visit the
+// rounded to tf32 for a tf32 GEMM, narrowed to f16 or bf16 where U is stored so: u_storage_type);
+// run by set_weights on the device, so weights never visit the
 // host to be transformed.
 std::unique_ptr<ir::Kernel> weight_transform_kernel(const ProgramBuilder& prog, const Tiling& t, BufferHandle w_buf,
                                                     BufferHandle u_buf, int64_t k_pitch, int64_t k_block,
