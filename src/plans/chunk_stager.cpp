@@ -10,12 +10,8 @@ using namespace ir;
 bool stages_half(const Memory* operand) { return operand && value_type(operand->type) != operand->type; }
 
 namespace {
-// Elements from one staged row to the next. A half operand's rows are padded by 8 elements (16
-// bytes: the copies stay aligned), so that the fragment reads of a half-warp, 8 bytes per lane
-// from rows 2t apart, hit distinct banks.
-int stage_pitch(const GemmTiles& g, int width, const Memory* operand) {
-  return width + (stages_half(operand) ? 8 : g.pad());
-}
+// Elements from one staged row to the next (GemmTiles::row_pitch).
+int stage_pitch(const GemmTiles& g, int width, const Memory* operand) { return g.row_pitch(width, stages_half(operand)); }
 int64_t copy_elements(const GemmTiles& g, int width, const Memory* operand) {
   return int64_t{g.staged_points()} * g.cc * stage_pitch(g, width, operand);
 }

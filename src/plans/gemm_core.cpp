@@ -345,9 +345,9 @@ std::unique_ptr<Kernel> gemm_kernel(const ProgramBuilder& prog, const Tiling& t,
   // U or V stored in f16 or bf16 (u_/v_storage_type) make another kernel than float32 ones: its name says so.
   const ir::Type v_type = s.source == GemmSource::transformed ? v_storage_type(g, t) : ir::Type::f32;
   const ir::Type u_type = u_storage_type(g, d);
-  std::string v_part = v_type == ir::Type::f32 ? "" : "_v" + ir::type_name(v_type);
-  if (u_type != ir::Type::f32) v_part += "_u" + ir::type_name(u_type);
-  KernelBuilder b(std::make_shared<Context>(), kernel_name(prog.plan(), name, t.m, t.r, g.str() + v_part), groups,
+  std::string types = v_type == ir::Type::f32 ? "" : "_v" + ir::type_name(v_type);
+  if (u_type != ir::Type::f32) types += "_u" + ir::type_name(u_type);
+  KernelBuilder b(std::make_shared<Context>(), kernel_name(prog.plan(), name, t.m, t.r, g.str() + types), groups,
                   g.threads());
   b.info() = {prog.plan(), stage, t.m, t.r};
   // Tensor-core fused-output with up to 64 accumulators a thread (alpha 4): two work-groups of 8

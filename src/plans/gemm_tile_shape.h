@@ -58,8 +58,12 @@ struct GemmTiles {
   /// Padding of each staged float row: a tensor-core warp's fragment reads then hit distinct banks
   /// (a half operand's rows take 8 halves: ChunkStager).
   int pad() const { return !mma ? 0 : ir::mma_is_tf32(*mma) ? 8 : 4; }
+  /// Elements from one staged row of `width` columns to the next: a half operand's rows are padded
+  /// by 8 (16 bytes: the copies stay aligned; a half-warp's 8-byte fragment reads from rows 2t
+  /// apart then hit distinct banks), float rows by pad().
+  int row_pitch(int width, bool half) const { return width + (half ? 8 : pad()); }
   /// Floats of work-group memory one staged row of `width` columns takes, in halves or floats.
-  int64_t row_floats(int width, bool half) const { return half ? (width + 8) / 2 : width + pad(); }
+  int64_t row_floats(int width, bool half) const { return half ? row_pitch(width, half) / 2 : row_pitch(width, half); }
   /// Floats of work-group memory one copy of the staged chunk takes.
   int64_t chunk_floats() const {
     return int64_t{staged_points()} * cc * (row_floats(bk, half_u) + row_floats(bp, half_v));
