@@ -144,13 +144,18 @@ ir::MmaKind mma_kind(Precision p) {
 }
 
 // A work-group holding all alpha^2 points (plans fused and fused-output).
-GemmTiles all_points_tiles(const plans::Tiling& t, bool all_points_per_thread) {
+GemmTiles all_points_tiles(const plans::Tiling& t, bool all_points_per_thread, int64_t K) {
   const int a2 = t.alpha * t.alpha;
   // Register budget (measured with ptxas on the benchmark layers): the accumulators stay live
   // across the chunk's input transform (alpha^2 inputs and outputs per thread), so 256 threads
   // with up to 144 accumulators fit under 255 registers; more threads cap registers lower and
   // spill (384 threads: 168 registers; 512: 128, less than the 8x8 transform alone needs).
   if (all_points_per_thread) return {a2, 16, 16, 1, 1, a2 <= 36 ? 8 : 4, a2};
+  // At most 8 output channels (the seed's layer): blocks of 32 would be three quarters padding and
+  // leave a handful of work-groups, so one (channel, tile) pair per thread over 8 x 16 blocks (8 x 8
+  // past alpha 4, where 16 tiles take too many threads). H200, seed's layer, F(2,3): 7.2-7.7 us
+  // against 12.5-13.3 for 32 x 32 and 8.3-9.0 for direct (bench/results/h200_seed_fused_tiles_session32.txt).
+  if (K <= 8) return {a2, 8, a2 <= 16 ? 16 : 8, 1, 1, 8, points_per_thread(a2, a2 <= 16 ? 4 : a2 <= 36 ? 9 : 8)};
   if (a2 <= 16) return {a2, 32, 32, 4, 4, 4, points_per_thread(a2, 4)};  // 4 groups x 64 threads, 64 accumulators
   if (a2 <= 36) return {a2, 32, 32, 4, 4, 4, points_per_thread(a2, 9)};  // 4 groups x 64 threads, 144 accumulators
   return {a2, 16, 32, 4, 4, 4, points_per_thread(a2, 8)};                 // 8 groups x 32 threads, 128 accumulators
@@ -232,7 +237,7 @@ plans::PlanOptions resolve_plan(const ConvDesc& d, plans::PlanOptions p) {
   GemmTiles g = p.vector_lanes > 0              ? cpu_point_tiles(p.vector_lanes, d.c, d.k, t.tiles, l1_of(p))
                 : p.plan == "fused-input"         ? point_row_tiles(t, d.k)
                 : mma_output                      ? *mma_output
-                : p.plan != "unfused"             ? all_points_tiles(t, p.plan == "fused-output")
+                : p.plan != "unfused"             ? all_points_tiles(t, p.plan == "fused-output", d.k)
                 : p.precision == Precision::fp32 ? point_gemm_tiles(t, d.k, p.async_copies)
                                                  : mma_point_tiles(mma_kind(p.precision), t.tiles, d.k);
   apply_overrides(g, p);
