@@ -96,7 +96,7 @@ TEST_P(PrecisionSweep, InterpreterMatchesReference) {
   nhwc.layout = Layout::nhwc;
   shapes.push_back(nhwc);
   // Tiles a multiple of 4 for every F(m, r) here (M's runs go out as aligned vector stores), and
-  // of 8 for all but F(6,3) on the second (fp16 and bf16 then store V in their type), K = 40 a
+  // of 8 for all but F(6,3) on the second (fp16 and bf16 then store V and M in their type), K = 40 a
   // partial block.
   shapes.push_back({4, 20, 14, 14, 40, pc.r, Padding::all(pc.r / 2)});
   // Five chunks of 16 channels: more steps than the ring has copies (issued within a point group)
@@ -283,7 +283,8 @@ TEST(Precision, EachFragmentRegisterIsConvertedOnce) {
 
 // fp16 and bf16 store V in their type where the tiles are a multiple of 8 (at F(4,3) on 28 x 28,
 // 8 x 7 x 7 = 392 is, 1 x 7 x 7 = 49 is not): the input transform writes half V's bytes, and the
-// GEMM is named for it; tf32 keeps a float32 V. U likewise where K is a multiple of 8.
+// GEMM is named for it; tf32 keeps a float32 V. U likewise where K is a multiple of 8, and M where
+// V is (the GEMM's sums rounded to the type, as y is).
 TEST(Precision, HalfModesStoreUAndVInTheirType) {
   auto kernels = [](const ConvDesc& d, Precision p) {
     Options o = plan_options("unfused", 4, {64, 64, 8, 8, 16});
@@ -308,8 +309,18 @@ TEST(Precision, HalfModesStoreUAndVInTheirType) {
       const int64_t u_halves = int64_t{36} * d.c * d.k;
       EXPECT_EQ(f32["weight_transform"].bytes - k["weight_transform"].bytes, half_u ? u_halves * 2 : 0)
           << precision_name(p);
+      // M like V: the GEMM stores it, the output transform reads it, in halves.
+      EXPECT_EQ(k["gemm"].name.find("_m" + type) != std::string::npos, half_v) << k["gemm"].name;
+      const int64_t m_halves = int64_t{36} * d.k * (d.n * 7 * 7);  // read at least once (the model counts rows of 512)
+      const int64_t m_saved = f32["output_transform"].bytes - k["output_transform"].bytes;
+      if (half_v) {
+        EXPECT_GE(m_saved, m_halves * 2) << precision_name(p);
+      } else {
+        EXPECT_EQ(m_saved, 0) << precision_name(p);
+      }
     }
     EXPECT_EQ(f32["gemm"].name.find("_v"), std::string::npos) << f32["gemm"].name;
+    EXPECT_EQ(f32["gemm"].name.find("_m"), std::string::npos) << f32["gemm"].name;
     for (const char* half : {"_uf16", "_ubf16"}) EXPECT_EQ(f32["gemm"].name.find(half), std::string::npos);
   }
 }

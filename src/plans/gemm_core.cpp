@@ -342,11 +342,12 @@ std::unique_ptr<Kernel> gemm_kernel(const ProgramBuilder& prog, const Tiling& t,
   const int a2 = t.alpha * t.alpha;
   const int64_t groups = (a2 / g.points) * ceil_div(d.k, g.bk) * ceil_div(t.tiles, g.bp);
   const auto [name, stage] = stage_names(s);
-  // U or V stored in f16 or bf16 (u_/v_storage_type) make another kernel than float32 ones: its name says so.
+  // U, V or M stored in f16 or bf16 (u_/v_/m_storage_type) make another kernel than float32 ones: its name says so.
   const ir::Type v_type = s.source == GemmSource::transformed ? v_storage_type(g, t) : ir::Type::f32;
   const ir::Type u_type = u_storage_type(g, d);
   std::string types = v_type == ir::Type::f32 ? "" : "_v" + ir::type_name(v_type);
   if (u_type != ir::Type::f32) types += "_u" + ir::type_name(u_type);
+  if (s.sink == GemmSink::store_m && g.half_m) types += "_m" + ir::type_name(m_storage_type(g, t));
   KernelBuilder b(std::make_shared<Context>(), kernel_name(prog.plan(), name, t.m, t.r, g.str() + types), groups,
                   g.threads());
   b.info() = {prog.plan(), stage, t.m, t.r};

@@ -37,8 +37,9 @@ struct GemmTiles {
   int stage_points = 0;
   // Tensor cores in f16 or bf16: U (half_u) and V (half_v) are stored and staged in the mma's
   // type, half the bytes of floats (plans::u_storage_type, v_storage_type; the planner sets them
-  // where K and the tiles are multiples of 8, so that 16-byte copies stay inside rows).
-  bool half_u = false, half_v = false;
+  // where K and the tiles are multiples of 8, so that 16-byte copies stay inside rows). The
+  // unfused GEMM's M too (half_m, m_storage_type): its sums rounded to that type, as y is.
+  bool half_u = false, half_v = false, half_m = false;
   // CPU-shaped (plans unfused, fused and direct on a CPU, cpu_unfused.h): one thread per
   // work-group, bp x bk accumulators held as bp rows of bk / lanes vectors of `lanes` floats (0:
   // the GPU-shaped core).

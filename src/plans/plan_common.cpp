@@ -55,6 +55,7 @@ void choose_half_operands(GemmTiles& g, const ConvDesc& d, const Tiling& t) {
   const bool half = g.mma && ir::mma_storage_type(*g.mma) != ir::Type::f32 && (g.points == 1 || g.stage_points);
   g.half_u = half && d.k % 8 == 0;
   g.half_v = half && t.tiles % 8 == 0;
+  g.half_m = half && g.points == 1 && t.tiles % 8 == 0;
 }
 
 namespace {
@@ -69,6 +70,7 @@ ir::Type half_storage(const GemmTiles& g, bool half, const char* what, int64_t r
 
 ir::Type v_storage_type(const GemmTiles& g, const Tiling& t) { return half_storage(g, g.half_v, "V", t.tiles, "tiles"); }
 ir::Type u_storage_type(const GemmTiles& g, const ConvDesc& d) { return half_storage(g, g.half_u, "U", d.k, "K"); }
+ir::Type m_storage_type(const GemmTiles& g, const Tiling& t) { return half_storage(g, g.half_m, "M", t.tiles, "tiles"); }
 
 ir::Expr as_gemm_operand(ir::Expr v, StoredValues values) { return values == StoredValues::tf32 ? ir::tf32_rounded(v) : v; }
 

@@ -41,6 +41,8 @@ void choose_half_operands(GemmTiles& g, const ConvDesc& d, const Tiling& t);
 ir::Type v_storage_type(const GemmTiles& g, const Tiling& t);
 /// The type U is stored in (GemmTiles::half_u; an error where K does not allow it).
 ir::Type u_storage_type(const GemmTiles& g, const ConvDesc& d);
+/// The type the unfused GEMM stores M in (GemmTiles::half_m; an error where the tiles do not allow it).
+ir::Type m_storage_type(const GemmTiles& g, const Tiling& t);
 
 /// Declares U[xi][c][k] and the weight-transform kernel set_weights runs to make it from the
 /// weights (every Winograd plan); rows of `k_pitch` >= K elements (0: K), zeros past K. With a

@@ -73,7 +73,7 @@ Program build_unfused(const ConvDesc& d, const PlanOptions& o) {
   const StoredValues values = gemm_operand_values(g);
   BufferHandle u = transformed_weights(prog, t, 0, 0, values, u_storage_type(g, d));
   BufferHandle v = prog.scratch("v", a2 * d.c * t.tiles, v_storage_type(g, t));
-  BufferHandle mm = prog.scratch("mm", a2 * d.k * t.tiles);
+  BufferHandle mm = prog.scratch("mm", a2 * d.k * t.tiles, m_storage_type(g, t));
   prog.add(input_transform_kernel(prog, t, threads, v, values));
   const GemmStages stages{GemmSource::transformed, GemmSink::store_m, u, v, mm, values};
   prog.add(gemm_kernel(prog, t, g, stages));

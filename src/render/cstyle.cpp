@@ -229,6 +229,17 @@ class Renderer {
       return fill(pattern, {{"%v", v}, {"%n", n}, {"%p", at}}) + ";";
     }
     std::string body = "{ const " + ctype(t) + " wv_ = " + value + ";";
+    if (s.aligned && bits && d_.mma && !s.accumulate && (t.lanes == 2 || t.lanes == 4)) {
+      // An aligned run of 2 or 4 floats into f16/bf16 memory: each pair narrowed by one packed
+      // conversion (the mma prelude's), the run stored as one 4- or 8-byte access.
+      const std::string pack = s.memory->type == Type::f16 ? "wino_f16x2(" : "wino_bf16x2(";
+      auto pair = [&](int i) {
+        return pack + lane_text(d_.types, "wv_", i) + ", " + lane_text(d_.types, "wv_", i + 1) + ")";
+      };
+      return body + (t.lanes == 2 ? " *reinterpret_cast<unsigned*>(" + at + ") = " + pair(0)
+                                  : " *reinterpret_cast<uint2*>(" + at + ") = make_uint2(" + pair(0) + ", " + pair(2) + ")") +
+             "; }";
+    }
     for (int i = 0; i < t.lanes; ++i)
       body += " " + lane_ref(*s.memory, s.index, i) + (s.accumulate ? " += " : " = ") +
               narrow(*s.memory, lane_text(d_.types, "wv_", i)) + ";";
