@@ -67,10 +67,26 @@ void move_chunk(KernelBuilder& b, const TileBlock& blk, const Memory* mine, cons
       else b.store(smem, staged(b.i32(i), cl, pl), b.load("v", plane, at, in));
     }
   };
+  // V in f16 or bf16 (tiles a multiple of 8: v_storage_type) leaves in runs of 4 tiles, each one
+  // aligned 8-byte store (a 2-byte store per element moved too few bytes per instruction).
+  auto cooperative_runs = [&](Expr tid) {
+    constexpr int kRun = 4;
+    const int64_t runs = int64_t{count} * kChannels * (kTiles / kRun);
+    for (int64_t j = 0; j < ceil_div(runs, kThreads); ++j) {
+      Expr e = b.let("e", tid + b.i32(j * kThreads));
+      b.if_then(lt(e, b.i32(runs)), [&] {
+        Expr pl = e % (kTiles / kRun) * kRun, cl = e / (kTiles / kRun) % kChannels, i = e / (kTiles / kRun * kChannels);
+        Expr c = blk.c0 + cl, p = blk.p0 + pl;
+        Expr at = ((i + xi0) * blk.channels + c) * blk.tiles + p;
+        b.aligned_store(plane, at, b.load("s", smem, staged(i, cl, pl), {}, kRun), blk.inside(b, c, p));
+      });
+    }
+  };
   if (to_plane) {
     b.threads([&](Expr tid) { own(tid, [&](int i, Expr at) { b.store(smem, at, b.load("v", mine, b.i32(xi0 + i))); }); });
     b.barrier();
-    b.threads(cooperative);
+    if (plane->type == Type::f32) b.threads(cooperative);
+    else b.threads(cooperative_runs);
   } else {
     b.threads(cooperative);
     b.barrier();
@@ -79,8 +95,38 @@ void move_chunk(KernelBuilder& b, const TileBlock& blk, const Memory* mine, cons
   if (!last) b.barrier();  // the next round overwrites smem
 }
 
-// What both kernels turn around through: work-group memory for a chunk of points, the thread's
-// own value of every point, and the work-group's block.
+// M in f16 or bf16 (the tensor-core GEMM's, tiles a multiple of 8: m_storage_type) into mine:
+// every point of the block lands in work-group memory at once by 16-byte asynchronous copies, 8
+// tiles of one channel each (a load of 2 bytes per thread and point moved too few bytes per
+// instruction to keep the memory busy), rows padded to 24 halves so that each stays 16-byte aligned.
+constexpr int kHalfPitch = 24, kHalfRun = 8;
+Expr staged_half(Expr point, Expr channel, Expr tile) { return (point * kChannels + channel) * kHalfPitch + tile; }
+
+void copy_half_plane(KernelBuilder& b, const TileBlock& blk, const Memory* mine, const Memory* smem, const Memory* plane,
+                     int points) {
+  const int64_t runs = int64_t{points} * kChannels * (kTiles / kHalfRun);
+  b.threads([&](Expr tid) {
+    for (int64_t i = 0; i < ceil_div(runs, kThreads); ++i) {
+      Expr e = b.let("e", tid + b.i32(i * kThreads));
+      b.if_then(lt(e, b.i32(runs)), [&] {
+        Expr run = e % (kTiles / kHalfRun), cl = e / (kTiles / kHalfRun) % kChannels, xi = e / (kTiles / kHalfRun * kChannels);
+        Expr c = blk.c0 + cl, p = blk.p0 + run * kHalfRun;
+        b.copy_async(smem, staged_half(xi, cl, run * kHalfRun), plane, (xi * blk.channels + c) * blk.tiles + p, kHalfRun,
+                     blk.inside(b, c, p));
+      });
+    }
+    b.copy_commit();
+    b.copy_wait(0);
+  });
+  b.barrier();
+  b.threads([&](Expr tid) {
+    for (int xi = 0; xi < points; ++xi)
+      b.store(mine, b.i32(xi), b.load("m", smem, staged_half(b.i32(xi), tid % kChannels, tid / kChannels)));
+  });
+}
+
+// What both kernels turn around through: work-group memory for a chunk of points (all of them in
+// halves for a half M), the thread's own value of every point, and the work-group's block.
 struct TurnAround {
   const Memory* smem;
   const Memory* mine;
@@ -89,6 +135,7 @@ struct TurnAround {
 
   // Every point between `mine` and plane, chunk by chunk.
   void move(KernelBuilder& b, const Memory* plane, bool to_plane) const {
+    if (!to_plane && plane->type != Type::f32) return copy_half_plane(b, blk, mine, smem, plane, points);
     for (int xi0 = 0; xi0 < points; xi0 += chunk)
       move_chunk(b, blk, mine, smem, plane, xi0, std::min(chunk, points - xi0), to_plane, xi0 + chunk >= points);
   }
@@ -96,14 +143,15 @@ struct TurnAround {
 
 // The kernel of one stage over `channels` (C or K) x the tiles, and what it turns around through.
 std::pair<KernelBuilder, TurnAround> nhwc_kernel(const ProgramBuilder& prog, const Tiling& t, const std::string& stage,
-                                                 int64_t channels) {
+                                                 int64_t channels, Type half_plane = Type::f32) {
   KernelBuilder b(std::make_shared<Context>(),
                   kernel_name(prog.plan(), stage, t.m, t.r, "nhwc_t" + std::to_string(kThreads)),
                   ceil_div(channels, kChannels) * ceil_div(t.tiles, kTiles), kThreads);
   b.info() = {prog.plan(), stage + "_transform", t.m, t.r};
   b.set_min_groups_per_multiprocessor(transform_groups_per_multiprocessor(t, kThreads));
   const int points = t.alpha * t.alpha, chunk = chunk_points(points);
-  const Memory* smem = b.shared_array("smem", int64_t{chunk} * kChannels * kPitch);
+  const Memory* smem = half_plane == Type::f32 ? b.shared_array("smem", int64_t{chunk} * kChannels * kPitch)
+                                               : b.shared_array("smem", int64_t{points} * kChannels * kHalfPitch, half_plane);
   const Memory* mine = b.thread_array("mine", points);
   const TileBlock blk = block_of(b, channels, t.tiles);
   return {std::move(b), TurnAround{smem, mine, blk, points, chunk}};
@@ -132,7 +180,7 @@ std::unique_ptr<Kernel> input_transform_nhwc_kernel(const ProgramBuilder& prog, 
 
 std::unique_ptr<Kernel> output_transform_nhwc_kernel(const ProgramBuilder& prog, const Tiling& t, BufferHandle mm_buf) {
   const ConvDesc& d = prog.desc();
-  auto [b, turn] = nhwc_kernel(prog, t, "output", d.k);
+  auto [b, turn] = nhwc_kernel(prog, t, "output", d.k, prog.buffer_type(mm_buf));
   const Memory* mm = prog.param(b, mm_buf);
   const OutputSink y(prog, b);
   turn.move(b, mm, false);

@@ -39,6 +39,8 @@ class ProgramBuilder {
   /// An intermediate (V, M) that lives in device memory between launches.
   BufferHandle scratch(const std::string& name, int64_t elements, ir::Type type = ir::Type::f32);
 
+  /// The element type buffer `h` is stored in.
+  ir::Type buffer_type(BufferHandle h) const { return program_.buffers.at(h.index).type; }
   /// Makes buffer `h` the next parameter of the kernel `b` builds; read-only unless `writes`.
   const ir::Memory* param(ir::KernelBuilder& b, BufferHandle h, bool writes = false) const;
   /// Appends a kernel and its launch (parameters bound to the buffers they were made from).
