@@ -105,6 +105,19 @@ TEST_P(PrecisionSweep, InterpreterMatchesReference) {
   ConvCase nhwc8 = with_variant(shapes.back(), plan);  // the same channels last, with an epilogue
   nhwc8.layout = Layout::nhwc;
   shapes.push_back(nhwc8);
+  // Half tensors channels last, C a multiple of 8 and tiles of 8 (V and M in halves, moved in runs;
+  // 24 channels: a partial block of 16; a pad of 1 above and left only).
+  if (pc.precision == Precision::fp16 || pc.precision == Precision::bf16) {
+    ConvCase half{2, 24, 16, 16, 40, pc.r, Padding::all(pc.r / 2)};
+    half.layout = Layout::nhwc;
+    half.dtype = pc.precision == Precision::fp16 ? DType::f16 : DType::bf16;
+    shapes.push_back(half);
+    if (pc.r == 3) {
+      half.pad = {1, 0, 1, 0};
+      half.h = half.w = 17;  // 16 x 16 outputs
+      shapes.push_back(half);
+    }
+  }
   WorstErrors worst;
   for (const ConvCase& cc : shapes)
     if (has_output(cc)) worst.add(cc, check_conv(Device::interpreter(), precision_options(pc), cc));
@@ -126,6 +139,14 @@ TEST_P(PrecisionSweep, GpuMatchesReference) {
                              ConvCase{2, 64, 28, 28, 96, pc.r, Padding::all(pc.r / 2)},
                              ConvCase{2, 64, 32, 32, 96, pc.r, Padding::all(pc.r / 2)}, nhwc})
     if (has_output(cc)) worst.add(cc, check_conv(Device::cuda(), precision_options(pc), cc));
+  if (pc.precision == Precision::fp16 || pc.precision == Precision::bf16) {
+    // Half tensors channels last, V and M in halves moved in runs (tiles of 8 at F(2,3) and F(4,3):
+    // 32 x 32 outputs; 72 channels: a partial block of 16; padded above and left).
+    ConvCase half{2, 72, 33, 33, 96, pc.r, {1, 0, 1, 0}};
+    half.layout = Layout::nhwc;
+    half.dtype = pc.precision == Precision::fp16 ? DType::f16 : DType::bf16;
+    if (has_output(half)) worst.add(half, check_conv(Device::cuda(), precision_options(pc), half));
+  }
   for (const auto& tiles : other_tiles(pc))
     worst.add(block_sweep(pc.r)[0], check_conv(Device::cuda(), precision_options(pc, tiles), block_sweep(pc.r)[0]));
   worst.print("cuda", pc);
