@@ -222,9 +222,18 @@ TEST(PlannerGpu, FusedBlocksFitEightChannels) {
         EXPECT_EQ(g.bk, 8) << g.str();
         EXPECT_EQ(g.bp, a2 <= 16 ? 16 : 8) << g.str();
         EXPECT_EQ(g.rk * g.rp, 1) << g.str();
-        EXPECT_EQ(a2 % g.ppt, 0) << g.str();
       } else {
         EXPECT_EQ(g.bk, a2 <= 36 ? 32 : 16) << g.str();
+      }
+      EXPECT_LE(g.threads(), 1024) << g.str();
+      // A device with work-groups of at most 256 threads (OpenCL GPUs) gets blocks that fit it.
+      p.max_threads = 256;
+      const plans::GemmTiles narrow = *resolve_plan(d, p).gemm;
+      if (k <= 8 && m == 2) {
+        EXPECT_EQ(narrow.bp, 8) << narrow.str();
+      }
+      if (k <= 8 && m != 3) {  // alpha 5's point groups of 5 take 320 threads either way
+        EXPECT_LE(narrow.threads(), 256) << narrow.str();
       }
     }
   Options o;
@@ -233,6 +242,18 @@ TEST(PlannerGpu, FusedBlocksFitEightChannels) {
   const Report rep = explain(layer(1, 8, 32, 8), o, "sm_90");
   ASSERT_FALSE(rep.kernels.empty());
   for (const KernelReport& k : rep.kernels) EXPECT_EQ(k.spill_bytes, 0) << k.name;
+}
+
+// The planner never offers a candidate with more threads per work-group than the device allows.
+TEST(PlannerGpu, CandidatesFitTheDevicesWorkGroups) {
+  Options o;
+  o.m = 3;
+  const Report rep = explain(layer(1, 8, 32, 8), o, "opencl");
+  bool rejected = false;
+  for (const PlanCandidate& c : rep.candidates)
+    if (c.rejected.find("threads per work-group > 256") != std::string::npos) rejected = true;
+  for (const KernelReport& k : rep.kernels) EXPECT_LE(k.threads_per_group, 256) << k.name;
+  EXPECT_TRUE(rejected);  // fused F(3,3)'s point groups of 5: 320 threads
 }
 
 // The CPU GEMM blocks the planner picks keep U's vectors in registers (AVX2: 16 vector registers,

@@ -114,7 +114,7 @@ TEST_P(PrecisionSweep, InterpreterMatchesReference) {
     shapes.push_back(half);
     if (pc.r == 3) {
       half.pad = {1, 0, 1, 0};
-      half.h = half.w = 17;  // 16 x 16 outputs
+      half.h = half.w = 25;  // 24 x 24 outputs: 72 tiles at F(4,3), a partial block of 16
       shapes.push_back(half);
     }
   }
@@ -140,9 +140,10 @@ TEST_P(PrecisionSweep, GpuMatchesReference) {
                              ConvCase{2, 64, 32, 32, 96, pc.r, Padding::all(pc.r / 2)}, nhwc})
     if (has_output(cc)) worst.add(cc, check_conv(Device::cuda(), precision_options(pc), cc));
   if (pc.precision == Precision::fp16 || pc.precision == Precision::bf16) {
-    // Half tensors channels last, V and M in halves moved in runs (tiles of 8 at F(2,3) and F(4,3):
-    // 32 x 32 outputs; 72 channels: a partial block of 16; padded above and left).
-    ConvCase half{2, 72, 33, 33, 96, pc.r, {1, 0, 1, 0}};
+    // Half tensors channels last, V and M in halves moved in runs (24 x 24 outputs: tiles of 8 at
+    // F(2,3) and F(4,3), 72 at F(4,3) a partial block of 16; 72 and 88 channels: partial blocks of
+    // 16; padded above and left).
+    ConvCase half{2, 72, 25, 25, 88, pc.r, {1, 0, 1, 0}};
     half.layout = Layout::nhwc;
     half.dtype = pc.precision == Precision::fp16 ? DType::f16 : DType::bf16;
     if (has_output(half)) worst.add(half, check_conv(Device::cuda(), precision_options(pc), half));
@@ -306,7 +307,7 @@ TEST(Precision, EachFragmentRegisterIsConvertedOnce) {
 // 8 x 7 x 7 = 392 is, 1 x 7 x 7 = 49 is not): the input transform writes half V's bytes, and the
 // GEMM is named for it; tf32 keeps a float32 V. U likewise where K is a multiple of 8, and M where
 // V is (the GEMM's sums rounded to the type, as y is).
-TEST(Precision, HalfModesStoreUAndVInTheirType) {
+TEST(Precision, HalfModesStoreUVAndMInTheirType) {
   auto kernels = [](const ConvDesc& d, Precision p) {
     Options o = plan_options("unfused", 4, {64, 64, 8, 8, 16});
     o.precision = p;
@@ -330,11 +331,13 @@ TEST(Precision, HalfModesStoreUAndVInTheirType) {
       const int64_t u_halves = int64_t{36} * d.c * d.k;
       EXPECT_EQ(f32["weight_transform"].bytes - k["weight_transform"].bytes, half_u ? u_halves * 2 : 0)
           << precision_name(p);
-      // M like V: the GEMM stores it, the output transform reads it, in halves.
-      EXPECT_EQ(k["gemm"].name.find("_m" + type) != std::string::npos, half_v) << k["gemm"].name;
+      // M like V (float32 tensors: bf16 only, an f16 M could overflow): the GEMM stores it, the
+      // output transform reads it, in halves.
+      const bool half_m = half_v && p == Precision::bf16;
+      EXPECT_EQ(k["gemm"].name.find("_m" + type) != std::string::npos, half_m) << k["gemm"].name;
       const int64_t m_halves = int64_t{36} * d.k * (d.n * 7 * 7);  // read at least once (the model counts rows of 512)
       const int64_t m_saved = f32["output_transform"].bytes - k["output_transform"].bytes;
-      if (half_v) {
+      if (half_m) {
         EXPECT_GE(m_saved, m_halves * 2) << precision_name(p);
       } else {
         EXPECT_EQ(m_saved, 0) << precision_name(p);
@@ -342,6 +345,11 @@ TEST(Precision, HalfModesStoreUAndVInTheirType) {
     }
     EXPECT_EQ(f32["gemm"].name.find("_v"), std::string::npos) << f32["gemm"].name;
     EXPECT_EQ(f32["gemm"].name.find("_m"), std::string::npos) << f32["gemm"].name;
+    if (d.n == 8) {  // half tensors: an fp16 M too
+      ConvDesc half = d;
+      half.dtype = DType::f16;
+      EXPECT_NE(kernels(half, Precision::fp16)["gemm"].name.find("_mf16"), std::string::npos);
+    }
     for (const char* half : {"_uf16", "_ubf16"}) EXPECT_EQ(f32["gemm"].name.find(half), std::string::npos);
   }
 }

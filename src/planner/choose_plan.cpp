@@ -54,6 +54,7 @@ plans::PlanOptions on_device(plans::PlanOptions p, const Options& o, const Devic
     p.l2_bytes = caps.l2_bytes;
   }
   p.async_copies = async_copies(caps);
+  p.max_threads = caps.max_threads;
   return p;
 }
 
@@ -119,7 +120,10 @@ std::vector<plans::PlanOptions> candidate_plans(const ConvDesc& d, const Options
       }
     }
   }
-  for (plans::PlanOptions& p : out) p.async_copies = async_copies(caps);  // each as run by name (on_device)
+  for (plans::PlanOptions& p : out) {  // each as run by name (on_device)
+    p.async_copies = async_copies(caps);
+    p.max_threads = caps.max_threads;
+  }
   return out;
 }
 
@@ -232,6 +236,9 @@ void evaluate(PlanCandidate& c, const plans::PlanOptions& p, const ConvDesc& d, 
       if (stats.back().local_bytes > 0 && caps.regs_per_thread < (1 << 20) && c.rejected.empty())
         c.rejected = k->name + ": " + std::to_string(stats.back().local_bytes) +
                      " bytes of per-thread arrays indexed at run time (local memory on this device)";
+      if (k->threads_per_group > caps.max_threads && c.rejected.empty())
+        c.rejected = k->name + ": " + std::to_string(k->threads_per_group) + " threads per work-group > " +
+                     std::to_string(caps.max_threads);
       if (ir::shared_array_bytes(*k) > caps.shared_bytes && c.rejected.empty())
         c.rejected = k->name + ": " + std::to_string(ir::shared_array_bytes(*k) / 1024) + " KiB of work-group memory > " +
                      std::to_string(caps.shared_bytes / 1024) + " KiB";

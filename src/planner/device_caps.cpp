@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <fstream>
 #include <thread>
@@ -149,6 +150,7 @@ DeviceCaps caps_for_target(const std::string& t) {
     c.regs_per_thread = 128;
     c.shared_bytes = 32 * 1024;
     c.mma = false;  // OpenCL C has no warp-level matrix op (nor asynchronous copies)
+    c.max_threads = 256;  // what OpenCL GPUs allow at least (AMD, Mali and many Intel GPUs: exactly 256)
     c.tf32_gflops = 0;
     return c;
   }
@@ -182,6 +184,7 @@ DeviceCaps caps_for_device(const Device& d) {
       c.dialect = render::Dialect::opencl;
       c.private_arrays = false;  // OpenCL private memory is not for arrays that large
       if (i.is_gpu()) c.shared_bytes = static_cast<int64_t>(i.local_mem_bytes);
+      if (i.max_work_group_size > 0) c.max_threads = static_cast<int>(std::min<size_t>(i.max_work_group_size, 1024));
       c.cores = std::max(1, i.compute_units);
       c.identity = "opencl " + i.name + " " + i.platform_name + " driver " + i.driver_version;
       return c;

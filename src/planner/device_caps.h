@@ -17,6 +17,7 @@ struct DeviceCaps {
   int regs_per_thread = 255;                 // a kernel predicted above it spills (or does not fit)
   int64_t shared_bytes = 48 * 1024;          // work-group memory one work-group may take
   int simd_width = 1;                        // warp or SIMD-group width (1 on the CPU)
+  int max_threads = 1024;                    // threads one work-group may have
   int cores = 1;                             // SMs, compute units or CPU cores
   double bandwidth_gbs = 10;                 // global memory bandwidth a kernel reaches
   double gflops = 10;                        // float32 rate a kernel's arithmetic reaches

@@ -144,7 +144,7 @@ ir::MmaKind mma_kind(Precision p) {
 }
 
 // A work-group holding all alpha^2 points (plans fused and fused-output).
-GemmTiles all_points_tiles(const plans::Tiling& t, bool all_points_per_thread, int64_t K) {
+GemmTiles all_points_tiles(const plans::Tiling& t, bool all_points_per_thread, int64_t K, int max_threads) {
   const int a2 = t.alpha * t.alpha;
   // Register budget (measured with ptxas on the benchmark layers): the accumulators stay live
   // across the chunk's input transform (alpha^2 inputs and outputs per thread), so 256 threads
@@ -153,9 +153,14 @@ GemmTiles all_points_tiles(const plans::Tiling& t, bool all_points_per_thread, i
   if (all_points_per_thread) return {a2, 16, 16, 1, 1, a2 <= 36 ? 8 : 4, a2};
   // At most 8 output channels (the seed's layer): blocks of 32 would be three quarters padding and
   // leave a handful of work-groups, so one (channel, tile) pair per thread over 8 x 16 blocks (8 x 8
-  // past alpha 4, where 16 tiles take too many threads). H200, seed's layer, F(2,3): 7.2-7.7 us
-  // against 12.5-13.3 for 32 x 32 and 8.3-9.0 for direct (bench/results/h200_seed_fused_tiles_session32.txt).
-  if (K <= 8) return {a2, 8, a2 <= 16 ? 16 : 8, 1, 1, 8, points_per_thread(a2, a2 <= 16 ? 4 : a2 <= 36 ? 9 : 8)};
+  // past alpha 4, where 16 tiles take too many threads), where the device allows that many threads.
+  // H200, seed's layer, F(2,3): 7.2-7.7 us against 12.5-13.3 for 32 x 32 and 8.3-9.0 for direct;
+  // 8 x 8: 7.9-8.2 (bench/results/h200_seed_fused_tiles_session32.txt).
+  if (K <= 8) {
+    const int ppt = points_per_thread(a2, a2 <= 16 ? 4 : a2 <= 36 ? 9 : 8);
+    for (int bp : {16, 8})
+      if ((bp == 8 || a2 <= 16) && (a2 / ppt) * 8 * bp <= max_threads) return {a2, 8, bp, 1, 1, 8, ppt};
+  }
   if (a2 <= 16) return {a2, 32, 32, 4, 4, 4, points_per_thread(a2, 4)};  // 4 groups x 64 threads, 64 accumulators
   if (a2 <= 36) return {a2, 32, 32, 4, 4, 4, points_per_thread(a2, 9)};  // 4 groups x 64 threads, 144 accumulators
   return {a2, 16, 32, 4, 4, 4, points_per_thread(a2, 8)};                 // 8 groups x 32 threads, 128 accumulators
@@ -237,7 +242,7 @@ plans::PlanOptions resolve_plan(const ConvDesc& d, plans::PlanOptions p) {
   GemmTiles g = p.vector_lanes > 0              ? cpu_point_tiles(p.vector_lanes, d.c, d.k, t.tiles, l1_of(p))
                 : p.plan == "fused-input"         ? point_row_tiles(t, d.k)
                 : mma_output                      ? *mma_output
-                : p.plan != "unfused"             ? all_points_tiles(t, p.plan == "fused-output", d.k)
+                : p.plan != "unfused"             ? all_points_tiles(t, p.plan == "fused-output", d.k, p.max_threads)
                 : p.precision == Precision::fp32 ? point_gemm_tiles(t, d.k, p.async_copies)
                                                  : mma_point_tiles(mma_kind(p.precision), t.tiles, d.k);
   apply_overrides(g, p);

@@ -38,7 +38,7 @@ struct GemmTiles {
   // Tensor cores in f16 or bf16: U (half_u) and V (half_v) are stored and staged in the mma's
   // type, half the bytes of floats (plans::u_storage_type, v_storage_type; the planner sets them
   // where K and the tiles are multiples of 8, so that 16-byte copies stay inside rows). The
-  // unfused GEMM's M too (half_m, m_storage_type): its sums rounded to that type, as y is.
+  // unfused GEMM's M too (half_m, m_storage_type; half tensors or bf16): its sums rounded to that type.
   bool half_u = false, half_v = false, half_m = false;
   // CPU-shaped (plans unfused, fused and direct on a CPU, cpu_unfused.h): one thread per
   // work-group, bp x bk accumulators held as bp rows of bk / lanes vectors of `lanes` floats (0:

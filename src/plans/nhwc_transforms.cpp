@@ -4,7 +4,8 @@
 // (or y) moves in runs of 16 neighbouring channels of a pixel, V (or M) in runs of 16 tiles, each
 // run one 32-byte sector or more (aligned where C and the tiles are multiples of 16). On the H200
 // 16 x 16 moved f16 NHWC fastest of 16 x 8, 16 x 16, 8 x 32, 16 x 32 and 32 x 8 (the output
-// transform 15-37% faster than 16 x 8; bench/results/h200_nhwc_block_shapes.txt).
+// transform 15-37% faster than 16 x 8; bench/results/h200_nhwc_block_shapes.txt). Half V and M
+// (tensor cores) move wider: V in aligned runs of 4 tiles, M by 16-byte copies of 8 (session 32).
 #include "ir/transform_code.h"
 #include "plans/output_sink.h"
 #include "plans/plan_common.h"
@@ -17,7 +18,8 @@ namespace {
 
 constexpr int kChannels = 16, kTiles = 16, kThreads = kChannels * kTiles;
 constexpr int kPitch = kTiles + 1;  // a padded row: a warp's channels of one point spread over the banks
-constexpr int64_t kSharedBytes = 32 * 1024;  // within every GPU's work-group memory (Apple's 32 KiB)
+constexpr int64_t kSharedBytes = 32 * 1024;  // within every GPU's work-group memory (Apple's 32 KiB);
+                                              // a half M copied whole takes up to 48 KiB (CUDA only)
 
 // Winograd points per round through work-group memory: all of them where they fit (then no
 // thread holds its values across a barrier), else equal shares.
@@ -126,7 +128,7 @@ void copy_half_plane(KernelBuilder& b, const TileBlock& blk, const Memory* mine,
 }
 
 // What both kernels turn around through: work-group memory for a chunk of points (all of them in
-// halves for a half M), the thread's own value of every point, and the work-group's block.
+// halves for a half M: nhwc_kernel), the thread's own value of every point, and the work-group's block.
 struct TurnAround {
   const Memory* smem;
   const Memory* mine;
@@ -135,23 +137,28 @@ struct TurnAround {
 
   // Every point between `mine` and plane, chunk by chunk.
   void move(KernelBuilder& b, const Memory* plane, bool to_plane) const {
-    if (!to_plane && plane->type != Type::f32) return copy_half_plane(b, blk, mine, smem, plane, points);
+    if (smem->type != Type::f32) return copy_half_plane(b, blk, mine, smem, plane, points);  // a half M, whole
     for (int xi0 = 0; xi0 < points; xi0 += chunk)
       move_chunk(b, blk, mine, smem, plane, xi0, std::min(chunk, points - xi0), to_plane, xi0 + chunk >= points);
   }
 };
 
-// The kernel of one stage over `channels` (C or K) x the tiles, and what it turns around through.
+// The kernel of one stage over `channels` (C or K) x the tiles, and what it turns around through;
+// `plane` is the type V or M is stored in (a half one is named: _vf16, _mbf16, ...). A half M is
+// copied whole into work-group memory where all its points fit the static 48 KiB (up to alpha 8).
 std::pair<KernelBuilder, TurnAround> nhwc_kernel(const ProgramBuilder& prog, const Tiling& t, const std::string& stage,
-                                                 int64_t channels, Type half_plane = Type::f32) {
+                                                 int64_t channels, Type plane) {
+  const std::string type = plane == Type::f32 ? "" : (stage == "input" ? "_v" : "_m") + type_name(plane);
   KernelBuilder b(std::make_shared<Context>(),
-                  kernel_name(prog.plan(), stage, t.m, t.r, "nhwc_t" + std::to_string(kThreads)),
+                  kernel_name(prog.plan(), stage, t.m, t.r, "nhwc_t" + std::to_string(kThreads) + type),
                   ceil_div(channels, kChannels) * ceil_div(t.tiles, kTiles), kThreads);
   b.info() = {prog.plan(), stage + "_transform", t.m, t.r};
   b.set_min_groups_per_multiprocessor(transform_groups_per_multiprocessor(t, kThreads));
   const int points = t.alpha * t.alpha, chunk = chunk_points(points);
-  const Memory* smem = half_plane == Type::f32 ? b.shared_array("smem", int64_t{chunk} * kChannels * kPitch)
-                                               : b.shared_array("smem", int64_t{points} * kChannels * kHalfPitch, half_plane);
+  const int64_t half_elements = int64_t{points} * kChannels * kHalfPitch;
+  const bool copies_half = stage == "output" && plane != Type::f32 && half_elements * 2 <= 48 * 1024;
+  const Memory* smem = copies_half ? b.shared_array("smem", half_elements, plane)
+                                   : b.shared_array("smem", int64_t{chunk} * kChannels * kPitch);
   const Memory* mine = b.thread_array("mine", points);
   const TileBlock blk = block_of(b, channels, t.tiles);
   return {std::move(b), TurnAround{smem, mine, blk, points, chunk}};
@@ -162,7 +169,7 @@ std::pair<KernelBuilder, TurnAround> nhwc_kernel(const ProgramBuilder& prog, con
 std::unique_ptr<Kernel> input_transform_nhwc_kernel(const ProgramBuilder& prog, const Tiling& t, BufferHandle v_buf,
                                                     StoredValues values) {
   const ConvDesc& d = prog.desc();
-  auto [b, turn] = nhwc_kernel(prog, t, "input", d.c);
+  auto [b, turn] = nhwc_kernel(prog, t, "input", d.c, prog.buffer_type(v_buf));
   const Memory* x = prog.param(b, prog.input());
   const Memory* v = prog.param(b, v_buf, true);
   b.threads([&](Expr tid) {

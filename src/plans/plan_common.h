@@ -35,7 +35,9 @@ ir::Expr as_gemm_operand(ir::Expr v, StoredValues values);
 /// Sets GemmTiles::half_u and half_v: the unfused plan (and the tensor-core fused-output) store U
 /// and V in the f16 or bf16 of an mma of that type (which rounds its operands so anyway: half the
 /// bytes, the same numbers) where their rows, K output channels and P tiles, are multiples of 8,
-/// so that every 16-byte run of a row is inside it (the GEMM stages them by 16-byte copies).
+/// so that every 16-byte run of a row is inside it (the GEMM stages them by 16-byte copies). And
+/// half_m: the unfused GEMM's M in that type too (its sums rounded once more) where V is, for half
+/// tensors or a bf16 mma (an fp16 M of float32 tensors could overflow where y would not).
 void choose_half_operands(GemmTiles& g, const ConvDesc& d, const Tiling& t);
 /// The type V is stored in (GemmTiles::half_v; an error where the tiles do not allow it).
 ir::Type v_storage_type(const GemmTiles& g, const Tiling& t);

@@ -62,6 +62,7 @@ struct PlanOptions {
   int vector_lanes = 0;     // > 0: plan unfused's CPU-shaped GEMM with vectors of this many floats
   int64_t l1_bytes = 0, l2_bytes = 0;  // the CPU-shaped plans' cache blocking (0: 32 KiB and 1 MiB)
   bool async_copies = false;  // the device copies global -> work-group memory asynchronously (CUDA sm_80+)
+  int max_threads = 1024;     // threads a work-group may have on the device (OpenCL GPUs: often 256)
   std::optional<GemmTiles> gemm;
 };
 
