@@ -101,6 +101,23 @@ TEST(PlansCpuGemm, UVectorsStayInRegistersWhereTheyFit) {
   }
 }
 
+// Where a core issues two vector loads per FMA (Zen 4's AVX-512) the block choice counts padding
+// first: resnet50.c3 at F(6,3) has 25 tiles, which 13 x 2 vectors pad to 26 and 5 x 2 do not.
+TEST(PlansCpuGemm, TwoLoadsPerFmaChooseBlocksWithoutPadding) {
+  ConvDesc d;
+  d.c = 128, d.h = d.w = 28, d.k = 128, d.pad = Padding::all(1);
+  for (auto [loads, bp] : {std::pair{1, 13}, {2, 5}}) {
+    plans::PlanOptions p;
+    p.plan = "unfused";
+    p.m = 6;
+    p.vector_lanes = 16;
+    p.loads_per_fma = loads;
+    const plans::GemmTiles g = *planner::resolve_plan(d, p).gemm;
+    EXPECT_EQ(g.bp, bp) << loads << " loads per FMA: " << g.str();
+    EXPECT_EQ(g.bk, 32) << g.str();
+  }
+}
+
 // The CPU fused plan carries groups of tiles through all three stages: several groups with a
 // partial last one, output channels past a whole number of vectors, an epilogue, both layouts
 // (NHWC with whole vectors of channels read in place, without the pad kernel), at -O3, against

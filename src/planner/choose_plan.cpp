@@ -52,6 +52,7 @@ plans::PlanOptions on_device(plans::PlanOptions p, const Options& o, const Devic
     p.vector_lanes = caps.vector_lanes;
     p.l1_bytes = caps.l1_bytes;
     p.l2_bytes = caps.l2_bytes;
+    p.loads_per_fma = caps.vector_loads_per_fma;
   }
   p.async_copies = async_copies(caps);
   p.max_threads = caps.max_threads;

@@ -1,6 +1,9 @@
 #include "planner/device_caps.h"
 
 #include <unistd.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
 
 #include <algorithm>
 #include <cctype>
@@ -71,6 +74,23 @@ int64_t data_cache_bytes(int level) {
   return bytes > 0 ? bytes : 0;
 }
 
+// Vector loads a core issues per vector FMA: 2 on Zen 4 (AMD family 25 with AVX-512), whose 512-bit
+// FMAs occupy both 256-bit FMA pipes for a cycle while two 512-bit loads still issue; 1 elsewhere
+// (Intel's AVX-512 cores and Zen 5 run two full-width FMAs a cycle, AVX2 cores two 256-bit ones).
+int vector_loads_per_fma(int lanes) {
+#if defined(__x86_64__) || defined(__i386__)
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  if (lanes < 16 || !__get_cpuid(0, &eax, &ebx, &ecx, &edx)) return 1;
+  const bool amd = ebx == 0x68747541 && edx == 0x69746e65 && ecx == 0x444d4163;  // "AuthenticAMD"
+  if (!amd || !__get_cpuid(1, &eax, &ebx, &ecx, &edx)) return 1;
+  const unsigned family = ((eax >> 8) & 0xf) + (((eax >> 8) & 0xf) == 0xf ? (eax >> 20) & 0xff : 0);
+  return family == 0x19 ? 2 : 1;
+#else
+  (void)lanes;
+  return 1;
+#endif
+}
+
 DeviceCaps cpu_caps(int cores) {
   DeviceCaps c;
   c.name = "cpu (" + std::to_string(cores) + " cores)";
@@ -87,6 +107,7 @@ DeviceCaps cpu_caps(int cores) {
   // Register-blocked vector FMAs: the CPU-shaped GEMM measured 220-230 GFLOP/s with AVX-512 on
   // 2 Zen 4 cores (one 512-bit FMA per cycle per core).
   c.vector_gflops = cores * c.vector_lanes * 7.0;
+  c.vector_loads_per_fma = vector_loads_per_fma(c.vector_lanes);
   c.private_arrays = true;  // a C function's locals, on an 8 MiB stack (the plan keeps them under 2 MiB)
   if (const int64_t l1 = data_cache_bytes(1); l1 > 0) c.l1_bytes = l1;
   if (const int64_t l2 = data_cache_bytes(2); l2 > 0) c.l2_bytes = l2;
@@ -110,7 +131,8 @@ std::string DeviceCaps::budget_text() const {
   return (regs_per_thread < (1 << 20) ? num(regs_per_thread) + " regs/thread, " : "") +
          (shared_bytes < (1 << 30) ? num(shared_bytes / 1024.0) + " KiB shared, " : "") +
          (vector_lanes > 0 && dialect == render::Dialect::c
-              ? num(vector_lanes) + " float lanes, L1d " + num(l1_bytes / 1024.0) + " KiB, L2 " +
+              ? num(vector_lanes) + " float lanes, " + num(vector_loads_per_fma) + " loads per FMA, L1d " +
+                    num(l1_bytes / 1024.0) + " KiB, L2 " +
                     num(l2_bytes / 1024.0) + " KiB, "
               : "") +
          num(bandwidth_gbs) + " GB/s, " + num(gflops) + " GFLOP/s";

@@ -61,6 +61,7 @@ struct PlanOptions {
   Precision precision = Precision::fp32;  // of the GEMM (tensor cores: plan unfused)
   int vector_lanes = 0;     // > 0: plan unfused's CPU-shaped GEMM with vectors of this many floats
   int64_t l1_bytes = 0, l2_bytes = 0;  // the CPU-shaped plans' cache blocking (0: 32 KiB and 1 MiB)
+  int loads_per_fma = 1;    // vector loads a core issues per vector FMA (DeviceCaps::vector_loads_per_fma)
   bool async_copies = false;  // the device copies global -> work-group memory asynchronously (CUDA sm_80+)
   int max_threads = 1024;     // threads a work-group may have on the device (OpenCL GPUs: often 256)
   std::optional<GemmTiles> gemm;

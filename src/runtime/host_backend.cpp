@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <memory>
 #include <new>
 
 #include "common/error.h"
@@ -11,11 +12,21 @@ namespace wino::runtime {
 
 namespace {
 
+// Buffers start on a cache line: the CPU kernels' aligned and streaming vector stores (up to
+// 64 bytes) rely on it, and malloc's large blocks start 16 bytes past a page.
+constexpr std::align_val_t kHostAlignment{64};
+
+struct AlignedDelete {
+  void operator()(float* p) const { ::operator delete[](p, kHostAlignment); }
+};
+
 class HostAllocation : public Allocation {
  public:
   HostAllocation(int64_t bytes, std::shared_ptr<std::atomic<int64_t>> held) : held_(std::move(held)), bytes_(bytes) {
+    const size_t floats = static_cast<size_t>((bytes + 3) / 4);
     try {
-      data_.resize(static_cast<size_t>((bytes + 3) / 4));  // float-aligned storage
+      data_.reset(static_cast<float*>(::operator new[](floats * sizeof(float), kHostAlignment)));
+      std::memset(data_.get(), 0, floats * sizeof(float));  // zeros, as before (std::vector's)
     } catch (const std::bad_alloc&) {
       throw Error("out of host memory allocating a buffer of " + std::to_string(bytes) +
                   " bytes; use a smaller batch or image");
@@ -23,12 +34,12 @@ class HostAllocation : public Allocation {
     *held_ += bytes;
   }
   ~HostAllocation() override { *held_ -= bytes_; }
-  MemoryRef ref() const override { return {const_cast<float*>(data_.data()), bytes_}; }
+  MemoryRef ref() const override { return {data_.get(), bytes_}; }
 
  private:
   std::shared_ptr<std::atomic<int64_t>> held_;
   int64_t bytes_;
-  std::vector<float> data_;
+  std::unique_ptr<float[], AlignedDelete> data_;
 };
 
 }  // namespace
