@@ -183,10 +183,9 @@ class Renderer {
       std::string q = d_.shared_decl.empty() ? "" : d_.shared_decl + " ";
       line(q + ctype(a.type) + " " + a.name + size + ";");
     } else if (d_.emulate_threads && k_.threads_per_group > 1) {
-      line(ctype(a.type) + " " + a.name + "[" + std::to_string(k_.threads_per_group) +
-           "]" + size + ";");
+      line(ctype(a.type) + " " + a.name + "[" + std::to_string(k_.threads_per_group) + "]" + size + d_.array_align + ";");
     } else {
-      line(ctype(a.type) + " " + a.name + size + ";");
+      line(ctype(a.type) + " " + a.name + size + d_.array_align + ";");
     }
   }
 

@@ -44,6 +44,7 @@ struct DialectSpec {
   bool launch_bounds = false;     // CUDA __launch_bounds__ / OpenCL reqd_work_group_size
   bool mma = false;               // has wino_mma_<operands>(d0..d3, a..., b...) for ir::StmtKind::mma
   std::string pin;                // keeps value %v of %b bytes in a register (Stmt::in_register), "" = none
+  std::string array_align;        // after a per-thread array's declarator: starts it on a cache line
   bool copy_async = false;        // has wino_copy_async<bytes>(dst, src, ok) and cp.async groups
 };
 

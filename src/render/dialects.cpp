@@ -165,6 +165,9 @@ DialectSpec make_c() {
               half_conversions("static inline", "wino_bits", "wino_float", HalfInstructions::f16c) + c_vector_types() +
               c_pins();
   s.pin = "WINO_PIN%b(%v)";
+  // The CPU plans' arrays (a block's accumulators, the fused plan's V and M) hold rows of whole
+  // vectors: from a cache line, no 64-byte vector straddles two (the stack only promises 16 bytes).
+  s.array_align = " __attribute__((aligned(64)))";
   s.kernel_prefix = "void";
   s.global_const_ptr = "const %s* restrict";
   s.global_ptr = "%s* restrict";
