@@ -84,24 +84,31 @@ void pad_row_elementwise(KernelBuilder& b, const CpuShapes& s, const Memory* x, 
 
 }  // namespace
 
-// One vector of channels of one image per work-group, row after row of xp: the image row
+// A vector of channels of one image per work-group, row after row of xp: the image row
 // (transposed to channels-last in vector blocks where the layout allows), then zeros in the border
 // columns, or in the whole row above or below the image. Each work-group reads `lanes` channel
 // planes of x front to back: streams the prefetchers follow (a work-group per row read every
-// channel's row, hundreds of short streams: vgg16.3_2's pad took 220-290 us for 3.2 MB).
+// channel's row, hundreds of short streams: vgg16.3_2's pad took 220-290 us for 3.2 MB). Images
+// of few channels split their rows into blocks, for at least kPadGroups work-groups to share out.
+constexpr int64_t kPadGroups = 16;
+
 std::unique_ptr<Kernel> cpu_pad_kernel(const ProgramBuilder& prog, const CpuShapes& s, BufferHandle xp_buf) {
   const ConvDesc& d = prog.desc();
   const int L = s.lanes, T = pad_transpose_lanes(d, L);
   const int64_t cblocks = s.cp / L;
+  const int64_t row_blocks = std::min(s.hp, ceil_div(kPadGroups, d.n * cblocks)), rows = ceil_div(s.hp, row_blocks);
   KernelBuilder b(std::make_shared<Context>(), kernel_name(prog.plan(), "pad", 0, 0, "v" + std::to_string(L)),
-                  d.n * cblocks, 1);
+                  d.n * cblocks * ceil_div(s.hp, rows), 1);
   b.info() = {prog.plan(), "pad", 0, 0};
   const Memory* x = prog.param(b, prog.input());
   const Memory* xp = prog.param(b, xp_buf, true);
   const Expr zeros = broadcast(b.f32(0), L);
   b.threads([&](Expr) {
-    Expr n = b.let("n", b.group_id() / cblocks), c0 = b.let("c0", (b.group_id() % cblocks) * L);
-    b.loop("hr", s.hp, LoopKind::serial, [&](Expr hr) {
+    Expr image_block = b.let("ib", b.group_id() / ceil_div(s.hp, rows));
+    Expr n = b.let("n", image_block / cblocks), c0 = b.let("c0", (image_block % cblocks) * L);
+    Expr row0 = b.let("row0", (b.group_id() % ceil_div(s.hp, rows)) * rows);
+    b.loop("hr", rows, LoopKind::serial, [&](Expr r) {
+      Expr hr = b.let("hr", row0 + r);
       Expr row = b.let("row", n * s.hp + hr), ih = b.let("ih", hr - d.pad.top);
       auto zero_columns = [&](int64_t from, int64_t count) {
         if (count > 0)
@@ -113,7 +120,8 @@ std::unique_ptr<Kernel> cpu_pad_kernel(const ProgramBuilder& prog, const CpuShap
         zero_columns(0, d.pad.left);
         zero_columns(d.pad.left + d.w, s.wp - d.pad.left - d.w);
       });
-      b.if_then(logical_or(lt(ih, b.i32(0)), le(b.i32(d.h), ih)), [&] { zero_columns(0, s.wp); });
+      b.if_then(logical_and(lt(hr, b.i32(s.hp)), logical_or(lt(ih, b.i32(0)), le(b.i32(d.h), ih))),
+                [&] { zero_columns(0, s.wp); });  // the last block may end past xp's rows
     });
   });
   return b.finish();
