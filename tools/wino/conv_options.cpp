@@ -67,7 +67,9 @@ void add_tiles_option(Args& args) {
   args.option("tiles", "BK,BP,RK,RP,CC",
               "GEMM tiles of the Winograd plans: output channels and tiles per work-group, register "
               "tile per thread, channels per step (0 keeps a default; e.g. 128,128,8,8,16). Refused "
-              "with --plan direct or naive-fused; with auto or all, used by the plans that have them");
+              "with --plan direct or naive-fused; with auto or all, used by the plans that have them. On a "
+              "CPU, BK,BP,0,0,0 sizes the vector block (BK a multiple of the vector's lanes); giving RK "
+              "or RP runs the GPU-shaped core there instead");
 }
 
 Padding parse_pad(const std::string& text) {
