@@ -63,7 +63,7 @@ int cmd_run(const Argv& argv) {
   Args args("run", "Run one convolution with a chosen plan and report every kernel it used.");
   add_problem_options(args);
   add_plan_options(args, false);
-  args.flag("tune", "with --plan auto: measure the cost model's best four candidates here and run the "
+  args.flag("tune", "with --plan auto: measure the cost model's best six candidates here and run the "
                     "fastest; prints the candidate table");
   args.option("output", "y.npy", "write the result here (float32)");
   args.flag("check", "compare with the float64 reference: print the relative L2 error and exit 1 "

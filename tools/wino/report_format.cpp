@@ -55,7 +55,8 @@ void write_kernels_json(JsonWriter& j, const Report& report) {
 }
 
 std::string candidate_label(const PlanCandidate& c) {
-  return c.plan + (c.m ? " m=" + std::to_string(c.m) : "") + (c.tiles.empty() ? "" : " t" + c.tiles);
+  return c.plan + (c.m ? " m=" + std::to_string(c.m) : "") + (c.tiles.empty() ? "" : " t" + c.tiles) +
+         (c.precision != Precision::fp32 ? std::string(" ") + precision_name(c.precision) : "");
 }
 
 void print_candidate_table(std::ostream& out, const Report& report) {
