@@ -58,30 +58,38 @@ void move_chunk(KernelBuilder& b, const TileBlock& blk, const Memory* mine, cons
   auto own = [&](Expr tid, const std::function<void(int, Expr)>& f) {
     for (int i = 0; i < count; ++i) f(i, staged(b.i32(i), tid % kChannels, tid / kChannels));
   };
-  auto cooperative = [&](Expr tid) {  // thread tid moves elements tid, tid + kThreads, ...: tiles fastest
+  // Thread tid moves element (point i, channel tid / 16, tile tid % 16) of every point: tiles fastest.
+  auto cooperative = [&](Expr tid) {
+    static_assert(kThreads == kChannels * kTiles);
+    Expr pl = b.let("pl", tid % kTiles), cl = b.let("cl", tid / kTiles);
+    Expr c = b.let("c", blk.c0 + cl), p = b.let("p", blk.p0 + pl);
+    Expr in = b.let("in", blk.inside(b, c, p));
+    Expr at0 = b.let("at", (b.i32(xi0) * blk.channels + c) * blk.tiles + p);
     for (int i = 0; i < count; ++i) {
-      Expr e = tid + i * kThreads;
-      Expr pl = e % kTiles, cl = e / kTiles % kChannels;
-      Expr c = blk.c0 + cl, p = blk.p0 + pl;
-      Expr at = (b.i32(xi0 + i) * blk.channels + c) * blk.tiles + p;
-      Expr in = blk.inside(b, c, p);
+      Expr at = at0 + b.i32(i * blk.channels * blk.tiles);
       if (to_plane) b.store(plane, at, b.load("s", smem, staged(b.i32(i), cl, pl)), in);
       else b.store(smem, staged(b.i32(i), cl, pl), b.load("v", plane, at, in));
     }
   };
   // V in f16 or bf16 (tiles a multiple of 8: v_storage_type) leaves in runs of 4 tiles, each one
-  // aligned 8-byte store (a 2-byte store per element moved too few bytes per instruction).
+  // aligned 8-byte store (a 2-byte store per element moved too few bytes per instruction). A
+  // thread's run and channel are the same for every point it moves (index work once, not per run).
   auto cooperative_runs = [&](Expr tid) {
-    constexpr int kRun = 4;
-    const int64_t runs = int64_t{count} * kChannels * (kTiles / kRun);
-    for (int64_t j = 0; j < ceil_div(runs, kThreads); ++j) {
-      Expr e = b.let("e", tid + b.i32(j * kThreads));
-      b.if_then(lt(e, b.i32(runs)), [&] {
-        Expr pl = e % (kTiles / kRun) * kRun, cl = e / (kTiles / kRun) % kChannels, i = e / (kTiles / kRun * kChannels);
-        Expr c = blk.c0 + cl, p = blk.p0 + pl;
-        Expr at = ((i + xi0) * blk.channels + c) * blk.tiles + p;
-        b.aligned_store(plane, at, b.load("s", smem, staged(i, cl, pl), {}, kRun), blk.inside(b, c, p));
-      });
+    constexpr int kRun = 4, kRunsPerPoint = kChannels * (kTiles / kRun), kPointsPerPass = kThreads / kRunsPerPoint;
+    static_assert(kThreads % kRunsPerPoint == 0);
+    Expr pl = b.let("pl", tid % (kTiles / kRun) * kRun), cl = b.let("cl", tid / (kTiles / kRun) % kChannels);
+    Expr i0 = b.let("i0", tid / kRunsPerPoint);
+    Expr c = b.let("c", blk.c0 + cl), p = b.let("p", blk.p0 + pl);
+    Expr in = b.let("in", blk.inside(b, c, p));
+    Expr at0 = b.let("at", ((i0 + xi0) * blk.channels + c) * blk.tiles + p), s0 = b.let("s0", staged(i0, cl, pl));
+    for (int j = 0; j * kPointsPerPass < count; ++j) {
+      const int64_t i = int64_t{j} * kPointsPerPass;
+      auto move = [&] {
+        b.aligned_store(plane, at0 + b.i32(i * blk.channels * blk.tiles),
+                        b.load("s", smem, s0 + b.i32(i * kChannels * kPitch), {}, kRun), in);
+      };
+      if (i + kPointsPerPass <= count) move();
+      else b.if_then(lt(i0, b.i32(count - i)), move);
     }
   };
   if (to_plane) {
@@ -106,16 +114,23 @@ Expr staged_half(Expr point, Expr channel, Expr tile) { return (point * kChannel
 
 void copy_half_plane(KernelBuilder& b, const TileBlock& blk, const Memory* mine, const Memory* smem, const Memory* plane,
                      int points) {
-  const int64_t runs = int64_t{points} * kChannels * (kTiles / kHalfRun);
+  // A thread's run and channel are the same for every point it copies (index work once, not per copy).
+  constexpr int kRunsPerPoint = kChannels * (kTiles / kHalfRun), kPointsPerPass = kThreads / kRunsPerPoint;
+  static_assert(kThreads % kRunsPerPoint == 0);
   b.threads([&](Expr tid) {
-    for (int64_t i = 0; i < ceil_div(runs, kThreads); ++i) {
-      Expr e = b.let("e", tid + b.i32(i * kThreads));
-      b.if_then(lt(e, b.i32(runs)), [&] {
-        Expr run = e % (kTiles / kHalfRun), cl = e / (kTiles / kHalfRun) % kChannels, xi = e / (kTiles / kHalfRun * kChannels);
-        Expr c = blk.c0 + cl, p = blk.p0 + run * kHalfRun;
-        b.copy_async(smem, staged_half(xi, cl, run * kHalfRun), plane, (xi * blk.channels + c) * blk.tiles + p, kHalfRun,
-                     blk.inside(b, c, p));
-      });
+    Expr pl = b.let("pl", tid % (kTiles / kHalfRun) * kHalfRun), cl = b.let("cl", tid / (kTiles / kHalfRun) % kChannels);
+    Expr xi0 = b.let("xi0", tid / kRunsPerPoint);
+    Expr c = b.let("c", blk.c0 + cl), p = b.let("p", blk.p0 + pl);
+    Expr in = b.let("in", blk.inside(b, c, p));
+    Expr at0 = b.let("at", (xi0 * blk.channels + c) * blk.tiles + p), s0 = b.let("s0", staged_half(xi0, cl, pl));
+    for (int j = 0; j * kPointsPerPass < points; ++j) {
+      const int64_t xi = int64_t{j} * kPointsPerPass;
+      auto copy = [&] {
+        b.copy_async(smem, s0 + b.i32(xi * kChannels * kHalfPitch), plane, at0 + b.i32(xi * blk.channels * blk.tiles),
+                     kHalfRun, in);
+      };
+      if (xi + kPointsPerPass <= points) copy();
+      else b.if_then(lt(xi0, b.i32(points - xi)), copy);
     }
     b.copy_commit();
     b.copy_wait(0);

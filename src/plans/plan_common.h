@@ -57,9 +57,10 @@ BufferHandle transformed_weights(ProgramBuilder& prog, const Tiling& t, int64_t 
 /// Work-groups of `threads` that a transform kernel (memory-bound: it needs many warps in flight)
 /// asks a CUDA GPU's compiler to fit on one multiprocessor of 64 K registers: as many as leave each
 /// thread 2.5 registers per Winograd point and 24 more (the points it holds, the patch it loads),
-/// at most 6. On the H200 (NHWC f16, work-groups of 128 threads) 4-5 groups made F(4,3)'s
-/// transforms 6-11% faster than 1, 8 made F(2,3)'s output transform slower and 3 made F(6,3)'s
-/// input transform spill; the NHWC kernels' 256 threads now get 4, 2 and 1 at alpha 4, 6 and 8.
+/// at most 64 up to alpha 6, and at most 6 groups. On the H200 (NHWC f16, work-groups of 128
+/// threads) 4-5 groups made F(4,3)'s transforms 6-11% faster than 1, 8 made F(2,3)'s output
+/// transform slower and 3 made F(6,3)'s input transform spill; the NHWC kernels' 256 threads get
+/// 4, 4 and 1 at alpha 4, 6 and 8 (alpha 6 took 2 until session 34: 5-9% slower).
 int transform_groups_per_multiprocessor(const Tiling& t, int threads);
 
 /// Divides with rounding up.
