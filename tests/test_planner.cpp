@@ -245,6 +245,21 @@ TEST(PlannerGpu, FusedBlocksFitEightChannels) {
   for (const KernelReport& k : rep.kernels) EXPECT_EQ(k.spill_bytes, 0) << k.name;
 }
 
+// A thread's share of the mmas is not charged at the rate of dependent FMAs: on layers with few
+// tiles that made every tensor-core GEMM look latency-bound and no faster than the FMA GEMM, and
+// plan auto asked for tf32 took the FMA GEMM on resnet50.c5.b32 (H200: 94.5 us against 57.6 for
+// the tf32 GEMM it takes now; bench/results/h200_cost_model_auto_session34.txt).
+TEST(PlannerGpu, TensorCoreGemmsAreNotChargedTheLatencyOfFmas) {
+  Options o;
+  o.precision = Precision::tf32;
+  for (const ConvDesc& d : {layer(32, 512, 7, 512), layer(8, 512, 14, 512)}) {
+    const Report rep = explain(d, o, "sm_90");
+    ASSERT_FALSE(rep.candidates.empty());
+    const PlanCandidate& chosen = rep.candidates.front();
+    EXPECT_EQ(chosen.precision, Precision::tf32) << d.str() << ": " << chosen.plan << " " << chosen.tiles;
+  }
+}
+
 // The planner never offers a candidate with more threads per work-group than the device allows.
 TEST(PlannerGpu, CandidatesFitTheDevicesWorkGroups) {
   Options o;

@@ -194,8 +194,12 @@ void predict(PlanCandidate& c, const plans::Program& prog, const std::vector<Ker
     const double groups = static_cast<double>(k.num_groups);
     const double util = groups / (std::ceil(groups / caps.cores) * caps.cores) * occupancy_rate(k, s.pred_regs, caps);
     const double threads = static_cast<double>(k.num_groups) * k.threads_per_group;
-    const double serial = (caps.thread_gflops > 0 ? s.flops / threads / (caps.thread_gflops * 1e3) : 0) +
-                          static_cast<double>(s.barriers) * caps.barrier_us;
+    const double mma_rate = caps.thread_mma_gflops > 0 ? caps.thread_mma_gflops : caps.thread_gflops;
+    const double serial =
+        (caps.thread_gflops > 0
+             ? (static_cast<double>(s.flops - s.mma_flops) / caps.thread_gflops + s.mma_flops / mma_rate) / threads / 1e3
+             : 0) +
+        static_cast<double>(s.barriers) * caps.barrier_us;
     total += std::max(std::max({f, b, sh}) / std::max(util, 1e-3), serial) + caps.launch_us;
     flop_us += f;
     byte_us += b;

@@ -43,6 +43,10 @@ DeviceCaps nvidia(int major, int sms, const std::string& name) {
   c.max_warps_per_core = major >= 9 ? 64 : 48;
   c.barrier_us = 0.5;
   c.thread_gflops = 1.0;  // a lone thread: dependent FMAs, about 2 FLOPs per 4 cycles at ~2 GHz
+  // A lane's share of dependent mmas: an m16n8k8 tf32 mma is 64 FLOPs per lane in some 16 cycles.
+  // (Charged at the FMA rate, the tensor-core GEMMs of layers with few tiles looked latency-bound
+  // and slower than the FMA GEMM: 99.3 us each on resnet50.c5.b32, measured 30 against 81.)
+  c.thread_mma_gflops = 8.0;
   // mma.sync GEMMs fed from work-group memory reach well under half of the tensor cores' peak.
   c.mma = major >= 8;
   c.tf32_gflops = 0.35 * nvidia_peak_gflops(major, sms, Precision::tf32);

@@ -39,6 +39,7 @@ struct DeviceCaps {
   int64_t l2_bytes = 1 << 20;                //   (read from the machine by caps_for_device)
   double thread_gflops = 0;                  // one thread's own rate (a kernel with few threads
                                              // takes its longest thread's time); 0: not a limit
+  double thread_mma_gflops = 0;              // the same for its share of mma FLOPs (0: thread_gflops)
   /// "255 regs/thread, 48 KiB shared, 4300 GB/s, 33500 GFLOP/s" for the candidate table.
   std::string budget_text() const;
 };
