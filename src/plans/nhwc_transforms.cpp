@@ -50,6 +50,32 @@ TileBlock block_of(KernelBuilder& b, int64_t channels, int64_t tiles) {
 // Work-group memory of one round: [point][channel][tile], rows padded.
 Expr staged(Expr point, Expr channel, Expr tile) { return (point * kChannels + channel) * kPitch + tile; }
 
+// Thread tid's share of moving `count` points of the block between work-group memory (rows of
+// `pitch`, point 0 first) and plane (V or M, from point first_point): runs of `run` tiles of one
+// channel, tiles fastest, a pass of kThreads runs after another. kThreads is a multiple of a
+// point's runs, so a thread's channel and run are the same in every pass and only the point moves:
+// the index work is done once, and each pass adds constants (per copy, it was 25 integer
+// instructions of signed division). `move(at, s, in)`: the run's index in the plane and in
+// work-group memory, and whether it is inside the layer.
+void for_each_run(KernelBuilder& b, const TileBlock& blk, Expr tid, int run, int pitch, int first_point, int count,
+                  const std::function<void(Expr at, Expr s, Expr in)>& move) {
+  const int runs_per_point = kChannels * (kTiles / run), pass = kThreads / runs_per_point;
+  static_assert(kThreads % (kChannels * kTiles) == 0);  // so for every run dividing kTiles
+  // (With one pass, tid / (kTiles / run) is already below kChannels, and the point is 0.)
+  Expr pl = b.let("pl", tid % (kTiles / run) * run);
+  Expr cl = b.let("cl", pass > 1 ? tid / (kTiles / run) % kChannels : tid / (kTiles / run));
+  Expr i0 = pass > 1 ? b.let("i0", tid / runs_per_point) : b.i32(0);
+  Expr c = b.let("c", blk.c0 + cl), p = b.let("p", blk.p0 + pl);
+  Expr in = b.let("in", blk.inside(b, c, p));
+  Expr at0 = b.let("at", ((i0 + first_point) * blk.channels + c) * blk.tiles + p);
+  Expr s0 = b.let("s0", (i0 * kChannels + cl) * pitch + pl);
+  for (int64_t i = 0; i < count; i += pass) {
+    auto one = [&] { move(at0 + b.i32(i * blk.channels * blk.tiles), s0 + b.i32(i * kChannels * pitch), in); };
+    if (i + pass <= count) one();
+    else b.if_then(lt(i0, b.i32(count - i)), one);  // the last pass: the threads of points past count wait
+  }
+}
+
 // The points [xi0, xi0 + count) of the block between mine (a per-thread array, one value per point
 // for the thread's own pair) and plane (V or M, [xi][c][p]), through smem: `to_plane` stores, else loads;
 // the `last` round ends without a barrier (nothing after it reuses smem).
@@ -58,39 +84,19 @@ void move_chunk(KernelBuilder& b, const TileBlock& blk, const Memory* mine, cons
   auto own = [&](Expr tid, const std::function<void(int, Expr)>& f) {
     for (int i = 0; i < count; ++i) f(i, staged(b.i32(i), tid % kChannels, tid / kChannels));
   };
-  // Thread tid moves element (point i, channel tid / 16, tile tid % 16) of every point: tiles fastest.
+  // One element per thread and point, tiles fastest.
   auto cooperative = [&](Expr tid) {
-    static_assert(kThreads == kChannels * kTiles);
-    Expr pl = b.let("pl", tid % kTiles), cl = b.let("cl", tid / kTiles);
-    Expr c = b.let("c", blk.c0 + cl), p = b.let("p", blk.p0 + pl);
-    Expr in = b.let("in", blk.inside(b, c, p));
-    Expr at0 = b.let("at", (b.i32(xi0) * blk.channels + c) * blk.tiles + p);
-    for (int i = 0; i < count; ++i) {
-      Expr at = at0 + b.i32(i * blk.channels * blk.tiles);
-      if (to_plane) b.store(plane, at, b.load("s", smem, staged(b.i32(i), cl, pl)), in);
-      else b.store(smem, staged(b.i32(i), cl, pl), b.load("v", plane, at, in));
-    }
+    for_each_run(b, blk, tid, 1, kPitch, xi0, count, [&](Expr at, Expr s, Expr in) {
+      if (to_plane) b.store(plane, at, b.load("s", smem, s), in);
+      else b.store(smem, s, b.load("v", plane, at, in));
+    });
   };
   // V in f16 or bf16 (tiles a multiple of 8: v_storage_type) leaves in runs of 4 tiles, each one
-  // aligned 8-byte store (a 2-byte store per element moved too few bytes per instruction). A
-  // thread's run and channel are the same for every point it moves (index work once, not per run).
+  // aligned 8-byte store (a 2-byte store per element moved too few bytes per instruction).
   auto cooperative_runs = [&](Expr tid) {
-    constexpr int kRun = 4, kRunsPerPoint = kChannels * (kTiles / kRun), kPointsPerPass = kThreads / kRunsPerPoint;
-    static_assert(kThreads % kRunsPerPoint == 0);
-    Expr pl = b.let("pl", tid % (kTiles / kRun) * kRun), cl = b.let("cl", tid / (kTiles / kRun) % kChannels);
-    Expr i0 = b.let("i0", tid / kRunsPerPoint);
-    Expr c = b.let("c", blk.c0 + cl), p = b.let("p", blk.p0 + pl);
-    Expr in = b.let("in", blk.inside(b, c, p));
-    Expr at0 = b.let("at", ((i0 + xi0) * blk.channels + c) * blk.tiles + p), s0 = b.let("s0", staged(i0, cl, pl));
-    for (int j = 0; j * kPointsPerPass < count; ++j) {
-      const int64_t i = int64_t{j} * kPointsPerPass;
-      auto move = [&] {
-        b.aligned_store(plane, at0 + b.i32(i * blk.channels * blk.tiles),
-                        b.load("s", smem, s0 + b.i32(i * kChannels * kPitch), {}, kRun), in);
-      };
-      if (i + kPointsPerPass <= count) move();
-      else b.if_then(lt(i0, b.i32(count - i)), move);
-    }
+    constexpr int kRun = 4;
+    for_each_run(b, blk, tid, kRun, kPitch, xi0, count,
+                 [&](Expr at, Expr s, Expr in) { b.aligned_store(plane, at, b.load("s", smem, s, {}, kRun), in); });
   };
   if (to_plane) {
     b.threads([&](Expr tid) { own(tid, [&](int i, Expr at) { b.store(smem, at, b.load("v", mine, b.i32(xi0 + i))); }); });
@@ -114,24 +120,9 @@ Expr staged_half(Expr point, Expr channel, Expr tile) { return (point * kChannel
 
 void copy_half_plane(KernelBuilder& b, const TileBlock& blk, const Memory* mine, const Memory* smem, const Memory* plane,
                      int points) {
-  // A thread's run and channel are the same for every point it copies (index work once, not per copy).
-  constexpr int kRunsPerPoint = kChannels * (kTiles / kHalfRun), kPointsPerPass = kThreads / kRunsPerPoint;
-  static_assert(kThreads % kRunsPerPoint == 0);
   b.threads([&](Expr tid) {
-    Expr pl = b.let("pl", tid % (kTiles / kHalfRun) * kHalfRun), cl = b.let("cl", tid / (kTiles / kHalfRun) % kChannels);
-    Expr xi0 = b.let("xi0", tid / kRunsPerPoint);
-    Expr c = b.let("c", blk.c0 + cl), p = b.let("p", blk.p0 + pl);
-    Expr in = b.let("in", blk.inside(b, c, p));
-    Expr at0 = b.let("at", (xi0 * blk.channels + c) * blk.tiles + p), s0 = b.let("s0", staged_half(xi0, cl, pl));
-    for (int j = 0; j * kPointsPerPass < points; ++j) {
-      const int64_t xi = int64_t{j} * kPointsPerPass;
-      auto copy = [&] {
-        b.copy_async(smem, s0 + b.i32(xi * kChannels * kHalfPitch), plane, at0 + b.i32(xi * blk.channels * blk.tiles),
-                     kHalfRun, in);
-      };
-      if (xi + kPointsPerPass <= points) copy();
-      else b.if_then(lt(xi0, b.i32(points - xi)), copy);
-    }
+    for_each_run(b, blk, tid, kHalfRun, kHalfPitch, 0, points,
+                 [&](Expr at, Expr s, Expr in) { b.copy_async(smem, s, plane, at, kHalfRun, in); });
     b.copy_commit();
     b.copy_wait(0);
   });

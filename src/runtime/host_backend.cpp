@@ -12,7 +12,7 @@ namespace wino::runtime {
 
 namespace {
 
-// Buffers start on a cache line: the CPU kernels' aligned and streaming vector stores (up to
+// Buffers start on a cache line: the CPU kernels' aligned vector loads and stores (up to
 // 64 bytes) rely on it, and malloc's large blocks start 16 bytes past a page.
 constexpr std::align_val_t kHostAlignment{64};
 
