@@ -6,6 +6,7 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -56,6 +57,9 @@ class ChunkStager {
   void issue_copies(ir::Expr tid, ir::Expr c0, ir::Expr buf, int first_point = 0);
   /// Global -> work-group memory directly (no prefetch): V (or transformed image tiles), then U.
   void stage(ir::Expr tid, ir::Expr c0);
+  /// GemmTiles::patch_ring: the ring's copy `buf` of the chunk's raw patches (issue_copies put
+  /// them there) transformed into V's one copy.
+  void transform_patches(ir::Expr tid, ir::Expr c0, ir::Expr buf);
 
  private:
   struct Element {
@@ -88,6 +92,13 @@ class ChunkStager {
   void for_each_pair(ir::Expr tid, ir::Expr c0, const std::function<void(const Pair&)>& body);
   /// Vs[point][ci][pl] = value.
   void store_v(int point, const Pair& q, ir::Expr value);
+  /// The chunk's input patches into the ring's copy `buf` as [cc][alpha][alpha][bp] (one float per
+  /// copy; zeros past the image, the channels and the tiles).
+  void issue_patch_copies(ir::Expr tid, ir::Expr c0, ir::Expr buf);
+  struct PatchRing {
+    int64_t base = 0, copy = 0;  // in floats of the core's array
+  };
+  PatchRing patches_;
 
   int first_point_ = 0;  // of the copy being issued (issue_copies)
   ir::KernelBuilder& b_;

@@ -180,7 +180,10 @@ std::vector<std::vector<int>> GemmCore::column_runs() const {
 
 namespace {
 
-/// The chunks through a ring of g.stages copies filled by asynchronous copies. The ring's steps
+/// The chunks through a ring of g.stages copies filled by asynchronous copies (with the raw
+/// input patches instead of V for GemmTiles::patch_ring, transformed into V's one copy between two
+/// barriers, so that the patches of the next stages - 1 chunks load while one is transformed and
+/// multiplied). The ring's steps
 /// are the chunks, or where a copy holds a group of the work-group's points
 /// (GemmTiles::stage_points) every chunk of the first group, then of the next, ...: each group's
 /// accumulators are known at compile time, and only its own copies' addresses (and the next
@@ -218,8 +221,13 @@ void pipeline_chunks(KernelBuilder& b, const GemmCore& core, ChunkStager& st, in
           b.if_then(in_group, [&] { issue(tid, next, at, buf); });
         }
         b.copy_commit();
-        multiply(b, core, st, tid, step % S, grp * pg, pg);
+        if (!g.patch_ring()) multiply(b, core, st, tid, step % S, grp * pg, pg);
+        else st.transform_patches(tid, chunk * g.cc, step % S);
       });
+      if (g.patch_ring()) {  // V's one copy is complete
+        b.barrier();
+        b.threads([&](Expr tid) { multiply(b, core, st, tid, chunk % S); });
+      }
     });
   b.barrier();  // the sinks may reuse work-group memory
 }
@@ -318,9 +326,10 @@ void check_stages(const std::string& plan, const Tiling& t, const GemmTiles& g, 
   // Tensor cores take one point per work-group (unfused), or all alpha^2 in each thread with the
   // output transform in registers (fused-output), staged a group of points at a time.
   const bool mma_output = g.mma && g.points == a2 && g.ppt == a2 && s.sink == GemmSink::transform_in_registers;
-  if (g.stages && (!(g.points == 1 || mma_output) || s.source != GemmSource::transformed))
-    refuse("asynchronous copies stage U and V of one Winograd point per work-group (the unfused plan's GEMM), or "
-           "of the tensor-core fused-output");
+  const bool patch_ring = g.patch_ring() && g.points == a2 && s.source == GemmSource::image;
+  if (g.stages && !patch_ring && (!(g.points == 1 || mma_output) || s.source != GemmSource::transformed))
+    refuse("asynchronous copies stage U and V of one Winograd point per work-group (the unfused plan's GEMM), "
+           "of the tensor-core fused-output, or U and the input patches of all alpha^2 points (fused)");
   if (g.mma && (!(g.points == 1 && s.sink == GemmSink::store_m) && !mma_output))
     refuse("tensor cores run the GEMM of the unfused plan (one Winograd point per work-group) and of fused-output "
            "(all alpha^2 points in each thread)");
@@ -356,6 +365,9 @@ std::unique_ptr<Kernel> gemm_kernel(const ProgramBuilder& prog, const Tiling& t,
   if (g.mma && g.points > 1 && g.ppt * g.rk * g.rp <= 64 && g.threads() <= 256) b.set_min_groups_per_multiprocessor(2);
   const Memory* u = prog.param(b, s.u);
   const Memory* input = prog.param(b, s.input);
+  if (g.patch_ring() && input->type != ir::Type::f32)
+    throw Error("plan " + prog.plan() + ": GEMM tiles " + g.str() + ": the input patches are copied asynchronously "
+                "a float at a time, so the ring takes f32 tensors only (" + ir::type_name(input->type) + " given)");
   if (s.source == GemmSource::transformed && input->type != v_type)
     throw Error("internal: plan " + prog.plan() + " stored V in " + ir::type_name(input->type) + "; tiles " + g.str() +
                 " take it in " + ir::type_name(v_type) + " (v_storage_type)");

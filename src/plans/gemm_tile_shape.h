@@ -71,8 +71,14 @@ struct GemmTiles {
   }
   /// Copies of the staged chunk: the stages, two when prefetching, else one.
   int copies() const { return stages ? stages : prefetch ? 2 : 1; }
+  /// The FMA GEMM of all points with a ring (plan fused): the ring holds U and the raw input
+  /// patches of each chunk, [cc x alpha^2][bp] (as large as V's chunk), which the work-group
+  /// transforms into one copy of V.
+  bool patch_ring() const { return stages && !mma && points > 1; }
   /// Floats of work-group memory the staged chunks take.
-  int64_t stage_floats() const { return copies() * chunk_floats(); }
+  int64_t stage_floats() const {
+    return copies() * chunk_floats() + (patch_ring() ? int64_t{points} * cc * bp : 0);
+  }
   /// Floats of work-group memory the staged chunks may take.
   int64_t stage_limit() const { return stages ? kAsyncSharedFloats : kSharedFloats; }
 };
