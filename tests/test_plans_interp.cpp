@@ -113,21 +113,25 @@ namespace {
 // Every barrier of every kernel is needed: without any one of them, some thread reads or writes
 // work-group memory another thread touched in the same interval, which the interpreter reports as
 // a race, whatever the hardware would have done (PoCL misses the end-of-chunk barriers: it
-// synchronizes at loop back edges). Shape with several chunks, slices and K blocks.
+// synchronizes at loop back edges). Shape with several chunks, slices and K blocks; `fused` also
+// GPU-shaped (register tiles given), with its ring of input patches (GemmTiles::patch_ring).
 TEST(InterpBarriers, RemovingAnyBarrierIsARace) {
   const ConvCase cc{1, 9, 9, 9, 40, 3, Padding::all(1)};
-  for (const char* plan : {"unfused", "fused-input", "fused-output", "fused"}) {
+  const std::vector<std::pair<const char*, std::array<int, 5>>> plans = {
+      {"unfused", {}}, {"fused-input", {}}, {"fused-output", {}}, {"fused", {}}, {"fused", {0, 0, 4, 4, 0}}};
+  for (const auto& [plan, tiles] : plans) {
     for (int m : {2, 3, 4}) {
       const ConvDesc d = desc_of(cc);
       const plans::Program probe =
-          lower::lower(d, planner::choose_plan(d, plan_options(plan, m), Device::interpreter()), render::Dialect::c)
+          lower::lower(d, planner::choose_plan(d, plan_options(plan, m, tiles), Device::interpreter()),
+                       render::Dialect::cuda)  // the dialect with every IR op (the ring's copies)
               .program;
       for (size_t k = 0; k < probe.kernels.size(); ++k) {
         const int barriers = remove_barrier(probe.kernels[k]->body, -2);
         for (int which = 0; which < barriers; ++which) {
           std::string what;
           try {
-            check_conv(Device::interpreter(), plan_options(plan, m), cc, 1,
+            check_conv(Device::interpreter(), plan_options(plan, m, tiles), cc, 1,
                        [&](plans::Program& prog) { remove_barrier(prog.kernels[k]->body, which); });
           } catch (const Error& e) {
             what = e.what();

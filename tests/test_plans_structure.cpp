@@ -163,6 +163,40 @@ TEST(PlansStructure, FusedPointGroupsCoverEveryPointForEveryAlpha) {
     }
 }
 
+// With asynchronous copies (CUDA sm_80+) fused stages U and the raw input patches through a ring
+// of 3 copies (GemmTiles::patch_ring), where a layer has more than one chunk of channels, the
+// tensors are float32 (the patches are copied a float at a time) and the ring fits 96 KiB; the
+// kernel then carries `_s3` in its name and takes the ring's work-group memory.
+TEST(PlansStructure, FusedStagesInputPatchesThroughARingWithAsyncCopies) {
+  auto tiles = [](const ConvDesc& d, int m, bool async) {
+    plans::PlanOptions o;
+    o.plan = "fused";
+    o.m = m;
+    o.async_copies = async;
+    return *planner::resolve_plan(d, o).gemm;
+  };
+  const ConvDesc vgg = layer(8, 64, 224, 64);
+  for (int m : {2, 3, 4}) {
+    const plans::GemmTiles g = tiles(vgg, m, true);
+    EXPECT_TRUE(g.patch_ring()) << "F(" << m << ",3)";
+    EXPECT_EQ(g.stages, 3);
+    EXPECT_LE(g.stage_floats(), plans::kAsyncSharedFloats);
+    EXPECT_FALSE(tiles(vgg, m, false).patch_ring()) << "no asynchronous copies";
+  }
+  EXPECT_FALSE(tiles(vgg, 6, true).patch_ring()) << "alpha 8: the ring would take over 96 KiB";
+  EXPECT_FALSE(tiles(layer(1, 8, 32, 8), 2, true).patch_ring()) << "the seed's layer: one chunk";
+  ConvDesc half = vgg;
+  half.dtype = DType::f16;
+  EXPECT_FALSE(tiles(half, 4, true).patch_ring()) << "f16 tensors";
+  plans::PlanOptions o;
+  o.plan = "fused";
+  o.m = 4;
+  o.async_copies = true;
+  const plans::Program prog = plans::build_program(vgg, planner::resolve_plan(vgg, o));
+  EXPECT_NE(prog.kernels[0]->name.find("_s3"), std::string::npos) << prog.kernels[0]->name;
+  EXPECT_GT(ir::shared_array_bytes(*prog.kernels[0]), 48 * 1024);
+}
+
 TEST(PlansStructure, UnknownPlanListsEveryPlanAndAuto) {
   try {
     build(layer(1, 8, 16, 8), "winograd");

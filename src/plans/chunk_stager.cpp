@@ -20,8 +20,8 @@ int64_t copy_elements(const GemmTiles& g, int width, const Memory* operand) {
 }  // namespace
 
 int64_t f32_stage_floats(const GemmTiles& g, const Memory* u, const Memory* v) {
-  const int64_t v_copy = stages_half(v) ? 0 : copy_elements(g, g.bp, v);
-  return g.copies() * ((stages_half(u) ? 0 : copy_elements(g, g.bk, u)) + v_copy) + (g.patch_ring() ? v_copy : 0);
+  if (g.patch_ring()) return g.stage_floats();  // U and the patches are floats
+  return g.copies() * ((stages_half(u) ? 0 : copy_elements(g, g.bk, u)) + (stages_half(v) ? 0 : copy_elements(g, g.bp, v)));
 }
 
 ChunkStager::ChunkStager(KernelBuilder& b, const ConvDesc& d, const Tiling& t, const GemmTiles& g, GemmCore& core,
@@ -35,10 +35,9 @@ ChunkStager::ChunkStager(KernelBuilder& b, const ConvDesc& d, const Tiling& t, c
   const int64_t v_base = vs == core.smem && us == core.smem ? copies * a : 0;
   ops_.push_back({u, "u", us, g.bk, d.k, core.kb * g.bk, 0, a, stage_pitch(g, g.bk, u)});
   ops_.push_back({input, "v", vs, g.bp, t.tiles, core.pb * g.bp, v_base, v, stage_pitch(g, g.bp, v_in)});
-  if (g.patch_ring()) {  // [U ring][patch ring][V]: V is transformed from the ring into its one copy
-    patches_ = {copies * a, v};
-    ops_[1].base = copies * (a + v);
-    ops_[1].copy = 0;
+  if (g.patch_ring()) {  // [stages - 1 copies of U][stages copies of the patches, then V, [cc][xi][bp]]
+    ops_[1].base = (copies - 1) * a;
+    ops_[1].channel_major = true;
   }
   for (StagedOperand& op : ops_) {
     op.elements = int64_t{g.staged_points()} * g.cc * op.width;
@@ -68,10 +67,7 @@ void ChunkStager::issue_copies(Expr tid, Expr c0, Expr buf, int first_point) {
   const int T = g_.threads();
   first_point_ = first_point;
   for (const StagedOperand& op : ops_) {
-    if (&op == &v() && source_ == GemmSource::image) {
-      issue_patch_copies(tid, c0, buf);
-      continue;
-    }
+    if (&op == &v() && source_ == GemmSource::image) continue;  // the patches: issue_patch_copies
     const int n = 16 / type_bytes(op.mem->type);  // elements of a 16-byte copy
     const int w = op.extent % n == 0 && op.width % n == 0 && op.pitch % n == 0 && op.base % n == 0 ? n : 1;
     if (w * type_bytes(op.mem->type) < 4)  // u_ and v_storage_type keep half operands to whole 16-byte runs
@@ -230,7 +226,7 @@ void ChunkStager::issue_patch_copies(Expr tid, Expr c0, Expr buf) {
       Expr ok = b_.let("row_ok", logical_and(logical_and(lt(c, b_.i32(d_.c)), lt(p, b_.i32(t_.tiles))), in_range(ih, 0, d_.h)));
       Expr at = b_.let("at", image_base(d_.layout, tc.n, c, d_.c, HW) + ih * (d_.w * step));
       Expr iw0 = b_.let("iw0", tc.tw * t_.m - d_.pad.left);
-      Expr dst = b_.let("dst", b_.i32(patches_.base) + buf * patches_.copy + r * (A * bp) + pl);
+      Expr dst = b_.let("dst", b_.i32(v().base) + buf * v().copy + r * (A * bp) + pl);
       for (int j = 0; j < A; ++j)
         b_.copy_async(v().smem, dst + j * bp, input_, at + (iw0 + j) * step, 1,
                       logical_and(ok, in_range(iw0 + j, 0, d_.w)));
@@ -242,13 +238,13 @@ void ChunkStager::issue_patch_copies(Expr tid, Expr c0, Expr buf) {
 
 void ChunkStager::transform_patches(Expr tid, Expr c0, Expr buf) {
   const int a2 = t_.alpha * t_.alpha;
-  b_.comment("transform the chunk's patches from the ring into work-group memory Vs[xi][cc][bp]");
+  b_.comment("transform the chunk's patches into V where they lie: Vs[cc][xi][bp]");
   for_each_pair(tid, c0, [&](const Pair& q) {
     std::vector<Expr> tile;
-    Expr at = b_.let("at", b_.i32(patches_.base) + buf * patches_.copy + q.ci * (a2 * g_.bp) + q.pl);
+    Expr at = b_.let("at", b_.i32(v().base) + buf * v().copy + q.ci * (a2 * g_.bp) + q.pl);
     for (int e = 0; e < a2; ++e) tile.push_back(b_.load("d", v().smem, at + e * g_.bp));
     const std::vector<Expr> v = transform_2d(b_.ctx(), t_.t.BT, tile);
-    for (int xi = 0; xi < a2; ++xi) store_v(xi, q, v[xi]);
+    for (int xi = 0; xi < a2; ++xi) b_.store(this->v().smem, at + xi * g_.bp, v[xi]);
   });
 }
 

@@ -29,6 +29,9 @@ struct StagedOperand {
   int first = 0;   // first slot in `next`
   int64_t elements = 0;  // of one chunk: points x cc x width
   int loads = 0;         // elements per thread per chunk
+  bool channel_major = false;  // rows [cc][points] (the patch ring's V), else [points][cc]
+  /// The staged row of point xl (work-group-local) and channel ci of the chunk.
+  ir::Expr row(ir::Expr xl, ir::Expr ci, int points, int cc) const { return channel_major ? ci * points + xl : xl * cc + ci; }
 };
 
 /// Whether an operand is staged in an array of its own half type: an f16 or bf16 U from the
@@ -57,8 +60,12 @@ class ChunkStager {
   void issue_copies(ir::Expr tid, ir::Expr c0, ir::Expr buf, int first_point = 0);
   /// Global -> work-group memory directly (no prefetch): V (or transformed image tiles), then U.
   void stage(ir::Expr tid, ir::Expr c0);
-  /// GemmTiles::patch_ring: the ring's copy `buf` of the chunk's raw patches (issue_copies put
-  /// them there) transformed into V's one copy.
+  /// GemmTiles::patch_ring: the chunk's input patches into the ring's copy `buf` as
+  /// [cc][alpha][alpha][bp], a float per copy, zeros past the image, the channels and the tiles
+  /// (issue_copies copies U only).
+  void issue_patch_copies(ir::Expr tid, ir::Expr c0, ir::Expr buf);
+  /// GemmTiles::patch_ring: the patches in copy `buf` transformed into V where they lie (a thread's
+  /// (channel, tile) pair reads and writes the same alpha^2 places), Vs[cc][xi][bp].
   void transform_patches(ir::Expr tid, ir::Expr c0, ir::Expr buf);
 
  private:
@@ -92,13 +99,6 @@ class ChunkStager {
   void for_each_pair(ir::Expr tid, ir::Expr c0, const std::function<void(const Pair&)>& body);
   /// Vs[point][ci][pl] = value.
   void store_v(int point, const Pair& q, ir::Expr value);
-  /// The chunk's input patches into the ring's copy `buf` as [cc][alpha][alpha][bp] (one float per
-  /// copy; zeros past the image, the channels and the tiles).
-  void issue_patch_copies(ir::Expr tid, ir::Expr c0, ir::Expr buf);
-  struct PatchRing {
-    int64_t base = 0, copy = 0;  // in floats of the core's array
-  };
-  PatchRing patches_;
 
   int first_point_ = 0;  // of the copy being issued (issue_copies)
   ir::KernelBuilder& b_;

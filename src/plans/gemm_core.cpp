@@ -21,17 +21,16 @@ Expr spaced(KernelBuilder& b, Expr q, int i, int reg, int block) {
   return b.i32(int64_t{i / w} * (block / (reg / w)) + i % w) + q * w;
 }
 
-/// acc += Us x Vs over the cc channels of the staged copy `buf`.
-void multiply_chunk(KernelBuilder& b, const GemmCore& core, const ChunkStager& st, Expr tid, Expr buf) {
+/// acc += Us x Vs over the cc channels of the staged copies `ubuf` of U and `vbuf` of V.
+void multiply_chunk(KernelBuilder& b, const GemmCore& core, const ChunkStager& st, Expr tid, Expr ubuf, Expr vbuf) {
   const GemmTiles& g = core.g;
   ThreadTile tt = core.tile(b, tid);
   for (int j = 0; j < g.ppt; ++j) {
     Expr xl = core.point(b, tt, j);
     if (!xl->is_const()) xl = b.let("xi", xl);
     b.loop("ci", g.cc, LoopKind::unrolled, [&](Expr ci) {
-      Expr r = xl * g.cc + ci;
-      Expr arow = b.let("arow", b.i32(st.a().base) + buf * st.a().copy + r * st.a().pitch);
-      Expr brow = b.let("brow", b.i32(st.v().base) + buf * st.v().copy + r * st.v().pitch);
+      Expr arow = b.let("arow", b.i32(st.a().base) + ubuf * st.a().copy + st.a().row(xl, ci, g.points, g.cc) * st.a().pitch);
+      Expr brow = b.let("brow", b.i32(st.v().base) + vbuf * st.v().copy + st.v().row(xl, ci, g.points, g.cc) * st.v().pitch);
       std::vector<Expr> us, vs;
       for (int i = 0; i < g.rk; ++i) us.push_back(b.load("a", st.a().smem, arow + core.row(b, tt, i)));
       for (int jj = 0; jj < g.rp; ++jj) vs.push_back(b.load("b", st.v().smem, brow + core.col(b, tt, jj)));
@@ -121,7 +120,7 @@ void multiply_chunk_mma(KernelBuilder& b, const GemmCore& core, const ChunkStage
 void multiply(KernelBuilder& b, const GemmCore& core, const ChunkStager& st, Expr tid, Expr buf, int first_point = 0,
               int count = 0) {
   if (core.g.mma) multiply_chunk_mma(b, core, st, tid, buf, first_point, count ? count : core.g.staged_points());
-  else multiply_chunk(b, core, st, tid, buf);
+  else multiply_chunk(b, core, st, tid, buf, buf);
 }
 
 }  // namespace
@@ -180,10 +179,7 @@ std::vector<std::vector<int>> GemmCore::column_runs() const {
 
 namespace {
 
-/// The chunks through a ring of g.stages copies filled by asynchronous copies (with the raw
-/// input patches instead of V for GemmTiles::patch_ring, transformed into V's one copy between two
-/// barriers, so that the patches of the next stages - 1 chunks load while one is transformed and
-/// multiplied). The ring's steps
+/// The chunks through a ring of g.stages copies filled by asynchronous copies. The ring's steps
 /// are the chunks, or where a copy holds a group of the work-group's points
 /// (GemmTiles::stage_points) every chunk of the first group, then of the next, ...: each group's
 /// accumulators are known at compile time, and only its own copies' addresses (and the next
@@ -221,14 +217,45 @@ void pipeline_chunks(KernelBuilder& b, const GemmCore& core, ChunkStager& st, in
           b.if_then(in_group, [&] { issue(tid, next, at, buf); });
         }
         b.copy_commit();
-        if (!g.patch_ring()) multiply(b, core, st, tid, step % S, grp * pg, pg);
-        else st.transform_patches(tid, chunk * g.cc, step % S);
+        multiply(b, core, st, tid, step % S, grp * pg, pg);
       });
-      if (g.patch_ring()) {  // V's one copy is complete
-        b.barrier();
-        b.threads([&](Expr tid) { multiply(b, core, st, tid, chunk % S); });
-      }
     });
+  b.barrier();  // the sinks may reuse work-group memory
+}
+
+/// GemmTiles::patch_ring (plan fused): one barrier per chunk. Step k multiplies chunk k (U's copy
+/// k % 2, V's copy k % 3, transformed in step k - 1) while it transforms chunk k + 1's patches
+/// where they lie and copies U of chunk k + 1 and the patches of chunk k + 2 into the copies step
+/// k - 1 multiplied; those land during the step (each step begins by waiting for all of them).
+void pipeline_patches(KernelBuilder& b, const GemmCore& core, ChunkStager& st, int64_t chunks) {
+  const GemmTiles& g = core.g;
+  const int vs = g.stages, us = g.stages - 1, accs = g.ppt * g.rk * g.rp;
+  auto issue = [&](Expr tid, Expr chunk, int u_ahead, int v_ahead) {
+    Expr uc = chunk + u_ahead, vc = chunk + v_ahead;
+    b.if_then(lt(uc, b.i32(chunks)), [&] { st.issue_copies(tid, uc * g.cc, uc % us); });
+    b.if_then(lt(vc, b.i32(chunks)), [&] { st.issue_patch_copies(tid, vc * g.cc, vc % vs); });
+    b.copy_commit();
+  };
+  b.threads([&](Expr tid) {
+    for (int i = 0; i < accs; ++i) b.store(core.acc, b.i32(i), b.f32(0));
+    st.issue_copies(tid, b.i32(0), b.i32(0));  // U of chunk 0, the patches of chunks 0 and 1
+    st.issue_patch_copies(tid, b.i32(0), b.i32(0));
+    if (chunks > 1) st.issue_patch_copies(tid, b.i32(g.cc), b.i32(1));
+    b.copy_commit();
+    b.copy_wait(0);
+  });
+  b.barrier();
+  b.threads([&](Expr tid) { st.transform_patches(tid, b.i32(0), b.i32(0)); });
+  b.loop("chunk", chunks, LoopKind::serial, [&](Expr chunk) {
+    b.threads([&](Expr) { b.copy_wait(0); });
+    b.barrier();
+    b.threads([&](Expr tid) {
+      issue(tid, chunk, 1, 2);
+      Expr next = chunk + 1;
+      b.if_then(lt(next, b.i32(chunks)), [&] { st.transform_patches(tid, next * g.cc, next % vs); });
+      multiply_chunk(b, core, st, tid, chunk % us, chunk % vs);
+    });
+  });
   b.barrier();  // the sinks may reuse work-group memory
 }
 
@@ -257,6 +284,10 @@ GemmCore multiply_chunks(KernelBuilder& b, const ConvDesc& d, const Tiling& t, c
   core.acc = b.thread_array("acc", accs);
   ChunkStager st(b, d, t, g, core, source, input, u);
 
+  if (g.patch_ring()) {
+    pipeline_patches(b, core, st, chunks);
+    return core;
+  }
   if (g.stages) {
     pipeline_chunks(b, core, st, chunks);
     return core;
@@ -326,10 +357,10 @@ void check_stages(const std::string& plan, const Tiling& t, const GemmTiles& g, 
   // Tensor cores take one point per work-group (unfused), or all alpha^2 in each thread with the
   // output transform in registers (fused-output), staged a group of points at a time.
   const bool mma_output = g.mma && g.points == a2 && g.ppt == a2 && s.sink == GemmSink::transform_in_registers;
-  const bool patch_ring = g.patch_ring() && g.points == a2 && s.source == GemmSource::image;
+  const bool patch_ring = g.patch_ring() && g.points == a2 && s.source == GemmSource::image && g.stages == 3;
   if (g.stages && !patch_ring && (!(g.points == 1 || mma_output) || s.source != GemmSource::transformed))
     refuse("asynchronous copies stage U and V of one Winograd point per work-group (the unfused plan's GEMM), "
-           "of the tensor-core fused-output, or U and the input patches of all alpha^2 points (fused)");
+           "of the tensor-core fused-output, or U and the input patches of all alpha^2 points in 3 copies (fused)");
   if (g.mma && (!(g.points == 1 && s.sink == GemmSink::store_m) && !mma_output))
     refuse("tensor cores run the GEMM of the unfused plan (one Winograd point per work-group) and of fused-output "
            "(all alpha^2 points in each thread)");

@@ -71,13 +71,14 @@ struct GemmTiles {
   }
   /// Copies of the staged chunk: the stages, two when prefetching, else one.
   int copies() const { return stages ? stages : prefetch ? 2 : 1; }
-  /// The FMA GEMM of all points with a ring (plan fused): the ring holds U and the raw input
-  /// patches of each chunk, [cc x alpha^2][bp] (as large as V's chunk), which the work-group
-  /// transforms into one copy of V.
+  /// The FMA GEMM of all points with a ring (plan fused): `stages` (3) copies of each chunk's raw
+  /// input patches, [cc][alpha^2][bp], each transformed into V where it lies, and stages - 1 of U's
+  /// (ChunkStager::issue_patch_copies, transform_patches).
   bool patch_ring() const { return stages && !mma && points > 1; }
   /// Floats of work-group memory the staged chunks take.
   int64_t stage_floats() const {
-    return copies() * chunk_floats() + (patch_ring() ? int64_t{points} * cc * bp : 0);
+    if (patch_ring()) return int64_t{points} * cc * ((stages - 1) * int64_t{bk} + stages * int64_t{bp});
+    return copies() * chunk_floats();
   }
   /// Floats of work-group memory the staged chunks may take.
   int64_t stage_limit() const { return stages ? kAsyncSharedFloats : kSharedFloats; }
