@@ -158,8 +158,10 @@ void use_patch_ring(GemmTiles& g, int64_t channels) {
   if (g.points < 2 || channels <= g.cc || g.stage_floats() > plans::kAsyncSharedFloats) g.stages = 0;
 }
 
-// A work-group holding all alpha^2 points (plans fused and fused-output).
-GemmTiles all_points_tiles(const plans::Tiling& t, bool all_points_per_thread, int64_t K, int max_threads) {
+// A work-group holding all alpha^2 points (plans fused and fused-output; `patch_ring`: fused
+// with asynchronous copies of float32 tensors, use_patch_ring).
+GemmTiles all_points_tiles(const plans::Tiling& t, bool all_points_per_thread, int64_t K, int max_threads,
+                           bool patch_ring) {
   const int a2 = t.alpha * t.alpha;
   // Register budget (measured with ptxas on the benchmark layers): the accumulators stay live
   // across the chunk's input transform (alpha^2 inputs and outputs per thread), so 256 threads
@@ -177,6 +179,11 @@ GemmTiles all_points_tiles(const plans::Tiling& t, bool all_points_per_thread, i
       if ((bp == 8 || a2 <= 16) && (a2 / ppt) * 8 * bp <= max_threads) return {a2, 8, bp, 1, 1, 8, ppt};
   }
   if (a2 <= 16) return {a2, 32, 32, 4, 4, 4, points_per_thread(a2, 4)};  // 4 groups x 64 threads, 64 accumulators
+  // With the ring, blocks of 16 tiles: 4 groups x 32 threads, two work-groups per SM (255
+  // registers, 63 KiB each), so that one's barrier is the other's turn. H200, F(4,3), against 32 x 32
+  // (bench/results/h200_fused_tiles_session35.txt): resnet50.c5.b32 355 -> 192 us, vgg16.1_2.b8
+  // 477 -> 432, resnet50.c2.b32 139 -> 129, within 3% elsewhere (resnet50.c4.b32 159 -> 164).
+  if (a2 <= 36 && a2 > 16 && patch_ring) return {a2, 32, 16, 4, 4, 4, points_per_thread(a2, 9)};
   if (a2 <= 36) return {a2, 32, 32, 4, 4, 4, points_per_thread(a2, 9)};  // 4 groups x 64 threads, 144 accumulators
   return {a2, 16, 32, 4, 4, 4, points_per_thread(a2, 8)};                 // 8 groups x 32 threads, 128 accumulators
 }
@@ -254,17 +261,18 @@ plans::PlanOptions resolve_plan(const ConvDesc& d, plans::PlanOptions p) {
   std::optional<GemmTiles> mma_output;
   if (p.plan == "fused-output" && p.precision != Precision::fp32) mma_output = mma_output_tiles(mma_kind(p.precision), t);
   if ((p.plan != "unfused" && p.plan != "fused") || p.precision != Precision::fp32) p.vector_lanes = 0;
+  const bool patch_ring = p.async_copies && p.plan == "fused" && !p.vector_lanes && d.dtype == DType::f32;
   GemmTiles g = p.vector_lanes > 0              ? cpu_point_tiles(p.vector_lanes, d.c, d.k, t.tiles, l1_of(p), p.loads_per_fma)
                 : p.plan == "fused-input"         ? point_row_tiles(t, d.k)
                 : mma_output                      ? *mma_output
-                : p.plan != "unfused"             ? all_points_tiles(t, p.plan == "fused-output", d.k, p.max_threads)
+                : p.plan != "unfused"             ? all_points_tiles(t, p.plan == "fused-output", d.k, p.max_threads, patch_ring)
                 : p.precision == Precision::fp32 ? point_gemm_tiles(t, d.k, p.async_copies)
                                                  : mma_point_tiles(mma_kind(p.precision), t.tiles, d.k);
   apply_overrides(g, p);
   plans::choose_half_operands(g, d, t);  // before the ring is sized: halves take half the room
   // The tensor-core GEMM runs on CUDA only; the FMA one where the device has the copies.
   if (g.mma || (p.async_copies && p.plan == "unfused" && !g.lanes)) use_async_copies(g);
-  if (p.async_copies && p.plan == "fused" && !g.lanes && !g.mma && d.dtype == DType::f32) use_patch_ring(g, d.c);
+  if (patch_ring && !g.mma) use_patch_ring(g, d.c);
   if (g.lanes) g.rk = g.bk, g.rp = g.bp;  // one thread holds the whole block
   if (g.lanes && p.plan == "fused") g.group_tiles = cpu_group_tiles(g, t, d, p.l2_bytes > 0 ? p.l2_bytes : int64_t{1} << 20);
   p.gemm = g;
