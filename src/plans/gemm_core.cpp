@@ -230,12 +230,6 @@ void pipeline_chunks(KernelBuilder& b, const GemmCore& core, ChunkStager& st, in
 void pipeline_patches(KernelBuilder& b, const GemmCore& core, ChunkStager& st, int64_t chunks) {
   const GemmTiles& g = core.g;
   const int vs = g.stages, us = g.stages - 1, accs = g.ppt * g.rk * g.rp;
-  auto issue = [&](Expr tid, Expr chunk, int u_ahead, int v_ahead) {
-    Expr uc = chunk + u_ahead, vc = chunk + v_ahead;
-    b.if_then(lt(uc, b.i32(chunks)), [&] { st.issue_copies(tid, uc * g.cc, uc % us); });
-    b.if_then(lt(vc, b.i32(chunks)), [&] { st.issue_patch_copies(tid, vc * g.cc, vc % vs); });
-    b.copy_commit();
-  };
   b.threads([&](Expr tid) {
     for (int i = 0; i < accs; ++i) b.store(core.acc, b.i32(i), b.f32(0));
     st.issue_copies(tid, b.i32(0), b.i32(0));  // U of chunk 0, the patches of chunks 0 and 1
@@ -250,8 +244,10 @@ void pipeline_patches(KernelBuilder& b, const GemmCore& core, ChunkStager& st, i
     b.threads([&](Expr) { b.copy_wait(0); });
     b.barrier();
     b.threads([&](Expr tid) {
-      issue(tid, chunk, 1, 2);
-      Expr next = chunk + 1;
+      Expr next = b.let("next", chunk + 1), after = b.let("after", chunk + 2);
+      b.if_then(lt(next, b.i32(chunks)), [&] { st.issue_copies(tid, next * g.cc, next % us); });
+      b.if_then(lt(after, b.i32(chunks)), [&] { st.issue_patch_copies(tid, after * g.cc, after % vs); });
+      b.copy_commit();
       b.if_then(lt(next, b.i32(chunks)), [&] { st.transform_patches(tid, next * g.cc, next % vs); });
       multiply_chunk(b, core, st, tid, chunk % us, chunk % vs);
     });
