@@ -26,7 +26,8 @@ struct GemmTiles {
   int ppt = 1;            // points per thread; divides `points`
   bool prefetch = false;  // the next chunk's global loads in flight while this one is multiplied
   // Asynchronous copies (cp.async, CUDA): a ring of `stages` copies of the chunk, the next
-  // stages - 1 chunks in flight while one is multiplied (0: none; excludes `prefetch`).
+  // stages - 1 chunks in flight while one is multiplied (0: none; excludes `prefetch`). The fused
+  // plan's ring (patch_ring) has 3 copies of the input patches and 2 of U.
   int stages = 0;
   // Tensor cores: each warp multiplies with `mma` (ir/mma.h), and a thread's rk x rp accumulators
   // are its parts of (rk / 2) x (rp / 2) tiles of 16 x 8 (a warp covers 8 rk x 4 rp of the block).
