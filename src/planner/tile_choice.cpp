@@ -149,13 +149,15 @@ ir::MmaKind mma_kind(Precision p) {
 
 // Plan fused with asynchronous copies: U and the input patches of the next chunks load while one
 // chunk is transformed and multiplied (GemmTiles::patch_ring: 3 copies of the patches, 2 of U),
-// where there is a next chunk and the ring fits the 96 KiB (alpha 7 and 8, with chunks of 4, keep
+// where there is a next chunk, the threads are a multiple of the block's tiles (each copies one
+// tile's patch rows) and the ring fits the 96 KiB (alpha 7 and 8, with chunks of 4, keep
 // the direct staging). H200, fp32 F(4,3): vgg16.1_2.b8 1230 -> 476 us, resnet50.c2.b32 385 -> 139,
 // vgg16.3_2.b8 1745 -> 447 (bench/results/h200_fused_patch_ring_session35.txt); the seed's layer
 // (one chunk) ran 7.6 -> 8.3 us with it.
 void use_patch_ring(GemmTiles& g, int64_t channels) {
   g.stages = 3;
-  if (g.points < 2 || channels <= g.cc || g.stage_floats() > plans::kAsyncSharedFloats) g.stages = 0;
+  if (g.points < 2 || channels <= g.cc || g.stage_floats() > plans::kAsyncSharedFloats || g.threads() % g.bp)
+    g.stages = 0;
 }
 
 // A work-group holding all alpha^2 points (plans fused and fused-output; `patch_ring`: fused
@@ -272,7 +274,7 @@ plans::PlanOptions resolve_plan(const ConvDesc& d, plans::PlanOptions p) {
   plans::choose_half_operands(g, d, t);  // before the ring is sized: halves take half the room
   // The tensor-core GEMM runs on CUDA only; the FMA one where the device has the copies.
   if (g.mma || (p.async_copies && p.plan == "unfused" && !g.lanes)) use_async_copies(g);
-  if (patch_ring && !g.mma) use_patch_ring(g, d.c);
+  if (patch_ring) use_patch_ring(g, d.c);
   if (g.lanes) g.rk = g.bk, g.rp = g.bp;  // one thread holds the whole block
   if (g.lanes && p.plan == "fused") g.group_tiles = cpu_group_tiles(g, t, d, p.l2_bytes > 0 ? p.l2_bytes : int64_t{1} << 20);
   p.gemm = g;

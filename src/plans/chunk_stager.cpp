@@ -1,7 +1,5 @@
 #include "plans/chunk_stager.h"
 
-#include <optional>
-
 #include "common/error.h"
 #include "ir/transform_code.h"
 
@@ -208,18 +206,12 @@ void ChunkStager::issue_patch_copies(Expr tid, Expr c0, Expr buf) {
   const int64_t rows = int64_t{g_.cc} * A, count = rows * bp;  // (patch row, tile) pairs of the chunk
   const int64_t HW = d_.h * d_.w, step = pixel_step(d_.layout, d_.c);
   b_.comment("copy the chunk's input patches [cc][alpha][alpha][bp] into the ring, zeros past the image");
-  // With T a multiple of bp each thread keeps one tile: its coordinates are worked out once.
-  auto tile_of = [&](Expr pl) {
-    Expr p = b_.let("p", core_.pb * bp + pl);
-    return std::pair{p, tile_coords(b_, p, t_)};
-  };
-  std::optional<std::pair<Expr, TileCoords>> fixed;
-  if (T % bp == 0) fixed = tile_of(b_.let("pl", tid % bp));
+  // T is a multiple of bp (check_stages), so each thread keeps one tile in every pass.
+  Expr pl = b_.let("pl", tid % bp);
+  Expr p = b_.let("p", core_.pb * bp + pl);
+  const TileCoords tc = tile_coords(b_, p, t_);
   for (int64_t k = 0; k < ceil_div(count, T); ++k) {
-    Expr e = b_.i32(k * T) + tid;
-    Expr r = b_.let("r", T % bp == 0 ? b_.i32(k * (T / bp)) + tid / bp : e / bp);
-    Expr pl = T % bp == 0 ? tid % bp : b_.let("pl", e % bp);
-    const auto [p, tc] = fixed ? *fixed : tile_of(pl);
+    Expr r = b_.let("r", b_.i32(k * (T / bp)) + tid / bp);
     auto body = [&] {
       Expr c = b_.let("c", c0 + r / A), i = r % A;
       Expr ih = b_.let("ih", tc.th * t_.m - d_.pad.top + i);
@@ -231,7 +223,7 @@ void ChunkStager::issue_patch_copies(Expr tid, Expr c0, Expr buf) {
         b_.copy_async(v().smem, dst + j * bp, input_, at + (iw0 + j) * step, 1,
                       logical_and(ok, in_range(iw0 + j, 0, d_.w)));
     };
-    if (count % T) b_.if_then(lt(e, b_.i32(count)), body);
+    if (count % T) b_.if_then(lt(r, b_.i32(rows)), body);
     else body();
   }
 }

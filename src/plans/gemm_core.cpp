@@ -353,10 +353,12 @@ void check_stages(const std::string& plan, const Tiling& t, const GemmTiles& g, 
   // Tensor cores take one point per work-group (unfused), or all alpha^2 in each thread with the
   // output transform in registers (fused-output), staged a group of points at a time.
   const bool mma_output = g.mma && g.points == a2 && g.ppt == a2 && s.sink == GemmSink::transform_in_registers;
-  const bool patch_ring = g.patch_ring() && g.points == a2 && s.source == GemmSource::image && g.stages == 3;
+  const bool patch_ring = g.patch_ring() && g.points == a2 && s.source == GemmSource::image && g.stages == 3 &&
+                          g.threads() % g.bp == 0;  // a thread copies one tile's patch rows
   if (g.stages && !patch_ring && (!(g.points == 1 || mma_output) || s.source != GemmSource::transformed))
     refuse("asynchronous copies stage U and V of one Winograd point per work-group (the unfused plan's GEMM), "
-           "of the tensor-core fused-output, or U and the input patches of all alpha^2 points in 3 copies (fused)");
+           "of the tensor-core fused-output, or U and the input patches of all alpha^2 points in 3 copies, with "
+           "threads a multiple of the block's tiles (fused)");
   if (g.mma && (!(g.points == 1 && s.sink == GemmSink::store_m) && !mma_output))
     refuse("tensor cores run the GEMM of the unfused plan (one Winograd point per work-group) and of fused-output "
            "(all alpha^2 points in each thread)");
