@@ -40,6 +40,8 @@ void Machine::copy_async(const Stmt& s) {
   };
   if (dst.in_flight.empty()) dst.in_flight.assign(dst.track.size(), 0);
   copy_values_.assign(static_cast<size_t>(n) * threads_, 0.0);  // zero where the mask is false
+  if (s.source_in_bounds && s.cond)  // the plan's promise: its index is an element where the mask is false too
+    for (int i = 0; i < n; ++i) element_lanes(src, s.source_index.node(), "copy from (masked, index promised in bounds)", i);
   const int how = s.cond ? narrow(s.cond.node()) : kAll;
   if (how != kNone) {
     enter(how);

@@ -49,6 +49,7 @@ StmtPtr clone(const Stmt& s) {
   c->accumulate = s.accumulate;
   c->in_register = s.in_register;
   c->aligned = s.aligned;
+  c->source_in_bounds = s.source_in_bounds;
   c->extent = s.extent;
   c->loop_kind = s.loop_kind;
   c->body = clone(s.body);
@@ -230,7 +231,7 @@ void KernelBuilder::mma(MmaKind kind, const Memory* acc, std::vector<int64_t> sl
 }
 
 void KernelBuilder::copy_async(const Memory* dst, Expr index, const Memory* src, Expr src_index, int elements,
-                                Expr mask) {
+                                Expr mask, bool source_in_bounds) {
   auto s = std::make_unique<Stmt>();
   s->kind = StmtKind::copy_async;
   s->memory = dst;
@@ -239,6 +240,7 @@ void KernelBuilder::copy_async(const Memory* dst, Expr index, const Memory* src,
   s->source_index = src_index;
   s->extent = elements;
   s->cond = mask;
+  s->source_in_bounds = source_in_bounds;
   push(std::move(s));
 }
 

@@ -50,7 +50,8 @@ class KernelBuilder {
   /// dst[index + i] = mask ? src[src_index + i] : 0 for i < elements (4, 8 or 16 bytes: 1 to 4 floats,
   /// 2 to 8 halves), asynchronously: the
   /// values land in work-group memory at the copy_wait that retires the thread's group.
-  void copy_async(const Memory* dst, Expr index, const Memory* src, Expr src_index, int elements, Expr mask = {});
+  void copy_async(const Memory* dst, Expr index, const Memory* src, Expr src_index, int elements, Expr mask = {},
+                  bool source_in_bounds = false);
   /// Closes the thread's group of copies issued since the last commit.
   void copy_commit();
   /// Waits until at most `groups_left` of the thread's committed groups are in flight.

@@ -73,6 +73,9 @@ struct Stmt {
   // store of a vector: its index is a multiple of its lanes, in memory that starts on the vector's
   // size (the plan's promise; the interpreter checks it), so it may be one wide access
   bool aligned = false;
+  // copy_async: the source index is an element of the buffer even where the mask is false (the
+  // plan clamps it), so the address needs no guard of its own (the interpreter checks)
+  bool source_in_bounds = false;
   int64_t extent = 0;              // loop: iterations; copy_async: elements; copy_wait: groups left
   LoopKind loop_kind = LoopKind::serial;
   Block body;            // loop, if_then, threads

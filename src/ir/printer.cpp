@@ -112,7 +112,7 @@ class Printer {
         case StmtKind::copy_async: {
           std::string text = "copy_async " + s.memory->name + "[" + expr(s.index.node()) + "] <- " + s.source->name +
                              "[" + expr(s.source_index.node()) + "] x" + std::to_string(s.extent);
-          line(indent, text + mask);
+          line(indent, text + mask + (s.source_in_bounds ? " (index in bounds)" : ""));
           break;
         }
         case StmtKind::copy_commit:

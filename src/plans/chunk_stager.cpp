@@ -206,22 +206,31 @@ void ChunkStager::issue_patch_copies(Expr tid, Expr c0, Expr buf) {
   const int64_t rows = int64_t{g_.cc} * A, count = rows * bp;  // (patch row, tile) pairs of the chunk
   const int64_t HW = d_.h * d_.w, step = pixel_step(d_.layout, d_.c);
   b_.comment("copy the chunk's input patches [cc][alpha][alpha][bp] into the ring, zeros past the image");
-  // T is a multiple of bp (check_stages), so each thread keeps one tile in every pass.
+  // T is a multiple of bp (check_stages), so each thread keeps one tile in every pass. Its
+  // coordinates, clamped into the image, give every copy an address inside x, so the copies need
+  // no guard of their own: one index and a mask each (Stmt::source_in_bounds). Columns and rows
+  // of the thread's tile are the same in every chunk; only the channel moves.
   Expr pl = b_.let("pl", tid % bp);
   Expr p = b_.let("p", core_.pb * bp + pl);
-  const TileCoords tc = tile_coords(b_, p, t_);
+  const TileCoords tc = tile_coords(b_, t_.tiles % bp ? min(p, b_.i32(t_.tiles - 1)) : p, t_);
+  Expr iw0 = b_.let("iw0", tc.tw * t_.m - d_.pad.left);
+  std::vector<Expr> col(A), col_ok(A);
+  for (int j = 0; j < A; ++j) {
+    col_ok[j] = b_.let("col_ok", in_range(iw0 + j, 0, d_.w));
+    col[j] = b_.let("col", min(max(iw0 + j, b_.i32(0)), b_.i32(d_.w - 1)) * step);
+  }
   for (int64_t k = 0; k < ceil_div(count, T); ++k) {
     Expr r = b_.let("r", b_.i32(k * (T / bp)) + tid / bp);
     auto body = [&] {
       Expr c = b_.let("c", c0 + r / A), i = r % A;
       Expr ih = b_.let("ih", tc.th * t_.m - d_.pad.top + i);
       Expr ok = b_.let("row_ok", logical_and(logical_and(lt(c, b_.i32(d_.c)), lt(p, b_.i32(t_.tiles))), in_range(ih, 0, d_.h)));
-      Expr at = b_.let("at", image_base(d_.layout, tc.n, c, d_.c, HW) + ih * (d_.w * step));
-      Expr iw0 = b_.let("iw0", tc.tw * t_.m - d_.pad.left);
+      Expr cin = d_.c % g_.cc ? min(c, b_.i32(d_.c - 1)) : c;
+      Expr ihin = min(max(ih, b_.i32(0)), b_.i32(d_.h - 1));
+      Expr at = b_.let("at", image_base(d_.layout, tc.n, cin, d_.c, HW) + ihin * (d_.w * step));
       Expr dst = b_.let("dst", b_.i32(v().base) + buf * v().copy + r * (A * bp) + pl);
       for (int j = 0; j < A; ++j)
-        b_.copy_async(v().smem, dst + j * bp, input_, at + (iw0 + j) * step, 1,
-                      logical_and(ok, in_range(iw0 + j, 0, d_.w)));
+        b_.copy_async(v().smem, dst + j * bp, input_, at + col[j], 1, logical_and(ok, col_ok[j]), true);
     };
     if (count % T) b_.if_then(lt(r, b_.i32(rows)), body);
     else body();

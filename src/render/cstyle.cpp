@@ -247,15 +247,17 @@ class Renderer {
 
   // wino_mma_<operands>(acc[s0], ..., acc[s3], a..., b...): the prelude's function for the mma.
   // cp.async of 4, 8 or 16 bytes; where the mask is false it reads nothing (from the buffer's
-  // start, always a valid address) and fills the destination with zeros.
+  // start, always a valid address, unless the plan keeps the index inside the buffer:
+  // Stmt::source_in_bounds) and fills the destination with zeros.
   std::string copy_async_call(const Stmt& s) {
     if (!d_.copy_async)
       throw Error(std::string("the ") + dialect_name(d_.dialect) +
                   " dialect has no asynchronous copy (copy_async): the plans that use it run on CUDA only");
     const int64_t bytes = s.extent * type_bytes(s.memory->type);
     std::string src = memory_prefix(*s.source) + " + " +
-                      (s.cond ? "(" + expr(s.cond, false) + " ? " + expr(s.source_index, false) + " : 0)"
-                              : expr(s.source_index, false));
+                      (s.cond && !s.source_in_bounds
+                           ? "(" + expr(s.cond, false) + " ? " + expr(s.source_index, false) + " : 0)"
+                           : expr(s.source_index, false));
     return "wino_copy_async<" + std::to_string(bytes) + ">(&" + memory_ref(*s.memory, s.index) + ", " + src + ", " +
            (s.cond ? expr(s.cond, true) : "true") + ");";
   }
