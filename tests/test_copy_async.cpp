@@ -119,6 +119,40 @@ TEST(CopyAsync, InterpreterRefusesMisalignedRunsAndTwoCopiesToOneElement) {
   }
 }
 
+// Stmt::source_in_bounds: the CUDA source takes the index as it is (no guard where the mask is
+// false), so the interpreter holds the plan to its promise on the masked lanes too.
+TEST(CopyAsync, AnIndexPromisedInBoundsIsUnguardedAndCheckedWhereMasked) {
+  for (bool clamp : {true, false}) {
+    KernelBuilder b(std::make_shared<Context>(), "copy_promise", 1, 8);
+    const Memory* in = b.buffer("in", 8, true);
+    const Memory* out = b.buffer("out", 8, false);
+    const Memory* smem = b.shared_array("smem", 8);
+    b.threads([&](Expr tid) {
+      Expr from = b.let("from", tid - 1);  // thread 0 reads element -1: masked off
+      b.copy_async(smem, tid, in, clamp ? max(from, b.i32(0)) : from, 1, lt(b.i32(0), tid), true);
+      b.copy_commit();
+      b.copy_wait(0);
+      b.store(out, tid, b.load("x", smem, tid));
+    });
+    std::unique_ptr<Kernel> k = b.finish();
+    std::vector<float> data = {1, 2, 3, 4, 5, 6, 7, 8}, result(8, -1);
+    std::string error;
+    try {
+      interp::interpret(*k, {data.data(), result.data()});
+    } catch (const Error& e) {
+      error = e.what();
+    }
+    if (clamp) {
+      EXPECT_EQ(error, "");
+      EXPECT_EQ(result, (std::vector<float>{0, 1, 2, 3, 4, 5, 6, 7}));
+      const std::string src = render::render_kernel(*k, render::Dialect::cuda);
+      EXPECT_EQ(src.find(" ? "), std::string::npos) << src;  // no guarded address
+    } else {
+      EXPECT_NE(error.find("index promised in bounds"), std::string::npos) << error;
+    }
+  }
+}
+
 TEST(CopyAsync, MalformedCopiesAndOtherDialectsAreRefusedByName) {
   KernelBuilder b(std::make_shared<Context>(), "bad_copy", 1, 32);
   const Memory* in = b.buffer("in", 64, true);
