@@ -148,14 +148,14 @@ ir::MmaKind mma_kind(Precision p) {
 }
 
 // Plan fused with asynchronous copies: U and the input patches of the next chunks load while one
-// chunk is transformed and multiplied (GemmTiles::patch_ring: 3 copies of the patches, 2 of U),
+// chunk is transformed and multiplied (GemmTiles::patch_ring: 2 copies of U, the patches and V),
 // where there is a next chunk, the threads are a multiple of the block's tiles (each copies one
 // tile's patch rows) and the ring fits the 96 KiB (alpha 7 and 8, with chunks of 4, keep
 // the direct staging). H200, fp32 F(4,3): vgg16.1_2.b8 1230 -> 476 us, resnet50.c2.b32 385 -> 139,
 // vgg16.3_2.b8 1745 -> 447 (bench/results/h200_fused_patch_ring_session35.txt); the seed's layer
 // (one chunk) ran 7.6 -> 8.3 us with it.
 void use_patch_ring(GemmTiles& g, int64_t channels) {
-  g.stages = 3;
+  g.stages = 2;
   if (g.points < 2 || channels <= g.cc || g.stage_floats() > plans::kAsyncSharedFloats || g.threads() % g.bp)
     g.stages = 0;
 }

@@ -1,5 +1,7 @@
 #include "plans/chunk_stager.h"
 
+#include <algorithm>
+
 #include "common/error.h"
 #include "ir/transform_code.h"
 
@@ -33,9 +35,9 @@ ChunkStager::ChunkStager(KernelBuilder& b, const ConvDesc& d, const Tiling& t, c
   const int64_t v_base = vs == core.smem && us == core.smem ? copies * a : 0;
   ops_.push_back({u, "u", us, g.bk, d.k, core.kb * g.bk, 0, a, stage_pitch(g, g.bk, u)});
   ops_.push_back({input, "v", vs, g.bp, t.tiles, core.pb * g.bp, v_base, v, stage_pitch(g, g.bp, v_in)});
-  if (g.patch_ring()) {  // [stages - 1 copies of U][stages copies of the patches, then V, [cc][xi][bp]]
-    ops_[1].base = (copies - 1) * a;
+  if (g.patch_ring()) {  // [copies of U][copies of V, [cc][xi][bp]][copies of the raw patches, alike]
     ops_[1].channel_major = true;
+    patch_base_ = copies * (a + v);
   }
   for (StagedOperand& op : ops_) {
     op.elements = int64_t{g.staged_points()} * g.cc * op.width;
@@ -228,7 +230,7 @@ void ChunkStager::issue_patch_copies(Expr tid, Expr c0, Expr buf) {
       Expr cin = d_.c % g_.cc ? min(c, b_.i32(d_.c - 1)) : c;
       Expr ihin = min(max(ih, b_.i32(0)), b_.i32(d_.h - 1));
       Expr at = b_.let("at", image_base(d_.layout, tc.n, cin, d_.c, HW) + ihin * (d_.w * step));
-      Expr dst = b_.let("dst", b_.i32(v().base) + buf * v().copy + r * (A * bp) + pl);
+      Expr dst = b_.let("dst", b_.i32(patch_base_) + buf * v().copy + r * (A * bp) + pl);
       for (int j = 0; j < A; ++j)
         b_.copy_async(v().smem, dst + j * bp, input_, at + col[j], 1, logical_and(ok, col_ok[j]), true);
     };
@@ -237,15 +239,41 @@ void ChunkStager::issue_patch_copies(Expr tid, Expr c0, Expr buf) {
   }
 }
 
-void ChunkStager::transform_patches(Expr tid, Expr c0, Expr buf) {
-  const int a2 = t_.alpha * t_.alpha;
-  b_.comment("transform the chunk's patches into V where they lie: Vs[cc][xi][bp]");
-  for_each_pair(tid, c0, [&](const Pair& q) {
-    std::vector<Expr> tile;
-    Expr at = b_.let("at", b_.i32(v().base) + buf * v().copy + q.ci * (a2 * g_.bp) + q.pl);
-    for (int e = 0; e < a2; ++e) tile.push_back(b_.load("d", v().smem, at + e * g_.bp));
-    const std::vector<Expr> v = transform_2d(b_.ctx(), t_.t.BT, tile);
-    for (int xi = 0; xi < a2; ++xi) b_.store(this->v().smem, at + xi * g_.bp, v[xi]);
+void ChunkStager::transform_patches(Expr tid, Expr buf) {
+  const int A = t_.alpha, a2 = A * A, T = g_.threads();
+  const int64_t pairs = int64_t{g_.cc} * g_.bp;
+  const RationalMatrix& BT = t_.t.BT;
+  // Where the work-group has more threads than the chunk has (channel, tile) pairs, `parts` threads
+  // share a pair, each computing a band of V's rows (B^T's rows against the patch rows they read,
+  // then the row transform: no exchange), so that every warp does its share.
+  const int parts = static_cast<int>(std::clamp<int64_t>(T / pairs, 1, A));
+  b_.comment("transform the chunk's patches into V: Vs[cc][xi][bp], " + std::to_string(parts) + " thread(s) a pair");
+  b_.loop("vi", ceil_div(pairs * parts, T), LoopKind::serial, [&](Expr vi) {
+    Expr slot = b_.let("slot", vi * T + tid);
+    b_.if_then(lt(slot, b_.i32(pairs * parts)), [&] {
+      Expr pair = b_.let("pair", slot % pairs), part = b_.let("part", slot / pairs);
+      Expr ci = pair / g_.bp, pl = pair % g_.bp;
+      Expr from = b_.let("from", b_.i32(patch_base_) + buf * v().copy + ci * (a2 * g_.bp) + pl);
+      Expr to = b_.let("to", b_.i32(v().base) + buf * v().copy + ci * (a2 * g_.bp) + pl);
+      for (int h = 0; h < parts; ++h) {
+        auto band = [&, h] {
+          const int first = A * h / parts, last = A * (h + 1) / parts;
+          std::vector<Expr> tile(a2, b_.f32(0));
+          for (int k = 0; k < A; ++k) {
+            bool read = false;  // patch row k feeds some row of the band
+            for (int i = first; i < last; ++i) read = read || !BT.at(i, k).is_zero();
+            if (read)
+              for (int j = 0; j < A; ++j) tile[k * A + j] = b_.load("d", v().smem, from + (k * A + j) * g_.bp);
+          }
+          for (int i = first; i < last; ++i) {
+            const std::vector<Expr> row = transform_2d_row(b_.ctx(), BT, tile, i);
+            for (int j = 0; j < A; ++j) b_.store(v().smem, to + (i * A + j) * g_.bp, row[j]);
+          }
+        };
+        if (parts == 1) band();
+        else b_.if_then(eq(part, b_.i32(h)), band);
+      }
+    });
   });
 }
 

@@ -63,9 +63,9 @@ class ChunkStager {
   /// [cc][alpha][alpha][bp], a float per copy, zeros past the image, the channels and the tiles
   /// (issue_copies copies U only).
   void issue_patch_copies(ir::Expr tid, ir::Expr c0, ir::Expr buf);
-  /// GemmTiles::patch_ring: the patches in copy `buf` transformed into V where they lie (a thread's
-  /// (channel, tile) pair reads and writes the same alpha^2 places), Vs[cc][xi][bp].
-  void transform_patches(ir::Expr tid, ir::Expr c0, ir::Expr buf);
+  /// GemmTiles::patch_ring: the patches in copy `buf` transformed into V's copy `buf`,
+  /// Vs[cc][xi][bp] (zeros stay zeros: the copies filled them past the image and the chunk).
+  void transform_patches(ir::Expr tid, ir::Expr buf);
 
  private:
   struct Element {
@@ -100,6 +100,7 @@ class ChunkStager {
   void store_v(int point, const Pair& q, ir::Expr value);
 
   int first_point_ = 0;  // of the copy being issued (issue_copies)
+  int64_t patch_base_ = 0;  // GemmTiles::patch_ring: the raw patches' copies in work-group memory, after V's
   ir::KernelBuilder& b_;
   const ConvDesc& d_;
   const Tiling& t_;

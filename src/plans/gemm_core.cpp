@@ -223,13 +223,14 @@ void pipeline_chunks(KernelBuilder& b, const GemmCore& core, ChunkStager& st, in
   b.barrier();  // the sinks may reuse work-group memory
 }
 
-/// GemmTiles::patch_ring (plan fused): one barrier per chunk. Step k multiplies chunk k (U's copy
-/// k % 2, V's copy k % 3, transformed in step k - 1) while it transforms chunk k + 1's patches
-/// where they lie and copies U of chunk k + 1 and the patches of chunk k + 2 into the copies step
-/// k - 1 multiplied; those land during the step (each step begins by waiting for all of them).
+/// GemmTiles::patch_ring (plan fused): one barrier per chunk, two copies of everything. Step k
+/// multiplies chunk k (U's and V's copies k % 2; V transformed in step k - 1) while it transforms
+/// chunk k + 1's patches into V's other copy (which step k - 1 multiplied) and copies U of chunk
+/// k + 1 and the patches of chunk k + 2 into the copies step k - 1 multiplied and transformed;
+/// those land during the step (each step begins by waiting for all of them).
 void pipeline_patches(KernelBuilder& b, const GemmCore& core, ChunkStager& st, int64_t chunks) {
   const GemmTiles& g = core.g;
-  const int vs = g.stages, us = g.stages - 1, accs = g.ppt * g.rk * g.rp;
+  const int n = g.stages, accs = g.ppt * g.rk * g.rp;
   b.threads([&](Expr tid) {
     for (int i = 0; i < accs; ++i) b.store(core.acc, b.i32(i), b.f32(0));
     st.issue_copies(tid, b.i32(0), b.i32(0));  // U of chunk 0, the patches of chunks 0 and 1
@@ -239,17 +240,17 @@ void pipeline_patches(KernelBuilder& b, const GemmCore& core, ChunkStager& st, i
     b.copy_wait(0);
   });
   b.barrier();
-  b.threads([&](Expr tid) { st.transform_patches(tid, b.i32(0), b.i32(0)); });
+  b.threads([&](Expr tid) { st.transform_patches(tid, b.i32(0)); });
   b.loop("chunk", chunks, LoopKind::serial, [&](Expr chunk) {
     b.threads([&](Expr) { b.copy_wait(0); });
     b.barrier();
     b.threads([&](Expr tid) {
       Expr next = b.let("next", chunk + 1), after = b.let("after", chunk + 2);
-      b.if_then(lt(next, b.i32(chunks)), [&] { st.issue_copies(tid, next * g.cc, next % us); });
-      b.if_then(lt(after, b.i32(chunks)), [&] { st.issue_patch_copies(tid, after * g.cc, after % vs); });
+      b.if_then(lt(next, b.i32(chunks)), [&] { st.issue_copies(tid, next * g.cc, next % n); });
+      b.if_then(lt(after, b.i32(chunks)), [&] { st.issue_patch_copies(tid, after * g.cc, after % n); });
       b.copy_commit();
-      b.if_then(lt(next, b.i32(chunks)), [&] { st.transform_patches(tid, next * g.cc, next % vs); });
-      multiply_chunk(b, core, st, tid, chunk % us, chunk % vs);
+      b.if_then(lt(next, b.i32(chunks)), [&] { st.transform_patches(tid, next % n); });
+      multiply_chunk(b, core, st, tid, chunk % n, chunk % n);
     });
   });
   b.barrier();  // the sinks may reuse work-group memory
@@ -353,11 +354,11 @@ void check_stages(const std::string& plan, const Tiling& t, const GemmTiles& g, 
   // Tensor cores take one point per work-group (unfused), or all alpha^2 in each thread with the
   // output transform in registers (fused-output), staged a group of points at a time.
   const bool mma_output = g.mma && g.points == a2 && g.ppt == a2 && s.sink == GemmSink::transform_in_registers;
-  const bool patch_ring = g.patch_ring() && g.points == a2 && s.source == GemmSource::image && g.stages == 3 &&
+  const bool patch_ring = g.patch_ring() && g.points == a2 && s.source == GemmSource::image && g.stages == 2 &&
                           g.threads() % g.bp == 0;  // a thread copies one tile's patch rows
   if (g.stages && !patch_ring && (!(g.points == 1 || mma_output) || s.source != GemmSource::transformed))
     refuse("asynchronous copies stage U and V of one Winograd point per work-group (the unfused plan's GEMM), "
-           "of the tensor-core fused-output, or U and the input patches of all alpha^2 points in 3 copies, with "
+           "of the tensor-core fused-output, or U, the input patches and V of all alpha^2 points in 2 copies, with "
            "threads a multiple of the block's tiles (fused)");
   if (g.mma && (!(g.points == 1 && s.sink == GemmSink::store_m) && !mma_output))
     refuse("tensor cores run the GEMM of the unfused plan (one Winograd point per work-group) and of fused-output "

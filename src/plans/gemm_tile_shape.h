@@ -27,7 +27,7 @@ struct GemmTiles {
   bool prefetch = false;  // the next chunk's global loads in flight while this one is multiplied
   // Asynchronous copies (cp.async, CUDA): a ring of `stages` copies of the chunk, the next
   // stages - 1 chunks in flight while one is multiplied (0: none; excludes `prefetch`). The fused
-  // plan's ring (patch_ring) has 3 copies of the input patches and 2 of U.
+  // plan's ring (patch_ring) has `stages` (2) copies each of U, of the input patches and of V.
   int stages = 0;
   // Tensor cores: each warp multiplies with `mma` (ir/mma.h), and a thread's rk x rp accumulators
   // are its parts of (rk / 2) x (rp / 2) tiles of 16 x 8 (a warp covers 8 rk x 4 rp of the block).
@@ -72,13 +72,13 @@ struct GemmTiles {
   }
   /// Copies of the staged chunk: the stages, two when prefetching, else one.
   int copies() const { return stages ? stages : prefetch ? 2 : 1; }
-  /// The FMA GEMM of all points with a ring (plan fused): `stages` (3) copies of each chunk's raw
-  /// input patches, [cc][alpha^2][bp], each transformed into V where it lies, and stages - 1 of U's
+  /// The FMA GEMM of all points with a ring (plan fused): `stages` (2) copies each of U, of a
+  /// chunk's raw input patches and of their transforms V, patches and V as [cc][alpha^2][bp]
   /// (ChunkStager::issue_patch_copies, transform_patches).
   bool patch_ring() const { return stages && !mma && points > 1; }
   /// Floats of work-group memory the staged chunks take.
   int64_t stage_floats() const {
-    if (patch_ring()) return int64_t{points} * cc * ((stages - 1) * int64_t{bk} + stages * int64_t{bp});
+    if (patch_ring()) return int64_t{points} * cc * stages * (int64_t{bk} + 2 * int64_t{bp});
     return copies() * chunk_floats();
   }
   /// Floats of work-group memory the staged chunks may take.
