@@ -313,6 +313,25 @@ TEST(PlannerCpu, FusedGroupsPastL2AreChargedTheirSlowerGemm) {
   EXPECT_FALSE(small.plan.plan == "fused" && small.plan.m == 6);
 }
 
+// On a CPU the candidates include an odd m where its tiles cut the output more evenly than every
+// even m (fewer GEMM points): F(5,3) on 14 x 14 (3 x 3 tiles, 441 points against 576), not on
+// 28 x 28 (F(5,3) ties F(4,3)) nor 56 x 56 or 7 x 7; a GPU keeps m = 2, 4, 6.
+TEST(PlannerCpu, OddMWhereItsTilesCutTheOutputMoreEvenly) {
+  auto ms = [](int64_t hw, const DeviceCaps& caps) {
+    ConvDesc d;
+    d.c = d.k = 64, d.h = d.w = hw, d.pad = Padding::all(1);
+    std::set<int> out;
+    for (const PlanCandidate& x : plan_convolution(d, Options{}, caps).candidates)
+      if (x.m) out.insert(x.m);
+    return out;
+  };
+  DeviceCaps cpu = caps_for_target("cpu");
+  cpu.vector_lanes = 16;
+  EXPECT_EQ(ms(14, cpu), (std::set<int>{2, 4, 5, 6}));
+  for (int64_t hw : {7, 28, 56}) EXPECT_EQ(ms(hw, cpu), (std::set<int>{2, 4, 6})) << hw;
+  EXPECT_EQ(ms(14, caps_for_target("sm_90")), (std::set<int>{2, 4, 6}));
+}
+
 // Tune mode on a shared machine: a candidate measured in a slow burst twice still wins when its
 // third turn is fast (the close contenders get two more rounds, each keeping its fastest time).
 TEST(PlannerTune, CloseContendersGetTwoMoreRounds) {

@@ -78,6 +78,12 @@ bool lean_tiles_apply(const std::string& plan, const Options& o, const DeviceCap
   return (plan == "fused" || plan == "fused-input") && caps.regs_per_thread <= 128 && !tiles_given(o);
 }
 
+// Points of the Winograd GEMMs per image at F(m, r): tiles times alpha^2.
+int64_t gemm_points(const ConvDesc& d, int m) {
+  const int64_t alpha = m + d.r - 1;
+  return (d.out_h() + m - 1) / m * ((d.out_w() + m - 1) / m) * alpha * alpha;
+}
+
 // Every plan x m x tile shape worth building for `d`: F(m, r) with alpha <= 8, and for the
 // unfused GEMM a few tile shapes besides its defaults (bk, bp, rk, rp, cc).
 std::vector<plans::PlanOptions> candidate_plans(const ConvDesc& d, const Options& o, const DeviceCaps& caps) {
@@ -88,6 +94,16 @@ std::vector<plans::PlanOptions> candidate_plans(const ConvDesc& d, const Options
   std::vector<int> ms;
   for (int m : {2, 4, 6})
     if ((o.m == 0 || o.m == m) && m + d.r - 1 <= 8) ms.push_back(m);
+  // On a CPU, an odd m where its tiles cut the output more evenly than every even one, so that its
+  // GEMM has fewer points: resnet50.c4 (14 x 14) takes 3 x 3 tiles of F(5,3), 441 points against
+  // 576 for F(4,3) and F(6,3); Zen 4, 2 cores: 295 us against 384
+  // (bench/results/cpu_odd_m_zen4_2c_session36.txt). Elsewhere the larger transforms of odd alpha
+  // cost more than they save (resnet50.c3 at F(5,3): 319 us against 300). The GPU plans at odd m
+  // are correct but not yet measured against even m there.
+  if (caps.vector_lanes && o.m == 0)
+    for (int m : {3, 5})
+      if (m + d.r - 1 <= 8 && std::all_of(ms.begin(), ms.end(), [&](int even) { return gemm_points(d, m) < gemm_points(d, even); }))
+        ms.push_back(m);
   if (o.m > 0 && ms.empty()) ms.push_back(o.m);
   static const std::vector<TileShape> unfused_tiles = {
       {0, 0, 0, 0, 16}, {128, 64, 8, 8, 8}, {64, 64, 8, 8, 8}, {128, 128, 8, 8, 16}};
