@@ -3,6 +3,8 @@
 # layers of bench/layers.txt and the seed's layer, `wino run` of fused F(4,3) and F(2,3) with the
 # default tiles, alternating the builds for two rounds; then the new build's other tile shapes, the
 # best unfused plans beside them, and a --check of each fused kernel. Per-kernel medians of 30 runs.
+# Last, unfused F(5,3) against F(4,3) on the two 14 x 14 layers (fewer GEMM points: the CPU planner
+# takes F(5,3) there, the GPU planner not until this is measured), fp32, tf32 and fp16 NHWC.
 # Usage: scripts/gpu_fused_ab.sh BASE_BUILD NEW_BUILD [--prefill]
 #   --prefill: compile every kernel the run takes for sm_90 here (no GPU needed) into
 #   $WINO_CACHE_DIR, so that the device call spends its time running them, not compiling.
@@ -54,6 +56,23 @@ one() {  # build label shape k plan m [tiles]
     IFS=: read -r name shape k <<< "$l"
     for tiles in $new_tiles; do one "$new" "$name new" "$shape" "$k" fused 4 "$tiles"; done
     for m in 4 6; do one "$new" "$name new" "$shape" "$k" unfused "$m"; done
+  done
+  for shape in 32,256,14,14:256 8,512,14,14:512; do
+    IFS=: read -r dims k <<< "$shape"
+    for m in 4 5; do
+      one "$new" "$dims" "$dims" "$k" unfused "$m"
+      for p in tf32 fp16; do
+        extra=(--precision "$p")
+        [ "$p" = fp16 ] && extra+=(--dtype f16 --layout nhwc)
+        if [ "$prefill" = "--prefill" ]; then
+          "$new/wino" explain --shape "$dims" --k "$k" --pad 1 --plan unfused --m "$m" "${extra[@]}" --target sm_90 >/dev/null 2>&1
+        else
+          echo "== $dims new unfused F($m,3) $p"
+          "$new/wino" run --shape "$dims" --k "$k" --pad 1 --plan unfused --m "$m" "${extra[@]}" --device cuda --repeat 30 --check 2>&1 |
+            grep -E "^wino_|^total|rror"
+        fi
+      done
+    done
   done
   if [ "$prefill" != "--prefill" ]; then
     for l in $layers; do
