@@ -1,12 +1,13 @@
 // The C-style base renderer: walks the statement tree in the order of ir::plan_values and prints
 // it; every dialect difference comes from its DialectSpec.
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
 #include <map>
-#include <tuple>
 #include <sstream>
+#include <tuple>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -111,6 +112,7 @@ class Renderer {
     for (const char* reserved : {"buffers", "group_begin", "group_end", "group_", "gid_", "tid_", "wv_", "wino_shared_"})
       hint_counts_[reserved] = 1;
     find_raw_halves(k.body);
+    if (d.shared_pointer_offsets) find_shared_bases(k.body);
   }
 
   std::string run() {
@@ -197,7 +199,27 @@ class Renderer {
       prefix += "[" + name_of(k_.thread_id.node()) + "]";
     return prefix;
   }
-  std::string memory_ref(const Memory& m, Expr index) { return memory_prefix(m) + "[" + expr(index, true) + "]"; }
+  std::string memory_ref(const Memory& m, Expr index) {
+    if (auto [base, offset] = shared_base(m, index.node()); base)
+      return base_pointer(base, m) + "[" + std::to_string(offset) + "]";
+    return memory_prefix(m) + "[" + expr(index, true) + "]";
+  }
+  // DialectSpec::shared_pointer_offsets: an index into work-group memory `m` that is a let
+  // variable plus a constant, as (variable, constant), where such accesses were found
+  // (find_shared_bases); else (null, 0).
+  std::pair<const Node*, int64_t> shared_base(const Memory& m, const Node* n) const {
+    if (!d_.shared_pointer_offsets || m.space != Space::shared) return {nullptr, 0};
+    auto based = [&](const Node* v) {
+      auto it = shared_bases_.find(v);
+      return it != shared_bases_.end() && std::find(it->second.begin(), it->second.end(), &m) != it->second.end();
+    };
+    if (based(n)) return {n, 0};
+    if (n->op == Op::add && n->type == Type::i32)
+      for (int side : {0, 1})
+        if (n->args[side]->op == Op::const_int && based(n->args[1 - side])) return {n->args[1 - side], n->args[side]->ival};
+    return {nullptr, 0};
+  }
+  std::string base_pointer(const Node* base, const Memory& m) { return name_of(base) + "_" + m.name; }
   // Element `index + lane` (a lane of a vector access).
   std::string lane_ref(const Memory& m, Expr index, int lane) {
     return lane ? memory_prefix(m) + "[" + expr(index, false) + " + " + std::to_string(lane) + "]" : memory_ref(m, index);
@@ -330,6 +352,10 @@ class Renderer {
     switch (s.kind) {
       case StmtKind::let:
         line("const " + ctype(s.var.type()) + " " + name_of(s.var.node()) + " = " + expr(s.value, true) + ";");
+        if (auto it = shared_bases_.find(s.var.node()); it != shared_bases_.end())
+          for (const Memory* m : it->second)  // the base's pointer into m (shared_base)
+            line("auto* const " + base_pointer(s.var.node(), *m) + " = " + memory_prefix(*m) + " + " +
+                 name_of(s.var.node()) + ";");
         break;
       case StmtKind::load: {
         const Type t = s.var.type();
@@ -526,8 +552,32 @@ class Renderer {
     if (!operands.empty()) loads(body);
   }
 
+  // The let variables that index work-group memory with constant offsets, and which memories:
+  // each gets a pointer at its let, and the accesses offset it (shared_base).
+  void find_shared_bases(const Block& body) {
+    std::unordered_set<const Node*> lets;
+    std::function<void(const Block&)> walk = [&](const Block& b) {
+      for (const StmtPtr& s : b) {
+        if (s->kind == StmtKind::let) lets.insert(s->var.node());
+        const bool access = s->kind == StmtKind::load || s->kind == StmtKind::store || s->kind == StmtKind::copy_async;
+        if (access && s->memory->space == Space::shared) {
+          const Node* n = s->index.node();
+          if (n->op == Op::add && n->type == Type::i32)
+            for (int side : {0, 1})
+              if (n->args[side]->op == Op::const_int && lets.count(n->args[1 - side])) {
+                std::vector<const Memory*>& ms = shared_bases_[n->args[1 - side]];
+                if (std::find(ms.begin(), ms.end(), s->memory) == ms.end()) ms.push_back(s->memory);
+              }
+        }
+        walk(s->body);
+      }
+    };
+    walk(body);
+  }
+
   const Kernel& k_;
   const DialectSpec& d_;
+  std::unordered_map<const Node*, std::vector<const Memory*>> shared_bases_;  // in the order first seen
   std::unordered_map<const Node*, const Memory*> raw_halves_;
   ValuePlan plan_;
   std::ostringstream out_;

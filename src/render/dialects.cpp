@@ -263,6 +263,7 @@ DialectSpec make_cuda() {
               cuda_vector_operators() + cuda_mma() + cuda_copy_async();
   s.mma = true;
   s.copy_async = true;
+  s.shared_pointer_offsets = true;
   s.kernel_prefix = "extern \"C\" __global__ void";
   s.global_const_ptr = "const %s* __restrict__";
   s.global_ptr = "%s* __restrict__";
