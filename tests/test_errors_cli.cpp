@@ -106,6 +106,21 @@ TEST(ErrorsCli, TilesWithAPlanWithoutGemmTilesAreRefused) {
   EXPECT_EQ(r.status, 0) << r.err;
 }
 
+// A sixth value of --tiles sets the points per thread of plans whose work-groups hold all alpha^2
+// points: it shows in the kernel's name; a count that does not divide alpha^2, or a seventh value,
+// is refused with what to give instead.
+TEST(ErrorsCli, TilesTakeThePointsPerThreadSixth) {
+  auto r = run_wino({"explain", "--shape", "1,8,16,16", "--k", "32", "--plan", "fused", "--m", "4", "--tiles",
+                     "32,16,4,4,4,6", "--target", "cpu"});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_TRUE(contains(r.out, "_p6")) << r.out;
+  expect_fails(run_wino({"explain", "--shape", "1,8,16,16", "--k", "32", "--plan", "fused", "--m", "4", "--tiles",
+                         "32,16,4,4,4,5", "--target", "cpu"}),
+               1, "5 points per thread must divide the work-group's 36");
+  expect_fails(run_wino({"run", "--shape", "1,8,16,16", "--k", "32", "--plan", "fused", "--tiles", "32,16,4,4,4,6,1"}),
+               2, "--tiles takes 5 values BK,BP,RK,RP,CC, or 6 with PPT, got 7");
+}
+
 TEST(ErrorsCli, TooLargeProblems) {
   expect_fails(run_wino({"run", "--shape", "1073741824,1073741824,1073741824,1073741824", "--k", "1"}),
                1, "would have more than 2^52 elements");

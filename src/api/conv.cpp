@@ -112,7 +112,7 @@ double measure_plan(const Device& device, const ConvDesc& d, const Options& base
     Options o = base;
     o.plan = p.plan, o.m = p.m, o.tune = false;
     o.block_k = p.block_k, o.block_tiles = p.block_tiles, o.reg_k = p.reg_k, o.reg_tiles = p.reg_tiles;
-    o.chunk_c = p.chunk_c;
+    o.chunk_c = p.chunk_c, o.points_per_thread = p.points_per_thread;
     Conv conv = compile(device, d, o);
     for (const KernelReport& k : conv.report().kernels)
       if (k.spill_bytes > 0) {

@@ -37,6 +37,7 @@ plans::PlanOptions given_plan(const ConvDesc& d, const Options& o, const std::st
   p.reg_k = o.reg_k;
   p.reg_tiles = o.reg_tiles;
   p.chunk_c = o.chunk_c;
+  p.points_per_thread = o.points_per_thread;
   return p;
 }
 
@@ -59,7 +60,9 @@ plans::PlanOptions on_device(plans::PlanOptions p, const Options& o, const Devic
   return p;
 }
 
-bool tiles_given(const Options& o) { return o.block_k || o.block_tiles || o.reg_k || o.reg_tiles || o.chunk_c; }
+bool tiles_given(const Options& o) {
+  return o.block_k || o.block_tiles || o.reg_k || o.reg_tiles || o.chunk_c || o.points_per_thread;
+}
 
 using TileShape = std::array<int, 5>;  // bk, bp, rk, rp, cc: Options::block_k ... chunk_c
 
@@ -149,9 +152,10 @@ PlanCandidate describe(const plans::PlanOptions& p) {
   c.plan = p.plan;
   c.m = p.plan == "direct" ? 0 : p.m;
   c.precision = p.precision;
-  if (p.block_k || p.block_tiles || p.reg_k || p.reg_tiles || p.chunk_c)
+  if (p.block_k || p.block_tiles || p.reg_k || p.reg_tiles || p.chunk_c || p.points_per_thread)
     c.tiles = std::to_string(p.block_k) + "," + std::to_string(p.block_tiles) + "," + std::to_string(p.reg_k) + "," +
               std::to_string(p.reg_tiles) + "," + std::to_string(p.chunk_c);
+  if (p.points_per_thread) c.tiles += "," + std::to_string(p.points_per_thread);
   // The CPU-shaped GEMM is its own candidate, whatever tiles it shares with the GPU core.
   if (p.vector_lanes) c.tiles += (c.tiles.empty() ? "" : ",") + std::string("v") + std::to_string(p.vector_lanes);
   return c;

@@ -35,6 +35,7 @@ void apply_overrides(GemmTiles& g, const plans::PlanOptions& o) {
   if (o.reg_k) g.rk = o.reg_k;
   if (o.reg_tiles) g.rp = o.reg_tiles;
   if (o.chunk_c) g.cc = o.chunk_c;
+  if (o.points_per_thread) g.ppt = o.points_per_thread;
 }
 
 // One GEMM per Winograd point (plan unfused): blocks as large as K and the tiles allow (up to

@@ -68,6 +68,7 @@ std::string tuning_key(const std::string& device, const ConvDesc& d, const Optio
          " stride " + std::to_string(d.stride) + " dilation " + std::to_string(d.dilation) + " | m " +
          std::to_string(o.m) + " tiles " + std::to_string(o.block_k) + "," + std::to_string(o.block_tiles) + "," +
          std::to_string(o.reg_k) + "," + std::to_string(o.reg_tiles) + "," + std::to_string(o.chunk_c) +
+         (o.points_per_thread ? "," + std::to_string(o.points_per_thread) : "") +
          " threads " + std::to_string(o.threads) + " max_rel_err " + err + " precision " + precision_name(o.precision);
 }
 

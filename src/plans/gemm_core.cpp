@@ -392,12 +392,14 @@ std::unique_ptr<Kernel> gemm_kernel(const ProgramBuilder& prog, const Tiling& t,
   b.info() = {prog.plan(), stage, t.m, t.r};
   // Tensor-core fused-output with up to 64 accumulators a thread (alpha 4): two work-groups of 8
   // warps per multiprocessor (128 registers each; ptxas took 128 to 137 without the bound).
-  // The same for fused's ring of patches with up to 64 (F(2,3): 8 warps, 48 KiB) where the blocks
-  // of K and the chunks of C are whole: ptxas took 151 registers without the bound, one work-group
-  // per SM; with it 128 and no spill (partial ones spilled 8 bytes at C = 9, K = 37; sm_90, NVRTC
-  // 13; not yet timed on a GPU).
+  if (g.mma && g.points > 1 && g.ppt * g.rk * g.rp <= 64 && g.threads() <= 256) b.set_min_groups_per_multiprocessor(2);
+  // The same for fused's ring of patches where two work-groups' registers leave each thread its
+  // accumulators and 60 more, and the blocks of K and the chunks of C are whole. ptxas (sm_90,
+  // NVRTC 13) without -> with the bound: F(2,3)'s 8 warps with 64 accumulators 151 -> 128
+  // registers, F(4,3) 32 x 16 with 6 points a thread (6 warps, 96 accumulators) 179 -> 163, no
+  // spill (C = 9, K = 37 spilled 8 bytes); not yet timed on a GPU.
   const bool whole = d.k % g.bk == 0 && d.c % g.cc == 0;
-  if ((g.mma || (g.patch_ring() && whole)) && g.points > 1 && g.ppt * g.rk * g.rp <= 64 && g.threads() <= 256)
+  if (g.patch_ring() && whole && g.ppt * g.rk * g.rp + 60 <= 65536 / (2 * g.threads()))
     b.set_min_groups_per_multiprocessor(2);
   const Memory* u = prog.param(b, s.u);
   const Memory* input = prog.param(b, s.input);

@@ -64,9 +64,11 @@ void add_accuracy_option(Args& args) {
 }
 
 void add_tiles_option(Args& args) {
-  args.option("tiles", "BK,BP,RK,RP,CC",
+  args.option("tiles", "BK,BP,RK,RP,CC[,PPT]",
               "GEMM tiles of the Winograd plans: output channels and tiles per work-group, register "
-              "tile per thread, channels per step (0 keeps a default; e.g. 128,128,8,8,16). Refused "
+              "tile per thread, channels per step, and where a work-group holds all alpha^2 points (fused, "
+              "fused-output) the points per thread, a divisor of alpha^2 (0 keeps a default; e.g. "
+              "128,128,8,8,16 or 32,16,4,4,4,6). Refused "
               "with --plan direct or naive-fused; with auto or all, used by the plans that have them. On a "
               "CPU, BK,BP,0,0,0 sizes the vector block (BK a multiple of the vector's lanes); giving RK "
               "or RP runs the GPU-shaped core there instead");
@@ -281,10 +283,10 @@ Options read_options(const Args& args) {
   o.tune = args.has("tune");
   if (args.has("tiles")) {
     std::vector<std::string> items = split_commas(args.get("tiles"), "--tiles");
-    if (items.size() != 5)
-      throw UsageError("--tiles takes 5 values BK,BP,RK,RP,CC, got " + std::to_string(items.size()));
-    int* fields[5] = {&o.block_k, &o.block_tiles, &o.reg_k, &o.reg_tiles, &o.chunk_c};
-    for (int i = 0; i < 5; ++i) *fields[i] = static_cast<int>(parse_int(items[i], "--tiles", 0, 1024));
+    if (items.size() != 5 && items.size() != 6)
+      throw UsageError("--tiles takes 5 values BK,BP,RK,RP,CC, or 6 with PPT, got " + std::to_string(items.size()));
+    int* fields[6] = {&o.block_k, &o.block_tiles, &o.reg_k, &o.reg_tiles, &o.chunk_c, &o.points_per_thread};
+    for (size_t i = 0; i < items.size(); ++i) *fields[i] = static_cast<int>(parse_int(items[i], "--tiles", 0, 1024));
     // Silently ignoring them would time or explain something other than what was asked for.
     if (!plan_uses_tiles(o.plan))
       throw UsageError("--tiles does not apply to plan " + o.plan + ", which has no GEMM tiles: "
