@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Plan fused on the GPU, one build against another in one device call (issue 16): on the batch >= 8
 # layers of bench/layers.txt and the seed's layer, `wino run` of fused F(4,3) and F(2,3) with the
-# default tiles, alternating the builds for two rounds; then the new build's other tile shapes (6 points a thread too), the
-# best unfused plans beside them, and a --check of each fused kernel. Per-kernel medians of 30 runs.
+# default tiles, alternating the builds for two rounds; then the new build's other tile shapes
+# (6 points a thread too), the best unfused plans beside them, and a --check of each fused kernel.
+# Per-kernel medians of 30 runs.
 # Last, unfused F(5,3) against F(4,3) on the two 14 x 14 layers (fewer GEMM points: the CPU planner
 # takes F(5,3) there, the GPU planner not until this is measured), fp32, tf32 and fp16 NHWC.
 # Usage: scripts/gpu_fused_ab.sh BASE_BUILD NEW_BUILD [--prefill]
