@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "common/error.h"
 #include "ir/builder.h"
 #include "ir/printer.h"
@@ -193,6 +195,38 @@ TEST(IrTransformCode, SharedDagNeedsFewerOpsThanDenseProducts) {
       TransformOpCount c = count_transform_ops(*L);
       EXPECT_GT(c.dag_ops, 0);
       EXPECT_LT(c.dag_ops, c.dense_ops) << "m=" << m;
+    }
+  }
+}
+
+// apply_transform computes L x exactly as the rows' linear combinations do (constants fold in
+// float: within float rounding of the exact product), and with symmetric points (F(6,3): +-1,
+// +-1/2, +-2) in fewer operations: A^T's column pairs and B^T's and G's row pairs are shared.
+TEST(IrTransformCode, PairedTransformMatchesTheRowsInFewerOps) {
+  for (auto [m, r] : std::vector<std::pair<int, int>>{{2, 3}, {3, 2}, {4, 3}, {5, 3}, {6, 3}}) {
+    WinogradTransforms t = cook_toom(m, r);
+    for (const RationalMatrix* L : {&t.AT, &t.BT, &t.G}) {
+      Context ctx;
+      std::vector<Expr> x, vars;
+      std::vector<double> xv;
+      for (int k = 0; k < L->cols; ++k) {
+        xv.push_back(0.37 * k - 1.1 + 0.05 * k * k);
+        x.push_back(ctx.f32(xv.back()));
+        vars.push_back(ctx.var("x", Type::f32));
+      }
+      const std::vector<Expr> y = apply_transform(ctx, *L, x);
+      ASSERT_EQ(static_cast<int>(y.size()), L->rows);
+      for (int i = 0; i < L->rows; ++i) {
+        double want = 0, scale = 0;
+        for (int k = 0; k < L->cols; ++k) want += L->at(i, k).to_double() * xv[k], scale += std::abs(L->at(i, k).to_double() * xv[k]);
+        ASSERT_TRUE(y[i]->op == Op::const_float) << "F(" << m << "," << r << ") row " << i;
+        EXPECT_NEAR(y[i]->fval, want, 1e-6 * (scale + 1)) << "F(" << m << "," << r << ") row " << i;
+      }
+      std::vector<Expr> rows;
+      for (int i = 0; i < L->rows; ++i) rows.push_back(linear_combination(ctx, *L, i, vars));
+      const size_t paired = count_distinct_ops(apply_transform(ctx, *L, vars)), plain = count_distinct_ops(rows);
+      if (m == 6) EXPECT_LT(paired, plain) << "F(6,3)";
+      else EXPECT_LE(paired, plain + 1) << "F(" << m << "," << r << ")";
     }
   }
 }

@@ -32,6 +32,108 @@ Expr linear_combination(Context& ctx, const RationalMatrix& m, int row,
   return sum ? sum : constant(0.0);
 }
 
+namespace {
+
+// Column pairs of L whose coefficients agree or are opposite in every row (points +a and -a of
+// A^T): each row needs only x_a + x_b or x_a - x_b.
+std::vector<std::pair<int, int>> column_pairs(const RationalMatrix& L) {
+  std::vector<std::pair<int, int>> pairs;
+  std::vector<bool> taken(L.cols, false);
+  for (int a = 0; a < L.cols; ++a)
+    for (int b = a + 1; b < L.cols && !taken[a]; ++b) {
+      if (taken[b]) continue;
+      int terms = 0;
+      bool ok = true;
+      for (int i = 0; i < L.rows && ok; ++i) {
+        const Rational &u = L.at(i, a), &v = L.at(i, b);
+        ok = u == v || u == -v;
+        terms += !u.is_zero();
+      }
+      if (ok && terms >= 2) {
+        pairs.push_back({a, b});
+        taken[a] = taken[b] = true;
+      }
+    }
+  return pairs;
+}
+
+// Whether rows i and j of L agree on some columns and are opposite on the others (the rows of
+// points +a and -a of B^T and G): E + O and E - O.
+bool rows_pair(const RationalMatrix& L, int i, int j) {
+  bool even = false, odd = false;
+  for (int k = 0; k < L.cols; ++k) {
+    const Rational &u = L.at(i, k), &v = L.at(j, k);
+    if (u.is_zero() && v.is_zero()) continue;
+    if (u == v) even = true;
+    else if (u == -v) odd = true;
+    else return false;
+  }
+  return even && odd;
+}
+
+// Row i of L against `values`, only the columns `use` admits.
+template <class Use>
+Expr partial_sum(Context& ctx, const RationalMatrix& L, int i, const std::vector<Expr>& values, Use use) {
+  RationalMatrix row(1, L.cols);
+  for (int k = 0; k < L.cols; ++k)
+    if (use(k)) row.at(0, k) = L.at(i, k);
+  return linear_combination(ctx, row, 0, values);
+}
+
+}  // namespace
+
+std::vector<Expr> apply_transform(Context& ctx, const RationalMatrix& L, const std::vector<Expr>& x) {
+  if (static_cast<int>(x.size()) != L.cols)
+    throw Error("transform: " + std::to_string(x.size()) + " values for " + std::to_string(L.cols) + " columns");
+  // Column pairs become a sum and a difference, each with the coefficients of the rows that use it:
+  // where the points are symmetric (several pairs). A lone pair (F(4,3)'s +-1) gave ptxas no fewer
+  // instructions (fp16 NHWC output transform 368 -> 376, tensor-core fused-output 2336 -> 2376).
+  std::vector<Expr> v;  // the values M's columns multiply: L's unpaired columns', then sums and differences
+  std::vector<std::vector<Rational>> coeffs;  // M's columns
+  std::vector<bool> paired(L.cols, false);
+  std::vector<std::pair<int, int>> pairs = column_pairs(L);
+  if (pairs.size() < 2) pairs.clear();
+  for (const auto& [a, b] : pairs) paired[a] = paired[b] = true;
+  for (int k = 0; k < L.cols; ++k)
+    if (!paired[k]) {
+      std::vector<Rational> c(L.rows);
+      for (int i = 0; i < L.rows; ++i) c[i] = L.at(i, k);
+      coeffs.push_back(c);
+      v.push_back(x[k]);
+    }
+  for (const auto& [a, b] : pairs) {
+    std::vector<Rational> cs(L.rows), cd(L.rows);
+    bool use_s = false, use_d = false;
+    for (int i = 0; i < L.rows; ++i) {
+      const Rational &u = L.at(i, a), &w = L.at(i, b);
+      if (u.is_zero()) continue;
+      if (u == w) cs[i] = u, use_s = true;
+      else cd[i] = u, use_d = true;
+    }
+    if (use_s) coeffs.push_back(cs), v.push_back(x[a] + x[b]);
+    if (use_d) coeffs.push_back(cd), v.push_back(x[a] - x[b]);
+  }
+  RationalMatrix M(L.rows, static_cast<int>(v.size()));
+  for (int k = 0; k < M.cols; ++k)
+    for (int i = 0; i < L.rows; ++i) M.at(i, k) = coeffs[k][i];
+  // Row pairs share their even and odd partial sums.
+  std::vector<Expr> y(L.rows);
+  for (int i = 0; i < M.rows; ++i) {
+    if (y[i]) continue;
+    int j = i + 1;
+    while (j < M.rows && (y[j] || !rows_pair(M, i, j))) ++j;
+    if (j == M.rows) {
+      y[i] = linear_combination(ctx, M, i, v);
+      continue;
+    }
+    Expr even = partial_sum(ctx, M, i, v, [&](int k) { return M.at(i, k) == M.at(j, k); });
+    Expr odd = partial_sum(ctx, M, i, v, [&](int k) { return !(M.at(i, k) == M.at(j, k)); });
+    y[i] = even + odd;
+    y[j] = even - odd;
+  }
+  return y;
+}
+
 std::vector<Expr> transform_2d(Context& ctx, const RationalMatrix& L, const std::vector<Expr>& tile) {
   const int p = L.rows, q = L.cols;
   if (static_cast<int>(tile.size()) != q * q)
@@ -42,20 +144,22 @@ std::vector<Expr> transform_2d(Context& ctx, const RationalMatrix& L, const std:
   std::vector<Expr> column(q);
   for (int j = 0; j < q; ++j) {
     for (int k = 0; k < q; ++k) column[k] = tile[k * q + j];
-    for (int i = 0; i < p; ++i) t[i * q + j] = linear_combination(ctx, L, i, column);
+    const std::vector<Expr> c = apply_transform(ctx, L, column);
+    for (int i = 0; i < p; ++i) t[i * q + j] = c[i];
   }
   // Then columns: Y = T L^T (p x p), row by row.
   std::vector<Expr> y(static_cast<size_t>(p) * p);
   std::vector<Expr> row(q);
   for (int i = 0; i < p; ++i) {
     for (int k = 0; k < q; ++k) row[k] = t[i * q + k];
-    for (int j = 0; j < p; ++j) y[i * p + j] = linear_combination(ctx, L, j, row);
+    const std::vector<Expr> r = apply_transform(ctx, L, row);
+    for (int j = 0; j < p; ++j) y[i * p + j] = r[j];
   }
   return y;
 }
 
 std::vector<Expr> transform_2d_row(Context& ctx, const RationalMatrix& L, const std::vector<Expr>& tile, int i) {
-  const int p = L.rows, q = L.cols;
+  const int q = L.cols;
   if (static_cast<int>(tile.size()) != q * q)
     throw Error("transform: tile of " + std::to_string(tile.size()) + " values, expected " + std::to_string(q * q));
   std::vector<Expr> w(q), column(q);  // w = (L X)[i][:]
@@ -63,9 +167,7 @@ std::vector<Expr> transform_2d_row(Context& ctx, const RationalMatrix& L, const 
     for (int k = 0; k < q; ++k) column[k] = tile[k * q + j];
     w[j] = linear_combination(ctx, L, i, column);
   }
-  std::vector<Expr> y(p);
-  for (int j = 0; j < p; ++j) y[j] = linear_combination(ctx, L, j, w);
-  return y;
+  return apply_transform(ctx, L, w);
 }
 
 TransformOpCount count_transform_ops(const RationalMatrix& L) {

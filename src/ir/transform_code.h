@@ -13,6 +13,11 @@ namespace wino::ir {
 /// sum_k coeffs[k] * values[k] for one row of a rational matrix; zero terms skipped, +-1 folded.
 Expr linear_combination(Context& ctx, const RationalMatrix& m, int row, const std::vector<Expr>& values);
 
+/// L x for one vector of L.cols values, sharing what symmetric interpolation points allow: columns
+/// whose coefficients agree or are opposite in every row are added and subtracted once, and rows
+/// that agree on some columns and are opposite on the rest share their two partial sums.
+std::vector<Expr> apply_transform(Context& ctx, const RationalMatrix& L, const std::vector<Expr>& x);
+
 /// L X L^T for a square q x q tile X (row-major, q = L.cols); returns p x p (p = L.rows), row-major.
 std::vector<Expr> transform_2d(Context& ctx, const RationalMatrix& L, const std::vector<Expr>& tile);
 
