@@ -116,7 +116,14 @@ TEST(ErrorsCli, TilesTakeThePointsPerThreadSixth) {
   EXPECT_TRUE(contains(r.out, "_p6")) << r.out;
   expect_fails(run_wino({"explain", "--shape", "1,8,16,16", "--k", "32", "--plan", "fused", "--m", "4", "--tiles",
                          "32,16,4,4,4,5", "--target", "cpu"}),
-               1, "5 points per thread must divide the work-group's 36");
+               1, "5 points per thread do not divide the work-group's 36 points (alpha = 6): give a divisor of 36");
+  // Plans that would ignore it refuse it.
+  expect_fails(run_wino({"explain", "--shape", "1,8,16,16", "--k", "32", "--plan", "unfused", "--m", "4", "--tiles",
+                         "32,16,4,4,4,6", "--target", "cpu"}),
+               1, "a work-group holds one Winograd point; the sixth value is for fused (a divisor of alpha^2 = 36)");
+  expect_fails(run_wino({"explain", "--shape", "1,8,16,16", "--k", "32", "--plan", "fused", "--m", "4", "--tiles",
+                         "32,16,0,0,0,6", "--target", "cpu"}),
+               1, "the CPU-shaped plan has one thread per work-group");
   expect_fails(run_wino({"run", "--shape", "1,8,16,16", "--k", "32", "--plan", "fused", "--tiles", "32,16,4,4,4,6,1"}),
                2, "--tiles takes 5 values BK,BP,RK,RP,CC, or 6 with PPT, got 7");
 }

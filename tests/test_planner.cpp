@@ -245,6 +245,34 @@ TEST(PlannerGpu, FusedBlocksFitEightChannels) {
   for (const KernelReport& k : rep.kernels) EXPECT_EQ(k.spill_bytes, 0) << k.name;
 }
 
+// fused's ring asks CUDA for two work-groups per multiprocessor only where two fit: registers for
+// each thread's accumulators and 60 more, the work-group memory of two rings, whole blocks of K and
+// chunks of C.
+TEST(PlannerGpu, FusedRingAsksForTwoWorkGroupsWhereTwoFit) {
+  plans::PlanOptions p;
+  p.plan = "fused", p.m = 2, p.async_copies = true;
+  p.regs_per_core = 65536, p.shared_per_core = 228 * 1024;  // sm_90
+  const ConvDesc d = layer(8, 64, 56, 64);
+  const plans::GemmTiles g = *resolve_plan(d, p).gemm;
+  ASSERT_TRUE(g.patch_ring()) << g.str();
+  EXPECT_EQ(g.groups_per_core, 2) << g.str();
+  const auto groups = [&](const ConvDesc& desc, plans::PlanOptions q) { return resolve_plan(desc, q).gemm->groups_per_core; };
+  plans::PlanOptions small = p;
+  small.shared_per_core = 2 * g.stage_floats() * 4 - 4;  // one ring short of two
+  EXPECT_EQ(groups(d, small), 0);
+  small.regs_per_core = 0;  // unknown
+  small.shared_per_core = p.shared_per_core;
+  EXPECT_EQ(groups(d, small), 0);
+  EXPECT_EQ(groups(layer(8, 64, 56, 63), p), 0);  // a partial block of K
+  EXPECT_EQ(groups(layer(8, 62, 56, 64), p), 0);  // a partial chunk of C (chunks of 4)
+  // Its kernel carries the bound: ptxas then caps registers at 65536 / (2 threads).
+  Options o;
+  o.plan = "fused", o.m = 2;
+  const Report rep = explain(d, o, "sm_90");
+  ASSERT_FALSE(rep.kernels.empty());
+  EXPECT_LE(rep.kernels[0].regs, 65536 / (2 * g.threads())) << rep.kernels[0].name;
+}
+
 // A thread's share of the mmas is not charged at the rate of dependent FMAs: on layers with few
 // tiles that made every tensor-core GEMM look latency-bound and no faster than the FMA GEMM, and
 // plan auto asked for tf32 took the FMA GEMM on resnet50.c5.b32 (H200: 94.5 us against 57.6 for

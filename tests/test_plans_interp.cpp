@@ -252,9 +252,10 @@ TEST(PlansInterpNchwOutputRows, PartialBlocksAndTilesMatchReference) {
 // every epilogue, both layouts, padding 0, 1, 2 and asymmetric, odd alpha and m = 1, N = 2, C = 9
 // (3 chunks of 4, the last partial), K = 37 (blocks of 16, the last partial), H and W not
 // multiples of m. f16 and bf16 tensors are staged directly (the ring copies floats): they must
-// still match. The interpreter stops on any race, out-of-bounds access or unwritten read. Two
-// tile shapes take turns: 16 x 16 (a thread per (channel, tile) pair in the patches' transform)
-// and 64 x 8 (more threads than pairs: 4 or 5 threads share a pair, a band of V's rows each).
+// still match. The interpreter stops on any race, out-of-bounds access or unwritten read. Every
+// case runs with two tile shapes: 16 x 16 (a thread per (channel, tile) pair in the patches'
+// transform) and 64 x 8 (more threads than pairs: up to alpha threads share a pair, a band of V's
+// rows each).
 TEST(PlansInterpFusedRing, EpiloguesLayoutsAndTypesMatchReference) {
   const std::array<std::array<int, 5>, 2> tile_shapes = {{{16, 16, 4, 4, 4}, {64, 8, 4, 4, 4}}};
   const std::vector<std::pair<int, int>> fs = {{1, 3}, {2, 3}, {3, 3}, {4, 3}, {3, 2}, {2, 5}, {4, 2}};
@@ -263,21 +264,21 @@ TEST(PlansInterpFusedRing, EpiloguesLayoutsAndTypesMatchReference) {
   int i = 0;
   for (const auto& [m, r] : fs)
     for (Layout layout : {Layout::nchw, Layout::nhwc})
-      for (DType dtype : {DType::f32, DType::f16, DType::bf16}) {
-        ConvCase cc{2, 9, 11, 13, 37, r, pads[i % pads.size()], epilogues[i % epilogues.size()], dtype};
-        cc.layout = layout;
-        const std::array<int, 5>& tiles = tile_shapes[i % 2];
-        ++i;
-        if (!has_output(cc)) continue;
-        bool ring = false;
-        const double err = check_conv(Device::interpreter(), plan_options("fused", m, tiles), cc, 1,
-                                      [&](plans::Program& prog) {
-                                        ring = prog.kernels[0]->name.find("_s2") != std::string::npos;
-                                      });
-        EXPECT_EQ(ring, dtype == DType::f32) << "F(" << m << "," << r << ") " << cc.str();
-        std::printf("[ measured ] interp fused ring F(%d,%d) t%d,%d %s: rel L2 error %.3g\n", m, r, tiles[0], tiles[1],
-                    cc.str().c_str(), err);
-      }
+      for (DType dtype : {DType::f32, DType::f16, DType::bf16})
+        for (const std::array<int, 5>& tiles : tile_shapes) {
+          ConvCase cc{2, 9, 11, 13, 37, r, pads[i % pads.size()], epilogues[i % epilogues.size()], dtype};
+          cc.layout = layout;
+          ++i;
+          if (!has_output(cc)) continue;
+          bool ring = false;
+          const double err = check_conv(Device::interpreter(), plan_options("fused", m, tiles), cc, 1,
+                                        [&](plans::Program& prog) {
+                                          ring = prog.kernels[0]->name.find("_s2") != std::string::npos;
+                                        });
+          EXPECT_EQ(ring, dtype == DType::f32) << "F(" << m << "," << r << ") " << cc.str();
+          std::printf("[ measured ] interp fused ring F(%d,%d) t%d,%d %s: rel L2 error %.3g\n", m, r, tiles[0], tiles[1],
+                      cc.str().c_str(), err);
+        }
 }
 
 }  // namespace

@@ -25,15 +25,16 @@ constexpr int kThreads = 64, kRow = 6;
 // out[t * 6 + j] = the sum of row t of `in` staged in work-group memory, times j + 1: each thread
 // stages its row at `base` (a let), then half the threads read it back in one branch and half in
 // another, at base + constant.
-std::unique_ptr<Kernel> rows_kernel(int64_t pad_floats) {
+// `clash`: the output index is a variable named like the base's pointer ("base_s").
+std::unique_ptr<Kernel> rows_kernel(int64_t pad_floats, bool clash = false) {
   KernelBuilder b(std::make_shared<Context>(), "rows", 1, kThreads);
   const Memory* in = b.buffer("in", kThreads * kRow, true);
   const Memory* out = b.buffer("out", kThreads * kRow, false);
   const Memory* s = b.shared_array("s", pad_floats + kThreads * kRow);
   b.threads([&](Expr tid) {
+    Expr first = b.let(clash ? "base_s" : "first", tid * kRow);
     Expr base = b.let("base", b.i32(pad_floats) + tid * kRow);
     for (int j = 0; j < kRow; ++j) b.store(s, base + j, b.load("x", in, tid * kRow + j));
-    Expr first = b.let("first", tid * kRow);
     for (int half = 0; half < 2; ++half)
       b.if_then(eq(tid % 2, b.i32(half)), [&] {
         Expr sum = b.load("y", s, base);
@@ -61,6 +62,18 @@ TEST(SharedOffsets, CudaOffsetsOnePointerPerBaseOtherDialectsIndex) {
     for (render::Dialect d : {render::Dialect::opencl, render::Dialect::metal, render::Dialect::c})
       EXPECT_EQ(render::render_kernel(*k, d).find("base_s"), std::string::npos) << render::dialect_name(d);
   }
+}
+
+TEST(SharedOffsets, APointerNeverTakesAVariablesName) {
+  const std::string cuda = render::render_kernel(*rows_kernel(0, true), render::Dialect::cuda);
+  EXPECT_NE(cuda.find("const int base_s = "), std::string::npos) << cuda;
+  EXPECT_NE(cuda.find("auto* const base_s1 = s + base;"), std::string::npos) << cuda;
+  EXPECT_NE(cuda.find("base_s1[5]"), std::string::npos) << cuda;
+  std::string why;
+  if (!cuda::nvrtc_available(&why)) GTEST_SKIP() << "NVRTC not available: " << why;
+  const cuda::NvrtcOutput out =
+      cuda::nvrtc_compile(render::translation_unit({cuda}, render::Dialect::cuda), "rows", "sm_90");
+  EXPECT_FALSE(out.cubin.empty()) << out.log;  // a name declared twice would not compile
 }
 
 TEST(SharedOffsets, CudaSourceCompilesForSm90) {

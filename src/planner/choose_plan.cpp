@@ -57,6 +57,8 @@ plans::PlanOptions on_device(plans::PlanOptions p, const Options& o, const Devic
   }
   p.async_copies = async_copies(caps);
   p.max_threads = caps.max_threads;
+  p.regs_per_core = caps.regs_per_core;
+  p.shared_per_core = caps.shared_per_core;
   return p;
 }
 

@@ -148,17 +148,46 @@ ir::MmaKind mma_kind(Precision p) {
   }
 }
 
+// --tiles' sixth value where a plan would ignore it or could not divide its points by it.
+void check_points_per_thread(const GemmTiles& g, const plans::PlanOptions& p, const plans::Tiling& t) {
+  if (p.points_per_thread <= 1) return;
+  const std::string what = "plan " + p.plan + ": " + std::to_string(p.points_per_thread) + " points per thread";
+  if (g.lanes)
+    throw Error(what + ": the CPU-shaped plan has one thread per work-group, holding all its points; leave out "
+                "--tiles' sixth value, or give RK and RP to run the GPU-shaped core");
+  if (g.points == 1)
+    throw Error(what + ": a work-group holds one Winograd point; the sixth value is for fused (a divisor of alpha^2 = " +
+                std::to_string(t.alpha * t.alpha) + "), fused-input (of alpha = " + std::to_string(t.alpha) +
+                ") and fused-output (alpha^2)");
+  if (g.points % g.ppt)
+    throw Error(what + " do not divide the work-group's " + std::to_string(g.points) + " points (alpha = " +
+                std::to_string(t.alpha) + "): give a divisor of " + std::to_string(g.points));
+}
+
 // Plan fused with asynchronous copies: U and the input patches of the next chunks load while one
 // chunk is transformed and multiplied (GemmTiles::patch_ring: 2 copies of U, the patches and V),
 // where there is a next chunk, the threads are a multiple of the block's tiles (each copies one
 // tile's patch rows) and the ring fits the 96 KiB (alpha 7 and 8, with chunks of 4, keep
-// the direct staging). H200, fp32 F(4,3): vgg16.1_2.b8 1230 -> 476 us, resnet50.c2.b32 385 -> 139,
+// the direct staging). H200, fp32 F(4,3), session 35's first ring (3 copies of U and the patches,
+// one of V) against direct staging: vgg16.1_2.b8 1230 -> 476 us, resnet50.c2.b32 385 -> 139,
 // vgg16.3_2.b8 1745 -> 447 (bench/results/h200_fused_patch_ring_session35.txt); the seed's layer
-// (one chunk) ran 7.6 -> 8.3 us with it.
-void use_patch_ring(GemmTiles& g, int64_t channels) {
+// (one chunk) ran 7.6 -> 8.3 us with it. Today's ring of 2 copies each is not yet timed.
+// Where the blocks of K and the chunks of C are whole and two work-groups fit a multiprocessor's
+// work-group memory with registers enough for each thread's accumulators and 60 more, the kernel
+// asks CUDA for two per multiprocessor. ptxas (sm_90, NVRTC 13) without -> with the bound: F(2,3)'s
+// 8 warps with 64 accumulators 151 -> 128 registers, F(4,3) 32 x 16 with 6 points a thread (6 warps,
+// 96 accumulators) 179 -> 163, no spill (partial blocks, C = 9 and K = 37, spilled 8 bytes); not yet
+// timed on a GPU.
+void use_patch_ring(GemmTiles& g, const ConvDesc& d, const plans::PlanOptions& p) {
   g.stages = 2;
-  if (g.points < 2 || channels <= g.cc || g.stage_floats() > plans::kAsyncSharedFloats || g.threads() % g.bp)
+  if (g.points < 2 || d.c <= g.cc || g.stage_floats() > plans::kAsyncSharedFloats || g.threads() % g.bp) {
     g.stages = 0;
+    return;
+  }
+  const bool whole = d.k % g.bk == 0 && d.c % g.cc == 0;
+  const bool regs = g.ppt * g.rk * g.rp + 60 <= p.regs_per_core / (2 * g.threads());
+  const bool shared = 2 * g.stage_floats() * 4 <= p.shared_per_core;
+  if (whole && regs && shared) g.groups_per_core = 2;
 }
 
 // A work-group holding all alpha^2 points (plans fused and fused-output; `patch_ring`: fused
@@ -182,9 +211,9 @@ GemmTiles all_points_tiles(const plans::Tiling& t, bool all_points_per_thread, i
       if ((bp == 8 || a2 <= 16) && (a2 / ppt) * 8 * bp <= max_threads) return {a2, 8, bp, 1, 1, 8, ppt};
   }
   if (a2 <= 16) return {a2, 32, 32, 4, 4, 4, points_per_thread(a2, 4)};  // 4 groups x 64 threads, 64 accumulators
-  // With the ring, blocks of 16 tiles: 4 groups x 32 threads, two work-groups per SM (255
-  // registers, 63 KiB each), so that one's barrier is the other's turn. H200, F(4,3), against 32 x 32
-  // (bench/results/h200_fused_tiles_session35.txt): resnet50.c5.b32 355 -> 192 us, vgg16.1_2.b8
+  // With the ring, blocks of 16 tiles: 4 groups x 32 threads, two work-groups per SM (223
+  // registers, 72 KiB each), so that one's barrier is the other's turn. H200, F(4,3), against 32 x 32
+  // (session 35's ring; bench/results/h200_fused_tiles_session35.txt): resnet50.c5.b32 355 -> 192 us, vgg16.1_2.b8
   // 477 -> 432, resnet50.c2.b32 139 -> 129, within 3% elsewhere (resnet50.c4.b32 159 -> 164).
   if (a2 <= 36 && a2 > 16 && patch_ring) return {a2, 32, 16, 4, 4, 4, points_per_thread(a2, 9)};
   if (a2 <= 36) return {a2, 32, 32, 4, 4, 4, points_per_thread(a2, 9)};  // 4 groups x 64 threads, 144 accumulators
@@ -272,10 +301,11 @@ plans::PlanOptions resolve_plan(const ConvDesc& d, plans::PlanOptions p) {
                 : p.precision == Precision::fp32 ? point_gemm_tiles(t, d.k, p.async_copies)
                                                  : mma_point_tiles(mma_kind(p.precision), t.tiles, d.k);
   apply_overrides(g, p);
+  check_points_per_thread(g, p, t);
   plans::choose_half_operands(g, d, t);  // before the ring is sized: halves take half the room
   // The tensor-core GEMM runs on CUDA only; the FMA one where the device has the copies.
   if (g.mma || (p.async_copies && p.plan == "unfused" && !g.lanes)) use_async_copies(g);
-  if (patch_ring) use_patch_ring(g, d.c);
+  if (patch_ring) use_patch_ring(g, d, p);
   if (g.lanes) g.rk = g.bk, g.rp = g.bp;  // one thread holds the whole block
   if (g.lanes && p.plan == "fused") g.group_tiles = cpu_group_tiles(g, t, d, p.l2_bytes > 0 ? p.l2_bytes : int64_t{1} << 20);
   p.gemm = g;

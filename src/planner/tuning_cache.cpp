@@ -17,6 +17,9 @@ namespace wino::planner {
 namespace {
 
 constexpr const char* kMagic = "wino tuning 1";
+// Part of every key: raised when kernels change so much that picks measured on the earlier ones
+// may be wrong (2: fused's ring rebalanced, session 36), so that tune measures again.
+constexpr int kKernelGeneration = 2;
 
 }  // namespace
 
@@ -64,7 +67,7 @@ bool field(const std::string& text, const std::string& name, std::string& value)
 std::string tuning_key(const std::string& device, const ConvDesc& d, const Options& o) {
   char err[32];
   std::snprintf(err, sizeof err, "%g", o.max_rel_err);
-  return device + " | wino " + WINO_VERSION + " | " + d.str() + " | groups " + std::to_string(d.groups) +
+  return device + " | wino " + WINO_VERSION + " kernels " + std::to_string(kKernelGeneration) + " | " + d.str() + " | groups " + std::to_string(d.groups) +
          " stride " + std::to_string(d.stride) + " dilation " + std::to_string(d.dilation) + " | m " +
          std::to_string(o.m) + " tiles " + std::to_string(o.block_k) + "," + std::to_string(o.block_tiles) + "," +
          std::to_string(o.reg_k) + "," + std::to_string(o.reg_tiles) + "," + std::to_string(o.chunk_c) +

@@ -210,8 +210,8 @@ void ChunkStager::issue_patch_copies(Expr tid, Expr c0, Expr buf) {
   b_.comment("copy the chunk's input patches [cc][alpha][alpha][bp] into the ring, zeros past the image");
   // T is a multiple of bp (check_stages), so each thread keeps one tile in every pass. Its
   // coordinates, clamped into the image, give every copy an address inside x, so the copies need
-  // no guard of their own: one index and a mask each (Stmt::source_in_bounds). Columns and rows
-  // of the thread's tile are the same in every chunk; only the channel moves.
+  // no guard of their own: one index and a mask each (Stmt::source_in_bounds). From chunk to
+  // chunk only the channel moves.
   Expr pl = b_.let("pl", tid % bp);
   Expr p = b_.let("p", core_.pb * bp + pl);
   const TileCoords tc = tile_coords(b_, t_.tiles % bp ? min(p, b_.i32(t_.tiles - 1)) : p, t_);

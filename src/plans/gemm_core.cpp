@@ -367,6 +367,7 @@ void check_stages(const std::string& plan, const Tiling& t, const GemmTiles& g, 
   if (g.stage_points && (!mma_output || !g.stages || g.points % g.stage_points))
     refuse("staging " + std::to_string(g.stage_points) + " points at a time is for the tensor-core fused-output, "
            "with asynchronous copies, and must divide the work-group's " + std::to_string(g.points) + " points");
+  if (g.groups_per_core && !patch_ring) refuse("work-groups per multiprocessor are asked for fused's ring only");
   if (mma_output && !g.stages) refuse("the tensor-core fused-output stages its chunks with asynchronous copies");
   if (s.operands == StoredValues::tf32 && g.mma != ir::MmaKind::tf32_m16n8k8)
     refuse("U and V stored as tf32 values are for the tf32 mma");
@@ -393,14 +394,8 @@ std::unique_ptr<Kernel> gemm_kernel(const ProgramBuilder& prog, const Tiling& t,
   // Tensor-core fused-output with up to 64 accumulators a thread (alpha 4): two work-groups of 8
   // warps per multiprocessor (128 registers each; ptxas took 128 to 137 without the bound).
   if (g.mma && g.points > 1 && g.ppt * g.rk * g.rp <= 64 && g.threads() <= 256) b.set_min_groups_per_multiprocessor(2);
-  // The same for fused's ring of patches where two work-groups' registers leave each thread its
-  // accumulators and 60 more, and the blocks of K and the chunks of C are whole. ptxas (sm_90,
-  // NVRTC 13) without -> with the bound: F(2,3)'s 8 warps with 64 accumulators 151 -> 128
-  // registers, F(4,3) 32 x 16 with 6 points a thread (6 warps, 96 accumulators) 179 -> 163, no
-  // spill (C = 9, K = 37 spilled 8 bytes); not yet timed on a GPU.
-  const bool whole = d.k % g.bk == 0 && d.c % g.cc == 0;
-  if (g.patch_ring() && whole && g.ppt * g.rk * g.rp + 60 <= 65536 / (2 * g.threads()))
-    b.set_min_groups_per_multiprocessor(2);
+  // The same for fused's ring where the planner asks for it (planner/tile_choice.cpp, use_patch_ring).
+  if (g.patch_ring() && g.groups_per_core > 1) b.set_min_groups_per_multiprocessor(g.groups_per_core);
   const Memory* u = prog.param(b, s.u);
   const Memory* input = prog.param(b, s.input);
   if (g.patch_ring() && input->type != ir::Type::f32)

@@ -46,6 +46,9 @@ struct GemmTiles {
   // the GPU-shaped core).
   int lanes = 0;
   int group_tiles = 0;  // CPU fused: tiles a work-group carries through all three stages (a multiple of bp)
+  // Work-groups per multiprocessor the kernel asks CUDA to fit (fused's ring; 0: no bound): ptxas
+  // then caps each thread's registers at the multiprocessor's share.
+  int groups_per_core = 0;
   int threads() const { return lanes ? 1 : (points / ppt) * (bk / rk) * (bp / rp); }
   int staged_points() const { return stage_points ? stage_points : points; }
   /// CPU-shaped: whether the block's bk / lanes vectors of U fit in vector registers beside its

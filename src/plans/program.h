@@ -65,6 +65,7 @@ struct PlanOptions {
   int loads_per_fma = 1;    // vector loads a core issues per vector FMA (DeviceCaps::vector_loads_per_fma)
   bool async_copies = false;  // the device copies global -> work-group memory asynchronously (CUDA sm_80+)
   int max_threads = 1024;     // threads a work-group may have on the device (OpenCL GPUs: often 256)
+  int64_t regs_per_core = 0, shared_per_core = 0;  // one multiprocessor's registers and work-group memory (0: unknown)
   std::optional<GemmTiles> gemm;
 };
 

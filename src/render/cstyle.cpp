@@ -219,7 +219,16 @@ class Renderer {
         if (n->args[side]->op == Op::const_int && based(n->args[1 - side])) return {n->args[1 - side], n->args[side]->ival};
     return {nullptr, 0};
   }
-  std::string base_pointer(const Node* base, const Memory& m) { return name_of(base) + "_" + m.name; }
+  // Named through the same table as variables, so that no variable takes the pointer's name.
+  std::string base_pointer(const Node* base, const Memory& m) {
+    const auto key = std::pair{base, &m};
+    if (auto it = pointer_names_.find(key); it != pointer_names_.end()) return it->second;
+    const std::string hint = name_of(base) + "_" + m.name;
+    int& count = hint_counts_[hint];
+    const std::string name = count == 0 ? hint : hint + std::to_string(count);
+    ++count;
+    return pointer_names_[key] = name;
+  }
   // Element `index + lane` (a lane of a vector access).
   std::string lane_ref(const Memory& m, Expr index, int lane) {
     return lane ? memory_prefix(m) + "[" + expr(index, false) + " + " + std::to_string(lane) + "]" : memory_ref(m, index);
@@ -578,6 +587,7 @@ class Renderer {
   const Kernel& k_;
   const DialectSpec& d_;
   std::unordered_map<const Node*, std::vector<const Memory*>> shared_bases_;  // in the order first seen
+  std::map<std::pair<const Node*, const Memory*>, std::string> pointer_names_;  // base_pointer's
   std::unordered_map<const Node*, const Memory*> raw_halves_;
   ValuePlan plan_;
   std::ostringstream out_;
