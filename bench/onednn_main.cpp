@@ -102,9 +102,10 @@ Contender wino_contender(const ConvDesc& d, int threads, const Tensor& x, const 
   return c;
 }
 
-// Machines like this one are shared and their speed drifts over seconds: the contenders take
-// turns, `rounds` times, each turn warmed up and then the median of its runs, and each keeps the
-// median of its turns.
+// Machines like this one are shared and their speed drifts over seconds (Zen 4, 2 cores: the
+// transforms and pads of a run 4-7x slower for a few seconds at a time): the contenders take
+// turns, `rounds` times (7 by default; 3 left single layers 1.5-1.9x apart from run to run), each
+// turn warmed up and then the median of its runs, and each keeps the median of its turns.
 void measure_rounds(std::vector<Contender>& cs, int repeats, int rounds) {
   for (int round = 0; round < rounds; ++round)
     for (Contender& c : cs)
@@ -154,14 +155,14 @@ int run(int argc, char** argv) {
   args.option("layers", "FILE", "layer file (default bench/cpu_layers.txt: issue 17's table)");
   args.option("only", "NAME,...", "run only these layers");
   args.option("repeat", "N", "timed runs per library and layer, split over the rounds, at least 3 a round (default 60)");
-  args.option("rounds", "R", "turns the libraries take, the runs split between them (default 3)");
+  args.option("rounds", "R", "turns the libraries take, the runs split between them (default 7)");
   args.option("threads", "T", "threads for both libraries (default: every core)");
   args.option("json", "FILE", "also write every number as JSON");
   args.epilog("example:\n  wino_onednn_bench --only seed,resnet50.c3 --threads 2");
   std::vector<std::string> argv_list(argv + 1, argv + argc);
   if (!args.parse(argv_list)) return 0;
   const int repeats = static_cast<int>(args.get_int_opt("repeat", 3, 100000).value_or(60));
-  const int rounds = static_cast<int>(args.get_int_opt("rounds", 1, 1000).value_or(3));
+  const int rounds = static_cast<int>(args.get_int_opt("rounds", 1, 1000).value_or(7));
   const int threads = static_cast<int>(args.get_int_opt("threads", 1, 1024).value_or(
       static_cast<int64_t>(std::max(1u, std::thread::hardware_concurrency()))));
   omp_set_num_threads(threads);

@@ -318,6 +318,29 @@ TEST(PlannerCpu, GemmBlocksKeepUInRegisters) {
         }
 }
 
+// The CPU cost model charges a kernel's buffers once each at memory's rate: a GEMM's repeated
+// reads of U hit the caches. Charged per load, unfused F(6,3) on resnet50.c3 looked byte-bound
+// and ranked below F(4,3), so tune never measured it (Zen 4, 2 cores: 285-289 us against 300-334).
+TEST(PlannerCpu, GemmRereadsAreNotChargedAtMemorysRate) {
+  const ConvDesc d = layer(1, 128, 28, 128);
+  for (int lanes : {8, 16}) {
+    DeviceCaps caps = caps_for_target("cpu");
+    caps.vector_lanes = lanes;
+    caps.vector_gflops = caps.cores * lanes * 7.0;
+    const Choice c = plan_convolution(d, Options{}, caps);
+    double m4 = -1, m6 = -1;
+    for (const PlanCandidate& x : c.candidates) {
+      if (x.plan != "unfused" || x.tiles != "v" + std::to_string(lanes)) continue;
+      EXPECT_EQ(x.bound, "FLOPs") << "F(" << x.m << ",3) lanes " << lanes;
+      if (x.m == 4) m4 = x.predicted_us;
+      if (x.m == 6) m6 = x.predicted_us;
+    }
+    ASSERT_GT(m4, 0);
+    ASSERT_GT(m6, 0);
+    EXPECT_LT(m6, m4) << "lanes " << lanes;
+  }
+}
+
 // The cost model's CPU fused plan: a group of tiles whose V and M outgrow L2 runs its GEMM from
 // L3 at 0.42 of the vector rate (vgg16.3_2 at batch 1: F(6,3)'s groups take 1.7 MiB and measured
 // 12 ms against F(4,3)'s 5.2 ms on a 1 MiB L2), so auto takes F(4,3) there, and F(6,3) when L2
