@@ -383,9 +383,9 @@ TEST(PlannerCpu, OddMWhereItsTilesCutTheOutputMoreEvenly) {
   EXPECT_EQ(ms(14, caps_for_target("sm_90")), (std::set<int>{2, 4, 6}));
 }
 
-// Tune mode on a shared machine: a candidate measured in a slow burst twice still wins when its
-// third turn is fast (the close contenders get two more rounds, each keeping its fastest time).
-TEST(PlannerTune, CloseContendersGetTwoMoreRounds) {
+// Tune mode on a shared machine: a candidate measured in a slow burst twice still wins when a
+// later turn is fast (the close contenders get three more rounds, each keeping its fastest time).
+TEST(PlannerTune, CloseContendersGetThreeMoreRounds) {
   ConvDesc d;
   d.c = d.k = 32, d.h = d.w = 16, d.pad = Padding::all(1);
   Options o;
@@ -403,9 +403,39 @@ TEST(PlannerTune, CloseContendersGetTwoMoreRounds) {
   };
   const Choice c = plan_convolution(d, o, caps_for_target("cpu"), measure);
   ASSERT_EQ(order.size(), 2u);
-  EXPECT_EQ(calls[order[0]], 3);
-  EXPECT_EQ(calls[order[1]], 3);
+  EXPECT_EQ(calls[order[0]], 4);
+  EXPECT_EQ(calls[order[1]], 4);
   EXPECT_DOUBLE_EQ(c.candidates.front().measured_us, 100.0);
+}
+
+// A slow phase that begins during the first turns: the first candidate got a fast first turn, the
+// second a slow one, and every later turn is slow. The rounds alone decide, in the same phase:
+// the second wins. A candidate past twice the best first turn takes no rounds.
+TEST(PlannerTune, ThePhaseOfTheFirstTurnsDoesNotDecide) {
+  ConvDesc d;
+  d.c = d.k = 32, d.h = d.w = 16, d.pad = Padding::all(1);
+  Options o;
+  o.tune = true;
+  o.tune_top = 3;
+  std::map<std::string, int> calls;
+  std::vector<std::string> order;
+  const Measure measure = [&](const plans::PlanOptions& p, std::string*) {
+    const std::string key = p.plan + std::to_string(p.m) + "," + std::to_string(p.block_k) + "," +
+                            std::to_string(p.vector_lanes);
+    if (!calls.count(key)) order.push_back(key);
+    const bool fast_phase = order.size() == 1 && calls[key] == 0;  // only the very first turn
+    ++calls[key];
+    if (key == order[0]) return fast_phase ? 100.0 : 190.0;  // fast 100, slow 190
+    if (key == order[1]) return 170.0;                       // fast 90, slow 170
+    return 900.0;                                            // far behind either way
+  };
+  const Choice c = plan_convolution(d, o, caps_for_target("cpu"), measure);
+  ASSERT_EQ(order.size(), 3u);
+  EXPECT_EQ(calls[order[0]], 4);
+  EXPECT_EQ(calls[order[1]], 4);
+  EXPECT_EQ(calls[order[2]], 1);
+  EXPECT_DOUBLE_EQ(c.candidates.front().measured_us, 170.0);
+  EXPECT_DOUBLE_EQ(c.candidates[1].measured_us, 190.0);
 }
 
 // Tune mode asked for tf32: the tensor-core GEMM gets its own first turns. The model ranks the fp32
