@@ -12,6 +12,7 @@
 #include "planner/choose_plan.h"
 #include "planner/device_caps.h"
 #include "planner/tile_choice.h"
+#include "plans/plan_common.h"
 #include "wino/wino.h"
 
 namespace wino {
@@ -339,6 +340,28 @@ TEST(PlannerCpu, GemmRereadsAreNotChargedAtMemorysRate) {
     ASSERT_GT(m6, 0);
     EXPECT_LT(m6, m4) << "lanes " << lanes;
   }
+}
+
+// The CPU fused plan's groups are a multiple of the threads where halving the groups' size at
+// most allows it, so that every thread gets as many (resnet50.c2 on 2 threads: F(4,3) 7 groups of
+// 28 tiles -> 10 of 20, pipeline 347-349 -> 313-333 us; F(6,3) 7 of 15 -> 10 of 10); on one
+// thread they keep the largest size L2 allows.
+TEST(PlannerCpu, FusedGroupsShareOutEvenlyBetweenThreads) {
+  const ConvDesc d = layer(1, 64, 56, 64);
+  auto group_tiles = [&](int m, int threads, int loads_per_fma) {
+    plans::PlanOptions p;
+    p.plan = "fused", p.m = m, p.vector_lanes = 16, p.l2_bytes = int64_t{1} << 20;
+    p.loads_per_fma = loads_per_fma, p.cpu_threads = threads;
+    return resolve_plan(d, p).gemm->group_tiles;
+  };
+  // Zen 4 (two loads per FMA): blocks of 4 tiles at F(4,3) (49 blocks), 5 at F(6,3) (20 blocks).
+  EXPECT_EQ(group_tiles(4, 1, 2), 28);
+  EXPECT_EQ(group_tiles(4, 2, 2), 20);  // 10 groups
+  EXPECT_EQ(group_tiles(6, 1, 2), 15);
+  EXPECT_EQ(group_tiles(6, 2, 2), 10);  // 10 groups
+  // Blocks of 6 tiles at F(4,3) (33 blocks): 9, 11 and 17 groups of 4, 3 and 2 blocks; none
+  // divides among 2 threads, so the groups keep their largest size.
+  EXPECT_EQ(group_tiles(4, 2, 1), group_tiles(4, 1, 1));
 }
 
 // The cost model's CPU fused plan: a group of tiles whose V and M outgrow L2 runs its GEMM from
