@@ -461,6 +461,38 @@ TEST(PlannerTune, ThePhaseOfTheFirstTurnsDoesNotDecide) {
   EXPECT_DOUBLE_EQ(c.candidates[1].measured_us, 190.0);
 }
 
+// Tune mode: measured times within 5% are a tie, which goes to the candidate the model charges
+// the fewest bytes of memory traffic (it slows down least when other work shares the memory);
+// beyond 5% the fastest wins.
+TEST(PlannerTune, TiesGoToTheCandidateThatMovesFewerBytes) {
+  const ConvDesc d = layer(1, 64, 56, 64);
+  Options o;
+  o.tune = true;
+  o.tune_top = 2;
+  for (bool first_fast : {true, false})  // either of the two measured candidates the faster
+    for (double second : {103.0, 110.0}) {
+      std::vector<std::string> order;
+      const Measure measure = [&](const plans::PlanOptions& p, std::string*) {
+        const std::string key = p.plan + std::to_string(p.m);
+        if (std::find(order.begin(), order.end(), key) == order.end()) order.push_back(key);
+        return (key == order.front()) == first_fast ? 100.0 : second;
+      };
+      const Choice c = plan_convolution(d, o, caps_for_target("cpu"), measure);
+      ASSERT_EQ(order.size(), 2u);
+      const PlanCandidate *fast = nullptr, *slow = nullptr;
+      for (const PlanCandidate& x : c.candidates)
+        if (x.measured_us == 100.0) fast = &x;
+        else if (x.measured_us == second) slow = &x;
+      ASSERT_TRUE(fast && slow);
+      ASSERT_NE(fast->predicted_mb, slow->predicted_mb);
+      const bool tie = second <= 105.0;
+      const PlanCandidate* want = tie && slow->predicted_mb < fast->predicted_mb ? slow : fast;
+      EXPECT_TRUE(want->chosen) << "second at " << second << ": " << fast->plan << " m=" << fast->m << " "
+                                << fast->predicted_mb << " MB, " << slow->plan << " m=" << slow->m << " "
+                                << slow->predicted_mb << " MB";
+    }
+}
+
 // Tune mode asked for tf32: the tensor-core GEMM gets its own first turns. The model ranks the fp32
 // GEMM's tile shapes of unfused F(6,3) level with tf32's on resnet50.c2.b32 (both bound by bytes),
 // and tune measured only the fp32 ones, 1.35x slower on the H200 (122.7 us against 90.6).

@@ -212,7 +212,7 @@ int64_t footprint_bytes(const ir::Kernel& k) {
 // thread's share of the FLOPs at one thread's rate), plus the launch cost.
 void predict(PlanCandidate& c, const plans::Program& prog, const std::vector<KernelStats>& stats,
              const DeviceCaps& caps) {
-  double flop_us = 0, byte_us = 0, total = 0;
+  double flop_us = 0, byte_us = 0, total = 0, bytes = 0;
   for (const plans::Launch& l : prog.launches) {
     const KernelStats& s = stats.at(l.kernel);
     const double mma = s.mma_flops > 0 ? s.mma_tf32_flops / (caps.tf32_gflops * 1e3) : 0;
@@ -221,8 +221,9 @@ void predict(PlanCandidate& c, const plans::Program& prog, const std::vector<Ker
     const double scalar = s.flops - s.mma_flops - (caps.vector_gflops > 0 ? s.vector_flops : 0);
     const double f = scalar / (caps.gflops * 1e3) + mma + vec;
     const ir::Kernel& k = *prog.kernels[l.kernel];
-    const double b = static_cast<double>(caps.private_arrays ? std::min(s.bytes, footprint_bytes(k)) : s.bytes) /
-                     (caps.bandwidth_gbs * 1e3);
+    const double charged = static_cast<double>(caps.private_arrays ? std::min(s.bytes, footprint_bytes(k)) : s.bytes);
+    const double b = charged / (caps.bandwidth_gbs * 1e3);
+    bytes += charged;
     const double sh = caps.shared_gbs > 0 ? s.shared_bytes / (caps.shared_gbs * 1e3) : 0;
     // Work-groups run in waves of one per core: the last wave's idle cores are lost.
     const double groups = static_cast<double>(k.num_groups);
@@ -239,6 +240,7 @@ void predict(PlanCandidate& c, const plans::Program& prog, const std::vector<Ker
     byte_us += b;
   }
   c.predicted_us = total;
+  c.predicted_mb = bytes / 1e6;
   const double launches = caps.launch_us * static_cast<double>(prog.launches.size());
   c.bound = launches > std::max(flop_us, byte_us) ? "launches" : flop_us > byte_us ? "FLOPs" : "bytes";
 }
@@ -321,6 +323,11 @@ std::vector<size_t> tune_order(const std::vector<PlanCandidate>& cands) {
 // factor of the best first turn (a slow phase made whole runs 1.6-1.9x slower on Zen 4).
 constexpr int kTuneRounds = 3;
 constexpr double kTuneContenders = 2.0;
+// Measured times this close to the fastest are a tie, which goes to the candidate that moves the
+// fewest bytes through memory: the one that slows down least when other work shares the memory
+// (resnet50.c2 on Zen 4, 2 cores: fused F(4,3) 329-331 us against unfused F(6,3)'s 335 alone,
+// 394-438 against 695-703 while another tenant's traffic slowed the machine's memory).
+constexpr double kTuneTie = 1.05;
 
 // Tune mode: measures `o.tune_top` candidates in tune_order and keeps the fastest first.
 void tune(std::vector<PlanCandidate>& cands, const std::vector<plans::PlanOptions>& plans, const Measure& measure,
@@ -359,6 +366,13 @@ void tune(std::vector<PlanCandidate>& cands, const std::vector<plans::PlanOption
   std::stable_sort(cands.begin(), cands.end(), [](const PlanCandidate& a, const PlanCandidate& b) {
     return a.measured_us >= 0 && (b.measured_us < 0 || a.measured_us < b.measured_us);
   });
+  if (cands.empty() || cands.front().measured_us < 0) return;
+  size_t pick = 0;
+  const double tie = kTuneTie * cands[0].measured_us;
+  for (size_t i = 1; i < cands.size() && cands[i].measured_us >= 0 && cands[i].measured_us <= tie; ++i)
+    if (cands[i].predicted_mb >= 0 && cands[i].predicted_mb < cands[pick].predicted_mb) pick = i;
+  const auto at = cands.begin() + static_cast<std::ptrdiff_t>(pick);
+  std::rotate(cands.begin(), at, at + 1);
 }
 
 bool same_candidate(const PlanCandidate& a, const PlanCandidate& b) {
@@ -432,6 +446,10 @@ Choice plan_convolution(const ConvDesc& d, const Options& o, const DeviceCaps& c
     PlanCandidate& c = sorted[i];
     if (!c.rejected.empty()) continue;
     c.rejected = from_cache ? "the tuning cache holds a measured pick (" + num("%.1f", pick.measured_us) + " us)"
+                 : c.measured_us >= 0 && c.measured_us < pick.measured_us
+                     ? "a tie when measured (" + num("%.1f", c.measured_us) + " us vs " +
+                           num("%.1f", pick.measured_us) + "), and the pick moves fewer bytes: " +
+                           num("%.1f", pick.predicted_mb) + " MB vs " + num("%.1f", c.predicted_mb)
                  : c.measured_us >= 0 ? "slower when measured: " + num("%.1f", c.measured_us) + " us vs " +
                                             num("%.1f", pick.measured_us)
                  : pick.measured_us >= 0 ? "not measured: predicted " + num("%.1f", c.predicted_us) + " us"
