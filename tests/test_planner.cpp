@@ -364,6 +364,32 @@ TEST(PlannerCpu, FusedGroupsShareOutEvenlyBetweenThreads) {
   EXPECT_EQ(group_tiles(4, 2, 1), group_tiles(4, 1, 1));
 }
 
+// Where no group size splits the fused plan's blocks evenly, the block changes: resnet50.c3 at
+// F(6,3) (25 tiles) took blocks of 5 (5 groups: 15 tiles for one thread, 10 for the other,
+// pipeline 321-322 us) and takes blocks of 13 on 2 threads (one group each, 283-290 us); on one
+// thread it keeps the unfused plan's block.
+TEST(PlannerCpu, FusedBlocksGiveEveryThreadAnEvenShare) {
+  for (const auto& [c, hw] : std::vector<std::pair<int64_t, int64_t>>{{128, 28}, {256, 14}, {512, 7}, {64, 56}})
+    for (int m : {4, 6}) {
+      const ConvDesc d = layer(1, c, hw, c);
+      const plans::Tiling t = plans::make_tiling(d, m);
+      plans::PlanOptions p;
+      p.plan = "fused", p.m = m, p.vector_lanes = 16, p.l2_bytes = int64_t{1} << 20, p.loads_per_fma = 2;
+      plans::PlanOptions unfused = p;
+      unfused.plan = "unfused";
+      const plans::GemmTiles u = *resolve_plan(d, unfused).gemm, one = *resolve_plan(d, p).gemm;
+      EXPECT_EQ(one.bp, u.bp) << "C " << c << " F(" << m << ",3)";
+      p.cpu_threads = 2;
+      const plans::GemmTiles g = *resolve_plan(d, p).gemm;
+      const int64_t blocks = (t.tiles + g.bp - 1) / g.bp, per_group = g.group_tiles / g.bp;
+      const int64_t groups = (blocks + per_group - 1) / per_group;
+      const int64_t first = groups / 2 * per_group;  // cpu_launch: the first thread's groups, then the rest's
+      const int64_t busiest = std::max(first, blocks - first) * g.bp;
+      EXPECT_LE(static_cast<double>(busiest), 1.1 * static_cast<double>(blocks * g.bp) / 2 + 1e-9)
+          << "C " << c << " F(" << m << ",3): " << g.str();
+    }
+}
+
 // The cost model's CPU fused plan: a group of tiles whose V and M outgrow L2 runs its GEMM from
 // L3 at 0.42 of the vector rate (vgg16.3_2 at batch 1: F(6,3)'s groups take 1.7 MiB and measured
 // 12 ms against F(4,3)'s 5.2 ms on a 1 MiB L2), so auto takes F(4,3) there, and F(6,3) when L2

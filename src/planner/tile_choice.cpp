@@ -106,26 +106,31 @@ int64_t l1_of(const plans::PlanOptions& p) { return p.l1_bytes > 0 ? p.l1_bytes 
 // L2, hardly count: there 25 x 1 vectors ran resnet50.c3's F(6,3) GEMM (25 tiles) in 230-231 us
 // against 237 us for 13 x 2 (one padding tile), at 228-231 GFLOP/s each, and on vgg16.3_2 (C 256,
 // panels of 32 KiB) 32 x 14 ran as fast as 16 x 28 (205-212 GFLOP/s against 196-203).
-GemmTiles cpu_point_tiles(int lanes, int64_t c, int64_t k, int64_t tiles, int64_t l1_bytes, int loads_per_fma) {
+// Every CPU GEMM block shape (bp tiles x nv vectors) that keeps U in registers, with the cost of
+// `tiles` tiles in it (the work counting the padding, each FMA paying for its share of the loads).
+template <class Visit>
+void cpu_blocks(int lanes, int64_t c, int64_t k, int64_t tiles, int64_t l1_bytes, int loads_per_fma, Visit visit) {
   const int accumulators = lanes >= 16 ? 28 : 12;
   const double load_cost = loads_per_fma >= 2 ? 0.05 : 0.5;
-  GemmTiles best;
-  double best_cost = 0;
   for (int nv = 1; nv <= 4 && (nv == 1 || (nv - 1) * lanes < k); ++nv)
     for (int bp = 1; bp * nv <= accumulators && (bp == 1 || bp - 1 < tiles); ++bp) {
       GemmTiles g;
-      g.lanes = lanes, g.bk = nv * lanes, g.bp = bp;
+      g.lanes = lanes, g.bk = g.rk = nv * lanes, g.bp = g.rp = bp;
       if (!g.cpu_u_in_registers()) continue;
-      const double padded = static_cast<double>((tiles + bp - 1) / bp * bp) * ((k + nv * lanes - 1) / (nv * lanes) * nv);
       const bool panel_from_l2 = tiles > bp && c * nv * lanes * 4 > l1_bytes * 3 / 4;
-      const double cost = padded * (1.0 + load_cost * (bp + nv) / (bp * nv) + (panel_from_l2 ? 4.0 * load_cost / bp : 0.0));
-      if (best.lanes == 0 || cost < best_cost) {
-        best_cost = cost;
-        best = g;
-      }
+      const double per_tile = static_cast<double>((k + nv * lanes - 1) / (nv * lanes) * nv) *
+                              (1.0 + load_cost * (bp + nv) / (bp * nv) + (panel_from_l2 ? 4.0 * load_cost / bp : 0.0));
+      visit(g, per_tile);
     }
-  best.rk = best.bk;
-  best.rp = best.bp;
+}
+
+GemmTiles cpu_point_tiles(int lanes, int64_t c, int64_t k, int64_t tiles, int64_t l1_bytes, int loads_per_fma) {
+  GemmTiles best;
+  double best_cost = 0;
+  cpu_blocks(lanes, c, k, tiles, l1_bytes, loads_per_fma, [&](const GemmTiles& g, double per_tile) {
+    const double cost = static_cast<double>((tiles + g.bp - 1) / g.bp * g.bp) * per_tile;
+    if (best.lanes == 0 || cost < best_cost) best_cost = cost, best = g;
+  });
   return best;
 }
 
@@ -144,6 +149,39 @@ int cpu_group_tiles(const GemmTiles& g, const plans::Tiling& t, const ConvDesc& 
   for (int64_t j = most; threads > 1 && 2 * j >= most; --j)
     if (((blocks + j - 1) / j) % threads == 0) return g.bp * static_cast<int>(j);
   return g.bp * static_cast<int>(most);
+}
+
+// The tiles of the busiest thread of `threads` under the CPU fused plan: cpu_launch gives each an
+// even share of the groups of g.group_tiles (the last group holds the rest).
+int64_t busiest_thread_tiles(const GemmTiles& g, int64_t tiles, int threads) {
+  const int64_t blocks = (tiles + g.bp - 1) / g.bp, per_group = std::max(1, g.group_tiles / g.bp);
+  const int64_t groups = (blocks + per_group - 1) / per_group, chunks = std::min<int64_t>(threads, groups);
+  int64_t most = 0;
+  for (int64_t c = 0; c < chunks; ++c) {
+    const int64_t g0 = groups * c / chunks, g1 = groups * (c + 1) / chunks;
+    most = std::max(most, std::min(blocks, g1 * per_group) - g0 * per_group);
+  }
+  return most * g.bp;
+}
+
+// The CPU fused plan's GEMM block and groups: the unfused plan's block (cpu_point_tiles), unless
+// its groups leave one thread 10% more than an even share of the tiles; then the block whose
+// busiest thread has the least work. resnet50.c3 at F(6,3) (25 tiles): blocks of 5 made 5 groups,
+// 15 tiles for one thread and 10 for the other, pipeline 321-322 us; blocks of 13, one group
+// each, 283-290 us.
+GemmTiles cpu_fused_tiles(int lanes, const plans::Tiling& t, const ConvDesc& d, int64_t l1_bytes, int loads_per_fma,
+                          int64_t l2_bytes, int threads) {
+  GemmTiles best = cpu_point_tiles(lanes, d.c, d.k, t.tiles, l1_bytes, loads_per_fma);
+  best.group_tiles = cpu_group_tiles(best, t, d, l2_bytes, threads);
+  const double even = static_cast<double>((t.tiles + best.bp - 1) / best.bp * best.bp) / threads;
+  if (threads <= 1 || busiest_thread_tiles(best, t.tiles, threads) <= 1.1 * even) return best;
+  double best_cost = -1;
+  cpu_blocks(lanes, d.c, d.k, t.tiles, l1_bytes, loads_per_fma, [&](GemmTiles g, double per_tile) {
+    g.group_tiles = cpu_group_tiles(g, t, d, l2_bytes, threads);
+    const double cost = static_cast<double>(busiest_thread_tiles(g, t.tiles, threads)) * per_tile;
+    if (best_cost < 0 || cost < best_cost) best_cost = cost, best = g;
+  });
+  return best;
 }
 
 ir::MmaKind mma_kind(Precision p) {
@@ -301,7 +339,10 @@ plans::PlanOptions resolve_plan(const ConvDesc& d, plans::PlanOptions p) {
   if (p.plan == "fused-output" && p.precision != Precision::fp32) mma_output = mma_output_tiles(mma_kind(p.precision), t);
   if ((p.plan != "unfused" && p.plan != "fused") || p.precision != Precision::fp32) p.vector_lanes = 0;
   const bool patch_ring = p.async_copies && p.plan == "fused" && !p.vector_lanes && d.dtype == DType::f32;
-  GemmTiles g = p.vector_lanes > 0              ? cpu_point_tiles(p.vector_lanes, d.c, d.k, t.tiles, l1_of(p), p.loads_per_fma)
+  const int64_t l2 = p.l2_bytes > 0 ? p.l2_bytes : int64_t{1} << 20;
+  const bool cpu_fused = p.vector_lanes > 0 && p.plan == "fused";
+  GemmTiles g = cpu_fused ? cpu_fused_tiles(p.vector_lanes, t, d, l1_of(p), p.loads_per_fma, l2, p.cpu_threads)
+                : p.vector_lanes > 0              ? cpu_point_tiles(p.vector_lanes, d.c, d.k, t.tiles, l1_of(p), p.loads_per_fma)
                 : p.plan == "fused-input"         ? point_row_tiles(t, d.k)
                 : mma_output                      ? *mma_output
                 : p.plan != "unfused"             ? all_points_tiles(t, p.plan == "fused-output", d.k, p.max_threads, patch_ring)
@@ -314,8 +355,7 @@ plans::PlanOptions resolve_plan(const ConvDesc& d, plans::PlanOptions p) {
   if (g.mma || (p.async_copies && p.plan == "unfused" && !g.lanes)) use_async_copies(g);
   if (patch_ring) use_patch_ring(g, d, p);
   if (g.lanes) g.rk = g.bk, g.rp = g.bp;  // one thread holds the whole block
-  if (g.lanes && p.plan == "fused")
-    g.group_tiles = cpu_group_tiles(g, t, d, p.l2_bytes > 0 ? p.l2_bytes : int64_t{1} << 20, p.cpu_threads);
+  if (g.lanes && p.plan == "fused" && (p.block_k || p.block_tiles)) g.group_tiles = cpu_group_tiles(g, t, d, l2, p.cpu_threads);
   p.gemm = g;
   return p;
 }
