@@ -196,14 +196,22 @@ double vector_rate_share(const KernelStats& s, const DeviceCaps& caps) {
   return caps.private_arrays && s.local_bytes > caps.l2_bytes ? kArraysPastL2Rate : 1.0;
 }
 
-// The bytes of a kernel's global buffers, each once. On a CPU a kernel's repeated reads (a GEMM's
-// blocks of U, once per block of tiles) hit its caches: memory moves about this much. Charging
-// every load at memory's rate made the GEMM of small blocks look byte-bound and ranked F(6,3)
-// below F(4,3) on resnet50.c3, which measured 285-289 us against 334 (Zen 4, 2 cores).
-int64_t footprint_bytes(const ir::Kernel& k) {
+// The bytes a kernel moves through a CPU's memory: each of its buffers once, since its repeated
+// reads (a GEMM's panels of U, once per block of tiles) hit the caches. Charging every load at
+// memory's rate made the GEMM of small blocks look byte-bound and ranked F(6,3) below F(4,3) on
+// resnet50.c3, which measured 285-289 us against 334 (Zen 4, 2 cores). The exception: a kernel
+// whose work-groups hold arrays of their own (the fused pipeline) walks all of U in each
+// work-group, and a U larger than L2 comes again from L3 or memory each time (resnet50.c5's fused
+// F(4,3): 2 groups, 75 MB, 1485-1560 us).
+int64_t cpu_memory_bytes(const plans::Program& prog, const plans::Launch& l, const ir::Kernel& k, const KernelStats& s,
+                         const DeviceCaps& caps) {
   int64_t bytes = 0;
-  for (const auto& b : k.buffers) bytes += b->size * ir::type_bytes(b->type);
-  return bytes;
+  for (int index : l.buffers) {
+    const plans::ProgramBuffer& b = prog.buffers.at(index);
+    const bool per_group = b.role == plans::BufferRole::prepared_weights && s.local_bytes > 0 && b.bytes() > caps.l2_bytes;
+    bytes += b.bytes() * (per_group ? k.num_groups : 1);
+  }
+  return std::min(bytes, s.bytes);
 }
 
 // The cost model: each launch takes the longest of its FLOPs at the device's rate, its bytes at
@@ -221,7 +229,7 @@ void predict(PlanCandidate& c, const plans::Program& prog, const std::vector<Ker
     const double scalar = s.flops - s.mma_flops - (caps.vector_gflops > 0 ? s.vector_flops : 0);
     const double f = scalar / (caps.gflops * 1e3) + mma + vec;
     const ir::Kernel& k = *prog.kernels[l.kernel];
-    const double charged = static_cast<double>(caps.private_arrays ? std::min(s.bytes, footprint_bytes(k)) : s.bytes);
+    const double charged = static_cast<double>(caps.private_arrays ? cpu_memory_bytes(prog, l, k, s, caps) : s.bytes);
     const double b = charged / (caps.bandwidth_gbs * 1e3);
     bytes += charged;
     const double sh = caps.shared_gbs > 0 ? s.shared_bytes / (caps.shared_gbs * 1e3) : 0;
