@@ -456,19 +456,28 @@ TEST(PlannerCpu, OddMWhereItsTilesCutTheOutputMoreEvenly) {
   EXPECT_EQ(ms(14, caps_for_target("sm_90")), (std::set<int>{2, 4, 6}));
 }
 
+// Tune mode measuring the model's best `top` candidates.
+Options tune_options(int top) {
+  Options o;
+  o.tune = true;
+  o.tune_top = top;
+  return o;
+}
+
+// A name for a candidate a fake Measure is given.
+std::string candidate_key(const plans::PlanOptions& p) {
+  return p.plan + std::to_string(p.m) + "," + std::to_string(p.block_k) + "," + std::to_string(p.vector_lanes);
+}
+
 // Tune mode on a shared machine: a candidate measured in a slow burst twice still wins when a
 // later turn is fast (the close contenders get three more rounds, each keeping its fastest time).
 TEST(PlannerTune, CloseContendersGetThreeMoreRounds) {
-  ConvDesc d;
-  d.c = d.k = 32, d.h = d.w = 16, d.pad = Padding::all(1);
-  Options o;
-  o.tune = true;
-  o.tune_top = 2;
+  const ConvDesc d = layer(1, 32, 16, 32);
+  const Options o = tune_options(2);
   std::map<std::string, int> calls;
   std::vector<std::string> order;
   const Measure measure = [&](const plans::PlanOptions& p, std::string*) {
-    const std::string key = p.plan + std::to_string(p.m) + "," + std::to_string(p.block_k) + "," +
-                            std::to_string(p.vector_lanes);
+    const std::string key = candidate_key(p);
     if (!calls.count(key)) order.push_back(key);
     const int n = calls[key]++;
     if (key == order.front()) return n < 2 ? 200.0 - n * 10 : 100.0;  // slow twice, then its real speed
@@ -485,16 +494,12 @@ TEST(PlannerTune, CloseContendersGetThreeMoreRounds) {
 // second a slow one, and every later turn is slow. The rounds alone decide, in the same phase:
 // the second wins. A candidate past twice the best first turn takes no rounds.
 TEST(PlannerTune, ThePhaseOfTheFirstTurnsDoesNotDecide) {
-  ConvDesc d;
-  d.c = d.k = 32, d.h = d.w = 16, d.pad = Padding::all(1);
-  Options o;
-  o.tune = true;
-  o.tune_top = 3;
+  const ConvDesc d = layer(1, 32, 16, 32);
+  const Options o = tune_options(3);
   std::map<std::string, int> calls;
   std::vector<std::string> order;
   const Measure measure = [&](const plans::PlanOptions& p, std::string*) {
-    const std::string key = p.plan + std::to_string(p.m) + "," + std::to_string(p.block_k) + "," +
-                            std::to_string(p.vector_lanes);
+    const std::string key = candidate_key(p);
     if (!calls.count(key)) order.push_back(key);
     const bool fast_phase = order.size() == 1 && calls[key] == 0;  // only the very first turn
     ++calls[key];
@@ -516,9 +521,7 @@ TEST(PlannerTune, ThePhaseOfTheFirstTurnsDoesNotDecide) {
 // beyond 3% the fastest wins.
 TEST(PlannerTune, TiesGoToTheCandidateThatMovesFewerBytes) {
   const ConvDesc d = layer(1, 64, 56, 64);
-  Options o;
-  o.tune = true;
-  o.tune_top = 2;
+  const Options o = tune_options(2);
   for (bool first_fast : {true, false})  // either of the two measured candidates the faster
     for (double second : {102.0, 110.0}) {
       std::vector<std::string> order;
