@@ -331,16 +331,47 @@ std::vector<size_t> tune_order(const std::vector<PlanCandidate>& cands) {
 // factor of the best first turn (a slow phase made whole runs 1.6-1.9x slower on Zen 4).
 constexpr int kTuneRounds = 3;
 constexpr double kTuneContenders = 2.0;
-// Measured times this close to the fastest are a tie, which goes to the candidate that moves the
-// fewest bytes through memory: the one that slows down least when other work shares the memory
+// On a CPU, measured times this close to the fastest are a tie, which goes to the candidate that
+// moves the fewest bytes through memory: the one that slows down least when other work shares the memory
 // (resnet50.c2 on Zen 4, 2 cores: fused F(4,3) 329-331 us against unfused F(6,3)'s 335 alone,
 // 394-438 against 695-703 while another tenant's traffic slowed the machine's memory). At 5%,
 // resnet50.c3 took unfused F(4,3) at 302 us over F(6,3)'s 289 (2.4 MB of U against 4.2).
 constexpr double kTuneTie = 1.03;
 
 // Tune mode: measures `o.tune_top` candidates in tune_order and keeps the fastest first.
+// Measured candidates first, and of those the ones measured in tune's rounds (their rounds
+// compare them; the others' first turns may come from a faster phase), each group fastest first.
+void rank_measured(std::vector<PlanCandidate>& cands, const std::vector<bool>& in_rounds) {
+  std::vector<size_t> rank(cands.size());
+  for (size_t i = 0; i < rank.size(); ++i) rank[i] = i;
+  std::stable_sort(rank.begin(), rank.end(), [&](size_t a, size_t b) {
+    const PlanCandidate &x = cands[a], &y = cands[b];
+    if ((x.measured_us >= 0) != (y.measured_us >= 0)) return x.measured_us >= 0;
+    if (x.measured_us < 0) return false;
+    if (in_rounds[a] != in_rounds[b]) return static_cast<bool>(in_rounds[a]);
+    return x.measured_us < y.measured_us;
+  });
+  std::vector<PlanCandidate> ranked;
+  for (size_t i : rank) ranked.push_back(cands[i]);
+  cands = std::move(ranked);
+}
+
+// Of the first `compared` ranked candidates, those within kTuneTie of the fastest: the one with
+// the fewest predicted bytes goes first.
+void take_tie_with_fewer_bytes(std::vector<PlanCandidate>& cands, size_t compared) {
+  if (cands.empty() || cands.front().measured_us < 0) return;
+  size_t pick = 0;
+  const double tie = kTuneTie * cands[0].measured_us;
+  const size_t n = std::min(compared, cands.size());
+  for (size_t i = 1; i < n && cands[i].measured_us >= 0 && cands[i].measured_us <= tie; ++i)
+    if (cands[i].predicted_mb >= 0 && cands[i].predicted_mb < cands[pick].predicted_mb) pick = i;
+  const auto at = cands.begin() + static_cast<std::ptrdiff_t>(pick);
+  std::rotate(cands.begin(), at, at + 1);
+}
+
+// `ties_to_fewer_bytes`: on a CPU, whose cost model counts the bytes that reach memory (cpu_memory_bytes).
 void tune(std::vector<PlanCandidate>& cands, const std::vector<plans::PlanOptions>& plans, const Measure& measure,
-          const Options& o) {
+          const Options& o, bool ties_to_fewer_bytes) {
   std::vector<size_t> order = tune_order(cands);
   order.resize(std::min(order.size(), static_cast<size_t>(std::max(o.tune_top, 1))));
   const PlanCandidate* best = nullptr;
@@ -371,17 +402,13 @@ void tune(std::vector<PlanCandidate>& cands, const std::vector<plans::PlanOption
       if (const double us = measure(plans[n], &why); us >= 0)
         fastest[n] = fastest.count(n) ? std::min(fastest[n], us) : us;
     }
-  for (const auto& [n, us] : fastest) cands[n].measured_us = us;
-  std::stable_sort(cands.begin(), cands.end(), [](const PlanCandidate& a, const PlanCandidate& b) {
-    return a.measured_us >= 0 && (b.measured_us < 0 || a.measured_us < b.measured_us);
-  });
-  if (cands.empty() || cands.front().measured_us < 0) return;
-  size_t pick = 0;
-  const double tie = kTuneTie * cands[0].measured_us;
-  for (size_t i = 1; i < cands.size() && cands[i].measured_us >= 0 && cands[i].measured_us <= tie; ++i)
-    if (cands[i].predicted_mb >= 0 && cands[i].predicted_mb < cands[pick].predicted_mb) pick = i;
-  const auto at = cands.begin() + static_cast<std::ptrdiff_t>(pick);
-  std::rotate(cands.begin(), at, at + 1);
+  std::vector<bool> in_rounds(cands.size(), false);
+  for (const auto& [n, us] : fastest) {
+    cands[n].measured_us = us;
+    in_rounds[n] = true;
+  }
+  rank_measured(cands, in_rounds);
+  if (ties_to_fewer_bytes) take_tie_with_fewer_bytes(cands, fastest.empty() ? cands.size() : fastest.size());
 }
 
 bool same_candidate(const PlanCandidate& a, const PlanCandidate& b) {
@@ -442,7 +469,7 @@ Choice plan_convolution(const ConvDesc& d, const Options& o, const DeviceCaps& c
   std::vector<plans::PlanOptions> sorted_plans;
   for (size_t i : order) sorted.push_back(cands[i]), sorted_plans.push_back(plans[i]);
   bool from_cache = false;
-  if (measure) tune(sorted, sorted_plans, measure, o);
+  if (measure) tune(sorted, sorted_plans, measure, o, caps.private_arrays);
   else if (remembered) from_cache = take_remembered(sorted, *remembered);
   if (sorted.empty() || !sorted.front().rejected.empty()) {
     std::string why = "no plan fits " + d.str() + " on " + caps.name + ":";

@@ -136,7 +136,7 @@ GemmTiles cpu_point_tiles(int lanes, int64_t c, int64_t k, int64_t tiles, int64_
 
 // The CPU fused plan's tiles per work-group: as many whole blocks of bp as keep the work-group's
 // V and M (alpha^2 x tiles x channels each) within half of L2, and at most a quarter of the
-// tiles, so that every core gets work; then down to half as many where that makes the groups a
+// tiles (at least 4 groups); then down to half as many where that makes the groups a
 // multiple of the threads, which each take an even share of them (cpu_launch). A thread with one
 // group more waits for the others: on resnet50.c2 (Zen 4, 2 threads) F(4,3)'s 7 groups of 28
 // tiles ran the pipeline in 347-349 us, 10 groups of 20 in 313-333; F(6,3)'s 7 groups of 15
@@ -216,7 +216,7 @@ void check_points_per_thread(const GemmTiles& g, const plans::PlanOptions& p, co
 // the direct staging). H200, fp32 F(4,3), session 35's first ring (3 copies of U and the patches,
 // one of V) against direct staging: vgg16.1_2.b8 1230 -> 476 us, resnet50.c2.b32 385 -> 139,
 // vgg16.3_2.b8 1745 -> 447 (bench/results/h200_fused_patch_ring_session35.txt); the seed's layer
-// (one chunk) ran 7.6 -> 8.3 us with it. Today's ring of 2 copies each is not yet timed.
+// (one chunk) ran 7.6 -> 8.3 us with it. The ring of 2 copies each (session 36) is not yet timed.
 // Where the blocks of K and the chunks of C are whole and two work-groups fit a multiprocessor's
 // work-group memory with registers enough for each thread's accumulators and 60 more, the kernel
 // asks CUDA for two per multiprocessor. ptxas (sm_90, NVRTC 13) without -> with the bound: F(2,3)'s
