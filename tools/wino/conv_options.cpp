@@ -68,7 +68,8 @@ void add_tiles_option(Args& args) {
               "GEMM tiles of the Winograd plans: output channels and tiles per work-group, register "
               "tile per thread, channels per step, and where a work-group holds several Winograd points "
               "the points per thread (fused: a divisor of alpha^2, fused-input: of alpha, fused-output: "
-              "alpha^2; 0 keeps a default; e.g. 128,128,8,8,16 or 32,16,4,4,4,6; plans that cannot use it refuse it). Refused "
+              "alpha^2; 0 keeps a default; e.g. 128,128,8,8,16 or 32,16,4,4,4,6; plans that cannot use it "
+              "refuse it). Refused "
               "with --plan direct or naive-fused; with auto or all, used by the plans that have them. On a "
               "CPU, BK,BP,0,0,0 sizes the vector block (BK a multiple of the vector's lanes); giving RK "
               "or RP runs the GPU-shaped core there instead");
