@@ -547,6 +547,7 @@ TEST(PlannerTune, ContendersRankAboveTheOthersFirstTurns) {
   EXPECT_DOUBLE_EQ(c.candidates[0].measured_us, 240.0);
   EXPECT_DOUBLE_EQ(c.candidates[1].measured_us, 250.0);
   EXPECT_DOUBLE_EQ(c.candidates[2].measured_us, 201.0);
+  EXPECT_NE(c.candidates[2].rejected.find("measured once (201.0 us)"), std::string::npos) << c.candidates[2].rejected;
 }
 
 // Tune mode: measured times within 3% are a tie, which goes to the candidate the model charges

@@ -332,13 +332,12 @@ std::vector<size_t> tune_order(const std::vector<PlanCandidate>& cands) {
 constexpr int kTuneRounds = 3;
 constexpr double kTuneContenders = 2.0;
 // On a CPU, measured times this close to the fastest are a tie, which goes to the candidate that
-// moves the fewest bytes through memory: the one that slows down least when other work shares the memory
-// (resnet50.c2 on Zen 4, 2 cores: fused F(4,3) 329-331 us against unfused F(6,3)'s 335 alone,
+// moves the fewest bytes through memory: the one that slows down least when other work shares
+// the memory (resnet50.c2 on Zen 4, 2 cores: fused F(4,3) 329-331 us against unfused F(6,3)'s 335 alone,
 // 394-438 against 695-703 while another tenant's traffic slowed the machine's memory). At 5%,
 // resnet50.c3 took unfused F(4,3) at 302 us over F(6,3)'s 289 (2.4 MB of U against 4.2).
 constexpr double kTuneTie = 1.03;
 
-// Tune mode: measures `o.tune_top` candidates in tune_order and keeps the fastest first.
 // Measured candidates first, and of those the ones measured in tune's rounds (their rounds
 // compare them; the others' first turns may come from a faster phase), each group fastest first.
 void rank_measured(std::vector<PlanCandidate>& cands, const std::vector<bool>& in_rounds) {
@@ -369,7 +368,8 @@ void take_tie_with_fewer_bytes(std::vector<PlanCandidate>& cands, size_t compare
   std::rotate(cands.begin(), at, at + 1);
 }
 
-// `ties_to_fewer_bytes`: on a CPU, whose cost model counts the bytes that reach memory (cpu_memory_bytes).
+// Tune mode: measures `o.tune_top` candidates in tune_order and keeps the fastest first;
+// `ties_to_fewer_bytes` on a CPU, whose cost model counts the bytes that reach memory (cpu_memory_bytes).
 void tune(std::vector<PlanCandidate>& cands, const std::vector<plans::PlanOptions>& plans, const Measure& measure,
           const Options& o, bool ties_to_fewer_bytes) {
   std::vector<size_t> order = tune_order(cands);
@@ -409,6 +409,22 @@ void tune(std::vector<PlanCandidate>& cands, const std::vector<plans::PlanOption
   }
   rank_measured(cands, in_rounds);
   if (ties_to_fewer_bytes) take_tie_with_fewer_bytes(cands, fastest.empty() ? cands.size() : fastest.size());
+}
+
+// Why an eligible candidate `c` was not the pick, for the candidate table.
+std::string why_not_chosen(const PlanCandidate& c, const PlanCandidate& pick, bool from_cache) {
+  const std::string us = num("%.1f", c.measured_us), pick_us = num("%.1f", pick.measured_us);
+  if (from_cache) return "the tuning cache holds a measured pick (" + pick_us + " us)";
+  if (c.measured_us >= 0 && c.measured_us < pick.measured_us) {
+    if (pick.measured_us <= kTuneTie * c.measured_us)
+      return "a tie when measured (" + us + " us vs " + pick_us + "), and the pick moves fewer bytes: " +
+             num("%.1f", pick.predicted_mb) + " MB vs " + num("%.1f", c.predicted_mb);
+    return "measured once (" + us + " us), outside the rounds that timed the pick against its contenders (" +
+           pick_us + " us)";
+  }
+  if (c.measured_us >= 0) return "slower when measured: " + us + " us vs " + pick_us;
+  if (pick.measured_us >= 0) return "not measured: predicted " + num("%.1f", c.predicted_us) + " us";
+  return "predicted slower: " + num("%.1f", c.predicted_us) + " us vs " + num("%.1f", pick.predicted_us);
 }
 
 bool same_candidate(const PlanCandidate& a, const PlanCandidate& b) {
@@ -481,16 +497,7 @@ Choice plan_convolution(const ConvDesc& d, const Options& o, const DeviceCaps& c
   for (size_t i = 1; i < sorted.size(); ++i) {
     PlanCandidate& c = sorted[i];
     if (!c.rejected.empty()) continue;
-    c.rejected = from_cache ? "the tuning cache holds a measured pick (" + num("%.1f", pick.measured_us) + " us)"
-                 : c.measured_us >= 0 && c.measured_us < pick.measured_us
-                     ? "a tie when measured (" + num("%.1f", c.measured_us) + " us vs " +
-                           num("%.1f", pick.measured_us) + "), and the pick moves fewer bytes: " +
-                           num("%.1f", pick.predicted_mb) + " MB vs " + num("%.1f", c.predicted_mb)
-                 : c.measured_us >= 0 ? "slower when measured: " + num("%.1f", c.measured_us) + " us vs " +
-                                            num("%.1f", pick.measured_us)
-                 : pick.measured_us >= 0 ? "not measured: predicted " + num("%.1f", c.predicted_us) + " us"
-                                         : "predicted slower: " + num("%.1f", c.predicted_us) + " us vs " +
-                                               num("%.1f", pick.predicted_us);
+    c.rejected = why_not_chosen(c, pick, from_cache);
   }
   for (const plans::PlanOptions& p : plans)  // the pick's plan, found by its description
     if (same_candidate(describe(p), pick)) return {resolve_plan(d, p), sorted, from_cache};

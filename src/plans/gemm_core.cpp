@@ -21,16 +21,16 @@ Expr spaced(KernelBuilder& b, Expr q, int i, int reg, int block) {
   return b.i32(int64_t{i / w} * (block / (reg / w)) + i % w) + q * w;
 }
 
-/// acc += Us x Vs over the cc channels of the staged copies `ubuf` of U and `vbuf` of V.
-void multiply_chunk(KernelBuilder& b, const GemmCore& core, const ChunkStager& st, Expr tid, Expr ubuf, Expr vbuf) {
+/// acc += Us x Vs over the cc channels of the staged copy `buf`.
+void multiply_chunk(KernelBuilder& b, const GemmCore& core, const ChunkStager& st, Expr tid, Expr buf) {
   const GemmTiles& g = core.g;
   ThreadTile tt = core.tile(b, tid);
   for (int j = 0; j < g.ppt; ++j) {
     Expr xl = core.point(b, tt, j);
     if (!xl->is_const()) xl = b.let("xi", xl);
     b.loop("ci", g.cc, LoopKind::unrolled, [&](Expr ci) {
-      Expr arow = b.let("arow", b.i32(st.a().base) + ubuf * st.a().copy + st.a().row(xl, ci, g.points, g.cc) * st.a().pitch);
-      Expr brow = b.let("brow", b.i32(st.v().base) + vbuf * st.v().copy + st.v().row(xl, ci, g.points, g.cc) * st.v().pitch);
+      Expr arow = b.let("arow", b.i32(st.a().base) + buf * st.a().copy + st.a().row(xl, ci, g.points, g.cc) * st.a().pitch);
+      Expr brow = b.let("brow", b.i32(st.v().base) + buf * st.v().copy + st.v().row(xl, ci, g.points, g.cc) * st.v().pitch);
       std::vector<Expr> us, vs;
       for (int i = 0; i < g.rk; ++i) us.push_back(b.load("a", st.a().smem, arow + core.row(b, tt, i)));
       for (int jj = 0; jj < g.rp; ++jj) vs.push_back(b.load("b", st.v().smem, brow + core.col(b, tt, jj)));
@@ -120,7 +120,7 @@ void multiply_chunk_mma(KernelBuilder& b, const GemmCore& core, const ChunkStage
 void multiply(KernelBuilder& b, const GemmCore& core, const ChunkStager& st, Expr tid, Expr buf, int first_point = 0,
               int count = 0) {
   if (core.g.mma) multiply_chunk_mma(b, core, st, tid, buf, first_point, count ? count : core.g.staged_points());
-  else multiply_chunk(b, core, st, tid, buf, buf);
+  else multiply_chunk(b, core, st, tid, buf);
 }
 
 }  // namespace
@@ -250,7 +250,7 @@ void pipeline_patches(KernelBuilder& b, const GemmCore& core, ChunkStager& st, i
       b.if_then(lt(after, b.i32(chunks)), [&] { st.issue_patch_copies(tid, after * g.cc, after % n); });
       b.copy_commit();
       b.if_then(lt(next, b.i32(chunks)), [&] { st.transform_patches(tid, next % n); });
-      multiply_chunk(b, core, st, tid, chunk % n, chunk % n);
+      multiply_chunk(b, core, st, tid, chunk % n);
     });
   });
   b.barrier();  // the sinks may reuse work-group memory

@@ -223,11 +223,7 @@ class Renderer {
   std::string base_pointer(const Node* base, const Memory& m) {
     const auto key = std::pair{base, &m};
     if (auto it = pointer_names_.find(key); it != pointer_names_.end()) return it->second;
-    const std::string hint = name_of(base) + "_" + m.name;
-    int& count = hint_counts_[hint];
-    const std::string name = count == 0 ? hint : hint + std::to_string(count);
-    ++count;
-    return pointer_names_[key] = name;
+    return pointer_names_[key] = fresh_name(name_of(base) + "_" + m.name, true);
   }
   // Element `index + lane` (a lane of a vector access).
   std::string lane_ref(const Memory& m, Expr index, int lane) {
@@ -444,11 +440,16 @@ class Renderer {
   std::string name_of(const Node* n) {
     auto it = names_.find(n);
     if (it != names_.end()) return it->second;
-    std::string base = n->op == Op::var ? (n->name.empty() ? "v" : n->name) : "t";
-    int& count = hint_counts_[base];
-    std::string name = count == 0 && n->op == Op::var ? base : base + std::to_string(count);
+    const std::string base = n->op == Op::var ? (n->name.empty() ? "v" : n->name) : "t";
+    return names_[n] = fresh_name(base, n->op == Op::var);
+  }
+
+  // `hint` the first time it is asked for where `bare` allows, then hint1, hint2, ...
+  std::string fresh_name(const std::string& hint, bool bare) {
+    int& count = hint_counts_[hint];
+    const std::string name = count == 0 && bare ? hint : hint + std::to_string(count);
     ++count;
-    return names_[n] = name;
+    return name;
   }
 
   // An operand: a name when materialized, else the inline operation (parenthesized unless top).
