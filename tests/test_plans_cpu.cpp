@@ -145,6 +145,20 @@ TEST(PlansCpuFused, GroupsOfTilesWithATailMatchReference) {
     }
 }
 
+// The fused plan's groups and blocks chosen for 2 and 3 threads (shared out evenly, or a block
+// whose busiest thread has the least work: cpu_fused_tiles) compute the same convolution, at
+// odd alpha too.
+TEST(PlansCpuFused, BlocksSharedOutBetweenThreadsMatchReference) {
+  for (int threads : {2, 3})
+    for (int m : {3, 4, 6}) {
+      ConvCase cc{1, 24, 28, 28, 20, 3, Padding::all(1), {true, false, Activation::none}};
+      Options o = plan_options("fused", m);
+      o.threads = threads;
+      const double err = check_conv(Device::cpu(), o, cc);
+      std::printf("[ measured ] cpu fused F(%d,3) on %d threads: rel L2 error %.3g\n", m, threads, err);
+    }
+}
+
 // The transposed NCHW copy into xp and the row-by-row vector stores of the output, on the shapes
 // where their blocks end: rows narrower than 4 pixels (element by element), of 4, 5, 8, 9 and 37
 // pixels (vector blocks, the last overlapping), channels past whole blocks, C = 1, and C a whole
