@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "args.h"
+#include "common/error.h"
 #include "common/json.h"
 #include "common/random.h"
 #include "common/stats.h"
@@ -75,9 +76,15 @@ Contender onednn_contender(const ConvDesc& d, const std::string& algo, const Ten
   return c;
 }
 
-Contender wino_contender(const ConvDesc& d, int threads, const Tensor& x, const Tensor& w, const ReferenceCheck& ref) {
+// Wino in `layout`: NHWC takes x and gives y channels last (converted outside the timing, as
+// oneDNN's reorders are; the error is of y converted back).
+Contender wino_contender(ConvDesc d, Layout layout, int threads, const Tensor& x_nchw, const Tensor& w,
+                         const ReferenceCheck& ref) {
   Contender c;
   c.timing.name = "wino";
+  d.layout = layout;
+  const bool nhwc = layout == Layout::nhwc;
+  auto x = std::make_shared<Tensor>(nhwc ? nchw_to_nhwc(x_nchw) : x_nchw);
   try {
     Options o;
     o.threads = threads;
@@ -86,14 +93,16 @@ Contender wino_contender(const ConvDesc& d, int threads, const Tensor& x, const 
     settle();
     auto conv = std::make_shared<Conv>(compile(Device::cpu(), d, o));
     conv->set_weights(w.f32());
-    auto y = std::make_shared<Tensor>(DType::f32, std::vector<int64_t>{d.n, d.k, d.out_h(), d.out_w()});
-    conv->run(x.f32(), y->f32());
+    const std::vector<int64_t> y_shape = nhwc ? std::vector<int64_t>{d.n, d.out_h(), d.out_w(), d.k}
+                                               : std::vector<int64_t>{d.n, d.k, d.out_h(), d.out_w()};
+    auto y = std::make_shared<Tensor>(DType::f32, y_shape);
+    conv->run(x->f32(), y->f32());
     const Report r = conv->report();
     c.timing.detail = r.plan + (r.m ? " F(" + std::to_string(r.m) + "," + std::to_string(r.r) + ")" : "");
     if (!r.candidates.empty() && !r.candidates.front().tiles.empty()) c.timing.detail += " t" + r.candidates.front().tiles;
-    c.timing.rel_err = ref.relative_error(*y);
-    c.time_us = [conv, y, &x](int runs) {
-      conv->benchmark(x.f32(), y->f32(), runs, 2);
+    c.timing.rel_err = ref.relative_error(nhwc ? nhwc_to_nchw(*y) : *y);
+    c.time_us = [conv, y, x](int runs) {
+      conv->benchmark(x->f32(), y->f32(), runs, 2);
       return conv->report().time_us;
     };
   } catch (const std::exception& e) {
@@ -133,9 +142,10 @@ void print_row(const Row& r) {
   if (!r.wino.error.empty()) std::printf("    Wino: %s\n", r.wino.error.c_str());
 }
 
-void write_json(const std::string& path, const std::vector<Row>& rows, int threads) {
+void write_json(const std::string& path, const std::vector<Row>& rows, int threads, const std::string& layout_name) {
   JsonWriter j;
-  j.begin_object().key("onednn").value(OneDnnConv::version()).key("threads").value(threads).key("layers").begin_array();
+  j.begin_object().key("onednn").value(OneDnnConv::version()).key("threads").value(threads);
+  j.key("wino_layout").value(layout_name).key("layers").begin_array();
   for (const Row& r : rows) {
     j.begin_object().key("layer").value(r.layer->name).key("problem").value(r.layer->desc.str());
     for (const Timing* t : {&r.onednn[0], &r.onednn[1], &r.onednn[2], &r.wino}) {
@@ -157,8 +167,10 @@ int run(int argc, char** argv) {
   args.option("repeat", "N", "timed runs per library and layer, split over the rounds, at least 3 a round (default 60)");
   args.option("rounds", "R", "turns the libraries take, the runs split between them (default 7)");
   args.option("threads", "T", "threads for both libraries (default: every core)");
+  args.option("layout", "L", "Wino's memory order for x and y: nchw (default) or nhwc (PyTorch's channels_last); "
+              "oneDNN always runs in its own preferred layout");
   args.option("json", "FILE", "also write every number as JSON");
-  args.epilog("example:\n  wino_onednn_bench --only seed,resnet50.c3 --threads 2");
+  args.epilog("examples:\n  wino_onednn_bench --only seed,resnet50.c3 --threads 2\n  wino_onednn_bench --layout nhwc");
   std::vector<std::string> argv_list(argv + 1, argv + argc);
   if (!args.parse(argv_list)) return 0;
   const int repeats = static_cast<int>(args.get_int_opt("repeat", 3, 100000).value_or(60));
@@ -166,13 +178,18 @@ int run(int argc, char** argv) {
   const int threads = static_cast<int>(args.get_int_opt("threads", 1, 1024).value_or(
       static_cast<int64_t>(std::max(1u, std::thread::hardware_concurrency()))));
   omp_set_num_threads(threads);
+  const std::string layout_name = args.get_or("layout", "nchw");
+  if (layout_name != "nchw" && layout_name != "nhwc")
+    throw Error("--layout " + layout_name + ": expected nchw or nhwc");
+  const Layout layout = layout_name == "nhwc" ? Layout::nhwc : Layout::nchw;
   const std::string path = args.get_or("layers", "bench/cpu_layers.txt");
   const std::vector<io::Layer> layers = io::read_layers_file(path);
   std::vector<std::string> names;
   if (args.has("only")) names = cli::split_commas(args.get("only"), "--only");
   const std::vector<const io::Layer*> selected = io::select_layers(layers, names, path);
   std::printf("%s, %d threads for both; %d runs each in %d alternating rounds, median of the rounds' medians; "
-              "times in us\n\n", OneDnnConv::version().c_str(), threads, rounds * std::max(3, repeats / rounds), rounds);
+              "times in us; Wino in %s\n\n", OneDnnConv::version().c_str(), threads, rounds * std::max(3, repeats / rounds),
+              rounds, layout_name.c_str());
   std::printf("%-16s %10s %10s %10s | %-28s %10s | %6s | %8s %8s\n", "layer", "dnn direct", "dnn wino", "dnn auto",
               "Wino plan", "Wino", "best/W", "dnn err", "Wino err");
   std::vector<Row> rows;
@@ -186,7 +203,7 @@ int run(int argc, char** argv) {
     r.layer = l;
     std::vector<Contender> cs;
     for (const char* algo : {"direct", "winograd", "auto"}) cs.push_back(onednn_contender(d, algo, x, w, ref));
-    cs.push_back(wino_contender(d, threads, x, w, ref));
+    cs.push_back(wino_contender(d, layout, threads, x, w, ref));
     measure_rounds(cs, repeats, rounds);
     for (size_t i = 0; i < 3; ++i) r.onednn.push_back(cs[i].timing);
     r.wino = cs[3].timing;
@@ -200,7 +217,7 @@ int run(int argc, char** argv) {
   if (!ratios.empty())
     std::printf("\ngeometric mean of oneDNN's best over Wino: %.3f (>1: Wino faster); slowest layer %.3f\n",
                 std::exp(log_sum / ratios.size()), *std::min_element(ratios.begin(), ratios.end()));
-  if (args.has("json")) write_json(args.get("json"), rows, threads);
+  if (args.has("json")) write_json(args.get("json"), rows, threads, layout_name);
   return 0;
 }
 

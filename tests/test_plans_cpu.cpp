@@ -145,6 +145,24 @@ TEST(PlansCpuFused, GroupsOfTilesWithATailMatchReference) {
     }
 }
 
+// NHWC with whole vectors of output channels and no activation stores each pixel's channels as
+// one vector (cpu_store_channels), with a vector of biases: one and two vectors of K, partial
+// tiles at the right and bottom edges, bias and residual, each CPU plan, against float64.
+TEST(PlansCpuNhwc, VectorStoresOfWholeChannelVectorsMatchReference) {
+  const int lanes = planner::caps_for_device(Device::cpu()).vector_lanes;
+  ASSERT_GT(lanes, 0);
+  for (const int64_t k : {int64_t{lanes}, int64_t{2 * lanes}})
+    for (const auto& [plan, m] : {std::pair{"unfused", 4}, {"unfused", 6}, {"fused", 4}, {"fused", 3}, {"direct", 0}}) {
+      ConvCase cc{2, 24, 13, 11, k, 3, Padding::all(1), {true, true, Activation::none}};
+      cc.layout = Layout::nhwc;
+      Options o = plan_options(plan, m);
+      o.quick_compile = true;
+      const double err = check_conv(Device::cpu(), o, cc);
+      const std::string what = m ? std::string(plan) + " F(" + std::to_string(m) + ",3)" : std::string(plan);
+      std::printf("[ measured ] cpu %s %s: rel L2 error %.3g\n", what.c_str(), cc.str().c_str(), err);
+    }
+}
+
 // The fused plan's groups and blocks chosen for 2 and 3 threads (shared out evenly, or a block
 // whose busiest thread has the least work: cpu_fused_tiles) compute the same convolution, at
 // odd alpha too.
@@ -188,7 +206,8 @@ TEST(PlansCpuNchw, TransposedPadAndRowStoresMatchReference) {
         Options o = plan_options(plan, m);
         o.quick_compile = true;
         const double err = check_conv(Device::cpu(), o, cc);
-        std::printf("[ measured ] cpu %s F(%d,3) %s: rel L2 error %.3g\n", plan, m, cc.str().c_str(), err);
+        const std::string what = m ? std::string(plan) + " F(" + std::to_string(m) + ",3)" : std::string(plan);
+      std::printf("[ measured ] cpu %s %s: rel L2 error %.3g\n", what.c_str(), cc.str().c_str(), err);
       }
 }
 

@@ -103,6 +103,16 @@ void cpu_store_channels(KernelBuilder& b, const ConvDesc& d, const OutputSink& y
                         const std::vector<CpuPixel>& pixels, const std::vector<Expr>& values) {
   const int L = values.at(0).type().lanes;
   const int64_t OH = d.out_h(), OW = d.out_w();
+  // NHWC with whole vectors of channels: a pixel's channels are one vector store (lane by lane,
+  // 16 scalar stores a pixel, resnet50.c3's F(6,3) output transform took 47 us against 28 for NCHW).
+  if (d.layout == Layout::nhwc && y.takes_vectors() && d.k % L == 0) {
+    Expr bias = y.channel_biases(b, k0, L);
+    for (size_t px = 0; px < pixels.size(); ++px) {
+      const CpuPixel& at = pixels[px];
+      y.store(b, image_base(d.layout, n, k0, d.k, OH * OW) + (at.oh * OW + at.ow) * d.k, values[px], bias, at.mask);
+    }
+    return;
+  }
   const ChannelLanes ch = channel_lanes(b, d, k0, k_extent, L);
   std::vector<Expr> bias(L);
   for (int l = 0; l < ch.count; ++l) bias[l] = y.channel_bias(b, ch.k[l], ch.kmask[l]);

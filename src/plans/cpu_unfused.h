@@ -42,8 +42,9 @@ struct CpuPixel {
   ir::Expr oh, ow, mask;
 };
 /// Stores vectors of output channels [k0, k0 + lanes) of image n, values[i] at pixels[i], lane by
-/// lane with the epilogue. k0 runs over whole vectors up to `k_extent` >= K: channels past K are
-/// masked (skipped when k_extent is one vector, so k0 = 0).
+/// lane with the epilogue (NHWC with whole vectors of channels and no activation: one vector per
+/// pixel). k0 runs over whole vectors up to `k_extent` >= K: channels past K are masked (skipped
+/// when k_extent is one vector, so k0 = 0).
 void cpu_store_channels(ir::KernelBuilder& b, const ConvDesc& d, const OutputSink& y, ir::Expr n, ir::Expr k0,
                         int64_t k_extent, const std::vector<CpuPixel>& pixels, const std::vector<ir::Expr>& values);
 /// Transforms the alpha^2 vectors of M of tile p, channels [kb * lanes, ...) and stores them in y

@@ -17,6 +17,10 @@ Expr OutputSink::channel_bias(KernelBuilder& b, Expr k, Expr mask) const {
   return bias_ ? b.load("bias", bias_, k, mask) : Expr();
 }
 
+Expr OutputSink::channel_biases(KernelBuilder& b, Expr k0, int lanes) const {
+  return bias_ ? b.load("bias", bias_, k0, {}, lanes) : Expr();
+}
+
 namespace {
 
 // Comparisons rather than fmax/fmin so that NaN stays NaN, as in PyTorch.
@@ -37,7 +41,7 @@ Expr activate(Activation a, Expr v) {
 void OutputSink::store(KernelBuilder& b, Expr index, Expr value, Expr bias, Expr mask) const {
   const int lanes = value.type().lanes;
   if (lanes > 1 && !takes_vectors()) throw Error("internal: a vector store into y with an activation");
-  if (bias) value = value + broadcast(bias, lanes);
+  if (bias) value = value + (bias.type().lanes == lanes ? bias : broadcast(bias, lanes));
   if (residual_) value = value + b.load("z", residual_, index, mask, lanes);
   b.store(y_, index, activate(activation_, value), mask);
 }
