@@ -293,12 +293,6 @@ void write_json(const std::string& path, const std::vector<LayerResult>& results
   if (!out) throw Error("cannot write " + path);
 }
 
-double geomean(const std::vector<double>& v) {
-  double s = 0;
-  for (double x : v) s += std::log(x);
-  return v.empty() ? -1 : std::exp(s / static_cast<double>(v.size()));
-}
-
 void print_summary(std::ostream& out, const std::vector<LayerResult>& results) {
   std::vector<double> batched;
   out << "\n";
@@ -306,7 +300,7 @@ void print_summary(std::ostream& out, const std::vector<LayerResult>& results) {
     if (lr.layer->desc.n >= 8 && lr.ratio() > 0) batched.push_back(lr.ratio());
   if (!batched.empty())
     out << "geometric mean of cuDNN/Wino over the " << batched.size()
-        << " layers with batch >= 8: " << fmt("%.2f", geomean(batched)) << "\n";
+        << " layers with batch >= 8: " << fmt("%.2f", geometric_mean(batched)) << "\n";
   for (const LayerResult& lr : results)
     if (lr.layer->desc.n < 8 && lr.ratio() > 0)
       out << "batch " << lr.layer->desc.n << " " << lr.layer->name << ": cuDNN/Wino "
@@ -326,8 +320,8 @@ void print_summary(std::ostream& out, const std::vector<LayerResult>& results) {
       }
   for (const auto& [p, r] : ratios)
     out << "best " << precision_name(p) << " over the " << r.second.size() << " layers with batch >= 8: "
-        << (r.first.empty() ? "" : "cuDNN TF32/Wino " + fmt("%.2f", geomean(r.first)) + ", ") << "cuDNN "
-        << results.front().cudnn_mode << "/Wino " << fmt("%.2f", geomean(r.second)) << " (geometric means)\n";
+        << (r.first.empty() ? "" : "cuDNN TF32/Wino " + fmt("%.2f", geometric_mean(r.first)) + ", ") << "cuDNN "
+        << results.front().cudnn_mode << "/Wino " << fmt("%.2f", geometric_mean(r.second)) << " (geometric means)\n";
   out << "plan auto against the exhaustive sweep's best, worst layer: cost model " << fmt("%.3f", model_worst)
       << "x, tune " << fmt("%.3f", tuned_worst) << "x\n";
 }

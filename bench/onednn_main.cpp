@@ -33,6 +33,7 @@ using cli::fmt;
 struct Timing {
   std::string name, detail, error;  // error: why it did not run
   double us = -1, rel_err = -1;
+  std::vector<double> rounds;  // the median of each round, in order
 };
 
 struct Row {
@@ -45,6 +46,15 @@ struct Row {
       if (t.us > 0 && (!b || t.us < b->us)) b = &t;
     return b;
   }
+  // oneDNN's best over Wino within each round (turns at most a few hundred ms apart), median over
+  // the rounds: a slow phase of the machine that lasts seconds slows both sides of a round alike.
+  double paired_ratio() const {
+    const Timing* b = best_onednn();
+    if (!b || wino.us <= 0 || b->rounds.size() != wino.rounds.size()) return -1;
+    std::vector<double> ratios;
+    for (size_t i = 0; i < wino.rounds.size(); ++i) ratios.push_back(b->rounds[i] / wino.rounds[i]);
+    return median(ratios);
+  }
 };
 
 // Both libraries' threads spin for a while after their last run (OpenMP's for milliseconds), and
@@ -56,7 +66,6 @@ void settle() { std::this_thread::sleep_for(std::chrono::milliseconds(50)); }
 struct Contender {
   Timing timing;
   std::function<double(int)> time_us;  // median of that many runs (after two warm-ups)
-  std::vector<double> rounds;
 };
 
 Contender onednn_contender(const ConvDesc& d, const std::string& algo, const Tensor& x, const Tensor& w,
@@ -123,19 +132,21 @@ void measure_rounds(std::vector<Contender>& cs, int repeats, int rounds) {
         // Warm up for 20 ms: caches, the threads' wake-up and the core's clock after the pause.
         const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(20);
         while (std::chrono::steady_clock::now() < until) c.time_us(3);
-        c.rounds.push_back(c.time_us(std::max(3, repeats / rounds)));  // the header prints this total
+        c.timing.rounds.push_back(c.time_us(std::max(3, repeats / rounds)));  // the header prints this total
       }
   for (Contender& c : cs)
-    if (!c.rounds.empty()) c.timing.us = median(c.rounds);
+    if (!c.timing.rounds.empty()) c.timing.us = median(c.timing.rounds);
 }
 
 std::string cell(const Timing& t) { return t.us > 0 ? fmt("%.1f", t.us) : "-"; }
 
 void print_row(const Row& r) {
   const Timing* best = r.best_onednn();
-  std::printf("%-16s %10s %10s %10s | %-28s %10s | %6s | %8s %8s\n", r.layer->name.c_str(), cell(r.onednn[0]).c_str(),
+  const double paired = r.paired_ratio();
+  std::printf("%-16s %10s %10s %10s | %-28s %10s | %6s %6s | %8s %8s\n", r.layer->name.c_str(), cell(r.onednn[0]).c_str(),
               cell(r.onednn[1]).c_str(), cell(r.onednn[2]).c_str(), r.wino.detail.c_str(), cell(r.wino).c_str(),
               best && r.wino.us > 0 ? fmt("%.2f", best->us / r.wino.us).c_str() : "-",
+              paired > 0 ? fmt("%.2f", paired).c_str() : "-",
               best ? fmt("%.1e", best->rel_err).c_str() : "-", r.wino.us > 0 ? fmt("%.1e", r.wino.rel_err).c_str() : "-");
   for (const Timing& t : r.onednn)
     if (!t.error.empty()) std::printf("    oneDNN %s: %s\n", t.name.c_str(), t.error.substr(0, 150).c_str());
@@ -150,9 +161,12 @@ void write_json(const std::string& path, const std::vector<Row>& rows, int threa
     j.begin_object().key("layer").value(r.layer->name).key("problem").value(r.layer->desc.str());
     for (const Timing* t : {&r.onednn[0], &r.onednn[1], &r.onednn[2], &r.wino}) {
       j.key(t->name).begin_object().key("us_med").value(t->us).key("rel_err").value(t->rel_err);
+      j.key("us_rounds").begin_array();
+      for (double us : t->rounds) j.value(us);
+      j.end_array();
       j.key("detail").value(t->detail).key("error").value(t->error).end_object();
     }
-    j.end_object();
+    j.key("paired_ratio").value(r.paired_ratio()).end_object();
   }
   j.end_array().end_object();
   std::ofstream(path) << j.str() << "\n";
@@ -190,10 +204,10 @@ int run(int argc, char** argv) {
   std::printf("%s, %d threads for both; %d runs each in %d alternating rounds, median of the rounds' medians; "
               "times in us; Wino in %s\n\n", OneDnnConv::version().c_str(), threads, rounds * std::max(3, repeats / rounds),
               rounds, layout_name.c_str());
-  std::printf("%-16s %10s %10s %10s | %-28s %10s | %6s | %8s %8s\n", "layer", "dnn direct", "dnn wino", "dnn auto",
-              "Wino plan", "Wino", "best/W", "dnn err", "Wino err");
+  std::printf("%-16s %10s %10s %10s | %-28s %10s | %6s %6s | %8s %8s\n", "layer", "dnn direct", "dnn wino", "dnn auto",
+              "Wino plan", "Wino", "best/W", "paired", "dnn err", "Wino err");
   std::vector<Row> rows;
-  std::vector<double> ratios;
+  std::vector<double> ratios, paired;
   for (const io::Layer* l : selected) {
     const ConvDesc& d = l->desc;
     const Tensor x = random_normal(DType::f32, {d.n, d.c, d.h, d.w}, 1);
@@ -210,13 +224,15 @@ int run(int argc, char** argv) {
     print_row(r);
     std::fflush(stdout);
     if (const Timing* b = r.best_onednn(); b && r.wino.us > 0) ratios.push_back(b->us / r.wino.us);
+    if (const double p = r.paired_ratio(); p > 0) paired.push_back(p);
     rows.push_back(std::move(r));
   }
-  double log_sum = 0;
-  for (double v : ratios) log_sum += std::log(v);
   if (!ratios.empty())
     std::printf("\ngeometric mean of oneDNN's best over Wino: %.3f (>1: Wino faster); slowest layer %.3f\n",
-                std::exp(log_sum / ratios.size()), *std::min_element(ratios.begin(), ratios.end()));
+                geometric_mean(ratios), *std::min_element(ratios.begin(), ratios.end()));
+  if (!paired.empty())
+    std::printf("the same from each round's own pair of times (paired): %.3f; slowest layer %.3f\n",
+                geometric_mean(paired), *std::min_element(paired.begin(), paired.end()));
   if (args.has("json")) write_json(args.get("json"), rows, threads, layout_name);
   return 0;
 }
