@@ -449,6 +449,35 @@ TEST(PlannerCpu, FusedGroupsPastL2AreChargedTheirSlowerGemm) {
   EXPECT_FALSE(small.plan.plan == "fused" && small.plan.m == 6);
 }
 
+// Where the channels leave lanes of the host's vectors empty, the CPU-shaped plans are candidates
+// at each narrower width that wastes fewer (the seed's C = K = 8: 8 lanes of AVX-512's 16, not 4,
+// which pads no less); a plan asked for by name takes the width the model predicts fastest, which
+// on a core that issues 512-bit FMAs as two halves (Zen 4) is the narrower one at the same rate.
+// Layers whose channels fill whole vectors keep the host's width.
+TEST(PlannerCpu, NarrowerVectorsWhereChannelsWouldLeaveLanesEmpty) {
+  const DeviceCaps caps = two_core_caps(16);
+  auto widths = [&](const ConvDesc& d) {
+    std::set<std::string> out;
+    for (const PlanCandidate& x : plan_convolution(d, Options{}, caps).candidates)
+      if (x.plan == "fused" && x.m == 4) out.insert(x.tiles);
+    return out;
+  };
+  const ConvDesc seed = layer(1, 8, 32, 8);
+  EXPECT_EQ(widths(seed), (std::set<std::string>{"v16", "v8"}));
+  EXPECT_EQ(widths(layer(1, 64, 56, 64)), (std::set<std::string>{"v16"}));
+  EXPECT_EQ(widths(layer(1, 5, 16, 3)), (std::set<std::string>{"v16", "v8", "v4"}));
+  Options named;
+  named.plan = "fused";
+  named.m = 4;
+  EXPECT_EQ(plan_convolution(seed, named, caps).plan.vector_lanes, 8);
+  EXPECT_EQ(plan_convolution(layer(1, 64, 56, 64), named, caps).plan.vector_lanes, 16);
+  // Where narrower vectors run at a proportionally lower rate (Intel's AVX-512), 8 lanes still do
+  // a quarter of the padded work at half the rate.
+  DeviceCaps intel = caps;
+  intel.vector_loads_per_fma = 1;
+  EXPECT_EQ(plan_convolution(seed, named, intel).plan.vector_lanes, 8);
+}
+
 // On a CPU the candidates include an odd m where its tiles cut the output more evenly than every
 // even m (fewer GEMM points): F(5,3) on 14 x 14 (3 x 3 tiles, 441 points against 576), not on
 // 28 x 28 (F(5,3) ties F(4,3)) nor 56 x 56 or 7 x 7; a GPU keeps m = 2, 4, 6.

@@ -125,7 +125,7 @@ TEST(PlansCpuGemm, TwoLoadsPerFmaChooseBlocksWithoutPadding) {
 TEST(PlansCpuFused, GroupsOfTilesWithATailMatchReference) {
   for (auto [layout, c] : {std::pair{Layout::nchw, 19}, {Layout::nhwc, 19}, {Layout::nhwc, 32}})
     for (int m : {2, 4}) {
-      ConvCase cc{3, c, 17, 21, 37, 3, Padding::all(1), {true, true, Activation::relu}};
+      ConvCase cc{3, c, 17, 25, 37, 3, Padding::all(1), {true, true, Activation::relu}};
       cc.layout = layout;
       ConvDesc d;
       d.n = cc.n, d.c = cc.c, d.h = cc.h, d.w = cc.w, d.k = cc.k, d.pad = cc.pad, d.layout = layout;
@@ -161,6 +161,30 @@ TEST(PlansCpuNhwc, VectorStoresOfWholeChannelVectorsMatchReference) {
       const std::string what = m ? std::string(plan) + " F(" + std::to_string(m) + ",3)" : std::string(plan);
       std::printf("[ measured ] cpu %s %s: rel L2 error %.3g\n", what.c_str(), cc.str().c_str(), err);
     }
+}
+
+// The CPU plans at narrower vectors than the host's (narrower_lanes: channels that would leave
+// lanes empty): the seed's C = K = 8 and C = 5, K = 3, with partial tiles, batch 2 and an
+// epilogue, in both layouts, against float64; the kernels' names carry the width taken.
+TEST(PlansCpuNarrow, NarrowerVectorsMatchReference) {
+  const int lanes = planner::caps_for_device(Device::cpu()).vector_lanes;
+  for (const auto& [c, k] : {std::pair<int64_t, int64_t>{8, 8}, {5, 3}})
+    for (Layout layout : {Layout::nchw, Layout::nhwc})
+      for (const auto& [plan, m] : {std::pair{"fused", 4}, {"unfused", 6}, {"direct", 0}}) {
+        ConvCase cc{2, c, 13, 11, k, 3, Padding::all(1), {true, true, Activation::relu}};
+        cc.layout = layout;
+        ConvDesc d;
+        d.n = cc.n, d.c = cc.c, d.h = cc.h, d.w = cc.w, d.k = cc.k, d.pad = cc.pad, d.layout = layout;
+        Options o = plan_options(plan, m);
+        o.quick_compile = true;
+        const std::string name = explain(d, o, "cpu").kernels.front().name;
+        if (lanes == 16) {
+          EXPECT_EQ(name.find("_v16"), std::string::npos) << name;
+        }
+        const double err = check_conv(Device::cpu(), o, cc);
+        std::printf("[ measured ] cpu %s %s (%s, host lanes %d): rel L2 error %.3g\n", plan, cc.str().c_str(),
+                    name.c_str(), lanes, err);
+      }
 }
 
 // The fused plan's groups and blocks chosen for 2 and 3 threads (shared out evenly, or a block
@@ -252,11 +276,12 @@ TEST(PlansCpuDirect, StridesDilationsAndEdgesMatchReference) {
     }
 }
 
-// y itself fits the 32-bit offsets (2^28 elements), but the lanes past K = 1 of a vector of 16
-// channels would address 2^32: refused by name rather than computing a wrapped offset.
+// y itself fits the 32-bit offsets (2^30 elements), but the lanes past K = 1 of even the
+// narrowest vector (4 channels, narrower_lanes) would address 2^32: refused by name rather than
+// computing a wrapped offset.
 TEST(PlansCpuErrors, OffsetsOfMaskedLanesPastTheIndexRangeAreRefused) {
   ConvDesc d;
-  d.h = d.w = 16384, d.c = 1, d.k = 1, d.r = d.s = 1;
+  d.h = d.w = 32768, d.c = 1, d.k = 1, d.r = d.s = 1;
   try {
     explain(d, plan_options("direct", 0), "cpu");
     ADD_FAILURE() << "planned";

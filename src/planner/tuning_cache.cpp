@@ -20,7 +20,7 @@ constexpr const char* kMagic = "wino tuning 1";
 // Part of every key: raised when kernels change so much that picks measured on the earlier ones
 // may be wrong (2: fused's ring rebalanced, session 36; 3: the CPU fused plan's groups and blocks
 // shared out between threads, session 37), so that tune measures again.
-constexpr int kKernelGeneration = 3;
+constexpr int kKernelGeneration = 4;
 
 }  // namespace
 
