@@ -609,6 +609,27 @@ TEST(PlannerTune, TiesGoToTheCandidateThatMovesFewerBytes) {
     }
 }
 
+// A tie does not go to fewer bytes bought with much more arithmetic: on resnet50.c5 fused F(2,3)
+// moves fewer bytes than unfused F(4,3) but does 1.8x its FLOPs, and measured level with it only
+// in a slow phase of the machine.
+TEST(PlannerTune, TiesDoNotGoToFewerBytesWithMuchMoreArithmetic) {
+  const ConvDesc d = layer(1, 512, 7, 512);
+  const Options o = tune_options(2);
+  const Measure measure = [&](const plans::PlanOptions& p, std::string*) {
+    return p.plan == "unfused" && p.m == 4 ? 100.0 : p.plan == "fused" && p.m == 2 ? 101.0 : 500.0;
+  };
+  const Choice c = plan_convolution(d, o, two_core_caps(16), measure);
+  const PlanCandidate *f4 = nullptr, *f2 = nullptr;
+  for (const PlanCandidate& x : c.candidates) {
+    if (x.plan == "unfused" && x.m == 4 && x.measured_us == 100.0) f4 = &x;
+    if (x.plan == "fused" && x.m == 2 && x.measured_us == 101.0) f2 = &x;
+  }
+  ASSERT_TRUE(f4 && f2) << "tune should have measured both";
+  ASSERT_LT(f2->predicted_mb, f4->predicted_mb);  // else the tie rule would not apply anyway
+  EXPECT_GT(f2->predicted_mflop, 1.25 * f4->predicted_mflop);
+  EXPECT_TRUE(f4->chosen);
+}
+
 // Tune mode asked for tf32: the tensor-core GEMM gets its own first turns. The model ranks the fp32
 // GEMM's tile shapes of unfused F(6,3) level with tf32's on resnet50.c2.b32 (both bound by bytes),
 // and tune measured only the fp32 ones, 1.35x slower on the H200 (122.7 us against 90.6).

@@ -76,6 +76,7 @@ nb::dict candidate_dict(const wino::PlanCandidate& c) {
   nb::dict d;
   d["plan"] = c.plan, d["m"] = c.m, d["tiles"] = c.tiles, d["pred_regs"] = c.pred_regs;
   d["predicted_us"] = c.predicted_us, d["predicted_mb"] = c.predicted_mb;
+  d["predicted_mflop"] = c.predicted_mflop;
   d["measured_us"] = c.measured_us, d["bound"] = c.bound;
   d["rejected"] = c.rejected, d["chosen"] = c.chosen, d["precision"] = wino::precision_name(c.precision);
   return d;

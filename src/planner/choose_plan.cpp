@@ -238,7 +238,7 @@ int64_t cpu_memory_bytes(const plans::Program& prog, const plans::Launch& l, con
 // thread's share of the FLOPs at one thread's rate), plus the launch cost.
 void predict(PlanCandidate& c, const plans::Program& prog, const std::vector<KernelStats>& stats,
              const DeviceCaps& caps) {
-  double flop_us = 0, byte_us = 0, total = 0, bytes = 0;
+  double flop_us = 0, byte_us = 0, total = 0, bytes = 0, flops = 0;
   for (const plans::Launch& l : prog.launches) {
     const KernelStats& s = stats.at(l.kernel);
     const double mma = s.mma_flops > 0 ? s.mma_tf32_flops / (caps.tf32_gflops * 1e3) : 0;
@@ -264,9 +264,11 @@ void predict(PlanCandidate& c, const plans::Program& prog, const std::vector<Ker
     total += std::max(std::max({f, b, sh}) / std::max(util, 1e-3), serial) + caps.launch_us;
     flop_us += f;
     byte_us += b;
+    flops += static_cast<double>(s.flops);
   }
   c.predicted_us = total;
   c.predicted_mb = bytes / 1e6;
+  c.predicted_mflop = flops / 1e6;
   const double launches = caps.launch_us * static_cast<double>(prog.launches.size());
   c.bound = launches > std::max(flop_us, byte_us) ? "launches" : flop_us > byte_us ? "FLOPs" : "bytes";
 }
@@ -381,6 +383,11 @@ constexpr double kTuneContenders = 2.0;
 // 394-438 against 695-703 while another tenant's traffic slowed the machine's memory). At 5%,
 // resnet50.c3 took unfused F(4,3) at 302 us over F(6,3)'s 289 (2.4 MB of U against 4.2).
 constexpr double kTuneTie = 1.03;
+// ... unless the candidate with fewer bytes does this much more arithmetic: it does not get faster
+// when the memory does (resnet50.c5: fused F(2,3), 33.6 MB and 1.8x the FLOPs, tied unfused
+// F(4,3) at 626 us in a slow phase; F(4,3) runs 406-516 us outside one). Fused F(4,3) against
+// unfused F(6,3) on resnet50.c2 does 1.10x the FLOPs.
+constexpr double kTieMoreFlops = 1.25;
 
 // Measured candidates first, and of those the ones measured in tune's rounds (their rounds
 // compare them; the others' first turns may come from a faster phase), each group fastest first.
@@ -399,15 +406,17 @@ void rank_measured(std::vector<PlanCandidate>& cands, const std::vector<bool>& i
   cands = std::move(ranked);
 }
 
-// Of the first `compared` ranked candidates, those within kTuneTie of the fastest: the one with
-// the fewest predicted bytes goes first.
+// Of the first `compared` ranked candidates, those within kTuneTie of the fastest's time and
+// kTieMoreFlops of its arithmetic: the one with the fewest predicted bytes goes first.
 void take_tie_with_fewer_bytes(std::vector<PlanCandidate>& cands, size_t compared) {
   if (cands.empty() || cands.front().measured_us < 0) return;
   size_t pick = 0;
   const double tie = kTuneTie * cands[0].measured_us;
   const size_t n = std::min(compared, cands.size());
   for (size_t i = 1; i < n && cands[i].measured_us >= 0 && cands[i].measured_us <= tie; ++i)
-    if (cands[i].predicted_mb >= 0 && cands[i].predicted_mb < cands[pick].predicted_mb) pick = i;
+    if (cands[i].predicted_mb >= 0 && cands[i].predicted_mb < cands[pick].predicted_mb &&
+        cands[i].predicted_mflop <= kTieMoreFlops * cands[0].predicted_mflop)
+      pick = i;
   const auto at = cands.begin() + static_cast<std::ptrdiff_t>(pick);
   std::rotate(cands.begin(), at, at + 1);
 }
