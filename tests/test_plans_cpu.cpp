@@ -173,11 +173,9 @@ TEST(PlansCpuNarrow, NarrowerVectorsMatchReference) {
       for (const auto& [plan, m] : {std::pair{"fused", 4}, {"unfused", 6}, {"direct", 0}}) {
         ConvCase cc{2, c, 13, 11, k, 3, Padding::all(1), {true, true, Activation::relu}};
         cc.layout = layout;
-        ConvDesc d;
-        d.n = cc.n, d.c = cc.c, d.h = cc.h, d.w = cc.w, d.k = cc.k, d.pad = cc.pad, d.layout = layout;
         Options o = plan_options(plan, m);
         o.quick_compile = true;
-        const std::string name = explain(d, o, "cpu").kernels.front().name;
+        const std::string name = explain(desc_of(cc), o, "cpu").kernels.front().name;
         if (lanes == 16) {
           EXPECT_EQ(name.find("_v16"), std::string::npos) << name;
         }
