@@ -345,10 +345,12 @@ plans::PlanOptions within_device_budget(const plans::PlanOptions& p, const ConvD
 // (narrower_lanes).
 plans::PlanOptions fastest_vector_width(const plans::PlanOptions& p, const ConvDesc& d, const Options& o,
                                         const DeviceCaps& caps) {
+  const std::vector<int> widths = narrower_lanes(d, p.vector_lanes);
+  if (widths.empty()) return p;
   plans::PlanOptions pick = p;
   PlanCandidate best = describe(p);
-  for (int w : narrower_lanes(d, p.vector_lanes)) {
-    if (best.predicted_us < 0 && best.rejected.empty()) evaluate(best, p, d, o, caps);
+  evaluate(best, p, d, o, caps);
+  for (int w : widths) {
     plans::PlanOptions q = p;
     q.vector_lanes = w;
     PlanCandidate c = describe(q);
