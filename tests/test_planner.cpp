@@ -478,10 +478,10 @@ TEST(PlannerCpu, NarrowerVectorsWhereChannelsWouldLeaveLanesEmpty) {
   EXPECT_EQ(plan_convolution(seed, named, intel).plan.vector_lanes, 8);
 }
 
-// On a CPU the candidates include an odd m where its tiles cut the output more evenly than every
-// even m (fewer GEMM points): F(5,3) on 14 x 14 (3 x 3 tiles, 441 points against 576), not on
-// 28 x 28 (F(5,3) ties F(4,3)) nor 56 x 56 or 7 x 7; a GPU keeps m = 2, 4, 6.
-TEST(PlannerCpu, OddMWhereItsTilesCutTheOutputMoreEvenly) {
+// The candidates include an odd m where its tiles cut the output more evenly than every even m
+// (fewer GEMM points): F(5,3) on 14 x 14 (3 x 3 tiles, 441 points against 576), not on 28 x 28
+// (F(5,3) ties F(4,3)) nor 56 x 56 or 7 x 7; on a CPU and on a GPU alike.
+TEST(Planner, OddMWhereItsTilesCutTheOutputMoreEvenly) {
   auto ms = [](int64_t hw, const DeviceCaps& caps) {
     ConvDesc d;
     d.c = d.k = 64, d.h = d.w = hw, d.pad = Padding::all(1);
@@ -494,7 +494,33 @@ TEST(PlannerCpu, OddMWhereItsTilesCutTheOutputMoreEvenly) {
   cpu.vector_lanes = 16;
   EXPECT_EQ(ms(14, cpu), (std::set<int>{2, 4, 5, 6}));
   for (int64_t hw : {7, 28, 56}) EXPECT_EQ(ms(hw, cpu), (std::set<int>{2, 4, 6})) << hw;
-  EXPECT_EQ(ms(14, caps_for_target("sm_90")), (std::set<int>{2, 4, 6}));
+  EXPECT_EQ(ms(14, caps_for_target("sm_90")), (std::set<int>{2, 4, 5, 6}));
+  EXPECT_EQ(ms(28, caps_for_target("sm_90")), (std::set<int>{2, 4, 6}));
+}
+
+// On the H200 the model takes F(5,3) where its GEMM's blocks stay full and F(4,3) where F(5,3)'s
+// fewer tiles leave the blocks part empty, as measured (fp32, us, bench/results/
+// h200_fused_ab_session39.txt): resnet50.c4.b32 78.4 against 89.6; vgg16.5_2.b8 (72 tiles of
+// F(5,3) in blocks of 64) 102.6 against 90.7.
+TEST(PlannerGpu, OddMWhereTheGemmBlocksStayFull) {
+  auto chosen_m = [](const ConvDesc& d) { return explain(d, Options{}, "sm_90").candidates.front().m; };
+  EXPECT_EQ(chosen_m(layer(32, 256, 14, 256)), 5);
+  EXPECT_EQ(chosen_m(layer(8, 512, 14, 512)), 4);
+}
+
+// fused's ring (F(4,3)) takes 6 points a thread where the layer has over two work-groups per
+// multiprocessor, 9 where it has fewer or the device's multiprocessors are unknown.
+TEST(PlannerGpu, FusedRingTakesSixPointsAThreadWhereWorkGroupsAreMany) {
+  plans::PlanOptions p;
+  p.plan = "fused", p.m = 4, p.async_copies = true;
+  p.regs_per_core = 65536, p.shared_per_core = 228 * 1024, p.device_cores = 132;  // sm_90, H200
+  auto ppt = [](const ConvDesc& d, const plans::PlanOptions& q) { return resolve_plan(d, q).gemm->ppt; };
+  EXPECT_EQ(ppt(layer(32, 128, 28, 128), p), 6);  // 98 blocks of tiles x 4 of K: 392 work-groups
+  EXPECT_EQ(ppt(layer(32, 256, 14, 256), p), 9);  // 32 x 8 = 256
+  EXPECT_EQ(ppt(layer(32, 512, 7, 512), p), 9);   // 8 x 16 = 128
+  plans::PlanOptions unknown = p;
+  unknown.device_cores = 0;
+  EXPECT_EQ(ppt(layer(32, 128, 28, 128), unknown), 9);
 }
 
 // Tune mode measuring the model's best `top` candidates.

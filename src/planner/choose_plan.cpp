@@ -60,6 +60,7 @@ plans::PlanOptions on_device(plans::PlanOptions p, const Options& o, const Devic
   p.regs_per_core = caps.regs_per_core;
   p.shared_per_core = caps.shared_per_core;
   p.cpu_threads = o.threads > 0 ? o.threads : caps.cores;
+  p.device_cores = caps.cores;
   return p;
 }
 
@@ -112,13 +113,14 @@ std::vector<plans::PlanOptions> candidate_plans(const ConvDesc& d, const Options
   std::vector<int> ms;
   for (int m : {2, 4, 6})
     if ((o.m == 0 || o.m == m) && m + d.r - 1 <= 8) ms.push_back(m);
-  // On a CPU, an odd m where its tiles cut the output more evenly than every even one, so that its
-  // GEMM has fewer points: resnet50.c4 (14 x 14) takes 3 x 3 tiles of F(5,3), 441 points against
-  // 576 for F(4,3) and F(6,3); Zen 4, 2 cores: 295 us against 384
-  // (bench/results/cpu_odd_m_zen4_2c_session36.txt). Elsewhere the larger transforms of odd alpha
-  // cost more than they save (resnet50.c3 at F(5,3): 319 us against 300). The GPU plans at odd m
-  // are correct but not yet measured against even m there.
-  if (caps.vector_lanes && o.m == 0)
+  // An odd m where its tiles cut the output more evenly than every even one, so that its GEMM has
+  // fewer points: resnet50.c4 (14 x 14) takes 3 x 3 tiles of F(5,3), 441 points against 576 for
+  // F(4,3) and F(6,3); Zen 4, 2 cores: 295 us against 384
+  // (bench/results/cpu_odd_m_zen4_2c_session36.txt); H200, resnet50.c4.b32: 78.4 us against 89.6
+  // (bench/results/h200_fused_ab_session39.txt). Elsewhere the larger transforms of odd alpha cost
+  // more than they save (resnet50.c3 at F(5,3): 319 us against 300), and the model weighs the
+  // GEMM's part-empty blocks (vgg16.5_2.b8 on the H200: 102.6 us against 90.7).
+  if (o.m == 0)
     for (int m : {3, 5})
       if (m + d.r - 1 <= 8 && std::all_of(ms.begin(), ms.end(), [&](int even) { return gemm_points(d, m) < gemm_points(d, even); }))
         ms.push_back(m);

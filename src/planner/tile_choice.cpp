@@ -238,7 +238,7 @@ void use_patch_ring(GemmTiles& g, const ConvDesc& d, const plans::PlanOptions& p
 // A work-group holding all alpha^2 points (plans fused and fused-output; `patch_ring`: fused
 // with asynchronous copies of float32 tensors, use_patch_ring).
 GemmTiles all_points_tiles(const plans::Tiling& t, bool all_points_per_thread, int64_t K, int max_threads,
-                           bool patch_ring) {
+                           bool patch_ring, int device_cores) {
   const int a2 = t.alpha * t.alpha;
   // Register budget (measured with ptxas on the benchmark layers): the accumulators stay live
   // across the chunk's input transform (alpha^2 inputs and outputs per thread), so 256 threads
@@ -260,7 +260,17 @@ GemmTiles all_points_tiles(const plans::Tiling& t, bool all_points_per_thread, i
   // registers, 72 KiB each), so that one's barrier is the other's turn. H200, F(4,3), against 32 x 32
   // (session 35's ring; bench/results/h200_fused_tiles_session35.txt): resnet50.c5.b32 355 -> 192 us, vgg16.1_2.b8
   // 477 -> 432, resnet50.c2.b32 139 -> 129, within 3% elsewhere (resnet50.c4.b32 159 -> 164).
-  if (a2 <= 36 && a2 > 16 && patch_ring) return {a2, 32, 16, 4, 4, 4, points_per_thread(a2, 9)};
+  // Where the layer has more than two such work-groups per multiprocessor, 6 points a thread (6
+  // groups x 32 threads, 96 accumulators): H200, F(4,3), against 9 (bench/results/
+  // h200_fused_ab_session39.txt): resnet50.c3.b32 (392 work-groups) 162 -> 135 us, resnet50.c2.b32
+  // 135 -> 126, the vgg16 layers at batch 8 1-2.5% faster; with one work-group per multiprocessor or
+  // fewer, 9 points keep a thread's run of FMAs longer: resnet50.c5.b32 (128) 185 against 202,
+  // vgg16.5_2.b8 168 against 189; resnet50.c4.b32 (256) level.
+  if (a2 <= 36 && a2 > 16 && patch_ring) {
+    const int64_t groups = (t.tiles + 15) / 16 * ((K + 31) / 32);
+    const bool many = device_cores > 0 && groups > 2 * int64_t{device_cores};
+    return {a2, 32, 16, 4, 4, 4, points_per_thread(a2, many ? 6 : 9)};
+  }
   if (a2 <= 36) return {a2, 32, 32, 4, 4, 4, points_per_thread(a2, 9)};  // 4 groups x 64 threads, 144 accumulators
   return {a2, 16, 32, 4, 4, 4, points_per_thread(a2, 8)};                 // 8 groups x 32 threads, 128 accumulators
 }
@@ -345,7 +355,7 @@ plans::PlanOptions resolve_plan(const ConvDesc& d, plans::PlanOptions p) {
                 : p.vector_lanes > 0              ? cpu_point_tiles(p.vector_lanes, d.c, d.k, t.tiles, l1_of(p), p.loads_per_fma)
                 : p.plan == "fused-input"         ? point_row_tiles(t, d.k)
                 : mma_output                      ? *mma_output
-                : p.plan != "unfused"             ? all_points_tiles(t, p.plan == "fused-output", d.k, p.max_threads, patch_ring)
+                : p.plan != "unfused"             ? all_points_tiles(t, p.plan == "fused-output", d.k, p.max_threads, patch_ring, p.device_cores)
                 : p.precision == Precision::fp32 ? point_gemm_tiles(t, d.k, p.async_copies)
                                                  : mma_point_tiles(mma_kind(p.precision), t.tiles, d.k);
   apply_overrides(g, p);
