@@ -14,6 +14,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -61,14 +62,17 @@ inline CliResult run_wino(const std::vector<std::string>& args) {
   posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
   pid_t pid;
   CliResult result;
-  if (posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ) == 0) {
+  const int spawned = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
+  if (spawned == 0) {
     int wstatus = 0;
     waitpid(pid, &wstatus, 0);
     result.status = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : -1;
+    result.out = slurp(out_path);
+    result.err = slurp(err_path);
+  } else {  // e.g. a test binary carried to another machine without the CLI it was built beside
+    result.err = std::string("could not start ") + WINO_CLI_PATH + ": " + std::strerror(spawned);
   }
   posix_spawn_file_actions_destroy(&actions);
-  result.out = slurp(out_path);
-  result.err = slurp(err_path);
   fs::remove_all(dir);
   return result;
 }
