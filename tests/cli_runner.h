@@ -41,6 +41,20 @@ inline std::string slurp(const std::string& path) {
 }
 
 /// Runs `wino args...` and waits for it.
+/// The CLI under test: the one built beside this test binary, at its build path, or else at
+/// ../wino from the test binary (a build carried to another machine, e.g. the GPU's, keeps that
+/// layout: build/tests/wino_tests and build/wino).
+inline const std::string& wino_cli() {
+  static const std::string path = [] {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    if (fs::exists(WINO_CLI_PATH, ec)) return std::string(WINO_CLI_PATH);
+    const fs::path beside = fs::read_symlink("/proc/self/exe", ec).parent_path().parent_path() / "wino";
+    return !ec && fs::exists(beside, ec) ? beside.string() : std::string(WINO_CLI_PATH);
+  }();
+  return path;
+}
+
 inline CliResult run_wino(const std::vector<std::string>& args) {
   namespace fs = std::filesystem;
   static int counter = 0;
@@ -49,7 +63,7 @@ inline CliResult run_wino(const std::vector<std::string>& args) {
   fs::create_directories(dir);
   std::string out_path = (dir / "out").string(), err_path = (dir / "err").string();
 
-  std::vector<std::string> full = {WINO_CLI_PATH};
+  std::vector<std::string> full = {wino_cli()};
   full.insert(full.end(), args.begin(), args.end());
   std::vector<char*> argv;
   for (std::string& a : full) argv.push_back(a.data());
@@ -70,7 +84,7 @@ inline CliResult run_wino(const std::vector<std::string>& args) {
     result.out = slurp(out_path);
     result.err = slurp(err_path);
   } else {  // e.g. a test binary carried to another machine without the CLI it was built beside
-    result.err = std::string("could not start ") + WINO_CLI_PATH + ": " + std::strerror(spawned);
+    result.err = "could not start " + wino_cli() + ": " + std::strerror(spawned);
   }
   posix_spawn_file_actions_destroy(&actions);
   fs::remove_all(dir);

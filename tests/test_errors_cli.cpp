@@ -267,7 +267,7 @@ TEST(ErrorsCli, InterruptedWriteLeavesNoTemporaryFile) {
     const std::string out = dir.file("big.npy");
     write_npy(out, random_normal(DType::f32, {4}, 1));
     const std::string before = slurp(out);
-    std::vector<std::string> args = {WINO_CLI_PATH, "random", "--shape", "67108864", "--output", out};
+    std::vector<std::string> args = {testing::wino_cli(), "random", "--shape", "67108864", "--output", out};
     std::vector<char*> argv;
     for (std::string& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
