@@ -503,7 +503,7 @@ TEST(Planner, OddMWhereItsTilesCutTheOutputMoreEvenly) {
 // h200_fused_ab_session39.txt): resnet50.c4.b32 78.4 against 89.6; vgg16.5_2.b8 (72 tiles of
 // F(5,3) in blocks of 64) 102.6 against 90.7.
 TEST(PlannerGpu, OddMWhereTheGemmBlocksStayFull) {
-  auto chosen_m = [](const ConvDesc& d) { return explain(d, Options{}, "sm_90").candidates.front().m; };
+  auto chosen_m = [](const ConvDesc& d) { return plan_convolution(d, Options{}, caps_for_target("sm_90")).plan.m; };
   EXPECT_EQ(chosen_m(layer(32, 256, 14, 256)), 5);
   EXPECT_EQ(chosen_m(layer(8, 512, 14, 512)), 4);
 }

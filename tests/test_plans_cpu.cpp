@@ -145,6 +145,15 @@ TEST(PlansCpuFused, GroupsOfTilesWithATailMatchReference) {
     }
 }
 
+// Plan `plan` at F(m, 3) (direct: m = 0) on the CPU, built quickly, against float64; prints the error.
+void check_quick(const char* plan, int m, const ConvCase& cc) {
+  Options o = plan_options(plan, m);
+  o.quick_compile = true;
+  const double err = check_conv(Device::cpu(), o, cc);
+  const std::string what = m ? std::string(plan) + " F(" + std::to_string(m) + ",3)" : std::string(plan);
+  std::printf("[ measured ] cpu %s %s: rel L2 error %.3g\n", what.c_str(), cc.str().c_str(), err);
+}
+
 // NHWC with whole vectors of output channels and no activation stores each pixel's channels as
 // one vector (cpu_store_channels), with a vector of biases: one and two vectors of K, partial
 // tiles at the right and bottom edges, bias and residual, each CPU plan, against float64.
@@ -155,11 +164,7 @@ TEST(PlansCpuNhwc, VectorStoresOfWholeChannelVectorsMatchReference) {
     for (const auto& [plan, m] : {std::pair{"unfused", 4}, {"unfused", 6}, {"fused", 4}, {"fused", 3}, {"direct", 0}}) {
       ConvCase cc{2, 24, 13, 11, k, 3, Padding::all(1), {true, true, Activation::none}};
       cc.layout = Layout::nhwc;
-      Options o = plan_options(plan, m);
-      o.quick_compile = true;
-      const double err = check_conv(Device::cpu(), o, cc);
-      const std::string what = m ? std::string(plan) + " F(" + std::to_string(m) + ",3)" : std::string(plan);
-      std::printf("[ measured ] cpu %s %s: rel L2 error %.3g\n", what.c_str(), cc.str().c_str(), err);
+      check_quick(plan, m, cc);
     }
 }
 
@@ -225,11 +230,7 @@ TEST(PlansCpuNchw, TransposedPadAndRowStoresMatchReference) {
     for (int m : {2, 4, 6})
       for (const char* plan : {"unfused", "fused"}) {
         ConvCase cc{2, sh.c, sh.h, sh.w, sh.k, 3, sh.pad, sh.epilogue};
-        Options o = plan_options(plan, m);
-        o.quick_compile = true;
-        const double err = check_conv(Device::cpu(), o, cc);
-        const std::string what = m ? std::string(plan) + " F(" + std::to_string(m) + ",3)" : std::string(plan);
-      std::printf("[ measured ] cpu %s %s: rel L2 error %.3g\n", what.c_str(), cc.str().c_str(), err);
+        check_quick(plan, m, cc);
       }
 }
 
