@@ -7,6 +7,7 @@
 #include <set>
 #include <tuple>
 
+#include "api/compile_program.h"
 #include "cli_runner.h"
 #include "scoped_env.h"
 #include "planner/choose_plan.h"
@@ -674,6 +675,33 @@ TEST(PlannerTune, TensorCoreCandidatesAreMeasuredBesidesFp32Ones) {
   for (int m : {4, 6})
     EXPECT_NE(std::find(measured.begin(), measured.end(), std::pair{Precision::tf32, m}), measured.end())
         << measured.size() << " candidates measured, none of them unfused F(" << m << ",3) in tf32";
+}
+
+// Tune mode times each candidate as the planner built it. It used to compile the candidate again
+// through Options, which carry no precision: asked for 3xtf32 on the H200, each fp32 candidate was
+// timed as a 3xtf32 GEMM, and tune picked fp32 unfused F(6,3) on vgg16.1_2.b8 at 383.7 us where
+// its 3xtf32 ran in 296.5.
+TEST(PlannerTune, EachCandidateIsCompiledAsPlanned) {
+  ConvDesc d;
+  d.n = 1, d.c = 16, d.k = 24, d.h = d.w = 10, d.pad = Padding::all(1);
+  Options o;
+  o.tune = true;
+  o.tune_top = 100;
+  o.precision = Precision::tf32;
+  std::set<Precision> seen;
+  const Measure measure = [&](const plans::PlanOptions& p, std::string*) {
+    const Report rep = api::compile_candidate(Device::interpreter(), d, o, p).report();
+    EXPECT_EQ(rep.plan, p.plan);
+    if (p.plan != "direct") {
+      EXPECT_EQ(rep.m, p.m);
+    }
+    EXPECT_EQ(rep.precision, p.precision) << p.plan << " m=" << p.m << " compiled in " << precision_name(rep.precision)
+                                          << ", planned in " << precision_name(p.precision);
+    seen.insert(p.precision);
+    return 100.0;
+  };
+  plan_convolution(d, o, caps_for_device(Device::interpreter()), measure);
+  EXPECT_EQ(seen, (std::set<Precision>{Precision::fp32, Precision::tf32}));
 }
 
 }  // namespace

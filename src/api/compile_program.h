@@ -8,7 +8,12 @@
 
 namespace wino::api {
 
-/// Tune mode's measurement: compiles `plan` on `device`, rejects it when a kernel spills, and
+/// compile() of exactly `plan`, one of the planner's candidates (its precision, tiles and vector
+/// width as the candidate has them; a plan given through Options would be planned again).
+Conv compile_candidate(const Device& device, const ConvDesc& desc, const Options& options,
+                       const plans::PlanOptions& plan);
+
+/// Tune mode's measurement: compiles `plan` on `device` (compile_candidate), rejects it when a kernel spills, and
 /// returns the median microseconds of one run on random data (-1 with *rejected set otherwise).
 double measure_plan(const Device& device, const ConvDesc& desc, const Options& options,
                     const plans::PlanOptions& plan, std::string* rejected);

@@ -12,6 +12,7 @@
 #include "common/tensor.h"
 #include "lower/lower.h"
 #include "planner/choose_plan.h"
+#include "planner/tile_choice.h"
 #include "planner/tuning_cache.h"
 #include "plans/program.h"
 #include "runtime/backend.h"
@@ -56,9 +57,10 @@ void allocate_buffers(Conv::Impl& impl) {
   impl.workspaces = std::make_unique<api::Workspaces>(*impl.backend, scratch_bytes);
 }
 
-// lower() for the backend's dialect, then compile on the backend and allocate the buffers.
+// lower() for the backend's dialect, then compile on the backend and allocate the buffers. With
+// `fixed`, that plan exactly (a candidate of the planner's); otherwise the planner's choice.
 Conv compile_lowered(const Device& device, const ConvDesc& desc, const Options& options,
-                     const lower::LowerOptions& lower_options) {
+                     const lower::LowerOptions& lower_options, const plans::PlanOptions* fixed = nullptr) {
   validate(desc);
   auto t0 = std::chrono::steady_clock::now();
   auto impl = std::make_shared<Conv::Impl>();
@@ -67,7 +69,8 @@ Conv compile_lowered(const Device& device, const ConvDesc& desc, const Options& 
   impl->backend = runtime::make_backend(resolved, options);
   const render::Dialect dialect = impl->backend->dialect();
   const planner::DeviceCaps caps = planner::caps_for_device(resolved);
-  planner::Choice choice = plan_on_device(resolved, caps, desc, options);
+  planner::Choice choice =
+      fixed ? planner::Choice{planner::resolve_plan(desc, *fixed), {}, false} : plan_on_device(resolved, caps, desc, options);
   lower::LowerOptions lowering = lower_options;
   lowering.ir_as_source = resolved.kind == Device::Kind::interp;  // it runs the IR: nothing to render
   lower::Lowered low = lower::lower(desc, choice.plan, dialect, lowering);
@@ -106,14 +109,17 @@ Conv compile(const Device& device, const ConvDesc& desc, const Options& options)
 
 namespace api {
 
+Conv compile_candidate(const Device& device, const ConvDesc& desc, const Options& options,
+                       const plans::PlanOptions& plan) {
+  Options o = options;
+  o.tune = false;
+  return compile_lowered(device, desc, o, {}, &plan);
+}
+
 double measure_plan(const Device& device, const ConvDesc& d, const Options& base, const plans::PlanOptions& p,
                     std::string* rejected) {
   try {
-    Options o = base;
-    o.plan = p.plan, o.m = p.m, o.tune = false;
-    o.block_k = p.block_k, o.block_tiles = p.block_tiles, o.reg_k = p.reg_k, o.reg_tiles = p.reg_tiles;
-    o.chunk_c = p.chunk_c, o.points_per_thread = p.points_per_thread;
-    Conv conv = compile(device, d, o);
+    Conv conv = compile_candidate(device, d, base, p);
     for (const KernelReport& k : conv.report().kernels)
       if (k.spill_bytes > 0) {
         *rejected = k.name + " spills " + std::to_string(k.spill_bytes) + " bytes";
