@@ -14,7 +14,7 @@ nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm --format=csv 
 # The CUDA sweep is one NVRTC build per case and shape: gtest shards run it on every core at once.
 shards=${WINO_GPU_SHARDS:-$(nproc)}
 start=$(date +%s)
-shard_logs=$(mktemp -d)  # the device tool brings back only a few files from $OUT: one log there
+shard_logs=${WINO_SHARD_LOGS:-$(mktemp -d)}  # the device tool brings back only a few files from $OUT: one log there
 for i in $(seq 0 $((shards - 1))); do
   GTEST_TOTAL_SHARDS=$shards GTEST_SHARD_INDEX=$i "$build/tests/wino_tests" \
     --gtest_filter='Cuda*:Nvrtc*:*PlansCuda*:PlansNvrtc*:Mma.*:CopyAsync.*:DynamicShared.*:Half.*:IrVectors.*:*PrecisionSweep.Gpu*' > "$shard_logs/shard$i.log" 2>&1 &

@@ -1,46 +1,88 @@
 #!/usr/bin/env python3
 """Replays the planner against a measured sweep, without a GPU: for each layer of a
-wino_cudnn_bench --json file, asks `wino explain --json --target sm_90` for the cost model's
-ranking and prints its pick's measured time over the sweep's best, and what tune mode would get
-measuring the model's best K. Usage: scripts/planner_replay.py SWEEP.json [--wino BIN] [--top K]"""
+wino_cudnn_bench --json file and each precision asked for, asks `wino explain --json --target
+sm_90 --precision P` for the cost model's ranking and prints its pick's measured time over the
+sweep's best candidate that P allows (P or a higher precision: fp32 > 3xtf32 > tf32 > fp16 or
+bf16), and what
+tune mode gets measuring the model's best K in its order.
+Usage: scripts/planner_replay.py SWEEP.json [--wino BIN] [--top K] [--precision P,...]"""
 import argparse, json, math, subprocess, sys
 
+# Higher first: a request for one of these may be served by any precision before it (fp16 and
+# bf16 each sit below tf32).
+ORDER = ["fp32", "3xtf32", "tf32", "fp16", "bf16"]
+
+
+def allowed(asked):
+    higher = ORDER[: ORDER.index("tf32") + 1]
+    return set(higher[: higher.index(asked) + 1]) if asked in higher else set(higher) | {asked}
+
+
+def tensor_options(layer):
+    """wino explain's options for the sweep's tensors: "float16 nhwc" -> --dtype f16 --layout nhwc."""
+    words = layer.get("mode", "").split()
+    dtype = {"float16": "f16", "f16": "f16", "bfloat16": "bf16", "bf16": "bf16"}.get(words[0] if words else "", "f32")
+    layout = "nhwc" if "nhwc" in words else "nchw"
+    return ["--dtype", dtype, "--layout", layout]
+
+
 def label(c):
+    """The bench's label of a candidate: plan, F(m,3), tiles, precision unless fp32."""
     s = c["plan"] + (f" F({c['m']},3)" if c["m"] else "")
-    return s + (f" t{c['tiles']}" if c["tiles"] else "")
+    s += f" t{c['tiles']}" if c["tiles"] else ""
+    return s + (f" {c['precision']}" if c.get("precision", "fp32") != "fp32" else "")
+
 
 def tune_order(cands, per_group=2):
-    """The order tune mode measures in (planner::tune_order): the model's order, with a plan and
-    m's third and later tile shapes after every other plan and m's first two."""
+    """The order tune mode measures in (planner::tune_order): the model's order, with a plan, m and
+    precision's third and later tile shapes after every other group's first two."""
     seen, first, later = {}, [], []
     for c in cands:
-        g = (c["plan"], c["m"])
+        g = (c["plan"], c["m"], c.get("precision", "fp32"))
         seen[g] = seen.get(g, 0) + 1
         (first if seen[g] <= per_group else later).append(c)
     return first + later
+
+
+def model_ranking(wino, layer, precision):
+    n, c, k, h, w = layer["N"], layer["C"], layer["K"], layer["H"], layer["W"]
+    out = subprocess.run([wino, "explain", "--shape", f"{n},{c},{h},{w}", "--k", str(k), "--pad", "1",
+                          "--target", "sm_90", "--precision", precision, "--json"] + tensor_options(layer),
+                         capture_output=True, text=True, check=True).stdout
+    return [x for x in json.loads(out)[0]["candidates"] if x["chosen"] or x["rejected"].startswith("predicted")]
+
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("sweep")
     ap.add_argument("--wino", default="build/release/wino")
-    ap.add_argument("--top", type=int, default=4)
+    ap.add_argument("--top", type=int, default=6)
+    ap.add_argument("--precision", default="", help="precisions asked for (default: each one the sweep measured)")
     a = ap.parse_args()
     sweep = json.load(open(a.sweep))
-    worst_model = worst_tune = 0
-    print(f"{'layer':16} {'best us':>9} {'model pick':34} {'x best':>7} {'tune x best':>11}")
+    measured_precisions = {w["precision"] for l in sweep["layers"] for w in l["wino"]}
+    asked = a.precision.split(",") if a.precision else [p for p in ORDER if p in measured_precisions]
+    for p in asked:
+        if p not in ORDER:
+            sys.exit(f"unknown precision {p} (one of {', '.join(ORDER)})")
+    print(f"{'layer':16} {'asked':7} {'best us':>9} {'model pick':44} {'x best':>7} {'tune x best':>11}")
+    worst = {p: [0.0, 0.0] for p in asked}
     for l in sweep["layers"]:
-        measured = {w["label"]: w["us_med"] for w in l["wino"] if "rejected" not in w}
-        best = min(measured.values())
-        n, c, k, h, w = l["N"], l["C"], l["K"], l["H"], l["W"]
-        out = subprocess.run([a.wino, "explain", "--shape", f"{n},{c},{h},{w}", "--k", str(k), "--pad", "1",
-                              "--target", "sm_90", "--json"], capture_output=True, text=True, check=True).stdout
-        cands = [x for x in json.loads(out)[0]["candidates"] if x["chosen"] or x["rejected"].startswith("predicted")]
-        pick = label(cands[0])
-        model = measured.get(pick, math.inf) / best
-        tune = min(measured.get(label(x), math.inf) for x in tune_order(cands)[: a.top]) / best
-        worst_model, worst_tune = max(worst_model, model), max(worst_tune, tune)
-        print(f"{l['layer']:16} {best:9.1f} {pick:34} {model:7.3f} {tune:11.3f}")
-    print(f"worst: cost model {worst_model:.3f}x, tune (top {a.top}) {worst_tune:.3f}x")
+        for p in asked:
+            measured = {w["label"]: w["us_med"] for w in l["wino"]
+                        if "rejected" not in w and w["us_med"] > 0 and w["precision"] in allowed(p)}
+            if not measured:
+                continue
+            best = min(measured.values())
+            cands = model_ranking(a.wino, l, p)
+            pick = label(cands[0])
+            model = measured.get(pick, math.inf) / best
+            tune = min(measured.get(label(x), math.inf) for x in tune_order(cands)[: a.top]) / best
+            worst[p] = [max(worst[p][0], model), max(worst[p][1], tune)]
+            print(f"{l['layer']:16} {p:7} {best:9.1f} {pick:44} {model:7.3f} {tune:11.3f}")
+    for p, (model, tune) in worst.items():
+        print(f"worst, asked for {p}: cost model {model:.3f}x, tune (top {a.top}) {tune:.3f}x")
+
 
 if __name__ == "__main__":
     sys.exit(main())

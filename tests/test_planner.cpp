@@ -293,6 +293,21 @@ TEST(PlannerGpu, TensorCoreGemmsAreNotChargedTheLatencyOfFmas) {
   }
 }
 
+// A GEMM's repeated reads of its panels come from L2: charged at memory's rate, every GEMM looked
+// bound by memory, ties went to the fp32 GEMM, and blocks were ranked by their rereads alone. Asked
+// for tf32 on the H200 (bench/results/h200_f32_table_session40.json, us): resnet50.c2.b32 took the
+// fp32 GEMM (124.6 against tf32's 90.8); vgg16.4_2.b8 took 128 x 128 blocks of 256 threads
+// (110.7 against 89.5 for 128 threads of 16 x 8 tiles).
+TEST(PlannerGpu, GemmRereadsComeFromL2) {
+  Options o;
+  o.precision = Precision::tf32;
+  const PlanCandidate c2 = explain(layer(32, 64, 56, 64), o, "sm_90").candidates.front();
+  EXPECT_EQ(c2.precision, Precision::tf32) << c2.plan << " m=" << c2.m << " t" << c2.tiles;
+  const PlanCandidate v4 = explain(layer(8, 512, 28, 512), o, "sm_90").candidates.front();
+  EXPECT_EQ(v4.precision, Precision::tf32);
+  EXPECT_NE(v4.tiles, "128,128,8,8,16") << "the 256-thread block";
+}
+
 // The planner never offers a candidate with more threads per work-group than the device allows.
 TEST(PlannerGpu, CandidatesFitTheDevicesWorkGroups) {
   Options o;

@@ -234,6 +234,14 @@ int64_t cpu_memory_bytes(const plans::Program& prog, const plans::Launch& l, con
   return std::min(bytes, s.bytes);
 }
 
+// The bytes a GPU kernel moves through memory: its buffers once each, at most what it loads and
+// stores (a kernel that touches part of a buffer moves that part).
+int64_t gpu_memory_bytes(const plans::Program& prog, const plans::Launch& l, const KernelStats& s) {
+  int64_t bytes = 0;
+  for (int index : l.buffers) bytes += prog.buffers.at(index).bytes();
+  return std::min(bytes, s.bytes);
+}
+
 // The cost model: each launch takes the longest of its FLOPs at the device's rate, its bytes at
 // the device's bandwidth and its work-group memory traffic at that memory's bandwidth, stretched
 // by the idle cores of its last wave of work-groups and by low occupancy (and at least one
@@ -249,8 +257,13 @@ void predict(PlanCandidate& c, const plans::Program& prog, const std::vector<Ker
     const double scalar = s.flops - s.mma_flops - (caps.vector_gflops > 0 ? s.vector_flops : 0);
     const double f = scalar / (caps.gflops * 1e3) + mma + vec;
     const ir::Kernel& k = *prog.kernels[l.kernel];
-    const double charged = static_cast<double>(caps.private_arrays ? cpu_memory_bytes(prog, l, k, s, caps) : s.bytes);
-    const double b = charged / (caps.bandwidth_gbs * 1e3);
+    const double charged = static_cast<double>(caps.private_arrays ? cpu_memory_bytes(prog, l, k, s, caps)
+                                               : caps.l2_gbs > 0  ? gpu_memory_bytes(prog, l, s)
+                                                                  : s.bytes);
+    // On a GPU the reads past a launch's buffers' first (a GEMM's panels, once per block) come
+    // from L2: they are charged at its rate, not memory's.
+    const double b = std::max(charged / (caps.bandwidth_gbs * 1e3),
+                              caps.l2_gbs > 0 ? static_cast<double>(s.bytes) / (caps.l2_gbs * 1e3) : 0.0);
     bytes += charged;
     const double sh = caps.shared_gbs > 0 ? s.shared_bytes / (caps.shared_gbs * 1e3) : 0;
     // Work-groups run in waves of one per core: the last wave's idle cores are lost.

@@ -36,6 +36,10 @@ DeviceCaps nvidia(int major, int sms, const std::string& name) {
   c.gflops = 0.6 * nvidia_peak_gflops(major, sms, Precision::fp32);
   const bool h200 = name.find("H200") != std::string::npos;
   c.bandwidth_gbs = 0.8 * (h200 ? 4300 : major >= 9 ? 3350 : major == 8 ? 1550 : 900);
+  // L2 serves a GEMM's repeated panel reads: its kernels moved 3-10 TB/s counting every load on
+  // the H200 (bench/results/h200_f32_table_session40.json). Without this the model thought every
+  // GEMM bound by memory and ranked tile shapes by their rereads alone.
+  c.l2_gbs = 3.0 * c.bandwidth_gbs;
   c.launch_us = 2.5;
   c.regs_per_core = 65536;
   c.shared_gbs = 0.8 * sms * 128 * clock_ghz;  // 32 banks x 4 bytes per clock per SM
@@ -47,9 +51,11 @@ DeviceCaps nvidia(int major, int sms, const std::string& name) {
   // (Charged at the FMA rate, the tensor-core GEMMs of layers with few tiles looked latency-bound
   // and slower than the FMA GEMM: 99.3 us each on resnet50.c5.b32, measured 30 against 81.)
   c.thread_mma_gflops = 8.0;
-  // mma.sync GEMMs fed from work-group memory reach well under half of the tensor cores' peak.
+  // mma.sync GEMMs fed from work-group memory reach well under half of the tensor cores' peak:
+  // 10-27% in tf32 on the H200's batch >= 8 layers (session 40; 0.35 ranked tf32's 256-thread
+  // blocks first, 1.24x slower than the best on vgg16.4_2.b8, scripts/planner_replay.py).
   c.mma = major >= 8;
-  c.tf32_gflops = 0.35 * nvidia_peak_gflops(major, sms, Precision::tf32);
+  c.tf32_gflops = 0.26 * nvidia_peak_gflops(major, sms, Precision::tf32);
   return c;
 }
 

@@ -20,6 +20,7 @@ struct DeviceCaps {
   int max_threads = 1024;                    // threads one work-group may have
   int cores = 1;                             // SMs, compute units or CPU cores
   double bandwidth_gbs = 10;                 // global memory bandwidth a kernel reaches
+  double l2_gbs = 0;                         // a GPU's L2 bandwidth, for reads past a buffer's first (0: memory's)
   double gflops = 10;                        // float32 rate a kernel's arithmetic reaches
   double shared_gbs = 0;                     // work-group memory bandwidth (0: not a limit)
   double launch_us = 0;                      // fixed cost of one kernel launch
