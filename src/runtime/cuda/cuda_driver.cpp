@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <mutex>
 #include <unordered_map>
+#include <vector>
 
 #include "common/error.h"
 #include "runtime/cuda/driver_api.h"
@@ -70,6 +71,24 @@ std::vector<DeviceInfo> list_cuda_devices() {
 
 // ---- CudaContext ----------------------------------------------------------------------
 
+namespace {
+
+// The device's primary context stays for the life of the process, as the CUDA runtime keeps it.
+// Released with the last Conv, it was destroyed and made again for the next one: each compile
+// then paid the context's creation, and on the H200 trivial driver tests took 1.5-3.5 s each
+// where 8-16 test processes shared the GPU. (The driver frees it when the process exits.)
+void keep_primary_context(CUdevice device) {
+  static std::mutex mutex;
+  static std::vector<CUdevice> kept;
+  std::lock_guard lock(mutex);
+  if (std::find(kept.begin(), kept.end(), device) != kept.end()) return;
+  CUcontext context = nullptr;
+  check(api().cuDevicePrimaryCtxRetain(&context, device), "cuDevicePrimaryCtxRetain");
+  kept.push_back(device);
+}
+
+}  // namespace
+
 CudaContext::CudaContext(int device) {
   const DriverApi& a = api();
   int count = 0;
@@ -81,6 +100,7 @@ CudaContext::CudaContext(int device) {
   state->info = query_device(a, device);
   check(a.cuDeviceGet(&state->device, device), "cuDeviceGet");
   check(a.cuDevicePrimaryCtxRetain(&state->context, state->device), "cuDevicePrimaryCtxRetain", state->info.name);
+  keep_primary_context(state->device);
   state->bind();
   state_ = std::move(state);
 }
