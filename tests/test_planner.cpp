@@ -13,6 +13,7 @@
 #include "planner/choose_plan.h"
 #include "planner/device_caps.h"
 #include "planner/tile_choice.h"
+#include "runtime/cuda/nvrtc.h"
 #include "plans/plan_common.h"
 #include "wino/wino.h"
 
@@ -139,6 +140,18 @@ TEST(Planner, ExplainPrintsTheCandidateTable) {
   EXPECT_TRUE(testing::contains(r.out, "chosen")) << r.out;
   const auto j = testing::run_wino({"explain", "--shape", "1,8,32,32", "--k", "8", "--pad", "1", "--json"});
   EXPECT_TRUE(testing::contains(j.out, "\"candidates\"")) << j.out;
+}
+
+// Each candidate in explain's JSON names its GEMM's precision (scripts/planner_replay.py matches
+// them to a sweep's measurements by it).
+TEST(Planner, ExplainJsonNamesEachCandidatesPrecision) {
+  std::string why;
+  if (!cuda::nvrtc_available(&why)) GTEST_SKIP() << "NVRTC not available (explain builds the pick for sm_90): " << why;
+  const auto tf32 = testing::run_wino({"explain", "--shape", "2,32,16,16", "--k", "32", "--pad", "1", "--target",
+                                       "sm_90", "--precision", "tf32", "--json"});
+  EXPECT_EQ(tf32.status, 0) << tf32.err;
+  EXPECT_TRUE(testing::contains(tf32.out, "\"precision\": \"tf32\"")) << tf32.out.substr(0, 2000);
+  EXPECT_TRUE(testing::contains(tf32.out, "\"precision\": \"fp32\"")) << tf32.out.substr(0, 2000);
 }
 
 TEST(Planner, RunTunePrintsTheMeasuredCandidates) {
