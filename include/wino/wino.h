@@ -158,7 +158,7 @@ struct PlanCandidate {
   Precision precision = Precision::fp32;  // of its GEMM
   int pred_regs = 0;         // the most registers any of its kernels is predicted to take
   double predicted_us = -1;  // the cost model's time for one run
-  double predicted_mb = -1;  // the memory traffic the cost model charges, in MB (on a CPU each kernel's buffers once)
+  double predicted_mb = -1;  // the memory traffic the cost model charges, in MB (each kernel's buffers once on a CPU and on a GPU whose L2 takes the rereads)
   double predicted_mflop = -1;  // the arithmetic the cost model counts, in MFLOP (padding included)
   double measured_us = -1;   // tune mode: measured on the device
   std::string bound;         // what limits the model's time: "bytes" or "FLOPs" (or "launches")
