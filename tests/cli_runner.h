@@ -40,7 +40,6 @@ inline std::string slurp(const std::string& path) {
   return ss.str();
 }
 
-/// Runs `wino args...` and waits for it.
 /// The CLI under test: the one built beside this test binary, at its build path, or else at
 /// ../wino from the test binary (a build carried to another machine, e.g. the GPU's, keeps that
 /// layout: build/tests/wino_tests and build/wino).
@@ -55,6 +54,7 @@ inline const std::string& wino_cli() {
   return path;
 }
 
+/// Runs `wino args...` and waits for it.
 inline CliResult run_wino(const std::vector<std::string>& args) {
   namespace fs = std::filesystem;
   static int counter = 0;

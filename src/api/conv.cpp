@@ -111,9 +111,7 @@ namespace api {
 
 Conv compile_candidate(const Device& device, const ConvDesc& desc, const Options& options,
                        const plans::PlanOptions& plan) {
-  Options o = options;
-  o.tune = false;
-  return compile_lowered(device, desc, o, {}, &plan);
+  return compile_lowered(device, desc, options, {}, &plan);  // the planner (and tune mode) stays out
 }
 
 double measure_plan(const Device& device, const ConvDesc& d, const Options& base, const plans::PlanOptions& p,

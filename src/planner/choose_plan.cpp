@@ -216,29 +216,22 @@ double vector_rate_share(const KernelStats& s, const DeviceCaps& caps) {
   return caps.private_arrays && s.local_bytes > caps.l2_bytes ? kArraysPastL2Rate : 1.0;
 }
 
-// The bytes a kernel moves through a CPU's memory: each of its buffers once, since its repeated
-// reads (a GEMM's panels of U, once per block of tiles) hit the caches. Charging every load at
-// memory's rate made the GEMM of small blocks look byte-bound and ranked F(6,3) below F(4,3) on
-// resnet50.c3, which measured 285-289 us against 334 (Zen 4, 2 cores). The exception: a kernel
-// whose work-groups hold arrays of their own (the fused pipeline) walks all of U in each
+// The bytes a kernel moves through memory where caches take its repeated reads (a CPU's, a GPU's
+// L2): each of its buffers once, at most what it loads and stores. On a CPU, charging every load
+// at memory's rate made the GEMM of small blocks look byte-bound and ranked F(6,3) below F(4,3) on
+// resnet50.c3, which measured 285-289 us against 334 (Zen 4, 2 cores). The exception there: a
+// kernel whose work-groups hold arrays of their own (the fused pipeline) walks all of U in each
 // work-group, and a U larger than L2 comes again from L3 or memory each time (resnet50.c5's fused
 // F(4,3): 2 groups, 75 MB, 1485-1560 us).
-int64_t cpu_memory_bytes(const plans::Program& prog, const plans::Launch& l, const ir::Kernel& k, const KernelStats& s,
-                         const DeviceCaps& caps) {
+int64_t memory_bytes(const plans::Program& prog, const plans::Launch& l, const ir::Kernel& k, const KernelStats& s,
+                     const DeviceCaps& caps) {
   int64_t bytes = 0;
   for (int index : l.buffers) {
     const plans::ProgramBuffer& b = prog.buffers.at(index);
-    const bool per_group = b.role == plans::BufferRole::prepared_weights && s.local_bytes > 0 && b.bytes() > caps.l2_bytes;
+    const bool per_group = caps.private_arrays && b.role == plans::BufferRole::prepared_weights &&
+                           s.local_bytes > 0 && b.bytes() > caps.l2_bytes;
     bytes += b.bytes() * (per_group ? k.num_groups : 1);
   }
-  return std::min(bytes, s.bytes);
-}
-
-// The bytes a GPU kernel moves through memory: its buffers once each, at most what it loads and
-// stores (a kernel that touches part of a buffer moves that part).
-int64_t gpu_memory_bytes(const plans::Program& prog, const plans::Launch& l, const KernelStats& s) {
-  int64_t bytes = 0;
-  for (int index : l.buffers) bytes += prog.buffers.at(index).bytes();
   return std::min(bytes, s.bytes);
 }
 
@@ -257,9 +250,8 @@ void predict(PlanCandidate& c, const plans::Program& prog, const std::vector<Ker
     const double scalar = s.flops - s.mma_flops - (caps.vector_gflops > 0 ? s.vector_flops : 0);
     const double f = scalar / (caps.gflops * 1e3) + mma + vec;
     const ir::Kernel& k = *prog.kernels[l.kernel];
-    const double charged = static_cast<double>(caps.private_arrays ? cpu_memory_bytes(prog, l, k, s, caps)
-                                               : caps.l2_gbs > 0  ? gpu_memory_bytes(prog, l, s)
-                                                                  : s.bytes);
+    const bool cached = caps.private_arrays || caps.l2_gbs > 0;
+    const double charged = static_cast<double>(cached ? memory_bytes(prog, l, k, s, caps) : s.bytes);
     // On a GPU the reads past a launch's buffers' first (a GEMM's panels, once per block) come
     // from L2: they are charged at its rate, not memory's.
     const double b = std::max(charged / (caps.bandwidth_gbs * 1e3),
@@ -439,7 +431,7 @@ void take_tie_with_fewer_bytes(std::vector<PlanCandidate>& cands, size_t compare
 }
 
 // Tune mode: measures `o.tune_top` candidates in tune_order and keeps the fastest first;
-// `ties_to_fewer_bytes` on a CPU, whose cost model counts the bytes that reach memory (cpu_memory_bytes).
+// `ties_to_fewer_bytes` on a CPU, whose cost model counts the bytes that reach memory (memory_bytes).
 void tune(std::vector<PlanCandidate>& cands, const std::vector<plans::PlanOptions>& plans, const Measure& measure,
           const Options& o, bool ties_to_fewer_bytes) {
   std::vector<size_t> order = tune_order(cands);
