@@ -86,6 +86,51 @@ TEST(PlansCpuGemm, OtherBlocksMatchReferenceOrAreRefused) {
   }
 }
 
+// The GEMM by rows of points (--tiles' sixth value alpha on a CPU: U's values made from G g as it
+// goes, with_integer_filter_rows' transforms): odd and even alpha, r = 2, 3, 5, partial tiles and
+// a partial last block of tiles, K past a whole number of vectors, C = 1, both layouts and an
+// epilogue, against float64; then -O3 on the benchmark's F(4,3) block of 4 tiles.
+TEST(PlansCpuGemm, RowsOfPointsMatchReference) {
+  for (auto [m, r] : {std::pair{2, 3}, {3, 3}, {4, 3}, {6, 3}, {2, 5}, {3, 2}})
+    for (ConvCase cc : {compiled_edge(r), ConvCase{1, 1, 9, 7, 3, r, Padding::all(r / 2)}}) {
+      Options o = plan_options("unfused", m);
+      o.points_per_thread = m + r - 1;
+      o.quick_compile = true;
+      if (m % 2) cc.layout = Layout::nhwc, cc.epilogue = {true, true, Activation::relu};
+      const double err = check_conv(Device::cpu(), o, cc);
+      std::printf("[ measured ] cpu gemm rows F(%d,%d) -O0 on %s: rel L2 error %.3g\n", m, r, cc.str().c_str(), err);
+    }
+  Options o = plan_options("unfused", 4, {0, 4, 0, 0, 0});
+  o.points_per_thread = 6;
+  const ConvCase cc{1, 64, 7, 7, 48, 3, Padding::all(1)};
+  const double err = check_conv(Device::cpu(), o, cc);
+  std::printf("[ measured ] cpu gemm rows F(4,3) -O3 on %s: rel L2 error %.3g\n", cc.str().c_str(), err);
+}
+
+// Rows of points are for the CPU unfused plan, alpha points at a time, one vector of output
+// channels and the accumulators a core holds: anything else is refused by name.
+TEST(PlansCpuGemm, RowsOfPointsOutsideTheirLimitsAreRefused) {
+  const int lanes = planner::caps_for_device(Device::cpu()).vector_lanes;
+  struct Refused {
+    std::string plan;
+    std::array<int, 5> tiles;
+    int points;
+    std::string says;
+  };
+  for (const Refused& c : {Refused{"unfused", {}, 3, "give alpha = 6"}, Refused{"fused", {}, 6, "leave out"},
+                           Refused{"unfused", {2 * lanes, 0, 0, 0, 0}, 6, "one vector of"},
+                           Refused{"unfused", {0, 6, 0, 0, 0}, 6, "at most 5 tiles"}}) {
+    Options o = plan_options(c.plan, 4, c.tiles);
+    o.points_per_thread = c.points;
+    try {
+      check_conv(Device::cpu(), o, compiled_edge(3));
+      ADD_FAILURE() << c.plan << " with " << c.points << " points per thread ran";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(c.says), std::string::npos) << e.what();
+    }
+  }
+}
+
 // The micro-kernel keeps U's vectors in registers (WINO_PIN) when they fit beside the accumulators
 // and a broadcast in AVX2's 16 vector registers: 4 x 3 accumulators + 3 + 1 fit, 3 x 4 + 4 + 1 do not.
 TEST(PlansCpuGemm, UVectorsStayInRegistersWhereTheyFit) {

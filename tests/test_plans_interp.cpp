@@ -178,6 +178,30 @@ TEST(PlansInterpCpuShaped, EightAndSixteenLanesStayInBounds) {
         }
 }
 
+// The CPU GEMM by rows of points (U made from G g as it goes) for every F(m, r) up to alpha 8 on
+// the edge shapes, at 4 lanes (several vectors of channels) and 16 (channels past K in one vector),
+// every access bounds-checked.
+TEST(PlansInterpCpuShaped, RowsOfPointsMatchReferenceForEveryAlpha) {
+  for (auto [m, r] : every_f_mr()) {
+    if (m + r - 1 < 2) continue;
+    const std::vector<ConvCase> shapes = edge_sweep(r);
+    for (int lanes : {4, 16})
+      for (size_t i = 0; i < shapes.size(); i += lanes == 4 ? 1 : 3) {
+        const ConvDesc d = desc_of(shapes[i]);
+        plans::PlanOptions p;
+        p.plan = "unfused", p.m = m, p.vector_lanes = lanes, p.points_per_thread = m + r - 1;
+        const plans::PlanOptions resolved = planner::resolve_plan(d, p);
+        ASSERT_EQ(resolved.gemm->points, m + r - 1);
+        const double err = check_conv(Device::interpreter(), "unfused", m, shapes[i], 1, [&](plans::Program& prog) {
+          prog = plans::build_program(d, resolved);
+        });
+        if (i == 0)
+          std::printf("[ measured ] interp rows F(%d,%d) at %d lanes %s: rel L2 error %.3g\n", m, r, lanes,
+                      shapes[i].str().c_str(), err);
+      }
+  }
+}
+
 }  // namespace
 }  // namespace wino::testing
 

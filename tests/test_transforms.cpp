@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+#include <numeric>
 #include <string>
 #include <vector>
 
@@ -254,6 +256,36 @@ TEST(TransformsFp32, ErrorGrowsWithTileSizeAndStaysSmall) {
   // One product per tile: only the rounding of the float32 result itself.
   EXPECT_LT(measure_fp32_error(cook_toom(1, 1), 100).max_rel, 1e-7);
   EXPECT_THROW(measure_fp32_error(cook_toom(2, 3), 0), Error);
+}
+
+// with_integer_filter_rows (the CPU GEMM that makes U from G g as it goes): G's rows are
+// integers without a common factor, the identity still holds exactly, and the float32 error stays
+// near the original's for every F(m, r) up to alpha 8.
+TEST(TransformsIntegerRows, GRowsAreIntegersAndTheIdentityHolds) {
+  for (int alpha = 1; alpha <= 8; ++alpha)
+    for (int r = 1; r <= alpha && r <= 7; ++r) {
+      const int m = alpha - r + 1;
+      const WinogradTransforms t = cook_toom(m, r), s = with_integer_filter_rows(t);
+      const std::string name = "F(" + std::to_string(m) + ", " + std::to_string(r) + ")";
+      EXPECT_TRUE(verify(s, 4, 23).ok()) << name;
+      for (int i = 0; i < alpha; ++i) {
+        int64_t common = 0;
+        for (int j = 0; j < r; ++j) {
+          EXPECT_EQ(s.G.at(i, j).den(), 1) << name << " G row " << i;
+          common = std::gcd(common, std::abs(s.G.at(i, j).num()));
+        }
+        EXPECT_EQ(common, 1) << name << " G row " << i;
+      }
+      EXPECT_TRUE(s.BT.data == t.BT.data) << name;
+      const Fp32Error before = measure_fp32_error(t, 500, 3), after = measure_fp32_error(s, 500, 3);
+      EXPECT_LT(after.mean_rel, 1.3 * before.mean_rel + 1e-8) << name;
+      EXPECT_LT(after.max_rel, 2.0 * before.max_rel + 1e-8) << name;
+    }
+  // F(4,3): rows 1, -1 1 -1, 1 1 1, -4 -2 -1, 1 -2 4, 1 (Lavin's points 0, -1, 1, 1/2, -2, inf).
+  const WinogradTransforms f43 = with_integer_filter_rows(cook_toom(4, 3));
+  EXPECT_EQ(f43.G.at(3, 0), Rational(-4));
+  EXPECT_EQ(f43.G.at(4, 2), Rational(4));
+  EXPECT_EQ(f43.AT.at(1, 3), Rational(1, 2) / Rational(15, 4));
 }
 
 // The defaults for alpha 9..14 were chosen by measurement over the literature's prefix

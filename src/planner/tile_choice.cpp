@@ -134,6 +134,23 @@ GemmTiles cpu_point_tiles(int lanes, int64_t c, int64_t k, int64_t tiles, int64_
   return best;
 }
 
+// The CPU unfused GEMM by rows of points (plans/cpu_gemm_rows.cpp): one vector of output channels
+// x bp tiles for each of alpha points, alpha x bp accumulators within the registers that
+// cpu_blocks allows; the bp that pads the tiles least, the larger on a tie (each H panel is read
+// once per block of tiles).
+GemmTiles cpu_row_tiles(int lanes, const plans::Tiling& t) {
+  const int accumulators = lanes >= 16 ? 28 : 12;
+  GemmTiles g;
+  g.lanes = lanes, g.bk = g.rk = lanes, g.points = g.ppt = t.alpha;
+  int64_t best = -1;
+  for (int bp = 1; bp * t.alpha <= accumulators || bp == 1; ++bp) {
+    const int64_t padded = (t.tiles + bp - 1) / bp * bp;
+    if (best < 0 || padded <= best) best = padded, g.bp = g.rp = bp;
+    if (bp >= t.tiles) break;
+  }
+  return g;
+}
+
 // The CPU fused plan's tiles per work-group: as many whole blocks of bp as keep the work-group's
 // V and M (alpha^2 x tiles x channels each) within half of L2, and at most a quarter of the
 // tiles (at least 4 groups); then down to half as many where that makes the groups a
@@ -197,9 +214,11 @@ ir::MmaKind mma_kind(Precision p) {
 void check_points_per_thread(const GemmTiles& g, const plans::PlanOptions& p, const plans::Tiling& t) {
   if (p.points_per_thread <= 1) return;
   const std::string what = "plan " + p.plan + ": " + std::to_string(p.points_per_thread) + " points per thread";
-  if (g.lanes)
+  if (g.lanes && !(p.plan == "unfused" && g.points == t.alpha))
     throw Error(what + ": the CPU-shaped plan has one thread per work-group, holding all its points; leave out "
-                "--tiles' sixth value, or give RK and RP to run the GPU-shaped core");
+                "--tiles' sixth value" + (p.plan == "unfused" ? " or give alpha = " + std::to_string(t.alpha) +
+                " (a row of points per work-group, U made from G g)" : std::string()) +
+                ", or give RK and RP to run the GPU-shaped core");
   if (g.points == 1)
     throw Error(what + ": a work-group holds one Winograd point; the sixth value is for fused (a divisor of alpha^2 = " +
                 std::to_string(t.alpha * t.alpha) + "), fused-input (of alpha = " + std::to_string(t.alpha) +
@@ -352,6 +371,8 @@ plans::PlanOptions resolve_plan(const ConvDesc& d, plans::PlanOptions p) {
   const int64_t l2 = p.l2_bytes > 0 ? p.l2_bytes : int64_t{1} << 20;
   const bool cpu_fused = p.vector_lanes > 0 && p.plan == "fused";
   GemmTiles g = cpu_fused ? cpu_fused_tiles(p.vector_lanes, t, d, l1_of(p), p.loads_per_fma, l2, p.cpu_threads)
+                : p.vector_lanes > 0 && p.points_per_thread == t.alpha && p.plan == "unfused"
+                    ? cpu_row_tiles(p.vector_lanes, t)
                 : p.vector_lanes > 0              ? cpu_point_tiles(p.vector_lanes, d.c, d.k, t.tiles, l1_of(p), p.loads_per_fma)
                 : p.plan == "fused-input"         ? point_row_tiles(t, d.k)
                 : mma_output                      ? *mma_output

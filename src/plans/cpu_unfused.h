@@ -5,6 +5,7 @@
 //   xp[n][hp][wp][cp]  the input with its zero border, unless x is f32 NHWC with whole vectors already
 //   V[xi][pp][cp]      the transformed input, a row of channels per tile; planes `vplane` apart
 //   U[xi][kp / bk][c][bk]  the transformed weights in panels of a GEMM block's channels, zeros past K
+//   H[i][kp / lanes][c][r][lanes]  instead of U with rows of points: G g, U's rows made from it
 //   M[xi][pp][kp]      the products, a row of output channels per tile; planes `mplane` apart
 #pragma once
 
@@ -66,11 +67,19 @@ std::unique_ptr<ir::Kernel> cpu_input_kernel(const ProgramBuilder& prog, const T
 /// M = U V per Winograd point (cpu_gemm.cpp).
 std::unique_ptr<ir::Kernel> cpu_gemm_kernel(const ProgramBuilder& prog, const Tiling& t, const GemmTiles& g,
                                             const CpuShapes& s, const CpuBuffers& buf);
+/// With a row of points per GEMM work-group (GemmTiles::points == alpha; cpu_gemm_rows.cpp):
+/// declares H[i][k / lanes][c][b][k % lanes] = (G g)[i][b], the weights transformed along one
+/// axis (K padded to `k_pitch`), and the kernel that makes it.
+BufferHandle filter_row_weights(ProgramBuilder& prog, const Tiling& t, int64_t k_pitch, int lanes);
+/// M = U V by rows of points, U's values made from H as the GEMM goes (cpu_gemm_rows.cpp).
+std::unique_ptr<ir::Kernel> cpu_gemm_rows_kernel(const ProgramBuilder& prog, const Tiling& t, const GemmTiles& g,
+                                                 const CpuShapes& s, BufferHandle h, const CpuBuffers& buf);
 /// y (with the epilogue) from M: one tile of one vector of output channels per work-group.
 std::unique_ptr<ir::Kernel> cpu_output_kernel(const ProgramBuilder& prog, const Tiling& t, const CpuShapes& s,
                                               const CpuBuffers& buf);
 
-/// The whole plan: pad (when needed), input transform, GEMM, output transform.
+/// The whole plan: pad (when needed), input transform, GEMM, output transform. With a row of
+/// points per GEMM work-group it runs with_integer_filter_rows(t)'s transforms.
 Program build_cpu_unfused(const ConvDesc& d, const Tiling& t, const GemmTiles& g);
 /// Plan direct for one group of channels (cpu_direct.cpp).
 Program build_cpu_direct(const ConvDesc& d, const GemmTiles& g);

@@ -41,6 +41,13 @@ void check_point_gemm_tiles(const GemmTiles& g, const Tiling& t, const std::stri
     if (!ir::valid_lanes(g.lanes) || g.bp < 1 || g.bk < g.lanes || g.bk % g.lanes || g.bp * (g.bk / g.lanes) > 32)
       throw Error("plan " + plan + ": CPU GEMM tiles " + g.str() + ": bk must be a multiple of the " +
                   std::to_string(g.lanes) + " lanes and the block at most 32 vectors of accumulators");
+    if (g.points > 1 && (plan != "unfused" || g.points != t.alpha || g.ppt != g.points || g.bk != g.lanes ||
+                         g.points * g.bp > 32))
+      throw Error("plan " + plan + ": CPU GEMM tiles " + g.str() + ": a row of points per work-group (U made from G g) " +
+                  (plan != "unfused" ? std::string("is for plan unfused only")
+                                     : "takes alpha = " + std::to_string(t.alpha) + " points, one vector of " +
+                                           std::to_string(g.lanes) + " output channels (bk) and at most " +
+                                           std::to_string(32 / t.alpha) + " tiles (bp)"));
     if (g.group_tiles % g.bp)
       throw Error("plan " + plan + ": CPU tiles " + g.str() + ": the tiles of a work-group (" +
                   std::to_string(g.group_tiles) + ") must be a multiple of bp (" + std::to_string(g.bp) + ")");

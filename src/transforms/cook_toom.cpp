@@ -9,6 +9,7 @@
 // the coefficients of N_j (last column: M). Correlation is the transpose of convolution in h,
 // so y = E^T [(G g) .* (C^T d)]: AT = E^T, BT = C^T.
 #include <algorithm>
+#include <numeric>
 #include <sstream>
 #include <string>
 
@@ -139,6 +140,24 @@ WinogradTransforms cook_toom(int m, int r, const std::optional<std::vector<Ratio
                 ": choose smaller points or a smaller alpha (" + e.what() + ")");
   }
   return t;
+}
+
+WinogradTransforms with_integer_filter_rows(const WinogradTransforms& t) {
+  WinogradTransforms s = t;
+  for (int i = 0; i < t.alpha; ++i) {
+    int64_t den_lcm = 1, num_gcd = 0;
+    for (int j = 0; j < t.r; ++j) {
+      const Rational& e = t.G.at(i, j);
+      if (e.is_zero()) continue;
+      den_lcm = std::lcm(den_lcm, e.den());
+      num_gcd = std::gcd(num_gcd, e.num() < 0 ? -e.num() : e.num());
+    }
+    if (num_gcd == 0) continue;  // an all-zero row (none in Cook-Toom's G) keeps its scale
+    const Rational scale(den_lcm, num_gcd);
+    for (int j = 0; j < t.r; ++j) s.G.at(i, j) = t.G.at(i, j) * scale;
+    for (int k = 0; k < t.m; ++k) s.AT.at(k, i) = t.AT.at(k, i) / scale;
+  }
+  return s;
 }
 
 std::vector<double> to_doubles(const RationalMatrix& m) {

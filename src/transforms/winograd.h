@@ -34,6 +34,14 @@ std::vector<Rational> default_points(int alpha);
 /// Throws wino::Error for invalid requests and when exact arithmetic would overflow.
 WinogradTransforms cook_toom(int m, int r, const std::optional<std::vector<Rational>>& points = {});
 
+/// The same F(m, r) with each row of G scaled to integers without a common factor (D G, D
+/// diagonal) and AT's columns divided by the same factors (AT D^-1): the products
+/// (D G g G^T D) .* V carry D, which AT takes out again. A GEMM that makes U's values from G g
+/// as it goes (plan unfused on a CPU, a row of points per work-group) then multiplies by G's
+/// rows with additions and small integers only. Exact like `t` (verify() holds); its float32
+/// error is within a few tens of percent of t's either way.
+WinogradTransforms with_integer_filter_rows(const WinogradTransforms& t);
+
 /// "0, -1, 1/2, inf": the points as the CLI and error messages print them.
 std::string points_string(const std::vector<Rational>& points);
 
