@@ -71,8 +71,9 @@ void add_tiles_option(Args& args) {
               "alpha^2; 0 keeps a default; e.g. 128,128,8,8,16 or 32,16,4,4,4,6; plans that cannot use it "
               "refuse it). Refused "
               "with --plan direct or naive-fused; with auto or all, used by the plans that have them. On a "
-              "CPU, BK,BP,0,0,0 sizes the vector block (BK a multiple of the vector's lanes); giving RK "
-              "or RP runs the GPU-shaped core there instead");
+              "CPU, BK,BP,0,0,0 sizes the vector block (BK a multiple of the vector's lanes); 0,BP,0,0,0,ALPHA "
+              "runs unfused's GEMM by rows of alpha points, U made from G g as it goes (half U's bytes at "
+              "F(4,3)); giving RK or RP runs the GPU-shaped core there instead");
 }
 
 Padding parse_pad(const std::string& text) {
