@@ -86,8 +86,8 @@ TEST(PlansCpuGemm, OtherBlocksMatchReferenceOrAreRefused) {
   }
 }
 
-// The GEMM by rows of points (--tiles' sixth value alpha on a CPU: U's values made from G g as it
-// goes, with_integer_filter_rows' transforms): odd and even alpha, r = 2, 3, 5, partial tiles and
+// The GEMM by rows of points (--tiles' sixth value alpha on a CPU: U's values made from the weights as
+// it goes, with_integer_filter_rows' transforms): odd and even alpha, r = 2, 3, 5, partial tiles and
 // a partial last block of tiles, K past a whole number of vectors, C = 1, both layouts and an
 // epilogue, against float64; then -O3 on the benchmark's F(4,3) block of 4 tiles.
 TEST(PlansCpuGemm, RowsOfPointsMatchReference) {

@@ -178,7 +178,7 @@ TEST(PlansInterpCpuShaped, EightAndSixteenLanesStayInBounds) {
         }
 }
 
-// The CPU GEMM by rows of points (U made from G g as it goes) for every F(m, r) up to alpha 8 on
+// The CPU GEMM by rows of points (U made from the weights as it goes) for every F(m, r) up to alpha 8 on
 // the edge shapes, at 4 lanes (several vectors of channels) and 16 (channels past K in one vector),
 // every access bounds-checked.
 TEST(PlansInterpCpuShaped, RowsOfPointsMatchReferenceForEveryAlpha) {

@@ -258,7 +258,7 @@ TEST(TransformsFp32, ErrorGrowsWithTileSizeAndStaysSmall) {
   EXPECT_THROW(measure_fp32_error(cook_toom(2, 3), 0), Error);
 }
 
-// with_integer_filter_rows (the CPU GEMM that makes U from G g as it goes): G's rows are
+// with_integer_filter_rows (the CPU GEMM that makes U from the weights as it goes): G's rows are
 // integers without a common factor, the identity still holds exactly, and the float32 error stays
 // near the original's for every F(m, r) up to alpha 8.
 TEST(TransformsIntegerRows, GRowsAreIntegersAndTheIdentityHolds) {

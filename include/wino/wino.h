@@ -127,8 +127,8 @@ struct Options {
   int block_k = 0, block_tiles = 0, reg_k = 0, reg_tiles = 0, chunk_c = 0;
   /// Winograd points each thread accumulates where a work-group holds all alpha^2 of them (plans
   /// fused and fused-output; 0 = the plan's default; it must divide alpha^2). On a CPU, alpha
-  /// runs plan unfused's GEMM by rows of alpha points, U made from G g as it goes (half U's bytes
-  /// at F(4,3): for few tiles, where the GEMM would stream U from memory).
+  /// runs plan unfused's GEMM by rows of alpha points, U made from the weights as it goes (a
+  /// quarter of U's bytes at F(4,3): for few tiles, where the GEMM would stream U from memory).
   int points_per_thread = 0;
   /// Build the kernels unoptimized (CPU: gcc -O0, about 10x faster to compile; OpenCL:
   /// -cl-opt-disable, about 3x): much slower to run. For correctness sweeps and one-off checks

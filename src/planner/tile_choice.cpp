@@ -136,8 +136,8 @@ GemmTiles cpu_point_tiles(int lanes, int64_t c, int64_t k, int64_t tiles, int64_
 
 // The CPU unfused GEMM by rows of points (plans/cpu_gemm_rows.cpp): one vector of output channels
 // x bp tiles for each of alpha points, alpha x bp accumulators within the registers that
-// cpu_blocks allows; the bp that pads the tiles least, the larger on a tie (each H panel is read
-// once per block of tiles).
+// cpu_blocks allows; the bp that pads the tiles least, the larger on a tie (each panel of the
+// weights is read once per block of tiles).
 GemmTiles cpu_row_tiles(int lanes, const plans::Tiling& t) {
   const int accumulators = lanes >= 16 ? 28 : 12;
   GemmTiles g;
@@ -217,7 +217,7 @@ void check_points_per_thread(const GemmTiles& g, const plans::PlanOptions& p, co
   if (g.lanes && !(p.plan == "unfused" && g.points == t.alpha))
     throw Error(what + ": the CPU-shaped plan has one thread per work-group, holding all its points; leave out "
                 "--tiles' sixth value" + (p.plan == "unfused" ? " or give alpha = " + std::to_string(t.alpha) +
-                " (a row of points per work-group, U made from G g)" : std::string()) +
+                " (a row of points per work-group, U made from the weights)" : std::string()) +
                 ", or give RK and RP to run the GPU-shaped core");
   if (g.points == 1)
     throw Error(what + ": a work-group holds one Winograd point; the sixth value is for fused (a divisor of alpha^2 = " +

@@ -1,10 +1,11 @@
 // The CPU unfused plan's GEMM by rows of points (GemmTiles::points == alpha): U's values made as
-// the GEMM goes from H = G g, the weights transformed along one axis, which are r / alpha of U's
-// bytes (half at F(4,3)). Where the tiles are few (resnet50.c5 at batch 1: 4 tiles of F(4,3),
-// C = K = 512) each U value serves a handful of FMAs and the stored-U GEMM streams its 37.7 MB
-// from memory; H's 18.9 MB is read once. The plan runs with_integer_filter_rows' transforms, so
-// U's row i, j = 0 .. alpha - 1, is G's integer rows applied to H's row i: additions and a few
-// multiplications by small integers (as additions: integer_combination) per alpha x bp FMAs.
+// the GEMM goes from the weights themselves, r^2 / alpha^2 of U's bytes (a quarter at F(4,3)).
+// Where the tiles are few (resnet50.c5 at batch 1: 4 tiles of F(4,3), C = K = 512) each value of
+// U serves a handful of FMAs, and the stored-U GEMM streams U's 37.7 MB from L3 or memory, at the
+// mercy of whatever else shares them; the weights' 9.4 MB are read once. The plan runs
+// with_integer_filter_rows' transforms, so G's rows take additions alone (integer_combination):
+// per input channel and row of points about 20 additions beside alpha x bp FMAs, which Zen 4
+// issues on pipes of their own.
 #include "plans/cpu_unfused.h"
 
 #include <cstdlib>
@@ -16,37 +17,30 @@ namespace wino::plans {
 
 using namespace ir;
 
-// H[i][k / lanes][c][b][k % lanes] = sum_a G[i][a] g[k][c][a][b]: per row i of points and vector
-// of output channels, one contiguous panel over the channels, as the GEMM walks it.
-BufferHandle filter_row_weights(ProgramBuilder& prog, const Tiling& t, int64_t k_pitch, int lanes) {
+// W[k / lanes][c][a][b][k % lanes] = g[k][c][a][b]: the weights as given, a vector of output
+// channels per (c, tap), one contiguous panel per vector of output channels, as the GEMM walks it.
+BufferHandle packed_filter_weights(ProgramBuilder& prog, const Tiling& t, int64_t k_pitch, int lanes) {
   const ConvDesc& d = prog.desc();
-  const int threads = 128, r = t.r;
-  const int64_t K = k_pitch, C = d.c, total = K * C, kvecs = K / lanes;
-  BufferHandle h_buf = prog.prepared_weights("h", int64_t{t.alpha} * r * C * K);
-  auto ctx = std::make_shared<Context>();
-  KernelBuilder b(ctx, kernel_name(prog.plan(), "weights_rows", t.m, t.r, "t" + std::to_string(threads)),
+  const int threads = 128, rr = t.r * t.r;
+  const int64_t K = k_pitch, C = d.c, total = K * C;
+  BufferHandle w_buf = prog.prepared_weights("wp", int64_t{rr} * C * K);
+  KernelBuilder b(std::make_shared<Context>(), kernel_name(prog.plan(), "weights_packed", t.m, t.r, "t" + std::to_string(threads)),
                   ceil_div(total, threads), threads);
   b.info() = {prog.plan(), "weight_transform", t.m, t.r};
   const Memory* w = prog.param(b, prog.weights());
-  const Memory* h = prog.param(b, h_buf, true);
+  const Memory* wp = prog.param(b, w_buf, true);
   b.threads([&](Expr tid) {
     Expr idx = b.let("idx", b.group_id() * threads + tid);
     b.if_then(lt(idx, b.i32(total)), [&] {
       Expr k = b.let("k", idx % K), c = b.let("c", idx / K);
-      Expr base = b.let("wbase", (k * C + c) * (r * r));
+      Expr base = b.let("wbase", (k * C + c) * rr);
       Expr real = K > d.k ? lt(k, b.i32(d.k)) : Expr{};  // the padding channels are zeros
-      Expr kv = b.let("kv", k / lanes), lane = b.let("lane", k % lanes);
-      for (int col = 0; col < r; ++col) {
-        std::vector<Expr> column;
-        for (int a = 0; a < r; ++a) column.push_back(b.load("g", w, base + a * r + col, real));
-        const std::vector<Expr> rows = apply_transform(*ctx, t.t.G, column);
-        for (int i = 0; i < t.alpha; ++i)
-          b.store(h, (((b.i32(i) * kvecs + kv) * C + c) * r + col) * lanes + lane, rows[i]);
-      }
+      Expr to = b.let("to", ((k / lanes) * C + c) * (rr * lanes) + k % lanes);
+      for (int tap = 0; tap < rr; ++tap) b.store(wp, to + tap * lanes, b.load("g", w, base + tap, real));
     });
   });
   prog.add_preparation(b.finish());
-  return h_buf;
+  return w_buf;
 }
 
 // Row `row` of the integer matrix L against x by additions alone: Horner's rule over the bits of
@@ -73,47 +67,54 @@ Expr integer_combination(const RationalMatrix& L, int row, const std::vector<Exp
   return sum;
 }
 
-// Work-group (row i, vector kb of output channels, block pb of bp tiles): alpha x bp vectors of
-// accumulators, M's points (i, 0 .. alpha - 1). Per channel: r vectors of H, G's rows on them make
-// the alpha vectors of U, each multiplied by bp broadcasts of V. Groups with the same (i, kb) are
-// neighbours, so the threads' contiguous shares of groups reuse each H panel from L2.
+// Work-group (vector kb of output channels, block pb of bp tiles): row after row of points i, each
+// with alpha x bp vectors of accumulators, M's points (i, 0 .. alpha - 1), the panel of W read
+// alpha times from L2. Per input channel: the taps of W that G's row i needs, then H's row i (G's
+// row i on each column of taps), then G's rows on it for the alpha vectors of U, each multiplied
+// by bp broadcasts of V.
 std::unique_ptr<Kernel> cpu_gemm_rows_kernel(const ProgramBuilder& prog, const Tiling& t, const GemmTiles& g,
-                                             const CpuShapes& s, BufferHandle h_buf, const CpuBuffers& buf) {
+                                             const CpuShapes& s, BufferHandle w_buf, const CpuBuffers& buf) {
   const int A = t.alpha, r = t.r, L = g.lanes;
   const int64_t C = prog.desc().c, kvecs = s.kp / L, pblocks = s.pp / g.bp;
   KernelBuilder b(std::make_shared<Context>(), kernel_name(prog.plan(), "gemm", t.m, t.r, g.str()),
-                  A * kvecs * pblocks, 1);
+                  kvecs * pblocks, 1);
   b.info() = {prog.plan(), "gemm", t.m, t.r};
-  const Memory* h = prog.param(b, h_buf);
+  const Memory* wp = prog.param(b, w_buf);
   const Memory* v = prog.param(b, buf.v);
   const Memory* mm = prog.param(b, buf.mm, true);
   const Memory* acc = b.thread_array("acc", int64_t{A} * g.bp * L);
   auto slot = [&](int j, int p) { return b.i32((int64_t{j} * g.bp + p) * L); };
   b.threads([&](Expr) {
     Expr gid = b.group_id();
-    Expr pb = b.let("pb", gid % pblocks), kb = b.let("kb", (gid / pblocks) % kvecs);
-    Expr i = b.let("i", gid / (pblocks * kvecs));
+    Expr pb = b.let("pb", gid % pblocks), kb = b.let("kb", gid / pblocks);
     Expr p0 = b.let("p0", pb * g.bp);
-    Expr hpanel = b.let("hpanel", (i * kvecs + kb) * C * (r * L));
-    Expr vrow0 = b.let("vrow0", i * (A * s.vplane) + p0 * s.cp);
-    for (int j = 0; j < A; ++j)
-      for (int p = 0; p < g.bp; ++p) b.store(acc, slot(j, p), broadcast(b.f32(0), L));
-    b.loop("c", C, LoopKind::serial, [&](Expr c) {
-      Expr hrow = b.let("hrow", hpanel + c * (r * L));
-      std::vector<Expr> hh;
-      for (int col = 0; col < r; ++col) hh.push_back(b.register_load("h", h, hrow + col * L, L));
-      for (int j = 0; j < A; ++j) {
-        Expr uj = b.let("u", integer_combination(t.t.G, j, hh));
-        for (int p = 0; p < g.bp; ++p) {
-          Expr vb = broadcast(b.load("v", v, vrow0 + (int64_t{j} * s.vplane + int64_t{p} * s.cp) + c), L);
-          b.accumulate(acc, slot(j, p), vb * uj);
+    Expr panel = b.let("panel", kb * C * (r * r * L));
+    for (int i = 0; i < A; ++i) {
+      for (int j = 0; j < A; ++j)
+        for (int p = 0; p < g.bp; ++p) b.store(acc, slot(j, p), broadcast(b.f32(0), L));
+      Expr vrow0 = b.let("vrow0", p0 * s.cp + int64_t{i} * A * s.vplane);
+      b.loop("c", C, LoopKind::serial, [&](Expr c) {
+        Expr taps = b.let("taps", panel + c * (r * r * L));
+        std::vector<Expr> hh;
+        for (int col = 0; col < r; ++col) {
+          std::vector<Expr> column(r);
+          for (int a = 0; a < r; ++a)
+            if (!t.t.G.at(i, a).is_zero()) column[a] = b.load("w", wp, taps + (a * r + col) * L, {}, L);
+          hh.push_back(b.let("h", integer_combination(t.t.G, i, column)));
         }
-      }
-    });
-    Expr mrow0 = b.let("mrow0", i * (A * s.mplane) + p0 * s.kp + kb * L);
-    for (int j = 0; j < A; ++j)
-      for (int p = 0; p < g.bp; ++p)
-        b.store(mm, mrow0 + (int64_t{j} * s.mplane + int64_t{p} * s.kp), b.load("m", acc, slot(j, p), {}, L));
+        for (int j = 0; j < A; ++j) {
+          Expr uj = b.let("u", integer_combination(t.t.G, j, hh));
+          for (int p = 0; p < g.bp; ++p) {
+            Expr vb = broadcast(b.load("v", v, vrow0 + (int64_t{j} * s.vplane + int64_t{p} * s.cp) + c), L);
+            b.accumulate(acc, slot(j, p), vb * uj);
+          }
+        }
+      });
+      Expr mrow0 = b.let("mrow0", p0 * s.kp + kb * L + int64_t{i} * A * s.mplane);
+      for (int j = 0; j < A; ++j)
+        for (int p = 0; p < g.bp; ++p)
+          b.store(mm, mrow0 + (int64_t{j} * s.mplane + int64_t{p} * s.kp), b.load("m", acc, slot(j, p), {}, L));
+    }
   });
   return b.finish();
 }

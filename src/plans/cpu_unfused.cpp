@@ -204,15 +204,15 @@ Program build_cpu_unfused(const ConvDesc& d, const Tiling& given, const GemmTile
   const int64_t a2 = int64_t{t.alpha} * t.alpha;
   ProgramBuilder prog(d, "unfused", t.m, t.r);
   CpuBuffers buf;
-  BufferHandle h;
-  if (rows) h = filter_row_weights(prog, t, s.kp, g.lanes);
+  BufferHandle w;
+  if (rows) w = packed_filter_weights(prog, t, s.kp, g.lanes);
   else buf.u = transformed_weights(prog, t, s.kp, g.bk);
   if (s.padded_input) buf.xp = prog.scratch("xp", d.n * s.hp * s.wp * s.cp);
   buf.v = prog.scratch("v", a2 * s.vplane);
   buf.mm = prog.scratch("mm", a2 * s.mplane);
   if (s.padded_input) prog.add(cpu_pad_kernel(prog, s, buf.xp));
   prog.add(cpu_input_kernel(prog, t, s, buf));
-  prog.add(rows ? cpu_gemm_rows_kernel(prog, t, g, s, h, buf) : cpu_gemm_kernel(prog, t, g, s, buf));
+  prog.add(rows ? cpu_gemm_rows_kernel(prog, t, g, s, w, buf) : cpu_gemm_kernel(prog, t, g, s, buf));
   prog.add(cpu_output_kernel(prog, t, s, buf));
   return prog.finish();
 }

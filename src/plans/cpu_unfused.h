@@ -5,7 +5,7 @@
 //   xp[n][hp][wp][cp]  the input with its zero border, unless x is f32 NHWC with whole vectors already
 //   V[xi][pp][cp]      the transformed input, a row of channels per tile; planes `vplane` apart
 //   U[xi][kp / bk][c][bk]  the transformed weights in panels of a GEMM block's channels, zeros past K
-//   H[i][kp / lanes][c][r][lanes]  instead of U with rows of points: G g, U's rows made from it
+//   W[kp / lanes][c][r * r][lanes]  instead of U with rows of points: the weights, U made from them
 //   M[xi][pp][kp]      the products, a row of output channels per tile; planes `mplane` apart
 #pragma once
 
@@ -68,12 +68,12 @@ std::unique_ptr<ir::Kernel> cpu_input_kernel(const ProgramBuilder& prog, const T
 std::unique_ptr<ir::Kernel> cpu_gemm_kernel(const ProgramBuilder& prog, const Tiling& t, const GemmTiles& g,
                                             const CpuShapes& s, const CpuBuffers& buf);
 /// With a row of points per GEMM work-group (GemmTiles::points == alpha; cpu_gemm_rows.cpp):
-/// declares H[i][k / lanes][c][b][k % lanes] = (G g)[i][b], the weights transformed along one
-/// axis (K padded to `k_pitch`), and the kernel that makes it.
-BufferHandle filter_row_weights(ProgramBuilder& prog, const Tiling& t, int64_t k_pitch, int lanes);
-/// M = U V by rows of points, U's values made from H as the GEMM goes (cpu_gemm_rows.cpp).
+/// declares W[k / lanes][c][tap][k % lanes], the weights packed in vectors of output channels (K
+/// padded to `k_pitch`), and the kernel that packs them.
+BufferHandle packed_filter_weights(ProgramBuilder& prog, const Tiling& t, int64_t k_pitch, int lanes);
+/// M = U V by rows of points, U's values made from W as the GEMM goes (cpu_gemm_rows.cpp).
 std::unique_ptr<ir::Kernel> cpu_gemm_rows_kernel(const ProgramBuilder& prog, const Tiling& t, const GemmTiles& g,
-                                                 const CpuShapes& s, BufferHandle h, const CpuBuffers& buf);
+                                                 const CpuShapes& s, BufferHandle w, const CpuBuffers& buf);
 /// y (with the epilogue) from M: one tile of one vector of output channels per work-group.
 std::unique_ptr<ir::Kernel> cpu_output_kernel(const ProgramBuilder& prog, const Tiling& t, const CpuShapes& s,
                                               const CpuBuffers& buf);

@@ -36,8 +36,8 @@ WinogradTransforms cook_toom(int m, int r, const std::optional<std::vector<Ratio
 
 /// The same F(m, r) with each row of G scaled to integers without a common factor (D G, D
 /// diagonal) and AT's columns divided by the same factors (AT D^-1): the products
-/// (D G g G^T D) .* V carry D, which AT takes out again. A GEMM that makes U's values from G g
-/// as it goes (plan unfused on a CPU, a row of points per work-group) then multiplies by G's
+/// (D G g G^T D) .* V carry D, which AT takes out again. A GEMM that makes U's values from the
+/// weights as it goes (plan unfused on a CPU, a row of points per work-group) then multiplies by G's
 /// rows with additions and small integers only. Exact like `t` (verify() holds); its float32
 /// error is within a few tens of percent of t's either way.
 WinogradTransforms with_integer_filter_rows(const WinogradTransforms& t);

@@ -72,8 +72,8 @@ void add_tiles_option(Args& args) {
               "refuse it). Refused "
               "with --plan direct or naive-fused; with auto or all, used by the plans that have them. On a "
               "CPU, BK,BP,0,0,0 sizes the vector block (BK a multiple of the vector's lanes); 0,BP,0,0,0,ALPHA "
-              "runs unfused's GEMM by rows of alpha points, U made from G g as it goes (half U's bytes at "
-              "F(4,3)); giving RK or RP runs the GPU-shaped core there instead");
+              "runs unfused's GEMM by rows of alpha points, U made from the weights as it goes (a quarter "
+              "of U's bytes at F(4,3)); giving RK or RP runs the GPU-shaped core there instead");
 }
 
 Padding parse_pad(const std::string& text) {
