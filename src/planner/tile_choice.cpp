@@ -370,9 +370,9 @@ plans::PlanOptions resolve_plan(const ConvDesc& d, plans::PlanOptions p) {
   const bool patch_ring = p.async_copies && p.plan == "fused" && !p.vector_lanes && d.dtype == DType::f32;
   const int64_t l2 = p.l2_bytes > 0 ? p.l2_bytes : int64_t{1} << 20;
   const bool cpu_fused = p.vector_lanes > 0 && p.plan == "fused";
+  const bool cpu_rows = p.vector_lanes > 0 && p.plan == "unfused" && p.points_per_thread == t.alpha;
   GemmTiles g = cpu_fused ? cpu_fused_tiles(p.vector_lanes, t, d, l1_of(p), p.loads_per_fma, l2, p.cpu_threads)
-                : p.vector_lanes > 0 && p.points_per_thread == t.alpha && p.plan == "unfused"
-                    ? cpu_row_tiles(p.vector_lanes, t)
+                : cpu_rows                        ? cpu_row_tiles(p.vector_lanes, t)
                 : p.vector_lanes > 0              ? cpu_point_tiles(p.vector_lanes, d.c, d.k, t.tiles, l1_of(p), p.loads_per_fma)
                 : p.plan == "fused-input"         ? point_row_tiles(t, d.k)
                 : mma_output                      ? *mma_output

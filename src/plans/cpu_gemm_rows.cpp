@@ -11,7 +11,6 @@
 #include <cstdlib>
 
 #include "common/error.h"
-#include "ir/transform_code.h"
 
 namespace wino::plans {
 
@@ -24,7 +23,8 @@ BufferHandle packed_filter_weights(ProgramBuilder& prog, const Tiling& t, int64_
   const int threads = 128, rr = t.r * t.r;
   const int64_t K = k_pitch, C = d.c, total = K * C;
   BufferHandle w_buf = prog.prepared_weights("wp", int64_t{rr} * C * K);
-  KernelBuilder b(std::make_shared<Context>(), kernel_name(prog.plan(), "weights_packed", t.m, t.r, "t" + std::to_string(threads)),
+  KernelBuilder b(std::make_shared<Context>(),
+                  kernel_name(prog.plan(), "weights_packed", t.m, t.r, "t" + std::to_string(threads)),
                   ceil_div(total, threads), threads);
   b.info() = {prog.plan(), "weight_transform", t.m, t.r};
   const Memory* w = prog.param(b, prog.weights());
@@ -42,6 +42,8 @@ BufferHandle packed_filter_weights(ProgramBuilder& prog, const Tiling& t, int64_
   prog.add_preparation(b.finish());
   return w_buf;
 }
+
+namespace {
 
 // Row `row` of the integer matrix L against x by additions alone: Horner's rule over the bits of
 // the coefficients (each step doubles the sum, then adds the values whose coefficient has that
@@ -66,6 +68,8 @@ Expr integer_combination(const RationalMatrix& L, int row, const std::vector<Exp
   if (!sum) throw Error("internal: a zero row of G");
   return sum;
 }
+
+}  // namespace
 
 // Work-group (vector kb of output channels, block pb of bp tiles): row after row of points i, each
 // with alpha x bp vectors of accumulators, M's points (i, 0 .. alpha - 1), the panel of W read

@@ -43,7 +43,8 @@ void check_point_gemm_tiles(const GemmTiles& g, const Tiling& t, const std::stri
                   std::to_string(g.lanes) + " lanes and the block at most 32 vectors of accumulators");
     if (g.points > 1 && (plan != "unfused" || g.points != t.alpha || g.ppt != g.points || g.bk != g.lanes ||
                          g.points * g.bp > 32))
-      throw Error("plan " + plan + ": CPU GEMM tiles " + g.str() + ": a row of points per work-group (U made from the weights as it goes) " +
+      throw Error("plan " + plan + ": CPU GEMM tiles " + g.str() +
+                  ": a row of points per work-group (U made from the weights as it goes) " +
                   (plan != "unfused" ? std::string("is for plan unfused only")
                                      : "takes alpha = " + std::to_string(t.alpha) + " points, one vector of " +
                                            std::to_string(g.lanes) + " output channels (bk) and at most " +
