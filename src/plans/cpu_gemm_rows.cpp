@@ -19,27 +19,14 @@ using namespace ir;
 // W[k / lanes][c][a][b][k % lanes] = g[k][c][a][b]: the weights as given, a vector of output
 // channels per (c, tap), one contiguous panel per vector of output channels, as the GEMM walks it.
 BufferHandle packed_filter_weights(ProgramBuilder& prog, const Tiling& t, int64_t k_pitch, int lanes) {
-  const ConvDesc& d = prog.desc();
-  const int threads = 128, rr = t.r * t.r;
-  const int64_t K = k_pitch, C = d.c, total = K * C;
-  BufferHandle w_buf = prog.prepared_weights("wp", int64_t{rr} * C * K);
-  KernelBuilder b(std::make_shared<Context>(),
-                  kernel_name(prog.plan(), "weights_packed", t.m, t.r, "t" + std::to_string(threads)),
-                  ceil_div(total, threads), threads);
-  b.info() = {prog.plan(), "weight_transform", t.m, t.r};
-  const Memory* w = prog.param(b, prog.weights());
-  const Memory* wp = prog.param(b, w_buf, true);
-  b.threads([&](Expr tid) {
-    Expr idx = b.let("idx", b.group_id() * threads + tid);
-    b.if_then(lt(idx, b.i32(total)), [&] {
-      Expr k = b.let("k", idx % K), c = b.let("c", idx / K);
-      Expr base = b.let("wbase", (k * C + c) * rr);
-      Expr real = K > d.k ? lt(k, b.i32(d.k)) : Expr{};  // the padding channels are zeros
-      Expr to = b.let("to", ((k / lanes) * C + c) * (rr * lanes) + k % lanes);
-      for (int tap = 0; tap < rr; ++tap) b.store(wp, to + tap * lanes, b.load("g", w, base + tap, real));
-    });
-  });
-  prog.add_preparation(b.finish());
+  const int rr = t.r * t.r;
+  BufferHandle w_buf = prog.prepared_weights("wp", int64_t{rr} * prog.desc().c * k_pitch);
+  const int64_t C = prog.desc().c;
+  auto pack = [&](KernelBuilder& b, const Memory* wp, Expr k, Expr c, const std::vector<Expr>& g) {
+    Expr to = b.let("to", ((k / lanes) * C + c) * (rr * lanes) + k % lanes);
+    for (int tap = 0; tap < rr; ++tap) b.store(wp, to + tap * lanes, g[tap]);
+  };
+  prog.add_preparation(filter_kernel(prog, t, "weights_packed", k_pitch, w_buf, pack));
   return w_buf;
 }
 

@@ -77,43 +77,56 @@ ir::Type m_storage_type(const GemmTiles& g, const Tiling& t) { return half_stora
 
 ir::Expr as_gemm_operand(ir::Expr v, StoredValues values) { return values == StoredValues::tf32 ? ir::tf32_rounded(v) : v; }
 
-// U[xi][c][k] = (G g G^T)[xi] for weights g[k][c]: one thread per (c, k), neighbouring threads on
-// neighbouring k so the stores are coalesced. In float32 like every other transform (stored
-// rounded to tf32 for a tf32 GEMM, narrowed to f16 or bf16 where U is stored so: u_storage_type);
-// run by set_weights on the device, so weights never visit the
-// host to be transformed.
-std::unique_ptr<ir::Kernel> weight_transform_kernel(const ProgramBuilder& prog, const Tiling& t, BufferHandle w_buf,
-                                                    BufferHandle u_buf, int64_t k_pitch, int64_t k_block,
-                                                    StoredValues values) {
+std::unique_ptr<ir::Kernel> filter_kernel(ProgramBuilder& prog, const Tiling& t, const std::string& stage,
+                                          int64_t K, BufferHandle out_buf, const FilterBody& body) {
   using namespace ir;
   const ConvDesc& d = prog.desc();
   const int threads = 128, rr = t.r * t.r;
-  const int64_t K = k_pitch, C = d.c, total = K * C;
-  auto ctx = std::make_shared<Context>();
-  KernelBuilder b(ctx, kernel_name(prog.plan(), "weights", t.m, t.r, "t" + std::to_string(threads)),
+  const int64_t C = d.c, total = K * C;
+  KernelBuilder b(std::make_shared<Context>(), kernel_name(prog.plan(), stage, t.m, t.r, "t" + std::to_string(threads)),
                   ceil_div(total, threads), threads);
   b.info() = {prog.plan(), "weight_transform", t.m, t.r};
-  const Memory* w = prog.param(b, w_buf);
-  const Memory* u = prog.param(b, u_buf, true);
+  const Memory* w = prog.param(b, prog.weights());
+  const Memory* out = prog.param(b, out_buf, true);
   b.threads([&](Expr tid) {
     Expr idx = b.let("idx", b.group_id() * threads + tid);
     b.if_then(lt(idx, b.i32(total)), [&] {
       Expr k = b.let("k", idx % K), c = b.let("c", idx / K);
       Expr base = b.let("wbase", (k * C + c) * rr);
       Expr real = K > d.k ? lt(k, b.i32(d.k)) : Expr{};  // the padding columns are zeros
-      std::vector<Expr> g;
-      for (int i = 0; i < rr; ++i) g.push_back(b.load("g", w, base + i, real));
-      std::vector<Expr> ut = transform_2d(*ctx, t.t.G, g);
-      // U[xi][k / k_block][c][k % k_block]: with k_block = K, U[xi][c][k].
-      Expr panel = k_block == K ? b.i32(0) : b.let("panel", k / k_block), lane = k_block == K ? k : b.let("kl", k % k_block);
-      for (size_t xi = 0; xi < ut.size(); ++xi) {
-        Expr x = b.i32(static_cast<int64_t>(xi));
-        b.store(u, ((x * (K / k_block) + panel) * C + c) * k_block + lane, as_gemm_operand(ut[xi], values));
-      }
+      std::vector<Expr> taps;
+      for (int i = 0; i < rr; ++i) taps.push_back(b.load("g", w, base + i, real));
+      body(b, out, k, c, taps);
     });
   });
   return b.finish();
 }
+
+namespace {
+
+// U[xi][c][k] = (G g G^T)[xi] for weights g[k][c]: one thread per (c, k), neighbouring threads on
+// neighbouring k so the stores are coalesced. In float32 like every other transform (stored
+// rounded to tf32 for a tf32 GEMM, narrowed to f16 or bf16 where U is stored so: u_storage_type);
+// run by set_weights on the device, so weights never visit the host to be transformed.
+std::unique_ptr<ir::Kernel> weight_transform_kernel(ProgramBuilder& prog, const Tiling& t, BufferHandle u_buf,
+                                                    int64_t K, int64_t k_block, StoredValues values) {
+  using namespace ir;
+  const int64_t C = prog.desc().c;
+  return filter_kernel(prog, t, "weights", K, u_buf,
+                       [&](KernelBuilder& b, const Memory* u, Expr k, Expr c, const std::vector<Expr>& g) {
+                         const std::vector<Expr> ut = transform_2d(b.ctx(), t.t.G, g);
+                         // U[xi][k / k_block][c][k % k_block]: with k_block = K, U[xi][c][k].
+                         Expr panel = k_block == K ? b.i32(0) : b.let("panel", k / k_block);
+                         Expr lane = k_block == K ? k : b.let("kl", k % k_block);
+                         for (size_t xi = 0; xi < ut.size(); ++xi) {
+                           Expr x = b.i32(static_cast<int64_t>(xi));
+                           b.store(u, ((x * (K / k_block) + panel) * C + c) * k_block + lane,
+                                   as_gemm_operand(ut[xi], values));
+                         }
+                       });
+}
+
+}  // namespace
 
 BufferHandle transformed_weights(ProgramBuilder& prog, const Tiling& t, int64_t k_pitch, int64_t k_block,
                                  StoredValues values, ir::Type type) {
@@ -121,7 +134,7 @@ BufferHandle transformed_weights(ProgramBuilder& prog, const Tiling& t, int64_t 
   if (k_pitch == 0) k_pitch = d.k;
   if (k_block == 0) k_block = k_pitch;
   BufferHandle u = prog.prepared_weights("u", int64_t{t.alpha} * t.alpha * d.c * k_pitch, type);
-  prog.add_preparation(weight_transform_kernel(prog, t, prog.weights(), u, k_pitch, k_block, values));
+  prog.add_preparation(weight_transform_kernel(prog, t, u, k_pitch, k_block, values));
   return u;
 }
 

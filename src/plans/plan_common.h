@@ -2,7 +2,10 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "ir/builder.h"
 #include "plans/gemm_tile_shape.h"
@@ -45,6 +48,14 @@ ir::Type v_storage_type(const GemmTiles& g, const Tiling& t);
 ir::Type u_storage_type(const GemmTiles& g, const ConvDesc& d);
 /// The type the unfused GEMM stores M in (GemmTiles::half_m; an error where the tiles do not allow it).
 ir::Type m_storage_type(const GemmTiles& g, const Tiling& t);
+
+/// A kernel that set_weights runs on the weights g[k][c][r][r], one thread per (k < K, c),
+/// neighbouring threads on neighbouring k: `body` gets g[k][c]'s r * r taps (zeros for k >= d.k,
+/// where K pads the output channels) and stores what it makes of them in `out`.
+using FilterBody = std::function<void(ir::KernelBuilder& b, const ir::Memory* out, ir::Expr k, ir::Expr c,
+                                      const std::vector<ir::Expr>& taps)>;
+std::unique_ptr<ir::Kernel> filter_kernel(ProgramBuilder& prog, const Tiling& t, const std::string& stage,
+                                          int64_t K, BufferHandle out, const FilterBody& body);
 
 /// Declares U[xi][c][k] and the weight-transform kernel set_weights runs to make it from the
 /// weights (every Winograd plan); rows of `k_pitch` >= K elements (0: K), zeros past K. With a
