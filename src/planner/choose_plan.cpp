@@ -129,8 +129,8 @@ std::vector<plans::PlanOptions> candidate_plans(const ConvDesc& d, const Options
       {0, 0, 0, 0, 16}, {128, 64, 8, 8, 8}, {64, 64, 8, 8, 8}, {128, 128, 8, 8, 16}};
   for (int m : ms) {
     out.push_back(on_device(given_plan(d, o, "unfused", m), o, caps));
-    // The CPU-shaped GEMM by rows of points, U made from the weights as it goes (r^2 / alpha^2 of U's bytes): for few
-    // tiles, where each value of U serves few FMAs and the GEMM streams U from memory.
+    // The CPU-shaped GEMM by rows of points, U made from the weights as it goes (r^2 / alpha^2 of
+    // U's bytes): for few tiles, where each value of U serves few FMAs and U streams from memory.
     if (out.back().vector_lanes && !tiles_given(o)) {
       plans::PlanOptions rows = out.back();
       rows.points_per_thread = m + static_cast<int>(d.r) - 1;
