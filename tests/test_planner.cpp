@@ -385,6 +385,35 @@ TEST(PlannerCpu, GemmRereadsAreNotChargedAtMemorysRate) {
   }
 }
 
+// The CPU GEMM by rows of points reads the weights (9.4 MB on resnet50.c5) where the stored-U GEMM
+// reads U (37.7 MB at F(4,3)): the model charges each its buffers once, so on resnet50.c5 (4
+// tiles) the rows come first, within tune's three candidates, and on resnet50.c3 (25 tiles at
+// F(6,3)), where both are bound by FLOPs and the rows add G's additions, the stored U does.
+TEST(PlannerCpu, RowsOfPointsWinWhereUWouldStreamFromMemory) {
+  const DeviceCaps caps = two_core_caps(16);
+  Options o;
+  o.threads = 2;
+  for (const auto& [d, m, rows_first] : {std::tuple{layer(1, 512, 7, 512), 4, true}, {layer(1, 128, 28, 128), 6, false}}) {
+    const Choice c = plan_convolution(d, o, caps);
+    const PlanCandidate *rows = nullptr, *stored = nullptr;
+    size_t rows_rank = 0;
+    for (size_t i = 0; i < c.candidates.size(); ++i) {
+      const PlanCandidate& x = c.candidates[i];
+      if (x.plan != "unfused" || x.m != m) continue;
+      if (x.tiles == "v16") stored = &x;
+      if (x.tiles == "0,0,0,0,0," + std::to_string(m + 2) + ",v16") rows = &x, rows_rank = i;
+    }
+    ASSERT_TRUE(rows && stored) << "m = " << m;
+    EXPECT_EQ(rows->predicted_us < stored->predicted_us, rows_first)
+        << "m = " << m << ": rows " << rows->predicted_us << " us, " << rows->predicted_mb << " MB; stored U "
+        << stored->predicted_us << " us, " << stored->predicted_mb << " MB";
+    if (rows_first) {
+      EXPECT_LT(rows->predicted_mb, 0.5 * stored->predicted_mb);
+      EXPECT_LT(rows_rank, 3u);
+    }
+  }
+}
+
 // The CPU fused plan's groups are a multiple of the threads where halving the groups' size at
 // most allows it, so that every thread gets as many (resnet50.c2 on 2 threads: F(4,3) 7 groups of
 // 28 tiles -> 10 of 20, pipeline 347-349 -> 313-333 us; F(6,3) 7 of 15 -> 10 of 10); on one
