@@ -179,14 +179,14 @@ TEST(PlansInterpCpuShaped, EightAndSixteenLanesStayInBounds) {
 }
 
 // The CPU GEMM by rows of points (U made from the weights as it goes) for every F(m, r) up to alpha 8 on
-// the edge shapes, at 4 lanes (several vectors of channels) and 16 (channels past K in one vector),
-// every access bounds-checked.
+// the edge shapes, at 4 lanes (several vectors of channels), AVX2's 8 and 16 (channels past K in
+// one vector), every access bounds-checked.
 TEST(PlansInterpCpuShaped, RowsOfPointsMatchReferenceForEveryAlpha) {
   for (auto [m, r] : every_f_mr()) {
     if (m + r - 1 < 2) continue;
     const std::vector<ConvCase> shapes = edge_sweep(r);
-    for (int lanes : {4, 16})
-      for (size_t i = 0; i < shapes.size(); i += lanes == 4 ? 1 : 3) {
+    for (int lanes : {4, 8, 16})
+      for (size_t i = 0; i < shapes.size(); i += lanes == 4 ? 1 : lanes == 8 ? 2 : 3) {
         const ConvDesc d = desc_of(shapes[i]);
         plans::PlanOptions p;
         p.plan = "unfused", p.m = m, p.vector_lanes = lanes, p.points_per_thread = m + r - 1;
