@@ -1,5 +1,6 @@
 #include "ir/transform_code.h"
 
+#include <cstdlib>
 #include <string>
 
 #include "common/error.h"
@@ -30,6 +31,29 @@ Expr linear_combination(Context& ctx, const RationalMatrix& m, int row,
     }
   }
   return sum ? sum : constant(0.0);
+}
+
+Expr integer_combination(const RationalMatrix& m, int row, const std::vector<Expr>& values) {
+  if (static_cast<int>(values.size()) != m.cols)
+    throw Error("transform: " + std::to_string(values.size()) + " values for a row of " +
+                std::to_string(m.cols) + " coefficients");
+  int bits = 0;
+  for (int k = 0; k < m.cols; ++k) {
+    const Rational& c = m.at(row, k);
+    if (c.den() != 1) throw Error("transform: integer_combination needs integer coefficients, got " + c.str());
+    while ((std::abs(c.num()) >> bits) > 1) ++bits;
+  }
+  Expr sum;
+  for (int bit = bits; bit >= 0; --bit) {
+    if (sum) sum = sum + sum;
+    for (int k = 0; k < m.cols; ++k) {
+      const int64_t c = m.at(row, k).num();
+      if (!((std::abs(c) >> bit) & 1)) continue;
+      sum = !sum ? (c > 0 ? values[k] : -values[k]) : c > 0 ? sum + values[k] : sum - values[k];
+    }
+  }
+  if (!sum) throw Error("transform: integer_combination of a row of zeros");
+  return sum;
 }
 
 namespace {

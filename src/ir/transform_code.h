@@ -13,6 +13,12 @@ namespace wino::ir {
 /// sum_k coeffs[k] * values[k] for one row of a rational matrix; zero terms skipped, +-1 folded.
 Expr linear_combination(Context& ctx, const RationalMatrix& m, int row, const std::vector<Expr>& values);
 
+/// The same for a row of integers, by additions alone: Horner's rule over the bits of the
+/// coefficients (each step doubles the sum, x + x, exact, then adds the values whose coefficient
+/// has that bit). For cores that add on pipes beside the FMAs (Zen 4): multiplications by 2 and 4
+/// would take FMA slots. values[k] is never read where the coefficient is zero (it may be null).
+Expr integer_combination(const RationalMatrix& m, int row, const std::vector<Expr>& values);
+
 /// L x for one vector of L.cols values, sharing what symmetric interpolation points allow: columns
 /// whose coefficients agree or are opposite in every row are added and subtracted once, and rows
 /// that agree on some columns and are opposite on the rest share their two partial sums.

@@ -91,6 +91,9 @@ void use_async_copies(GemmTiles& g) {
   g.stages = static_cast<int>(std::min<int64_t>(fit, 4));
 }
 
+// Vector registers the CPU GEMM's accumulators may take: 28 of AVX-512's 32, 12 of AVX2's 16.
+int cpu_accumulators(int lanes) { return lanes >= 16 ? 28 : 12; }
+
 // A plan's L1 for its blocking: the machine's (PlanOptions from the device's caps), else 32 KiB.
 int64_t l1_of(const plans::PlanOptions& p) { return p.l1_bytes > 0 ? p.l1_bytes : 32 * 1024; }
 
@@ -110,7 +113,7 @@ int64_t l1_of(const plans::PlanOptions& p) { return p.l1_bytes > 0 ? p.l1_bytes 
 // `tiles` tiles in it (the work counting the padding, each FMA paying for its share of the loads).
 template <class Visit>
 void cpu_blocks(int lanes, int64_t c, int64_t k, int64_t tiles, int64_t l1_bytes, int loads_per_fma, Visit visit) {
-  const int accumulators = lanes >= 16 ? 28 : 12;
+  const int accumulators = cpu_accumulators(lanes);
   const double load_cost = loads_per_fma >= 2 ? 0.05 : 0.5;
   for (int nv = 1; nv <= 4 && (nv == 1 || (nv - 1) * lanes < k); ++nv)
     for (int bp = 1; bp * nv <= accumulators && (bp == 1 || bp - 1 < tiles); ++bp) {
@@ -140,7 +143,7 @@ GemmTiles cpu_point_tiles(int lanes, int64_t c, int64_t k, int64_t tiles, int64_
 // additions (21 at F(4,3)) whatever bp is, so the block that does the least work counting them
 // and the padding of the tiles: resnet50.c3's 25 tiles at F(6,3) take 3 (27 padded) over 1.
 GemmTiles cpu_row_tiles(int lanes, const plans::Tiling& t) {
-  const int accumulators = lanes >= 16 ? 28 : 12;
+  const int accumulators = cpu_accumulators(lanes);
   GemmTiles g;
   g.lanes = lanes, g.bk = g.rk = lanes, g.points = g.ppt = t.alpha;
   double best = -1;

@@ -6,11 +6,8 @@
 // with_integer_filter_rows' transforms, so G's rows take additions alone (integer_combination):
 // per input channel and row of points about 20 additions beside alpha x bp FMAs, which Zen 4
 // issues on pipes of their own.
+#include "ir/transform_code.h"
 #include "plans/cpu_unfused.h"
-
-#include <cstdlib>
-
-#include "common/error.h"
 
 namespace wino::plans {
 
@@ -20,8 +17,8 @@ using namespace ir;
 // channels per (c, tap), one contiguous panel per vector of output channels, as the GEMM walks it.
 BufferHandle packed_filter_weights(ProgramBuilder& prog, const Tiling& t, int64_t k_pitch, int lanes) {
   const int rr = t.r * t.r;
-  BufferHandle w_buf = prog.prepared_weights("wp", int64_t{rr} * prog.desc().c * k_pitch);
   const int64_t C = prog.desc().c;
+  BufferHandle w_buf = prog.prepared_weights("wp", int64_t{rr} * C * k_pitch);
   auto pack = [&](KernelBuilder& b, const Memory* wp, Expr k, Expr c, const std::vector<Expr>& g) {
     Expr to = b.let("to", ((k / lanes) * C + c) * (rr * lanes) + k % lanes);
     for (int tap = 0; tap < rr; ++tap) b.store(wp, to + tap * lanes, g[tap]);
@@ -29,34 +26,6 @@ BufferHandle packed_filter_weights(ProgramBuilder& prog, const Tiling& t, int64_
   prog.add_preparation(filter_kernel(prog, t, "weights_packed", k_pitch, w_buf, pack));
   return w_buf;
 }
-
-namespace {
-
-// Row `row` of the integer matrix L against x by additions alone: Horner's rule over the bits of
-// the coefficients (each step doubles the sum, then adds the values whose coefficient has that
-// bit). x + x is exact, and on Zen 4 additions issue beside the FMAs, on pipes of their own:
-// multiplications by G's 2 and 4 took FMA slots, and the prototype ran 1.2x slower with them.
-Expr integer_combination(const RationalMatrix& L, int row, const std::vector<Expr>& x) {
-  int bits = 0;
-  for (int t = 0; t < L.cols; ++t) {
-    const Rational& c = L.at(row, t);
-    if (c.den() != 1) throw Error("internal: rows of points need integer rows of G (with_integer_filter_rows)");
-    while ((std::abs(c.num()) >> bits) > 1) ++bits;
-  }
-  Expr sum;
-  for (int bit = bits; bit >= 0; --bit) {
-    if (sum) sum = sum + sum;
-    for (int t = 0; t < L.cols; ++t) {
-      const int64_t c = L.at(row, t).num();
-      if (!((std::abs(c) >> bit) & 1)) continue;
-      sum = !sum ? (c > 0 ? x[t] : -x[t]) : c > 0 ? sum + x[t] : sum - x[t];
-    }
-  }
-  if (!sum) throw Error("internal: a zero row of G");
-  return sum;
-}
-
-}  // namespace
 
 // Work-group (vector kb of output channels, block pb of bp tiles): row after row of points i, each
 // with alpha x bp vectors of accumulators, M's points (i, 0 .. alpha - 1), the panel of W read
