@@ -88,8 +88,9 @@ TEST(PlansCpuGemm, OtherBlocksMatchReferenceOrAreRefused) {
 
 // The GEMM by rows of points (--tiles' sixth value alpha on a CPU: U's values made from the weights as
 // it goes, with_integer_filter_rows' transforms): odd and even alpha, r = 2, 3, 5, partial tiles and
-// a partial last block of tiles, K past a whole number of vectors, C = 1, both layouts and an
-// epilogue, against float64; then -O3 on the benchmark's F(4,3) block of 4 tiles.
+// a partial last block of tiles, K past a whole number of vectors, C = 1, both layouts, an
+// epilogue, f16 and bf16 tensors, against float64; then -O3 on the benchmark's F(4,3) block of 4
+// tiles.
 TEST(PlansCpuGemm, RowsOfPointsMatchReference) {
   for (auto [m, r] : {std::pair{2, 3}, {3, 3}, {4, 3}, {6, 3}, {2, 5}, {3, 2}})
     for (ConvCase cc : {compiled_edge(r), ConvCase{1, 1, 9, 7, 3, r, Padding::all(r / 2)}}) {
@@ -100,6 +101,16 @@ TEST(PlansCpuGemm, RowsOfPointsMatchReference) {
       const double err = check_conv(Device::cpu(), o, cc);
       std::printf("[ measured ] cpu gemm rows F(%d,%d) -O0 on %s: rel L2 error %.3g\n", m, r, cc.str().c_str(), err);
     }
+  // f16 and bf16 tensors (transforms and sums in float32), batch 2 and several blocks of tiles.
+  for (DType dtype : {DType::f16, DType::bf16}) {
+    Options o = plan_options("unfused", 4);
+    o.points_per_thread = 6;
+    o.quick_compile = true;
+    ConvCase cc = compiled_edge(3);
+    cc.dtype = dtype;
+    const double err = check_conv(Device::cpu(), o, cc);
+    std::printf("[ measured ] cpu gemm rows F(4,3) -O0 on %s: rel L2 error %.3g\n", cc.str().c_str(), err);
+  }
   Options o = plan_options("unfused", 4, {0, 4, 0, 0, 0});
   o.points_per_thread = 6;
   const ConvCase cc{1, 64, 7, 7, 48, 3, Padding::all(1)};
