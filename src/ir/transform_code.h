@@ -19,9 +19,9 @@ Expr linear_combination(Context& ctx, const RationalMatrix& m, int row, const st
 /// would take FMA slots. values[k] is never read where the coefficient is zero (it may be null).
 Expr integer_combination(const RationalMatrix& m, int row, const std::vector<Expr>& values);
 
-/// L x for one vector of L.cols values, sharing what symmetric interpolation points allow: columns
-/// whose coefficients agree or are opposite in every row are added and subtracted once, and rows
-/// that agree on some columns and are opposite on the rest share their two partial sums.
+/// L x for one vector of L.cols values, sharing two-term sums (x_a + c x_b) that several rows hold,
+/// most shared first: the symmetric points' sums and differences and their even and odd partial
+/// sums among them.
 std::vector<Expr> apply_transform(Context& ctx, const RationalMatrix& L, const std::vector<Expr>& x);
 
 /// L X L^T for a square q x q tile X (row-major, q = L.cols); returns p x p (p = L.rows), row-major.
