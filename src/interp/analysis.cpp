@@ -114,6 +114,9 @@ void Analysis::define_block(const Block& b) {
     switch (s.kind) {
       case StmtKind::let:
       case StmtKind::load: defs.emplace_back(s.var, pos); break;
+      case StmtKind::load_matrix:
+        for (Expr v : s.vars) defs.emplace_back(v, pos);
+        break;
       case StmtKind::loop:
         define_block(s.body);
         define(s.var, pos, counter_ - 1);
@@ -150,6 +153,12 @@ void Analysis::use_block(const Block& b, bool in_region) {
       case StmtKind::mma:
         if (!in_region) reject("an mma outside a thread region");
         for (Expr e : s.args) use(e, pos, in_region);
+        break;
+      case StmtKind::load_matrix:  // every lane gets values of other lanes' rows
+        if (!in_region) reject("a load_matrix outside a thread region");
+        if (!s.memory) reject("a load_matrix has no memory");
+        use(s.index, pos, in_region);
+        for (Expr v : s.vars) m_.slots_[v->id].varying = true;
         break;
       case StmtKind::copy_async:
         if (!in_region) reject("a copy_async outside a thread region");

@@ -73,6 +73,7 @@ void Machine::stmt(const Stmt& s) {
     case StmtKind::copy_async: return copy_async(s);
     case StmtKind::copy_commit: return copy_commit();
     case StmtKind::copy_wait: return copy_wait(s);
+    case StmtKind::load_matrix: return load_matrix(s);
   }
 }
 
@@ -240,6 +241,36 @@ void Machine::mma(const Stmt& s) {
         write(c, s.slots[i] * threads_ + w + l, static_cast<float>(sum), w + l);
       }
   }
+}
+
+// Warp by warp: lanes 8 j .. 8 j + 7 give the rows of matrix j (16-byte aligned runs of 8), and
+// lane 4 g + t gets row g's columns 2 t and 2 t + 1 of each matrix (transposed: column g's rows).
+void Machine::load_matrix(const Stmt& s) {
+  if (!in_region_) fail("a load_matrix outside a thread region");
+  const Mask& m = top();
+  if (threads_ % kWarp || !m.dense || m.lo != 0 || m.hi != threads_)
+    fail("a load_matrix with some threads inactive (every thread of a warp must run it together)");
+  Cells& c = cell_of(s.memory);
+  const Node* index = s.index.node();
+  std::vector<double> rows(static_cast<size_t>(threads_));
+  if (slots_[index->id].varying) std::copy_n(veval(index), threads_, rows.begin());
+  else std::fill(rows.begin(), rows.end(), ueval(index));
+  for (int l = 0; l < threads_; ++l)
+    if (l % kWarp < 8 * s.extent && std::fmod(rows[l], 8) != 0)
+      fail_at(l, "a load_matrix row of '" + c.mem->name + "' at element " + std::to_string(static_cast<int64_t>(rows[l])) +
+                     ", not a multiple of 8 (each row is 16 aligned bytes)");
+  std::vector<double*> out;
+  for (Expr v : s.vars) out.push_back(var_lanes(slots_[v->id]));
+  for (int w = 0; w < threads_; w += kWarp)
+    for (int l = 0; l < kWarp; ++l)
+      for (int j = 0; j < s.extent; ++j)
+        for (int h = 0; h < 2; ++h) {
+          const int g = l / 4, t = l % 4;
+          const int row = s.transposed ? 2 * t + h : g, col = s.transposed ? g : 2 * t + h;
+          const int from = w + 8 * j + row;  // the lane whose address starts the row
+          out[2 * j + h][w + l] = read(c, element(c, rows[from] + col, "load_matrix from", from), w + l);
+        }
+  for (Expr v : s.vars) assign(v.node());
 }
 
 }  // namespace detail

@@ -185,6 +185,7 @@ class Machine {
   void if_then(const ir::Stmt& s);
   void threads(const ir::Stmt& s);
   void mma(const ir::Stmt& s);
+  void load_matrix(const ir::Stmt& s);
   // Asynchronous copies (copies.cpp): values read at issue, written at the copy_wait that retires
   // their group.
   void copy_async(const ir::Stmt& s);

@@ -27,6 +27,7 @@ const char* stmt_kind_name(StmtKind k) {
     case StmtKind::copy_async: return "copy_async";
     case StmtKind::copy_commit: return "copy_commit";
     case StmtKind::copy_wait: return "copy_wait";
+    case StmtKind::load_matrix: return "load_matrix";
   }
   return "?";
 }
@@ -60,6 +61,8 @@ StmtPtr clone(const Stmt& s) {
   c->slots = s.slots;
   c->source = s.source;
   c->source_index = s.source_index;
+  c->vars = s.vars;
+  c->transposed = s.transposed;
   return c;
 }
 
@@ -242,6 +245,20 @@ void KernelBuilder::copy_async(const Memory* dst, Expr index, const Memory* src,
   s->cond = mask;
   s->source_in_bounds = source_in_bounds;
   push(std::move(s));
+}
+
+std::vector<Expr> KernelBuilder::load_matrix(const std::string& hint, const Memory* mem, Expr row_index, int matrices,
+                                             bool transposed) {
+  auto s = std::make_unique<Stmt>();
+  s->kind = StmtKind::load_matrix;
+  s->memory = mem;
+  s->index = row_index;
+  s->extent = matrices;
+  s->transposed = transposed;
+  for (int i = 0; i < 2 * matrices; ++i) s->vars.push_back(ctx().var(hint, value_type(mem->type)));
+  std::vector<Expr> vars = s->vars;
+  push(std::move(s));
+  return vars;
 }
 
 void KernelBuilder::copy_commit() {

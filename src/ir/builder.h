@@ -52,6 +52,11 @@ class KernelBuilder {
   /// values land in work-group memory at the copy_wait that retires the thread's group.
   void copy_async(const Memory* dst, Expr index, const Memory* src, Expr src_index, int elements, Expr mask = {},
                   bool source_in_bounds = false);
+  /// `matrices` (1, 2 or 4) 8 x 8 matrices of a 16-bit work-group array, warp by warp
+  /// (StmtKind::load_matrix): this lane gives the element index where one matrix row of 8 values
+  /// starts and gets two values of each matrix (transposed: of its columns), returned in order.
+  std::vector<Expr> load_matrix(const std::string& hint, const Memory* mem, Expr row_index, int matrices,
+                                bool transposed);
   /// Closes the thread's group of copies issued since the last commit.
   void copy_commit();
   /// Waits until at most `groups_left` of the thread's committed groups are in flight.

@@ -56,6 +56,12 @@ enum class StmtKind : uint8_t {
                 // 16 bytes), landing at the thread's copy_wait that retires its group, not before
   copy_commit,  // closes the thread's group of copies issued since the last commit
   copy_wait,    // waits until at most `extent` of the thread's committed groups are still in flight
+  // A warp's 8 x 8 matrices of 16-bit values from work-group memory (CUDA ldmatrix; other
+  // dialects refuse it): each lane gives the element index of one matrix row of 8 (lanes 8 j ..
+  // 8 j + 7 the rows of matrix j), and gets two values of each of the `extent` (1, 2 or 4)
+  // matrices in `vars`: lane 4 g + t row g, columns 2 t and 2 t + 1; with `transposed`, column
+  // g, rows 2 t and 2 t + 1 (ir/mma.h: an mma's f16/bf16 fragment from rows of its reduction).
+  load_matrix,
 };
 const char* stmt_kind_name(StmtKind k);
 
@@ -94,6 +100,9 @@ struct Stmt {
   // copy_async: the global buffer read and the element index of the first value read.
   const Memory* source = nullptr;
   Expr source_index;
+  // load_matrix: the variables defined (two per matrix), and whether the matrices are transposed.
+  std::vector<Expr> vars;
+  bool transposed = false;
 };
 
 /// Static facts the plan knows about a kernel, for the report.

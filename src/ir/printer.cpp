@@ -121,6 +121,13 @@ class Printer {
         case StmtKind::copy_wait:
           line(indent, "copy_wait " + std::to_string(s.extent));
           break;
+        case StmtKind::load_matrix: {
+          std::string text = "load_matrix";
+          for (size_t i = 0; i < s.vars.size(); ++i) text += (i ? ", " : " ") + leaf(s.vars[i].node());
+          line(indent, text + " = " + s.memory->name + "[" + expr(s.index.node()) + "] x" + std::to_string(s.extent) +
+                           (s.transposed ? " (transposed)" : ""));
+          break;
+        }
       }
     }
   }

@@ -46,6 +46,7 @@ class Planner {
       current_ = s.get();
       for (Expr e : stmt_operands(*s)) visit(e.node());
       if (s->kind == StmtKind::let || s->kind == StmtKind::load) ++plan_.ssa_values;
+      plan_.ssa_values += static_cast<int64_t>(s->vars.size());
       if (!s->body.empty()) block(s->body, uses);
     }
     scopes_.pop_back();

@@ -123,6 +123,22 @@ class Verifier {
       }
   }
 
+  void check_load_matrix(const Stmt& s, bool in_threads) {
+    check_memory(s, in_threads);
+    if (k_.threads_per_group % kWarp) problem("load_matrix in a work-group that is not whole warps of 32 threads");
+    if (s.memory && (s.memory->space != Space::shared || type_bytes(s.memory->type) != 2))
+      problem("load_matrix reads 16-bit work-group memory only, not " + s.memory->name);
+    if (s.cond) problem("load_matrix takes no mask (every lane of the warp reads)");
+    if (s.extent != 1 && s.extent != 2 && s.extent != 4)
+      problem("load_matrix loads 1, 2 or 4 matrices, not " + std::to_string(s.extent));
+    if (s.vars.size() != size_t(2 * s.extent)) problem("load_matrix defines two values per matrix");
+    for (Expr v : s.vars) {
+      if (v && s.memory && v.type() != value_type(s.memory->type)) problem("load_matrix type mismatch");
+      if (v && s.memory) loaded_from_[v.node()] = s.memory;
+      define(v);
+    }
+  }
+
   void check_copy(const Stmt& s, bool in_threads) {
     check_memory(s, in_threads);
     if (s.memory && s.memory->space != Space::shared) problem("copy_async writes work-group memory only");
@@ -195,6 +211,7 @@ class Verifier {
           break;
         case StmtKind::mma: check_mma(s, in_threads); break;
         case StmtKind::copy_async: check_copy(s, in_threads); break;
+        case StmtKind::load_matrix: check_load_matrix(s, in_threads); break;
         case StmtKind::copy_commit:
         case StmtKind::copy_wait:
           if (!in_threads) problem("copy_commit and copy_wait belong in a thread region");

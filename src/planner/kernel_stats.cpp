@@ -207,6 +207,11 @@ class Analyzer {
         case StmtKind::copy_commit:
         case StmtKind::copy_wait:
           break;
+        case StmtKind::load_matrix:  // two 16-bit values of each matrix per lane, a register per pair
+          array_access(s.memory, s.index);
+          stats_.shared_bytes += int64_t{2} * s.extent * type_bytes(s.memory->type) * per_thread;
+          for (size_t i = 0; i < s.vars.size(); ++i) define(s.vars[i].node(), i % 2 ? 0 : 1);
+          break;
         case StmtKind::mma: {  // a warp's 2 x 16 x 8 x depth flops, a 32nd per thread
           array_access(s.memory);
           if (run.first < 0) run.first = pos_;

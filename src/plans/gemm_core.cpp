@@ -66,8 +66,11 @@ Expr warp_offset(Expr g, int s, int w) { return g * w + run_offset(s, w); }
 // of one channel side by side and B's two channels of a slice in a pair of registers, which
 // longer runs would scatter (ptxas then spent 60 moves per k-step on a 64 x 64 block): runs of 2
 // rows of A and single values of B. Converted operands (3xtf32's split, f16 and bf16 pairs) land
-// in new registers anyway and take the longest runs.
-int a_run(const GemmCore& core) { return core.tf32_operands ? 2 : run_width(core.g.rk); }
+// in new registers anyway and take the longest runs. A's fragments by load_matrix take rows
+// one to one (runs of 1).
+int a_run(const GemmCore& core) {
+  return core.a_matrix_loads() ? 1 : core.tf32_operands ? 2 : run_width(core.g.rk);
+}
 int b_run(const GemmCore& core) { return core.tf32_operands ? 1 : run_width(core.g.rp / 2); }
 
 /// acc += Us x Vs over the chunk on tensor cores, for the staged copy's `count` points (the
@@ -87,6 +90,15 @@ void multiply_chunk_mma(KernelBuilder& b, const GemmCore& core, const ChunkStage
                                     core.tf32_operands || st.v().smem->type != ir::Type::f32};
   Expr abase = b.let("abase", b.i32(st.a().base) + buf * st.a().copy + w.k0);
   Expr bbase = b.let("bbase", b.i32(st.v().base) + buf * st.v().copy + w.p0);
+  // load_matrix (transposed, 4 matrices, a_matrix_loads): lane 8 j + r gives channel row r of
+  // matrix j, whose 8 columns are the slice's rows 0-7 (j even) or 8-15 (j odd) of the k-step's
+  // channels 0-7 (j < 2) or 8-15; the lane then holds A's values 2 j, 2 j + 1 (mma_a_pos).
+  Expr alane, blane;
+  if (core.a_matrix_loads())
+    alane = b.let("alane", abase + (w.g / 4 * 8 + w.g % 2 * 4 + w.t) * st.a().pitch + w.g / 2 % 2 * 8);
+  // B (2 matrices per slice, transposed): lane 8 j + r gives channel row 8 j + r of the slice's
+  // 8 columns; the lane then holds B's values 2 j, 2 j + 1 (mma_b_pos). Lanes 16-31 idle.
+  if (core.b_matrix_loads()) blane = b.let("blane", bbase + (w.g / 2 % 2 * 8 + w.g % 2 * 4 + w.t) * st.v().pitch);
   for (int j = 0; j < count; ++j)
   b.loop("ks", g.cc / depth, LoopKind::unrolled, [&](Expr ks) {
     const int64_t row0 = int64_t{j} * g.cc;  // the point's first channel row in the copy
@@ -97,15 +109,23 @@ void multiply_chunk_mma(KernelBuilder& b, const GemmCore& core, const ChunkStage
       const MmaPos p = mma_a_pos(kind, 0, i);  // row: output channel; column: input channel
       return abase + (chan + b.i32(row0 + p.col)) * st.a().pitch + warp_offset(w.g, 2 * mi + p.row / 8, wa);
     };
+    auto a_row = [&](int mi) { return alane + ks * (depth * st.a().pitch) + b.i32(row0 * st.a().pitch + 16 * mi); };
+    auto b_row = [&](int ni) { return blane + ks * (depth * st.v().pitch) + b.i32(row0 * st.v().pitch + 8 * ni); };
     auto b_at = [&](int ni, int i) {
       const MmaPos p = mma_b_pos(kind, 0, i);  // row: input channel; column: tile
       return bbase + (chan + b.i32(row0 + p.row)) * st.v().pitch + warp_offset(w.g, ni, wb);
     };
     std::vector<std::vector<Expr>> a(tm), v(tn);
-    for (int mi = 0; mi < tm; ++mi)
-      for (int i = 0; i < mma_a_values(kind); ++i) a[mi].push_back(b.load("a", st.a().smem, a_at(mi, i)));
-    for (int ni = 0; ni < tn; ++ni)
-      for (int i = 0; i < mma_b_values(kind); ++i) v[ni].push_back(b.load("b", st.v().smem, b_at(ni, i)));
+    for (int mi = 0; mi < tm; ++mi) {
+      if (core.a_matrix_loads()) a[mi] = b.load_matrix("a", st.a().smem, a_row(mi), 4, true);
+      else
+        for (int i = 0; i < mma_a_values(kind); ++i) a[mi].push_back(b.load("a", st.a().smem, a_at(mi, i)));
+    }
+    for (int ni = 0; ni < tn; ++ni) {
+      if (core.b_matrix_loads()) v[ni] = b.load_matrix("b", st.v().smem, b_row(ni), 2, true);
+      else
+        for (int i = 0; i < mma_b_values(kind); ++i) v[ni].push_back(b.load("b", st.v().smem, b_at(ni, i)));
+    }
     for (int mi = 0; mi < tm; ++mi)
       for (int ni = 0; ni < tn; ++ni) {
         std::vector<int64_t> slots;

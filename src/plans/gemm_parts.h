@@ -24,6 +24,14 @@ struct GemmCore {
   ir::Expr kb, pb;                   // block coordinates
   ir::Expr xi0;                      // the work-group's first Winograd point
   bool tf32_operands = false;        // U and V hold tf32 values (GemmStages::operands)
+  /// Whether a warp loads A's (U's) fragments with load_matrix: f16/bf16 mma with U staged in
+  /// halves (GemmTiles::half_u). An mma row then stands for a block row one to one within each
+  /// run of 8 (the matrices' rows of 8 consecutive values).
+  bool a_matrix_loads() const { return g.mma && !ir::mma_is_tf32(*g.mma) && g.half_u; }
+  /// The same for B (V) where V is staged in halves and a lane's columns are one to one already
+  /// (an odd count of 8-column slices per warp: fused-output's one); elsewhere B's runs of 4
+  /// columns let M leave in 16-byte stores, which B's one-to-one columns would cut to 2 columns.
+  bool b_matrix_loads() const { return g.mma && !ir::mma_is_tf32(*g.mma) && g.half_v && (g.rp / 2) % 2 == 1; }
 
   ThreadTile tile(ir::KernelBuilder& b, ir::Expr tid) const;
   /// Work-group-local Winograd point of the thread's j-th point.

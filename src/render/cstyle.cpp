@@ -289,6 +289,23 @@ class Renderer {
            (s.cond ? expr(s.cond, true) : "true") + ");";
   }
 
+  // ldmatrix through the prelude's wino_load_matrix<matrices, transposed>(registers, array,
+  // row's element): each register holds a pair of the values, low half first, kept as their bits
+  // (raw_halves_). The array and the element apart: one address conversion for all of them, and
+  // ptxas folds the constant offsets (from &array[element] it converted each address anew).
+  void load_matrix_call(const Stmt& s) {
+    if (!d_.mma)
+      throw Error(std::string("the ") + dialect_name(d_.dialect) +
+                  " dialect has no warp-level matrix load (load_matrix): tensor-core precisions run on CUDA only");
+    const std::string regs = fresh_name("lm", false);
+    line("unsigned " + regs + "[" + std::to_string(s.extent) + "];");
+    line("wino_load_matrix<" + std::to_string(s.extent) + ", " + (s.transposed ? "true" : "false") + ">(" + regs +
+         ", " + memory_prefix(*s.memory) + ", " + expr(s.index, true) + ");");
+    for (size_t i = 0; i < s.vars.size(); ++i)
+      line("const " + d_.types.half_bits + " " + name_of(s.vars[i].node()) + " = (" + d_.types.half_bits + ")(" +
+           regs + "[" + std::to_string(i / 2) + "]" + (i % 2 ? " >> 16" : "") + ");");
+  }
+
   // The operands go to the prelude's wino_mma_<operands>_bits as tensor-core registers: each
   // value (tf32) or pair of values (f16, bf16) converted once per scope and reused by every mma
   // that takes it, so the source shows one conversion per register (converting in each mma's
@@ -434,6 +451,9 @@ class Renderer {
       case StmtKind::copy_wait:
         line("asm volatile(\"cp.async.wait_group " + std::to_string(s.extent) + ";\" ::: \"memory\");");
         break;
+      case StmtKind::load_matrix:
+        load_matrix_call(s);
+        break;
     }
   }
 
@@ -552,6 +572,8 @@ class Renderer {
     };
     std::function<void(const Block&)> loads = [&](const Block& b) {
       for (const StmtPtr& s : b) {
+        if (s->kind == StmtKind::load_matrix)  // always bits: any use as a float widens them
+          for (Expr v : s->vars) raw_halves_[v.node()] = s->memory;
         // (only loads from half memory hold bits; the verifier refuses a promise on any other)
         if (s->kind == StmtKind::load && operands.count(s->var.node()) && value_type(s->memory->type) != s->memory->type)
           raw_halves_[s->var.node()] = s->memory;
@@ -559,7 +581,7 @@ class Renderer {
       }
     };
     mmas(body);
-    if (!operands.empty()) loads(body);
+    loads(body);
   }
 
   // The let variables that index work-group memory with constant offsets, and which memories:

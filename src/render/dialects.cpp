@@ -230,6 +230,27 @@ __device__ __forceinline__ void wino_mma_tf32x3(float& d0, float& d1, float& d2,
   }
 WINO_MMA_HALF(wino_mma_f16_bits, "f16")
 WINO_MMA_HALF(wino_mma_bf16_bits, "bf16")
+// ir::StmtKind::load_matrix: kMatrices 8 x 8 matrices of 16-bit values, one register of a pair
+// each per lane; this lane's element `row` of work-group array `a` starts one matrix row (16
+// aligned bytes).
+template <int kMatrices, bool kTransposed>
+__device__ __forceinline__ void wino_load_matrix(unsigned* r, const unsigned short* a, int row) {
+  const unsigned at = static_cast<unsigned>(__cvta_generic_to_shared(a)) + 2u * static_cast<unsigned>(row);
+  if constexpr (kMatrices == 4 && kTransposed)
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(at));
+  else if constexpr (kMatrices == 4)
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(at));
+  else if constexpr (kMatrices == 2 && kTransposed)
+    asm volatile("ldmatrix.sync.aligned.m8n8.x2.trans.shared.b16 {%0,%1}, [%2];" : "=r"(r[0]), "=r"(r[1]) : "r"(at));
+  else if constexpr (kMatrices == 2)
+    asm volatile("ldmatrix.sync.aligned.m8n8.x2.shared.b16 {%0,%1}, [%2];" : "=r"(r[0]), "=r"(r[1]) : "r"(at));
+  else if constexpr (kTransposed)
+    asm volatile("ldmatrix.sync.aligned.m8n8.x1.trans.shared.b16 {%0}, [%1];" : "=r"(r[0]) : "r"(at));
+  else
+    asm volatile("ldmatrix.sync.aligned.m8n8.x1.shared.b16 {%0}, [%1];" : "=r"(r[0]) : "r"(at));
+}
 )";
 }
 

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Times the tensor-core GEMMs of two builds alternately on the GPU machine (the `device` tool): the
+# batch >= 8 layers of bench/layers.txt with f16 and bf16 channels-last tensors, plan unfused and
+# fused-output, per-kernel medians of `wino run --repeat 30`, two rounds (base, new, base, new),
+# then `--check` of every new configuration.
+# Usage: scripts/gpu_tensor_ab.sh BASE_BUILD NEW_BUILD [--prefill]
+#   --prefill: compile every kernel the run takes for sm_90 here (no GPU needed) into
+#   $WINO_CACHE_DIR, so that the device call spends its time running them, not compiling.
+# Writes tensor_ab.txt to $OUT (or build/gpu_tensor_ab).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+if [ $# -lt 2 ] || [ "${1:-}" = "--help" ]; then
+  sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'
+  [ "${1:-}" = "--help" ] && exit 0 || exit 2
+fi
+base=$1 new=$2 prefill=${3:-}
+for b in "$base" "$new"; do
+  [ -x "$b/wino" ] || { echo "gpu_tensor_ab: no wino binary in $b: build it first (scripts/build.sh)" >&2; exit 2; }
+done
+out=${OUT:-build/gpu_tensor_ab}
+mkdir -p "$out"
+export WINO_CACHE_DIR=${WINO_CACHE_DIR:-/tmp/wino_cache}
+# name:N,C,H,W:K of the layers with batch >= 8
+layers=$(awk '!/^#/ && NF >= 9 && $2 >= 8 { printf "%s:%s,%s,%s,%s:%s\n", $1, $2, $3, $5, $6, $4 }' bench/layers.txt)
+configs="unfused:4:fp16 fused-output:4:fp16 fused-output:2:fp16 unfused:4:bf16"
+
+# One configuration with one build: its per-kernel lines and total, or (prefill) its sm_90 build.
+one() {  # build label shape k plan m precision [--check]
+  local build=$1 label=$2 shape=$3 k=$4 plan=$5 m=$6 p=$7 check=${8:-}
+  local opts=(--shape "$shape" --k "$k" --pad 1 --plan "$plan" --m "$m" --precision "$p" --dtype "${p/fp/f}" --layout nhwc)
+  if [ "$prefill" = "--prefill" ]; then
+    "$build/wino" explain "${opts[@]}" --target sm_90 >/dev/null 2>&1
+    return
+  fi
+  echo "== $label $plan F($m,3) $p"
+  if [ -n "$check" ]; then
+    "$build/wino" run "${opts[@]}" --device cuda --check 2>&1 | grep -E "rror"
+  else
+    "$build/wino" run "${opts[@]}" --device cuda --repeat 30 2>&1 | grep -E "^wino_|^total|rror"
+  fi
+}
+
+{
+  for round in 1 2; do
+    for l in $layers; do
+      IFS=: read -r name shape k <<< "$l"
+      for c in $configs; do
+        IFS=: read -r plan m p <<< "$c"
+        one "$base" "$name base r$round" "$shape" "$k" "$plan" "$m" "$p"
+        one "$new" "$name new r$round" "$shape" "$k" "$plan" "$m" "$p"
+      done
+    done
+    [ "$prefill" = "--prefill" ] && break  # one build of each is enough
+  done
+  if [ "$prefill" != "--prefill" ]; then
+    for l in $layers; do
+      IFS=: read -r name shape k <<< "$l"
+      for c in $configs; do
+        IFS=: read -r plan m p <<< "$c"
+        one "$new" "check $name" "$shape" "$k" "$plan" "$m" "$p" --check
+      done
+    done
+  fi
+} 2>&1 | tee "$out/tensor_ab.txt"
