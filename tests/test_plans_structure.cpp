@@ -2,6 +2,7 @@
 // how far the prediction is from ptxas.
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <map>
 
 #include "planner/kernel_stats.h"
@@ -121,6 +122,44 @@ TEST(PlansStructure, NhwcTransformsAskForMoreWarpsInFlight) {
   }
 }
 
+// A half V of a channels-last layer whose C is a multiple of 8 is stored V[xi][p][c]: the input
+// transform then writes each pixel's channels together with no turnaround (no work-group memory,
+// no barrier), and the GEMM loads both operands' fragments by ldmatrix (A transposed, B not).
+// NCHW, or C not a multiple of 8, keep V[xi][c][p].
+TEST(PlansStructure, ChannelsLastHalfVIsStoredByTiles) {
+  auto program = [](int64_t c, Layout layout, const std::string& plan) {
+    ConvDesc d = layer(2, c, 16, 32);
+    d.layout = layout;
+    d.dtype = DType::f16;
+    plans::PlanOptions o;
+    o.plan = plan;
+    o.m = 4;
+    o.precision = Precision::fp16;
+    o.async_copies = true;
+    return plans::build_program(d, planner::resolve_plan(d, o));
+  };
+  auto count = [](const ir::Block& body, ir::StmtKind kind, bool transposed) {
+    std::function<int(const ir::Block&)> walk = [&](const ir::Block& b) {
+      int n = 0;
+      for (const ir::StmtPtr& s : b) n += (s->kind == kind && s->transposed == transposed) + walk(s->body);
+      return n;
+    };
+    return walk(body);
+  };
+  for (const std::string plan : {"unfused", "fused-output"}) {
+    const plans::Program p = program(24, Layout::nhwc, plan);
+    const ir::Kernel& input = *p.kernels.at(0);
+    EXPECT_NE(input.name.find("_nhwc_vt_"), std::string::npos) << input.name;
+    EXPECT_EQ(ir::shared_array_bytes(input), 0) << input.name;
+    EXPECT_EQ(count(input.body, ir::StmtKind::barrier, false), 0) << input.name;
+    const ir::Kernel& gemm = *p.kernels.at(1);
+    EXPECT_NE(gemm.name.find("_vtf16"), std::string::npos) << gemm.name;
+    EXPECT_GT(count(gemm.body, ir::StmtKind::load_matrix, true), 0) << gemm.name << ": A by ldmatrix, transposed";
+    EXPECT_GT(count(gemm.body, ir::StmtKind::load_matrix, false), 0) << gemm.name << ": B by ldmatrix";
+    for (const plans::Program& other : {program(24, Layout::nchw, plan), program(20, Layout::nhwc, plan)})
+      for (const auto& k : other.kernels) EXPECT_EQ(k->name.find("_vt"), std::string::npos) << k->name;
+  }
+}
 
 // The CPU fused plan keeps V and M in per-thread arrays indexed by loop counters: memory (the
 // stack), not registers. The register model counts them as local bytes, and a device with a

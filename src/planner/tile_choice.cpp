@@ -388,6 +388,7 @@ plans::PlanOptions resolve_plan(const ConvDesc& d, plans::PlanOptions p) {
   plans::choose_half_operands(g, d, t);  // before the ring is sized: halves take half the room
   // The tensor-core GEMM runs on CUDA only; the FMA one where the device has the copies.
   if (g.mma || (p.async_copies && p.plan == "unfused" && !g.lanes)) use_async_copies(g);
+  if (!g.stages) g.v_tile_major = false;  // its rows are staged by asynchronous copies only
   if (patch_ring) use_patch_ring(g, d, p);
   if (g.lanes) g.rk = g.bk, g.rp = g.bp;  // one thread holds the whole block
   if (g.lanes && p.plan == "fused" && (p.block_k || p.block_tiles)) g.group_tiles = cpu_group_tiles(g, t, d, l2, p.cpu_threads);

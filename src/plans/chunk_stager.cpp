@@ -17,11 +17,15 @@ int stage_pitch(const GemmTiles& g, int width, const Memory* operand) { return g
 int64_t copy_elements(const GemmTiles& g, int width, const Memory* operand) {
   return int64_t{g.staged_points()} * g.cc * stage_pitch(g, width, operand);
 }
+// V's elements of one copy: [points][cc][bp] rows, or [points][bp][cc] (GemmTiles::v_tile_major).
+int64_t v_copy_elements(const GemmTiles& g, const Memory* v) {
+  return g.v_tile_major ? int64_t{g.staged_points()} * g.bp * stage_pitch(g, g.cc, v) : copy_elements(g, g.bp, v);
+}
 }  // namespace
 
 int64_t f32_stage_floats(const GemmTiles& g, const Memory* u, const Memory* v) {
   if (g.patch_ring()) return g.stage_floats();  // U and the patches are floats
-  return g.copies() * ((stages_half(u) ? 0 : copy_elements(g, g.bk, u)) + (stages_half(v) ? 0 : copy_elements(g, g.bp, v)));
+  return g.copies() * ((stages_half(u) ? 0 : copy_elements(g, g.bk, u)) + (stages_half(v) ? 0 : v_copy_elements(g, v)));
 }
 
 ChunkStager::ChunkStager(KernelBuilder& b, const ConvDesc& d, const Tiling& t, const GemmTiles& g, GemmCore& core,
@@ -29,12 +33,15 @@ ChunkStager::ChunkStager(KernelBuilder& b, const ConvDesc& d, const Tiling& t, c
     : b_(b), d_(d), t_(t), g_(g), core_(core), source_(source), input_(input) {
   const int T = g.threads(), copies = g.copies();
   const Memory* v_in = source == GemmSource::transformed ? input : nullptr;
-  const int64_t a = copy_elements(g, g.bk, u), v = copy_elements(g, g.bp, v_in);
+  const int64_t a = copy_elements(g, g.bk, u), v = v_copy_elements(g, v_in);
   const Memory* us = stages_half(u) ? b.shared_array("us", copies * a, u->type) : core.smem;
   const Memory* vs = stages_half(v_in) ? b.shared_array("vs", copies * v, input->type) : core.smem;
   const int64_t v_base = vs == core.smem && us == core.smem ? copies * a : 0;
   ops_.push_back({u, "u", us, g.bk, d.k, core.kb * g.bk, 0, a, stage_pitch(g, g.bk, u)});
-  ops_.push_back({input, "v", vs, g.bp, t.tiles, core.pb * g.bp, v_base, v, stage_pitch(g, g.bp, v_in)});
+  ops_.push_back({input, "v", vs, g.bp, t.tiles, core.pb * g.bp, v_base, v,
+                  stage_pitch(g, g.v_tile_major ? g.cc : g.bp, v_in)});
+  if (g.v_tile_major && (source != GemmSource::transformed || !stages_half(v_in) || !g.stages))
+    throw Error("internal: GEMM tiles " + g.str() + ": V by tiles is staged from a half V by asynchronous copies only");
   if (g.patch_ring()) {  // [copies of U][copies of V, [cc][xi][bp]][copies of the raw patches, alike]
     ops_[1].channel_major = true;
     patch_base_ = copies * (a + v);
@@ -68,6 +75,10 @@ void ChunkStager::issue_copies(Expr tid, Expr c0, Expr buf, int first_point) {
   first_point_ = first_point;
   for (const StagedOperand& op : ops_) {
     if (&op == &v() && source_ == GemmSource::image) continue;  // the patches: issue_patch_copies
+    if (&op == &v() && g_.v_tile_major) {
+      issue_tile_major_copies(tid, c0, buf);
+      continue;
+    }
     const int n = 16 / type_bytes(op.mem->type);  // elements of a 16-byte copy
     const int w = op.extent % n == 0 && op.width % n == 0 && op.pitch % n == 0 && op.base % n == 0 ? n : 1;
     if (w * type_bytes(op.mem->type) < 4)  // u_ and v_storage_type keep half operands to whole 16-byte runs
@@ -91,6 +102,40 @@ void ChunkStager::issue_copies(Expr tid, Expr c0, Expr buf, int first_point) {
     }
   }
   first_point_ = 0;
+}
+
+// V[xi][p][c] (GemmTiles::v_tile_major) as [point][bp][cc] rows: 16-byte copies of 8 channels of a
+// tile, neighbouring threads on neighbouring runs of a row; zeros past the tiles and the channels
+// (C is a multiple of 8: a run is whole or out).
+void ChunkStager::issue_tile_major_copies(Expr tid, Expr c0, Expr buf) {
+  const StagedOperand& op = v();
+  const int T = g_.threads(), runs = g_.cc / 8;
+  const int64_t count = int64_t{g_.staged_points()} * g_.bp * runs;
+  // A thread's run and its row in the first pass; a pass of T copies covers T / runs rows. Where
+  // a pass stays inside one point's rows, its point and tiles are constants past the thread's
+  // (signed division of e = i T + tid cost ptxas sign fix-ups at every copy).
+  const bool passes = T % runs == 0;
+  const int64_t per_pass = T / runs;
+  Expr rt = passes ? b_.let("rt", tid / runs) : Expr{}, ci = passes ? b_.let("ci", tid % runs * 8) : Expr{};
+  for (int64_t i = 0; i < ceil_div(count, T); ++i) {
+    Expr e = b_.i32(i * T) + tid, row, xi, p, run = ci;  // row: point x bp + tile; run: its channel
+    const int64_t first = i * per_pass;
+    if (passes && first % g_.bp + per_pass <= g_.bp) {
+      row = b_.i32(first) + rt;
+      xi = core_.xi0 + b_.i32(first_point_ + first / g_.bp);
+      p = b_.let("p", op.col0 + b_.i32(first % g_.bp) + rt);
+    } else {
+      e = b_.let("e", e);
+      row = b_.let("row", e / runs), run = b_.let("run", e % runs * 8);
+      xi = b_.let("xi", core_.xi0 + b_.i32(first_point_) + row / g_.bp), p = b_.let("p", op.col0 + row % g_.bp);
+    }
+    Expr c = b_.let("c", c0 + run);
+    Expr ok = both(t_.tiles % g_.bp ? lt(p, b_.i32(t_.tiles)) : Expr{}, d_.c % g_.cc ? lt(c, b_.i32(d_.c)) : Expr{});
+    Expr dst = b_.i32(op.base) + buf * op.copy + row * op.pitch + run;
+    auto copy = [&] { b_.copy_async(op.smem, dst, op.mem, (xi * t_.tiles + p) * d_.c + c, 8, ok); };
+    if (count % T) b_.if_then(lt(e, b_.i32(count)), copy);
+    else copy();
+  }
 }
 
 void ChunkStager::stage(Expr tid, Expr c0) {

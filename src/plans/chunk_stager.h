@@ -81,6 +81,8 @@ class ChunkStager {
   /// op[xi][c0 + ci][col0 + col] for element `el`, zero past the tensor's ends.
   ir::Expr load(const StagedOperand& op, const Element& el, ir::Expr c0);
   void stage_elements(const StagedOperand& op, ir::Expr tid, ir::Expr c0);
+  // issue_copies' V where it is stored V[xi][p][c] (GemmTiles::v_tile_major): [point][bp][cc] rows.
+  void issue_tile_major_copies(ir::Expr tid, ir::Expr c0, ir::Expr buf);
   // A work-group with all alpha^2 points stages V a (channel, tile) pair at a time: the pair's
   // alpha^2 values come from the input tile, transformed here (image), or from V at constant
   // strides (transformed; fewer index operations than an element loop, which costs up to 1.5x

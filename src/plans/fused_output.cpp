@@ -16,7 +16,7 @@ Program build_fused_output(const ConvDesc& d, const PlanOptions& o) {
   const StoredValues values = gemm_operand_values(g);
   BufferHandle u = transformed_weights(prog, t, 0, 0, values, u_storage_type(g, d));
   BufferHandle v = prog.scratch("v", int64_t{t.alpha} * t.alpha * d.c * t.tiles, v_storage_type(g, t));
-  prog.add(input_transform_kernel(prog, t, o.threads > 0 ? o.threads : 128, v, values));
+  prog.add(input_transform_kernel(prog, t, o.threads > 0 ? o.threads : 128, v, values, g.v_tile_major));
   prog.add(gemm_kernel(prog, t, g, {GemmSource::transformed, GemmSink::transform_in_registers, u, v, {}, values}));
   return prog.finish();
 }

@@ -96,9 +96,19 @@ void multiply_chunk_mma(KernelBuilder& b, const GemmCore& core, const ChunkStage
   Expr alane, blane;
   if (core.a_matrix_loads())
     alane = b.let("alane", abase + (w.g / 4 * 8 + w.g % 2 * 4 + w.t) * st.a().pitch + w.g / 2 % 2 * 8);
-  // B (2 matrices per slice, transposed): lane 8 j + r gives channel row 8 j + r of the slice's
-  // 8 columns; the lane then holds B's values 2 j, 2 j + 1 (mma_b_pos). Lanes 16-31 idle.
-  if (core.b_matrix_loads()) blane = b.let("blane", bbase + (w.g / 2 % 2 * 8 + w.g % 2 * 4 + w.t) * st.v().pitch);
+  // B by channels (transposed, 2 matrices per slice): lane 8 j + r gives channel row 8 j + r of
+  // the slice's 8 columns; the lane then holds B's values 2 j, 2 j + 1 (mma_b_pos); lanes 16-31
+  // idle. B by tiles (GemmTiles::v_tile_major; 4 matrices per two slices, 2 for a last odd one):
+  // lane 8 j + r gives the row of the tile that mma column r of slice j / 2 stands for
+  // (warp_offset), at channel 8 (j % 2); it then holds B's values 2 (j % 2) + 0, 1 of that slice.
+  const bool by_tiles = g.v_tile_major;
+  if (core.b_matrix_loads() && !by_tiles)
+    blane = b.let("blane", bbase + (w.g / 2 % 2 * 8 + w.g % 2 * 4 + w.t) * st.v().pitch);
+  if (core.b_matrix_loads() && by_tiles) {
+    Expr r = b.let("lr", w.g % 2 * 4 + w.t), j = b.let("lj", w.g / 2);
+    Expr tile = w.p0 + r * wb + j / 2 * (wb == 1 ? 8 : 1);  // slice + j / 2 (even slices: no carry)
+    blane = b.let("blane", b.i32(st.v().base) + buf * st.v().copy + tile * st.v().pitch + j % 2 * 8);
+  }
   for (int j = 0; j < count; ++j)
   b.loop("ks", g.cc / depth, LoopKind::unrolled, [&](Expr ks) {
     const int64_t row0 = int64_t{j} * g.cc;  // the point's first channel row in the copy
@@ -110,7 +120,11 @@ void multiply_chunk_mma(KernelBuilder& b, const GemmCore& core, const ChunkStage
       return abase + (chan + b.i32(row0 + p.col)) * st.a().pitch + warp_offset(w.g, 2 * mi + p.row / 8, wa);
     };
     auto a_row = [&](int mi) { return alane + ks * (depth * st.a().pitch) + b.i32(row0 * st.a().pitch + 16 * mi); };
-    auto b_row = [&](int ni) { return blane + ks * (depth * st.v().pitch) + b.i32(row0 * st.v().pitch + 8 * ni); };
+    auto b_row = [&](int ni) {
+      if (by_tiles)  // the point's first tile row, the slice's first tile, the k-step's channels
+        return blane + ks * depth + b.i32((int64_t{j} * g.bp + run_offset(ni, wb)) * st.v().pitch);
+      return blane + ks * (depth * st.v().pitch) + b.i32(row0 * st.v().pitch + 8 * ni);
+    };
     auto b_at = [&](int ni, int i) {
       const MmaPos p = mma_b_pos(kind, 0, i);  // row: input channel; column: tile
       return bbase + (chan + b.i32(row0 + p.row)) * st.v().pitch + warp_offset(w.g, ni, wb);
@@ -122,9 +136,15 @@ void multiply_chunk_mma(KernelBuilder& b, const GemmCore& core, const ChunkStage
         for (int i = 0; i < mma_a_values(kind); ++i) a[mi].push_back(b.load("a", st.a().smem, a_at(mi, i)));
     }
     for (int ni = 0; ni < tn; ++ni) {
-      if (core.b_matrix_loads()) v[ni] = b.load_matrix("b", st.v().smem, b_row(ni), 2, true);
-      else
+      if (core.b_matrix_loads() && by_tiles && ni % 2 == 0 && ni + 1 < tn) {  // two slices at once
+        std::vector<Expr> both = b.load_matrix("b", st.v().smem, b_row(ni), 4, false);
+        v[ni].assign(both.begin(), both.begin() + 4);
+        v[ni + 1].assign(both.begin() + 4, both.end());
+      } else if (core.b_matrix_loads() && v[ni].empty()) {
+        v[ni] = b.load_matrix("b", st.v().smem, b_row(ni), 2, !by_tiles);
+      } else if (!core.b_matrix_loads()) {
         for (int i = 0; i < mma_b_values(kind); ++i) v[ni].push_back(b.load("b", st.v().smem, b_at(ni, i)));
+      }
     }
     for (int mi = 0; mi < tm; ++mi)
       for (int ni = 0; ni < tn; ++ni) {
@@ -405,7 +425,7 @@ std::unique_ptr<Kernel> gemm_kernel(const ProgramBuilder& prog, const Tiling& t,
   // U, V or M stored in f16 or bf16 (u_/v_/m_storage_type) make another kernel than float32 ones: its name says so.
   const ir::Type v_type = s.source == GemmSource::transformed ? v_storage_type(g, t) : ir::Type::f32;
   const ir::Type u_type = u_storage_type(g, d);
-  std::string types = v_type == ir::Type::f32 ? "" : "_v" + ir::type_name(v_type);
+  std::string types = v_type == ir::Type::f32 ? "" : (g.v_tile_major ? "_vt" : "_v") + ir::type_name(v_type);
   if (u_type != ir::Type::f32) types += "_u" + ir::type_name(u_type);
   if (s.sink == GemmSink::store_m && g.half_m) types += "_m" + ir::type_name(m_storage_type(g, t));
   KernelBuilder b(std::make_shared<Context>(), kernel_name(prog.plan(), name, t.m, t.r, g.str() + types), groups,

@@ -28,10 +28,14 @@ struct GemmCore {
   /// halves (GemmTiles::half_u). An mma row then stands for a block row one to one within each
   /// run of 8 (the matrices' rows of 8 consecutive values).
   bool a_matrix_loads() const { return g.mma && !ir::mma_is_tf32(*g.mma) && g.half_u; }
-  /// The same for B (V) where V is staged in halves and a lane's columns are one to one already
-  /// (an odd count of 8-column slices per warp: fused-output's one); elsewhere B's runs of 4
-  /// columns let M leave in 16-byte stores, which B's one-to-one columns would cut to 2 columns.
-  bool b_matrix_loads() const { return g.mma && !ir::mma_is_tf32(*g.mma) && g.half_v && (g.rp / 2) % 2 == 1; }
+  /// The same for B (V) where V is staged in halves: by tiles (GemmTiles::v_tile_major), whose
+  /// matrix rows are tiles that each lane names, so B's columns keep their runs; or by channels
+  /// (transposed matrices, one to one columns) where a lane's columns are one to one already (an
+  /// odd count of 8-column slices per warp: fused-output's one); elsewhere B's runs of 4 columns
+  /// let M leave in 16-byte stores, which one-to-one columns would cut to 2 columns.
+  bool b_matrix_loads() const {
+    return g.mma && !ir::mma_is_tf32(*g.mma) && g.half_v && (g.v_tile_major || (g.rp / 2) % 2 == 1);
+  }
 
   ThreadTile tile(ir::KernelBuilder& b, ir::Expr tid) const;
   /// Work-group-local Winograd point of the thread's j-th point.

@@ -41,6 +41,11 @@ struct GemmTiles {
   // where K and the tiles are multiples of 8, so that 16-byte copies stay inside rows). The
   // unfused GEMM's M too (half_m, m_storage_type; half tensors or bf16): its sums rounded to that type.
   bool half_u = false, half_v = false, half_m = false;
+  // A half V of a channels-last layer (C a multiple of 8) kept as V[xi][p][c], each tile's
+  // channels together, as the NHWC input transform writes them without turning its block around;
+  // the GEMM stages [point][bp][cc] rows by 16-byte copies of 8 channels and loads B's fragments
+  // by ldmatrix, untransposed (plans::choose_half_operands). Else V[xi][c][p].
+  bool v_tile_major = false;
   // CPU-shaped (plans unfused, fused and direct on a CPU, cpu_unfused.h): one thread per
   // work-group, bp x bk accumulators held as bp rows of bk / lanes vectors of `lanes` floats (0:
   // the GPU-shaped core).
@@ -71,7 +76,8 @@ struct GemmTiles {
   int64_t row_floats(int width, bool half) const { return half ? row_pitch(width, half) / 2 : row_pitch(width, half); }
   /// Floats of work-group memory one copy of the staged chunk takes.
   int64_t chunk_floats() const {
-    return int64_t{staged_points()} * cc * (row_floats(bk, half_u) + row_floats(bp, half_v));
+    const int64_t v_rows = v_tile_major ? int64_t{bp} * row_floats(cc, true) : int64_t{cc} * row_floats(bp, half_v);
+    return int64_t{staged_points()} * (int64_t{cc} * row_floats(bk, half_u) + v_rows);
   }
   /// Copies of the staged chunk: the stages, two when prefetching, else one.
   int copies() const { return stages ? stages : prefetch ? 2 : 1; }

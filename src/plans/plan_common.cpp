@@ -55,6 +55,7 @@ void choose_half_operands(GemmTiles& g, const ConvDesc& d, const Tiling& t) {
   const bool half = g.mma && ir::mma_storage_type(*g.mma) != ir::Type::f32 && (g.points == 1 || g.stage_points);
   g.half_u = half && d.k % 8 == 0;
   g.half_v = half && t.tiles % 8 == 0;
+  g.v_tile_major = g.half_v && d.layout == Layout::nhwc && d.c % 8 == 0;
   // M's sums may exceed f16's range where y itself would not: fp16 keeps a float32 M for float32
   // tensors (bf16 has float32's range).
   const bool m_in_range = d.dtype != DType::f32 || (g.mma && ir::mma_storage_type(*g.mma) == ir::Type::bf16);

@@ -40,7 +40,8 @@ ir::Expr as_gemm_operand(ir::Expr v, StoredValues values);
 /// bytes, the same numbers) where their rows, K output channels and P tiles, are multiples of 8,
 /// so that every 16-byte run of a row is inside it (the GEMM stages them by 16-byte copies). And
 /// half_m: the unfused GEMM's M in that type too (its sums rounded once more) where V is, for half
-/// tensors or a bf16 mma (an fp16 M of float32 tensors could overflow where y would not).
+/// tensors or a bf16 mma (an fp16 M of float32 tensors could overflow where y would not). And
+/// v_tile_major: a half V of a channels-last layer whose C is a multiple of 8 as V[xi][p][c].
 void choose_half_operands(GemmTiles& g, const ConvDesc& d, const Tiling& t);
 /// The type V is stored in (GemmTiles::half_v; an error where the tiles do not allow it).
 ir::Type v_storage_type(const GemmTiles& g, const Tiling& t);
@@ -110,9 +111,12 @@ void store_output_tile(ir::KernelBuilder& b, const OutputSink& y, const ConvDesc
                        const std::vector<ir::Expr>& values);
 
 /// The unfused plan's element-wise kernels, reused by the partially fused plans.
-/// Input: V[xi][c][p] = (BT d B)[xi]; output: y = AT M A from M[xi][k][p].
+/// Input: V[xi][c][p] = (BT d B)[xi], or V[xi][p][c] with `tile_major` (GemmTiles::v_tile_major:
+/// channels-last x, a thread per (tile, channel), neighbouring threads on neighbouring channels,
+/// so x and V both move in runs of a pixel's channels); output: y = AT M A from M[xi][k][p].
 std::unique_ptr<ir::Kernel> input_transform_kernel(const ProgramBuilder& prog, const Tiling& t, int threads,
-                                                   BufferHandle v, StoredValues values = StoredValues::f32);
+                                                   BufferHandle v, StoredValues values = StoredValues::f32,
+                                                   bool tile_major = false);
 std::unique_ptr<ir::Kernel> output_transform_kernel(const ProgramBuilder& prog, const Tiling& t,
                                                     int threads, BufferHandle mm);
 /// The same for NHWC x and y on a GPU (the two above call them; 256 threads whatever `threads`

@@ -10,26 +10,30 @@ namespace wino::plans {
 
 using namespace ir;
 
-// V[xi][c][p].
+// V[xi][c][p], or V[xi][p][c] (tile_major).
 std::unique_ptr<Kernel> input_transform_kernel(const ProgramBuilder& prog, const Tiling& t, int threads,
-                                               BufferHandle v_buf, StoredValues values) {
+                                               BufferHandle v_buf, StoredValues values, bool tile_major) {
   const ConvDesc& d = prog.desc();
-  if (d.layout == Layout::nhwc) return input_transform_nhwc_kernel(prog, t, v_buf, values);
+  if (d.layout == Layout::nhwc && !tile_major) return input_transform_nhwc_kernel(prog, t, v_buf, values);
   const int a = t.alpha;
   const int64_t C = d.c, P = t.tiles, total = C * P;
   auto ctx = std::make_shared<Context>();
-  KernelBuilder b(ctx, kernel_name(prog.plan(), "input", t.m, t.r, "t" + std::to_string(threads)),
+  const std::string layout = tile_major ? std::string(d.layout == Layout::nhwc ? "nhwc_" : "") + "vt_" : "";
+  KernelBuilder b(ctx, kernel_name(prog.plan(), "input", t.m, t.r, layout + "t" + std::to_string(threads)),
                   ceil_div(total, threads), threads);
   b.info() = {prog.plan(), "input_transform", t.m, t.r};
+  // Memory-bound: as many work-groups per multiprocessor as the transform's registers allow.
+  if (tile_major) b.set_min_groups_per_multiprocessor(transform_groups_per_multiprocessor(t, threads));
   const Memory* x = prog.param(b, prog.input());
   const Memory* v = prog.param(b, v_buf, true);
   b.threads([&](Expr tid) {
     Expr idx = b.let("idx", b.group_id() * threads + tid);
     b.if_then(lt(idx, b.i32(total)), [&] {
-      Expr p = b.let("p", idx % P), c = b.let("c", idx / P);
+      Expr p = b.let("p", tile_major ? idx / C : idx % P), c = b.let("c", tile_major ? idx % C : idx / P);
       std::vector<Expr> tile = load_input_tile(b, x, d, t, tile_coords(b, p, t), c);
       std::vector<Expr> vt = transform_2d(*ctx, t.t.BT, tile);
-      for (int xi = 0; xi < a * a; ++xi) b.store(v, (b.i32(xi) * C + c) * P + p, as_gemm_operand(vt[xi], values));
+      for (int xi = 0; xi < a * a; ++xi)
+        b.store(v, tile_major ? (b.i32(xi) * P + p) * C + c : (b.i32(xi) * C + c) * P + p, as_gemm_operand(vt[xi], values));
     });
   });
   return b.finish();
@@ -74,7 +78,7 @@ Program build_unfused(const ConvDesc& d, const PlanOptions& o) {
   BufferHandle u = transformed_weights(prog, t, 0, 0, values, u_storage_type(g, d));
   BufferHandle v = prog.scratch("v", a2 * d.c * t.tiles, v_storage_type(g, t));
   BufferHandle mm = prog.scratch("mm", a2 * d.k * t.tiles, m_storage_type(g, t));
-  prog.add(input_transform_kernel(prog, t, threads, v, values));
+  prog.add(input_transform_kernel(prog, t, threads, v, values, g.v_tile_major));
   const GemmStages stages{GemmSource::transformed, GemmSink::store_m, u, v, mm, values};
   prog.add(gemm_kernel(prog, t, g, stages));
   prog.add(output_transform_kernel(prog, t, threads, mm));
