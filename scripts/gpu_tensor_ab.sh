@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Times the tensor-core GEMMs of two builds alternately on the GPU machine (the `device` tool): the
-# batch >= 8 layers of bench/layers.txt with f16 and bf16 channels-last tensors, plan unfused and
-# fused-output, per-kernel medians of `wino run --repeat 30`, two rounds (base, new, base, new),
-# then `--check` of every new configuration.
-# Usage: scripts/gpu_tensor_ab.sh BASE_BUILD NEW_BUILD [--prefill]
+# Times the tensor-core GEMMs of two or more builds in turn on the GPU machine (the `device` tool):
+# the batch >= 8 layers of bench/layers.txt with f16 and bf16 channels-last tensors, plan unfused
+# and fused-output, per-kernel medians of `wino run --repeat 30`, two rounds (each build in turn,
+# twice), then `--check` of every configuration with the last build.
+# Usage: scripts/gpu_tensor_ab.sh BUILD BUILD [BUILD...] [--prefill]
 #   --prefill: compile every kernel the run takes for sm_90 here (no GPU needed) into
 #   $WINO_CACHE_DIR, so that the device call spends its time running them, not compiling.
 # Writes tensor_ab.txt to $OUT (or build/gpu_tensor_ab).
@@ -13,8 +13,13 @@ if [ $# -lt 2 ] || [ "${1:-}" = "--help" ]; then
   sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'
   [ "${1:-}" = "--help" ] && exit 0 || exit 2
 fi
-base=$1 new=$2 prefill=${3:-}
-for b in "$base" "$new"; do
+builds=() prefill=
+for a in "$@"; do
+  if [ "$a" = --prefill ]; then prefill=--prefill; else builds+=("$a"); fi
+done
+[ ${#builds[@]} -ge 2 ] || { echo "gpu_tensor_ab: give at least two builds" >&2; exit 2; }
+new=${builds[-1]}
+for b in "${builds[@]}"; do
   [ -x "$b/wino" ] || { echo "gpu_tensor_ab: no wino binary in $b: build it first (scripts/build.sh)" >&2; exit 2; }
 done
 out=${OUT:-build/gpu_tensor_ab}
@@ -46,8 +51,7 @@ one() {  # build label shape k plan m precision [--check]
       IFS=: read -r name shape k <<< "$l"
       for c in $configs; do
         IFS=: read -r plan m p <<< "$c"
-        one "$base" "$name base r$round" "$shape" "$k" "$plan" "$m" "$p"
-        one "$new" "$name new r$round" "$shape" "$k" "$plan" "$m" "$p"
+        for b in "${builds[@]}"; do one "$b" "$name $b r$round" "$shape" "$k" "$plan" "$m" "$p"; done
       done
     done
     [ "$prefill" = "--prefill" ] && break  # one build of each is enough
@@ -57,7 +61,7 @@ one() {  # build label shape k plan m precision [--check]
       IFS=: read -r name shape k <<< "$l"
       for c in $configs; do
         IFS=: read -r plan m p <<< "$c"
-        one "$new" "check $name" "$shape" "$k" "$plan" "$m" "$p" --check
+        one "$new" "check $name $new" "$shape" "$k" "$plan" "$m" "$p" --check
       done
     done
   fi

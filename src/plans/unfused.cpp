@@ -15,6 +15,7 @@ std::unique_ptr<Kernel> input_transform_kernel(const ProgramBuilder& prog, const
                                                BufferHandle v_buf, StoredValues values, bool tile_major) {
   const ConvDesc& d = prog.desc();
   if (d.layout == Layout::nhwc && !tile_major) return input_transform_nhwc_kernel(prog, t, v_buf, values);
+  if (tile_major) threads = 256;  // as the channels-last kernels: 4 work-groups of 64 registers per SM up to alpha 6
   const int a = t.alpha;
   const int64_t C = d.c, P = t.tiles, total = C * P;
   auto ctx = std::make_shared<Context>();
