@@ -125,7 +125,7 @@ TEST(PlansStructure, NhwcTransformsAskForMoreWarpsInFlight) {
 // A half V of a channels-last layer whose C is a multiple of 8 is stored V[xi][p][c]: the input
 // transform then writes each pixel's channels together with no turnaround (no work-group memory,
 // no barrier), and the GEMM loads both operands' fragments by ldmatrix (A transposed, B not).
-// NCHW, or C not a multiple of 8, keep V[xi][c][p].
+// NCHW, or C not a multiple of 8, keep V[xi][c][p]. A half M is read back by ldmatrix too.
 TEST(PlansStructure, ChannelsLastHalfVIsStoredByTiles) {
   auto program = [](int64_t c, Layout layout, const std::string& plan) {
     ConvDesc d = layer(2, c, 16, 32);
@@ -159,6 +159,10 @@ TEST(PlansStructure, ChannelsLastHalfVIsStoredByTiles) {
     for (const plans::Program& other : {program(24, Layout::nchw, plan), program(20, Layout::nhwc, plan)})
       for (const auto& k : other.kernels) EXPECT_EQ(k->name.find("_vt"), std::string::npos) << k->name;
   }
+  const plans::Program half_m = program(20, Layout::nhwc, "unfused");  // M in halves here too
+  const ir::Kernel& output = *half_m.kernels.at(2);
+  EXPECT_NE(output.name.find("_nhwc_lm_"), std::string::npos) << output.name;
+  EXPECT_GT(count(output.body, ir::StmtKind::load_matrix, false), 0) << output.name;
 }
 
 // The CPU fused plan keeps V and M in per-thread arrays indexed by loop counters: memory (the

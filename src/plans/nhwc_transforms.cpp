@@ -4,8 +4,9 @@
 // (or y) moves in runs of 16 neighbouring channels of a pixel, V (or M) in runs of 16 tiles, each
 // run one 32-byte sector or more (aligned where C and the tiles are multiples of 16). On the H200
 // 16 x 16 moved f16 NHWC fastest of 16 x 8, 16 x 16, 8 x 32, 16 x 32 and 32 x 8 (the output
-// transform 15-37% faster than 16 x 8; bench/results/h200_nhwc_block_shapes.txt). Half V and M
-// (tensor cores) move wider: V in aligned runs of 4 tiles, M by 16-byte copies of 8 (session 32).
+// transform 15-37% faster than 16 x 8; bench/results/h200_nhwc_block_shapes.txt). A half V
+// (tensor cores) moves wider, in aligned runs of 4 tiles (session 32), where it is not stored by
+// tiles (unfused.cpp); a half M has a kernel of its own (nhwc_half_output.cpp).
 #include "ir/transform_code.h"
 #include "plans/output_sink.h"
 #include "plans/plan_common.h"
@@ -18,8 +19,7 @@ namespace {
 
 constexpr int kChannels = 16, kTiles = 16, kThreads = kChannels * kTiles;
 constexpr int kPitch = kTiles + 1;  // a padded row: a warp's channels of one point spread over the banks
-constexpr int64_t kSharedBytes = 32 * 1024;  // within every GPU's work-group memory (Apple's 32 KiB);
-                                              // a half M copied whole takes up to 48 KiB (CUDA only)
+constexpr int64_t kSharedBytes = 32 * 1024;  // within every GPU's work-group memory (Apple's 32 KiB)
 
 // Winograd points per round through work-group memory: all of them where they fit (then no
 // thread holds its values across a barrier), else equal shares.
@@ -111,30 +111,8 @@ void move_chunk(KernelBuilder& b, const TileBlock& blk, const Memory* mine, cons
   if (!last) b.barrier();  // the next round overwrites smem
 }
 
-// M in f16 or bf16 (the tensor-core GEMM's, tiles a multiple of 8: m_storage_type) into mine:
-// every point of the block lands in work-group memory at once by 16-byte asynchronous copies, 8
-// tiles of one channel each (a load of 2 bytes per thread and point moved too few bytes per
-// instruction to keep the memory busy), rows padded to 24 halves so that each stays 16-byte aligned.
-constexpr int kHalfPitch = 24, kHalfRun = 8;
-Expr staged_half(Expr point, Expr channel, Expr tile) { return (point * kChannels + channel) * kHalfPitch + tile; }
-
-void copy_half_plane(KernelBuilder& b, const TileBlock& blk, const Memory* mine, const Memory* smem, const Memory* plane,
-                     int points) {
-  b.threads([&](Expr tid) {
-    for_each_run(b, blk, tid, kHalfRun, kHalfPitch, 0, points,
-                 [&](Expr at, Expr s, Expr in) { b.copy_async(smem, s, plane, at, kHalfRun, in); });
-    b.copy_commit();
-    b.copy_wait(0);
-  });
-  b.barrier();
-  b.threads([&](Expr tid) {
-    for (int xi = 0; xi < points; ++xi)
-      b.store(mine, b.i32(xi), b.load("m", smem, staged_half(b.i32(xi), tid % kChannels, tid / kChannels)));
-  });
-}
-
-// What both kernels turn around through: work-group memory for a chunk of points (all of them in
-// halves for a half M: nhwc_kernel), the thread's own value of every point, and the work-group's block.
+// What both kernels turn around through: work-group memory for a chunk of points, the thread's own
+// value of every point, and the work-group's block.
 struct TurnAround {
   const Memory* smem;
   const Memory* mine;
@@ -143,15 +121,14 @@ struct TurnAround {
 
   // Every point between `mine` and plane, chunk by chunk.
   void move(KernelBuilder& b, const Memory* plane, bool to_plane) const {
-    if (smem->type != Type::f32) return copy_half_plane(b, blk, mine, smem, plane, points);  // a half M, whole
     for (int xi0 = 0; xi0 < points; xi0 += chunk)
       move_chunk(b, blk, mine, smem, plane, xi0, std::min(chunk, points - xi0), to_plane, xi0 + chunk >= points);
   }
 };
 
 // The kernel of one stage over `channels` (C or K) x the tiles, and what it turns around through;
-// `plane` is the type V or M is stored in (a half one is named: _vf16, _mbf16, ...). A half M is
-// copied whole into work-group memory where all its points fit the static 48 KiB (up to alpha 8).
+// `plane` is the type V or M is stored in (a half one is named: _vf16, ...; a half M takes
+// output_transform_nhwc_half_kernel).
 std::pair<KernelBuilder, TurnAround> nhwc_kernel(const ProgramBuilder& prog, const Tiling& t, const std::string& stage,
                                                  int64_t channels, Type plane) {
   const std::string type = plane == Type::f32 ? "" : (stage == "input" ? "_v" : "_m") + type_name(plane);
@@ -161,10 +138,7 @@ std::pair<KernelBuilder, TurnAround> nhwc_kernel(const ProgramBuilder& prog, con
   b.info() = {prog.plan(), stage + "_transform", t.m, t.r};
   b.set_min_groups_per_multiprocessor(transform_groups_per_multiprocessor(t, kThreads));
   const int points = t.alpha * t.alpha, chunk = chunk_points(points);
-  const int64_t half_elements = int64_t{points} * kChannels * kHalfPitch;
-  const bool copies_half = stage == "output" && plane != Type::f32 && half_elements * 2 <= 48 * 1024;
-  const Memory* smem = copies_half ? b.shared_array("smem", half_elements, plane)
-                                   : b.shared_array("smem", int64_t{chunk} * kChannels * kPitch);
+  const Memory* smem = b.shared_array("smem", int64_t{chunk} * kChannels * kPitch);
   const Memory* mine = b.thread_array("mine", points);
   const TileBlock blk = block_of(b, channels, t.tiles);
   return {std::move(b), TurnAround{smem, mine, blk, points, chunk}};
@@ -192,6 +166,7 @@ std::unique_ptr<Kernel> input_transform_nhwc_kernel(const ProgramBuilder& prog, 
 }
 
 std::unique_ptr<Kernel> output_transform_nhwc_kernel(const ProgramBuilder& prog, const Tiling& t, BufferHandle mm_buf) {
+  if (prog.buffer_type(mm_buf) != Type::f32) return output_transform_nhwc_half_kernel(prog, t, mm_buf);
   const ConvDesc& d = prog.desc();
   auto [b, turn] = nhwc_kernel(prog, t, "output", d.k, prog.buffer_type(mm_buf));
   const Memory* mm = prog.param(b, mm_buf);
