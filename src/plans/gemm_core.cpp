@@ -5,6 +5,7 @@
 
 #include "common/error.h"
 #include "plans/chunk_stager.h"
+#include "plans/gemm_fragments.h"
 #include "plans/gemm_parts.h"
 
 namespace wino::plans {
@@ -40,39 +41,6 @@ void multiply_chunk(KernelBuilder& b, const GemmCore& core, const ChunkStager& s
   }
 }
 
-/// The lane's place in its warp and the warp's block of M (tensor cores).
-struct WarpPlace {
-  Expr g, t, k0, p0;  // lane = 4 g + t; the warp's first row and column in the block
-};
-
-WarpPlace warp_place(KernelBuilder& b, const GemmTiles& g, Expr tid) {
-  const int warps_p = g.bp / (4 * g.rp);
-  Expr warp = b.let("warp", tid / kWarp), lane = b.let("lane", tid % kWarp);
-  return {b.let("g", lane / 4), b.let("t", lane % 4), b.let("wk", warp / warps_p * (8 * g.rk)),
-          b.let("wp", warp % warps_p * (4 * g.rp))};
-}
-
-// Which row of M an mma row stands for is the plan's choice (a bijection per warp, undone where
-// the accumulators are stored): lane g holds row g of each 16 x 8 tile's two halves, so mma row g
-// of slice s goes to warp row (s / w) 8 w + g w + s % w. A lane's n values of one channel row are
-// then runs of w contiguous floats (16-byte reads for w = 4, a quarter of the load instructions),
-// and lanes g and g + 1 read neighbouring runs (conflict-free with the rows' padding).
-int run_width(int n) { return n % 4 == 0 ? 4 : n % 2 == 0 ? 2 : 1; }
-int run_offset(int s, int w) { return (s / w) * 8 * w + s % w; }  // of slice s, past lane g's g w
-Expr warp_offset(Expr g, int s, int w) { return g * w + run_offset(s, w); }
-
-// Runs of A's register rows and of B's slices. Where the loaded values are the mma's operand
-// registers as they are (tf32 values stored rounded), the instruction wants A's rows g and g + 8
-// of one channel side by side and B's two channels of a slice in a pair of registers, which
-// longer runs would scatter (ptxas then spent 60 moves per k-step on a 64 x 64 block): runs of 2
-// rows of A and single values of B. Converted operands (3xtf32's split, f16 and bf16 pairs) land
-// in new registers anyway and take the longest runs. A's fragments by load_matrix take rows
-// one to one (runs of 1).
-int a_run(const GemmCore& core) {
-  return core.a_matrix_loads() ? 1 : core.tf32_operands ? 2 : run_width(core.g.rk);
-}
-int b_run(const GemmCore& core) { return core.tf32_operands ? 1 : run_width(core.g.rp / 2); }
-
 /// acc += Us x Vs over the chunk on tensor cores, for the staged copy's `count` points (the
 /// work-group's points first_point ..): per k-step of the mma's depth, each warp loads its
 /// fragments of (rk / 2) 16-row slices of Us and (rp / 2) 8-column slices of Vs and issues one mma
@@ -82,77 +50,22 @@ void multiply_chunk_mma(KernelBuilder& b, const GemmCore& core, const ChunkStage
                         int first_point, int count) {
   const GemmTiles& g = core.g;
   const MmaKind kind = *g.mma;
-  const int depth = mma_depth(kind), step = mma_t_step(kind), tm = g.rk / 2, tn = g.rp / 2;
-  const int wa = a_run(core), wb = b_run(core);
-  const WarpPlace w = warp_place(b, g, tid);
   // tf32 values stored rounded, and operands staged in the mma's half type, go in as they are.
   const std::array<bool, 2> rounded{core.tf32_operands || st.a().smem->type != ir::Type::f32,
                                     core.tf32_operands || st.v().smem->type != ir::Type::f32};
-  Expr abase = b.let("abase", b.i32(st.a().base) + buf * st.a().copy + w.k0);
-  Expr bbase = b.let("bbase", b.i32(st.v().base) + buf * st.v().copy + w.p0);
-  // load_matrix (transposed, 4 matrices, a_matrix_loads): lane 8 j + r gives channel row r of
-  // matrix j, whose 8 columns are the slice's rows 0-7 (j even) or 8-15 (j odd) of the k-step's
-  // channels 0-7 (j < 2) or 8-15; the lane then holds A's values 2 j, 2 j + 1 (mma_a_pos).
-  Expr alane, blane;
-  if (core.a_matrix_loads())
-    alane = b.let("alane", abase + (w.g / 4 * 8 + w.g % 2 * 4 + w.t) * st.a().pitch + w.g / 2 % 2 * 8);
-  // B by channels (transposed, 2 matrices per slice): lane 8 j + r gives channel row 8 j + r of
-  // the slice's 8 columns; the lane then holds B's values 2 j, 2 j + 1 (mma_b_pos); lanes 16-31
-  // idle. B by tiles (GemmTiles::v_tile_major; 4 matrices per two slices, 2 for a last odd one):
-  // lane 8 j + r gives the row of the tile that mma column r of slice j / 2 stands for
-  // (warp_offset), at channel 8 (j % 2); it then holds B's values 2 (j % 2) + 0, 1 of that slice.
-  const bool by_tiles = g.v_tile_major;
-  if (core.b_matrix_loads() && !by_tiles)
-    blane = b.let("blane", bbase + (w.g / 2 % 2 * 8 + w.g % 2 * 4 + w.t) * st.v().pitch);
-  if (core.b_matrix_loads() && by_tiles) {
-    Expr r = b.let("lr", w.g % 2 * 4 + w.t), j = b.let("lj", w.g / 2);
-    Expr tile = w.p0 + r * wb + j / 2 * (wb == 1 ? 8 : 1);  // slice + j / 2 (even slices: no carry)
-    blane = b.let("blane", b.i32(st.v().base) + buf * st.v().copy + tile * st.v().pitch + j % 2 * 8);
-  }
+  FragmentLoader fragments(b, core, st, tid, buf);
   for (int j = 0; j < count; ++j)
-  b.loop("ks", g.cc / depth, LoopKind::unrolled, [&](Expr ks) {
-    const int64_t row0 = int64_t{j} * g.cc;  // the point's first channel row in the copy
-    Expr chan = b.let("chan", ks * depth + w.t * step);  // the lane's first channel of the k-step
-    // Each value of a fragment is (channel row, register row or slice); rows are read in runs.
-    // Lane 0's positions: A's rows are 0 or 8 (the half), B's column 0; warp_offset adds the g.
-    auto a_at = [&](int mi, int i) {
-      const MmaPos p = mma_a_pos(kind, 0, i);  // row: output channel; column: input channel
-      return abase + (chan + b.i32(row0 + p.col)) * st.a().pitch + warp_offset(w.g, 2 * mi + p.row / 8, wa);
-    };
-    auto a_row = [&](int mi) { return alane + ks * (depth * st.a().pitch) + b.i32(row0 * st.a().pitch + 16 * mi); };
-    auto b_row = [&](int ni) {
-      if (by_tiles)  // the point's first tile row, the slice's first tile, the k-step's channels
-        return blane + ks * depth + b.i32((int64_t{j} * g.bp + run_offset(ni, wb)) * st.v().pitch);
-      return blane + ks * (depth * st.v().pitch) + b.i32(row0 * st.v().pitch + 8 * ni);
-    };
-    auto b_at = [&](int ni, int i) {
-      const MmaPos p = mma_b_pos(kind, 0, i);  // row: input channel; column: tile
-      return bbase + (chan + b.i32(row0 + p.row)) * st.v().pitch + warp_offset(w.g, ni, wb);
-    };
-    std::vector<std::vector<Expr>> a(tm), v(tn);
-    for (int mi = 0; mi < tm; ++mi) {
-      if (core.a_matrix_loads()) a[mi] = b.load_matrix("a", st.a().smem, a_row(mi), 4, true);
-      else
-        for (int i = 0; i < mma_a_values(kind); ++i) a[mi].push_back(b.load("a", st.a().smem, a_at(mi, i)));
-    }
-    for (int ni = 0; ni < tn; ++ni) {
-      if (core.b_matrix_loads() && by_tiles && ni % 2 == 0 && ni + 1 < tn) {  // two slices at once
-        std::vector<Expr> both = b.load_matrix("b", st.v().smem, b_row(ni), 4, false);
-        v[ni].assign(both.begin(), both.begin() + 4);
-        v[ni + 1].assign(both.begin() + 4, both.end());
-      } else if (core.b_matrix_loads() && v[ni].empty()) {
-        v[ni] = b.load_matrix("b", st.v().smem, b_row(ni), 2, !by_tiles);
-      } else if (!core.b_matrix_loads()) {
-        for (int i = 0; i < mma_b_values(kind); ++i) v[ni].push_back(b.load("b", st.v().smem, b_at(ni, i)));
-      }
-    }
-    for (int mi = 0; mi < tm; ++mi)
-      for (int ni = 0; ni < tn; ++ni) {
-        std::vector<int64_t> slots;
-        for (int i = 0; i < 4; ++i) slots.push_back(core.acc_index(first_point + j, 2 * mi + i / 2, 2 * ni + i % 2));
-        b.mma(kind, core.acc, slots, a[mi], v[ni], rounded);
-      }
-  });
+    b.loop("ks", g.cc / mma_depth(kind), LoopKind::unrolled, [&](Expr ks) {
+      Expr chan = fragments.channel(ks);
+      const std::vector<std::vector<Expr>> a = fragments.a(j, ks, chan), v = fragments.b(j, ks, chan);
+      for (size_t mi = 0; mi < a.size(); ++mi)
+        for (size_t ni = 0; ni < v.size(); ++ni) {
+          std::vector<int64_t> slots;
+          for (int i = 0; i < 4; ++i)
+            slots.push_back(core.acc_index(first_point + j, 2 * static_cast<int>(mi) + i / 2, 2 * static_cast<int>(ni) + i % 2));
+          b.mma(kind, core.acc, slots, a[mi], v[ni], rounded);
+        }
+    });
 }
 
 /// The staged copy `buf` multiplied: all of the work-group's points, or on tensor cores the

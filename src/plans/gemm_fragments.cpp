@@ -1,0 +1,109 @@
+#include "plans/gemm_fragments.h"
+
+namespace wino::plans {
+
+using namespace ir;
+
+WarpPlace warp_place(KernelBuilder& b, const GemmTiles& g, Expr tid) {
+  const int warps_p = g.bp / (4 * g.rp);
+  Expr warp = b.let("warp", tid / kWarp), lane = b.let("lane", tid % kWarp);
+  return {b.let("g", lane / 4), b.let("t", lane % 4), b.let("wk", warp / warps_p * (8 * g.rk)),
+          b.let("wp", warp % warps_p * (4 * g.rp))};
+}
+
+// Which row of M an mma row stands for is the plan's choice (a bijection per warp, undone where
+// the accumulators are stored): lane g holds row g of each 16 x 8 tile's two halves, so mma row g
+// of slice s goes to warp row (s / w) 8 w + g w + s % w. A lane's n values of one channel row are
+// then runs of w contiguous floats (16-byte reads for w = 4, a quarter of the load instructions),
+// and lanes g and g + 1 read neighbouring runs (conflict-free with the rows' padding).
+int run_offset(int s, int w) { return (s / w) * 8 * w + s % w; }  // of slice s, past lane g's g w
+
+namespace {
+int run_width(int n) { return n % 4 == 0 ? 4 : n % 2 == 0 ? 2 : 1; }
+Expr warp_offset(Expr g, int s, int w) { return g * w + run_offset(s, w); }
+}  // namespace
+
+// Runs of A's register rows and of B's slices. Where the loaded values are the mma's operand
+// registers as they are (tf32 values stored rounded), the instruction wants A's rows g and g + 8
+// of one channel side by side and B's two channels of a slice in a pair of registers, which
+// longer runs would scatter (ptxas then spent 60 moves per k-step on a 64 x 64 block): runs of 2
+// rows of A and single values of B. Converted operands (3xtf32's split, f16 and bf16 pairs) land
+// in new registers anyway and take the longest runs. A's fragments by load_matrix take rows
+// one to one (runs of 1).
+int a_run(const GemmCore& core) {
+  return core.a_matrix_loads() ? 1 : core.tf32_operands ? 2 : run_width(core.g.rk);
+}
+int b_run(const GemmCore& core) { return core.tf32_operands ? 1 : run_width(core.g.rp / 2); }
+
+FragmentLoader::FragmentLoader(KernelBuilder& b, const GemmCore& core, const ChunkStager& st, Expr tid, Expr buf)
+    : b_(b), core_(core), st_(st), g_(core.g), kind_(*core.g.mma), w_(warp_place(b, core.g, tid)) {
+  abase_ = b.let("abase", b.i32(st.a().base) + buf * st.a().copy + w_.k0);
+  bbase_ = b.let("bbase", b.i32(st.v().base) + buf * st.v().copy + w_.p0);
+  // A (transposed, 4 matrices): lane 8 j + r gives channel row r of matrix j, whose 8 columns
+  // are the slice's rows 0-7 (j even) or 8-15 (j odd) of the k-step's channels 0-7 (j < 2) or
+  // 8-15; the lane then holds A's values 2 j, 2 j + 1 (mma_a_pos).
+  if (core.a_matrix_loads())
+    alane_ = b.let("alane", abase_ + (w_.g / 4 * 8 + w_.g % 2 * 4 + w_.t) * st.a().pitch + w_.g / 2 % 2 * 8);
+  // B by channels (transposed, 2 matrices per slice): lane 8 j + r gives channel row 8 j + r of
+  // the slice's 8 columns, and holds B's values 2 j, 2 j + 1 (mma_b_pos); lanes 16-31 idle. B
+  // by tiles (GemmTiles::v_tile_major; 4 matrices per two slices, 2 for a last odd one): lane
+  // 8 j + r gives the row of the tile that mma column r of slice j / 2 stands for (warp_offset),
+  // at channel 8 (j % 2), and holds B's values 2 (j % 2), 2 (j % 2) + 1 of that slice.
+  if (core.b_matrix_loads() && !g_.v_tile_major)
+    blane_ = b.let("blane", bbase_ + (w_.g / 2 % 2 * 8 + w_.g % 2 * 4 + w_.t) * st.v().pitch);
+  if (core.b_matrix_loads() && g_.v_tile_major) {
+    const int wb = b_run(core);
+    Expr r = b.let("lr", w_.g % 2 * 4 + w_.t), j = b.let("lj", w_.g / 2);
+    Expr tile = w_.p0 + r * wb + j / 2 * (wb == 1 ? 8 : 1);  // slice + j / 2 (even slices: no carry)
+    blane_ = b.let("blane", b.i32(st.v().base) + buf * st.v().copy + tile * st.v().pitch + j % 2 * 8);
+  }
+}
+
+Expr FragmentLoader::channel(Expr ks) {
+  if (core_.a_matrix_loads() && core_.b_matrix_loads()) return {};
+  return b_.let("chan", ks * mma_depth(kind_) + w_.t * mma_t_step(kind_));
+}
+
+std::vector<std::vector<Expr>> FragmentLoader::a(int j, Expr ks, Expr chan) {
+  const int depth = mma_depth(kind_), pitch = st_.a().pitch;
+  const int64_t row0 = int64_t{j} * g_.cc;  // the point's first channel row in the copy
+  std::vector<std::vector<Expr>> out(g_.rk / 2);
+  for (int mi = 0; mi < g_.rk / 2; ++mi) {
+    if (core_.a_matrix_loads()) {
+      out[mi] = b_.load_matrix("a", st_.a().smem, alane_ + ks * (depth * pitch) + b_.i32(row0 * pitch + 16 * mi), 4, true);
+      continue;
+    }
+    for (int i = 0; i < mma_a_values(kind_); ++i) {  // lane 0's row is 0 or 8 (the half): warp_offset adds the g
+      const MmaPos p = mma_a_pos(kind_, 0, i);  // row: output channel; column: input channel
+      Expr at = abase_ + (chan + b_.i32(row0 + p.col)) * pitch + warp_offset(w_.g, 2 * mi + p.row / 8, a_run(core_));
+      out[mi].push_back(b_.load("a", st_.a().smem, at));
+    }
+  }
+  return out;
+}
+
+std::vector<std::vector<Expr>> FragmentLoader::b(int j, Expr ks, Expr chan) {
+  const int depth = mma_depth(kind_), pitch = st_.v().pitch, tn = g_.rp / 2, wb = b_run(core_);
+  const int64_t row0 = int64_t{j} * g_.cc;
+  std::vector<std::vector<Expr>> out(tn);
+  for (int ni = 0; ni < tn; ++ni) {
+    if (core_.b_matrix_loads() && g_.v_tile_major) {  // the point's tile rows, the slice's first tile, the k-step's channels
+      const int n = ni + 1 < tn ? 4 : 2;  // two slices at once where there are two
+      Expr at = blane_ + ks * depth + b_.i32((int64_t{j} * g_.bp + run_offset(ni, wb)) * pitch);
+      std::vector<Expr> v = b_.load_matrix("b", st_.v().smem, at, n, false);
+      out[ni].assign(v.begin(), v.begin() + 4);
+      if (n == 4) out[++ni].assign(v.begin() + 4, v.end());
+    } else if (core_.b_matrix_loads()) {
+      out[ni] = b_.load_matrix("b", st_.v().smem, blane_ + ks * (depth * pitch) + b_.i32(row0 * pitch + 8 * ni), 2, true);
+    } else {
+      for (int i = 0; i < mma_b_values(kind_); ++i) {  // lane 0's column 0: warp_offset adds the g
+        const MmaPos p = mma_b_pos(kind_, 0, i);  // row: input channel; column: tile
+        Expr at = bbase_ + (chan + b_.i32(row0 + p.row)) * pitch + warp_offset(w_.g, ni, wb);
+        out[ni].push_back(b_.load("b", st_.v().smem, at));
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace wino::plans

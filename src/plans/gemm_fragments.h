@@ -1,0 +1,50 @@
+// Internal to the GEMM core (gemm_core.cpp): on tensor cores, where a lane stands in its warp
+// and its warp in the block, which block row and column each mma row and column stands for, and
+// where the lanes read their fragments in a staged copy of the chunk.
+#pragma once
+
+#include <vector>
+
+#include "plans/chunk_stager.h"
+#include "plans/gemm_parts.h"
+
+namespace wino::plans {
+
+/// The lane's place in its warp and the warp's block of M (tensor cores).
+struct WarpPlace {
+  ir::Expr g, t, k0, p0;  // lane = 4 g + t; the warp's first row and column in the block
+};
+WarpPlace warp_place(ir::KernelBuilder& b, const GemmTiles& g, ir::Expr tid);
+
+/// The offset of slice s's rows (or columns) in the warp's block, past lane g's g w, for runs of
+/// w (gemm_fragments.cpp: which row of M an mma row stands for).
+int run_offset(int s, int w);
+/// The runs of A's register rows and of B's slices (1, 2 or 4).
+int a_run(const GemmCore& core);
+int b_run(const GemmCore& core);
+
+/// Where a warp's lanes read their mma fragments in a staged copy of the chunk: by loads in runs
+/// (each value of a fragment is a channel row and a register row or slice; the runs place them),
+/// or by load_matrix where the operand is staged in halves (GemmCore::a_matrix_loads,
+/// b_matrix_loads).
+class FragmentLoader {
+ public:
+  FragmentLoader(ir::KernelBuilder& b, const GemmCore& core, const ChunkStager& st, ir::Expr tid, ir::Expr buf);
+  /// The lane's first channel of k-step ks, for the loads in runs (null where both sides load matrices).
+  ir::Expr channel(ir::Expr ks);
+  /// A's fragments of each 16-row slice pair (rk / 2 of them) for point j of the copy, k-step ks.
+  std::vector<std::vector<ir::Expr>> a(int j, ir::Expr ks, ir::Expr chan);
+  /// B's fragments of each 8-column slice (rp / 2 of them) for point j of the copy, k-step ks.
+  std::vector<std::vector<ir::Expr>> b(int j, ir::Expr ks, ir::Expr chan);
+
+ private:
+  ir::KernelBuilder& b_;
+  const GemmCore& core_;
+  const ChunkStager& st_;
+  const GemmTiles& g_;
+  const ir::MmaKind kind_;
+  const WarpPlace w_;
+  ir::Expr abase_, bbase_, alane_, blane_;
+};
+
+}  // namespace wino::plans
