@@ -5,12 +5,13 @@ filled (src/runtime/cuda/nvrtc.cpp: magic, four u64 sizes, log, PTX, CUBIN), dis
 cuobjdump/nvdisasm and prints, per kernel, its instructions in all and by opcode.
 
 With two binaries (--base BIN) it prints both side by side: what a kernel change does to the code
-ptxas emits, before a GPU is lent to time it.
+ptxas emits, before a GPU is lent to time it. --loops adds each loop's body (the instructions
+between a backward branch and its target): what a kernel runs per iteration of its main loop.
 
 cuobjdump and nvdisasm come from PyPI (nvidia-cuda-cuobjdump, nvidia-cuda-nvdisasm) into
 ~/.cache/wino/sass-tools on first use when they are not on PATH.
 
-Usage: scripts/sass_counts.py [--wino BIN] [--base BIN] [--opcodes N] [--dump DIR] -- EXPLAIN_ARGS...
+Usage: scripts/sass_counts.py [--wino BIN] [--base BIN] [--opcodes N] [--loops] [--dump DIR] -- EXPLAIN_ARGS...
   e.g. scripts/sass_counts.py -- --shape 8,64,224,224 --k 64 --pad 1 --plan unfused --m 4
 """
 import argparse, collections, os, re, shutil, struct, subprocess, sys, tempfile
@@ -44,8 +45,22 @@ def cubins(cache):
         yield data[HEADER + log + ptx:HEADER + log + ptx + cubin]
 
 
+def loops(sass):
+    """A Counter of opcodes for each loop's body: from a backward branch's target to the branch."""
+    code = [(int(a, 16), op, rest) for a, op, rest in
+            re.findall(r"/\*([0-9a-f]{4,})\*/\s+(?:@!?U?P\w+\s+)?([A-Z0-9_]+)([^;]*);", sass)]
+    bodies = []
+    for at, op, rest in code:
+        target = re.search(r"0x([0-9a-f]+)", rest) if op == "BRA" else None
+        if target and int(target.group(1), 16) < at:
+            start = int(target.group(1), 16)
+            bodies.append(collections.Counter(o for a, o, _ in code if start <= a <= at))
+    return bodies
+
+
 def counts(wino, explain_args, bindir, dump=None):
-    """{kernel: Counter of opcodes} for the kernels `wino explain ARGS --target sm_90` compiles."""
+    """{kernel: (Counter of opcodes, [Counter of each loop body])} for the kernels `wino explain
+    ARGS --target sm_90` compiles."""
     with tempfile.TemporaryDirectory() as tmp:
         env = dict(os.environ, WINO_CACHE_DIR=tmp, PATH=bindir + os.pathsep + os.environ.get("PATH", ""))
         r = subprocess.run([wino, "explain", *explain_args, "--target", "sm_90"], capture_output=True, text=True,
@@ -62,7 +77,7 @@ def counts(wino, explain_args, bindir, dump=None):
             if not found:
                 sys.exit(f"sass_counts: cuobjdump found no function in a CUBIN of {wino}")
             ops = re.findall(r"/\*[0-9a-f]{4}\*/\s+(?:@!?U?P\w+\s+)?([A-Z0-9_]+)", sass)
-            kernels[found.group(1)] = collections.Counter(ops)
+            kernels[found.group(1)] = (collections.Counter(ops), loops(sass))
             if dump:
                 os.makedirs(dump, exist_ok=True)
                 open(os.path.join(dump, found.group(1) + ".sass"), "w").write(sass)
@@ -79,6 +94,7 @@ def main():
     p.add_argument("--base", help="a second wino binary: its counts beside --wino's")
     p.add_argument("--opcodes", type=int, default=10, help="opcodes listed per kernel (default 10)")
     p.add_argument("--dump", help="write each kernel's SASS into this directory")
+    p.add_argument("--loops", action="store_true", help="also each loop body's instructions")
     p.add_argument("explain", nargs=argparse.REMAINDER, help="wino explain's options (after --)")
     a = p.parse_args()
     args = a.explain[1:] if a.explain[:1] == ["--"] else a.explain
@@ -87,13 +103,21 @@ def main():
     bindir = tool_dir()
     new = counts(a.wino, args, bindir, a.dump)
     base = counts(a.base, args, bindir) if a.base else {}
+    def show(label, found):
+        if found is None:
+            print(f"  {label}    -")
+            return
+        print(f"  {label}{line(found[0], a.opcodes)}")
+        for i, body in enumerate(found[1] if a.loops else []):
+            print(f"  {label}  loop {i}: {line(body, a.opcodes)}")
+
     for kernel in sorted(set(new) | set(base)):
         print(kernel)
         if a.base:
-            print("  base " + (line(base[kernel], a.opcodes) if kernel in base else "    -"))
-            print("  new  " + (line(new[kernel], a.opcodes) if kernel in new else "    -"))
+            show("base ", base.get(kernel))
+            show("new  ", new.get(kernel))
         else:
-            print("  " + line(new[kernel], a.opcodes))
+            show("", new.get(kernel))
 
 
 if __name__ == "__main__":
