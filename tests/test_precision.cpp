@@ -222,6 +222,24 @@ TEST(Precision, FusedOutputTilesThatDoNotFitTwoCopiesAreRefusedByName) {
             std::string::npos) << why;
 }
 
+// tf32, fp16 and bf16 past alpha 8 are refused by name (their error was over every tolerance:
+// F(10,3) fp16 161 on the interpreter); 3xtf32 keeps fp32's accuracy there, and plan auto keeps
+// to the candidates it may run.
+TEST(Precision, RoundedOperandsPastAlphaEightAreRefusedByName) {
+  for (Precision p : {Precision::tf32, Precision::fp16, Precision::bf16}) {
+    Options o = plan_options("unfused", 7, {});
+    o.precision = p;
+    const std::string why = error_of([&] { explain(large_layer(), o, "sm_90"); });
+    EXPECT_NE(why.find("lose all accuracy past alpha 8: use a smaller m, or --precision 3xtf32 or fp32"),
+              std::string::npos) << why;
+    o.m = 6;  // alpha 8
+    EXPECT_EQ(error_of([&] { explain(large_layer(), o, "sm_90"); }), "") << precision_name(p);
+  }
+  Options o = plan_options("unfused", 7, {});
+  o.precision = Precision::tf32x3;
+  EXPECT_EQ(error_of([&] { explain(large_layer(), o, "sm_90"); }), "");
+}
+
 TEST(Precision, DevicesWithoutTensorCoresRunFp32AndSayWhy) {
   Options o;
   o.precision = Precision::tf32;

@@ -368,6 +368,15 @@ plans::PlanOptions resolve_plan(const ConvDesc& d, plans::PlanOptions p) {
                                          : ": use a smaller m or the unfused plan"));
   if (!gemm) return p;
   if (!tensor_core_plan(p.plan, t.alpha)) p.precision = Precision::fp32;
+  // Operands rounded to 10 bits (tf32, fp16) or 7 (bf16), amplified by the transforms: past alpha
+  // 8 the error is over every tolerance (interpreter, F(7,3): 1.75e-2 in tf32 and fp16, 0.17 in
+  // bf16; F(10,3) fp16: 161), so such a plan is refused, not computed wrong. 3xtf32 keeps fp32's.
+  const bool rounded = p.precision == Precision::tf32 || p.precision == Precision::fp16 || p.precision == Precision::bf16;
+  if (rounded && t.alpha > 8)
+    throw Error("precision " + std::string(precision_name(p.precision)) + " at F(" + std::to_string(t.m) + "," +
+                std::to_string(t.r) + ") (alpha " + std::to_string(t.alpha) + "): operands rounded to " +
+                (p.precision == Precision::bf16 ? "7" : "10") + " bits lose all accuracy past alpha 8: use a smaller "
+                "m, or --precision 3xtf32 or fp32");
   std::optional<GemmTiles> mma_output;
   if (p.plan == "fused-output" && p.precision != Precision::fp32) mma_output = mma_output_tiles(mma_kind(p.precision), t);
   if ((p.plan != "unfused" && p.plan != "fused") || p.precision != Precision::fp32) p.vector_lanes = 0;
