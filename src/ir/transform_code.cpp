@@ -8,30 +8,41 @@
 
 namespace wino::ir {
 
+namespace {
+
+// A term of a row of L x: a coefficient times one of the values (x's, then shared sums').
+struct Term {
+  int value;
+  Rational coef;
+};
+
+// sum of coef * value over the terms in their order, +-1 folded. Coefficients take the lanes of
+// the values (the CPU plans transform vectors of channels).
+Expr sum_of_terms(Context& ctx, const std::vector<Term>& terms, const std::vector<Expr>& values) {
+  const int lanes = values.empty() ? 1 : values[0].type().lanes;
+  auto constant = [&](double c) { return lanes > 1 ? ctx.broadcast(ctx.f32(c), lanes) : ctx.f32(c); };
+  Expr sum;
+  for (const Term& t : terms) {
+    const Expr& v = values[t.value];
+    if (!sum) sum = t.coef.is_one() ? v : t.coef.is_minus_one() ? -v : constant(t.coef.to_double()) * v;
+    else if (t.coef.is_one()) sum = sum + v;
+    else if (t.coef.is_minus_one()) sum = sum - v;
+    else sum = sum + constant(t.coef.to_double()) * v;
+  }
+  return sum ? sum : constant(0.0);
+}
+
+}  // namespace
+
 Expr linear_combination(Context& ctx, const RationalMatrix& m, int row,
                         const std::vector<Expr>& values) {
   if (static_cast<int>(values.size()) != m.cols)
     throw Error("transform: " + std::to_string(values.size()) + " values for a row of " +
                 std::to_string(m.cols) + " coefficients");
-  // Coefficients take the lanes of the values (the CPU plans transform vectors of channels).
-  const int lanes = values.empty() ? 1 : values[0].type().lanes;
-  auto constant = [&](double c) { return lanes > 1 ? ctx.broadcast(ctx.f32(c), lanes) : ctx.f32(c); };
-  Expr sum;
-  for (int k = 0; k < m.cols; ++k) {
-    const Rational& c = m.at(row, k);
-    if (c.is_zero()) continue;
-    Expr v = values[k];
-    if (!sum) {
-      sum = c.is_one() ? v : c.is_minus_one() ? -v : constant(c.to_double()) * v;
-    } else if (c.is_one()) {
-      sum = sum + v;
-    } else if (c.is_minus_one()) {
-      sum = sum - v;
-    } else {
-      sum = sum + constant(c.to_double()) * v;
-    }
-  }
-  return sum ? sum : constant(0.0);
+  std::vector<Term> terms;
+  for (int k = 0; k < m.cols; ++k)
+    if (!m.at(row, k).is_zero()) terms.push_back({k, m.at(row, k)});
+  return sum_of_terms(ctx, terms, values);
 }
 
 Expr integer_combination(const RationalMatrix& m, int row, const std::vector<Expr>& values) {
@@ -59,18 +70,12 @@ Expr integer_combination(const RationalMatrix& m, int row, const std::vector<Exp
 
 namespace {
 
-// A term of a row of L x: a coefficient times one of the values (x's, then shared sums').
-struct Term {
-  int value;
-  Rational coef;
-};
-
 // L x as shared two-term sums and what each row has left: shared[s] is the value L.cols + s,
 // values[a] + ratio * values[b]; a row holding both with that ratio of coefficients uses it in
 // their place. Greedy: the sum most rows share first (ties: a plain sum or difference, then the
 // first found). This finds the symmetric points' sums and differences and their even and odd
 // partial sums, and shares sums other points' rows have in common: F(4,3)'s B^T takes 16
-// operations instead of 20, F(6,3)'s 24 instead of 36 (an FMA counted as one).
+// operations where its rows alone take 20 (an FMA counted as one).
 struct SharedSums {
   struct Sum {
     int a, b;
@@ -120,21 +125,10 @@ SharedSums share_sums(const RationalMatrix& L) {
   }
 }
 
-// sum of coef * value over the terms, starting from a term of coefficient +-1 where there is one
-// (no multiplication), +-1 folded.
-Expr sum_of_terms(Context& ctx, std::vector<Term> terms, const std::vector<Expr>& values) {
-  const int lanes = values.empty() ? 1 : values[0].type().lanes;
-  auto constant = [&](double c) { return lanes > 1 ? ctx.broadcast(ctx.f32(c), lanes) : ctx.f32(c); };
+// sum_of_terms starting from a term of coefficient +-1 where there is one (no multiplication).
+Expr sum_ones_first(Context& ctx, std::vector<Term> terms, const std::vector<Expr>& values) {
   std::stable_partition(terms.begin(), terms.end(), [](const Term& t) { return t.coef.is_one() || t.coef.is_minus_one(); });
-  Expr sum;
-  for (const Term& t : terms) {
-    const Expr& v = values[t.value];
-    if (!sum) sum = t.coef.is_one() ? v : t.coef.is_minus_one() ? -v : constant(t.coef.to_double()) * v;
-    else if (t.coef.is_one()) sum = sum + v;
-    else if (t.coef.is_minus_one()) sum = sum - v;
-    else sum = sum + constant(t.coef.to_double()) * v;
-  }
-  return sum ? sum : constant(0.0);
+  return sum_of_terms(ctx, terms, values);
 }
 
 }  // namespace
@@ -147,7 +141,7 @@ std::vector<Expr> apply_transform(Context& ctx, const RationalMatrix& L, const s
   for (const SharedSums::Sum& sum : s.shared)
     values.push_back(sum_of_terms(ctx, {{sum.a, Rational(1)}, {sum.b, sum.ratio}}, values));
   std::vector<Expr> y;
-  for (const std::vector<Term>& row : s.rows) y.push_back(sum_of_terms(ctx, row, values));
+  for (const std::vector<Term>& row : s.rows) y.push_back(sum_ones_first(ctx, row, values));
   return y;
 }
 

@@ -335,10 +335,9 @@ void evaluate(PlanCandidate& c, const plans::PlanOptions& p, const ConvDesc& d, 
     for (const auto& k : prog.kernels) {
       stats.push_back(analyze(*k));
       c.pred_regs = std::max(c.pred_regs, stats.back().pred_regs);
-      if (spills(stats.back().pred_regs, *k, caps) && c.rejected.empty())
+      if (const int budget = register_budget(*k, caps); spills(stats.back().pred_regs, *k, caps) && c.rejected.empty())
         c.rejected = k->name + ": predicted " + std::to_string(stats.back().pred_regs) + " registers > " +
-                     (register_budget(*k, caps) < caps.regs_per_thread ? "twice " : "") +
-                     std::to_string(register_budget(*k, caps)) + " per thread";
+                     (budget < caps.regs_per_thread ? "twice " : "") + std::to_string(budget) + " per thread";
       if (stats.back().local_bytes > 0 && caps.regs_per_thread < (1 << 20) && c.rejected.empty())
         c.rejected = k->name + ": " + std::to_string(stats.back().local_bytes) +
                      " bytes of per-thread arrays indexed at run time (local memory on this device)";
