@@ -44,8 +44,7 @@ void copy_block(KernelBuilder& b, const Memory* smem, const Memory* mm, Expr c0,
 
 // The thread's values of every point, [point][tile of its two]: 4 points per `ldmatrix` where 4
 // are left, then 2, then 1 (lanes 8 j .. 8 j + 7 give point j's 8 channel rows).
-std::vector<std::array<Expr, 2>> read_block(KernelBuilder& b, const Memory* smem, Expr tid, int points) {
-  Expr warp = b.let("warp", tid / 32), lane = b.let("lane", tid % 32);
+std::vector<std::array<Expr, 2>> read_block(KernelBuilder& b, const Memory* smem, Expr warp, Expr lane, int points) {
   Expr row = b.let("row", (warp % 2 * 8 + lane % 8) * kPitch + warp / 2 * 8);  // point 0's
   Expr j = b.let("j", lane / 8);
   std::vector<std::array<Expr, 2>> values;
@@ -80,8 +79,8 @@ std::unique_ptr<Kernel> output_transform_nhwc_half_kernel(const ProgramBuilder& 
   Expr c0 = b.let("c0", b.group_id() % cblocks * kChannels), p0 = b.let("p0", b.group_id() / cblocks * kTiles);
   copy_block(b, smem, mm, c0, p0, points, d.k, t.tiles);
   b.threads([&](Expr tid) {
-    const std::vector<std::array<Expr, 2>> values = read_block(b, smem, tid, points);
-    Expr warp = b.let("w", tid / 32), lane = b.let("l", tid % 32);
+    Expr warp = b.let("warp", tid / 32), lane = b.let("lane", tid % 32);
+    const std::vector<std::array<Expr, 2>> values = read_block(b, smem, warp, lane, points);
     Expr k = b.let("k", c0 + warp % 2 * 8 + lane / 4);
     for (int h = 0; h < 2; ++h) {
       Expr p = b.let("p", p0 + warp / 2 * 8 + lane % 4 * 2 + h);

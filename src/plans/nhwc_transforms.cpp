@@ -168,7 +168,8 @@ std::unique_ptr<Kernel> input_transform_nhwc_kernel(const ProgramBuilder& prog, 
 std::unique_ptr<Kernel> output_transform_nhwc_kernel(const ProgramBuilder& prog, const Tiling& t, BufferHandle mm_buf) {
   // A half M by ldmatrix up to alpha 8 (80 KiB of work-group memory, 139 registers without
   // spilling); past it the block's points would take over 96 KiB and a thread's two tiles' values
-  // spill (alpha 12: 184 KiB, 1408 bytes), so those turn around in chunks like a float32 M.
+  // spill (alpha 12: 184 KiB, 1408 bytes). The planner refuses f16 and bf16 GEMMs past alpha 8;
+  // should a half M come here anyway, it turns around in chunks like a float32 M.
   if (prog.buffer_type(mm_buf) != Type::f32 && t.alpha <= 8) return output_transform_nhwc_half_kernel(prog, t, mm_buf);
   const ConvDesc& d = prog.desc();
   auto [b, turn] = nhwc_kernel(prog, t, "output", d.k, prog.buffer_type(mm_buf));
