@@ -6,7 +6,9 @@
 // 16 x 16 moved f16 NHWC fastest of 16 x 8, 16 x 16, 8 x 32, 16 x 32 and 32 x 8 (the output
 // transform 15-37% faster than 16 x 8; bench/results/h200_nhwc_block_shapes.txt). A half V
 // (tensor cores) moves wider, in aligned runs of 4 tiles (session 32), where it is not stored by
-// tiles (unfused.cpp); a half M has a kernel of its own (nhwc_half_output.cpp).
+// tiles (unfused.cpp). (A half M read back by ldmatrix, 16 channels x 32 tiles a work-group, two
+// tiles a thread, was 0.92x this kernel's speed on the H100: 80 registers, fewer warps in flight;
+// session 43, bench/results/h100_tensor_ab_session43.txt.)
 #include "ir/transform_code.h"
 #include "plans/output_sink.h"
 #include "plans/plan_common.h"
@@ -127,8 +129,7 @@ struct TurnAround {
 };
 
 // The kernel of one stage over `channels` (C or K) x the tiles, and what it turns around through;
-// `plane` is the type V or M is stored in (a half one is named: _vf16, ...; a half M takes
-// output_transform_nhwc_half_kernel).
+// `plane` is the type V or M is stored in (a half one is named: _vf16, ...).
 std::pair<KernelBuilder, TurnAround> nhwc_kernel(const ProgramBuilder& prog, const Tiling& t, const std::string& stage,
                                                  int64_t channels, Type plane) {
   const std::string type = plane == Type::f32 ? "" : (stage == "input" ? "_v" : "_m") + type_name(plane);
@@ -166,11 +167,6 @@ std::unique_ptr<Kernel> input_transform_nhwc_kernel(const ProgramBuilder& prog, 
 }
 
 std::unique_ptr<Kernel> output_transform_nhwc_kernel(const ProgramBuilder& prog, const Tiling& t, BufferHandle mm_buf) {
-  // A half M by ldmatrix up to alpha 8 (80 KiB of work-group memory, 139 registers without
-  // spilling); past it the block's points would take over 96 KiB and a thread's two tiles' values
-  // spill (alpha 12: 184 KiB, 1408 bytes). The planner refuses f16 and bf16 GEMMs past alpha 8;
-  // should a half M come here anyway, it turns around in chunks like a float32 M.
-  if (prog.buffer_type(mm_buf) != Type::f32 && t.alpha <= 8) return output_transform_nhwc_half_kernel(prog, t, mm_buf);
   const ConvDesc& d = prog.desc();
   auto [b, turn] = nhwc_kernel(prog, t, "output", d.k, prog.buffer_type(mm_buf));
   const Memory* mm = prog.param(b, mm_buf);

@@ -126,11 +126,6 @@ std::unique_ptr<ir::Kernel> input_transform_nhwc_kernel(const ProgramBuilder& pr
                                                         StoredValues values);
 std::unique_ptr<ir::Kernel> output_transform_nhwc_kernel(const ProgramBuilder& prog, const Tiling& t,
                                                          BufferHandle mm);
-/// The NHWC output transform from an f16 or bf16 M up to alpha 8 (CUDA; output_transform_nhwc_kernel calls it):
-/// 16 output channels x 32 tiles a work-group, read back from work-group memory by ldmatrix, two
-/// tiles a thread (nhwc_half_output.cpp).
-std::unique_ptr<ir::Kernel> output_transform_nhwc_half_kernel(const ProgramBuilder& prog, const Tiling& t,
-                                                              BufferHandle mm);
 /// The NCHW output transform with its stores in runs of pixels (nchw_output.cpp): `threads`
 /// tiles of one channel per work-group, turned around in work-group memory; used by
 /// output_transform_kernel where that memory fits and a channel has that many tiles
