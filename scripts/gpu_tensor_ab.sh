@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Times the tensor-core GEMMs of two or more builds in turn on the GPU machine (the `device` tool):
-# the batch >= 8 layers of bench/layers.txt with f16 and bf16 channels-last tensors, plan unfused
-# and fused-output, per-kernel medians of `wino run --repeat 30`, two rounds (each build in turn,
-# twice), then `--check` of every configuration with the last build.
+# the batch >= 8 layers of bench/layers.txt, per-kernel medians of `wino run --repeat 30`, each
+# build in turn, $WINO_AB_ROUNDS rounds (default 2), then `--check` of every configuration with
+# the last build. Configurations PLAN:M:PRECISION[:DTYPE:LAYOUT] in $WINO_AB_CONFIGS (default: f16
+# and bf16 channels last, unfused F(4,3), fused-output F(4,3) and F(2,3)).
 # Usage: scripts/gpu_tensor_ab.sh BUILD BUILD [BUILD...] [--prefill]
 #   --prefill: compile every kernel the run takes for sm_90 here (no GPU needed) into
 #   $WINO_CACHE_DIR, so that the device call spends its time running them, not compiling.
@@ -10,7 +11,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 if [ $# -lt 2 ] || [ "${1:-}" = "--help" ]; then
-  sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'
   [ "${1:-}" = "--help" ] && exit 0 || exit 2
 fi
 builds=() prefill=
@@ -27,17 +28,18 @@ mkdir -p "$out"
 export WINO_CACHE_DIR=${WINO_CACHE_DIR:-/tmp/wino_cache}
 # name:N,C,H,W:K of the layers with batch >= 8
 layers=$(awk '!/^#/ && NF >= 9 && $2 >= 8 { printf "%s:%s,%s,%s,%s:%s\n", $1, $2, $3, $5, $6, $4 }' bench/layers.txt)
-configs="unfused:4:fp16 fused-output:4:fp16 fused-output:2:fp16 unfused:4:bf16"
+configs=${WINO_AB_CONFIGS:-"unfused:4:fp16 fused-output:4:fp16 fused-output:2:fp16 unfused:4:bf16"}
+rounds=${WINO_AB_ROUNDS:-2}
 
 # One configuration with one build: its per-kernel lines and total, or (prefill) its sm_90 build.
-one() {  # build label shape k plan m precision [--check]
-  local build=$1 label=$2 shape=$3 k=$4 plan=$5 m=$6 p=$7 check=${8:-}
-  local opts=(--shape "$shape" --k "$k" --pad 1 --plan "$plan" --m "$m" --precision "$p" --dtype "${p/fp/f}" --layout nhwc)
+one() {  # build label shape k plan m precision dtype layout [--check]
+  local build=$1 label=$2 shape=$3 k=$4 plan=$5 m=$6 p=$7 dtype=$8 layout=$9 check=${10:-}
+  local opts=(--shape "$shape" --k "$k" --pad 1 --plan "$plan" --m "$m" --precision "$p" --dtype "$dtype" --layout "$layout")
   if [ "$prefill" = "--prefill" ]; then
     "$build/wino" explain "${opts[@]}" --target sm_90 >/dev/null 2>&1
     return
   fi
-  echo "== $label $plan F($m,3) $p"
+  echo "== $label $plan F($m,3) $p $dtype $layout"
   if [ -n "$check" ]; then
     "$build/wino" run "${opts[@]}" --device cuda --check 2>&1 | grep -E "rror"
   else
@@ -46,12 +48,13 @@ one() {  # build label shape k plan m precision [--check]
 }
 
 {
-  for round in 1 2; do
+  for round in $(seq "$rounds"); do
     for l in $layers; do
       IFS=: read -r name shape k <<< "$l"
       for c in $configs; do
-        IFS=: read -r plan m p <<< "$c"
-        for b in "${builds[@]}"; do one "$b" "$name $b r$round" "$shape" "$k" "$plan" "$m" "$p"; done
+        IFS=: read -r plan m p dtype layout <<< "$c"
+        [ -n "$dtype" ] || dtype=${p/fp/f} layout=nhwc
+        for b in "${builds[@]}"; do one "$b" "$name $b r$round" "$shape" "$k" "$plan" "$m" "$p" "$dtype" "$layout"; done
       done
     done
     [ "$prefill" = "--prefill" ] && break  # one build of each is enough
@@ -60,8 +63,9 @@ one() {  # build label shape k plan m precision [--check]
     for l in $layers; do
       IFS=: read -r name shape k <<< "$l"
       for c in $configs; do
-        IFS=: read -r plan m p <<< "$c"
-        one "$new" "check $name $new" "$shape" "$k" "$plan" "$m" "$p" --check
+        IFS=: read -r plan m p dtype layout <<< "$c"
+        [ -n "$dtype" ] || dtype=${p/fp/f} layout=nhwc
+        one "$new" "check $name $new" "$shape" "$k" "$plan" "$m" "$p" "$dtype" "$layout" --check
       done
     done
   fi

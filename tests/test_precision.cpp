@@ -1,4 +1,4 @@
-// The tensor-core precisions (Options::precision): the unfused and fused-output plans' mma GEMMs against the
+// The tensor-core precisions (Options::precision): the unfused, fused-output and fused plans' mma GEMMs against the
 // float64 reference in the interpreter (every edge, several blocks, epilogues, half tensors, other
 // tiles) and on the GPU; the planner treating precision as a constraint; NVRTC building each mode
 // for sm_90 without spills; the CLI's --precision.
@@ -23,7 +23,7 @@ const Precision kTensorPrecisions[] = {Precision::tf32x3, Precision::tf32, Preci
 struct PrecisionCase {
   Precision precision;
   int m, r;
-  const char* plan = "unfused";  // or fused-output (tensor cores up to alpha 6, then fp32)
+  const char* plan = "unfused";  // or fused-output or fused (tensor cores up to alpha 6, then fp32)
 };
 
 std::vector<PrecisionCase> precision_cases() {
@@ -31,12 +31,16 @@ std::vector<PrecisionCase> precision_cases() {
   for (const char* plan : {"unfused", "fused-output"})
     for (Precision p : kTensorPrecisions)
       for (auto [m, r] : {std::pair{2, 3}, {3, 3}, {4, 3}, {6, 3}, {2, 5}, {1, 3}, {1, 2}}) out.push_back({p, m, r, plan});
+  // fused on tensor cores up to alpha 6 (past it, the fp32 plan the other sweeps run)
+  for (Precision p : kTensorPrecisions)
+    for (auto [m, r] : {std::pair{2, 3}, {3, 3}, {4, 3}, {2, 5}, {1, 2}}) out.push_back({p, m, r, "fused"});
   return out;
 }
 
 std::string case_name(const ::testing::TestParamInfo<PrecisionCase>& info) {
   const std::string plan = info.param.plan;
-  return (plan == "unfused" ? "" : "fused_output_") + std::string(precision_name(info.param.precision)) + "_f" +
+  const std::string prefix = plan == "unfused" ? "" : plan == "fused" ? "fused_" : "fused_output_";
+  return prefix + std::string(precision_name(info.param.precision)) + "_f" +
          std::to_string(info.param.m) + "x" + std::to_string(info.param.r);
 }
 
@@ -62,10 +66,20 @@ const std::array<int, 5> kOtherTiles[] = {{64, 64, 8, 8, 16},      {64, 64, 8, 8
 const std::array<int, 5> kOtherOutputTiles[] = {{64, 32, 2, 2, 16}, {32, 32, 4, 2, 16}, {32, 64, 2, 4, 16},
                                                 {32, 32, 2, 2, 32}};
 
+// fused's besides its default: 16 x 16 blocks of 2 x 4 register tiles (one warp a point group)
+// and of 2 x 2 (two warps a point group, each with its half of the tiles), chunks of 16.
+const std::array<int, 5> kOtherFusedTiles[] = {{16, 16, 2, 4, 16}, {16, 16, 2, 2, 16}};
+
 std::vector<std::array<int, 5>> other_tiles(const PrecisionCase& pc) {
   if (std::string(pc.plan) == "unfused") return {std::begin(kOtherTiles), std::end(kOtherTiles)};
   const int alpha = pc.m + pc.r - 1;
   if (alpha > 6) return {};
+  if (std::string(pc.plan) == "fused") {  // tf32 in chunks of 8 (its rows' padding of 8 floats takes more room)
+    std::vector<std::array<int, 5>> tiles(std::begin(kOtherFusedTiles), std::end(kOtherFusedTiles));
+    if (pc.precision == Precision::tf32 || pc.precision == Precision::tf32x3)
+      for (auto& t : tiles) t[4] = 8;
+    return tiles;
+  }
   return {std::begin(kOtherOutputTiles), std::end(kOtherOutputTiles) - (alpha == 5 ? 1 : 0)};
 }
 
@@ -266,7 +280,7 @@ TEST(Precision, EachModeCompilesForSm90WithoutSpills) {
   std::string why;
   if (!cuda::nvrtc_available(&why)) GTEST_SKIP() << "NVRTC not available: " << why;
   for (Precision p : kTensorPrecisions)
-  for (const char* plan : {"unfused", "fused-output"})
+  for (const char* plan : {"unfused", "fused-output", "fused"})
   for (int m : {2, 4}) {
     Options o = plan_options(plan, m);
     o.precision = p;

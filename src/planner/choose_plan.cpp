@@ -157,11 +157,12 @@ std::vector<plans::PlanOptions> candidate_plans(const ConvDesc& d, const Options
                                                        {128, 128, 16, 8, 16}};
       if (!tiles_given(o))
         for (const auto& t : mma_tiles) out.push_back(with_tiles(p, t));
-      if (tensor_core_plan("fused-output", m + static_cast<int>(d.r) - 1)) {
-        plans::PlanOptions f = given_plan(d, o, "fused-output", m);
-        f.precision = o.precision;
-        out.push_back(f);
-      }
+      for (const char* plan : {"fused-output", "fused"})
+        if (tensor_core_plan(plan, m + static_cast<int>(d.r) - 1)) {
+          plans::PlanOptions f = given_plan(d, o, plan, m);
+          f.precision = o.precision;
+          out.push_back(f);
+        }
     }
   }
   for (size_t i = 0, n = out.size(); i < n; ++i)  // the CPU-shaped ones at each narrower width
@@ -546,7 +547,7 @@ Choice plan_convolution(const ConvDesc& d, const Options& o, const DeviceCaps& c
     p = on_device(p, o, caps);
     if (tensor_core_plan(p.plan, p.m + static_cast<int>(d.r) - 1) && p.precision != Precision::fp32 && !caps.mma)
       throw Error(tensor_cores_missing(p.precision, caps) +
-                  ": use --precision fp32 (or a plan other than unfused and fused-output, which runs in fp32)");
+                  ": use --precision fp32 (or a plan other than unfused, fused-output and fused, which runs in fp32)");
     if (lean_tiles_apply(p.plan, o, caps)) p = within_device_budget(p, d, o, caps);
     if (p.vector_lanes) p = fastest_vector_width(p, d, o, caps);
     return {resolve_plan(d, p), {}};

@@ -317,6 +317,29 @@ GemmTiles mma_output_tiles(ir::MmaKind kind, const plans::Tiling& t) {
   return g;
 }
 
+// Tensor-core fused: all alpha^2 points of a block in a work-group, split over its warps (a
+// group of ppt points a warp, up to 9 warps), each warp covering the block for its points; the
+// chunk's input tiles transformed into work-group memory as floats, U staged as floats beside
+// them, chunks of the mma's depth (16 channels in f16 and bf16, 8 in tf32), the output transform
+// after an exchange of the accumulators. The largest block whose staged chunk fits the 96 KiB
+// with at most 64 accumulators a thread (ptxas, sm_90: F(4,3) tf32 with 128 spilled 168 bytes):
+// 32 x 32 up to alpha 4, 16 x 16 at F(4,3) in f16 (92 KiB), 32 x 16 in tf32.
+GemmTiles mma_fused_tiles(ir::MmaKind kind, const plans::Tiling& t) {
+  const int a2 = t.alpha * t.alpha;
+  GemmTiles g;
+  g.points = a2;
+  g.mma = kind;
+  g.cc = ir::mma_depth(kind);
+  g.ppt = a2;
+  for (int p = a2; p >= 1; --p)  // the fewest points a warp with at most 9 warps
+    if (a2 % p == 0 && a2 / p <= 9) g.ppt = p;
+  for (const auto& [bk, bp] : {std::pair{32, 32}, {32, 16}, {16, 16}}) {
+    g.bk = bk, g.bp = bp, g.rk = bk / 8, g.rp = bp / 4;
+    if (g.chunk_floats() <= plans::kAsyncSharedFloats && g.ppt * g.rk * g.rp <= 64) break;
+  }
+  return g;
+}
+
 // fused-input: a work-group holds one row of alpha points, so it computes an alpha-th of each input
 // tile's transform and keeps alpha x bk x bp accumulators: 8 x 8 register tiles over blocks of
 // 64 (or 32) output channels x 32 tiles, one thread group of 32 (or 16) per point, chunks of 8
@@ -334,7 +357,7 @@ GemmTiles point_row_tiles(const plans::Tiling& t, int64_t K) {
 }  // namespace
 
 bool tensor_core_plan(const std::string& plan, int alpha) {
-  return plan == "unfused" || (plan == "fused-output" && alpha <= 6);
+  return plan == "unfused" || ((plan == "fused-output" || plan == "fused") && alpha <= 6);
 }
 
 int max_alpha(const std::string& plan) {
@@ -344,9 +367,9 @@ int max_alpha(const std::string& plan) {
 }
 
 plans::PlanOptions resolve_plan(const ConvDesc& d, plans::PlanOptions p) {
-  // Tensor cores take the unfused plan's GEMM, and fused-output's up to alpha 6; the others compute
-  // in fp32 (a higher precision).
-  if (p.plan != "unfused" && p.plan != "fused-output") p.precision = Precision::fp32;
+  // Tensor cores take the unfused plan's GEMM, and fused-output's and fused's up to alpha 6; the
+  // others compute in fp32 (a higher precision).
+  if (p.plan != "unfused" && p.plan != "fused-output" && p.plan != "fused") p.precision = Precision::fp32;
   if (p.plan == "direct") {  // CPU-shaped for one group: blocks of output pixels of a row
     if (d.groups != 1) p.vector_lanes = 0;
     if (!p.vector_lanes) return p;
@@ -377,10 +400,12 @@ plans::PlanOptions resolve_plan(const ConvDesc& d, plans::PlanOptions p) {
                 std::to_string(t.r) + ") (alpha " + std::to_string(t.alpha) + "): operands rounded to " +
                 (p.precision == Precision::bf16 ? "7" : "10") + " bits lose all accuracy past alpha 8: use a smaller "
                 "m, or --precision 3xtf32 or fp32");
-  std::optional<GemmTiles> mma_output;
-  if (p.plan == "fused-output" && p.precision != Precision::fp32) mma_output = mma_output_tiles(mma_kind(p.precision), t);
+  std::optional<GemmTiles> mma_all_points;
+  if (p.plan == "fused-output" && p.precision != Precision::fp32) mma_all_points = mma_output_tiles(mma_kind(p.precision), t);
+  if (p.plan == "fused" && p.precision != Precision::fp32) mma_all_points = mma_fused_tiles(mma_kind(p.precision), t);
   if ((p.plan != "unfused" && p.plan != "fused") || p.precision != Precision::fp32) p.vector_lanes = 0;
-  const bool patch_ring = p.async_copies && p.plan == "fused" && !p.vector_lanes && d.dtype == DType::f32;
+  const bool patch_ring = p.async_copies && p.plan == "fused" && !p.vector_lanes && d.dtype == DType::f32 &&
+                          p.precision == Precision::fp32;
   const int64_t l2 = p.l2_bytes > 0 ? p.l2_bytes : int64_t{1} << 20;
   const bool cpu_fused = p.vector_lanes > 0 && p.plan == "fused";
   const bool cpu_rows = p.vector_lanes > 0 && p.plan == "unfused" && p.points_per_thread == t.alpha;
@@ -388,7 +413,7 @@ plans::PlanOptions resolve_plan(const ConvDesc& d, plans::PlanOptions p) {
                 : cpu_rows                        ? cpu_row_tiles(p.vector_lanes, t)
                 : p.vector_lanes > 0              ? cpu_point_tiles(p.vector_lanes, d.c, d.k, t.tiles, l1_of(p), p.loads_per_fma)
                 : p.plan == "fused-input"         ? point_row_tiles(t, d.k)
-                : mma_output                      ? *mma_output
+                : mma_all_points                  ? *mma_all_points
                 : p.plan != "unfused"             ? all_points_tiles(t, p.plan == "fused-output", d.k, p.max_threads, patch_ring, p.device_cores)
                 : p.precision == Precision::fp32 ? point_gemm_tiles(t, d.k, p.async_copies)
                                                  : mma_point_tiles(mma_kind(p.precision), t.tiles, d.k);
@@ -396,7 +421,7 @@ plans::PlanOptions resolve_plan(const ConvDesc& d, plans::PlanOptions p) {
   check_points_per_thread(g, p, t);
   plans::choose_half_operands(g, d, t);  // before the ring is sized: halves take half the room
   // The tensor-core GEMM runs on CUDA only; the FMA one where the device has the copies.
-  if (g.mma || (p.async_copies && p.plan == "unfused" && !g.lanes)) use_async_copies(g);
+  if ((g.mma && p.plan != "fused") || (p.async_copies && p.plan == "unfused" && !g.lanes)) use_async_copies(g);
   if (!g.stages) g.v_tile_major = false;  // its rows are staged by asynchronous copies only
   if (patch_ring) use_patch_ring(g, d, p);
   if (g.lanes) g.rk = g.bk, g.rp = g.bp;  // one thread holds the whole block

@@ -209,7 +209,7 @@ void ChunkStager::for_each_pair(Expr tid, Expr c0, const std::function<void(cons
 }
 
 void ChunkStager::store_v(int point, const Pair& q, Expr value) {
-  b_.store(v().smem, b_.i32(v().base) + (b_.i32(point) * g_.cc + q.ci) * g_.bp + q.pl, value);
+  b_.store(v().smem, b_.i32(v().base) + (b_.i32(point) * g_.cc + q.ci) * v().pitch + q.pl, value);
 }
 
 void ChunkStager::stage_tiles(Expr tid, Expr c0) {

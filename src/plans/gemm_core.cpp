@@ -72,7 +72,11 @@ void multiply_chunk_mma(KernelBuilder& b, const GemmCore& core, const ChunkStage
 /// `count` points from first_point on that the copy holds (GemmTiles::stage_points).
 void multiply(KernelBuilder& b, const GemmCore& core, const ChunkStager& st, Expr tid, Expr buf, int first_point = 0,
               int count = 0) {
-  if (core.g.mma) multiply_chunk_mma(b, core, st, tid, buf, first_point, count ? count : core.g.staged_points());
+  // Points split over warps (the tensor-core fused): a warp's ppt points, from its group's first
+  // (FragmentLoader), are accumulators 0 .. ppt - 1.
+  const GemmTiles& g = core.g;
+  if (g.mma && g.ppt < g.points) multiply_chunk_mma(b, core, st, tid, buf, 0, g.ppt);
+  else if (g.mma) multiply_chunk_mma(b, core, st, tid, buf, first_point, count ? count : g.staged_points());
   else multiply_chunk(b, core, st, tid, buf);
 }
 
@@ -81,7 +85,7 @@ void multiply(KernelBuilder& b, const GemmCore& core, const ChunkStager& st, Exp
 ThreadTile GemmCore::tile(KernelBuilder& b, Expr tid) const {
   if (g.mma) {  // the lane's row g of each slice and its columns 2t, 2t + 1, placed by warp_offset
     const WarpPlace w = warp_place(b, g, tid);
-    return {Expr{}, b.let("kq", w.k0 + w.g * a_run(*this)), b.let("pq", w.p0 + w.t * (2 * b_run(*this)))};
+    return {w.group, b.let("kq", w.k0 + w.g * a_run(*this)), b.let("pq", w.p0 + w.t * (2 * b_run(*this)))};
   }
   const int qk = g.bk / g.rk, qp = g.bp / g.rp;
   if (g.points == 1) return {Expr{}, b.let("kq", tid / qp), b.let("pq", tid % qp)};
@@ -305,18 +309,25 @@ void check_stages(const std::string& plan, const Tiling& t, const GemmTiles& g, 
   if (s.sink == GemmSink::transform_after_exchange && g.points != a2)
     refuse("the output transform after an exchange needs all alpha^2 points in a work-group");
   // Tensor cores take one point per work-group (unfused), or all alpha^2 in each thread with the
-  // output transform in registers (fused-output), staged a group of points at a time.
+  // output transform in registers (fused-output), staged a group of points at a time, or all
+  // alpha^2 split over the warps, the input transformed in the kernel and the output transform
+  // after an exchange (fused), staged whole.
   const bool mma_output = g.mma && g.points == a2 && g.ppt == a2 && s.sink == GemmSink::transform_in_registers;
+  const bool mma_fused = g.mma && g.points == a2 && g.ppt < a2 && s.source == GemmSource::image &&
+                         s.sink == GemmSink::transform_after_exchange;
   const bool patch_ring = g.patch_ring() && g.points == a2 && s.source == GemmSource::image && g.stages == 2 &&
                           g.threads() % g.bp == 0;  // a thread copies one tile's patch rows
   if (g.stages && !patch_ring && (!(g.points == 1 || mma_output) || s.source != GemmSource::transformed))
     refuse("asynchronous copies stage U and V of one Winograd point per work-group (the unfused plan's GEMM), "
            "of the tensor-core fused-output, or U, the input patches and V of all alpha^2 points in 2 copies, with "
            "threads a multiple of the block's tiles (fused)");
-  if (g.mma && (!(g.points == 1 && s.sink == GemmSink::store_m) && !mma_output))
-    refuse("tensor cores run the GEMM of the unfused plan (one Winograd point per work-group) and of fused-output "
-           "(all alpha^2 points in each thread)");
-  if (g.mma && s.source != GemmSource::transformed) refuse("tensor cores take V from the input-transform kernel");
+  if (g.mma && (!(g.points == 1 && s.sink == GemmSink::store_m) && !mma_output && !mma_fused))
+    refuse("tensor cores run the GEMM of the unfused plan (one Winograd point per work-group), of fused-output "
+           "(all alpha^2 points in each thread) and of fused (all alpha^2 points split over the warps)");
+  if (g.mma && s.source != GemmSource::transformed && !mma_fused)
+    refuse("tensor cores take V from the input-transform kernel, but in plan fused");
+  if (mma_fused && (g.stages || g.prefetch || g.v_tile_major))
+    refuse("the tensor-core fused stages each chunk directly (no asynchronous copies or prefetch)");
   if (g.stage_points && (!mma_output || !g.stages || g.points % g.stage_points))
     refuse("staging " + std::to_string(g.stage_points) + " points at a time is for the tensor-core fused-output, "
            "with asynchronous copies, and must divide the work-group's " + std::to_string(g.points) + " points");
@@ -346,7 +357,8 @@ std::unique_ptr<Kernel> gemm_kernel(const ProgramBuilder& prog, const Tiling& t,
   b.info() = {prog.plan(), stage, t.m, t.r};
   // Tensor-core fused-output with up to 64 accumulators a thread (alpha 4): two work-groups of 8
   // warps per multiprocessor (128 registers each; ptxas took 128 to 137 without the bound).
-  if (g.mma && g.points > 1 && g.ppt * g.rk * g.rp <= 64 && g.threads() <= 256) b.set_min_groups_per_multiprocessor(2);
+  if (g.mma && g.points > 1 && g.ppt == g.points && g.ppt * g.rk * g.rp <= 64 && g.threads() <= 256)
+    b.set_min_groups_per_multiprocessor(2);
   // The same for fused's ring where the planner asks for it (planner/tile_choice.cpp, use_patch_ring).
   if (g.patch_ring() && g.groups_per_core > 1) b.set_min_groups_per_multiprocessor(g.groups_per_core);
   const Memory* u = prog.param(b, s.u);

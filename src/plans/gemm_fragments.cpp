@@ -5,10 +5,15 @@ namespace wino::plans {
 using namespace ir;
 
 WarpPlace warp_place(KernelBuilder& b, const GemmTiles& g, Expr tid) {
-  const int warps_p = g.bp / (4 * g.rp);
+  const int warps_p = g.bp / (4 * g.rp), warps_block = warps_p * (g.bk / (8 * g.rk));
   Expr warp = b.let("warp", tid / kWarp), lane = b.let("lane", tid % kWarp);
-  return {b.let("g", lane / 4), b.let("t", lane % 4), b.let("wk", warp / warps_p * (8 * g.rk)),
-          b.let("wp", warp % warps_p * (4 * g.rp))};
+  Expr group, in_block = warp;
+  if (g.points > g.ppt) {
+    group = b.let("grp", warp / warps_block);
+    in_block = b.let("wb", warp % warps_block);
+  }
+  return {b.let("g", lane / 4), b.let("t", lane % 4), b.let("wk", in_block / warps_p * (8 * g.rk)),
+          b.let("wp", in_block % warps_p * (4 * g.rp)), group};
 }
 
 // Which row of M an mma row stands for is the plan's choice (a bijection per warp, undone where
@@ -37,8 +42,14 @@ int b_run(const GemmCore& core) { return core.tf32_operands ? 1 : run_width(core
 
 FragmentLoader::FragmentLoader(KernelBuilder& b, const GemmCore& core, const ChunkStager& st, Expr tid, Expr buf)
     : b_(b), core_(core), st_(st), g_(core.g), kind_(*core.g.mma), w_(warp_place(b, core.g, tid)) {
-  abase_ = b.let("abase", b.i32(st.a().base) + buf * st.a().copy + w_.k0);
-  bbase_ = b.let("bbase", b.i32(st.v().base) + buf * st.v().copy + w_.p0);
+  // A warp of a point group starts at its group's first point's rows ([point][cc] rows).
+  Expr arows = b.i32(st.a().base) + buf * st.a().copy, brows = b.i32(st.v().base) + buf * st.v().copy;
+  if (w_.group) {
+    arows = arows + w_.group * (int64_t{g_.ppt} * g_.cc * st.a().pitch);
+    brows = brows + w_.group * (int64_t{g_.ppt} * g_.cc * st.v().pitch);
+  }
+  abase_ = b.let("abase", arows + w_.k0);
+  bbase_ = b.let("bbase", brows + w_.p0);
   // A (transposed, 4 matrices): lane 8 j + r gives channel row r of matrix j, whose 8 columns
   // are the slice's rows 0-7 (j even) or 8-15 (j odd) of the k-step's channels 0-7 (j < 2) or
   // 8-15; the lane then holds A's values 2 j, 2 j + 1 (mma_a_pos).
@@ -55,7 +66,9 @@ FragmentLoader::FragmentLoader(KernelBuilder& b, const GemmCore& core, const Chu
     const int wb = b_run(core);
     Expr r = b.let("lr", w_.g % 2 * 4 + w_.t), j = b.let("lj", w_.g / 2);
     Expr tile = w_.p0 + r * wb + j / 2 * (wb == 1 ? 8 : 1);  // slice + j / 2 (even slices: no carry)
-    blane_ = b.let("blane", b.i32(st.v().base) + buf * st.v().copy + tile * st.v().pitch + j % 2 * 8);
+    Expr rows = b.i32(st.v().base) + buf * st.v().copy;  // [point][bp] rows
+    if (w_.group) rows = rows + w_.group * (int64_t{g_.ppt} * g_.bp * st.v().pitch);
+    blane_ = b.let("blane", rows + tile * st.v().pitch + j % 2 * 8);
   }
 }
 

@@ -13,6 +13,9 @@ namespace wino::plans {
 /// The lane's place in its warp and the warp's block of M (tensor cores).
 struct WarpPlace {
   ir::Expr g, t, k0, p0;  // lane = 4 g + t; the warp's first row and column in the block
+  // The warp's group of ppt points where a work-group's points are split over its warps (the
+  // tensor-core fused: warps of a group cover the block; null where every warp has all points).
+  ir::Expr group;
 };
 WarpPlace warp_place(ir::KernelBuilder& b, const GemmTiles& g, ir::Expr tid);
 

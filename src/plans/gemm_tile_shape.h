@@ -90,8 +90,9 @@ struct GemmTiles {
     if (patch_ring()) return int64_t{points} * cc * stages * (int64_t{bk} + 2 * int64_t{bp});
     return copies() * chunk_floats();
   }
-  /// Floats of work-group memory the staged chunks may take.
-  int64_t stage_limit() const { return stages ? kAsyncSharedFloats : kSharedFloats; }
+  /// Floats of work-group memory the staged chunks may take: the opt-in 96 KiB where the kernel
+  /// copies asynchronously or runs on tensor cores (both CUDA sm_80+).
+  int64_t stage_limit() const { return stages || mma ? kAsyncSharedFloats : kSharedFloats; }
 };
 
 }  // namespace wino::plans

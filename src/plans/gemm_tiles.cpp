@@ -76,11 +76,12 @@ void check_all_points_tiles(const GemmTiles& g, const Tiling& t, const std::stri
   const std::string what = "plan " + plan + ": fused tiles " + g.str();
   if (g.mma) {
     const int depth = ir::mma_depth(*g.mma);
-    if (!all_points_per_thread || g.rk < 2 || g.rp < 2 || g.rk % 2 || g.rp % 2 || g.bk % (8 * g.rk) ||
-        g.bp % (4 * g.rp) || g.cc % depth)
-      throw Error(what + ": tensor cores take all points in each thread (fused-output), even register tiles, a "
-                  "warp's 8 rk x 4 rp dividing the block and chunks of a multiple of " + std::to_string(depth) +
-                  " channels");
+    if ((all_points_per_thread != (g.ppt == g.points)) || g.rk < 2 || g.rp < 2 || g.rk % 2 || g.rp % 2 ||
+        g.bk % (8 * g.rk) || g.bp % (4 * g.rp) || g.cc % depth)
+      throw Error(what + ": tensor cores take all points in each thread (fused-output) or a group of them in each "
+                  "warp (fused), even register tiles, a warp's 8 rk x 4 rp dividing the block and chunks of a "
+                  "multiple of " + std::to_string(depth) + " channels");
+    if (!all_points_per_thread) return check_limits(g, t, plan, 32);  // fused stages each chunk directly
     if (g.stages < 2)  // the planner sets as many copies as fit (use_async_copies)
       throw Error(what + " need " + std::to_string(2 * g.chunk_floats() * 4) + " bytes of work-group memory for two " +
                   "copies of a staged chunk; the limit is " + std::to_string(kAsyncSharedFloats * 4) +
