@@ -319,12 +319,12 @@ GemmTiles mma_output_tiles(ir::MmaKind kind, const plans::Tiling& t) {
 
 // Tensor-core fused: all alpha^2 points of a block in a work-group, split over its warps (a
 // group of ppt points a warp, up to 9 warps), each warp covering the block for its points; the
-// chunk's input tiles transformed into work-group memory as floats, U staged as floats beside
-// them, chunks of the mma's depth (16 channels in f16 and bf16, 8 in tf32), the output transform
-// after an exchange of the accumulators. The largest block whose staged chunk fits the 96 KiB
-// with at most 64 accumulators a thread (ptxas, sm_90: F(4,3) tf32 with 128 spilled 168 bytes):
-// 32 x 32 up to alpha 4, 16 x 16 at F(4,3) in f16 (92 KiB), 32 x 16 in tf32.
-GemmTiles mma_fused_tiles(ir::MmaKind kind, const plans::Tiling& t) {
+// chunk's input tiles transformed into work-group memory (in the mma's half type for f16 and
+// bf16, else floats), U staged beside them, chunks of the mma's depth (16 channels in f16 and
+// bf16, 8 in tf32), the output transform after an exchange of the accumulators. The largest
+// block whose staged chunk fits the 96 KiB with at most 64 accumulators a thread (ptxas, sm_90:
+// F(4,3) tf32 with 128 spilled 168 bytes): 32 x 32 up to alpha 4, 32 x 16 at F(4,3).
+GemmTiles mma_fused_tiles(ir::MmaKind kind, const plans::Tiling& t, const ConvDesc& d) {
   const int a2 = t.alpha * t.alpha;
   GemmTiles g;
   g.points = a2;
@@ -335,6 +335,7 @@ GemmTiles mma_fused_tiles(ir::MmaKind kind, const plans::Tiling& t) {
     if (a2 % p == 0 && a2 / p <= 9) g.ppt = p;
   for (const auto& [bk, bp] : {std::pair{32, 32}, {32, 16}, {16, 16}}) {
     g.bk = bk, g.bp = bp, g.rk = bk / 8, g.rp = bp / 4;
+    plans::choose_half_operands(g, d, t);  // halves take half the room
     if (g.chunk_floats() <= plans::kAsyncSharedFloats && g.ppt * g.rk * g.rp <= 64) break;
   }
   return g;
@@ -402,7 +403,7 @@ plans::PlanOptions resolve_plan(const ConvDesc& d, plans::PlanOptions p) {
                 "m, or --precision 3xtf32 or fp32");
   std::optional<GemmTiles> mma_all_points;
   if (p.plan == "fused-output" && p.precision != Precision::fp32) mma_all_points = mma_output_tiles(mma_kind(p.precision), t);
-  if (p.plan == "fused" && p.precision != Precision::fp32) mma_all_points = mma_fused_tiles(mma_kind(p.precision), t);
+  if (p.plan == "fused" && p.precision != Precision::fp32) mma_all_points = mma_fused_tiles(mma_kind(p.precision), t, d);
   if ((p.plan != "unfused" && p.plan != "fused") || p.precision != Precision::fp32) p.vector_lanes = 0;
   const bool patch_ring = p.async_copies && p.plan == "fused" && !p.vector_lanes && d.dtype == DType::f32 &&
                           p.precision == Precision::fp32;
@@ -422,7 +423,8 @@ plans::PlanOptions resolve_plan(const ConvDesc& d, plans::PlanOptions p) {
   plans::choose_half_operands(g, d, t);  // before the ring is sized: halves take half the room
   // The tensor-core GEMM runs on CUDA only; the FMA one where the device has the copies.
   if ((g.mma && p.plan != "fused") || (p.async_copies && p.plan == "unfused" && !g.lanes)) use_async_copies(g);
-  if (!g.stages) g.v_tile_major = false;  // its rows are staged by asynchronous copies only
+  // A stored V's rows by tiles are staged by asynchronous copies only (fused transforms its own).
+  if (!g.stages && p.plan != "fused") g.v_tile_major = false;
   if (patch_ring) use_patch_ring(g, d, p);
   if (g.lanes) g.rk = g.bk, g.rp = g.bp;  // one thread holds the whole block
   if (g.lanes && p.plan == "fused" && (p.block_k || p.block_tiles)) g.group_tiles = cpu_group_tiles(g, t, d, l2, p.cpu_threads);

@@ -11,37 +11,43 @@ using namespace ir;
 
 bool stages_half(const Memory* operand) { return operand && value_type(operand->type) != operand->type; }
 
+bool stages_half_v(const GemmTiles& g, GemmSource source, const Memory* input) {
+  return source == GemmSource::image ? g.half_v : stages_half(input);
+}
+
 namespace {
-// Elements from one staged row to the next (GemmTiles::row_pitch).
-int stage_pitch(const GemmTiles& g, int width, const Memory* operand) { return g.row_pitch(width, stages_half(operand)); }
-int64_t copy_elements(const GemmTiles& g, int width, const Memory* operand) {
-  return int64_t{g.staged_points()} * g.cc * stage_pitch(g, width, operand);
+// Elements of one copy of an operand staged as rows of `width` (GemmTiles::row_pitch).
+int64_t copy_elements(const GemmTiles& g, int width, bool half) {
+  return int64_t{g.staged_points()} * g.cc * g.row_pitch(width, half);
 }
 // V's elements of one copy: [points][cc][bp] rows, or [points][bp][cc] (GemmTiles::v_tile_major).
-int64_t v_copy_elements(const GemmTiles& g, const Memory* v) {
-  return g.v_tile_major ? int64_t{g.staged_points()} * g.bp * stage_pitch(g, g.cc, v) : copy_elements(g, g.bp, v);
+int64_t v_copy_elements(const GemmTiles& g, bool half) {
+  return g.v_tile_major ? int64_t{g.staged_points()} * g.bp * g.row_pitch(g.cc, half) : copy_elements(g, g.bp, half);
 }
 }  // namespace
 
-int64_t f32_stage_floats(const GemmTiles& g, const Memory* u, const Memory* v) {
+int64_t f32_stage_floats(const GemmTiles& g, bool half_u, bool half_v) {
   if (g.patch_ring()) return g.stage_floats();  // U and the patches are floats
-  return g.copies() * ((stages_half(u) ? 0 : copy_elements(g, g.bk, u)) + (stages_half(v) ? 0 : v_copy_elements(g, v)));
+  return g.copies() * ((half_u ? 0 : copy_elements(g, g.bk, false)) + (half_v ? 0 : v_copy_elements(g, false)));
 }
 
 ChunkStager::ChunkStager(KernelBuilder& b, const ConvDesc& d, const Tiling& t, const GemmTiles& g, GemmCore& core,
                          GemmSource source, const Memory* input, const Memory* u)
     : b_(b), d_(d), t_(t), g_(g), core_(core), source_(source), input_(input) {
   const int T = g.threads(), copies = g.copies();
-  const Memory* v_in = source == GemmSource::transformed ? input : nullptr;
-  const int64_t a = copy_elements(g, g.bk, u), v = v_copy_elements(g, v_in);
-  const Memory* us = stages_half(u) ? b.shared_array("us", copies * a, u->type) : core.smem;
-  const Memory* vs = stages_half(v_in) ? b.shared_array("vs", copies * v, input->type) : core.smem;
+  const bool half_u = stages_half(u), half_v = stages_half_v(g, source, input);
+  const int64_t a = copy_elements(g, g.bk, half_u), v = v_copy_elements(g, half_v);
+  const Memory* us = half_u ? b.shared_array("us", copies * a, u->type) : core.smem;
+  // V in halves: as V is stored, or the mma's half type where the kernel transforms the tiles.
+  const Type v_half = source == GemmSource::image ? (g.mma ? mma_storage_type(*g.mma) : Type::f32) : input->type;
+  const Memory* vs = half_v ? b.shared_array("vs", copies * v, v_half) : core.smem;
   const int64_t v_base = vs == core.smem && us == core.smem ? copies * a : 0;
-  ops_.push_back({u, "u", us, g.bk, d.k, core.kb * g.bk, 0, a, stage_pitch(g, g.bk, u)});
-  ops_.push_back({input, "v", vs, g.bp, t.tiles, core.pb * g.bp, v_base, v,
-                  stage_pitch(g, g.v_tile_major ? g.cc : g.bp, v_in)});
-  if (g.v_tile_major && (source != GemmSource::transformed || !stages_half(v_in) || !g.stages))
-    throw Error("internal: GEMM tiles " + g.str() + ": V by tiles is staged from a half V by asynchronous copies only");
+  ops_.push_back({u, "u", us, g.bk, d.k, core.kb * g.bk, 0, a, g.row_pitch(g.bk, half_u)});
+  ops_.push_back({input, "v", vs, g.bp, t.tiles, core.pb * g.bp, v_base, v, g.row_pitch(g.v_tile_major ? g.cc : g.bp, half_v)});
+  const bool copied = source == GemmSource::transformed && g.stages;
+  if (g.v_tile_major && (!half_v || !(copied || source == GemmSource::image)))
+    throw Error("internal: GEMM tiles " + g.str() + ": V by tiles is staged in halves, copied from a half V "
+                "asynchronously or transformed in the kernel");
   if (g.patch_ring()) {  // [copies of U][copies of V, [cc][xi][bp]][copies of the raw patches, alike]
     ops_[1].channel_major = true;
     patch_base_ = copies * (a + v);
@@ -194,12 +200,15 @@ void ChunkStager::stage_elements(const StagedOperand& op, Expr tid, Expr c0) {
 
 void ChunkStager::for_each_pair(Expr tid, Expr c0, const std::function<void(const Pair&)>& body) {
   const int T = g_.threads(), cc = g_.cc, bp = g_.bp;
+  // Neighbouring threads on neighbouring channels where x is channels last (its loads then come
+  // in runs of a pixel's channels), else on neighbouring tiles (runs of a row's pixels).
+  const bool channels_first = d_.layout == Layout::nhwc;
   b_.loop("vi", ceil_div(int64_t{cc} * bp, T), LoopKind::serial, [&](Expr vi) {
     Expr pair = b_.let("pair", vi * T + tid);
     b_.if_then(lt(pair, b_.i32(int64_t{cc} * bp)), [&] {
       Pair q;
-      q.ci = b_.let("ci", pair / bp);
-      q.pl = b_.let("pl", pair % bp);
+      q.ci = b_.let("ci", channels_first ? pair % cc : pair / bp);
+      q.pl = b_.let("pl", channels_first ? pair / cc : pair % bp);
       q.c = b_.let("c", c0 + q.ci);
       q.p = b_.let("p", core_.pb * bp + q.pl);
       q.valid = b_.let("valid", logical_and(lt(q.c, b_.i32(d_.c)), lt(q.p, b_.i32(t_.tiles))));
@@ -209,7 +218,8 @@ void ChunkStager::for_each_pair(Expr tid, Expr c0, const std::function<void(cons
 }
 
 void ChunkStager::store_v(int point, const Pair& q, Expr value) {
-  b_.store(v().smem, b_.i32(v().base) + (b_.i32(point) * g_.cc + q.ci) * v().pitch + q.pl, value);
+  Expr row = g_.v_tile_major ? b_.i32(int64_t{point} * g_.bp) + q.pl : b_.i32(int64_t{point} * g_.cc) + q.ci;
+  b_.store(v().smem, b_.i32(v().base) + row * v().pitch + (g_.v_tile_major ? q.ci : q.pl), value);
 }
 
 void ChunkStager::stage_tiles(Expr tid, Expr c0) {

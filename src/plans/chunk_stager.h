@@ -37,8 +37,11 @@ struct StagedOperand {
 /// weight transform, or V from the input transform, copied as it is (the mma rounds its operands
 /// to that type anyway).
 bool stages_half(const ir::Memory* operand);
+/// Whether V is staged in halves: V from memory in f16 or bf16, or (GemmSource::image) the tiles
+/// the kernel transforms, in the mma's half type where GemmTiles::half_v says so.
+bool stages_half_v(const GemmTiles& g, GemmSource source, const ir::Memory* input);
 /// Floats of the core's f32 work-group array: the copies of the operands not staged in halves.
-int64_t f32_stage_floats(const GemmTiles& g, const ir::Memory* u, const ir::Memory* v);
+int64_t f32_stage_floats(const GemmTiles& g, bool half_u, bool half_v);
 
 class ChunkStager {
  public:

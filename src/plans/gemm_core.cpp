@@ -230,7 +230,7 @@ GemmCore multiply_chunks(KernelBuilder& b, const ConvDesc& d, const Tiling& t, c
   core.kb = b.let("kb", one_point_group ? gid / pblocks : (gid / pblocks) % kblocks);
   core.xi0 = one_point_group ? b.i32(0) : b.let("xi", gid / (pblocks * kblocks) * g.points);
   // An exchange reuses the area after the GEMM, so it takes what static memory allows.
-  core.smem_size = f32_stage_floats(g, u, source == GemmSource::transformed ? input : nullptr);
+  core.smem_size = f32_stage_floats(g, stages_half(u), stages_half_v(g, source, input));
   if (exchange_room)
     core.smem_size = std::max(core.smem_size, std::min<int64_t>(kSharedFloats, int64_t{g.points} * g.bk * g.bp));
   if (core.smem_size > 0) core.smem = b.shared_array("smem", core.smem_size);  // none when U and V are halves
@@ -326,7 +326,7 @@ void check_stages(const std::string& plan, const Tiling& t, const GemmTiles& g, 
            "(all alpha^2 points in each thread) and of fused (all alpha^2 points split over the warps)");
   if (g.mma && s.source != GemmSource::transformed && !mma_fused)
     refuse("tensor cores take V from the input-transform kernel, but in plan fused");
-  if (mma_fused && (g.stages || g.prefetch || g.v_tile_major))
+  if (mma_fused && (g.stages || g.prefetch))
     refuse("the tensor-core fused stages each chunk directly (no asynchronous copies or prefetch)");
   if (g.stage_points && (!mma_output || !g.stages || g.points % g.stage_points))
     refuse("staging " + std::to_string(g.stage_points) + " points at a time is for the tensor-core fused-output, "
@@ -350,6 +350,8 @@ std::unique_ptr<Kernel> gemm_kernel(const ProgramBuilder& prog, const Tiling& t,
   const ir::Type v_type = s.source == GemmSource::transformed ? v_storage_type(g, t) : ir::Type::f32;
   const ir::Type u_type = u_storage_type(g, d);
   std::string types = v_type == ir::Type::f32 ? "" : (g.v_tile_major ? "_vt" : "_v") + ir::type_name(v_type);
+  if (s.source == GemmSource::image && g.half_v)  // the tiles transformed into halves in work-group memory
+    types += (g.v_tile_major ? "_svt" : "_sv") + ir::type_name(ir::mma_storage_type(*g.mma));
   if (u_type != ir::Type::f32) types += "_u" + ir::type_name(u_type);
   if (s.sink == GemmSink::store_m && g.half_m) types += "_m" + ir::type_name(m_storage_type(g, t));
   KernelBuilder b(std::make_shared<Context>(), kernel_name(prog.plan(), name, t.m, t.r, g.str() + types), groups,

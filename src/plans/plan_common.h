@@ -42,6 +42,8 @@ ir::Expr as_gemm_operand(ir::Expr v, StoredValues values);
 /// half_m: the unfused GEMM's M in that type too (its sums rounded once more) where V is, for half
 /// tensors or a bf16 mma (an fp16 M of float32 tensors could overflow where y would not). And
 /// v_tile_major: a half V of a channels-last layer whose C is a multiple of 8 as V[xi][p][c].
+/// The tensor-core fused (points split over warps) stages its transformed tiles in halves by
+/// tiles, [point][bp][cc], and U in halves where K is a multiple of 8.
 void choose_half_operands(GemmTiles& g, const ConvDesc& d, const Tiling& t);
 /// The type V is stored in (GemmTiles::half_v; an error where the tiles do not allow it).
 ir::Type v_storage_type(const GemmTiles& g, const Tiling& t);
