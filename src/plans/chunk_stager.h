@@ -60,7 +60,8 @@ class ChunkStager {
   /// else single floats; throws wino::Error for a half operand whose rows do not allow them. A
   /// copy holds GemmTiles::staged_points() points from the work-group's `first_point` on.
   void issue_copies(ir::Expr tid, ir::Expr c0, ir::Expr buf, int first_point = 0);
-  /// Global -> work-group memory directly (no prefetch): V (or transformed image tiles), then U.
+  /// Global -> work-group memory directly (no prefetch): V (or transformed image tiles), then U
+  /// (the tensor-core fused: U by asynchronous copies, in flight while the tiles transform).
   void stage(ir::Expr tid, ir::Expr c0);
   /// GemmTiles::patch_ring: the chunk's input patches into the ring's copy `buf` as
   /// [cc][alpha][alpha][bp], a float per copy, zeros past the image, the channels and the tiles
