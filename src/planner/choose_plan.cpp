@@ -157,12 +157,16 @@ std::vector<plans::PlanOptions> candidate_plans(const ConvDesc& d, const Options
                                                        {128, 128, 16, 8, 16}};
       if (!tiles_given(o))
         for (const auto& t : mma_tiles) out.push_back(with_tiles(p, t));
-      for (const char* plan : {"fused-output", "fused"})
-        if (tensor_core_plan(plan, m + static_cast<int>(d.r) - 1)) {
-          plans::PlanOptions f = given_plan(d, o, plan, m);
-          f.precision = o.precision;
-          out.push_back(f);
-        }
+      // fused on tensor cores runs where named only: on the H200 it took 1.3-3.7x unfused's time
+      // on every batch >= 8 layer in fp16, 3xtf32 and tf32 (session 43, bench/results/
+      // h200_tensor_fused_session43.txt), and the model, which prices neither its latency (one
+      // work-group a multiprocessor, nothing in flight during the mma) nor U read again per block,
+      // ranked it first.
+      if (tensor_core_plan("fused-output", m + static_cast<int>(d.r) - 1)) {
+        plans::PlanOptions f = given_plan(d, o, "fused-output", m);
+        f.precision = o.precision;
+        out.push_back(f);
+      }
     }
   }
   for (size_t i = 0, n = out.size(); i < n; ++i)  // the CPU-shaped ones at each narrower width

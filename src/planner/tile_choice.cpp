@@ -322,8 +322,9 @@ GemmTiles mma_output_tiles(ir::MmaKind kind, const plans::Tiling& t) {
 // chunk's input tiles transformed into work-group memory (in the mma's half type for f16 and
 // bf16, else floats), U staged beside them, chunks of the mma's depth (16 channels in f16 and
 // bf16, 8 in tf32), the output transform after an exchange of the accumulators. The largest
-// block whose staged chunk fits the 96 KiB with at most 64 accumulators a thread (ptxas, sm_90:
-// F(4,3) tf32 with 128 spilled 168 bytes): 32 x 32 up to alpha 4, 32 x 16 at F(4,3).
+// block whose staged chunk fits the 96 KiB with at most 64 accumulators a thread, 32 in 3xtf32
+// (ptxas, sm_90: F(4,3) tf32 with 128 spilled 168 bytes): 32 x 32 up to alpha 4, 32 x 16 at
+// F(4,3) (3xtf32: 32 x 16 and 16 x 16).
 GemmTiles mma_fused_tiles(ir::MmaKind kind, const plans::Tiling& t, const ConvDesc& d) {
   const int a2 = t.alpha * t.alpha;
   GemmTiles g;
@@ -333,10 +334,12 @@ GemmTiles mma_fused_tiles(ir::MmaKind kind, const plans::Tiling& t, const ConvDe
   g.ppt = a2;
   for (int p = a2; p >= 1; --p)  // the fewest points a warp with at most 9 warps
     if (a2 % p == 0 && a2 / p <= 9) g.ppt = p;
+  // 3xtf32's split operands take registers of their own: the H200's ptxas spilled F(4,3) with 64.
+  const int max_accumulators = kind == ir::MmaKind::tf32x3_m16n8k8 ? 32 : 64;
   for (const auto& [bk, bp] : {std::pair{32, 32}, {32, 16}, {16, 16}}) {
     g.bk = bk, g.bp = bp, g.rk = bk / 8, g.rp = bp / 4;
     plans::choose_half_operands(g, d, t);  // halves take half the room
-    if (g.chunk_floats() <= plans::kAsyncSharedFloats && g.ppt * g.rk * g.rp <= 64) break;
+    if (g.chunk_floats() <= plans::kAsyncSharedFloats && g.ppt * g.rk * g.rp <= max_accumulators) break;
   }
   return g;
 }

@@ -60,9 +60,10 @@ GemmCore multiply_chunks(ir::KernelBuilder& b, const ConvDesc& d, const Tiling& 
 /// M[xi][k][p] straight from each thread's accumulators (one point per work-group).
 void store_m_from_registers(ir::KernelBuilder& b, const GemmCore& core, const ir::Memory* mm);
 /// The accumulators through work-group memory, a slice of output channels at a time; `consume`
-/// then reads Ms[xi][row][bp] for rows [lo, lo + rows) of the block.
-void exchange(ir::KernelBuilder& b, const GemmCore& core,
-              const std::function<void(ir::Expr lo, int64_t rows)>& consume);
+/// then reads Ms[xi][row][pitch] for rows [lo, lo + rows) of the block (pitch: bp, or bp + 1 where
+/// it reads `down_rows`).
+void exchange(ir::KernelBuilder& b, const GemmCore& core, bool down_rows,
+              const std::function<void(ir::Expr lo, int64_t rows, int pitch)>& consume);
 /// M[xi][k][p] from the exchanged accumulators, neighbouring threads on neighbouring tiles.
 void store_m_exchanged(ir::KernelBuilder& b, const GemmCore& core, const ir::Memory* mm);
 /// y = epilogue(AT M A) from the exchanged accumulators, one tile per thread at a time.

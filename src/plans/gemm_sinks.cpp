@@ -34,13 +34,17 @@ void store_m_from_registers(KernelBuilder& b, const GemmCore& core, const Memory
 
 // All alpha^2 points of a bk x bp block rarely fit work-group memory, so the exchange goes a
 // slice of `rows` output channels at a time: the threads holding the slice's accumulators write
-// Ms[xi][row][bp], then every thread consumes whole tiles of the slice (storing straight from
-// the accumulators needs an address per value and spills).
-void exchange(KernelBuilder& b, const GemmCore& core, const std::function<void(Expr lo, int64_t rows)>& consume) {
+// Ms[xi][row][pitch], then every thread consumes whole tiles of the slice (storing straight from
+// the accumulators needs an address per value and spills). `down_rows`: the consumer reads down
+// the rows (neighbouring threads on neighbouring channels), so each row is padded by one, which
+// spreads such reads over the banks.
+void exchange(KernelBuilder& b, const GemmCore& core, bool down_rows,
+              const std::function<void(Expr lo, int64_t rows, int pitch)>& consume) {
   const GemmTiles& g = core.g;
+  const int pitch = g.bp + (down_rows ? 1 : 0);
   int64_t rows = g.bk;
-  while (rows > 1 && int64_t{g.points} * rows * g.bp > core.smem_size) rows /= 2;
-  if (g.bk % rows || int64_t{g.points} * rows * g.bp > core.smem_size)
+  while (rows > 1 && int64_t{g.points} * rows * pitch > core.smem_size) rows /= 2;
+  if (g.bk % rows || int64_t{g.points} * rows * pitch > core.smem_size)
     throw Error("GEMM tiles " + g.str() + ": the accumulator exchange does not fit work-group memory");
   const int64_t slices = g.bk / rows;
   b.loop("slice", slices, LoopKind::serial, [&](Expr slice) {
@@ -52,13 +56,13 @@ void exchange(KernelBuilder& b, const GemmCore& core, const std::function<void(E
         for (int i = 0; i < g.rk; ++i) {
           Expr kl = b.let("kl", core.row(b, tt, i) - lo);
           for (int jj = 0; jj < g.rp; ++jj)
-            b.store(core.smem, (xi * rows + kl) * g.bp + core.col(b, tt, jj),
+            b.store(core.smem, (xi * rows + kl) * pitch + core.col(b, tt, jj),
                     b.load("acc", core.acc, b.i32(core.acc_index(j, i, jj))), in_range(kl, 0, rows));
         }
       }
     });
     b.barrier();
-    consume(lo, rows);
+    consume(lo, rows, pitch);
     if (slices > 1) b.barrier();  // the next slice overwrites what this one read
   });
 }
@@ -66,7 +70,7 @@ void exchange(KernelBuilder& b, const GemmCore& core, const std::function<void(E
 void store_m_exchanged(KernelBuilder& b, const GemmCore& core, const Memory* mm) {
   const GemmTiles& g = core.g;
   const int64_t K = core.d->k, P = core.t->tiles, T = g.threads();
-  exchange(b, core, [&](Expr lo, int64_t rows) {
+  exchange(b, core, false, [&](Expr lo, int64_t rows, int /*pitch: bp*/) {
     const int64_t n = g.points * rows * g.bp;
     b.threads([&](Expr tid) {
       b.loop("mi", ceil_div(n, T), LoopKind::serial, [&](Expr mi) {
@@ -86,17 +90,21 @@ void transform_exchanged(KernelBuilder& b, const GemmCore& core, const OutputSin
   const ConvDesc& d = *core.d;
   const Tiling& t = *core.t;
   const int64_t K = d.k, P = t.tiles, T = g.threads();
-  exchange(b, core, [&](Expr lo, int64_t rows) {
+  // Neighbouring threads on neighbouring channels where y is channels last (stores in runs of a
+  // pixel's channels), else on neighbouring tiles (runs of a row's pixels).
+  const bool channels_first = d.layout == Layout::nhwc;
+  exchange(b, core, channels_first, [&](Expr lo, int64_t rows, int pitch) {
     const int64_t pairs = rows * g.bp;
     b.threads([&](Expr tid) {
       b.loop("oi", ceil_div(pairs, T), LoopKind::serial, [&](Expr oi) {
         Expr pair = b.let("pair", oi * T + tid);
-        Expr kl = b.let("kl", pair / g.bp), pl = b.let("pl", pair % g.bp);
+        Expr kl = b.let("kl", channels_first ? pair % rows : pair / g.bp);
+        Expr pl = b.let("pl", channels_first ? pair / rows : pair % g.bp);
         Expr k = b.let("k", core.kb * g.bk + kl + lo), p = b.let("p", core.pb * g.bp + pl);
         b.if_then(logical_and(lt(pair, b.i32(pairs)), logical_and(lt(k, b.i32(K)), lt(p, b.i32(P)))), [&] {
           std::vector<Expr> tile;
           for (int xi = 0; xi < g.points; ++xi)
-            tile.push_back(b.load("m", core.smem, (b.i32(xi) * rows + kl) * g.bp + pl));
+            tile.push_back(b.load("m", core.smem, (b.i32(xi) * rows + kl) * pitch + pl));
           store_output_tile(b, y, d, t, tile_coords(b, p, t), k, transform_2d(b.ctx(), t.t.AT, tile));
         });
       });
