@@ -2,8 +2,9 @@
 # Times the tensor-core GEMMs of two or more builds in turn on the GPU machine (the `device` tool):
 # the batch >= 8 layers of bench/layers.txt, per-kernel medians of `wino run --repeat 30`, each
 # build in turn, $WINO_AB_ROUNDS rounds (default 2), then `--check` of every configuration with
-# the last build. Configurations PLAN:M:PRECISION[:DTYPE:LAYOUT] in $WINO_AB_CONFIGS (default: f16
-# and bf16 channels last, unfused F(4,3), fused-output F(4,3) and F(2,3)).
+# the last build. Configurations PLAN:M:PRECISION[:DTYPE:LAYOUT[:TILES]] in $WINO_AB_CONFIGS (TILES
+# as --tiles takes them; default: f16 and bf16 channels last, unfused F(4,3), fused-output F(4,3)
+# and F(2,3)).
 # Usage: scripts/gpu_tensor_ab.sh BUILD BUILD [BUILD...] [--prefill]
 #   --prefill: compile every kernel the run takes for sm_90 here (no GPU needed) into
 #   $WINO_CACHE_DIR, so that the device call spends its time running them, not compiling.
@@ -11,7 +12,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 if [ $# -lt 2 ] || [ "${1:-}" = "--help" ]; then
-  sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
   [ "${1:-}" = "--help" ] && exit 0 || exit 2
 fi
 builds=() prefill=
@@ -32,14 +33,15 @@ configs=${WINO_AB_CONFIGS:-"unfused:4:fp16 fused-output:4:fp16 fused-output:2:fp
 rounds=${WINO_AB_ROUNDS:-2}
 
 # One configuration with one build: its per-kernel lines and total, or (prefill) its sm_90 build.
-one() {  # build label shape k plan m precision dtype layout [--check]
-  local build=$1 label=$2 shape=$3 k=$4 plan=$5 m=$6 p=$7 dtype=$8 layout=$9 check=${10:-}
+one() {  # build label shape k plan m precision dtype layout tiles [--check]
+  local build=$1 label=$2 shape=$3 k=$4 plan=$5 m=$6 p=$7 dtype=$8 layout=$9 tiles=${10} check=${11:-}
   local opts=(--shape "$shape" --k "$k" --pad 1 --plan "$plan" --m "$m" --precision "$p" --dtype "$dtype" --layout "$layout")
+  [ -n "$tiles" ] && opts+=(--tiles "$tiles")
   if [ "$prefill" = "--prefill" ]; then
     "$build/wino" explain "${opts[@]}" --target sm_90 >/dev/null 2>&1
     return
   fi
-  echo "== $label $plan F($m,3) $p $dtype $layout"
+  echo "== $label $plan F($m,3) $p $dtype $layout ${tiles:-default}"
   if [ -n "$check" ]; then
     "$build/wino" run "${opts[@]}" --device cuda --check 2>&1 | grep -E "rror"
   else
@@ -52,9 +54,9 @@ one() {  # build label shape k plan m precision dtype layout [--check]
     for l in $layers; do
       IFS=: read -r name shape k <<< "$l"
       for c in $configs; do
-        IFS=: read -r plan m p dtype layout <<< "$c"
+        IFS=: read -r plan m p dtype layout tiles <<< "$c"
         [ -n "$dtype" ] || dtype=${p/fp/f} layout=nhwc
-        for b in "${builds[@]}"; do one "$b" "$name $b r$round" "$shape" "$k" "$plan" "$m" "$p" "$dtype" "$layout"; done
+        for b in "${builds[@]}"; do one "$b" "$name $b r$round" "$shape" "$k" "$plan" "$m" "$p" "$dtype" "$layout" "$tiles"; done
       done
     done
     [ "$prefill" = "--prefill" ] && break  # one build of each is enough
@@ -63,9 +65,9 @@ one() {  # build label shape k plan m precision dtype layout [--check]
     for l in $layers; do
       IFS=: read -r name shape k <<< "$l"
       for c in $configs; do
-        IFS=: read -r plan m p dtype layout <<< "$c"
+        IFS=: read -r plan m p dtype layout tiles <<< "$c"
         [ -n "$dtype" ] || dtype=${p/fp/f} layout=nhwc
-        one "$new" "check $name $new" "$shape" "$k" "$plan" "$m" "$p" "$dtype" "$layout" --check
+        one "$new" "check $name $new" "$shape" "$k" "$plan" "$m" "$p" "$dtype" "$layout" "$tiles" --check
       done
     done
   fi

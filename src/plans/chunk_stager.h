@@ -63,6 +63,13 @@ class ChunkStager {
   /// Global -> work-group memory directly (no prefetch): V (or transformed image tiles), then U
   /// (the tensor-core fused: U by asynchronous copies, in flight while the tiles transform).
   void stage(ir::Expr tid, ir::Expr c0);
+  /// The tensor-core fused's pipeline: the raw input tiles of the thread's (channel, tile) pairs of
+  /// the chunk at c0 into `raw` (tile_slots() values), loaded while the chunk before is
+  /// multiplied; then U's copies of the chunk issued, the tiles in `raw` transformed into V's
+  /// copy and the copies waited for (stage_raw).
+  int tile_slots() const;
+  void load_raw(const ir::Memory* raw, ir::Expr tid, ir::Expr c0);
+  void stage_raw(const ir::Memory* raw, ir::Expr tid, ir::Expr c0);
   /// GemmTiles::patch_ring: the chunk's input patches into the ring's copy `buf` as
   /// [cc][alpha][alpha][bp], a float per copy, zeros past the image, the channels and the tiles
   /// (issue_copies copies U only).
@@ -100,8 +107,10 @@ class ChunkStager {
   // (ci, pl), its channel and tile, and whether both exist.
   struct Pair {
     ir::Expr ci, pl, c, p, valid;
+    ir::Expr slot;  // the thread's how-manyth pair
   };
-  void for_each_pair(ir::Expr tid, ir::Expr c0, const std::function<void(const Pair&)>& body);
+  // `unrolled`: the pairs' loop unrolled (its index names registers: load_raw, stage_raw).
+  void for_each_pair(ir::Expr tid, ir::Expr c0, const std::function<void(const Pair&)>& body, bool unrolled = false);
   /// Vs[point][ci][pl] = value.
   void store_v(int point, const Pair& q, ir::Expr value);
 

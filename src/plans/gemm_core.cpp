@@ -213,6 +213,31 @@ void pipeline_patches(KernelBuilder& b, const GemmCore& core, ChunkStager& st, i
   b.barrier();  // the sinks may reuse work-group memory
 }
 
+/// The tensor-core fused with `prefetch`: each chunk's raw input tiles are loaded into registers
+/// while the chunk before is multiplied; the chunk then issues U's copies, transforms its tiles
+/// from the registers into V's copy and waits for the copies, so that the loads' latency is
+/// spent under the barrier and the mma, not before the transform (one copy of each: two barriers
+/// a chunk).
+void pipeline_raw_tiles(KernelBuilder& b, const GemmCore& core, ChunkStager& st, int64_t chunks) {
+  const GemmTiles& g = core.g;
+  const int accs = g.ppt * g.rk * g.rp;
+  const Memory* raw = b.thread_array("raw", st.tile_slots());
+  b.threads([&](Expr tid) {
+    for (int i = 0; i < accs; ++i) b.store(core.acc, b.i32(i), b.f32(0));
+    st.load_raw(raw, tid, b.i32(0));
+  });
+  b.loop("chunk", chunks, LoopKind::serial, [&](Expr chunk) {
+    Expr c0 = b.let("c0", chunk * g.cc);
+    b.threads([&](Expr tid) {
+      st.stage_raw(raw, tid, c0);
+      b.if_then(lt(chunk + 1, b.i32(chunks)), [&] { st.load_raw(raw, tid, c0 + g.cc); });
+    });
+    b.barrier();
+    b.threads([&](Expr tid) { multiply(b, core, st, tid, b.i32(0)); });
+    b.barrier();
+  });
+}
+
 }  // namespace
 
 GemmCore multiply_chunks(KernelBuilder& b, const ConvDesc& d, const Tiling& t, const GemmTiles& g,
@@ -244,6 +269,10 @@ GemmCore multiply_chunks(KernelBuilder& b, const ConvDesc& d, const Tiling& t, c
   }
   if (g.stages) {
     pipeline_chunks(b, core, st, chunks);
+    return core;
+  }
+  if (g.prefetch_raw_tiles()) {
+    pipeline_raw_tiles(b, core, st, chunks);
     return core;
   }
   if (!g.prefetch) {
@@ -301,9 +330,9 @@ void check_stages(const std::string& plan, const Tiling& t, const GemmTiles& g, 
     refuse("a row of alpha Winograd points per work-group is for the input transformed in the kernel (fused-input)");
   if (g.ppt < 1 || g.points % g.ppt)
     refuse(std::to_string(g.ppt) + " points per thread must divide the work-group's " + std::to_string(g.points));
-  if (s.source == GemmSource::image && ((g.points == 1 && a2 > 1) || g.prefetch))
+  if (s.source == GemmSource::image && ((g.points == 1 && a2 > 1) || (g.prefetch && !g.mma)))
     refuse("transforming the input in the kernel needs a row of alpha or all alpha^2 points in a work-group, "
-           "without prefetch");
+           "without prefetch (but on tensor cores)");
   if (s.sink == GemmSink::transform_in_registers && g.ppt != a2)
     refuse("the output transform in registers needs all alpha^2 points in each thread");
   if (s.sink == GemmSink::transform_after_exchange && g.points != a2)
@@ -326,8 +355,9 @@ void check_stages(const std::string& plan, const Tiling& t, const GemmTiles& g, 
            "(all alpha^2 points in each thread) and of fused (all alpha^2 points split over the warps)");
   if (g.mma && s.source != GemmSource::transformed && !mma_fused)
     refuse("tensor cores take V from the input-transform kernel, but in plan fused");
-  if (mma_fused && (g.stages || g.prefetch))
-    refuse("the tensor-core fused stages each chunk directly (no asynchronous copies or prefetch)");
+  if (mma_fused && g.stages)
+    refuse("the tensor-core fused stages each chunk directly, or with the next chunk's tiles prefetched into "
+           "registers (no ring of asynchronous copies)");
   if (g.stage_points && (!mma_output || !g.stages || g.points % g.stage_points))
     refuse("staging " + std::to_string(g.stage_points) + " points at a time is for the tensor-core fused-output, "
            "with asynchronous copies, and must divide the work-group's " + std::to_string(g.points) + " points");

@@ -62,8 +62,8 @@ struct GemmTiles {
   /// 16 x 6 or 24 x 4, which keep U in registers).
   bool cpu_u_in_registers() const { return bp * (bk / lanes) + bk / lanes + 1 <= (lanes >= 16 ? 32 : 16); }
   /// Part of the kernel name: "bk128_bp128_r8x8_c8", with "_p9" when a work-group has all points,
-  /// "_s3" with asynchronous copies ("_q4" staging 4 points at a time) and "_tf32" (the mma's
-  /// operands) on tensor cores.
+  /// "_s3" with asynchronous copies ("_q4" staging 4 points at a time), "_pf" prefetching raw
+  /// tiles and "_tf32" (the mma's operands) on tensor cores.
   std::string str() const;
   /// Padding of each staged float row: a tensor-core warp's fragment reads then hit distinct banks
   /// (a half operand's rows take 8 halves: ChunkStager).
@@ -79,8 +79,11 @@ struct GemmTiles {
     const int64_t v_rows = v_tile_major ? int64_t{bp} * row_floats(cc, true) : int64_t{cc} * row_floats(bp, half_v);
     return int64_t{staged_points()} * (int64_t{cc} * row_floats(bk, half_u) + v_rows);
   }
-  /// Copies of the staged chunk: the stages, two when prefetching, else one.
-  int copies() const { return stages ? stages : prefetch ? 2 : 1; }
+  /// The tensor-core fused (points split over warps) prefetching: the next chunk's raw input tiles
+  /// load into registers, one staged copy.
+  bool prefetch_raw_tiles() const { return prefetch && mma && points > 1 && ppt < points; }
+  /// Copies of the staged chunk: the stages, two when prefetching (but raw tiles), else one.
+  int copies() const { return stages ? stages : prefetch && !prefetch_raw_tiles() ? 2 : 1; }
   /// The FMA GEMM of all points with a ring (plan fused): `stages` (2) copies each of U, of a
   /// chunk's raw input patches and of their transforms V, patches and V as [cc][alpha^2][bp]
   /// (ChunkStager::issue_patch_copies, transform_patches).
