@@ -125,7 +125,7 @@ TEST(PlansStructure, NhwcTransformsAskForMoreWarpsInFlight) {
 // A half V of a channels-last layer whose C is a multiple of 8 is stored V[xi][p][c]: the input
 // transform then writes each pixel's channels together with no turnaround (no work-group memory,
 // no barrier), and the GEMM loads both operands' fragments by ldmatrix (A transposed, B not).
-// NCHW, or C not a multiple of 8, keep V[xi][c][p]. A half M is read back by ldmatrix too.
+// NCHW, or C not a multiple of 8, keep V[xi][c][p].
 TEST(PlansStructure, ChannelsLastHalfVIsStoredByTiles) {
   auto program = [](int64_t c, Layout layout, const std::string& plan) {
     ConvDesc d = layer(2, c, 16, 32);
@@ -158,6 +158,46 @@ TEST(PlansStructure, ChannelsLastHalfVIsStoredByTiles) {
     EXPECT_GT(count(gemm.body, ir::StmtKind::load_matrix, false), 0) << gemm.name << ": B by ldmatrix";
     for (const plans::Program& other : {program(24, Layout::nchw, plan), program(20, Layout::nhwc, plan)})
       for (const auto& k : other.kernels) EXPECT_EQ(k->name.find("_vt"), std::string::npos) << k->name;
+  }
+}
+
+// fused on tensor cores: one work-group per block with all alpha^2 points, a group of them a warp
+// (F(4,3): 3 points, 12 warps), the chunk's tiles transformed into halves by tiles and both
+// operands' fragments loaded by ldmatrix, the next chunk's raw tiles prefetched into registers;
+// one kernel besides the weight transform. In tf32 the operands stay floats (no ldmatrix).
+TEST(PlansStructure, TensorCoreFusedSplitsThePointsOverTheWarps) {
+  for (const Precision p : {Precision::fp16, Precision::tf32}) {
+    ConvDesc d = layer(2, 24, 16, 40);
+    d.layout = Layout::nhwc;
+    plans::PlanOptions o;
+    o.plan = "fused";
+    o.m = 4;
+    o.precision = p;
+    o.async_copies = true;
+    const plans::PlanOptions r = planner::resolve_plan(d, o);
+    const plans::GemmTiles& g = *r.gemm;
+    EXPECT_EQ(g.points, 36);
+    EXPECT_LT(g.ppt, g.points);
+    EXPECT_TRUE(g.mma && g.prefetch_raw_tiles());
+    EXPECT_EQ(g.threads() % 32, 0);
+    EXPECT_LE(g.threads() / 32, 12);
+    const plans::Program prog = plans::build_program(d, r);
+    ASSERT_EQ(prog.kernels.size(), 2u);
+    const ir::Kernel& k = *prog.kernels.at(0);  // the weight transform runs at set_weights
+    EXPECT_NE(k.name.find("_all_"), std::string::npos) << k.name;
+    EXPECT_NE(k.name.find("_pf"), std::string::npos) << k.name;
+    std::function<int(const ir::Block&, ir::StmtKind, int)> count = [&](const ir::Block& b, ir::StmtKind kind,
+                                                                        int transposed) {
+      int n = 0;  // statements of `kind` (transposed or not, or either: -1)
+      for (const ir::StmtPtr& st : b)
+        n += (st->kind == kind && (transposed < 0 || st->transposed == (transposed == 1))) + count(st->body, kind, transposed);
+      return n;
+    };
+    const bool half = p == Precision::fp16;
+    EXPECT_EQ(k.name.find("_svtf16") != std::string::npos, half) << k.name;
+    EXPECT_EQ(count(k.body, ir::StmtKind::load_matrix, 1) > 0, half) << k.name << ": A by ldmatrix, transposed";
+    EXPECT_EQ(count(k.body, ir::StmtKind::load_matrix, 0) > 0, half) << k.name << ": B by ldmatrix";
+    EXPECT_GT(count(k.body, ir::StmtKind::mma, -1), 0) << k.name;
   }
 }
 

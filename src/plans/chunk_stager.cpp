@@ -145,13 +145,6 @@ void ChunkStager::issue_tile_major_copies(Expr tid, Expr c0, Expr buf) {
 }
 
 void ChunkStager::stage(Expr tid, Expr c0) {
-  if (g_.mma && source_ == GemmSource::image) {  // U's 16-byte copies land while the tiles transform
-    issue_copies(tid, c0, b_.i32(0));
-    b_.copy_commit();
-    stage_tiles(tid, c0);
-    b_.copy_wait(0);
-    return;
-  }
   if (source_ == GemmSource::image || g_.points > 1) stage_tiles(tid, c0);
   else stage_elements(v(), tid, c0);
   stage_elements(a(), tid, c0);

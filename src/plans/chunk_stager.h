@@ -60,8 +60,7 @@ class ChunkStager {
   /// else single floats; throws wino::Error for a half operand whose rows do not allow them. A
   /// copy holds GemmTiles::staged_points() points from the work-group's `first_point` on.
   void issue_copies(ir::Expr tid, ir::Expr c0, ir::Expr buf, int first_point = 0);
-  /// Global -> work-group memory directly (no prefetch): V (or transformed image tiles), then U
-  /// (the tensor-core fused: U by asynchronous copies, in flight while the tiles transform).
+  /// Global -> work-group memory directly (no prefetch): V (or transformed image tiles), then U.
   void stage(ir::Expr tid, ir::Expr c0);
   /// The tensor-core fused's pipeline: the raw input tiles of the thread's (channel, tile) pairs of
   /// the chunk at c0 into `raw` (tile_slots() values), loaded while the chunk before is

@@ -340,7 +340,7 @@ void check_stages(const std::string& plan, const Tiling& t, const GemmTiles& g, 
   // Tensor cores take one point per work-group (unfused), or all alpha^2 in each thread with the
   // output transform in registers (fused-output), staged a group of points at a time, or all
   // alpha^2 split over the warps, the input transformed in the kernel and the output transform
-  // after an exchange (fused), staged whole.
+  // after an exchange (fused), staged whole with the next chunk's tiles prefetched.
   const bool mma_output = g.mma && g.points == a2 && g.ppt == a2 && s.sink == GemmSink::transform_in_registers;
   const bool mma_fused = g.mma && g.points == a2 && g.ppt < a2 && s.source == GemmSource::image &&
                          s.sink == GemmSink::transform_after_exchange;
@@ -355,9 +355,9 @@ void check_stages(const std::string& plan, const Tiling& t, const GemmTiles& g, 
            "(all alpha^2 points in each thread) and of fused (all alpha^2 points split over the warps)");
   if (g.mma && s.source != GemmSource::transformed && !mma_fused)
     refuse("tensor cores take V from the input-transform kernel, but in plan fused");
-  if (mma_fused && g.stages)
-    refuse("the tensor-core fused stages each chunk directly, or with the next chunk's tiles prefetched into "
-           "registers (no ring of asynchronous copies)");
+  if (mma_fused && (g.stages || !g.prefetch))
+    refuse("the tensor-core fused stages each chunk directly with the next chunk's tiles prefetched into registers "
+           "(prefetch, no ring of asynchronous copies)");
   if (g.stage_points && (!mma_output || !g.stages || g.points % g.stage_points))
     refuse("staging " + std::to_string(g.stage_points) + " points at a time is for the tensor-core fused-output, "
            "with asynchronous copies, and must divide the work-group's " + std::to_string(g.points) + " points");
