@@ -286,8 +286,11 @@ TEST(Precision, DevicesWithoutTensorCoresRunFp32AndSayWhy) {
       EXPECT_NE(std::string(e.what()).find("use --precision fp32"), std::string::npos) << e.what();
     }
   }
-  o.m = 6;  // fused-output past alpha 6 runs fp32 wherever it runs
-  EXPECT_EQ(explain(large_layer(), o, "cpu").precision, Precision::fp32);
+  o.m = 6;  // fused-output and fused past alpha 6 run fp32 wherever they run
+  for (const char* plan : {"fused-output", "fused"}) {
+    o.plan = plan;
+    EXPECT_EQ(explain(large_layer(), o, "cpu").precision, Precision::fp32) << plan;
+  }
 }
 
 TEST(Precision, EachModeCompilesForSm90WithoutSpills) {
