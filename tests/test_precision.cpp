@@ -242,6 +242,14 @@ TEST(Precision, TensorCoreFusedRunsWhereNamedOnly) {
   }
 }
 
+TEST(Precision, TensorCoreFusedTilesThatDoNotFitAreRefusedByName) {
+  Options o = plan_options("fused", 4, {32, 32, 4, 8, 16});  // U and V of 36 points x 16 channels: 99 KiB
+  o.precision = Precision::fp16;
+  const std::string why = error_of([&] { explain(large_layer(), o, "sm_90"); });
+  EXPECT_NE(why.find("need 101376 bytes of work-group memory; the limit is 98304: use smaller blocks or chunks"),
+            std::string::npos) << why;
+}
+
 TEST(Precision, FusedOutputTilesThatDoNotFitTwoCopiesAreRefusedByName) {
   Options o = plan_options("fused-output", 3, {32, 32, 2, 2, 32});  // alpha 5: copies of 5 points x 32 channels
   o.precision = Precision::tf32;
