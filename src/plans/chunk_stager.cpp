@@ -200,9 +200,10 @@ void ChunkStager::stage_elements(const StagedOperand& op, Expr tid, Expr c0) {
 
 void ChunkStager::for_each_pair(Expr tid, Expr c0, const std::function<void(const Pair&)>& body, bool unrolled) {
   const int T = g_.threads(), cc = g_.cc, bp = g_.bp;
-  // Neighbouring threads on neighbouring channels where x is channels last (its loads then come
-  // in runs of a pixel's channels), else on neighbouring tiles (runs of a row's pixels).
-  const bool channels_first = d_.layout == Layout::nhwc;
+  // Neighbouring threads on neighbouring tiles (x's loads in runs of a row's pixels, V's stores
+  // along its rows), or on neighbouring channels where V is staged by tiles from a channels-last
+  // x (the tensor-core fused: runs of a pixel's channels, and V's stores along its rows too).
+  const bool channels_first = d_.layout == Layout::nhwc && g_.v_tile_major;
   b_.loop("vi", ceil_div(int64_t{cc} * bp, T), unrolled ? LoopKind::unrolled : LoopKind::serial, [&](Expr vi) {
     Expr pair = b_.let("pair", vi * T + tid);
     b_.if_then(lt(pair, b_.i32(int64_t{cc} * bp)), [&] {
