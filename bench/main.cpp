@@ -20,6 +20,7 @@
 #include "report_format.h"
 #include "planner/choose_plan.h"
 #include "planner/device_caps.h"
+#include "planner/tile_choice.h"
 #include "runtime/backend.h"
 #include "runtime/cuda/cuda_driver.h"
 
@@ -44,6 +45,7 @@ struct Candidate {
   Report report;
   Timing t;
   std::string rejected;  // why it cannot be the answer (error, spills, failure); empty if it can
+  bool named_only = false;  // a plan auto leaves out (it runs where named)
 };
 
 struct LayerResult {
@@ -78,7 +80,8 @@ Candidate candidate(const PlanCandidate& pc) {
 }
 
 // What Wino tries on a layer: every candidate of the planner (plan x m x tile shapes), whatever
-// the cost model thinks of it; the planner's own pick is the first.
+// the cost model thinks of it, the planner's own pick first, and plans auto leaves out that run
+// where named (the tensor-core fused at F(2,3) and F(4,3)).
 std::vector<Candidate> candidate_plans(const ConvDesc& d, const planner::DeviceCaps& caps,
                                        const std::vector<Precision>& precisions) {
   Options o;
@@ -89,6 +92,16 @@ std::vector<Candidate> candidate_plans(const ConvDesc& d, const planner::DeviceC
     o.precision = p;
     for (const PlanCandidate& pc : planner::plan_convolution(d, o, caps).candidates)
       if (pc.precision == p && p != Precision::fp32) out.push_back(candidate(pc));
+    // and the tensor-core fused, which plan auto leaves out (it runs where named)
+    for (int m : {2, 4})
+      if (p != Precision::fp32 && caps.mma && planner::tensor_core_plan("fused", m + static_cast<int>(d.r) - 1)) {
+        Candidate c;
+        c.plan = "fused";
+        c.m = m;
+        c.precision = p;
+        c.named_only = true;
+        out.push_back(c);
+      }
   }
   return out;
 }
@@ -381,7 +394,7 @@ LayerResult measure_layer(const io::Layer& l, const Mode& mode, const planner::D
   // Plan auto is asked for the first precision: it picks among fp32 plans and that precision's.
   const Precision asked = mode.precisions.front();
   for (const Candidate& c : lr.candidates)
-    if (c.rejected.empty() && (c.precision == Precision::fp32 || c.precision == asked) &&
+    if (c.rejected.empty() && !c.named_only && (c.precision == Precision::fp32 || c.precision == asked) &&
         (!lr.auto_best || c.t.us < lr.auto_best->t.us))
       lr.auto_best = &c;
   planner_picks(lr, d, caps, asked);
