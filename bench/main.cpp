@@ -81,7 +81,7 @@ Candidate candidate(const PlanCandidate& pc) {
 
 // What Wino tries on a layer: every candidate of the planner (plan x m x tile shapes), whatever
 // the cost model thinks of it, the planner's own pick first, and plans auto leaves out that run
-// where named (the tensor-core fused at F(2,3) and F(4,3)).
+// where named (the tensor-core fused at m = 2 and 4).
 std::vector<Candidate> candidate_plans(const ConvDesc& d, const planner::DeviceCaps& caps,
                                        const std::vector<Precision>& precisions) {
   Options o;
@@ -92,9 +92,11 @@ std::vector<Candidate> candidate_plans(const ConvDesc& d, const planner::DeviceC
     o.precision = p;
     for (const PlanCandidate& pc : planner::plan_convolution(d, o, caps).candidates)
       if (pc.precision == p && p != Precision::fp32) out.push_back(candidate(pc));
-    // and the tensor-core fused, which plan auto leaves out (it runs where named)
+    // and the tensor-core fused at m = 2 and 4, which plan auto leaves out (it runs where named),
+    // where the layer is Winograd's (the planner offers unfused)
+    const bool winograd = std::any_of(out.begin(), out.end(), [](const Candidate& c) { return c.plan == "unfused"; });
     for (int m : {2, 4})
-      if (p != Precision::fp32 && caps.mma && planner::tensor_core_plan("fused", m + static_cast<int>(d.r) - 1)) {
+      if (winograd && p != Precision::fp32 && caps.mma && planner::tensor_core_plan("fused", m + static_cast<int>(d.r) - 1)) {
         Candidate c;
         c.plan = "fused";
         c.m = m;

@@ -3,8 +3,9 @@
 # the batch >= 8 layers of bench/layers.txt, per-kernel medians of `wino run --repeat 30`, each
 # build in turn, $WINO_AB_ROUNDS rounds (default 2), then `--check` of every configuration with
 # the last build. Configurations PLAN:M:PRECISION[:DTYPE:LAYOUT[:TILES]] in $WINO_AB_CONFIGS (TILES
-# as --tiles takes them; default: f16 and bf16 channels last, unfused F(4,3), fused-output F(4,3)
-# and F(2,3)).
+# as --tiles takes them; DTYPE and LAYOUT by default f16/bf16 channels last for fp16/bf16, f32
+# NCHW else; default configurations: f16 channels last, unfused F(4,3), fused-output F(4,3) and
+# F(2,3), and bf16 unfused F(4,3)).
 # Usage: scripts/gpu_tensor_ab.sh BUILD BUILD [BUILD...] [--prefill]
 #   --prefill: compile every kernel the run takes for sm_90 here (no GPU needed) into
 #   $WINO_CACHE_DIR, so that the device call spends its time running them, not compiling.
@@ -12,7 +13,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 if [ $# -lt 2 ] || [ "${1:-}" = "--help" ]; then
-  sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
   [ "${1:-}" = "--help" ] && exit 0 || exit 2
 fi
 builds=() prefill=
@@ -31,6 +32,12 @@ export WINO_CACHE_DIR=${WINO_CACHE_DIR:-/tmp/wino_cache}
 layers=$(awk '!/^#/ && NF >= 9 && $2 >= 8 { printf "%s:%s,%s,%s,%s:%s\n", $1, $2, $3, $5, $6, $4 }' bench/layers.txt)
 configs=${WINO_AB_CONFIGS:-"unfused:4:fp16 fused-output:4:fp16 fused-output:2:fp16 unfused:4:bf16"}
 rounds=${WINO_AB_ROUNDS:-2}
+
+# DTYPE and LAYOUT where a configuration leaves them out: f16 or bf16 channels last for those
+# precisions, f32 NCHW for the others.
+defaults() {
+  case $1 in fp16|bf16) dtype=${dtype:-${1/fp/f}} layout=${layout:-nhwc} ;; *) dtype=${dtype:-f32} layout=${layout:-nchw} ;; esac
+}
 
 # One configuration with one build: its per-kernel lines and total, or (prefill) its sm_90 build.
 one() {  # build label shape k plan m precision dtype layout tiles [--check]
@@ -55,7 +62,7 @@ one() {  # build label shape k plan m precision dtype layout tiles [--check]
       IFS=: read -r name shape k <<< "$l"
       for c in $configs; do
         IFS=: read -r plan m p dtype layout tiles <<< "$c"
-        [ -n "$dtype" ] || dtype=${p/fp/f} layout=nhwc
+        defaults "$p"
         for b in "${builds[@]}"; do one "$b" "$name $b r$round" "$shape" "$k" "$plan" "$m" "$p" "$dtype" "$layout" "$tiles"; done
       done
     done
@@ -66,7 +73,7 @@ one() {  # build label shape k plan m precision dtype layout tiles [--check]
       IFS=: read -r name shape k <<< "$l"
       for c in $configs; do
         IFS=: read -r plan m p dtype layout tiles <<< "$c"
-        [ -n "$dtype" ] || dtype=${p/fp/f} layout=nhwc
+        defaults "$p"
         one "$new" "check $name $new" "$shape" "$k" "$plan" "$m" "$p" "$dtype" "$layout" "$tiles" --check
       done
     done

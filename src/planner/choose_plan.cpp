@@ -157,7 +157,7 @@ std::vector<plans::PlanOptions> candidate_plans(const ConvDesc& d, const Options
                                                        {128, 128, 16, 8, 16}};
       if (!tiles_given(o))
         for (const auto& t : mma_tiles) out.push_back(with_tiles(p, t));
-      // fused on tensor cores runs where named only: on the H200 it took 1.3-3.7x unfused's time
+      // fused on tensor cores runs where named only: on the H200 it took 1.5-3.5x unfused's time
       // on every batch >= 8 layer in fp16, 3xtf32 and tf32 (session 43, bench/results/
       // h200_tensor_fused_session43.txt), and the model, which prices neither its latency (one
       // work-group a multiprocessor, nothing in flight during the mma) nor U read again per block,

@@ -322,9 +322,9 @@ GemmTiles mma_output_tiles(ir::MmaKind kind, const plans::Tiling& t) {
 // chunk's input tiles transformed into work-group memory (in the mma's half type for f16 and
 // bf16, else floats), U staged beside them, chunks of the mma's depth (16 channels in f16 and
 // bf16, 8 in tf32), the output transform after an exchange of the accumulators. The largest
-// block whose staged chunk fits the 96 KiB with at most 64 accumulators a thread, 32 in tf32 and
-// 3xtf32: 32 x 32 up to alpha 4 and 32 x 16 at F(4,3) in f16 and bf16; 32 x 16 and 16 x 16 in
-// tf32 and 3xtf32.
+// block whose staged chunk fits the 96 KiB with at most 64 accumulators a thread, 32 in tf32,
+// 3xtf32 and at alpha 6 (the exchange takes what is left): in f16 and bf16 32 x 32 at F(2,3),
+// 32 x 16 at alpha 3, 16 x 16 at alpha 5 and F(4,3); in tf32 and 3xtf32 32 x 16, 16 x 16 and 16 x 8.
 GemmTiles mma_fused_tiles(ir::MmaKind kind, const plans::Tiling& t, const ConvDesc& d) {
   const int a2 = t.alpha * t.alpha;
   GemmTiles g;
@@ -338,10 +338,11 @@ GemmTiles mma_fused_tiles(ir::MmaKind kind, const plans::Tiling& t, const ConvDe
   g.ppt = a2;
   for (int p = a2; p >= 1; --p)
     if (a2 % p == 0 && (a2 / p < 8 || (a2 / p <= 12 && a2 / p % 4 == 0))) g.ppt = p;
-  // tf32 and 3xtf32 stage floats and 3xtf32's split operands take registers of their own: ptxas
-  // spilled F(4,3) with 64 (the H200's in 3xtf32, NVRTC 13.0's in tf32 with the prefetched tile).
-  const int max_accumulators = ir::mma_is_tf32(kind) ? 32 : 64;
-  for (const auto& [bk, bp] : {std::pair{32, 32}, {32, 16}, {16, 16}}) {
+  // tf32 and 3xtf32 stage floats and 3xtf32's split operands take registers of their own, and
+  // alpha 6's prefetched tile (36 values) does too: ptxas spilled F(4,3) with 64 (the H200's in
+  // 3xtf32, NVRTC 13.0's in tf32), and in f16 with 48 (12 warps: 168 registers a thread).
+  const int max_accumulators = ir::mma_is_tf32(kind) || t.alpha >= 6 ? 32 : 64;
+  for (const auto& [bk, bp] : {std::pair{32, 32}, {32, 16}, {16, 16}, {16, 8}}) {
     g.bk = bk, g.bp = bp, g.rk = bk / 8, g.rp = bp / 4;
     plans::choose_half_operands(g, d, t);  // halves take half the room
     if (g.chunk_floats() <= plans::kAsyncSharedFloats && g.ppt * g.rk * g.rp <= max_accumulators) break;

@@ -12,7 +12,8 @@ namespace wino::planner {
 int max_alpha(const std::string& plan);
 
 /// Whether `plan`'s GEMM runs on tensor cores at this alpha when a precision asks for them: unfused
-/// always, fused-output while each thread's alpha^2 x 4 accumulators fit (alpha <= 6).
+/// always, fused-output while each thread's alpha^2 x 4 accumulators fit (alpha <= 6), and fused
+/// up to alpha 6 (named only: plan auto leaves it out).
 bool tensor_core_plan(const std::string& plan, int alpha);
 
 /// `p` with its GEMM tiles chosen (PlanOptions::gemm, for the plans that have a GEMM), on tensor

@@ -31,6 +31,11 @@ int64_t f32_stage_floats(const GemmTiles& g, bool half_u, bool half_v) {
   return g.copies() * ((half_u ? 0 : copy_elements(g, g.bk, false)) + (half_v ? 0 : v_copy_elements(g, false)));
 }
 
+int64_t half_stage_floats(const GemmTiles& g, bool half_u, bool half_v) {
+  if (g.patch_ring()) return 0;
+  return g.copies() * ((half_u ? copy_elements(g, g.bk, true) : 0) + (half_v ? v_copy_elements(g, true) : 0)) / 2;
+}
+
 ChunkStager::ChunkStager(KernelBuilder& b, const ConvDesc& d, const Tiling& t, const GemmTiles& g, GemmCore& core,
                          GemmSource source, const Memory* input, const Memory* u)
     : b_(b), d_(d), t_(t), g_(g), core_(core), source_(source), input_(input) {

@@ -1,8 +1,9 @@
 // Internal to the GEMM core (gemm_core.cpp): how a chunk of cc input channels of U and V gets
-// from memory into work-group memory, as [copy][point][cc][width] rows. Four ways: loads staged
+// from memory into work-group memory, as [copy][point][cc][width] rows. Five ways: loads staged
 // directly (stage), a prefetch through registers overlapped with the multiply (fetch, then stash),
 // asynchronous copies into a ring of stages (issue_copies), or, for the fused plans, input tiles
-// transformed on the way (stage with GemmSource::image).
+// transformed on the way (stage with GemmSource::image), on tensor cores from raw tiles
+// prefetched into registers (load_raw, then stage_raw).
 #pragma once
 
 #include <functional>
@@ -42,6 +43,8 @@ bool stages_half(const ir::Memory* operand);
 bool stages_half_v(const GemmTiles& g, GemmSource source, const ir::Memory* input);
 /// Floats of the core's f32 work-group array: the copies of the operands not staged in halves.
 int64_t f32_stage_floats(const GemmTiles& g, bool half_u, bool half_v);
+/// Floats' worth of the arrays of the operands staged in halves (ChunkStager's "us" and "vs").
+int64_t half_stage_floats(const GemmTiles& g, bool half_u, bool half_v);
 
 class ChunkStager {
  public:

@@ -254,11 +254,17 @@ GemmCore multiply_chunks(KernelBuilder& b, const ConvDesc& d, const Tiling& t, c
   const bool one_point_group = g.points == t.alpha * t.alpha;  // the grid has no point dimension
   core.kb = b.let("kb", one_point_group ? gid / pblocks : (gid / pblocks) % kblocks);
   core.xi0 = one_point_group ? b.i32(0) : b.let("xi", gid / (pblocks * kblocks) * g.points);
-  // An exchange reuses the area after the GEMM, so it takes what static memory allows.
-  core.smem_size = f32_stage_floats(g, stages_half(u), stages_half_v(g, source, input));
-  if (exchange_room)
-    core.smem_size = std::max(core.smem_size, std::min<int64_t>(kSharedFloats, int64_t{g.points} * g.bk * g.bp));
-  if (core.smem_size > 0) core.smem = b.shared_array("smem", core.smem_size);  // none when U and V are halves
+  // An exchange reuses the f32 area after the GEMM, so it takes what static memory allows, or on
+  // tensor cores what the 96 KiB leave beside the operands staged in halves (rows padded by one
+  // where its consumer reads down them: exchange()).
+  const bool half_u = stages_half(u), half_v = stages_half_v(g, source, input);
+  core.smem_size = f32_stage_floats(g, half_u, half_v);
+  if (exchange_room) {
+    const int64_t room = g.mma ? kAsyncSharedFloats - half_stage_floats(g, half_u, half_v) : kSharedFloats;
+    const int64_t want = int64_t{g.points} * g.bk * (g.bp + (g.mma ? 1 : 0));
+    core.smem_size = std::max(core.smem_size, std::min(room, want));
+  }
+  if (core.smem_size > 0) core.smem = b.shared_array("smem", core.smem_size);  // none when U and V are halves (and no exchange)
   const int accs = g.ppt * g.rk * g.rp;
   core.acc = b.thread_array("acc", accs);
   ChunkStager st(b, d, t, g, core, source, input, u);
@@ -354,7 +360,7 @@ void check_stages(const std::string& plan, const Tiling& t, const GemmTiles& g, 
     refuse("tensor cores run the GEMM of the unfused plan (one Winograd point per work-group), of fused-output "
            "(all alpha^2 points in each thread) and of fused (all alpha^2 points split over the warps)");
   if (g.mma && s.source != GemmSource::transformed && !mma_fused)
-    refuse("tensor cores take V from the input-transform kernel, but in plan fused");
+    refuse("tensor cores take V from the input-transform kernel, except in plan fused");
   if (mma_fused && (g.stages || !g.prefetch))
     refuse("the tensor-core fused stages each chunk directly with the next chunk's tiles prefetched into registers "
            "(prefetch, no ring of asynchronous copies)");

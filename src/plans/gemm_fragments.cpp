@@ -42,11 +42,12 @@ int b_run(const GemmCore& core) { return core.tf32_operands ? 1 : run_width(core
 
 FragmentLoader::FragmentLoader(KernelBuilder& b, const GemmCore& core, const ChunkStager& st, Expr tid, Expr buf)
     : b_(b), core_(core), st_(st), g_(core.g), kind_(*core.g.mma), w_(warp_place(b, core.g, tid)) {
-  // A warp of a point group starts at its group's first point's rows ([point][cc] rows).
+  // A warp of a point group starts at its group's first point's rows ([point][cc] rows; V by
+  // tiles: [point][bp]).
   Expr arows = b.i32(st.a().base) + buf * st.a().copy, brows = b.i32(st.v().base) + buf * st.v().copy;
   if (w_.group) {
     arows = arows + w_.group * (int64_t{g_.ppt} * g_.cc * st.a().pitch);
-    brows = brows + w_.group * (int64_t{g_.ppt} * g_.cc * st.v().pitch);
+    brows = brows + w_.group * (int64_t{g_.ppt} * (g_.v_tile_major ? g_.bp : g_.cc) * st.v().pitch);
   }
   abase_ = b.let("abase", arows + w_.k0);
   bbase_ = b.let("bbase", brows + w_.p0);

@@ -40,11 +40,14 @@ struct GemmTiles {
   // type, half the bytes of floats (plans::u_storage_type, v_storage_type; the planner sets them
   // where K and the tiles are multiples of 8, so that 16-byte copies stay inside rows). The
   // unfused GEMM's M too (half_m, m_storage_type; half tensors or bf16): its sums rounded to that type.
+  // The tensor-core fused has no V in memory: half_v says it transforms its tiles into halves in
+  // work-group memory, whatever the tiles.
   bool half_u = false, half_v = false, half_m = false;
   // A half V of a channels-last layer (C a multiple of 8) kept as V[xi][p][c], each tile's
   // channels together, as the NHWC input transform writes them without turning its block around;
   // the GEMM stages [point][bp][cc] rows by 16-byte copies of 8 channels and loads B's fragments
-  // by ldmatrix, untransposed (plans::choose_half_operands). Else V[xi][c][p].
+  // by ldmatrix, untransposed (plans::choose_half_operands). Else V[xi][c][p]. The tensor-core
+  // fused stages its transformed tiles so, [point][bp][cc], whatever the layout and C.
   bool v_tile_major = false;
   // CPU-shaped (plans unfused, fused and direct on a CPU, cpu_unfused.h): one thread per
   // work-group, bp x bk accumulators held as bp rows of bk / lanes vectors of `lanes` floats (0:
