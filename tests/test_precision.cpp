@@ -31,9 +31,11 @@ std::vector<PrecisionCase> precision_cases() {
   for (const char* plan : {"unfused", "fused-output"})
     for (Precision p : kTensorPrecisions)
       for (auto [m, r] : {std::pair{2, 3}, {3, 3}, {4, 3}, {6, 3}, {2, 5}, {1, 3}, {1, 2}}) out.push_back({p, m, r, plan});
-  // fused on tensor cores up to alpha 6 (past it, the fp32 plan the other sweeps run)
+  // fused on tensor cores up to alpha 6 (past it, the fp32 plan the other sweeps run), odd alpha
+  // 3 and 5, m = 1, r = 2, 3 and 5
   for (Precision p : kTensorPrecisions)
-    for (auto [m, r] : {std::pair{2, 3}, {3, 3}, {4, 3}, {2, 5}, {1, 2}}) out.push_back({p, m, r, "fused"});
+    for (auto [m, r] : {std::pair{2, 3}, {3, 3}, {4, 3}, {2, 5}, {1, 2}, {1, 3}, {2, 2}})
+      out.push_back({p, m, r, "fused"});
   return out;
 }
 
