@@ -22,6 +22,11 @@ Expr spaced(KernelBuilder& b, Expr q, int i, int reg, int block) {
   return b.i32(int64_t{i / w} * (block / (reg / w)) + i % w) + q * w;
 }
 
+/// acc = 0 (in a thread region).
+void zero_accumulators(KernelBuilder& b, const GemmCore& core) {
+  for (int i = 0; i < core.g.ppt * core.g.rk * core.g.rp; ++i) b.store(core.acc, b.i32(i), b.f32(0));
+}
+
 /// acc += Us x Vs over the cc channels of the staged copy `buf`.
 void multiply_chunk(KernelBuilder& b, const GemmCore& core, const ChunkStager& st, Expr tid, Expr buf) {
   const GemmTiles& g = core.g;
@@ -148,11 +153,11 @@ namespace {
 /// step overwrites.
 void pipeline_chunks(KernelBuilder& b, const GemmCore& core, ChunkStager& st, int64_t chunks) {
   const GemmTiles& g = core.g;
-  const int S = g.stages, accs = g.ppt * g.rk * g.rp;
+  const int S = g.stages;
   const int pg = g.staged_points(), groups = g.points / pg;
   auto issue = [&](Expr tid, int group, Expr chunk, Expr buf) { st.issue_copies(tid, chunk * g.cc, buf, group * pg); };
   b.threads([&](Expr tid) {
-    for (int i = 0; i < accs; ++i) b.store(core.acc, b.i32(i), b.f32(0));
+    zero_accumulators(b, core);
     for (int s = 0; s < S - 1; ++s) {
       if (s < chunks * groups) issue(tid, static_cast<int>(s / chunks), b.i32(s % chunks), b.i32(s % S));
       b.copy_commit();
@@ -187,9 +192,9 @@ void pipeline_chunks(KernelBuilder& b, const GemmCore& core, ChunkStager& st, in
 /// those land during the step (each step begins by waiting for all of them).
 void pipeline_patches(KernelBuilder& b, const GemmCore& core, ChunkStager& st, int64_t chunks) {
   const GemmTiles& g = core.g;
-  const int n = g.stages, accs = g.ppt * g.rk * g.rp;
+  const int n = g.stages;
   b.threads([&](Expr tid) {
-    for (int i = 0; i < accs; ++i) b.store(core.acc, b.i32(i), b.f32(0));
+    zero_accumulators(b, core);
     st.issue_copies(tid, b.i32(0), b.i32(0));  // U of chunk 0, the patches of chunks 0 and 1
     st.issue_patch_copies(tid, b.i32(0), b.i32(0));
     if (chunks > 1) st.issue_patch_copies(tid, b.i32(g.cc), b.i32(1));
@@ -220,10 +225,9 @@ void pipeline_patches(KernelBuilder& b, const GemmCore& core, ChunkStager& st, i
 /// a chunk).
 void pipeline_raw_tiles(KernelBuilder& b, const GemmCore& core, ChunkStager& st, int64_t chunks) {
   const GemmTiles& g = core.g;
-  const int accs = g.ppt * g.rk * g.rp;
   const Memory* raw = b.thread_array("raw", st.tile_slots());
   b.threads([&](Expr tid) {
-    for (int i = 0; i < accs; ++i) b.store(core.acc, b.i32(i), b.f32(0));
+    zero_accumulators(b, core);
     st.load_raw(raw, tid, b.i32(0));
   });
   b.loop("chunk", chunks, LoopKind::serial, [&](Expr chunk) {
@@ -241,7 +245,7 @@ void pipeline_raw_tiles(KernelBuilder& b, const GemmCore& core, ChunkStager& st,
 }  // namespace
 
 GemmCore multiply_chunks(KernelBuilder& b, const ConvDesc& d, const Tiling& t, const GemmTiles& g,
-                         const GemmStages& stages, const Memory* input, const Memory* u, bool exchange_room) {
+                         const GemmStages& stages, const Memory* input, const Memory* u, int exchange_pitch) {
   const GemmSource source = stages.source;
   const int64_t pblocks = ceil_div(t.tiles, g.bp), kblocks = ceil_div(d.k, g.bk), chunks = ceil_div(d.c, g.cc);
   GemmCore core;
@@ -255,14 +259,13 @@ GemmCore multiply_chunks(KernelBuilder& b, const ConvDesc& d, const Tiling& t, c
   core.kb = b.let("kb", one_point_group ? gid / pblocks : (gid / pblocks) % kblocks);
   core.xi0 = one_point_group ? b.i32(0) : b.let("xi", gid / (pblocks * kblocks) * g.points);
   // An exchange reuses the f32 area after the GEMM, so it takes what static memory allows, or on
-  // tensor cores what the 96 KiB leave beside the operands staged in halves (rows padded by one
-  // where its consumer reads down them: exchange()).
+  // tensor cores what the 96 KiB leave beside the operands staged in halves.
   const bool half_u = stages_half(u), half_v = stages_half_v(g, source, input);
   core.smem_size = f32_stage_floats(g, half_u, half_v);
-  if (exchange_room) {
+  core.exchange_pitch = exchange_pitch;
+  if (exchange_pitch > 0) {
     const int64_t room = g.mma ? kAsyncSharedFloats - half_stage_floats(g, half_u, half_v) : kSharedFloats;
-    const int64_t want = int64_t{g.points} * g.bk * (g.bp + (g.mma ? 1 : 0));
-    core.smem_size = std::max(core.smem_size, std::min(room, want));
+    core.smem_size = std::max(core.smem_size, std::min(room, int64_t{g.points} * g.bk * exchange_pitch));
   }
   if (core.smem_size > 0) core.smem = b.shared_array("smem", core.smem_size);  // none when U and V are halves (and no exchange)
   const int accs = g.ppt * g.rk * g.rp;
@@ -283,7 +286,7 @@ GemmCore multiply_chunks(KernelBuilder& b, const ConvDesc& d, const Tiling& t, c
   }
   if (!g.prefetch) {
     b.threads([&](Expr) {
-      for (int i = 0; i < accs; ++i) b.store(core.acc, b.i32(i), b.f32(0));
+      zero_accumulators(b, core);
     });
     b.loop("chunk", chunks, LoopKind::serial, [&](Expr chunk) {
       Expr c0 = b.let("c0", chunk * g.cc);
@@ -298,7 +301,7 @@ GemmCore multiply_chunks(KernelBuilder& b, const ConvDesc& d, const Tiling& t, c
   // stored into the other copy; one barrier per chunk.
   const Memory* next = b.thread_array("next", st.next_slots());
   b.threads([&](Expr tid) {
-    for (int i = 0; i < accs; ++i) b.store(core.acc, b.i32(i), b.f32(0));
+    zero_accumulators(b, core);
     st.fetch(next, tid, b.i32(0));
     st.stash(next, tid, b.i32(0));
   });
@@ -415,7 +418,8 @@ std::unique_ptr<Kernel> gemm_kernel(const ProgramBuilder& prog, const Tiling& t,
   if (s.sink == GemmSink::store_m) mm = prog.param(b, s.mm, true);
   else y.emplace(prog, b);
   const bool exchanges = s.sink == GemmSink::transform_after_exchange || (s.sink == GemmSink::store_m && g.points > 1);
-  GemmCore core = multiply_chunks(b, d, t, g, s, input, u, exchanges);
+  const bool padded = s.sink == GemmSink::transform_after_exchange && output_by_channels(d, g);
+  GemmCore core = multiply_chunks(b, d, t, g, s, input, u, exchanges ? g.bp + (padded ? 1 : 0) : 0);
   switch (s.sink) {
     case GemmSink::store_m:
       if (g.points == 1) store_m_from_registers(b, core, mm);

@@ -20,6 +20,7 @@ struct GemmCore {
   const ir::Memory* smem = nullptr;  // work-group memory: staging of the operands not staged in
                                      // halves (none when both are: ChunkStager) and the exchange
   int64_t smem_size = 0;
+  int exchange_pitch = 0;            // floats from one exchanged row to the next (0: no exchange)
   const ir::Memory* acc = nullptr;   // per thread: ppt x rk x rp accumulators
   ir::Expr kb, pb;                   // block coordinates
   ir::Expr xi0;                      // the work-group's first Winograd point
@@ -51,19 +52,22 @@ struct GemmCore {
   int acc_index(int point, int i, int j) const;
 };
 
-/// Zeroes the accumulators and multiplies every channel chunk; `exchange_room` sizes work-group
-/// memory for an exchange of the accumulators afterwards.
+/// Whether the output transform after an exchange gives neighbouring threads neighbouring channels
+/// (channels-last y on tensor cores: its stores in runs of a pixel's channels), reading down the
+/// exchanged rows; the exchange then pads each row by one, which spreads such reads over the banks.
+bool output_by_channels(const ConvDesc& d, const GemmTiles& g);
+
+/// Zeroes the accumulators and multiplies every channel chunk; `exchange_pitch` (0: none) sizes
+/// work-group memory for an exchange of the accumulators afterwards, rows that far apart.
 GemmCore multiply_chunks(ir::KernelBuilder& b, const ConvDesc& d, const Tiling& t, const GemmTiles& g,
                          const GemmStages& stages, const ir::Memory* input, const ir::Memory* u,
-                         bool exchange_room);
+                         int exchange_pitch);
 
 /// M[xi][k][p] straight from each thread's accumulators (one point per work-group).
 void store_m_from_registers(ir::KernelBuilder& b, const GemmCore& core, const ir::Memory* mm);
 /// The accumulators through work-group memory, a slice of output channels at a time; `consume`
-/// then reads Ms[xi][row][pitch] for rows [lo, lo + rows) of the block (pitch: bp, or bp + 1 where
-/// it reads `down_rows`).
-void exchange(ir::KernelBuilder& b, const GemmCore& core, bool down_rows,
-              const std::function<void(ir::Expr lo, int64_t rows, int pitch)>& consume);
+/// then reads Ms[xi][row][core.exchange_pitch] for rows [lo, lo + rows) of the block.
+void exchange(ir::KernelBuilder& b, const GemmCore& core, const std::function<void(ir::Expr lo, int64_t rows)>& consume);
 /// M[xi][k][p] from the exchanged accumulators, neighbouring threads on neighbouring tiles.
 void store_m_exchanged(ir::KernelBuilder& b, const GemmCore& core, const ir::Memory* mm);
 /// y = epilogue(AT M A) from the exchanged accumulators, one tile per thread at a time.

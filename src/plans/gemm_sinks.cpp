@@ -32,16 +32,15 @@ void store_m_from_registers(KernelBuilder& b, const GemmCore& core, const Memory
   });
 }
 
+bool output_by_channels(const ConvDesc& d, const GemmTiles& g) { return d.layout == Layout::nhwc && g.mma; }
+
 // All alpha^2 points of a bk x bp block rarely fit work-group memory, so the exchange goes a
 // slice of `rows` output channels at a time: the threads holding the slice's accumulators write
 // Ms[xi][row][pitch], then every thread consumes whole tiles of the slice (storing straight from
-// the accumulators needs an address per value and spills). `down_rows`: the consumer reads down
-// the rows (neighbouring threads on neighbouring channels), so each row is padded by one, which
-// spreads such reads over the banks.
-void exchange(KernelBuilder& b, const GemmCore& core, bool down_rows,
-              const std::function<void(Expr lo, int64_t rows, int pitch)>& consume) {
+// the accumulators needs an address per value and spills).
+void exchange(KernelBuilder& b, const GemmCore& core, const std::function<void(Expr lo, int64_t rows)>& consume) {
   const GemmTiles& g = core.g;
-  const int pitch = g.bp + (down_rows ? 1 : 0);
+  const int pitch = core.exchange_pitch;
   int64_t rows = g.bk;
   while (rows > 1 && int64_t{g.points} * rows * pitch > core.smem_size) rows /= 2;
   if (g.bk % rows || int64_t{g.points} * rows * pitch > core.smem_size)
@@ -62,7 +61,7 @@ void exchange(KernelBuilder& b, const GemmCore& core, bool down_rows,
       }
     });
     b.barrier();
-    consume(lo, rows, pitch);
+    consume(lo, rows);
     if (slices > 1) b.barrier();  // the next slice overwrites what this one read
   });
 }
@@ -70,7 +69,7 @@ void exchange(KernelBuilder& b, const GemmCore& core, bool down_rows,
 void store_m_exchanged(KernelBuilder& b, const GemmCore& core, const Memory* mm) {
   const GemmTiles& g = core.g;
   const int64_t K = core.d->k, P = core.t->tiles, T = g.threads();
-  exchange(b, core, false, [&](Expr lo, int64_t rows, int /*pitch: bp*/) {
+  exchange(b, core, [&](Expr lo, int64_t rows) {
     const int64_t n = g.points * rows * g.bp;
     b.threads([&](Expr tid) {
       b.loop("mi", ceil_div(n, T), LoopKind::serial, [&](Expr mi) {
@@ -90,11 +89,12 @@ void transform_exchanged(KernelBuilder& b, const GemmCore& core, const OutputSin
   const ConvDesc& d = *core.d;
   const Tiling& t = *core.t;
   const int64_t K = d.k, P = t.tiles, T = g.threads();
-  // Neighbouring threads on neighbouring channels where y is channels last (stores in runs of a
-  // pixel's channels) on tensor cores, else on neighbouring tiles (runs of a row's pixels). (The
-  // FMA fused's channels-last y keeps the order it was timed with, sessions 35-40.)
-  const bool channels_first = d.layout == Layout::nhwc && g.mma;
-  exchange(b, core, channels_first, [&](Expr lo, int64_t rows, int pitch) {
+  // Neighbouring threads on neighbouring channels (output_by_channels), else on neighbouring
+  // tiles (runs of a row's pixels). (The FMA fused's channels-last y keeps the order it was timed
+  // with, sessions 35-40.)
+  const bool channels_first = output_by_channels(d, g);
+  const int pitch = core.exchange_pitch;
+  exchange(b, core, [&](Expr lo, int64_t rows) {
     const int64_t pairs = rows * g.bp;
     b.threads([&](Expr tid) {
       b.loop("oi", ceil_div(pairs, T), LoopKind::serial, [&](Expr oi) {
