@@ -80,7 +80,7 @@ void multiply(KernelBuilder& b, const GemmCore& core, const ChunkStager& st, Exp
   // Points split over warps (the tensor-core fused): a warp's ppt points, from its group's first
   // (FragmentLoader), are accumulators 0 .. ppt - 1.
   const GemmTiles& g = core.g;
-  if (g.mma && g.ppt < g.points) multiply_chunk_mma(b, core, st, tid, buf, 0, g.ppt);
+  if (g.points_split_over_warps()) multiply_chunk_mma(b, core, st, tid, buf, 0, g.ppt);
   else if (g.mma) multiply_chunk_mma(b, core, st, tid, buf, first_point, count ? count : g.staged_points());
   else multiply_chunk(b, core, st, tid, buf);
 }
@@ -351,7 +351,7 @@ void check_stages(const std::string& plan, const Tiling& t, const GemmTiles& g, 
   // alpha^2 split over the warps, the input transformed in the kernel and the output transform
   // after an exchange (fused), staged whole with the next chunk's tiles prefetched.
   const bool mma_output = g.mma && g.points == a2 && g.ppt == a2 && s.sink == GemmSink::transform_in_registers;
-  const bool mma_fused = g.mma && g.points == a2 && g.ppt < a2 && s.source == GemmSource::image &&
+  const bool mma_fused = g.points_split_over_warps() && g.points == a2 && s.source == GemmSource::image &&
                          s.sink == GemmSink::transform_after_exchange;
   const bool patch_ring = g.patch_ring() && g.points == a2 && s.source == GemmSource::image && g.stages == 2 &&
                           g.threads() % g.bp == 0;  // a thread copies one tile's patch rows

@@ -8,7 +8,7 @@ WarpPlace warp_place(KernelBuilder& b, const GemmTiles& g, Expr tid) {
   const int warps_p = g.bp / (4 * g.rp), warps_block = warps_p * (g.bk / (8 * g.rk));
   Expr warp = b.let("warp", tid / kWarp), lane = b.let("lane", tid % kWarp);
   Expr group, in_block = warp;
-  if (g.points > g.ppt) {
+  if (g.points_split_over_warps()) {
     group = b.let("grp", warp / warps_block);
     in_block = b.let("wb", warp % warps_block);
   }
@@ -67,9 +67,7 @@ FragmentLoader::FragmentLoader(KernelBuilder& b, const GemmCore& core, const Chu
     const int wb = b_run(core);
     Expr r = b.let("lr", w_.g % 2 * 4 + w_.t), j = b.let("lj", w_.g / 2);
     Expr tile = w_.p0 + r * wb + j / 2 * (wb == 1 ? 8 : 1);  // slice + j / 2 (even slices: no carry)
-    Expr rows = b.i32(st.v().base) + buf * st.v().copy;  // [point][bp] rows
-    if (w_.group) rows = rows + w_.group * (int64_t{g_.ppt} * g_.bp * st.v().pitch);
-    blane_ = b.let("blane", rows + tile * st.v().pitch + j % 2 * 8);
+    blane_ = b.let("blane", brows + tile * st.v().pitch + j % 2 * 8);
   }
 }
 

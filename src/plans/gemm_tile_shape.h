@@ -82,9 +82,11 @@ struct GemmTiles {
     const int64_t v_rows = v_tile_major ? int64_t{bp} * row_floats(cc, true) : int64_t{cc} * row_floats(bp, half_v);
     return int64_t{staged_points()} * (int64_t{cc} * row_floats(bk, half_u) + v_rows);
   }
+  /// Tensor cores with a work-group's points split over its warps, ppt a warp (the tensor-core fused).
+  bool points_split_over_warps() const { return mma && ppt < points; }
   /// The tensor-core fused (points split over warps) prefetching: the next chunk's raw input tiles
   /// load into registers, one staged copy.
-  bool prefetch_raw_tiles() const { return prefetch && mma && points > 1 && ppt < points; }
+  bool prefetch_raw_tiles() const { return prefetch && points_split_over_warps(); }
   /// Copies of the staged chunk: the stages, two when prefetching (but raw tiles), else one.
   int copies() const { return stages ? stages : prefetch && !prefetch_raw_tiles() ? 2 : 1; }
   /// The FMA GEMM of all points with a ring (plan fused): `stages` (2) copies each of U, of a

@@ -53,13 +53,13 @@ TileBlock block_of(KernelBuilder& b, int64_t channels, int64_t tiles) {
 Expr staged(Expr point, Expr channel, Expr tile) { return (point * kChannels + channel) * kPitch + tile; }
 
 // Thread tid's share of moving `count` points of the block between work-group memory (rows of
-// `pitch`, point 0 first) and plane (V or M, from point first_point): runs of `run` tiles of one
+// kPitch, point 0 first) and plane (V or M, from point first_point): runs of `run` tiles of one
 // channel, tiles fastest, a pass of kThreads runs after another. kThreads is a multiple of a
 // point's runs, so a thread's channel and run are the same in every pass and only the point moves:
 // the index work is done once, and each pass adds constants (per copy, it was 25 integer
 // instructions of signed division). `move(at, s, in)`: the run's index in the plane and in
 // work-group memory, and whether it is inside the layer.
-void for_each_run(KernelBuilder& b, const TileBlock& blk, Expr tid, int run, int pitch, int first_point, int count,
+void for_each_run(KernelBuilder& b, const TileBlock& blk, Expr tid, int run, int first_point, int count,
                   const std::function<void(Expr at, Expr s, Expr in)>& move) {
   const int runs_per_point = kChannels * (kTiles / run), pass = kThreads / runs_per_point;
   static_assert(kThreads % (kChannels * kTiles) == 0);  // so for every run dividing kTiles
@@ -70,9 +70,9 @@ void for_each_run(KernelBuilder& b, const TileBlock& blk, Expr tid, int run, int
   Expr c = b.let("c", blk.c0 + cl), p = b.let("p", blk.p0 + pl);
   Expr in = b.let("in", blk.inside(b, c, p));
   Expr at0 = b.let("at", ((i0 + first_point) * blk.channels + c) * blk.tiles + p);
-  Expr s0 = b.let("s0", (i0 * kChannels + cl) * pitch + pl);
+  Expr s0 = b.let("s0", (i0 * kChannels + cl) * kPitch + pl);
   for (int64_t i = 0; i < count; i += pass) {
-    auto one = [&] { move(at0 + b.i32(i * blk.channels * blk.tiles), s0 + b.i32(i * kChannels * pitch), in); };
+    auto one = [&] { move(at0 + b.i32(i * blk.channels * blk.tiles), s0 + b.i32(i * kChannels * kPitch), in); };
     if (i + pass <= count) one();
     else b.if_then(lt(i0, b.i32(count - i)), one);  // the last pass: the threads of points past count wait
   }
@@ -88,7 +88,7 @@ void move_chunk(KernelBuilder& b, const TileBlock& blk, const Memory* mine, cons
   };
   // One element per thread and point, tiles fastest.
   auto cooperative = [&](Expr tid) {
-    for_each_run(b, blk, tid, 1, kPitch, xi0, count, [&](Expr at, Expr s, Expr in) {
+    for_each_run(b, blk, tid, 1, xi0, count, [&](Expr at, Expr s, Expr in) {
       if (to_plane) b.store(plane, at, b.load("s", smem, s), in);
       else b.store(smem, s, b.load("v", plane, at, in));
     });
@@ -97,7 +97,7 @@ void move_chunk(KernelBuilder& b, const TileBlock& blk, const Memory* mine, cons
   // aligned 8-byte store (a 2-byte store per element moved too few bytes per instruction).
   auto cooperative_runs = [&](Expr tid) {
     constexpr int kRun = 4;
-    for_each_run(b, blk, tid, kRun, kPitch, xi0, count,
+    for_each_run(b, blk, tid, kRun, xi0, count,
                  [&](Expr at, Expr s, Expr in) { b.aligned_store(plane, at, b.load("s", smem, s, {}, kRun), in); });
   };
   if (to_plane) {

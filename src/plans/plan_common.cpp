@@ -53,7 +53,7 @@ StoredValues gemm_operand_values(const GemmTiles& g) {
 
 void choose_half_operands(GemmTiles& g, const ConvDesc& d, const Tiling& t) {
   const bool half_mma = g.mma && ir::mma_storage_type(*g.mma) != ir::Type::f32;
-  if (half_mma && g.points > 1 && g.ppt < g.points) {  // the tensor-core fused: V exists only staged
+  if (half_mma && g.points_split_over_warps()) {  // the tensor-core fused: V exists only staged
     g.half_u = d.k % 8 == 0;
     g.half_v = g.v_tile_major = true;
     g.half_m = false;
