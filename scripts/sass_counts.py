@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """SASS instruction counts of the CUDA kernels a plan generates, without a GPU: runs `wino explain
 --target sm_90 ...` with an empty kernel cache, takes each kernel's CUBIN from the cache NVRTC
-filled (src/runtime/cuda/nvrtc.cpp: magic, four u64 sizes, log, PTX, CUBIN), disassembles it with
+filled (src/runtime/cuda/nvrtc.cpp: magic, three u64 sizes and a checksum, log, PTX, CUBIN), disassembles it with
 cuobjdump/nvdisasm and prints, per kernel, its instructions in all and by opcode.
 
 With two binaries (--base BIN) it prints both side by side: what a kernel change does to the code
@@ -45,10 +45,17 @@ def cubins(cache):
         yield data[HEADER + log + ptx:HEADER + log + ptx + cubin]
 
 
-def loops(sass):
+# One SASS instruction as cuobjdump prints it: /*address*/ [@predicate] OPCODE operands ;
+INSTRUCTION = re.compile(r"/\*([0-9a-f]{4,})\*/\s+(?:@!?U?P\w+\s+)?([A-Z0-9_]+)([^;]*);")
+
+
+def parse(sass):
+    """[(address, opcode, operands)] of every instruction."""
+    return [(int(a, 16), op, rest) for a, op, rest in INSTRUCTION.findall(sass)]
+
+
+def loops(code):
     """A Counter of opcodes for each loop's body: from a backward branch's target to the branch."""
-    code = [(int(a, 16), op, rest) for a, op, rest in
-            re.findall(r"/\*([0-9a-f]{4,})\*/\s+(?:@!?U?P\w+\s+)?([A-Z0-9_]+)([^;]*);", sass)]
     bodies = []
     for at, op, rest in code:
         target = re.search(r"0x([0-9a-f]+)", rest) if op == "BRA" else None
@@ -76,8 +83,8 @@ def counts(wino, explain_args, bindir, dump=None):
             found = re.search(r"Function : (\S+)", sass)
             if not found:
                 sys.exit(f"sass_counts: cuobjdump found no function in a CUBIN of {wino}")
-            ops = re.findall(r"/\*[0-9a-f]{4}\*/\s+(?:@!?U?P\w+\s+)?([A-Z0-9_]+)", sass)
-            kernels[found.group(1)] = (collections.Counter(ops), loops(sass))
+            code = parse(sass)
+            kernels[found.group(1)] = (collections.Counter(op for _, op, _ in code), loops(code))
             if dump:
                 os.makedirs(dump, exist_ok=True)
                 open(os.path.join(dump, found.group(1) + ".sass"), "w").write(sass)

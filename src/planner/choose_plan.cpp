@@ -205,7 +205,7 @@ int register_budget(const ir::Kernel& k, const DeviceCaps& caps) {
   return static_cast<int>(std::min<int64_t>(caps.regs_per_thread, fit / 8 * 8));  // allocated in 8s
 }
 
-// Whether `k` would spill, by its predicted registers. Against the device's limit, a prediction
+// Whether a kernel would spill, by its predicted registers. Against the device's limit, a prediction
 // over it. A kernel that asks CUDA for several work-groups per multiprocessor chose that budget
 // where ptxas fits it (the channels-last transforms: PlansStructure.NhwcTransformsAskForMoreWarpsInFlight;
 // fused's ring leaves 60 registers past its accumulators), and ptxas may need as little as half
@@ -213,10 +213,8 @@ int register_budget(const ir::Kernel& k, const DeviceCaps& caps) {
 // prediction over twice the budget is a spill for sure. (Rejecting every prediction over the
 // budget left no channels-last F(4,3) candidate: predicted 82-88 registers against 64, which
 // ptxas met without spilling.)
-bool spills(int pred_regs, const ir::Kernel& k, const DeviceCaps& caps) {
-  const int budget = register_budget(k, caps);
-  return budget < caps.regs_per_thread ? pred_regs > 2 * budget : pred_regs > budget;
-}
+// The prediction over which a kernel with register budget `budget` spills.
+int spill_limit(int budget, const DeviceCaps& caps) { return budget < caps.regs_per_thread ? 2 * budget : budget; }
 
 // The share of the device's rates a kernel reaches from its occupancy: resident warps per SM,
 // limited by registers, work-group memory and the SM's warp slots, against the warps that hide
@@ -340,9 +338,10 @@ void evaluate(PlanCandidate& c, const plans::PlanOptions& p, const ConvDesc& d, 
     for (const auto& k : prog.kernels) {
       stats.push_back(analyze(*k));
       c.pred_regs = std::max(c.pred_regs, stats.back().pred_regs);
-      if (const int budget = register_budget(*k, caps); spills(stats.back().pred_regs, *k, caps) && c.rejected.empty())
+      const int budget = register_budget(*k, caps), limit = spill_limit(budget, caps);
+      if (stats.back().pred_regs > limit && c.rejected.empty())
         c.rejected = k->name + ": predicted " + std::to_string(stats.back().pred_regs) + " registers > " +
-                     (budget < caps.regs_per_thread ? "twice " : "") + std::to_string(budget) + " per thread";
+                     (limit > budget ? "twice " : "") + std::to_string(budget) + " per thread";
       if (stats.back().local_bytes > 0 && caps.regs_per_thread < (1 << 20) && c.rejected.empty())
         c.rejected = k->name + ": " + std::to_string(stats.back().local_bytes) +
                      " bytes of per-thread arrays indexed at run time (local memory on this device)";
