@@ -131,12 +131,8 @@ Expr sum_ones_first(Context& ctx, std::vector<Term> terms, const std::vector<Exp
   return sum_of_terms(ctx, terms, values);
 }
 
-}  // namespace
-
-std::vector<Expr> apply_transform(Context& ctx, const RationalMatrix& L, const std::vector<Expr>& x) {
-  if (static_cast<int>(x.size()) != L.cols)
-    throw Error("transform: " + std::to_string(x.size()) + " values for " + std::to_string(L.cols) + " columns");
-  const SharedSums s = share_sums(L);
+// L x through the shared sums `s` of L (share_sums, worked out once per matrix).
+std::vector<Expr> apply_shared(Context& ctx, const SharedSums& s, const std::vector<Expr>& x) {
   std::vector<Expr> values = x;
   for (const SharedSums::Sum& sum : s.shared)
     values.push_back(sum_of_terms(ctx, {{sum.a, Rational(1)}, {sum.b, sum.ratio}}, values));
@@ -145,17 +141,26 @@ std::vector<Expr> apply_transform(Context& ctx, const RationalMatrix& L, const s
   return y;
 }
 
+}  // namespace
+
+std::vector<Expr> apply_transform(Context& ctx, const RationalMatrix& L, const std::vector<Expr>& x) {
+  if (static_cast<int>(x.size()) != L.cols)
+    throw Error("transform: " + std::to_string(x.size()) + " values for " + std::to_string(L.cols) + " columns");
+  return apply_shared(ctx, share_sums(L), x);
+}
+
 std::vector<Expr> transform_2d(Context& ctx, const RationalMatrix& L, const std::vector<Expr>& tile) {
   const int p = L.rows, q = L.cols;
   if (static_cast<int>(tile.size()) != q * q)
     throw Error("transform: tile of " + std::to_string(tile.size()) + " values, expected " +
                 std::to_string(q * q));
+  const SharedSums s = share_sums(L);
   // Rows first: T = L X (p x q), column by column.
   std::vector<Expr> t(static_cast<size_t>(p) * q);
   std::vector<Expr> column(q);
   for (int j = 0; j < q; ++j) {
     for (int k = 0; k < q; ++k) column[k] = tile[k * q + j];
-    const std::vector<Expr> c = apply_transform(ctx, L, column);
+    const std::vector<Expr> c = apply_shared(ctx, s, column);
     for (int i = 0; i < p; ++i) t[i * q + j] = c[i];
   }
   // Then columns: Y = T L^T (p x p), row by row.
@@ -163,7 +168,7 @@ std::vector<Expr> transform_2d(Context& ctx, const RationalMatrix& L, const std:
   std::vector<Expr> row(q);
   for (int i = 0; i < p; ++i) {
     for (int k = 0; k < q; ++k) row[k] = t[i * q + k];
-    const std::vector<Expr> r = apply_transform(ctx, L, row);
+    const std::vector<Expr> r = apply_shared(ctx, s, row);
     for (int j = 0; j < p; ++j) y[i * p + j] = r[j];
   }
   return y;
