@@ -1,18 +1,18 @@
 #!/usr/bin/env bash
-# Times the tensor-core GEMMs of two or more builds in turn on the GPU machine (the `device` tool):
+# Times the tensor-core GEMMs of one build, or of several in turn, on the GPU machine (the `device` tool):
 # the batch >= 8 layers of bench/layers.txt, per-kernel medians of `wino run --repeat 30`, each
 # build in turn, $WINO_AB_ROUNDS rounds (default 2), then `--check` of every configuration with
 # the last build. Configurations PLAN:M:PRECISION[:DTYPE:LAYOUT[:TILES]] in $WINO_AB_CONFIGS (TILES
 # as --tiles takes them; DTYPE and LAYOUT by default f16/bf16 channels last for fp16/bf16, f32
 # NCHW else; default configurations: f16 channels last, unfused F(4,3), fused-output F(4,3) and
 # F(2,3), and bf16 unfused F(4,3)).
-# Usage: scripts/gpu_tensor_ab.sh BUILD BUILD [BUILD...] [--prefill]
+# Usage: scripts/gpu_tensor_ab.sh BUILD [BUILD...] [--prefill]
 #   --prefill: compile every kernel the run takes for sm_90 here (no GPU needed) into
 #   $WINO_CACHE_DIR, so that the device call spends its time running them, not compiling.
 # Writes tensor_ab.txt to $OUT (or build/gpu_tensor_ab).
 set -uo pipefail
 cd "$(dirname "$0")/.."
-if [ $# -lt 2 ] || [ "${1:-}" = "--help" ]; then
+if [ $# -lt 1 ] || [ "${1:-}" = "--help" ]; then
   sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
   [ "${1:-}" = "--help" ] && exit 0 || exit 2
 fi
@@ -20,7 +20,7 @@ builds=() prefill=
 for a in "$@"; do
   if [ "$a" = --prefill ]; then prefill=--prefill; else builds+=("$a"); fi
 done
-[ ${#builds[@]} -ge 2 ] || { echo "gpu_tensor_ab: give at least two builds" >&2; exit 2; }
+[ ${#builds[@]} -ge 1 ] || { echo "gpu_tensor_ab: give at least one build" >&2; exit 2; }
 new=${builds[-1]}
 for b in "${builds[@]}"; do
   [ -x "$b/wino" ] || { echo "gpu_tensor_ab: no wino binary in $b: build it first (scripts/build.sh)" >&2; exit 2; }
