@@ -159,6 +159,13 @@ TEST(PlansStructure, ChannelsLastHalfVIsStoredByTiles) {
     for (const plans::Program& other : {program(24, Layout::nchw, plan), program(20, Layout::nhwc, plan)})
       for (const auto& k : other.kernels) EXPECT_EQ(k->name.find("_vt"), std::string::npos) << k->name;
   }
+  // A half M comes into the channels-last output transform by 16-byte asynchronous copies, all its
+  // points at once (session 32: 1.23-1.35x the 2-byte loads; session 43's removal of the ldmatrix
+  // kernel had left them out).
+  const plans::Program unfused = program(24, Layout::nhwc, "unfused");
+  const ir::Kernel& output = *unfused.kernels.at(2);
+  EXPECT_NE(output.name.find("_mf16"), std::string::npos) << output.name;
+  EXPECT_GT(count(output.body, ir::StmtKind::copy_async, false), 0) << output.name;
 }
 
 // fused on tensor cores: one work-group per block with all alpha^2 points, a group of them a warp

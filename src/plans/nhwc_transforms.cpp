@@ -4,11 +4,11 @@
 // (or y) moves in runs of 16 neighbouring channels of a pixel, V (or M) in runs of 16 tiles, each
 // run one 32-byte sector or more (aligned where C and the tiles are multiples of 16). On the H200
 // 16 x 16 moved f16 NHWC fastest of 16 x 8, 16 x 16, 8 x 32, 16 x 32 and 32 x 8 (the output
-// transform 15-37% faster than 16 x 8; bench/results/h200_nhwc_block_shapes.txt). A half V
-// (tensor cores) moves wider, in aligned runs of 4 tiles (session 32), where it is not stored by
-// tiles (unfused.cpp). (A half M read back by ldmatrix, 16 channels x 32 tiles a work-group, two
-// tiles a thread, was 0.92x this kernel's speed on the H100: 80 registers, fewer warps in flight;
-// session 43, bench/results/h100_tensor_ab_session43.txt.)
+// transform 15-37% faster than 16 x 8; bench/results/h200_nhwc_block_shapes.txt). Half V and M
+// (tensor cores) move wider: V in aligned runs of 4 tiles, M by 16-byte copies of 8 (session 32),
+// where V is not stored by tiles (unfused.cpp). (A half M read back by ldmatrix, 16 channels x 32
+// tiles a work-group, two tiles a thread, was 0.92x the copies' speed on the H100: 80 registers,
+// fewer warps in flight; session 43, bench/results/h100_tensor_ab_session43.txt.)
 #include "ir/transform_code.h"
 #include "plans/output_sink.h"
 #include "plans/plan_common.h"
@@ -21,7 +21,8 @@ namespace {
 
 constexpr int kChannels = 16, kTiles = 16, kThreads = kChannels * kTiles;
 constexpr int kPitch = kTiles + 1;  // a padded row: a warp's channels of one point spread over the banks
-constexpr int64_t kSharedBytes = 32 * 1024;  // within every GPU's work-group memory (Apple's 32 KiB)
+constexpr int64_t kSharedBytes = 32 * 1024;  // within every GPU's work-group memory (Apple's 32 KiB);
+                                              // a half M copied whole takes up to 48 KiB (CUDA only)
 
 // Winograd points per round through work-group memory: all of them where they fit (then no
 // thread holds its values across a barrier), else equal shares.
@@ -53,13 +54,13 @@ TileBlock block_of(KernelBuilder& b, int64_t channels, int64_t tiles) {
 Expr staged(Expr point, Expr channel, Expr tile) { return (point * kChannels + channel) * kPitch + tile; }
 
 // Thread tid's share of moving `count` points of the block between work-group memory (rows of
-// kPitch, point 0 first) and plane (V or M, from point first_point): runs of `run` tiles of one
+// `pitch`, point 0 first) and plane (V or M, from point first_point): runs of `run` tiles of one
 // channel, tiles fastest, a pass of kThreads runs after another. kThreads is a multiple of a
 // point's runs, so a thread's channel and run are the same in every pass and only the point moves:
 // the index work is done once, and each pass adds constants (per copy, it was 25 integer
 // instructions of signed division). `move(at, s, in)`: the run's index in the plane and in
 // work-group memory, and whether it is inside the layer.
-void for_each_run(KernelBuilder& b, const TileBlock& blk, Expr tid, int run, int first_point, int count,
+void for_each_run(KernelBuilder& b, const TileBlock& blk, Expr tid, int run, int pitch, int first_point, int count,
                   const std::function<void(Expr at, Expr s, Expr in)>& move) {
   const int runs_per_point = kChannels * (kTiles / run), pass = kThreads / runs_per_point;
   static_assert(kThreads % (kChannels * kTiles) == 0);  // so for every run dividing kTiles
@@ -70,9 +71,9 @@ void for_each_run(KernelBuilder& b, const TileBlock& blk, Expr tid, int run, int
   Expr c = b.let("c", blk.c0 + cl), p = b.let("p", blk.p0 + pl);
   Expr in = b.let("in", blk.inside(b, c, p));
   Expr at0 = b.let("at", ((i0 + first_point) * blk.channels + c) * blk.tiles + p);
-  Expr s0 = b.let("s0", (i0 * kChannels + cl) * kPitch + pl);
+  Expr s0 = b.let("s0", (i0 * kChannels + cl) * pitch + pl);
   for (int64_t i = 0; i < count; i += pass) {
-    auto one = [&] { move(at0 + b.i32(i * blk.channels * blk.tiles), s0 + b.i32(i * kChannels * kPitch), in); };
+    auto one = [&] { move(at0 + b.i32(i * blk.channels * blk.tiles), s0 + b.i32(i * kChannels * pitch), in); };
     if (i + pass <= count) one();
     else b.if_then(lt(i0, b.i32(count - i)), one);  // the last pass: the threads of points past count wait
   }
@@ -88,7 +89,7 @@ void move_chunk(KernelBuilder& b, const TileBlock& blk, const Memory* mine, cons
   };
   // One element per thread and point, tiles fastest.
   auto cooperative = [&](Expr tid) {
-    for_each_run(b, blk, tid, 1, xi0, count, [&](Expr at, Expr s, Expr in) {
+    for_each_run(b, blk, tid, 1, kPitch, xi0, count, [&](Expr at, Expr s, Expr in) {
       if (to_plane) b.store(plane, at, b.load("s", smem, s), in);
       else b.store(smem, s, b.load("v", plane, at, in));
     });
@@ -97,7 +98,7 @@ void move_chunk(KernelBuilder& b, const TileBlock& blk, const Memory* mine, cons
   // aligned 8-byte store (a 2-byte store per element moved too few bytes per instruction).
   auto cooperative_runs = [&](Expr tid) {
     constexpr int kRun = 4;
-    for_each_run(b, blk, tid, kRun, xi0, count,
+    for_each_run(b, blk, tid, kRun, kPitch, xi0, count,
                  [&](Expr at, Expr s, Expr in) { b.aligned_store(plane, at, b.load("s", smem, s, {}, kRun), in); });
   };
   if (to_plane) {
@@ -113,8 +114,30 @@ void move_chunk(KernelBuilder& b, const TileBlock& blk, const Memory* mine, cons
   if (!last) b.barrier();  // the next round overwrites smem
 }
 
-// What both kernels turn around through: work-group memory for a chunk of points, the thread's own
-// value of every point, and the work-group's block.
+// M in f16 or bf16 (the tensor-core GEMM's, tiles a multiple of 8: m_storage_type) into mine:
+// every point of the block lands in work-group memory at once by 16-byte asynchronous copies, 8
+// tiles of one channel each (a load of 2 bytes per thread and point moved too few bytes per
+// instruction to keep the memory busy), rows padded to 24 halves so that each stays 16-byte aligned.
+constexpr int kHalfPitch = 24, kHalfRun = 8;
+Expr staged_half(Expr point, Expr channel, Expr tile) { return (point * kChannels + channel) * kHalfPitch + tile; }
+
+void copy_half_plane(KernelBuilder& b, const TileBlock& blk, const Memory* mine, const Memory* smem, const Memory* plane,
+                     int points) {
+  b.threads([&](Expr tid) {
+    for_each_run(b, blk, tid, kHalfRun, kHalfPitch, 0, points,
+                 [&](Expr at, Expr s, Expr in) { b.copy_async(smem, s, plane, at, kHalfRun, in); });
+    b.copy_commit();
+    b.copy_wait(0);
+  });
+  b.barrier();
+  b.threads([&](Expr tid) {
+    for (int xi = 0; xi < points; ++xi)
+      b.store(mine, b.i32(xi), b.load("m", smem, staged_half(b.i32(xi), tid % kChannels, tid / kChannels)));
+  });
+}
+
+// What both kernels turn around through: work-group memory for a chunk of points (all of them in
+// halves for a half M: nhwc_kernel), the thread's own value of every point, and the work-group's block.
 struct TurnAround {
   const Memory* smem;
   const Memory* mine;
@@ -123,13 +146,15 @@ struct TurnAround {
 
   // Every point between `mine` and plane, chunk by chunk.
   void move(KernelBuilder& b, const Memory* plane, bool to_plane) const {
+    if (smem->type != Type::f32) return copy_half_plane(b, blk, mine, smem, plane, points);  // a half M, whole
     for (int xi0 = 0; xi0 < points; xi0 += chunk)
       move_chunk(b, blk, mine, smem, plane, xi0, std::min(chunk, points - xi0), to_plane, xi0 + chunk >= points);
   }
 };
 
 // The kernel of one stage over `channels` (C or K) x the tiles, and what it turns around through;
-// `plane` is the type V or M is stored in (a half one is named: _vf16, ...).
+// `plane` is the type V or M is stored in (a half one is named: _vf16, _mbf16, ...). A half M is
+// copied whole into work-group memory where all its points fit the static 48 KiB (up to alpha 8).
 std::pair<KernelBuilder, TurnAround> nhwc_kernel(const ProgramBuilder& prog, const Tiling& t, const std::string& stage,
                                                  int64_t channels, Type plane) {
   const std::string type = plane == Type::f32 ? "" : (stage == "input" ? "_v" : "_m") + type_name(plane);
@@ -139,7 +164,10 @@ std::pair<KernelBuilder, TurnAround> nhwc_kernel(const ProgramBuilder& prog, con
   b.info() = {prog.plan(), stage + "_transform", t.m, t.r};
   b.set_min_groups_per_multiprocessor(transform_groups_per_multiprocessor(t, kThreads));
   const int points = t.alpha * t.alpha, chunk = chunk_points(points);
-  const Memory* smem = b.shared_array("smem", int64_t{chunk} * kChannels * kPitch);
+  const int64_t half_elements = int64_t{points} * kChannels * kHalfPitch;
+  const bool copies_half = stage == "output" && plane != Type::f32 && half_elements * 2 <= 48 * 1024;
+  const Memory* smem = copies_half ? b.shared_array("smem", half_elements, plane)
+                                   : b.shared_array("smem", int64_t{chunk} * kChannels * kPitch);
   const Memory* mine = b.thread_array("mine", points);
   const TileBlock blk = block_of(b, channels, t.tiles);
   return {std::move(b), TurnAround{smem, mine, blk, points, chunk}};
