@@ -187,13 +187,18 @@ void Machine::store_uniform(const Stmt& s) {
   write(c, e, s.accumulate ? read(c, e, -1) + v : v, -1);
 }
 
+const Mask& Machine::require_whole_warps(const char* what) {
+  if (!in_region_) fail(std::string(what) + " outside a thread region");
+  const Mask& m = top();
+  if (threads_ % kWarp || !m.dense || m.lo != 0 || m.hi != threads_)
+    fail(std::string(what) + " with some threads inactive (every thread of a warp must run it together)");
+  return m;
+}
+
 // Warp by warp: gather the lanes' fragments into A, B and C (ir/mma.h), D = C + A x B with the
 // products of the rounded operands (mma_product) summed exactly and rounded to float once.
 void Machine::mma(const Stmt& s) {
-  if (!in_region_) fail("an mma outside a thread region");
-  const Mask& m = top();
-  if (threads_ % kWarp || !m.dense || m.lo != 0 || m.hi != threads_)
-    fail("an mma with some threads inactive (every thread of a warp must run it together)");
+  const Mask& m = require_whole_warps("an mma");
   const MmaKind kind = s.mma;
   const int depth = mma_depth(kind), na = mma_a_values(kind), nb = mma_b_values(kind);
   std::vector<const double*> args;
@@ -246,10 +251,7 @@ void Machine::mma(const Stmt& s) {
 // Warp by warp: lanes 8 j .. 8 j + 7 give the rows of matrix j (16-byte aligned runs of 8), and
 // lane 4 g + t gets row g's columns 2 t and 2 t + 1 of each matrix (transposed: column g's rows).
 void Machine::load_matrix(const Stmt& s) {
-  if (!in_region_) fail("a load_matrix outside a thread region");
-  const Mask& m = top();
-  if (threads_ % kWarp || !m.dense || m.lo != 0 || m.hi != threads_)
-    fail("a load_matrix with some threads inactive (every thread of a warp must run it together)");
+  require_whole_warps("a load_matrix");
   Cells& c = cell_of(s.memory);
   const Node* index = s.index.node();
   std::vector<double> rows(static_cast<size_t>(threads_));

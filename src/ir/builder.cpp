@@ -251,7 +251,10 @@ std::vector<Expr> KernelBuilder::load_matrix(const std::string& hint, const Memo
                                              bool transposed) {
   auto s = std::make_unique<Stmt>();
   s->kind = StmtKind::load_matrix;
-  s->memory = mem, s->index = row_index, s->extent = matrices, s->transposed = transposed;
+  s->memory = mem;
+  s->index = row_index;
+  s->extent = matrices;
+  s->transposed = transposed;
   for (int i = 0; i < 2 * matrices; ++i) s->vars.push_back(ctx().var(hint, value_type(mem->type)));
   std::vector<Expr> vars = s->vars;
   push(std::move(s));

@@ -157,7 +157,7 @@ std::vector<plans::PlanOptions> candidate_plans(const ConvDesc& d, const Options
                                                        {128, 128, 16, 8, 16}};
       if (!tiles_given(o))
         for (const auto& t : mma_tiles) out.push_back(with_tiles(p, t));
-      // fused on tensor cores runs where named only: on the H200 it took 1.5-3.5x unfused's time
+      // fused on tensor cores is not offered here (it runs where named only): on the H200 it took 1.5-3.5x unfused's time
       // on every batch >= 8 layer in fp16, 3xtf32 and tf32 (session 43, bench/results/
       // h200_tensor_fused_session43.txt), and the model, which prices neither its latency (one
       // work-group a multiprocessor, nothing in flight during the mma) nor U read again per block,
@@ -205,15 +205,14 @@ int register_budget(const ir::Kernel& k, const DeviceCaps& caps) {
   return static_cast<int>(std::min<int64_t>(caps.regs_per_thread, fit / 8 * 8));  // allocated in 8s
 }
 
-// Whether a kernel would spill, by its predicted registers. Against the device's limit, a prediction
-// over it. A kernel that asks CUDA for several work-groups per multiprocessor chose that budget
+// The prediction over which a kernel with register budget `budget` spills. Against the device's
+// limit, a prediction over it. A kernel that asks CUDA for several work-groups per multiprocessor chose that budget
 // where ptxas fits it (the channels-last transforms: PlansStructure.NhwcTransformsAskForMoreWarpsInFlight;
 // fused's ring leaves 60 registers past its accumulators), and ptxas may need as little as half
 // the prediction (PlansStructure.RegisterModelWithinDocumentedBoundOfPtxas): there only a
 // prediction over twice the budget is a spill for sure. (Rejecting every prediction over the
 // budget left no channels-last F(4,3) candidate: predicted 82-88 registers against 64, which
 // ptxas met without spilling.)
-// The prediction over which a kernel with register budget `budget` spills.
 int spill_limit(int budget, const DeviceCaps& caps) { return budget < caps.regs_per_thread ? 2 * budget : budget; }
 
 // The share of the device's rates a kernel reaches from its occupancy: resident warps per SM,

@@ -431,9 +431,11 @@ plans::PlanOptions resolve_plan(const ConvDesc& d, plans::PlanOptions p) {
   check_points_per_thread(g, p, t);
   plans::choose_half_operands(g, d, t);  // before the ring is sized: halves take half the room
   // The tensor-core GEMM runs on CUDA only; the FMA one where the device has the copies.
-  if ((g.mma && p.plan != "fused") || (p.async_copies && p.plan == "unfused" && !g.lanes)) use_async_copies(g);
-  // A stored V's rows by tiles are staged by asynchronous copies only (fused transforms its own).
-  if (!g.stages && p.plan != "fused") g.v_tile_major = false;
+  // (The tensor-core fused, points split over warps, stages each chunk directly.)
+  if ((g.mma && !g.points_split_over_warps()) || (p.async_copies && p.plan == "unfused" && !g.lanes)) use_async_copies(g);
+  // A stored V's rows by tiles are staged by asynchronous copies only (the tensor-core fused
+  // transforms its own).
+  if (!g.stages && !g.points_split_over_warps()) g.v_tile_major = false;
   if (patch_ring) use_patch_ring(g, d, p);
   if (g.lanes) g.rk = g.bk, g.rp = g.bp;  // one thread holds the whole block
   if (g.lanes && p.plan == "fused" && (p.block_k || p.block_tiles)) g.group_tiles = cpu_group_tiles(g, t, d, l2, p.cpu_threads);

@@ -43,8 +43,9 @@ ChunkStager::ChunkStager(KernelBuilder& b, const ConvDesc& d, const Tiling& t, c
   const bool half_u = stages_half(u), half_v = stages_half_v(g, source, input);
   const int64_t a = copy_elements(g, g.bk, half_u), v = v_copy_elements(g, half_v);
   const Memory* us = half_u ? b.shared_array("us", copies * a, u->type) : core.smem;
-  // V in halves: as V is stored, or the mma's half type where the kernel transforms the tiles.
-  const Type v_half = source == GemmSource::image ? (g.mma ? mma_storage_type(*g.mma) : Type::f32) : input->type;
+  // V in halves: as V is stored, or the mma's half type where the kernel transforms the tiles
+  // (half_v there only on tensor cores: choose_half_operands).
+  const Type v_half = half_v && source == GemmSource::image ? mma_storage_type(*g.mma) : input->type;
   const Memory* vs = half_v ? b.shared_array("vs", copies * v, v_half) : core.smem;
   const int64_t v_base = vs == core.smem && us == core.smem ? copies * a : 0;
   ops_.push_back({u, "u", us, g.bk, d.k, core.kb * g.bk, 0, a, g.row_pitch(g.bk, half_u)});
@@ -236,15 +237,17 @@ void ChunkStager::stage_tiles(Expr tid, Expr c0) {
   b_.comment(source_ == GemmSource::image ? "transform the chunk's input tiles into work-group memory Vs[xi][cc][bp]"
                                           : "stage the chunk's transformed inputs Vs[xi][cc][bp] in work-group memory");
   for_each_pair(tid, c0, [&](const Pair& q) {
+    if (source_ == GemmSource::image)
+      return store_transformed(q, load_input_tile(b_, input_, d_, t_, tile_coords(b_, q.p, t_), q.c, q.valid));
     std::vector<Expr> v;
-    if (source_ == GemmSource::image) {
-      std::vector<Expr> tile = load_input_tile(b_, input_, d_, t_, tile_coords(b_, q.p, t_), q.c, q.valid);
-      v = transform_2d(b_.ctx(), t_.t.BT, tile);
-    } else {
-      for (int xi = 0; xi < a2; ++xi) v.push_back(b_.load("v", input_, (b_.i32(xi) * C + q.c) * P + q.p, q.valid));
-    }
+    for (int xi = 0; xi < a2; ++xi) v.push_back(b_.load("v", input_, (b_.i32(xi) * C + q.c) * P + q.p, q.valid));
     for (int xi = 0; xi < a2; ++xi) store_v(xi, q, v[xi]);
   });
+}
+
+void ChunkStager::store_transformed(const Pair& q, const std::vector<Expr>& tile) {
+  const std::vector<Expr> v = transform_2d(b_.ctx(), t_.t.BT, tile);
+  for (int xi = 0; xi < t_.alpha * t_.alpha; ++xi) store_v(xi, q, v[xi]);
 }
 
 int ChunkStager::tile_slots() const {
@@ -267,8 +270,7 @@ void ChunkStager::stage_raw(const Memory* raw, Expr tid, Expr c0) {
   for_each_pair(tid, c0, [&](const Pair& q) {
     std::vector<Expr> tile;
     for (int i = 0; i < a2; ++i) tile.push_back(b_.load("d", raw, q.slot * a2 + i));
-    const std::vector<Expr> v = transform_2d(b_.ctx(), t_.t.BT, tile);
-    for (int xi = 0; xi < a2; ++xi) store_v(xi, q, v[xi]);
+    store_transformed(q, tile);
   }, true);
   b_.copy_wait(0);
 }

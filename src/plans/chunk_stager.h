@@ -113,8 +113,10 @@ class ChunkStager {
   };
   // `unrolled`: the pairs' loop unrolled (its index names registers: load_raw, stage_raw).
   void for_each_pair(ir::Expr tid, ir::Expr c0, const std::function<void(const Pair&)>& body, bool unrolled = false);
-  /// Vs[point][ci][pl] = value.
+  /// Vs[point][ci][pl] = value (by tiles: Vs[point][pl][ci]).
   void store_v(int point, const Pair& q, ir::Expr value);
+  /// Vs[xi][...] = (B^T tile B)[xi] for every point xi of the pair's input tile.
+  void store_transformed(const Pair& q, const std::vector<ir::Expr>& tile);
 
   int first_point_ = 0;  // of the copy being issued (issue_copies)
   int64_t patch_base_ = 0;  // GemmTiles::patch_ring: the raw patches' copies in work-group memory, after V's

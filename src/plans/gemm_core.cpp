@@ -389,8 +389,8 @@ std::unique_ptr<Kernel> gemm_kernel(const ProgramBuilder& prog, const Tiling& t,
   const ir::Type v_type = s.source == GemmSource::transformed ? v_storage_type(g, t) : ir::Type::f32;
   const ir::Type u_type = u_storage_type(g, d);
   std::string types = v_type == ir::Type::f32 ? "" : (g.v_tile_major ? "_vt" : "_v") + ir::type_name(v_type);
-  if (s.source == GemmSource::image && g.half_v)  // the tiles transformed into halves in work-group memory
-    types += (g.v_tile_major ? "_svt" : "_sv") + ir::type_name(ir::mma_storage_type(*g.mma));
+  if (s.source == GemmSource::image && g.half_v)  // the tiles transformed into halves, by tiles (choose_half_operands)
+    types += "_svt" + ir::type_name(ir::mma_storage_type(*g.mma));
   if (u_type != ir::Type::f32) types += "_u" + ir::type_name(u_type);
   if (s.sink == GemmSink::store_m && g.half_m) types += "_m" + ir::type_name(m_storage_type(g, t));
   KernelBuilder b(std::make_shared<Context>(), kernel_name(prog.plan(), name, t.m, t.r, g.str() + types), groups,

@@ -69,6 +69,9 @@ void exchange(KernelBuilder& b, const GemmCore& core, const std::function<void(E
 void store_m_exchanged(KernelBuilder& b, const GemmCore& core, const Memory* mm) {
   const GemmTiles& g = core.g;
   const int64_t K = core.d->k, P = core.t->tiles, T = g.threads();
+  // The exchanged rows are read back as one run (element e), so they must not be padded.
+  if (core.exchange_pitch != g.bp)
+    throw Error("internal: GEMM tiles " + g.str() + ": M is stored from an exchange of unpadded rows only");
   exchange(b, core, [&](Expr lo, int64_t rows) {
     const int64_t n = g.points * rows * g.bp;
     b.threads([&](Expr tid) {

@@ -47,7 +47,8 @@ struct GemmTiles {
   // channels together, as the NHWC input transform writes them without turning its block around;
   // the GEMM stages [point][bp][cc] rows by 16-byte copies of 8 channels and loads B's fragments
   // by ldmatrix, untransposed (plans::choose_half_operands). Else V[xi][c][p]. The tensor-core
-  // fused stages its transformed tiles so, [point][bp][cc], whatever the layout and C.
+  // fused in f16 and bf16 stages its transformed tiles so, [point][bp][cc], whatever the layout
+  // and C (in tf32 and 3xtf32 as floats, [point][cc][bp]).
   bool v_tile_major = false;
   // CPU-shaped (plans unfused, fused and direct on a CPU, cpu_unfused.h): one thread per
   // work-group, bp x bk accumulators held as bp rows of bk / lanes vectors of `lanes` floats (0:
