@@ -15,25 +15,14 @@ bool stages_half_v(const GemmTiles& g, GemmSource source, const Memory* input) {
   return source == GemmSource::image ? g.half_v : stages_half(input);
 }
 
-namespace {
-// Elements of one copy of an operand staged as rows of `width` (GemmTiles::row_pitch).
-int64_t copy_elements(const GemmTiles& g, int width, bool half) {
-  return int64_t{g.staged_points()} * g.cc * g.row_pitch(width, half);
-}
-// V's elements of one copy: [points][cc][bp] rows, or [points][bp][cc] (GemmTiles::v_tile_major).
-int64_t v_copy_elements(const GemmTiles& g, bool half) {
-  return g.v_tile_major ? int64_t{g.staged_points()} * g.bp * g.row_pitch(g.cc, half) : copy_elements(g, g.bp, half);
-}
-}  // namespace
-
 int64_t f32_stage_floats(const GemmTiles& g, bool half_u, bool half_v) {
   if (g.patch_ring()) return g.stage_floats();  // U and the patches are floats
-  return g.copies() * ((half_u ? 0 : copy_elements(g, g.bk, false)) + (half_v ? 0 : v_copy_elements(g, false)));
+  return g.copies() * ((half_u ? 0 : g.u_copy_elements(false)) + (half_v ? 0 : g.v_copy_elements(false)));
 }
 
 int64_t half_stage_floats(const GemmTiles& g, bool half_u, bool half_v) {
   if (g.patch_ring()) return 0;
-  return g.copies() * ((half_u ? copy_elements(g, g.bk, true) : 0) + (half_v ? v_copy_elements(g, true) : 0)) / 2;
+  return g.copies() * ((half_u ? g.u_copy_elements(true) : 0) + (half_v ? g.v_copy_elements(true) : 0)) / 2;
 }
 
 ChunkStager::ChunkStager(KernelBuilder& b, const ConvDesc& d, const Tiling& t, const GemmTiles& g, GemmCore& core,
@@ -41,7 +30,7 @@ ChunkStager::ChunkStager(KernelBuilder& b, const ConvDesc& d, const Tiling& t, c
     : b_(b), d_(d), t_(t), g_(g), core_(core), source_(source), input_(input) {
   const int T = g.threads(), copies = g.copies();
   const bool half_u = stages_half(u), half_v = stages_half_v(g, source, input);
-  const int64_t a = copy_elements(g, g.bk, half_u), v = v_copy_elements(g, half_v);
+  const int64_t a = g.u_copy_elements(half_u), v = g.v_copy_elements(half_v);
   const Memory* us = half_u ? b.shared_array("us", copies * a, u->type) : core.smem;
   // V in halves: as V is stored, or the mma's half type where the kernel transforms the tiles
   // (half_v there only on tensor cores: choose_half_operands).

@@ -76,12 +76,17 @@ struct GemmTiles {
   /// by 8 (16 bytes: the copies stay aligned; a half-warp's 8-byte fragment reads from rows 2t
   /// apart then hit distinct banks), float rows by pad().
   int row_pitch(int width, bool half) const { return width + (half ? 8 : pad()); }
-  /// Floats of work-group memory one staged row of `width` columns takes, in halves or floats.
-  int64_t row_floats(int width, bool half) const { return half ? row_pitch(width, half) / 2 : row_pitch(width, half); }
-  /// Floats of work-group memory one copy of the staged chunk takes.
+  /// Elements (halves or floats) of one staged copy of U's chunk, [points][cc][bk] rows.
+  int64_t u_copy_elements(bool half) const { return int64_t{staged_points()} * cc * row_pitch(bk, half); }
+  /// Elements of one staged copy of V's chunk: [points][cc][bp] rows, or [points][bp][cc] (by tiles).
+  int64_t v_copy_elements(bool half) const {
+    return int64_t{staged_points()} * (v_tile_major ? int64_t{bp} * row_pitch(cc, half) : int64_t{cc} * row_pitch(bp, half));
+  }
+  /// Floats of work-group memory one copy of the staged chunk takes (halves count half; V by
+  /// tiles is always in halves).
   int64_t chunk_floats() const {
-    const int64_t v_rows = v_tile_major ? int64_t{bp} * row_floats(cc, true) : int64_t{cc} * row_floats(bp, half_v);
-    return int64_t{staged_points()} * (int64_t{cc} * row_floats(bk, half_u) + v_rows);
+    const bool v_half = half_v || v_tile_major;
+    return u_copy_elements(half_u) / (half_u ? 2 : 1) + v_copy_elements(v_half) / (v_half ? 2 : 1);
   }
   /// Tensor cores with a work-group's points split over its warps, ppt a warp (the tensor-core fused).
   bool points_split_over_warps() const { return mma && ppt < points; }
