@@ -318,30 +318,23 @@ GemmTiles mma_output_tiles(ir::MmaKind kind, const plans::Tiling& t) {
 }
 
 // Tensor-core fused: all alpha^2 points of a block in a work-group, split over its warps (a
-// group of ppt points a warp, up to 12 warps), each warp covering the block for its points; the
-// chunk's input tiles transformed into work-group memory (in the mma's half type for f16 and
-// bf16, else floats), U staged beside them, chunks of the mma's depth (16 channels in f16 and
-// bf16, 8 in tf32), the output transform after an exchange of the accumulators. The largest
-// block whose staged chunk fits the 96 KiB with at most 64 accumulators a thread, 32 in tf32,
-// 3xtf32 and at alpha 6 (the exchange takes what is left): in f16 and bf16 32 x 32 at F(2,3),
-// 32 x 16 at alpha 3, 16 x 16 at alpha 5 and F(4,3); in tf32 and 3xtf32 32 x 16, 16 x 16 and 16 x 8.
+// group of ppt points a warp, up to 9 warps), each warp covering the block for its points; the
+// chunk's input tiles loaded into registers and transformed into work-group memory (in the mma's
+// half type for f16 and bf16, else floats), U staged beside them, chunks of the mma's depth (16
+// channels in f16 and bf16, 8 in tf32), the output transform after an exchange of the
+// accumulators. The largest block whose staged chunk fits the 96 KiB with at most 64
+// accumulators a thread, 32 in 3xtf32 (the H200's ptxas spilled F(4,3) with 64): in f16 and bf16
+// 32 x 32 at F(2,3), 32 x 16 at alpha 3 and F(4,3), 16 x 16 at alpha 5 and 6.
 GemmTiles mma_fused_tiles(ir::MmaKind kind, const plans::Tiling& t, const ConvDesc& d) {
   const int a2 = t.alpha * t.alpha;
   GemmTiles g;
   g.points = a2;
   g.mma = kind;
   g.cc = ir::mma_depth(kind);
-  g.prefetch = true;  // the next chunk's tiles load while this one is multiplied
-  // The fewest points a warp with at most 12 warps, a multiple of 4 from 8 on: ptxas allots
-  // registers as if to warps in fours, so 9 warps (F(4,3) at 4 points a warp) capped a thread at
-  // 168 registers like 12 (the 64 accumulators with the prefetched tile then spilled 16 bytes).
   g.ppt = a2;
-  for (int p = a2; p >= 1; --p)
-    if (a2 % p == 0 && (a2 / p < 8 || (a2 / p <= 12 && a2 / p % 4 == 0))) g.ppt = p;
-  // tf32 and 3xtf32 stage floats and 3xtf32's split operands take registers of their own, and
-  // alpha 6's prefetched tile (36 values) does too: ptxas spilled F(4,3) with 64 (the H200's in
-  // 3xtf32, NVRTC 13.0's in tf32), and in f16 with 48 (12 warps: 168 registers a thread).
-  const int max_accumulators = ir::mma_is_tf32(kind) || t.alpha >= 6 ? 32 : 64;
+  for (int p = a2; p >= 1; --p)  // the fewest points a warp with at most 9 warps
+    if (a2 % p == 0 && a2 / p <= 9) g.ppt = p;
+  const int max_accumulators = kind == ir::MmaKind::tf32x3_m16n8k8 ? 32 : 64;
   for (const auto& [bk, bp] : {std::pair{32, 32}, {32, 16}, {16, 16}, {16, 8}}) {
     g.bk = bk, g.bp = bp, g.rk = bk / 8, g.rp = bp / 4;
     plans::choose_half_operands(g, d, t);  // halves take half the room

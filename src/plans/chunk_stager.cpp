@@ -140,6 +140,13 @@ void ChunkStager::issue_tile_major_copies(Expr tid, Expr c0, Expr buf) {
 }
 
 void ChunkStager::stage(Expr tid, Expr c0) {
+  if (g_.mma && source_ == GemmSource::image) {  // U's 16-byte copies land while the tiles transform
+    issue_copies(tid, c0, b_.i32(0));
+    b_.copy_commit();
+    stage_tiles(tid, c0);
+    b_.copy_wait(0);
+    return;
+  }
   if (source_ == GemmSource::image || g_.points > 1) stage_tiles(tid, c0);
   else stage_elements(v(), tid, c0);
   stage_elements(a(), tid, c0);
@@ -193,17 +200,16 @@ void ChunkStager::stage_elements(const StagedOperand& op, Expr tid, Expr c0) {
   });
 }
 
-void ChunkStager::for_each_pair(Expr tid, Expr c0, const std::function<void(const Pair&)>& body, bool unrolled) {
+void ChunkStager::for_each_pair(Expr tid, Expr c0, const std::function<void(const Pair&)>& body) {
   const int T = g_.threads(), cc = g_.cc, bp = g_.bp;
   // Neighbouring threads on neighbouring tiles (x's loads in runs of a row's pixels, V's stores
   // along its rows), or on neighbouring channels where V is staged by tiles from a channels-last
   // x (the tensor-core fused: runs of a pixel's channels, and V's stores along its rows too).
   const bool channels_first = d_.layout == Layout::nhwc && g_.v_tile_major;
-  b_.loop("vi", ceil_div(int64_t{cc} * bp, T), unrolled ? LoopKind::unrolled : LoopKind::serial, [&](Expr vi) {
+  b_.loop("vi", ceil_div(int64_t{cc} * bp, T), LoopKind::serial, [&](Expr vi) {
     Expr pair = b_.let("pair", vi * T + tid);
     b_.if_then(lt(pair, b_.i32(int64_t{cc} * bp)), [&] {
       Pair q;
-      q.slot = vi;
       q.ci = b_.let("ci", channels_first ? pair % cc : pair / bp);
       q.pl = b_.let("pl", channels_first ? pair / cc : pair % bp);
       q.c = b_.let("c", c0 + q.ci);
@@ -237,31 +243,6 @@ void ChunkStager::stage_tiles(Expr tid, Expr c0) {
 void ChunkStager::store_transformed(const Pair& q, const std::vector<Expr>& tile) {
   const std::vector<Expr> v = transform_2d(b_.ctx(), t_.t.BT, tile);
   for (int xi = 0; xi < t_.alpha * t_.alpha; ++xi) store_v(xi, q, v[xi]);
-}
-
-int ChunkStager::tile_slots() const {
-  return static_cast<int>(ceil_div(int64_t{g_.cc} * g_.bp, g_.threads())) * t_.alpha * t_.alpha;
-}
-
-void ChunkStager::load_raw(const Memory* raw, Expr tid, Expr c0) {
-  const int a2 = t_.alpha * t_.alpha;
-  for_each_pair(tid, c0, [&](const Pair& q) {
-    const std::vector<Expr> tile = load_input_tile(b_, input_, d_, t_, tile_coords(b_, q.p, t_), q.c, q.valid);
-    for (int i = 0; i < a2; ++i) b_.store(raw, q.slot * a2 + i, tile[i]);
-  }, true);
-}
-
-void ChunkStager::stage_raw(const Memory* raw, Expr tid, Expr c0) {
-  const int a2 = t_.alpha * t_.alpha;
-  issue_copies(tid, c0, b_.i32(0));
-  b_.copy_commit();
-  b_.comment("transform the chunk's input tiles, loaded a chunk ahead, into work-group memory");
-  for_each_pair(tid, c0, [&](const Pair& q) {
-    std::vector<Expr> tile;
-    for (int i = 0; i < a2; ++i) tile.push_back(b_.load("d", raw, q.slot * a2 + i));
-    store_transformed(q, tile);
-  }, true);
-  b_.copy_wait(0);
 }
 
 void ChunkStager::stage_point_row(Expr tid, Expr c0) {

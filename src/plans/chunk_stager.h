@@ -2,8 +2,8 @@
 // from memory into work-group memory, as [copy][point][cc][width] rows. Five ways: loads staged
 // directly (stage), a prefetch through registers overlapped with the multiply (fetch, then stash),
 // asynchronous copies into a ring of stages (issue_copies), or, for the fused plans, input tiles
-// transformed on the way (stage with GemmSource::image), on tensor cores from raw tiles
-// prefetched into registers (load_raw, then stage_raw).
+// transformed on the way (stage with GemmSource::image; on tensor cores with U's copies in
+// flight meanwhile).
 #pragma once
 
 #include <functional>
@@ -63,15 +63,9 @@ class ChunkStager {
   /// else single floats; throws wino::Error for a half operand whose rows do not allow them. A
   /// copy holds GemmTiles::staged_points() points from the work-group's `first_point` on.
   void issue_copies(ir::Expr tid, ir::Expr c0, ir::Expr buf, int first_point = 0);
-  /// Global -> work-group memory directly (no prefetch): V (or transformed image tiles), then U.
+  /// Global -> work-group memory directly (no prefetch): V (or transformed image tiles), then U
+  /// (the tensor-core fused: U by asynchronous copies, in flight while the tiles transform).
   void stage(ir::Expr tid, ir::Expr c0);
-  /// The tensor-core fused's pipeline: the raw input tiles of the thread's (channel, tile) pairs of
-  /// the chunk at c0 into `raw` (tile_slots() values), loaded while the chunk before is
-  /// multiplied; then U's copies of the chunk issued, the tiles in `raw` transformed into V's
-  /// copy and the copies waited for (stage_raw).
-  int tile_slots() const;
-  void load_raw(const ir::Memory* raw, ir::Expr tid, ir::Expr c0);
-  void stage_raw(const ir::Memory* raw, ir::Expr tid, ir::Expr c0);
   /// GemmTiles::patch_ring: the chunk's input patches into the ring's copy `buf` as
   /// [cc][alpha][alpha][bp], a float per copy, zeros past the image, the channels and the tiles
   /// (issue_copies copies U only).
@@ -109,10 +103,8 @@ class ChunkStager {
   // (ci, pl), its channel and tile, and whether both exist.
   struct Pair {
     ir::Expr ci, pl, c, p, valid;
-    ir::Expr slot;  // the thread's how-manyth pair
   };
-  // `unrolled`: the pairs' loop unrolled (its index names registers: load_raw, stage_raw).
-  void for_each_pair(ir::Expr tid, ir::Expr c0, const std::function<void(const Pair&)>& body, bool unrolled = false);
+  void for_each_pair(ir::Expr tid, ir::Expr c0, const std::function<void(const Pair&)>& body);
   /// Vs[point][ci][pl] = value (by tiles: Vs[point][pl][ci]).
   void store_v(int point, const Pair& q, ir::Expr value);
   /// Vs[xi][...] = (B^T tile B)[xi] for every point xi of the pair's input tile.

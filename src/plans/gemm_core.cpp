@@ -90,15 +90,15 @@ void multiply(KernelBuilder& b, const GemmCore& core, const ChunkStager& st, Exp
 ThreadTile GemmCore::tile(KernelBuilder& b, Expr tid) const {
   if (g.mma) {  // the lane's row g of each slice and its columns 2t, 2t + 1, placed by warp_offset
     const WarpPlace w = warp_place(b, g, tid);
-    return {w.group, b.let("kq", w.k0 + w.g * a_run(*this)), b.let("pq", w.p0 + w.t * (2 * b_run(*this)))};
+    return {w.group, b.let("kq", w.k0 + w.g * a_run(*this)), b.let("pq", w.p0 + w.t * (2 * b_run(*this))), w.k0};
   }
   const int qk = g.bk / g.rk, qp = g.bp / g.rp;
-  if (g.points == 1) return {Expr{}, b.let("kq", tid / qp), b.let("pq", tid % qp)};
+  if (g.points == 1) return {Expr{}, b.let("kq", tid / qp), b.let("pq", tid % qp), Expr{}};
   // With several points the group index stays a computed value even when there is one group
   // (fused-output): known point offsets let ptxas hoist all alpha^2 points' loads (254 registers
   // instead of 112 for F(4,3)).
   Expr q = b.let("q", tid % (qk * qp));
-  return {b.let("grp", tid / (qk * qp)), b.let("kq", q / qp), b.let("pq", q % qp)};
+  return {b.let("grp", tid / (qk * qp)), b.let("kq", q / qp), b.let("pq", q % qp), Expr{}};
 }
 Expr GemmCore::point(KernelBuilder& b, const ThreadTile& tt, int j) const {
   return tt.group ? tt.group * g.ppt + b.i32(j) : b.i32(j);
@@ -109,6 +109,13 @@ Expr GemmCore::row(KernelBuilder& b, const ThreadTile& tt, int i) const {
   if (!g.mma) return spaced(b, tt.kq, i, g.rk, g.bk);
   return tt.kq + b.i32(run_offset(i, a_run(*this)));
 }
+// Lane g's row of register row i is k0 + g w + run_offset(i, w): over g = 0 .. 7 the 8 w rows
+// from k0 + (i / w) 8 w.
+Expr GemmCore::row_group(KernelBuilder& b, const ThreadTile& tt, int i) const {
+  const int w = a_run(*this);
+  return tt.k0 + b.i32(i / w * 8 * w);
+}
+int GemmCore::row_group_size() const { return 8 * a_run(*this); }
 Expr GemmCore::col(KernelBuilder& b, const ThreadTile& tt, int j) const {
   if (!g.mma) return spaced(b, tt.pq, j, g.rp, g.bp);
   const int w = b_run(*this);
@@ -218,30 +225,6 @@ void pipeline_patches(KernelBuilder& b, const GemmCore& core, ChunkStager& st, i
   b.barrier();  // the sinks may reuse work-group memory
 }
 
-/// The tensor-core fused with `prefetch`: each chunk's raw input tiles are loaded into registers
-/// while the chunk before is multiplied; the chunk then issues U's copies, transforms its tiles
-/// from the registers into V's copy and waits for the copies, so that the loads' latency is
-/// spent under the barrier and the mma, not before the transform (one copy of each: two barriers
-/// a chunk).
-void pipeline_raw_tiles(KernelBuilder& b, const GemmCore& core, ChunkStager& st, int64_t chunks) {
-  const GemmTiles& g = core.g;
-  const Memory* raw = b.thread_array("raw", st.tile_slots());
-  b.threads([&](Expr tid) {
-    zero_accumulators(b, core);
-    st.load_raw(raw, tid, b.i32(0));
-  });
-  b.loop("chunk", chunks, LoopKind::serial, [&](Expr chunk) {
-    Expr c0 = b.let("c0", chunk * g.cc);
-    b.threads([&](Expr tid) {
-      st.stage_raw(raw, tid, c0);
-      b.if_then(lt(chunk + 1, b.i32(chunks)), [&] { st.load_raw(raw, tid, c0 + g.cc); });
-    });
-    b.barrier();
-    b.threads([&](Expr tid) { multiply(b, core, st, tid, b.i32(0)); });
-    b.barrier();
-  });
-}
-
 }  // namespace
 
 GemmCore multiply_chunks(KernelBuilder& b, const ConvDesc& d, const Tiling& t, const GemmTiles& g,
@@ -278,10 +261,6 @@ GemmCore multiply_chunks(KernelBuilder& b, const ConvDesc& d, const Tiling& t, c
   }
   if (g.stages) {
     pipeline_chunks(b, core, st, chunks);
-    return core;
-  }
-  if (g.prefetch_raw_tiles()) {
-    pipeline_raw_tiles(b, core, st, chunks);
     return core;
   }
   if (!g.prefetch) {
@@ -339,9 +318,9 @@ void check_stages(const std::string& plan, const Tiling& t, const GemmTiles& g, 
     refuse("a row of alpha Winograd points per work-group is for the input transformed in the kernel (fused-input)");
   if (g.ppt < 1 || g.points % g.ppt)
     refuse(std::to_string(g.ppt) + " points per thread must divide the work-group's " + std::to_string(g.points));
-  if (s.source == GemmSource::image && ((g.points == 1 && a2 > 1) || (g.prefetch && !g.mma)))
+  if (s.source == GemmSource::image && ((g.points == 1 && a2 > 1) || g.prefetch))
     refuse("transforming the input in the kernel needs a row of alpha or all alpha^2 points in a work-group, "
-           "without prefetch (but on tensor cores)");
+           "without prefetch");
   if (s.sink == GemmSink::transform_in_registers && g.ppt != a2)
     refuse("the output transform in registers needs all alpha^2 points in each thread");
   if (s.sink == GemmSink::transform_after_exchange && g.points != a2)
@@ -349,7 +328,7 @@ void check_stages(const std::string& plan, const Tiling& t, const GemmTiles& g, 
   // Tensor cores take one point per work-group (unfused), or all alpha^2 in each thread with the
   // output transform in registers (fused-output), staged a group of points at a time, or all
   // alpha^2 split over the warps, the input transformed in the kernel and the output transform
-  // after an exchange (fused), staged whole with the next chunk's tiles prefetched.
+  // after an exchange (fused), staged whole.
   const bool mma_output = g.mma && g.points == a2 && g.ppt == a2 && s.sink == GemmSink::transform_in_registers;
   const bool mma_fused = g.points_split_over_warps() && g.points == a2 && s.source == GemmSource::image &&
                          s.sink == GemmSink::transform_after_exchange;
@@ -364,9 +343,8 @@ void check_stages(const std::string& plan, const Tiling& t, const GemmTiles& g, 
            "(all alpha^2 points in each thread) and of fused (all alpha^2 points split over the warps)");
   if (g.mma && s.source != GemmSource::transformed && !mma_fused)
     refuse("tensor cores take V from the input-transform kernel, except in plan fused");
-  if (mma_fused && (g.stages || !g.prefetch))
-    refuse("the tensor-core fused stages each chunk directly with the next chunk's tiles prefetched into registers "
-           "(prefetch, no ring of asynchronous copies)");
+  if (mma_fused && (g.stages || g.prefetch))
+    refuse("the tensor-core fused stages each chunk directly (no asynchronous copies or prefetch)");
   if (g.stage_points && (!mma_output || !g.stages || g.points % g.stage_points))
     refuse("staging " + std::to_string(g.stage_points) + " points at a time is for the tensor-core fused-output, "
            "with asynchronous copies, and must divide the work-group's " + std::to_string(g.points) + " points");

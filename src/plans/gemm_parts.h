@@ -11,6 +11,7 @@ namespace wino::plans {
 /// The register tile of one thread: point group, row and column block.
 struct ThreadTile {
   ir::Expr group, kq, pq;
+  ir::Expr k0;  // tensor cores: the warp's first row in the block (GemmCore::row_group)
 };
 
 struct GemmCore {
@@ -44,6 +45,10 @@ struct GemmCore {
   /// Block-local row (output channel) of register row i, column (tile) of register column j.
   ir::Expr row(ir::KernelBuilder& b, const ThreadTile& tt, int i) const;
   ir::Expr col(ir::KernelBuilder& b, const ThreadTile& tt, int j) const;
+  /// Tensor cores: the first of the rows register row i stands for over the warp's lanes, a
+  /// warp-uniform value; those rows are the row_group_size() from it on.
+  ir::Expr row_group(ir::KernelBuilder& b, const ThreadTile& tt, int i) const;
+  int row_group_size() const;
   /// The register columns grouped in runs of contiguous block columns, each run starting at a
   /// multiple of its length (single columns where the layout promises no more).
   std::vector<std::vector<int>> column_runs() const;

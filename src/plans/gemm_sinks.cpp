@@ -46,6 +46,9 @@ void exchange(KernelBuilder& b, const GemmCore& core, const std::function<void(E
   if (g.bk % rows || int64_t{g.points} * rows * pitch > core.smem_size)
     throw Error("GEMM tiles " + g.str() + ": the accumulator exchange does not fit work-group memory");
   const int64_t slices = g.bk / rows;
+  // On tensor cores a register row's rows over a warp's lanes lie in one slice or none: a
+  // warp-uniform branch skips the others' stores (else every store issues, predicated off).
+  const bool by_warp = g.mma && rows % core.row_group_size() == 0;
   b.loop("slice", slices, LoopKind::serial, [&](Expr slice) {
     Expr lo = b.let("lo", slice * rows);
     b.threads([&](Expr tid) {
@@ -54,9 +57,14 @@ void exchange(KernelBuilder& b, const GemmCore& core, const std::function<void(E
         Expr xi = b.let("xi", core.point(b, tt, j));
         for (int i = 0; i < g.rk; ++i) {
           Expr kl = b.let("kl", core.row(b, tt, i) - lo);
-          for (int jj = 0; jj < g.rp; ++jj)
-            b.store(core.smem, (xi * rows + kl) * pitch + core.col(b, tt, jj),
-                    b.load("acc", core.acc, b.i32(core.acc_index(j, i, jj))), in_range(kl, 0, rows));
+          auto store_row = [&](Expr ok) {
+            for (int jj = 0; jj < g.rp; ++jj)
+              b.store(core.smem, (xi * rows + kl) * pitch + core.col(b, tt, jj),
+                      b.load("acc", core.acc, b.i32(core.acc_index(j, i, jj))), ok);
+          };
+          if (slices == 1) store_row(Expr{});  // every row is in the one slice
+          else if (by_warp) b.if_then(in_range(core.row_group(b, tt, i) - lo, 0, rows), [&] { store_row(Expr{}); });
+          else store_row(in_range(kl, 0, rows));
         }
       }
     });

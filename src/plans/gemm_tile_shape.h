@@ -66,8 +66,8 @@ struct GemmTiles {
   /// 16 x 6 or 24 x 4, which keep U in registers).
   bool cpu_u_in_registers() const { return bp * (bk / lanes) + bk / lanes + 1 <= (lanes >= 16 ? 32 : 16); }
   /// Part of the kernel name: "bk128_bp128_r8x8_c8", with "_p9" when a work-group has all points,
-  /// "_s3" with asynchronous copies ("_q4" staging 4 points at a time), "_pf" prefetching raw
-  /// tiles and "_tf32" (the mma's operands) on tensor cores.
+  /// "_s3" with asynchronous copies ("_q4" staging 4 points at a time) and "_tf32" (the mma's
+  /// operands) on tensor cores.
   std::string str() const;
   /// Padding of each staged float row: a tensor-core warp's fragment reads then hit distinct banks
   /// (a half operand's rows take 8 halves: ChunkStager).
@@ -91,7 +91,7 @@ struct GemmTiles {
   /// Tensor cores with a work-group's points split over its warps, ppt a warp (the tensor-core fused).
   bool points_split_over_warps() const { return mma && ppt < points; }
   /// The tensor-core fused (points split over warps) prefetching: the next chunk's raw input tiles
-  /// load into registers, one staged copy.
+  /// load into registers, one staged copy (without prefetch they load just before they transform).
   bool prefetch_raw_tiles() const { return prefetch && points_split_over_warps(); }
   /// Copies of the staged chunk: the stages, two when prefetching (but raw tiles), else one.
   int copies() const { return stages ? stages : prefetch && !prefetch_raw_tiles() ? 2 : 1; }

@@ -12,7 +12,6 @@ std::string GemmTiles::str() const {
   if (group_tiles) s += "_g" + std::to_string(group_tiles);
   if (stages) s += "_s" + std::to_string(stages);
   if (stage_points) s += "_q" + std::to_string(stage_points);
-  if (prefetch_raw_tiles()) s += "_pf";
   return mma ? s + "_" + ir::mma_operand_name(*mma) : s;
 }
 
