@@ -35,7 +35,9 @@ mkdir -p "$out"
 ncu --set full --clock-control none --import-source yes -k "regex:$kernel" -c 1 -f -o "$out/$name" "$build/wino" run "$@" --device cuda --repeat 1 \
   > "$out/$name.run.txt" 2>&1 || { tail -20 "$out/$name.run.txt" >&2; echo "gpu_profile: ncu failed (log: $out/$name.run.txt)" >&2; exit 1; }
 [ -f "$out/$name.ncu-rep" ] || { echo "gpu_profile: no kernel matched '$kernel' (kernels: $(grep -o 'wino_[a-z0-9_]*' "$out/$name.run.txt" | sort -u | tr '\n' ' '))" >&2; exit 1; }
-ncu --import "$out/$name.ncu-rep" --page details > "$out/$name.details.txt" 2>&1
-ncu --import "$out/$name.ncu-rep" --page source --csv --print-source sass > "$out/$name.sass.csv" 2>&1
+ncu --import "$out/$name.ncu-rep" --page details > "$out/$name.details.txt" 2>&1 ||
+  { echo "gpu_profile: ncu could not print the report's details (see $out/$name.details.txt)" >&2; exit 1; }
+ncu --import "$out/$name.ncu-rep" --page source --csv --print-source sass > "$out/$name.sass.csv" 2>&1 ||
+  { echo "gpu_profile: ncu could not print the report's SASS (see $out/$name.sass.csv)" >&2; exit 1; }
 grep -E "Duration|Registers Per Thread|Achieved Occupancy|Compute \(SM\) Throughput|Memory Throughput|Warp Cycles Per Issued" "$out/$name.details.txt" | head -12
 echo "gpu_profile: $out/$name.details.txt, $out/$name.sass.csv"

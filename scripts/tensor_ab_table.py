@@ -15,7 +15,8 @@ import math
 import re
 import sys
 
-HEADER = re.compile(r"== (\S+) (\S+) r\d+ (\S+) F\((\d+),(\d+)\) (\S+) (\S+) (\S+) (\S+)")
+# "== LAYER BUILD rROUND PLAN F(m,r) PRECISION DTYPE LAYOUT TILES" (the --check lines start "== check")
+HEADER = re.compile(r"== (?!check )(\S+) (\S+) r\d+ (\S+) F\((\d+),(\d+)\) (\S+) (\S+) (\S+) (\S+)")
 TOTAL = re.compile(r"total ([\d.]+) us")
 
 
@@ -28,7 +29,6 @@ def read_runs(path):
             m = HEADER.match(line)
             if m:
                 layer, build, plan, m_, r, precision, dtype, layout, tiles = m.groups()
-                build = build.rstrip("/").split("/")[-1]
                 config = f"{plan} F({m_},{r}) {precision} {dtype} {layout} {tiles}"
                 key = (layer, config, build)
                 for seq, item in ((layers, layer), (configs, config), (builds, build)):
@@ -59,12 +59,15 @@ def main():
     a = ap.parse_args()
     try:
         times, layers, configs, builds = read_runs(a.runs)
-        cudnn = {}
-        if a.torch:
+    except (OSError, UnicodeDecodeError) as e:
+        sys.exit(f"tensor_ab_table: cannot read the runs {a.runs}: {e}")
+    cudnn = {}
+    if a.torch:
+        try:
             with open(a.torch) as f:
                 cudnn = {(r["layer"], r["mode"]): r["us_med"] for r in json.load(f)["rows"]}
-    except (OSError, ValueError, KeyError) as e:
-        sys.exit(f"tensor_ab_table: cannot read the runs: {e}")
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            sys.exit(f"tensor_ab_table: cannot read the yardstick {a.torch} (bench/torch_yardstick.py --json): {e}")
     if not times:
         sys.exit(f"tensor_ab_table: no timed runs in {a.runs} (is it gpu_tensor_ab.sh's tensor_ab.txt?)")
     for config in configs:
@@ -76,10 +79,10 @@ def main():
             c = cudnn.get((layer, mode))
             print(f"| {layer} | {c:.1f} | " if c else f"| {layer} | - | ", end="")
             print(" | ".join(cells) + " |")
-        if cudnn:
-            ratios = [geomean([cudnn[(l, mode)] / times[(l, config, b)] for l in layers
-                               if (l, config, b) in times and (l, mode) in cudnn]) for b in builds]
-            print("| cuDNN / Wino, geometric mean | | " + " | ".join(f"{r:.3f}" for r in ratios) + " |")
+        ratios = [[cudnn[(l, mode)] / times[(l, config, b)] for l in layers if (l, config, b) in times and (l, mode) in cudnn]
+                  for b in builds]
+        if any(ratios):
+            print("| cuDNN / Wino, geometric mean | | " + " | ".join(f"{geomean(r):.3f}" if r else "-" for r in ratios) + " |")
         for b in builds[1:]:
             r = [times[(l, config, builds[0])] / times[(l, config, b)] for l in layers
                  if (l, config, b) in times and (l, config, builds[0]) in times]

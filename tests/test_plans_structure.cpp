@@ -194,7 +194,6 @@ TEST(PlansStructure, TensorCoreFusedSplitsThePointsOverTheWarps) {
     ASSERT_EQ(prog.kernels.size(), 2u);
     const ir::Kernel& k = *prog.kernels.at(0);  // the weight transform runs at set_weights
     EXPECT_NE(k.name.find("_all_"), std::string::npos) << k.name;
-    EXPECT_EQ(k.name.find("_pf"), std::string::npos) << k.name;
     std::function<int(const ir::Block&, ir::StmtKind, int)> count = [&](const ir::Block& b, ir::StmtKind kind,
                                                                         int transposed) {
       int n = 0;  // statements of `kind` (transposed or not, or either: -1)

@@ -157,11 +157,11 @@ std::vector<plans::PlanOptions> candidate_plans(const ConvDesc& d, const Options
                                                        {128, 128, 16, 8, 16}};
       if (!tiles_given(o))
         for (const auto& t : mma_tiles) out.push_back(with_tiles(p, t));
-      // fused on tensor cores is not offered here (it runs where named only): on the H200 it took 1.5-3.5x unfused's time
-      // on every batch >= 8 layer in fp16, 3xtf32 and tf32 (session 43, bench/results/
-      // h200_tensor_fused_session43.txt), and the model, which prices neither its latency (one
-      // work-group a multiprocessor, nothing in flight during the mma) nor U read again per block,
-      // ranked it first.
+      // fused on tensor cores is not offered here (it runs where named only): it took 1.2-3.0x
+      // unfused's time in fp16 F(4,3) on the H100 (session 45, bench/results/
+      // h100_tensor_fused_ab_session45.txt; 1.5-3.5x on the H200 before, session 43), and the
+      // model, which prices neither its latency (each work-group's phases in series) nor U read
+      // again per block, ranked it first.
       if (tensor_core_plan("fused-output", m + static_cast<int>(d.r) - 1)) {
         plans::PlanOptions f = given_plan(d, o, "fused-output", m);
         f.precision = o.precision;

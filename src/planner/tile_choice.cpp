@@ -323,8 +323,10 @@ GemmTiles mma_output_tiles(ir::MmaKind kind, const plans::Tiling& t) {
 // half type for f16 and bf16, else floats), U staged beside them, chunks of the mma's depth (16
 // channels in f16 and bf16, 8 in tf32), the output transform after an exchange of the
 // accumulators. The largest block whose staged chunk fits the 96 KiB with at most 64
-// accumulators a thread, 32 in 3xtf32 (the H200's ptxas spilled F(4,3) with 64): in f16 and bf16
-// 32 x 32 at F(2,3), 32 x 16 at alpha 3 and F(4,3), 16 x 16 at alpha 5 and 6.
+// accumulators a thread, 32 in 3xtf32 (the H200's ptxas spilled F(4,3) with 64): in f16, bf16
+// and tf32 32 x 32 up to alpha 4, 16 x 16 at alpha 5, 32 x 16 at alpha 6 (16 x 16 in f16 and
+// bf16 where K is no multiple of 8: U staged as floats); in 3xtf32 32 x 32, 32 x 16, 16 x 8 and
+// 16 x 16 at alpha 3 to 6.
 GemmTiles mma_fused_tiles(ir::MmaKind kind, const plans::Tiling& t, const ConvDesc& d) {
   const int a2 = t.alpha * t.alpha;
   GemmTiles g;

@@ -1,9 +1,10 @@
 // Internal to the GEMM core (gemm_core.cpp): how a chunk of cc input channels of U and V gets
 // from memory into work-group memory, as [copy][point][cc][width] rows. Five ways: loads staged
 // directly (stage), a prefetch through registers overlapped with the multiply (fetch, then stash),
-// asynchronous copies into a ring of stages (issue_copies), or, for the fused plans, input tiles
+// asynchronous copies into a ring of stages (issue_copies), for the fused plans input tiles
 // transformed on the way (stage with GemmSource::image; on tensor cores with U's copies in
-// flight meanwhile).
+// flight meanwhile), or plan fused's ring of input patches (issue_patch_copies, then
+// transform_patches).
 #pragma once
 
 #include <functional>

@@ -109,8 +109,8 @@ Expr GemmCore::row(KernelBuilder& b, const ThreadTile& tt, int i) const {
   if (!g.mma) return spaced(b, tt.kq, i, g.rk, g.bk);
   return tt.kq + b.i32(run_offset(i, a_run(*this)));
 }
-// Lane g's row of register row i is k0 + g w + run_offset(i, w): over g = 0 .. 7 the 8 w rows
-// from k0 + (i / w) 8 w.
+// Lane g's row of register row i is k0 + g w + run_offset(i, w): over g = 0 .. 7 eight rows, w
+// apart, among the 8 w from k0 + (i / w) 8 w.
 Expr GemmCore::row_group(KernelBuilder& b, const ThreadTile& tt, int i) const {
   const int w = a_run(*this);
   return tt.k0 + b.i32(i / w * 8 * w);
@@ -343,8 +343,8 @@ void check_stages(const std::string& plan, const Tiling& t, const GemmTiles& g, 
            "(all alpha^2 points in each thread) and of fused (all alpha^2 points split over the warps)");
   if (g.mma && s.source != GemmSource::transformed && !mma_fused)
     refuse("tensor cores take V from the input-transform kernel, except in plan fused");
-  if (mma_fused && (g.stages || g.prefetch))
-    refuse("the tensor-core fused stages each chunk directly (no asynchronous copies or prefetch)");
+  if (mma_fused && g.stages)  // (prefetch is refused above for every plan transforming its input)
+    refuse("the tensor-core fused stages each chunk directly (no asynchronous copies)");
   if (g.stage_points && (!mma_output || !g.stages || g.points % g.stage_points))
     refuse("staging " + std::to_string(g.stage_points) + " points at a time is for the tensor-core fused-output, "
            "with asynchronous copies, and must divide the work-group's " + std::to_string(g.points) + " points");

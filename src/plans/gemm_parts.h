@@ -45,8 +45,8 @@ struct GemmCore {
   /// Block-local row (output channel) of register row i, column (tile) of register column j.
   ir::Expr row(ir::KernelBuilder& b, const ThreadTile& tt, int i) const;
   ir::Expr col(ir::KernelBuilder& b, const ThreadTile& tt, int j) const;
-  /// Tensor cores: the first of the rows register row i stands for over the warp's lanes, a
-  /// warp-uniform value; those rows are the row_group_size() from it on.
+  /// Tensor cores: where the rows register row i stands for over the warp's lanes start, a
+  /// warp-uniform value; they lie among the row_group_size() rows from it on.
   ir::Expr row_group(ir::KernelBuilder& b, const ThreadTile& tt, int i) const;
   int row_group_size() const;
   /// The register columns grouped in runs of contiguous block columns, each run starting at a

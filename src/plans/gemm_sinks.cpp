@@ -49,6 +49,9 @@ void exchange(KernelBuilder& b, const GemmCore& core, const std::function<void(E
   // On tensor cores a register row's rows over a warp's lanes lie in one slice or none: a
   // warp-uniform branch skips the others' stores (else every store issues, predicated off).
   const bool by_warp = g.mma && rows % core.row_group_size() == 0;
+  if (by_warp && (8 * g.rk) % core.row_group_size())  // a warp's first row, a multiple of 8 rk, starts a group
+    throw Error("internal: GEMM tiles " + g.str() + ": a warp's rows do not start a group of " +
+                std::to_string(core.row_group_size()) + " (the exchange's branch by warps)");
   b.loop("slice", slices, LoopKind::serial, [&](Expr slice) {
     Expr lo = b.let("lo", slice * rows);
     b.threads([&](Expr tid) {

@@ -90,11 +90,8 @@ struct GemmTiles {
   }
   /// Tensor cores with a work-group's points split over its warps, ppt a warp (the tensor-core fused).
   bool points_split_over_warps() const { return mma && ppt < points; }
-  /// The tensor-core fused (points split over warps) prefetching: the next chunk's raw input tiles
-  /// load into registers, one staged copy (without prefetch they load just before they transform).
-  bool prefetch_raw_tiles() const { return prefetch && points_split_over_warps(); }
-  /// Copies of the staged chunk: the stages, two when prefetching (but raw tiles), else one.
-  int copies() const { return stages ? stages : prefetch && !prefetch_raw_tiles() ? 2 : 1; }
+  /// Copies of the staged chunk: the stages, two when prefetching, else one.
+  int copies() const { return stages ? stages : prefetch ? 2 : 1; }
   /// The FMA GEMM of all points with a ring (plan fused): `stages` (2) copies each of U, of a
   /// chunk's raw input patches and of their transforms V, patches and V as [cc][alpha^2][bp]
   /// (ChunkStager::issue_patch_copies, transform_patches).

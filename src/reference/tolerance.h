@@ -31,7 +31,10 @@ inline double error_tolerance(int m, int r) {
 /// With a tensor-core precision (Options::precision) the GEMM's operand rounding comes on top:
 /// the unit roundoff of the operands (tf32 and fp16 keep 10 mantissa bits, bf16 7), amplified by
 /// the output transform as float32's own is (measured in the interpreter: tests/test_precision.cpp).
-/// 3xtf32 is fp32-accurate and keeps the fp32 bound.
+/// 3xtf32 is fp32-accurate by the split, but its bound is 1e-5 (issue 15's accuracy for it) where
+/// float32's is tighter: on the GPU F(2,3) over 512 channels measured 3.6e-6 to 3.7e-6 (H100,
+/// fused, docs/accuracy.md), over float32's 2e-6, where the interpreter, which accumulates as
+/// float32 does, gives 2.8e-7.
 inline double error_tolerance(int m, int r, DType dtype, Precision precision = Precision::fp32) {
   const double type_bound = dtype == DType::f16 ? 1e-3 : dtype == DType::bf16 ? 8e-3 : 0.0;
   const double unit = precision == Precision::tf32 || precision == Precision::fp16 ? 0x1p-11
@@ -39,7 +42,8 @@ inline double error_tolerance(int m, int r, DType dtype, Precision precision = P
                                                                                    : 0.0;
   const int alpha = m + r - 1;
   const double gemm_bound = unit * (m == 0 ? 1 : alpha <= 4 ? 5 : alpha <= 6 ? 12 : 25);
-  return std::max({error_tolerance(m, r), type_bound, gemm_bound});
+  const double split_bound = precision == Precision::tf32x3 ? 1e-5 : 0.0;
+  return std::max({error_tolerance(m, r), type_bound, gemm_bound, split_bound});
 }
 
 }  // namespace wino
