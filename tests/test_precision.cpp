@@ -140,6 +140,11 @@ TEST_P(PrecisionSweep, InterpreterMatchesReference) {
   for (const auto& tiles : other_tiles(pc))
     worst.add(block_sweep(pc.r)[0], check_conv(Device::interpreter(), precision_options(pc, tiles), block_sweep(pc.r)[0]));
   worst.print("interp", pc);
+  // The interpreter accumulates as float32 does, so there 3xtf32 keeps float32's own bound (its
+  // checks take 1e-5, what the GPU's accumulation needs over many channels: tolerance.h).
+  if (pc.precision == Precision::tf32x3) {
+    EXPECT_LE(worst.f32, error_tolerance(pc.m, pc.r));
+  }
 }
 
 TEST_P(PrecisionSweep, GpuMatchesReference) {
