@@ -6,19 +6,26 @@
 # as --tiles takes them; DTYPE and LAYOUT by default f16/bf16 channels last for fp16/bf16, f32
 # NCHW else; default configurations: f16 channels last, unfused F(4,3), fused-output F(4,3) and
 # F(2,3), and bf16 unfused F(4,3)).
-# Usage: scripts/gpu_tensor_ab.sh BUILD [BUILD...] [--prefill]
+# Usage: scripts/gpu_tensor_ab.sh BUILD [BUILD...] [--prefill] [--yardstick]
 #   --prefill: compile every kernel the run takes for sm_90 here (no GPU needed) into
 #   $WINO_CACHE_DIR, so that the device call spends its time running them, not compiling.
-# Writes tensor_ab.txt to $OUT (or build/gpu_tensor_ab).
+#   --yardstick: time cuDNN first (bench/torch_yardstick.py, the layers and the configurations'
+#   modes) and end with scripts/tensor_ab_table.py's tables against it.
+# Writes tensor_ab.txt (and torch_yardstick.json) to $OUT (or build/gpu_tensor_ab).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 if [ $# -lt 1 ] || [ "${1:-}" = "--help" ]; then
-  sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
   [ "${1:-}" = "--help" ] && exit 0 || exit 2
 fi
-builds=() prefill=
+builds=() prefill= yardstick=
 for a in "$@"; do
-  if [ "$a" = --prefill ]; then prefill=--prefill; else builds+=("$a"); fi
+  case $a in
+    --prefill) prefill=--prefill ;;
+    --yardstick) yardstick=1 ;;
+    -*) echo "gpu_tensor_ab: unknown option $a (see --help)" >&2; exit 2 ;;
+    *) builds+=("$a") ;;
+  esac
 done
 [ ${#builds[@]} -ge 1 ] || { echo "gpu_tensor_ab: give at least one build" >&2; exit 2; }
 new=${builds[-1]}
@@ -32,6 +39,15 @@ export WINO_CACHE_DIR=${WINO_CACHE_DIR:-/tmp/wino_cache}
 layers=$(awk '!/^#/ && NF >= 9 && $2 >= 8 { printf "%s:%s,%s,%s,%s:%s\n", $1, $2, $3, $5, $6, $4 }' bench/layers.txt)
 configs=${WINO_AB_CONFIGS:-"unfused:4:fp16 fused-output:4:fp16 fused-output:2:fp16 unfused:4:bf16"}
 rounds=${WINO_AB_ROUNDS:-2}
+
+# cuDNN through PyTorch on the same layers, in the modes the configurations compare with
+# (3xtf32 against TF32), before Wino runs: its JSON feeds the tables at the end.
+if [ -n "$yardstick" ] && [ -z "$prefill" ]; then
+  modes=$(for c in $configs; do IFS=: read -r _ _ p _ <<< "$c"; echo "${p/3xtf32/tf32}"; done | sort -u | paste -sd,)
+  names=$(for l in $layers; do echo "${l%%:*}"; done | paste -sd,)
+  python3 bench/torch_yardstick.py --only "$names" --modes "$modes" --json "$out/torch_yardstick.json" ||
+    { echo "gpu_tensor_ab: bench/torch_yardstick.py failed: the tables will have no cuDNN column" >&2; yardstick=; }
+fi
 
 # DTYPE and LAYOUT where a configuration leaves them out: f16 or bf16 channels last for those
 # precisions, f32 NCHW for the others.
@@ -79,3 +95,8 @@ one() {  # build label shape k plan m precision dtype layout tiles [--check]
     done
   fi
 } 2>&1 | tee "$out/tensor_ab.txt"
+if [ -z "$prefill" ]; then
+  table=(python3 scripts/tensor_ab_table.py "$out/tensor_ab.txt")
+  [ -n "$yardstick" ] && table+=(--torch "$out/torch_yardstick.json")
+  "${table[@]}" | tee "$out/tensor_ab_table.md"
+fi
