@@ -15,28 +15,13 @@ tried. Needs NumPy (build/venv has it).
   scripts/half_error_model.py --precision bf16 --round v       # only V rounded
 """
 import argparse
-import json
-import subprocess
 import sys
-from fractions import Fraction
-from pathlib import Path
 
 try:
     import numpy as np
+    from wino_matrices import add_wino_argument, check_wino, transforms
 except ImportError:
     sys.exit("half_error_model: needs NumPy: run it with build/venv/bin/python (scripts/python_test.sh makes it)")
-
-
-def transforms(wino, m, r, points):
-    cmd = [wino, "transforms", "--m", str(m), "--r", str(r), "--json", "--trials", "1"]
-    if points:
-        cmd += ["--points", points]
-    try:
-        j = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
-    except subprocess.CalledProcessError as e:
-        sys.exit(f"half_error_model: {' '.join(cmd)} failed: {e.stderr.strip()}")
-    as_array = lambda rows: np.array([[float(Fraction(x)) for x in row] for row in rows])
-    return as_array(j["AT"]), as_array(j["G"]), as_array(j["BT"]), ", ".join(j["points"]) + ", inf"
 
 
 def rounder(precision):
@@ -77,11 +62,9 @@ def main():
     p.add_argument("--channels", type=int, default=256, help="input channels summed (default 256)")
     p.add_argument("--tiles", type=int, default=1000, help="random tiles (default 1000)")
     p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--wino", default=str(Path(__file__).resolve().parent.parent / "build/release/wino"),
-                   help="the wino binary (default build/release/wino)")
+    add_wino_argument(p)
     a = p.parse_args()
-    if not Path(a.wino).is_file():
-        sys.exit(f"half_error_model: no wino binary at {a.wino}: build it first (scripts/build.sh) or pass --wino")
+    check_wino(a.wino, "half_error_model")
     if a.channels < 1 or a.tiles < 1:
         sys.exit("half_error_model: --channels and --tiles must be >= 1")
     runs = [(m, pts) for m in (a.m or [2, 3, 4]) for pts in (a.points or [None])]
@@ -89,7 +72,7 @@ def main():
     print(f"{a.precision}, {a.round} rounded, C = {a.channels}, {a.tiles} tiles, seed {a.seed}")
     print(f"{'F(m,r)':8} {'points':28} {'rel. L2 error':>13} {'output rounding alone':>22} {'ratio':>6}")
     for m, pts in runs:
-        AT, G, BT, names = transforms(a.wino, m, a.r, pts)
+        AT, G, BT, names = transforms(a.wino, m, a.r, pts, "half_error_model")
         e, floor = errors(AT, G, BT, rnd, a.channels, a.tiles, a.seed, a.round)
         print(f"F({m},{a.r})   {names:28} {e:13.3e} {floor:22.3e} {e / floor:6.1f}")
 

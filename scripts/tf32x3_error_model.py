@@ -15,28 +15,15 @@ per number of input channels. Needs NumPy (build/venv has it).
   scripts/tf32x3_error_model.py --m 4 --chunk 32 --channels 512
 """
 import argparse
-import json
-import subprocess
 import sys
-from fractions import Fraction
-from pathlib import Path
 
 try:
     import numpy as np
+    from wino_matrices import add_wino_argument, check_wino, transforms
 except ImportError:
     sys.exit("tf32x3_error_model: needs NumPy: run it with build/venv/bin/python (scripts/python_test.sh makes it)")
 
 MMA_DEPTH = 8  # channels of one m16n8k8 tf32 mma
-
-
-def transforms(wino, m, r):
-    cmd = [wino, "transforms", "--m", str(m), "--r", str(r), "--json", "--trials", "1"]
-    try:
-        j = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
-    except subprocess.CalledProcessError as e:
-        sys.exit(f"tf32x3_error_model: {' '.join(cmd)} failed: {e.stderr.strip()}")
-    as_array = lambda rows: np.array([[float(Fraction(x)) for x in row] for row in rows])
-    return as_array(j["AT"]), as_array(j["G"]), as_array(j["BT"])
 
 
 def split(x):
@@ -89,15 +76,13 @@ def main():
     p.add_argument("--tiles", type=int, default=200, help="random tiles (default 200)")
     p.add_argument("--k", type=int, default=16, help="output channels (default 16)")
     p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--wino", default=str(Path(__file__).resolve().parent.parent / "build/release/wino"),
-                   help="the wino binary (default build/release/wino)")
+    add_wino_argument(p)
     a = p.parse_args()
-    if not Path(a.wino).is_file():
-        sys.exit(f"tf32x3_error_model: no wino binary at {a.wino}: build it first (scripts/build.sh) or pass --wino")
+    check_wino(a.wino, "tf32x3_error_model")
     channels = a.channels or [64, 128, 256, 512]
     if min(channels) < 1 or a.tiles < 1 or a.k < 1 or a.chunk < 0 or (a.chunk and a.chunk % MMA_DEPTH):
         sys.exit(f"tf32x3_error_model: --channels, --tiles and --k must be >= 1, --chunk 0 or a multiple of {MMA_DEPTH}")
-    AT, G, BT = transforms(a.wino, a.m, a.r)
+    AT, G, BT, _ = transforms(a.wino, a.m, a.r, None, "tf32x3_error_model")
     modes = a.accumulate or ["rn", "rz"]
     print(f"3xtf32 F({a.m},{a.r}), {a.tiles} tiles x {a.k} output channels, seed {a.seed}, "
           f"{'one accumulator' if not a.chunk else f'chunks of {a.chunk} channels into a float32 total'}")
