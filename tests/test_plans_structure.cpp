@@ -291,6 +291,58 @@ TEST(PlansStructure, FusedStagesInputPatchesThroughARingWithAsyncCopies) {
   EXPECT_GT(ir::shared_array_bytes(*prog.kernels[0]), 48 * 1024);
 }
 
+// The tensor-core fused on an f16 or bf16 channels-last input with C a multiple of 8 copies its
+// input patches through a ring of 2 copies (GemmTiles::tile_patch_ring): 16-byte copies of a
+// pixel's channels, no load of x of its own, the patches read two channels at a time. Elsewhere,
+// and where the ring does not fit 96 KiB (F(4,3)'s 32 x 16 blocks), each chunk is staged directly.
+TEST(PlansStructure, TensorCoreFusedCopiesHalfPatchesThroughARing) {
+  auto resolve = [](const ConvDesc& d, int m, Precision p) {
+    plans::PlanOptions o;
+    o.plan = "fused";
+    o.m = m;
+    o.precision = p;
+    o.async_copies = true;
+    return planner::resolve_plan(d, o);
+  };
+  ConvDesc d = layer(8, 64, 224, 64);
+  d.layout = Layout::nhwc;
+  for (const DType t : {DType::f16, DType::bf16}) {
+    d.dtype = t;
+    const plans::PlanOptions r = resolve(d, 2, t == DType::f16 ? Precision::fp16 : Precision::bf16);
+    ASSERT_TRUE(r.gemm->tile_patch_ring()) << r.gemm->str();
+    EXPECT_LE(r.gemm->stage_floats(), plans::kAsyncSharedFloats);
+    const plans::Program prog = plans::build_program(d, r);
+    const ir::Kernel& k = *prog.kernels.at(0);
+    EXPECT_NE(k.name.find("_s2"), std::string::npos) << k.name;
+    std::map<std::string, int> x_copies, x_loads, patch_reads;  // by run length
+    std::function<void(const ir::Block&)> walk = [&](const ir::Block& b) {
+      for (const ir::StmtPtr& st : b) {
+        if (st->kind == ir::StmtKind::copy_async && st->source->name == "x") ++x_copies[std::to_string(st->extent)];
+        if (st->kind == ir::StmtKind::load && st->memory->name == "x") ++x_loads["x"];
+        if (st->kind == ir::StmtKind::load && st->memory->name == "xs" && st->aligned) ++patch_reads["xs"];
+        walk(st->body);
+      }
+    };
+    walk(k.body);
+    EXPECT_GT(x_copies["8"], 0) << k.name << ": 16-byte copies of 8 channels";
+    EXPECT_EQ(x_copies.size(), 1u) << k.name;
+    EXPECT_EQ(x_loads["x"], 0) << k.name;
+    EXPECT_GT(patch_reads["xs"], 0) << k.name << ": a channel pair read as one 32-bit word";
+  }
+  d.dtype = DType::f16;
+  EXPECT_FALSE(resolve(d, 4, Precision::fp16).gemm->tile_patch_ring()) << "F(4,3): two copies of 36 points' patches do not fit";
+  ConvDesc nchw = d;
+  nchw.layout = Layout::nchw;
+  EXPECT_FALSE(resolve(nchw, 2, Precision::fp16).gemm->tile_patch_ring()) << "NCHW";
+  ConvDesc odd = layer(8, 20, 56, 64);
+  odd.layout = Layout::nhwc, odd.dtype = DType::f16;
+  EXPECT_FALSE(resolve(odd, 2, Precision::fp16).gemm->tile_patch_ring()) << "C not a multiple of 8";
+  ConvDesc f32 = d;
+  f32.dtype = DType::f32;
+  EXPECT_FALSE(resolve(f32, 2, Precision::tf32).gemm->tile_patch_ring()) << "float32 tensors";
+  EXPECT_FALSE(resolve(f32, 2, Precision::fp16).gemm->tile_patch_ring()) << "float32 tensors";
+}
+
 TEST(PlansStructure, UnknownPlanListsEveryPlanAndAuto) {
   try {
     build(layer(1, 8, 16, 8), "winograd");

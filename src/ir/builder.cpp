@@ -147,6 +147,12 @@ Expr KernelBuilder::load(const std::string& hint, const Memory* mem, Expr index,
   return v;
 }
 
+Expr KernelBuilder::aligned_load(const std::string& hint, const Memory* mem, Expr index, int lanes) {
+  Expr v = load(hint, mem, index, {}, lanes);
+  current().back()->aligned = true;
+  return v;
+}
+
 Expr KernelBuilder::register_load(const std::string& hint, const Memory* mem, Expr index, int lanes) {
   Expr v = load(hint, mem, index, {}, lanes);
   current().back()->in_register = true;

@@ -76,8 +76,8 @@ struct Stmt {
   // load: the value is reused across a loop body; keep it in a register (the C dialect stops the
   // compiler from re-reading memory at each use, which costs load slots in micro-kernels)
   bool in_register = false;
-  // store of a vector: its index is a multiple of its lanes, in memory that starts on the vector's
-  // size (the plan's promise; the interpreter checks it), so it may be one wide access
+  // load or store of a vector: its index is a multiple of its lanes, in memory that starts on the
+  // vector's size (the plan's promise; the interpreter checks it), so it may be one wide access
   bool aligned = false;
   // copy_async: the source index is an element of the buffer even where the mask is false (the
   // plan clamps it), so the address needs no guard of its own (the interpreter checks)

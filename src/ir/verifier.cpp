@@ -171,6 +171,7 @@ class Verifier {
           if (s.memory && s.var && s.var.type().element() != value_type(s.memory->type)) problem("load type mismatch");
           if (s.var) check_lanes(s, s.var.type());
           if (s.var && s.memory && !s.var.type().is_vector()) loaded_from_[s.var.node()] = s.memory;
+          if (s.aligned && s.var && !s.var.type().is_vector()) problem("an aligned load of a scalar");
           define(s.var);
           break;
         case StmtKind::store:

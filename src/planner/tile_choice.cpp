@@ -258,6 +258,17 @@ void use_patch_ring(GemmTiles& g, const ConvDesc& d, const plans::PlanOptions& p
   if (whole && regs && shared) g.groups_per_core = 2;
 }
 
+// The tensor-core fused copies its input patches through a ring (GemmTiles::tile_patch_ring)
+// where the input is f16 or bf16 channels last with C a multiple of 8 (16-byte runs of a pixel's
+// channels) and two copies of the patches fit beside U and V (F(2,3)'s 32 x 32 and 32 x 16
+// blocks; not F(4,3)'s 32 x 16).
+void use_tile_patch_ring(GemmTiles& g, const ConvDesc& d) {
+  const bool half = d.dtype == DType::f16 || d.dtype == DType::bf16;
+  if (!half || d.layout != Layout::nhwc || d.c % 8 || !g.half_v || g.cc % 8 || g.threads() % (g.bp * (g.cc / 8))) return;
+  g.stages = 2;
+  if (g.stage_floats() > plans::kAsyncSharedFloats) g.stages = 0;
+}
+
 // A work-group holding all alpha^2 points (plans fused and fused-output; `patch_ring`: fused
 // with asynchronous copies of float32 tensors, use_patch_ring).
 GemmTiles all_points_tiles(const plans::Tiling& t, bool all_points_per_thread, int64_t K, int max_threads,
@@ -426,8 +437,10 @@ plans::PlanOptions resolve_plan(const ConvDesc& d, plans::PlanOptions p) {
   check_points_per_thread(g, p, t);
   plans::choose_half_operands(g, d, t);  // before the ring is sized: halves take half the room
   // The tensor-core GEMM runs on CUDA only; the FMA one where the device has the copies.
-  // (The tensor-core fused, points split over warps, stages each chunk directly.)
+  // (The tensor-core fused, points split over warps, stages each chunk directly or through its
+  // ring of input patches.)
   if ((g.mma && !g.points_split_over_warps()) || (p.async_copies && p.plan == "unfused" && !g.lanes)) use_async_copies(g);
+  if (g.points_split_over_warps()) use_tile_patch_ring(g, d);
   // A stored V's rows by tiles are staged by asynchronous copies only (the tensor-core fused
   // transforms its own).
   if (!g.stages && !g.points_split_over_warps()) g.v_tile_major = false;

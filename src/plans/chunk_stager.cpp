@@ -4,6 +4,7 @@
 
 #include "common/error.h"
 #include "ir/transform_code.h"
+#include "plans/gemm_fragments.h"
 
 namespace wino::plans {
 
@@ -22,7 +23,8 @@ int64_t f32_stage_floats(const GemmTiles& g, bool half_u, bool half_v) {
 
 int64_t half_stage_floats(const GemmTiles& g, bool half_u, bool half_v) {
   if (g.patch_ring()) return 0;
-  return g.copies() * ((half_u ? g.u_copy_elements(true) : 0) + (half_v ? g.v_copy_elements(true) : 0)) / 2;
+  const int64_t patches = g.tile_patch_ring() ? g.stages * g.tile_patch_elements() : 0;
+  return (g.copies() * ((half_u ? g.u_copy_elements(true) : 0) + (half_v ? g.v_copy_elements(true) : 0)) + patches) / 2;
 }
 
 ChunkStager::ChunkStager(KernelBuilder& b, const ConvDesc& d, const Tiling& t, const GemmTiles& g, GemmCore& core,
@@ -43,6 +45,13 @@ ChunkStager::ChunkStager(KernelBuilder& b, const ConvDesc& d, const Tiling& t, c
   if (g.v_tile_major && (!half_v || !(copied || source == GemmSource::image)))
     throw Error("internal: GEMM tiles " + g.str() + ": V by tiles is staged in halves, copied from a half V "
                 "asynchronously or transformed in the kernel");
+  if (g.tile_patch_ring()) {
+    if (source != GemmSource::image || d.layout != Layout::nhwc || d.c % 8 || g.cc % 8 || !half_v ||
+        value_type(input->type) == input->type || T % (g.bp * (g.cc / 8)))
+      throw Error("internal: GEMM tiles " + g.str() + ": the tensor-core ring of input patches takes an f16 or bf16 "
+                  "channels-last input with C a multiple of 8, V in halves and threads a multiple of bp x cc / 8");
+    patches_ = b.shared_array("xs", g.stages * g.tile_patch_elements(), input->type);
+  }
   if (g.patch_ring()) {  // [copies of U][copies of V, [cc][xi][bp]][copies of the raw patches, alike]
     ops_[1].channel_major = true;
     patch_base_ = copies * (a + v);
@@ -119,16 +128,20 @@ void ChunkStager::issue_tile_major_copies(Expr tid, Expr c0, Expr buf) {
   const int64_t per_pass = T / runs;
   Expr rt = passes ? b_.let("rt", tid / runs) : Expr{}, ci = passes ? b_.let("ci", tid % runs * 8) : Expr{};
   for (int64_t i = 0; i < ceil_div(count, T); ++i) {
-    Expr e = b_.i32(i * T) + tid, row, xi, p, run = ci;  // row: point x bp + tile; run: its channel
+    // row: point x bp + the tile's staged row (staged_tile_row); run: its channel
+    Expr e = b_.i32(i * T) + tid, row, xi, p, run = ci;
     const int64_t first = i * per_pass;
     if (passes && first % g_.bp + per_pass <= g_.bp) {
-      row = b_.i32(first) + rt;
+      Expr tl = b_.i32(first % g_.bp) + rt;
+      row = b_.i32(first - first % g_.bp) + staged_tile_row(core_, tl);
       xi = core_.xi0 + b_.i32(first_point_ + first / g_.bp);
-      p = b_.let("p", op.col0 + b_.i32(first % g_.bp) + rt);
+      p = b_.let("p", op.col0 + tl);
     } else {
       e = b_.let("e", e);
-      row = b_.let("row", e / runs), run = b_.let("run", e % runs * 8);
-      xi = b_.let("xi", core_.xi0 + b_.i32(first_point_) + row / g_.bp), p = b_.let("p", op.col0 + row % g_.bp);
+      Expr r = b_.let("r", e / runs), tl = b_.let("tl", r % g_.bp);
+      run = b_.let("run", e % runs * 8);
+      row = b_.let("row", r - tl + staged_tile_row(core_, tl));
+      xi = b_.let("xi", core_.xi0 + b_.i32(first_point_) + r / g_.bp), p = b_.let("p", op.col0 + tl);
     }
     Expr c = b_.let("c", c0 + run);
     Expr ok = both(t_.tiles % g_.bp ? lt(p, b_.i32(t_.tiles)) : Expr{}, d_.c % g_.cc ? lt(c, b_.i32(d_.c)) : Expr{});
@@ -209,9 +222,13 @@ void ChunkStager::for_each_pair(Expr tid, Expr c0, const std::function<void(cons
   b_.loop("vi", ceil_div(int64_t{cc} * bp, T), LoopKind::serial, [&](Expr vi) {
     Expr pair = b_.let("pair", vi * T + tid);
     b_.if_then(lt(pair, b_.i32(int64_t{cc} * bp)), [&] {
+      // Channels first, the threads take V's staged rows in turn (each tile's row: staged_tile_row),
+      // so that neighbouring threads' stores fall in neighbouring rows.
       Pair q;
       q.ci = b_.let("ci", channels_first ? pair % cc : pair / bp);
-      q.pl = b_.let("pl", channels_first ? pair / cc : pair % bp);
+      q.row = channels_first ? b_.let("row", pair / cc) : Expr{};
+      q.pl = b_.let("pl", channels_first ? tile_of_staged_row(core_, q.row) : pair % bp);
+      if (!channels_first && g_.v_tile_major) q.row = b_.let("row", staged_tile_row(core_, q.pl));
       q.c = b_.let("c", c0 + q.ci);
       q.p = b_.let("p", core_.pb * bp + q.pl);
       q.valid = b_.let("valid", logical_and(lt(q.c, b_.i32(d_.c)), lt(q.p, b_.i32(t_.tiles))));
@@ -221,7 +238,7 @@ void ChunkStager::for_each_pair(Expr tid, Expr c0, const std::function<void(cons
 }
 
 void ChunkStager::store_v(int point, const Pair& q, Expr value) {
-  Expr row = g_.v_tile_major ? b_.i32(int64_t{point} * g_.bp) + q.pl : b_.i32(int64_t{point} * g_.cc) + q.ci;
+  Expr row = g_.v_tile_major ? b_.i32(int64_t{point} * g_.bp) + q.row : b_.i32(int64_t{point} * g_.cc) + q.ci;
   b_.store(v().smem, b_.i32(v().base) + row * v().pitch + (g_.v_tile_major ? q.ci : q.pl), value);
 }
 

@@ -4,7 +4,7 @@
 // asynchronous copies into a ring of stages (issue_copies), for the fused plans input tiles
 // transformed on the way (stage with GemmSource::image; on tensor cores with U's copies in
 // flight meanwhile), or plan fused's ring of input patches (issue_patch_copies, then
-// transform_patches).
+// transform_patches; on tensor cores issue_tile_patches, then transform_tile_patches).
 #pragma once
 
 #include <functional>
@@ -74,6 +74,13 @@ class ChunkStager {
   /// GemmTiles::patch_ring: the patches in copy `buf` transformed into V's copy `buf`,
   /// Vs[cc][xi][bp] (zeros stay zeros: the copies filled them past the image and the chunk).
   void transform_patches(ir::Expr tid, ir::Expr buf);
+  /// GemmTiles::tile_patch_ring: the chunk's input patches into the ring's copy `buf` as
+  /// [alpha^2][bp][cc], by 16-byte copies of 8 channels of a pixel, zeros past the image, the
+  /// channels and the tiles (tile_patch_ring.cpp).
+  void issue_tile_patches(ir::Expr tid, ir::Expr c0, ir::Expr buf);
+  /// GemmTiles::tile_patch_ring: the patches in copy `buf` transformed into V, Vs[xi][bp][cc], two
+  /// channels a thread (one 32-bit access for each pixel and each point).
+  void transform_tile_patches(ir::Expr tid, ir::Expr buf);
 
  private:
   struct Element {
@@ -104,6 +111,7 @@ class ChunkStager {
   // (ci, pl), its channel and tile, and whether both exist.
   struct Pair {
     ir::Expr ci, pl, c, p, valid;
+    ir::Expr row;  // where V by tiles stages tile pl (staged_tile_row)
   };
   void for_each_pair(ir::Expr tid, ir::Expr c0, const std::function<void(const Pair&)>& body);
   /// Vs[point][ci][pl] = value (by tiles: Vs[point][pl][ci]).
@@ -113,6 +121,7 @@ class ChunkStager {
 
   int first_point_ = 0;  // of the copy being issued (issue_copies)
   int64_t patch_base_ = 0;  // GemmTiles::patch_ring: the raw patches' copies in work-group memory, after V's
+  const ir::Memory* patches_ = nullptr;  // GemmTiles::tile_patch_ring: the raw patches' copies, in the input's type
   ir::KernelBuilder& b_;
   const ConvDesc& d_;
   const Tiling& t_;

@@ -40,6 +40,27 @@ int a_run(const GemmCore& core) {
 }
 int b_run(const GemmCore& core) { return core.tf32_operands ? 1 : run_width(core.g.rp / 2); }
 
+namespace {
+// The run of B's slices that staged_tile_row undoes (1: none).
+int staged_run(const GemmCore& core) {
+  return core.b_matrix_loads() && core.g.v_tile_major ? b_run(core) : 1;
+}
+}  // namespace
+
+Expr staged_tile_row(const GemmCore& core, Expr tile) {
+  const int w = staged_run(core);
+  if (w == 1) return tile;
+  Expr q = tile % (8 * w);
+  return tile - q + q % w * 8 + q / w;
+}
+
+Expr tile_of_staged_row(const GemmCore& core, Expr row) {
+  const int w = staged_run(core);
+  if (w == 1) return row;
+  Expr q = row % (8 * w);
+  return row - q + q % 8 * w + q / 8;
+}
+
 FragmentLoader::FragmentLoader(KernelBuilder& b, const GemmCore& core, const ChunkStager& st, Expr tid, Expr buf)
     : b_(b), core_(core), st_(st), g_(core.g), kind_(*core.g.mma), w_(warp_place(b, core.g, tid)) {
   // A warp of a point group starts at its group's first point's rows ([point][cc] rows; V by
@@ -60,14 +81,13 @@ FragmentLoader::FragmentLoader(KernelBuilder& b, const GemmCore& core, const Chu
   // the slice's 8 columns, and holds B's values 2 j, 2 j + 1 (mma_b_pos); lanes 16-31 idle. B
   // by tiles (GemmTiles::v_tile_major; 4 matrices per two slices, 2 for a last odd one): lane
   // 8 j + r gives the row of the tile that mma column r of slice j / 2 stands for (warp_offset),
-  // at channel 8 (j % 2), and holds B's values 2 (j % 2), 2 (j % 2) + 1 of that slice.
+  // at channel 8 (j % 2), and holds B's values 2 (j % 2), 2 (j % 2) + 1 of that slice. That
+  // tile is staged at row p0 + 8 slice + r (staged_tile_row).
   if (core.b_matrix_loads() && !g_.v_tile_major)
     blane_ = b.let("blane", bbase_ + (w_.g / 2 % 2 * 8 + w_.g % 2 * 4 + w_.t) * st.v().pitch);
   if (core.b_matrix_loads() && g_.v_tile_major) {
-    const int wb = b_run(core);
     Expr r = b.let("lr", w_.g % 2 * 4 + w_.t), j = b.let("lj", w_.g / 2);
-    Expr tile = w_.p0 + r * wb + j / 2 * (wb == 1 ? 8 : 1);  // slice + j / 2 (even slices: no carry)
-    blane_ = b.let("blane", brows + tile * st.v().pitch + j % 2 * 8);
+    blane_ = b.let("blane", brows + (w_.p0 + r + j / 2 * 8) * st.v().pitch + j % 2 * 8);
   }
 }
 
@@ -101,7 +121,7 @@ std::vector<std::vector<Expr>> FragmentLoader::b(int j, Expr ks, Expr chan) {
   for (int ni = 0; ni < tn; ++ni) {
     if (core_.b_matrix_loads() && g_.v_tile_major) {  // the point's tile rows, the slice's first tile, the k-step's channels
       const int n = ni + 1 < tn ? 4 : 2;  // two slices at once where there are two
-      Expr at = blane_ + ks * depth + b_.i32((int64_t{j} * g_.bp + run_offset(ni, wb)) * pitch);
+      Expr at = blane_ + ks * depth + b_.i32((int64_t{j} * g_.bp + 8 * ni) * pitch);  // slice ni's rows (staged_tile_row)
       std::vector<Expr> v = b_.load_matrix("b", st_.v().smem, at, n, false);
       out[ni].assign(v.begin(), v.begin() + 4);
       if (n == 4) out[++ni].assign(v.begin() + 4, v.end());

@@ -26,6 +26,15 @@ int run_offset(int s, int w);
 int a_run(const GemmCore& core);
 int b_run(const GemmCore& core);
 
+/// V staged by tiles (GemmTiles::v_tile_major) and read by load_matrix: the row tile `tile`
+/// (block-local) is staged at, and the tile staged at row `row`. A matrix's 8 rows are the tiles
+/// one mma column stands for over the lanes (warp_offset), b_run apart, and rows 2 or 4 apart
+/// share banks (4-way at 4 with rows of 48 bytes), so within each group of 8 b_run tiles, tile
+/// r b_run + s (lane column r of slice s) is staged at row 8 s + r, and a matrix reads 8
+/// consecutive rows. One to one where b_run is 1 or B is not read by load_matrix from tiles.
+ir::Expr staged_tile_row(const GemmCore& core, ir::Expr tile);
+ir::Expr tile_of_staged_row(const GemmCore& core, ir::Expr row);
+
 /// Where a warp's lanes read their mma fragments in a staged copy of the chunk: by loads in runs
 /// (each value of a fragment is a channel row and a register row or slice; the runs place them),
 /// or by load_matrix where the operand is staged in halves (GemmCore::a_matrix_loads,

@@ -98,6 +98,19 @@ void store_m_exchanged(KernelBuilder& b, const GemmCore& core, const Memory* mm)
   });
 }
 
+namespace {
+// Channels first, a warp reads `rows` exchanged rows of 32 / rows tiles at rows pitch + 1 apart:
+// the bank of row kl, tile pl is kl + pl, so neighbouring tiles collide (4-way for 8 rows). The
+// tile ordinals q of a warp (n = 32 / rows consecutive ones) are spread `rows` apart within each
+// run of 32 tiles, which puts the warp's reads on 32 distinct banks; the output's stores stay
+// runs of a pixel's channels.
+Expr spread_tiles(Expr q, int64_t rows, int bp) {
+  if (rows >= 32 || 32 % rows || bp % 32) return q;
+  const int64_t n = 32 / rows;
+  return q % n * rows + q / n % rows + q / 32 * 32;
+}
+}  // namespace
+
 void transform_exchanged(KernelBuilder& b, const GemmCore& core, const OutputSink& y) {
   const GemmTiles& g = core.g;
   const ConvDesc& d = *core.d;
@@ -114,7 +127,7 @@ void transform_exchanged(KernelBuilder& b, const GemmCore& core, const OutputSin
       b.loop("oi", ceil_div(pairs, T), LoopKind::serial, [&](Expr oi) {
         Expr pair = b.let("pair", oi * T + tid);
         Expr kl = b.let("kl", channels_first ? pair % rows : pair / g.bp);
-        Expr pl = b.let("pl", channels_first ? pair / rows : pair % g.bp);
+        Expr pl = b.let("pl", channels_first ? spread_tiles(pair / rows, rows, g.bp) : pair % g.bp);
         Expr k = b.let("k", core.kb * g.bk + kl + lo), p = b.let("p", core.pb * g.bp + pl);
         b.if_then(logical_and(lt(pair, b.i32(pairs)), logical_and(lt(k, b.i32(K)), lt(p, b.i32(P)))), [&] {
           std::vector<Expr> tile;

@@ -90,8 +90,16 @@ struct GemmTiles {
   }
   /// Tensor cores with a work-group's points split over its warps, ppt a warp (the tensor-core fused).
   bool points_split_over_warps() const { return mma && ppt < points; }
-  /// Copies of the staged chunk: the stages, two when prefetching, else one.
-  int copies() const { return stages ? stages : prefetch ? 2 : 1; }
+  /// The tensor-core fused with a ring of raw input patches (f16 or bf16 channels-last input, C a
+  /// multiple of 8): `stages` (2) copies of a chunk's patches, [alpha^2][bp][cc] in the input's
+  /// type, copied by 16-byte runs of a pixel's channels; U and V staged once
+  /// (ChunkStager::issue_tile_patches, transform_tile_patches).
+  bool tile_patch_ring() const { return stages && mma && ppt < points; }
+  /// Halves of one copy of the tile ring's patches.
+  int64_t tile_patch_elements() const { return int64_t{points} * bp * cc; }
+  /// Copies of the staged chunk: the stages, two when prefetching, else one (the tile ring's
+  /// stages are its patches').
+  int copies() const { return tile_patch_ring() ? 1 : stages ? stages : prefetch ? 2 : 1; }
   /// The FMA GEMM of all points with a ring (plan fused): `stages` (2) copies each of U, of a
   /// chunk's raw input patches and of their transforms V, patches and V as [cc][alpha^2][bp]
   /// (ChunkStager::issue_patch_copies, transform_patches).
@@ -99,6 +107,7 @@ struct GemmTiles {
   /// Floats of work-group memory the staged chunks take.
   int64_t stage_floats() const {
     if (patch_ring()) return int64_t{points} * cc * stages * (int64_t{bk} + 2 * int64_t{bp});
+    if (tile_patch_ring()) return chunk_floats() + stages * tile_patch_elements() / 2;
     return copies() * chunk_floats();
   }
   /// Floats of work-group memory the staged chunks may take: the opt-in 96 KiB where the kernel

@@ -236,6 +236,9 @@ class Renderer {
     const bool bits = value_type(s.memory->type) != s.memory->type;
     if (!d_.types.load.empty() && !bits)
       return fill(d_.types.load, {{"%t", ctype(t)}, {"%n", std::to_string(t.lanes)}, {"%p", "&" + memory_ref(*s.memory, s.index)}});
+    if (s.aligned && bits && d_.mma && t.lanes == 2)  // an aligned pair of f16/bf16: one 32-bit access, then widened
+      return std::string(s.memory->type == Type::f16 ? "wino_f16x2_to_float2" : "wino_bf16x2_to_float2") +
+             "(*reinterpret_cast<const unsigned*>(&" + memory_ref(*s.memory, s.index) + "))";
     std::vector<std::string> lanes;
     for (int i = 0; i < t.lanes; ++i) lanes.push_back(widen(*s.memory, lane_ref(*s.memory, s.index, i)));
     return make_text(d_.types, t, lanes);

@@ -201,6 +201,15 @@ __device__ __forceinline__ unsigned wino_f16x2(float lo, float hi) {
 __device__ __forceinline__ unsigned wino_bf16x2(float lo, float hi) {
   unsigned r; asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(r) : "f"(hi), "f"(lo)); return r;
 }
+// A pair of f16/bf16 (lo in the low half) widened to float, as wino_f16_to_f32 and wino_bf16_to_f32 do.
+__device__ __forceinline__ float2 wino_f16x2_to_float2(unsigned w) {
+  float lo, hi;
+  asm("{.reg .f16 l, h; mov.b32 {l, h}, %2; cvt.f32.f16 %0, l; cvt.f32.f16 %1, h;}" : "=f"(lo), "=f"(hi) : "r"(w));
+  return make_float2(lo, hi);
+}
+__device__ __forceinline__ float2 wino_bf16x2_to_float2(unsigned w) {
+  return make_float2(__uint_as_float(w << 16), __uint_as_float(w & 0xffff0000u));
+}
 __device__ __forceinline__ void wino_mma_tf32_bits(float& d0, float& d1, float& d2, float& d3, unsigned a0,
     unsigned a1, unsigned a2, unsigned a3, unsigned b0, unsigned b1) {
   asm volatile("mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"

@@ -1,0 +1,97 @@
+// The tensor-core fused's ring of raw input patches (GemmTiles::tile_patch_ring): a chunk's alpha
+// x alpha patches land in work-group memory by asynchronous 16-byte copies of 8 channels of a
+// pixel while the chunk before is transformed and multiplied, and are then transformed two
+// channels a thread. Loading each thread's tiles from memory as it transforms them (one 2-byte
+// load per pixel and channel, its latency in series with the transform) took more instructions
+// than the transform's additions (docs/performance.md, session 45's instruction budget).
+#include <algorithm>
+
+#include "common/error.h"
+#include "ir/transform_code.h"
+#include "plans/chunk_stager.h"
+#include "plans/gemm_fragments.h"
+
+namespace wino::plans {
+
+using namespace ir;
+
+void ChunkStager::issue_tile_patches(Expr tid, Expr c0, Expr buf) {
+  const int T = g_.threads(), A = t_.alpha, a2 = A * A, bp = g_.bp, cc = g_.cc, runs = cc / 8;
+  b_.comment("copy the chunk's input patches [alpha^2][bp][cc] into the ring, 8 channels of a pixel a copy, zeros "
+             "past the image");
+  // T is a multiple of bp x runs (the constructor checks), so a thread keeps one run of one tile
+  // and takes every (T / (bp runs))-th pixel of its patch. The tile's coordinates are clamped into
+  // the image, so every copy's address lies inside x and needs no guard beside its mask.
+  const int per_pass = T / (bp * runs);
+  Expr q = b_.let("q", tid % (bp * runs));
+  Expr pl = b_.let("pl", q / runs), run = b_.let("run", q % runs * 8);
+  Expr p = b_.let("p", core_.pb * bp + pl);
+  Expr row = b_.let("row", staged_tile_row(core_, pl));  // V's row of the tile, the patch's too
+  const TileCoords tc = tile_coords(b_, t_.tiles % bp ? min(p, b_.i32(t_.tiles - 1)) : p, t_);
+  Expr c = b_.let("c", c0 + run);
+  Expr run_ok = both(t_.tiles % bp ? lt(p, b_.i32(t_.tiles)) : Expr{}, d_.c % cc ? lt(c, b_.i32(d_.c)) : Expr{});
+  Expr base = b_.let("base", image_base(Layout::nhwc, tc.n, d_.c % cc ? min(c, b_.i32(d_.c - 8)) : c, d_.c, d_.h * d_.w));
+  Expr ih0 = b_.let("ih0", tc.th * t_.m - d_.pad.top), iw0 = b_.let("iw0", tc.tw * t_.m - d_.pad.left);
+  Expr first = b_.let("pix", tid / (bp * runs));
+  for (int k = 0; k * per_pass < a2; ++k) {
+    auto copy = [&] {
+      Expr pix = b_.let("pix", first + k * per_pass);
+      Expr ih = b_.let("ih", ih0 + pix / A), iw = b_.let("iw", iw0 + pix % A);
+      Expr ok = both(run_ok, logical_and(in_range(ih, 0, d_.h), in_range(iw, 0, d_.w)));
+      Expr at = base + (min(max(ih, b_.i32(0)), b_.i32(d_.h - 1)) * d_.w + min(max(iw, b_.i32(0)), b_.i32(d_.w - 1))) * d_.c;
+      Expr dst = buf * g_.tile_patch_elements() + (pix * bp + row) * cc + run;
+      b_.copy_async(patches_, dst, input_, at, 8, ok, true);
+    };
+    if ((k + 1) * per_pass > a2) b_.if_then(lt(first + k * per_pass, b_.i32(a2)), copy);
+    else copy();
+  }
+}
+
+void ChunkStager::transform_tile_patches(Expr tid, Expr buf) {
+  const int A = t_.alpha, a2 = A * A, T = g_.threads(), bp = g_.bp, cc = g_.cc, half = cc / 2;
+  const int64_t pairs = int64_t{bp} * half;  // (tile, channel pair)s of the chunk
+  const RationalMatrix& BT = t_.t.BT;
+  // Where the work-group has more threads than the chunk has pairs, `parts` threads share a pair,
+  // each computing a band of V's rows (as transform_patches does).
+  const int parts = static_cast<int>(std::clamp<int64_t>(T / pairs, 1, A));
+  b_.comment("transform the chunk's patches into V: Vs[xi][bp][cc], two channels a thread, " + std::to_string(parts) +
+             " thread(s) a pair");
+  const StagedOperand& v = this->v();
+  b_.loop("vi", ceil_div(pairs * parts, T), LoopKind::serial, [&](Expr vi) {
+    Expr slot = b_.let("slot", vi * T + tid);
+    b_.if_then(lt(slot, b_.i32(pairs * parts)), [&] {
+      // A thread's pair is a staged row (a tile's patch and V rows, staged_tile_row) and two
+      // channels; neighbouring threads on neighbouring channel pairs of a row: the patches'
+      // reads are consecutive words.
+      Expr pair = b_.let("pair", slot % pairs), part = b_.let("part", slot / pairs);
+      Expr row = b_.let("row", pair / half), ch = b_.let("ch", pair % half * 2);
+      Expr from = b_.let("from", buf * g_.tile_patch_elements() + row * cc + ch);
+      Expr to = b_.let("to", b_.i32(v.base) + row * v.pitch + ch);
+      auto pixel = [&](int k) { return b_.aligned_load("d", patches_, from + int64_t{k} * bp * cc, 2); };
+      auto store = [&](int xi, Expr value) { b_.aligned_store(v.smem, to + int64_t{xi} * bp * v.pitch, value); };
+      if (parts == 1) {
+        std::vector<Expr> tile;
+        for (int k = 0; k < a2; ++k) tile.push_back(pixel(k));
+        const std::vector<Expr> out = transform_2d(b_.ctx(), BT, tile);
+        for (int xi = 0; xi < a2; ++xi) store(xi, out[xi]);
+        return;
+      }
+      for (int h = 0; h < parts; ++h)
+        b_.if_then(eq(part, b_.i32(h)), [&, h] {
+          const int first = A * h / parts, last = A * (h + 1) / parts;
+          std::vector<Expr> tile(a2, b_.ctx().broadcast(b_.f32(0), 2));  // rows the band does not read stay 0
+          for (int k = 0; k < A; ++k) {
+            bool read = false;  // patch row k feeds some row of the band
+            for (int i = first; i < last; ++i) read = read || !BT.at(i, k).is_zero();
+            for (int j = 0; j < A && read; ++j) tile[k * A + j] = pixel(k * A + j);
+          }
+          for (int i = first; i < last; ++i) {
+            const std::vector<Expr> row = transform_2d_row(b_.ctx(), BT, tile, i);
+            for (int j = 0; j < A; ++j) store(i * A + j, row[j]);
+          }
+        });
+    });
+  });
+}
+
+}  // namespace wino::plans
