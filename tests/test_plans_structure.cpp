@@ -331,6 +331,29 @@ TEST(PlansStructure, TensorCoreFusedCopiesHalfPatchesThroughARing) {
   }
   d.dtype = DType::f16;
   EXPECT_FALSE(resolve(d, 4, Precision::fp16).gemm->tile_patch_ring()) << "F(4,3): two copies of 36 points' patches do not fit";
+  // Where a work-group may take the SM's memory (sm_90), 64 x 32 blocks of a warp a point, the
+  // exchange in one slice; not for fewer than 64 output channels, nor over the user's tiles.
+  auto on_sm90 = [&](const ConvDesc& c, int block_k) {
+    plans::PlanOptions o;
+    o.plan = "fused", o.m = 2, o.precision = Precision::fp16, o.async_copies = true;
+    o.shared_per_core = 228 * 1024, o.shared_per_group = 227 * 1024;
+    o.block_k = block_k;
+    return *planner::resolve_plan(c, o).gemm;
+  };
+  const plans::GemmTiles wide = on_sm90(d, 0);
+  EXPECT_TRUE(wide.tile_patch_ring());
+  EXPECT_EQ(wide.bk, 64);
+  EXPECT_EQ(wide.bp, 32);
+  EXPECT_EQ(wide.ppt, 1);
+  EXPECT_EQ(wide.threads(), 512);
+  EXPECT_EQ(wide.shared_limit, (228 - 1) * 1024 / 4);
+  ConvDesc narrow = d;
+  narrow.k = 32;
+  EXPECT_EQ(on_sm90(narrow, 0).bk, 32);
+  EXPECT_EQ(on_sm90(d, 32).bk, 32);
+  const plans::GemmTiles unknown = resolve(d, 2, Precision::fp16).gemm.value();
+  EXPECT_EQ(unknown.bk, 32) << "the device's memory unknown: 32 x 32 blocks";
+  EXPECT_EQ(unknown.shared_limit, 0);
   ConvDesc nchw = d;
   nchw.layout = Layout::nchw;
   EXPECT_FALSE(resolve(nchw, 2, Precision::fp16).gemm->tile_patch_ring()) << "NCHW";

@@ -59,6 +59,7 @@ plans::PlanOptions on_device(plans::PlanOptions p, const Options& o, const Devic
   p.max_threads = caps.max_threads;
   p.regs_per_core = caps.regs_per_core;
   p.shared_per_core = caps.shared_per_core;
+  p.shared_per_group = caps.shared_bytes;
   p.cpu_threads = o.threads > 0 ? o.threads : caps.cores;
   p.device_cores = caps.cores;
   return p;

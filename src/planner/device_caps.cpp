@@ -27,9 +27,11 @@ DeviceCaps nvidia(int major, int sms, const std::string& name) {
   c.name = name;
   c.dialect = render::Dialect::cuda;
   c.regs_per_thread = 255;
-  // Static shared memory, or 96 KiB on sm_80+ (above 48 KiB kernels opt in, render.h; the GEMMs
-  // with asynchronous copies take it for deeper rings).
-  c.shared_bytes = major >= 8 ? 96 * 1024 : 48 * 1024;
+  // Static shared memory, or what sm_80+ lets a kernel opt in to (above 48 KiB, render.h): the
+  // GEMMs with asynchronous copies take 96 KiB for deeper rings; the tensor-core fused's ring
+  // gives its exchange what a work-group's share of the SM leaves (227 KiB on sm_90, the SM's 228
+  // less 1 for the driver; sm_86 and sm_89 have 99 KiB, so sm_8x keeps 96).
+  c.shared_bytes = major >= 9 ? 227 * 1024 : major >= 8 ? 96 * 1024 : 48 * 1024;
   c.simd_width = 32;
   c.cores = sms;
   const double clock_ghz = boost_ghz(major);

@@ -276,7 +276,8 @@ GemmCore multiply_chunks(KernelBuilder& b, const ConvDesc& d, const Tiling& t, c
   core.smem_size = f32_stage_floats(g, half_u, half_v);
   core.exchange_pitch = exchange_pitch;
   if (exchange_pitch > 0) {
-    const int64_t room = g.mma ? kAsyncSharedFloats - half_stage_floats(g, half_u, half_v) : kSharedFloats;
+    const int64_t limit = g.shared_limit ? g.shared_limit : kAsyncSharedFloats;
+    const int64_t room = g.mma ? limit - half_stage_floats(g, half_u, half_v) : kSharedFloats;
     core.smem_size = std::max(core.smem_size, std::min(room, int64_t{g.points} * g.bk * exchange_pitch));
   }
   if (core.smem_size > 0) core.smem = b.shared_array("smem", core.smem_size);  // none when U and V are halves (and no exchange)
@@ -415,7 +416,7 @@ std::unique_ptr<Kernel> gemm_kernel(const ProgramBuilder& prog, const Tiling& t,
   // And for the tensor-core fused's ring with up to 64 accumulators a thread: two work-groups
   // per multiprocessor (F(2,3) at 32 x 32: 127 registers instead of 137, none spilled; on the
   // H100 1.21x faster, session 46).
-  if (g.tile_patch_ring() && g.ppt * g.rk * g.rp <= 64 && g.threads() <= 256) b.set_min_groups_per_multiprocessor(2);
+  if (g.tile_patch_ring() && g.ring_groups_per_core() > 1) b.set_min_groups_per_multiprocessor(g.ring_groups_per_core());
   const Memory* u = prog.param(b, s.u);
   const Memory* input = prog.param(b, s.input);
   if (g.patch_ring() && input->type != ir::Type::f32)

@@ -58,6 +58,10 @@ struct GemmTiles {
   // Work-groups per multiprocessor the kernel asks CUDA to fit (fused's ring; 0: no bound): ptxas
   // then caps each thread's registers at the multiprocessor's share.
   int groups_per_core = 0;
+  // Floats of work-group memory the kernel may take on the device it is planned for (0: as
+  // stage_limit() says): the tile ring's exchange takes what its work-groups' share of the
+  // multiprocessor leaves beside the staging (planner/tile_choice.cpp, use_tile_patch_ring).
+  int64_t shared_limit = 0;
   int threads() const { return lanes ? 1 : (points / ppt) * (bk / rk) * (bp / rp); }
   int staged_points() const { return stage_points ? stage_points : points; }
   /// CPU-shaped: whether the block's bk / lanes vectors of U fit in vector registers beside its
@@ -95,6 +99,9 @@ struct GemmTiles {
   /// type, copied by 16-byte runs of a pixel's channels; U and V staged once
   /// (ChunkStager::issue_tile_patches, transform_tile_patches).
   bool tile_patch_ring() const { return stages && mma && ppt < points; }
+  /// Work-groups per multiprocessor the tile ring asks for: two where each thread has up to 64
+  /// accumulators in a work-group of up to 8 warps (ptxas then fits 128 registers), else one.
+  int ring_groups_per_core() const { return ppt * rk * rp <= 64 && threads() <= 256 ? 2 : 1; }
   /// Halves of one copy of the tile ring's patches.
   int64_t tile_patch_elements() const { return int64_t{points} * bp * cc; }
   /// Copies of the staged chunk: the stages, two when prefetching, else one (the tile ring's

@@ -66,6 +66,7 @@ struct PlanOptions {
   bool async_copies = false;  // the device copies global -> work-group memory asynchronously (CUDA sm_80+)
   int max_threads = 1024;     // threads a work-group may have on the device (OpenCL GPUs: often 256)
   int64_t regs_per_core = 0, shared_per_core = 0;  // one multiprocessor's registers and work-group memory (0: unknown)
+  int64_t shared_per_group = 0;  // work-group memory one work-group may take (DeviceCaps::shared_bytes; 0: unknown)
   int cpu_threads = 1;        // threads a CPU launch shares its work-groups between (the CPU fused plan's groups)
   int device_cores = 0;       // the device's multiprocessors or cores (0: unknown)
   std::optional<GemmTiles> gemm;
