@@ -3,7 +3,8 @@
 # `device` tool): `ncu --set full` on the first launch of the kernels whose name matches KERNEL
 # (a regular expression), then the report's details page and its SASS with the stall samples
 # per instruction (CSV), written to $OUT (or build/gpu_profile) as NAME.ncu-rep,
-# NAME.details.txt and NAME.sass.csv.
+# NAME.details.txt, NAME.sass.csv and NAME.summary.txt (scripts/ncu_sass_summary.py: stalls by reason,
+# opcode and code region, shared-memory wavefronts over the ideal).
 # Usage: scripts/gpu_profile.sh [--prefill] BUILD NAME KERNEL -- WINO_RUN_ARGS...
 #   e.g. scripts/gpu_profile.sh build/release fused23 wino_fused_all -- --shape 8,64,224,224 --k 64
 #          --pad 1 --plan fused --m 2 --precision fp16 --dtype f16 --layout nhwc
@@ -11,7 +12,7 @@
 #   $WINO_CACHE_DIR, to carry along, so that the device call spends its time profiling.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-usage() { sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; }
 [ "${1:-}" = "--help" ] && { usage; exit 0; }
 prefill=
 [ "${1:-}" = "--prefill" ] && { prefill=1; shift; }
@@ -40,4 +41,6 @@ ncu --import "$out/$name.ncu-rep" --page details > "$out/$name.details.txt" 2>&1
 ncu --import "$out/$name.ncu-rep" --page source --csv --print-source sass > "$out/$name.sass.csv" 2>&1 ||
   { echo "gpu_profile: ncu could not print the report's SASS (see $out/$name.sass.csv)" >&2; exit 1; }
 grep -E "Duration|Registers Per Thread|Achieved Occupancy|Compute \(SM\) Throughput|Memory Throughput|Warp Cycles Per Issued" "$out/$name.details.txt" | head -12
-echo "gpu_profile: $out/$name.details.txt, $out/$name.sass.csv"
+python3 scripts/ncu_sass_summary.py "$out/$name.sass.csv" > "$out/$name.summary.txt" 2>&1 ||
+  echo "gpu_profile: scripts/ncu_sass_summary.py could not summarise the SASS page (see $out/$name.summary.txt)" >&2
+echo "gpu_profile: $out/$name.details.txt, $out/$name.sass.csv, $out/$name.summary.txt"
