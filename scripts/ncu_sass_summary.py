@@ -54,14 +54,18 @@ def summarise(rows, top=12, region=0x200):
         by_op[op] += num(r, SAMPLES)
         waves[op] += num(r, WAVES)
         excess[op] += num(r, EXCESS)
-        at = int(r.get("Address", "0"), 16) // region * region
+        try:
+            at = int(r.get("Address", ""), 16) // region * region
+        except ValueError:  # a row without an address (a source line): no region
+            continue
         regions.setdefault(at, [0.0, r.get("Source", "").strip()[:48]])[0] += num(r, SAMPLES)
     out.append("by opcode: " + ", ".join(f"{k} {percent(v, total)}" for k, v in by_op.most_common(top)))
     all_waves = sum(waves.values())
     out.append(f"shared wavefronts: {all_waves:.0f}, over the ideal {sum(excess.values()):.0f}; by opcode (over the ideal):")
     out += [f"  {k}: {v:.0f} ({excess[k]:.0f})" for k, v in waves.most_common(6) if v > 0]
-    out.append(f"samples by code region of {region} bytes (first instruction):")
-    out += [f"  {at & 0xffff:#06x} {percent(v, total):>6}  {src}" for at, (v, src) in sorted(regions.items())
+    base = min(regions) if regions else 0
+    out.append(f"samples by code region of {region} bytes, offsets from the first instruction (its source):")
+    out += [f"  {at - base:#07x} {percent(v, total):>6}  {src}" for at, (v, src) in sorted(regions.items())
             if total and v / total >= 0.01]
     out.append(f"top {top} instructions by samples:")
     for r in sorted(rows, key=lambda r: -num(r, SAMPLES))[:top]:

@@ -314,5 +314,27 @@ TEST(CudaDeviceTensors, MisuseIsRefusedByName) {
   EXPECT_EQ(conv.report().host_copies, 0);
 }
 
+// The tensor-core fused's ring copies x 16 bytes at a time (f16 channels last): a tensor that
+// starts between such boundaries is refused by name, not read misaligned (a fault that would
+// end the context); one on a boundary runs.
+TEST(CudaDeviceTensors, InputCopiedInRunsMustStartOnTheirBoundary) {
+  SKIP_WITHOUT_CUDA();
+  ConvDesc d;
+  d.n = 1, d.c = 16, d.h = d.w = 8, d.k = 16, d.pad = Padding::all(1);
+  d.dtype = DType::f16, d.layout = Layout::nhwc;
+  Options o;
+  o.plan = "fused", o.m = 2, o.precision = Precision::fp16;
+  cuda::CudaContext ctx(0);
+  Conv conv = compile(Device::cuda(), d, o);
+  const int64_t x_bytes = d.n * d.h * d.w * d.c * 2, y_bytes = d.n * d.out_h() * d.out_w() * d.k * 2;
+  cuda::DeviceBuffer w(ctx, d.k * d.c * 9 * 2), x(ctx, x_bytes + 16), y(ctx, y_bytes);
+  conv.set_weights(TensorRef{reinterpret_cast<void*>(w.device_ptr()), {d.k, d.c, 3, 3}, DType::f16});
+  TensorRef yr{reinterpret_cast<void*>(y.device_ptr()), {d.n, d.out_h(), d.out_w(), d.k}, DType::f16};
+  TensorRef xr{reinterpret_cast<void*>(x.device_ptr() + 2), {d.n, d.h, d.w, d.c}, DType::f16};
+  expect_error([&] { conv.run(xr, yr); }, "x starts 2 bytes past a 16-byte boundary, but plan fused copies it");
+  xr.data = reinterpret_cast<void*>(x.device_ptr());
+  conv.run(xr, yr);
+}
+
 }  // namespace
 }  // namespace wino

@@ -28,6 +28,17 @@ plans::Program build(const ConvDesc& d, const std::string& plan, int m = 4) {
   return plans::build_program(d, planner::resolve_plan(d, o));
 }
 
+// Options for plan fused at F(m, 3), as the planner resolves them for a device with or without
+// asynchronous copies.
+plans::PlanOptions fused_options(int m, bool async_copies, Precision precision = Precision::fp32) {
+  plans::PlanOptions o;
+  o.plan = "fused";
+  o.m = m;
+  o.precision = precision;
+  o.async_copies = async_copies;
+  return o;
+}
+
 int64_t total_ssa(const plans::Program& p) {
   int64_t n = 0;
   for (const auto& k : p.kernels) n += planner::analyze(*k).ssa_values;
@@ -262,13 +273,7 @@ TEST(PlansStructure, FusedPointGroupsCoverEveryPointForEveryAlpha) {
 // tensors are float32 (the patches are copied a float at a time) and the ring fits 96 KiB; the
 // kernel then carries `_s2` in its name and takes the ring's work-group memory.
 TEST(PlansStructure, FusedStagesInputPatchesThroughARingWithAsyncCopies) {
-  auto tiles = [](const ConvDesc& d, int m, bool async) {
-    plans::PlanOptions o;
-    o.plan = "fused";
-    o.m = m;
-    o.async_copies = async;
-    return *planner::resolve_plan(d, o).gemm;
-  };
+  auto tiles = [](const ConvDesc& d, int m, bool async) { return *planner::resolve_plan(d, fused_options(m, async)).gemm; };
   const ConvDesc vgg = layer(8, 64, 224, 64);
   for (int m : {2, 3, 4}) {
     const plans::GemmTiles g = tiles(vgg, m, true);
@@ -296,21 +301,13 @@ TEST(PlansStructure, FusedStagesInputPatchesThroughARingWithAsyncCopies) {
 // pixel's channels, no load of x of its own, the patches read two channels at a time. Elsewhere,
 // and where the ring does not fit 96 KiB (F(4,3)'s 32 x 16 blocks), each chunk is staged directly.
 TEST(PlansStructure, TensorCoreFusedCopiesHalfPatchesThroughARing) {
-  auto resolve = [](const ConvDesc& d, int m, Precision p) {
-    plans::PlanOptions o;
-    o.plan = "fused";
-    o.m = m;
-    o.precision = p;
-    o.async_copies = true;
-    return planner::resolve_plan(d, o);
-  };
+  auto resolve = [](const ConvDesc& d, int m, Precision p) { return planner::resolve_plan(d, fused_options(m, true, p)); };
   ConvDesc d = layer(8, 64, 224, 64);
   d.layout = Layout::nhwc;
   for (const DType t : {DType::f16, DType::bf16}) {
     d.dtype = t;
     const plans::PlanOptions r = resolve(d, 2, t == DType::f16 ? Precision::fp16 : Precision::bf16);
     ASSERT_TRUE(r.gemm->tile_patch_ring()) << r.gemm->str();
-    EXPECT_LE(r.gemm->stage_floats(), plans::kAsyncSharedFloats);
     const plans::Program prog = plans::build_program(d, r);
     const ir::Kernel& k = *prog.kernels.at(0);
     EXPECT_NE(k.name.find("_s2"), std::string::npos) << k.name;
@@ -333,13 +330,13 @@ TEST(PlansStructure, TensorCoreFusedCopiesHalfPatchesThroughARing) {
   EXPECT_FALSE(resolve(d, 4, Precision::fp16).gemm->tile_patch_ring()) << "F(4,3): two copies of 36 points' patches do not fit";
   // Where a work-group may take the SM's memory (sm_90), 64 x 32 blocks of a warp a point, the
   // exchange in one slice; not for fewer than 64 output channels, nor over the user's tiles.
-  auto on_sm90 = [&](const ConvDesc& c, int block_k) {
-    plans::PlanOptions o;
-    o.plan = "fused", o.m = 2, o.precision = Precision::fp16, o.async_copies = true;
+  auto sm90_options = [](int block_k) {
+    plans::PlanOptions o = fused_options(2, true, Precision::fp16);
     o.shared_per_core = 228 * 1024, o.shared_per_group = 227 * 1024;
     o.block_k = block_k;
-    return *planner::resolve_plan(c, o).gemm;
+    return o;
   };
+  auto on_sm90 = [&](const ConvDesc& c, int block_k) { return *planner::resolve_plan(c, sm90_options(block_k)).gemm; };
   const plans::GemmTiles wide = on_sm90(d, 0);
   EXPECT_TRUE(wide.tile_patch_ring());
   EXPECT_EQ(wide.bk, 64);
@@ -351,6 +348,16 @@ TEST(PlansStructure, TensorCoreFusedCopiesHalfPatchesThroughARing) {
   narrow.k = 32;
   EXPECT_EQ(on_sm90(narrow, 0).bk, 32);
   EXPECT_EQ(on_sm90(d, 32).bk, 32);
+  // Built: two work-groups' memory at 32 x 32 (K = 32) fits the SM's 228 KiB, less 1 KiB each
+  // for the driver; the 64 x 32 block fits one work-group's 227 KiB with the exchange in one slice.
+  auto shared_on_sm90 = [&](const ConvDesc& c) {
+    const plans::Program prog = plans::build_program(c, planner::resolve_plan(c, sm90_options(0)));
+    return ir::shared_array_bytes(*prog.kernels.at(0));
+  };
+  EXPECT_LE(shared_on_sm90(narrow), 113 * 1024);
+  EXPECT_GT(shared_on_sm90(narrow), 96 * 1024) << "the exchange takes the share's room";
+  EXPECT_LE(shared_on_sm90(d), 227 * 1024);
+  EXPECT_GE(shared_on_sm90(d), 4 * (wide.stage_floats() + 16 * 64 * 33)) << "one exchange slice";
   const plans::GemmTiles unknown = resolve(d, 2, Precision::fp16).gemm.value();
   EXPECT_EQ(unknown.bk, 32) << "the device's memory unknown: 32 x 32 blocks";
   EXPECT_EQ(unknown.shared_limit, 0);

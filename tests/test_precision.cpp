@@ -137,9 +137,10 @@ TEST_P(PrecisionSweep, InterpreterMatchesReference) {
   WorstErrors worst;
   for (const ConvCase& cc : shapes)
     if (has_output(cc)) worst.add(cc, check_conv(Device::interpreter(), precision_options(pc), cc));
-  // fused's tile ring in blocks of 64 x 32 with a warp a point, as the planner takes them on sm_90
-  // (planner/tile_choice.cpp, widen_tile_ring): 72 output channels (a partial block of 64), 40
-  // input channels (a partial chunk), an odd image.
+  // fused's tile ring in blocks of 64 x 32 with a warp a point, the blocks the planner takes on sm_90
+  // (planner/tile_choice.cpp, widen_tile_ring; the interpreter's memory is not a GPU's, so here
+  // the exchange runs in many slices, on the GPU in one): 72 output channels (a partial block of
+  // 64), 40 input channels (a partial chunk), an odd image.
   const int alpha = pc.m + pc.r - 1;
   if (std::string(pc.plan) == "fused" && (pc.precision == Precision::fp16 || pc.precision == Precision::bf16) &&
       alpha * alpha <= 16) {

@@ -127,7 +127,7 @@ void Machine::load(const Stmt& s) {
   if (how != kNone) {
     enter(how);
     Cells& c = cell_of(s.memory);
-    if (s.aligned) check_aligned(c, s.index.node(), var.width, "load");
+    if (s.aligned) check_aligned(c, s.index.node(), var.width, "load of", "from");
     for (int i = 0; i < var.width; ++i)  // a vector: its elements one after the other
       read_lanes(c, element_lanes(c, s, "load from", i), out + i * threads_);
     leave();
@@ -158,7 +158,7 @@ void Machine::store(const Stmt& s) {
   Cells& c = cell_of(s.memory);
   const Node* value = s.value.node();
   const int width = slots_[value->id].width;
-  if (s.aligned) check_aligned(c, s.index.node(), width, "store");
+  if (s.aligned) check_aligned(c, s.index.node(), width, "store of", "to");
   int64_t base = element_lanes(c, s, "store to", 0);
   const double* v = slots_[value->id].varying ? veval(value) : spread(ueval(value), scratch_.data());
   for (int i = 0; i < width; ++i) {  // a vector: its elements one after the other
@@ -168,11 +168,11 @@ void Machine::store(const Stmt& s) {
   leave();
 }
 
-void Machine::check_aligned(const Cells& c, const Node* index, int width, const char* what) {
+void Machine::check_aligned(const Cells& c, const Node* index, int width, const char* what, const char* to) {
   auto check = [&](double i, int lane) {
     if (std::fmod(i, width) != 0)
-      fail_at(lane, std::string("an aligned ") + what + " of " + std::to_string(width) + " elements " +
-                        (std::string(what) == "load" ? "from" : "to") + " '" + c.mem->name + "' at element " +
+      fail_at(lane, std::string("an aligned ") + what + " " + std::to_string(width) + " elements " + to + " '" +
+                        c.mem->name + "' at element " +
                         std::to_string(static_cast<int64_t>(i)) + ", not a multiple of " + std::to_string(width) +
                         " (misaligned)");
   };

@@ -198,7 +198,7 @@ class Machine {
   void assign(const ir::Node* var) { vtime_[var->id] = ++clock_; }
   void store_uniform(const ir::Stmt& s);
   // Fails unless each active lane's `index` is a multiple of `width` (Stmt::aligned).
-  void check_aligned(const Cells& c, const ir::Node* index, int width, const char* what);
+  void check_aligned(const Cells& c, const ir::Node* index, int width, const char* what, const char* to);
   /// The lanes of variable `s`, grown to hold every lane of the top mask (dropping its values).
   double* var_lanes(Slot& s) {
     if (s.cap < lanes_needed(s)) s.cap = lanes_needed(s), s.lanes = var_arena_.take(size_t{s.cap} * s.width);

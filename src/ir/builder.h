@@ -32,8 +32,8 @@ class KernelBuilder {
   /// mem[index] (lanes > 1: the vector mem[index .. index + lanes)); 0 where `mask` is false.
   Expr load(const std::string& hint, const Memory* mem, Expr index, Expr mask = {}, int lanes = 1);
   /// A vector load whose index the plan promises is a multiple of its lanes, from memory that starts
-  /// on the vector's size (Stmt::aligned): one wide load where the language has it (CUDA: 2 halves
-  /// as one 32-bit word).
+  /// on the vector's size (Stmt::aligned; the interpreter checks it). Rendered as one 32-bit word
+  /// for a pair of f16 or bf16 on CUDA; elsewhere as load() renders it.
   Expr aligned_load(const std::string& hint, const Memory* mem, Expr index, int lanes);
   /// A load whose value stays in a register for its uses (Stmt::in_register).
   Expr register_load(const std::string& hint, const Memory* mem, Expr index, int lanes = 1);

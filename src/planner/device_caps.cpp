@@ -29,9 +29,11 @@ DeviceCaps nvidia(int major, int sms, const std::string& name) {
   c.regs_per_thread = 255;
   // Static shared memory, or what sm_80+ lets a kernel opt in to (above 48 KiB, render.h): the
   // GEMMs with asynchronous copies take 96 KiB for deeper rings; the tensor-core fused's ring
-  // gives its exchange what a work-group's share of the SM leaves (227 KiB on sm_90, the SM's 228
-  // less 1 for the driver; sm_86 and sm_89 have 99 KiB, so sm_8x keeps 96).
-  c.shared_bytes = major >= 9 ? 227 * 1024 : major >= 8 ? 96 * 1024 : 48 * 1024;
+  // gives its exchange what a work-group's share of the SM leaves (227 KiB on sm_90 and sm_100, the
+  // SM's 228 less 1 for the driver; sm_86, sm_89 and sm_12x have 99 KiB, so they keep 96). A
+  // device the driver describes caps it at its own opt-in (caps_for_device).
+  const bool big_shared = major == 9 || major == 10;
+  c.shared_bytes = big_shared ? 227 * 1024 : major >= 8 ? 96 * 1024 : 48 * 1024;
   c.simd_width = 32;
   c.cores = sms;
   const double clock_ghz = boost_ghz(major);
@@ -45,7 +47,7 @@ DeviceCaps nvidia(int major, int sms, const std::string& name) {
   c.launch_us = 2.5;
   c.regs_per_core = 65536;
   c.shared_gbs = 0.8 * sms * 128 * clock_ghz;  // 32 banks x 4 bytes per clock per SM
-  c.shared_per_core = major >= 9 ? 228 * 1024 : 164 * 1024;
+  c.shared_per_core = big_shared ? 228 * 1024 : major >= 11 ? 100 * 1024 : 164 * 1024;  // sm_12x: 100 KiB
   c.max_warps_per_core = major >= 9 ? 64 : 48;
   c.barrier_us = 0.5;
   c.thread_gflops = 1.0;  // a lone thread: dependent FMAs, about 2 FLOPs per 4 cycles at ~2 GHz
@@ -206,6 +208,7 @@ DeviceCaps caps_for_device(const Device& d) {
       for (const cuda::DeviceInfo& i : cuda::list_cuda_devices())
         if (i.ordinal == d.index) {
           DeviceCaps c = nvidia(i.cc_major, i.sm_count, i.name + " (" + i.arch + ")");
+          if (i.max_shared_per_block_optin > 0) c.shared_bytes = std::min<int64_t>(c.shared_bytes, i.max_shared_per_block_optin);
           c.identity = "cuda " + i.name + " " + i.arch + " driver " + cuda::cuda_driver_version();
           return c;
         }

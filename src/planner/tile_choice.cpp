@@ -258,44 +258,59 @@ void use_patch_ring(GemmTiles& g, const ConvDesc& d, const plans::PlanOptions& p
   if (whole && regs && shared) g.groups_per_core = 2;
 }
 
-// The tensor-core fused copies its input patches through a ring (GemmTiles::tile_patch_ring)
-// where the input is f16 or bf16 channels last with C a multiple of 8 (16-byte runs of a pixel's
-// channels) and two copies of the patches fit beside U and V (F(2,3)'s 32 x 32 and 32 x 16
-// blocks; not F(4,3)'s 32 x 16). On a known device the exchange after the GEMM then takes what
-// the work-groups' share of the multiprocessor leaves (the driver keeps 1 KiB a work-group).
-void use_tile_patch_ring(GemmTiles& g, const ConvDesc& d, const plans::PlanOptions& p) {
+// Whether the tensor-core fused can copy its input patches through a ring
+// (GemmTiles::tile_patch_ring): an f16 or bf16 channels-last x with C a multiple of 8 (16-byte runs
+// of a pixel's channels) and more than one chunk (else nothing overlaps), V in halves, threads a
+// multiple of bp x cc / 8 (a thread keeps one run of one tile), and two copies of the patches beside
+// U and V within 96 KiB (F(2,3)'s blocks; not F(4,3)'s 32 x 16).
+bool tile_ring_fits(GemmTiles g, const ConvDesc& d) {
   const bool half = d.dtype == DType::f16 || d.dtype == DType::bf16;
-  if (!half || d.layout != Layout::nhwc || d.c % 8 || !g.half_v || g.cc % 8 || g.threads() % (g.bp * (g.cc / 8))) return;
   g.stages = 2;
-  if (g.stage_floats() > plans::kAsyncSharedFloats) {
-    g.stages = 0;
+  return half && d.layout == Layout::nhwc && d.c % 8 == 0 && d.c > g.cc && g.half_v && g.cc % 8 == 0 &&
+         g.threads() % (g.bp * (g.cc / 8)) == 0 && g.tile_patch_ring() && g.stage_floats() <= plans::kAsyncSharedFloats;
+}
+
+// Floats of one slice of the exchange after the GEMM: `rows` output channels of every point, rows
+// padded by one (plans::exchange).
+int64_t exchange_floats(const GemmTiles& g, int64_t rows) { return int64_t{g.points} * rows * (g.bp + 1); }
+
+// The tile ring, where it fits. Two work-groups per SM where a thread has at most 64 accumulators
+// in up to 8 warps (ptxas then fits 128 registers: F(2,3) at 32 x 32 took 127, none spilled; 1.21x
+// on the H100, session 46) and, on a device whose memory is known, two fit it with exchange slices
+// of 8 rows or more; the exchange then takes what the work-groups' share leaves (the driver keeps
+// 1 KiB a work-group), at least the 96 KiB every sm_80+ device gives.
+void use_tile_patch_ring(GemmTiles& g, const ConvDesc& d, const plans::PlanOptions& p) {
+  if (!tile_ring_fits(g, d)) return;
+  g.stages = 2;
+  const bool regs = g.ppt * g.rk * g.rp <= 64 && g.threads() <= 256;
+  if (p.shared_per_core <= 0 || p.shared_per_group <= 0) {
+    g.groups_per_core = regs ? 2 : 0;
     return;
   }
-  if (p.shared_per_core > 0 && p.shared_per_group > 0) {
-    const int64_t share = p.shared_per_core / g.ring_groups_per_core() - 1024;
-    g.shared_limit = std::max(plans::kAsyncSharedFloats * 4, std::min(p.shared_per_group, share)) / 4;
-  }
+  const int64_t two = p.shared_per_core / 2 - 1024;
+  g.groups_per_core = regs && 4 * (g.stage_floats() + exchange_floats(g, 8)) <= two ? 2 : 0;
+  const int64_t share = g.groups_per_core == 2 ? two : p.shared_per_core - 1024;
+  g.shared_limit = std::max(plans::kAsyncSharedFloats * 4, std::min(p.shared_per_group, share)) / 4;
 }
 
 // The tile ring where a work-group may take the whole multiprocessor's memory (sm_90: 227 KiB),
 // up to 16 points and K of 64 or more: blocks of 64 output channels x 32 tiles with a warp per
-// point (16 warps at F(2,3), 64 accumulators a thread) and the exchange in one slice. Each block
-// transforms the input once per 64 output channels instead of 32: on the H200 (session 46) 1.16x
-// faster than 32 x 32 blocks at two work-groups per SM over the 9 layers of batch >= 8, on 8 of
-// them. Left as they are where the user set any tile.
+// point (16 warps at F(2,3), 64 accumulators a thread, one work-group per SM) and the exchange in
+// one slice. Each block transforms the input once per 64 output channels instead of 32: on the
+// H200 (session 46) 1.16x faster than 32 x 32 blocks at two work-groups per SM over the 9 layers
+// of batch >= 8, on 8 of them. Left as they are where the user set any tile.
 void widen_tile_ring(GemmTiles& g, const ConvDesc& d, const plans::PlanOptions& p, const plans::Tiling& t) {
   const bool overridden = p.block_k || p.block_tiles || p.reg_k || p.reg_tiles || p.chunk_c || p.points_per_thread;
-  if (!g.tile_patch_ring() || overridden || g.points > 16 || d.k < 64) return;
+  if (!g.tile_patch_ring() || overridden || g.points > 16 || d.k < 64 || p.shared_per_core <= 0) return;
   GemmTiles w = g;
   w.bk = 64, w.bp = 32, w.rk = 8, w.rp = 8, w.ppt = 1;
   plans::choose_half_operands(w, d, t);
+  const int64_t limit = std::min(p.shared_per_group, p.shared_per_core - 1024);
+  if (!tile_ring_fits(w, d) || w.threads() > p.max_threads) return;
   w.stages = 2;
-  const int64_t exchange = int64_t{w.points} * w.bk * (w.bp + 1);  // one slice, rows padded by one (floats)
-  const int64_t bytes = 4 * (w.stage_floats() + exchange);
-  if (!w.tile_patch_ring() || w.threads() > p.max_threads || w.stage_floats() > plans::kAsyncSharedFloats ||
-      p.shared_per_core <= 0 || bytes > std::min(p.shared_per_group, p.shared_per_core - 1024))
-    return;
-  w.shared_limit = std::min(p.shared_per_group, p.shared_per_core - 1024) / 4;
+  if (4 * (w.stage_floats() + exchange_floats(w, w.bk)) > limit) return;
+  w.groups_per_core = 0;
+  w.shared_limit = limit / 4;
   g = w;
 }
 

@@ -114,7 +114,8 @@ void ChunkStager::issue_copies(Expr tid, Expr c0, Expr buf, int first_point) {
   first_point_ = 0;
 }
 
-// V[xi][p][c] (GemmTiles::v_tile_major) as [point][bp][cc] rows: 16-byte copies of 8 channels of a
+// V[xi][p][c] (GemmTiles::v_tile_major) as [point][bp][cc] rows (each tile at its staged row,
+// staged_tile_row): 16-byte copies of 8 channels of a
 // tile, neighbouring threads on neighbouring runs of a row; zeros past the tiles and the channels
 // (C is a multiple of 8: a run is whole or out).
 void ChunkStager::issue_tile_major_copies(Expr tid, Expr c0, Expr buf) {

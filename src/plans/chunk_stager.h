@@ -44,7 +44,7 @@ bool stages_half(const ir::Memory* operand);
 bool stages_half_v(const GemmTiles& g, GemmSource source, const ir::Memory* input);
 /// Floats of the core's f32 work-group array: the copies of the operands not staged in halves.
 int64_t f32_stage_floats(const GemmTiles& g, bool half_u, bool half_v);
-/// Floats' worth of the arrays of the operands staged in halves (ChunkStager's "us" and "vs").
+/// Floats' worth of the arrays staged in halves (ChunkStager's "us" and "vs", and the tile ring's "xs").
 int64_t half_stage_floats(const GemmTiles& g, bool half_u, bool half_v);
 
 class ChunkStager {
@@ -96,7 +96,8 @@ class ChunkStager {
   /// op[xi][c0 + ci][col0 + col] for element `el`, zero past the tensor's ends.
   ir::Expr load(const StagedOperand& op, const Element& el, ir::Expr c0);
   void stage_elements(const StagedOperand& op, ir::Expr tid, ir::Expr c0);
-  // issue_copies' V where it is stored V[xi][p][c] (GemmTiles::v_tile_major): [point][bp][cc] rows.
+  // issue_copies' V where it is stored V[xi][p][c] (GemmTiles::v_tile_major): [point][bp][cc] rows, each
+  // tile at its staged row (staged_tile_row).
   void issue_tile_major_copies(ir::Expr tid, ir::Expr c0, ir::Expr buf);
   // A work-group with all alpha^2 points stages V a (channel, tile) pair at a time: the pair's
   // alpha^2 values come from the input tile, transformed here (image), or from V at constant
@@ -114,7 +115,7 @@ class ChunkStager {
     ir::Expr row;  // where V by tiles stages tile pl (staged_tile_row)
   };
   void for_each_pair(ir::Expr tid, ir::Expr c0, const std::function<void(const Pair&)>& body);
-  /// Vs[point][ci][pl] = value (by tiles: Vs[point][pl][ci]).
+  /// Vs[point][ci][pl] = value (by tiles: Vs[point][q.row][ci], the tile's staged row).
   void store_v(int point, const Pair& q, ir::Expr value);
   /// Vs[xi][...] = (B^T tile B)[xi] for every point xi of the pair's input tile.
   void store_transformed(const Pair& q, const std::vector<ir::Expr>& tile);

@@ -271,7 +271,8 @@ GemmCore multiply_chunks(KernelBuilder& b, const ConvDesc& d, const Tiling& t, c
   core.kb = b.let("kb", one_point_group ? gid / pblocks : (gid / pblocks) % kblocks);
   core.xi0 = one_point_group ? b.i32(0) : b.let("xi", gid / (pblocks * kblocks) * g.points);
   // An exchange reuses the f32 area after the GEMM, so it takes what static memory allows, or on
-  // tensor cores what the 96 KiB leave beside the operands staged in halves.
+  // tensor cores what the 96 KiB (or the device's GemmTiles::shared_limit) leave beside the operands
+  // and patches staged in halves.
   const bool half_u = stages_half(u), half_v = stages_half_v(g, source, input);
   core.smem_size = f32_stage_floats(g, half_u, half_v);
   core.exchange_pitch = exchange_pitch;
@@ -381,7 +382,7 @@ void check_stages(const std::string& plan, const Tiling& t, const GemmTiles& g, 
   if (g.stage_points && (!mma_output || !g.stages || g.points % g.stage_points))
     refuse("staging " + std::to_string(g.stage_points) + " points at a time is for the tensor-core fused-output, "
            "with asynchronous copies, and must divide the work-group's " + std::to_string(g.points) + " points");
-  if (g.groups_per_core && !patch_ring) refuse("work-groups per multiprocessor are asked for fused's ring only");
+  if (g.groups_per_core && !patch_ring && !tile_ring) refuse("work-groups per multiprocessor are asked for fused's rings only");
   if (mma_output && !g.stages) refuse("the tensor-core fused-output stages its chunks with asynchronous copies");
   if (s.operands == StoredValues::tf32 && g.mma != ir::MmaKind::tf32_m16n8k8)
     refuse("U and V stored as tf32 values are for the tf32 mma");
@@ -411,12 +412,9 @@ std::unique_ptr<Kernel> gemm_kernel(const ProgramBuilder& prog, const Tiling& t,
   // warps per multiprocessor (128 registers each; ptxas took 128 to 137 without the bound).
   if (g.mma && g.points > 1 && g.ppt == g.points && g.ppt * g.rk * g.rp <= 64 && g.threads() <= 256)
     b.set_min_groups_per_multiprocessor(2);
-  // The same for fused's ring where the planner asks for it (planner/tile_choice.cpp, use_patch_ring).
-  if (g.patch_ring() && g.groups_per_core > 1) b.set_min_groups_per_multiprocessor(g.groups_per_core);
-  // And for the tensor-core fused's ring with up to 64 accumulators a thread: two work-groups
-  // per multiprocessor (F(2,3) at 32 x 32: 127 registers instead of 137, none spilled; on the
-  // H100 1.21x faster, session 46).
-  if (g.tile_patch_ring() && g.ring_groups_per_core() > 1) b.set_min_groups_per_multiprocessor(g.ring_groups_per_core());
+  // The same for fused's rings where the planner asks for it (planner/tile_choice.cpp, use_patch_ring,
+  // use_tile_patch_ring).
+  if ((g.patch_ring() || g.tile_patch_ring()) && g.groups_per_core > 1) b.set_min_groups_per_multiprocessor(g.groups_per_core);
   const Memory* u = prog.param(b, s.u);
   const Memory* input = prog.param(b, s.input);
   if (g.patch_ring() && input->type != ir::Type::f32)

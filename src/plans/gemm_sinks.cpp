@@ -99,7 +99,7 @@ void store_m_exchanged(KernelBuilder& b, const GemmCore& core, const Memory* mm)
 }
 
 namespace {
-// Channels first, a warp reads `rows` exchanged rows of 32 / rows tiles at rows pitch + 1 apart:
+// Channels first, a warp reads `rows` exchanged rows (bp + 1 floats apart) of 32 / rows tiles each:
 // the bank of row kl, tile pl is kl + pl, so neighbouring tiles collide (4-way for 8 rows). The
 // tile ordinals q of a warp (n = 32 / rows consecutive ones) are spread `rows` apart within each
 // run of 32 tiles, which puts the warp's reads on 32 distinct banks; the output's stores stay

@@ -27,7 +27,8 @@ struct GemmTiles {
   bool prefetch = false;  // the next chunk's global loads in flight while this one is multiplied
   // Asynchronous copies (cp.async, CUDA): a ring of `stages` copies of the chunk, the next
   // stages - 1 chunks in flight while one is multiplied (0: none; excludes `prefetch`). The fused
-  // plan's ring (patch_ring) has `stages` (2) copies each of U, of the input patches and of V.
+  // plan's ring (patch_ring) has `stages` (2) copies each of U, of the input patches and of V; the
+  // tensor-core fused's (tile_patch_ring) 2 copies of the input patches only.
   int stages = 0;
   // Tensor cores: each warp multiplies with `mma` (ir/mma.h), and a thread's rk x rp accumulators
   // are its parts of (rk / 2) x (rp / 2) tiles of 16 x 8 (a warp covers 8 rk x 4 rp of the block).
@@ -55,12 +56,12 @@ struct GemmTiles {
   // the GPU-shaped core).
   int lanes = 0;
   int group_tiles = 0;  // CPU fused: tiles a work-group carries through all three stages (a multiple of bp)
-  // Work-groups per multiprocessor the kernel asks CUDA to fit (fused's ring; 0: no bound): ptxas
-  // then caps each thread's registers at the multiprocessor's share.
+  // Work-groups per multiprocessor the kernel asks CUDA to fit (fused's rings: patch_ring,
+  // tile_patch_ring; 0: no bound): ptxas then caps each thread's registers at the multiprocessor's share.
   int groups_per_core = 0;
-  // Floats of work-group memory the kernel may take on the device it is planned for (0: as
-  // stage_limit() says): the tile ring's exchange takes what its work-groups' share of the
-  // multiprocessor leaves beside the staging (planner/tile_choice.cpp, use_tile_patch_ring).
+  // Floats of work-group memory the kernel may take on the device it is planned for (0: 96 KiB):
+  // the tile ring's exchange takes what its work-groups' share of the multiprocessor leaves beside
+  // the staging (planner/tile_choice.cpp: use_tile_patch_ring, widen_tile_ring).
   int64_t shared_limit = 0;
   int threads() const { return lanes ? 1 : (points / ppt) * (bk / rk) * (bp / rp); }
   int staged_points() const { return stage_points ? stage_points : points; }
@@ -99,9 +100,6 @@ struct GemmTiles {
   /// type, copied by 16-byte runs of a pixel's channels; U and V staged once
   /// (ChunkStager::issue_tile_patches, transform_tile_patches).
   bool tile_patch_ring() const { return stages && mma && ppt < points; }
-  /// Work-groups per multiprocessor the tile ring asks for: two where each thread has up to 64
-  /// accumulators in a work-group of up to 8 warps (ptxas then fits 128 registers), else one.
-  int ring_groups_per_core() const { return ppt * rk * rp <= 64 && threads() <= 256 ? 2 : 1; }
   /// Halves of one copy of the tile ring's patches.
   int64_t tile_patch_elements() const { return int64_t{points} * bp * cc; }
   /// Copies of the staged chunk: the stages, two when prefetching, else one (the tile ring's

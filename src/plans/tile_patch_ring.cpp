@@ -32,7 +32,7 @@ void ChunkStager::issue_tile_patches(Expr tid, Expr c0, Expr buf) {
   Expr run_ok = both(t_.tiles % bp ? lt(p, b_.i32(t_.tiles)) : Expr{}, d_.c % cc ? lt(c, b_.i32(d_.c)) : Expr{});
   Expr base = b_.let("base", image_base(Layout::nhwc, tc.n, d_.c % cc ? min(c, b_.i32(d_.c - 8)) : c, d_.c, d_.h * d_.w));
   Expr ih0 = b_.let("ih0", tc.th * t_.m - d_.pad.top), iw0 = b_.let("iw0", tc.tw * t_.m - d_.pad.left);
-  Expr first = b_.let("pix", tid / (bp * runs));
+  Expr first = b_.let("pix0", tid / (bp * runs));
   for (int k = 0; k * per_pass < a2; ++k) {
     auto copy = [&] {
       Expr pix = b_.let("pix", first + k * per_pass);
