@@ -314,13 +314,13 @@ TEST(CudaDeviceTensors, MisuseIsRefusedByName) {
   EXPECT_EQ(conv.report().host_copies, 0);
 }
 
-// The tensor-core fused's ring copies x 16 bytes at a time (f16 channels last): a tensor that
-// starts between such boundaries is refused by name, not read misaligned (a fault that would
-// end the context); one on a boundary runs.
+// The tensor-core fused's ring copies x 16 bytes at a time (f16 channels last, two chunks of 16
+// channels): a tensor that starts between such boundaries is refused by name, not read
+// misaligned (a fault that would end the context); one on a boundary runs.
 TEST(CudaDeviceTensors, InputCopiedInRunsMustStartOnTheirBoundary) {
   SKIP_WITHOUT_CUDA();
   ConvDesc d;
-  d.n = 1, d.c = 16, d.h = d.w = 8, d.k = 16, d.pad = Padding::all(1);
+  d.n = 1, d.c = 32, d.h = d.w = 8, d.k = 16, d.pad = Padding::all(1);
   d.dtype = DType::f16, d.layout = Layout::nhwc;
   Options o;
   o.plan = "fused", o.m = 2, o.precision = Precision::fp16;
