@@ -235,6 +235,9 @@ DeviceCaps caps_for_device(const Device& d) {
       c.vector_lanes = 4;  // the CPU-shaped GEMM, at the vector width CUDA's dialect can spell
       c.mma = true;  // the interpreter runs the warp-level ops lane by lane
       c.tf32_gflops = c.gflops;
+      // An sm_90 multiprocessor's memory, so that the tensor-core fused's ring is planned (and
+      // checked) as on the GPU it was timed on: its exchange in one slice (planner/tile_choice.cpp).
+      c.shared_per_core = 228 * 1024;
       return c;
     }
     default: {
