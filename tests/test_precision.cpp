@@ -137,17 +137,22 @@ TEST_P(PrecisionSweep, InterpreterMatchesReference) {
   WorstErrors worst;
   for (const ConvCase& cc : shapes)
     if (has_output(cc)) worst.add(cc, check_conv(Device::interpreter(), precision_options(pc), cc));
-  // fused's tile ring in blocks of 64 x 32 with a warp a point, which the planner takes on sm_90
-  // from 64 output channels on (planner/tile_choice.cpp, widen_tile_ring; the interpreter is
-  // planned with an sm_90 multiprocessor's memory, so the exchange runs in one slice as there): 72
-  // output channels (a partial block of 64), 40 input channels (a partial chunk), an odd image.
-  const int alpha = pc.m + pc.r - 1;
-  if (std::string(pc.plan) == "fused" && (pc.precision == Precision::fp16 || pc.precision == Precision::bf16) &&
-      alpha * alpha <= 16) {
+  // fused's tile ring (f16/bf16 channels last, C a multiple of 8): in blocks of 64 x 32 with a
+  // warp a point, which the planner takes on sm_90 up to 16 points from 64 output channels on
+  // (planner/tile_choice.cpp, widen_tile_ring; the interpreter is planned with an sm_90
+  // multiprocessor's memory, so the exchange runs in one slice as there), elsewhere in its own
+  // blocks: 72 output channels (a partial block of 64), 40 input channels (a partial chunk), an odd
+  // image; with an epilogue, without padding, with a pad of 2 on two sides; and the other tiles.
+  if (std::string(pc.plan) == "fused" && (pc.precision == Precision::fp16 || pc.precision == Precision::bf16)) {
     ConvCase wide{2, 40, 10, 9, 72, pc.r, Padding::all(pc.r / 2)};
     wide.layout = Layout::nhwc;
     wide.dtype = pc.precision == Precision::fp16 ? DType::f16 : DType::bf16;
-    if (has_output(wide)) worst.add(wide, check_conv(Device::interpreter(), precision_options(pc), wide));
+    ConvCase unpadded = wide, padded = wide;
+    unpadded.pad = Padding::all(0);
+    padded.pad = {2, 0, 0, 2};
+    for (const ConvCase& cc : {wide, with_epilogue(wide, plan), unpadded, padded})
+      if (has_output(cc)) worst.add(cc, check_conv(Device::interpreter(), precision_options(pc), cc));
+    for (const auto& tiles : other_tiles(pc)) worst.add(wide, check_conv(Device::interpreter(), precision_options(pc, tiles), wide));
   }
   for (const auto& tiles : other_tiles(pc))
     worst.add(block_sweep(pc.r)[0], check_conv(Device::interpreter(), precision_options(pc, tiles), block_sweep(pc.r)[0]));
