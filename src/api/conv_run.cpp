@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
-#include <functional>
 #include <optional>
 
 #include "api/conv_impl.h"
@@ -49,21 +48,6 @@ int64_t role_bytes(const Conv::Impl& impl, BufferRole role) {
   return impl.program.buffers.at(impl.program.buffer(role)).bytes();
 }
 
-// The bytes program buffer `buffer` must start on a multiple of: the widest asynchronous copy a
-// kernel makes from it (the tensor-core fused's ring copies x 16 bytes at a time), else 1.
-int64_t copy_alignment(const plans::Program& program, int buffer) {
-  int64_t align = 1;
-  std::function<void(const ir::Block&)> walk = [&](const ir::Block& block) {
-    for (const ir::StmtPtr& s : block) {
-      if (s->kind == ir::StmtKind::copy_async && s->source && s->source->binding == buffer)
-        align = std::max(align, s->extent * ir::type_bytes(s->source->type));
-      walk(s->body);
-    }
-  };
-  for (const auto& k : program.kernels) walk(k->body);
-  return align;
-}
-
 // Checks the caller's tensor for `role` (dtype, shape, that it is the device's memory, where it
 // starts).
 MemoryRef tensor_memory(const Conv::Impl& impl, const char* call, const TensorRef& t, BufferRole role) {
@@ -79,7 +63,7 @@ MemoryRef tensor_memory(const Conv::Impl& impl, const char* call, const TensorRe
                 shape_string(want));
   const int64_t bytes = role_bytes(impl, role);
   impl.backend->check_memory(t.data, bytes, what);
-  const int64_t align = copy_alignment(impl.program, impl.program.buffer(role));
+  const int64_t align = impl.copy_alignments.at(static_cast<size_t>(impl.program.buffer(role)));
   if (const auto off = reinterpret_cast<uintptr_t>(t.data) % align)
     throw Error(what + " starts " + std::to_string(off) + " bytes past a " + std::to_string(align) +
                 "-byte boundary, but plan " + impl.report.plan + " copies it " + std::to_string(align) +

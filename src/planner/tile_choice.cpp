@@ -270,6 +270,10 @@ bool tile_ring_fits(GemmTiles g, const ConvDesc& d) {
          g.threads() % (g.bp * (g.cc / 8)) == 0 && g.tile_patch_ring() && g.stage_floats() <= plans::kAsyncSharedFloats;
 }
 
+// Bytes of a multiprocessor's work-group memory each of `groups` work-groups may take (the driver
+// keeps 1 KiB a work-group).
+int64_t group_share(const plans::PlanOptions& p, int groups) { return p.shared_per_core / groups - 1024; }
+
 // Floats of one slice of the exchange after the GEMM: `rows` output channels of every point, rows
 // padded by one (plans::exchange).
 int64_t exchange_floats(const GemmTiles& g, int64_t rows) { return int64_t{g.points} * rows * (g.bp + 1); }
@@ -287,9 +291,9 @@ void use_tile_patch_ring(GemmTiles& g, const ConvDesc& d, const plans::PlanOptio
     g.groups_per_core = regs ? 2 : 0;
     return;
   }
-  const int64_t two = p.shared_per_core / 2 - 1024;
+  const int64_t two = group_share(p, 2);
   g.groups_per_core = regs && 4 * (g.stage_floats() + exchange_floats(g, 8)) <= two ? 2 : 0;
-  const int64_t share = g.groups_per_core == 2 ? two : p.shared_per_core - 1024;
+  const int64_t share = group_share(p, g.groups_per_core == 2 ? 2 : 1);
   g.shared_limit = std::max(plans::kAsyncSharedFloats * 4, std::min(p.shared_per_group, share)) / 4;
 }
 
@@ -305,7 +309,7 @@ void widen_tile_ring(GemmTiles& g, const ConvDesc& d, const plans::PlanOptions& 
   GemmTiles w = g;
   w.bk = 64, w.bp = 32, w.rk = 8, w.rp = 8, w.ppt = 1;
   plans::choose_half_operands(w, d, t);
-  const int64_t limit = std::min(p.shared_per_group, p.shared_per_core - 1024);
+  const int64_t limit = std::min(p.shared_per_group, group_share(p, 1));
   if (!tile_ring_fits(w, d) || w.threads() > p.max_threads) return;
   w.stages = 2;
   if (4 * (w.stage_floats() + exchange_floats(w, w.bk)) > limit) return;

@@ -317,14 +317,33 @@ void ChunkStager::issue_patch_copies(Expr tid, Expr c0, Expr buf) {
   }
 }
 
-void ChunkStager::transform_patches(Expr tid, Expr buf) {
-  const int A = t_.alpha, a2 = A * A, T = g_.threads();
-  const int64_t pairs = int64_t{g_.cc} * g_.bp;
+int ChunkStager::band_parts(int64_t pairs) const {
+  return static_cast<int>(std::clamp<int64_t>(g_.threads() / pairs, 1, t_.alpha));
+}
+
+void ChunkStager::transform_band(int part, int parts, Expr zero, const std::function<Expr(int)>& pixel,
+                                 const std::function<void(int, Expr)>& store) {
+  const int A = t_.alpha, first = A * part / parts, last = A * (part + 1) / parts;
   const RationalMatrix& BT = t_.t.BT;
+  std::vector<Expr> tile(A * A, zero);
+  for (int k = 0; k < A; ++k) {
+    bool read = false;  // patch row k feeds some row of the band
+    for (int i = first; i < last; ++i) read = read || !BT.at(i, k).is_zero();
+    for (int j = 0; j < A && read; ++j) tile[k * A + j] = pixel(k * A + j);
+  }
+  for (int i = first; i < last; ++i) {
+    const std::vector<Expr> row = transform_2d_row(b_.ctx(), BT, tile, i);
+    for (int j = 0; j < A; ++j) store(i * A + j, row[j]);
+  }
+}
+
+void ChunkStager::transform_patches(Expr tid, Expr buf) {
+  const int a2 = t_.alpha * t_.alpha, T = g_.threads();
+  const int64_t pairs = int64_t{g_.cc} * g_.bp;
   // Where the work-group has more threads than the chunk has (channel, tile) pairs, `parts` threads
   // share a pair, each computing a band of V's rows (B^T's rows against the patch rows they read,
   // then the row transform: no exchange), so that every warp does its share.
-  const int parts = static_cast<int>(std::clamp<int64_t>(T / pairs, 1, A));
+  const int parts = band_parts(pairs);
   b_.comment("transform the chunk's patches into V: Vs[cc][xi][bp], " + std::to_string(parts) + " thread(s) a pair");
   b_.loop("vi", ceil_div(pairs * parts, T), LoopKind::serial, [&](Expr vi) {
     Expr slot = b_.let("slot", vi * T + tid);
@@ -335,18 +354,9 @@ void ChunkStager::transform_patches(Expr tid, Expr buf) {
       Expr to = b_.let("to", b_.i32(v().base) + buf * v().copy + ci * (a2 * g_.bp) + pl);
       for (int h = 0; h < parts; ++h) {
         auto band = [&, h] {
-          const int first = A * h / parts, last = A * (h + 1) / parts;
-          std::vector<Expr> tile(a2, b_.f32(0));
-          for (int k = 0; k < A; ++k) {
-            bool read = false;  // patch row k feeds some row of the band
-            for (int i = first; i < last; ++i) read = read || !BT.at(i, k).is_zero();
-            if (read)
-              for (int j = 0; j < A; ++j) tile[k * A + j] = b_.load("d", v().smem, from + (k * A + j) * g_.bp);
-          }
-          for (int i = first; i < last; ++i) {
-            const std::vector<Expr> row = transform_2d_row(b_.ctx(), BT, tile, i);
-            for (int j = 0; j < A; ++j) b_.store(v().smem, to + (i * A + j) * g_.bp, row[j]);
-          }
+          transform_band(
+              h, parts, b_.f32(0), [&](int k) { return b_.load("d", v().smem, from + k * g_.bp); },
+              [&](int xi, Expr value) { b_.store(v().smem, to + xi * g_.bp, value); });
         };
         if (parts == 1) band();
         else b_.if_then(eq(part, b_.i32(h)), band);

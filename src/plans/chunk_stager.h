@@ -115,6 +115,14 @@ class ChunkStager {
     ir::Expr row;  // where V by tiles stages tile pl (staged_tile_row)
   };
   void for_each_pair(ir::Expr tid, ir::Expr c0, const std::function<void(const Pair&)>& body);
+  /// Threads a (channel, tile) pair of the chunk takes where the work-group has more threads than
+  /// the chunk has `pairs` (up to alpha): each computes a band of V's rows (transform_band).
+  int band_parts(int64_t pairs) const;
+  /// Band `part` of `parts` of V's rows for one pair: the patch rows B^T's rows in the band read
+  /// (pixel(k) for pixel k, `zero` for the others), then each row's transform, stored by
+  /// store(point, value).
+  void transform_band(int part, int parts, ir::Expr zero, const std::function<ir::Expr(int)>& pixel,
+                      const std::function<void(int, ir::Expr)>& store);
   /// Vs[point][ci][pl] = value (by tiles: Vs[point][q.row][ci], the tile's staged row).
   void store_v(int point, const Pair& q, ir::Expr value);
   /// Vs[xi][...] = (B^T tile B)[xi] for every point xi of the pair's input tile.

@@ -1,5 +1,8 @@
 #include "plans/program_builder.h"
 
+#include <algorithm>
+#include <functional>
+
 #include "common/error.h"
 #include "plans/plan_common.h"
 
@@ -16,6 +19,21 @@ const char* role_name(BufferRole role) {
     case BufferRole::scratch: return "scratch";
   }
   return "?";
+}
+
+std::vector<int64_t> Program::copy_alignments() const {
+  std::vector<int64_t> align(buffers.size(), 1);
+  std::function<void(const ir::Block&)> walk = [&](const ir::Block& block) {
+    for (const ir::StmtPtr& s : block) {
+      if (s->kind == ir::StmtKind::copy_async && s->source && s->source->binding >= 0) {
+        int64_t& a = align.at(static_cast<size_t>(s->source->binding));
+        a = std::max(a, s->extent * ir::type_bytes(s->source->type));
+      }
+      walk(s->body);
+    }
+  };
+  for (const auto& k : kernels) walk(k->body);
+  return align;
 }
 
 int Program::buffer(BufferRole role) const {

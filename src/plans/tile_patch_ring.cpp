@@ -53,7 +53,7 @@ void ChunkStager::transform_tile_patches(Expr tid, Expr buf) {
   const RationalMatrix& BT = t_.t.BT;
   // Where the work-group has more threads than the chunk has pairs, `parts` threads share a pair,
   // each computing a band of V's rows (as transform_patches does).
-  const int parts = static_cast<int>(std::clamp<int64_t>(T / pairs, 1, A));
+  const int parts = band_parts(pairs);
   b_.comment("transform the chunk's patches into V: Vs[xi][bp][cc], two channels a thread, " + std::to_string(parts) +
              " thread(s) a pair");
   const StagedOperand& v = this->v();
@@ -77,19 +77,7 @@ void ChunkStager::transform_tile_patches(Expr tid, Expr buf) {
         return;
       }
       for (int h = 0; h < parts; ++h)
-        b_.if_then(eq(part, b_.i32(h)), [&, h] {
-          const int first = A * h / parts, last = A * (h + 1) / parts;
-          std::vector<Expr> tile(a2, b_.ctx().broadcast(b_.f32(0), 2));  // rows the band does not read stay 0
-          for (int k = 0; k < A; ++k) {
-            bool read = false;  // patch row k feeds some row of the band
-            for (int i = first; i < last; ++i) read = read || !BT.at(i, k).is_zero();
-            for (int j = 0; j < A && read; ++j) tile[k * A + j] = pixel(k * A + j);
-          }
-          for (int i = first; i < last; ++i) {
-            const std::vector<Expr> row = transform_2d_row(b_.ctx(), BT, tile, i);
-            for (int j = 0; j < A; ++j) store(i * A + j, row[j]);
-          }
-        });
+        b_.if_then(eq(part, b_.i32(h)), [&, h] { transform_band(h, parts, b_.ctx().broadcast(b_.f32(0), 2), pixel, store); });
     });
   });
 }
