@@ -313,6 +313,10 @@ void widen_tile_ring(GemmTiles& g, const ConvDesc& d, const plans::PlanOptions& 
   if (!tile_ring_fits(w, d) || w.threads() > p.max_threads) return;
   w.stages = 2;
   if (4 * (w.stage_floats() + exchange_floats(w, w.bk)) > limit) return;
+  // Two copies of U and V where the exchange keeps slices of 16 rows or more beside them
+  // (pipeline_tile_patches: one barrier a chunk).
+  w.double_operands = true;
+  if (4 * (w.stage_floats() + exchange_floats(w, 16)) > limit) w.double_operands = false;
   w.groups_per_core = 0;
   w.shared_limit = limit / 4;
   g = w;

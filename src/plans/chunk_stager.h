@@ -78,9 +78,9 @@ class ChunkStager {
   /// [alpha^2][bp][cc], by 16-byte copies of 8 channels of a pixel, zeros past the image, the
   /// channels and the tiles (tile_patch_ring.cpp).
   void issue_tile_patches(ir::Expr tid, ir::Expr c0, ir::Expr buf);
-  /// GemmTiles::tile_patch_ring: the patches in copy `buf` transformed into V, Vs[xi][bp][cc], two
-  /// channels a thread (one 32-bit access for each pixel and each point).
-  void transform_tile_patches(ir::Expr tid, ir::Expr buf);
+  /// GemmTiles::tile_patch_ring: the patches in copy `buf` transformed into V's copy `vbuf`,
+  /// Vs[xi][bp][cc], two channels a thread (one 32-bit access for each pixel and each point).
+  void transform_tile_patches(ir::Expr tid, ir::Expr buf, ir::Expr vbuf);
 
  private:
   struct Element {

@@ -229,8 +229,46 @@ void pipeline_patches(KernelBuilder& b, const GemmCore& core, ChunkStager& st, i
 /// U of chunk k and the patches of chunk k + 1 (into the ring's other copy, which step k - 1
 /// transformed), transforms chunk k's patches into V while those land, then waits for U alone and
 /// multiplies. The patches' latency hides behind a whole step; two barriers a chunk.
+// The tile ring with two copies of U and V (GemmTiles::double_operands), one barrier a chunk: chunk
+// j's patches in the ring's copy j % 2, its U and V in their copies j % 2. Step k multiplies chunk
+// k, transforms chunk k + 1's patches and copies U of chunk k + 1 and the patches of chunk k + 2,
+// so that warps past the barrier mix the mma with the transform and the copies have a whole step
+// to land.
+void pipeline_tile_patches_twice(KernelBuilder& b, const GemmCore& core, ChunkStager& st, int64_t chunks) {
+  const GemmTiles& g = core.g;
+  b.threads([&](Expr tid) {
+    zero_accumulators(b, core);
+    st.issue_tile_patches(tid, b.i32(0), b.i32(0));
+    st.issue_copies(tid, b.i32(0), b.i32(0));  // U
+    b.copy_commit();
+    st.issue_tile_patches(tid, b.i32(g.cc), b.i32(1));  // the ring takes two chunks or more
+    b.copy_commit();
+    b.copy_wait(1);  // chunk 0's patches and U
+  });
+  b.barrier();
+  b.threads([&](Expr tid) { st.transform_tile_patches(tid, b.i32(0), b.i32(0)); });
+  b.loop("chunk", chunks, LoopKind::serial, [&](Expr chunk) {
+    b.threads([&](Expr) { b.copy_wait(0); });
+    // Chunk k's V and U, and chunk k + 1's patches, are in; every thread is done with step k - 1's
+    // mma (U and V copies (k + 1) % 2) and transform (the ring's copy k % 2).
+    b.barrier();
+    b.threads([&](Expr tid) {
+      Expr next = b.let("next", chunk + 1), buf = b.let("buf", chunk % 2), other = b.let("other", next % 2);
+      b.if_then(lt(next, b.i32(chunks)), [&] {
+        st.issue_copies(tid, next * g.cc, other);  // U
+        b.if_then(lt(next + 1, b.i32(chunks)), [&] { st.issue_tile_patches(tid, (next + 1) * g.cc, buf); });
+        b.copy_commit();
+      });
+      multiply(b, core, st, tid, buf);
+      b.if_then(lt(next, b.i32(chunks)), [&] { st.transform_tile_patches(tid, other, other); });
+    });
+  });
+  b.barrier();  // the sinks may reuse work-group memory
+}
+
 void pipeline_tile_patches(KernelBuilder& b, const GemmCore& core, ChunkStager& st, int64_t chunks) {
   const GemmTiles& g = core.g;
+  if (g.double_operands) return pipeline_tile_patches_twice(b, core, st, chunks);
   b.threads([&](Expr tid) {
     zero_accumulators(b, core);
     st.issue_tile_patches(tid, b.i32(0), b.i32(0));
@@ -245,7 +283,7 @@ void pipeline_tile_patches(KernelBuilder& b, const GemmCore& core, ChunkStager& 
       b.copy_commit();
       b.if_then(lt(next, b.i32(chunks)), [&] { st.issue_tile_patches(tid, next * g.cc, next % g.stages); });
       b.copy_commit();
-      st.transform_tile_patches(tid, chunk % g.stages);
+      st.transform_tile_patches(tid, chunk % g.stages, b.i32(0));
       b.copy_wait(1);  // U (the patches of chunk k + 1 may still be in flight)
     });
     b.barrier();

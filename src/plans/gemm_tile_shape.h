@@ -6,6 +6,7 @@
 // The planner chooses them (planner/tile_choice.h); the plans check and use them.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -28,8 +29,13 @@ struct GemmTiles {
   // Asynchronous copies (cp.async, CUDA): a ring of `stages` copies of the chunk, the next
   // stages - 1 chunks in flight while one is multiplied (0: none; excludes `prefetch`). The fused
   // plan's ring (patch_ring) has `stages` (2) copies each of U, of the input patches and of V; the
-  // tensor-core fused's (tile_patch_ring) 2 copies of the input patches only.
+  // tensor-core fused's (tile_patch_ring) 2 copies of the input patches, and one of U and V, or two
+  // with `double_operands`.
   int stages = 0;
+  // The tile ring with two copies of U and V: one barrier a chunk, the mma of chunk k in the same
+  // step as the transform of chunk k + 1 and the copies of U (k + 1) and the patches (k + 2)
+  // (plans/gemm_core.cpp: pipeline_tile_patches; planner: widen_tile_ring).
+  bool double_operands = false;
   // Tensor cores: each warp multiplies with `mma` (ir/mma.h), and a thread's rk x rp accumulators
   // are its parts of (rk / 2) x (rp / 2) tiles of 16 x 8 (a warp covers 8 rk x 4 rp of the block).
   std::optional<ir::MmaKind> mma = std::nullopt;
@@ -97,14 +103,14 @@ struct GemmTiles {
   bool points_split_over_warps() const { return mma && ppt < points; }
   /// The tensor-core fused with a ring of raw input patches (f16 or bf16 channels-last input, C a
   /// multiple of 8): `stages` (2) copies of a chunk's patches, [alpha^2][bp][cc] in the input's
-  /// type, copied by 16-byte runs of a pixel's channels; U and V staged once
-  /// (ChunkStager::issue_tile_patches, transform_tile_patches).
+  /// type, copied by 16-byte runs of a pixel's channels; U and V staged once, or twice with
+  /// double_operands (ChunkStager::issue_tile_patches, transform_tile_patches).
   bool tile_patch_ring() const { return stages && mma && ppt < points; }
   /// Halves of one copy of the tile ring's patches.
   int64_t tile_patch_elements() const { return int64_t{points} * bp * cc; }
   /// Copies of the staged chunk: the stages, two when prefetching, else one (the tile ring's
-  /// stages are its patches').
-  int copies() const { return tile_patch_ring() ? 1 : stages ? stages : prefetch ? 2 : 1; }
+  /// stages are its patches'; it stages U and V once or, with double_operands, twice).
+  int copies() const { return tile_patch_ring() ? (double_operands ? 2 : 1) : stages ? stages : prefetch ? 2 : 1; }
   /// The FMA GEMM of all points with a ring (plan fused): `stages` (2) copies each of U, of a
   /// chunk's raw input patches and of their transforms V, patches and V as [cc][alpha^2][bp]
   /// (ChunkStager::issue_patch_copies, transform_patches).
@@ -112,12 +118,12 @@ struct GemmTiles {
   /// Floats of work-group memory the staged chunks take.
   int64_t stage_floats() const {
     if (patch_ring()) return int64_t{points} * cc * stages * (int64_t{bk} + 2 * int64_t{bp});
-    if (tile_patch_ring()) return chunk_floats() + stages * tile_patch_elements() / 2;
+    if (tile_patch_ring()) return copies() * chunk_floats() + stages * tile_patch_elements() / 2;
     return copies() * chunk_floats();
   }
   /// Floats of work-group memory the staged chunks may take: the opt-in 96 KiB where the kernel
-  /// copies asynchronously or runs on tensor cores (both CUDA sm_80+).
-  int64_t stage_limit() const { return stages || mma ? kAsyncSharedFloats : kSharedFloats; }
+  /// copies asynchronously or runs on tensor cores (both CUDA sm_80+), or the device's shared_limit.
+  int64_t stage_limit() const { return stages || mma ? std::max(shared_limit, kAsyncSharedFloats) : kSharedFloats; }
 };
 
 }  // namespace wino::plans

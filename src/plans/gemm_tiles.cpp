@@ -12,6 +12,7 @@ std::string GemmTiles::str() const {
   if (group_tiles) s += "_g" + std::to_string(group_tiles);
   if (stages) s += "_s" + std::to_string(stages);
   if (stage_points) s += "_q" + std::to_string(stage_points);
+  if (double_operands && tile_patch_ring()) s += "_d2";
   return mma ? s + "_" + ir::mma_operand_name(*mma) : s;
 }
 

@@ -23,10 +23,12 @@ void ChunkStager::issue_tile_patches(Expr tid, Expr c0, Expr buf) {
   // and takes every (T / (bp runs))-th pixel of its patch. The tile's coordinates are clamped into
   // the image, so every copy's address lies inside x and needs no guard beside its mask.
   const int per_pass = T / (bp * runs);
+  // Neighbouring threads take neighbouring runs of a patch row, so a warp's copies land in one
+  // span of work-group memory (by tiles, the rows' order would scatter them over banks).
   Expr q = b_.let("q", tid % (bp * runs));
-  Expr pl = b_.let("pl", q / runs), run = b_.let("run", q % runs * 8);
+  Expr row = b_.let("row", q / runs), run = b_.let("run", q % runs * 8);  // V's row, the patch's too
+  Expr pl = b_.let("pl", tile_of_staged_row(core_, row));
   Expr p = b_.let("p", core_.pb * bp + pl);
-  Expr row = b_.let("row", staged_tile_row(core_, pl));  // V's row of the tile, the patch's too
   const TileCoords tc = tile_coords(b_, t_.tiles % bp ? min(p, b_.i32(t_.tiles - 1)) : p, t_);
   Expr c = b_.let("c", c0 + run);
   Expr run_ok = both(t_.tiles % bp ? lt(p, b_.i32(t_.tiles)) : Expr{}, d_.c % cc ? lt(c, b_.i32(d_.c)) : Expr{});
@@ -47,7 +49,7 @@ void ChunkStager::issue_tile_patches(Expr tid, Expr c0, Expr buf) {
   }
 }
 
-void ChunkStager::transform_tile_patches(Expr tid, Expr buf) {
+void ChunkStager::transform_tile_patches(Expr tid, Expr buf, Expr vbuf) {
   const int A = t_.alpha, a2 = A * A, T = g_.threads(), bp = g_.bp, cc = g_.cc, half = cc / 2;
   const int64_t pairs = int64_t{bp} * half;  // (tile, channel pair)s of the chunk
   const RationalMatrix& BT = t_.t.BT;
@@ -66,7 +68,7 @@ void ChunkStager::transform_tile_patches(Expr tid, Expr buf) {
       Expr pair = b_.let("pair", slot % pairs), part = b_.let("part", slot / pairs);
       Expr row = b_.let("row", pair / half), ch = b_.let("ch", pair % half * 2);
       Expr from = b_.let("from", buf * g_.tile_patch_elements() + row * cc + ch);
-      Expr to = b_.let("to", b_.i32(v.base) + row * v.pitch + ch);
+      Expr to = b_.let("to", b_.i32(v.base) + vbuf * v.copy + row * v.pitch + ch);
       auto pixel = [&](int k) { return b_.aligned_load("d", patches_, from + int64_t{k} * bp * cc, 2); };
       auto store = [&](int xi, Expr value) { b_.aligned_store(v.smem, to + int64_t{xi} * bp * v.pitch, value); };
       if (parts == 1) {
