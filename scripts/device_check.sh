@@ -17,7 +17,7 @@ start=$(date +%s)
 shard_logs=${WINO_SHARD_LOGS:-$(mktemp -d)}  # the device tool brings back only a few files from $OUT: one log there
 for i in $(seq 0 $((shards - 1))); do
   GTEST_TOTAL_SHARDS=$shards GTEST_SHARD_INDEX=$i "$build/tests/wino_tests" \
-    --gtest_filter='Cuda*:Nvrtc*:*PlansCuda*:PlansNvrtc*:Mma.*:LoadMatrix.*:CopyAsync.*:DynamicShared.*:Half.*:IrVectors.*:*PrecisionSweep.Gpu*' > "$shard_logs/shard$i.log" 2>&1 &
+    --gtest_filter='Cuda*:Nvrtc*:*PlansCuda*:PlansNvrtc*:Mma.*:LoadMatrix.*:CopyAsync.*:DynamicShared.*:SharedReuse.*:Half.*:IrVectors.*:*PrecisionSweep.Gpu*' > "$shard_logs/shard$i.log" 2>&1 &
 done
 wait
 cat "$shard_logs"/shard*.log > "$out/gpu_tests.log"

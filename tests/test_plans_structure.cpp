@@ -344,22 +344,35 @@ TEST(PlansStructure, TensorCoreFusedCopiesHalfPatchesThroughARing) {
   EXPECT_EQ(wide.ppt, 1);
   EXPECT_EQ(wide.threads(), 512);
   EXPECT_EQ(wide.shared_limit, (228 - 1) * 1024 / 4);
-  EXPECT_TRUE(wide.double_operands) << "two copies of U and V beside the exchange in slices of 16 rows or more";
+  EXPECT_FALSE(wide.double_operands) << "4 chunks: U and V staged once";
+  ConvDesc deep = d;
+  deep.c = 256;
+  EXPECT_TRUE(on_sm90(deep, 0).double_operands) << "16 chunks: two copies of U and V";
   ConvDesc narrow = d;
   narrow.k = 32;
   EXPECT_EQ(on_sm90(narrow, 0).bk, 32);
   EXPECT_EQ(on_sm90(d, 32).bk, 32);
   // Built: two work-groups' memory at 32 x 32 (K = 32) fits the SM's 228 KiB, less 1 KiB each
-  // for the driver; the 64 x 32 block with two copies of U and V fits one work-group's 227 KiB with
-  // the exchange in slices of 16 rows or more.
-  auto shared_on_sm90 = [&](const ConvDesc& c) {
+  // for the driver; the 64 x 32 block fits one work-group's 227 KiB, with two copies of U and V too.
+  // All exchange in one slice, over the staging (Memory::reuses).
+  auto check_on_sm90 = [&](const ConvDesc& c, int64_t limit_kib) {
     const plans::Program prog = plans::build_program(c, planner::resolve_plan(c, sm90_options(0)));
-    return ir::shared_array_bytes(*prog.kernels.at(0));
+    const ir::Kernel& k = *prog.kernels.at(0);
+    EXPECT_LE(ir::shared_array_bytes(k), limit_kib * 1024) << k.name;
+    int64_t staged = 0;
+    const ir::Memory* exchange = nullptr;
+    for (const auto& a : k.arrays) {
+      if (a->name == "smem") exchange = a.get();
+      else if (a->space == ir::Space::shared) staged += ir::aligned_shared_bytes(*a);
+    }
+    ASSERT_NE(exchange, nullptr) << k.name;
+    EXPECT_TRUE(exchange->reuses) << k.name;
+    EXPECT_GE(exchange->size, int64_t{16} * std::min<int64_t>(c.k, 64) * 33) << k.name << ": one slice";
+    EXPECT_EQ(ir::shared_array_bytes(k), std::max(staged, ir::aligned_shared_bytes(*exchange))) << k.name;
   };
-  EXPECT_LE(shared_on_sm90(narrow), 113 * 1024);
-  EXPECT_GT(shared_on_sm90(narrow), 96 * 1024) << "the exchange takes the share's room";
-  EXPECT_LE(shared_on_sm90(d), 227 * 1024);
-  EXPECT_GE(shared_on_sm90(d), 4 * (wide.stage_floats() + 16 * 16 * 33)) << "exchange slices of 16 rows";
+  check_on_sm90(narrow, 113);
+  check_on_sm90(d, 227);
+  check_on_sm90(deep, 227);
   const plans::GemmTiles unknown = resolve(d, 2, Precision::fp16).gemm.value();
   EXPECT_EQ(unknown.bk, 32) << "the device's memory unknown: 32 x 32 blocks";
   EXPECT_EQ(unknown.shared_limit, 0);

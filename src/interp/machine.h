@@ -122,6 +122,10 @@ class Machine {
 
   // Memory (memory.cpp).
   Cells& cell_of(const ir::Memory* m);
+  // A kernel with work-group arrays that reuse the others' bytes (Memory::reuses): `c`, shared,
+  // used now; fails where the other kind was used since the last barrier, and leaves the other
+  // kind unwritten where the kernel switches kinds.
+  void use_kind(const Cells& c);
   int64_t element(const Cells& c, double index, const char* what, int lane) const;
   float read(Cells& c, int64_t e, int lane);
   void write(Cells& c, int64_t e, float v, int lane);
@@ -225,6 +229,11 @@ class Machine {
   std::vector<uint64_t> vtime_;   // by node id: variables' assignment clock (1: never)
   uint64_t clock_ = 1, phase_ = 0, next_mask_id_ = 1;
   uint64_t group_phase_ = 0;  // the first phase of the running work-group
+  // Memory::reuses: whether the kernel has such arrays, the kind of shared array used last (1:
+  // reusing; -1: none yet) and the phase each kind was last used in.
+  bool reuse_ = false;
+  int kind_ = -1;
+  uint64_t kind_phase_[2] = {0, 0};
   int64_t group_ = 0;
   bool in_region_ = false;
   // Every memory holds floats, so every i32 value is an integer (a load from an i32 memory may

@@ -42,6 +42,7 @@ Machine::Machine(const Kernel& k, const std::vector<void*>& buffers)
     c.data = c.storage.data();
     if (a->space == Space::shared) c.track.assign(c.storage.size(), Cells::Track{});
     else c.written.assign(c.storage.size(), 0);
+    reuse_ = reuse_ || a->reuses;
   }
   const size_t lanes = static_cast<size_t>(std::max(threads_, 1));
   scratch_.assign(lanes, 0);
@@ -78,8 +79,28 @@ void Machine::flush() {
 
 Cells& Machine::cell_of(const Memory* m) {
   for (Cells& c : cells_)
-    if (c.mem == m) return c;
+    if (c.mem == m) {
+      if (reuse_ && m->space == Space::shared) use_kind(c);
+      return c;
+    }
   fail("uses memory '" + m->name + "' that is not the kernel's");
+}
+
+void Machine::use_kind(const Cells& c) {
+  const int kind = c.mem->reuses ? 1 : 0;
+  kind_phase_[kind] = phase_;
+  if (kind_ == kind) return;
+  for (Cells& o : cells_) {
+    if (o.mem->space != Space::shared || o.mem->reuses == c.mem->reuses) continue;
+    if (kind_phase_[1 - kind] == phase_)
+      fail("uses work-group array '" + c.mem->name + "' and '" + o.mem->name +
+           "', whose bytes one of them reuses, with no barrier between");
+    for (int64_t e = 0; e < static_cast<int64_t>(o.track.size()); ++e) {
+      if (o.landing(e)) in_flight(current_lane(), o, e, "reuses the bytes of");
+      o.track[e].write_phase = 0;  // its data are gone: a read before a write is uninitialized
+    }
+  }
+  kind_ = kind;
 }
 
 /// The flat element index of `mem[index]` for thread `lane`, checked.

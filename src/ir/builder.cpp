@@ -1,5 +1,7 @@
 #include "ir/builder.h"
 
+#include <algorithm>
+
 #include "common/error.h"
 
 namespace wino::ir {
@@ -32,10 +34,21 @@ const char* stmt_kind_name(StmtKind k) {
   return "?";
 }
 
+std::vector<int64_t> shared_array_offsets(const Kernel& k) {
+  std::vector<int64_t> at;
+  int64_t next = 0;
+  for (const auto& a : k.arrays) {
+    at.push_back(a->reuses ? 0 : next);
+    if (a->space == Space::shared && !a->reuses) next += aligned_shared_bytes(*a);
+  }
+  return at;
+}
+
 int64_t shared_array_bytes(const Kernel& k) {
+  const std::vector<int64_t> at = shared_array_offsets(k);
   int64_t bytes = 0;
-  for (const auto& a : k.arrays)
-    if (a->space == Space::shared) bytes += aligned_shared_bytes(*a);
+  for (size_t i = 0; i < k.arrays.size(); ++i)
+    if (k.arrays[i]->space == Space::shared) bytes = std::max(bytes, at[i] + aligned_shared_bytes(*k.arrays[i]));
   return bytes;
 }
 
@@ -104,12 +117,13 @@ const Memory* KernelBuilder::buffer(const std::string& name, int64_t size, bool 
   return kernel_->buffers.back().get();
 }
 
-const Memory* KernelBuilder::shared_array(const std::string& name, int64_t size, Type type) {
+const Memory* KernelBuilder::shared_array(const std::string& name, int64_t size, Type type, bool reuses) {
   auto m = std::make_unique<Memory>();
   m->name = name;
   m->space = Space::shared;
   m->type = type;
   m->size = size;
+  m->reuses = reuses;
   kernel_->arrays.push_back(std::move(m));
   return kernel_->arrays.back().get();
 }

@@ -25,7 +25,9 @@ class KernelBuilder {
   /// A buffer parameter; `binding` names the program buffer every launch passes here.
   const Memory* buffer(const std::string& name, int64_t size, bool read_only, Type type = Type::f32,
                        int binding = -1);
-  const Memory* shared_array(const std::string& name, int64_t size, Type type = Type::f32);
+  /// A work-group array; `reuses`: over the other work-group arrays' bytes, for a later phase
+  /// (Memory::reuses).
+  const Memory* shared_array(const std::string& name, int64_t size, Type type = Type::f32, bool reuses = false);
   const Memory* thread_array(const std::string& name, int64_t size, Type type = Type::f32);
 
   Expr let(const std::string& hint, Expr value);

@@ -30,6 +30,7 @@ class Verifier {
       if (value_type(a->type) != a->type && a->space != Space::shared)  // f16/bf16: buffers and work-group memory
         problem("per-thread array " + a->name + " has storage type " + type_name(a->type) + "; they hold values");
       if (a->type.is_vector()) problem("array " + a->name + " has vector type " + type_name(a->type) + "; memory is scalar");
+      if (a->reuses && a->space != Space::shared) problem("array " + a->name + " reuses memory but is not a work-group array");
     }
     for (const auto& b : k_.buffers) {
       if (b->type.is_vector()) problem("buffer " + b->name + " has vector type " + type_name(b->type) + "; memory is scalar");

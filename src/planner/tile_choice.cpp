@@ -278,11 +278,19 @@ int64_t group_share(const plans::PlanOptions& p, int groups) { return p.shared_p
 // padded by one (plans::exchange).
 int64_t exchange_floats(const GemmTiles& g, int64_t rows) { return int64_t{g.points} * rows * (g.bp + 1); }
 
+// Floats of work-group memory the tile ring takes with its exchange in slices of `rows`: where U
+// and V are halves the exchange lies over the staging (plans::multiply_chunks), else beside it.
+int64_t tile_ring_floats(const GemmTiles& g, int64_t rows) {
+  const int64_t exchange = exchange_floats(g, rows);
+  return g.half_u && g.half_v ? std::max(g.stage_floats(), exchange) : g.stage_floats() + exchange;
+}
+
 // The tile ring, where it fits. Two work-groups per SM where a thread has at most 64 accumulators
 // in up to 8 warps (ptxas then fits 128 registers: F(2,3) at 32 x 32 took 127, none spilled; 1.21x
 // on the H100, session 46) and, on a device whose memory is known, two fit it with exchange slices
-// of 8 rows or more; the exchange then takes what the work-groups' share leaves (the driver keeps
-// 1 KiB a work-group), at least the 96 KiB every sm_80+ device gives.
+// of 8 rows or more; the exchange then takes up to the work-groups' share (the driver keeps 1 KiB a
+// work-group), at least the 96 KiB every sm_80+ device gives, over the staging or beside it
+// (tile_ring_floats).
 void use_tile_patch_ring(GemmTiles& g, const ConvDesc& d, const plans::PlanOptions& p) {
   if (!tile_ring_fits(g, d)) return;
   g.stages = 2;
@@ -292,7 +300,7 @@ void use_tile_patch_ring(GemmTiles& g, const ConvDesc& d, const plans::PlanOptio
     return;
   }
   const int64_t two = group_share(p, 2);
-  g.groups_per_core = regs && 4 * (g.stage_floats() + exchange_floats(g, 8)) <= two ? 2 : 0;
+  g.groups_per_core = regs && 4 * tile_ring_floats(g, 8) <= two ? 2 : 0;
   const int64_t share = group_share(p, g.groups_per_core == 2 ? 2 : 1);
   g.shared_limit = std::max(plans::kAsyncSharedFloats * 4, std::min(p.shared_per_group, share)) / 4;
 }
@@ -312,11 +320,13 @@ void widen_tile_ring(GemmTiles& g, const ConvDesc& d, const plans::PlanOptions& 
   const int64_t limit = std::min(p.shared_per_group, group_share(p, 1));
   if (!tile_ring_fits(w, d) || w.threads() > p.max_threads) return;
   w.stages = 2;
-  if (4 * (w.stage_floats() + exchange_floats(w, w.bk)) > limit) return;
-  // Two copies of U and V where the exchange keeps slices of 16 rows or more beside them
-  // (pipeline_tile_patches: one barrier a chunk).
-  w.double_operands = true;
-  if (4 * (w.stage_floats() + exchange_floats(w, 16)) > limit) w.double_operands = false;
+  if (4 * tile_ring_floats(w, w.bk) > limit) return;
+  // Two copies of U and V (pipeline_tile_patches: one barrier a chunk) from 16 chunks on, where the
+  // exchange keeps slices of 16 rows or more. On the H100 (session 47) 1.04-1.10x faster on the
+  // layers of 256 and 512 channels, 0.94-0.96x on 64 and 128 (its first step transforms a chunk
+  // before any mma, and copies a chunk more).
+  w.double_operands = plans::ceil_div(d.c, w.cc) >= 16;
+  if (4 * tile_ring_floats(w, 16) > limit) w.double_operands = false;
   w.groups_per_core = 0;
   w.shared_limit = limit / 4;
   g = w;

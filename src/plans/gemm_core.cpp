@@ -310,16 +310,18 @@ GemmCore multiply_chunks(KernelBuilder& b, const ConvDesc& d, const Tiling& t, c
   core.xi0 = one_point_group ? b.i32(0) : b.let("xi", gid / (pblocks * kblocks) * g.points);
   // An exchange reuses the f32 area after the GEMM, so it takes what static memory allows, or on
   // tensor cores what the 96 KiB (or the device's GemmTiles::shared_limit) leave beside the operands
-  // and patches staged in halves.
+  // and patches staged in halves. The tile ring's, with no f32 area, lies over the staging
+  // (Memory::reuses; its loop ends on a barrier) and may take the whole limit.
   const bool half_u = stages_half(u), half_v = stages_half_v(g, source, input);
   core.smem_size = f32_stage_floats(g, half_u, half_v);
   core.exchange_pitch = exchange_pitch;
+  const bool reuse = g.tile_patch_ring() && core.smem_size == 0;
   if (exchange_pitch > 0) {
     const int64_t limit = g.shared_limit ? g.shared_limit : kAsyncSharedFloats;
-    const int64_t room = g.mma ? limit - half_stage_floats(g, half_u, half_v) : kSharedFloats;
+    const int64_t room = reuse ? limit : g.mma ? limit - half_stage_floats(g, half_u, half_v) : kSharedFloats;
     core.smem_size = std::max(core.smem_size, std::min(room, int64_t{g.points} * g.bk * exchange_pitch));
   }
-  if (core.smem_size > 0) core.smem = b.shared_array("smem", core.smem_size);  // none when U and V are halves (and no exchange)
+  if (core.smem_size > 0) core.smem = b.shared_array("smem", core.smem_size, Type::f32, reuse);  // none when U and V are halves (and no exchange)
   const int accs = g.ppt * g.rk * g.rp;
   core.acc = b.thread_array("acc", accs);
   ChunkStager st(b, d, t, g, core, source, input, u);

@@ -128,15 +128,15 @@ class Renderer {
     }
     const bool dynamic = dynamic_shared_bytes(k_, d_.dialect) > 0;
     if (dynamic) line(d_.dynamic_shared_decl + " unsigned char wino_shared_[];");
-    int64_t offset = 0;  // of the next shared array in wino_shared_, 16-byte aligned
-    for (const auto& a : k_.arrays) {
-      if (!dynamic || a->space != Space::shared) {
-        declare_array(*a);
+    const std::vector<int64_t> offsets = shared_array_offsets(k_);  // in wino_shared_, 16-byte aligned
+    for (size_t i = 0; i < k_.arrays.size(); ++i) {
+      const Memory& a = *k_.arrays[i];
+      if (!dynamic || a.space != Space::shared) {
+        declare_array(a);
         continue;
       }
-      line(ctype(a->type) + "* " + a->name + " = reinterpret_cast<" + ctype(a->type) + "*>(wino_shared_ + " +
-           std::to_string(offset) + ");");
-      offset += aligned_shared_bytes(*a);
+      line(ctype(a.type) + "* " + a.name + " = reinterpret_cast<" + ctype(a.type) + "*>(wino_shared_ + " +
+           std::to_string(offsets[i]) + ");" + (a.reuses ? "  // over the arrays above: a later phase" : ""));
     }
     block(k_.body);
     if (d_.emulate_threads) {
@@ -634,7 +634,9 @@ std::string render_kernel(const Kernel& kernel, Dialect dialect) {
 
 int64_t dynamic_shared_bytes(const Kernel& kernel, Dialect dialect) {
   const int64_t bytes = shared_array_bytes(kernel);
-  return !dialect_spec(dialect).dynamic_shared_decl.empty() && bytes > kStaticSharedBytes ? bytes : 0;
+  // Arrays that reuse others' bytes (Memory::reuses) need the one block to lie over them.
+  const bool reuse = std::any_of(kernel.arrays.begin(), kernel.arrays.end(), [](const auto& a) { return a->reuses; });
+  return !dialect_spec(dialect).dynamic_shared_decl.empty() && (bytes > kStaticSharedBytes || reuse) ? bytes : 0;
 }
 
 std::string translation_unit(const std::vector<std::string>& kernel_sources, Dialect dialect) {

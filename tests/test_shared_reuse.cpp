@@ -1,0 +1,98 @@
+// Work-group arrays that reuse the others' bytes (Memory::reuses): CUDA places them at the start
+// of the one block of work-group memory, over the others, and the kernel takes the larger of the
+// two; the interpreter refuses both kinds between two barriers and a read of data the other kind
+// overwrote; the CPU's C (arrays of their own) and the GPU agree with it.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "common/error.h"
+#include "cuda_skip.h"
+#include "device_run.h"
+#include "interp/interpreter.h"
+#include "ir/builder.h"
+#include "render/render.h"
+
+namespace wino {
+namespace {
+
+using namespace ir;
+
+enum class Reuse { ok, same_phase, stale_read };
+
+// Two work-groups of 4 threads, y[4 g + t] = 9 x[4 g + t]: `a` (8 floats) takes x and 2 x; after
+// a barrier y = a[3 - t] + a[7 - t]; after another, `r` (12 floats, over `a`) takes 3 y; after a
+// third, y = r[3 - t]. same_phase drops the second barrier; stale_read reads `a` at the end.
+std::unique_ptr<Kernel> reuse_kernel(Reuse mode) {
+  KernelBuilder b(std::make_shared<Context>(), "reuse", 2, 4);
+  const Memory* x = b.buffer("x", 8, true);
+  const Memory* y = b.buffer("y", 8, false);
+  const Memory* a = b.shared_array("a", 8);
+  const Memory* r = b.shared_array("r", 12, Type::f32, true);
+  b.threads([&](Expr t) {
+    Expr v = b.let("v", b.load("v", x, b.group_id() * 4 + t));
+    b.store(a, t, v);
+    b.store(a, t + 4, v * b.f32(2));
+  });
+  b.barrier();
+  b.threads([&](Expr t) { b.store(y, b.group_id() * 4 + t, b.load("p", a, b.i32(3) - t) + b.load("q", a, b.i32(7) - t)); });
+  if (mode != Reuse::same_phase) b.barrier();
+  b.threads([&](Expr t) { b.store(r, t, b.load("w", y, b.group_id() * 4 + t) * b.f32(3)); });
+  b.barrier();
+  const Memory* last = mode == Reuse::stale_read ? a : r;
+  b.threads([&](Expr t) { b.store(y, b.group_id() * 4 + t, b.load("z", last, b.i32(3) - t)); });
+  return b.finish();
+}
+
+std::vector<float> input() { return {1, -2, 3.5f, 4, 0.25f, -6, 7, 8}; }
+
+std::string interpreter_error(Reuse mode) {
+  std::vector<float> x = input(), y(8, -1);
+  try {
+    interp::interpret(*reuse_kernel(mode), {x.data(), y.data()});
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(SharedReuse, CudaPlacesTheArrayOverTheOthers) {
+  std::unique_ptr<Kernel> k = reuse_kernel(Reuse::ok);
+  EXPECT_EQ(shared_array_bytes(*k), 48);  // the larger: 12 floats, not 8 + 12
+  EXPECT_EQ(shared_array_offsets(*k), (std::vector<int64_t>{0, 0}));
+  EXPECT_EQ(render::dynamic_shared_bytes(*k, render::Dialect::cuda), 48) << "one block, however small";
+  const std::string src = render::render_kernel(*k, render::Dialect::cuda);
+  EXPECT_NE(src.find("float* a = reinterpret_cast<float*>(wino_shared_ + 0);"), std::string::npos) << src;
+  EXPECT_NE(src.find("float* r = reinterpret_cast<float*>(wino_shared_ + 0);"), std::string::npos) << src;
+  EXPECT_EQ(render::dynamic_shared_bytes(*k, render::Dialect::c), 0) << "C: arrays of their own";
+}
+
+TEST(SharedReuse, InterpreterComputesWhatTheKernelSays) {
+  std::vector<float> x = input(), y(8, -1);
+  interp::interpret(*reuse_kernel(Reuse::ok), {x.data(), y.data()});
+  for (int i = 0; i < 8; ++i) EXPECT_EQ(y[i], 9 * x[i]) << i;
+  EXPECT_EQ(run_on_device(Device::cpu(), *reuse_kernel(Reuse::ok), x, 8), y);
+}
+
+TEST(SharedReuse, InterpreterRefusesBothKindsBetweenTwoBarriers) {
+  const std::string what = interpreter_error(Reuse::same_phase);
+  EXPECT_NE(what.find("uses work-group array 'r' and 'a', whose bytes one of them reuses, with no barrier between"),
+            std::string::npos)
+      << what;
+}
+
+TEST(SharedReuse, InterpreterRefusesAReadOfOverwrittenData) {
+  const std::string what = interpreter_error(Reuse::stale_read);
+  EXPECT_NE(what.find("reads shared 'a' element 3 that nothing wrote (an uninitialized read)"), std::string::npos) << what;
+}
+
+TEST(SharedReuse, GpuAgreesWithTheInterpreter) {
+  SKIP_WITHOUT_CUDA();
+  std::vector<float> x = input(), want(8, -1);
+  interp::interpret(*reuse_kernel(Reuse::ok), {x.data(), want.data()});
+  EXPECT_EQ(run_on_cuda(*reuse_kernel(Reuse::ok), x, 8), want);
+}
+
+}  // namespace
+}  // namespace wino
