@@ -344,10 +344,12 @@ TEST(PlansStructure, TensorCoreFusedCopiesHalfPatchesThroughARing) {
   EXPECT_EQ(wide.ppt, 1);
   EXPECT_EQ(wide.threads(), 512);
   EXPECT_EQ(wide.shared_limit, (228 - 1) * 1024 / 4);
-  EXPECT_FALSE(wide.double_operands) << "4 chunks: U and V staged once";
+  EXPECT_EQ(wide.cc, 32) << "below 32 chunks of 16 channels, chunks of 32";
+  EXPECT_FALSE(wide.double_operands) << "U and V staged once";
   ConvDesc deep = d;
-  deep.c = 256;
-  EXPECT_TRUE(on_sm90(deep, 0).double_operands) << "16 chunks: two copies of U and V";
+  deep.c = 512;
+  EXPECT_EQ(on_sm90(deep, 0).cc, 16);
+  EXPECT_TRUE(on_sm90(deep, 0).double_operands) << "32 chunks: two copies of U and V";
   ConvDesc narrow = d;
   narrow.k = 32;
   EXPECT_EQ(on_sm90(narrow, 0).bk, 32);

@@ -142,9 +142,9 @@ TEST_P(PrecisionSweep, InterpreterMatchesReference) {
   // (planner/tile_choice.cpp, widen_tile_ring; the interpreter is planned with an sm_90
   // multiprocessor's memory, so the exchange lies over the staging in one slice as there),
   // elsewhere in its own blocks: 72 output channels (a partial block of 64), 40 input channels
-  // (three chunks, the last partial), an odd image; with an epilogue, without padding and on 24
-  // channels (two chunks: the ring's first step holds both), with a pad of 2 on two sides, on 248
-  // channels (16 chunks, the last partial: two copies of U and V); and the other tiles.
+  // (chunks of 32, the second partial), an odd image; with an epilogue, without padding and on 24
+  // channels (two chunks of 16: the ring's first step holds both), with a pad of 2 on two sides, on
+  // 504 channels (32 chunks of 16, the last partial: two copies of U and V); and the other tiles.
   if (std::string(pc.plan) == "fused" && (pc.precision == Precision::fp16 || pc.precision == Precision::bf16)) {
     ConvCase wide{2, 40, 10, 9, 72, pc.r, Padding::all(pc.r / 2)};
     wide.layout = Layout::nhwc;
@@ -153,7 +153,7 @@ TEST_P(PrecisionSweep, InterpreterMatchesReference) {
     unpadded.pad = Padding::all(0);
     unpadded.c = 24;
     padded.pad = {2, 0, 0, 2};
-    deep.c = 248;
+    deep.c = 504;
     for (const ConvCase& cc : {wide, with_epilogue(wide, plan), unpadded, padded, deep})
       if (has_output(cc)) worst.add(cc, check_conv(Device::interpreter(), precision_options(pc), cc));
     for (const auto& tiles : other_tiles(pc)) worst.add(wide, check_conv(Device::interpreter(), precision_options(pc, tiles), wide));

@@ -262,12 +262,12 @@ void use_patch_ring(GemmTiles& g, const ConvDesc& d, const plans::PlanOptions& p
 // (GemmTiles::tile_patch_ring): an f16 or bf16 channels-last x with C a multiple of 8 (16-byte runs
 // of a pixel's channels) and more than one chunk (else nothing overlaps), V in halves, threads a
 // multiple of bp x cc / 8 (a thread keeps one run of one tile), and two copies of the patches beside
-// U and V within 96 KiB (F(2,3)'s blocks; not F(4,3)'s 32 x 16).
-bool tile_ring_fits(GemmTiles g, const ConvDesc& d) {
+// U and V within `limit` floats (by default 96 KiB: F(2,3)'s blocks; not F(4,3)'s 32 x 16).
+bool tile_ring_fits(GemmTiles g, const ConvDesc& d, int64_t limit = plans::kAsyncSharedFloats) {
   const bool half = d.dtype == DType::f16 || d.dtype == DType::bf16;
   g.stages = 2;
   return half && d.layout == Layout::nhwc && d.c % 8 == 0 && d.c > g.cc && g.half_v && g.cc % 8 == 0 &&
-         g.threads() % (g.bp * (g.cc / 8)) == 0 && g.tile_patch_ring() && g.stage_floats() <= plans::kAsyncSharedFloats;
+         g.threads() % (g.bp * (g.cc / 8)) == 0 && g.tile_patch_ring() && g.stage_floats() <= limit;
 }
 
 // Bytes of a multiprocessor's work-group memory each of `groups` work-groups may take (the driver
@@ -321,12 +321,17 @@ void widen_tile_ring(GemmTiles& g, const ConvDesc& d, const plans::PlanOptions& 
   if (!tile_ring_fits(w, d) || w.threads() > p.max_threads) return;
   w.stages = 2;
   if (4 * tile_ring_floats(w, w.bk) > limit) return;
-  // Two copies of U and V (pipeline_tile_patches: one barrier a chunk) from 16 chunks on, where the
-  // exchange keeps slices of 16 rows or more. On the H100 (session 47) 1.04-1.10x faster on the
-  // layers of 256 and 512 channels, 0.94-0.96x on 64 and 128 (its first step transforms a chunk
-  // before any mma, and copies a chunk more).
-  w.double_operands = plans::ceil_div(d.c, w.cc) >= 16;
-  if (4 * tile_ring_floats(w, 16) > limit) w.double_operands = false;
+  // From 32 chunks of 16 channels on, two copies of U and V (pipeline_tile_patches: one barrier a
+  // chunk); below, chunks of 32 channels with U and V staged once (half the barriers and copies a
+  // channel; the ring's 16-byte copies of a pixel twice as long). Each where the exchange keeps
+  // slices of 16 rows or more. On the H100 (session 47, against chunks of 16 staged once): two copies
+  // 1.04-1.10x on 512 channels, chunks of 32 0.97-1.11x, 1.043x over the 9 layers of batch >= 8, and
+  // 1.02-1.04x less than two copies on 512 channels.
+  GemmTiles twice = w, wide_chunks = w;
+  twice.double_operands = true;
+  wide_chunks.cc = 32;
+  if (plans::ceil_div(d.c, w.cc) >= 32 && 4 * tile_ring_floats(twice, 16) <= limit) w = twice;
+  else if (tile_ring_fits(wide_chunks, d, limit / 4) && 4 * tile_ring_floats(wide_chunks, 16) <= limit) w = wide_chunks;
   w.groups_per_core = 0;
   w.shared_limit = limit / 4;
   g = w;
