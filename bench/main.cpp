@@ -105,6 +105,15 @@ std::vector<Candidate> candidate_plans(const ConvDesc& d, const planner::DeviceC
         out.push_back(c);
       }
   }
+  // Measured all the same, but neither plan auto's nor the precision's best where the planner's
+  // bound for the half modes leaves the F(m, r) out (planner::kHalfErrorFactor: issue 15's target).
+  for (Candidate& c : out)
+    if (c.m > 0 && (c.precision == Precision::fp16 || c.precision == Precision::bf16)) {
+      const HalfError h = planner::half_error_bound(c.m, static_cast<int>(d.r), c.precision);
+      if (h.winograd > planner::kHalfErrorFactor * h.output)
+        c.rejected = "F(" + std::to_string(c.m) + "," + std::to_string(d.r) + ") " + precision_name(c.precision) +
+                     " models an error over the planner's bound for the half modes";
+    }
   return out;
 }
 

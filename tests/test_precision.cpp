@@ -13,6 +13,7 @@
 #include "conv_tester.h"
 #include "cuda_skip.h"
 #include "error_of.h"
+#include "planner/choose_plan.h"
 #include "runtime/cuda/nvrtc.h"
 
 namespace wino::testing {
@@ -226,6 +227,37 @@ TEST(Precision, PlannerNeverPicksALowerPrecision) {
     EXPECT_TRUE(offered) << precision_name(asked);
     EXPECT_TRUE(rep.precision == Precision::fp32 || rep.precision == asked);
   }
+}
+
+// In fp16 and bf16 plan auto takes only an F(m, r) whose modelled error stays within 3x that of
+// rounding the output (planner::kHalfErrorFactor: F(2,3) and smaller, not F(1,3)); the others are
+// rejected by name, and a plan named with its m still runs.
+TEST(Precision, HalfModesPlanOnlyWithinTheirErrorBound) {
+  for (Precision p : {Precision::fp16, Precision::bf16}) {
+    ConvDesc d = large_layer();
+    d.dtype = p == Precision::fp16 ? DType::f16 : DType::bf16;
+    d.layout = Layout::nhwc;
+    Options o;
+    o.precision = p;
+    const Report rep = explain(d, o, "sm_90");
+    EXPECT_TRUE(rep.precision == Precision::fp32 || rep.m <= 2) << precision_name(p) << " picked F(" << rep.m << ",3)";
+    bool f23 = false, f43 = false;
+    for (const PlanCandidate& c : rep.candidates) {
+      if (c.precision != p) continue;
+      if (c.m == 2) f23 = f23 || c.rejected.empty() || c.rejected.find("predicted slower") != std::string::npos;
+      if (c.m >= 3) {
+        EXPECT_NE(c.rejected.find("of rounding the output"), std::string::npos) << c.plan << " F(" << c.m << ",3): " << c.rejected;
+        f43 = f43 || c.m == 4;
+      }
+    }
+    EXPECT_TRUE(f23) << precision_name(p) << ": F(2,3) offered";
+    EXPECT_TRUE(f43) << precision_name(p) << ": F(4,3) considered and left out";
+  }
+  const HalfError f13 = planner::half_error_bound(1, 3, Precision::fp16);
+  EXPECT_GT(f13.winograd, planner::kHalfErrorFactor * f13.output) << "F(1,3)'s transforms round worse";
+  Options named = plan_options("unfused", 4);
+  named.precision = Precision::fp16;
+  EXPECT_EQ(explain(large_layer(), named, "sm_90").m, 4) << "a named plan and m run";
 }
 
 // fused-output runs its GEMM on tensor cores where every thread's alpha^2 x 4 accumulators fit

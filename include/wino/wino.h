@@ -139,7 +139,9 @@ struct Options {
   /// smaller, rejects F(8,3). With f16/bf16 tensors the type's own rounding comes on top.
   double max_rel_err = 1e-5;
   /// The lowest arithmetic precision the GEMM may use (see Precision). Its rounding comes on top
-  /// of max_rel_err's bound.
+  /// of max_rel_err's bound; in fp16 and bf16 the planner also takes an F(m, r) only where
+  /// rounding U and V to the type keeps its error within 3x that of rounding the output alone
+  /// (F(2,3) and smaller: docs/accuracy.md), unless the plan and m are named.
   Precision precision = Precision::fp32;
   /// plan = "auto": measure the best `tune_top` candidates of the cost model on the device and
   /// take the fastest (slower to compile: each one is compiled and run). The pick is stored in

@@ -9,6 +9,7 @@
 #include <tuple>
 
 #include "common/error.h"
+#include "common/half.h"
 #include "lower/lower.h"
 #include "planner/kernel_stats.h"
 #include "planner/tile_choice.h"
@@ -327,6 +328,16 @@ void evaluate(PlanCandidate& c, const plans::PlanOptions& p, const ConvDesc& d, 
                    num("%.2g", bound) + " > max_rel_err " + num("%.2g", o.max_rel_err);
       return;
     }
+    if (p.precision == Precision::fp16 || p.precision == Precision::bf16) {
+      const HalfError h = half_error_bound(c.m, d.r, p.precision);
+      if (h.winograd > kHalfErrorFactor * h.output) {
+        c.rejected = "F(" + std::to_string(c.m) + "," + std::to_string(d.r) + ") in " + precision_name(p.precision) +
+                     ": U and V rounded to it give error " + num("%.2g", h.winograd) + " > " +
+                     num("%.0f", kHalfErrorFactor) + "x the " + num("%.2g", h.output) +
+                     " of rounding the output (a direct convolution's)";
+        return;
+      }
+    }
   }
   if (p.precision != Precision::fp32 && !caps.mma) {
     c.rejected = tensor_cores_missing(p.precision, caps);
@@ -538,6 +549,15 @@ double fp32_error_bound(int m, int r) {
   std::lock_guard lock(mutex);
   auto [it, fresh] = bounds.try_emplace({m, r}, 0.0);
   if (fresh) it->second = measure_fp32_error(cook_toom(m, r)).max_rel;
+  return it->second;
+}
+
+HalfError half_error_bound(int m, int r, Precision precision) {
+  static std::mutex mutex;
+  static std::map<std::tuple<int, int, Precision>, HalfError> bounds;
+  std::lock_guard lock(mutex);
+  auto [it, fresh] = bounds.try_emplace({m, r, precision});
+  if (fresh) it->second = measure_half_error(cook_toom(m, r), precision == Precision::bf16 ? round_to_bf16 : round_to_f16);
   return it->second;
 }
 

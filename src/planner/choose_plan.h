@@ -11,6 +11,7 @@
 
 #include "planner/device_caps.h"
 #include "plans/program.h"
+#include "transforms/winograd.h"
 #include "wino/wino.h"
 
 namespace wino::planner {
@@ -37,5 +38,14 @@ plans::PlanOptions choose_plan(const ConvDesc& desc, const Options& options, con
 
 /// The largest relative error of one F(m, r) tile in float32 over 1000 random tiles (cached).
 double fp32_error_bound(int m, int r);
+
+/// In the half modes (fp16, bf16) the planner takes an F(m, r) only where the model of its tile
+/// with U and V rounded to the type (measure_half_error) stays within this many times the error
+/// of rounding the output alone, a direct convolution's (issue 15's target: 3x cuDNN's). In fp16
+/// F(2,3) does (5.2e-4 against 2.0e-4), F(3,3) and F(4,3) do not (1.8e-3, 2.0e-3); a plan named
+/// with its m runs whatever its error.
+constexpr double kHalfErrorFactor = 3.0;
+/// measure_half_error of F(m, r) in `precision` (fp16 or bf16), cached.
+HalfError half_error_bound(int m, int r, Precision precision);
 
 }  // namespace wino::planner
