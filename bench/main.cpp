@@ -74,6 +74,9 @@ Candidate candidate(const PlanCandidate& pc) {
   c.plan = pc.plan;
   c.m = pc.m;
   c.precision = pc.precision;
+  // Measured all the same, but neither plan auto's nor the precision's best where the planner
+  // leaves its F(m, r) out for its error (the half modes' bound, planner::kHalfErrorFactor).
+  if (pc.over_error_bound) c.rejected = pc.rejected;
   if (!pc.tiles.empty())
     for (const std::string& t : cli::split_commas(pc.tiles, "tiles")) c.tiles.push_back(std::stoi(t));
   return c;
@@ -102,18 +105,10 @@ std::vector<Candidate> candidate_plans(const ConvDesc& d, const planner::DeviceC
         c.m = m;
         c.precision = p;
         c.named_only = true;
+        if (p == Precision::fp16 || p == Precision::bf16) c.rejected = planner::half_error_rejection(d, m, p, false);
         out.push_back(c);
       }
   }
-  // Measured all the same, but neither plan auto's nor the precision's best where the planner's
-  // bound for the half modes leaves the F(m, r) out (planner::kHalfErrorFactor: issue 15's target).
-  for (Candidate& c : out)
-    if (c.m > 0 && (c.precision == Precision::fp16 || c.precision == Precision::bf16)) {
-      const HalfError h = planner::half_error_bound(c.m, static_cast<int>(d.r), c.precision);
-      if (h.winograd > planner::kHalfErrorFactor * h.output)
-        c.rejected = "F(" + std::to_string(c.m) + "," + std::to_string(d.r) + ") " + precision_name(c.precision) +
-                     " models an error over the planner's bound for the half modes";
-    }
   return out;
 }
 

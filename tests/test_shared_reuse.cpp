@@ -12,6 +12,7 @@
 #include "device_run.h"
 #include "interp/interpreter.h"
 #include "ir/builder.h"
+#include "ir/verifier.h"
 #include "render/render.h"
 
 namespace wino {
@@ -85,6 +86,52 @@ TEST(SharedReuse, InterpreterRefusesBothKindsBetweenTwoBarriers) {
 TEST(SharedReuse, InterpreterRefusesAReadOfOverwrittenData) {
   const std::string what = interpreter_error(Reuse::stale_read);
   EXPECT_NE(what.find("reads shared 'a' element 3 that nothing wrote (an uninitialized read)"), std::string::npos) << what;
+}
+
+// A copy into `a` still in flight when `r`, over it, is written: the copy could land on r's data.
+TEST(SharedReuse, InterpreterRefusesACopyInFlightUnderTheReusingArray) {
+  KernelBuilder b(std::make_shared<Context>(), "reuse_in_flight", 1, 4);
+  const Memory* x = b.buffer("x", 8, true);
+  const Memory* y = b.buffer("y", 4, false);
+  const Memory* a = b.shared_array("a", 4);
+  const Memory* r = b.shared_array("r", 4, Type::f32, true);
+  b.threads([&](Expr t) {
+    b.copy_async(a, t, x, t, 1);
+    b.copy_commit();
+  });
+  b.barrier();
+  b.threads([&](Expr t) { b.store(r, t, b.load("v", x, t + 4)); });
+  b.barrier();
+  b.threads([&](Expr t) {
+    b.copy_wait(0);
+    b.store(y, t, b.load("w", r, t));
+  });
+  std::vector<float> xs = input(), ys(4, -1);
+  std::string what;
+  try {
+    interp::interpret(*b.finish(), {xs.data(), ys.data()});
+  } catch (const Error& e) {
+    what = e.what();
+  }
+  EXPECT_NE(what.find("reuses the bytes of shared 'a' element 0 while an asynchronous copy into it is in flight"),
+            std::string::npos)
+      << what;
+}
+
+TEST(SharedReuse, VerifierRefusesTwoReusingArrays) {
+  KernelBuilder b(std::make_shared<Context>(), "two_reusing", 1, 4);
+  const Memory* y = b.buffer("y", 4, false);
+  const Memory* r = b.shared_array("r", 4, Type::f32, true);
+  const Memory* s = b.shared_array("s", 4, Type::f32, true);
+  b.threads([&](Expr t) { b.store(r, t, b.f32(1)); });
+  b.barrier();
+  b.threads([&](Expr t) { b.store(s, t, b.load("v", r, t)); });
+  b.barrier();
+  b.threads([&](Expr t) { b.store(y, t, b.load("w", s, t)); });
+  std::string what;
+  for (const std::string& p : ir::verify(*b.finish())) what += p + "\n";
+  EXPECT_NE(what.find("more than one work-group array reuses memory"), std::string::npos) << what;
+  EXPECT_TRUE(ir::verify(*reuse_kernel(Reuse::ok)).empty());
 }
 
 TEST(SharedReuse, GpuAgreesWithTheInterpreter) {

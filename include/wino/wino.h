@@ -139,9 +139,9 @@ struct Options {
   /// smaller, rejects F(8,3). With f16/bf16 tensors the type's own rounding comes on top.
   double max_rel_err = 1e-5;
   /// The lowest arithmetic precision the GEMM may use (see Precision). Its rounding comes on top
-  /// of max_rel_err's bound; in fp16 and bf16 the planner also takes an F(m, r) only where
-  /// rounding U and V to the type keeps its error within 3x that of rounding the output alone
-  /// (F(2,3) and smaller: docs/accuracy.md), unless the plan and m are named.
+  /// of max_rel_err's bound; in fp16 and bf16 plan auto also takes an F(m, r) only where its
+  /// modelled error stays within 5x that of rounding the output to the type (issue 15's "3x
+  /// cuDNN's": F(2,3) and smaller, docs/accuracy.md). A named plan runs at its m (default 4).
   Precision precision = Precision::fp32;
   /// plan = "auto": measure the best `tune_top` candidates of the cost model on the device and
   /// take the fastest (slower to compile: each one is compiled and run). The pick is stored in
@@ -167,6 +167,7 @@ struct PlanCandidate {
   double measured_us = -1;   // tune mode: measured on the device
   std::string bound;         // what limits the model's time: "bytes" or "FLOPs" (or "launches")
   std::string rejected;      // why it was not chosen; empty for the choice
+  bool over_error_bound = false;  // rejected for its F(m, r)'s error (max_rel_err, or the half modes' bound)
   bool chosen = false;
 };
 

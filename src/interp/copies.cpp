@@ -78,6 +78,7 @@ void Machine::copy_wait(const Stmt& s) {
   auto retired = [&](const PendingCopy& c) { return waiting[c.lane] && c.group < commits_[c.lane] - s.extent; };
   for (const PendingCopy& c : copies_)
     if (retired(c)) {
+      if (reuse_) use_kind(*c.cells);  // a copy landing uses its array's bytes now
       --c.cells->in_flight[c.element];
       write(*c.cells, c.element, c.value, c.lane);
     }

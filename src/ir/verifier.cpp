@@ -1,5 +1,6 @@
 #include "ir/verifier.h"
 
+#include <algorithm>
 #include <functional>
 #include <unordered_map>
 #include <unordered_set>
@@ -32,6 +33,8 @@ class Verifier {
       if (a->type.is_vector()) problem("array " + a->name + " has vector type " + type_name(a->type) + "; memory is scalar");
       if (a->reuses && a->space != Space::shared) problem("array " + a->name + " reuses memory but is not a work-group array");
     }
+    if (std::count_if(k_.arrays.begin(), k_.arrays.end(), [](const auto& a) { return a->reuses; }) > 1)
+      problem("more than one work-group array reuses memory; they would lie over each other");
     for (const auto& b : k_.buffers) {
       if (b->type.is_vector()) problem("buffer " + b->name + " has vector type " + type_name(b->type) + "; memory is scalar");
     }

@@ -326,15 +326,18 @@ void evaluate(PlanCandidate& c, const plans::PlanOptions& p, const ConvDesc& d, 
     if (bound > o.max_rel_err) {
       c.rejected = "F(" + std::to_string(c.m) + "," + std::to_string(d.r) + ") float32 error bound " +
                    num("%.2g", bound) + " > max_rel_err " + num("%.2g", o.max_rel_err);
+      c.over_error_bound = true;
       return;
     }
     if (p.precision == Precision::fp16 || p.precision == Precision::bf16) {
-      const HalfError h = half_error_bound(c.m, d.r, p.precision);
-      if (h.winograd > kHalfErrorFactor * h.output) {
-        c.rejected = "F(" + std::to_string(c.m) + "," + std::to_string(d.r) + ") in " + precision_name(p.precision) +
-                     ": U and V rounded to it give error " + num("%.2g", h.winograd) + " > " +
-                     num("%.0f", kHalfErrorFactor) + "x the " + num("%.2g", h.output) +
-                     " of rounding the output (a direct convolution's)";
+      std::optional<plans::GemmTiles> g;
+      try {
+        g = resolve_plan(d, p).gemm;
+      } catch (const Error&) {  // tiles it cannot take: judged below, where they are built
+      }
+      c.rejected = half_error_rejection(d, c.m, p.precision, g && g->half_m);
+      if (!c.rejected.empty()) {
+        c.over_error_bound = true;
         return;
       }
     }
@@ -552,13 +555,23 @@ double fp32_error_bound(int m, int r) {
   return it->second;
 }
 
-HalfError half_error_bound(int m, int r, Precision precision) {
+HalfError half_error_bound(int m, int r, Precision precision, bool round_m, bool round_output) {
   static std::mutex mutex;
-  static std::map<std::tuple<int, int, Precision>, HalfError> bounds;
+  static std::map<std::tuple<int, int, Precision, bool, bool>, HalfError> bounds;
   std::lock_guard lock(mutex);
-  auto [it, fresh] = bounds.try_emplace({m, r, precision});
-  if (fresh) it->second = measure_half_error(cook_toom(m, r), precision == Precision::bf16 ? round_to_bf16 : round_to_f16);
+  auto [it, fresh] = bounds.try_emplace({m, r, precision, round_m, round_output});
+  if (fresh)
+    it->second = measure_half_error(cook_toom(m, r), precision == Precision::bf16 ? round_to_bf16 : round_to_f16,
+                                    round_m, round_output);
   return it->second;
+}
+
+std::string half_error_rejection(const ConvDesc& d, int m, Precision precision, bool half_m) {
+  const HalfError h = half_error_bound(m, static_cast<int>(d.r), precision, half_m, d.dtype != DType::f32);
+  if (h.winograd <= kHalfErrorFactor * h.output) return "";
+  return "F(" + std::to_string(m) + "," + std::to_string(d.r) + ") in " + precision_name(precision) +
+         (half_m ? ": U, V and M" : ": U and V") + " rounded to it model error " + num("%.2g", h.winograd) + " > " +
+         num("%.0f", kHalfErrorFactor) + "x the " + num("%.2g", h.output) + " of rounding the output";
 }
 
 Choice plan_convolution(const ConvDesc& d, const Options& o, const DeviceCaps& caps, const Measure& measure,

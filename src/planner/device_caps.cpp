@@ -236,8 +236,8 @@ DeviceCaps caps_for_device(const Device& d) {
       c.mma = true;  // the interpreter runs the warp-level ops lane by lane
       c.tf32_gflops = c.gflops;
       // An sm_90 multiprocessor's memory, so that the tensor-core fused's ring is planned (and
-      // checked) as on the GPU it was timed on: U and V staged twice, the exchange in slices
-      // (planner/tile_choice.cpp: widen_tile_ring).
+      // checked) as on the GPU it was timed on: 64 x 32 blocks, the exchange over the staging in one
+      // slice (planner/tile_choice.cpp: widen_tile_ring).
       c.shared_per_core = 228 * 1024;
       return c;
     }

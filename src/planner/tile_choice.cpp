@@ -282,7 +282,7 @@ int64_t exchange_floats(const GemmTiles& g, int64_t rows) { return int64_t{g.poi
 // and V are halves the exchange lies over the staging (plans::multiply_chunks), else beside it.
 int64_t tile_ring_floats(const GemmTiles& g, int64_t rows) {
   const int64_t exchange = exchange_floats(g, rows);
-  return g.half_u && g.half_v ? std::max(g.stage_floats(), exchange) : g.stage_floats() + exchange;
+  return g.exchange_over_staging() ? std::max(g.stage_floats(), exchange) : g.stage_floats() + exchange;
 }
 
 // The tile ring, where it fits. Two work-groups per SM where a thread has at most 64 accumulators

@@ -225,10 +225,6 @@ void pipeline_patches(KernelBuilder& b, const GemmCore& core, ChunkStager& st, i
   b.barrier();  // the sinks may reuse work-group memory
 }
 
-/// GemmTiles::tile_patch_ring (the tensor-core fused): step k waits for chunk k's patches, copies
-/// U of chunk k and the patches of chunk k + 1 (into the ring's other copy, which step k - 1
-/// transformed), transforms chunk k's patches into V while those land, then waits for U alone and
-/// multiplies. The patches' latency hides behind a whole step; two barriers a chunk.
 // The tile ring with two copies of U and V (GemmTiles::double_operands), one barrier a chunk: chunk
 // j's patches in the ring's copy j % 2, its U and V in their copies j % 2. Step k multiplies chunk
 // k, transforms chunk k + 1's patches and copies U of chunk k + 1 and the patches of chunk k + 2,
@@ -241,7 +237,7 @@ void pipeline_tile_patches_twice(KernelBuilder& b, const GemmCore& core, ChunkSt
     st.issue_tile_patches(tid, b.i32(0), b.i32(0));
     st.issue_copies(tid, b.i32(0), b.i32(0));  // U
     b.copy_commit();
-    st.issue_tile_patches(tid, b.i32(g.cc), b.i32(1));  // the ring takes two chunks or more
+    if (chunks > 1) st.issue_tile_patches(tid, b.i32(g.cc), b.i32(1));
     b.copy_commit();
     b.copy_wait(1);  // chunk 0's patches and U
   });
@@ -266,6 +262,11 @@ void pipeline_tile_patches_twice(KernelBuilder& b, const GemmCore& core, ChunkSt
   b.barrier();  // the sinks may reuse work-group memory
 }
 
+/// GemmTiles::tile_patch_ring (the tensor-core fused): step k waits for chunk k's patches, copies
+/// U of chunk k and the patches of chunk k + 1 (into the ring's other copy, which step k - 1
+/// transformed), transforms chunk k's patches into V while those land, then waits for U alone and
+/// multiplies. The patches' latency hides behind a whole step; two barriers a chunk.
+/// With GemmTiles::double_operands, pipeline_tile_patches_twice.
 void pipeline_tile_patches(KernelBuilder& b, const GemmCore& core, ChunkStager& st, int64_t chunks) {
   const GemmTiles& g = core.g;
   if (g.double_operands) return pipeline_tile_patches_twice(b, core, st, chunks);
@@ -315,7 +316,9 @@ GemmCore multiply_chunks(KernelBuilder& b, const ConvDesc& d, const Tiling& t, c
   const bool half_u = stages_half(u), half_v = stages_half_v(g, source, input);
   core.smem_size = f32_stage_floats(g, half_u, half_v);
   core.exchange_pitch = exchange_pitch;
-  const bool reuse = g.tile_patch_ring() && core.smem_size == 0;
+  const bool reuse = g.exchange_over_staging();
+  if (reuse && core.smem_size)
+    throw Error("internal: GEMM tiles " + g.str() + ": the tile ring's exchange lies over halves, not floats");
   if (exchange_pitch > 0) {
     const int64_t limit = g.shared_limit ? g.shared_limit : kAsyncSharedFloats;
     const int64_t room = reuse ? limit : g.mma ? limit - half_stage_floats(g, half_u, half_v) : kSharedFloats;

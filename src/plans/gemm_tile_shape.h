@@ -106,6 +106,9 @@ struct GemmTiles {
   /// type, copied by 16-byte runs of a pixel's channels; U and V staged once, or twice with
   /// double_operands (ChunkStager::issue_tile_patches, transform_tile_patches).
   bool tile_patch_ring() const { return stages && mma && ppt < points; }
+  /// The tile ring with U and V in halves (no float32 staging): its exchange after the GEMM lies
+  /// over the staging (ir::Memory::reuses) and may take all the work-group's memory.
+  bool exchange_over_staging() const { return tile_patch_ring() && half_u && half_v; }
   /// Halves of one copy of the tile ring's patches.
   int64_t tile_patch_elements() const { return int64_t{points} * bp * cc; }
   /// Copies of the staged chunk: the stages, two when prefetching, else one (the tile ring's

@@ -56,9 +56,10 @@ void ChunkStager::transform_tile_patches(Expr tid, Expr buf, Expr vbuf) {
   // Where the work-group has more threads than the chunk has pairs, `parts` threads share a pair,
   // each computing a band of V's rows (as transform_patches does); so does each thread's pair in
   // turn where a whole patch and its transform (2 alpha^2 values) do not fit beside its
-  // accumulators under the register cap of its work-group's threads (64 Ki / threads, with 40 for
-  // addresses: 32-channel chunks at 64 x 32, 512 threads, whole patches took 128 registers and
-  // spilled 144 bytes; in bands 121, none).
+  // accumulators under its work-group's register cap (64 Ki / threads, with 40 for addresses:
+  // 32-channel chunks at 64 x 32, 512 threads, whole patches took 128 registers and spilled 144
+  // bytes; in bands 121, none). The 32 x 32 blocks asked two to a multiprocessor (256 threads,
+  // 128 registers) keep whole patches: 125 registers, none spilled (ptxas, session 47).
   const int cap = 65536 / T, accumulators = g_.ppt * g_.rk * g_.rp;
   const int parts = std::max(band_parts(pairs), accumulators + 2 * a2 + 40 > cap ? 2 : 1);
   b_.comment("transform the chunk's patches into V: Vs[xi][bp][cc], two channels a thread, " + std::to_string(parts) +

@@ -24,7 +24,8 @@ void matmul(const std::vector<double>& a, const std::vector<double>& b, std::vec
 
 }  // namespace
 
-HalfError measure_half_error(const WinogradTransforms& t, float (*round)(float), int trials, uint64_t seed) {
+HalfError measure_half_error(const WinogradTransforms& t, float (*round)(float), bool round_m, bool round_output,
+                             int trials, uint64_t seed) {
   if (trials < 1) throw Error("the half-precision error model needs at least one trial");
   const int m = t.m, r = t.r, a = t.alpha;
   const std::vector<double> at = to_doubles(t.AT), gm = to_doubles(t.G), bt = to_doubles(t.BT);
@@ -41,7 +42,10 @@ HalfError measure_half_error(const WinogradTransforms& t, float (*round)(float),
     matmul(tmp, gm, u, a, r, a, true);  // U = G g G^T
     matmul(bt, d, tmp, a, a, a, false);
     matmul(tmp, bt, v, a, a, a, true);  // V = B^T d B
-    for (int i = 0; i < a * a; ++i) u[i] = rounded(u[i]) * rounded(v[i]);  // stored and staged in the type
+    for (int i = 0; i < a * a; ++i) {
+      u[i] = rounded(u[i]) * rounded(v[i]);  // U and V stored and staged in the type
+      if (round_m) u[i] = rounded(u[i]);     // M stored in it (the unfused GEMM's half_m)
+    }
     matmul(at, u, tmp, m, a, a, false);
     matmul(tmp, at, y, m, a, m, true);  // Y = A^T M A, M summed in float32 (far finer)
     for (int i = 0; i < m; ++i)
@@ -49,7 +53,7 @@ HalfError measure_half_error(const WinogradTransforms& t, float (*round)(float),
         double ref = 0.0;
         for (int k = 0; k < r; ++k)
           for (int l = 0; l < r; ++l) ref += d[(i + k) * a + j + l] * g[k * r + l];
-        const double got = rounded(y[i * m + j]), floor = rounded(ref);  // both written in the type
+        const double got = round_output ? rounded(y[i * m + j]) : y[i * m + j], floor = rounded(ref);
         wino2 += (got - ref) * (got - ref);
         out2 += (floor - ref) * (floor - ref);
         ref2 += ref * ref;

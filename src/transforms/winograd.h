@@ -85,13 +85,15 @@ Fp32Error measure_fp32_error(const WinogradTransforms& t, int trials = 1000, uin
 
 /// Relative L2 errors over random normal tiles (inputs and weights representable in a half type)
 /// of a Winograd tile whose U and V are rounded to that type (`round`: float -> nearest in it),
-/// as the tensor-core modes fp16 and bf16 store and stage them, products summed exactly and the
-/// output rounded to the type; beside that of rounding the exact output alone (what a direct
-/// convolution accumulating in float32 and writing the type gets, as cuDNN's does).
+/// as the tensor-core modes fp16 and bf16 store and stage them, M too with `round_m` (the unfused
+/// GEMM's half M), products summed exactly and, with `round_output` (half tensors), the output
+/// rounded to the type; beside that of rounding the exact output alone, the type's own floor (what
+/// a direct convolution accumulating in float32 and writing the type gets).
 struct HalfError {
   double winograd = 0.0, output = 0.0;
   int trials = 0;
 };
-HalfError measure_half_error(const WinogradTransforms& t, float (*round)(float), int trials = 2000, uint64_t seed = 1);
+HalfError measure_half_error(const WinogradTransforms& t, float (*round)(float), bool round_m = false,
+                             bool round_output = true, int trials = 2000, uint64_t seed = 1);
 
 }  // namespace wino

@@ -61,8 +61,8 @@ void add_accuracy_option(Args& args) {
   args.option("precision", "P",
               "the lowest precision the Winograd GEMM may use: fp32 (default), 3xtf32 (fp32-accurate on tensor "
               "cores), tf32, fp16 or bf16 (tensor cores: CUDA sm_80 or newer; the planner may pick a higher one; "
-              "in fp16 and bf16 --plan auto takes F(2,3) and smaller, whose error stays within 3x a direct "
-              "convolution's)");
+              "in fp16 and bf16 --plan auto takes F(2,3) and smaller, whose error stays within about 3x "
+              "cuDNN's)");
 }
 
 void add_tiles_option(Args& args) {
