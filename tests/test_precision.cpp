@@ -260,6 +260,10 @@ TEST(Precision, HalfModesPlanOnlyWithinTheirErrorBound) {
   Options named = plan_options("unfused", 4);
   named.precision = Precision::fp16;
   EXPECT_EQ(explain(large_layer(), named, "sm_90").m, 4) << "a named plan and m run";
+  named.m = 0;
+  EXPECT_EQ(explain(large_layer(), named, "sm_90").m, 2) << "a named plan without m: the largest the bound admits";
+  named.precision = Precision::fp32;
+  EXPECT_EQ(explain(large_layer(), named, "sm_90").m, 4) << "float32: the default";
 }
 
 // fused-output runs its GEMM on tensor cores where every thread's alpha^2 x 4 accumulators fit

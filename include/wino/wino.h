@@ -141,7 +141,8 @@ struct Options {
   /// The lowest arithmetic precision the GEMM may use (see Precision). Its rounding comes on top
   /// of max_rel_err's bound; in fp16 and bf16 plan auto also takes an F(m, r) only where its
   /// modelled error stays within 5x that of rounding the output to the type (issue 15's "3x
-  /// cuDNN's": F(2,3) and smaller, docs/accuracy.md). A named plan runs at its m (default 4).
+  /// cuDNN's": F(2,3) and smaller, docs/accuracy.md). A plan named without m gets the largest m
+  /// the bound admits (3x3: 2); one named with its m runs whatever its error.
   Precision precision = Precision::fp32;
   /// plan = "auto": measure the best `tune_top` candidates of the cost model on the device and
   /// take the fastest (slower to compile: each one is compiled and run). The pick is stored in

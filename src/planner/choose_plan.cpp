@@ -574,11 +574,36 @@ std::string half_error_rejection(const ConvDesc& d, int m, Precision precision, 
          num("%.0f", kHalfErrorFactor) + "x the " + num("%.2g", h.output) + " of rounding the output";
 }
 
+namespace {
+
+// The m of a plan named without one: in fp16 and bf16 on tensor cores the largest from the
+// default down to 2 whose modelled error the half modes' bound admits (3x3: F(2,3)); else, and
+// where none is admitted, the default (0).
+int named_plan_m(const ConvDesc& d, const Options& o) {
+  const bool half = o.precision == Precision::fp16 || o.precision == Precision::bf16;
+  if (o.m > 0 || !half || !winograd_applies(d)) return o.m;
+  for (int m = d.r <= 3 ? 4 : 2; m >= 2; --m) {
+    plans::PlanOptions p = given_plan(d, o, o.plan, m);
+    p.precision = o.precision;
+    if (!tensor_core_plan(p.plan, m + static_cast<int>(d.r) - 1)) return o.m;  // runs in float32
+    std::optional<plans::GemmTiles> g;
+    try {
+      g = resolve_plan(d, p).gemm;
+    } catch (const Error&) {  // refused below, where the plan is built
+      return o.m;
+    }
+    if (half_error_rejection(d, m, o.precision, g && g->half_m).empty()) return m;
+  }
+  return o.m;
+}
+
+}  // namespace
+
 Choice plan_convolution(const ConvDesc& d, const Options& o, const DeviceCaps& caps, const Measure& measure,
                         const std::optional<PlanCandidate>& remembered) {
   if (o.m < 0) throw Error("m must be >= 1, got " + std::to_string(o.m));
   if (o.plan != "auto") {
-    plans::PlanOptions p = given_plan(d, o, o.plan, o.m);
+    plans::PlanOptions p = given_plan(d, o, o.plan, named_plan_m(d, o));
     p.precision = o.precision;
     p = on_device(p, o, caps);
     if (tensor_core_plan(p.plan, p.m + static_cast<int>(d.r) - 1) && p.precision != Precision::fp32 && !caps.mma)

@@ -44,7 +44,8 @@ double fp32_error_bound(int m, int r);
 /// the output alone, the type's floor. Issue 15's target is 3x cuDNN's error, and cuDNN's fp16
 /// and bf16 convolutions through PyTorch (the yardstick) measure 1.7-1.8x that floor (fp16 3.6e-4
 /// against 2.0e-4, bf16 2.9e-3 against 1.7e-3): about 5x. F(2,3) and smaller pass, F(3,3) and
-/// larger do not (docs/accuracy.md); a named plan runs at its m whatever its error.
+/// larger do not (docs/accuracy.md); a plan named without m gets the largest m the bound admits,
+/// one named with its m runs whatever its error.
 constexpr double kHalfErrorFactor = 5.0;
 /// measure_half_error of F(m, r) in `precision` (fp16 or bf16), M rounded too or not, the output
 /// rounded (half tensors) or not; cached.
