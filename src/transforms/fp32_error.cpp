@@ -4,25 +4,12 @@
 #include <vector>
 
 #include "common/random.h"
+#include "transforms/tile_math.h"
 #include "transforms/winograd.h"
 
 namespace wino {
-namespace {
 
-// c (rows x cols) = a (rows x inner) * b (inner x cols), or b^T when b_transposed (b is then
-// cols x inner); every product and sum is rounded to float32.
-void matmul(const float* a, const float* b, float* c, int rows, int inner, int cols,
-            bool b_transposed) {
-  for (int i = 0; i < rows; ++i)
-    for (int j = 0; j < cols; ++j) {
-      float acc = 0.0f;
-      for (int k = 0; k < inner; ++k)
-        acc += a[i * inner + k] * (b_transposed ? b[j * inner + k] : b[k * cols + j]);
-      c[i * cols + j] = acc;
-    }
-}
-
-}  // namespace
+using tile_math::matmul;  // in float: every product and sum rounded to float32
 
 Fp32Error measure_fp32_error(const WinogradTransforms& t, int trials, uint64_t seed) {
   if (trials < 1) throw Error("the float32 error measurement needs at least one trial");
@@ -48,9 +35,7 @@ Fp32Error measure_fp32_error(const WinogradTransforms& t, int trials, uint64_t s
     double diff2 = 0.0, ref2 = 0.0;
     for (int i = 0; i < m; ++i)
       for (int j = 0; j < m; ++j) {
-        double ref = 0.0;
-        for (int k = 0; k < r; ++k)
-          for (int l = 0; l < r; ++l) ref += d64[(i + k) * a + j + l] * g64[k * r + l];
+        const double ref = tile_math::direct_output(d64.data(), g64.data(), a, r, i, j);
         double e = static_cast<double>(y[i * m + j]) - ref;
         diff2 += e * e;
         ref2 += ref * ref;
