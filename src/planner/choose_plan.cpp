@@ -318,6 +318,17 @@ DeviceCaps at_vector_width(DeviceCaps caps, int lanes) {
   return caps;
 }
 
+// Whether plan `p` stores the unfused GEMM's sums M in its half type (GemmTiles::half_m), which the
+// half modes' error model counts; none where its tiles cannot be built (refused where they are).
+std::optional<bool> stores_half_m(const ConvDesc& d, const plans::PlanOptions& p) {
+  try {
+    const std::optional<plans::GemmTiles> g = resolve_plan(d, p).gemm;
+    return g && g->half_m;
+  } catch (const Error&) {
+    return std::nullopt;
+  }
+}
+
 // Builds one candidate and judges it against the accuracy and the device's budgets.
 void evaluate(PlanCandidate& c, const plans::PlanOptions& p, const ConvDesc& d, const Options& o,
               const DeviceCaps& caps) {
@@ -330,12 +341,7 @@ void evaluate(PlanCandidate& c, const plans::PlanOptions& p, const ConvDesc& d, 
       return;
     }
     if (p.precision == Precision::fp16 || p.precision == Precision::bf16) {
-      std::optional<plans::GemmTiles> g;
-      try {
-        g = resolve_plan(d, p).gemm;
-      } catch (const Error&) {  // tiles it cannot take: judged below, where they are built
-      }
-      c.rejected = half_error_rejection(d, c.m, p.precision, g && g->half_m);
+      c.rejected = half_error_rejection(d, c.m, p.precision, stores_half_m(d, p).value_or(false));
       if (!c.rejected.empty()) {
         c.over_error_bound = true;
         return;
@@ -586,13 +592,9 @@ int named_plan_m(const ConvDesc& d, const Options& o) {
     plans::PlanOptions p = given_plan(d, o, o.plan, m);
     p.precision = o.precision;
     if (!tensor_core_plan(p.plan, m + static_cast<int>(d.r) - 1)) return o.m;  // runs in float32
-    std::optional<plans::GemmTiles> g;
-    try {
-      g = resolve_plan(d, p).gemm;
-    } catch (const Error&) {  // refused below, where the plan is built
-      return o.m;
-    }
-    if (half_error_rejection(d, m, o.precision, g && g->half_m).empty()) return m;
+    const std::optional<bool> half_m = stores_half_m(d, p);
+    if (!half_m) return o.m;  // refused below, where the plan is built
+    if (half_error_rejection(d, m, o.precision, *half_m).empty()) return m;
   }
   return o.m;
 }

@@ -117,7 +117,7 @@ int cmd_bench(const Argv& argv) {
   args.option("layers", "FILE", "layer file: lines of 'name N C K H W R S pad', '#' comments", true);
   args.option("only", "NAME,...", "run only these layers of the file");
   args.option("plans", "P,...", "plans to run (default: every plan)");
-  args.option("m", "M", "Winograd output tile m for F(m x m, r x r) (default: 4 for r <= 3, else 2; in fp16 and bf16 on tensor cores the largest their error bound admits, 2 for 3 x 3)");
+  add_m_option(args);
   add_tiles_option(args);
   args.option("device", "D", "auto, cpu, cuda[:N] or opencl[:N] (default auto)");
   args.option("repeat", "N", "timed runs after one warm-up; the median per kernel counts (default 5)");

@@ -188,7 +188,7 @@ int cmd_explain(const Argv& argv) {
   add_problem_options(args);
   // Declared here rather than with add_plan_options: explain takes no device by default.
   args.option("plan", "P", "a plan (" + plan_names_text() + ", auto) or all (default auto)");
-  args.option("m", "M", "Winograd output tile m for F(m x m, r x r) (default: 4 for r <= 3, else 2; in fp16 and bf16 on tensor cores the largest their error bound admits, 2 for 3 x 3)");
+  add_m_option(args);
   args.option("target", "T",
               "cpu, opencl, metal, or a CUDA architecture sm_XX (default sm_90 when NVRTC is "
               "available, else cpu); sm_XX reports ptxas registers and spills");

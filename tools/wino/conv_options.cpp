@@ -46,7 +46,7 @@ void add_plan_options(Args& args, bool allow_all_plans) {
   std::string plans;
   for (const std::string& n : plans::plan_names()) plans += n + ", ";
   args.option("plan", "P", plans + (allow_all_plans ? "auto or all" : "or auto") + " (default auto)");
-  args.option("m", "M", "Winograd output tile m for F(m x m, r x r) (default: 4 for r <= 3, else 2; in fp16 and bf16 on tensor cores the largest their error bound admits, 2 for 3 x 3)");
+  add_m_option(args);
   args.option("device", "D",
               "auto, cpu, cuda[:N] or opencl[:N] (default auto: a CUDA GPU, else an OpenCL GPU, "
               "else the CPU; `wino devices` lists them)");
@@ -63,6 +63,12 @@ void add_accuracy_option(Args& args) {
               "cores), tf32, fp16 or bf16 (tensor cores: CUDA sm_80 or newer; the planner may pick a higher one; "
               "in fp16 and bf16 --plan auto takes F(2,3) and smaller, whose error stays within about 3x "
               "cuDNN's)");
+}
+
+void add_m_option(Args& args) {
+  args.option("m", "M",
+              "Winograd output tile m for F(m x m, r x r) (default: 4 for r <= 3, else 2; in fp16 and bf16 on "
+              "tensor cores the largest their error bound admits, 2 for 3 x 3)");
 }
 
 void add_tiles_option(Args& args) {

@@ -43,6 +43,8 @@ bool same_file(const std::string& a, const std::string& b);
 
 /// --tiles BK,BP,RK,RP,CC (read by read_options).
 void add_tiles_option(Args& args);
+/// --m M: Options::m, the Winograd output tile.
+void add_m_option(Args& args);
 /// --max-rel-err E: Options::max_rel_err; --precision P: Options::precision.
 void add_accuracy_option(Args& args);
 
