@@ -5,7 +5,7 @@
 # the last build. Configurations PLAN:M:PRECISION[:DTYPE:LAYOUT[:TILES]] in $WINO_AB_CONFIGS (TILES
 # as --tiles takes them; DTYPE and LAYOUT by default f16/bf16 channels last for fp16/bf16, f32
 # NCHW else; default configurations: f16 channels last, unfused F(4,3), fused-output F(4,3) and
-# F(2,3), and bf16 unfused F(4,3)).
+# F(2,3), and bf16 unfused F(4,3)). M 0 leaves --m out: the plan's own m (plan auto: the planner's pick).
 # Usage: scripts/gpu_tensor_ab.sh BUILD [BUILD...] [--prefill] [--yardstick]
 #   --prefill: compile every kernel the run takes for sm_90 here (no GPU needed) into
 #   $WINO_CACHE_DIR, so that the device call spends its time running them, not compiling.
@@ -58,7 +58,8 @@ defaults() {
 # One configuration with one build: its per-kernel lines and total, or (prefill) its sm_90 build.
 one() {  # build label shape k plan m precision dtype layout tiles [--check]
   local build=$1 label=$2 shape=$3 k=$4 plan=$5 m=$6 p=$7 dtype=$8 layout=$9 tiles=${10} check=${11:-}
-  local opts=(--shape "$shape" --k "$k" --pad 1 --plan "$plan" --m "$m" --precision "$p" --dtype "$dtype" --layout "$layout")
+  local opts=(--shape "$shape" --k "$k" --pad 1 --plan "$plan" --precision "$p" --dtype "$dtype" --layout "$layout")
+  [ "$m" != 0 ] && opts+=(--m "$m")
   [ -n "$tiles" ] && opts+=(--tiles "$tiles")
   if [ "$prefill" = "--prefill" ]; then
     "$build/wino" explain "${opts[@]}" --target sm_90 >/dev/null 2>&1

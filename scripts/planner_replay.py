@@ -2,10 +2,11 @@
 """Replays the planner against a measured sweep, without a GPU: for each layer of a
 wino_cudnn_bench --json file and each precision asked for, asks `wino explain --json --target
 sm_90 --precision P` for the cost model's ranking and prints its pick's measured time over the
-sweep's best candidate that P allows (P or a higher precision: fp32 > 3xtf32 > tf32 > fp16 or
-bf16), and what
-tune mode gets measuring the model's best K in its order.
-Usage: scripts/planner_replay.py SWEEP.json [--wino BIN] [--top K] [--precision P,...]"""
+sweep's best candidate that the planner may take for P (a higher precision or P itself: fp32 >
+3xtf32 > tf32 > fp16 or bf16; within the half modes' error bound), and what tune mode gets
+measuring the model's best K in its order. Geometric means over the layers close each precision.
+Usage: scripts/planner_replay.py SWEEP.json [--wino BIN] [--top K] [--precision P,...] [--target T]
+(T: the GPU the sweep ran on, sm_90 for an H200, sm_90:h100 for an H100)"""
 import argparse, json, math, subprocess, sys
 
 # Higher first: a request for one of these may be served by any precision before it (fp16 and
@@ -44,10 +45,10 @@ def tune_order(cands, per_group=2):
     return first + later
 
 
-def model_ranking(wino, layer, precision):
+def model_ranking(wino, layer, precision, target):
     n, c, k, h, w = layer["N"], layer["C"], layer["K"], layer["H"], layer["W"]
     out = subprocess.run([wino, "explain", "--shape", f"{n},{c},{h},{w}", "--k", str(k), "--pad", "1",
-                          "--target", "sm_90", "--precision", precision, "--json"] + tensor_options(layer),
+                          "--target", target, "--precision", precision, "--json"] + tensor_options(layer),
                          capture_output=True, text=True, check=True).stdout
     return [x for x in json.loads(out)[0]["candidates"] if x["chosen"] or x["rejected"].startswith("predicted")]
 
@@ -58,6 +59,7 @@ def main():
     ap.add_argument("--wino", default="build/release/wino")
     ap.add_argument("--top", type=int, default=6)
     ap.add_argument("--precision", default="", help="precisions asked for (default: each one the sweep measured)")
+    ap.add_argument("--target", default="sm_90", help="the GPU the sweep ran on (sm_90: H200, sm_90:h100: H100)")
     a = ap.parse_args()
     sweep = json.load(open(a.sweep))
     measured_precisions = {w["precision"] for l in sweep["layers"] for w in l["wino"]}
@@ -67,21 +69,32 @@ def main():
             sys.exit(f"unknown precision {p} (one of {', '.join(ORDER)})")
     print(f"{'layer':16} {'asked':7} {'best us':>9} {'model pick':44} {'x best':>7} {'tune x best':>11}")
     worst = {p: [0.0, 0.0] for p in asked}
+    logs = {p: [] for p in asked}
     for l in sweep["layers"]:
         for p in asked:
             measured = {w["label"]: w["us_med"] for w in l["wino"]
                         if "rejected" not in w and w["us_med"] > 0 and w["precision"] in allowed(p)}
             if not measured:
                 continue
+            cands = model_ranking(a.wino, l, p, a.target)
+            # The best the planner may take: a candidate it offers and admits (the sweep also times
+            # plans named by hand and candidates over the half modes' error bound).
+            admitted = {label(c) for c in cands}
+            measured = {k: v for k, v in measured.items() if k in admitted}
+            if not measured:
+                continue
             best = min(measured.values())
-            cands = model_ranking(a.wino, l, p)
             pick = label(cands[0])
             model = measured.get(pick, math.inf) / best
             tune = min(measured.get(label(x), math.inf) for x in tune_order(cands)[: a.top]) / best
             worst[p] = [max(worst[p][0], model), max(worst[p][1], tune)]
+            logs[p].append((math.log(model), math.log(tune)))
             print(f"{l['layer']:16} {p:7} {best:9.1f} {pick:44} {model:7.3f} {tune:11.3f}")
     for p, (model, tune) in worst.items():
-        print(f"worst, asked for {p}: cost model {model:.3f}x, tune (top {a.top}) {tune:.3f}x")
+        n = max(len(logs[p]), 1)
+        gm = [math.exp(sum(x[i] for x in logs[p]) / n) for i in (0, 1)]
+        print(f"asked for {p}: cost model worst {model:.3f}x, mean {gm[0]:.3f}x; tune (top {a.top}) worst "
+              f"{tune:.3f}x, mean {gm[1]:.3f}x")
 
 
 if __name__ == "__main__":

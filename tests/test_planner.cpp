@@ -589,6 +589,71 @@ TEST(PlannerGpu, LaunchBoundedKernelsAreRefusedOnlyWhereTheyMustSpill) {
   }
 }
 
+ConvDesc half_nhwc(ConvDesc d) {
+  d.layout = Layout::nhwc;
+  d.dtype = DType::f16;
+  return d;
+}
+
+// In fp16 plan auto offers the tensor-core fused and takes it where the channels are few: measured
+// on the H100 (us, bench/results/h100_cudnn_bench_f16_session47{a,b}.json), fused F(2,3) 59.0
+// against the best unfused F(2,3)'s 114.8 on resnet50.c2.b32 and 49.2 against 61.1 on
+// resnet50.c3.b32, but 155.5 against 94.9 on vgg16.4_2.b8 and 54.7 against 36.6 on
+// resnet50.c5.b32. Both for an H200 (sm_90) and an H100. tf32 does not offer it (not timed).
+TEST(PlannerGpu, HalfModesTakeTheTensorCoreFusedWhereChannelsAreFew) {
+  Options o;
+  o.precision = Precision::fp16;
+  for (const char* target : {"sm_90", "sm_90:h100"}) {
+    for (const ConvDesc& d : {layer(32, 64, 56, 64), layer(32, 128, 28, 128)}) {
+      const PlanCandidate c = explain(half_nhwc(d), o, target).candidates.front();
+      EXPECT_EQ(c.plan + " " + precision_name(c.precision), "fused fp16") << target << " " << d.str();
+    }
+    for (const ConvDesc& d : {layer(8, 512, 28, 512), layer(32, 512, 7, 512)}) {
+      const PlanCandidate c = explain(half_nhwc(d), o, target).candidates.front();
+      EXPECT_EQ(c.plan + " " + precision_name(c.precision), "unfused fp16") << target << " " << d.str();
+    }
+  }
+  o.precision = Precision::tf32;
+  for (const PlanCandidate& c : explain(layer(32, 64, 56, 64), o, "sm_90").candidates)
+    EXPECT_FALSE(c.plan == "fused" && c.precision == Precision::tf32);
+}
+
+// A tensor-core GEMM's warps each hold several accumulator tiles, which keep the mma pipe busy
+// from 8 resident warps: fp16's 128 x 128 blocks of 4 warps with 16 x 8 tiles (two per
+// multiprocessor) measured 66.5 us on vgg16.4_2.b8's GEMM against 84.3 for 128 x 64 blocks of 8 x 8
+// tiles (16 warps), which the model, counting 16 warps for the full rate, put at half the time.
+TEST(PlannerGpu, TensorCoreGemmsReachTheirRateFromEightWarps) {
+  Options o;
+  o.precision = Precision::fp16;
+  std::map<std::string, double> predicted;
+  for (const PlanCandidate& c : explain(half_nhwc(layer(8, 512, 28, 512)), o, "sm_90:h100").candidates)
+    if (c.plan == "unfused" && c.m == 2) predicted[c.tiles] = c.predicted_us;
+  ASSERT_TRUE(predicted.count("128,128,16,8,16") && predicted.count("128,64,8,8,16"));
+  EXPECT_LT(predicted["128,128,16,8,16"], predicted["128,64,8,8,16"]);
+}
+
+// A kernel of one work-group per multiprocessor overlaps nothing with a group's phases: its path
+// repeats for each wave. tf32's fused-output F(4,3) holds one; on resnet50.c2.b32 (H200, session 40)
+// it took 1.57x the unfused F(6,3)'s time, and the model without the waves ranked it first.
+TEST(PlannerGpu, LoneWorkGroupsTakeTheirPathEachWave) {
+  Options o;
+  o.precision = Precision::tf32;
+  const PlanCandidate c = explain(layer(32, 64, 56, 64), o, "sm_90").candidates.front();
+  EXPECT_EQ(c.plan, "unfused") << "F(" << c.m << ",3) " << precision_name(c.precision);
+}
+
+// sm_90:h100 plans for an H100 (slower memory than the H200 that plain sm_90 stands for); another
+// name after the architecture is refused.
+TEST(PlannerGpu, TargetsNameTheGpuAMeasurementCameFrom) {
+  EXPECT_LT(caps_for_target("sm_90:h100").bandwidth_gbs, caps_for_target("sm_90").bandwidth_gbs);
+  EXPECT_EQ(caps_for_target("sm_90:h200").bandwidth_gbs, caps_for_target("sm_90").bandwidth_gbs);
+  EXPECT_THROW(caps_for_target("sm_90:a100"), Error);
+  EXPECT_THROW(caps_for_target("sm_80:h100"), Error);
+  const auto r = testing::run_wino({"explain", "--shape", "1,8,16,16", "--k", "8", "--pad", "1", "--target", "sm_90:h100"});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("H100"), std::string::npos) << r.out;
+}
+
 // fused's ring (F(4,3)) takes 6 points a thread where the layer has over two work-groups per
 // multiprocessor, 9 where it has fewer or the device's multiprocessors are unknown.
 TEST(PlannerGpu, FusedRingTakesSixPointsAThreadWhereWorkGroupsAreMany) {

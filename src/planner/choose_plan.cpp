@@ -159,16 +159,19 @@ std::vector<plans::PlanOptions> candidate_plans(const ConvDesc& d, const Options
                                                        {128, 128, 16, 8, 16}};
       if (!tiles_given(o))
         for (const auto& t : mma_tiles) out.push_back(with_tiles(p, t));
-      // fused on tensor cores is not offered here (it runs where named only): it took 1.2-3.0x
-      // unfused's time in fp16 F(4,3) on the H100 (session 45, bench/results/
-      // h100_tensor_fused_ab_session45.txt; 1.5-3.5x on the H200 before, session 43), and the
-      // model, which prices neither its latency (each work-group's phases in series) nor U read
-      // again per block, ranked it first.
-      if (tensor_core_plan("fused-output", m + static_cast<int>(d.r) - 1)) {
-        plans::PlanOptions f = given_plan(d, o, "fused-output", m);
-        f.precision = o.precision;
-        out.push_back(f);
-      }
+      // fused on tensor cores in the half types, where its ring was timed against the unfused
+      // GEMM's tile shapes (H100, bench/results/h100_cudnn_bench_f16_session47{a,b}.json): the
+      // model is 1.5-1.8x optimistic for both alike and ranks it first on the 64- and 128-channel
+      // layers, where it is 1.2-2.3x faster than the unfused F(2,3)
+      // (scripts/planner_replay.py). Not in tf32 and 3xtf32, where the ring was not timed since
+      // sessions 43-45 made it 1.2-3.0x slower than unfused.
+      const bool half = o.precision == Precision::fp16 || o.precision == Precision::bf16;
+      for (const char* plan : {"fused-output", "fused"})
+        if (tensor_core_plan(plan, m + static_cast<int>(d.r) - 1) && (half || std::string(plan) == "fused-output")) {
+          plans::PlanOptions f = given_plan(d, o, plan, m);
+          f.precision = o.precision;
+          out.push_back(on_device(f, o, caps));  // as run by name (its ring's tiles follow the device)
+        }
     }
   }
   for (size_t i = 0, n = out.size(); i < n; ++i)  // the CPU-shaped ones at each narrower width
@@ -217,18 +220,34 @@ int register_budget(const ir::Kernel& k, const DeviceCaps& caps) {
 // ptxas met without spilling.)
 int spill_limit(int budget, const DeviceCaps& caps) { return budget < caps.regs_per_thread ? 2 * budget : budget; }
 
-// The share of the device's rates a kernel reaches from its occupancy: resident warps per SM,
-// limited by registers, work-group memory and the SM's warp slots, against the warps that hide
-// latency fully (GPUs only; 1 elsewhere).
-double occupancy_rate(const ir::Kernel& k, int pred_regs, const DeviceCaps& caps) {
-  if (caps.regs_per_core == 0 || caps.simd_width <= 1) return 1.0;
-  const int64_t warps = (k.threads_per_group + caps.simd_width - 1) / caps.simd_width;
+bool on_gpu(const DeviceCaps& caps) { return caps.regs_per_core > 0 && caps.simd_width > 1; }
+
+int64_t warps_per_group(const ir::Kernel& k, const DeviceCaps& caps) {
+  return (k.threads_per_group + caps.simd_width - 1) / caps.simd_width;
+}
+
+// The work-groups a multiprocessor holds at once, limited by registers, work-group memory and its
+// warp slots (GPUs only).
+int64_t resident_groups(const ir::Kernel& k, int pred_regs, const DeviceCaps& caps) {
+  const int64_t warps = warps_per_group(k, caps);
   const int64_t regs = (std::clamp(pred_regs, 16, register_budget(k, caps)) + 7) / 8 * 8;
   int64_t groups = caps.regs_per_core / (regs * caps.simd_width * warps);
   groups = std::min(groups, caps.max_warps_per_core / std::max<int64_t>(warps, 1));
   if (const int64_t shared = ir::shared_array_bytes(k); shared > 0) groups = std::min(groups, caps.shared_per_core / shared);
-  const double active = static_cast<double>(std::max<int64_t>(groups, 1) * warps);
-  return std::clamp(active / caps.warps_for_full_rate, 1.0 / caps.warps_for_full_rate, 1.0);
+  return std::max<int64_t>(groups, 1);
+}
+
+// The share of the device's rates a kernel reaches from its occupancy: resident warps against
+// those that hide latency fully (GPUs only; 1 elsewhere). A tensor-core kernel needs fewer: each
+// warp's accumulator tiles give the mma pipe independent work. (At 16 warps, the model put the
+// fp16 GEMM's 128 x 128 blocks of 4 warps with 16 x 8 tiles, two a multiprocessor, at twice the
+// time of 8 x 8 tiles; they measured 0.72-0.99x of it on all 9 batch >= 8 layers, the fastest
+// GEMM on each: bench/results/h100_cudnn_bench_f16_session47{a,b}.json.)
+double occupancy_rate(const ir::Kernel& k, const KernelStats& s, const DeviceCaps& caps) {
+  if (!on_gpu(caps)) return 1.0;
+  const double active = static_cast<double>(resident_groups(k, s.pred_regs, caps) * warps_per_group(k, caps));
+  const double full = s.mma_flops > 0 ? caps.mma_warps_for_full_rate : caps.warps_for_full_rate;
+  return std::clamp(active / full, 1.0 / full, 1.0);
 }
 
 // A CPU thread's arrays indexed at run time (the CPU fused plan's V and M) live in its core's L2
@@ -262,7 +281,9 @@ int64_t memory_bytes(const plans::Program& prog, const plans::Launch& l, const i
 // The cost model: each launch takes the longest of its FLOPs at the device's rate, its bytes at
 // the device's bandwidth and its work-group memory traffic at that memory's bandwidth, stretched
 // by the idle cores of its last wave of work-groups and by low occupancy (and at least one
-// thread's share of the FLOPs at one thread's rate), plus the launch cost.
+// thread's share of the FLOPs at one thread's rate, for each wave where a multiprocessor holds
+// one work-group), plus the launch cost. A tensor-core kernel's warps issue their fragment loads
+// from work-group memory and their mmas in turn: those two add up.
 void predict(PlanCandidate& c, const plans::Program& prog, const std::vector<KernelStats>& stats,
              const DeviceCaps& caps) {
   double flop_us = 0, byte_us = 0, total = 0, bytes = 0, flops = 0;
@@ -282,9 +303,10 @@ void predict(PlanCandidate& c, const plans::Program& prog, const std::vector<Ker
                               caps.l2_gbs > 0 ? static_cast<double>(s.bytes) / (caps.l2_gbs * 1e3) : 0.0);
     bytes += charged;
     const double sh = caps.shared_gbs > 0 ? s.shared_bytes / (caps.shared_gbs * 1e3) : 0;
+    const double issue = s.mma_flops > 0 ? f + sh : f;
     // Work-groups run in waves of one per core: the last wave's idle cores are lost.
     const double groups = static_cast<double>(k.num_groups);
-    const double util = groups / (std::ceil(groups / caps.cores) * caps.cores) * occupancy_rate(k, s.pred_regs, caps);
+    const double util = groups / (std::ceil(groups / caps.cores) * caps.cores) * occupancy_rate(k, s, caps);
     const double threads = static_cast<double>(k.num_groups) * k.threads_per_group;
     const double mma_rate = caps.thread_mma_gflops > 0 ? caps.thread_mma_gflops : caps.thread_gflops;
     const double serial =
@@ -292,7 +314,12 @@ void predict(PlanCandidate& c, const plans::Program& prog, const std::vector<Ker
              ? (static_cast<double>(s.flops - s.mma_flops) / caps.thread_gflops + s.mma_flops / mma_rate) / threads / 1e3
              : 0) +
         static_cast<double>(s.barriers) * caps.barrier_us;
-    total += std::max(std::max({f, b, sh}) / std::max(util, 1e-3), serial) + caps.launch_us;
+    // Where a multiprocessor holds one work-group (the tensor-core fused ring, or fused-output in
+    // tf32, each the whole register file), nothing overlaps a group's phases and the path repeats
+    // for each wave. (Without this the model took tf32 fused-output F(4,3) on resnet50.c2.b32 at
+    // 1.57x the best, and fp16's fused ring on the 512-channel layers at 1.4-1.5x.)
+    const double waves = on_gpu(caps) && resident_groups(k, s.pred_regs, caps) == 1 ? std::ceil(groups / caps.cores) : 1.0;
+    total += std::max(std::max({issue, b, sh}) / std::max(util, 1e-3), serial * waves) + caps.launch_us;
     flop_us += f;
     byte_us += b;
     flops += static_cast<double>(s.flops);

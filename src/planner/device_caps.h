@@ -28,6 +28,7 @@ struct DeviceCaps {
   int64_t shared_per_core = 0;               // work-group memory of one SM
   int max_warps_per_core = 64;               // resident warps (SIMD groups) per SM
   int warps_for_full_rate = 16;              // resident warps that hide latency fully
+  int mma_warps_for_full_rate = 8;           // the same for tensor-core kernels (accumulator tiles' ILP)
   double barrier_us = 0;                     // one work-group barrier and the loads it waits for
   bool mma = false;                          // warp-level tensor-core ops (ir/mma.h): sm_80 and newer
   int vector_lanes = 0;                      // > 0: plans unfused, direct and fused are CPU-shaped, this many floats per vector
@@ -47,7 +48,8 @@ struct DeviceCaps {
 
 /// The capabilities of an explain() target: "cpu"/"c", "opencl" (a generic OpenCL GPU),
 /// "metal" (an Apple GPU: 128 registers per thread, no spilling, 32 KiB threadgroup memory) or
-/// "sm_XX" (an NVIDIA architecture; sm_90 is the H200 class Wino is measured on).
+/// "sm_XX" (an NVIDIA architecture; sm_90 is the H200 class Wino is measured on, sm_90:h100 an
+/// H100, whose memory is slower).
 DeviceCaps caps_for_target(const std::string& target);
 
 /// The capabilities of a device compile() runs on (resolved: not `automatic`), from its queries.

@@ -13,7 +13,7 @@ int max_alpha(const std::string& plan);
 
 /// Whether `plan`'s GEMM runs on tensor cores at this alpha when a precision asks for them: unfused
 /// always, fused-output while each thread's alpha^2 x 4 accumulators fit (alpha <= 6), and fused
-/// up to alpha 6 (named only: plan auto leaves it out).
+/// up to alpha 6 (plan auto weighs it in fp16 and bf16 only).
 bool tensor_core_plan(const std::string& plan, int alpha);
 
 /// `p` with its GEMM tiles chosen (PlanOptions::gemm, for the plans that have a GEMM), on tensor

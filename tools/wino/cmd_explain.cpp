@@ -191,7 +191,8 @@ int cmd_explain(const Argv& argv) {
   add_m_option(args);
   args.option("target", "T",
               "cpu, opencl, metal, or a CUDA architecture sm_XX (default sm_90 when NVRTC is "
-              "available, else cpu); sm_XX reports ptxas registers and spills");
+              "available, else cpu); sm_XX reports ptxas registers and spills; sm_90 plans for "
+              "an H200, sm_90:h100 for an H100 (slower memory)");
   add_tiles_option(args);
   add_accuracy_option(args);
   args.option("device", "D", "also run each plan on this device (auto, cpu, cuda[:N], opencl[:N]) for times");
@@ -208,7 +209,7 @@ int cmd_explain(const Argv& argv) {
   if (target.empty()) target = cuda::nvrtc_available() ? "sm_90" : "cpu";
   if (!known_target(target))
     throw UsageError("--target: unknown target '" + target +
-                     "' (expected cpu, opencl, metal, or sm_XX such as sm_90)");
+                     "' (expected cpu, opencl, metal, or sm_XX such as sm_90, sm_90:h100)");
   std::string why;
   if (target.rfind("sm_", 0) == 0 && !cuda::nvrtc_available(&why))
     throw Error("--target " + target + " needs NVRTC, which is missing: " + why +
