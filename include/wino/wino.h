@@ -166,7 +166,8 @@ struct PlanCandidate {
   double predicted_mb = -1;  // the memory traffic the cost model charges, in MB (each kernel's buffers once on a CPU and on a GPU whose L2 takes the rereads)
   double predicted_mflop = -1;  // the arithmetic the cost model counts, in MFLOP (padding included)
   double measured_us = -1;   // tune mode: measured on the device
-  std::string bound;         // what limits the model's time: "bytes" or "FLOPs" (or "launches")
+  std::string bound;         // what limits the model's time: "FLOPs", "bytes", "work-group memory",
+                             // "latency" (one thread's path) or "launches"
   std::string rejected;      // why it was not chosen; empty for the choice
   bool over_error_bound = false;  // rejected for its F(m, r)'s error (max_rel_err, or the half modes' bound)
   bool chosen = false;

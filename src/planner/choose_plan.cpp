@@ -278,57 +278,76 @@ int64_t memory_bytes(const plans::Program& prog, const plans::Launch& l, const i
   return std::min(bytes, s.bytes);
 }
 
+// One launch by the cost model: its time, what limits it and the bytes it moves through memory.
+struct LaunchCost {
+  double us = 0, bytes = 0;
+  const char* limit = "";
+};
+
 // The cost model: each launch takes the longest of its FLOPs at the device's rate, its bytes at
 // the device's bandwidth and its work-group memory traffic at that memory's bandwidth, stretched
 // by the idle cores of its last wave of work-groups and by low occupancy (and at least one
 // thread's share of the FLOPs at one thread's rate, for each wave where a multiprocessor holds
-// one work-group), plus the launch cost. A tensor-core kernel's warps issue their fragment loads
-// from work-group memory and their mmas in turn: those two add up.
+// one work-group: "latency"), plus the launch cost. A tensor-core kernel's warps issue their
+// fragment loads from work-group memory and their mmas in turn: those two add up.
+LaunchCost launch_cost(const plans::Program& prog, const plans::Launch& l, const KernelStats& s,
+                       const DeviceCaps& caps) {
+  const double mma = s.mma_flops > 0 ? s.mma_tf32_flops / (caps.tf32_gflops * 1e3) : 0;
+  const double vec =
+      caps.vector_gflops > 0 ? s.vector_flops / (caps.vector_gflops * vector_rate_share(s, caps) * 1e3) : 0;
+  const double scalar = s.flops - s.mma_flops - (caps.vector_gflops > 0 ? s.vector_flops : 0);
+  const double f = scalar / (caps.gflops * 1e3) + mma + vec;
+  const ir::Kernel& k = *prog.kernels[l.kernel];
+  const bool cached = caps.private_arrays || caps.l2_gbs > 0;
+  const double charged = static_cast<double>(cached ? memory_bytes(prog, l, k, s, caps) : s.bytes);
+  // On a GPU the reads past a launch's buffers' first (a GEMM's panels, once per block) come
+  // from L2: they are charged at its rate, not memory's.
+  const double b = std::max(charged / (caps.bandwidth_gbs * 1e3),
+                            caps.l2_gbs > 0 ? static_cast<double>(s.bytes) / (caps.l2_gbs * 1e3) : 0.0);
+  const double sh = caps.shared_gbs > 0 ? s.shared_bytes / (caps.shared_gbs * 1e3) : 0;
+  const double issue = s.mma_flops > 0 ? f + sh : f;
+  // Work-groups run in waves of one per core: the last wave's idle cores are lost.
+  const double groups = static_cast<double>(k.num_groups);
+  const double util =
+      std::max(groups / (std::ceil(groups / caps.cores) * caps.cores) * occupancy_rate(k, s, caps), 1e-3);
+  const double threads = static_cast<double>(k.num_groups) * k.threads_per_group;
+  const double mma_rate = caps.thread_mma_gflops > 0 ? caps.thread_mma_gflops : caps.thread_gflops;
+  const double serial =
+      (caps.thread_gflops > 0
+           ? (static_cast<double>(s.flops - s.mma_flops) / caps.thread_gflops + s.mma_flops / mma_rate) / threads / 1e3
+           : 0) +
+      static_cast<double>(s.barriers) * caps.barrier_us;
+  // Where a multiprocessor holds one work-group (the tensor-core fused ring, or fused-output in
+  // tf32, each the whole register file), nothing overlaps a group's phases and the path repeats
+  // for each wave. (Without this the model took tf32 fused-output F(4,3) on resnet50.c2.b32 at
+  // 1.57x the best, and fp16's fused ring on the 512-channel layers at 1.4-1.5x.)
+  const double waves = on_gpu(caps) && resident_groups(k, s.pred_regs, caps) == 1 ? std::ceil(groups / caps.cores) : 1.0;
+  const std::pair<double, const char*> terms[] = {
+      {issue / util, "FLOPs"}, {b / util, "bytes"}, {sh / util, "work-group memory"}, {serial * waves, "latency"}};
+  const auto* top = std::max_element(std::begin(terms), std::end(terms));
+  return {top->first + caps.launch_us, charged, top->second};
+}
+
+// A candidate's predicted time, bytes and FLOPs, and what limits it: the limit of the launches
+// that take most of the time ("launches" where their launch costs do).
 void predict(PlanCandidate& c, const plans::Program& prog, const std::vector<KernelStats>& stats,
              const DeviceCaps& caps) {
-  double flop_us = 0, byte_us = 0, total = 0, bytes = 0, flops = 0;
+  std::map<std::string, double> by_limit;
+  double total = 0, bytes = 0, flops = 0;
   for (const plans::Launch& l : prog.launches) {
-    const KernelStats& s = stats.at(l.kernel);
-    const double mma = s.mma_flops > 0 ? s.mma_tf32_flops / (caps.tf32_gflops * 1e3) : 0;
-    const double vec =
-        caps.vector_gflops > 0 ? s.vector_flops / (caps.vector_gflops * vector_rate_share(s, caps) * 1e3) : 0;
-    const double scalar = s.flops - s.mma_flops - (caps.vector_gflops > 0 ? s.vector_flops : 0);
-    const double f = scalar / (caps.gflops * 1e3) + mma + vec;
-    const ir::Kernel& k = *prog.kernels[l.kernel];
-    const bool cached = caps.private_arrays || caps.l2_gbs > 0;
-    const double charged = static_cast<double>(cached ? memory_bytes(prog, l, k, s, caps) : s.bytes);
-    // On a GPU the reads past a launch's buffers' first (a GEMM's panels, once per block) come
-    // from L2: they are charged at its rate, not memory's.
-    const double b = std::max(charged / (caps.bandwidth_gbs * 1e3),
-                              caps.l2_gbs > 0 ? static_cast<double>(s.bytes) / (caps.l2_gbs * 1e3) : 0.0);
-    bytes += charged;
-    const double sh = caps.shared_gbs > 0 ? s.shared_bytes / (caps.shared_gbs * 1e3) : 0;
-    const double issue = s.mma_flops > 0 ? f + sh : f;
-    // Work-groups run in waves of one per core: the last wave's idle cores are lost.
-    const double groups = static_cast<double>(k.num_groups);
-    const double util = groups / (std::ceil(groups / caps.cores) * caps.cores) * occupancy_rate(k, s, caps);
-    const double threads = static_cast<double>(k.num_groups) * k.threads_per_group;
-    const double mma_rate = caps.thread_mma_gflops > 0 ? caps.thread_mma_gflops : caps.thread_gflops;
-    const double serial =
-        (caps.thread_gflops > 0
-             ? (static_cast<double>(s.flops - s.mma_flops) / caps.thread_gflops + s.mma_flops / mma_rate) / threads / 1e3
-             : 0) +
-        static_cast<double>(s.barriers) * caps.barrier_us;
-    // Where a multiprocessor holds one work-group (the tensor-core fused ring, or fused-output in
-    // tf32, each the whole register file), nothing overlaps a group's phases and the path repeats
-    // for each wave. (Without this the model took tf32 fused-output F(4,3) on resnet50.c2.b32 at
-    // 1.57x the best, and fp16's fused ring on the 512-channel layers at 1.4-1.5x.)
-    const double waves = on_gpu(caps) && resident_groups(k, s.pred_regs, caps) == 1 ? std::ceil(groups / caps.cores) : 1.0;
-    total += std::max(std::max({issue, b, sh}) / std::max(util, 1e-3), serial * waves) + caps.launch_us;
-    flop_us += f;
-    byte_us += b;
-    flops += static_cast<double>(s.flops);
+    const LaunchCost cost = launch_cost(prog, l, stats.at(l.kernel), caps);
+    total += cost.us;
+    bytes += cost.bytes;
+    by_limit[cost.limit] += cost.us - caps.launch_us;
+    flops += static_cast<double>(stats.at(l.kernel).flops);
   }
   c.predicted_us = total;
   c.predicted_mb = bytes / 1e6;
   c.predicted_mflop = flops / 1e6;
+  const auto top = std::max_element(by_limit.begin(), by_limit.end(),
+                                    [](const auto& x, const auto& y) { return x.second < y.second; });
   const double launches = caps.launch_us * static_cast<double>(prog.launches.size());
-  c.bound = launches > std::max(flop_us, byte_us) ? "launches" : flop_us > byte_us ? "FLOPs" : "bytes";
+  c.bound = top == by_limit.end() || launches > top->second ? "launches" : top->first;
 }
 
 std::string tensor_cores_missing(Precision p, const DeviceCaps& caps) {
