@@ -5,7 +5,8 @@
 # the last build. Configurations PLAN:M:PRECISION[:DTYPE:LAYOUT[:TILES]] in $WINO_AB_CONFIGS (TILES
 # as --tiles takes them; DTYPE and LAYOUT by default f16/bf16 channels last for fp16/bf16, f32
 # NCHW else; default configurations: f16 channels last, unfused F(4,3), fused-output F(4,3) and
-# F(2,3), and bf16 unfused F(4,3)). M 0 leaves --m out: the plan's own m (plan auto: the planner's pick).
+# F(2,3), and bf16 unfused F(4,3)). M 0 leaves --m out: the plan's own m (plan auto: the planner's
+# pick on the device; headers then say F(0,3), and --prefill compiles the pick for an H200).
 # Usage: scripts/gpu_tensor_ab.sh BUILD [BUILD...] [--prefill] [--yardstick]
 #   --prefill: compile every kernel the run takes for sm_90 here (no GPU needed) into
 #   $WINO_CACHE_DIR, so that the device call spends its time running them, not compiling.
@@ -15,7 +16,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 if [ $# -lt 1 ] || [ "${1:-}" = "--help" ]; then
-  sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'
   [ "${1:-}" = "--help" ] && exit 0 || exit 2
 fi
 builds=() prefill= yardstick=

@@ -91,7 +91,10 @@ def main():
             logs[p].append((math.log(model), math.log(tune)))
             print(f"{l['layer']:16} {p:7} {best:9.1f} {pick:44} {model:7.3f} {tune:11.3f}")
     for p, (model, tune) in worst.items():
-        n = max(len(logs[p]), 1)
+        if not logs[p]:
+            print(f"asked for {p}: n/a (no layer has a measured candidate the planner admits)")
+            continue
+        n = len(logs[p])
         gm = [math.exp(sum(x[i] for x in logs[p]) / n) for i in (0, 1)]
         print(f"asked for {p}: cost model worst {model:.3f}x, mean {gm[0]:.3f}x; tune (top {a.top}) worst "
               f"{tune:.3f}x, mean {gm[1]:.3f}x")

@@ -166,8 +166,9 @@ struct PlanCandidate {
   double predicted_mb = -1;  // the memory traffic the cost model charges, in MB (each kernel's buffers once on a CPU and on a GPU whose L2 takes the rereads)
   double predicted_mflop = -1;  // the arithmetic the cost model counts, in MFLOP (padding included)
   double measured_us = -1;   // tune mode: measured on the device
-  std::string bound;         // what limits the model's time: "FLOPs", "bytes", "work-group memory",
-                             // "latency" (one thread's path) or "launches"
+  std::string bound;         // what limits the model's time: "FLOPs" (a tensor-core kernel's with its
+                             // fragment loads), "bytes", "work-group memory", "latency" (one thread's
+                             // path) or "launches"
   std::string rejected;      // why it was not chosen; empty for the choice
   bool over_error_bound = false;  // rejected for its F(m, r)'s error (max_rel_err, or the half modes' bound)
   bool chosen = false;
@@ -286,7 +287,7 @@ Conv compile(const Device& device, const ConvDesc& desc, const Options& options 
 
 /// The kernels compile() would make, without a device: planned, verified and rendered in the
 /// dialect of `target` ("cpu" or "c", "opencl", "metal", or a CUDA architecture "sm_XX" such as
-/// "sm_90"). For "sm_XX" the CUDA source is compiled with NVRTC (no GPU needed) and regs and
+/// "sm_90", planned for an H200; "sm_90:h100" plans for an H100). For "sm_XX" the CUDA source is compiled with NVRTC (no GPU needed) and regs and
 /// spill_bytes come from ptxas; for the other targets they stay -1. time_us stays -1 and
 /// Report::device is empty (nothing ran). Throws wino::Error for an unknown target, an
 /// unsupported plan, or (for "sm_XX") a missing NVRTC. `with_ir` fills Report::ir.

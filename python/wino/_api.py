@@ -192,7 +192,8 @@ def explain(input_shape, weight_shape, *, stride: IntPair = 1, padding: IntPair 
             residual: bool = False, activation: Optional[str] = None, dtype: str = "float32",
             target: str = "cpu", max_rel_err: float = 1e-5, precision: str = "fp32", layout: str = "nchw",
             show: bool = True) -> dict:
-    """The kernels Wino would make for `target` (cpu, opencl, metal, sm_XX), without running them:
+    """The kernels Wino would make for `target` (cpu, opencl, metal, sm_XX; sm_90:h100 plans for an
+    H100, sm_90 for an H200), without running them:
     the planner's candidates and the per-kernel report as Python data; prints the CLI's table."""
     desc = _desc(input_shape, weight_shape, bias, residual, stride, padding, dilation, groups,
                  activation, dtype, layout)

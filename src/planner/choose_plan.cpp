@@ -105,6 +105,22 @@ std::vector<int> narrower_lanes(const ConvDesc& d, int lanes) {
   return out;
 }
 
+// Whether `p`, the tensor-core fused, runs its ring of input patches in fp16 or bf16: the one
+// timed against the unfused GEMM's tile shapes (f16 tensors channels last, H100,
+// bench/results/h100_cudnn_bench_f16_session47{a,b}.json; bf16 runs the same kernels), where the
+// cost model ranks it first on the 64- and 128-channel layers, 1.2-2.3x faster than the unfused
+// F(2,3) there (scripts/planner_replay.py). Elsewhere it runs where named: without the ring it took
+// 1.2-3.5x the unfused plan's time (sessions 43-45), and in tf32 and 3xtf32 the ring was not timed.
+bool half_tile_ring(const ConvDesc& d, const plans::PlanOptions& p) {
+  if (p.precision != Precision::fp16 && p.precision != Precision::bf16) return false;
+  try {
+    const std::optional<plans::GemmTiles> g = resolve_plan(d, p).gemm;
+    return g && g->tile_patch_ring();
+  } catch (const Error&) {
+    return false;
+  }
+}
+
 // Every plan x m x tile shape worth building for `d`: F(m, r) with alpha <= 8, and for the
 // unfused GEMM a few tile shapes besides its defaults (bk, bp, rk, rp, cc).
 std::vector<plans::PlanOptions> candidate_plans(const ConvDesc& d, const Options& o, const DeviceCaps& caps) {
@@ -159,19 +175,14 @@ std::vector<plans::PlanOptions> candidate_plans(const ConvDesc& d, const Options
                                                        {128, 128, 16, 8, 16}};
       if (!tiles_given(o))
         for (const auto& t : mma_tiles) out.push_back(with_tiles(p, t));
-      // fused on tensor cores in the half types, where its ring was timed against the unfused
-      // GEMM's tile shapes (H100, bench/results/h100_cudnn_bench_f16_session47{a,b}.json): the
-      // model is 1.5-1.8x optimistic for both alike and ranks it first on the 64- and 128-channel
-      // layers, where it is 1.2-2.3x faster than the unfused F(2,3)
-      // (scripts/planner_replay.py). Not in tf32 and 3xtf32, where the ring was not timed since
-      // sessions 43-45 made it 1.2-3.0x slower than unfused.
-      const bool half = o.precision == Precision::fp16 || o.precision == Precision::bf16;
-      for (const char* plan : {"fused-output", "fused"})
-        if (tensor_core_plan(plan, m + static_cast<int>(d.r) - 1) && (half || std::string(plan) == "fused-output")) {
-          plans::PlanOptions f = given_plan(d, o, plan, m);
-          f.precision = o.precision;
-          out.push_back(on_device(f, o, caps));  // as run by name (its ring's tiles follow the device)
-        }
+      for (const char* plan : {"fused-output", "fused"}) {
+        if (!tensor_core_plan(plan, m + static_cast<int>(d.r) - 1)) continue;
+        plans::PlanOptions f = given_plan(d, o, plan, m);
+        f.precision = o.precision;
+        f = on_device(f, o, caps);  // as run by name (the fused ring's tiles follow the device)
+        if (f.plan == "fused" && !half_tile_ring(d, f)) continue;
+        out.push_back(f);
+      }
     }
   }
   for (size_t i = 0, n = out.size(); i < n; ++i)  // the CPU-shaped ones at each narrower width
@@ -322,9 +333,11 @@ LaunchCost launch_cost(const plans::Program& prog, const plans::Launch& l, const
   // for each wave. (Without this the model took tf32 fused-output F(4,3) on resnet50.c2.b32 at
   // 1.57x the best, and fp16's fused ring on the 512-channel layers at 1.4-1.5x.)
   const double waves = on_gpu(caps) && resident_groups(k, s.pred_regs, caps) == 1 ? std::ceil(groups / caps.cores) : 1.0;
+  // A tensor-core kernel's FLOPs term is its mmas with their fragment loads; ties go to the first.
   const std::pair<double, const char*> terms[] = {
       {issue / util, "FLOPs"}, {b / util, "bytes"}, {sh / util, "work-group memory"}, {serial * waves, "latency"}};
-  const auto* top = std::max_element(std::begin(terms), std::end(terms));
+  const auto* top = std::max_element(std::begin(terms), std::end(terms),
+                                     [](const auto& x, const auto& y) { return x.first < y.first; });
   return {top->first + caps.launch_us, charged, top->second};
 }
 

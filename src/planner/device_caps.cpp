@@ -57,7 +57,7 @@ DeviceCaps nvidia(int major, int sms, const std::string& name) {
   c.thread_mma_gflops = 8.0;
   // mma.sync GEMMs fed from work-group memory reach well under half of the tensor cores' peak:
   // 10-27% in tf32 on the H200's batch >= 8 layers (session 40). The model charges their fragment
-  // loads besides (predict): replayed against the H200's fp32/tf32/3xtf32 sweep and the H100's
+  // loads besides (launch_cost): replayed against the H200's fp32/tf32/3xtf32 sweep and the H100's
   // fp16 one (scripts/planner_replay.py), 0.325 of the peak picks best; at 0.30 and below 3xtf32's
   // GEMMs look slower than fp32's (picks up to 1.29x the best), from 0.35 fp16's fused ring looks
   // slower than it is (mean 1.13x the best instead of 1.10x).
@@ -197,10 +197,11 @@ DeviceCaps caps_for_target(const std::string& t) {
   }
   // sm_XX, or sm_90:h100 and sm_90:h200 for the GPU a measurement came from (the H100's memory is
   // slower; plain sm_90 is the H200 class).
-  const std::string arch = t.substr(0, t.find(':')), gpu = t.find(':') == std::string::npos ? "" : t.substr(t.find(':') + 1);
+  const size_t colon = t.find(':');
+  const std::string arch = t.substr(0, colon), gpu = colon == std::string::npos ? "" : t.substr(colon + 1);
   const std::string digits = arch.rfind("sm_", 0) == 0 ? arch.substr(3) : "";
   if (digits.size() >= 2 && digits.size() <= 3 && digits.find_first_not_of("0123456789") == std::string::npos &&
-      (gpu.empty() || (arch == "sm_90" && (gpu == "h100" || gpu == "h200")))) {
+      (colon == std::string::npos || (arch == "sm_90" && (gpu == "h100" || gpu == "h200")))) {
     const int major = std::stoi(digits) / 10;
     if (gpu == "h100") return nvidia(major, 132, "H100 (" + arch + ")");
     DeviceCaps c = nvidia(major, major >= 9 ? 132 : 108, arch + (major >= 9 ? " (H200 class)" : ""));
