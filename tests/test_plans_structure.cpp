@@ -2,8 +2,10 @@
 // how far the prediction is from ptxas.
 #include <gtest/gtest.h>
 
+#include <array>
 #include <functional>
 #include <map>
+#include <tuple>
 
 #include "planner/kernel_stats.h"
 #include "lower/lower.h"
@@ -26,6 +28,23 @@ plans::Program build(const ConvDesc& d, const std::string& plan, int m = 4) {
   o.plan = plan;
   o.m = m;
   return plans::build_program(d, planner::resolve_plan(d, o));
+}
+
+// The register model's count of the mma chains a run of mma statements interleaves: one per
+// accumulator tile of m16n8 a warp holds (a thread's 8 x 8 tile over the warp: 16; 16 x 8: 32).
+TEST(PlansStructure, MmaRunsCountTheirAccumulatorChains) {
+  for (auto [tiles, chains] : {std::pair{std::array<int, 5>{128, 64, 8, 8, 16}, 16},
+                               std::pair{std::array<int, 5>{128, 128, 16, 8, 16}, 32}}) {
+    ConvDesc d = layer(8, 512, 28, 512);
+    d.layout = Layout::nhwc, d.dtype = DType::f16;
+    plans::PlanOptions o;
+    o.plan = "unfused", o.m = 2, o.precision = Precision::fp16, o.async_copies = true;
+    std::tie(o.block_k, o.block_tiles, o.reg_k, o.reg_tiles, o.chunk_c) = std::tuple(tiles[0], tiles[1], tiles[2], tiles[3], tiles[4]);
+    int64_t most = 0;
+    for (const auto& k : plans::build_program(d, planner::resolve_plan(d, o)).kernels)
+      most = std::max(most, planner::analyze(*k).mma_chains);
+    EXPECT_EQ(most, chains) << tiles[2] << " x " << tiles[3];
+  }
 }
 
 // Options for plan fused at F(m, 3), as the planner resolves them for a device with or without

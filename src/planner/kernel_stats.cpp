@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 #include <unordered_map>
+#include <set>
 #include <unordered_set>
 #include <vector>
 
@@ -124,14 +125,18 @@ class Analyzer {
   // A run of consecutive mma statements converts each distinct operand once (cvt to tf32: one
   // register per value, two for 3xtf32's big and small parts; f16 and bf16: one per pair), and
   // the converted fragments stay live through the run, beside the f32 values.
+  // Its accumulators (array, first slot) are the chains of dependent mmas the run interleaves.
   struct MmaRun {
     int64_t first = -1, last = -1;
     std::unordered_set<const Node*> operands;
+    std::set<std::pair<const Memory*, int64_t>> accumulators;
     double regs_per_value = 0;
   };
   void close_mma_run(MmaRun& run) {
-    if (run.first >= 0)
+    if (run.first >= 0) {
       intervals_.push_back({run.first, run.last, static_cast<int>(run.operands.size() * run.regs_per_value + 0.5)});
+      stats_.mma_chains = std::max<int64_t>(stats_.mma_chains, static_cast<int64_t>(run.accumulators.size()));
+    }
     run = MmaRun{};
   }
 
@@ -218,6 +223,7 @@ class Analyzer {
           run.last = pos_;
           run.regs_per_value = s.mma == MmaKind::tf32x3_m16n8k8 ? 2 : mma_is_tf32(s.mma) ? 1 : 0.5;
           for (Expr e : s.args) run.operands.insert(e.node());
+          run.accumulators.insert({s.memory, s.slots.empty() ? 0 : s.slots.front()});
           const int64_t f = per_thread * 2 * kMmaRows * kMmaCols * mma_depth(s.mma) / kWarp;
           stats_.flops += f;
           stats_.mma_flops += f;
