@@ -252,7 +252,7 @@ int64_t resident_groups(const ir::Kernel& k, int pred_regs, const DeviceCaps& ca
 // those that hide latency fully (GPUs only; 1 elsewhere). A tensor-core kernel needs fewer: each
 // warp's accumulator tiles give the mma pipe independent work. (At 16 warps, the model put the
 // fp16 GEMM's 128 x 128 blocks of 4 warps with 16 x 8 tiles, two a multiprocessor, at twice the
-// time of 8 x 8 tiles; they measured 0.72-0.99x of it on all 9 batch >= 8 layers, the fastest
+// time of 8 x 8 tiles; they measured 0.72-0.95x of it on all 9 batch >= 8 layers, the fastest
 // GEMM on each: bench/results/h100_cudnn_bench_f16_session47{a,b}.json.)
 double occupancy_rate(const ir::Kernel& k, const KernelStats& s, const DeviceCaps& caps) {
   if (!on_gpu(caps)) return 1.0;
