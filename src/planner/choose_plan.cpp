@@ -290,12 +290,26 @@ int64_t memory_bytes(const plans::Program& prog, const plans::Launch& l, const i
 }
 
 // A lone work-group's phases take longer than one thread's modelled path: the fp16 fused ring
-// measured 1.8-2.2x it on the H100's nine layers; tf32's fused-output F(4,3) took 1.65x its predicted time on
-// resnet50.c2.b32. Replayed (scripts/planner_replay.py) and on the H100, 1.2 to 1.8 give the same
-// picks: at 1 an H100 took that fused-output on resnet50.c2.b32 (167.1 us against the unfused
-// F(6,3)'s 105.5, session 48), at 2 fp16 left its fused ring on 128-channel layers where it is the
-// fastest.
+// measured 1.8-2.2x it on the H100's nine layers; tf32's fused-output F(4,3) took 1.65x its
+// predicted time on resnet50.c2.b32. Replayed (scripts/planner_replay.py) and on the H100, 1.2 to
+// 1.8 give the same picks: at 1 an H100 took that fused-output on resnet50.c2.b32 (167.1 us
+// against the unfused F(6,3)'s 105.5, session 48), at 2 fp16 left its fused ring on 128-channel
+// layers where it is the fastest.
 constexpr double kLonePathFactor = 1.5;
+
+// One thread's path through kernel `k` (us): its FLOPs at one thread's rate, its mmas one
+// dependent chain per accumulator tile a run interleaves (16 x 8 tiles: twice the mmas of 8 x 8 in
+// as many steps; counted as one chain, the model put the fp16 GEMM's 16 x 8 tiles 1.2x above 8 x 8
+// on vgg16.5_2.b8 and resnet50.c5.b32, where they measured 0.74-0.92x of them), and its barriers.
+double thread_path_us(const ir::Kernel& k, const KernelStats& s, const DeviceCaps& caps) {
+  const double threads = static_cast<double>(k.num_groups) * k.threads_per_group;
+  const double mma_rate = caps.thread_mma_gflops > 0 ? caps.thread_mma_gflops : caps.thread_gflops;
+  const double chains = std::max<double>(1.0, static_cast<double>(s.mma_chains));
+  const double work = caps.thread_gflops > 0 ? (static_cast<double>(s.flops - s.mma_flops) / caps.thread_gflops +
+                                                s.mma_flops / mma_rate / chains) / threads / 1e3
+                                             : 0;
+  return work + static_cast<double>(s.barriers) * caps.barrier_us;
+}
 
 // One launch by the cost model: its time, what limits it and the bytes it moves through memory.
 struct LaunchCost {
@@ -329,19 +343,7 @@ LaunchCost launch_cost(const plans::Program& prog, const plans::Launch& l, const
   const double groups = static_cast<double>(k.num_groups);
   const double util =
       std::max(groups / (std::ceil(groups / caps.cores) * caps.cores) * occupancy_rate(k, s, caps), 1e-3);
-  const double threads = static_cast<double>(k.num_groups) * k.threads_per_group;
-  const double mma_rate = caps.thread_mma_gflops > 0 ? caps.thread_mma_gflops : caps.thread_gflops;
-  // A thread's path: its FLOPs at one thread's rate, its mmas one dependent chain per accumulator
-  // tile a run interleaves (16 x 8 tiles: twice the mmas of 8 x 8 in as many steps; counted as
-  // one chain, the model put the fp16 GEMM's 16 x 8 tiles 1.2x above 8 x 8 on vgg16.5_2.b8 and
-  // resnet50.c5.b32, where they measured 0.74-0.92x of them), and its barriers.
-  const double serial =
-      (caps.thread_gflops > 0
-           ? (static_cast<double>(s.flops - s.mma_flops) / caps.thread_gflops +
-              s.mma_flops / mma_rate / std::max<double>(1.0, static_cast<double>(s.mma_chains))) /
-                 threads / 1e3
-           : 0) +
-      static_cast<double>(s.barriers) * caps.barrier_us;
+  const double serial = thread_path_us(k, s, caps);
   // Where a multiprocessor holds one work-group (the tensor-core fused ring, or fused-output in
   // tf32, each the whole register file), nothing overlaps a group's phases and the path repeats
   // for each wave, kLonePathFactor times the modelled path.
