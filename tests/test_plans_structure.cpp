@@ -13,15 +13,10 @@
 #include "runtime/cuda/nvrtc.h"
 #include "wino/wino.h"
 #include "planner/tile_choice.h"
+#include "square_layer.h"
 
 namespace wino {
 namespace {
-
-ConvDesc layer(int64_t n, int64_t c, int64_t hw, int64_t k) {
-  ConvDesc d;
-  d.n = n, d.c = c, d.h = d.w = hw, d.k = k, d.r = d.s = 3, d.pad = Padding::all(1);
-  return d;
-}
 
 plans::Program build(const ConvDesc& d, const std::string& plan, int m = 4) {
   plans::PlanOptions o;
