@@ -2,8 +2,9 @@
 // device, the cost model's terms for tensor-core kernels, and the picks they lead to.
 #include <gtest/gtest.h>
 
-#include <algorithm>
-#include <set>
+#include <map>
+#include <string>
+#include <utility>
 
 #include "cli_runner.h"
 #include "planner/choose_plan.h"

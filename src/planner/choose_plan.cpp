@@ -386,7 +386,7 @@ void take_tie_with_fewer_bytes(std::vector<PlanCandidate>& cands, size_t compare
 }
 
 // Tune mode: measures `o.tune_top` candidates in tune_order and keeps the fastest first;
-// `ties_to_fewer_bytes` on a CPU, whose cost model counts the bytes that reach memory (memory_bytes).
+// `ties_to_fewer_bytes` on a CPU, whose cost model counts the bytes that reach memory (memory_bytes in cost_model.cpp).
 void tune(std::vector<PlanCandidate>& cands, const std::vector<plans::PlanOptions>& plans, const Measure& measure,
           const Options& o, bool ties_to_fewer_bytes) {
   std::vector<size_t> order = tune_order(cands);

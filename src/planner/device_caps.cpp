@@ -57,7 +57,7 @@ DeviceCaps nvidia(int major, int sms, const std::string& name) {
   c.thread_mma_gflops = 8.0;
   // mma.sync GEMMs fed from work-group memory reach well under half of the tensor cores' peak:
   // 10-27% in tf32 on the H200's batch >= 8 layers (session 40). The model charges their fragment
-  // loads besides (launch_cost): replayed against the H200's fp32/tf32/3xtf32 sweep and the H100's
+  // loads besides (launch_cost in cost_model.cpp): replayed against the H200's fp32/tf32/3xtf32 sweep and the H100's
   // fp16 one (scripts/planner_replay.py), 0.325 of the peak picks best; at 0.30 and below 3xtf32's
   // GEMMs look slower than fp32's (picks up to 1.29x the best), from 0.35 fp16's fused ring looks
   // slower than it is (mean 1.13x the best instead of 1.10x).
