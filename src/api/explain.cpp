@@ -6,6 +6,7 @@
 #include "common/error.h"
 #include "lower/lower.h"
 #include "planner/choose_plan.h"
+#include "planner/device_caps.h"
 #include "runtime/backend.h"
 #include "runtime/offline_compile.h"
 #include "wino/wino.h"
@@ -36,7 +37,7 @@ Report explain(const ConvDesc& desc, const Options& options, const std::string& 
   std::vector<runtime::KernelSpec> kernels;
   for (const auto& k : prog.kernels) kernels.push_back(runtime::KernelSpec::of(*k));
   const std::vector<runtime::BackendKernelStats> stats =
-      runtime::compile_offline(target.substr(0, target.find(':')), kernels,  // sm_90:h100 compiles for sm_90
+      runtime::compile_offline(planner::target_architecture(target), kernels,
                                runtime::compile_sources(low.kernel_sources, caps.dialect));
   for (size_t i = 0; i < rep.kernels.size(); ++i) {
     rep.kernels[i].regs = stats[i].regs;

@@ -57,10 +57,10 @@ DeviceCaps nvidia(int major, int sms, const std::string& name) {
   c.thread_mma_gflops = 8.0;
   // mma.sync GEMMs fed from work-group memory reach well under half of the tensor cores' peak:
   // 10-27% in tf32 on the H200's batch >= 8 layers (session 40). The model charges their fragment
-  // loads besides (launch_cost in cost_model.cpp): replayed against the H200's fp32/tf32/3xtf32 sweep and the H100's
-  // fp16 one (scripts/planner_replay.py), 0.325 of the peak picks best; at 0.30 and below 3xtf32's
-  // GEMMs look slower than fp32's (picks up to 1.29x the best), from 0.35 fp16's fused ring looks
-  // slower than it is (mean 1.13x the best instead of 1.10x).
+  // loads besides (launch_cost in cost_model.cpp): replayed against the H200's fp32/tf32/3xtf32
+  // sweep and the H100's fp16 one (scripts/planner_replay.py), 0.325 of the peak picks best; at
+  // 0.30 and below 3xtf32's GEMMs look slower than fp32's (picks up to 1.29x the best), from 0.35
+  // fp16's fused ring looks slower than it is (mean 1.13x the best instead of 1.10x).
   c.mma = major >= 8;
   c.tf32_gflops = 0.325 * nvidia_peak_gflops(major, sms, Precision::tf32);
   return c;
@@ -197,11 +197,12 @@ DeviceCaps caps_for_target(const std::string& t) {
   }
   // sm_XX, or sm_90:h100 and sm_90:h200 for the GPU a measurement came from (the H100's memory is
   // slower; plain sm_90 is the H200 class).
-  const size_t colon = t.find(':');
-  const std::string arch = t.substr(0, colon), gpu = colon == std::string::npos ? "" : t.substr(colon + 1);
+  const std::string arch = target_architecture(t);
+  const bool named_gpu = arch.size() < t.size();
+  const std::string gpu = named_gpu ? t.substr(arch.size() + 1) : "";
   const std::string digits = arch.rfind("sm_", 0) == 0 ? arch.substr(3) : "";
   if (digits.size() >= 2 && digits.size() <= 3 && digits.find_first_not_of("0123456789") == std::string::npos &&
-      (colon == std::string::npos || (arch == "sm_90" && (gpu == "h100" || gpu == "h200")))) {
+      (!named_gpu || (arch == "sm_90" && (gpu == "h100" || gpu == "h200")))) {
     const int major = std::stoi(digits) / 10;
     if (gpu == "h100") return nvidia(major, 132, "H100 (" + arch + ")");
     DeviceCaps c = nvidia(major, major >= 9 ? 132 : 108, arch + (major >= 9 ? " (H200 class)" : ""));
@@ -210,6 +211,8 @@ DeviceCaps caps_for_target(const std::string& t) {
   }
   throw Error("unknown target '" + t + "' (expected cpu, c, opencl, metal, or sm_XX such as sm_90, sm_90:h100)");
 }
+
+std::string target_architecture(const std::string& target) { return target.substr(0, target.find(':')); }
 
 DeviceCaps caps_for_device(const Device& d) {
   switch (d.kind) {

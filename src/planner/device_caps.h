@@ -52,6 +52,10 @@ struct DeviceCaps {
 /// H100, whose memory is slower).
 DeviceCaps caps_for_target(const std::string& target);
 
+/// The architecture a target compiles for: "sm_90" of "sm_90:h100" (the GPU after the colon only
+/// picks the caps the planner plans with); other targets as given.
+std::string target_architecture(const std::string& target);
+
 /// The capabilities of a device compile() runs on (resolved: not `automatic`), from its queries.
 DeviceCaps caps_for_device(const Device& device);
 
