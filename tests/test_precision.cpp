@@ -131,7 +131,8 @@ TEST_P(PrecisionSweep, InterpreterMatchesReference) {
     shapes.push_back(half);
     if (pc.r == 3) {
       half.pad = {1, 0, 1, 0};
-      half.h = half.w = 25;  // 24 x 24 outputs: 72 tiles at F(4,3), a partial block of 16
+      half.h = half.w = 25;  // 24 x 24 outputs: a partial block of the output transform's (F(2,3):
+                             // 288 tiles in blocks of 64; F(4,3): 144 in blocks of 32)
       shapes.push_back(half);
     }
   }

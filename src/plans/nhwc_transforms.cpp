@@ -32,22 +32,28 @@ int chunk_points(int points) {
   return static_cast<int>(ceil_div(points, rounds));
 }
 
-// One work-group's block: channels [c0, c0 + 16) x tiles [p0, p0 + 16), the thread's own pair.
+// One work-group's block: channels [c0, c0 + 16) x tiles [p0, p0 + width); a thread's own pairs
+// are its channel with tiles tid / 16 + 16 s, one for each s below width / 16.
 struct TileBlock {
   Expr c0, p0;
   int64_t channels, tiles;
+  int width = kTiles;
 
   Expr channel(KernelBuilder& b, Expr tid) const { return b.let("c", c0 + tid % kChannels); }
-  Expr tile(KernelBuilder& b, Expr tid) const { return b.let("p", p0 + tid / kChannels); }
+  Expr tile(KernelBuilder& b, Expr tid, int s = 0) const { return b.let("p", p0 + tid / kChannels + s * kTiles); }
   Expr inside(KernelBuilder& b, Expr c, Expr p) const {
     return logical_and(lt(c, b.i32(channels)), lt(p, b.i32(tiles)));
   }
 };
 
-TileBlock block_of(KernelBuilder& b, int64_t channels, int64_t tiles) {
+int64_t block_count(int64_t channels, int64_t tiles, int width) {
+  return ceil_div(channels, kChannels) * ceil_div(tiles, width);
+}
+
+TileBlock block_of(KernelBuilder& b, int64_t channels, int64_t tiles, int width) {
   const int64_t cblocks = ceil_div(channels, kChannels);
-  return {b.let("c0", b.group_id() % cblocks * kChannels), b.let("p0", b.group_id() / cblocks * kTiles), channels,
-          tiles};
+  return {b.let("c0", b.group_id() % cblocks * kChannels), b.let("p0", b.group_id() / cblocks * width), channels,
+          tiles, width};
 }
 
 // Work-group memory of one round: [point][channel][tile], rows padded.
@@ -62,11 +68,13 @@ Expr staged(Expr point, Expr channel, Expr tile) { return (point * kChannels + c
 // work-group memory, and whether it is inside the layer.
 void for_each_run(KernelBuilder& b, const TileBlock& blk, Expr tid, int run, int pitch, int first_point, int count,
                   const std::function<void(Expr at, Expr s, Expr in)>& move) {
-  const int runs_per_point = kChannels * (kTiles / run), pass = kThreads / runs_per_point;
-  static_assert(kThreads % (kChannels * kTiles) == 0);  // so for every run dividing kTiles
-  // (With one pass, tid / (kTiles / run) is already below kChannels, and the point is 0.)
-  Expr pl = b.let("pl", tid % (kTiles / run) * run);
-  Expr cl = b.let("cl", pass > 1 ? tid / (kTiles / run) % kChannels : tid / (kTiles / run));
+  const int per_row = blk.width / run, runs_per_point = kChannels * per_row, pass = kThreads / runs_per_point;
+  if (pass < 1 || kThreads % runs_per_point)
+    throw Error("internal: NHWC transform blocks of " + std::to_string(blk.width) + " tiles in runs of " +
+                std::to_string(run) + ": a pass of the work-group's threads must move whole points");
+  // (With one pass, tid / per_row is already below kChannels, and the point is 0.)
+  Expr pl = b.let("pl", tid % per_row * run);
+  Expr cl = b.let("cl", pass > 1 ? tid / per_row % kChannels : tid / per_row);
   Expr i0 = pass > 1 ? b.let("i0", tid / runs_per_point) : b.i32(0);
   Expr c = b.let("c", blk.c0 + cl), p = b.let("p", blk.p0 + pl);
   Expr in = b.let("in", blk.inside(b, c, p));
@@ -114,26 +122,34 @@ void move_chunk(KernelBuilder& b, const TileBlock& blk, const Memory* mine, cons
   if (!last) b.barrier();  // the next round overwrites smem
 }
 
-// M in f16 or bf16 (the tensor-core GEMM's, tiles a multiple of 8: m_storage_type) into mine:
-// every point of the block lands in work-group memory at once by 16-byte asynchronous copies, 8
-// tiles of one channel each (a load of 2 bytes per thread and point moved too few bytes per
-// instruction to keep the memory busy), rows padded to 24 halves so that each stays 16-byte aligned.
-constexpr int kHalfPitch = 24, kHalfRun = 8;
-Expr staged_half(Expr point, Expr channel, Expr tile) { return (point * kChannels + channel) * kHalfPitch + tile; }
+// M in f16 or bf16 (the tensor-core GEMM's, tiles a multiple of 8: m_storage_type): every point
+// of the block lands in work-group memory at once by 16-byte asynchronous copies, 8 tiles of one
+// channel each (a load of 2 bytes per thread and point moved too few bytes per instruction to keep
+// the memory busy), rows padded by 8 halves so that each stays 16-byte aligned. The block is the
+// widest of 64, 32 or 16 tiles whose points fit the static 48 KiB (half_width): each channel's
+// run of a point is then 128 bytes at F(2,3), whole cache lines. Runs of 16 tiles (32 bytes,
+// a line's quarter) kept the H100's L2 88% busy at 2.05 TB/s on vgg16.3_2.b8 (ncu, session 49).
+constexpr int kHalfRun = 8, kHalfPad = 8;
+constexpr int64_t kStaticSharedBytes = 48 * 1024;
 
-void copy_half_plane(KernelBuilder& b, const TileBlock& blk, const Memory* mine, const Memory* smem, const Memory* plane,
-                     int points) {
+int64_t half_plane_bytes(int points, int width) { return int64_t{points} * kChannels * (width + kHalfPad) * 2; }
+
+// The widest block whose half M fits; 0 where not even 16 tiles do (alpha 8: then by floats in chunks).
+int half_width(int points) {
+  for (int width : {64, 32, 16})
+    if (half_plane_bytes(points, width) <= kStaticSharedBytes) return width;
+  return 0;
+}
+
+void copy_half_plane(KernelBuilder& b, const TileBlock& blk, const Memory* smem, const Memory* plane, int points) {
+  const int pitch = blk.width + kHalfPad;
   b.threads([&](Expr tid) {
-    for_each_run(b, blk, tid, kHalfRun, kHalfPitch, 0, points,
+    for_each_run(b, blk, tid, kHalfRun, pitch, 0, points,
                  [&](Expr at, Expr s, Expr in) { b.copy_async(smem, s, plane, at, kHalfRun, in); });
     b.copy_commit();
     b.copy_wait(0);
   });
   b.barrier();
-  b.threads([&](Expr tid) {
-    for (int xi = 0; xi < points; ++xi)
-      b.store(mine, b.i32(xi), b.load("m", smem, staged_half(b.i32(xi), tid % kChannels, tid / kChannels)));
-  });
 }
 
 // What both kernels turn around through: work-group memory for a chunk of points (all of them in
@@ -144,32 +160,46 @@ struct TurnAround {
   TileBlock blk;
   int points, chunk;
 
-  // Every point between `mine` and plane, chunk by chunk.
+  bool half() const { return smem->type != Type::f32; }
+
+  // Every point between `mine` and plane, chunk by chunk; a half M whole into smem.
   void move(KernelBuilder& b, const Memory* plane, bool to_plane) const {
-    if (smem->type != Type::f32) return copy_half_plane(b, blk, mine, smem, plane, points);  // a half M, whole
+    if (half()) return copy_half_plane(b, blk, smem, plane, points);
     for (int xi0 = 0; xi0 < points; xi0 += chunk)
       move_chunk(b, blk, mine, smem, plane, xi0, std::min(chunk, points - xi0), to_plane, xi0 + chunk >= points);
+  }
+
+  // After move() to the threads: every point's value of the thread's pair s (a half M: from smem).
+  std::vector<Expr> point_values(KernelBuilder& b, Expr tid, int s) const {
+    std::vector<Expr> values;
+    for (int xi = 0; xi < points; ++xi)
+      values.push_back(half() ? b.load("m", smem, (b.i32(xi) * kChannels + tid % kChannels) * (blk.width + kHalfPad) +
+                                                      tid / kChannels + s * kTiles)
+                              : b.load("m", mine, b.i32(xi)));
+    return values;
   }
 };
 
 // The kernel of one stage over `channels` (C or K) x the tiles, and what it turns around through;
 // `plane` is the type V or M is stored in (a half one is named: _vf16, _mbf16, ...). A half M is
-// copied whole into work-group memory where all its points fit the static 48 KiB (up to alpha 8).
+// copied whole into work-group memory where all its points fit (half_width: up to alpha 7), in
+// blocks of that width (named _w64, _w32).
 std::pair<KernelBuilder, TurnAround> nhwc_kernel(const ProgramBuilder& prog, const Tiling& t, const std::string& stage,
                                                  int64_t channels, Type plane) {
-  const std::string type = plane == Type::f32 ? "" : (stage == "input" ? "_v" : "_m") + type_name(plane);
+  const int points = t.alpha * t.alpha, chunk = chunk_points(points);
+  const int width = stage == "output" && plane != Type::f32 ? half_width(points) : 0;
+  const int block = width ? width : kTiles;
+  const std::string type = (plane == Type::f32 ? "" : (stage == "input" ? "_v" : "_m") + type_name(plane)) +
+                           (block != kTiles ? "_w" + std::to_string(block) : "");
   KernelBuilder b(std::make_shared<Context>(),
                   kernel_name(prog.plan(), stage, t.m, t.r, "nhwc_t" + std::to_string(kThreads) + type),
-                  ceil_div(channels, kChannels) * ceil_div(t.tiles, kTiles), kThreads);
+                  block_count(channels, t.tiles, block), kThreads);
   b.info() = {prog.plan(), stage + "_transform", t.m, t.r};
   b.set_min_groups_per_multiprocessor(transform_groups_per_multiprocessor(t, kThreads));
-  const int points = t.alpha * t.alpha, chunk = chunk_points(points);
-  const int64_t half_elements = int64_t{points} * kChannels * kHalfPitch;
-  const bool copies_half = stage == "output" && plane != Type::f32 && half_elements * 2 <= 48 * 1024;
-  const Memory* smem = copies_half ? b.shared_array("smem", half_elements, plane)
-                                   : b.shared_array("smem", int64_t{chunk} * kChannels * kPitch);
-  const Memory* mine = b.thread_array("mine", points);
-  const TileBlock blk = block_of(b, channels, t.tiles);
+  const Memory* smem = width ? b.shared_array("smem", half_plane_bytes(points, width) / 2, plane)
+                             : b.shared_array("smem", int64_t{chunk} * kChannels * kPitch);
+  const Memory* mine = width ? nullptr : b.thread_array("mine", points);
+  const TileBlock blk = block_of(b, channels, t.tiles, block);
   return {std::move(b), TurnAround{smem, mine, blk, points, chunk}};
 }
 
@@ -200,14 +230,14 @@ std::unique_ptr<Kernel> output_transform_nhwc_kernel(const ProgramBuilder& prog,
   const Memory* mm = prog.param(b, mm_buf);
   const OutputSink y(prog, b);
   turn.move(b, mm, false);
-  b.threads([&](Expr tid) {
-    Expr k = turn.blk.channel(b, tid), p = turn.blk.tile(b, tid);
-    b.if_then(turn.blk.inside(b, k, p), [&] {
-      std::vector<Expr> tile;
-      for (int xi = 0; xi < turn.points; ++xi) tile.push_back(b.load("m", turn.mine, b.i32(xi)));
-      store_output_tile(b, y, d, t, tile_coords(b, p, t), k, transform_2d(b.ctx(), t.t.AT, tile));
+  for (int s = 0; s < turn.blk.width / kTiles; ++s)
+    b.threads([&](Expr tid) {
+      Expr k = turn.blk.channel(b, tid), p = turn.blk.tile(b, tid, s);
+      b.if_then(turn.blk.inside(b, k, p), [&] {
+        const std::vector<Expr> tile = turn.point_values(b, tid, s);
+        store_output_tile(b, y, d, t, tile_coords(b, p, t), k, transform_2d(b.ctx(), t.t.AT, tile));
+      });
     });
-  });
   return b.finish();
 }
 
