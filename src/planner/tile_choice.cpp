@@ -5,6 +5,7 @@
 
 #include "common/error.h"
 #include "plans/gemm_tiles.h"
+#include "plans/patch_region.h"
 #include "plans/plan_common.h"
 
 namespace wino::planner {
@@ -337,6 +338,41 @@ void widen_tile_ring(GemmTiles& g, const ConvDesc& d, const plans::PlanOptions& 
   g = w;
 }
 
+// Bytes the tile ring reads from L2 over the launch: each block's chunks of U (alpha^2 x bk
+// halves a channel) and of its patches (alpha^2 halves a tile and channel, or the region's h x w),
+// times the blocks (a 2D block past the image's tiles still runs whole).
+int64_t tile_ring_l2_bytes(const GemmTiles& g, const plans::Tiling& t) {
+  const int64_t patch = g.region.cols ? int64_t{g.region.h} * g.region.w : int64_t{g.points} * g.bp;
+  return plans::tile_blocks(g, t) * (int64_t{g.points} * g.bk + patch) * g.cc * 2;
+}
+
+// The tile ring's tiles (GemmTiles::region): runs of bp consecutive tiles (cols -1), 2D blocks of
+// `cols` tiles a row, or (0) the block whose region reads the fewest bytes from L2 among those that
+// take at most 2% more work-groups than runs (F(2,3) at 32 tiles: 8 x 4 where the image's tiles
+// are a multiple of it, 112 x 112 and 56 x 56). The ring is bound by L2 (session 47: 60% busy; U
+// and the patches 48 KiB a chunk), but a block past the image's tiles multiplies and transforms
+// tiles for nothing, which the planner's model weighs (candidate_plans offers the others).
+void choose_patch_region(GemmTiles& g, const plans::Tiling& t, int cols) {
+  g.region = {};
+  if (!g.tile_patch_ring() || cols < 0) return;
+  if (cols > 0) {
+    if (g.bp % cols)
+      throw Error("a tile block of " + std::to_string(cols) + " tiles a row must divide the " + std::to_string(g.bp) +
+                  " tiles of GEMM tiles " + g.str());
+    g.region = plans::patch_region(g, t, cols);
+    return;
+  }
+  const int64_t runs = plans::tile_blocks(g, t);
+  GemmTiles best = g;
+  for (int c = 2; c <= g.bp; ++c) {
+    if (g.bp % c) continue;
+    GemmTiles b = g;
+    b.region = plans::patch_region(g, t, c);
+    if (plans::tile_blocks(b, t) * 50 <= runs * 51 && tile_ring_l2_bytes(b, t) < tile_ring_l2_bytes(best, t)) best = b;
+  }
+  g = best;
+}
+
 // A work-group holding all alpha^2 points (plans fused and fused-output; `patch_ring`: fused
 // with asynchronous copies of float32 tensors, use_patch_ring).
 GemmTiles all_points_tiles(const plans::Tiling& t, bool all_points_per_thread, int64_t K, int max_threads,
@@ -510,6 +546,7 @@ plans::PlanOptions resolve_plan(const ConvDesc& d, plans::PlanOptions p) {
   if ((g.mma && !g.points_split_over_warps()) || (p.async_copies && p.plan == "unfused" && !g.lanes)) use_async_copies(g);
   if (g.points_split_over_warps()) use_tile_patch_ring(g, d, p);
   if (g.points_split_over_warps()) widen_tile_ring(g, d, p, t);
+  choose_patch_region(g, t, p.region_cols);
   // A stored V's rows by tiles are staged by asynchronous copies only (the tensor-core fused
   // transforms its own).
   if (!g.stages && !g.points_split_over_warps()) g.v_tile_major = false;

@@ -21,8 +21,9 @@ constexpr const char* kMagic = "wino tuning 1";
 // may be wrong (2: fused's ring rebalanced, session 36; 3: the CPU fused plan's groups and blocks
 // shared out between threads, session 37; 4: narrower CPU vectors, session 38; 5: odd m on GPUs
 // and fused's 6 points a thread, session 39; 6: tune timed each candidate at the precision and
-// vector width asked for rather than its own, session 40), so that tune measures again.
-constexpr int kKernelGeneration = 6;
+// vector width asked for rather than its own, session 40; 7: the tensor-core fused ring's 2D
+// blocks of tiles, session 50), so that tune measures again.
+constexpr int kKernelGeneration = 7;
 
 }  // namespace
 

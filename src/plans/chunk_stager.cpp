@@ -5,6 +5,7 @@
 #include "common/error.h"
 #include "ir/transform_code.h"
 #include "plans/gemm_fragments.h"
+#include "plans/patch_region.h"
 
 namespace wino::plans {
 
@@ -50,6 +51,8 @@ ChunkStager::ChunkStager(KernelBuilder& b, const ConvDesc& d, const Tiling& t, c
         value_type(input->type) == input->type || T % (g.bp * (g.cc / 8)))
       throw Error("internal: GEMM tiles " + g.str() + ": the tensor-core ring of input patches takes an f16 or bf16 "
                   "channels-last input with C a multiple of 8, V in halves and threads a multiple of bp x cc / 8");
+    if (g.region.cols && g.region != patch_region(g, t, g.region.cols))
+      throw Error("internal: GEMM tiles " + g.str() + ": the patches' region was sized for another tiling");
     patches_ = b.shared_array("xs", g.stages * g.tile_patch_elements(), input->type);
   }
   if (g.patch_ring()) {  // [copies of U][copies of V, [cc][xi][bp]][copies of the raw patches, alike]

@@ -83,6 +83,9 @@ class ChunkStager {
   void transform_tile_patches(ir::Expr tid, ir::Expr buf, ir::Expr vbuf);
 
  private:
+  // issue_tile_patches where the tiles are a 2D block (GemmTiles::region): the block's input region
+  // once, [h][w][cc] at the region's pitches (tile_patch_ring.cpp).
+  void issue_region_patches(ir::Expr tid, ir::Expr c0, ir::Expr buf);
   struct Element {
     ir::Expr row, col, ok;  // row in [points x cc]; ok: inside the chunk (null: always)
   };

@@ -7,6 +7,7 @@
 #include "plans/chunk_stager.h"
 #include "plans/gemm_fragments.h"
 #include "plans/gemm_parts.h"
+#include "plans/patch_region.h"
 
 namespace wino::plans {
 
@@ -298,7 +299,7 @@ void pipeline_tile_patches(KernelBuilder& b, const GemmCore& core, ChunkStager& 
 GemmCore multiply_chunks(KernelBuilder& b, const ConvDesc& d, const Tiling& t, const GemmTiles& g,
                          const GemmStages& stages, const Memory* input, const Memory* u, int exchange_pitch) {
   const GemmSource source = stages.source;
-  const int64_t pblocks = ceil_div(t.tiles, g.bp), kblocks = ceil_div(d.k, g.bk), chunks = ceil_div(d.c, g.cc);
+  const int64_t pblocks = tile_blocks(g, t), kblocks = ceil_div(d.k, g.bk), chunks = ceil_div(d.c, g.cc);
   GemmCore core;
   core.d = &d;
   core.t = &t;
@@ -438,7 +439,7 @@ std::unique_ptr<Kernel> gemm_kernel(const ProgramBuilder& prog, const Tiling& t,
   const ConvDesc& d = prog.desc();
   check_stages(prog.plan(), t, g, s);
   const int a2 = t.alpha * t.alpha;
-  const int64_t groups = (a2 / g.points) * ceil_div(d.k, g.bk) * ceil_div(t.tiles, g.bp);
+  const int64_t groups = (a2 / g.points) * ceil_div(d.k, g.bk) * tile_blocks(g, t);
   const auto [name, stage] = stage_names(s);
   // U, V or M stored in f16 or bf16 (u_/v_/m_storage_type) make another kernel than float32 ones: its name says so.
   const ir::Type v_type = s.source == GemmSource::transformed ? v_storage_type(g, t) : ir::Type::f32;

@@ -40,25 +40,22 @@ int a_run(const GemmCore& core) {
 }
 int b_run(const GemmCore& core) { return core.tf32_operands ? 1 : run_width(core.g.rp / 2); }
 
-namespace {
-// The run of B's slices that staged_tile_row undoes (1: none).
-int staged_run(const GemmCore& core) {
-  return core.b_matrix_loads() && core.g.v_tile_major ? b_run(core) : 1;
+int staged_run(const GemmTiles& g, bool tf32_operands) {
+  GemmCore core;
+  core.g = g;
+  core.tf32_operands = tf32_operands;
+  return core.b_matrix_loads() && g.v_tile_major ? b_run(core) : 1;
 }
-}  // namespace
 
 Expr staged_tile_row(const GemmCore& core, Expr tile) {
-  const int w = staged_run(core);
+  const int w = staged_run(core.g, core.tf32_operands);
   if (w == 1) return tile;
   Expr q = tile % (8 * w);
   return tile - q + q % w * 8 + q / w;
 }
 
 Expr tile_of_staged_row(const GemmCore& core, Expr row) {
-  const int w = staged_run(core);
-  if (w == 1) return row;
-  Expr q = row % (8 * w);
-  return row - q + q % 8 * w + q / 8;
+  return tile_of_staged_row(staged_run(core.g, core.tf32_operands), row);
 }
 
 FragmentLoader::FragmentLoader(KernelBuilder& b, const GemmCore& core, const ChunkStager& st, Expr tid, Expr buf)

@@ -34,6 +34,15 @@ int b_run(const GemmCore& core);
 /// consecutive rows. One to one where b_run is 1 or B is not read by load_matrix from tiles.
 ir::Expr staged_tile_row(const GemmCore& core, ir::Expr tile);
 ir::Expr tile_of_staged_row(const GemmCore& core, ir::Expr row);
+/// The run that staged_tile_row undoes (1: none) for a core's tiles and operands.
+int staged_run(const GemmTiles& g, bool tf32_operands);
+/// tile_of_staged_row for a run `w`, of an index (ir::Expr) or a known row (int).
+template <class Index>
+Index tile_of_staged_row(int w, Index row) {
+  if (w == 1) return row;
+  Index q = row % (8 * w);
+  return row - q + q % 8 * w + q / 8;
+}
 
 /// Where a warp's lanes read their mma fragments in a staged copy of the chunk: by loads in runs
 /// (each value of a fragment is a channel row and a register row or slice; the runs place them),

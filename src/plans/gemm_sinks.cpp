@@ -1,6 +1,7 @@
 // The sinks of the GEMM core: where the accumulators go after the last channel chunk.
 #include "ir/transform_code.h"
 #include "plans/gemm_parts.h"
+#include "plans/patch_region.h"
 
 namespace wino::plans {
 
@@ -115,7 +116,7 @@ void transform_exchanged(KernelBuilder& b, const GemmCore& core, const OutputSin
   const GemmTiles& g = core.g;
   const ConvDesc& d = *core.d;
   const Tiling& t = *core.t;
-  const int64_t K = d.k, P = t.tiles, T = g.threads();
+  const int64_t K = d.k, T = g.threads();
   // Neighbouring threads on neighbouring channels (output_by_channels), else on neighbouring
   // tiles (runs of a row's pixels). (The FMA fused's channels-last y keeps the order it was timed
   // with, sessions 35-40.)
@@ -128,12 +129,14 @@ void transform_exchanged(KernelBuilder& b, const GemmCore& core, const OutputSin
         Expr pair = b.let("pair", oi * T + tid);
         Expr kl = b.let("kl", channels_first ? pair % rows : pair / g.bp);
         Expr pl = b.let("pl", channels_first ? spread_tiles(pair / rows, rows, g.bp) : pair % g.bp);
-        Expr k = b.let("k", core.kb * g.bk + kl + lo), p = b.let("p", core.pb * g.bp + pl);
-        b.if_then(logical_and(lt(pair, b.i32(pairs)), logical_and(lt(k, b.i32(K)), lt(p, b.i32(P)))), [&] {
-          std::vector<Expr> tile;
+        Expr k = b.let("k", core.kb * g.bk + kl + lo);
+        const BlockTile tile = block_tile(b, g, t, core.pb, pl);
+        Expr inside = logical_and(lt(pair, b.i32(pairs)), lt(k, b.i32(K)));
+        b.if_then(tile.valid ? logical_and(inside, tile.valid) : inside, [&] {
+          std::vector<Expr> values;
           for (int xi = 0; xi < g.points; ++xi)
-            tile.push_back(b.load("m", core.smem, (b.i32(xi) * rows + kl) * pitch + pl));
-          store_output_tile(b, y, d, t, tile_coords(b, p, t), k, transform_2d(b.ctx(), t.t.AT, tile));
+            values.push_back(b.load("m", core.smem, (b.i32(xi) * rows + kl) * pitch + pl));
+          store_output_tile(b, y, d, t, tile.at, k, transform_2d(b.ctx(), t.t.AT, values));
         });
       });
     });

@@ -21,6 +21,18 @@ constexpr int64_t kSharedFloats = 48 * 1024 / 4;
 /// which every such GPU lets a kernel opt in to (dynamic shared memory above 48 KiB).
 constexpr int64_t kAsyncSharedFloats = 96 * 1024 / 4;
 
+/// The tile ring's work-group tiles as one block of `rows` x `cols` tiles of one image
+/// (GemmTiles::region): neighbouring tiles' input patches overlap, so the block's input region, h x w
+/// pixels, is copied once instead of each tile's alpha x alpha patch (plans/patch_region.h).
+struct PatchRegion {
+  int cols = 0, rows = 0;  // tiles of the block (cols 0: bp consecutive tiles, each patch copied on its own)
+  int h = 0, w = 0;        // pixels of the region: (rows - 1) m + alpha by (cols - 1) m + alpha
+  int pixel_pitch = 0;     // halves from a pixel's channels to the next pixel's: cc and padding
+  int row_pitch = 0;       // halves from one region row to the next
+  int64_t elements() const { return int64_t{h} * row_pitch; }
+  bool operator==(const PatchRegion&) const = default;
+};
+
 struct GemmTiles {
   int points = 1;  // Winograd points per work-group: 1, alpha (a row: fused-input) or alpha^2
   int bk = 0, bp = 0, rk = 0, rp = 0, cc = 0;
@@ -69,6 +81,9 @@ struct GemmTiles {
   // the tile ring's exchange takes what its work-groups' share of the multiprocessor leaves beside
   // the staging (planner/tile_choice.cpp: use_tile_patch_ring, widen_tile_ring).
   int64_t shared_limit = 0;
+  // The tile ring's tiles as a 2D block whose patches are copied as one region (cols 0: a run of
+  // bp consecutive tiles; planner/tile_choice.cpp: choose_patch_region).
+  PatchRegion region{};
   int threads() const { return lanes ? 1 : (points / ppt) * (bk / rk) * (bp / rp); }
   int staged_points() const { return stage_points ? stage_points : points; }
   /// CPU-shaped: whether the block's bk / lanes vectors of U fit in vector registers beside its
@@ -109,8 +124,8 @@ struct GemmTiles {
   /// The tile ring with U and V in halves (no float32 staging): its exchange after the GEMM lies
   /// over the staging (ir::Memory::reuses) and may take all the work-group's memory.
   bool exchange_over_staging() const { return tile_patch_ring() && half_u && half_v; }
-  /// Halves of one copy of the tile ring's patches.
-  int64_t tile_patch_elements() const { return int64_t{points} * bp * cc; }
+  /// Halves of one copy of the tile ring's patches: each tile's, or the block's region.
+  int64_t tile_patch_elements() const { return region.cols ? region.elements() : int64_t{points} * bp * cc; }
   /// Copies of the staged chunk: the stages, two when prefetching, else one (the tile ring's
   /// stages are its patches'; it stages U and V once or, with double_operands, twice).
   int copies() const { return tile_patch_ring() ? (double_operands ? 2 : 1) : stages ? stages : prefetch ? 2 : 1; }

@@ -10,12 +10,14 @@
 #include "ir/transform_code.h"
 #include "plans/chunk_stager.h"
 #include "plans/gemm_fragments.h"
+#include "plans/patch_region.h"
 
 namespace wino::plans {
 
 using namespace ir;
 
 void ChunkStager::issue_tile_patches(Expr tid, Expr c0, Expr buf) {
+  if (g_.region.cols) return issue_region_patches(tid, c0, buf);
   const int T = g_.threads(), A = t_.alpha, a2 = A * A, bp = g_.bp, cc = g_.cc, runs = cc / 8;
   b_.comment("copy the chunk's input patches [alpha^2][bp][cc] into the ring, 8 channels of a pixel a copy, zeros "
              "past the image");
@@ -28,10 +30,10 @@ void ChunkStager::issue_tile_patches(Expr tid, Expr c0, Expr buf) {
   Expr q = b_.let("q", tid % (bp * runs));
   Expr row = b_.let("row", q / runs), run = b_.let("run", q % runs * 8);  // V's row, the patch's too
   Expr pl = b_.let("pl", tile_of_staged_row(core_, row));
-  Expr p = b_.let("p", core_.pb * bp + pl);
-  const TileCoords tc = tile_coords(b_, t_.tiles % bp ? min(p, b_.i32(t_.tiles - 1)) : p, t_);
+  const BlockTile tile = block_tile(b_, g_, t_, core_.pb, pl);
+  const TileCoords& tc = tile.at;
   Expr c = b_.let("c", c0 + run);
-  Expr run_ok = both(t_.tiles % bp ? lt(p, b_.i32(t_.tiles)) : Expr{}, d_.c % cc ? lt(c, b_.i32(d_.c)) : Expr{});
+  Expr run_ok = both(tile.valid, d_.c % cc ? lt(c, b_.i32(d_.c)) : Expr{});
   Expr base = b_.let("base", image_base(Layout::nhwc, tc.n, d_.c % cc ? min(c, b_.i32(d_.c - 8)) : c, d_.c, d_.h * d_.w));
   Expr ih0 = b_.let("ih0", tc.th * t_.m - d_.pad.top), iw0 = b_.let("iw0", tc.tw * t_.m - d_.pad.left);
   Expr first = b_.let("pix0", tid / (bp * runs));
@@ -45,6 +47,37 @@ void ChunkStager::issue_tile_patches(Expr tid, Expr c0, Expr buf) {
       b_.copy_async(patches_, dst, input_, at, 8, ok, true);
     };
     if ((k + 1) * per_pass > a2) b_.if_then(lt(first + k * per_pass, b_.i32(a2)), copy);
+    else copy();
+  }
+}
+
+void ChunkStager::issue_region_patches(Expr tid, Expr c0, Expr buf) {
+  const PatchRegion& r = g_.region;
+  const int T = g_.threads(), cc = g_.cc, runs = cc / 8;
+  const int64_t copies = int64_t{r.h} * r.w * runs;
+  b_.comment("copy the chunk's input region [" + std::to_string(r.h) + "][" + std::to_string(r.w) + "][cc] of the block's " +
+             std::to_string(r.rows) + " x " + std::to_string(r.cols) + " tiles into the ring, 8 channels of a pixel a copy, "
+             "zeros past the image");
+  // Neighbouring threads on neighbouring runs of a pixel, then neighbouring pixels of a row: a
+  // warp's copies read whole runs of the image's rows. Coordinates are clamped into the image, so
+  // every copy's address lies inside x and needs no guard beside its mask.
+  const TileCoords o = region_origin(b_, g_, t_, core_.pb);
+  Expr ih0 = b_.let("ih0", o.th * t_.m - d_.pad.top), iw0 = b_.let("iw0", o.tw * t_.m - d_.pad.left);
+  Expr run = b_.let("run", tid % runs * 8), c = b_.let("c", c0 + run);
+  Expr c_ok = d_.c % cc ? lt(c, b_.i32(d_.c)) : Expr{};
+  Expr base = b_.let("base", image_base(Layout::nhwc, o.n, d_.c % cc ? min(c, b_.i32(d_.c - 8)) : c, d_.c, d_.h * d_.w));
+  const int per_pass = T / runs;  // T is a multiple of runs (bp x runs divides it)
+  for (int64_t k = 0; k * T < copies; ++k) {
+    auto copy = [&] {
+      Expr pix = b_.let("pix", tid / runs + k * per_pass);
+      Expr ry = b_.let("ry", pix / r.w), rx = b_.let("rx", pix % r.w);
+      Expr ih = b_.let("ih", ih0 + ry), iw = b_.let("iw", iw0 + rx);
+      Expr ok = both(c_ok, logical_and(in_range(ih, 0, d_.h), in_range(iw, 0, d_.w)));
+      Expr at = base + (min(max(ih, b_.i32(0)), b_.i32(d_.h - 1)) * d_.w + min(max(iw, b_.i32(0)), b_.i32(d_.w - 1))) * d_.c;
+      Expr dst = buf * g_.tile_patch_elements() + ry * r.row_pitch + rx * r.pixel_pitch + run;
+      b_.copy_async(patches_, dst, input_, at, 8, ok, true);
+    };
+    if ((k + 1) * T > copies) b_.if_then(lt(tid + k * T, b_.i32(copies)), copy);
     else copy();
   }
 }
@@ -73,9 +106,16 @@ void ChunkStager::transform_tile_patches(Expr tid, Expr buf, Expr vbuf) {
       // reads are consecutive words.
       Expr pair = b_.let("pair", slot % pairs), part = b_.let("part", slot / pairs);
       Expr row = b_.let("row", pair / half), ch = b_.let("ch", pair % half * 2);
-      Expr from = b_.let("from", buf * g_.tile_patch_elements() + row * cc + ch);
+      // A tile's pixel k: in its own patch ([alpha^2][bp][cc]), or at its place in the region.
+      const PatchRegion& r = g_.region;
+      Expr pl = r.cols ? b_.let("pl", tile_of_staged_row(core_, row)) : Expr{};
+      Expr from = b_.let("from", buf * g_.tile_patch_elements() +
+                                     (r.cols ? pl / r.cols * (t_.m * r.row_pitch) + pl % r.cols * (t_.m * r.pixel_pitch) : row * cc) + ch);
       Expr to = b_.let("to", b_.i32(v.base) + vbuf * v.copy + row * v.pitch + ch);
-      auto pixel = [&](int k) { return b_.aligned_load("d", patches_, from + int64_t{k} * bp * cc, 2); };
+      auto pixel = [&](int k) {
+        const int64_t at = r.cols ? int64_t{k / A} * r.row_pitch + int64_t{k % A} * r.pixel_pitch : int64_t{k} * bp * cc;
+        return b_.aligned_load("d", patches_, from + at, 2);
+      };
       auto store = [&](int xi, Expr value) { b_.aligned_store(v.smem, to + int64_t{xi} * bp * v.pitch, value); };
       if (parts == 1) {
         std::vector<Expr> tile;

@@ -1,0 +1,84 @@
+#include "plans/patch_region.h"
+
+#include <map>
+#include <set>
+
+#include "common/error.h"
+#include "plans/gemm_fragments.h"
+
+namespace wino::plans {
+
+using namespace ir;
+
+namespace {
+
+// Passes over the banks that the transform's first read of each pixel takes, summed over the
+// warps (ChunkStager::transform_tile_patches: slot s is staged row s / (cc / 2), the channel pair
+// s % (cc / 2); a row's tile is tile_of_staged_row's; 32-bit reads, 32 banks of 4 bytes).
+int64_t read_passes(const GemmTiles& g, const Tiling& t, const PatchRegion& r) {
+  const int half = g.cc / 2, w = staged_run(g, false);
+  const int64_t slots = std::min<int64_t>(g.threads(), int64_t{g.bp} * half);
+  int64_t passes = 0;
+  for (int64_t warp = 0; warp * 32 < slots; ++warp) {
+    std::map<int64_t, std::set<int64_t>> words;  // bank -> the distinct words read there
+    for (int64_t s = warp * 32; s < std::min(slots, warp * 32 + 32); ++s) {
+      const int64_t pl = tile_of_staged_row(w, s / half), ch = s % half * 2;
+      const int64_t at = pl / r.cols * t.m * r.row_pitch + pl % r.cols * t.m * r.pixel_pitch + ch;
+      words[at / 2 % 32].insert(at / 2);
+    }
+    size_t most = 0;
+    for (const auto& [bank, set] : words) most = std::max(most, set.size());
+    passes += static_cast<int64_t>(most);
+  }
+  return passes;
+}
+
+}  // namespace
+
+PatchRegion patch_region(const GemmTiles& g, const Tiling& t, int cols) {
+  if (cols <= 0 || g.bp % cols || g.cc % 8)
+    throw Error("internal: a region of " + std::to_string(cols) + " tiles a row for GEMM tiles " + g.str());
+  PatchRegion best;
+  int64_t best_passes = 0;
+  // Pitches in multiples of 8 halves keep the 16-byte copies aligned.
+  for (int pixel_pad = 0; pixel_pad <= 24; pixel_pad += 8)
+    for (int row_pad = 0; row_pad <= 24; row_pad += 8) {
+      PatchRegion r;
+      r.cols = cols, r.rows = g.bp / cols;
+      r.h = (r.rows - 1) * t.m + t.alpha, r.w = (cols - 1) * t.m + t.alpha;
+      r.pixel_pitch = g.cc + pixel_pad, r.row_pitch = r.w * r.pixel_pitch + row_pad;
+      const int64_t passes = read_passes(g, t, r);
+      if (!best.cols || passes < best_passes || (passes == best_passes && r.elements() < best.elements()))
+        best = r, best_passes = passes;
+    }
+  return best;
+}
+
+int64_t tile_blocks(const GemmTiles& g, const Tiling& t) {
+  const PatchRegion& r = g.region;
+  if (!r.cols) return ceil_div(t.tiles, g.bp);
+  return t.tiles / (t.tiles_h * t.tiles_w) * ceil_div(t.tiles_h, r.rows) * ceil_div(t.tiles_w, r.cols);
+}
+
+TileCoords region_origin(KernelBuilder& b, const GemmTiles& g, const Tiling& t, Expr pb) {
+  const PatchRegion& r = g.region;
+  const int64_t across = ceil_div(t.tiles_w, r.cols), down = ceil_div(t.tiles_h, r.rows);
+  return {b.let("bn", pb / (across * down)), b.let("bth", pb / across % down * r.rows), b.let("btw", pb % across * r.cols)};
+}
+
+BlockTile block_tile(KernelBuilder& b, const GemmTiles& g, const Tiling& t, Expr pb, Expr pl) {
+  const PatchRegion& r = g.region;
+  if (!r.cols) {
+    Expr p = b.let("p", pb * g.bp + pl);
+    const bool partial = t.tiles % g.bp;
+    return {tile_coords(b, partial ? min(p, b.i32(t.tiles - 1)) : p, t), partial ? lt(p, b.i32(t.tiles)) : Expr{}};
+  }
+  const TileCoords o = region_origin(b, g, t, pb);
+  Expr th = b.let("th", o.th + pl / r.cols), tw = b.let("tw", o.tw + pl % r.cols);
+  Expr down = t.tiles_h % r.rows ? lt(th, b.i32(t.tiles_h)) : Expr{};
+  Expr across = t.tiles_w % r.cols ? lt(tw, b.i32(t.tiles_w)) : Expr{};
+  Expr valid = !down ? across : !across ? down : logical_and(down, across);
+  return {{o.n, down ? min(th, b.i32(t.tiles_h - 1)) : th, across ? min(tw, b.i32(t.tiles_w - 1)) : tw}, valid};
+}
+
+}  // namespace wino::plans

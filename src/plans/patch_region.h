@@ -1,0 +1,32 @@
+// The tensor-core fused's 2D blocks of tiles (GemmTiles::region, PatchRegion): a work-group's bp
+// tiles as rows x cols tiles of one image, whose input patches overlap (F(2,3): a 4 x 8 block reads
+// 10 x 18 pixels, not 32 patches of 16), so its ring copies each chunk's region once.
+#pragma once
+
+#include <cstdint>
+
+#include "ir/builder.h"
+#include "plans/gemm_tile_shape.h"
+#include "plans/plan_common.h"
+
+namespace wino::plans {
+
+/// The region of blocks of (bp / cols) x cols tiles at tiling t (cols divides bp), with the pitches
+/// that give the transform's 32-bit reads of each warp the fewest passes over the banks.
+PatchRegion patch_region(const GemmTiles& g, const Tiling& t, int cols);
+
+/// Work-groups along the tiles: blocks of bp consecutive tiles, or the region's blocks of each image.
+int64_t tile_blocks(const GemmTiles& g, const Tiling& t);
+
+/// Tile `pl` (work-group-local) of tile block `pb`: its coordinates and whether it exists (null:
+/// always). Past the image's tiles the coordinates are clamped into them.
+struct BlockTile {
+  TileCoords at;
+  ir::Expr valid;
+};
+BlockTile block_tile(ir::KernelBuilder& b, const GemmTiles& g, const Tiling& t, ir::Expr pb, ir::Expr pl);
+
+/// The first (top left) tile of region block `pb` (GemmTiles::region set).
+TileCoords region_origin(ir::KernelBuilder& b, const GemmTiles& g, const Tiling& t, ir::Expr pb);
+
+}  // namespace wino::plans

@@ -1,0 +1,105 @@
+// The tensor-core fused ring's 2D blocks of tiles (GemmTiles::region, plans/patch_region.h): the
+// planner's choice, the region's geometry, and every block shape in the interpreter against the
+// float64 reference where blocks run past the image's tiles, with N > 1, padding 0, 1, 2 and uneven,
+// a last chunk of channels part full, several blocks of output channels and the whole epilogue.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+
+#include "common/error.h"
+#include "planner/choose_plan.h"
+#include "planner/tile_choice.h"
+#include "plans/patch_region.h"
+#include "plans/program.h"
+#include "conv_tester.h"
+#include "square_layer.h"
+
+namespace wino::testing {
+namespace {
+
+plans::PlanOptions ring_options(int region_cols, Precision precision = Precision::fp16) {
+  plans::PlanOptions o;
+  o.plan = "fused";
+  o.m = 2;
+  o.precision = precision;
+  o.async_copies = true;
+  o.region_cols = region_cols;
+  return o;
+}
+
+// An sm_90 work-group's memory: the 64 x 32 blocks of a warp a point (planner: widen_tile_ring).
+plans::PlanOptions sm90_ring_options(int region_cols) {
+  plans::PlanOptions o = ring_options(region_cols);
+  o.shared_per_core = 228 * 1024, o.shared_per_group = 227 * 1024;
+  return o;
+}
+
+ConvDesc half_nhwc(ConvDesc d, DType t = DType::f16) {
+  d.dtype = t;
+  d.layout = Layout::nhwc;
+  return d;
+}
+
+TEST(PatchRegion, PlannerTakesBlocksThatFitTheImagesTiles) {
+  // 112 x 112 tiles (vgg16.2_2): blocks of 8 x 4 divide them; the region reads 18 x 10 pixels for
+  // 32 patches of 16.
+  const plans::GemmTiles g = *planner::resolve_plan(half_nhwc(layer(8, 128, 112, 128)), sm90_ring_options(0)).gemm;
+  ASSERT_TRUE(g.tile_patch_ring()) << g.str();
+  ASSERT_EQ(g.bp, 32);
+  EXPECT_EQ(g.region.rows * g.region.cols, 32);
+  EXPECT_EQ(g.region.h, (g.region.rows - 1) * 2 + 4);
+  EXPECT_EQ(g.region.w, (g.region.cols - 1) * 2 + 4);
+  EXPECT_LT(int64_t{g.region.h} * g.region.w, 16 * 32 / 2) << "under half the pixels of 32 patches";
+  EXPECT_EQ(g.region.pixel_pitch % 8, 0) << "16-byte copies stay aligned";
+  EXPECT_EQ(g.region.row_pitch % 8, 0);
+  EXPECT_GE(g.region.row_pitch, g.region.w * g.region.pixel_pitch);
+  EXPECT_NE(g.str().find("_b" + std::to_string(g.region.rows) + "x" + std::to_string(g.region.cols)), std::string::npos);
+  // 14 x 14 tiles (resnet50.c3): every block of 32 runs past them by 14% or more: runs of tiles.
+  EXPECT_EQ(planner::resolve_plan(half_nhwc(layer(32, 128, 28, 128)), sm90_ring_options(0)).gemm->region.cols, 0);
+  // Asked for: a block of 16 x 2, or runs.
+  const ConvDesc d = half_nhwc(layer(8, 128, 112, 128));
+  EXPECT_EQ(planner::resolve_plan(d, sm90_ring_options(2)).gemm->region.rows, 16);
+  EXPECT_EQ(planner::resolve_plan(d, sm90_ring_options(-1)).gemm->region.cols, 0);
+  EXPECT_THROW(planner::resolve_plan(d, sm90_ring_options(3)), Error) << "3 does not divide 32 tiles";
+}
+
+TEST(PatchRegion, WorkGroupsCoverEachImagesTilesByBlocks) {
+  plans::GemmTiles g;
+  g.bp = 32, g.cc = 16;
+  const plans::Tiling t = plans::make_tiling(half_nhwc(layer(3, 16, 26, 16)), 2);  // 13 x 13 tiles an image
+  EXPECT_EQ(plans::tile_blocks(g, t), (3 * 13 * 13 + 31) / 32);
+  g.region.cols = 8, g.region.rows = 4;
+  EXPECT_EQ(plans::tile_blocks(g, t), 3 * 4 * 2);
+}
+
+// Each block shape of 32 tiles (16 x 2 to 2 x 16, and runs) in f16 and bf16 over shapes whose tiles
+// (m = 2) the blocks do not divide. The interpreter stops on any race, out-of-bounds access or read
+// of unwritten memory; every output element must be written (the tester poisons y).
+TEST(PatchRegion, EveryBlockShapeMatchesReference) {
+  const std::vector<ConvCase> cases = {
+      {2, 24, 13, 11, 20, 3, Padding::all(1), {true, true, Activation::relu}},  // 7 x 6 tiles; C: 16 + 8
+      {1, 40, 9, 17, 40, 3, Padding::all(0)},                                   // 4 x 8 tiles; K: 32 + 8
+      {2, 32, 10, 10, 8, 3, Padding::all(2), {true, false, Activation::silu}},  // 6 x 6 tiles
+      {1, 32, 12, 15, 8, 3, {0, 2, 1, 0}},                                      // 7 x 8 tiles
+  };
+  for (const DType type : {DType::f16, DType::bf16})
+    for (int cols : {-1, 2, 4, 8, 16})
+      for (ConvCase cc : cases) {
+        cc.dtype = type, cc.layout = Layout::nhwc;
+        const Precision precision = type == DType::f16 ? Precision::fp16 : Precision::bf16;
+        const ConvDesc d = desc_of(cc);
+        const plans::PlanOptions resolved = planner::resolve_plan(d, ring_options(cols, precision));
+        ASSERT_TRUE(resolved.gemm->tile_patch_ring()) << resolved.gemm->str() << " " << cc.str();
+        ASSERT_EQ(resolved.gemm->region.cols, std::max(cols, 0)) << cc.str();
+        Options o = plan_options("fused", 2);
+        o.precision = precision;
+        const double err = check_conv(Device::interpreter(), o, cc, 1, [&](plans::Program& prog) {
+          prog = plans::build_program(d, resolved);
+        });
+        std::printf("[ measured ] interp tile ring %s %s: rel L2 error %.3g\n", resolved.gemm->str().c_str(),
+                    cc.str().c_str(), err);
+      }
+}
+
+}  // namespace
+}  // namespace wino::testing
