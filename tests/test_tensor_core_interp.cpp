@@ -1,0 +1,50 @@
+// The tensor-core GEMM as a CUDA sm_80+ device builds it (asynchronous copies, a half V stored by
+// tiles and staged into rows in ldmatrix's order, staged_tile_row), run in the interpreter. Its own
+// device (no CUDA dialect) plans without the copies, so the precision sweep there never stages V
+// this way; these cases do, over every register tile shape plan auto offers in fp16, with a last
+// block of tiles and a last chunk of channels part full (V by tiles needs tiles and C multiples of
+// 8), N > 1 and an epilogue. The interpreter
+// stops on any race, out-of-bounds access or read of unwritten memory.
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cstdio>
+
+#include "planner/choose_plan.h"
+#include "planner/tile_choice.h"
+#include "plans/program.h"
+#include "conv_tester.h"
+
+namespace wino::testing {
+namespace {
+
+TEST(TensorCoreInterp, HalfVStagedByTilesMatchesReference) {
+  const std::vector<std::array<int, 5>> tiles = {
+      {128, 64, 8, 8, 16}, {64, 128, 8, 8, 16}, {128, 128, 8, 16, 16}, {128, 128, 16, 8, 16}};
+  const std::vector<ConvCase> cases = {
+      {2, 24, 16, 11, 20, 3, Padding::all(1), {true, true, Activation::relu}},  // 96 tiles; C: 16 + 8
+      {1, 40, 31, 18, 136, 3, {0, 2, 1, 0}},                                    // 144 tiles; K: 128 + 8
+  };
+  for (const DType type : {DType::f16, DType::bf16})
+    for (const auto& shape : tiles)
+      for (ConvCase cc : cases) {
+        cc.dtype = type, cc.layout = Layout::nhwc;
+        const Precision precision = type == DType::f16 ? Precision::fp16 : Precision::bf16;
+        const ConvDesc d = desc_of(cc);
+        plans::PlanOptions p;
+        p.plan = "unfused", p.m = 2, p.precision = precision, p.async_copies = true;
+        p.block_k = shape[0], p.block_tiles = shape[1], p.reg_k = shape[2], p.reg_tiles = shape[3], p.chunk_c = shape[4];
+        const plans::PlanOptions resolved = planner::resolve_plan(d, p);
+        ASSERT_TRUE(resolved.gemm->v_tile_major && resolved.gemm->stages) << resolved.gemm->str() << " " << cc.str();
+        Options o = plan_options("unfused", 2, shape);
+        o.precision = precision;
+        const double err = check_conv(Device::interpreter(), o, cc, 1, [&](plans::Program& prog) {
+          prog = plans::build_program(d, resolved);
+        });
+        std::printf("[ measured ] interp V by tiles %s %s: rel L2 error %.3g\n", resolved.gemm->str().c_str(),
+                    cc.str().c_str(), err);
+      }
+}
+
+}  // namespace
+}  // namespace wino::testing
