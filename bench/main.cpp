@@ -41,6 +41,7 @@ struct Candidate {
   std::string plan;
   int m = 0;
   std::vector<int> tiles;  // BK,BP,RK,RP,CC of the GEMM (empty: the plan's defaults)
+  int tile_block_cols = 0;  // Options::tile_block_cols (the tensor-core fused ring's blocks of tiles)
   Precision precision = Precision::fp32;
   Report report;
   Timing t;
@@ -77,8 +78,13 @@ Candidate candidate(const PlanCandidate& pc) {
   // Measured all the same, but neither plan auto's nor the precision's best where the planner
   // leaves its F(m, r) out for its error (the half modes' bound, planner::kHalfErrorFactor).
   if (pc.over_error_bound) c.rejected = pc.rejected;
+  // The planner's tiles string (planner::describe): numbers, then "runs" or "colsN" for the ring's blocks.
   if (!pc.tiles.empty())
-    for (const std::string& t : cli::split_commas(pc.tiles, "tiles")) c.tiles.push_back(std::stoi(t));
+    for (const std::string& t : cli::split_commas(pc.tiles, "tiles")) {
+      if (t == "runs") c.tile_block_cols = -1;
+      else if (t.rfind("cols", 0) == 0) c.tile_block_cols = std::stoi(t.substr(4));
+      else c.tiles.push_back(std::stoi(t));
+    }
   return c;
 }
 
@@ -118,7 +124,9 @@ const Candidate* find_pick(const std::vector<Candidate>& cands, const std::vecto
     if (pc.chosen) {
       const Candidate want = candidate(pc);
       for (const Candidate& c : cands)
-        if (c.plan == want.plan && c.m == want.m && c.tiles == want.tiles && c.precision == want.precision) return &c;
+        if (c.plan == want.plan && c.m == want.m && c.tiles == want.tiles && c.tile_block_cols == want.tile_block_cols &&
+            c.precision == want.precision)
+          return &c;
     }
   return nullptr;
 }
@@ -147,7 +155,9 @@ void run_wino(Candidate& c, const ConvDesc& d, const Tensor& x, const Tensor& w,
       o.reg_k = c.tiles[2];
       o.reg_tiles = c.tiles[3];
       o.chunk_c = c.tiles[4];
+      if (c.tiles.size() > 5) o.points_per_thread = c.tiles[5];
     }
+    o.tile_block_cols = c.tile_block_cols;
     Conv conv = compile(Device::cuda(), d, o);
     conv.set_weights(w.data());
     const bool nhwc = d.layout == Layout::nhwc;  // x and y channels last for the kernels; y back to NCHW
@@ -192,6 +202,7 @@ std::string plan_label(const Candidate& c) {
     label += " t";
     for (size_t i = 0; i < c.tiles.size(); ++i) label += (i ? "," : "") + std::to_string(c.tiles[i]);
   }
+  if (c.tile_block_cols) label += c.tile_block_cols < 0 ? " runs" : " cols" + std::to_string(c.tile_block_cols);
   return c.precision == Precision::fp32 ? label : label + " " + precision_name(c.precision);
 }
 

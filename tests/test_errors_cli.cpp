@@ -106,6 +106,33 @@ TEST(ErrorsCli, TilesWithAPlanWithoutGemmTilesAreRefused) {
   EXPECT_EQ(r.status, 0) << r.err;
 }
 
+// --tile-block shapes the tensor-core fused ring's tiles: 2D blocks show in the kernel's name
+// ("_b8x4"), runs do not; a plan or a convolution without the ring, or a count that does not
+// divide its tiles, is refused with what to do.
+TEST(ErrorsCli, TileBlockShapesTheTensorCoreFusedRing) {
+  const std::vector<std::string> ring = {"explain", "--shape", "2,64,32,32", "--k", "64", "--pad", "1", "--plan", "fused",
+                                         "--m", "2", "--precision", "fp16", "--dtype", "f16", "--layout", "nhwc",
+                                         "--target", "sm_90"};
+  auto with = [&](std::vector<std::string> args, const std::string& block) {
+    args.push_back("--tile-block");
+    args.push_back(block);
+    return run_wino(args);
+  };
+  auto r = with(ring, "4");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_TRUE(contains(r.out, "_s2_b8x4_f16_")) << r.out;
+  r = with(ring, "runs");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_TRUE(contains(r.out, "_s2_f16_")) << r.out;
+  expect_fails(with(ring, "3"), 1, "must divide the 32 tiles");
+  expect_fails(with(ring, "0"), 2, "--tile-block");
+  expect_fails(with(ring, "wide"), 2, "--tile-block");
+  expect_fails(with({"run", "--shape", "1,3,8,8", "--k", "4", "--plan", "direct"}, "4"), 2,
+               "--tile-block applies to plan fused only");
+  expect_fails(with({"run", "--shape", "1,16,8,8", "--k", "4", "--plan", "fused"}, "4"), 1,
+               "applies to the tensor-core fused plan's ring of input patches only");
+}
+
 // A sixth value of --tiles sets the points per thread of plans whose work-groups hold all alpha^2
 // points: it shows in the kernel's name; a count that does not divide alpha^2, or a seventh value,
 // is refused with what to give instead.

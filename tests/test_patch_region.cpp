@@ -17,19 +17,19 @@
 namespace wino::testing {
 namespace {
 
-plans::PlanOptions ring_options(int region_cols, Precision precision = Precision::fp16) {
+plans::PlanOptions ring_options(int tile_block_cols, Precision precision = Precision::fp16) {
   plans::PlanOptions o;
   o.plan = "fused";
   o.m = 2;
   o.precision = precision;
   o.async_copies = true;
-  o.region_cols = region_cols;
+  o.tile_block_cols = tile_block_cols;
   return o;
 }
 
 // An sm_90 work-group's memory: the 64 x 32 blocks of a warp a point (planner: widen_tile_ring).
-plans::PlanOptions sm90_ring_options(int region_cols) {
-  plans::PlanOptions o = ring_options(region_cols);
+plans::PlanOptions sm90_ring_options(int tile_block_cols) {
+  plans::PlanOptions o = ring_options(tile_block_cols);
   o.shared_per_core = 228 * 1024, o.shared_per_group = 227 * 1024;
   return o;
 }
@@ -99,6 +99,36 @@ TEST(PatchRegion, EveryBlockShapeMatchesReference) {
         std::printf("[ measured ] interp tile ring %s %s: rel L2 error %.3g\n", resolved.gemm->str().c_str(),
                     cc.str().c_str(), err);
       }
+}
+
+// The ring as sm_90 runs it (widen_tile_ring): 64 x 32 blocks of a warp a point, 512 threads,
+// chunks of 32 channels (the transform in two bands a pair) or, from 32 chunks of 16 on, U and V
+// staged twice; 2D blocks and runs, over two K blocks (64 + 8) and a partial last chunk.
+TEST(PatchRegion, WidenedRingMatchesReference) {
+  struct Case {
+    ConvCase cc;
+    bool double_operands;
+  };
+  const std::vector<Case> cases = {{{2, 40, 13, 11, 72, 3, Padding::all(1), {true, true, Activation::relu}}, false},
+                                   {{1, 520, 7, 9, 64, 3, Padding::all(1)}, true}};
+  for (const auto& [shape, twice] : cases)
+    for (int cols : {-1, 4, 8}) {
+      ConvCase cc = shape;
+      cc.dtype = DType::f16, cc.layout = Layout::nhwc;
+      const ConvDesc d = desc_of(cc);
+      const plans::PlanOptions resolved = planner::resolve_plan(d, sm90_ring_options(cols));
+      const plans::GemmTiles& g = *resolved.gemm;
+      ASSERT_TRUE(g.tile_patch_ring() && g.bk == 64 && g.bp == 32 && g.threads() == 512) << g.str() << " " << cc.str();
+      ASSERT_EQ(g.double_operands, twice) << g.str();
+      ASSERT_EQ(g.cc, twice ? 16 : 32) << g.str();
+      ASSERT_EQ(g.region.cols, std::max(cols, 0)) << g.str();
+      Options o = plan_options("fused", 2);
+      o.precision = Precision::fp16;
+      const double err = check_conv(Device::interpreter(), o, cc, 1, [&](plans::Program& prog) {
+        prog = plans::build_program(d, resolved);
+      });
+      std::printf("[ measured ] interp widened tile ring %s %s: rel L2 error %.3g\n", g.str().c_str(), cc.str().c_str(), err);
+    }
 }
 
 }  // namespace

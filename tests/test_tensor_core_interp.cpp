@@ -3,8 +3,8 @@
 // device (no CUDA dialect) plans without the copies, so the precision sweep there never stages V
 // this way; these cases do, over every register tile shape plan auto offers in fp16, with a last
 // block of tiles and a last chunk of channels part full (V by tiles needs tiles and C multiples of
-// 8), N > 1 and an epilogue. The interpreter
-// stops on any race, out-of-bounds access or read of unwritten memory.
+// 8), N > 1 and an epilogue. The interpreter stops on any race, out-of-bounds access or read of
+// unwritten memory.
 #include <gtest/gtest.h>
 
 #include <array>

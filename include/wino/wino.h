@@ -130,6 +130,11 @@ struct Options {
   /// runs plan unfused's GEMM by rows of alpha points, U made from the weights as it goes (a
   /// quarter of U's bytes at F(4,3): for few tiles, where the GEMM would stream U from memory).
   int points_per_thread = 0;
+  /// The tensor-core fused plan's work-group tiles (fp16 and bf16, channels last): 0 = the
+  /// planner's choice; -1 = runs of consecutive tiles, each tile's input patch copied on its own;
+  /// N > 0 = 2D blocks of N tiles a row, whose overlapping patches are copied once as one region
+  /// (N must divide the block's tiles).
+  int tile_block_cols = 0;
   /// Build the kernels unoptimized (CPU: gcc -O0, about 10x faster to compile; OpenCL:
   /// -cl-opt-disable, about 3x): much slower to run. For correctness sweeps and one-off checks
   /// of large kernels; CUDA ignores it.

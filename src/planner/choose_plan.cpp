@@ -39,6 +39,7 @@ plans::PlanOptions given_plan(const ConvDesc& d, const Options& o, const std::st
   p.reg_tiles = o.reg_tiles;
   p.chunk_c = o.chunk_c;
   p.points_per_thread = o.points_per_thread;
+  p.tile_block_cols = plan == "fused" ? o.tile_block_cols : 0;  // the tensor-core fused ring's only
   return p;
 }
 
@@ -122,14 +123,15 @@ bool half_tile_ring(const ConvDesc& d, const plans::PlanOptions& p) {
 }
 
 // The tensor-core fused ring `f` with its tiles in the other shapes (GemmTiles::region) than the
-// planner's choice: runs of consecutive tiles, and 2D blocks of 2 rows or more and 2 columns or more.
+// planner's choice: runs of consecutive tiles, and 2D blocks of 2 columns or more (those its rule
+// weighs, choose_patch_region).
 std::vector<plans::PlanOptions> other_tile_blocks(const ConvDesc& d, const plans::PlanOptions& f) {
   const plans::GemmTiles g = *resolve_plan(d, f).gemm;
   std::vector<plans::PlanOptions> out;
-  for (int cols = -1; cols <= g.bp / 2; ++cols) {
+  for (int cols = -1; cols <= g.bp; ++cols) {
     if (cols == 0 || (cols > 0 && (cols < 2 || g.bp % cols)) || cols == (g.region.cols ? g.region.cols : -1)) continue;
     plans::PlanOptions v = f;
-    v.region_cols = cols;
+    v.tile_block_cols = cols;
     out.push_back(v);
   }
   return out;
@@ -199,7 +201,7 @@ std::vector<plans::PlanOptions> candidate_plans(const ConvDesc& d, const Options
         f = on_device(f, o, caps);  // as run by name (the fused ring's tiles follow the device)
         if (f.plan == "fused" && !half_tile_ring(d, f)) continue;
         out.push_back(f);
-        if (f.plan == "fused")
+        if (f.plan == "fused" && !o.tile_block_cols)
           for (const plans::PlanOptions& v : other_tile_blocks(d, f)) out.push_back(v);
       }
     }
@@ -226,7 +228,7 @@ PlanCandidate describe(const plans::PlanOptions& p) {
     c.tiles = std::to_string(p.block_k) + "," + std::to_string(p.block_tiles) + "," + std::to_string(p.reg_k) + "," +
               std::to_string(p.reg_tiles) + "," + std::to_string(p.chunk_c);
   if (p.points_per_thread) c.tiles += "," + std::to_string(p.points_per_thread);
-  if (p.region_cols) c.tiles += (c.tiles.empty() ? "" : ",") + (p.region_cols < 0 ? std::string("runs") : "cols" + std::to_string(p.region_cols));
+  if (p.tile_block_cols) c.tiles += (c.tiles.empty() ? "" : ",") + (p.tile_block_cols < 0 ? std::string("runs") : "cols" + std::to_string(p.tile_block_cols));
   // The CPU-shaped GEMM is its own candidate, whatever tiles it shares with the GPU core.
   if (p.vector_lanes) c.tiles += (c.tiles.empty() ? "" : ",") + std::string("v") + std::to_string(p.vector_lanes);
   return c;

@@ -338,9 +338,10 @@ void widen_tile_ring(GemmTiles& g, const ConvDesc& d, const plans::PlanOptions& 
   g = w;
 }
 
-// Bytes the tile ring reads from L2 over the launch: each block's chunks of U (alpha^2 x bk
-// halves a channel) and of its patches (alpha^2 halves a tile and channel, or the region's h x w),
-// times the blocks (a 2D block past the image's tiles still runs whole).
+// Bytes the tile ring reads from L2 for one chunk of channels of every block (the launch's bytes
+// are proportional): each block's chunk of U (alpha^2 x bk halves a channel) and of its patches
+// (alpha^2 halves a tile and channel, or the region's h x w), times the blocks (a 2D block past the
+// image's tiles still runs whole).
 int64_t tile_ring_l2_bytes(const GemmTiles& g, const plans::Tiling& t) {
   const int64_t patch = g.region.cols ? int64_t{g.region.h} * g.region.w : int64_t{g.points} * g.bp;
   return plans::tile_blocks(g, t) * (int64_t{g.points} * g.bk + patch) * g.cc * 2;
@@ -354,6 +355,10 @@ int64_t tile_ring_l2_bytes(const GemmTiles& g, const plans::Tiling& t) {
 // tiles for nothing, which the planner's model weighs (candidate_plans offers the others).
 void choose_patch_region(GemmTiles& g, const plans::Tiling& t, int cols) {
   g.region = {};
+  if (cols && !g.tile_patch_ring())
+    throw Error("a tile block (--tile-block) applies to the tensor-core fused plan's ring of input patches only "
+                "(precision fp16 or bf16, f16 or bf16 tensors channels last, C a multiple of 8 and more than one "
+                "chunk of it; CUDA sm_80 or newer): leave it out here");
   if (!g.tile_patch_ring() || cols < 0) return;
   if (cols > 0) {
     if (g.bp % cols)
@@ -368,7 +373,10 @@ void choose_patch_region(GemmTiles& g, const plans::Tiling& t, int cols) {
     if (g.bp % c) continue;
     GemmTiles b = g;
     b.region = plans::patch_region(g, t, c);
-    if (plans::tile_blocks(b, t) * 50 <= runs * 51 && tile_ring_l2_bytes(b, t) < tile_ring_l2_bytes(best, t)) best = b;
+    // (A region's padded rows could take more memory than the runs' patches the ring was sized with.)
+    if (plans::tile_blocks(b, t) * 50 <= runs * 51 && b.stage_floats() <= g.stage_floats() &&
+        tile_ring_l2_bytes(b, t) < tile_ring_l2_bytes(best, t))
+      best = b;
   }
   g = best;
 }
@@ -546,7 +554,7 @@ plans::PlanOptions resolve_plan(const ConvDesc& d, plans::PlanOptions p) {
   if ((g.mma && !g.points_split_over_warps()) || (p.async_copies && p.plan == "unfused" && !g.lanes)) use_async_copies(g);
   if (g.points_split_over_warps()) use_tile_patch_ring(g, d, p);
   if (g.points_split_over_warps()) widen_tile_ring(g, d, p, t);
-  choose_patch_region(g, t, p.region_cols);
+  choose_patch_region(g, t, p.tile_block_cols);
   // A stored V's rows by tiles are staged by asynchronous copies only (the tensor-core fused
   // transforms its own).
   if (!g.stages && !g.points_split_over_warps()) g.v_tile_major = false;

@@ -22,7 +22,8 @@ constexpr const char* kMagic = "wino tuning 1";
 // shared out between threads, session 37; 4: narrower CPU vectors, session 38; 5: odd m on GPUs
 // and fused's 6 points a thread, session 39; 6: tune timed each candidate at the precision and
 // vector width asked for rather than its own, session 40; 7: the tensor-core fused ring's 2D
-// blocks of tiles, session 50), so that tune measures again.
+// blocks of tiles, session 50), so that tune measures again. A change of what the planner picks
+// by its own rules (a candidate's tiles string names only what differs from them) takes one too.
 constexpr int kKernelGeneration = 7;
 
 }  // namespace
@@ -76,7 +77,7 @@ std::string tuning_key(const std::string& device, const ConvDesc& d, const Optio
          std::to_string(o.m) + " tiles " + std::to_string(o.block_k) + "," + std::to_string(o.block_tiles) + "," +
          std::to_string(o.reg_k) + "," + std::to_string(o.reg_tiles) + "," + std::to_string(o.chunk_c) +
          (o.points_per_thread ? "," + std::to_string(o.points_per_thread) : "") +
-         " threads " + std::to_string(o.threads) + " max_rel_err " + err + " precision " + precision_name(o.precision);
+         (o.tile_block_cols ? " tile_block " + std::to_string(o.tile_block_cols) : "") + " threads " + std::to_string(o.threads) + " max_rel_err " + err + " precision " + precision_name(o.precision);
 }
 
 std::string tuned_path(const std::string& key) {

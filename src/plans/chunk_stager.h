@@ -23,7 +23,7 @@ struct StagedOperand {
   const ir::Memory* smem;  // where it is staged: the core's f32 array, or the operand's own half array
   int width;       // bk or bp: columns of a row
   int64_t extent;  // K or P: columns of the tensor in memory
-  ir::Expr col0;   // the block's first column
+  ir::Expr col0;   // the block's first column (V: its first tile where the tiles are runs, not a 2D block)
   int64_t base;    // offset in `smem`, in its elements
   int64_t copy;    // elements of one copy: points x cc x pitch
   int pitch;       // elements from one row to the next: width plus GemmTiles::pad() (a half operand: 8)

@@ -30,6 +30,11 @@ struct PatchRegion {
   int pixel_pitch = 0;     // halves from a pixel's channels to the next pixel's: cc and padding
   int row_pitch = 0;       // halves from one region row to the next
   int64_t elements() const { return int64_t{h} * row_pitch; }
+  /// Where tile `pl` of the block (an int or an ir::Expr) starts in the region, for tiles of m x m.
+  template <class Index>
+  Index tile_offset(Index pl, int m) const {
+    return pl / cols * (m * row_pitch) + pl % cols * (m * pixel_pitch);
+  }
   bool operator==(const PatchRegion&) const = default;
 };
 

@@ -134,7 +134,8 @@ constexpr int64_t kStaticSharedBytes = 48 * 1024;
 
 int64_t half_plane_bytes(int points, int width) { return int64_t{points} * kChannels * (width + kHalfPad) * 2; }
 
-// The widest block whose half M fits; 0 where not even 16 tiles do (alpha 8: then by floats in chunks).
+// The widest block whose half M fits; 0 where not even 16 tiles do (past alpha 8, whose 16 tiles
+// take exactly 48 KiB: then by floats in chunks).
 int half_width(int points) {
   for (int width : {64, 32, 16})
     if (half_plane_bytes(points, width) <= kStaticSharedBytes) return width;
@@ -182,7 +183,7 @@ struct TurnAround {
 
 // The kernel of one stage over `channels` (C or K) x the tiles, and what it turns around through;
 // `plane` is the type V or M is stored in (a half one is named: _vf16, _mbf16, ...). A half M is
-// copied whole into work-group memory where all its points fit (half_width: up to alpha 7), in
+// copied whole into work-group memory where all its points fit (half_width: up to alpha 8), in
 // blocks of that width (named _w64, _w32).
 std::pair<KernelBuilder, TurnAround> nhwc_kernel(const ProgramBuilder& prog, const Tiling& t, const std::string& stage,
                                                  int64_t channels, Type plane) {

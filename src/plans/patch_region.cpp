@@ -23,7 +23,7 @@ int64_t read_passes(const GemmTiles& g, const Tiling& t, const PatchRegion& r) {
     std::map<int64_t, std::set<int64_t>> words;  // bank -> the distinct words read there
     for (int64_t s = warp * 32; s < std::min(slots, warp * 32 + 32); ++s) {
       const int64_t pl = tile_of_staged_row(w, s / half), ch = s % half * 2;
-      const int64_t at = pl / r.cols * t.m * r.row_pitch + pl % r.cols * t.m * r.pixel_pitch + ch;
+      const int64_t at = r.tile_offset(pl, t.m) + ch;
       words[at / 2 % 32].insert(at / 2);
     }
     size_t most = 0;

@@ -64,7 +64,7 @@ struct PlanOptions {
   int points_per_thread = 0;  // Winograd points per thread where a work-group holds all of them
   // The tensor-core fused ring's tiles (GemmTiles::region): 0 the planner's choice, -1 runs of bp
   // consecutive tiles, N > 0 blocks of bp / N x N tiles.
-  int region_cols = 0;
+  int tile_block_cols = 0;
   Precision precision = Precision::fp32;  // of the GEMM (tensor cores: plan unfused)
   int vector_lanes = 0;     // > 0: plan unfused's CPU-shaped GEMM with vectors of this many floats
   int64_t l1_bytes = 0, l2_bytes = 0;  // the CPU-shaped plans' cache blocking (0: 32 KiB and 1 MiB)

@@ -109,8 +109,7 @@ void ChunkStager::transform_tile_patches(Expr tid, Expr buf, Expr vbuf) {
       // A tile's pixel k: in its own patch ([alpha^2][bp][cc]), or at its place in the region.
       const PatchRegion& r = g_.region;
       Expr pl = r.cols ? b_.let("pl", tile_of_staged_row(core_, row)) : Expr{};
-      Expr from = b_.let("from", buf * g_.tile_patch_elements() +
-                                     (r.cols ? pl / r.cols * (t_.m * r.row_pitch) + pl % r.cols * (t_.m * r.pixel_pitch) : row * cc) + ch);
+      Expr from = b_.let("from", buf * g_.tile_patch_elements() + (r.cols ? r.tile_offset(pl, t_.m) : row * cc) + ch);
       Expr to = b_.let("to", b_.i32(v.base) + vbuf * v.copy + row * v.pitch + ch);
       auto pixel = [&](int k) {
         const int64_t at = r.cols ? int64_t{k / A} * r.row_pitch + int64_t{k % A} * r.pixel_pitch : int64_t{k} * bp * cc;

@@ -82,6 +82,11 @@ void add_tiles_option(Args& args) {
               "CPU, BK,BP,0,0,0 sizes the vector block (BK a multiple of the vector's lanes); 0,BP,0,0,0,ALPHA "
               "runs unfused's GEMM by rows of alpha points, U made from the weights as it goes (a quarter "
               "of U's bytes at F(4,3)); giving RK or RP runs the GPU-shaped core there instead");
+  args.option("tile-block", "COLS|runs",
+              "the tensor-core fused plan's tiles per work-group (fp16 and bf16, channels last) as 2D blocks "
+              "of COLS tiles a row, whose overlapping input patches are copied once (COLS divides the "
+              "block's tiles), or 'runs' of consecutive tiles, each patch copied on its own (default: the "
+              "planner's choice)");
 }
 
 Padding parse_pad(const std::string& text) {
@@ -291,6 +296,13 @@ Options read_options(const Args& args) {
     }
   }
   o.tune = args.has("tune");
+  if (args.has("tile-block")) {
+    const std::string v = args.get("tile-block");
+    o.tile_block_cols = v == "runs" ? -1 : static_cast<int>(parse_int(v, "--tile-block", 1, 1024));
+    if (o.plan != "fused" && o.plan != "auto" && o.plan != "all")
+      throw UsageError("--tile-block applies to plan fused only (its tensor-core ring), not " + o.plan +
+                       ": leave --tile-block out, or use --plan fused");
+  }
   if (args.has("tiles")) {
     std::vector<std::string> items = split_commas(args.get("tiles"), "--tiles");
     if (items.size() != 5 && items.size() != 6)
