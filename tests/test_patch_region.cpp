@@ -56,6 +56,13 @@ TEST(PatchRegion, PlannerTakesBlocksThatFitTheImagesTiles) {
   EXPECT_NE(g.str().find("_b" + std::to_string(g.region.rows) + "x" + std::to_string(g.region.cols)), std::string::npos);
   // 14 x 14 tiles (resnet50.c3): every block of 32 runs past them by 14% or more: runs of tiles.
   EXPECT_EQ(planner::resolve_plan(half_nhwc(layer(32, 128, 28, 128)), sm90_ring_options(0)).gemm->region.cols, 0);
+  // With the device's multiprocessors known, a block that adds work-groups but no wave of them:
+  // vgg16.5_2.b8's 7 x 7 tiles an image in 104 work-groups as runs, 128 as 8 x 4 blocks, one wave
+  // of 132 either way; vgg16.3_2.b8's 28 x 28 would take 7 waves for 6.
+  plans::PlanOptions h100 = sm90_ring_options(0);
+  h100.device_cores = 132;
+  EXPECT_EQ(planner::resolve_plan(half_nhwc(layer(8, 512, 14, 512)), h100).gemm->region.cols, 4);
+  EXPECT_EQ(planner::resolve_plan(half_nhwc(layer(8, 256, 56, 256)), h100).gemm->region.cols, 0);
   // Asked for: a block of 16 x 2, or runs.
   const ConvDesc d = half_nhwc(layer(8, 128, 112, 128));
   EXPECT_EQ(planner::resolve_plan(d, sm90_ring_options(2)).gemm->region.rows, 16);

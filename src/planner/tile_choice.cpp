@@ -348,12 +348,14 @@ int64_t tile_ring_l2_bytes(const GemmTiles& g, const plans::Tiling& t) {
 }
 
 // The tile ring's tiles (GemmTiles::region): runs of bp consecutive tiles (cols -1), 2D blocks of
-// `cols` tiles a row, or (0) the block whose region reads the fewest bytes from L2 among those that
-// take at most 2% more work-groups than runs (F(2,3) at 32 tiles: 8 x 4 where the image's tiles
-// are a multiple of it, 112 x 112 and 56 x 56). The ring is bound by L2 (session 47: 60% busy; U
-// and the patches 48 KiB a chunk), but a block past the image's tiles multiplies and transforms
-// tiles for nothing, which the planner's model weighs (candidate_plans offers the others).
-void choose_patch_region(GemmTiles& g, const plans::Tiling& t, int cols) {
+// `cols` tiles a row, or (0) the block whose region reads the fewest bytes from L2, among those
+// that take no more waves of work-groups than runs do over the device's multiprocessors (unknown:
+// at most 2% more work-groups). A block past the image's tiles multiplies and transforms tiles for
+// nothing, which costs only where it adds a wave. On the H100 (session 50, F(2,3) fp16, blocks of
+// 64 x 32): blocks that fit the tiles 1.06-1.08x faster (vgg16.1_2.b8, vgg16.2_2.b8), 8 x 4 on 7 x 7
+// tiles in the one wave of runs 1.05x (vgg16.5_2.b8), blocks that add a wave 0.86-0.92x (vgg16.3_2,
+// vgg16.4_2, resnet50.c3). candidate_plans offers the others to the planner's model.
+void choose_patch_region(GemmTiles& g, const plans::Tiling& t, int64_t K, int cores, int cols) {
   g.region = {};
   if (cols && !g.tile_patch_ring())
     throw Error("a tile block (--tile-block) applies to the tensor-core fused plan's ring of input patches only "
@@ -367,15 +369,17 @@ void choose_patch_region(GemmTiles& g, const plans::Tiling& t, int cols) {
     g.region = plans::patch_region(g, t, cols);
     return;
   }
+  const int64_t per_wave = int64_t{cores} * std::max(g.groups_per_core, 1), kblocks = plans::ceil_div(K, g.bk);
+  auto waves = [&](const GemmTiles& c) { return plans::ceil_div(plans::tile_blocks(c, t) * kblocks, per_wave); };
   const int64_t runs = plans::tile_blocks(g, t);
   GemmTiles best = g;
   for (int c = 2; c <= g.bp; ++c) {
     if (g.bp % c) continue;
     GemmTiles b = g;
     b.region = plans::patch_region(g, t, c);
+    const bool no_more_work = cores > 0 ? waves(b) <= waves(g) : plans::tile_blocks(b, t) * 50 <= runs * 51;
     // (A region's padded rows could take more memory than the runs' patches the ring was sized with.)
-    if (plans::tile_blocks(b, t) * 50 <= runs * 51 && b.stage_floats() <= g.stage_floats() &&
-        tile_ring_l2_bytes(b, t) < tile_ring_l2_bytes(best, t))
+    if (no_more_work && b.stage_floats() <= g.stage_floats() && tile_ring_l2_bytes(b, t) < tile_ring_l2_bytes(best, t))
       best = b;
   }
   g = best;
@@ -554,7 +558,7 @@ plans::PlanOptions resolve_plan(const ConvDesc& d, plans::PlanOptions p) {
   if ((g.mma && !g.points_split_over_warps()) || (p.async_copies && p.plan == "unfused" && !g.lanes)) use_async_copies(g);
   if (g.points_split_over_warps()) use_tile_patch_ring(g, d, p);
   if (g.points_split_over_warps()) widen_tile_ring(g, d, p, t);
-  choose_patch_region(g, t, p.tile_block_cols);
+  choose_patch_region(g, t, d.k, p.device_cores, p.tile_block_cols);
   // A stored V's rows by tiles are staged by asynchronous copies only (the tensor-core fused
   // transforms its own).
   if (!g.stages && !g.points_split_over_warps()) g.v_tile_major = false;
