@@ -122,19 +122,19 @@ bool half_tile_ring(const ConvDesc& d, const plans::PlanOptions& p) {
   }
 }
 
-// The tensor-core fused ring `f` with its tiles in the other shapes (GemmTiles::region) than the
-// planner's choice: runs of consecutive tiles, and 2D blocks of 2 columns or more (those its rule
-// weighs, choose_patch_region).
-std::vector<plans::PlanOptions> other_tile_blocks(const ConvDesc& d, const plans::PlanOptions& f) {
+// The tensor-core fused ring `f` with its tiles the other way than the planner's rule takes them
+// (choose_patch_region): runs where it takes a 2D block, else the squarest block (F(2,3) at 32
+// tiles: 8 x 4, the fewest pixels a tile), for the model to weigh. One candidate, not every shape:
+// each costs the planner a kernel's build (all five doubled plan auto's time in fp16).
+std::optional<plans::PlanOptions> other_tile_block(const ConvDesc& d, const plans::PlanOptions& f) {
   const plans::GemmTiles g = *resolve_plan(d, f).gemm;
-  std::vector<plans::PlanOptions> out;
-  for (int cols = -1; cols <= g.bp; ++cols) {
-    if (cols == 0 || (cols > 0 && (cols < 2 || g.bp % cols)) || cols == (g.region.cols ? g.region.cols : -1)) continue;
-    plans::PlanOptions v = f;
-    v.tile_block_cols = cols;
-    out.push_back(v);
-  }
-  return out;
+  plans::PlanOptions v = f;
+  v.tile_block_cols = -1;
+  if (!g.region.cols)
+    for (int cols = 2; cols * cols <= g.bp; ++cols)
+      if (g.bp % cols == 0) v.tile_block_cols = cols;
+  if (v.tile_block_cols < 0 && !g.region.cols) return std::nullopt;
+  return v;
 }
 
 // Every plan x m x tile shape worth building for `d`: F(m, r) with alpha <= 8, and for the
@@ -202,7 +202,7 @@ std::vector<plans::PlanOptions> candidate_plans(const ConvDesc& d, const Options
         if (f.plan == "fused" && !half_tile_ring(d, f)) continue;
         out.push_back(f);
         if (f.plan == "fused" && !o.tile_block_cols)
-          for (const plans::PlanOptions& v : other_tile_blocks(d, f)) out.push_back(v);
+          if (const std::optional<plans::PlanOptions> v = other_tile_block(d, f)) out.push_back(*v);
       }
     }
   }
