@@ -354,7 +354,7 @@ int64_t tile_ring_l2_bytes(const GemmTiles& g, const plans::Tiling& t) {
 // nothing, which costs only where it adds a wave. On the H100 (session 50, F(2,3) fp16, blocks of
 // 64 x 32): blocks that fit the tiles 1.06-1.08x faster (vgg16.1_2.b8, vgg16.2_2.b8), 8 x 4 on 7 x 7
 // tiles in the one wave of runs 1.05x (vgg16.5_2.b8), blocks that add a wave 0.86-0.92x (vgg16.3_2,
-// vgg16.4_2, resnet50.c3). candidate_plans offers the others to the planner's model.
+// vgg16.4_2, resnet50.c3). candidate_plans offers the other way (other_tile_block) to the planner's model.
 void choose_patch_region(GemmTiles& g, const plans::Tiling& t, int64_t K, int cores, int cols) {
   g.region = {};
   if (cols && !g.tile_patch_ring())
