@@ -17,10 +17,10 @@
 namespace wino::testing {
 namespace {
 
-plans::PlanOptions ring_options(int tile_block_cols, Precision precision = Precision::fp16) {
+plans::PlanOptions ring_options(int tile_block_cols, Precision precision = Precision::fp16, int m = 2) {
   plans::PlanOptions o;
   o.plan = "fused";
-  o.m = 2;
+  o.m = m;
   o.precision = precision;
   o.async_copies = true;
   o.tile_block_cols = tile_block_cols;
@@ -79,33 +79,46 @@ TEST(PatchRegion, WorkGroupsCoverEachImagesTilesByBlocks) {
   EXPECT_EQ(plans::tile_blocks(g, t), 3 * 4 * 2);
 }
 
-// Each block shape of 32 tiles (16 x 2 to 2 x 16, and runs) in f16 and bf16 over shapes whose tiles
-// (m = 2) the blocks do not divide. The interpreter stops on any race, out-of-bounds access or read
-// of unwritten memory; every output element must be written (the tester poisons y).
+// Each block shape (for F(2,3)'s 32 tiles 16 x 2 to 1 x 32, for F(3,3)'s 16 (odd alpha) 8 x 2 to 1 x
+// 16) and runs, in f16 and bf16, over shapes whose tiles the blocks do not divide. Where m has no
+// ring (F(1,3), F(4,3): its two copies do not fit), a block is refused, never computed. The
+// interpreter stops on any race, out-of-bounds access or read of unwritten memory; every output
+// element must be written (the tester poisons y).
 TEST(PatchRegion, EveryBlockShapeMatchesReference) {
   const std::vector<ConvCase> cases = {
-      {2, 24, 13, 11, 20, 3, Padding::all(1), {true, true, Activation::relu}},  // 7 x 6 tiles; C: 16 + 8
+      {2, 24, 13, 11, 20, 3, Padding::all(1), {true, true, Activation::relu}},  // F(2,3): 7 x 6 tiles; C: 16 + 8
       {1, 40, 9, 17, 40, 3, Padding::all(0)},                                   // 4 x 8 tiles; K: 32 + 8
       {2, 32, 10, 10, 8, 3, Padding::all(2), {true, false, Activation::silu}},  // 6 x 6 tiles
       {1, 32, 12, 15, 8, 3, {0, 2, 1, 0}},                                      // 7 x 8 tiles
   };
-  for (const DType type : {DType::f16, DType::bf16})
-    for (int cols : {-1, 2, 4, 8, 16})
+  for (int m : {1, 2, 3, 4})
+    for (const DType type : {DType::f16, DType::bf16}) {
+      const Precision precision = type == DType::f16 ? Precision::fp16 : Precision::bf16;
       for (ConvCase cc : cases) {
         cc.dtype = type, cc.layout = Layout::nhwc;
-        const Precision precision = type == DType::f16 ? Precision::fp16 : Precision::bf16;
         const ConvDesc d = desc_of(cc);
-        const plans::PlanOptions resolved = planner::resolve_plan(d, ring_options(cols, precision));
-        ASSERT_TRUE(resolved.gemm->tile_patch_ring()) << resolved.gemm->str() << " " << cc.str();
-        ASSERT_EQ(resolved.gemm->region.cols, std::max(cols, 0)) << cc.str();
-        Options o = plan_options("fused", 2);
-        o.precision = precision;
-        const double err = check_conv(Device::interpreter(), o, cc, 1, [&](plans::Program& prog) {
-          prog = plans::build_program(d, resolved);
-        });
-        std::printf("[ measured ] interp tile ring %s %s: rel L2 error %.3g\n", resolved.gemm->str().c_str(),
-                    cc.str().c_str(), err);
+        const plans::GemmTiles runs = *planner::resolve_plan(d, ring_options(0, precision, m)).gemm;
+        if (!runs.tile_patch_ring()) {
+          EXPECT_NE(m, 2) << "F(2,3) runs its ring on " << cc.str();
+          EXPECT_THROW(planner::resolve_plan(d, ring_options(2, precision, m)), Error) << m << " " << cc.str();
+          EXPECT_THROW(planner::resolve_plan(d, ring_options(-1, precision, m)), Error) << m << " " << cc.str();
+          continue;
+        }
+        for (int cols = -1; cols <= runs.bp; ++cols) {
+          if (cols == 0 || (cols > 0 && (cols < 2 || runs.bp % cols))) continue;
+          const plans::PlanOptions resolved = planner::resolve_plan(d, ring_options(cols, precision, m));
+          ASSERT_TRUE(resolved.gemm->tile_patch_ring()) << resolved.gemm->str() << " " << cc.str();
+          ASSERT_EQ(resolved.gemm->region.cols, std::max(cols, 0)) << cc.str();
+          Options o = plan_options("fused", m);
+          o.precision = precision;
+          const double err = check_conv(Device::interpreter(), o, cc, 1, [&](plans::Program& prog) {
+            prog = plans::build_program(d, resolved);
+          });
+          std::printf("[ measured ] interp tile ring F(%d,3) %s %s: rel L2 error %.3g\n", m,
+                      resolved.gemm->str().c_str(), cc.str().c_str(), err);
+        }
       }
+    }
 }
 
 // The ring as sm_90 runs it (widen_tile_ring): 64 x 32 blocks of a warp a point, 512 threads,
