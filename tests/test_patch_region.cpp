@@ -109,7 +109,7 @@ TEST(PatchRegion, EveryBlockShapeMatchesReference) {
         for (int cols = -1; cols <= runs.bp; ++cols) {
           if (cols == 0 || (cols > 0 && (cols < 2 || runs.bp % cols))) continue;
           // A block whose region (with its padded pitches) outgrows the memory the ring may take is
-          // refused by name (F(2,2)'s 1 x 32: 98688 bytes against 98304), never computed.
+          // refused by name (a 1 x 32 block at r = 2: 98688 bytes against 98304), never computed.
           plans::PlanOptions resolved;
           plans::Program built;
           try {
