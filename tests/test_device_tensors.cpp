@@ -315,25 +315,29 @@ TEST(CudaDeviceTensors, MisuseIsRefusedByName) {
 }
 
 // The tensor-core fused's ring copies x 16 bytes at a time (f16 channels last, two chunks of 16
-// channels): a tensor that starts between such boundaries is refused by name, not read
-// misaligned (a fault that would end the context); one on a boundary runs.
+// channels), the unfused plan's input transform (V by tiles) loads 4 channels of a pixel, 8 bytes:
+// a tensor that starts between such boundaries is refused by name, not read misaligned (a fault
+// that would end the context); one on a boundary runs.
 TEST(CudaDeviceTensors, InputCopiedInRunsMustStartOnTheirBoundary) {
   SKIP_WITHOUT_CUDA();
   ConvDesc d;
   d.n = 1, d.c = 32, d.h = d.w = 8, d.k = 16, d.pad = Padding::all(1);
   d.dtype = DType::f16, d.layout = Layout::nhwc;
-  Options o;
-  o.plan = "fused", o.m = 2, o.precision = Precision::fp16;
   cuda::CudaContext ctx(0);
-  Conv conv = compile(Device::cuda(), d, o);
-  const int64_t x_bytes = d.n * d.h * d.w * d.c * 2, y_bytes = d.n * d.out_h() * d.out_w() * d.k * 2;
-  cuda::DeviceBuffer w(ctx, d.k * d.c * 9 * 2), x(ctx, x_bytes + 16), y(ctx, y_bytes);
-  conv.set_weights(TensorRef{reinterpret_cast<void*>(w.device_ptr()), {d.k, d.c, 3, 3}, DType::f16});
-  TensorRef yr{reinterpret_cast<void*>(y.device_ptr()), {d.n, d.out_h(), d.out_w(), d.k}, DType::f16};
-  TensorRef xr{reinterpret_cast<void*>(x.device_ptr() + 2), {d.n, d.h, d.w, d.c}, DType::f16};
-  expect_error([&] { conv.run(xr, yr); }, "x starts 2 bytes past a 16-byte boundary, but plan fused copies it");
-  xr.data = reinterpret_cast<void*>(x.device_ptr());
-  conv.run(xr, yr);
+  for (const auto& [plan, bytes] : {std::pair<std::string, int>{"fused", 16}, {"unfused", 8}}) {
+    Options o;
+    o.plan = plan, o.m = 2, o.precision = Precision::fp16;
+    Conv conv = compile(Device::cuda(), d, o);
+    const int64_t x_bytes = d.n * d.h * d.w * d.c * 2, y_bytes = d.n * d.out_h() * d.out_w() * d.k * 2;
+    cuda::DeviceBuffer w(ctx, d.k * d.c * 9 * 2), x(ctx, x_bytes + 16), y(ctx, y_bytes);
+    conv.set_weights(TensorRef{reinterpret_cast<void*>(w.device_ptr()), {d.k, d.c, 3, 3}, DType::f16});
+    TensorRef yr{reinterpret_cast<void*>(y.device_ptr()), {d.n, d.out_h(), d.out_w(), d.k}, DType::f16};
+    TensorRef xr{reinterpret_cast<void*>(x.device_ptr() + 2), {d.n, d.h, d.w, d.c}, DType::f16};
+    expect_error([&] { conv.run(xr, yr); },
+                 "x starts 2 bytes past a " + std::to_string(bytes) + "-byte boundary, but plan " + plan + " copies it");
+    xr.data = reinterpret_cast<void*>(x.device_ptr());
+    conv.run(xr, yr);
+  }
 }
 
 }  // namespace

@@ -161,8 +161,8 @@ Expr KernelBuilder::load(const std::string& hint, const Memory* mem, Expr index,
   return v;
 }
 
-Expr KernelBuilder::aligned_load(const std::string& hint, const Memory* mem, Expr index, int lanes) {
-  Expr v = load(hint, mem, index, {}, lanes);
+Expr KernelBuilder::aligned_load(const std::string& hint, const Memory* mem, Expr index, int lanes, Expr mask) {
+  Expr v = load(hint, mem, index, mask, lanes);
   current().back()->aligned = true;
   return v;
 }

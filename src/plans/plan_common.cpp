@@ -155,20 +155,23 @@ ir::Expr image_base(Layout layout, ir::Expr n, ir::Expr ch, int64_t channels, in
   return layout == Layout::nhwc ? n * (pixels * channels) + ch : (n * channels + ch) * pixels;
 }
 
-int transform_groups_per_multiprocessor(const Tiling& t, int threads) {
+int transform_groups_per_multiprocessor(const Tiling& t, int threads, int lanes) {
   // Up to alpha 6 ptxas fits the transforms in 64 registers without spilling (sm_90; alpha 8 spills
   // there): 4 work-groups of 256 threads per multiprocessor instead of 2 made the f16 NHWC input
   // transform at F(4,3) 5-9% faster on the H200's large layers
-  // (bench/results/h200_nhwc_transform_groups_session34.txt).
-  const int64_t estimate = 5 * t.alpha * t.alpha / 2 + 24;
-  const int64_t registers = t.alpha <= 6 ? std::min<int64_t>(estimate, 64) : estimate;
+  // (bench/results/h200_nhwc_transform_groups_session34.txt). A thread of `lanes` channels holds
+  // lanes - 1 more values a point.
+  const int64_t estimate = (5 + 2 * (lanes - 1)) * t.alpha * t.alpha / 2 + 24;
+  const int64_t registers = t.alpha <= 6 && lanes == 1 ? std::min<int64_t>(estimate, 64) : estimate;
   return static_cast<int>(std::clamp<int64_t>(65536 / (threads * registers), 1, 6));
 }
 
 std::vector<ir::Expr> load_input_tile(ir::KernelBuilder& b, const ir::Memory* x, const ConvDesc& d,
                                       const Tiling& t, const TileCoords& tc, ir::Expr c,
-                                      ir::Expr valid, const std::vector<bool>& rows) {
+                                      ir::Expr valid, const std::vector<bool>& rows, int lanes) {
   using namespace ir;
+  if (lanes > 1 && (d.layout != Layout::nhwc || d.c % lanes))
+    throw Error("internal: vector loads of an input tile need channels last and C a multiple of the lanes");
   Expr ih0 = b.let("ih0", tc.th * t.m - d.pad.top), iw0 = b.let("iw0", tc.tw * t.m - d.pad.left);
   Expr base = b.let("xbase", image_base(d.layout, tc.n, c, d.c, d.h * d.w));
   const int64_t step = pixel_step(d.layout, d.c);
@@ -176,13 +179,14 @@ std::vector<ir::Expr> load_input_tile(ir::KernelBuilder& b, const ir::Memory* x,
   for (int i = 0; i < t.alpha; ++i)
     for (int j = 0; j < t.alpha; ++j) {
       if (!rows.empty() && !rows[i]) {
-        tile.push_back(b.f32(0));
+        tile.push_back(lanes > 1 ? broadcast(b.f32(0), lanes) : b.f32(0));
         continue;
       }
       Expr ih = ih0 + i, iw = iw0 + j;
       Expr mask = logical_and(in_range(ih, 0, d.h), in_range(iw, 0, d.w));
       if (valid) mask = logical_and(valid, mask);
-      tile.push_back(b.load("d", x, base + (ih * d.w + iw) * step, mask));
+      const Expr at = base + (ih * d.w + iw) * step;
+      tile.push_back(lanes > 1 ? b.aligned_load("d", x, at, lanes, mask) : b.load("d", x, at, mask));
     }
   return tile;
 }

@@ -75,7 +75,7 @@ BufferHandle transformed_weights(ProgramBuilder& prog, const Tiling& t, int64_t 
 /// threads) 4-5 groups made F(4,3)'s transforms 6-11% faster than 1, 8 made F(2,3)'s output
 /// transform slower and 3 made F(6,3)'s input transform spill; the NHWC kernels' 256 threads get
 /// 4, 4 and 1 at alpha 4, 6 and 8 (alpha 6 took 2 until session 34: 5-9% slower).
-int transform_groups_per_multiprocessor(const Tiling& t, int threads);
+int transform_groups_per_multiprocessor(const Tiling& t, int threads, int lanes = 1);
 
 /// Divides with rounding up.
 inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
@@ -102,10 +102,11 @@ inline int64_t channel_step(Layout layout, int64_t pixels) { return layout == La
 
 /// Loads the alpha x alpha input patch of tile (n, th, tw), channel c, with zero padding; `valid`
 /// masks every load (tiles or channels past the end of a block). With `rows`, only the patch rows
-/// it marks are loaded (the others are 0).
+/// it marks are loaded (the others are 0). With `lanes` > 1 (channels last, c and C multiples of
+/// it), each pixel's channels c .. c + lanes - 1 as one aligned vector load.
 std::vector<ir::Expr> load_input_tile(ir::KernelBuilder& b, const ir::Memory* x, const ConvDesc& d,
                                       const Tiling& t, const TileCoords& tc, ir::Expr c,
-                                      ir::Expr valid = {}, const std::vector<bool>& rows = {});
+                                      ir::Expr valid = {}, const std::vector<bool>& rows = {}, int lanes = 1);
 
 /// Stores an m x m output tile of channel k with the image-edge masks (and the epilogue).
 void store_output_tile(ir::KernelBuilder& b, const OutputSink& y, const ConvDesc& d,

@@ -46,7 +46,8 @@ struct Program {
   /// Index of the buffer with `role` (input, weights, output: exactly one each); -1 if none.
   int buffer(BufferRole role) const;
   /// Per buffer, the bytes its start must be a multiple of: the widest asynchronous copy a kernel
-  /// makes from it (the tensor-core fused's ring copies x 16 bytes at a time), else 1.
+  /// makes from it (the tensor-core fused's ring copies x 16 bytes at a time) or aligned vector
+  /// access of it (the channels-last input transform loads x 8 bytes at a time), else 1.
   std::vector<int64_t> copy_alignments() const;
 };
 

@@ -29,6 +29,12 @@ std::vector<int64_t> Program::copy_alignments() const {
         int64_t& a = align.at(static_cast<size_t>(s->source->binding));
         a = std::max(a, s->extent * ir::type_bytes(s->source->type));
       }
+      const bool vector_access = (s->kind == ir::StmtKind::load || s->kind == ir::StmtKind::store) && s->aligned;
+      if (vector_access && s->memory && s->memory->binding >= 0) {
+        const int lanes = (s->kind == ir::StmtKind::load ? s->var.type() : s->value.type()).lanes;
+        int64_t& a = align.at(static_cast<size_t>(s->memory->binding));
+        a = std::max<int64_t>(a, lanes * ir::type_bytes(s->memory->type));
+      }
       walk(s->body);
     }
   };

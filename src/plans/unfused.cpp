@@ -10,31 +10,50 @@ namespace wino::plans {
 
 using namespace ir;
 
+// Channels of a tile each thread of the channels-last input transform to V by tiles takes, so that
+// each pixel is one aligned load and each point one store of 4 or 2 halves: as many as keep the
+// tile's alpha^2 values a channel within 64 registers' worth. One 2-byte load per element kept the
+// H200's load queue full (ncu, vgg16.3_2.b8, session 51); on the H100 4 channels made F(2,3)'s
+// kernel 1.07-1.20x faster on the 5 layers plan auto runs unfused, while at F(4,3) they took 209
+// registers and were 0.90-1.05x (bench/results/h100_input_lanes_ab_session51.txt).
+int tile_major_lanes(const Tiling& t, int64_t channels) {
+  for (int lanes : {4, 2})
+    if (t.alpha * t.alpha * lanes <= 64 && channels % lanes == 0) return lanes;
+  return 1;
+}
+
 // V[xi][c][p], or V[xi][p][c] (tile_major).
 std::unique_ptr<Kernel> input_transform_kernel(const ProgramBuilder& prog, const Tiling& t, int threads,
                                                BufferHandle v_buf, StoredValues values, bool tile_major) {
   const ConvDesc& d = prog.desc();
   if (d.layout == Layout::nhwc && !tile_major) return input_transform_nhwc_kernel(prog, t, v_buf, values);
   if (tile_major) threads = 256;  // as the channels-last kernels: 4 work-groups of 64 registers per SM up to alpha 6
+  // Channels last (C a multiple of 8: v_tile_major) by vectors of channels.
+  const int lanes = tile_major && d.layout == Layout::nhwc ? tile_major_lanes(t, d.c) : 1;
   const int a = t.alpha;
-  const int64_t C = d.c, P = t.tiles, total = C * P;
+  const int64_t C = d.c, P = t.tiles, groups = C / lanes, total = groups * P;
   auto ctx = std::make_shared<Context>();
   const std::string layout = tile_major ? std::string(d.layout == Layout::nhwc ? "nhwc_" : "") + "vt_" : "";
-  KernelBuilder b(ctx, kernel_name(prog.plan(), "input", t.m, t.r, layout + "t" + std::to_string(threads)),
+  const std::string vector = lanes > 1 ? "_x" + std::to_string(lanes) : "";
+  KernelBuilder b(ctx, kernel_name(prog.plan(), "input", t.m, t.r, layout + "t" + std::to_string(threads) + vector),
                   ceil_div(total, threads), threads);
   b.info() = {prog.plan(), "input_transform", t.m, t.r};
   // Memory-bound: as many work-groups per multiprocessor as the transform's registers allow.
-  if (tile_major) b.set_min_groups_per_multiprocessor(transform_groups_per_multiprocessor(t, threads));
+  if (tile_major) b.set_min_groups_per_multiprocessor(transform_groups_per_multiprocessor(t, threads, lanes));
   const Memory* x = prog.param(b, prog.input());
   const Memory* v = prog.param(b, v_buf, true);
   b.threads([&](Expr tid) {
     Expr idx = b.let("idx", b.group_id() * threads + tid);
     b.if_then(lt(idx, b.i32(total)), [&] {
-      Expr p = b.let("p", tile_major ? idx / C : idx % P), c = b.let("c", tile_major ? idx % C : idx / P);
-      std::vector<Expr> tile = load_input_tile(b, x, d, t, tile_coords(b, p, t), c);
+      Expr p = b.let("p", tile_major ? idx / groups : idx % P);
+      Expr c = b.let("c", tile_major ? idx % groups * lanes : idx / P);
+      std::vector<Expr> tile = load_input_tile(b, x, d, t, tile_coords(b, p, t), c, {}, {}, lanes);
       std::vector<Expr> vt = transform_2d(*ctx, t.t.BT, tile);
-      for (int xi = 0; xi < a * a; ++xi)
-        b.store(v, tile_major ? (b.i32(xi) * P + p) * C + c : (b.i32(xi) * C + c) * P + p, as_gemm_operand(vt[xi], values));
+      for (int xi = 0; xi < a * a; ++xi) {
+        Expr at = tile_major ? (b.i32(xi) * P + p) * C + c : (b.i32(xi) * C + c) * P + p;
+        if (lanes > 1) b.aligned_store(v, at, vt[xi]);
+        else b.store(v, at, as_gemm_operand(vt[xi], values));
+      }
     });
   });
   return b.finish();

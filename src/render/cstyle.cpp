@@ -236,9 +236,11 @@ class Renderer {
     const bool bits = value_type(s.memory->type) != s.memory->type;
     if (!d_.types.load.empty() && !bits)
       return fill(d_.types.load, {{"%t", ctype(t)}, {"%n", std::to_string(t.lanes)}, {"%p", "&" + memory_ref(*s.memory, s.index)}});
-    if (s.aligned && bits && d_.mma && t.lanes == 2)  // an aligned pair of f16/bf16: one 32-bit access, then widened
-      return std::string(s.memory->type == Type::f16 ? "wino_f16x2_to_float2" : "wino_bf16x2_to_float2") +
-             "(*reinterpret_cast<const unsigned*>(&" + memory_ref(*s.memory, s.index) + "))";
+    if (s.aligned && bits && d_.mma && (t.lanes == 2 || t.lanes == 4)) {  // one 4- or 8-byte access, then widened
+      const std::string type = s.memory->type == Type::f16 ? "f16" : "bf16", n = std::to_string(t.lanes);
+      return "wino_" + type + "x" + n + "_to_float" + n + "(*reinterpret_cast<const " +
+             (t.lanes == 2 ? "unsigned" : "uint2") + "*>(&" + memory_ref(*s.memory, s.index) + "))";
+    }
     std::vector<std::string> lanes;
     for (int i = 0; i < t.lanes; ++i) lanes.push_back(widen(*s.memory, lane_ref(*s.memory, s.index, i)));
     return make_text(d_.types, t, lanes);

@@ -210,6 +210,14 @@ __device__ __forceinline__ float2 wino_f16x2_to_float2(unsigned w) {
 __device__ __forceinline__ float2 wino_bf16x2_to_float2(unsigned w) {
   return make_float2(__uint_as_float(w << 16), __uint_as_float(w & 0xffff0000u));
 }
+__device__ __forceinline__ float4 wino_f16x4_to_float4(uint2 w) {
+  const float2 lo = wino_f16x2_to_float2(w.x), hi = wino_f16x2_to_float2(w.y);
+  return make_float4(lo.x, lo.y, hi.x, hi.y);
+}
+__device__ __forceinline__ float4 wino_bf16x4_to_float4(uint2 w) {
+  const float2 lo = wino_bf16x2_to_float2(w.x), hi = wino_bf16x2_to_float2(w.y);
+  return make_float4(lo.x, lo.y, hi.x, hi.y);
+}
 __device__ __forceinline__ void wino_mma_tf32_bits(float& d0, float& d1, float& d2, float& d3, unsigned a0,
     unsigned a1, unsigned a2, unsigned a3, unsigned b0, unsigned b1) {
   asm volatile("mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"
