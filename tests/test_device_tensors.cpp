@@ -334,7 +334,7 @@ TEST(CudaDeviceTensors, InputCopiedInRunsMustStartOnTheirBoundary) {
     TensorRef yr{reinterpret_cast<void*>(y.device_ptr()), {d.n, d.out_h(), d.out_w(), d.k}, DType::f16};
     TensorRef xr{reinterpret_cast<void*>(x.device_ptr() + 2), {d.n, d.h, d.w, d.c}, DType::f16};
     expect_error([&] { conv.run(xr, yr); },
-                 "x starts 2 bytes past a " + std::to_string(bytes) + "-byte boundary, but plan " + plan + " copies it");
+                 "x starts 2 bytes past a " + std::to_string(bytes) + "-byte boundary, but plan " + plan + " reads it");
     xr.data = reinterpret_cast<void*>(x.device_ptr());
     conv.run(xr, yr);
   }

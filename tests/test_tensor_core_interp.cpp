@@ -47,46 +47,49 @@ TEST(TensorCoreInterp, HalfVStagedByTilesMatchesReference) {
 }
 
 // The channels-last input transform into V by tiles loads and stores several channels of a pixel
-// at a time: 4 at F(2,3) and F(1,3) (alpha 4 and 3), 2 at F(3,3) (alpha 5), 1 at F(4,3) (alpha 6),
-// with a last block of tiles part full, N > 1, uneven padding and C = 8 and 24. (V by tiles needs
-// the tiles a multiple of 8: where an m leaves them not, that shape stores V by channels and is
-// left out; every m runs at least one.)
+// at a time from half x: 4 at F(2,3) and F(1,3) (alpha 4 and 3), 2 at F(3,3) (alpha 5), 1 at F(4,3)
+// (alpha 6); float32 x (an fp16 GEMM on float tensors) 1. A last block of tiles part full, N > 1,
+// uneven padding, C = 8 and 24, plans unfused and fused-output (which shares the kernel). (V by
+// tiles needs the tiles a multiple of 8: where an m leaves them not, that shape stores V by channels
+// and is left out; every m runs at least one.) Conv::run refuses x off the loads' boundary.
 TEST(TensorCoreInterp, InputTransformByChannelVectorsMatchesReference) {
   const std::vector<std::pair<int, const char*>> ms = {{2, "_x4"}, {1, "_x4"}, {3, "_x2"}, {4, "_t256"}};
   const std::vector<ConvCase> cases = {
       {2, 24, 16, 11, 20, 3, Padding::all(1), {true, true, Activation::none}},
       {1, 8, 31, 18, 16, 3, {0, 2, 1, 0}},
   };
-  for (const DType type : {DType::f16, DType::bf16})
-    for (const auto& [m, suffix] : ms) {
-      int ran = 0;
-      for (ConvCase cc : cases) {
-        cc.dtype = type, cc.layout = Layout::nhwc;
-        const Precision precision = type == DType::f16 ? Precision::fp16 : Precision::bf16;
-        const ConvDesc d = desc_of(cc);
-        plans::PlanOptions p;
-        p.plan = "unfused", p.m = m, p.precision = precision, p.async_copies = true;
-        const plans::PlanOptions resolved = planner::resolve_plan(d, p);
-        const plans::Program prog = plans::build_program(d, resolved);
-        std::string input;
-        for (const auto& k : prog.kernels)
-          if (k->name.find("_input_") != std::string::npos) input = k->name;
-        if (!resolved.gemm->v_tile_major) continue;  // tiles no multiple of 8 at this m: V by channels
-        ASSERT_GE(input.size(), std::string(suffix).size()) << input;
-        EXPECT_EQ(input.substr(input.size() - std::string(suffix).size()), suffix) << input;
-        // x must start on a boundary of the loads (Conv::run refuses it otherwise).
-        const int lanes = suffix[1] == 'x' ? suffix[2] - '0' : 1;
-        EXPECT_EQ(prog.copy_alignments().at(prog.buffer(plans::BufferRole::input)), lanes > 1 ? 2 * lanes : 1) << input;
-        Options o = plan_options("unfused", m);
-        o.precision = precision;
-        const double err = check_conv(Device::interpreter(), o, cc, 1, [&](plans::Program& edit) {
-          edit = plans::build_program(d, resolved);
-        });
-        std::printf("[ measured ] interp %s %s: rel L2 error %.3g\n", input.c_str(), cc.str().c_str(), err);
-        ++ran;
+  for (const char* plan : {"unfused", "fused-output"})
+    for (const DType type : {DType::f16, DType::bf16, DType::f32})
+      for (const auto& [m, vector_suffix] : ms) {
+        if (std::string(plan) == "fused-output" && m != 2) continue;
+        int ran = 0;
+        for (ConvCase cc : cases) {
+          cc.dtype = type, cc.layout = Layout::nhwc;
+          const Precision precision = type == DType::bf16 ? Precision::bf16 : Precision::fp16;
+          const std::string suffix = type == DType::f32 ? "_t256" : vector_suffix;
+          const ConvDesc d = desc_of(cc);
+          plans::PlanOptions p;
+          p.plan = plan, p.m = m, p.precision = precision, p.async_copies = true;
+          const plans::PlanOptions resolved = planner::resolve_plan(d, p);
+          const plans::Program prog = plans::build_program(d, resolved);
+          std::string input;
+          for (const auto& k : prog.kernels)
+            if (k->name.find("_input_") != std::string::npos) input = k->name;
+          if (!resolved.gemm->v_tile_major) continue;  // tiles no multiple of 8 at this m: V by channels
+          ASSERT_GE(input.size(), suffix.size()) << input;
+          EXPECT_EQ(input.substr(input.size() - suffix.size()), suffix) << input;
+          const int lanes = suffix[1] == 'x' ? suffix[2] - '0' : 1;
+          EXPECT_EQ(prog.start_alignments().at(prog.buffer(plans::BufferRole::input)), lanes > 1 ? 2 * lanes : 1) << input;
+          Options o = plan_options(plan, m);
+          o.precision = precision;
+          const double err = check_conv(Device::interpreter(), o, cc, 1, [&](plans::Program& edit) {
+            edit = plans::build_program(d, resolved);
+          });
+          std::printf("[ measured ] interp %s %s: rel L2 error %.3g\n", input.c_str(), cc.str().c_str(), err);
+          ++ran;
+        }
+        EXPECT_GT(ran, 0) << plan << " F(" << m << ",3) " << dtype_name(type) << " stored V by tiles for no shape";
       }
-      EXPECT_GT(ran, 0) << "F(" << m << ",3) stored V by tiles for no shape";
-    }
 }
 
 }  // namespace

@@ -176,37 +176,44 @@ TEST(IrVectors, EachDialectSpellsVectorsFromItsTable) {
   EXPECT_NE(metal.find("float4(wino_f16_to_f32(hx[e])"), std::string::npos) << metal;
 }
 
-// An aligned pair of f16 or bf16 loads as one 32-bit word on CUDA, widened by the prelude's
-// unpacking (lane by lane elsewhere); the interpreter widens it as two loads and refuses a pair
-// at an odd element.
-TEST(IrVectors, AlignedHalfPairsLoadAsOneWord) {
+// An aligned pair or quad of f16 or bf16 loads as one 4- or 8-byte access on CUDA, widened by the
+// prelude's unpacking (lane by lane elsewhere), zeros where its mask is false; the interpreter
+// widens it lane by lane and refuses one at an element off its lanes.
+TEST(IrVectors, AlignedHalfVectorsLoadAsOneAccess) {
   for (const Type half : {Type::f16, Type::bf16})
-    for (int shift : {0, 1}) {
-      KernelBuilder b(std::make_shared<Context>(), "aligned_pairs", 1, 4);
-      const Memory* hx = b.buffer("hx", 10, true, half);
-      const Memory* y = b.buffer("y", 8, false);
-      b.threads([&](Expr tid) {
-        Expr e = b.let("e", tid * 2 + shift);
-        b.store(y, tid * 2, b.aligned_load("h", hx, e, 2));
-      });
-      auto k = b.finish();
-      EXPECT_TRUE(verify(*k).empty());
-      std::vector<uint16_t> hs(10);
-      for (int i = 0; i < 10; ++i) hs[i] = half == Type::f16 ? float_to_f16(0.5f * i - 1) : float_to_bf16(0.5f * i - 1);
-      std::vector<float> ys(8, 0.0f);
-      const std::string error = error_of([&] { interp::interpret(*k, {hs.data(), ys.data()}); });
-      if (shift == 1) {
-        EXPECT_NE(error.find("aligned load of 2 elements from 'hx' at element 1, not a multiple of 2 (misaligned)"),
-                  std::string::npos) << error;
-        continue;
+    for (int lanes : {2, 4})
+      for (int shift : {0, 1}) {
+        KernelBuilder b(std::make_shared<Context>(), "aligned_halves", 1, 4);
+        const Memory* hx = b.buffer("hx", 4 * lanes + 2, true, half);
+        const Memory* y = b.buffer("y", 4 * lanes, false);
+        b.threads([&](Expr tid) {
+          Expr e = b.let("e", tid * lanes + shift);
+          b.store(y, tid * lanes, b.aligned_load("h", hx, e, lanes, lt(tid, b.i32(3))));  // thread 3 loads zeros
+        });
+        auto k = b.finish();
+        EXPECT_TRUE(verify(*k).empty());
+        std::vector<uint16_t> hs(4 * lanes + 2);
+        for (int i = 0; i < 4 * lanes + 2; ++i)
+          hs[i] = half == Type::f16 ? float_to_f16(0.5f * i - 1) : float_to_bf16(0.5f * i - 1);
+        std::vector<float> ys(4 * lanes, 7.0f);
+        const std::string error = error_of([&] { interp::interpret(*k, {hs.data(), ys.data()}); });
+        if (shift == 1) {
+          EXPECT_NE(error.find("aligned load of " + std::to_string(lanes) + " elements from 'hx' at element 1, not a multiple of " +
+                               std::to_string(lanes) + " (misaligned)"),
+                    std::string::npos) << error;
+          continue;
+        }
+        EXPECT_EQ(error, "");
+        for (int i = 0; i < 4 * lanes; ++i) EXPECT_EQ(ys[i], i < 3 * lanes ? 0.5f * i - 1 : 0.0f) << i;
+        const std::string cu = render::render_kernel(*k, render::Dialect::cuda);
+        const std::string unpack = std::string("wino_") + (half == Type::f16 ? "f16" : "bf16") + "x" + std::to_string(lanes) +
+                                   "_to_float" + std::to_string(lanes);
+        const std::string word = lanes == 2 ? "unsigned" : "uint2";
+        EXPECT_NE(cu.find("? " + unpack + "(*reinterpret_cast<const " + word + "*>(&hx[e])) : make_float" +
+                          std::to_string(lanes) + "(0.0f"),
+                  std::string::npos) << cu;
+        EXPECT_EQ(render::render_kernel(*k, render::Dialect::c).find(unpack), std::string::npos);
       }
-      EXPECT_EQ(error, "");
-      for (int i = 0; i < 8; ++i) EXPECT_EQ(ys[i], 0.5f * i - 1) << i;
-      const std::string cu = render::render_kernel(*k, render::Dialect::cuda);
-      const std::string unpack = half == Type::f16 ? "wino_f16x2_to_float2" : "wino_bf16x2_to_float2";
-      EXPECT_NE(cu.find(unpack + "(*reinterpret_cast<const unsigned*>(&hx[e]))"), std::string::npos) << cu;
-      EXPECT_EQ(render::render_kernel(*k, render::Dialect::c).find(unpack), std::string::npos);
-    }
 }
 
 TEST(IrVectors, InterpreterRefusesMisalignedAlignedStores) {

@@ -76,7 +76,7 @@ Conv compile_lowered(const Device& device, const ConvDesc& desc, const Options& 
   lower::Lowered low = lower::lower(desc, choice.plan, dialect, lowering);
   impl->program = std::move(low.program);
   const plans::Program& prog = impl->program;
-  impl->copy_alignments = prog.copy_alignments();
+  impl->start_alignments = prog.start_alignments();
   std::vector<runtime::KernelSpec> specs;
   for (const auto& k : prog.kernels) specs.push_back(runtime::KernelSpec::of(*k));
   const std::vector<runtime::BackendKernelStats> backend_stats =

@@ -23,7 +23,7 @@ struct Conv::Impl {
   // for the others: tensors come with each run, intermediates from a workspace).
   std::vector<std::unique_ptr<runtime::Allocation>> held;
   std::vector<int> scratch;  // program buffers that are intermediates, in workspace order
-  std::vector<int64_t> copy_alignments;  // per program buffer (plans::Program::copy_alignments)
+  std::vector<int64_t> start_alignments;  // per program buffer (plans::Program::start_alignments)
   std::unique_ptr<api::Workspaces> workspaces;
   std::shared_mutex weights_mutex;  // runs share it; set_weights holds it alone
   bool weights_set = false;         // guarded by weights_mutex

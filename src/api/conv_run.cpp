@@ -63,10 +63,10 @@ MemoryRef tensor_memory(const Conv::Impl& impl, const char* call, const TensorRe
                 shape_string(want));
   const int64_t bytes = role_bytes(impl, role);
   impl.backend->check_memory(t.data, bytes, what);
-  const int64_t align = impl.copy_alignments.at(static_cast<size_t>(impl.program.buffer(role)));
+  const int64_t align = impl.start_alignments.at(static_cast<size_t>(impl.program.buffer(role)));
   if (const auto off = reinterpret_cast<uintptr_t>(t.data) % align)
     throw Error(what + " starts " + std::to_string(off) + " bytes past a " + std::to_string(align) +
-                "-byte boundary, but plan " + impl.report.plan + " copies it " + std::to_string(align) +
+                "-byte boundary, but plan " + impl.report.plan + " reads it " + std::to_string(align) +
                 " bytes at a time: pass a tensor whose data starts on such a boundary (a contiguous copy), or "
                 "compile with another plan");
   return {t.data, bytes};

@@ -74,7 +74,9 @@ BufferHandle transformed_weights(ProgramBuilder& prog, const Tiling& t, int64_t 
 /// at most 64 up to alpha 6, and at most 6 groups. On the H200 (NHWC f16, work-groups of 128
 /// threads) 4-5 groups made F(4,3)'s transforms 6-11% faster than 1, 8 made F(2,3)'s output
 /// transform slower and 3 made F(6,3)'s input transform spill; the NHWC kernels' 256 threads get
-/// 4, 4 and 1 at alpha 4, 6 and 8 (alpha 6 took 2 until session 34: 5-9% slower).
+/// 4, 4 and 1 at alpha 4, 6 and 8 (alpha 6 took 2 until session 34: 5-9% slower). A thread of
+/// `lanes` channels holds lanes - 1 more values a point: the input transform into V by tiles with 4
+/// channels a thread gets 2 at alpha 4.
 int transform_groups_per_multiprocessor(const Tiling& t, int threads, int lanes = 1);
 
 /// Divides with rounding up.

@@ -47,8 +47,9 @@ struct Program {
   int buffer(BufferRole role) const;
   /// Per buffer, the bytes its start must be a multiple of: the widest asynchronous copy a kernel
   /// makes from it (the tensor-core fused's ring copies x 16 bytes at a time) or aligned vector
-  /// access of it (the channels-last input transform loads x 8 bytes at a time), else 1.
-  std::vector<int64_t> copy_alignments() const;
+  /// access of it (the unfused input transform into V by tiles loads 2 or 4 halves of x at a
+  /// time: 4 or 8 bytes), else 1.
+  std::vector<int64_t> start_alignments() const;
 };
 
 /// A plan, F(m, r) and its tile sizes. block_k ... chunk_c are the user's GEMM tile overrides

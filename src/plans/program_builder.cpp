@@ -21,7 +21,7 @@ const char* role_name(BufferRole role) {
   return "?";
 }
 
-std::vector<int64_t> Program::copy_alignments() const {
+std::vector<int64_t> Program::start_alignments() const {
   std::vector<int64_t> align(buffers.size(), 1);
   std::function<void(const ir::Block&)> walk = [&](const ir::Block& block) {
     for (const ir::StmtPtr& s : block) {

@@ -10,26 +10,33 @@ namespace wino::plans {
 
 using namespace ir;
 
-// Channels of a tile each thread of the channels-last input transform to V by tiles takes, so that
+namespace {
+
+// Channels of a tile each thread of the input transform into V by tiles takes from half x, so that
 // each pixel is one aligned load and each point one store of 4 or 2 halves: as many as keep the
-// tile's alpha^2 values a channel within 64 registers' worth. One 2-byte load per element kept the
-// H200's load queue full (ncu, vgg16.3_2.b8, session 51); on the H100 4 channels made F(2,3)'s
-// kernel 1.07-1.20x faster on the 5 layers plan auto runs unfused, while at F(4,3) they took 209
-// registers and were 0.90-1.05x (bench/results/h100_input_lanes_ab_session51.txt).
-int tile_major_lanes(const Tiling& t, int64_t channels) {
+// tile's values (alpha^2 of each channel) within 64. One 2-byte load per element kept the H200's
+// load queue full (ncu, vgg16.3_2.b8, session 51); on the H100 4 channels made F(2,3)'s kernel
+// 1.07-1.20x faster on the 5 layers plan auto runs unfused, while at F(4,3) they took 209 registers
+// and were 0.90-1.05x (bench/results/h100_input_lanes_ab_session51.txt). Float32 x (fp16 or bf16
+// GEMMs on float tensors) keeps 1: CUDA would load its vectors lane by lane anyway.
+int tile_major_lanes(const ConvDesc& d, const Tiling& t) {
+  if (d.layout != Layout::nhwc || d.dtype == DType::f32) return 1;
   for (int lanes : {4, 2})
-    if (t.alpha * t.alpha * lanes <= 64 && channels % lanes == 0) return lanes;
+    if (t.alpha * t.alpha * lanes <= 64 && d.c % lanes == 0) return lanes;
   return 1;
 }
+
+}  // namespace
 
 // V[xi][c][p], or V[xi][p][c] (tile_major).
 std::unique_ptr<Kernel> input_transform_kernel(const ProgramBuilder& prog, const Tiling& t, int threads,
                                                BufferHandle v_buf, StoredValues values, bool tile_major) {
   const ConvDesc& d = prog.desc();
   if (d.layout == Layout::nhwc && !tile_major) return input_transform_nhwc_kernel(prog, t, v_buf, values);
-  if (tile_major) threads = 256;  // as the channels-last kernels: 4 work-groups of 64 registers per SM up to alpha 6
-  // Channels last (C a multiple of 8: v_tile_major) by vectors of channels.
-  const int lanes = tile_major && d.layout == Layout::nhwc ? tile_major_lanes(t, d.c) : 1;
+  // As the channels-last kernels: 256 threads, as many work-groups a multiprocessor as the
+  // registers allow (transform_groups_per_multiprocessor).
+  if (tile_major) threads = 256;
+  const int lanes = tile_major ? tile_major_lanes(d, t) : 1;
   const int a = t.alpha;
   const int64_t C = d.c, P = t.tiles, groups = C / lanes, total = groups * P;
   auto ctx = std::make_shared<Context>();
@@ -51,7 +58,7 @@ std::unique_ptr<Kernel> input_transform_kernel(const ProgramBuilder& prog, const
       std::vector<Expr> vt = transform_2d(*ctx, t.t.BT, tile);
       for (int xi = 0; xi < a * a; ++xi) {
         Expr at = tile_major ? (b.i32(xi) * P + p) * C + c : (b.i32(xi) * C + c) * P + p;
-        if (lanes > 1) b.aligned_store(v, at, vt[xi]);
+        if (lanes > 1) b.aligned_store(v, at, as_gemm_operand(vt[xi], values));
         else b.store(v, at, as_gemm_operand(vt[xi], values));
       }
     });
