@@ -40,8 +40,7 @@ struct Timing {
 struct Candidate {
   std::string plan;
   int m = 0;
-  std::vector<int> tiles;  // BK,BP,RK,RP,CC of the GEMM (empty: the plan's defaults)
-  int tile_block_cols = 0;  // Options::tile_block_cols (the tensor-core fused ring's blocks of tiles)
+  std::string tiles;  // the planner's (PlanCandidate::tiles; empty: the plan's defaults)
   Precision precision = Precision::fp32;
   Report report;
   Timing t;
@@ -78,13 +77,7 @@ Candidate candidate(const PlanCandidate& pc) {
   // Measured all the same, but neither plan auto's nor the precision's best where the planner
   // leaves its F(m, r) out for its error (the half modes' bound, planner::kHalfErrorFactor).
   if (pc.over_error_bound) c.rejected = pc.rejected;
-  // The planner's tiles string (planner::describe): numbers, then "runs" or "colsN" for the ring's blocks.
-  if (!pc.tiles.empty())
-    for (const std::string& t : cli::split_commas(pc.tiles, "tiles")) {
-      if (t == "runs") c.tile_block_cols = -1;
-      else if (t.rfind("cols", 0) == 0) c.tile_block_cols = std::stoi(t.substr(4));
-      else c.tiles.push_back(std::stoi(t));
-    }
+  c.tiles = pc.tiles;
   return c;
 }
 
@@ -124,8 +117,7 @@ const Candidate* find_pick(const std::vector<Candidate>& cands, const std::vecto
     if (pc.chosen) {
       const Candidate want = candidate(pc);
       for (const Candidate& c : cands)
-        if (c.plan == want.plan && c.m == want.m && c.tiles == want.tiles && c.tile_block_cols == want.tile_block_cols &&
-            c.precision == want.precision)
+        if (c.plan == want.plan && c.m == want.m && c.tiles == want.tiles && c.precision == want.precision)
           return &c;
     }
   return nullptr;
@@ -149,15 +141,7 @@ void run_wino(Candidate& c, const ConvDesc& d, const Tensor& x, const Tensor& w,
     o.plan = c.plan;
     o.m = c.m;
     o.precision = c.precision;
-    if (!c.tiles.empty()) {
-      o.block_k = c.tiles[0];
-      o.block_tiles = c.tiles[1];
-      o.reg_k = c.tiles[2];
-      o.reg_tiles = c.tiles[3];
-      o.chunk_c = c.tiles[4];
-      if (c.tiles.size() > 5) o.points_per_thread = c.tiles[5];
-    }
-    o.tile_block_cols = c.tile_block_cols;
+    planner::apply_candidate_tiles(c.tiles, o);
     Conv conv = compile(Device::cuda(), d, o);
     conv.set_weights(w.data());
     const bool nhwc = d.layout == Layout::nhwc;  // x and y channels last for the kernels; y back to NCHW
@@ -198,11 +182,7 @@ std::string plan_label(const Candidate& c) {
   std::string label = c.report.m ? c.report.plan + " F(" + std::to_string(c.report.m) + "," +
                                        std::to_string(c.report.r) + ")"
                                  : c.plan + (c.m ? " m=" + std::to_string(c.m) : "");
-  if (!c.tiles.empty()) {
-    label += " t";
-    for (size_t i = 0; i < c.tiles.size(); ++i) label += (i ? "," : "") + std::to_string(c.tiles[i]);
-  }
-  if (c.tile_block_cols) label += c.tile_block_cols < 0 ? " runs" : " cols" + std::to_string(c.tile_block_cols);
+  if (!c.tiles.empty()) label += " t" + c.tiles;  // as scripts/planner_replay.py labels the planner's candidates
   return c.precision == Precision::fp32 ? label : label + " " + precision_name(c.precision);
 }
 

@@ -625,3 +625,43 @@ TEST(PlannerTune, EachCandidateIsCompiledAsPlanned) {
 
 }  // namespace
 }  // namespace wino::planner
+
+namespace wino::planner {
+namespace {
+
+// A candidate's tiles string, set in Options by apply_candidate_tiles, runs that candidate by name
+// (what wino_cudnn_bench does with each): for every candidate plan auto weighs on an H100 in fp32 and
+// fp16 (register tiles, points per thread, the fused ring's "runs" and "colsN"), the plan so named
+// describes itself with the same string. Other text is refused by name.
+TEST(Planner, CandidateTilesRunTheCandidateByName) {
+  ConvDesc d = layer(8, 128, 112, 128);
+  d.layout = Layout::nhwc, d.dtype = DType::f16;
+  const DeviceCaps caps = caps_for_target("sm_90:h100");
+  int checked = 0, blocks = 0;
+  for (const Precision p : {Precision::fp32, Precision::fp16}) {
+    Options o;
+    o.precision = p;
+    for (const PlanCandidate& pc : plan_convolution(d, o, caps).candidates) {
+      Options named;
+      named.plan = pc.plan, named.m = pc.m, named.precision = pc.precision;
+      apply_candidate_tiles(pc.tiles, named);
+      EXPECT_EQ(describe_plan(plan_convolution(d, named, caps).plan).tiles, pc.tiles) << pc.plan << " F(" << pc.m << ")";
+      ++checked;
+      blocks += pc.tiles.find("cols") != std::string::npos || pc.tiles.find("runs") != std::string::npos;
+    }
+  }
+  EXPECT_GT(checked, 10);
+  EXPECT_GT(blocks, 0) << "no candidate named the fused ring's tiles";
+  for (const std::string bad : {"128,x,8,8,16", "1,2,3", "cols", "v16", "128,128,8,8,16,4,2"}) {
+    Options o;
+    try {
+      apply_candidate_tiles(bad, o);
+      ADD_FAILURE() << "accepted '" << bad << "'";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("candidate tiles '" + bad + "'"), std::string::npos) << e.what();
+    }
+  }
+}
+
+}  // namespace
+}  // namespace wino::planner

@@ -585,4 +585,29 @@ plans::PlanOptions choose_plan(const ConvDesc& desc, const Options& options, con
   return plan_convolution(desc, options, caps_for_device(device)).plan;
 }
 
+void apply_candidate_tiles(const std::string& tiles, Options& o) {
+  std::vector<int> numbers;
+  for (size_t at = 0; at < tiles.size();) {
+    const size_t end = std::min(tiles.find(',', at), tiles.size());
+    const std::string part = tiles.substr(at, end - at);
+    const bool digits = !part.empty() && part.find_first_not_of("0123456789") == std::string::npos;
+    const bool cols = part.rfind("cols", 0) == 0 && part.size() > 4 && part.find_first_not_of("0123456789", 4) == std::string::npos;
+    if (digits && part.size() <= 6) numbers.push_back(std::stoi(part));
+    else if (part == "runs") o.tile_block_cols = -1;
+    else if (cols && part.size() <= 10) o.tile_block_cols = std::stoi(part.substr(4));
+    else
+      throw Error("candidate tiles '" + tiles + "': '" + part + "' is not a tile size, 'runs' or 'colsN'" +
+                  (part.rfind('v', 0) == 0 ? " (a CPU-shaped GEMM at a narrower vector, which no option names)" : ""));
+    at = end + 1;
+  }
+  if (!numbers.empty() && numbers.size() != 5 && numbers.size() != 6)
+    throw Error("candidate tiles '" + tiles + "': 5 or 6 numbers (bk,bp,rk,rp,cc[,ppt]), got " + std::to_string(numbers.size()));
+  if (numbers.empty()) return;
+  std::tie(o.block_k, o.block_tiles, o.reg_k, o.reg_tiles, o.chunk_c) =
+      std::tuple(numbers[0], numbers[1], numbers[2], numbers[3], numbers[4]);
+  if (numbers.size() == 6) o.points_per_thread = numbers[5];
+}
+
+PlanCandidate describe_plan(const plans::PlanOptions& p) { return describe(p); }
+
 }  // namespace wino::planner

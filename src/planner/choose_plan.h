@@ -33,6 +33,15 @@ using Measure = std::function<double(const plans::PlanOptions& plan, std::string
 Choice plan_convolution(const ConvDesc& desc, const Options& options, const DeviceCaps& caps,
                         const Measure& measure = {}, const std::optional<PlanCandidate>& remembered = {});
 
+/// The candidate that plan `p` is: its plan, m, precision and tiles string (PlanCandidate::tiles).
+PlanCandidate describe_plan(const plans::PlanOptions& p);
+
+/// A candidate's tiles (PlanCandidate::tiles: "bk,bp,rk,rp,cc[,ppt]", then "runs" or "colsN" for the
+/// tensor-core fused ring's tiles, as the planner writes them) set in `o`, so that compile() runs
+/// that candidate by name. A CPU-shaped candidate at a narrower vector ("vN") has no option for it:
+/// refused with wino::Error, as is any other text.
+void apply_candidate_tiles(const std::string& tiles, Options& o);
+
 /// plan_convolution's plan for `device` (resolved), by the cost model alone.
 plans::PlanOptions choose_plan(const ConvDesc& desc, const Options& options, const Device& device);
 
