@@ -164,7 +164,9 @@ struct Options {
 struct PlanCandidate {
   std::string plan;
   int m = 0;                 // F(m, r); 0 for direct
-  std::string tiles;         // GEMM tiles "bk,bp,rk,rp,cc" when not the plan's defaults
+  std::string tiles;         // GEMM tiles "bk,bp,rk,rp,cc[,ppt]" when not the plan's defaults, then "runs" or
+                             // "colsN" (the tensor-core fused ring's tiles: Options::tile_block_cols)
+                             // and "vN" (a CPU-shaped GEMM at a narrower vector)
   Precision precision = Precision::fp32;  // of its GEMM
   int pred_regs = 0;         // the most registers any of its kernels is predicted to take
   double predicted_us = -1;  // the cost model's time for one run
