@@ -9,6 +9,7 @@
 
 #include <array>
 #include <cstdio>
+#include <tuple>
 
 #include "planner/choose_plan.h"
 #include "planner/tile_choice.h"
@@ -47,24 +48,25 @@ TEST(TensorCoreInterp, HalfVStagedByTilesMatchesReference) {
 }
 
 // The channels-last input transform into V by tiles loads and stores several channels of a pixel
-// at a time from half x: 4 at F(2,3) and F(1,3) (alpha 4 and 3), 2 at F(3,3) (alpha 5), 1 at F(4,3)
-// (alpha 6); float32 x (an fp16 GEMM on float tensors) 1. A last block of tiles part full, N > 1,
+// at a time from half x: 4 at F(2,3), F(1,3) and F(3,2) (alpha 4, 3 and 4), 2 at F(3,3) (alpha 5),
+// 1 at F(4,3) (alpha 6); float32 x (an fp16 GEMM on float tensors) 1. A last block of tiles part full, N > 1,
 // uneven padding, C = 8 and 24, plans unfused and fused-output (which shares the kernel). (V by
 // tiles needs the tiles a multiple of 8: where an m leaves them not, that shape stores V by channels
 // and is left out; every m runs at least one.) Conv::run refuses x off the loads' boundary.
 TEST(TensorCoreInterp, InputTransformByChannelVectorsMatchesReference) {
-  const std::vector<std::pair<int, const char*>> ms = {{2, "_x4"}, {1, "_x4"}, {3, "_x2"}, {4, "_t256"}};
+  const std::vector<std::tuple<int, int, const char*>> fs = {
+      {2, 3, "_x4"}, {1, 3, "_x4"}, {3, 3, "_x2"}, {4, 3, "_t256"}, {3, 2, "_x4"}};
   const std::vector<ConvCase> cases = {
       {2, 24, 16, 11, 20, 3, Padding::all(1), {true, true, Activation::none}},
       {1, 8, 31, 18, 16, 3, {0, 2, 1, 0}},
   };
   for (const char* plan : {"unfused", "fused-output"})
     for (const DType type : {DType::f16, DType::bf16, DType::f32})
-      for (const auto& [m, vector_suffix] : ms) {
+      for (const auto& [m, r, vector_suffix] : fs) {
         if (std::string(plan) == "fused-output" && m != 2) continue;
         int ran = 0;
         for (ConvCase cc : cases) {
-          cc.dtype = type, cc.layout = Layout::nhwc;
+          cc.dtype = type, cc.layout = Layout::nhwc, cc.r = r;
           const Precision precision = type == DType::bf16 ? Precision::bf16 : Precision::fp16;
           const std::string suffix = type == DType::f32 ? "_t256" : vector_suffix;
           const ConvDesc d = desc_of(cc);
@@ -88,7 +90,7 @@ TEST(TensorCoreInterp, InputTransformByChannelVectorsMatchesReference) {
           std::printf("[ measured ] interp %s %s: rel L2 error %.3g\n", input.c_str(), cc.str().c_str(), err);
           ++ran;
         }
-        EXPECT_GT(ran, 0) << plan << " F(" << m << ",3) " << dtype_name(type) << " stored V by tiles for no shape";
+        EXPECT_GT(ran, 0) << plan << " F(" << m << "," << r << ") " << dtype_name(type) << " stored V by tiles for no shape";
       }
 }
 

@@ -219,7 +219,9 @@ std::vector<plans::PlanOptions> candidate_plans(const ConvDesc& d, const Options
   return out;
 }
 
-PlanCandidate describe(const plans::PlanOptions& p) {
+}  // namespace
+
+PlanCandidate describe_plan(const plans::PlanOptions& p) {
   PlanCandidate c;
   c.plan = p.plan;
   c.m = p.plan == "direct" ? 0 : p.m;
@@ -228,11 +230,40 @@ PlanCandidate describe(const plans::PlanOptions& p) {
     c.tiles = std::to_string(p.block_k) + "," + std::to_string(p.block_tiles) + "," + std::to_string(p.reg_k) + "," +
               std::to_string(p.reg_tiles) + "," + std::to_string(p.chunk_c);
   if (p.points_per_thread) c.tiles += "," + std::to_string(p.points_per_thread);
-  if (p.tile_block_cols) c.tiles += (c.tiles.empty() ? "" : ",") + (p.tile_block_cols < 0 ? std::string("runs") : "cols" + std::to_string(p.tile_block_cols));
+  if (p.tile_block_cols)
+    c.tiles += (c.tiles.empty() ? "" : ",") +
+               (p.tile_block_cols < 0 ? std::string("runs") : "cols" + std::to_string(p.tile_block_cols));
   // The CPU-shaped GEMM is its own candidate, whatever tiles it shares with the GPU core.
   if (p.vector_lanes) c.tiles += (c.tiles.empty() ? "" : ",") + std::string("v") + std::to_string(p.vector_lanes);
   return c;
 }
+
+void apply_candidate_tiles(const std::string& tiles, Options& o) {
+  std::vector<int> numbers;
+  for (size_t at = 0; at < tiles.size();) {
+    const size_t end = std::min(tiles.find(',', at), tiles.size());
+    const std::string part = tiles.substr(at, end - at);
+    const bool digits = !part.empty() && part.find_first_not_of("0123456789") == std::string::npos;
+    const bool cols =
+        part.rfind("cols", 0) == 0 && part.size() > 4 && part.find_first_not_of("0123456789", 4) == std::string::npos;
+    if (digits && part.size() <= 6) numbers.push_back(std::stoi(part));
+    else if (part == "runs") o.tile_block_cols = -1;
+    else if (cols && part.size() <= 10) o.tile_block_cols = std::stoi(part.substr(4));
+    else
+      throw Error("candidate tiles '" + tiles + "': '" + part + "' is not a tile size, 'runs' or 'colsN'" +
+                  (part.rfind('v', 0) == 0 ? " (a CPU-shaped GEMM at a narrower vector, which no option names)" : ""));
+    at = end + 1;
+  }
+  if (!numbers.empty() && numbers.size() != 5 && numbers.size() != 6)
+    throw Error("candidate tiles '" + tiles + "': 5 or 6 numbers (bk,bp,rk,rp,cc[,ppt]), got " +
+                std::to_string(numbers.size()));
+  if (numbers.empty()) return;
+  std::tie(o.block_k, o.block_tiles, o.reg_k, o.reg_tiles, o.chunk_c) =
+      std::tuple(numbers[0], numbers[1], numbers[2], numbers[3], numbers[4]);
+  if (numbers.size() == 6) o.points_per_thread = numbers[5];
+}
+
+namespace {
 
 std::string tensor_cores_missing(Precision p, const DeviceCaps& caps) {
   return std::string("precision ") + precision_name(p) + " runs on tensor cores (CUDA sm_80 or newer, or the "
@@ -315,7 +346,7 @@ plans::PlanOptions within_device_budget(const plans::PlanOptions& p, const ConvD
   std::vector<plans::PlanOptions> tries = {p};
   for (const TileShape& t : kLeanAllPointsTiles) tries.push_back(with_tiles(p, t));
   for (const plans::PlanOptions& q : tries) {
-    PlanCandidate c = describe(q);
+    PlanCandidate c = describe_plan(q);
     evaluate(c, q, d, o, caps);
     if (c.rejected.empty()) return q;
   }
@@ -329,12 +360,12 @@ plans::PlanOptions fastest_vector_width(const plans::PlanOptions& p, const ConvD
   const std::vector<int> widths = narrower_lanes(d, p.vector_lanes);
   if (widths.empty()) return p;
   plans::PlanOptions pick = p;
-  PlanCandidate best = describe(p);
+  PlanCandidate best = describe_plan(p);
   evaluate(best, p, d, o, caps);
   for (int w : widths) {
     plans::PlanOptions q = p;
     q.vector_lanes = w;
-    PlanCandidate c = describe(q);
+    PlanCandidate c = describe_plan(q);
     evaluate(c, q, d, o, caps);
     if (c.rejected.empty() && (!best.rejected.empty() || c.predicted_us < best.predicted_us)) best = c, pick = q;
   }
@@ -548,7 +579,7 @@ Choice plan_convolution(const ConvDesc& d, const Options& o, const DeviceCaps& c
   std::vector<plans::PlanOptions> plans = candidate_plans(d, o, caps);
   std::vector<PlanCandidate> cands;
   for (const plans::PlanOptions& p : plans) {
-    cands.push_back(describe(p));
+    cands.push_back(describe_plan(p));
     evaluate(cands.back(), p, d, o, caps);
   }
   // Eligible first, fastest predicted first; `order` keeps each candidate with its plan.
@@ -577,7 +608,7 @@ Choice plan_convolution(const ConvDesc& d, const Options& o, const DeviceCaps& c
     c.rejected = why_not_chosen(c, pick, from_cache);
   }
   for (const plans::PlanOptions& p : plans)  // the pick's plan, found by its description
-    if (same_candidate(describe(p), pick)) return {resolve_plan(d, p), sorted, from_cache};
+    if (same_candidate(describe_plan(p), pick)) return {resolve_plan(d, p), sorted, from_cache};
   throw Error("internal: the planner lost its pick");
 }
 
@@ -585,29 +616,5 @@ plans::PlanOptions choose_plan(const ConvDesc& desc, const Options& options, con
   return plan_convolution(desc, options, caps_for_device(device)).plan;
 }
 
-void apply_candidate_tiles(const std::string& tiles, Options& o) {
-  std::vector<int> numbers;
-  for (size_t at = 0; at < tiles.size();) {
-    const size_t end = std::min(tiles.find(',', at), tiles.size());
-    const std::string part = tiles.substr(at, end - at);
-    const bool digits = !part.empty() && part.find_first_not_of("0123456789") == std::string::npos;
-    const bool cols = part.rfind("cols", 0) == 0 && part.size() > 4 && part.find_first_not_of("0123456789", 4) == std::string::npos;
-    if (digits && part.size() <= 6) numbers.push_back(std::stoi(part));
-    else if (part == "runs") o.tile_block_cols = -1;
-    else if (cols && part.size() <= 10) o.tile_block_cols = std::stoi(part.substr(4));
-    else
-      throw Error("candidate tiles '" + tiles + "': '" + part + "' is not a tile size, 'runs' or 'colsN'" +
-                  (part.rfind('v', 0) == 0 ? " (a CPU-shaped GEMM at a narrower vector, which no option names)" : ""));
-    at = end + 1;
-  }
-  if (!numbers.empty() && numbers.size() != 5 && numbers.size() != 6)
-    throw Error("candidate tiles '" + tiles + "': 5 or 6 numbers (bk,bp,rk,rp,cc[,ppt]), got " + std::to_string(numbers.size()));
-  if (numbers.empty()) return;
-  std::tie(o.block_k, o.block_tiles, o.reg_k, o.reg_tiles, o.chunk_c) =
-      std::tuple(numbers[0], numbers[1], numbers[2], numbers[3], numbers[4]);
-  if (numbers.size() == 6) o.points_per_thread = numbers[5];
-}
-
-PlanCandidate describe_plan(const plans::PlanOptions& p) { return describe(p); }
 
 }  // namespace wino::planner

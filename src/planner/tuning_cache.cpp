@@ -77,7 +77,8 @@ std::string tuning_key(const std::string& device, const ConvDesc& d, const Optio
          std::to_string(o.m) + " tiles " + std::to_string(o.block_k) + "," + std::to_string(o.block_tiles) + "," +
          std::to_string(o.reg_k) + "," + std::to_string(o.reg_tiles) + "," + std::to_string(o.chunk_c) +
          (o.points_per_thread ? "," + std::to_string(o.points_per_thread) : "") +
-         (o.tile_block_cols ? " tile_block " + std::to_string(o.tile_block_cols) : "") + " threads " + std::to_string(o.threads) + " max_rel_err " + err + " precision " + precision_name(o.precision);
+         (o.tile_block_cols ? " tile_block " + std::to_string(o.tile_block_cols) : "") + " threads " +
+         std::to_string(o.threads) + " max_rel_err " + err + " precision " + precision_name(o.precision);
 }
 
 std::string tuned_path(const std::string& key) {

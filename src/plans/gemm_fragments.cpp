@@ -38,13 +38,11 @@ Expr warp_offset(Expr g, int s, int w) { return g * w + run_offset(s, w); }
 int a_run(const GemmCore& core) {
   return core.a_matrix_loads() ? 1 : core.tf32_operands ? 2 : run_width(core.g.rk);
 }
-int b_run(const GemmCore& core) { return core.tf32_operands ? 1 : run_width(core.g.rp / 2); }
+int b_run(const GemmCore& core) { return b_run(core.g, core.tf32_operands); }
+int b_run(const GemmTiles& g, bool tf32_operands) { return tf32_operands ? 1 : run_width(g.rp / 2); }
 
 int staged_run(const GemmTiles& g, bool tf32_operands) {
-  GemmCore core;
-  core.g = g;
-  core.tf32_operands = tf32_operands;
-  return core.b_matrix_loads() && g.v_tile_major ? b_run(core) : 1;
+  return g.b_matrix_loads() && g.v_tile_major ? b_run(g, tf32_operands) : 1;
 }
 
 Expr staged_tile_row(const GemmCore& core, Expr tile) {

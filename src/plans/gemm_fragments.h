@@ -25,6 +25,7 @@ int run_offset(int s, int w);
 /// The runs of A's register rows and of B's slices (1, 2 or 4).
 int a_run(const GemmCore& core);
 int b_run(const GemmCore& core);
+int b_run(const GemmTiles& g, bool tf32_operands);
 
 /// V staged by tiles (GemmTiles::v_tile_major) and read by load_matrix: the row tile `tile`
 /// (block-local) is staged at, and the tile staged at row `row`. A matrix's 8 rows are the tiles

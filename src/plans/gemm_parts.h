@@ -35,9 +35,7 @@ struct GemmCore {
   /// (transposed matrices, one to one columns) where a lane's columns are one to one already (an
   /// odd count of 8-column slices per warp: fused-output's one); elsewhere B's runs of 4 columns
   /// let M leave in 16-byte stores, which one-to-one columns would cut to 2 columns.
-  bool b_matrix_loads() const {
-    return g.mma && !ir::mma_is_tf32(*g.mma) && g.half_v && (g.v_tile_major || (g.rp / 2) % 2 == 1);
-  }
+  bool b_matrix_loads() const { return g.b_matrix_loads(); }
 
   ThreadTile tile(ir::KernelBuilder& b, ir::Expr tid) const;
   /// Work-group-local Winograd point of the thread's j-th point.

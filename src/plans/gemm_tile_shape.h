@@ -119,6 +119,10 @@ struct GemmTiles {
     const bool v_half = half_v || v_tile_major;
     return u_copy_elements(half_u) / (half_u ? 2 : 1) + v_copy_elements(v_half) / (v_half ? 2 : 1);
   }
+  /// Whether a warp loads B's (V's) fragments with load_matrix (GemmCore::b_matrix_loads).
+  bool b_matrix_loads() const {
+    return mma && !ir::mma_is_tf32(*mma) && half_v && (v_tile_major || (rp / 2) % 2 == 1);
+  }
   /// Tensor cores with a work-group's points split over its warps, ppt a warp (the tensor-core fused).
   bool points_split_over_warps() const { return mma && ppt < points; }
   /// The tensor-core fused with a ring of raw input patches (f16 or bf16 channels-last input, C a
