@@ -7,6 +7,7 @@
 #include <map>
 #include <tuple>
 
+#include "ir/builder.h"
 #include "planner/kernel_stats.h"
 #include "lower/lower.h"
 #include "render/render.h"
@@ -57,6 +58,42 @@ int64_t total_ssa(const plans::Program& p) {
   int64_t n = 0;
   for (const auto& k : p.kernels) n += planner::analyze(*k).ssa_values;
   return n;
+}
+
+// The stats count a statement under a branch as often as the branch is taken where its condition
+// depends on the innermost loop alone: a ring's copies of the chunks past the last are never
+// issued. So the unfused GEMM's bytes are its operands' whatever the ring's chunk (they had charged
+// S - 1 chunks too many: 11 of 8 at chunks of 32, 19 of 16 at 16). Conditions on the threads stay
+// counted on every iteration.
+TEST(PlansStructure, StatsCountBranchesAsTakenByTheLoop) {
+  ir::KernelBuilder b(std::make_shared<ir::Context>(), "branches", 2, 32);
+  const ir::Memory* out = b.buffer("out", 8 * 32, false);
+  b.loop("i", 8, ir::LoopKind::serial, [&](ir::Expr i) {
+    ir::Expr ahead = b.let("ahead", i + 3);
+    b.threads([&](ir::Expr tid) {
+      b.if_then(ir::lt(ahead, b.i32(8)), [&] { b.store(out, i * 32 + tid, b.f32(1)); });             // 5 of 8
+      b.if_then(ir::lt(tid, b.i32(16)), [&] { b.store(out, i * 32 + tid, b.f32(2)); });              // all 8
+      b.if_then(ir::logical_and(ir::le(b.i32(2), i), ir::lt(i % 3, b.i32(1))), [&] { b.store(out, i, b.f32(3)); });  // i = 3, 6
+    });
+  });
+  const int64_t per_store = 4 * 2 * 32;  // a float, by every thread of both work-groups
+  EXPECT_EQ(planner::analyze(*b.finish()).bytes, (5 + 8 + 2) * per_store);
+
+  ConvDesc d = layer(8, 256, 56, 256);
+  d.layout = Layout::nhwc, d.dtype = DType::f16;
+  std::map<int, int64_t> bytes;
+  for (int cc : {16, 32}) {
+    plans::PlanOptions o;
+    o.plan = "unfused", o.m = 2, o.precision = Precision::fp16, o.async_copies = true;
+    std::tie(o.block_k, o.block_tiles, o.reg_k, o.reg_tiles, o.chunk_c) = std::tuple(128, 128, 16, 8, cc);
+    for (const auto& k : plans::build_program(d, planner::resolve_plan(d, o)).kernels)
+      if (k->name.find("gemm") != std::string::npos) bytes[cc] = planner::analyze(*k).bytes;
+  }
+  // U (16 points x 256 x 256 halves) once per block of tiles (49), V (16 x 6272 tiles x 256) once
+  // per block of output channels (2), M (16 x 256 x 6272 halves) stored once.
+  const int64_t u = 16 * 256 * 256 * 2, v = int64_t{16} * 6272 * 256 * 2;
+  EXPECT_EQ(bytes.at(16), 49 * u + 2 * v + v);
+  EXPECT_EQ(bytes.at(32), bytes.at(16));
 }
 
 TEST(PlansStructure, KernelCountPerPlan) {

@@ -98,6 +98,14 @@ int64_t memory_bytes(const plans::Program& prog, const plans::Launch& l, const i
 // layers where it is the fastest.
 constexpr double kLonePathFactor = 1.5;
 
+// A tensor-core kernel's warps wait at every chunk's barrier for the chunk's copies, and a chunk
+// is a few mmas a warp: the other resident work-groups hide only part of the wait. Chunks of 32
+// channels (half the barriers) ran the fp16 GEMM 1.0-1.2x faster than 16 on 7 of the 9 batch >= 8
+// layers (H100, bench/results/h100_gemm_chunks_session5{1,2}.txt), which the model had tied. Taken
+// from those: at 0.1 us vgg16.3_2 and resnet50.c4 kept chunks of 16; at 0.12 the replay of session
+// 40's H200 sweep moves one 3xtf32 pick (resnet50.c2.b32) to a shape 1.05x slower.
+constexpr double kMmaBarrierUs = 0.12;
+
 // One thread's path through kernel `k` (us): its FLOPs at one thread's rate, its mmas one
 // dependent chain per accumulator tile a run interleaves (16 x 8 tiles: twice the mmas of 8 x 8 in
 // as many steps; counted as one chain, the model put the fp16 GEMM's 16 x 8 tiles 1.2x above 8 x 8
@@ -151,9 +159,14 @@ LaunchCost launch_cost(const plans::Program& prog, const plans::Launch& l, const
   const double waves = on_gpu(caps) && resident_groups(k, s.pred_regs, caps) == 1
                            ? kLonePathFactor * std::ceil(groups / caps.cores)
                            : 1.0;
-  // A tensor-core kernel's FLOPs term is its mmas with their fragment loads; ties go to the first.
+  // A tensor-core kernel's FLOPs term is its mmas with their fragment loads and the waits at its
+  // barriers (kMmaBarrierUs) in each wave of resident work-groups; ties go to the first.
+  const double barrier_wait =
+      s.mma_flops > 0 && on_gpu(caps)
+          ? static_cast<double>(s.barriers) * kMmaBarrierUs * groups / (caps.cores * resident_groups(k, s.pred_regs, caps))
+          : 0.0;
   const std::pair<double, const char*> terms[] = {
-      {issue / util, "FLOPs"}, {b / util, "bytes"}, {sh / util, "work-group memory"}, {serial * waves, "latency"}};
+      {issue / util + barrier_wait, "FLOPs"}, {b / util, "bytes"}, {sh / util, "work-group memory"}, {serial * waves, "latency"}};
   const auto* top = std::max_element(std::begin(terms), std::end(terms),
                                      [](const auto& x, const auto& y) { return x.first < y.first; });
   return {top->first + caps.launch_us, charged, top->second};

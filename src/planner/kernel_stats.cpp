@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <unordered_map>
 #include <set>
 #include <unordered_set>
@@ -111,6 +112,54 @@ class Analyzer {
     (void)fresh;
   }
 
+  // An integer expression's value where `var` is `v` (let variables through their values), or
+  // nothing where it depends on anything else (threads, work-groups, other loops, memory).
+  std::optional<int64_t> eval(const Node* n, const Node* var, int64_t v) const {
+    if (n == var) return v;
+    if (n->op == Op::const_int) return n->ival;
+    if (n->op == Op::var) {
+      auto it = let_values_.find(n);
+      return it == let_values_.end() ? std::nullopt : eval(it->second, var, v);
+    }
+    std::optional<int64_t> a[3];
+    for (int i = 0; i < n->nargs; ++i)
+      if (!(a[i] = eval(n->args[i], var, v))) return std::nullopt;
+    switch (n->op) {
+      case Op::add: return *a[0] + *a[1];
+      case Op::sub: return *a[0] - *a[1];
+      case Op::mul: return *a[0] * *a[1];
+      case Op::div: return *a[1] ? std::optional<int64_t>(*a[0] / *a[1]) : std::nullopt;
+      case Op::mod: return *a[1] ? std::optional<int64_t>(*a[0] % *a[1]) : std::nullopt;
+      case Op::min: return std::min(*a[0], *a[1]);
+      case Op::max: return std::max(*a[0], *a[1]);
+      case Op::lt: return *a[0] < *a[1];
+      case Op::le: return *a[0] <= *a[1];
+      case Op::eq: return *a[0] == *a[1];
+      case Op::ne: return *a[0] != *a[1];
+      case Op::logical_and: return *a[0] && *a[1];
+      case Op::logical_or: return *a[0] || *a[1];
+      case Op::logical_not: return !*a[0];
+      case Op::select: return *a[0] ? *a[1] : *a[2];
+      default: return std::nullopt;
+    }
+  }
+
+  // The executions of an if_then's body among `mult`, those of the statement: where its condition
+  // depends only on the innermost loop's variable, the iterations that take it (a ring's copies
+  // ahead of the last chunk are never issued: counting them charged a ring of S stages S - 1
+  // chunks too many, which ranked chunks of 32 channels below 16, session 52); else all of them.
+  int64_t taken(const Stmt& s, int64_t mult) const {
+    if (loop_vars_.empty() || !s.cond) return mult;
+    const auto [var, extent] = loop_vars_.back();
+    int64_t count = 0;
+    for (int64_t v = 0; v < extent; ++v) {
+      const std::optional<int64_t> c = eval(s.cond.node(), var, v);
+      if (!c) return mult;
+      count += *c != 0;
+    }
+    return mult / extent * count;
+  }
+
   // Loop end positions are needed when a use inside is seen: measure the loop first.
   int64_t measure(const Block& b) {
     int64_t n = 0;
@@ -160,6 +209,7 @@ class Analyzer {
       const int64_t per_thread = mult;
       switch (s.kind) {
         case StmtKind::let:
+          let_values_[s.var.node()] = s.value.node();
           define(s.var.node(), registers(s.var.type()));
           break;
         case StmtKind::load:
@@ -187,13 +237,15 @@ class Analyzer {
           open_loops_.emplace_back(start, start + measure(s.body));
           scopes_.emplace_back();
           define(s.var.node(), 1);
+          loop_vars_.emplace_back(s.var.node(), s.extent);
           block(s.body, mult * s.extent);
+          loop_vars_.pop_back();
           scopes_.pop_back();
           open_loops_.pop_back();
           break;
         }
         case StmtKind::if_then:
-          block(s.body, mult);
+          block(s.body, taken(s, mult));
           break;
         case StmtKind::threads:
           block(s.body, mult * k_.threads_per_group * k_.num_groups);
@@ -268,6 +320,8 @@ class Analyzer {
   std::unordered_map<const Memory*, Interval> arrays_;
   std::unordered_set<const Memory*> indexed_;  // per-thread arrays indexed at run time: memory
   std::unordered_map<int, const Memory*> alias_;  // value -> the per-thread array it reads
+  std::unordered_map<const Node*, const Node*> let_values_;  // let variable -> its value
+  std::vector<std::pair<const Node*, int64_t>> loop_vars_;  // enclosing loops', outermost first
 };
 
 }  // namespace
