@@ -191,6 +191,14 @@ TEST_P(PrecisionSweep, GpuMatchesReference) {
     half.layout = Layout::nhwc;
     half.dtype = pc.precision == Precision::fp16 ? DType::f16 : DType::bf16;
     if (has_output(half)) worst.add(half, check_conv(Device::cuda(), precision_options(pc), half));
+    // fused's ring with U by bulk copies (sm_90, C a multiple of its chunk): chunks of 32 staged
+    // once over two blocks of output channels (72), and 32 chunks of 16 staged twice (512).
+    if (std::string(pc.plan) == "fused")
+      for (ConvCase ring : {ConvCase{2, 64, 25, 25, 72, pc.r, {1, 0, 1, 0}}, ConvCase{1, 512, 9, 11, 64, pc.r, Padding::all(1)}}) {
+        ring.layout = Layout::nhwc;
+        ring.dtype = half.dtype;
+        if (has_output(ring)) worst.add(ring, check_conv(Device::cuda(), precision_options(pc), ring));
+      }
   }
   for (const auto& tiles : other_tiles(pc))
     worst.add(block_sweep(pc.r)[0], check_conv(Device::cuda(), precision_options(pc, tiles), block_sweep(pc.r)[0]));

@@ -168,6 +168,22 @@ void Analysis::use_block(const Block& b, bool in_region) {
         use(s.source_index, pos, in_region);
         if (s.cond) use(s.cond, pos, in_region);
         break;
+      case StmtKind::copy_bulk:
+        if (!in_region) reject("a copy_bulk outside a thread region");
+        if (!s.memory || s.memory->space != Space::shared || !s.source || s.source->space != Space::global || !s.mbarrier)
+          reject("a copy_bulk must copy from a global buffer to work-group memory, on a barrier");
+        use(s.index, pos, in_region);
+        use(s.source_index, pos, in_region);
+        use(s.value, pos, in_region);
+        break;
+      case StmtKind::mbarrier_init:
+      case StmtKind::mbarrier_expect:
+      case StmtKind::mbarrier_wait:
+        if (!in_region) reject(std::string("an ") + stmt_kind_name(s.kind) + " outside a thread region");
+        if (!s.memory || s.memory->space != Space::shared) reject("a barrier must be in work-group memory");
+        use(s.index, pos, in_region);
+        if (s.value) use(s.value, pos, in_region);
+        break;
       default: break;
     }
   }

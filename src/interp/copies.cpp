@@ -15,11 +15,17 @@ using namespace ir;
 
 void Machine::start_copies() {
   copies_.clear();
+  bulk_.clear();
+  mbarriers_.clear();
   for (Cells& c : cells_) std::fill(c.in_flight.begin(), c.in_flight.end(), 0);
   commits_.assign(static_cast<size_t>(std::max(threads_, 1)), 0);
 }
 
 void Machine::finish_copies() {
+  if (!bulk_.empty())
+    fail_at(-1, "a copy_bulk into '" + bulk_.front().cells->mem->name + "' element " + std::to_string(bulk_.front().element) +
+                    " never landed: no mbarrier_wait saw its phase of '" + bulk_.front().barrier_cells->mem->name +
+                    "' complete before the work-group ended");
   if (!copies_.empty())
     fail_at(copies_.front().lane, "a copy_async into '" + copies_.front().cells->mem->name +
                                       "' was never retired by a copy_wait before the work-group ended");
@@ -83,6 +89,131 @@ void Machine::copy_wait(const Stmt& s) {
       write(*c.cells, c.element, c.value, c.lane);
     }
   copies_.erase(std::remove_if(copies_.begin(), copies_.end(), retired), copies_.end());
+}
+
+// Bulk copies (sm_90 cp.async.bulk) and their barriers (mbarrier). One thread inits a barrier
+// for a number of arrivals a phase; a phase completes once they arrived (mbarrier_expect, which also
+// expects bytes) and the copies counted in it delivered those bytes. Its copies land at the first
+// mbarrier_wait that sees it complete, for every thread (kLandedWriter): the wait is what orders
+// them. A wait on a phase that has not completed would wait forever: nothing else can complete
+// it once every thread has reached the wait.
+
+Machine::Mbarrier& Machine::mbarrier(const Cells& c, int64_t e, int lane, const char* what) {
+  if (e % 2) fail_at(lane, std::string(what) + " on '" + c.mem->name + "' element " + std::to_string(e) + ", not a barrier's first (even) element");
+  auto it = mbarriers_.find({&c, e});
+  if (it == mbarriers_.end())
+    fail_at(lane, std::string(what) + " on barrier '" + c.mem->name + "' element " + std::to_string(e) + " that no mbarrier_init set up");
+  if (it->second.init_phase == phase_ && it->second.init_lane != lane)
+    fail_at(lane, std::string(what) + " on barrier '" + c.mem->name + "' element " + std::to_string(e) +
+                      ", set up by thread " + std::to_string(it->second.init_lane) + " with no barrier between (a race)");
+  return it->second;
+}
+
+void Machine::complete_phase(Mbarrier& m) {
+  if (m.pending == 0 && m.bytes == 0) {
+    ++m.phase;
+    m.pending = m.arrivals;
+  }
+}
+
+void Machine::mbarrier_init(const Stmt& s) {
+  if (!in_region_) fail("an mbarrier_init outside a thread region");
+  Cells& c = cell_of(s.memory);
+  element_lanes(c, s.index.node(), "mbarrier_init of", 0);
+  each(top(), [&](int l) {
+    const int64_t e = elements_[l];
+    if (e % 2) fail_at(l, "mbarrier_init of '" + c.mem->name + "' element " + std::to_string(e) + ", not a barrier's first (even) element");
+    auto [it, fresh] = mbarriers_.try_emplace({&c, e});
+    if (!fresh && it->second.init_phase == phase_)
+      fail_at(l, "mbarrier_init of '" + c.mem->name + "' element " + std::to_string(e) + " by threads " +
+                     std::to_string(it->second.init_lane) + " and " + std::to_string(l) + " (one thread sets up a barrier)");
+    for (const PendingBulk& b : bulk_)
+      if (b.barrier_cells == &c && b.barrier == e)
+        fail_at(l, "mbarrier_init of '" + c.mem->name + "' element " + std::to_string(e) + " while a copy_bulk counts on it");
+    it->second = {s.extent, s.extent, 0, 0, phase_, l};
+  });
+}
+
+void Machine::mbarrier_expect(const Stmt& s) {
+  if (!in_region_) fail("an mbarrier_expect outside a thread region");
+  Cells& c = cell_of(s.memory);
+  element_lanes(c, s.index.node(), "mbarrier_expect on", 0);
+  each(top(), [&](int l) {
+    Mbarrier& m = mbarrier(c, elements_[l], l, "mbarrier_expect");
+    if (m.pending == 0)
+      fail_at(l, "mbarrier_expect on '" + c.mem->name + "' element " + std::to_string(elements_[l]) +
+                     ": more arrivals than its phase takes (" + std::to_string(m.arrivals) + ")");
+    --m.pending;
+    m.bytes += s.extent;
+    complete_phase(m);
+  });
+}
+
+void Machine::copy_bulk(const Stmt& s) {
+  if (!in_region_) fail("a copy_bulk outside a thread region");
+  Cells& dst = cell_of(s.memory);
+  Cells& src = cell_of(s.source);
+  Cells& bars = cell_of(s.mbarrier);
+  const int64_t n = s.extent, bytes = n * type_bytes(s.memory->type);
+  std::vector<int64_t> to(static_cast<size_t>(threads_)), from(to), bar(to);
+  auto starts = [&](Cells& c, const Node* index, const char* what, std::vector<int64_t>& out) {
+    element_lanes(c, index, what, static_cast<int>(n - 1));  // the last element, for its bounds
+    element_lanes(c, index, what, 0);
+    each(top(), [&](int l) {
+      out[l] = elements_[l];
+      if (out[l] * type_bytes(c.mem->type) % 16)
+        fail_at(l, std::string("a copy_bulk ") + what + " '" + c.mem->name + "' at element " + std::to_string(out[l]) +
+                       ", not on 16 bytes (misaligned)");
+    });
+  };
+  starts(dst, s.index.node(), "to", to);
+  starts(src, s.source_index.node(), "from", from);
+  element_lanes(bars, s.value.node(), "copy_bulk's barrier in", 0);
+  each(top(), [&](int l) { bar[l] = elements_[l]; });
+  if (dst.in_flight.empty()) dst.in_flight.assign(dst.track.size(), 0);
+  each(top(), [&](int l) {
+    Mbarrier& m = mbarrier(bars, bar[l], l, "copy_bulk");
+    for (int64_t i = 0; i < n; ++i) {
+      const int64_t e = to[l] + i;
+      const Cells::Track& t = dst.track[e];
+      if (t.read_phase == phase_ && t.reader != l) race(l, dst, e, "copies to", "that another thread read");
+      if (dst.in_flight[e]) in_flight(l, dst, e, "copies to");
+      ++dst.in_flight[e];
+      bulk_.push_back({&bars, bar[l], m.phase, &dst, e, read(src, from[l] + i, l)});
+    }
+    m.bytes -= bytes;
+    complete_phase(m);
+  });
+}
+
+void Machine::mbarrier_wait(const Stmt& s) {
+  if (!in_region_) fail("an mbarrier_wait outside a thread region");
+  Cells& c = cell_of(s.memory);
+  element_lanes(c, s.index.node(), "mbarrier_wait on", 0);
+  const bool varying = slots_[s.value->id].varying;
+  const double* parity = varying ? veval(s.value.node()) : nullptr;
+  const double uniform = varying ? 0.0 : ueval(s.value.node());
+  each(top(), [&](int l) {
+    const int64_t e = elements_[l];
+    Mbarrier& m = mbarrier(c, e, l, "mbarrier_wait");
+    const uint64_t p = static_cast<uint64_t>(varying ? parity[l] : uniform);
+    if (p > 1) fail_at(l, "mbarrier_wait on '" + c.mem->name + "' with parity " + std::to_string(p) + " (0 or 1)");
+    if ((m.phase & 1) == p)
+      fail_at(l, "mbarrier_wait on '" + c.mem->name + "' element " + std::to_string(e) + " for phase " +
+                     std::to_string(m.phase) + ", which never completes: " + std::to_string(m.pending) + " arrivals and " +
+                     std::to_string(m.bytes) + " bytes still due (it would wait forever)");
+    auto landed = [&](const PendingBulk& b) { return b.barrier_cells == &c && b.barrier == e && b.phase < m.phase; };
+    for (const PendingBulk& b : bulk_)
+      if (landed(b)) {
+        if (reuse_) use_kind(*b.cells);
+        --b.cells->in_flight[b.element];
+        Cells::Track& t = b.cells->track[b.element];
+        t.write_phase = phase_;
+        t.writer = kLandedWriter;
+        b.cells->data[b.element] = b.value;
+      }
+    bulk_.erase(std::remove_if(bulk_.begin(), bulk_.end(), landed), bulk_.end());
+  });
 }
 
 }  // namespace wino::interp::detail

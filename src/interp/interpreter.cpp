@@ -73,6 +73,10 @@ void Machine::stmt(const Stmt& s) {
     case StmtKind::copy_async: return copy_async(s);
     case StmtKind::copy_commit: return copy_commit();
     case StmtKind::copy_wait: return copy_wait(s);
+    case StmtKind::copy_bulk: return copy_bulk(s);
+    case StmtKind::mbarrier_init: return mbarrier_init(s);
+    case StmtKind::mbarrier_expect: return mbarrier_expect(s);
+    case StmtKind::mbarrier_wait: return mbarrier_wait(s);
     case StmtKind::load_matrix: return load_matrix(s);
   }
 }

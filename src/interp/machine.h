@@ -20,6 +20,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -52,6 +53,12 @@ struct Cells {
 };
 
 constexpr int32_t kManyReaders = -2;
+// The writer of elements a bulk copy landed: every thread past the barrier wait that landed them
+// may read them (the wait orders them), so they race with no thread.
+constexpr int32_t kLandedWriter = -3;
+inline bool written_by_other(const Cells::Track& t, uint64_t phase, int lane) {
+  return t.write_phase == phase && t.writer != lane && t.writer != kLandedWriter;
+}
 
 inline bool is_f32(ir::Type t) { return t.scalar == ir::Scalar::f32; }
 constexpr int kNone = 0, kAll = 1, kSome = 2;  // what narrow() found
@@ -197,6 +204,22 @@ class Machine {
   void copy_async(const ir::Stmt& s);
   void copy_commit();
   void copy_wait(const ir::Stmt& s);
+  // Bulk copies and their barriers (copies.cpp): a copy's values are read at issue and land at
+  // the first mbarrier_wait that sees the barrier's phase it was counted in complete.
+  void copy_bulk(const ir::Stmt& s);
+  void mbarrier_init(const ir::Stmt& s);
+  void mbarrier_expect(const ir::Stmt& s);
+  void mbarrier_wait(const ir::Stmt& s);
+  struct Mbarrier {
+    int64_t arrivals = 0, pending = 0, bytes = 0;  // a phase's arrivals; arrivals and bytes still due
+    uint64_t phase = 0;                            // the phase in progress (from 0)
+    uint64_t init_phase = 0;                       // the barrier interval of its init
+    int init_lane = 0;
+  };
+  // The barrier at element `e` of `c` as `lane` uses it: it must have been initialized, by this
+  // lane or before a barrier.
+  Mbarrier& mbarrier(const Cells& c, int64_t e, int lane, const char* what);
+  void complete_phase(Mbarrier& m);
   void start_copies();   // a work-group starts: no copies in flight
   void finish_copies();  // a work-group ends: every copy must have been retired
   void assign(const ir::Node* var) { vtime_[var->id] = ++clock_; }
@@ -256,6 +279,16 @@ class Machine {
     float value;
   };
   std::vector<PendingCopy> copies_;  // in flight, in issue order
+  struct PendingBulk {
+    const Cells* barrier_cells;
+    int64_t barrier;  // its element
+    uint64_t phase;   // the barrier's phase the copy counts in
+    Cells* cells;
+    int64_t element;
+    float value;
+  };
+  std::vector<PendingBulk> bulk_;  // bulk copies not landed
+  std::map<std::pair<const Cells*, int64_t>, Mbarrier> mbarriers_;
   std::vector<int64_t> commits_;     // by lane: groups committed in this work-group
   std::vector<double> copy_values_;  // a copy_async's values, element-major by lane
 };

@@ -137,8 +137,7 @@ float Machine::read(Cells& c, int64_t e, int lane) {
   }
   if (c.mem->space == Space::shared) {
     Cells::Track& t = c.track[e];
-    if (t.write_phase == phase_ && t.writer != lane)
-      race(lane, c, e, "reads", "written by thread " + std::to_string(t.writer));
+    if (written_by_other(t, phase_, lane)) race(lane, c, e, "reads", "written by thread " + std::to_string(t.writer));
     if (t.read_phase == phase_ && t.reader != lane) t.reader = kManyReaders;
     else if (t.read_phase != phase_) t.read_phase = phase_, t.reader = lane;
   }
@@ -166,8 +165,7 @@ void Machine::write(Cells& c, int64_t e, float v, int lane) {
   if (c.mem->space == Space::shared) {
     if (c.landing(e)) in_flight(lane, c, e, "writes");
     Cells::Track& t = c.track[e];
-    if (t.write_phase == phase_ && t.writer != lane)
-      race(lane, c, e, "writes", "also written by thread " + std::to_string(t.writer));
+    if (written_by_other(t, phase_, lane)) race(lane, c, e, "writes", "also written by thread " + std::to_string(t.writer));
     if (t.read_phase == phase_ && t.reader != lane) race(lane, c, e, "writes", "that another thread read");
     t.write_phase = phase_;  // also marks it written
     t.writer = lane;
@@ -239,7 +237,7 @@ void Machine::read_lanes(Cells& c, int64_t base, double* out) {
     each(top(), [&](int l) {
       const int64_t x = e[l];
       Cells::Track& t = track[x];
-      if (t.write_phase < first || (t.write_phase == phase && t.writer != l) || c.landing(x)) read(c, x, l);  // throws
+      if (t.write_phase < first || written_by_other(t, phase, l) || c.landing(x)) read(c, x, l);  // throws
       if (t.read_phase != phase) t.read_phase = phase, t.reader = l;
       else if (t.reader != l) t.reader = kManyReaders;
       out[l] = data[x];
@@ -279,7 +277,7 @@ void Machine::write_lanes(Cells& c, int64_t base, const double* v, bool accumula
     each(top(), [&](int l) {
       const int64_t x = e[l];
       Cells::Track& t = track[x];
-      if ((t.write_phase == phase && t.writer != l) || (t.read_phase == phase && t.reader != l) || c.landing(x))
+      if (written_by_other(t, phase, l) || (t.read_phase == phase && t.reader != l) || c.landing(x))
         write(c, x, static_cast<float>(v[l]), l);  // throws
       t.write_phase = phase;
       t.writer = l;

@@ -29,6 +29,10 @@ const char* stmt_kind_name(StmtKind k) {
     case StmtKind::copy_async: return "copy_async";
     case StmtKind::copy_commit: return "copy_commit";
     case StmtKind::copy_wait: return "copy_wait";
+    case StmtKind::copy_bulk: return "copy_bulk";
+    case StmtKind::mbarrier_init: return "mbarrier_init";
+    case StmtKind::mbarrier_expect: return "mbarrier_expect";
+    case StmtKind::mbarrier_wait: return "mbarrier_wait";
     case StmtKind::load_matrix: return "load_matrix";
   }
   return "?";
@@ -279,6 +283,45 @@ std::vector<Expr> KernelBuilder::load_matrix(const std::string& hint, const Memo
   std::vector<Expr> vars = s->vars;
   push(std::move(s));
   return vars;
+}
+
+void KernelBuilder::copy_bulk(const Memory* dst, Expr index, const Memory* src, Expr src_index, int64_t elements,
+                              const Memory* barriers, Expr barrier_index) {
+  auto s = std::make_unique<Stmt>();
+  s->kind = StmtKind::copy_bulk;
+  s->memory = dst;
+  s->index = index;
+  s->source = src;
+  s->source_index = src_index;
+  s->extent = elements;
+  s->mbarrier = barriers;
+  s->value = barrier_index;
+  push(std::move(s));
+}
+
+namespace {
+StmtPtr mbarrier_stmt(StmtKind kind, const Memory* barriers, Expr index, int64_t extent) {
+  auto s = std::make_unique<Stmt>();
+  s->kind = kind;
+  s->memory = barriers;
+  s->index = index;
+  s->extent = extent;
+  return s;
+}
+}  // namespace
+
+void KernelBuilder::mbarrier_init(const Memory* barriers, Expr index, int arrivals) {
+  push(mbarrier_stmt(StmtKind::mbarrier_init, barriers, index, arrivals));
+}
+
+void KernelBuilder::mbarrier_expect(const Memory* barriers, Expr index, int64_t bytes) {
+  push(mbarrier_stmt(StmtKind::mbarrier_expect, barriers, index, bytes));
+}
+
+void KernelBuilder::mbarrier_wait(const Memory* barriers, Expr index, Expr parity) {
+  StmtPtr s = mbarrier_stmt(StmtKind::mbarrier_wait, barriers, index, 0);
+  s->value = parity;
+  push(std::move(s));
 }
 
 void KernelBuilder::copy_commit() {

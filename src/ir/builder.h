@@ -63,6 +63,16 @@ class KernelBuilder {
   /// starts and gets two values of each matrix (transposed: of its columns), returned in order.
   std::vector<Expr> load_matrix(const std::string& hint, const Memory* mem, Expr row_index, int matrices,
                                 bool transposed);
+  /// dst[index + i] = src[src_index + i] for i < elements (a multiple of 16 bytes, both starts on
+  /// 16 bytes), by the thread that runs it, landing with the phase of the barrier at element
+  /// `barrier_index` of the i32 work-group array `barriers` that it is counted in (StmtKind::copy_bulk).
+  void copy_bulk(const Memory* dst, Expr index, const Memory* src, Expr src_index, int64_t elements,
+                 const Memory* barriers, Expr barrier_index);
+  /// The barrier at element `index` (even) of the i32 work-group array `barriers`: init for
+  /// `arrivals` a phase; arrive expecting `bytes` of copies; wait for the phase of `parity`.
+  void mbarrier_init(const Memory* barriers, Expr index, int arrivals);
+  void mbarrier_expect(const Memory* barriers, Expr index, int64_t bytes);
+  void mbarrier_wait(const Memory* barriers, Expr index, Expr parity);
   /// Closes the thread's group of copies issued since the last commit.
   void copy_commit();
   /// Waits until at most `groups_left` of the thread's committed groups are in flight.

@@ -68,6 +68,16 @@ enum class StmtKind : uint8_t {
   // matrices in `vars`: lane 4 g + t row g, columns 2 t and 2 t + 1; with `transposed`, column
   // g, rows 2 t and 2 t + 1 (ir/mma.h: an mma's f16/bf16 fragment from rows of its reduction).
   load_matrix,
+  // A bulk copy global -> work-group memory and the barrier its arrival completes (CUDA sm_90
+  // cp.async.bulk and mbarrier; other dialects refuse them). A barrier is 8 bytes of an i32
+  // work-group array: `memory`, element `index` (even). One thread inits and arms it; the copy's
+  // bytes count against the phase it was armed for, and the threads read what landed after a
+  // barrier_wait sees that phase complete.
+  copy_bulk,        // memory[index + i] = source[source_index + i] for i < extent (a multiple of 16 bytes,
+                    // both starts 16-byte aligned): one thread's copy, landing with `mbarrier`'s phase
+  mbarrier_init,    // a barrier whose phases complete after `extent` arrivals and their expected bytes
+  mbarrier_expect,  // arrives on the barrier, expecting `extent` more bytes of copies this phase
+  mbarrier_wait,    // waits until the phase of parity `value` (0 or 1) is complete
 };
 const char* stmt_kind_name(StmtKind k);
 
@@ -88,7 +98,8 @@ struct Stmt {
   // copy_async: the source index is an element of the buffer even where the mask is false (the
   // plan clamps it), so the address needs no guard of its own (the interpreter checks)
   bool source_in_bounds = false;
-  int64_t extent = 0;              // loop: iterations; copy_async: elements; copy_wait: groups left
+  int64_t extent = 0;  // loop: iterations; copy_async, copy_bulk: elements; copy_wait: groups left;
+                       // mbarrier_init: arrivals a phase; mbarrier_expect: bytes
   LoopKind loop_kind = LoopKind::serial;
   Block body;            // loop, if_then, threads
   std::string text;      // comment
@@ -106,6 +117,9 @@ struct Stmt {
   // copy_async: the global buffer read and the element index of the first value read.
   const Memory* source = nullptr;
   Expr source_index;
+  // copy_bulk: the barrier (an i32 work-group array) whose phase the copy completes; `value` is
+  // the barrier's element index there.
+  const Memory* mbarrier = nullptr;
   // load_matrix: the variables defined (two per matrix), and whether the matrices are transposed.
   std::vector<Expr> vars;
   bool transposed = false;

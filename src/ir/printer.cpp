@@ -115,6 +115,19 @@ class Printer {
           line(indent, text + mask + (s.source_in_bounds ? " (index in bounds)" : ""));
           break;
         }
+        case StmtKind::copy_bulk:
+          line(indent, "copy_bulk " + s.memory->name + "[" + expr(s.index.node()) + "] <- " + s.source->name + "[" +
+                           expr(s.source_index.node()) + "] x" + std::to_string(s.extent) + " on " + s.mbarrier->name +
+                           "[" + expr(s.value.node()) + "]");
+          break;
+        case StmtKind::mbarrier_init:
+        case StmtKind::mbarrier_expect:
+        case StmtKind::mbarrier_wait:
+          line(indent, std::string(stmt_kind_name(s.kind)) + " " + s.memory->name + "[" + expr(s.index.node()) + "] " +
+                           (s.kind == StmtKind::mbarrier_wait ? "parity " + expr(s.value.node())
+                                                              : std::to_string(s.extent) +
+                                                                    (s.kind == StmtKind::mbarrier_init ? " arrivals" : " bytes")));
+          break;
         case StmtKind::copy_commit:
           line(indent, "copy_commit");
           break;

@@ -159,6 +159,49 @@ class Verifier {
     if (s.source_index && s.source_index.type() != Type::i32) problem("source index is not i32");
   }
 
+  // A barrier: element `index` (even) of an i32 work-group array of this kernel.
+  void check_mbarrier(const Memory* m, Expr index, const char* what) {
+    if (!m || !memories_.count(m) || m->space != Space::shared || m->type != Type::i32 || m->size % 2) {
+      problem(std::string(what) + "'s barrier is not an i32 work-group array of this kernel with 2 elements a barrier");
+      return;
+    }
+    check_expr(index, "barrier index");
+    if (index && index.type() != Type::i32) problem(std::string(what) + "'s barrier index is not i32");
+    if (index && index->op == Op::const_int && (index->ival < 0 || index->ival % 2 || index->ival >= m->size))
+      problem(std::string(what) + "'s barrier index " + std::to_string(index->ival) + " is not an even element of " + m->name);
+  }
+
+  void check_bulk(const Stmt& s, bool in_threads) {
+    check_memory(s, in_threads);
+    if (s.cond) problem("copy_bulk has no mask");
+    if (s.memory && s.memory->space != Space::shared) problem("copy_bulk writes work-group memory only");
+    if (!s.source || !memories_.count(s.source) || s.source->space != Space::global) {
+      problem("copy_bulk reads something that is not a global buffer of this kernel");
+      return;
+    }
+    if (s.memory && s.memory->type != s.source->type) problem("copy_bulk between memories of different types");
+    if (s.memory && (s.extent < 1 || s.extent * type_bytes(s.memory->type) % 16))
+      problem("copy_bulk moves a positive multiple of 16 bytes, not " + std::to_string(s.extent) + " elements");
+    check_expr(s.source_index, "source index");
+    if (s.source_index && s.source_index.type() != Type::i32) problem("source index is not i32");
+    check_mbarrier(s.mbarrier, s.value, "copy_bulk");
+  }
+
+  void check_mbarrier_stmt(const Stmt& s, bool in_threads) {
+    const char* what = stmt_kind_name(s.kind);
+    if (!in_threads) problem(std::string(what) + " outside a thread region");
+    if (s.cond) problem(std::string(what) + " has no mask");
+    check_mbarrier(s.memory, s.index, what);
+    if (s.kind == StmtKind::mbarrier_init && (s.extent < 1 || s.extent >= (1 << 20)))
+      problem("mbarrier_init's arrivals must be 1 to 2^20 - 1, not " + std::to_string(s.extent));
+    if (s.kind == StmtKind::mbarrier_expect && (s.extent < 0 || s.extent >= (1 << 20)))
+      problem("mbarrier_expect's bytes must be 0 to 2^20 - 1, not " + std::to_string(s.extent));
+    if (s.kind == StmtKind::mbarrier_wait) {
+      check_expr(s.value, "parity");
+      if (s.value && s.value.type() != Type::i32) problem("mbarrier_wait's parity is not i32");
+    }
+  }
+
   void block(const Block& b, bool in_threads) {
     defined_.emplace_back();
     for (const StmtPtr& sp : b) {
@@ -216,6 +259,10 @@ class Verifier {
           break;
         case StmtKind::mma: check_mma(s, in_threads); break;
         case StmtKind::copy_async: check_copy(s, in_threads); break;
+        case StmtKind::copy_bulk: check_bulk(s, in_threads); break;
+        case StmtKind::mbarrier_init:
+        case StmtKind::mbarrier_expect:
+        case StmtKind::mbarrier_wait: check_mbarrier_stmt(s, in_threads); break;
         case StmtKind::load_matrix: check_load_matrix(s, in_threads); break;
         case StmtKind::copy_commit:
         case StmtKind::copy_wait:

@@ -58,6 +58,7 @@ plans::PlanOptions on_device(plans::PlanOptions p, const Options& o, const Devic
     p.loads_per_fma = caps.vector_loads_per_fma;
   }
   p.async_copies = async_copies(caps);
+  p.bulk_copies = p.async_copies && caps.bulk_copies;
   p.max_threads = caps.max_threads;
   p.regs_per_core = caps.regs_per_core;
   p.shared_per_core = caps.shared_per_core;

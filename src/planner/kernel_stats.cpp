@@ -149,15 +149,24 @@ class Analyzer {
   // ahead of the last chunk are never issued: counting them charged a ring of S stages S - 1
   // chunks too many, which ranked chunks of 32 channels below 16, session 52); else all of them.
   int64_t taken(const Stmt& s, int64_t mult) const {
-    if (loop_vars_.empty() || !s.cond) return mult;
-    const auto [var, extent] = loop_vars_.back();
-    int64_t count = 0;
-    for (int64_t v = 0; v < extent; ++v) {
-      const std::optional<int64_t> c = eval(s.cond.node(), var, v);
-      if (!c) return mult;
-      count += *c != 0;
-    }
-    return mult / extent * count;
+    if (!s.cond) return mult;
+    auto count = [&](const Node* var, int64_t extent) -> std::optional<int64_t> {
+      int64_t n = 0;
+      for (int64_t v = 0; v < extent; ++v) {
+        const std::optional<int64_t> c = eval(s.cond.node(), var, v);
+        if (!c) return std::nullopt;
+        n += *c != 0;
+      }
+      return n;
+    };
+    if (!loop_vars_.empty())
+      if (const std::optional<int64_t> n = count(loop_vars_.back().first, loop_vars_.back().second))
+        return mult / loop_vars_.back().second * *n;
+    // A statement one thread runs (a bulk copy, its barrier's init): a condition on the thread alone.
+    if (in_threads_ && s.cond->op == Op::eq)
+      if (const std::optional<int64_t> n = count(k_.thread_id.node(), k_.threads_per_group))
+        return mult / k_.threads_per_group * *n;
+    return mult;
   }
 
   // Loop end positions are needed when a use inside is seen: measure the loop first.
@@ -248,7 +257,9 @@ class Analyzer {
           block(s.body, taken(s, mult));
           break;
         case StmtKind::threads:
+          in_threads_ = true;
           block(s.body, mult * k_.threads_per_group * k_.num_groups);
+          in_threads_ = false;
           break;
         case StmtKind::barrier:
           stats_.barriers += mult;  // outside the thread regions: mult counts its executions
@@ -261,8 +272,17 @@ class Analyzer {
           stats_.shared_bytes += bytes;
           break;
         }
+        case StmtKind::copy_bulk: {  // one thread's copy (its branch counts the threads that run it)
+          const int64_t bytes = s.extent * type_bytes(s.memory->type) * per_thread;
+          stats_.bytes += bytes;
+          stats_.shared_bytes += bytes;
+          break;
+        }
         case StmtKind::copy_commit:
         case StmtKind::copy_wait:
+        case StmtKind::mbarrier_init:
+        case StmtKind::mbarrier_expect:
+        case StmtKind::mbarrier_wait:
           break;
         case StmtKind::load_matrix:  // two 16-bit values of each matrix per lane, a register per pair
           array_access(s.memory, s.index);
@@ -321,6 +341,7 @@ class Analyzer {
   std::unordered_set<const Memory*> indexed_;  // per-thread arrays indexed at run time: memory
   std::unordered_map<int, const Memory*> alias_;  // value -> the per-thread array it reads
   std::unordered_map<const Node*, const Node*> let_values_;  // let variable -> its value
+  bool in_threads_ = false;
   std::vector<std::pair<const Node*, int64_t>> loop_vars_;  // enclosing loops', outermost first
 };
 

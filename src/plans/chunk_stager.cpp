@@ -55,6 +55,12 @@ ChunkStager::ChunkStager(KernelBuilder& b, const ConvDesc& d, const Tiling& t, c
       throw Error("internal: GEMM tiles " + g.str() + ": the patches' region was sized for another tiling");
     patches_ = b.shared_array("xs", g.stages * g.tile_patch_elements(), input->type);
   }
+  if (g.bulk_u) {
+    if (!g.tile_patch_ring() || !half_u || d.c % g.cc)
+      throw Error("internal: GEMM tiles " + g.str() + ": U by bulk copies takes the tensor-core ring, half U and C a "
+                  "multiple of the chunk");
+    u_barriers_ = b.shared_array("ubar", 2 * copies, Type::i32);
+  }
   if (g.patch_ring()) {  // [copies of U][copies of V, [cc][xi][bp]][copies of the raw patches, alike]
     ops_[1].channel_major = true;
     patch_base_ = copies * (a + v);
@@ -88,6 +94,10 @@ void ChunkStager::issue_copies(Expr tid, Expr c0, Expr buf, int first_point) {
   first_point_ = first_point;
   for (const StagedOperand& op : ops_) {
     if (&op == &v() && source_ == GemmSource::image) continue;  // the patches: issue_patch_copies
+    if (&op == &a() && g_.bulk_u) {
+      issue_bulk_u(tid, c0, buf);
+      continue;
+    }
     if (&op == &v() && g_.v_tile_major) {
       issue_tile_major_copies(tid, c0, buf);
       continue;
@@ -115,6 +125,31 @@ void ChunkStager::issue_copies(Expr tid, Expr c0, Expr buf, int first_point) {
     }
   }
   first_point_ = 0;
+}
+
+// U stored as its staged copies (staged_weights): the work-group's block of output channels and the
+// chunk pick one contiguous run, the copy's image.
+void ChunkStager::issue_bulk_u(Expr tid, Expr c0, Expr buf) {
+  const StagedOperand& op = a();
+  const int64_t chunks = d_.c / g_.cc, bytes = op.copy * type_bytes(op.smem->type);
+  b_.if_then(eq(tid, b_.i32(0)), [&] {
+    Expr bar = b_.let("bar", buf * 2);
+    b_.mbarrier_expect(u_barriers_, bar, bytes);
+    b_.copy_bulk(op.smem, b_.i32(op.base) + buf * op.copy, op.mem, (core_.kb * chunks + c0 / g_.cc) * op.copy, op.copy,
+                 u_barriers_, bar);
+  });
+}
+
+void ChunkStager::init_bulk_u(Expr tid) {
+  if (!g_.bulk_u) return;
+  b_.if_then(eq(tid, b_.i32(0)), [&] {
+    for (int i = 0; i < g_.copies(); ++i) b_.mbarrier_init(u_barriers_, b_.i32(2 * i), 1);
+  });
+}
+
+void ChunkStager::wait_bulk_u(Expr buf, Expr use) {
+  if (!g_.bulk_u) return;
+  b_.mbarrier_wait(u_barriers_, buf * 2, use % 2);
 }
 
 // V[xi][p][c] (GemmTiles::v_tile_major) as [point][bp][cc] rows (each tile at its staged row,

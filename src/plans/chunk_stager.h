@@ -74,6 +74,11 @@ class ChunkStager {
   /// GemmTiles::patch_ring: the patches in copy `buf` transformed into V's copy `buf`,
   /// Vs[cc][xi][bp] (zeros stay zeros: the copies filled them past the image and the chunk).
   void transform_patches(ir::Expr tid, ir::Expr buf);
+  /// GemmTiles::bulk_u: waits until U's copy `buf` has landed, the copy's `use`-th (from 0) since
+  /// the kernel began (its barrier's phase). Thread 0 issues the copies (issue_copies) and sets up
+  /// the barriers at the kernel's start (init_bulk_u; a work-group barrier before any other thread waits).
+  void wait_bulk_u(ir::Expr buf, ir::Expr use);
+  void init_bulk_u(ir::Expr tid);
   /// GemmTiles::tile_patch_ring: the chunk's input patches into the ring's copy `buf` as
   /// [alpha^2][bp][cc], by 16-byte copies of 8 channels of a pixel, zeros past the image, the
   /// channels and the tiles (tile_patch_ring.cpp).
@@ -130,6 +135,11 @@ class ChunkStager {
   void store_v(int point, const Pair& q, ir::Expr value);
   /// Vs[xi][...] = (B^T tile B)[xi] for every point xi of the pair's input tile.
   void store_transformed(const Pair& q, const std::vector<ir::Expr>& tile);
+
+  // GemmTiles::bulk_u: U's chunk `c0 / cc` into copy `buf` by thread 0, one bulk copy on the
+  // copy's barrier.
+  void issue_bulk_u(ir::Expr tid, ir::Expr c0, ir::Expr buf);
+  const ir::Memory* u_barriers_ = nullptr;  // GemmTiles::bulk_u: one barrier for each copy of U
 
   int first_point_ = 0;  // of the copy being issued (issue_copies)
   int64_t patch_base_ = 0;  // GemmTiles::patch_ring: the raw patches' copies in work-group memory, after V's

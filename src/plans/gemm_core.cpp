@@ -235,6 +235,7 @@ void pipeline_tile_patches_twice(KernelBuilder& b, const GemmCore& core, ChunkSt
   const GemmTiles& g = core.g;
   b.threads([&](Expr tid) {
     zero_accumulators(b, core);
+    st.init_bulk_u(tid);
     st.issue_tile_patches(tid, b.i32(0), b.i32(0));
     st.issue_copies(tid, b.i32(0), b.i32(0));  // U
     b.copy_commit();
@@ -256,6 +257,7 @@ void pipeline_tile_patches_twice(KernelBuilder& b, const GemmCore& core, ChunkSt
         b.if_then(lt(next + 1, b.i32(chunks)), [&] { st.issue_tile_patches(tid, (next + 1) * g.cc, buf); });
         b.copy_commit();
       });
+      st.wait_bulk_u(buf, chunk / 2);  // U's copy buf, its (chunk / 2)-th
       multiply(b, core, st, tid, buf);
       b.if_then(lt(next, b.i32(chunks)), [&] { st.transform_tile_patches(tid, other, other); });
     });
@@ -273,6 +275,7 @@ void pipeline_tile_patches(KernelBuilder& b, const GemmCore& core, ChunkStager& 
   if (g.double_operands) return pipeline_tile_patches_twice(b, core, st, chunks);
   b.threads([&](Expr tid) {
     zero_accumulators(b, core);
+    st.init_bulk_u(tid);  // before the loop's first barrier
     st.issue_tile_patches(tid, b.i32(0), b.i32(0));
     b.copy_commit();
   });
@@ -289,7 +292,10 @@ void pipeline_tile_patches(KernelBuilder& b, const GemmCore& core, ChunkStager& 
       b.copy_wait(1);  // U (the patches of chunk k + 1 may still be in flight)
     });
     b.barrier();
-    b.threads([&](Expr tid) { multiply(b, core, st, tid, b.i32(0)); });
+    b.threads([&](Expr tid) {
+      st.wait_bulk_u(b.i32(0), chunk);  // U's one copy, its chunk-th
+      multiply(b, core, st, tid, b.i32(0));
+    });
   });
   b.barrier();  // the sinks may reuse work-group memory
 }

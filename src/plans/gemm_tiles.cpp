@@ -14,6 +14,7 @@ std::string GemmTiles::str() const {
   if (stage_points) s += "_q" + std::to_string(stage_points);
   if (double_operands && tile_patch_ring()) s += "_d2";
   if (region.cols && tile_patch_ring()) s += "_b" + std::to_string(region.rows) + "x" + std::to_string(region.cols);
+  if (bulk_u && tile_patch_ring()) s += "_ub";
   return mma ? s + "_" + ir::mma_operand_name(*mma) : s;
 }
 

@@ -146,6 +146,27 @@ BufferHandle transformed_weights(ProgramBuilder& prog, const Tiling& t, int64_t 
   return u;
 }
 
+BufferHandle staged_weights(ProgramBuilder& prog, const Tiling& t, const GemmTiles& g, ir::Type type) {
+  using namespace ir;
+  const ConvDesc& d = prog.desc();
+  const int64_t K = ceil_div(d.k, g.bk) * g.bk, chunks = d.c / g.cc, pitch = g.row_pitch(g.bk, true);
+  if (d.c % g.cc || g.staged_points() != t.alpha * t.alpha || value_type(type) == type)
+    throw Error("internal: GEMM tiles " + g.str() + ": U is stored as its staged copies only in halves, with C (" +
+                std::to_string(d.c) + ") a multiple of the chunk and every point in each copy");
+  BufferHandle u = prog.prepared_weights("u", K / g.bk * d.c * t.alpha * t.alpha * pitch, type);
+  prog.add_preparation(filter_kernel(prog, t, "weights", K, u,
+                                     [&](KernelBuilder& b, const Memory* out, Expr k, Expr c, const std::vector<Expr>& taps) {
+                                       const std::vector<Expr> ut = transform_2d(b.ctx(), t.t.G, taps);
+                                       Expr copy = b.let("copy", k / g.bk * chunks + c / g.cc);
+                                       Expr row = b.let("row", c % g.cc), col = b.let("col", k % g.bk);
+                                       for (size_t xi = 0; xi < ut.size(); ++xi) {
+                                         Expr at = ((copy * static_cast<int64_t>(ut.size()) + static_cast<int64_t>(xi)) * g.cc + row) * pitch + col;
+                                         b.store(out, at, ut[xi]);
+                                       }
+                                     }));
+  return u;
+}
+
 TileCoords tile_coords(ir::KernelBuilder& b, ir::Expr p, const Tiling& t) {
   return {b.let("n", p / (t.tiles_h * t.tiles_w)), b.let("th", (p / t.tiles_w) % t.tiles_h),
           b.let("tw", p % t.tiles_w)};

@@ -68,6 +68,12 @@ std::unique_ptr<ir::Kernel> filter_kernel(ProgramBuilder& prog, const Tiling& t,
 BufferHandle transformed_weights(ProgramBuilder& prog, const Tiling& t, int64_t k_pitch = 0, int64_t k_block = 0,
                                  StoredValues values = StoredValues::f32, ir::Type type = ir::Type::f32);
 
+/// Declares U stored as the tile ring's staged copies of it, one after another, and its
+/// weight-transform kernel (GemmTiles::bulk_u): [K / bk][C / cc][points][cc][row_pitch(bk)] halves
+/// in `type` (the block of output channels, the chunk, then each copy's rows, padding included),
+/// zeros past K, so that a chunk's copy of U is one contiguous run. Throws unless the tiles take it.
+BufferHandle staged_weights(ProgramBuilder& prog, const Tiling& t, const GemmTiles& g, ir::Type type);
+
 /// Work-groups of `threads` that a transform kernel (memory-bound: it needs many warps in flight)
 /// asks a CUDA GPU's compiler to fit on one multiprocessor of 64 K registers: as many as leave each
 /// thread 2.5 registers per Winograd point and 24 more (the points it holds, the patch it loads),

@@ -72,6 +72,7 @@ struct PlanOptions {
   int64_t l1_bytes = 0, l2_bytes = 0;  // the CPU-shaped plans' cache blocking (0: 32 KiB and 1 MiB)
   int loads_per_fma = 1;    // vector loads a core issues per vector FMA (DeviceCaps::vector_loads_per_fma)
   bool async_copies = false;  // the device copies global -> work-group memory asynchronously (CUDA sm_80+)
+  bool bulk_copies = false;   // ... and in bulk, completing on barriers (CUDA sm_90+: GemmTiles::bulk_u)
   int max_threads = 1024;     // threads a work-group may have on the device (OpenCL GPUs: often 256)
   int64_t regs_per_core = 0, shared_per_core = 0;  // one multiprocessor's registers and work-group memory (0: unknown)
   int64_t shared_per_group = 0;  // work-group memory one work-group may take (DeviceCaps::shared_bytes; 0: unknown)

@@ -294,6 +294,23 @@ class Renderer {
            (s.cond ? expr(s.cond, true) : "true") + ");";
   }
 
+  // The prelude's wino_copy_bulk and wino_mbarrier_* (sm_90), each barrier at &array[element].
+  std::string bulk_call(const Stmt& s) {
+    if (!d_.copy_bulk)
+      throw Error(std::string("the ") + dialect_name(d_.dialect) + " dialect has no bulk copy or its barriers (" +
+                  stmt_kind_name(s.kind) + "): the plans that use them run on CUDA sm_90 and newer only");
+    const std::string bar = "&" + memory_ref(*(s.kind == StmtKind::copy_bulk ? s.mbarrier : s.memory),
+                                             s.kind == StmtKind::copy_bulk ? s.value : s.index);
+    switch (s.kind) {
+      case StmtKind::copy_bulk:
+        return "wino_copy_bulk(&" + memory_ref(*s.memory, s.index) + ", " + memory_prefix(*s.source) + " + " +
+               expr(s.source_index, false) + ", " + std::to_string(s.extent * type_bytes(s.memory->type)) + "u, " + bar + ");";
+      case StmtKind::mbarrier_init: return "wino_mbarrier_init(" + bar + ", " + std::to_string(s.extent) + "u);";
+      case StmtKind::mbarrier_expect: return "wino_mbarrier_expect(" + bar + ", " + std::to_string(s.extent) + "u);";
+      default: return "wino_mbarrier_wait(" + bar + ", " + expr(s.value, false) + ");";
+    }
+  }
+
   // ldmatrix through the prelude's wino_load_matrix<matrices, transposed>(registers, array,
   // row's element): each register holds a pair of the values, low half first, kept as their bits
   // (raw_halves_). The array and the element apart: one address conversion for all of them, and
@@ -458,6 +475,12 @@ class Renderer {
         break;
       case StmtKind::load_matrix:
         load_matrix_call(s);
+        break;
+      case StmtKind::copy_bulk:
+      case StmtKind::mbarrier_init:
+      case StmtKind::mbarrier_expect:
+      case StmtKind::mbarrier_wait:
+        line(bulk_call(s));
         break;
     }
   }

@@ -285,6 +285,37 @@ __device__ __forceinline__ void wino_copy_async(void* dst, const void* src, bool
 )";
 }
 
+// ir::StmtKind::copy_bulk and the mbarrier statements as sm_90 cp.async.bulk and mbarrier. The
+// copying thread orders the work-group's earlier reads of the destination (generic proxy, across
+// the barrier before it) before the copy's writes (async proxy) with a proxy fence. A wait spins on
+// try_wait, which suspends the thread for a while in hardware before it fails.
+std::string cuda_copy_bulk() {
+  return R"(
+#if __CUDA_ARCH__ >= 900
+__device__ __forceinline__ unsigned wino_shared_address(const void* p) {
+  return static_cast<unsigned>(__cvta_generic_to_shared(p));
+}
+__device__ __forceinline__ void wino_mbarrier_init(void* bar, unsigned arrivals) {
+  asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n\tfence.mbarrier_init.release.cluster;"
+               :: "r"(wino_shared_address(bar)), "r"(arrivals) : "memory");
+}
+__device__ __forceinline__ void wino_mbarrier_expect(void* bar, unsigned bytes) {
+  asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;" :: "r"(wino_shared_address(bar)), "r"(bytes) : "memory");
+}
+__device__ __forceinline__ void wino_mbarrier_wait(void* bar, unsigned parity) {
+  asm volatile("{\n\t.reg .pred done;\n\tWINO_WAIT:\n\t"
+               "mbarrier.try_wait.parity.shared::cta.b64 done, [%0], %1;\n\t@!done bra WINO_WAIT;\n\t}"
+               :: "r"(wino_shared_address(bar)), "r"(parity) : "memory");
+}
+__device__ __forceinline__ void wino_copy_bulk(void* dst, const void* src, unsigned bytes, void* bar) {
+  asm volatile("fence.proxy.async.shared::cta;\n\t"
+               "cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];"
+               :: "r"(wino_shared_address(dst)), "l"(src), "r"(bytes), "r"(wino_shared_address(bar)) : "memory");
+}
+#endif
+)";
+}
+
 DialectSpec make_cuda() {
   DialectSpec s;
   s.dialect = Dialect::cuda;
@@ -298,9 +329,10 @@ DialectSpec make_cuda() {
              .aligned_store = "*reinterpret_cast<%t*>(%p)",
              .shuffle = ""};
   s.prelude = half_conversions("__device__ __forceinline__", "__float_as_uint", "__uint_as_float", HalfInstructions::cuda) +
-              cuda_vector_operators() + cuda_mma() + cuda_copy_async();
+              cuda_vector_operators() + cuda_mma() + cuda_copy_async() + cuda_copy_bulk();
   s.mma = true;
   s.copy_async = true;
+  s.copy_bulk = true;
   s.shared_pointer_offsets = true;
   s.kernel_prefix = "extern \"C\" __global__ void";
   s.global_const_ptr = "const %s* __restrict__";
