@@ -166,15 +166,14 @@ TEST(PatchRegion, WidenedRingMatchesReference) {
 
 // U by one bulk copy a chunk (GemmTiles::bulk_u, sm_90), from U stored as its staged copies: the
 // ring with U staged once (chunks of 32) and twice (32 chunks of 16), runs and 2D blocks, two
-// blocks of output channels (K 64 + 8: the second's copies of U are zeros past K), N > 1 and the
-// epilogue. Without the device's bulk copies, or with C no multiple of the chunk, U keeps its
-// 16-byte copies.
+// blocks of output channels, N > 1 and the epilogue. Without the device's bulk copies, or with C no
+// multiple of the chunk or K of the block, U keeps its 16-byte copies.
 TEST(PatchRegion, UByBulkCopiesMatchesReference) {
   struct Case {
     ConvCase cc;
     bool double_operands;
   };
-  const std::vector<Case> cases = {{{2, 64, 13, 11, 72, 3, Padding::all(1), {true, true, Activation::relu}}, false},
+  const std::vector<Case> cases = {{{2, 64, 13, 11, 128, 3, Padding::all(1), {true, true, Activation::relu}}, false},
                                    {{1, 512, 7, 9, 64, 3, Padding::all(1)}, true}};
   for (const auto& [shape, twice] : cases)
     for (int cols : {-1, 8}) {
@@ -197,12 +196,13 @@ TEST(PatchRegion, UByBulkCopiesMatchesReference) {
       std::printf("[ measured ] interp tile ring, U by bulk copies %s %s: rel L2 error %.3g\n", g.str().c_str(),
                   cc.str().c_str(), err);
     }
-  ConvCase odd{1, 40, 9, 9, 64, 3, Padding::all(1)};  // C: 32 + 8
-  odd.dtype = DType::f16, odd.layout = Layout::nhwc;
-  plans::PlanOptions o = sm90_ring_options(-1);
-  o.bulk_copies = true;
-  const plans::GemmTiles g = *planner::resolve_plan(desc_of(odd), o).gemm;
-  EXPECT_TRUE(g.tile_patch_ring() && !g.bulk_u) << g.str();
+  for (ConvCase odd : {ConvCase{1, 40, 9, 9, 64, 3, Padding::all(1)}, ConvCase{1, 64, 9, 9, 72, 3, Padding::all(1)}}) {
+    odd.dtype = DType::f16, odd.layout = Layout::nhwc;  // C 32 + 8; K 64 + 8
+    plans::PlanOptions o = sm90_ring_options(-1);
+    o.bulk_copies = true;
+    const plans::GemmTiles g = *planner::resolve_plan(desc_of(odd), o).gemm;
+    EXPECT_TRUE(g.tile_patch_ring() && !g.bulk_u) << g.str() << " " << odd.str();
+  }
 }
 
 }  // namespace

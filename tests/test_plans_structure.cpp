@@ -74,10 +74,14 @@ TEST(PlansStructure, StatsCountBranchesAsTakenByTheLoop) {
       b.if_then(ir::lt(ahead, b.i32(8)), [&] { b.store(out, i * 32 + tid, b.f32(1)); });             // 5 of 8
       b.if_then(ir::lt(tid, b.i32(16)), [&] { b.store(out, i * 32 + tid, b.f32(2)); });              // all 8
       b.if_then(ir::logical_and(ir::le(b.i32(2), i), ir::lt(i % 3, b.i32(1))), [&] { b.store(out, i, b.f32(3)); });  // i = 3, 6
+      b.if_then(ir::lt(ahead, b.i32(9)), [&] {  // 6 of 8, and of those 4 (i + 4 < 8)
+        b.if_then(ir::lt(ahead + 1, b.i32(8)), [&] { b.store(out, i * 32 + tid, b.f32(4)); });
+        b.if_then(ir::eq(tid, b.i32(0)), [&] { b.store(out, i, b.f32(5)); });  // one thread of 6 iterations
+      });
     });
   });
   const int64_t per_store = 4 * 2 * 32;  // a float, by every thread of both work-groups
-  EXPECT_EQ(planner::analyze(*b.finish()).bytes, (5 + 8 + 2) * per_store);
+  EXPECT_EQ(planner::analyze(*b.finish()).bytes, (5 + 8 + 2 + 4) * per_store + 6 * 4 * 2);
 
   ConvDesc d = layer(8, 256, 56, 256);
   d.layout = Layout::nhwc, d.dtype = DType::f16;

@@ -191,10 +191,11 @@ TEST_P(PrecisionSweep, GpuMatchesReference) {
     half.layout = Layout::nhwc;
     half.dtype = pc.precision == Precision::fp16 ? DType::f16 : DType::bf16;
     if (has_output(half)) worst.add(half, check_conv(Device::cuda(), precision_options(pc), half));
-    // fused's ring with U by bulk copies (sm_90, C a multiple of its chunk): chunks of 32 staged
-    // once over two blocks of output channels (72), and 32 chunks of 16 staged twice (512).
-    if (std::string(pc.plan) == "fused")
-      for (ConvCase ring : {ConvCase{2, 64, 25, 25, 72, pc.r, {1, 0, 1, 0}}, ConvCase{1, 512, 9, 11, 64, pc.r, Padding::all(1)}}) {
+    // fused's ring with U by bulk copies (sm_90, C a multiple of its chunk, K of its block): chunks
+    // of 32 staged once over two blocks of output channels (128), and 32 chunks of 16 staged twice
+    // (512); unfused's GEMM the same way (its blocks of 128).
+    if (std::string(pc.plan) == "fused" || std::string(pc.plan) == "unfused")
+      for (ConvCase ring : {ConvCase{2, 64, 25, 25, 128, pc.r, {1, 0, 1, 0}}, ConvCase{1, 512, 9, 11, 64, pc.r, Padding::all(1)}}) {
         ring.layout = Layout::nhwc;
         ring.dtype = half.dtype;
         if (has_output(ring)) worst.add(ring, check_conv(Device::cuda(), precision_options(pc), ring));
@@ -448,13 +449,14 @@ TEST(Precision, EachFragmentRegisterIsConvertedOnce) {
 // fp16 and bf16 store V in their type where the tiles are a multiple of 8 (at F(4,3) on 28 x 28,
 // 8 x 7 x 7 = 392 is, 1 x 7 x 7 = 49 is not): the input transform writes half V's bytes, and the
 // GEMM is named for it; tf32 keeps a float32 V. U likewise where K is a multiple of 8, and M where
-// V is (the GEMM's sums rounded to the type, as y is).
+// V is (the GEMM's sums rounded to the type, as y is). On sm_80, where U is stored as it is (sm_90's
+// bulk copies store it as the GEMM's staged copies, rows padded: plans::staged_weights).
 TEST(Precision, HalfModesStoreUVAndMInTheirType) {
   auto kernels = [](const ConvDesc& d, Precision p) {
     Options o = plan_options("unfused", 4, {64, 64, 8, 8, 16});
     o.precision = p;
     std::map<std::string, KernelReport> by_stage;
-    for (const KernelReport& k : explain(d, o, "sm_90").kernels) by_stage[k.stage] = k;
+    for (const KernelReport& k : explain(d, o, "sm_80").kernels) by_stage[k.stage] = k;
     return by_stage;
   };
   ConvDesc odd = large_layer(), odd_k = large_layer();

@@ -47,6 +47,38 @@ TEST(TensorCoreInterp, HalfVStagedByTilesMatchesReference) {
       }
 }
 
+// The unfused tensor-core GEMM with U's chunks by one bulk copy each (GemmTiles::bulk_u, sm_90),
+// from U stored as its staged copies, for each point: register tiles of 16 x 8 and 8 x 16, chunks
+// of 32 and 16 (more chunks than the ring's 4 copies: every barrier past its first phase), two
+// blocks of output channels, a partial block of tiles, N > 1 and an epilogue.
+TEST(TensorCoreInterp, UnfusedGemmWithUByBulkCopiesMatchesReference) {
+  const std::vector<std::array<int, 5>> tiles = {{128, 128, 16, 8, 32}, {128, 128, 8, 16, 16}, {64, 128, 8, 8, 16}};
+  const std::vector<ConvCase> cases = {
+      {2, 32, 16, 11, 128, 3, Padding::all(1), {true, true, Activation::relu}},  // 96 tiles
+      {1, 96, 15, 18, 256, 3, {0, 2, 1, 0}},                                     // C: 6 chunks of 16
+  };
+  for (const DType type : {DType::f16, DType::bf16})
+    for (const auto& shape : tiles)
+      for (ConvCase cc : cases) {
+        cc.dtype = type, cc.layout = Layout::nhwc;
+        const Precision precision = type == DType::f16 ? Precision::fp16 : Precision::bf16;
+        const ConvDesc d = desc_of(cc);
+        plans::PlanOptions p;
+        p.plan = "unfused", p.m = 2, p.precision = precision, p.async_copies = true, p.bulk_copies = true;
+        p.block_k = shape[0], p.block_tiles = shape[1], p.reg_k = shape[2], p.reg_tiles = shape[3], p.chunk_c = shape[4];
+        const plans::PlanOptions resolved = planner::resolve_plan(d, p);
+        if (d.c % shape[4] || d.k % shape[0]) continue;
+        ASSERT_TRUE(resolved.gemm->bulk_u && resolved.gemm->stages >= 2) << resolved.gemm->str() << " " << cc.str();
+        Options o = plan_options("unfused", 2, shape);
+        o.precision = precision;
+        const double err = check_conv(Device::interpreter(), o, cc, 1, [&](plans::Program& prog) {
+          prog = plans::build_program(d, resolved);
+        });
+        std::printf("[ measured ] interp unfused, U by bulk copies %s %s: rel L2 error %.3g\n", resolved.gemm->str().c_str(),
+                    cc.str().c_str(), err);
+      }
+}
+
 // The channels-last input transform into V by tiles loads and stores several channels of a pixel
 // at a time from half x: 4 at F(2,3), F(1,3) and F(3,2) (alpha 4, 3 and 4), 2 at F(3,3) (alpha 5),
 // 1 at F(4,3) (alpha 6); float32 x (an fp16 GEMM on float tensors) 1. A last block of tiles part full, N > 1,

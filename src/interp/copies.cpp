@@ -17,6 +17,8 @@ void Machine::start_copies() {
   copies_.clear();
   bulk_.clear();
   mbarriers_.clear();
+  landings_.clear();
+  for (Cells& c : cells_) std::fill(c.landed_by.begin(), c.landed_by.end(), -1);
   for (Cells& c : cells_) std::fill(c.in_flight.begin(), c.in_flight.end(), 0);
   commits_.assign(static_cast<size_t>(std::max(threads_, 1)), 0);
 }
@@ -94,18 +96,37 @@ void Machine::copy_wait(const Stmt& s) {
 // Bulk copies (sm_90 cp.async.bulk) and their barriers (mbarrier). One thread inits a barrier
 // for a number of arrivals a phase; a phase completes once they arrived (mbarrier_expect, which also
 // expects bytes) and the copies counted in it delivered those bytes. Its copies land at the first
-// mbarrier_wait that sees it complete, for every thread (kLandedWriter): the wait is what orders
-// them. A wait on a phase that has not completed would wait forever: nothing else can complete
-// it once every thread has reached the wait.
+// mbarrier_wait that sees it complete; in that barrier interval a thread may touch what landed only
+// once its own wait saw the phase (landed_for). Here copies deliver their bytes when issued, so a
+// wait on a phase not complete would wait forever on a GPU (or, where it meant the phase before,
+// not wait at all).
+
+namespace {
+std::string barrier_name(const Cells& c, int64_t e) { return "barrier '" + c.mem->name + "' element " + std::to_string(e); }
+std::string odd_element(const char* what, const Cells& c, int64_t e) {
+  return std::string(what) + " '" + c.mem->name + "' element " + std::to_string(e) + ", not a barrier's first (even) element";
+}
+}  // namespace
+
+bool Machine::landed_for(const Cells& c, int64_t e, int lane) const {
+  if (c.track[e].writer != kLandedWriter || c.landed_by.empty() || c.landed_by[e] < 0) return false;
+  const Landing& l = landings_[static_cast<size_t>(c.landed_by[e])];
+  const Mbarrier& m = mbarriers_.at(l.barrier);
+  return m.seen[static_cast<size_t>(lane)] > l.phase;
+}
+
+std::string Machine::writer_name(const Cells::Track& t) const {
+  return t.writer == kLandedWriter ? "landed by a bulk copy whose mbarrier_wait this thread has not seen"
+                                   : "written by thread " + std::to_string(t.writer);
+}
 
 Machine::Mbarrier& Machine::mbarrier(const Cells& c, int64_t e, int lane, const char* what) {
-  if (e % 2) fail_at(lane, std::string(what) + " on '" + c.mem->name + "' element " + std::to_string(e) + ", not a barrier's first (even) element");
+  if (e % 2) fail_at(lane, odd_element(what, c, e));
   auto it = mbarriers_.find({&c, e});
-  if (it == mbarriers_.end())
-    fail_at(lane, std::string(what) + " on barrier '" + c.mem->name + "' element " + std::to_string(e) + " that no mbarrier_init set up");
+  if (it == mbarriers_.end()) fail_at(lane, std::string(what) + " on " + barrier_name(c, e) + " that no mbarrier_init set up");
   if (it->second.init_phase == phase_ && it->second.init_lane != lane)
-    fail_at(lane, std::string(what) + " on barrier '" + c.mem->name + "' element " + std::to_string(e) +
-                      ", set up by thread " + std::to_string(it->second.init_lane) + " with no barrier between (a race)");
+    fail_at(lane, std::string(what) + " on " + barrier_name(c, e) + ", set up by thread " +
+                      std::to_string(it->second.init_lane) + " with no barrier between (a race)");
   return it->second;
 }
 
@@ -122,15 +143,15 @@ void Machine::mbarrier_init(const Stmt& s) {
   element_lanes(c, s.index.node(), "mbarrier_init of", 0);
   each(top(), [&](int l) {
     const int64_t e = elements_[l];
-    if (e % 2) fail_at(l, "mbarrier_init of '" + c.mem->name + "' element " + std::to_string(e) + ", not a barrier's first (even) element");
+    if (e % 2) fail_at(l, odd_element("mbarrier_init of", c, e));
     auto [it, fresh] = mbarriers_.try_emplace({&c, e});
     if (!fresh && it->second.init_phase == phase_)
-      fail_at(l, "mbarrier_init of '" + c.mem->name + "' element " + std::to_string(e) + " by threads " +
-                     std::to_string(it->second.init_lane) + " and " + std::to_string(l) + " (one thread sets up a barrier)");
+      fail_at(l, "mbarrier_init of " + barrier_name(c, e) + " by threads " + std::to_string(it->second.init_lane) + " and " +
+                     std::to_string(l) + " (one thread sets up a barrier)");
     for (const PendingBulk& b : bulk_)
       if (b.barrier_cells == &c && b.barrier == e)
-        fail_at(l, "mbarrier_init of '" + c.mem->name + "' element " + std::to_string(e) + " while a copy_bulk counts on it");
-    it->second = {s.extent, s.extent, 0, 0, phase_, l};
+        fail_at(l, "mbarrier_init of " + barrier_name(c, e) + " while a copy_bulk counts on it");
+    it->second = {s.extent, s.extent, 0, 0, phase_, l, std::vector<uint64_t>(static_cast<size_t>(threads_), 0)};
   });
 }
 
@@ -141,8 +162,8 @@ void Machine::mbarrier_expect(const Stmt& s) {
   each(top(), [&](int l) {
     Mbarrier& m = mbarrier(c, elements_[l], l, "mbarrier_expect");
     if (m.pending == 0)
-      fail_at(l, "mbarrier_expect on '" + c.mem->name + "' element " + std::to_string(elements_[l]) +
-                     ": more arrivals than its phase takes (" + std::to_string(m.arrivals) + ")");
+      fail_at(l, "mbarrier_expect on " + barrier_name(c, elements_[l]) + ": more arrivals than its phase takes (" +
+                     std::to_string(m.arrivals) + ")");
     --m.pending;
     m.bytes += s.extent;
     complete_phase(m);
@@ -177,6 +198,7 @@ void Machine::copy_bulk(const Stmt& s) {
       const int64_t e = to[l] + i;
       const Cells::Track& t = dst.track[e];
       if (t.read_phase == phase_ && t.reader != l) race(l, dst, e, "copies to", "that another thread read");
+      if (written_by_other(t, phase_, l) && !landed_for(dst, e, l)) race(l, dst, e, "copies to", writer_name(t));
       if (dst.in_flight[e]) in_flight(l, dst, e, "copies to");
       ++dst.in_flight[e];
       bulk_.push_back({&bars, bar[l], m.phase, &dst, e, read(src, from[l] + i, l)});
@@ -193,27 +215,46 @@ void Machine::mbarrier_wait(const Stmt& s) {
   const bool varying = slots_[s.value->id].varying;
   const double* parity = varying ? veval(s.value.node()) : nullptr;
   const double uniform = varying ? 0.0 : ueval(s.value.node());
+  std::vector<BarrierKey> waited;
   each(top(), [&](int l) {
     const int64_t e = elements_[l];
     Mbarrier& m = mbarrier(c, e, l, "mbarrier_wait");
-    const uint64_t p = static_cast<uint64_t>(varying ? parity[l] : uniform);
-    if (p > 1) fail_at(l, "mbarrier_wait on '" + c.mem->name + "' with parity " + std::to_string(p) + " (0 or 1)");
-    if ((m.phase & 1) == p)
-      fail_at(l, "mbarrier_wait on '" + c.mem->name + "' element " + std::to_string(e) + " for phase " +
-                     std::to_string(m.phase) + ", which never completes: " + std::to_string(m.pending) + " arrivals and " +
-                     std::to_string(m.bytes) + " bytes still due (it would wait forever)");
-    auto landed = [&](const PendingBulk& b) { return b.barrier_cells == &c && b.barrier == e && b.phase < m.phase; };
-    for (const PendingBulk& b : bulk_)
-      if (landed(b)) {
-        if (reuse_) use_kind(*b.cells);
-        --b.cells->in_flight[b.element];
-        Cells::Track& t = b.cells->track[b.element];
-        t.write_phase = phase_;
-        t.writer = kLandedWriter;
-        b.cells->data[b.element] = b.value;
-      }
-    bulk_.erase(std::remove_if(bulk_.begin(), bulk_.end(), landed), bulk_.end());
+    const int64_t p = static_cast<int64_t>(varying ? parity[l] : uniform);
+    if (p != 0 && p != 1)
+      fail_at(l, "mbarrier_wait on " + barrier_name(c, e) + " with parity " + std::to_string(p) + " (0 or 1)");
+    if (static_cast<int64_t>(m.phase & 1) == p) {
+      const std::string due = std::to_string(m.pending) + " arrivals and " +
+                              (m.bytes >= 0 ? std::to_string(m.bytes) + " bytes still due"
+                                            : std::to_string(-m.bytes) + " bytes more than expected delivered");
+      fail_at(l, "mbarrier_wait on " + barrier_name(c, e) + " for parity " + std::to_string(p) + ", but its phase " +
+                     std::to_string(m.phase) + " (that parity) is not complete: " + due +
+                     " (a GPU would wait forever, or not wait at all where the parity meant the phase before)");
+    }
+    m.seen[static_cast<size_t>(l)] = m.phase;
+    if (waited.empty() || waited.back() != BarrierKey{&c, e}) waited.push_back({&c, e});
   });
+  // The copies of the phases the wait saw complete land now, once.
+  for (const BarrierKey& key : waited) {
+    const uint64_t done = mbarriers_.at(key).phase;
+    auto landed = [&](const PendingBulk& b) { return BarrierKey{b.barrier_cells, b.barrier} == key && b.phase < done; };
+    int32_t landing = -1;
+    for (const PendingBulk& b : bulk_) {
+      if (!landed(b)) continue;
+      if (landing < 0 || landings_[static_cast<size_t>(landing)].phase != b.phase) {
+        landing = static_cast<int32_t>(landings_.size());
+        landings_.push_back({key, b.phase});
+      }
+      if (reuse_) use_kind(*b.cells);
+      if (b.cells->landed_by.empty()) b.cells->landed_by.assign(b.cells->track.size(), -1);
+      --b.cells->in_flight[b.element];
+      Cells::Track& t = b.cells->track[b.element];
+      t.write_phase = phase_;
+      t.writer = kLandedWriter;
+      b.cells->landed_by[b.element] = landing;
+      b.cells->data[b.element] = b.value;
+    }
+    bulk_.erase(std::remove_if(bulk_.begin(), bulk_.end(), landed), bulk_.end());
+  }
 }
 
 }  // namespace wino::interp::detail

@@ -50,14 +50,16 @@ struct Cells {
   // is in flight; empty until the first copy.
   std::vector<uint8_t> in_flight;
   bool landing(int64_t e) const { return !in_flight.empty() && in_flight[e] != 0; }
+  // By element: which landing of bulk copies (Machine::landings_) wrote it; empty until the first.
+  std::vector<int32_t> landed_by;
 };
 
 constexpr int32_t kManyReaders = -2;
-// The writer of elements a bulk copy landed: every thread past the barrier wait that landed them
-// may read them (the wait orders them), so they race with no thread.
+// The writer of elements a bulk copy landed (copies.cpp): in the barrier interval they landed in,
+// a thread may touch them once it has waited on the copy's barrier phase (Machine::landed_for).
 constexpr int32_t kLandedWriter = -3;
 inline bool written_by_other(const Cells::Track& t, uint64_t phase, int lane) {
-  return t.write_phase == phase && t.writer != lane && t.writer != kLandedWriter;
+  return t.write_phase == phase && t.writer != lane;
 }
 
 inline bool is_f32(ir::Type t) { return t.scalar == ir::Scalar::f32; }
@@ -207,6 +209,10 @@ class Machine {
   // Bulk copies and their barriers (copies.cpp): a copy's values are read at issue and land at
   // the first mbarrier_wait that sees the barrier's phase it was counted in complete.
   void copy_bulk(const ir::Stmt& s);
+  // Whether element e of `c` landed by a bulk copy whose barrier phase `lane` has waited for.
+  bool landed_for(const Cells& c, int64_t e, int lane) const;
+  // "written by thread N", or by a bulk copy whose wait the thread has not seen.
+  std::string writer_name(const Cells::Track& t) const;
   void mbarrier_init(const ir::Stmt& s);
   void mbarrier_expect(const ir::Stmt& s);
   void mbarrier_wait(const ir::Stmt& s);
@@ -215,7 +221,14 @@ class Machine {
     uint64_t phase = 0;                            // the phase in progress (from 0)
     uint64_t init_phase = 0;                       // the barrier interval of its init
     int init_lane = 0;
+    std::vector<uint64_t> seen;                    // by lane: the phases its waits saw complete
   };
+  using BarrierKey = std::pair<const Cells*, int64_t>;
+  struct Landing {  // the copies a wait landed: their barrier and phase
+    BarrierKey barrier;
+    uint64_t phase;
+  };
+  std::vector<Landing> landings_;
   // The barrier at element `e` of `c` as `lane` uses it: it must have been initialized, by this
   // lane or before a barrier.
   Mbarrier& mbarrier(const Cells& c, int64_t e, int lane, const char* what);
@@ -288,7 +301,7 @@ class Machine {
     float value;
   };
   std::vector<PendingBulk> bulk_;  // bulk copies not landed
-  std::map<std::pair<const Cells*, int64_t>, Mbarrier> mbarriers_;
+  std::map<BarrierKey, Mbarrier> mbarriers_;
   std::vector<int64_t> commits_;     // by lane: groups committed in this work-group
   std::vector<double> copy_values_;  // a copy_async's values, element-major by lane
 };

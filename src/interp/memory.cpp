@@ -91,7 +91,7 @@ void Machine::use_kind(const Cells& c) {
   kind_phase_[kind] = phase_;
   if (kind_ == kind) return;
   for (Cells& o : cells_) {
-    if (o.mem->space != Space::shared || o.mem->reuses == c.mem->reuses) continue;
+    if (o.mem->space != Space::shared || o.mem->reuses == c.mem->reuses || o.mem->barriers) continue;
     if (kind_phase_[1 - kind] == phase_)
       fail("uses work-group array '" + c.mem->name + "' and '" + o.mem->name +
            "', whose bytes one of them reuses, with no barrier between");
@@ -123,7 +123,8 @@ void Machine::race(int lane, const Cells& c, int64_t e, const char* verb, const 
 
 void Machine::in_flight(int lane, const Cells& c, int64_t e, const char* verb) const {
   fail_at(lane, std::string(verb) + " shared '" + c.mem->name + "' element " + std::to_string(e) +
-                    " while an asynchronous copy into it is in flight (copy_wait, then a barrier, first)");
+                    " while an asynchronous copy into it is in flight (wait for it first: copy_wait and a barrier, or "
+                    "mbarrier_wait)");
 }
 
 float Machine::read(Cells& c, int64_t e, int lane) {
@@ -137,7 +138,8 @@ float Machine::read(Cells& c, int64_t e, int lane) {
   }
   if (c.mem->space == Space::shared) {
     Cells::Track& t = c.track[e];
-    if (written_by_other(t, phase_, lane)) race(lane, c, e, "reads", "written by thread " + std::to_string(t.writer));
+    if (written_by_other(t, phase_, lane) && !landed_for(c, e, lane))
+      race(lane, c, e, "reads", writer_name(t));
     if (t.read_phase == phase_ && t.reader != lane) t.reader = kManyReaders;
     else if (t.read_phase != phase_) t.read_phase = phase_, t.reader = lane;
   }
@@ -165,7 +167,7 @@ void Machine::write(Cells& c, int64_t e, float v, int lane) {
   if (c.mem->space == Space::shared) {
     if (c.landing(e)) in_flight(lane, c, e, "writes");
     Cells::Track& t = c.track[e];
-    if (written_by_other(t, phase_, lane)) race(lane, c, e, "writes", "also written by thread " + std::to_string(t.writer));
+    if (written_by_other(t, phase_, lane) && !landed_for(c, e, lane)) race(lane, c, e, "writes", "also " + writer_name(t));
     if (t.read_phase == phase_ && t.reader != lane) race(lane, c, e, "writes", "that another thread read");
     t.write_phase = phase_;  // also marks it written
     t.writer = lane;

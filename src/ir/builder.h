@@ -29,6 +29,8 @@ class KernelBuilder {
   /// (Memory::reuses).
   const Memory* shared_array(const std::string& name, int64_t size, Type type = Type::f32, bool reuses = false);
   const Memory* thread_array(const std::string& name, int64_t size, Type type = Type::f32);
+  /// A work-group array of `count` barriers for bulk copies (Memory::barriers), barrier i at element 2 i.
+  const Memory* barrier_array(const std::string& name, int count);
 
   Expr let(const std::string& hint, Expr value);
   /// mem[index] (lanes > 1: the vector mem[index .. index + lanes)); 0 where `mask` is false.
@@ -65,10 +67,10 @@ class KernelBuilder {
                                 bool transposed);
   /// dst[index + i] = src[src_index + i] for i < elements (a multiple of 16 bytes, both starts on
   /// 16 bytes), by the thread that runs it, landing with the phase of the barrier at element
-  /// `barrier_index` of the i32 work-group array `barriers` that it is counted in (StmtKind::copy_bulk).
+  /// `barrier_index` of the barrier array `barriers` that it is counted in (StmtKind::copy_bulk).
   void copy_bulk(const Memory* dst, Expr index, const Memory* src, Expr src_index, int64_t elements,
                  const Memory* barriers, Expr barrier_index);
-  /// The barrier at element `index` (even) of the i32 work-group array `barriers`: init for
+  /// The barrier at element `index` (even) of the barrier array `barriers`: init for
   /// `arrivals` a phase; arrive expecting `bytes` of copies; wait for the phase of `parity`.
   void mbarrier_init(const Memory* barriers, Expr index, int arrivals);
   void mbarrier_expect(const Memory* barriers, Expr index, int64_t bytes);

@@ -39,6 +39,10 @@ struct Memory {
   // undefined (the interpreter checks both). Dialects without one block of work-group memory
   // (OpenCL, Metal, C) give it bytes of its own.
   bool reuses = false;
+  // Work-group arrays of barriers (mbarrier objects, 2 i32 elements each: copy_bulk): placed first,
+  // before the arrays a reusing array lies over, so that no later phase writes over a barrier (which
+  // PTX leaves undefined for a barrier not invalidated).
+  bool barriers = false;
 };
 
 enum class LoopKind : uint8_t { serial, unrolled };
@@ -70,9 +74,9 @@ enum class StmtKind : uint8_t {
   load_matrix,
   // A bulk copy global -> work-group memory and the barrier its arrival completes (CUDA sm_90
   // cp.async.bulk and mbarrier; other dialects refuse them). A barrier is 8 bytes of an i32
-  // work-group array: `memory`, element `index` (even). One thread inits and arms it; the copy's
-  // bytes count against the phase it was armed for, and the threads read what landed after a
-  // barrier_wait sees that phase complete.
+  // work-group array of barriers (Memory::barriers): `memory`, element `index` (even). One thread
+  // inits and arms it; the copy's bytes count against the phase it was armed for, and the threads
+  // read what landed after an mbarrier_wait sees that phase complete.
   copy_bulk,        // memory[index + i] = source[source_index + i] for i < extent (a multiple of 16 bytes,
                     // both starts 16-byte aligned): one thread's copy, landing with `mbarrier`'s phase
   mbarrier_init,    // a barrier whose phases complete after `extent` arrivals and their expected bytes
@@ -150,7 +154,8 @@ struct Kernel {
 /// Bytes a shared array takes when each starts on a 16-byte boundary.
 inline int64_t aligned_shared_bytes(const Memory& a) { return (a.size * type_bytes(a.type) + 15) / 16 * 16; }
 /// Bytes of work-group memory a kernel's shared arrays take (each starts on a 16-byte boundary;
-/// those that reuse memory (Memory::reuses) over the others).
+/// those that reuse memory (Memory::reuses) over the others; barrier arrays first, the others from the
+/// next multiple of 128 bytes).
 int64_t shared_array_bytes(const Kernel& k);
 /// Where each shared array starts in one block of work-group memory: those that reuse memory at 0,
 /// the others one after another from 0 (16-byte aligned); by the kernel's array order.

@@ -32,6 +32,8 @@ class Verifier {
         problem("per-thread array " + a->name + " has storage type " + type_name(a->type) + "; they hold values");
       if (a->type.is_vector()) problem("array " + a->name + " has vector type " + type_name(a->type) + "; memory is scalar");
       if (a->reuses && a->space != Space::shared) problem("array " + a->name + " reuses memory but is not a work-group array");
+      if (a->barriers && (a->reuses || a->space != Space::shared || a->type != Type::i32 || a->size % 2))
+        problem("array " + a->name + " of barriers is not a work-group array of 2 i32 elements a barrier");
     }
     if (std::count_if(k_.arrays.begin(), k_.arrays.end(), [](const auto& a) { return a->reuses; }) > 1)
       problem("more than one work-group array reuses memory; they would lie over each other");
@@ -159,10 +161,10 @@ class Verifier {
     if (s.source_index && s.source_index.type() != Type::i32) problem("source index is not i32");
   }
 
-  // A barrier: element `index` (even) of an i32 work-group array of this kernel.
+  // A barrier: element `index` (even) of a barrier array of this kernel (KernelBuilder::barrier_array).
   void check_mbarrier(const Memory* m, Expr index, const char* what) {
-    if (!m || !memories_.count(m) || m->space != Space::shared || m->type != Type::i32 || m->size % 2) {
-      problem(std::string(what) + "'s barrier is not an i32 work-group array of this kernel with 2 elements a barrier");
+    if (!m || !memories_.count(m) || !m->barriers || m->space != Space::shared || m->type != Type::i32 || m->size % 2) {
+      problem(std::string(what) + "'s barrier is not in a barrier array of this kernel (KernelBuilder::barrier_array)");
       return;
     }
     check_expr(index, "barrier index");

@@ -216,6 +216,7 @@ std::vector<plans::PlanOptions> candidate_plans(const ConvDesc& d, const Options
     }
   for (plans::PlanOptions& p : out) {  // each as run by name (on_device)
     p.async_copies = async_copies(caps);
+    p.bulk_copies = p.async_copies && caps.bulk_copies;
     p.max_threads = caps.max_threads;
   }
   return out;

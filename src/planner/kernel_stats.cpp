@@ -145,28 +145,50 @@ class Analyzer {
   }
 
   // The executions of an if_then's body among `mult`, those of the statement: where its condition
-  // depends only on the innermost loop's variable, the iterations that take it (a ring's copies
-  // ahead of the last chunk are never issued: counting them charged a ring of S stages S - 1
-  // chunks too many, which ranked chunks of 32 channels below 16, session 52); else all of them.
-  int64_t taken(const Stmt& s, int64_t mult) const {
-    if (!s.cond) return mult;
-    auto count = [&](const Node* var, int64_t extent) -> std::optional<int64_t> {
-      int64_t n = 0;
-      for (int64_t v = 0; v < extent; ++v) {
-        const std::optional<int64_t> c = eval(s.cond.node(), var, v);
-        if (!c) return std::nullopt;
-        n += *c != 0;
+  // depends on the innermost loop's variable alone, the share of the iterations that take it and
+  // every branch on that variable it lies in (a ring's copies ahead of the last chunk are never
+  // issued: counting them charged a ring of S stages S - 1 chunks too many, which ranked chunks of
+  // 32 channels below 16, session 52); a condition `==` on the thread alone (the thread that issues
+  // a bulk copy), the share of the threads; else all of them. Returns the frame the body narrows
+  // (pushing the condition on it), or null.
+  struct Frame {
+    const Node* var;
+    int64_t extent;
+    std::vector<const Node*> conds;  // the branches open on it
+  };
+  std::optional<int64_t> iterations(const Frame& f, const Node* extra) const {
+    int64_t n = 0;
+    for (int64_t v = 0; v < f.extent; ++v) {
+      bool all = true;
+      for (const Node* c : f.conds) {
+        const std::optional<int64_t> x = eval(c, f.var, v);
+        if (!x) return std::nullopt;
+        all = all && *x != 0;
       }
-      return n;
-    };
-    if (!loop_vars_.empty())
-      if (const std::optional<int64_t> n = count(loop_vars_.back().first, loop_vars_.back().second))
-        return mult / loop_vars_.back().second * *n;
-    // A statement one thread runs (a bulk copy, its barrier's init): a condition on the thread alone.
-    if (in_threads_ && s.cond->op == Op::eq)
-      if (const std::optional<int64_t> n = count(k_.thread_id.node(), k_.threads_per_group))
-        return mult / k_.threads_per_group * *n;
-    return mult;
+      if (extra) {
+        const std::optional<int64_t> x = eval(extra, f.var, v);
+        if (!x) return std::nullopt;
+        all = all && *x != 0;
+      }
+      n += all;
+    }
+    return n;
+  }
+  // `mult` counts the iterations the frame's open branches take (mult / before each): the new
+  // branch keeps `after` of them.
+  Frame* narrow(const Stmt& s, int64_t& mult) {
+    if (!s.cond) return nullptr;
+    Frame* loop = frames_.empty() ? nullptr : &frames_.back();
+    Frame* thread = in_threads_ && s.cond->op == Op::eq ? &thread_frame_ : nullptr;
+    for (Frame* f : {loop, thread}) {
+      if (!f) continue;
+      const std::optional<int64_t> before = iterations(*f, nullptr), after = iterations(*f, s.cond.node());
+      if (!before || !after) continue;
+      mult = *before ? mult / *before * *after : 0;
+      f->conds.push_back(s.cond.node());
+      return f;
+    }
+    return nullptr;
   }
 
   // Loop end positions are needed when a use inside is seen: measure the loop first.
@@ -246,18 +268,24 @@ class Analyzer {
           open_loops_.emplace_back(start, start + measure(s.body));
           scopes_.emplace_back();
           define(s.var.node(), 1);
-          loop_vars_.emplace_back(s.var.node(), s.extent);
+          frames_.push_back({s.var.node(), s.extent, {}});
           block(s.body, mult * s.extent);
-          loop_vars_.pop_back();
+          frames_.pop_back();
           scopes_.pop_back();
           open_loops_.pop_back();
           break;
         }
         case StmtKind::if_then:
-          block(s.body, taken(s, mult));
+          {
+            int64_t taken = mult;
+            Frame* f = narrow(s, taken);
+            block(s.body, taken);
+            if (f) f->conds.pop_back();
+          }
           break;
         case StmtKind::threads:
           in_threads_ = true;
+          thread_frame_ = {k_.thread_id.node(), k_.threads_per_group, {}};
           block(s.body, mult * k_.threads_per_group * k_.num_groups);
           in_threads_ = false;
           break;
@@ -342,7 +370,8 @@ class Analyzer {
   std::unordered_map<int, const Memory*> alias_;  // value -> the per-thread array it reads
   std::unordered_map<const Node*, const Node*> let_values_;  // let variable -> its value
   bool in_threads_ = false;
-  std::vector<std::pair<const Node*, int64_t>> loop_vars_;  // enclosing loops', outermost first
+  std::vector<Frame> frames_;  // the enclosing loops, outermost first
+  Frame thread_frame_{};       // the thread region's
 };
 
 }  // namespace

@@ -559,10 +559,10 @@ plans::PlanOptions resolve_plan(const ConvDesc& d, plans::PlanOptions p) {
   if (g.points_split_over_warps()) use_tile_patch_ring(g, d, p);
   if (g.points_split_over_warps()) widen_tile_ring(g, d, p, t);
   choose_patch_region(g, t, d.k, p.device_cores, p.tile_block_cols);
-  // U's chunk by one bulk copy where the device has them (sm_90) and U is stored as its copies
-  // (half U, C a multiple of the chunk): every thread's 16-byte copies of U took a quarter of the
-  // tensor-core fused ring's time on the H100's four layers where plan auto runs it (session 52).
-  if (p.bulk_copies && g.tile_patch_ring() && g.half_u && d.c % g.cc == 0) g.bulk_u = true;
+  // U's chunk by one bulk copy where the device has them (sm_90) and U may be stored as its copies:
+  // every thread's 16-byte copies of U took a quarter of the tensor-core fused ring's time on the
+  // H100's four layers where plan auto runs it, and 13-19% of the unfused fp16 GEMM's (session 52).
+  g.bulk_u = p.bulk_copies && plans::takes_bulk_u(g, d);
   // A stored V's rows by tiles are staged by asynchronous copies only (the tensor-core fused
   // transforms its own).
   if (!g.stages && !g.points_split_over_warps()) g.v_tile_major = false;

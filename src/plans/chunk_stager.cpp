@@ -5,6 +5,7 @@
 #include "common/error.h"
 #include "ir/transform_code.h"
 #include "plans/gemm_fragments.h"
+#include "plans/gemm_tiles.h"
 #include "plans/patch_region.h"
 
 namespace wino::plans {
@@ -56,10 +57,10 @@ ChunkStager::ChunkStager(KernelBuilder& b, const ConvDesc& d, const Tiling& t, c
     patches_ = b.shared_array("xs", g.stages * g.tile_patch_elements(), input->type);
   }
   if (g.bulk_u) {
-    if (!g.tile_patch_ring() || !half_u || d.c % g.cc)
-      throw Error("internal: GEMM tiles " + g.str() + ": U by bulk copies takes the tensor-core ring, half U and C a "
-                  "multiple of the chunk");
-    u_barriers_ = b.shared_array("ubar", 2 * copies, Type::i32);
+    if (!takes_bulk_u(g, d) || !half_u)
+      throw Error("internal: GEMM tiles " + g.str() + ": U by bulk copies takes a ring of copies of half U, C a "
+                  "multiple of the chunk and K of the block");
+    u_barriers_ = b.barrier_array("ubar", copies);
   }
   if (g.patch_ring()) {  // [copies of U][copies of V, [cc][xi][bp]][copies of the raw patches, alike]
     ops_[1].channel_major = true;
@@ -127,16 +128,17 @@ void ChunkStager::issue_copies(Expr tid, Expr c0, Expr buf, int first_point) {
   first_point_ = 0;
 }
 
-// U stored as its staged copies (staged_weights): the work-group's block of output channels and the
-// chunk pick one contiguous run, the copy's image.
+// U stored as its staged copies (staged_weights): the copy's group of points, the work-group's block
+// of output channels and the chunk pick one contiguous run, the copy's image.
 void ChunkStager::issue_bulk_u(Expr tid, Expr c0, Expr buf) {
   const StagedOperand& op = a();
-  const int64_t chunks = d_.c / g_.cc, bytes = op.copy * type_bytes(op.smem->type);
+  const int64_t chunks = d_.c / g_.cc, blocks = ceil_div(d_.k, g_.bk), bytes = op.copy * type_bytes(op.smem->type);
   b_.if_then(eq(tid, b_.i32(0)), [&] {
+    Expr group = (core_.xi0 + b_.i32(first_point_)) / g_.staged_points();
+    Expr copy = (group * blocks + core_.kb) * chunks + c0 / g_.cc;
     Expr bar = b_.let("bar", buf * 2);
     b_.mbarrier_expect(u_barriers_, bar, bytes);
-    b_.copy_bulk(op.smem, b_.i32(op.base) + buf * op.copy, op.mem, (core_.kb * chunks + c0 / g_.cc) * op.copy, op.copy,
-                 u_barriers_, bar);
+    b_.copy_bulk(op.smem, b_.i32(op.base) + buf * op.copy, op.mem, copy * op.copy, op.copy, u_barriers_, bar);
   });
 }
 

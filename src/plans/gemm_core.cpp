@@ -166,6 +166,7 @@ void pipeline_chunks(KernelBuilder& b, const GemmCore& core, ChunkStager& st, in
   auto issue = [&](Expr tid, int group, Expr chunk, Expr buf) { st.issue_copies(tid, chunk * g.cc, buf, group * pg); };
   b.threads([&](Expr tid) {
     zero_accumulators(b, core);
+    st.init_bulk_u(tid);
     for (int s = 0; s < S - 1; ++s) {
       if (s < chunks * groups) issue(tid, static_cast<int>(s / chunks), b.i32(s % chunks), b.i32(s % S));
       b.copy_commit();
@@ -187,6 +188,7 @@ void pipeline_chunks(KernelBuilder& b, const GemmCore& core, ChunkStager& st, in
           b.if_then(in_group, [&] { issue(tid, next, at, buf); });
         }
         b.copy_commit();
+        st.wait_bulk_u(step % S, step / S);  // U's copy step % S, its (step / S)-th
         multiply(b, core, st, tid, step % S, grp * pg, pg);
       });
     });

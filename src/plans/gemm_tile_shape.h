@@ -89,10 +89,10 @@ struct GemmTiles {
   // The tile ring's tiles as a 2D block whose patches are copied as one region (cols 0: a run of
   // bp consecutive tiles; planner/tile_choice.cpp: choose_patch_region).
   PatchRegion region{};
-  // The tile ring's U by one bulk copy a chunk (CUDA sm_90: cp.async.bulk, landing on a barrier in
-  // work-group memory) instead of every thread's 16-byte copies (a quarter of its time on the H100,
-  // session 52), from U stored as each chunk's staged copy (plans::staged_weights). Takes half U
-  // and C a multiple of cc (planner/tile_choice.cpp: use_bulk_u).
+  // U's chunk by one bulk copy (CUDA sm_90: cp.async.bulk, landing on a barrier in work-group
+  // memory) instead of every thread's 16-byte copies, from U stored as its staged copies
+  // (plans::staged_weights): the tensor-core fused ring (whose time they were a quarter of on the
+  // H100, session 52) and the unfused GEMM, where plans::takes_bulk_u.
   bool bulk_u = false;
   int threads() const { return lanes ? 1 : (points / ppt) * (bk / rk) * (bp / rp); }
   int staged_points() const { return stage_points ? stage_points : points; }

@@ -14,8 +14,13 @@ std::string GemmTiles::str() const {
   if (stage_points) s += "_q" + std::to_string(stage_points);
   if (double_operands && tile_patch_ring()) s += "_d2";
   if (region.cols && tile_patch_ring()) s += "_b" + std::to_string(region.rows) + "x" + std::to_string(region.cols);
-  if (bulk_u && tile_patch_ring()) s += "_ub";
+  if (bulk_u) s += "_ub";
   return mma ? s + "_" + ir::mma_operand_name(*mma) : s;
+}
+
+bool takes_bulk_u(const GemmTiles& g, const ConvDesc& d) {
+  const bool ring = g.tile_patch_ring() || (g.mma && g.stages && g.points == 1);
+  return ring && g.half_u && d.c % g.cc == 0 && d.k % g.bk == 0;
 }
 
 namespace {

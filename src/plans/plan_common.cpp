@@ -149,19 +149,25 @@ BufferHandle transformed_weights(ProgramBuilder& prog, const Tiling& t, int64_t 
 BufferHandle staged_weights(ProgramBuilder& prog, const Tiling& t, const GemmTiles& g, ir::Type type) {
   using namespace ir;
   const ConvDesc& d = prog.desc();
-  const int64_t K = ceil_div(d.k, g.bk) * g.bk, chunks = d.c / g.cc, pitch = g.row_pitch(g.bk, true);
-  if (d.c % g.cc || g.staged_points() != t.alpha * t.alpha || value_type(type) == type)
+  const int64_t K = d.k, chunks = d.c / g.cc, pitch = g.row_pitch(g.bk, true);
+  const int n = g.staged_points(), points = t.alpha * t.alpha;
+  if (d.c % g.cc || K % g.bk || points % n || value_type(type) == type || pitch - g.bk > g.bk)
     throw Error("internal: GEMM tiles " + g.str() + ": U is stored as its staged copies only in halves, with C (" +
-                std::to_string(d.c) + ") a multiple of the chunk and every point in each copy");
-  BufferHandle u = prog.prepared_weights("u", K / g.bk * d.c * t.alpha * t.alpha * pitch, type);
-  prog.add_preparation(filter_kernel(prog, t, "weights", K, u,
+                std::to_string(d.c) + ") a multiple of the chunk, K of the block and copies of a divisor of the points");
+  BufferHandle u = prog.prepared_weights("u", K / g.bk * d.c * points * pitch, type);
+  prog.add_preparation(filter_kernel(prog, t, "staged_weights", K, u,
                                      [&](KernelBuilder& b, const Memory* out, Expr k, Expr c, const std::vector<Expr>& taps) {
                                        const std::vector<Expr> ut = transform_2d(b.ctx(), t.t.G, taps);
+                                       // The copy of (group of points, block, chunk) without the group.
                                        Expr copy = b.let("copy", k / g.bk * chunks + c / g.cc);
                                        Expr row = b.let("row", c % g.cc), col = b.let("col", k % g.bk);
-                                       for (size_t xi = 0; xi < ut.size(); ++xi) {
-                                         Expr at = ((copy * static_cast<int64_t>(ut.size()) + static_cast<int64_t>(xi)) * g.cc + row) * pitch + col;
+                                       // The first pitch - bk threads of a row also zero its padding.
+                                       Expr pads = lt(col, b.i32(pitch - g.bk));
+                                       for (int xi = 0; xi < points; ++xi) {
+                                         const int64_t group = xi / n, first = group * (K / g.bk) * chunks;
+                                         Expr at = b.let("at", (((copy + first) * n + xi % n) * g.cc + row) * pitch + col);
                                          b.store(out, at, ut[xi]);
+                                         b.store(out, at + g.bk, b.f32(0), pads);
                                        }
                                      }));
   return u;

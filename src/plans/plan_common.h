@@ -68,10 +68,11 @@ std::unique_ptr<ir::Kernel> filter_kernel(ProgramBuilder& prog, const Tiling& t,
 BufferHandle transformed_weights(ProgramBuilder& prog, const Tiling& t, int64_t k_pitch = 0, int64_t k_block = 0,
                                  StoredValues values = StoredValues::f32, ir::Type type = ir::Type::f32);
 
-/// Declares U stored as the tile ring's staged copies of it, one after another, and its
-/// weight-transform kernel (GemmTiles::bulk_u): [K / bk][C / cc][points][cc][row_pitch(bk)] halves
-/// in `type` (the block of output channels, the chunk, then each copy's rows, padding included),
-/// zeros past K, so that a chunk's copy of U is one contiguous run. Throws unless the tiles take it.
+/// Declares U stored as the GEMM's staged copies of it, one after another, and its weight-transform
+/// kernel (GemmTiles::bulk_u): [alpha^2 / n][K / bk][C / cc][n][cc][row_pitch(bk)] halves in `type`
+/// for copies of n = staged_points() points (the group of points, the block of output channels,
+/// the chunk, then the copy's rows, their padding zeros), so that each copy of U is one contiguous
+/// run. Throws unless the tiles take it (plans::takes_bulk_u).
 BufferHandle staged_weights(ProgramBuilder& prog, const Tiling& t, const GemmTiles& g, ir::Type type);
 
 /// Work-groups of `threads` that a transform kernel (memory-bound: it needs many warps in flight)
