@@ -48,8 +48,9 @@ TEST(TensorCoreInterp, HalfVStagedByTilesMatchesReference) {
 }
 
 // The unfused tensor-core GEMM with U's chunks by one bulk copy each (GemmTiles::bulk_u, sm_90),
-// from U stored as its staged copies, for each point: register tiles of 16 x 8 and 8 x 16, chunks
-// of 32 and 16 (more chunks than the ring's 4 copies: every barrier past its first phase), two
+// from U stored as its staged copies, for each point: fp16 and bf16 (half U, channels last) and
+// tf32 and 3xtf32 (float U, rounded to tf32 for tf32), register tiles of 16 x 8 and 8 x 16, chunks
+// of 32 and 16 (more chunks than the ring's copies: every barrier past its first phase), two
 // blocks of output channels, a partial block of tiles, N > 1 and an epilogue.
 TEST(TensorCoreInterp, UnfusedGemmWithUByBulkCopiesMatchesReference) {
   const std::vector<std::array<int, 5>> tiles = {{128, 128, 16, 8, 32}, {128, 128, 8, 16, 16}, {64, 128, 8, 8, 16}};
@@ -57,11 +58,12 @@ TEST(TensorCoreInterp, UnfusedGemmWithUByBulkCopiesMatchesReference) {
       {2, 32, 16, 11, 128, 3, Padding::all(1), {true, true, Activation::relu}},  // 96 tiles
       {1, 96, 15, 18, 256, 3, {0, 2, 1, 0}},                                     // C: 6 chunks of 16
   };
-  for (const DType type : {DType::f16, DType::bf16})
+  for (const Precision precision : {Precision::fp16, Precision::bf16, Precision::tf32, Precision::tf32x3})
     for (const auto& shape : tiles)
       for (ConvCase cc : cases) {
-        cc.dtype = type, cc.layout = Layout::nhwc;
-        const Precision precision = type == DType::f16 ? Precision::fp16 : Precision::bf16;
+        const bool half = precision == Precision::fp16 || precision == Precision::bf16;
+        cc.dtype = precision == Precision::fp16 ? DType::f16 : precision == Precision::bf16 ? DType::bf16 : DType::f32;
+        cc.layout = half ? Layout::nhwc : Layout::nchw;
         const ConvDesc d = desc_of(cc);
         plans::PlanOptions p;
         p.plan = "unfused", p.m = 2, p.precision = precision, p.async_copies = true, p.bulk_copies = true;

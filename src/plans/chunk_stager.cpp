@@ -57,8 +57,8 @@ ChunkStager::ChunkStager(KernelBuilder& b, const ConvDesc& d, const Tiling& t, c
     patches_ = b.shared_array("xs", g.stages * g.tile_patch_elements(), input->type);
   }
   if (g.bulk_u) {
-    if (!takes_bulk_u(g, d) || !half_u)
-      throw Error("internal: GEMM tiles " + g.str() + ": U by bulk copies takes a ring of copies of half U, C a "
+    if (!takes_bulk_u(g, d) || half_u != g.half_u)
+      throw Error("internal: GEMM tiles " + g.str() + ": U by bulk copies takes a tensor-core ring of copies, C a "
                   "multiple of the chunk and K of the block");
     u_barriers_ = b.barrier_array("ubar", copies);
   }

@@ -18,7 +18,7 @@ Program fused_program(const ConvDesc& d, const PlanOptions& o, bool with_output)
   }
   check_all_points_tiles(g, t, plan, false);
   ProgramBuilder prog(d, plan, t.m, t.r);
-  BufferHandle u = g.bulk_u ? staged_weights(prog, t, g, u_storage_type(g, d))
+  BufferHandle u = g.bulk_u ? staged_weights(prog, t, g, u_storage_type(g, d), gemm_operand_values(g))
                             : transformed_weights(prog, t, 0, 0, StoredValues::f32, u_storage_type(g, d));
   if (with_output) {
     prog.add(gemm_kernel(prog, t, g, {GemmSource::image, GemmSink::transform_after_exchange, u, prog.input(), {}}));

@@ -20,7 +20,9 @@ std::string GemmTiles::str() const {
 
 bool takes_bulk_u(const GemmTiles& g, const ConvDesc& d) {
   const bool ring = g.tile_patch_ring() || (g.mma && g.stages && g.points == 1);
-  return ring && g.half_u && d.c % g.cc == 0 && d.k % g.bk == 0;
+  // U's staged rows as staged_weights lays them out: halves padded by 8, or floats by pad() (tf32: 8)
+  const bool rows = g.row_pitch(g.bk, g.half_u) == g.row_pitch(g.bk, true);
+  return ring && rows && d.c % g.cc == 0 && d.k % g.bk == 0;
 }
 
 namespace {

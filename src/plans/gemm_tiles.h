@@ -13,8 +13,8 @@ namespace wino::plans {
 /// not resolved them (build through planner::resolve_plan).
 const GemmTiles& given_tiles(const PlanOptions& o);
 
-/// Whether `g` may take U's chunks by bulk copies (GemmTiles::bulk_u): half U staged through a ring,
-/// in the tensor-core fused ring or the unfused tensor-core GEMM, C a multiple of the chunk and K of
+/// Whether `g` may take U's chunks by bulk copies (GemmTiles::bulk_u): U staged through a ring, in
+/// the tensor-core fused ring or the unfused tensor-core GEMM, C a multiple of the chunk and K of
 /// the block (so U's copies carry no zeros past K: 64 output channels in blocks of 128 took
 /// vgg16.1_2.b8's fp16 GEMM from 186 to 200 us, H100, session 52).
 bool takes_bulk_u(const GemmTiles& g, const ConvDesc& d);

@@ -146,14 +146,16 @@ BufferHandle transformed_weights(ProgramBuilder& prog, const Tiling& t, int64_t 
   return u;
 }
 
-BufferHandle staged_weights(ProgramBuilder& prog, const Tiling& t, const GemmTiles& g, ir::Type type) {
+BufferHandle staged_weights(ProgramBuilder& prog, const Tiling& t, const GemmTiles& g, ir::Type type,
+                            StoredValues values) {
   using namespace ir;
   const ConvDesc& d = prog.desc();
-  const int64_t K = d.k, chunks = d.c / g.cc, pitch = g.row_pitch(g.bk, true);
+  const bool half = value_type(type) != type;
+  const int64_t K = d.k, chunks = d.c / g.cc, pitch = g.row_pitch(g.bk, half);
   const int n = g.staged_points(), points = t.alpha * t.alpha;
-  if (d.c % g.cc || K % g.bk || points % n || value_type(type) == type || pitch - g.bk > g.bk)
-    throw Error("internal: GEMM tiles " + g.str() + ": U is stored as its staged copies only in halves, with C (" +
-                std::to_string(d.c) + ") a multiple of the chunk, K of the block and copies of a divisor of the points");
+  if (d.c % g.cc || K % g.bk || points % n || pitch - g.bk > g.bk)
+    throw Error("internal: GEMM tiles " + g.str() + ": U is stored as its staged copies only with C (" + std::to_string(d.c) +
+                ") a multiple of the chunk, K of the block and copies of a divisor of the points");
   BufferHandle u = prog.prepared_weights("u", K / g.bk * d.c * points * pitch, type);
   prog.add_preparation(filter_kernel(prog, t, "staged_weights", K, u,
                                      [&](KernelBuilder& b, const Memory* out, Expr k, Expr c, const std::vector<Expr>& taps) {
@@ -166,7 +168,7 @@ BufferHandle staged_weights(ProgramBuilder& prog, const Tiling& t, const GemmTil
                                        for (int xi = 0; xi < points; ++xi) {
                                          const int64_t group = xi / n, first = group * (K / g.bk) * chunks;
                                          Expr at = b.let("at", (((copy + first) * n + xi % n) * g.cc + row) * pitch + col);
-                                         b.store(out, at, ut[xi]);
+                                         b.store(out, at, as_gemm_operand(ut[xi], values));
                                          b.store(out, at + g.bk, b.f32(0), pads);
                                        }
                                      }));

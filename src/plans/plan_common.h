@@ -69,11 +69,12 @@ BufferHandle transformed_weights(ProgramBuilder& prog, const Tiling& t, int64_t 
                                  StoredValues values = StoredValues::f32, ir::Type type = ir::Type::f32);
 
 /// Declares U stored as the GEMM's staged copies of it, one after another, and its weight-transform
-/// kernel (GemmTiles::bulk_u): [alpha^2 / n][K / bk][C / cc][n][cc][row_pitch(bk)] halves in `type`
+/// kernel (GemmTiles::bulk_u): [alpha^2 / n][K / bk][C / cc][n][cc][row_pitch(bk)] values in `type`
 /// for copies of n = staged_points() points (the group of points, the block of output channels,
 /// the chunk, then the copy's rows, their padding zeros), so that each copy of U is one contiguous
 /// run. Throws unless the tiles take it (plans::takes_bulk_u).
-BufferHandle staged_weights(ProgramBuilder& prog, const Tiling& t, const GemmTiles& g, ir::Type type);
+BufferHandle staged_weights(ProgramBuilder& prog, const Tiling& t, const GemmTiles& g, ir::Type type,
+                            StoredValues values);
 
 /// Work-groups of `threads` that a transform kernel (memory-bound: it needs many warps in flight)
 /// asks a CUDA GPU's compiler to fit on one multiprocessor of 64 K registers: as many as leave each

@@ -102,7 +102,7 @@ Program build_unfused(const ConvDesc& d, const PlanOptions& o) {
   const int threads = o.threads > 0 ? o.threads : 128;
   ProgramBuilder prog(d, "unfused", t.m, t.r);
   const StoredValues values = gemm_operand_values(g);
-  BufferHandle u = g.bulk_u ? staged_weights(prog, t, g, u_storage_type(g, d))
+  BufferHandle u = g.bulk_u ? staged_weights(prog, t, g, u_storage_type(g, d), values)
                             : transformed_weights(prog, t, 0, 0, values, u_storage_type(g, d));
   BufferHandle v = prog.scratch("v", a2 * d.c * t.tiles, v_storage_type(g, t));
   BufferHandle mm = prog.scratch("mm", a2 * d.k * t.tiles, m_storage_type(g, t));
