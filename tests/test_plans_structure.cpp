@@ -78,10 +78,14 @@ TEST(PlansStructure, StatsCountBranchesAsTakenByTheLoop) {
         b.if_then(ir::lt(ahead + 1, b.i32(8)), [&] { b.store(out, i * 32 + tid, b.f32(4)); });
         b.if_then(ir::eq(tid, b.i32(0)), [&] { b.store(out, i, b.f32(5)); });  // one thread of 6 iterations
       });
+      b.if_then(ir::lt(ahead, b.i32(7)), [&] {  // 4 of 8, with a loop inside (its frame comes and goes)
+        b.loop("j", 3, ir::LoopKind::serial, [&](ir::Expr) { b.store(out, i * 32 + tid, b.f32(6)); });
+        b.store(out, i * 32 + tid, b.f32(7));
+      });
     });
   });
   const int64_t per_store = 4 * 2 * 32;  // a float, by every thread of both work-groups
-  EXPECT_EQ(planner::analyze(*b.finish()).bytes, (5 + 8 + 2 + 4) * per_store + 6 * 4 * 2);
+  EXPECT_EQ(planner::analyze(*b.finish()).bytes, (5 + 8 + 2 + 4 + 4 * 3 + 4) * per_store + 6 * 4 * 2);
 
   ConvDesc d = layer(8, 256, 56, 256);
   d.layout = Layout::nhwc, d.dtype = DType::f16;
@@ -388,6 +392,7 @@ TEST(PlansStructure, TensorCoreFusedCopiesHalfPatchesThroughARing) {
   auto sm90_options = [](int block_k) {
     plans::PlanOptions o = fused_options(2, true, Precision::fp16);
     o.shared_per_core = 228 * 1024, o.shared_per_group = 227 * 1024;
+    o.bulk_copies = true;  // as an H100 plans it: U by bulk copies, their barriers past the arrays
     o.block_k = block_k;
     return o;
   };
@@ -411,21 +416,24 @@ TEST(PlansStructure, TensorCoreFusedCopiesHalfPatchesThroughARing) {
   EXPECT_EQ(on_sm90(d, 32).bk, 32);
   // Built: two work-groups' memory at 32 x 32 (K = 32) fits the SM's 228 KiB, less 1 KiB each
   // for the driver; the 64 x 32 block fits one work-group's 227 KiB, with two copies of U and V too.
-  // All exchange in one slice, over the staging (Memory::reuses).
+  // All exchange in one slice, over the staging (Memory::reuses); the barriers of U's bulk copies
+  // past both.
   auto check_on_sm90 = [&](const ConvDesc& c, int64_t limit_kib) {
     const plans::Program prog = plans::build_program(c, planner::resolve_plan(c, sm90_options(0)));
     const ir::Kernel& k = *prog.kernels.at(0);
     EXPECT_LE(ir::shared_array_bytes(k), limit_kib * 1024) << k.name;
-    int64_t staged = 0;
+    int64_t staged = 0, barriers = 0;
     const ir::Memory* exchange = nullptr;
     for (const auto& a : k.arrays) {
       if (a->name == "smem") exchange = a.get();
+      else if (a->barriers) barriers += ir::aligned_shared_bytes(*a);
       else if (a->space == ir::Space::shared) staged += ir::aligned_shared_bytes(*a);
     }
+    EXPECT_EQ(barriers, 16) << k.name << ": U by bulk copies, one barrier for each copy of U (one or two)";
     ASSERT_NE(exchange, nullptr) << k.name;
     EXPECT_TRUE(exchange->reuses) << k.name;
     EXPECT_GE(exchange->size, int64_t{16} * std::min<int64_t>(c.k, 64) * 33) << k.name << ": one slice";
-    EXPECT_EQ(ir::shared_array_bytes(k), std::max(staged, ir::aligned_shared_bytes(*exchange))) << k.name;
+    EXPECT_EQ(ir::shared_array_bytes(k), std::max(staged, ir::aligned_shared_bytes(*exchange)) + barriers) << k.name;
   };
   check_on_sm90(narrow, 113);
   check_on_sm90(d, 227);

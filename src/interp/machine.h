@@ -221,7 +221,7 @@ class Machine {
     uint64_t phase = 0;                            // the phase in progress (from 0)
     uint64_t init_phase = 0;                       // the barrier interval of its init
     int init_lane = 0;
-    std::vector<uint64_t> seen;                    // by lane: the phases its waits saw complete
+    std::vector<uint64_t> seen;  // by lane: the phase in progress at its last wait (those before it complete)
   };
   using BarrierKey = std::pair<const Cells*, int64_t>;
   struct Landing {  // the copies a wait landed: their barrier and phase

@@ -87,6 +87,7 @@ Cells& Machine::cell_of(const Memory* m) {
 }
 
 void Machine::use_kind(const Cells& c) {
+  if (c.mem->barriers) return;  // past both kinds' bytes
   const int kind = c.mem->reuses ? 1 : 0;
   kind_phase_[kind] = phase_;
   if (kind_ == kind) return;
@@ -239,7 +240,7 @@ void Machine::read_lanes(Cells& c, int64_t base, double* out) {
     each(top(), [&](int l) {
       const int64_t x = e[l];
       Cells::Track& t = track[x];
-      if (t.write_phase < first || written_by_other(t, phase, l) || c.landing(x)) read(c, x, l);  // throws
+      if (t.write_phase < first || written_by_other(t, phase, l) || c.landing(x)) read(c, x, l);  // the checked path: throws on what it finds
       if (t.read_phase != phase) t.read_phase = phase, t.reader = l;
       else if (t.reader != l) t.reader = kManyReaders;
       out[l] = data[x];
@@ -280,7 +281,7 @@ void Machine::write_lanes(Cells& c, int64_t base, const double* v, bool accumula
       const int64_t x = e[l];
       Cells::Track& t = track[x];
       if (written_by_other(t, phase, l) || (t.read_phase == phase && t.reader != l) || c.landing(x))
-        write(c, x, static_cast<float>(v[l]), l);  // throws
+        write(c, x, static_cast<float>(v[l]), l);  // the checked path
       t.write_phase = phase;
       t.writer = l;
       data[x] = static_cast<float>(v[l]);

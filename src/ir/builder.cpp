@@ -40,19 +40,19 @@ const char* stmt_kind_name(StmtKind k) {
 
 std::vector<int64_t> shared_array_offsets(const Kernel& k) {
   std::vector<int64_t> at(k.arrays.size(), 0);
-  int64_t next = 0;
-  for (size_t i = 0; i < k.arrays.size(); ++i)  // the barriers first: nothing lies over them
-    if (k.arrays[i]->barriers) at[i] = next, next += aligned_shared_bytes(*k.arrays[i]);
-  // The others from a multiple of 128 bytes, where they start without barriers: 16 bytes off it,
-  // the tensor-core fused ring's bulk copies of U ran it 1.3-1.45x slower (H100, session 52).
-  next = (next + 127) / 128 * 128;
-  const int64_t reused = next;
+  int64_t next = 0, end = 0;
   for (size_t i = 0; i < k.arrays.size(); ++i) {
     const Memory& a = *k.arrays[i];
-    if (a.barriers) continue;
-    at[i] = a.reuses ? reused : next;
-    if (a.space == Space::shared && !a.reuses) next += aligned_shared_bytes(a);
+    if (a.barriers || a.space != Space::shared) continue;
+    at[i] = a.reuses ? 0 : next;
+    if (!a.reuses) next += aligned_shared_bytes(a);
+    end = std::max(end, at[i] + aligned_shared_bytes(a));
   }
+  // The barriers past the end of both kinds, so that no later phase writes over one. (The others
+  // stay where they start at 0: placed 16 bytes past the barriers instead, the tensor-core fused
+  // ring's bulk copies of U ran it 1.3-1.45x slower, H100, session 52.)
+  for (size_t i = 0; i < k.arrays.size(); ++i)
+    if (k.arrays[i]->barriers) at[i] = end, end += aligned_shared_bytes(*k.arrays[i]);
   return at;
 }
 
@@ -277,15 +277,29 @@ void KernelBuilder::mma(MmaKind kind, const Memory* acc, std::vector<int64_t> sl
   push(std::move(s));
 }
 
-void KernelBuilder::copy_async(const Memory* dst, Expr index, const Memory* src, Expr src_index, int elements,
-                                Expr mask, bool source_in_bounds) {
+namespace {
+// A statement on memory[index] with its extent (copies, barriers).
+StmtPtr memory_stmt(StmtKind kind, const Memory* memory, Expr index, int64_t extent) {
   auto s = std::make_unique<Stmt>();
-  s->kind = StmtKind::copy_async;
-  s->memory = dst;
+  s->kind = kind;
+  s->memory = memory;
   s->index = index;
+  s->extent = extent;
+  return s;
+}
+
+// A copy of `elements` from global `src` into work-group `dst` (copy_async, copy_bulk).
+StmtPtr copy_stmt(StmtKind kind, const Memory* dst, Expr index, const Memory* src, Expr src_index, int64_t elements) {
+  StmtPtr s = memory_stmt(kind, dst, index, elements);
   s->source = src;
   s->source_index = src_index;
-  s->extent = elements;
+  return s;
+}
+}  // namespace
+
+void KernelBuilder::copy_async(const Memory* dst, Expr index, const Memory* src, Expr src_index, int elements,
+                                Expr mask, bool source_in_bounds) {
+  StmtPtr s = copy_stmt(StmtKind::copy_async, dst, index, src, src_index, elements);
   s->cond = mask;
   s->source_in_bounds = source_in_bounds;
   push(std::move(s));
@@ -307,39 +321,22 @@ std::vector<Expr> KernelBuilder::load_matrix(const std::string& hint, const Memo
 
 void KernelBuilder::copy_bulk(const Memory* dst, Expr index, const Memory* src, Expr src_index, int64_t elements,
                               const Memory* barriers, Expr barrier_index) {
-  auto s = std::make_unique<Stmt>();
-  s->kind = StmtKind::copy_bulk;
-  s->memory = dst;
-  s->index = index;
-  s->source = src;
-  s->source_index = src_index;
-  s->extent = elements;
+  StmtPtr s = copy_stmt(StmtKind::copy_bulk, dst, index, src, src_index, elements);
   s->mbarrier = barriers;
   s->value = barrier_index;
   push(std::move(s));
 }
 
-namespace {
-StmtPtr mbarrier_stmt(StmtKind kind, const Memory* barriers, Expr index, int64_t extent) {
-  auto s = std::make_unique<Stmt>();
-  s->kind = kind;
-  s->memory = barriers;
-  s->index = index;
-  s->extent = extent;
-  return s;
-}
-}  // namespace
-
 void KernelBuilder::mbarrier_init(const Memory* barriers, Expr index, int arrivals) {
-  push(mbarrier_stmt(StmtKind::mbarrier_init, barriers, index, arrivals));
+  push(memory_stmt(StmtKind::mbarrier_init, barriers, index, arrivals));
 }
 
 void KernelBuilder::mbarrier_expect(const Memory* barriers, Expr index, int64_t bytes) {
-  push(mbarrier_stmt(StmtKind::mbarrier_expect, barriers, index, bytes));
+  push(memory_stmt(StmtKind::mbarrier_expect, barriers, index, bytes));
 }
 
 void KernelBuilder::mbarrier_wait(const Memory* barriers, Expr index, Expr parity) {
-  StmtPtr s = mbarrier_stmt(StmtKind::mbarrier_wait, barriers, index, 0);
+  StmtPtr s = memory_stmt(StmtKind::mbarrier_wait, barriers, index, 0);
   s->value = parity;
   push(std::move(s));
 }

@@ -39,9 +39,9 @@ struct Memory {
   // undefined (the interpreter checks both). Dialects without one block of work-group memory
   // (OpenCL, Metal, C) give it bytes of its own.
   bool reuses = false;
-  // Work-group arrays of barriers (mbarrier objects, 2 i32 elements each: copy_bulk): placed first,
-  // before the arrays a reusing array lies over, so that no later phase writes over a barrier (which
-  // PTX leaves undefined for a barrier not invalidated).
+  // Work-group arrays of barriers (mbarrier objects, 2 i32 elements each: copy_bulk): placed past
+  // the end of every other array, the reusing ones too, so that no later phase writes over a barrier
+  // (which PTX leaves undefined for a barrier not invalidated).
   bool barriers = false;
 };
 
@@ -154,11 +154,11 @@ struct Kernel {
 /// Bytes a shared array takes when each starts on a 16-byte boundary.
 inline int64_t aligned_shared_bytes(const Memory& a) { return (a.size * type_bytes(a.type) + 15) / 16 * 16; }
 /// Bytes of work-group memory a kernel's shared arrays take (each starts on a 16-byte boundary;
-/// those that reuse memory (Memory::reuses) over the others; barrier arrays first, the others from the
-/// next multiple of 128 bytes).
+/// those that reuse memory (Memory::reuses) over the others, barrier arrays past them all).
 int64_t shared_array_bytes(const Kernel& k);
 /// Where each shared array starts in one block of work-group memory: those that reuse memory at 0,
-/// the others one after another from 0 (16-byte aligned); by the kernel's array order.
+/// the others one after another from 0 (16-byte aligned; by the kernel's array order), barrier
+/// arrays (Memory::barriers) past the end of both.
 std::vector<int64_t> shared_array_offsets(const Kernel& k);
 
 /// Deep copy of a statement tree (expressions are shared: they are immutable).

@@ -1,6 +1,7 @@
 #include "planner/kernel_stats.h"
 
 #include <algorithm>
+#include <deque>
 #include <map>
 #include <optional>
 #include <unordered_map>
@@ -144,18 +145,14 @@ class Analyzer {
     }
   }
 
-  // The executions of an if_then's body among `mult`, those of the statement: where its condition
-  // depends on the innermost loop's variable alone, the share of the iterations that take it and
-  // every branch on that variable it lies in (a ring's copies ahead of the last chunk are never
-  // issued: counting them charged a ring of S stages S - 1 chunks too many, which ranked chunks of
-  // 32 channels below 16, session 52); a condition `==` on the thread alone (the thread that issues
-  // a bulk copy), the share of the threads; else all of them. Returns the frame the body narrows
-  // (pushing the condition on it), or null.
+  // A loop (or the thread region) whose variable branches may narrow.
   struct Frame {
     const Node* var;
     int64_t extent;
     std::vector<const Node*> conds;  // the branches open on it
   };
+  // The values of the frame's variable its open branches (and `extra`) all take; nothing where one
+  // depends on something else.
   std::optional<int64_t> iterations(const Frame& f, const Node* extra) const {
     int64_t n = 0;
     for (int64_t v = 0; v < f.extent; ++v) {
@@ -174,8 +171,15 @@ class Analyzer {
     }
     return n;
   }
-  // `mult` counts the iterations the frame's open branches take (mult / before each): the new
-  // branch keeps `after` of them.
+  // The executions of an if_then's body among `mult`, those of the statement: where its condition
+  // depends on the innermost loop's variable alone, the share of the iterations that take it and
+  // every branch on that variable it lies in (a ring's copies ahead of the last chunk are never
+  // issued: counting them charged a ring of S stages S - 1 chunks too many, which ranked chunks of
+  // 32 channels below 16, session 52); a condition `==` on the thread alone (the thread that issues
+  // a bulk copy), the share of the threads; else all of them. `mult` counts the iterations the
+  // frame's open branches take (`before`): the new branch keeps `after` of them. Returns the frame
+  // the body narrows (pushing the condition on it; frames_ is a deque, so the pointer stays good
+  // while the body opens loops), or null.
   Frame* narrow(const Stmt& s, int64_t& mult) {
     if (!s.cond) return nullptr;
     Frame* loop = frames_.empty() ? nullptr : &frames_.back();
@@ -370,7 +374,7 @@ class Analyzer {
   std::unordered_map<int, const Memory*> alias_;  // value -> the per-thread array it reads
   std::unordered_map<const Node*, const Node*> let_values_;  // let variable -> its value
   bool in_threads_ = false;
-  std::vector<Frame> frames_;  // the enclosing loops, outermost first
+  std::deque<Frame> frames_;  // the enclosing loops, outermost first (narrow() keeps pointers: a deque)
   Frame thread_frame_{};       // the thread region's
 };
 

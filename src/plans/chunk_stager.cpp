@@ -59,7 +59,7 @@ ChunkStager::ChunkStager(KernelBuilder& b, const ConvDesc& d, const Tiling& t, c
   if (g.bulk_u) {
     if (!takes_bulk_u(g, d) || half_u != g.half_u)
       throw Error("internal: GEMM tiles " + g.str() + ": U by bulk copies takes a tensor-core ring of copies, C a "
-                  "multiple of the chunk and K of the block");
+                  "multiple of the chunk, K of the block and U in the type the tiles say");
     u_barriers_ = b.barrier_array("ubar", copies);
   }
   if (g.patch_ring()) {  // [copies of U][copies of V, [cc][xi][bp]][copies of the raw patches, alike]

@@ -20,7 +20,8 @@ std::string GemmTiles::str() const {
 
 bool takes_bulk_u(const GemmTiles& g, const ConvDesc& d) {
   const bool ring = g.tile_patch_ring() || (g.mma && g.stages && g.points == 1);
-  // U's staged rows as staged_weights lays them out: halves padded by 8, or floats by pad() (tf32: 8)
+  // U's staged rows as staged_weights lays them out (halves padded by 8): floats only where pad()
+  // is 8 too (tf32 and 3xtf32; fp16 or bf16 with a float U pad by 4)
   const bool rows = g.row_pitch(g.bk, g.half_u) == g.row_pitch(g.bk, true);
   return ring && rows && d.c % g.cc == 0 && d.k % g.bk == 0;
 }

@@ -155,7 +155,8 @@ BufferHandle staged_weights(ProgramBuilder& prog, const Tiling& t, const GemmTil
   const int n = g.staged_points(), points = t.alpha * t.alpha;
   if (d.c % g.cc || K % g.bk || points % n || pitch - g.bk > g.bk)
     throw Error("internal: GEMM tiles " + g.str() + ": U is stored as its staged copies only with C (" + std::to_string(d.c) +
-                ") a multiple of the chunk, K of the block and copies of a divisor of the points");
+                ") a multiple of the chunk, K of the block, copies of a divisor of the points and rows padded by "
+                "no more than their width");
   BufferHandle u = prog.prepared_weights("u", K / g.bk * d.c * points * pitch, type);
   prog.add_preparation(filter_kernel(prog, t, "staged_weights", K, u,
                                      [&](KernelBuilder& b, const Memory* out, Expr k, Expr c, const std::vector<Expr>& taps) {
