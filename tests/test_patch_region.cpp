@@ -196,6 +196,31 @@ TEST(PatchRegion, UByBulkCopiesMatchesReference) {
       std::printf("[ measured ] interp tile ring, U by bulk copies %s %s: rel L2 error %.3g\n", g.str().c_str(),
                   cc.str().c_str(), err);
     }
+  // The other F(m, r) whose ring the planner takes: r = 2 at m = 3 and 1; at alpha 3 (F(1,3), F(2,2))
+  // the tensor-core fused stages its tiles without the ring, and U keeps its copies.
+  int others = 0;
+  for (const auto& [m, r] : std::vector<std::pair<int, int>>{{1, 3}, {3, 2}, {1, 2}, {2, 2}}) {
+    ConvCase cc = cases[0].cc;
+    cc.r = r, cc.dtype = DType::f16, cc.layout = Layout::nhwc;
+    const ConvDesc d = desc_of(cc);
+    plans::PlanOptions o = ring_options(0, Precision::fp16, m);
+    o.shared_per_core = 228 * 1024, o.shared_per_group = 227 * 1024, o.bulk_copies = true;
+    const plans::PlanOptions resolved = planner::resolve_plan(d, o);
+    if (!resolved.gemm->tile_patch_ring()) {
+      EXPECT_FALSE(resolved.gemm->bulk_u) << resolved.gemm->str();
+      continue;
+    }
+    EXPECT_TRUE(resolved.gemm->bulk_u) << resolved.gemm->str() << " F(" << m << "," << r << ")";
+    Options opts = plan_options("fused", m);
+    opts.precision = Precision::fp16;
+    const double err = check_conv(Device::interpreter(), opts, cc, 1, [&](plans::Program& prog) {
+      prog = plans::build_program(d, resolved);
+    });
+    std::printf("[ measured ] interp tile ring, U by bulk copies, F(%d,%d) %s: rel L2 error %.3g\n", m, r,
+                resolved.gemm->str().c_str(), err);
+    ++others;
+  }
+  EXPECT_EQ(others, 2);
   for (ConvCase odd : {ConvCase{1, 40, 9, 9, 64, 3, Padding::all(1)}, ConvCase{1, 64, 9, 9, 72, 3, Padding::all(1)}}) {
     odd.dtype = DType::f16, odd.layout = Layout::nhwc;  // C 32 + 8; K 64 + 8
     plans::PlanOptions o = sm90_ring_options(-1);

@@ -19,6 +19,29 @@
 namespace wino::testing {
 namespace {
 
+// Plan unfused at F(m, r) on tensor cores with the given GEMM tiles, as a CUDA sm_80+ device builds
+// it (asynchronous copies; with `bulk`, sm_90's bulk copies), run in the interpreter against the
+// reference; returns the tiles the planner resolved.
+plans::GemmTiles check_unfused(ConvCase cc, Precision precision, int m, const std::array<int, 5>& shape, bool bulk,
+                               const char* what) {
+  const bool half = precision == Precision::fp16 || precision == Precision::bf16;
+  cc.dtype = precision == Precision::fp16 ? DType::f16 : precision == Precision::bf16 ? DType::bf16 : DType::f32;
+  cc.layout = half ? Layout::nhwc : Layout::nchw;
+  const ConvDesc d = desc_of(cc);
+  plans::PlanOptions p;
+  p.plan = "unfused", p.m = m, p.precision = precision, p.async_copies = true, p.bulk_copies = bulk;
+  p.block_k = shape[0], p.block_tiles = shape[1], p.reg_k = shape[2], p.reg_tiles = shape[3], p.chunk_c = shape[4];
+  const plans::PlanOptions resolved = planner::resolve_plan(d, p);
+  Options o = plan_options("unfused", m, shape);
+  o.precision = precision;
+  const double err = check_conv(Device::interpreter(), o, cc, 1, [&](plans::Program& prog) {
+    prog = plans::build_program(d, resolved);
+  });
+  std::printf("[ measured ] interp %s F(%d,%d) %s %s: rel L2 error %.3g\n", what, m, static_cast<int>(cc.r), resolved.gemm->str().c_str(),
+              cc.str().c_str(), err);
+  return *resolved.gemm;
+}
+
 TEST(TensorCoreInterp, HalfVStagedByTilesMatchesReference) {
   const std::vector<std::array<int, 5>> tiles = {
       {128, 64, 8, 8, 16}, {64, 128, 8, 8, 16}, {128, 128, 8, 16, 16}, {128, 128, 16, 8, 16}};
@@ -26,24 +49,11 @@ TEST(TensorCoreInterp, HalfVStagedByTilesMatchesReference) {
       {2, 24, 16, 11, 20, 3, Padding::all(1), {true, true, Activation::relu}},  // 96 tiles; C: 16 + 8
       {1, 40, 31, 18, 136, 3, {0, 2, 1, 0}},                                    // 144 tiles; K: 128 + 8
   };
-  for (const DType type : {DType::f16, DType::bf16})
+  for (const Precision precision : {Precision::fp16, Precision::bf16})
     for (const auto& shape : tiles)
-      for (ConvCase cc : cases) {
-        cc.dtype = type, cc.layout = Layout::nhwc;
-        const Precision precision = type == DType::f16 ? Precision::fp16 : Precision::bf16;
-        const ConvDesc d = desc_of(cc);
-        plans::PlanOptions p;
-        p.plan = "unfused", p.m = 2, p.precision = precision, p.async_copies = true;
-        p.block_k = shape[0], p.block_tiles = shape[1], p.reg_k = shape[2], p.reg_tiles = shape[3], p.chunk_c = shape[4];
-        const plans::PlanOptions resolved = planner::resolve_plan(d, p);
-        ASSERT_TRUE(resolved.gemm->v_tile_major && resolved.gemm->stages) << resolved.gemm->str() << " " << cc.str();
-        Options o = plan_options("unfused", 2, shape);
-        o.precision = precision;
-        const double err = check_conv(Device::interpreter(), o, cc, 1, [&](plans::Program& prog) {
-          prog = plans::build_program(d, resolved);
-        });
-        std::printf("[ measured ] interp V by tiles %s %s: rel L2 error %.3g\n", resolved.gemm->str().c_str(),
-                    cc.str().c_str(), err);
+      for (const ConvCase& cc : cases) {
+        const plans::GemmTiles g = check_unfused(cc, precision, 2, shape, false, "V by tiles");
+        EXPECT_TRUE(g.v_tile_major && g.stages) << g.str() << " " << cc.str();
       }
 }
 
@@ -51,34 +61,29 @@ TEST(TensorCoreInterp, HalfVStagedByTilesMatchesReference) {
 // from U stored as its staged copies, for each point: fp16 and bf16 (half U, channels last) and
 // tf32 and 3xtf32 (float U, rounded to tf32 for tf32), register tiles of 16 x 8 and 8 x 16, chunks
 // of 32 and 16 (more chunks than the ring's copies: every barrier past its first phase), two
-// blocks of output channels, a partial block of tiles, N > 1 and an epilogue.
+// blocks of output channels, a partial block of tiles, N > 1 and an epilogue; then every F(m, r)
+// the modes plan (m = 1, odd alpha 3, 5 and 7, r = 2).
 TEST(TensorCoreInterp, UnfusedGemmWithUByBulkCopiesMatchesReference) {
   const std::vector<std::array<int, 5>> tiles = {{128, 128, 16, 8, 32}, {128, 128, 8, 16, 16}, {64, 128, 8, 8, 16}};
   const std::vector<ConvCase> cases = {
       {2, 32, 16, 11, 128, 3, Padding::all(1), {true, true, Activation::relu}},  // 96 tiles
       {1, 96, 15, 18, 256, 3, {0, 2, 1, 0}},                                     // C: 6 chunks of 16
   };
-  for (const Precision precision : {Precision::fp16, Precision::bf16, Precision::tf32, Precision::tf32x3})
+  const Precision modes[] = {Precision::fp16, Precision::bf16, Precision::tf32, Precision::tf32x3};
+  for (const Precision precision : modes)
     for (const auto& shape : tiles)
-      for (ConvCase cc : cases) {
-        const bool half = precision == Precision::fp16 || precision == Precision::bf16;
-        cc.dtype = precision == Precision::fp16 ? DType::f16 : precision == Precision::bf16 ? DType::bf16 : DType::f32;
-        cc.layout = half ? Layout::nhwc : Layout::nchw;
-        const ConvDesc d = desc_of(cc);
-        plans::PlanOptions p;
-        p.plan = "unfused", p.m = 2, p.precision = precision, p.async_copies = true, p.bulk_copies = true;
-        p.block_k = shape[0], p.block_tiles = shape[1], p.reg_k = shape[2], p.reg_tiles = shape[3], p.chunk_c = shape[4];
-        const plans::PlanOptions resolved = planner::resolve_plan(d, p);
-        if (d.c % shape[4] || d.k % shape[0]) continue;
-        ASSERT_TRUE(resolved.gemm->bulk_u && resolved.gemm->stages >= 2) << resolved.gemm->str() << " " << cc.str();
-        Options o = plan_options("unfused", 2, shape);
-        o.precision = precision;
-        const double err = check_conv(Device::interpreter(), o, cc, 1, [&](plans::Program& prog) {
-          prog = plans::build_program(d, resolved);
-        });
-        std::printf("[ measured ] interp unfused, U by bulk copies %s %s: rel L2 error %.3g\n", resolved.gemm->str().c_str(),
-                    cc.str().c_str(), err);
+      for (const ConvCase& cc : cases) {
+        if (cc.c % shape[4] || cc.k % shape[0]) continue;
+        const plans::GemmTiles g = check_unfused(cc, precision, 2, shape, true, "unfused, U by bulk copies");
+        EXPECT_TRUE(g.bulk_u && g.stages >= 2) << g.str() << " " << cc.str();
       }
+  for (const Precision precision : modes)
+    for (const auto& [m, r] : std::vector<std::pair<int, int>>{{1, 3}, {3, 3}, {4, 3}, {5, 3}, {6, 3}, {3, 2}}) {
+      ConvCase cc = cases[1];
+      cc.r = r;
+      const plans::GemmTiles g = check_unfused(cc, precision, m, {64, 128, 8, 8, 16}, true, "unfused, U by bulk copies");
+      EXPECT_TRUE(g.bulk_u) << g.str() << " F(" << m << "," << r << ")";
+    }
 }
 
 // The channels-last input transform into V by tiles loads and stores several channels of a pixel
