@@ -157,16 +157,14 @@ class Analyzer {
     int64_t n = 0;
     for (int64_t v = 0; v < f.extent; ++v) {
       bool all = true;
-      for (const Node* c : f.conds) {
+      auto take = [&](const Node* c) {  // false where `c` cannot be evaluated
         const std::optional<int64_t> x = eval(c, f.var, v);
-        if (!x) return std::nullopt;
-        all = all && *x != 0;
-      }
-      if (extra) {
-        const std::optional<int64_t> x = eval(extra, f.var, v);
-        if (!x) return std::nullopt;
-        all = all && *x != 0;
-      }
+        all = all && x && *x != 0;
+        return x.has_value();
+      };
+      for (const Node* c : f.conds)
+        if (!take(c)) return std::nullopt;
+      if (extra && !take(extra)) return std::nullopt;
       n += all;
     }
     return n;
