@@ -187,10 +187,11 @@ std::vector<plans::PlanOptions> candidate_plans(const ConvDesc& d, const Options
       out.push_back(p);
       // Besides the default: the other block shapes, and warps of 64 x 64 or 128 x 32 (fewer
       // fragment loads per mma, 128 accumulators per thread), the latter also on chunks of 32
-      // channels (half the barriers: 1.0-1.2x faster in fp16 on 7 of 9 layers, session 52). Not blocks of 256 x 128 or 128 x 256
-      // (8 warps of 128 accumulators, a quarter fewer reads a multiply-add): their fp16 GEMMs took
-      // 1.06-1.70x the time of 128 x 128 with 16 x 8 tiles on all nine batch >= 8 layers (H100,
-      // bench/results/h100_half_gemm_blocks_session49.txt).
+      // channels (half the barriers: 1.0-1.2x faster in fp16 on 7 of 9 layers, session 52). Not
+      // blocks of 256 x 128 or 128 x 256 (8 warps of 128 accumulators, a quarter fewer reads a
+      // multiply-add): their fp16 GEMMs took 1.06-1.70x the time of 128 x 128 with 16 x 8 tiles on
+      // all nine batch >= 8 layers (H100, bench/results/h100_half_gemm_blocks_session49.txt; again
+      // 1.0-1.6x in session 52).
       static const std::vector<TileShape> mma_tiles = {{128, 64, 8, 8, 16},   {64, 128, 8, 8, 16},
                                                        {128, 128, 8, 8, 16},  {128, 128, 8, 16, 16},
                                                        {128, 128, 16, 8, 16}, {128, 128, 16, 8, 32}};
