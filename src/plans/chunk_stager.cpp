@@ -42,7 +42,7 @@ ChunkStager::ChunkStager(KernelBuilder& b, const ConvDesc& d, const Tiling& t, c
   const Memory* vs = half_v ? b.shared_array("vs", copies * v, v_half) : core.smem;
   const int64_t v_base = vs == core.smem && us == core.smem ? copies * a : 0;
   ops_.push_back({u, "u", us, g.bk, d.k, core.kb * g.bk, 0, a, g.row_pitch(g.bk, half_u)});
-  ops_.push_back({input, "v", vs, g.bp, t.tiles, core.pb * g.bp, v_base, v, g.row_pitch(g.v_tile_major ? g.cc : g.bp, half_v)});
+  ops_.push_back({input, "v", vs, g.bp, t.tiles, core.pb * g.bp, v_base, v, g.v_pitch(half_v)});
   const bool copied = source == GemmSource::transformed && g.stages;
   if (g.v_tile_major && (!half_v || !(copied || source == GemmSource::image)))
     throw Error("internal: GEMM tiles " + g.str() + ": V by tiles is staged in halves, copied from a half V "
@@ -62,6 +62,9 @@ ChunkStager::ChunkStager(KernelBuilder& b, const ConvDesc& d, const Tiling& t, c
                   "multiple of the chunk, K of the block and U in the type the tiles say");
     u_barriers_ = b.barrier_array("ubar", copies);
   }
+  if (g.bulk_v && (!takes_bulk_v(g, d) || source != GemmSource::transformed || !half_v))
+    throw Error("internal: GEMM tiles " + g.str() + ": V by bulk copies takes the unfused GEMM's V by tiles in halves, "
+                "stored as its staged copies, with U by bulk copies");
   if (g.patch_ring()) {  // [copies of U][copies of V, [cc][xi][bp]][copies of the raw patches, alike]
     ops_[1].channel_major = true;
     patch_base_ = copies * (a + v);
@@ -99,6 +102,7 @@ void ChunkStager::issue_copies(Expr tid, Expr c0, Expr buf, int first_point) {
       issue_bulk_u(tid, c0, buf);
       continue;
     }
+    if (&op == &v() && g_.bulk_v) continue;  // with U's (issue_bulk_u)
     if (&op == &v() && g_.v_tile_major) {
       issue_tile_major_copies(tid, c0, buf);
       continue;
@@ -129,16 +133,23 @@ void ChunkStager::issue_copies(Expr tid, Expr c0, Expr buf, int first_point) {
 }
 
 // U stored as its staged copies (staged_weights): the copy's group of points, the work-group's block
-// of output channels and the chunk pick one contiguous run, the copy's image.
+// of output channels and the chunk pick one contiguous run, the copy's image. With bulk_v, V's
+// chunk (bulk_v_index: its point, block of tiles and chunk) lands on the same barrier.
 void ChunkStager::issue_bulk_u(Expr tid, Expr c0, Expr buf) {
   const StagedOperand& op = a();
-  const int64_t chunks = d_.c / g_.cc, blocks = ceil_div(d_.k, g_.bk), bytes = op.copy * type_bytes(op.smem->type);
+  const StagedOperand& vop = v();
+  const int64_t chunks = d_.c / g_.cc, blocks = ceil_div(d_.k, g_.bk);
+  const int64_t bytes = op.copy * type_bytes(op.smem->type) + (g_.bulk_v ? vop.copy * type_bytes(vop.smem->type) : 0);
   b_.if_then(eq(tid, b_.i32(0)), [&] {
     Expr group = (core_.xi0 + b_.i32(first_point_)) / g_.staged_points();
     Expr copy = (group * blocks + core_.kb) * chunks + c0 / g_.cc;
     Expr bar = b_.let("bar", buf * 2);
     b_.mbarrier_expect(u_barriers_, bar, bytes);
     b_.copy_bulk(op.smem, b_.i32(op.base) + buf * op.copy, op.mem, copy * op.copy, op.copy, u_barriers_, bar);
+    if (g_.bulk_v) {
+      Expr vcopy = (core_.xi0 * ceil_div(t_.tiles, g_.bp) + core_.pb) * chunks + c0 / g_.cc;
+      b_.copy_bulk(vop.smem, b_.i32(vop.base) + buf * vop.copy, vop.mem, vcopy * vop.copy, vop.copy, u_barriers_, bar);
+    }
   });
 }
 

@@ -45,11 +45,23 @@ int staged_run(const GemmTiles& g, bool tf32_operands) {
   return g.b_matrix_loads() && g.v_tile_major ? b_run(g, tf32_operands) : 1;
 }
 
-Expr staged_tile_row(const GemmCore& core, Expr tile) {
-  const int w = staged_run(core.g, core.tf32_operands);
+Expr staged_tile_row(int w, Expr tile) {
   if (w == 1) return tile;
   Expr q = tile % (8 * w);
   return tile - q + q % w * 8 + q / w;
+}
+
+Expr staged_tile_row(const GemmCore& core, Expr tile) {
+  return staged_tile_row(staged_run(core.g, core.tf32_operands), tile);
+}
+
+int64_t bulk_v_tiles(const GemmTiles& g, int64_t tiles) { return ceil_div(tiles, g.bp) * g.bp; }
+
+Expr bulk_v_index(KernelBuilder& b, const GemmTiles& g, int64_t tiles, int64_t channels, Expr xi, Expr p, Expr c) {
+  const int64_t blocks = ceil_div(tiles, g.bp), chunks = channels / g.cc;
+  Expr block = b.let("vblock", (xi * blocks + p / g.bp) * chunks + c / g.cc);
+  Expr row = b.let("vrow", staged_tile_row(staged_run(g, false), p % g.bp));
+  return (block * g.bp + row) * g.cc + bulk_v_run(g, row, c % g.cc / 8) * 8 + c % 8;
 }
 
 Expr tile_of_staged_row(const GemmCore& core, Expr row) {
@@ -82,7 +94,10 @@ FragmentLoader::FragmentLoader(KernelBuilder& b, const GemmCore& core, const Chu
     blane_ = b.let("blane", bbase_ + (w_.g / 2 % 2 * 8 + w_.g % 2 * 4 + w_.t) * st.v().pitch);
   if (core.b_matrix_loads() && g_.v_tile_major) {
     Expr r = b.let("lr", w_.g % 2 * 4 + w_.t), j = b.let("lj", w_.g / 2);
-    blane_ = b.let("blane", brows + (w_.p0 + r + j / 2 * 8) * st.v().pitch + j % 2 * 8);
+    blane_ = b.let("blane", brows + (w_.p0 + r + j / 2 * 8) * st.v().pitch + (g_.bulk_v ? b.i32(0) : j % 2 * 8));
+    // Bulk V's rows are rotated by their row / (64 / cc) (bulk_v_run): the lane's rows are r past
+    // a multiple of 8, whose rotation is 0.
+    if (g_.bulk_v) brun_ = b.let("brun", bulk_v_run(g_, r, j % 2));
   }
 }
 
@@ -116,7 +131,9 @@ std::vector<std::vector<Expr>> FragmentLoader::b(int j, Expr ks, Expr chan) {
   for (int ni = 0; ni < tn; ++ni) {
     if (core_.b_matrix_loads() && g_.v_tile_major) {  // the point's tile rows, the slice's first tile, the k-step's channels
       const int n = ni + 1 < tn ? 4 : 2;  // two slices at once where there are two
-      Expr at = blane_ + ks * depth + b_.i32((int64_t{j} * g_.bp + 8 * ni) * pitch);  // slice ni's rows (staged_tile_row)
+      // slice ni's rows (staged_tile_row); the k-step's channels, bulk V's rotated (bulk_v_run)
+      Expr runs = g_.bulk_v ? (brun_ + ks * (depth / 8)) % (g_.cc / 8) * 8 : ks * depth;
+      Expr at = blane_ + runs + b_.i32((int64_t{j} * g_.bp + 8 * ni) * pitch);
       std::vector<Expr> v = b_.load_matrix("b", st_.v().smem, at, n, false);
       out[ni].assign(v.begin(), v.begin() + 4);
       if (n == 4) out[++ni].assign(v.begin() + 4, v.end());

@@ -45,6 +45,26 @@ Index tile_of_staged_row(int w, Index row) {
   return row - q + q % 8 * w + q / 8;
 }
 
+/// staged_tile_row for a run `w`.
+ir::Expr staged_tile_row(int w, ir::Expr tile);
+
+/// GemmTiles::bulk_v: V[xi][p][c] stored as the GEMM's staged copies, so that a chunk is one bulk
+/// copy: blocks of [bp][cc] halves ([xi][tile block][chunk]), each tile at its staged row
+/// (staged_tile_row) and, without padding, each row's 16-byte runs rotated (bulk_v_run). The index
+/// of (xi, p, c); `tiles` and `channels` are V's P and C.
+ir::Expr bulk_v_index(ir::KernelBuilder& b, const GemmTiles& g, int64_t tiles, int64_t channels, ir::Expr xi,
+                      ir::Expr p, ir::Expr c);
+/// The tiles V stored so holds: whole blocks (the input transform writes zeros past P).
+int64_t bulk_v_tiles(const GemmTiles& g, int64_t tiles);
+/// Where run `run` (8 channels) of staged row `row` lies in its row: rotated by one run for every
+/// 128 bytes of rows, so the 8 consecutive rows of a load_matrix matrix (from a multiple of 8) hit
+/// all 32 banks once, as the padding by 8 halves made them.
+template <class Index>
+Index bulk_v_run(const GemmTiles& g, Index row, Index run) {
+  const int runs = g.cc / 8, rows_per_128_bytes = 64 / g.cc;
+  return (run + row / rows_per_128_bytes) % runs;
+}
+
 /// Where a warp's lanes read their mma fragments in a staged copy of the chunk: by loads in runs
 /// (each value of a fragment is a channel row and a register row or slice; the runs place them),
 /// or by load_matrix where the operand is staged in halves (GemmCore::a_matrix_loads,
@@ -67,6 +87,7 @@ class FragmentLoader {
   const ir::MmaKind kind_;
   const WarpPlace w_;
   ir::Expr abase_, bbase_, alane_, blane_;
+  ir::Expr brun_;  // GemmTiles::bulk_v: the lane's first run of a k-step, before the rotation's modulo
 };
 
 }  // namespace wino::plans

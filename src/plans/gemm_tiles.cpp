@@ -15,6 +15,7 @@ std::string GemmTiles::str() const {
   if (double_operands && tile_patch_ring()) s += "_d2";
   if (region.cols && tile_patch_ring()) s += "_b" + std::to_string(region.rows) + "x" + std::to_string(region.cols);
   if (bulk_u) s += "_ub";
+  if (bulk_v) s += "_vb";
   return mma ? s + "_" + ir::mma_operand_name(*mma) : s;
 }
 
@@ -24,6 +25,12 @@ bool takes_bulk_u(const GemmTiles& g, const ConvDesc& d) {
   // is 8 too (tf32 and 3xtf32; fp16 or bf16 with a float U pad by 4)
   const bool rows = g.row_pitch(g.bk, g.half_u) == g.row_pitch(g.bk, true);
   return ring && rows && d.c % g.cc == 0 && d.k % g.bk == 0;
+}
+
+bool takes_bulk_v(const GemmTiles& g, const ConvDesc& d) {
+  // ldmatrix's B fragments from rows by tiles; rows of 16-byte runs that 128 bytes hold whole.
+  const bool rows = g.v_tile_major && g.half_v && g.b_matrix_loads() && g.cc % 8 == 0 && 64 % g.cc == 0;
+  return g.bulk_u && g.points == 1 && rows && g.bp % 32 == 0 && d.c % g.cc == 0;
 }
 
 namespace {

@@ -19,6 +19,11 @@ const GemmTiles& given_tiles(const PlanOptions& o);
 /// vgg16.1_2.b8's fp16 GEMM from 186 to 200 us, H100, session 52).
 bool takes_bulk_u(const GemmTiles& g, const ConvDesc& d);
 
+/// Whether the unfused tensor-core GEMM with U by bulk copies may take V's chunks so too
+/// (GemmTiles::bulk_v): V by tiles in halves, loaded by ldmatrix, chunks of 8 to 64 channels, C a
+/// multiple of the chunk and blocks of whole groups of 32 tiles (staged_tile_row's runs).
+bool takes_bulk_v(const GemmTiles& g, const ConvDesc& d);
+
 /// Checks tiles for one GEMM per Winograd point (plan unfused); throws naming what to change.
 void check_point_gemm_tiles(const GemmTiles& g, const Tiling& t, const std::string& plan);
 

@@ -126,10 +126,12 @@ void store_output_tile(ir::KernelBuilder& b, const OutputSink& y, const ConvDesc
 /// The unfused plan's element-wise kernels, reused by the partially fused plans.
 /// Input: V[xi][c][p] = (BT d B)[xi], or V[xi][p][c] with `tile_major` (GemmTiles::v_tile_major:
 /// channels-last x, a thread per (tile, channel), neighbouring threads on neighbouring channels,
-/// so x and V both move in runs of a pixel's channels); output: y = AT M A from M[xi][k][p].
+/// so x and V both move in runs of a pixel's channels), stored as the GEMM's staged copies where
+/// `staged` says so (GemmTiles::bulk_v: plans::bulk_v_index, zeros for the tiles past P of the last
+/// block); output: y = AT M A from M[xi][k][p].
 std::unique_ptr<ir::Kernel> input_transform_kernel(const ProgramBuilder& prog, const Tiling& t, int threads,
                                                    BufferHandle v, StoredValues values = StoredValues::f32,
-                                                   bool tile_major = false);
+                                                   bool tile_major = false, const GemmTiles* staged = nullptr);
 std::unique_ptr<ir::Kernel> output_transform_kernel(const ProgramBuilder& prog, const Tiling& t,
                                                     int threads, BufferHandle mm);
 /// The same for NHWC x and y on a GPU (the two above call them; 256 threads whatever `threads`

@@ -5,6 +5,7 @@
 // neighbouring threads touch neighbouring addresses), U[xi][c][k] (see gemm_core.h).
 #include "ir/transform_code.h"
 #include "plans/cpu_unfused.h"
+#include "plans/gemm_fragments.h"
 
 namespace wino::plans {
 
@@ -28,19 +29,22 @@ int tile_major_lanes(const ConvDesc& d, const Tiling& t) {
 
 }  // namespace
 
-// V[xi][c][p], or V[xi][p][c] (tile_major).
+// V[xi][c][p], or V[xi][p][c] (tile_major), or as the GEMM's staged copies (staged->bulk_v).
 std::unique_ptr<Kernel> input_transform_kernel(const ProgramBuilder& prog, const Tiling& t, int threads,
-                                               BufferHandle v_buf, StoredValues values, bool tile_major) {
+                                               BufferHandle v_buf, StoredValues values, bool tile_major,
+                                               const GemmTiles* staged) {
   const ConvDesc& d = prog.desc();
+  const bool bulk = staged && staged->bulk_v;
+  if (bulk && !tile_major) throw Error("internal: V stored as the GEMM's staged copies is stored by tiles");
   if (d.layout == Layout::nhwc && !tile_major) return input_transform_nhwc_kernel(prog, t, v_buf, values);
   // As the channels-last kernels: 256 threads, as many work-groups a multiprocessor as the
   // registers allow (transform_groups_per_multiprocessor).
   if (tile_major) threads = 256;
   const int lanes = tile_major ? tile_major_lanes(d, t) : 1;
   const int a = t.alpha;
-  const int64_t C = d.c, P = t.tiles, groups = C / lanes, total = groups * P;
+  const int64_t C = d.c, P = t.tiles, groups = C / lanes, PV = bulk ? bulk_v_tiles(*staged, P) : P, total = groups * PV;
   auto ctx = std::make_shared<Context>();
-  const std::string layout = tile_major ? std::string(d.layout == Layout::nhwc ? "nhwc_" : "") + "vt_" : "";
+  const std::string layout = tile_major ? std::string(d.layout == Layout::nhwc ? "nhwc_" : "") + (bulk ? "vb_" : "vt_") : "";
   const std::string vector = lanes > 1 ? "_x" + std::to_string(lanes) : "";
   KernelBuilder b(ctx, kernel_name(prog.plan(), "input", t.m, t.r, layout + "t" + std::to_string(threads) + vector),
                   ceil_div(total, threads), threads);
@@ -54,10 +58,13 @@ std::unique_ptr<Kernel> input_transform_kernel(const ProgramBuilder& prog, const
     b.if_then(lt(idx, b.i32(total)), [&] {
       Expr p = b.let("p", tile_major ? idx / groups : idx % P);
       Expr c = b.let("c", tile_major ? idx % groups * lanes : idx / P);
-      std::vector<Expr> tile = load_input_tile(b, x, d, t, tile_coords(b, p, t), c, {}, {}, lanes);
+      Expr inside = PV > P ? lt(p, b.i32(P)) : Expr{};  // the last block's tiles past P: zeros
+      std::vector<Expr> tile = load_input_tile(b, x, d, t, tile_coords(b, p, t), c, inside, {}, lanes);
       std::vector<Expr> vt = transform_2d(*ctx, t.t.BT, tile);
       for (int xi = 0; xi < a * a; ++xi) {
-        Expr at = tile_major ? (b.i32(xi) * P + p) * C + c : (b.i32(xi) * C + c) * P + p;
+        Expr at = bulk         ? bulk_v_index(b, *staged, P, C, b.i32(xi), p, c)
+                  : tile_major ? (b.i32(xi) * P + p) * C + c
+                               : (b.i32(xi) * C + c) * P + p;
         if (lanes > 1) b.aligned_store(v, at, as_gemm_operand(vt[xi], values));
         else b.store(v, at, as_gemm_operand(vt[xi], values));
       }
@@ -104,9 +111,10 @@ Program build_unfused(const ConvDesc& d, const PlanOptions& o) {
   const StoredValues values = gemm_operand_values(g);
   BufferHandle u = g.bulk_u ? staged_weights(prog, t, g, u_storage_type(g, d), values)
                             : transformed_weights(prog, t, 0, 0, values, u_storage_type(g, d));
-  BufferHandle v = prog.scratch("v", a2 * d.c * t.tiles, v_storage_type(g, t));
+  const int64_t v_tiles = g.bulk_v ? bulk_v_tiles(g, t.tiles) : t.tiles;
+  BufferHandle v = prog.scratch("v", a2 * d.c * v_tiles, v_storage_type(g, t));
   BufferHandle mm = prog.scratch("mm", a2 * d.k * t.tiles, m_storage_type(g, t));
-  prog.add(input_transform_kernel(prog, t, threads, v, values, g.v_tile_major));
+  prog.add(input_transform_kernel(prog, t, threads, v, values, g.v_tile_major, &g));
   const GemmStages stages{GemmSource::transformed, GemmSink::store_m, u, v, mm, values};
   prog.add(gemm_kernel(prog, t, g, stages));
   prog.add(output_transform_kernel(prog, t, threads, mm));
