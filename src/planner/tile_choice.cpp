@@ -569,7 +569,6 @@ plans::PlanOptions resolve_plan(const ConvDesc& d, plans::PlanOptions p) {
   // And V's chunk on the same barrier, from V stored as the unfused GEMM's staged copies: its
   // 16-byte copies cost that GEMM 1.14-1.32x (H100, session 52).
   g.bulk_v = plans::takes_bulk_v(g, d);
-  g.bulk_m = plans::takes_bulk_m(g, d, t);
   if (patch_ring) use_patch_ring(g, d, p);
   if (g.lanes) g.rk = g.bk, g.rp = g.bp;  // one thread holds the whole block
   if (g.lanes && p.plan == "fused" && (p.block_k || p.block_tiles)) g.group_tiles = cpu_group_tiles(g, t, d, l2, p.cpu_threads);

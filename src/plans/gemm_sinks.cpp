@@ -11,13 +11,9 @@ using namespace ir;
 // goes out as one aligned vector store where P is a multiple of the run's length too: then the
 // run's index is a multiple of it (M, an intermediate, starts 16-byte aligned), and the run is
 // inside the tensor or outside it as a whole.
-// With GemmTiles::bulk_m, M as the output transform's blocks (staged_m_index; its rotation by 8
-// keeps runs of up to 4 whole and aligned), every tile of the blocks: V's are zeros past P, and the
-// GEMM's blocks of tiles (a multiple of the output's) cover them.
 void store_m_from_registers(KernelBuilder& b, const GemmCore& core, const Memory* mm) {
   const GemmTiles& g = core.g;
-  const int64_t K = core.d->k, P = g.bulk_m ? staged_m_tiles(core.t->tiles) : core.t->tiles;
-  const int points = core.t->alpha * core.t->alpha;
+  const int64_t K = core.d->k, P = core.t->tiles;
   b.threads([&](Expr tid) {
     ThreadTile tt = core.tile(b, tid);
     for (int i = 0; i < g.rk; ++i) {
@@ -28,8 +24,7 @@ void store_m_from_registers(KernelBuilder& b, const GemmCore& core, const Memory
         for (int r = 0; r < n; r += whole ? n : 1) {
           Expr p = b.let("p", core.pb * g.bp + core.col(b, tt, run[r]));
           Expr m = b.load("m", core.acc, b.i32(core.acc_index(0, i, run[r])), {}, whole ? n : 1);
-          Expr at = g.bulk_m ? staged_m_index(b, points, K, P, core.xi0, k, p) : (core.xi0 * K + k) * P + p;
-          Expr ok = logical_and(lt(k, b.i32(K)), lt(p, b.i32(P)));
+          Expr at = (core.xi0 * K + k) * P + p, ok = logical_and(lt(k, b.i32(K)), lt(p, b.i32(P)));
           if (whole) b.aligned_store(mm, at, m, ok);
           else b.store(mm, at, m, ok);
         }

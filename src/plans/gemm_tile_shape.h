@@ -98,9 +98,6 @@ struct GemmTiles {
   // halves, plans::takes_bulk_v): V stored as its staged copies, unpadded, 16-byte runs rotated
   // within each row so that ldmatrix's 8 rows still hit distinct banks (plans::bulk_v_index).
   bool bulk_v = false;
-  // And the half M it stores as the channels-last output transform's blocks, which that kernel then
-  // takes by one bulk copy each (plans::takes_bulk_m, plans::staged_m_index).
-  bool bulk_m = false;
   int threads() const { return lanes ? 1 : (points / ppt) * (bk / rk) * (bp / rp); }
   int staged_points() const { return stage_points ? stage_points : points; }
   /// CPU-shaped: whether the block's bk / lanes vectors of U fit in vector registers beside its

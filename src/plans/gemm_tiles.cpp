@@ -16,7 +16,6 @@ std::string GemmTiles::str() const {
   if (region.cols && tile_patch_ring()) s += "_b" + std::to_string(region.rows) + "x" + std::to_string(region.cols);
   if (bulk_u) s += "_ub";
   if (bulk_v) s += "_vb";
-  if (bulk_m) s += "_mb";
   return mma ? s + "_" + ir::mma_operand_name(*mma) : s;
 }
 
@@ -32,10 +31,6 @@ bool takes_bulk_v(const GemmTiles& g, const ConvDesc& d) {
   // ldmatrix's B fragments from rows by tiles; rows of 16-byte runs that 128 bytes hold whole.
   const bool rows = g.v_tile_major && g.half_v && g.b_matrix_loads() && g.cc % 8 == 0 && 64 % g.cc == 0;
   return g.bulk_u && g.points == 1 && rows && g.bp % 32 == 0 && d.c % g.cc == 0;
-}
-
-bool takes_bulk_m(const GemmTiles& g, const ConvDesc& d, const Tiling& t) {
-  return g.bulk_v && g.half_m && g.bp % kStagedMTiles == 0 && output_takes_staged_m(t, d.k);
 }
 
 namespace {

@@ -24,12 +24,6 @@ bool takes_bulk_u(const GemmTiles& g, const ConvDesc& d);
 /// multiple of the chunk and blocks of whole groups of 32 tiles (staged_tile_row's runs).
 bool takes_bulk_v(const GemmTiles& g, const ConvDesc& d);
 
-/// Whether that GEMM may store its half M as the channels-last output transform's blocks
-/// (GemmTiles::bulk_m): with V by bulk copies (whose zeros past P give the blocks' last tiles),
-/// blocks of whole groups of kStagedMTiles tiles, where that transform takes them
-/// (output_takes_staged_m).
-bool takes_bulk_m(const GemmTiles& g, const ConvDesc& d, const Tiling& t);
-
 /// Checks tiles for one GEMM per Winograd point (plan unfused); throws naming what to change.
 void check_point_gemm_tiles(const GemmTiles& g, const Tiling& t, const std::string& plan);
 

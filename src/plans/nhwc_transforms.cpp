@@ -142,29 +142,6 @@ int half_width(int points) {
   return 0;
 }
 
-// A channel's staged row of M's block (staged_m_index): its 64 tiles rotated by 8 a channel.
-template <class Index>
-Index staged_m_column(Index channel, Index tile) {
-  return (tile + channel * 8) % kStagedMTiles;
-}
-
-// GemmTiles::bulk_m: the block's M, all points, by one bulk copy that thread 0 issues, landing on
-// a barrier every thread waits on.
-void copy_staged_m(KernelBuilder& b, const TileBlock& blk, const Memory* smem, const Memory* plane, int points) {
-  const Memory* bar = b.barrier_array("mbar", 1);
-  const int64_t elements = int64_t{points} * kChannels * kStagedMTiles;
-  b.threads([&](Expr tid) { b.if_then(eq(tid, b.i32(0)), [&] { b.mbarrier_init(bar, b.i32(0), 1); }); });
-  b.barrier();  // the barrier is set up before any thread waits on it
-  b.threads([&](Expr tid) {
-    b.if_then(eq(tid, b.i32(0)), [&] {
-      Expr block = b.let("block", blk.c0 / kChannels * (staged_m_tiles(blk.tiles) / kStagedMTiles) + blk.p0 / kStagedMTiles);
-      b.mbarrier_expect(bar, b.i32(0), elements * type_bytes(smem->type));
-      b.copy_bulk(smem, b.i32(0), plane, block * elements, elements, bar, b.i32(0));
-    });
-    b.mbarrier_wait(bar, b.i32(0), b.i32(0));
-  });
-}
-
 void copy_half_plane(KernelBuilder& b, const TileBlock& blk, const Memory* smem, const Memory* plane, int points) {
   const int pitch = blk.width + kHalfPad;
   b.threads([&](Expr tid) {
@@ -183,13 +160,11 @@ struct TurnAround {
   const Memory* mine;
   TileBlock blk;
   int points, chunk;
-  bool staged = false;  // a half M stored as these blocks (GemmTiles::bulk_m)
 
   bool half() const { return smem->type != Type::f32; }
 
   // Every point between `mine` and plane, chunk by chunk; a half M whole into smem.
   void move(KernelBuilder& b, const Memory* plane, bool to_plane) const {
-    if (staged) return copy_staged_m(b, blk, smem, plane, points);
     if (half()) return copy_half_plane(b, blk, smem, plane, points);
     for (int xi0 = 0; xi0 < points; xi0 += chunk)
       move_chunk(b, blk, mine, smem, plane, xi0, std::min(chunk, points - xi0), to_plane, xi0 + chunk >= points);
@@ -198,11 +173,10 @@ struct TurnAround {
   // After move() to the threads: every point's value of the thread's pair s (a half M: from smem).
   std::vector<Expr> point_values(KernelBuilder& b, Expr tid, int s) const {
     std::vector<Expr> values;
-    Expr ch = tid % kChannels, tile = tid / kChannels + s * kTiles;
     for (int xi = 0; xi < points; ++xi)
-      values.push_back(staged ? b.load("m", smem, (b.i32(xi) * kChannels + ch) * kStagedMTiles + staged_m_column(ch, tile))
-                       : half() ? b.load("m", smem, (b.i32(xi) * kChannels + ch) * (blk.width + kHalfPad) + tile)
-                                : b.load("m", mine, b.i32(xi)));
+      values.push_back(half() ? b.load("m", smem, (b.i32(xi) * kChannels + tid % kChannels) * (blk.width + kHalfPad) +
+                                                      tid / kChannels + s * kTiles)
+                              : b.load("m", mine, b.i32(xi)));
     return values;
   }
 };
@@ -212,26 +186,22 @@ struct TurnAround {
 // copied whole into work-group memory where all its points fit (half_width: up to alpha 8), in
 // blocks of that width (named _w64, _w32).
 std::pair<KernelBuilder, TurnAround> nhwc_kernel(const ProgramBuilder& prog, const Tiling& t, const std::string& stage,
-                                                 int64_t channels, Type plane, bool staged = false) {
+                                                 int64_t channels, Type plane) {
   const int points = t.alpha * t.alpha, chunk = chunk_points(points);
   const int width = stage == "output" && plane != Type::f32 ? half_width(points) : 0;
   const int block = width ? width : kTiles;
-  if (staged && (width != kStagedMTiles || !output_takes_staged_m(t, channels)))
-    throw Error("internal: M stored as the output transform's blocks needs a half M whose blocks are " +
-                std::to_string(kStagedMTiles) + " tiles wide and K a multiple of " + std::to_string(kChannels));
   const std::string type = (plane == Type::f32 ? "" : (stage == "input" ? "_v" : "_m") + type_name(plane)) +
-                           (block != kTiles ? "_w" + std::to_string(block) : "") + (staged ? "_mb" : "");
+                           (block != kTiles ? "_w" + std::to_string(block) : "");
   KernelBuilder b(std::make_shared<Context>(),
                   kernel_name(prog.plan(), stage, t.m, t.r, "nhwc_t" + std::to_string(kThreads) + type),
                   block_count(channels, t.tiles, block), kThreads);
   b.info() = {prog.plan(), stage + "_transform", t.m, t.r};
   b.set_min_groups_per_multiprocessor(transform_groups_per_multiprocessor(t, kThreads));
-  const int64_t half_elements = staged ? int64_t{points} * kChannels * kStagedMTiles : half_plane_bytes(points, width) / 2;
-  const Memory* smem = width ? b.shared_array("smem", half_elements, plane)
+  const Memory* smem = width ? b.shared_array("smem", half_plane_bytes(points, width) / 2, plane)
                              : b.shared_array("smem", int64_t{chunk} * kChannels * kPitch);
   const Memory* mine = width ? nullptr : b.thread_array("mine", points);
   const TileBlock blk = block_of(b, channels, t.tiles, block);
-  return {std::move(b), TurnAround{smem, mine, blk, points, chunk, staged}};
+  return {std::move(b), TurnAround{smem, mine, blk, points, chunk}};
 }
 
 }  // namespace
@@ -255,25 +225,9 @@ std::unique_ptr<Kernel> input_transform_nhwc_kernel(const ProgramBuilder& prog, 
   return b.finish();
 }
 
-ir::Expr staged_m_index(ir::KernelBuilder& b, int points, int64_t channels, int64_t tiles, ir::Expr xi, ir::Expr k,
-                        ir::Expr p) {
-  if (tiles % kStagedMTiles || channels % kChannels)
-    throw Error("internal: M stored as the output transform's blocks takes whole blocks of tiles and channels");
-  Expr block = b.let("mblock", k / kChannels * (tiles / kStagedMTiles) + p / kStagedMTiles);
-  Expr ch = b.let("mch", k % kChannels);
-  return ((block * points + xi) * kChannels + ch) * kStagedMTiles + staged_m_column(ch, p % kStagedMTiles);
-}
-
-int64_t staged_m_tiles(int64_t tiles) { return ceil_div(tiles, kStagedMTiles) * kStagedMTiles; }
-
-bool output_takes_staged_m(const Tiling& t, int64_t k) {
-  return half_width(t.alpha * t.alpha) == kStagedMTiles && k % kChannels == 0;
-}
-
-std::unique_ptr<Kernel> output_transform_nhwc_kernel(const ProgramBuilder& prog, const Tiling& t, BufferHandle mm_buf,
-                                                     bool staged_m) {
+std::unique_ptr<Kernel> output_transform_nhwc_kernel(const ProgramBuilder& prog, const Tiling& t, BufferHandle mm_buf) {
   const ConvDesc& d = prog.desc();
-  auto [b, turn] = nhwc_kernel(prog, t, "output", d.k, prog.buffer_type(mm_buf), staged_m);
+  auto [b, turn] = nhwc_kernel(prog, t, "output", d.k, prog.buffer_type(mm_buf));
   const Memory* mm = prog.param(b, mm_buf);
   const OutputSink y(prog, b);
   turn.move(b, mm, false);

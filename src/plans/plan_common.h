@@ -133,27 +133,14 @@ std::unique_ptr<ir::Kernel> input_transform_kernel(const ProgramBuilder& prog, c
                                                    BufferHandle v, StoredValues values = StoredValues::f32,
                                                    bool tile_major = false, const GemmTiles* staged = nullptr);
 std::unique_ptr<ir::Kernel> output_transform_kernel(const ProgramBuilder& prog, const Tiling& t,
-                                                    int threads, BufferHandle mm, bool staged_m = false);
-/// A half M stored as the channels-last output transform's blocks (GemmTiles::bulk_m), so that
-/// the transform takes each by one bulk copy: [K / 16][tiles / kStagedMTiles][xi][16][kStagedMTiles],
-/// a channel's row of tiles rotated by 8 tiles a channel instead of padded (a copy lands rows
-/// unpadded; the rotation spreads the transform's reads over the banks as the padding did).
-/// The index of (xi, k, p) for `points` points, K `channels` and `tiles` (a multiple of kStagedMTiles).
-constexpr int kStagedMTiles = 64;
-ir::Expr staged_m_index(ir::KernelBuilder& b, int points, int64_t channels, int64_t tiles, ir::Expr xi, ir::Expr k,
-                        ir::Expr p);
-/// The tiles M stored so holds: whole blocks (the GEMM stores zeros past P).
-int64_t staged_m_tiles(int64_t tiles);
-/// Whether the channels-last output transform of `t` takes M so: its half block is kStagedMTiles
-/// tiles wide and K a multiple of its 16 channels.
-bool output_takes_staged_m(const Tiling& t, int64_t k);
+                                                    int threads, BufferHandle mm);
 /// The same for NHWC x and y on a GPU (the two above call them; 256 threads whatever `threads`
 /// says): blocks of 16 channels x 16 tiles turned around in work-group memory, so that x, y and V,
 /// M are all read and written in runs (nhwc_transforms.cpp).
 std::unique_ptr<ir::Kernel> input_transform_nhwc_kernel(const ProgramBuilder& prog, const Tiling& t, BufferHandle v,
                                                         StoredValues values);
 std::unique_ptr<ir::Kernel> output_transform_nhwc_kernel(const ProgramBuilder& prog, const Tiling& t,
-                                                         BufferHandle mm, bool staged_m = false);
+                                                         BufferHandle mm);
 /// The NCHW output transform with its stores in runs of pixels (nchw_output.cpp): `threads`
 /// tiles of one channel per work-group, turned around in work-group memory; used by
 /// output_transform_kernel where that memory fits and a channel has that many tiles

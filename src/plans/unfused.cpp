@@ -75,10 +75,9 @@ std::unique_ptr<Kernel> input_transform_kernel(const ProgramBuilder& prog, const
 
 // From M[xi][k][p].
 std::unique_ptr<Kernel> output_transform_kernel(const ProgramBuilder& prog, const Tiling& t, int threads,
-                                                BufferHandle mm_buf, bool staged_m) {
+                                                BufferHandle mm_buf) {
   const ConvDesc& d = prog.desc();
-  if (d.layout == Layout::nhwc) return output_transform_nhwc_kernel(prog, t, mm_buf, staged_m);
-  if (staged_m) throw Error("internal: M stored as the output transform's blocks takes channels-last y");
+  if (d.layout == Layout::nhwc) return output_transform_nhwc_kernel(prog, t, mm_buf);
   if (turned_output_fits(t, threads)) return output_transform_turned_kernel(prog, t, threads, mm_buf);
   const int a = t.alpha, m = t.m;
   const int64_t K = d.k, P = t.tiles, total = K * P;
@@ -114,11 +113,11 @@ Program build_unfused(const ConvDesc& d, const PlanOptions& o) {
                             : transformed_weights(prog, t, 0, 0, values, u_storage_type(g, d));
   const int64_t v_tiles = g.bulk_v ? bulk_v_tiles(g, t.tiles) : t.tiles;
   BufferHandle v = prog.scratch("v", a2 * d.c * v_tiles, v_storage_type(g, t));
-  BufferHandle mm = prog.scratch("mm", a2 * d.k * (g.bulk_m ? staged_m_tiles(t.tiles) : t.tiles), m_storage_type(g, t));
+  BufferHandle mm = prog.scratch("mm", a2 * d.k * t.tiles, m_storage_type(g, t));
   prog.add(input_transform_kernel(prog, t, threads, v, values, g.v_tile_major, &g));
   const GemmStages stages{GemmSource::transformed, GemmSink::store_m, u, v, mm, values};
   prog.add(gemm_kernel(prog, t, g, stages));
-  prog.add(output_transform_kernel(prog, t, threads, mm, g.bulk_m));
+  prog.add(output_transform_kernel(prog, t, threads, mm));
   return prog.finish();
 }
 
