@@ -62,9 +62,9 @@ ChunkStager::ChunkStager(KernelBuilder& b, const ConvDesc& d, const Tiling& t, c
                   "multiple of the chunk, K of the block and U in the type the tiles say");
     u_barriers_ = b.barrier_array("ubar", copies);
   }
-  if (g.bulk_v && (!takes_bulk_v(g, d) || source != GemmSource::transformed || half_v != g.v_tile_major))
-    throw Error("internal: GEMM tiles " + g.str() + ": V by bulk copies takes the unfused GEMM's V by tiles in halves "
-                "or by channels in floats, stored as its staged copies, with U by bulk copies");
+  if (g.bulk_v && (!takes_bulk_v(g, d) || source != GemmSource::transformed || !half_v))
+    throw Error("internal: GEMM tiles " + g.str() + ": V by bulk copies takes the unfused GEMM's V by tiles in halves, "
+                "stored as its staged copies, with U by bulk copies");
   if (g.patch_ring()) {  // [copies of U][copies of V, [cc][xi][bp]][copies of the raw patches, alike]
     ops_[1].channel_major = true;
     patch_base_ = copies * (a + v);

@@ -60,10 +60,6 @@ int64_t bulk_v_tiles(const GemmTiles& g, int64_t tiles) { return ceil_div(tiles,
 Expr bulk_v_index(KernelBuilder& b, const GemmTiles& g, int64_t tiles, int64_t channels, Expr xi, Expr p, Expr c) {
   const int64_t blocks = ceil_div(tiles, g.bp), chunks = channels / g.cc;
   Expr block = b.let("vblock", (xi * blocks + p / g.bp) * chunks + c / g.cc);
-  if (!g.v_tile_major) {
-    Expr row = b.let("vrow", c % g.cc);
-    return (block * g.cc + row) * g.bp + bulk_v_column(g, row, p % g.bp);
-  }
   Expr row = b.let("vrow", staged_tile_row(staged_run(g, false), p % g.bp));
   return (block * g.bp + row) * g.cc + bulk_v_run(g, row, c % g.cc / 8) * 8 + c % 8;
 }
@@ -83,7 +79,6 @@ FragmentLoader::FragmentLoader(KernelBuilder& b, const GemmCore& core, const Chu
   }
   abase_ = b.let("abase", arows + w_.k0);
   bbase_ = b.let("bbase", brows + w_.p0);
-  brows_ = brows;
   // A (transposed, 4 matrices): lane 8 j + r gives channel row r of matrix j, whose 8 columns
   // are the slice's rows 0-7 (j even) or 8-15 (j odd) of the k-step's channels 0-7 (j < 2) or
   // 8-15; the lane then holds A's values 2 j, 2 j + 1 (mma_a_pos).
@@ -148,10 +143,6 @@ std::vector<std::vector<Expr>> FragmentLoader::b(int j, Expr ks, Expr chan) {
       for (int i = 0; i < mma_b_values(kind_); ++i) {  // lane 0's column 0: warp_offset adds the g
         const MmaPos p = mma_b_pos(kind_, 0, i);  // row: input channel; column: tile
         Expr at = bbase_ + (chan + b_.i32(row0 + p.row)) * pitch + warp_offset(w_.g, ni, wb);
-        if (g_.bulk_v) {  // the row's tiles rotated (bulk_v_column); the point's rows start a multiple of 4
-          Expr row = chan + b_.i32(p.row);
-          at = brows_ + (row + b_.i32(row0)) * pitch + bulk_v_column(g_, row, w_.p0 + warp_offset(w_.g, ni, wb));
-        }
         out[ni].push_back(b_.load("b", st_.v().smem, at));
       }
     }

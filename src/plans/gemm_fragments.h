@@ -48,11 +48,10 @@ Index tile_of_staged_row(int w, Index row) {
 /// staged_tile_row for a run `w`.
 ir::Expr staged_tile_row(int w, ir::Expr tile);
 
-/// GemmTiles::bulk_v: V stored as the GEMM's staged copies, so that a chunk is one bulk copy:
-/// blocks ([xi][tile block][chunk]) of [bp][cc] halves, each tile at its staged row
-/// (staged_tile_row) and, without padding, each row's 16-byte runs rotated (bulk_v_run); or (V by
-/// channels, tf32) of [cc][bp] floats, each channel's row rotated by 8 tiles a row, up to 24
-/// (bulk_v_column). The index of (xi, p, c); `tiles` and `channels` are V's P and C.
+/// GemmTiles::bulk_v: V[xi][p][c] stored as the GEMM's staged copies, so that a chunk is one bulk
+/// copy: blocks of [bp][cc] halves ([xi][tile block][chunk]), each tile at its staged row
+/// (staged_tile_row) and, without padding, each row's 16-byte runs rotated (bulk_v_run). The index
+/// of (xi, p, c); `tiles` and `channels` are V's P and C.
 ir::Expr bulk_v_index(ir::KernelBuilder& b, const GemmTiles& g, int64_t tiles, int64_t channels, ir::Expr xi,
                       ir::Expr p, ir::Expr c);
 /// The tiles V stored so holds: whole blocks (the input transform writes zeros past P).
@@ -64,14 +63,6 @@ template <class Index>
 Index bulk_v_run(const GemmTiles& g, Index row, Index run) {
   const int runs = g.cc / 8, rows_per_128_bytes = 64 / g.cc;
   return (run + row / rows_per_128_bytes) % runs;
-}
-
-/// Where tile column `col` of channel row `row` lies in a float V's row (bulk_v_index): a warp's B
-/// fragment reads 4 rows of 8 tiles at once, and without padding those rows' 8 tiles would share
-/// their banks.
-template <class Index>
-Index bulk_v_column(const GemmTiles& g, Index row, Index col) {
-  return (col + row % 4 * 8) % g.bp;
 }
 
 /// Where a warp's lanes read their mma fragments in a staged copy of the chunk: by loads in runs
@@ -96,8 +87,7 @@ class FragmentLoader {
   const ir::MmaKind kind_;
   const WarpPlace w_;
   ir::Expr abase_, bbase_, alane_, blane_;
-  ir::Expr brun_;   // GemmTiles::bulk_v: the lane's first run of a k-step, before the rotation's modulo
-  ir::Expr brows_;  // the warp's point's first staged row of V
+  ir::Expr brun_;  // GemmTiles::bulk_v: the lane's first run of a k-step, before the rotation's modulo
 };
 
 }  // namespace wino::plans

@@ -94,10 +94,9 @@ struct GemmTiles {
   // (plans::staged_weights): the tensor-core fused ring (whose time they were a quarter of on the
   // H100, session 52) and the unfused GEMM, where plans::takes_bulk_u.
   bool bulk_u = false;
-  // V's chunk by one bulk copy as well (the unfused tensor-core GEMM with bulk_u: V by tiles in
-  // halves, or in tf32 and 3xtf32 by channels in floats; plans::takes_bulk_v): V stored as its
-  // staged copies, unpadded, each row rotated so that the fragment loads still hit distinct banks
-  // (plans::bulk_v_index).
+  // V's chunk by one bulk copy as well (the unfused tensor-core GEMM with bulk_u and V by tiles in
+  // halves, plans::takes_bulk_v): V stored as its staged copies, unpadded, 16-byte runs rotated
+  // within each row so that ldmatrix's 8 rows still hit distinct banks (plans::bulk_v_index).
   bool bulk_v = false;
   int threads() const { return lanes ? 1 : (points / ppt) * (bk / rk) * (bp / rp); }
   int staged_points() const { return stage_points ? stage_points : points; }
@@ -122,7 +121,7 @@ struct GemmTiles {
   /// Elements of one staged copy of V's chunk: [points][cc][bp] rows, or [points][bp][cc] (by tiles).
   int64_t v_copy_elements(bool half) const { return int64_t{staged_points()} * (v_tile_major ? bp : cc) * v_pitch(half); }
   /// Elements from one staged row of V to the next (bulk_v: unpadded, a chunk's cc channels).
-  int v_pitch(bool half) const { return bulk_v ? (v_tile_major ? cc : bp) : row_pitch(v_tile_major ? cc : bp, half); }
+  int v_pitch(bool half) const { return bulk_v ? cc : row_pitch(v_tile_major ? cc : bp, half); }
   /// Floats of work-group memory one copy of the staged chunk takes (halves count half; V by
   /// tiles is always in halves).
   int64_t chunk_floats() const {

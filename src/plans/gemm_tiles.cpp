@@ -28,11 +28,9 @@ bool takes_bulk_u(const GemmTiles& g, const ConvDesc& d) {
 }
 
 bool takes_bulk_v(const GemmTiles& g, const ConvDesc& d) {
-  // ldmatrix's B fragments from half rows by tiles, rows of 16-byte runs that 128 bytes hold
-  // whole; or tf32's and 3xtf32's from float rows by channels.
-  const bool halves = g.v_tile_major && g.half_v && g.b_matrix_loads() && g.cc % 8 == 0 && 64 % g.cc == 0;
-  const bool floats = !g.v_tile_major && !g.half_v && g.mma && ir::mma_is_tf32(*g.mma) && g.cc % 4 == 0;
-  return g.bulk_u && g.points == 1 && (halves || floats) && g.bp % 32 == 0 && d.c % g.cc == 0;
+  // ldmatrix's B fragments from rows by tiles; rows of 16-byte runs that 128 bytes hold whole.
+  const bool rows = g.v_tile_major && g.half_v && g.b_matrix_loads() && g.cc % 8 == 0 && 64 % g.cc == 0;
+  return g.bulk_u && g.points == 1 && rows && g.bp % 32 == 0 && d.c % g.cc == 0;
 }
 
 namespace {

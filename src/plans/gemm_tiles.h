@@ -20,9 +20,8 @@ const GemmTiles& given_tiles(const PlanOptions& o);
 bool takes_bulk_u(const GemmTiles& g, const ConvDesc& d);
 
 /// Whether the unfused tensor-core GEMM with U by bulk copies may take V's chunks so too
-/// (GemmTiles::bulk_v): V by tiles in halves, loaded by ldmatrix, chunks of 8 to 64 channels; or
-/// (tf32, 3xtf32) by channels in floats; C a multiple of the chunk and blocks of whole groups of
-/// 32 tiles (staged_tile_row's runs; a float row's rotation by up to 24).
+/// (GemmTiles::bulk_v): V by tiles in halves, loaded by ldmatrix, chunks of 8 to 64 channels, C a
+/// multiple of the chunk and blocks of whole groups of 32 tiles (staged_tile_row's runs).
 bool takes_bulk_v(const GemmTiles& g, const ConvDesc& d);
 
 /// Checks tiles for one GEMM per Winograd point (plan unfused); throws naming what to change.

@@ -35,11 +35,8 @@ std::unique_ptr<Kernel> input_transform_kernel(const ProgramBuilder& prog, const
                                                const GemmTiles* staged) {
   const ConvDesc& d = prog.desc();
   const bool bulk = staged && staged->bulk_v;
-  if (bulk && tile_major != staged->v_tile_major) throw Error("internal: V stored as the GEMM's staged copies in another order");
-  if (d.layout == Layout::nhwc && !tile_major) {
-    if (bulk) throw Error("internal: V by channels stored as the GEMM's staged copies takes channels-first x");
-    return input_transform_nhwc_kernel(prog, t, v_buf, values);
-  }
+  if (bulk && !tile_major) throw Error("internal: V stored as the GEMM's staged copies is stored by tiles");
+  if (d.layout == Layout::nhwc && !tile_major) return input_transform_nhwc_kernel(prog, t, v_buf, values);
   // As the channels-last kernels: 256 threads, as many work-groups a multiprocessor as the
   // registers allow (transform_groups_per_multiprocessor).
   if (tile_major) threads = 256;
@@ -47,9 +44,7 @@ std::unique_ptr<Kernel> input_transform_kernel(const ProgramBuilder& prog, const
   const int a = t.alpha;
   const int64_t C = d.c, P = t.tiles, groups = C / lanes, PV = bulk ? bulk_v_tiles(*staged, P) : P, total = groups * PV;
   auto ctx = std::make_shared<Context>();
-  const std::string layout = tile_major ? std::string(d.layout == Layout::nhwc ? "nhwc_" : "") + (bulk ? "vb_" : "vt_")
-                             : bulk     ? "vb_"
-                                        : "";
+  const std::string layout = tile_major ? std::string(d.layout == Layout::nhwc ? "nhwc_" : "") + (bulk ? "vb_" : "vt_") : "";
   const std::string vector = lanes > 1 ? "_x" + std::to_string(lanes) : "";
   KernelBuilder b(ctx, kernel_name(prog.plan(), "input", t.m, t.r, layout + "t" + std::to_string(threads) + vector),
                   ceil_div(total, threads), threads);
@@ -61,14 +56,13 @@ std::unique_ptr<Kernel> input_transform_kernel(const ProgramBuilder& prog, const
   b.threads([&](Expr tid) {
     Expr idx = b.let("idx", b.group_id() * threads + tid);
     b.if_then(lt(idx, b.i32(total)), [&] {
-      Expr p = b.let("p", tile_major ? idx / groups : idx % PV);
-      Expr c = b.let("c", tile_major ? idx % groups * lanes : idx / PV);
+      Expr p = b.let("p", tile_major ? idx / groups : idx % P);
+      Expr c = b.let("c", tile_major ? idx % groups * lanes : idx / P);
       Expr inside = PV > P ? lt(p, b.i32(P)) : Expr{};  // the last block's tiles past P: zeros
       std::vector<Expr> tile = load_input_tile(b, x, d, t, tile_coords(b, p, t), c, inside, {}, lanes);
       std::vector<Expr> vt = transform_2d(*ctx, t.t.BT, tile);
-      Expr v0 = bulk ? b.let("v0", bulk_v_index(b, *staged, P, C, b.i32(0), p, c)) : Expr{};  // point 0's
       for (int xi = 0; xi < a * a; ++xi) {
-        Expr at = bulk         ? v0 + b.i32(xi * PV * C)
+        Expr at = bulk         ? bulk_v_index(b, *staged, P, C, b.i32(xi), p, c)
                   : tile_major ? (b.i32(xi) * P + p) * C + c
                                : (b.i32(xi) * C + c) * P + p;
         if (lanes > 1) b.aligned_store(v, at, as_gemm_operand(vt[xi], values));
