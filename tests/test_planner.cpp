@@ -16,6 +16,7 @@
 #include "planner/tile_choice.h"
 #include "runtime/cuda/nvrtc.h"
 #include "plans/plan_common.h"
+#include "plans/program.h"
 #include "wino/wino.h"
 
 namespace wino {
@@ -671,10 +672,10 @@ namespace {
 
 // The fp16 GEMM's warps of 128 x 32 on chunks of 32 channels ran 1.06-1.11x faster than those of
 // 64 x 64 on chunks of 16 on vgg16.3_2.b8 and vgg16.4_2.b8 (H100, session 52): the model weighs each
-// chunk's barrier (cost_model.cpp, kMmaBarrierUs), so plan auto takes chunks of 32 there. (With V
-// by bulk copies, session 53, its unpadded rows fit a fourth work-group of 64 x 128 blocks on a
-// multiprocessor, and the model takes those on vgg16.4_2.b8's 512 channels, where their GEMM
-// measured 1.03-1.05x slower than 128 x 128: bench/results/h100_unfused_bulk_v_ab_session53.txt.)
+// chunk's barrier (cost_model.cpp, kMmaBarrierUs), so plan auto takes them there. With V by bulk
+// copies (session 53) they are the default where K has two blocks or more, three work-groups a
+// multiprocessor (tile_choice.cpp: mma_point_tiles, use_three_groups): the model had ranked 64 x
+// 128 blocks of 2 warps ahead on 512 channels, whose GEMM measured 1.12-1.17x slower there.
 TEST(Planner, HalfGemmTakesChunksOf32WhereBarriersCost) {
   for (int64_t c : {256, 512}) {
     ConvDesc d = layer(8, c, 56 * 256 / c, c);
@@ -684,9 +685,40 @@ TEST(Planner, HalfGemmTakesChunksOf32WhereBarriersCost) {
     const Choice choice = plan_convolution(d, o, caps_for_target("sm_90:h100"));
     EXPECT_EQ(choice.plan.plan, "unfused") << c;
     ASSERT_TRUE(choice.plan.gemm) << c;
-    EXPECT_EQ(choice.plan.gemm->cc, 32) << c << " " << choice.plan.gemm->str();
-    if (c == 256) EXPECT_EQ(choice.candidates.front().tiles, "128,128,16,8,32");
+    const plans::GemmTiles& g = *choice.plan.gemm;
+    EXPECT_TRUE(g.bk == 128 && g.bp == 128 && g.rk == 16 && g.rp == 8 && g.cc == 32) << c << " " << g.str();
+    EXPECT_TRUE(g.bulk_v && g.groups_per_core == 3) << g.str();
   }
+}
+
+// Three work-groups of the unfused half GEMM a multiprocessor only where K has two blocks of 128 or
+// more (vgg16.2_2.b8, K 128: 0.88-0.90x at three), where ptxas fits them (16 x 8 tiles on chunks of
+// 32) and where the device's memory is known; the kernel then asks CUDA for them.
+TEST(Planner, HalfGemmAsksForThreeWorkGroupsWhereKHasTwoBlocks) {
+  for (const auto& [k, tiles, three] : std::vector<std::tuple<int64_t, std::array<int, 5>, bool>>{
+           {256, {128, 128, 16, 8, 32}, true}, {128, {128, 128, 16, 8, 32}, false}, {256, {128, 128, 8, 16, 16}, false}}) {
+    ConvDesc d = layer(8, k, 28, k);
+    d.layout = Layout::nhwc, d.dtype = DType::f16;
+    Options o;
+    o.plan = "unfused", o.m = 2, o.precision = Precision::fp16;
+    o.block_k = tiles[0], o.block_tiles = tiles[1], o.reg_k = tiles[2], o.reg_tiles = tiles[3], o.chunk_c = tiles[4];
+    const Choice choice = plan_convolution(d, o, caps_for_target("sm_90:h100"));
+    ASSERT_TRUE(choice.plan.gemm);
+    EXPECT_EQ(choice.plan.gemm->groups_per_core == 3, three) << k << " " << choice.plan.gemm->str();
+    int gemms = 0;
+    for (const auto& kernel : plans::build_program(d, choice.plan).kernels)
+      if (kernel->name.find("_gemm_") != std::string::npos) {
+        ++gemms;
+        EXPECT_EQ(kernel->min_groups_per_multiprocessor, three ? 3 : 1) << kernel->name;
+      }
+    EXPECT_EQ(gemms, 1);
+  }
+  ConvDesc d = layer(8, 256, 28, 256);  // a device whose memory is unknown: no bound
+  d.layout = Layout::nhwc, d.dtype = DType::f16;
+  plans::PlanOptions p;
+  p.plan = "unfused", p.m = 2, p.precision = Precision::fp16, p.async_copies = p.bulk_copies = true;
+  p.block_k = 128, p.block_tiles = 128, p.reg_k = 16, p.reg_tiles = 8, p.chunk_c = 32;
+  EXPECT_EQ(resolve_plan(d, p).gemm->groups_per_core, 0);
 }
 
 }  // namespace

@@ -219,6 +219,8 @@ std::vector<plans::PlanOptions> candidate_plans(const ConvDesc& d, const Options
     p.async_copies = async_copies(caps);
     p.bulk_copies = p.async_copies && caps.bulk_copies;
     p.max_threads = caps.max_threads;
+    p.regs_per_core = caps.regs_per_core;  // (the unfused half GEMM's work-groups: use_three_groups)
+    p.shared_per_core = caps.shared_per_core;
   }
   return out;
 }

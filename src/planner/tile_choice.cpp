@@ -68,10 +68,21 @@ GemmTiles point_gemm_tiles(const plans::Tiling& t, int64_t K, bool async_copies)
 // 146.9 -> 128.5 us on vgg16.1_2.b8, 42.6 -> 38.2 on resnet50.c2.b32, 89.8 -> 78.0 on
 // vgg16.2_2.b8, 62.2 -> 59.7 on vgg16.3_2.b8, within 2% on resnet50.c3.b32 and c4.b32; below 512
 // tiles 64 x 64 blocks with chunks of 16 stay (chunks of 32 and 128 x 128 blocks were 1-15% slower
-// there).
+// there). Where K has two blocks of 128 or more, 128 x 128 blocks of 4 warps with 16 x 8 tiles on
+// chunks of 32, which use_three_groups fits three to a multiprocessor: on the H100 (session 53)
+// their GEMM took 22.6-23.3 us on resnet50.c4.b32 and 48.0-48.5 on vgg16.4_2.b8 against 23.1-24.6
+// and 54.5-56.0 for 64 x 128 (bench/results/h100_gemm_groups3_session53.txt,
+// h100_unfused_bulk_v_ab_session53.txt), where the model, counting 8 warps for the full rate,
+// ranked the 4 work-groups of 64 x 128 ahead.
 GemmTiles mma_point_tiles(ir::MmaKind kind, int64_t tiles, int64_t k) {
   GemmTiles g;
   const bool wide = !ir::mma_is_tf32(kind) && tiles >= 512, narrow_k = k <= 64;
+  if (wide && k >= 256) {
+    g.bk = 128, g.bp = 128, g.rk = 16, g.rp = 8, g.cc = 32;
+    g.prefetch = true;
+    g.mma = kind;
+    return g;
+  }
   g.bk = 64;
   g.bp = wide && !narrow_k ? 128 : 64;
   g.rk = 8;
@@ -257,6 +268,20 @@ void use_patch_ring(GemmTiles& g, const ConvDesc& d, const plans::PlanOptions& p
   const bool regs = g.ppt * g.rk * g.rp + 60 <= p.regs_per_core / (2 * g.threads());
   const bool shared = 2 * g.stage_floats() * 4 <= p.shared_per_core;
   if (whole && regs && shared) g.groups_per_core = 2;
+}
+
+// The unfused half GEMM with V by bulk copies (unpadded: the four copies of its 128 x 128 blocks on
+// chunks of 32 take 66 KiB) asks CUDA for three work-groups of 4 warps per multiprocessor where K
+// has two blocks or more: with 16 x 8 tiles ptxas (sm_90) then fits its 128 accumulators a thread
+// in 166 registers instead of 196, none spilled. On the H100 (session 53,
+// bench/results/h100_gemm_groups3_session53.txt) that GEMM ran 1.00-1.12x faster on the five
+// layers of K >= 256; with one block of K it was 0.88-0.90x on vgg16.2_2.b8, 0.95-1.06x on
+// resnet50.c3.b32 and level on the two of K 64. (8 x 16 tiles on chunks of 16 fit too, 167, but
+// were not timed so.)
+void use_three_groups(GemmTiles& g, const ConvDesc& d, const plans::PlanOptions& p) {
+  const bool shape = g.bulk_v && g.bk == 128 && g.bp == 128 && g.rk == 16 && g.rp == 8 && g.cc == 32;
+  const bool fits = 3 * g.stage_floats() * 4 + 3 * 1024 <= p.shared_per_core && p.regs_per_core >= 3 * 128 * 168;
+  if (shape && fits && d.k >= 2 * g.bk) g.groups_per_core = 3;
 }
 
 // Whether the tensor-core fused can copy its input patches through a ring
@@ -569,6 +594,7 @@ plans::PlanOptions resolve_plan(const ConvDesc& d, plans::PlanOptions p) {
   // And V's chunk on the same barrier, from V stored as the unfused GEMM's staged copies: its
   // 16-byte copies cost that GEMM 1.14-1.32x (H100, session 52).
   g.bulk_v = plans::takes_bulk_v(g, d);
+  use_three_groups(g, d, p);
   if (patch_ring) use_patch_ring(g, d, p);
   if (g.lanes) g.rk = g.bk, g.rp = g.bp;  // one thread holds the whole block
   if (g.lanes && p.plan == "fused" && (p.block_k || p.block_tiles)) g.group_tiles = cpu_group_tiles(g, t, d, l2, p.cpu_threads);

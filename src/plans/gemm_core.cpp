@@ -434,7 +434,8 @@ void check_stages(const std::string& plan, const Tiling& t, const GemmTiles& g, 
   if (g.stage_points && (!mma_output || !g.stages || g.points % g.stage_points))
     refuse("staging " + std::to_string(g.stage_points) + " points at a time is for the tensor-core fused-output, "
            "with asynchronous copies, and must divide the work-group's " + std::to_string(g.points) + " points");
-  if (g.groups_per_core && !patch_ring && !tile_ring) refuse("work-groups per multiprocessor are asked for fused's rings only");
+  if (g.groups_per_core && !patch_ring && !tile_ring && !g.bulk_v)
+    refuse("work-groups per multiprocessor are asked for fused's rings and the unfused GEMM with V by bulk copies only");
   if (mma_output && !g.stages) refuse("the tensor-core fused-output stages its chunks with asynchronous copies");
   if (s.operands == StoredValues::tf32 && g.mma != ir::MmaKind::tf32_m16n8k8)
     refuse("U and V stored as tf32 values are for the tf32 mma");
@@ -467,6 +468,8 @@ std::unique_ptr<Kernel> gemm_kernel(const ProgramBuilder& prog, const Tiling& t,
   // The same for fused's rings where the planner asks for it (planner/tile_choice.cpp, use_patch_ring,
   // use_tile_patch_ring).
   if ((g.patch_ring() || g.tile_patch_ring()) && g.groups_per_core > 1) b.set_min_groups_per_multiprocessor(g.groups_per_core);
+  // And the unfused half GEMM with V by bulk copies (planner/tile_choice.cpp, use_three_groups).
+  if (g.bulk_v && g.groups_per_core > 1) b.set_min_groups_per_multiprocessor(g.groups_per_core);
   const Memory* u = prog.param(b, s.u);
   const Memory* input = prog.param(b, s.input);
   if (g.patch_ring() && input->type != ir::Type::f32)

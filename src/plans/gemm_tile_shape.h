@@ -80,7 +80,8 @@ struct GemmTiles {
   int lanes = 0;
   int group_tiles = 0;  // CPU fused: tiles a work-group carries through all three stages (a multiple of bp)
   // Work-groups per multiprocessor the kernel asks CUDA to fit (fused's rings: patch_ring,
-  // tile_patch_ring; 0: no bound): ptxas then caps each thread's registers at the multiprocessor's share.
+  // tile_patch_ring; the unfused GEMM with bulk_v; 0: no bound): ptxas then caps each thread's
+  // registers at the multiprocessor's share.
   int groups_per_core = 0;
   // Floats of work-group memory the kernel may take on the device it is planned for (0: 96 KiB):
   // the tile ring's exchange takes what its work-groups' share of the multiprocessor leaves beside
