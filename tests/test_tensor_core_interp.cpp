@@ -88,6 +88,18 @@ TEST(TensorCoreInterp, UnfusedGemmWithUByBulkCopiesMatchesReference) {
     }
 }
 
+// V by bulk copies (GemmTiles::bulk_v) across blocks: 144 tiles in two blocks of 128 (the second
+// part full, its tiles past P zeros), 160 channels in 5 chunks of 32 through a ring of 4 copies,
+// 256 output channels in two blocks of 128, so that a block's, a chunk's and a point's copy each
+// come from their own place in V stored as the GEMM's staged copies (plans::bulk_v_index).
+TEST(TensorCoreInterp, UnfusedGemmWithBulkVAcrossBlocksMatchesReference) {
+  const ConvCase cc{3, 160, 16, 11, 256, 3, Padding::all(1), {true, false, Activation::relu}};
+  for (const Precision precision : {Precision::fp16, Precision::bf16}) {
+    const plans::GemmTiles g = check_unfused(cc, precision, 2, {128, 128, 16, 8, 32}, true, "unfused, V by bulk copies");
+    EXPECT_TRUE(g.bulk_v && g.stages == 4) << g.str();
+  }
+}
+
 // The channels-last input transform into V by tiles loads and stores several channels of a pixel
 // at a time from half x: 4 at F(2,3), F(1,3) and F(3,2) (alpha 4, 3 and 4), 2 at F(3,3) (alpha 5),
 // 1 at F(4,3) (alpha 6); float32 x (an fp16 GEMM on float tensors) 1. A last block of tiles part full, N > 1,

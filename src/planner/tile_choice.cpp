@@ -68,16 +68,17 @@ GemmTiles point_gemm_tiles(const plans::Tiling& t, int64_t K, bool async_copies)
 // 146.9 -> 128.5 us on vgg16.1_2.b8, 42.6 -> 38.2 on resnet50.c2.b32, 89.8 -> 78.0 on
 // vgg16.2_2.b8, 62.2 -> 59.7 on vgg16.3_2.b8, within 2% on resnet50.c3.b32 and c4.b32; below 512
 // tiles 64 x 64 blocks with chunks of 16 stay (chunks of 32 and 128 x 128 blocks were 1-15% slower
-// there). Where K has two blocks of 128 or more, 128 x 128 blocks of 4 warps with 16 x 8 tiles on
-// chunks of 32, which use_three_groups fits three to a multiprocessor: on the H100 (session 53)
+// there). Where the device has bulk copies and K has two whole blocks of 128 or more (C whole
+// chunks of 32), 128 x 128 blocks of 4 warps with 16 x 8 tiles on chunks of 32, which V by bulk
+// copies and use_three_groups fit three to a multiprocessor: on the H100 (session 53)
 // their GEMM took 22.6-23.3 us on resnet50.c4.b32 and 48.0-48.5 on vgg16.4_2.b8 against 23.1-24.6
 // and 54.5-56.0 for 64 x 128 (bench/results/h100_gemm_groups3_session53.txt,
 // h100_unfused_bulk_v_ab_session53.txt), where the model, counting 8 warps for the full rate,
 // ranked the 4 work-groups of 64 x 128 ahead.
-GemmTiles mma_point_tiles(ir::MmaKind kind, int64_t tiles, int64_t k) {
+GemmTiles mma_point_tiles(ir::MmaKind kind, int64_t tiles, int64_t k, int64_t c, bool bulk_copies) {
   GemmTiles g;
   const bool wide = !ir::mma_is_tf32(kind) && tiles >= 512, narrow_k = k <= 64;
-  if (wide && k >= 256) {
+  if (wide && bulk_copies && k >= 256 && k % 128 == 0 && c % 32 == 0) {
     g.bk = 128, g.bp = 128, g.rk = 16, g.rp = 8, g.cc = 32;
     g.prefetch = true;
     g.mma = kind;
@@ -279,8 +280,12 @@ void use_patch_ring(GemmTiles& g, const ConvDesc& d, const plans::PlanOptions& p
 // resnet50.c3.b32 and level on the two of K 64. (8 x 16 tiles on chunks of 16 fit too, 167, but
 // were not timed so.)
 void use_three_groups(GemmTiles& g, const ConvDesc& d, const plans::PlanOptions& p) {
-  const bool shape = g.bulk_v && g.bk == 128 && g.bp == 128 && g.rk == 16 && g.rp == 8 && g.cc == 32;
-  const bool fits = 3 * g.stage_floats() * 4 + 3 * 1024 <= p.shared_per_core && p.regs_per_core >= 3 * 128 * 168;
+  const bool half_tensors = d.dtype == DType::f16 || d.dtype == DType::bf16;  // as timed (f32 x stores M alike, untimed)
+  const bool shape = g.bulk_v && half_tensors && g.bk == 128 && g.bp == 128 && g.rk == 16 && g.rp == 8 && g.cc == 32;
+  // Three work-groups' staging (and the 1 KiB the driver keeps each; the barriers take 32 bytes of
+  // the 27 KiB left) and 168 registers a thread (PlansNvrtc.ThreeGroupHalfGemmDoesNotSpill).
+  const bool fits = 3 * (g.stage_floats() * 4 + 1024) <= p.shared_per_core &&
+                    p.regs_per_core >= int64_t{3} * g.threads() * 168;
   if (shape && fits && d.k >= 2 * g.bk) g.groups_per_core = 3;
 }
 
@@ -573,7 +578,7 @@ plans::PlanOptions resolve_plan(const ConvDesc& d, plans::PlanOptions p) {
                 : mma_all_points                  ? *mma_all_points
                 : p.plan != "unfused"             ? all_points_tiles(t, p.plan == "fused-output", d.k, p.max_threads, patch_ring, p.device_cores)
                 : p.precision == Precision::fp32 ? point_gemm_tiles(t, d.k, p.async_copies)
-                                                 : mma_point_tiles(mma_kind(p.precision), t.tiles, d.k);
+                                                 : mma_point_tiles(mma_kind(p.precision), t.tiles, d.k, d.c, p.bulk_copies);
   apply_overrides(g, p);
   check_points_per_thread(g, p, t);
   plans::choose_half_operands(g, d, t);  // before the ring is sized: halves take half the room

@@ -26,7 +26,8 @@ struct StagedOperand {
   ir::Expr col0;   // the block's first column (V: its first tile where the tiles are runs, not a 2D block)
   int64_t base;    // offset in `smem`, in its elements
   int64_t copy;    // elements of one copy: points x cc x pitch
-  int pitch;       // elements from one row to the next: width plus GemmTiles::pad() (a half operand: 8)
+  int pitch;       // elements from one row to the next: width plus GemmTiles::pad() (a half operand: 8;
+                   // V by bulk copies: none, GemmTiles::v_pitch)
   int first = 0;   // first slot in `next`
   int64_t elements = 0;  // of one chunk: points x cc x width
   int loads = 0;         // elements per thread per chunk
@@ -74,8 +75,8 @@ class ChunkStager {
   /// GemmTiles::patch_ring: the patches in copy `buf` transformed into V's copy `buf`,
   /// Vs[cc][xi][bp] (zeros stay zeros: the copies filled them past the image and the chunk).
   void transform_patches(ir::Expr tid, ir::Expr buf);
-  /// GemmTiles::bulk_u: waits until U's copy `buf` has landed, the copy's `use`-th (from 0) since
-  /// the kernel began (its barrier's phase). Thread 0 issues the copies (issue_copies) and sets up
+  /// GemmTiles::bulk_u: waits until U's copy `buf` (and V's, bulk_v) has landed, the copy's
+  /// `use`-th (from 0) since the kernel began (its barrier's phase). Thread 0 issues the copies (issue_copies) and sets up
   /// the barriers at the kernel's start (init_bulk_u; a work-group barrier before any other thread waits).
   void wait_bulk_u(ir::Expr buf, ir::Expr use);
   void init_bulk_u(ir::Expr tid);
@@ -137,9 +138,9 @@ class ChunkStager {
   void store_transformed(const Pair& q, const std::vector<ir::Expr>& tile);
 
   // GemmTiles::bulk_u: U's chunk `c0 / cc` into copy `buf` by thread 0, one bulk copy on the
-  // copy's barrier.
+  // copy's barrier; with bulk_v, V's chunk too, on the same barrier.
   void issue_bulk_u(ir::Expr tid, ir::Expr c0, ir::Expr buf);
-  const ir::Memory* u_barriers_ = nullptr;  // GemmTiles::bulk_u: one barrier for each copy of U
+  const ir::Memory* u_barriers_ = nullptr;  // GemmTiles::bulk_u: one barrier for each copy of U (and V)
 
   int first_point_ = 0;  // of the copy being issued (issue_copies)
   int64_t patch_base_ = 0;  // GemmTiles::patch_ring: the raw patches' copies in work-group memory, after V's

@@ -115,7 +115,7 @@ struct GemmTiles {
   int pad() const { return !mma ? 0 : ir::mma_is_tf32(*mma) ? 8 : 4; }
   /// Elements from one staged row of `width` columns to the next: a half operand's rows are padded
   /// by 8 (16 bytes: the copies stay aligned; a half-warp's 8-byte fragment reads from rows 2t
-  /// apart then hit distinct banks), float rows by pad().
+  /// apart then hit distinct banks), float rows by pad(). (V by bulk copies is not: v_pitch.)
   int row_pitch(int width, bool half) const { return width + (half ? 8 : pad()); }
   /// Elements (halves or floats) of one staged copy of U's chunk, [points][cc][bk] rows.
   int64_t u_copy_elements(bool half) const { return int64_t{staged_points()} * cc * row_pitch(bk, half); }

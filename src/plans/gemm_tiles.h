@@ -20,7 +20,7 @@ const GemmTiles& given_tiles(const PlanOptions& o);
 bool takes_bulk_u(const GemmTiles& g, const ConvDesc& d);
 
 /// Whether the unfused tensor-core GEMM with U by bulk copies may take V's chunks so too
-/// (GemmTiles::bulk_v): V by tiles in halves, loaded by ldmatrix, chunks of 8 to 64 channels, C a
+/// (GemmTiles::bulk_v): V by tiles in halves, loaded by ldmatrix, chunks of 16 to 64 channels, C a
 /// multiple of the chunk and blocks of whole groups of 32 tiles (staged_tile_row's runs).
 bool takes_bulk_v(const GemmTiles& g, const ConvDesc& d);
 
