@@ -134,7 +134,8 @@ void ChunkStager::issue_copies(Expr tid, Expr c0, Expr buf, int first_point) {
 
 // U stored as its staged copies (staged_weights): the copy's group of points, the work-group's block
 // of output channels and the chunk pick one contiguous run, the copy's image. With bulk_v, V's
-// chunk (bulk_v_index: its point, block of tiles and chunk) lands on the same barrier.
+// chunk (the run bulk_v_index lays out for its point, block of tiles and chunk) lands on the same
+// barrier.
 void ChunkStager::issue_bulk_u(Expr tid, Expr c0, Expr buf) {
   const StagedOperand& op = a();
   const StagedOperand& vop = v();
@@ -146,9 +147,9 @@ void ChunkStager::issue_bulk_u(Expr tid, Expr c0, Expr buf) {
     Expr bar = b_.let("bar", buf * 2);
     b_.mbarrier_expect(u_barriers_, bar, bytes);
     b_.copy_bulk(op.smem, b_.i32(op.base) + buf * op.copy, op.mem, copy * op.copy, op.copy, u_barriers_, bar);
-    if (g_.bulk_v) {
-      Expr vcopy = (core_.xi0 * ceil_div(t_.tiles, g_.bp) + core_.pb) * chunks + c0 / g_.cc;
-      b_.copy_bulk(vop.smem, b_.i32(vop.base) + buf * vop.copy, vop.mem, vcopy * vop.copy, vop.copy, u_barriers_, bar);
+    if (g_.bulk_v) {  // the block's first tile and the chunk's first channel start its copy
+      Expr from = bulk_v_index(b_, g_, t_.tiles, d_.c, core_.xi0, core_.pb * g_.bp, c0);
+      b_.copy_bulk(vop.smem, b_.i32(vop.base) + buf * vop.copy, vop.mem, from, vop.copy, u_barriers_, bar);
     }
   });
 }
