@@ -91,13 +91,23 @@ TEST(TensorCoreInterp, UnfusedGemmWithUByBulkCopiesMatchesReference) {
 // V by bulk copies (GemmTiles::bulk_v) across blocks: 144 tiles in two blocks of 128 (the second
 // part full, its tiles past P zeros), 160 channels in 5 chunks of 32 through a ring of 4 copies,
 // 256 output channels in two blocks of 128, so that a block's, a chunk's and a point's copy each
-// come from their own place in V stored as the GEMM's staged copies (plans::bulk_v_index).
+// come from their own place in V stored as the GEMM's staged copies (plans::bulk_v_index); then at
+// every other F(m, r) the half modes plan.
 TEST(TensorCoreInterp, UnfusedGemmWithBulkVAcrossBlocksMatchesReference) {
   const ConvCase cc{3, 160, 16, 11, 256, 3, Padding::all(1), {true, false, Activation::relu}};
   for (const Precision precision : {Precision::fp16, Precision::bf16}) {
     const plans::GemmTiles g = check_unfused(cc, precision, 2, {128, 128, 16, 8, 32}, true, "unfused, V by bulk copies");
     EXPECT_TRUE(g.bulk_v && g.stages == 4) << g.str();
   }
+  // Every other F(m, r) the half modes plan, on tiles a multiple of 8 (V by tiles, so by bulk
+  // copies): m = 1, odd alpha 3 and 5, alpha 6, r = 2 (F(6,3)'s 18 tiles are no multiple of 8).
+  for (const Precision precision : {Precision::fp16, Precision::bf16})
+    for (const auto& [m, r] : std::vector<std::pair<int, int>>{{1, 3}, {3, 3}, {4, 3}, {5, 3}, {3, 2}}) {
+      ConvCase odd{2, 32, 16, 16, 64, 3, {1, 1, 1, 1}, {true, true, Activation::none}};
+      odd.r = r;
+      const plans::GemmTiles g = check_unfused(odd, precision, m, {64, 128, 8, 8, 16}, true, "unfused, V by bulk copies");
+      EXPECT_TRUE(g.bulk_v) << g.str() << " F(" << m << "," << r << ")";
+    }
 }
 
 // The channels-last input transform into V by tiles loads and stores several channels of a pixel
