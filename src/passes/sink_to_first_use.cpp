@@ -35,7 +35,7 @@ void summarize(const Stmt& s, Summary& out, std::unordered_set<const Node*>& see
   for (const StmtPtr& c : s.body) summarize(*c, out, seen);
 }
 
-bool movable(const Stmt& s) { return s.kind == StmtKind::let || s.kind == StmtKind::load; }
+bool movable(const Stmt& s) { return s.kind == StmtKind::let || (s.kind == StmtKind::load && !s.in_place); }
 
 // Whether statement `later` must stay after the movable statement `s`.
 bool blocks(const Stmt& s, const Summary& later) {

@@ -98,34 +98,46 @@ void ChunkStager::transform_tile_patches(Expr tid, Expr buf, Expr vbuf) {
   b_.comment("transform the chunk's patches into V: Vs[xi][bp][cc], two channels a thread, " + std::to_string(parts) +
              " thread(s) a pair");
   const StagedOperand& v = this->v();
-  b_.loop("vi", ceil_div(pairs * parts, T), LoopKind::serial, [&](Expr vi) {
+  // The thread's pair `pair` and its band `part` (of `parts`): where one pass of the threads
+  // covers slots of one part only (pairs a multiple of the threads), a pass's part is known here,
+  // and the passes are written out one after another without a branch on it.
+  auto transform_slot = [&](Expr pair, Expr part, int known_part) {
+    // A thread's pair is a staged row (a tile's patch and V rows, staged_tile_row) and two
+    // channels; neighbouring threads on neighbouring channel pairs of a row: the patches' reads
+    // are consecutive words.
+    Expr row = b_.let("row", pair / half), ch = b_.let("ch", pair % half * 2);
+    // A tile's pixel k: in its own patch ([alpha^2][bp][cc]), or at its place in the region.
+    const PatchRegion& r = g_.region;
+    Expr pl = r.cols ? b_.let("pl", tile_of_staged_row(core_, row)) : Expr{};
+    Expr from = b_.let("from", buf * g_.tile_patch_elements() + (r.cols ? r.tile_offset(pl, t_.m) : row * cc) + ch);
+    Expr to = b_.let("to", b_.i32(v.base) + vbuf * v.copy + row * v.pitch + ch);
+    // Loads in place: a band's pixels are all read before its first store into V.
+    auto pixel = [&](int k) {
+      const int64_t at = r.cols ? int64_t{k / A} * r.row_pitch + int64_t{k % A} * r.pixel_pitch : int64_t{k} * bp * cc;
+      return b_.in_place_load("d", patches_, from + at, 2);
+    };
+    auto store = [&](int xi, Expr value) { b_.aligned_store(v.smem, to + int64_t{xi} * bp * v.pitch, value); };
+    if (parts == 1) {
+      std::vector<Expr> tile;
+      for (int k = 0; k < a2; ++k) tile.push_back(pixel(k));
+      const std::vector<Expr> out = transform_2d(b_.ctx(), BT, tile);
+      for (int xi = 0; xi < a2; ++xi) store(xi, out[xi]);
+      return;
+    }
+    auto band = [&](int h) { transform_band(h, parts, b_.ctx().broadcast(b_.f32(0), 2), pixel, store); };
+    if (known_part >= 0) return band(known_part);
+    for (int h = 0; h < parts; ++h) b_.if_then(eq(part, b_.i32(h)), [&, h] { band(h); });
+  };
+  const int64_t passes = ceil_div(pairs * parts, T);
+  if (parts > 1 && pairs % T == 0) {
+    for (int64_t vi = 0; vi < passes; ++vi)
+      transform_slot(b_.let("pair", tid + vi * T % pairs), Expr{}, static_cast<int>(vi * T / pairs));
+    return;
+  }
+  b_.loop("vi", passes, LoopKind::serial, [&](Expr vi) {
     Expr slot = b_.let("slot", vi * T + tid);
-    b_.if_then(lt(slot, b_.i32(pairs * parts)), [&] {
-      // A thread's pair is a staged row (a tile's patch and V rows, staged_tile_row) and two
-      // channels; neighbouring threads on neighbouring channel pairs of a row: the patches'
-      // reads are consecutive words.
-      Expr pair = b_.let("pair", slot % pairs), part = b_.let("part", slot / pairs);
-      Expr row = b_.let("row", pair / half), ch = b_.let("ch", pair % half * 2);
-      // A tile's pixel k: in its own patch ([alpha^2][bp][cc]), or at its place in the region.
-      const PatchRegion& r = g_.region;
-      Expr pl = r.cols ? b_.let("pl", tile_of_staged_row(core_, row)) : Expr{};
-      Expr from = b_.let("from", buf * g_.tile_patch_elements() + (r.cols ? r.tile_offset(pl, t_.m) : row * cc) + ch);
-      Expr to = b_.let("to", b_.i32(v.base) + vbuf * v.copy + row * v.pitch + ch);
-      auto pixel = [&](int k) {
-        const int64_t at = r.cols ? int64_t{k / A} * r.row_pitch + int64_t{k % A} * r.pixel_pitch : int64_t{k} * bp * cc;
-        return b_.aligned_load("d", patches_, from + at, 2);
-      };
-      auto store = [&](int xi, Expr value) { b_.aligned_store(v.smem, to + int64_t{xi} * bp * v.pitch, value); };
-      if (parts == 1) {
-        std::vector<Expr> tile;
-        for (int k = 0; k < a2; ++k) tile.push_back(pixel(k));
-        const std::vector<Expr> out = transform_2d(b_.ctx(), BT, tile);
-        for (int xi = 0; xi < a2; ++xi) store(xi, out[xi]);
-        return;
-      }
-      for (int h = 0; h < parts; ++h)
-        b_.if_then(eq(part, b_.i32(h)), [&, h] { transform_band(h, parts, b_.ctx().broadcast(b_.f32(0), 2), pixel, store); });
-    });
+    b_.if_then(lt(slot, b_.i32(pairs * parts)),
+               [&] { transform_slot(b_.let("pair", slot % pairs), b_.let("part", slot / pairs), -1); });
   });
 }
 
