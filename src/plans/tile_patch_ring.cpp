@@ -83,33 +83,29 @@ void ChunkStager::issue_region_patches(Expr tid, Expr c0, Expr buf) {
 }
 
 void ChunkStager::transform_tile_patches(Expr tid, Expr buf, Expr vbuf) {
-  const int A = t_.alpha, a2 = A * A, T = g_.threads(), bp = g_.bp, cc = g_.cc;
-  // A thread's channels: 4 (8-byte reads and writes, half the instructions of 2; the ring's
-  // transform waited on its work-group loads, H100 session 54) where the threads still take a band
-  // of V's rows each, else 2.
-  const int lanes = cc % 4 == 0 && band_parts(int64_t{bp} * cc / 4) > 1 ? 4 : 2, runs = cc / lanes;
-  const int64_t units = int64_t{bp} * runs;  // (tile, run of channels)s of the chunk
+  const int A = t_.alpha, a2 = A * A, T = g_.threads(), bp = g_.bp, cc = g_.cc, half = cc / 2;
+  const int64_t pairs = int64_t{bp} * half;  // (tile, channel pair)s of the chunk
   const RationalMatrix& BT = t_.t.BT;
-  // Where the work-group has more threads than the chunk has units, `parts` threads share one,
-  // each computing a band of V's rows (as transform_patches does); so does each thread's unit in
-  // turn where a whole patch and its transform (lanes x alpha^2 values) do not fit beside its
+  // Where the work-group has more threads than the chunk has pairs, `parts` threads share a pair,
+  // each computing a band of V's rows (as transform_patches does); so does each thread's pair in
+  // turn where a whole patch and its transform (2 alpha^2 values) do not fit beside its
   // accumulators under its work-group's register cap (64 Ki / threads, with 40 for addresses:
   // 32-channel chunks at 64 x 32, 512 threads, whole patches took 128 registers and spilled 144
   // bytes; in bands 121, none). The 32 x 32 blocks asked two to a multiprocessor (256 threads,
   // 128 registers) keep whole patches: 125 registers, none spilled (ptxas, session 47).
   const int cap = 65536 / T, accumulators = g_.ppt * g_.rk * g_.rp;
-  const int parts = std::max(band_parts(units), accumulators + lanes * a2 + 40 > cap ? 2 : 1);
-  b_.comment("transform the chunk's patches into V: Vs[xi][bp][cc], " + std::to_string(lanes) + " channels a thread, " +
-             std::to_string(parts) + " thread(s) a tile's channels");
+  const int parts = std::max(band_parts(pairs), accumulators + 2 * a2 + 40 > cap ? 2 : 1);
+  b_.comment("transform the chunk's patches into V: Vs[xi][bp][cc], two channels a thread, " + std::to_string(parts) +
+             " thread(s) a pair");
   const StagedOperand& v = this->v();
-  // The thread's unit and its band `part` (of `parts`): where one pass of the threads covers
-  // slots of one part only (units a multiple of the threads), a pass's part is known here,
+  // The thread's pair `pair` and its band `part` (of `parts`): where one pass of the threads
+  // covers slots of one part only (pairs a multiple of the threads), a pass's part is known here,
   // and the passes are written out one after another without a branch on it.
-  auto transform_slot = [&](Expr unit, Expr part, int known_part) {
-    // A thread's unit is a staged row (a tile's patch and V rows, staged_tile_row) and a run of
-    // channels; neighbouring threads on neighbouring runs of a row: the patches' reads are
-    // consecutive.
-    Expr row = b_.let("row", unit / runs), ch = b_.let("ch", unit % runs * lanes);
+  auto transform_slot = [&](Expr pair, Expr part, int known_part) {
+    // A thread's pair is a staged row (a tile's patch and V rows, staged_tile_row) and two
+    // channels; neighbouring threads on neighbouring channel pairs of a row: the patches' reads
+    // are consecutive words.
+    Expr row = b_.let("row", pair / half), ch = b_.let("ch", pair % half * 2);
     // A tile's pixel k: in its own patch ([alpha^2][bp][cc]), or at its place in the region.
     const PatchRegion& r = g_.region;
     Expr pl = r.cols ? b_.let("pl", tile_of_staged_row(core_, row)) : Expr{};
@@ -118,7 +114,7 @@ void ChunkStager::transform_tile_patches(Expr tid, Expr buf, Expr vbuf) {
     // Loads in place: a band's pixels are all read before its first store into V.
     auto pixel = [&](int k) {
       const int64_t at = r.cols ? int64_t{k / A} * r.row_pitch + int64_t{k % A} * r.pixel_pitch : int64_t{k} * bp * cc;
-      return b_.in_place_load("d", patches_, from + at, lanes);
+      return b_.in_place_load("d", patches_, from + at, 2);
     };
     auto store = [&](int xi, Expr value) { b_.aligned_store(v.smem, to + int64_t{xi} * bp * v.pitch, value); };
     if (parts == 1) {
@@ -128,23 +124,21 @@ void ChunkStager::transform_tile_patches(Expr tid, Expr buf, Expr vbuf) {
       for (int xi = 0; xi < a2; ++xi) store(xi, out[xi]);
       return;
     }
-    auto band = [&](int h) { transform_band(h, parts, b_.ctx().broadcast(b_.f32(0), lanes), pixel, store); };
+    auto band = [&](int h) { transform_band(h, parts, b_.ctx().broadcast(b_.f32(0), 2), pixel, store); };
     if (known_part >= 0) return band(known_part);
     for (int h = 0; h < parts; ++h) b_.if_then(eq(part, b_.i32(h)), [&, h] { band(h); });
   };
-  const int64_t passes = ceil_div(units * parts, T);
-  if (parts > 1 && units % T == 0) {
+  const int64_t passes = ceil_div(pairs * parts, T);
+  if (parts > 1 && pairs % T == 0) {
     for (int64_t vi = 0; vi < passes; ++vi)
-      transform_slot(b_.let("unit", tid + vi * T % units), Expr{}, static_cast<int>(vi * T / units));
+      transform_slot(b_.let("pair", tid + vi * T % pairs), Expr{}, static_cast<int>(vi * T / pairs));
     return;
   }
-  auto transform_slots = [&](Expr slot) {
-    auto body = [&] { transform_slot(b_.let("unit", slot % units), b_.let("part", slot / units), -1); };
-    if ((units * parts) % T) b_.if_then(lt(slot, b_.i32(units * parts)), body);
-    else body();
-  };
-  if (passes == 1) return transform_slots(tid);
-  b_.loop("vi", passes, LoopKind::serial, [&](Expr vi) { transform_slots(b_.let("slot", vi * T + tid)); });
+  b_.loop("vi", passes, LoopKind::serial, [&](Expr vi) {
+    Expr slot = b_.let("slot", vi * T + tid);
+    b_.if_then(lt(slot, b_.i32(pairs * parts)),
+               [&] { transform_slot(b_.let("pair", slot % pairs), b_.let("part", slot / pairs), -1); });
+  });
 }
 
 }  // namespace wino::plans
