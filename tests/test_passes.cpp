@@ -61,6 +61,30 @@ TEST(PassSinkToFirstUse, IdempotentOnTheGolden) {
   EXPECT_EQ(print(*k), once);
 }
 
+// Work-group loads stay ahead of stores into another work-group array (ptxas would keep them
+// after such stores, their latencies in series); a global load sinks past them to its use.
+TEST(PassSinkToFirstUse, WorkGroupLoadsStayAheadOfWorkGroupStores) {
+  auto ctx = std::make_shared<Context>();
+  KernelBuilder b(ctx, "sink_shared", 1, 4);
+  const Memory* in = b.buffer("in", 8, true);
+  const Memory* patches = b.shared_array("patches", 8);
+  const Memory* v = b.shared_array("v", 8);
+  b.threads([&](Expr tid) {
+    Expr p0 = b.load("p0", patches, tid);
+    Expr p1 = b.load("p1", patches, tid + 4);
+    Expr g = b.load("g", in, tid);
+    b.store(v, tid, p0);
+    b.store(v, tid + 4, p1 + g);
+  });
+  auto k = b.finish();
+  passes::sink_to_first_use(*k);
+  const std::string after = print(*k);
+  const size_t first_store = after.find("store v[");
+  ASSERT_NE(first_store, std::string::npos) << after;
+  EXPECT_LT(after.find("load p1."), first_store) << after;
+  EXPECT_GT(after.find("load g."), first_store) << after;
+}
+
 // Every kernel of every plan: after lower() (which ran the pass), running it again changes
 // nothing.
 TEST(PassSinkToFirstUse, IdempotentOnEveryPlan) {

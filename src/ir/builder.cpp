@@ -75,7 +75,6 @@ StmtPtr clone(const Stmt& s) {
   c->accumulate = s.accumulate;
   c->in_register = s.in_register;
   c->aligned = s.aligned;
-  c->in_place = s.in_place;
   c->source_in_bounds = s.source_in_bounds;
   c->extent = s.extent;
   c->loop_kind = s.loop_kind;
@@ -189,12 +188,6 @@ Expr KernelBuilder::load(const std::string& hint, const Memory* mem, Expr index,
 Expr KernelBuilder::aligned_load(const std::string& hint, const Memory* mem, Expr index, int lanes, Expr mask) {
   Expr v = load(hint, mem, index, mask, lanes);
   current().back()->aligned = true;
-  return v;
-}
-
-Expr KernelBuilder::in_place_load(const std::string& hint, const Memory* mem, Expr index, int lanes) {
-  Expr v = aligned_load(hint, mem, index, lanes);
-  current().back()->in_place = true;
   return v;
 }
 

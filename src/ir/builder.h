@@ -39,9 +39,6 @@ class KernelBuilder {
   /// on the vector's size (Stmt::aligned; the interpreter checks it). Rendered as one 4- or 8-byte
   /// access for 2 or 4 f16 or bf16 on CUDA; elsewhere as load() renders it. 0 where `mask` is false.
   Expr aligned_load(const std::string& hint, const Memory* mem, Expr index, int lanes, Expr mask = {});
-  /// An aligned_load that the sink pass leaves where it is built (Stmt::in_place): loads built
-  /// before a run of stores into another work-group array issue before them.
-  Expr in_place_load(const std::string& hint, const Memory* mem, Expr index, int lanes);
   /// A load whose value stays in a register for its uses (Stmt::in_register).
   Expr register_load(const std::string& hint, const Memory* mem, Expr index, int lanes = 1);
   void store(const Memory* mem, Expr index, Expr value, Expr mask = {});

@@ -99,10 +99,6 @@ struct Stmt {
   // load or store of a vector: its index is a multiple of its lanes, in memory that starts on the
   // vector's size (the plan's promise; the interpreter checks it), so it may be one wide access
   bool aligned = false;
-  // load: stays where the plan put it (passes::sink_to_first_use leaves it), so that a run of loads
-  // issues together ahead of the stores that follow: ptxas keeps a work-group load after a
-  // work-group store it cannot tell apart from it, however far apart the arrays lie
-  bool in_place = false;
   // copy_async: the source index is an element of the buffer even where the mask is false (the
   // plan clamps it), so the address needs no guard of its own (the interpreter checks)
   bool source_in_bounds = false;

@@ -73,8 +73,7 @@ class Printer {
           break;
         case StmtKind::load:
           line(indent, "load " + leaf(s.var.node()) + " = " + s.memory->name + "[" +
-                           expr(s.index.node()) + "]" + mask + (s.in_register ? " (in a register)" : "") + (s.aligned ? " (aligned)" : "") +
-                           (s.in_place ? " (in place)" : ""));
+                           expr(s.index.node()) + "]" + mask + (s.in_register ? " (in a register)" : "") + (s.aligned ? " (aligned)" : ""));
           break;
         case StmtKind::store:
           line(indent, std::string(s.accumulate ? "accumulate " : "store ") + s.memory->name + "[" +

@@ -1,7 +1,7 @@
 // Pass: orders independent computations to lower register pressure. Every `let` and `load`
 // moves down its block to just before the first statement that uses its value (never past a
-// barrier or a store to the memory it reads), so values are born as late as possible and die
-// sooner. Loads marked in place (Stmt::in_place) stay. Semantics are unchanged, and a second run
+// barrier or a store to the memory it reads; a work-group load past no work-group store), so
+// values are born as late as possible and die sooner. Semantics are unchanged, and a second run
 // changes nothing.
 #pragma once
 

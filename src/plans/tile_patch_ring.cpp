@@ -111,10 +111,10 @@ void ChunkStager::transform_tile_patches(Expr tid, Expr buf, Expr vbuf) {
     Expr pl = r.cols ? b_.let("pl", tile_of_staged_row(core_, row)) : Expr{};
     Expr from = b_.let("from", buf * g_.tile_patch_elements() + (r.cols ? r.tile_offset(pl, t_.m) : row * cc) + ch);
     Expr to = b_.let("to", b_.i32(v.base) + vbuf * v.copy + row * v.pitch + ch);
-    // Loads in place: a band's pixels are all read before its first store into V.
+    // A band reads all its pixels before its first store into V (passes::sink_to_first_use).
     auto pixel = [&](int k) {
       const int64_t at = r.cols ? int64_t{k / A} * r.row_pitch + int64_t{k % A} * r.pixel_pitch : int64_t{k} * bp * cc;
-      return b_.in_place_load("d", patches_, from + at, 2);
+      return b_.aligned_load("d", patches_, from + at, 2);
     };
     auto store = [&](int xi, Expr value) { b_.aligned_store(v.smem, to + int64_t{xi} * bp * v.pitch, value); };
     if (parts == 1) {
