@@ -268,17 +268,20 @@ void pipeline_tile_patches_twice(KernelBuilder& b, const GemmCore& core, ChunkSt
 }
 
 /// GemmTiles::tile_patch_ring (the tensor-core fused): step k waits for chunk k's patches, copies
-/// U of chunk k and the patches of chunk k + 1 (into the ring's other copy, which step k - 1
-/// transformed), transforms chunk k's patches into V while those land, then waits for U alone and
-/// multiplies. The patches' latency hides behind a whole step; two barriers a chunk.
-/// With GemmTiles::double_operands, pipeline_tile_patches_twice.
+/// U of chunk k (chunk 0's with its patches, before the loop) and the patches of chunk k + 1 (into
+/// the ring's other copy, which step k - 1 transformed), transforms chunk k's patches into V while
+/// those land, then waits for U alone and multiplies. The patches' latency hides behind a whole
+/// step; two barriers a chunk. With GemmTiles::double_operands, pipeline_tile_patches_twice.
 void pipeline_tile_patches(KernelBuilder& b, const GemmCore& core, ChunkStager& st, int64_t chunks) {
   const GemmTiles& g = core.g;
   if (g.double_operands) return pipeline_tile_patches_twice(b, core, st, chunks);
   b.threads([&](Expr tid) {
     zero_accumulators(b, core);
-    st.init_bulk_u(tid);  // before the loop's first barrier
+    st.init_bulk_u(tid);
     st.issue_tile_patches(tid, b.i32(0), b.i32(0));
+    // U's one copy is free until step 0 multiplies: chunk 0's lands while its patches do (their
+    // wait was the ring's longest, its U's after the transform the next, H100 session 54).
+    st.issue_copies(tid, b.i32(0), b.i32(0));
     b.copy_commit();
   });
   b.loop("chunk", chunks, LoopKind::serial, [&](Expr chunk) {
@@ -286,7 +289,7 @@ void pipeline_tile_patches(KernelBuilder& b, const GemmCore& core, ChunkStager& 
     b.barrier();  // chunk k's patches are in; every thread is done with step k - 1's U and V
     b.threads([&](Expr tid) {
       Expr next = b.let("next", chunk + 1);
-      st.issue_copies(tid, chunk * g.cc, b.i32(0));  // U
+      b.if_then(lt(b.i32(0), chunk), [&] { st.issue_copies(tid, chunk * g.cc, b.i32(0)); });  // U
       b.copy_commit();
       b.if_then(lt(next, b.i32(chunks)), [&] { st.issue_tile_patches(tid, next * g.cc, next % g.stages); });
       b.copy_commit();
