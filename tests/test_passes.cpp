@@ -80,9 +80,10 @@ TEST(PassSinkToFirstUse, WorkGroupLoadsStayAheadOfWorkGroupStores) {
   passes::sink_to_first_use(*k);
   const std::string after = print(*k);
   const size_t first_store = after.find("store v[");
-  ASSERT_NE(first_store, std::string::npos) << after;
-  EXPECT_LT(after.find("load p1."), first_store) << after;
-  EXPECT_GT(after.find("load g."), first_store) << after;
+  const size_t p1 = after.find("load p1."), g = after.find("load g.");
+  ASSERT_TRUE(first_store != std::string::npos && p1 != std::string::npos && g != std::string::npos) << after;
+  EXPECT_LT(p1, first_store) << after;
+  EXPECT_GT(g, first_store) << after;
 }
 
 // Every kernel of every plan: after lower() (which ran the pass), running it again changes

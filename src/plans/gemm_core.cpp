@@ -294,7 +294,7 @@ void pipeline_tile_patches(KernelBuilder& b, const GemmCore& core, ChunkStager& 
       b.if_then(lt(next, b.i32(chunks)), [&] { st.issue_tile_patches(tid, next * g.cc, next % g.stages); });
       b.copy_commit();
       st.transform_tile_patches(tid, chunk % g.stages, b.i32(0));
-      b.copy_wait(1);  // U (the patches of chunk k + 1 may still be in flight)
+      b.copy_wait(1);  // U of chunk k > 0 (chunk 0's landed with its patches); chunk k + 1's patches may still fly
     });
     b.barrier();
     b.threads([&](Expr tid) {

@@ -111,7 +111,8 @@ void ChunkStager::transform_tile_patches(Expr tid, Expr buf, Expr vbuf) {
     Expr pl = r.cols ? b_.let("pl", tile_of_staged_row(core_, row)) : Expr{};
     Expr from = b_.let("from", buf * g_.tile_patch_elements() + (r.cols ? r.tile_offset(pl, t_.m) : row * cc) + ch);
     Expr to = b_.let("to", b_.i32(v.base) + vbuf * v.copy + row * v.pitch + ch);
-    // A band reads all its pixels before its first store into V (passes::sink_to_first_use).
+    // transform_band builds a band's pixel loads before its first store into V, and the sink pass
+    // keeps them there (passes::sink_to_first_use: a work-group load sinks past no such store).
     auto pixel = [&](int k) {
       const int64_t at = r.cols ? int64_t{k / A} * r.row_pitch + int64_t{k % A} * r.pixel_pitch : int64_t{k} * bp * cc;
       return b_.aligned_load("d", patches_, from + at, 2);
@@ -134,11 +135,15 @@ void ChunkStager::transform_tile_patches(Expr tid, Expr buf, Expr vbuf) {
       transform_slot(b_.let("pair", tid + vi * T % pairs), Expr{}, static_cast<int>(vi * T / pairs));
     return;
   }
-  b_.loop("vi", passes, LoopKind::serial, [&](Expr vi) {
-    Expr slot = b_.let("slot", vi * T + tid);
-    b_.if_then(lt(slot, b_.i32(pairs * parts)),
-               [&] { transform_slot(b_.let("pair", slot % pairs), b_.let("part", slot / pairs), -1); });
-  });
+  // Else the pass's slot; in one pass (slot = tid) a band depends on the thread alone, which the
+  // kernel statistics count as the threads take it (planner/kernel_stats.cpp).
+  auto transform_slots = [&](Expr slot) {
+    auto body = [&] { transform_slot(b_.let("pair", slot % pairs), b_.let("part", slot / pairs), -1); };
+    if ((pairs * parts) % T) b_.if_then(lt(slot, b_.i32(pairs * parts)), body);
+    else body();
+  };
+  if (passes == 1) return transform_slots(tid);
+  b_.loop("vi", passes, LoopKind::serial, [&](Expr vi) { transform_slots(b_.let("slot", vi * T + tid)); });
 }
 
 }  // namespace wino::plans
