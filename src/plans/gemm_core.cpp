@@ -468,11 +468,11 @@ std::unique_ptr<Kernel> gemm_kernel(const ProgramBuilder& prog, const Tiling& t,
   // warps per multiprocessor (128 registers each; ptxas took 128 to 137 without the bound).
   if (g.mma && g.points > 1 && g.ppt == g.points && g.ppt * g.rk * g.rp <= 64 && g.threads() <= 256)
     b.set_min_groups_per_multiprocessor(2);
-  // The same for fused's rings where the planner asks for it (planner/tile_choice.cpp, use_patch_ring,
-  // use_tile_patch_ring).
-  if ((g.patch_ring() || g.tile_patch_ring()) && g.groups_per_core > 1) b.set_min_groups_per_multiprocessor(g.groups_per_core);
-  // And the unfused half GEMM with V by bulk copies (planner/tile_choice.cpp, use_three_groups).
-  if (g.bulk_v && g.groups_per_core > 1) b.set_min_groups_per_multiprocessor(g.groups_per_core);
+  // The same for fused's rings and the unfused half GEMM with V by bulk copies where the planner
+  // asks for it (planner/tile_choice.cpp: use_patch_ring, use_tile_patch_ring, use_three_groups;
+  // check_stages refuses it elsewhere).
+  if ((g.patch_ring() || g.tile_patch_ring() || g.bulk_v) && g.groups_per_core > 1)
+    b.set_min_groups_per_multiprocessor(g.groups_per_core);
   const Memory* u = prog.param(b, s.u);
   const Memory* input = prog.param(b, s.input);
   if (g.patch_ring() && input->type != ir::Type::f32)
