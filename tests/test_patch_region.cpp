@@ -230,5 +230,50 @@ TEST(PatchRegion, UByBulkCopiesMatchesReference) {
   }
 }
 
+// Work-groups of several blocks each (GemmTiles::persistent_groups): the next block's first
+// patches land during the exchange, kept apart from it. Three work-groups over more blocks, the last
+// round part full or whole, runs and 2D blocks, an odd count of chunks (the ring's copies alternate
+// across blocks), two blocks of output channels, N > 1 and the epilogue.
+TEST(PatchRegion, PersistentRingMatchesReference) {
+  const std::vector<ConvCase> cases = {{2, 64, 13, 11, 128, 3, Padding::all(1), {true, true, Activation::relu}},
+                                       {1, 96, 21, 15, 64, 3, Padding::all(2)},
+                                       {3, 64, 16, 16, 64, 3, Padding::all(1)}};
+  int uneven = 0;
+  for (const ConvCase& shape : cases)
+    for (int cols : {-1, 8}) {
+      ConvCase cc = shape;
+      cc.dtype = DType::f16, cc.layout = Layout::nhwc;
+      const ConvDesc d = desc_of(cc);
+      plans::PlanOptions o = sm90_ring_options(cols);
+      o.bulk_copies = true;
+      o.device_cores = 3;
+      const plans::PlanOptions resolved = planner::resolve_plan(d, o);
+      const plans::GemmTiles& g = *resolved.gemm;
+      ASSERT_EQ(g.persistent_groups, 3) << g.str() << " " << cc.str();
+      ASSERT_NE(g.str().find("_n3"), std::string::npos) << g.str();
+      const plans::Tiling t = plans::make_tiling(d, 2);
+      const int64_t blocks = plans::tile_blocks(g, t) * plans::ceil_div(d.k, g.bk);
+      ASSERT_GT(blocks, 3) << g.str() << " " << cc.str();
+      uneven += blocks % 3 != 0;
+      Options opts = plan_options("fused", 2);
+      opts.precision = Precision::fp16;
+      const double err = check_conv(Device::interpreter(), opts, cc, 1, [&](plans::Program& prog) {
+        prog = plans::build_program(d, resolved);
+      });
+      std::printf("[ measured ] interp persistent tile ring %s %s, %lld blocks: rel L2 error %.3g\n", g.str().c_str(),
+                  cc.str().c_str(), static_cast<long long>(blocks), err);
+    }
+  EXPECT_GT(uneven, 0);
+  EXPECT_LT(uneven, 6);
+  // Not without the device's multiprocessors, nor where one wave holds every block.
+  ConvCase one = cases[2];
+  one.dtype = DType::f16, one.layout = Layout::nhwc;
+  plans::PlanOptions o = sm90_ring_options(-1);
+  o.bulk_copies = true;
+  EXPECT_EQ(planner::resolve_plan(desc_of(one), o).gemm->persistent_groups, 0);
+  o.device_cores = 132;
+  EXPECT_EQ(planner::resolve_plan(desc_of(one), o).gemm->persistent_groups, 0);
+}
+
 }  // namespace
 }  // namespace wino::testing

@@ -87,12 +87,12 @@ Cells& Machine::cell_of(const Memory* m) {
 }
 
 void Machine::use_kind(const Cells& c) {
-  if (c.mem->barriers) return;  // past both kinds' bytes
+  if (c.mem->barriers || c.mem->kept) return;  // past both kinds' bytes
   const int kind = c.mem->reuses ? 1 : 0;
   kind_phase_[kind] = phase_;
   if (kind_ == kind) return;
   for (Cells& o : cells_) {
-    if (o.mem->space != Space::shared || o.mem->reuses == c.mem->reuses || o.mem->barriers) continue;
+    if (o.mem->space != Space::shared || o.mem->reuses == c.mem->reuses || o.mem->barriers || o.mem->kept) continue;
     if (kind_phase_[1 - kind] == phase_)
       fail("uses work-group array '" + c.mem->name + "' and '" + o.mem->name +
            "', whose bytes one of them reuses, with no barrier between");

@@ -43,7 +43,7 @@ std::vector<int64_t> shared_array_offsets(const Kernel& k) {
   int64_t next = 0, end = 0;
   for (size_t i = 0; i < k.arrays.size(); ++i) {
     const Memory& a = *k.arrays[i];
-    if (a.barriers || a.space != Space::shared) continue;
+    if (a.barriers || a.kept || a.space != Space::shared) continue;
     at[i] = a.reuses ? 0 : next;
     if (!a.reuses) next += aligned_shared_bytes(a);
     end = std::max(end, at[i] + aligned_shared_bytes(a));
@@ -51,6 +51,8 @@ std::vector<int64_t> shared_array_offsets(const Kernel& k) {
   // The barriers past the end of both kinds, so that no later phase writes over one. (The others
   // stay where they start at 0: placed 16 bytes past the barriers instead, the tensor-core fused
   // ring's bulk copies of U ran it 1.3-1.45x slower, H100, session 52.)
+  for (size_t i = 0; i < k.arrays.size(); ++i)
+    if (k.arrays[i]->kept) at[i] = end, end += aligned_shared_bytes(*k.arrays[i]);
   for (size_t i = 0; i < k.arrays.size(); ++i)
     if (k.arrays[i]->barriers) at[i] = end, end += aligned_shared_bytes(*k.arrays[i]);
   return at;
@@ -139,6 +141,12 @@ const Memory* KernelBuilder::shared_array(const std::string& name, int64_t size,
   m->reuses = reuses;
   kernel_->arrays.push_back(std::move(m));
   return kernel_->arrays.back().get();
+}
+
+const Memory* KernelBuilder::kept_shared_array(const std::string& name, int64_t size, Type type) {
+  const Memory* m = shared_array(name, size, type);
+  const_cast<Memory*>(m)->kept = true;  // this builder's own array
+  return m;
 }
 
 const Memory* KernelBuilder::barrier_array(const std::string& name, int count) {

@@ -28,6 +28,8 @@ class KernelBuilder {
   /// A work-group array; `reuses`: over the other work-group arrays' bytes, for a later phase
   /// (Memory::reuses).
   const Memory* shared_array(const std::string& name, int64_t size, Type type = Type::f32, bool reuses = false);
+  /// A work-group array no reusing array lies over (Memory::kept).
+  const Memory* kept_shared_array(const std::string& name, int64_t size, Type type);
   const Memory* thread_array(const std::string& name, int64_t size, Type type = Type::f32);
   /// A work-group array of `count` barriers for bulk copies (Memory::barriers), barrier i at element 2 i.
   const Memory* barrier_array(const std::string& name, int count);

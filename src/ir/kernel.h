@@ -39,6 +39,10 @@ struct Memory {
   // undefined (the interpreter checks both). Dialects without one block of work-group memory
   // (OpenCL, Metal, C) give it bytes of its own.
   bool reuses = false;
+  // Work-group arrays no reusing array lies over: placed past both kinds (before the barriers), so
+  // that their data outlive a reusing phase (the persistent tile ring's next patches land during
+  // its exchange). Neither kind to the interpreter's reuse checks.
+  bool kept = false;
   // Work-group arrays of barriers (mbarrier objects, 2 i32 elements each: copy_bulk): placed past
   // the end of every other array, the reusing ones too, so that no later phase writes over a barrier
   // (which PTX leaves undefined for a barrier not invalidated).
@@ -157,8 +161,8 @@ inline int64_t aligned_shared_bytes(const Memory& a) { return (a.size * type_byt
 /// those that reuse memory (Memory::reuses) over the others, barrier arrays past them all).
 int64_t shared_array_bytes(const Kernel& k);
 /// Where each shared array starts in one block of work-group memory: those that reuse memory at 0,
-/// the others one after another from 0 (16-byte aligned; by the kernel's array order), barrier
-/// arrays (Memory::barriers) past the end of both.
+/// the others one after another from 0 (16-byte aligned; by the kernel's array order), kept arrays
+/// (Memory::kept) past the end of both, barrier arrays (Memory::barriers) past them all.
 std::vector<int64_t> shared_array_offsets(const Kernel& k);
 
 /// Deep copy of a statement tree (expressions are shared: they are immutable).

@@ -36,7 +36,7 @@ class Printer {
            << (b->read_only ? " read_only" : "") << "\n";
     for (const auto& a : k_.arrays)
       out_ << "  " << space_name(a->space) << " " << a->name << ": " << type_name(a->type) << "["
-           << a->size << "]" << (a->reuses ? " reuses" : "") << "\n";
+           << a->size << "]" << (a->reuses ? " reuses" : a->kept ? " kept" : "") << "\n";
     block(k_.body, 1);
     return out_.str();
   }

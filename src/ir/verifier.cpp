@@ -32,6 +32,8 @@ class Verifier {
         problem("per-thread array " + a->name + " has storage type " + type_name(a->type) + "; they hold values");
       if (a->type.is_vector()) problem("array " + a->name + " has vector type " + type_name(a->type) + "; memory is scalar");
       if (a->reuses && a->space != Space::shared) problem("array " + a->name + " reuses memory but is not a work-group array");
+      if (a->kept && (a->reuses || a->barriers || a->space != Space::shared))
+        problem("array " + a->name + " is kept apart from the reusing arrays but is not a plain work-group array");
       if (a->barriers && (a->reuses || a->space != Space::shared || a->type != Type::i32 || a->size % 2))
         problem("array " + a->name + " of barriers is not a work-group array of 2 i32 elements a barrier");
     }

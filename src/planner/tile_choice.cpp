@@ -368,6 +368,23 @@ void widen_tile_ring(GemmTiles& g, const ConvDesc& d, const plans::PlanOptions& 
   g = w;
 }
 
+// The tile ring at one work-group a multiprocessor, U and V staged once (in halves, U by bulk
+// copies), runs its blocks in work-groups of several blocks each where they take more than one
+// wave: one work-group's phases run in series (the wait for chunk 0's patches was a fifth of the
+// ring's time on the H100, session 54), and the next block's first patches then land during the
+// exchange and output transform. Where the patches kept apart from the exchange leave it room for
+// slices of 16 rows or more.
+void persist_tile_ring(GemmTiles& g, const ConvDesc& d, const plans::Tiling& t, const plans::PlanOptions& p) {
+  g.persistent_groups = 0;
+  if (!g.tile_patch_ring() || g.double_operands || !g.exchange_over_staging() || !g.bulk_u || g.groups_per_core > 1 ||
+      p.device_cores <= 0 || !g.shared_limit)
+    return;
+  const int64_t blocks = plans::tile_blocks(g, t) * plans::ceil_div(d.k, g.bk);
+  const int64_t kept = g.stages * g.tile_patch_elements() / 2;
+  if (blocks <= p.device_cores || g.shared_limit - kept < exchange_floats(g, std::min(16, g.bk))) return;
+  g.persistent_groups = p.device_cores;
+}
+
 // Bytes the tile ring reads from L2 for one chunk of channels of every block (the launch's bytes
 // are proportional): each block's chunk of U (alpha^2 x bk halves a channel) and of its patches
 // (alpha^2 halves a tile and channel, or the region's h x w), times the blocks (a 2D block past the
@@ -599,6 +616,7 @@ plans::PlanOptions resolve_plan(const ConvDesc& d, plans::PlanOptions p) {
   // And V's chunk on the same barrier, from V stored as the unfused GEMM's staged copies: its
   // 16-byte copies cost that GEMM 1.14-1.32x (H100, session 52).
   g.bulk_v = plans::takes_bulk_v(g, d);
+  persist_tile_ring(g, d, t, p);
   use_three_groups(g, d, p);
   if (patch_ring) use_patch_ring(g, d, p);
   if (g.lanes) g.rk = g.bk, g.rp = g.bp;  // one thread holds the whole block

@@ -272,11 +272,21 @@ void pipeline_tile_patches_twice(KernelBuilder& b, const GemmCore& core, ChunkSt
 /// the ring's other copy, which step k - 1 transformed), transforms chunk k's patches into V while
 /// those land, then waits for U alone and multiplies. The patches' latency hides behind a whole
 /// step; two barriers a chunk. With GemmTiles::double_operands, pipeline_tile_patches_twice.
-void pipeline_tile_patches(KernelBuilder& b, const GemmCore& core, ChunkStager& st, int64_t chunks) {
+/// With GemmTiles::persistent_groups (n), a work-group runs blocks gid, gid + n, ... in rounds,
+/// the steps counted on over them: a block's last step copies the next block's first patches,
+/// which land during the sink (the ring is kept apart from the exchange: ir::Memory::kept), and
+/// from the second block on step 0 copies U like any other. `sink` runs after each block.
+void pipeline_tile_patches(KernelBuilder& b, GemmCore& core, ChunkStager& st, int64_t chunks, int64_t blocks,
+                           const AccumulatorSink& sink) {
   const GemmTiles& g = core.g;
-  if (g.double_operands) return pipeline_tile_patches_twice(b, core, st, chunks);
+  if (g.double_operands) {
+    pipeline_tile_patches_twice(b, core, st, chunks);
+    return sink(core);
+  }
+  const int64_t n = g.persistent_groups;
+  const bool persistent = n > 0;
   b.threads([&](Expr tid) {
-    zero_accumulators(b, core);
+    if (!persistent) zero_accumulators(b, core);
     st.init_bulk_u(tid);
     st.issue_tile_patches(tid, b.i32(0), b.i32(0));
     // U's one copy is free until step 0 multiplies: chunk 0's lands while its patches do (their
@@ -284,75 +294,55 @@ void pipeline_tile_patches(KernelBuilder& b, const GemmCore& core, ChunkStager& 
     st.issue_copies(tid, b.i32(0), b.i32(0));
     b.copy_commit();
   });
-  b.loop("chunk", chunks, LoopKind::serial, [&](Expr chunk) {
-    b.threads([&](Expr) { b.copy_wait(0); });
-    b.barrier();  // chunk k's patches are in; every thread is done with step k - 1's U and V
-    b.threads([&](Expr tid) {
-      Expr next = b.let("next", chunk + 1);
-      b.if_then(lt(b.i32(0), chunk), [&] { st.issue_copies(tid, chunk * g.cc, b.i32(0)); });  // U
-      b.copy_commit();
-      b.if_then(lt(next, b.i32(chunks)), [&] { st.issue_tile_patches(tid, next * g.cc, next % g.stages); });
-      b.copy_commit();
-      st.transform_tile_patches(tid, chunk % g.stages, b.i32(0));
-      b.copy_wait(1);  // U of chunk k > 0 (chunk 0's landed with its patches); chunk k + 1's patches may still fly
+  // One block of tiles; `round` (persistent) counts the work-group's blocks so far.
+  auto block = [&](Expr round) {
+    Expr next_pb;  // the block after this one (persistent)
+    if (persistent) {
+      const int64_t pblocks = blocks / ceil_div(core.d->k, g.bk);
+      Expr blk = b.let("blk", b.group_id() + round * n);
+      core.pb = b.let("pb", blk % pblocks);
+      core.kb = b.let("kb", blk / pblocks);
+      next_pb = b.let("next_pb", (blk + n) % pblocks);
+      b.threads([&](Expr) { zero_accumulators(b, core); });
+    }
+    b.loop("chunk", chunks, LoopKind::serial, [&](Expr chunk) {
+      b.threads([&](Expr) { b.copy_wait(0); });
+      b.barrier();  // chunk k's patches are in; every thread is done with step k - 1's U and V
+      b.threads([&](Expr tid) {
+        Expr step = persistent ? b.let("step", round * chunks + chunk) : chunk, next = b.let("next", chunk + 1);
+        b.if_then(lt(b.i32(0), step), [&] { st.issue_copies(tid, chunk * g.cc, b.i32(0)); });  // U
+        b.copy_commit();
+        b.if_then(lt(next, b.i32(chunks)), [&] { st.issue_tile_patches(tid, next * g.cc, (step + 1) % g.stages); });
+        if (persistent) {
+          Expr more = logical_and(eq(next, b.i32(chunks)), lt(b.group_id() + (round + 1) * n, b.i32(blocks)));
+          b.if_then(more, [&] { st.issue_tile_patches(tid, b.i32(0), (step + 1) % g.stages, next_pb); });
+        }
+        b.copy_commit();
+        st.transform_tile_patches(tid, step % g.stages, b.i32(0));
+        b.copy_wait(1);  // U of chunk k > 0 (chunk 0's landed with its patches); chunk k + 1's patches may still fly
+      });
+      b.barrier();
+      b.threads([&](Expr tid) {
+        Expr step = persistent ? b.let("step", round * chunks + chunk) : chunk;
+        st.wait_bulk_u(b.i32(0), step);  // U's one copy, its step-th
+        multiply(b, core, st, tid, b.i32(0));
+      });
     });
-    b.barrier();
-    b.threads([&](Expr tid) {
-      st.wait_bulk_u(b.i32(0), chunk);  // U's one copy, its chunk-th
-      multiply(b, core, st, tid, b.i32(0));
-    });
+    b.barrier();  // the sinks may reuse work-group memory
+    sink(core);
+  };
+  if (!persistent) return block(Expr{});
+  b.loop("round", ceil_div(blocks, n), LoopKind::serial, [&](Expr round) {
+    if (blocks % n == 0) return block(round);
+    b.if_then(lt(b.group_id() + round * n, b.i32(blocks)), [&] { block(round); });
   });
-  b.barrier();  // the sinks may reuse work-group memory
 }
 
-}  // namespace
-
-GemmCore multiply_chunks(KernelBuilder& b, const ConvDesc& d, const Tiling& t, const GemmTiles& g,
-                         const GemmStages& stages, const Memory* input, const Memory* u, int exchange_pitch) {
-  const GemmSource source = stages.source;
-  const int64_t pblocks = tile_blocks(g, t), kblocks = ceil_div(d.k, g.bk), chunks = ceil_div(d.c, g.cc);
-  GemmCore core;
-  core.d = &d;
-  core.t = &t;
-  core.g = g;
-  core.tf32_operands = stages.operands == StoredValues::tf32;
-  Expr gid = b.group_id();
-  core.pb = b.let("pb", gid % pblocks);
-  const bool one_point_group = g.points == t.alpha * t.alpha;  // the grid has no point dimension
-  core.kb = b.let("kb", one_point_group ? gid / pblocks : (gid / pblocks) % kblocks);
-  core.xi0 = one_point_group ? b.i32(0) : b.let("xi", gid / (pblocks * kblocks) * g.points);
-  // An exchange reuses the f32 area after the GEMM, so it takes what static memory allows, or on
-  // tensor cores what the 96 KiB (or the device's GemmTiles::shared_limit) leave beside the operands
-  // and patches staged in halves. The tile ring's, with no f32 area, lies over the staging
-  // (Memory::reuses; its loop ends on a barrier) and may take the whole limit.
-  const bool half_u = stages_half(u), half_v = stages_half_v(g, source, input);
-  core.smem_size = f32_stage_floats(g, half_u, half_v);
-  core.exchange_pitch = exchange_pitch;
-  const bool reuse = g.exchange_over_staging();
-  if (reuse && core.smem_size)
-    throw Error("internal: GEMM tiles " + g.str() + ": the tile ring's exchange lies over halves, not floats");
-  if (exchange_pitch > 0) {
-    const int64_t limit = g.shared_limit ? g.shared_limit : kAsyncSharedFloats;
-    const int64_t room = reuse ? limit : g.mma ? limit - half_stage_floats(g, half_u, half_v) : kSharedFloats;
-    core.smem_size = std::max(core.smem_size, std::min(room, int64_t{g.points} * g.bk * exchange_pitch));
-  }
-  if (core.smem_size > 0) core.smem = b.shared_array("smem", core.smem_size, Type::f32, reuse);  // none when U and V are halves (and no exchange)
-  const int accs = g.ppt * g.rk * g.rp;
-  core.acc = b.thread_array("acc", accs);
-  ChunkStager st(b, d, t, g, core, source, input, u);
-
-  if (g.patch_ring()) {
-    pipeline_patches(b, core, st, chunks);
-    return core;
-  }
-  if (g.tile_patch_ring()) {
-    pipeline_tile_patches(b, core, st, chunks);
-    return core;
-  }
-  if (g.stages) {
-    pipeline_chunks(b, core, st, chunks);
-    return core;
-  }
+/// The chunks without asynchronous copies: staged directly, a barrier before and after each
+/// multiply, or (GemmTiles::prefetch) through registers, the next chunk's loads in flight while
+/// this one is multiplied.
+void multiply_in_place(KernelBuilder& b, const GemmCore& core, ChunkStager& st, int64_t chunks) {
+  const GemmTiles& g = core.g;
   if (!g.prefetch) {
     b.threads([&](Expr) {
       zero_accumulators(b, core);
@@ -364,7 +354,7 @@ GemmCore multiply_chunks(KernelBuilder& b, const ConvDesc& d, const Tiling& t, c
       b.threads([&](Expr tid) { multiply(b, core, st, tid, b.i32(0)); });
       b.barrier();
     });
-    return core;
+    return;
   }
   // Double-buffered: chunk i + 1 is loaded into registers while chunk i is multiplied, then
   // stored into the other copy; one barrier per chunk.
@@ -385,9 +375,52 @@ GemmCore multiply_chunks(KernelBuilder& b, const ConvDesc& d, const Tiling& t, c
     });
     b.barrier();
   });
-  return core;
 }
 
+}  // namespace
+
+void multiply_chunks(KernelBuilder& b, const ConvDesc& d, const Tiling& t, const GemmTiles& g, const GemmStages& stages,
+                     const Memory* input, const Memory* u, int exchange_pitch, const AccumulatorSink& sink) {
+  const GemmSource source = stages.source;
+  const int64_t pblocks = tile_blocks(g, t), kblocks = ceil_div(d.k, g.bk), chunks = ceil_div(d.c, g.cc);
+  GemmCore core;
+  core.d = &d;
+  core.t = &t;
+  core.g = g;
+  core.tf32_operands = stages.operands == StoredValues::tf32;
+  Expr gid = b.group_id();
+  core.pb = b.let("pb", gid % pblocks);
+  const bool one_point_group = g.points == t.alpha * t.alpha;  // the grid has no point dimension
+  core.kb = b.let("kb", one_point_group ? gid / pblocks : (gid / pblocks) % kblocks);
+  core.xi0 = one_point_group ? b.i32(0) : b.let("xi", gid / (pblocks * kblocks) * g.points);
+  // An exchange reuses the f32 area after the GEMM, so it takes what static memory allows, or on
+  // tensor cores what the 96 KiB (or the device's GemmTiles::shared_limit) leave beside the operands
+  // and patches staged in halves. The tile ring's, with no f32 area, lies over the staging
+  // (Memory::reuses; its loop ends on a barrier) and may take the whole limit, or with
+  // GemmTiles::persistent_groups what the patches leave (they are kept apart from it).
+  const bool half_u = stages_half(u), half_v = stages_half_v(g, source, input);
+  core.smem_size = f32_stage_floats(g, half_u, half_v);
+  core.exchange_pitch = exchange_pitch;
+  const bool reuse = g.exchange_over_staging();
+  if (reuse && core.smem_size)
+    throw Error("internal: GEMM tiles " + g.str() + ": the tile ring's exchange lies over halves, not floats");
+  if (exchange_pitch > 0) {
+    const int64_t limit = g.shared_limit ? g.shared_limit : kAsyncSharedFloats;
+    const int64_t kept = g.persistent_groups ? g.stages * g.tile_patch_elements() / 2 : 0;
+    const int64_t room = reuse ? limit - kept : g.mma ? limit - half_stage_floats(g, half_u, half_v) : kSharedFloats;
+    core.smem_size = std::max(core.smem_size, std::min(room, int64_t{g.points} * g.bk * exchange_pitch));
+  }
+  if (core.smem_size > 0) core.smem = b.shared_array("smem", core.smem_size, Type::f32, reuse);  // none when U and V are halves (and no exchange)
+  const int accs = g.ppt * g.rk * g.rp;
+  core.acc = b.thread_array("acc", accs);
+  ChunkStager st(b, d, t, g, core, source, input, u);
+
+  if (g.tile_patch_ring()) return pipeline_tile_patches(b, core, st, chunks, pblocks * kblocks, sink);
+  if (g.patch_ring()) pipeline_patches(b, core, st, chunks);
+  else if (g.stages) pipeline_chunks(b, core, st, chunks);
+  else multiply_in_place(b, core, st, chunks);
+  sink(core);
+}
 namespace {
 
 /// Kernel name part and report stage of each source and sink.
@@ -434,6 +467,9 @@ void check_stages(const std::string& plan, const Tiling& t, const GemmTiles& g, 
            "(all alpha^2 points in each thread) and of fused (all alpha^2 points split over the warps)");
   if (g.mma && s.source != GemmSource::transformed && !mma_fused)
     refuse("tensor cores take V from the input-transform kernel, except in plan fused");
+  if (g.persistent_groups && (!tile_ring || g.double_operands || !g.exchange_over_staging()))
+    refuse("work-groups that run several blocks each are for the tensor-core fused ring with U and V staged once, "
+           "in halves");
   if (g.stage_points && (!mma_output || !g.stages || g.points % g.stage_points))
     refuse("staging " + std::to_string(g.stage_points) + " points at a time is for the tensor-core fused-output, "
            "with asynchronous copies, and must divide the work-group's " + std::to_string(g.points) + " points");
@@ -451,7 +487,8 @@ std::unique_ptr<Kernel> gemm_kernel(const ProgramBuilder& prog, const Tiling& t,
   const ConvDesc& d = prog.desc();
   check_stages(prog.plan(), t, g, s);
   const int a2 = t.alpha * t.alpha;
-  const int64_t groups = (a2 / g.points) * ceil_div(d.k, g.bk) * tile_blocks(g, t);
+  const int64_t blocks = (a2 / g.points) * ceil_div(d.k, g.bk) * tile_blocks(g, t);
+  const int64_t groups = g.persistent_groups ? std::min<int64_t>(blocks, g.persistent_groups) : blocks;
   const auto [name, stage] = stage_names(s);
   // U, V or M stored in f16 or bf16 (u_/v_/m_storage_type) make another kernel than float32 ones: its name says so.
   const ir::Type v_type = s.source == GemmSource::transformed ? v_storage_type(g, t) : ir::Type::f32;
@@ -490,15 +527,16 @@ std::unique_ptr<Kernel> gemm_kernel(const ProgramBuilder& prog, const Tiling& t,
   else y.emplace(prog, b);
   const bool exchanges = s.sink == GemmSink::transform_after_exchange || (s.sink == GemmSink::store_m && g.points > 1);
   const bool padded = s.sink == GemmSink::transform_after_exchange && output_by_channels(d, g);
-  GemmCore core = multiply_chunks(b, d, t, g, s, input, u, exchanges ? g.bp + (padded ? 1 : 0) : 0);
-  switch (s.sink) {
-    case GemmSink::store_m:
-      if (g.points == 1) store_m_from_registers(b, core, mm);
-      else store_m_exchanged(b, core, mm);
-      break;
-    case GemmSink::transform_in_registers: transform_in_registers(b, core, *y); break;
-    case GemmSink::transform_after_exchange: transform_exchanged(b, core, *y); break;
-  }
+  multiply_chunks(b, d, t, g, s, input, u, exchanges ? g.bp + (padded ? 1 : 0) : 0, [&](const GemmCore& core) {
+    switch (s.sink) {
+      case GemmSink::store_m:
+        if (g.points == 1) store_m_from_registers(b, core, mm);
+        else store_m_exchanged(b, core, mm);
+        break;
+      case GemmSink::transform_in_registers: transform_in_registers(b, core, *y); break;
+      case GemmSink::transform_after_exchange: transform_exchanged(b, core, *y); break;
+    }
+  });
   return b.finish();
 }
 

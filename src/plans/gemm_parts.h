@@ -60,11 +60,15 @@ struct GemmCore {
 /// exchanged rows; the exchange then pads each row by one, which spreads such reads over the banks.
 bool output_by_channels(const ConvDesc& d, const GemmTiles& g);
 
-/// Zeroes the accumulators and multiplies every channel chunk; `exchange_pitch` (0: none) sizes
-/// work-group memory for an exchange of the accumulators afterwards, rows that far apart.
-GemmCore multiply_chunks(ir::KernelBuilder& b, const ConvDesc& d, const Tiling& t, const GemmTiles& g,
-                         const GemmStages& stages, const ir::Memory* input, const ir::Memory* u,
-                         int exchange_pitch);
+/// Where the accumulators of a block go: GemmCore's kb and pb say which block.
+using AccumulatorSink = std::function<void(const GemmCore&)>;
+
+/// Zeroes the accumulators, multiplies every channel chunk and runs `sink`, for each tile block
+/// of the work-group (one, or GemmTiles::persistent_groups' several); `exchange_pitch` (0: none)
+/// sizes work-group memory for an exchange of the accumulators afterwards, rows that far apart.
+void multiply_chunks(ir::KernelBuilder& b, const ConvDesc& d, const Tiling& t, const GemmTiles& g,
+                     const GemmStages& stages, const ir::Memory* input, const ir::Memory* u, int exchange_pitch,
+                     const AccumulatorSink& sink);
 
 /// M[xi][k][p] straight from each thread's accumulators (one point per work-group).
 void store_m_from_registers(ir::KernelBuilder& b, const GemmCore& core, const ir::Memory* mm);

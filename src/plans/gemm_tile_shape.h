@@ -99,6 +99,10 @@ struct GemmTiles {
   // halves, plans::takes_bulk_v): V stored as its staged copies, unpadded, 16-byte runs rotated
   // within each row so that ldmatrix's 8 rows still hit distinct banks (plans::bulk_v_index).
   bool bulk_v = false;
+  // The tile ring's work-groups launched (0: one a block): each runs blocks gid, gid + n, ..., and
+  // the next block's first patches land while the one before exchanges its accumulators and
+  // transforms them out (plans/gemm_core.cpp: pipeline_tile_patches; planner: persist_tile_ring).
+  int persistent_groups = 0;
   int threads() const { return lanes ? 1 : (points / ppt) * (bk / rk) * (bp / rp); }
   int staged_points() const { return stage_points ? stage_points : points; }
   /// CPU-shaped: whether the block's bk / lanes vectors of U fit in vector registers beside its

@@ -16,6 +16,7 @@ std::string GemmTiles::str() const {
   if (region.cols && tile_patch_ring()) s += "_b" + std::to_string(region.rows) + "x" + std::to_string(region.cols);
   if (bulk_u) s += "_ub";
   if (bulk_v) s += "_vb";
+  if (persistent_groups && tile_patch_ring()) s += "_n" + std::to_string(persistent_groups);
   return mma ? s + "_" + ir::mma_operand_name(*mma) : s;
 }
 

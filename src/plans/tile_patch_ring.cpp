@@ -16,8 +16,9 @@ namespace wino::plans {
 
 using namespace ir;
 
-void ChunkStager::issue_tile_patches(Expr tid, Expr c0, Expr buf) {
-  if (g_.region.cols) return issue_region_patches(tid, c0, buf);
+void ChunkStager::issue_tile_patches(Expr tid, Expr c0, Expr buf, Expr pb) {
+  if (!pb) pb = core_.pb;
+  if (g_.region.cols) return issue_region_patches(tid, c0, buf, pb);
   const int T = g_.threads(), A = t_.alpha, a2 = A * A, bp = g_.bp, cc = g_.cc, runs = cc / 8;
   b_.comment("copy the chunk's input patches [alpha^2][bp][cc] into the ring, 8 channels of a pixel a copy, zeros "
              "past the image");
@@ -30,7 +31,7 @@ void ChunkStager::issue_tile_patches(Expr tid, Expr c0, Expr buf) {
   Expr q = b_.let("q", tid % (bp * runs));
   Expr row = b_.let("row", q / runs), run = b_.let("run", q % runs * 8);  // V's row, the patch's too
   Expr pl = b_.let("pl", tile_of_staged_row(core_, row));
-  const BlockTile tile = block_tile(b_, g_, t_, core_.pb, pl);
+  const BlockTile tile = block_tile(b_, g_, t_, pb, pl);
   const TileCoords& tc = tile.at;
   Expr c = b_.let("c", c0 + run);
   Expr run_ok = both(tile.valid, d_.c % cc ? lt(c, b_.i32(d_.c)) : Expr{});
@@ -51,7 +52,7 @@ void ChunkStager::issue_tile_patches(Expr tid, Expr c0, Expr buf) {
   }
 }
 
-void ChunkStager::issue_region_patches(Expr tid, Expr c0, Expr buf) {
+void ChunkStager::issue_region_patches(Expr tid, Expr c0, Expr buf, Expr pb) {
   const PatchRegion& r = g_.region;
   const int T = g_.threads(), cc = g_.cc, runs = cc / 8;
   const int64_t copies = int64_t{r.h} * r.w * runs;
@@ -61,7 +62,7 @@ void ChunkStager::issue_region_patches(Expr tid, Expr c0, Expr buf) {
   // Neighbouring threads on neighbouring runs of a pixel, then neighbouring pixels of a row: a
   // warp's copies read whole runs of the image's rows. Coordinates are clamped into the image, so
   // every copy's address lies inside x and needs no guard beside its mask.
-  const TileCoords o = region_origin(b_, g_, t_, core_.pb);
+  const TileCoords o = region_origin(b_, g_, t_, pb);
   Expr ih0 = b_.let("ih0", o.th * t_.m - d_.pad.top), iw0 = b_.let("iw0", o.tw * t_.m - d_.pad.left);
   Expr run = b_.let("run", tid % runs * 8), c = b_.let("c", c0 + run);
   Expr c_ok = d_.c % cc ? lt(c, b_.i32(d_.c)) : Expr{};
