@@ -238,7 +238,7 @@ TEST(PatchRegion, PersistentRingMatchesReference) {
   const std::vector<ConvCase> cases = {{2, 64, 13, 11, 128, 3, Padding::all(1), {true, true, Activation::relu}},
                                        {1, 96, 21, 15, 64, 3, Padding::all(2)},
                                        {3, 64, 16, 16, 64, 3, Padding::all(1)}};
-  int uneven = 0;
+  int uneven = 0, odd_chunks = 0;
   for (const ConvCase& shape : cases)
     for (int cols : {-1, 8}) {
       ConvCase cc = shape;
@@ -255,6 +255,13 @@ TEST(PatchRegion, PersistentRingMatchesReference) {
       const int64_t blocks = plans::tile_blocks(g, t) * plans::ceil_div(d.k, g.bk);
       ASSERT_GT(blocks, 3) << g.str() << " " << cc.str();
       uneven += blocks % 3 != 0;
+      odd_chunks += plans::ceil_div(d.c, g.cc) % 2;
+      // Three work-groups launched, within the work-group's memory with the patches kept apart.
+      const plans::Program built = plans::build_program(d, resolved);
+      const ir::Kernel& ring = *built.kernels[built.launches.back().kernel];
+      ASSERT_NE(ring.name.find("_n3"), std::string::npos) << ring.name;
+      EXPECT_EQ(ring.num_groups, 3) << ring.name;
+      EXPECT_LE(ir::shared_array_bytes(ring), o.shared_per_group) << ring.name;
       Options opts = plan_options("fused", 2);
       opts.precision = Precision::fp16;
       const double err = check_conv(Device::interpreter(), opts, cc, 1, [&](plans::Program& prog) {
@@ -265,6 +272,7 @@ TEST(PatchRegion, PersistentRingMatchesReference) {
     }
   EXPECT_GT(uneven, 0);
   EXPECT_LT(uneven, 6);
+  EXPECT_GT(odd_chunks, 0);
   // Not without the device's multiprocessors, nor where one wave holds every block.
   ConvCase one = cases[2];
   one.dtype = DType::f16, one.layout = Layout::nhwc;

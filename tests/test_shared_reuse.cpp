@@ -1,7 +1,8 @@
 // Work-group arrays that reuse the others' bytes (Memory::reuses): CUDA places them at the start
 // of the one block of work-group memory, over the others, and the kernel takes the larger of the
 // two; the interpreter refuses both kinds between two barriers and a read of data the other kind
-// overwrote; the CPU's C (arrays of their own) and the GPU agree with it.
+// overwrote; the CPU's C (arrays of their own) and the GPU agree with it. A kept array
+// (Memory::kept) lies past both and outlives the switch.
 #include <gtest/gtest.h>
 
 #include <string>
@@ -86,6 +87,36 @@ TEST(SharedReuse, InterpreterRefusesBothKindsBetweenTwoBarriers) {
 TEST(SharedReuse, InterpreterRefusesAReadOfOverwrittenData) {
   const std::string what = interpreter_error(Reuse::stale_read);
   EXPECT_NE(what.find("reads shared 'a' element 3 that nothing wrote (an uninitialized read)"), std::string::npos) << what;
+}
+
+// A kept array (Memory::kept) lies past both kinds, before the barriers: its data outlive the
+// switch to the reusing array, and it may be used in the same phase as either kind.
+TEST(SharedReuse, KeptArrayOutlivesTheReusingPhase) {
+  KernelBuilder b(std::make_shared<Context>(), "kept", 1, 4);
+  const Memory* x = b.buffer("x", 4, true);
+  const Memory* y = b.buffer("y", 4, false);
+  const Memory* a = b.shared_array("a", 8);  // written and never read: it takes the bytes r reuses
+  const Memory* k = b.kept_shared_array("k", 4, Type::f32);
+  const Memory* r = b.shared_array("r", 12, Type::f32, true);
+  b.barrier_array("bars", 1);
+  b.threads([&](Expr t) {
+    Expr v = b.let("v", b.load("v", x, t));
+    b.store(a, t, v);
+    b.store(k, t, v * b.f32(5));
+  });
+  b.barrier();
+  b.threads([&](Expr t) { b.store(r, t, b.load("q", k, t) * b.f32(2)); });
+  b.barrier();
+  b.threads([&](Expr t) { b.store(y, t, b.load("z", r, b.i32(3) - t) + b.load("w", k, t)); });
+  std::unique_ptr<Kernel> kernel = b.finish();
+  EXPECT_TRUE(verify(*kernel).empty());
+  // a at 0 (32 bytes), r over it (48), k past both, the barriers past k.
+  EXPECT_EQ(shared_array_offsets(*kernel), (std::vector<int64_t>{0, 48, 0, 64}));
+  EXPECT_NE(render::render_kernel(*kernel, render::Dialect::cuda).find("float* k = reinterpret_cast<float*>(wino_shared_ + 48);"),
+            std::string::npos);
+  std::vector<float> in = input(), out(4, -1);
+  interp::interpret(*kernel, {in.data(), out.data()});
+  for (int t = 0; t < 4; ++t) EXPECT_EQ(out[t], 10 * in[3 - t] + 5 * in[t]) << t;
 }
 
 // A copy into `a` still in flight when `r`, over it, is written: the copy could land on r's data.

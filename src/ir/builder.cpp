@@ -48,11 +48,12 @@ std::vector<int64_t> shared_array_offsets(const Kernel& k) {
     if (!a.reuses) next += aligned_shared_bytes(a);
     end = std::max(end, at[i] + aligned_shared_bytes(a));
   }
-  // The barriers past the end of both kinds, so that no later phase writes over one. (The others
-  // stay where they start at 0: placed 16 bytes past the barriers instead, the tensor-core fused
-  // ring's bulk copies of U ran it 1.3-1.45x slower, H100, session 52.)
+  // The kept arrays past the end of both kinds, so that no reusing array lies over them.
   for (size_t i = 0; i < k.arrays.size(); ++i)
     if (k.arrays[i]->kept) at[i] = end, end += aligned_shared_bytes(*k.arrays[i]);
+  // The barriers past them all, so that no later phase writes over one. (The others stay where
+  // they start at 0: placed 16 bytes past the barriers instead, the tensor-core fused ring's bulk
+  // copies of U ran it 1.3-1.45x slower, H100, session 52.)
   for (size_t i = 0; i < k.arrays.size(); ++i)
     if (k.arrays[i]->barriers) at[i] = end, end += aligned_shared_bytes(*k.arrays[i]);
   return at;
@@ -132,20 +133,25 @@ const Memory* KernelBuilder::buffer(const std::string& name, int64_t size, bool 
   return kernel_->buffers.back().get();
 }
 
-const Memory* KernelBuilder::shared_array(const std::string& name, int64_t size, Type type, bool reuses) {
+Memory* KernelBuilder::new_shared_array(const std::string& name, int64_t size, Type type) {
   auto m = std::make_unique<Memory>();
   m->name = name;
   m->space = Space::shared;
   m->type = type;
   m->size = size;
-  m->reuses = reuses;
   kernel_->arrays.push_back(std::move(m));
   return kernel_->arrays.back().get();
 }
 
+const Memory* KernelBuilder::shared_array(const std::string& name, int64_t size, Type type, bool reuses) {
+  Memory* m = new_shared_array(name, size, type);
+  m->reuses = reuses;
+  return m;
+}
+
 const Memory* KernelBuilder::kept_shared_array(const std::string& name, int64_t size, Type type) {
-  const Memory* m = shared_array(name, size, type);
-  const_cast<Memory*>(m)->kept = true;  // this builder's own array
+  Memory* m = new_shared_array(name, size, type);
+  m->kept = true;
   return m;
 }
 

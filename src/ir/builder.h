@@ -90,6 +90,7 @@ class KernelBuilder {
   std::unique_ptr<Kernel> finish();
 
  private:
+  Memory* new_shared_array(const std::string& name, int64_t size, Type type);
   Block& current() { return *blocks_.back(); }
   void push(StmtPtr s) { current().push_back(std::move(s)); }
   std::unique_ptr<Kernel> kernel_;

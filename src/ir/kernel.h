@@ -34,7 +34,7 @@ struct Memory {
   int param_index = -1;    // global buffers: position in the parameter list
   int binding = -1;        // global buffers: the program buffer a launch passes here
   // Work-group arrays: placed at the start of work-group memory, over the other shared arrays
-  // (those without the flag), so that a later phase reuses their bytes. The kernel never uses both
+  // (those with neither this flag nor `kept` nor `barriers`), so that a later phase reuses their bytes. The kernel never uses both
   // kinds between two barriers, and a switch from one kind to the other leaves the first's data
   // undefined (the interpreter checks both). Dialects without one block of work-group memory
   // (OpenCL, Metal, C) give it bytes of its own.
@@ -158,7 +158,8 @@ struct Kernel {
 /// Bytes a shared array takes when each starts on a 16-byte boundary.
 inline int64_t aligned_shared_bytes(const Memory& a) { return (a.size * type_bytes(a.type) + 15) / 16 * 16; }
 /// Bytes of work-group memory a kernel's shared arrays take (each starts on a 16-byte boundary;
-/// those that reuse memory (Memory::reuses) over the others, barrier arrays past them all).
+/// those that reuse memory (Memory::reuses) over the others, kept arrays (Memory::kept) past both,
+/// barrier arrays past them all).
 int64_t shared_array_bytes(const Kernel& k);
 /// Where each shared array starts in one block of work-group memory: those that reuse memory at 0,
 /// the others one after another from 0 (16-byte aligned; by the kernel's array order), kept arrays

@@ -377,11 +377,13 @@ void widen_tile_ring(GemmTiles& g, const ConvDesc& d, const plans::PlanOptions& 
 void persist_tile_ring(GemmTiles& g, const ConvDesc& d, const plans::Tiling& t, const plans::PlanOptions& p) {
   g.persistent_groups = 0;
   if (!g.tile_patch_ring() || g.double_operands || !g.exchange_over_staging() || !g.bulk_u || g.groups_per_core > 1 ||
-      p.device_cores <= 0 || !g.shared_limit)
+      p.device_cores <= 0 || p.shared_per_core <= 0 || !g.shared_limit)
     return;
   const int64_t blocks = plans::tile_blocks(g, t) * plans::ceil_div(d.k, g.bk);
-  const int64_t kept = g.stages * g.tile_patch_elements() / 2;
-  if (blocks <= p.device_cores || g.shared_limit - kept < exchange_floats(g, std::min(16, g.bk))) return;
+  // One work-group a multiprocessor: two do not fit its memory (the driver keeps 1 KiB each).
+  const bool alone = 2 * (4 * g.stage_floats() + 1024) > p.shared_per_core;
+  if (!alone || blocks <= p.device_cores || g.shared_limit - g.tile_patch_floats() < exchange_floats(g, std::min(16, g.bk)))
+    return;
   g.persistent_groups = p.device_cores;
 }
 

@@ -56,7 +56,7 @@ ChunkStager::ChunkStager(KernelBuilder& b, const ConvDesc& d, const Tiling& t, c
     if (g.region.cols && g.region != patch_region(g, t, g.region.cols))
       throw Error("internal: GEMM tiles " + g.str() + ": the patches' region was sized for another tiling");
     // A persistent ring's next patches land during the exchange, which must leave them alone.
-    const int64_t elements = g.stages * g.tile_patch_elements();
+    const int64_t elements = g.stages * g.tile_patch_elements();  // halves
     patches_ = g.persistent_groups ? b.kept_shared_array("xs", elements, input->type)
                                    : b.shared_array("xs", elements, input->type);
   }

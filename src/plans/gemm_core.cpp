@@ -267,6 +267,44 @@ void pipeline_tile_patches_twice(KernelBuilder& b, const GemmCore& core, ChunkSt
   b.barrier();  // the sinks may reuse work-group memory
 }
 
+/// Where a block of the persistent tile ring stands (GemmTiles::persistent_groups): `round` counts
+/// the work-group's blocks so far, of `blocks` run by n work-groups; `next_pb` is the next one's.
+struct RingRound {
+  Expr round, next_pb;  // null: one block a work-group
+  int64_t n = 0, blocks = 0;
+};
+
+/// The chunks of one block of the tile ring staged once, then the sink (pipeline_tile_patches).
+void tile_ring_block(KernelBuilder& b, GemmCore& core, ChunkStager& st, int64_t chunks, const RingRound& r,
+                     const AccumulatorSink& sink) {
+  const GemmTiles& g = core.g;
+  b.loop("chunk", chunks, LoopKind::serial, [&](Expr chunk) {
+    b.threads([&](Expr) { b.copy_wait(0); });
+    b.barrier();  // chunk k's patches are in; every thread is done with step k - 1's U and V
+    Expr step = r.round ? b.let("step", r.round * chunks + chunk) : chunk;  // counted over the blocks
+    b.threads([&](Expr tid) {
+      Expr next = b.let("next", chunk + 1);
+      b.if_then(lt(b.i32(0), step), [&] { st.issue_copies(tid, chunk * g.cc, b.i32(0)); });  // U
+      b.copy_commit();
+      b.if_then(lt(next, b.i32(chunks)), [&] { st.issue_tile_patches(tid, next * g.cc, (step + 1) % g.stages); });
+      if (r.round) {  // the last step: the next block's first patches, if the work-group has one
+        Expr more = logical_and(eq(next, b.i32(chunks)), lt(b.group_id() + (r.round + 1) * r.n, b.i32(r.blocks)));
+        b.if_then(more, [&] { st.issue_tile_patches(tid, b.i32(0), (step + 1) % g.stages, r.next_pb); });
+      }
+      b.copy_commit();
+      st.transform_tile_patches(tid, step % g.stages, b.i32(0));
+      b.copy_wait(1);  // U of this step (but the first's, in the prologue); the next patches may still fly
+    });
+    b.barrier();
+    b.threads([&](Expr tid) {
+      st.wait_bulk_u(b.i32(0), step);  // U's one copy, its step-th
+      multiply(b, core, st, tid, b.i32(0));
+    });
+  });
+  b.barrier();  // the sinks may reuse work-group memory
+  sink(core);
+}
+
 /// GemmTiles::tile_patch_ring (the tensor-core fused): step k waits for chunk k's patches, copies
 /// U of chunk k (chunk 0's with its patches, before the loop) and the patches of chunk k + 1 (into
 /// the ring's other copy, which step k - 1 transformed), transforms chunk k's patches into V while
@@ -276,17 +314,16 @@ void pipeline_tile_patches_twice(KernelBuilder& b, const GemmCore& core, ChunkSt
 /// the steps counted on over them: a block's last step copies the next block's first patches,
 /// which land during the sink (the ring is kept apart from the exchange: ir::Memory::kept), and
 /// from the second block on step 0 copies U like any other. `sink` runs after each block.
-void pipeline_tile_patches(KernelBuilder& b, GemmCore& core, ChunkStager& st, int64_t chunks, int64_t blocks,
-                           const AccumulatorSink& sink) {
+void pipeline_tile_patches(KernelBuilder& b, GemmCore& core, ChunkStager& st, int64_t chunks, int64_t pblocks,
+                           int64_t kblocks, const AccumulatorSink& sink) {
   const GemmTiles& g = core.g;
   if (g.double_operands) {
     pipeline_tile_patches_twice(b, core, st, chunks);
     return sink(core);
   }
-  const int64_t n = g.persistent_groups;
-  const bool persistent = n > 0;
+  RingRound r{Expr{}, Expr{}, g.persistent_groups, pblocks * kblocks};
   b.threads([&](Expr tid) {
-    if (!persistent) zero_accumulators(b, core);
+    if (!r.n) zero_accumulators(b, core);
     st.init_bulk_u(tid);
     st.issue_tile_patches(tid, b.i32(0), b.i32(0));
     // U's one copy is free until step 0 multiplies: chunk 0's lands while its patches do (their
@@ -294,47 +331,19 @@ void pipeline_tile_patches(KernelBuilder& b, GemmCore& core, ChunkStager& st, in
     st.issue_copies(tid, b.i32(0), b.i32(0));
     b.copy_commit();
   });
-  // One block of tiles; `round` (persistent) counts the work-group's blocks so far.
-  auto block = [&](Expr round) {
-    Expr next_pb;  // the block after this one (persistent)
-    if (persistent) {
-      const int64_t pblocks = blocks / ceil_div(core.d->k, g.bk);
-      Expr blk = b.let("blk", b.group_id() + round * n);
+  if (!r.n) return tile_ring_block(b, core, st, chunks, r, sink);
+  b.loop("round", ceil_div(r.blocks, r.n), LoopKind::serial, [&](Expr round) {
+    auto block = [&] {
+      Expr blk = b.let("blk", b.group_id() + round * r.n);
       core.pb = b.let("pb", blk % pblocks);
       core.kb = b.let("kb", blk / pblocks);
-      next_pb = b.let("next_pb", (blk + n) % pblocks);
+      r.round = round;
+      r.next_pb = b.let("next_pb", (blk + r.n) % pblocks);
       b.threads([&](Expr) { zero_accumulators(b, core); });
-    }
-    b.loop("chunk", chunks, LoopKind::serial, [&](Expr chunk) {
-      b.threads([&](Expr) { b.copy_wait(0); });
-      b.barrier();  // chunk k's patches are in; every thread is done with step k - 1's U and V
-      b.threads([&](Expr tid) {
-        Expr step = persistent ? b.let("step", round * chunks + chunk) : chunk, next = b.let("next", chunk + 1);
-        b.if_then(lt(b.i32(0), step), [&] { st.issue_copies(tid, chunk * g.cc, b.i32(0)); });  // U
-        b.copy_commit();
-        b.if_then(lt(next, b.i32(chunks)), [&] { st.issue_tile_patches(tid, next * g.cc, (step + 1) % g.stages); });
-        if (persistent) {
-          Expr more = logical_and(eq(next, b.i32(chunks)), lt(b.group_id() + (round + 1) * n, b.i32(blocks)));
-          b.if_then(more, [&] { st.issue_tile_patches(tid, b.i32(0), (step + 1) % g.stages, next_pb); });
-        }
-        b.copy_commit();
-        st.transform_tile_patches(tid, step % g.stages, b.i32(0));
-        b.copy_wait(1);  // U of chunk k > 0 (chunk 0's landed with its patches); chunk k + 1's patches may still fly
-      });
-      b.barrier();
-      b.threads([&](Expr tid) {
-        Expr step = persistent ? b.let("step", round * chunks + chunk) : chunk;
-        st.wait_bulk_u(b.i32(0), step);  // U's one copy, its step-th
-        multiply(b, core, st, tid, b.i32(0));
-      });
-    });
-    b.barrier();  // the sinks may reuse work-group memory
-    sink(core);
-  };
-  if (!persistent) return block(Expr{});
-  b.loop("round", ceil_div(blocks, n), LoopKind::serial, [&](Expr round) {
-    if (blocks % n == 0) return block(round);
-    b.if_then(lt(b.group_id() + round * n, b.i32(blocks)), [&] { block(round); });
+      tile_ring_block(b, core, st, chunks, r, sink);
+    };
+    if (r.blocks % r.n == 0) return block();
+    b.if_then(lt(b.group_id() + round * r.n, b.i32(r.blocks)), block);  // the same for all the work-group's threads
   });
 }
 
@@ -406,7 +415,7 @@ void multiply_chunks(KernelBuilder& b, const ConvDesc& d, const Tiling& t, const
     throw Error("internal: GEMM tiles " + g.str() + ": the tile ring's exchange lies over halves, not floats");
   if (exchange_pitch > 0) {
     const int64_t limit = g.shared_limit ? g.shared_limit : kAsyncSharedFloats;
-    const int64_t kept = g.persistent_groups ? g.stages * g.tile_patch_elements() / 2 : 0;
+    const int64_t kept = g.persistent_groups ? g.tile_patch_floats() : 0;
     const int64_t room = reuse ? limit - kept : g.mma ? limit - half_stage_floats(g, half_u, half_v) : kSharedFloats;
     core.smem_size = std::max(core.smem_size, std::min(room, int64_t{g.points} * g.bk * exchange_pitch));
   }
@@ -415,7 +424,7 @@ void multiply_chunks(KernelBuilder& b, const ConvDesc& d, const Tiling& t, const
   core.acc = b.thread_array("acc", accs);
   ChunkStager st(b, d, t, g, core, source, input, u);
 
-  if (g.tile_patch_ring()) return pipeline_tile_patches(b, core, st, chunks, pblocks * kblocks, sink);
+  if (g.tile_patch_ring()) return pipeline_tile_patches(b, core, st, chunks, pblocks, kblocks, sink);
   if (g.patch_ring()) pipeline_patches(b, core, st, chunks);
   else if (g.stages) pipeline_chunks(b, core, st, chunks);
   else multiply_in_place(b, core, st, chunks);

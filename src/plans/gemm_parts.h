@@ -23,7 +23,8 @@ struct GemmCore {
   int64_t smem_size = 0;
   int exchange_pitch = 0;            // floats from one exchanged row to the next (0: no exchange)
   const ir::Memory* acc = nullptr;   // per thread: ppt x rk x rp accumulators
-  ir::Expr kb, pb;                   // block coordinates
+  ir::Expr kb, pb;                   // block coordinates: the block being run (a persistent tile ring
+                                     // sets them each round; the stager and the sinks read them then)
   ir::Expr xi0;                      // the work-group's first Winograd point
   bool tf32_operands = false;        // U and V hold tf32 values (GemmStages::operands)
   /// Whether a warp loads A's (U's) fragments with load_matrix: f16/bf16 mma with U staged in

@@ -149,6 +149,8 @@ struct GemmTiles {
   bool exchange_over_staging() const { return tile_patch_ring() && half_u && half_v; }
   /// Halves of one copy of the tile ring's patches: each tile's, or the block's region.
   int64_t tile_patch_elements() const { return region.cols ? region.elements() : int64_t{points} * bp * cc; }
+  /// Floats' worth of work-group memory all the tile ring's copies of the patches take.
+  int64_t tile_patch_floats() const { return stages * tile_patch_elements() / 2; }
   /// Copies of the staged chunk: the stages, two when prefetching, else one (the tile ring's
   /// stages are its patches'; it stages U and V once or, with double_operands, twice).
   int copies() const { return tile_patch_ring() ? (double_operands ? 2 : 1) : stages ? stages : prefetch ? 2 : 1; }
@@ -159,7 +161,7 @@ struct GemmTiles {
   /// Floats of work-group memory the staged chunks take.
   int64_t stage_floats() const {
     if (patch_ring()) return int64_t{points} * cc * stages * (int64_t{bk} + 2 * int64_t{bp});
-    if (tile_patch_ring()) return copies() * chunk_floats() + stages * tile_patch_elements() / 2;
+    if (tile_patch_ring()) return copies() * chunk_floats() + tile_patch_floats();
     return copies() * chunk_floats();
   }
   /// Floats of work-group memory the staged chunks may take: the opt-in 96 KiB where the kernel
