@@ -34,10 +34,10 @@ struct Memory {
   int param_index = -1;    // global buffers: position in the parameter list
   int binding = -1;        // global buffers: the program buffer a launch passes here
   // Work-group arrays: placed at the start of work-group memory, over the other shared arrays
-  // (those with neither this flag nor `kept` nor `barriers`), so that a later phase reuses their bytes. The kernel never uses both
-  // kinds between two barriers, and a switch from one kind to the other leaves the first's data
-  // undefined (the interpreter checks both). Dialects without one block of work-group memory
-  // (OpenCL, Metal, C) give it bytes of its own.
+  // (those with neither this flag nor `kept` nor `barriers`), so that a later phase reuses their
+  // bytes. The kernel never uses both kinds between two barriers, and a switch from one kind to
+  // the other leaves the first's data undefined (the interpreter checks both). Dialects without
+  // one block of work-group memory (OpenCL, Metal, C) give it bytes of its own.
   bool reuses = false;
   // Work-group arrays no reusing array lies over: placed past both kinds (before the barriers), so
   // that their data outlive a reusing phase (the persistent tile ring's next patches land during

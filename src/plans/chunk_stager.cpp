@@ -43,7 +43,7 @@ ChunkStager::ChunkStager(KernelBuilder& b, const ConvDesc& d, const Tiling& t, c
   const int64_t v_base = vs == core.smem && us == core.smem ? copies * a : 0;
   ops_.push_back({u, "u", us, g.bk, d.k, 0, a, g.row_pitch(g.bk, half_u)});
   ops_.push_back({input, "v", vs, g.bp, t.tiles, v_base, v, g.v_pitch(half_v)});
-  for (const StagedOperand& op : ops_) col0(op);
+  for (const StagedOperand& op : ops_) col0(op);  // made here, where the kernels always had them
   const bool copied = source == GemmSource::transformed && g.stages;
   if (g.v_tile_major && (!half_v || !(copied || source == GemmSource::image)))
     throw Error("internal: GEMM tiles " + g.str() + ": V by tiles is staged in halves, copied from a half V "
@@ -226,7 +226,7 @@ void ChunkStager::stage(Expr tid, Expr c0) {
 }
 
 Expr ChunkStager::col0(const StagedOperand& op) {
-  // One expression per block (the same node each time: the kernels' sources stay as they were).
+  // One expression per block, the same node each time (a new one would reorder the sums it is in).
   const bool u = &op == &a();
   const Expr block = u ? core_.kb : core_.pb;
   auto& [of, col] = col0_[u ? 0 : 1];
