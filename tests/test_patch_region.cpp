@@ -4,6 +4,7 @@
 // a last chunk of channels part full, several blocks of output channels and the whole epilogue.
 #include <gtest/gtest.h>
 
+#include <array>
 #include <cstdio>
 
 #include "common/error.h"
@@ -281,6 +282,53 @@ TEST(PatchRegion, PersistentRingMatchesReference) {
   EXPECT_EQ(planner::resolve_plan(desc_of(one), o).gemm->persistent_groups, 0);
   o.device_cores = 132;
   EXPECT_EQ(planner::resolve_plan(desc_of(one), o).gemm->persistent_groups, 0);
+}
+
+// The persistent ring in both types and in every F(m, r) whose ring takes a multiprocessor alone
+// (F(2,3) and F(3,2); F(1,2)'s 4 points leave room for two work-groups, which overlap on their own),
+// none with the user's tiles (the ring is not widened to one work-group an SM then), and refused
+// without U by bulk copies, whose copies read the block when issued.
+TEST(PatchRegion, PersistentRingInEveryTypeAndShape) {
+  ConvCase base{2, 64, 13, 11, 128, 3, Padding::all(1), {true, false, Activation::silu}};
+  int persistent = 0;
+  for (const auto& [m, r] : std::vector<std::pair<int, int>>{{2, 3}, {3, 2}, {1, 2}})
+    for (DType type : {DType::f16, DType::bf16}) {
+      ConvCase cc = base;
+      cc.r = r, cc.dtype = type, cc.layout = Layout::nhwc;
+      const ConvDesc d = desc_of(cc);
+      const Precision precision = type == DType::bf16 ? Precision::bf16 : Precision::fp16;
+      plans::PlanOptions o = ring_options(0, precision, m);
+      o.shared_per_core = 228 * 1024, o.shared_per_group = 227 * 1024, o.bulk_copies = true, o.device_cores = 3;
+      const plans::PlanOptions resolved = planner::resolve_plan(d, o);
+      const plans::GemmTiles& g = *resolved.gemm;
+      ASSERT_TRUE(g.tile_patch_ring() && g.bulk_u) << g.str() << " F(" << m << "," << r << ")";
+      EXPECT_EQ(g.persistent_groups, m == 1 ? 0 : 3) << g.str() << " F(" << m << "," << r << ")";
+      if (!g.persistent_groups) continue;
+      Options opts = plan_options("fused", m);
+      opts.precision = precision;
+      const double err = check_conv(Device::interpreter(), opts, cc, 1, [&](plans::Program& prog) {
+        prog = plans::build_program(d, resolved);
+      });
+      std::printf("[ measured ] interp persistent tile ring F(%d,%d) %s %s: rel L2 error %.3g\n", m, r, g.str().c_str(),
+                  cc.str().c_str(), err);
+      ++persistent;
+    }
+  EXPECT_EQ(persistent, 4);
+  ConvCase cc = base;
+  cc.dtype = DType::f16, cc.layout = Layout::nhwc;
+  const ConvDesc d = desc_of(cc);
+  plans::PlanOptions o = sm90_ring_options(0);
+  o.bulk_copies = true, o.device_cores = 3;
+  const plans::PlanOptions planned = planner::resolve_plan(d, o);
+  ASSERT_EQ(planned.gemm->persistent_groups, 3) << planned.gemm->str();
+  plans::PlanOptions no_bulk = planned;
+  no_bulk.gemm->bulk_u = false;
+  EXPECT_THROW(plans::build_program(d, no_bulk), Error);
+  for (const auto& tiles : std::vector<std::array<int, 6>>{{64, 32, 8, 8, 32, 1}, {32, 32, 4, 8, 16, 2}}) {
+    o.block_k = tiles[0], o.block_tiles = tiles[1], o.reg_k = tiles[2], o.reg_tiles = tiles[3], o.chunk_c = tiles[4];
+    o.points_per_thread = tiles[5];
+    EXPECT_EQ(planner::resolve_plan(d, o).gemm->persistent_groups, 0) << planner::resolve_plan(d, o).gemm->str();
+  }
 }
 
 }  // namespace

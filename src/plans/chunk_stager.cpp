@@ -41,9 +41,8 @@ ChunkStager::ChunkStager(KernelBuilder& b, const ConvDesc& d, const Tiling& t, c
   const Type v_half = half_v && source == GemmSource::image ? mma_storage_type(*g.mma) : input->type;
   const Memory* vs = half_v ? b.shared_array("vs", copies * v, v_half) : core.smem;
   const int64_t v_base = vs == core.smem && us == core.smem ? copies * a : 0;
-  ops_.push_back({u, "u", us, g.bk, d.k, 0, a, g.row_pitch(g.bk, half_u)});
-  ops_.push_back({input, "v", vs, g.bp, t.tiles, v_base, v, g.v_pitch(half_v)});
-  for (const StagedOperand& op : ops_) col0(op);  // made here, where the kernels always had them
+  ops_.push_back({u, "u", us, g.bk, d.k, core.kb * g.bk, 0, a, g.row_pitch(g.bk, half_u)});
+  ops_.push_back({input, "v", vs, g.bp, t.tiles, core.pb * g.bp, v_base, v, g.v_pitch(half_v)});
   const bool copied = source == GemmSource::transformed && g.stages;
   if (g.v_tile_major && (!half_v || !(copied || source == GemmSource::image)))
     throw Error("internal: GEMM tiles " + g.str() + ": V by tiles is staged in halves, copied from a half V "
@@ -195,13 +194,13 @@ void ChunkStager::issue_tile_major_copies(Expr tid, Expr c0, Expr buf) {
       Expr sr = b_.i32(first % g_.bp) + rt;
       row = b_.i32(first - first % g_.bp) + sr;
       xi = core_.xi0 + b_.i32(first_point_ + first / g_.bp);
-      p = b_.let("p", col0(op) + tile_of_staged_row(core_, sr));
+      p = b_.let("p", op.col0 + tile_of_staged_row(core_, sr));
     } else {
       e = b_.let("e", e);
       row = b_.let("row", e / runs);
       Expr sr = b_.let("sr", row % g_.bp);
       run = b_.let("run", e % runs * 8);
-      xi = b_.let("xi", core_.xi0 + b_.i32(first_point_) + row / g_.bp), p = b_.let("p", col0(op) + tile_of_staged_row(core_, sr));
+      xi = b_.let("xi", core_.xi0 + b_.i32(first_point_) + row / g_.bp), p = b_.let("p", op.col0 + tile_of_staged_row(core_, sr));
     }
     Expr c = b_.let("c", c0 + run);
     Expr ok = both(t_.tiles % g_.bp ? lt(p, b_.i32(t_.tiles)) : Expr{}, d_.c % g_.cc ? lt(c, b_.i32(d_.c)) : Expr{});
@@ -223,15 +222,6 @@ void ChunkStager::stage(Expr tid, Expr c0) {
   if (source_ == GemmSource::image || g_.points > 1) stage_tiles(tid, c0);
   else stage_elements(v(), tid, c0);
   stage_elements(a(), tid, c0);
-}
-
-Expr ChunkStager::col0(const StagedOperand& op) {
-  // One expression per block, the same node each time (a new one would reorder the sums it is in).
-  const bool u = &op == &a();
-  const Expr block = u ? core_.kb : core_.pb;
-  auto& [of, col] = col0_[u ? 0 : 1];
-  if (of.node() != block.node()) of = block, col = block * (u ? g_.bk : g_.bp);
-  return col;
 }
 
 ChunkStager::Element ChunkStager::element(const StagedOperand& op, int i, Expr tid) {
@@ -256,7 +246,7 @@ std::pair<Expr, Expr> ChunkStager::source(const StagedOperand& op, const Element
     xi = b_.let("xi", xi + el.row / g_.cc);
     ci = el.row % g_.cc;
   }
-  Expr c = b_.let("c", c0 + ci), x = b_.let("col", col0(op) + el.col);
+  Expr c = b_.let("c", c0 + ci), x = b_.let("col", op.col0 + el.col);
   Expr ok = el.ok;
   if (d_.c % g_.cc) ok = both(ok, lt(c, b_.i32(d_.c)));
   if (op.extent % op.width) ok = both(ok, lt(x, b_.i32(op.extent)));

@@ -23,6 +23,9 @@ struct StagedOperand {
   const ir::Memory* smem;  // where it is staged: the core's f32 array, or the operand's own half array
   int width;       // bk or bp: columns of a row
   int64_t extent;  // K or P: columns of the tensor in memory
+  ir::Expr col0;   // the block's first column (V: its first tile where the tiles are runs, not a 2D block;
+                   // the work-group's first block: a persistent tile ring's copies of U and patches read
+                   // the core's block when issued, issue_bulk_u and issue_tile_patches)
   int64_t base;    // offset in `smem`, in its elements
   int64_t copy;    // elements of one copy: points x cc x pitch
   int pitch;       // elements from one row to the next: width plus GemmTiles::pad() (a half operand: 8;
@@ -92,10 +95,6 @@ class ChunkStager {
   // issue_tile_patches where the tiles are a 2D block (GemmTiles::region): the block's input region
   // once, [h][w][cc] at the region's pitches (tile_patch_ring.cpp).
   void issue_region_patches(ir::Expr tid, ir::Expr c0, ir::Expr buf, ir::Expr pb);
-  /// The operand's first column in the tensor: U's block of output channels, V's first tile (the
-  /// core's block as it is when called: a persistent work-group moves through several).
-  ir::Expr col0(const StagedOperand& op);
-  std::pair<ir::Expr, ir::Expr> col0_[2];  // U's and V's: the block's coordinate, and col0 from it
   struct Element {
     ir::Expr row, col, ok;  // row in [points x cc]; ok: inside the chunk (null: always)
   };

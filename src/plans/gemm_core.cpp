@@ -476,9 +476,11 @@ void check_stages(const std::string& plan, const Tiling& t, const GemmTiles& g, 
            "(all alpha^2 points in each thread) and of fused (all alpha^2 points split over the warps)");
   if (g.mma && s.source != GemmSource::transformed && !mma_fused)
     refuse("tensor cores take V from the input-transform kernel, except in plan fused");
-  if (g.persistent_groups && (!tile_ring || g.double_operands || !g.exchange_over_staging()))
+  // (U by bulk copies: its copy reads the block's output channels when issued; 16-byte copies of U
+  // take the first block's, StagedOperand::col0.)
+  if (g.persistent_groups && (!tile_ring || g.double_operands || !g.exchange_over_staging() || !g.bulk_u))
     refuse("work-groups that run several blocks each are for the tensor-core fused ring with U and V staged once, "
-           "in halves");
+           "in halves, U by bulk copies");
   if (g.stage_points && (!mma_output || !g.stages || g.points % g.stage_points))
     refuse("staging " + std::to_string(g.stage_points) + " points at a time is for the tensor-core fused-output, "
            "with asynchronous copies, and must divide the work-group's " + std::to_string(g.points) + " points");
