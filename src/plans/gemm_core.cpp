@@ -430,6 +430,7 @@ void multiply_chunks(KernelBuilder& b, const ConvDesc& d, const Tiling& t, const
   else multiply_in_place(b, core, st, chunks);
   sink(core);
 }
+
 namespace {
 
 /// Kernel name part and report stage of each source and sink.
