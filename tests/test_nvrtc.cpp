@@ -179,7 +179,7 @@ TEST_F(Nvrtc, ParallelCompileKeepsEachKernelsReportInOrder) {
     sources.push_back("#define N " + std::to_string(n) + "\n" + std::string(kSpillingKernel));
     names.push_back("big_" + std::to_string(sources.size() - 1) + "_n" + std::to_string(n));
   }
-  std::vector<NvrtcOutput> outs = nvrtc_compile_parallel(sources, names, "sm_90");
+  std::vector<NvrtcOutput> outs = nvrtc_compile_parallel(sources, names, std::vector<std::string>(sources.size(), "sm_90"));
   ASSERT_EQ(outs.size(), 4u);
   for (size_t i = 0; i < outs.size(); ++i) {
     ASSERT_EQ(outs[i].kernels.count("big"), 1u) << names[i];
@@ -190,7 +190,7 @@ TEST_F(Nvrtc, ParallelCompileKeepsEachKernelsReportInOrder) {
   EXPECT_LT(outs[0].kernels.at("big").registers, outs[3].kernels.at("big").registers);
   sources[2] = "extern \"C\" __global__ void broken( {";
   try {
-    nvrtc_compile_parallel(sources, names, "sm_90");
+    nvrtc_compile_parallel(sources, names, std::vector<std::string>(sources.size(), "sm_90"));
     FAIL() << "a broken program compiled";
   } catch (const wino::Error& e) {
     EXPECT_NE(std::string(e.what()).find("big_2_n16"), std::string::npos) << e.what();

@@ -154,6 +154,17 @@ void Analysis::use_block(const Block& b, bool in_region) {
         if (!in_region) reject("an mma outside a thread region");
         for (Expr e : s.args) use(e, pos, in_region);
         break;
+      case StmtKind::mma_async:
+        if (!in_region) reject("an mma_async outside a thread region");
+        for (const SharedMatrix& m : s.matrices) {
+          if (!m.memory || m.memory->space != Space::shared) reject("an mma_async reads work-group memory only");
+          use(m.start, pos, in_region);
+        }
+        break;
+      case StmtKind::mma_async_commit:
+      case StmtKind::mma_async_wait:
+        if (!in_region) reject(std::string("an ") + stmt_kind_name(s.kind) + " outside a thread region");
+        break;
       case StmtKind::load_matrix:  // every lane gets values of other lanes' rows
         if (!in_region) reject("a load_matrix outside a thread region");
         if (!s.memory) reject("a load_matrix has no memory");

@@ -21,6 +21,9 @@ void Machine::start_copies() {
   for (Cells& c : cells_) std::fill(c.landed_by.begin(), c.landed_by.end(), -1);
   for (Cells& c : cells_) std::fill(c.in_flight.begin(), c.in_flight.end(), 0);
   commits_.assign(static_cast<size_t>(std::max(threads_, 1)), 0);
+  async_.clear();
+  for (Cells& c : cells_) std::fill(c.async_uses.begin(), c.async_uses.end(), 0), c.async_live = 0;
+  async_commits_.assign(static_cast<size_t>(std::max(threads_, 1)), 0);
 }
 
 void Machine::finish_copies() {

@@ -38,6 +38,7 @@ void Machine::run() {
     start_copies();
     block(k_.body);
     finish_copies();
+    finish_async();
   }
 }
 
@@ -78,6 +79,9 @@ void Machine::stmt(const Stmt& s) {
     case StmtKind::mbarrier_expect: return mbarrier_expect(s);
     case StmtKind::mbarrier_wait: return mbarrier_wait(s);
     case StmtKind::load_matrix: return load_matrix(s);
+    case StmtKind::mma_async: return mma_async(s);
+    case StmtKind::mma_async_commit: return mma_async_commit();
+    case StmtKind::mma_async_wait: return mma_async_wait(s);
   }
 }
 

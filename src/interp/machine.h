@@ -52,6 +52,12 @@ struct Cells {
   bool landing(int64_t e) const { return !in_flight.empty() && in_flight[e] != 0; }
   // By element: which landing of bulk copies (Machine::landings_) wrote it; empty until the first.
   std::vector<int32_t> landed_by;
+  // By element: the mma_asyncs not yet retired that read it (work-group arrays) or write it (a
+  // thread's accumulators; async_mma.cpp); empty until the first. No thread may write such an
+  // element, and none may read an accumulator, until the mma_async_wait that retires them.
+  std::vector<uint16_t> async_uses;
+  int64_t async_live = 0;  // elements with a use
+  bool async_use(int64_t e) const { return async_live != 0 && async_uses[e] != 0; }
 };
 
 constexpr int32_t kManyReaders = -2;
@@ -209,6 +215,19 @@ class Machine {
   // Bulk copies and their barriers (copies.cpp): a copy's values are read at issue and land at
   // the first mbarrier_wait that sees the barrier's phase it was counted in complete.
   void copy_bulk(const ir::Stmt& s);
+  // Warpgroup matrix multiplies (async_mma.cpp): each computed when issued, its accumulators and
+  // the work-group memory it reads in use until the mma_async_wait that retires its group.
+  void mma_async(const ir::Stmt& s);
+  void mma_async_commit();
+  void mma_async_wait(const ir::Stmt& s);
+  // A read of shared element e by an mma_async of the warpgroup led by `lane` (the checks of read()
+  // and one more: the tensor cores read through another path, so not in the barrier interval of
+  // the write); marks it in use.
+  float async_read(Cells& c, int64_t e, int lane);
+  void async_mark(Cells& c, int64_t e, int lane);
+  void finish_async();  // a work-group ends: every mma_async must have been retired
+  // "<verb> ... element e while an mma_async that uses it is in flight".
+  [[noreturn]] void async_in_use(int lane, const Cells& c, int64_t e, const char* verb) const;
   // Whether element e of `c` landed by a bulk copy whose barrier phase `lane` has waited for.
   bool landed_for(const Cells& c, int64_t e, int lane) const;
   // "written by thread N", or by a bulk copy whose wait the thread has not seen.
@@ -303,6 +322,14 @@ class Machine {
   std::vector<PendingBulk> bulk_;  // bulk copies not landed
   std::map<BarrierKey, Mbarrier> mbarriers_;
   std::vector<int64_t> commits_;     // by lane: groups committed in this work-group
+  struct PendingAsync {  // an element an mma_async uses, until its group retires
+    int lane;             // the thread whose wait retires it (a matrix's: the warpgroup's first)
+    int64_t group;        // the thread's mma_async commit count when it was issued
+    Cells* cells;
+    int64_t element;
+  };
+  std::vector<PendingAsync> async_;
+  std::vector<int64_t> async_commits_;  // by lane: mma_async groups committed in this work-group
   std::vector<double> copy_values_;  // a copy_async's values, element-major by lane
 };
 

@@ -132,6 +132,7 @@ float Machine::read(Cells& c, int64_t e, int lane) {
   if (c.bits) return c.mem->type == Type::f16 ? f16_to_float(c.bits[e]) : bf16_to_float(c.bits[e]);
   if (c.mem->space == Space::global) return c.data[e];
   if (c.landing(e)) in_flight(lane, c, e, "reads");
+  if (c.mem->space == Space::per_thread && c.async_use(e)) async_in_use(lane, c, e, "reads");
   if (!written(c, e)) {
     const int64_t i = c.mem->space == Space::per_thread ? e / threads_ : e;  // in the thread's copy
     fail_at(lane, "reads " + std::string(space_name(c.mem->space)) + " '" + c.mem->name + "' element " +
@@ -165,6 +166,7 @@ void Machine::write(Cells& c, int64_t e, float v, int lane) {
     else c.data[e] = v;
     return;
   }
+  if (c.async_use(e)) async_in_use(lane, c, e, "writes");
   if (c.mem->space == Space::shared) {
     if (c.landing(e)) in_flight(lane, c, e, "writes");
     Cells::Track& t = c.track[e];
@@ -224,6 +226,7 @@ void Machine::read_lanes(Cells& c, int64_t base, double* out) {
   const float* data = c.data;
   if (base >= 0) {  // a per-thread array at one index: the lanes' elements are contiguous
     check_written(c, base);
+    if (c.async_live) each(top(), [&](int l) { (void)read(c, base + l, l); });  // the checked path
     each(top(), [&](int l) { out[l] = data[base + l]; });
   } else if (c.bits) {
     each(top(), [&](int l) { out[l] = read(c, e[l], l); });
@@ -231,7 +234,7 @@ void Machine::read_lanes(Cells& c, int64_t base, double* out) {
     each(top(), [&](int l) { out[l] = data[e[l]]; });
   } else if (c.mem->space == Space::per_thread) {
     each(top(), [&](int l) {
-      if (!c.written[e[l]]) read(c, e[l], l);  // throws
+      if (!c.written[e[l]] || c.async_use(e[l])) read(c, e[l], l);  // throws
       out[l] = data[e[l]];
     });
   } else {
@@ -259,7 +262,9 @@ void Machine::write_lanes(Cells& c, int64_t base, const double* v, bool accumula
   }
   const int64_t* e = elements_.data();
   float* data = c.data;
-  if (base >= 0) {  // a per-thread array at one index
+  if (base >= 0 && c.async_live) {  // the checked path
+    each(top(), [&](int l) { write(c, base + l, static_cast<float>(v[l]) + (accumulate ? read(c, base + l, l) : 0.f), l); });
+  } else if (base >= 0) {  // a per-thread array at one index
     if (accumulate) {
       check_written(c, base);
       each(top(), [&](int l) { data[base + l] += static_cast<float>(v[l]); });
@@ -273,14 +278,17 @@ void Machine::write_lanes(Cells& c, int64_t base, const double* v, bool accumula
       write(c, e[l], accumulate ? read(c, e[l], l) + x : x, l);
     });
   } else if (c.mem->space == Space::per_thread) {
-    each(top(), [&](int l) { c.written[e[l]] = 1, data[e[l]] = static_cast<float>(v[l]); });
+    each(top(), [&](int l) {
+      if (c.async_use(e[l])) write(c, e[l], static_cast<float>(v[l]), l);  // throws
+      c.written[e[l]] = 1, data[e[l]] = static_cast<float>(v[l]);
+    });
   } else {
     const uint64_t phase = phase_;
     Cells::Track* track = c.track.data();
     each(top(), [&](int l) {
       const int64_t x = e[l];
       Cells::Track& t = track[x];
-      if (written_by_other(t, phase, l) || (t.read_phase == phase && t.reader != l) || c.landing(x))
+      if (written_by_other(t, phase, l) || (t.read_phase == phase && t.reader != l) || c.landing(x) || c.async_use(x))
         write(c, x, static_cast<float>(v[l]), l);  // the checked path
       t.write_phase = phase;
       t.writer = l;

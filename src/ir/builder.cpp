@@ -34,6 +34,9 @@ const char* stmt_kind_name(StmtKind k) {
     case StmtKind::mbarrier_expect: return "mbarrier_expect";
     case StmtKind::mbarrier_wait: return "mbarrier_wait";
     case StmtKind::load_matrix: return "load_matrix";
+    case StmtKind::mma_async: return "mma_async";
+    case StmtKind::mma_async_commit: return "mma_async_commit";
+    case StmtKind::mma_async_wait: return "mma_async_wait";
   }
   return "?";
 }
@@ -92,6 +95,7 @@ StmtPtr clone(const Stmt& s) {
   c->mbarrier = s.mbarrier;
   c->vars = s.vars;
   c->transposed = s.transposed;
+  c->matrices = s.matrices;
   return c;
 }
 
@@ -364,6 +368,31 @@ void KernelBuilder::copy_commit() {
 void KernelBuilder::copy_wait(int groups_left) {
   auto s = std::make_unique<Stmt>();
   s->kind = StmtKind::copy_wait;
+  s->extent = groups_left;
+  push(std::move(s));
+}
+
+void KernelBuilder::mma_async(MmaKind kind, const Memory* acc, std::vector<int64_t> slots, const SharedMatrix& a,
+                              const SharedMatrix& b) {
+  auto s = std::make_unique<Stmt>();
+  s->kind = StmtKind::mma_async;
+  s->mma = kind;
+  s->memory = acc;
+  s->extent = static_cast<int64_t>(slots.size()) * 2;
+  s->slots = std::move(slots);
+  s->matrices = {a, b};
+  push(std::move(s));
+}
+
+void KernelBuilder::mma_async_commit() {
+  auto s = std::make_unique<Stmt>();
+  s->kind = StmtKind::mma_async_commit;
+  push(std::move(s));
+}
+
+void KernelBuilder::mma_async_wait(int groups_left) {
+  auto s = std::make_unique<Stmt>();
+  s->kind = StmtKind::mma_async_wait;
   s->extent = groups_left;
   push(std::move(s));
 }

@@ -86,8 +86,30 @@ enum class StmtKind : uint8_t {
   mbarrier_init,    // a barrier whose phases complete after `extent` arrivals and their expected bytes
   mbarrier_expect,  // arrives on the barrier, expecting `extent` more bytes of copies this phase
   mbarrier_wait,    // waits until the phase of parity `value` (0 or 1) is complete
+  // A warpgroup's (128 threads') matrix multiply from work-group memory, asynchronous (CUDA sm_90a
+  // wgmma; other dialects refuse it): D[64 x n] += A[64 x k] x B[k x n], A and B read from the
+  // work-group arrays `matrices` describe (SharedMatrix), n = `extent`, k the kind's depth. Each
+  // thread's n / 2 elements of D are `slots` of the per-thread f32 array `memory`, where lane
+  // 4 g + t of warp w holds row 16 w + g (+ 8) and columns 8 j + 2 t (+ 1) (mma_async_c_pos). The
+  // product lands at the mma_async_wait that retires its group: until then the thread must not
+  // touch those slots, and no thread may write what the matrices read.
+  mma_async,
+  mma_async_commit,  // closes the thread's group of mma_asyncs issued since the last commit
+  mma_async_wait,    // waits until at most `extent` of the thread's committed groups are in flight
 };
 const char* stmt_kind_name(StmtKind k);
+
+/// An mma_async operand in work-group memory, "K-major" in core matrices of 8 rows x 16 bytes
+/// (8 rows of 16 / type-bytes elements along the reduction, rows 16 bytes apart, 128 bytes in
+/// all): element (row, kk) of the operand (A: row = output row m, B: row = column n) lies at
+/// element `start` + (row / 8) rows_stride + (kk / per) depth_stride + (row % 8) per + kk % per of
+/// `memory`, per = 16 / type-bytes. The strides are in elements, multiples of `per`.
+struct SharedMatrix {
+  const Memory* memory = nullptr;
+  Expr start;                  // i32: the same in every thread of a warpgroup
+  int64_t rows_stride = 0;     // between core matrices 8 rows apart
+  int64_t depth_stride = 0;    // between core matrices next to each other along the reduction
+};
 
 struct Stmt {
   StmtKind kind;
@@ -131,6 +153,8 @@ struct Stmt {
   // load_matrix: the variables defined (two per matrix), and whether the matrices are transposed.
   std::vector<Expr> vars;
   bool transposed = false;
+  // mma_async: A (64 x k) and B (n x k, the transpose of the product's k x n).
+  std::array<SharedMatrix, 2> matrices;
 };
 
 /// Static facts the plan knows about a kernel, for the report.

@@ -45,6 +45,11 @@ MmaPos mma_c_pos(int lane, int i) {
   return {g + 8 * (i / 2), 2 * t + i % 2};
 }
 
+MmaPos mma_async_c_pos(int lane, int i) {
+  const MmaPos p = mma_c_pos(lane % kWarp, i % 4);
+  return {16 * (lane / kWarp) + p.row, 8 * (i / 4) + p.col};
+}
+
 float round_tf32(float x) {
   if (!std::isfinite(x)) return x;
   const uint32_t bits = std::bit_cast<uint32_t>(x);

@@ -59,6 +59,14 @@ inline Type mma_storage_type(MmaKind k) {
   return k == MmaKind::f16_m16n8k16 ? Type::f16 : k == MmaKind::bf16_m16n8k16 ? Type::bf16 : Type::f32;
 }
 
+/// mma_async (a warpgroup's wgmma): rows of D, threads, and where value i of thread `lane` (0 ..
+/// 127) of the warpgroup sits in D (64 x n): warp w's rows 16 w .. 16 w + 15, each 8-column slice
+/// j of them as an m16n8 mma's C (values 4 j .. 4 j + 3).
+constexpr int kMmaAsyncRows = 64, kWarpGroup = 128;
+MmaPos mma_async_c_pos(int lane, int i);
+/// The n an mma_async takes: a multiple of 8 from 8 to 256.
+inline bool mma_async_n_ok(int64_t n) { return n >= 8 && n <= 256 && n % 8 == 0; }
+
 /// `x` rounded to tf32 (10 mantissa bits; to nearest, ties away from zero: PTX cvt.rna.tf32.f32).
 float round_tf32(float x);
 /// `x` truncated to tf32 (toward zero).

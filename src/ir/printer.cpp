@@ -131,6 +131,25 @@ class Printer {
         case StmtKind::copy_commit:
           line(indent, "copy_commit");
           break;
+        case StmtKind::mma_async: {
+          std::string text = "mma_async." + mma_operand_name(s.mma) + ".m64n" + std::to_string(s.extent) + " " +
+                             s.memory->name + "[";
+          for (size_t i = 0; i < s.slots.size(); ++i) text += (i ? "," : "") + std::to_string(s.slots[i]);
+          text += "] +=";
+          for (int side = 0; side < 2; ++side) {
+            const SharedMatrix& m = s.matrices[side];
+            text += std::string(side ? " x B " : " A ") + m.memory->name + "[" + expr(m.start.node()) + "] (rows " +
+                    std::to_string(m.rows_stride) + ", depth " + std::to_string(m.depth_stride) + ")";
+          }
+          line(indent, text);
+          break;
+        }
+        case StmtKind::mma_async_commit:
+          line(indent, "mma_async_commit");
+          break;
+        case StmtKind::mma_async_wait:
+          line(indent, "mma_async_wait " + std::to_string(s.extent));
+          break;
         case StmtKind::copy_wait:
           line(indent, "copy_wait " + std::to_string(s.extent));
           break;

@@ -9,6 +9,8 @@ std::vector<Expr> stmt_operands(const Stmt& s) {
   for (Expr e : {s.cond, s.index, s.value, s.source_index})
     if (e) out.push_back(e);
   out.insert(out.end(), s.args.begin(), s.args.end());
+  for (const SharedMatrix& m : s.matrices)
+    if (m.start) out.push_back(m.start);
   return out;
 }
 

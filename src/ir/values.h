@@ -24,7 +24,7 @@ struct ValuePlan {
 /// Builds the evaluation plan of a kernel.
 ValuePlan plan_values(const Kernel& kernel);
 
-/// Expression operands of a statement (value, index, cond), the non-null ones.
+/// Expression operands of a statement (value, index, cond, ..., mma_async's matrix starts), the non-null ones.
 std::vector<Expr> stmt_operands(const Stmt& s);
 
 }  // namespace wino::ir

@@ -131,6 +131,35 @@ class Verifier {
       }
   }
 
+  void check_mma_async(const Stmt& s, bool in_threads) {
+    if (!in_threads) problem("mma_async outside a thread region");
+    if (k_.threads_per_group % kWarpGroup) problem("mma_async in a work-group that is not whole warpgroups of 128 threads");
+    if (s.cond) problem("mma_async has no mask");
+    if (s.mma == MmaKind::tf32x3_m16n8k8) problem("mma_async takes one product a step: tf32, f16 or bf16, not tf32x3");
+    if (!mma_async_n_ok(s.extent)) problem("mma_async's n is a multiple of 8 from 8 to 256, not " + std::to_string(s.extent));
+    if (!s.memory || !memories_.count(s.memory) || s.memory->space != Space::per_thread || s.memory->type != Type::f32) {
+      problem("mma_async accumulates into something that is not a per-thread f32 array of this kernel");
+      return;
+    }
+    if (static_cast<int64_t>(s.slots.size()) * 2 != s.extent) problem("mma_async takes n / 2 accumulator elements");
+    for (int64_t e : s.slots)
+      if (e < 0 || e >= s.memory->size) problem("mma_async accumulator element " + std::to_string(e) + " out of bounds");
+    const Type stored = mma_storage_type(s.mma);
+    const int64_t per = 16 / type_bytes(stored);
+    for (int side = 0; side < 2; ++side) {
+      const SharedMatrix& m = s.matrices[side];
+      const std::string what = std::string("mma_async's ") + (side ? "B" : "A");
+      if (!m.memory || !memories_.count(m.memory) || m.memory->space != Space::shared || m.memory->type != stored) {
+        problem(what + " is not a " + type_name(stored) + " work-group array of this kernel");
+        continue;
+      }
+      check_expr(m.start, "matrix start");
+      if (m.start && m.start.type() != Type::i32) problem(what + "'s start is not i32");
+      if (m.rows_stride <= 0 || m.depth_stride <= 0 || m.rows_stride % per || m.depth_stride % per)
+        problem(what + "'s strides must be positive multiples of 16 bytes");
+    }
+  }
+
   void check_load_matrix(const Stmt& s, bool in_threads) {
     check_memory(s, in_threads);
     if (k_.threads_per_group % kWarp) problem("load_matrix in a work-group that is not whole warps of 32 threads");
@@ -272,6 +301,12 @@ class Verifier {
         case StmtKind::copy_wait:
           if (!in_threads) problem("copy_commit and copy_wait belong in a thread region");
           if (s.extent < 0) problem("copy_wait's groups left must be >= 0");
+          break;
+        case StmtKind::mma_async: check_mma_async(s, in_threads); break;
+        case StmtKind::mma_async_commit:
+        case StmtKind::mma_async_wait:
+          if (!in_threads) problem("mma_async_commit and mma_async_wait belong in a thread region");
+          if (s.extent < 0) problem("mma_async_wait's groups left must be >= 0");
           break;
       }
     }

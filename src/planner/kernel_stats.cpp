@@ -308,6 +308,18 @@ class Analyzer {
           stats_.shared_bytes += bytes;
           break;
         }
+        case StmtKind::mma_async: {  // a warpgroup's 2 x 64 x n x depth flops from A and B in work-group memory
+          array_access(s.memory);
+          const int64_t depth = mma_depth(s.mma), bytes = type_bytes(s.matrices[0].memory->type);
+          const int64_t f = per_thread * 2 * kMmaAsyncRows * s.extent * depth / kWarpGroup;
+          stats_.flops += f;
+          stats_.mma_flops += f;
+          stats_.mma_tf32_flops += mma_is_tf32(s.mma) ? f : f / 2;
+          stats_.shared_bytes += per_thread * (kMmaAsyncRows + s.extent) * depth * bytes / kWarpGroup;
+          break;
+        }
+        case StmtKind::mma_async_commit:
+        case StmtKind::mma_async_wait:
         case StmtKind::copy_commit:
         case StmtKind::copy_wait:
         case StmtKind::mbarrier_init:

@@ -113,6 +113,7 @@ class Renderer {
       hint_counts_[reserved] = 1;
     find_raw_halves(k.body);
     if (d.shared_pointer_offsets) find_shared_bases(k.body);
+    async_mma_ = has_mma_async(k);
   }
 
   std::string run() {
@@ -354,6 +355,35 @@ class Renderer {
     return call + ");";
   }
 
+  // wgmma (sm_90a) on the prelude's wino_wgmma_desc of each matrix; the accumulators in and out as
+  // "+f" operands. tf32 takes no transpose flags.
+  void mma_async_call(const Stmt& s) {
+    if (!d_.mma_async)
+      throw Error(std::string("the ") + dialect_name(d_.dialect) +
+                  " dialect has no warpgroup matrix op (mma_async): the plans that use it run on CUDA sm_90 only");
+    const std::string type = mma_operand_name(s.mma);
+    const int64_t bytes = type_bytes(s.matrices[0].memory->type), regs = static_cast<int64_t>(s.slots.size());
+    std::string desc[2];
+    for (int side = 0; side < 2; ++side) {
+      const SharedMatrix& m = s.matrices[side];
+      desc[side] = fresh_name(side ? "bdesc" : "adesc", false);
+      line("const unsigned long long " + desc[side] + " = wino_wgmma_desc(&" + memory_ref(*m.memory, m.start) + ", " +
+           std::to_string(m.depth_stride * bytes) + "u, " + std::to_string(m.rows_stride * bytes) + "u);");
+    }
+    std::string regs_text;
+    for (int64_t i = 0; i < regs; ++i) regs_text += (i ? ",%" : "%") + std::to_string(i);
+    const std::string op = "wgmma.mma_async.sync.aligned.m64n" + std::to_string(s.extent) + "k" +
+                           std::to_string(mma_depth(s.mma)) + ".f32." + type + "." + type;
+    line("asm volatile(\"{.reg .pred p; setp.ne.b32 p, %" + std::to_string(regs + 2) + ", 0; " + op + " {" + regs_text +
+         "}, %" + std::to_string(regs) + ", %" + std::to_string(regs + 1) + ", p, 1, 1" +
+         (mma_is_tf32(s.mma) ? "" : ", 0, 0") + ";}\"");
+    std::string outs;
+    for (int64_t i = 0; i < regs; ++i)
+      outs += std::string(i ? ", " : "") + "\"+f\"(" + memory_prefix(*s.memory) + "[" + std::to_string(s.slots[static_cast<size_t>(i)]) + "])";
+    line("    : " + outs);
+    line("    : \"l\"(" + desc[0] + "), \"l\"(" + desc[1] + "), \"r\"(1) : \"memory\");");
+  }
+
   // `operands`: tf32, f16 or bf16 (a conversion), bits (a tf32 value as it is) or halves (two
   // stored f16/bf16 values as they are).
   std::string mma_register(const std::string& operands, Expr lo, Expr hi) {
@@ -375,7 +405,12 @@ class Renderer {
   void block(const Block& b) {
     scopes_.emplace_back();
     operand_scopes_.emplace_back();
-    for (const StmtPtr& s : b) stmt(*s);
+    after_mma_async_ = false;
+    for (const StmtPtr& s : b) {
+      stmt(*s);
+      after_mma_async_ = s->kind == StmtKind::mma_async;
+    }
+    after_mma_async_ = false;
     operand_scopes_.pop_back();
     scopes_.pop_back();
   }
@@ -456,6 +491,9 @@ class Renderer {
         line("}");
         break;
       case StmtKind::barrier:
+        // What the threads stored reaches the tensor cores' reads (another proxy) only through a
+        // proxy fence before the barrier.
+        if (async_mma_) line("asm volatile(\"fence.proxy.async.shared::cta;\" ::: \"memory\");");
         line(d_.barrier);
         break;
       case StmtKind::comment:
@@ -475,6 +513,17 @@ class Renderer {
         break;
       case StmtKind::load_matrix:
         load_matrix_call(s);
+        break;
+      case StmtKind::mma_async:
+        // A run of mma_asyncs starts with a fence: the accumulators' registers were the threads'.
+        if (!after_mma_async_) line("asm volatile(\"wgmma.fence.sync.aligned;\" ::: \"memory\");");
+        mma_async_call(s);
+        break;
+      case StmtKind::mma_async_commit:
+        line("asm volatile(\"wgmma.commit_group.sync.aligned;\" ::: \"memory\");");
+        break;
+      case StmtKind::mma_async_wait:
+        line("asm volatile(\"wgmma.wait_group.sync.aligned " + std::to_string(s.extent) + ";\" ::: \"memory\");");
         break;
       case StmtKind::copy_bulk:
       case StmtKind::mbarrier_init:
@@ -637,6 +686,8 @@ class Renderer {
 
   const Kernel& k_;
   const DialectSpec& d_;
+  bool async_mma_ = false;        // the kernel has an mma_async
+  bool after_mma_async_ = false;  // the statement just rendered in this block was one
   std::unordered_map<const Node*, std::vector<const Memory*>> shared_bases_;  // in the order first seen
   std::map<std::pair<const Node*, const Memory*>, std::string> pointer_names_;  // base_pointer's
   std::unordered_map<const Node*, const Memory*> raw_halves_;
@@ -652,6 +703,13 @@ class Renderer {
 };
 
 }  // namespace
+
+bool has_mma_async(const Kernel& kernel) {
+  std::function<bool(const Block&)> any = [&](const Block& b) {
+    return std::any_of(b.begin(), b.end(), [&](const StmtPtr& s) { return s->kind == StmtKind::mma_async || any(s->body); });
+  };
+  return any(kernel.body);
+}
 
 std::string render_kernel(const Kernel& kernel, Dialect dialect) {
   return Renderer(kernel, dialect_spec(dialect)).run();

@@ -47,6 +47,7 @@ struct DialectSpec {
   std::string array_align;        // after a per-thread array's declarator: starts it on a cache line
   bool copy_async = false;        // has wino_copy_async<bytes>(dst, src, ok) and cp.async groups
   bool copy_bulk = false;         // has wino_copy_bulk and wino_mbarrier_* (sm_90 bulk copies and their barriers)
+  bool mma_async = false;         // has wino_wgmma_desc, for ir::StmtKind::mma_async as wgmma (sm_90a)
   // Work-group memory at `base + constant` is addressed as (array + base)[constant]: NVRTC's PTX
   // addresses work-group memory with 64 bits and sign-extends each index (base + constant) anew,
   // which ptxas cannot fold into the access's immediate offset; the pointer is shared instead.

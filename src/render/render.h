@@ -14,6 +14,10 @@ const char* dialect_name(Dialect d);
 /// Source of one kernel (function only, no prelude).
 std::string render_kernel(const ir::Kernel& kernel, Dialect dialect);
 
+/// Whether the kernel has a warpgroup matrix op (ir::StmtKind::mma_async): CUDA compiles it for
+/// the architecture's own features (sm_90a), which no other architecture runs.
+bool has_mma_async(const ir::Kernel& kernel);
+
 /// Static work-group memory a CUDA kernel may declare; above it the arrays are dynamic.
 constexpr int64_t kStaticSharedBytes = 48 * 1024;
 /// Bytes of dynamic work-group memory the kernel's launch must provide in `dialect` (0: its

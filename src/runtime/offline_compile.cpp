@@ -1,6 +1,7 @@
 #include "runtime/offline_compile.h"
 
 #include "common/error.h"
+#include "render/render.h"
 #include "runtime/cuda/nvrtc.h"
 
 namespace wino::runtime {
@@ -14,9 +15,12 @@ std::vector<BackendKernelStats> compile_offline(const std::string& target,
   if (!cuda::nvrtc_available(&why))
     throw Error("target " + target + " needs NVRTC to report registers and spills, but it is missing: " + why +
                 " (use --target cpu, opencl or metal)");
-  std::vector<std::string> names;
-  for (const KernelSpec& k : kernels) names.push_back(k.name);
-  const std::vector<cuda::NvrtcOutput> outs = cuda::nvrtc_compile_parallel(sources.kernels, names, target);
+  std::vector<std::string> names, archs;
+  for (const KernelSpec& k : kernels) {
+    names.push_back(k.name);
+    archs.push_back(cuda::kernel_arch(target, k.ir && render::has_mma_async(*k.ir)));
+  }
+  const std::vector<cuda::NvrtcOutput> outs = cuda::nvrtc_compile_parallel(sources.kernels, names, archs);
   for (size_t i = 0; i < kernels.size(); ++i) {
     auto it = outs[i].kernels.find(names[i]);
     if (it == outs[i].kernels.end())

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "common/error.h"
+#include "render/render.h"
 #include "runtime/backend.h"
 #include "runtime/cuda/cuda_driver.h"
 #include "runtime/cuda/nvrtc.h"
@@ -36,9 +37,12 @@ class CudaBackend : public Backend {
   std::vector<BackendKernelStats> compile(const std::vector<KernelSpec>& kernels,
                                           const CompileSources& sources) override {
     if (sources.kernels.size() != kernels.size()) throw Error("internal: CUDA compile needs one source per kernel");
-    std::vector<std::string> names;
-    for (const KernelSpec& k : kernels) names.push_back(k.name);
-    std::vector<cuda::NvrtcOutput> outs = cuda::nvrtc_compile_parallel(sources.kernels, names, ctx_.arch());
+    std::vector<std::string> names, archs;
+    for (const KernelSpec& k : kernels) {
+      names.push_back(k.name);
+      archs.push_back(cuda::kernel_arch(ctx_.arch(), k.ir && render::has_mma_async(*k.ir)));
+    }
+    std::vector<cuda::NvrtcOutput> outs = cuda::nvrtc_compile_parallel(sources.kernels, names, archs);
     std::vector<BackendKernelStats> stats;
     functions_.clear();
     modules_.clear();

@@ -394,17 +394,25 @@ NvrtcOutput nvrtc_compile(const std::string& source, const std::string& program_
   return finish(std::move(out), NvrtcSource::compiled);
 }
 
+std::string kernel_arch(const std::string& arch, bool own_features) {
+  if (!own_features) return arch;
+  if (arch == "sm_90" || arch == "sm_90a") return "sm_90a";
+  throw Error("a kernel with warpgroup matrix ops (wgmma) compiles for sm_90 only, not " + arch +
+              ": plan it for this device's architecture (--target " + arch + ")");
+}
+
 std::vector<NvrtcOutput> nvrtc_compile_parallel(const std::vector<std::string>& sources,
                                                 const std::vector<std::string>& program_names,
-                                                const std::string& arch) {
-  if (sources.size() != program_names.size()) throw Error("internal: nvrtc_compile_parallel: one name per source");
+                                                const std::vector<std::string>& archs) {
+  if (sources.size() != program_names.size() || sources.size() != archs.size())
+    throw Error("internal: nvrtc_compile_parallel: one name and arch per source");
   std::vector<NvrtcOutput> out(sources.size());
   std::vector<std::exception_ptr> failures(sources.size());
   std::atomic<size_t> next{0};
   auto worker = [&] {
     for (size_t i = next++; i < sources.size(); i = next++) {
       try {
-        out[i] = nvrtc_compile(sources[i], program_names[i], arch);
+        out[i] = nvrtc_compile(sources[i], program_names[i], archs[i]);
       } catch (...) {
         failures[i] = std::current_exception();
       }

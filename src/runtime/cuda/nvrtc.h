@@ -53,12 +53,17 @@ std::string nvrtc_version();
 NvrtcOutput nvrtc_compile(const std::string& source, const std::string& program_name, const std::string& arch,
                           const std::vector<std::string>& extra_options = {});
 
-/// nvrtc_compile of each (source, name) pair, on up to one thread per core at once: the kernels of
-/// one convolution compile in parallel, and each is cached on its own. Results in input order;
-/// throws the first failure's wino::Error after every compile has ended.
+/// nvrtc_compile of each (source, name, arch) triple, on up to one thread per core at once: the
+/// kernels of one convolution compile in parallel, and each is cached on its own. Results in input
+/// order; throws the first failure's wino::Error after every compile has ended.
 std::vector<NvrtcOutput> nvrtc_compile_parallel(const std::vector<std::string>& sources,
                                                 const std::vector<std::string>& program_names,
-                                                const std::string& arch);
+                                                const std::vector<std::string>& archs);
+
+/// The architecture a kernel compiles for: `arch`, or with its own features where the kernel
+/// uses them (`own_features`: wgmma, sm_90 -> sm_90a). Throws wino::Error where `arch` has none
+/// such (wgmma is sm_90's alone).
+std::string kernel_arch(const std::string& arch, bool own_features);
 
 /// The on-disk cache directory: $WINO_CACHE_DIR/cuda, else $XDG_CACHE_HOME/wino/cuda, else
 /// $HOME/.cache/wino/cuda; empty when none of these is set. Read at every compile.
