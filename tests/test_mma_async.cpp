@@ -31,6 +31,7 @@ enum class Fault { none, write_before_wait, read_before_wait, no_wait, no_commit
 struct Shape {
   MmaKind kind;
   int n;
+  bool swizzled = false;  // B in rows of its reduction's bytes (64: kSteps k-steps), swizzled so
   int depth() const { return mma_depth(kind); }
   int per() const { return 16 / type_bytes(mma_storage_type(kind)); }  // elements in 16 bytes
   int reduction() const { return kSteps * depth(); }
@@ -49,7 +50,17 @@ struct Layout {
   }
 };
 Layout a_layout(const Shape& s) { return {8 * s.per(), int64_t{kRows} * s.per(), int64_t{kRows} * s.reduction()}; }
-Layout b_layout(const Shape& s) { return {int64_t{8} * s.reduction(), 8 * s.per(), int64_t{s.n} * s.reduction()}; }
+Layout b_layout(const Shape& s) { return {int64_t{8} * s.reduction(), s.swizzled ? 0 : 8 * s.per(), int64_t{s.n} * s.reduction()}; }
+int swizzle_bytes(const Shape& s) { return s.swizzled ? s.reduction() * type_bytes(mma_storage_type(s.kind)) : 0; }
+
+// Where B's element (row, kk) of a group lies swizzled (ir::SharedMatrix): rows of the reduction,
+// each row's 16-byte units xor'ed with (row bytes / 128) % units, the xor spelled bit by bit.
+Expr swizzled_at(KernelBuilder& b, const Shape& s, Expr row, Expr kk) {
+  const int units = swizzle_bytes(s) / 16, per = s.per();
+  Expr unit = kk / per, pattern = row * swizzle_bytes(s) / 128 % units, out = b.i32(0);
+  for (int bit = 1; bit < units; bit *= 2) out = out + (unit / bit + pattern / bit) % 2 * bit;
+  return row * s.reduction() + out * per + kk % per;
+}
 
 // in = [A: g, row, kk][B: g, column, kk] row-major; out[g][row][column] = sum_kk A B.
 std::unique_ptr<Kernel> async_kernel(const Shape& s, Fault fault) {
@@ -58,7 +69,7 @@ std::unique_ptr<Kernel> async_kernel(const Shape& s, Fault fault) {
   const Memory* out = b.buffer("out", s.out_floats(), false);
   const Type stored = mma_storage_type(s.kind);
   const Memory* as = b.shared_array("as", s.a_floats(), stored);
-  const Memory* bs = b.shared_array("bs", s.b_floats(), stored);
+  const Memory* bs = b.shared_array("bs", s.b_floats(), stored, false, s.swizzled ? 1024 : 16);
   const Memory* acc = b.thread_array("acc", s.n / 2);
   const Layout la = a_layout(s), lb = b_layout(s);
   const int threads = kGroups * kWarpGroup;
@@ -71,7 +82,9 @@ std::unique_ptr<Kernel> async_kernel(const Shape& s, Fault fault) {
         Expr e = b.let("e", tid + i * threads);
         Expr g = b.let("g", e / (rows * s.reduction())), row = b.let("row", e / s.reduction() % rows),
              kk = b.let("kk", e % s.reduction());
-        Expr at = g * l.group + row / 8 * l.rows_stride + kk / s.per() * l.depth_stride + row % 8 * s.per() + kk % s.per();
+        Expr at = side && s.swizzled ? g * l.group + swizzled_at(b, s, row, kk)
+                                     : g * l.group + row / 8 * l.rows_stride + kk / s.per() * l.depth_stride +
+                                           row % 8 * s.per() + kk % s.per();
         b.store(side ? bs : as, at, b.load("x", in, e + (side ? s.a_floats() : 0)));
       }
     }
@@ -86,10 +99,11 @@ std::unique_ptr<Kernel> async_kernel(const Shape& s, Fault fault) {
     for (int i = 0; i < s.n / 2; ++i) slots[static_cast<size_t>(i)] = i;
     for (int step = 0; step < kSteps; ++step) {
       const int64_t along = int64_t{step} * s.depth() / s.per();  // core matrices along the reduction
+      Expr bstart = g * lb.group + (s.swizzled ? b.i32(int64_t{step} * s.depth()) : b.i32(along * lb.depth_stride));
       Expr astart = g * la.group + along * la.depth_stride;
       if (fault == Fault::starts_differ) astart = astart + tid % 2 * 8;
       b.mma_async(s.kind, acc, slots, {as, astart, la.rows_stride, la.depth_stride},
-                  {bs, g * lb.group + along * lb.depth_stride, lb.rows_stride, lb.depth_stride});
+                  {bs, bstart, lb.rows_stride, lb.depth_stride, swizzle_bytes(s)});
     }
     if (fault == Fault::write_before_wait) b.store(as, tid, b.f32(1));
     if (fault == Fault::read_before_wait) b.store(out, tid, b.load("early", acc, b.i32(0)));
@@ -141,7 +155,9 @@ std::string run_error(const Shape& s, Fault fault, std::vector<float>* result = 
   return "";
 }
 
-const std::vector<Shape> kShapes = {{MmaKind::f16_m16n8k16, 32}, {MmaKind::bf16_m16n8k16, 8}, {MmaKind::tf32_m16n8k8, 16}};
+const std::vector<Shape> kShapes = {{MmaKind::f16_m16n8k16, 32},       {MmaKind::bf16_m16n8k16, 8},
+                                    {MmaKind::tf32_m16n8k8, 16},       {MmaKind::f16_m16n8k16, 16, true},
+                                    {MmaKind::bf16_m16n8k16, 32, true}, {MmaKind::tf32_m16n8k8, 8, true}};
 
 TEST(MmaAsync, InterpreterMultipliesEachWarpgroupsMatricesFromTheirLayout) {
   for (const Shape& s : kShapes) {

@@ -78,7 +78,7 @@ void Machine::mma_async(const Stmt& s) {
       mat[side].resize(static_cast<size_t>(rows) * depth);
       for (int row = 0; row < rows; ++row)
         for (int kk = 0; kk < depth; ++kk) {
-          const double i = start + (row / 8) * m.rows_stride + (kk / per) * m.depth_stride + (row % 8) * per + kk % per;
+          const double i = static_cast<double>(m.element(static_cast<int64_t>(start), row, kk, 16 / per));
           const int64_t e = element(c, i, "an mma_async reads", wg);
           const float v = async_read(c, e, wg);
           if (mma_is_tf32(s.mma) && round_tf32(v) != v && !std::isnan(v))  // the tensor cores take tf32's bits as they are

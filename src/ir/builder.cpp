@@ -47,13 +47,17 @@ std::vector<int64_t> shared_array_offsets(const Kernel& k) {
   for (size_t i = 0; i < k.arrays.size(); ++i) {
     const Memory& a = *k.arrays[i];
     if (a.barriers || a.kept || a.space != Space::shared) continue;
+    if (!a.reuses) next = (next + a.align - 1) / a.align * a.align;
     at[i] = a.reuses ? 0 : next;
     if (!a.reuses) next += aligned_shared_bytes(a);
     end = std::max(end, at[i] + aligned_shared_bytes(a));
   }
   // The kept arrays past the end of both kinds, so that no reusing array lies over them.
   for (size_t i = 0; i < k.arrays.size(); ++i)
-    if (k.arrays[i]->kept) at[i] = end, end += aligned_shared_bytes(*k.arrays[i]);
+    if (k.arrays[i]->kept) {
+      end = (end + k.arrays[i]->align - 1) / k.arrays[i]->align * k.arrays[i]->align;
+      at[i] = end, end += aligned_shared_bytes(*k.arrays[i]);
+    }
   // The barriers past them all, so that no later phase writes over one. (The others stay where
   // they start at 0: placed 16 bytes past the barriers instead, the tensor-core fused ring's bulk
   // copies of U ran it 1.3-1.45x slower, H100, session 52.)
@@ -147,10 +151,18 @@ Memory* KernelBuilder::new_shared_array(const std::string& name, int64_t size, T
   return kernel_->arrays.back().get();
 }
 
-const Memory* KernelBuilder::shared_array(const std::string& name, int64_t size, Type type, bool reuses) {
+const Memory* KernelBuilder::shared_array(const std::string& name, int64_t size, Type type, bool reuses, int64_t align) {
   Memory* m = new_shared_array(name, size, type);
   m->reuses = reuses;
+  m->align = align;
   return m;
+}
+
+int64_t SharedMatrix::element(int64_t start_value, int64_t row, int64_t kk, int elem_bytes) const {
+  const int64_t per = 16 / elem_bytes;
+  if (!swizzle) return start_value + row / 8 * rows_stride + kk / per * depth_stride + row % 8 * per + kk % per;
+  const int64_t b = (start_value + row / 8 * rows_stride + kk) * elem_bytes + row % 8 * swizzle;
+  return (b ^ (((b >> 7) & (swizzle / 16 - 1)) << 4)) / elem_bytes;
 }
 
 const Memory* KernelBuilder::kept_shared_array(const std::string& name, int64_t size, Type type) {

@@ -26,8 +26,9 @@ class KernelBuilder {
   const Memory* buffer(const std::string& name, int64_t size, bool read_only, Type type = Type::f32,
                        int binding = -1);
   /// A work-group array; `reuses`: over the other work-group arrays' bytes, for a later phase
-  /// (Memory::reuses).
-  const Memory* shared_array(const std::string& name, int64_t size, Type type = Type::f32, bool reuses = false);
+  /// (Memory::reuses); `align`: bytes its start is a multiple of (Memory::align).
+  const Memory* shared_array(const std::string& name, int64_t size, Type type = Type::f32, bool reuses = false,
+                             int64_t align = 16);
   /// A work-group array no reusing array lies over (Memory::kept).
   const Memory* kept_shared_array(const std::string& name, int64_t size, Type type);
   const Memory* thread_array(const std::string& name, int64_t size, Type type = Type::f32);

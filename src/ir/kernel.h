@@ -47,6 +47,9 @@ struct Memory {
   // the end of every other array, the reusing ones too, so that no later phase writes over a barrier
   // (which PTX leaves undefined for a barrier not invalidated).
   bool barriers = false;
+  // Work-group arrays: where their bytes start, a multiple of this (16 or a larger power of two;
+  // a swizzled SharedMatrix's memory starts on 1024 bytes, so that its pattern is the array's).
+  int64_t align = 16;
 };
 
 enum class LoopKind : uint8_t { serial, unrolled };
@@ -99,16 +102,24 @@ enum class StmtKind : uint8_t {
 };
 const char* stmt_kind_name(StmtKind k);
 
-/// An mma_async operand in work-group memory, "K-major" in core matrices of 8 rows x 16 bytes
-/// (8 rows of 16 / type-bytes elements along the reduction, rows 16 bytes apart, 128 bytes in
-/// all): element (row, kk) of the operand (A: row = output row m, B: row = column n) lies at
-/// element `start` + (row / 8) rows_stride + (kk / per) depth_stride + (row % 8) per + kk % per of
-/// `memory`, per = 16 / type-bytes. The strides are in elements, multiples of `per`.
+/// An mma_async operand in work-group memory, "K-major": element (row, kk) of the operand (A: row
+/// = output row m, B: row = column n; kk along the reduction) of `memory`, per = 16 / type-bytes
+/// elements in 16 bytes, lies
+///  - without swizzle, in core matrices of 8 rows x 16 bytes (128 contiguous bytes), at element
+///    start + (row / 8) rows_stride + (kk / per) depth_stride + (row % 8) per + kk % per;
+///  - with a swizzle of W = 32, 64 or 128 bytes, in rows of W bytes, 8 rows (rows_stride apart)
+///    a pattern: at byte b = 2 start + 2 (row / 8) rows_stride + (row % 8) W + 2 kk of the array
+///    (16-byte aligned bytes of it), its 16-byte unit b / 16 xor'ed with (b / 128) % (W / 16) (a
+///    thread's stores of a row then spread over the banks). The array starts on 1024 bytes.
+/// Strides in elements, multiples of per.
 struct SharedMatrix {
   const Memory* memory = nullptr;
   Expr start;                  // i32: the same in every thread of a warpgroup
-  int64_t rows_stride = 0;     // between core matrices 8 rows apart
-  int64_t depth_stride = 0;    // between core matrices next to each other along the reduction
+  int64_t rows_stride = 0;     // between core matrices (swizzled: patterns) 8 rows apart
+  int64_t depth_stride = 0;    // between core matrices next to each other along the reduction (swizzled: unused, 0)
+  int swizzle = 0;             // bytes: 0, 32, 64 or 128
+  /// Element (row, kk) of the operand, from the start's value (layout above).
+  int64_t element(int64_t start_value, int64_t row, int64_t kk, int elem_bytes) const;
 };
 
 struct Stmt {

@@ -155,8 +155,11 @@ class Verifier {
       }
       check_expr(m.start, "matrix start");
       if (m.start && m.start.type() != Type::i32) problem(what + "'s start is not i32");
-      if (m.rows_stride <= 0 || m.depth_stride <= 0 || m.rows_stride % per || m.depth_stride % per)
-        problem(what + "'s strides must be positive multiples of 16 bytes");
+      if (m.swizzle != 0 && m.swizzle != 32 && m.swizzle != 64 && m.swizzle != 128)
+        problem(what + "'s swizzle is 0, 32, 64 or 128 bytes, not " + std::to_string(m.swizzle));
+      if (m.swizzle && m.memory->align < 1024) problem(what + " is swizzled: its array must start on 1024 bytes");
+      if (m.rows_stride <= 0 || m.rows_stride % per || (m.swizzle ? m.depth_stride != 0 : m.depth_stride <= 0 || m.depth_stride % per))
+        problem(what + "'s strides must be positive multiples of 16 bytes (swizzled: the rows' only)");
     }
   }
 

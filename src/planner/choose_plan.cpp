@@ -59,6 +59,7 @@ plans::PlanOptions on_device(plans::PlanOptions p, const Options& o, const Devic
   }
   p.async_copies = async_copies(caps);
   p.bulk_copies = p.async_copies && caps.bulk_copies;
+  p.warpgroup_mma = p.async_copies && caps.warpgroup_mma;
   p.max_threads = caps.max_threads;
   p.regs_per_core = caps.regs_per_core;
   p.shared_per_core = caps.shared_per_core;
@@ -218,6 +219,7 @@ std::vector<plans::PlanOptions> candidate_plans(const ConvDesc& d, const Options
   for (plans::PlanOptions& p : out) {  // each as run by name (on_device)
     p.async_copies = async_copies(caps);
     p.bulk_copies = p.async_copies && caps.bulk_copies;
+    p.warpgroup_mma = p.async_copies && caps.warpgroup_mma;
     p.max_threads = caps.max_threads;
     p.regs_per_core = caps.regs_per_core;  // (the unfused half GEMM's work-groups: use_three_groups)
     p.shared_per_core = caps.shared_per_core;

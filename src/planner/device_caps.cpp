@@ -63,6 +63,7 @@ DeviceCaps nvidia(int major, int sms, const std::string& name) {
   // fp16's fused ring looks slower than it is (mean 1.13x the best instead of 1.10x).
   c.mma = major >= 8;
   c.bulk_copies = major >= 9;
+  c.warpgroup_mma = major == 9;
   c.tf32_gflops = 0.325 * nvidia_peak_gflops(major, sms, Precision::tf32);
   return c;
 }
@@ -193,6 +194,7 @@ DeviceCaps caps_for_target(const std::string& t) {
     c.shared_bytes = 32 * 1024;
     c.mma = false;  // OpenCL C has no warp-level matrix op (nor asynchronous copies)
     c.bulk_copies = false;
+    c.warpgroup_mma = false;
     c.max_threads = 256;  // what OpenCL GPUs allow at least (AMD, Mali and many Intel GPUs: exactly 256)
     c.tf32_gflops = 0;
     return c;

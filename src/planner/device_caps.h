@@ -32,6 +32,7 @@ struct DeviceCaps {
   double barrier_us = 0;                     // one work-group barrier and the loads it waits for
   bool mma = false;                          // warp-level tensor-core ops (ir/mma.h): sm_80 and newer
   bool bulk_copies = false;                  // bulk copies on barriers (ir::StmtKind::copy_bulk): sm_90 and newer
+  bool warpgroup_mma = false;                // warpgroup matrix ops (ir::StmtKind::mma_async, wgmma): sm_90 alone
   int vector_lanes = 0;                      // > 0: plans unfused, direct and fused are CPU-shaped, this many floats per vector
   bool private_arrays = false;               // a thread may hold arrays of hundreds of KiB (the CPU fused plan's V and M)
   double vector_gflops = 0;                  // the rate of vector operations (0: that of the others)

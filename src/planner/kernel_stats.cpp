@@ -227,7 +227,7 @@ class Analyzer {
     MmaRun run;
     for (const StmtPtr& sp : b) {
       const Stmt& s = *sp;
-      if (s.kind != StmtKind::mma) close_mma_run(run);
+      if (s.kind != StmtKind::mma && s.kind != StmtKind::mma_async) close_mma_run(run);
       if (auto it = plan_.defs_before.find(&s); it != plan_.defs_before.end())
         for (const Node* n : it->second) {
           ++pos_;
@@ -310,6 +310,10 @@ class Analyzer {
         }
         case StmtKind::mma_async: {  // a warpgroup's 2 x 64 x n x depth flops from A and B in work-group memory
           array_access(s.memory);
+          // A warp's part: n / 8 tiles of 16 x 8 accumulators, each a chain of a run as the warp's mmas' are.
+          if (run.first < 0) run.first = pos_;
+          run.last = pos_;
+          for (size_t j = 0; j < s.slots.size(); j += 4) run.accumulators.insert({s.memory, s.slots[j]});
           const int64_t depth = mma_depth(s.mma), bytes = type_bytes(s.matrices[0].memory->type);
           const int64_t f = per_thread * 2 * kMmaAsyncRows * s.extent * depth / kWarpGroup;
           stats_.flops += f;

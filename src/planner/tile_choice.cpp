@@ -347,6 +347,9 @@ void widen_tile_ring(GemmTiles& g, const ConvDesc& d, const plans::PlanOptions& 
   if (!g.tile_patch_ring() || overridden || g.points > 16 || d.k < 64 || p.shared_per_core <= 0) return;
   GemmTiles w = g;
   w.bk = 64, w.bp = 32, w.rk = 8, w.rp = 8, w.ppt = 1;
+  // With warpgroup mmas (sm_90), each warpgroup's 4 warps hold the block for 4 points, 16 rows a
+  // warp (plans::takes_async_mma): the same 64 accumulators a thread.
+  if (p.warpgroup_mma) w.rk = 2, w.ppt = 4;
   plans::choose_half_operands(w, d, t);
   const int64_t limit = std::min(p.shared_per_group, group_share(p, 1));
   if (!tile_ring_fits(w, d) || w.threads() > p.max_threads) return;
@@ -612,6 +615,9 @@ plans::PlanOptions resolve_plan(const ConvDesc& d, plans::PlanOptions p) {
   // every thread's 16-byte copies of U took a quarter of the tensor-core fused ring's time on the
   // H100's four layers where plan auto runs it, and 13-19% of the unfused fp16 GEMM's (session 52).
   g.bulk_u = p.bulk_copies && plans::takes_bulk_u(g, d);
+  // The ring's multiplies as warpgroup mmas (sm_90) where its tiles are shaped for them
+  // (plans::takes_async_mma; widen_tile_ring shapes them so).
+  g.async_mma = p.warpgroup_mma && plans::takes_async_mma(g);
   // A stored V's rows by tiles are staged by asynchronous copies only (the tensor-core fused
   // transforms its own).
   if (!g.stages && !g.points_split_over_warps()) g.v_tile_major = false;

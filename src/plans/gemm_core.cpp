@@ -74,6 +74,32 @@ void multiply_chunk_mma(KernelBuilder& b, const GemmCore& core, const ChunkStage
     });
 }
 
+/// acc += Us x Vs over the chunk by warpgroup mmas (GemmTiles::async_mma): warpgroup w holds the
+/// whole block of its ppt points (its warps 16 rows each, as warp_place puts them), and each point
+/// and k-step is one mma_async reading the point's U (bk rows) from its core matrices
+/// (core_matrix_offset) and V (bp staged rows) from its swizzled rows (swizzled_v_offset). Lane 4 g + t's value i of a point is the mma's C value i % 4
+/// of slice i / 4 (ir::mma_async_c_pos), kept where the warp's mmas keep it (GemmCore::acc_index),
+/// so the sinks read the accumulators as they do the warps'. The chunk's group is waited for here.
+void multiply_chunk_async(KernelBuilder& b, const GemmCore& core, const ChunkStager& st, Expr tid, Expr buf) {
+  const GemmTiles& g = core.g;
+  const int depth = mma_depth(*g.mma);
+  Expr group = b.let("wgp", tid / kWarpGroup);
+  Expr us = b.let("ua", b.i32(st.a().base) + buf * st.a().copy + group * (int64_t{g.ppt} * g.cc * g.bk));
+  Expr vs = b.let("va", b.i32(st.v().base) + buf * st.v().copy + group * (int64_t{g.ppt} * g.cc * g.bp));
+  for (int j = 0; j < g.ppt; ++j) {
+    std::vector<int64_t> slots;
+    for (int i = 0; i < g.bp / 2; ++i) slots.push_back(core.acc_index(j, i % 4 / 2, 2 * (i / 4) + i % 2));
+    for (int s = 0; s < g.cc / depth; ++s) {
+      const int64_t along = int64_t{s} * depth / 8;  // core matrices of 8 channels before the k-step's
+      const SharedMatrix a{st.a().smem, us + (int64_t{j} * g.cc * g.bk + along * g.bk * 8), 64, int64_t{g.bk} * 8};
+      const SharedMatrix v{st.v().smem, vs + (int64_t{j} * g.cc * g.bp + int64_t{s} * depth), int64_t{8} * g.cc, 0, 2 * g.cc};
+      b.mma_async(*g.mma, core.acc, slots, a, v);
+    }
+  }
+  b.mma_async_commit();
+  b.mma_async_wait(0);
+}
+
 /// The staged copy `buf` multiplied: all of the work-group's points, or on tensor cores the
 /// `count` points from first_point on that the copy holds (GemmTiles::stage_points).
 void multiply(KernelBuilder& b, const GemmCore& core, const ChunkStager& st, Expr tid, Expr buf, int first_point = 0,
@@ -81,7 +107,8 @@ void multiply(KernelBuilder& b, const GemmCore& core, const ChunkStager& st, Exp
   // Points split over warps (the tensor-core fused): a warp's ppt points, from its group's first
   // (FragmentLoader), are accumulators 0 .. ppt - 1.
   const GemmTiles& g = core.g;
-  if (g.points_split_over_warps()) multiply_chunk_mma(b, core, st, tid, buf, 0, g.ppt);
+  if (g.async_mma) multiply_chunk_async(b, core, st, tid, buf);
+  else if (g.points_split_over_warps()) multiply_chunk_mma(b, core, st, tid, buf, 0, g.ppt);
   else if (g.mma) multiply_chunk_mma(b, core, st, tid, buf, first_point, count ? count : g.staged_points());
   else multiply_chunk(b, core, st, tid, buf);
 }
@@ -482,6 +509,10 @@ void check_stages(const std::string& plan, const Tiling& t, const GemmTiles& g, 
   if (g.persistent_groups && (!tile_ring || g.double_operands || !g.exchange_over_staging() || !g.bulk_u))
     refuse("work-groups that run several blocks each are for the tensor-core fused ring with U and V staged once, "
            "in halves, U by bulk copies");
+  if (g.async_mma && !takes_async_mma(g))
+    refuse("warpgroup mmas are for the tensor-core fused ring in f16 or bf16 with U by bulk copies, blocks of 64 "
+           "output channels at 2 rows a thread, a warp over all the block's tiles (8 to 256) and chunks of 16 "
+           "channels or a multiple");
   if (g.stage_points && (!mma_output || !g.stages || g.points % g.stage_points))
     refuse("staging " + std::to_string(g.stage_points) + " points at a time is for the tensor-core fused-output, "
            "with asynchronous copies, and must divide the work-group's " + std::to_string(g.points) + " points");

@@ -38,6 +38,15 @@ struct PatchRegion {
   bool operator==(const PatchRegion&) const = default;
 };
 
+/// Where element (row, ch) of a half operand staged for warpgroup mmas (GemmTiles::async_mma) lies
+/// in its block of `rows` rows x the chunk's channels: core matrices of 8 rows x 8 channels (128
+/// contiguous bytes), rows' groups first (ir::SharedMatrix: rows_stride 64, depth_stride 8 rows).
+/// `Index` an int64_t or an ir::Expr.
+template <class Index>
+Index core_matrix_offset(Index row, Index ch, int64_t rows) {
+  return ch / 8 * (rows * 8) + row / 8 * 64 + row % 8 * 8 + ch % 8;
+}
+
 struct GemmTiles {
   int points = 1;  // Winograd points per work-group: 1, alpha (a row: fused-input) or alpha^2
   int bk = 0, bp = 0, rk = 0, rp = 0, cc = 0;
@@ -103,6 +112,12 @@ struct GemmTiles {
   // the next block's first patches land while the one before exchanges its accumulators and
   // transforms them out (plans/gemm_core.cpp: pipeline_tile_patches; planner: persist_tile_ring).
   int persistent_groups = 0;
+  // The tile ring's multiplies as warpgroup matrix ops from work-group memory (ir::StmtKind::
+  // mma_async, CUDA sm_90 wgmma; planner: use_warpgroup_mma): a warpgroup's 4 warps hold its
+  // points' whole block, 16 rows a warp, and U and V are staged unpadded in core matrices
+  // (core_matrix_offset): no fragment loads, and the tensor cores read each operand once a
+  // warpgroup instead of once a warp.
+  bool async_mma = false;
   int threads() const { return lanes ? 1 : (points / ppt) * (bk / rk) * (bp / rp); }
   int staged_points() const { return stage_points ? stage_points : points; }
   /// CPU-shaped: whether the block's bk / lanes vectors of U fit in vector registers beside its
@@ -120,7 +135,7 @@ struct GemmTiles {
   /// Elements from one staged row of `width` columns to the next: a half operand's rows are padded
   /// by 8 (16 bytes: the copies stay aligned; a half-warp's 8-byte fragment reads from rows 2t
   /// apart then hit distinct banks), float rows by pad(). (V by bulk copies is not: v_pitch.)
-  int row_pitch(int width, bool half) const { return width + (half ? 8 : pad()); }
+  int row_pitch(int width, bool half) const { return async_mma ? width : width + (half ? 8 : pad()); }
   /// Elements (halves or floats) of one staged copy of U's chunk, [points][cc][bk] rows.
   int64_t u_copy_elements(bool half) const { return int64_t{staged_points()} * cc * row_pitch(bk, half); }
   /// Elements of one staged copy of V's chunk: [points][cc][bp] rows, or [points][bp][cc] (by tiles).

@@ -17,6 +17,7 @@ std::string GemmTiles::str() const {
   if (bulk_u) s += "_ub";
   if (bulk_v) s += "_vb";
   if (persistent_groups && tile_patch_ring()) s += "_n" + std::to_string(persistent_groups);
+  if (async_mma) s += "_wg";
   return mma ? s + "_" + ir::mma_operand_name(*mma) : s;
 }
 
@@ -26,6 +27,19 @@ bool takes_bulk_u(const GemmTiles& g, const ConvDesc& d) {
   // is 8 too (tf32 and 3xtf32; fp16 or bf16 with a float U pad by 4)
   const bool rows = g.row_pitch(g.bk, g.half_u) == g.row_pitch(g.bk, true);
   return ring && rows && d.c % g.cc == 0 && d.k % g.bk == 0;
+}
+
+bool takes_async_mma(const GemmTiles& g) {
+  const bool half = g.mma && !ir::mma_is_tf32(*g.mma) && g.half_u && g.half_v;
+  const bool warpgroups = g.bk == 64 && g.rk == 2 && g.bp == 4 * g.rp && ir::mma_async_n_ok(g.bp);
+  return g.tile_patch_ring() && g.bulk_u && half && warpgroups && (g.cc == 16 || g.cc == 32 || g.cc == 64);
+}
+
+ir::Expr swizzled_v_offset(ir::Expr row, ir::Expr ch, int cc) {
+  ir::Expr unit = ch / 8, pattern = row * cc / 64 % (cc / 8), swizzled = ch.ctx().i32(0);
+  for (int bit = 1; bit < cc / 8; bit *= 2)  // unit xor pattern, bit by bit (the IR has no xor)
+    swizzled = swizzled + (unit / bit + pattern / bit) % 2 * bit;
+  return row * cc + swizzled * 8 + ch % 8;
 }
 
 bool takes_bulk_v(const GemmTiles& g, const ConvDesc& d) {

@@ -24,6 +24,18 @@ bool takes_bulk_u(const GemmTiles& g, const ConvDesc& d);
 /// multiple of the chunk and blocks of whole groups of 32 tiles (staged_tile_row's runs).
 bool takes_bulk_v(const GemmTiles& g, const ConvDesc& d);
 
+/// Whether the tile ring's multiplies may be warpgroup mmas (GemmTiles::async_mma): U by bulk
+/// copies and V in halves of f16 or bf16 (what the tensor cores read is what is staged), each
+/// warpgroup's 4 warps over the block's 64 rows (16 a warp) and all its bp tiles (an mma_async's
+/// n), chunks of 16, 32 or 64 channels (V's rows a swizzle's 32, 64 or 128 bytes).
+bool takes_async_mma(const GemmTiles& g);
+
+/// Where element (row, ch) of a point's block of V lies, staged for warpgroup mmas (async_mma):
+/// rows of the chunk's cc halves, each row's 16-byte units (8 channels) xor'ed with (row cc / 64)
+/// % (cc / 8), the swizzle of 2 cc bytes (ir::SharedMatrix): the transform's stores of two rows a
+/// warp then hit every bank once, as rows padded by 8 did.
+ir::Expr swizzled_v_offset(ir::Expr row, ir::Expr ch, int cc);
+
 /// Checks tiles for one GEMM per Winograd point (plan unfused); throws naming what to change.
 void check_point_gemm_tiles(const GemmTiles& g, const Tiling& t, const std::string& plan);
 

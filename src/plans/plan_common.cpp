@@ -166,11 +166,15 @@ BufferHandle staged_weights(ProgramBuilder& prog, const Tiling& t, const GemmTil
                                        Expr row = b.let("row", c % g.cc), col = b.let("col", k % g.bk);
                                        // The first pitch - bk threads of a row also zero its padding.
                                        Expr pads = lt(col, b.i32(pitch - g.bk));
+                                       // Warpgroup mmas take a point's block, bk rows of cc, in core matrices.
+                                       Expr cm = g.async_mma ? b.let("cm", core_matrix_offset(col, row, g.bk)) : Expr{};
                                        for (int xi = 0; xi < points; ++xi) {
                                          const int64_t group = xi / n, first = group * (K / g.bk) * chunks;
-                                         Expr at = b.let("at", (((copy + first) * n + xi % n) * g.cc + row) * pitch + col);
+                                         Expr point = (copy + first) * n + xi % n;
+                                         Expr at = b.let("at", cm ? point * (int64_t{g.cc} * g.bk) + cm
+                                                                  : (point * g.cc + row) * pitch + col);
                                          b.store(out, at, as_gemm_operand(ut[xi], values));
-                                         b.store(out, at + g.bk, b.f32(0), pads);
+                                         if (!cm) b.store(out, at + g.bk, b.f32(0), pads);
                                        }
                                      }));
   return u;

@@ -111,7 +111,8 @@ void ChunkStager::transform_tile_patches(Expr tid, Expr buf, Expr vbuf) {
     const PatchRegion& r = g_.region;
     Expr pl = r.cols ? b_.let("pl", tile_of_staged_row(core_, row)) : Expr{};
     Expr from = b_.let("from", buf * g_.tile_patch_elements() + (r.cols ? r.tile_offset(pl, t_.m) : row * cc) + ch);
-    Expr to = b_.let("to", b_.i32(v.base) + vbuf * v.copy + row * v.pitch + ch);
+    Expr in_point = g_.async_mma ? swizzled_v_offset(row, ch, cc) : row * v.pitch + ch;  // warpgroup mmas: swizzled rows
+    Expr to = b_.let("to", b_.i32(v.base) + vbuf * v.copy + in_point);
     // transform_band builds a band's pixel loads before its first store into V, and the sink pass
     // keeps them there (passes::sink_to_first_use: a work-group load sinks past no such store).
     auto pixel = [&](int k) {

@@ -113,7 +113,7 @@ class Renderer {
       hint_counts_[reserved] = 1;
     find_raw_halves(k.body);
     if (d.shared_pointer_offsets) find_shared_bases(k.body);
-    async_mma_ = has_mma_async(k);
+    collect_async_reads(k.body);
   }
 
   std::string run() {
@@ -128,7 +128,7 @@ class Renderer {
       line("const int " + name_of(k_.thread_id.node()) + " = " + d_.thread_id + ";");
     }
     const bool dynamic = dynamic_shared_bytes(k_, d_.dialect) > 0;
-    if (dynamic) line(d_.dynamic_shared_decl + " unsigned char wino_shared_[];");
+    if (dynamic) line(aligned_decl(d_.dynamic_shared_decl, max_align()) + " unsigned char wino_shared_[];");
     const std::vector<int64_t> offsets = shared_array_offsets(k_);  // in wino_shared_, 16-byte aligned
     for (size_t i = 0; i < k_.arrays.size(); ++i) {
       const Memory& a = *k_.arrays[i];
@@ -183,13 +183,26 @@ class Renderer {
   void declare_array(const Memory& a) {
     std::string size = "[" + std::to_string(a.size) + "]";
     if (a.space == Space::shared) {
-      std::string q = d_.shared_decl.empty() ? "" : d_.shared_decl + " ";
+      std::string q = d_.shared_decl.empty() ? "" : aligned_decl(d_.shared_decl, a.align) + " ";
       line(q + ctype(a.type) + " " + a.name + size + ";");
     } else if (d_.emulate_threads && k_.threads_per_group > 1) {
       line(ctype(a.type) + " " + a.name + "[" + std::to_string(k_.threads_per_group) + "]" + size + d_.array_align + ";");
     } else {
       line(ctype(a.type) + " " + a.name + size + d_.array_align + ";");
     }
+  }
+
+  // A declaration's qualifier with its 16-byte alignment raised to `align` (Memory::align).
+  static std::string aligned_decl(std::string decl, int64_t align) {
+    const std::string at = "__align__(16)";
+    if (const size_t i = decl.find(at); i != std::string::npos && align > 16)
+      decl.replace(i, at.size(), "__align__(" + std::to_string(align) + ")");
+    return decl;
+  }
+  int64_t max_align() const {
+    int64_t a = 16;
+    for (const auto& m : k_.arrays) a = std::max(a, m->align);
+    return a;
   }
 
   std::string ctype(Type t) const { return type_text(d_.types, t); }
@@ -364,12 +377,7 @@ class Renderer {
     const std::string type = mma_operand_name(s.mma);
     const int64_t bytes = type_bytes(s.matrices[0].memory->type), regs = static_cast<int64_t>(s.slots.size());
     std::string desc[2];
-    for (int side = 0; side < 2; ++side) {
-      const SharedMatrix& m = s.matrices[side];
-      desc[side] = fresh_name(side ? "bdesc" : "adesc", false);
-      line("const unsigned long long " + desc[side] + " = wino_wgmma_desc(&" + memory_ref(*m.memory, m.start) + ", " +
-           std::to_string(m.depth_stride * bytes) + "u, " + std::to_string(m.rows_stride * bytes) + "u);");
-    }
+    for (int side = 0; side < 2; ++side) desc[side] = descriptor(s.matrices[side], bytes, side ? "bdesc" : "adesc");
     std::string regs_text;
     for (int64_t i = 0; i < regs; ++i) regs_text += (i ? ",%" : "%") + std::to_string(i);
     const std::string op = "wgmma.mma_async.sync.aligned.m64n" + std::to_string(s.extent) + "k" +
@@ -382,6 +390,37 @@ class Renderer {
       outs += std::string(i ? ", " : "") + "\"+f\"(" + memory_prefix(*s.memory) + "[" + std::to_string(s.slots[static_cast<size_t>(i)]) + "])";
     line("    : " + outs);
     line("    : \"l\"(" + desc[0] + "), \"l\"(" + desc[1] + "), \"r\"(1) : \"memory\");");
+  }
+
+  // An mma_async matrix's descriptor: one per (array, start without its constant part, layout) in
+  // scope, the constant added in 16-byte units (the address field's; work-group memory stays far
+  // below its 256 KiB), so that a run of mma_asyncs builds each descriptor once.
+  std::string descriptor(const SharedMatrix& m, int64_t bytes, const std::string& hint) {
+    const Node* base = m.start.node();
+    int64_t offset = 0;
+    if (base->op == Op::const_int) {
+      offset = base->ival, base = nullptr;
+    } else if (base->op == Op::add && base->type == Type::i32) {
+      for (int side : {0, 1})  // (a constant of whole 16-byte units: the base stays on 16 bytes as the start is)
+        if (base->args[side]->op == Op::const_int && base->args[side]->ival * bytes % 16 == 0) {
+          offset = base->args[side]->ival, base = base->args[1 - side];
+          break;
+        }
+    }
+    // Swizzled: no leading offset (one k-step lies in a row), the mode's code (PTX: 128 B 1, 64 B 2, 32 B 3).
+    const int mode = m.swizzle == 128 ? 1 : m.swizzle == 64 ? 2 : m.swizzle == 32 ? 3 : 0;
+    const DescKey key{m.memory, base, m.swizzle ? 16 : m.depth_stride * bytes, m.rows_stride * bytes, mode};
+    std::string name;
+    for (auto it = desc_scopes_.rbegin(); it != desc_scopes_.rend() && name.empty(); ++it)
+      if (auto found = it->find(key); found != it->end()) name = found->second;
+    if (name.empty()) {
+      name = fresh_name(hint, false);
+      line("const unsigned long long " + name + " = wino_wgmma_desc(&" + memory_prefix(*m.memory) + "[" +
+           (base ? expr(Expr(base), true) : "0") + "], " + std::to_string(std::get<2>(key)) + "u, " +
+           std::to_string(std::get<3>(key)) + "u, " + std::to_string(mode) + "u);");
+      desc_scopes_.back()[key] = name;
+    }
+    return offset ? "(" + name + " + " + std::to_string(offset * bytes / 16) + "ull)" : name;
   }
 
   // `operands`: tf32, f16 or bf16 (a conversion), bits (a tf32 value as it is) or halves (two
@@ -406,11 +445,13 @@ class Renderer {
     scopes_.emplace_back();
     operand_scopes_.emplace_back();
     after_mma_async_ = false;
+    desc_scopes_.emplace_back();
     for (const StmtPtr& s : b) {
       stmt(*s);
       after_mma_async_ = s->kind == StmtKind::mma_async;
     }
     after_mma_async_ = false;
+    desc_scopes_.pop_back();
     operand_scopes_.pop_back();
     scopes_.pop_back();
   }
@@ -487,13 +528,15 @@ class Renderer {
         }
         ++indent_;
         block(s.body);
+        // What a thread stored where mma_asyncs read reaches the tensor cores (another proxy) only
+        // through a proxy fence, after its stores and before the barrier that orders them: at the
+        // end of each region that stores there (a fence at every barrier took 6% of the ring's
+        // stall samples, H100, session 56).
+        if (stores_into(s.body, async_read_)) line("asm volatile(\"fence.proxy.async.shared::cta;\" ::: \"memory\");");
         --indent_;
         line("}");
         break;
       case StmtKind::barrier:
-        // What the threads stored reaches the tensor cores' reads (another proxy) only through a
-        // proxy fence before the barrier.
-        if (async_mma_) line("asm volatile(\"fence.proxy.async.shared::cta;\" ::: \"memory\");");
         line(d_.barrier);
         break;
       case StmtKind::comment:
@@ -661,6 +704,19 @@ class Renderer {
     loads(body);
   }
 
+  void collect_async_reads(const Block& body) {
+    for (const StmtPtr& s : body) {
+      if (s->kind == StmtKind::mma_async)
+        for (const SharedMatrix& m : s->matrices) async_read_.insert(m.memory);
+      collect_async_reads(s->body);
+    }
+  }
+  static bool stores_into(const Block& body, const std::unordered_set<const Memory*>& arrays) {
+    return !arrays.empty() && std::any_of(body.begin(), body.end(), [&](const StmtPtr& s) {
+      return (s->kind == StmtKind::store && arrays.count(s->memory)) || stores_into(s->body, arrays);
+    });
+  }
+
   // The let variables that index work-group memory with constant offsets, and which memories:
   // each gets a pointer at its let, and the accesses offset it (shared_base).
   void find_shared_bases(const Block& body) {
@@ -686,8 +742,8 @@ class Renderer {
 
   const Kernel& k_;
   const DialectSpec& d_;
-  bool async_mma_ = false;        // the kernel has an mma_async
-  bool after_mma_async_ = false;  // the statement just rendered in this block was one
+  std::unordered_set<const Memory*> async_read_;  // the arrays mma_asyncs read
+  bool after_mma_async_ = false;                  // the statement just rendered in this block was one
   std::unordered_map<const Node*, std::vector<const Memory*>> shared_bases_;  // in the order first seen
   std::map<std::pair<const Node*, const Memory*>, std::string> pointer_names_;  // base_pointer's
   std::unordered_map<const Node*, const Memory*> raw_halves_;
@@ -700,6 +756,9 @@ class Renderer {
   // The conversion and its value, or pair of values packed in one register.
   using OperandKey = std::tuple<std::string, const Node*, const Node*>;
   std::vector<std::map<OperandKey, std::string>> operand_scopes_;
+  // mma_async descriptors by (array, start's base, leading and stride bytes, swizzle mode).
+  using DescKey = std::tuple<const Memory*, const Node*, int64_t, int64_t, int>;
+  std::vector<std::map<DescKey, std::string>> desc_scopes_;
 };
 
 }  // namespace

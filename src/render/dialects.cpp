@@ -289,15 +289,16 @@ __device__ __forceinline__ void wino_copy_async(void* dst, const void* src, bool
 // copying thread orders the work-group's earlier reads of the destination (generic proxy, across
 // the barrier before it) before the copy's writes (async proxy) with a proxy fence. A wait spins on
 // try_wait, which suspends the thread for a while in hardware before it fails.
-// An mma_async matrix's wgmma descriptor (ir::SharedMatrix), no swizzle: its start's work-group
-// address, the bytes between core matrices along the reduction (the leading offset) and 8 rows
-// apart (the stride offset), each in 16-byte units.
+// An mma_async matrix's wgmma descriptor (ir::SharedMatrix): its start's work-group address, the
+// bytes between core matrices along the reduction (the leading offset) and 8 rows apart (the
+// stride offset), each in 16-byte units, and the swizzle mode (bits 62-63).
 std::string cuda_wgmma_desc() {
   return R"(
-__device__ __forceinline__ unsigned long long wino_wgmma_desc(const void* at, unsigned depth_bytes, unsigned rows_bytes) {
+__device__ __forceinline__ unsigned long long wino_wgmma_desc(const void* at, unsigned depth_bytes, unsigned rows_bytes,
+                                                             unsigned mode) {
   const unsigned long long a = (unsigned)__cvta_generic_to_shared(at);
   return ((a & 0x3FFFFull) >> 4) | ((unsigned long long)((depth_bytes >> 4) & 0x3FFF) << 16) |
-         ((unsigned long long)((rows_bytes >> 4) & 0x3FFF) << 32);
+         ((unsigned long long)((rows_bytes >> 4) & 0x3FFF) << 32) | ((unsigned long long)mode << 62);
 }
 )";
 }

@@ -1,0 +1,125 @@
+// The tensor-core fused ring on warpgroup mmas (GemmTiles::async_mma; sm_90 wgmma): the planner's
+// shape for it, U and V in core matrices, and every option the ring takes (f16 and bf16, F(2,3)
+// and F(3,2), runs and 2D blocks, persistent work-groups with uneven last rounds, odd chunk counts,
+// two blocks of output channels, N > 1, padding 1 and 2, the epilogue) in the interpreter against
+// the float64 reference; the kernel compiles for sm_90a without spilling, and the GPU agrees.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+
+#include "common/error.h"
+#include "cuda_skip.h"
+#include "planner/choose_plan.h"
+#include "planner/tile_choice.h"
+#include "plans/program.h"
+#include "render/render.h"
+#include "runtime/cuda/nvrtc.h"
+#include "conv_tester.h"
+
+namespace wino::testing {
+namespace {
+
+// An sm_90 device's ring (planner: widen_tile_ring, persist_tile_ring) with `cores` multiprocessors.
+plans::PlanOptions warpgroup_options(Precision precision, int m, int cols, int cores) {
+  plans::PlanOptions o;
+  o.plan = "fused";
+  o.m = m;
+  o.precision = precision;
+  o.async_copies = o.bulk_copies = o.warpgroup_mma = true;
+  o.tile_block_cols = cols;
+  o.shared_per_core = 228 * 1024, o.shared_per_group = 227 * 1024;
+  o.device_cores = cores;
+  return o;
+}
+
+struct RingCase {
+  ConvCase conv;
+  Precision precision;
+  int m, cols, cores;
+};
+
+const std::vector<RingCase>& ring_cases() {
+  static const std::vector<RingCase> cases = {
+      {{2, 64, 13, 11, 128, 3, Padding::all(1), {true, true, Activation::relu}, DType::f16, Layout::nhwc}, Precision::fp16, 2, -1, 3},
+      {{1, 96, 21, 15, 64, 3, Padding::all(2), {}, DType::f16, Layout::nhwc}, Precision::fp16, 2, 8, 3},
+      {{3, 64, 16, 16, 64, 3, Padding::all(1), {}, DType::bf16, Layout::nhwc}, Precision::bf16, 2, 8, 5},
+      {{2, 64, 13, 11, 128, 2, Padding::all(1), {true, false, Activation::silu}, DType::bf16, Layout::nhwc}, Precision::bf16, 3, 0, 3},
+      {{1, 32, 9, 9, 64, 3, Padding::all(1), {}, DType::f16, Layout::nhwc}, Precision::fp16, 2, -1, 132},
+  };
+  return cases;
+}
+
+TEST(WarpgroupRing, PlannerShapesTheRingForWarpgroupsOnSm90Only) {
+  const RingCase& rc = ring_cases()[0];
+  const ConvDesc d = desc_of(rc.conv);
+  const plans::GemmTiles g = *planner::resolve_plan(d, warpgroup_options(rc.precision, rc.m, rc.cols, rc.cores)).gemm;
+  EXPECT_TRUE(g.async_mma && g.tile_patch_ring() && g.bulk_u) << g.str();
+  EXPECT_EQ(g.bk, 64);
+  EXPECT_EQ(g.rk * 32, g.bk) << g.str();  // a warpgroup's 4 warps over the block's rows
+  EXPECT_EQ(g.bp, 4 * g.rp) << g.str();   // each warp over all its tiles
+  EXPECT_NE(g.str().find("_wg"), std::string::npos) << g.str();
+  plans::PlanOptions without = warpgroup_options(rc.precision, rc.m, rc.cols, rc.cores);
+  without.warpgroup_mma = false;
+  const plans::GemmTiles h = *planner::resolve_plan(d, without).gemm;
+  EXPECT_FALSE(h.async_mma) << h.str();
+  EXPECT_EQ(h.ppt, 1) << h.str();
+  // Tiles the warpgroups do not fit are refused by name.
+  plans::PlanOptions planned = planner::resolve_plan(d, warpgroup_options(rc.precision, rc.m, rc.cols, rc.cores));
+  planned.gemm->rk = 4, planned.gemm->ppt = 2;
+  EXPECT_THROW(plans::build_program(d, planned), Error);
+}
+
+TEST(WarpgroupRing, MatchesReferenceInEveryTypeAndShape) {
+  int persistent = 0, regions = 0;
+  for (const RingCase& rc : ring_cases()) {
+    const ConvDesc d = desc_of(rc.conv);
+    const plans::PlanOptions resolved = planner::resolve_plan(d, warpgroup_options(rc.precision, rc.m, rc.cols, rc.cores));
+    const plans::GemmTiles& g = *resolved.gemm;
+    ASSERT_TRUE(g.async_mma) << g.str() << " " << rc.conv.str();
+    persistent += g.persistent_groups > 0;
+    regions += g.region.cols > 0;
+    Options opts = plan_options("fused", rc.m);
+    opts.precision = rc.precision;
+    const double err = check_conv(Device::interpreter(), opts, rc.conv, 1, [&](plans::Program& prog) {
+      prog = plans::build_program(d, resolved);
+    });
+    std::printf("[ measured ] interp warpgroup ring F(%d,%d) %s %s: rel L2 error %.3g\n", rc.m, static_cast<int>(rc.conv.r),
+                g.str().c_str(), rc.conv.str().c_str(), err);
+  }
+  EXPECT_GE(persistent, 3);
+  EXPECT_GE(regions, 2);
+}
+
+TEST(WarpgroupRing, CompilesForSm90aWithoutSpilling) {
+  std::string why;
+  if (!cuda::nvrtc_available(&why)) GTEST_SKIP() << "NVRTC not available: " << why;
+  const RingCase& rc = ring_cases()[0];
+  const ConvDesc d = desc_of(rc.conv);
+  const plans::Program prog = plans::build_program(d, planner::resolve_plan(d, warpgroup_options(rc.precision, rc.m, rc.cols, rc.cores)));
+  const ir::Kernel& ring = *prog.kernels[prog.launches.back().kernel];
+  ASSERT_TRUE(render::has_mma_async(ring)) << ring.name;
+  const std::string src = render::translation_unit({render::render_kernel(ring, render::Dialect::cuda)}, render::Dialect::cuda);
+  const cuda::NvrtcOutput out = cuda::nvrtc_compile(src, ring.name, cuda::kernel_arch("sm_90", true));
+  ASSERT_EQ(out.kernels.count(ring.name), 1u) << out.log;
+  EXPECT_EQ(out.kernels.at(ring.name).spill_store_bytes + out.kernels.at(ring.name).spill_load_bytes, 0) << out.log;
+  std::printf("[ measured ] %s: %d registers (sm_90a)\n", ring.name.c_str(), out.kernels.at(ring.name).registers);
+  if (getenv("WINO_PRINT_LOG")) std::printf("%s\n", out.log.c_str());
+}
+
+TEST(WarpgroupRing, GpuMatchesReference) {
+  SKIP_WITHOUT_CUDA();
+  for (const RingCase& rc : ring_cases()) {
+    const ConvDesc d = desc_of(rc.conv);
+    const plans::PlanOptions resolved = planner::resolve_plan(d, warpgroup_options(rc.precision, rc.m, rc.cols, rc.cores));
+    Options opts = plan_options("fused", rc.m);
+    opts.precision = rc.precision;
+    const double err = check_conv(Device::cuda(), opts, rc.conv, 1, [&](plans::Program& prog) {
+      prog = plans::build_program(d, resolved);
+    });
+    std::printf("[ measured ] cuda warpgroup ring F(%d,%d) %s %s: rel L2 error %.3g\n", rc.m, static_cast<int>(rc.conv.r),
+                resolved.gemm->str().c_str(), rc.conv.str().c_str(), err);
+  }
+}
+
+}  // namespace
+}  // namespace wino::testing
