@@ -17,6 +17,7 @@
 #include "ir/builder.h"
 #include "ir/verifier.h"
 #include "render/render.h"
+#include "plans/gemm_tiles.h"
 #include "runtime/cuda/nvrtc.h"
 
 namespace wino {
@@ -26,12 +27,12 @@ using namespace ir;
 
 constexpr int kGroups = 2, kSteps = 2, kRows = kMmaAsyncRows;
 
-enum class Fault { none, write_before_wait, read_before_wait, no_wait, no_commit, never_waited, no_barrier, starts_differ };
+enum class Fault { none, write_before_wait, copy_before_wait, read_before_wait, no_wait, no_commit, never_waited, no_barrier, starts_differ };
 
 struct Shape {
   MmaKind kind;
   int n;
-  bool swizzled = false;  // B in rows of its reduction's bytes (64: kSteps k-steps), swizzled so
+  bool swizzled = false;  // B in rows of its reduction's bytes (64: two k-steps), swizzled (ir::SharedMatrix)
   int depth() const { return mma_depth(kind); }
   int per() const { return 16 / type_bytes(mma_storage_type(kind)); }  // elements in 16 bytes
   int reduction() const { return kSteps * depth(); }
@@ -56,9 +57,8 @@ int swizzle_bytes(const Shape& s) { return s.swizzled ? s.reduction() * type_byt
 // Where B's element (row, kk) of a group lies swizzled (ir::SharedMatrix): rows of the reduction,
 // each row's 16-byte units xor'ed with (row bytes / 128) % units, the xor spelled bit by bit.
 Expr swizzled_at(KernelBuilder& b, const Shape& s, Expr row, Expr kk) {
-  const int units = swizzle_bytes(s) / 16, per = s.per();
-  Expr unit = kk / per, pattern = row * swizzle_bytes(s) / 128 % units, out = b.i32(0);
-  for (int bit = 1; bit < units; bit *= 2) out = out + (unit / bit + pattern / bit) % 2 * bit;
+  const int units = swizzle_bytes(s) / 16, per = s.per(), bits = units == 2 ? 1 : units == 4 ? 2 : 3;
+  Expr out = xor_low_bits(kk / per, row * swizzle_bytes(s) / 128 % units, bits);
   return row * s.reduction() + out * per + kk % per;
 }
 
@@ -106,6 +106,11 @@ std::unique_ptr<Kernel> async_kernel(const Shape& s, Fault fault) {
                   {bs, bstart, lb.rows_stride, lb.depth_stride, swizzle_bytes(s)});
     }
     if (fault == Fault::write_before_wait) b.store(as, tid, b.f32(1));
+    if (fault == Fault::copy_before_wait) {  // a copy may land while the tensor cores read
+      b.copy_async(bs, tid * 8, in, tid * 8, 8);
+      b.copy_commit();
+      b.copy_wait(0);
+    }
     if (fault == Fault::read_before_wait) b.store(out, tid, b.load("early", acc, b.i32(0)));
     if (fault != Fault::no_commit) b.mma_async_commit();
     if (fault == Fault::never_waited) return;
@@ -169,10 +174,47 @@ TEST(MmaAsync, InterpreterMultipliesEachWarpgroupsMatricesFromTheirLayout) {
   }
 }
 
+// SharedMatrix::element against addresses written out by hand: core matrices, and rows of 32, 64
+// and 128 bytes whose 16-byte units are xor'ed with the row's place in its pattern of 8 rows.
+TEST(MmaAsync, ElementLayoutsAreTheHardwares) {
+  const SharedMatrix core{nullptr, Expr{}, 64, 512, 0};
+  EXPECT_EQ(core.element(0, 9, 10, 2), 512 + 64 + 8 + 2);  // row group 1, row 1; unit 1 along k, element 2
+  const SharedMatrix w32{nullptr, Expr{}, 128, 0, 32}, w64{nullptr, Expr{}, 256, 0, 64}, w128{nullptr, Expr{}, 512, 0, 128};
+  // 32 bytes: row 4 starts at byte 128, pattern (128 / 128) % 2 = 1: unit 0 lies at unit 1.
+  EXPECT_EQ(w32.element(0, 4, 0, 2), (128 + 16) / 2);
+  EXPECT_EQ(w32.element(0, 4, 8, 2), 128 / 2);
+  EXPECT_EQ(w32.element(0, 3, 8, 2), (96 + 16) / 2);  // pattern 0
+  // 64 bytes: row 3 at byte 192, pattern 1; row 6 at 384, pattern 3; a k-step of 16 halves on: + 32 bytes.
+  EXPECT_EQ(w64.element(0, 3, 0, 2), (192 + 16) / 2);
+  EXPECT_EQ(w64.element(16, 6, 0, 2), (384 + (2 ^ 3) * 16) / 2);
+  EXPECT_EQ(w64.element(0, 9, 0, 2), (512 + 64 + 0) / 2);  // the next pattern's row 1: pattern 0
+  // 128 bytes of floats: row 5 at byte 640, pattern 5; element 6 is unit 1.
+  EXPECT_EQ(w128.element(0, 5, 6, 4), (640 + (1 ^ 5) * 16 + 8) / 4);
+}
+
+// The plans' U and V offsets (plans::core_matrix_offset, swizzled_v_offset) lie where the matrices
+// the GEMM core describes read them.
+TEST(MmaAsync, PlansStageWhereTheMatricesRead) {
+  Context ctx;
+  for (int cc : {16, 32, 64}) {
+    const SharedMatrix v{nullptr, Expr{}, int64_t{8} * cc, 0, 2 * cc};
+    const SharedMatrix u{nullptr, Expr{}, 64, int64_t{64} * 8, 0};
+    for (int row = 0; row < 32; ++row)
+      for (int ch = 0; ch < cc; ++ch) {
+        const Expr vat = plans::swizzled_v_offset(ctx.i32(row), ctx.i32(ch), cc);
+        ASSERT_TRUE(vat->op == Op::const_int) << cc;
+        EXPECT_EQ(vat->ival, v.element(ch / 16 * 16, row, ch % 16, 2)) << cc << " " << row << " " << ch;
+        const Expr uat = plans::core_matrix_offset(ctx.i32(row), ctx.i32(ch), 64);
+        EXPECT_EQ(uat->ival, u.element(ch / 16 * 2 * 64 * 8, row, ch % 16, 2)) << cc << " " << row << " " << ch;
+      }
+  }
+}
+
 TEST(MmaAsync, InterpreterNamesEveryMisuse) {
   const Shape s = kShapes[0];
   const std::vector<std::pair<Fault, std::string>> faults = {
       {Fault::write_before_wait, "writes shared 'as' element 0 while an mma_async that reads it is in flight"},
+      {Fault::copy_before_wait, "copies to shared 'bs' element 0 while an mma_async that reads it is in flight"},
       {Fault::read_before_wait, "reads thread 'acc' element 0 while an mma_async that accumulates into it is in flight"},
       {Fault::no_wait, "reads thread 'acc' element 0 while an mma_async"},
       {Fault::no_commit, "reads thread 'acc' element 0 while an mma_async"},

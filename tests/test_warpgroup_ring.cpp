@@ -5,6 +5,7 @@
 // the float64 reference; the kernel compiles for sm_90a without spilling, and the GPU agrees.
 #include <gtest/gtest.h>
 
+#include <array>
 #include <cstdio>
 
 #include "common/error.h"
@@ -63,6 +64,17 @@ TEST(WarpgroupRing, PlannerShapesTheRingForWarpgroupsOnSm90Only) {
   const plans::GemmTiles h = *planner::resolve_plan(d, without).gemm;
   EXPECT_FALSE(h.async_mma) << h.str();
   EXPECT_EQ(h.ppt, 1) << h.str();
+  // Where the warpgroups would not run, the ring keeps a warp a point: 9 points (F(2,2)), K not a
+  // multiple of the block, C not of the chunk; each plans and builds.
+  for (const auto& [m, r, c, k] : std::vector<std::array<int, 4>>{{2, 2, 64, 64}, {2, 3, 64, 72}, {2, 3, 40, 64}}) {
+    ConvCase other = rc.conv;
+    other.r = r, other.c = c, other.k = k;
+    const ConvDesc od = desc_of(other);
+    const plans::PlanOptions q = planner::resolve_plan(od, warpgroup_options(rc.precision, m, 0, rc.cores));
+    EXPECT_FALSE(q.gemm->async_mma) << q.gemm->str() << " " << other.str();
+    EXPECT_EQ(q.gemm->ppt, 1) << q.gemm->str() << " " << other.str();
+    EXPECT_NO_THROW(plans::build_program(od, q)) << q.gemm->str() << " " << other.str();
+  }
   // Tiles the warpgroups do not fit are refused by name.
   plans::PlanOptions planned = planner::resolve_plan(d, warpgroup_options(rc.precision, rc.m, rc.cols, rc.cores));
   planned.gemm->rk = 4, planned.gemm->ppt = 2;

@@ -104,12 +104,12 @@ void Machine::mma_async(const Stmt& s) {
 }
 
 void Machine::mma_async_commit() {
-  if (!in_region_) fail("an mma_async_commit outside a thread region");
+  require_whole_warps("an mma_async_commit");
   each(top(), [&](int l) { ++async_commits_[static_cast<size_t>(l)]; });
 }
 
 void Machine::mma_async_wait(const Stmt& s) {
-  if (!in_region_) fail("an mma_async_wait outside a thread region");
+  require_whole_warps("an mma_async_wait");
   std::vector<uint8_t> waiting(static_cast<size_t>(threads_), 0);
   each(top(), [&](int l) { waiting[static_cast<size_t>(l)] = 1; });
   auto retired = [&](const PendingAsync& a) {

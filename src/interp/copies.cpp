@@ -71,6 +71,7 @@ void Machine::copy_async(const Stmt& s) {
       const Cells::Track& t = dst.track[e];
       if (t.read_phase == phase_ && t.reader != l) race(l, dst, e, "copies to", "that another thread read");
       if (dst.in_flight[e]) in_flight(l, dst, e, "copies to");  // two copies racing to land
+      if (dst.async_use(e)) async_in_use(l, dst, e, "copies to");  // it may land while the tensor cores read
       ++dst.in_flight[e];
       copies_.push_back({l, commits_[l], &dst, e, static_cast<float>(copy_values_[size_t(i) * threads_ + l])});
     });
@@ -203,6 +204,7 @@ void Machine::copy_bulk(const Stmt& s) {
       if (t.read_phase == phase_ && t.reader != l) race(l, dst, e, "copies to", "that another thread read");
       if (written_by_other(t, phase_, l) && !landed_for(dst, e, l)) race(l, dst, e, "copies to", writer_name(t));
       if (dst.in_flight[e]) in_flight(l, dst, e, "copies to");
+      if (dst.async_use(e)) async_in_use(l, dst, e, "copies to");
       ++dst.in_flight[e];
       bulk_.push_back({&bars, bar[l], m.phase, &dst, e, read(src, from[l] + i, l)});
     }

@@ -98,6 +98,7 @@ void Machine::use_kind(const Cells& c) {
            "', whose bytes one of them reuses, with no barrier between");
     for (int64_t e = 0; e < static_cast<int64_t>(o.track.size()); ++e) {
       if (o.landing(e)) in_flight(current_lane(), o, e, "reuses the bytes of");
+      if (o.async_use(e)) async_in_use(current_lane(), o, e, "reuses the bytes of");
       o.track[e].write_phase = 0;  // its data are gone: a read before a write is uninitialized
     }
   }

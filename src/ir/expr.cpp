@@ -481,4 +481,10 @@ size_t count_distinct_ops(const std::vector<Expr>& roots) {
   return count;
 }
 
+Expr xor_low_bits(Expr a, Expr b, int bits) {
+  Expr out = a.ctx().i32(0);
+  for (int64_t bit = 1; bit < (int64_t{1} << bits); bit *= 2) out = out + (a / bit + b / bit) % 2 * bit;
+  return out;
+}
+
 }  // namespace wino::ir

@@ -169,6 +169,9 @@ Expr operator*(int64_t a, Expr b);
 Expr operator/(Expr a, int64_t b);
 Expr operator%(Expr a, int64_t b);
 Expr min(Expr a, Expr b);
+/// a xor b on their low `bits` bits, both >= 0, in the IR's arithmetic (it has no bitwise ops):
+/// bit i is (a / 2^i + b / 2^i) % 2. A swizzled layout's 16-byte units (SharedMatrix).
+Expr xor_low_bits(Expr a, Expr b, int bits);
 Expr max(Expr a, Expr b);
 Expr lt(Expr a, Expr b);
 Expr le(Expr a, Expr b);

@@ -108,9 +108,9 @@ const char* stmt_kind_name(StmtKind k);
 ///  - without swizzle, in core matrices of 8 rows x 16 bytes (128 contiguous bytes), at element
 ///    start + (row / 8) rows_stride + (kk / per) depth_stride + (row % 8) per + kk % per;
 ///  - with a swizzle of W = 32, 64 or 128 bytes, in rows of W bytes, 8 rows (rows_stride apart)
-///    a pattern: at byte b = 2 start + 2 (row / 8) rows_stride + (row % 8) W + 2 kk of the array
-///    (16-byte aligned bytes of it), its 16-byte unit b / 16 xor'ed with (b / 128) % (W / 16) (a
-///    thread's stores of a row then spread over the banks). The array starts on 1024 bytes.
+///    a pattern: at byte b = B (start + (row / 8) rows_stride + kk) + (row % 8) W of the array (B
+///    the element's bytes), its 16-byte unit b / 16 xor'ed with (b / 128) % (W / 16) (a thread's
+///    stores of a row then spread over the banks). The array starts on 1024 bytes.
 /// Strides in elements, multiples of per.
 struct SharedMatrix {
   const Memory* memory = nullptr;

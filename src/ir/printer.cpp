@@ -139,7 +139,8 @@ class Printer {
           for (int side = 0; side < 2; ++side) {
             const SharedMatrix& m = s.matrices[side];
             text += std::string(side ? " x B " : " A ") + m.memory->name + "[" + expr(m.start.node()) + "] (rows " +
-                    std::to_string(m.rows_stride) + ", depth " + std::to_string(m.depth_stride) + ")";
+                    std::to_string(m.rows_stride) + ", depth " + std::to_string(m.depth_stride) +
+                    (m.swizzle ? ", swizzle " + std::to_string(m.swizzle) : "") + ")";
           }
           line(indent, text);
           break;

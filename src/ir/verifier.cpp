@@ -36,6 +36,9 @@ class Verifier {
         problem("array " + a->name + " is kept apart from the reusing arrays but is not a plain work-group array");
       if (a->barriers && (a->reuses || a->space != Space::shared || a->type != Type::i32 || a->size % 2))
         problem("array " + a->name + " of barriers is not a work-group array of 2 i32 elements a barrier");
+      if (a->align < 16 || (a->align & (a->align - 1)) || (a->align != 16 && a->space != Space::shared))
+        problem("array " + a->name + " starts on " + std::to_string(a->align) +
+                " bytes: a work-group array's alignment is a power of two of 16 or more, other arrays' 16");
     }
     if (std::count_if(k_.arrays.begin(), k_.arrays.end(), [](const auto& a) { return a->reuses; }) > 1)
       problem("more than one work-group array reuses memory; they would lie over each other");

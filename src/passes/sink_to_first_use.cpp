@@ -26,14 +26,15 @@ void summarize(const Stmt& s, Summary& out, std::unordered_set<const Node*>& see
     for (int i = 0; i < n->nargs; ++i) walk(n->args[i]);
   };
   for (Expr e : stmt_operands(s)) walk(e.node());
-  if (s.kind == StmtKind::store || s.kind == StmtKind::mma || s.kind == StmtKind::copy_async ||
-      s.kind == StmtKind::copy_bulk) {
+  if (s.kind == StmtKind::store || s.kind == StmtKind::mma || s.kind == StmtKind::mma_async ||
+      s.kind == StmtKind::copy_async || s.kind == StmtKind::copy_bulk) {
     out.stored.insert(s.memory);
     out.stores_shared = out.stores_shared || s.memory->space == Space::shared;
   }
-  // Copies land in work-group memory at a copy_wait or an mbarrier_wait: no load moves past one.
+  // Copies land in work-group memory at a copy_wait or an mbarrier_wait, and mma_asyncs' sums at an
+  // mma_async_wait: no load moves past one.
   if (s.kind == StmtKind::barrier || s.kind == StmtKind::threads || s.kind == StmtKind::copy_wait ||
-      s.kind == StmtKind::mbarrier_wait)
+      s.kind == StmtKind::mbarrier_wait || s.kind == StmtKind::mma_async_wait)
     out.barrier = true;
   for (const StmtPtr& c : s.body) summarize(*c, out, seen);
 }

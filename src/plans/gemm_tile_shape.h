@@ -38,12 +38,11 @@ struct PatchRegion {
   bool operator==(const PatchRegion&) const = default;
 };
 
-/// Where element (row, ch) of a half operand staged for warpgroup mmas (GemmTiles::async_mma) lies
-/// in its block of `rows` rows x the chunk's channels: core matrices of 8 rows x 8 channels (128
-/// contiguous bytes), rows' groups first (ir::SharedMatrix: rows_stride 64, depth_stride 8 rows).
-/// `Index` an int64_t or an ir::Expr.
-template <class Index>
-Index core_matrix_offset(Index row, Index ch, int64_t rows) {
+/// Where element (row, ch) of U's point block, staged in halves for warpgroup mmas
+/// (GemmTiles::async_mma), lies in its `rows` rows x the chunk's channels: core matrices of 8 rows
+/// x 8 channels (128 contiguous bytes), rows' groups first (ir::SharedMatrix: rows_stride 64,
+/// depth_stride 8 rows).
+inline ir::Expr core_matrix_offset(ir::Expr row, ir::Expr ch, int64_t rows) {
   return ch / 8 * (rows * 8) + row / 8 * 64 + row % 8 * 8 + ch % 8;
 }
 
@@ -113,10 +112,9 @@ struct GemmTiles {
   // transforms them out (plans/gemm_core.cpp: pipeline_tile_patches; planner: persist_tile_ring).
   int persistent_groups = 0;
   // The tile ring's multiplies as warpgroup matrix ops from work-group memory (ir::StmtKind::
-  // mma_async, CUDA sm_90 wgmma; planner: use_warpgroup_mma): a warpgroup's 4 warps hold its
-  // points' whole block, 16 rows a warp, and U and V are staged unpadded in core matrices
-  // (core_matrix_offset): no fragment loads, and the tensor cores read each operand once a
-  // warpgroup instead of once a warp.
+  // mma_async, CUDA sm_90 wgmma; planner: widen_tile_ring, plans::takes_async_mma): a warpgroup's
+  // 4 warps hold its points' whole block, 16 rows a warp, U is staged unpadded in core matrices
+  // (core_matrix_offset) and V in swizzled rows (plans::swizzled_v_offset): no fragment loads.
   bool async_mma = false;
   int threads() const { return lanes ? 1 : (points / ppt) * (bk / rk) * (bp / rp); }
   int staged_points() const { return stage_points ? stage_points : points; }

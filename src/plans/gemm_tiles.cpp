@@ -36,10 +36,9 @@ bool takes_async_mma(const GemmTiles& g) {
 }
 
 ir::Expr swizzled_v_offset(ir::Expr row, ir::Expr ch, int cc) {
-  ir::Expr unit = ch / 8, pattern = row * cc / 64 % (cc / 8), swizzled = ch.ctx().i32(0);
-  for (int bit = 1; bit < cc / 8; bit *= 2)  // unit xor pattern, bit by bit (the IR has no xor)
-    swizzled = swizzled + (unit / bit + pattern / bit) % 2 * bit;
-  return row * cc + swizzled * 8 + ch % 8;
+  const int bits = cc == 16 ? 1 : cc == 32 ? 2 : 3;  // of the row's cc / 8 units
+  ir::Expr unit = ch / 8, pattern = row * cc / 64 % (cc / 8);
+  return row * cc + ir::xor_low_bits(unit, pattern, bits) * 8 + ch % 8;
 }
 
 bool takes_bulk_v(const GemmTiles& g, const ConvDesc& d) {

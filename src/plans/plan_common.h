@@ -72,7 +72,8 @@ BufferHandle transformed_weights(ProgramBuilder& prog, const Tiling& t, int64_t 
 /// kernel (GemmTiles::bulk_u): [alpha^2 / n][K / bk][C / cc][n][cc][row_pitch(bk)] values in `type`
 /// for copies of n = staged_points() points (the group of points, the block of output channels,
 /// the chunk, then the copy's rows, their padding zeros), so that each copy of U is one contiguous
-/// run. Throws unless the tiles take it (plans::takes_bulk_u).
+/// run; for warpgroup mmas (GemmTiles::async_mma) each point's [cc][bk] unpadded, in core matrices
+/// (core_matrix_offset). Throws unless the tiles take it (plans::takes_bulk_u).
 BufferHandle staged_weights(ProgramBuilder& prog, const Tiling& t, const GemmTiles& g, ir::Type type,
                             StoredValues values);
 

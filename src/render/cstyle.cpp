@@ -129,7 +129,7 @@ class Renderer {
     }
     const bool dynamic = dynamic_shared_bytes(k_, d_.dialect) > 0;
     if (dynamic) line(aligned_decl(d_.dynamic_shared_decl, max_align()) + " unsigned char wino_shared_[];");
-    const std::vector<int64_t> offsets = shared_array_offsets(k_);  // in wino_shared_, 16-byte aligned
+    const std::vector<int64_t> offsets = shared_array_offsets(k_);  // in wino_shared_, on each array's Memory::align
     for (size_t i = 0; i < k_.arrays.size(); ++i) {
       const Memory& a = *k_.arrays[i];
       if (!dynamic || a.space != Space::shared) {
@@ -528,11 +528,11 @@ class Renderer {
         }
         ++indent_;
         block(s.body);
-        // What a thread stored where mma_asyncs read reaches the tensor cores (another proxy) only
-        // through a proxy fence, after its stores and before the barrier that orders them: at the
-        // end of each region that stores there (a fence at every barrier took 6% of the ring's
-        // stall samples, H100, session 56).
-        if (stores_into(s.body, async_read_)) line("asm volatile(\"fence.proxy.async.shared::cta;\" ::: \"memory\");");
+        // What a thread stored where mma_asyncs read (or its cp.async copies landed there) reaches
+        // the tensor cores (another proxy) only through a proxy fence, after the stores and before
+        // the barrier that orders them: at the end of each region that stores there or waits for
+        // such copies (a fence at every barrier took 6% of the ring's stall samples, H100, session 56).
+        if (writes_async_reads(s.body)) line("asm volatile(\"fence.proxy.async.shared::cta;\" ::: \"memory\");");
         --indent_;
         line("}");
         break;
@@ -705,15 +705,28 @@ class Renderer {
   }
 
   void collect_async_reads(const Block& body) {
-    for (const StmtPtr& s : body) {
-      if (s->kind == StmtKind::mma_async)
-        for (const SharedMatrix& m : s->matrices) async_read_.insert(m.memory);
-      collect_async_reads(s->body);
-    }
+    std::function<void(const Block&)> reads = [&](const Block& b) {
+      for (const StmtPtr& s : b) {
+        if (s->kind == StmtKind::mma_async)
+          for (const SharedMatrix& m : s->matrices) async_read_.insert(m.memory);
+        reads(s->body);
+      }
+    };
+    std::function<void(const Block&)> copies = [&](const Block& b) {
+      for (const StmtPtr& s : b) {
+        copied_to_async_reads_ = copied_to_async_reads_ || (s->kind == StmtKind::copy_async && async_read_.count(s->memory));
+        copies(s->body);
+      }
+    };
+    reads(body);
+    copies(body);
   }
-  static bool stores_into(const Block& body, const std::unordered_set<const Memory*>& arrays) {
-    return !arrays.empty() && std::any_of(body.begin(), body.end(), [&](const StmtPtr& s) {
-      return (s->kind == StmtKind::store && arrays.count(s->memory)) || stores_into(s->body, arrays);
+  // Whether a thread region stores into an array mma_asyncs read, or waits for cp.async copies
+  // where the kernel copies into one.
+  bool writes_async_reads(const Block& body) const {
+    return !async_read_.empty() && std::any_of(body.begin(), body.end(), [&](const StmtPtr& s) {
+      return (s->kind == StmtKind::store && async_read_.count(s->memory)) ||
+             (s->kind == StmtKind::copy_wait && copied_to_async_reads_) || writes_async_reads(s->body);
     });
   }
 
@@ -743,6 +756,7 @@ class Renderer {
   const Kernel& k_;
   const DialectSpec& d_;
   std::unordered_set<const Memory*> async_read_;  // the arrays mma_asyncs read
+  bool copied_to_async_reads_ = false;            // a cp.async copies into one of them
   bool after_mma_async_ = false;                  // the statement just rendered in this block was one
   std::unordered_map<const Node*, std::vector<const Memory*>> shared_bases_;  // in the order first seen
   std::map<std::pair<const Node*, const Memory*>, std::string> pointer_names_;  // base_pointer's

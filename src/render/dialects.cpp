@@ -285,10 +285,6 @@ __device__ __forceinline__ void wino_copy_async(void* dst, const void* src, bool
 )";
 }
 
-// ir::StmtKind::copy_bulk and the mbarrier statements as sm_90 cp.async.bulk and mbarrier. The
-// copying thread orders the work-group's earlier reads of the destination (generic proxy, across
-// the barrier before it) before the copy's writes (async proxy) with a proxy fence. A wait spins on
-// try_wait, which suspends the thread for a while in hardware before it fails.
 // An mma_async matrix's wgmma descriptor (ir::SharedMatrix): its start's work-group address, the
 // bytes between core matrices along the reduction (the leading offset) and 8 rows apart (the
 // stride offset), each in 16-byte units, and the swizzle mode (bits 62-63).
@@ -303,6 +299,10 @@ __device__ __forceinline__ unsigned long long wino_wgmma_desc(const void* at, un
 )";
 }
 
+// ir::StmtKind::copy_bulk and the mbarrier statements as sm_90 cp.async.bulk and mbarrier. The
+// copying thread orders the work-group's earlier reads of the destination (generic proxy, across
+// the barrier before it) before the copy's writes (async proxy) with a proxy fence. A wait spins on
+// try_wait, which suspends the thread for a while in hardware before it fails.
 std::string cuda_copy_bulk() {
   return R"(
 #if __CUDA_ARCH__ >= 900
