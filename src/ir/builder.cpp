@@ -371,18 +371,19 @@ void KernelBuilder::mbarrier_wait(const Memory* barriers, Expr index, Expr parit
   push(std::move(s));
 }
 
-void KernelBuilder::copy_commit() {
+namespace {
+// A commit or a wait of a thread's groups of asynchronous operations (copies, mma_asyncs).
+StmtPtr group_stmt(StmtKind kind, int64_t groups_left = 0) {
   auto s = std::make_unique<Stmt>();
-  s->kind = StmtKind::copy_commit;
-  push(std::move(s));
-}
-
-void KernelBuilder::copy_wait(int groups_left) {
-  auto s = std::make_unique<Stmt>();
-  s->kind = StmtKind::copy_wait;
+  s->kind = kind;
   s->extent = groups_left;
-  push(std::move(s));
+  return s;
 }
+}  // namespace
+
+void KernelBuilder::copy_commit() { push(group_stmt(StmtKind::copy_commit)); }
+
+void KernelBuilder::copy_wait(int groups_left) { push(group_stmt(StmtKind::copy_wait, groups_left)); }
 
 void KernelBuilder::mma_async(MmaKind kind, const Memory* acc, std::vector<int64_t> slots, const SharedMatrix& a,
                               const SharedMatrix& b) {
@@ -396,18 +397,9 @@ void KernelBuilder::mma_async(MmaKind kind, const Memory* acc, std::vector<int64
   push(std::move(s));
 }
 
-void KernelBuilder::mma_async_commit() {
-  auto s = std::make_unique<Stmt>();
-  s->kind = StmtKind::mma_async_commit;
-  push(std::move(s));
-}
+void KernelBuilder::mma_async_commit() { push(group_stmt(StmtKind::mma_async_commit)); }
 
-void KernelBuilder::mma_async_wait(int groups_left) {
-  auto s = std::make_unique<Stmt>();
-  s->kind = StmtKind::mma_async_wait;
-  s->extent = groups_left;
-  push(std::move(s));
-}
+void KernelBuilder::mma_async_wait(int groups_left) { push(group_stmt(StmtKind::mma_async_wait, groups_left)); }
 
 void KernelBuilder::comment(const std::string& text) {
   auto s = std::make_unique<Stmt>();

@@ -305,15 +305,12 @@ class Verifier {
         case StmtKind::load_matrix: check_load_matrix(s, in_threads); break;
         case StmtKind::copy_commit:
         case StmtKind::copy_wait:
-          if (!in_threads) problem("copy_commit and copy_wait belong in a thread region");
-          if (s.extent < 0) problem("copy_wait's groups left must be >= 0");
-          break;
-        case StmtKind::mma_async: check_mma_async(s, in_threads); break;
         case StmtKind::mma_async_commit:
         case StmtKind::mma_async_wait:
-          if (!in_threads) problem("mma_async_commit and mma_async_wait belong in a thread region");
-          if (s.extent < 0) problem("mma_async_wait's groups left must be >= 0");
+          if (!in_threads) problem(std::string(stmt_kind_name(s.kind)) + " belongs in a thread region");
+          if (s.extent < 0) problem(std::string(stmt_kind_name(s.kind)) + "'s groups left must be >= 0");
           break;
+        case StmtKind::mma_async: check_mma_async(s, in_threads); break;
       }
     }
     defined_.pop_back();

@@ -77,9 +77,10 @@ void multiply_chunk_mma(KernelBuilder& b, const GemmCore& core, const ChunkStage
 /// acc += Us x Vs over the chunk by warpgroup mmas (GemmTiles::async_mma): warpgroup w holds the
 /// whole block of its ppt points (its warps 16 rows each, as warp_place puts them), and each point
 /// and k-step is one mma_async reading the point's U (bk rows) from its core matrices
-/// (core_matrix_offset) and V (bp staged rows) from its swizzled rows (swizzled_v_offset). Lane 4 g + t's value i of a point is the mma's C value i % 4
-/// of slice i / 4 (ir::mma_async_c_pos), kept where the warp's mmas keep it (GemmCore::acc_index),
-/// so the sinks read the accumulators as they do the warps'. The chunk's group is waited for here.
+/// (core_matrix_offset) and V (bp staged rows) from its swizzled rows (swizzled_v_offset). Lane
+/// 4 g + t's value i of a point is the mma's C value i % 4 of slice i / 4 (ir::mma_async_c_pos),
+/// kept where the warp's mmas keep it (GemmCore::acc_index), so the sinks read the accumulators as
+/// they do the warps'. The chunk's group is waited for here.
 void multiply_chunk_async(KernelBuilder& b, const GemmCore& core, const ChunkStager& st, Expr tid, Expr buf) {
   const GemmTiles& g = core.g;
   const int depth = mma_depth(*g.mma);
@@ -511,8 +512,8 @@ void check_stages(const std::string& plan, const Tiling& t, const GemmTiles& g, 
            "in halves, U by bulk copies");
   if (g.async_mma && !takes_async_mma(g))
     refuse("warpgroup mmas are for the tensor-core fused ring in f16 or bf16 with U by bulk copies, blocks of 64 "
-           "output channels at 2 rows a thread, a warp over all the block's tiles (8 to 256) and chunks of 16 "
-           "channels or a multiple");
+           "output channels at 2 rows a thread, a warp over all the block's tiles (8 to 256) and chunks of 16, 32 "
+           "or 64 channels");
   if (g.stage_points && (!mma_output || !g.stages || g.points % g.stage_points))
     refuse("staging " + std::to_string(g.stage_points) + " points at a time is for the tensor-core fused-output, "
            "with asynchronous copies, and must divide the work-group's " + std::to_string(g.points) + " points");
