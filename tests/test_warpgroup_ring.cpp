@@ -111,6 +111,19 @@ TEST(WarpgroupRing, CompilesForSm90aWithoutSpilling) {
   const ir::Kernel& ring = *prog.kernels[prog.launches.back().kernel];
   ASSERT_TRUE(render::has_mma_async(ring)) << ring.name;
   const std::string src = render::translation_unit({render::render_kernel(ring, render::Dialect::cuda)}, render::Dialect::cuda);
+  // U's descriptor: core matrices 1024 bytes apart along the channels (64 rows of 16 bytes), 128
+  // apart by 8 rows, no swizzle; V's: rows of 64 bytes swizzled (mode 2), patterns 512 bytes apart.
+  // Each built once a multiply; one proxy fence a step, after the transform's stores.
+  EXPECT_NE(src.find("wino_wgmma_desc(&us[ua], 1024u, 128u, 0u)"), std::string::npos) << src;
+  EXPECT_NE(src.find("wino_wgmma_desc(&vs[va], 16u, 512u, 2u)"), std::string::npos) << src;
+  const std::string kernel = render::render_kernel(ring, render::Dialect::cuda);  // without the prelude
+  auto count = [&](const std::string& what) {
+    size_t n = 0;
+    for (size_t at = kernel.find(what); at != std::string::npos; at = kernel.find(what, at + 1)) ++n;
+    return n;
+  };
+  EXPECT_EQ(count("wino_wgmma_desc(&"), 2u) << src;
+  EXPECT_EQ(count("fence.proxy.async.shared::cta"), 1u) << src;
   const cuda::NvrtcOutput out = cuda::nvrtc_compile(src, ring.name, cuda::kernel_arch("sm_90", true));
   ASSERT_EQ(out.kernels.count(ring.name), 1u) << out.log;
   EXPECT_EQ(out.kernels.at(ring.name).spill_store_bytes + out.kernels.at(ring.name).spill_load_bytes, 0) << out.log;
