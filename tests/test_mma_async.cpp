@@ -56,7 +56,7 @@ int swizzle_bytes(const Shape& s) { return s.swizzled ? s.reduction() * type_byt
 
 // Where B's element (row, kk) of a group lies swizzled (ir::SharedMatrix): rows of the reduction,
 // each row's 16-byte units xor'ed with (row bytes / 128) % units, the xor spelled bit by bit.
-Expr swizzled_at(KernelBuilder& b, const Shape& s, Expr row, Expr kk) {
+Expr swizzled_at(const Shape& s, Expr row, Expr kk) {
   const int units = swizzle_bytes(s) / 16, per = s.per(), bits = units == 2 ? 1 : units == 4 ? 2 : 3;
   Expr out = xor_low_bits(kk / per, row * swizzle_bytes(s) / 128 % units, bits);
   return row * s.reduction() + out * per + kk % per;
@@ -82,7 +82,7 @@ std::unique_ptr<Kernel> async_kernel(const Shape& s, Fault fault) {
         Expr e = b.let("e", tid + i * threads);
         Expr g = b.let("g", e / (rows * s.reduction())), row = b.let("row", e / s.reduction() % rows),
              kk = b.let("kk", e % s.reduction());
-        Expr at = side && s.swizzled ? g * l.group + swizzled_at(b, s, row, kk)
+        Expr at = side && s.swizzled ? g * l.group + swizzled_at(s, row, kk)
                                      : g * l.group + row / 8 * l.rows_stride + kk / s.per() * l.depth_stride +
                                            row % 8 * s.per() + kk % s.per();
         b.store(side ? bs : as, at, b.load("x", in, e + (side ? s.a_floats() : 0)));
@@ -193,20 +193,25 @@ TEST(MmaAsync, ElementLayoutsAreTheHardwares) {
 }
 
 // The plans' U and V offsets (plans::core_matrix_offset, swizzled_v_offset) lie where the matrices
-// the GEMM core describes read them.
+// the GEMM core reads for each k-step (plans::u_async_matrix, v_async_matrix) have them.
 TEST(MmaAsync, PlansStageWhereTheMatricesRead) {
   Context ctx;
-  for (int cc : {16, 32, 64}) {
-    const SharedMatrix v{nullptr, Expr{}, int64_t{8} * cc, 0, 2 * cc};
-    const SharedMatrix u{nullptr, Expr{}, 64, int64_t{64} * 8, 0};
-    for (int row = 0; row < 32; ++row)
-      for (int ch = 0; ch < cc; ++ch) {
-        const Expr vat = plans::swizzled_v_offset(ctx.i32(row), ctx.i32(ch), cc);
-        ASSERT_TRUE(vat->op == Op::const_int) << cc;
-        EXPECT_EQ(vat->ival, v.element(ch / 16 * 16, row, ch % 16, 2)) << cc << " " << row << " " << ch;
-        const Expr uat = plans::core_matrix_offset(ctx.i32(row), ctx.i32(ch), 64);
-        EXPECT_EQ(uat->ival, u.element(ch / 16 * 2 * 64 * 8, row, ch % 16, 2)) << cc << " " << row << " " << ch;
-      }
+  for (int cc : {16, 32}) {
+    plans::GemmTiles g;
+    g.bk = 64, g.bp = 32, g.cc = cc, g.mma = MmaKind::f16_m16n8k16;
+    for (int s = 0; s < cc / 16; ++s) {
+      const SharedMatrix u = plans::u_async_matrix(g, nullptr, ctx.i32(0), s);
+      const SharedMatrix v = plans::v_async_matrix(g, nullptr, ctx.i32(0), s);
+      for (int row = 0; row < 32; ++row)
+        for (int kk = 0; kk < 16; ++kk) {
+          const int ch = 16 * s + kk;
+          const Expr vat = plans::swizzled_v_offset(ctx.i32(row), ctx.i32(ch), cc);
+          ASSERT_TRUE(vat->op == Op::const_int && v.start->op == Op::const_int) << cc;
+          EXPECT_EQ(vat->ival, v.element(v.start->ival, row, kk, 2)) << cc << " " << row << " " << ch;
+          const Expr uat = plans::core_matrix_offset(ctx.i32(row), ctx.i32(ch), g.bk);
+          EXPECT_EQ(uat->ival, u.element(u.start->ival, row, kk, 2)) << cc << " " << row << " " << ch;
+        }
+    }
   }
 }
 

@@ -90,12 +90,9 @@ void multiply_chunk_async(KernelBuilder& b, const GemmCore& core, const ChunkSta
   for (int j = 0; j < g.ppt; ++j) {
     std::vector<int64_t> slots;
     for (int i = 0; i < g.bp / 2; ++i) slots.push_back(core.acc_index(j, i % 4 / 2, 2 * (i / 4) + i % 2));
-    for (int s = 0; s < g.cc / depth; ++s) {
-      const int64_t along = int64_t{s} * depth / 8;  // core matrices of 8 channels before the k-step's
-      const SharedMatrix a{st.a().smem, us + (int64_t{j} * g.cc * g.bk + along * g.bk * 8), 64, int64_t{g.bk} * 8};
-      const SharedMatrix v{st.v().smem, vs + (int64_t{j} * g.cc * g.bp + int64_t{s} * depth), int64_t{8} * g.cc, 0, 2 * g.cc};
-      b.mma_async(*g.mma, core.acc, slots, a, v);
-    }
+    for (int s = 0; s < g.cc / depth; ++s)
+      b.mma_async(*g.mma, core.acc, slots, u_async_matrix(g, st.a().smem, us + int64_t{j} * g.cc * g.bk, s),
+                  v_async_matrix(g, st.v().smem, vs + int64_t{j} * g.cc * g.bp, s));
   }
   b.mma_async_commit();
   b.mma_async_wait(0);
@@ -512,8 +509,8 @@ void check_stages(const std::string& plan, const Tiling& t, const GemmTiles& g, 
            "in halves, U by bulk copies");
   if (g.async_mma && !takes_async_mma(g))
     refuse("warpgroup mmas are for the tensor-core fused ring in f16 or bf16 with U by bulk copies, blocks of 64 "
-           "output channels at 2 rows a thread, a warp over all the block's tiles (8 to 256) and chunks of 16, 32 "
-           "or 64 channels");
+           "output channels at 2 rows a thread, a warp over all the block's tiles (8 to 256) and chunks of 16 or "
+           "32 channels");
   if (g.stage_points && (!mma_output || !g.stages || g.points % g.stage_points))
     refuse("staging " + std::to_string(g.stage_points) + " points at a time is for the tensor-core fused-output, "
            "with asynchronous copies, and must divide the work-group's " + std::to_string(g.points) + " points");

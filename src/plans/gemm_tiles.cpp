@@ -32,11 +32,20 @@ bool takes_bulk_u(const GemmTiles& g, const ConvDesc& d) {
 bool takes_async_mma(const GemmTiles& g) {
   const bool half = g.mma && !ir::mma_is_tf32(*g.mma) && g.half_u && g.half_v;
   const bool warpgroups = g.bk == 64 && g.rk == 2 && g.bp == 4 * g.rp && ir::mma_async_n_ok(g.bp);
-  return g.tile_patch_ring() && g.bulk_u && half && warpgroups && (g.cc == 16 || g.cc == 32 || g.cc == 64);
+  return g.tile_patch_ring() && g.bulk_u && half && warpgroups && (g.cc == 16 || g.cc == 32);
+}
+
+ir::SharedMatrix u_async_matrix(const GemmTiles& g, const ir::Memory* us, ir::Expr u, int s) {
+  const int64_t along = int64_t{s} * ir::mma_depth(*g.mma) / 8;  // core matrices of 8 channels before the k-step's
+  return {us, u + along * g.bk * 8, 64, int64_t{g.bk} * 8};
+}
+
+ir::SharedMatrix v_async_matrix(const GemmTiles& g, const ir::Memory* vs, ir::Expr v, int s) {
+  return {vs, v + int64_t{s} * ir::mma_depth(*g.mma), int64_t{8} * g.cc, 0, 2 * g.cc};
 }
 
 ir::Expr swizzled_v_offset(ir::Expr row, ir::Expr ch, int cc) {
-  const int bits = cc == 16 ? 1 : cc == 32 ? 2 : 3;  // of the row's cc / 8 units
+  const int bits = cc == 16 ? 1 : cc == 32 ? 2 : 3;  // of the row's cc / 8 units (16 to 64 channels)
   ir::Expr unit = ch / 8, pattern = row * cc / 64 % (cc / 8);
   return row * cc + ir::xor_low_bits(unit, pattern, bits) * 8 + ch % 8;
 }

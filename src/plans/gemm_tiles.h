@@ -27,7 +27,7 @@ bool takes_bulk_v(const GemmTiles& g, const ConvDesc& d);
 /// Whether the tile ring's multiplies may be warpgroup mmas (GemmTiles::async_mma): U by bulk
 /// copies and V in halves of f16 or bf16 (what the tensor cores read is what is staged), each
 /// warpgroup's 4 warps over the block's 64 rows (16 a warp) and all its bp tiles (an mma_async's
-/// n), chunks of 16, 32 or 64 channels (V's rows a swizzle's 32, 64 or 128 bytes).
+/// n), chunks of 16 or 32 channels (V's rows a swizzle's 32 or 64 bytes: those the GPU has run).
 bool takes_async_mma(const GemmTiles& g);
 
 /// Where element (row, ch) of a point's block of V lies, staged for warpgroup mmas (async_mma):
@@ -35,6 +35,12 @@ bool takes_async_mma(const GemmTiles& g);
 /// % (cc / 8), the swizzle of 2 cc bytes (ir::SharedMatrix): the transform's stores of two rows a
 /// warp then hit every bank once, as rows padded by 8 did.
 ir::Expr swizzled_v_offset(ir::Expr row, ir::Expr ch, int cc);
+
+/// The matrices a warpgroup mma reads for k-step s of a point whose staged U and V start at `u`
+/// and `v` (async_mma): U's bk rows in core matrices (core_matrix_offset), V's bp rows swizzled
+/// (swizzled_v_offset). The one place that turns those layouts into ir::SharedMatrix strides.
+ir::SharedMatrix u_async_matrix(const GemmTiles& g, const ir::Memory* us, ir::Expr u, int s);
+ir::SharedMatrix v_async_matrix(const GemmTiles& g, const ir::Memory* vs, ir::Expr v, int s);
 
 /// Checks tiles for one GEMM per Winograd point (plan unfused); throws naming what to change.
 void check_point_gemm_tiles(const GemmTiles& g, const Tiling& t, const std::string& plan);

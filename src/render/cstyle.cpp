@@ -15,6 +15,7 @@
 #include "common/error.h"
 #include "ir/values.h"
 #include "render/dialect.h"
+#include "render/wgmma.h"
 
 namespace wino::render {
 
@@ -113,7 +114,6 @@ class Renderer {
       hint_counts_[reserved] = 1;
     find_raw_halves(k.body);
     if (d.shared_pointer_offsets) find_shared_bases(k.body);
-    collect_async_reads(k.body);
   }
 
   std::string run() {
@@ -374,22 +374,9 @@ class Renderer {
     if (!d_.mma_async)
       throw Error(std::string("the ") + dialect_name(d_.dialect) +
                   " dialect has no warpgroup matrix op (mma_async): the plans that use it run on CUDA sm_90 only");
-    const std::string type = mma_operand_name(s.mma);
-    const int64_t bytes = type_bytes(s.matrices[0].memory->type), regs = static_cast<int64_t>(s.slots.size());
-    std::string desc[2];
-    for (int side = 0; side < 2; ++side) desc[side] = descriptor(s.matrices[side], bytes, side ? "bdesc" : "adesc");
-    std::string regs_text;
-    for (int64_t i = 0; i < regs; ++i) regs_text += (i ? ",%" : "%") + std::to_string(i);
-    const std::string op = "wgmma.mma_async.sync.aligned.m64n" + std::to_string(s.extent) + "k" +
-                           std::to_string(mma_depth(s.mma)) + ".f32." + type + "." + type;
-    line("asm volatile(\"{.reg .pred p; setp.ne.b32 p, %" + std::to_string(regs + 2) + ", 0; " + op + " {" + regs_text +
-         "}, %" + std::to_string(regs) + ", %" + std::to_string(regs + 1) + ", p, 1, 1" +
-         (mma_is_tf32(s.mma) ? "" : ", 0, 0") + ";}\"");
-    std::string outs;
-    for (int64_t i = 0; i < regs; ++i)
-      outs += std::string(i ? ", " : "") + "\"+f\"(" + memory_prefix(*s.memory) + "[" + std::to_string(s.slots[static_cast<size_t>(i)]) + "])";
-    line("    : " + outs);
-    line("    : \"l\"(" + desc[0] + "), \"l\"(" + desc[1] + "), \"r\"(1) : \"memory\");");
+    const int64_t bytes = type_bytes(s.matrices[0].memory->type);
+    const std::string adesc = descriptor(s.matrices[0], bytes, "adesc"), bdesc = descriptor(s.matrices[1], bytes, "bdesc");
+    for (const std::string& text : wgmma_lines(s, adesc, bdesc, memory_prefix(*s.memory))) line(text);
   }
 
   // An mma_async matrix's descriptor: one per (array, start without its constant part, layout) in
@@ -407,8 +394,8 @@ class Renderer {
           break;
         }
     }
-    // Swizzled: no leading offset (one k-step lies in a row), the mode's code (PTX: 128 B 1, 64 B 2, 32 B 3).
-    const int mode = m.swizzle == 128 ? 1 : m.swizzle == 64 ? 2 : m.swizzle == 32 ? 3 : 0;
+    // Swizzled: no leading offset (one k-step lies in a row).
+    const int mode = wgmma_swizzle_mode(m.swizzle);
     const DescKey key{m.memory, base, m.swizzle ? 16 : m.depth_stride * bytes, m.rows_stride * bytes, mode};
     std::string name;
     for (auto it = desc_scopes_.rbegin(); it != desc_scopes_.rend() && name.empty(); ++it)
@@ -528,11 +515,9 @@ class Renderer {
         }
         ++indent_;
         block(s.body);
-        // What a thread stored where mma_asyncs read (or its cp.async copies landed there) reaches
-        // the tensor cores (another proxy) only through a proxy fence, after the stores and before
-        // the barrier that orders them: at the end of each region that stores there or waits for
-        // such copies (a fence at every barrier took 6% of the ring's stall samples, H100, session 56).
-        if (writes_async_reads(s.body)) line("asm volatile(\"fence.proxy.async.shared::cta;\" ::: \"memory\");");
+        // A proxy fence at the end of each region whose writes mma_asyncs read (AsyncOperands; a
+        // fence at every barrier took 6% of the ring's stall samples, H100, session 56).
+        if (async_operands_.written_by(s.body)) line("asm volatile(\"fence.proxy.async.shared::cta;\" ::: \"memory\");");
         --indent_;
         line("}");
         break;
@@ -704,32 +689,6 @@ class Renderer {
     loads(body);
   }
 
-  void collect_async_reads(const Block& body) {
-    std::function<void(const Block&)> reads = [&](const Block& b) {
-      for (const StmtPtr& s : b) {
-        if (s->kind == StmtKind::mma_async)
-          for (const SharedMatrix& m : s->matrices) async_read_.insert(m.memory);
-        reads(s->body);
-      }
-    };
-    std::function<void(const Block&)> copies = [&](const Block& b) {
-      for (const StmtPtr& s : b) {
-        copied_to_async_reads_ = copied_to_async_reads_ || (s->kind == StmtKind::copy_async && async_read_.count(s->memory));
-        copies(s->body);
-      }
-    };
-    reads(body);
-    copies(body);
-  }
-  // Whether a thread region stores into an array mma_asyncs read, or waits for cp.async copies
-  // where the kernel copies into one.
-  bool writes_async_reads(const Block& body) const {
-    return !async_read_.empty() && std::any_of(body.begin(), body.end(), [&](const StmtPtr& s) {
-      return (s->kind == StmtKind::store && async_read_.count(s->memory)) ||
-             (s->kind == StmtKind::copy_wait && copied_to_async_reads_) || writes_async_reads(s->body);
-    });
-  }
-
   // The let variables that index work-group memory with constant offsets, and which memories:
   // each gets a pointer at its let, and the accesses offset it (shared_base).
   void find_shared_bases(const Block& body) {
@@ -755,9 +714,8 @@ class Renderer {
 
   const Kernel& k_;
   const DialectSpec& d_;
-  std::unordered_set<const Memory*> async_read_;  // the arrays mma_asyncs read
-  bool copied_to_async_reads_ = false;            // a cp.async copies into one of them
-  bool after_mma_async_ = false;                  // the statement just rendered in this block was one
+  const AsyncOperands async_operands_ = AsyncOperands::of(k_);
+  bool after_mma_async_ = false;  // the statement just rendered in this block was an mma_async
   std::unordered_map<const Node*, std::vector<const Memory*>> shared_bases_;  // in the order first seen
   std::map<std::pair<const Node*, const Memory*>, std::string> pointer_names_;  // base_pointer's
   std::unordered_map<const Node*, const Memory*> raw_halves_;
@@ -776,13 +734,6 @@ class Renderer {
 };
 
 }  // namespace
-
-bool has_mma_async(const Kernel& kernel) {
-  std::function<bool(const Block&)> any = [&](const Block& b) {
-    return std::any_of(b.begin(), b.end(), [&](const StmtPtr& s) { return s->kind == StmtKind::mma_async || any(s->body); });
-  };
-  return any(kernel.body);
-}
 
 std::string render_kernel(const Kernel& kernel, Dialect dialect) {
   return Renderer(kernel, dialect_spec(dialect)).run();
