@@ -1,8 +1,10 @@
 // Warpgroup matrix multiplies from work-group memory (ir::StmtKind::mma_async; CUDA sm_90a wgmma):
 // the interpreter computes D += A x B from the matrices' core-matrix layout (ir::SharedMatrix) for
-// f16, bf16 and tf32, chained over two reduction steps, in two warpgroups at once; a kernel that
+// f16, bf16 and tf32, chained over two reduction steps, in two warpgroups at once, the first step
+// adding to zeros the threads stored or writing over unset accumulators; a kernel that
 // touches the accumulators or writes the matrices before the wait, reads a matrix the threads wrote
-// in the same barrier interval, or never waits fails by name; the verifier refuses malformed ones,
+// in the same barrier interval, never waits, or whose warpgroup's threads disagree on overwriting
+// fails by name; the verifier refuses malformed ones,
 // other dialects refuse them, the CUDA source compiles for sm_90a, and the GPU agrees.
 #include <gtest/gtest.h>
 
@@ -27,12 +29,16 @@ using namespace ir;
 
 constexpr int kGroups = 2, kSteps = 2, kRows = kMmaAsyncRows;
 
-enum class Fault { none, write_before_wait, copy_before_wait, read_before_wait, no_wait, no_commit, never_waited, no_barrier, starts_differ };
+enum class Fault {
+  none, write_before_wait, copy_before_wait, read_before_wait, no_wait, no_commit, never_waited, no_barrier, starts_differ,
+  overwrite_differs
+};
 
 struct Shape {
   MmaKind kind;
   int n;
   bool swizzled = false;  // B in rows of its reduction's bytes (64: two k-steps), swizzled (ir::SharedMatrix)
+  bool overwrite = false;  // no zeros stored: the first step writes A x B over the accumulators
   int depth() const { return mma_depth(kind); }
   int per() const { return 16 / type_bytes(mma_storage_type(kind)); }  // elements in 16 bytes
   int reduction() const { return kSteps * depth(); }
@@ -93,8 +99,11 @@ std::unique_ptr<Kernel> async_kernel(const Shape& s, Fault fault) {
   if (fault != Fault::no_barrier) b.barrier();
   b.threads([&](Expr tid) {
     if (fault == Fault::no_barrier) stage(tid);
-    for (int i = 0; i < s.n / 2; ++i) b.store(acc, b.i32(i), b.f32(0));
     Expr g = b.let("wg", tid / kWarpGroup);
+    if (!s.overwrite && fault != Fault::overwrite_differs)
+      for (int i = 0; i < s.n / 2; ++i) b.store(acc, b.i32(i), b.f32(0));
+    // Overwriting: false in every thread, though not a constant (the CUDA text computes it).
+    Expr first = fault == Fault::overwrite_differs ? lt(tid % 2, b.i32(1)) : s.overwrite ? lt(b.i32(kGroups), g) : Expr{};
     std::vector<int64_t> slots(static_cast<size_t>(s.n / 2));
     for (int i = 0; i < s.n / 2; ++i) slots[static_cast<size_t>(i)] = i;
     for (int step = 0; step < kSteps; ++step) {
@@ -103,7 +112,7 @@ std::unique_ptr<Kernel> async_kernel(const Shape& s, Fault fault) {
       Expr astart = g * la.group + along * la.depth_stride;
       if (fault == Fault::starts_differ) astart = astart + tid % 2 * 8;
       b.mma_async(s.kind, acc, slots, {as, astart, la.rows_stride, la.depth_stride},
-                  {bs, bstart, lb.rows_stride, lb.depth_stride, swizzle_bytes(s)});
+                  {bs, bstart, lb.rows_stride, lb.depth_stride, swizzle_bytes(s)}, step == 0 ? first : Expr{});
     }
     if (fault == Fault::write_before_wait) b.store(as, tid, b.f32(1));
     if (fault == Fault::copy_before_wait) {  // a copy may land while the tensor cores read
@@ -162,7 +171,8 @@ std::string run_error(const Shape& s, Fault fault, std::vector<float>* result = 
 
 const std::vector<Shape> kShapes = {{MmaKind::f16_m16n8k16, 32},       {MmaKind::bf16_m16n8k16, 8},
                                     {MmaKind::tf32_m16n8k8, 16},       {MmaKind::f16_m16n8k16, 16, true},
-                                    {MmaKind::bf16_m16n8k16, 32, true}, {MmaKind::tf32_m16n8k8, 8, true}};
+                                    {MmaKind::bf16_m16n8k16, 32, true}, {MmaKind::tf32_m16n8k8, 8, true},
+                                    {MmaKind::f16_m16n8k16, 32, true, true}, {MmaKind::tf32_m16n8k8, 16, false, true}};
 
 TEST(MmaAsync, InterpreterMultipliesEachWarpgroupsMatricesFromTheirLayout) {
   for (const Shape& s : kShapes) {
@@ -226,6 +236,7 @@ TEST(MmaAsync, InterpreterNamesEveryMisuse) {
       {Fault::never_waited, "an mma_async using 'as' was never retired by an mma_async_wait before the work-group ended"},
       {Fault::no_barrier, "in this barrier interval"},
       {Fault::starts_differ, "(a warpgroup's threads give one matrix)"},
+      {Fault::overwrite_differs, "(a warpgroup's threads give one choice)"},
   };
   for (const auto& [fault, message] : faults) {
     const std::string error = run_error(s, fault);
@@ -262,6 +273,7 @@ TEST(MmaAsync, CudaSourceCompilesForSm90a) {
     const std::string src = render::translation_unit({render::render_kernel(*k, render::Dialect::cuda)}, render::Dialect::cuda);
     EXPECT_NE(src.find("wgmma.mma_async.sync.aligned.m64n" + std::to_string(s.n)), std::string::npos) << src;
     EXPECT_NE(src.find("fence.proxy.async.shared::cta"), std::string::npos) << src;
+    EXPECT_EQ(src.find("\"r\"((int)(") == std::string::npos, !s.overwrite) << src;  // the scale-d operand computed
     EXPECT_TRUE(render::has_mma_async(*k));
     cuda::NvrtcOutput out = cuda::nvrtc_compile(src, k->name, cuda::kernel_arch("sm_90", true));
     EXPECT_FALSE(out.cubin.empty()) << out.log;

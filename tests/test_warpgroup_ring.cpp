@@ -1,6 +1,7 @@
 // The tensor-core fused ring on warpgroup mmas (GemmTiles::async_mma; sm_90 wgmma): the planner's
 // shape for it, U and V in core matrices, and every option the ring takes (f16 and bf16, F(2,3)
-// and F(3,2), runs and 2D blocks, persistent work-groups with uneven last rounds, odd chunk counts,
+// and F(3,2), runs and 2D blocks, U and V staged once or twice (the mmas of one chunk during the
+// next one's transform), persistent work-groups with uneven last rounds, odd chunk counts,
 // two blocks of output channels, N > 1, padding 1 and 2, the epilogue) in the interpreter against
 // the float64 reference; the kernel compiles for sm_90a without spilling, and the GPU agrees.
 #include <gtest/gtest.h>
@@ -82,13 +83,15 @@ TEST(WarpgroupRing, PlannerShapesTheRingForWarpgroupsOnSm90Only) {
 }
 
 TEST(WarpgroupRing, MatchesReferenceInEveryTypeAndShape) {
-  int persistent = 0, regions = 0;
+  int persistent = 0, regions = 0, twice = 0, persistent_twice = 0;
   for (const RingCase& rc : ring_cases()) {
     const ConvDesc d = desc_of(rc.conv);
     const plans::PlanOptions resolved = planner::resolve_plan(d, warpgroup_options(rc.precision, rc.m, rc.cols, rc.cores));
     const plans::GemmTiles& g = *resolved.gemm;
     ASSERT_TRUE(g.async_mma) << g.str() << " " << rc.conv.str();
     persistent += g.persistent_groups > 0;
+    twice += g.double_operands;
+    persistent_twice += g.double_operands && g.persistent_groups > 0;
     regions += g.region.cols > 0;
     Options opts = plan_options("fused", rc.m);
     opts.precision = rc.precision;
@@ -99,13 +102,18 @@ TEST(WarpgroupRing, MatchesReferenceInEveryTypeAndShape) {
                 g.str().c_str(), rc.conv.str().c_str(), err);
   }
   EXPECT_GE(persistent, 3);
+  EXPECT_GE(twice, 3);
+  EXPECT_GE(persistent_twice, 2);
   EXPECT_GE(regions, 2);
 }
 
+// The ring staged once (case 0) and twice, its mmas overlapping the next transform (case 1).
 TEST(WarpgroupRing, CompilesForSm90aWithoutSpilling) {
   std::string why;
   if (!cuda::nvrtc_available(&why)) GTEST_SKIP() << "NVRTC not available: " << why;
-  const RingCase& rc = ring_cases()[0];
+  for (int c : {0, 1}) {
+  SCOPED_TRACE(c);
+  const RingCase& rc = ring_cases()[static_cast<size_t>(c)];
   const ConvDesc d = desc_of(rc.conv);
   const plans::Program prog = plans::build_program(d, planner::resolve_plan(d, warpgroup_options(rc.precision, rc.m, rc.cols, rc.cores)));
   const ir::Kernel& ring = *prog.kernels[prog.launches.back().kernel];
@@ -122,13 +130,20 @@ TEST(WarpgroupRing, CompilesForSm90aWithoutSpilling) {
     for (size_t at = kernel.find(what); at != std::string::npos; at = kernel.find(what, at + 1)) ++n;
     return n;
   };
-  EXPECT_EQ(count("wino_wgmma_desc(&"), 2u) << src;
-  EXPECT_EQ(count("fence.proxy.async.shared::cta"), 1u) << src;
+  // Staged twice, a block's last chunk multiplies after the loop (two multiplies), and its first
+  // step transforms without one (a fence of its own).
+  const plans::GemmTiles& g = *planner::resolve_plan(d, warpgroup_options(rc.precision, rc.m, rc.cols, rc.cores)).gemm;
+  ASSERT_EQ(g.double_operands, c == 1) << g.str();
+  EXPECT_EQ(count("wino_wgmma_desc(&"), g.double_operands ? 4u : 2u) << src;
+  EXPECT_EQ(count("fence.proxy.async.shared::cta"), g.double_operands ? 2u : 1u) << src;
   const cuda::NvrtcOutput out = cuda::nvrtc_compile(src, ring.name, cuda::kernel_arch("sm_90", true));
   ASSERT_EQ(out.kernels.count(ring.name), 1u) << out.log;
   EXPECT_EQ(out.kernels.at(ring.name).spill_store_bytes + out.kernels.at(ring.name).spill_load_bytes, 0) << out.log;
+  // ptxas waits for the whole wgmma pipeline where the threads touch an accumulator in flight.
+  EXPECT_EQ(out.log.find("is injected"), std::string::npos) << out.log;
   std::printf("[ measured ] %s: %d registers (sm_90a)\n", ring.name.c_str(), out.kernels.at(ring.name).registers);
   if (getenv("WINO_PRINT_LOG")) std::printf("%s\n", out.log.c_str());
+  }
 }
 
 TEST(WarpgroupRing, GpuMatchesReference) {

@@ -156,6 +156,7 @@ void Analysis::use_block(const Block& b, bool in_region) {
         break;
       case StmtKind::mma_async:
         if (!in_region) reject("an mma_async outside a thread region");
+        if (s.value) use(s.value, pos, in_region);
         for (const SharedMatrix& m : s.matrices) {
           if (!m.memory || m.memory->space != Space::shared) reject("an mma_async reads work-group memory only");
           use(m.start, pos, in_region);

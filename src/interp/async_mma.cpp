@@ -49,6 +49,19 @@ float Machine::async_read(Cells& c, int64_t e, int lane) {
   return c.data[e];
 }
 
+bool Machine::accumulates(const Stmt& s, int wg) {
+  if (!s.value) return true;
+  const Node* n = s.value.node();
+  const double* lanes = slots_[n->id].varying ? veval(n) : nullptr;
+  const double first = lanes ? lanes[wg] : ueval(n);
+  if (lanes)
+    for (int l = wg; l < wg + kWarpGroup; ++l)
+      if ((lanes[l] != 0) != (first != 0))
+        fail_at(l, "an mma_async that accumulates here and overwrites its accumulators in thread " + std::to_string(wg) +
+                       " (a warpgroup's threads give one choice)");
+  return first != 0;
+}
+
 void Machine::mma_async(const Stmt& s) {
   require_whole_warps("an mma_async");
   if (threads_ % kWarpGroup) fail("an mma_async in a work-group that is not whole warpgroups of 128 threads");
@@ -56,6 +69,7 @@ void Machine::mma_async(const Stmt& s) {
   const int per = 16 / type_bytes(mma_storage_type(s.mma));
   Cells& acc = cell_of(s.memory);
   for (int wg = 0; wg < threads_; wg += kWarpGroup) {
+    const bool accumulate = accumulates(s, wg);
     // The warpgroup's A (64 x depth) and B (n x depth), read as the tensor cores read them.
     std::vector<float> mat[2];
     for (int side = 0; side < 2; ++side) {
@@ -91,10 +105,11 @@ void Machine::mma_async(const Stmt& s) {
       for (int i = 0; i < n / 2; ++i) {
         const MmaPos p = mma_async_c_pos(l, i);
         const int64_t e = s.slots[static_cast<size_t>(i)] * threads_ + wg + l;
-        if (!acc.written[e])
+        if (accumulate && !acc.written[e])
           fail_at(wg + l, "an mma_async accumulates into thread '" + acc.mem->name + "' element " +
                               std::to_string(s.slots[static_cast<size_t>(i)]) + " that nothing wrote (an uninitialized read)");
-        double sum = acc.data[e];
+        acc.written[e] = 1;
+        double sum = accumulate ? acc.data[e] : 0.0;
         for (int kk = 0; kk < depth; ++kk)
           sum += mma_product(s.mma, mat[0][static_cast<size_t>(p.row) * depth + kk], mat[1][static_cast<size_t>(p.col) * depth + kk]);
         acc.data[e] = static_cast<float>(sum);

@@ -217,6 +217,8 @@ class Machine {
   void copy_bulk(const ir::Stmt& s);
   // Warpgroup matrix multiplies (async_mma.cpp): each computed when issued, its accumulators and
   // the work-group memory it reads in use until the mma_async_wait that retires its group.
+  // Whether warpgroup wg's threads have the mma_async add to their accumulators (its `value`; all alike).
+  bool accumulates(const ir::Stmt& s, int wg);
   void mma_async(const ir::Stmt& s);
   void mma_async_commit();
   void mma_async_wait(const ir::Stmt& s);

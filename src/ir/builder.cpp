@@ -386,9 +386,10 @@ void KernelBuilder::copy_commit() { push(group_stmt(StmtKind::copy_commit)); }
 void KernelBuilder::copy_wait(int groups_left) { push(group_stmt(StmtKind::copy_wait, groups_left)); }
 
 void KernelBuilder::mma_async(MmaKind kind, const Memory* acc, std::vector<int64_t> slots, const SharedMatrix& a,
-                              const SharedMatrix& b) {
+                              const SharedMatrix& b, Expr accumulate) {
   auto s = std::make_unique<Stmt>();
   s->kind = StmtKind::mma_async;
+  if (accumulate && !(accumulate.node()->is_const() && accumulate.node()->ival != 0)) s->value = accumulate;
   s->mma = kind;
   s->memory = acc;
   s->extent = static_cast<int64_t>(slots.size()) * 2;

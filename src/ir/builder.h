@@ -85,8 +85,9 @@ class KernelBuilder {
   /// acc[slots] += A x B for each warpgroup, asynchronously (StmtKind::mma_async): A 64 x k and B
   /// n x k in work-group memory as `a` and `b` describe them, n = 2 slots.size(), k the kind's
   /// depth (tf32: 8; f16, bf16: 16); the thread's slots hold D's values mma_async_c_pos places.
+  /// Where `accumulate` (boolean; null: true) is false, acc[slots] = A x B.
   void mma_async(MmaKind kind, const Memory* acc, std::vector<int64_t> slots, const SharedMatrix& a,
-                 const SharedMatrix& b);
+                 const SharedMatrix& b, Expr accumulate = {});
   /// Closes the thread's group of mma_asyncs issued since the last commit.
   void mma_async_commit();
   /// Waits until at most `groups_left` of the thread's committed mma_async groups are in flight.

@@ -95,7 +95,9 @@ enum class StmtKind : uint8_t {
   // thread's n / 2 elements of D are `slots` of the per-thread f32 array `memory`, where lane
   // 4 g + t of warp w holds row 16 w + g (+ 8) and columns 8 j + 2 t (+ 1) (mma_async_c_pos). The
   // product lands at the mma_async_wait that retires its group: until then the thread must not
-  // touch those slots, and no thread may write what the matrices read.
+  // touch those slots, and no thread may write what the matrices read. `value` (boolean, the same
+  // in the whole warpgroup; null: true) says whether D adds to the slots; false writes A x B over
+  // them (a block's first product: no zeros to store first).
   mma_async,
   mma_async_commit,  // closes the thread's group of mma_asyncs issued since the last commit
   mma_async_wait,    // waits until at most `extent` of the thread's committed groups are in flight

@@ -138,6 +138,10 @@ class Verifier {
     if (!in_threads) problem("mma_async outside a thread region");
     if (k_.threads_per_group % kWarpGroup) problem("mma_async in a work-group that is not whole warpgroups of 128 threads");
     if (s.cond) problem("mma_async has no mask");
+    if (s.value) {
+      check_expr(s.value, "accumulate");
+      if (s.value.type() != Type::boolean) problem("mma_async's accumulate is not boolean");
+    }
     if (s.mma == MmaKind::tf32x3_m16n8k8) problem("mma_async takes one product a step: tf32, f16 or bf16, not tf32x3");
     if (!mma_async_n_ok(s.extent)) problem("mma_async's n is a multiple of 8 from 8 to 256, not " + std::to_string(s.extent));
     if (!s.memory || !memories_.count(s.memory) || s.memory->space != Space::per_thread || s.memory->type != Type::f32) {

@@ -381,6 +381,16 @@ void widen_tile_ring(GemmTiles& g, const ConvDesc& d, const plans::PlanOptions& 
   g = w;
 }
 
+// The warpgroup ring (GemmTiles::async_mma) with two copies of U and V where they fit beside the
+// patches (plans/gemm_core.cpp: tile_ring_block_overlapped): chunk k's mmas run while the threads
+// transform chunk k + 1, one barrier a chunk instead of two.
+void overlap_warpgroup_ring(GemmTiles& g) {
+  if (!g.async_mma || g.double_operands || !g.shared_limit) return;
+  GemmTiles twice = g;
+  twice.double_operands = true;
+  if (twice.stage_floats() <= g.shared_limit) g = twice;
+}
+
 // The tile ring at one work-group a multiprocessor, U and V staged once (in halves, U by bulk
 // copies), runs its blocks in work-groups of several blocks each where they take more than one
 // wave: one work-group's phases run in series (the wait for chunk 0's patches was a fifth of the
@@ -389,7 +399,8 @@ void widen_tile_ring(GemmTiles& g, const ConvDesc& d, const plans::PlanOptions& 
 // slices of 16 rows or more.
 void persist_tile_ring(GemmTiles& g, const ConvDesc& d, const plans::Tiling& t, const plans::PlanOptions& p) {
   g.persistent_groups = 0;
-  if (!g.tile_patch_ring() || g.double_operands || !g.exchange_over_staging() || !g.bulk_u || g.groups_per_core > 1 ||
+  if (!g.tile_patch_ring() || (g.double_operands && !g.async_mma) || !g.exchange_over_staging() || !g.bulk_u ||
+      g.groups_per_core > 1 ||
       p.device_cores <= 0 || p.shared_per_core <= 0 || !g.shared_limit)
     return;
   const int64_t blocks = plans::tile_blocks(g, t) * plans::ceil_div(d.k, g.bk);
@@ -634,6 +645,7 @@ plans::PlanOptions resolve_plan(const ConvDesc& d, plans::PlanOptions p) {
   // And V's chunk on the same barrier, from V stored as the unfused GEMM's staged copies: its
   // 16-byte copies cost that GEMM 1.14-1.32x (H100, session 52).
   g.bulk_v = plans::takes_bulk_v(g, d);
+  overlap_warpgroup_ring(g);
   persist_tile_ring(g, d, t, p);
   use_three_groups(g, d, p);
   if (patch_ring) use_patch_ring(g, d, p);

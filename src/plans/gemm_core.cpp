@@ -80,8 +80,11 @@ void multiply_chunk_mma(KernelBuilder& b, const GemmCore& core, const ChunkStage
 /// (core_matrix_offset) and V (bp staged rows) from its swizzled rows (swizzled_v_offset). Lane
 /// 4 g + t's value i of a point is the mma's C value i % 4 of slice i / 4 (ir::mma_async_c_pos),
 /// kept where the warp's mmas keep it (GemmCore::acc_index), so the sinks read the accumulators as
-/// they do the warps'. The chunk's group is waited for here.
-void multiply_chunk_async(KernelBuilder& b, const GemmCore& core, const ChunkStager& st, Expr tid, Expr buf) {
+/// they do the warps'. Where `accumulate` (boolean) is false, the chunk's first products write the
+/// accumulators instead (a block's first chunk: no zeros stored before). The chunk's group is
+/// committed, and with `wait` waited for.
+void multiply_chunk_async(KernelBuilder& b, const GemmCore& core, const ChunkStager& st, Expr tid, Expr buf,
+                          Expr accumulate, bool wait = true) {
   const GemmTiles& g = core.g;
   const int depth = mma_depth(*g.mma);
   Expr group = b.let("wgp", tid / kWarpGroup);
@@ -92,10 +95,10 @@ void multiply_chunk_async(KernelBuilder& b, const GemmCore& core, const ChunkSta
     for (int i = 0; i < g.bp / 2; ++i) slots.push_back(core.acc_index(j, i % 4 / 2, 2 * (i / 4) + i % 2));
     for (int s = 0; s < g.cc / depth; ++s)
       b.mma_async(*g.mma, core.acc, slots, u_async_matrix(g, st.a().smem, us + int64_t{j} * g.cc * g.bk, s),
-                  v_async_matrix(g, st.v().smem, vs + int64_t{j} * g.cc * g.bp, s));
+                  v_async_matrix(g, st.v().smem, vs + int64_t{j} * g.cc * g.bp, s), s == 0 ? accumulate : Expr{});
   }
   b.mma_async_commit();
-  b.mma_async_wait(0);
+  if (wait) b.mma_async_wait(0);
 }
 
 /// The staged copy `buf` multiplied: all of the work-group's points, or on tensor cores the
@@ -105,8 +108,8 @@ void multiply(KernelBuilder& b, const GemmCore& core, const ChunkStager& st, Exp
   // Points split over warps (the tensor-core fused): a warp's ppt points, from its group's first
   // (FragmentLoader), are accumulators 0 .. ppt - 1.
   const GemmTiles& g = core.g;
-  if (g.async_mma) multiply_chunk_async(b, core, st, tid, buf);
-  else if (g.points_split_over_warps()) multiply_chunk_mma(b, core, st, tid, buf, 0, g.ppt);
+  if (g.async_mma) throw Error("internal: GEMM tiles " + g.str() + ": warpgroup mmas are the tile ring's (multiply_chunk_async)");
+  if (g.points_split_over_warps()) multiply_chunk_mma(b, core, st, tid, buf, 0, g.ppt);
   else if (g.mma) multiply_chunk_mma(b, core, st, tid, buf, first_point, count ? count : g.staged_points());
   else multiply_chunk(b, core, st, tid, buf);
 }
@@ -299,6 +302,54 @@ struct RingRound {
   int64_t n = 0, blocks = 0;
 };
 
+/// The chunks of one block of the tile ring with two copies of U and V on warpgroup mmas
+/// (GemmTiles::double_operands with async_mma), then the sink: one barrier a chunk. Step k (s
+/// counted over the blocks) copies U of chunk k into U's copy s % 2 (step 0 of the first block: the
+/// prologue) and the next patches, issues chunk k - 1's mmas on the copies (s - 1) % 2, transforms
+/// chunk k's patches into V's copy s % 2 while they run, and waits for them at its end, before the
+/// barrier after which step k + 1 reuses their copies. The last chunk's mmas follow the loop.
+void tile_ring_block_overlapped(KernelBuilder& b, GemmCore& core, ChunkStager& st, int64_t chunks, const RingRound& r,
+                                const AccumulatorSink& sink) {
+  const GemmTiles& g = core.g;
+  auto counted = [&](Expr chunk) { return r.round ? b.let("step", r.round * chunks + chunk) : chunk; };
+  auto step = [&](Expr chunk, bool multiplies) {
+    b.threads([&](Expr) { b.copy_wait(0); });
+    // Chunk k's patches are in, chunk k - 1's V is stored, and every thread is done with the mmas
+    // of chunk k - 2 (U's and V's copies s % 2) and the transform of chunk k - 1 (the ring's other copy).
+    b.barrier();
+    Expr s = counted(chunk);
+    b.threads([&](Expr tid) {
+      Expr next = b.let("next", chunk + 1);
+      if (multiplies) st.issue_copies(tid, chunk * g.cc, s % 2);  // U
+      else b.if_then(lt(b.i32(0), s), [&] { st.issue_copies(tid, chunk * g.cc, s % 2); });
+      b.copy_commit();
+      b.if_then(lt(next, b.i32(chunks)), [&] { st.issue_tile_patches(tid, next * g.cc, (s + 1) % g.stages); });
+      if (r.round) {  // the last step: the next block's first patches, if the work-group has one
+        Expr more = logical_and(eq(next, b.i32(chunks)), lt(b.group_id() + (r.round + 1) * r.n, b.i32(r.blocks)));
+        b.if_then(more, [&] { st.issue_tile_patches(tid, b.i32(0), (s + 1) % g.stages, r.next_pb); });
+      }
+      b.copy_commit();
+      if (multiplies) {
+        Expr before = b.let("before", s - 1);
+        st.wait_bulk_u(before % 2, before / 2);  // U's copy (s - 1) % 2, its ((s - 1) / 2)-th
+        multiply_chunk_async(b, core, st, tid, before % 2, lt(b.i32(1), chunk), false);
+      }
+      st.transform_tile_patches(tid, s % g.stages, s % 2);
+      if (multiplies) b.mma_async_wait(0);
+    });
+  };
+  step(b.i32(0), false);
+  if (chunks > 1) b.loop("chunk", chunks - 1, LoopKind::serial, [&](Expr k) { step(b.let("chunk", k + 1), true); });
+  b.barrier();  // the last chunk's V is stored
+  b.threads([&](Expr tid) {
+    Expr last = counted(b.i32(chunks - 1));
+    st.wait_bulk_u(last % 2, last / 2);
+    multiply_chunk_async(b, core, st, tid, last % 2, b.ctx().boolean(chunks > 1));
+  });
+  b.barrier();  // the sinks may reuse work-group memory
+  sink(core);
+}
+
 /// The chunks of one block of the tile ring staged once, then the sink (pipeline_tile_patches).
 void tile_ring_block(KernelBuilder& b, GemmCore& core, ChunkStager& st, int64_t chunks, const RingRound& r,
                      const AccumulatorSink& sink) {
@@ -323,7 +374,8 @@ void tile_ring_block(KernelBuilder& b, GemmCore& core, ChunkStager& st, int64_t 
     b.barrier();
     b.threads([&](Expr tid) {
       st.wait_bulk_u(b.i32(0), step);  // U's one copy, its step-th
-      multiply(b, core, st, tid, b.i32(0));
+      if (g.async_mma) multiply_chunk_async(b, core, st, tid, b.i32(0), lt(b.i32(0), chunk));
+      else multiply(b, core, st, tid, b.i32(0));
     });
   });
   b.barrier();  // the sinks may reuse work-group memory
@@ -334,7 +386,8 @@ void tile_ring_block(KernelBuilder& b, GemmCore& core, ChunkStager& st, int64_t 
 /// U of chunk k (chunk 0's with its patches, before the loop) and the patches of chunk k + 1 (into
 /// the ring's other copy, which step k - 1 transformed), transforms chunk k's patches into V while
 /// those land, then waits for U alone and multiplies. The patches' latency hides behind a whole
-/// step; two barriers a chunk. With GemmTiles::double_operands, pipeline_tile_patches_twice.
+/// step; two barriers a chunk. With GemmTiles::double_operands, pipeline_tile_patches_twice, or
+/// on warpgroup mmas tile_ring_block_overlapped.
 /// With GemmTiles::persistent_groups (n), a work-group runs blocks gid, gid + n, ... in rounds,
 /// the steps counted on over them: a block's last step copies the next block's first patches,
 /// which land during the sink (the ring is kept apart from the exchange: ir::Memory::kept), and
@@ -342,13 +395,14 @@ void tile_ring_block(KernelBuilder& b, GemmCore& core, ChunkStager& st, int64_t 
 void pipeline_tile_patches(KernelBuilder& b, GemmCore& core, ChunkStager& st, int64_t chunks, int64_t pblocks,
                            int64_t kblocks, const AccumulatorSink& sink) {
   const GemmTiles& g = core.g;
-  if (g.double_operands) {
+  if (g.double_operands && !g.async_mma) {
     pipeline_tile_patches_twice(b, core, st, chunks);
     return sink(core);
   }
+  const auto run_block = g.double_operands ? tile_ring_block_overlapped : tile_ring_block;
   RingRound r{Expr{}, Expr{}, g.persistent_groups, pblocks * kblocks};
   b.threads([&](Expr tid) {
-    if (!r.n) zero_accumulators(b, core);
+    if (!r.n && !g.async_mma) zero_accumulators(b, core);  // (warpgroup mmas: the first chunk's write them)
     st.init_bulk_u(tid);
     st.issue_tile_patches(tid, b.i32(0), b.i32(0));
     // U's one copy is free until step 0 multiplies: chunk 0's lands while its patches do (their
@@ -356,7 +410,7 @@ void pipeline_tile_patches(KernelBuilder& b, GemmCore& core, ChunkStager& st, in
     st.issue_copies(tid, b.i32(0), b.i32(0));
     b.copy_commit();
   });
-  if (!r.n) return tile_ring_block(b, core, st, chunks, r, sink);
+  if (!r.n) return run_block(b, core, st, chunks, r, sink);
   b.loop("round", ceil_div(r.blocks, r.n), LoopKind::serial, [&](Expr round) {
     auto block = [&] {
       Expr blk = b.let("blk", b.group_id() + round * r.n);
@@ -364,8 +418,8 @@ void pipeline_tile_patches(KernelBuilder& b, GemmCore& core, ChunkStager& st, in
       core.kb = b.let("kb", blk / pblocks);
       r.round = round;
       r.next_pb = b.let("next_pb", (blk + r.n) % pblocks);
-      b.threads([&](Expr) { zero_accumulators(b, core); });
-      tile_ring_block(b, core, st, chunks, r, sink);
+      if (!g.async_mma) b.threads([&](Expr) { zero_accumulators(b, core); });
+      run_block(b, core, st, chunks, r, sink);
     };
     if (r.blocks % r.n == 0) return block();
     b.if_then(lt(b.group_id() + round * r.n, b.i32(r.blocks)), block);  // the same for all the work-group's threads
@@ -504,9 +558,9 @@ void check_stages(const std::string& plan, const Tiling& t, const GemmTiles& g, 
     refuse("tensor cores take V from the input-transform kernel, except in plan fused");
   // (U by bulk copies: its copy reads the block's output channels when issued; 16-byte copies of U
   // take the first block's, StagedOperand::col0.)
-  if (g.persistent_groups && (!tile_ring || g.double_operands || !g.exchange_over_staging() || !g.bulk_u))
-    refuse("work-groups that run several blocks each are for the tensor-core fused ring with U and V staged once, "
-           "in halves, U by bulk copies");
+  if (g.persistent_groups && (!tile_ring || (g.double_operands && !g.async_mma) || !g.exchange_over_staging() || !g.bulk_u))
+    refuse("work-groups that run several blocks each are for the tensor-core fused ring with U and V staged once "
+           "(or twice, on warpgroup mmas), in halves, U by bulk copies");
   if (g.async_mma && !takes_async_mma(g))
     refuse("warpgroup mmas are for the tensor-core fused ring in f16 or bf16 with U by bulk copies, blocks of 64 "
            "output channels at 2 rows a thread, a warp over all the block's tiles (8 to 256) and chunks of 16 or "

@@ -59,7 +59,9 @@ struct GemmTiles {
   int stages = 0;
   // The tile ring with two copies of U and V: one barrier a chunk, the mma of chunk k in the same
   // step as the transform of chunk k + 1 and the copies of U (k + 1) and the patches (k + 2)
-  // (plans/gemm_core.cpp: pipeline_tile_patches; planner: widen_tile_ring).
+  // (plans/gemm_core.cpp: pipeline_tile_patches; planner: widen_tile_ring). On warpgroup mmas
+  // (async_mma) chunk k's run on the tensor cores while the threads transform chunk k + 1
+  // (tile_ring_block_overlapped; planner: overlap_warpgroup_ring, and persistent as staged once).
   bool double_operands = false;
   // Tensor cores: each warp multiplies with `mma` (ir/mma.h), and a thread's rk x rp accumulators
   // are its parts of (rk / 2) x (rp / 2) tiles of 16 x 8 (a warp covers 8 rk x 4 rp of the block).

@@ -376,7 +376,8 @@ class Renderer {
                   " dialect has no warpgroup matrix op (mma_async): the plans that use it run on CUDA sm_90 only");
     const int64_t bytes = type_bytes(s.matrices[0].memory->type);
     const std::string adesc = descriptor(s.matrices[0], bytes, "adesc"), bdesc = descriptor(s.matrices[1], bytes, "bdesc");
-    for (const std::string& text : wgmma_lines(s, adesc, bdesc, memory_prefix(*s.memory))) line(text);
+    const std::string accumulate = s.value ? "(int)(" + expr(s.value, true) + ")" : "1";
+    for (const std::string& text : wgmma_lines(s, adesc, bdesc, memory_prefix(*s.memory), accumulate)) line(text);
   }
 
   // An mma_async matrix's descriptor: one per (array, start without its constant part, layout) in

@@ -47,7 +47,7 @@ int wgmma_swizzle_mode(int swizzle_bytes) {
 }
 
 std::vector<std::string> wgmma_lines(const Stmt& s, const std::string& adesc, const std::string& bdesc,
-                                     const std::string& acc) {
+                                     const std::string& acc, const std::string& accumulate) {
   const std::string type = mma_operand_name(s.mma);
   const size_t regs = s.slots.size();
   std::string regs_text;
@@ -59,7 +59,7 @@ std::vector<std::string> wgmma_lines(const Stmt& s, const std::string& adesc, co
   return {"asm volatile(\"{.reg .pred p; setp.ne.b32 p, %" + std::to_string(regs + 2) + ", 0; " + op + " {" + regs_text +
               "}, %" + std::to_string(regs) + ", %" + std::to_string(regs + 1) + ", p, 1, 1" +
               (mma_is_tf32(s.mma) ? "" : ", 0, 0") + ";}\"",
-          "    : " + outs, "    : \"l\"(" + adesc + "), \"l\"(" + bdesc + "), \"r\"(1) : \"memory\");"};
+          "    : " + outs, "    : \"l\"(" + adesc + "), \"l\"(" + bdesc + "), \"r\"(" + accumulate + ") : \"memory\");"};
 }
 
 }  // namespace wino::render

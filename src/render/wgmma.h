@@ -26,8 +26,9 @@ struct AsyncOperands {
 int wgmma_swizzle_mode(int swizzle_bytes);
 
 /// The lines of one mma_async: an inline wgmma.mma_async with descriptors `adesc` and `bdesc`
-/// (expressions) and the accumulators `acc[slot]` as "+f" operands (tf32 takes no transpose flags).
+/// (expressions), the accumulators `acc[slot]` as "+f" operands and `accumulate` (an int
+/// expression: 0 writes A x B over them) as its scale-d predicate (tf32 takes no transpose flags).
 std::vector<std::string> wgmma_lines(const ir::Stmt& s, const std::string& adesc, const std::string& bdesc,
-                                     const std::string& acc);
+                                     const std::string& acc, const std::string& accumulate);
 
 }  // namespace wino::render
