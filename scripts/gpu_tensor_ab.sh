@@ -2,8 +2,9 @@
 # Times the tensor-core GEMMs of one build, or of several in turn, on the GPU machine (the `device` tool):
 # the batch >= 8 layers of bench/layers.txt, per-kernel medians of `wino run --repeat 30`, each
 # build in turn, $WINO_AB_ROUNDS rounds (default 2), then `--check` of every configuration with
-# the last build. Configurations PLAN:M:PRECISION[:DTYPE:LAYOUT[:TILES]] in $WINO_AB_CONFIGS (TILES
-# as --tiles takes them; DTYPE and LAYOUT by default f16/bf16 channels last for fp16/bf16, f32
+# the last build. Configurations PLAN:M:PRECISION[:DTYPE:LAYOUT[:TILES[:BLOCK]]] in $WINO_AB_CONFIGS
+# (TILES as --tiles takes them, empty for the plan's own; BLOCK as --tile-block takes it; DTYPE
+# and LAYOUT by default f16/bf16 channels last for fp16/bf16, f32
 # NCHW else; default configurations: f16 channels last, unfused F(4,3), fused-output F(4,3) and
 # F(2,3), and bf16 unfused F(4,3)). M 0 leaves --m out: the plan's own m (plan auto: the planner's
 # pick on the device; headers then say F(0,3), and --prefill compiles the pick for an H200).
@@ -57,16 +58,17 @@ defaults() {
 }
 
 # One configuration with one build: its per-kernel lines and total, or (prefill) its sm_90 build.
-one() {  # build label shape k plan m precision dtype layout tiles [--check]
-  local build=$1 label=$2 shape=$3 k=$4 plan=$5 m=$6 p=$7 dtype=$8 layout=$9 tiles=${10} check=${11:-}
+one() {  # build label shape k plan m precision dtype layout tiles block [--check]
+  local build=$1 label=$2 shape=$3 k=$4 plan=$5 m=$6 p=$7 dtype=$8 layout=$9 tiles=${10} block=${11} check=${12:-}
   local opts=(--shape "$shape" --k "$k" --pad 1 --plan "$plan" --precision "$p" --dtype "$dtype" --layout "$layout")
   [ "$m" != 0 ] && opts+=(--m "$m")
   [ -n "$tiles" ] && opts+=(--tiles "$tiles")
+  [ -n "$block" ] && opts+=(--tile-block "$block")
   if [ "$prefill" = "--prefill" ]; then
     "$build/wino" explain "${opts[@]}" --target sm_90 >/dev/null 2>&1
     return
   fi
-  echo "== $label $plan F($m,3) $p $dtype $layout ${tiles:-default}"
+  echo "== $label $plan F($m,3) $p $dtype $layout ${tiles:-default}${block:+ block $block}"
   if [ -n "$check" ]; then
     "$build/wino" run "${opts[@]}" --device cuda --check 2>&1 | grep -E "rror"
   else
@@ -79,9 +81,9 @@ one() {  # build label shape k plan m precision dtype layout tiles [--check]
     for l in $layers; do
       IFS=: read -r name shape k <<< "$l"
       for c in $configs; do
-        IFS=: read -r plan m p dtype layout tiles <<< "$c"
+        IFS=: read -r plan m p dtype layout tiles block <<< "$c"
         defaults "$p"
-        for b in "${builds[@]}"; do one "$b" "$name $b r$round" "$shape" "$k" "$plan" "$m" "$p" "$dtype" "$layout" "$tiles"; done
+        for b in "${builds[@]}"; do one "$b" "$name $b r$round" "$shape" "$k" "$plan" "$m" "$p" "$dtype" "$layout" "$tiles" "$block"; done
       done
     done
     [ "$prefill" = "--prefill" ] && break  # one build of each is enough
@@ -90,9 +92,9 @@ one() {  # build label shape k plan m precision dtype layout tiles [--check]
     for l in $layers; do
       IFS=: read -r name shape k <<< "$l"
       for c in $configs; do
-        IFS=: read -r plan m p dtype layout tiles <<< "$c"
+        IFS=: read -r plan m p dtype layout tiles block <<< "$c"
         defaults "$p"
-        one "$new" "check $name $new" "$shape" "$k" "$plan" "$m" "$p" "$dtype" "$layout" "$tiles" --check
+        one "$new" "check $name $new" "$shape" "$k" "$plan" "$m" "$p" "$dtype" "$layout" "$tiles" "$block" --check
       done
     done
   fi

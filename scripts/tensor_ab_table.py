@@ -15,8 +15,9 @@ import math
 import re
 import sys
 
-# "== LAYER BUILD rROUND PLAN F(m,r) PRECISION DTYPE LAYOUT TILES" (the --check lines start "== check")
-HEADER = re.compile(r"== (?!check )(\S+) (\S+) r\d+ (\S+) F\((\d+),(\d+)\) (\S+) (\S+) (\S+) (\S+)")
+# "== LAYER BUILD rROUND PLAN F(m,r) PRECISION DTYPE LAYOUT TILES[ block BLOCK]" (the --check lines
+# start "== check")
+HEADER = re.compile(r"== (?!check )(\S+) (\S+) r\d+ (\S+) F\((\d+),(\d+)\) (\S+) (\S+) (\S+) (\S+(?: block \S+)?)")
 TOTAL = re.compile(r"total ([\d.]+) us")
 
 
