@@ -47,6 +47,8 @@ const std::vector<RingCase>& ring_cases() {
       {{3, 64, 16, 16, 64, 3, Padding::all(1), {}, DType::bf16, Layout::nhwc}, Precision::bf16, 2, 8, 5},
       {{2, 64, 13, 11, 128, 2, Padding::all(1), {true, false, Activation::silu}, DType::bf16, Layout::nhwc}, Precision::bf16, 3, 0, 3},
       {{1, 32, 9, 9, 64, 3, Padding::all(1), {}, DType::f16, Layout::nhwc}, Precision::fp16, 2, -1, 132},
+      // Staged twice, persistent, its work-groups' rounds uneven (8 blocks over 5).
+      {{2, 64, 18, 14, 64, 3, Padding::all(1), {true, false, Activation::none}, DType::f16, Layout::nhwc}, Precision::fp16, 2, 8, 5},
   };
   return cases;
 }
@@ -103,7 +105,7 @@ TEST(WarpgroupRing, MatchesReferenceInEveryTypeAndShape) {
   }
   EXPECT_GE(persistent, 3);
   EXPECT_GE(twice, 3);
-  EXPECT_GE(persistent_twice, 2);
+  EXPECT_GE(persistent_twice, 3);
   EXPECT_GE(regions, 2);
 }
 
