@@ -199,6 +199,30 @@ TEST(IrTransformCode, SharedDagNeedsFewerOpsThanDenseProducts) {
   }
 }
 
+// Each row of a tile transformed (apply_transform), then transform_columns: L X L^T as transform_2d
+// computes it, to float rounding (the warpgroup ring's exchange carries the rows transformed).
+TEST(IrTransformCode, ColumnsOfTransformedRowsMakeTheWholeTransform) {
+  for (auto [m, r] : std::vector<std::pair<int, int>>{{2, 3}, {3, 2}, {4, 3}}) {
+    const RationalMatrix& L = cook_toom(m, r).AT;
+    const int q = L.cols, p = L.rows;
+    Context ctx;
+    std::vector<Expr> tile, rows_done;
+    for (int k = 0; k < q * q; ++k) tile.push_back(ctx.f32(0.31 * k - 2.0 + 0.02 * k * k));
+    for (int i = 0; i < q; ++i) {
+      const std::vector<Expr> z = apply_transform(ctx, L, std::vector<Expr>(tile.begin() + i * q, tile.begin() + (i + 1) * q));
+      rows_done.insert(rows_done.end(), z.begin(), z.end());
+    }
+    const std::vector<Expr> want = transform_2d(ctx, L, tile), got = transform_columns(ctx, L, rows_done);
+    ASSERT_EQ(got.size(), static_cast<size_t>(p * p));
+    for (size_t i = 0; i < got.size(); ++i) {
+      ASSERT_TRUE(got[i]->op == Op::const_float && want[i]->op == Op::const_float);
+      EXPECT_NEAR(got[i]->fval, want[i]->fval, 1e-5 * (std::abs(want[i]->fval) + 1)) << "F(" << m << "," << r << ") " << i;
+    }
+  }
+  Context ctx;
+  EXPECT_THROW(transform_columns(ctx, cook_toom(2, 3).AT, std::vector<Expr>(7, ctx.f32(1))), Error);
+}
+
 // apply_transform computes L x exactly as the rows' linear combinations do (constants fold in
 // float: within float rounding of the exact product), never in more operations, and in fewer
 // where rows share two-term sums: F(6,3)'s symmetric points (+-1, +-1/2, +-2) and F(4,3)'s and

@@ -174,6 +174,21 @@ std::vector<Expr> transform_2d(Context& ctx, const RationalMatrix& L, const std:
   return y;
 }
 
+std::vector<Expr> transform_columns(Context& ctx, const RationalMatrix& L, const std::vector<Expr>& rows_done) {
+  const int p = L.rows, q = L.cols;
+  if (static_cast<int>(rows_done.size()) != q * p)
+    throw Error("transform: " + std::to_string(rows_done.size()) + " values of transformed rows, expected " +
+                std::to_string(q * p));
+  const SharedSums s = share_sums(L);
+  std::vector<Expr> y(static_cast<size_t>(p) * p), column(q);
+  for (int j = 0; j < p; ++j) {
+    for (int k = 0; k < q; ++k) column[k] = rows_done[k * p + j];
+    const std::vector<Expr> c = apply_shared(ctx, s, column);
+    for (int i = 0; i < p; ++i) y[i * p + j] = c[i];
+  }
+  return y;
+}
+
 std::vector<Expr> transform_2d_row(Context& ctx, const RationalMatrix& L, const std::vector<Expr>& tile, int i) {
   const int q = L.cols;
   if (static_cast<int>(tile.size()) != q * q)

@@ -27,6 +27,10 @@ std::vector<Expr> apply_transform(Context& ctx, const RationalMatrix& L, const s
 /// L X L^T for a square q x q tile X (row-major, q = L.cols); returns p x p (p = L.rows), row-major.
 std::vector<Expr> transform_2d(Context& ctx, const RationalMatrix& L, const std::vector<Expr>& tile);
 
+/// L Z for Z = X L^T already computed (q x p, row-major: each row of the tile transformed): the
+/// second half of transform_2d, column by column; returns p x p, row-major.
+std::vector<Expr> transform_columns(Context& ctx, const RationalMatrix& L, const std::vector<Expr>& rows_done);
+
 /// Row i of L X L^T (p values): L's row i against the tile's columns, then the row transform; only
 /// the tile rows where L's row i is non-zero are read.
 std::vector<Expr> transform_2d_row(Context& ctx, const RationalMatrix& L, const std::vector<Expr>& tile, int i);

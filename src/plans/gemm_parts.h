@@ -74,8 +74,14 @@ void multiply_chunks(ir::KernelBuilder& b, const ConvDesc& d, const Tiling& t, c
 /// M[xi][k][p] straight from each thread's accumulators (one point per work-group).
 void store_m_from_registers(ir::KernelBuilder& b, const GemmCore& core, const ir::Memory* mm);
 /// The accumulators through work-group memory, a slice of output channels at a time; `consume`
-/// then reads Ms[xi][row][core.exchange_pitch] for rows [lo, lo + rows) of the block.
-void exchange(ir::KernelBuilder& b, const GemmCore& core, const std::function<void(ir::Expr lo, int64_t rows)>& consume);
+/// then reads Ms[xi][row][core.exchange_pitch] for rows [lo, lo + rows) of the block. With
+/// `row_transform` (AT; a thread's ppt points one row of the alpha x alpha grid: rows_exchanged),
+/// each thread stores its row already transformed, (M AT^T)[r][j] as plane r m + j of alpha m.
+void exchange(ir::KernelBuilder& b, const GemmCore& core, const std::function<void(ir::Expr lo, int64_t rows)>& consume,
+              const RationalMatrix* row_transform = nullptr);
+/// Whether each thread's points are one whole row of the alpha x alpha grid (the warpgroup ring:
+/// GemmTiles::async_mma), so that the exchange can carry rows already transformed.
+bool rows_exchanged(const GemmTiles& g, const Tiling& t);
 /// M[xi][k][p] from the exchanged accumulators, neighbouring threads on neighbouring tiles.
 void store_m_exchanged(ir::KernelBuilder& b, const GemmCore& core, const ir::Memory* mm);
 /// y = epilogue(AT M A) from the exchanged accumulators, one tile per thread at a time.

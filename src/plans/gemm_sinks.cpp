@@ -39,12 +39,21 @@ bool output_by_channels(const ConvDesc& d, const GemmTiles& g) { return d.layout
 // slice of `rows` output channels at a time: the threads holding the slice's accumulators write
 // Ms[xi][row][pitch], then every thread consumes whole tiles of the slice (storing straight from
 // the accumulators needs an address per value and spills).
-void exchange(KernelBuilder& b, const GemmCore& core, const std::function<void(Expr lo, int64_t rows)>& consume) {
+bool rows_exchanged(const GemmTiles& g, const Tiling& t) {
+  return g.mma && g.ppt == t.alpha && g.points == t.alpha * t.alpha;
+}
+
+void exchange(KernelBuilder& b, const GemmCore& core, const std::function<void(Expr lo, int64_t rows)>& consume,
+              const RationalMatrix* row_transform) {
   const GemmTiles& g = core.g;
   const int pitch = core.exchange_pitch;
+  const int m = row_transform ? row_transform->rows : 0;  // a row's values after the transform
+  const int64_t planes = row_transform ? int64_t{g.ppt} * m : g.points;
+  if (row_transform && !rows_exchanged(g, *core.t))
+    throw Error("internal: GEMM tiles " + g.str() + ": rows are exchanged transformed where a thread's points are one row");
   int64_t rows = g.bk;
-  while (rows > 1 && int64_t{g.points} * rows * pitch > core.smem_size) rows /= 2;
-  if (g.bk % rows || int64_t{g.points} * rows * pitch > core.smem_size)
+  while (rows > 1 && planes * rows * pitch > core.smem_size) rows /= 2;
+  if (g.bk % rows || planes * rows * pitch > core.smem_size)
     throw Error("GEMM tiles " + g.str() + ": the accumulator exchange does not fit work-group memory");
   const int64_t slices = g.bk / rows;
   // On tensor cores a register row's rows over a warp's lanes lie in one slice or none: a
@@ -57,18 +66,30 @@ void exchange(KernelBuilder& b, const GemmCore& core, const std::function<void(E
     Expr lo = b.let("lo", slice * rows);
     b.threads([&](Expr tid) {
       ThreadTile tt = core.tile(b, tid);
-      for (int j = 0; j < g.ppt; ++j) {
-        Expr xi = b.let("xi", core.point(b, tt, j));
+      // Point j's accumulators as they are, or (row_transform) the thread's row of points
+      // transformed: value j of its m into plane (row m + j).
+      auto store_rows = [&](int i, Expr kl, Expr ok) {
+        for (int jj = 0; jj < g.rp; ++jj) {
+          std::vector<Expr> row;
+          for (int c = 0; c < g.ppt; ++c) row.push_back(b.load("acc", core.acc, b.i32(core.acc_index(c, i, jj))));
+          const std::vector<Expr> z = apply_transform(b.ctx(), *row_transform, row);
+          for (int j = 0; j < m; ++j)
+            b.store(core.smem, ((tt.group * m + b.i32(j)) * rows + kl) * pitch + core.col(b, tt, jj), z[static_cast<size_t>(j)], ok);
+        }
+      };
+      auto store_point = [&](Expr xi, int j, int i, Expr kl, Expr ok) {
+        for (int jj = 0; jj < g.rp; ++jj)
+          b.store(core.smem, (xi * rows + kl) * pitch + core.col(b, tt, jj),
+                  b.load("acc", core.acc, b.i32(core.acc_index(j, i, jj))), ok);
+      };
+      for (int j = 0; j < (row_transform ? 1 : g.ppt); ++j) {
+        Expr xi = row_transform ? Expr{} : b.let("xi", core.point(b, tt, j));
         for (int i = 0; i < g.rk; ++i) {
           Expr kl = b.let("kl", core.row(b, tt, i) - lo);
-          auto store_row = [&](Expr ok) {
-            for (int jj = 0; jj < g.rp; ++jj)
-              b.store(core.smem, (xi * rows + kl) * pitch + core.col(b, tt, jj),
-                      b.load("acc", core.acc, b.i32(core.acc_index(j, i, jj))), ok);
-          };
-          if (slices == 1) store_row(Expr{});  // every row is in the one slice
-          else if (by_warp) b.if_then(in_range(core.row_group(b, tt, i) - lo, 0, rows), [&] { store_row(Expr{}); });
-          else store_row(in_range(kl, 0, rows));
+          auto store = [&](Expr ok) { row_transform ? store_rows(i, kl, ok) : store_point(xi, j, i, kl, ok); };
+          if (slices == 1) store(Expr{});  // every row is in the one slice
+          else if (by_warp) b.if_then(in_range(core.row_group(b, tt, i) - lo, 0, rows), [&] { store(Expr{}); });
+          else store(in_range(kl, 0, rows));
         }
       }
     });
@@ -122,6 +143,10 @@ void transform_exchanged(KernelBuilder& b, const GemmCore& core, const OutputSin
   // with, sessions 35-40.)
   const bool channels_first = output_by_channels(d, g);
   const int pitch = core.exchange_pitch;
+  // Where a thread's points are a row of the grid, it sends its row transformed (M AT^T, m of its
+  // alpha values: half the exchange at F(2,3)); the reader then transforms the columns.
+  const RationalMatrix* rows_first = rows_exchanged(g, t) ? &t.t.AT : nullptr;
+  const int m = t.t.AT.rows, alpha = t.alpha;
   exchange(b, core, [&](Expr lo, int64_t rows) {
     const int64_t pairs = rows * g.bp;
     b.threads([&](Expr tid) {
@@ -134,13 +159,14 @@ void transform_exchanged(KernelBuilder& b, const GemmCore& core, const OutputSin
         Expr inside = logical_and(lt(pair, b.i32(pairs)), lt(k, b.i32(K)));
         b.if_then(tile.valid ? logical_and(inside, tile.valid) : inside, [&] {
           std::vector<Expr> values;
-          for (int xi = 0; xi < g.points; ++xi)
+          for (int xi = 0; xi < (rows_first ? alpha * m : g.points); ++xi)
             values.push_back(b.load("m", core.smem, (b.i32(xi) * rows + kl) * pitch + pl));
-          store_output_tile(b, y, d, t, tile.at, k, transform_2d(b.ctx(), t.t.AT, values));
+          store_output_tile(b, y, d, t, tile.at, k,
+                            rows_first ? transform_columns(b.ctx(), t.t.AT, values) : transform_2d(b.ctx(), t.t.AT, values));
         });
       });
     });
-  });
+  }, rows_first);
 }
 
 void transform_in_registers(KernelBuilder& b, const GemmCore& core, const OutputSink& y) {
