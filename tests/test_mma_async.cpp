@@ -17,6 +17,7 @@
 #include "device_run.h"
 #include "interp/interpreter.h"
 #include "ir/builder.h"
+#include "ir/printer.h"
 #include "ir/verifier.h"
 #include "render/render.h"
 #include "plans/gemm_tiles.h"
@@ -178,6 +179,8 @@ TEST(MmaAsync, InterpreterMultipliesEachWarpgroupsMatricesFromTheirLayout) {
   for (const Shape& s : kShapes) {
     std::unique_ptr<Kernel> k = async_kernel(s, Fault::none);
     ASSERT_TRUE(verify(*k).empty()) << verify(*k)[0];
+    // The printed IR says which mma_asyncs may write over the accumulators.
+    EXPECT_EQ(print(*k).find(" ? acc : 0) + A as[") != std::string::npos, s.overwrite) << print(*k);
     std::vector<float> out;
     EXPECT_EQ(run_error(s, Fault::none, &out), "") << mma_name(s.kind);
     EXPECT_EQ(out, expected(s)) << mma_name(s.kind);

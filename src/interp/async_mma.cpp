@@ -57,8 +57,9 @@ bool Machine::accumulates(const Stmt& s, int wg) {
   if (lanes)
     for (int l = wg; l < wg + kWarpGroup; ++l)
       if ((lanes[l] != 0) != (first != 0))
-        fail_at(l, "an mma_async that accumulates here and overwrites its accumulators in thread " + std::to_string(wg) +
-                       " (a warpgroup's threads give one choice)");
+        fail_at(l, std::string("an mma_async that ") + (lanes[l] != 0 ? "accumulates" : "overwrites its accumulators") +
+                       " here and " + (first != 0 ? "accumulates" : "overwrites them") + " in thread " +
+                       std::to_string(wg) + " (a warpgroup's threads give one choice)");
   return first != 0;
 }
 

@@ -102,7 +102,7 @@ class Printer {
         case StmtKind::mma: {
           std::string text = "mma." + mma_name(s.mma) + " " + s.memory->name + "[";
           for (size_t i = 0; i < s.slots.size(); ++i) text += (i ? "," : "") + std::to_string(s.slots[i]);
-          text += s.value ? "] = (" + expr(s.value.node()) + " ? acc : 0) +" : "] +=";
+          text += "] +=";
           for (size_t i = 0; i < s.args.size(); ++i)
             text += std::string(i == 0 ? " A{" : i == size_t(mma_a_values(s.mma)) ? "} x B{" : ", ") + expr(s.args[i].node());
           const auto [ra, rb] = s.operands_rounded;
@@ -135,7 +135,7 @@ class Printer {
           std::string text = "mma_async." + mma_operand_name(s.mma) + ".m64n" + std::to_string(s.extent) + " " +
                              s.memory->name + "[";
           for (size_t i = 0; i < s.slots.size(); ++i) text += (i ? "," : "") + std::to_string(s.slots[i]);
-          text += "] +=";
+          text += s.value ? "] = (" + expr(s.value.node()) + " ? acc : 0) +" : "] +=";
           for (int side = 0; side < 2; ++side) {
             const SharedMatrix& m = s.matrices[side];
             text += std::string(side ? " x B " : " A ") + m.memory->name + "[" + expr(m.start.node()) + "] (rows " +

@@ -391,8 +391,8 @@ void overlap_warpgroup_ring(GemmTiles& g) {
   if (twice.stage_floats() <= g.shared_limit) g = twice;
 }
 
-// The tile ring at one work-group a multiprocessor, U and V staged once (in halves, U by bulk
-// copies), runs its blocks in work-groups of several blocks each where they take more than one
+// The tile ring at one work-group a multiprocessor, U and V staged once (or twice on warpgroup
+// mmas; in halves, U by bulk copies), runs its blocks in work-groups of several blocks each where they take more than one
 // wave: one work-group's phases run in series (the wait for chunk 0's patches was a fifth of the
 // ring's time on the H100, session 54), and the next block's first patches then land during the
 // exchange and output transform. Where the patches kept apart from the exchange leave it room for

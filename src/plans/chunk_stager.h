@@ -54,6 +54,7 @@ class ChunkStager {
  public:
   ChunkStager(ir::KernelBuilder& b, const ConvDesc& d, const Tiling& t, const GemmTiles& g, GemmCore& core,
               GemmSource source, const ir::Memory* input, const ir::Memory* u);
+  const GemmTiles& tiles() const { return g_; }
   const StagedOperand& a() const { return ops_[0]; }
   const StagedOperand& v() const { return ops_[1]; }
   int next_slots() const { return ops_[0].loads + ops_[1].loads; }

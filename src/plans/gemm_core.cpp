@@ -302,6 +302,19 @@ struct RingRound {
   int64_t n = 0, blocks = 0;
 };
 
+/// Step `step`'s copies of the next patches into the ring's other copy: chunk `next`'s, or where
+/// the block ends (`next` = chunks) the work-group's next block's first, if it has one; committed.
+void issue_next_patches(KernelBuilder& b, ChunkStager& st, const RingRound& r, Expr tid, Expr next, Expr step,
+                        int64_t chunks) {
+  const GemmTiles& g = st.tiles();
+  b.if_then(lt(next, b.i32(chunks)), [&] { st.issue_tile_patches(tid, next * g.cc, (step + 1) % g.stages); });
+  if (r.round) {
+    Expr more = logical_and(eq(next, b.i32(chunks)), lt(b.group_id() + (r.round + 1) * r.n, b.i32(r.blocks)));
+    b.if_then(more, [&] { st.issue_tile_patches(tid, b.i32(0), (step + 1) % g.stages, r.next_pb); });
+  }
+  b.copy_commit();
+}
+
 /// The chunks of one block of the tile ring with two copies of U and V on warpgroup mmas
 /// (GemmTiles::double_operands with async_mma), then the sink: one barrier a chunk. Step k (s
 /// counted over the blocks) copies U of chunk k into U's copy s % 2 (step 0 of the first block: the
@@ -323,12 +336,7 @@ void tile_ring_block_overlapped(KernelBuilder& b, GemmCore& core, ChunkStager& s
       if (multiplies) st.issue_copies(tid, chunk * g.cc, s % 2);  // U
       else b.if_then(lt(b.i32(0), s), [&] { st.issue_copies(tid, chunk * g.cc, s % 2); });
       b.copy_commit();
-      b.if_then(lt(next, b.i32(chunks)), [&] { st.issue_tile_patches(tid, next * g.cc, (s + 1) % g.stages); });
-      if (r.round) {  // the last step: the next block's first patches, if the work-group has one
-        Expr more = logical_and(eq(next, b.i32(chunks)), lt(b.group_id() + (r.round + 1) * r.n, b.i32(r.blocks)));
-        b.if_then(more, [&] { st.issue_tile_patches(tid, b.i32(0), (s + 1) % g.stages, r.next_pb); });
-      }
-      b.copy_commit();
+      issue_next_patches(b, st, r, tid, next, s, chunks);
       if (multiplies) {
         Expr before = b.let("before", s - 1);
         st.wait_bulk_u(before % 2, before / 2);  // U's copy (s - 1) % 2, its ((s - 1) / 2)-th
@@ -362,12 +370,7 @@ void tile_ring_block(KernelBuilder& b, GemmCore& core, ChunkStager& st, int64_t 
       Expr next = b.let("next", chunk + 1);
       b.if_then(lt(b.i32(0), step), [&] { st.issue_copies(tid, chunk * g.cc, b.i32(0)); });  // U
       b.copy_commit();
-      b.if_then(lt(next, b.i32(chunks)), [&] { st.issue_tile_patches(tid, next * g.cc, (step + 1) % g.stages); });
-      if (r.round) {  // the last step: the next block's first patches, if the work-group has one
-        Expr more = logical_and(eq(next, b.i32(chunks)), lt(b.group_id() + (r.round + 1) * r.n, b.i32(r.blocks)));
-        b.if_then(more, [&] { st.issue_tile_patches(tid, b.i32(0), (step + 1) % g.stages, r.next_pb); });
-      }
-      b.copy_commit();
+      issue_next_patches(b, st, r, tid, next, step, chunks);
       st.transform_tile_patches(tid, step % g.stages, b.i32(0));
       b.copy_wait(1);  // U of this step (but the first's, in the prologue); the next patches may still fly
     });
@@ -405,7 +408,7 @@ void pipeline_tile_patches(KernelBuilder& b, GemmCore& core, ChunkStager& st, in
     if (!r.n && !g.async_mma) zero_accumulators(b, core);  // (warpgroup mmas: the first chunk's write them)
     st.init_bulk_u(tid);
     st.issue_tile_patches(tid, b.i32(0), b.i32(0));
-    // U's one copy is free until step 0 multiplies: chunk 0's lands while its patches do (their
+    // U's copy 0 is free until chunk 0 multiplies: chunk 0's lands while its patches do (their
     // wait was the ring's longest, its U's after the transform the next, H100 session 54).
     st.issue_copies(tid, b.i32(0), b.i32(0));
     b.copy_commit();
