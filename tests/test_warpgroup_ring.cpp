@@ -134,7 +134,7 @@ TEST(WarpgroupRing, CompilesForSm90aWithoutSpilling) {
   };
   // Staged twice, a block's last chunk multiplies after the loop (two multiplies), and its first
   // step transforms without one (a fence of its own).
-  const plans::GemmTiles& g = *planner::resolve_plan(d, warpgroup_options(rc.precision, rc.m, rc.cols, rc.cores)).gemm;
+  const plans::GemmTiles g = *planner::resolve_plan(d, warpgroup_options(rc.precision, rc.m, rc.cols, rc.cores)).gemm;
   ASSERT_EQ(g.double_operands, c == 1) << g.str();
   EXPECT_EQ(count("wino_wgmma_desc(&"), g.double_operands ? 4u : 2u) << src;
   EXPECT_EQ(count("fence.proxy.async.shared::cta"), g.double_operands ? 2u : 1u) << src;

@@ -636,15 +636,15 @@ plans::PlanOptions resolve_plan(const ConvDesc& d, plans::PlanOptions p) {
   // every thread's 16-byte copies of U took a quarter of the tensor-core fused ring's time on the
   // H100's four layers where plan auto runs it, and 13-19% of the unfused fp16 GEMM's (session 52).
   g.bulk_u = p.bulk_copies && plans::takes_bulk_u(g, d);
-  // The ring's multiplies as warpgroup mmas (sm_90) where its tiles are shaped for them
-  // (plans::takes_async_mma; widen_tile_ring shapes them so).
-  g.async_mma = p.warpgroup_mma && plans::takes_async_mma(g);
   // A stored V's rows by tiles are staged by asynchronous copies only (the tensor-core fused
   // transforms its own).
   if (!g.stages && !g.points_split_over_warps()) g.v_tile_major = false;
   // And V's chunk on the same barrier, from V stored as the unfused GEMM's staged copies: its
   // 16-byte copies cost that GEMM 1.14-1.32x (H100, session 52).
   g.bulk_v = plans::takes_bulk_v(g, d);
+  // The multiplies as warpgroup mmas (sm_90) where the tiles are shaped for them
+  // (plans::takes_async_mma; widen_tile_ring shapes the ring's so).
+  g.async_mma = p.warpgroup_mma && plans::takes_async_mma(g);
   overlap_warpgroup_ring(g);
   persist_tile_ring(g, d, t, p);
   use_three_groups(g, d, p);

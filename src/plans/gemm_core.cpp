@@ -108,7 +108,7 @@ void multiply(KernelBuilder& b, const GemmCore& core, const ChunkStager& st, Exp
   // Points split over warps (the tensor-core fused): a warp's ppt points, from its group's first
   // (FragmentLoader), are accumulators 0 .. ppt - 1.
   const GemmTiles& g = core.g;
-  if (g.async_mma) throw Error("internal: GEMM tiles " + g.str() + ": warpgroup mmas are the tile ring's (multiply_chunk_async)");
+  if (g.async_mma) throw Error("internal: GEMM tiles " + g.str() + ": warpgroup mmas are multiply_chunk_async's");
   if (g.points_split_over_warps()) multiply_chunk_mma(b, core, st, tid, buf, 0, g.ppt);
   else if (g.mma) multiply_chunk_mma(b, core, st, tid, buf, first_point, count ? count : g.staged_points());
   else multiply_chunk(b, core, st, tid, buf);
@@ -193,7 +193,7 @@ void pipeline_chunks(KernelBuilder& b, const GemmCore& core, ChunkStager& st, in
   const int pg = g.staged_points(), groups = g.points / pg;
   auto issue = [&](Expr tid, int group, Expr chunk, Expr buf) { st.issue_copies(tid, chunk * g.cc, buf, group * pg); };
   b.threads([&](Expr tid) {
-    zero_accumulators(b, core);
+    if (!g.async_mma) zero_accumulators(b, core);
     st.init_bulk_u(tid);
     for (int s = 0; s < S - 1; ++s) {
       if (s < chunks * groups) issue(tid, static_cast<int>(s / chunks), b.i32(s % chunks), b.i32(s % S));
@@ -217,7 +217,10 @@ void pipeline_chunks(KernelBuilder& b, const GemmCore& core, ChunkStager& st, in
         }
         b.copy_commit();
         st.wait_bulk_u(step % S, step / S);  // U's copy step % S, its (step / S)-th
-        multiply(b, core, st, tid, step % S, grp * pg, pg);
+        // (Warpgroup mmas: the first chunk's write the accumulators, and are waited for before
+        // the next barrier lets a copy land over what they read.)
+        if (g.async_mma) multiply_chunk_async(b, core, st, tid, step % S, lt(b.i32(0), chunk));
+        else multiply(b, core, st, tid, step % S, grp * pg, pg);
       });
     });
   b.barrier();  // the sinks may reuse work-group memory
@@ -565,9 +568,9 @@ void check_stages(const std::string& plan, const Tiling& t, const GemmTiles& g, 
     refuse("work-groups that run several blocks each are for the tensor-core fused ring with U and V staged once "
            "(or twice, on warpgroup mmas), in halves, U by bulk copies");
   if (g.async_mma && !takes_async_mma(g))
-    refuse("warpgroup mmas are for the tensor-core fused ring in f16 or bf16 with U by bulk copies, blocks of 64 "
-           "output channels at 2 rows a thread, a warp over all the block's tiles (8 to 256) and chunks of 16 or "
-           "32 channels");
+    refuse("warpgroup mmas are for the tensor-core fused ring and the unfused GEMM with V by bulk copies, in f16 "
+           "or bf16 with U by bulk copies, blocks of 64 output channels at 2 rows a thread, a warp over all the "
+           "block's tiles (8 to 256) and chunks of 16 or 32 channels");
   if (g.stage_points && (!mma_output || !g.stages || g.points % g.stage_points))
     refuse("staging " + std::to_string(g.stage_points) + " points at a time is for the tensor-core fused-output, "
            "with asynchronous copies, and must divide the work-group's " + std::to_string(g.points) + " points");

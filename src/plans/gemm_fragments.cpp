@@ -61,6 +61,7 @@ Expr bulk_v_index(KernelBuilder& b, const GemmTiles& g, int64_t tiles, int64_t c
   const int64_t blocks = ceil_div(tiles, g.bp), chunks = channels / g.cc;
   Expr block = b.let("vblock", (xi * blocks + p / g.bp) * chunks + c / g.cc);
   Expr row = b.let("vrow", staged_tile_row(staged_run(g, false), p % g.bp));
+  if (g.async_mma) return block * (int64_t{g.bp} * g.cc) + swizzled_v_offset(row, c % g.cc, g.cc);
   return (block * g.bp + row) * g.cc + bulk_v_run(g, row, c % g.cc / 8) * 8 + c % 8;
 }
 

@@ -50,7 +50,8 @@ ir::Expr staged_tile_row(int w, ir::Expr tile);
 
 /// GemmTiles::bulk_v: V[xi][p][c] stored as the GEMM's staged copies, so that a chunk is one bulk
 /// copy: blocks of [bp][cc] halves ([xi][tile block][chunk]), each tile at its staged row
-/// (staged_tile_row) and, without padding, each row's 16-byte runs rotated (bulk_v_run). The index
+/// (staged_tile_row) and, without padding, each row's 16-byte runs rotated (bulk_v_run), or for
+/// warpgroup mmas swizzled (swizzled_v_offset: the pattern restarts with each block). The index
 /// of (xi, p, c); `tiles` and `channels` are V's P and C.
 ir::Expr bulk_v_index(ir::KernelBuilder& b, const GemmTiles& g, int64_t tiles, int64_t channels, ir::Expr xi,
                       ir::Expr p, ir::Expr c);

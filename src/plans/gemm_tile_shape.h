@@ -107,7 +107,8 @@ struct GemmTiles {
   bool bulk_u = false;
   // V's chunk by one bulk copy as well (the unfused tensor-core GEMM with bulk_u and V by tiles in
   // halves, plans::takes_bulk_v): V stored as its staged copies, unpadded, 16-byte runs rotated
-  // within each row so that ldmatrix's 8 rows still hit distinct banks (plans::bulk_v_index).
+  // within each row so that ldmatrix's 8 rows still hit distinct banks (plans::bulk_v_index), or
+  // for warpgroup mmas (async_mma) swizzled as they read them (plans::swizzled_v_offset).
   bool bulk_v = false;
   // The tile ring's work-groups launched (0: one a block): each runs blocks gid, gid + n, ..., and
   // the next block's first patches land while the one before exchanges its accumulators and

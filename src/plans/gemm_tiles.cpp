@@ -32,7 +32,10 @@ bool takes_bulk_u(const GemmTiles& g, const ConvDesc& d) {
 bool takes_async_mma(const GemmTiles& g) {
   const bool half = g.mma && !ir::mma_is_tf32(*g.mma) && g.half_u && g.half_v;
   const bool warpgroups = g.bk == 64 && g.rk == 2 && g.bp == 4 * g.rp && ir::mma_async_n_ok(g.bp);
-  return g.tile_patch_ring() && g.bulk_u && half && warpgroups && (g.cc == 16 || g.cc == 32);
+  const bool unfused = g.points == 1 && g.stages && g.bulk_v;  // one warpgroup a work-group
+  // (The unfused GEMM's V rows may be 128 bytes too: chunks of 64, its own V stored swizzled.)
+  const bool chunks = g.cc == 16 || g.cc == 32 || (unfused && g.cc == 64);
+  return (g.tile_patch_ring() || unfused) && g.bulk_u && half && warpgroups && chunks;
 }
 
 ir::SharedMatrix u_async_matrix(const GemmTiles& g, const ir::Memory* us, ir::Expr u, int s) {

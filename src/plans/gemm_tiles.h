@@ -24,10 +24,11 @@ bool takes_bulk_u(const GemmTiles& g, const ConvDesc& d);
 /// multiple of the chunk and blocks of whole groups of 32 tiles (staged_tile_row's runs).
 bool takes_bulk_v(const GemmTiles& g, const ConvDesc& d);
 
-/// Whether the tile ring's multiplies may be warpgroup mmas (GemmTiles::async_mma): U by bulk
-/// copies and V in halves of f16 or bf16 (what the tensor cores read is what is staged), each
-/// warpgroup's 4 warps over the block's 64 rows (16 a warp) and all its bp tiles (an mma_async's
-/// n), chunks of 16 or 32 channels (V's rows a swizzle's 32 or 64 bytes: those the GPU has run).
+/// Whether the multiplies may be warpgroup mmas (GemmTiles::async_mma): the tile ring's, or the
+/// unfused GEMM's with V by bulk copies (bulk_v, V stored swizzled), U by bulk copies and V in
+/// halves of f16 or bf16 (what the tensor cores read is what is staged), each warpgroup's 4 warps
+/// over the block's 64 rows (16 a warp) and all its bp tiles (an mma_async's n), chunks of 16 or
+/// 32 channels (V's rows a swizzle's 32 or 64 bytes: those the GPU has run).
 bool takes_async_mma(const GemmTiles& g);
 
 /// Where element (row, ch) of a point's block of V lies, staged for warpgroup mmas (async_mma):

@@ -1,0 +1,108 @@
+// The unfused tensor-core GEMM on warpgroup mmas (GemmTiles::async_mma with bulk_v; sm_90 wgmma):
+// one warpgroup a work-group over 64 output channels and all the block's tiles, U in core
+// matrices and V stored swizzled as the mmas read it, both by bulk copies. f16 and bf16, blocks
+// of 64, 128 and 256 tiles, chunks of 16, 32 and 64 (swizzles of 32, 64 and 128 bytes), more chunks than
+// the ring's copies, one, two and four blocks of output channels, a last block of tiles part full, N >
+// 1, padding 0, 1 and 2, the epilogue, F(2,3) and F(3,2), in the interpreter against the float64
+// reference; the kernels compile for sm_90a without spilling, and the GPU agrees.
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cstdio>
+
+#include "cuda_skip.h"
+#include "planner/choose_plan.h"
+#include "planner/tile_choice.h"
+#include "plans/program.h"
+#include "render/render.h"
+#include "runtime/cuda/nvrtc.h"
+#include "conv_tester.h"
+
+namespace wino::testing {
+namespace {
+
+struct GemmCase {
+  ConvCase conv;
+  Precision precision;
+  int m;
+  std::array<int, 5> tiles;  // bk, bp, rk, rp, cc
+};
+
+const std::vector<GemmCase>& gemm_cases() {
+  static const std::vector<GemmCase> cases = {
+      // 2 x 80 tiles in one block of 256 (96 past P), 5 chunks of 32 through the ring, K in 2 blocks.
+      {{2, 160, 16, 20, 128, 3, Padding::all(1), {true, true, Activation::relu}, DType::f16, Layout::nhwc}, Precision::fp16, 2, {64, 256, 2, 64, 32}},
+      // 3 x 64 tiles over two blocks of 128 (the second part full), 6 chunks of 16, K in 4 blocks.
+      {{3, 96, 16, 16, 256, 3, Padding::all(1), {}, DType::bf16, Layout::nhwc}, Precision::bf16, 2, {64, 128, 2, 32, 16}},
+      // No padding: 112 tiles in blocks of 64 (the second part full), chunks of 32.
+      {{1, 64, 18, 30, 64, 3, Padding::all(0), {true, false, Activation::silu}, DType::f16, Layout::nhwc}, Precision::fp16, 2, {64, 64, 2, 16, 32}},
+      // Chunks of 64 (rows of 128 bytes: the widest swizzle), 5 of them through the ring.
+      {{2, 320, 16, 16, 128, 3, Padding::all(1), {}, DType::f16, Layout::nhwc}, Precision::fp16, 2, {64, 128, 2, 32, 64}},
+      // F(3,2), padding 2: 2 x 36 tiles.
+      {{2, 64, 13, 15, 128, 2, Padding::all(2), {}, DType::bf16, Layout::nhwc}, Precision::bf16, 3, {64, 128, 2, 32, 32}},
+  };
+  return cases;
+}
+
+// As an sm_90 device plans it (bulk copies, warpgroup mmas), with the case's tiles.
+plans::PlanOptions resolved(const GemmCase& gc) {
+  plans::PlanOptions p;
+  p.plan = "unfused", p.m = gc.m, p.precision = gc.precision;
+  p.async_copies = p.bulk_copies = p.warpgroup_mma = true;
+  p.shared_per_core = 228 * 1024, p.shared_per_group = 227 * 1024;
+  std::tie(p.block_k, p.block_tiles, p.reg_k, p.reg_tiles, p.chunk_c) =
+      std::tuple(gc.tiles[0], gc.tiles[1], gc.tiles[2], gc.tiles[3], gc.tiles[4]);
+  return planner::resolve_plan(desc_of(gc.conv), p);
+}
+
+double check(const GemmCase& gc, const Device& device) {
+  const plans::PlanOptions p = resolved(gc);
+  Options o = plan_options("unfused", gc.m, gc.tiles);
+  o.precision = gc.precision;
+  return check_conv(device, o, gc.conv, 1, [&](plans::Program& prog) { prog = plans::build_program(desc_of(gc.conv), p); });
+}
+
+TEST(WarpgroupGemm, MatchesReferenceInEveryTypeAndShape) {
+  for (const GemmCase& gc : gemm_cases()) {
+    const plans::GemmTiles g = *resolved(gc).gemm;
+    ASSERT_TRUE(g.async_mma && g.bulk_u && g.bulk_v && g.stages >= 2) << g.str() << " " << gc.conv.str();
+    const double err = check(gc, Device::interpreter());
+    std::printf("[ measured ] interp warpgroup GEMM F(%d,%d) %s %s: rel L2 error %.3g\n", gc.m,
+                static_cast<int>(gc.conv.r), g.str().c_str(), gc.conv.str().c_str(), err);
+  }
+  // Without warpgroup mmas the same tiles run on warps' mmas, V stored as ldmatrix reads it.
+  plans::PlanOptions p = resolved(gemm_cases()[0]);
+  p.warpgroup_mma = false;
+  EXPECT_FALSE(planner::resolve_plan(desc_of(gemm_cases()[0].conv), p).gemm->async_mma);
+}
+
+TEST(WarpgroupGemm, CompilesForSm90aWithoutSpilling) {
+  std::string why;
+  if (!cuda::nvrtc_available(&why)) GTEST_SKIP() << "NVRTC not available: " << why;
+  for (const GemmCase& gc : gemm_cases()) {
+    const plans::Program prog = plans::build_program(desc_of(gc.conv), resolved(gc));
+    for (const plans::Launch& l : prog.launches) {
+      const ir::Kernel& k = *prog.kernels[l.kernel];
+      if (!render::has_mma_async(k)) continue;
+      const std::string src = render::translation_unit({render::render_kernel(k, render::Dialect::cuda)}, render::Dialect::cuda);
+      const cuda::NvrtcOutput out = cuda::nvrtc_compile(src, k.name, cuda::kernel_arch("sm_90", true));
+      ASSERT_EQ(out.kernels.count(k.name), 1u) << out.log;
+      EXPECT_EQ(out.kernels.at(k.name).spill_store_bytes + out.kernels.at(k.name).spill_load_bytes, 0) << out.log;
+      // ptxas waits for the whole wgmma pipeline where the threads touch an accumulator in flight.
+      EXPECT_EQ(out.log.find("is injected"), std::string::npos) << out.log;
+      std::printf("[ measured ] %s: %d registers (sm_90a)\n", k.name.c_str(), out.kernels.at(k.name).registers);
+    }
+  }
+}
+
+TEST(WarpgroupGemm, GpuMatchesReference) {
+  SKIP_WITHOUT_CUDA();
+  for (const GemmCase& gc : gemm_cases()) {
+    const double err = check(gc, Device::cuda());
+    std::printf("[ measured ] cuda warpgroup GEMM F(%d,%d) %s %s: rel L2 error %.3g\n", gc.m, static_cast<int>(gc.conv.r),
+                resolved(gc).gemm->str().c_str(), gc.conv.str().c_str(), err);
+  }
+}
+
+}  // namespace
+}  // namespace wino::testing
