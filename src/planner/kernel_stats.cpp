@@ -304,8 +304,7 @@ class Analyzer {
         }
         case StmtKind::copy_bulk: {  // one thread's copy (its branch counts the threads that run it)
           const int64_t bytes = s.extent * type_bytes(s.memory->type) * per_thread;
-          // A multicast copy reads its work-group's part (Stmt::cluster) and writes the whole.
-          stats_.bytes += s.cluster ? bytes / k_.cluster_groups : bytes;
+          stats_.bytes += bytes;
           stats_.shared_bytes += bytes;
           break;
         }
