@@ -120,12 +120,11 @@ TEST(ErrorsCli, TileBlockShapesTheTensorCoreFusedRing) {
   };
   auto r = with(ring, "4");
   ASSERT_EQ(r.status, 0) << r.err;
-  // U by bulk copies, warpgroup mmas on sm_90, U and V staged twice (2D blocks leave room for
-  // them), work-groups in clusters of two copying U together (8 blocks of tiles)
-  EXPECT_TRUE(contains(r.out, "_s2_d2_b8x4_ub_wg_mc2_f16_")) << r.out;
+  // U by bulk copies, warpgroup mmas on sm_90, U and V staged twice (2D blocks leave room for them)
+  EXPECT_TRUE(contains(r.out, "_s2_d2_b8x4_ub_wg_f16_")) << r.out;
   r = with(ring, "runs");
   ASSERT_EQ(r.status, 0) << r.err;
-  EXPECT_TRUE(contains(r.out, "_s2_ub_wg_mc2_f16_")) << r.out;
+  EXPECT_TRUE(contains(r.out, "_s2_ub_wg_f16_")) << r.out;
   expect_fails(with(ring, "3"), 1, "must divide the 32 tiles");
   expect_fails(with(ring, "0"), 2, "--tile-block");
   expect_fails(with(ring, "wide"), 2, "--tile-block");

@@ -14,8 +14,6 @@ namespace wino::interp::detail {
 using namespace ir;
 
 void Machine::start_copies() {
-  if (group_ % k_.cluster_groups == 0) cluster_copies_.clear();
-  cluster_copies_matched_ = 0;
   copies_.clear();
   bulk_.clear();
   mbarriers_.clear();
@@ -29,7 +27,6 @@ void Machine::start_copies() {
 }
 
 void Machine::finish_copies() {
-  finish_cluster_copies();
   if (!bulk_.empty())
     fail_at(-1, "a copy_bulk into '" + bulk_.front().cells->mem->name + "' element " + std::to_string(bulk_.front().element) +
                     " never landed: no mbarrier_wait saw its phase of '" + bulk_.front().barrier_cells->mem->name +
@@ -200,7 +197,6 @@ void Machine::copy_bulk(const Stmt& s) {
   each(top(), [&](int l) { bar[l] = elements_[l]; });
   if (dst.in_flight.empty()) dst.in_flight.assign(dst.track.size(), 0);
   each(top(), [&](int l) {
-    if (s.cluster) cluster_copy({&s, to[l], from[l], bar[l]}, l);
     Mbarrier& m = mbarrier(bars, bar[l], l, "copy_bulk");
     for (int64_t i = 0; i < n; ++i) {
       const int64_t e = to[l] + i;
@@ -215,24 +211,6 @@ void Machine::copy_bulk(const Stmt& s) {
     m.bytes -= bytes;
     complete_phase(m);
   });
-}
-
-void Machine::cluster_copy(const ClusterCopy& c, int lane) {
-  if (group_ % k_.cluster_groups == 0) return cluster_copies_.push_back(c);
-  const size_t i = cluster_copies_matched_++;
-  if (i >= cluster_copies_.size() || !(cluster_copies_[i] == c))
-    fail_at(lane, "multicast copy_bulk " + std::to_string(i) + " of work-group " + std::to_string(group_) + " (to '" +
-                      c.stmt->memory->name + "' element " + std::to_string(c.to) + " from element " + std::to_string(c.from) +
-                      ") is not the one its cluster's first work-group issued: the cluster copies it together only "
-                      "where all its work-groups issue the same copies");
-}
-
-void Machine::finish_cluster_copies() {
-  if (group_ % k_.cluster_groups == 0) return;
-  if (cluster_copies_matched_ != cluster_copies_.size())
-    fail_at(-1, "work-group " + std::to_string(group_) + " issued " + std::to_string(cluster_copies_matched_) +
-                    " multicast copies, its cluster's first " + std::to_string(cluster_copies_.size()) +
-                    ": the cluster copies them together only where all its work-groups issue the same copies");
 }
 
 void Machine::mbarrier_wait(const Stmt& s) {

@@ -322,21 +322,6 @@ class Machine {
     float value;
   };
   std::vector<PendingBulk> bulk_;  // bulk copies not landed
-  // Multicast copies (Stmt::cluster): each work-group of a cluster receives the whole copy here,
-  // which the cluster's work-groups made together only where they all issued the same ones. The
-  // cluster's first work-group's (statement, destination, source, barrier) in order, and how many
-  // of them the running work-group has matched.
-  struct ClusterCopy {
-    const ir::Stmt* stmt;
-    int64_t to, from, barrier;
-    bool operator==(const ClusterCopy&) const = default;
-  };
-  std::vector<ClusterCopy> cluster_copies_;
-  size_t cluster_copies_matched_ = 0;
-  /// Records or matches the running work-group's multicast copy.
-  void cluster_copy(const ClusterCopy& c, int lane);
-  /// At a work-group's end: it issued every multicast copy its cluster's first one did.
-  void finish_cluster_copies();
   std::map<BarrierKey, Mbarrier> mbarriers_;
   std::vector<int64_t> commits_;     // by lane: groups committed in this work-group
   struct PendingAsync {  // an element an mma_async uses, until its group retires

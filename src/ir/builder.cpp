@@ -97,7 +97,6 @@ StmtPtr clone(const Stmt& s) {
   c->source = s.source;
   c->source_index = s.source_index;
   c->mbarrier = s.mbarrier;
-  c->cluster = s.cluster;
   c->vars = s.vars;
   c->transposed = s.transposed;
   c->matrices = s.matrices;
@@ -295,13 +294,6 @@ void KernelBuilder::barrier() {
   push(std::move(s));
 }
 
-void KernelBuilder::cluster_barrier() {
-  auto s = std::make_unique<Stmt>();
-  s->kind = StmtKind::barrier;
-  s->cluster = true;
-  push(std::move(s));
-}
-
 void KernelBuilder::mma(MmaKind kind, const Memory* acc, std::vector<int64_t> slots, std::vector<Expr> a,
                         std::vector<Expr> b, std::array<bool, 2> operands_rounded) {
   auto s = std::make_unique<Stmt>();
@@ -358,10 +350,9 @@ std::vector<Expr> KernelBuilder::load_matrix(const std::string& hint, const Memo
 }
 
 void KernelBuilder::copy_bulk(const Memory* dst, Expr index, const Memory* src, Expr src_index, int64_t elements,
-                              const Memory* barriers, Expr barrier_index, bool multicast) {
+                              const Memory* barriers, Expr barrier_index) {
   StmtPtr s = copy_stmt(StmtKind::copy_bulk, dst, index, src, src_index, elements);
   s->mbarrier = barriers;
-  s->cluster = multicast;
   s->value = barrier_index;
   push(std::move(s));
 }

@@ -21,8 +21,6 @@ class KernelBuilder {
   KernelInfo& info() { return kernel_->info; }
   /// Asks the compiler to fit `groups` work-groups on a multiprocessor (Kernel::min_groups_per_multiprocessor).
   void set_min_groups_per_multiprocessor(int groups) { kernel_->min_groups_per_multiprocessor = groups; }
-  /// Work-groups launched together as a cluster (Kernel::cluster_groups).
-  void set_cluster_groups(int groups) { kernel_->cluster_groups = groups; }
 
   /// A buffer parameter; `binding` names the program buffer every launch passes here.
   const Memory* buffer(const std::string& name, int64_t size, bool read_only, Type type = Type::f32,
@@ -56,8 +54,6 @@ class KernelBuilder {
   void if_then(Expr cond, const std::function<void()>& body);
   void threads(const std::function<void(Expr)>& body);
   void barrier();
-  /// A barrier of every thread of the work-group's cluster (Stmt::cluster).
-  void cluster_barrier();
   /// acc[slots] += A x B, warp by warp (ir/mma.h): `a` and `b` are this lane's fragment values.
   /// `operands_rounded` (A, B): that side's values are of the mma's type already (Stmt::operands_rounded).
   void mma(MmaKind kind, const Memory* acc, std::vector<int64_t> slots, std::vector<Expr> a, std::vector<Expr> b,
@@ -75,10 +71,8 @@ class KernelBuilder {
   /// dst[index + i] = src[src_index + i] for i < elements (a multiple of 16 bytes, both starts on
   /// 16 bytes), by the thread that runs it, landing with the phase of the barrier at element
   /// `barrier_index` of the barrier array `barriers` that it is counted in (StmtKind::copy_bulk).
-  /// With `multicast`, the cluster's work-groups copy it together into each one's memory
-  /// (Stmt::cluster): every one of them issues it, with the same operands.
   void copy_bulk(const Memory* dst, Expr index, const Memory* src, Expr src_index, int64_t elements,
-                 const Memory* barriers, Expr barrier_index, bool multicast = false);
+                 const Memory* barriers, Expr barrier_index);
   /// The barrier at element `index` (even) of the barrier array `barriers`: init for
   /// `arrivals` a phase; arrive expecting `bytes` of copies; wait for the phase of `parity`.
   void mbarrier_init(const Memory* barriers, Expr index, int arrivals);

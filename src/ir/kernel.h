@@ -65,7 +65,7 @@ enum class StmtKind : uint8_t {
   loop,     // for var in [0, extent): body
   if_then,  // if (cond) body
   threads,  // the thread region: body runs once per thread of the work-group
-  barrier,  // work-group barrier (between thread regions); with `cluster`, of the whole cluster
+  barrier,  // work-group barrier (between thread regions)
   comment,  // text for the reader
   mma,      // memory[slots] += A x B: a warp-level matrix op in a thread region (ir/mma.h)
   // Asynchronous copies global -> work-group memory (CUDA cp.async; other dialects refuse them):
@@ -163,13 +163,6 @@ struct Stmt {
   // copy_bulk: the barrier (an i32 work-group array) whose phase the copy completes; `value` is
   // the barrier's element index there.
   const Memory* mbarrier = nullptr;
-  // Of the work-group's cluster (Kernel::cluster_groups, CUDA sm_90 thread-block clusters).
-  // barrier: every thread of every work-group of the cluster (release, then acquire). copy_bulk:
-  // multicast: each of the cluster's n work-groups issues it with the same operands, and
-  // work-group r (its rank in the cluster) copies the r-th n-th part of it into the memory of every
-  // one, at the same element, counted on every one's barrier at the same element; so every
-  // work-group receives the whole copy (and expects its whole bytes) for 1 / n of the reads.
-  bool cluster = false;
   // load_matrix: the variables defined (two per matrix), and whether the matrices are transposed.
   std::vector<Expr> vars;
   bool transposed = false;
@@ -195,10 +188,6 @@ struct Kernel {
   // minimum): a register budget for memory-bound kernels that need many warps in flight; 1
   // leaves registers to the compiler.
   int min_groups_per_multiprocessor = 1;
-  // Work-groups launched together as a cluster (CUDA sm_90 thread-block clusters; 1: none):
-  // groups c n .. c n + n - 1 make cluster c, co-scheduled, for the statements with `cluster`.
-  // num_groups is a multiple of it.
-  int cluster_groups = 1;
   Expr group_id, thread_id;  // i32 variables
   Block body;                // work-group-level statements
 };

@@ -30,7 +30,6 @@ class Printer {
   std::string run() {
     out_ << "kernel " << k_.name << " groups=" << k_.num_groups << " threads=" << k_.threads_per_group;
     if (k_.min_groups_per_multiprocessor > 1) out_ << " min_groups_per_multiprocessor=" << k_.min_groups_per_multiprocessor;
-    if (k_.cluster_groups > 1) out_ << " cluster_groups=" << k_.cluster_groups;
     out_ << "\n";
     for (const auto& b : k_.buffers)
       out_ << "  buffer " << b->name << ": " << type_name(b->type) << "[" << b->size << "]"
@@ -95,7 +94,7 @@ class Printer {
           block(s.body, indent + 1);
           break;
         case StmtKind::barrier:
-          line(indent, s.cluster ? "cluster_barrier" : "barrier");
+          line(indent, "barrier");
           break;
         case StmtKind::comment:
           line(indent, "# " + s.text);
@@ -117,7 +116,7 @@ class Printer {
           break;
         }
         case StmtKind::copy_bulk:
-          line(indent, std::string(s.cluster ? "copy_bulk.multicast " : "copy_bulk ") + s.memory->name + "[" + expr(s.index.node()) + "] <- " + s.source->name + "[" +
+          line(indent, "copy_bulk " + s.memory->name + "[" + expr(s.index.node()) + "] <- " + s.source->name + "[" +
                            expr(s.source_index.node()) + "] x" + std::to_string(s.extent) + " on " + s.mbarrier->name +
                            "[" + expr(s.value.node()) + "]");
           break;

@@ -22,9 +22,6 @@ class Verifier {
     if (k_.num_groups < 1) problem("work-group count must be >= 1");
     if (k_.threads_per_group < 1) problem("threads per work-group must be >= 1");
     if (k_.min_groups_per_multiprocessor < 1) problem("work-groups asked per multiprocessor must be >= 1");
-    if (k_.cluster_groups < 1 || k_.cluster_groups > 8 || k_.num_groups % k_.cluster_groups)
-      problem("a cluster of " + std::to_string(k_.cluster_groups) + " work-groups: 1 to 8 (the portable limit), and a "
-              "divisor of the work-group count " + std::to_string(k_.num_groups));
     for (size_t i = 0; i < k_.buffers.size(); ++i)
       if (k_.buffers[i]->param_index != static_cast<int>(i) || k_.buffers[i]->space != Space::global)
         problem("buffer " + k_.buffers[i]->name + " is not a global parameter in position");
@@ -231,10 +228,6 @@ class Verifier {
     check_expr(s.source_index, "source index");
     if (s.source_index && s.source_index.type() != Type::i32) problem("source index is not i32");
     check_mbarrier(s.mbarrier, s.value, "copy_bulk");
-    const int n = k_.cluster_groups;
-    if (s.cluster && s.memory && (n < 2 || s.extent * type_bytes(s.memory->type) % (16 * n)))
-      problem("a multicast copy_bulk needs a cluster (Kernel::cluster_groups > 1) and a multiple of 16 bytes for each "
-              "of its work-groups, not " + std::to_string(s.extent) + " elements over " + std::to_string(n));
   }
 
   void check_mbarrier_stmt(const Stmt& s, bool in_threads) {
@@ -304,7 +297,6 @@ class Verifier {
           break;
         case StmtKind::barrier:
           if (in_threads) problem("barrier inside a thread region (put it between regions)");
-          if (s.cluster && k_.cluster_groups < 2) problem("a cluster barrier in a kernel without clusters");
           break;
         case StmtKind::comment:
           break;

@@ -411,14 +411,6 @@ void persist_tile_ring(GemmTiles& g, const ConvDesc& d, const plans::Tiling& t, 
   g.persistent_groups = p.device_cores;
 }
 
-// The warpgroup ring in clusters of two work-groups that copy U's chunks together (sm_90
-// multicast bulk copies; GemmTiles::cluster) where its blocks pair up (plans::takes_cluster_u):
-// each block's chunk of U (16 points x 64 x 32 halves, 64 KiB) is the most the ring reads from L2,
-// four times its patches.
-void share_u_in_clusters(GemmTiles& g, const plans::Tiling& t, const plans::PlanOptions& p) {
-  g.cluster = p.warpgroup_mma && plans::takes_cluster_u(g, t, 2) ? 2 : 0;
-}
-
 // Bytes the tile ring reads from L2 for one chunk of channels of every block (the launch's bytes
 // are proportional): each block's chunk of U (alpha^2 x bk halves a channel) and of its patches
 // (alpha^2 halves a tile and channel, or the region's h x w), times the blocks (a 2D block past the
@@ -655,7 +647,6 @@ plans::PlanOptions resolve_plan(const ConvDesc& d, plans::PlanOptions p) {
   g.async_mma = p.warpgroup_mma && plans::takes_async_mma(g);
   overlap_warpgroup_ring(g);
   persist_tile_ring(g, d, t, p);
-  share_u_in_clusters(g, t, p);
   use_three_groups(g, d, p);
   if (patch_ring) use_patch_ring(g, d, p);
   if (g.lanes) g.rk = g.bk, g.rp = g.bp;  // one thread holds the whole block

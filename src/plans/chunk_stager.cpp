@@ -150,8 +150,7 @@ void ChunkStager::issue_bulk_u(Expr tid, Expr c0, Expr buf) {
     Expr copy = (group * blocks + core_.kb) * chunks + c0 / g_.cc;
     Expr bar = b_.let("bar", buf * 2);
     b_.mbarrier_expect(u_barriers_, bar, bytes);
-    // (In clusters each work-group copies its part into all: GemmTiles::cluster.)
-    b_.copy_bulk(op.smem, b_.i32(op.base) + buf * op.copy, op.mem, copy * op.copy, op.copy, u_barriers_, bar, g_.cluster > 1);
+    b_.copy_bulk(op.smem, b_.i32(op.base) + buf * op.copy, op.mem, copy * op.copy, op.copy, u_barriers_, bar);
     if (g_.bulk_v) {  // the block's first tile and the chunk's first channel start its copy
       Expr from = bulk_v_index(b_, g_, t_.tiles, d_.c, core_.xi0, core_.pb * g_.bp, c0);
       b_.copy_bulk(vop.smem, b_.i32(vop.base) + buf * vop.copy, vop.mem, from, vop.copy, u_barriers_, bar);

@@ -318,13 +318,6 @@ void issue_next_patches(KernelBuilder& b, ChunkStager& st, const RingRound& r, E
   b.copy_commit();
 }
 
-/// The barrier before a ring's step copies U over what the step before multiplied: in clusters
-/// (GemmTiles::cluster) of every work-group whose memory the copy writes.
-void step_barrier(KernelBuilder& b, const GemmTiles& g) {
-  if (g.cluster > 1) b.cluster_barrier();
-  else b.barrier();
-}
-
 /// The chunks of one block of the tile ring with two copies of U and V on warpgroup mmas
 /// (GemmTiles::double_operands with async_mma), then the sink: one barrier a chunk. Step k (s
 /// counted over the blocks) copies U of chunk k into U's copy s % 2 (step 0 of the first block: the
@@ -339,7 +332,7 @@ void tile_ring_block_overlapped(KernelBuilder& b, GemmCore& core, ChunkStager& s
     b.threads([&](Expr) { b.copy_wait(0); });
     // Chunk k's patches are in, chunk k - 1's V is stored, and every thread is done with the mmas
     // of chunk k - 2 (U's and V's copies s % 2) and the transform of chunk k - 1 (the ring's other copy).
-    step_barrier(b, g);
+    b.barrier();
     Expr s = counted(chunk);
     b.threads([&](Expr tid) {
       Expr next = b.let("next", chunk + 1);
@@ -374,7 +367,7 @@ void tile_ring_block(KernelBuilder& b, GemmCore& core, ChunkStager& st, int64_t 
   const GemmTiles& g = core.g;
   b.loop("chunk", chunks, LoopKind::serial, [&](Expr chunk) {
     b.threads([&](Expr) { b.copy_wait(0); });
-    step_barrier(b, g);  // chunk k's patches are in; every thread is done with step k - 1's U and V
+    b.barrier();  // chunk k's patches are in; every thread is done with step k - 1's U and V
     Expr step = r.round ? b.let("step", r.round * chunks + chunk) : chunk;  // counted over the blocks
     b.threads([&](Expr tid) {
       Expr next = b.let("next", chunk + 1);
@@ -414,25 +407,16 @@ void pipeline_tile_patches(KernelBuilder& b, GemmCore& core, ChunkStager& st, in
   }
   const auto run_block = g.double_operands ? tile_ring_block_overlapped : tile_ring_block;
   RingRound r{Expr{}, Expr{}, g.persistent_groups, pblocks * kblocks};
-  if (g.cluster > 1) {  // the cluster's copies arrive on every work-group's barriers: all set first
-    b.threads([&](Expr tid) { st.init_bulk_u(tid); });
-    b.cluster_barrier();
-  }
   b.threads([&](Expr tid) {
     if (!r.n && !g.async_mma) zero_accumulators(b, core);  // (warpgroup mmas: the first chunk's write them)
-    if (g.cluster <= 1) st.init_bulk_u(tid);
+    st.init_bulk_u(tid);
     st.issue_tile_patches(tid, b.i32(0), b.i32(0));
     // U's copy 0 is free until chunk 0 multiplies: chunk 0's lands while its patches do (their
     // wait was the ring's longest, its U's after the transform the next, H100 session 54).
     st.issue_copies(tid, b.i32(0), b.i32(0));
     b.copy_commit();
   });
-  // No work-group of a cluster ends while the others may still copy into its memory.
-  if (!r.n) {
-    run_block(b, core, st, chunks, r, sink);
-    if (g.cluster > 1) b.cluster_barrier();
-    return;
-  }
+  if (!r.n) return run_block(b, core, st, chunks, r, sink);
   b.loop("round", ceil_div(r.blocks, r.n), LoopKind::serial, [&](Expr round) {
     auto block = [&] {
       Expr blk = b.let("blk", b.group_id() + round * r.n);
@@ -446,7 +430,6 @@ void pipeline_tile_patches(KernelBuilder& b, GemmCore& core, ChunkStager& st, in
     if (r.blocks % r.n == 0) return block();
     b.if_then(lt(b.group_id() + round * r.n, b.i32(r.blocks)), block);  // the same for all the work-group's threads
   });
-  if (g.cluster > 1) b.cluster_barrier();
 }
 
 /// The chunks without asynchronous copies: staged directly, a barrier before and after each
@@ -588,9 +571,6 @@ void check_stages(const std::string& plan, const Tiling& t, const GemmTiles& g, 
     refuse("warpgroup mmas are for the tensor-core fused ring and the unfused GEMM with V by bulk copies, in f16 "
            "or bf16 with U by bulk copies, blocks of 64 output channels at 2 rows a thread, a warp over all the "
            "block's tiles (8 to 256) and chunks of 16 or 32 channels");
-  if (g.cluster > 1 && !takes_cluster_u(g, t, g.cluster))
-    refuse("clusters of " + std::to_string(g.cluster) + " work-groups are for the warpgroup ring with U by bulk copies, "
-           "its blocks of tiles and persistent work-groups multiples of the cluster");
   if (g.stage_points && (!mma_output || !g.stages || g.points % g.stage_points))
     refuse("staging " + std::to_string(g.stage_points) + " points at a time is for the tensor-core fused-output, "
            "with asynchronous copies, and must divide the work-group's " + std::to_string(g.points) + " points");
@@ -631,7 +611,6 @@ std::unique_ptr<Kernel> gemm_kernel(const ProgramBuilder& prog, const Tiling& t,
   // check_stages refuses it elsewhere).
   if ((g.patch_ring() || g.tile_patch_ring() || g.bulk_v) && g.groups_per_core > 1)
     b.set_min_groups_per_multiprocessor(g.groups_per_core);
-  if (g.cluster > 1) b.set_cluster_groups(g.cluster);
   const Memory* u = prog.param(b, s.u);
   const Memory* input = prog.param(b, s.input);
   if (g.patch_ring() && input->type != ir::Type::f32)

@@ -119,11 +119,6 @@ struct GemmTiles {
   // 4 warps hold its points' whole block, 16 rows a warp, U is staged unpadded in core matrices
   // (core_matrix_offset) and V in swizzled rows (plans::swizzled_v_offset): no fragment loads.
   bool async_mma = false;
-  // The warpgroup ring's work-groups in clusters of this many (0: none; plans::takes_cluster_u,
-  // planner: share_u_in_clusters), neighbouring blocks of tiles of one block of output channels:
-  // each copies its part of U's chunk into the memory of all (ir::Stmt::cluster), so that U is read
-  // from L2 once a cluster, not once a block.
-  int cluster = 0;
   int threads() const { return lanes ? 1 : (points / ppt) * (bk / rk) * (bp / rp); }
   int staged_points() const { return stage_points ? stage_points : points; }
   /// CPU-shaped: whether the block's bk / lanes vectors of U fit in vector registers beside its

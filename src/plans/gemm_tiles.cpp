@@ -1,7 +1,6 @@
 #include "plans/gemm_tiles.h"
 
 #include "common/error.h"
-#include "plans/patch_region.h"
 
 namespace wino::plans {
 
@@ -19,7 +18,6 @@ std::string GemmTiles::str() const {
   if (bulk_v) s += "_vb";
   if (persistent_groups && tile_patch_ring()) s += "_n" + std::to_string(persistent_groups);
   if (async_mma) s += "_wg";
-  if (cluster > 1) s += "_mc" + std::to_string(cluster);
   return mma ? s + "_" + ir::mma_operand_name(*mma) : s;
 }
 
@@ -38,14 +36,6 @@ bool takes_async_mma(const GemmTiles& g) {
   // (The unfused GEMM's V rows may be 128 bytes too: chunks of 64, its own V stored swizzled.)
   const bool chunks = g.cc == 16 || g.cc == 32 || (unfused && g.cc == 64);
   return (g.tile_patch_ring() || unfused) && g.bulk_u && half && warpgroups && chunks;
-}
-
-bool takes_cluster_u(const GemmTiles& g, const Tiling& t, int n) {
-  // A cluster's blocks share their block of output channels (blocks gid % tile blocks, gid / tile
-  // blocks), and a persistent ring's work-groups run their rounds in step.
-  const bool pairs = tile_blocks(g, t) % n == 0 && g.persistent_groups % n == 0;
-  return n >= 2 && n <= 8 && g.tile_patch_ring() && g.async_mma && g.bulk_u && pairs &&
-         int64_t{g.staged_points()} * g.cc * g.bk * 2 % (16 * n) == 0;
 }
 
 ir::SharedMatrix u_async_matrix(const GemmTiles& g, const ir::Memory* us, ir::Expr u, int s) {

@@ -31,12 +31,6 @@ bool takes_bulk_v(const GemmTiles& g, const ConvDesc& d);
 /// 32 channels (V's rows a swizzle's 32 or 64 bytes: those the GPU has run).
 bool takes_async_mma(const GemmTiles& g);
 
-/// Whether the warpgroup ring may run in clusters of n work-groups that copy U's chunks together
-/// (GemmTiles::cluster): its tile blocks and persistent work-groups multiples of n (a cluster's
-/// blocks share their output channels, and run their rounds in step), a chunk of U n parts of 16
-/// bytes.
-bool takes_cluster_u(const GemmTiles& g, const Tiling& t, int n);
-
 /// Where element (row, ch) of a point's block of V lies, staged for warpgroup mmas (async_mma):
 /// rows of the chunk's cc halves, each row's 16-byte units (8 channels) xor'ed with (row cc / 64)
 /// % (cc / 8), the swizzle of 2 cc bytes (ir::SharedMatrix): the transform's stores of two rows a

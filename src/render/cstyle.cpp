@@ -152,9 +152,6 @@ class Renderer {
   void line(const std::string& s) { out_ << std::string(2 * indent_, ' ') << s << "\n"; }
 
   void signature() {
-    if (k_.cluster_groups > 1 && !d_.copy_bulk)
-      throw Error(std::string("the ") + dialect_name(d_.dialect) + " dialect has no clusters of work-groups (kernel " +
-                  k_.name + "): the plans that use them run on CUDA sm_90 and newer only");
     if (d_.emulate_threads) {
       out_ << d_.kernel_prefix << " " << k_.name
            << "(void* const* buffers, long group_begin, long group_end) {\n";
@@ -168,8 +165,6 @@ class Renderer {
     out_ << d_.kernel_prefix << " ";
     if (d_.launch_bounds && d_.dialect == Dialect::cuda)
       out_ << "__launch_bounds__(" << k_.threads_per_group << ", " << k_.min_groups_per_multiprocessor << ") ";
-    // Clusters at compile time: a plain launch then runs them, the grid a multiple of their size.
-    if (k_.cluster_groups > 1) out_ << "__cluster_dims__(" << k_.cluster_groups << ", 1, 1) ";
     if (d_.launch_bounds && d_.dialect == Dialect::opencl)
       out_ << "__attribute__((reqd_work_group_size(" << k_.threads_per_group << ", 1, 1))) ";
     out_ << k_.name << "(";
@@ -322,10 +317,8 @@ class Renderer {
                                              s.kind == StmtKind::copy_bulk ? s.value : s.index);
     switch (s.kind) {
       case StmtKind::copy_bulk:
-        return std::string(s.cluster ? "wino_copy_bulk_multicast(&" : "wino_copy_bulk(&") + memory_ref(*s.memory, s.index) +
-               ", " + memory_prefix(*s.source) + " + " + expr(s.source_index, false) + ", " +
-               std::to_string(s.extent * type_bytes(s.memory->type)) + "u, " + bar +
-               (s.cluster ? ", " + std::to_string(k_.cluster_groups) + "u);" : ");");
+        return "wino_copy_bulk(&" + memory_ref(*s.memory, s.index) + ", " + memory_prefix(*s.source) + " + " +
+               expr(s.source_index, false) + ", " + std::to_string(s.extent * type_bytes(s.memory->type)) + "u, " + bar + ");";
       case StmtKind::mbarrier_init: return "wino_mbarrier_init(" + bar + ", " + std::to_string(s.extent) + "u);";
       case StmtKind::mbarrier_expect: return "wino_mbarrier_expect(" + bar + ", " + std::to_string(s.extent) + "u);";
       default: return "wino_mbarrier_wait(" + bar + ", " + expr(s.value, false) + ");";
@@ -530,8 +523,7 @@ class Renderer {
         line("}");
         break;
       case StmtKind::barrier:
-        if (s.cluster) line("asm volatile(\"barrier.cluster.arrive.release.aligned;\\n\\tbarrier.cluster.wait.acquire.aligned;\" ::: \"memory\");");
-        else line(d_.barrier);
+        line(d_.barrier);
         break;
       case StmtKind::comment:
         line("// " + s.text);

@@ -326,17 +326,6 @@ __device__ __forceinline__ void wino_copy_bulk(void* dst, const void* src, unsig
                "cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];"
                :: "r"(wino_shared_address(dst)), "l"(src), "r"(bytes), "r"(wino_shared_address(bar)) : "memory");
 }
-// The cluster's n work-groups each copy their n-th part (by rank) into every one's memory, at the
-// same offset, counted on every one's barrier at the same offset.
-__device__ __forceinline__ void wino_copy_bulk_multicast(void* dst, const void* src, unsigned bytes, void* bar, unsigned n) {
-  unsigned rank;
-  asm volatile("mov.u32 %0, %%cluster_ctarank;" : "=r"(rank));
-  const unsigned part = bytes / n;
-  asm volatile("fence.proxy.async.shared::cta;\n\t"
-               "cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes.multicast::cluster [%0], [%1], %2, [%3], %4;"
-               :: "r"(wino_shared_address(dst) + rank * part), "l"(static_cast<const char*>(src) + rank * part), "r"(part),
-                  "r"(wino_shared_address(bar)), "h"(static_cast<unsigned short>((1u << n) - 1)) : "memory");
-}
 #endif
 )";
 }
