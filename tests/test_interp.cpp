@@ -1,5 +1,6 @@
 // The IR interpreter on hand-built kernels: what it computes, and the mistakes it refuses to
-// forgive (out-of-bounds accesses, uninitialized reads, races, stores to inputs, overflow).
+// forgive (out-of-bounds accesses, uninitialized reads, races, stores to inputs, overflow, a
+// warp_uniform value that differs in a warp).
 #include <gtest/gtest.h>
 
 #include <string>
@@ -8,6 +9,7 @@
 #include "common/error.h"
 #include "interp/interpreter.h"
 #include "ir/builder.h"
+#include "render/render.h"
 
 namespace wino::interp {
 namespace {
@@ -93,6 +95,28 @@ TEST(Interp, MaskedLoadsReadZeroWithoutTouchingMemory) {
   std::vector<float> xv = {1, 2}, yv(4);
   interpret(*b.finish(), {xv.data(), yv.data()});
   EXPECT_EQ(yv, (std::vector<float>{6, 7, 5, 5}));
+}
+
+// y[tid] = warp_uniform(tid / d) over one work-group of 64 threads: one value a warp where d is
+// 32 or a multiple (a warpgroup's index), refused by name where it is not; CUDA takes lane 0's,
+// other dialects the value itself.
+std::unique_ptr<Kernel> warp_index_kernel(int d) {
+  KernelBuilder b(std::make_shared<Context>(), "warp_index", 1, 64);
+  const Memory* y = b.buffer("y", 64, false);
+  b.threads([&](Expr t) { b.store(y, t, b.ctx().cast(warp_uniform(t / d), Type::f32)); });
+  return b.finish();
+}
+
+TEST(Interp, WarpUniformIsTheValueWhereAWarpAgrees) {
+  std::vector<float> y(64, -1);
+  interpret(*warp_index_kernel(32), {y.data()});
+  for (int t = 0; t < 64; ++t) EXPECT_EQ(y[t], t / 32) << t;
+  const std::string what = error_of(*warp_index_kernel(16), {y.data()});
+  EXPECT_NE(what.find("warp_uniform: this thread's value 1 is not its warp's (0)"), std::string::npos) << what;
+  EXPECT_NE(what.find("thread 16"), std::string::npos) << what;
+  EXPECT_NE(render::render_kernel(*warp_index_kernel(32), render::Dialect::cuda).find("__shfl_sync(0xffffffffu, "),
+            std::string::npos);
+  EXPECT_EQ(render::render_kernel(*warp_index_kernel(32), render::Dialect::opencl).find("shfl"), std::string::npos);
 }
 
 }  // namespace

@@ -114,6 +114,7 @@ Bounds bound(const Node* n, const Bounds* const* args) {
       break;
     case Op::exp:
     case Op::round_tf32: break;
+    case Op::warp_uniform: r = a; break;
     case Op::select:
       if (a.known() && a.lo == a.hi) r = a.lo != 0 ? b : *args[2];  // the one branch evaluated
       else if (known) r = exactly(std::min(b.lo, args[2]->lo), std::max(b.hi, args[2]->hi));

@@ -49,6 +49,7 @@ inline float max_f32(float x, float y) { return (y > x || std::isnan(x)) ? y : x
 
 inline bool is_unary(ir::Op op) {
   return op == ir::Op::neg || op == ir::Op::logical_not || op == ir::Op::exp || op == ir::Op::round_tf32 ||
+         op == ir::Op::warp_uniform ||
          op == ir::Op::cast;
 }
 
@@ -79,6 +80,18 @@ void Machine::unary_op(const ir::Node* n, double* out, const double* a, const L&
     case Op::round_tf32:
       lanes([&](int i, int) { out[i] = static_cast<double>(ir::round_tf32(static_cast<float>(a[i]))); });
       return;
+    case Op::warp_uniform: {  // the value itself, where every active thread of a warp has the same
+      std::vector<int> first((threads_ + ir::kWarp - 1) / ir::kWarp, -1);  // each warp's first lane seen
+      lanes([&](int i, int l) {
+        int& f = first[static_cast<size_t>(l / ir::kWarp)];
+        if (f < 0) f = i;
+        else if (a[i] != a[f])
+          fail_at(l, "warp_uniform: this thread's value " + std::to_string(trunc64(a[i])) + " is not its warp's (" +
+                         std::to_string(trunc64(a[f])) + "): the plan promised one value a warp");
+        out[i] = a[i];
+      });
+      return;
+    }
     case Op::cast:
       if (n->type == Type::boolean) lanes([&](int i, int) { out[i] = a[i] != 0; });
       else if (is_f32(n->type)) lanes([&](int i, int) { out[i] = static_cast<float>(a[i]); });

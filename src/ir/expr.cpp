@@ -52,6 +52,7 @@ const char* op_name(Op op) {
     case Op::cast: return "cast";
     case Op::exp: return "exp";
     case Op::round_tf32: return "round_tf32";
+    case Op::warp_uniform: return "warp_uniform";
     case Op::broadcast: return "broadcast";
     case Op::extract: return "extract";
     case Op::interleave: return "interleave";
@@ -68,6 +69,7 @@ int op_arity(Op op) {
     case Op::neg:
     case Op::exp:
     case Op::round_tf32:
+    case Op::warp_uniform:
     case Op::broadcast:
     case Op::extract:
     case Op::slice:
@@ -306,6 +308,9 @@ Expr Context::unary(Op op, Expr a) {
     if (a.type() != Type::f32) throw Error("IR: round_tf32 of a non-float");
     if (a->op == Op::const_float) return f32(ir::round_tf32(static_cast<float>(a->fval)));
     if (a->op == Op::round_tf32) return a;
+  } else if (op == Op::warp_uniform) {
+    if (a.type() != Type::i32) throw Error("IR: warp_uniform of a non-i32");
+    if (a->is_const() || a->op == Op::warp_uniform) return a;
   } else if (op == Op::logical_not) {
     if (a.type() != Type::boolean) throw Error("IR: not of a non-boolean");
     if (a->is_const()) return boolean(!a->ival);
@@ -451,6 +456,7 @@ Expr operator/(Expr a, int64_t b) { return a / constant_like(a, b); }
 Expr operator%(Expr a, int64_t b) { return a % constant_like(a, b); }
 Expr exp(Expr a) { return a.ctx().unary(Op::exp, a); }
 Expr tf32_rounded(Expr a) { return a.ctx().unary(Op::round_tf32, a); }
+Expr warp_uniform(Expr a) { return a.ctx().unary(Op::warp_uniform, a); }
 Expr broadcast(Expr a, int lanes) { return a.ctx().broadcast(a, lanes); }
 Expr extract(Expr a, int lane) { return a.ctx().extract(a, lane); }
 Expr interleave(Expr a, Expr b, int group, bool odd) { return a.ctx().interleave(a, b, group, odd); }

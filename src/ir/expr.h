@@ -56,6 +56,7 @@ enum class Op : uint8_t {
   neg, logical_not, select, cast,             // unary, ternary, conversion
   exp,                                        // e^x (f32; activations)
   round_tf32,                                 // x rounded to tf32 (f32; ir::round_tf32)
+  warp_uniform,                               // x (i32), the same in every thread of a warp (ir::warp_uniform)
   broadcast, extract,                         // scalar -> every lane; lane `ival` of a vector
   interleave,                                 // two vectors' lane groups, alternating (interleave_lane)
   slice,                                      // lanes [ival, ival + result lanes) of a vector
@@ -184,6 +185,11 @@ Expr exp(Expr a);
 /// `a` (f32) rounded to tf32's 10 mantissa bits, to nearest with ties away (as ir::round_tf32):
 /// what a tensor-core GEMM's operands are, stored so the GEMM need not convert them.
 Expr tf32_rounded(Expr a);
+/// `a` (i32), which the plan promises is the same in every thread of a warp (the interpreter
+/// checks): CUDA takes lane 0's, so that the compiler keeps what it computes in uniform registers
+/// (a warpgroup's index, from which its mma_async operands' addresses come: else each mma's
+/// descriptors move to uniform registers one by one, R2UR). Elsewhere `a` itself.
+Expr warp_uniform(Expr a);
 Expr broadcast(Expr a, int lanes);
 Expr extract(Expr a, int lane);
 Expr interleave(Expr a, Expr b, int group, bool odd);

@@ -141,6 +141,7 @@ class Analyzer {
       case Op::logical_or: return *a[0] || *a[1];
       case Op::logical_not: return !*a[0];
       case Op::select: return *a[0] ? *a[1] : *a[2];
+      case Op::warp_uniform: return *a[0];
       default: return std::nullopt;
     }
   }

@@ -87,7 +87,8 @@ void multiply_chunk_async(KernelBuilder& b, const GemmCore& core, const ChunkSta
                           Expr accumulate, bool wait = true) {
   const GemmTiles& g = core.g;
   const int depth = mma_depth(*g.mma);
-  Expr group = b.let("wgp", tid / kWarpGroup);
+  // (Known to be one value a warp, the operands' addresses stay in uniform registers.)
+  Expr group = b.let("wgp", warp_uniform(tid / kWarpGroup));
   Expr us = b.let("ua", b.i32(st.a().base) + buf * st.a().copy + group * (int64_t{g.ppt} * g.cc * g.bk));
   Expr vs = b.let("va", b.i32(st.v().base) + buf * st.v().copy + group * (int64_t{g.ppt} * g.cc * g.bp));
   for (int j = 0; j < g.ppt; ++j) {

@@ -595,7 +595,7 @@ class Renderer {
     if (in_scope(n)) return names_[n];
     std::string t = op_text(n);
     const bool call = n->op == Op::min || n->op == Op::max || n->op == Op::cast || n->op == Op::exp ||
-                      n->op == Op::round_tf32 ||
+                      n->op == Op::round_tf32 || n->op == Op::warp_uniform ||
                       n->op == Op::broadcast || n->op == Op::extract ||
                       // a lane-by-lane vector literal such as OpenCL's (float4)(...) takes parentheses
                       ((n->op == Op::interleave || n->op == Op::slice) && !d_.types.shuffle.empty());
@@ -651,6 +651,8 @@ class Renderer {
       case Op::neg: return "-" + a(0);
       case Op::exp: return d_.fexp + "(" + expr(n->args[0], true) + ")";
       case Op::round_tf32: return "wino_round_tf32(" + expr(n->args[0], true) + ")";
+      case Op::warp_uniform:  // lane 0's (all lanes run it: the plans use it where they all do)
+        return d_.dialect == Dialect::cuda ? "__shfl_sync(0xffffffffu, " + expr(n->args[0], true) + ", 0)" : a(0);
       case Op::logical_not: return "!" + a(0);
       case Op::select: return a(0) + " ? " + a(1) + " : " + a(2);
       case Op::cast: return "(" + ctype(n->type) + ")" + a(0);
