@@ -13,11 +13,13 @@ export WINO_CACHE_DIR=/tmp/wino_cache
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm --format=csv | tee "$out/gpu.txt"
 # The CUDA sweep is one NVRTC build per case and shape: gtest shards run it on every core at once.
 shards=${WINO_GPU_SHARDS:-$(nproc)}
+# Every suite with a GPU test (the others skip them, or have none).
+WINO_GPU_TEST_FILTER=${WINO_GPU_TEST_FILTER:-'Cuda*:Nvrtc*:*PlansCuda*:PlansNvrtc*:Mma.*:LoadMatrix.*:CopyAsync.*:CopyBulk.*:DynamicShared.*:SharedReuse.*:Half.*:IrVectors.*:*PrecisionSweep.Gpu*:TensorCoreInterp.*:PatchRegion.*:MmaAsync.*:WarpgroupRing.*:WarpgroupGemm.*'}
 start=$(date +%s)
 shard_logs=${WINO_SHARD_LOGS:-$(mktemp -d)}  # the device tool brings back only a few files from $OUT: one log there
 for i in $(seq 0 $((shards - 1))); do
   GTEST_TOTAL_SHARDS=$shards GTEST_SHARD_INDEX=$i "$build/tests/wino_tests" \
-    --gtest_filter='Cuda*:Nvrtc*:*PlansCuda*:PlansNvrtc*:Mma.*:LoadMatrix.*:CopyAsync.*:DynamicShared.*:SharedReuse.*:Half.*:IrVectors.*:*PrecisionSweep.Gpu*' > "$shard_logs/shard$i.log" 2>&1 &
+    --gtest_filter="$WINO_GPU_TEST_FILTER" > "$shard_logs/shard$i.log" 2>&1 &
 done
 wait
 cat "$shard_logs"/shard*.log > "$out/gpu_tests.log"
