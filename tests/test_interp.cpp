@@ -9,6 +9,7 @@
 #include "common/error.h"
 #include "interp/interpreter.h"
 #include "ir/builder.h"
+#include "ir/verifier.h"
 #include "render/render.h"
 
 namespace wino::interp {
@@ -103,7 +104,7 @@ TEST(Interp, MaskedLoadsReadZeroWithoutTouchingMemory) {
 std::unique_ptr<Kernel> warp_index_kernel(int d) {
   KernelBuilder b(std::make_shared<Context>(), "warp_index", 1, 64);
   const Memory* y = b.buffer("y", 64, false);
-  b.threads([&](Expr t) { b.store(y, t, b.ctx().cast(warp_uniform(t / d), Type::f32)); });
+  b.threads([&](Expr t) { b.store(y, t, b.ctx().cast(b.let("w", warp_uniform(t / d)), Type::f32)); });
   return b.finish();
 }
 
@@ -117,6 +118,15 @@ TEST(Interp, WarpUniformIsTheValueWhereAWarpAgrees) {
   EXPECT_NE(render::render_kernel(*warp_index_kernel(32), render::Dialect::cuda).find("__shfl_sync(0xffffffffu, "),
             std::string::npos);
   EXPECT_EQ(render::render_kernel(*warp_index_kernel(32), render::Dialect::opencl).find("shfl"), std::string::npos);
+  // Every thread of a warp must compute it (CUDA's __shfl_sync): a let outside branches only.
+  KernelBuilder b(std::make_shared<Context>(), "branchy", 1, 64);
+  const Memory* out = b.buffer("y", 64, false);
+  b.threads([&](Expr t) {
+    b.if_then(lt(t, b.i32(48)), [&] { b.store(out, t, b.ctx().cast(b.let("w", warp_uniform(t / 32)), Type::f32)); });
+  });
+  const std::vector<std::string> problems = verify(*b.finish());
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_NE(problems[0].find("takes warp_uniform where not every thread computes it"), std::string::npos) << problems[0];
 }
 
 }  // namespace

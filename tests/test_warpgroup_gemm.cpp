@@ -1,7 +1,7 @@
 // The unfused tensor-core GEMM on warpgroup mmas (GemmTiles::async_mma with bulk_v; sm_90 wgmma):
 // one warpgroup a work-group over 64 output channels and all the block's tiles, U in core
 // matrices and V stored swizzled as the mmas read it, both by bulk copies. f16 and bf16, blocks
-// of 64, 128 and 256 tiles, chunks of 16, 32 and 64 (swizzles of 32, 64 and 128 bytes), more chunks than
+// of 64, 128 and 256 tiles (the planner's 64 x 256 on chunks of 64 among them), chunks of 16, 32 and 64 (swizzles of 32, 64 and 128 bytes), more chunks than
 // the ring's copies, one, two and four blocks of output channels, a last block of tiles part full, N >
 // 1, padding 0, 1 and 2, the epilogue, F(2,3) and F(3,2), in the interpreter against the float64
 // reference; the kernels compile for sm_90a without spilling, and the GPU agrees.
@@ -38,6 +38,8 @@ const std::vector<GemmCase>& gemm_cases() {
       {{1, 64, 18, 30, 64, 3, Padding::all(0), {true, false, Activation::silu}, DType::f16, Layout::nhwc}, Precision::fp16, 2, {64, 64, 2, 16, 32}},
       // Chunks of 64 (rows of 128 bytes: the widest swizzle), 5 of them through the ring.
       {{2, 320, 16, 16, 128, 3, Padding::all(1), {}, DType::f16, Layout::nhwc}, Precision::fp16, 2, {64, 128, 2, 32, 64}},
+      // The planner's shape (K >= 512, 256 to 512 tiles): 64 x 256 on chunks of 64, 128 accumulators a thread.
+      {{2, 128, 16, 16, 512, 3, Padding::all(1), {true, false, Activation::relu}, DType::bf16, Layout::nhwc}, Precision::bf16, 2, {64, 256, 2, 64, 64}},
       // F(3,2), padding 2: 2 x 36 tiles.
       {{2, 64, 13, 15, 128, 2, Padding::all(2), {}, DType::bf16, Layout::nhwc}, Precision::bf16, 3, {64, 128, 2, 32, 32}},
   };
@@ -73,12 +75,36 @@ TEST(WarpgroupGemm, MatchesReferenceInEveryTypeAndShape) {
   // Without warpgroup mmas the same tiles run on warps' mmas, V stored as ldmatrix reads it.
   plans::PlanOptions p = resolved(gemm_cases()[0]);
   p.warpgroup_mma = false;
-  EXPECT_FALSE(planner::resolve_plan(desc_of(gemm_cases()[0].conv), p).gemm->async_mma);
+  const plans::PlanOptions warps = planner::resolve_plan(desc_of(gemm_cases()[0].conv), p);
+  EXPECT_FALSE(warps.gemm->async_mma);
+  EXPECT_NO_THROW(plans::build_program(desc_of(gemm_cases()[0].conv), warps));
+}
+
+// The planner's own tiles (no --tiles): the warpgroup GEMM where K >= 512 and 256 to 512 tiles are
+// stored channels last in groups of 8 (resnet50.c5.b32's 512, vgg16.5_2.b8's 392); not below 256
+// tiles, with tiles no multiple of 8 or channels first, and each of those builds.
+TEST(WarpgroupGemm, PlannerTakesItForManyChannelsAndFewTiles) {
+  auto planned = [](int n, int hw, Layout layout) {
+    const ConvCase cc{n, 512, hw, hw, 512, 3, Padding::all(1), {}, DType::f16, layout};
+    plans::PlanOptions p;
+    p.plan = "unfused", p.m = 2, p.precision = Precision::fp16;
+    p.async_copies = p.bulk_copies = p.warpgroup_mma = true;
+    const plans::PlanOptions r = planner::resolve_plan(desc_of(cc), p);
+    EXPECT_NO_THROW(plans::build_program(desc_of(cc), r)) << r.gemm->str() << " " << cc.str();
+    return *r.gemm;
+  };
+  EXPECT_TRUE(planned(32, 7, Layout::nhwc).async_mma);   // 512 tiles
+  EXPECT_TRUE(planned(8, 14, Layout::nhwc).async_mma);   // 392
+  EXPECT_FALSE(planned(8, 28, Layout::nhwc).async_mma);  // 1568
+  EXPECT_FALSE(planned(2, 14, Layout::nhwc).async_mma);  // 98: mostly padding in blocks of 256
+  EXPECT_FALSE(planned(5, 14, Layout::nhwc).async_mma);  // 245: no multiple of 8
+  EXPECT_FALSE(planned(8, 14, Layout::nchw).async_mma);  // V by channels
 }
 
 TEST(WarpgroupGemm, CompilesForSm90aWithoutSpilling) {
   std::string why;
   if (!cuda::nvrtc_available(&why)) GTEST_SKIP() << "NVRTC not available: " << why;
+  size_t compiled = 0;
   for (const GemmCase& gc : gemm_cases()) {
     const plans::Program prog = plans::build_program(desc_of(gc.conv), resolved(gc));
     for (const plans::Launch& l : prog.launches) {
@@ -91,8 +117,10 @@ TEST(WarpgroupGemm, CompilesForSm90aWithoutSpilling) {
       // ptxas waits for the whole wgmma pipeline where the threads touch an accumulator in flight.
       EXPECT_EQ(out.log.find("is injected"), std::string::npos) << out.log;
       std::printf("[ measured ] %s: %d registers (sm_90a)\n", k.name.c_str(), out.kernels.at(k.name).registers);
+      ++compiled;
     }
   }
+  EXPECT_EQ(compiled, gemm_cases().size());  // one warpgroup GEMM each
 }
 
 TEST(WarpgroupGemm, GpuMatchesReference) {

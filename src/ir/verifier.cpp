@@ -60,20 +60,25 @@ class Verifier {
     return false;
   }
 
-  void check_expr(Expr e, const char* role) {
+  // `every_thread`: every thread of the work-group computes the expression (a let outside any
+  // branch of a thread region), which warp_uniform needs (CUDA's __shfl_sync takes the whole warp).
+  void check_expr(Expr e, const char* role, bool every_thread = false) {
     if (!e) {
       problem(std::string("missing ") + role);
       return;
     }
     std::unordered_set<const Node*> seen;
-    std::function<void(const Node*)> walk = [&](const Node* n) {
+    std::function<void(const Node*, bool)> walk = [&](const Node* n, bool all) {
       if (!seen.insert(n).second) return;
       if (n->ctx != k_.ctx.get()) problem(std::string(role) + " uses a node of another context");
       if (n->op == Op::var && !is_defined(n))
         problem(std::string(role) + " uses variable '" + n->name + "' before it is defined");
-      for (int i = 0; i < n->nargs; ++i) walk(n->args[i]);
+      if (n->op == Op::warp_uniform && !all)
+        problem(std::string(role) + " takes warp_uniform where not every thread computes it: only a let outside "
+                "the branches of a thread region (and outside a select's branches) may");
+      for (int i = 0; i < n->nargs; ++i) walk(n->args[i], all && !(n->op == Op::select && i > 0));
     };
-    walk(e.node());
+    walk(e.node(), every_thread);
   }
 
   // A vector access touches `lanes` consecutive elements: all of them must be in bounds.
@@ -252,7 +257,7 @@ class Verifier {
       where_ = std::string(stmt_kind_name(s.kind)) + ": ";
       switch (s.kind) {
         case StmtKind::let:
-          check_expr(s.value, "value");
+          check_expr(s.value, "value", branches_ == 0);
           if (s.value && s.var && s.value.type() != s.var.type()) problem("type mismatch");
           define(s.var);
           break;
@@ -286,7 +291,9 @@ class Verifier {
         case StmtKind::if_then:
           check_expr(s.cond, "condition");
           if (s.cond && s.cond.type() != Type::boolean) problem("condition is not boolean");
+          branches_ += in_threads;  // (outside thread regions every thread takes the same way)
           block(s.body, in_threads);
+          branches_ -= in_threads;
           break;
         case StmtKind::threads:
           if (in_threads) problem("thread regions cannot nest");
@@ -336,6 +343,7 @@ class Verifier {
   std::unordered_set<const Node*> all_defined_;
   std::vector<std::string> problems_;
   std::string where_;
+  int branches_ = 0;  // if_then bodies of a thread region around the statement
 };
 
 }  // namespace

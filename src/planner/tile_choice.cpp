@@ -74,16 +74,21 @@ GemmTiles point_gemm_tiles(const plans::Tiling& t, int64_t K, bool async_copies)
 // their GEMM took 22.6-23.3 us on resnet50.c4.b32 and 48.0-48.5 on vgg16.4_2.b8 against 23.1-24.6
 // and 54.5-56.0 for 64 x 128 (bench/results/h100_gemm_groups3_session53.txt,
 // h100_unfused_bulk_v_ab_session53.txt), where the model, counting 8 warps for the full rate,
-// ranked the 4 work-groups of 64 x 128 ahead. On sm_90, layers of K >= 512 and at most 512
-// tiles (few work-groups, the most mmas a tile) take one warpgroup's mmas (wgmma) on blocks of 64
-// x 256 and chunks of 64: on the H100 (session 58, bench/results/h100_unfused_wgmma_tiles_session58.txt)
+// ranked the 4 work-groups of 64 x 128 ahead. On sm_90, channels-last layers of K >= 512 and 256
+// to 512 tiles (few work-groups, the most mmas a tile) take one warpgroup's mmas (wgmma) on blocks
+// of 64 x 256 and chunks of 64: on the H100 (session 58, bench/results/h100_unfused_wgmma_tiles_session58.txt)
 // the GEMM took 17.4 us against 18.9 on resnet50.c5.b32 (512 tiles) and 17.6 against 21.6 on
 // vgg16.5_2.b8 (392); with more tiles it lost (vgg16.4_2.b8, 1568: 49.3 against 46.2; vgg16.3_2.b8
 // 67.8 against 53.2), where those GEMMs are bound by V's and M's bytes, which 64 output channels
 // a block read more often.
-GemmTiles mma_point_tiles(ir::MmaKind kind, int64_t tiles, int64_t k, int64_t c, bool bulk_copies, bool warpgroups) {
+GemmTiles mma_point_tiles(ir::MmaKind kind, int64_t tiles, int64_t k, int64_t c, bool bulk_copies, bool warpgroups,
+                          bool nhwc) {
   GemmTiles g;
-  if (warpgroups && bulk_copies && !ir::mma_is_tf32(kind) && tiles <= 512 && k >= 512 && k % 64 == 0 && c % 64 == 0) {
+  // (V stored by tiles in halves, so by bulk copies, so the warpgroup mmas: channels last, whole
+  // groups of 8 tiles; plans::choose_half_operands, takes_bulk_v, takes_async_mma.)
+  const bool by_tiles = nhwc && tiles % 8 == 0;
+  if (warpgroups && bulk_copies && by_tiles && !ir::mma_is_tf32(kind) && tiles >= 256 && tiles <= 512 && k >= 512 &&
+      k % 64 == 0 && c % 64 == 0) {
     g.bk = 64, g.bp = 256, g.rk = 2, g.rp = 64, g.cc = 64;  // one warpgroup's mmas (plans::takes_async_mma)
     g.prefetch = true;
     g.mma = kind;
@@ -634,7 +639,7 @@ plans::PlanOptions resolve_plan(const ConvDesc& d, plans::PlanOptions p) {
                 : p.plan != "unfused"             ? all_points_tiles(t, p.plan == "fused-output", d.k, p.max_threads, patch_ring, p.device_cores)
                 : p.precision == Precision::fp32 ? point_gemm_tiles(t, d.k, p.async_copies)
                                                  : mma_point_tiles(mma_kind(p.precision), t.tiles, d.k, d.c, p.bulk_copies,
-                                                                   p.warpgroup_mma);
+                                                                   p.warpgroup_mma, d.layout == Layout::nhwc);
   apply_overrides(g, p);
   check_points_per_thread(g, p, t);
   plans::choose_half_operands(g, d, t);  // before the ring is sized: halves take half the room

@@ -103,13 +103,15 @@ void multiply_chunk_async(KernelBuilder& b, const GemmCore& core, const ChunkSta
 }
 
 /// The staged copy `buf` multiplied: all of the work-group's points, or on tensor cores the
-/// `count` points from first_point on that the copy holds (GemmTiles::stage_points).
+/// `count` points from first_point on that the copy holds (GemmTiles::stage_points). On warpgroup
+/// mmas `chunk` is the chunk's place in its block (the first writes the accumulators), waited for.
 void multiply(KernelBuilder& b, const GemmCore& core, const ChunkStager& st, Expr tid, Expr buf, int first_point = 0,
-              int count = 0) {
+              int count = 0, Expr chunk = {}) {
   // Points split over warps (the tensor-core fused): a warp's ppt points, from its group's first
   // (FragmentLoader), are accumulators 0 .. ppt - 1.
   const GemmTiles& g = core.g;
-  if (g.async_mma) throw Error("internal: GEMM tiles " + g.str() + ": warpgroup mmas are multiply_chunk_async's");
+  if (g.async_mma && !chunk) throw Error("internal: GEMM tiles " + g.str() + ": warpgroup mmas need the chunk's place");
+  if (g.async_mma) return multiply_chunk_async(b, core, st, tid, buf, lt(b.i32(0), chunk));
   if (g.points_split_over_warps()) multiply_chunk_mma(b, core, st, tid, buf, 0, g.ppt);
   else if (g.mma) multiply_chunk_mma(b, core, st, tid, buf, first_point, count ? count : g.staged_points());
   else multiply_chunk(b, core, st, tid, buf);
@@ -218,10 +220,8 @@ void pipeline_chunks(KernelBuilder& b, const GemmCore& core, ChunkStager& st, in
         }
         b.copy_commit();
         st.wait_bulk_u(step % S, step / S);  // U's copy step % S, its (step / S)-th
-        // (Warpgroup mmas: the first chunk's write the accumulators, and are waited for before
-        // the next barrier lets a copy land over what they read.)
-        if (g.async_mma) multiply_chunk_async(b, core, st, tid, step % S, lt(b.i32(0), chunk));
-        else multiply(b, core, st, tid, step % S, grp * pg, pg);
+        // (Warpgroup mmas are waited for before the next barrier lets a copy land over what they read.)
+        multiply(b, core, st, tid, step % S, grp * pg, pg, chunk);
       });
     });
   b.barrier();  // the sinks may reuse work-group memory
@@ -381,8 +381,7 @@ void tile_ring_block(KernelBuilder& b, GemmCore& core, ChunkStager& st, int64_t 
     b.barrier();
     b.threads([&](Expr tid) {
       st.wait_bulk_u(b.i32(0), step);  // U's one copy, its step-th
-      if (g.async_mma) multiply_chunk_async(b, core, st, tid, b.i32(0), lt(b.i32(0), chunk));
-      else multiply(b, core, st, tid, b.i32(0));
+      multiply(b, core, st, tid, b.i32(0), 0, 0, chunk);
     });
   });
   b.barrier();  // the sinks may reuse work-group memory
@@ -571,7 +570,7 @@ void check_stages(const std::string& plan, const Tiling& t, const GemmTiles& g, 
   if (g.async_mma && !takes_async_mma(g))
     refuse("warpgroup mmas are for the tensor-core fused ring and the unfused GEMM with V by bulk copies, in f16 "
            "or bf16 with U by bulk copies, blocks of 64 output channels at 2 rows a thread, a warp over all the "
-           "block's tiles (8 to 256) and chunks of 16 or 32 channels");
+           "block's tiles (8 to 256) and chunks of 16 or 32 channels (the unfused GEMM's also 64)");
   if (g.stage_points && (!mma_output || !g.stages || g.points % g.stage_points))
     refuse("staging " + std::to_string(g.stage_points) + " points at a time is for the tensor-core fused-output, "
            "with asynchronous copies, and must divide the work-group's " + std::to_string(g.points) + " points");

@@ -114,9 +114,10 @@ struct GemmTiles {
   // the next block's first patches land while the one before exchanges its accumulators and
   // transforms them out (plans/gemm_core.cpp: pipeline_tile_patches; planner: persist_tile_ring).
   int persistent_groups = 0;
-  // The tile ring's multiplies as warpgroup matrix ops from work-group memory (ir::StmtKind::
-  // mma_async, CUDA sm_90 wgmma; planner: widen_tile_ring, plans::takes_async_mma): a warpgroup's
-  // 4 warps hold its points' whole block, 16 rows a warp, U is staged unpadded in core matrices
+  // The multiplies as warpgroup matrix ops from work-group memory (ir::StmtKind::mma_async, CUDA
+  // sm_90 wgmma; plans::takes_async_mma): the tile ring's (planner: widen_tile_ring) or the
+  // unfused GEMM's with V by bulk copies (planner: mma_point_tiles). A warpgroup's 4 warps hold
+  // its points' whole block, 16 rows a warp, U is staged unpadded in core matrices
   // (core_matrix_offset) and V in swizzled rows (plans::swizzled_v_offset): no fragment loads.
   bool async_mma = false;
   int threads() const { return lanes ? 1 : (points / ppt) * (bk / rk) * (bp / rp); }

@@ -28,7 +28,8 @@ bool takes_bulk_v(const GemmTiles& g, const ConvDesc& d);
 /// unfused GEMM's with V by bulk copies (bulk_v, V stored swizzled), U by bulk copies and V in
 /// halves of f16 or bf16 (what the tensor cores read is what is staged), each warpgroup's 4 warps
 /// over the block's 64 rows (16 a warp) and all its bp tiles (an mma_async's n), chunks of 16 or
-/// 32 channels (V's rows a swizzle's 32 or 64 bytes: those the GPU has run).
+/// 32 channels (V's rows a swizzle's 32 or 64 bytes), or 64 in the unfused GEMM (128 bytes: the
+/// ring's transform has not been run so).
 bool takes_async_mma(const GemmTiles& g);
 
 /// Where element (row, ch) of a point's block of V lies, staged for warpgroup mmas (async_mma):
