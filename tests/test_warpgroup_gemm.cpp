@@ -1,5 +1,5 @@
 // The unfused tensor-core GEMM on warpgroup mmas (GemmTiles::async_mma with bulk_v; sm_90 wgmma):
-// one warpgroup a work-group over 64 output channels and all the block's tiles, U in core
+// a warpgroup for each 64 of the block's 64 or 128 output channels, over all its tiles, U in core
 // matrices and V stored swizzled as the mmas read it, both by bulk copies. f16 and bf16, blocks
 // of 64, 128 and 256 tiles (the planner's 64 x 256 on chunks of 64 among them), chunks of 16, 32 and 64 (swizzles of 32, 64 and 128 bytes), more chunks than
 // the ring's copies, one, two and four blocks of output channels, a last block of tiles part full, N >
@@ -40,6 +40,9 @@ const std::vector<GemmCase>& gemm_cases() {
       {{2, 320, 16, 16, 128, 3, Padding::all(1), {}, DType::f16, Layout::nhwc}, Precision::fp16, 2, {64, 128, 2, 32, 64}},
       // The planner's shape (K >= 512, 256 to 512 tiles): 64 x 256 on chunks of 64, 128 accumulators a thread.
       {{2, 128, 16, 16, 512, 3, Padding::all(1), {true, false, Activation::relu}, DType::bf16, Layout::nhwc}, Precision::bf16, 2, {64, 256, 2, 64, 64}},
+      // Two warpgroups over 128 output channels, sharing V: 2 blocks of K, 6 chunks of 32, 2 x 64 tiles.
+      {{2, 192, 16, 16, 256, 3, Padding::all(1), {true, true, Activation::none}, DType::f16, Layout::nhwc}, Precision::fp16, 2, {128, 256, 2, 64, 32}},
+      {{1, 128, 16, 30, 128, 3, Padding::all(2), {}, DType::bf16, Layout::nhwc}, Precision::bf16, 2, {128, 128, 2, 32, 64}},
       // F(3,2), padding 2: 2 x 36 tiles.
       {{2, 64, 13, 15, 128, 2, Padding::all(2), {}, DType::bf16, Layout::nhwc}, Precision::bf16, 3, {64, 128, 2, 32, 32}},
   };

@@ -75,8 +75,9 @@ void multiply_chunk_mma(KernelBuilder& b, const GemmCore& core, const ChunkStage
 }
 
 /// acc += Us x Vs over the chunk by warpgroup mmas (GemmTiles::async_mma): warpgroup w holds the
-/// whole block of its ppt points (its warps 16 rows each, as warp_place puts them), and each point
-/// and k-step is one mma_async reading the point's U (bk rows) from its core matrices
+/// whole block of its ppt points (its warps 16 rows each, as warp_place puts them), or with one
+/// point (the unfused GEMM) the block's rows 64 w .. 64 w + 63, and each point
+/// and k-step is one mma_async reading the point's U (64 rows) from its core matrices
 /// (core_matrix_offset) and V (bp staged rows) from its swizzled rows (swizzled_v_offset). Lane
 /// 4 g + t's value i of a point is the mma's C value i % 4 of slice i / 4 (ir::mma_async_c_pos),
 /// kept where the warp's mmas keep it (GemmCore::acc_index), so the sinks read the accumulators as
@@ -89,8 +90,10 @@ void multiply_chunk_async(KernelBuilder& b, const GemmCore& core, const ChunkSta
   const int depth = mma_depth(*g.mma);
   // (Known to be one value a warp, the operands' addresses stay in uniform registers.)
   Expr group = b.let("wgp", warp_uniform(tid / kWarpGroup));
-  Expr us = b.let("ua", b.i32(st.a().base) + buf * st.a().copy + group * (int64_t{g.ppt} * g.cc * g.bk));
-  Expr vs = b.let("va", b.i32(st.v().base) + buf * st.v().copy + group * (int64_t{g.ppt} * g.cc * g.bp));
+  const bool by_rows = g.points == 1;  // warpgroups over the rows (core_matrix_offset of row 64 w), V shared
+  Expr us = b.let("ua", b.i32(st.a().base) + buf * st.a().copy +
+                            group * (by_rows ? int64_t{kMmaAsyncRows} / 8 * 64 : int64_t{g.ppt} * g.cc * g.bk));
+  Expr vs = b.let("va", b.i32(st.v().base) + buf * st.v().copy + (by_rows ? b.i32(0) : group * (int64_t{g.ppt} * g.cc * g.bp)));
   for (int j = 0; j < g.ppt; ++j) {
     std::vector<int64_t> slots;
     for (int i = 0; i < g.bp / 2; ++i) slots.push_back(core.acc_index(j, i % 4 / 2, 2 * (i / 4) + i % 2));
@@ -569,8 +572,9 @@ void check_stages(const std::string& plan, const Tiling& t, const GemmTiles& g, 
            "(or twice, on warpgroup mmas), in halves, U by bulk copies");
   if (g.async_mma && !takes_async_mma(g))
     refuse("warpgroup mmas are for the tensor-core fused ring and the unfused GEMM with V by bulk copies, in f16 "
-           "or bf16 with U by bulk copies, blocks of 64 output channels at 2 rows a thread, a warp over all the "
-           "block's tiles (8 to 256) and chunks of 16 or 32 channels (the unfused GEMM's also 64)");
+           "or bf16 with U by bulk copies, blocks of 64 output channels (the unfused GEMM's also 128) at 2 rows a "
+           "thread, a warp over all the block's tiles (8 to 256) and chunks of 16 or 32 channels (the unfused "
+           "GEMM's also 64)");
   if (g.stage_points && (!mma_output || !g.stages || g.points % g.stage_points))
     refuse("staging " + std::to_string(g.stage_points) + " points at a time is for the tensor-core fused-output, "
            "with asynchronous copies, and must divide the work-group's " + std::to_string(g.points) + " points");

@@ -31,8 +31,11 @@ bool takes_bulk_u(const GemmTiles& g, const ConvDesc& d) {
 
 bool takes_async_mma(const GemmTiles& g) {
   const bool half = g.mma && !ir::mma_is_tf32(*g.mma) && g.half_u && g.half_v;
-  const bool warpgroups = g.bk == 64 && g.rk == 2 && g.bp == 4 * g.rp && ir::mma_async_n_ok(g.bp);
-  const bool unfused = g.points == 1 && g.stages && g.bulk_v;  // one warpgroup a work-group
+  // The unfused GEMM's one point: a warpgroup for each 64 of the block's bk rows (1 or 2), all
+  // sharing V; the ring's points: a warpgroup's 64 rows for each of its ppt points.
+  const bool unfused = g.points == 1 && g.stages && g.bulk_v;
+  const bool rows = g.bk == 64 || (unfused && g.bk == 128);
+  const bool warpgroups = rows && g.rk == 2 && g.bp == 4 * g.rp && ir::mma_async_n_ok(g.bp);
   // (The unfused GEMM's V rows may be 128 bytes too: chunks of 64, its own V stored swizzled.)
   const bool chunks = g.cc == 16 || g.cc == 32 || (unfused && g.cc == 64);
   return (g.tile_patch_ring() || unfused) && g.bulk_u && half && warpgroups && chunks;
