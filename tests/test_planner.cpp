@@ -120,9 +120,12 @@ TEST(Planner, TuneMeasuresTheBestFewAndKeepsTheFastest) {
   for (const PlanCandidate& c : rep.candidates)
     if (c.measured_us >= 0) {
       ++measured;
-      EXPECT_LE(pick.measured_us, c.measured_us);
+      // A CPU's times within 3% are a tie, which goes to the candidate that moves fewer bytes
+      // (choose_plan.cpp: kTuneTie): the pick may then be the slower by that much.
+      const bool tie = c.rejected.find("a tie when measured") != std::string::npos;
+      EXPECT_LE(pick.measured_us, (tie ? 1.03 : 1.0) * c.measured_us) << c.rejected;
       if (!c.chosen) {
-        EXPECT_NE(c.rejected.find("slower when measured"), std::string::npos) << c.rejected;
+        EXPECT_TRUE(tie || c.rejected.find("slower when measured") != std::string::npos) << c.rejected;
       }
     }
   EXPECT_GE(measured, 2);
