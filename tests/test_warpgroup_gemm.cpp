@@ -83,6 +83,27 @@ TEST(WarpgroupGemm, MatchesReferenceInEveryTypeAndShape) {
   EXPECT_NO_THROW(plans::build_program(desc_of(gemm_cases()[0].conv), warps));
 }
 
+// Every other F(m, r) the half modes plan (m = 1, odd alpha 3 and 5, alpha 6, r = 2) and float32
+// tensors channels last (V in halves all the same), with warpgroup tiles given: taken where V is
+// stored by tiles (the tiles a multiple of 8), else built on warps' mmas; either way right.
+TEST(WarpgroupGemm, EveryTilingAndFloatTensorsMatchReference) {
+  struct Other { int m, r; DType dtype; };
+  const std::vector<Other> others = {{1, 3, DType::f16}, {3, 3, DType::bf16}, {4, 3, DType::f16}, {1, 2, DType::bf16},
+                                     {2, 2, DType::f16}, {2, 3, DType::f32}};
+  int taken = 0;
+  for (const Other& o : others) {
+    GemmCase gc{{2, 64, 16, 16, 128, 3, Padding::all(1), {true, false, Activation::relu}, o.dtype, Layout::nhwc},
+                o.dtype == DType::bf16 ? Precision::bf16 : Precision::fp16, o.m, {64, 128, 2, 32, 32}};
+    gc.conv.r = o.r;
+    const plans::GemmTiles g = *resolved(gc).gemm;
+    taken += g.async_mma;
+    const double err = check(gc, Device::interpreter());
+    std::printf("[ measured ] interp warpgroup GEMM tiles F(%d,%d) %s %s: rel L2 error %.3g\n", o.m, o.r, g.str().c_str(),
+                gc.conv.str().c_str(), err);
+  }
+  EXPECT_GE(taken, 4);
+}
+
 // The planner's own tiles (no --tiles): the warpgroup GEMM where K >= 512 and 256 to 512 tiles are
 // stored channels last in groups of 8 (resnet50.c5.b32's 512, vgg16.5_2.b8's 392); not below 256
 // tiles, with tiles no multiple of 8 or channels first, and each of those builds.
