@@ -222,6 +222,16 @@ struct KernelReport {
   int64_t groups = 0, threads_per_group = 0;
   double time_us = -1;      // median measured time of the last runs (-1: not run)
   std::string source;       // the kernel's source text
+  /// explain(..., shared_groups > 0): the accesses of work-group memory of the kernel's first
+  /// work-groups, run in the IR interpreter, counted warp by warp as an NVIDIA GPU's 32 banks of
+  /// 4 bytes serve them. Passes over the ideal are bank conflicts. -1: not counted.
+  int64_t shared_wavefronts = -1, shared_ideal = -1;
+  struct SharedAccess {
+    std::string access;   // the statement: load/store/copy_async/load_matrix, array and index
+    int64_t requests = 0, wavefronts = 0, ideal = 0;  // warp-wide accesses and their passes
+  };
+  /// The accesses with bank conflicts, the most passes over the ideal first.
+  std::vector<SharedAccess> shared_conflicts;
 };
 
 struct Report {
@@ -298,7 +308,9 @@ Conv compile(const Device& device, const ConvDesc& desc, const Options& options 
 /// spill_bytes come from ptxas; for the other targets they stay -1. time_us stays -1 and
 /// Report::device is empty (nothing ran). Throws wino::Error for an unknown target, an
 /// unsupported plan, or (for "sm_XX") a missing NVRTC. `with_ir` fills Report::ir.
+/// `shared_groups` > 0 runs that many work-groups of each kernel in the IR interpreter (on
+/// zero-filled buffers) to count its bank conflicts (KernelReport::shared_wavefronts).
 Report explain(const ConvDesc& desc, const Options& options, const std::string& target,
-               bool with_ir = false);
+               bool with_ir = false, int shared_groups = 0);
 
 }  // namespace wino

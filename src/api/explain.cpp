@@ -3,6 +3,7 @@
 #include <chrono>
 
 #include "api/kernel_report.h"
+#include "api/shared_access_report.h"
 #include "common/error.h"
 #include "lower/lower.h"
 #include "planner/choose_plan.h"
@@ -15,7 +16,7 @@ namespace wino {
 
 
 Report explain(const ConvDesc& desc, const Options& options, const std::string& target,
-               bool with_ir) {
+               bool with_ir, int shared_groups) {
   validate(desc);
   auto t0 = std::chrono::steady_clock::now();
   lower::LowerOptions lower_options;
@@ -33,6 +34,7 @@ Report explain(const ConvDesc& desc, const Options& options, const std::string& 
   if (!rep.candidates.empty()) rep.planned_for = caps.name + ": " + caps.budget_text();
   for (size_t i = 0; i < prog.kernels.size(); ++i)
     rep.kernels.push_back(api::static_kernel_report(*prog.kernels[i], low.kernel_sources[i]));
+  if (shared_groups > 0) api::count_bank_conflicts(prog, shared_groups, rep.kernels);
   for (lower::IrSnapshot& s : low.snapshots) rep.ir.push_back({s.after, std::move(s.ir)});
   std::vector<runtime::KernelSpec> kernels;
   for (const auto& k : prog.kernels) kernels.push_back(runtime::KernelSpec::of(*k));

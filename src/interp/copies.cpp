@@ -66,6 +66,7 @@ void Machine::copy_async(const Stmt& s) {
   for (int i = 0; i < n; ++i) {
     element_lanes(dst, s.index.node(), "copy to", i);
     if (i == 0) aligned(dst, "to");
+    if (i == 0 && counts_) count_shared(s, dst, n);
     each(top(), [&](int l) {
       const int64_t e = elements_[l];
       const Cells::Track& t = dst.track[e];

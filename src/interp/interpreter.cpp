@@ -26,10 +26,11 @@ constexpr size_t kFlushChunks = 64;  // 16 MiB of memoized lanes
 
 }  // namespace
 
-void Machine::run() {
+void Machine::run(int64_t max_groups) {
   Analysis(*this).run();
   Slot& gid = slots_[k_.group_id->id];
-  for (int64_t g = 0; g < k_.num_groups; ++g) {
+  const int64_t groups = max_groups < 0 ? k_.num_groups : std::min(k_.num_groups, max_groups);
+  for (int64_t g = 0; g < groups; ++g) {
     group_ = g;
     for (Cells& c : cells_) std::fill(c.written.begin(), c.written.end(), 0);
     group_phase_ = ++phase_;
@@ -136,8 +137,11 @@ void Machine::load(const Stmt& s) {
     enter(how);
     Cells& c = cell_of(s.memory);
     if (s.aligned) check_aligned(c, s.index.node(), var.width, "load of", "from");
-    for (int i = 0; i < var.width; ++i)  // a vector: its elements one after the other
-      read_lanes(c, element_lanes(c, s, "load from", i), out + i * threads_);
+    for (int i = 0; i < var.width; ++i) {  // a vector: its elements one after the other
+      const int64_t base = element_lanes(c, s, "load from", i);
+      if (counts_ && (i == 0 || !s.aligned)) count_shared(s, c, s.aligned ? var.width : 1);
+      read_lanes(c, base, out + i * threads_);
+    }
     leave();
   }
   assign(s.var.node());
@@ -171,6 +175,7 @@ void Machine::store(const Stmt& s) {
   const double* v = slots_[value->id].varying ? veval(value) : spread(ueval(value), scratch_.data());
   for (int i = 0; i < width; ++i) {  // a vector: its elements one after the other
     if (i > 0) base = element_lanes(c, s, "store to", i);
+    if (counts_ && (i == 0 || !s.aligned)) count_shared(s, c, s.aligned ? width : 1);
     write_lanes(c, base, v + i * threads_, s.accumulate);
   }
   leave();
@@ -271,6 +276,10 @@ void Machine::load_matrix(const Stmt& s) {
     if (l % kWarp < 8 * s.extent && std::fmod(rows[l], 8) != 0)
       fail_at(l, "a load_matrix row of '" + c.mem->name + "' at element " + std::to_string(static_cast<int64_t>(rows[l])) +
                      ", not a multiple of 8 (each row is 16 aligned bytes)");
+  if (counts_) {  // each lane 8 j + i gives the start of row i of matrix j: 16 bytes
+    each(top(), [&](int l) { elements_[l] = l % kWarp < 8 * s.extent ? static_cast<int64_t>(rows[l]) : -1; });
+    count_shared(s, c, 8);
+  }
   std::vector<double*> out;
   for (Expr v : s.vars) out.push_back(var_lanes(slots_[v->id]));
   for (int w = 0; w < threads_; w += kWarp)
@@ -287,8 +296,10 @@ void Machine::load_matrix(const Stmt& s) {
 
 }  // namespace detail
 
-void interpret(const ir::Kernel& kernel, const std::vector<void*>& buffers) {
-  detail::Machine(kernel, buffers).run();
+void interpret(const ir::Kernel& kernel, const std::vector<void*>& buffers, const InterpretOptions& options) {
+  detail::Machine machine(kernel, buffers);
+  machine.count_shared_accesses(options.shared_accesses);
+  machine.run(options.max_groups);
 }
 
 }  // namespace wino::interp

@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "interp/arena.h"
+#include "interp/interpreter.h"
 #include "ir/kernel.h"
 
 namespace wino::interp::detail {
@@ -122,7 +123,10 @@ class Machine {
   ~Machine();
   Machine(const Machine&) = delete;
   Machine& operator=(const Machine&) = delete;
-  void run();
+  /// Counts the work-group memory accesses into `counts` from now on (null: stops counting).
+  void count_shared_accesses(std::vector<SharedAccessCount>* counts) { counts_ = counts; }
+  /// Runs the first `max_groups` work-groups (-1: all).
+  void run(int64_t max_groups = -1);
 
  private:
   friend class Analysis;
@@ -258,6 +262,9 @@ class Machine {
   void finish_copies();  // a work-group ends: every copy must have been retired
   void assign(const ir::Node* var) { vtime_[var->id] = ++clock_; }
   void store_uniform(const ir::Stmt& s);
+  // Adds statement s's access of `c` by the active lanes to counts_ when `c` is work-group memory
+  // (shared_counts.cpp): each lane `width` elements from its element in elements_ (-1: no part).
+  void count_shared(const ir::Stmt& s, const Cells& c, int width);
   // Fails unless each active lane's `index` is a multiple of `width` (Stmt::aligned).
   void check_aligned(const Cells& c, const ir::Node* index, int width, const char* what, const char* to);
   /// The lanes of variable `s`, grown to hold every lane of the top mask (dropping its values).
@@ -333,6 +340,8 @@ class Machine {
   std::vector<PendingAsync> async_;
   std::vector<int64_t> async_commits_;  // by lane: mma_async groups committed in this work-group
   std::vector<double> copy_values_;  // a copy_async's values, element-major by lane
+  std::vector<SharedAccessCount>* counts_ = nullptr;  // InterpretOptions::shared_accesses
+  std::map<const ir::Stmt*, size_t> count_of_;         // a statement's entry in counts_
 };
 
 }  // namespace wino::interp::detail

@@ -29,7 +29,18 @@ struct PatchRegion {
   int h = 0, w = 0;        // pixels of the region: (rows - 1) m + alpha by (cols - 1) m + alpha
   int pixel_pitch = 0;     // halves from a pixel's channels to the next pixel's: cc and padding
   int row_pitch = 0;       // halves from one region row to the next
+  // The transform's threads take staged row r ^ ((r & 1) << swap_bit) for their r = pair / (cc / 2)
+  // (0: r): a warp's two rows keep their parities (V's stores in both halves of the banks) and
+  // may read patches in other banks (patch_region's choice).
+  int swap_bit = 0;
   int64_t elements() const { return int64_t{h} * row_pitch; }
+  /// The staged row the transform's thread row `r` (an int or an ir::Expr, >= 0) takes.
+  template <class Index>
+  Index swapped_row(Index r) const {
+    if (!swap_bit) return r;
+    const int bit = 1 << swap_bit;
+    return r + r % 2 * bit - r % 2 * (r / bit % 2 * (2 * bit));  // odd r: bit set, cleared where it was
+  }
   /// Where tile `pl` of the block (an int or an ir::Expr) starts in the region, for tiles of m x m.
   template <class Index>
   Index tile_offset(Index pl, int m) const {

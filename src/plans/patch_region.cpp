@@ -1,9 +1,7 @@
 #include "plans/patch_region.h"
 
-#include <map>
-#include <set>
-
 #include "common/error.h"
+#include "common/shared_banks.h"
 #include "plans/gemm_fragments.h"
 
 namespace wino::plans {
@@ -13,22 +11,25 @@ using namespace ir;
 namespace {
 
 // Passes over the banks that the transform's first read of each pixel takes, summed over the
-// warps (ChunkStager::transform_tile_patches: slot s is staged row s / (cc / 2), the channel pair
-// s % (cc / 2); a row's tile is tile_of_staged_row's; 32-bit reads, 32 banks of 4 bytes).
+// warps (ChunkStager::transform_tile_patches: slot s is thread row s / (cc / 2), the staged row
+// r.swapped_row of it, the channel pair s % (cc / 2); a row's tile is tile_of_staged_row's;
+// 32-bit reads). The other pixels' reads are these moved by one offset: as many passes.
 int64_t read_passes(const GemmTiles& g, const Tiling& t, const PatchRegion& r) {
   const int half = g.cc / 2, w = staged_run(g, false);
   const int64_t slots = std::min<int64_t>(g.threads(), int64_t{g.bp} * half);
   int64_t passes = 0;
   for (int64_t warp = 0; warp * 32 < slots; ++warp) {
-    std::map<int64_t, std::set<int64_t>> words;  // bank -> the distinct words read there
-    for (int64_t s = warp * 32; s < std::min(slots, warp * 32 + 32); ++s) {
-      const int64_t pl = tile_of_staged_row(w, s / half), ch = s % half * 2;
-      const int64_t at = r.tile_offset(pl, t.m) + ch;
-      words[at / 2 % 32].insert(at / 2);
+    int64_t start[32];
+    for (int64_t lane = 0; lane < 32; ++lane) {
+      const int64_t s = warp * 32 + lane;
+      if (s >= slots) {
+        start[lane] = -1;
+        continue;
+      }
+      const int64_t pl = tile_of_staged_row(w, r.swapped_row(s / half)), ch = s % half * 2;
+      start[lane] = (r.tile_offset(pl, t.m) + ch) * 2;  // bytes
     }
-    size_t most = 0;
-    for (const auto& [bank, set] : words) most = std::max(most, set.size());
-    passes += static_cast<int64_t>(most);
+    passes += bank_passes(start, 4).wavefronts;
   }
   return passes;
 }
@@ -40,17 +41,20 @@ PatchRegion patch_region(const GemmTiles& g, const Tiling& t, int cols) {
     throw Error("internal: a region of " + std::to_string(cols) + " tiles a row for GEMM tiles " + g.str());
   PatchRegion best;
   int64_t best_passes = 0;
-  // Pitches in multiples of 8 halves keep the 16-byte copies aligned.
-  for (int pixel_pad = 0; pixel_pad <= 24; pixel_pad += 8)
-    for (int row_pad = 0; row_pad <= 24; row_pad += 8) {
-      PatchRegion r;
-      r.cols = cols, r.rows = g.bp / cols;
-      r.h = (r.rows - 1) * t.m + t.alpha, r.w = (cols - 1) * t.m + t.alpha;
-      r.pixel_pitch = g.cc + pixel_pad, r.row_pitch = r.w * r.pixel_pitch + row_pad;
-      const int64_t passes = read_passes(g, t, r);
-      if (!best.cols || passes < best_passes || (passes == best_passes && r.elements() < best.elements()))
-        best = r, best_passes = passes;
-    }
+  // Pitches in multiples of 8 halves keep the 16-byte copies aligned. Swapping the threads' rows
+  // lets tiles of other region rows share a warp (a 4 x 8 block's rows 0 and 1 are tiles 0 and
+  // 4, 8 pixels apart: the same banks at any pitch). Ties go to fewer halves, then no swap.
+  for (int swap_bit = 0; swap_bit == 0 || g.bp % (2 << swap_bit) == 0; ++swap_bit)  // rows stay below bp
+    for (int pixel_pad = 0; pixel_pad <= 24; pixel_pad += 8)
+      for (int row_pad = 0; row_pad <= 24; row_pad += 8) {
+        PatchRegion r;
+        r.cols = cols, r.rows = g.bp / cols, r.swap_bit = swap_bit;
+        r.h = (r.rows - 1) * t.m + t.alpha, r.w = (cols - 1) * t.m + t.alpha;
+        r.pixel_pitch = g.cc + pixel_pad, r.row_pitch = r.w * r.pixel_pitch + row_pad;
+        const int64_t passes = read_passes(g, t, r);
+        if (!best.cols || passes < best_passes || (passes == best_passes && r.elements() < best.elements()))
+          best = r, best_passes = passes;
+      }
   return best;
 }
 

@@ -27,6 +27,7 @@ const std::string kMetalBudgetNote =
     std::to_string(kAppleMaxRegs) + " 32-bit registers per thread, and full occupancy needs <= " +
     std::to_string(kAppleFullOccupancyRegs) + ")";
 constexpr int kDeviceRepeats = 20;  // timed runs per plan with --device, after one warm-up
+constexpr size_t kTopConflicts = 8;  // accesses with bank conflicts printed per kernel (--banks)
 
 struct PlanResult {
   std::string plan;    // as requested
@@ -108,6 +109,7 @@ Totals totals(const Report& rep) {
 struct Extras {
   bool source = false;  // each kernel's source
   bool ir = false;      // the IR after each lowering step
+  int banks = 0;        // work-groups of each kernel interpreted to count bank conflicts (0: none)
 };
 
 void print_plan(std::ostream& out, const PlanResult& res, const std::string& target, const Extras& extras) {
@@ -132,6 +134,7 @@ void print_plan(std::ostream& out, const PlanResult& res, const std::string& tar
   }
   out << "\n";
   print_kernel_table(out, rep);
+  if (extras.banks > 0) print_bank_conflicts(out, rep, extras.banks, kTopConflicts);
   if (!res.note.empty()) out << "note: " << res.note << "\n";
   if (target == "metal" && t.max_pred > kAppleMaxRegs)
     out << "note: predicted registers over Apple's " << kAppleMaxRegs
@@ -198,11 +201,16 @@ int cmd_explain(const Argv& argv) {
   args.option("device", "D", "also run each plan on this device (auto, cpu, cuda[:N], opencl[:N]) for times");
   args.flag("source", "print each kernel's source (in the target's dialect) after its table");
   args.flag("ir", "print the IR of every kernel after each lowering step (build, then each pass)");
+  args.option("banks", "G",
+              "count each kernel's shared-memory bank conflicts over its first G work-groups, run in the "
+              "IR interpreter (no GPU; large layers take seconds per work-group): wavefronts against the "
+              "ideal, and the accesses that conflict most");
   args.flag("json", "print a JSON list of plans instead of the tables");
   args.epilog(
       "examples:\n"
       "  wino explain --shape 1,8,32,32 --k 8 --pad 1 --plan all --target sm_90\n"
-      "  wino explain --shape 1,64,56,56 --k 64 --pad 1 --plan unfused --m 6 --device cpu");
+      "  wino explain --shape 1,64,56,56 --k 64 --pad 1 --plan unfused --m 6 --device cpu\n"
+      "  wino explain --shape 8,256,56,56 --k 256 --pad 1 --plan fused --m 2 --precision fp16 --dtype f16 --layout nhwc --banks 1");
   if (!args.parse(argv)) return 0;
 
   std::string target = args.get_or("target", "");
@@ -220,7 +228,7 @@ int cmd_explain(const Argv& argv) {
   const Device device = run ? read_device(args) : Device::cpu();
   const Problem prob = read_problem(args, run);
   const Options base = read_options(args);
-  const Extras extras{args.has("source"), args.has("ir")};
+  const Extras extras{args.has("source"), args.has("ir"), static_cast<int>(args.get_int_opt("banks", 1, 1 << 20).value_or(0))};
 
   std::vector<PlanResult> results;
   for (const std::string& plan : plan_list) {
@@ -229,7 +237,7 @@ int cmd_explain(const Argv& argv) {
     Options o = base;
     o.plan = plan;
     try {
-      res.report = explain(prob.desc, o, target, extras.ir);
+      res.report = explain(prob.desc, o, target, extras.ir, extras.banks);
     } catch (const Error& e) {
       // A plan that does not fit this problem is one row of `--plan all`, not a failure of it.
       if (plan_arg != "all") throw;

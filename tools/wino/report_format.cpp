@@ -37,6 +37,25 @@ void print_kernel_table(std::ostream& out, const Report& report) {
   }
 }
 
+void print_bank_conflicts(std::ostream& out, const Report& report, int groups, size_t top) {
+  for (const KernelReport& k : report.kernels) {
+    if (k.shared_wavefronts < 0) continue;
+    out << "shared memory of " << k.name << " (first " << groups << " work-group" << (groups == 1 ? "" : "s")
+        << ", interpreted): " << k.shared_wavefronts << " wavefronts, ideal " << k.shared_ideal;
+    if (k.shared_ideal > 0)
+      out << fmt(" (%.1f%% over)", 100.0 * static_cast<double>(k.shared_wavefronts - k.shared_ideal) /
+                                        static_cast<double>(k.shared_ideal));
+    out << (k.shared_conflicts.empty() ? ", no bank conflicts\n" : "\n");
+    for (size_t i = 0; i < k.shared_conflicts.size() && i < top; ++i) {
+      const KernelReport::SharedAccess& a = k.shared_conflicts[i];
+      out << "  " << a.wavefronts << " wavefronts for ideal " << a.ideal << " in " << a.requests
+          << " warp accesses: " << a.access << "\n";
+    }
+    if (k.shared_conflicts.size() > top)
+      out << "  ... and " << k.shared_conflicts.size() - top << " more accesses with conflicts (--json lists all)\n";
+  }
+}
+
 void write_kernels_json(JsonWriter& j, const Report& report) {
   j.key("kernels").begin_array();
   for (const KernelReport& k : report.kernels) {
@@ -49,6 +68,14 @@ void write_kernels_json(JsonWriter& j, const Report& report) {
     j.key("flops").value(k.flops).key("bytes").value(k.bytes);
     j.key("groups").value(k.groups).key("threads_per_group").value(k.threads_per_group);
     if (k.time_us >= 0) j.key("time_us").value(k.time_us); else j.key("time_us").null();
+    if (k.shared_wavefronts >= 0) {
+      j.key("shared_wavefronts").value(k.shared_wavefronts).key("shared_ideal").value(k.shared_ideal);
+      j.key("shared_conflicts").begin_array();
+      for (const KernelReport::SharedAccess& a : k.shared_conflicts)
+        j.begin_object().key("access").value(a.access).key("requests").value(a.requests)
+            .key("wavefronts").value(a.wavefronts).key("ideal").value(a.ideal).end_object();
+      j.end_array();
+    }
     j.end_object();
   }
   j.end_array();

@@ -27,4 +27,8 @@ void write_candidates_json(JsonWriter& j, const Report& report);
 /// Writes the "kernels" list (an array of objects) into an open JSON object.
 void write_kernels_json(JsonWriter& j, const Report& report);
 
+/// Each kernel's shared-memory wavefronts against the ideal (explain's shared_groups) and its `top`
+/// accesses with the most bank conflicts; nothing for kernels not counted.
+void print_bank_conflicts(std::ostream& out, const Report& report, int groups, size_t top);
+
 }  // namespace wino::cli

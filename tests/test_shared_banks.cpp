@@ -1,0 +1,149 @@
+// Bank conflicts without a GPU: the bank model of work-group memory (common/shared_banks.h), the
+// interpreter's counts by it per statement (InterpretOptions::shared_accesses), and explain's
+// report of them (`wino explain --banks`). The tensor-core fused ring's 2D blocks read their
+// patches and store V with no conflict (a 4 x 8 block's patch reads took two passes each before
+// its threads' rows were swapped: patch_region).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "cli_runner.h"
+#include "common/shared_banks.h"
+#include "interp/interpreter.h"
+#include "ir/builder.h"
+#include "runtime/cuda/nvrtc.h"
+#include "wino/wino.h"
+
+namespace wino {
+namespace {
+
+using namespace ir;
+using testing::contains;
+using testing::run_wino;
+
+BankPasses passes_of(int bytes, int64_t (*start)(int lane)) {
+  int64_t s[32];
+  for (int l = 0; l < 32; ++l) s[l] = start(l);
+  return bank_passes(s, bytes);
+}
+
+void expect_passes(BankPasses got, int64_t wavefronts, int64_t ideal, const char* what) {
+  EXPECT_EQ(got.wavefronts, wavefronts) << what;
+  EXPECT_EQ(got.ideal, ideal) << what;
+}
+
+TEST(SharedBanks, ModelServesAWarpInPassesOverTheBanks) {
+  expect_passes(passes_of(4, [](int l) { return int64_t{4} * l; }), 1, 1, "consecutive words");
+  expect_passes(passes_of(4, [](int) { return int64_t{64}; }), 1, 1, "one word for all: a broadcast");
+  expect_passes(passes_of(4, [](int l) { return int64_t{8} * l; }), 2, 1, "every other word: 2 a bank");
+  expect_passes(passes_of(4, [](int l) { return int64_t{128} * l; }), 32, 1, "one bank");
+  expect_passes(passes_of(4, [](int l) { return int64_t{l / 16} * 512 + l % 16 * 4; }), 2, 1,
+                "half-warps 512 bytes apart (the 4 x 8 ring's patch reads before the swap)");
+  expect_passes(passes_of(4, [](int l) { return int64_t{l / 16} * 576 + l % 16 * 4; }), 1, 1,
+                "half-warps 576 bytes apart: the other half of the banks");
+  expect_passes(passes_of(2, [](int l) { return int64_t{2} * l; }), 1, 1, "halves: two lanes a word");
+  expect_passes(passes_of(16, [](int l) { return int64_t{16} * l; }), 4, 4, "16 bytes: phases of 8 lanes");
+  expect_passes(passes_of(16, [](int l) { return int64_t{256} * l; }), 32, 4, "16 bytes 256 apart: 8 a bank");
+  expect_passes(passes_of(8, [](int l) { return int64_t{8} * l; }), 2, 2, "8 bytes: phases of 16 lanes");
+  expect_passes(passes_of(4, [](int l) { return l == 3 ? int64_t{12} : -1; }), 1, 1, "one lane");
+  expect_passes(passes_of(4, [](int) { return int64_t{-1}; }), 0, 0, "no lane");
+}
+
+// Two warps over 4 work-groups: a store and a load 32 words apart (one bank), a store 33 apart
+// (every bank), and a load of two halves a thread (one word each).
+std::unique_ptr<Kernel> strided_kernel() {
+  KernelBuilder b(std::make_shared<Context>(), "strided", 4, 64);
+  const Memory* out = b.buffer("out", 4 * 64, false);
+  const Memory* one_bank = b.shared_array("one_bank", 64 * 32);
+  const Memory* padded = b.shared_array("padded", 64 * 33);
+  const Memory* halves = b.shared_array("halves", 2 * 64, Type::f16);
+  b.threads([&](Expr tid) {
+    b.store(one_bank, tid * 32, b.f32(1));
+    b.store(padded, tid * 33, b.f32(2));
+    b.aligned_store(halves, tid * 2, broadcast(b.f32(0.5f), 2));
+    Expr pair = b.aligned_load("h", halves, tid * 2, 2);
+    Expr sum = b.load("x", one_bank, tid * 32) + b.load("y", padded, tid * 33) + extract(pair, 1);
+    b.store(out, b.group_id() * 64 + tid, sum);
+  });
+  return b.finish();
+}
+
+TEST(SharedBanks, InterpreterCountsEachStatementWarpByWarp) {
+  std::unique_ptr<Kernel> k = strided_kernel();
+  std::vector<float> out(4 * 64, 0);
+  for (int64_t groups : {int64_t{1}, int64_t{-1}}) {
+    std::vector<interp::SharedAccessCount> counts;
+    interp::InterpretOptions options;
+    options.max_groups = groups;
+    options.shared_accesses = &counts;
+    interp::interpret(*k, {out.data()}, options);
+    const int64_t warps = 2 * (groups < 0 ? 4 : groups);
+    ASSERT_EQ(counts.size(), 6u) << "three stores and three loads of work-group memory";
+    auto find = [&](StmtKind kind, const std::string& memory) {
+      auto it = std::find_if(counts.begin(), counts.end(), [&](const interp::SharedAccessCount& c) {
+        return c.stmt->kind == kind && c.stmt->memory->name == memory;
+      });
+      EXPECT_NE(it, counts.end()) << memory;
+      return it == counts.end() ? interp::SharedAccessCount{} : *it;
+    };
+    for (StmtKind kind : {StmtKind::store, StmtKind::load}) {
+      const interp::SharedAccessCount bank = find(kind, "one_bank"), pad = find(kind, "padded");
+      EXPECT_EQ(bank.requests, warps);
+      EXPECT_EQ(bank.wavefronts, 32 * warps) << "32 lanes in one bank";
+      EXPECT_EQ(bank.ideal, warps);
+      EXPECT_EQ(pad.wavefronts, warps) << "33 words apart: every bank once";
+    }
+    const interp::SharedAccessCount h = find(StmtKind::load, "halves");
+    EXPECT_EQ(h.wavefronts, warps) << "two halves a lane: one word, 128 bytes a warp";
+    EXPECT_EQ(h.ideal, warps);
+  }
+  EXPECT_EQ(out[3 * 64 + 5], 3.5f) << "every group ran";
+}
+
+ConvDesc ring_layer() {  // a layer the tensor-core fused ring takes: f16 channels last
+  ConvDesc d;
+  d.n = 2, d.c = 64, d.h = 32, d.w = 32, d.k = 64, d.r = d.s = 3, d.pad = Padding::all(1);
+  d.dtype = DType::f16, d.layout = Layout::nhwc;
+  return d;
+}
+
+TEST(SharedBanks, TensorCoreRingsReadPatchesAndStoreVWithoutConflicts) {
+  std::string why;
+  if (!cuda::nvrtc_available(&why)) GTEST_SKIP() << "NVRTC not available: " << why;
+  for (int cols : {-1, 2, 4, 8, 16}) {  // runs, then 16 x 2, 8 x 4, 4 x 8 and 2 x 16 blocks
+    SCOPED_TRACE("tile block " + std::to_string(cols));
+    Options o;
+    o.plan = "fused", o.m = 2, o.precision = Precision::fp16, o.tile_block_cols = cols;
+    const Report rep = explain(ring_layer(), o, "sm_90", false, 1);
+    const auto ring = std::find_if(rep.kernels.begin(), rep.kernels.end(),
+                                   [](const KernelReport& k) { return k.stage == "fused"; });
+    ASSERT_NE(ring, rep.kernels.end());
+    EXPECT_GT(ring->shared_ideal, 0) << ring->name;
+    EXPECT_EQ(ring->shared_wavefronts, ring->shared_ideal) << ring->name;
+    for (const KernelReport::SharedAccess& a : ring->shared_conflicts)
+      ADD_FAILURE() << a.access << ": " << a.wavefronts << " wavefronts for " << a.ideal;
+  }
+}
+
+TEST(SharedBanks, ExplainBanksPrintsEachKernelsPasses) {
+  std::string why;
+  if (!cuda::nvrtc_available(&why)) GTEST_SKIP() << "NVRTC not available: " << why;
+  const std::vector<std::string> ring = {"explain", "--shape", "2,64,32,32", "--k", "64", "--pad", "1", "--plan", "fused",
+                                         "--m", "2", "--precision", "fp16", "--dtype", "f16", "--layout", "nhwc",
+                                         "--target", "sm_90", "--tile-block", "8", "--banks"};
+  auto args = ring;
+  args.push_back("2");
+  auto r = run_wino(args);
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_TRUE(contains(r.out, "(first 2 work-groups, interpreted):")) << r.out;
+  EXPECT_TRUE(contains(r.out, "no bank conflicts")) << r.out;
+  args.back() = "0";
+  r = run_wino(args);
+  EXPECT_EQ(r.status, 2);
+  EXPECT_TRUE(contains(r.err, "--banks")) << r.err;
+}
+
+}  // namespace
+}  // namespace wino
