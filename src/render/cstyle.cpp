@@ -244,12 +244,14 @@ class Renderer {
     return lane ? memory_prefix(m) + "[" + expr(index, false) + " + " + std::to_string(lane) + "]" : memory_ref(m, index);
   }
 
-  // A vector load: one access where the language has unaligned vector loads, else lane by lane.
+  // A vector load: one access where the language has unaligned vector loads or the load is
+  // aligned and the language has aligned ones, else lane by lane.
   std::string vector_load(const Stmt& s) {
     const Type t = s.var.type();
     const bool bits = value_type(s.memory->type) != s.memory->type;
-    if (!d_.types.load.empty() && !bits)
-      return fill(d_.types.load, {{"%t", ctype(t)}, {"%n", std::to_string(t.lanes)}, {"%p", "&" + memory_ref(*s.memory, s.index)}});
+    const std::string& pattern = s.aligned && !d_.types.aligned_load.empty() ? d_.types.aligned_load : d_.types.load;
+    if (!pattern.empty() && !bits)
+      return fill(pattern, {{"%t", ctype(t)}, {"%n", std::to_string(t.lanes)}, {"%p", "&" + memory_ref(*s.memory, s.index)}});
     if (s.aligned && bits && d_.mma && (t.lanes == 2 || t.lanes == 4)) {  // one 4- or 8-byte access, then widened
       const std::string type = s.memory->type == Type::f16 ? "f16" : "bf16", n = std::to_string(t.lanes);
       return "wino_" + type + "x" + n + "_to_float" + n + "(*reinterpret_cast<const " +

@@ -19,6 +19,7 @@ struct TypeTable {
   std::string lane;                           // lane access: "[%i]", ".s%i" (hex), ".%i" (x y z w)
   std::string load, store;                    // whole-vector memory access, "" = lane by lane
   std::string aligned_store;                  // an lvalue for Stmt::aligned stores ("" = as `store`)
+  std::string aligned_load;                   // an rvalue for Stmt::aligned loads ("" = as `load`)
   std::string shuffle;                        // lanes of %a and %b by the indices %i, "" = lane by lane
 };
 

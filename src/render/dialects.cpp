@@ -334,13 +334,14 @@ DialectSpec make_cuda() {
   DialectSpec s;
   s.dialect = Dialect::cuda;
   // Lane by lane in memory: a float4 access needs 16-byte alignment the IR does not promise,
-  // except for aligned stores (Stmt::aligned).
+  // except for aligned loads and stores (Stmt::aligned).
   s.types = {.vector = "%e%n",
              .make = "make_%t(%a)",
              .lane = ".%i",
              .load = "",
              .store = "",
              .aligned_store = "*reinterpret_cast<%t*>(%p)",
+             .aligned_load = "*reinterpret_cast<const %t*>(%p)",
              .shuffle = ""};
   s.prelude = half_conversions("__device__ __forceinline__", "__float_as_uint", "__uint_as_float", HalfInstructions::cuda) +
               cuda_vector_operators() + cuda_mma() + cuda_copy_async() + cuda_copy_bulk() + cuda_wgmma_desc();
