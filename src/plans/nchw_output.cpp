@@ -4,6 +4,8 @@
 // straight from each thread, an m x m tile's row of m floats lands m * 4 bytes away from the next
 // thread's, so a warp's store touches m times the sectors it fills (the transform measured about
 // half the bandwidth of the input transform for the same bytes).
+#include <numeric>
+
 #include "ir/transform_code.h"
 #include "plans/output_sink.h"
 #include "plans/plan_common.h"
@@ -14,11 +16,25 @@ using namespace ir;
 
 namespace {
 
-// Floats from one tile's row to the next in work-group memory: m, made odd so that the threads'
-// stores of one element of their tiles (m floats apart) spread over the banks.
-int row_pitch(int m) { return m % 2 ? m : m + 1; }
+// Tile pl's row i in work-group memory: m floats at i * row_floats + pl * m + pl / group. The
+// threads' stores of one element of their tiles are m floats apart, which for even m meets only
+// 32 / gcd(m, 32) banks: one float of padding after every `group` tiles moves the next ones to the
+// banks between, and the reads below (32 neighbouring floats of a row) cross at most one pad.
+// (Tiles m + 1 floats apart spread the stores too, but a warp's reads then spanned more than 32
+// floats: 1.9 passes a read at m = 6.)
+struct TurnedLayout {
+  int m = 0, group = 0;
+  int64_t row_floats = 0;
+  TurnedLayout(int m_, int threads) : m(m_), group(32 / std::gcd(m_, 32)) {
+    row_floats = int64_t{threads} * m + (m % 2 ? 0 : threads / group);
+  }
+  int64_t floats() const { return m * row_floats; }
+  Expr at(Expr i, Expr pl, Expr j) const {
+    return m % 2 ? i * row_floats + pl * m + j : i * row_floats + pl * m + pl / group + j;
+  }
+};
 
-int64_t turned_floats(const Tiling& t, int threads) { return int64_t{t.m} * threads * row_pitch(t.m); }
+int64_t turned_floats(const Tiling& t, int threads) { return TurnedLayout(t.m, threads).floats(); }
 
 }  // namespace
 
@@ -31,7 +47,8 @@ bool turned_output_fits(const Tiling& t, int threads) {
 std::unique_ptr<Kernel> output_transform_turned_kernel(const ProgramBuilder& prog, const Tiling& t, int threads,
                                                        BufferHandle mm_buf) {
   const ConvDesc& d = prog.desc();
-  const int a = t.alpha, m = t.m, pitch = row_pitch(m);
+  const int a = t.alpha, m = t.m;
+  const TurnedLayout turned(m, threads);
   const int64_t K = d.k, P = t.tiles, OH = d.out_h(), OW = d.out_w(), pblocks = ceil_div(P, threads);
   auto ctx = std::make_shared<Context>();
   KernelBuilder b(ctx, kernel_name(prog.plan(), "output", m, t.r, "t" + std::to_string(threads) + "_rows"),
@@ -39,8 +56,8 @@ std::unique_ptr<Kernel> output_transform_turned_kernel(const ProgramBuilder& pro
   b.info() = {prog.plan(), "output_transform", m, t.r};
   const Memory* mm = prog.param(b, mm_buf);
   const OutputSink y(prog, b);
-  // Tile pl's row i: ys[(i * threads + pl) * pitch + j], so that the writes below read runs.
-  const Memory* ys = b.shared_array("ys", turned_floats(t, threads));
+  // Tile pl's row i at turned.at(i, pl, j), so that the writes below read runs.
+  const Memory* ys = b.shared_array("ys", turned.floats());
   Expr k = b.let("k", b.group_id() / pblocks), p0 = b.let("p0", b.group_id() % pblocks * threads);
   b.threads([&](Expr tid) {
     Expr p = b.let("p", p0 + tid);
@@ -49,7 +66,7 @@ std::unique_ptr<Kernel> output_transform_turned_kernel(const ProgramBuilder& pro
       for (int xi = 0; xi < a * a; ++xi) tile.push_back(b.load("m", mm, (b.i32(xi) * K + k) * P + p));
       std::vector<Expr> out = transform_2d(*ctx, t.t.AT, tile);
       for (int i = 0; i < m; ++i)
-        for (int j = 0; j < m; ++j) b.store(ys, (b.i32(i) * threads + tid) * pitch + j, out[i * m + j]);
+        for (int j = 0; j < m; ++j) b.store(ys, turned.at(b.i32(i), tid, b.i32(j)), out[i * m + j]);
     });
   });
   b.barrier();
@@ -64,7 +81,7 @@ std::unique_ptr<Kernel> output_transform_turned_kernel(const ProgramBuilder& pro
       Expr oh = b.let("oh", tc.th * m + i), ow = b.let("ow", tc.tw * m + j);
       Expr ok = b.let("ok", logical_and(lt(p, b.i32(P)), logical_and(lt(oh, b.i32(OH)), lt(ow, b.i32(OW)))));
       b.if_then(ok, [&] {
-        Expr value = b.load("yv", ys, (i * threads + pl) * pitch + j);
+        Expr value = b.load("yv", ys, turned.at(i, pl, j));
         y.store(b, image_base(d.layout, tc.n, k, K, OH * OW) + oh * OW + ow, value, bias);
       });
     });
