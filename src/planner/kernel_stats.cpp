@@ -320,7 +320,9 @@ class Analyzer {
           stats_.flops += f;
           stats_.mma_flops += f;
           stats_.mma_tf32_flops += mma_is_tf32(s.mma) ? f : f / 2;
-          stats_.shared_bytes += per_thread * (kMmaAsyncRows + s.extent) * depth * bytes / kWarpGroup;
+          const int64_t operands = per_thread * (kMmaAsyncRows + s.extent) * depth * bytes / kWarpGroup;
+          stats_.shared_bytes += operands;
+          stats_.mma_async_shared_bytes += operands;
           break;
         }
         case StmtKind::mma_async_commit:

@@ -16,6 +16,7 @@ struct KernelStats {
   int64_t mma_tf32_flops = 0;  // the same in tf32 time: x3 for tf32x3, x0.5 for f16 and bf16
   int64_t bytes = 0;       // global bytes loaded and stored by all threads (masked included)
   int64_t shared_bytes = 0;  // work-group memory bytes loaded and stored by all threads
+  int64_t mma_async_shared_bytes = 0;  // of which warpgroup mmas read (no thread's instruction does)
   int64_t barriers = 0;      // barriers each work-group passes (loop trips included)
   int64_t mma_chains = 0;    // the most accumulators one run of mma statements interleaves
   // Per-thread arrays indexed at run time live in memory, not registers (a CPU's stack, a GPU's
