@@ -689,7 +689,6 @@ TEST(Planner, HalfGemmTakesChunksOf32WhereBarriersCost) {
     o.precision = Precision::fp16;
     o.plan = "unfused";
     const Choice choice = plan_convolution(d, o, caps_for_target("sm_90:h100"));
-    EXPECT_EQ(choice.plan.plan, "unfused") << c;
     ASSERT_TRUE(choice.plan.gemm) << c;
     const plans::GemmTiles& g = *choice.plan.gemm;
     EXPECT_TRUE(g.bk == 128 && g.bp == 128 && g.rk == 16 && g.rp == 8 && g.cc == 32) << c << " " << g.str();

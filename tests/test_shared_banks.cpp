@@ -1,18 +1,25 @@
 // Bank conflicts without a GPU: the bank model of work-group memory (common/shared_banks.h), the
 // interpreter's counts by it per statement (InterpretOptions::shared_accesses), and explain's
-// report of them (`wino explain --banks`). The tensor-core fused ring's 2D blocks read their
-// patches and store V with no conflict (a 4 x 8 block's patch reads took two passes each before
-// its threads' rows were swapped: patch_region).
+// report of them (`wino explain --banks`). Session 59's fixes stay fixed: the tensor-core fused
+// ring's 2D blocks read their patches and store V with no conflict (a 4 x 8 block's patch reads
+// took two passes each before its threads' rows were swapped: patch_region), tf32's and 3xtf32's
+// fragment runs load as vectors, and the NCHW output transform's turn reads no padding.
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <string>
 #include <vector>
 
+#include "api/kernel_report.h"
+#include "api/shared_access_report.h"
 #include "cli_runner.h"
+#include "common/error.h"
 #include "common/shared_banks.h"
 #include "interp/interpreter.h"
 #include "ir/builder.h"
+#include "lower/lower.h"
+#include "planner/choose_plan.h"
+#include "planner/device_caps.h"
 #include "runtime/cuda/nvrtc.h"
 #include "wino/wino.h"
 
@@ -102,28 +109,73 @@ TEST(SharedBanks, InterpreterCountsEachStatementWarpByWarp) {
   EXPECT_EQ(out[3 * 64 + 5], 3.5f) << "every group ran";
 }
 
-ConvDesc ring_layer() {  // a layer the tensor-core fused ring takes: f16 channels last
+ConvDesc layer_of(int64_t n, int64_t c, int64_t hw, int64_t k, DType t = DType::f32) {
   ConvDesc d;
-  d.n = 2, d.c = 64, d.h = 32, d.w = 32, d.k = 64, d.r = d.s = 3, d.pad = Padding::all(1);
-  d.dtype = DType::f16, d.layout = Layout::nhwc;
+  d.n = n, d.c = c, d.h = d.w = hw, d.k = k, d.r = d.s = 3, d.pad = Padding::all(1);
+  d.dtype = t, d.layout = t == DType::f32 ? Layout::nchw : Layout::nhwc;
   return d;
 }
 
+// The kernels plan_convolution and lower() make for an H100 (nothing compiled: no NVRTC needed),
+// with their first work-group's bank counts.
+std::vector<KernelReport> counted(const ConvDesc& d, const Options& o) {
+  const planner::DeviceCaps caps = planner::caps_for_target("sm_90:h100");
+  const planner::Choice choice = planner::plan_convolution(d, o, caps);
+  const lower::Lowered low = lower::lower(d, choice.plan, caps.dialect);
+  std::vector<KernelReport> reports;
+  for (size_t i = 0; i < low.program.kernels.size(); ++i)
+    reports.push_back(api::static_kernel_report(*low.program.kernels[i], low.kernel_sources[i]));
+  api::count_bank_conflicts(low.program, 1, reports);
+  return reports;
+}
+
+void expect_no_conflicts(const KernelReport& k) {
+  EXPECT_GT(k.shared_ideal, 0) << k.name;
+  EXPECT_EQ(k.shared_wavefronts, k.shared_ideal) << k.name;
+  for (const KernelReport::SharedAccess& a : k.shared_conflicts)
+    ADD_FAILURE() << k.name << ": " << a.access << ": " << a.wavefronts << " wavefronts for " << a.ideal;
+}
+
+const KernelReport& stage(const std::vector<KernelReport>& kernels, const std::string& name) {
+  const auto k = std::find_if(kernels.begin(), kernels.end(), [&](const KernelReport& r) { return r.stage == name; });
+  if (k == kernels.end()) throw Error("no " + name + " kernel");
+  return *k;
+}
+
 TEST(SharedBanks, TensorCoreRingsReadPatchesAndStoreVWithoutConflicts) {
-  std::string why;
-  if (!cuda::nvrtc_available(&why)) GTEST_SKIP() << "NVRTC not available: " << why;
   for (int cols : {-1, 2, 4, 8, 16}) {  // runs, then 16 x 2, 8 x 4, 4 x 8 and 2 x 16 blocks
     SCOPED_TRACE("tile block " + std::to_string(cols));
     Options o;
     o.plan = "fused", o.m = 2, o.precision = Precision::fp16, o.tile_block_cols = cols;
-    const Report rep = explain(ring_layer(), o, "sm_90", false, 1);
-    const auto ring = std::find_if(rep.kernels.begin(), rep.kernels.end(),
-                                   [](const KernelReport& k) { return k.stage == "fused"; });
-    ASSERT_NE(ring, rep.kernels.end());
-    EXPECT_GT(ring->shared_ideal, 0) << ring->name;
-    EXPECT_EQ(ring->shared_wavefronts, ring->shared_ideal) << ring->name;
-    for (const KernelReport::SharedAccess& a : ring->shared_conflicts)
-      ADD_FAILURE() << a.access << ": " << a.wavefronts << " wavefronts for " << a.ideal;
+    expect_no_conflicts(stage(counted(layer_of(2, 64, 32, 64, DType::f16), o), "fused"));
+  }
+}
+
+// tf32's and 3xtf32's fragments in runs of 2 and 4 floats: one vector load a run (CUDA: one access).
+TEST(SharedBanks, Tf32GemmsLoadFragmentRunsWithoutConflicts) {
+  for (Precision p : {Precision::tf32, Precision::tf32x3}) {
+    SCOPED_TRACE(precision_name(p));
+    Options o;
+    o.plan = "unfused", o.m = 4, o.precision = p;
+    const KernelReport& gemm = stage(counted(layer_of(2, 64, 32, 64), o), "gemm");
+    expect_no_conflicts(gemm);
+    EXPECT_NE(gemm.source.find(p == Precision::tf32 ? "*reinterpret_cast<const float2*>(&smem["
+                                                     : "*reinterpret_cast<const float4*>(&smem["),
+              std::string::npos)
+        << gemm.source;
+  }
+}
+
+// The NCHW output transform's turn through work-group memory at every m (odd: no padding).
+TEST(SharedBanks, NchwOutputTransformTurnsWithoutConflicts) {
+  for (int m : {2, 3, 4, 5, 6}) {
+    SCOPED_TRACE("m " + std::to_string(m));
+    Options o;
+    o.plan = "unfused", o.m = m;
+    const std::vector<KernelReport> kernels = counted(layer_of(2, 16, 56, 16), o);
+    const KernelReport& out = stage(kernels, "output_transform");
+    ASSERT_NE(out.name.find("_rows"), std::string::npos) << out.name;
+    expect_no_conflicts(out);
   }
 }
 
@@ -137,8 +189,12 @@ TEST(SharedBanks, ExplainBanksPrintsEachKernelsPasses) {
   args.push_back("2");
   auto r = run_wino(args);
   ASSERT_EQ(r.status, 0) << r.err;
-  EXPECT_TRUE(contains(r.out, "(first 2 work-groups, interpreted):")) << r.out;
-  EXPECT_TRUE(contains(r.out, "no bank conflicts")) << r.out;
+  const size_t at = r.out.find("shared memory of wino_fused_all_");
+  ASSERT_NE(at, std::string::npos) << r.out;
+  const std::string line = r.out.substr(at, r.out.find('\n', at) - at);
+  EXPECT_TRUE(contains(line, "(first 2 work-groups, interpreted):")) << line;
+  EXPECT_TRUE(contains(line, "no bank conflicts")) << line;
+  EXPECT_FALSE(contains(r.out, "shared memory of wino_fused_staged_weights")) << "no work-group memory: not printed";
   args.back() = "0";
   r = run_wino(args);
   EXPECT_EQ(r.status, 2);

@@ -1,6 +1,9 @@
 #include "common/shared_banks.h"
 
 #include <algorithm>
+#include <string>
+
+#include "common/error.h"
 
 namespace wino {
 
@@ -28,6 +31,7 @@ BankPasses phase_passes(const int64_t (&start)[32], int bytes, int lo, int hi) {
 }  // namespace
 
 BankPasses bank_passes(const int64_t (&start)[32], int bytes) {
+  if (bytes < 1 || bytes > 64) throw Error("internal: a shared access of " + std::to_string(bytes) + " bytes a lane");
   const int lanes = bytes <= kBankBytes ? 32 : std::max(1, kBanks * kBankBytes / bytes);  // a phase's lanes
   BankPasses total;
   for (int lo = 0; lo < 32; lo += lanes) {

@@ -278,7 +278,7 @@ void Machine::load_matrix(const Stmt& s) {
                      ", not a multiple of 8 (each row is 16 aligned bytes)");
   if (counts_) {  // each lane 8 j + i gives the start of row i of matrix j: 16 bytes
     each(top(), [&](int l) { elements_[l] = l % kWarp < 8 * s.extent ? static_cast<int64_t>(rows[l]) : -1; });
-    count_shared(s, c, 8);
+    count_shared(s, c, 16 / type_bytes(c.mem->type));
   }
   std::vector<double*> out;
   for (Expr v : s.vars) out.push_back(var_lanes(slots_[v->id]));

@@ -124,7 +124,10 @@ class Machine {
   Machine(const Machine&) = delete;
   Machine& operator=(const Machine&) = delete;
   /// Counts the work-group memory accesses into `counts` from now on (null: stops counting).
-  void count_shared_accesses(std::vector<SharedAccessCount>* counts) { counts_ = counts; }
+  void count_shared_accesses(std::vector<SharedAccessCount>* counts) {
+    counts_ = counts;
+    count_of_.clear();  // positions in the previous vector
+  }
   /// Runs the first `max_groups` work-groups (-1: all).
   void run(int64_t max_groups = -1);
 

@@ -39,8 +39,9 @@ class KernelBuilder {
   /// mem[index] (lanes > 1: the vector mem[index .. index + lanes)); 0 where `mask` is false.
   Expr load(const std::string& hint, const Memory* mem, Expr index, Expr mask = {}, int lanes = 1);
   /// A vector load whose index the plan promises is a multiple of its lanes, from memory that starts
-  /// on the vector's size (Stmt::aligned; the interpreter checks it). Rendered as one 4- or 8-byte
-  /// access for 2 or 4 f16 or bf16 on CUDA; elsewhere as load() renders it. 0 where `mask` is false.
+  /// on the vector's size (Stmt::aligned; the interpreter checks it). Rendered on CUDA as one access
+  /// for f32 vectors and for 2 or 4 f16 or bf16 (4 or 8 bytes, then widened); elsewhere as load()
+  /// renders it. 0 where `mask` is false.
   Expr aligned_load(const std::string& hint, const Memory* mem, Expr index, int lanes, Expr mask = {});
   /// A load whose value stays in a register for its uses (Stmt::in_register).
   Expr register_load(const std::string& hint, const Memory* mem, Expr index, int lanes = 1);

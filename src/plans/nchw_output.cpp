@@ -16,12 +16,13 @@ using namespace ir;
 
 namespace {
 
-// Tile pl's row i in work-group memory: m floats at i * row_floats + pl * m + pl / group. The
-// threads' stores of one element of their tiles are m floats apart, which for even m meets only
-// 32 / gcd(m, 32) banks: one float of padding after every `group` tiles moves the next ones to the
-// banks between, and the reads below (32 neighbouring floats of a row) cross at most one pad.
-// (Tiles m + 1 floats apart spread the stores too, but a warp's reads then spanned more than 32
-// floats: 1.9 passes a read at m = 6.)
+// Tile pl's row i in work-group memory: m floats at i * row_floats + pl * m + pl / group (odd m:
+// no padding). The threads' stores of one element of their tiles are m floats apart, which for
+// even m meets only 32 / gcd(m, 32) banks: one float of padding after every `group` tiles moves
+// the next ones to the banks between. The pads fall every lcm(m, 32) floats of a row, a multiple
+// of 32, and a warp reads 32 neighbouring floats from a multiple of 32: never across a pad. (Tiles
+// m + 1 floats apart spread the stores too, but a warp's reads then spanned more than 32 floats:
+// 1.9 passes a read at m = 6.)
 struct TurnedLayout {
   int m = 0, group = 0;
   int64_t row_floats = 0;

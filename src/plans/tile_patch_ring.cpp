@@ -103,12 +103,12 @@ void ChunkStager::transform_tile_patches(Expr tid, Expr buf, Expr vbuf) {
   // covers slots of one part only (pairs a multiple of the threads), a pass's part is known here,
   // and the passes are written out one after another without a branch on it.
   auto transform_slot = [&](Expr pair, Expr part, int known_part) {
-    // A thread's pair is a staged row (a tile's patch and V rows, staged_tile_row) and two
-    // channels; neighbouring threads on neighbouring channel pairs of a row: the patches' reads
-    // are consecutive words.
-    // A tile's pixel k: in its own patch ([alpha^2][bp][cc]), or at its place in the region.
+    // A thread's pair is a staged row (a tile's patch and V rows, staged_tile_row; in a region
+    // swapped, PatchRegion::swap_bit) and two channels; neighbouring threads on neighbouring channel
+    // pairs of a row: the patches' reads are consecutive words.
     const PatchRegion& r = g_.region;
     Expr row = b_.let("row", r.swapped_row(pair / half)), ch = b_.let("ch", pair % half * 2);
+    // A tile's pixel k: in its own patch ([alpha^2][bp][cc]), or at its place in the region.
     Expr pl = r.cols ? b_.let("pl", tile_of_staged_row(core_, row)) : Expr{};
     Expr from = b_.let("from", buf * g_.tile_patch_elements() + (r.cols ? r.tile_offset(pl, t_.m) : row * cc) + ch);
     Expr in_point = g_.async_mma ? swizzled_v_offset(row, ch, cc) : row * v.pitch + ch;  // warpgroup mmas: swizzled rows

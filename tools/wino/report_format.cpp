@@ -39,7 +39,7 @@ void print_kernel_table(std::ostream& out, const Report& report) {
 
 void print_bank_conflicts(std::ostream& out, const Report& report, int groups, size_t top) {
   for (const KernelReport& k : report.kernels) {
-    if (k.shared_wavefronts < 0) continue;
+    if (k.shared_wavefronts <= 0) continue;  // not counted, or no work-group memory
     out << "shared memory of " << k.name << " (first " << groups << " work-group" << (groups == 1 ? "" : "s")
         << ", interpreted): " << k.shared_wavefronts << " wavefronts, ideal " << k.shared_ideal;
     if (k.shared_ideal > 0)

@@ -28,7 +28,7 @@ void write_candidates_json(JsonWriter& j, const Report& report);
 void write_kernels_json(JsonWriter& j, const Report& report);
 
 /// Each kernel's shared-memory wavefronts against the ideal (explain's shared_groups) and its `top`
-/// accesses with the most bank conflicts; nothing for kernels not counted.
+/// accesses with the most bank conflicts; nothing for kernels not counted or without work-group memory.
 void print_bank_conflicts(std::ostream& out, const Report& report, int groups, size_t top);
 
 }  // namespace wino::cli
