@@ -152,10 +152,10 @@ LaunchCost launch_cost(const plans::Program& prog, const plans::Launch& l, const
                             caps.l2_gbs > 0 ? static_cast<double>(s.bytes) / (caps.l2_gbs * 1e3) : 0.0);
   const double sh = caps.shared_gbs > 0 ? s.shared_bytes / (caps.shared_gbs * 1e3) : 0;
   // Warps issue their fragment loads between their mmas; warpgroup mmas read their operands from
-  // work-group memory themselves, with no thread's instruction (bulk copies' landings stay in: the
-  // tf32 GEMMs' picks were fitted with them) (counted so, the model put the
-  // 8 x 4 ring 1.3x above the unfused plan on vgg16.3_2.b8, where it measured 0.83x of it: 86.2
-  // against 103.9 us on the H100, session 59).
+  // work-group memory themselves, with no thread's instruction. Counted as issued, those reads put
+  // the 8 x 4 ring 1.3x above the unfused plan on vgg16.3_2.b8, where it measured 0.83x of it (86.2
+  // against 103.9 us on the H100, session 59). Bulk copies' landings stay in: the tf32 GEMMs'
+  // picks were fitted with them.
   const double issued_sh =
       caps.shared_gbs > 0 ? (s.shared_bytes - s.mma_async_shared_bytes) / (caps.shared_gbs * 1e3) : 0;
   const double issue = s.mma_flops > 0 ? f + issued_sh : f;

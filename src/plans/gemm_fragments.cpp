@@ -118,23 +118,23 @@ std::vector<std::vector<Expr>> FragmentLoader::a(int j, Expr ks, Expr chan) {
     }
     for (int i = 0; i < mma_a_values(kind_); ++i) {  // lane 0's row is 0 or 8 (the half): warp_offset adds the g
       const MmaPos p = mma_a_pos(kind_, 0, i);  // row: output channel; column: input channel
-      out[mi].push_back(in_run("a", st_.a(), abase_ + (chan + b_.i32(row0 + p.col)) * pitch, row0 + p.col,
-                               2 * mi + p.row / 8, a_run(core_), g_.rk));
+      out[mi].push_back(in_run("a", st_.a(), abase_, chan, row0 + p.col, 2 * mi + p.row / 8, a_run(core_), g_.rk));
     }
   }
   runs_.clear();
   return out;
 }
 
-Expr FragmentLoader::in_run(const std::string& hint, const StagedOperand& op, Expr row, int64_t row_key, int slice,
-                            int w, int slices) {
+Expr FragmentLoader::in_run(const std::string& hint, const StagedOperand& op, Expr base, Expr chan, int64_t row,
+                            int slice, int w, int slices) {
+  Expr at = base + (chan + b_.i32(row)) * op.pitch;
   const bool vector = w > 1 && slices % w == 0 && op.smem->type == Type::f32 && op.pitch % w == 0 &&
                       op.base % w == 0 && op.copy % w == 0;
-  if (!vector) return b_.load(hint, op.smem, row + warp_offset(w_.g, slice, w));
-  const auto key = std::make_pair(row_key, slice / w);
+  if (!vector) return b_.load(hint, op.smem, at + warp_offset(w_.g, slice, w));
+  const auto key = std::make_pair(row, slice / w);
   auto it = runs_.find(key);
   if (it == runs_.end())
-    it = runs_.emplace(key, b_.aligned_load(hint, op.smem, row + warp_offset(w_.g, slice / w * w, w), w)).first;
+    it = runs_.emplace(key, b_.aligned_load(hint, op.smem, at + warp_offset(w_.g, slice / w * w, w), w)).first;
   return extract(it->second, slice % w);
 }
 
@@ -156,7 +156,7 @@ std::vector<std::vector<Expr>> FragmentLoader::b(int j, Expr ks, Expr chan) {
     } else {
       for (int i = 0; i < mma_b_values(kind_); ++i) {  // lane 0's column 0: warp_offset adds the g
         const MmaPos p = mma_b_pos(kind_, 0, i);  // row: input channel; column: tile
-        out[ni].push_back(in_run("b", st_.v(), bbase_ + (chan + b_.i32(row0 + p.row)) * pitch, row0 + p.row, ni, wb, tn));
+        out[ni].push_back(in_run("b", st_.v(), bbase_, chan, row0 + p.row, ni, wb, tn));
       }
     }
   }

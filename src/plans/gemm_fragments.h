@@ -92,14 +92,13 @@ class FragmentLoader {
   const WarpPlace w_;
   ir::Expr abase_, bbase_, alane_, blane_;
   ir::Expr brun_;  // GemmTiles::bulk_v: the lane's first run of a k-step, before the rotation's modulo
-  /// The value of slice `slice` in the lane's run of `w` at channel row `row` (an index of `op`'s
-  /// copy, before the lane's place; `row_key` its constant part, which tells the rows of one call
-  /// apart): one aligned vector load a run of f32 values, shared by the run's slices (as scalar
-  /// loads, a warp's reads of a run took w passes over the banks); a scalar load otherwise.
-  /// `slices`: the fragment's slices (runs must not pass them).
-  ir::Expr in_run(const std::string& hint, const StagedOperand& op, ir::Expr row, int64_t row_key, int slice, int w,
-                  int slices);
-  std::map<std::pair<int64_t, int>, ir::Expr> runs_;  // a() or b()'s run loads, by row_key and run
+  /// The value of slice `slice` in the lane's run of `w` at channel row chan + `row` of `op`'s copy
+  /// from `base` (before the lane's place): one aligned vector load a run of f32 values, shared by
+  /// the run's slices (as scalar loads, a warp's reads of a run took w passes over the banks); a
+  /// scalar load otherwise. `slices`: the fragment's slices (runs must not pass them).
+  ir::Expr in_run(const std::string& hint, const StagedOperand& op, ir::Expr base, ir::Expr chan, int64_t row,
+                  int slice, int w, int slices);
+  std::map<std::pair<int64_t, int>, ir::Expr> runs_;  // a() or b()'s run loads, by row and run
 };
 
 }  // namespace wino::plans
