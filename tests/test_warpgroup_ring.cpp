@@ -148,6 +148,32 @@ TEST(WarpgroupRing, CompilesForSm90aWithoutSpilling) {
   }
 }
 
+// Warpgroup mmas keep no fragments in registers, so at 64 x 32 and 512 threads a thread transforms
+// a whole patch (its reads a band's 1.5 times) beside its accumulators; ptxas keeps it unspilled on
+// the shapes plan auto takes the ring on (vgg16.3_2.b8, resnet50.c4.b32: 8 x 4 blocks, persistent).
+TEST(WarpgroupRing, TransformsWholePatchesWithoutSpilling) {
+  std::string why;
+  if (!cuda::nvrtc_available(&why)) GTEST_SKIP() << "NVRTC not available: " << why;
+  for (const ConvCase& conv : {ConvCase{8, 256, 56, 56, 256, 3, Padding::all(1), {}, DType::f16, Layout::nhwc},
+                               ConvCase{32, 256, 14, 14, 256, 3, Padding::all(1), {}, DType::bf16, Layout::nhwc}}) {
+    SCOPED_TRACE(conv.str());
+    const ConvDesc d = desc_of(conv);
+    const Precision precision = conv.dtype == DType::f16 ? Precision::fp16 : Precision::bf16;
+    const plans::PlanOptions resolved = planner::resolve_plan(d, warpgroup_options(precision, 2, 4, 132));
+    const plans::GemmTiles& g = *resolved.gemm;
+    ASSERT_TRUE(g.async_mma && g.double_operands && g.region.cols == 4) << g.str();
+    ASSERT_EQ(int64_t{g.bp} * g.cc / 2, g.threads()) << g.str();  // a (tile, channel pair) a thread
+    const plans::Program prog = plans::build_program(d, resolved);
+    const ir::Kernel& ring = *prog.kernels[prog.launches.back().kernel];
+    const std::string src = render::translation_unit({render::render_kernel(ring, render::Dialect::cuda)}, render::Dialect::cuda);
+    EXPECT_NE(src.find("two channels a thread, 1 thread(s) a pair"), std::string::npos) << src;
+    const cuda::NvrtcOutput out = cuda::nvrtc_compile(src, ring.name, cuda::kernel_arch("sm_90", true));
+    ASSERT_EQ(out.kernels.count(ring.name), 1u) << out.log;
+    EXPECT_EQ(out.kernels.at(ring.name).spill_store_bytes + out.kernels.at(ring.name).spill_load_bytes, 0) << out.log;
+    std::printf("[ measured ] %s: %d registers (sm_90a)\n", ring.name.c_str(), out.kernels.at(ring.name).registers);
+  }
+}
+
 TEST(WarpgroupRing, GpuMatchesReference) {
   SKIP_WITHOUT_CUDA();
   for (const RingCase& rc : ring_cases()) {

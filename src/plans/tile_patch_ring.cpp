@@ -90,12 +90,14 @@ void ChunkStager::transform_tile_patches(Expr tid, Expr buf, Expr vbuf) {
   // Where the work-group has more threads than the chunk has pairs, `parts` threads share a pair,
   // each computing a band of V's rows (as transform_patches does); so does each thread's pair in
   // turn where a whole patch and its transform (2 alpha^2 values) do not fit beside its
-  // accumulators under its work-group's register cap (64 Ki / threads, with 40 for addresses:
-  // 32-channel chunks at 64 x 32, 512 threads, whole patches took 128 registers and spilled 144
-  // bytes; in bands 121, none). The 32 x 32 blocks asked two to a multiprocessor (256 threads,
-  // 128 registers) keep whole patches: 125 registers, none spilled (ptxas, session 47).
-  const int cap = 65536 / T, accumulators = g_.ppt * g_.rk * g_.rp;
-  const int parts = std::max(band_parts(pairs), accumulators + 2 * a2 + 40 > cap ? 2 : 1);
+  // accumulators under its work-group's register cap (64 Ki / threads, with some for addresses:
+  // on mma.sync, 40: 32-channel chunks at 64 x 32, 512 threads, whole patches took 128 registers
+  // and spilled 144 bytes; in bands 121, none; the 32 x 32 blocks asked two to a multiprocessor,
+  // 256 threads, kept whole patches at 125, none spilled, session 47). Warpgroup mmas hold no
+  // fragments: whole patches at 64 x 32 took 121-127 registers, none spilled (every block shape
+  // and chunk of the batch >= 8 layers, session 60), and a band's reads are 1.5 times a patch's.
+  const int cap = 65536 / T, accumulators = g_.ppt * g_.rk * g_.rp, addresses = g_.async_mma ? 28 : 40;
+  const int parts = std::max(band_parts(pairs), accumulators + 2 * a2 + addresses > cap ? 2 : 1);
   b_.comment("transform the chunk's patches into V: Vs[xi][bp][cc], two channels a thread, " + std::to_string(parts) +
              " thread(s) a pair");
   const StagedOperand& v = this->v();
@@ -140,7 +142,7 @@ void ChunkStager::transform_tile_patches(Expr tid, Expr buf, Expr vbuf) {
   // Else the pass's slot; in one pass (slot = tid) a band depends on the thread alone, which the
   // kernel statistics count as the threads take it (planner/kernel_stats.cpp).
   auto transform_slots = [&](Expr slot) {
-    auto body = [&] { transform_slot(b_.let("pair", slot % pairs), b_.let("part", slot / pairs), -1); };
+    auto body = [&] { transform_slot(b_.let("pair", slot % pairs), parts > 1 ? b_.let("part", slot / pairs) : Expr{}, -1); };
     if ((pairs * parts) % T) b_.if_then(lt(slot, b_.i32(pairs * parts)), body);
     else body();
   };
