@@ -9,6 +9,7 @@
 
 #include "common/error.h"
 #include "common/random.h"
+#include "render/dialect.h"
 #include "runtime/cuda/cuda_driver.h"
 #include "runtime/cuda/nvrtc.h"
 
@@ -246,6 +247,45 @@ TEST_F(CudaDevice, TimesWorkWithEventsOnAStream) {
   EXPECT_EQ(y[n - 1], 13.0f);
   RecordProperty("scale_add_16M_ms", std::to_string(median));
   EXPECT_THROW(time_each_ms(*context_, work, 0, 0, &stream), Error);
+}
+
+// A run's later kernels are launched to overlap the end of the one before (programmatic dependent
+// launch on sm_90) and wait for its writes in the kernel (the CUDA prelude's
+// wino_follow_previous_grid). The first kernel spins before it writes and lets the second launch
+// at once; the second, on the multiprocessors the first leaves free, must still read every write.
+TEST_F(CudaDevice, LaunchesAfterThePreviousOneWaitForItsWrites) {
+  require_nvrtc();
+  const std::string source = render::dialect_spec(render::Dialect::cuda).prelude + R"(
+extern "C" __global__ void slow_fill(float* y, int n) {
+  wino_follow_previous_grid();
+  const long long start = clock64();
+  while (clock64() - start < 2000000) {}
+  int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i < n) y[i] = (float)(i + 1);
+}
+extern "C" __global__ void copy_after(float* z, const float* y, int n) {
+  wino_follow_previous_grid();
+  int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i < n) z[i] = y[i];
+})";
+  NvrtcOutput out = nvrtc_compile(source, "slow_fill", context_->arch());
+  CudaModule module(*context_, out.cubin, "slow_fill");
+  CudaFunction fill = module.function("slow_fill"), copy = module.function("copy_after");
+  const int n = 32 * 256;  // 32 work-groups: most multiprocessors stay free for copy_after's
+  DeviceBuffer y(*context_, n * sizeof(float)), z(*context_, n * sizeof(float));
+  CudaStream stream(*context_);
+  for (int round = 0; round < 3; ++round) {
+    y.memset_u32(0);
+    z.memset_u32(0);
+    KernelArgs fill_args, copy_args;
+    fill_args.add(y).add(n);
+    copy_args.add(z).add(y).add(n);
+    launch(fill, Dim3{n / 256}, Dim3{256}, 0, &stream, fill_args);
+    launch(copy, Dim3{n / 256}, Dim3{256}, 0, &stream, copy_args, true);
+    stream.synchronize();
+    const std::vector<float> got = z.download<float>();
+    for (int i = 0; i < n; ++i) ASSERT_EQ(got[i], static_cast<float>(i + 1)) << "round " << round << ", i=" << i;
+  }
 }
 
 }  // namespace

@@ -162,8 +162,8 @@ void enqueue_run(Conv::Impl& impl, MemoryRef x, MemoryRef y, MemoryRef residual,
     lease.emplace(impl.workspaces->acquire(stream));
     scratch = lease->refs();
   }
-  for (const runtime::LaunchRef& l : launch_refs(impl, impl.program.launches, x, y, residual, scratch))
-    impl.backend->launch(l.kernel, l.args, stream);
+  const std::vector<runtime::LaunchRef> launches = launch_refs(impl, impl.program.launches, x, y, residual, scratch);
+  for (size_t i = 0; i < launches.size(); ++i) impl.backend->launch(launches[i].kernel, launches[i].args, stream, i > 0);
 }
 
 // The weights are in their buffers: makes the plan's layout of them on `stream` and waits for it.

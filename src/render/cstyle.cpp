@@ -127,6 +127,7 @@ class Renderer {
       line("const int " + name_of(k_.group_id.node()) + " = " + d_.group_id + ";");
       line("const int " + name_of(k_.thread_id.node()) + " = " + d_.thread_id + ";");
     }
+    if (!d_.kernel_entry.empty()) line(d_.kernel_entry);
     const bool dynamic = dynamic_shared_bytes(k_, d_.dialect) > 0;
     if (dynamic) line(aligned_decl(d_.dynamic_shared_decl, max_align()) + " unsigned char wino_shared_[];");
     const std::vector<int64_t> offsets = shared_array_offsets(k_);  // in wino_shared_, on each array's Memory::align

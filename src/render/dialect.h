@@ -36,6 +36,7 @@ struct DialectSpec {
   std::string dynamic_shared_decl;
   std::string barrier;            // statement
   std::string group_id, thread_id;  // expressions of the ids (GPU dialects)
+  std::string kernel_entry;       // statement each kernel begins with ("" = none)
   std::string unroll_pragma;      // before an unrolled loop, "" for none
   std::string fmin, fmax;         // float min/max
   std::string fexp;               // float e^x

@@ -330,6 +330,21 @@ __device__ __forceinline__ void wino_copy_bulk(void* dst, const void* src, unsig
 )";
 }
 
+// Programmatic dependent launch (sm_90): a run's later kernels are launched to overlap the end of
+// the one before them (runtime::Backend::launch's after_previous), so each waits here until that
+// one's writes are complete and visible, then lets the next one start launching: its work-groups
+// take the multiprocessors the last wave leaves. Launched the usual way, both return at once.
+std::string cuda_grid_dependency() {
+  return R"(
+__device__ __forceinline__ void wino_follow_previous_grid() {
+#if __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.wait;" ::: "memory");
+  asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+#endif
+}
+)";
+}
+
 DialectSpec make_cuda() {
   DialectSpec s;
   s.dialect = Dialect::cuda;
@@ -344,7 +359,8 @@ DialectSpec make_cuda() {
              .aligned_load = "*reinterpret_cast<const %t*>(%p)",
              .shuffle = ""};
   s.prelude = half_conversions("__device__ __forceinline__", "__float_as_uint", "__uint_as_float", HalfInstructions::cuda) +
-              cuda_vector_operators() + cuda_mma() + cuda_copy_async() + cuda_copy_bulk() + cuda_wgmma_desc();
+              cuda_vector_operators() + cuda_mma() + cuda_copy_async() + cuda_copy_bulk() + cuda_wgmma_desc() +
+              cuda_grid_dependency();
   s.mma = true;
   s.mma_async = true;
   s.copy_async = true;
@@ -358,6 +374,7 @@ DialectSpec make_cuda() {
   s.barrier = "__syncthreads();";
   s.group_id = "(int)blockIdx.x";
   s.thread_id = "(int)threadIdx.x";
+  s.kernel_entry = "wino_follow_previous_grid();";
   s.unroll_pragma = "#pragma unroll";
   s.fmin = "fminf";
   s.fmax = "fmaxf";

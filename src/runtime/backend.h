@@ -96,7 +96,11 @@ class Backend {
   virtual void check_stream(StreamRef stream) const = 0;
 
   /// Enqueues kernel `kernel` over its grid on `stream`. Safe from several threads at once.
-  virtual void launch(int kernel, const std::vector<MemoryRef>& args, StreamRef stream) = 0;
+  /// `after_previous`: a later kernel of one run, reading what the launch before it on `stream`
+  /// wrote; a backend may start it as that one ends (CUDA sm_90: programmatic dependent launch,
+  /// the kernel waiting for its inputs itself).
+  virtual void launch(int kernel, const std::vector<MemoryRef>& args, StreamRef stream, bool after_previous) = 0;
+  void launch(int kernel, const std::vector<MemoryRef>& args, StreamRef stream) { launch(kernel, args, stream, false); }
   /// Microseconds of each launch of `sequence`, run in order once on the default stream.
   virtual std::vector<double> timed_launches(const std::vector<LaunchRef>& sequence) = 0;
   /// Microseconds of each of `repeats` whole runs of `sequence` after `warmup` untimed runs. The

@@ -32,7 +32,8 @@ class CpuBackend : public HostBackend {
     return std::vector<BackendKernelStats>(kernels.size());
   }
 
-  void launch(int kernel, const std::vector<MemoryRef>& args, StreamRef) override {
+  using Backend::launch;
+  void launch(int kernel, const std::vector<MemoryRef>& args, StreamRef, bool) override {
     std::vector<void*> ptrs = pointers(args);
     const Entry& e = kernels_.at(kernel);
     cpu::cpu_launch(e.fn, ptrs.data(), e.groups, threads_);

@@ -327,7 +327,7 @@ void check_stream(const CudaContext& context, StreamRef stream) {
 }
 
 void launch(const CudaFunction& function, Dim3 grid, Dim3 block, unsigned shared_bytes, StreamRef stream,
-            const std::vector<void*>& args) {
+            const std::vector<void*>& args, bool after_previous) {
   detail::ModuleState& module = *function.module();
   detail::ContextState& ctx = *module.context;
   ctx.bind();
@@ -355,6 +355,15 @@ void launch(const CudaFunction& function, Dim3 grid, Dim3 block, unsigned shared
     ctx.last_kernel = function.name();
   }
   CUstream s = stream.handle;
+  if (after_previous && ctx.info.cc_major >= 9 && api().cuLaunchKernelEx != nullptr) {
+    drv::CUlaunchAttribute overlap;
+    overlap.id = drv::kLaunchAttributeProgrammaticStreamSerialization;
+    overlap.value.programmatic_stream_serialization_allowed = 1;
+    const drv::CUlaunchConfig config{grid.x, grid.y, grid.z, block.x, block.y, block.z, shared_bytes, s, &overlap, 1};
+    check(api().cuLaunchKernelEx(&config, function.native_handle(), const_cast<void**>(args.data()), nullptr),
+          "cuLaunchKernelEx", describe());
+    return;
+  }
   check(api().cuLaunchKernel(function.native_handle(), grid.x, grid.y, grid.z, block.x, block.y, block.z,
                              shared_bytes, s, const_cast<void**>(args.data()), nullptr),
         "cuLaunchKernel", describe());

@@ -229,14 +229,17 @@ class KernelArgs {
 
 /// Launches `function` on `stream` (the default stream when null). `args[i]` points to the
 /// value of parameter i. Dynamic shared memory above 48 KiB is opted in automatically.
+/// `after_previous`: the kernel reads what the launch before it on the stream writes, and waits
+/// for it itself (griddepcontrol.wait, render's CUDA prelude): on sm_90 and newer it is launched
+/// to overlap that launch's end (programmatic dependent launch); elsewhere as any other.
 /// Throws wino::Error naming the kernel, the configuration and the driver's error.
 void launch(const CudaFunction& function, Dim3 grid, Dim3 block, unsigned shared_bytes, StreamRef stream,
-            const std::vector<void*>& args);
+            const std::vector<void*>& args, bool after_previous = false);
 
 /// As above, with packed arguments.
 inline void launch(const CudaFunction& function, Dim3 grid, Dim3 block, unsigned shared_bytes,
-                   StreamRef stream, const KernelArgs& args) {
-  launch(function, grid, block, shared_bytes, stream, args.pointers());
+                   StreamRef stream, const KernelArgs& args, bool after_previous = false) {
+  launch(function, grid, block, shared_bytes, stream, args.pointers(), after_previous);
 }
 
 /// Times `work` (which enqueues GPU work on `stream`, or the default stream when null) with

@@ -23,7 +23,8 @@ class InterpBackend : public HostBackend {
     return std::vector<BackendKernelStats>(kernels.size());
   }
 
-  void launch(int kernel, const std::vector<MemoryRef>& args, StreamRef) override {
+  using Backend::launch;
+  void launch(int kernel, const std::vector<MemoryRef>& args, StreamRef, bool) override {
     const ir::Kernel& k = *kernels_.at(kernel);
     for (size_t i = 0; i < args.size() && i < k.buffers.size(); ++i) {
       const int64_t need = k.buffers[i]->size * ir::type_bytes(k.buffers[i]->type);

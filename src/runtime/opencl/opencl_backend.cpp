@@ -115,7 +115,8 @@ class OpenClBackend : public Backend {
       throw Error("the command queue belongs to another OpenCL context, not opencl:" + std::to_string(dev_->info().index));
   }
 
-  void launch(int kernel, const std::vector<MemoryRef>& args, StreamRef stream) override {
+  using Backend::launch;
+  void launch(int kernel, const std::vector<MemoryRef>& args, StreamRef stream, bool) override {
     enqueue(kernel, args, queue(stream), nullptr);
   }
 
