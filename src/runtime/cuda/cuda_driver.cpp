@@ -1,6 +1,7 @@
 #include "runtime/cuda/cuda_driver.h"
 
 #include <algorithm>
+#include <atomic>
 #include <mutex>
 #include <unordered_map>
 #include <vector>
@@ -355,14 +356,17 @@ void launch(const CudaFunction& function, Dim3 grid, Dim3 block, unsigned shared
     ctx.last_kernel = function.name();
   }
   CUstream s = stream.handle;
-  if (after_previous && ctx.info.cc_major >= 9 && api().cuLaunchKernelEx != nullptr) {
+  // A driver that refuses the overlap (the attribute, or cuLaunchKernelEx itself) gets plain
+  // launches from then on: the kernels wait for nothing they would not wait for anyway.
+  static std::atomic<bool> overlap_refused{false};
+  if (after_previous && ctx.info.cc_major >= 9 && api().cuLaunchKernelEx != nullptr && !overlap_refused.load()) {
     drv::CUlaunchAttribute overlap;
     overlap.id = drv::kLaunchAttributeProgrammaticStreamSerialization;
     overlap.value.programmatic_stream_serialization_allowed = 1;
     const drv::CUlaunchConfig config{grid.x, grid.y, grid.z, block.x, block.y, block.z, shared_bytes, s, &overlap, 1};
-    check(api().cuLaunchKernelEx(&config, function.native_handle(), const_cast<void**>(args.data()), nullptr),
-          "cuLaunchKernelEx", describe());
-    return;
+    if (api().cuLaunchKernelEx(&config, function.native_handle(), const_cast<void**>(args.data()), nullptr) == kSuccess)
+      return;
+    overlap_refused = true;
   }
   check(api().cuLaunchKernel(function.native_handle(), grid.x, grid.y, grid.z, block.x, block.y, block.z,
                              shared_bytes, s, const_cast<void**>(args.data()), nullptr),
