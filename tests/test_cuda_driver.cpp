@@ -252,9 +252,11 @@ TEST_F(CudaDevice, TimesWorkWithEventsOnAStream) {
 // A run's later kernels are launched to overlap the end of the one before (programmatic dependent
 // launch on sm_90) and wait for its writes in the kernel (the CUDA prelude's
 // wino_follow_previous_grid). The first kernel spins before it writes and lets the second launch
-// at once; the second, on the multiprocessors the first leaves free, must still read every write.
+// at once; the second, on the multiprocessors the first leaves free, must still read every write
+// (without the wait it reads zeros).
 TEST_F(CudaDevice, LaunchesAfterThePreviousOneWaitForItsWrites) {
   require_nvrtc();
+  if (context_->info().cc_major < 9) GTEST_SKIP() << "programmatic dependent launch needs sm_90";
   const std::string source = render::dialect_spec(render::Dialect::cuda).prelude + R"(
 extern "C" __global__ void slow_fill(float* y, int n) {
   wino_follow_previous_grid();
@@ -274,6 +276,7 @@ extern "C" __global__ void copy_after(float* z, const float* y, int n) {
   const int n = 32 * 256;  // 32 work-groups: most multiprocessors stay free for copy_after's
   DeviceBuffer y(*context_, n * sizeof(float)), z(*context_, n * sizeof(float));
   CudaStream stream(*context_);
+  const int64_t overlapped = overlapped_launches();
   for (int round = 0; round < 3; ++round) {
     y.memset_u32(0);
     z.memset_u32(0);
@@ -286,6 +289,7 @@ extern "C" __global__ void copy_after(float* z, const float* y, int n) {
     const std::vector<float> got = z.download<float>();
     for (int i = 0; i < n; ++i) ASSERT_EQ(got[i], static_cast<float>(i + 1)) << "round " << round << ", i=" << i;
   }
+  EXPECT_EQ(overlapped_launches() - overlapped, 3) << "the driver took copy_after as a plain launch";
 }
 
 }  // namespace

@@ -149,7 +149,7 @@ TEST(WarpgroupRing, CompilesForSm90aWithoutSpilling) {
 }
 
 // Warpgroup mmas keep no fragments in registers, so at 64 x 32 and 512 threads a thread transforms
-// a whole patch (its reads a band's 1.5 times) beside its accumulators; ptxas keeps it unspilled on
+// a whole patch (two thirds of two bands' reads) beside its accumulators; ptxas keeps it unspilled on
 // the shapes plan auto takes the ring on (vgg16.3_2.b8, resnet50.c4.b32: 8 x 4 blocks, persistent).
 TEST(WarpgroupRing, TransformsWholePatchesWithoutSpilling) {
   std::string why;

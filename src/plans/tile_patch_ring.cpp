@@ -95,7 +95,7 @@ void ChunkStager::transform_tile_patches(Expr tid, Expr buf, Expr vbuf) {
   // and spilled 144 bytes; in bands 121, none; the 32 x 32 blocks asked two to a multiprocessor,
   // 256 threads, kept whole patches at 125, none spilled, session 47). Warpgroup mmas hold no
   // fragments: whole patches at 64 x 32 took 121-127 registers, none spilled (every block shape
-  // and chunk of the batch >= 8 layers, session 60), and a band's reads are 1.5 times a patch's.
+  // and chunk of the batch >= 8 layers, session 60), and two bands read 1.5 times a patch's pixels.
   const int cap = 65536 / T, accumulators = g_.ppt * g_.rk * g_.rp, addresses = g_.async_mma ? 28 : 40;
   const int parts = std::max(band_parts(pairs), accumulators + 2 * a2 + addresses > cap ? 2 : 1);
   b_.comment("transform the chunk's patches into V: Vs[xi][bp][cc], two channels a thread, " + std::to_string(parts) +

@@ -98,7 +98,8 @@ class Backend {
   /// Enqueues kernel `kernel` over its grid on `stream`. Safe from several threads at once.
   /// `after_previous`: a later kernel of one run, reading what the launch before it on `stream`
   /// wrote; a backend may start it as that one ends (CUDA sm_90: programmatic dependent launch,
-  /// the kernel waiting for its inputs itself).
+  /// the kernel waiting for its inputs itself). Only kernels rendered by render/ wait so: any other
+  /// kernel must be launched without it.
   virtual void launch(int kernel, const std::vector<MemoryRef>& args, StreamRef stream, bool after_previous) = 0;
   void launch(int kernel, const std::vector<MemoryRef>& args, StreamRef stream) { launch(kernel, args, stream, false); }
   /// Microseconds of each launch of `sequence`, run in order once on the default stream.

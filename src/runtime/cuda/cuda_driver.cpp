@@ -327,6 +327,12 @@ void check_stream(const CudaContext& context, StreamRef stream) {
                 ": pass a stream of that device (PyTorch: torch.cuda.current_stream(device))");
 }
 
+namespace {
+std::atomic<int64_t> overlapped_count{0};
+}  // namespace
+
+int64_t overlapped_launches() { return overlapped_count.load(std::memory_order_relaxed); }
+
 void launch(const CudaFunction& function, Dim3 grid, Dim3 block, unsigned shared_bytes, StreamRef stream,
             const std::vector<void*>& args, bool after_previous) {
   detail::ModuleState& module = *function.module();
@@ -356,17 +362,17 @@ void launch(const CudaFunction& function, Dim3 grid, Dim3 block, unsigned shared
     ctx.last_kernel = function.name();
   }
   CUstream s = stream.handle;
-  // A driver that refuses the overlap (the attribute, or cuLaunchKernelEx itself) gets plain
-  // launches from then on: the kernels wait for nothing they would not wait for anyway.
-  static std::atomic<bool> overlap_refused{false};
-  if (after_previous && ctx.info.cc_major >= 9 && api().cuLaunchKernelEx != nullptr && !overlap_refused.load()) {
+  // Where the driver refuses the overlapped launch, the launch goes the plain way (which reports
+  // any error): the kernel's wait then returns at once.
+  if (after_previous && ctx.info.cc_major >= 9 && api().cuLaunchKernelEx != nullptr) {
     drv::CUlaunchAttribute overlap;
     overlap.id = drv::kLaunchAttributeProgrammaticStreamSerialization;
     overlap.value.programmatic_stream_serialization_allowed = 1;
     const drv::CUlaunchConfig config{grid.x, grid.y, grid.z, block.x, block.y, block.z, shared_bytes, s, &overlap, 1};
-    if (api().cuLaunchKernelEx(&config, function.native_handle(), const_cast<void**>(args.data()), nullptr) == kSuccess)
+    if (api().cuLaunchKernelEx(&config, function.native_handle(), const_cast<void**>(args.data()), nullptr) == kSuccess) {
+      overlapped_count.fetch_add(1, std::memory_order_relaxed);
       return;
-    overlap_refused = true;
+    }
   }
   check(api().cuLaunchKernel(function.native_handle(), grid.x, grid.y, grid.z, block.x, block.y, block.z,
                              shared_bytes, s, const_cast<void**>(args.data()), nullptr),

@@ -242,6 +242,9 @@ inline void launch(const CudaFunction& function, Dim3 grid, Dim3 block, unsigned
   launch(function, grid, block, shared_bytes, stream, args.pointers(), after_previous);
 }
 
+/// Launches this process made to overlap the one before them (after_previous, as the driver took them).
+int64_t overlapped_launches();
+
 /// Times `work` (which enqueues GPU work on `stream`, or the default stream when null) with
 /// CUDA events: `warmup` untimed runs, then `repeats` timed ones; returns each repeat's
 /// milliseconds in order.

@@ -87,8 +87,8 @@ const Driver& driver() {
       out.unavailable = "the CUDA driver (libcuda.so.1) is too old: it lacks " + missing;
       return out;
     }
-    std::string optional;
-    bind(lib, a.cuLaunchKernelEx, {"cuLaunchKernelEx"}, optional);  // stays null where missing
+    std::string not_needed;
+    bind(lib, a.cuLaunchKernelEx, {"cuLaunchKernelEx"}, not_needed);  // stays null where missing
     if (CUresult r = a.cuInit(0); r != kSuccess) {
       out.unavailable = "cuInit failed: " + error_text(a, r);
       return out;

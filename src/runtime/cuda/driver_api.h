@@ -3,6 +3,7 @@
 // Internal to src/runtime/cuda/.
 #pragma once
 
+#include <cstddef>
 #include <string>
 
 #include "runtime/cuda/cuda_driver.h"
@@ -47,7 +48,7 @@ constexpr int kLaunchAttributeProgrammaticStreamSerialization = 6;
 struct CUlaunchAttribute {
   int id = 0;
   char pad[4] = {};
-  union {
+  union alignas(8) {
     char bytes[64];
     int programmatic_stream_serialization_allowed;
   } value{};
@@ -58,7 +59,11 @@ struct CUlaunchConfig {
   CUlaunchAttribute* attrs;
   unsigned num_attrs;
 };
-static_assert(sizeof(CUlaunchAttribute) == 72 && sizeof(CUlaunchConfig) == 56, "cuda.h's launch structs");
+static_assert(sizeof(CUlaunchAttribute) == 72 && alignof(CUlaunchAttribute) == 8 && offsetof(CUlaunchAttribute, value) == 8,
+              "cuda.h's CUlaunchAttribute");
+static_assert(sizeof(CUlaunchConfig) == 56 && offsetof(CUlaunchConfig, stream) == 32 && offsetof(CUlaunchConfig, attrs) == 40 &&
+                  offsetof(CUlaunchConfig, num_attrs) == 48,
+              "cuda.h's CUlaunchConfig");
 // CU_FUNC_ATTRIBUTE_* values Wino queries or sets.
 enum FunctionAttribute : int {
   kFuncMaxThreadsPerBlock = 0,
@@ -102,7 +107,7 @@ struct DriverApi {
   CUresult (*cuFuncSetAttribute)(CUfunction, int, int) = nullptr;
   CUresult (*cuLaunchKernel)(CUfunction, unsigned, unsigned, unsigned, unsigned, unsigned, unsigned, unsigned,
                              CUstream, void**, void**) = nullptr;
-  // Optional (CUDA 12 on): null where the driver lacks it, and launches go without overlap.
+  // Optional (CUDA 11.8 on): null where the driver lacks it, and launches go without overlap.
   CUresult (*cuLaunchKernelEx)(const CUlaunchConfig*, CUfunction, void**, void**) = nullptr;
   CUresult (*cuStreamCreate)(CUstream*, unsigned) = nullptr;
   CUresult (*cuStreamDestroy)(CUstream) = nullptr;
