@@ -58,7 +58,14 @@ class CudaBackend : public Backend {
         s.spill_bytes = static_cast<int>(it->second.spill_store_bytes + it->second.spill_load_bytes);
       stats.push_back(s);
       const int64_t shared = k.ir ? render::dynamic_shared_bytes(*k.ir, render::Dialect::cuda) : 0;
-      functions_.push_back({std::move(f), k.groups, k.threads, static_cast<unsigned>(shared)});
+      // Launched to overlap the kernel before only with a wave of work-groups or more: a smaller
+      // grid started early lands on the multiprocessors that kernel frees first, several
+      // work-groups on some and none on others (H100, session 60: fp16 resnet50.c5.b32 and
+      // vgg16.5_2.b8, whose GEMM and output transform are under a wave, ran 5-8% slower
+      // overlapped; vgg16.4_2.b8, over a wave, 3.7% faster).
+      const int resident = f.resident_groups(k.threads, static_cast<unsigned>(shared));
+      const bool overlap = resident > 0 && k.groups >= int64_t{resident} * ctx_.info().sm_count;
+      functions_.push_back({std::move(f), k.groups, k.threads, static_cast<unsigned>(shared), overlap});
     }
     return stats;
   }
@@ -81,7 +88,7 @@ class CudaBackend : public Backend {
     cuda::KernelArgs packed;
     for (const MemoryRef& m : args) packed.add(address(m));
     cuda::launch(e.fn, {static_cast<unsigned>(e.groups), 1, 1}, {static_cast<unsigned>(e.threads), 1, 1}, e.dynamic_shared,
-                 cuda::StreamRef::native(stream), packed, after_previous);
+                 cuda::StreamRef::native(stream), packed, after_previous && e.overlap);
   }
 
   std::vector<double> timed_launches(const std::vector<LaunchRef>& sequence) override {
@@ -121,6 +128,7 @@ class CudaBackend : public Backend {
     int64_t groups;
     int threads;
     unsigned dynamic_shared = 0;  // bytes (kernels with over 48 KiB of work-group memory)
+    bool overlap = false;         // launched to overlap the one before where Backend::launch allows it
   };
   static uint64_t address(MemoryRef m) { return reinterpret_cast<uint64_t>(m.native); }
 

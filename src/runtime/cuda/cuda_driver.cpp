@@ -238,6 +238,16 @@ FunctionAttributes CudaFunction::attributes() const {
   return out;
 }
 
+int CudaFunction::resident_groups(int threads, unsigned dynamic_shared) const {
+  if (api().cuOccupancyMaxActiveBlocksPerMultiprocessor == nullptr) return 0;
+  module_->context->bind();
+  // Above 48 KiB the driver counts only what the kernel has been allowed (launch() allows it too).
+  if (dynamic_shared > 48 * 1024) set_max_dynamic_shared_bytes(static_cast<int>(dynamic_shared));
+  int groups = 0;
+  if (api().cuOccupancyMaxActiveBlocksPerMultiprocessor(&groups, handle_, threads, dynamic_shared) != kSuccess) return 0;
+  return groups;
+}
+
 void CudaFunction::set_max_dynamic_shared_bytes(int bytes) const {
   const detail::ContextState& ctx = *module_->context;
   ctx.bind();

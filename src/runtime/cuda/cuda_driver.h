@@ -131,6 +131,9 @@ class CudaFunction {
  public:
   const std::string& name() const { return name_; }
   FunctionAttributes attributes() const;
+  /// Work-groups of `threads` threads and `dynamic_shared` bytes one multiprocessor holds at once
+  /// (the driver's occupancy; 0 where it cannot say).
+  int resident_groups(int threads, unsigned dynamic_shared) const;
   /// Allows launches with up to `bytes` of dynamic shared memory (needed above 48 KiB).
   /// Throws wino::Error when the device cannot give that much.
   void set_max_dynamic_shared_bytes(int bytes) const;

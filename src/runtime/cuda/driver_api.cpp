@@ -88,7 +88,8 @@ const Driver& driver() {
       return out;
     }
     std::string not_needed;
-    bind(lib, a.cuLaunchKernelEx, {"cuLaunchKernelEx"}, not_needed);  // stays null where missing
+    bind(lib, a.cuLaunchKernelEx, {"cuLaunchKernelEx"}, not_needed);  // these stay null where missing
+    bind(lib, a.cuOccupancyMaxActiveBlocksPerMultiprocessor, {"cuOccupancyMaxActiveBlocksPerMultiprocessor"}, not_needed);
     if (CUresult r = a.cuInit(0); r != kSuccess) {
       out.unavailable = "cuInit failed: " + error_text(a, r);
       return out;
