@@ -181,7 +181,8 @@ TEST(PlannerGpu, LaunchBoundedKernelsAreRefusedOnlyWhereTheyMustSpill) {
 // (cost_model.cpp): the ring then takes resnet50.c4.b32 on the H200 too (28.1-28.4 us against the
 // unfused plan's 33.6) and vgg16.3_2.b8 on the H100 (8 x 4 blocks 86.2 us against 103.9). Since
 // session 60 the ring's threads transform whole patches (fewer instructions counted): it takes
-// vgg16.3_2.b8 on the H200 too, where session 59 measured it at 85.6 us against unfused 90.0.
+// vgg16.3_2.b8 on the H200 too, where session 59 measured the ring in bands at 85.6 us against
+// unfused 90.0 (whole patches, H100: 83.2-83.7 us against the bands' 85.3-85.8; not yet on an H200).
 TEST(PlannerGpu, HalfModesTakeTheTensorCoreFusedWhereChannelsAreFew) {
   Options o;
   o.precision = Precision::fp16;
