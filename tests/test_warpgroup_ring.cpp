@@ -109,6 +109,23 @@ TEST(WarpgroupRing, MatchesReferenceInEveryTypeAndShape) {
   EXPECT_GE(regions, 2);
 }
 
+// The ring kernel of a resolved plan, its CUDA source (the kernel alone and with the prelude) and
+// its sm_90a build.
+struct CompiledRing {
+  std::string name, kernel, src;
+  cuda::NvrtcOutput out;
+  int spill_bytes() const { return out.kernels.at(name).spill_store_bytes + out.kernels.at(name).spill_load_bytes; }
+};
+CompiledRing compile_ring(const ConvDesc& d, const plans::PlanOptions& resolved) {
+  const plans::Program prog = plans::build_program(d, resolved);
+  const ir::Kernel& ring = *prog.kernels[prog.launches.back().kernel];
+  CompiledRing c{ring.name, render::render_kernel(ring, render::Dialect::cuda), "", {}};
+  EXPECT_TRUE(render::has_mma_async(ring)) << ring.name;
+  c.src = render::translation_unit({c.kernel}, render::Dialect::cuda);
+  c.out = cuda::nvrtc_compile(c.src, ring.name, cuda::kernel_arch("sm_90", true));
+  return c;
+}
+
 // The ring staged once (case 0) and twice, its mmas overlapping the next transform (case 1).
 TEST(WarpgroupRing, CompilesForSm90aWithoutSpilling) {
   std::string why;
@@ -117,16 +134,15 @@ TEST(WarpgroupRing, CompilesForSm90aWithoutSpilling) {
   SCOPED_TRACE(c);
   const RingCase& rc = ring_cases()[static_cast<size_t>(c)];
   const ConvDesc d = desc_of(rc.conv);
-  const plans::Program prog = plans::build_program(d, planner::resolve_plan(d, warpgroup_options(rc.precision, rc.m, rc.cols, rc.cores)));
-  const ir::Kernel& ring = *prog.kernels[prog.launches.back().kernel];
-  ASSERT_TRUE(render::has_mma_async(ring)) << ring.name;
-  const std::string src = render::translation_unit({render::render_kernel(ring, render::Dialect::cuda)}, render::Dialect::cuda);
+  const plans::PlanOptions resolved = planner::resolve_plan(d, warpgroup_options(rc.precision, rc.m, rc.cols, rc.cores));
+  const CompiledRing ring = compile_ring(d, resolved);
+  const std::string& src = ring.src;
   // U's descriptor: core matrices 1024 bytes apart along the channels (64 rows of 16 bytes), 128
   // apart by 8 rows, no swizzle; V's: rows of 64 bytes swizzled (mode 2), patterns 512 bytes apart.
   // Each built once a multiply; one proxy fence a step, after the transform's stores.
   EXPECT_NE(src.find("wino_wgmma_desc(&us[ua], 1024u, 128u, 0u)"), std::string::npos) << src;
   EXPECT_NE(src.find("wino_wgmma_desc(&vs[va], 16u, 512u, 2u)"), std::string::npos) << src;
-  const std::string kernel = render::render_kernel(ring, render::Dialect::cuda);  // without the prelude
+  const std::string& kernel = ring.kernel;  // without the prelude
   auto count = [&](const std::string& what) {
     size_t n = 0;
     for (size_t at = kernel.find(what); at != std::string::npos; at = kernel.find(what, at + 1)) ++n;
@@ -134,13 +150,13 @@ TEST(WarpgroupRing, CompilesForSm90aWithoutSpilling) {
   };
   // Staged twice, a block's last chunk multiplies after the loop (two multiplies), and its first
   // step transforms without one (a fence of its own).
-  const plans::GemmTiles g = *planner::resolve_plan(d, warpgroup_options(rc.precision, rc.m, rc.cols, rc.cores)).gemm;
+  const plans::GemmTiles& g = *resolved.gemm;
   ASSERT_EQ(g.double_operands, c == 1) << g.str();
   EXPECT_EQ(count("wino_wgmma_desc(&"), g.double_operands ? 4u : 2u) << src;
   EXPECT_EQ(count("fence.proxy.async.shared::cta"), g.double_operands ? 2u : 1u) << src;
-  const cuda::NvrtcOutput out = cuda::nvrtc_compile(src, ring.name, cuda::kernel_arch("sm_90", true));
+  const cuda::NvrtcOutput& out = ring.out;
   ASSERT_EQ(out.kernels.count(ring.name), 1u) << out.log;
-  EXPECT_EQ(out.kernels.at(ring.name).spill_store_bytes + out.kernels.at(ring.name).spill_load_bytes, 0) << out.log;
+  EXPECT_EQ(ring.spill_bytes(), 0) << out.log;
   // ptxas waits for the whole wgmma pipeline where the threads touch an accumulator in flight.
   EXPECT_EQ(out.log.find("is injected"), std::string::npos) << out.log;
   std::printf("[ measured ] %s: %d registers (sm_90a)\n", ring.name.c_str(), out.kernels.at(ring.name).registers);
@@ -163,14 +179,11 @@ TEST(WarpgroupRing, TransformsWholePatchesWithoutSpilling) {
     const plans::GemmTiles& g = *resolved.gemm;
     ASSERT_TRUE(g.async_mma && g.double_operands && g.region.cols == 4) << g.str();
     ASSERT_EQ(int64_t{g.bp} * g.cc / 2, g.threads()) << g.str();  // a (tile, channel pair) a thread
-    const plans::Program prog = plans::build_program(d, resolved);
-    const ir::Kernel& ring = *prog.kernels[prog.launches.back().kernel];
-    const std::string src = render::translation_unit({render::render_kernel(ring, render::Dialect::cuda)}, render::Dialect::cuda);
-    EXPECT_NE(src.find("two channels a thread, 1 thread(s) a pair"), std::string::npos) << src;
-    const cuda::NvrtcOutput out = cuda::nvrtc_compile(src, ring.name, cuda::kernel_arch("sm_90", true));
-    ASSERT_EQ(out.kernels.count(ring.name), 1u) << out.log;
-    EXPECT_EQ(out.kernels.at(ring.name).spill_store_bytes + out.kernels.at(ring.name).spill_load_bytes, 0) << out.log;
-    std::printf("[ measured ] %s: %d registers (sm_90a)\n", ring.name.c_str(), out.kernels.at(ring.name).registers);
+    const CompiledRing ring = compile_ring(d, resolved);
+    EXPECT_NE(ring.src.find("two channels a thread, 1 thread(s) a pair"), std::string::npos) << ring.src;
+    ASSERT_EQ(ring.out.kernels.count(ring.name), 1u) << ring.out.log;
+    EXPECT_EQ(ring.spill_bytes(), 0) << ring.out.log;
+    std::printf("[ measured ] %s: %d registers (sm_90a)\n", ring.name.c_str(), ring.out.kernels.at(ring.name).registers);
   }
 }
 
