@@ -1,7 +1,7 @@
 // The tensor-core fused ring on warpgroup mmas (GemmTiles::async_mma; sm_90 wgmma): the planner's
 // shape for it, U and V in core matrices, and every option the ring takes (f16 and bf16, F(2,3)
 // and F(3,2), runs and 2D blocks, U and V staged once or twice (the mmas of one chunk during the
-// next one's transform), persistent work-groups with uneven last rounds, odd chunk counts,
+// next one's transform), persistent work-groups with uneven last rounds and U resident in them, odd chunk counts,
 // two blocks of output channels, N > 1, padding 1 and 2, the epilogue) in the interpreter against
 // the float64 reference; the kernel compiles for sm_90a without spilling, and the GPU agrees.
 #include <gtest/gtest.h>
@@ -49,6 +49,8 @@ const std::vector<RingCase>& ring_cases() {
       {{1, 32, 9, 9, 64, 3, Padding::all(1), {}, DType::f16, Layout::nhwc}, Precision::fp16, 2, -1, 132},
       // Staged twice, persistent, its work-groups' rounds uneven (8 blocks over 5).
       {{2, 64, 18, 14, 64, 3, Padding::all(1), {true, false, Activation::none}, DType::f16, Layout::nhwc}, Precision::fp16, 2, 8, 5},
+      // Persistent, U resident in its two copies (two chunks of 16 channels), 5 blocks over 3.
+      {{3, 32, 9, 17, 64, 3, Padding::all(1), {}, DType::f16, Layout::nhwc}, Precision::fp16, 2, -1, 3},
   };
   return cases;
 }
@@ -85,7 +87,7 @@ TEST(WarpgroupRing, PlannerShapesTheRingForWarpgroupsOnSm90Only) {
 }
 
 TEST(WarpgroupRing, MatchesReferenceInEveryTypeAndShape) {
-  int persistent = 0, regions = 0, twice = 0, persistent_twice = 0;
+  int persistent = 0, regions = 0, twice = 0, persistent_twice = 0, resident = 0;
   for (const RingCase& rc : ring_cases()) {
     const ConvDesc d = desc_of(rc.conv);
     const plans::PlanOptions resolved = planner::resolve_plan(d, warpgroup_options(rc.precision, rc.m, rc.cols, rc.cores));
@@ -95,6 +97,7 @@ TEST(WarpgroupRing, MatchesReferenceInEveryTypeAndShape) {
     twice += g.double_operands;
     persistent_twice += g.double_operands && g.persistent_groups > 0;
     regions += g.region.cols > 0;
+    resident += g.resident_u;
     Options opts = plan_options("fused", rc.m);
     opts.precision = rc.precision;
     const double err = check_conv(Device::interpreter(), opts, rc.conv, 1, [&](plans::Program& prog) {
@@ -107,6 +110,7 @@ TEST(WarpgroupRing, MatchesReferenceInEveryTypeAndShape) {
   EXPECT_GE(twice, 3);
   EXPECT_GE(persistent_twice, 3);
   EXPECT_GE(regions, 2);
+  EXPECT_GE(resident, 2);
 }
 
 // The ring kernel of a resolved plan, its CUDA source (the kernel alone and with the prelude) and

@@ -165,9 +165,10 @@ int64_t SharedMatrix::element(int64_t start_value, int64_t row, int64_t kk, int 
   return (b ^ (((b >> 7) & (swizzle / 16 - 1)) << 4)) / elem_bytes;
 }
 
-const Memory* KernelBuilder::kept_shared_array(const std::string& name, int64_t size, Type type) {
+const Memory* KernelBuilder::kept_shared_array(const std::string& name, int64_t size, Type type, int64_t align) {
   Memory* m = new_shared_array(name, size, type);
   m->kept = true;
+  m->align = align;
   return m;
 }
 

@@ -29,8 +29,8 @@ class KernelBuilder {
   /// (Memory::reuses); `align`: bytes its start is a multiple of (Memory::align).
   const Memory* shared_array(const std::string& name, int64_t size, Type type = Type::f32, bool reuses = false,
                              int64_t align = 16);
-  /// A work-group array no reusing array lies over (Memory::kept).
-  const Memory* kept_shared_array(const std::string& name, int64_t size, Type type);
+  /// A work-group array no reusing array lies over (Memory::kept), its start a multiple of `align` bytes.
+  const Memory* kept_shared_array(const std::string& name, int64_t size, Type type, int64_t align = 16);
   const Memory* thread_array(const std::string& name, int64_t size, Type type = Type::f32);
   /// A work-group array of `count` barriers for bulk copies (Memory::barriers), barrier i at element 2 i.
   const Memory* barrier_array(const std::string& name, int count);

@@ -426,6 +426,13 @@ void persist_tile_ring(GemmTiles& g, const ConvDesc& d, const plans::Tiling& t, 
   if (!alone || blocks <= p.device_cores || g.shared_limit - g.tile_patch_floats() < exchange_floats(g, std::min(16, g.bk)))
     return;
   g.persistent_groups = p.device_cores;
+  // Where every block has the same U and it fits the ring's copies, U stays: the blocks after the
+  // first copy none of it (a chunk a step, 64 KiB at 64 output channels, from L2 and into
+  // work-group memory), if the exchange still fits whole beside it.
+  GemmTiles resident = g;
+  resident.resident_u = true;
+  const int64_t whole_exchange = plans::exchange_planes(g, t) * g.bk * (g.bp + 1);
+  if (plans::takes_resident_u(resident, d) && g.shared_limit - resident.kept_floats() >= whole_exchange) g = resident;
 }
 
 // Bytes the tile ring reads from L2 for one chunk of channels of every block (the launch's bytes

@@ -35,7 +35,11 @@ ChunkStager::ChunkStager(KernelBuilder& b, const ConvDesc& d, const Tiling& t, c
   const int T = g.threads(), copies = g.copies();
   const bool half_u = stages_half(u), half_v = stages_half_v(g, source, input);
   const int64_t a = g.u_copy_elements(half_u), v = g.v_copy_elements(half_v);
-  const Memory* us = half_u ? b.shared_array("us", copies * a, u->type) : core.smem;
+  // A resident U (GemmTiles::resident_u) is kept apart from the exchange; its bulk copies land on
+  // 1024 bytes, as at the start of work-group memory (16 bytes past it ran them 1.3x slower, session 52).
+  const Memory* us = !half_u        ? core.smem
+                     : g.resident_u ? b.kept_shared_array("us", copies * a, u->type, 1024)
+                                    : b.shared_array("us", copies * a, u->type);
   // V in halves: as V is stored, or the mma's half type where the kernel transforms the tiles
   // (half_v there only on tensor cores: choose_half_operands).
   const Type v_half = half_v && source == GemmSource::image ? mma_storage_type(*g.mma) : input->type;
@@ -64,6 +68,9 @@ ChunkStager::ChunkStager(KernelBuilder& b, const ConvDesc& d, const Tiling& t, c
     if (!takes_bulk_u(g, d) || half_u != g.half_u)
       throw Error("internal: GEMM tiles " + g.str() + ": U by bulk copies takes a tensor-core ring of copies, C a "
                   "multiple of the chunk, K of the block and U in the type the tiles say");
+    if (g.resident_u && !takes_resident_u(g, d))
+      throw Error("internal: GEMM tiles " + g.str() + ": a resident U takes the persistent warpgroup ring with two "
+                  "copies, one block of output channels and no more chunks than copies");
     u_barriers_ = b.barrier_array("ubar", copies);
   }
   if (g.bulk_v && (!takes_bulk_v(g, d) || source != GemmSource::transformed || !half_v))
@@ -167,7 +174,8 @@ void ChunkStager::init_bulk_u(Expr tid) {
 
 void ChunkStager::wait_bulk_u(Expr buf, Expr use) {
   if (!g_.bulk_u) return;
-  b_.mbarrier_wait(u_barriers_, buf * 2, use % 2);
+  // A resident U's copies each land once: their barriers' first phase stays the last complete.
+  b_.mbarrier_wait(u_barriers_, buf * 2, g_.resident_u ? b_.i32(0) : use % 2);
 }
 
 // V[xi][p][c] (GemmTiles::v_tile_major) as [point][bp][cc] rows (each tile at its staged row,

@@ -327,7 +327,8 @@ void issue_next_patches(KernelBuilder& b, ChunkStager& st, const RingRound& r, E
 /// counted over the blocks) copies U of chunk k into U's copy s % 2 (step 0 of the first block: the
 /// prologue) and the next patches, issues chunk k - 1's mmas on the copies (s - 1) % 2, transforms
 /// chunk k's patches into V's copy s % 2 while they run, and waits for them at its end, before the
-/// barrier after which step k + 1 reuses their copies. The last chunk's mmas follow the loop.
+/// barrier after which step k + 1 reuses their copies. The last chunk's mmas follow the loop. A
+/// resident U (GemmTiles::resident_u) is copied by the first two steps only.
 void tile_ring_block_overlapped(KernelBuilder& b, GemmCore& core, ChunkStager& st, int64_t chunks, const RingRound& r,
                                 const AccumulatorSink& sink) {
   const GemmTiles& g = core.g;
@@ -340,8 +341,10 @@ void tile_ring_block_overlapped(KernelBuilder& b, GemmCore& core, ChunkStager& s
     Expr s = counted(chunk);
     b.threads([&](Expr tid) {
       Expr next = b.let("next", chunk + 1);
-      if (multiplies) st.issue_copies(tid, chunk * g.cc, s % 2);  // U
-      else b.if_then(lt(b.i32(0), s), [&] { st.issue_copies(tid, chunk * g.cc, s % 2); });
+      Expr copy_u = multiplies ? Expr{} : lt(b.i32(0), s);  // (step 0's: the prologue's)
+      if (g.resident_u) copy_u = copy_u ? logical_and(copy_u, lt(s, b.i32(2))) : lt(s, b.i32(2));
+      if (copy_u) b.if_then(copy_u, [&] { st.issue_copies(tid, chunk * g.cc, s % 2); });
+      else st.issue_copies(tid, chunk * g.cc, s % 2);  // U
       b.copy_commit();
       issue_next_patches(b, st, r, tid, next, s, chunks);
       if (multiplies) {
@@ -503,9 +506,8 @@ void multiply_chunks(KernelBuilder& b, const ConvDesc& d, const Tiling& t, const
     throw Error("internal: GEMM tiles " + g.str() + ": the tile ring's exchange lies over halves, not floats");
   if (exchange_pitch > 0) {
     const int64_t limit = g.shared_limit ? g.shared_limit : kAsyncSharedFloats;
-    const int64_t kept = g.persistent_groups ? g.tile_patch_floats() : 0;
-    const int64_t room = reuse ? limit - kept : g.mma ? limit - half_stage_floats(g, half_u, half_v) : kSharedFloats;
-    core.smem_size = std::max(core.smem_size, std::min(room, int64_t{g.points} * g.bk * exchange_pitch));
+    const int64_t room = reuse ? limit - g.kept_floats() : g.mma ? limit - half_stage_floats(g, half_u, half_v) : kSharedFloats;
+    core.smem_size = std::max(core.smem_size, std::min(room, exchange_planes(g, t) * g.bk * exchange_pitch));
   }
   if (core.smem_size > 0) core.smem = b.shared_array("smem", core.smem_size, Type::f32, reuse);  // none when U and V are halves (and no exchange)
   const int accs = g.ppt * g.rk * g.rp;

@@ -79,9 +79,6 @@ void store_m_from_registers(ir::KernelBuilder& b, const GemmCore& core, const ir
 /// each thread stores its row already transformed, (M AT^T)[r][j] as plane r m + j of alpha m.
 void exchange(ir::KernelBuilder& b, const GemmCore& core, const std::function<void(ir::Expr lo, int64_t rows)>& consume,
               const RationalMatrix* row_transform = nullptr);
-/// Whether each thread's points are one whole row of the alpha x alpha grid (the warpgroup ring:
-/// GemmTiles::async_mma), so that the exchange can carry rows already transformed.
-bool rows_exchanged(const GemmTiles& g, const Tiling& t);
 /// M[xi][k][p] from the exchanged accumulators, neighbouring threads on neighbouring tiles.
 void store_m_exchanged(ir::KernelBuilder& b, const GemmCore& core, const ir::Memory* mm);
 /// y = epilogue(AT M A) from the exchanged accumulators, one tile per thread at a time.

@@ -35,9 +35,6 @@ void store_m_from_registers(KernelBuilder& b, const GemmCore& core, const Memory
 
 bool output_by_channels(const ConvDesc& d, const GemmTiles& g) { return d.layout == Layout::nhwc && g.mma; }
 
-bool rows_exchanged(const GemmTiles& g, const Tiling& t) {
-  return g.async_mma && g.ppt == t.alpha && g.points == t.alpha * t.alpha;
-}
 
 // All alpha^2 points of a bk x bp block rarely fit work-group memory, so the exchange goes a
 // slice of `rows` output channels at a time: the threads holding the slice's accumulators write

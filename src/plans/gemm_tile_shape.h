@@ -125,6 +125,11 @@ struct GemmTiles {
   // the next block's first patches land while the one before exchanges its accumulators and
   // transforms them out (plans/gemm_core.cpp: pipeline_tile_patches; planner: persist_tile_ring).
   int persistent_groups = 0;
+  // A persistent ring's U left in its copies from the work-group's first block on, where they hold
+  // U's whole block (one block of output channels, at most as many chunks as copies): U is then
+  // kept apart from the exchange, and the later blocks copy and wait for none of it (plans::
+  // takes_resident_u; planner: persist_tile_ring).
+  bool resident_u = false;
   // The multiplies as warpgroup matrix ops from work-group memory (ir::StmtKind::mma_async, CUDA
   // sm_90 wgmma; plans::takes_async_mma): the tile ring's (planner: widen_tile_ring) or the
   // unfused GEMM's with V by bulk copies (planner: mma_point_tiles). A warpgroup's 4 warps hold
@@ -179,6 +184,11 @@ struct GemmTiles {
   int64_t tile_patch_elements() const { return region.cols ? region.elements() : int64_t{points} * bp * cc; }
   /// Floats' worth of work-group memory all the tile ring's copies of the patches take.
   int64_t tile_patch_floats() const { return stages * tile_patch_elements() / 2; }
+  /// Floats of work-group memory kept apart from the tile ring's exchange: the next block's patches
+  /// (persistent_groups) and a resident U.
+  int64_t kept_floats() const {
+    return (persistent_groups ? tile_patch_floats() : 0) + (resident_u ? copies() * u_copy_elements(true) / 2 : 0);
+  }
   /// Copies of the staged chunk: the stages, two when prefetching, else one (the tile ring's
   /// stages are its patches'; it stages U and V once or, with double_operands, twice).
   int copies() const { return tile_patch_ring() ? (double_operands ? 2 : 1) : stages ? stages : prefetch ? 2 : 1; }

@@ -17,6 +17,7 @@ std::string GemmTiles::str() const {
   if (bulk_u) s += "_ub";
   if (bulk_v) s += "_vb";
   if (persistent_groups && tile_patch_ring()) s += "_n" + std::to_string(persistent_groups);
+  if (resident_u) s += "_ur";
   if (async_mma) s += "_wg";
   return mma ? s + "_" + ir::mma_operand_name(*mma) : s;
 }
@@ -54,6 +55,19 @@ ir::Expr swizzled_v_offset(ir::Expr row, ir::Expr ch, int cc) {
   const int bits = cc == 16 ? 1 : cc == 32 ? 2 : 3;  // of the row's cc / 8 units (16 to 64 channels)
   ir::Expr unit = ch / 8, pattern = row * cc / 64 % (cc / 8);
   return row * cc + ir::xor_low_bits(unit, pattern, bits) * 8 + ch % 8;
+}
+
+bool rows_exchanged(const GemmTiles& g, const Tiling& t) {
+  return g.async_mma && g.ppt == t.alpha && g.points == t.alpha * t.alpha;
+}
+
+int64_t exchange_planes(const GemmTiles& g, const Tiling& t) {
+  return rows_exchanged(g, t) ? int64_t{g.ppt} * t.t.AT.rows : g.points;
+}
+
+bool takes_resident_u(const GemmTiles& g, const ConvDesc& d) {
+  const bool ring = g.persistent_groups && g.bulk_u && g.async_mma && g.double_operands && g.half_u;
+  return ring && ceil_div(d.k, g.bk) == 1 && ceil_div(d.c, g.cc) <= g.copies();
 }
 
 bool takes_bulk_v(const GemmTiles& g, const ConvDesc& d) {

@@ -19,6 +19,18 @@ const GemmTiles& given_tiles(const PlanOptions& o);
 /// vgg16.1_2.b8's fp16 GEMM from 186 to 200 us, H100, session 52).
 bool takes_bulk_u(const GemmTiles& g, const ConvDesc& d);
 
+/// Whether each thread's points are one whole row of the alpha x alpha grid (the warpgroup ring:
+/// GemmTiles::async_mma), so that the exchange can carry rows already transformed.
+bool rows_exchanged(const GemmTiles& g, const Tiling& t);
+/// Planes of bk rows the exchange after the GEMM stores (plans::exchange): alpha^2 points, or ppt
+/// m where rows_exchanged.
+int64_t exchange_planes(const GemmTiles& g, const Tiling& t);
+
+/// Whether the persistent warpgroup ring `g` may keep U resident (GemmTiles::resident_u): U by bulk
+/// copies in halves, two copies of U and V, one block of output channels (every block a work-group
+/// runs has the same U) and no more chunks of channels than copies (U's whole block fits them).
+bool takes_resident_u(const GemmTiles& g, const ConvDesc& d);
+
 /// Whether the unfused tensor-core GEMM with U by bulk copies may take V's chunks so too
 /// (GemmTiles::bulk_v): V by tiles in halves, loaded by ldmatrix, chunks of 16 to 64 channels, C a
 /// multiple of the chunk and blocks of whole groups of 32 tiles (staged_tile_row's runs).
