@@ -1,8 +1,9 @@
 // The tensor-core fused ring on warpgroup mmas (GemmTiles::async_mma; sm_90 wgmma): the planner's
 // shape for it, U and V in core matrices, and every option the ring takes (f16 and bf16, F(2,3)
 // and F(3,2), runs and 2D blocks, U and V staged once or twice (the mmas of one chunk during the
-// next one's transform), persistent work-groups with uneven last rounds and U resident in them, odd chunk counts,
-// two blocks of output channels, N > 1, padding 1 and 2, the epilogue) in the interpreter against
+// next one's transform), persistent work-groups with uneven last rounds and U resident in them,
+// odd chunk counts, two blocks of output channels, N > 1, padding 1 and 2, the epilogue) in the
+// interpreter against
 // the float64 reference; the kernel compiles for sm_90a without spilling, and the GPU agrees.
 #include <gtest/gtest.h>
 
@@ -98,6 +99,9 @@ TEST(WarpgroupRing, MatchesReferenceInEveryTypeAndShape) {
     persistent_twice += g.double_operands && g.persistent_groups > 0;
     regions += g.region.cols > 0;
     resident += g.resident_u;
+    const plans::Program built = plans::build_program(d, resolved);  // within the device's work-group memory
+    const ir::Kernel& ring = *built.kernels[built.launches.back().kernel];
+    EXPECT_LE(ir::shared_array_bytes(ring), 227 * 1024) << ring.name;
     Options opts = plan_options("fused", rc.m);
     opts.precision = rc.precision;
     const double err = check_conv(Device::interpreter(), opts, rc.conv, 1, [&](plans::Program& prog) {
@@ -111,6 +115,7 @@ TEST(WarpgroupRing, MatchesReferenceInEveryTypeAndShape) {
   EXPECT_GE(persistent_twice, 3);
   EXPECT_GE(regions, 2);
   EXPECT_GE(resident, 2);
+  EXPECT_GE(persistent_twice - resident, 1);  // and staged twice with U copied every step
 }
 
 // The ring kernel of a resolved plan, its CUDA source (the kernel alone and with the prelude) and

@@ -41,7 +41,7 @@ struct Memory {
   bool reuses = false;
   // Work-group arrays no reusing array lies over: placed past both kinds (before the barriers), so
   // that their data outlive a reusing phase (the persistent tile ring's next patches land during
-  // its exchange). Neither kind to the interpreter's reuse checks.
+  // its exchange; a resident U outlives it). Neither kind to the interpreter's reuse checks.
   bool kept = false;
   // Work-group arrays of barriers (mbarrier objects, 2 i32 elements each: copy_bulk): placed past
   // the end of every other array, the reusing ones too, so that no later phase writes over a barrier

@@ -432,7 +432,9 @@ void persist_tile_ring(GemmTiles& g, const ConvDesc& d, const plans::Tiling& t, 
   GemmTiles resident = g;
   resident.resident_u = true;
   const int64_t whole_exchange = plans::exchange_planes(g, t) * g.bk * (g.bp + 1);
-  if (plans::takes_resident_u(resident, d) && g.shared_limit - resident.kept_floats() >= whole_exchange) g = resident;
+  const int64_t barriers = 2 * g.copies();  // U's barriers, 8 bytes each, past everything
+  if (plans::takes_resident_u(resident, d) && g.shared_limit - resident.kept_floats() - barriers >= whole_exchange)
+    g = resident;
 }
 
 // Bytes the tile ring reads from L2 for one chunk of channels of every block (the launch's bytes

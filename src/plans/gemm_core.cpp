@@ -349,7 +349,7 @@ void tile_ring_block_overlapped(KernelBuilder& b, GemmCore& core, ChunkStager& s
       issue_next_patches(b, st, r, tid, next, s, chunks);
       if (multiplies) {
         Expr before = b.let("before", s - 1);
-        st.wait_bulk_u(before % 2, before / 2);  // U's copy (s - 1) % 2, its ((s - 1) / 2)-th
+        st.wait_bulk_u(before % 2, before / 2);  // U's copy (s - 1) % 2, its ((s - 1) / 2)-th (resident: its first)
         multiply_chunk_async(b, core, st, tid, before % 2, lt(b.i32(1), chunk), false);
       }
       st.transform_tile_patches(tid, s % g.stages, s % 2);
@@ -403,7 +403,8 @@ void tile_ring_block(KernelBuilder& b, GemmCore& core, ChunkStager& st, int64_t 
 /// With GemmTiles::persistent_groups (n), a work-group runs blocks gid, gid + n, ... in rounds,
 /// the steps counted on over them: a block's last step copies the next block's first patches,
 /// which land during the sink (the ring is kept apart from the exchange: ir::Memory::kept), and
-/// from the second block on step 0 copies U like any other. `sink` runs after each block.
+/// from the second block on step 0 copies U like any other (but a resident U: GemmTiles::
+/// resident_u). `sink` runs after each block.
 void pipeline_tile_patches(KernelBuilder& b, GemmCore& core, ChunkStager& st, int64_t chunks, int64_t pblocks,
                            int64_t kblocks, const AccumulatorSink& sink) {
   const GemmTiles& g = core.g;
@@ -496,8 +497,8 @@ void multiply_chunks(KernelBuilder& b, const ConvDesc& d, const Tiling& t, const
   // An exchange reuses the f32 area after the GEMM, so it takes what static memory allows, or on
   // tensor cores what the 96 KiB (or the device's GemmTiles::shared_limit) leave beside the operands
   // and patches staged in halves. The tile ring's, with no f32 area, lies over the staging
-  // (Memory::reuses; its loop ends on a barrier) and may take the whole limit, or with
-  // GemmTiles::persistent_groups what the patches leave (they are kept apart from it).
+  // (Memory::reuses; its loop ends on a barrier) and may take the whole limit, or what the arrays
+  // kept apart from it leave (GemmTiles::kept_floats: a persistent ring's patches, a resident U).
   const bool half_u = stages_half(u), half_v = stages_half_v(g, source, input);
   core.smem_size = f32_stage_floats(g, half_u, half_v);
   core.exchange_pitch = exchange_pitch;

@@ -35,7 +35,6 @@ void store_m_from_registers(KernelBuilder& b, const GemmCore& core, const Memory
 
 bool output_by_channels(const ConvDesc& d, const GemmTiles& g) { return d.layout == Layout::nhwc && g.mma; }
 
-
 // All alpha^2 points of a bk x bp block rarely fit work-group memory, so the exchange goes a
 // slice of `rows` output channels at a time: the threads holding the slice's accumulators write
 // Ms[xi][row][pitch], then every thread consumes whole tiles of the slice (storing straight from
@@ -46,8 +45,8 @@ void exchange(KernelBuilder& b, const GemmCore& core, const std::function<void(E
   const int pitch = core.exchange_pitch;
   const int m = row_transform ? row_transform->rows : 0;  // a row's values after the transform
   const int64_t planes = row_transform ? int64_t{g.ppt} * m : g.points;
-  if (row_transform && !rows_exchanged(g, *core.t))
-    throw Error("internal: GEMM tiles " + g.str() + ": rows are exchanged transformed where a thread's points are one row");
+  if (static_cast<bool>(row_transform) != rows_exchanged(g, *core.t))  // (exchange_planes sized it so)
+    throw Error("internal: GEMM tiles " + g.str() + ": rows are exchanged transformed exactly where a thread's points are one row");
   int64_t rows = g.bk;
   while (rows > 1 && planes * rows * pitch > core.smem_size) rows /= 2;
   if (g.bk % rows || planes * rows * pitch > core.smem_size)
