@@ -50,8 +50,11 @@ const std::vector<RingCase>& ring_cases() {
       {{1, 32, 9, 9, 64, 3, Padding::all(1), {}, DType::f16, Layout::nhwc}, Precision::fp16, 2, -1, 132},
       // Staged twice, persistent, its work-groups' rounds uneven (8 blocks over 5).
       {{2, 64, 18, 14, 64, 3, Padding::all(1), {true, false, Activation::none}, DType::f16, Layout::nhwc}, Precision::fp16, 2, 8, 5},
+      // F(3,2) persistent, with a residual and relu6: its region leaves no room for two copies of U
+      // and V, so U is not resident there.
+      {{2, 64, 23, 25, 64, 2, Padding::all(1), {false, true, Activation::relu6}, DType::f16, Layout::nhwc}, Precision::fp16, 3, 4, 3},
       // Persistent, U resident in its two copies (two chunks of 16 channels), 5 blocks over 3.
-      {{3, 32, 9, 17, 64, 3, Padding::all(1), {}, DType::f16, Layout::nhwc}, Precision::fp16, 2, -1, 3},
+      {{3, 32, 9, 17, 64, 3, Padding::all(1), {true, true, Activation::relu6}, DType::f16, Layout::nhwc}, Precision::fp16, 2, -1, 3},
   };
   return cases;
 }
@@ -85,6 +88,25 @@ TEST(WarpgroupRing, PlannerShapesTheRingForWarpgroupsOnSm90Only) {
   plans::PlanOptions planned = planner::resolve_plan(d, warpgroup_options(rc.precision, rc.m, rc.cols, rc.cores));
   planned.gemm->rk = 4, planned.gemm->ppt = 2;
   EXPECT_THROW(plans::build_program(d, planned), Error);
+}
+
+// U resident (GemmTiles::resident_u) in 8 x 4 blocks on an H200's 132 multiprocessors where one
+// block of output channels and two chunks hold it (resnet50.c2.b32, vgg16.1_2.b8), not with two
+// blocks of output channels (resnet50.c3.b32) nor four chunks (C = 128, K = 64).
+TEST(WarpgroupRing, PlannerKeepsUResidentWhereOneBlockOfOutputChannelsHoldsIt) {
+  struct Layer {
+    int n, c, hw, k;
+    bool resident;
+  };
+  for (const Layer& l : {Layer{32, 64, 56, 64, true}, Layer{8, 64, 224, 64, true}, Layer{32, 128, 28, 128, false},
+                         Layer{32, 128, 56, 64, false}}) {
+    ConvCase cc{l.n, l.c, l.hw, l.hw, l.k, 3, Padding::all(1), {}, DType::f16, Layout::nhwc};
+    const ConvDesc d = desc_of(cc);
+    const plans::GemmTiles g = *planner::resolve_plan(d, warpgroup_options(Precision::fp16, 2, 4, 132)).gemm;  // 8 x 4 blocks
+    EXPECT_TRUE(g.async_mma && g.persistent_groups) << g.str() << " " << cc.str();
+    EXPECT_EQ(g.resident_u, l.resident) << g.str() << " " << cc.str();
+    EXPECT_EQ(g.str().find("_ur") != std::string::npos, l.resident) << g.str();
+  }
 }
 
 TEST(WarpgroupRing, MatchesReferenceInEveryTypeAndShape) {

@@ -322,9 +322,10 @@ bool tile_ring_fits(GemmTiles g, const ConvDesc& d, int64_t limit = plans::kAsyn
 // keeps 1 KiB a work-group).
 int64_t group_share(const plans::PlanOptions& p, int groups) { return p.shared_per_core / groups - 1024; }
 
-// Floats of one slice of the exchange after the GEMM: `rows` output channels of every point, rows
-// padded by one (plans::exchange).
-int64_t exchange_floats(const GemmTiles& g, int64_t rows) { return int64_t{g.points} * rows * (g.bp + 1); }
+// Floats of one slice of the exchange after the GEMM: `rows` output channels of `planes` planes
+// (every point, or plans::exchange_planes), rows padded by one (plans::exchange).
+int64_t exchange_floats(const GemmTiles& g, int64_t rows, int64_t planes) { return planes * rows * (g.bp + 1); }
+int64_t exchange_floats(const GemmTiles& g, int64_t rows) { return exchange_floats(g, rows, g.points); }
 
 // Floats of work-group memory the tile ring takes with its exchange in slices of `rows`: where U
 // and V are halves the exchange lies over the staging (plans::multiply_chunks), else beside it.
@@ -431,7 +432,7 @@ void persist_tile_ring(GemmTiles& g, const ConvDesc& d, const plans::Tiling& t, 
   // work-group memory), if the exchange still fits whole beside it.
   GemmTiles resident = g;
   resident.resident_u = true;
-  const int64_t whole_exchange = plans::exchange_planes(g, t) * g.bk * (g.bp + 1);
+  const int64_t whole_exchange = exchange_floats(g, g.bk, plans::exchange_planes(g, t));
   const int64_t barriers = 2 * g.copies();  // U's barriers, 8 bytes each, past everything
   if (plans::takes_resident_u(resident, d) && g.shared_limit - resident.kept_floats() - barriers >= whole_exchange)
     g = resident;
