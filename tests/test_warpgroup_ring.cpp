@@ -110,7 +110,7 @@ TEST(WarpgroupRing, PlannerKeepsUResidentWhereOneBlockOfOutputChannelsHoldsIt) {
 }
 
 TEST(WarpgroupRing, MatchesReferenceInEveryTypeAndShape) {
-  int persistent = 0, regions = 0, twice = 0, persistent_twice = 0, resident = 0;
+  int persistent = 0, regions = 0, twice = 0, persistent_twice = 0, resident = 0, by_mma = 0;
   for (const RingCase& rc : ring_cases()) {
     const ConvDesc d = desc_of(rc.conv);
     const plans::PlanOptions resolved = planner::resolve_plan(d, warpgroup_options(rc.precision, rc.m, rc.cols, rc.cores));
@@ -121,6 +121,7 @@ TEST(WarpgroupRing, MatchesReferenceInEveryTypeAndShape) {
     persistent_twice += g.double_operands && g.persistent_groups > 0;
     regions += g.region.cols > 0;
     resident += g.resident_u;
+    by_mma += g.transforms_by_mma();
     const plans::Program built = plans::build_program(d, resolved);  // within the device's work-group memory
     const ir::Kernel& ring = *built.kernels[built.launches.back().kernel];
     EXPECT_LE(ir::shared_array_bytes(ring), 227 * 1024) << ring.name;
@@ -138,6 +139,7 @@ TEST(WarpgroupRing, MatchesReferenceInEveryTypeAndShape) {
   EXPECT_GE(regions, 2);
   EXPECT_GE(resident, 2);
   EXPECT_GE(persistent_twice - resident, 1);  // and staged twice with U copied every step
+  EXPECT_EQ(by_mma, regions);  // 2D blocks transform on the tensor cores, runs by the threads
 }
 
 // The ring kernel of a resolved plan, its CUDA source (the kernel alone and with the prelude) and
@@ -169,10 +171,17 @@ TEST(WarpgroupRing, CompilesForSm90aWithoutSpilling) {
   const CompiledRing ring = compile_ring(d, resolved);
   const std::string& src = ring.src;
   // U's descriptor: core matrices 1024 bytes apart along the channels (64 rows of 16 bytes), 128
-  // apart by 8 rows, no swizzle; V's: rows of 64 bytes swizzled (mode 2), patterns 512 bytes apart.
-  // Each built once a multiply; one proxy fence a step, after the transform's stores.
+  // apart by 8 rows, no swizzle; V's where the threads transform (runs): rows of 64 bytes swizzled
+  // (mode 2), patterns 512 bytes apart; where the mmas transform (2D blocks): core matrices like
+  // U's, 512 bytes apart along the channels (32 tiles). Each built once a multiply; one proxy fence
+  // a step, after the transform's stores.
+  const plans::GemmTiles& g = *resolved.gemm;
+  ASSERT_EQ(g.transforms_by_mma(), c == 1) << g.str();
   EXPECT_NE(src.find("wino_wgmma_desc(&us[ua], 1024u, 128u, 0u)"), std::string::npos) << src;
-  EXPECT_NE(src.find("wino_wgmma_desc(&vs[va], 16u, 512u, 2u)"), std::string::npos) << src;
+  EXPECT_NE(src.find(g.transforms_by_mma() ? "wino_wgmma_desc(&vs[va], 512u, 128u, 0u)"
+                                           : "wino_wgmma_desc(&vs[va], 16u, 512u, 2u)"),
+            std::string::npos)
+      << src;
   const std::string& kernel = ring.kernel;  // without the prelude
   auto count = [&](const std::string& what) {
     size_t n = 0;
@@ -181,7 +190,6 @@ TEST(WarpgroupRing, CompilesForSm90aWithoutSpilling) {
   };
   // Staged twice, a block's last chunk multiplies after the loop (two multiplies), and its first
   // step transforms without one (a fence of its own).
-  const plans::GemmTiles& g = *resolved.gemm;
   ASSERT_EQ(g.double_operands, c == 1) << g.str();
   EXPECT_EQ(count("wino_wgmma_desc(&"), g.double_operands ? 4u : 2u) << src;
   EXPECT_EQ(count("fence.proxy.async.shared::cta"), g.double_operands ? 2u : 1u) << src;
@@ -195,10 +203,12 @@ TEST(WarpgroupRing, CompilesForSm90aWithoutSpilling) {
   }
 }
 
-// Warpgroup mmas keep no fragments in registers, so at 64 x 32 and 512 threads a thread transforms
-// a whole patch (two thirds of two bands' reads) beside its accumulators; ptxas keeps it unspilled on
-// the shapes plan auto takes the ring on (vgg16.3_2.b8, resnet50.c4.b32: 8 x 4 blocks, persistent).
-TEST(WarpgroupRing, TransformsWholePatchesWithoutSpilling) {
+// Where the ring's tiles are 2D blocks it transforms on the tensor cores: each warp a tile's 16
+// channels a step, one ldmatrix of the patch's pixels and two mmas with the transform's matrix
+// (GemmTiles::transforms_by_mma), no conversions or additions of the threads'; ptxas keeps it
+// unspilled on the shapes plan auto takes the ring on (vgg16.3_2.b8, resnet50.c4.b32: 8 x 4
+// blocks, persistent).
+TEST(WarpgroupRing, TransformsOnTheTensorCoresWithoutSpilling) {
   std::string why;
   if (!cuda::nvrtc_available(&why)) GTEST_SKIP() << "NVRTC not available: " << why;
   for (const ConvCase& conv : {ConvCase{8, 256, 56, 56, 256, 3, Padding::all(1), {}, DType::f16, Layout::nhwc},
@@ -209,9 +219,10 @@ TEST(WarpgroupRing, TransformsWholePatchesWithoutSpilling) {
     const plans::PlanOptions resolved = planner::resolve_plan(d, warpgroup_options(precision, 2, 4, 132));
     const plans::GemmTiles& g = *resolved.gemm;
     ASSERT_TRUE(g.async_mma && g.double_operands && g.region.cols == 4) << g.str();
-    ASSERT_EQ(int64_t{g.bp} * g.cc / 2, g.threads()) << g.str();  // a (tile, channel pair) a thread
+    ASSERT_TRUE(g.transforms_by_mma()) << g.str();
     const CompiledRing ring = compile_ring(d, resolved);
-    EXPECT_NE(ring.src.find("two channels a thread, 1 thread(s) a pair"), std::string::npos) << ring.src;
+    EXPECT_NE(ring.src.find("transform the chunk's patches into V on the tensor cores"), std::string::npos) << ring.src;
+    EXPECT_EQ(ring.src.find("two channels a thread"), std::string::npos) << ring.src;
     ASSERT_EQ(ring.out.kernels.count(ring.name), 1u) << ring.out.log;
     EXPECT_EQ(ring.spill_bytes(), 0) << ring.out.log;
     std::printf("[ measured ] %s: %d registers (sm_90a)\n", ring.name.c_str(), ring.out.kernels.at(ring.name).registers);

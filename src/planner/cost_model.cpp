@@ -138,7 +138,10 @@ struct LaunchCost {
 // fragment loads from work-group memory and their mmas in turn: those two add up.
 LaunchCost launch_cost(const plans::Program& prog, const plans::Launch& l, const KernelStats& s,
                        const DeviceCaps& caps) {
-  const double mma = s.mma_flops > 0 ? s.mma_tf32_flops / (caps.tf32_gflops * 1e3) : 0;
+  const double peak = caps.tf32_peak_gflops > 0 ? caps.tf32_peak_gflops : caps.tf32_gflops;
+  const double mma = s.mma_flops > 0 ? (s.mma_tf32_flops - s.peak_mma_tf32_flops) / (caps.tf32_gflops * 1e3) +
+                                           s.peak_mma_tf32_flops / (peak * 1e3)
+                                     : 0;
   const double vec =
       caps.vector_gflops > 0 ? s.vector_flops / (caps.vector_gflops * vector_rate_share(s, caps) * 1e3) : 0;
   const double scalar = s.flops - s.mma_flops - (caps.vector_gflops > 0 ? s.vector_flops : 0);

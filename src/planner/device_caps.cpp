@@ -64,7 +64,8 @@ DeviceCaps nvidia(int major, int sms, const std::string& name) {
   c.mma = major >= 8;
   c.bulk_copies = major >= 9;
   c.warpgroup_mma = major == 9;
-  c.tf32_gflops = 0.325 * nvidia_peak_gflops(major, sms, Precision::tf32);
+  c.tf32_peak_gflops = nvidia_peak_gflops(major, sms, Precision::tf32);
+  c.tf32_gflops = 0.325 * c.tf32_peak_gflops;
   return c;
 }
 
@@ -196,7 +197,7 @@ DeviceCaps caps_for_target(const std::string& t) {
     c.bulk_copies = false;
     c.warpgroup_mma = false;
     c.max_threads = 256;  // what OpenCL GPUs allow at least (AMD, Mali and many Intel GPUs: exactly 256)
-    c.tf32_gflops = 0;
+    c.tf32_gflops = c.tf32_peak_gflops = 0;
     return c;
   }
   // sm_XX, or sm_90:h100 and sm_90:h200 for the GPU a measurement came from (the H100's memory is
@@ -251,6 +252,7 @@ DeviceCaps caps_for_device(const Device& d) {
       c.vector_lanes = 4;  // the CPU-shaped GEMM, at the vector width CUDA's dialect can spell
       c.mma = true;  // the interpreter runs the warp-level ops lane by lane
       c.tf32_gflops = c.gflops;
+      c.tf32_peak_gflops = 0;
       // An sm_90 multiprocessor's memory, so that the tensor-core fused's ring is planned (and
       // checked) as on the GPU it was timed on: 64 x 32 blocks, the exchange over the staging in one
       // slice (planner/tile_choice.cpp: widen_tile_ring).

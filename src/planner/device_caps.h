@@ -37,6 +37,7 @@ struct DeviceCaps {
   bool private_arrays = false;               // a thread may hold arrays of hundreds of KiB (the CPU fused plan's V and M)
   double vector_gflops = 0;                  // the rate of vector operations (0: that of the others)
   double tf32_gflops = 0;                    // the tf32 rate of Wino's mma GEMMs
+  double tf32_peak_gflops = 0;               // the tensor cores' tf32 peak (0: tf32_gflops)
   int vector_loads_per_fma = 1;              // vector loads a CPU core issues in the time of one vector FMA
                                              // (2 on Zen 4, whose 512-bit FMAs take both 256-bit pipes)
   int64_t l1_bytes = 32 * 1024;              // data caches of one core: the CPU-shaped plans' blocking

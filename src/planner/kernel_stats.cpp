@@ -43,6 +43,7 @@ class Analyzer {
     block(k_.body, 1);
     scopes_.pop_back();
     close_arrays();
+    if (stats_.mma_async_shared_bytes > 0) stats_.peak_mma_tf32_flops = warp_mma_tf32_flops_;
     stats_.max_live = max_live();
     int pointers = 0;
     for (const auto& b : k_.buffers) pointers += b->size > 0 ? 2 : 0;  // 64-bit addresses
@@ -349,6 +350,7 @@ class Analyzer {
           stats_.flops += f;
           stats_.mma_flops += f;
           stats_.mma_tf32_flops += s.mma == MmaKind::tf32x3_m16n8k8 ? 3 * f : mma_is_tf32(s.mma) ? f : f / 2;
+          warp_mma_tf32_flops_ += s.mma == MmaKind::tf32x3_m16n8k8 ? 3 * f : mma_is_tf32(s.mma) ? f : f / 2;
           break;
         }
       }
@@ -382,6 +384,7 @@ class Analyzer {
   const Kernel& k_;
   ValuePlan plan_;
   KernelStats stats_;
+  int64_t warp_mma_tf32_flops_ = 0;  // mma statements' share of stats_.mma_tf32_flops
   int64_t pos_ = 0;
   std::vector<std::unordered_map<const Node*, int>> scopes_;
   std::vector<Interval> intervals_;

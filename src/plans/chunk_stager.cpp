@@ -63,6 +63,10 @@ ChunkStager::ChunkStager(KernelBuilder& b, const ConvDesc& d, const Tiling& t, c
     const int64_t elements = g.stages * g.tile_patch_elements();  // halves
     patches_ = g.persistent_groups ? b.kept_shared_array("xs", elements, input->type)
                                    : b.shared_array("xs", elements, input->type);
+    if (g.transforms_by_mma()) {
+      transform_table_ = b.kept_shared_array("bt", 256, mma_storage_type(*g.mma));
+      transform_out_ = b.thread_array("tv", 8);
+    }
   }
   if (g.bulk_u) {
     if (!takes_bulk_u(g, d) || half_u != g.half_u)

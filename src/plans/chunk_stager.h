@@ -89,13 +89,22 @@ class ChunkStager {
   /// `pb`: the block of tiles (null: the core's; GemmTiles::persistent_groups: the next block's).
   void issue_tile_patches(ir::Expr tid, ir::Expr c0, ir::Expr buf, ir::Expr pb = {});
   /// GemmTiles::tile_patch_ring: the patches in copy `buf` transformed into V's copy `vbuf`,
-  /// Vs[xi][bp][cc], two channels a thread (one 32-bit access for each pixel and each point).
+  /// Vs[xi][bp][cc], two channels a thread (one 32-bit access for each pixel and each point), or
+  /// where GemmTiles::transforms_by_mma on the tensor cores (transform_tile_patches_by_mma).
   void transform_tile_patches(ir::Expr tid, ir::Expr buf, ir::Expr vbuf);
+  /// GemmTiles::transforms_by_mma: the transform's matrix into work-group memory, at the kernel's
+  /// start (a work-group barrier before the first transform; nothing otherwise).
+  void init_transform(ir::Expr tid);
 
  private:
   // issue_tile_patches where the tiles are a 2D block (GemmTiles::region): the block's input region
   // once, [h][w][cc] at the region's pitches (tile_patch_ring.cpp).
   void issue_region_patches(ir::Expr tid, ir::Expr c0, ir::Expr buf, ir::Expr pb);
+  // transform_tile_patches on the tensor cores (mma_patch_transform.cpp): V = (B^T (x) B^T) x the
+  // patch's 16 pixels, a tile's 16 channels a warp at a time, in two m16n8k16 mmas.
+  void transform_tile_patches_by_mma(ir::Expr tid, ir::Expr buf, ir::Expr vbuf);
+  const ir::Memory* transform_table_ = nullptr;  // GemmTiles::transforms_by_mma: B^T (x) B^T, kept
+  const ir::Memory* transform_out_ = nullptr;    // and each lane's 8 values of the two mmas' D
   struct Element {
     ir::Expr row, col, ok;  // row in [points x cc]; ok: inside the chunk (null: always)
   };

@@ -93,13 +93,14 @@ void multiply_chunk_async(KernelBuilder& b, const GemmCore& core, const ChunkSta
   const bool by_rows = g.points == 1;  // warpgroups over the rows (core_matrix_offset of row 64 w), V shared
   Expr us = b.let("ua", b.i32(st.a().base) + buf * st.a().copy +
                             group * (by_rows ? int64_t{kMmaAsyncRows} / 8 * 64 : int64_t{g.ppt} * g.cc * g.bk));
-  Expr vs = b.let("va", b.i32(st.v().base) + buf * st.v().copy + (by_rows ? b.i32(0) : group * (int64_t{g.ppt} * g.cc * g.bp)));
+  const int64_t vpoint = g.v_point_elements(true);  // a point's block of V (bp x cc and the stagger)
+  Expr vs = b.let("va", b.i32(st.v().base) + buf * st.v().copy + (by_rows ? b.i32(0) : group * (g.ppt * vpoint)));
   for (int j = 0; j < g.ppt; ++j) {
     std::vector<int64_t> slots;
     for (int i = 0; i < g.bp / 2; ++i) slots.push_back(core.acc_index(j, i % 4 / 2, 2 * (i / 4) + i % 2));
     for (int s = 0; s < g.cc / depth; ++s)
       b.mma_async(*g.mma, core.acc, slots, u_async_matrix(g, st.a().smem, us + int64_t{j} * g.cc * g.bk, s),
-                  v_async_matrix(g, st.v().smem, vs + int64_t{j} * g.cc * g.bp, s), s == 0 ? accumulate : Expr{});
+                  v_async_matrix(g, st.v().smem, vs + int64_t{j} * vpoint, s), s == 0 ? accumulate : Expr{});
   }
   b.mma_async_commit();
   if (wait) b.mma_async_wait(0);
@@ -417,6 +418,7 @@ void pipeline_tile_patches(KernelBuilder& b, GemmCore& core, ChunkStager& st, in
   b.threads([&](Expr tid) {
     if (!r.n && !g.async_mma) zero_accumulators(b, core);  // (warpgroup mmas: the first chunk's write them)
     st.init_bulk_u(tid);
+    st.init_transform(tid);
     st.issue_tile_patches(tid, b.i32(0), b.i32(0));
     // U's copy 0 is free until chunk 0 multiplies: chunk 0's lands while its patches do (their
     // wait was the ring's longest, its U's after the transform the next, H100 session 54).

@@ -156,8 +156,11 @@ struct GemmTiles {
   int row_pitch(int width, bool half) const { return async_mma ? width : width + (half ? 8 : pad()); }
   /// Elements (halves or floats) of one staged copy of U's chunk, [points][cc][bk] rows.
   int64_t u_copy_elements(bool half) const { return int64_t{staged_points()} * cc * row_pitch(bk, half); }
+  /// Elements of one point's block of V's staged chunk: [cc][bp] rows or [bp][cc] (by tiles), and
+  /// point_stagger() past them.
+  int64_t v_point_elements(bool half) const { return int64_t{v_tile_major ? bp : cc} * v_pitch(half) + point_stagger(); }
   /// Elements of one staged copy of V's chunk: [points][cc][bp] rows, or [points][bp][cc] (by tiles).
-  int64_t v_copy_elements(bool half) const { return int64_t{staged_points()} * (v_tile_major ? bp : cc) * v_pitch(half); }
+  int64_t v_copy_elements(bool half) const { return staged_points() * v_point_elements(half); }
   /// Elements from one staged row of V to the next (bulk_v: unpadded, a chunk's cc channels).
   int v_pitch(bool half) const { return bulk_v ? cc : row_pitch(v_tile_major ? cc : bp, half); }
   /// Floats of work-group memory one copy of the staged chunk takes (halves count half; V by
@@ -180,14 +183,26 @@ struct GemmTiles {
   /// The tile ring with U and V in halves (no float32 staging): its exchange after the GEMM lies
   /// over the staging (ir::Memory::reuses) and may take all the work-group's memory.
   bool exchange_over_staging() const { return tile_patch_ring() && half_u && half_v; }
+  /// The tile ring on warpgroup mmas with 2D blocks transforms its patches on the tensor cores, a
+  /// warp a tile's 16 channels at a time (ChunkStager::transform_tile_patches_by_mma): 16 points
+  /// (alpha 4), chunks of 16-channel groups, the block's tiles shared evenly by the warps.
+  bool transforms_by_mma() const {
+    return tile_patch_ring() && async_mma && region.cols && points == 16 && cc % 16 == 0 && bp % (threads() / 32) == 0;
+  }
+  /// Halves past each point's block of V (v_point_elements): 8 where the transform is by mma,
+  /// whose lanes store 8 points at once, so that their 16 bytes fall in distinct banks.
+  int point_stagger() const { return transforms_by_mma() ? 8 : 0; }
+  /// Floats of the transform by mma's matrix (B^T (x) B^T, 16 x 16 halves) in work-group memory.
+  int64_t transform_table_floats() const { return transforms_by_mma() ? 128 : 0; }
   /// Halves of one copy of the tile ring's patches: each tile's, or the block's region.
   int64_t tile_patch_elements() const { return region.cols ? region.elements() : int64_t{points} * bp * cc; }
   /// Floats' worth of work-group memory all the tile ring's copies of the patches take.
   int64_t tile_patch_floats() const { return stages * tile_patch_elements() / 2; }
   /// Floats of work-group memory kept apart from the tile ring's exchange: the next block's patches
-  /// (persistent_groups) and a resident U.
+  /// (persistent_groups), a resident U and the transform's matrix.
   int64_t kept_floats() const {
-    return (persistent_groups ? tile_patch_floats() : 0) + (resident_u ? copies() * u_copy_elements(true) / 2 : 0);
+    return (persistent_groups ? tile_patch_floats() : 0) + (resident_u ? copies() * u_copy_elements(true) / 2 : 0) +
+           transform_table_floats();
   }
   /// Copies of the staged chunk: the stages, two when prefetching, else one (the tile ring's
   /// stages are its patches'; it stages U and V once or, with double_operands, twice).
@@ -199,7 +214,7 @@ struct GemmTiles {
   /// Floats of work-group memory the staged chunks take.
   int64_t stage_floats() const {
     if (patch_ring()) return int64_t{points} * cc * stages * (int64_t{bk} + 2 * int64_t{bp});
-    if (tile_patch_ring()) return copies() * chunk_floats() + tile_patch_floats();
+    if (tile_patch_ring()) return copies() * chunk_floats() + tile_patch_floats() + transform_table_floats();
     return copies() * chunk_floats();
   }
   /// Floats of work-group memory the staged chunks may take: the opt-in 96 KiB where the kernel

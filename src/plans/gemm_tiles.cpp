@@ -48,6 +48,10 @@ ir::SharedMatrix u_async_matrix(const GemmTiles& g, const ir::Memory* us, ir::Ex
 }
 
 ir::SharedMatrix v_async_matrix(const GemmTiles& g, const ir::Memory* vs, ir::Expr v, int s) {
+  if (g.transforms_by_mma()) {  // V's bp rows in core matrices, as U's bk (core_matrix_offset)
+    const int64_t along = int64_t{s} * ir::mma_depth(*g.mma) / 8;
+    return {vs, v + along * g.bp * 8, 64, int64_t{g.bp} * 8};
+  }
   return {vs, v + int64_t{s} * ir::mma_depth(*g.mma), int64_t{8} * g.cc, 0, 2 * g.cc};
 }
 

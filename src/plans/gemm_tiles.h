@@ -52,7 +52,8 @@ ir::Expr swizzled_v_offset(ir::Expr row, ir::Expr ch, int cc);
 
 /// The matrices a warpgroup mma reads for k-step s of a point whose staged U and V start at `u`
 /// and `v` (async_mma): U's bk rows in core matrices (core_matrix_offset), V's bp rows swizzled
-/// (swizzled_v_offset). The one place that turns those layouts into ir::SharedMatrix strides.
+/// (swizzled_v_offset), or in core matrices too where the ring transforms by mma
+/// (GemmTiles::transforms_by_mma). The one place that turns those layouts into ir::SharedMatrix strides.
 ir::SharedMatrix u_async_matrix(const GemmTiles& g, const ir::Memory* us, ir::Expr u, int s);
 ir::SharedMatrix v_async_matrix(const GemmTiles& g, const ir::Memory* vs, ir::Expr v, int s);
 

@@ -34,6 +34,24 @@ int64_t read_passes(const GemmTiles& g, const Tiling& t, const PatchRegion& r) {
   return passes;
 }
 
+// The same for the transform by mma's ldmatrix reads (ChunkStager::transform_tile_patches_by_mma):
+// unit u of the chunk is staged row u / (cc / 16) and 16 channels; its lane l gives the row of
+// pixel l % 16 (mma_patch_row, mma_patch_col) and channels l / 16 * 8, 16 bytes.
+int64_t mma_read_passes(const GemmTiles& g, const Tiling& t, const PatchRegion& r) {
+  const int groups = g.cc / 16, w = staged_run(g, false);
+  int64_t passes = 0;
+  for (int64_t unit = 0; unit < int64_t{g.bp} * groups; ++unit) {
+    const int64_t pl = tile_of_staged_row(w, unit / groups), at = r.tile_offset(pl, t.m) + unit % groups * 16;
+    int64_t start[32];
+    for (int lane = 0; lane < 32; ++lane) {
+      const int k = lane % 16;
+      start[lane] = (at + mma_patch_row(k) * r.row_pitch + mma_patch_col(k) * r.pixel_pitch + lane / 16 * 8) * 2;
+    }
+    passes += bank_passes(start, 16).wavefronts;
+  }
+  return passes;
+}
+
 }  // namespace
 
 PatchRegion patch_region(const GemmTiles& g, const Tiling& t, int cols) {
@@ -51,7 +69,7 @@ PatchRegion patch_region(const GemmTiles& g, const Tiling& t, int cols) {
         r.cols = cols, r.rows = g.bp / cols, r.swap_bit = swap_bit;
         r.h = (r.rows - 1) * t.m + t.alpha, r.w = (cols - 1) * t.m + t.alpha;
         r.pixel_pitch = g.cc + pixel_pad, r.row_pitch = r.w * r.pixel_pitch + row_pad;
-        const int64_t passes = read_passes(g, t, r);
+        const int64_t passes = g.transforms_by_mma() ? mma_read_passes(g, t, r) : read_passes(g, t, r);
         if (!best.cols || passes < best_passes || (passes == best_passes && r.elements() < best.elements()))
           best = r, best_passes = passes;
       }

@@ -11,8 +11,22 @@
 
 namespace wino::plans {
 
+/// The transform by mma's order of a 4 x 4 patch's pixels along the mma's depth k
+/// (ChunkStager::transform_tile_patches_by_mma): k's halves are columns 0-1 and 2-3 of the four
+/// rows, so that the 8 pixels one ldmatrix matrix reads span the four patch rows (with a row
+/// pitch of 16 bytes past a multiple of 64, the 8 rows' 16 bytes fall in distinct banks).
+template <class Index>
+Index mma_patch_row(Index k) {
+  return k % 8 / 2;
+}
+template <class Index>
+Index mma_patch_col(Index k) {
+  return k % 16 / 8 * 2 + k % 2;
+}
+
 /// The region of blocks of (bp / cols) x cols tiles at tiling t (cols divides bp), with the pitches
-/// that give the transform's 32-bit reads of each warp the fewest passes over the banks.
+/// that give the transform's reads of each warp (32-bit, or by mma ldmatrix's rows of 16 bytes)
+/// the fewest passes over the banks.
 PatchRegion patch_region(const GemmTiles& g, const Tiling& t, int cols);
 
 /// Work-groups along the tiles: blocks of bp consecutive tiles, or the region's blocks of each image.

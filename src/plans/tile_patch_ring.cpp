@@ -84,6 +84,7 @@ void ChunkStager::issue_region_patches(Expr tid, Expr c0, Expr buf, Expr pb) {
 }
 
 void ChunkStager::transform_tile_patches(Expr tid, Expr buf, Expr vbuf) {
+  if (g_.transforms_by_mma()) return transform_tile_patches_by_mma(tid, buf, vbuf);
   const int A = t_.alpha, a2 = A * A, T = g_.threads(), bp = g_.bp, cc = g_.cc, half = cc / 2;
   const int64_t pairs = int64_t{bp} * half;  // (tile, channel pair)s of the chunk
   const RationalMatrix& BT = t_.t.BT;
