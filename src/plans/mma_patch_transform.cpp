@@ -84,20 +84,19 @@ void ChunkStager::transform_tile_patches_by_mma(Expr tid, Expr buf, Expr vbuf) {
   b_.comment("transform the chunk's patches into V on the tensor cores, Vs[xi][bp][cc] in core matrices: " +
              std::to_string(per_warp) + " x 16 channels of a tile a warp");
   // Warp w takes the chunk's units w per_warp .. (w + 1) per_warp - 1, unit u being staged row u /
-  // groups and its 16 channels u % groups. Where each unit's place in the patches and in V is the
-  // warp's first's moved by the same offset in every warp, those offsets are constants.
+  // groups and its 16 channels u % groups: its place in the patches and in V is the warp's first
+  // unit's moved by an offset the same in every warp (checked here), a constant.
   auto place = [&](int64_t unit) {
     const int64_t row = unit / groups, ch = unit % groups * 16;
     const int64_t pl = tile_of_staged_row(run, row);
     return std::array<int64_t, 2>{r.tile_offset(pl, t_.m) + ch, ch / 8 * (g_.bp * 8) + row / 8 * 64 + row % 8 * 8};
   };
-  bool constant = true;
   for (int64_t w = 0; w < T / kWarp; ++w)
     for (int64_t u = 0; u < per_warp; ++u)
       for (int i = 0; i < 2; ++i)
-        constant = constant && place(w * per_warp + u)[i] - place(w * per_warp)[i] == place(u)[i] - place(0)[i];
-  // (The warp's index straight from the thread's: from a lane's shuffle, ptxas cannot tell it is
-  // not negative and computes the tiles' places with signed divisions, each step.)
+        if (place(w * per_warp + u)[i] - place(w * per_warp)[i] != place(u)[i] - place(0)[i])
+          throw Error("internal: GEMM tiles " + g_.str() + ": the transform by mma's units lie apart differently in "
+                      "each warp");
   Expr lane = b_.let("lane", tid % kWarp), warp = b_.let("warp", tid / kWarp);
   // A: the matrix, points by pixels; lane l gives the row of its matrix l / 8 (table_offset).
   const std::vector<Expr> a = b_.load_matrix("bt", transform_table_, lane / 16 * 128 + lane % 16 * 8, 4, false);
@@ -111,18 +110,10 @@ void ChunkStager::transform_tile_patches_by_mma(Expr tid, Expr buf, Expr vbuf) {
   // one 32-bit store; a store's 8 points fall 16 bytes apart mod 128 (GemmTiles::point_stagger).
   Expr to = b_.let("to", b_.i32(v.base) + vbuf * v.copy + lane / 4 * vpoint + lane % 4 * 2);
   Expr row0 = warp * rows;  // the warp's first unit's staged row, channels 0
-  Expr patch0 = constant ? b_.let("xw", from + r.tile_offset(tile_of_staged_row(core_, row0), t_.m)) : Expr{};
-  Expr v0 = constant ? b_.let("vw", to + core_matrix_offset(row0, b_.i32(0), g_.bp)) : Expr{};
+  Expr patch0 = b_.let("xw", from + r.tile_offset(tile_of_staged_row(core_, row0), t_.m));
+  Expr v0 = b_.let("vw", to + core_matrix_offset(row0, b_.i32(0), g_.bp));
   for (int64_t u = 0; u < per_warp; ++u) {
-    Expr patch_at, v_at;
-    if (constant) {
-      patch_at = patch0 + (place(u)[0] - place(0)[0]), v_at = v0 + (place(u)[1] - place(0)[1]);
-    } else {
-      Expr unit = b_.let("unit", warp * per_warp + u);
-      Expr row = b_.let("row", unit / groups), ch0 = b_.let("ch0", unit % groups * 16);  // staged row, channels
-      patch_at = b_.let("xu", from + r.tile_offset(tile_of_staged_row(core_, row), t_.m) + ch0);
-      v_at = b_.let("vu", to + core_matrix_offset(row, ch0, g_.bp));
-    }
+    Expr patch_at = patch0 + (place(u)[0] - place(0)[0]), v_at = v0 + (place(u)[1] - place(0)[1]);
     const std::vector<Expr> d = b_.load_matrix("d", patches_, patch_at, 4, true);
     for (int j = 0; j < 2; ++j) {  // channels 8 j .. 8 j + 7 of the unit's 16
       std::vector<int64_t> slots;
