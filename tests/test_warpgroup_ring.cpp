@@ -1,5 +1,6 @@
 // The tensor-core fused ring on warpgroup mmas (GemmTiles::async_mma; sm_90 wgmma): the planner's
-// shape for it, U and V in core matrices, and every option the ring takes (f16 and bf16, F(2,3)
+// shape for it, U and V in core matrices, its input transform on the tensor cores where its tiles
+// are 2D blocks, and every option the ring takes (f16 and bf16, F(2,3)
 // and F(3,2), runs and 2D blocks, U and V staged once or twice (the mmas of one chunk during the
 // next one's transform), persistent work-groups with uneven last rounds and U resident in them,
 // odd chunk counts, two blocks of output channels, N > 1, padding 1 and 2, the epilogue) in the
