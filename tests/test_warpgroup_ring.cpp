@@ -123,6 +123,7 @@ TEST(WarpgroupRing, MatchesReferenceInEveryTypeAndShape) {
     regions += g.region.cols > 0;
     resident += g.resident_u;
     by_mma += g.transforms_by_mma();
+    EXPECT_EQ(g.str().find("_tm") != std::string::npos, g.transforms_by_mma()) << g.str();
     const plans::Program built = plans::build_program(d, resolved);  // within the device's work-group memory
     const ir::Kernel& ring = *built.kernels[built.launches.back().kernel];
     EXPECT_LE(ir::shared_array_bytes(ring), 227 * 1024) << ring.name;

@@ -673,7 +673,9 @@ plans::PlanOptions resolve_plan(const ConvDesc& d, plans::PlanOptions p) {
   // The multiplies as warpgroup mmas (sm_90) where the tiles are shaped for them
   // (plans::takes_async_mma; widen_tile_ring shapes the ring's so).
   g.async_mma = p.warpgroup_mma && plans::takes_async_mma(g);
-  // The ring's transform on the tensor cores reads its region by ldmatrix's rows: pitches for those.
+  // The ring's transform on the tensor cores, which reads its region by ldmatrix's rows: pitches
+  // for those.
+  g.mma_transform = g.async_mma;
   if (g.transforms_by_mma()) g.region = plans::patch_region(g, t, g.region.cols);
   overlap_warpgroup_ring(g);
   persist_tile_ring(g, d, t, p);

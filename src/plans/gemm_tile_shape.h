@@ -136,6 +136,9 @@ struct GemmTiles {
   // its points' whole block, 16 rows a warp, U is staged unpadded in core matrices
   // (core_matrix_offset) and V in swizzled rows (plans::swizzled_v_offset): no fragment loads.
   bool async_mma = false;
+  // The warpgroup ring's input transform on the tensor cores where it can (transforms_by_mma;
+  // planner: set with async_mma; kernel names "_tm").
+  bool mma_transform = false;
   int threads() const { return lanes ? 1 : (points / ppt) * (bk / rk) * (bp / rp); }
   int staged_points() const { return stage_points ? stage_points : points; }
   /// CPU-shaped: whether the block's bk / lanes vectors of U fit in vector registers beside its
@@ -187,7 +190,7 @@ struct GemmTiles {
   /// warp a tile's 16 channels at a time (ChunkStager::transform_tile_patches_by_mma): 16 points
   /// (alpha 4), chunks of 16-channel groups, the block's tiles shared evenly by the warps.
   bool transforms_by_mma() const {
-    return tile_patch_ring() && async_mma && region.cols && points == 16 && cc % 16 == 0 && bp % (threads() / 32) == 0;
+    return mma_transform && tile_patch_ring() && async_mma && region.cols && points == 16 && cc % 16 == 0 && bp % (threads() / 32) == 0;
   }
   /// Halves past each point's block of V (v_point_elements): 8 where the transform is by mma,
   /// whose lanes store 8 points at once, so that their 16 bytes fall in distinct banks.

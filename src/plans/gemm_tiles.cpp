@@ -19,6 +19,7 @@ std::string GemmTiles::str() const {
   if (persistent_groups && tile_patch_ring()) s += "_n" + std::to_string(persistent_groups);
   if (resident_u) s += "_ur";
   if (async_mma) s += "_wg";
+  if (transforms_by_mma()) s += "_tm";
   return mma ? s + "_" + ir::mma_operand_name(*mma) : s;
 }
 
