@@ -676,6 +676,7 @@ plans::PlanOptions resolve_plan(const ConvDesc& d, plans::PlanOptions p) {
   // The ring's transform on the tensor cores, which reads its region by ldmatrix's rows: pitches
   // for those.
   g.mma_transform = g.async_mma;
+  g.mma_transform = plans::takes_mma_transform(g, d, t);
   if (g.transforms_by_mma()) g.region = plans::patch_region(g, t, g.region.cols);
   overlap_warpgroup_ring(g);
   persist_tile_ring(g, d, t, p);

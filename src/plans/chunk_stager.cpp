@@ -63,6 +63,9 @@ ChunkStager::ChunkStager(KernelBuilder& b, const ConvDesc& d, const Tiling& t, c
     const int64_t elements = g.stages * g.tile_patch_elements();  // halves
     patches_ = g.persistent_groups ? b.kept_shared_array("xs", elements, input->type)
                                    : b.shared_array("xs", elements, input->type);
+    if (g.transforms_by_mma() && !takes_mma_transform(g, d, t))
+      throw Error("internal: GEMM tiles " + g.str() + ": the transform by mma takes an input in the mma's half type "
+                  "and units at the same offsets in every warp");
     if (g.transforms_by_mma()) {
       transform_table_ = b.kept_shared_array("bt", 256, mma_storage_type(*g.mma));
       transform_out_ = b.thread_array("tv", 8);

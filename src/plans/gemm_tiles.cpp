@@ -1,6 +1,7 @@
 #include "plans/gemm_tiles.h"
 
 #include "common/error.h"
+#include "plans/gemm_fragments.h"
 
 namespace wino::plans {
 
@@ -73,6 +74,27 @@ int64_t exchange_planes(const GemmTiles& g, const Tiling& t) {
 bool takes_resident_u(const GemmTiles& g, const ConvDesc& d) {
   const bool ring = g.persistent_groups && g.bulk_u && g.async_mma && g.double_operands && g.half_u;
   return ring && ceil_div(d.k, g.bk) == 1 && ceil_div(d.c, g.cc) <= g.copies();
+}
+
+std::array<int64_t, 2> mma_transform_unit(const GemmTiles& g, const Tiling& t, int64_t unit) {
+  const int groups = g.cc / 16;
+  const int64_t row = unit / groups, ch = unit % groups * 16;
+  const int64_t pl = tile_of_staged_row(staged_run(g, false), row);
+  return {g.region.tile_offset(pl, t.m) + ch, ch / 8 * (int64_t{g.bp} * 8) + row / 8 * 64 + row % 8 * 8};
+}
+
+bool takes_mma_transform(const GemmTiles& g, const ConvDesc& d, const Tiling& t) {
+  const bool half = d.dtype == DType::f16 || d.dtype == DType::bf16;
+  if (!g.transforms_by_mma() || !half || ir::mma_storage_type(*g.mma) != (d.dtype == DType::f16 ? ir::Type::f16 : ir::Type::bf16))
+    return false;
+  const int64_t warps = g.threads() / 32, per_warp = int64_t{g.bp} * (g.cc / 16) / warps;
+  for (int64_t w = 0; w < warps; ++w)
+    for (int64_t u = 0; u < per_warp; ++u)
+      for (int i = 0; i < 2; ++i)
+        if (mma_transform_unit(g, t, w * per_warp + u)[i] - mma_transform_unit(g, t, w * per_warp)[i] !=
+            mma_transform_unit(g, t, u)[i] - mma_transform_unit(g, t, 0)[i])
+          return false;
+  return true;
 }
 
 bool takes_bulk_v(const GemmTiles& g, const ConvDesc& d) {

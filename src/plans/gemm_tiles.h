@@ -2,6 +2,7 @@
 // chooses the tiles: planner/tile_choice.h).
 #pragma once
 
+#include <array>
 #include <string>
 
 #include "plans/gemm_tile_shape.h"
@@ -30,6 +31,15 @@ int64_t exchange_planes(const GemmTiles& g, const Tiling& t);
 /// copies in halves, two copies of U and V, one block of output channels (every block a work-group
 /// runs has the same U) and no more chunks of channels than copies (U's whole block fits them).
 bool takes_resident_u(const GemmTiles& g, const ConvDesc& d);
+
+/// Whether the warpgroup ring may transform its patches on the tensor cores
+/// (GemmTiles::mma_transform): its shape allows it (transforms_by_mma with the flag set), the
+/// input is in the mma's own half type (the patches' bits are its operands), and each warp's units
+/// lie at the same offsets from its first in every warp (ChunkStager::transform_tile_patches_by_mma).
+bool takes_mma_transform(const GemmTiles& g, const ConvDesc& d, const Tiling& t);
+/// Where unit `unit` of a chunk of the transform by mma lies: its offset in a copy of the patches'
+/// region and in a point's block of V (staged row unit / (cc / 16), 16 channels).
+std::array<int64_t, 2> mma_transform_unit(const GemmTiles& g, const Tiling& t, int64_t unit);
 
 /// Whether the unfused tensor-core GEMM with U by bulk copies may take V's chunks so too
 /// (GemmTiles::bulk_v): V by tiles in halves, loaded by ldmatrix, chunks of 16 to 64 channels, C a

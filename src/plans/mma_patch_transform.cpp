@@ -75,7 +75,7 @@ void ChunkStager::init_transform(Expr tid) {
 }
 
 void ChunkStager::transform_tile_patches_by_mma(Expr tid, Expr buf, Expr vbuf) {
-  const int T = g_.threads(), groups = g_.cc / 16, run = staged_run(g_, false);
+  const int T = g_.threads(), groups = g_.cc / 16;
   const int64_t per_warp = int64_t{g_.bp} * groups / (T / kWarp), rows = per_warp / groups;
   const MmaKind kind = *g_.mma;
   const PatchRegion& r = g_.region;
@@ -83,20 +83,9 @@ void ChunkStager::transform_tile_patches_by_mma(Expr tid, Expr buf, Expr vbuf) {
   const int64_t vpoint = g_.v_point_elements(true);
   b_.comment("transform the chunk's patches into V on the tensor cores, Vs[xi][bp][cc] in core matrices: " +
              std::to_string(per_warp) + " x 16 channels of a tile a warp");
-  // Warp w takes the chunk's units w per_warp .. (w + 1) per_warp - 1, unit u being staged row u /
-  // groups and its 16 channels u % groups: its place in the patches and in V is the warp's first
-  // unit's moved by an offset the same in every warp (checked here), a constant.
-  auto place = [&](int64_t unit) {
-    const int64_t row = unit / groups, ch = unit % groups * 16;
-    const int64_t pl = tile_of_staged_row(run, row);
-    return std::array<int64_t, 2>{r.tile_offset(pl, t_.m) + ch, ch / 8 * (g_.bp * 8) + row / 8 * 64 + row % 8 * 8};
-  };
-  for (int64_t w = 0; w < T / kWarp; ++w)
-    for (int64_t u = 0; u < per_warp; ++u)
-      for (int i = 0; i < 2; ++i)
-        if (place(w * per_warp + u)[i] - place(w * per_warp)[i] != place(u)[i] - place(0)[i])
-          throw Error("internal: GEMM tiles " + g_.str() + ": the transform by mma's units lie apart differently in "
-                      "each warp");
+  // Warp w takes the chunk's units w per_warp .. (w + 1) per_warp - 1 (mma_transform_unit), each
+  // the warp's first moved by an offset the same in every warp (takes_mma_transform), a constant.
+  auto place = [&](int64_t unit) { return mma_transform_unit(g_, t_, unit); };
   Expr lane = b_.let("lane", tid % kWarp), warp = b_.let("warp", tid / kWarp);
   // A: the matrix, points by pixels; lane l gives the row of its matrix l / 8 (table_offset).
   const std::vector<Expr> a = b_.load_matrix("bt", transform_table_, lane / 16 * 128 + lane % 16 * 8, 4, false);
