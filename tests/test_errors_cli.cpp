@@ -120,9 +120,14 @@ TEST(ErrorsCli, TileBlockShapesTheTensorCoreFusedRing) {
   };
   auto r = with(ring, "4");
   ASSERT_EQ(r.status, 0) << r.err;
-  // U by bulk copies, warpgroup mmas on sm_90, U and V staged twice (2D blocks leave room for them),
-  // the input transform on the tensor cores (2D blocks only)
-  EXPECT_TRUE(contains(r.out, "_s2_d2_b8x4_ub_wg_tm_f16_")) << r.out;
+  // U by bulk copies, warpgroup mmas on sm_90, U and V staged twice (2D blocks leave room for them)
+  EXPECT_TRUE(contains(r.out, "_s2_d2_b8x4_ub_wg_f16_")) << r.out;
+  {  // and where asked, the input transform on the tensor cores (2D blocks only)
+    ScopedEnv on("WINO_MMA_TRANSFORM", "1");
+    r = with(ring, "4");
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_TRUE(contains(r.out, "_s2_d2_b8x4_ub_wg_tm_f16_")) << r.out;
+  }
   r = with(ring, "runs");
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_TRUE(contains(r.out, "_s2_ub_wg_f16_")) << r.out;

@@ -13,6 +13,7 @@
 #include "api/kernel_report.h"
 #include "api/shared_access_report.h"
 #include "cli_runner.h"
+#include "scoped_env.h"
 #include "common/error.h"
 #include "common/shared_banks.h"
 #include "interp/interpreter.h"
@@ -142,12 +143,30 @@ const KernelReport& stage(const std::vector<KernelReport>& kernels, const std::s
   return *k;
 }
 
+// By the threads, and (2D blocks) on the tensor cores. In chunks of 16 channels (C = 512) the
+// transform by mma still reads its patches (ldmatrix) and stores V without conflicts, but no pitch
+// keeps both its reads and the region's copies (a pixel's two 16-byte runs) in distinct banks:
+// patch_region takes the reads' (32 units of 4 passes a chunk against the copies' 45 passes).
 TEST(SharedBanks, TensorCoreRingsReadPatchesAndStoreVWithoutConflicts) {
-  for (int cols : {-1, 2, 4, 8, 16}) {  // runs, then 16 x 2, 8 x 4, 4 x 8 and 2 x 16 blocks
-    SCOPED_TRACE("tile block " + std::to_string(cols));
-    Options o;
-    o.plan = "fused", o.m = 2, o.precision = Precision::fp16, o.tile_block_cols = cols;
-    expect_no_conflicts(stage(counted(layer_of(2, 64, 32, 64, DType::f16), o), "fused"));
+  for (const char* by_mma : {"0", "1"}) {
+    testing::ScopedEnv transform("WINO_MMA_TRANSFORM", by_mma);
+    for (int64_t c : {64, 512})
+      for (int cols : {-1, 2, 4, 8, 16}) {  // runs, then 16 x 2, 8 x 4, 4 x 8 and 2 x 16 blocks
+        if (c == 512 && (by_mma[0] == '0' || cols < 0)) continue;  // (the threads' transform: at 32 channels)
+        SCOPED_TRACE("tile block " + std::to_string(cols) + ", C " + std::to_string(c) + ", by mma " + by_mma);
+        Options o;
+        o.plan = "fused", o.m = 2, o.precision = Precision::fp16, o.tile_block_cols = cols;
+        const std::vector<KernelReport> kernels = counted(layer_of(c == 64 ? 2 : 1, c, 32, 64, DType::f16), o);
+        const KernelReport& ring = stage(kernels, "fused");
+        EXPECT_EQ(contains(ring.name, "_tm_"), by_mma[0] == '1' && cols > 0) << ring.name;
+        if (c == 64) {
+          expect_no_conflicts(ring);
+          continue;
+        }
+        EXPECT_TRUE(contains(ring.name, "_c16_")) << ring.name;
+        for (const KernelReport::SharedAccess& a : ring.shared_conflicts)
+          EXPECT_TRUE(contains(a.access, "copy_async to xs")) << a.access << ": " << a.wavefronts << " for " << a.ideal;
+      }
   }
 }
 

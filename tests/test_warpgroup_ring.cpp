@@ -24,12 +24,13 @@ namespace wino::testing {
 namespace {
 
 // An sm_90 device's ring (planner: widen_tile_ring, persist_tile_ring) with `cores` multiprocessors.
-plans::PlanOptions warpgroup_options(Precision precision, int m, int cols, int cores) {
+plans::PlanOptions warpgroup_options(Precision precision, int m, int cols, int cores, bool mma_transform = false) {
   plans::PlanOptions o;
   o.plan = "fused";
   o.m = m;
   o.precision = precision;
   o.async_copies = o.bulk_copies = o.warpgroup_mma = true;
+  o.mma_transform = mma_transform;
   o.tile_block_cols = cols;
   o.shared_per_core = 228 * 1024, o.shared_per_group = 227 * 1024;
   o.device_cores = cores;
@@ -40,22 +41,27 @@ struct RingCase {
   ConvCase conv;
   Precision precision;
   int m, cols, cores;
+  bool mma_transform = false;  // where the tiles are 2D blocks: the transform on the tensor cores
+  plans::PlanOptions options() const { return warpgroup_options(precision, m, cols, cores, mma_transform); }
 };
 
 const std::vector<RingCase>& ring_cases() {
   static const std::vector<RingCase> cases = {
       {{2, 64, 13, 11, 128, 3, Padding::all(1), {true, true, Activation::relu}, DType::f16, Layout::nhwc}, Precision::fp16, 2, -1, 3},
-      {{1, 96, 21, 15, 64, 3, Padding::all(2), {}, DType::f16, Layout::nhwc}, Precision::fp16, 2, 8, 3},
-      {{3, 64, 16, 16, 64, 3, Padding::all(1), {}, DType::bf16, Layout::nhwc}, Precision::bf16, 2, 8, 5},
-      {{2, 64, 13, 11, 128, 2, Padding::all(1), {true, false, Activation::silu}, DType::bf16, Layout::nhwc}, Precision::bf16, 3, 0, 3},
+      {{1, 96, 21, 15, 64, 3, Padding::all(2), {}, DType::f16, Layout::nhwc}, Precision::fp16, 2, 8, 3, true},
+      {{3, 64, 16, 16, 64, 3, Padding::all(1), {}, DType::bf16, Layout::nhwc}, Precision::bf16, 2, 8, 5, true},
+      {{2, 64, 13, 11, 128, 2, Padding::all(1), {true, false, Activation::silu}, DType::bf16, Layout::nhwc}, Precision::bf16, 3, 0, 3, true},
       {{1, 32, 9, 9, 64, 3, Padding::all(1), {}, DType::f16, Layout::nhwc}, Precision::fp16, 2, -1, 132},
       // Staged twice, persistent, its work-groups' rounds uneven (8 blocks over 5).
       {{2, 64, 18, 14, 64, 3, Padding::all(1), {true, false, Activation::none}, DType::f16, Layout::nhwc}, Precision::fp16, 2, 8, 5},
       // F(3,2) persistent, with a residual and relu6: its region leaves no room for two copies of U
       // and V, so U is not resident there.
-      {{2, 64, 23, 25, 64, 2, Padding::all(1), {false, true, Activation::relu6}, DType::f16, Layout::nhwc}, Precision::fp16, 3, 4, 3},
+      {{2, 64, 23, 25, 64, 2, Padding::all(1), {false, true, Activation::relu6}, DType::f16, Layout::nhwc}, Precision::fp16, 3, 4, 3, true},
       // Persistent, U resident in its two copies (two chunks of 16 channels), 5 blocks over 3.
       {{3, 32, 9, 17, 64, 3, Padding::all(1), {true, true, Activation::relu6}, DType::f16, Layout::nhwc}, Precision::fp16, 2, -1, 3},
+      // 32 chunks of 16 channels staged twice, each warp's two units two tiles' 16 channels; on the
+      // tensor cores.
+      {{1, 512, 8, 10, 64, 3, Padding::all(1), {true, false, Activation::relu}, DType::f16, Layout::nhwc}, Precision::fp16, 2, 4, 3, true},
   };
   return cases;
 }
@@ -63,13 +69,13 @@ const std::vector<RingCase>& ring_cases() {
 TEST(WarpgroupRing, PlannerShapesTheRingForWarpgroupsOnSm90Only) {
   const RingCase& rc = ring_cases()[0];
   const ConvDesc d = desc_of(rc.conv);
-  const plans::GemmTiles g = *planner::resolve_plan(d, warpgroup_options(rc.precision, rc.m, rc.cols, rc.cores)).gemm;
+  const plans::GemmTiles g = *planner::resolve_plan(d, rc.options()).gemm;
   EXPECT_TRUE(g.async_mma && g.tile_patch_ring() && g.bulk_u) << g.str();
   EXPECT_EQ(g.bk, 64);
   EXPECT_EQ(g.rk * 32, g.bk) << g.str();  // a warpgroup's 4 warps over the block's rows
   EXPECT_EQ(g.bp, 4 * g.rp) << g.str();   // each warp over all its tiles
   EXPECT_NE(g.str().find("_wg"), std::string::npos) << g.str();
-  plans::PlanOptions without = warpgroup_options(rc.precision, rc.m, rc.cols, rc.cores);
+  plans::PlanOptions without = rc.options();
   without.warpgroup_mma = false;
   const plans::GemmTiles h = *planner::resolve_plan(d, without).gemm;
   EXPECT_FALSE(h.async_mma) << h.str();
@@ -86,7 +92,7 @@ TEST(WarpgroupRing, PlannerShapesTheRingForWarpgroupsOnSm90Only) {
     EXPECT_NO_THROW(plans::build_program(od, q)) << q.gemm->str() << " " << other.str();
   }
   // Tiles the warpgroups do not fit are refused by name.
-  plans::PlanOptions planned = planner::resolve_plan(d, warpgroup_options(rc.precision, rc.m, rc.cols, rc.cores));
+  plans::PlanOptions planned = planner::resolve_plan(d, rc.options());
   planned.gemm->rk = 4, planned.gemm->ppt = 2;
   EXPECT_THROW(plans::build_program(d, planned), Error);
 }
@@ -111,10 +117,10 @@ TEST(WarpgroupRing, PlannerKeepsUResidentWhereOneBlockOfOutputChannelsHoldsIt) {
 }
 
 TEST(WarpgroupRing, MatchesReferenceInEveryTypeAndShape) {
-  int persistent = 0, regions = 0, twice = 0, persistent_twice = 0, resident = 0, by_mma = 0;
+  int persistent = 0, regions = 0, twice = 0, persistent_twice = 0, resident = 0, by_mma = 0, chunks16_by_mma = 0;
   for (const RingCase& rc : ring_cases()) {
     const ConvDesc d = desc_of(rc.conv);
-    const plans::PlanOptions resolved = planner::resolve_plan(d, warpgroup_options(rc.precision, rc.m, rc.cols, rc.cores));
+    const plans::PlanOptions resolved = planner::resolve_plan(d, rc.options());
     const plans::GemmTiles& g = *resolved.gemm;
     ASSERT_TRUE(g.async_mma) << g.str() << " " << rc.conv.str();
     persistent += g.persistent_groups > 0;
@@ -123,7 +129,8 @@ TEST(WarpgroupRing, MatchesReferenceInEveryTypeAndShape) {
     regions += g.region.cols > 0;
     resident += g.resident_u;
     by_mma += g.transforms_by_mma();
-    EXPECT_EQ(g.str().find("_tm") != std::string::npos, g.transforms_by_mma()) << g.str();
+    chunks16_by_mma += g.transforms_by_mma() && g.cc == 16;
+    EXPECT_EQ(g.transforms_by_mma(), rc.mma_transform && g.region.cols > 0) << g.str();
     const plans::Program built = plans::build_program(d, resolved);  // within the device's work-group memory
     const ir::Kernel& ring = *built.kernels[built.launches.back().kernel];
     EXPECT_LE(ir::shared_array_bytes(ring), 227 * 1024) << ring.name;
@@ -141,7 +148,9 @@ TEST(WarpgroupRing, MatchesReferenceInEveryTypeAndShape) {
   EXPECT_GE(regions, 2);
   EXPECT_GE(resident, 2);
   EXPECT_GE(persistent_twice - resident, 1);  // and staged twice with U copied every step
-  EXPECT_EQ(by_mma, regions);  // 2D blocks transform on the tensor cores, runs by the threads
+  EXPECT_GE(by_mma, 4);  // on the tensor cores: f16 and bf16, F(2,3) and F(3,2), resident U
+  EXPECT_GE(chunks16_by_mma, 1);
+  EXPECT_GE(regions - by_mma, 1);  // and 2D blocks transformed by the threads
 }
 
 // The ring kernel of a resolved plan, its CUDA source (the kernel alone and with the prelude) and
@@ -169,7 +178,7 @@ TEST(WarpgroupRing, CompilesForSm90aWithoutSpilling) {
   SCOPED_TRACE(c);
   const RingCase& rc = ring_cases()[static_cast<size_t>(c)];
   const ConvDesc d = desc_of(rc.conv);
-  const plans::PlanOptions resolved = planner::resolve_plan(d, warpgroup_options(rc.precision, rc.m, rc.cols, rc.cores));
+  const plans::PlanOptions resolved = planner::resolve_plan(d, rc.options());
   const CompiledRing ring = compile_ring(d, resolved);
   const std::string& src = ring.src;
   // U's descriptor: core matrices 1024 bytes apart along the channels (64 rows of 16 bytes), 128
@@ -218,7 +227,7 @@ TEST(WarpgroupRing, TransformsOnTheTensorCoresWithoutSpilling) {
     SCOPED_TRACE(conv.str());
     const ConvDesc d = desc_of(conv);
     const Precision precision = conv.dtype == DType::f16 ? Precision::fp16 : Precision::bf16;
-    const plans::PlanOptions resolved = planner::resolve_plan(d, warpgroup_options(precision, 2, 4, 132));
+    const plans::PlanOptions resolved = planner::resolve_plan(d, warpgroup_options(precision, 2, 4, 132, true));
     const plans::GemmTiles& g = *resolved.gemm;
     ASSERT_TRUE(g.async_mma && g.double_operands && g.region.cols == 4) << g.str();
     ASSERT_TRUE(g.transforms_by_mma()) << g.str();
@@ -235,7 +244,7 @@ TEST(WarpgroupRing, GpuMatchesReference) {
   SKIP_WITHOUT_CUDA();
   for (const RingCase& rc : ring_cases()) {
     const ConvDesc d = desc_of(rc.conv);
-    const plans::PlanOptions resolved = planner::resolve_plan(d, warpgroup_options(rc.precision, rc.m, rc.cols, rc.cores));
+    const plans::PlanOptions resolved = planner::resolve_plan(d, rc.options());
     Options opts = plan_options("fused", rc.m);
     opts.precision = rc.precision;
     const double err = check_conv(Device::cuda(), opts, rc.conv, 1, [&](plans::Program& prog) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <mutex>
 #include <tuple>
@@ -46,6 +47,12 @@ plans::PlanOptions given_plan(const ConvDesc& d, const Options& o, const std::st
 // cp.async came to CUDA with the tensor cores' mma.sync (sm_80).
 bool async_copies(const DeviceCaps& caps) { return caps.mma && caps.dialect == render::Dialect::cuda; }
 
+// plans::PlanOptions::mma_transform: WINO_MMA_TRANSFORM=1 (a developer's switch until it is timed).
+bool mma_transform_asked() {
+  const char* v = std::getenv("WINO_MMA_TRANSFORM");
+  return v && std::string(v) == "1";
+}
+
 // Plans unfused, direct and fused on a CPU (or the interpreter; fused only where a thread may hold
 // its large arrays) are CPU-shaped, unless register tiles are given (those shape the GPU core,
 // which every backend also runs).
@@ -60,6 +67,7 @@ plans::PlanOptions on_device(plans::PlanOptions p, const Options& o, const Devic
   p.async_copies = async_copies(caps);
   p.bulk_copies = p.async_copies && caps.bulk_copies;
   p.warpgroup_mma = p.async_copies && caps.warpgroup_mma;
+  p.mma_transform = p.warpgroup_mma && mma_transform_asked();
   p.max_threads = caps.max_threads;
   p.regs_per_core = caps.regs_per_core;
   p.shared_per_core = caps.shared_per_core;
@@ -220,6 +228,7 @@ std::vector<plans::PlanOptions> candidate_plans(const ConvDesc& d, const Options
     p.async_copies = async_copies(caps);
     p.bulk_copies = p.async_copies && caps.bulk_copies;
     p.warpgroup_mma = p.async_copies && caps.warpgroup_mma;
+    p.mma_transform = p.warpgroup_mma && mma_transform_asked();
     p.max_threads = caps.max_threads;
     p.regs_per_core = caps.regs_per_core;  // (the unfused half GEMM's work-groups: use_three_groups)
     p.shared_per_core = caps.shared_per_core;

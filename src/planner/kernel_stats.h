@@ -15,8 +15,8 @@ struct KernelStats {
   int64_t vector_flops = 0;  // of which in vector operations (lanes > 1)
   int64_t mma_tf32_flops = 0;  // the same in tf32 time: x3 for tf32x3, x0.5 for f16 and bf16
   // Of those, the warp mmas of a kernel whose GEMM is on warpgroup mmas: the tile ring's transform
-  // (plans::GemmTiles::transforms_by_mma), a few mmas a tile with no fragment loads of their own
-  // between them, charged at the tensor cores' peak rather than a GEMM's (DeviceCaps::tf32_gflops).
+  // (plans::GemmTiles::transforms_by_mma), two mmas a tile's ldmatrix of pixels with A loaded once
+  // a step, charged at the tensor cores' peak rather than a GEMM's (DeviceCaps::tf32_gflops).
   int64_t peak_mma_tf32_flops = 0;
   int64_t bytes = 0;       // global bytes loaded and stored by all threads (masked included)
   int64_t shared_bytes = 0;  // work-group memory bytes loaded and stored by all threads

@@ -424,7 +424,7 @@ void persist_tile_ring(GemmTiles& g, const ConvDesc& d, const plans::Tiling& t, 
   const int64_t blocks = plans::tile_blocks(g, t) * plans::ceil_div(d.k, g.bk);
   // One work-group a multiprocessor: two do not fit its memory (the driver keeps 1 KiB each).
   const bool alone = 2 * (4 * g.stage_floats() + 1024) > p.shared_per_core;
-  if (!alone || blocks <= p.device_cores || g.shared_limit - g.tile_patch_floats() < exchange_floats(g, std::min(16, g.bk)))
+  if (!alone || blocks <= p.device_cores || g.shared_limit - g.tile_patch_floats() - g.transform_table_floats() < exchange_floats(g, std::min(16, g.bk)))
     return;
   g.persistent_groups = p.device_cores;
   // Where every block has the same U and it fits the ring's copies, U stays: the blocks after the
@@ -675,8 +675,8 @@ plans::PlanOptions resolve_plan(const ConvDesc& d, plans::PlanOptions p) {
   g.async_mma = p.warpgroup_mma && plans::takes_async_mma(g);
   // The ring's transform on the tensor cores, which reads its region by ldmatrix's rows: pitches
   // for those.
-  g.mma_transform = g.async_mma;
-  g.mma_transform = plans::takes_mma_transform(g, d, t);
+  g.mma_transform = p.mma_transform && g.async_mma;
+  g.mma_transform = g.mma_transform && plans::takes_mma_transform(g, d, t);
   if (g.transforms_by_mma()) g.region = plans::patch_region(g, t, g.region.cols);
   overlap_warpgroup_ring(g);
   persist_tile_ring(g, d, t, p);

@@ -43,7 +43,8 @@ ChunkStager::ChunkStager(KernelBuilder& b, const ConvDesc& d, const Tiling& t, c
   // V in halves: as V is stored, or the mma's half type where the kernel transforms the tiles
   // (half_v there only on tensor cores: choose_half_operands).
   const Type v_half = half_v && source == GemmSource::image ? mma_storage_type(*g.mma) : input->type;
-  // (Warpgroup mmas read V's rows swizzled: their pattern starts on 1024 bytes.)
+  // (Warpgroup mmas read V's rows swizzled, their pattern starting on 1024 bytes; or, transformed
+  // by mma, in core matrices, which need 16.)
   const Memory* vs = half_v ? b.shared_array("vs", copies * v, v_half, false, g.async_mma ? 1024 : 16) : core.smem;
   const int64_t v_base = vs == core.smem && us == core.smem ? copies * a : 0;
   ops_.push_back({u, "u", us, g.bk, d.k, core.kb * g.bk, 0, a, g.row_pitch(g.bk, half_u)});

@@ -78,7 +78,8 @@ void multiply_chunk_mma(KernelBuilder& b, const GemmCore& core, const ChunkStage
 /// whole block of its ppt points (its warps 16 rows each, as warp_place puts them), or with one
 /// point (the unfused GEMM) the block's rows 64 w .. 64 w + 63, and each point
 /// and k-step is one mma_async reading the point's U (64 rows) from its core matrices
-/// (core_matrix_offset) and V (bp staged rows) from its swizzled rows (swizzled_v_offset). Lane
+/// (core_matrix_offset) and V (bp staged rows) from its swizzled rows (swizzled_v_offset), or its
+/// core matrices where the ring transforms by mma (v_async_matrix). Lane
 /// 4 g + t's value i of a point is the mma's C value i % 4 of slice i / 4 (ir::mma_async_c_pos),
 /// kept where the warp's mmas keep it (GemmCore::acc_index), so the sinks read the accumulators as
 /// they do the warps'. Where `accumulate` (boolean) is false, the chunk's first products write the

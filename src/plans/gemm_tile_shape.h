@@ -134,7 +134,8 @@ struct GemmTiles {
   // sm_90 wgmma; plans::takes_async_mma): the tile ring's (planner: widen_tile_ring) or the
   // unfused GEMM's with V by bulk copies (planner: mma_point_tiles). A warpgroup's 4 warps hold
   // its points' whole block, 16 rows a warp, U is staged unpadded in core matrices
-  // (core_matrix_offset) and V in swizzled rows (plans::swizzled_v_offset): no fragment loads.
+  // (core_matrix_offset) and V in swizzled rows (plans::swizzled_v_offset), or in core matrices
+  // where the ring transforms on the tensor cores (transforms_by_mma): no fragment loads.
   bool async_mma = false;
   // The warpgroup ring's input transform on the tensor cores where it can (transforms_by_mma;
   // planner: set with async_mma; kernel names "_tm").

@@ -52,6 +52,23 @@ int64_t mma_read_passes(const GemmTiles& g, const Tiling& t, const PatchRegion& 
   return passes;
 }
 
+// Passes of the region's copies (ChunkStager::issue_region_patches: copy i of a chunk is pixel i /
+// runs of the region, row-major, and its run of 8 channels i % runs; 16 bytes each).
+int64_t copy_passes(const GemmTiles& g, const PatchRegion& r) {
+  const int runs = g.cc / 8;
+  const int64_t copies = int64_t{r.h} * r.w * runs;
+  int64_t passes = 0;
+  for (int64_t first = 0; first < copies; first += 32) {
+    int64_t start[32];
+    for (int64_t lane = 0; lane < 32; ++lane) {
+      const int64_t i = first + lane, pix = i / runs;
+      start[lane] = i < copies ? (pix / r.w * r.row_pitch + pix % r.w * r.pixel_pitch + i % runs * 8) * 2 : -1;
+    }
+    passes += bank_passes(start, 16).wavefronts;
+  }
+  return passes;
+}
+
 }  // namespace
 
 PatchRegion patch_region(const GemmTiles& g, const Tiling& t, int cols) {
@@ -69,7 +86,9 @@ PatchRegion patch_region(const GemmTiles& g, const Tiling& t, int cols) {
         r.cols = cols, r.rows = g.bp / cols, r.swap_bit = swap_bit;
         r.h = (r.rows - 1) * t.m + t.alpha, r.w = (cols - 1) * t.m + t.alpha;
         r.pixel_pitch = g.cc + pixel_pad, r.row_pitch = r.w * r.pixel_pitch + row_pad;
-        const int64_t passes = g.transforms_by_mma() ? mma_read_passes(g, t, r) : read_passes(g, t, r);
+        // (By mma, the copies too: at 16 channels no pitch keeps both ldmatrix's rows and the
+        // copies' 16-byte runs of a pixel in distinct banks.)
+        const int64_t passes = g.transforms_by_mma() ? mma_read_passes(g, t, r) + copy_passes(g, r) : read_passes(g, t, r);
         if (!best.cols || passes < best_passes || (passes == best_passes && r.elements() < best.elements()))
           best = r, best_passes = passes;
       }

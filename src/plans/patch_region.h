@@ -13,8 +13,9 @@ namespace wino::plans {
 
 /// The transform by mma's order of a 4 x 4 patch's pixels along the mma's depth k
 /// (ChunkStager::transform_tile_patches_by_mma): k's halves are columns 0-1 and 2-3 of the four
-/// rows, so that the 8 pixels one ldmatrix matrix reads span the four patch rows (with a row
-/// pitch of 16 bytes past a multiple of 64, the 8 rows' 16 bytes fall in distinct banks).
+/// rows, so that the 8 pixels one ldmatrix matrix reads span the four patch rows (with a pixel
+/// pitch of 64 bytes, 32 channels, and a row pitch of 16 bytes past a multiple of 64, the 8 rows'
+/// 16 bytes fall in distinct banks; patch_region picks the pitches).
 template <class Index>
 Index mma_patch_row(Index k) {
   return k % 8 / 2;

@@ -1,7 +1,8 @@
 // The tensor-core fused's ring of raw input patches (GemmTiles::tile_patch_ring): a chunk's alpha
 // x alpha patches land in work-group memory by asynchronous 16-byte copies of 8 channels of a
 // pixel while the chunk before is transformed and multiplied, and are then transformed two
-// channels a thread. Loading each thread's tiles from memory as it transforms them (one 2-byte
+// channels a thread (or, GemmTiles::transforms_by_mma, on the tensor cores:
+// mma_patch_transform.cpp). Loading each thread's tiles from memory as it transforms them (one 2-byte
 // load per pixel and channel, its latency in series with the transform) took more instructions
 // than the transform's additions (docs/performance.md, session 45's instruction budget).
 #include <algorithm>
