@@ -153,6 +153,26 @@ TEST(WarpgroupRing, MatchesReferenceInEveryTypeAndShape) {
   EXPECT_GE(regions - by_mma, 1);  // and 2D blocks transformed by the threads
 }
 
+// The transform by mma in every 2D block of 32 tiles (16 x 2 to 2 x 16): each warp's two tiles
+// lie elsewhere in the region, and its units' offsets must still be the same in every warp.
+TEST(WarpgroupRing, TransformsByMmaInEveryBlockShape) {
+  for (int cols : {2, 4, 8, 16}) {
+    SCOPED_TRACE(cols);
+    const RingCase rc{{1, 32, 34, 34, 64, 3, Padding::all(1), {true, false, Activation::none}, DType::bf16, Layout::nhwc},
+                      Precision::bf16, 2, cols, 3, true};
+    const ConvDesc d = desc_of(rc.conv);
+    const plans::PlanOptions resolved = planner::resolve_plan(d, rc.options());
+    ASSERT_TRUE(resolved.gemm->transforms_by_mma()) << resolved.gemm->str();
+    ASSERT_EQ(resolved.gemm->region.cols, cols) << resolved.gemm->str();
+    Options opts = plan_options("fused", rc.m);
+    opts.precision = rc.precision;
+    const double err = check_conv(Device::interpreter(), opts, rc.conv, 1, [&](plans::Program& prog) {
+      prog = plans::build_program(d, resolved);
+    });
+    std::printf("[ measured ] interp ring by mma %s: rel L2 error %.3g\n", resolved.gemm->str().c_str(), err);
+  }
+}
+
 // The ring kernel of a resolved plan, its CUDA source (the kernel alone and with the prelude) and
 // its sm_90a build.
 struct CompiledRing {
