@@ -225,6 +225,20 @@ TEST(MmaAsync, PlansStageWhereTheMatricesRead) {
           EXPECT_EQ(uat->ival, u.element(u.start->ival, row, kk, 2)) << cc << " " << row << " " << ch;
         }
     }
+    // The ring transforming on the tensor cores stores each point's V in core matrices of bp rows.
+    plans::GemmTiles ring = g;
+    ring.points = 16, ring.ppt = 4, ring.rk = 2, ring.rp = 8, ring.stages = 2, ring.region.cols = 4;
+    ring.async_mma = ring.mma_transform = true;
+    ASSERT_TRUE(ring.transforms_by_mma()) << ring.str();
+    for (int s = 0; s < cc / 16; ++s) {
+      const SharedMatrix v = plans::v_async_matrix(ring, nullptr, ctx.i32(0), s);
+      EXPECT_EQ(v.swizzle, 0);
+      for (int row = 0; row < 32; ++row)
+        for (int kk = 0; kk < 16; ++kk) {
+          const Expr vat = plans::core_matrix_offset(ctx.i32(row), ctx.i32(16 * s + kk), ring.bp);
+          EXPECT_EQ(vat->ival, v.element(v.start->ival, row, kk, 2)) << cc << " " << row << " " << kk;
+        }
+    }
   }
 }
 
