@@ -138,7 +138,8 @@ struct GemmTiles {
   // where the ring transforms on the tensor cores (transforms_by_mma): no fragment loads.
   bool async_mma = false;
   // The warpgroup ring's input transform on the tensor cores where it can (transforms_by_mma;
-  // planner: set with async_mma; kernel names "_tm").
+  // planner: where PlanOptions::mma_transform asks and plans::takes_mma_transform allows; kernel
+  // names "_tm").
   bool mma_transform = false;
   int threads() const { return lanes ? 1 : (points / ppt) * (bk / rk) * (bp / rp); }
   int staged_points() const { return stage_points ? stage_points : points; }
@@ -163,7 +164,8 @@ struct GemmTiles {
   /// Elements of one point's block of V's staged chunk: [cc][bp] rows or [bp][cc] (by tiles), and
   /// point_stagger() past them.
   int64_t v_point_elements(bool half) const { return int64_t{v_tile_major ? bp : cc} * v_pitch(half) + point_stagger(); }
-  /// Elements of one staged copy of V's chunk: [points][cc][bp] rows, or [points][bp][cc] (by tiles).
+  /// Elements of one staged copy of V's chunk: [points][cc][bp] rows, or [points][bp][cc] (by tiles),
+  /// each point's block v_point_elements (by mma: in core matrices, plans::v_async_matrix).
   int64_t v_copy_elements(bool half) const { return staged_points() * v_point_elements(half); }
   /// Elements from one staged row of V to the next (bulk_v: unpadded, a chunk's cc channels).
   int v_pitch(bool half) const { return bulk_v ? cc : row_pitch(v_tile_major ? cc : bp, half); }
@@ -191,7 +193,8 @@ struct GemmTiles {
   /// warp a tile's 16 channels at a time (ChunkStager::transform_tile_patches_by_mma): 16 points
   /// (alpha 4), chunks of 16-channel groups, the block's tiles shared evenly by the warps.
   bool transforms_by_mma() const {
-    return mma_transform && tile_patch_ring() && async_mma && region.cols && points == 16 && cc % 16 == 0 && bp % (threads() / 32) == 0;
+    return mma_transform && tile_patch_ring() && async_mma && region.cols && points == 16 && cc % 16 == 0 &&
+           bp % (threads() / 32) == 0;
   }
   /// Halves past each point's block of V (v_point_elements): 8 where the transform is by mma,
   /// whose lanes store 8 points at once, so that their 16 bytes fall in distinct banks.

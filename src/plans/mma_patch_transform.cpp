@@ -2,10 +2,11 @@
 // A patch's transform is linear: its 16 points are (B^T (x) B^T) times its 16 pixels. With the
 // pixels of 16 channels of one tile as an m16n8k16 mma's B (two mmas, 8 channels each) and that
 // 16 x 16 matrix as its A, a warp transforms a tile's 16 channels in one ldmatrix and two mmas:
-// the coefficients' products with halves are exact and the mma sums them in float32, as the
-// threads' transform does in float32 additions. The threads' transform took about 140
-// instructions a thread a chunk (16 loads, 32 conversions from halves, 64 additions, 16 packs,
-// 16 stores; session 60's SASS), half the ring's issue slots on its own (session 58's profile).
+// the coefficients' products with halves are exact and the mma sums them in float32 (where the
+// threads' transform adds in float32; a last bit may differ before the rounding to halves). The
+// threads' transform took about 140 instructions a thread a chunk (16 loads, 32 conversions from
+// halves, 64 additions, 16 packs, 16 stores; session 60's SASS), the largest share of a step's,
+// and the ring's threads' instructions are what limits it (session 58's profile).
 #include <array>
 
 #include "common/error.h"
@@ -48,8 +49,8 @@ void ChunkStager::init_transform(Expr tid) {
   if (BT.rows != 4 || BT.cols != 4)
     throw Error("internal: GEMM tiles " + g_.str() + ": the transform by mma takes 4 x 4 patches, not alpha " +
                 std::to_string(BT.cols));
-  // The entry (i 4 + j, k) is B^T[i][row of k] B^T[j][column of k] (transform_2d's points): two
-  // 16-entry tables, each B^T's row against a pixel's row or column in mma_patch_row's order.
+  // The entry (i 4 + j, k) is B^T[i][row of k] B^T[j][column of k] (transform_2d's points): the
+  // product of two entries of B^T (16 values), each picked by selects on its index.
   std::vector<double> bt(16);
   for (int i = 0; i < 16; ++i) bt[i] = BT.at(i / 4, i % 4).to_double();
   for (int point = 0; point < 16; ++point)
