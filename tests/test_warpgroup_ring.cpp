@@ -171,6 +171,11 @@ TEST(WarpgroupRing, TransformsByMmaInEveryBlockShape) {
     });
     std::printf("[ measured ] interp ring by mma %s: rel L2 error %.3g\n", resolved.gemm->str().c_str(), err);
   }
+  // bf16 tensors in fp16: the patches' bits are not the mma's operands, so the threads transform.
+  const RingCase mixed{{1, 32, 34, 34, 64, 3, Padding::all(1), {}, DType::bf16, Layout::nhwc}, Precision::fp16, 2, 4, 3, true};
+  const plans::GemmTiles g = *planner::resolve_plan(desc_of(mixed.conv), mixed.options()).gemm;
+  EXPECT_TRUE(g.async_mma && g.region.cols == 4) << g.str();
+  EXPECT_FALSE(g.transforms_by_mma()) << g.str();
 }
 
 // The ring kernel of a resolved plan, its CUDA source (the kernel alone and with the prelude) and
