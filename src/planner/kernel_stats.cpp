@@ -349,8 +349,9 @@ class Analyzer {
           const int64_t f = per_thread * 2 * kMmaRows * kMmaCols * mma_depth(s.mma) / kWarp;
           stats_.flops += f;
           stats_.mma_flops += f;
-          stats_.mma_tf32_flops += s.mma == MmaKind::tf32x3_m16n8k8 ? 3 * f : mma_is_tf32(s.mma) ? f : f / 2;
-          warp_mma_tf32_flops_ += s.mma == MmaKind::tf32x3_m16n8k8 ? 3 * f : mma_is_tf32(s.mma) ? f : f / 2;
+          const int64_t tf32 = s.mma == MmaKind::tf32x3_m16n8k8 ? 3 * f : mma_is_tf32(s.mma) ? f : f / 2;
+          stats_.mma_tf32_flops += tf32;
+          warp_mma_tf32_flops_ += tf32;
           break;
         }
       }

@@ -49,11 +49,12 @@ struct PatchRegion {
   bool operator==(const PatchRegion&) const = default;
 };
 
-/// Where element (row, ch) of U's point block, staged in halves for warpgroup mmas
-/// (GemmTiles::async_mma), lies in its `rows` rows x the chunk's channels: core matrices of 8 rows
-/// x 8 channels (128 contiguous bytes), rows' groups first (ir::SharedMatrix: rows_stride 64,
-/// depth_stride 8 rows).
-inline ir::Expr core_matrix_offset(ir::Expr row, ir::Expr ch, int64_t rows) {
+/// Where element (row, ch) of U's point block (or V's, where the ring transforms by mma), staged
+/// in halves for warpgroup mmas (GemmTiles::async_mma), lies in its `rows` rows x the chunk's
+/// channels: core matrices of 8 rows x 8 channels (128 contiguous bytes), rows' groups first
+/// (ir::SharedMatrix: rows_stride 64, depth_stride 8 rows). Of an ir::Expr or a known int64_t.
+template <class Index>
+Index core_matrix_offset(Index row, Index ch, int64_t rows) {
   return ch / 8 * (rows * 8) + row / 8 * 64 + row % 8 * 8 + ch % 8;
 }
 

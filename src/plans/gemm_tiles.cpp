@@ -76,11 +76,11 @@ bool takes_resident_u(const GemmTiles& g, const ConvDesc& d) {
   return ring && ceil_div(d.k, g.bk) == 1 && ceil_div(d.c, g.cc) <= g.copies();
 }
 
-std::array<int64_t, 2> mma_transform_unit(const GemmTiles& g, const Tiling& t, int64_t unit) {
+std::array<int64_t, 2> mma_transform_unit(const GemmTiles& g, const PatchRegion& r, int m, int64_t unit) {
   const int groups = g.cc / 16;
   const int64_t row = unit / groups, ch = unit % groups * 16;
   const int64_t pl = tile_of_staged_row(staged_run(g, false), row);
-  return {g.region.tile_offset(pl, t.m) + ch, ch / 8 * (int64_t{g.bp} * 8) + row / 8 * 64 + row % 8 * 8};
+  return {r.tile_offset(pl, m) + ch, core_matrix_offset(row, ch, g.bp)};
 }
 
 bool takes_mma_transform(const GemmTiles& g, const ConvDesc& d, const Tiling& t) {
@@ -88,12 +88,11 @@ bool takes_mma_transform(const GemmTiles& g, const ConvDesc& d, const Tiling& t)
   if (!g.transforms_by_mma() || !half || ir::mma_storage_type(*g.mma) != (d.dtype == DType::f16 ? ir::Type::f16 : ir::Type::bf16))
     return false;
   const int64_t warps = g.threads() / 32, per_warp = int64_t{g.bp} * (g.cc / 16) / warps;
+  auto place = [&](int64_t unit) { return mma_transform_unit(g, g.region, t.m, unit); };
   for (int64_t w = 0; w < warps; ++w)
     for (int64_t u = 0; u < per_warp; ++u)
       for (int i = 0; i < 2; ++i)
-        if (mma_transform_unit(g, t, w * per_warp + u)[i] - mma_transform_unit(g, t, w * per_warp)[i] !=
-            mma_transform_unit(g, t, u)[i] - mma_transform_unit(g, t, 0)[i])
-          return false;
+        if (place(w * per_warp + u)[i] - place(w * per_warp)[i] != place(u)[i] - place(0)[i]) return false;
   return true;
 }
 

@@ -38,8 +38,8 @@ bool takes_resident_u(const GemmTiles& g, const ConvDesc& d);
 /// lie at the same offsets from its first in every warp (ChunkStager::transform_tile_patches_by_mma).
 bool takes_mma_transform(const GemmTiles& g, const ConvDesc& d, const Tiling& t);
 /// Where unit `unit` of a chunk of the transform by mma lies: its offset in a copy of the patches'
-/// region and in a point's block of V (staged row unit / (cc / 16), 16 channels).
-std::array<int64_t, 2> mma_transform_unit(const GemmTiles& g, const Tiling& t, int64_t unit);
+/// region `r` (tiles of m x m) and in a point's block of V (staged row unit / (cc / 16), 16 channels).
+std::array<int64_t, 2> mma_transform_unit(const GemmTiles& g, const PatchRegion& r, int m, int64_t unit);
 
 /// Whether the unfused tensor-core GEMM with U by bulk copies may take V's chunks so too
 /// (GemmTiles::bulk_v): V by tiles in halves, loaded by ldmatrix, chunks of 16 to 64 channels, C a

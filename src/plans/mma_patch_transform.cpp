@@ -86,16 +86,14 @@ void ChunkStager::transform_tile_patches_by_mma(Expr tid, Expr buf, Expr vbuf) {
              std::to_string(per_warp) + " x 16 channels of a tile a warp");
   // Warp w takes the chunk's units w per_warp .. (w + 1) per_warp - 1 (mma_transform_unit), each
   // the warp's first moved by an offset the same in every warp (takes_mma_transform), a constant.
-  auto place = [&](int64_t unit) { return mma_transform_unit(g_, t_, unit); };
+  auto place = [&](int64_t unit) { return mma_transform_unit(g_, r, t_.m, unit); };
   Expr lane = b_.let("lane", tid % kWarp), warp = b_.let("warp", tid / kWarp);
   // A: the matrix, points by pixels; lane l gives the row of its matrix l / 8 (table_offset).
   const std::vector<Expr> a = b_.load_matrix("bt", transform_table_, lane / 16 * 128 + lane % 16 * 8, 4, false);
   // B: lane l gives the row (8 channels) of pixel l % 16 of the unit's tile, channels 8 (l / 16)
   // on; transposed, lane 4 g + t gets pixels 2 t, 2 t + 1 (and 8 on) of channel g: matrices 0, 1
   // are the first mma's B, 2, 3 the second's.
-  Expr k = b_.let("k", lane % 16);
-  Expr from = b_.let("from", buf * g_.tile_patch_elements() + mma_patch_row(k) * r.row_pitch +
-                                 mma_patch_col(k) * r.pixel_pitch + lane / 16 * 8);
+  Expr from = b_.let("from", buf * g_.tile_patch_elements() + mma_lane_offset(r, lane));
   // D: lane 4 g + t holds points g and g + 8 of channels 2 t, 2 t + 1 (ir::mma_c_pos), each pair
   // one 32-bit store; a store's 8 points fall 16 bytes apart mod 128 (GemmTiles::point_stagger).
   Expr to = b_.let("to", b_.i32(v.base) + vbuf * v.copy + lane / 4 * vpoint + lane % 4 * 2);

@@ -3,6 +3,7 @@
 #include "common/error.h"
 #include "common/shared_banks.h"
 #include "plans/gemm_fragments.h"
+#include "plans/gemm_tiles.h"
 
 namespace wino::plans {
 
@@ -35,18 +36,14 @@ int64_t read_passes(const GemmTiles& g, const Tiling& t, const PatchRegion& r) {
 }
 
 // The same for the transform by mma's ldmatrix reads (ChunkStager::transform_tile_patches_by_mma):
-// unit u of the chunk is staged row u / (cc / 16) and 16 channels; its lane l gives the row of
-// pixel l % 16 (mma_patch_row, mma_patch_col) and channels l / 16 * 8, 16 bytes.
+// each unit of the chunk at its place (mma_transform_unit), each lane at its row of 16 bytes
+// (mma_lane_offset).
 int64_t mma_read_passes(const GemmTiles& g, const Tiling& t, const PatchRegion& r) {
-  const int groups = g.cc / 16, w = staged_run(g, false);
   int64_t passes = 0;
-  for (int64_t unit = 0; unit < int64_t{g.bp} * groups; ++unit) {
-    const int64_t pl = tile_of_staged_row(w, unit / groups), at = r.tile_offset(pl, t.m) + unit % groups * 16;
+  for (int64_t unit = 0; unit < int64_t{g.bp} * (g.cc / 16); ++unit) {
+    const int64_t at = mma_transform_unit(g, r, t.m, unit)[0];
     int64_t start[32];
-    for (int lane = 0; lane < 32; ++lane) {
-      const int k = lane % 16;
-      start[lane] = (at + mma_patch_row(k) * r.row_pitch + mma_patch_col(k) * r.pixel_pitch + lane / 16 * 8) * 2;
-    }
+    for (int64_t lane = 0; lane < 32; ++lane) start[lane] = (at + mma_lane_offset(r, lane)) * 2;
     passes += bank_passes(start, 16).wavefronts;
   }
   return passes;

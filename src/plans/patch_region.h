@@ -24,6 +24,12 @@ template <class Index>
 Index mma_patch_col(Index k) {
   return k % 16 / 8 * 2 + k % 2;
 }
+/// Where lane `lane` of the transform by mma reads in a tile's patch of region `r`: the row of
+/// ldmatrix it gives, pixel lane % 16's 8 channels from 8 (lane / 16) on.
+template <class Index>
+Index mma_lane_offset(const PatchRegion& r, Index lane) {
+  return mma_patch_row(lane % 16) * r.row_pitch + mma_patch_col(lane % 16) * r.pixel_pitch + lane / 16 * 8;
+}
 
 /// The region of blocks of (bp / cols) x cols tiles at tiling t (cols divides bp), with the pitches
 /// that give the transform's reads of each warp (32-bit, or by mma ldmatrix's rows of 16 bytes)
