@@ -468,6 +468,7 @@ Expr le(Expr a, Expr b) { return a.ctx().binary(Op::le, a, b); }
 Expr eq(Expr a, Expr b) { return a.ctx().binary(Op::eq, a, b); }
 Expr ne(Expr a, Expr b) { return a.ctx().binary(Op::ne, a, b); }
 Expr logical_and(Expr a, Expr b) { return a.ctx().binary(Op::logical_and, a, b); }
+Expr both(Expr a, Expr b) { return !a ? b : !b ? a : logical_and(a, b); }
 Expr logical_or(Expr a, Expr b) { return a.ctx().binary(Op::logical_or, a, b); }
 Expr select(Expr c, Expr a, Expr b) { return c.ctx().select(c, a, b); }
 

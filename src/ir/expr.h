@@ -179,6 +179,8 @@ Expr le(Expr a, Expr b);
 Expr eq(Expr a, Expr b);
 Expr ne(Expr a, Expr b);
 Expr logical_and(Expr a, Expr b);
+/// The conjunction of two conditions either of which may be absent (a null Expr: always true).
+Expr both(Expr a, Expr b);
 Expr logical_or(Expr a, Expr b);
 Expr select(Expr c, Expr a, Expr b);
 Expr exp(Expr a);

@@ -111,7 +111,6 @@ class ChunkStager {
   // Element e = i*T + tid of a chunk is (row e / width, column e % width), so neighbouring
   // threads read neighbouring addresses.
   Element element(const StagedOperand& op, int i, ir::Expr tid);
-  static ir::Expr both(ir::Expr x, ir::Expr y) { return !x ? y : !y ? x : ir::logical_and(x, y); }
   /// The index of op[xi][c0 + ci][col0 + col] for element `el`, and whether it is inside the
   /// chunk and the tensor (null: always).
   std::pair<ir::Expr, ir::Expr> source(const StagedOperand& op, const Element& el, ir::Expr c0);

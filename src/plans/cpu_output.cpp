@@ -34,8 +34,6 @@ ChannelLanes channel_lanes(KernelBuilder& b, const ConvDesc& d, Expr k0, int64_t
   return c;
 }
 
-Expr both(Expr a, Expr b) { return a && b ? logical_and(a, b) : a ? a : b; }
-
 // Pixels of an NCHW output row per vector lane group: a tile row of m pixels padded to P lanes.
 // Zero when the tile's rows cannot be stored as vectors (NHWC, an activation, m = 1, or rows wider
 // than a vector).

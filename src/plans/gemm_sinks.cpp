@@ -144,22 +144,33 @@ void transform_exchanged(KernelBuilder& b, const GemmCore& core, const OutputSin
   const RationalMatrix* rows_first = rows_exchanged(g, t) ? &t.t.AT : nullptr;
   const int m = t.t.AT.rows, alpha = t.alpha;
   exchange(b, core, [&](Expr lo, int64_t rows) {
-    const int64_t pairs = rows * g.bp;
+    // A pair's fast index (its channel, channels first; else its tile) and slow one. Where the fast
+    // one's range divides T, a pass moves each thread's pair by whole runs of it: the fast index
+    // stays the thread's, computed once, and the slow one steps by T / range (no division a pass).
+    const int64_t range = channels_first ? rows : g.bp, pairs = rows * g.bp;
+    const bool steps = T % range == 0;
     b.threads([&](Expr tid) {
+      Expr fast0 = steps ? b.let("f0", tid % range) : Expr{}, slow0 = steps ? b.let("s0", tid / range) : Expr{};
       b.loop("oi", ceil_div(pairs, T), LoopKind::serial, [&](Expr oi) {
-        Expr pair = b.let("pair", oi * T + tid);
-        Expr kl = b.let("kl", channels_first ? pair % rows : pair / g.bp);
-        Expr pl = b.let("pl", channels_first ? spread_tiles(pair / rows, rows, g.bp) : pair % g.bp);
+        Expr pair = !steps || pairs % T ? b.let("pair", oi * T + tid) : Expr{};
+        Expr fast = steps ? fast0 : b.let("f", pair % range);
+        Expr slow = steps ? b.let("s", slow0 + oi * (T / range)) : b.let("s", pair / range);
+        Expr kl = channels_first ? fast : slow;
+        Expr pl = channels_first ? b.let("pl", spread_tiles(slow, rows, g.bp)) : fast;
         Expr k = b.let("k", core.kb * g.bk + kl + lo);
         const BlockTile tile = block_tile(b, g, t, core.pb, pl);
-        Expr inside = logical_and(lt(pair, b.i32(pairs)), lt(k, b.i32(K)));
-        b.if_then(tile.valid ? logical_and(inside, tile.valid) : inside, [&] {
+        // (Where the passes cover the pairs evenly and the blocks K, both bounds hold.)
+        Expr inside = both(pairs % T ? lt(pair, b.i32(pairs)) : Expr{}, K % g.bk ? lt(k, b.i32(K)) : Expr{});
+        Expr ok = both(inside, tile.valid);
+        auto body = [&] {
           std::vector<Expr> values;
           for (int xi = 0; xi < (rows_first ? alpha * m : g.points); ++xi)
             values.push_back(b.load("m", core.smem, (b.i32(xi) * rows + kl) * pitch + pl));
           store_output_tile(b, y, d, t, tile.at, k,
                             rows_first ? transform_columns(b.ctx(), t.t.AT, values) : transform_2d(b.ctx(), t.t.AT, values));
-        });
+        };
+        if (ok) b.if_then(ok, body);
+        else body();
       });
     });
   }, rows_first);
