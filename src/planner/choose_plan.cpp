@@ -47,7 +47,7 @@ plans::PlanOptions given_plan(const ConvDesc& d, const Options& o, const std::st
 // cp.async came to CUDA with the tensor cores' mma.sync (sm_80).
 bool async_copies(const DeviceCaps& caps) { return caps.mma && caps.dialect == render::Dialect::cuda; }
 
-// plans::PlanOptions::mma_transform: WINO_MMA_TRANSFORM=1 (a developer's switch until it is timed).
+// plans::PlanOptions::mma_transform: WINO_MMA_TRANSFORM=1 (a developer's switch: timed, not faster).
 bool mma_transform_asked() {
   const char* v = std::getenv("WINO_MMA_TRANSFORM");
   return v && std::string(v) == "1";

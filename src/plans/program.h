@@ -74,9 +74,9 @@ struct PlanOptions {
   bool async_copies = false;  // the device copies global -> work-group memory asynchronously (CUDA sm_80+)
   bool bulk_copies = false;   // ... and in bulk, completing on barriers (CUDA sm_90+: GemmTiles::bulk_u)
   bool warpgroup_mma = false; // warpgroup matrix ops from work-group memory (CUDA sm_90 wgmma: GemmTiles::async_mma)
-  // The warpgroup ring's input transform on the tensor cores (GemmTiles::mma_transform). Built and
-  // checked in the interpreter and by NVRTC, not yet run on a GPU (session 62 got no device time):
-  // off unless the environment sets WINO_MMA_TRANSFORM=1 (planner::on_device), until it is timed.
+  // The warpgroup ring's input transform on the tensor cores (GemmTiles::mma_transform). Correct on
+  // the GPU but not faster there (H100, session 63: plan auto 0.99x): off unless the environment
+  // sets WINO_MMA_TRANSFORM=1 (planner::on_device).
   bool mma_transform = false;
   int max_threads = 1024;     // threads a work-group may have on the device (OpenCL GPUs: often 256)
   int64_t regs_per_core = 0, shared_per_core = 0;  // one multiprocessor's registers and work-group memory (0: unknown)
