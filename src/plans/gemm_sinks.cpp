@@ -159,7 +159,8 @@ void transform_exchanged(KernelBuilder& b, const GemmCore& core, const OutputSin
         Expr pl = channels_first ? b.let("pl", spread_tiles(slow, rows, g.bp)) : fast;
         Expr k = b.let("k", core.kb * g.bk + kl + lo);
         const BlockTile tile = block_tile(b, g, t, core.pb, pl);
-        // (Where the passes cover the pairs evenly and the blocks K, both bounds hold.)
+        // Bounds left out where the shape guarantees them: the passes cover the pairs exactly
+        // (pairs % T == 0), the blocks cover K (K % bk == 0).
         Expr inside = both(pairs % T ? lt(pair, b.i32(pairs)) : Expr{}, K % g.bk ? lt(k, b.i32(K)) : Expr{});
         Expr ok = both(inside, tile.valid);
         auto body = [&] {

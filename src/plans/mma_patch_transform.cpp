@@ -6,7 +6,9 @@
 // threads' transform adds in float32; a last bit may differ before the rounding to halves). The
 // threads' transform took about 140 instructions a thread a chunk (16 loads, 32 conversions from
 // halves, 64 additions, 16 packs, 16 stores; session 60's SASS), the largest share of a step's,
-// and the ring's threads' instructions are what limits it (session 58's profile).
+// and the ring's threads' instructions seemed to limit it (session 58's profile). Timed (session 63):
+// correct, no faster, since a step's long path is its warpgroup mmas, under which the transform
+// mostly hides (docs/performance.md); so plan auto does not take it.
 #include <array>
 
 #include "common/error.h"
