@@ -305,5 +305,28 @@ TEST(PlansInterpFusedRing, EpiloguesLayoutsAndTypesMatchReference) {
         }
 }
 
+// fused with fewer threads than a block's tiles (4 x 32 with 16 tiles a thread), so that each of
+// the exchange's output passes finds its pair's tile and output channel anew, where every other
+// shape steps a thread's tile (transform_exchanged). Partial last passes and blocks of output
+// channels (K = 37), odd alpha, m = 1, both layouts, f16.
+TEST(PlansInterpFused, FewerThreadsThanABlocksTilesMatchReference) {
+  const std::vector<std::pair<int, int>> fs = {{1, 3}, {2, 3}, {3, 3}, {4, 3}, {3, 2}, {2, 5}, {4, 2}};
+  const std::vector<Epilogue> epilogues = epilogue_variants();
+  int i = 0;
+  for (const auto& [m, r] : fs)
+    for (Layout layout : {Layout::nchw, Layout::nhwc})
+      for (DType dtype : {DType::f32, DType::f16}) {
+        ConvCase cc{2, 9, 11, 13, 37, r, Padding::all(i % 3), epilogues[i % epilogues.size()], dtype};
+        cc.layout = layout;
+        ++i;
+        int threads = 0;
+        const double err = check_conv(Device::interpreter(), plan_options("fused", m, {4, 32, 4, 16, 4}), cc, 1,
+                                      [&](plans::Program& prog) { threads = prog.kernels[0]->threads_per_group; });
+        EXPECT_NE(threads % 32, 0) << "F(" << m << "," << r << ") " << cc.str() << ": " << threads << " threads";
+        std::printf("[ measured ] interp fused F(%d,%d) t4,32 %d threads %s: rel L2 error %.3g\n", m, r, threads,
+                    cc.str().c_str(), err);
+      }
+}
+
 }  // namespace
 }  // namespace wino::testing
