@@ -53,6 +53,18 @@ bool mma_transform_asked() {
   return v && std::string(v) == "1";
 }
 
+// What the device's copies, mmas, work-groups and memory allow a plan (the same by name and as a
+// candidate of plan auto).
+void device_features(plans::PlanOptions& p, const DeviceCaps& caps) {
+  p.async_copies = async_copies(caps);
+  p.bulk_copies = p.async_copies && caps.bulk_copies;
+  p.warpgroup_mma = p.async_copies && caps.warpgroup_mma;
+  p.mma_transform = p.warpgroup_mma && mma_transform_asked();
+  p.max_threads = caps.max_threads;
+  p.regs_per_core = caps.regs_per_core;  // (the unfused half GEMM's work-groups: use_three_groups)
+  p.shared_per_core = caps.shared_per_core;
+}
+
 // Plans unfused, direct and fused on a CPU (or the interpreter; fused only where a thread may hold
 // its large arrays) are CPU-shaped, unless register tiles are given (those shape the GPU core,
 // which every backend also runs).
@@ -64,13 +76,7 @@ plans::PlanOptions on_device(plans::PlanOptions p, const Options& o, const Devic
     p.l2_bytes = caps.l2_bytes;
     p.loads_per_fma = caps.vector_loads_per_fma;
   }
-  p.async_copies = async_copies(caps);
-  p.bulk_copies = p.async_copies && caps.bulk_copies;
-  p.warpgroup_mma = p.async_copies && caps.warpgroup_mma;
-  p.mma_transform = p.warpgroup_mma && mma_transform_asked();
-  p.max_threads = caps.max_threads;
-  p.regs_per_core = caps.regs_per_core;
-  p.shared_per_core = caps.shared_per_core;
+  device_features(p, caps);
   p.shared_per_group = caps.shared_bytes;
   p.cpu_threads = o.threads > 0 ? o.threads : caps.cores;
   p.device_cores = caps.cores;
@@ -224,15 +230,7 @@ std::vector<plans::PlanOptions> candidate_plans(const ConvDesc& d, const Options
       q.vector_lanes = w;
       out.push_back(q);
     }
-  for (plans::PlanOptions& p : out) {  // each as run by name (on_device)
-    p.async_copies = async_copies(caps);
-    p.bulk_copies = p.async_copies && caps.bulk_copies;
-    p.warpgroup_mma = p.async_copies && caps.warpgroup_mma;
-    p.mma_transform = p.warpgroup_mma && mma_transform_asked();
-    p.max_threads = caps.max_threads;
-    p.regs_per_core = caps.regs_per_core;  // (the unfused half GEMM's work-groups: use_three_groups)
-    p.shared_per_core = caps.shared_per_core;
-  }
+  for (plans::PlanOptions& p : out) device_features(p, caps);  // each as run by name (on_device)
   return out;
 }
 
