@@ -119,6 +119,43 @@ TEST(SharedReuse, KeptArrayOutlivesTheReusingPhase) {
   for (int t = 0; t < 4; ++t) EXPECT_EQ(out[t], 10 * in[3 - t] + 5 * in[t]) << t;
 }
 
+// An array that the reusing one lies over in part (`a`: 8 floats, `r`: 4): its elements past r's
+// bytes keep their data through r's phase, and a copy into them may land during it; those under r
+// are gone (read_under: a read of a[1] after r's phase is refused).
+std::unique_ptr<Kernel> partly_under_kernel(bool read_under) {
+  KernelBuilder b(std::make_shared<Context>(), "partly_under", 1, 4);
+  const Memory* x = b.buffer("x", 8, true);
+  const Memory* y = b.buffer("y", 4, false);
+  const Memory* a = b.shared_array("a", 8);
+  const Memory* r = b.shared_array("r", 4, Type::f32, true);
+  b.threads([&](Expr t) {
+    b.store(a, t, b.load("v", x, t));
+    b.copy_async(a, t + 4, x, t + 4, 1);  // lands during r's phase, past r's bytes
+    b.copy_commit();
+  });
+  b.barrier();
+  b.threads([&](Expr t) {
+    b.store(r, t, b.load("w", x, t) * b.f32(3));
+    b.copy_wait(0);
+  });
+  b.barrier();
+  b.threads([&](Expr t) { b.store(y, t, b.load("z", a, read_under ? b.i32(1) : b.i32(7) - t)); });
+  return b.finish();
+}
+
+TEST(SharedReuse, ArrayPartlyUnderTheReusingOneKeepsTheRest) {
+  std::vector<float> xs = input(), ys(4, -1);
+  interp::interpret(*partly_under_kernel(false), {xs.data(), ys.data()});
+  for (int t = 0; t < 4; ++t) EXPECT_EQ(ys[t], xs[7 - t]) << t;
+  std::string what;
+  try {
+    interp::interpret(*partly_under_kernel(true), {xs.data(), ys.data()});
+  } catch (const Error& e) {
+    what = e.what();
+  }
+  EXPECT_NE(what.find("reads shared 'a' element 1 that nothing wrote (an uninitialized read)"), std::string::npos) << what;
+}
+
 // A copy into `a` still in flight when `r`, over it, is written: the copy could land on r's data.
 TEST(SharedReuse, InterpreterRefusesACopyInFlightUnderTheReusingArray) {
   KernelBuilder b(std::make_shared<Context>(), "reuse_in_flight", 1, 4);

@@ -91,7 +91,7 @@ void Machine::copy_wait(const Stmt& s) {
   auto retired = [&](const PendingCopy& c) { return waiting[c.lane] && c.group < commits_[c.lane] - s.extent; };
   for (const PendingCopy& c : copies_)
     if (retired(c)) {
-      if (reuse_) use_kind(*c.cells);  // a copy landing uses its array's bytes now
+      if (reuse_) use_kind(*c.cells, c.element);  // a copy landing uses its array's bytes now
       --c.cells->in_flight[c.element];
       write(*c.cells, c.element, c.value, c.lane);
     }
@@ -250,7 +250,7 @@ void Machine::mbarrier_wait(const Stmt& s) {
         landing = static_cast<int32_t>(landings_.size());
         landings_.push_back({key, b.phase});
       }
-      if (reuse_) use_kind(*b.cells);
+      if (reuse_) use_kind(*b.cells, b.element);
       if (b.cells->landed_by.empty()) b.cells->landed_by.assign(b.cells->track.size(), -1);
       --b.cells->in_flight[b.element];
       Cells::Track& t = b.cells->track[b.element];

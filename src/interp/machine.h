@@ -58,6 +58,11 @@ struct Cells {
   // element, and none may read an accumulator, until the mma_async_wait that retires them.
   std::vector<uint16_t> async_uses;
   int64_t async_live = 0;  // elements with a use
+  // Work-group arrays: how many of the first elements lie over the bytes of the other kind (a
+  // reusing array's, Memory::reuses, or the others'), as CUDA places them (ir::shared_array_offsets).
+  // Only those take part in the reuse checks (Machine::use_kind); an array none of whose elements
+  // do (a kept one, or one past the reusing array's end) is of neither kind.
+  int64_t overlapped = 0;
   bool async_use(int64_t e) const { return async_live != 0 && async_uses[e] != 0; }
 };
 
@@ -146,8 +151,10 @@ class Machine {
   Cells& cell_of(const ir::Memory* m);
   // A kernel with work-group arrays that reuse the others' bytes (Memory::reuses): `c`, shared,
   // used now; fails where the other kind was used since the last barrier, and leaves the other
-  // kind unwritten where the kernel switches kinds.
-  void use_kind(const Cells& c);
+  // kind's elements under its bytes (Cells::overlapped) unwritten where the kernel switches kinds.
+  // `element` (a copy landing): none of this where it lies past the other kind's bytes.
+  void use_kind(const Cells& c, int64_t element = -1);
+  void mark_overlaps(const ir::Kernel& k);  // Cells::overlapped of each work-group array
   int64_t element(const Cells& c, double index, const char* what, int lane) const;
   float read(Cells& c, int64_t e, int lane);
   void write(Cells& c, int64_t e, float v, int lane);

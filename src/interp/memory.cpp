@@ -44,6 +44,7 @@ Machine::Machine(const Kernel& k, const std::vector<void*>& buffers)
     else c.written.assign(c.storage.size(), 0);
     reuse_ = reuse_ || a->reuses;
   }
+  if (reuse_) mark_overlaps(k);
   const size_t lanes = static_cast<size_t>(std::max(threads_, 1));
   scratch_.assign(lanes, 0);
   elements_.assign(lanes, 0);
@@ -86,17 +87,35 @@ Cells& Machine::cell_of(const Memory* m) {
   fail("uses memory '" + m->name + "' that is not the kernel's");
 }
 
-void Machine::use_kind(const Cells& c) {
-  if (c.mem->barriers || c.mem->kept) return;  // past both kinds' bytes
+void Machine::mark_overlaps(const Kernel& k) {
+  const std::vector<int64_t> at = shared_array_offsets(k);
+  int64_t reused = 0, others = 0;  // bytes from 0 the reusing array takes, and the others' end
+  for (size_t i = 0; i < k.arrays.size(); ++i) {
+    const Memory& a = *k.arrays[i];
+    if (a.space != Space::shared || a.kept || a.barriers) continue;
+    int64_t& end = a.reuses ? reused : others;
+    end = std::max(end, at[i] + aligned_shared_bytes(a));
+  }
+  for (Cells& c : cells_) {
+    if (c.mem->space != Space::shared || c.mem->kept || c.mem->barriers) continue;
+    const size_t i = static_cast<size_t>(std::find_if(k.arrays.begin(), k.arrays.end(),
+                                                      [&](const auto& a) { return a.get() == c.mem; }) - k.arrays.begin());
+    const int64_t bytes = type_bytes(c.mem->type), under = (c.mem->reuses ? others : reused) - at[i];
+    c.overlapped = std::clamp<int64_t>((under + bytes - 1) / bytes, 0, c.size);
+  }
+}
+
+void Machine::use_kind(const Cells& c, int64_t element) {
+  if (c.mem->barriers || c.mem->kept || c.overlapped <= std::max<int64_t>(element, 0)) return;  // past the other kind's bytes
   const int kind = c.mem->reuses ? 1 : 0;
   kind_phase_[kind] = phase_;
   if (kind_ == kind) return;
   for (Cells& o : cells_) {
-    if (o.mem->space != Space::shared || o.mem->reuses == c.mem->reuses || o.mem->barriers || o.mem->kept) continue;
+    if (o.mem->space != Space::shared || o.mem->reuses == c.mem->reuses || o.overlapped == 0) continue;
     if (kind_phase_[1 - kind] == phase_)
       fail("uses work-group array '" + c.mem->name + "' and '" + o.mem->name +
            "', whose bytes one of them reuses, with no barrier between");
-    for (int64_t e = 0; e < static_cast<int64_t>(o.track.size()); ++e) {
+    for (int64_t e = 0; e < o.overlapped; ++e) {  // (the elements past the other kind's bytes keep their data)
       if (o.landing(e)) in_flight(current_lane(), o, e, "reuses the bytes of");
       if (o.async_use(e)) async_in_use(current_lane(), o, e, "reuses the bytes of");
       o.track[e].write_phase = 0;  // its data are gone: a read before a write is uninitialized
