@@ -240,7 +240,7 @@ struct Report {
   Precision precision = Precision::fp32;  // of the GEMM that ran (the transforms are f32)
   std::string device;
   double weight_transform_us = 0;
-  double time_us = -1;  // median of whole runs (GPU: events around all the kernels of one run)
+  double time_us = -1;  // median of whole runs (CUDA: each sample the mean of 20 runs back to back between two events)
   double compile_ms = 0;
   /// plan = "auto": every candidate the planner considered, the choice first, with the reason
   /// each other one was not taken. Empty when the plan was given.
@@ -290,6 +290,8 @@ class Conv {
   int64_t workspace_bytes() const;
   /// Runs `warmup` untimed times, then `repeats` times timing each kernel, then `repeats` times
   /// timing whole runs; records the medians in the report (KernelReport::time_us, Report::time_us).
+  /// On CUDA each timed sample is the mean of 20 launches (or runs) back to back, so that the
+  /// launch latency before the first is not counted, as CUDA-graph replays leave it out.
   void benchmark(const void* x, void* y, int repeats, int warmup = 0,
                  const void* residual = nullptr);
   Report report() const;

@@ -154,7 +154,7 @@ int cmd_bench(const Argv& argv) {
   const bool json = args.has("json");
   if (!json) {
     std::cout << "device " << device_name << ", median of " << repeats
-              << " timed runs after one warm-up\n\n";
+              << " timed runs after one warm-up (CUDA: each the mean of 20 back to back)\n\n";
     print_header(std::cout, name_width);
   }
 
