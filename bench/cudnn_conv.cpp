@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "common/error.h"
+#include "runtime/cuda/cuda_driver.h"
 
 namespace wino::bench {
 
@@ -176,9 +177,15 @@ std::vector<double> CudnnConv::time_us(int warmup, int repeats) {
   cudaEvent_t start, stop;
   check(cudaEventCreate(&start), "cudaEventCreate");
   check(cudaEventCreate(&stop), "cudaEventCreate");
-  // As Wino's runs are timed (runtime/cuda: kBackToBack) and PyTorch's cuDNN (20 a graph): each
-  // sample the mean of 20 forwards back to back, without the first one's launch latency in each.
-  constexpr int back_to_back = 20;
+  // As Wino's runs are timed (cuda::back_to_back_runs) and PyTorch's cuDNN (20 a graph): each
+  // sample the mean of forwards back to back, without the first one's launch latency in each.
+  check(cudaEventRecord(start), "cudaEventRecord");
+  s_->forward();
+  check(cudaEventRecord(stop), "cudaEventRecord");
+  check(cudaEventSynchronize(stop), "cudaEventSynchronize");
+  float one_ms = 0;
+  check(cudaEventElapsedTime(&one_ms, start, stop), "cudaEventElapsedTime");
+  const int back_to_back = cuda::back_to_back_runs(one_ms * 1000.0);
   std::vector<double> us;
   for (int i = 0; i < repeats; ++i) {
     check(cudaEventRecord(start), "cudaEventRecord");

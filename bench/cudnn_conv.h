@@ -25,8 +25,8 @@ class CudnnConv {
 
   /// e.g. "WINOGRAD_NONFUSED (workspace 12.3 MB)".
   std::string algorithm() const;
-  /// Microseconds of each of `repeats` samples after `warmup` calls: each the mean of 20 calls back
-  /// to back between two events.
+  /// Microseconds of each of `repeats` samples after `warmup` calls: each the mean of up to 20
+  /// calls back to back between two events (cuda::back_to_back_runs).
   std::vector<double> time_us(int warmup, int repeats);
   /// Runs once and returns the output as N x K x out_h x out_w of d.dtype.
   Tensor run();

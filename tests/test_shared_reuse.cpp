@@ -49,10 +49,11 @@ std::unique_ptr<Kernel> reuse_kernel(Reuse mode) {
 
 std::vector<float> input() { return {1, -2, 3.5f, 4, 0.25f, -6, 7, 8}; }
 
-std::string interpreter_error(Reuse mode) {
-  std::vector<float> x = input(), y(8, -1);
+// What the interpreter refuses in `kernel` run on input() into `outputs` floats ("": nothing).
+std::string interpreter_error(const Kernel& kernel, size_t outputs) {
+  std::vector<float> x = input(), y(outputs, -1);
   try {
-    interp::interpret(*reuse_kernel(mode), {x.data(), y.data()});
+    interp::interpret(kernel, {x.data(), y.data()});
   } catch (const Error& e) {
     return e.what();
   }
@@ -78,14 +79,14 @@ TEST(SharedReuse, InterpreterComputesWhatTheKernelSays) {
 }
 
 TEST(SharedReuse, InterpreterRefusesBothKindsBetweenTwoBarriers) {
-  const std::string what = interpreter_error(Reuse::same_phase);
+  const std::string what = interpreter_error(*reuse_kernel(Reuse::same_phase), 8);
   EXPECT_NE(what.find("uses work-group array 'r' and 'a', whose bytes one of them reuses, with no barrier between"),
             std::string::npos)
       << what;
 }
 
 TEST(SharedReuse, InterpreterRefusesAReadOfOverwrittenData) {
-  const std::string what = interpreter_error(Reuse::stale_read);
+  const std::string what = interpreter_error(*reuse_kernel(Reuse::stale_read), 8);
   EXPECT_NE(what.find("reads shared 'a' element 3 that nothing wrote (an uninitialized read)"), std::string::npos) << what;
 }
 
@@ -121,39 +122,48 @@ TEST(SharedReuse, KeptArrayOutlivesTheReusingPhase) {
 
 // An array that the reusing one lies over in part (`a`: 8 floats, `r`: 4): its elements past r's
 // bytes keep their data through r's phase, and a copy into them may land during it; those under r
-// are gone (read_under: a read of a[1] after r's phase is refused).
-std::unique_ptr<Kernel> partly_under_kernel(bool read_under) {
+// are gone. `b`, wholly past r, is of neither kind: r's phase may use it. Modes: read_under reads
+// a[1] after r's phase (refused); land_under copies into a[0..3] and lets that land in r's phase
+// (refused: the copy could land on r's data).
+enum class Under { ok, read_under, land_under };
+std::unique_ptr<Kernel> partly_under_kernel(Under mode) {
   KernelBuilder b(std::make_shared<Context>(), "partly_under", 1, 4);
   const Memory* x = b.buffer("x", 8, true);
   const Memory* y = b.buffer("y", 4, false);
   const Memory* a = b.shared_array("a", 8);
+  const Memory* past = b.shared_array("b", 4);
   const Memory* r = b.shared_array("r", 4, Type::f32, true);
   b.threads([&](Expr t) {
     b.store(a, t, b.load("v", x, t));
-    b.copy_async(a, t + 4, x, t + 4, 1);  // lands during r's phase, past r's bytes
+    b.copy_async(a, mode == Under::land_under ? t : t + 4, x, t + 4, 1);  // lands during r's phase
     b.copy_commit();
   });
   b.barrier();
   b.threads([&](Expr t) {
     b.store(r, t, b.load("w", x, t) * b.f32(3));
+    b.store(past, t, b.load("u", x, t) * b.f32(2));
     b.copy_wait(0);
   });
   b.barrier();
-  b.threads([&](Expr t) { b.store(y, t, b.load("z", a, read_under ? b.i32(1) : b.i32(7) - t)); });
+  b.threads([&](Expr t) {
+    Expr under = b.load("z", a, mode == Under::read_under ? b.i32(1) : b.i32(7) - t);
+    b.store(y, t, under + b.load("q", past, t));
+  });
   return b.finish();
 }
 
 TEST(SharedReuse, ArrayPartlyUnderTheReusingOneKeepsTheRest) {
+  std::unique_ptr<Kernel> k = partly_under_kernel(Under::ok);
+  EXPECT_EQ(shared_array_offsets(*k), (std::vector<int64_t>{0, 32, 0}));  // b past r's 16 bytes
   std::vector<float> xs = input(), ys(4, -1);
-  interp::interpret(*partly_under_kernel(false), {xs.data(), ys.data()});
-  for (int t = 0; t < 4; ++t) EXPECT_EQ(ys[t], xs[7 - t]) << t;
-  std::string what;
-  try {
-    interp::interpret(*partly_under_kernel(true), {xs.data(), ys.data()});
-  } catch (const Error& e) {
-    what = e.what();
-  }
-  EXPECT_NE(what.find("reads shared 'a' element 1 that nothing wrote (an uninitialized read)"), std::string::npos) << what;
+  interp::interpret(*k, {xs.data(), ys.data()});
+  for (int t = 0; t < 4; ++t) EXPECT_EQ(ys[t], xs[7 - t] + 2 * xs[t]) << t;
+  EXPECT_NE(interpreter_error(*partly_under_kernel(Under::read_under), 4).find("reads shared 'a' element 1 that nothing wrote (an uninitialized read)"),
+            std::string::npos);
+  const std::string landing = interpreter_error(*partly_under_kernel(Under::land_under), 4);
+  EXPECT_NE(landing.find("reuses the bytes of shared 'a' element 0 while an asynchronous copy into it is in flight"),
+            std::string::npos)
+      << landing;
 }
 
 // A copy into `a` still in flight when `r`, over it, is written: the copy could land on r's data.
@@ -207,6 +217,10 @@ TEST(SharedReuse, GpuAgreesWithTheInterpreter) {
   std::vector<float> x = input(), want(8, -1);
   interp::interpret(*reuse_kernel(Reuse::ok), {x.data(), want.data()});
   EXPECT_EQ(run_on_cuda(*reuse_kernel(Reuse::ok), x, 8), want);
+  // The part of `a` past the reusing array keeps its data on the GPU too.
+  std::vector<float> partly(4, -1);
+  interp::interpret(*partly_under_kernel(Under::ok), {x.data(), partly.data()});
+  EXPECT_EQ(run_on_cuda(*partly_under_kernel(Under::ok), x, 4), partly);
 }
 
 }  // namespace

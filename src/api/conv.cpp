@@ -130,10 +130,12 @@ double measure_plan(const Device& device, const ConvDesc& d, const Options& base
     const Tensor z = random_normal(d.dtype, {d.n, d.k, d.out_h(), d.out_w()}, 4);
     Tensor y(d.dtype, {d.n, d.k, d.out_h(), d.out_w()});
     conv.set_weights(w.data(), d.epilogue.bias ? bias.data() : nullptr);
-    // A first estimate, then enough runs for about 5 ms of them (10 to 100): small layers are noisy.
+    // A first estimate, then samples for about 5 ms of runs (5 to 100): small layers are noisy. (On
+    // CUDA a sample is itself runs back to back, about a millisecond of them: Conv::benchmark.)
     conv.benchmark(x.data(), y.data(), 3, 2, d.epilogue.residual ? z.data() : nullptr);
     const double first = std::max(conv.report().time_us, 1.0);
-    const int repeats = static_cast<int>(std::clamp(5000.0 / first, 10.0, 100.0));
+    const double sample_us = Device::resolve(device).kind == Device::Kind::cuda ? std::max(first, 1000.0) : first;
+    const int repeats = static_cast<int>(std::clamp(5000.0 / sample_us, 5.0, 100.0));
     conv.benchmark(x.data(), y.data(), repeats, 1, d.epilogue.residual ? z.data() : nullptr);
     return conv.report().time_us;
   } catch (const Error& e) {

@@ -59,7 +59,8 @@ struct Cells {
   std::vector<uint16_t> async_uses;
   int64_t async_live = 0;  // elements with a use
   // Work-group arrays: how many of the first elements lie over the bytes of the other kind (a
-  // reusing array's, Memory::reuses, or the others'), as CUDA places them (ir::shared_array_offsets).
+  // reusing array's, Memory::reuses, or the others'), as CUDA places them (ir::shared_array_offsets;
+  // the other kind's 16-byte padding counted too: a bound from above, never one element short).
   // Only those take part in the reuse checks (Machine::use_kind); an array none of whose elements
   // do (a kept one, or one past the reusing array's end) is of neither kind.
   int64_t overlapped = 0;

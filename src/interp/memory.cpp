@@ -96,10 +96,9 @@ void Machine::mark_overlaps(const Kernel& k) {
     int64_t& end = a.reuses ? reused : others;
     end = std::max(end, at[i] + aligned_shared_bytes(a));
   }
-  for (Cells& c : cells_) {
+  for (size_t i = 0; i < k.arrays.size(); ++i) {
+    Cells& c = cells_[k.buffers.size() + i];  // (the arrays' cells follow the buffers', in order)
     if (c.mem->space != Space::shared || c.mem->kept || c.mem->barriers) continue;
-    const size_t i = static_cast<size_t>(std::find_if(k.arrays.begin(), k.arrays.end(),
-                                                      [&](const auto& a) { return a.get() == c.mem; }) - k.arrays.begin());
     const int64_t bytes = type_bytes(c.mem->type), under = (c.mem->reuses ? others : reused) - at[i];
     c.overlapped = std::clamp<int64_t>((under + bytes - 1) / bytes, 0, c.size);
   }

@@ -36,7 +36,8 @@ struct Memory {
   // Work-group arrays: placed at the start of work-group memory, over the other shared arrays
   // (those with neither this flag nor `kept` nor `barriers`), so that a later phase reuses their
   // bytes. The kernel never uses both kinds between two barriers, and a switch from one kind to
-  // the other leaves the first's data undefined (the interpreter checks both). Dialects without
+  // the other leaves the first's data undefined where the other's bytes lie over them (the
+  // interpreter checks both, by the bytes ir::shared_array_offsets places). Dialects without
   // one block of work-group memory (OpenCL, Metal, C) give it bytes of its own.
   bool reuses = false;
   // Work-group arrays no reusing array lies over: placed past both kinds (before the barriers), so

@@ -103,12 +103,12 @@ class Backend {
   virtual void launch(int kernel, const std::vector<MemoryRef>& args, StreamRef stream, bool after_previous) = 0;
   void launch(int kernel, const std::vector<MemoryRef>& args, StreamRef stream) { launch(kernel, args, stream, false); }
   /// Microseconds of each launch of `sequence`, run in order on the default stream: the kernel's
-  /// execution (OpenCL's profiling events), or (CUDA) the mean of launches of it back to back.
+  /// execution (OpenCL's profiling events), or (CUDA) the mean of up to 20 launches of it back to back.
   virtual std::vector<double> timed_launches(const std::vector<LaunchRef>& sequence) = 0;
   /// Microseconds of each of `repeats` whole runs of `sequence` after `warmup` untimed runs. The
-  /// default times each launch separately and adds them up; CUDA overrides it to time runs back to
-  /// back with one pair of events (no launch gaps inside a run are lost or added, and the first
-  /// launch's latency is not counted in each run).
+  /// default times each launch separately and adds them up; CUDA overrides it to time up to 20 runs
+  /// back to back with one pair of events (no launch gaps inside a run are lost or added, and the
+  /// first launch's latency is not counted in each run: cuda::back_to_back_runs).
   virtual std::vector<double> timed_runs(const std::vector<LaunchRef>& sequence, int warmup, int repeats);
   /// Waits for the work enqueued on `stream`.
   virtual void synchronize(StreamRef stream) = 0;

@@ -12,11 +12,19 @@ namespace wino::runtime {
 
 namespace {
 
-// Launches (or whole runs) a timed sample enqueues back to back. One alone also held the 3-4 us
-// from the start event to its first kernel's start (the launch's latency: H100, plan auto fp16 on
-// the 9 layers of batch >= 8, session 64), which cuDNN's yardstick (bench/torch_yardstick.py:
-// CUDA-graph replays of 20 convolutions) leaves out; 20, as there, times both alike.
-constexpr int kBackToBack = 20;
+// The mean of `work` (one run or launch) over a sample of cuda::back_to_back_runs of it enqueued
+// back to back, `repeats` samples after `warmup` untimed runs, in microseconds. One timed alone
+// first says how many make a sample.
+std::vector<double> back_to_back_us(const cuda::CudaContext& ctx, const std::function<void()>& work, int warmup,
+                                    int repeats) {
+  const int n = cuda::back_to_back_runs(cuda::time_each_ms(ctx, work, warmup, 1).at(0) * 1000.0);
+  auto sample = [&] {
+    for (int r = 0; r < n; ++r) work();
+  };
+  std::vector<double> us;
+  for (float ms : cuda::time_each_ms(ctx, sample, 0, repeats)) us.push_back(ms * 1000.0 / n);
+  return us;
+}
 
 class CudaAllocation : public Allocation {
  public:
@@ -97,27 +105,20 @@ class CudaBackend : public Backend {
                  cuda::StreamRef::native(stream), packed, after_previous && e.overlap);
   }
 
-  // Each timed sample is kBackToBack launches (or runs) enqueued back to back between its events,
-  // and counts their mean (every kernel is a function of its inputs alone, so repeating one is
-  // harmless).
+  // Each timed sample is launches (or runs) enqueued back to back between its events, and counts
+  // their mean (back_to_back_us; every kernel is a function of its inputs alone, so repeating one
+  // is harmless).
   std::vector<double> timed_launches(const std::vector<LaunchRef>& sequence) override {
     std::vector<double> us;
-    for (const LaunchRef& l : sequence) {
-      auto launches = [&] {
-        for (int r = 0; r < kBackToBack; ++r) launch(l.kernel, l.args, nullptr);
-      };
-      us.push_back(cuda::time_each_ms(ctx_, launches, 0, 1).at(0) * 1000.0 / kBackToBack);
-    }
+    for (const LaunchRef& l : sequence)
+      us.push_back(back_to_back_us(ctx_, [&] { launch(l.kernel, l.args, nullptr); }, 0, 1).at(0));
     return us;
   }
   std::vector<double> timed_runs(const std::vector<LaunchRef>& sequence, int warmup, int repeats) override {
-    auto runs = [&] {
-      for (int r = 0; r < kBackToBack; ++r)
-        for (size_t i = 0; i < sequence.size(); ++i) launch(sequence[i].kernel, sequence[i].args, nullptr, i > 0);
+    auto run = [&] {
+      for (size_t i = 0; i < sequence.size(); ++i) launch(sequence[i].kernel, sequence[i].args, nullptr, i > 0);
     };
-    std::vector<double> us;
-    for (float ms : cuda::time_each_ms(ctx_, runs, warmup, repeats)) us.push_back(ms * 1000.0 / kBackToBack);
-    return us;
+    return back_to_back_us(ctx_, run, warmup, repeats);
   }
   void synchronize(StreamRef stream) override {
     if (stream == nullptr) ctx_.synchronize();  // names the last kernel when one faulted

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <mutex>
 #include <unordered_map>
 #include <vector>
@@ -429,6 +430,12 @@ std::vector<float> time_each_ms(const CudaContext& context, const std::function<
     times.push_back(ms);
   }
   return times;
+}
+
+int back_to_back_runs(double one_run_us) {
+  constexpr int most = 20;
+  constexpr double sample_us = 1000;
+  return static_cast<int>(std::clamp(std::ceil(sample_us / std::max(one_run_us, 1.0)), 1.0, double{most}));
 }
 
 float time_ms(const CudaContext& context, const std::function<void()>& work, int warmup, int repeats,

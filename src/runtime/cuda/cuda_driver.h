@@ -254,6 +254,14 @@ int64_t overlapped_launches();
 std::vector<float> time_each_ms(const CudaContext& context, const std::function<void()>& work, int warmup,
                                 int repeats, StreamRef stream = nullptr);
 
+/// Runs (or launches) of `one_run_us` each that one timed sample enqueues back to back between its
+/// events: 20 (as cuDNN's yardstick replays 20 convolutions a graph), fewer where that many take
+/// over a millisecond, at least 1. A run timed alone also holds the launch's latency before its
+/// first kernel (2.5-4.2 us on the H100, session 64); a millisecond of runs leaves under 0.5% of it.
+/// (Back to back the host must keep ahead of the GPU: runs of a few microseconds may still wait
+/// on their launches, which a graph's replay would not.)
+int back_to_back_runs(double one_run_us);
+
 /// The median of time_each_ms.
 float time_ms(const CudaContext& context, const std::function<void()>& work, int warmup, int repeats,
               StreamRef stream = nullptr);
