@@ -402,7 +402,8 @@ int run(int argc, char** argv) {
   Args args("wino_cudnn_bench",
             "Wino's fastest spill-free plan against cuDNN's fastest algorithm in the matching mode (fp32 with "
             "TF32 off; with --precision also cuDNN TF32; with --dtype f16/bf16 cuDNN's tensor-core math), layer by "
-            "layer on one CUDA GPU: median time with CUDA events (each sample the mean of up to 20 runs back to back, about a millisecond of them, for both), effective TFLOP/s, the ratio cuDNN/Wino, and the "
+            "layer on one CUDA GPU: median time with CUDA events (each sample the mean of up to 20 runs back to "
+            "back, about a millisecond of them, for both), effective TFLOP/s, the ratio cuDNN/Wino, and the "
             "relative L2 error of both vs the float64 reference.");
   args.option("layers", "FILE", "layer file: 'name N C K H W R S pad' lines (default bench/layers.txt)");
   args.option("only", "NAME,...", "run only these layers");
@@ -439,7 +440,8 @@ int run(int argc, char** argv) {
   const Mode mode = read_mode(args);  // usage errors before any device work
   const std::string device = runtime::make_backend(Device::cuda(), {})->name();
   std::cout << device << ", " << CudnnConv::version() << "; median of " << repeats
-            << " samples after " << warmup << " warm-up calls, CUDA events, each sample the mean of up to 20 runs back to back\n\n";
+            << " samples after " << warmup
+            << " warm-up calls, CUDA events, each sample the mean of up to 20 runs back to back\n\n";
   print_header(std::cout);
   const planner::DeviceCaps caps = planner::caps_for_device(Device::cuda());
   const cuda::DeviceInfo gpu = cuda::list_cuda_devices().at(0);  // the device Device::cuda() runs on

@@ -220,7 +220,7 @@ struct KernelReport {
   int64_t flops = 0;        // floating-point operations executed (static count)
   int64_t bytes = 0;        // global memory bytes read and written (static count)
   int64_t groups = 0, threads_per_group = 0;
-  double time_us = -1;      // median measured time of the last runs (CUDA: each the mean of launches back to back; -1: not run)
+  double time_us = -1;      // median measured time of the last runs (-1: not run; CUDA: Conv::benchmark)
   std::string source;       // the kernel's source text
   /// explain(..., shared_groups > 0): the accesses of work-group memory of the kernel's first
   /// work-groups, run in the IR interpreter, counted warp by warp as an NVIDIA GPU's 32 banks of
@@ -240,7 +240,7 @@ struct Report {
   Precision precision = Precision::fp32;  // of the GEMM that ran (the transforms are f32)
   std::string device;
   double weight_transform_us = 0;
-  double time_us = -1;  // median of whole runs (CUDA: each sample the mean of up to 20 runs back to back between two events)
+  double time_us = -1;  // median of whole runs (CUDA: each sample runs back to back, Conv::benchmark)
   double compile_ms = 0;
   /// plan = "auto": every candidate the planner considered, the choice first, with the reason
   /// each other one was not taken. Empty when the plan was given.

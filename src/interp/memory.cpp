@@ -105,7 +105,8 @@ void Machine::mark_overlaps(const Kernel& k) {
 }
 
 void Machine::use_kind(const Cells& c, int64_t element) {
-  if (c.mem->barriers || c.mem->kept || c.overlapped <= std::max<int64_t>(element, 0)) return;  // past the other kind's bytes
+  if (c.mem->barriers || c.mem->kept || c.overlapped <= std::max<int64_t>(element, 0))
+    return;  // past the other kind's bytes
   const int kind = c.mem->reuses ? 1 : 0;
   kind_phase_[kind] = phase_;
   if (kind_ == kind) return;

@@ -120,7 +120,9 @@ int cmd_bench(const Argv& argv) {
   add_m_option(args);
   add_tiles_option(args);
   args.option("device", "D", "auto, cpu, cuda[:N] or opencl[:N] (default auto)");
-  args.option("repeat", "N", "timed runs after one warm-up; the median per kernel counts (default 5; on CUDA each the mean of up to 20 back to back)");
+  args.option("repeat", "N",
+              "timed runs after one warm-up; the median per kernel counts (default 5; on CUDA each the mean of up "
+              "to 20 back to back)");
   args.flag("check", "relative L2 error vs the float64 reference (at 2000 sampled outputs for "
                      "layers over 2 GFLOP)");
   args.flag("list", "print the layers of the file (after --only) and exit");

@@ -68,7 +68,9 @@ int cmd_run(const Argv& argv) {
   args.option("output", "y.npy", "write the result here (float32)");
   args.flag("check", "compare with the float64 reference: print the relative L2 error and exit 1 "
                      "when it is over the tolerance of the plan's F(m, r) (docs/accuracy.md)");
-  args.option("repeat", "N", "run N times and report median kernel times (default 1; on CUDA each time is the mean of up to 20 runs, or launches of a kernel, back to back)");
+  args.option("repeat", "N",
+              "run N times and report median kernel times (default 1; on CUDA each time is the mean of up to 20 "
+              "runs, or launches of a kernel, back to back)");
   args.flag("json", "print one JSON object instead of the table");
   args.epilog(
       "examples:\n"
