@@ -105,8 +105,9 @@ void Machine::mark_overlaps(const Kernel& k) {
 }
 
 void Machine::use_kind(const Cells& c, int64_t element) {
-  if (c.mem->barriers || c.mem->kept || c.overlapped <= std::max<int64_t>(element, 0))
-    return;  // past the other kind's bytes
+  // Nothing of the array lies under the other kind's bytes, or the landing element lies past them.
+  const bool past = element >= 0 ? element >= c.overlapped : c.overlapped == 0;
+  if (c.mem->barriers || c.mem->kept || past) return;
   const int kind = c.mem->reuses ? 1 : 0;
   kind_phase_[kind] = phase_;
   if (kind_ == kind) return;
