@@ -118,9 +118,11 @@ void Analysis::define_block(const Block& b) {
         for (Expr v : s.vars) defs.emplace_back(v, pos);
         break;
       case StmtKind::loop:
+      case StmtKind::role:
         define_block(s.body);
         define(s.var, pos, counter_ - 1);
         break;
+      case StmtKind::roles: define_block(s.body); break;
       case StmtKind::if_then:
       case StmtKind::threads: define_block(s.body); break;
       default: break;
@@ -142,7 +144,14 @@ void Analysis::use_block(const Block& b, bool in_region) {
       case StmtKind::load:
       case StmtKind::store: access(s, pos, in_region); break;
       case StmtKind::loop:
+      case StmtKind::role:
         bound_var(s.var.node(), 0, static_cast<double>(s.extent - 1));
+        use_block(s.body, in_region);
+        break;
+      case StmtKind::roles:
+        if (!in_region) reject("roles outside a thread region");
+        if (s.body.size() != 2 || s.body[0]->kind != StmtKind::role || s.body[1]->kind != StmtKind::role)
+          reject("roles holds two role statements");
         use_block(s.body, in_region);
         break;
       case StmtKind::if_then:
@@ -190,6 +199,7 @@ void Analysis::use_block(const Block& b, bool in_region) {
         break;
       case StmtKind::mbarrier_init:
       case StmtKind::mbarrier_expect:
+      case StmtKind::mbarrier_arrive:
       case StmtKind::mbarrier_wait:
         if (!in_region) reject(std::string("an ") + stmt_kind_name(s.kind) + " outside a thread region");
         if (!s.memory || s.memory->space != Space::shared) reject("a barrier must be in work-group memory");

@@ -21,6 +21,7 @@ void Machine::start_copies() {
   for (Cells& c : cells_) std::fill(c.landed_by.begin(), c.landed_by.end(), -1);
   for (Cells& c : cells_) std::fill(c.in_flight.begin(), c.in_flight.end(), 0);
   commits_.assign(static_cast<size_t>(std::max(threads_, 1)), 0);
+  if (roles_) start_roles();
   async_.clear();
   for (Cells& c : cells_) std::fill(c.async_uses.begin(), c.async_uses.end(), 0), c.async_live = 0;
   async_commits_.assign(static_cast<size_t>(std::max(threads_, 1)), 0);
@@ -139,6 +140,7 @@ void Machine::complete_phase(Mbarrier& m) {
   if (m.pending == 0 && m.bytes == 0) {
     ++m.phase;
     m.pending = m.arrivals;
+    for (size_t a = 0; a < m.arriving.size(); ++a) m.released[a] = std::max(m.released[a], m.arriving[a]);
   }
 }
 
@@ -156,7 +158,8 @@ void Machine::mbarrier_init(const Stmt& s) {
     for (const PendingBulk& b : bulk_)
       if (b.barrier_cells == &c && b.barrier == e)
         fail_at(l, "mbarrier_init of " + barrier_name(c, e) + " while a copy_bulk counts on it");
-    it->second = {s.extent, s.extent, 0, 0, phase_, l, std::vector<uint64_t>(static_cast<size_t>(threads_), 0)};
+    it->second = {s.extent, s.extent, 0, 0, phase_, l, std::vector<uint64_t>(static_cast<size_t>(threads_), 0), {}, {}};
+    if (roles_) it->second.arriving.assign(static_cast<size_t>(threads_), 0), it->second.released = it->second.arriving;
   });
 }
 
@@ -171,6 +174,22 @@ void Machine::mbarrier_expect(const Stmt& s) {
                      std::to_string(m.arrivals) + ")");
     --m.pending;
     m.bytes += s.extent;
+    arrive(m, l);
+    complete_phase(m);
+  });
+}
+
+void Machine::mbarrier_arrive(const Stmt& s) {
+  if (!in_region_) fail("an mbarrier_arrive outside a thread region");
+  Cells& c = cell_of(s.memory);
+  element_lanes(c, s.index.node(), "mbarrier_arrive on", 0);
+  each(top(), [&](int l) {
+    Mbarrier& m = mbarrier(c, elements_[l], l, "mbarrier_arrive");
+    if (m.pending == 0)
+      fail_at(l, "mbarrier_arrive on " + barrier_name(c, elements_[l]) + ": more arrivals than its phase takes (" +
+                     std::to_string(m.arrivals) + ")");
+    --m.pending;
+    arrive(m, l);
     complete_phase(m);
   });
 }
@@ -202,8 +221,10 @@ void Machine::copy_bulk(const Stmt& s) {
     for (int64_t i = 0; i < n; ++i) {
       const int64_t e = to[l] + i;
       const Cells::Track& t = dst.track[e];
-      if (t.read_phase == phase_ && t.reader != l) race(l, dst, e, "copies to", "that another thread read");
-      if (written_by_other(t, phase_, l) && !landed_for(dst, e, l)) race(l, dst, e, "copies to", writer_name(t));
+      if (t.read_phase == phase_ && t.reader != l && !read_published(dst, e, l))
+        race(l, dst, e, "copies to", "that another thread read");
+      if (written_by_other(t, phase_, l) && !landed_for(dst, e, l) && !write_published(dst, e, l))
+        race(l, dst, e, "copies to", writer_name(t));
       if (dst.in_flight[e]) in_flight(l, dst, e, "copies to");
       if (dst.async_use(e)) async_in_use(l, dst, e, "copies to");
       ++dst.in_flight[e];
@@ -234,9 +255,13 @@ void Machine::mbarrier_wait(const Stmt& s) {
                                             : std::to_string(-m.bytes) + " bytes more than expected delivered");
       fail_at(l, "mbarrier_wait on " + barrier_name(c, e) + " for parity " + std::to_string(p) + ", but its phase " +
                      std::to_string(m.phase) + " (that parity) is not complete: " + due +
-                     " (a GPU would wait forever, or not wait at all where the parity meant the phase before)");
+                     (in_roles_ ? " when the roles' schedule meets the wait (produce(0 .. stages - 1), then consume(i) "
+                                  "before produce(i + stages)): the producers would run more steps ahead, or the "
+                                  "consumers wait for a step not produced"
+                                : " (a GPU would wait forever, or not wait at all where the parity meant the phase before)"));
     }
     m.seen[static_cast<size_t>(l)] = m.phase;
+    acquire(m, l);
     if (waited.empty() || waited.back() != BarrierKey{&c, e}) waited.push_back({&c, e});
   });
   // The copies of the phases the wait saw complete land now, once.
@@ -256,6 +281,7 @@ void Machine::mbarrier_wait(const Stmt& s) {
       Cells::Track& t = b.cells->track[b.element];
       t.write_phase = phase_;
       t.writer = kLandedWriter;
+      note_write(*b.cells, b.element);
       b.cells->landed_by[b.element] = landing;
       b.cells->data[b.element] = b.value;
     }

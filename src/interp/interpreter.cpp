@@ -83,6 +83,9 @@ void Machine::stmt(const Stmt& s) {
     case StmtKind::mma_async: return mma_async(s);
     case StmtKind::mma_async_commit: return mma_async_commit();
     case StmtKind::mma_async_wait: return mma_async_wait(s);
+    case StmtKind::mbarrier_arrive: return mbarrier_arrive(s);
+    case StmtKind::roles: return roles(s);
+    case StmtKind::role: fail("a role outside a roles statement");
   }
 }
 

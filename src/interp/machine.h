@@ -65,6 +65,14 @@ struct Cells {
   // do (a kept one, or one past the reusing array's end) is of neither kind.
   int64_t overlapped = 0;
   bool async_use(int64_t e) const { return async_live != 0 && async_uses[e] != 0; }
+  // Work-group arrays of a kernel with warps with roles (roles.cpp), by element: when (Machine's
+  // sync clock) it was last written and read, and by which roles it was read in the barrier
+  // interval (bit r: role r).
+  struct Sync {
+    uint64_t write_time = 0, read_time = 0;
+    uint8_t read_roles = 0;
+  };
+  std::vector<Sync> sync;
 };
 
 constexpr int32_t kManyReaders = -2;
@@ -251,6 +259,7 @@ class Machine {
   std::string writer_name(const Cells::Track& t) const;
   void mbarrier_init(const ir::Stmt& s);
   void mbarrier_expect(const ir::Stmt& s);
+  void mbarrier_arrive(const ir::Stmt& s);
   void mbarrier_wait(const ir::Stmt& s);
   struct Mbarrier {
     int64_t arrivals = 0, pending = 0, bytes = 0;  // a phase's arrivals; arrivals and bytes still due
@@ -258,6 +267,9 @@ class Machine {
     uint64_t init_phase = 0;                       // the barrier interval of its init
     int init_lane = 0;
     std::vector<uint64_t> seen;  // by lane: the phase in progress at its last wait (those before it complete)
+    // Kernels with roles: the vector clocks (see clocks_) its arrivals carry, joined: of the phase
+    // in progress, and of the phases complete (what a wait acquires).
+    std::vector<uint64_t> arriving, released;
   };
   using BarrierKey = std::pair<const Cells*, int64_t>;
   struct Landing {  // the copies a wait landed: their barrier and phase
@@ -269,6 +281,39 @@ class Machine {
   // lane or before a barrier.
   Mbarrier& mbarrier(const Cells& c, int64_t e, int lane, const char* what);
   void complete_phase(Mbarrier& m);
+
+  // Warps with roles (roles.cpp). Each thread carries a vector clock: clocks_[b * threads + a] is
+  // the latest sync time of thread a that thread b knows of, through the barrier phases b waited
+  // for (and the arrivals their arrivers had waited for before, transitively). An access of thread
+  // a at time t is ordered before thread b's later access when clocks_[b][a] > t: a arrived after
+  // it on a phase b waited for. Only the kernels with a roles statement keep clocks.
+  void roles(const ir::Stmt& s);
+  void run_role(const ir::Stmt& role, int64_t step, int lo, int hi);
+  int role_of(int lane) const { return lane < producers_ ? 0 : 1; }
+  void arrive(Mbarrier& m, int lane);         // an arrival of `lane` on m's phase in progress
+  void acquire(const Mbarrier& m, int lane);  // `lane` waited for m's complete phases
+  // Whether the write (the reads) of shared element e in this barrier interval is ordered before
+  // `lane`'s access now by barrier phases it waited for. Reads by many threads are ordered when
+  // none was of `lane`'s role and every thread of the other role arrived after the last.
+  bool write_published(const Cells& c, int64_t e, int lane) const;
+  bool read_published(const Cells& c, int64_t e, int lane) const;
+  void note_write(Cells& c, int64_t e) {
+    if (roles_) c.sync[e].write_time = sync_clock_;
+  }
+  void note_read(Cells& c, int64_t e, int lane, bool first_in_interval) {
+    if (!roles_) return;
+    Cells::Sync& y = c.sync[e];
+    y.read_time = sync_clock_;
+    y.read_roles = static_cast<uint8_t>((first_in_interval ? 0 : y.read_roles) | (1 << role_of(lane)));
+  }
+  void start_roles();  // a work-group starts: every clock 0
+  void find_roles(const ir::Block& b);  // sets roles_ and producers_
+  bool roles_ = false;           // the kernel has a roles statement (with producers_ producers)
+  bool in_roles_ = false;        // running one
+  int producers_ = 0;
+  uint64_t sync_clock_ = 0;      // advanced by every arrival
+  std::vector<uint64_t> clocks_;        // threads x threads
+  std::vector<uint64_t> known_min_;     // threads x 2: min over role r's threads of clocks_[b][.]
   void start_copies();   // a work-group starts: no copies in flight
   void finish_copies();  // a work-group ends: every copy must have been retired
   void assign(const ir::Node* var) { vtime_[var->id] = ++clock_; }

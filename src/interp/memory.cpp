@@ -24,6 +24,7 @@ Machine::Machine(const Kernel& k, const std::vector<void*>& buffers)
     throw Error("interpreter: kernel " + k.name + " takes " + std::to_string(k.buffers.size()) +
                 " buffers, got " + std::to_string(buffers.size()));
   cells_.reserve(k.buffers.size() + k.arrays.size());  // stable addresses for cell_of()
+  find_roles(k.body);
   for (size_t i = 0; i < buffers.size(); ++i) {
     Cells& c = cells_.emplace_back();
     c.mem = k.buffers[i].get();
@@ -41,6 +42,7 @@ Machine::Machine(const Kernel& k, const std::vector<void*>& buffers)
     c.storage.assign(static_cast<size_t>(copies * a->size), std::nanf(""));
     c.data = c.storage.data();
     if (a->space == Space::shared) c.track.assign(c.storage.size(), Cells::Track{});
+    if (a->space == Space::shared && roles_) c.sync.assign(c.storage.size(), Cells::Sync{});
     else c.written.assign(c.storage.size(), 0);
     reuse_ = reuse_ || a->reuses;
   }
@@ -140,7 +142,8 @@ int64_t Machine::element(const Cells& c, double index, const char* what, int lan
 
 void Machine::race(int lane, const Cells& c, int64_t e, const char* verb, const std::string& other) const {
   fail_at(lane, std::string(verb) + " shared '" + c.mem->name + "' element " + std::to_string(e) + " " + other +
-                    " with no barrier between (a race)");
+                    (roles_ ? " with no barrier between, nor a later arrival of it on a barrier phase this thread waited for (a race)"
+                            : " with no barrier between (a race)"));
 }
 
 void Machine::in_flight(int lane, const Cells& c, int64_t e, const char* verb) const {
@@ -161,10 +164,12 @@ float Machine::read(Cells& c, int64_t e, int lane) {
   }
   if (c.mem->space == Space::shared) {
     Cells::Track& t = c.track[e];
-    if (written_by_other(t, phase_, lane) && !landed_for(c, e, lane))
+    if (written_by_other(t, phase_, lane) && !landed_for(c, e, lane) && !write_published(c, e, lane))
       race(lane, c, e, "reads", writer_name(t));
-    if (t.read_phase == phase_ && t.reader != lane) t.reader = kManyReaders;
-    else if (t.read_phase != phase_) t.read_phase = phase_, t.reader = lane;
+    const bool first = t.read_phase != phase_;
+    if (!first && t.reader != lane) t.reader = kManyReaders;
+    else if (first) t.read_phase = phase_, t.reader = lane;
+    note_read(c, e, lane, first);
   }
   return c.data[e];
 }
@@ -191,10 +196,13 @@ void Machine::write(Cells& c, int64_t e, float v, int lane) {
   if (c.mem->space == Space::shared) {
     if (c.landing(e)) in_flight(lane, c, e, "writes");
     Cells::Track& t = c.track[e];
-    if (written_by_other(t, phase_, lane) && !landed_for(c, e, lane)) race(lane, c, e, "writes", "also " + writer_name(t));
-    if (t.read_phase == phase_ && t.reader != lane) race(lane, c, e, "writes", "that another thread read");
+    if (written_by_other(t, phase_, lane) && !landed_for(c, e, lane) && !write_published(c, e, lane))
+      race(lane, c, e, "writes", "also " + writer_name(t));
+    if (t.read_phase == phase_ && t.reader != lane && !read_published(c, e, lane))
+      race(lane, c, e, "writes", "that another thread read");
     t.write_phase = phase_;  // also marks it written
     t.writer = lane;
+    note_write(c, e);
   } else {
     c.written[e] = 1;
   }

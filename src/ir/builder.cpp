@@ -37,6 +37,9 @@ const char* stmt_kind_name(StmtKind k) {
     case StmtKind::mma_async: return "mma_async";
     case StmtKind::mma_async_commit: return "mma_async_commit";
     case StmtKind::mma_async_wait: return "mma_async_wait";
+    case StmtKind::mbarrier_arrive: return "mbarrier_arrive";
+    case StmtKind::roles: return "roles";
+    case StmtKind::role: return "role";
   }
   return "?";
 }
@@ -100,6 +103,8 @@ StmtPtr clone(const Stmt& s) {
   c->vars = s.vars;
   c->transposed = s.transposed;
   c->matrices = s.matrices;
+  c->stages = s.stages;
+  c->producer_threads = s.producer_threads;
   return c;
 }
 
@@ -364,6 +369,31 @@ void KernelBuilder::mbarrier_init(const Memory* barriers, Expr index, int arriva
 
 void KernelBuilder::mbarrier_expect(const Memory* barriers, Expr index, int64_t bytes) {
   push(memory_stmt(StmtKind::mbarrier_expect, barriers, index, bytes));
+}
+
+void KernelBuilder::mbarrier_arrive(const Memory* barriers, Expr index) {
+  push(memory_stmt(StmtKind::mbarrier_arrive, barriers, index, 0));
+}
+
+void KernelBuilder::roles(int producer_threads, int64_t stages, int64_t steps, const std::function<void(Expr)>& produce,
+                          const std::function<void(Expr)>& consume) {
+  auto s = std::make_unique<Stmt>();
+  s->kind = StmtKind::roles;
+  s->stages = stages;
+  s->producer_threads = producer_threads;
+  s->extent = steps;
+  for (const auto* body : {&produce, &consume}) {
+    auto r = std::make_unique<Stmt>();
+    r->kind = StmtKind::role;
+    r->var = ctx().var(body == &produce ? "produced" : "consumed", Type::i32);
+    r->extent = steps;
+    Stmt* raw = r.get();
+    s->body.push_back(std::move(r));
+    blocks_.push_back(&raw->body);
+    (*body)(raw->var);
+    blocks_.pop_back();
+  }
+  push(std::move(s));
 }
 
 void KernelBuilder::mbarrier_wait(const Memory* barriers, Expr index, Expr parity) {

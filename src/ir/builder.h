@@ -79,6 +79,13 @@ class KernelBuilder {
   void mbarrier_init(const Memory* barriers, Expr index, int arrivals);
   void mbarrier_expect(const Memory* barriers, Expr index, int64_t bytes);
   void mbarrier_wait(const Memory* barriers, Expr index, Expr parity);
+  /// Arrives on the barrier at element `index` of `barriers` (one of its phase's arrivals, no bytes).
+  void mbarrier_arrive(const Memory* barriers, Expr index);
+  /// Warps with roles (StmtKind::roles), in a thread region: threads [0, producer_threads) run
+  /// produce(i) and the others consume(i) for i < steps, each on its own, meeting at mbarriers;
+  /// the producers may run `stages` steps ahead.
+  void roles(int producer_threads, int64_t stages, int64_t steps, const std::function<void(Expr)>& produce,
+             const std::function<void(Expr)>& consume);
   /// Closes the thread's group of copies issued since the last commit.
   void copy_commit();
   /// Waits until at most `groups_left` of the thread's committed groups are in flight.

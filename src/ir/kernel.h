@@ -102,6 +102,17 @@ enum class StmtKind : uint8_t {
   mma_async,
   mma_async_commit,  // closes the thread's group of mma_asyncs issued since the last commit
   mma_async_wait,    // waits until at most `extent` of the thread's committed groups are in flight
+  mbarrier_arrive,   // arrives on the barrier (one of its phase's arrivals), expecting no bytes
+  // Warps with roles (CUDA sm_90; other dialects refuse it): a pipeline of `extent` steps whose
+  // producer threads [0, producer_threads) and consumer threads (the rest) run their own loops and
+  // meet only at mbarriers, never at a work-group barrier. Its body is two `role` statements, the
+  // producers' then the consumers': each a loop over the steps (`var`, `extent` iterations) that
+  // only its threads run. Its meaning is the schedule produce(0 .. stages - 1), then consume(i)
+  // before produce(i + stages): every mbarrier wait must be complete when that schedule meets it,
+  // and a thread may touch what another wrote (or write what another read) in the same barrier
+  // interval once the other's later arrival is on a barrier phase this thread has waited for.
+  roles,
+  role,
 };
 const char* stmt_kind_name(StmtKind k);
 
@@ -169,6 +180,10 @@ struct Stmt {
   bool transposed = false;
   // mma_async: A (64 x k) and B (n x k, the transpose of the product's k x n).
   std::array<SharedMatrix, 2> matrices;
+  // roles: the ring's stages (how many steps the producers may run ahead) and the producer
+  // threads (whole warps: threads [0, producer_threads)).
+  int64_t stages = 0;
+  int producer_threads = 0;
 };
 
 /// Static facts the plan knows about a kernel, for the report.

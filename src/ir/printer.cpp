@@ -131,6 +131,18 @@ class Printer {
         case StmtKind::copy_commit:
           line(indent, "copy_commit");
           break;
+        case StmtKind::mbarrier_arrive:
+          line(indent, "mbarrier_arrive " + s.memory->name + "[" + expr(s.index.node()) + "]");
+          break;
+        case StmtKind::roles:
+          line(indent, "roles: threads 0.." + std::to_string(s.producer_threads) + " produce, the others consume, " +
+                           std::to_string(s.stages) + " stages ahead:");
+          block(s.body, indent + 1);
+          break;
+        case StmtKind::role:
+          line(indent, "role for " + leaf(s.var.node()) + " in 0.." + std::to_string(s.extent) + ":");
+          block(s.body, indent + 1);
+          break;
         case StmtKind::mma_async: {
           std::string text = "mma_async." + mma_operand_name(s.mma) + ".m64n" + std::to_string(s.extent) + " " +
                              s.memory->name + "[";

@@ -53,6 +53,8 @@ class Verifier {
 
  private:
   void problem(const std::string& what) { problems_.push_back(where_ + what); }
+  int nest_ = 0;           // loops and branches around the statement
+  bool in_roles_ = false;  // inside a roles statement's bodies
 
   bool is_defined(const Node* v) const {
     for (const auto& scope : defined_)
@@ -250,6 +252,37 @@ class Verifier {
     }
   }
 
+  // Warps with roles: directly in a thread region (every thread reaches it), producers whole warps
+  // and fewer than the work-group, two role loops of the same steps. No barrier can stand inside
+  // (a barrier stands between thread regions), so the roles meet only at mbarriers.
+  void check_roles(const Stmt& s, bool in_threads) {
+    if (!in_threads) problem("roles belongs in a thread region");
+    if (nest_ > 0) problem("roles stands directly in its thread region, not inside a loop or a branch");
+    if (in_roles_) problem("roles cannot nest");
+    const int threads = k_.threads_per_group;
+    if (s.producer_threads < 32 || s.producer_threads % 32 || s.producer_threads >= threads)
+      problem("the producers must be whole warps and fewer than the work-group's " + std::to_string(threads) +
+              " threads, not " + std::to_string(s.producer_threads));
+    if (threads % 32) problem("the consumers must be whole warps: the work-group has " + std::to_string(threads) + " threads");
+    if (s.stages < 1) problem("roles' stages must be >= 1, not " + std::to_string(s.stages));
+    if (s.extent < 1) problem("roles' steps must be >= 1, not " + std::to_string(s.extent));
+    const bool two = s.body.size() == 2 && s.body[0]->kind == StmtKind::role && s.body[1]->kind == StmtKind::role;
+    if (!two) problem("roles holds two role statements, the producers' then the consumers'");
+    in_roles_ = true;
+    ++nest_;
+    for (const StmtPtr& r : s.body) {
+      if (r->kind != StmtKind::role) continue;
+      if (r->extent != s.extent) problem("a role runs the roles' " + std::to_string(s.extent) + " steps, not " + std::to_string(r->extent));
+      defined_.emplace_back();
+      define(r->var);
+      block(r->body, true);
+      defined_.pop_back();
+      where_ = "roles: ";
+    }
+    --nest_;
+    in_roles_ = false;
+  }
+
   void block(const Block& b, bool in_threads) {
     defined_.emplace_back();
     for (const StmtPtr& sp : b) {
@@ -285,21 +318,32 @@ class Verifier {
           if (s.extent < 1) problem("loop extent must be >= 1");
           defined_.emplace_back();
           define(s.var);
+          ++nest_;
           block(s.body, in_threads);
+          --nest_;
           defined_.pop_back();
           break;
         case StmtKind::if_then:
           check_expr(s.cond, "condition");
           if (s.cond && s.cond.type() != Type::boolean) problem("condition is not boolean");
           branches_ += in_threads;  // (outside thread regions every thread takes the same way)
+          ++nest_;
           block(s.body, in_threads);
+          --nest_;
           branches_ -= in_threads;
           break;
+        case StmtKind::roles: check_roles(s, in_threads); break;
+        case StmtKind::role: problem("a role stands only in a roles statement, as one of its two"); break;
         case StmtKind::threads:
           if (in_threads) problem("thread regions cannot nest");
           defined_.emplace_back();
           defined_.back().insert(k_.thread_id.node());
-          block(s.body, true);
+          {
+            const int outside = nest_;  // (work-group loops around the region do not count)
+            nest_ = 0;
+            block(s.body, true);
+            nest_ = outside;
+          }
           defined_.pop_back();
           break;
         case StmtKind::barrier:
@@ -312,6 +356,7 @@ class Verifier {
         case StmtKind::copy_bulk: check_bulk(s, in_threads); break;
         case StmtKind::mbarrier_init:
         case StmtKind::mbarrier_expect:
+        case StmtKind::mbarrier_arrive:
         case StmtKind::mbarrier_wait: check_mbarrier_stmt(s, in_threads); break;
         case StmtKind::load_matrix: check_load_matrix(s, in_threads); break;
         case StmtKind::copy_commit:

@@ -32,9 +32,11 @@ void summarize(const Stmt& s, Summary& out, std::unordered_set<const Node*>& see
     out.stores_shared = out.stores_shared || s.memory->space == Space::shared;
   }
   // Copies land in work-group memory at a copy_wait or an mbarrier_wait, and mma_asyncs' sums at an
-  // mma_async_wait: no load moves past one.
+  // mma_async_wait: no load moves past one. Nor past an arrival, after which another role may
+  // write what the load reads.
   if (s.kind == StmtKind::barrier || s.kind == StmtKind::threads || s.kind == StmtKind::copy_wait ||
-      s.kind == StmtKind::mbarrier_wait || s.kind == StmtKind::mma_async_wait)
+      s.kind == StmtKind::mbarrier_wait || s.kind == StmtKind::mma_async_wait || s.kind == StmtKind::mbarrier_arrive ||
+      s.kind == StmtKind::mbarrier_expect || s.kind == StmtKind::roles)
     out.barrier = true;
   for (const StmtPtr& c : s.body) summarize(*c, out, seen);
 }

@@ -224,6 +224,19 @@ class Analyzer {
     run = MmaRun{};
   }
 
+  // A loop's variable and body, the body run `mult` times (per-thread counts over the launch).
+  void loop(const Stmt& s, int64_t mult) {
+    int64_t start = pos_;
+    open_loops_.emplace_back(start, start + measure(s.body));
+    scopes_.emplace_back();
+    define(s.var.node(), 1);
+    frames_.push_back({s.var.node(), s.extent, {}});
+    block(s.body, mult);
+    frames_.pop_back();
+    scopes_.pop_back();
+    open_loops_.pop_back();
+  }
+
   void block(const Block& b, int64_t mult) {
     scopes_.emplace_back();
     MmaRun run;
@@ -267,16 +280,16 @@ class Analyzer {
             stats_.shared_bytes += (s.accumulate ? 2 : 1) * type_bytes(s.memory->type.with_lanes(s.value.type().lanes)) * per_thread;
           if (s.accumulate && s.memory->type == Type::f32) add_flops(per_thread * s.value.type().lanes, s.value.type());
           break;
-        case StmtKind::loop: {
-          int64_t start = pos_;
-          open_loops_.emplace_back(start, start + measure(s.body));
-          scopes_.emplace_back();
-          define(s.var.node(), 1);
-          frames_.push_back({s.var.node(), s.extent, {}});
-          block(s.body, mult * s.extent);
-          frames_.pop_back();
-          scopes_.pop_back();
-          open_loops_.pop_back();
+        case StmtKind::loop: loop(s, mult * s.extent); break;
+        case StmtKind::roles:  // the roles' values are live in their own threads: never both at once
+          roles_ = &s;
+          block(s.body, mult);
+          roles_ = nullptr;
+          break;
+        case StmtKind::role: {  // a loop that only its role's threads run
+          const int64_t threads = k_.threads_per_group, producers = roles_ ? roles_->producer_threads : 0;
+          const int64_t share = roles_ && &s == roles_->body.front().get() ? producers : threads - producers;
+          loop(s, mult * s.extent / threads * share);
           break;
         }
         case StmtKind::if_then:
@@ -332,6 +345,7 @@ class Analyzer {
         case StmtKind::copy_wait:
         case StmtKind::mbarrier_init:
         case StmtKind::mbarrier_expect:
+        case StmtKind::mbarrier_arrive:
         case StmtKind::mbarrier_wait:
           break;
         case StmtKind::load_matrix:  // two 16-bit values of each matrix per lane, a register per pair
@@ -395,6 +409,7 @@ class Analyzer {
   std::unordered_map<int, const Memory*> alias_;  // value -> the per-thread array it reads
   std::unordered_map<const Node*, const Node*> let_values_;  // let variable -> its value
   bool in_threads_ = false;
+  const Stmt* roles_ = nullptr;  // the roles statement whose role loops are measured
   std::deque<Frame> frames_;  // the enclosing loops, outermost first (narrow() keeps pointers: a deque)
   Frame thread_frame_{};       // the thread region's
 };

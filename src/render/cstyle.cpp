@@ -324,6 +324,7 @@ class Renderer {
                expr(s.source_index, false) + ", " + std::to_string(s.extent * type_bytes(s.memory->type)) + "u, " + bar + ");";
       case StmtKind::mbarrier_init: return "wino_mbarrier_init(" + bar + ", " + std::to_string(s.extent) + "u);";
       case StmtKind::mbarrier_expect: return "wino_mbarrier_expect(" + bar + ", " + std::to_string(s.extent) + "u);";
+      case StmtKind::mbarrier_arrive: return "wino_mbarrier_arrive(" + bar + ");";
       default: return "wino_mbarrier_wait(" + bar + ", " + expr(s.value, false) + ");";
     }
   }
@@ -560,9 +561,35 @@ class Renderer {
       case StmtKind::copy_bulk:
       case StmtKind::mbarrier_init:
       case StmtKind::mbarrier_expect:
+      case StmtKind::mbarrier_arrive:
       case StmtKind::mbarrier_wait:
         line(bulk_call(s));
         break;
+      case StmtKind::roles:
+        if (!d_.copy_bulk)
+          throw Error(std::string("the ") + dialect_name(d_.dialect) +
+                      " dialect has no warps with roles (roles): they meet at mbarriers, on CUDA sm_90 and newer only");
+        line("// roles: threads 0.." + std::to_string(s.producer_threads - 1) + " produce, the others consume, " +
+             std::to_string(s.stages) + " stages ahead");
+        roles_ = &s;
+        block(s.body);
+        roles_ = nullptr;
+        break;
+      case StmtKind::role: {  // each role's threads loop over the steps on their own
+        const bool producers = roles_ && &s == roles_->body.front().get();
+        line("if (" + name_of(k_.thread_id.node()) + (producers ? " < " : " >= ") +
+             std::to_string(roles_ ? roles_->producer_threads : 0) + ") {");
+        ++indent_;
+        std::string v = name_of(s.var.node());
+        line("for (int " + v + " = 0; " + v + " < " + std::to_string(s.extent) + "; ++" + v + ") {");
+        ++indent_;
+        block(s.body);
+        --indent_;
+        line("}");
+        --indent_;
+        line("}");
+        break;
+      }
     }
   }
 
@@ -730,6 +757,7 @@ class Renderer {
   int indent_ = 0;
   std::unordered_map<const Node*, std::string> names_;
   std::unordered_map<std::string, int> hint_counts_;
+  const Stmt* roles_ = nullptr;  // the roles statement whose role statements are rendered
   std::vector<std::unordered_set<const Node*>> scopes_;
   // The conversion and its value, or pair of values packed in one register.
   using OperandKey = std::tuple<std::string, const Node*, const Node*>;

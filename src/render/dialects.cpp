@@ -316,6 +316,9 @@ __device__ __forceinline__ void wino_mbarrier_init(void* bar, unsigned arrivals)
 __device__ __forceinline__ void wino_mbarrier_expect(void* bar, unsigned bytes) {
   asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;" :: "r"(wino_shared_address(bar)), "r"(bytes) : "memory");
 }
+__device__ __forceinline__ void wino_mbarrier_arrive(void* bar) {
+  asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];" :: "r"(wino_shared_address(bar)) : "memory");
+}
 __device__ __forceinline__ void wino_mbarrier_wait(void* bar, unsigned parity) {
   asm volatile("{\n\t.reg .pred done;\n\tWINO_WAIT:\n\t"
                "mbarrier.try_wait.parity.shared::cta.b64 done, [%0], %1;\n\t@!done bra WINO_WAIT;\n\t}"
