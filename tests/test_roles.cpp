@@ -7,6 +7,7 @@
 // malformed roles, other dialects refuse them, the CUDA source compiles for sm_90 and the GPU agrees.
 #include <gtest/gtest.h>
 
+#include <array>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,7 @@
 #include "ir/builder.h"
 #include "ir/printer.h"
 #include "ir/verifier.h"
+#include "planner/kernel_stats.h"
 #include "render/render.h"
 #include "runtime/cuda/nvrtc.h"
 
@@ -36,7 +38,7 @@ enum class Fault { none, no_full_wait, no_empty_wait, one_arrival_a_warp, wrong_
 // + c) adds the chunk's elements c, c + kConsumers, ... at every step; out[g kConsumers + c] is
 // its sum. Step i fills stage i % kStages; its n-th filling (n = i / kStages) completes phase n of
 // full[stage], and the consumers' reads of it phase n of empty[stage], which filling n + 1 waits for.
-std::unique_ptr<Kernel> ring_kernel(Fill fill, Fault fault = Fault::none) {
+std::unique_ptr<Kernel> ring_kernel(Fill fill, Fault fault = Fault::none, std::array<int, 2> registers = {}) {
   KernelBuilder b(std::make_shared<Context>(), "roles_ring", kGroups, kThreads);
   const Memory* in = b.buffer("in", int64_t{kGroups} * kSteps * kChunk, true);
   const Memory* out = b.buffer("out", int64_t{kGroups} * kConsumers, false);
@@ -90,12 +92,18 @@ std::unique_ptr<Kernel> ring_kernel(Fill fill, Fault fault = Fault::none) {
       // (a write before the arrival would be ordered before the next filling's)
       if (fault == Fault::consumer_writes_after_arriving) b.store(ring, stage * kChunk + c, b.f32(0));
     };
-    b.roles(kProducers, kStages, kSteps, produce, consume);
+    b.roles(kProducers, kStages, kSteps, produce, consume, registers);
     b.if_then(le(b.i32(kProducers), tid), [&] {
       b.store(out, b.group_id() * kConsumers + tid - kProducers, b.load("total", acc, b.i32(0)));
     });
   });
   return b.finish();
+}
+
+bool has(const std::vector<std::string>& problems, const std::string& what) {
+  for (const std::string& p : problems)
+    if (p.find(what) != std::string::npos) return true;
+  return false;
 }
 
 std::vector<float> input() {
@@ -162,6 +170,143 @@ TEST(Roles, InterpreterNamesEveryBrokenHandOff) {
   }
 }
 
+// A producer warpgroup stores step i's A (64 x 16) and B (8 x 16) in f16 into a ring of two
+// stages (core-matrix layout, ir::SharedMatrix); a consumer warpgroup multiplies each stage by
+// mma_async, summing over the steps: out[r][c] = sum over i, k of A_i[r][k] B_i[c][k].
+constexpr int kMmaSteps = 4, kMmaStages = 2, kA = 64 * 16, kB = 8 * 16;
+
+std::unique_ptr<Kernel> mma_ring_kernel(bool wait_full, std::array<int, 2> registers = {}) {
+  KernelBuilder b(std::make_shared<Context>(), "roles_mma_ring", 1, 2 * kWarpGroup);
+  const Memory* in = b.buffer("in", int64_t{kMmaSteps} * (kA + kB), true);
+  const Memory* out = b.buffer("out", 64 * 8, false);
+  const Memory* as = b.shared_array("as", int64_t{kMmaStages} * kA, Type::f16);
+  const Memory* bs = b.shared_array("bs", int64_t{kMmaStages} * kB, Type::f16);
+  const Memory* full = b.barrier_array("full", kMmaStages);
+  const Memory* empty = b.barrier_array("empty", kMmaStages);
+  const Memory* acc = b.thread_array("acc", 4);
+  b.threads([&](Expr tid) {
+    b.if_then(eq(tid, b.i32(0)), [&] {
+      for (int s = 0; s < kMmaStages; ++s) {
+        b.mbarrier_init(full, b.i32(2 * s), kWarpGroup);
+        b.mbarrier_init(empty, b.i32(2 * s), kWarpGroup);
+      }
+    });
+  });
+  b.barrier();
+  b.threads([&](Expr tid) {
+    auto produce = [&](Expr i) {
+      Expr stage = b.let("stage", i % kMmaStages), bar = b.let("bar", stage * 2);
+      b.if_then(le(b.i32(kMmaStages), i), [&] { b.mbarrier_wait(empty, bar, (i / kMmaStages + 1) % 2); });
+      Expr from = b.let("from", i * (kA + kB));
+      for (int j = 0; j < kA / kWarpGroup; ++j) {  // A's element (row, kk) at row/8 64 + kk/8 512 + row%8 8 + kk%8
+        Expr e = b.let("e", tid + j * kWarpGroup), row = b.let("row", e / 16), kk = b.let("kk", e % 16);
+        Expr at = stage * kA + row / 8 * 64 + kk / 8 * 512 + row % 8 * 8 + kk % 8;
+        b.store(as, at, b.load("a", in, from + e));
+      }
+      Expr row = b.let("row", tid / 16), kk = b.let("kk", tid % 16);  // B's (row, kk): kk/8 64 + row 8 + kk%8
+      b.store(bs, stage * kB + kk / 8 * 64 + row * 8 + kk % 8, b.load("b", in, from + kA + tid));
+      b.mbarrier_arrive(full, bar);
+    };
+    auto consume = [&](Expr i) {
+      Expr stage = b.let("stage", i % kMmaStages), bar = b.let("bar", stage * 2);
+      if (wait_full) b.mbarrier_wait(full, bar, i / kMmaStages % 2);
+      b.mma_async(MmaKind::f16_m16n8k16, acc, {0, 1, 2, 3}, {as, stage * kA, 64, 512}, {bs, stage * kB, 128, 64},
+                  lt(b.i32(0), i));
+      b.mma_async_commit();
+      b.mma_async_wait(0);
+      b.mbarrier_arrive(empty, bar);
+    };
+    b.roles(kWarpGroup, kMmaStages, kMmaSteps, produce, consume, registers);
+    b.if_then(le(b.i32(kWarpGroup), tid), [&] {
+      Expr lane = b.let("lane", tid - kWarpGroup);
+      Expr row0 = b.let("r0", lane / 32 * 16 + lane % 32 / 4), col0 = b.let("c0", lane % 4 * 2);
+      for (int i = 0; i < 4; ++i)  // mma_async_c_pos
+        b.store(out, (row0 + i / 2 * 8) * 8 + col0 + i % 2, b.load("d", acc, b.i32(i)));
+    });
+  });
+  return b.finish();
+}
+
+// Multiples of 1/8 in [-1, 1]: f16 holds them, and every sum is exact in fp32.
+std::vector<float> mma_input() {
+  std::vector<float> in(size_t{kMmaSteps} * (kA + kB));
+  for (size_t i = 0; i < in.size(); ++i) in[i] = static_cast<float>(static_cast<int>(i * 37 % 17) - 8) / 8;
+  return in;
+}
+
+std::vector<float> mma_expected() {
+  const std::vector<float> in = mma_input();
+  std::vector<float> want(64 * 8, 0);
+  for (int r = 0; r < 64; ++r)
+    for (int c = 0; c < 8; ++c) {
+      double sum = 0;
+      for (int i = 0; i < kMmaSteps; ++i)
+        for (int k = 0; k < 16; ++k)
+          sum += double{in[size_t(i) * (kA + kB) + r * 16 + k]} * in[size_t(i) * (kA + kB) + kA + c * 16 + k];
+      want[size_t(r) * 8 + c] = static_cast<float>(sum);
+    }
+  return want;
+}
+
+TEST(Roles, AConsumerWarpgroupMultipliesWhatTheProducersStored) {
+  std::unique_ptr<Kernel> k = mma_ring_kernel(true);
+  ASSERT_TRUE(verify(*k).empty()) << verify(*k)[0];
+  std::vector<float> in = mma_input(), out(64 * 8, -1);
+  EXPECT_NO_THROW(interp::interpret(*k, {in.data(), out.data()}));
+  EXPECT_EQ(out, mma_expected());
+  try {
+    interp::interpret(*mma_ring_kernel(false), {in.data(), out.data()});
+    ADD_FAILURE() << "an mma_async read a stage before waiting for it";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("thread 128: an mma_async reads shared 'as' element 0 written by thread 0 in this "
+                                         "barrier interval"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
+// One role loads 32 values and sums them (all live at the last load), the other stores a constant:
+// producers one warpgroup, consumers two.
+std::unique_ptr<Kernel> heavy_role_kernel(int heavy, std::array<int, 2> registers = {}) {
+  KernelBuilder b(std::make_shared<Context>(), "heavy_roles", 1, 3 * kWarpGroup);
+  const Memory* in = b.buffer("in", 64, true);
+  const Memory* out = b.buffer("out", 3 * kWarpGroup, false);
+  b.threads([&](Expr tid) {
+    auto role = [&](bool loads) {
+      return [&, loads](Expr i) {
+        if (!loads) return b.store(out, tid, b.f32(1));
+        std::vector<Expr> xs;
+        for (int k = 0; k < 32; ++k) xs.push_back(b.load("x", in, (i + k) % 64));
+        Expr sum = xs[0];
+        for (int k = 1; k < 32; ++k) sum = sum + xs[static_cast<size_t>(k)];
+        b.store(out, tid, sum);
+      };
+    };
+    b.roles(kWarpGroup, 2, 2, role(heavy == 0), role(heavy == 1), registers);
+  });
+  return b.finish();
+}
+
+// setmaxnreg: the producers give registers up and the consumers take them, whole warpgroups
+// within 64 Ki; the register model predicts each role's loop on its own.
+TEST(Roles, RegistersSplitBetweenTheRoles) {
+  std::unique_ptr<Kernel> k = mma_ring_kernel(true, {40, 216});
+  ASSERT_TRUE(verify(*k).empty()) << verify(*k)[0];
+  EXPECT_NE(print(*k).find("2 stages ahead, registers 40 and 216:"), std::string::npos) << print(*k);
+  EXPECT_TRUE(has(verify(*mma_ring_kernel(true, {48, 40})), "the producers keep fewer registers than the consumers"));
+  EXPECT_TRUE(has(verify(*mma_ring_kernel(true, {20, 216})), "a multiple of 8 in [24, 256], not 20"));
+  EXPECT_TRUE(has(verify(*mma_ring_kernel(true, {40, 260})), "not 260"));
+  EXPECT_TRUE(verify(*heavy_role_kernel(0, {48, 232})).empty());  // 128 x 48 + 256 x 232 = 65536
+  EXPECT_TRUE(has(verify(*heavy_role_kernel(0, {56, 232})), "are more than 65536"));
+  EXPECT_TRUE(has(verify(*ring_kernel(Fill::stores, Fault::none, {40, 216})), "whole warpgroups (128 threads)"));
+  for (int heavy : {0, 1}) {  // 32 values live in one role's loop, a few in the other's
+    const planner::KernelStats stats = planner::analyze(*heavy_role_kernel(heavy));
+    EXPECT_GE(stats.role_pred_regs[heavy], 32) << heavy;
+    EXPECT_LT(stats.role_pred_regs[1 - heavy], 16) << heavy;
+    EXPECT_EQ(stats.pred_regs, stats.role_pred_regs[heavy]) << heavy;
+  }
+}
+
 TEST(Roles, PrinterShowsBothRoles) {
   const std::string text = print(*ring_kernel(Fill::stores));
   EXPECT_NE(text.find("roles: threads 0..32 produce, the others consume, 3 stages ahead:"), std::string::npos) << text;
@@ -191,12 +336,6 @@ std::unique_ptr<Kernel> bare_roles(int threads, int producers, int64_t stages, b
     region.body.push_back(clone(*region.body.back()->body.front()));
   }
   return k;
-}
-
-bool has(const std::vector<std::string>& problems, const std::string& what) {
-  for (const std::string& p : problems)
-    if (p.find(what) != std::string::npos) return true;
-  return false;
 }
 
 TEST(Roles, VerifierRefusesMalformedRoles) {
@@ -231,12 +370,26 @@ TEST(Roles, CudaSourceCompilesForSm90) {
     cuda::NvrtcOutput out = cuda::nvrtc_compile(src, k->name, "sm_90");
     EXPECT_FALSE(out.cubin.empty()) << out.log;
   }
+  // The producers' stores reach the tensor cores through a proxy fence before each arrival; each
+  // role sets its registers where its loop starts.
+  std::unique_ptr<Kernel> k = mma_ring_kernel(true, {40, 216});
+  const std::string src = render::translation_unit({render::render_kernel(*k, render::Dialect::cuda)}, render::Dialect::cuda);
+  const size_t arrive = src.find("wino_mbarrier_arrive(&full[");
+  ASSERT_NE(arrive, std::string::npos) << src;
+  const size_t line = src.rfind('\n', arrive), before = src.rfind('\n', line - 1);
+  EXPECT_NE(src.substr(before, line - before).find("fence.proxy.async.shared::cta;"), std::string::npos) << src;
+  EXPECT_NE(src.find("setmaxnreg.dec.sync.aligned.u32 40;"), std::string::npos) << src;
+  EXPECT_NE(src.find("setmaxnreg.inc.sync.aligned.u32 216;"), std::string::npos) << src;
+  cuda::NvrtcOutput out = cuda::nvrtc_compile(src, k->name, "sm_90a");
+  EXPECT_FALSE(out.cubin.empty()) << out.log;
 }
 
 TEST(Roles, GpuAgreesWithTheInterpreter) {
   SKIP_WITHOUT_CUDA();
   for (Fill fill : {Fill::bulk, Fill::stores})
     EXPECT_EQ(run_on_cuda(*ring_kernel(fill), input(), size_t{kGroups} * kConsumers), expected()) << static_cast<int>(fill);
+  EXPECT_EQ(run_on_cuda(*mma_ring_kernel(true), mma_input(), 64 * 8), mma_expected());
+  EXPECT_EQ(run_on_cuda(*mma_ring_kernel(true, {40, 216}), mma_input(), 64 * 8), mma_expected());
 }
 
 }  // namespace

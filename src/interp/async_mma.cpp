@@ -38,10 +38,13 @@ float Machine::async_read(Cells& c, int64_t e, int lane) {
   if (!written(c, e))
     fail_at(lane, "an mma_async reads shared '" + c.mem->name + "' element " + std::to_string(e) +
                       " that nothing wrote (an uninitialized read)");
-  if (t.write_phase == phase_ && !landed_for(c, e, lane))
+  // (In a role the writer's arrival orders it: CUDA puts a proxy fence before the arrivals of a
+  // role that writes what mma_asyncs read.)
+  if (t.write_phase == phase_ && !landed_for(c, e, lane) && !write_published(c, e, lane))
     fail_at(lane, "an mma_async reads shared '" + c.mem->name + "' element " + std::to_string(e) + " " +
                       writer_name(t) + " in this barrier interval (the tensor cores read work-group memory " +
-                      "apart from the threads' stores: put a barrier between)");
+                      "apart from the threads' stores: put a barrier between" +
+                      (roles_ ? ", or a wait for a later arrival of the writer)" : ")"));
   Cells::Track& w = c.track[e];  // a later write in this interval races with the read
   if (w.read_phase == phase_ && w.reader != lane) w.reader = kManyReaders;
   else if (w.read_phase != phase_) w.read_phase = phase_, w.reader = lane;
@@ -64,12 +67,12 @@ bool Machine::accumulates(const Stmt& s, int wg) {
 }
 
 void Machine::mma_async(const Stmt& s) {
-  require_whole_warps("an mma_async");
+  const Mask& running = require_whole_warps("an mma_async", kWarpGroup);
   if (threads_ % kWarpGroup) fail("an mma_async in a work-group that is not whole warpgroups of 128 threads");
   const int n = static_cast<int>(s.extent), depth = mma_depth(s.mma);
   const int per = 16 / type_bytes(mma_storage_type(s.mma));
   Cells& acc = cell_of(s.memory);
-  for (int wg = 0; wg < threads_; wg += kWarpGroup) {
+  for (int wg = running.lo; wg < running.hi; wg += kWarpGroup) {
     const bool accumulate = accumulates(s, wg);
     // The warpgroup's A (64 x depth) and B (n x depth), read as the tensor cores read them.
     std::vector<float> mat[2];

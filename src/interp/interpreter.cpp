@@ -205,11 +205,14 @@ void Machine::store_uniform(const Stmt& s) {
   write(c, e, s.accumulate ? read(c, e, -1) + v : v, -1);
 }
 
-const Mask& Machine::require_whole_warps(const char* what) {
+const Mask& Machine::require_whole_warps(const char* what, int unit) {
   if (!in_region_) fail(std::string(what) + " outside a thread region");
   const Mask& m = top();
-  if (threads_ % kWarp || !m.dense || m.lo != 0 || m.hi != threads_)
-    fail(std::string(what) + " with some threads inactive (every thread of a warp must run it together)");
+  // (In a role its threads run it: whole warps, or warpgroups, of the role's.)
+  const bool whole = in_roles_ ? m.dense && m.lo % unit == 0 && m.hi % unit == 0 : m.dense && m.lo == 0 && m.hi == threads_;
+  if (threads_ % kWarp || !whole)
+    fail(std::string(what) + " with some threads inactive (every thread of a " + (unit == kWarp ? "warp" : "warpgroup") +
+         " must run it together)");
   return m;
 }
 
@@ -239,7 +242,7 @@ void Machine::mma(const Stmt& s) {
       });
   Cells& c = cell_of(s.memory);
   std::vector<double> a(kMmaRows * depth), b(depth * kMmaCols);
-  for (int w = 0; w < threads_; w += kWarp) {
+  for (int w = m.lo; w < m.hi; w += kWarp) {
     double cm[kMmaRows][kMmaCols];
     for (int l = 0; l < kWarp; ++l) {
       for (int i = 0; i < na; ++i) {
@@ -269,13 +272,13 @@ void Machine::mma(const Stmt& s) {
 // Warp by warp: lanes 8 j .. 8 j + 7 give the rows of matrix j (16-byte aligned runs of 8), and
 // lane 4 g + t gets row g's columns 2 t and 2 t + 1 of each matrix (transposed: column g's rows).
 void Machine::load_matrix(const Stmt& s) {
-  require_whole_warps("a load_matrix");
+  const Mask& m = require_whole_warps("a load_matrix");
   Cells& c = cell_of(s.memory);
   const Node* index = s.index.node();
   std::vector<double> rows(static_cast<size_t>(threads_));
-  if (slots_[index->id].varying) std::copy_n(veval(index), threads_, rows.begin());
+  if (slots_[index->id].varying) std::copy(veval(index) + m.lo, veval(index) + m.hi, rows.begin() + m.lo);
   else std::fill(rows.begin(), rows.end(), ueval(index));
-  for (int l = 0; l < threads_; ++l)
+  for (int l = m.lo; l < m.hi; ++l)
     if (l % kWarp < 8 * s.extent && std::fmod(rows[l], 8) != 0)
       fail_at(l, "a load_matrix row of '" + c.mem->name + "' at element " + std::to_string(static_cast<int64_t>(rows[l])) +
                      ", not a multiple of 8 (each row is 16 aligned bytes)");
@@ -285,7 +288,7 @@ void Machine::load_matrix(const Stmt& s) {
   }
   std::vector<double*> out;
   for (Expr v : s.vars) out.push_back(var_lanes(slots_[v->id]));
-  for (int w = 0; w < threads_; w += kWarp)
+  for (int w = m.lo; w < m.hi; w += kWarp)
     for (int l = 0; l < kWarp; ++l)
       for (int j = 0; j < s.extent; ++j)
         for (int h = 0; h < 2; ++h) {

@@ -227,7 +227,7 @@ class Machine {
   void if_then(const ir::Stmt& s);
   void threads(const ir::Stmt& s);
   // Fails unless every thread of the work-group (whole warps) runs `what` together; the mask.
-  const Mask& require_whole_warps(const char* what);
+  const Mask& require_whole_warps(const char* what, int unit = 32);
   void mma(const ir::Stmt& s);
   void load_matrix(const ir::Stmt& s);
   // Asynchronous copies (copies.cpp): values read at issue, written at the copy_wait that retires

@@ -105,6 +105,7 @@ StmtPtr clone(const Stmt& s) {
   c->matrices = s.matrices;
   c->stages = s.stages;
   c->producer_threads = s.producer_threads;
+  c->role_registers = s.role_registers;
   return c;
 }
 
@@ -376,9 +377,10 @@ void KernelBuilder::mbarrier_arrive(const Memory* barriers, Expr index) {
 }
 
 void KernelBuilder::roles(int producer_threads, int64_t stages, int64_t steps, const std::function<void(Expr)>& produce,
-                          const std::function<void(Expr)>& consume) {
+                          const std::function<void(Expr)>& consume, std::array<int, 2> registers) {
   auto s = std::make_unique<Stmt>();
   s->kind = StmtKind::roles;
+  s->role_registers = registers;
   s->stages = stages;
   s->producer_threads = producer_threads;
   s->extent = steps;

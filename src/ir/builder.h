@@ -83,9 +83,10 @@ class KernelBuilder {
   void mbarrier_arrive(const Memory* barriers, Expr index);
   /// Warps with roles (StmtKind::roles), in a thread region: threads [0, producer_threads) run
   /// produce(i) and the others consume(i) for i < steps, each on its own, meeting at mbarriers;
-  /// the producers may run `stages` steps ahead.
+  /// the producers may run `stages` steps ahead. `registers`: what each role's threads keep
+  /// (Stmt::role_registers; 0: the kernel's own).
   void roles(int producer_threads, int64_t stages, int64_t steps, const std::function<void(Expr)>& produce,
-             const std::function<void(Expr)>& consume);
+             const std::function<void(Expr)>& consume, std::array<int, 2> registers = {});
   /// Closes the thread's group of copies issued since the last commit.
   void copy_commit();
   /// Waits until at most `groups_left` of the thread's committed groups are in flight.

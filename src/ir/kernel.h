@@ -184,6 +184,9 @@ struct Stmt {
   // threads (whole warps: threads [0, producer_threads)).
   int64_t stages = 0;
   int producer_threads = 0;
+  // roles: the registers a thread of each role (producers, consumers) keeps, set where its loop
+  // starts (CUDA setmaxnreg: whole warpgroups, multiples of 8 in [24, 256]); 0: the kernel's own.
+  std::array<int, 2> role_registers{};
 };
 
 /// Static facts the plan knows about a kernel, for the report.

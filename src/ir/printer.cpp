@@ -136,7 +136,11 @@ class Printer {
           break;
         case StmtKind::roles:
           line(indent, "roles: threads 0.." + std::to_string(s.producer_threads) + " produce, the others consume, " +
-                           std::to_string(s.stages) + " stages ahead:");
+                           std::to_string(s.stages) + " stages ahead" +
+                           (s.role_registers[0] ? ", registers " + std::to_string(s.role_registers[0]) + " and " +
+                                                      std::to_string(s.role_registers[1])
+                                                : "") +
+                           ":");
           block(s.body, indent + 1);
           break;
         case StmtKind::role:

@@ -265,6 +265,7 @@ class Verifier {
               " threads, not " + std::to_string(s.producer_threads));
     if (threads % 32) problem("the consumers must be whole warps: the work-group has " + std::to_string(threads) + " threads");
     if (s.stages < 1) problem("roles' stages must be >= 1, not " + std::to_string(s.stages));
+    check_role_registers(s);
     if (s.extent < 1) problem("roles' steps must be >= 1, not " + std::to_string(s.extent));
     const bool two = s.body.size() == 2 && s.body[0]->kind == StmtKind::role && s.body[1]->kind == StmtKind::role;
     if (!two) problem("roles holds two role statements, the producers' then the consumers'");
@@ -281,6 +282,23 @@ class Verifier {
     }
     --nest_;
     in_roles_ = false;
+  }
+
+  // setmaxnreg: both roles or neither, whole warpgroups, multiples of 8 in [24, 256], the producers
+  // giving some up and the consumers taking more, all of them within a multiprocessor's 64 Ki.
+  void check_role_registers(const Stmt& s) {
+    const auto [producers, consumers] = s.role_registers;
+    if (producers == 0 && consumers == 0) return;
+    const int threads = k_.threads_per_group, p = s.producer_threads;
+    for (int r : {producers, consumers})
+      if (r < 24 || r > 256 || r % 8)
+        problem("a role's registers must be a multiple of 8 in [24, 256], not " + std::to_string(r));
+    if (producers >= consumers) problem("the producers keep fewer registers than the consumers, not " +
+                                        std::to_string(producers) + " and " + std::to_string(consumers));
+    if (p % 128 || threads % 128) problem("roles that set their registers are whole warpgroups (128 threads)");
+    if (int64_t{p} * producers + int64_t{threads - p} * consumers > 65536)
+      problem("the roles' registers (" + std::to_string(p) + " x " + std::to_string(producers) + " + " +
+              std::to_string(threads - p) + " x " + std::to_string(consumers) + ") are more than 65536");
   }
 
   void block(const Block& b, bool in_threads) {

@@ -1,6 +1,7 @@
 #include "planner/kernel_stats.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <deque>
 #include <map>
 #include <optional>
@@ -48,6 +49,8 @@ class Analyzer {
     int pointers = 0;
     for (const auto& b : k_.buffers) pointers += b->size > 0 ? 2 : 0;  // 64-bit addresses
     stats_.pred_regs = stats_.max_live + pointers + 2;  // + thread/group ids
+    for (size_t r = 0; r < role_spans_.size(); ++r)  // (kernels with several roles statements: the last's)
+      stats_.role_pred_regs[r % 2] = max_live(role_spans_[r].first, role_spans_[r].second) + pointers + 2;
     return stats_;
   }
 
@@ -289,7 +292,9 @@ class Analyzer {
         case StmtKind::role: {  // a loop that only its role's threads run
           const int64_t threads = k_.threads_per_group, producers = roles_ ? roles_->producer_threads : 0;
           const int64_t share = roles_ && &s == roles_->body.front().get() ? producers : threads - producers;
+          const int64_t first = pos_;
           loop(s, mult * s.extent / threads * share);
+          role_spans_.push_back({first, pos_});
           break;
         }
         case StmtKind::if_then:
@@ -381,7 +386,8 @@ class Analyzer {
     }
   }
 
-  int max_live() const {
+  /// The most values live at once at the positions [first, last].
+  int max_live(int64_t first = INT64_MIN, int64_t last = INT64_MAX) const {
     std::map<int64_t, int> delta;
     for (const Interval& iv : intervals_) {
       if (iv.width == 0) continue;
@@ -389,11 +395,14 @@ class Analyzer {
       delta[iv.last + 1] -= iv.width;
     }
     int live = 0, best = 0;
+    bool entered = false;
     for (const auto& [p, d] : delta) {
+      if (p > last) break;
+      if (p > first && !entered) best = live, entered = true;  // (the values live at `first`)
       live += d;
-      best = std::max(best, live);
+      if (p > first) best = std::max(best, live);
     }
-    return best;
+    return entered ? best : live;
   }
 
   const Kernel& k_;
@@ -410,6 +419,7 @@ class Analyzer {
   std::unordered_map<const Node*, const Node*> let_values_;  // let variable -> its value
   bool in_threads_ = false;
   const Stmt* roles_ = nullptr;  // the roles statement whose role loops are measured
+  std::vector<std::pair<int64_t, int64_t>> role_spans_;  // the role loops' positions, first to last
   std::deque<Frame> frames_;  // the enclosing loops, outermost first (narrow() keeps pointers: a deque)
   Frame thread_frame_{};       // the thread region's
 };

@@ -2,6 +2,8 @@
 // register-pressure model: the most 32-bit values live at once over the emitted order.
 #pragma once
 
+#include <array>
+
 #include <cstdint>
 
 #include "ir/kernel.h"
@@ -28,6 +30,9 @@ struct KernelStats {
   int64_t local_bytes = 0;
   int max_live = 0;        // most simultaneously live 32-bit values in one thread
   int pred_regs = 0;       // predicted registers per thread: max_live + addressing overhead
+  // Kernels with warps with roles (ir::StmtKind::roles): pred_regs over the producers' loop and
+  // over the consumers' (what each role's threads need; a roles statement's role_registers).
+  std::array<int, 2> role_pred_regs{};
 };
 
 /// Analyzes a kernel in the evaluation order of ir::plan_values.

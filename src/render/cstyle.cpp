@@ -563,6 +563,10 @@ class Renderer {
       case StmtKind::mbarrier_expect:
       case StmtKind::mbarrier_arrive:
       case StmtKind::mbarrier_wait:
+        // A role's stores that mma_asyncs read reach the tensor cores' path (the async proxy)
+        // through a proxy fence before the arrival that publishes them.
+        if (fence_arrivals_ && (s.kind == StmtKind::mbarrier_arrive || s.kind == StmtKind::mbarrier_expect))
+          line("asm volatile(\"fence.proxy.async.shared::cta;\" ::: \"memory\");");
         line(bulk_call(s));
         break;
       case StmtKind::roles:
@@ -580,10 +584,15 @@ class Renderer {
         line("if (" + name_of(k_.thread_id.node()) + (producers ? " < " : " >= ") +
              std::to_string(roles_ ? roles_->producer_threads : 0) + ") {");
         ++indent_;
+        if (const int regs = roles_ ? roles_->role_registers[producers ? 0 : 1] : 0)  // (the producers give some up)
+          line(std::string("asm volatile(\"setmaxnreg.") + (producers ? "dec" : "inc") + ".sync.aligned.u32 " +
+               std::to_string(regs) + ";\" ::: \"memory\");");
         std::string v = name_of(s.var.node());
         line("for (int " + v + " = 0; " + v + " < " + std::to_string(s.extent) + "; ++" + v + ") {");
         ++indent_;
+        fence_arrivals_ = async_operands_.written_by(s.body);
         block(s.body);
+        fence_arrivals_ = false;
         --indent_;
         line("}");
         --indent_;
@@ -758,6 +767,7 @@ class Renderer {
   std::unordered_map<const Node*, std::string> names_;
   std::unordered_map<std::string, int> hint_counts_;
   const Stmt* roles_ = nullptr;  // the roles statement whose role statements are rendered
+  bool fence_arrivals_ = false;  // in a role that stores what mma_asyncs read
   std::vector<std::unordered_set<const Node*>> scopes_;
   // The conversion and its value, or pair of values packed in one register.
   using OperandKey = std::tuple<std::string, const Node*, const Node*>;
