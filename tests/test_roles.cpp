@@ -34,8 +34,8 @@ constexpr int kChunk = 256, kStages = 3, kSteps = 8, kGroups = 2;
 enum class Fill { bulk, stores };
 enum class Fault { none, no_full_wait, no_empty_wait, one_arrival_a_warp, wrong_empty_parity, consumer_writes_after_arriving };
 
-// Work-group g sums chunks g kSteps .. g kSteps + kSteps - 1 of `in`: consumer c (thread kProducers
-// + c) adds the chunk's elements c, c + kConsumers, ... at every step; out[g kConsumers + c] is
+// Work-group g sums chunks g kSteps .. g kSteps + kSteps - 1 of `in`: consumer c (thread c; the
+// producers are the last warp, p = tid - kConsumers) adds the chunk's elements c, c + kConsumers, ... at every step; out[g kConsumers + c] is
 // its sum. Step i fills stage i % kStages; its n-th filling (n = i / kStages) completes phase n of
 // full[stage], and the consumers' reads of it phase n of empty[stage], which filling n + 1 waits for.
 std::unique_ptr<Kernel> ring_kernel(Fill fill, Fault fault = Fault::none, std::array<int, 2> registers = {}) {
@@ -66,7 +66,7 @@ std::unique_ptr<Kernel> ring_kernel(Fill fill, Fault fault = Fault::none, std::a
         if (fault != Fault::no_empty_wait) b.if_then(le(b.i32(kStages), i), [&] { b.mbarrier_wait(empty, bar, parity); });
       };
       if (fill == Fill::bulk) {
-        b.if_then(eq(tid, b.i32(0)), [&] {
+        b.if_then(eq(tid, b.i32(kConsumers)), [&] {  // the first producer
           wait_empty();
           b.mbarrier_expect(full, bar, kChunk * 4);
           b.copy_bulk(ring, stage * kChunk, in, source, kChunk, full, bar);
@@ -75,14 +75,14 @@ std::unique_ptr<Kernel> ring_kernel(Fill fill, Fault fault = Fault::none, std::a
       }
       wait_empty();
       for (int j = 0; j < kChunk / kProducers; ++j) {
-        Expr e = b.let("e", tid + j * kProducers);
+        Expr e = b.let("e", tid - kConsumers + j * kProducers);
         b.store(ring, stage * kChunk + e, b.load("x", in, source + e));
       }
       b.mbarrier_arrive(full, bar);
     };
     auto consume = [&](Expr i) {
       Expr stage = b.let("stage", i % kStages), bar = b.let("bar", stage * 2);
-      Expr c = b.let("c", tid - kProducers);
+      Expr c = b.let("c", tid);
       if (fault != Fault::no_full_wait) b.mbarrier_wait(full, bar, i / kStages % 2);
       Expr sum = b.load("sum", acc, b.i32(0));
       for (int j = 0; j < kChunk / kConsumers; ++j) sum = sum + b.load("x", ring, stage * kChunk + c + j * kConsumers);
@@ -93,8 +93,8 @@ std::unique_ptr<Kernel> ring_kernel(Fill fill, Fault fault = Fault::none, std::a
       if (fault == Fault::consumer_writes_after_arriving) b.store(ring, stage * kChunk + c, b.f32(0));
     };
     b.roles(kProducers, kStages, kSteps, produce, consume, registers);
-    b.if_then(le(b.i32(kProducers), tid), [&] {
-      b.store(out, b.group_id() * kConsumers + tid - kProducers, b.load("total", acc, b.i32(0)));
+    b.if_then(lt(tid, b.i32(kConsumers)), [&] {
+      b.store(out, b.group_id() * kConsumers + tid, b.load("total", acc, b.i32(0)));
     });
   });
   return b.finish();
@@ -154,12 +154,12 @@ TEST(Roles, InterpreterNamesEveryBrokenHandOff) {
   };
   const std::vector<Case> cases = {
       {Fill::bulk, Fault::no_full_wait, "while an asynchronous copy into it is in flight"},
-      {Fill::stores, Fault::no_full_wait, "reads shared 'ring' element 0 written by thread 0 with no barrier between, nor a later arrival"},
+      {Fill::stores, Fault::no_full_wait, "reads shared 'ring' element 0 written by thread 64 with no barrier between, nor a later arrival"},
       {Fill::bulk, Fault::no_empty_wait, "copies to shared 'ring' element 0 that another thread read with no barrier between, nor"},
       {Fill::stores, Fault::no_empty_wait, "that another thread read with no barrier between, nor a later arrival"},
-      {Fill::stores, Fault::one_arrival_a_warp, "thread 1: writes shared 'ring' element 1 that another thread read"},
+      {Fill::stores, Fault::one_arrival_a_warp, "thread 65: writes shared 'ring' element 1 that another thread read"},
       {Fill::bulk, Fault::wrong_empty_parity, "when the roles' schedule meets the wait"},
-      {Fill::stores, Fault::consumer_writes_after_arriving, "thread 0: writes shared 'ring' element 0 also written by thread 32"},
+      {Fill::stores, Fault::consumer_writes_after_arriving, "thread 64: writes shared 'ring' element 0 also written by thread 0"},
   };
   for (const Case& c : cases) {
     std::unique_ptr<Kernel> k = ring_kernel(c.fill, c.fault);
@@ -199,12 +199,12 @@ std::unique_ptr<Kernel> mma_ring_kernel(bool wait_full, std::array<int, 2> regis
       b.if_then(le(b.i32(kMmaStages), i), [&] { b.mbarrier_wait(empty, bar, (i / kMmaStages + 1) % 2); });
       Expr from = b.let("from", i * (kA + kB));
       for (int j = 0; j < kA / kWarpGroup; ++j) {  // A's element (row, kk) at row/8 64 + kk/8 512 + row%8 8 + kk%8
-        Expr e = b.let("e", tid + j * kWarpGroup), row = b.let("row", e / 16), kk = b.let("kk", e % 16);
+        Expr e = b.let("e", tid - kWarpGroup + j * kWarpGroup), row = b.let("row", e / 16), kk = b.let("kk", e % 16);
         Expr at = stage * kA + row / 8 * 64 + kk / 8 * 512 + row % 8 * 8 + kk % 8;
         b.store(as, at, b.load("a", in, from + e));
       }
-      Expr row = b.let("row", tid / 16), kk = b.let("kk", tid % 16);  // B's (row, kk): kk/8 64 + row 8 + kk%8
-      b.store(bs, stage * kB + kk / 8 * 64 + row * 8 + kk % 8, b.load("b", in, from + kA + tid));
+      Expr p = b.let("p", tid - kWarpGroup), row = b.let("row", p / 16), kk = b.let("kk", p % 16);  // B's (row, kk):
+      b.store(bs, stage * kB + kk / 8 * 64 + row * 8 + kk % 8, b.load("b", in, from + kA + p));  // kk/8 64 + row 8 + kk%8
       b.mbarrier_arrive(full, bar);
     };
     auto consume = [&](Expr i) {
@@ -217,8 +217,8 @@ std::unique_ptr<Kernel> mma_ring_kernel(bool wait_full, std::array<int, 2> regis
       b.mbarrier_arrive(empty, bar);
     };
     b.roles(kWarpGroup, kMmaStages, kMmaSteps, produce, consume, registers);
-    b.if_then(le(b.i32(kWarpGroup), tid), [&] {
-      Expr lane = b.let("lane", tid - kWarpGroup);
+    b.if_then(lt(tid, b.i32(kWarpGroup)), [&] {
+      Expr lane = b.let("lane", tid);
       Expr row0 = b.let("r0", lane / 32 * 16 + lane % 32 / 4), col0 = b.let("c0", lane % 4 * 2);
       for (int i = 0; i < 4; ++i)  // mma_async_c_pos
         b.store(out, (row0 + i / 2 * 8) * 8 + col0 + i % 2, b.load("d", acc, b.i32(i)));
@@ -258,7 +258,7 @@ TEST(Roles, AConsumerWarpgroupMultipliesWhatTheProducersStored) {
     interp::interpret(*mma_ring_kernel(false), {in.data(), out.data()});
     ADD_FAILURE() << "an mma_async read a stage before waiting for it";
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("thread 128: an mma_async reads shared 'as' element 0 written by thread 0 in this "
+    EXPECT_NE(std::string(e.what()).find("thread 0: an mma_async reads shared 'as' element 0 written by thread 128 in this "
                                          "barrier interval"),
               std::string::npos)
         << e.what();
@@ -309,7 +309,7 @@ TEST(Roles, RegistersSplitBetweenTheRoles) {
 
 TEST(Roles, PrinterShowsBothRoles) {
   const std::string text = print(*ring_kernel(Fill::stores));
-  EXPECT_NE(text.find("roles: threads 0..32 produce, the others consume, 3 stages ahead:"), std::string::npos) << text;
+  EXPECT_NE(text.find("roles: the last 32 threads produce, the others consume, 3 stages ahead:"), std::string::npos) << text;
   const size_t produced = text.find("    role for produced."), consumed = text.find("    role for consumed.");
   ASSERT_NE(produced, std::string::npos) << text;
   ASSERT_NE(consumed, std::string::npos) << text;
@@ -364,8 +364,8 @@ TEST(Roles, CudaSourceCompilesForSm90) {
   for (Fill fill : {Fill::bulk, Fill::stores}) {
     std::unique_ptr<Kernel> k = ring_kernel(fill);
     const std::string src = render::translation_unit({render::render_kernel(*k, render::Dialect::cuda)}, render::Dialect::cuda);
-    EXPECT_NE(src.find("if (tid < 32) {"), std::string::npos) << src;
-    EXPECT_NE(src.find("if (tid >= 32) {"), std::string::npos) << src;
+    EXPECT_NE(src.find("if (tid >= 64) {"), std::string::npos) << src;
+    EXPECT_NE(src.find("if (tid < 64) {"), std::string::npos) << src;
     EXPECT_NE(src.find("wino_mbarrier_arrive(&empty["), std::string::npos) << src;
     cuda::NvrtcOutput out = cuda::nvrtc_compile(src, k->name, "sm_90");
     EXPECT_FALSE(out.cubin.empty()) << out.log;

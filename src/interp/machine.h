@@ -289,7 +289,7 @@ class Machine {
   // it on a phase b waited for. Only the kernels with a roles statement keep clocks.
   void roles(const ir::Stmt& s);
   void run_role(const ir::Stmt& role, int64_t step, int lo, int hi);
-  int role_of(int lane) const { return lane < producers_ ? 0 : 1; }
+  int role_of(int lane) const { return lane >= threads_ - producers_ ? 0 : 1; }  // (0: producers, the last threads)
   void arrive(Mbarrier& m, int lane);         // an arrival of `lane` on m's phase in progress
   void acquire(const Mbarrier& m, int lane);  // `lane` waited for m's complete phases
   // Whether the write (the reads) of shared element e in this barrier interval is ordered before

@@ -45,12 +45,12 @@ void Machine::roles(const Stmt& s) {
     fail("roles where not every thread of the work-group runs it");
   const Stmt& produce = *s.body.at(0);
   const Stmt& consume = *s.body.at(1);
-  const int producers = s.producer_threads;
+  const int consumers = threads_ - s.producer_threads;  // (the producers are the last threads)
   in_roles_ = true;
-  for (int64_t i = 0; i < std::min(s.stages, s.extent); ++i) run_role(produce, i, 0, producers);
+  for (int64_t i = 0; i < std::min(s.stages, s.extent); ++i) run_role(produce, i, consumers, threads_);
   for (int64_t i = 0; i < s.extent; ++i) {
-    run_role(consume, i, producers, threads_);
-    if (i + s.stages < s.extent) run_role(produce, i + s.stages, 0, producers);
+    run_role(consume, i, 0, consumers);
+    if (i + s.stages < s.extent) run_role(produce, i + s.stages, consumers, threads_);
   }
   in_roles_ = false;
 }

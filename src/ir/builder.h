@@ -81,7 +81,7 @@ class KernelBuilder {
   void mbarrier_wait(const Memory* barriers, Expr index, Expr parity);
   /// Arrives on the barrier at element `index` of `barriers` (one of its phase's arrivals, no bytes).
   void mbarrier_arrive(const Memory* barriers, Expr index);
-  /// Warps with roles (StmtKind::roles), in a thread region: threads [0, producer_threads) run
+  /// Warps with roles (StmtKind::roles), in a thread region: the last producer_threads threads run
   /// produce(i) and the others consume(i) for i < steps, each on its own, meeting at mbarriers;
   /// the producers may run `stages` steps ahead. `registers`: what each role's threads keep
   /// (Stmt::role_registers; 0: the kernel's own).

@@ -104,7 +104,7 @@ enum class StmtKind : uint8_t {
   mma_async_wait,    // waits until at most `extent` of the thread's committed groups are in flight
   mbarrier_arrive,   // arrives on the barrier (one of its phase's arrivals), expecting no bytes
   // Warps with roles (CUDA sm_90; other dialects refuse it): a pipeline of `extent` steps whose
-  // producer threads [0, producer_threads) and consumer threads (the rest) run their own loops and
+  // producer threads (the last producer_threads) and consumer threads (the first) run their own loops and
   // meet only at mbarriers, never at a work-group barrier. Its body is two `role` statements, the
   // producers' then the consumers': each a loop over the steps (`var`, `extent` iterations) that
   // only its threads run. Its meaning is the schedule produce(0 .. stages - 1), then consume(i)
@@ -181,7 +181,8 @@ struct Stmt {
   // mma_async: A (64 x k) and B (n x k, the transpose of the product's k x n).
   std::array<SharedMatrix, 2> matrices;
   // roles: the ring's stages (how many steps the producers may run ahead) and the producer
-  // threads (whole warps: threads [0, producer_threads)).
+  // threads (whole warps: the work-group's last producer_threads, so that the consumers' thread
+  // ids are those of a kernel without them).
   int64_t stages = 0;
   int producer_threads = 0;
   // roles: the registers a thread of each role (producers, consumers) keeps, set where its loop

@@ -135,7 +135,7 @@ class Printer {
           line(indent, "mbarrier_arrive " + s.memory->name + "[" + expr(s.index.node()) + "]");
           break;
         case StmtKind::roles:
-          line(indent, "roles: threads 0.." + std::to_string(s.producer_threads) + " produce, the others consume, " +
+          line(indent, "roles: the last " + std::to_string(s.producer_threads) + " threads produce, the others consume, " +
                            std::to_string(s.stages) + " stages ahead" +
                            (s.role_registers[0] ? ", registers " + std::to_string(s.role_registers[0]) + " and " +
                                                       std::to_string(s.role_registers[1])

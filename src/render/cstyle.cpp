@@ -573,7 +573,7 @@ class Renderer {
         if (!d_.copy_bulk)
           throw Error(std::string("the ") + dialect_name(d_.dialect) +
                       " dialect has no warps with roles (roles): they meet at mbarriers, on CUDA sm_90 and newer only");
-        line("// roles: threads 0.." + std::to_string(s.producer_threads - 1) + " produce, the others consume, " +
+        line("// roles: the last " + std::to_string(s.producer_threads) + " threads produce, the others consume, " +
              std::to_string(s.stages) + " stages ahead");
         roles_ = &s;
         block(s.body);
@@ -581,8 +581,8 @@ class Renderer {
         break;
       case StmtKind::role: {  // each role's threads loop over the steps on their own
         const bool producers = roles_ && &s == roles_->body.front().get();
-        line("if (" + name_of(k_.thread_id.node()) + (producers ? " < " : " >= ") +
-             std::to_string(roles_ ? roles_->producer_threads : 0) + ") {");
+        line("if (" + name_of(k_.thread_id.node()) + (producers ? " >= " : " < ") +
+             std::to_string(k_.threads_per_group - (roles_ ? roles_->producer_threads : 0)) + ") {");
         ++indent_;
         if (const int regs = roles_ ? roles_->role_registers[producers ? 0 : 1] : 0)  // (the producers give some up)
           line(std::string("asm volatile(\"setmaxnreg.") + (producers ? "dec" : "inc") + ".sync.aligned.u32 " +
