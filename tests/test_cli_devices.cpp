@@ -17,12 +17,17 @@ using testing::TempDir;
 
 using testing::contains;
 
-// Runs wino with OpenCL made invisible: ocl-icd reads its drivers from $OCL_ICD_VENDORS.
+// Runs wino with OpenCL made invisible: ocl-icd reads its drivers from $OCL_ICD_VENDORS, and
+// also loads those $OCL_ICD_FILENAMES names (the GPU machine sets it: libpocl.so.2 and NVIDIA's).
 testing::CliResult run_without_opencl(const std::vector<std::string>& args) {
   TempDir empty;
+  const char* named = std::getenv("OCL_ICD_FILENAMES");
+  const std::string filenames = named ? named : "";
   setenv("OCL_ICD_VENDORS", empty.path().c_str(), 1);
+  unsetenv("OCL_ICD_FILENAMES");
   testing::CliResult r = run_wino(args);
   unsetenv("OCL_ICD_VENDORS");
+  if (named) setenv("OCL_ICD_FILENAMES", filenames.c_str(), 1);
   return r;
 }
 

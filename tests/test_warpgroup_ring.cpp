@@ -24,13 +24,15 @@ namespace wino::testing {
 namespace {
 
 // An sm_90 device's ring (planner: widen_tile_ring, persist_tile_ring) with `cores` multiprocessors.
-plans::PlanOptions warpgroup_options(Precision precision, int m, int cols, int cores, bool mma_transform = false) {
+plans::PlanOptions warpgroup_options(Precision precision, int m, int cols, int cores, bool mma_transform = false,
+                                     bool warp_roles = false) {
   plans::PlanOptions o;
   o.plan = "fused";
   o.m = m;
   o.precision = precision;
   o.async_copies = o.bulk_copies = o.warpgroup_mma = true;
   o.mma_transform = mma_transform;
+  o.warp_roles = warp_roles;
   o.tile_block_cols = cols;
   o.shared_per_core = 228 * 1024, o.shared_per_group = 227 * 1024;
   o.device_cores = cores;
@@ -42,7 +44,8 @@ struct RingCase {
   Precision precision;
   int m, cols, cores;
   bool mma_transform = false;  // where the tiles are 2D blocks: the transform on the tensor cores
-  plans::PlanOptions options() const { return warpgroup_options(precision, m, cols, cores, mma_transform); }
+  bool warp_roles = false;     // a producer warpgroup copies and transforms the patches (GemmTiles::warp_roles)
+  plans::PlanOptions options() const { return warpgroup_options(precision, m, cols, cores, mma_transform, warp_roles); }
 };
 
 const std::vector<RingCase>& ring_cases() {
@@ -62,6 +65,10 @@ const std::vector<RingCase>& ring_cases() {
       // 32 chunks of 16 channels staged twice, each warp's two units two tiles' 16 channels; on the
       // tensor cores.
       {{1, 512, 8, 10, 64, 3, Padding::all(1), {true, false, Activation::relu}, DType::f16, Layout::nhwc}, Precision::fp16, 2, 4, 3, true},
+      // In warps with roles: persistent with U resident (8 blocks over 5); U copied every step
+      // (two blocks of output channels, 5 chunks of 32 channels: an odd count), N > 1, padding 2, bf16.
+      {{2, 64, 18, 14, 64, 3, Padding::all(1), {true, false, Activation::none}, DType::f16, Layout::nhwc}, Precision::fp16, 2, 8, 5, false, true},
+      {{2, 160, 11, 13, 128, 3, Padding::all(2), {true, true, Activation::relu}, DType::bf16, Layout::nhwc}, Precision::bf16, 2, 4, 3, false, true},
   };
   return cases;
 }
@@ -117,7 +124,7 @@ TEST(WarpgroupRing, PlannerKeepsUResidentWhereOneBlockOfOutputChannelsHoldsIt) {
 }
 
 TEST(WarpgroupRing, MatchesReferenceInEveryTypeAndShape) {
-  int persistent = 0, regions = 0, twice = 0, persistent_twice = 0, resident = 0, by_mma = 0, chunks16_by_mma = 0;
+  int persistent = 0, regions = 0, twice = 0, persistent_twice = 0, resident = 0, by_mma = 0, chunks16_by_mma = 0, roles = 0;
   for (const RingCase& rc : ring_cases()) {
     const ConvDesc d = desc_of(rc.conv);
     const plans::PlanOptions resolved = planner::resolve_plan(d, rc.options());
@@ -131,6 +138,8 @@ TEST(WarpgroupRing, MatchesReferenceInEveryTypeAndShape) {
     by_mma += g.transforms_by_mma();
     chunks16_by_mma += g.transforms_by_mma() && g.cc == 16;
     EXPECT_EQ(g.transforms_by_mma(), rc.mma_transform && g.region.cols > 0) << g.str();
+    EXPECT_EQ(g.warp_roles, rc.warp_roles) << g.str();
+    roles += g.warp_roles && !g.resident_u ? 2 : g.warp_roles ? 1 : 0;
     const plans::Program built = plans::build_program(d, resolved);  // within the device's work-group memory
     const ir::Kernel& ring = *built.kernels[built.launches.back().kernel];
     EXPECT_LE(ir::shared_array_bytes(ring), 227 * 1024) << ring.name;
@@ -151,6 +160,7 @@ TEST(WarpgroupRing, MatchesReferenceInEveryTypeAndShape) {
   EXPECT_GE(by_mma, 4);  // on the tensor cores: f16 and bf16, F(2,3) and F(3,2), resident U
   EXPECT_GE(chunks16_by_mma, 1);
   EXPECT_GE(regions - by_mma, 1);  // and 2D blocks transformed by the threads
+  EXPECT_EQ(roles, 3);  // in warps with roles: U resident, and U copied every step
 }
 
 // The transform by mma in every 2D block of 32 tiles (16 x 2 to 2 x 16): each warp's two tiles

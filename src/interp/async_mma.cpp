@@ -46,8 +46,10 @@ float Machine::async_read(Cells& c, int64_t e, int lane) {
                       "apart from the threads' stores: put a barrier between" +
                       (roles_ ? ", or a wait for a later arrival of the writer)" : ")"));
   Cells::Track& w = c.track[e];  // a later write in this interval races with the read
-  if (w.read_phase == phase_ && w.reader != lane) w.reader = kManyReaders;
-  else if (w.read_phase != phase_) w.read_phase = phase_, w.reader = lane;
+  const bool first = w.read_phase != phase_;
+  if (!first && w.reader != lane) w.reader = kManyReaders;
+  else if (first) w.read_phase = phase_, w.reader = lane;
+  note_read(c, e, lane, first);
   async_mark(c, e, lane);
   return c.data[e];
 }

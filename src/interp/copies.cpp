@@ -71,7 +71,8 @@ void Machine::copy_async(const Stmt& s) {
     each(top(), [&](int l) {
       const int64_t e = elements_[l];
       const Cells::Track& t = dst.track[e];
-      if (t.read_phase == phase_ && t.reader != l) race(l, dst, e, "copies to", "that another thread read");
+      if (t.read_phase == phase_ && t.reader != l && !read_published(dst, e, l))
+        race(l, dst, e, "copies to", "that another thread read");
       if (dst.in_flight[e]) in_flight(l, dst, e, "copies to");  // two copies racing to land
       if (dst.async_use(e)) async_in_use(l, dst, e, "copies to");  // it may land while the tensor cores read
       ++dst.in_flight[e];

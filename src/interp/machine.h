@@ -294,7 +294,7 @@ class Machine {
   void acquire(const Mbarrier& m, int lane);  // `lane` waited for m's complete phases
   // Whether the write (the reads) of shared element e in this barrier interval is ordered before
   // `lane`'s access now by barrier phases it waited for. Reads by many threads are ordered when
-  // none was of `lane`'s role and every thread of the other role arrived after the last.
+  // every other thread of each role that read arrived after the last read.
   bool write_published(const Cells& c, int64_t e, int lane) const;
   bool read_published(const Cells& c, int64_t e, int lane) const;
   void note_write(Cells& c, int64_t e) {
@@ -313,7 +313,7 @@ class Machine {
   int producers_ = 0;
   uint64_t sync_clock_ = 0;      // advanced by every arrival
   std::vector<uint64_t> clocks_;        // threads x threads
-  std::vector<uint64_t> known_min_;     // threads x 2: min over role r's threads of clocks_[b][.]
+  std::vector<uint64_t> known_min_;     // threads x 2: min over role r's threads but b of clocks_[b][.]
   void start_copies();   // a work-group starts: no copies in flight
   void finish_copies();  // a work-group ends: every copy must have been retired
   void assign(const ir::Node* var) { vtime_[var->id] = ++clock_; }

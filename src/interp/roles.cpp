@@ -85,6 +85,7 @@ void Machine::acquire(const Mbarrier& m, int lane) {
   uint64_t low[2] = {~uint64_t{0}, ~uint64_t{0}};
   for (size_t a = 0; a < t; ++a) {
     mine[a] = std::max(mine[a], m.released[a]);
+    if (a == static_cast<size_t>(lane)) continue;  // (its own reads are before its write in its order)
     uint64_t& l = low[role_of(static_cast<int>(a))];
     l = std::min(l, mine[a]);
   }
@@ -106,9 +107,11 @@ bool Machine::read_published(const Cells& c, int64_t e, int lane) const {
   const Cells::Track& t = c.track[e];
   const Cells::Sync& y = c.sync[e];
   if (t.reader >= 0) return y.read_time < clocks_[static_cast<size_t>(lane) * static_cast<size_t>(threads_) + t.reader];
-  const int own = role_of(lane);
-  if (y.read_roles & (1 << own)) return false;  // (which threads of its own role read is not kept)
-  return y.read_time < known_min_[static_cast<size_t>(lane) * 2 + static_cast<size_t>(1 - own)];
+  // Many readers, which are not kept: every other thread of each role that read arrived after the last read.
+  for (int r : {0, 1})
+    if ((y.read_roles & (1 << r)) && !(y.read_time < known_min_[static_cast<size_t>(lane) * 2 + static_cast<size_t>(r)]))
+      return false;
+  return true;
 }
 
 }  // namespace wino::interp::detail

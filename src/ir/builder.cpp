@@ -285,13 +285,14 @@ void KernelBuilder::if_then(Expr cond, const std::function<void()>& body) {
   blocks_.pop_back();
 }
 
-void KernelBuilder::threads(const std::function<void(Expr)>& body) {
+void KernelBuilder::threads(const std::function<void(Expr)>& body, bool all) {
   auto s = std::make_unique<Stmt>();
   s->kind = StmtKind::threads;
   Stmt* raw = s.get();
   push(std::move(s));
   blocks_.push_back(&raw->body);
-  body(kernel_->thread_id);
+  if (region_threads_ && !all) if_then(lt(kernel_->thread_id, i32(region_threads_)), [&] { body(kernel_->thread_id); });
+  else body(kernel_->thread_id);
   blocks_.pop_back();
 }
 

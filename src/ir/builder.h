@@ -53,7 +53,12 @@ class KernelBuilder {
   void loop(const std::string& hint, int64_t extent, LoopKind kind,
             const std::function<void(Expr)>& body);
   void if_then(Expr cond, const std::function<void()>& body);
-  void threads(const std::function<void(Expr)>& body);
+  /// A thread region; where region threads are set (set_region_threads), its body runs on the first
+  /// of them only, unless `all`.
+  void threads(const std::function<void(Expr)>& body, bool all = false);
+  /// Thread regions from now on run their bodies on threads [0, n) only (0: on all): a kernel
+  /// whose last threads have a role of their own (StmtKind::roles) keeps them out of the others'.
+  void set_region_threads(int n) { region_threads_ = n; }
   void barrier();
   /// acc[slots] += A x B, warp by warp (ir/mma.h): `a` and `b` are this lane's fragment values.
   /// `operands_rounded` (A, B): that side's values are of the mma's type already (Stmt::operands_rounded).
@@ -115,6 +120,7 @@ class KernelBuilder {
   void push(StmtPtr s) { current().push_back(std::move(s)); }
   std::unique_ptr<Kernel> kernel_;
   std::vector<Block*> blocks_;
+  int region_threads_ = 0;
 };
 
 }  // namespace wino::ir

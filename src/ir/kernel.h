@@ -7,6 +7,7 @@
 // thread region becomes a loop over the threads), so GPU-style kernels run on the CPU unchanged.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <memory>
 #include <string>
@@ -211,6 +212,14 @@ struct Kernel {
   Expr group_id, thread_id;  // i32 variables
   Block body;                // work-group-level statements
 };
+
+/// Registers each thread of the kernel has at launch, as its launch bounds give them (CUDA: the
+/// 64 Ki of a multiprocessor over its threads and the work-groups it must hold, at most 255, in
+/// steps of 8): what setmaxnreg redistributes between roles (Stmt::role_registers).
+inline int launch_registers(const Kernel& k) {
+  const int64_t per = 65536 / (int64_t{k.threads_per_group} * k.min_groups_per_multiprocessor);
+  return static_cast<int>(std::min<int64_t>(per, 255) / 8 * 8);
+}
 
 /// Bytes a shared array takes when each starts on a 16-byte boundary.
 inline int64_t aligned_shared_bytes(const Memory& a) { return (a.size * type_bytes(a.type) + 15) / 16 * 16; }

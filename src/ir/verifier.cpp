@@ -285,7 +285,9 @@ class Verifier {
   }
 
   // setmaxnreg: both roles or neither, whole warpgroups, multiples of 8 in [24, 256], the producers
-  // giving some up and the consumers taking more, all of them within a multiprocessor's 64 Ki.
+  // giving some up and the consumers taking more, all of them within what the work-group was
+  // given at launch (a consumer's setmaxnreg.inc waits for registers the producers' .dec gave
+  // back: asking for more than that, it waits forever; H100, session 65).
   void check_role_registers(const Stmt& s) {
     const auto [producers, consumers] = s.role_registers;
     if (producers == 0 && consumers == 0) return;
@@ -296,9 +298,12 @@ class Verifier {
     if (producers >= consumers) problem("the producers keep fewer registers than the consumers, not " +
                                         std::to_string(producers) + " and " + std::to_string(consumers));
     if (p % 128 || threads % 128) problem("roles that set their registers are whole warpgroups (128 threads)");
-    if (int64_t{p} * producers + int64_t{threads - p} * consumers > 65536)
+    const int64_t given = int64_t{threads} * launch_registers(k_);
+    if (int64_t{p} * producers + int64_t{threads - p} * consumers > given)
       problem("the roles' registers (" + std::to_string(p) + " x " + std::to_string(producers) + " + " +
-              std::to_string(threads - p) + " x " + std::to_string(consumers) + ") are more than 65536");
+              std::to_string(threads - p) + " x " + std::to_string(consumers) + ") are more than the " +
+              std::to_string(given) + " the work-group has at launch (" + std::to_string(threads) + " x " +
+              std::to_string(launch_registers(k_)) + ")");
   }
 
   void block(const Block& b, bool in_threads) {

@@ -680,6 +680,8 @@ plans::PlanOptions resolve_plan(const ConvDesc& d, plans::PlanOptions p) {
   if (g.transforms_by_mma()) g.region = plans::patch_region(g, t, g.region.cols);
   overlap_warpgroup_ring(g);
   persist_tile_ring(g, d, t, p);
+  g.warp_roles = p.warp_roles && g.async_mma && g.tile_patch_ring() && g.double_operands && g.bulk_u &&
+                 !g.transforms_by_mma() && g.region.cols;
   use_three_groups(g, d, p);
   if (patch_ring) use_patch_ring(g, d, p);
   if (g.lanes) g.rk = g.bk, g.rp = g.bp;  // one thread holds the whole block

@@ -113,7 +113,7 @@ void ChunkStager::stash(const Memory* next, Expr tid, Expr buf) {
 }
 
 void ChunkStager::issue_copies(Expr tid, Expr c0, Expr buf, int first_point) {
-  const int T = g_.threads();
+  const int T = workers();
   first_point_ = first_point;
   for (const StagedOperand& op : ops_) {
     if (&op == &v() && source_ == GemmSource::image) continue;  // the patches: issue_patch_copies
@@ -192,7 +192,7 @@ void ChunkStager::wait_bulk_u(Expr buf, Expr use) {
 // (C is a multiple of 8: a run is whole or out).
 void ChunkStager::issue_tile_major_copies(Expr tid, Expr c0, Expr buf) {
   const StagedOperand& op = v();
-  const int T = g_.threads(), runs = g_.cc / 8;
+  const int T = workers(), runs = g_.cc / 8;
   const int64_t count = int64_t{g_.staged_points()} * g_.bp * runs;
   // A thread's run and its row in the first pass; a pass of T copies covers T / runs rows. Where
   // a pass stays inside one point's rows, its point and tiles are constants past the thread's
@@ -242,7 +242,7 @@ void ChunkStager::stage(Expr tid, Expr c0) {
 }
 
 ChunkStager::Element ChunkStager::element(const StagedOperand& op, int i, Expr tid) {
-  const int T = g_.threads();
+  const int T = workers();
   Expr e = b_.i32(int64_t{i} * T) + tid;
   Element el;
   if (T % op.width == 0) {
@@ -276,7 +276,7 @@ Expr ChunkStager::load(const StagedOperand& op, const Element& el, Expr c0) {
 }
 
 void ChunkStager::stage_elements(const StagedOperand& op, Expr tid, Expr c0) {
-  const int T = g_.threads();
+  const int T = workers();
   b_.comment(std::string("stage the chunk's ") + (op.hint[0] == 'u' ? "weights" : "transformed inputs") +
              " [xi][cc][" + (op.hint[0] == 'u' ? "bk" : "bp") + "] in work-group memory");
   b_.loop("si", op.loads, LoopKind::serial, [&](Expr si) {
@@ -290,7 +290,7 @@ void ChunkStager::stage_elements(const StagedOperand& op, Expr tid, Expr c0) {
 }
 
 void ChunkStager::for_each_pair(Expr tid, Expr c0, const std::function<void(const Pair&)>& body) {
-  const int T = g_.threads(), cc = g_.cc, bp = g_.bp;
+  const int T = workers(), cc = g_.cc, bp = g_.bp;
   // Neighbouring threads on neighbouring tiles (x's loads in runs of a row's pixels, V's stores
   // along its rows), or on neighbouring channels where V is staged by tiles from a channels-last
   // x (the tensor-core fused: runs of a pixel's channels, and V's stores along its rows too).
@@ -357,7 +357,7 @@ void ChunkStager::stage_point_row(Expr tid, Expr c0) {
 }
 
 void ChunkStager::issue_patch_copies(Expr tid, Expr c0, Expr buf) {
-  const int T = g_.threads(), A = t_.alpha, bp = g_.bp;
+  const int T = workers(), A = t_.alpha, bp = g_.bp;
   const int64_t rows = int64_t{g_.cc} * A, count = rows * bp;  // (patch row, tile) pairs of the chunk
   const int64_t HW = d_.h * d_.w, step = pixel_step(d_.layout, d_.c);
   b_.comment("copy the chunk's input patches [cc][alpha][alpha][bp] into the ring, zeros past the image");
@@ -393,7 +393,7 @@ void ChunkStager::issue_patch_copies(Expr tid, Expr c0, Expr buf) {
 }
 
 int ChunkStager::band_parts(int64_t pairs) const {
-  return static_cast<int>(std::clamp<int64_t>(g_.threads() / pairs, 1, t_.alpha));
+  return static_cast<int>(std::clamp<int64_t>(workers() / pairs, 1, t_.alpha));
 }
 
 void ChunkStager::transform_band(int part, int parts, Expr zero, const std::function<Expr(int)>& pixel,
@@ -413,7 +413,7 @@ void ChunkStager::transform_band(int part, int parts, Expr zero, const std::func
 }
 
 void ChunkStager::transform_patches(Expr tid, Expr buf) {
-  const int a2 = t_.alpha * t_.alpha, T = g_.threads();
+  const int a2 = t_.alpha * t_.alpha, T = workers();
   const int64_t pairs = int64_t{g_.cc} * g_.bp;
   // Where the work-group has more threads than the chunk has (channel, tile) pairs, `parts` threads
   // share a pair, each computing a band of V's rows (B^T's rows against the patch rows they read,

@@ -55,6 +55,10 @@ class ChunkStager {
   ChunkStager(ir::KernelBuilder& b, const ConvDesc& d, const Tiling& t, const GemmTiles& g, GemmCore& core,
               GemmSource source, const ir::Memory* input, const ir::Memory* u);
   const GemmTiles& tiles() const { return g_; }
+  /// The threads that share the stager's work from now on, their ids from 0 (0: the GEMM's,
+  /// GemmTiles::threads(); the ring's producer warpgroup where it has roles).
+  void set_workers(int n) { workers_ = n; }
+  int workers() const { return workers_ ? workers_ : g_.threads(); }
   const StagedOperand& a() const { return ops_[0]; }
   const StagedOperand& v() const { return ops_[1]; }
   int next_slots() const { return ops_[0].loads + ops_[1].loads; }
@@ -155,6 +159,7 @@ class ChunkStager {
   const ir::Memory* u_barriers_ = nullptr;  // GemmTiles::bulk_u: one barrier for each copy of U (and V)
 
   int first_point_ = 0;  // of the copy being issued (issue_copies)
+  int workers_ = 0;
   int64_t patch_base_ = 0;  // GemmTiles::patch_ring: the raw patches' copies in work-group memory, after V's
   const ir::Memory* patches_ = nullptr;  // GemmTiles::tile_patch_ring: the raw patches' copies, in the input's type
   ir::KernelBuilder& b_;

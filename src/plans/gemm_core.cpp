@@ -1,6 +1,7 @@
 #include "plans/gemm_core.h"
 
 #include <algorithm>
+#include <functional>
 #include <optional>
 
 #include "common/error.h"
@@ -370,6 +371,69 @@ void tile_ring_block_overlapped(KernelBuilder& b, GemmCore& core, ChunkStager& s
   sink(core);
 }
 
+/// The barriers of the ring in warps with roles (GemmTiles::warp_roles): V's copies full and empty,
+/// and the producers' own.
+struct RoleBarriers {
+  const Memory* full = nullptr;   // V copy s % 2 transformed (the producers' arrivals)
+  const Memory* empty = nullptr;  // U's and V's copies s % 2 multiplied (the consumers' arrivals)
+  const Memory* producers = nullptr;  // a step's patches landed, the step before's transform done
+};
+
+/// The chunks of one block of the tile ring in warps with roles, then the sink. Step k (s counted
+/// over the blocks): the producers wait until the consumers are done with U's and V's copies s %
+/// 2 (step s - 2's mmas), copy U of chunk k into its copy s % 2 (one bulk copy), wait for chunk k's
+/// patches (each its own copies, then all on their barrier: which also tells that every producer
+/// is done with the ring's other copy), copy chunk k + 1's patches into it, and transform chunk
+/// k's into V's copy s % 2; the consumers wait for it and for U, multiply, and let the producers
+/// have the copies again. A block's first chunk copies its own patches. The block ends on a barrier
+/// before the sink, which the consumers run (the exchange lies over the staging).
+void tile_ring_block_roles(KernelBuilder& b, GemmCore& core, ChunkStager& st, int64_t chunks, const RingRound& r,
+                           const RoleBarriers& bars, const AccumulatorSink& sink) {
+  const GemmTiles& g = core.g;
+  const int consumers = g.threads();
+  b.barrier();  // the sink before is done with the exchange's bytes
+  b.threads([&](Expr tid) {
+    auto counted = [&](Expr chunk) { return r.round ? b.let("step", r.round * chunks + chunk) : chunk; };
+    auto produce = [&](Expr chunk) {
+      Expr ptid = b.let("ptid", tid - consumers), s = counted(chunk);
+      Expr bar = b.let("bar", s % 2 * 2);
+      b.if_then(lt(b.i32(1), s), [&] { b.mbarrier_wait(bars.empty, bar, (s / 2 + 1) % 2); });
+      Expr copy_u = g.resident_u ? lt(s, b.i32(2)) : Expr{};
+      if (copy_u) b.if_then(copy_u, [&] { st.issue_copies(ptid, chunk * g.cc, s % 2); });
+      else st.issue_copies(ptid, chunk * g.cc, s % 2);  // U: one bulk copy, by the first producer
+      b.if_then(eq(chunk, b.i32(0)), [&] {
+        st.issue_tile_patches(ptid, b.i32(0), s % g.stages);
+        b.copy_commit();
+      });
+      b.copy_wait(0);
+      b.mbarrier_arrive(bars.producers, b.i32(0));
+      b.mbarrier_wait(bars.producers, b.i32(0), s % 2);
+      Expr next = b.let("next", chunk + 1);
+      b.if_then(lt(next, b.i32(chunks)), [&] { st.issue_tile_patches(ptid, next * g.cc, (s + 1) % g.stages); });
+      b.copy_commit();
+      st.transform_tile_patches(ptid, s % g.stages, s % 2);
+      b.mbarrier_arrive(bars.full, bar);
+    };
+    auto consume = [&](Expr chunk) {
+      Expr s = counted(chunk);
+      Expr bar = b.let("bar", s % 2 * 2);
+      b.mbarrier_wait(bars.full, bar, s / 2 % 2);
+      st.wait_bulk_u(s % 2, s / 2);  // U's copy s % 2, its (s / 2)-th (resident: its first)
+      multiply_chunk_async(b, core, st, tid, s % 2, lt(b.i32(0), chunk));
+      b.mbarrier_arrive(bars.empty, bar);
+    };
+    st.set_workers(GemmTiles::kRoleProducers);
+    // No register split (ir::Stmt::role_registers): the 640 threads start with 96 registers each,
+    // the consumers' mmas need more than the 104 the producers could give them (ptxas serialized
+    // them), and the producers' transform spilled below 96 (H100, session 65: 0.34x today's ring
+    // with 64 / 104, 0.60x without).
+    b.roles(GemmTiles::kRoleProducers, 2, chunks, produce, consume);
+    st.set_workers(0);
+  }, true);
+  b.barrier();  // the sinks may reuse work-group memory
+  sink(core);
+}
+
 /// The chunks of one block of the tile ring staged once, then the sink (pipeline_tile_patches).
 void tile_ring_block(KernelBuilder& b, GemmCore& core, ChunkStager& st, int64_t chunks, const RingRound& r,
                      const AccumulatorSink& sink) {
@@ -396,6 +460,43 @@ void tile_ring_block(KernelBuilder& b, GemmCore& core, ChunkStager& st, int64_t 
   sink(core);
 }
 
+/// The blocks of a work-group, in rounds where it is persistent (GemmTiles::persistent_groups).
+void each_block(KernelBuilder& b, GemmCore& core, int64_t pblocks, RingRound& r, const std::function<void()>& block) {
+  if (!r.n) return block();
+  b.loop("round", ceil_div(r.blocks, r.n), LoopKind::serial, [&](Expr round) {
+    auto one = [&] {
+      Expr blk = b.let("blk", b.group_id() + round * r.n);
+      core.pb = b.let("pb", blk % pblocks);
+      core.kb = b.let("kb", blk / pblocks);
+      r.round = round;
+      r.next_pb = b.let("next_pb", (blk + r.n) % pblocks);
+      block();
+    };
+    if (r.blocks % r.n == 0) return one();
+    b.if_then(lt(b.group_id() + round * r.n, b.i32(r.blocks)), one);  // the same for all the work-group's threads
+  });
+}
+
+/// The tile ring in warps with roles (GemmTiles::warp_roles; tile_ring_block_roles): U's and the
+/// roles' barriers set up, then each block.
+void pipeline_tile_patches_in_roles(KernelBuilder& b, GemmCore& core, ChunkStager& st, int64_t chunks, int64_t pblocks,
+                                    int64_t kblocks, const AccumulatorSink& sink) {
+  const GemmTiles& g = core.g;
+  RoleBarriers bars{b.barrier_array("full", 2), b.barrier_array("empty", 2), b.barrier_array("producers", 1)};
+  b.threads([&](Expr tid) {
+    st.init_bulk_u(tid);
+    b.if_then(eq(tid, b.i32(0)), [&] {
+      for (int i = 0; i < 2; ++i) {
+        b.mbarrier_init(bars.full, b.i32(2 * i), GemmTiles::kRoleProducers);
+        b.mbarrier_init(bars.empty, b.i32(2 * i), g.threads());
+      }
+      b.mbarrier_init(bars.producers, b.i32(0), GemmTiles::kRoleProducers);
+    });
+  });
+  RingRound r{Expr{}, Expr{}, g.persistent_groups, pblocks * kblocks};
+  each_block(b, core, pblocks, r, [&] { tile_ring_block_roles(b, core, st, chunks, r, bars, sink); });
+}
+
 /// GemmTiles::tile_patch_ring (the tensor-core fused): step k waits for chunk k's patches, copies
 /// U of chunk k (chunk 0's with its patches, before the loop) and the patches of chunk k + 1 (into
 /// the ring's other copy, which step k - 1 transformed), transforms chunk k's patches into V while
@@ -414,6 +515,7 @@ void pipeline_tile_patches(KernelBuilder& b, GemmCore& core, ChunkStager& st, in
     pipeline_tile_patches_twice(b, core, st, chunks);
     return sink(core);
   }
+  if (g.warp_roles) return pipeline_tile_patches_in_roles(b, core, st, chunks, pblocks, kblocks, sink);
   const auto run_block = g.double_operands ? tile_ring_block_overlapped : tile_ring_block;
   RingRound r{Expr{}, Expr{}, g.persistent_groups, pblocks * kblocks};
   b.threads([&](Expr tid) {
@@ -426,19 +528,10 @@ void pipeline_tile_patches(KernelBuilder& b, GemmCore& core, ChunkStager& st, in
     st.issue_copies(tid, b.i32(0), b.i32(0));
     b.copy_commit();
   });
-  if (!r.n) return run_block(b, core, st, chunks, r, sink);
-  b.loop("round", ceil_div(r.blocks, r.n), LoopKind::serial, [&](Expr round) {
-    auto block = [&] {
-      Expr blk = b.let("blk", b.group_id() + round * r.n);
-      core.pb = b.let("pb", blk % pblocks);
-      core.kb = b.let("kb", blk / pblocks);
-      r.round = round;
-      r.next_pb = b.let("next_pb", (blk + r.n) % pblocks);
-      if (!g.async_mma) b.threads([&](Expr) { zero_accumulators(b, core); });
-      run_block(b, core, st, chunks, r, sink);
-    };
-    if (r.blocks % r.n == 0) return block();
-    b.if_then(lt(b.group_id() + round * r.n, b.i32(r.blocks)), block);  // the same for all the work-group's threads
+  each_block(b, core, pblocks, r, [&] {
+    // (one block a work-group: zeroed with the prologue; warpgroup mmas: the first chunk's write them)
+    if (r.n && !g.async_mma) b.threads([&](Expr) { zero_accumulators(b, core); });
+    run_block(b, core, st, chunks, r, sink);
   });
 }
 
@@ -610,8 +703,9 @@ std::unique_ptr<Kernel> gemm_kernel(const ProgramBuilder& prog, const Tiling& t,
   if (u_type != ir::Type::f32) types += "_u" + ir::type_name(u_type);
   if (s.sink == GemmSink::store_m && g.half_m) types += "_m" + ir::type_name(m_storage_type(g, t));
   KernelBuilder b(std::make_shared<Context>(), kernel_name(prog.plan(), name, t.m, t.r, g.str() + types), groups,
-                  g.threads());
+                  g.kernel_threads());
   b.info() = {prog.plan(), stage, t.m, t.r};
+  if (g.warp_roles) b.set_region_threads(g.threads());  // (the producers run in the ring's roles only)
   // Tensor-core fused-output with up to 64 accumulators a thread (alpha 4): two work-groups of 8
   // warps per multiprocessor (128 registers each; ptxas took 128 to 137 without the bound).
   if (g.mma && g.points > 1 && g.ppt == g.points && g.ppt * g.rk * g.rp <= 64 && g.threads() <= 256)

@@ -142,7 +142,14 @@ struct GemmTiles {
   // planner: where PlanOptions::mma_transform asks and plans::takes_mma_transform allows; kernel
   // names "_tm").
   bool mma_transform = false;
+  // The warpgroup ring in warps with roles (ir::StmtKind::roles; planner: where PlanOptions::
+  // warp_roles asks; kernel names "_wr"): a producer warpgroup past the GEMM's threads copies and
+  // transforms the patches into V's copies, the GEMM's warpgroups multiply them and run the sink.
+  bool warp_roles = false;
+  static constexpr int kRoleProducers = 128;
   int threads() const { return lanes ? 1 : (points / ppt) * (bk / rk) * (bp / rp); }
+  /// The work-group's threads: the GEMM's, and the producers where it has roles.
+  int kernel_threads() const { return threads() + (warp_roles ? kRoleProducers : 0); }
   int staged_points() const { return stage_points ? stage_points : points; }
   /// CPU-shaped: whether the block's bk / lanes vectors of U fit in vector registers beside its
   /// accumulators and a broadcast (AVX-512 has 32, AVX2 16). Else compilers fold U's loads into

@@ -21,6 +21,7 @@ std::string GemmTiles::str() const {
   if (resident_u) s += "_ur";
   if (async_mma) s += "_wg";
   if (transforms_by_mma()) s += "_tm";
+  if (warp_roles) s += "_wr";
   return mma ? s + "_" + ir::mma_operand_name(*mma) : s;
 }
 

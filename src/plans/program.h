@@ -78,6 +78,11 @@ struct PlanOptions {
   // the GPU but not faster there (H100, session 63: plan auto 0.99x): off unless the environment
   // sets WINO_MMA_TRANSFORM=1 (planner::on_device).
   bool mma_transform = false;
+  // The warpgroup ring with a producer warpgroup that copies and transforms the patches and the
+  // GEMM's warpgroups as consumers (GemmTiles::warp_roles). Correct on the GPU but slower there
+  // (H100, session 65: plan auto fp16 0.60x; one warpgroup transforms what 16 warps did): off
+  // unless the environment sets WINO_WARP_ROLES=1 (planner::on_device).
+  bool warp_roles = false;
   int max_threads = 1024;     // threads a work-group may have on the device (OpenCL GPUs: often 256)
   int64_t regs_per_core = 0, shared_per_core = 0;  // one multiprocessor's registers and work-group memory (0: unknown)
   int64_t shared_per_group = 0;  // work-group memory one work-group may take (DeviceCaps::shared_bytes; 0: unknown)

@@ -20,7 +20,7 @@ using namespace ir;
 void ChunkStager::issue_tile_patches(Expr tid, Expr c0, Expr buf, Expr pb) {
   if (!pb) pb = core_.pb;
   if (g_.region.cols) return issue_region_patches(tid, c0, buf, pb);
-  const int T = g_.threads(), A = t_.alpha, a2 = A * A, bp = g_.bp, cc = g_.cc, runs = cc / 8;
+  const int T = workers(), A = t_.alpha, a2 = A * A, bp = g_.bp, cc = g_.cc, runs = cc / 8;
   b_.comment("copy the chunk's input patches [alpha^2][bp][cc] into the ring, 8 channels of a pixel a copy, zeros "
              "past the image");
   // T is a multiple of bp x runs (the constructor checks), so a thread keeps one run of one tile
@@ -55,7 +55,7 @@ void ChunkStager::issue_tile_patches(Expr tid, Expr c0, Expr buf, Expr pb) {
 
 void ChunkStager::issue_region_patches(Expr tid, Expr c0, Expr buf, Expr pb) {
   const PatchRegion& r = g_.region;
-  const int T = g_.threads(), cc = g_.cc, runs = cc / 8;
+  const int T = workers(), cc = g_.cc, runs = cc / 8;
   const int64_t copies = int64_t{r.h} * r.w * runs;
   b_.comment("copy the chunk's input region [" + std::to_string(r.h) + "][" + std::to_string(r.w) + "][cc] of the block's " +
              std::to_string(r.rows) + " x " + std::to_string(r.cols) + " tiles into the ring, 8 channels of a pixel a copy, "
@@ -86,7 +86,7 @@ void ChunkStager::issue_region_patches(Expr tid, Expr c0, Expr buf, Expr pb) {
 
 void ChunkStager::transform_tile_patches(Expr tid, Expr buf, Expr vbuf) {
   if (g_.transforms_by_mma()) return transform_tile_patches_by_mma(tid, buf, vbuf);
-  const int A = t_.alpha, a2 = A * A, T = g_.threads(), bp = g_.bp, cc = g_.cc, half = cc / 2;
+  const int A = t_.alpha, a2 = A * A, T = workers(), bp = g_.bp, cc = g_.cc, half = cc / 2;
   const int64_t pairs = int64_t{bp} * half;  // (tile, channel pair)s of the chunk
   const RationalMatrix& BT = t_.t.BT;
   // Where the work-group has more threads than the chunk has pairs, `parts` threads share a pair,
