@@ -291,7 +291,7 @@ TEST(MmaAsync, CudaSourceCompilesForSm90a) {
     EXPECT_NE(src.find("wgmma.mma_async.sync.aligned.m64n" + std::to_string(s.n)), std::string::npos) << src;
     EXPECT_NE(src.find("fence.proxy.async.shared::cta"), std::string::npos) << src;
     EXPECT_EQ(src.find("\"r\"((int)(") == std::string::npos, !s.overwrite) << src;  // the scale-d operand computed
-    EXPECT_TRUE(render::has_mma_async(*k));
+    EXPECT_TRUE(render::needs_arch_specific(*k));
     cuda::NvrtcOutput out = cuda::nvrtc_compile(src, k->name, cuda::kernel_arch("sm_90", true));
     EXPECT_FALSE(out.cubin.empty()) << out.log;
   }

@@ -757,3 +757,26 @@ TEST(PlansNvrtc, ThreeGroupHalfGemmDoesNotSpill) {
 
 }  // namespace
 }  // namespace wino::planner
+
+#include "runtime/opencl/opencl_device.h"
+
+namespace wino::planner {
+namespace {
+
+// An OpenCL CPU device runs work-groups of 256 at most: PoCL 5.0's default method returned zeros
+// for plan fused's work-groups of exactly 512 (session 65), whatever the device says it allows.
+TEST(DeviceCapsOpenCl, CpuDevicesTakeWorkGroupsOf256AtMost) {
+  const std::vector<opencl::DeviceInfo> devices = opencl::list_devices();
+  int cpus = 0;
+  for (const opencl::DeviceInfo& i : devices) {
+    if (i.is_gpu()) continue;
+    ++cpus;
+    const DeviceCaps c = caps_for_device(Device::opencl(i.index));
+    EXPECT_LE(c.max_threads, 256) << i.name << " allows " << i.max_work_group_size;
+    EXPECT_GT(c.max_threads, 0) << i.name;
+  }
+  if (cpus == 0) GTEST_SKIP() << "no OpenCL CPU device";
+}
+
+}  // namespace
+}  // namespace wino::planner

@@ -133,7 +133,7 @@ TEST(WarpgroupGemm, CompilesForSm90aWithoutSpilling) {
     const plans::Program prog = plans::build_program(desc_of(gc.conv), resolved(gc));
     for (const plans::Launch& l : prog.launches) {
       const ir::Kernel& k = *prog.kernels[l.kernel];
-      if (!render::has_mma_async(k)) continue;
+      if (!render::needs_arch_specific(k)) continue;
       const std::string src = render::translation_unit({render::render_kernel(k, render::Dialect::cuda)}, render::Dialect::cuda);
       const cuda::NvrtcOutput out = cuda::nvrtc_compile(src, k.name, cuda::kernel_arch("sm_90", true));
       ASSERT_EQ(out.kernels.count(k.name), 1u) << out.log;

@@ -70,7 +70,6 @@ bool Machine::accumulates(const Stmt& s, int wg) {
 
 void Machine::mma_async(const Stmt& s) {
   const Mask& running = require_whole_warps("an mma_async", kWarpGroup);
-  if (threads_ % kWarpGroup) fail("an mma_async in a work-group that is not whole warpgroups of 128 threads");
   const int n = static_cast<int>(s.extent), depth = mma_depth(s.mma);
   const int per = 16 / type_bytes(mma_storage_type(s.mma));
   Cells& acc = cell_of(s.memory);
@@ -125,19 +124,24 @@ void Machine::mma_async(const Stmt& s) {
 }
 
 void Machine::mma_async_commit() {
-  require_whole_warps("an mma_async_commit");
+  require_whole_warps("an mma_async_commit", kWarpGroup);
   each(top(), [&](int l) { ++async_commits_[static_cast<size_t>(l)]; });
 }
 
 void Machine::mma_async_wait(const Stmt& s) {
-  require_whole_warps("an mma_async_wait");
+  require_whole_warps("an mma_async_wait", kWarpGroup);
   std::vector<uint8_t> waiting(static_cast<size_t>(threads_), 0);
   each(top(), [&](int l) { waiting[static_cast<size_t>(l)] = 1; });
   auto retired = [&](const PendingAsync& a) {
     return waiting[static_cast<size_t>(a.lane)] && a.group < async_commits_[static_cast<size_t>(a.lane)] - s.extent;
   };
-  for (const PendingAsync& a : async_)
-    if (retired(a) && --a.cells->async_uses[a.element] == 0) --a.cells->async_live;
+  for (const PendingAsync& a : async_) {
+    if (!retired(a)) continue;
+    if (--a.cells->async_uses[a.element] == 0) --a.cells->async_live;
+    // The tensor cores read work-group memory until the wait: that is when the read happened, for
+    // the arrivals that order it before a later write (warps with roles).
+    if (a.cells->mem->space == Space::shared) note_read(*a.cells, a.element, a.lane, false);
+  }
   async_.erase(std::remove_if(async_.begin(), async_.end(), retired), async_.end());
 }
 

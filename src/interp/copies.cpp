@@ -164,32 +164,20 @@ void Machine::mbarrier_init(const Stmt& s) {
   });
 }
 
-void Machine::mbarrier_expect(const Stmt& s) {
-  if (!in_region_) fail("an mbarrier_expect outside a thread region");
-  Cells& c = cell_of(s.memory);
-  element_lanes(c, s.index.node(), "mbarrier_expect on", 0);
-  each(top(), [&](int l) {
-    Mbarrier& m = mbarrier(c, elements_[l], l, "mbarrier_expect");
-    if (m.pending == 0)
-      fail_at(l, "mbarrier_expect on " + barrier_name(c, elements_[l]) + ": more arrivals than its phase takes (" +
-                     std::to_string(m.arrivals) + ")");
-    --m.pending;
-    m.bytes += s.extent;
-    arrive(m, l);
-    complete_phase(m);
-  });
-}
-
+// An arrival on each thread's barrier: mbarrier_arrive, or mbarrier_expect, which also expects
+// `extent` more bytes of copies this phase.
 void Machine::mbarrier_arrive(const Stmt& s) {
-  if (!in_region_) fail("an mbarrier_arrive outside a thread region");
+  const char* what = stmt_kind_name(s.kind);
+  if (!in_region_) fail(std::string("an ") + what + " outside a thread region");
   Cells& c = cell_of(s.memory);
-  element_lanes(c, s.index.node(), "mbarrier_arrive on", 0);
+  element_lanes(c, s.index.node(), (std::string(what) + " on").c_str(), 0);
   each(top(), [&](int l) {
-    Mbarrier& m = mbarrier(c, elements_[l], l, "mbarrier_arrive");
+    Mbarrier& m = mbarrier(c, elements_[l], l, what);
     if (m.pending == 0)
-      fail_at(l, "mbarrier_arrive on " + barrier_name(c, elements_[l]) + ": more arrivals than its phase takes (" +
+      fail_at(l, std::string(what) + " on " + barrier_name(c, elements_[l]) + ": more arrivals than its phase takes (" +
                      std::to_string(m.arrivals) + ")");
     --m.pending;
+    if (s.kind == StmtKind::mbarrier_expect) m.bytes += s.extent;
     arrive(m, l);
     complete_phase(m);
   });

@@ -77,7 +77,7 @@ void Machine::stmt(const Stmt& s) {
     case StmtKind::copy_wait: return copy_wait(s);
     case StmtKind::copy_bulk: return copy_bulk(s);
     case StmtKind::mbarrier_init: return mbarrier_init(s);
-    case StmtKind::mbarrier_expect: return mbarrier_expect(s);
+    case StmtKind::mbarrier_expect: return mbarrier_arrive(s);
     case StmtKind::mbarrier_wait: return mbarrier_wait(s);
     case StmtKind::load_matrix: return load_matrix(s);
     case StmtKind::mma_async: return mma_async(s);
@@ -208,9 +208,9 @@ void Machine::store_uniform(const Stmt& s) {
 const Mask& Machine::require_whole_warps(const char* what, int unit) {
   if (!in_region_) fail(std::string(what) + " outside a thread region");
   const Mask& m = top();
-  // (In a role its threads run it: whole warps, or warpgroups, of the role's.)
-  const bool whole = in_roles_ ? m.dense && m.lo % unit == 0 && m.hi % unit == 0 : m.dense && m.lo == 0 && m.hi == threads_;
-  if (threads_ % kWarp || !whole)
+  // Whole warps (warpgroups) run it, the others may not: a role's, or those a branch on the thread
+  // id keeps (a kernel's regions outside its roles: KernelBuilder::set_region_threads).
+  if (threads_ % kWarp || !m.dense || m.lo % unit != 0 || m.hi % unit != 0)
     fail(std::string(what) + " with some threads inactive (every thread of a " + (unit == kWarp ? "warp" : "warpgroup") +
          " must run it together)");
   return m;

@@ -226,8 +226,9 @@ class Machine {
   void store(const ir::Stmt& s);
   void if_then(const ir::Stmt& s);
   void threads(const ir::Stmt& s);
-  // Fails unless every thread of the work-group (whole warps) runs `what` together; the mask.
-  const Mask& require_whole_warps(const char* what, int unit = 32);
+  // Fails unless whole warps (of `unit` threads: warpgroups for mma_async) run `what` together,
+  // every thread of each; the mask.
+  const Mask& require_whole_warps(const char* what, int unit = ir::kWarp);
   void mma(const ir::Stmt& s);
   void load_matrix(const ir::Stmt& s);
   // Asynchronous copies (copies.cpp): values read at issue, written at the copy_wait that retires
@@ -258,8 +259,7 @@ class Machine {
   // "written by thread N", or by a bulk copy whose wait the thread has not seen.
   std::string writer_name(const Cells::Track& t) const;
   void mbarrier_init(const ir::Stmt& s);
-  void mbarrier_expect(const ir::Stmt& s);
-  void mbarrier_arrive(const ir::Stmt& s);
+  void mbarrier_arrive(const ir::Stmt& s);  // mbarrier_arrive and mbarrier_expect
   void mbarrier_wait(const ir::Stmt& s);
   struct Mbarrier {
     int64_t arrivals = 0, pending = 0, bytes = 0;  // a phase's arrivals; arrivals and bytes still due
@@ -301,7 +301,7 @@ class Machine {
     if (roles_) c.sync[e].write_time = sync_clock_;
   }
   void note_read(Cells& c, int64_t e, int lane, bool first_in_interval) {
-    if (!roles_) return;
+    if (!roles_ || lane < 0) return;
     Cells::Sync& y = c.sync[e];
     y.read_time = sync_clock_;
     y.read_roles = static_cast<uint8_t>((first_in_interval ? 0 : y.read_roles) | (1 << role_of(lane)));

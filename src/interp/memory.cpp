@@ -41,9 +41,12 @@ Machine::Machine(const Kernel& k, const std::vector<void*>& buffers)
     const int64_t copies = a->space == Space::per_thread ? k.threads_per_group : 1;
     c.storage.assign(static_cast<size_t>(copies * a->size), std::nanf(""));
     c.data = c.storage.data();
-    if (a->space == Space::shared) c.track.assign(c.storage.size(), Cells::Track{});
-    if (a->space == Space::shared && roles_) c.sync.assign(c.storage.size(), Cells::Sync{});
-    else c.written.assign(c.storage.size(), 0);
+    if (a->space == Space::shared) {
+      c.track.assign(c.storage.size(), Cells::Track{});
+      if (roles_) c.sync.assign(c.storage.size(), Cells::Sync{});
+    } else {
+      c.written.assign(c.storage.size(), 0);
+    }
     reuse_ = reuse_ || a->reuses;
   }
   if (reuse_) mark_overlaps(k);
@@ -273,8 +276,10 @@ void Machine::read_lanes(Cells& c, int64_t base, double* out) {
       const int64_t x = e[l];
       Cells::Track& t = track[x];
       if (t.write_phase < first || written_by_other(t, phase, l) || c.landing(x)) read(c, x, l);  // the checked path: throws on what it finds
-      if (t.read_phase != phase) t.read_phase = phase, t.reader = l;
+      const bool fresh = t.read_phase != phase;
+      if (fresh) t.read_phase = phase, t.reader = l;
       else if (t.reader != l) t.reader = kManyReaders;
+      note_read(c, x, l, fresh);
       out[l] = data[x];
     });
   }
@@ -321,6 +326,7 @@ void Machine::write_lanes(Cells& c, int64_t base, const double* v, bool accumula
         write(c, x, static_cast<float>(v[l]), l);  // the checked path
       t.write_phase = phase;
       t.writer = l;
+      note_write(c, x);
       data[x] = static_cast<float>(v[l]);
     });
   }

@@ -94,7 +94,7 @@ void Machine::acquire(const Mbarrier& m, int lane) {
 }
 
 bool Machine::write_published(const Cells& c, int64_t e, int lane) const {
-  if (!roles_) return false;
+  if (!roles_ || lane < 0) return false;  // (-1: at work-group level, where only a barrier orders)
   const Cells::Track& t = c.track[e];
   const Cells::Sync& y = c.sync[e];
   if (t.writer >= 0) return y.write_time < clocks_[static_cast<size_t>(lane) * static_cast<size_t>(threads_) + t.writer];
@@ -103,7 +103,7 @@ bool Machine::write_published(const Cells& c, int64_t e, int lane) const {
 }
 
 bool Machine::read_published(const Cells& c, int64_t e, int lane) const {
-  if (!roles_) return false;
+  if (!roles_ || lane < 0) return false;
   const Cells::Track& t = c.track[e];
   const Cells::Sync& y = c.sync[e];
   if (t.reader >= 0) return y.read_time < clocks_[static_cast<size_t>(lane) * static_cast<size_t>(threads_) + t.reader];

@@ -111,7 +111,8 @@ enum class StmtKind : uint8_t {
   // only its threads run. Its meaning is the schedule produce(0 .. stages - 1), then consume(i)
   // before produce(i + stages): every mbarrier wait must be complete when that schedule meets it,
   // and a thread may touch what another wrote (or write what another read) in the same barrier
-  // interval once the other's later arrival is on a barrier phase this thread has waited for.
+  // interval once the other's later arrival is on a barrier phase this thread has waited for (an
+  // mma_async reads until the mma_async_wait that retires it).
   roles,
   role,
 };

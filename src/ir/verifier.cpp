@@ -55,6 +55,7 @@ class Verifier {
   void problem(const std::string& what) { problems_.push_back(where_ + what); }
   int nest_ = 0;           // loops and branches around the statement
   bool in_roles_ = false;  // inside a roles statement's bodies
+  int producer_threads_ = 0;  // of the kernel's roles statements
 
   bool is_defined(const Node* v) const {
     for (const auto& scope : defined_)
@@ -259,6 +260,10 @@ class Verifier {
     if (!in_threads) problem("roles belongs in a thread region");
     if (nest_ > 0) problem("roles stands directly in its thread region, not inside a loop or a branch");
     if (in_roles_) problem("roles cannot nest");
+    if (producer_threads_ && producer_threads_ != s.producer_threads)
+      problem("every roles statement of a kernel has the same producers (" + std::to_string(producer_threads_) +
+              " threads), not " + std::to_string(s.producer_threads));
+    producer_threads_ = s.producer_threads;
     const int threads = k_.threads_per_group;
     if (s.producer_threads < 32 || s.producer_threads % 32 || s.producer_threads >= threads)
       problem("the producers must be whole warps and fewer than the work-group's " + std::to_string(threads) +
@@ -295,8 +300,10 @@ class Verifier {
     for (int r : {producers, consumers})
       if (r < 24 || r > 256 || r % 8)
         problem("a role's registers must be a multiple of 8 in [24, 256], not " + std::to_string(r));
-    if (producers >= consumers) problem("the producers keep fewer registers than the consumers, not " +
-                                        std::to_string(producers) + " and " + std::to_string(consumers));
+    const int launch = launch_registers(k_);  // (setmaxnreg.dec lowers the count, .inc raises it)
+    if (producers > launch || consumers < launch)
+      problem("the producers keep at most the " + std::to_string(launch) + " registers a thread has at launch and " +
+              "the consumers at least as many, not " + std::to_string(producers) + " and " + std::to_string(consumers));
     if (p % 128 || threads % 128) problem("roles that set their registers are whole warpgroups (128 threads)");
     const int64_t given = int64_t{threads} * launch_registers(k_);
     if (int64_t{p} * producers + int64_t{threads - p} * consumers > given)

@@ -241,6 +241,11 @@ DeviceCaps caps_for_device(const Device& d) {
       c.private_arrays = false;  // OpenCL private memory is not for arrays that large
       if (i.is_gpu()) c.shared_bytes = static_cast<int64_t>(i.local_mem_bytes);
       if (i.max_work_group_size > 0) c.max_threads = static_cast<int>(std::min<size_t>(i.max_work_group_size, 1024));
+      // A CPU device runs a work-group as loops over its work-items. PoCL 5.0's (the GPU machine's)
+      // returned zeros for plan fused's work-groups of exactly 512, by its default method and
+      // right by another (POCL_WORK_GROUP_METHOD=cbs), while 128, 256 and 1024 were right
+      // (session 65): work-groups of 256 at most there.
+      if (!i.is_gpu()) c.max_threads = std::min(c.max_threads, 256);
       c.cores = std::max(1, i.compute_units);
       c.identity = "opencl " + i.name + " " + i.platform_name + " driver " + i.driver_version;
       return c;

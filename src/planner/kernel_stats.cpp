@@ -49,8 +49,10 @@ class Analyzer {
     int pointers = 0;
     for (const auto& b : k_.buffers) pointers += b->size > 0 ? 2 : 0;  // 64-bit addresses
     stats_.pred_regs = stats_.max_live + pointers + 2;  // + thread/group ids
-    for (size_t r = 0; r < role_spans_.size(); ++r)  // (kernels with several roles statements: the last's)
-      stats_.role_pred_regs[r % 2] = max_live(role_spans_[r].first, role_spans_[r].second) + pointers + 2;
+    for (size_t r = 0; r < role_spans_.size(); ++r) {  // (several roles statements: the most)
+      int& regs = stats_.role_pred_regs[r % 2];
+      regs = std::max(regs, max_live(role_spans_[r].first, role_spans_[r].second) + pointers + 2);
+    }
     return stats_;
   }
 

@@ -680,8 +680,10 @@ plans::PlanOptions resolve_plan(const ConvDesc& d, plans::PlanOptions p) {
   if (g.transforms_by_mma()) g.region = plans::patch_region(g, t, g.region.cols);
   overlap_warpgroup_ring(g);
   persist_tile_ring(g, d, t, p);
+  // (The producers take the region's copies a run of 8 channels each: whole passes of them.)
   g.warp_roles = p.warp_roles && g.async_mma && g.tile_patch_ring() && g.double_operands && g.bulk_u &&
-                 !g.transforms_by_mma() && g.region.cols;
+                 !g.transforms_by_mma() && g.region.cols && plans::GemmTiles::kRoleProducers % (g.cc / 8) == 0 &&
+                 g.threads() + plans::GemmTiles::kRoleProducers <= p.max_threads;
   use_three_groups(g, d, p);
   if (patch_ring) use_patch_ring(g, d, p);
   if (g.lanes) g.rk = g.bk, g.rp = g.bp;  // one thread holds the whole block

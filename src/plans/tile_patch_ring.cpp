@@ -68,7 +68,7 @@ void ChunkStager::issue_region_patches(Expr tid, Expr c0, Expr buf, Expr pb) {
   Expr run = b_.let("run", tid % runs * 8), c = b_.let("c", c0 + run);
   Expr c_ok = d_.c % cc ? lt(c, b_.i32(d_.c)) : Expr{};
   Expr base = b_.let("base", image_base(Layout::nhwc, o.n, d_.c % cc ? min(c, b_.i32(d_.c - 8)) : c, d_.c, d_.h * d_.w));
-  const int per_pass = T / runs;  // T is a multiple of runs (bp x runs divides it)
+  const int per_pass = T / runs;  // T is a multiple of runs (bp x runs divides it; a ring's producers: the planner)
   for (int64_t k = 0; k * T < copies; ++k) {
     auto copy = [&] {
       Expr pix = b_.let("pix", tid / runs + k * per_pass);
@@ -98,7 +98,9 @@ void ChunkStager::transform_tile_patches(Expr tid, Expr buf, Expr vbuf) {
   // 256 threads, kept whole patches at 125, none spilled, session 47). Warpgroup mmas hold no
   // fragments: whole patches at 64 x 32 took 121-127 registers, none spilled (every block shape
   // and chunk of the batch >= 8 layers, session 60), and two bands read 1.5 times a patch's pixels.
-  const int cap = 65536 / T, accumulators = g_.ppt * g_.rk * g_.rp, addresses = g_.async_mma ? 28 : 40;
+  // (A ring's producers, GemmTiles::warp_roles, hold no accumulators, and the work-group's every thread counts.)
+  const int cap = 65536 / (workers_ ? g_.kernel_threads() : T), accumulators = workers_ ? 0 : g_.ppt * g_.rk * g_.rp;
+  const int addresses = g_.async_mma ? 28 : 40;
   const int parts = std::max(band_parts(pairs), accumulators + 2 * a2 + addresses > cap ? 2 : 1);
   b_.comment("transform the chunk's patches into V: Vs[xi][bp][cc], two channels a thread, " + std::to_string(parts) +
              " thread(s) a pair");

@@ -14,9 +14,10 @@ const char* dialect_name(Dialect d);
 /// Source of one kernel (function only, no prelude).
 std::string render_kernel(const ir::Kernel& kernel, Dialect dialect);
 
-/// Whether the kernel has a warpgroup matrix op (ir::StmtKind::mma_async): CUDA compiles it for
-/// the architecture's own features (sm_90a), which no other architecture runs.
-bool has_mma_async(const ir::Kernel& kernel);
+/// Whether the kernel takes an architecture-specific target's instructions (sm_90a: a warpgroup
+/// matrix op, ir::StmtKind::mma_async, or a register split between warps with roles, setmaxnreg):
+/// CUDA compiles it for that target, which no other architecture runs.
+bool needs_arch_specific(const ir::Kernel& kernel);
 
 /// Static work-group memory a CUDA kernel may declare; above it the arrays are dynamic.
 constexpr int64_t kStaticSharedBytes = 48 * 1024;

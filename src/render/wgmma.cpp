@@ -19,9 +19,11 @@ void each_stmt(const Block& b, const std::function<void(const Stmt&)>& f) {
 }
 }  // namespace
 
-bool has_mma_async(const Kernel& kernel) {
+bool needs_arch_specific(const Kernel& kernel) {
   bool found = false;
-  each_stmt(kernel.body, [&](const Stmt& s) { found = found || s.kind == StmtKind::mma_async; });
+  each_stmt(kernel.body, [&](const Stmt& s) {
+    found = found || s.kind == StmtKind::mma_async || (s.kind == StmtKind::roles && s.role_registers[0] != 0);
+  });
   return found;
 }
 

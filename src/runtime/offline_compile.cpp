@@ -18,7 +18,7 @@ std::vector<BackendKernelStats> compile_offline(const std::string& target,
   std::vector<std::string> names, archs;
   for (const KernelSpec& k : kernels) {
     names.push_back(k.name);
-    archs.push_back(cuda::kernel_arch(target, k.ir && render::has_mma_async(*k.ir)));
+    archs.push_back(cuda::kernel_arch(target, k.ir && render::needs_arch_specific(*k.ir)));
   }
   const std::vector<cuda::NvrtcOutput> outs = cuda::nvrtc_compile_parallel(sources.kernels, names, archs);
   for (size_t i = 0; i < kernels.size(); ++i) {

@@ -54,7 +54,7 @@ class CudaBackend : public Backend {
     std::vector<std::string> names, archs;
     for (const KernelSpec& k : kernels) {
       names.push_back(k.name);
-      archs.push_back(cuda::kernel_arch(ctx_.arch(), k.ir && render::has_mma_async(*k.ir)));
+      archs.push_back(cuda::kernel_arch(ctx_.arch(), k.ir && render::needs_arch_specific(*k.ir)));
     }
     std::vector<cuda::NvrtcOutput> outs = cuda::nvrtc_compile_parallel(sources.kernels, names, archs);
     std::vector<BackendKernelStats> stats;
