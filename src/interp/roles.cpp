@@ -10,7 +10,8 @@
 // So a consumer may read what a producer wrote once the producer arrived after the write on a
 // phase the consumer waited for, and a producer may write a stage again once every consumer that
 // read it arrived after its reads on a phase the producer waited for (directly, or through
-// threads that waited on them).
+// threads that waited on them). Each arrival and wait costs O(threads), a step of a roles statement
+// O(threads^2): about 1.5 million operations at 640 threads, well under a step's own work.
 #include <algorithm>
 
 #include "interp/machine.h"
