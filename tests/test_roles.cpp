@@ -420,3 +420,18 @@ TEST(Roles, GpuAgreesWithTheInterpreter) {
 
 }  // namespace
 }  // namespace wino
+
+namespace wino {
+namespace {
+
+// The kernel statistics count a role's branch on the thread id among the role's threads: the first
+// producer's bulk copies are 8 steps x 1 KiB a work-group, not a third of it (one thread's share of
+// the work-group's 96 rather than of the 32 producers). Beside them a float out a thread (the
+// statistics narrow no `<` on the thread id: all 96 threads' stores are counted).
+TEST(Roles, KernelStatisticsCountABranchAmongTheRolesThreads) {
+  const planner::KernelStats stats = planner::analyze(*ring_kernel(Fill::bulk));
+  EXPECT_EQ(stats.bytes, int64_t{kGroups} * (kSteps * kChunk * 4 + kThreads * 4));
+}
+
+}  // namespace
+}  // namespace wino

@@ -157,12 +157,13 @@ class Analyzer {
     const Node* var;
     int64_t extent;
     std::vector<const Node*> conds;  // the branches open on it
+    int64_t first = 0;  // the variable takes [first, extent): the thread frame in a role, its threads
   };
   // The values of the frame's variable its open branches (and `extra`) all take; nothing where one
   // depends on something else.
   std::optional<int64_t> iterations(const Frame& f, const Node* extra) const {
     int64_t n = 0;
-    for (int64_t v = 0; v < f.extent; ++v) {
+    for (int64_t v = f.first; v < f.extent; ++v) {
       bool all = true;
       auto take = [&](const Node* c) {  // false where `c` cannot be evaluated
         const std::optional<int64_t> x = eval(c, f.var, v);
@@ -295,7 +296,12 @@ class Analyzer {
           const int64_t threads = k_.threads_per_group, producers = roles_ ? roles_->producer_threads : 0;
           const int64_t share = roles_ && &s == roles_->body.front().get() ? producers : threads - producers;
           const int64_t first = pos_;
+          const Frame outside = thread_frame_;  // (a branch on the thread id narrows among the role's threads)
+          const bool producers_role = roles_ && &s == roles_->body.front().get();
+          thread_frame_.first = producers_role ? threads - producers : 0;
+          thread_frame_.extent = producers_role ? threads : threads - producers;
           loop(s, mult * s.extent / threads * share);
+          thread_frame_ = outside;
           role_spans_.push_back({first, pos_});
           break;
         }
