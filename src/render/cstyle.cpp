@@ -15,6 +15,7 @@
 #include "common/error.h"
 #include "ir/values.h"
 #include "render/dialect.h"
+#include "render/kernel_scan.h"
 #include "render/wgmma.h"
 
 namespace wino::render {
@@ -112,8 +113,8 @@ class Renderer {
     for (const auto& a : k.arrays) hint_counts_[a->name] = 1;
     for (const char* reserved : {"buffers", "group_begin", "group_end", "group_", "gid_", "tid_", "wv_", "wino_shared_"})
       hint_counts_[reserved] = 1;
-    find_raw_halves(k.body);
-    if (d.shared_pointer_offsets) find_shared_bases(k.body);
+    raw_halves_ = raw_half_values(k.body);  // (kernel_scan.h)
+    if (d.shared_pointer_offsets) shared_bases_ = shared_bases(k.body);
   }
 
   std::string run() {
@@ -701,57 +702,6 @@ class Renderer {
       case Op::slice: return shuffle_text(n);
       default: throw Error(std::string("renderer: unexpected node ") + op_name(n->op));
     }
-  }
-
-  // The f16/bf16 values an mma takes as stored (Stmt::operands_rounded): the loads that define
-  // them keep the bits (one 16-bit register each; the compiler then merges neighbouring loads and
-  // packs pairs with one instruction, where widening to float and narrowing back cost two
-  // conversions per value and kept bf16 loads 2 bytes wide). Any other use widens the bits.
-  void find_raw_halves(const Block& body) {
-    std::unordered_set<const Node*> operands;
-    std::function<void(const Block&)> mmas = [&](const Block& b) {
-      for (const StmtPtr& s : b) {
-        if (s->kind == StmtKind::mma && !mma_is_tf32(s->mma))
-          for (size_t i = 0; i < s->args.size(); ++i)
-            if (s->operands_rounded[mma_side(s->mma, i)]) operands.insert(s->args[i].node());
-        mmas(s->body);
-      }
-    };
-    std::function<void(const Block&)> loads = [&](const Block& b) {
-      for (const StmtPtr& s : b) {
-        if (s->kind == StmtKind::load_matrix)  // always bits: any use as a float widens them
-          for (Expr v : s->vars) raw_halves_[v.node()] = s->memory;
-        // (only loads from half memory hold bits; the verifier refuses a promise on any other)
-        if (s->kind == StmtKind::load && operands.count(s->var.node()) && value_type(s->memory->type) != s->memory->type)
-          raw_halves_[s->var.node()] = s->memory;
-        loads(s->body);
-      }
-    };
-    mmas(body);
-    loads(body);
-  }
-
-  // The let variables that index work-group memory with constant offsets, and which memories:
-  // each gets a pointer at its let, and the accesses offset it (shared_base).
-  void find_shared_bases(const Block& body) {
-    std::unordered_set<const Node*> lets;
-    std::function<void(const Block&)> walk = [&](const Block& b) {
-      for (const StmtPtr& s : b) {
-        if (s->kind == StmtKind::let) lets.insert(s->var.node());
-        const bool access = s->kind == StmtKind::load || s->kind == StmtKind::store || s->kind == StmtKind::copy_async;
-        if (access && s->memory->space == Space::shared) {
-          const Node* n = s->index.node();
-          if (n->op == Op::add && n->type == Type::i32)
-            for (int side : {0, 1})
-              if (n->args[side]->op == Op::const_int && lets.count(n->args[1 - side])) {
-                std::vector<const Memory*>& ms = shared_bases_[n->args[1 - side]];
-                if (std::find(ms.begin(), ms.end(), s->memory) == ms.end()) ms.push_back(s->memory);
-              }
-        }
-        walk(s->body);
-      }
-    };
-    walk(body);
   }
 
   const Kernel& k_;
