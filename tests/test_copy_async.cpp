@@ -8,6 +8,7 @@
 
 #include "common/error.h"
 #include "cuda_only.h"
+#include "cuda_source.h"
 #include "device_run.h"
 #include "cuda_skip.h"
 #include "interp/interpreter.h"
@@ -170,7 +171,7 @@ TEST(CopyAsync, CudaSourceCompilesForSm90) {
   if (!cuda::nvrtc_available(&why)) GTEST_SKIP() << "NVRTC not available: " << why;
   std::unique_ptr<Kernel> k = copy_kernel(Wait::retire_then_read);
   const std::string src =
-      render::translation_unit({render::render_kernel(*k, render::Dialect::cuda)}, render::Dialect::cuda);
+      cuda_translation_unit(*k);
   EXPECT_NE(src.find("wino_copy_async<16>("), std::string::npos);
   EXPECT_NE(src.find("cp.async.wait_group 0"), std::string::npos);
   cuda::NvrtcOutput out = cuda::nvrtc_compile(src, k->name, "sm_90");

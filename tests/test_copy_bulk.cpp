@@ -10,6 +10,7 @@
 #include "common/error.h"
 #include "cuda_only.h"
 #include "cuda_skip.h"
+#include "cuda_source.h"
 #include "device_run.h"
 #include "interp/interpreter.h"
 #include "ir/builder.h"
@@ -133,7 +134,7 @@ TEST(CopyBulk, CudaSourceCompilesForSm90) {
   std::string why;
   if (!cuda::nvrtc_available(&why)) GTEST_SKIP() << "NVRTC not available: " << why;
   std::unique_ptr<Kernel> k = bulk_kernel(Fault::none);
-  const std::string src = render::translation_unit({render::render_kernel(*k, render::Dialect::cuda)}, render::Dialect::cuda);
+  const std::string src = cuda_translation_unit(*k);
   EXPECT_NE(src.find("wino_copy_bulk(&smem[0], in + "), std::string::npos) << src;
   EXPECT_NE(src.find("wino_mbarrier_wait(&bars[0], "), std::string::npos) << src;
   cuda::NvrtcOutput out = cuda::nvrtc_compile(src, k->name, "sm_90");

@@ -5,6 +5,7 @@
 
 #include <vector>
 
+#include "cuda_source.h"
 #include "device_run.h"
 #include "cuda_skip.h"
 #include "interp/interpreter.h"
@@ -76,7 +77,7 @@ TEST(DynamicShared, CudaSourceCompilesForSm90) {
   if (!cuda::nvrtc_available(&why)) GTEST_SKIP() << "NVRTC not available: " << why;
   std::unique_ptr<Kernel> k = two_array_kernel(kBig);
   cuda::NvrtcOutput out = cuda::nvrtc_compile(
-      render::translation_unit({render::render_kernel(*k, render::Dialect::cuda)}, render::Dialect::cuda), k->name,
+      cuda_translation_unit(*k), k->name,
       "sm_90");
   EXPECT_FALSE(out.cubin.empty()) << out.log;
 }

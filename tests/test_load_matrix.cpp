@@ -9,6 +9,7 @@
 
 #include "cuda_only.h"
 #include "cuda_skip.h"
+#include "cuda_source.h"
 #include "device_run.h"
 #include "error_of.h"
 #include "interp/interpreter.h"
@@ -100,7 +101,7 @@ TEST(LoadMatrix, CudaSourceCompilesForSm90) {
   for (Shape s : kShapes) {
     std::unique_ptr<Kernel> k = load_matrix_kernel(s, Type::f16);
     const std::string src =
-        render::translation_unit({render::render_kernel(*k, render::Dialect::cuda)}, render::Dialect::cuda);
+        cuda_translation_unit(*k);
     EXPECT_NE(src.find("wino_load_matrix<" + std::to_string(s.matrices)), std::string::npos) << label(s);
     cuda::NvrtcOutput out = cuda::nvrtc_compile(src, k->name, "sm_90");
     EXPECT_FALSE(out.cubin.empty()) << label(s) << ":\n" << out.log;

@@ -12,6 +12,7 @@
 #include "common/random.h"
 #include "cuda_only.h"
 #include "cuda_skip.h"
+#include "cuda_source.h"
 #include "device_run.h"
 #include "error_of.h"
 #include "opencl_skip.h"
@@ -158,8 +159,7 @@ TEST(Mma, CudaSourceCompilesForSm90) {
   if (!cuda::nvrtc_available(&why)) GTEST_SKIP() << "NVRTC not available: " << why;
   for (MmaKind kind : kKinds) {
     std::unique_ptr<Kernel> k = mma_kernel(kind);
-    const std::string src = render::translation_unit({render::render_kernel(*k, render::Dialect::cuda)},
-                                                     render::Dialect::cuda);
+    const std::string src = cuda_translation_unit(*k);
     const std::string call = "wino_mma_" + mma_operand_name(kind) + (kind == MmaKind::tf32x3_m16n8k8 ? "(" : "_bits(");
     EXPECT_NE(src.find(call), std::string::npos) << call;
     cuda::NvrtcOutput out = cuda::nvrtc_compile(src, k->name, "sm_90");

@@ -14,6 +14,7 @@
 #include "common/error.h"
 #include "cuda_only.h"
 #include "cuda_skip.h"
+#include "cuda_source.h"
 #include "device_run.h"
 #include "interp/interpreter.h"
 #include "ir/builder.h"
@@ -287,7 +288,7 @@ TEST(MmaAsync, CudaSourceCompilesForSm90a) {
   if (!cuda::nvrtc_available(&why)) GTEST_SKIP() << "NVRTC not available: " << why;
   for (const Shape& s : kShapes) {
     std::unique_ptr<Kernel> k = async_kernel(s, Fault::none);
-    const std::string src = render::translation_unit({render::render_kernel(*k, render::Dialect::cuda)}, render::Dialect::cuda);
+    const std::string src = cuda_translation_unit(*k);
     EXPECT_NE(src.find("wgmma.mma_async.sync.aligned.m64n" + std::to_string(s.n)), std::string::npos) << src;
     EXPECT_NE(src.find("fence.proxy.async.shared::cta"), std::string::npos) << src;
     EXPECT_EQ(src.find("\"r\"((int)(") == std::string::npos, !s.overwrite) << src;  // the scale-d operand computed

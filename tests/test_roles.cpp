@@ -14,6 +14,7 @@
 #include "common/error.h"
 #include "cuda_only.h"
 #include "cuda_skip.h"
+#include "cuda_source.h"
 #include "device_run.h"
 #include "interp/interpreter.h"
 #include "ir/builder.h"
@@ -389,7 +390,7 @@ TEST(Roles, CudaSourceCompilesForSm90) {
   if (!cuda::nvrtc_available(&why)) GTEST_SKIP() << "NVRTC not available: " << why;
   for (Fill fill : {Fill::bulk, Fill::stores}) {
     std::unique_ptr<Kernel> k = ring_kernel(fill);
-    const std::string src = render::translation_unit({render::render_kernel(*k, render::Dialect::cuda)}, render::Dialect::cuda);
+    const std::string src = cuda_translation_unit(*k);
     EXPECT_NE(src.find("if (tid >= 64) {\n" + std::string(6, ' ') + "for (int produced = 0; produced < 8;"), std::string::npos) << src;
     EXPECT_NE(src.find("if (tid < 64) {\n" + std::string(6, ' ') + "for (int consumed = 0; consumed < 8;"), std::string::npos) << src;
     EXPECT_NE(src.find("wino_mbarrier_arrive(&empty["), std::string::npos) << src;
@@ -399,7 +400,7 @@ TEST(Roles, CudaSourceCompilesForSm90) {
   // The producers' stores reach the tensor cores through a proxy fence before each arrival; each
   // role sets its registers where its loop starts.
   std::unique_ptr<Kernel> k = mma_ring_kernel(true, {40, 256});
-  const std::string src = render::translation_unit({render::render_kernel(*k, render::Dialect::cuda)}, render::Dialect::cuda);
+  const std::string src = cuda_translation_unit(*k);
   const size_t arrive = src.find("wino_mbarrier_arrive(&full[");
   ASSERT_NE(arrive, std::string::npos) << src;
   const size_t line = src.rfind('\n', arrive), before = src.rfind('\n', line - 1);

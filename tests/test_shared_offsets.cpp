@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "cuda_skip.h"
+#include "cuda_source.h"
 #include "device_run.h"
 #include "interp/interpreter.h"
 #include "ir/builder.h"
@@ -82,7 +83,7 @@ TEST(SharedOffsets, CudaSourceCompilesForSm90) {
   for (int64_t pad : {int64_t{0}, int64_t{16384}}) {
     std::unique_ptr<Kernel> k = rows_kernel(pad);
     cuda::NvrtcOutput out = cuda::nvrtc_compile(
-        render::translation_unit({render::render_kernel(*k, render::Dialect::cuda)}, render::Dialect::cuda), k->name,
+        cuda_translation_unit(*k), k->name,
         "sm_90");
     EXPECT_FALSE(out.cubin.empty()) << out.log;
   }

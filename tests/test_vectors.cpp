@@ -10,6 +10,7 @@
 #include "common/error.h"
 #include "common/half.h"
 #include "common/random.h"
+#include "cuda_source.h"
 #include "error_of.h"
 #include "interp/interpreter.h"
 #include "ir/builder.h"
@@ -254,7 +255,7 @@ TEST(IrVectors, CudaSourceCompilesWithNvrtc) {
   std::string why;
   if (!cuda::nvrtc_available(&why)) GTEST_SKIP() << "no NVRTC: " << why;
   auto k = vector_kernel(2, 16);
-  const std::string src = render::translation_unit({render::render_kernel(*k, render::Dialect::cuda)}, render::Dialect::cuda);
+  const std::string src = cuda_translation_unit(*k);
   cuda::NvrtcOutput out = cuda::nvrtc_compile(src, k->name, "sm_90");
   EXPECT_FALSE(out.cubin.empty());
 }

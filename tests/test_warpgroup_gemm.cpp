@@ -11,6 +11,7 @@
 #include <cstdio>
 
 #include "cuda_skip.h"
+#include "cuda_source.h"
 #include "planner/choose_plan.h"
 #include "planner/tile_choice.h"
 #include "plans/program.h"
@@ -134,7 +135,7 @@ TEST(WarpgroupGemm, CompilesForSm90aWithoutSpilling) {
     for (const plans::Launch& l : prog.launches) {
       const ir::Kernel& k = *prog.kernels[l.kernel];
       if (!render::needs_arch_specific(k)) continue;
-      const std::string src = render::translation_unit({render::render_kernel(k, render::Dialect::cuda)}, render::Dialect::cuda);
+      const std::string src = cuda_translation_unit(k);
       const cuda::NvrtcOutput out = cuda::nvrtc_compile(src, k.name, cuda::kernel_arch("sm_90", true));
       ASSERT_EQ(out.kernels.count(k.name), 1u) << out.log;
       EXPECT_EQ(out.kernels.at(k.name).spill_store_bytes + out.kernels.at(k.name).spill_load_bytes, 0) << out.log;
