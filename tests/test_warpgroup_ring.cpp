@@ -123,6 +123,16 @@ TEST(WarpgroupRing, PlannerKeepsUResidentWhereOneBlockOfOutputChannelsHoldsIt) {
   }
 }
 
+// The ring in warps with roles takes U and V staged twice in 2D blocks: F(3,2)'s ring, staged once
+// (its region leaves no room for two copies), stays as it is when roles are asked for.
+TEST(WarpgroupRing, RolesOnlyWhereTheRingIsStagedTwiceInBlocks) {
+  const RingCase rc{{1, 64, 14, 16, 64, 2, Padding::all(1), {}, DType::f16, Layout::nhwc}, Precision::fp16, 3, 4, 3, false, true};
+  const plans::GemmTiles g = *planner::resolve_plan(desc_of(rc.conv), rc.options()).gemm;
+  EXPECT_TRUE(g.async_mma && g.region.cols > 0) << g.str();
+  EXPECT_FALSE(g.double_operands) << g.str();
+  EXPECT_FALSE(g.warp_roles) << g.str();
+}
+
 TEST(WarpgroupRing, MatchesReferenceInEveryTypeAndShape) {
   int persistent = 0, regions = 0, twice = 0, persistent_twice = 0, resident = 0, by_mma = 0, chunks16_by_mma = 0;
   int roles_resident = 0, roles_copying_u = 0;
