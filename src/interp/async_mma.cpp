@@ -45,11 +45,7 @@ float Machine::async_read(Cells& c, int64_t e, int lane) {
                       writer_name(t) + " in this barrier interval (the tensor cores read work-group memory " +
                       "apart from the threads' stores: put a barrier between" +
                       (roles_ ? ", or a wait for a later arrival of the writer)" : ")"));
-  Cells::Track& w = c.track[e];  // a later write in this interval races with the read
-  const bool first = w.read_phase != phase_;
-  if (!first && w.reader != lane) w.reader = kManyReaders;
-  else if (first) w.read_phase = phase_, w.reader = lane;
-  note_read(c, e, lane, first);
+  note_read(c, e, lane);  // a later write in this interval races with the read
   async_mark(c, e, lane);
   return c.data[e];
 }
@@ -140,7 +136,7 @@ void Machine::mma_async_wait(const Stmt& s) {
     if (--a.cells->async_uses[a.element] == 0) --a.cells->async_live;
     // The tensor cores read work-group memory until the wait: that is when the read happened, for
     // the arrivals that order it before a later write (warps with roles).
-    if (a.cells->mem->space == Space::shared) note_read(*a.cells, a.element, a.lane, false);
+    if (a.cells->mem->space == Space::shared) note_read_time(*a.cells, a.element, a.lane, false);
   }
   async_.erase(std::remove_if(async_.begin(), async_.end(), retired), async_.end());
 }

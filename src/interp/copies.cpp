@@ -267,10 +267,7 @@ void Machine::mbarrier_wait(const Stmt& s) {
       if (reuse_) use_kind(*b.cells, b.element);
       if (b.cells->landed_by.empty()) b.cells->landed_by.assign(b.cells->track.size(), -1);
       --b.cells->in_flight[b.element];
-      Cells::Track& t = b.cells->track[b.element];
-      t.write_phase = phase_;
-      t.writer = kLandedWriter;
-      note_write(*b.cells, b.element);
+      note_write(*b.cells, b.element, kLandedWriter);
       b.cells->landed_by[b.element] = landing;
       b.cells->data[b.element] = b.value;
     }

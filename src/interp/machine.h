@@ -297,10 +297,22 @@ class Machine {
   // every other thread of each role that read arrived after the last read.
   bool write_published(const Cells& c, int64_t e, int lane) const;
   bool read_published(const Cells& c, int64_t e, int lane) const;
-  void note_write(Cells& c, int64_t e) {
+  // Shared element e written (by `writer`: a thread, or kLandedWriter) or read by `lane` now, in
+  // this barrier interval: its Track, and where the kernel has roles the time and the reader's role.
+  void note_write(Cells& c, int64_t e, int32_t writer) {
+    Cells::Track& t = c.track[e];
+    t.write_phase = phase_;  // also marks it written
+    t.writer = writer;
     if (roles_) c.sync[e].write_time = sync_clock_;
   }
-  void note_read(Cells& c, int64_t e, int lane, bool first_in_interval) {
+  void note_read(Cells& c, int64_t e, int lane) {
+    Cells::Track& t = c.track[e];
+    const bool first = t.read_phase != phase_;
+    if (first) t.read_phase = phase_, t.reader = lane;
+    else if (t.reader != lane) t.reader = kManyReaders;
+    note_read_time(c, e, lane, first);
+  }
+  void note_read_time(Cells& c, int64_t e, int lane, bool first_in_interval) {
     if (!roles_ || lane < 0) return;
     Cells::Sync& y = c.sync[e];
     y.read_time = sync_clock_;

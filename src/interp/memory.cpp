@@ -169,10 +169,7 @@ float Machine::read(Cells& c, int64_t e, int lane) {
     Cells::Track& t = c.track[e];
     if (written_by_other(t, phase_, lane) && !landed_for(c, e, lane) && !write_published(c, e, lane))
       race(lane, c, e, "reads", writer_name(t));
-    const bool first = t.read_phase != phase_;
-    if (!first && t.reader != lane) t.reader = kManyReaders;
-    else if (first) t.read_phase = phase_, t.reader = lane;
-    note_read(c, e, lane, first);
+    note_read(c, e, lane);
   }
   return c.data[e];
 }
@@ -203,9 +200,7 @@ void Machine::write(Cells& c, int64_t e, float v, int lane) {
       race(lane, c, e, "writes", "also " + writer_name(t));
     if (t.read_phase == phase_ && t.reader != lane && !read_published(c, e, lane))
       race(lane, c, e, "writes", "that another thread read");
-    t.write_phase = phase_;  // also marks it written
-    t.writer = lane;
-    note_write(c, e);
+    note_write(c, e, lane);
   } else {
     c.written[e] = 1;
   }
@@ -276,10 +271,7 @@ void Machine::read_lanes(Cells& c, int64_t base, double* out) {
       const int64_t x = e[l];
       Cells::Track& t = track[x];
       if (t.write_phase < first || written_by_other(t, phase, l) || c.landing(x)) read(c, x, l);  // the checked path: throws on what it finds
-      const bool fresh = t.read_phase != phase;
-      if (fresh) t.read_phase = phase, t.reader = l;
-      else if (t.reader != l) t.reader = kManyReaders;
-      note_read(c, x, l, fresh);
+      note_read(c, x, l);
       out[l] = data[x];
     });
   }
@@ -324,9 +316,7 @@ void Machine::write_lanes(Cells& c, int64_t base, const double* v, bool accumula
       Cells::Track& t = track[x];
       if (written_by_other(t, phase, l) || (t.read_phase == phase && t.reader != l) || c.landing(x) || c.async_use(x))
         write(c, x, static_cast<float>(v[l]), l);  // the checked path
-      t.write_phase = phase;
-      t.writer = l;
-      note_write(c, x);
+      note_write(c, x, l);
       data[x] = static_cast<float>(v[l]);
     });
   }

@@ -305,12 +305,12 @@ class Verifier {
       problem("the producers keep at most the " + std::to_string(launch) + " registers a thread has at launch and " +
               "the consumers at least as many, not " + std::to_string(producers) + " and " + std::to_string(consumers));
     if (p % 128 || threads % 128) problem("roles that set their registers are whole warpgroups (128 threads)");
-    const int64_t given = int64_t{threads} * launch_registers(k_);
+    const int64_t given = int64_t{threads} * launch;
     if (int64_t{p} * producers + int64_t{threads - p} * consumers > given)
       problem("the roles' registers (" + std::to_string(p) + " x " + std::to_string(producers) + " + " +
               std::to_string(threads - p) + " x " + std::to_string(consumers) + ") are more than the " +
               std::to_string(given) + " the work-group has at launch (" + std::to_string(threads) + " x " +
-              std::to_string(launch_registers(k_)) + ")");
+              std::to_string(launch) + ")");
   }
 
   void block(const Block& b, bool in_threads) {

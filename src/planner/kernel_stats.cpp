@@ -294,13 +294,12 @@ class Analyzer {
           break;
         case StmtKind::role: {  // a loop that only its role's threads run
           const int64_t threads = k_.threads_per_group, producers = roles_ ? roles_->producer_threads : 0;
-          const int64_t share = roles_ && &s == roles_->body.front().get() ? producers : threads - producers;
+          const bool producing = roles_ && &s == roles_->body.front().get();  // (the producers: the last threads)
           const int64_t first = pos_;
           const Frame outside = thread_frame_;  // (a branch on the thread id narrows among the role's threads)
-          const bool producers_role = roles_ && &s == roles_->body.front().get();
-          thread_frame_.first = producers_role ? threads - producers : 0;
-          thread_frame_.extent = producers_role ? threads : threads - producers;
-          loop(s, mult * s.extent / threads * share);
+          thread_frame_.first = producing ? threads - producers : 0;
+          thread_frame_.extent = producing ? threads : threads - producers;
+          loop(s, mult * s.extent / threads * (thread_frame_.extent - thread_frame_.first));
           thread_frame_ = outside;
           role_spans_.push_back({first, pos_});
           break;
