@@ -27,6 +27,7 @@ struct GemmCase {
   Precision precision;
   int m;
   std::array<int, 5> tiles;  // bk, bp, rk, rp, cc
+  bool roles = false;        // a producer warpgroup issues the copies (PlanOptions::gemm_roles)
 };
 
 const std::vector<GemmCase>& gemm_cases() {
@@ -46,6 +47,14 @@ const std::vector<GemmCase>& gemm_cases() {
       {{1, 128, 16, 30, 128, 3, Padding::all(2), {}, DType::bf16, Layout::nhwc}, Precision::bf16, 2, {128, 128, 2, 32, 64}},
       // F(3,2), padding 2: 2 x 36 tiles.
       {{2, 64, 13, 15, 128, 2, Padding::all(2), {}, DType::bf16, Layout::nhwc}, Precision::bf16, 3, {64, 128, 2, 32, 32}},
+      // In warps with roles: 128 x 256 on chunks of 64, 6 chunks through a ring of 4 copies (the
+      // copies reused), K in 2 blocks, 2 x 80 tiles in one block part full, the epilogue.
+      {{2, 384, 16, 20, 256, 3, Padding::all(1), {true, true, Activation::relu}, DType::f16, Layout::nhwc}, Precision::fp16, 2, {128, 256, 2, 64, 64}, true},
+      // Roles, bf16, F(3,2), padding 2: 2 x 36 tiles in blocks of 64 (the second part full), 5
+      // chunks of 32 through 4 copies.
+      {{2, 160, 13, 15, 128, 2, Padding::all(2), {}, DType::bf16, Layout::nhwc}, Precision::bf16, 3, {128, 64, 2, 16, 32}, true},
+      // Roles with one chunk (no copy reused) and padding 0: 112 tiles in blocks of 64, the last part full.
+      {{1, 64, 18, 30, 128, 3, Padding::all(0), {true, false, Activation::silu}, DType::f16, Layout::nhwc}, Precision::fp16, 2, {128, 64, 2, 16, 64}, true},
   };
   return cases;
 }
@@ -55,6 +64,7 @@ plans::PlanOptions resolved(const GemmCase& gc) {
   plans::PlanOptions p;
   p.plan = "unfused", p.m = gc.m, p.precision = gc.precision;
   p.async_copies = p.bulk_copies = p.warpgroup_mma = true;
+  p.gemm_roles = gc.roles;
   p.shared_per_core = 228 * 1024, p.shared_per_group = 227 * 1024;
   std::tie(p.block_k, p.block_tiles, p.reg_k, p.reg_tiles, p.chunk_c) =
       std::tuple(gc.tiles[0], gc.tiles[1], gc.tiles[2], gc.tiles[3], gc.tiles[4]);
@@ -63,7 +73,9 @@ plans::PlanOptions resolved(const GemmCase& gc) {
 
 double check(const GemmCase& gc, const Device& device) {
   const plans::PlanOptions p = resolved(gc);
-  Options o = plan_options("unfused", gc.m, gc.tiles);
+  // (The program is built from `p`; the options only have to resolve without roles, whose
+  // larger chunks fit the device's whole work-group memory only.)
+  Options o = gc.roles ? plan_options("unfused", gc.m) : plan_options("unfused", gc.m, gc.tiles);
   o.precision = gc.precision;
   return check_conv(device, o, gc.conv, 1, [&](plans::Program& prog) { prog = plans::build_program(desc_of(gc.conv), p); });
 }
@@ -72,6 +84,7 @@ TEST(WarpgroupGemm, MatchesReferenceInEveryTypeAndShape) {
   for (const GemmCase& gc : gemm_cases()) {
     const plans::GemmTiles g = *resolved(gc).gemm;
     ASSERT_TRUE(g.async_mma && g.bulk_u && g.bulk_v && g.stages >= 2) << g.str() << " " << gc.conv.str();
+    ASSERT_EQ(g.warp_roles, gc.roles) << g.str();
     const double err = check(gc, Device::interpreter());
     std::printf("[ measured ] interp warpgroup GEMM F(%d,%d) %s %s: rel L2 error %.3g\n", gc.m,
                 static_cast<int>(gc.conv.r), g.str().c_str(), gc.conv.str().c_str(), err);

@@ -59,6 +59,12 @@ bool warp_roles_asked() {
   return v && std::string(v) == "1";
 }
 
+// plans::PlanOptions::gemm_roles: WINO_GEMM_ROLES=1 (a developer's switch).
+bool gemm_roles_asked() {
+  const char* v = std::getenv("WINO_GEMM_ROLES");
+  return v && std::string(v) == "1";
+}
+
 // What the device's copies, mmas, work-groups and memory allow a plan (the same by name and as a
 // candidate of plan auto).
 void device_features(plans::PlanOptions& p, const DeviceCaps& caps) {
@@ -67,6 +73,7 @@ void device_features(plans::PlanOptions& p, const DeviceCaps& caps) {
   p.warpgroup_mma = p.async_copies && caps.warpgroup_mma;
   p.mma_transform = p.warpgroup_mma && mma_transform_asked();
   p.warp_roles = p.warpgroup_mma && warp_roles_asked();
+  p.gemm_roles = p.warpgroup_mma && gemm_roles_asked();
   p.max_threads = caps.max_threads;
   p.regs_per_core = caps.regs_per_core;  // (the unfused half GEMM's work-groups: use_three_groups)
   p.shared_per_core = caps.shared_per_core;

@@ -82,11 +82,21 @@ GemmTiles point_gemm_tiles(const plans::Tiling& t, int64_t K, bool async_copies)
 // 67.8 against 53.2), where those GEMMs are bound by V's and M's bytes, which 64 output channels
 // a block read more often.
 GemmTiles mma_point_tiles(ir::MmaKind kind, int64_t tiles, int64_t k, int64_t c, bool bulk_copies, bool warpgroups,
-                          bool nhwc) {
+                          bool nhwc, bool roles) {
   GemmTiles g;
   // (V stored by tiles in halves, so by bulk copies, so the warpgroup mmas: channels last, whole
   // groups of 8 tiles; plans::choose_half_operands, takes_bulk_v, takes_async_mma.)
   const bool by_tiles = nhwc && tiles % 8 == 0;
+  // With roles (PlanOptions::gemm_roles), two warpgroups over 128 output channels and up to 256
+  // tiles, as few blocks of tiles as that allows, each a multiple of 32 tiles (bulk_v's groups).
+  if (roles && warpgroups && bulk_copies && by_tiles && !ir::mma_is_tf32(kind) && tiles >= 256 && k % 128 == 0 &&
+      c % 64 == 0) {
+    const int64_t blocks = plans::ceil_div(tiles, 256);
+    g.bk = 128, g.bp = static_cast<int>(plans::ceil_div(plans::ceil_div(tiles, blocks), 32) * 32), g.rk = 2, g.rp = g.bp / 4, g.cc = 64;
+    g.prefetch = true;
+    g.mma = kind;
+    return g;
+  }
   if (warpgroups && bulk_copies && by_tiles && !ir::mma_is_tf32(kind) && tiles >= 256 && tiles <= 512 && k >= 512 &&
       k % 64 == 0 && c % 64 == 0) {
     g.bk = 64, g.bp = 256, g.rk = 2, g.rp = 64, g.cc = 64;  // one warpgroup's mmas (plans::takes_async_mma)
@@ -114,8 +124,8 @@ GemmTiles mma_point_tiles(ir::MmaKind kind, int64_t tiles, int64_t k, int64_t c,
 // GEMMs on CUDA sm_80+ stage their chunks with asynchronous copies (cp.async): as many copies of the
 // chunk as fit in the 96 KiB those GPUs let a kernel take, up to 4; the registers that prefetched
 // the next chunk are free for more warps.
-void use_async_copies(GemmTiles& g) {
-  const int64_t fit = plans::kAsyncSharedFloats / g.chunk_floats();
+void use_async_copies(GemmTiles& g, int64_t limit_floats = plans::kAsyncSharedFloats) {
+  const int64_t fit = limit_floats / g.chunk_floats();
   if (fit < 2) return;
   g.prefetch = false;
   g.stages = static_cast<int>(std::min<int64_t>(fit, 4));
@@ -296,6 +306,18 @@ void use_patch_ring(GemmTiles& g, const ConvDesc& d, const plans::PlanOptions& p
 // layers of K >= 256; with one block of K it was 0.88-0.90x on vgg16.2_2.b8, 0.95-1.06x on
 // resnet50.c3.b32 and level on the two of K 64. (8 x 16 tiles on chunks of 16 fit too, 167, but
 // were not timed so.)
+// The unfused warpgroup GEMM in warps with roles (PlanOptions::gemm_roles): a producer warpgroup
+// issues each chunk's bulk copies of U and V into a ring of as many copies as the work-group's
+// memory holds (up to 4; 48 KiB each at 128 x 256 on chunks of 64) and the GEMM's warpgroups only
+// wait for them and multiply (plans/gemm_core.cpp: pipeline_chunks_in_roles).
+void use_gemm_roles(GemmTiles& g, const plans::PlanOptions& p) {
+  if (g.threads() + plans::GemmTiles::kRoleProducers > p.max_threads || !g.shared_limit) return;
+  const int64_t copies = g.shared_limit / g.chunk_floats();
+  if (copies < 2) return;
+  g.warp_roles = true;
+  g.stages = static_cast<int>(std::min<int64_t>(copies, 4));
+}
+
 void use_three_groups(GemmTiles& g, const ConvDesc& d, const plans::PlanOptions& p) {
   const bool half_tensors = d.dtype == DType::f16 || d.dtype == DType::bf16;  // as timed (f32 x stores M alike, untimed)
   const bool shape = g.bulk_v && half_tensors && g.bk == 128 && g.bp == 128 && g.rk == 16 && g.rp == 8 && g.cc == 32;
@@ -649,14 +671,17 @@ plans::PlanOptions resolve_plan(const ConvDesc& d, plans::PlanOptions p) {
                 : p.plan != "unfused"             ? all_points_tiles(t, p.plan == "fused-output", d.k, p.max_threads, patch_ring, p.device_cores)
                 : p.precision == Precision::fp32 ? point_gemm_tiles(t, d.k, p.async_copies)
                                                  : mma_point_tiles(mma_kind(p.precision), t.tiles, d.k, d.c, p.bulk_copies,
-                                                                   p.warpgroup_mma, d.layout == Layout::nhwc);
+                                                                   p.warpgroup_mma, d.layout == Layout::nhwc, p.gemm_roles);
   apply_overrides(g, p);
   check_points_per_thread(g, p, t);
   plans::choose_half_operands(g, d, t);  // before the ring is sized: halves take half the room
   // The tensor-core GEMM runs on CUDA only; the FMA one where the device has the copies.
   // (The tensor-core fused, points split over warps, stages each chunk directly or through its
   // ring of input patches.)
-  if ((g.mma && !g.points_split_over_warps()) || (p.async_copies && p.plan == "unfused" && !g.lanes)) use_async_copies(g);
+  // (The unfused GEMM in roles may take the work-group's whole memory: use_gemm_roles.)
+  if (p.gemm_roles && g.mma && g.points == 1 && p.shared_per_group > 0) g.shared_limit = (p.shared_per_group - 1024) / 4;
+  if ((g.mma && !g.points_split_over_warps()) || (p.async_copies && p.plan == "unfused" && !g.lanes))
+    use_async_copies(g, std::max(g.shared_limit, plans::kAsyncSharedFloats));
   if (g.points_split_over_warps()) use_tile_patch_ring(g, d, p);
   if (g.points_split_over_warps()) widen_tile_ring(g, d, p, t);
   choose_patch_region(g, t, d.k, p.device_cores, p.tile_block_cols);
@@ -684,6 +709,7 @@ plans::PlanOptions resolve_plan(const ConvDesc& d, plans::PlanOptions p) {
   g.warp_roles = p.warp_roles && g.async_mma && g.tile_patch_ring() && g.double_operands && g.bulk_u &&
                  !g.transforms_by_mma() && g.region.cols && plans::GemmTiles::kRoleProducers % (g.cc / 8) == 0 &&
                  g.threads() + plans::GemmTiles::kRoleProducers <= p.max_threads;
+  if (p.gemm_roles && g.async_mma && g.points == 1) use_gemm_roles(g, p);
   use_three_groups(g, d, p);
   if (patch_ring) use_patch_ring(g, d, p);
   if (g.lanes) g.rk = g.bk, g.rp = g.bp;  // one thread holds the whole block

@@ -233,6 +233,43 @@ void pipeline_chunks(KernelBuilder& b, const GemmCore& core, ChunkStager& st, in
   b.barrier();  // the sinks may reuse work-group memory
 }
 
+/// The unfused warpgroup GEMM in warps with roles (GemmTiles::warp_roles with one point a
+/// work-group): the producers' first thread issues chunk i's bulk copies of U and V into copy i % S
+/// (on U's barrier there, ChunkStager::issue_copies) once the consumers have let that copy go
+/// (chunk i - S's mmas done); the consumers wait for the copy, multiply it, wait for their mmas and
+/// let the copy go. No work-group barrier inside the loop, so a copy lands as soon as its copy is
+/// free, S - 1 chunks ahead of the mmas.
+void pipeline_chunks_in_roles(KernelBuilder& b, const GemmCore& core, ChunkStager& st, int64_t chunks) {
+  const GemmTiles& g = core.g;
+  const int S = g.stages;
+  const Memory* empty = b.barrier_array("empty", S);
+  b.threads([&](Expr tid) {
+    st.init_bulk_u(tid);
+    b.if_then(eq(tid, b.i32(0)), [&] {
+      for (int i = 0; i < S; ++i) b.mbarrier_init(empty, b.i32(2 * i), g.threads());
+    });
+  });
+  b.barrier();  // the barriers are set up before anyone waits on them
+  b.threads([&](Expr tid) {
+    auto produce = [&](Expr chunk) {
+      Expr buf = b.let("buf", chunk % S);
+      // Copy buf's (chunk / S)-th use waits for its (chunk / S - 1)-th release.
+      b.if_then(le(b.i32(S), chunk), [&] { b.mbarrier_wait(empty, buf * 2, (chunk / S + 1) % 2); });
+      st.issue_copies(tid - g.threads(), chunk * g.cc, buf);
+    };
+    auto consume = [&](Expr chunk) {
+      Expr buf = b.let("buf", chunk % S);
+      st.wait_bulk_u(buf, chunk / S);
+      multiply_chunk_async(b, core, st, tid, buf, lt(b.i32(0), chunk));
+      b.mbarrier_arrive(empty, buf * 2);
+    };
+    st.set_workers(GemmTiles::kRoleProducers);
+    b.roles(GemmTiles::kRoleProducers, S, chunks, produce, consume);
+    st.set_workers(0);
+  }, true);
+  b.barrier();  // the sinks may reuse work-group memory
+}
+
 /// GemmTiles::patch_ring (plan fused): one barrier per chunk, two copies of everything. Step k
 /// multiplies chunk k (U's and V's copies k % 2; V transformed in step k - 1) while it transforms
 /// chunk k + 1's patches into V's other copy (which step k - 1 multiplied) and copies U of chunk
@@ -613,6 +650,7 @@ void multiply_chunks(KernelBuilder& b, const ConvDesc& d, const Tiling& t, const
 
   if (g.tile_patch_ring()) return pipeline_tile_patches(b, core, st, chunks, pblocks, kblocks, sink);
   if (g.patch_ring()) pipeline_patches(b, core, st, chunks);
+  else if (g.stages && g.warp_roles) pipeline_chunks_in_roles(b, core, st, chunks);
   else if (g.stages) pipeline_chunks(b, core, st, chunks);
   else multiply_in_place(b, core, st, chunks);
   sink(core);

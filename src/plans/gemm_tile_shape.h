@@ -142,9 +142,11 @@ struct GemmTiles {
   // planner: where PlanOptions::mma_transform asks and plans::takes_mma_transform allows; kernel
   // names "_tm").
   bool mma_transform = false;
-  // The warpgroup ring in warps with roles (ir::StmtKind::roles; planner: where PlanOptions::
-  // warp_roles asks; kernel names "_wr"): a producer warpgroup past the GEMM's threads copies and
-  // transforms the patches into V's copies, the GEMM's warpgroups multiply them and run the sink.
+  // Warps with roles (ir::StmtKind::roles; kernel names "_wr"): a producer warpgroup past the
+  // GEMM's threads. In the warpgroup ring (planner: where PlanOptions::warp_roles asks) it copies
+  // and transforms the patches into V's copies; in the unfused warpgroup GEMM (PlanOptions::
+  // gemm_roles) it issues the chunks' bulk copies into a ring of `stages` copies. The GEMM's
+  // warpgroups multiply them and run the sink.
   bool warp_roles = false;
   static constexpr int kRoleProducers = 128;
   int threads() const { return lanes ? 1 : (points / ppt) * (bk / rk) * (bp / rp); }

@@ -83,6 +83,10 @@ struct PlanOptions {
   // (H100, session 65: plan auto fp16 0.60x; one warpgroup transforms what 16 warps did): off
   // unless the environment sets WINO_WARP_ROLES=1 (planner::on_device).
   bool warp_roles = false;
+  // The unfused warpgroup GEMM with a producer warpgroup that issues the chunks' bulk copies into a
+  // deeper ring and the GEMM's warpgroups as consumers (GemmTiles::warp_roles with one point a
+  // work-group): off unless the environment sets WINO_GEMM_ROLES=1 (planner::on_device).
+  bool gemm_roles = false;
   int max_threads = 1024;     // threads a work-group may have on the device (OpenCL GPUs: often 256)
   int64_t regs_per_core = 0, shared_per_core = 0;  // one multiprocessor's registers and work-group memory (0: unknown)
   int64_t shared_per_group = 0;  // work-group memory one work-group may take (DeviceCaps::shared_bytes; 0: unknown)
