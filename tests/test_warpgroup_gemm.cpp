@@ -139,6 +139,33 @@ TEST(WarpgroupGemm, PlannerTakesItForManyChannelsAndFewTiles) {
   EXPECT_FALSE(planned(8, 14, Layout::nchw).async_mma);  // V by channels
 }
 
+// With roles asked (PlanOptions::gemm_roles), the planner takes 128 output channels over as few
+// blocks of up to 256 tiles as cover them, each a multiple of 32, in as many copies as the
+// work-group's memory holds (4); not where K is no multiple of 128 or V is not stored by tiles.
+TEST(WarpgroupGemm, PlannerTakesRolesWhereAsked) {
+  auto planned = [](int n, int hw, int c, int k, Layout layout) {
+    const ConvCase cc{n, c, hw, hw, k, 3, Padding::all(1), {}, DType::f16, layout};
+    plans::PlanOptions p;
+    p.plan = "unfused", p.m = 2, p.precision = Precision::fp16;
+    p.async_copies = p.bulk_copies = p.warpgroup_mma = p.gemm_roles = true;
+    p.shared_per_core = 228 * 1024, p.shared_per_group = 227 * 1024;
+    const plans::PlanOptions r = planner::resolve_plan(desc_of(cc), p);
+    EXPECT_NO_THROW(plans::build_program(desc_of(cc), r)) << r.gemm->str() << " " << cc.str();
+    return *r.gemm;
+  };
+  const plans::GemmTiles c5 = planned(32, 7, 512, 512, Layout::nhwc);  // 512 tiles: 2 blocks of 256
+  EXPECT_TRUE(c5.warp_roles && c5.async_mma) << c5.str();
+  EXPECT_EQ(c5.bk, 128);
+  EXPECT_EQ(c5.bp, 256);
+  EXPECT_EQ(c5.stages, 4);
+  EXPECT_EQ(c5.kernel_threads(), 384);
+  EXPECT_EQ(planned(8, 14, 512, 512, Layout::nhwc).bp, 224);  // 392 tiles: 2 blocks of 224
+  EXPECT_EQ(planned(8, 28, 512, 512, Layout::nhwc).bp, 224);  // 1568: 7 blocks of 224
+  EXPECT_TRUE(planned(8, 56, 256, 256, Layout::nhwc).warp_roles);
+  EXPECT_FALSE(planned(8, 56, 64, 64, Layout::nhwc).warp_roles);    // K = 64
+  EXPECT_FALSE(planned(8, 14, 512, 512, Layout::nchw).warp_roles);  // V by channels
+}
+
 TEST(WarpgroupGemm, CompilesForSm90aWithoutSpilling) {
   std::string why;
   if (!cuda::nvrtc_available(&why)) GTEST_SKIP() << "NVRTC not available: " << why;

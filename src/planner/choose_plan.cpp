@@ -77,6 +77,7 @@ void device_features(plans::PlanOptions& p, const DeviceCaps& caps) {
   p.max_threads = caps.max_threads;
   p.regs_per_core = caps.regs_per_core;  // (the unfused half GEMM's work-groups: use_three_groups)
   p.shared_per_core = caps.shared_per_core;
+  p.shared_per_group = caps.shared_bytes;
 }
 
 // Plans unfused, direct and fused on a CPU (or the interpreter; fused only where a thread may hold
@@ -91,7 +92,6 @@ plans::PlanOptions on_device(plans::PlanOptions p, const Options& o, const Devic
     p.loads_per_fma = caps.vector_loads_per_fma;
   }
   device_features(p, caps);
-  p.shared_per_group = caps.shared_bytes;
   p.cpu_threads = o.threads > 0 ? o.threads : caps.cores;
   p.device_cores = caps.cores;
   return p;
