@@ -236,9 +236,10 @@ void pipeline_chunks(KernelBuilder& b, const GemmCore& core, ChunkStager& st, in
 /// The unfused warpgroup GEMM in warps with roles (GemmTiles::warp_roles with one point a
 /// work-group): the producers' first thread issues chunk i's bulk copies of U and V into copy i % S
 /// (on U's barrier there, ChunkStager::issue_copies) once the consumers have let that copy go
-/// (chunk i - S's mmas done); the consumers wait for the copy, multiply it, wait for their mmas and
-/// let the copy go. No work-group barrier inside the loop, so a copy lands as soon as its copy is
-/// free, S - 1 chunks ahead of the mmas.
+/// (chunk i - S's mmas done); the consumers wait for the copy, issue its mmas, wait until only
+/// those are in flight and let chunk i - 1's copy go. So each warpgroup's next mmas are queued
+/// while its last ones run, and the producers run S - 1 chunks ahead (the roles' stages). No
+/// work-group barrier inside the loop.
 void pipeline_chunks_in_roles(KernelBuilder& b, const GemmCore& core, ChunkStager& st, int64_t chunks) {
   const GemmTiles& g = core.g;
   const int S = g.stages;
@@ -260,12 +261,14 @@ void pipeline_chunks_in_roles(KernelBuilder& b, const GemmCore& core, ChunkStage
     auto consume = [&](Expr chunk) {
       Expr buf = b.let("buf", chunk % S);
       st.wait_bulk_u(buf, chunk / S);
-      multiply_chunk_async(b, core, st, tid, buf, lt(b.i32(0), chunk));
-      b.mbarrier_arrive(empty, buf * 2);
+      multiply_chunk_async(b, core, st, tid, buf, lt(b.i32(0), chunk), false);
+      b.mma_async_wait(1);  // chunk - 1's mmas are done: its copy may go
+      b.if_then(lt(b.i32(0), chunk), [&] { b.mbarrier_arrive(empty, (chunk + (S - 1)) % S * 2); });
     };
     st.set_workers(GemmTiles::kRoleProducers);
-    b.roles(GemmTiles::kRoleProducers, S, chunks, produce, consume);
+    b.roles(GemmTiles::kRoleProducers, S - 1, chunks, produce, consume);
     st.set_workers(0);
+    b.if_then(lt(tid, b.i32(g.threads())), [&] { b.mma_async_wait(0); });  // the last chunk's
   }, true);
   b.barrier();  // the sinks may reuse work-group memory
 }
