@@ -59,7 +59,7 @@ bool warp_roles_asked() {
   return v && std::string(v) == "1";
 }
 
-// plans::PlanOptions::gemm_roles: WINO_GEMM_ROLES=1 (a developer's switch).
+// plans::PlanOptions::gemm_roles: WINO_GEMM_ROLES=1 (a developer's switch: timed, not faster).
 bool gemm_roles_asked() {
   const char* v = std::getenv("WINO_GEMM_ROLES");
   return v && std::string(v) == "1";

@@ -85,7 +85,8 @@ struct PlanOptions {
   bool warp_roles = false;
   // The unfused warpgroup GEMM with a producer warpgroup that issues the chunks' bulk copies into a
   // deeper ring and the GEMM's warpgroups as consumers (GemmTiles::warp_roles with one point a
-  // work-group): off unless the environment sets WINO_GEMM_ROLES=1 (planner::on_device).
+  // work-group). Correct on the GPU but not faster there (H100, session 66: plan auto 0.98x on the
+  // three layers it changes): off unless the environment sets WINO_GEMM_ROLES=1 (planner::on_device).
   bool gemm_roles = false;
   int max_threads = 1024;     // threads a work-group may have on the device (OpenCL GPUs: often 256)
   int64_t regs_per_core = 0, shared_per_core = 0;  // one multiprocessor's registers and work-group memory (0: unknown)
