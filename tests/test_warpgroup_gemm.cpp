@@ -85,6 +85,7 @@ TEST(WarpgroupGemm, MatchesReferenceInEveryTypeAndShape) {
     const plans::GemmTiles g = *resolved(gc).gemm;
     ASSERT_TRUE(g.async_mma && g.bulk_u && g.bulk_v && g.stages >= 2) << g.str() << " " << gc.conv.str();
     ASSERT_EQ(g.warp_roles, gc.roles) << g.str();
+    if (gc.roles) EXPECT_EQ(g.stages, 4) << g.str();  // the work-group's whole memory: chunks past 4 reuse copies
     const double err = check(gc, Device::interpreter());
     std::printf("[ measured ] interp warpgroup GEMM F(%d,%d) %s %s: rel L2 error %.3g\n", gc.m,
                 static_cast<int>(gc.conv.r), g.str().c_str(), gc.conv.str().c_str(), err);
@@ -127,8 +128,11 @@ TEST(WarpgroupGemm, PlannerTakesItForManyChannelsAndFewTiles) {
     plans::PlanOptions p;
     p.plan = "unfused", p.m = 2, p.precision = Precision::fp16;
     p.async_copies = p.bulk_copies = p.warpgroup_mma = true;
+    p.shared_per_core = 228 * 1024, p.shared_per_group = 227 * 1024;  // (roles not asked: the 96 KiB)
     const plans::PlanOptions r = planner::resolve_plan(desc_of(cc), p);
     EXPECT_NO_THROW(plans::build_program(desc_of(cc), r)) << r.gemm->str() << " " << cc.str();
+    EXPECT_FALSE(r.gemm->warp_roles) << r.gemm->str();
+    EXPECT_LE(r.gemm->stage_floats(), plans::kAsyncSharedFloats) << r.gemm->str();
     return *r.gemm;
   };
   EXPECT_TRUE(planned(32, 7, Layout::nhwc).async_mma);   // 512 tiles

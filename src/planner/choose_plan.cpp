@@ -47,21 +47,11 @@ plans::PlanOptions given_plan(const ConvDesc& d, const Options& o, const std::st
 // cp.async came to CUDA with the tensor cores' mma.sync (sm_80).
 bool async_copies(const DeviceCaps& caps) { return caps.mma && caps.dialect == render::Dialect::cuda; }
 
-// plans::PlanOptions::mma_transform: WINO_MMA_TRANSFORM=1 (a developer's switch: timed, not faster).
-bool mma_transform_asked() {
-  const char* v = std::getenv("WINO_MMA_TRANSFORM");
-  return v && std::string(v) == "1";
-}
-
-// plans::PlanOptions::warp_roles: WINO_WARP_ROLES=1 (a developer's switch: timed, slower).
-bool warp_roles_asked() {
-  const char* v = std::getenv("WINO_WARP_ROLES");
-  return v && std::string(v) == "1";
-}
-
-// plans::PlanOptions::gemm_roles: WINO_GEMM_ROLES=1 (a developer's switch: timed, not faster).
-bool gemm_roles_asked() {
-  const char* v = std::getenv("WINO_GEMM_ROLES");
+// A developer's switch the environment sets to 1: WINO_MMA_TRANSFORM (PlanOptions::mma_transform:
+// timed, not faster), WINO_WARP_ROLES (warp_roles: timed, slower), WINO_GEMM_ROLES (gemm_roles:
+// timed, not faster).
+bool switch_on(const char* name) {
+  const char* v = std::getenv(name);
   return v && std::string(v) == "1";
 }
 
@@ -71,9 +61,9 @@ void device_features(plans::PlanOptions& p, const DeviceCaps& caps) {
   p.async_copies = async_copies(caps);
   p.bulk_copies = p.async_copies && caps.bulk_copies;
   p.warpgroup_mma = p.async_copies && caps.warpgroup_mma;
-  p.mma_transform = p.warpgroup_mma && mma_transform_asked();
-  p.warp_roles = p.warpgroup_mma && warp_roles_asked();
-  p.gemm_roles = p.warpgroup_mma && gemm_roles_asked();
+  p.mma_transform = p.warpgroup_mma && switch_on("WINO_MMA_TRANSFORM");
+  p.warp_roles = p.warpgroup_mma && switch_on("WINO_WARP_ROLES");
+  p.gemm_roles = p.warpgroup_mma && switch_on("WINO_GEMM_ROLES");
   p.max_threads = caps.max_threads;
   p.regs_per_core = caps.regs_per_core;  // (the unfused half GEMM's work-groups: use_three_groups)
   p.shared_per_core = caps.shared_per_core;

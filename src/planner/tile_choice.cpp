@@ -92,7 +92,8 @@ GemmTiles mma_point_tiles(ir::MmaKind kind, int64_t tiles, int64_t k, int64_t c,
   if (roles && warpgroups && bulk_copies && by_tiles && !ir::mma_is_tf32(kind) && tiles >= 256 && k % 128 == 0 &&
       c % 64 == 0) {
     const int64_t blocks = plans::ceil_div(tiles, 256);
-    g.bk = 128, g.bp = static_cast<int>(plans::ceil_div(plans::ceil_div(tiles, blocks), 32) * 32), g.rk = 2, g.rp = g.bp / 4, g.cc = 64;
+    g.bk = 128, g.bp = static_cast<int>(plans::ceil_div(plans::ceil_div(tiles, blocks), 32) * 32);
+    g.rk = 2, g.rp = g.bp / 4, g.cc = 64;
     g.prefetch = true;
     g.mma = kind;
     return g;
@@ -122,9 +123,9 @@ GemmTiles mma_point_tiles(ir::MmaKind kind, int64_t tiles, int64_t k, int64_t c,
 }
 
 // GEMMs on CUDA sm_80+ stage their chunks with asynchronous copies (cp.async): as many copies of the
-// chunk as fit in the 96 KiB those GPUs let a kernel take, up to 4; the registers that prefetched
-// the next chunk are free for more warps.
-void use_async_copies(GemmTiles& g, int64_t limit_floats = plans::kAsyncSharedFloats) {
+// chunk as fit in the 96 KiB those GPUs let a kernel take (or `limit_floats`: the GEMM in roles),
+// up to 4; the registers that prefetched the next chunk are free for more warps.
+void use_async_copies(GemmTiles& g, int64_t limit_floats) {
   const int64_t fit = limit_floats / g.chunk_floats();
   if (fit < 2) return;
   g.prefetch = false;
@@ -298,6 +299,28 @@ void use_patch_ring(GemmTiles& g, const ConvDesc& d, const plans::PlanOptions& p
   if (whole && regs && shared) g.groups_per_core = 2;
 }
 
+// The unfused warpgroup GEMM in warps with roles (PlanOptions::gemm_roles): a producer warpgroup
+// issues each chunk's bulk copies of U and V into a ring of as many copies as the work-group's
+// memory holds (up to 4; 48 KiB each at 128 x 256 on chunks of 64) and the GEMM's warpgroups only
+// wait for them and multiply (plans/gemm_core.cpp: pipeline_chunks_in_roles). Its two warpgroups'
+// shape takes that memory before the copies are sized (roles_memory).
+bool two_warpgroup_shape(const GemmTiles& g) {
+  return g.mma && !ir::mma_is_tf32(*g.mma) && g.points == 1 && g.bk == 128 && g.rk == 2 && g.bp == 4 * g.rp;
+}
+
+// Floats of work-group memory the GEMM in roles may stage: the work-group's own, but 1 KiB for
+// the barriers (0 where roles are not asked or the shape is not theirs). (A shape of theirs that
+// the warpgroup mmas do not take after all, V not stored by tiles, keeps the copies it fits so.)
+int64_t roles_memory(const GemmTiles& g, const plans::PlanOptions& p) {
+  return p.gemm_roles && two_warpgroup_shape(g) && p.shared_per_group > 0 ? (p.shared_per_group - 1024) / 4 : 0;
+}
+
+void use_gemm_roles(GemmTiles& g, const plans::PlanOptions& p) {
+  if (!roles_memory(g, p) || !g.async_mma || g.threads() + plans::GemmTiles::kRoleProducers > p.max_threads) return;
+  g.warp_roles = true;
+  use_async_copies(g, g.shared_limit);  // the copies again, at V's and U's pitches for the warpgroup mmas
+}
+
 // The unfused half GEMM with V by bulk copies (unpadded: the four copies of its 128 x 128 blocks on
 // chunks of 32 take 66 KiB) asks CUDA for three work-groups of 4 warps per multiprocessor where K
 // has two blocks or more: with 16 x 8 tiles ptxas (sm_90) then fits its 128 accumulators a thread
@@ -306,18 +329,6 @@ void use_patch_ring(GemmTiles& g, const ConvDesc& d, const plans::PlanOptions& p
 // layers of K >= 256; with one block of K it was 0.88-0.90x on vgg16.2_2.b8, 0.95-1.06x on
 // resnet50.c3.b32 and level on the two of K 64. (8 x 16 tiles on chunks of 16 fit too, 167, but
 // were not timed so.)
-// The unfused warpgroup GEMM in warps with roles (PlanOptions::gemm_roles): a producer warpgroup
-// issues each chunk's bulk copies of U and V into a ring of as many copies as the work-group's
-// memory holds (up to 4; 48 KiB each at 128 x 256 on chunks of 64) and the GEMM's warpgroups only
-// wait for them and multiply (plans/gemm_core.cpp: pipeline_chunks_in_roles).
-void use_gemm_roles(GemmTiles& g, const plans::PlanOptions& p) {
-  if (g.threads() + plans::GemmTiles::kRoleProducers > p.max_threads || !g.shared_limit) return;
-  const int64_t copies = g.shared_limit / g.chunk_floats();
-  if (copies < 2) return;
-  g.warp_roles = true;
-  g.stages = static_cast<int>(std::min<int64_t>(copies, 4));
-}
-
 void use_three_groups(GemmTiles& g, const ConvDesc& d, const plans::PlanOptions& p) {
   const bool half_tensors = d.dtype == DType::f16 || d.dtype == DType::bf16;  // as timed (f32 x stores M alike, untimed)
   const bool shape = g.bulk_v && half_tensors && g.bk == 128 && g.bp == 128 && g.rk == 16 && g.rp == 8 && g.cc == 32;
@@ -678,8 +689,7 @@ plans::PlanOptions resolve_plan(const ConvDesc& d, plans::PlanOptions p) {
   // The tensor-core GEMM runs on CUDA only; the FMA one where the device has the copies.
   // (The tensor-core fused, points split over warps, stages each chunk directly or through its
   // ring of input patches.)
-  // (The unfused GEMM in roles may take the work-group's whole memory: use_gemm_roles.)
-  if (p.gemm_roles && g.mma && g.points == 1 && p.shared_per_group > 0) g.shared_limit = (p.shared_per_group - 1024) / 4;
+  if (const int64_t roles = roles_memory(g, p)) g.shared_limit = roles;  // the GEMM in roles: use_gemm_roles
   if ((g.mma && !g.points_split_over_warps()) || (p.async_copies && p.plan == "unfused" && !g.lanes))
     use_async_copies(g, std::max(g.shared_limit, plans::kAsyncSharedFloats));
   if (g.points_split_over_warps()) use_tile_patch_ring(g, d, p);
@@ -709,7 +719,7 @@ plans::PlanOptions resolve_plan(const ConvDesc& d, plans::PlanOptions p) {
   g.warp_roles = p.warp_roles && g.async_mma && g.tile_patch_ring() && g.double_operands && g.bulk_u &&
                  !g.transforms_by_mma() && g.region.cols && plans::GemmTiles::kRoleProducers % (g.cc / 8) == 0 &&
                  g.threads() + plans::GemmTiles::kRoleProducers <= p.max_threads;
-  if (p.gemm_roles && g.async_mma && g.points == 1) use_gemm_roles(g, p);
+  use_gemm_roles(g, p);
   use_three_groups(g, d, p);
   if (patch_ring) use_patch_ring(g, d, p);
   if (g.lanes) g.rk = g.bk, g.rp = g.bp;  // one thread holds the whole block

@@ -252,11 +252,15 @@ void pipeline_chunks_in_roles(KernelBuilder& b, const GemmCore& core, ChunkStage
   });
   b.barrier();  // the barriers are set up before anyone waits on them
   b.threads([&](Expr tid) {
+    // The first producer alone waits and copies: another, waiting for nothing of its own, could
+    // fall two phases behind a barrier and then wait for a phase that never comes.
     auto produce = [&](Expr chunk) {
-      Expr buf = b.let("buf", chunk % S);
-      // Copy buf's (chunk / S)-th use waits for its (chunk / S - 1)-th release.
-      b.if_then(le(b.i32(S), chunk), [&] { b.mbarrier_wait(empty, buf * 2, (chunk / S + 1) % 2); });
-      st.issue_copies(tid - g.threads(), chunk * g.cc, buf);
+      b.if_then(eq(tid, b.i32(g.threads())), [&] {
+        Expr buf = b.let("buf", chunk % S);
+        // Copy buf's (chunk / S)-th use waits for its (chunk / S - 1)-th release.
+        b.if_then(le(b.i32(S), chunk), [&] { b.mbarrier_wait(empty, buf * 2, (chunk / S + 1) % 2); });
+        st.issue_copies(b.i32(0), chunk * g.cc, buf);
+      });
     };
     auto consume = [&](Expr chunk) {
       Expr buf = b.let("buf", chunk % S);
