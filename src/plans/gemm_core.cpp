@@ -233,6 +233,12 @@ void pipeline_chunks(KernelBuilder& b, const GemmCore& core, ChunkStager& st, in
   b.barrier();  // the sinks may reuse work-group memory
 }
 
+/// Warps with roles: a producer's wait until the consumers have let copy s % copies go for its
+/// use at step s (its release after step s - copies; none before the first use of each copy).
+void wait_until_released(KernelBuilder& b, const Memory* empty, Expr s, int copies) {
+  b.if_then(le(b.i32(copies), s), [&] { b.mbarrier_wait(empty, s % copies * 2, (s / copies + 1) % 2); });
+}
+
 /// The unfused warpgroup GEMM in warps with roles (GemmTiles::warp_roles with one point a
 /// work-group): the producers' first thread issues chunk i's bulk copies of U and V into copy i % S
 /// (on U's barrier there, ChunkStager::issue_copies) once the consumers have let that copy go
@@ -256,10 +262,8 @@ void pipeline_chunks_in_roles(KernelBuilder& b, const GemmCore& core, ChunkStage
     // fall two phases behind a barrier and then wait for a phase that never comes.
     auto produce = [&](Expr chunk) {
       b.if_then(eq(tid, b.i32(g.threads())), [&] {
-        Expr buf = b.let("buf", chunk % S);
-        // Copy buf's (chunk / S)-th use waits for its (chunk / S - 1)-th release.
-        b.if_then(le(b.i32(S), chunk), [&] { b.mbarrier_wait(empty, buf * 2, (chunk / S + 1) % 2); });
-        st.issue_copies(b.i32(0), chunk * g.cc, buf);
+        wait_until_released(b, empty, chunk, S);
+        st.issue_copies(b.i32(0), chunk * g.cc, chunk % S);
       });
     };
     auto consume = [&](Expr chunk) {
@@ -441,7 +445,7 @@ void tile_ring_block_roles(KernelBuilder& b, GemmCore& core, ChunkStager& st, in
     auto produce = [&](Expr chunk) {
       Expr ptid = b.let("ptid", tid - consumers), s = counted(chunk);
       Expr bar = b.let("bar", s % 2 * 2);
-      b.if_then(lt(b.i32(1), s), [&] { b.mbarrier_wait(bars.empty, bar, (s / 2 + 1) % 2); });
+      wait_until_released(b, bars.empty, s, 2);
       Expr copy_u = g.resident_u ? lt(s, b.i32(2)) : Expr{};
       if (copy_u) b.if_then(copy_u, [&] { st.issue_copies(ptid, chunk * g.cc, s % 2); });
       else st.issue_copies(ptid, chunk * g.cc, s % 2);  // U: one bulk copy, by the first producer
