@@ -85,7 +85,9 @@ TEST(WarpgroupGemm, MatchesReferenceInEveryTypeAndShape) {
     const plans::GemmTiles g = *resolved(gc).gemm;
     ASSERT_TRUE(g.async_mma && g.bulk_u && g.bulk_v && g.stages >= 2) << g.str() << " " << gc.conv.str();
     ASSERT_EQ(g.warp_roles, gc.roles) << g.str();
-    if (gc.roles) EXPECT_EQ(g.stages, 4) << g.str();  // the work-group's whole memory: chunks past 4 reuse copies
+    if (gc.roles) {
+      EXPECT_EQ(g.stages, 4) << g.str();  // the work-group's whole memory: chunks past 4 reuse copies
+    }
     const double err = check(gc, Device::interpreter());
     std::printf("[ measured ] interp warpgroup GEMM F(%d,%d) %s %s: rel L2 error %.3g\n", gc.m,
                 static_cast<int>(gc.conv.r), g.str().c_str(), gc.conv.str().c_str(), err);
@@ -100,23 +102,29 @@ TEST(WarpgroupGemm, MatchesReferenceInEveryTypeAndShape) {
 
 // Every other F(m, r) the half modes plan (m = 1, odd alpha 3 and 5, alpha 6, r = 2) and float32
 // tensors channels last (V in halves all the same), with warpgroup tiles given: taken where V is
-// stored by tiles (the tiles a multiple of 8), else built on warps' mmas; either way right.
+// stored by tiles (the tiles a multiple of 8), else built on warps' mmas; either way right. The
+// same in warps with roles (two warpgroups over 128 output channels), taken where the warpgroup
+// mmas are.
 TEST(WarpgroupGemm, EveryTilingAndFloatTensorsMatchReference) {
   struct Other { int m, r; DType dtype; };
   const std::vector<Other> others = {{1, 3, DType::f16}, {3, 3, DType::bf16}, {4, 3, DType::f16}, {1, 2, DType::bf16},
                                      {2, 2, DType::f16}, {2, 3, DType::f32}};
-  int taken = 0;
-  for (const Other& o : others) {
-    GemmCase gc{{2, 64, 16, 16, 128, 3, Padding::all(1), {true, false, Activation::relu}, o.dtype, Layout::nhwc},
-                o.dtype == DType::bf16 ? Precision::bf16 : Precision::fp16, o.m, {64, 128, 2, 32, 32}};
-    gc.conv.r = o.r;
-    const plans::GemmTiles g = *resolved(gc).gemm;
-    taken += g.async_mma;
-    const double err = check(gc, Device::interpreter());
-    std::printf("[ measured ] interp warpgroup GEMM tiles F(%d,%d) %s %s: rel L2 error %.3g\n", o.m, o.r, g.str().c_str(),
-                gc.conv.str().c_str(), err);
+  for (const bool roles : {false, true}) {
+    int taken = 0;
+    for (const Other& o : others) {
+      GemmCase gc{{2, 64, 16, 16, 128, 3, Padding::all(1), {true, false, Activation::relu}, o.dtype, Layout::nhwc},
+                  o.dtype == DType::bf16 ? Precision::bf16 : Precision::fp16, o.m,
+                  roles ? std::array<int, 5>{128, 64, 2, 16, 32} : std::array<int, 5>{64, 128, 2, 32, 32}, roles};
+      gc.conv.r = o.r;
+      const plans::GemmTiles g = *resolved(gc).gemm;
+      taken += g.async_mma;
+      EXPECT_EQ(g.warp_roles, roles && g.async_mma) << g.str();
+      const double err = check(gc, Device::interpreter());
+      std::printf("[ measured ] interp warpgroup GEMM tiles F(%d,%d) %s %s: rel L2 error %.3g\n", o.m, o.r,
+                  g.str().c_str(), gc.conv.str().c_str(), err);
+    }
+    EXPECT_GE(taken, 4);
   }
-  EXPECT_GE(taken, 4);
 }
 
 // The planner's own tiles (no --tiles): the warpgroup GEMM where K >= 512 and 256 to 512 tiles are
