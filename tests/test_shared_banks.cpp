@@ -176,12 +176,33 @@ TEST(SharedBanks, Tf32GemmsLoadFragmentRunsWithoutConflicts) {
     SCOPED_TRACE(precision_name(p));
     Options o;
     o.plan = "unfused", o.m = 4, o.precision = p;
-    const KernelReport& gemm = stage(counted(layer_of(2, 64, 32, 64), o), "gemm");
+    const std::vector<KernelReport> kernels = counted(layer_of(2, 64, 32, 64), o);
+    const KernelReport& gemm = stage(kernels, "gemm");
     expect_no_conflicts(gemm);
     EXPECT_NE(gemm.source.find(p == Precision::tf32 ? "*reinterpret_cast<const float2*>(&smem["
                                                      : "*reinterpret_cast<const float4*>(&smem["),
               std::string::npos)
         << gemm.source;
+  }
+}
+
+// The FMA fused ring (float32): its GEMM reads runs of 4 as one 16-byte access (the interpreter
+// counts them by quarter-warp phases, as the GPU serves the vectors ptxas makes of them), and its
+// exchange stores runs of 4 accumulators at a pitch that spreads them over the banks (at a pitch
+// of bp, 8-way conflicts: rows bp floats apart share their banks; plans::fma_exchange_pitch).
+// With 8 x 8 register tiles over blocks of 16 x 32 the whole ring is then without conflicts.
+TEST(SharedBanks, FmaFusedRingReadsRunsAndExchangesWithoutConflicts) {
+  for (int m : {2, 4}) {
+    SCOPED_TRACE("F(" + std::to_string(m) + ",3)");
+    Options o;
+    o.plan = "fused", o.m = m;
+    o.block_k = 16, o.block_tiles = 32, o.reg_k = o.reg_tiles = 8, o.chunk_c = 4, o.points_per_thread = 1;
+    const std::vector<KernelReport> kernels = counted(layer_of(2, 64, 32, 64), o);
+    const KernelReport& ring = stage(kernels, "fused");
+    ASSERT_TRUE(contains(ring.name, "_s2")) << ring.name << ": the ring";
+    EXPECT_TRUE(contains(ring.source, "*reinterpret_cast<const float4*>(&smem[")) << ring.source;
+    EXPECT_TRUE(contains(ring.source, "*reinterpret_cast<float4*>(&smem[")) << "the exchange's runs";
+    expect_no_conflicts(ring);
   }
 }
 

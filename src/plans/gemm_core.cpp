@@ -29,6 +29,26 @@ void zero_accumulators(KernelBuilder& b, const GemmCore& core) {
   for (int i = 0; i < core.g.ppt * core.g.rk * core.g.rp; ++i) b.store(core.acc, b.i32(i), b.f32(0));
 }
 
+/// A thread's `reg` values of a staged row starting at `row_start`, element i at offset(i). Runs
+/// of 4 (spaced) are read as aligned float4s where the row's start allows: one 16-byte access, as
+/// the compilers emit it anyway, and as the interpreter then counts its bank conflicts (by
+/// quarter-warp phases: docs/performance.md, session 67).
+std::vector<Expr> register_row(KernelBuilder& b, const std::string& hint, const StagedOperand& op, Expr row_start, int reg,
+                               int block, const std::function<Expr(int)>& offset) {
+  const bool runs = reg % 4 == 0 && (block / (reg / 4)) % 4 == 0 && op.smem->type == ir::Type::f32 && op.base % 4 == 0 &&
+                    op.copy % 4 == 0 && op.pitch % 4 == 0;
+  std::vector<Expr> values;
+  for (int i = 0; i < reg; i += runs ? 4 : 1) {
+    if (!runs) {
+      values.push_back(b.load(hint, op.smem, row_start + offset(i)));
+      continue;
+    }
+    Expr run = b.aligned_load(hint, op.smem, row_start + offset(i), 4);
+    for (int l = 0; l < 4; ++l) values.push_back(extract(run, l));
+  }
+  return values;
+}
+
 /// acc += Us x Vs over the cc channels of the staged copy `buf`.
 void multiply_chunk(KernelBuilder& b, const GemmCore& core, const ChunkStager& st, Expr tid, Expr buf) {
   const GemmTiles& g = core.g;
@@ -39,9 +59,8 @@ void multiply_chunk(KernelBuilder& b, const GemmCore& core, const ChunkStager& s
     b.loop("ci", g.cc, LoopKind::unrolled, [&](Expr ci) {
       Expr arow = b.let("arow", b.i32(st.a().base) + buf * st.a().copy + st.a().row(xl, ci, g.points, g.cc) * st.a().pitch);
       Expr brow = b.let("brow", b.i32(st.v().base) + buf * st.v().copy + st.v().row(xl, ci, g.points, g.cc) * st.v().pitch);
-      std::vector<Expr> us, vs;
-      for (int i = 0; i < g.rk; ++i) us.push_back(b.load("a", st.a().smem, arow + core.row(b, tt, i)));
-      for (int jj = 0; jj < g.rp; ++jj) vs.push_back(b.load("b", st.v().smem, brow + core.col(b, tt, jj)));
+      const std::vector<Expr> us = register_row(b, "a", st.a(), arow, g.rk, g.bk, [&](int i) { return core.row(b, tt, i); });
+      const std::vector<Expr> vs = register_row(b, "b", st.v(), brow, g.rp, g.bp, [&](int j) { return core.col(b, tt, j); });
       for (int i = 0; i < g.rk; ++i)
         for (int jj = 0; jj < g.rp; ++jj) b.accumulate(core.acc, b.i32(core.acc_index(j, i, jj)), us[i] * vs[jj]);
     });
@@ -780,8 +799,15 @@ std::unique_ptr<Kernel> gemm_kernel(const ProgramBuilder& prog, const Tiling& t,
   if (s.sink == GemmSink::store_m) mm = prog.param(b, s.mm, true);
   else y.emplace(prog, b);
   const bool exchanges = s.sink == GemmSink::transform_after_exchange || (s.sink == GemmSink::store_m && g.points > 1);
-  const bool padded = s.sink == GemmSink::transform_after_exchange && output_by_channels(d, g);
-  multiply_chunks(b, d, t, g, s, input, u, exchanges ? g.bp + (padded ? 1 : 0) : 0, [&](const GemmCore& core) {
+  // Readers down the rows (output_by_channels) take rows padded by one; the FMA core's tile-a-thread
+  // readers, the pitch that spreads its stores (fma_exchange_pitch); M's store, unpadded rows.
+  const bool by_tiles = s.sink == GemmSink::transform_after_exchange && !output_by_channels(d, g);
+  const int pitch = !exchanges ? 0
+                    : s.sink == GemmSink::store_m ? g.bp
+                    : !by_tiles ? g.bp + 1
+                    : g.mma     ? g.bp
+                                : fma_exchange_pitch(g, t, std::max(f32_stage_floats(g, false, false), kSharedFloats));
+  multiply_chunks(b, d, t, g, s, input, u, pitch, [&](const GemmCore& core) {
     switch (s.sink) {
       case GemmSink::store_m:
         if (g.points == 1) store_m_from_registers(b, core, mm);

@@ -79,6 +79,13 @@ void store_m_from_registers(ir::KernelBuilder& b, const GemmCore& core, const ir
 /// each thread stores its row already transformed, (M AT^T)[r][j] as plane r m + j of alpha m.
 void exchange(ir::KernelBuilder& b, const GemmCore& core, const std::function<void(ir::Expr lo, int64_t rows)>& consume,
               const RationalMatrix* row_transform = nullptr);
+/// Whether the exchange's stores go as runs of 4 accumulators (one 16-byte store each): the FMA
+/// core's register columns in runs of 4 (GemmCore::col) and rows `pitch` floats apart, a multiple of 4.
+bool exchange_stores_runs(const GemmTiles& g, int pitch);
+/// The FMA core's exchange pitch for a tile-a-thread reader (transform_exchanged), its rows one
+/// point each (not rows_exchanged): bp, or bp padded by a multiple of 4 where the stores and the
+/// reads then take fewer passes over the banks in `floats` of work-group memory (exchange_pitch.cpp).
+int fma_exchange_pitch(const GemmTiles& g, const Tiling& t, int64_t floats);
 /// M[xi][k][p] from the exchanged accumulators, neighbouring threads on neighbouring tiles.
 void store_m_exchanged(ir::KernelBuilder& b, const GemmCore& core, const ir::Memory* mm);
 /// y = epilogue(AT M A) from the exchanged accumulators, one tile per thread at a time.

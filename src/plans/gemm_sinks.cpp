@@ -73,10 +73,14 @@ void exchange(KernelBuilder& b, const GemmCore& core, const std::function<void(E
             b.store(core.smem, ((tt.group * m + b.i32(j)) * rows + kl) * pitch + core.col(b, tt, jj), z[static_cast<size_t>(j)], ok);
         }
       };
+      const bool runs = exchange_stores_runs(g, pitch);
       auto store_point = [&](Expr xi, int j, int i, Expr kl, Expr ok) {
-        for (int jj = 0; jj < g.rp; ++jj)
-          b.store(core.smem, (xi * rows + kl) * pitch + core.col(b, tt, jj),
-                  b.load("acc", core.acc, b.i32(core.acc_index(j, i, jj))), ok);
+        for (int jj = 0; jj < g.rp; jj += runs ? 4 : 1) {
+          Expr at = (xi * rows + kl) * pitch + core.col(b, tt, jj);
+          Expr value = b.load("acc", core.acc, b.i32(core.acc_index(j, i, jj)), {}, runs ? 4 : 1);
+          if (runs) b.aligned_store(core.smem, at, value, ok);
+          else b.store(core.smem, at, value, ok);
+        }
       };
       for (int j = 0; j < (row_transform ? 1 : g.ppt); ++j) {
         Expr xi = row_transform ? Expr{} : b.let("xi", core.point(b, tt, j));
