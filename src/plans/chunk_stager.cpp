@@ -84,8 +84,11 @@ ChunkStager::ChunkStager(KernelBuilder& b, const ConvDesc& d, const Tiling& t, c
   if (g.bulk_v && (!takes_bulk_v(g, d) || source != GemmSource::transformed || !half_v))
     throw Error("internal: GEMM tiles " + g.str() + ": V by bulk copies takes the unfused GEMM's V by tiles in halves, "
                 "stored as its staged copies, with U by bulk copies");
-  if (g.patch_ring()) {  // [copies of U][copies of V, [cc][xi][bp]][copies of the raw patches, alike]
+  if (g.patch_ring()) {  // [copies of U][copies of V, [cc][xi][bp]][copies of the raw patches, [cc][alpha][alpha][bp]]
+    if (g.ring_alpha() != t.alpha || g.points != t.alpha * t.alpha)
+      throw Error("internal: GEMM tiles " + g.str() + ": the patch ring holds all alpha^2 points");
     ops_[1].channel_major = true;
+    ops_[1].channel_plane = g.ring_v_plane();
     patch_base_ = copies * (a + v);
   }
   for (StagedOperand& op : ops_) {
@@ -383,7 +386,8 @@ void ChunkStager::issue_patch_copies(Expr tid, Expr c0, Expr buf) {
       Expr cin = d_.c % g_.cc ? min(c, b_.i32(d_.c - 1)) : c;
       Expr ihin = min(max(ih, b_.i32(0)), b_.i32(d_.h - 1));
       Expr at = b_.let("at", image_base(d_.layout, tc.n, cin, d_.c, HW) + ihin * (d_.w * step));
-      Expr dst = b_.let("dst", b_.i32(patch_base_) + buf * v().copy + r * (A * bp) + pl);
+      Expr dst = b_.let("dst", b_.i32(patch_base_) + buf * (g_.cc * g_.ring_patch_plane()) + r / A * g_.ring_patch_plane() +
+                                   r % A * g_.ring_patch_row() + pl);
       for (int j = 0; j < A; ++j)
         b_.copy_async(v().smem, dst + j * bp, input_, at + col[j], 1, logical_and(ok, col_ok[j]), true);
     };
@@ -413,7 +417,7 @@ void ChunkStager::transform_band(int part, int parts, Expr zero, const std::func
 }
 
 void ChunkStager::transform_patches(Expr tid, Expr buf) {
-  const int a2 = t_.alpha * t_.alpha, T = workers();
+  const int T = workers();
   const int64_t pairs = int64_t{g_.cc} * g_.bp;
   // Where the work-group has more threads than the chunk has (channel, tile) pairs, `parts` threads
   // share a pair, each computing a band of V's rows (B^T's rows against the patch rows they read,
@@ -425,12 +429,13 @@ void ChunkStager::transform_patches(Expr tid, Expr buf) {
     b_.if_then(lt(slot, b_.i32(pairs * parts)), [&] {
       Expr pair = b_.let("pair", slot % pairs), part = b_.let("part", slot / pairs);
       Expr ci = pair / g_.bp, pl = pair % g_.bp;
-      Expr from = b_.let("from", b_.i32(patch_base_) + buf * v().copy + ci * (a2 * g_.bp) + pl);
-      Expr to = b_.let("to", b_.i32(v().base) + buf * v().copy + ci * (a2 * g_.bp) + pl);
+      Expr from = b_.let("from", b_.i32(patch_base_) + buf * (g_.cc * g_.ring_patch_plane()) + ci * g_.ring_patch_plane() + pl);
+      Expr to = b_.let("to", b_.i32(v().base) + buf * v().copy + ci * g_.ring_v_plane() + pl);
+      const int A = t_.alpha;
       for (int h = 0; h < parts; ++h) {
         auto band = [&, h] {
           transform_band(
-              h, parts, b_.f32(0), [&](int k) { return b_.load("d", v().smem, from + k * g_.bp); },
+              h, parts, b_.f32(0), [&](int k) { return b_.load("d", v().smem, from + k / A * g_.ring_patch_row() + k % A * g_.bp); },
               [&](int xi, Expr value) { b_.store(v().smem, to + xi * g_.bp, value); });
         };
         if (parts == 1) band();

@@ -34,8 +34,11 @@ struct StagedOperand {
   int64_t elements = 0;  // of one chunk: points x cc x width
   int loads = 0;         // elements per thread per chunk
   bool channel_major = false;  // rows [cc][points] (the patch ring's V), else [points][cc]
-  /// The staged row of point xl (work-group-local) and channel ci of the chunk.
-  ir::Expr row(ir::Expr xl, ir::Expr ci, int points, int cc) const { return channel_major ? ci * points + xl : xl * cc + ci; }
+  int64_t channel_plane = 0;   // channel_major: elements from one channel's rows to the next
+  /// Where the staged row of point xl (work-group-local) and channel ci of the chunk starts in a copy.
+  ir::Expr row_start(ir::Expr xl, ir::Expr ci, int cc) const {
+    return channel_major ? ci * channel_plane + xl * pitch : (xl * cc + ci) * pitch;
+  }
 };
 
 /// Whether an operand is staged in an array of its own half type: an f16 or bf16 U from the

@@ -36,7 +36,7 @@ void zero_accumulators(KernelBuilder& b, const GemmCore& core) {
 std::vector<Expr> register_row(KernelBuilder& b, const std::string& hint, const StagedOperand& op, Expr row_start, int reg,
                                int block, const std::function<Expr(int)>& offset) {
   const bool runs = reg % 4 == 0 && (block / (reg / 4)) % 4 == 0 && op.smem->type == ir::Type::f32 && op.base % 4 == 0 &&
-                    op.copy % 4 == 0 && op.pitch % 4 == 0;
+                    op.copy % 4 == 0 && op.pitch % 4 == 0 && op.channel_plane % 4 == 0;
   std::vector<Expr> values;
   for (int i = 0; i < reg; i += runs ? 4 : 1) {
     if (!runs) {
@@ -57,8 +57,8 @@ void multiply_chunk(KernelBuilder& b, const GemmCore& core, const ChunkStager& s
     Expr xl = core.point(b, tt, j);
     if (!xl->is_const()) xl = b.let("xi", xl);
     b.loop("ci", g.cc, LoopKind::unrolled, [&](Expr ci) {
-      Expr arow = b.let("arow", b.i32(st.a().base) + buf * st.a().copy + st.a().row(xl, ci, g.points, g.cc) * st.a().pitch);
-      Expr brow = b.let("brow", b.i32(st.v().base) + buf * st.v().copy + st.v().row(xl, ci, g.points, g.cc) * st.v().pitch);
+      Expr arow = b.let("arow", b.i32(st.a().base) + buf * st.a().copy + st.a().row_start(xl, ci, g.cc));
+      Expr brow = b.let("brow", b.i32(st.v().base) + buf * st.v().copy + st.v().row_start(xl, ci, g.cc));
       const std::vector<Expr> us = register_row(b, "a", st.a(), arow, g.rk, g.bk, [&](int i) { return core.row(b, tt, i); });
       const std::vector<Expr> vs = register_row(b, "b", st.v(), brow, g.rp, g.bp, [&](int j) { return core.col(b, tt, j); });
       for (int i = 0; i < g.rk; ++i)

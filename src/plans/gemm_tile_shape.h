@@ -176,7 +176,9 @@ struct GemmTiles {
   int64_t v_point_elements(bool half) const { return int64_t{v_tile_major ? bp : cc} * v_pitch(half) + point_stagger(); }
   /// Elements of one staged copy of V's chunk: [points][cc][bp] rows, or [points][bp][cc] (by tiles),
   /// each point's block v_point_elements (by mma: in core matrices, plans::v_async_matrix).
-  int64_t v_copy_elements(bool half) const { return staged_points() * v_point_elements(half); }
+  int64_t v_copy_elements(bool half) const {
+    return patch_ring() ? cc * ring_v_plane() : staged_points() * v_point_elements(half);
+  }
   /// Elements from one staged row of V to the next (bulk_v: unpadded, a chunk's cc channels).
   int v_pitch(bool half) const { return bulk_v ? cc : row_pitch(v_tile_major ? cc : bp, half); }
   /// Floats of work-group memory one copy of the staged chunk takes (halves count half; V by
@@ -228,9 +230,25 @@ struct GemmTiles {
   /// chunk's raw input patches and of their transforms V, patches and V as [cc][alpha^2][bp]
   /// (ChunkStager::issue_patch_copies, transform_patches).
   bool patch_ring() const { return stages && !mma && points > 1; }
+  /// The patch ring's elements from one channel's plane of V ([alpha^2][bp]) to the next, from one
+  /// row of a channel's patches ([alpha][bp]) to the next, and from one channel's patches to the
+  /// next. Where a block has fewer than 32 tiles, a warp's lanes span 32 / bp planes (the
+  /// transform's pairs) or patch rows (the copies); each is padded to bp banks past a multiple of
+  /// 32 so that they fill distinct banks (unpadded, 2-way conflicts at bp = 16: session 67).
+  int64_t ring_v_plane() const { return spread_banks(int64_t{points} * bp); }
+  int64_t ring_patch_row() const { return spread_banks(int64_t{ring_alpha()} * bp); }
+  int64_t ring_patch_plane() const { return spread_banks(ring_alpha() * ring_patch_row()); }
+  int ring_alpha() const {
+    int a = 1;
+    while ((a + 1) * (a + 1) <= points) ++a;
+    return a;
+  }
+  int64_t spread_banks(int64_t elements) const {
+    return bp < 32 && 32 % bp == 0 ? elements + ((bp - elements) % 32 + 32) % 32 : elements;
+  }
   /// Floats of work-group memory the staged chunks take.
   int64_t stage_floats() const {
-    if (patch_ring()) return int64_t{points} * cc * stages * (int64_t{bk} + 2 * int64_t{bp});
+    if (patch_ring()) return int64_t{stages} * cc * (int64_t{points} * bk + ring_v_plane() + ring_patch_plane());
     if (tile_patch_ring()) return copies() * chunk_floats() + tile_patch_floats() + transform_table_floats();
     return copies() * chunk_floats();
   }
