@@ -256,19 +256,32 @@ TEST(PlannerGpu, TargetsNameTheGpuAMeasurementCameFrom) {
   EXPECT_NE(r.out.find("H100"), std::string::npos) << r.out;
 }
 
-// fused's ring (F(4,3)) takes 6 points a thread where the layer has over two work-groups per
-// multiprocessor, 9 where it has fewer or the device's multiprocessors are unknown.
-TEST(PlannerGpu, FusedRingTakesSixPointsAThreadWhereWorkGroupsAreMany) {
+// fused's ring at F(2,3) and F(4,3) takes 8 x 8 register tiles and a point a thread (32 x 32 and
+// 32 x 16 blocks). With register tiles of 4 x 4 given, F(4,3) takes 6 points a thread where the
+// layer has over two work-groups per multiprocessor, 9 where it has fewer or the device's
+// multiprocessors are unknown.
+TEST(PlannerGpu, FusedRingTakesEightByEightTilesAPointAThread) {
   plans::PlanOptions p;
-  p.plan = "fused", p.m = 4, p.async_copies = true;
+  p.plan = "fused", p.async_copies = true;
   p.regs_per_core = 65536, p.shared_per_core = 228 * 1024, p.device_cores = 132;  // sm_90, H200
-  auto ppt = [](const ConvDesc& d, const plans::PlanOptions& q) { return resolve_plan(d, q).gemm->ppt; };
-  EXPECT_EQ(ppt(layer(32, 128, 28, 128), p), 6);  // 98 blocks of tiles x 4 of K: 392 work-groups
-  EXPECT_EQ(ppt(layer(32, 256, 14, 256), p), 9);  // 32 x 8 = 256
-  EXPECT_EQ(ppt(layer(32, 512, 7, 512), p), 9);   // 8 x 16 = 128
+  auto tiles = [](const ConvDesc& d, const plans::PlanOptions& q) { return *resolve_plan(d, q).gemm; };
+  for (int m : {2, 4}) {
+    p.m = m;
+    const plans::GemmTiles g = tiles(layer(32, 128, 28, 128), p);
+    EXPECT_TRUE(g.patch_ring()) << g.str();
+    EXPECT_EQ(g.rk, 8);
+    EXPECT_EQ(g.rp, 8);
+    EXPECT_EQ(g.ppt, 1);
+    EXPECT_EQ(g.bk, 32);
+    EXPECT_EQ(g.bp, m == 2 ? 32 : 16);
+  }
+  p.m = 4, p.reg_k = p.reg_tiles = 4;
+  EXPECT_EQ(tiles(layer(32, 128, 28, 128), p).ppt, 6);  // 98 blocks of tiles x 4 of K: 392 work-groups
+  EXPECT_EQ(tiles(layer(32, 256, 14, 256), p).ppt, 9);  // 32 x 8 = 256
+  EXPECT_EQ(tiles(layer(32, 512, 7, 512), p).ppt, 9);   // 8 x 16 = 128
   plans::PlanOptions unknown = p;
   unknown.device_cores = 0;
-  EXPECT_EQ(ppt(layer(32, 128, 28, 128), unknown), 9);
+  EXPECT_EQ(tiles(layer(32, 128, 28, 128), unknown).ppt, 9);
 }
 
 }  // namespace

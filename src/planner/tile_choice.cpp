@@ -30,6 +30,10 @@ int points_per_thread(int a2, int target) {
   return ppt;
 }
 
+bool tiles_given(const plans::PlanOptions& o) {
+  return o.block_k || o.block_tiles || o.reg_k || o.reg_tiles || o.chunk_c || o.points_per_thread;
+}
+
 void apply_overrides(GemmTiles& g, const plans::PlanOptions& o) {
   if (o.block_k) g.bk = o.block_k;
   if (o.block_tiles) g.bp = o.block_tiles;
@@ -403,8 +407,7 @@ bool warpgroup_shaped(const GemmTiles& w, const ConvDesc& d, const plans::PlanOp
 // H200 (session 46) 1.16x faster than 32 x 32 blocks at two work-groups per SM over the 9 layers
 // of batch >= 8, on 8 of them. Left as they are where the user set any tile.
 void widen_tile_ring(GemmTiles& g, const ConvDesc& d, const plans::PlanOptions& p, const plans::Tiling& t) {
-  const bool overridden = p.block_k || p.block_tiles || p.reg_k || p.reg_tiles || p.chunk_c || p.points_per_thread;
-  if (!g.tile_patch_ring() || overridden || g.points > 16 || d.k < 64 || p.shared_per_core <= 0) return;
+  if (!g.tile_patch_ring() || tiles_given(p) || g.points > 16 || d.k < 64 || p.shared_per_core <= 0) return;
   GemmTiles w = g;
   w.bk = 64, w.bp = 32, w.rk = 8, w.rp = 8, w.ppt = 1;
   plans::choose_half_operands(w, d, t);
@@ -520,8 +523,8 @@ void choose_patch_region(GemmTiles& g, const plans::Tiling& t, int64_t K, int co
 
 // A work-group holding all alpha^2 points (plans fused and fused-output; `patch_ring`: fused
 // with asynchronous copies of float32 tensors, use_patch_ring).
-GemmTiles all_points_tiles(const plans::Tiling& t, bool all_points_per_thread, int64_t K, int max_threads,
-                           bool patch_ring, int device_cores) {
+GemmTiles all_points_tiles(const plans::Tiling& t, bool all_points_per_thread, int64_t C, int64_t K, int max_threads,
+                           bool patch_ring, bool given, int device_cores) {
   const int a2 = t.alpha * t.alpha;
   // Register budget (measured with ptxas on the benchmark layers): the accumulators stay live
   // across the chunk's input transform (alpha^2 inputs and outputs per thread), so 256 threads
@@ -538,6 +541,14 @@ GemmTiles all_points_tiles(const plans::Tiling& t, bool all_points_per_thread, i
     for (int bp : {16, 8})
       if ((bp == 8 || a2 <= 16) && (a2 / ppt) * 8 * bp <= max_threads) return {a2, 8, bp, 1, 1, 8, ppt};
   }
+  // The ring at alpha 4 and 6: 8 x 8 register tiles, a point a thread (32 x 32 blocks at F(2,3),
+  // 256 threads; 32 x 16 at F(4,3), 288). Its warps' work-group memory passes, not the FMAs, set
+  // its time (H200, session 67: L1 87% busy at 25% of the FMA peak), and a thread's 8 + 8 loads
+  // feed 64 FMAs where 4 x 4 tiles' 4 + 4 feed 16: the interpreter's count on vgg16.1_2.b8's
+  // F(4,3) ring 35904 -> 19584 wavefronts a work-group of the same block (session 67).
+  // (Only where the ring runs, more than one chunk of 4 channels, and no tile is given: a shape
+  // given in part keeps the points a thread the rules below give it.)
+  if (patch_ring && !given && C > 4 && K > 8 && (a2 == 16 || a2 == 36)) return {a2, 32, a2 == 16 ? 32 : 16, 8, 8, 4, 1};
   if (a2 <= 16) return {a2, 32, 32, 4, 4, 4, points_per_thread(a2, 4)};  // 4 groups x 64 threads, 64 accumulators
   // With the ring, blocks of 16 tiles: 4 groups x 32 threads, two work-groups per SM (223
   // registers, 72 KiB each), so that one's barrier is the other's turn. H200, F(4,3), against 32 x 32
@@ -679,7 +690,7 @@ plans::PlanOptions resolve_plan(const ConvDesc& d, plans::PlanOptions p) {
                 : p.vector_lanes > 0              ? cpu_point_tiles(p.vector_lanes, d.c, d.k, t.tiles, l1_of(p), p.loads_per_fma)
                 : p.plan == "fused-input"         ? point_row_tiles(t, d.k)
                 : mma_all_points                  ? *mma_all_points
-                : p.plan != "unfused"             ? all_points_tiles(t, p.plan == "fused-output", d.k, p.max_threads, patch_ring, p.device_cores)
+                : p.plan != "unfused"             ? all_points_tiles(t, p.plan == "fused-output", d.c, d.k, p.max_threads, patch_ring, tiles_given(p), p.device_cores)
                 : p.precision == Precision::fp32 ? point_gemm_tiles(t, d.k, p.async_copies)
                                                  : mma_point_tiles(mma_kind(p.precision), t.tiles, d.k, d.c, p.bulk_copies,
                                                                    p.warpgroup_mma, d.layout == Layout::nhwc, p.gemm_roles);
