@@ -4,7 +4,6 @@
 // register row hit 4 or 8 banks (rows bp floats apart share their banks: 8-way conflicts on the
 // fused ring's exchange, session 67); one pitch can rarely suit both the stores and the readers
 // (a tile a thread, rows apart), so both are counted and the fewest passes win.
-#include <algorithm>
 
 #include "common/shared_banks.h"
 #include "plans/gemm_parts.h"
