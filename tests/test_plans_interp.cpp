@@ -279,9 +279,10 @@ TEST(PlansInterpNchwOutputRows, PartialBlocksAndTilesMatchReference) {
 // still match. The interpreter stops on any race, out-of-bounds access or unwritten read. Every
 // case runs with two tile shapes: 16 x 16 (a thread per (channel, tile) pair in the patches'
 // transform) and 64 x 8 (more threads than pairs: up to alpha threads share a pair, a band of V's
-// rows each); F(2,3) and F(4,3) also with the shape the planner takes on a GPU (8 x 8 register
-// tiles, a point a thread, 32 x 32 and 32 x 16 blocks: its exchange stores runs of 4 at a padded
-// pitch, plans::fma_exchange_pitch, and 32 x 16 pads the patches' and V's planes).
+// rows each); at alpha 4 and 6 (F(2,3), F(4,3), F(3,2), F(2,5)) also with the shape the planner
+// takes on a GPU (8 x 8 register tiles, a point a thread, 32 x 32 and 32 x 16 blocks: its exchange
+// stores runs of 4 at a padded pitch, plans::fma_exchange_pitch, and 32 x 16 pads the patches' and
+// V's planes).
 TEST(PlansInterpFusedRing, EpiloguesLayoutsAndTypesMatchReference) {
   const std::array<std::array<int, 5>, 3> tile_shapes = {{{16, 16, 4, 4, 4}, {64, 8, 4, 4, 4}, {32, 0, 8, 8, 4}}};
   const std::vector<std::pair<int, int>> fs = {{1, 3}, {2, 3}, {3, 3}, {4, 3}, {3, 2}, {2, 5}, {4, 2}};
@@ -297,9 +298,10 @@ TEST(PlansInterpFusedRing, EpiloguesLayoutsAndTypesMatchReference) {
           ++i;
           if (!has_output(cc)) continue;
           Options o = plan_options("fused", m, tiles);
-          if (tiles[2] == 8) {  // the planner's shape on a GPU
-            if (r != 3 || (m != 2 && m != 4)) continue;
-            o.block_tiles = m == 2 ? 32 : 16, o.points_per_thread = 1;
+          if (tiles[2] == 8) {  // the planner's shape on a GPU, at alpha 4 and 6
+            const int alpha = m + r - 1;
+            if (alpha != 4 && alpha != 6) continue;
+            o.block_tiles = alpha == 4 ? 32 : 16, o.points_per_thread = 1;
           }
           std::string name;
           const double err = check_conv(Device::interpreter(), o, cc, 1,

@@ -190,10 +190,15 @@ TEST(SharedBanks, Tf32GemmsLoadFragmentRunsWithoutConflicts) {
 // counts them by quarter-warp phases, as the GPU serves the vectors ptxas makes of them), and its
 // exchange stores runs of 4 accumulators at a pitch that spreads them over the banks (at a pitch
 // of bp, 8-way conflicts: rows bp floats apart share their banks; plans::fma_exchange_pitch).
-// With 8 x 8 register tiles over blocks of 16 x 32 the whole ring is then without conflicts.
+// With 8 x 8 register tiles over blocks of 16 x 32 the whole ring is without conflicts. The
+// planner's shapes (8 x 8, a point a thread): 32 x 32 at F(2,3) without conflicts; 32 x 16 at
+// F(4,3), whose warps span two channels' planes of the patches and V (padded: GemmTiles::
+// ring_v_plane, ring_patch_plane), without conflicts but in the exchange, whose stores'
+// quarter-warps (4 rows of 8 floats) and readers (2 rows of 16) no one pitch of whole runs
+// spreads both (2 passes each at most).
 TEST(SharedBanks, FmaFusedRingReadsRunsAndExchangesWithoutConflicts) {
   for (int m : {2, 4}) {
-    SCOPED_TRACE("F(" + std::to_string(m) + ",3)");
+    SCOPED_TRACE("F(" + std::to_string(m) + ",3) 16 x 32");
     Options o;
     o.plan = "fused", o.m = m;
     o.block_k = 16, o.block_tiles = 32, o.reg_k = o.reg_tiles = 8, o.chunk_c = 4, o.points_per_thread = 1;
@@ -203,6 +208,20 @@ TEST(SharedBanks, FmaFusedRingReadsRunsAndExchangesWithoutConflicts) {
     EXPECT_TRUE(contains(ring.source, "*reinterpret_cast<const float4*>(&smem[")) << ring.source;
     EXPECT_TRUE(contains(ring.source, "*reinterpret_cast<float4*>(&smem[")) << "the exchange's runs";
     expect_no_conflicts(ring);
+  }
+  for (int m : {2, 4}) {
+    SCOPED_TRACE("F(" + std::to_string(m) + ",3) the planner's shape");
+    Options o;
+    o.plan = "fused", o.m = m;
+    const std::vector<KernelReport> kernels = counted(layer_of(2, 64, 32, 64), o);
+    const KernelReport& ring = stage(kernels, "fused");
+    ASSERT_TRUE(contains(ring.name, m == 2 ? "_bk32_bp32_r8x8_c4_p1_s2" : "_bk32_bp16_r8x8_c4_p1_s2")) << ring.name;
+    if (m == 2) expect_no_conflicts(ring);
+    for (const KernelReport::SharedAccess& a : ring.shared_conflicts) {
+      const bool exchange = (contains(a.access, "store smem[") && contains(a.access, "kl.")) || contains(a.access, "load m = smem[");
+      EXPECT_TRUE(exchange) << "not the exchange: " << a.access;
+      EXPECT_LE(a.wavefronts, 2 * a.ideal) << a.access;
+    }
   }
 }
 

@@ -541,8 +541,8 @@ GemmTiles all_points_tiles(const plans::Tiling& t, bool all_points_per_thread, i
     for (int bp : {16, 8})
       if ((bp == 8 || a2 <= 16) && (a2 / ppt) * 8 * bp <= max_threads) return {a2, 8, bp, 1, 1, 8, ppt};
   }
-  // The ring at alpha 4 and 6: 8 x 8 register tiles, a point a thread (32 x 32 blocks at F(2,3),
-  // 256 threads; 32 x 16 at F(4,3), 288). Its warps' work-group memory passes, not the FMAs, set
+  // The ring at alpha 4 and 6 (F(2,3), F(4,3), F(3,2), F(2,5)): 8 x 8 register tiles, a point a
+  // thread (32 x 32 blocks at alpha 4, 256 threads; 32 x 16 at alpha 6, 288). Its warps' work-group memory passes, not the FMAs, set
   // its time (H200, session 67: L1 87% busy at 25% of the FMA peak), and a thread's 8 + 8 loads
   // feed 64 FMAs where 4 x 4 tiles' 4 + 4 feed 16: the interpreter's count on vgg16.1_2.b8's
   // F(4,3) ring 35904 -> 19584 wavefronts a work-group of the same block (session 67).

@@ -23,9 +23,10 @@ constexpr const char* kMagic = "wino tuning 1";
 // and fused's 6 points a thread, session 39; 6: tune timed each candidate at the precision and
 // vector width asked for rather than its own, session 40; 7: the tensor-core fused ring's 2D
 // blocks of tiles, session 50; 8: CUDA times runs back to back, without the launch's latency,
-// session 64), so that tune measures again. A change of what the planner picks by its own rules
+// session 64; 9: fused's FMA ring at 8 x 8 register tiles, a point a thread, and a CPU plan's
+// narrower vector on a tie, session 67), so that tune measures again. A change of what the planner picks by its own rules
 // (a candidate's tiles string names only what differs from them) takes one too.
-constexpr int kKernelGeneration = 8;
+constexpr int kKernelGeneration = 9;
 
 }  // namespace
 

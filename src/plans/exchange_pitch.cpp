@@ -66,7 +66,7 @@ int fma_exchange_pitch(const GemmTiles& g, const Tiling& t, int64_t floats) {
     const int pitch = g.bp + pad;
     int64_t rows = g.bk;  // as plans::exchange slices it
     while (rows > 1 && g.points * rows * pitch > floats) rows /= 2;
-    if (g.points * rows * pitch > floats) continue;
+    if (g.points * rows * pitch > floats || g.bk % rows) continue;  // (plans::exchange refuses those)
     // More slices mean more barriers: a pitch that halves the slice must save passes per slice too.
     const int64_t passes = exchange_passes(g, pitch, rows) * (g.bk / rows);
     if (best_passes < 0 || passes < best_passes) best = pitch, best_passes = passes;

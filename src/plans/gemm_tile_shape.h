@@ -175,7 +175,8 @@ struct GemmTiles {
   /// point_stagger() past them.
   int64_t v_point_elements(bool half) const { return int64_t{v_tile_major ? bp : cc} * v_pitch(half) + point_stagger(); }
   /// Elements of one staged copy of V's chunk: [points][cc][bp] rows, or [points][bp][cc] (by tiles),
-  /// each point's block v_point_elements (by mma: in core matrices, plans::v_async_matrix).
+  /// each point's block v_point_elements (by mma: in core matrices, plans::v_async_matrix); the
+  /// patch ring's [cc][points][bp], each channel's plane ring_v_plane.
   int64_t v_copy_elements(bool half) const {
     return patch_ring() ? cc * ring_v_plane() : staged_points() * v_point_elements(half);
   }
@@ -227,14 +228,17 @@ struct GemmTiles {
   /// stages are its patches'; it stages U and V once or, with double_operands, twice).
   int copies() const { return tile_patch_ring() ? (double_operands ? 2 : 1) : stages ? stages : prefetch ? 2 : 1; }
   /// The FMA GEMM of all points with a ring (plan fused): `stages` (2) copies each of U, of a
-  /// chunk's raw input patches and of their transforms V, patches and V as [cc][alpha^2][bp]
-  /// (ChunkStager::issue_patch_copies, transform_patches).
+  /// chunk's raw input patches and of their transforms V, patches [cc][alpha][alpha][bp] and V
+  /// [cc][alpha^2][bp], their rows and planes padded (ring_v_plane, ring_patch_row,
+  /// ring_patch_plane; ChunkStager::issue_patch_copies, transform_patches).
   bool patch_ring() const { return stages && !mma && points > 1; }
   /// The patch ring's elements from one channel's plane of V ([alpha^2][bp]) to the next, from one
   /// row of a channel's patches ([alpha][bp]) to the next, and from one channel's patches to the
-  /// next. Where a block has fewer than 32 tiles, a warp's lanes span 32 / bp planes (the
-  /// transform's pairs) or patch rows (the copies); each is padded to bp banks past a multiple of
-  /// 32 so that they fill distinct banks (unpadded, 2-way conflicts at bp = 16: session 67).
+  /// next. Where a block has fewer than 32 tiles, a warp's lanes span 32 / bp channels' planes
+  /// (the transform's pairs) or patch rows (the copies); each plane and row is padded to bp banks
+  /// past a multiple of 32, so that neighbouring ones fill distinct banks (unpadded, 2-way
+  /// conflicts at bp = 16: session 67). Patch rows on either side of a channel's last row still
+  /// share banks where a warp's rows cross it (odd alpha, or bp = 8).
   int64_t ring_v_plane() const { return spread_banks(int64_t{points} * bp); }
   int64_t ring_patch_row() const { return spread_banks(int64_t{ring_alpha()} * bp); }
   int64_t ring_patch_plane() const { return spread_banks(ring_alpha() * ring_patch_row()); }
