@@ -2,7 +2,7 @@
 # Plan fused on the GPU, one build against another in one device call (issue 16): on the batch >= 8
 # layers of bench/layers.txt and the seed's layer, `wino run` of fused F(4,3) and F(2,3) with the
 # default tiles, alternating the builds for two rounds; then the new build's other tile shapes
-# (6 points a thread too), the best unfused plans beside them, and a --check of each fused kernel.
+# (below), the best unfused plans beside them, and a --check of each fused kernel.
 # Per-kernel medians of 30 runs.
 # Last, unfused F(5,3) against F(4,3) on the two 14 x 14 layers (fewer GEMM points: the CPU planner
 # takes F(5,3) there, the GPU planner not until this is measured), fp32, tf32 and fp16 NHWC.
@@ -27,7 +27,9 @@ layers="seed:1,8,32,32:8 resnet50.c2.b32:32,64,56,56:64 resnet50.c3.b32:32,128,2
 resnet50.c4.b32:32,256,14,14:256 resnet50.c5.b32:32,512,7,7:512 vgg16.1_2.b8:8,64,224,224:64
 vgg16.2_2.b8:8,128,112,112:128 vgg16.3_2.b8:8,256,56,56:256 vgg16.4_2.b8:8,512,28,28:512
 vgg16.5_2.b8:8,512,14,14:512"
-new_tiles="64,8,4,4,4 64,16,4,4,2 32,16,4,4,4,6 64,8,4,4,4,6"
+# F(4,3)'s other ring shapes: 8 x 8 tiles in chunks of 4 (session 67's default) and over 16 x 32
+# blocks in chunks of 8, and 4 x 4 tiles 6 points a thread (the default before session 67).
+new_tiles="32,16,8,8,4,1 16,32,8,8,8,1 32,16,4,4,4,6"
 
 # One kernel configuration: its per-kernel lines and total, or (prefill) its sm_90 build.
 one() {  # build label shape k plan m [tiles]

@@ -257,13 +257,16 @@ TEST(PlannerGpu, TargetsNameTheGpuAMeasurementCameFrom) {
 }
 
 // fused's ring at F(2,3) and F(4,3) takes 8 x 8 register tiles and a point a thread (32 x 32 and
-// 32 x 16 blocks). With register tiles of 4 x 4 given, F(4,3) takes 6 points a thread where the
-// layer has over two work-groups per multiprocessor, 9 where it has fewer or the device's
-// multiprocessors are unknown.
+// 32 x 16 blocks). F(4,3)'s, alone on its multiprocessor, takes chunks of 8 channels where C has
+// two and the device lets a work-group take the 155 KiB (not an sm_80's 96 KiB, nor where any tile
+// is given); F(2,3)'s, two a multiprocessor, chunks of 4. With register tiles of 4 x 4 given, F(4,3)
+// takes 6 points a thread where the layer has over two work-groups per multiprocessor, 9 where it
+// has fewer or the device's multiprocessors are unknown.
 TEST(PlannerGpu, FusedRingTakesEightByEightTilesAPointAThread) {
   plans::PlanOptions p;
   p.plan = "fused", p.async_copies = true;
   p.regs_per_core = 65536, p.shared_per_core = 228 * 1024, p.device_cores = 132;  // sm_90, H200
+  p.shared_per_group = 227 * 1024;
   auto tiles = [](const ConvDesc& d, const plans::PlanOptions& q) { return *resolve_plan(d, q).gemm; };
   for (int m : {2, 4}) {
     p.m = m;
@@ -274,7 +277,21 @@ TEST(PlannerGpu, FusedRingTakesEightByEightTilesAPointAThread) {
     EXPECT_EQ(g.ppt, 1);
     EXPECT_EQ(g.bk, 32);
     EXPECT_EQ(g.bp, m == 2 ? 32 : 16);
+    EXPECT_EQ(g.cc, m == 2 ? 4 : 8) << g.str();
+    EXPECT_EQ(g.groups_per_core, m == 2 ? 2 : 0) << g.str();
+    if (m == 4) {
+      EXPECT_GT(g.stage_floats(), plans::kAsyncSharedFloats);  // past the 96 KiB
+    }
   }
+  p.m = 4;
+  EXPECT_EQ(tiles(layer(32, 12, 28, 128), p).cc, 4);  // C = 12: one chunk of 8 and a part
+  plans::PlanOptions sm80 = p;
+  sm80.shared_per_group = 96 * 1024, sm80.shared_per_core = 164 * 1024;
+  EXPECT_EQ(tiles(layer(32, 128, 28, 128), sm80).cc, 4);
+  plans::PlanOptions shape_given = p;  // the planner's own shape, given: its chunks as given
+  shape_given.block_k = 32, shape_given.block_tiles = 16, shape_given.reg_k = shape_given.reg_tiles = 8;
+  shape_given.points_per_thread = 1;
+  EXPECT_EQ(tiles(layer(32, 128, 28, 128), shape_given).cc, 4);
   p.m = 4, p.reg_k = p.reg_tiles = 4;
   EXPECT_EQ(tiles(layer(32, 128, 28, 128), p).ppt, 6);  // 98 blocks of tiles x 4 of K: 392 work-groups
   EXPECT_EQ(tiles(layer(32, 256, 14, 256), p).ppt, 9);  // 32 x 8 = 256

@@ -192,7 +192,7 @@ TEST(SharedBanks, Tf32GemmsLoadFragmentRunsWithoutConflicts) {
 // of bp, 8-way conflicts: rows bp floats apart share their banks; plans::fma_exchange_pitch).
 // With 8 x 8 register tiles over blocks of 16 x 32 the whole ring is without conflicts. The
 // planner's shapes (8 x 8, a point a thread): 32 x 32 at F(2,3) without conflicts; 32 x 16 at
-// F(4,3), whose warps span two channels' planes of the patches and V (padded: GemmTiles::
+// F(4,3) (chunks of 8 channels), whose warps span two channels' planes of the patches and V (padded: GemmTiles::
 // ring_v_plane, ring_patch_plane), without conflicts but in the exchange, whose stores'
 // quarter-warps (4 rows of 8 floats) and readers (2 rows of 16) no one pitch of whole runs
 // spreads both (2 passes each at most).
@@ -215,7 +215,7 @@ TEST(SharedBanks, FmaFusedRingReadsRunsAndExchangesWithoutConflicts) {
     o.plan = "fused", o.m = m;
     const std::vector<KernelReport> kernels = counted(layer_of(2, 64, 32, 64), o);
     const KernelReport& ring = stage(kernels, "fused");
-    ASSERT_TRUE(contains(ring.name, m == 2 ? "_bk32_bp32_r8x8_c4_p1_s2" : "_bk32_bp16_r8x8_c4_p1_s2")) << ring.name;
+    ASSERT_TRUE(contains(ring.name, m == 2 ? "_bk32_bp32_r8x8_c4_p1_s2" : "_bk32_bp16_r8x8_c8_p1_s2")) << ring.name;
     if (m == 2) expect_no_conflicts(ring);
     for (const KernelReport::SharedAccess& a : ring.shared_conflicts) {
       const bool exchange = (contains(a.access, "store smem[") && contains(a.access, "kl.")) || contains(a.access, "load m = smem[");
