@@ -277,6 +277,20 @@ void check_points_per_thread(const GemmTiles& g, const plans::PlanOptions& p, co
                 std::to_string(t.alpha) + "): give a divisor of " + std::to_string(g.points));
 }
 
+// A ring the planner shaped whose work-group is alone on its multiprocessor (no barrier of another
+// to cover its own) takes chunks of twice the channels where C has two of them and `limit` holds
+// them. Interpreter and ptxas (sm_90), vgg16.1_2.b8's F(4,3) ring, 32 x 16 with 8 x 8 tiles, chunks
+// of 4 -> 8: 16 -> 8 barriers, 18432 -> 16896 wavefronts a work-group, 13.1 -> 10.4 GFLOP (2
+// threads a pair's transform, not 4: fewer patch rows read twice), 167 -> 149 registers, none
+// spilled. Not yet timed on a GPU.
+void deepen_patch_ring(GemmTiles& g, const ConvDesc& d, const plans::PlanOptions& p, int64_t limit) {
+  GemmTiles twice = g;
+  twice.cc = 2 * g.cc;
+  if (tiles_given(p) || d.c < 2 * twice.cc || twice.stage_floats() > limit) return;
+  g = twice;
+  if (g.stage_floats() > plans::kAsyncSharedFloats) g.shared_limit = limit;
+}
+
 // Plan fused with asynchronous copies: U and the input patches of the next chunks load while one
 // chunk is transformed and multiplied (GemmTiles::patch_ring: 2 copies of U, the patches and V),
 // where there is a next chunk, the threads are a multiple of the block's tiles (each copies one
@@ -290,38 +304,24 @@ void check_points_per_thread(const GemmTiles& g, const plans::PlanOptions& p, co
 // asks CUDA for two per multiprocessor. ptxas (sm_90, NVRTC 13) without -> with the bound: F(2,3)'s
 // 8 warps with 64 accumulators 151 -> 128 registers, F(4,3) 32 x 16 with 6 points a thread (6 warps,
 // 96 accumulators) 179 -> 163, no spill (partial blocks, C = 9 and K = 37, spilled 8 bytes); not yet
-// timed on a GPU.
-// A ring the planner shaped whose work-group is alone on its multiprocessor (no barrier of another
-// to cover its own) takes chunks of twice the channels where C has two of them and the device's
-// work-group memory holds them. Interpreter and ptxas (sm_90), vgg16.1_2.b8's F(4,3) ring, 32 x 16
-// with 8 x 8 tiles, chunks of 4 -> 8: 16 -> 8 barriers, 19584 -> 18048 wavefronts a work-group,
-// 13.1 -> 10.4 GFLOP (2 threads a pair's transform, not 4: fewer patch rows read twice), 167
-// registers both, none spilled. Not yet timed on a GPU. (F(2,3)'s ring, two a multiprocessor,
-// spilled 184 bytes at 128 registers so.)
-void deepen_patch_ring(GemmTiles& g, const ConvDesc& d, const plans::PlanOptions& p, int64_t limit) {
-  GemmTiles twice = g;
-  twice.cc = 2 * g.cc;
-  if (tiles_given(p) || d.c < 2 * twice.cc || twice.stage_floats() > limit) return;
-  g = twice;
-  if (g.stage_floats() > plans::kAsyncSharedFloats) g.shared_limit = limit;
-}
-
-// A ring past the 96 KiB (chunks of 8 channels at F(4,3): 155 KiB) takes what the device lets one
-// work-group opt in to (227 KiB on sm_90): half the chunks' barriers for a work-group that is alone
-// on its multiprocessor anyway (the 8 x 8 register tiles' 167 registers a thread).
+// timed on a GPU. A ring whose work-group its registers keep alone on its multiprocessor (the 8 x 8 register
+// tiles a point a thread at alpha 6: 167 registers) may take past the 96 KiB what the device lets
+// one work-group opt in to (227 KiB on sm_90; chunks of 8 channels at F(4,3): 155 KiB); others
+// keep the 96 KiB, which leaves room for more work-groups (alpha 7 and 8 with chunks of 4 stage
+// directly, as timed).
 void use_patch_ring(GemmTiles& g, const ConvDesc& d, const plans::PlanOptions& p) {
+  const bool regs = g.ppt * g.rk * g.rp + 60 <= p.regs_per_core / (2 * g.threads());  // two groups' worth
+  const int64_t limit = regs ? plans::kAsyncSharedFloats : std::max(plans::kAsyncSharedFloats, p.shared_per_group / 4);
   g.stages = 2;
-  const int64_t limit = std::max(plans::kAsyncSharedFloats, p.shared_per_group / 4);
   if (g.points < 2 || d.c <= g.cc || g.stage_floats() > limit || g.threads() % g.bp) {
     g.stages = 0;
     return;
   }
   if (g.stage_floats() > plans::kAsyncSharedFloats) g.shared_limit = limit;
   const bool whole = d.k % g.bk == 0 && d.c % g.cc == 0;
-  const bool regs = g.ppt * g.rk * g.rp + 60 <= p.regs_per_core / (2 * g.threads());
   const bool shared = 2 * g.stage_floats() * 4 <= p.shared_per_core;
   if (whole && regs && shared) g.groups_per_core = 2;
-  if (g.groups_per_core != 2) deepen_patch_ring(g, d, p, limit);
+  if (!regs) deepen_patch_ring(g, d, p, limit);
 }
 
 // The unfused warpgroup GEMM in warps with roles (PlanOptions::gemm_roles): a producer warpgroup

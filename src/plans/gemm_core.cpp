@@ -644,7 +644,7 @@ void multiply_in_place(KernelBuilder& b, const GemmCore& core, ChunkStager& st, 
 }  // namespace
 
 void multiply_chunks(KernelBuilder& b, const ConvDesc& d, const Tiling& t, const GemmTiles& g, const GemmStages& stages,
-                     const Memory* input, const Memory* u, int exchange_pitch, const AccumulatorSink& sink) {
+                     const Memory* input, const Memory* u, const ExchangeLayout& exchange, const AccumulatorSink& sink) {
   const GemmSource source = stages.source;
   const int64_t pblocks = tile_blocks(g, t), kblocks = ceil_div(d.k, g.bk), chunks = ceil_div(d.c, g.cc);
   GemmCore core;
@@ -664,14 +664,14 @@ void multiply_chunks(KernelBuilder& b, const ConvDesc& d, const Tiling& t, const
   // kept apart from it leave (GemmTiles::kept_floats: a persistent ring's patches, a resident U).
   const bool half_u = stages_half(u), half_v = stages_half_v(g, source, input);
   core.smem_size = f32_stage_floats(g, half_u, half_v);
-  core.exchange_pitch = exchange_pitch;
+  core.exchange = exchange;
   const bool reuse = g.exchange_over_staging();
   if (reuse && core.smem_size)
     throw Error("internal: GEMM tiles " + g.str() + ": the tile ring's exchange lies over halves, not floats");
-  if (exchange_pitch > 0) {
+  if (exchange.pitch > 0) {
     const int64_t limit = g.shared_limit ? g.shared_limit : kAsyncSharedFloats;
     const int64_t room = reuse ? limit - g.kept_floats() : g.mma ? limit - half_stage_floats(g, half_u, half_v) : kSharedFloats;
-    core.smem_size = std::max(core.smem_size, std::min(room, exchange_planes(g, t) * g.bk * exchange_pitch));
+    core.smem_size = std::max(core.smem_size, std::min(room, exchange.floats(exchange_planes(g, t), g.bk)));
   }
   if (core.smem_size > 0) core.smem = b.shared_array("smem", core.smem_size, Type::f32, reuse);  // none when U and V are halves (and no exchange)
   const int accs = g.ppt * g.rk * g.rp;
@@ -800,14 +800,14 @@ std::unique_ptr<Kernel> gemm_kernel(const ProgramBuilder& prog, const Tiling& t,
   else y.emplace(prog, b);
   const bool exchanges = s.sink == GemmSink::transform_after_exchange || (s.sink == GemmSink::store_m && g.points > 1);
   // Readers down the rows (output_by_channels) take rows padded by one; the FMA core's tile-a-thread
-  // readers, the pitch that spreads its stores (fma_exchange_pitch); M's store, unpadded rows.
+  // readers, the layout that spreads its stores (fma_exchange_layout); M's store, unpadded rows.
   const bool by_tiles = s.sink == GemmSink::transform_after_exchange && !output_by_channels(d, g);
-  const int pitch = !exchanges ? 0
-                    : s.sink == GemmSink::store_m ? g.bp
-                    : !by_tiles ? g.bp + 1
-                    : g.mma     ? g.bp
-                                : fma_exchange_pitch(g, t, std::max(f32_stage_floats(g, false, false), kSharedFloats));
-  multiply_chunks(b, d, t, g, s, input, u, pitch, [&](const GemmCore& core) {
+  const ExchangeLayout layout = !exchanges ? ExchangeLayout{}
+                                : s.sink == GemmSink::store_m ? ExchangeLayout{g.bp}
+                                : !by_tiles ? ExchangeLayout{g.bp + 1}
+                                : g.mma     ? ExchangeLayout{g.bp}
+                                            : fma_exchange_layout(g, t, std::max(f32_stage_floats(g, false, false), kSharedFloats));
+  multiply_chunks(b, d, t, g, s, input, u, layout, [&](const GemmCore& core) {
     switch (s.sink) {
       case GemmSink::store_m:
         if (g.points == 1) store_m_from_registers(b, core, mm);

@@ -14,6 +14,22 @@ struct ThreadTile {
   ir::Expr k0;  // tensor cores: the warp's first row in the block (GemmCore::row_group)
 };
 
+/// Where the exchange puts its rows: row r of plane xi (r < rows, a slice's rows) starts at
+/// (xi rows + r) pitch floats, and `pad` floats further after every `group` rows (group 0: none).
+/// The groups' padding puts rows a warp's stores span on distinct banks where no one pitch of
+/// whole runs does (exchange_pitch.cpp). A slice's rows are a multiple of group.
+struct ExchangeLayout {
+  int pitch = 0;  // floats from one row to the next (0: no exchange)
+  int group = 0, pad = 0;
+  /// Floats `planes` planes of `rows` rows take.
+  int64_t floats(int64_t planes, int64_t rows) const;
+  /// The rows of a slice (bk, else halved until `planes` planes of them fit `room` floats; 0 where
+  /// none does, or a half does not divide bk or is not a multiple of group).
+  int64_t slice_rows(int64_t bk, int64_t planes, int64_t room) const;
+  int64_t row_start(int64_t plane, int64_t rows, int64_t r) const;
+  ir::Expr row_start(ir::Expr plane, int64_t rows, ir::Expr r) const;
+};
+
 struct GemmCore {
   const ConvDesc* d = nullptr;
   const Tiling* t = nullptr;
@@ -21,7 +37,7 @@ struct GemmCore {
   const ir::Memory* smem = nullptr;  // work-group memory: staging of the operands not staged in
                                      // halves (none when both are: ChunkStager) and the exchange
   int64_t smem_size = 0;
-  int exchange_pitch = 0;            // floats from one exchanged row to the next (0: no exchange)
+  ExchangeLayout exchange;           // where the exchanged rows lie (pitch 0: no exchange)
   const ir::Memory* acc = nullptr;   // per thread: ppt x rk x rp accumulators
   ir::Expr kb, pb;                   // block coordinates: the block being run (a persistent tile ring
                                      // sets them each round; the stager and the sinks read them then)
@@ -65,27 +81,28 @@ bool output_by_channels(const ConvDesc& d, const GemmTiles& g);
 using AccumulatorSink = std::function<void(const GemmCore&)>;
 
 /// Zeroes the accumulators, multiplies every channel chunk and runs `sink`, for each tile block
-/// of the work-group (one, or GemmTiles::persistent_groups' several); `exchange_pitch` (0: none)
-/// sizes work-group memory for an exchange of the accumulators afterwards, rows that far apart.
+/// of the work-group (one, or GemmTiles::persistent_groups' several); `exchange` (pitch 0: none)
+/// sizes work-group memory for an exchange of the accumulators afterwards, its rows so laid out.
 void multiply_chunks(ir::KernelBuilder& b, const ConvDesc& d, const Tiling& t, const GemmTiles& g,
-                     const GemmStages& stages, const ir::Memory* input, const ir::Memory* u, int exchange_pitch,
-                     const AccumulatorSink& sink);
+                     const GemmStages& stages, const ir::Memory* input, const ir::Memory* u,
+                     const ExchangeLayout& exchange, const AccumulatorSink& sink);
 
 /// M[xi][k][p] straight from each thread's accumulators (one point per work-group).
 void store_m_from_registers(ir::KernelBuilder& b, const GemmCore& core, const ir::Memory* mm);
 /// The accumulators through work-group memory, a slice of output channels at a time; `consume`
-/// then reads Ms[xi][row][core.exchange_pitch] for rows [lo, lo + rows) of the block. With
+/// then reads Ms[xi][row] (core.exchange's layout) for rows [lo, lo + rows) of the block. With
 /// `row_transform` (AT; a thread's ppt points one row of the alpha x alpha grid: rows_exchanged),
 /// each thread stores its row already transformed, (M AT^T)[r][j] as plane r m + j of alpha m.
 void exchange(ir::KernelBuilder& b, const GemmCore& core, const std::function<void(ir::Expr lo, int64_t rows)>& consume,
               const RationalMatrix* row_transform = nullptr);
 /// Whether the exchange's stores go as runs of 4 accumulators (one 16-byte store each): the FMA
-/// core's register columns in runs of 4 (GemmCore::col) and rows `pitch` floats apart, a multiple of 4.
-bool exchange_stores_runs(const GemmTiles& g, int pitch);
-/// The FMA core's exchange pitch for a tile-a-thread reader (transform_exchanged), its rows one
-/// point each (not rows_exchanged): bp, or bp padded by a multiple of 4 where the stores and the
-/// reads then take fewer passes over the banks in `floats` of work-group memory (exchange_pitch.cpp).
-int fma_exchange_pitch(const GemmTiles& g, const Tiling& t, int64_t floats);
+/// core's register columns in runs of 4 (GemmCore::col) and rows starting at multiples of 4.
+bool exchange_stores_runs(const GemmTiles& g, const ExchangeLayout& layout);
+/// The FMA core's exchange layout for a tile-a-thread reader (transform_exchanged), its rows one
+/// point each (not rows_exchanged): rows bp apart, or padded by multiples of 4 (each row, or each
+/// group of rows) where the stores and the reads then take fewer passes over the banks in `floats`
+/// of work-group memory (exchange_pitch.cpp).
+ExchangeLayout fma_exchange_layout(const GemmTiles& g, const Tiling& t, int64_t floats);
 /// M[xi][k][p] from the exchanged accumulators, neighbouring threads on neighbouring tiles.
 void store_m_exchanged(ir::KernelBuilder& b, const GemmCore& core, const ir::Memory* mm);
 /// y = epilogue(AT M A) from the exchanged accumulators, one tile per thread at a time.

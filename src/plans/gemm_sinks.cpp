@@ -42,15 +42,13 @@ bool output_by_channels(const ConvDesc& d, const GemmTiles& g) { return d.layout
 void exchange(KernelBuilder& b, const GemmCore& core, const std::function<void(Expr lo, int64_t rows)>& consume,
               const RationalMatrix* row_transform) {
   const GemmTiles& g = core.g;
-  const int pitch = core.exchange_pitch;
+  const ExchangeLayout& layout = core.exchange;
   const int m = row_transform ? row_transform->rows : 0;  // a row's values after the transform
   const int64_t planes = row_transform ? int64_t{g.ppt} * m : g.points;
   if (static_cast<bool>(row_transform) != rows_exchanged(g, *core.t))  // (exchange_planes sized it so)
     throw Error("internal: GEMM tiles " + g.str() + ": rows are exchanged transformed exactly where a thread's points are one row");
-  int64_t rows = g.bk;
-  while (rows > 1 && planes * rows * pitch > core.smem_size) rows /= 2;
-  if (g.bk % rows || planes * rows * pitch > core.smem_size)
-    throw Error("GEMM tiles " + g.str() + ": the accumulator exchange does not fit work-group memory");
+  const int64_t rows = layout.slice_rows(g.bk, planes, core.smem_size);
+  if (!rows) throw Error("GEMM tiles " + g.str() + ": the accumulator exchange does not fit work-group memory");
   const int64_t slices = g.bk / rows;
   // On tensor cores a register row's rows over a warp's lanes lie in one slice or none: a
   // warp-uniform branch skips the others' stores (else every store issues, predicated off).
@@ -70,13 +68,13 @@ void exchange(KernelBuilder& b, const GemmCore& core, const std::function<void(E
           for (int c = 0; c < g.ppt; ++c) row.push_back(b.load("acc", core.acc, b.i32(core.acc_index(c, i, jj))));
           const std::vector<Expr> z = apply_transform(b.ctx(), *row_transform, row);
           for (int j = 0; j < m; ++j)
-            b.store(core.smem, ((tt.group * m + b.i32(j)) * rows + kl) * pitch + core.col(b, tt, jj), z[static_cast<size_t>(j)], ok);
+            b.store(core.smem, layout.row_start(tt.group * m + b.i32(j), rows, kl) + core.col(b, tt, jj), z[static_cast<size_t>(j)], ok);
         }
       };
-      const bool runs = exchange_stores_runs(g, pitch);
+      const bool runs = exchange_stores_runs(g, layout);
       auto store_point = [&](Expr xi, int j, int i, Expr kl, Expr ok) {
         for (int jj = 0; jj < g.rp; jj += runs ? 4 : 1) {
-          Expr at = (xi * rows + kl) * pitch + core.col(b, tt, jj);
+          Expr at = layout.row_start(xi, rows, kl) + core.col(b, tt, jj);
           Expr value = b.load("acc", core.acc, b.i32(core.acc_index(j, i, jj)), {}, runs ? 4 : 1);
           if (runs) b.aligned_store(core.smem, at, value, ok);
           else b.store(core.smem, at, value, ok);
@@ -103,7 +101,7 @@ void store_m_exchanged(KernelBuilder& b, const GemmCore& core, const Memory* mm)
   const GemmTiles& g = core.g;
   const int64_t K = core.d->k, P = core.t->tiles, T = g.threads();
   // The exchanged rows are read back as one run (element e), so they must not be padded.
-  if (core.exchange_pitch != g.bp)
+  if (core.exchange.pitch != g.bp || core.exchange.group)
     throw Error("internal: GEMM tiles " + g.str() + ": M is stored from an exchange of unpadded rows only");
   exchange(b, core, [&](Expr lo, int64_t rows) {
     const int64_t n = g.points * rows * g.bp;
@@ -142,7 +140,6 @@ void transform_exchanged(KernelBuilder& b, const GemmCore& core, const OutputSin
   // tiles (runs of a row's pixels). (The FMA fused's channels-last y keeps the order it was timed
   // with, sessions 35-40.)
   const bool channels_first = output_by_channels(d, g);
-  const int pitch = core.exchange_pitch;
   // Where a thread's points are a row of the grid, it sends its row transformed (M AT^T, m of its
   // alpha values: half the exchange at F(2,3)); the reader then transforms the columns.
   const RationalMatrix* rows_first = rows_exchanged(g, t) ? &t.t.AT : nullptr;
@@ -170,7 +167,7 @@ void transform_exchanged(KernelBuilder& b, const GemmCore& core, const OutputSin
         auto body = [&] {
           std::vector<Expr> values;
           for (int xi = 0; xi < (rows_first ? alpha * m : g.points); ++xi)
-            values.push_back(b.load("m", core.smem, (b.i32(xi) * rows + kl) * pitch + pl));
+            values.push_back(b.load("m", core.smem, core.exchange.row_start(b.i32(xi), rows, kl) + pl));
           store_output_tile(b, y, d, t, tile.at, k,
                             rows_first ? transform_columns(b.ctx(), t.t.AT, values) : transform_2d(b.ctx(), t.t.AT, values));
         };
