@@ -391,7 +391,9 @@ void ChunkStager::issue_patch_copies(Expr tid, Expr c0, Expr buf) {
       for (int j = 0; j < A; ++j)
         b_.copy_async(v().smem, dst + j * bp, input_, at + col[j], 1, logical_and(ok, col_ok[j]), true);
     };
-    if (count % T) b_.if_then(lt(r, b_.i32(rows)), body);
+    // Only a pass that reaches past the chunk's rows needs the guard (a branch around a pass keeps
+    // ptxas from sharing the columns' clamps between passes).
+    if ((k + 1) * (T / bp) > rows) b_.if_then(lt(r, b_.i32(rows)), body);
     else body();
   }
 }
