@@ -301,5 +301,27 @@ TEST(PlannerGpu, FusedRingTakesEightByEightTilesAPointAThread) {
   EXPECT_EQ(tiles(layer(32, 128, 28, 128), unknown).ppt, 9);
 }
 
+// Tiles given that no GPU core takes (the CPU-shaped block 8 x 3, blocks not a multiple of their
+// register tiles: no thread) take no ring as the planner sizes it, and the kernel's checks refuse
+// them later with an error (PlansCudaTiles); a division by their zero threads killed the GPU tests
+// once (session 68).
+TEST(PlannerGpu, FusedRingLeavesOutTilesWithNoThread) {
+  plans::PlanOptions p;
+  p.plan = "fused", p.async_copies = true;
+  p.regs_per_core = 65536, p.shared_per_core = 228 * 1024, p.shared_per_group = 227 * 1024, p.device_cores = 132;
+  const std::array<std::array<int, 5>, 4> given = {{{8, 3, 0, 0, 0}, {8, 3, 4, 4, 4}, {32, 16, 8, 0, 8}, {16, 16, 4, 4, 8}}};
+  for (int m : {2, 4})
+    for (const std::array<int, 5>& t : given) {
+      plans::PlanOptions q = p;
+      q.m = m, q.block_k = t[0], q.block_tiles = t[1], q.reg_k = t[2], q.reg_tiles = t[3], q.chunk_c = t[4];
+      try {
+        const plans::GemmTiles g = *resolve_plan(layer(2, 20, 11, 37), q).gemm;
+        EXPECT_TRUE(g.threads() > 0 || !g.patch_ring()) << g.str();
+      } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("plan fused"), std::string::npos) << e.what();
+      }
+    }
+}
+
 }  // namespace
 }  // namespace wino::planner

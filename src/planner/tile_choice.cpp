@@ -310,10 +310,12 @@ void deepen_patch_ring(GemmTiles& g, const ConvDesc& d, const plans::PlanOptions
 // keep the 96 KiB, which leaves room for more work-groups (alpha 7 and 8 with chunks of 4 stage
 // directly, as timed).
 void use_patch_ring(GemmTiles& g, const ConvDesc& d, const plans::PlanOptions& p) {
-  const bool regs = g.ppt * g.rk * g.rp + 60 <= p.regs_per_core / (2 * g.threads());  // two groups' worth
+  // (Tiles that leave no thread, given ones the checks refuse later, take no ring.)
+  const int threads = g.threads();
+  const bool regs = threads > 0 && g.ppt * g.rk * g.rp + 60 <= p.regs_per_core / (2 * threads);  // two groups' worth
   const int64_t limit = regs ? plans::kAsyncSharedFloats : std::max(plans::kAsyncSharedFloats, p.shared_per_group / 4);
   g.stages = 2;
-  if (g.points < 2 || d.c <= g.cc || g.stage_floats() > limit || g.threads() % g.bp) {
+  if (threads <= 0 || g.points < 2 || d.c <= g.cc || g.stage_floats() > limit || threads % g.bp) {
     g.stages = 0;
     return;
   }

@@ -80,7 +80,7 @@ bool exchange_stores_runs(const GemmTiles& g, const ExchangeLayout& l) {
 }
 
 ExchangeLayout fma_exchange_layout(const GemmTiles& g, const Tiling& t, int64_t floats) {
-  if (rows_exchanged(g, t) || g.points == 1) return {g.bp};
+  if (rows_exchanged(g, t) || g.points == 1 || g.rk <= 0 || g.rp <= 0 || g.bk < g.rk || g.bp < g.rp) return {g.bp};
   ExchangeLayout best{g.bp};
   int64_t best_passes = -1;
   // The plainest layouts first: a tie keeps them.
