@@ -53,6 +53,13 @@ TEST(SharedBanks, ModelServesAWarpInPassesOverTheBanks) {
                 "half-warps 576 bytes apart: the other half of the banks");
   expect_passes(passes_of(2, [](int l) { return int64_t{2} * l; }), 1, 1, "halves: two lanes a word");
   expect_passes(passes_of(16, [](int l) { return int64_t{16} * l; }), 4, 4, "16 bytes: phases of 8 lanes");
+  // 16-byte loads by half-warps: the FMA ring's U, 2 points a half-warp, 4 runs of 16 bytes each
+  // (lanes 8 apart on the same run): rows 128 bytes apart take 2 passes a half-warp, 192 apart 1.
+  int64_t rows128[32], rows192[32];
+  for (int l = 0; l < 32; ++l) rows128[l] = l / 8 * 128 + l % 4 * 16, rows192[l] = l / 8 * 192 + l % 4 * 16;
+  expect_passes(bank_passes(rows128, 16, kWideLoadPhaseLanes), 4, 2, "16-byte loads, rows 128 bytes apart");
+  expect_passes(bank_passes(rows192, 16, kWideLoadPhaseLanes), 2, 2, "16-byte loads, rows 192 bytes apart");
+  expect_passes(bank_passes(rows128, 16), 4, 4, "the same by quarter-warps: no conflict seen");
   expect_passes(passes_of(16, [](int l) { return int64_t{256} * l; }), 32, 4, "16 bytes 256 apart: 8 a bank");
   expect_passes(passes_of(8, [](int l) { return int64_t{8} * l; }), 2, 2, "8 bytes: phases of 16 lanes");
   expect_passes(passes_of(4, [](int l) { return l == 3 ? int64_t{12} : -1; }), 1, 1, "one lane");

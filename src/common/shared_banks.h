@@ -4,7 +4,10 @@
 // bytes a lane are served in phases of 128 bytes: 16 lanes at a time for 8 bytes, 8 lanes for 16
 // (as ldmatrix's rows and cp.async's 16-byte copies are). The model the profilers' "shared
 // wavefronts" follow, without their finer merges; a statement's passes over its ideal are its bank
-// conflicts. What the interpreter counts by it (interp/shared_counts.cpp) is the IR's accesses: an
+// conflicts. A 16-byte load (LDS.128) goes by half-warps instead, as Nsight Compute counted the
+// FMA fused ring's on an H100 (session 68: 4,800 load requests a work-group as the interpreter
+// counts them, in 9,408 wavefronts, 2,304 of them conflicts: its U loads, two points' rows 128
+// bytes apart in a half-warp, where quarter-warps saw none). What the interpreter counts by it (interp/shared_counts.cpp) is the IR's accesses: an
 // aligned vector is one access (CUDA renders f32 vectors and 2 or 4 halves so, other vectors lane by
 // lane), an accumulating store once (not its read), a load every thread makes of one element
 // (uniform) not at all.
@@ -19,8 +22,12 @@ struct BankPasses {
   int64_t ideal = 0;       // passes the distinct words need without any conflict: 32 words a pass
 };
 
+/// Lanes in a phase of a 16-byte load (LDS.128); other accesses wider than 4 bytes take 128 bytes' worth.
+constexpr int kWideLoadPhaseLanes = 16;
+
 /// One warp's access: `start[l]` the first byte lane l touches (-1: the lane takes no part), each
-/// lane `bytes` wide (1 to 64; wino::Error otherwise).
-BankPasses bank_passes(const int64_t (&start)[32], int bytes);
+/// lane `bytes` wide (1 to 64; wino::Error otherwise), in phases of `phase_lanes` lanes (0: 128
+/// bytes' worth, all 32 for 4 bytes or less).
+BankPasses bank_passes(const int64_t (&start)[32], int bytes, int phase_lanes = 0);
 
 }  // namespace wino

@@ -18,11 +18,12 @@ void Machine::count_shared(const ir::Stmt& s, const Cells& c, int width) {
   }
   SharedAccessCount& count = (*counts_)[it->second];
   const int bytes = ir::type_bytes(c.mem->type);
+  const int phase_lanes = s.kind == ir::StmtKind::load && bytes * width == 16 ? kWideLoadPhaseLanes : 0;
   int64_t start[32];
   int warp = -1;
   auto flush_warp = [&] {
     if (warp < 0) return;
-    const BankPasses p = bank_passes(start, bytes * width);
+    const BankPasses p = bank_passes(start, bytes * width, phase_lanes);
     count.requests += 1;
     count.wavefronts += p.wavefronts;
     count.ideal += p.ideal;

@@ -89,6 +89,8 @@ ChunkStager::ChunkStager(KernelBuilder& b, const ConvDesc& d, const Tiling& t, c
       throw Error("internal: GEMM tiles " + g.str() + ": the patch ring holds all alpha^2 points");
     ops_[1].channel_major = true;
     ops_[1].channel_plane = g.ring_v_plane();
+    ops_[1].pitch = g.ring_v_row();
+    if (g.ring_u_point() != int64_t{g.cc} * g.bk) ops_[0].point_plane = g.ring_u_point();
     patch_base_ = copies * (a + v);
   }
   for (StagedOperand& op : ops_) {
@@ -110,7 +112,7 @@ void ChunkStager::stash(const Memory* next, Expr tid, Expr buf) {
   for (const StagedOperand& op : ops_)
     for (int i = 0; i < op.loads; ++i) {
       Element el = element(op, i, tid);
-      b_.store(op.smem, b_.i32(op.base) + buf * op.copy + el.row * op.pitch + el.col,
+      b_.store(op.smem, b_.i32(op.base) + buf * op.copy + op.row_at(el.row, g_.cc) + el.col,
                b_.load("n", next, b_.i32(op.first + i)), el.ok);
     }
 }
@@ -143,7 +145,7 @@ void ChunkStager::issue_copies(Expr tid, Expr c0, Expr buf, int first_point) {
       el.col = (T % runs == 0 ? tid % runs : e % runs) * w;
       if (count % T) el.ok = lt(e, b_.i32(count));
       auto [index, ok] = source(op, el, c0);
-      Expr dst = b_.i32(op.base) + buf * op.copy + el.row * op.pitch + el.col;
+      Expr dst = b_.i32(op.base) + buf * op.copy + op.row_at(el.row, g_.cc) + el.col;
       if (el.ok) {  // past the chunk's end: nothing to copy, nowhere to put it
         b_.if_then(el.ok, [&] { b_.copy_async(op.smem, dst, op.mem, index, w, ok); });
       } else {
@@ -286,7 +288,7 @@ void ChunkStager::stage_elements(const StagedOperand& op, Expr tid, Expr c0) {
     Expr e = b_.let("e", si * T + tid);
     b_.if_then(lt(e, b_.i32(op.elements)), [&] {
       Element el{e / op.width, e % op.width, {}};
-      Expr at = op.pitch == op.width ? e : el.row * op.pitch + el.col;
+      Expr at = op.pitch == op.width && !op.point_plane ? e : op.row_at(el.row, g_.cc) + el.col;
       b_.store(op.smem, b_.i32(op.base) + at, load(op, el, c0));
     });
   });
@@ -438,7 +440,7 @@ void ChunkStager::transform_patches(Expr tid, Expr buf) {
         auto band = [&, h] {
           transform_band(
               h, parts, b_.f32(0), [&](int k) { return b_.load("d", v().smem, from + k / A * g_.ring_patch_row() + k % A * g_.bp); },
-              [&](int xi, Expr value) { b_.store(v().smem, to + xi * g_.bp, value); });
+              [&](int xi, Expr value) { b_.store(v().smem, to + xi * g_.ring_v_row(), value); });
         };
         if (parts == 1) band();
         else b_.if_then(eq(part, b_.i32(h)), band);

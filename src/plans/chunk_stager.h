@@ -35,10 +35,14 @@ struct StagedOperand {
   int loads = 0;         // elements per thread per chunk
   bool channel_major = false;  // rows [cc][points] (the patch ring's V), else [points][cc]
   int64_t channel_plane = 0;   // channel_major: elements from one channel's rows to the next
+  int64_t point_plane = 0;     // else elements from one point's rows to the next (0: cc rows; the patch ring's U)
   /// Where the staged row of point xl (work-group-local) and channel ci of the chunk starts in a copy.
   ir::Expr row_start(ir::Expr xl, ir::Expr ci, int cc) const {
-    return channel_major ? ci * channel_plane + xl * pitch : (xl * cc + ci) * pitch;
+    if (channel_major) return ci * channel_plane + xl * pitch;
+    return point_plane ? xl * point_plane + ci * pitch : (xl * cc + ci) * pitch;
   }
+  /// The same for row `row` of the copy's rows in order ([points][cc] or [cc][points]).
+  ir::Expr row_at(ir::Expr row, int cc) const { return point_plane ? row_start(row / cc, row % cc, cc) : row * pitch; }
 };
 
 /// Whether an operand is staged in an array of its own half type: an f16 or bf16 U from the

@@ -36,7 +36,7 @@ void zero_accumulators(KernelBuilder& b, const GemmCore& core) {
 std::vector<Expr> register_row(KernelBuilder& b, const std::string& hint, const StagedOperand& op, Expr row_start, int reg,
                                int block, const std::function<Expr(int)>& offset) {
   const bool runs = reg % 4 == 0 && (block / (reg / 4)) % 4 == 0 && op.smem->type == ir::Type::f32 && op.base % 4 == 0 &&
-                    op.copy % 4 == 0 && op.pitch % 4 == 0 && op.channel_plane % 4 == 0;
+                    op.copy % 4 == 0 && op.pitch % 4 == 0 && op.channel_plane % 4 == 0 && op.point_plane % 4 == 0;
   std::vector<Expr> values;
   for (int i = 0; i < reg; i += runs ? 4 : 1) {
     if (!runs) {

@@ -170,7 +170,9 @@ struct GemmTiles {
   /// apart then hit distinct banks), float rows by pad(). (V by bulk copies is not: v_pitch.)
   int row_pitch(int width, bool half) const { return async_mma ? width : width + (half ? 8 : pad()); }
   /// Elements (halves or floats) of one staged copy of U's chunk, [points][cc][bk] rows.
-  int64_t u_copy_elements(bool half) const { return int64_t{staged_points()} * cc * row_pitch(bk, half); }
+  int64_t u_copy_elements(bool half) const {
+    return patch_ring() ? int64_t{points} * ring_u_point() : int64_t{staged_points()} * cc * row_pitch(bk, half);
+  }
   /// Elements of one point's block of V's staged chunk: [cc][bp] rows or [bp][cc] (by tiles), and
   /// point_stagger() past them.
   int64_t v_point_elements(bool half) const { return int64_t{v_tile_major ? bp : cc} * v_pitch(half) + point_stagger(); }
@@ -239,7 +241,18 @@ struct GemmTiles {
   /// past a multiple of 32, so that neighbouring ones fill distinct banks (unpadded, 2-way
   /// conflicts at bp = 16: session 67). Patch rows on either side of a channel's last row still
   /// share banks where a warp's rows cross it (odd alpha, or bp = 8).
-  int64_t ring_v_plane() const { return spread_banks(int64_t{points} * bp); }
+  int64_t ring_v_plane() const { return spread_banks(int64_t{points} * ring_v_row()); }
+  /// Where a half-warp spans two points (8 x 8 register tiles, a point a thread: 8 threads a
+  /// point), the second point's operand rows start 16 banks past the first's, so that their
+  /// 16-byte loads (by half-warps) fill distinct banks (unpadded, 2-way conflicts on the H100's U:
+  /// session 68): the patch ring's floats from one point's rows of U ([cc][bk]) to the next, and
+  /// from one point's row of V ([bp]) to the next.
+  bool half_warp_spans_points() const { return ppt == 1 && rk > 0 && rp > 0 && (bk / rk) * (bp / rp) < 16; }
+  int64_t ring_u_point() const {
+    const int64_t rows = int64_t{cc} * bk;
+    return half_warp_spans_points() ? rows + ((16 - rows % 32) % 32 + 32) % 32 : rows;
+  }
+  int ring_v_row() const { return half_warp_spans_points() && bp % 32 == 0 ? bp + 16 : bp; }
   int64_t ring_patch_row() const { return spread_banks(int64_t{ring_alpha()} * bp); }
   int64_t ring_patch_plane() const { return spread_banks(ring_alpha() * ring_patch_row()); }
   int ring_alpha() const {
@@ -252,7 +265,7 @@ struct GemmTiles {
   }
   /// Floats of work-group memory the staged chunks take.
   int64_t stage_floats() const {
-    if (patch_ring()) return int64_t{stages} * cc * (int64_t{points} * bk + ring_v_plane() + ring_patch_plane());
+    if (patch_ring()) return int64_t{stages} * (int64_t{points} * ring_u_point() + cc * (ring_v_plane() + ring_patch_plane()));
     if (tile_patch_ring()) return copies() * chunk_floats() + tile_patch_floats() + transform_table_floats();
     return copies() * chunk_floats();
   }
