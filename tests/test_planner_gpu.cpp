@@ -256,42 +256,37 @@ TEST(PlannerGpu, TargetsNameTheGpuAMeasurementCameFrom) {
   EXPECT_NE(r.out.find("H100"), std::string::npos) << r.out;
 }
 
-// fused's ring at F(2,3) and F(4,3) takes 8 x 8 register tiles and a point a thread (32 x 32 and
-// 32 x 16 blocks). F(4,3)'s, alone on its multiprocessor, takes chunks of 8 channels where C has
-// two and the device lets a work-group take the 155 KiB (not an sm_80's 96 KiB, nor where any tile
-// is given); F(2,3)'s, two a multiprocessor, chunks of 4. With register tiles of 4 x 4 given, F(4,3)
-// takes 6 points a thread where the layer has over two work-groups per multiprocessor, 9 where it
-// has fewer or the device's multiprocessors are unknown.
+// fused's ring at F(2,3) takes 8 x 8 register tiles and a point a thread (32 x 32 blocks, two
+// work-groups a multiprocessor); F(4,3)'s keeps 4 x 4 tiles (32 x 16 blocks), 6 points a thread
+// where the layer has over two work-groups per multiprocessor, 9 where it has fewer or the
+// device's multiprocessors are unknown. 8 x 8 tiles given at F(4,3), alone on a multiprocessor by
+// their registers, may take a ring past the 96 KiB where the device allows (chunks of 8: 155 KiB),
+// not on an sm_80 (96 KiB).
 TEST(PlannerGpu, FusedRingTakesEightByEightTilesAPointAThread) {
   plans::PlanOptions p;
   p.plan = "fused", p.async_copies = true;
   p.regs_per_core = 65536, p.shared_per_core = 228 * 1024, p.device_cores = 132;  // sm_90, H200
   p.shared_per_group = 227 * 1024;
   auto tiles = [](const ConvDesc& d, const plans::PlanOptions& q) { return *resolve_plan(d, q).gemm; };
-  for (int m : {2, 4}) {
-    p.m = m;
-    const plans::GemmTiles g = tiles(layer(32, 128, 28, 128), p);
-    EXPECT_TRUE(g.patch_ring()) << g.str();
-    EXPECT_EQ(g.rk, 8);
-    EXPECT_EQ(g.rp, 8);
-    EXPECT_EQ(g.ppt, 1);
-    EXPECT_EQ(g.bk, 32);
-    EXPECT_EQ(g.bp, m == 2 ? 32 : 16);
-    EXPECT_EQ(g.cc, m == 2 ? 4 : 8) << g.str();
-    EXPECT_EQ(g.groups_per_core, m == 2 ? 2 : 0) << g.str();
-    if (m == 4) {
-      EXPECT_GT(g.stage_floats(), plans::kAsyncSharedFloats);  // past the 96 KiB
-    }
-  }
+  p.m = 2;
+  const plans::GemmTiles f2 = tiles(layer(32, 128, 28, 128), p);
+  EXPECT_TRUE(f2.patch_ring()) << f2.str();
+  EXPECT_EQ(f2.str(), "bk32_bp32_r8x8_c4_p1_s2");
+  EXPECT_EQ(f2.groups_per_core, 2);
   p.m = 4;
-  EXPECT_EQ(tiles(layer(32, 12, 28, 128), p).cc, 4);  // C = 12: one chunk of 8 and a part
-  plans::PlanOptions sm80 = p;
+  const plans::GemmTiles f4 = tiles(layer(32, 128, 28, 128), p);
+  EXPECT_EQ(f4.str(), "bk32_bp16_r4x4_c4_p6_s2");
+  EXPECT_EQ(f4.groups_per_core, 2);
+  plans::PlanOptions given = p;
+  given.block_k = 32, given.block_tiles = 16, given.reg_k = given.reg_tiles = 8, given.chunk_c = 8;
+  given.points_per_thread = 1;
+  const plans::GemmTiles deep = tiles(layer(32, 128, 28, 128), given);
+  EXPECT_TRUE(deep.patch_ring()) << deep.str();
+  EXPECT_GT(deep.stage_floats(), plans::kAsyncSharedFloats);
+  EXPECT_EQ(deep.shared_limit, 227 * 1024 / 4);
+  plans::PlanOptions sm80 = given;
   sm80.shared_per_group = 96 * 1024, sm80.shared_per_core = 164 * 1024;
-  EXPECT_EQ(tiles(layer(32, 128, 28, 128), sm80).cc, 4);
-  plans::PlanOptions shape_given = p;  // the planner's own shape, given: its chunks as given
-  shape_given.block_k = 32, shape_given.block_tiles = 16, shape_given.reg_k = shape_given.reg_tiles = 8;
-  shape_given.points_per_thread = 1;
-  EXPECT_EQ(tiles(layer(32, 128, 28, 128), shape_given).cc, 4);
+  EXPECT_FALSE(tiles(layer(32, 128, 28, 128), sm80).patch_ring());
   p.m = 4, p.reg_k = p.reg_tiles = 4;
   EXPECT_EQ(tiles(layer(32, 128, 28, 128), p).ppt, 6);  // 98 blocks of tiles x 4 of K: 392 work-groups
   EXPECT_EQ(tiles(layer(32, 256, 14, 256), p).ppt, 9);  // 32 x 8 = 256

@@ -193,16 +193,17 @@ TEST(SharedBanks, Tf32GemmsLoadFragmentRunsWithoutConflicts) {
   }
 }
 
-// The FMA fused ring (float32): its GEMM reads runs of 4 as one 16-byte access (the interpreter
-// counts them by quarter-warp phases, as the GPU serves the vectors ptxas makes of them), and its
-// exchange stores runs of 4 accumulators in rows laid out to spread them over the banks (at a
-// pitch of bp, 8-way conflicts: rows bp floats apart share their banks; plans::fma_exchange_layout).
-// Without conflicts: 16 x 32 with 8 x 8 register tiles; the planner's shapes (8 x 8, a point a
-// thread): 32 x 32 at F(2,3), and 32 x 16 at F(4,3) in chunks of 8, whose warps span two
-// channels' planes of the patches and V (padded: GemmTiles::ring_v_plane, ring_patch_plane) and
-// whose exchange's quarter-warps store 4 rows 4 apart where a warp reads 2 neighbouring rows (no
-// one pitch of whole runs serves both: rows of 16 with 4 floats after every 2 do); and F(4,3)'s 4 x
-// 4 tiles 6 points a thread, the shape before session 67.
+// The FMA fused ring (float32): its GEMM reads runs of 4 as one 16-byte access (by half-warps, as
+// the H100 serves them), and its exchange stores runs of 4 accumulators in rows laid out to spread
+// them over the banks (at a pitch of bp, 8-way conflicts: rows bp floats apart share their banks;
+// plans::fma_exchange_layout). Without conflicts: 16 x 32 with 8 x 8 register tiles (V's rows of
+// neighbouring points 16 banks apart); the planner's shapes, 32 x 32 with 8 x 8 tiles at F(2,3)
+// and 32 x 16 with 4 x 4 tiles at F(4,3) (9 points a thread on this small layer); and F(4,3)'s 32 x 16 with 8 x 8 tiles in
+// chunks of 8, whose warps span two channels' planes of the patches and V (padded: GemmTiles::
+// ring_v_plane, ring_patch_plane), whose half-warps read two points' rows of U (16 banks apart:
+// ring_u_point), and whose exchange's quarter-warps store 4 rows 4 apart where a warp reads 2
+// neighbouring rows (no one pitch of whole runs serves both: rows of 16 with 4 floats after every
+// 2 do).
 TEST(SharedBanks, FmaFusedRingReadsRunsAndExchangesWithoutConflicts) {
   for (int m : {2, 4}) {
     SCOPED_TRACE("F(" + std::to_string(m) + ",3) 16 x 32");
@@ -222,15 +223,15 @@ TEST(SharedBanks, FmaFusedRingReadsRunsAndExchangesWithoutConflicts) {
     o.plan = "fused", o.m = m;
     const std::vector<KernelReport> kernels = counted(layer_of(2, 64, 32, 64), o);
     const KernelReport& ring = stage(kernels, "fused");
-    ASSERT_TRUE(contains(ring.name, m == 2 ? "_bk32_bp32_r8x8_c4_p1_s2" : "_bk32_bp16_r8x8_c8_p1_s2")) << ring.name;
+    ASSERT_TRUE(contains(ring.name, m == 2 ? "_bk32_bp32_r8x8_c4_p1_s2" : "_bk32_bp16_r4x4_c4_p9_s2")) << ring.name;
     expect_no_conflicts(ring);
   }
   Options o;
   o.plan = "fused", o.m = 4;
-  o.block_k = 32, o.block_tiles = 16, o.reg_k = o.reg_tiles = 4, o.chunk_c = 4, o.points_per_thread = 6;
+  o.block_k = 32, o.block_tiles = 16, o.reg_k = o.reg_tiles = 8, o.chunk_c = 8, o.points_per_thread = 1;
   const std::vector<KernelReport> kernels = counted(layer_of(2, 64, 32, 64), o);
   const KernelReport& ring = stage(kernels, "fused");
-  ASSERT_TRUE(contains(ring.name, "_bk32_bp16_r4x4_c4_p6_s2")) << ring.name;
+  ASSERT_TRUE(contains(ring.name, "_bk32_bp16_r8x8_c8_p1_s2")) << ring.name;
   expect_no_conflicts(ring);
 }
 

@@ -277,20 +277,6 @@ void check_points_per_thread(const GemmTiles& g, const plans::PlanOptions& p, co
                 std::to_string(t.alpha) + "): give a divisor of " + std::to_string(g.points));
 }
 
-// A ring the planner shaped whose work-group is alone on its multiprocessor (no barrier of another
-// to cover its own) takes chunks of twice the channels where C has two of them and `limit` holds
-// them. Interpreter and ptxas (sm_90), vgg16.1_2.b8's F(4,3) ring, 32 x 16 with 8 x 8 tiles, chunks
-// of 4 -> 8: 16 -> 8 barriers, 18432 -> 16896 wavefronts a work-group, 13.1 -> 10.4 GFLOP (2
-// threads a pair's transform, not 4: fewer patch rows read twice), 167 -> 149 registers, none
-// spilled. Not yet timed on a GPU.
-void deepen_patch_ring(GemmTiles& g, const ConvDesc& d, const plans::PlanOptions& p, int64_t limit) {
-  GemmTiles twice = g;
-  twice.cc = 2 * g.cc;
-  if (tiles_given(p) || d.c < 2 * twice.cc || twice.stage_floats() > limit) return;
-  g = twice;
-  if (g.stage_floats() > plans::kAsyncSharedFloats) g.shared_limit = limit;
-}
-
 // Plan fused with asynchronous copies: U and the input patches of the next chunks load while one
 // chunk is transformed and multiplied (GemmTiles::patch_ring: 2 copies of U, the patches and V),
 // where there is a next chunk, the threads are a multiple of the block's tiles (each copies one
@@ -304,11 +290,12 @@ void deepen_patch_ring(GemmTiles& g, const ConvDesc& d, const plans::PlanOptions
 // asks CUDA for two per multiprocessor. ptxas (sm_90, NVRTC 13) without -> with the bound: F(2,3)'s
 // 8 warps with 64 accumulators 151 -> 128 registers, F(4,3) 32 x 16 with 6 points a thread (6 warps,
 // 96 accumulators) 179 -> 163, no spill (partial blocks, C = 9 and K = 37, spilled 8 bytes); not yet
-// timed on a GPU. A ring whose work-group its registers keep alone on its multiprocessor (the 8 x 8 register
-// tiles a point a thread at alpha 6: 167 registers) may take past the 96 KiB what the device lets
-// one work-group opt in to (227 KiB on sm_90; chunks of 8 channels at F(4,3): 155 KiB); others
-// keep the 96 KiB, which leaves room for more work-groups (alpha 7 and 8 with chunks of 4 stage
-// directly, as timed).
+// timed on a GPU. A ring whose work-group its registers keep alone on its multiprocessor (8 x 8
+// register tiles a point a thread at alpha 6, given: 151 registers) may take past the 96 KiB what
+// the device lets one work-group opt in to (227 KiB on sm_90; in chunks of 8 channels at F(4,3):
+// 155 KiB, which ran it 1.08x faster than chunks of 4 on the H100, session 68); others keep the
+// 96 KiB, which leaves room for more work-groups (alpha 7 and 8 with chunks of 4 stage directly,
+// as timed).
 void use_patch_ring(GemmTiles& g, const ConvDesc& d, const plans::PlanOptions& p) {
   // (Tiles that leave no thread, given ones the checks refuse later, take no ring.)
   const int threads = g.threads();
@@ -323,7 +310,6 @@ void use_patch_ring(GemmTiles& g, const ConvDesc& d, const plans::PlanOptions& p
   const bool whole = d.k % g.bk == 0 && d.c % g.cc == 0;
   const bool shared = 2 * g.stage_floats() * 4 <= p.shared_per_core;
   if (whole && regs && shared) g.groups_per_core = 2;
-  if (!regs) deepen_patch_ring(g, d, p, limit);
 }
 
 // The unfused warpgroup GEMM in warps with roles (PlanOptions::gemm_roles): a producer warpgroup
@@ -564,14 +550,17 @@ GemmTiles all_points_tiles(const plans::Tiling& t, bool all_points_per_thread, i
     for (int bp : {16, 8})
       if ((bp == 8 || a2 <= 16) && (a2 / ppt) * 8 * bp <= max_threads) return {a2, 8, bp, 1, 1, 8, ppt};
   }
-  // The ring at alpha 4 and 6 (F(2,3), F(4,3), F(3,2), F(2,5)): 8 x 8 register tiles, a point a
-  // thread (32 x 32 blocks at alpha 4, 256 threads; 32 x 16 at alpha 6, 288). Its warps' work-group memory passes, not the FMAs, set
-  // its time (H200, session 67: L1 87% busy at 25% of the FMA peak), and a thread's 8 + 8 loads
-  // feed 64 FMAs where 4 x 4 tiles' 4 + 4 feed 16: the interpreter's count on vgg16.1_2.b8's
-  // F(4,3) ring 35904 -> 19584 wavefronts a work-group of the same block (session 67).
-  // (Only where the ring runs, more than one chunk of 4 channels, and no tile is given: a shape
-  // given in part keeps the points a thread the rules below give it.)
-  if (patch_ring && !given && C > 4 && K > 8 && (a2 == 16 || a2 == 36)) return {a2, 32, a2 == 16 ? 32 : 16, 8, 8, 4, 1};
+  // The ring at alpha 4 (F(2,3), F(3,2)): 8 x 8 register tiles, a point a thread (32 x 32 blocks,
+  // 256 threads, two work-groups a multiprocessor): a thread's 8 + 8 loads feed 64 FMAs where 4 x
+  // 4 tiles' 4 + 4 fed 16. H100, fused F(2,3) against 4 x 4 tiles 4 points a thread: vgg16.1_2.b8
+  // 587.6 -> 522.3 us, resnet50.c2.b32 158.2 -> 138.6 (bench/results/h100_fused_ring_session68.txt).
+  // At alpha 6 the same shape (32 x 16, 288 threads, one work-group a multiprocessor: 9 warps)
+  // lost to 4 x 4 tiles 6 points a thread, 448.1 against 420.1 us and 127.3 against 116.5: its
+  // warps wait at the chunks' barriers and for the copies with no other work-group to cover them
+  // (Nsight Compute: 0.5 instructions issued a cycle a scheduler, 0.85 warps eligible). (Only
+  // where the ring runs, more than one chunk of 4 channels, and no tile is given: a shape given in
+  // part keeps the points a thread the rules below give it.)
+  if (patch_ring && !given && C > 4 && K > 8 && a2 == 16) return {a2, 32, 32, 8, 8, 4, 1};
   if (a2 <= 16) return {a2, 32, 32, 4, 4, 4, points_per_thread(a2, 4)};  // 4 groups x 64 threads, 64 accumulators
   // With the ring, blocks of 16 tiles: 4 groups x 32 threads, two work-groups per SM (223
   // registers, 72 KiB each), so that one's barrier is the other's turn. H200, F(4,3), against 32 x 32
