@@ -32,7 +32,7 @@ void zero_accumulators(KernelBuilder& b, const GemmCore& core) {
 /// A thread's `reg` values of a staged row starting at `row_start`, element i at offset(i). Runs
 /// of 4 (spaced) are read as aligned float4s where the row's start allows: one 16-byte access, as
 /// the compilers emit it anyway, and as the interpreter then counts its bank conflicts (by
-/// quarter-warp phases: docs/performance.md, session 67).
+/// half-warps, as the H100 serves 16-byte loads: common/shared_banks.h, session 68).
 std::vector<Expr> register_row(KernelBuilder& b, const std::string& hint, const StagedOperand& op, Expr row_start, int reg,
                                int block, const std::function<Expr(int)>& offset) {
   const bool runs = reg % 4 == 0 && (block / (reg / 4)) % 4 == 0 && op.smem->type == ir::Type::f32 && op.base % 4 == 0 &&
