@@ -27,9 +27,9 @@ layers="seed:1,8,32,32:8 resnet50.c2.b32:32,64,56,56:64 resnet50.c3.b32:32,128,2
 resnet50.c4.b32:32,256,14,14:256 resnet50.c5.b32:32,512,7,7:512 vgg16.1_2.b8:8,64,224,224:64
 vgg16.2_2.b8:8,128,112,112:128 vgg16.3_2.b8:8,256,56,56:256 vgg16.4_2.b8:8,512,28,28:512
 vgg16.5_2.b8:8,512,14,14:512"
-# F(4,3)'s other ring shapes: 8 x 8 tiles in chunks of 4 (session 67's default) and over 16 x 32
-# blocks in chunks of 8, and 4 x 4 tiles 6 points a thread (the default before session 67).
-new_tiles="32,16,8,8,4,1 16,32,8,8,8,1 32,16,4,4,4,6"
+# F(4,3)'s other ring shapes: 8 x 8 tiles a point a thread (one work-group a multiprocessor) in
+# chunks of 8 (past 96 KiB) and of 4 (session 67's default), and over 16 x 32 blocks in chunks of 8.
+new_tiles="32,16,8,8,8,1 32,16,8,8,4,1 16,32,8,8,8,1"
 
 # One kernel configuration: its per-kernel lines and total, or (prefill) its sm_90 build.
 one() {  # build label shape k plan m [tiles]

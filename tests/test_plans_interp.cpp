@@ -279,12 +279,15 @@ TEST(PlansInterpNchwOutputRows, PartialBlocksAndTilesMatchReference) {
 // still match. The interpreter stops on any race, out-of-bounds access or unwritten read. Every
 // case runs with two tile shapes: 16 x 16 (a thread per (channel, tile) pair in the patches'
 // transform) and 64 x 8 (more threads than pairs: up to alpha threads share a pair, a band of V's
-// rows each); at alpha 4 and 6 (F(2,3), F(4,3), F(3,2), F(2,5)) also with the shape the planner
-// takes on a GPU (8 x 8 register tiles, a point a thread, 32 x 32 and 32 x 16 blocks: its exchange
-// stores runs of 4 at a padded pitch, plans::fma_exchange_pitch, and 32 x 16 pads the patches' and
-// V's planes), in chunks of 4 and of 8 channels (float32: 8 and 1; 2 threads a pair's transform).
+// rows each); at alpha 4 and 6 (F(2,3), F(4,3), F(3,2), F(2,5)) also with 8 x 8 register tiles a
+// point a thread (the planner's F(2,3) shape on a GPU): 32 x 32 and 32 x 16 blocks, in chunks of 4
+// and of 8 channels (float32: 8 and 1; 2 threads a pair's transform), and 16 x 32 (V's rows of
+// neighbouring points padded: ring_v_row); their exchange stores runs of 4 in rows laid out for
+// the banks (plans::fma_exchange_layout), 32 x 16 pads the patches' and V's planes, and U's rows of
+// neighbouring points are 16 banks apart (ring_u_point).
 TEST(PlansInterpFusedRing, EpiloguesLayoutsAndTypesMatchReference) {
-  const std::array<std::array<int, 5>, 4> tile_shapes = {{{16, 16, 4, 4, 4}, {64, 8, 4, 4, 4}, {32, 0, 8, 8, 4}, {32, 0, 8, 8, 8}}};
+  const std::array<std::array<int, 5>, 5> tile_shapes = {
+      {{16, 16, 4, 4, 4}, {64, 8, 4, 4, 4}, {32, 0, 8, 8, 4}, {32, 0, 8, 8, 8}, {16, 32, 8, 8, 4}}};
   const std::vector<std::pair<int, int>> fs = {{1, 3}, {2, 3}, {3, 3}, {4, 3}, {3, 2}, {2, 5}, {4, 2}};
   const std::vector<Epilogue> epilogues = epilogue_variants();
   const std::vector<Padding> pads = {Padding::all(0), Padding::all(1), Padding::all(2), {0, 2, 1, 0}};
@@ -300,10 +303,11 @@ TEST(PlansInterpFusedRing, EpiloguesLayoutsAndTypesMatchReference) {
           ++i;
           if (!has_output(cc)) continue;
           Options o = plan_options("fused", m, tiles);
-          if (tiles[2] == 8) {  // the planner's shape on a GPU, at alpha 4 and 6
+          if (tiles[2] == 8) {  // 8 x 8 tiles a point a thread, at alpha 4 and 6 (bp 0: the planner's block)
             const int alpha = m + r - 1;
             if (alpha != 4 && alpha != 6) continue;
-            o.block_tiles = alpha == 4 ? 32 : 16, o.points_per_thread = 1;
+            if (!tiles[1]) o.block_tiles = alpha == 4 ? 32 : 16;
+            o.points_per_thread = 1;
             // Chunks of 8 only in the ring (float32 tensors), which takes past 48 KiB at alpha 6.
             if (tiles[4] == 8 && dtype != DType::f32) continue;
           }

@@ -7,10 +7,10 @@
 // conflicts. A 16-byte load (LDS.128) goes by half-warps instead, as Nsight Compute counted the
 // FMA fused ring's on an H100 (session 68: 4,800 load requests a work-group as the interpreter
 // counts them, in 9,408 wavefronts, 2,304 of them conflicts: its U loads, two points' rows 128
-// bytes apart in a half-warp, where quarter-warps saw none). What the interpreter counts by it (interp/shared_counts.cpp) is the IR's accesses: an
-// aligned vector is one access (CUDA renders f32 vectors and 2 or 4 halves so, other vectors lane by
-// lane), an accumulating store once (not its read), a load every thread makes of one element
-// (uniform) not at all.
+// bytes apart in a half-warp, where quarter-warps saw none). What the interpreter counts by it
+// (interp/shared_counts.cpp) is the IR's accesses: an aligned vector is one access (CUDA renders
+// f32 vectors and 2 or 4 halves so, other vectors lane by lane), an accumulating store once (not
+// its read), a load every thread makes of one element (uniform) not at all.
 #pragma once
 
 #include <cstdint>

@@ -24,8 +24,8 @@ constexpr const char* kMagic = "wino tuning 1";
 // vector width asked for rather than its own, session 40; 7: the tensor-core fused ring's 2D
 // blocks of tiles, session 50; 8: CUDA times runs back to back, without the launch's latency,
 // session 64; 9: fused's FMA ring at 8 x 8 register tiles, a point a thread, and a CPU plan's
-// narrower vector on a tie, session 67; 10: F(4,3)'s FMA ring in chunks of 8 channels, session
-// 68), so that tune measures again. A change of what the planner picks by its own rules
+// narrower vector on a tie, session 67; 10: the FMA ring's exchange and operand rows laid out for
+// the banks, F(4,3)'s back on 4 x 4 tiles, session 68), so that tune measures again. A change of what the planner picks by its own rules
 // (a candidate's tiles string names only what differs from them) takes one too.
 constexpr int kKernelGeneration = 10;
 

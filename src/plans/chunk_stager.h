@@ -27,9 +27,9 @@ struct StagedOperand {
                    // the work-group's first block: a persistent tile ring's copies of U and patches read
                    // the core's block when issued, issue_bulk_u and issue_tile_patches)
   int64_t base;    // offset in `smem`, in its elements
-  int64_t copy;    // elements of one copy: points x cc x pitch
+  int64_t copy;    // elements of one copy: points x cc x pitch (the patch ring's U: points x point_plane)
   int pitch;       // elements from one row to the next: width plus GemmTiles::pad() (a half operand: 8;
-                   // V by bulk copies: none, GemmTiles::v_pitch)
+                   // V by bulk copies: none, GemmTiles::v_pitch; the patch ring's V: GemmTiles::ring_v_row)
   int first = 0;   // first slot in `next`
   int64_t elements = 0;  // of one chunk: points x cc x width
   int loads = 0;         // elements per thread per chunk
@@ -41,7 +41,8 @@ struct StagedOperand {
     if (channel_major) return ci * channel_plane + xl * pitch;
     return point_plane ? xl * point_plane + ci * pitch : (xl * cc + ci) * pitch;
   }
-  /// The same for row `row` of the copy's rows in order ([points][cc] or [cc][points]).
+  /// The same for row `row` of a [points][cc] copy's rows in order (not channel_major: its channels'
+  /// planes are padded, which a row's number alone does not say).
   ir::Expr row_at(ir::Expr row, int cc) const { return point_plane ? row_start(row / cc, row % cc, cc) : row * pitch; }
 };
 

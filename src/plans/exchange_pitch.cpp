@@ -5,7 +5,7 @@
 // fused ring's exchange, session 67); one pitch can rarely suit both the stores and the readers
 // (a tile a thread, rows apart): at 32 x 16 with 8 x 8 register tiles a quarter-warp stores 4
 // rows 4 apart and a warp reads 2 neighbouring rows, which pitch 20 served in 2 passes each where
-// rows of 16 with 8 floats after every 4 serve both in one. So both are counted, over pitches and
+// rows of 16 with 4 floats after every 2 serve both in one. So both are counted, over pitches and
 // groups' pads, and the fewest passes win.
 #include "common/shared_banks.h"
 #include "plans/gemm_parts.h"

@@ -242,12 +242,12 @@ struct GemmTiles {
   /// conflicts at bp = 16: session 67). Patch rows on either side of a channel's last row still
   /// share banks where a warp's rows cross it (odd alpha, or bp = 8).
   int64_t ring_v_plane() const { return spread_banks(int64_t{points} * ring_v_row()); }
-  /// Where a half-warp spans two points (8 x 8 register tiles, a point a thread: 8 threads a
-  /// point), the second point's operand rows start 16 banks past the first's, so that their
+  /// Where a half-warp spans two points (8 x 8 register tiles over 32 x 16 or 16 x 32, a point a
+  /// thread: 8 threads a point), the second point's operand rows start 16 banks past the first's, so that their
   /// 16-byte loads (by half-warps) fill distinct banks (unpadded, 2-way conflicts on the H100's U:
   /// session 68): the patch ring's floats from one point's rows of U ([cc][bk]) to the next, and
   /// from one point's row of V ([bp]) to the next.
-  bool half_warp_spans_points() const { return ppt == 1 && rk > 0 && rp > 0 && (bk / rk) * (bp / rp) < 16; }
+  bool half_warp_spans_points() const { return ppt == 1 && rk > 0 && rp > 0 && (bk / rk) * (bp / rp) == 8; }
   int64_t ring_u_point() const {
     const int64_t rows = int64_t{cc} * bk;
     return half_warp_spans_points() ? rows + ((16 - rows % 32) % 32 + 32) % 32 : rows;
