@@ -80,6 +80,28 @@ bool output_by_channels(const ConvDesc& d, const GemmTiles& g);
 /// Where the accumulators of a block go: GemmCore's kb and pb say which block.
 using AccumulatorSink = std::function<void(const GemmCore&)>;
 
+class ChunkStager;
+
+// The multiplication's steps the pipelines share (gemm_core.cpp) and the tensor-core fused's ring
+// of input patches (tile_ring_pipeline.cpp).
+/// acc = 0 (in a thread region).
+void zero_accumulators(ir::KernelBuilder& b, const GemmCore& core);
+/// acc += the chunk of staged copy `buf` on warpgroup mmas (gemm_core.cpp says how).
+void multiply_chunk_async(ir::KernelBuilder& b, const GemmCore& core, const ChunkStager& st, ir::Expr tid,
+                          ir::Expr buf, ir::Expr accumulate, bool wait = true);
+/// acc += the staged copy `buf`: all of the work-group's points, or on tensor cores the `count`
+/// points from first_point on that the copy holds; on warpgroup mmas `chunk` is the chunk's place
+/// in its block.
+void multiply(ir::KernelBuilder& b, const GemmCore& core, const ChunkStager& st, ir::Expr tid, ir::Expr buf,
+              int first_point = 0, int count = 0, ir::Expr chunk = {});
+/// Warps with roles: a producer's wait until the consumers have let copy s % copies go for its
+/// use at step s (its release after step s - copies; none before the first use of each copy).
+void wait_until_released(ir::KernelBuilder& b, const ir::Memory* empty, ir::Expr s, int copies);
+/// The tensor-core fused's ring of input patches (GemmTiles::tile_patch_ring) over the chunks of
+/// each of the work-group's blocks, `sink` after each (tile_ring_pipeline.cpp).
+void pipeline_tile_patches(ir::KernelBuilder& b, GemmCore& core, ChunkStager& st, int64_t chunks, int64_t pblocks,
+                           int64_t kblocks, const AccumulatorSink& sink);
+
 /// Zeroes the accumulators, multiplies every channel chunk and runs `sink`, for each tile block
 /// of the work-group (one, or GemmTiles::persistent_groups' several); `exchange` (pitch 0: none)
 /// sizes work-group memory for an exchange of the accumulators afterwards, its rows so laid out.
