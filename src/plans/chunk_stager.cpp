@@ -388,8 +388,7 @@ void ChunkStager::issue_patch_copies(Expr tid, Expr c0, Expr buf) {
       Expr cin = d_.c % g_.cc ? min(c, b_.i32(d_.c - 1)) : c;
       Expr ihin = min(max(ih, b_.i32(0)), b_.i32(d_.h - 1));
       Expr at = b_.let("at", image_base(d_.layout, tc.n, cin, d_.c, HW) + ihin * (d_.w * step));
-      Expr dst = b_.let("dst", b_.i32(patch_base_) + buf * (g_.cc * g_.ring_patch_plane()) + r / A * g_.ring_patch_plane() +
-                                   r % A * g_.ring_patch_row() + pl);
+      Expr dst = b_.let("dst", ring_patches(buf, r / A) + r % A * g_.ring_patch_row() + pl);
       for (int j = 0; j < A; ++j)
         b_.copy_async(v().smem, dst + j * bp, input_, at + col[j], 1, logical_and(ok, col_ok[j]), true);
     };
@@ -398,6 +397,10 @@ void ChunkStager::issue_patch_copies(Expr tid, Expr c0, Expr buf) {
     if ((k + 1) * (T / bp) > rows) b_.if_then(lt(r, b_.i32(rows)), body);
     else body();
   }
+}
+
+Expr ChunkStager::ring_patches(Expr buf, Expr ci) const {
+  return b_.i32(patch_base_) + buf * (g_.cc * g_.ring_patch_plane()) + ci * g_.ring_patch_plane();
 }
 
 int ChunkStager::band_parts(int64_t pairs) const {
@@ -433,7 +436,7 @@ void ChunkStager::transform_patches(Expr tid, Expr buf) {
     b_.if_then(lt(slot, b_.i32(pairs * parts)), [&] {
       Expr pair = b_.let("pair", slot % pairs), part = b_.let("part", slot / pairs);
       Expr ci = pair / g_.bp, pl = pair % g_.bp;
-      Expr from = b_.let("from", b_.i32(patch_base_) + buf * (g_.cc * g_.ring_patch_plane()) + ci * g_.ring_patch_plane() + pl);
+      Expr from = b_.let("from", ring_patches(buf, ci) + pl);
       Expr to = b_.let("to", b_.i32(v().base) + buf * v().copy + ci * g_.ring_v_plane() + pl);
       const int A = t_.alpha;
       for (int h = 0; h < parts; ++h) {

@@ -169,6 +169,9 @@ class ChunkStager {
   int first_point_ = 0;  // of the copy being issued (issue_copies)
   int workers_ = 0;
   int64_t patch_base_ = 0;  // GemmTiles::patch_ring: the raw patches' copies in work-group memory, after V's
+  /// Where channel ci's patches start in copy `buf` of the patch ring ([cc][alpha][alpha][bp], its
+  /// rows and planes padded: GemmTiles::ring_patch_row, ring_patch_plane).
+  ir::Expr ring_patches(ir::Expr buf, ir::Expr ci) const;
   const ir::Memory* patches_ = nullptr;  // GemmTiles::tile_patch_ring: the raw patches' copies, in the input's type
   ir::KernelBuilder& b_;
   const ConvDesc& d_;

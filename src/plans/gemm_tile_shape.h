@@ -250,7 +250,7 @@ struct GemmTiles {
   bool half_warp_spans_points() const { return ppt == 1 && rk > 0 && rp > 0 && (bk / rk) * (bp / rp) == 8; }
   int64_t ring_u_point() const {
     const int64_t rows = int64_t{cc} * bk;
-    return half_warp_spans_points() ? rows + ((16 - rows % 32) % 32 + 32) % 32 : rows;
+    return half_warp_spans_points() ? pad_to_bank(rows, 16) : rows;
   }
   int ring_v_row() const { return half_warp_spans_points() && bp % 32 == 0 ? bp + 16 : bp; }
   int64_t ring_patch_row() const { return spread_banks(int64_t{ring_alpha()} * bp); }
@@ -260,9 +260,9 @@ struct GemmTiles {
     while ((a + 1) * (a + 1) <= points) ++a;
     return a;
   }
-  int64_t spread_banks(int64_t elements) const {
-    return bp < 32 && 32 % bp == 0 ? elements + ((bp - elements) % 32 + 32) % 32 : elements;
-  }
+  int64_t spread_banks(int64_t elements) const { return bp < 32 && 32 % bp == 0 ? pad_to_bank(elements, bp) : elements; }
+  /// `elements` (floats) padded to the least count that is `bank` banks past a multiple of 32.
+  static int64_t pad_to_bank(int64_t elements, int64_t bank) { return elements + ((bank - elements) % 32 + 32) % 32; }
   /// Floats of work-group memory the staged chunks take.
   int64_t stage_floats() const {
     if (patch_ring()) return int64_t{stages} * (int64_t{points} * ring_u_point() + cc * (ring_v_plane() + ring_patch_plane()));
