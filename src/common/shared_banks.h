@@ -22,6 +22,9 @@ struct BankPasses {
   int64_t ideal = 0;       // passes the distinct words need without any conflict: 32 words a pass
 };
 
+/// Bytes the banks serve in one pass: 32 banks of 4 bytes.
+constexpr int kBankPassBytes = 128;
+
 /// Lanes in a phase of a 16-byte load (LDS.128); other accesses wider than 4 bytes take 128 bytes' worth.
 constexpr int kWideLoadPhaseLanes = 16;
 

@@ -55,11 +55,30 @@ int64_t resident_groups(const ir::Kernel& k, int pred_regs, const DeviceCaps& ca
 // fp16 GEMM's 128 x 128 blocks of 4 warps with 16 x 8 tiles, two a multiprocessor, at twice the
 // time of 8 x 8 tiles; they measured 0.72-0.95x of it on all 9 batch >= 8 layers, the fastest
 // GEMM on each: bench/results/h100_cudnn_bench_f16_session47{a,b}.json.)
+//
+// An FMA kernel's warps count by their registers: a thread's accumulators are independent FMAs,
+// so fewer warps of larger register tiles hide as much latency. (By warps alone, the fused ring's
+// F(4,3), 12 warps of 152 registers with 6 points a thread, took 0.74 of the rate; it ran at the
+// same FLOP rate as the F(2,3) ring's 18 warps of 97: 27.3 TFLOP/s each on vgg16.1_2.b8, H100,
+// session 68.)
+constexpr int kFullRateRegisters = 96;  // a warp's registers a thread at which it counts as one warp
 double occupancy_rate(const ir::Kernel& k, const KernelStats& s, const DeviceCaps& caps) {
   if (!on_gpu(caps)) return 1.0;
-  const double active = static_cast<double>(resident_groups(k, s.pred_regs, caps) * warps_per_group(k, caps));
+  double active = static_cast<double>(resident_groups(k, s.pred_regs, caps) * warps_per_group(k, caps));
+  if (s.mma_flops == 0) active *= std::max(1.0, static_cast<double>(s.pred_regs) / kFullRateRegisters);
   const double full = s.mma_flops > 0 ? caps.mma_warps_for_full_rate : caps.warps_for_full_rate;
   return std::clamp(active / full, 1.0 / full, 1.0);
+}
+
+// The share of an FMA kernel's time its multiprocessor issues where its work-groups stop at
+// barriers: each waits about half the time (a chunk's transform and multiplication, each fed by
+// the other's barrier), and a multiprocessor idles while all of its `groups` wait. With 2, the FMA
+// fused rings ran 1.5x their FLOPs at the device's rate (H100, 9 layers, session 68); with 9 or
+// more, the unfused GEMMs lose nothing to them.
+constexpr double kBarrierWaitShare = 0.5;
+double barrier_rate(const ir::Kernel& k, const KernelStats& s, const DeviceCaps& caps) {
+  if (!on_gpu(caps) || s.mma_flops > 0 || s.barriers == 0) return 1.0;
+  return 1.0 - std::pow(kBarrierWaitShare, static_cast<double>(resident_groups(k, s.pred_regs, caps)));
 }
 
 // A CPU thread's arrays indexed at run time (the CPU fused plan's V and M) live in its core's L2
@@ -161,11 +180,15 @@ LaunchCost launch_cost(const plans::Program& prog, const plans::Launch& l, const
   // picks were fitted with them.
   const double issued_sh =
       caps.shared_gbs > 0 ? (s.shared_bytes - s.mma_async_shared_bytes) / (caps.shared_gbs * 1e3) : 0;
+  // An FMA kernel's work-groups store their results at their end, where nothing of theirs
+  // overlaps the stores: counted apart, the unfused GEMM's 16 KiB a work-group of M took its time on
+  // vgg16.1_2.b8 from 152 us (its FLOPs) to 222 (H100: 242.5 measured, session 64).
+  const double stores = on_gpu(caps) && s.mma_flops == 0 ? s.stored_bytes / (caps.bandwidth_gbs * 1e3) : 0;
   const double issue = s.mma_flops > 0 ? f + issued_sh : f;
   // Work-groups run in waves of one per core: the last wave's idle cores are lost.
   const double groups = static_cast<double>(k.num_groups);
-  const double util =
-      std::max(groups / (std::ceil(groups / caps.cores) * caps.cores) * occupancy_rate(k, s, caps), 1e-3);
+  const double util = std::max(
+      groups / (std::ceil(groups / caps.cores) * caps.cores) * occupancy_rate(k, s, caps) * barrier_rate(k, s, caps), 1e-3);
   const double serial = thread_path_us(k, s, caps);
   // Where a multiprocessor holds one work-group (the tensor-core fused ring, or fused-output in
   // tf32, each the whole register file), nothing overlaps a group's phases and the path repeats
@@ -180,7 +203,7 @@ LaunchCost launch_cost(const plans::Program& prog, const plans::Launch& l, const
           ? static_cast<double>(s.barriers) * kMmaBarrierUs * groups / (caps.cores * resident_groups(k, s.pred_regs, caps))
           : 0.0;
   const std::pair<double, const char*> terms[] = {
-      {issue / util + barrier_wait, "FLOPs"}, {b / util, "bytes"}, {sh / util, "work-group memory"}, {serial * waves, "latency"}};
+      {issue / util + barrier_wait + stores, "FLOPs"}, {b / util, "bytes"}, {sh / util, "work-group memory"}, {serial * waves, "latency"}};
   const auto* top = std::max_element(std::begin(terms), std::end(terms),
                                      [](const auto& x, const auto& y) { return x.first < y.first; });
   return {top->first + caps.launch_us, charged, top->second};

@@ -5,11 +5,14 @@
 #include <deque>
 #include <map>
 #include <optional>
+#include <span>
 #include <unordered_map>
 #include <set>
 #include <unordered_set>
 #include <vector>
 
+#include "common/shared_banks.h"
+#include "ir/mma.h"
 #include "ir/values.h"
 
 namespace wino::planner {
@@ -119,18 +122,20 @@ class Analyzer {
     (void)fresh;
   }
 
-  // An integer expression's value where `var` is `v` (let variables through their values), or
-  // nothing where it depends on anything else (threads, work-groups, other loops, memory).
-  std::optional<int64_t> eval(const Node* n, const Node* var, int64_t v) const {
-    if (n == var) return v;
+  using Binding = std::pair<const Node*, int64_t>;
+  // An integer expression's value where the variables of `env` take their values (let variables
+  // through their values), or nothing where it depends on anything else (memory, other variables).
+  std::optional<int64_t> eval(const Node* n, std::span<const Binding> env) const {
+    for (const auto& [var, v] : env)
+      if (n == var) return v;
     if (n->op == Op::const_int) return n->ival;
     if (n->op == Op::var) {
       auto it = let_values_.find(n);
-      return it == let_values_.end() ? std::nullopt : eval(it->second, var, v);
+      return it == let_values_.end() ? std::nullopt : eval(it->second, env);
     }
     std::optional<int64_t> a[3];
     for (int i = 0; i < n->nargs; ++i)
-      if (!(a[i] = eval(n->args[i], var, v))) return std::nullopt;
+      if (!(a[i] = eval(n->args[i], env))) return std::nullopt;
     switch (n->op) {
       case Op::add: return *a[0] + *a[1];
       case Op::sub: return *a[0] - *a[1];
@@ -148,6 +153,8 @@ class Analyzer {
       case Op::logical_not: return !*a[0];
       case Op::select: return *a[0] ? *a[1] : *a[2];
       case Op::warp_uniform: return *a[0];
+      case Op::neg: return -*a[0];
+      case Op::cast: return n->type.scalar == Scalar::i32 ? a[0] : std::nullopt;
       default: return std::nullopt;
     }
   }
@@ -166,7 +173,8 @@ class Analyzer {
     for (int64_t v = f.first; v < f.extent; ++v) {
       bool all = true;
       auto take = [&](const Node* c) {  // false where `c` cannot be evaluated
-        const std::optional<int64_t> x = eval(c, f.var, v);
+        const Binding at[] = {{f.var, v}};
+        const std::optional<int64_t> x = eval(c, at);
         all = all && x && *x != 0;
         return x.has_value();
       };
@@ -199,6 +207,53 @@ class Analyzer {
       return f;
     }
     return nullptr;
+  }
+
+  // The work-group memory bytes `s` moves for `mult` executions by threads, `bytes` each: its
+  // warps' passes through the banks (common/shared_banks.h) at 128 bytes a pass, where lanes that
+  // read one word share it. Counted by bytes, the FMA GEMMs' loads of one row by a warp's lanes
+  // put the fused ring's F(4,3) work-group memory at twice what the interpreter counts
+  // (17,664 passes a work-group on vgg16.1_2.b8) and the ring at 1.7x its H100 time, session 68.
+  // Each warp of the first work-group is evaluated with the enclosing loops at their first
+  // iteration that takes every branch open on them; where an index or a lane's branch cannot be
+  // evaluated, the bytes.
+  int64_t shared_traffic(const Stmt& s, int64_t bytes, int64_t mult) const {
+    if (!in_threads_ || mult == 0) return bytes * mult;
+    std::vector<Binding> env{{k_.group_id.node(), 0}};  // (a branch on the group: the first group's, once)
+    for (const Frame& f : frames_) env.push_back({f.var, first_taken(f)});
+    env.push_back({thread_frame_.var, 0});
+    const std::optional<int64_t> counted = iterations(thread_frame_, nullptr);  // the threads `mult` counts
+    const int element = type_bytes(s.memory->type);
+    const int lanes = s.kind == StmtKind::load ? s.var.type().lanes : s.value.type().lanes;
+    const int width = s.aligned ? lanes : 1;  // unaligned vectors go element by element
+    const int phase = s.kind == StmtKind::load && element * width == 16 ? kWideLoadPhaseLanes : 0;
+    int64_t passes = 0;
+    for (int64_t w = thread_frame_.first / kWarp * kWarp; w < thread_frame_.extent; w += kWarp) {
+      int64_t start[kWarp];
+      for (int l = 0; l < kWarp; ++l) {
+        const int64_t t = w + l;
+        start[l] = -1;
+        if (t < thread_frame_.first || t >= thread_frame_.extent) continue;
+        env.back().second = t;
+        const auto taken = [&](const Node* c) { return eval(c, env).value_or(1) != 0; };  // unknown: taken
+        if (!std::all_of(branches_.begin(), branches_.end(), taken) || (s.cond && !taken(s.cond.node()))) continue;
+        const std::optional<int64_t> index = eval(s.index.node(), env);
+        if (!index) return bytes * mult;
+        start[l] = *index * element;
+      }
+      passes += bank_passes(start, element * width, phase).wavefronts;
+    }
+    if (!counted || *counted == 0) return bytes * mult;
+    return mult * passes * kBankPassBytes * (lanes / width) / *counted;
+  }
+  // The first value of a loop's variable that takes every branch open on it (evaluated alone).
+  int64_t first_taken(const Frame& f) const {
+    for (int64_t v = f.first; v < f.extent; ++v) {
+      const Binding at[] = {{f.var, v}};
+      if (std::all_of(f.conds.begin(), f.conds.end(), [&](const Node* c) { return eval(c, at).value_or(1) != 0; }))
+        return v;
+    }
+    return f.first;
   }
 
   // Loop end positions are needed when a use inside is seen: measure the loop first.
@@ -270,7 +325,7 @@ class Analyzer {
           array_access(s.memory, s.index);
           if (s.memory->space == Space::global) stats_.bytes += type_bytes(s.memory->type.with_lanes(s.var.type().lanes)) * per_thread;
           if (s.memory->space == Space::shared)
-            stats_.shared_bytes += type_bytes(s.memory->type.with_lanes(s.var.type().lanes)) * per_thread;
+            stats_.shared_bytes += shared_traffic(s, type_bytes(s.memory->type.with_lanes(s.var.type().lanes)), per_thread);
           if (s.memory->space == Space::per_thread && s.index->op == Op::const_int) {
             define(s.var.node(), 0);
             alias_[static_cast<int>(intervals_.size()) - 1] = s.memory;
@@ -280,10 +335,14 @@ class Analyzer {
           break;
         case StmtKind::store:
           array_access(s.memory, s.index);
-          if (s.memory->space == Space::global)
-            stats_.bytes += (s.accumulate ? 2 : 1) * type_bytes(s.memory->type.with_lanes(s.value.type().lanes)) * per_thread;
+          if (s.memory->space == Space::global) {
+            const int64_t stored = type_bytes(s.memory->type.with_lanes(s.value.type().lanes)) * per_thread;
+            stats_.bytes += (s.accumulate ? 2 : 1) * stored;
+            stats_.stored_bytes += stored;
+          }
           if (s.memory->space == Space::shared)
-            stats_.shared_bytes += (s.accumulate ? 2 : 1) * type_bytes(s.memory->type.with_lanes(s.value.type().lanes)) * per_thread;
+            stats_.shared_bytes += (s.accumulate ? 2 : 1) *
+                                   shared_traffic(s, type_bytes(s.memory->type.with_lanes(s.value.type().lanes)), per_thread);
           if (s.accumulate && s.memory->type == Type::f32) add_flops(per_thread * s.value.type().lanes, s.value.type());
           break;
         case StmtKind::loop: loop(s, mult * s.extent); break;
@@ -308,7 +367,9 @@ class Analyzer {
           {
             int64_t taken = mult;
             Frame* f = narrow(s, taken);
+            branches_.push_back(s.cond.node());
             block(s.body, taken);
+            branches_.pop_back();
             if (f) f->conds.pop_back();
           }
           break;
@@ -429,6 +490,7 @@ class Analyzer {
   std::vector<std::pair<int64_t, int64_t>> role_spans_;  // the role loops' positions, first to last
   std::deque<Frame> frames_;  // the enclosing loops, outermost first (narrow() keeps pointers: a deque)
   Frame thread_frame_{};       // the thread region's
+  std::vector<const Node*> branches_;  // the conditions of the enclosing if_then statements
 };
 
 }  // namespace

@@ -21,6 +21,7 @@ struct KernelStats {
   // a step, charged at the tensor cores' peak rather than a GEMM's (DeviceCaps::tf32_gflops).
   int64_t peak_mma_tf32_flops = 0;
   int64_t bytes = 0;       // global bytes loaded and stored by all threads (masked included)
+  int64_t stored_bytes = 0;  // of which stored
   int64_t shared_bytes = 0;  // work-group memory bytes loaded and stored by all threads
   int64_t mma_async_shared_bytes = 0;  // of which warpgroup mmas read (no thread's instruction does)
   int64_t barriers = 0;      // barriers each work-group passes (loop trips included)
