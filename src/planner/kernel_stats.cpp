@@ -5,7 +5,6 @@
 #include <deque>
 #include <map>
 #include <optional>
-#include <span>
 #include <unordered_map>
 #include <set>
 #include <unordered_set>
@@ -14,6 +13,7 @@
 #include "common/shared_banks.h"
 #include "ir/mma.h"
 #include "ir/values.h"
+#include "planner/warp_values.h"
 
 namespace wino::planner {
 
@@ -122,42 +122,7 @@ class Analyzer {
     (void)fresh;
   }
 
-  using Binding = std::pair<const Node*, int64_t>;
-  // An integer expression's value where the variables of `env` take their values (let variables
-  // through their values), or nothing where it depends on anything else (memory, other variables).
-  std::optional<int64_t> eval(const Node* n, std::span<const Binding> env) const {
-    for (const auto& [var, v] : env)
-      if (n == var) return v;
-    if (n->op == Op::const_int) return n->ival;
-    if (n->op == Op::var) {
-      auto it = let_values_.find(n);
-      return it == let_values_.end() ? std::nullopt : eval(it->second, env);
-    }
-    std::optional<int64_t> a[3];
-    for (int i = 0; i < n->nargs; ++i)
-      if (!(a[i] = eval(n->args[i], env))) return std::nullopt;
-    switch (n->op) {
-      case Op::add: return *a[0] + *a[1];
-      case Op::sub: return *a[0] - *a[1];
-      case Op::mul: return *a[0] * *a[1];
-      case Op::div: return *a[1] ? std::optional<int64_t>(*a[0] / *a[1]) : std::nullopt;
-      case Op::mod: return *a[1] ? std::optional<int64_t>(*a[0] % *a[1]) : std::nullopt;
-      case Op::min: return std::min(*a[0], *a[1]);
-      case Op::max: return std::max(*a[0], *a[1]);
-      case Op::lt: return *a[0] < *a[1];
-      case Op::le: return *a[0] <= *a[1];
-      case Op::eq: return *a[0] == *a[1];
-      case Op::ne: return *a[0] != *a[1];
-      case Op::logical_and: return *a[0] && *a[1];
-      case Op::logical_or: return *a[0] || *a[1];
-      case Op::logical_not: return !*a[0];
-      case Op::select: return *a[0] ? *a[1] : *a[2];
-      case Op::warp_uniform: return *a[0];
-      case Op::neg: return -*a[0];
-      case Op::cast: return n->type.scalar == Scalar::i32 ? a[0] : std::nullopt;
-      default: return std::nullopt;
-    }
-  }
+  using Binding = WarpValues::Binding;
 
   // A loop (or the thread region) whose variable branches may narrow.
   struct Frame {
@@ -170,20 +135,22 @@ class Analyzer {
   // depends on something else.
   std::optional<int64_t> iterations(const Frame& f, const Node* extra) const {
     int64_t n = 0;
-    for (int64_t v = f.first; v < f.extent; ++v) {
-      bool all = true;
-      auto take = [&](const Node* c) {  // false where `c` cannot be evaluated
-        const Binding at[] = {{f.var, v}};
-        const std::optional<int64_t> x = eval(c, at);
-        all = all && x && *x != 0;
-        return x.has_value();
-      };
-      for (const Node* c : f.conds)
-        if (!take(c)) return std::nullopt;
-      if (extra && !take(extra)) return std::nullopt;
-      n += all;
+    for (int64_t first = f.first; first < f.extent; first += kWarp) {
+      WarpValues values(let_values_, {}, f.var, first);
+      WarpValues::Lanes all;
+      all.fill(1);
+      for (const Node* c : f.conds) if (!take(values, c, all)) return std::nullopt;
+      if (extra && !take(values, extra, all)) return std::nullopt;
+      for (int l = 0; l < kWarp && first + l < f.extent; ++l) n += all[l];
     }
     return n;
+  }
+  // Clears the lanes of `all` where `c` is false; false where it cannot be evaluated.
+  static bool take(WarpValues& values, const Node* c, WarpValues::Lanes& all) {
+    const std::optional<WarpValues::Lanes> x = values.of(c);
+    if (!x) return false;
+    for (int l = 0; l < kWarp; ++l) all[l] = all[l] && (*x)[l] != 0;
+    return true;
   }
   // The executions of an if_then's body among `mult`, those of the statement: where its condition
   // depends on the innermost loop's variable alone, the share of the iterations that take it and
@@ -221,37 +188,36 @@ class Analyzer {
     if (!in_threads_ || mult == 0) return bytes * mult;
     std::vector<Binding> env{{k_.group_id.node(), 0}};  // (a branch on the group: the first group's, once)
     for (const Frame& f : frames_) env.push_back({f.var, first_taken(f)});
-    env.push_back({thread_frame_.var, 0});
     const std::optional<int64_t> counted = iterations(thread_frame_, nullptr);  // the threads `mult` counts
+    if (!counted || *counted == 0) return bytes * mult;
     const int element = type_bytes(s.memory->type);
     const int lanes = s.kind == StmtKind::load ? s.var.type().lanes : s.value.type().lanes;
     const int width = s.aligned ? lanes : 1;  // unaligned vectors go element by element
     const int phase = s.kind == StmtKind::load && element * width == 16 ? kWideLoadPhaseLanes : 0;
     int64_t passes = 0;
     for (int64_t w = thread_frame_.first / kWarp * kWarp; w < thread_frame_.extent; w += kWarp) {
+      WarpValues values(let_values_, env, thread_frame_.var, w);
+      WarpValues::Lanes active;
+      for (int l = 0; l < kWarp; ++l) active[l] = w + l >= thread_frame_.first && w + l < thread_frame_.extent;
+      for (const Node* c : branches_) take(values, c, active);  // (one that cannot be evaluated: taken)
+      if (s.cond) take(values, s.cond.node(), active);
+      const std::optional<WarpValues::Lanes> index = values.of(s.index.node());
+      if (!index) return bytes * mult;
       int64_t start[kWarp];
-      for (int l = 0; l < kWarp; ++l) {
-        const int64_t t = w + l;
-        start[l] = -1;
-        if (t < thread_frame_.first || t >= thread_frame_.extent) continue;
-        env.back().second = t;
-        const auto taken = [&](const Node* c) { return eval(c, env).value_or(1) != 0; };  // unknown: taken
-        if (!std::all_of(branches_.begin(), branches_.end(), taken) || (s.cond && !taken(s.cond.node()))) continue;
-        const std::optional<int64_t> index = eval(s.index.node(), env);
-        if (!index) return bytes * mult;
-        start[l] = *index * element;
-      }
+      for (int l = 0; l < kWarp; ++l) start[l] = active[l] ? (*index)[l] * element : -1;
       passes += bank_passes(start, element * width, phase).wavefronts;
     }
-    if (!counted || *counted == 0) return bytes * mult;
     return mult * passes * kBankPassBytes * (lanes / width) / *counted;
   }
   // The first value of a loop's variable that takes every branch open on it (evaluated alone).
   int64_t first_taken(const Frame& f) const {
-    for (int64_t v = f.first; v < f.extent; ++v) {
-      const Binding at[] = {{f.var, v}};
-      if (std::all_of(f.conds.begin(), f.conds.end(), [&](const Node* c) { return eval(c, at).value_or(1) != 0; }))
-        return v;
+    for (int64_t first = f.first; first < f.extent; first += kWarp) {
+      WarpValues values(let_values_, {}, f.var, first);
+      WarpValues::Lanes all;
+      all.fill(1);
+      for (const Node* c : f.conds) take(values, c, all);  // (one that cannot be evaluated: taken)
+      for (int l = 0; l < kWarp && first + l < f.extent; ++l)
+        if (all[l]) return first + l;
     }
     return f.first;
   }
