@@ -241,6 +241,22 @@ TEST(PlannerGpu, LoneWorkGroupsTakeTheirPathEachWave) {
   }
 }
 
+// The FMA fused ring (fp32) where it wins, unfused where it loses: on an H100 the ring's F(4,3)
+// took 420.1 us on vgg16.1_2.b8 and 116.2 on resnet50.c2.b32 against unfused F(6,3)'s 456.0 and
+// 135.7, and lost on the other batch >= 8 layers (0.45-0.72x; session 68, call E). The model
+// counted its work-group memory by bytes, twice the passes its broadcast loads take, and put it
+// at 718 and 181 us.
+TEST(PlannerGpu, FmaFusedRingWhereItWins) {
+  for (const ConvDesc& d : {layer(8, 64, 224, 64), layer(32, 64, 56, 64)}) {
+    const PlanCandidate c = explain(d, Options{}, "sm_90:h100").candidates.front();
+    EXPECT_EQ(c.plan + " F(" + std::to_string(c.m) + ",3)", "fused F(4,3)") << d.str();
+  }
+  for (const ConvDesc& d : {layer(32, 128, 28, 128), layer(32, 256, 14, 256), layer(32, 512, 7, 512),
+                            layer(8, 128, 112, 128), layer(8, 256, 56, 256), layer(8, 512, 28, 512),
+                            layer(8, 512, 14, 512)})
+    EXPECT_EQ(explain(d, Options{}, "sm_90:h100").candidates.front().plan, "unfused") << d.str();
+}
+
 // sm_90:h100 plans for an H100 (slower memory than the H200 that plain sm_90 stands for); another
 // name after the architecture is refused.
 TEST(PlannerGpu, TargetsNameTheGpuAMeasurementCameFrom) {
