@@ -1,28 +1,41 @@
 #!/usr/bin/env python3
 """Per-layer table of the Winograd plans (unfused, fused-input, fused, fused-output) against cuDNN
 from one JSON of `wino_cudnn_bench --all-plans --json`: each plan's fastest spill-free candidate,
-its time, the bytes its kernels move and the FLOPs they do (the cost model's counts, the weight
-transform left out), and which of the two bounds the time (bytes at the memory bandwidth, FLOPs at
-the FP32 peak) with the fraction of it reached."""
+its time, and by the cost model (`wino explain --json --target T` on the same layer) the memory
+traffic it charges (each kernel's buffers once: what reaches HBM where L2 takes the rereads), the
+term that limits its predicted time (bytes, FLOPs, work-group memory, latency) and that prediction.
+Usage: scripts/fusion_table.py SWEEP.json [--wino BIN] [--target T] (T: the GPU the sweep ran on,
+sm_90 for an H200, sm_90:h100 for an H100)"""
 import argparse
 import json
+import subprocess
 import sys
 
 PLANS = ["unfused", "fused-input", "fused", "fused-output"]
 
 
 def parse_args():
-    p = argparse.ArgumentParser(description=__doc__)
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("json", help="output of wino_cudnn_bench --all-plans --json FILE")
-    p.add_argument("--bandwidth-tbs", type=float, default=4.3, help="memory bandwidth, TB/s (H200 measured: 4.3)")
-    p.add_argument("--peak-tflops", type=float, default=67.0, help="FP32 FMA peak, TFLOP/s (H200: 67)")
+    p.add_argument("--wino", default="build/release/wino", help="the wino binary whose cost model explains the picks")
+    p.add_argument("--target", default="sm_90", help="the GPU the sweep ran on: sm_90 (H200) or sm_90:h100")
     return p.parse_args()
 
 
-def work(candidate):
-    """Bytes and FLOPs of a candidate's kernels, the weight transform (done once) left out."""
-    kernels = [k for k in candidate["kernels"] if k["stage"] != "weight_transform"]
-    return sum(k["bytes"] for k in kernels), sum(k["flops"] for k in kernels)
+def model(wino, layer, target):
+    """The cost model's candidates for the sweep's layer, by (plan, m, tiles)."""
+    shape = f"{layer['N']},{layer['C']},{layer['H']},{layer['W']}"
+    out = subprocess.run([wino, "explain", "--shape", shape, "--k", str(layer["K"]), "--pad", "1",
+                          "--target", target, "--json"], capture_output=True, text=True)
+    if out.returncode != 0:
+        sys.exit(f"fusion_table: {wino} explain failed on {layer['layer']}: {out.stderr.strip()}")
+    return {(c["plan"], c["m"], c["tiles"]): c for c in json.loads(out.stdout)[0]["candidates"]}
+
+
+def tiles_of(label):
+    """The tiles of a sweep label ("unfused F(6,3) t64,64,8,8,8" -> "64,64,8,8,8")."""
+    words = [w for w in label.split() if w.startswith("t") and "," in w]
+    return words[0][1:] if words else ""
 
 
 def fastest(layer, plan):
@@ -30,14 +43,14 @@ def fastest(layer, plan):
     return min(runs, key=lambda c: c["us_med"]) if runs else None
 
 
-def cell(c, bandwidth, peak):
+def cell(c, predicted):
     if c is None:
         return "-"
-    nbytes, flops = work(c)
-    t_bytes, t_flops = nbytes / bandwidth * 1e6, flops / peak * 1e6
-    limit, bound = ("bytes", t_bytes) if t_bytes >= t_flops else ("FLOPs", t_flops)
     m = f"F({c['m']},3)" if c["m"] else ""
-    return f"{c['us_med']:.1f} {m} {nbytes / 1e6:.0f} MB {limit} {100 * bound / c['us_med']:.0f}%"
+    p = predicted.get((c["plan"], c["m"], tiles_of(c["label"])))
+    if p is None:
+        return f"{c['us_med']:.1f} {m}"
+    return f"{c['us_med']:.1f} {m} · {p['predicted_mb']:.0f} MB · {p['bound']} ({p['predicted_us']:.0f})"
 
 
 def main():
@@ -48,9 +61,8 @@ def main():
         layers = data["layers"]
     except (OSError, ValueError, KeyError) as e:
         sys.exit(f"fusion_table: cannot read {a.json} as wino_cudnn_bench JSON: {e}")
-    bandwidth, peak = a.bandwidth_tbs * 1e12, a.peak_tflops * 1e12
-    print(f"{data.get('device', '?')}, {data.get('cudnn', '?')}; each cell: us, tile, bytes moved, the limit, "
-          f"and the share of that bound reached ({a.bandwidth_tbs} TB/s, {a.peak_tflops} TFLOP/s)\n")
+    print(f"{data.get('device', '?')}, {data.get('cudnn', '?')}; each cell: measured us, tile · the memory "
+          f"traffic the cost model charges · the term that limits its prediction (predicted us), for {a.target}\n")
     print("| layer | cuDNN us | " + " | ".join(PLANS) + " | fused over unfused |")
     print("|---|---:|" + "---|" * len(PLANS) + "---:|")
     for layer in layers:
@@ -59,7 +71,8 @@ def main():
         ratio = "-"
         if fused and best["unfused"]:
             ratio = f"{best['unfused']['us_med'] / min(c['us_med'] for c in fused):.2f}x"
-        cells = " | ".join(cell(best[p], bandwidth, peak) for p in PLANS)
+        predicted = model(a.wino, layer, a.target)
+        cells = " | ".join(cell(best[p], predicted) for p in PLANS)
         print(f"| {layer['layer']} | {layer['cudnn']['us_med']:.1f} | {cells} | {ratio} |")
 
 

@@ -112,6 +112,7 @@ void write_candidates_json(JsonWriter& j, const Report& report) {
     j.begin_object().key("plan").value(c.plan).key("m").value(c.m).key("tiles").value(c.tiles);
     j.key("precision").value(precision_name(c.precision));
     j.key("pred_regs").value(c.pred_regs).key("predicted_us").value(c.predicted_us);
+    j.key("predicted_mb").value(c.predicted_mb).key("predicted_mflop").value(c.predicted_mflop);
     j.key("measured_us").value(c.measured_us).key("bound").value(c.bound);
     j.key("chosen").value(c.chosen).key("rejected").value(c.rejected).end_object();
   }
