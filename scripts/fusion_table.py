@@ -22,10 +22,16 @@ def parse_args():
     return p.parse_args()
 
 
+def padding(layer):
+    """The sweep's padding of the layer, from its problem line ("... pad 1,1,1,1")."""
+    words = layer.get("problem", "").split()
+    return words[words.index("pad") + 1] if "pad" in words[:-1] else "1"
+
+
 def model(wino, layer, target):
-    """The cost model's candidates for the sweep's layer, by (plan, m, tiles)."""
+    """The cost model's fp32 candidates for the sweep's layer, by (plan, m, tiles)."""
     shape = f"{layer['N']},{layer['C']},{layer['H']},{layer['W']}"
-    out = subprocess.run([wino, "explain", "--shape", shape, "--k", str(layer["K"]), "--pad", "1",
+    out = subprocess.run([wino, "explain", "--shape", shape, "--k", str(layer["K"]), "--pad", padding(layer),
                           "--target", target, "--json"], capture_output=True, text=True)
     if out.returncode != 0:
         sys.exit(f"fusion_table: {wino} explain failed on {layer['layer']}: {out.stderr.strip()}")
@@ -48,8 +54,8 @@ def cell(c, predicted):
         return "-"
     m = f"F({c['m']},3)" if c["m"] else ""
     p = predicted.get((c["plan"], c["m"], tiles_of(c["label"])))
-    if p is None:
-        return f"{c['us_med']:.1f} {m}"
+    if p is None:  # (a candidate this wino's planner does not offer)
+        return f"{c['us_med']:.1f} {m} · not in the model's candidates"
     return f"{c['us_med']:.1f} {m} · {p['predicted_mb']:.0f} MB · {p['bound']} ({p['predicted_us']:.0f})"
 
 
@@ -66,6 +72,8 @@ def main():
     print("| layer | cuDNN us | " + " | ".join(PLANS) + " | fused over unfused |")
     print("|---|---:|" + "---|" * len(PLANS) + "---:|")
     for layer in layers:
+        if layer.get("mode", "fp32") not in ("fp32", "float32", "f32", ""):
+            sys.exit(f"fusion_table: {layer['layer']} ran in {layer['mode']}; the table is for float32 sweeps")
         best = {p: fastest(layer, p) for p in PLANS}
         fused = [best[p] for p in ("fused-input", "fused", "fused-output") if best[p]]
         ratio = "-"

@@ -28,6 +28,10 @@ constexpr int kBankPassBytes = 128;
 /// Lanes in a phase of a 16-byte load (LDS.128); other accesses wider than 4 bytes take 128 bytes' worth.
 constexpr int kWideLoadPhaseLanes = 16;
 
+/// The phase lanes (bank_passes' `phase_lanes`) of a warp's access of `bytes` a lane: half-warps
+/// for a 16-byte load, 128 bytes' worth (0) for anything else.
+constexpr int access_phase_lanes(bool load, int bytes) { return load && bytes == 16 ? kWideLoadPhaseLanes : 0; }
+
 /// One warp's access: `start[l]` the first byte lane l touches (-1: the lane takes no part), each
 /// lane `bytes` wide (1 to 64; wino::Error otherwise), in phases of `phase_lanes` lanes (0: 128
 /// bytes' worth, all 32 for 4 bytes or less).

@@ -18,7 +18,7 @@ void Machine::count_shared(const ir::Stmt& s, const Cells& c, int width) {
   }
   SharedAccessCount& count = (*counts_)[it->second];
   const int bytes = ir::type_bytes(c.mem->type);
-  const int phase_lanes = s.kind == ir::StmtKind::load && bytes * width == 16 ? kWideLoadPhaseLanes : 0;
+  const int phase_lanes = access_phase_lanes(s.kind == ir::StmtKind::load, bytes * width);
   int64_t start[32];
   int warp = -1;
   auto flush_warp = [&] {

@@ -73,8 +73,10 @@ double occupancy_rate(const ir::Kernel& k, const KernelStats& s, const DeviceCap
 // The share of an FMA kernel's time its multiprocessor issues where its work-groups stop at
 // barriers: each waits about half the time (a chunk's transform and multiplication, each fed by
 // the other's barrier), and a multiprocessor idles while all of its `groups` wait. With 2, the FMA
-// fused rings ran 1.5x their FLOPs at the device's rate (H100, 9 layers, session 68); with 9 or
-// more, the unfused GEMMs lose nothing to them.
+// fused rings ran 1.44-1.56x their FLOPs at the device's rate (H100, 9 layers, session 68): this
+// share takes 1.33x of it, their stores (launch_cost) the rest; with 9 or more, the unfused GEMMs
+// lose nothing to them. Like occupancy, it scales every term through the launch's utilisation;
+// the transforms, with a barrier or none and many work-groups, lose nothing.
 constexpr double kBarrierWaitShare = 0.5;
 double barrier_rate(const ir::Kernel& k, const KernelStats& s, const DeviceCaps& caps) {
   if (!on_gpu(caps) || s.mma_flops > 0 || s.barriers == 0) return 1.0;
@@ -180,9 +182,11 @@ LaunchCost launch_cost(const plans::Program& prog, const plans::Launch& l, const
   // picks were fitted with them.
   const double issued_sh =
       caps.shared_gbs > 0 ? (s.shared_bytes - s.mma_async_shared_bytes) / (caps.shared_gbs * 1e3) : 0;
-  // An FMA kernel's work-groups store their results at their end, where nothing of theirs
-  // overlaps the stores: counted apart, the unfused GEMM's 16 KiB a work-group of M took its time on
-  // vgg16.1_2.b8 from 152 us (its FLOPs) to 222 (H100: 242.5 measured, session 64).
+  // An FMA kernel's global stores, at the device's bandwidth, add to its FLOPs: a GEMM's or a
+  // ring's work-groups store their results at their end, where nothing of theirs overlaps them
+  // (a transform's stores are in its bytes term, which decides it). Counted so, the unfused GEMM's
+  // 16 KiB a work-group of M took its time on vgg16.1_2.b8 from 152 us (its FLOPs) to 222 (H100:
+  // 242.5 measured, session 64).
   const double stores = on_gpu(caps) && s.mma_flops == 0 ? s.stored_bytes / (caps.bandwidth_gbs * 1e3) : 0;
   const double issue = s.mma_flops > 0 ? f + issued_sh : f;
   // Work-groups run in waves of one per core: the last wave's idle cores are lost.

@@ -136,7 +136,7 @@ class Analyzer {
   std::optional<int64_t> iterations(const Frame& f, const Node* extra) const {
     int64_t n = 0;
     for (int64_t first = f.first; first < f.extent; first += kWarp) {
-      WarpValues values(let_values_, {}, f.var, first);
+      WarpValues values(let_values_, {}, f.var, first, f.first, f.extent);
       WarpValues::Lanes all;
       all.fill(1);
       for (const Node* c : f.conds) if (!take(values, c, all)) return std::nullopt;
@@ -153,8 +153,8 @@ class Analyzer {
     return true;
   }
   // The executions of an if_then's body among `mult`, those of the statement: where its condition
-  // depends on the innermost loop's variable alone, the share of the iterations that take it and
-  // every branch on that variable it lies in (a ring's copies ahead of the last chunk are never
+  // depends on an enclosing loop's variable alone (the innermost such), the share of the
+  // iterations that take it and every branch on that variable it lies in (a ring's copies ahead of the last chunk are never
   // issued: counting them charged a ring of S stages S - 1 chunks too many, which ranked chunks of
   // 32 channels below 16, session 52); a condition `==` on the thread alone (the thread that issues
   // a bulk copy), the share of the threads; else all of them. `mult` counts the iterations the
@@ -163,10 +163,10 @@ class Analyzer {
   // while the body opens loops), or null.
   Frame* narrow(const Stmt& s, int64_t& mult) {
     if (!s.cond) return nullptr;
-    Frame* loop = frames_.empty() ? nullptr : &frames_.back();
-    Frame* thread = in_threads_ && s.cond->op == Op::eq ? &thread_frame_ : nullptr;
-    for (Frame* f : {loop, thread}) {
-      if (!f) continue;
+    std::vector<Frame*> frames;  // innermost first, then the threads
+    for (auto it = frames_.rbegin(); it != frames_.rend(); ++it) frames.push_back(&*it);
+    if (in_threads_ && s.cond->op == Op::eq) frames.push_back(&thread_frame_);
+    for (Frame* f : frames) {
       const std::optional<int64_t> before = iterations(*f, nullptr), after = iterations(*f, s.cond.node());
       if (!before || !after) continue;
       mult = *before ? mult / *before * *after : 0;
@@ -182,8 +182,11 @@ class Analyzer {
   // put the fused ring's F(4,3) work-group memory at twice what the interpreter counts
   // (17,664 passes a work-group on vgg16.1_2.b8) and the ring at 1.7x its H100 time, session 68.
   // Each warp of the first work-group is evaluated with the enclosing loops at their first
-  // iteration that takes every branch open on them; where an index or a lane's branch cannot be
-  // evaluated, the bytes.
+  // iteration that takes every branch open on them (so a branch on the group or on a loop that
+  // narrow() could not count is taken once, by the first group's or iteration's lanes); where an
+  // index cannot be evaluated, the bytes. Unlike the interpreter's counts, a load every lane makes
+  // of one word takes its pass (the interpreter leaves such uniform loads out), and an
+  // accumulating store its read's too (the caller's).
   int64_t shared_traffic(const Stmt& s, int64_t bytes, int64_t mult) const {
     if (!in_threads_ || mult == 0) return bytes * mult;
     std::vector<Binding> env{{k_.group_id.node(), 0}};  // (a branch on the group: the first group's, once)
@@ -193,10 +196,10 @@ class Analyzer {
     const int element = type_bytes(s.memory->type);
     const int lanes = s.kind == StmtKind::load ? s.var.type().lanes : s.value.type().lanes;
     const int width = s.aligned ? lanes : 1;  // unaligned vectors go element by element
-    const int phase = s.kind == StmtKind::load && element * width == 16 ? kWideLoadPhaseLanes : 0;
+    const int phase = access_phase_lanes(s.kind == StmtKind::load, element * width);
     int64_t passes = 0;
     for (int64_t w = thread_frame_.first / kWarp * kWarp; w < thread_frame_.extent; w += kWarp) {
-      WarpValues values(let_values_, env, thread_frame_.var, w);
+      WarpValues values(let_values_, env, thread_frame_.var, w, thread_frame_.first, thread_frame_.extent);
       WarpValues::Lanes active;
       for (int l = 0; l < kWarp; ++l) active[l] = w + l >= thread_frame_.first && w + l < thread_frame_.extent;
       for (const Node* c : branches_) take(values, c, active);  // (one that cannot be evaluated: taken)
@@ -207,12 +210,13 @@ class Analyzer {
       for (int l = 0; l < kWarp; ++l) start[l] = active[l] ? (*index)[l] * element : -1;
       passes += bank_passes(start, element * width, phase).wavefronts;
     }
-    return mult * passes * kBankPassBytes * (lanes / width) / *counted;
+    return static_cast<int64_t>(static_cast<double>(mult) / static_cast<double>(*counted) * static_cast<double>(passes) *
+                                kBankPassBytes * (lanes / width));
   }
   // The first value of a loop's variable that takes every branch open on it (evaluated alone).
   int64_t first_taken(const Frame& f) const {
     for (int64_t first = f.first; first < f.extent; first += kWarp) {
-      WarpValues values(let_values_, {}, f.var, first);
+      WarpValues values(let_values_, {}, f.var, first, f.first, f.extent);
       WarpValues::Lanes all;
       all.fill(1);
       for (const Node* c : f.conds) take(values, c, all);  // (one that cannot be evaluated: taken)

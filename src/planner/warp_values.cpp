@@ -16,7 +16,7 @@ std::optional<WarpValues::Lanes> WarpValues::of(const ir::Node* n) {
 std::optional<WarpValues::Lanes> WarpValues::compute(const ir::Node* n) {
   Lanes out;
   if (n == lane_var_) {
-    for (int l = 0; l < 32; ++l) out[l] = first_ + l;
+    for (int l = 0; l < ir::kWarp; ++l) out[l] = first_ + l;
     return out;
   }
   if (n->op == Op::const_int) {
@@ -36,14 +36,19 @@ std::optional<WarpValues::Lanes> WarpValues::compute(const ir::Node* n) {
   std::optional<Lanes> a[3];
   for (int i = 0; i < n->nargs; ++i)
     if (!(a[i] = of(n->args[i]))) return std::nullopt;
-  for (int l = 0; l < 32; ++l) {
+  for (int l = 0; l < ir::kWarp; ++l) {
     const int64_t x = a[0] ? (*a[0])[l] : 0, y = a[1] ? (*a[1])[l] : 0;
+    if ((n->op == Op::div || n->op == Op::mod) && y == 0) {
+      if (first_ + l >= lo_ && first_ + l < hi_) return std::nullopt;
+      out[l] = 0;
+      continue;
+    }
     switch (n->op) {
       case Op::add: out[l] = x + y; break;
       case Op::sub: out[l] = x - y; break;
       case Op::mul: out[l] = x * y; break;
-      case Op::div: if (y == 0) return std::nullopt; out[l] = x / y; break;
-      case Op::mod: if (y == 0) return std::nullopt; out[l] = x % y; break;
+      case Op::div: out[l] = x / y; break;
+      case Op::mod: out[l] = x % y; break;
       case Op::min: out[l] = std::min(x, y); break;
       case Op::max: out[l] = std::max(x, y); break;
       case Op::lt: out[l] = x < y; break;

@@ -12,22 +12,25 @@
 #include <utility>
 
 #include "ir/expr.h"
+#include "ir/mma.h"
 
 namespace wino::planner {
 
 class WarpValues {
  public:
-  using Lanes = std::array<int64_t, 32>;
+  using Lanes = std::array<int64_t, ir::kWarp>;
   using Binding = std::pair<const ir::Node*, int64_t>;
 
-  /// In lane l variable `lane_var` is `first + l`; `env` binds other variables, `lets` maps let
-  /// variables to their values.
+  /// In lane l variable `lane_var` is `first + l`, of which the values in [lo, hi) count (a loop's
+  /// or the threads' range: the others' lanes are computed, but never fail); `env` binds other
+  /// variables, `lets` maps let variables to their values.
   WarpValues(const std::unordered_map<const ir::Node*, const ir::Node*>& lets, std::span<const Binding> env,
-             const ir::Node* lane_var, int64_t first)
-      : lets_(lets), env_(env), lane_var_(lane_var), first_(first) {}
+             const ir::Node* lane_var, int64_t first, int64_t lo, int64_t hi)
+      : lets_(lets), env_(env), lane_var_(lane_var), first_(first), lo_(lo), hi_(hi) {}
 
   /// Each lane's value of integer or boolean expression `n`, or nothing where it depends on
-  /// anything else (memory, an unbound variable, a float) or divides by zero.
+  /// anything else (memory, an unbound variable, a float) or divides by zero in a lane that counts
+  /// (0 in the others).
   std::optional<Lanes> of(const ir::Node* n);
 
  private:
@@ -36,7 +39,7 @@ class WarpValues {
   const std::unordered_map<const ir::Node*, const ir::Node*>& lets_;
   std::span<const Binding> env_;
   const ir::Node* lane_var_;
-  int64_t first_;
+  int64_t first_, lo_, hi_;
   std::unordered_map<const ir::Node*, std::optional<Lanes>> memo_;
 };
 
