@@ -62,7 +62,7 @@ def main():
     ap.add_argument("--target", default="sm_90", help="the GPU the sweep ran on (sm_90: H200, sm_90:h100: H100)")
     a = ap.parse_args()
     sweep = json.load(open(a.sweep))
-    measured_precisions = {w["precision"] for l in sweep["layers"] for w in l["wino"]}
+    measured_precisions = {w.get("precision", "fp32") for l in sweep["layers"] for w in l["wino"]}
     asked = a.precision.split(",") if a.precision else [p for p in ORDER if p in measured_precisions]
     for p in asked:
         if p not in ORDER:
@@ -73,7 +73,7 @@ def main():
     for l in sweep["layers"]:
         for p in asked:
             measured = {w["label"]: w["us_med"] for w in l["wino"]
-                        if "rejected" not in w and w["us_med"] > 0 and w["precision"] in allowed(p)}
+                        if "rejected" not in w and w["us_med"] > 0 and w.get("precision", "fp32") in allowed(p)}
             if not measured:
                 continue
             cands = model_ranking(a.wino, l, p, a.target)
