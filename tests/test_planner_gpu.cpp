@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <sstream>
+#include <tuple>
 #include <string>
 #include <utility>
 
@@ -258,6 +260,31 @@ TEST(PlannerGpu, FmaFusedRingWhereItWins) {
                             layer(8, 128, 112, 128), layer(8, 256, 56, 256), layer(8, 512, 28, 512),
                             layer(8, 512, 14, 512)})
     EXPECT_EQ(explain(d, Options{}, "sm_90:h100").candidates.front().plan, "unfused") << d.str();
+}
+
+// explain's candidate table gives the memory traffic the model charges beside its time and limit:
+// the fused ring on resnet50.c2.b32 moves a fifth of unfused's bytes, and its FLOPs limit it.
+TEST(PlannerGpu, ExplainShowsEachCandidatesMemoryTraffic) {
+  std::string why;
+  if (!cuda::nvrtc_available(&why)) GTEST_SKIP() << "NVRTC not available (explain builds the pick for sm_90): " << why;
+  const auto r = testing::run_wino({"explain", "--shape", "32,64,56,56", "--k", "64", "--pad", "1", "--target", "sm_90:h100"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  ASSERT_NE(r.out.find("model_MB"), std::string::npos) << r.out;
+  auto row = [&](const std::string& label) {  // model_us, model_MB and bound of a candidate's row
+    const size_t at = r.out.find("\n  " + label + " ");
+    EXPECT_NE(at, std::string::npos) << label << " in\n" << r.out;
+    std::istringstream in(r.out.substr(at + 3 + label.size()));
+    std::string regs, bound;
+    double us = 0, mb = 0;
+    in >> regs >> us >> mb >> bound;
+    return std::make_tuple(us, mb, bound);
+  };
+  const auto [fused_us, fused_mb, fused_bound] = row("fused m=4");
+  const auto [unfused_us, unfused_mb, unfused_bound] = row("unfused m=6");
+  EXPECT_LT(fused_mb * 4, unfused_mb);
+  EXPECT_EQ(fused_bound, "FLOPs");
+  EXPECT_GT(fused_us, 0);
+  EXPECT_GT(unfused_us, 0);
 }
 
 // sm_90:h100 plans for an H100 (slower memory than the H200 that plain sm_90 stands for); another

@@ -90,13 +90,15 @@ void print_candidate_table(std::ostream& out, const Report& report) {
   if (report.candidates.empty()) return;
   out << "planner: " << report.candidates.size() << " candidates for " << report.planned_for << "\n";
   char line[512];
-  std::snprintf(line, sizeof line, "  %-34s %5s %12s %17s %12s  %s\n", "candidate", "pred", "model_us", "bound",
-                "measured_us", "decision");
+  // model_MB: the memory traffic the cost model charges (PlanCandidate::predicted_mb), beside its time.
+  std::snprintf(line, sizeof line, "  %-34s %5s %12s %10s %17s %12s  %s\n", "candidate", "pred", "model_us", "model_MB",
+                "bound", "measured_us", "decision");
   out << line;
   for (const PlanCandidate& c : report.candidates) {
-    std::snprintf(line, sizeof line, "  %-34s %5s %12s %17s %12s  %s\n", candidate_label(c).c_str(),
+    std::snprintf(line, sizeof line, "  %-34s %5s %12s %10s %17s %12s  %s\n", candidate_label(c).c_str(),
                   c.pred_regs ? std::to_string(c.pred_regs).c_str() : "-",
-                  c.predicted_us >= 0 ? fmt("%.1f", c.predicted_us).c_str() : "-", c.bound.empty() ? "-" : c.bound.c_str(),
+                  c.predicted_us >= 0 ? fmt("%.1f", c.predicted_us).c_str() : "-",
+                  c.predicted_mb >= 0 ? fmt("%.1f", c.predicted_mb).c_str() : "-", c.bound.empty() ? "-" : c.bound.c_str(),
                   c.measured_us >= 0 ? fmt("%.1f", c.measured_us).c_str() : "-",
                   c.chosen ? "chosen" : c.rejected.substr(0, c.rejected.find('\n')).c_str());
     out << line;
