@@ -131,17 +131,26 @@ class Analyzer {
     std::vector<const Node*> conds;  // the branches open on it
     int64_t first = 0;  // the variable takes [first, extent): the thread frame in a role, its threads
   };
+  // Which of the 32 values of the frame's variable from `first` take its open branches (and
+  // `extra`), each evaluated alone: nothing where one depends on something else (`strict`), else
+  // such a branch is taken.
+  std::optional<WarpValues::Lanes> taking(const Frame& f, int64_t first, const Node* extra, bool strict) const {
+    WarpValues values(let_values_, {}, f.var, first, f.first, f.extent);
+    WarpValues::Lanes all;
+    for (int l = 0; l < kWarp; ++l) all[l] = first + l < f.extent;
+    for (const Node* c : f.conds)
+      if (!take(values, c, all) && strict) return std::nullopt;
+    if (extra && !take(values, extra, all) && strict) return std::nullopt;
+    return all;
+  }
   // The values of the frame's variable its open branches (and `extra`) all take; nothing where one
   // depends on something else.
   std::optional<int64_t> iterations(const Frame& f, const Node* extra) const {
     int64_t n = 0;
     for (int64_t first = f.first; first < f.extent; first += kWarp) {
-      WarpValues values(let_values_, {}, f.var, first, f.first, f.extent);
-      WarpValues::Lanes all;
-      all.fill(1);
-      for (const Node* c : f.conds) if (!take(values, c, all)) return std::nullopt;
-      if (extra && !take(values, extra, all)) return std::nullopt;
-      for (int l = 0; l < kWarp && first + l < f.extent; ++l) n += all[l];
+      const std::optional<WarpValues::Lanes> all = taking(f, first, extra, true);
+      if (!all) return std::nullopt;
+      n += std::count(all->begin(), all->end(), 1);
     }
     return n;
   }
@@ -213,15 +222,12 @@ class Analyzer {
     return static_cast<int64_t>(static_cast<double>(mult) / static_cast<double>(*counted) * static_cast<double>(passes) *
                                 kBankPassBytes * (lanes / width));
   }
-  // The first value of a loop's variable that takes every branch open on it (evaluated alone).
+  // The first value of a loop's variable that takes every branch open on it (evaluated alone; one
+  // that cannot be: taken).
   int64_t first_taken(const Frame& f) const {
     for (int64_t first = f.first; first < f.extent; first += kWarp) {
-      WarpValues values(let_values_, {}, f.var, first, f.first, f.extent);
-      WarpValues::Lanes all;
-      all.fill(1);
-      for (const Node* c : f.conds) take(values, c, all);  // (one that cannot be evaluated: taken)
-      for (int l = 0; l < kWarp && first + l < f.extent; ++l)
-        if (all[l]) return first + l;
+      const WarpValues::Lanes all = *taking(f, first, nullptr, false);
+      if (const auto it = std::find(all.begin(), all.end(), 1); it != all.end()) return first + (it - all.begin());
     }
     return f.first;
   }

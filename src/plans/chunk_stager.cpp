@@ -29,6 +29,14 @@ int64_t half_stage_floats(const GemmTiles& g, bool half_u, bool half_v) {
   return (g.copies() * ((half_u ? g.u_copy_elements(true) : 0) + (half_v ? g.v_copy_elements(true) : 0)) + patches) / 2;
 }
 
+int64_t exchange_room_floats(const GemmTiles& g, bool half_u, bool half_v) {
+  const int64_t limit = g.shared_limit ? g.shared_limit : kAsyncSharedFloats;
+  const int64_t room = g.exchange_over_staging() ? limit - g.kept_floats()
+                       : g.mma                   ? limit - half_stage_floats(g, half_u, half_v)
+                                                 : kSharedFloats;
+  return std::max(f32_stage_floats(g, half_u, half_v), room);
+}
+
 ChunkStager::ChunkStager(KernelBuilder& b, const ConvDesc& d, const Tiling& t, const GemmTiles& g, GemmCore& core,
                          GemmSource source, const Memory* input, const Memory* u)
     : b_(b), d_(d), t_(t), g_(g), core_(core), source_(source), input_(input) {

@@ -57,6 +57,11 @@ bool stages_half_v(const GemmTiles& g, GemmSource source, const ir::Memory* inpu
 int64_t f32_stage_floats(const GemmTiles& g, bool half_u, bool half_v);
 /// Floats' worth of the arrays staged in halves (ChunkStager's "us" and "vs", and the tile ring's "xs").
 int64_t half_stage_floats(const GemmTiles& g, bool half_u, bool half_v);
+/// The most floats an exchange of the accumulators may take: the f32 area it reuses after the
+/// GEMM, or what static memory allows; on tensor cores what the 96 KiB (or GemmTiles::shared_limit)
+/// leave beside the operands and patches staged in halves; the tile ring's, lying over the
+/// staging, the whole limit less the arrays kept apart from it (GemmTiles::kept_floats).
+int64_t exchange_room_floats(const GemmTiles& g, bool half_u, bool half_v);
 
 class ChunkStager {
  public:

@@ -394,22 +394,17 @@ void multiply_chunks(KernelBuilder& b, const ConvDesc& d, const Tiling& t, const
   const bool one_point_group = g.points == t.alpha * t.alpha;  // the grid has no point dimension
   core.kb = b.let("kb", one_point_group ? gid / pblocks : (gid / pblocks) % kblocks);
   core.xi0 = one_point_group ? b.i32(0) : b.let("xi", gid / (pblocks * kblocks) * g.points);
-  // An exchange reuses the f32 area after the GEMM, so it takes what static memory allows, or on
-  // tensor cores what the 96 KiB (or the device's GemmTiles::shared_limit) leave beside the operands
-  // and patches staged in halves. The tile ring's, with no f32 area, lies over the staging
-  // (Memory::reuses; its loop ends on a barrier) and may take the whole limit, or what the arrays
-  // kept apart from it leave (GemmTiles::kept_floats: a persistent ring's patches, a resident U).
+  // An exchange takes what exchange_room_floats allows. The tile ring's, with no f32 area, lies over
+  // the staging (Memory::reuses; its loop ends on a barrier).
   const bool half_u = stages_half(u), half_v = stages_half_v(g, source, input);
   core.smem_size = f32_stage_floats(g, half_u, half_v);
   core.exchange = exchange;
   const bool reuse = g.exchange_over_staging();
   if (reuse && core.smem_size)
     throw Error("internal: GEMM tiles " + g.str() + ": the tile ring's exchange lies over halves, not floats");
-  if (exchange.pitch > 0) {
-    const int64_t limit = g.shared_limit ? g.shared_limit : kAsyncSharedFloats;
-    const int64_t room = reuse ? limit - g.kept_floats() : g.mma ? limit - half_stage_floats(g, half_u, half_v) : kSharedFloats;
-    core.smem_size = std::max(core.smem_size, std::min(room, exchange.floats(exchange_planes(g, t), g.bk)));
-  }
+  if (exchange.pitch > 0)
+    core.smem_size = std::max(core.smem_size, std::min(exchange_room_floats(g, half_u, half_v),
+                                                       exchange.floats(exchange_planes(g, t), g.bk)));
   if (core.smem_size > 0) core.smem = b.shared_array("smem", core.smem_size, Type::f32, reuse);  // none when U and V are halves (and no exchange)
   const int accs = g.ppt * g.rk * g.rp;
   core.acc = b.thread_array("acc", accs);
@@ -543,7 +538,7 @@ std::unique_ptr<Kernel> gemm_kernel(const ProgramBuilder& prog, const Tiling& t,
                                 : s.sink == GemmSink::store_m ? ExchangeLayout{g.bp}
                                 : !by_tiles ? ExchangeLayout{g.bp + 1}
                                 : g.mma     ? ExchangeLayout{g.bp}
-                                            : fma_exchange_layout(g, t, std::max(f32_stage_floats(g, false, false), kSharedFloats));
+                                            : fma_exchange_layout(g, t, exchange_room_floats(g, false, false));
   multiply_chunks(b, d, t, g, s, input, u, layout, [&](const GemmCore& core) {
     switch (s.sink) {
       case GemmSink::store_m:
