@@ -15,10 +15,11 @@ namespace wino::plans {
 
 namespace {
 
-// The FMA core's block position of register element i of thread q (GemmCore::row and col).
+// The FMA core's block position of register element i of thread q (plans::spacing, as GemmCore's
+// rows and columns take it).
 int64_t spaced_at(int64_t q, int i, int reg, int block) {
-  const int w = reg % 4 == 0 ? 4 : 1;
-  return int64_t{i / w} * (block / (reg / w)) + i % w + q * w;
+  const Spacing s = spacing(i, reg, block);
+  return s.offset + q * s.run;
 }
 
 // Passes over the banks of the exchange's stores of slice 0 (rows rows) and of its readers'

@@ -16,12 +16,10 @@ using namespace ir;
 
 namespace {
 
-/// Position of register element i of thread q along a block dimension: runs of 4 when the
-/// register tile is a multiple of 4 (16-byte reads), spaced so neighbouring threads read
-/// neighbouring runs; else single elements strided by the thread count (conflict-free).
+/// Position of register element i of thread q along a block dimension (plans::spacing).
 Expr spaced(KernelBuilder& b, Expr q, int i, int reg, int block) {
-  const int w = reg % 4 == 0 ? 4 : 1;
-  return b.i32(int64_t{i / w} * (block / (reg / w)) + i % w) + q * w;
+  const Spacing s = spacing(i, reg, block);
+  return b.i32(s.offset) + q * s.run;
 }
 
 }  // namespace

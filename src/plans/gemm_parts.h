@@ -14,6 +14,19 @@ struct ThreadTile {
   ir::Expr k0;  // tensor cores: the warp's first row in the block (GemmCore::row_group)
 };
 
+/// Position of register element i of thread q along a block dimension of the FMA core (GemmCore's
+/// rows and columns): runs of 4 when the register tile is a multiple of 4 (16-byte reads), spaced
+/// so neighbouring threads read neighbouring runs; else single elements strided by the thread
+/// count (conflict-free). The position is `offset + q * run`.
+struct Spacing {
+  int64_t offset = 0;
+  int run = 1;
+};
+inline Spacing spacing(int i, int reg, int block) {
+  const int w = reg % 4 == 0 ? 4 : 1;
+  return {int64_t{i / w} * (block / (reg / w)) + i % w, w};
+}
+
 /// Where the exchange puts its rows: row r of plane xi (r < rows, a slice's rows) starts at
 /// (xi rows + r) pitch floats, and `pad` floats further after every `group` rows (group 0: none).
 /// The groups' padding puts rows a warp's stores span on distinct banks where no one pitch of
